@@ -1,0 +1,506 @@
+/*
+ * weir — a dataflow runtime.  This is the one public header: the contract of
+ * libweir.  Everything not declared here is private to the library.
+ *
+ * Conventions (DESIGN §4):
+ *  - Functions return int: 0 on success, a negative WEIR_E* code on failure.
+ *    weir_strerror() names a code; a human message naming what was wrong and
+ *    how to fix it is written to a weir_error when the caller passes one.
+ *  - Every *_create has a *_destroy; destroy(NULL) is a no-op.
+ *  - Values are jansson json_t.  Each argument says whether a reference is
+ *    BORROWED (the callee increfs if it keeps it), STOLEN (the callee owns the
+ *    caller's reference, even on failure) or NEW (the caller must decref).
+ *    Values are immutable once emitted: never modify a value you did not
+ *    create.
+ *  - The core is pure: no clock reads, no I/O, no threads, no globals except
+ *    the optional allocator hook.  Time arrives as `now_ms` with each input;
+ *    everything the core wants done outside leaves it as an effect, everything
+ *    it wants to tell leaves it as an event (see weir_shell).
+ */
+#ifndef WEIR_WEIR_H
+#define WEIR_WEIR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(WEIR_BUILDING_LIBRARY)
+#define WEIR_API __attribute__((visibility("default")))
+#else
+#define WEIR_API
+#endif
+
+#define WEIR_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+/* X(name, value, description).  The server maps them to HTTP statuses:
+ * INVAL/GRAPH/EXPR → 400, NOTFOUND → 404, STATE → 409, FULL/LIMIT → 429. */
+#define WEIR_ERRORS(X)                                                              \
+    X(NOMEM, -1, "out of memory")                                                   \
+    X(INVAL, -2, "invalid argument")                                                \
+    X(GRAPH, -3, "invalid graph definition")                                        \
+    X(EXPR, -4, "invalid expression")                                               \
+    X(NOTFOUND, -5, "not found")                                                    \
+    X(STATE, -6, "operation does not fit the execution's state")                    \
+    X(FULL, -7, "queue full")                                                       \
+    X(LIMIT, -8, "limit reached")                                                   \
+    X(STALE, -9, "unknown, cancelled or already-resolved effect id")                \
+    X(EXISTS, -10, "already exists")                                                \
+    X(IO, -11, "input/output error")                                                \
+    X(RUNTIME, -12, "runtime error")
+
+enum {
+    WEIR_OK = 0,
+#define WEIR__ERRENUM(name, value, desc) WEIR_E##name = (value),
+    WEIR_ERRORS(WEIR__ERRENUM)
+#undef WEIR__ERRENUM
+};
+
+/* Static string for a code ("out of memory"); "unknown error" otherwise. */
+WEIR_API const char *weir_strerror(int code);
+/* Symbolic name of a code ("WEIR_ENOMEM"). */
+WEIR_API const char *weir_errname(int code);
+
+#define WEIR_ERROR_MAX 2048
+/* Caller-allocated.  `message` is always NUL-terminated; long messages are
+ * cut and end in "...". */
+typedef struct weir_error {
+    int code;
+    char message[WEIR_ERROR_MAX];
+} weir_error;
+
+/* -------------------------------------------------------------- allocator */
+
+/* Replace the allocator used by weir (and by jansson: the call also sets
+ * json_set_alloc_funcs).  For tests of out-of-memory behaviour; call before
+ * creating any object.  NULL restores malloc/realloc/free. */
+typedef struct weir_allocator {
+    void *(*malloc)(size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+} weir_allocator;
+WEIR_API void weir_set_allocator(const weir_allocator *a);
+
+/* ------------------------------------------------------------ components */
+
+typedef struct weir_ctx weir_ctx; /* a node instance inside an execution */
+typedef struct weir_exec weir_exec;
+typedef struct weir_graph weir_graph;
+typedef struct weir_registry weir_registry;
+
+typedef struct weir_port_def {
+    const char *name;
+    const char *description;
+    const char *schema; /* JSON Schema text or NULL */
+} weir_port_def;
+
+typedef enum weir_cfg_type {
+    WEIR_CFG_ANY = 0,
+    WEIR_CFG_STRING,
+    WEIR_CFG_NUMBER,
+    WEIR_CFG_INTEGER,
+    WEIR_CFG_BOOLEAN,
+    WEIR_CFG_OBJECT,
+    WEIR_CFG_ARRAY,
+    WEIR_CFG_EXPRESSION, /* a string compiled as an expression at load */
+} weir_cfg_type;
+
+/* One config key of a component.  The table drives validation at load
+ * (type, required, enum, minimum), defaults, `weir components` and docs. */
+typedef struct weir_config_def {
+    const char *key;
+    weir_cfg_type type;
+    const char *default_json;       /* JSON text of the default (must be valid JSON), or NULL */
+    bool required;
+    const char *const *enum_values; /* NULL-terminated list, or NULL */
+    const char *alias;              /* accepted other name, or NULL */
+    const char *description;
+    bool has_min;
+    double min;
+} weir_config_def;
+
+/* Component flags. */
+#define WEIR_COMPONENT_DYNAMIC_INPUTS 0x1u  /* any input port name is accepted */
+#define WEIR_COMPONENT_DYNAMIC_OUTPUTS 0x2u /* any output port name is accepted */
+#define WEIR_COMPONENT_OPEN_CONFIG 0x4u     /* config keys outside the table are kept */
+
+/* An effect's outcome as seen by the component that requested it. */
+typedef struct weir_effect_result {
+    int ok;            /* 1 success, 0 failure */
+    json_t *value;     /* BORROWED: the result (timer: null; http: {status, headers, body}) */
+    const char *error; /* failure message when !ok */
+} weir_effect_result;
+
+/* What weir_component.prepare sees of the node it prepares. */
+typedef struct weir_node_info {
+    const char *node_id;
+    size_t n_inputs; /* connected/declared input port names */
+    const char *const *inputs;
+    size_t n_outputs;
+    const char *const *outputs;
+} weir_node_info;
+
+/*
+ * A component is a static descriptor: a pure description plus callbacks.
+ * Callbacks are called on the core's thread, never concurrently for one
+ * execution.  Handler contract:
+ *  - prepare: at graph load, with the config already checked against the
+ *    table and defaults applied (BORROWED).  Compile what can be compiled;
+ *    on a bad config fill `err` (name the key, say the fix) and return
+ *    WEIR_EGRAPH.  *prepared is released with `release`.  Optional.
+ *  - init: once per instance at execution start.  Optional.
+ *  - process: per message; `port` indexes weir_ctx_input_name().  Emit with
+ *    weir_emit*, request effects with weir_effect_request.  Component errors
+ *    (a thrown expression, bad input) are emitted with weir_emit_error and
+ *    return 0; a negative return (e.g. WEIR_ENOMEM) fails the execution.
+ *  - resume: an effect this instance requested has settled.
+ *  - drain: the execution is about to complete or stop gracefully: flush
+ *    partial work by emitting.  Optional.
+ *  - cleanup: at stop/complete/fail.  Release what init acquired.  Optional.
+ * Per-instance private memory of `state_size` bytes, zeroed, is available as
+ * weir_ctx_state().
+ */
+typedef struct weir_component {
+    const char *id;
+    const char *name;
+    const char *version;
+    const char *category;
+    const char *description;
+    const weir_port_def *inputs;
+    size_t n_inputs;
+    const weir_port_def *outputs;
+    size_t n_outputs;
+    unsigned flags;
+    const weir_config_def *config;
+    size_t n_config;
+    size_t state_size;
+    int (*prepare)(const weir_node_info *node, json_t *config, void **prepared, weir_error *err);
+    void (*release)(void *prepared);
+    int (*init)(weir_ctx *ctx);
+    int (*process)(weir_ctx *ctx, unsigned port, json_t *value /* BORROWED */);
+    int (*resume)(weir_ctx *ctx, const weir_effect_result *res, json_t *continuation /* BORROWED */);
+    int (*drain)(weir_ctx *ctx);
+    void (*cleanup)(weir_ctx *ctx);
+} weir_component;
+
+/* Registry of component descriptors: the built-ins plus those registered
+ * through the API.  Descriptors are BORROWED and must outlive the registry
+ * and every graph loaded against it. */
+WEIR_API int weir_registry_create(weir_registry **out);          /* with the built-ins */
+WEIR_API int weir_registry_create_empty(weir_registry **out);    /* without */
+WEIR_API void weir_registry_destroy(weir_registry *reg);
+/* WEIR_EEXISTS if the id is taken, WEIR_EINVAL if the descriptor is malformed. */
+WEIR_API int weir_registry_add(weir_registry *reg, const weir_component *c, weir_error *err);
+WEIR_API const weir_component *weir_registry_find(const weir_registry *reg, const char *id);
+WEIR_API size_t weir_registry_count(const weir_registry *reg);
+WEIR_API const weir_component *weir_registry_at(const weir_registry *reg, size_t i);
+/* NEW: the descriptor as JSON ({id, name, version, category, description,
+ * ports: {inputs, outputs, dynamicInputs, dynamicOutputs}, config: {key: {...}}}). */
+WEIR_API json_t *weir_component_json(const weir_component *c);
+/* The built-in descriptors, NULL-terminated. */
+WEIR_API const weir_component *const *weir_builtin_components(void);
+
+/* ---- the handler context (valid only inside a callback) */
+WEIR_API const char *weir_ctx_node_id(const weir_ctx *ctx);
+WEIR_API const char *weir_ctx_execution_id(const weir_ctx *ctx);
+WEIR_API uint64_t weir_ctx_tick(const weir_ctx *ctx);
+WEIR_API int64_t weir_ctx_now(const weir_ctx *ctx); /* the input's time, ms */
+WEIR_API json_t *weir_ctx_config(const weir_ctx *ctx); /* BORROWED, normalised */
+WEIR_API void *weir_ctx_prepared(const weir_ctx *ctx);
+WEIR_API void *weir_ctx_state(weir_ctx *ctx);
+WEIR_API size_t weir_ctx_input_count(const weir_ctx *ctx);
+WEIR_API const char *weir_ctx_input_name(const weir_ctx *ctx, unsigned port);
+WEIR_API size_t weir_ctx_output_count(const weir_ctx *ctx);
+WEIR_API const char *weir_ctx_output_name(const weir_ctx *ctx, unsigned port);
+/* Index of an output port by name, or -1 (dynamic outputs without an edge
+ * have no index: emit them with weir_emit_name). */
+WEIR_API int weir_ctx_output_index(const weir_ctx *ctx, const char *name);
+/* Is an edge attached to this output port? */
+WEIR_API bool weir_ctx_output_connected(const weir_ctx *ctx, unsigned port);
+
+/* Emit on an output port by index (fast path) or by name.  `value` is
+ * BORROWED: fan-out shares it, so it must not be modified afterwards. */
+WEIR_API int weir_emit(weir_ctx *ctx, unsigned port, json_t *value);
+WEIR_API int weir_emit_name(weir_ctx *ctx, const char *port, json_t *value);
+/* Emit a STOLEN value (convenience for freshly built values).  NULL is
+ * treated as WEIR_ENOMEM. */
+WEIR_API int weir_emit_new(weir_ctx *ctx, unsigned port, json_t *value);
+/* Emit each element of an array. */
+WEIR_API int weir_emit_batch(weir_ctx *ctx, unsigned port, json_t *values);
+/* Emit {error: message, ...details} on the port named "error" (details
+ * BORROWED object or NULL).  If the component has no error port or it is not
+ * connected, the error is unhandled (SPEC §4.2). */
+WEIR_API int weir_emit_error(weir_ctx *ctx, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Instance key/value state (getState/setState). */
+WEIR_API json_t *weir_get_state(weir_ctx *ctx, const char *key);           /* BORROWED or NULL */
+WEIR_API int weir_set_state(weir_ctx *ctx, const char *key, json_t *value); /* STOLEN */
+
+typedef enum weir_log_level {
+    WEIR_LOG_DEBUG = 0,
+    WEIR_LOG_INFO,
+    WEIR_LOG_WARN,
+    WEIR_LOG_ERROR,
+} weir_log_level;
+WEIR_API const char *weir_log_level_name(weir_log_level l);
+/* 0 and *out set, or WEIR_EINVAL for an unknown name. */
+WEIR_API int weir_log_level_parse(const char *name, weir_log_level *out);
+/* Write to the execution log: a `log` event and a `log` effect for the shell
+ * (the server log).  meta BORROWED or NULL. */
+WEIR_API int weir_log(weir_ctx *ctx, weir_log_level level, json_t *meta, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---------------------------------------------------------------- effects */
+
+typedef enum weir_effect_kind {
+    WEIR_EFFECT_TIMER = 1, /* payload {delayMs}; resolve with null when due */
+    WEIR_EFFECT_HTTP,      /* payload {method, url, headers, body?, timeoutMs}; resolve
+                              with {status, headers, body: raw text} or an error */
+    WEIR_EFFECT_INVOKE,    /* user component call (later) */
+    WEIR_EFFECT_LOG,       /* payload {level, message, meta?}; fire-and-forget */
+} weir_effect_kind;
+WEIR_API const char *weir_effect_kind_name(weir_effect_kind k);
+
+/* Request an effect for this instance.  payload STOLEN, continuation STOLEN
+ * (may be NULL): it is handed back to `resume`.  *id (optional) receives the
+ * 64-bit generational id. */
+WEIR_API int weir_effect_request(weir_ctx *ctx, weir_effect_kind kind, json_t *payload,
+                                 json_t *continuation, uint64_t *id);
+/* Cancel an effect this instance requested and has not seen resolved.  The
+ * shell is told; WEIR_ESTALE if it is not pending. */
+WEIR_API int weir_effect_cancel(weir_ctx *ctx, uint64_t id);
+
+/* An effect as the shell sees it.  All pointers BORROWED for the call. */
+typedef struct weir_effect {
+    uint64_t id;
+    weir_effect_kind kind;
+    const char *execution_id;
+    const char *node_id; /* NULL for the execution's own timeout timer */
+    json_t *payload;
+    int64_t requested_ms; /* the time of the input that requested it */
+} weir_effect;
+
+/* ----------------------------------------------------------------- graphs */
+
+typedef struct weir_graph_options {
+    const char *id;    /* graph id (the shell makes one); NULL: the graph's name */
+    json_t *problems;  /* BORROWED array or NULL: every problem found is appended
+                          as a string (err->message holds them joined by "\n") */
+} weir_graph_options;
+
+/* Load and validate a graph definition (SPEC §1) against a registry.  `doc`
+ * BORROWED (the graph keeps its own reference).  On failure *out is NULL,
+ * err->code is WEIR_EGRAPH (or WEIR_ENOMEM) and err->message names the node
+ * or edge and the fix. */
+WEIR_API int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_options *opts,
+                             weir_graph **out, weir_error *err);
+/* Parse JSON text, then weir_graph_load.  Parse errors give line/column. */
+WEIR_API int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len,
+                                  const weir_graph_options *opts, weir_graph **out, weir_error *err);
+typedef enum weir_doc_format {
+    WEIR_DOC_AUTO = 0, /* JSON if the text starts with '{' or '[', else YAML */
+    WEIR_DOC_JSON,
+    WEIR_DOC_YAML,
+} weir_doc_format;
+/* Parse a JSON or YAML document into a NEW json_t.  Errors give the line and
+ * column.  YAML: plain scalars become numbers/booleans/null where YAML 1.2's
+ * core schema says so; anchors and aliases are refused (no expansion bombs);
+ * nesting is limited to 256 levels. */
+WEIR_API int weir_doc_parse(const char *text, size_t len, weir_doc_format fmt, json_t **out, weir_error *err);
+
+/* Graphs are reference-counted: executions keep their graph alive. */
+WEIR_API weir_graph *weir_graph_ref(weir_graph *g);
+WEIR_API void weir_graph_unref(weir_graph *g);
+WEIR_API const char *weir_graph_id(const weir_graph *g);
+WEIR_API const char *weir_graph_name(const weir_graph *g);
+WEIR_API size_t weir_graph_node_count(const weir_graph *g);
+WEIR_API size_t weir_graph_edge_count(const weir_graph *g);
+WEIR_API json_t *weir_graph_definition(const weir_graph *g); /* BORROWED */
+/* NEW: {sorted, levels, inputNodes, outputNodes}; `levels` maps node id to
+ * longest-path depth. */
+WEIR_API json_t *weir_graph_topology(const weir_graph *g);
+
+/* ------------------------------------------------------------- executions */
+
+typedef enum weir_state {
+    WEIR_STATE_PENDING = 0,
+    WEIR_STATE_INITIALIZING,
+    WEIR_STATE_RUNNING,
+    WEIR_STATE_PAUSED,
+    WEIR_STATE_COMPLETED,
+    WEIR_STATE_FAILED,
+    WEIR_STATE_CANCELLED,
+} weir_state;
+WEIR_API const char *weir_state_name(weir_state s);
+WEIR_API bool weir_state_finished(weir_state s);
+
+typedef enum weir_completion {
+    WEIR_COMPLETION_DEFAULT = 0, /* never for metadata.role pipeline|service, else auto */
+    WEIR_COMPLETION_AUTO,
+    WEIR_COMPLETION_NEVER,
+} weir_completion;
+
+typedef enum weir_on_error {
+    WEIR_ON_ERROR_DEFAULT = 0, /* from metadata.onError, else fail */
+    WEIR_ON_ERROR_FAIL,
+    WEIR_ON_ERROR_CONTINUE,
+} weir_on_error;
+
+typedef enum weir_overflow {
+    WEIR_OVERFLOW_DEFAULT = 0, /* from metadata.overflow, else refuse */
+    WEIR_OVERFLOW_REFUSE,
+    WEIR_OVERFLOW_DROP_OLDEST,
+    WEIR_OVERFLOW_DROP_NEWEST,
+} weir_overflow;
+
+/* The summary the core hands back when everything an inject caused has
+ * settled (all BORROWED for the call). */
+typedef struct weir_settled {
+    uint64_t inject_id;
+    json_t *outputs; /* {"node:port": value}, NULL unless WEIR_INJECT_OUTPUTS */
+    json_t *trace;   /* [{tick, from, to, value}], NULL unless WEIR_INJECT_TRACE */
+    uint64_t hops;   /* messages processed on behalf of this inject */
+    uint64_t first_tick, last_tick;
+    int status;      /* 0, or WEIR_ESTATE when the execution ended before it settled */
+} weir_settled;
+
+/*
+ * What an execution needs from the outside.  Every callback is optional and
+ * is called synchronously from inside a core call; callbacks must not call
+ * back into the same execution (queue the work instead).
+ */
+typedef struct weir_shell {
+    /* -- the runtime's half (weir_realtime_shell fills it) -- */
+    void *effect_ud;
+    /* Perform an effect (timer, http, invoke, log). */
+    void (*effect)(void *effect_ud, weir_exec *e, const weir_effect *eff);
+    /* A pending effect was cancelled (stop, a component cancel, completion). */
+    void (*cancel)(void *effect_ud, weir_exec *e, uint64_t effect_id);
+    /* Monotonic clock in ns for latency metrics; NULL: latencies are 0. */
+    int64_t (*clock_ns)(void *effect_ud);
+    /* -- the embedder's half -- */
+    void *ud;
+    /* An event (SPEC §5).  data BORROWED.  NULL: events are never built. */
+    void (*event)(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data);
+    /* Everything a tracked inject caused has settled. */
+    void (*settled)(void *ud, weir_exec *e, const weir_settled *s);
+    /* The execution reached a finished state. */
+    void (*finished)(void *ud, weir_exec *e);
+} weir_shell;
+
+typedef struct weir_exec_options {
+    const char *id;             /* execution id; NULL: "<graph id>-exec" */
+    weir_completion completion;
+    int64_t timeout_ms;         /* <0: default (below); 0: none */
+    int64_t default_timeout_ms; /* used for auto executions when timeout_ms < 0; 0 none */
+    weir_on_error on_error;
+    size_t max_queue;           /* pause queue bound; 0: 10000 */
+    weir_overflow overflow;
+    const char *runtime;        /* recorded for GET; the core does not interpret it */
+} weir_exec_options;
+
+/* Create an execution (state pending).  The graph is ref'd; the shell is
+ * copied. */
+WEIR_API int weir_exec_create(weir_graph *g, const weir_exec_options *opts, const weir_shell *shell,
+                              weir_exec **out, weir_error *err);
+WEIR_API void weir_exec_destroy(weir_exec *e);
+/* pending → initializing → running (or failed if an instance's init fails). */
+WEIR_API int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err);
+
+#define WEIR_INJECT_TRACK 0x1u   /* call shell.settled when it has settled */
+#define WEIR_INJECT_OUTPUTS 0x2u /* collect terminal outputs (implies TRACK) */
+#define WEIR_INJECT_TRACE 0x4u   /* collect one trace entry per hop (implies TRACK) */
+
+typedef struct weir_inject {
+    const char *node;
+    const char *port; /* NULL: the node's first input port */
+    json_t *value;    /* BORROWED */
+    unsigned flags;
+} weir_inject;
+
+typedef struct weir_inject_ack {
+    uint64_t inject_id; /* nonzero when tracked */
+    uint64_t tick;      /* the wave that processed it (0 if queued) */
+    bool queued;        /* paused: it waits in the queue */
+    bool dropped;       /* overflow drop-newest: accepted and dropped (counted, evented) */
+    bool settled;       /* already settled: shell.settled has been called */
+} weir_inject_ack;
+
+/* Inject a message.  Running: processed now, in a wave.  Paused: queued, or
+ * WEIR_EFULL at the bound (nothing accepted is dropped unless an overflow
+ * policy says so).  Unknown node or port: WEIR_ENOTFOUND with the valid ones
+ * in err.  Finished/pending: WEIR_ESTATE. */
+WEIR_API int weir_exec_inject(weir_exec *e, const weir_inject *in, int64_t now_ms,
+                              weir_inject_ack *ack, weir_error *err);
+WEIR_API int weir_exec_pause(weir_exec *e, int64_t now_ms, weir_error *err);
+WEIR_API int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err);
+/* Stop: drain (graceful flush), cleanup, cancel pending effects, clear
+ * queues; *discarded (optional) receives the number of queued inputs
+ * thrown away.  State cancelled. */
+WEIR_API int weir_exec_stop(weir_exec *e, int64_t now_ms, size_t *discarded, weir_error *err);
+/* Resolve an effect.  result BORROWED (NULL = null); error non-NULL marks a
+ * failure.  WEIR_ESTALE for unknown, cancelled or already-resolved ids. */
+WEIR_API int weir_exec_resolve(weir_exec *e, uint64_t effect_id, json_t *result, const char *error,
+                               int64_t now_ms, weir_error *err);
+
+/* An input source is open (hold) or closed (release).  While any source is
+ * open the execution does not complete naturally: a CLI feeding a file, an
+ * ingress, a timer source.  Releasing the last hold re-checks completion.
+ * WEIR_ESTATE when finished; WEIR_EINVAL when releasing with none held. */
+WEIR_API int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err);
+
+WEIR_API const char *weir_exec_id(const weir_exec *e);
+WEIR_API weir_graph *weir_exec_graph(const weir_exec *e);
+WEIR_API weir_state weir_exec_state(const weir_exec *e);
+/* Nothing in flight: no queued input, no pending effect. */
+WEIR_API bool weir_exec_idle(const weir_exec *e);
+WEIR_API size_t weir_exec_pending_effects(const weir_exec *e);
+WEIR_API size_t weir_exec_queue_depth(const weir_exec *e);
+/* NEW: metrics of SPEC §3.1 (with per-node metrics under "nodes"). */
+WEIR_API json_t *weir_exec_metrics(const weir_exec *e, int64_t now_ms);
+/* NEW: {executionId, graphId, state, runtime, completion, onError, startedAt,
+ * completedAt?, error?}. */
+WEIR_API json_t *weir_exec_json(const weir_exec *e);
+/* BORROWED: {message, nodeId?, details?} when failed, else NULL. */
+WEIR_API json_t *weir_exec_error(const weir_exec *e);
+
+/* -------------------------------------------------------- realtime runtime */
+
+struct uv_loop_s;
+typedef struct weir_realtime weir_realtime;
+
+typedef struct weir_realtime_options {
+    bool allow_private;        /* EGRESS_ALLOW_PRIVATE */
+    const char *allowlist;     /* EGRESS_ALLOWLIST: comma-separated hosts, NULL: any */
+    int max_redirects;         /* <=0: 5 */
+    size_t max_response_bytes; /* 0: 16 MiB */
+    /* Called for every `log` effect (the server log).  NULL: ignored. */
+    void (*log)(void *ud, const weir_effect *eff);
+    void *log_ud;
+} weir_realtime_options;
+
+/* A shell on a libuv loop: timers on uv timers, http on libcurl multi driven
+ * by the same loop.  Results are fed back with weir_exec_resolve.  Destroy
+ * closes handles asynchronously: run the loop until it returns afterwards. */
+WEIR_API int weir_realtime_create(struct uv_loop_s *loop, const weir_realtime_options *opts,
+                                  weir_realtime **out);
+WEIR_API void weir_realtime_destroy(weir_realtime *rt);
+/* Fill the runtime's half of a weir_shell (effect_ud, effect, cancel,
+ * clock_ns); the embedder's half is left untouched. */
+WEIR_API void weir_realtime_shell(weir_realtime *rt, weir_shell *shell);
+/* Forget every effect of an execution (before weir_exec_destroy). */
+WEIR_API void weir_realtime_forget(weir_realtime *rt, weir_exec *e);
+/* Wall clock in ms since the epoch (for now_ms). */
+WEIR_API int64_t weir_realtime_now(weir_realtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEIR_WEIR_H */
