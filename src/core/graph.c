@@ -1,0 +1,679 @@
+/*
+ * Graph loading (SPEC §1): structural validation, component and port
+ * resolution, config normalisation against each component's table,
+ * preparation (expressions compile here), and topology by Kahn's algorithm.
+ * Every problem found is reported, each naming the node or edge and the fix.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/expr.h"
+#include "core/internal.h"
+
+static const char EDGE_SHAPE[] =
+    "each edge needs {\"id\",\"source\":{\"node\",\"port\"},\"target\":{\"node\",\"port\"}} — source and target "
+    "are OBJECTS naming a node and one of its ports, not bare node ids";
+
+typedef struct loader {
+    const weir_registry *reg;
+    json_t *problems; /* array of strings */
+    bool oom;
+    weir_graph *g;
+} loader;
+
+static void problem(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(loader *L, const char *fmt, ...) {
+    char buf[WEIR_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof buf) memcpy(buf + sizeof buf - 4, "...", 4);
+    if (json_array_append_new(L->problems, json_string(buf))) L->oom = true;
+}
+
+uint32_t weir__port_index(char *const *names, uint32_t n, const char *name) {
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return WEIR_NONE;
+}
+
+void weir__append_names(weir_error *err, char *const *names, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) weir__error_append(err, "%s%s", i ? ", " : "", names[i]);
+    if (n == 0) weir__error_append(err, "(none)");
+}
+
+static void names_to_buf(char *buf, size_t cap, char *const *names, uint32_t n) {
+    weir_error tmp;
+    tmp.message[0] = '\0';
+    weir__append_names(&tmp, names, n);
+    snprintf(buf, cap, "%s", tmp.message);
+}
+
+/* --------------------------------------------------------------- ownership */
+
+static void free_node(weir_node *n) {
+    if (n->prepared && n->comp && n->comp->release) n->comp->release(n->prepared);
+    json_decref(n->config);
+    for (uint32_t i = 0; i < n->n_inputs; i++) weir__free(n->inputs[i]);
+    for (uint32_t i = 0; i < n->n_outputs; i++) weir__free(n->outputs[i]);
+    weir__free(n->inputs);
+    weir__free(n->outputs);
+    weir__free(n->route_start);
+    weir__free(n->id);
+}
+
+static void graph_free(weir_graph *g) {
+    if (!g) return;
+    for (uint32_t i = 0; i < g->n_nodes; i++) free_node(&g->nodes[i]);
+    weir__free(g->nodes);
+    weir__free(g->routes);
+    weir__free(g->topo);
+    json_decref(g->doc);
+    weir__free(g->id);
+    weir__free(g->name);
+    weir__free(g);
+}
+
+weir_graph *weir_graph_ref(weir_graph *g) {
+    if (g) g->refs++;
+    return g;
+}
+
+void weir_graph_unref(weir_graph *g) {
+    if (g && --g->refs == 0) graph_free(g);
+}
+
+const char *weir_graph_id(const weir_graph *g) { return g->id; }
+const char *weir_graph_name(const weir_graph *g) { return g->name; }
+size_t weir_graph_node_count(const weir_graph *g) { return g->n_nodes; }
+size_t weir_graph_edge_count(const weir_graph *g) { return g->n_edges; }
+json_t *weir_graph_definition(const weir_graph *g) { return g->doc; }
+
+/* Append a port name to a node's list if absent.  0 or WEIR_ENOMEM. */
+static int add_port(char ***names, uint32_t *n, const char *name) {
+    if (weir__port_index(*names, *n, name) != WEIR_NONE) return 0;
+    char **p = weir__realloc(*names, (*n + 1) * sizeof *p);
+    if (!p) return WEIR_ENOMEM;
+    *names = p;
+    if (!(p[*n] = weir__strdup(name))) return WEIR_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ config */
+
+static const char *json_kind(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static bool type_ok(weir_cfg_type t, const json_t *v) {
+    switch (t) {
+    case WEIR_CFG_ANY: return true;
+    case WEIR_CFG_STRING:
+    case WEIR_CFG_EXPRESSION: return json_is_string(v);
+    case WEIR_CFG_NUMBER: return json_is_number(v);
+    case WEIR_CFG_INTEGER:
+        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
+    case WEIR_CFG_BOOLEAN: return json_is_boolean(v);
+    case WEIR_CFG_OBJECT: return json_is_object(v);
+    case WEIR_CFG_ARRAY: return json_is_array(v);
+    }
+    return false;
+}
+
+/* Check node config against the component's table; build the normalised
+ * config (defaults applied, aliases renamed).  NULL on a problem (reported). */
+static json_t *normalise_config(loader *L, const char *node_id, const weir_component *c, json_t *given) {
+    json_t *out = json_object();
+    if (!out) {
+        L->oom = true;
+        return NULL;
+    }
+    bool bad = false;
+    if (given && !json_is_object(given)) {
+        problem(L, "node \"%s\": config must be an object (found %s)", node_id, json_kind(given));
+        json_decref(out);
+        return NULL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(given, key, v) {
+        bool known = false;
+        for (size_t i = 0; i < c->n_config && !known; i++)
+            known = strcmp(c->config[i].key, key) == 0 || (c->config[i].alias && strcmp(c->config[i].alias, key) == 0);
+        if (known) continue;
+        if (c->flags & WEIR_COMPONENT_OPEN_CONFIG) {
+            json_object_set(out, key, v);
+            continue;
+        }
+        char allowed[1024] = "";
+        for (size_t i = 0; i < c->n_config; i++) {
+            size_t len = strlen(allowed);
+            snprintf(allowed + len, sizeof allowed - len, "%s%s", i ? ", " : "", c->config[i].key);
+        }
+        problem(L, "node \"%s\": unknown config key \"%s\" for %s; allowed keys: %s", node_id, key, c->id,
+                c->n_config ? allowed : "(none: this component takes no config)");
+        bad = true;
+    }
+    for (size_t i = 0; i < c->n_config; i++) {
+        const weir_config_def *d = &c->config[i];
+        json_t *val = json_object_get(given, d->key);
+        if (!val && d->alias) val = json_object_get(given, d->alias);
+        if (!val || json_is_null(val)) {
+            if (d->required) {
+                problem(L, "node \"%s\": config \"%s\" is required by %s (%s)", node_id, d->key, c->id,
+                        d->description ? d->description : weir__cfg_type_name(d->type));
+                bad = true;
+            } else if (d->default_json) {
+                json_t *def = json_loads(d->default_json, JSON_DECODE_ANY, NULL);
+                if (!def || json_object_set_new(out, d->key, def)) L->oom = true;
+            }
+            continue;
+        }
+        if (!type_ok(d->type, val)) {
+            problem(L, "node \"%s\": config \"%s\" must be %s %s (found %s)", node_id, d->key,
+                    d->type == WEIR_CFG_INTEGER || d->type == WEIR_CFG_ARRAY || d->type == WEIR_CFG_OBJECT ? "an" : "a",
+                    d->type == WEIR_CFG_EXPRESSION ? "expression string" : weir__cfg_type_name(d->type),
+                    json_kind(val));
+            bad = true;
+            continue;
+        }
+        if (d->enum_values) {
+            bool found = false;
+            for (const char *const *e = d->enum_values; *e && !found; e++)
+                found = json_is_string(val) && strcmp(json_string_value(val), *e) == 0;
+            if (!found) {
+                char allowed[512] = "";
+                for (const char *const *e = d->enum_values; *e; e++) {
+                    size_t len = strlen(allowed);
+                    snprintf(allowed + len, sizeof allowed - len, "%s\"%s\"", e == d->enum_values ? "" : ", ", *e);
+                }
+                char *shown = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+                problem(L, "node \"%s\": config \"%s\" is %s; it must be one of %s", node_id, d->key,
+                        shown ? shown : "?", allowed);
+                weir__free(shown);
+                bad = true;
+                continue;
+            }
+        }
+        if (d->has_min && json_is_number(val) && json_number_value(val) < d->min) {
+            problem(L, "node \"%s\": config \"%s\" is %g; the minimum is %g", node_id, d->key, json_number_value(val),
+                    d->min);
+            bad = true;
+            continue;
+        }
+        if (d->type == WEIR_CFG_EXPRESSION) {
+            weir_expr *x = NULL;
+            weir_error xe;
+            int rc = weir__expr_compile(json_string_value(val), &x, &xe);
+            weir__expr_free(x);
+            if (rc == WEIR_ENOMEM) {
+                L->oom = true;
+            } else if (rc) {
+                problem(L, "node \"%s\": expression in config \"%s\" does not compile: %s (expression: %s)", node_id,
+                        d->key, xe.message, json_string_value(val));
+                bad = true;
+                continue;
+            }
+        }
+        if (json_object_set(out, d->key, val)) L->oom = true;
+    }
+    if (bad) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---------------------------------------------------------------- metadata */
+
+static void read_metadata(loader *L, json_t *doc) {
+    weir_graph *g = L->g;
+    g->completion = WEIR_COMPLETION_DEFAULT;
+    g->on_error = WEIR_ON_ERROR_DEFAULT;
+    g->overflow = WEIR_OVERFLOW_DEFAULT;
+    g->timeout_ms = -1;
+    json_t *md = json_object_get(doc, "metadata");
+    if (!md) return;
+    if (!json_is_object(md)) {
+        problem(L, "graph \"metadata\" must be an object (found %s)", json_kind(md));
+        return;
+    }
+    json_t *v = json_object_get(md, "role");
+    const char *role = json_string_value(v);
+    if (role && (strcmp(role, "pipeline") == 0 || strcmp(role, "service") == 0)) g->completion = WEIR_COMPLETION_NEVER;
+    if ((v = json_object_get(md, "completion"))) {
+        const char *s = json_string_value(v);
+        if (s && strcmp(s, "auto") == 0) g->completion = WEIR_COMPLETION_AUTO;
+        else if (s && strcmp(s, "never") == 0) g->completion = WEIR_COMPLETION_NEVER;
+        else problem(L, "metadata.completion must be \"auto\" or \"never\"");
+    }
+    if ((v = json_object_get(md, "onError"))) {
+        const char *s = json_string_value(v);
+        if (s && strcmp(s, "fail") == 0) g->on_error = WEIR_ON_ERROR_FAIL;
+        else if (s && strcmp(s, "continue") == 0) g->on_error = WEIR_ON_ERROR_CONTINUE;
+        else problem(L, "metadata.onError must be \"fail\" or \"continue\"");
+    }
+    if ((v = json_object_get(md, "overflow"))) {
+        const char *s = json_string_value(v);
+        if (s && strcmp(s, "refuse") == 0) g->overflow = WEIR_OVERFLOW_REFUSE;
+        else if (s && strcmp(s, "drop-oldest") == 0) g->overflow = WEIR_OVERFLOW_DROP_OLDEST;
+        else if (s && strcmp(s, "drop-newest") == 0) g->overflow = WEIR_OVERFLOW_DROP_NEWEST;
+        else problem(L, "metadata.overflow must be \"refuse\", \"drop-oldest\" or \"drop-newest\"");
+    }
+    if ((v = json_object_get(md, "timeoutMs"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            problem(L, "metadata.timeoutMs must be a non-negative integer (0 = no timeout)");
+        else g->timeout_ms = json_integer_value(v);
+    }
+}
+
+/* ------------------------------------------------------------------- nodes */
+
+static void load_nodes(loader *L, json_t *nodes) {
+    weir_graph *g = L->g;
+    size_t n = json_array_size(nodes);
+    if (n >= WEIR_NONE) {
+        problem(L, "graph has too many nodes");
+        return;
+    }
+    g->nodes = weir__calloc(n ? n : 1, sizeof *g->nodes);
+    if (!g->nodes) {
+        L->oom = true;
+        return;
+    }
+    g->n_nodes = (uint32_t)n;
+    char unknown[WEIR_ERROR_MAX] = "";
+    for (size_t i = 0; i < n; i++) {
+        json_t *jn = json_array_get(nodes, i);
+        weir_node *nd = &g->nodes[i];
+        if (!json_is_object(jn)) {
+            problem(L, "node at index %zu is %s; each node is an object {\"id\", \"component\", \"config\"?}", i,
+                    json_kind(jn));
+            continue;
+        }
+        const char *id = json_string_value(json_object_get(jn, "id"));
+        if (!id || !id[0]) {
+            problem(L, "node at index %zu is missing \"id\" (a non-empty string, unique in the graph)", i);
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (g->nodes[j].id && strcmp(g->nodes[j].id, id) == 0) {
+                problem(L, "duplicate node id \"%s\" (nodes %zu and %zu); node ids must be unique", id, j, i);
+                id = NULL;
+                break;
+            }
+        }
+        if (!id) continue;
+        if (!(nd->id = weir__strdup(id))) {
+            L->oom = true;
+            return;
+        }
+        json_t *jc = json_object_get(jn, "component");
+        const char *comp = json_string_value(jc);
+        if (!comp || !comp[0]) {
+            problem(L, "node \"%s\" has no \"component\"; name one, e.g. \"symbia.core.passthrough\" (see `weir "
+                       "components`)",
+                    id);
+            continue;
+        }
+        nd->comp = weir_registry_find(L->reg, comp);
+        if (!nd->comp) {
+            size_t len = strlen(unknown);
+            snprintf(unknown + len, sizeof unknown - len, "%s%s -> %s", len ? ", " : "", id, comp);
+            continue;
+        }
+        const weir_component *c = nd->comp;
+        for (size_t p = 0; p < c->n_inputs; p++)
+            if (add_port(&nd->inputs, &nd->n_inputs, c->inputs[p].name)) L->oom = true;
+        for (size_t p = 0; p < c->n_outputs; p++)
+            if (add_port(&nd->outputs, &nd->n_outputs, c->outputs[p].name)) L->oom = true;
+        nd->config = normalise_config(L, id, c, json_object_get(jn, "config"));
+    }
+    if (unknown[0])
+        problem(L,
+                "graph references components with no registered implementation: %s; `weir components` lists the "
+                "available ones",
+                unknown);
+}
+
+static uint32_t node_index(const weir_graph *g, const char *id) {
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].id && strcmp(g->nodes[i].id, id) == 0) return i;
+    return WEIR_NONE;
+}
+
+/* ------------------------------------------------------------------- edges */
+
+typedef struct edge_ref {
+    uint32_t src, dst;
+    const char *src_port, *dst_port;
+    bool ok;
+} edge_ref;
+
+static void where_of(char *buf, size_t cap, json_t *e, size_t i) {
+    const char *id = json_string_value(json_object_get(e, "id"));
+    if (id) snprintf(buf, cap, "edge \"%s\"", id);
+    else snprintf(buf, cap, "edge at index %zu", i);
+}
+
+static void declared_nodes(const weir_graph *g, char *buf, size_t cap) {
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        if (!g->nodes[i].id) continue;
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", g->nodes[i].id);
+    }
+}
+
+static bool edge_end(loader *L, json_t *e, size_t i, const char *which, uint32_t *node, const char **port) {
+    char where[300];
+    where_of(where, sizeof where, e, i);
+    json_t *end = json_object_get(e, which);
+    if (!json_is_object(end)) {
+        problem(L, "%s has no %s object (found %s). %s", where, which, end ? json_kind(end) : "nothing", EDGE_SHAPE);
+        return false;
+    }
+    const char *n = json_string_value(json_object_get(end, "node"));
+    if (!n) {
+        problem(L, "%s declares a %s with no node. %s", where, which, EDGE_SHAPE);
+        return false;
+    }
+    *port = json_string_value(json_object_get(end, "port"));
+    if (!*port || !(*port)[0]) {
+        problem(L, "%s declares a %s with no port (node \"%s\"). %s", where, which, n, EDGE_SHAPE);
+        return false;
+    }
+    *node = node_index(L->g, n);
+    if (*node == WEIR_NONE) {
+        char decl[WEIR_ERROR_MAX / 2];
+        declared_nodes(L->g, decl, sizeof decl);
+        problem(L, "%s references unknown %s node \"%s\". Declared nodes: %s", where, which, n, decl);
+        return false;
+    }
+    return true;
+}
+
+/* Resolve a port name on a node, adding dynamic ones.  False if unknown. */
+static bool resolve_port(loader *L, json_t *e, size_t i, weir_node *nd, bool input, const char *port) {
+    char ***names = input ? &nd->inputs : &nd->outputs;
+    uint32_t *n = input ? &nd->n_inputs : &nd->n_outputs;
+    if (weir__port_index(*names, *n, port) != WEIR_NONE) return true;
+    unsigned dyn = input ? WEIR_COMPONENT_DYNAMIC_INPUTS : WEIR_COMPONENT_DYNAMIC_OUTPUTS;
+    if (nd->comp->flags & dyn) {
+        if (add_port(names, n, port)) L->oom = true;
+        return true;
+    }
+    char where[300], list[1024];
+    where_of(where, sizeof where, e, i);
+    names_to_buf(list, sizeof list, *names, *n);
+    problem(L, "%s: node \"%s\" (%s) has no %s port \"%s\"; its %s ports are: %s", where, nd->id, nd->comp->id,
+            input ? "input" : "output", port, input ? "input" : "output", list);
+    return false;
+}
+
+static edge_ref *load_edges(loader *L, json_t *edges) {
+    size_t n = json_array_size(edges);
+    edge_ref *refs = weir__calloc(n ? n : 1, sizeof *refs);
+    if (!refs) {
+        L->oom = true;
+        return NULL;
+    }
+    L->g->n_edges = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(edges, i);
+        edge_ref *r = &refs[i];
+        if (!json_is_object(e)) {
+            problem(L, "edge at index %zu is %s. %s", i, json_kind(e), EDGE_SHAPE);
+            continue;
+        }
+        bool s = edge_end(L, e, i, "source", &r->src, &r->src_port);
+        bool t = edge_end(L, e, i, "target", &r->dst, &r->dst_port);
+        if (!s || !t) continue;
+        weir_node *sn = &L->g->nodes[r->src], *tn = &L->g->nodes[r->dst];
+        if (!sn->comp || !tn->comp) continue; /* unknown component already reported */
+        bool ps = resolve_port(L, e, i, sn, false, r->src_port);
+        bool pt = resolve_port(L, e, i, tn, true, r->dst_port);
+        r->ok = ps && pt;
+    }
+    return refs;
+}
+
+/* Build per-(node, out port) route ranges in edge order. */
+static void build_routes(loader *L, const edge_ref *refs) {
+    weir_graph *g = L->g;
+    g->routes = weir__calloc(g->n_edges ? g->n_edges : 1, sizeof *g->routes);
+    if (!g->routes) {
+        L->oom = true;
+        return;
+    }
+    uint32_t k = 0;
+    for (uint32_t v = 0; v < g->n_nodes; v++) {
+        weir_node *nd = &g->nodes[v];
+        nd->route_start = weir__calloc(nd->n_outputs + 1, sizeof *nd->route_start);
+        if (!nd->route_start) {
+            L->oom = true;
+            return;
+        }
+        if (nd->comp) {
+            uint32_t ep = weir__port_index(nd->outputs, nd->n_outputs, "error");
+            nd->error_port = ep;
+        } else {
+            nd->error_port = WEIR_NONE;
+        }
+        for (uint32_t p = 0; p < nd->n_outputs; p++) {
+            nd->route_start[p] = k;
+            for (uint32_t e = 0; e < g->n_edges; e++) {
+                const edge_ref *r = &refs[e];
+                if (r->src != v || strcmp(r->src_port, nd->outputs[p]) != 0) continue;
+                weir_node *tn = &g->nodes[r->dst];
+                g->routes[k].target = r->dst;
+                g->routes[k].target_port = weir__port_index(tn->inputs, tn->n_inputs, r->dst_port);
+                g->routes[k].edge = e;
+                k++;
+            }
+        }
+        nd->route_start[nd->n_outputs] = k;
+    }
+}
+
+/* ---------------------------------------------------------------- topology */
+
+/* Kahn with a FIFO queue seeded by in-degree-0 nodes in declaration order;
+ * successors are released in edge-declaration order, one entry per edge. */
+static void topology(loader *L, const edge_ref *refs) {
+    weir_graph *g = L->g;
+    uint32_t n = g->n_nodes;
+    uint32_t *indeg = weir__calloc(n ? n : 1, sizeof *indeg);
+    g->topo = weir__calloc(n ? n : 1, sizeof *g->topo);
+    if (!indeg || !g->topo) {
+        weir__free(indeg);
+        L->oom = true;
+        return;
+    }
+    for (uint32_t e = 0; e < g->n_edges; e++) {
+        indeg[refs[e].dst]++;
+        g->nodes[refs[e].dst].in_degree++;
+        g->nodes[refs[e].src].out_degree++;
+    }
+    uint32_t head = 0, tail = 0;
+    for (uint32_t v = 0; v < n; v++)
+        if (indeg[v] == 0) g->topo[tail++] = v;
+    while (head < tail) {
+        uint32_t v = g->topo[head++];
+        for (uint32_t e = 0; e < g->n_edges; e++) {
+            if (refs[e].src != v) continue;
+            uint32_t w = refs[e].dst;
+            if (g->nodes[v].level + 1 > g->nodes[w].level) g->nodes[w].level = g->nodes[v].level + 1;
+            if (--indeg[w] == 0) g->topo[tail++] = w;
+        }
+    }
+    if (tail < n) {
+        /* Every unsorted node has an unsorted predecessor: walk predecessors
+         * until a node repeats, then print that cycle forwards. */
+        uint32_t *seen = weir__calloc(n, sizeof *seen), *path = weir__calloc(n + 1, sizeof *path);
+        if (!seen || !path) {
+            L->oom = true;
+        } else {
+            uint32_t v = 0;
+            while (indeg[v] == 0) v++;
+            uint32_t len = 0;
+            while (!seen[v]) {
+                seen[v] = ++len;
+                path[len - 1] = v;
+                for (uint32_t e = 0; e < g->n_edges; e++)
+                    if (refs[e].dst == v && indeg[refs[e].src] > 0) {
+                        v = refs[e].src;
+                        break;
+                    }
+            }
+            /* path[seen[v]-1 .. len-1] is the cycle, walked backwards; print
+             * it forwards, starting from its first-declared node. */
+            uint32_t first = seen[v] - 1, start = first;
+            for (uint32_t i = first; i < len; i++)
+                if (path[i] < path[start]) start = i;
+            char buf[WEIR_ERROR_MAX / 2] = "";
+            uint32_t cyc = len - first;
+            for (uint32_t k = 0; k <= cyc; k++) {
+                /* walking backwards through path from start, wrapping */
+                uint32_t i = first + (start - first + cyc - k % cyc) % cyc;
+                size_t l = strlen(buf);
+                snprintf(buf + l, sizeof buf - l, "%s%s", k ? " → " : "", g->nodes[path[i]].id);
+            }
+            problem(L, "graph contains a cycle: %s; a graph must be acyclic — remove one of these edges", buf);
+        }
+        weir__free(seen);
+        weir__free(path);
+    }
+    for (uint32_t i = 0; i < tail; i++) g->nodes[g->topo[i]].topo_pos = i;
+    weir__free(indeg);
+}
+
+json_t *weir_graph_topology(const weir_graph *g) {
+    json_t *sorted = json_array(), *levels = json_object(), *in = json_array(), *out = json_array();
+    for (uint32_t i = 0; i < g->n_nodes; i++) json_array_append_new(sorted, json_string(g->nodes[g->topo[i]].id));
+    for (uint32_t v = 0; v < g->n_nodes; v++) {
+        const weir_node *nd = &g->nodes[v];
+        json_object_set_new(levels, nd->id, json_integer(nd->level));
+        if (nd->in_degree == 0) json_array_append_new(in, json_string(nd->id));
+        if (nd->out_degree == 0) json_array_append_new(out, json_string(nd->id));
+    }
+    return json_pack("{s:o,s:o,s:o,s:o}", "sorted", sorted, "levels", levels, "inputNodes", in, "outputNodes", out);
+}
+
+/* -------------------------------------------------------------- prepare */
+
+static void prepare_nodes(loader *L) {
+    weir_graph *g = L->g;
+    for (uint32_t v = 0; v < g->n_nodes; v++) {
+        weir_node *nd = &g->nodes[v];
+        if (!nd->comp || !nd->comp->prepare || !nd->config) continue;
+        weir_node_info info = {nd->id, nd->n_inputs, (const char *const *)nd->inputs, nd->n_outputs,
+                               (const char *const *)nd->outputs};
+        weir_error perr;
+        weir__error_clear(&perr);
+        int rc = nd->comp->prepare(&info, nd->config, &nd->prepared, &perr);
+        if (rc == WEIR_ENOMEM) L->oom = true;
+        else if (rc) problem(L, "node \"%s\" (%s): %s", nd->id, nd->comp->id, perr.message[0] ? perr.message : weir_strerror(rc));
+    }
+}
+
+/* ------------------------------------------------------------------- load */
+
+int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, weir_graph **out,
+                    weir_error *err) {
+    *out = NULL;
+    weir__error_clear(err);
+    loader L = {reg, json_array(), false, weir__calloc(1, sizeof(weir_graph))};
+    if (!L.problems || !L.g) {
+        json_decref(L.problems);
+        weir__free(L.g);
+        return weir__error(err, WEIR_ENOMEM, "out of memory loading graph");
+    }
+    weir_graph *g = L.g;
+    g->refs = 1;
+    edge_ref *refs = NULL;
+
+    if (!json_is_object(doc)) {
+        problem(&L, "a graph definition is a JSON object with \"symbia\", \"name\", \"nodes\" and \"edges\"");
+        goto done;
+    }
+    const char *sym = json_string_value(json_object_get(doc, "symbia"));
+    if (!sym || !sym[0]) problem(&L, "graph missing symbia version: add \"symbia\": \"1.0\"");
+    const char *name = json_string_value(json_object_get(doc, "name"));
+    if (!name || !name[0]) problem(&L, "graph missing name: add \"name\": \"my-graph\"");
+    json_t *nodes = json_object_get(doc, "nodes"), *edges = json_object_get(doc, "edges");
+    if (!json_is_array(nodes)) problem(&L, "graph missing nodes array: add \"nodes\": [{\"id\": ..., \"component\": ...}]");
+    if (!json_is_array(edges)) problem(&L, "graph missing edges array: add \"edges\": [] (it may be empty)");
+    read_metadata(&L, doc);
+    if (!json_is_array(nodes) || !json_is_array(edges)) goto done;
+    if (json_array_size(edges) >= WEIR_NONE) {
+        problem(&L, "graph has too many edges");
+        goto done;
+    }
+    load_nodes(&L, nodes);
+    if (L.oom || !g->nodes) goto done;
+    refs = load_edges(&L, edges);
+    if (L.oom || json_array_size(L.problems)) goto done;
+    build_routes(&L, refs);
+    if (L.oom) goto done;
+    topology(&L, refs);
+    if (L.oom || json_array_size(L.problems)) goto done;
+    prepare_nodes(&L);
+    if (L.oom || json_array_size(L.problems)) goto done;
+    g->doc = json_incref(doc);
+    const char *gid = opts && opts->id ? opts->id : name;
+    g->id = weir__strdup(gid);
+    g->name = weir__strdup(name);
+    if (!g->id || !g->name) L.oom = true;
+
+done:
+    weir__free(refs);
+    int rc = 0;
+    if (L.oom) {
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory loading graph");
+    } else if (json_array_size(L.problems)) {
+        rc = weir__error(err, WEIR_EGRAPH, "%s", "");
+        size_t i;
+        json_t *p;
+        json_array_foreach(L.problems, i, p) weir__error_append(err, "%s%s", i ? "\n" : "", json_string_value(p));
+        if (opts && opts->problems) json_array_extend(opts->problems, L.problems);
+    }
+    json_decref(L.problems);
+    if (rc) {
+        graph_free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len, const weir_graph_options *opts,
+                         weir_graph **out, weir_error *err) {
+    *out = NULL;
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        int rc = weir__error(err, WEIR_EGRAPH, "graph is not valid JSON: %s at line %d, column %d", je.text, je.line,
+                             je.column);
+        if (opts && opts->problems) json_array_append_new(opts->problems, json_string(err ? err->message : je.text));
+        return rc;
+    }
+    int rc = weir_graph_load(reg, doc, opts, out, err);
+    json_decref(doc);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * Internal structures of the core, shared by graph.c, exec*.c and ctx.c.
+ * Not part of the public contract.
+ */
+#ifndef WEIR_CORE_INTERNAL_H
+#define WEIR_CORE_INTERNAL_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weir/weir.h"
+
+#define WEIR_NONE UINT32_MAX
+
+/* An edge resolved to indexes: where a message emitted on (node, out port)
+ * goes.  Routes of one (node, port) are contiguous, in edge-declaration
+ * order. */
+typedef struct weir_route {
+    uint32_t target;      /* node index */
+    uint32_t target_port; /* input port index on the target */
+    uint32_t edge;        /* edge index (declaration order) */
+} weir_route;
+
+typedef struct weir_node {
+    char *id;
+    const weir_component *comp;
+    json_t *config; /* normalised: defaults applied, aliases renamed */
+    void *prepared;
+    char **inputs; /* port names: declared, then dynamic ones from edges */
+    uint32_t n_inputs;
+    char **outputs;
+    uint32_t n_outputs;
+    uint32_t *route_start; /* n_outputs + 1 offsets into graph->routes */
+    uint32_t error_port;   /* index of output "error" or WEIR_NONE */
+    uint32_t topo_pos;
+    uint32_t level;
+    uint32_t out_degree, in_degree;
+} weir_node;
+
+struct weir_graph {
+    int refs;
+    char *id;
+    char *name;
+    json_t *doc;
+    weir_node *nodes;
+    uint32_t n_nodes;
+    uint32_t n_edges;
+    weir_route *routes;
+    uint32_t *topo; /* node indexes in topological order */
+    /* metadata-derived defaults */
+    weir_completion completion;
+    weir_on_error on_error;
+    weir_overflow overflow;
+    int64_t timeout_ms; /* -1 unset */
+};
+
+const char *weir__cfg_type_name(weir_cfg_type t);
+/* Index of a port name in a list, or WEIR_NONE. */
+uint32_t weir__port_index(char *const *names, uint32_t n, const char *name);
+/* ISO-8601 UTC with milliseconds ("2026-11-21T10:00:00.000Z"). */
+void weir__iso8601(int64_t ms, char buf[32]);
+/* Join names as "a, b, c" into err (appending). */
+void weir__append_names(weir_error *err, char *const *names, uint32_t n);
+
+#endif

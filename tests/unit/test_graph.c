@@ -1,0 +1,177 @@
+/* Graph loading and validation (SPEC §1): every rule, messages, topology. */
+#include <string.h>
+
+#include "shell.h"
+
+static test_shell ts;
+static void setup(void) { ts_init(&ts, false); }
+static void teardown(void) { ts_fini(&ts); }
+TestSuite(graph, .init = setup, .fini = teardown);
+
+#define PT "\"component\":\"symbia.core.passthrough\""
+#define EDGE(a, b) "{\"source\":{\"node\":\"" a "\",\"port\":\"out\"},\"target\":{\"node\":\"" b "\",\"port\":\"in\"}}"
+
+static json_t *topo_of(const char *json) {
+    weir_graph *g = ts_graph(&ts, json);
+    json_t *t = weir_graph_topology(g);
+    weir_graph_unref(g);
+    return t;
+}
+
+Test(graph, kahn_order_matches_the_spec_example) {
+    json_t *t = topo_of("{\"symbia\":\"1.0\",\"name\":\"k\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT
+                        "},{\"id\":\"c\"," PT "},{\"id\":\"d\",\"component\":\"symbia.core.merge\"},{\"id\":\"lone\"," PT
+                        "}],\"edges\":[" EDGE("a", "b") "," EDGE("a", "c") ","
+                        "{\"source\":{\"node\":\"b\",\"port\":\"out\"},\"target\":{\"node\":\"d\",\"port\":\"left\"}},"
+                        "{\"source\":{\"node\":\"c\",\"port\":\"out\"},\"target\":{\"node\":\"d\",\"port\":\"right\"}}]}");
+    cr_assert_str_eq(ts_dump(json_object_get(t, "sorted")), "[\"a\",\"lone\",\"b\",\"c\",\"d\"]");
+    cr_assert_str_eq(ts_dump(json_object_get(t, "inputNodes")), "[\"a\",\"lone\"]");
+    cr_assert_str_eq(ts_dump(json_object_get(t, "outputNodes")), "[\"d\",\"lone\"]");
+    cr_assert_str_eq(ts_dump(json_object_get(t, "levels")), "{\"a\":0,\"b\":1,\"c\":1,\"d\":2,\"lone\":0}");
+    json_decref(t);
+}
+
+Test(graph, levels_are_longest_path_depth) {
+    /* a→b→c and a→c: c is at depth 2, not 1 */
+    json_t *t = topo_of("{\"symbia\":\"1.0\",\"name\":\"l\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT
+                        "},{\"id\":\"c\",\"component\":\"symbia.core.merge\"}],\"edges\":["
+                        "{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"c\",\"port\":\"x\"}},"
+                        EDGE("a", "b") ","
+                        "{\"source\":{\"node\":\"b\",\"port\":\"out\"},\"target\":{\"node\":\"c\",\"port\":\"y\"}}]}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(t, "levels"), "c")), 2);
+    json_decref(t);
+}
+
+Test(graph, missing_top_level_fields_are_all_reported) {
+    const char *m = ts_graph_error(&ts, "{}");
+    cr_assert(strstr(m, "graph missing symbia version"), "%s", m);
+    cr_assert(strstr(m, "graph missing name"), "%s", m);
+    cr_assert(strstr(m, "graph missing nodes array"), "%s", m);
+    cr_assert(strstr(m, "graph missing edges array"), "%s", m);
+}
+
+Test(graph, not_json_gives_line_and_column) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\": \"1.0\",\n \"name\": }");
+    cr_assert(strstr(m, "line 2"), "%s", m);
+    cr_assert(strstr(m, "column"), "%s", m);
+}
+
+Test(graph, node_without_id_and_duplicates) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{" PT "},{\"id\":\"a\"," PT
+                                        "},{\"id\":\"a\"," PT "}],\"edges\":[]}");
+    cr_assert(strstr(m, "node at index 0 is missing \"id\""), "%s", m);
+    cr_assert(strstr(m, "duplicate node id \"a\" (nodes 1 and 2)"), "%s", m);
+}
+
+Test(graph, edge_ends_must_be_objects) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"a\"," PT
+                                        "}],\"edges\":[{\"id\":\"e1\",\"source\":\"a\",\"target\":{\"node\":\"a\"}}]}");
+    cr_assert(strstr(m, "edge \"e1\" has no source object (found a string)"), "%s", m);
+    cr_assert(strstr(m, "source and target are OBJECTS"), "%s", m);
+    cr_assert(strstr(m, "edge \"e1\" declares a target with no port"), "%s", m);
+}
+
+Test(graph, unknown_node_lists_declared_ones) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT
+                                        "}],\"edges\":[" EDGE("a", "zz") "]}");
+    cr_assert(strstr(m, "edge at index 0 references unknown target node \"zz\". Declared nodes: a, b"), "%s", m);
+}
+
+Test(graph, unknown_components_in_one_message) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"a\",\"component\":\"x.y\"},"
+                                        "{\"id\":\"b\",\"component\":\"x.z\"},{\"id\":\"c\"}],\"edges\":[]}");
+    cr_assert(strstr(m, "no registered implementation: a -> x.y, b -> x.z"), "%s", m);
+    cr_assert(strstr(m, "node \"c\" has no \"component\""), "%s", m);
+}
+
+Test(graph, unknown_ports_list_declared_ones) {
+    const char *m = ts_graph_error(
+        &ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT "}],\"edges\":["
+             "{\"id\":\"e\",\"source\":{\"node\":\"a\",\"port\":\"output\"},\"target\":{\"node\":\"b\",\"port\":\"in\"}}]}");
+    cr_assert(strstr(m, "edge \"e\": node \"a\" (symbia.core.passthrough) has no output port \"output\"; its output "
+                        "ports are: out"),
+              "%s", m);
+}
+
+Test(graph, dynamic_ports_accept_any_name) {
+    weir_graph *g = ts_graph(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"a\"," PT
+                                  "},{\"id\":\"m\",\"component\":\"symbia.core.merge\"}],\"edges\":["
+                                  "{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"m\",\"port\":\"whatever\"}}]}");
+    weir_graph_unref(g);
+}
+
+Test(graph, config_type_required_enum_and_unknown_keys) {
+    const char *m = ts_graph_error(
+        &ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":["
+             "{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":\"soon\"}},"
+             "{\"id\":\"f\",\"component\":\"symbia.core.filter\"},"
+             "{\"id\":\"m\",\"component\":\"symbia.core.merge\",\"config\":{\"mode\":\"all\"}},"
+             "{\"id\":\"p\"," PT ",\"config\":{\"speed\":1}}],\"edges\":["
+             "{\"source\":{\"node\":\"d\",\"port\":\"out\"},\"target\":{\"node\":\"m\",\"port\":\"a\"}}]}");
+    cr_assert(strstr(m, "node \"d\": config \"delayMs\" must be an integer (found a string)"), "%s", m);
+    cr_assert(strstr(m, "node \"f\": config \"predicate\" is required"), "%s", m);
+    cr_assert(strstr(m, "node \"m\": config \"mode\" is \"all\"; it must be one of \"any\", \"zip\", \"latest\""), "%s",
+              m);
+    cr_assert(strstr(m, "node \"p\": unknown config key \"speed\""), "%s", m);
+}
+
+Test(graph, config_minimum) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"acc\",\"component\":"
+                                        "\"symbia.core.accumulator\",\"config\":{\"batchSize\":0}}],\"edges\":[]}");
+    cr_assert(strstr(m, "node \"acc\": config \"batchSize\" is 0; the minimum is 1"), "%s", m);
+}
+
+Test(graph, alias_is_normalised) {
+    weir_graph *g = ts_graph(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"d\",\"component\":"
+                                  "\"symbia.core.delay\",\"config\":{\"ms\":5}}],\"edges\":[]}");
+    weir_graph_unref(g);
+}
+
+Test(graph, cycle_names_the_nodes) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"s\"," PT
+                                        "},{\"id\":\"a\",\"component\":\"symbia.core.merge\"},{\"id\":\"b\"," PT
+                                        "},{\"id\":\"c\"," PT "}],\"edges\":["
+                                        "{\"source\":{\"node\":\"s\",\"port\":\"out\"},\"target\":{\"node\":\"a\",\"port\":\"x\"}},"
+                                        EDGE("a", "b") "," EDGE("b", "c") ","
+                                        "{\"source\":{\"node\":\"c\",\"port\":\"out\"},\"target\":{\"node\":\"a\",\"port\":\"y\"}}]}");
+    cr_assert(strstr(m, "graph contains a cycle: a → b → c → a"), "%s", m);
+}
+
+Test(graph, self_loop_is_a_cycle) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"a\"," PT "}],\"edges\":["
+                                        EDGE("a", "a") "]}");
+    cr_assert(strstr(m, "graph contains a cycle: a → a"), "%s", m);
+}
+
+Test(graph, problems_array_collects_each_problem) {
+    json_t *problems = json_array();
+    weir_graph_options o = {NULL, problems};
+    weir_graph *g = NULL;
+    weir_error err;
+    const char *txt = "{\"symbia\":\"1\",\"nodes\":[],\"edges\":{}}";
+    cr_assert_eq(weir_graph_load_text(ts.reg, txt, strlen(txt), &o, &g, &err), WEIR_EGRAPH);
+    cr_assert_eq(json_array_size(problems), 2, "%s", ts_dump(problems));
+    json_decref(problems);
+}
+
+Test(graph, metadata_defaults_are_validated) {
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"metadata\":{\"onError\":\"ignore\","
+                                        "\"completion\":1},\"nodes\":[],\"edges\":[]}");
+    cr_assert(strstr(m, "metadata.onError must be"), "%s", m);
+    cr_assert(strstr(m, "metadata.completion must be"), "%s", m);
+}
+
+Test(graph, id_name_counts_and_definition) {
+    weir_graph_options o = {"g-1", NULL};
+    weir_graph *g = NULL;
+    weir_error err;
+    const char *txt = "{\"symbia\":\"1\",\"name\":\"pipe\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT
+                      "}],\"edges\":[" EDGE("a", "b") "]}";
+    cr_assert_eq(weir_graph_load_text(ts.reg, txt, strlen(txt), &o, &g, &err), 0, "%s", err.message);
+    cr_assert_str_eq(weir_graph_id(g), "g-1");
+    cr_assert_str_eq(weir_graph_name(g), "pipe");
+    cr_assert_eq(weir_graph_node_count(g), 2);
+    cr_assert_eq(weir_graph_edge_count(g), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(weir_graph_definition(g), "name")), "pipe");
+    weir_graph_unref(g);
+}
