@@ -1,0 +1,810 @@
+/*
+ * Executions (SPEC §3, §4): lifecycle and state machine, inputs (injects,
+ * effect results) and the pause queue, waves in topological order,
+ * completion, failure, timeout, settled tracking of injects.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/exec_internal.h"
+
+#define DEFAULT_MAX_QUEUE 10000
+
+static const char *const state_names[] = {"pending", "initializing", "running", "paused",
+                                          "completed", "failed", "cancelled"};
+
+const char *weir_state_name(weir_state s) {
+    return (unsigned)s < sizeof state_names / sizeof *state_names ? state_names[s] : "unknown";
+}
+
+bool weir_state_finished(weir_state s) {
+    return s == WEIR_STATE_COMPLETED || s == WEIR_STATE_FAILED || s == WEIR_STATE_CANCELLED;
+}
+
+/* --------------------------------------------------------------- origins */
+
+weir_origin *weir__exec_origin(weir_exec *e, uint32_t slot) {
+    return slot == WEIR_NONE ? NULL : &e->org[slot];
+}
+
+static uint64_t origin_id(const weir_exec *e, uint32_t slot) {
+    return ((uint64_t)e->org[slot].gen << 32) | (uint64_t)(slot + 1);
+}
+
+static uint32_t origin_new(weir_exec *e, unsigned flags) {
+    if (e->org_free == WEIR_NONE) {
+        size_t old = e->org_cap;
+        if (weir__grow((void **)&e->org, &e->org_cap, old + 1, sizeof *e->org)) return WEIR_NONE;
+        for (size_t i = old; i < e->org_cap; i++) {
+            e->org[i] = (weir_origin){.gen = 1, .next_free = i + 1 < e->org_cap ? (uint32_t)(i + 1) : e->org_free};
+        }
+        e->org_free = (uint32_t)old;
+    }
+    uint32_t s = e->org_free;
+    weir_origin *o = &e->org[s];
+    json_t *outputs = NULL, *trace = NULL;
+    if (flags & WEIR_INJECT_OUTPUTS && !(outputs = json_object())) return WEIR_NONE;
+    if (flags & WEIR_INJECT_TRACE && !(trace = json_array())) {
+        json_decref(outputs);
+        return WEIR_NONE;
+    }
+    e->org_free = o->next_free;
+    uint32_t gen = o->gen;
+    *o = (weir_origin){.gen = gen, .next_free = WEIR_NONE, .live = true, .flags = flags, .outstanding = 1,
+                       .outputs = outputs, .trace = trace};
+    return s;
+}
+
+/* Settle (tell the shell) and free one origin. */
+static void origin_settle(weir_exec *e, uint32_t s, int status) {
+    weir_origin *o = &e->org[s];
+    if (!o->live) return;
+    if (e->sh.settled) {
+        weir_settled st = {origin_id(e, s), o->outputs, o->trace, o->hops, o->first_tick, o->last_tick, status};
+        e->sh.settled(e->sh.ud, e, &st);
+    }
+    json_decref(o->outputs);
+    json_decref(o->trace);
+    uint32_t gen = o->gen + 1;
+    *o = (weir_origin){.gen = gen ? gen : 1, .next_free = e->org_free};
+    e->org_free = s;
+}
+
+void weir__origin_dec(weir_exec *e, uint32_t s) {
+    if (s == WEIR_NONE) return;
+    weir_origin *o = &e->org[s];
+    if (--o->outstanding == 0 && !o->dirty) {
+        o->dirty = true;
+        if (weir__grow((void **)&e->dirty, &e->dirty_cap, e->dirty_len + 1, sizeof *e->dirty) == 0)
+            e->dirty[e->dirty_len++] = s;
+        else origin_settle(e, s, 0); /* no room to defer: settle now */
+    }
+}
+
+static void settle_dirty(weir_exec *e) {
+    for (size_t i = 0; i < e->dirty_len; i++) {
+        uint32_t s = e->dirty[i];
+        weir_origin *o = &e->org[s];
+        o->dirty = false;
+        if (o->live && o->outstanding == 0) origin_settle(e, s, o->status);
+    }
+    e->dirty_len = 0;
+}
+
+/* Work owed to an origin was thrown away (stop, failure): it settles with
+ * WEIR_ESTATE so whoever waits on it learns the execution ended first. */
+static void origin_abort(weir_exec *e, uint32_t s) {
+    if (s == WEIR_NONE) return;
+    e->org[s].status = WEIR_ESTATE;
+    weir__origin_dec(e, s);
+}
+
+/* -------------------------------------------------------------- messages */
+
+int weir__exec_push(weir_exec *e, uint32_t node, uint32_t port, json_t *value, uint32_t origin, uint32_t from,
+                    uint32_t from_port) {
+    if (e->msg_free == WEIR_NONE) {
+        size_t old = e->msgs_cap;
+        if (old >= WEIR_NONE - 1) return WEIR_ELIMIT;
+        if (weir__grow((void **)&e->msgs, &e->msgs_cap, old + 1, sizeof *e->msgs)) return WEIR_ENOMEM;
+        for (size_t i = old; i < e->msgs_cap; i++)
+            e->msgs[i].next = i + 1 < e->msgs_cap ? (uint32_t)(i + 1) : WEIR_NONE;
+        e->msg_free = (uint32_t)old;
+    }
+    uint32_t m = e->msg_free;
+    weir_msg *msg = &e->msgs[m];
+    e->msg_free = msg->next;
+    msg->value = json_incref(value);
+    msg->next = WEIR_NONE;
+    msg->port = port;
+    msg->origin = origin;
+    msg->from = from;
+    msg->from_port = from_port;
+    weir_inst *in = &e->inst[node];
+    if (in->tail == WEIR_NONE) in->head = m;
+    else e->msgs[in->tail].next = m;
+    in->tail = m;
+    e->pending_msgs++;
+    uint32_t pos = e->g->nodes[node].topo_pos;
+    if (pos < e->cursor) e->cursor = pos;
+    if (origin != WEIR_NONE) e->org[origin].outstanding++;
+    return 0;
+}
+
+static void free_inboxes(weir_exec *e) {
+    for (uint32_t v = 0; v < e->g->n_nodes; v++) {
+        weir_inst *in = &e->inst[v];
+        for (uint32_t m = in->head; m != WEIR_NONE;) {
+            weir_msg *msg = &e->msgs[m];
+            uint32_t next = msg->next;
+            json_decref(msg->value);
+            origin_abort(e, msg->origin);
+            msg->next = e->msg_free;
+            e->msg_free = m;
+            m = next;
+        }
+        in->head = in->tail = WEIR_NONE;
+    }
+    e->pending_msgs = 0;
+}
+
+/* ----------------------------------------------------------------- waves */
+
+static void trace_hop(weir_exec *e, weir_origin *o, const weir_msg *msg, uint32_t node) {
+    o->hops++;
+    o->last_tick = e->tick;
+    if (!o->trace) return;
+    char *to = weir__node_port(e, node, msg->port, true);
+    char *from = msg->from == WEIR_NONE ? NULL : weir__node_port(e, msg->from, msg->from_port, false);
+    json_t *entry = json_pack("{s:I,s:s?,s:s?,s:O}", "tick", (json_int_t)e->tick, "from", from, "to", to, "value",
+                              msg->value);
+    if (entry) json_array_append_new(o->trace, entry);
+    weir__free(to);
+    weir__free(from);
+}
+
+/* Process one message from node v's inbox. */
+static void invoke(weir_exec *e, uint32_t v) {
+    weir_inst *in = &e->inst[v];
+    uint32_t m = in->head;
+    weir_msg msg = e->msgs[m];
+    in->head = msg.next;
+    if (in->head == WEIR_NONE) in->tail = WEIR_NONE;
+    e->msgs[m].next = e->msg_free;
+    e->msg_free = m;
+    e->pending_msgs--;
+
+    e->cur_node = v;
+    e->cur_origin = msg.origin;
+    e->processed++;
+    e->invocations++;
+    in->invocations++;
+    if (msg.origin != WEIR_NONE) trace_hop(e, &e->org[msg.origin], &msg, v);
+    if (weir__exec_listening(e)) weir__event_invoked(e, v, msg.port);
+
+    const weir_component *c = e->g->nodes[v].comp;
+    if (e->sh.clock_ns && !e->t_valid) {
+        e->t_mark = e->sh.clock_ns(e->sh.effect_ud);
+        e->t_valid = true;
+    }
+    int rc = c->process(&in->ctx, msg.port, msg.value);
+    if (e->sh.clock_ns) {
+        int64_t t1 = e->sh.clock_ns(e->sh.effect_ud);
+        int64_t dt = t1 - e->t_mark;
+        e->t_mark = t1;
+        in->lat_total_ns += dt;
+        e->lat_total_ns += dt;
+        if (dt > in->lat_max_ns) in->lat_max_ns = dt;
+        if (dt > e->lat_max_ns) e->lat_max_ns = dt;
+    }
+    json_decref(msg.value);
+    if (rc < 0 && !e->fail_pending) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "node \"%s\" (%s) failed: %s", e->g->nodes[v].id, c->id, weir_strerror(rc));
+        weir__exec_fail(e, v, buf, NULL);
+    }
+    if (msg.origin != WEIR_NONE) weir__origin_dec(e, msg.origin);
+    e->cur_origin = WEIR_NONE;
+}
+
+/* Run until no message is pending (or the execution fails). */
+static void run_wave(weir_exec *e) {
+    const uint32_t *topo = e->g->topo;
+    e->t_valid = false;
+    while (e->pending_msgs && !e->fail_pending) {
+        uint32_t v = topo[e->cursor];
+        if (e->inst[v].head == WEIR_NONE) {
+            e->cursor++;
+            continue;
+        }
+        invoke(e, v);
+    }
+    e->cursor = e->g->n_nodes;
+}
+
+/* A wave that also gives every component a chance to flush (completion and
+ * graceful stop): each node sees upstream flushes before its own drain. */
+static void drain_wave(weir_exec *e) {
+    uint64_t emissions = e->emissions, invocations = e->invocations;
+    e->tick++;
+    e->t_valid = false;
+    for (uint32_t pos = 0; pos < e->g->n_nodes && !e->fail_pending; pos++) {
+        uint32_t v = e->g->topo[pos];
+        while (e->inst[v].head != WEIR_NONE && !e->fail_pending) invoke(e, v);
+        const weir_component *c = e->g->nodes[v].comp;
+        if (!c->drain || !e->inst[v].inited || e->fail_pending) continue;
+        e->cur_node = v;
+        e->cur_origin = WEIR_NONE;
+        int rc = c->drain(&e->inst[v].ctx);
+        e->t_valid = false;
+        if (rc < 0) weir__exec_fail(e, v, "drain failed", NULL);
+    }
+    e->cursor = e->g->n_nodes;
+    /* Nothing flushed: no wave happened, so no tick is spent. */
+    if (e->emissions == emissions && e->invocations == invocations && !e->fail_pending) e->tick--;
+}
+
+/* --------------------------------------------------------------- effects */
+
+static void cancel_all_effects(weir_exec *e) {
+    for (size_t s = 0; s < e->fx_cap; s++) {
+        weir_fx *f = &e->fx[s];
+        if (!f->live) continue;
+        uint64_t id = ((uint64_t)f->gen << 32) | (uint64_t)(s + 1);
+        if (e->sh.cancel) e->sh.cancel(e->sh.effect_ud, e, id);
+        json_decref(f->payload);
+        json_decref(f->cont);
+        origin_abort(e, f->origin);
+        f->live = false;
+        f->payload = f->cont = NULL;
+        f->gen = f->gen + 1 ? f->gen + 1 : 1;
+        f->next_free = e->fx_free;
+        e->fx_free = (uint32_t)s;
+    }
+    e->fx_live_user = 0;
+    e->timeout_fx = 0;
+}
+
+/* -------------------------------------------------------------- the queue */
+
+static void input_release(weir_input *in) {
+    json_decref(in->value);
+    json_decref(in->cont);
+    weir__free(in->error);
+}
+
+static int queue_push(weir_exec *e, const weir_input *in) {
+    if (e->q_len == e->q_cap) {
+        size_t old = e->q_cap;
+        if (weir__grow((void **)&e->q, &e->q_cap, old + 1, sizeof *e->q)) return WEIR_ENOMEM;
+        /* unwrap: move the wrapped head segment to the new end */
+        if (e->q_head + e->q_len > old) {
+            size_t head_part = old - e->q_head;
+            memmove(e->q + e->q_cap - head_part, e->q + e->q_head, head_part * sizeof *e->q);
+            e->q_head = e->q_cap - head_part;
+        }
+    }
+    e->q[(e->q_head + e->q_len) % e->q_cap] = *in;
+    e->q_len++;
+    if (in->kind == INPUT_INJECT) e->q_injects++;
+    return 0;
+}
+
+static weir_input queue_pop(weir_exec *e) {
+    weir_input in = e->q[e->q_head];
+    e->q_head = (e->q_head + 1) % e->q_cap;
+    e->q_len--;
+    if (in.kind == INPUT_INJECT) e->q_injects--;
+    return in;
+}
+
+/* Remove the oldest queued inject (drop-oldest). */
+static bool queue_drop_oldest_inject(weir_exec *e, weir_input *out) {
+    for (size_t i = 0; i < e->q_len; i++) {
+        size_t at = (e->q_head + i) % e->q_cap;
+        if (e->q[at].kind != INPUT_INJECT) continue;
+        *out = e->q[at];
+        for (size_t j = i; j + 1 < e->q_len; j++)
+            e->q[(e->q_head + j) % e->q_cap] = e->q[(e->q_head + j + 1) % e->q_cap];
+        e->q_len--;
+        e->q_injects--;
+        return true;
+    }
+    return false;
+}
+
+static size_t discard_queue(weir_exec *e) {
+    size_t n = e->q_len;
+    while (e->q_len) {
+        weir_input in = queue_pop(e);
+        origin_abort(e, in.origin);
+        input_release(&in);
+    }
+    return n;
+}
+
+/* ----------------------------------------------------------- transitions */
+
+static void set_state(weir_exec *e, weir_state s) {
+    weir_state prev = e->state;
+    e->state = s;
+    if (weir__exec_listening(e)) weir__event_state(e, prev);
+}
+
+static void cleanup_instances(weir_exec *e) {
+    for (uint32_t pos = 0; pos < e->g->n_nodes; pos++) {
+        uint32_t v = e->g->topo[pos];
+        weir_inst *in = &e->inst[v];
+        if (!in->inited) continue;
+        in->inited = false;
+        const weir_component *c = e->g->nodes[v].comp;
+        e->cur_node = v;
+        if (c->cleanup) c->cleanup(&in->ctx);
+    }
+}
+
+/* Move to a finished state: cancel effects, drop queued work, clean up,
+ * settle every tracked inject, tell the shell. */
+static size_t finish(weir_exec *e, weir_state s, size_t discarded_before) {
+    cancel_all_effects(e);
+    size_t discarded = discarded_before + discard_queue(e);
+    free_inboxes(e);
+    cleanup_instances(e);
+    e->finished_ms = e->now;
+    set_state(e, s);
+    if (weir__exec_listening(e)) {
+        if (s == WEIR_STATE_COMPLETED)
+            weir__exec_event(e, "execution:completed",
+                             json_pack("{s:s,s:o}", "executionId", e->id, "metrics", weir_exec_metrics(e, e->now)));
+        else if (s == WEIR_STATE_FAILED)
+            weir__exec_event(e, "execution:failed", json_pack("{s:s,s:O}", "executionId", e->id, "error", e->error));
+        else
+            weir__exec_event(e, "execution:cancelled",
+                             json_pack("{s:s,s:I}", "executionId", e->id, "discarded", (json_int_t)discarded));
+    }
+    settle_dirty(e);
+    for (size_t i = 0; i < e->org_cap; i++)
+        if (e->org[i].live) origin_settle(e, (uint32_t)i, WEIR_ESTATE);
+    if (e->sh.finished) e->sh.finished(e->sh.ud, e);
+    return discarded;
+}
+
+void weir__exec_fail(weir_exec *e, uint32_t node, const char *message, json_t *details) {
+    if (e->fail_pending || weir_state_finished(e->state)) return;
+    json_t *err = json_pack("{s:s}", "message", message);
+    if (err && node != WEIR_NONE) json_object_set_new(err, "nodeId", json_string(e->g->nodes[node].id));
+    if (err && details) json_object_set(err, "details", details);
+    e->fail_pending = true;
+    e->fail_error = err ? err : json_null();
+}
+
+/* If a failure was requested during the input, carry it out. */
+static bool apply_failure(weir_exec *e) {
+    if (!e->fail_pending) return false;
+    json_decref(e->error);
+    e->error = e->fail_error;
+    e->fail_error = NULL;
+    finish(e, WEIR_STATE_FAILED, 0);
+    e->fail_pending = false;
+    return true;
+}
+
+static bool outputs_all_emitted(const weir_exec *e) {
+    for (uint32_t v = 0; v < e->g->n_nodes; v++)
+        if (e->g->nodes[v].out_degree == 0 && e->inst[v].emitted == 0) return false;
+    return true;
+}
+
+static bool in_flight(const weir_exec *e) { return e->q_len || e->fx_live_user || e->pending_msgs; }
+
+static void maybe_complete(weir_exec *e) {
+    if (e->state != WEIR_STATE_RUNNING || e->completion != WEIR_COMPLETION_AUTO || e->holds) return;
+    if (in_flight(e) || !outputs_all_emitted(e)) return;
+    /* Let components flush; repeat while flushing produces more. */
+    for (int round = 0; round < 64; round++) {
+        uint64_t before = e->emissions;
+        e->in_input = true;
+        drain_wave(e);
+        e->in_input = false;
+        if (apply_failure(e)) return;
+        if (in_flight(e)) return; /* the flush asked for effects: wait for them */
+        if (e->emissions == before) break;
+    }
+    finish(e, WEIR_STATE_COMPLETED, 0);
+}
+
+/* ----------------------------------------------------------------- inputs */
+
+static void process_input(weir_exec *e, weir_input *in) {
+    e->in_input = true;
+    e->now = in->now;
+    e->tick++;
+    if (in->kind == INPUT_INJECT) {
+        weir_origin *o = weir__exec_origin(e, in->origin);
+        if (o) o->first_tick = o->last_tick = e->tick;
+        int rc = weir__exec_push(e, in->node, in->port, in->value, in->origin, WEIR_NONE, WEIR_NONE);
+        if (rc) weir__exec_fail(e, in->node, "out of memory queueing an injected message", NULL);
+        else run_wave(e);
+    } else {
+        uint32_t v = in->node;
+        const weir_component *c = e->g->nodes[v].comp;
+        e->cur_node = v;
+        e->cur_origin = in->origin;
+        weir_origin *o = weir__exec_origin(e, in->origin);
+        if (o) o->last_tick = e->tick;
+        weir_effect_result res = {in->error == NULL, in->value ? in->value : json_null(), in->error};
+        e->inst[v].invocations++;
+        e->invocations++;
+        int rc = c->resume ? c->resume(&e->inst[v].ctx, &res, in->cont) : 0;
+        e->cur_origin = WEIR_NONE;
+        if (rc < 0) weir__exec_fail(e, v, "resuming after an effect failed", NULL);
+        else run_wave(e);
+    }
+    if (in->origin != WEIR_NONE) weir__origin_dec(e, in->origin);
+    input_release(in);
+    e->in_input = false;
+    if (apply_failure(e)) return;
+    settle_dirty(e);
+    maybe_complete(e);
+}
+
+/* Process queued inputs in arrival order while running. */
+static void drain_queue(weir_exec *e) {
+    while (e->q_len && e->state == WEIR_STATE_RUNNING && !e->in_input) {
+        weir_input in = queue_pop(e);
+        process_input(e, &in);
+    }
+}
+
+/* Accept an input: process it now, or queue it (paused, or mid-input). */
+static int submit(weir_exec *e, weir_input *in, bool bounded, bool *queued, bool *dropped) {
+    *queued = *dropped = false;
+    if (e->state == WEIR_STATE_RUNNING && !e->in_input && e->q_len == 0) {
+        process_input(e, in);
+        drain_queue(e); /* inputs that arrived while it ran */
+        return 0;
+    }
+    if (bounded && e->q_injects >= e->max_queue) {
+        e->backpressure++;
+        weir_input victim;
+        if (e->overflow == WEIR_OVERFLOW_DROP_NEWEST || e->overflow == WEIR_OVERFLOW_DROP_OLDEST) {
+            bool newest = e->overflow == WEIR_OVERFLOW_DROP_NEWEST || !queue_drop_oldest_inject(e, &victim);
+            if (newest) victim = *in;
+            e->dropped++;
+            if (weir__exec_listening(e))
+                weir__exec_event(e, "message:dropped",
+                                 json_pack("{s:s,s:s,s:s,s:s,s:O}", "executionId", e->id, "policy",
+                                           e->overflow == WEIR_OVERFLOW_DROP_NEWEST ? "drop-newest" : "drop-oldest",
+                                           "nodeId", e->g->nodes[victim.node].id, "port",
+                                           e->g->nodes[victim.node].inputs[victim.port], "value", victim.value));
+            if (victim.origin != WEIR_NONE) {
+                weir_origin *o = &e->org[victim.origin];
+                if (--o->outstanding == 0) origin_settle(e, victim.origin, WEIR_EFULL);
+            }
+            input_release(&victim);
+            if (newest) {
+                *dropped = true;
+                return 0;
+            }
+        } else {
+            return WEIR_EFULL;
+        }
+    }
+    int rc = queue_push(e, in);
+    if (rc) return rc;
+    drain_queue(e); /* running with a backlog: keep arrival order */
+    *queued = e->state != WEIR_STATE_RUNNING || e->in_input;
+    return 0;
+}
+
+/* ------------------------------------------------------------- public API */
+
+int weir_exec_create(weir_graph *g, const weir_exec_options *opts, const weir_shell *shell, weir_exec **out,
+                     weir_error *err) {
+    *out = NULL;
+    weir_exec_options o = opts ? *opts : (weir_exec_options){.timeout_ms = -1};
+    weir_exec *e = weir__calloc(1, sizeof *e);
+    if (!e) return weir__error(err, WEIR_ENOMEM, "out of memory creating an execution");
+    e->g = weir_graph_ref(g);
+    if (shell) e->sh = *shell;
+    char defid[256];
+    snprintf(defid, sizeof defid, "%s-exec", g->id);
+    e->id = weir__strdup(o.id ? o.id : defid);
+    e->runtime = weir__strdup(o.runtime ? o.runtime : "realtime");
+    e->inst = weir__calloc(g->n_nodes ? g->n_nodes : 1, sizeof *e->inst);
+    e->msg_free = e->fx_free = e->org_free = WEIR_NONE;
+    e->cur_node = e->cur_origin = WEIR_NONE;
+    e->cursor = g->n_nodes;
+    if (!e->id || !e->runtime || !e->inst) goto oom;
+    for (uint32_t v = 0; v < g->n_nodes; v++) {
+        weir_inst *in = &e->inst[v];
+        in->ctx.e = e;
+        in->ctx.node = v;
+        in->head = in->tail = WEIR_NONE;
+        size_t sz = g->nodes[v].comp->state_size;
+        if (sz && !(in->state = weir__calloc(1, sz))) goto oom;
+    }
+    e->completion = o.completion != WEIR_COMPLETION_DEFAULT ? o.completion
+                    : g->completion != WEIR_COMPLETION_DEFAULT ? g->completion
+                                                               : WEIR_COMPLETION_AUTO;
+    e->on_error = o.on_error != WEIR_ON_ERROR_DEFAULT ? o.on_error
+                  : g->on_error != WEIR_ON_ERROR_DEFAULT  ? g->on_error
+                                                          : WEIR_ON_ERROR_FAIL;
+    e->overflow = o.overflow != WEIR_OVERFLOW_DEFAULT ? o.overflow
+                  : g->overflow != WEIR_OVERFLOW_DEFAULT ? g->overflow
+                                                         : WEIR_OVERFLOW_REFUSE;
+    e->max_queue = o.max_queue ? o.max_queue : DEFAULT_MAX_QUEUE;
+    if (o.timeout_ms >= 0) e->timeout_ms = o.timeout_ms;
+    else if (g->timeout_ms >= 0) e->timeout_ms = g->timeout_ms;
+    else e->timeout_ms = e->completion == WEIR_COMPLETION_AUTO ? o.default_timeout_ms : 0;
+    if (e->timeout_ms < 0) e->timeout_ms = 0;
+    e->state = WEIR_STATE_PENDING;
+    *out = e;
+    return 0;
+oom:
+    weir_exec_destroy(e);
+    return weir__error(err, WEIR_ENOMEM, "out of memory creating an execution");
+}
+
+void weir_exec_destroy(weir_exec *e) {
+    if (!e) return;
+    /* Destroying a live execution: release without telling anyone. */
+    e->sh.event = NULL;
+    e->sh.settled = NULL;
+    e->sh.finished = NULL;
+    if (e->inst) {
+        if (!weir_state_finished(e->state) && e->state != WEIR_STATE_PENDING) {
+            cancel_all_effects(e);
+            discard_queue(e);
+            free_inboxes(e);
+            cleanup_instances(e);
+        }
+        for (uint32_t v = 0; v < e->g->n_nodes; v++) {
+            weir__free(e->inst[v].state);
+            json_decref(e->inst[v].kv);
+        }
+    }
+    for (size_t i = 0; i < e->org_cap; i++) {
+        json_decref(e->org[i].outputs);
+        json_decref(e->org[i].trace);
+    }
+    weir__free(e->inst);
+    weir__free(e->msgs);
+    weir__free(e->q);
+    weir__free(e->fx);
+    weir__free(e->org);
+    weir__free(e->dirty);
+    json_decref(e->error);
+    json_decref(e->fail_error);
+    weir__free(e->id);
+    weir__free(e->runtime);
+    weir_graph_unref(e->g);
+    weir__free(e);
+}
+
+static int state_error(const weir_exec *e, weir_error *err, const char *op, const char *need) {
+    return weir__error(err, WEIR_ESTATE, "cannot %s execution %s: it is %s (it must be %s)", op, e->id,
+                       weir_state_name(e->state), need);
+}
+
+int weir__request_internal_timer(weir_exec *e, int64_t delay_ms, uint64_t *id);
+
+int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
+    if (e->state != WEIR_STATE_PENDING) return state_error(e, err, "start", "pending");
+    e->now = now_ms;
+    e->started_ms = now_ms;
+    e->started = true;
+    set_state(e, WEIR_STATE_INITIALIZING);
+    e->in_input = true;
+    for (uint32_t pos = 0; pos < e->g->n_nodes && !e->fail_pending; pos++) {
+        uint32_t v = e->g->topo[pos];
+        weir_inst *in = &e->inst[v];
+        const weir_component *c = e->g->nodes[v].comp;
+        e->cur_node = v;
+        int rc = c->init ? c->init(&in->ctx) : 0;
+        if (rc < 0) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "node \"%s\" (%s) failed to initialize: %s", e->g->nodes[v].id, c->id,
+                     weir_strerror(rc));
+            weir__exec_fail(e, v, buf, NULL);
+        } else {
+            in->inited = true;
+        }
+    }
+    if (!e->fail_pending && e->timeout_ms > 0 && weir__request_internal_timer(e, e->timeout_ms, &e->timeout_fx))
+        weir__exec_fail(e, WEIR_NONE, "out of memory arming the execution timeout", NULL);
+    /* Anything init emitted runs as the first wave. */
+    if (!e->fail_pending && e->pending_msgs) {
+        e->tick++;
+        run_wave(e);
+    }
+    e->in_input = false;
+    if (apply_failure(e)) return weir__error(err, WEIR_ERUNTIME, "%s", json_string_value(json_object_get(e->error, "message")));
+    set_state(e, WEIR_STATE_RUNNING);
+    if (weir__exec_listening(e))
+        weir__exec_event(e, "execution:started", json_pack("{s:s,s:s,s:s}", "executionId", e->id, "graphId", e->g->id,
+                                                           "state", weir_state_name(e->state)));
+    drain_queue(e);
+    maybe_complete(e);
+    return 0;
+}
+
+static void list_ports(weir_error *err, const weir_node *nd) { weir__append_names(err, nd->inputs, nd->n_inputs); }
+
+int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_inject_ack *ack, weir_error *err) {
+    weir_inject_ack dummy;
+    if (!ack) ack = &dummy;
+    memset(ack, 0, sizeof *ack);
+    if (!inj || !inj->node || !inj->value) return weir__error(err, WEIR_EINVAL, "an inject needs nodeId and value");
+    const weir_graph *g = e->g;
+    uint32_t v = WEIR_NONE;
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].id, inj->node) == 0) {
+            v = i;
+            break;
+        }
+    if (v == WEIR_NONE) {
+        weir__error(err, WEIR_ENOTFOUND, "node \"%s\" is not in graph %s; its nodes are: ", inj->node, g->id);
+        for (uint32_t i = 0; i < g->n_nodes; i++) weir__error_append(err, "%s%s", i ? ", " : "", g->nodes[i].id);
+        return WEIR_ENOTFOUND;
+    }
+    const weir_node *nd = &g->nodes[v];
+    uint32_t port = 0;
+    if (inj->port) port = weir__port_index(nd->inputs, nd->n_inputs, inj->port);
+    if (port == WEIR_NONE || nd->n_inputs == 0) {
+        weir__error(err, WEIR_ENOTFOUND, "node \"%s\" (%s) has no input port \"%s\"; its input ports are: ", nd->id,
+                    nd->comp->id, inj->port ? inj->port : "");
+        list_ports(err, nd);
+        return WEIR_ENOTFOUND;
+    }
+    if (e->state != WEIR_STATE_RUNNING && e->state != WEIR_STATE_PAUSED)
+        return state_error(e, err, "inject into", "running or paused");
+    unsigned flags = inj->flags;
+    if (flags & (WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE)) flags |= WEIR_INJECT_TRACK;
+    uint32_t origin = WEIR_NONE;
+    if (flags & WEIR_INJECT_TRACK) {
+        origin = origin_new(e, flags);
+        if (origin == WEIR_NONE) return weir__error(err, WEIR_ENOMEM, "out of memory accepting an inject");
+        ack->inject_id = origin_id(e, origin);
+    }
+    weir_input in = {INPUT_INJECT, v, port, origin, json_incref(inj->value), NULL, NULL, now_ms};
+    uint64_t tick_before = e->tick;
+    bool queued, dropped;
+    int rc = submit(e, &in, true, &queued, &dropped);
+    if (rc) {
+        input_release(&in);
+        if (origin != WEIR_NONE) {
+            /* refused: free the origin without telling the shell */
+            e->org[origin].outstanding = 0;
+            void (*saved)(void *, weir_exec *, const weir_settled *) = e->sh.settled;
+            e->sh.settled = NULL;
+            origin_settle(e, origin, rc);
+            e->sh.settled = saved;
+        }
+        ack->inject_id = 0;
+        if (rc == WEIR_EFULL)
+            return weir__error(err, WEIR_EFULL,
+                               "execution %s is paused and its queue is full (%zu messages, MAX_BACKPRESSURE_QUEUE); "
+                               "resume it or retry later",
+                               e->id, e->max_queue);
+        return weir__error(err, rc, "cannot accept the inject: %s", weir_strerror(rc));
+    }
+    ack->queued = queued;
+    ack->dropped = dropped;
+    if (!queued && !dropped) ack->tick = tick_before + 1;
+    ack->settled = origin != WEIR_NONE ? !e->org[origin].live || e->org[origin].gen != (uint32_t)(ack->inject_id >> 32)
+                                       : !queued;
+    return 0;
+}
+
+int weir_exec_pause(weir_exec *e, int64_t now_ms, weir_error *err) {
+    if (e->state != WEIR_STATE_RUNNING) return state_error(e, err, "pause", "running");
+    e->now = now_ms;
+    set_state(e, WEIR_STATE_PAUSED);
+    if (weir__exec_listening(e))
+        weir__exec_event(e, "execution:paused", json_pack("{s:s,s:s}", "executionId", e->id, "state", "paused"));
+    return 0;
+}
+
+int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err) {
+    if (e->state != WEIR_STATE_PAUSED) return state_error(e, err, "resume", "paused");
+    e->now = now_ms;
+    set_state(e, WEIR_STATE_RUNNING);
+    if (weir__exec_listening(e))
+        weir__exec_event(e, "execution:resumed",
+                         json_pack("{s:s,s:s,s:I}", "executionId", e->id, "state", "running", "queued",
+                                   (json_int_t)e->q_len));
+    drain_queue(e);
+    if (e->state == WEIR_STATE_RUNNING) maybe_complete(e);
+    return 0;
+}
+
+int weir_exec_stop(weir_exec *e, int64_t now_ms, size_t *discarded, weir_error *err) {
+    if (discarded) *discarded = 0;
+    if (e->state != WEIR_STATE_RUNNING && e->state != WEIR_STATE_PAUSED && e->state != WEIR_STATE_PENDING)
+        return state_error(e, err, "stop", "pending, running or paused");
+    e->now = now_ms;
+    size_t n = discard_queue(e);
+    if (e->state != WEIR_STATE_PENDING) {
+        /* Graceful: components flush partial work before cleanup. */
+        e->in_input = true;
+        drain_wave(e);
+        e->in_input = false;
+        if (apply_failure(e)) {
+            if (discarded) *discarded = n;
+            return 0;
+        }
+    }
+    n = finish(e, WEIR_STATE_CANCELLED, n);
+    if (discarded) *discarded = n;
+    return 0;
+}
+
+int weir_exec_resolve(weir_exec *e, uint64_t id, json_t *result, const char *error, int64_t now_ms, weir_error *err) {
+    uint32_t slot = (uint32_t)(id & 0xffffffffu);
+    uint32_t gen = (uint32_t)(id >> 32);
+    if (slot == 0 || slot > e->fx_cap || !e->fx[slot - 1].live || e->fx[slot - 1].gen != gen)
+        return weir__error(err, WEIR_ESTALE, "effect %llu of execution %s is unknown, cancelled or already resolved",
+                           (unsigned long long)id, e->id);
+    weir_fx *f = &e->fx[slot - 1];
+    weir_input in = {INPUT_RESOLVE, f->node, 0, f->origin, json_incref(result), f->cont, NULL, now_ms};
+    bool internal = f->internal;
+    json_decref(f->payload);
+    f->live = false;
+    f->payload = f->cont = NULL;
+    f->gen = f->gen + 1 ? f->gen + 1 : 1;
+    f->next_free = e->fx_free;
+    e->fx_free = slot - 1;
+    if (internal) {
+        e->timeout_fx = 0;
+        input_release(&in);
+        if (weir_state_finished(e->state)) return 0;
+        e->now = now_ms;
+        char buf[128];
+        snprintf(buf, sizeof buf, "execution timed out after %lld ms", (long long)e->timeout_ms);
+        weir__exec_fail(e, WEIR_NONE, buf, NULL);
+        if (!e->in_input) apply_failure(e);
+        return 0;
+    }
+    e->fx_live_user--;
+    if (error && !(in.error = weir__strdup(error))) {
+        input_release(&in);
+        if (in.origin != WEIR_NONE) weir__origin_dec(e, in.origin);
+        return weir__error(err, WEIR_ENOMEM, "out of memory resolving an effect");
+    }
+    bool queued, dropped;
+    int rc = submit(e, &in, false, &queued, &dropped);
+    if (rc) {
+        /* Could not even queue it: the work it owed is lost, so fail loudly. */
+        input_release(&in);
+        if (in.origin != WEIR_NONE) weir__origin_dec(e, in.origin);
+        weir__exec_fail(e, in.node, "out of memory queueing an effect result", NULL);
+        if (!e->in_input) apply_failure(e);
+        return weir__error(err, rc, "cannot accept the effect result: %s", weir_strerror(rc));
+    }
+    return 0;
+}
+
+int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err) {
+    if (weir_state_finished(e->state)) return state_error(e, err, hold ? "hold" : "release", "not finished");
+    if (hold) {
+        e->holds++;
+        return 0;
+    }
+    if (e->holds == 0) return weir__error(err, WEIR_EINVAL, "execution %s has no open input source to release", e->id);
+    if (--e->holds == 0 && !e->in_input) {
+        e->now = now_ms;
+        maybe_complete(e);
+    }
+    return 0;
+}
+
+const char *weir_exec_id(const weir_exec *e) { return e->id; }
+weir_graph *weir_exec_graph(const weir_exec *e) { return e->g; }
+weir_state weir_exec_state(const weir_exec *e) { return e->state; }
+bool weir_exec_idle(const weir_exec *e) { return !in_flight(e); }
+size_t weir_exec_pending_effects(const weir_exec *e) { return e->fx_live_user; }
+size_t weir_exec_queue_depth(const weir_exec *e) { return e->q_len; }
+json_t *weir_exec_error(const weir_exec *e) { return e->error; }

@@ -1,0 +1,152 @@
+/*
+ * The execution's private state, shared by exec.c (lifecycle, inputs,
+ * waves), exec_ctx.c (the handler context: emit, effects, state, log) and
+ * exec_json.c (events, metrics).
+ *
+ * Invariants:
+ *  - Between inputs every inbox is empty (a wave runs to the end), except
+ *    while an input is being processed (in_input).
+ *  - Messages only travel to nodes later in topological order, so the wave
+ *    cursor (lowest topo position with a pending message) only moves
+ *    forward within a wave.
+ *  - An origin's `outstanding` counts everything still owed on behalf of a
+ *    tracked inject: its own input until processed, inbox messages, pending
+ *    effects and queued effect results.  At 0 it is settled.
+ */
+#ifndef WEIR_CORE_EXEC_INTERNAL_H
+#define WEIR_CORE_EXEC_INTERNAL_H
+#include "core/internal.h"
+
+struct weir_ctx {
+    weir_exec *e;
+    uint32_t node;
+};
+
+typedef struct weir_msg {
+    json_t *value;
+    uint32_t next;
+    uint32_t port;
+    uint32_t origin;
+    uint32_t from, from_port; /* WEIR_NONE for injects */
+} weir_msg;
+
+typedef struct weir_inst {
+    weir_ctx ctx;
+    void *state;
+    json_t *kv;
+    uint32_t head, tail; /* inbox: a FIFO list through weir_msg.next */
+    uint64_t invocations, emitted, errors;
+    int64_t lat_total_ns, lat_max_ns;
+    bool inited;
+} weir_inst;
+
+typedef struct weir_fx {
+    uint32_t gen;
+    uint32_t next_free;
+    bool live;
+    bool internal; /* the execution timeout: not "in flight" work */
+    weir_effect_kind kind;
+    uint32_t node;
+    uint32_t origin;
+    json_t *payload;
+    json_t *cont;
+    int64_t requested;
+} weir_fx;
+
+typedef struct weir_origin {
+    uint32_t gen;
+    uint32_t next_free;
+    bool live;
+    bool dirty;
+    unsigned flags;
+    uint32_t outstanding;
+    int status;
+    json_t *outputs, *trace;
+    uint64_t hops, first_tick, last_tick;
+} weir_origin;
+
+enum { INPUT_INJECT = 1, INPUT_RESOLVE };
+
+typedef struct weir_input {
+    int kind;
+    uint32_t node, port, origin;
+    json_t *value; /* inject value, or effect result */
+    json_t *cont;
+    char *error;
+    int64_t now;
+} weir_input;
+
+struct weir_exec {
+    weir_graph *g;
+    char *id;
+    char *runtime;
+    weir_shell sh;
+    weir_state state;
+    weir_completion completion;
+    weir_on_error on_error;
+    weir_overflow overflow;
+    size_t max_queue;
+    int64_t timeout_ms;
+    uint32_t holds; /* open input sources: natural completion waits */
+
+    weir_inst *inst;
+    weir_msg *msgs;
+    size_t msgs_cap;
+    uint32_t msg_free;
+    uint32_t pending_msgs;
+    uint32_t cursor;
+
+    weir_input *q; /* ring */
+    size_t q_cap, q_head, q_len, q_injects;
+
+    weir_fx *fx;
+    size_t fx_cap;
+    uint32_t fx_free;
+    size_t fx_live_user;
+    uint64_t timeout_fx;
+
+    weir_origin *org;
+    size_t org_cap;
+    uint32_t org_free;
+    uint32_t *dirty;
+    size_t dirty_len, dirty_cap;
+
+    /* the input being processed */
+    bool in_input;
+    uint64_t tick;
+    int64_t now;
+    uint32_t cur_node, cur_origin;
+    bool fail_pending;
+    json_t *fail_error;
+    /* latency: the end of one invocation is the start of the next within a
+     * wave, so each hop costs one clock read */
+    int64_t t_mark;
+    bool t_valid;
+
+    /* metrics */
+    uint64_t processed, emitted_edges, emissions, invocations, errors, backpressure, dropped;
+    int64_t lat_total_ns, lat_max_ns;
+    int64_t started_ms, finished_ms;
+    bool started;
+    uint64_t seq;
+    json_t *error;
+};
+
+/* exec.c */
+void weir__exec_fail(weir_exec *e, uint32_t node, const char *message, json_t *details /* BORROWED */);
+int weir__exec_push(weir_exec *e, uint32_t node, uint32_t port, json_t *value /* BORROWED */, uint32_t origin,
+                    uint32_t from, uint32_t from_port);
+weir_origin *weir__exec_origin(weir_exec *e, uint32_t slot);
+void weir__origin_dec(weir_exec *e, uint32_t slot);
+
+/* exec_json.c: events are built only when the shell listens. */
+static inline bool weir__exec_listening(const weir_exec *e) { return e->sh.event != NULL; }
+void weir__exec_event(weir_exec *e, const char *name, json_t *data /* STOLEN */);
+void weir__event_state(weir_exec *e, weir_state prev);
+void weir__event_port_emit(weir_exec *e, uint32_t from, uint32_t from_port, const weir_route *r, json_t *value);
+void weir__event_invoked(weir_exec *e, uint32_t node, uint32_t port);
+void weir__event_component_error(weir_exec *e, uint32_t node, json_t *value);
+/* "node:port" as a new string (NULL on OOM). */
+char *weir__node_port(const weir_exec *e, uint32_t node, uint32_t port, bool input);
+
+#endif

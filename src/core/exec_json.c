@@ -1,0 +1,105 @@
+/* Events (SPEC §5) and metrics (SPEC §3.1) of an execution, as JSON. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/exec_internal.h"
+
+void weir__iso8601(int64_t ms, char buf[32]) {
+    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int milli = (int)(ms - (int64_t)secs * 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char tmp[96];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+    snprintf(buf, 32, "%.31s", tmp);
+}
+
+char *weir__node_port(const weir_exec *e, uint32_t node, uint32_t port, bool input) {
+    const weir_node *n = &e->g->nodes[node];
+    const char *p = input ? n->inputs[port] : n->outputs[port];
+    size_t a = strlen(n->id), b = strlen(p);
+    char *s = weir__malloc(a + b + 2);
+    if (!s) return NULL;
+    memcpy(s, n->id, a);
+    s[a] = ':';
+    memcpy(s + a + 1, p, b + 1);
+    return s;
+}
+
+void weir__exec_event(weir_exec *e, const char *name, json_t *data) {
+    if (!data) return; /* out of memory building it: the event is lost, the execution is not */
+    if (e->sh.event) e->sh.event(e->sh.ud, e, ++e->seq, name, data);
+    json_decref(data);
+}
+
+void weir__event_state(weir_exec *e, weir_state prev) {
+    weir__exec_event(e, "execution:state", json_pack("{s:s,s:s,s:s,s:I}", "executionId", e->id, "state",
+                                                     weir_state_name(e->state), "previous", weir_state_name(prev),
+                                                     "tick", (json_int_t)e->tick));
+}
+
+void weir__event_port_emit(weir_exec *e, uint32_t from, uint32_t from_port, const weir_route *r, json_t *value) {
+    const weir_node *s = &e->g->nodes[from], *t = &e->g->nodes[r->target];
+    weir__exec_event(e, "port:emit",
+                     json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:I,s:I}", "executionId", e->id, "sourceNode", s->id,
+                               "sourcePort", s->outputs[from_port], "targetNode", t->id, "targetPort",
+                               t->inputs[r->target_port], "value", value, "sequence", (json_int_t)e->emitted_edges,
+                               "tick", (json_int_t)e->tick));
+}
+
+void weir__event_invoked(weir_exec *e, uint32_t node, uint32_t port) {
+    const weir_node *n = &e->g->nodes[node];
+    weir__exec_event(e, "component:invoked", json_pack("{s:s,s:s,s:s,s:I}", "executionId", e->id, "nodeId", n->id,
+                                                       "port", n->inputs[port], "tick", (json_int_t)e->tick));
+}
+
+void weir__event_component_error(weir_exec *e, uint32_t node, json_t *value) {
+    weir__exec_event(e, "component:error", json_pack("{s:s,s:s,s:O,s:I}", "executionId", e->id, "nodeId",
+                                                     e->g->nodes[node].id, "error", value, "tick", (json_int_t)e->tick));
+}
+
+static double ms_of(int64_t ns) { return (double)ns / 1e6; }
+
+json_t *weir_exec_metrics(const weir_exec *e, int64_t now_ms) {
+    json_t *nodes = json_object();
+    for (uint32_t v = 0; nodes && v < e->g->n_nodes; v++) {
+        const weir_inst *in = &e->inst[v];
+        json_object_set_new(
+            nodes, e->g->nodes[v].id,
+            json_pack("{s:I,s:I,s:I,s:f,s:f}", "invocations", (json_int_t)in->invocations, "emitted",
+                      (json_int_t)in->emitted, "errors", (json_int_t)in->errors, "avgLatencyMs",
+                      in->invocations ? ms_of(in->lat_total_ns) / (double)in->invocations : 0.0, "maxLatencyMs",
+                      ms_of(in->lat_max_ns)));
+    }
+    char started[32] = "";
+    if (e->started) weir__iso8601(e->started_ms, started);
+    int64_t end = weir_state_finished(e->state) ? e->finished_ms : now_ms;
+    return json_pack("{s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:s?,s:I,s:o}", "messagesProcessed",
+                     (json_int_t)e->processed, "messagesEmitted", (json_int_t)e->emitted_edges,
+                     "componentInvocations", (json_int_t)e->invocations, "avgLatencyMs",
+                     e->invocations ? ms_of(e->lat_total_ns) / (double)e->invocations : 0.0, "maxLatencyMs",
+                     ms_of(e->lat_max_ns), "errorCount", (json_int_t)e->errors, "backpressureEvents",
+                     (json_int_t)e->backpressure, "droppedMessages", (json_int_t)e->dropped, "queueDepth",
+                     (json_int_t)e->q_len, "pendingEffects", (json_int_t)e->fx_live_user, "ticks",
+                     (json_int_t)e->tick, "startedAt", e->started ? started : NULL, "uptimeMs",
+                     (json_int_t)(e->started && end > e->started_ms ? end - e->started_ms : 0), "nodes", nodes);
+}
+
+static const char *completion_name(weir_completion c) { return c == WEIR_COMPLETION_NEVER ? "never" : "auto"; }
+
+json_t *weir_exec_json(const weir_exec *e) {
+    char started[32], done[32];
+    weir__iso8601(e->started_ms, started);
+    weir__iso8601(e->finished_ms, done);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:I}", "executionId", e->id, "graphId", e->g->id, "state",
+                          weir_state_name(e->state), "runtime", e->runtime, "completion",
+                          completion_name(e->completion), "onError",
+                          e->on_error == WEIR_ON_ERROR_CONTINUE ? "continue" : "fail", "startedAt",
+                          e->started ? started : NULL, "timeoutMs", (json_int_t)e->timeout_ms);
+    if (j && weir_state_finished(e->state)) json_object_set_new(j, "completedAt", json_string(done));
+    if (j && e->error) json_object_set(j, "error", e->error);
+    return j;
+}

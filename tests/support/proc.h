@@ -1,0 +1,18 @@
+/* Running the real weir binary from black-box tests. */
+#ifndef WEIR_TEST_PROC_H
+#define WEIR_TEST_PROC_H
+#include <stddef.h>
+
+typedef struct proc_result {
+    int status; /* exit code, or -1 if killed */
+    char *out;  /* stdout, NUL-terminated (malloc) */
+    char *err;  /* stderr */
+} proc_result;
+
+/* Run `cmd` through /bin/sh with stdout and stderr captured. */
+proc_result proc_run(const char *cmd);
+void proc_free(proc_result *r);
+/* Write text to a fresh temporary file; returns its path (malloc). */
+char *proc_tempfile(const char *suffix, const char *text);
+
+#endif
