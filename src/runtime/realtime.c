@@ -1,0 +1,286 @@
+/*
+ * The realtime runtime: a weir_shell on a libuv loop.  This file holds the
+ * shell callbacks, the table of outstanding effects, timers, log and invoke;
+ * http lives in realtime_http.c.
+ */
+#include "runtime/realtime.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+
+#define DEFAULT_MAX_REDIRECTS 5
+#define DEFAULT_MAX_RESPONSE_BYTES ((size_t)16 * 1024 * 1024)
+#define INITIAL_BUCKETS 64
+
+/* ------------------------------------------------------------------ table */
+
+static size_t bucket_of(const weir_realtime *rt, const weir_exec *e, uint64_t id) {
+    uint64_t x = (uint64_t)(uintptr_t)e ^ (id * 0x9e3779b97f4a7c15ull);
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return (size_t)(x & (rt->nbuckets - 1));
+}
+
+/* Double the buckets and rehash every op in the list.  False on allocation
+ * failure: the table keeps working with longer chains. */
+static bool table_grow(weir_realtime *rt) {
+    size_t n = rt->nbuckets * 2;
+    rt_op **b = weir__calloc(n, sizeof *b);
+    if (!b) return false;
+    weir__free(rt->buckets);
+    rt->buckets = b;
+    rt->nbuckets = n;
+    for (rt_op *op = rt->ops; op; op = op->next) {
+        size_t i = bucket_of(rt, op->exec, op->id);
+        op->hnext = rt->buckets[i];
+        rt->buckets[i] = op;
+    }
+    return true;
+}
+
+static void table_add(weir_realtime *rt, rt_op *op) {
+    op->prev = NULL;
+    op->next = rt->ops;
+    if (rt->ops) rt->ops->prev = op;
+    rt->ops = op;
+    rt->count++;
+    if (rt->count > rt->nbuckets && table_grow(rt)) return; /* this op included */
+    size_t i = bucket_of(rt, op->exec, op->id);
+    op->hnext = rt->buckets[i];
+    rt->buckets[i] = op;
+}
+
+static rt_op *table_find(const weir_realtime *rt, const weir_exec *e, uint64_t id) {
+    for (rt_op *op = rt->buckets[bucket_of(rt, e, id)]; op; op = op->hnext)
+        if (op->exec == e && op->id == id) return op;
+    return NULL;
+}
+
+static void table_remove(weir_realtime *rt, rt_op *op) {
+    rt_op **pp = &rt->buckets[bucket_of(rt, op->exec, op->id)];
+    while (*pp && *pp != op) pp = &(*pp)->hnext;
+    if (*pp) *pp = op->hnext;
+    if (op->prev) op->prev->next = op->next;
+    else rt->ops = op->next;
+    if (op->next) op->next->prev = op->prev;
+    op->prev = op->next = op->hnext = NULL;
+    rt->count--;
+}
+
+/* --------------------------------------------------------------- handles */
+
+static void free_rt(weir_realtime *rt) {
+    weir__free(rt->buckets);
+    weir__free(rt->allowlist);
+    weir__free(rt);
+}
+
+void weir__rt_handle_closed(weir_realtime *rt) {
+    rt->open_handles--;
+    if (rt->destroyed && rt->open_handles == 0) free_rt(rt);
+}
+
+static void op_closed(uv_handle_t *h) {
+    rt_op *op = h->data;
+    weir_realtime *rt = op->rt;
+    weir__rt_http_free(op);
+    weir__free(op->deferred_error);
+    weir__free(op);
+    weir__rt_handle_closed(rt);
+}
+
+void weir__rt_op_release(rt_op *op) {
+    weir_realtime *rt = op->rt;
+    table_remove(rt, op);
+    if (op->http) weir__rt_http_abort(op);
+    uv_timer_stop(&op->timer);
+    uv_close((uv_handle_t *)&op->timer, op_closed);
+}
+
+void weir__rt_settle(rt_op *op, json_t *result, const char *error) {
+    weir_realtime *rt = op->rt;
+    weir_exec *e = op->exec;
+    uint64_t id = op->id;
+    /* Out of the table before the resolver runs: whatever it does (cancel,
+     * forget, destroy) cannot reach this op again.  Its memory, and so
+     * `error` when it points into it, lives until the close callback. */
+    weir__rt_op_release(op);
+    (void)rt->resolve(e, id, result, error, weir_realtime_now(rt), NULL); /* ESTALE is fine */
+}
+
+static void timer_due(uv_timer_t *t) { weir__rt_settle(t->data, NULL, NULL); }
+
+static void deferred_due(uv_timer_t *t) {
+    rt_op *op = t->data;
+    weir__rt_settle(op, NULL, op->deferred_error ? op->deferred_error : "out of memory");
+}
+
+void weir__rt_defer_error(rt_op *op, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    weir__free(op->deferred_error);
+    op->deferred_error = weir__strdup(buf); /* NULL reads "out of memory" */
+    uv_timer_stop(&op->timer);
+    uv_timer_start(&op->timer, deferred_due, 0, 0);
+}
+
+/* ----------------------------------------------------------------- shell */
+
+/* A number of milliseconds from a payload field: 0 and *ms set, or -1. */
+static int payload_ms(json_t *payload, const char *key, uint64_t *ms) {
+    json_t *v = json_object_get(payload, key);
+    if (!json_is_number(v)) return -1;
+    double d = json_number_value(v);
+    if (d != d) return -1;
+    if (d <= 0) *ms = 0;
+    else if (d >= 9.0e15) *ms = (uint64_t)9.0e15;
+    else *ms = (uint64_t)(d + 0.5);
+    return 0;
+}
+
+static void start_timer(rt_op *op, json_t *payload) {
+    uint64_t ms;
+    if (payload_ms(payload, "delayMs", &ms) != 0) {
+        weir__rt_defer_error(op, "timer effect payload needs a numeric delayMs, e.g. {\"delayMs\": 1000}");
+        return;
+    }
+    /* The loop's cached time may be stale after a long wave: measure the
+     * delay from now, never less. */
+    uv_update_time(op->rt->loop);
+    uv_timer_start(&op->timer, timer_due, ms, 0);
+}
+
+static void rt_effect(void *ud, weir_exec *e, const weir_effect *eff) {
+    weir_realtime *rt = ud;
+    if (!rt || !eff || rt->destroyed) return;
+    if (eff->kind == WEIR_EFFECT_LOG) {
+        if (rt->log) rt->log(rt->log_ud, eff);
+        return;
+    }
+    /* Out of memory here has nowhere to go (the shell callback returns
+     * nothing): the effect stays pending until the execution's timeout. */
+    rt_op *op = weir__calloc(1, sizeof *op);
+    if (!op) return;
+    op->rt = rt;
+    op->exec = e;
+    op->id = eff->id;
+    op->kind = eff->kind;
+    uv_timer_init(rt->loop, &op->timer);
+    op->timer.data = op;
+    rt->open_handles++;
+    table_add(rt, op);
+    switch (eff->kind) {
+    case WEIR_EFFECT_TIMER: start_timer(op, eff->payload); break;
+    case WEIR_EFFECT_HTTP: weir__rt_http_start(op, eff->payload); break;
+    case WEIR_EFFECT_INVOKE: weir__rt_defer_error(op, "user components are not available in this build"); break;
+    default: weir__rt_defer_error(op, "the realtime runtime cannot perform effects of kind %d", (int)eff->kind); break;
+    }
+}
+
+static void rt_cancel(void *ud, weir_exec *e, uint64_t effect_id) {
+    weir_realtime *rt = ud;
+    if (!rt || rt->destroyed) return;
+    rt_op *op = table_find(rt, e, effect_id);
+    if (op) weir__rt_op_release(op);
+}
+
+static int64_t rt_clock_ns(void *ud) {
+    (void)ud;
+    return (int64_t)uv_hrtime();
+}
+
+/* ------------------------------------------------------------ public API */
+
+int weir_realtime_create(struct uv_loop_s *loop, const weir_realtime_options *opts, weir_realtime **out) {
+    static bool curl_ready;
+    if (!out) return WEIR_EINVAL;
+    *out = NULL;
+    if (!loop) return WEIR_EINVAL;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return WEIR_ERUNTIME;
+        curl_ready = true;
+    }
+    weir_realtime *rt = weir__calloc(1, sizeof *rt);
+    if (!rt) return WEIR_ENOMEM;
+    rt->loop = loop;
+    rt->resolve = weir_exec_resolve;
+    rt->classify = weir__egress_classify_sockaddr;
+    rt->max_redirects = DEFAULT_MAX_REDIRECTS;
+    rt->max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+    if (opts) {
+        rt->allow_private = opts->allow_private;
+        if (opts->max_redirects > 0) rt->max_redirects = opts->max_redirects;
+        if (opts->max_response_bytes > 0) rt->max_response_bytes = opts->max_response_bytes;
+        rt->log = opts->log;
+        rt->log_ud = opts->log_ud;
+        if (opts->allowlist && !(rt->allowlist = weir__strdup(opts->allowlist))) goto nomem;
+    }
+    rt->nbuckets = INITIAL_BUCKETS;
+    if (!(rt->buckets = weir__calloc(rt->nbuckets, sizeof *rt->buckets))) goto nomem;
+    int rc = weir__rt_http_init(rt); /* last: it starts owning uv handles */
+    if (rc != 0) {
+        free_rt(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+nomem:
+    free_rt(rt);
+    return WEIR_ENOMEM;
+}
+
+void weir_realtime_destroy(weir_realtime *rt) {
+    if (!rt || rt->destroyed) return;
+    rt->destroyed = true;
+    rt->open_handles++; /* keep rt alive until the end of this function */
+    while (rt->ops) weir__rt_op_release(rt->ops);
+    weir__rt_http_fini(rt);
+    weir__rt_handle_closed(rt);
+}
+
+void weir_realtime_shell(weir_realtime *rt, weir_shell *shell) {
+    if (!shell) return;
+    shell->effect_ud = rt;
+    shell->effect = rt_effect;
+    shell->cancel = rt_cancel;
+    shell->clock_ns = rt_clock_ns;
+}
+
+void weir_realtime_forget(weir_realtime *rt, weir_exec *e) {
+    if (!rt || rt->destroyed) return;
+    rt_op *op = rt->ops;
+    while (op) {
+        rt_op *next = op->next; /* releasing op touches no other op */
+        if (op->exec == e) weir__rt_op_release(op);
+        op = next;
+    }
+}
+
+int64_t weir_realtime_now(weir_realtime *rt) {
+    (void)rt;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ test hooks */
+
+void weir__realtime_set_resolver(weir_realtime *rt, weir_realtime_resolver resolve) {
+    rt->resolve = resolve ? resolve : weir_exec_resolve;
+}
+
+void weir__realtime_set_classifier(weir_realtime *rt, weir_egress_class (*classify)(const struct sockaddr *sa)) {
+    rt->classify = classify ? classify : weir__egress_classify_sockaddr;
+}
+
+size_t weir__realtime_pending(const weir_realtime *rt) { return rt->count; }
