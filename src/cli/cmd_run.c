@@ -1,0 +1,374 @@
+/* weir run GRAPH [--inject NODE[:PORT]=JSON]... [--input FILE.jsonl] [--json] [--trace]
+ *
+ * Drives one execution on the realtime runtime: start, feed the injects,
+ * wait until it completes, fails or goes idle, print what happened. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "cli/cli.h"
+
+static const char HELP[] =
+    "Usage: weir run GRAPH [options]\n"
+    "\n"
+    "Start an execution of GRAPH (JSON or YAML), inject messages, wait until it\n"
+    "completes, fails or goes idle (nothing in flight), then print the terminal\n"
+    "outputs, the final state and the metrics. Timers (delay, accumulator flushMs)\n"
+    "and HTTP requests run for real on the event loop.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --inject NODE[:PORT]=JSON  inject a value (repeatable; PORT defaults to the\n"
+    "                                 node's first input port; JSON may be a bare word\n"
+    "                                 which is taken as a string)\n"
+    "  -f, --input FILE.jsonl         inject every line of FILE: {\"nodeId\", \"port\", \"value\"}\n"
+    "                                 ('-' reads stdin; a progress bar shows on a terminal)\n"
+    "      --json                     print one JSON document instead of text\n"
+    "      --trace                    print every hop (tick, from, to, value)\n"
+    "      --timeout MS               fail the execution after MS milliseconds\n"
+    "                                 (default: DEFAULT_EXECUTION_TIMEOUT or 300000; 0 = none)\n"
+    "      --allow-private            let http-request reach loopback/private addresses\n"
+    "                                 (EGRESS_ALLOW_PRIVATE=true does the same)\n"
+    "  -h, --help\n"
+    "\n"
+    "Exit status: 0 completed or idle, 1 failed, 2 invalid graph or usage.\n"
+    "\n"
+    "Examples:\n"
+    "  weir run examples/quick-reference.json --inject input=21\n"
+    "  weir run examples/filter-split.json --inject 'orders={\"total\": 250}' --trace\n"
+    "  weir run examples/accumulator-batch.json --input examples/accumulator-batch.jsonl --json\n";
+
+typedef struct run_state {
+    weir_exec *exec;
+    bool json, trace, finished;
+    json_t *outputs; /* [{tick, node, port, value}] in order */
+    json_t *traces;  /* [{injectId, trace}] */
+    json_t *logs;
+    size_t injected;
+} run_state;
+
+static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
+    (void)e;
+    (void)seq;
+    run_state *rs = ud;
+    if (strcmp(name, "output") == 0) {
+        json_t *o = json_pack("{s:O,s:O,s:O,s:O}", "tick", json_object_get(data, "tick"), "node",
+                              json_object_get(data, "nodeId"), "port", json_object_get(data, "port"), "value",
+                              json_object_get(data, "value"));
+        json_array_append_new(rs->outputs, o);
+        if (!rs->json) {
+            char *v = json_dumps(json_object_get(data, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
+            printf("%s:%s %s\n", json_string_value(json_object_get(data, "nodeId")),
+                   json_string_value(json_object_get(data, "port")), v ? v : "?");
+            free(v);
+        }
+    } else if (strcmp(name, "log") == 0) {
+        if (rs->json) {
+            json_array_append(rs->logs, data);
+        } else {
+            fprintf(stderr, "log %s %s: %s\n", json_string_value(json_object_get(data, "level")),
+                    json_string_value(json_object_get(data, "nodeId")),
+                    json_string_value(json_object_get(data, "message")));
+        }
+    }
+}
+
+static void print_trace(const weir_settled *s) {
+    size_t i;
+    json_t *h;
+    printf("trace of inject %llu (%llu hops):\n", (unsigned long long)(s->inject_id & 0xffffffffu),
+           (unsigned long long)s->hops);
+    json_array_foreach(s->trace, i, h) {
+        char *v = json_dumps(json_object_get(h, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
+        const char *from = json_string_value(json_object_get(h, "from"));
+        printf("  tick %-4lld %-24s -> %-24s %s\n", (long long)json_integer_value(json_object_get(h, "tick")),
+               from ? from : "(inject)", json_string_value(json_object_get(h, "to")), v ? v : "?");
+        free(v);
+    }
+}
+
+static void on_settled(void *ud, weir_exec *e, const weir_settled *s) {
+    (void)e;
+    run_state *rs = ud;
+    if (!s->trace) return;
+    if (rs->json)
+        json_array_append_new(rs->traces, json_pack("{s:I,s:I,s:O}", "inject", (json_int_t)(s->inject_id & 0xffffffffu),
+                                                     "hops", (json_int_t)s->hops, "trace", s->trace));
+    else print_trace(s);
+}
+
+static void on_finished(void *ud, weir_exec *e) {
+    (void)e;
+    ((run_state *)ud)->finished = true;
+}
+
+/* NODE[:PORT]=JSON → node, port, value.  A value that is not JSON is taken as
+ * a string, so --inject name=alice works. */
+static int parse_inject(const char *arg, char **node, char **port, json_t **value) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) return -1;
+    char *target = strndup(arg, (size_t)(eq - arg));
+    char *colon = strchr(target, ':');
+    *port = colon ? strdup(colon + 1) : NULL;
+    if (colon) *colon = '\0';
+    *node = target;
+    *value = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+    if (!*value) *value = json_string(eq + 1);
+    return 0;
+}
+
+/* Inject one value; failures are reported and end the run. */
+static int do_inject(run_state *rs, weir_realtime *rt, const char *node, const char *port, json_t *value,
+                     const char *where) {
+    unsigned flags = rs->trace ? WEIR_INJECT_TRACE : 0;
+    weir_inject in = {node, port, value, flags};
+    weir_error err;
+    weir_inject_ack ack;
+    int rc = weir_exec_inject(rs->exec, &in, weir_realtime_now(rt), &ack, &err);
+    if (rc) {
+        fprintf(stderr, "weir run: %s%s%s\n", where ? where : "", where ? ": " : "", err.message);
+        return rc == WEIR_ESTATE ? EXIT_FAILED : EXIT_USAGE;
+    }
+    rs->injected++;
+    return 0;
+}
+
+static void progress(size_t lines, size_t done, size_t total, bool final) {
+    int pct = total ? (int)(done * 100 / total) : 100;
+    int bar = pct / 4;
+    fprintf(stderr, "\r[%.*s%*s] %3d%% %zu lines", bar, "#########################", 25 - bar, "", pct, lines);
+    if (final) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static int feed_file(run_state *rs, weir_realtime *rt, uv_loop_t *loop, const char *path) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "weir run: cannot open %s: %m\n", path);
+        return EXIT_USAGE;
+    }
+    size_t total = 0;
+    if (f != stdin && fseek(f, 0, SEEK_END) == 0) {
+        total = (size_t)ftell(f);
+        fseek(f, 0, SEEK_SET);
+    }
+    bool bar = cli_isatty(stderr) && total > 0;
+    struct timespec last = {0, 0};
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, done = 0;
+    ssize_t n;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, f)) != -1) {
+        lineno++;
+        done += (size_t)n;
+        if (strspn(line, " \t\r\n") == (size_t)n) continue;
+        json_error_t je;
+        json_t *msg = json_loads(line, 0, &je);
+        char where[300];
+        snprintf(where, sizeof where, "%s line %zu", path, lineno);
+        if (!json_is_object(msg) || !json_is_string(json_object_get(msg, "nodeId")) ||
+            !json_object_get(msg, "value")) {
+            fprintf(stderr, "weir run: %s: each line must be {\"nodeId\": \"...\", \"port\": \"...\", \"value\": ...}%s%s\n",
+                    where, msg ? "" : " — ", msg ? "" : je.text);
+            json_decref(msg);
+            rc = EXIT_USAGE;
+            break;
+        }
+        rc = do_inject(rs, rt, json_string_value(json_object_get(msg, "nodeId")),
+                       json_string_value(json_object_get(msg, "port")), json_object_get(msg, "value"), where);
+        json_decref(msg);
+        uv_run(loop, UV_RUN_NOWAIT); /* let timers and requests progress */
+        if (rs->finished) break;
+        if (bar) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 > 100) {
+                progress(lineno, done, total, false);
+                last = now;
+            }
+        }
+    }
+    if (bar) progress(lineno, done, total, true);
+    free(line);
+    if (f != stdin) fclose(f);
+    return rc;
+}
+
+static void print_summary(run_state *rs, weir_realtime *rt) {
+    weir_exec *e = rs->exec;
+    weir_state st = weir_exec_state(e);
+    bool idle = !weir_state_finished(st);
+    json_t *metrics = weir_exec_metrics(e, weir_realtime_now(rt));
+    if (rs->json) {
+        json_t *out = json_pack("{s:s,s:b,s:I,s:O,s:o}", "state", weir_state_name(st), "idle", idle, "injected",
+                                (json_int_t)rs->injected, "outputs", rs->outputs, "metrics", metrics);
+        if (weir_exec_error(e)) json_object_set(out, "error", weir_exec_error(e));
+        if (rs->trace) json_object_set(out, "traces", rs->traces);
+        json_object_set(out, "logs", rs->logs);
+        cli_print_json(stdout, out, true);
+        json_decref(out);
+        return;
+    }
+    printf("state: %s%s\n", weir_state_name(st), idle ? " (idle: nothing in flight)" : "");
+    json_t *err = weir_exec_error(e);
+    if (err) {
+        const char *node = json_string_value(json_object_get(err, "nodeId"));
+        printf("error: %s%s%s%s\n", json_string_value(json_object_get(err, "message")), node ? " (node " : "",
+               node ? node : "", node ? ")" : "");
+    }
+    printf("metrics: messagesProcessed=%lld messagesEmitted=%lld errorCount=%lld ticks=%lld avgLatencyMs=%.4f "
+           "maxLatencyMs=%.4f uptimeMs=%lld\n",
+           (long long)json_integer_value(json_object_get(metrics, "messagesProcessed")),
+           (long long)json_integer_value(json_object_get(metrics, "messagesEmitted")),
+           (long long)json_integer_value(json_object_get(metrics, "errorCount")),
+           (long long)json_integer_value(json_object_get(metrics, "ticks")),
+           json_number_value(json_object_get(metrics, "avgLatencyMs")),
+           json_number_value(json_object_get(metrics, "maxLatencyMs")),
+           (long long)json_integer_value(json_object_get(metrics, "uptimeMs")));
+    json_decref(metrics);
+}
+
+static bool env_true(const char *name) {
+    const char *v = getenv(name);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
+}
+
+int weir_cmd_run(int argc, char **argv) {
+    enum { OPT_JSON = 256, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE };
+    static const struct option opts[] = {{"inject", required_argument, NULL, 'i'},
+                                         {"input", required_argument, NULL, 'f'},
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {"trace", no_argument, NULL, OPT_TRACE},
+                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                         {"allow-private", no_argument, NULL, OPT_PRIVATE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    run_state rs = {.outputs = json_array(), .traces = json_array(), .logs = json_array()};
+    const char **injects = calloc((size_t)argc, sizeof *injects);
+    size_t n_injects = 0;
+    const char *input = NULL;
+    long long timeout = -1;
+    bool allow_private = env_true("EGRESS_ALLOW_PRIVATE");
+    const char *env_timeout = getenv("DEFAULT_EXECUTION_TIMEOUT");
+    long long default_timeout = env_timeout ? atoll(env_timeout) : 300000;
+    int c, code = EXIT_OK;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "i:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': injects[n_injects++] = optarg; break;
+        case 'f': input = optarg; break;
+        case OPT_JSON: rs.json = true; break;
+        case OPT_TRACE: rs.trace = true; break;
+        case OPT_TIMEOUT: {
+            char *end;
+            timeout = strtoll(optarg, &end, 10);
+            if (*end || timeout < 0) {
+                fprintf(stderr, "weir run: --timeout takes milliseconds (0 = none), got '%s'\n", optarg);
+                code = EXIT_USAGE;
+            }
+            break;
+        }
+        case OPT_PRIVATE: allow_private = true; break;
+        case 'h': fputs(HELP, stdout); goto out_early;
+        default: code = EXIT_USAGE; fputs(HELP, stderr); goto out_early;
+        }
+    }
+    if (code) goto out_early;
+    if (optind != argc - 1) {
+        fprintf(stderr, "weir run: expected one GRAPH file\n\n%s", HELP);
+        code = EXIT_USAGE;
+        goto out_early;
+    }
+
+    json_t *doc = cli_load_doc(argv[optind]);
+    if (!doc) {
+        code = EXIT_USAGE;
+        goto out_early;
+    }
+    weir_registry *reg = NULL;
+    weir_graph *g = NULL;
+    weir_error err;
+    if (weir_registry_create(&reg)) {
+        json_decref(doc);
+        code = EXIT_FAILED;
+        goto out_early;
+    }
+    json_t *problems = json_array();
+    weir_graph_options gopts = {NULL, problems};
+    if (weir_graph_load(reg, doc, &gopts, &g, &err)) {
+        fprintf(stderr, "weir run: %s: invalid graph\n", argv[optind]);
+        size_t i;
+        json_t *p;
+        json_array_foreach(problems, i, p) fprintf(stderr, "  - %s\n", json_string_value(p));
+        if (!json_array_size(problems)) fprintf(stderr, "  - %s\n", err.message);
+        json_decref(problems);
+        json_decref(doc);
+        weir_registry_destroy(reg);
+        code = EXIT_USAGE;
+        goto out_early;
+    }
+    json_decref(problems);
+    json_decref(doc);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    weir_realtime *rt = NULL;
+    weir_realtime_options ro = {.allow_private = allow_private, .allowlist = getenv("EGRESS_ALLOWLIST")};
+    if (weir_realtime_create(&loop, &ro, &rt)) {
+        fprintf(stderr, "weir run: cannot start the realtime runtime\n");
+        code = EXIT_FAILED;
+        goto out_graph;
+    }
+    weir_shell sh = {0};
+    weir_realtime_shell(rt, &sh);
+    sh.ud = &rs;
+    sh.event = on_event;
+    sh.settled = on_settled;
+    sh.finished = on_finished;
+    weir_exec_options eo = {.id = "run", .timeout_ms = timeout, .default_timeout_ms = default_timeout};
+    if (weir_exec_create(g, &eo, &sh, &rs.exec, &err) || weir_exec_start(rs.exec, weir_realtime_now(rt), &err)) {
+        fprintf(stderr, "weir run: %s\n", err.message);
+        code = EXIT_FAILED;
+        goto out_exec;
+    }
+    /* While injects remain to be fed, the execution may not complete. */
+    bool held = (n_injects > 1 || input) && weir_exec_hold(rs.exec, true, weir_realtime_now(rt), NULL) == 0;
+    for (size_t i = 0; i < n_injects && code == EXIT_OK && !rs.finished; i++) {
+        char *node, *port;
+        json_t *value;
+        if (parse_inject(injects[i], &node, &port, &value)) {
+            fprintf(stderr, "weir run: --inject takes NODE[:PORT]=JSON, got '%s'\n", injects[i]);
+            code = EXIT_USAGE;
+            break;
+        }
+        code = do_inject(&rs, rt, node, port, value, NULL);
+        free(node);
+        free(port);
+        json_decref(value);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    if (code == EXIT_OK && input && !rs.finished) code = feed_file(&rs, rt, &loop, input);
+    if (held && !rs.finished) weir_exec_hold(rs.exec, false, weir_realtime_now(rt), NULL);
+    /* Wait for effects to settle: completed, failed, or idle. */
+    while (code == EXIT_OK && !rs.finished && !weir_exec_idle(rs.exec)) uv_run(&loop, UV_RUN_ONCE);
+    if (code == EXIT_OK) {
+        print_summary(&rs, rt);
+        if (weir_exec_state(rs.exec) == WEIR_STATE_FAILED) code = EXIT_FAILED;
+    }
+out_exec:
+    if (rs.exec) weir_realtime_forget(rt, rs.exec);
+    weir_exec_destroy(rs.exec);
+    weir_realtime_destroy(rt);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+out_graph:
+    weir_graph_unref(g);
+    weir_registry_destroy(reg);
+out_early:
+    free(injects);
+    json_decref(rs.outputs);
+    json_decref(rs.traces);
+    json_decref(rs.logs);
+    return code;
+}

@@ -1,0 +1,61 @@
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "weir: cannot open %s: %m\n", path);
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    bool failed = ferror(f);
+    if (f != stdin) fclose(f);
+    if (!buf || failed) {
+        fprintf(stderr, "weir: cannot read %s\n", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+json_t *cli_load_doc(const char *path) {
+    size_t len;
+    char *text = cli_read_file(path, &len);
+    if (!text) return NULL;
+    const char *dot = strrchr(path, '.');
+    weir_doc_format fmt = WEIR_DOC_AUTO;
+    if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0)) fmt = WEIR_DOC_YAML;
+    else if (dot && strcmp(dot, ".json") == 0) fmt = WEIR_DOC_JSON;
+    json_t *doc = NULL;
+    weir_error err;
+    if (weir_doc_parse(text, len, fmt, &doc, &err)) fprintf(stderr, "weir: %s: %s\n", path, err.message);
+    free(text);
+    return doc;
+}
+
+void cli_print_json(FILE *f, json_t *v, bool pretty) {
+    char *s = json_dumps(v, JSON_ENCODE_ANY | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
+    if (s) fprintf(f, "%s\n", s);
+    free(s);
+}
+
+bool cli_isatty(FILE *f) { return isatty(fileno(f)) == 1; }
