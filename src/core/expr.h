@@ -48,7 +48,8 @@ bool weir__tmpl_has_holes(const weir_tmpl *t);
  * (objects as JSON.stringify for readability, undefined as "").  NEW. */
 int weir__tmpl_render(const weir_tmpl *t, const weir_expr_env *env, json_t **out, weir_error *err);
 /* A template that is exactly one hole ("{{value.body}}") renders to the
- * value itself (not stringified); otherwise as weir__tmpl_render.  NEW. */
+ * value itself (not stringified; NULL when undefined, as weir__expr_eval);
+ * otherwise as weir__tmpl_render.  NEW. */
 int weir__tmpl_render_value(const weir_tmpl *t, const weir_expr_env *env, json_t **out, weir_error *err);
 
 /* JavaScript text forms of JSON values, for anything that shows values the

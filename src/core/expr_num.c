@@ -14,8 +14,6 @@
 #include "core/alloc.h"
 #include "core/expr_int.h"
 
-size_t weir__js_number(double d, char *buf);
-
 /* The shortest decimal digits that read back as d (> 0, finite): digits
  * without a point in `dig` (NUL-terminated), returns the decimal exponent n
  * such that d = 0.dig × 10^n. */
