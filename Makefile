@@ -52,10 +52,12 @@ fuzz:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=ON -DWEIR_FUZZ=ON -DWEIR_BENCH=OFF
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@for f in $(FUZZ_BUILD)/tests/fuzz_*; do \
-	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
-	  echo "== $$name ($(FUZZ_SECONDS)s) =="; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) $$corpus || exit 1; \
+	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; new=$(FUZZ_BUILD)/new-$${name#fuzz_}; \
+	  mkdir -p $$new; \
+	  echo "== $$name ($(FUZZ_SECONDS)s; new inputs in $$new) =="; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $$new $$corpus || exit 1; \
 	done
+	@echo "To keep what was found: $(FUZZ_BUILD)/tests/fuzz_NAME -merge=1 tests/fuzz/corpus/NAME $(FUZZ_BUILD)/new-NAME"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
