@@ -2,6 +2,7 @@
 #ifndef WEIR_CLI_H
 #define WEIR_CLI_H
 #include <stdio.h>
+#include <unistd.h>
 
 #include "weir/weir.h"
 
@@ -12,6 +13,9 @@ int weir_cmd_run(int argc, char **argv);
 int weir_cmd_validate(int argc, char **argv);
 int weir_cmd_components(int argc, char **argv);
 
+/* Parse the options shared by validate and components (--json, --help).
+ * Returns -1 to go on, or the exit code to return (help printed). */
+int cli_json_help_options(int argc, char **argv, const char *help, bool *as_json);
 /* Read a whole file (or "-" for stdin); NULL and a message on stderr on
  * failure. */
 char *cli_read_file(const char *path, size_t *len);

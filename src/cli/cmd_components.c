@@ -1,5 +1,4 @@
 /* weir components [ID] [--json] */
-#include <getopt.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -51,20 +50,9 @@ static void describe(const weir_component *c) {
 }
 
 int weir_cmd_components(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
-    bool as_json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-        if (c == 'j') as_json = true;
-        else if (c == 'h') {
-            fputs(HELP, stdout);
-            return EXIT_OK;
-        } else {
-            fputs(HELP, stderr);
-            return EXIT_USAGE;
-        }
-    }
+    bool as_json;
+    int done = cli_json_help_options(argc, argv, HELP, &as_json);
+    if (done >= 0) return done;
     weir_registry *reg = NULL;
     if (weir_registry_create(&reg)) return EXIT_FAILED;
     int exit_code = EXIT_OK;

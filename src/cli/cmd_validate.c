@@ -1,5 +1,4 @@
 /* weir validate GRAPH [--json] */
-#include <getopt.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -22,20 +21,9 @@ static const char HELP[] =
     "  weir validate examples/merge-diamond.json\n";
 
 int weir_cmd_validate(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
-    bool as_json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-        if (c == 'j') as_json = true;
-        else if (c == 'h') {
-            fputs(HELP, stdout);
-            return EXIT_OK;
-        } else {
-            fputs(HELP, stderr);
-            return EXIT_USAGE;
-        }
-    }
+    bool as_json;
+    int done = cli_json_help_options(argc, argv, HELP, &as_json);
+    if (done >= 0) return done;
     if (optind != argc - 1) {
         fprintf(stderr, "weir validate: expected one GRAPH file\n\n%s", HELP);
         return EXIT_USAGE;

@@ -1,3 +1,4 @@
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,3 +60,22 @@ void cli_print_json(FILE *f, json_t *v, bool pretty) {
 }
 
 bool cli_isatty(FILE *f) { return isatty(fileno(f)) == 1; }
+
+int cli_json_help_options(int argc, char **argv, const char *help, bool *as_json) {
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+    int c;
+    *as_json = false;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+        if (c == 'j') {
+            *as_json = true;
+        } else if (c == 'h') {
+            fputs(help, stdout);
+            return EXIT_OK;
+        } else {
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    return -1;
+}

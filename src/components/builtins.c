@@ -10,3 +10,16 @@ static const weir_component *const builtins[] = {
 const weir_component *const *weir_builtin_components(void) { return builtins; }
 
 void weir__release_expr(void *prepared) { weir__expr_free(prepared); }
+
+int weir__prepare_expr(json_t *cfg, const char *key, void **prepared, weir_error *err) {
+    return weir__expr_compile(json_string_value(json_object_get(cfg, key)), (weir_expr **)prepared, err);
+}
+
+int weir__expr_failed(weir_ctx *ctx, int rc, json_t *value, const char *what, const weir_error *err) {
+    if (rc == WEIR_ENOMEM) return rc;
+    json_t *details = json_pack("{s:O}", "value", value);
+    if (!details) return WEIR_ENOMEM;
+    rc = weir_emit_error(ctx, details, "%s%s", what, err->message);
+    json_decref(details);
+    return rc;
+}

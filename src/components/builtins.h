@@ -18,5 +18,12 @@ extern const weir_component weir__json_transform;
 
 /* Free a prepared compiled expression (a weir_expr *). */
 void weir__release_expr(void *prepared);
+/* prepare: compile config[key] (already checked to be a string) as the
+ * node's prepared expression. */
+int weir__prepare_expr(json_t *cfg, const char *key, void **prepared, weir_error *err);
+/* An expression or template failed (rc) while processing value: WEIR_ENOMEM
+ * is returned as is; any other failure is emitted on the error port as
+ * {error: "<what>message", value}. */
+int weir__expr_failed(weir_ctx *ctx, int rc, json_t *value, const char *what, const weir_error *err);
 
 #endif

@@ -14,7 +14,7 @@ static const weir_config_def config[] = {
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
     (void)node;
-    return weir__expr_compile(json_string_value(json_object_get(cfg, "predicate")), (weir_expr **)prepared, err);
+    return weir__prepare_expr(cfg, "predicate", prepared, err);
 }
 
 static int process(weir_ctx *ctx, unsigned port, json_t *value) {
@@ -22,13 +22,7 @@ static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     weir_error err;
     bool truth;
     int rc = weir__expr_truthy(weir_ctx_prepared(ctx), &env, &truth, &err);
-    if (rc == WEIR_ENOMEM) return rc;
-    if (rc) {
-        json_t *details = json_pack("{s:O}", "value", value);
-        rc = weir_emit_error(ctx, details, "%s", err.message);
-        json_decref(details);
-        return rc;
-    }
+    if (rc) return weir__expr_failed(ctx, rc, value, "", &err);
     return weir_emit(ctx, truth ? OUT : REJECTED, value);
 }
 

@@ -102,13 +102,6 @@ static bool has_header(const json_t *headers, const char *name) {
     return false;
 }
 
-static int template_error(weir_ctx *ctx, json_t *value, const char *what, const weir_error *err) {
-    json_t *details = json_pack("{s:O}", "value", value);
-    int rc = weir_emit_error(ctx, details, "%s template failed: %s", what, err->message);
-    json_decref(details);
-    return rc;
-}
-
 static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     const http_prep *p = weir_ctx_prepared(ctx);
     json_t *cfg = weir_ctx_config(ctx);
@@ -120,14 +113,14 @@ static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     if (!headers) return WEIR_ENOMEM;
     if ((rc = weir__tmpl_render(p->url, &env, &url, &err))) {
         json_decref(headers);
-        return rc == WEIR_ENOMEM ? rc : template_error(ctx, value, "url", &err);
+        return weir__expr_failed(ctx, rc, value, "url template failed: ", &err);
     }
     for (size_t i = 0; i < p->n_headers; i++) {
         json_t *hv = NULL;
         if ((rc = weir__tmpl_render(p->header_values[i], &env, &hv, &err))) {
             json_decref(url);
             json_decref(headers);
-            return rc == WEIR_ENOMEM ? rc : template_error(ctx, value, p->header_names[i], &err);
+            return weir__expr_failed(ctx, rc, value, "header template failed: ", &err);
         }
         json_object_set_new(headers, p->header_names[i], hv);
     }
@@ -137,7 +130,7 @@ static int process(weir_ctx *ctx, unsigned port, json_t *value) {
         if ((rc = weir__tmpl_render_value(p->body, &env, &raw, &err))) {
             json_decref(url);
             json_decref(headers);
-            return rc == WEIR_ENOMEM ? rc : template_error(ctx, value, "body", &err);
+            return weir__expr_failed(ctx, rc, value, "body template failed: ", &err);
         }
     } else if (!p->body_default) {
         raw = json_incref(json_object_get(cfg, "body"));

@@ -13,7 +13,7 @@ static const weir_config_def config[] = {
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
     (void)node;
-    return weir__expr_compile(json_string_value(json_object_get(cfg, "expression")), (weir_expr **)prepared, err);
+    return weir__prepare_expr(cfg, "expression", prepared, err);
 }
 
 static int process(weir_ctx *ctx, unsigned port, json_t *value) {
@@ -21,13 +21,7 @@ static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     weir_error err;
     json_t *out = NULL;
     int rc = weir__expr_eval(weir_ctx_prepared(ctx), &env, &out, &err);
-    if (rc == WEIR_ENOMEM) return rc;
-    if (rc) {
-        json_t *details = json_pack("{s:O}", "value", value);
-        rc = weir_emit_error(ctx, details, "%s", err.message);
-        json_decref(details);
-        return rc;
-    }
+    if (rc) return weir__expr_failed(ctx, rc, value, "", &err);
     return weir_emit_new(ctx, OUT, out ? out : json_null());
 }
 

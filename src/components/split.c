@@ -84,13 +84,6 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
     return 0;
 }
 
-static int thrown(weir_ctx *ctx, json_t *value, const weir_error *err) {
-    json_t *details = json_pack("{s:O}", "value", value);
-    int rc = weir_emit_error(ctx, details, "%s", err->message);
-    json_decref(details);
-    return rc;
-}
-
 static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     const split_prep *p = weir_ctx_prepared(ctx);
     weir_expr_env env = {value, weir_ctx_config(ctx), weir_ctx_input_name(ctx, port)};
@@ -98,14 +91,12 @@ static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     bool truth;
     if (p->cond) {
         int rc = weir__expr_truthy(p->cond, &env, &truth, &err);
-        if (rc == WEIR_ENOMEM) return rc;
-        if (rc) return thrown(ctx, value, &err);
+        if (rc) return weir__expr_failed(ctx, rc, value, "", &err);
         return weir_emit(ctx, truth ? TRUE_PORT : FALSE_PORT, value);
     }
     for (size_t i = 0; i < p->n_cases; i++) {
         int rc = weir__expr_truthy(p->cases[i].cond, &env, &truth, &err);
-        if (rc == WEIR_ENOMEM) return rc;
-        if (rc) return thrown(ctx, value, &err);
+        if (rc) return weir__expr_failed(ctx, rc, value, "", &err);
         if (truth) return weir_emit_name(ctx, p->cases[i].port, value);
     }
     return weir_emit_name(ctx, p->dflt, value);

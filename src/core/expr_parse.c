@@ -895,62 +895,35 @@ static uint32_t parse_exp(parser *p) {
     return bin(p, N_POW, base, r);
 }
 
-static uint32_t parse_mul(parser *p) {
-    uint32_t n = parse_exp(p);
+/* The left-associative binary levels, loosest first (equality, relational,
+ * additive, multiplicative); below them comes `**`, right-associative.  A
+ * row ends at T_EOF. */
+typedef struct binop {
+    unsigned tok, node;
+} binop;
+enum { BIN_EQ, BIN_REL, BIN_ADD, BIN_MUL, BIN_LEVELS };
+static const binop BINARY[BIN_LEVELS][5] = {
+    [BIN_EQ] = {{T_EQ, N_EQ}, {T_NE, N_NE}, {T_SEQ, N_SEQ}, {T_SNE, N_SNE}, {T_EOF, 0}},
+    [BIN_REL] = {{T_LT, N_LT}, {T_LE, N_LE}, {T_GT, N_GT}, {T_GE, N_GE}, {T_EOF, 0}},
+    [BIN_ADD] = {{T_PLUS, N_ADD}, {T_MINUS, N_SUB}, {T_EOF, 0}},
+    [BIN_MUL] = {{T_STAR, N_MUL}, {T_SLASH, N_DIV}, {T_PERCENT, N_MOD}, {T_EOF, 0}},
+};
+
+static uint32_t parse_binary(parser *p, unsigned level) {
+    if (level == BIN_LEVELS) return parse_exp(p);
+    uint32_t n = parse_binary(p, level + 1);
     while (n != NIL) {
-        unsigned k = tk(p)->kind, op;
-        if (k == T_STAR) op = N_MUL;
-        else if (k == T_SLASH) op = N_DIV;
-        else if (k == T_PERCENT) op = N_MOD;
-        else break;
+        unsigned k = tk(p)->kind;
+        const binop *b = BINARY[level];
+        while (b->tok != T_EOF && b->tok != k) b++;
+        if (b->tok == T_EOF) break;
         adv(p);
-        n = bin(p, op, n, parse_exp(p));
+        n = bin(p, b->node, n, parse_binary(p, level + 1));
     }
     return n;
 }
 
-static uint32_t parse_add(parser *p) {
-    uint32_t n = parse_mul(p);
-    while (n != NIL) {
-        unsigned k = tk(p)->kind, op;
-        if (k == T_PLUS) op = N_ADD;
-        else if (k == T_MINUS) op = N_SUB;
-        else break;
-        adv(p);
-        n = bin(p, op, n, parse_mul(p));
-    }
-    return n;
-}
-
-static uint32_t parse_rel(parser *p) {
-    uint32_t n = parse_add(p);
-    while (n != NIL) {
-        unsigned k = tk(p)->kind, op;
-        if (k == T_LT) op = N_LT;
-        else if (k == T_LE) op = N_LE;
-        else if (k == T_GT) op = N_GT;
-        else if (k == T_GE) op = N_GE;
-        else break;
-        adv(p);
-        n = bin(p, op, n, parse_add(p));
-    }
-    return n;
-}
-
-static uint32_t parse_eq(parser *p) {
-    uint32_t n = parse_rel(p);
-    while (n != NIL) {
-        unsigned k = tk(p)->kind, op;
-        if (k == T_EQ) op = N_EQ;
-        else if (k == T_NE) op = N_NE;
-        else if (k == T_SEQ) op = N_SEQ;
-        else if (k == T_SNE) op = N_SNE;
-        else break;
-        adv(p);
-        n = bin(p, op, n, parse_rel(p));
-    }
-    return n;
-}
+static uint32_t parse_eq(parser *p) { return parse_binary(p, BIN_EQ); }
 
 static uint32_t parse_and_tail(parser *p, uint32_t n) {
     while (n != NIL && is(p, T_AND)) {
