@@ -32,6 +32,9 @@ static const char HELP[] =
     "                                 (EGRESS_ALLOW_PRIVATE=true does the same)\n"
     "  -h, --help\n"
     "\n"
+    "Environment: DEFAULT_EXECUTION_TIMEOUT (ms), ENABLE_METRICS=false (no latency\n"
+    "measurement), EGRESS_ALLOW_PRIVATE, EGRESS_ALLOWLIST (comma-separated hosts).\n"
+    "\n"
     "Exit status: 0 completed or idle, 1 failed, 2 invalid graph or usage.\n"
     "\n"
     "Examples:\n"
@@ -322,6 +325,8 @@ int weir_cmd_run(int argc, char **argv) {
     }
     weir_shell sh = {0};
     weir_realtime_shell(rt, &sh);
+    const char *metrics = getenv("ENABLE_METRICS");
+    if (metrics && strcmp(metrics, "false") == 0) sh.clock_ns = NULL; /* counters stay, latencies are 0 */
     sh.ud = &rs;
     sh.event = on_event;
     sh.settled = on_settled;

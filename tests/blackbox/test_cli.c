@@ -249,3 +249,37 @@ Test(cli, http_request_example_against_a_local_server) {
     snprintf(cmd, sizeof cmd, "/tmp/weir-http-%d.json", getpid());
     unlink(cmd);
 }
+
+Test(cli, long_input_shows_progress_on_a_terminal) {
+    char *g = proc_tempfile(".json", "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},"
+                                     "\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[]}");
+    char *f = proc_tempfile(".jsonl", NULL);
+    FILE *out = fopen(f, "w");
+    for (int i = 0; i < 20000; i++) fprintf(out, "{\"nodeId\":\"a\",\"value\":%d}\n", i);
+    fclose(out);
+    char cmd[1024];
+    /* script(1) gives weir a pseudo-terminal, as a person at a shell would */
+    snprintf(cmd, sizeof cmd, "script -qec '%s run %s --input %s --json' /dev/null", WEIR_BINARY, g, f);
+    proc_result r = proc_run(cmd);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    ASSERT_HAS(r, out, "100% 20000 lines");
+    ASSERT_HAS(r, out, "\"injected\": 20000");
+    proc_free(&r);
+    /* not a terminal: no progress bar */
+    snprintf(cmd, sizeof cmd, "%s run %s --input %s --json", WEIR_BINARY, g, f);
+    r = proc_run(cmd);
+    cr_assert_null(strstr(r.err, "lines"), "%s", r.err);
+    proc_free(&r);
+    unlink(g);
+    unlink(f);
+    free(g);
+    free(f);
+}
+
+Test(cli, enable_metrics_false_keeps_counters_and_zeroes_latency) {
+    proc_result r = proc_run("ENABLE_METRICS=false " WEIR_BINARY " run " EX "quick-reference.json --inject input=21");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    ASSERT_HAS(r, out, "messagesProcessed=3");
+    ASSERT_HAS(r, out, "avgLatencyMs=0.0000 maxLatencyMs=0.0000");
+    proc_free(&r);
+}
