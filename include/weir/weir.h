@@ -274,7 +274,8 @@ WEIR_API const char *weir_effect_kind_name(weir_effect_kind k);
 WEIR_API int weir_effect_request(weir_ctx *ctx, weir_effect_kind kind, json_t *payload,
                                  json_t *continuation, uint64_t *id);
 /* Cancel an effect this instance requested and has not seen resolved.  The
- * shell is told; WEIR_ESTALE if it is not pending. */
+ * shell is told; a result that arrived but was not delivered yet (paused,
+ * queued) is dropped.  WEIR_ESTALE if it is neither pending nor queued. */
 WEIR_API int weir_effect_cancel(weir_ctx *ctx, uint64_t id);
 
 /* An effect as the shell sees it.  All pointers BORROWED for the call. */

@@ -300,16 +300,33 @@ static weir_input queue_pop(weir_exec *e) {
     return in;
 }
 
+/* Remove the i-th queued input (0 = the head) into *out. */
+static void queue_remove(weir_exec *e, size_t i, weir_input *out) {
+    *out = e->q[(e->q_head + i) % e->q_cap];
+    for (size_t j = i; j + 1 < e->q_len; j++)
+        e->q[(e->q_head + j) % e->q_cap] = e->q[(e->q_head + j + 1) % e->q_cap];
+    e->q_len--;
+    if (out->kind == INPUT_INJECT) e->q_injects--;
+}
+
 /* Remove the oldest queued inject (drop-oldest). */
 static bool queue_drop_oldest_inject(weir_exec *e, weir_input *out) {
     for (size_t i = 0; i < e->q_len; i++) {
-        size_t at = (e->q_head + i) % e->q_cap;
-        if (e->q[at].kind != INPUT_INJECT) continue;
-        *out = e->q[at];
-        for (size_t j = i; j + 1 < e->q_len; j++)
-            e->q[(e->q_head + j) % e->q_cap] = e->q[(e->q_head + j + 1) % e->q_cap];
-        e->q_len--;
-        e->q_injects--;
+        if (e->q[(e->q_head + i) % e->q_cap].kind != INPUT_INJECT) continue;
+        queue_remove(e, i, out);
+        return true;
+    }
+    return false;
+}
+
+bool weir__exec_unqueue_result(weir_exec *e, uint64_t fx_id, uint32_t node) {
+    for (size_t i = 0; i < e->q_len; i++) {
+        const weir_input *q = &e->q[(e->q_head + i) % e->q_cap];
+        if (q->kind != INPUT_RESOLVE || q->fx_id != fx_id || q->node != node) continue;
+        weir_input in;
+        queue_remove(e, i, &in);
+        weir__origin_dec(e, in.origin);
+        input_release(&in);
         return true;
     }
     return false;
@@ -669,7 +686,7 @@ int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_
         if (origin == WEIR_NONE) return weir__error(err, WEIR_ENOMEM, "out of memory accepting an inject");
         ack->inject_id = origin_id(e, origin);
     }
-    weir_input in = {INPUT_INJECT, v, port, origin, json_incref(inj->value), NULL, NULL, now_ms};
+    weir_input in = {INPUT_INJECT, v, port, origin, 0, json_incref(inj->value), NULL, NULL, now_ms};
     uint64_t tick_before = e->tick;
     bool queued, dropped;
     int rc = submit(e, &in, true, &queued, &dropped);
@@ -749,7 +766,7 @@ int weir_exec_resolve(weir_exec *e, uint64_t id, json_t *result, const char *err
         return weir__error(err, WEIR_ESTALE, "effect %llu of execution %s is unknown, cancelled or already resolved",
                            (unsigned long long)id, e->id);
     weir_fx *f = &e->fx[slot - 1];
-    weir_input in = {INPUT_RESOLVE, f->node, 0, f->origin, json_incref(result), f->cont, NULL, now_ms};
+    weir_input in = {INPUT_RESOLVE, f->node, 0, f->origin, id, json_incref(result), f->cont, NULL, now_ms};
     bool internal = f->internal;
     json_decref(f->payload);
     f->live = false;

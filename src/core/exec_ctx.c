@@ -251,7 +251,11 @@ int weir_effect_cancel(weir_ctx *ctx, uint64_t id) {
     uint32_t slot = (uint32_t)(id & 0xffffffffu);
     if (slot == 0 || slot > e->fx_cap) return WEIR_ESTALE;
     weir_fx *f = &e->fx[slot - 1];
-    if (!f->live || f->gen != (uint32_t)(id >> 32) || f->node != ctx->node) return WEIR_ESTALE;
+    if (!f->live || f->gen != (uint32_t)(id >> 32) || f->node != ctx->node) {
+        /* Settled but not yet delivered (paused, or mid-input): the instance
+         * has not seen it, so the cancel still holds.  The shell is done. */
+        return weir__exec_unqueue_result(e, id, ctx->node) ? 0 : WEIR_ESTALE;
+    }
     if (e->sh.cancel) e->sh.cancel(e->sh.effect_ud, e, id);
     json_decref(f->payload);
     json_decref(f->cont);

@@ -70,6 +70,7 @@ enum { INPUT_INJECT = 1, INPUT_RESOLVE };
 typedef struct weir_input {
     int kind;
     uint32_t node, port, origin;
+    uint64_t fx_id; /* INPUT_RESOLVE: the effect it settles */
     json_t *value; /* inject value, or effect result */
     json_t *cont;
     char *error;
@@ -137,6 +138,10 @@ void weir__exec_fail(weir_exec *e, uint32_t node, const char *message, json_t *d
 int weir__exec_push(weir_exec *e, uint32_t node, uint32_t port, json_t *value /* BORROWED */, uint32_t origin,
                     uint32_t from, uint32_t from_port);
 weir_origin *weir__exec_origin(weir_exec *e, uint32_t slot);
+/* Drop the queued result of effect `fx_id` requested by `node` (a cancel of
+ * an effect that settled while the execution could not process it).  True
+ * when one was dropped. */
+bool weir__exec_unqueue_result(weir_exec *e, uint64_t fx_id, uint32_t node);
 void weir__origin_dec(weir_exec *e, uint32_t slot);
 
 /* exec_json.c: events are built only when the shell listens. */
