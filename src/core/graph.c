@@ -192,6 +192,15 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
             bad = true;
             continue;
         }
+        /* Integral reals are integers only while they fit the json_int_t
+         * every component reads them as (casting 1e300 is undefined). */
+        if (d->type == WEIR_CFG_INTEGER && json_is_real(val) &&
+            !(json_real_value(val) >= -0x1p63 && json_real_value(val) < 0x1p63)) {
+            problem(L, "node \"%s\": config \"%s\" is %g; it must be an integer between -2^63 and 2^63-1", node_id,
+                    d->key, json_real_value(val));
+            bad = true;
+            continue;
+        }
         if (d->enum_values) {
             bool found = false;
             for (const char *const *e = d->enum_values; *e && !found; e++)

@@ -175,3 +175,17 @@ Test(graph, id_name_counts_and_definition) {
     cr_assert_str_eq(json_string_value(json_object_get(weir_graph_definition(g), "name")), "pipe");
     weir_graph_unref(g);
 }
+
+Test(graph, integer_config_beyond_int64_is_refused) {
+    /* 1e300 is integral and above the minimum, but no component can read it
+     * as an integer: it must not load (it ran as batchSize INT64_MIN). */
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"acc\",\"component\":"
+                                        "\"symbia.core.accumulator\",\"config\":{\"batchSize\":1e300}},"
+                                        "{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":"
+                                        "-1e19}}],\"edges\":[]}");
+    cr_assert(strstr(m, "node \"acc\": config \"batchSize\" is 1e+300; it must be an integer between"), "%s", m);
+    cr_assert(strstr(m, "node \"d\": config \"delayMs\" is -1e+19"), "%s", m);
+    weir_graph *g = ts_graph(&ts, "{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"acc\",\"component\":"
+                                  "\"symbia.core.accumulator\",\"config\":{\"batchSize\":2.0}}],\"edges\":[]}");
+    weir_graph_unref(g);
+}
