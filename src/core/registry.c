@@ -48,6 +48,23 @@ static int check_ports(const weir_port_def *ports, size_t n, const char *what, c
     return 0;
 }
 
+/* 0, WEIR_EINVAL when `text` is not JSON, or WEIR_ENOMEM.  jansson reports an
+ * allocation failure inside a token as a syntax error, so a failure only
+ * counts as bad JSON when it repeats with memory to spare. */
+static int check_default(const char *text) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+        if (v) {
+            json_decref(v);
+            return 0;
+        }
+        void *probe = weir__malloc(4096);
+        if (!probe) return WEIR_ENOMEM;
+        weir__free(probe);
+    }
+    return WEIR_EINVAL;
+}
+
 int weir_registry_add(weir_registry *reg, const weir_component *c, weir_error *err) {
     if (!reg || !c) return weir__error(err, WEIR_EINVAL, "registry and component are required");
     if (!c->id || !c->id[0] || !strchr(c->id, '.'))
@@ -60,8 +77,17 @@ int weir_registry_add(weir_registry *reg, const weir_component *c, weir_error *e
     if (rc) return rc;
     if (c->n_inputs == 0 && !(c->flags & WEIR_COMPONENT_DYNAMIC_INPUTS))
         return weir__error(err, WEIR_EINVAL, "component %s declares no input port", c->id);
+    if (c->n_config && !c->config)
+        return weir__error(err, WEIR_EINVAL, "component %s: config is NULL but n_config is %zu", c->id, c->n_config);
     for (size_t i = 0; i < c->n_config; i++) {
-        if (!c->config[i].key) return weir__error(err, WEIR_EINVAL, "component %s: config[%zu] has no key", c->id, i);
+        const weir_config_def *d = &c->config[i];
+        if (!d->key) return weir__error(err, WEIR_EINVAL, "component %s: config[%zu] has no key", c->id, i);
+        /* Checked here: graph loading takes a bad default for out of memory. */
+        rc = d->default_json ? check_default(d->default_json) : 0;
+        if (rc == WEIR_ENOMEM) return weir__error(err, WEIR_ENOMEM, "out of memory");
+        if (rc)
+            return weir__error(err, WEIR_EINVAL, "component %s: config \"%s\" has a default that is not JSON: %s",
+                               c->id, d->key, d->default_json);
     }
     if (weir_registry_find(reg, c->id))
         return weir__error(err, WEIR_EEXISTS, "a component with id \"%s\" is already registered", c->id);

@@ -72,3 +72,20 @@ Test(registry, strerror_and_errname_cover_every_code) {
     cr_assert_str_eq(weir_errname(WEIR_ESTALE), "WEIR_ESTALE");
     cr_assert_str_eq(weir_strerror(12345), "unknown error");
 }
+
+Test(registry, a_default_that_is_not_json_is_refused_at_registration) {
+    /* Accepted, it made every graph using the component fail to load with
+     * "out of memory". */
+    weir_registry *reg;
+    cr_assert_eq(weir_registry_create_empty(&reg), 0);
+    weir_error err;
+    static const weir_port_def in[] = {{"in", NULL, NULL}};
+    static const weir_config_def cfg[] = {{.key = "mode", .type = WEIR_CFG_STRING, .default_json = "fast"}};
+    weir_component c = {.id = "acme.x", .inputs = in, .n_inputs = 1, .config = cfg, .n_config = 1, .process = noop};
+    cr_assert_eq(weir_registry_add(reg, &c, &err), WEIR_EINVAL);
+    cr_assert(strstr(err.message, "config \"mode\"") && strstr(err.message, "default"), "%s", err.message);
+    c.config = NULL; /* n_config 1 and no table */
+    cr_assert_eq(weir_registry_add(reg, &c, &err), WEIR_EINVAL);
+    cr_assert_eq(weir_registry_count(reg), 0);
+    weir_registry_destroy(reg);
+}
