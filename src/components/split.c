@@ -58,6 +58,8 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
     *prepared = p;
     if (cond) return weir__expr_compile(json_string_value(cond), &p->cond, err);
     if (!(p->dflt = weir__strdup(json_string_value(json_object_get(cfg, "default"))))) return WEIR_ENOMEM;
+    if (strcmp(p->dflt, "error") == 0)
+        return weir__error(err, WEIR_EGRAPH, "\"default\": \"error\" is reserved for errors; pick another port");
     size_t n = json_array_size(cases);
     if (n == 0) return weir__error(err, WEIR_EGRAPH, "\"cases\" is empty; give at least one {\"port\", \"condition\"}");
     if (!(p->cases = weir__calloc(n, sizeof *p->cases))) return WEIR_ENOMEM;

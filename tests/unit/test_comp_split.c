@@ -38,3 +38,13 @@ Test(split, needs_condition_or_cases) {
     cr_assert(strstr(m, "cases[0] must be an object"), "%s", m);
     ts_fini(&ts);
 }
+
+Test(split, default_port_error_is_reserved_like_cases) {
+    test_shell ts;
+    ts_init(&ts, false);
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"c\",\"nodes\":[{\"id\":\"n\",\"component\":"
+                                        "\"symbia.core.split\",\"config\":{\"cases\":[{\"port\":\"big\",\"condition\":"
+                                        "\"value > 1\"}],\"default\":\"error\"}}],\"edges\":[]}");
+    cr_assert(strstr(m, "\"default\"") && strstr(m, "reserved"), "%s", m);
+    ts_fini(&ts);
+}
