@@ -1,6 +1,7 @@
 /* Documents: JSON (jansson) or YAML (libyaml events → json_t). */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -22,7 +23,13 @@ static int yerr(yreader *r, const yaml_event_t *ev, const char *what) {
     return r->rc;
 }
 
-static bool is_plain(const yaml_event_t *ev) { return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
+/* A plain scalar with no tag, or one the core schema resolves anyway; `!!str`
+ * and the non-specific `!` keep it a string. */
+static bool is_plain(const yaml_event_t *ev) {
+    const char *tag = (const char *)ev->data.scalar.tag;
+    if (tag && (strcmp(tag, "!") == 0 || strcmp(tag, YAML_STR_TAG) == 0)) return false;
+    return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
 
 /* YAML 1.2 core schema for plain scalars. */
 static json_t *scalar(const yaml_event_t *ev) {
@@ -75,6 +82,15 @@ static json_t *collection(yreader *r, bool mapping, int depth) {
                 return NULL;
             }
             key = weir__strndup((const char *)ev.data.scalar.value, ev.data.scalar.length);
+            if (key && json_object_get(c, key)) { /* YAML keys are unique, as JSON's are here */
+                char what[300];
+                snprintf(what, sizeof what, "duplicate key \"%.200s\"; a key may appear once in a mapping", key);
+                yerr(r, &ev, what);
+                weir__free(key);
+                yaml_event_delete(&ev);
+                json_decref(c);
+                return NULL;
+            }
             yaml_event_delete(&ev);
             if (!key || !yaml_parser_parse(&r->p, &ev)) {
                 if (key) r->rc = weir__error(r->err, WEIR_EINVAL, "YAML line %zu: %s", r->p.problem_mark.line + 1,

@@ -60,3 +60,17 @@ Test(doc, empty_yaml_is_an_error) {
     weir_error err;
     parse("", WEIR_DOC_YAML, WEIR_EINVAL, &err);
 }
+
+Test(doc, yaml_duplicate_keys_are_refused_like_json) {
+    weir_error err;
+    parse("name: a\nnodes: []\nname: b\n", WEIR_DOC_YAML, WEIR_EINVAL, &err);
+    cr_assert(strstr(err.message, "YAML line 3") && strstr(err.message, "\"name\""), "%s", err.message);
+    parse("{\"name\": 1, \"name\": 2}", WEIR_DOC_JSON, WEIR_EINVAL, &err);
+}
+
+Test(doc, yaml_explicit_str_tag_keeps_a_string) {
+    weir_error err;
+    json_t *y = parse("symbia: !!str 1.0\nb: !!str true\nc: !!int 7\nd: 1.0\n", WEIR_DOC_YAML, 0, &err);
+    cr_assert_str_eq(ts_dump(y), "{\"b\":\"true\",\"c\":7,\"d\":1.0,\"symbia\":\"1.0\"}");
+    json_decref(y);
+}
