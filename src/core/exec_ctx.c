@@ -65,9 +65,14 @@ static void terminal_output(weir_exec *e, uint32_t v, const char *port, json_t *
                                                 (json_int_t)e->tick));
     weir_origin *o = weir__exec_origin(e, e->cur_origin);
     if (!o || !o->outputs) return;
-    char key[512];
-    snprintf(key, sizeof key, "%s:%s", e->g->nodes[v].id, port);
+    char buf[256], *key = buf;
+    size_t n = (size_t)snprintf(buf, sizeof buf, "%s:%s", e->g->nodes[v].id, port);
+    if (n >= sizeof buf) { /* a long id: the key in full, never cut (cut keys collide) */
+        if (!(key = weir__malloc(n + 1))) return;
+        snprintf(key, n + 1, "%s:%s", e->g->nodes[v].id, port);
+    }
     json_object_set(o->outputs, key, value);
+    if (key != buf) weir__free(key);
 }
 
 int weir_emit(weir_ctx *ctx, unsigned port, json_t *value) {

@@ -101,3 +101,28 @@ Test(exec_edges, accumulator_rearm_cancels_a_quiet_timer_that_fired_while_paused
     weir_exec_destroy(e);
     weir_graph_unref(g);
 }
+
+/* Output keys are "node:port" in full, however long the node id. */
+Test(exec_edges, long_node_ids_keep_distinct_output_keys) {
+    char id1[700], id2[700], graph[4096];
+    memset(id1, 'a', 600);
+    memcpy(id2, id1, 600);
+    strcpy(id1 + 600, "-one");
+    strcpy(id2 + 600, "-two");
+    snprintf(graph, sizeof graph, GRAPH(PT("src") ",{\"id\":\"%s\",\"component\":\"symbia.core.passthrough\"},"
+                                                  "{\"id\":\"%s\",\"component\":\"symbia.core.passthrough\"}",
+                                        "{\"source\":{\"node\":\"src\",\"port\":\"out\"},\"target\":{\"node\":\"%s\","
+                                        "\"port\":\"in\"}},{\"source\":{\"node\":\"src\",\"port\":\"out\"},\"target\":"
+                                        "{\"node\":\"%s\",\"port\":\"in\"}}"),
+             id1, id2, id1, id2);
+    weir_graph *g = ts_graph(&ts, graph);
+    weir_exec *e = start_never(g);
+    cr_assert_eq(ts_inject(&ts, e, "src", "in", "1", 0), 0);
+    json_t *outs = json_object_get(ts_last_settled(&ts), "outputs");
+    cr_assert_eq(json_object_size(outs), 2, "%s", ts_dump(outs));
+    char key[720];
+    snprintf(key, sizeof key, "%s:out", id2);
+    cr_assert_not_null(json_object_get(outs, key));
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
