@@ -656,12 +656,7 @@ int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_
     memset(ack, 0, sizeof *ack);
     if (!inj || !inj->node || !inj->value) return weir__error(err, WEIR_EINVAL, "an inject needs nodeId and value");
     const weir_graph *g = e->g;
-    uint32_t v = WEIR_NONE;
-    for (uint32_t i = 0; i < g->n_nodes; i++)
-        if (strcmp(g->nodes[i].id, inj->node) == 0) {
-            v = i;
-            break;
-        }
+    uint32_t v = weir__graph_node(g, inj->node);
     if (v == WEIR_NONE) {
         weir__error(err, WEIR_ENOTFOUND, "node \"%s\" is not in graph %s; its nodes are: ", inj->node, g->id);
         for (uint32_t i = 0; i < g->n_nodes; i++) weir__error_append(err, "%s%s", i ? ", " : "", g->nodes[i].id);

@@ -23,10 +23,6 @@ typedef struct loader {
     json_t *problems; /* array of strings */
     bool oom;
     weir_graph *g;
-    /* node ids → indexes, open addressing (WEIR_NONE = empty): lookups by id
-     * stay O(1), so a graph of 100k nodes loads in well under a second */
-    uint32_t *ids;
-    size_t ids_mask;
     char *declared; /* "a, b, c" for messages, built once */
 } loader;
 
@@ -78,6 +74,7 @@ static void graph_free(weir_graph *g) {
     weir__free(g->nodes);
     weir__free(g->routes);
     weir__free(g->topo);
+    weir__free(g->ids);
     json_decref(g->doc);
     weir__free(g->id);
     weir__free(g->name);
@@ -304,19 +301,21 @@ static size_t id_hash(const char *s) {
     return (size_t)h;
 }
 
-/* Index of the node with this id, or WEIR_NONE. */
-static uint32_t node_index(const loader *L, const char *id) {
-    if (!L->ids) return WEIR_NONE;
-    for (size_t i = id_hash(id) & L->ids_mask;; i = (i + 1) & L->ids_mask) {
-        uint32_t v = L->ids[i];
-        if (v == WEIR_NONE || strcmp(L->g->nodes[v].id, id) == 0) return v;
+uint32_t weir__graph_node(const weir_graph *g, const char *id) {
+    if (!g->ids) return WEIR_NONE;
+    for (size_t i = id_hash(id) & g->ids_mask;; i = (i + 1) & g->ids_mask) {
+        uint32_t v = g->ids[i];
+        if (v == WEIR_NONE || strcmp(g->nodes[v].id, id) == 0) return v;
     }
 }
 
+static uint32_t node_index(const loader *L, const char *id) { return weir__graph_node(L->g, id); }
+
 static void node_index_add(loader *L, uint32_t v) {
-    size_t i = id_hash(L->g->nodes[v].id) & L->ids_mask;
-    while (L->ids[i] != WEIR_NONE) i = (i + 1) & L->ids_mask;
-    L->ids[i] = v;
+    weir_graph *g = L->g;
+    size_t i = id_hash(g->nodes[v].id) & g->ids_mask;
+    while (g->ids[i] != WEIR_NONE) i = (i + 1) & g->ids_mask;
+    g->ids[i] = v;
 }
 
 static void load_nodes(loader *L, json_t *nodes) {
@@ -334,12 +333,12 @@ static void load_nodes(loader *L, json_t *nodes) {
     g->n_nodes = (uint32_t)n;
     size_t cap = 8;
     while (cap < 2 * n) cap *= 2;
-    if (!(L->ids = weir__calloc(cap, sizeof *L->ids))) {
+    if (!(L->g->ids = weir__calloc(cap, sizeof *L->g->ids))) {
         L->oom = true;
         return;
     }
-    memset(L->ids, 0xff, cap * sizeof *L->ids); /* WEIR_NONE */
-    L->ids_mask = cap - 1;
+    memset(L->g->ids, 0xff, cap * sizeof *L->g->ids); /* WEIR_NONE */
+    L->g->ids_mask = cap - 1;
     char unknown[WEIR_ERROR_MAX] = "";
     for (size_t i = 0; i < n; i++) {
         json_t *jn = json_array_get(nodes, i);
@@ -719,7 +718,6 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
 done:
     weir__free(refs);
     edge_groups_free(&by_src);
-    weir__free(L.ids);
     weir__free(L.declared);
     int rc = 0;
     if (L.oom) {

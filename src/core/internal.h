@@ -46,6 +46,9 @@ struct weir_graph {
     uint32_t n_edges;
     weir_route *routes;
     uint32_t *topo; /* node indexes in topological order */
+    /* node ids → indexes, open addressing (WEIR_NONE = empty) */
+    uint32_t *ids;
+    size_t ids_mask;
     /* metadata-derived defaults */
     weir_completion completion;
     weir_on_error on_error;
@@ -54,6 +57,8 @@ struct weir_graph {
 };
 
 const char *weir__cfg_type_name(weir_cfg_type t);
+/* Index of the node with this id, or WEIR_NONE: O(1). */
+uint32_t weir__graph_node(const weir_graph *g, const char *id);
 /* Index of a port name in a list, or WEIR_NONE. */
 uint32_t weir__port_index(char *const *names, uint32_t n, const char *name);
 /* ISO-8601 UTC with milliseconds ("2026-11-21T10:00:00.000Z"). */
