@@ -100,6 +100,8 @@ static const char DIAMOND[] =
     "{\"source\":{\"node\":\"l\",\"port\":\"out\"},\"target\":{\"node\":\"m\",\"port\":\"a\"}},"
     "{\"source\":{\"node\":\"r\",\"port\":\"out\"},\"target\":{\"node\":\"m\",\"port\":\"b\"}}]}";
 
+#define REPEATS 5
+
 typedef struct result {
     double hops_per_s;
     double allocs_per_hop;
@@ -124,17 +126,24 @@ static result bench_graph(weir_registry *reg, const char *text, const char *entr
     long long hops0 = json_integer_value(json_object_get(m0, "messagesProcessed"));
     json_decref(m0);
     size_t a0 = n_allocs;
-    double t0 = now_s();
-    for (long i = 0; i < injects; i++) weir_exec_inject(e, &in, 0, NULL, &err);
-    double dt = now_s() - t0;
+    /* Best of REPEATS: on a shared machine the fastest run is the one least
+     * disturbed by others. */
+    double best = 1e300;
+    for (int rep = 0; rep < REPEATS; rep++) {
+        double t0 = now_s();
+        for (long i = 0; i < injects; i++) weir_exec_inject(e, &in, 0, NULL, &err);
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    }
     size_t allocs = n_allocs - a0;
     json_t *m = weir_exec_metrics(e, 0);
-    long long hops = json_integer_value(json_object_get(m, "messagesProcessed")) - hops0;
+    long long hops = (json_integer_value(json_object_get(m, "messagesProcessed")) - hops0) / REPEATS;
     json_decref(m);
+    double dt = best;
     json_decref(v);
     weir_exec_destroy(e);
     weir_graph_unref(g);
-    return (result){(double)hops / dt, (double)allocs / (double)hops};
+    return (result){(double)hops / dt, (double)allocs / (double)(hops * REPEATS)};
 }
 
 static void report(weir_registry *reg, const char *name, const char *text, const char *entry, long injects) {
@@ -150,7 +159,8 @@ int main(int argc, char **argv) {
     weir_set_allocator(&a);
     weir_registry *reg;
     weir_registry_create(&reg);
-    printf("weir core benchmarks (one thread, no subscribers; hop = one message processed by one node)\n");
+    printf("weir core benchmarks (one thread, no subscribers; hop = one message processed by one node;\n"
+           "best of %d runs)\n", REPEATS);
     report(reg, "chain of 10 passthrough", chain(10), "n0", 1000000 * scale);
     report(reg, "map -> filter", MAP_FILTER, "m", 2000000 * scale);
     report(reg, "fan-out 1 -> 8", fanout(8), "src", 1000000 * scale);
