@@ -507,6 +507,31 @@ static uint32_t parse_arrow(parser *p) {
     return fin(p, n, p->nodes[body].end);
 }
 
+/* A node of `kind` owning the collected list (u.k.a = start, u.k.b =
+ * count), ending at `end`; NIL with the list freed on failure. */
+static uint32_t list_node(parser *p, klist *l, unsigned kind, size_t pos, size_t end) {
+    uint32_t n = mk(p, kind, pos);
+    if (n == NIL) {
+        weir__free(l->v);
+        l->v = NULL;
+        return NIL;
+    }
+    p->nodes[n].u.k.b = (uint32_t)l->n;
+    if (!kcommit(p, l, &p->nodes[n].u.k.a)) return NIL;
+    return fin(p, n, end);
+}
+
+/* After an element of a literal: ',' moves on, `close` is left for the
+ * caller, anything else is an error. */
+static bool list_sep(parser *p, unsigned close, const char *expected) {
+    if (is(p, T_COMMA)) adv(p);
+    else if (!is(p, close)) {
+        unexpected(p, expected);
+        return false;
+    }
+    return true;
+}
+
 static uint32_t parse_template(parser *p) {
     size_t pos = tk(p)->pos;
     klist l = {0};
@@ -529,11 +554,7 @@ static uint32_t parse_template(parser *p) {
             goto fail;
         }
     }
-    uint32_t n = mk(p, N_TEMPLATE, pos);
-    if (n == NIL) goto fail;
-    p->nodes[n].u.k.b = (uint32_t)l.n;
-    if (!kcommit(p, &l, &p->nodes[n].u.k.a)) return NIL;
-    return fin(p, n, tk_at(p, p->i - 1)->end);
+    return list_node(p, &l, N_TEMPLATE, pos, tk_at(p, p->i - 1)->end);
 fail:
     weir__free(l.v);
     return NIL;
@@ -564,19 +585,11 @@ static uint32_t parse_array(parser *p) {
             e = parse_assign(p, false);
         }
         if (e == NIL || !kpush(p, &l, e)) goto fail;
-        if (is(p, T_COMMA)) adv(p);
-        else if (!is(p, T_RBRACK)) {
-            unexpected(p, "',' or ']'");
-            goto fail;
-        }
+        if (!list_sep(p, T_RBRACK, "',' or ']'")) goto fail;
     }
     size_t end = tk(p)->end;
     adv(p);
-    uint32_t n = mk(p, N_ARRAY, pos);
-    if (n == NIL) goto fail;
-    p->nodes[n].u.k.b = (uint32_t)l.n;
-    if (!kcommit(p, &l, &p->nodes[n].u.k.a)) return NIL;
-    return fin(p, n, end);
+    return list_node(p, &l, N_ARRAY, pos, end);
 fail:
     weir__free(l.v);
     return NIL;
@@ -661,19 +674,11 @@ static uint32_t parse_object(parser *p) {
             e = fin(p, e, p->nodes[val].end);
             if (e == NIL || !kpush(p, &l, e)) goto fail;
         }
-        if (is(p, T_COMMA)) adv(p);
-        else if (!is(p, T_RBRACE)) {
-            unexpected(p, "',' or '}'");
-            goto fail;
-        }
+        if (!list_sep(p, T_RBRACE, "',' or '}'")) goto fail;
     }
     size_t end = tk(p)->end;
     adv(p);
-    uint32_t n = mk(p, N_OBJECT, pos);
-    if (n == NIL) goto fail;
-    p->nodes[n].u.k.b = (uint32_t)l.n;
-    if (!kcommit(p, &l, &p->nodes[n].u.k.a)) return NIL;
-    return fin(p, n, end);
+    return list_node(p, &l, N_OBJECT, pos, end);
 fail:
     weir__free(l.v);
     return NIL;
