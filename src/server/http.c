@@ -1,0 +1,465 @@
+/*
+ * The HTTP server's sockets and lifecycle: the listener, accepting (and
+ * refusing beyond max_connections), reading into one buffer shared by every
+ * connection, one timer per connection (idle, request, linger), graceful
+ * stop and asynchronous destroy.
+ *
+ * A connection closes in one of two ways.  Hard (weir__http_conn_close):
+ * uv_close at once, for idle timeouts, errors, destroy.  Graceful
+ * (weir__http_conn_finish): after its last response ("Connection: close") is
+ * written, the write side is shut down and input is drained for up to
+ * WEIR__HTTP_LINGER_MS, so a peer still sending (a refused body) reads the
+ * response instead of a reset.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "server/http_internal.h"
+
+#define DEFAULT_MAX_BODY ((size_t)12 * 1024 * 1024)
+#define DEFAULT_MAX_HEADER ((size_t)16 * 1024)
+#define DEFAULT_MAX_CONNS 1024u
+#define DEFAULT_IDLE_MS 60000u
+#define DEFAULT_REQUEST_MS 30000u
+#define LISTEN_BACKLOG 511
+
+/* ------------------------------------------------------------------ server */
+
+weir_http_server *weir__http_server_new(const weir_http_options *opts, weir_http_handler handler, void *ud) {
+    weir_http_options none = {0};
+    if (!opts) opts = &none;
+    weir_http_server *s = weir__calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->handler = handler;
+    s->ud = ud;
+    s->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
+    s->max_header = opts->max_header_bytes ? opts->max_header_bytes : DEFAULT_MAX_HEADER;
+    s->max_conns = opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNS;
+    s->idle_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : DEFAULT_IDLE_MS;
+    s->request_ms = opts->request_timeout_ms ? opts->request_timeout_ms : DEFAULT_REQUEST_MS;
+    s->host = weir__strdup(opts->host ? opts->host : "127.0.0.1");
+    s->cors_origin = weir__strdup(opts->cors_origin ? opts->cors_origin : "*");
+    s->port = opts->port;
+    s->date_sec = (time_t)-1;
+    if (!s->host || !s->cors_origin) {
+        weir__free(s->host);
+        weir__free(s->cors_origin);
+        weir__free(s);
+        return NULL;
+    }
+    for (char *p = s->cors_origin; *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+    s->cors_len = strlen(s->cors_origin);
+    return s;
+}
+
+static void server_free(weir_http_server *s) {
+    while (s->pool) {
+        weir__http_req *r = s->pool;
+        s->pool = r->next;
+        weir__free(r->buf);
+        weir__free(r->hdr);
+        weir__free(r->ptrs);
+        weir__free(r->out);
+        weir__free(r);
+    }
+    s->pool_n = 0;
+    weir__free(s->rbuf);
+    weir__free(s->host);
+    weir__free(s->cors_origin);
+    weir__free(s);
+}
+
+static void handle_gone(weir_http_server *s) {
+    if (--s->handles == 0 && s->destroying) server_free(s);
+}
+
+static void on_listener_closed(uv_handle_t *h) { handle_gone(h->data); }
+
+static void close_listener(weir_http_server *s) {
+    if (!s->listening) return;
+    s->listening = false;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}
+
+/* A bound, listening socket for host:port, or a negative errno. */
+static int listen_socket(const char *host, int port) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0) {
+        len = sizeof(struct sockaddr_in);
+    } else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0) {
+        len = sizeof(struct sockaddr_in6);
+    } else {
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+        struct addrinfo *ai = NULL;
+        char service[16];
+        snprintf(service, sizeof service, "%d", port);
+        int rc = getaddrinfo(host, service, &hints, &ai);
+        if (rc != 0 || !ai) return rc == EAI_SYSTEM ? -errno : UV_EAI_NONAME;
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        len = ai->ai_addrlen;
+        freeaddrinfo(ai);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+static void on_connection(uv_stream_t *l, int status);
+
+int weir_http_server_start(uv_loop_t *loop, const weir_http_options *opts, weir_http_handler handler, void *ud,
+                           weir_http_server **out, weir_error *err) {
+    *out = NULL;
+    if (!loop || !handler) return weir__error(err, WEIR_EINVAL, "http server: a loop and a handler are needed");
+    weir_http_server *s = weir__http_server_new(opts, handler, ud);
+    if (s) s->rbuf = weir__malloc(WEIR__HTTP_READ_BUF);
+    if (!s || !s->rbuf) {
+        if (s) server_free(s);
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
+    s->loop = loop;
+    int fd = listen_socket(s->host, s->port);
+    if (fd < 0) {
+        weir__error(err, WEIR_EIO, "cannot listen on %s port %d: %s", s->host, s->port, uv_strerror(fd));
+        server_free(s);
+        return WEIR_EIO;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    s->handles = 1;
+    s->listening = true;
+    int rc = uv_tcp_open(&s->listener, fd);
+    if (rc != 0)
+        close(fd);
+    else
+        rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
+    if (rc != 0) {
+        weir__error(err, WEIR_EIO, "cannot listen on %s port %d: %s", s->host, s->port, uv_strerror(rc));
+        s->destroying = true;
+        close_listener(s); /* frees s once the loop runs */
+        return WEIR_EIO;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) == 0)
+        s->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                           : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    *out = s;
+    return 0;
+}
+
+int weir_http_server_port(const weir_http_server *s) { return s ? s->port : 0; }
+size_t weir_http_server_in_flight(const weir_http_server *s) { return s ? s->in_flight : 0; }
+size_t weir_http_server_connections(const weir_http_server *s) { return s ? s->n_conns : 0; }
+
+void weir_http_server_stop_accepting(weir_http_server *s) {
+    if (!s) return;
+    s->stopping = true;
+    close_listener(s);
+    weir__http_conn *next;
+    for (weir__http_conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (c->finishing || c->closing) continue;
+        if (!c->head) {
+            weir__http_conn_close(c);
+            continue;
+        }
+        weir__http_conn_drop_partial(c);
+        c->no_more = true;
+        c->pending_len = 0;
+        weir__http_conn_timer(c);
+        weir__http_conn_flush(c);
+    }
+}
+
+void weir_http_server_destroy(weir_http_server *s) {
+    if (!s || s->destroying) return;
+    s->destroying = true;
+    s->stopping = true;
+    close_listener(s);
+    while (s->conns) weir__http_conn_close(s->conns);
+    /* Requests still unanswered stay valid until answered, then are freed. */
+    for (weir__http_req *r = s->orphans; r; r = r->onext) r->server = NULL;
+    s->orphans = NULL;
+    if (s->handles == 0) server_free(s);
+}
+
+/* ------------------------------------------------------------- connection */
+
+static void on_timer(uv_timer_t *t);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_link(weir_http_server *s, weir__http_conn *c) {
+    c->server = s;
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    weir__http_conn_parser_init(c);
+}
+
+weir__http_conn *weir__http_conn_new_detached(weir_http_server *s, weir__http_sink sink, void *sink_ud) {
+    weir__http_conn *c = weir__calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->detached = true;
+    c->sink = sink;
+    c->sink_ud = sink_ud;
+    conn_link(s, c);
+    return c;
+}
+
+void weir__http_conn_free(weir__http_conn *c) {
+    if (!c) return;
+    weir__http_conn_close(c);
+    weir__free(c->pending);
+    weir__free(c);
+}
+
+static void on_conn_closed(uv_handle_t *h) {
+    weir__http_conn *c = h->data;
+    if (--c->open_handles) return;
+    weir_http_server *s = c->server;
+    weir__free(c->pending);
+    weir__free(c);
+    handle_gone(s);
+}
+
+void weir__http_conn_close(weir__http_conn *c) {
+    if (c->closing) return;
+    weir_http_server *s = c->server;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    s->n_conns--;
+    if (c->refused) s->n_refused--;
+    weir__http_conn_drop_partial(c);
+    weir__http_conn_orphan_all(c);
+    if (c->detached) return;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+static void timer_start(weir__http_conn *c, weir__http_timer_kind kind, uint64_t ms) {
+    c->timer_kind = kind;
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+void weir__http_conn_request_timer(weir__http_conn *c) {
+    if (c->detached || c->closing || c->finishing) return;
+    timer_start(c, WEIR__T_REQUEST, c->server->request_ms);
+}
+
+void weir__http_conn_timer(weir__http_conn *c) {
+    if (c->detached || c->closing || c->finishing) return;
+    if (c->parsing) {
+        if (c->timer_kind != WEIR__T_REQUEST) weir__http_conn_request_timer(c);
+    } else if (!c->head && !c->no_more) {
+        timer_start(c, WEIR__T_IDLE, c->server->idle_ms);
+    } else if (c->timer_kind != WEIR__T_NONE) {
+        c->timer_kind = WEIR__T_NONE;
+        uv_timer_stop(&c->timer);
+    }
+}
+
+static void on_timer(uv_timer_t *t) {
+    weir__http_conn *c = t->data;
+    weir__http_timer_kind kind = c->timer_kind;
+    c->timer_kind = WEIR__T_NONE;
+    if (c->closing) return;
+    switch (kind) {
+    case WEIR__T_IDLE:
+        if (!c->head && !c->parsing) weir__http_conn_close(c);
+        break;
+    case WEIR__T_REQUEST:
+        if (c->parsing)
+            weir__http_conn_refuse(c, 408, "request not received whole within %llu ms",
+                                   (unsigned long long)c->server->request_ms);
+        break;
+    case WEIR__T_LINGER: weir__http_conn_close(c); break;
+    case WEIR__T_NONE: break;
+    }
+}
+
+static void read_start(weir__http_conn *c);
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    weir__http_conn *c = req->data;
+    if (c->closing) return;
+    if (status < 0 || c->eof) weir__http_conn_close(c);
+}
+
+void weir__http_conn_finish(weir__http_conn *c) {
+    if (c->closing || c->finishing) return;
+    weir__http_conn_drop_partial(c);
+    c->no_more = true;
+    c->finishing = true;
+    if (c->detached) return;
+    c->input_paused = false;
+    c->pending_len = 0;
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        weir__http_conn_close(c);
+        return;
+    }
+    if (!c->eof) read_start(c); /* drain what the peer still sends */
+    uint64_t linger = c->server->idle_ms < WEIR__HTTP_LINGER_MS ? c->server->idle_ms : WEIR__HTTP_LINGER_MS;
+    timer_start(c, WEIR__T_LINGER, linger);
+}
+
+void weir__http_conn_interim(weir__http_conn *c, const char *data, size_t len) {
+    if (c->detached) {
+        if (c->sink) c->sink(c->sink_ud, data, len);
+        return;
+    }
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* the client waits a while without it */
+}
+
+void weir__http_on_write(uv_write_t *w, int status) {
+    weir__http_conn *c = w->data;
+    if (c->closing) return;
+    weir__http_conn_written(c, status);
+    if (c->closing || c->finishing) return;
+    weir__http_conn_flush(c);
+    weir__http_conn_resume(c);
+    weir__http_conn_timer(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+    (void)hint;
+    weir__http_conn *c = h->data;
+    /* Shared: every read is parsed (or copied to pending) before the next. */
+    *buf = uv_buf_init(c->server->rbuf, (unsigned)WEIR__HTTP_READ_BUF);
+}
+
+static void read_start(weir__http_conn *c) {
+    if (c->reading) return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+    else
+        weir__http_conn_close(c);
+}
+
+static void read_stop(weir__http_conn *c) {
+    if (!c->reading) return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+/* Keep the unparsed rest until the FIFO has room. */
+static void hold(weir__http_conn *c, const char *data, size_t len) {
+    if (c->pending_cap < len) {
+        char *p = weir__realloc(c->pending, len);
+        if (!p) {
+            weir__http_conn_close(c);
+            return;
+        }
+        c->pending = p;
+        c->pending_cap = len;
+    }
+    memmove(c->pending, data, len);
+    c->pending_len = len;
+    c->input_paused = true;
+    read_stop(c);
+}
+
+void weir__http_conn_resume(weir__http_conn *c) {
+    if (!c->input_paused || c->closing || c->finishing || c->queued >= WEIR__HTTP_MAX_PIPELINE) return;
+    size_t used = weir__http_conn_feed(c, c->pending, c->pending_len);
+    if (c->closing || c->finishing) return;
+    if (used < c->pending_len) {
+        hold(c, c->pending + used, c->pending_len - used);
+        return;
+    }
+    c->pending_len = 0;
+    c->input_paused = false;
+    if (!c->eof) read_start(c);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+    weir__http_conn *c = st->data;
+    if (c->closing || nread == 0) return;
+    if (nread < 0) {
+        if (nread != UV_EOF || c->finishing) {
+            weir__http_conn_close(c);
+            return;
+        }
+        c->eof = true;
+        read_stop(c);
+        weir__http_conn_drop_partial(c);
+        c->no_more = true;
+        c->input_paused = false;
+        c->pending_len = 0;
+        if (!c->head) {
+            weir__http_conn_close(c);
+            return;
+        }
+        weir__http_conn_timer(c);
+        weir__http_conn_flush(c);
+        return;
+    }
+    if (c->finishing || c->no_more) return; /* drained */
+    size_t used = weir__http_conn_feed(c, buf->base, (size_t)nread);
+    if (used < (size_t)nread && !c->closing && !c->finishing && !c->no_more)
+        hold(c, buf->base + used, (size_t)nread - used);
+}
+
+/* Out of memory for a connection: take it from the backlog and close it. */
+static void drop_connection(uv_stream_t *l) {
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)l, &fd) != 0) return;
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (c >= 0) close(c);
+}
+
+static void on_connection(uv_stream_t *l, int status) {
+    weir_http_server *s = l->data;
+    if (status < 0 || !s->listening) return;
+    weir__http_conn *c = weir__calloc(1, sizeof *c);
+    if (!c) {
+        drop_connection(l);
+        return;
+    }
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c->wreq.data = c->sreq.data = c;
+    c->open_handles = 2;
+    s->handles++;
+    conn_link(s, c);
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+        weir__http_conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (s->n_conns - s->n_refused > s->max_conns) {
+        if (s->n_refused >= s->max_conns) { /* a flood: no answer */
+            weir__http_conn_close(c);
+            return;
+        }
+        c->refused = true;
+        s->n_refused++;
+        read_start(c);
+        weir__http_conn_refuse(c, 503, "too many connections (MAX_CONNECTIONS %u)", s->max_conns);
+        return;
+    }
+    read_start(c);
+    weir__http_conn_timer(c);
+}

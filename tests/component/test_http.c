@@ -1,0 +1,982 @@
+/*
+ * The HTTP server through its interface: a server on 127.0.0.1 port 0 in the
+ * test's own loop, driven by raw client sockets on the same thread.  Client
+ * sockets are non-blocking; every wait steps the loop until a condition holds
+ * (bounded by BOUND_MS), never sleeps on a guess.  The test handler echoes
+ * the request as JSON, answers /later?ms=N on a timer (out-of-order answers
+ * under pipelining), keeps /hold requests for the test to answer.  Every test
+ * ends with finish(): destroy, drain the loop, uv_loop_close() == 0 and no
+ * weir allocation left.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "server/http.h"
+#include "weir/weir.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_LSAN 1
+#endif
+#endif
+#ifdef HAVE_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#define BOUND_MS 10000 /* generous bound for every wait */
+
+/* ------------------------------------------------------ counting allocator */
+
+static long live_allocs;
+
+static void *count_malloc(size_t n) {
+    void *p = malloc(n);
+    if (p) live_allocs++;
+    return p;
+}
+static void *count_realloc(void *p, size_t n) {
+    void *q = realloc(p, n);
+    if (q && !p) live_allocs++;
+    return q;
+}
+static void count_free(void *p) {
+    if (p) live_allocs--;
+    free(p);
+}
+
+/* ------------------------------------------------------------ loop, server */
+
+static uv_loop_t loop;
+static weir_http_server *srv;
+static int port;
+
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
+
+/* One step: wait briefly for the loop's own events, then run what is ready. */
+static void step(void) {
+    int timeout = uv_backend_timeout(&loop);
+    if (timeout < 0 || timeout > 5) timeout = 5;
+    struct pollfd p = {.fd = uv_backend_fd(&loop), .events = POLLIN};
+    (void)poll(&p, 1, timeout);
+    uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+#define WAIT_UNTIL(cond)                                                                  \
+    do {                                                                                  \
+        uint64_t t0_ = now_ms();                                                          \
+        while (!(cond)) {                                                                 \
+            cr_assert(now_ms() - t0_ < BOUND_MS, "timed out waiting for: %s", #cond);    \
+            step();                                                                       \
+        }                                                                                 \
+    } while (0)
+
+/* ----------------------------------------------------------------- handler */
+
+static int handler_calls;
+#define MAX_HELD 64
+static weir_http_req *held[MAX_HELD];
+static int nheld;
+
+static json_t *echo_of(const weir_http_req *r) {
+    json_t *headers = json_object();
+    for (size_t i = 0; i < r->n_headers; i++)
+        json_object_set_new(headers, r->header_names[i], json_string(r->header_values[i]));
+    json_t *body = json_stringn(r->body, r->body_len);
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:b, s:o}", "method", r->method, "path", r->path, "query",
+                     r->query, "body", body ? body : json_null(), "bodyLen", (json_int_t)r->body_len, "id",
+                     (json_int_t)r->id, "keepAlive", r->keep_alive, "headers", headers);
+}
+
+static void echo(weir_http_req *r) { weir_http_respond_json(r, 200, echo_of(r)); }
+
+typedef struct later {
+    uv_timer_t t;
+    weir_http_req *req;
+} later;
+
+static void later_closed(uv_handle_t *h) { free(h->data); }
+static void later_fire(uv_timer_t *t) {
+    later *l = t->data;
+    echo(l->req);
+    uv_close((uv_handle_t *)t, later_closed);
+}
+
+static void handler(void *ud, weir_http_req *r) {
+    (void)ud;
+    handler_calls++;
+    if (strcmp(r->path, "/later") == 0) {
+        later *l = malloc(sizeof *l);
+        l->req = r;
+        uv_timer_init(&loop, &l->t);
+        l->t.data = l;
+        uv_timer_start(&l->t, later_fire, (uint64_t)strtoull(r->query + 3, NULL, 10), 0); /* ms=N */
+    } else if (strcmp(r->path, "/hold") == 0) {
+        cr_assert(nheld < MAX_HELD);
+        held[nheld++] = r;
+    } else if (strcmp(r->path, "/text") == 0) {
+        const char *extra[] = {"X-Test", "yes", "X-Bad", "a\r\nInjected: 1", "Content-Length", "99", NULL};
+        weir_http_respond(r, 201, "text/plain", "hello", 5, extra);
+    } else if (strcmp(r->path, "/null") == 0) {
+        weir_http_respond_json(r, 200, NULL);
+    } else if (strcmp(r->path, "/error") == 0) {
+        weir_http_respond_error(r, 404, "no graph %s", r->query);
+    } else if (strcmp(r->path, "/empty") == 0) {
+        weir_http_respond(r, 204, NULL, NULL, 0, NULL);
+    } else {
+        echo(r);
+    }
+}
+
+/* --------------------------------------------------------- setup / finish */
+
+static void setup(void) {
+    weir_allocator a = {count_malloc, count_realloc, count_free};
+    weir_set_allocator(&a);
+    live_allocs = 0;
+    handler_calls = 0;
+    nheld = 0;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+}
+
+static void start(const weir_http_options *opts) {
+    weir_http_options def = {.host = "127.0.0.1"};
+    weir_error err = {0};
+    cr_assert_eq(weir_http_server_start(&loop, opts ? opts : &def, handler, NULL, &srv, &err), 0, "%s",
+                 err.message);
+    port = weir_http_server_port(srv);
+    cr_assert_gt(port, 0);
+}
+
+/* Destroy, answer what the handler still holds, run the loop dry. */
+static void finish(void) {
+    weir_http_server_destroy(srv);
+    srv = NULL;
+    for (int i = 0; i < nheld; i++) echo(held[i]); /* answers to a gone server are dropped */
+    nheld = 0;
+    uint64_t t0 = now_ms();
+    while (uv_loop_alive(&loop)) {
+        cr_assert(now_ms() - t0 < BOUND_MS, "the loop did not run dry");
+        step();
+    }
+    cr_assert_eq(uv_loop_close(&loop), 0, "a uv handle was left open");
+    cr_assert_eq(live_allocs, 0, "%ld weir allocations leaked", live_allocs);
+#ifdef HAVE_LSAN
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see above)");
+#endif
+}
+
+TestSuite(http, .init = setup, .timeout = 60);
+
+/* ----------------------------------------------------------------- client */
+
+typedef struct client {
+    int fd;
+    char buf[1 << 18];
+    size_t len;
+    bool eof;
+} client;
+
+static client *cli_open(void) {
+    client *c = calloc(1, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    return c;
+}
+
+static void cli_close(client *c) {
+    close(c->fd);
+    free(c);
+}
+
+static void cli_sendn(client *c, const char *data, size_t len) {
+    uint64_t t0 = now_ms();
+    while (len) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+            continue;
+        }
+        cr_assert(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "send: %s", strerror(errno));
+        cr_assert(now_ms() - t0 < BOUND_MS, "send timed out");
+        step();
+    }
+}
+static void cli_send(client *c, const char *s) { cli_sendn(c, s, strlen(s)); }
+
+/* Read what is there; true if anything changed. */
+static bool cli_pump(client *c) {
+    bool any = false;
+    while (!c->eof && c->len < sizeof c->buf) {
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+        if (n > 0) {
+            c->len += (size_t)n;
+            any = true;
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            c->eof = true; /* closed or reset */
+            any = true;
+        } else {
+            break;
+        }
+    }
+    return any;
+}
+
+typedef struct response {
+    int status;
+    char head[8192];
+    char body[1 << 16];
+    size_t body_len;
+    json_t *json;
+} response;
+
+/* Value of a response header (case-insensitive name), or NULL; copied into
+ * one of a few rotating static buffers. */
+static const char *hdr(const response *r, const char *name) {
+    static char vals[8][1024];
+    static int next;
+    size_t n = strlen(name);
+    for (const char *line = strstr(r->head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
+        const char *l = line + 2;
+        if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
+            const char *v = l + n + 1;
+            while (*v == ' ') v++;
+            const char *e = strstr(v, "\r\n");
+            char *out = vals[next++ % 8];
+            snprintf(out, sizeof vals[0], "%.*s", (int)(e - v), v);
+            return out;
+        }
+    }
+    return NULL;
+}
+
+static int hdr_count(const response *r, const char *name) {
+    int k = 0;
+    size_t n = strlen(name);
+    for (const char *line = strstr(r->head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n"))
+        if (strncasecmp(line + 2, name, n) == 0 && line[2 + n] == ':') k++;
+    return k;
+}
+
+/* Take one whole response from the buffer if there is one. */
+static bool take_response(client *c, response *out, bool head_only) {
+    char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+    if (!end) return false;
+    size_t head_len = (size_t)(end - c->buf) + 4;
+    cr_assert_lt(head_len, sizeof out->head);
+    memcpy(out->head, c->buf, head_len - 2);
+    out->head[head_len - 2] = '\0';
+    cr_assert(sscanf(out->head, "HTTP/1.1 %d", &out->status) == 1, "bad status line: %s", out->head);
+    const char *cl = hdr(out, "Content-Length");
+    size_t body = cl && !head_only ? strtoul(cl, NULL, 10) : 0;
+    if (c->len < head_len + body) return false;
+    cr_assert_lt(body, sizeof out->body);
+    memcpy(out->body, c->buf + head_len, body);
+    out->body[body] = '\0';
+    out->body_len = body;
+    memmove(c->buf, c->buf + head_len + body, c->len - head_len - body);
+    c->len -= head_len + body;
+    out->json = json_loadb(out->body, body, JSON_DECODE_ANY, NULL);
+    return true;
+}
+
+static response *read_response(client *c, bool head_only) {
+    response *r = calloc(1, sizeof *r);
+    uint64_t t0 = now_ms();
+    while (!take_response(c, r, head_only)) {
+        cr_assert(!c->eof, "connection closed before a whole response (%zu bytes: %.*s)", c->len, (int)c->len,
+                  c->buf);
+        cr_assert(now_ms() - t0 < BOUND_MS, "no response within the bound");
+        if (!cli_pump(c)) step();
+    }
+    return r;
+}
+static response *cli_read(client *c) { return read_response(c, false); }
+
+static void resp_free(response *r) {
+    json_decref(r->json);
+    free(r);
+}
+
+static const char *jstr(const response *r, const char *key) {
+    return json_string_value(json_object_get(r->json, key));
+}
+static const char *jhdr(const response *r, const char *name) {
+    return json_string_value(json_object_get(json_object_get(r->json, "headers"), name));
+}
+
+/* The server closes the connection (nothing else arrives first). */
+static void cli_expect_closed(client *c) {
+    uint64_t t0 = now_ms();
+    while (!c->eof) {
+        cr_assert(now_ms() - t0 < BOUND_MS, "the server kept the connection open");
+        if (!cli_pump(c)) step();
+    }
+    cr_assert_eq(c->len, 0, "unexpected bytes before close: %.*s", (int)c->len, c->buf);
+}
+
+/* Nothing arrives and the connection stays open while the loop steps for ms. */
+static void cli_expect_quiet(client *c, uint64_t ms) {
+    uint64_t t0 = now_ms();
+    while (now_ms() - t0 < ms) {
+        cli_pump(c);
+        step();
+    }
+    cr_assert(!c->eof && c->len == 0, "unexpected: %s %.*s", c->eof ? "closed" : "data", (int)c->len, c->buf);
+}
+
+static response *roundtrip(client *c, const char *request) {
+    cli_send(c, request);
+    return cli_read(c);
+}
+
+static void expect_error(const response *r, int status, const char *prefix) {
+    cr_assert_eq(r->status, status, "%s", r->head);
+    cr_assert_str_eq(hdr(r, "Content-Type"), "application/json");
+    cr_assert_eq(hdr(r, "Connection") != NULL, 1);
+    const char *msg = jstr(r, "error");
+    cr_assert(msg, "no error message in %s", r->body);
+    cr_assert(strncmp(msg, prefix, strlen(prefix)) == 0, "error message \"%s\" does not start with \"%s\"", msg,
+              prefix);
+}
+
+/* ------------------------------------------------------------------- tests */
+
+Test(http, get_echoes_with_date_length_cors_and_keep_alive) {
+    start(NULL);
+    client *c = cli_open();
+    response *r = roundtrip(c, "GET /hello/world?x=1&y=%20 HTTP/1.1\r\nHost: t\r\nX-Foo: Bar  \r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(jstr(r, "method"), "GET");
+    cr_assert_str_eq(jstr(r, "path"), "/hello/world");
+    cr_assert_str_eq(jstr(r, "query"), "x=1&y=%20");
+    cr_assert_str_eq(jstr(r, "body"), "");
+    cr_assert_str_eq(jhdr(r, "x-foo"), "Bar");
+    cr_assert_str_eq(jhdr(r, "host"), "t");
+    cr_assert(json_is_true(json_object_get(r->json, "keepAlive")));
+    cr_assert_str_eq(hdr(r, "Content-Type"), "application/json");
+    cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "*");
+    char len[32];
+    snprintf(len, sizeof len, "%zu", r->body_len);
+    cr_assert_str_eq(hdr(r, "Content-Length"), len);
+    /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT", within a few seconds of now */
+    const char *date = hdr(r, "Date");
+    cr_assert(date);
+    cr_assert_eq(strlen(date), 29, "%s", date);
+    struct tm tm = {0};
+    char *end = strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cr_assert(end && !*end, "%s", date);
+    long skew = (long)(timegm(&tm) - time(NULL));
+    cr_assert(skew > -5 && skew < 5, "%s", date);
+    cr_assert_eq(weir_http_server_connections(srv), 1);
+    cr_assert_eq(weir_http_server_in_flight(srv), 0);
+    resp_free(r);
+    cli_close(c);
+    finish();
+}
+
+Test(http, post_with_content_length) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "POST /p HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello");
+    cli_expect_quiet(c, 30); /* the body is not complete */
+    cli_send(c, " world");
+    response *r = cli_read(c);
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(jstr(r, "method"), "POST");
+    cr_assert_str_eq(jstr(r, "body"), "hello world");
+    cr_assert_eq(json_integer_value(json_object_get(r->json, "bodyLen")), 11);
+    resp_free(r);
+    cli_close(c);
+    finish();
+}
+
+Test(http, chunked_post_arriving_in_pieces) {
+    start(NULL);
+    client *c = cli_open();
+    const char *pieces[] = {"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-", "Encoding: chunked\r\n\r\n5\r\nhel",
+                            "lo\r\n6;ext=1\r\n world\r\n", "0\r\nX-Trailer: 1\r\n", "\r\n"};
+    for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+        cli_send(c, pieces[i]);
+        for (int k = 0; k < 3; k++) step();
+    }
+    response *r = cli_read(c);
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(jstr(r, "body"), "hello world");
+    resp_free(r);
+    /* the connection goes on */
+    r = roundtrip(c, "GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_str_eq(jstr(r, "path"), "/after");
+    resp_free(r);
+    cli_close(c);
+    finish();
+}
+
+Test(http, keep_alive_reuses_the_connection) {
+    start(NULL);
+    client *c = cli_open();
+    json_int_t last = 0;
+    for (int i = 0; i < 5; i++) {
+        response *r = roundtrip(c, "GET /k HTTP/1.1\r\nHost: t\r\n\r\n");
+        cr_assert_eq(r->status, 200);
+        cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
+        json_int_t id = json_integer_value(json_object_get(r->json, "id"));
+        cr_assert_gt(id, last);
+        last = id;
+        cr_assert_eq(weir_http_server_connections(srv), 1);
+        resp_free(r);
+    }
+    cli_close(c);
+    finish();
+}
+
+Test(http, pipelined_responses_keep_request_order) {
+    start(NULL);
+    client *c = cli_open();
+    /* the first is answered last, the second at once, the third soon */
+    cli_send(c, "GET /later?ms=150 HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /now HTTP/1.1\r\nHost: t\r\n\r\n"
+                "POST /later?ms=10 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    WAIT_UNTIL(handler_calls == 3);
+    cr_assert_eq(weir_http_server_in_flight(srv), 2); /* /now is answered, held back */
+    response *r1 = cli_read(c);
+    response *r2 = cli_read(c);
+    response *r3 = cli_read(c);
+    cr_assert_str_eq(jstr(r1, "path"), "/later");
+    cr_assert_str_eq(jstr(r1, "query"), "ms=150");
+    cr_assert_str_eq(jstr(r2, "path"), "/now");
+    cr_assert_str_eq(jstr(r3, "query"), "ms=10");
+    cr_assert_str_eq(jstr(r3, "body"), "abc");
+    cr_assert_eq(weir_http_server_in_flight(srv), 0);
+    resp_free(r1);
+    resp_free(r2);
+    resp_free(r3);
+    cli_close(c);
+    finish();
+}
+
+Test(http, deep_pipeline_is_answered_in_order) {
+    start(NULL);
+    client *c = cli_open();
+    enum { N = 100 };
+    static char reqs[N * 64];
+    size_t n = 0;
+    for (int i = 0; i < N; i++)
+        n += (size_t)snprintf(reqs + n, sizeof reqs - n,
+                              i % 7 == 0 ? "GET /later?ms=%d HTTP/1.1\r\n\r\n" : "GET /p%d HTTP/1.1\r\n\r\n",
+                              i % 7 == 0 ? 5 : i);
+    cli_sendn(c, reqs, n);
+    for (int i = 0; i < N; i++) {
+        response *r = cli_read(c);
+        char want[32];
+        snprintf(want, sizeof want, "/p%d", i);
+        cr_assert_str_eq(jstr(r, "path"), i % 7 == 0 ? "/later" : want, "response %d", i);
+        resp_free(r);
+    }
+    cli_close(c);
+    finish();
+}
+
+Test(http, head_has_length_but_no_body) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "HEAD /h HTTP/1.1\r\nHost: t\r\n\r\nGET /g HTTP/1.1\r\nHost: t\r\n\r\n");
+    response *h = read_response(c, true);
+    cr_assert_eq(h->status, 200);
+    cr_assert_gt(strtoul(hdr(h, "Content-Length"), NULL, 10), 0);
+    response *g = cli_read(c);
+    cr_assert_eq(g->status, 200, "the HEAD response carried a body: %s", g->head);
+    cr_assert_str_eq(jstr(g, "path"), "/g");
+    resp_free(h);
+    resp_free(g);
+    cli_close(c);
+    finish();
+}
+
+Test(http, options_preflight_is_answered_without_the_handler) {
+    start(NULL);
+    client *c = cli_open();
+    response *r = roundtrip(c, "OPTIONS /api/graphs HTTP/1.1\r\nHost: t\r\nOrigin: http://ui\r\n"
+                               "Access-Control-Request-Method: POST\r\n"
+                               "Access-Control-Request-Headers: x-custom, content-type\r\n\r\n");
+    cr_assert_eq(r->status, 204);
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "*");
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Methods"), "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Headers"), "x-custom, content-type");
+    cr_assert_str_eq(hdr(r, "Access-Control-Max-Age"), "600");
+    cr_assert(hdr(r, "Date"));
+    cr_assert_eq(r->body_len, 0);
+    resp_free(r);
+    r = roundtrip(c, "OPTIONS /x HTTP/1.1\r\nHost: t\r\nAccess-Control-Request-Method: GET\r\n\r\n");
+    cr_assert_eq(r->status, 204);
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Headers"), "content-type, authorization, x-api-key");
+    resp_free(r);
+    cr_assert_eq(handler_calls, 0);
+    cr_assert_eq(weir_http_server_in_flight(srv), 0);
+    cli_close(c);
+    finish();
+}
+
+Test(http, cors_origin_option_and_handler_headers) {
+    weir_http_options o = {.cors_origin = "https://app.example"};
+    start(&o);
+    client *c = cli_open();
+    response *r = roundtrip(c, "GET /text HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r->status, 201);
+    cr_assert(strncmp(r->head, "HTTP/1.1 201 Created\r\n", 22) == 0, "%s", r->head);
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "https://app.example");
+    cr_assert_str_eq(hdr(r, "Content-Type"), "text/plain");
+    cr_assert_str_eq(hdr(r, "X-Test"), "yes");
+    cr_assert_null(hdr(r, "X-Bad")); /* CR/LF in a value: dropped */
+    cr_assert_null(hdr(r, "Injected"));
+    cr_assert_eq(hdr_count(r, "Content-Length"), 1);
+    cr_assert_str_eq(hdr(r, "Content-Length"), "5");
+    cr_assert_str_eq(r->body, "hello");
+    resp_free(r);
+    cli_close(c);
+    finish();
+}
+
+Test(http, error_json_null_json_and_no_content) {
+    start(NULL);
+    client *c = cli_open();
+    response *r = roundtrip(c, "GET /error?g1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_error(r, 404, "no graph g1");
+    cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
+    resp_free(r);
+    r = roundtrip(c, "GET /null HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_error(r, 500, "internal error");
+    resp_free(r);
+    r = roundtrip(c, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r->status, 204);
+    cr_assert_null(hdr(r, "Content-Length")); /* RFC 9110: never on 204 */
+    cr_assert(hdr(r, "Date"));
+    resp_free(r);
+    r = roundtrip(c, "GET /still-open HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(c);
+    finish();
+}
+
+Test(http, http10_closes_unless_keep_alive) {
+    start(NULL);
+    client *c = cli_open();
+    response *r = roundtrip(c, "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
+    cr_assert(json_is_true(json_object_get(r->json, "keepAlive")));
+    resp_free(r);
+    r = roundtrip(c, "GET /b HTTP/1.0\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    cr_assert(json_is_false(json_object_get(r->json, "keepAlive")));
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    /* HTTP/1.1 with Connection: close likewise */
+    c = cli_open();
+    r = roundtrip(c, "GET /c HTTP/1.1\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n");
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 3);
+    finish();
+}
+
+Test(http, body_over_the_limit_by_content_length) {
+    weir_http_options o = {.max_body_bytes = 100};
+    start(&o);
+    client *c = cli_open();
+    static char body[101];
+    memset(body, 'x', 100);
+    char req[512];
+    snprintf(req, sizeof req, "POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n%s", body);
+    response *r = roundtrip(c, req); /* exactly the limit passes */
+    cr_assert_eq(r->status, 200);
+    cr_assert_eq(json_integer_value(json_object_get(r->json, "bodyLen")), 100);
+    resp_free(r);
+    /* refused as soon as the headers say so: the body is never sent */
+    r = roundtrip(c, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    expect_error(r, 413, "request body exceeds MAX_BODY_BYTES (100 bytes)");
+    cr_assert_str_eq(jstr(r, "error"), "request body exceeds MAX_BODY_BYTES (100 bytes)");
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 1);
+    finish();
+}
+
+Test(http, body_over_the_limit_by_chunks) {
+    weir_http_options o = {.max_body_bytes = 100};
+    start(&o);
+    client *c = cli_open();
+    cli_send(c, "POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[64];
+    memset(chunk, 'y', 40);
+    snprintf(chunk + 40, sizeof chunk - 40, "\r\n");
+    for (int i = 0; i < 2; i++) {
+        cli_send(c, "28\r\n");
+        cli_send(c, chunk);
+    }
+    cli_expect_quiet(c, 30); /* 80 bytes: still fine */
+    cli_send(c, "28\r\n");
+    cli_send(c, chunk); /* 120 */
+    response *r = cli_read(c);
+    expect_error(r, 413, "request body exceeds MAX_BODY_BYTES (100 bytes)");
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 0);
+    finish();
+}
+
+Test(http, headers_over_the_limit) {
+    weir_http_options o = {.max_header_bytes = 1024};
+    start(&o);
+    client *c = cli_open();
+    char big[2048];
+    memset(big, 'v', 900);
+    big[900] = '\0';
+    char req[4096];
+    snprintf(req, sizeof req, "GET /fits HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", big);
+    response *r = roundtrip(c, req);
+    cr_assert_eq(r->status, 200);
+    cr_assert_eq(strlen(jhdr(r, "x-big")), 900);
+    resp_free(r);
+    memset(big, 'v', 1100);
+    big[1100] = '\0';
+    snprintf(req, sizeof req, "GET /big HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", big);
+    r = roundtrip(c, req);
+    expect_error(r, 431, "request line and headers exceed MAX_HEADER_BYTES (1024 bytes)");
+    cr_assert(strncmp(r->head, "HTTP/1.1 431 Request Header Fields Too Large\r\n", 46) == 0);
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    /* many small headers count too; so does a long URL */
+    c = cli_open();
+    cli_send(c, "GET /many HTTP/1.1\r\n");
+    for (int i = 0; i < 200; i++) cli_send(c, "A: b\r\n"); /* 1200 bytes */
+    cli_send(c, "\r\n");
+    r = cli_read(c);
+    cr_assert_eq(r->status, 431);
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    c = cli_open();
+    memset(big, 'u', 1100);
+    snprintf(req, sizeof req, "GET /%s HTTP/1.1\r\n\r\n", big);
+    r = roundtrip(c, req);
+    cr_assert_eq(r->status, 431);
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 1);
+    finish();
+}
+
+Test(http, garbage_gets_400_and_the_connection_closes) {
+    start(NULL);
+    client *c = cli_open();
+    response *r = roundtrip(c, "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02 garbage \r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    r = cli_read(c);
+    expect_error(r, 400, "malformed request: ");
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    /* a bad chunk size */
+    c = cli_open();
+    r = roundtrip(c, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    expect_error(r, 400, "malformed request: invalid character in chunk size");
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 1);
+    cr_assert_eq(weir_http_server_in_flight(srv), 0);
+    finish();
+}
+
+Test(http, percent_decoding_of_the_path) {
+    start(NULL);
+    client *c = cli_open();
+    response *r = roundtrip(c, "GET /a%20b/%C3%A9%2fz?q=%20x+y&r=%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(jstr(r, "path"), "/a b/\xc3\xa9/z");
+    cr_assert_str_eq(jstr(r, "query"), "q=%20x+y&r=%zz");
+    resp_free(r);
+    r = roundtrip(c, "GET http://example.com:8080/abs%21?k=v HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_str_eq(jstr(r, "path"), "/abs!");
+    cr_assert_str_eq(jstr(r, "query"), "k=v");
+    resp_free(r);
+    cli_close(c);
+    const char *bad[] = {"/a%00b", "/a%zz", "/a%4", "/a%"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        c = cli_open();
+        char req[128];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", bad[i]);
+        r = roundtrip(c, req);
+        expect_error(r, 400, "malformed request: ");
+        resp_free(r);
+        cli_expect_closed(c);
+        cli_close(c);
+    }
+    cr_assert_eq(handler_calls, 2);
+    finish();
+}
+
+Test(http, slow_client_gets_408) {
+    weir_http_options o = {.request_timeout_ms = 200};
+    start(&o);
+    client *c = cli_open();
+    uint64_t t0 = now_ms();
+    cli_send(c, "GET /slow HTTP/1.1\r\nHost: t\r\n");
+    response *r = cli_read(c);
+    uint64_t took = now_ms() - t0;
+    expect_error(r, 408, "request not received whole within 200 ms");
+    cr_assert_geq(took, 190);
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    /* trickling bytes does not extend the deadline */
+    c = cli_open();
+    t0 = now_ms();
+    cli_send(c, "POST /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\n");
+    while (!cli_pump(c)) {
+        cr_assert_lt(now_ms() - t0, BOUND_MS);
+        cli_send(c, "x");
+        for (int i = 0; i < 5; i++) step();
+    }
+    r = cli_read(c);
+    cr_assert_eq(r->status, 408);
+    resp_free(r);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 0);
+    finish();
+}
+
+Test(http, idle_keep_alive_connection_is_closed) {
+    weir_http_options o = {.idle_timeout_ms = 200};
+    start(&o);
+    client *c = cli_open();
+    response *r = roundtrip(c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    uint64_t t0 = now_ms();
+    cli_expect_closed(c);
+    cr_assert_geq(now_ms() - t0, 150);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 0);
+    cli_close(c);
+    /* a connection that never sends anything too */
+    c = cli_open();
+    WAIT_UNTIL(weir_http_server_connections(srv) == 1);
+    cli_expect_closed(c);
+    cli_close(c);
+    finish();
+}
+
+Test(http, over_max_connections_gets_503) {
+    weir_http_options o = {.max_connections = 2};
+    start(&o);
+    client *a = cli_open(), *b = cli_open();
+    WAIT_UNTIL(weir_http_server_connections(srv) == 2);
+    client *x = cli_open();
+    response *r = cli_read(x);
+    expect_error(r, 503, "too many connections");
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    resp_free(r);
+    cli_expect_closed(x);
+    cli_close(x);
+    r = roundtrip(a, "GET /a HTTP/1.1\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(b);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 1);
+    client *d = cli_open();
+    r = roundtrip(d, "GET /d HTTP/1.1\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(a);
+    cli_close(d);
+    finish();
+}
+
+Test(http, stop_accepting_finishes_in_flight_with_connection_close) {
+    start(NULL);
+    client *idle = cli_open();
+    response *r = roundtrip(idle, "GET /a HTTP/1.1\r\n\r\n");
+    resp_free(r);
+    client *busy = cli_open();
+    cli_send(busy, "GET /hold HTTP/1.1\r\n\r\n");
+    WAIT_UNTIL(nheld == 1);
+    weir_http_server_stop_accepting(srv);
+    /* new connections are refused */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    cr_assert_neq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(errno, ECONNREFUSED);
+    close(fd);
+    /* the idle one closes now, the busy one stays until it is answered */
+    cli_expect_closed(idle);
+    cli_close(idle);
+    cli_expect_quiet(busy, 30);
+    cr_assert_eq(weir_http_server_connections(srv), 1);
+    cr_assert_eq(weir_http_server_in_flight(srv), 1);
+    echo(held[0]);
+    nheld = 0;
+    r = cli_read(busy);
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    resp_free(r);
+    cli_expect_closed(busy);
+    cli_close(busy);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 0);
+    finish();
+}
+
+Test(http, stop_accepting_with_pipelined_requests_answers_them_all) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "GET /hold HTTP/1.1\r\n\r\nGET /hold HTTP/1.1\r\n\r\n");
+    WAIT_UNTIL(nheld == 2);
+    weir_http_server_stop_accepting(srv);
+    echo(held[1]);
+    echo(held[0]);
+    nheld = 0;
+    response *r1 = cli_read(c), *r2 = cli_read(c);
+    cr_assert_str_eq(hdr(r1, "Connection"), "keep-alive");
+    cr_assert_str_eq(hdr(r2, "Connection"), "close");
+    cr_assert_lt(json_integer_value(json_object_get(r1->json, "id")),
+                 json_integer_value(json_object_get(r2->json, "id")));
+    resp_free(r1);
+    resp_free(r2);
+    cli_expect_closed(c);
+    cli_close(c);
+    finish();
+}
+
+Test(http, destroy_with_requests_in_flight) {
+    start(NULL);
+    client *a = cli_open(), *b = cli_open();
+    cli_send(a, "GET /hold HTTP/1.1\r\n\r\nGET /later?ms=50 HTTP/1.1\r\n\r\nGET /hold HTTP/1.1\r\n\r\n");
+    cli_send(b, "POST /hold HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody");
+    cli_send(b, "GET /partial HTTP/1.1\r\n"); /* half a request */
+    WAIT_UNTIL(nheld == 3 && handler_calls == 4);
+    cr_assert_eq(weir_http_server_in_flight(srv), 4);
+    echo(held[2]); /* answered, waiting behind the earlier ones */
+    held[2] = NULL;
+    nheld = 2;
+    finish(); /* destroys, then answers the held requests and lets /later fire */
+    cli_pump(a);
+    cli_pump(b);
+    cr_assert(a->eof && b->eof);
+    cli_close(a);
+    cli_close(b);
+}
+
+Test(http, respond_after_the_connection_died) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "GET /hold HTTP/1.1\r\n\r\nGET /hold HTTP/1.1\r\n\r\n");
+    WAIT_UNTIL(nheld == 2);
+    struct linger l = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l); /* close with a reset */
+    cli_close(c);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 0);
+    cr_assert_eq(weir_http_server_in_flight(srv), 2);
+    echo(held[1]);
+    weir_http_respond_error(held[0], 500, "gone");
+    nheld = 0;
+    cr_assert_eq(weir_http_server_in_flight(srv), 0);
+    finish();
+}
+
+Test(http, half_closed_client_still_gets_its_answers) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "GET /hold HTTP/1.1\r\n\r\nGET /later?ms=5 HTTP/1.1\r\n\r\n");
+    shutdown(c->fd, SHUT_WR);
+    WAIT_UNTIL(nheld == 1 && handler_calls == 2);
+    echo(held[0]);
+    nheld = 0;
+    response *r1 = cli_read(c), *r2 = cli_read(c);
+    cr_assert_str_eq(jstr(r1, "path"), "/hold");
+    cr_assert_str_eq(jstr(r2, "path"), "/later");
+    cr_assert_str_eq(hdr(r2, "Connection"), "close");
+    resp_free(r1);
+    resp_free(r2);
+    cli_expect_closed(c);
+    cli_close(c);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 0);
+    finish();
+}
+
+Test(http, expect_100_continue) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "POST /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    response *r = cli_read(c);
+    cr_assert_eq(r->status, 100);
+    resp_free(r);
+    cli_send(c, "data");
+    r = cli_read(c);
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(jstr(r, "body"), "data");
+    resp_free(r);
+    cli_close(c);
+    finish();
+}
+
+Test(http, upgrade_request_goes_to_the_handler) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                "\x81\x85 not http");
+    response *r = cli_read(c);
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(jhdr(r, "upgrade"), "websocket");
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 1);
+    finish();
+}
+
+Test(http, start_fails_cleanly_when_the_port_is_taken) {
+    start(NULL);
+    weir_http_options o = {.host = "127.0.0.1", .port = port};
+    weir_http_server *second = (weir_http_server *)1;
+    weir_error err = {0};
+    cr_assert_eq(weir_http_server_start(&loop, &o, handler, NULL, &second, &err), WEIR_EIO);
+    cr_assert_null(second);
+    cr_assert(strstr(err.message, "address already in use"), "%s", err.message);
+    o.host = "not an address";
+    cr_assert_eq(weir_http_server_start(&loop, &o, handler, NULL, &second, &err), WEIR_EIO);
+    weir_http_server_destroy(NULL);
+    cr_assert_str_eq(weir_http_reason(404), "Not Found");
+    cr_assert_str_eq(weir_http_reason(299), "Success");
+    finish();
+}
