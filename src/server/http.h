@@ -1,0 +1,82 @@
+/*
+ * HTTP/1.1 server on libuv + http-parser (DESIGN §3): keep-alive,
+ * pipelining, any transfer encoding for request bodies, limits that refuse
+ * instead of failing, graceful stop.  Internal to `weir serve`.
+ *
+ * The handler is called once per complete request, in arrival order.  It
+ * answers with weir_http_respond*() exactly once — at once or later (an
+ * inject that waits for its effects); responses to pipelined requests are
+ * written in request order whatever order they are produced in.  A request
+ * stays valid until it is answered, even if its connection has gone (the
+ * answer is then dropped).
+ */
+#ifndef WEIR_SERVER_HTTP_H
+#define WEIR_SERVER_HTTP_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "weir/weir.h"
+
+typedef struct weir_http_server weir_http_server;
+typedef struct weir_http_req weir_http_req;
+
+struct weir_http_req {
+    const char *method;  /* "GET", "POST", ... */
+    const char *path;    /* percent-decoded path without the query ("/api/graphs/x") */
+    const char *query;   /* raw query string without '?', "" if none */
+    const char *body;    /* NUL-terminated (the NUL is not counted), "" if none */
+    size_t body_len;
+    size_t n_headers;
+    const char *const *header_names;  /* lower-case */
+    const char *const *header_values;
+    bool keep_alive;
+    uint64_t id;         /* per server, increasing */
+    void *user;          /* free for the handler */
+};
+
+typedef void (*weir_http_handler)(void *ud, weir_http_req *req);
+
+typedef struct weir_http_options {
+    const char *host;                /* "127.0.0.1" */
+    int port;                        /* 0: an ephemeral port (see weir_http_server_port) */
+    size_t max_body_bytes;           /* 413 beyond; 0: 12 MiB */
+    size_t max_header_bytes;         /* 431 beyond (request line + headers); 0: 16 KiB */
+    unsigned max_connections;        /* further connections get 503 and are closed; 0: 1024 */
+    uint64_t idle_timeout_ms;        /* keep-alive connection with no request; 0: 60000 */
+    uint64_t request_timeout_ms;     /* a request must arrive whole within this; 0: 30000 */
+    const char *cors_origin;         /* Access-Control-Allow-Origin; NULL: "*" */
+} weir_http_options;
+
+/* Bind and listen.  WEIR_EIO with the reason (address in use, ...) in err. */
+int weir_http_server_start(uv_loop_t *loop, const weir_http_options *opts, weir_http_handler handler, void *ud,
+                           weir_http_server **out, weir_error *err);
+/* The port actually bound. */
+int weir_http_server_port(const weir_http_server *s);
+/* Graceful stop, step 1: close the listener; idle connections close now,
+ * busy ones after their in-flight responses (sent with Connection: close). */
+void weir_http_server_stop_accepting(weir_http_server *s);
+/* Requests received and not yet answered. */
+size_t weir_http_server_in_flight(const weir_http_server *s);
+/* Open connections. */
+size_t weir_http_server_connections(const weir_http_server *s);
+/* Close everything (unanswered requests are dropped) and free, asynchronously:
+ * run the loop until it returns afterwards.  NULL is a no-op. */
+void weir_http_server_destroy(weir_http_server *s);
+
+/* Header value by lower-case name, or NULL. */
+const char *weir_http_header(const weir_http_req *r, const char *name);
+/* Answer.  Extra headers: NULL-terminated name/value pairs, or NULL.
+ * Date, Content-Length, Connection and CORS headers are added. */
+void weir_http_respond(weir_http_req *r, int status, const char *content_type, const char *body, size_t len,
+                       const char *const *extra_headers);
+/* Answer with a JSON body (STOLEN; NULL answers 500). */
+void weir_http_respond_json(weir_http_req *r, int status, json_t *body);
+/* Answer {"error": message} with status. */
+void weir_http_respond_error(weir_http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Reason phrase of a status ("Not Found"). */
+const char *weir_http_reason(int status);
+
+#endif
