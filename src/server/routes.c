@@ -1,0 +1,583 @@
+/*
+ * REST routes (SPEC §6): one table drives dispatch and the OpenAPI
+ * document, so the document lists exactly the routes the router knows.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "server/service_internal.h"
+
+typedef struct call {
+    weir_service *s;
+    weir_http_req *req;
+    const char *params[2];
+    uint64_t start_ns;
+} call;
+
+typedef void (*handler_fn)(call *c);
+
+/* ------------------------------------------------------------ answering */
+
+static void reply(call *c, int status, json_t *body) {
+    weir_http_respond_json(c->req, status, body);
+    svc_observe(c->s, (double)(uv_hrtime() - c->start_ns) / 1e6);
+}
+
+static void fail(call *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(call *c, int status, const char *fmt, ...) {
+    char msg[WEIR_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    reply(c, status, json_pack("{s:s}", "error", msg));
+}
+
+/* The HTTP status for a core error code. */
+static int status_of(int code) {
+    switch (code) {
+    case WEIR_EINVAL:
+    case WEIR_EGRAPH:
+    case WEIR_EEXPR: return 400;
+    case WEIR_ENOTFOUND: return 404;
+    case WEIR_ESTATE: return 409;
+    case WEIR_EFULL:
+    case WEIR_ELIMIT: return 429;
+    case WEIR_ENOMEM: return 503;
+    default: return 500;
+    }
+}
+
+static void fail_err(call *c, const weir_error *err) { fail(c, status_of(err->code), "%s", err->message); }
+
+/* Parse the body as JSON (or YAML when the content type says so). */
+static json_t *body_doc(call *c, bool allow_empty) {
+    const char *ct = weir_http_header(c->req, "content-type");
+    if (c->req->body_len == 0) {
+        if (allow_empty) return json_object();
+        fail(c, 400, "a JSON body is required");
+        return NULL;
+    }
+    weir_doc_format fmt = WEIR_DOC_JSON;
+    if (ct && (strstr(ct, "yaml") || strstr(ct, "yml"))) fmt = WEIR_DOC_YAML;
+    json_t *doc = NULL;
+    weir_error err;
+    if (weir_doc_parse(c->req->body, c->req->body_len, fmt, &doc, &err)) {
+        fail(c, 400, "%s", err.message);
+        return NULL;
+    }
+    return doc;
+}
+
+static bool query_flag(const char *query, const char *name, bool dflt) {
+    size_t n = strlen(name);
+    for (const char *q = query; q && *q;) {
+        if (strncmp(q, name, n) == 0 && q[n] == '=') {
+            const char *v = q + n + 1;
+            return strncmp(v, "false", 5) != 0 && strncmp(v, "0", 1) != 0;
+        }
+        q = strchr(q, '&');
+        if (q) q++;
+    }
+    return dflt;
+}
+
+/* ---------------------------------------------------------------- graphs */
+
+static json_t *graph_summary(svc_graph *g, bool full) {
+    json_t *topo = weir_graph_topology(g->g);
+    json_t *j = json_pack("{s:s,s:s,s:s?,s:I,s:I}", "id", g->id, "name", weir_graph_name(g->g), "version",
+                          json_string_value(json_object_get(weir_graph_definition(g->g), "version")), "nodeCount",
+                          (json_int_t)weir_graph_node_count(g->g), "edgeCount", (json_int_t)weir_graph_edge_count(g->g));
+    if (!j) {
+        json_decref(topo);
+        return NULL;
+    }
+    if (full) {
+        json_object_set_new(j, "topology", topo);
+        json_object_set(j, "definition", weir_graph_definition(g->g));
+    } else {
+        json_object_set_new(j, "inputNodes", json_incref(json_object_get(topo, "inputNodes")));
+        json_object_set_new(j, "outputNodes", json_incref(json_object_get(topo, "outputNodes")));
+        json_decref(topo);
+    }
+    return j;
+}
+
+static void graphs_create(call *c) {
+    json_t *doc = body_doc(c, false);
+    if (!doc) return;
+    json_t *problems = json_array();
+    svc_graph *g;
+    weir_error err;
+    int rc = svc_graph_add(c->s, doc, &g, problems, &err);
+    json_decref(doc);
+    if (rc) {
+        json_t *body = json_pack("{s:s}", "error", err.message);
+        if (json_array_size(problems)) json_object_set(body, "problems", problems);
+        json_decref(problems);
+        reply(c, status_of(rc), body);
+        return;
+    }
+    json_decref(problems);
+    json_t *j = graph_summary(g, false);
+    json_object_set_new(j, "topology", weir_graph_topology(g->g));
+    reply(c, 201, j);
+}
+
+static void graphs_list(call *c) {
+    json_t *a = json_array();
+    for (svc_graph *g = c->s->graphs; g; g = g->next) json_array_append_new(a, graph_summary(g, false));
+    reply(c, 200, a);
+}
+
+static svc_graph *graph_or_404(call *c) {
+    svc_graph *g = svc_graph_find(c->s, c->params[0]);
+    if (!g) fail(c, 404, "graph %s not found", c->params[0]);
+    return g;
+}
+
+static void graphs_get(call *c) {
+    svc_graph *g = graph_or_404(c);
+    if (g) reply(c, 200, graph_summary(g, true));
+}
+
+static void graphs_delete(call *c) {
+    svc_graph *g = graph_or_404(c);
+    if (!g) return;
+    json_t *body = json_pack("{s:s,s:b}", "id", g->id, "deleted", 1);
+    svc_graph_remove(c->s, g);
+    reply(c, 200, body);
+}
+
+static json_t *exec_summary(svc_exec *x) {
+    json_t *j = weir_exec_json(x->e);
+    if (j) json_object_set_new(j, "graphName", json_string(x->graph_name));
+    return j;
+}
+
+static void graphs_execute(call *c) {
+    svc_graph *g = graph_or_404(c);
+    if (!g) return;
+    json_t *opts = body_doc(c, true);
+    if (!opts) return;
+    svc_exec *x;
+    weir_error err;
+    int rc = svc_exec_start(c->s, g, opts, &x, &err);
+    json_decref(opts);
+    if (rc) return fail_err(c, &err);
+    json_t *j = exec_summary(x);
+    reply(c, 201, j);
+}
+
+/* ------------------------------------------------------------ executions */
+
+static svc_exec *exec_or_404(call *c) {
+    svc_exec *x = svc_exec_find(c->s, c->params[0]);
+    if (!x) fail(c, 404, "execution %s not found", c->params[0]);
+    return x;
+}
+
+static void execs_list(call *c) {
+    json_t *a = json_array();
+    for (svc_exec *x = c->s->execs; x; x = x->next) json_array_append_new(a, exec_summary(x));
+    reply(c, 200, a);
+}
+
+static void execs_get(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    json_t *j = exec_summary(x);
+    json_object_set_new(j, "metrics", weir_exec_metrics(x->e, svc_now(c->s)));
+    reply(c, 200, j);
+}
+
+static void execs_metrics(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (x) reply(c, 200, weir_exec_metrics(x->e, svc_now(c->s)));
+}
+
+/* Inject; with wait (default) the answer comes when everything it caused
+ * has settled (SPEC §4.1). */
+static void execs_inject(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    json_t *body = body_doc(c, false);
+    if (!body) return;
+    const char *node = json_string_value(json_object_get(body, "nodeId"));
+    json_t *value = json_object_get(body, "value");
+    json_t *port = json_object_get(body, "port");
+    json_t *wait_v = json_object_get(body, "wait");
+    if (!json_is_object(body) || !node || !value || (port && !json_is_string(port)) ||
+        (wait_v && !json_is_boolean(wait_v))) {
+        json_decref(body);
+        return fail(c, 400, "an inject body is {\"nodeId\": string, \"port\"?: string, \"value\": any, \"wait\"?: "
+                            "boolean, \"trace\"?: boolean}");
+    }
+    bool wait = wait_v ? json_is_true(wait_v) : query_flag(c->req->query, "wait", true);
+    unsigned flags = 0;
+    if (wait) {
+        flags = WEIR_INJECT_OUTPUTS;
+        if (json_is_true(json_object_get(body, "trace")) || query_flag(c->req->query, "trace", false))
+            flags |= WEIR_INJECT_TRACE;
+    }
+    weir_inject in = {node, json_string_value(port), value, flags};
+    svc_inject(c->s, x, c->req, &in, wait, c->start_ns, status_of);
+    json_decref(body);
+}
+
+typedef int (*control_fn)(weir_exec *, int64_t, weir_error *);
+
+static void control(call *c, control_fn fn) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    weir_error err;
+    if (fn(x->e, svc_now(c->s), &err)) return fail_err(c, &err);
+    reply(c, 200, exec_summary(x));
+}
+
+static void execs_pause(call *c) { control(c, weir_exec_pause); }
+static void execs_resume(call *c) { control(c, weir_exec_resume); }
+
+static void execs_stop(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    weir_error err;
+    size_t discarded = 0;
+    if (weir_exec_stop(x->e, svc_now(c->s), &discarded, &err)) return fail_err(c, &err);
+    json_t *j = exec_summary(x);
+    json_object_set_new(j, "discarded", json_integer((json_int_t)discarded));
+    reply(c, 200, j);
+}
+
+/* ------------------------------------------------------------ components */
+
+static void components_list(call *c) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < weir_registry_count(c->s->reg); i++)
+        json_array_append_new(a, weir_component_json(weir_registry_at(c->s->reg, i)));
+    reply(c, 200, a);
+}
+
+static void components_get(call *c) {
+    const weir_component *comp = weir_registry_find(c->s->reg, c->params[0]);
+    if (!comp) return fail(c, 404, "component %s not found; GET /api/components lists them", c->params[0]);
+    reply(c, 200, weir_component_json(comp));
+}
+
+/* ---------------------------------------------------------------- ingress */
+
+static void ingress(call *c) {
+    const char *name = c->params[0];
+    svc_graph *g = NULL;
+    for (svc_graph *it = c->s->graphs; it; it = it->next)
+        if (strcmp(weir_graph_name(it->g), name) == 0) g = it;
+    if (!g) return fail(c, 404, "no graph named \"%s\" is loaded", name);
+    json_t *decl = json_object_get(json_object_get(weir_graph_definition(g->g), "metadata"), "ingress");
+    const char *node = json_string_value(json_object_get(decl, "node"));
+    if (!node)
+        return fail(c, 400,
+                    "graph \"%s\" declares no ingress; add \"metadata\": {\"ingress\": {\"node\": ..., \"port\": ...}}",
+                    name);
+    svc_exec *x = NULL;
+    for (svc_exec *it = c->s->execs; it; it = it->next)
+        if (!it->finished && strcmp(it->graph_name, name) == 0) x = it; /* the newest wins */
+    if (!x)
+        return fail(c, 409, "graph \"%s\" has no running execution; start one with POST /api/graphs/%s/execute", name,
+                    g->id);
+    json_t *body = body_doc(c, false);
+    if (!body) return;
+    json_t *items = json_is_array(body) ? body : NULL;
+    size_t n = items ? json_array_size(items) : 1, accepted = 0;
+    weir_error err;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        weir_inject in = {node, json_string_value(json_object_get(decl, "port")),
+                          items ? json_array_get(items, i) : body, 0};
+        rc = weir_exec_inject(x->e, &in, svc_now(c->s), NULL, &err);
+        if (rc == 0) accepted++;
+    }
+    json_decref(body);
+    c->s->injects_total += accepted;
+    if (rc) {
+        /* what was accepted stays accepted; the caller learns where it stopped */
+        return reply(c, rc == WEIR_ENOTFOUND ? 400 : status_of(rc),
+                     json_pack("{s:s,s:I,s:s}", "error", err.message, "accepted", (json_int_t)accepted, "executionId",
+                               x->id));
+    }
+    reply(c, 202, json_pack("{s:s,s:I}", "executionId", x->id, "accepted", (json_int_t)accepted));
+}
+
+/* ---------------------------------------------------------------- service */
+
+static void health(call *c) {
+    reply(c, c->s->shutting_down ? 503 : 200,
+          json_pack("{s:s,s:s,s:I}", "status", c->s->shutting_down ? "shutting-down" : "ok", "version", WEIR_VERSION,
+                    "uptimeMs", (json_int_t)(svc_now(c->s) - c->s->started_ms)));
+}
+
+static void health_live(call *c) { reply(c, 200, json_pack("{s:s}", "status", "alive")); }
+
+static void health_ready(call *c) {
+    if (c->s->shutting_down) return fail(c, 503, "shutting down");
+    reply(c, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+typedef struct totals {
+    size_t by_state[7];
+    uint64_t processed, errors;
+    size_t queued;
+} totals;
+
+static totals count(weir_service *s) {
+    totals t = {.processed = s->messages_finished, .errors = s->errors_finished};
+    for (svc_exec *x = s->execs; x; x = x->next) {
+        t.by_state[weir_exec_state(x->e)]++;
+        t.queued += weir_exec_queue_depth(x->e);
+        if (x->finished) continue;
+        json_t *m = weir_exec_metrics(x->e, 0);
+        t.processed += (uint64_t)json_integer_value(json_object_get(m, "messagesProcessed"));
+        t.errors += (uint64_t)json_integer_value(json_object_get(m, "errorCount"));
+        json_decref(m);
+    }
+    return t;
+}
+
+static void stats(call *c) {
+    totals t = count(c->s);
+    json_t *by = json_object();
+    for (int st = 0; st < 7; st++) json_object_set_new(by, weir_state_name(st), json_integer((json_int_t)t.by_state[st]));
+    size_t graphs = 0;
+    for (svc_graph *g = c->s->graphs; g; g = g->next) graphs++;
+    reply(c, 200,
+          json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I}", "graphs", (json_int_t)graphs, "executions",
+                    (json_int_t)c->s->n_execs, "executionsByState", by, "activeExecutions",
+                    (json_int_t)c->s->n_running, "totalMessagesProcessed", (json_int_t)t.processed, "queueDepth",
+                    (json_int_t)t.queued, "connections", (json_int_t)weir_http_server_connections(c->s->http),
+                    "uptimeMs", (json_int_t)(svc_now(c->s) - c->s->started_ms)));
+}
+
+typedef struct textbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} textbuf;
+
+static void out(textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(textbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = b->oom ? -1 : vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        if (weir__grow((void **)&b->p, &b->cap, b->len + (size_t)n + 1, 1)) {
+            b->oom = true;
+            return;
+        }
+    }
+}
+
+/* Prometheus text exposition format 0.0.4. */
+static void prometheus(call *c) {
+    weir_service *s = c->s;
+    totals t = count(s);
+    textbuf b = {weir__malloc(4096), 0, 4096, false};
+    if (!b.p) return fail(c, 503, "out of memory");
+    out(&b, "# HELP weir_executions Executions by state.\n# TYPE weir_executions gauge\n");
+    for (int st = 0; st < 7; st++) out(&b, "weir_executions{state=\"%s\"} %zu\n", weir_state_name(st), t.by_state[st]);
+    out(&b, "# HELP weir_messages_processed_total Messages processed by every execution.\n"
+            "# TYPE weir_messages_processed_total counter\nweir_messages_processed_total %llu\n",
+        (unsigned long long)t.processed);
+    out(&b, "# HELP weir_component_errors_total Unhandled component errors.\n"
+            "# TYPE weir_component_errors_total counter\nweir_component_errors_total %llu\n",
+        (unsigned long long)t.errors);
+    out(&b, "# HELP weir_injects_total Accepted injects.\n# TYPE weir_injects_total counter\nweir_injects_total %llu\n",
+        (unsigned long long)s->injects_total);
+    out(&b, "# HELP weir_queue_depth Inputs waiting in pause queues.\n# TYPE weir_queue_depth gauge\n"
+            "weir_queue_depth %zu\n",
+        t.queued);
+    out(&b, "# HELP weir_http_connections Open HTTP connections.\n# TYPE weir_http_connections gauge\n"
+            "weir_http_connections %zu\n",
+        weir_http_server_connections(s->http));
+    out(&b, "# HELP weir_http_request_duration_seconds Time to answer API requests.\n"
+            "# TYPE weir_http_request_duration_seconds histogram\n");
+    for (int i = 0; i < LATENCY_BUCKETS; i++)
+        out(&b, "weir_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", svc_latency_bounds[i] / 1000.0,
+            (unsigned long long)s->latency_bucket[i]);
+    out(&b, "weir_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)s->latency_count);
+    out(&b, "weir_http_request_duration_seconds_sum %.6f\nweir_http_request_duration_seconds_count %llu\n",
+        s->latency_sum, (unsigned long long)s->latency_count);
+    if (b.oom) {
+        weir__free(b.p);
+        return fail(c, 503, "out of memory");
+    }
+    weir_http_respond(c->req, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len, NULL);
+    svc_observe(s, (double)(uv_hrtime() - c->start_ns) / 1e6);
+    weir__free(b.p);
+}
+
+static void openapi(call *c) { reply(c, 200, weir_service_openapi()); }
+
+/* ------------------------------------------------------------------ table */
+
+typedef struct route_def {
+    weir_route r;
+    handler_fn fn;
+} route_def;
+
+static const route_def ROUTES[] = {
+    {{"POST", "/api/graphs", "Load a graph definition (JSON, or YAML with Content-Type: application/yaml)", 201,
+      "400 413"},
+     graphs_create},
+    {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list},
+    {{"GET", "/api/graphs/:id", "A graph with its topology and definition", 200, "404"}, graphs_get},
+    {{"DELETE", "/api/graphs/:id", "Unload a graph; stops its executions", 200, "404"}, graphs_delete},
+    {{"POST", "/api/graphs/:id/execute",
+      "Start an execution (options: completion, timeoutMs, onError, overflow, runtime)", 201, "400 404 409 429"},
+     graphs_execute},
+    {{"GET", "/api/executions", "List executions (running and recently finished)", 200, ""}, execs_list},
+    {{"GET", "/api/executions/:id", "An execution with its metrics", 200, "404"}, execs_get},
+    {{"GET", "/api/executions/:id/metrics", "Metrics of an execution", 200, "404"}, execs_metrics},
+    {{"POST", "/api/executions/:id/inject",
+      "Inject {nodeId, port, value}; waits until everything it caused has settled unless wait is false", 200,
+      "202 400 404 409 429"},
+     execs_inject},
+    {{"POST", "/api/executions/:id/pause", "Pause: new input queues (bounded by MAX_BACKPRESSURE_QUEUE)", 200,
+      "404 409"},
+     execs_pause},
+    {{"POST", "/api/executions/:id/resume", "Resume: drain the queue in arrival order", 200, "404 409"},
+     execs_resume},
+    {{"POST", "/api/executions/:id/stop", "Stop: cancel effects, discard queued input", 200, "404 409"}, execs_stop},
+    {{"GET", "/api/components", "List component descriptors", 200, ""}, components_list},
+    {{"GET", "/api/components/:id", "A component descriptor", 200, "404"}, components_get},
+    {{"POST", "/api/ingress/:name",
+      "Deliver a body (an array is a batch) to the declared metadata.ingress of the graph's newest running execution",
+      202, "400 404 409 429"},
+     ingress},
+    {{"GET", "/health", "Service health", 200, "503"}, health},
+    {{"GET", "/health/live", "Liveness", 200, ""}, health_live},
+    {{"GET", "/health/ready", "Readiness (503 while shutting down)", 200, "503"}, health_ready},
+    {{"GET", "/api/stats", "Service statistics", 200, ""}, stats},
+    {{"GET", "/metrics", "Prometheus metrics", 200, ""}, prometheus},
+    {{"GET", "/api/openapi.json", "This document", 200, ""}, openapi},
+};
+#define N_ROUTES (sizeof ROUTES / sizeof *ROUTES)
+
+const weir_route *weir_service_routes(size_t *n) {
+    static weir_route table[N_ROUTES];
+    for (size_t i = 0; i < N_ROUTES; i++) table[i] = ROUTES[i].r;
+    *n = N_ROUTES;
+    return table;
+}
+
+/* Match "/api/graphs/:id" against a path; params point into `scratch`. */
+static bool match(const char *pattern, const char *path, char *scratch, size_t cap, const char *params[2]) {
+    size_t used = 0;
+    int np = 0;
+    while (*pattern && *path) {
+        if (*pattern != '/' || *path != '/') return false;
+        pattern++;
+        path++;
+        size_t pl = strcspn(pattern, "/"), sl = strcspn(path, "/");
+        if (pattern[0] == ':') {
+            if (sl == 0 || np == 2 || used + sl + 1 > cap) return false;
+            memcpy(scratch + used, path, sl);
+            scratch[used + sl] = '\0';
+            params[np++] = scratch + used;
+            used += sl + 1;
+        } else if (pl != sl || strncmp(pattern, path, pl) != 0) {
+            return false;
+        }
+        pattern += pl;
+        path += sl;
+    }
+    return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+}
+
+void svc_route(void *ud, weir_http_req *req) {
+    weir_service *s = ud;
+    call c = {s, req, {NULL, NULL}, uv_hrtime()};
+    char scratch[1024];
+    char allowed[128] = "";
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!match(ROUTES[i].r.pattern, req->path, scratch, sizeof scratch, c.params)) continue;
+        bool head = strcmp(req->method, "HEAD") == 0 && strcmp(ROUTES[i].r.method, "GET") == 0;
+        if (strcmp(req->method, ROUTES[i].r.method) == 0 || head) {
+            ROUTES[i].fn(&c);
+            return;
+        }
+        size_t l = strlen(allowed);
+        snprintf(allowed + l, sizeof allowed - l, "%s%s", l ? ", " : "", ROUTES[i].r.method);
+    }
+    if (allowed[0]) {
+        const char *hdr[] = {"Allow", allowed, NULL};
+        char body[512];
+        int n = snprintf(body, sizeof body, "{\"error\":\"method %s is not allowed here; allowed: %s\"}", req->method,
+                         allowed);
+        weir_http_respond(req, 405, "application/json", body, (size_t)n, hdr);
+        return;
+    }
+    fail(&c, 404, "no route %s %s; GET /api/openapi.json lists the routes", req->method, req->path);
+}
+
+/* --------------------------------------------------------------- openapi */
+
+json_t *weir_service_openapi(void) {
+    json_t *paths = json_object();
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const weir_route *r = &ROUTES[i].r;
+        char path[256] = "";
+        json_t *params = json_array();
+        for (const char *p = r->pattern; *p;) {
+            size_t l = strlen(path);
+            if (p[0] == ':') {
+                int n = (int)strcspn(p + 1, "/");
+                snprintf(path + l, sizeof path - l, "{%.*s}", n, p + 1);
+                json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1, (size_t)n, "in",
+                                                        "path", "required", 1, "schema", "type", "string"));
+                p += n + 1;
+            } else {
+                snprintf(path + l, sizeof path - l, "%c", *p);
+                p++;
+            }
+        }
+        json_t *item = json_object_get(paths, path);
+        if (!item) {
+            item = json_object();
+            json_object_set_new(paths, path, item);
+        }
+        char method[16];
+        size_t k = 0;
+        for (; r->method[k] && k < sizeof method - 1; k++) method[k] = (char)tolower((unsigned char)r->method[k]);
+        method[k] = '\0';
+        json_t *responses = json_object();
+        char code[8];
+        snprintf(code, sizeof code, "%d", r->status);
+        json_object_set_new(responses, code, json_pack("{s:s}", "description", weir_http_reason(r->status)));
+        for (const char *e = r->errors; *e;) {
+            int st = atoi(e);
+            if (st) {
+                snprintf(code, sizeof code, "%d", st);
+                json_object_set_new(responses, code, json_pack("{s:s}", "description", weir_http_reason(st)));
+            }
+            e += strcspn(e, " ");
+            e += strspn(e, " ");
+        }
+        json_t *op = json_pack("{s:s,s:o}", "summary", r->summary, "responses", responses);
+        if (json_array_size(params)) json_object_set_new(op, "parameters", params);
+        else json_decref(params);
+        json_object_set_new(item, method, op);
+    }
+    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "openapi", "3.1.0", "info", "title", "weir", "version", WEIR_VERSION,
+                     "description", "A dataflow runtime: graphs, executions, injects, metrics (SPEC §6).", "paths",
+                     paths);
+}

@@ -1,0 +1,486 @@
+/*
+ * The service's store and executions: graphs and executions in memory,
+ * each execution on the realtime runtime, injects that wait for their
+ * effects to settle, bounded history of finished executions, logging and
+ * graceful shutdown.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "server/service_internal.h"
+
+const double svc_latency_bounds[LATENCY_BUCKETS] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
+
+void weir_service_config_defaults(weir_service_config *c) {
+    *c = (weir_service_config){
+        .host = "127.0.0.1",
+        .port = 5006,
+        .max_concurrent_executions = 100,
+        .default_execution_timeout = 300000,
+        .max_backpressure_queue = 10000,
+        .enable_metrics = true,
+        .max_body_bytes = 12u << 20,
+        .max_finished_history = 1000,
+        .log_level = "info",
+        .log_format = "text",
+    };
+}
+
+int64_t svc_now(const weir_service *s) { return weir_realtime_now(s->rt); }
+
+void svc_uuid(char out[40]) {
+    unsigned char b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, b, sizeof b) : -1;
+    if (fd >= 0) close(fd);
+    if (got != (ssize_t)sizeof b) { /* no urandom: time and a counter still make ids unique here */
+        static uint64_t counter;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30), c = ++counter;
+        memcpy(b, &a, 8);
+        memcpy(b + 8, &c, 8);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* ---------------------------------------------------------------- logging */
+
+void weir_service_log(weir_service *s, weir_log_level level, json_t *fields, const char *fmt, ...) {
+    if (level < s->log_level) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char ts[32];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (s->log_json) {
+        json_t *line = json_pack("{s:s+,s:s,s:s}", "time", ts, "Z", "level", weir_log_level_name(level), "msg", msg);
+        if (line && fields) json_object_update_missing(line, fields);
+        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+        if (text) fprintf(stderr, "%s\n", text);
+        weir__free(text);
+        json_decref(line);
+    } else {
+        char *extra = fields ? json_dumps(fields, JSON_COMPACT) : NULL;
+        fprintf(stderr, "%sZ %-5s %s%s%s\n", ts, weir_log_level_name(level), msg, extra ? " " : "", extra ? extra : "");
+        weir__free(extra);
+    }
+}
+
+static void on_log_effect(void *ud, const weir_effect *eff) {
+    weir_service *s = ud;
+    weir_log_level level = WEIR_LOG_INFO;
+    weir_log_level_parse(json_string_value(json_object_get(eff->payload, "level")), &level);
+    json_t *fields = json_pack("{s:s,s:s?}", "executionId", eff->execution_id, "nodeId", eff->node_id);
+    weir_service_log(s, level, fields, "%s", json_string_value(json_object_get(eff->payload, "message")));
+    json_decref(fields);
+}
+
+/* ----------------------------------------------------------------- graphs */
+
+svc_graph *svc_graph_find(weir_service *s, const char *id) {
+    for (svc_graph *g = s->graphs; g; g = g->next)
+        if (strcmp(g->id, id) == 0) return g;
+    return NULL;
+}
+
+int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
+    svc_graph *sg = weir__calloc(1, sizeof *sg);
+    if (!sg) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    svc_uuid(sg->id);
+    weir_graph_options o = {sg->id, problems};
+    int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
+    if (rc) {
+        weir__free(sg);
+        return rc;
+    }
+    sg->created_ms = svc_now(s);
+    /* keep declaration order: append */
+    svc_graph **tail = &s->graphs;
+    while (*tail) tail = &(*tail)->next;
+    *tail = sg;
+    *out = sg;
+    return 0;
+}
+
+void svc_graph_remove(weir_service *s, svc_graph *g) {
+    for (svc_exec *x = s->execs; x; x = x->next) {
+        if (x->finished || strcmp(x->graph_id, g->id) != 0) continue;
+        weir_exec_stop(x->e, svc_now(s), NULL, NULL);
+    }
+    for (svc_graph **p = &s->graphs; *p; p = &(*p)->next)
+        if (*p == g) {
+            *p = g->next;
+            break;
+        }
+    weir_graph_unref(g->g);
+    weir__free(g);
+}
+
+/* ------------------------------------------------------------- executions */
+
+svc_exec *svc_exec_find(weir_service *s, const char *id) {
+    for (svc_exec *x = s->execs; x; x = x->next)
+        if (strcmp(x->id, id) == 0) return x;
+    return NULL;
+}
+
+static void wait_closed(uv_handle_t *h) { weir__free(h->data); }
+
+static void wait_release(svc_wait *w) {
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, wait_closed);
+}
+
+/* Unlink w from its execution's list. */
+static void wait_unlink(svc_wait *w) {
+    for (svc_wait **p = &w->x->waits; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+}
+
+void svc_wait_answer(svc_wait *w, const weir_settled *st) {
+    if (w->done) return;
+    w->done = true;
+    svc_exec *x = w->x;
+    weir_service *s = x->svc;
+    json_t *body = json_pack("{s:s,s:I,s:I,s:b,s:s}", "executionId", x->id, "injectId", (json_int_t)w->inject_id,
+                             "tick", (json_int_t)(st ? st->first_tick : w->tick), "settled", st != NULL, "state",
+                             weir_state_name(weir_exec_state(x->e)));
+    if (body && st) {
+        json_object_set(body, "outputs", st->outputs ? st->outputs : json_object());
+        if (st->trace) json_object_set(body, "trace", st->trace);
+        json_object_set_new(body, "hops", json_integer((json_int_t)st->hops));
+    }
+    json_t *err = weir_exec_error(x->e);
+    if (body && err) json_object_set(body, "error", err);
+    /* 200: settled; 202: still running when the wait ran out */
+    weir_http_respond_json(w->req, st ? 200 : 202, body);
+    svc_observe(s, (double)(uv_hrtime() - w->start_ns) / 1e6);
+    wait_unlink(w);
+    wait_release(w);
+}
+
+static svc_wait *wait_of(svc_exec *x, uint64_t inject_id) {
+    for (svc_wait *w = x->waits; w; w = w->next)
+        if (w->inject_id == inject_id) return w;
+    return NULL;
+}
+
+static void on_settled(void *ud, weir_exec *e, const weir_settled *st) {
+    (void)e;
+    svc_exec *x = ud;
+    svc_wait *w = wait_of(x, st->inject_id);
+    if (w) {
+        svc_wait_answer(w, st);
+    } else if (x->injecting) {
+        if (!x->early) x->early = json_array();
+        json_array_append_new(x->early, json_pack("{s:I,s:O?,s:O?,s:I,s:I,s:i}", "injectId", (json_int_t)st->inject_id,
+                                                  "outputs", st->outputs, "trace", st->trace, "hops",
+                                                  (json_int_t)st->hops, "firstTick", (json_int_t)st->first_tick,
+                                                  "status", st->status));
+    }
+}
+
+static void wait_timeout(uv_timer_t *t) { svc_wait_answer(t->data, NULL); }
+
+static void answer_now(weir_service *s, weir_http_req *req, uint64_t start_ns, int status, json_t *body) {
+    weir_http_respond_json(req, status, body);
+    svc_observe(s, (double)(uv_hrtime() - start_ns) / 1e6);
+}
+
+void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inject *in, bool wait, uint64_t start_ns,
+                int (*status_of)(int)) {
+    weir_inject_ack ack;
+    weir_error err;
+    x->injecting = true;
+    int rc = weir_exec_inject(x->e, in, svc_now(s), &ack, &err);
+    x->injecting = false;
+    json_t *early = x->early;
+    x->early = NULL;
+    if (rc) {
+        json_decref(early);
+        return answer_now(s, req, start_ns, rc == WEIR_ENOTFOUND ? 400 : status_of(rc),
+                          json_pack("{s:s}", "error", err.message));
+    }
+    s->injects_total++;
+    if (!wait) {
+        json_decref(early);
+        return answer_now(s, req, start_ns, 202,
+                          json_pack("{s:s,s:I,s:b,s:b}", "executionId", x->id, "tick", (json_int_t)ack.tick, "queued",
+                                    ack.queued, "dropped", ack.dropped));
+    }
+    svc_wait *w = weir__calloc(1, sizeof *w);
+    if (!w) {
+        json_decref(early);
+        return answer_now(s, req, start_ns, 503, json_pack("{s:s}", "error", "out of memory"));
+    }
+    w->req = req;
+    w->x = x;
+    w->start_ns = start_ns;
+    w->inject_id = ack.inject_id;
+    w->tick = ack.tick;
+    uv_timer_init(s->loop, &w->timer);
+    w->timer.data = w;
+    w->next = x->waits;
+    x->waits = w;
+    size_t i;
+    json_t *e;
+    json_array_foreach(early, i, e) {
+        if ((uint64_t)json_integer_value(json_object_get(e, "injectId")) != ack.inject_id) continue;
+        weir_settled st = {ack.inject_id, json_object_get(e, "outputs"), json_object_get(e, "trace"),
+                           (uint64_t)json_integer_value(json_object_get(e, "hops")),
+                           (uint64_t)json_integer_value(json_object_get(e, "firstTick")), 0,
+                           (int)json_integer_value(json_object_get(e, "status"))};
+        st.last_tick = st.first_tick;
+        svc_wait_answer(w, &st);
+        json_decref(early);
+        return;
+    }
+    json_decref(early);
+    if (ack.dropped) return svc_wait_answer(w, NULL);
+    /* Bounded by the execution timeout, or the default one. */
+    json_t *xj = weir_exec_json(x->e);
+    int64_t bound = json_integer_value(json_object_get(xj, "timeoutMs"));
+    json_decref(xj);
+    if (bound <= 0) bound = s->cfg.default_execution_timeout;
+    uv_timer_start(&w->timer, wait_timeout, (uint64_t)bound, 0);
+}
+
+/* Evict the oldest finished executions beyond the history bound. */
+static void evict_finished(weir_service *s) {
+    svc_exec **p = &s->execs;
+    while (*p && s->n_finished > s->cfg.max_finished_history) {
+        svc_exec *x = *p;
+        if (!x->finished || x->waits) {
+            p = &x->next;
+            continue;
+        }
+        *p = x->next;
+        if (s->execs_tail == x) {
+            s->execs_tail = NULL;
+            for (svc_exec *y = s->execs; y; y = y->next) s->execs_tail = y;
+        }
+        weir_realtime_forget(s->rt, x->e);
+        weir_exec_destroy(x->e);
+        weir__free(x);
+        s->n_execs--;
+        s->n_finished--;
+    }
+}
+
+static void on_finished(void *ud, weir_exec *e) {
+    svc_exec *x = ud;
+    weir_service *s = x->svc;
+    x->finished = true;
+    s->n_running--;
+    s->n_finished++;
+    json_t *m = weir_exec_metrics(e, svc_now(s));
+    s->messages_finished += (uint64_t)json_integer_value(json_object_get(m, "messagesProcessed"));
+    s->errors_finished += (uint64_t)json_integer_value(json_object_get(m, "errorCount"));
+    json_decref(m);
+    json_t *f = json_pack("{s:s,s:s}", "executionId", x->id, "state", weir_state_name(weir_exec_state(e)));
+    weir_service_log(s, weir_exec_state(e) == WEIR_STATE_FAILED ? WEIR_LOG_WARN : WEIR_LOG_INFO, f, "execution %s",
+                     weir_state_name(weir_exec_state(e)));
+    json_decref(f);
+    /* eviction happens outside the core's call */
+}
+
+static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
+    if (opts && !json_is_object(opts)) return weir__error(err, WEIR_EINVAL, "execute options must be a JSON object");
+    json_t *v;
+    if ((v = json_object_get(opts, "completion"))) {
+        const char *c = json_string_value(v);
+        if (c && strcmp(c, "auto") == 0) o->completion = WEIR_COMPLETION_AUTO;
+        else if (c && strcmp(c, "never") == 0) o->completion = WEIR_COMPLETION_NEVER;
+        else return weir__error(err, WEIR_EINVAL, "completion must be \"auto\" or \"never\"");
+    }
+    if ((v = json_object_get(opts, "onError"))) {
+        const char *c = json_string_value(v);
+        if (c && strcmp(c, "fail") == 0) o->on_error = WEIR_ON_ERROR_FAIL;
+        else if (c && strcmp(c, "continue") == 0) o->on_error = WEIR_ON_ERROR_CONTINUE;
+        else return weir__error(err, WEIR_EINVAL, "onError must be \"fail\" or \"continue\"");
+    }
+    if ((v = json_object_get(opts, "overflow"))) {
+        const char *c = json_string_value(v);
+        if (c && strcmp(c, "refuse") == 0) o->overflow = WEIR_OVERFLOW_REFUSE;
+        else if (c && strcmp(c, "drop-oldest") == 0) o->overflow = WEIR_OVERFLOW_DROP_OLDEST;
+        else if (c && strcmp(c, "drop-newest") == 0) o->overflow = WEIR_OVERFLOW_DROP_NEWEST;
+        else return weir__error(err, WEIR_EINVAL, "overflow must be \"refuse\", \"drop-oldest\" or \"drop-newest\"");
+    }
+    if ((v = json_object_get(opts, "timeoutMs"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return weir__error(err, WEIR_EINVAL, "timeoutMs must be a non-negative integer (0 = no timeout)");
+        o->timeout_ms = json_integer_value(v);
+    }
+    if ((v = json_object_get(opts, "runtime"))) {
+        const char *r = json_string_value(v);
+        if (!r) return weir__error(err, WEIR_EINVAL, "runtime must be a string");
+        if (strcmp(r, "realtime") != 0)
+            return weir__error(err, WEIR_EINVAL,
+                               "runtime \"%s\" is not available in this build; the only runtime is \"realtime\"", r);
+    }
+    return 0;
+}
+
+int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_exec **out, weir_error *err) {
+    if (s->shutting_down) return weir__error(err, WEIR_ESTATE, "the server is shutting down");
+    evict_finished(s);
+    if (s->n_running >= s->cfg.max_concurrent_executions)
+        return weir__error(err, WEIR_ELIMIT,
+                           "maximum concurrent executions reached (%u, MAX_CONCURRENT_EXECUTIONS); stop one or retry "
+                           "later",
+                           s->cfg.max_concurrent_executions);
+    weir_exec_options o = {.timeout_ms = -1,
+                           .default_timeout_ms = s->cfg.default_execution_timeout,
+                           .max_queue = s->cfg.max_backpressure_queue,
+                           .runtime = "realtime"};
+    int rc = parse_options(opts, &o, err);
+    if (rc) return rc;
+    svc_exec *x = weir__calloc(1, sizeof *x);
+    if (!x) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    svc_uuid(x->id);
+    snprintf(x->graph_id, sizeof x->graph_id, "%s", g->id);
+    snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(g->g));
+    x->svc = s;
+    x->created_ms = svc_now(s);
+    o.id = x->id;
+    weir_shell sh = {0};
+    weir_realtime_shell(s->rt, &sh);
+    if (!s->cfg.enable_metrics) sh.clock_ns = NULL;
+    sh.ud = x;
+    sh.settled = on_settled;
+    sh.finished = on_finished;
+    rc = weir_exec_create(g->g, &o, &sh, &x->e, err);
+    if (rc) {
+        weir__free(x);
+        return rc;
+    }
+    if (s->execs_tail) s->execs_tail->next = x;
+    else s->execs = x;
+    s->execs_tail = x;
+    s->n_execs++;
+    s->n_running++;
+    rc = weir_exec_start(x->e, svc_now(s), err);
+    if (rc) { /* it failed in initialize: kept for inspection */
+        *out = x;
+        return 0;
+    }
+    json_t *f = json_pack("{s:s,s:s}", "executionId", x->id, "graphId", g->id);
+    weir_service_log(s, WEIR_LOG_INFO, f, "execution started");
+    json_decref(f);
+    *out = x;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err) {
+    *out = NULL;
+    weir_service *s = weir__calloc(1, sizeof *s);
+    if (!s) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    s->loop = loop;
+    s->cfg = *c;
+    s->log_json = c->log_format && strcmp(c->log_format, "json") == 0;
+    s->log_level = WEIR_LOG_INFO;
+    if (c->log_level && weir_log_level_parse(c->log_level, &s->log_level)) {
+        weir__free(s);
+        return weir__error(err, WEIR_EINVAL, "LOG_LEVEL must be debug, info, warn or error (got \"%s\")", c->log_level);
+    }
+    int rc = weir_registry_create(&s->reg);
+    weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,
+                                .log = on_log_effect, .log_ud = s};
+    if (!rc) rc = weir_realtime_create(loop, &ro, &s->rt);
+    if (rc) {
+        weir_registry_destroy(s->reg);
+        weir__free(s);
+        return weir__error(err, rc, "cannot start the runtime: %s", weir_strerror(rc));
+    }
+    s->started_ms = svc_now(s);
+    weir_http_options ho = {.host = c->host, .port = c->port, .max_body_bytes = c->max_body_bytes};
+    rc = weir_http_server_start(loop, &ho, svc_route, s, &s->http, err);
+    if (rc) {
+        weir_realtime_destroy(s->rt);
+        weir_registry_destroy(s->reg);
+        weir__free(s);
+        return rc;
+    }
+    uv_timer_init(loop, &s->shutdown_poll);
+    s->shutdown_poll.data = s;
+    *out = s;
+    return 0;
+}
+
+int weir_service_port(const weir_service *s) { return weir_http_server_port(s->http); }
+
+static void shutdown_check(uv_timer_t *t) {
+    weir_service *s = t->data;
+    if (weir_http_server_in_flight(s->http) > 0) return;
+    uv_timer_stop(t);
+    if (s->shutdown_done) s->shutdown_done(s->shutdown_ud);
+}
+
+void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
+    if (s->shutting_down) return;
+    s->shutting_down = true;
+    s->shutdown_done = done;
+    s->shutdown_ud = ud;
+    weir_service_log(s, WEIR_LOG_INFO, NULL, "shutting down: no new connections, stopping executions");
+    weir_http_server_stop_accepting(s->http);
+    for (svc_exec *x = s->execs; x; x = x->next)
+        if (!x->finished) weir_exec_stop(x->e, svc_now(s), NULL, NULL);
+    uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
+}
+
+static void poll_closed(uv_handle_t *h) { weir__free(h->data); }
+
+void weir_service_destroy(weir_service *s) {
+    if (!s) return;
+    weir_http_server_destroy(s->http);
+    for (svc_exec *x = s->execs, *next; x; x = next) {
+        next = x->next;
+        while (x->waits) {
+            svc_wait *w = x->waits;
+            x->waits = w->next;
+            wait_release(w);
+        }
+        weir_realtime_forget(s->rt, x->e);
+        weir_exec_destroy(x->e);
+        weir__free(x);
+    }
+    for (svc_graph *g = s->graphs, *next; g; g = next) {
+        next = g->next;
+        weir_graph_unref(g->g);
+        weir__free(g);
+    }
+    weir_realtime_destroy(s->rt);
+    weir_registry_destroy(s->reg);
+    uv_timer_stop(&s->shutdown_poll);
+    uv_close((uv_handle_t *)&s->shutdown_poll, poll_closed); /* frees s */
+}
+
+void svc_observe(weir_service *s, double ms) {
+    s->requests++;
+    s->latency_count++;
+    s->latency_sum += ms / 1000.0;
+    for (int i = 0; i < LATENCY_BUCKETS; i++)
+        if (ms <= svc_latency_bounds[i]) s->latency_bucket[i]++;
+}

@@ -1,0 +1,55 @@
+/*
+ * The service behind `weir serve`: graphs and executions held in memory,
+ * executions driven on the realtime runtime, and the REST routes of SPEC §6
+ * as thin adapters from JSON to core calls.
+ */
+#ifndef WEIR_SERVER_SERVICE_H
+#define WEIR_SERVER_SERVICE_H
+#include <uv.h>
+
+#include "server/http.h"
+#include "weir/weir.h"
+
+typedef struct weir_service weir_service;
+
+typedef struct weir_service_config {
+    const char *host;
+    int port;
+    unsigned max_concurrent_executions; /* not finished */
+    int64_t default_execution_timeout;  /* ms */
+    size_t max_backpressure_queue;
+    bool enable_metrics;
+    size_t max_body_bytes;
+    size_t max_finished_history;        /* finished executions kept for inspection */
+    bool egress_allow_private;
+    const char *egress_allowlist;
+    const char *log_level;  /* debug|info|warn|error */
+    const char *log_format; /* text|json */
+} weir_service_config;
+
+void weir_service_config_defaults(weir_service_config *c);
+
+int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err);
+int weir_service_port(const weir_service *s);
+/* Graceful shutdown: refuse new connections, /health/ready answers 503,
+ * stop every execution; `done` is called once no request is in flight. */
+void weir_service_shutdown(weir_service *s, void (*done)(void *ud), void *ud);
+void weir_service_destroy(weir_service *s);
+
+/* The route table, for the OpenAPI document and its test. */
+typedef struct weir_route {
+    const char *method;
+    const char *pattern; /* "/api/graphs/:id" */
+    const char *summary;
+    int status;          /* success status */
+    const char *errors;  /* other statuses it answers, e.g. "400 404 409" */
+} weir_route;
+const weir_route *weir_service_routes(size_t *n);
+/* NEW: the OpenAPI 3.1 document of the routes. */
+json_t *weir_service_openapi(void);
+
+/* Logging shared by the server parts. */
+void weir_service_log(weir_service *s, weir_log_level level, json_t *fields /* BORROWED or NULL */, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+
+#endif

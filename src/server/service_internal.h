@@ -1,0 +1,82 @@
+/* Service internals shared by service.c (store, executions) and routes.c. */
+#ifndef WEIR_SERVER_SERVICE_INTERNAL_H
+#define WEIR_SERVER_SERVICE_INTERNAL_H
+#include "server/service.h"
+
+typedef struct svc_graph {
+    char id[40];
+    weir_graph *g;
+    int64_t created_ms;
+    struct svc_graph *next;
+} svc_graph;
+
+/* An HTTP request waiting for an inject to settle (wait: true). */
+typedef struct svc_wait {
+    weir_http_req *req;
+    uint64_t inject_id;
+    uint64_t tick;
+    struct svc_exec *x;
+    uv_timer_t timer; /* bounded by the execution timeout */
+    uint64_t start_ns;
+    struct svc_wait *next;
+    bool done;
+} svc_wait;
+
+typedef struct svc_exec {
+    char id[40];
+    char graph_id[40];
+    char graph_name[256];
+    weir_exec *e;
+    weir_service *svc;
+    int64_t created_ms;
+    bool finished;
+    svc_wait *waits;
+    /* injects that settled inside weir_exec_inject, before their id was
+     * known to the caller: matched right after the call */
+    bool injecting;
+    json_t *early; /* [{injectId, outputs, trace, hops, firstTick, status}] */
+    struct svc_exec *next; /* creation order, oldest first */
+} svc_exec;
+
+#define LATENCY_BUCKETS 12
+
+struct weir_service {
+    uv_loop_t *loop;
+    weir_service_config cfg;
+    weir_registry *reg;
+    weir_realtime *rt;
+    weir_http_server *http;
+    svc_graph *graphs;
+    svc_exec *execs, *execs_tail;
+    size_t n_execs, n_running, n_finished;
+    bool shutting_down;
+    void (*shutdown_done)(void *);
+    void *shutdown_ud;
+    uv_timer_t shutdown_poll;
+    int64_t started_ms;
+    weir_log_level log_level;
+    bool log_json;
+    /* counters for /metrics */
+    uint64_t requests, injects_total, messages_finished, errors_finished;
+    uint64_t latency_count, latency_bucket[LATENCY_BUCKETS];
+    double latency_sum;
+};
+
+int64_t svc_now(const weir_service *s);
+void svc_uuid(char out[40]);
+svc_graph *svc_graph_find(weir_service *s, const char *id);
+int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);
+void svc_graph_remove(weir_service *s, svc_graph *g);
+svc_exec *svc_exec_find(weir_service *s, const char *id);
+int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_exec **out, weir_error *err);
+/* Answer a wait (settled, timed out or the execution ended). */
+void svc_wait_answer(svc_wait *w, const weir_settled *st);
+/* Inject with or without waiting; answers req itself. */
+void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inject *in, bool wait, uint64_t start_ns,
+                int (*status_of)(int));
+/* Record a request's duration (ms) in the latency histogram. */
+void svc_observe(weir_service *s, double ms);
+void svc_route(void *ud, weir_http_req *req);
+extern const double svc_latency_bounds[LATENCY_BUCKETS];
+
+#endif
