@@ -1,5 +1,5 @@
 # A thin layer over CMake so the README's commands stay short.
-#   make run      install what is missing, build, run the quick-reference example
+#   make run      install what is missing, build, start weir serve (http://127.0.0.1:5006)
 #   make test     install, build normal + ASan/UBSan, run every test and the fuzz corpora
 #   make bench    build optimised and print the benchmark figures
 #   make install  install weir, libweir (static + shared), weir.h, weir.pc under PREFIX
@@ -30,7 +30,7 @@ build-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/weir run examples/quick-reference.json --inject input=21
+	$(BUILD)/weir serve
 
 test-normal: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

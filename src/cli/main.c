@@ -10,6 +10,7 @@ static const char USAGE[] =
     "Usage: weir <command> [options]\n"
     "\n"
     "Commands:\n"
+    "  serve            start the REST service (weir serve --help lists its settings)\n"
     "  run GRAPH        start an execution, inject messages, print outputs, state and metrics\n"
     "  validate GRAPH   check a graph and print its topology, or every problem found\n"
     "  components [ID]  list the built-in components, or describe one\n"
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
             if (strcmp(argv[2], "run") == 0) return weir_cmd_run(2, sub);
             if (strcmp(argv[2], "validate") == 0) return weir_cmd_validate(2, sub);
             if (strcmp(argv[2], "components") == 0) return weir_cmd_components(2, sub);
+            if (strcmp(argv[2], "serve") == 0) return weir_cmd_serve(2, sub);
         }
         fputs(USAGE, stdout);
         return EXIT_OK;
@@ -45,6 +47,7 @@ int main(int argc, char **argv) {
         printf("weir %s\n", WEIR_VERSION);
         return EXIT_OK;
     }
+    if (strcmp(cmd, "serve") == 0) return weir_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return weir_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0) return weir_cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "components") == 0) return weir_cmd_components(argc - 1, argv + 1);

@@ -1,0 +1,194 @@
+/* weir serve: the REST service (SPEC §6) on one libuv loop. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cli/cli.h"
+#include "server/service.h"
+
+/* Every setting: its environment variable, its flag, its default. */
+typedef enum { T_STR, T_INT, T_BOOL, T_BYTES } ctype;
+typedef struct setting {
+    const char *env, *flag;
+    ctype type;
+    const char *dflt, *help;
+} setting;
+
+static const setting SETTINGS[] = {
+    {"PORT", "port", T_INT, "5006", "TCP port (0: any free port, printed at start)"},
+    {"HOST", "host", T_STR, "127.0.0.1", "address to bind; only loopback until auth (API_KEYS/JWT) is available"},
+    {"MAX_CONCURRENT_EXECUTIONS", "max-concurrent-executions", T_INT, "100", "executions not finished (429 beyond)"},
+    {"DEFAULT_EXECUTION_TIMEOUT", "default-execution-timeout", T_INT, "300000",
+     "ms before an auto execution fails (0: none)"},
+    {"MAX_BACKPRESSURE_QUEUE", "max-backpressure-queue", T_INT, "10000", "queued inputs per paused execution (429 beyond)"},
+    {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies (counters always stay)"},
+    {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
+    {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
+    {"LOG_FORMAT", "log-format", T_STR, "text", "text or json (one object per line)"},
+    {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
+     "let http-request reach loopback/private addresses"},
+    {"EGRESS_ALLOWLIST", "egress-allowlist", T_STR, "", "comma-separated hosts http-request may reach (empty: any)"},
+};
+#define N_SETTINGS (sizeof SETTINGS / sizeof *SETTINGS)
+
+static void help(FILE *f) {
+    fprintf(f, "Usage: weir serve [options]\n\n"
+               "Start the REST service: load graphs, start executions, inject messages, read\n"
+               "metrics (GET /api/openapi.json lists every route). SIGTERM or SIGINT shut it down\n"
+               "gracefully: no new connections, /health/ready answers 503, in-flight requests\n"
+               "finish, executions are stopped, exit 0.\n\n"
+               "Each option also comes from its environment variable; the flag wins.\n\n");
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &SETTINGS[i];
+        fprintf(f, "  --%-28s %-26s %s (default: %s)\n", s->flag, s->env, s->help, s->dflt[0] ? s->dflt : "none");
+    }
+    fprintf(f, "  -h, --help\n\nExamples:\n"
+               "  weir serve\n"
+               "  PORT=8080 LOG_FORMAT=json weir serve\n"
+               "  curl -s -X POST localhost:5006/api/graphs -H 'content-type: application/json' \\\n"
+               "       -d @examples/quick-reference.json\n");
+}
+
+static const char *values[N_SETTINGS];
+
+static bool parse_bool(const char *v, bool *out) {
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0) *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0) *out = false;
+    else return false;
+    return true;
+}
+
+static bool parse_int(const char *v, ctype t, long long *out) {
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || n < 0) return false;
+    if (t == T_BYTES && (*end == 'k' || *end == 'K')) n <<= 10, end++;
+    else if (t == T_BYTES && (*end == 'm' || *end == 'M')) n <<= 20, end++;
+    if (*end) return false;
+    *out = n;
+    return true;
+}
+
+static int apply(weir_service_config *c) {
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &SETTINGS[i];
+        const char *v = values[i] ? values[i] : getenv(s->env);
+        if (!v) continue;
+        long long n = 0;
+        bool b = false;
+        bool ok = s->type == T_STR || (s->type == T_BOOL ? parse_bool(v, &b) : parse_int(v, s->type, &n));
+        if (!ok) {
+            fprintf(stderr, "weir serve: %s (--%s) must be %s, got '%s'\n", s->env, s->flag,
+                    s->type == T_BOOL ? "true or false" : "a non-negative integer", v);
+            return EXIT_USAGE;
+        }
+        if (strcmp(s->env, "PORT") == 0) {
+            if (n > 65535) {
+                fprintf(stderr, "weir serve: PORT must be at most 65535, got %lld\n", n);
+                return EXIT_USAGE;
+            }
+            c->port = (int)n;
+        } else if (strcmp(s->env, "HOST") == 0) c->host = v;
+        else if (strcmp(s->env, "MAX_CONCURRENT_EXECUTIONS") == 0) c->max_concurrent_executions = (unsigned)n;
+        else if (strcmp(s->env, "DEFAULT_EXECUTION_TIMEOUT") == 0) c->default_execution_timeout = n;
+        else if (strcmp(s->env, "MAX_BACKPRESSURE_QUEUE") == 0) c->max_backpressure_queue = (size_t)(n ? n : 1);
+        else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
+        else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
+        else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
+        else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;
+        else if (strcmp(s->env, "EGRESS_ALLOW_PRIVATE") == 0) c->egress_allow_private = b;
+        else if (strcmp(s->env, "EGRESS_ALLOWLIST") == 0) c->egress_allowlist = v[0] ? v : NULL;
+    }
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
+        fprintf(stderr, "weir serve: LOG_FORMAT must be text or json, got '%s'\n", c->log_format);
+        return EXIT_USAGE;
+    }
+    if (strcmp(c->host, "127.0.0.1") != 0 && strcmp(c->host, "localhost") != 0 && strcmp(c->host, "::1") != 0) {
+        fprintf(stderr,
+                "weir serve: HOST=%s would expose the API without authentication; this build has no API_KEYS/JWT "
+                "auth yet, so it binds to loopback only (use a reverse proxy with auth to expose it)\n",
+                c->host);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+typedef struct serve_state {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    weir_service *svc;
+    bool stopping;
+} serve_state;
+
+static void shutdown_done(void *ud) {
+    serve_state *st = ud;
+    uv_signal_stop(&st->sigterm);
+    uv_signal_stop(&st->sigint);
+    /* Shutdown is complete: a late signal must not turn exit 0 into a kill.
+     * (After the stops: libuv restores SIG_DFL when its last watcher goes.) */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    uv_close((uv_handle_t *)&st->sigterm, NULL);
+    uv_close((uv_handle_t *)&st->sigint, NULL);
+    weir_service_destroy(st->svc);
+    st->svc = NULL;
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    serve_state *st = h->data;
+    if (st->stopping) return;
+    st->stopping = true;
+    weir_service_log(st->svc, WEIR_LOG_INFO, NULL, "received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    weir_service_shutdown(st->svc, shutdown_done, st);
+}
+
+int weir_cmd_serve(int argc, char **argv) {
+    static struct option opts[N_SETTINGS + 2];
+    for (size_t i = 0; i < N_SETTINGS; i++) opts[i] = (struct option){SETTINGS[i].flag, required_argument, NULL, (int)(i + 1)};
+    opts[N_SETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            help(stdout);
+            return EXIT_OK;
+        }
+        if (c < 1 || c > (int)N_SETTINGS) {
+            help(stderr);
+            return EXIT_USAGE;
+        }
+        values[c - 1] = optarg;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "weir serve: unexpected argument '%s'\n\n", argv[optind]);
+        help(stderr);
+        return EXIT_USAGE;
+    }
+    weir_service_config cfg;
+    weir_service_config_defaults(&cfg);
+    int rc = apply(&cfg);
+    if (rc) return rc;
+    signal(SIGPIPE, SIG_IGN);
+    serve_state st = {0};
+    uv_loop_init(&st.loop);
+    weir_error err;
+    if (weir_service_start(&st.loop, &cfg, &st.svc, &err)) {
+        fprintf(stderr, "weir serve: %s\n", err.message);
+        uv_loop_close(&st.loop);
+        return EXIT_FAILED;
+    }
+    weir_service_log(st.svc, WEIR_LOG_INFO, NULL,
+                     "weir %s listening on http://%s:%d (no auth configured: bound to loopback only)", WEIR_VERSION,
+                     cfg.host, weir_service_port(st.svc));
+    uv_signal_init(&st.loop, &st.sigterm);
+    uv_signal_init(&st.loop, &st.sigint);
+    st.sigterm.data = st.sigint.data = &st;
+    uv_signal_start(&st.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&st.sigint, on_signal, SIGINT);
+    uv_run(&st.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&st.loop);
+    fprintf(stderr, "weir serve: stopped\n");
+    return EXIT_OK;
+}

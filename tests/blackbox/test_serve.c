@@ -1,0 +1,348 @@
+/* weir serve, black-box over loopback: every route, its error codes, the
+ * pause queue and its 429, YAML upload, graceful shutdown. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "serve.h"
+
+#define EX WEIR_SOURCE_DIR "/examples/"
+
+static char *file_text(const char *path) {
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = malloc(1 << 20);
+    n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static const char *str(http_resp *r, const char *key) { return json_string_value(json_object_get(r->json, key)); }
+
+static const char *ts_sorted(http_resp *r) {
+    static char buf[1024];
+    char *t = json_dumps(json_object_get(json_object_get(r->json, "topology"), "sorted"), JSON_COMPACT);
+    snprintf(buf, sizeof buf, "%s", t ? t : "");
+    free(t);
+    return buf;
+}
+
+/* POST a graph and execute it; returns the execution id (static buffer). */
+static const char *load_and_execute(server *s, const char *graph_json, const char *opts) {
+    static char id[64];
+    http_resp g = http_req(s, "POST", "/api/graphs", graph_json, NULL);
+    cr_assert_eq(g.status, 201, "%s", g.body);
+    char path[256];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", str(&g, "id"));
+    http_resp x = http_req(s, "POST", path, opts, NULL);
+    cr_assert_eq(x.status, 201, "%s", x.body);
+    snprintf(id, sizeof id, "%s", str(&x, "executionId"));
+    http_free(&g);
+    http_free(&x);
+    return id;
+}
+
+Test(serve, quick_reference_flow_with_curl_semantics) {
+    server s = serve_start(NULL);
+    char *graph = file_text(EX "quick-reference.json");
+    http_resp g = http_req(&s, "POST", "/api/graphs", graph, NULL);
+    cr_assert_eq(g.status, 201, "%s", g.body);
+    cr_assert_str_eq(str(&g, "name"), "Simple Pipeline");
+    cr_assert_eq(json_integer_value(json_object_get(g.json, "nodeCount")), 3);
+    cr_assert_not_null(json_object_get(json_object_get(g.json, "topology"), "sorted"));
+    char path[256];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", str(&g, "id"));
+    http_resp x = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(x.status, 201, "%s", x.body);
+    cr_assert_str_eq(str(&x, "state"), "running");
+    cr_assert_str_eq(str(&x, "runtime"), "realtime");
+    cr_assert_not_null(str(&x, "startedAt"));
+    snprintf(path, sizeof path, "/api/executions/%s/inject", str(&x, "executionId"));
+    http_resp i = http_req(&s, "POST", path, "{\"nodeId\":\"input\",\"port\":\"in\",\"value\":21}", NULL);
+    cr_assert_eq(i.status, 200, "%s", i.body);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(i.json, "outputs"), "output:out")), 42, "%s",
+                 i.body);
+    cr_assert_eq(json_integer_value(json_object_get(i.json, "hops")), 3);
+    cr_assert_str_eq(str(&i, "state"), "completed");
+    snprintf(path, sizeof path, "/api/executions/%s/metrics", str(&x, "executionId"));
+    http_resp m = http_req(&s, "GET", path, NULL, NULL);
+    cr_assert_eq(m.status, 200);
+    cr_assert_eq(json_integer_value(json_object_get(m.json, "messagesProcessed")), 3, "%s", m.body);
+    http_resp list = http_req(&s, "GET", "/api/executions", NULL, NULL);
+    cr_assert_eq(json_array_size(list.json), 1);
+    http_resp gl = http_req(&s, "GET", "/api/graphs", NULL, NULL);
+    cr_assert_eq(json_array_size(gl.json), 1);
+    snprintf(path, sizeof path, "/api/graphs/%s", str(&g, "id"));
+    http_resp gg = http_req(&s, "GET", path, NULL, NULL);
+    cr_assert_eq(gg.status, 200);
+    cr_assert_str_eq(ts_sorted(&gg), "[\"input\",\"double\",\"output\"]");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(gg.json, "definition"), "name")),
+                     "Simple Pipeline");
+    http_free(&gg);
+    http_free(&gl);
+    http_free(&list);
+    http_free(&m);
+    http_free(&i);
+    http_free(&x);
+    http_free(&g);
+    free(graph);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve, yaml_upload_and_invalid_graphs) {
+    server s = serve_start(NULL);
+    char *yaml = file_text(EX "accumulator-batch.yaml");
+    http_resp g = http_req(&s, "POST", "/api/graphs", yaml, "application/yaml");
+    cr_assert_eq(g.status, 201, "%s", g.body);
+    cr_assert_str_eq(str(&g, "name"), "batch-sums");
+    http_free(&g);
+    free(yaml);
+    http_resp bad = http_req(&s, "POST", "/api/graphs",
+                             "{\"symbia\":\"1\",\"name\":\"b\",\"nodes\":[{\"id\":\"a\",\"component\":\"x.y\"}],"
+                             "\"edges\":[{\"source\":\"a\",\"target\":{\"node\":\"a\",\"port\":\"in\"}}]}",
+                             NULL);
+    cr_assert_eq(bad.status, 400);
+    cr_assert(strstr(str(&bad, "error"), "no registered implementation: a -> x.y"), "%s", bad.body);
+    cr_assert_eq(json_array_size(json_object_get(bad.json, "problems")), 2, "%s", bad.body);
+    http_free(&bad);
+    http_resp notjson = http_req(&s, "POST", "/api/graphs", "{nope", NULL);
+    cr_assert_eq(notjson.status, 400);
+    cr_assert(strstr(str(&notjson, "error"), "line 1"), "%s", notjson.body);
+    http_free(&notjson);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve, error_codes_name_what_is_wrong) {
+    const char *args[] = {"--max-body-bytes", "2k", NULL};
+    server s = serve_start(args);
+    http_resp r = http_req(&s, "GET", "/api/graphs/nope", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    cr_assert(strstr(str(&r, "error"), "graph nope not found"));
+    http_free(&r);
+    r = http_req(&s, "GET", "/api/executions/nope/metrics", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    http_free(&r);
+    r = http_req(&s, "POST", "/api/graphs/nope/execute", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    http_free(&r);
+    r = http_req(&s, "GET", "/api/nothing", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    cr_assert(strstr(str(&r, "error"), "no route GET /api/nothing"), "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "PUT", "/api/graphs", "{}", NULL);
+    cr_assert_eq(r.status, 405);
+    cr_assert(strstr(r.headers, "Allow: POST, GET") || strstr(r.headers, "allow: POST, GET"), "%s", r.headers);
+    http_free(&r);
+    char big[4096];
+    memset(big, ' ', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[0] = '{';
+    big[sizeof big - 2] = '}';
+    r = http_req(&s, "POST", "/api/graphs", big, NULL);
+    cr_assert_eq(r.status, 413, "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "GET", "/api/components/symbia.core.map", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(str(&r, "id"), "symbia.core.map");
+    http_free(&r);
+    r = http_req(&s, "GET", "/api/components/nope.x", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    http_free(&r);
+    r = http_req(&s, "GET", "/api/components", NULL, NULL);
+    cr_assert_eq(json_array_size(r.json), 10);
+    http_free(&r);
+
+    const char *x = load_and_execute(&s, "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},"
+                                         "\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"}],"
+                                         "\"edges\":[]}",
+                                     NULL);
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    r = http_req(&s, "POST", path, "{\"nodeId\":\"zz\",\"value\":1}", NULL);
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(str(&r, "error"), "its nodes are: a"), "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "POST", path, "{\"node\":\"a\"}", NULL);
+    cr_assert_eq(r.status, 400);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/resume", x);
+    r = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(r.status, 409);
+    cr_assert(strstr(str(&r, "error"), "it is running"), "%s", r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/stop", x);
+    r = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(str(&r, "state"), "cancelled");
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    r = http_req(&s, "POST", path, "{\"nodeId\":\"a\",\"value\":1}", NULL);
+    cr_assert_eq(r.status, 409, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve, pause_queues_429_at_the_bound_and_resume_drains_in_order) {
+    const char *args[] = {"--max-backpressure-queue", "3", NULL};
+    server s = serve_start(args);
+    const char *x = load_and_execute(
+        &s, "{\"symbia\":\"1\",\"name\":\"q\",\"metadata\":{\"role\":\"pipeline\"},\"nodes\":["
+            "{\"id\":\"in\",\"component\":\"symbia.core.passthrough\"},"
+            "{\"id\":\"acc\",\"component\":\"symbia.core.accumulator\",\"config\":{\"batchSize\":4}}],"
+            "\"edges\":[{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"acc\",\"port\":\"in\"}}]}",
+        NULL);
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/pause", x);
+    http_resp r = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(str(&r, "state"), "paused");
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    for (int i = 1; i <= 3; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"nodeId\":\"in\",\"value\":%d,\"wait\":false}", i);
+        r = http_req(&s, "POST", path, body, NULL);
+        cr_assert_eq(r.status, 202, "%s", r.body);
+        cr_assert(json_is_true(json_object_get(r.json, "queued")));
+        http_free(&r);
+    }
+    r = http_req(&s, "POST", path, "{\"nodeId\":\"in\",\"value\":99,\"wait\":false}", NULL);
+    cr_assert_eq(r.status, 429, "%s", r.body);
+    cr_assert(strstr(str(&r, "error"), "queue is full"), "%s", r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/resume", x);
+    r = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    /* the fourth value completes the batch: the three queued ones came first, in order */
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    r = http_req(&s, "POST", path, "{\"nodeId\":\"in\",\"value\":4}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char *outs = json_dumps(json_object_get(json_object_get(r.json, "outputs"), "acc:out"), JSON_COMPACT);
+    cr_assert_str_eq(outs, "[1,2,3,4]");
+    free(outs);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s", x);
+    r = http_req(&s, "GET", path, NULL, NULL);
+    json_t *m = json_object_get(r.json, "metrics");
+    cr_assert_eq(json_integer_value(json_object_get(m, "backpressureEvents")), 1, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(m, "messagesProcessed")), 8, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve, inject_waits_for_delays_and_wait_false_answers_at_once) {
+    server s = serve_start(NULL);
+    const char *graph = "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"role\":\"service\"},\"nodes\":["
+                        "{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":150}}],\"edges\":[]}";
+    const char *x = load_and_execute(&s, graph, NULL);
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/inject?trace=true", x);
+    http_resp r = http_req(&s, "POST", path, "{\"nodeId\":\"d\",\"value\":\"late\"}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "outputs"), "d:out")), "late");
+    cr_assert_eq(json_array_size(json_object_get(r.json, "trace")), 1, "%s", r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    r = http_req(&s, "POST", path, "{\"nodeId\":\"d\",\"value\":1,\"wait\":false}", NULL);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    cr_assert_gt(json_integer_value(json_object_get(r.json, "tick")), 0);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve, ingress_delivers_batches_to_the_newest_running_execution) {
+    server s = serve_start(NULL);
+    const char *graph = "{\"symbia\":\"1\",\"name\":\"orders\",\"metadata\":{\"role\":\"pipeline\",\"ingress\":"
+                        "{\"node\":\"in\",\"port\":\"in\"}},\"nodes\":[{\"id\":\"in\",\"component\":"
+                        "\"symbia.core.passthrough\"}],\"edges\":[]}";
+    http_resp r = http_req(&s, "POST", "/api/ingress/orders", "[1]", NULL);
+    cr_assert_eq(r.status, 404, "%s", r.body);
+    http_free(&r);
+    const char *x = load_and_execute(&s, graph, NULL);
+    r = http_req(&s, "POST", "/api/ingress/orders", "[1,2,3]", NULL);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "accepted")), 3);
+    cr_assert_str_eq(str(&r, "executionId"), x);
+    http_free(&r);
+    r = http_req(&s, "POST", "/api/ingress/orders", "{\"one\":1}", NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "accepted")), 1);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve, health_stats_metrics_and_openapi) {
+    server s = serve_start(NULL);
+    http_resp r = http_req(&s, "GET", "/health", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(str(&r, "status"), "ok");
+    http_free(&r);
+    r = http_req(&s, "GET", "/health/ready", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    http_free(&r);
+    r = http_req(&s, "GET", "/health/live", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    http_free(&r);
+    load_and_execute(&s, "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},\"nodes\":[{\"id\":"
+                         "\"a\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[]}",
+                     NULL);
+    r = http_req(&s, "GET", "/api/stats", NULL, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "activeExecutions")), 1, "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "GET", "/metrics", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "weir_executions{state=\"running\"} 1"), "%s", r.body);
+    cr_assert(strstr(r.body, "# TYPE weir_http_request_duration_seconds histogram"), "%s", r.body);
+    cr_assert(strstr(r.headers, "text/plain; version=0.0.4"), "%s", r.headers);
+    http_free(&r);
+    r = http_req(&s, "GET", "/api/openapi.json", NULL, NULL);
+    cr_assert_str_eq(str(&r, "openapi"), "3.1.0");
+    cr_assert_not_null(json_object_get(json_object_get(json_object_get(r.json, "paths"), "/api/graphs/{id}/execute"),
+                                       "post"));
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve, sigterm_finishes_in_flight_requests_and_exits_0) {
+    server s = serve_start(NULL);
+    const char *x = load_and_execute(&s, "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"role\":\"service\"},"
+                                         "\"nodes\":[{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":"
+                                         "{\"delayMs\":5000}}],\"edges\":[]}",
+                                     NULL);
+    /* an inject that waits on a 5 s delay, answered when the shutdown stops the execution */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "(curl -s -w ' %%{http_code}' -X POST -H 'content-type: application/json' "
+             "-d '{\"nodeId\":\"d\",\"value\":1}' http://127.0.0.1:%d/api/executions/%s/inject & "
+             "sleep 0.5; kill -TERM %d; wait)",
+             s.port, x, (int)s.pid);
+    proc_result r = proc_run(cmd);
+    cr_assert(strstr(r.out, "\"state\": \"cancelled\"") || strstr(r.out, "\"state\":\"cancelled\""), "%s", r.out);
+    cr_assert(strstr(r.out, " 200"), "%s", r.out);
+    proc_free(&r);
+    int code = serve_stop(&s);
+    cr_assert_eq(code, 0, "graceful shutdown exits 0, got %d", code);
+}
+
+Test(serve, help_lists_every_setting_and_refuses_bad_values) {
+    proc_result r = proc_run(WEIR_BINARY " serve --help");
+    cr_assert_eq(r.status, 0);
+    const char *envs[] = {"PORT", "HOST", "MAX_CONCURRENT_EXECUTIONS", "DEFAULT_EXECUTION_TIMEOUT",
+                          "MAX_BACKPRESSURE_QUEUE", "ENABLE_METRICS", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT"};
+    for (size_t i = 0; i < sizeof envs / sizeof *envs; i++) cr_assert(strstr(r.out, envs[i]), "%s missing", envs[i]);
+    proc_free(&r);
+    r = proc_run("PORT=abc " WEIR_BINARY " serve");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "PORT (--port) must be a non-negative integer"), "%s", r.err);
+    proc_free(&r);
+    r = proc_run(WEIR_BINARY " serve --host 0.0.0.0");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "binds to loopback only"), "%s", r.err);
+    proc_free(&r);
+}

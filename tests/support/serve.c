@@ -1,0 +1,139 @@
+#include "serve.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+server serve_start(const char *const *extra) {
+    /* stderr goes to a file: a pipe nobody drains would block the server */
+    char log[] = "/tmp/weir-serve-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    const char *argv[32] = {WEIR_BINARY, "serve", "--port", "0"};
+    int argc = 4;
+    for (const char *const *e = extra; e && *e && argc < 30; e++) argv[argc++] = *e;
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        dup2(fd, 2);
+        close(fd);
+        execv(WEIR_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    int rd = open(log, O_RDONLY);
+    unlink(log);
+    close(fd);
+    char buf[8192];
+    size_t len = 0;
+    int port = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!port) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        cr_assert_lt(now.tv_sec - t0.tv_sec, 20, "weir serve did not start: %.*s", (int)len, buf);
+        ssize_t n = pread(rd, buf + len, sizeof buf - 1 - len, (off_t)len);
+        if (n > 0) {
+            len += (size_t)n;
+            buf[len] = '\0';
+            const char *at = strstr(buf, "listening on http://127.0.0.1:");
+            if (at && strchr(at, '\n')) port = atoi(at + strlen("listening on http://127.0.0.1:"));
+            continue;
+        }
+        int st;
+        cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "weir serve exited: %.*s", (int)len, buf);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return (server){pid, port, rd};
+}
+
+int serve_stop(server *s) {
+    if (s->pid <= 0) return -1;
+    /* SIGTERM is the graceful stop under test; a second one must be harmless */
+    kill(s->pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 2000; i++) { /* up to 20 s */
+        pid_t r = waitpid(s->pid, &st, WNOHANG);
+        if (r == s->pid) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (i == 1999) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &st, 0);
+            s->pid = 0;
+            close(s->err_fd);
+            return -1;
+        }
+    }
+    s->pid = 0;
+    /* A sanitizer report in the server process fails the test too. */
+    char log[65536];
+    ssize_t n = pread(s->err_fd, log, sizeof log - 1, 0);
+    log[n > 0 ? n : 0] = '\0';
+    close(s->err_fd);
+    cr_assert_null(strstr(log, "Sanitizer"), "the server reported:\n%s", log);
+    cr_assert_null(strstr(log, "runtime error:"), "the server reported:\n%s", log);
+    /* as a shell reports it: the exit code, or 128 + the killing signal */
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+}
+
+typedef struct sink {
+    char *p;
+    size_t n;
+} sink;
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *ud) {
+    sink *s = ud;
+    size_t add = size * nmemb;
+    s->p = realloc(s->p, s->n + add + 1);
+    memcpy(s->p + s->n, data, add);
+    s->n += add;
+    s->p[s->n] = '\0';
+    return add;
+}
+
+http_resp http_req(const server *s, const char *method, const char *path, const char *body, const char *content_type) {
+    CURL *c = curl_easy_init();
+    char url[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+    sink b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
+    struct curl_slist *hdrs = NULL;
+    char ct[256];
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
+    hdrs = curl_slist_append(hdrs, ct);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    http_resp r = {0, b.p, NULL, h.p};
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    r.json = json_loads(b.p, JSON_DECODE_ANY, NULL);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return r;
+}
+
+void http_free(http_resp *r) {
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+}
