@@ -330,7 +330,11 @@ void weir__http_conn_interim(weir__http_conn *c, const char *data, size_t len) {
         return;
     }
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-    (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1); /* the client waits a while without it */
+    /* Nothing is queued (the FIFO is empty): all or nothing in practice.
+     * Nothing sent: the client goes on after a while.  A part: the stream
+     * is broken. */
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n > 0 && (size_t)n < len) weir__http_conn_close(c);
 }
 
 void weir__http_on_write(uv_write_t *w, int status) {

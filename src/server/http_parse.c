@@ -234,6 +234,7 @@ static int on_headers_complete(http_parser *p) {
         if (expect && strcasecmp(expect, "100-continue") == 0) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             weir__http_conn_interim(c, cont, sizeof cont - 1);
+            if (c->closing) return -1;
         }
     }
     r->body_off = r->len;
