@@ -42,6 +42,7 @@ test-asan: build-asan
 test: test-normal test-asan
 
 bench: build
+	@bash scripts/deps.sh --bench
 	@bash bench/run.sh $(BUILD)
 
 install: build

@@ -9,3 +9,5 @@ if [[ -x "$build/bench/bench_expr" ]]; then
   echo "== expressions"
   "$build/bench/bench_expr"
 fi
+echo "== service over loopback"
+"$(dirname "$0")/serve.sh" "$build"

@@ -10,7 +10,7 @@ packages=(
   curl
 )
 if [[ "${1:-}" == "--fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
-if [[ "${1:-}" == "--bench" ]]; then packages+=(valgrind); fi
+if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk iproute2); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Loopback benchmark of weir serve: inject requests/s and latency into a
+# 3-node graph with wrk (-t1 -c50, keep-alive).  Usage: bench/serve.sh BUILD_DIR
+set -euo pipefail
+build=${1:-build}
+command -v wrk >/dev/null || { echo "wrk is not installed (make bench installs it)"; exit 1; }
+dir=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+"$build/weir" serve --port 0 --log-level warn --enable-metrics true 2>"$dir/log" &
+pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$dir/log" 2>/dev/null && break; sleep 0.05; done
+# --log-level warn hides the start line: find the port from the process instead
+port=$(ss -ltnp 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]; exit}')
+[[ -n "$port" ]] || { echo "weir serve did not start"; cat "$dir/log"; exit 1; }
+base="http://127.0.0.1:$port"
+graph='{"symbia":"1.0","name":"bench","metadata":{"role":"pipeline"},"nodes":[
+ {"id":"input","component":"symbia.core.passthrough"},
+ {"id":"double","component":"symbia.core.map","config":{"expression":"value * 2"}},
+ {"id":"output","component":"symbia.core.passthrough"}],"edges":[
+ {"source":{"node":"input","port":"out"},"target":{"node":"double","port":"in"}},
+ {"source":{"node":"double","port":"out"},"target":{"node":"output","port":"in"}}]}'
+gid=$(curl -s -X POST "$base/api/graphs" -H 'content-type: application/json' -d "$graph" | sed 's/.*"id": *"\([^"]*\)".*/\1/')
+xid=$(curl -s -X POST "$base/api/graphs/$gid/execute" | sed 's/.*"executionId": *"\([^"]*\)".*/\1/')
+cat > "$dir/inject.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"nodeId":"input","port":"in","value":21}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+echo "inject into a 3-node graph (wait: true, outputs returned), wrk -t1 -c50 -d10s:"
+wrk -t1 -c50 -d10s --latency -s "$dir/inject.lua" "$base/api/executions/$xid/inject" |
+  grep -E 'Requests/sec|Latency|50%|99%|Non-2xx|Socket errors'
+echo "memory of the server after the run: $(ps -o rss= -p $pid) KiB RSS"
