@@ -192,10 +192,12 @@ void weir_http_server_destroy(weir_http_server *s) {
     s->destroying = true;
     s->stopping = true;
     close_listener(s);
-    while (s->conns) weir__http_conn_close(s->conns);
-    /* Requests still unanswered stay valid until answered, then are freed. */
-    for (weir__http_req *r = s->orphans; r; r = r->onext) r->server = NULL;
-    s->orphans = NULL;
+    while (s->conns) weir__http_conn_close(s->conns); /* their unanswered requests are freed */
+    while (s->orphans) {
+        weir__http_req *r = s->orphans;
+        s->orphans = r->onext;
+        weir__http_req_release(r);
+    }
     if (s->handles == 0) server_free(s);
 }
 

@@ -43,7 +43,7 @@ typedef struct weir__http_hdr {
 struct weir__http_req {
     weir_http_req pub;         /* first: the handler's pointer is this record */
     weir__http_conn *conn;     /* NULL once its connection has gone */
-    weir_http_server *server;  /* NULL once the server is destroyed */
+    weir_http_server *server;  /* requests never outlive it: destroy frees the unanswered */
     weir__http_req *next;      /* connection FIFO, or the server pool */
     weir__http_req *oprev, *onext; /* server orphan list (unanswered, no connection) */
     bool answered;

@@ -107,7 +107,7 @@ void weir__http_conn_orphan_all(weir__http_conn *c) {
     weir__http_req *next;
     for (weir__http_req *r = c->head; r; r = next) {
         next = r->next;
-        if (r->answered || r->synthetic) {
+        if (r->answered || r->synthetic || s->destroying) { /* destroy drops the unanswered */
             weir__http_req_release(r);
             continue;
         }
