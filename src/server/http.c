@@ -15,8 +15,13 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -260,6 +265,19 @@ void weir__http_conn_close(weir__http_conn *c) {
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
+/* Bytes written and not yet taken by the peer: libuv's queue plus, where
+ * the kernel tells, the socket's send queue.  It shrinks whenever the peer
+ * reads. */
+static size_t unsent(weir__http_conn *c) {
+    size_t n = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+#ifdef SIOCOUTQ
+    uv_os_fd_t fd;
+    int q = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0) n += (size_t)q;
+#endif
+    return n;
+}
+
 static void timer_start(weir__http_conn *c, weir__http_timer_kind kind, uint64_t ms) {
     c->timer_kind = kind;
     uv_timer_start(&c->timer, on_timer, ms, 0);
@@ -274,10 +292,15 @@ void weir__http_conn_timer(weir__http_conn *c) {
     if (c->detached || c->closing || c->finishing) return;
     if (c->parsing) {
         if (c->timer_kind != WEIR__T_REQUEST) weir__http_conn_request_timer(c);
+    } else if (c->writing) {
+        if (c->timer_kind != WEIR__T_WRITE) {
+            c->unsent = unsent(c);
+            timer_start(c, WEIR__T_WRITE, c->server->idle_ms);
+        }
     } else if (!c->head && !c->no_more) {
         timer_start(c, WEIR__T_IDLE, c->server->idle_ms);
-    } else if (c->timer_kind != WEIR__T_NONE) {
-        c->timer_kind = WEIR__T_NONE;
+    } else {
+        c->timer_kind = WEIR__T_NONE; /* waiting for the handler: no limit here */
         uv_timer_stop(&c->timer);
     }
 }
@@ -296,6 +319,16 @@ static void on_timer(uv_timer_t *t) {
             weir__http_conn_refuse(c, 408, "request not received whole within %llu ms",
                                    (unsigned long long)c->server->request_ms);
         break;
+    case WEIR__T_WRITE: { /* closed if the peer read nothing of it in idle_ms */
+        size_t left = unsent(c);
+        if (c->writing && left < c->unsent) {
+            c->unsent = left;
+            timer_start(c, WEIR__T_WRITE, c->server->idle_ms);
+        } else if (c->writing) {
+            weir__http_conn_close(c);
+        }
+        break;
+    }
     case WEIR__T_LINGER: weir__http_conn_close(c); break;
     case WEIR__T_NONE: break;
     }
@@ -342,6 +375,7 @@ void weir__http_conn_interim(weir__http_conn *c, const char *data, size_t len) {
 void weir__http_on_write(uv_write_t *w, int status) {
     weir__http_conn *c = w->data;
     if (c->closing) return;
+    if (c->timer_kind == WEIR__T_WRITE) c->timer_kind = WEIR__T_NONE; /* progress: the next write starts anew */
     weir__http_conn_written(c, status);
     if (c->closing || c->finishing) return;
     weir__http_conn_flush(c);

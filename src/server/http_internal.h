@@ -68,7 +68,10 @@ struct weir__http_req {
     bool keep_line;
 };
 
-typedef enum { WEIR__T_NONE, WEIR__T_IDLE, WEIR__T_REQUEST, WEIR__T_LINGER } weir__http_timer_kind;
+/* What the connection timer bounds: no request (idle_ms), one request
+ * arriving (request_ms), a write the peer does not read (idle_ms), the
+ * drain after the last response (linger). */
+typedef enum { WEIR__T_NONE, WEIR__T_IDLE, WEIR__T_REQUEST, WEIR__T_WRITE, WEIR__T_LINGER } weir__http_timer_kind;
 
 typedef void (*weir__http_sink)(void *ud, const char *data, size_t len);
 
@@ -90,6 +93,7 @@ struct weir__http_conn {
     char *pending; /* input held back while the FIFO is full */
     size_t pending_len, pending_cap;
     weir__http_timer_kind timer_kind;
+    size_t unsent; /* write queue bytes when the write timer started */
     int open_handles;
     uint8_t last_cb;
     bool parsing;      /* between message begin and complete */

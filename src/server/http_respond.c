@@ -352,7 +352,9 @@ void weir__http_conn_flush(weir__http_conn *c) {
         if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, weir__http_on_write) != 0) {
             c->writing = 0;
             weir__http_conn_close(c);
+            return;
         }
+        weir__http_conn_timer(c);
         return;
     }
 }

@@ -146,6 +146,12 @@ static void handler(void *ud, weir_http_req *r) {
         weir_http_respond_json(r, 200, NULL);
     } else if (strcmp(r->path, "/error") == 0) {
         weir_http_respond_error(r, 404, "no graph %s", r->query);
+    } else if (strcmp(r->path, "/big") == 0) {
+        enum { BIG = 1 << 20 };
+        char *big = malloc(BIG);
+        memset(big, 'b', BIG);
+        weir_http_respond(r, 200, "text/plain", big, BIG, NULL);
+        free(big);
     } else if (strcmp(r->path, "/empty") == 0) {
         weir_http_respond(r, 204, NULL, NULL, 0, NULL);
     } else {
@@ -204,15 +210,18 @@ typedef struct client {
     bool eof;
 } client;
 
-static client *cli_open(void) {
+/* rcvbuf > 0: a fixed receive buffer (no autotuning), set before connecting. */
+static client *cli_open_rcvbuf(int rcvbuf) {
     client *c = calloc(1, sizeof *c);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     return c;
 }
+static client *cli_open(void) { return cli_open_rcvbuf(0); }
 
 static void cli_close(client *c) {
     close(c->fd);
@@ -806,6 +815,37 @@ Test(http, idle_keep_alive_connection_is_closed) {
     c = cli_open();
     WAIT_UNTIL(weir_http_server_connections(srv) == 1);
     cli_expect_closed(c);
+    cli_close(c);
+    finish();
+}
+
+Test(http, a_client_that_does_not_read_is_closed) {
+    weir_http_options o = {.idle_timeout_ms = 300};
+    start(&o);
+    /* 8 MiB of answers: more than the kernel's send buffer (4 MiB at most)
+     * and this small receive buffer hold */
+    client *c = cli_open_rcvbuf(64 * 1024);
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < 8; i++) cli_send(c, "GET /big HTTP/1.1\r\n\r\n");
+    WAIT_UNTIL(handler_calls == 8);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 0);
+    cr_assert_geq(now_ms() - t0, 250);
+    cli_close(c);
+    /* one that reads slowly but steadily gets everything */
+    c = cli_open_rcvbuf(64 * 1024);
+    cli_send(c, "GET /big HTTP/1.1\r\n\r\nGET /big HTTP/1.1\r\n\r\nGET /big HTTP/1.1\r\n\r\n");
+    static char sink[1 << 16];
+    size_t got = 0;
+    t0 = now_ms();
+    while (got < 3 * (1u << 20)) { /* the bodies at least */
+        cr_assert_lt(now_ms() - t0, BOUND_MS);
+        ssize_t n = recv(c->fd, sink, 16384, 0);
+        if (n > 0) got += (size_t)n;
+        cr_assert(n != 0, "closed after %zu bytes", got);
+        step();
+        (void)poll(NULL, 0, 3); /* pace the reader: about 5 MB/s at most */
+    }
+    cr_assert_gt(now_ms() - t0, 2 * 300, "the reader was not slow enough to test anything");
     cli_close(c);
     finish();
 }
