@@ -18,7 +18,7 @@ typedef struct setting {
 
 static const setting SETTINGS[] = {
     {"PORT", "port", T_INT, "5006", "TCP port (0: any free port, printed at start)"},
-    {"HOST", "host", T_STR, "127.0.0.1", "address to bind; only loopback until auth (API_KEYS/JWT) is available"},
+    {"HOST", "host", T_STR, "127.0.0.1", "address to bind; other than loopback only with auth configured"},
     {"MAX_CONCURRENT_EXECUTIONS", "max-concurrent-executions", T_INT, "100", "executions not finished (429 beyond)"},
     {"DEFAULT_EXECUTION_TIMEOUT", "default-execution-timeout", T_INT, "300000",
      "ms before an auto execution fails (0: none)"},
@@ -30,6 +30,9 @@ static const setting SETTINGS[] = {
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
      "let http-request reach loopback/private addresses"},
     {"EGRESS_ALLOWLIST", "egress-allowlist", T_STR, "", "comma-separated hosts http-request may reach (empty: any)"},
+    {"API_KEYS", "api-keys", T_STR, "", "comma-separated API keys for X-API-Key or Authorization: Bearer"},
+    {"JWT_SECRET", "jwt-secret", T_STR, "", "HS256 secret (32+ bytes) verifying Bearer JWTs"},
+    {"JWT_PUBLIC_KEY", "jwt-public-key", T_STR, "", "RS256 RSA public key verifying Bearer JWTs: PEM text or a file"},
 };
 #define N_SETTINGS (sizeof SETTINGS / sizeof *SETTINGS)
 
@@ -39,7 +42,12 @@ static void help(FILE *f) {
                "metrics (GET /api/openapi.json lists every route). SIGTERM or SIGINT shut it down\n"
                "gracefully: no new connections, /health/ready answers 503, in-flight requests\n"
                "finish, executions are stopped, exit 0.\n\n"
-               "Each option also comes from its environment variable; the flag wins.\n\n");
+               "Each option also comes from its environment variable; the flag wins.\n\n"
+               "Auth: with API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY set, every POST, PUT, PATCH and\n"
+               "DELETE needs X-API-Key: <key> or Authorization: Bearer <key or JWT> (401 without,\n"
+               "403 if refused); GET routes, /health and /metrics stay open. Without auth the\n"
+               "server binds to loopback only. Prefer the environment for secrets: flags show\n"
+               "in ps.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
         fprintf(f, "  --%-28s %-26s %s (default: %s)\n", s->flag, s->env, s->help, s->dflt[0] ? s->dflt : "none");
@@ -100,15 +108,21 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;
         else if (strcmp(s->env, "EGRESS_ALLOW_PRIVATE") == 0) c->egress_allow_private = b;
         else if (strcmp(s->env, "EGRESS_ALLOWLIST") == 0) c->egress_allowlist = v[0] ? v : NULL;
+        else if (strcmp(s->env, "API_KEYS") == 0) c->api_keys = v;
+        else if (strcmp(s->env, "JWT_SECRET") == 0) c->jwt_secret = v;
+        else if (strcmp(s->env, "JWT_PUBLIC_KEY") == 0) c->jwt_public_key = v;
     }
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
         fprintf(stderr, "weir serve: LOG_FORMAT must be text or json, got '%s'\n", c->log_format);
         return EXIT_USAGE;
     }
-    if (strcmp(c->host, "127.0.0.1") != 0 && strcmp(c->host, "localhost") != 0 && strcmp(c->host, "::1") != 0) {
+    bool auth = (c->api_keys && *c->api_keys) || (c->jwt_secret && *c->jwt_secret) ||
+                (c->jwt_public_key && *c->jwt_public_key);
+    if (!auth && strcmp(c->host, "127.0.0.1") != 0 && strcmp(c->host, "localhost") != 0 &&
+        strcmp(c->host, "::1") != 0) {
         fprintf(stderr,
-                "weir serve: HOST=%s would expose the API without authentication; this build has no API_KEYS/JWT "
-                "auth yet, so it binds to loopback only (use a reverse proxy with auth to expose it)\n",
+                "weir serve: HOST=%s would expose the API without authentication; without auth the server binds to "
+                "loopback only: set API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY to listen on other addresses\n",
                 c->host);
         return EXIT_USAGE;
     }
@@ -174,14 +188,23 @@ int weir_cmd_serve(int argc, char **argv) {
     serve_state st = {0};
     uv_loop_init(&st.loop);
     weir_error err;
-    if (weir_service_start(&st.loop, &cfg, &st.svc, &err)) {
+    rc = weir_service_start(&st.loop, &cfg, &st.svc, &err);
+    if (rc) {
         fprintf(stderr, "weir serve: %s\n", err.message);
         uv_loop_close(&st.loop);
-        return EXIT_FAILED;
+        return rc == WEIR_EINVAL ? EXIT_USAGE : EXIT_FAILED;
     }
-    weir_service_log(st.svc, WEIR_LOG_INFO, NULL,
-                     "weir %s listening on http://%s:%d (no auth configured: bound to loopback only)", WEIR_VERSION,
-                     cfg.host, weir_service_port(st.svc));
+    bool v6 = strchr(cfg.host, ':') != NULL;
+    const char *auth = weir_service_auth_summary(st.svc);
+    if (auth)
+        weir_service_log(st.svc, WEIR_LOG_INFO, NULL,
+                         "weir %s listening on http://%s%s%s:%d (auth: %s; POST, PUT, PATCH and DELETE need "
+                         "credentials)",
+                         WEIR_VERSION, v6 ? "[" : "", cfg.host, v6 ? "]" : "", weir_service_port(st.svc), auth);
+    else
+        weir_service_log(st.svc, WEIR_LOG_INFO, NULL,
+                         "weir %s listening on http://%s%s%s:%d (no auth configured: bound to loopback only)",
+                         WEIR_VERSION, v6 ? "[" : "", cfg.host, v6 ? "]" : "", weir_service_port(st.svc));
     uv_signal_init(&st.loop, &st.sigterm);
     uv_signal_init(&st.loop, &st.sigint);
     st.sigterm.data = st.sigint.data = &st;

@@ -503,9 +503,51 @@ static bool match(const char *pattern, const char *path, char *scratch, size_t c
     return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
 }
 
+/* Safe methods (RFC 9110 §9.2.1) stay open; every other method needs
+ * credentials when auth is configured, whatever the path: all mutating
+ * routes are under /api, and checking the method alone leaves no path
+ * spelling that slips past the check. */
+static bool needs_auth(const char *method) {
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "OPTIONS") != 0;
+}
+
+/* True if the request may go on; otherwise it has been answered: 401 with
+ * WWW-Authenticate when no credentials came, 403 saying what was wrong. */
+static bool authorized(call *c) {
+    if (!needs_auth(c->req->method)) return true;
+    weir_error err;
+    int rc = weir_auth_check_headers(c->s->auth, weir_http_header(c->req, "x-api-key"),
+                                     weir_http_header(c->req, "authorization"), &err);
+    if (rc == 0) return true;
+    json_t *fields = json_pack("{s:s,s:s}", "method", c->req->method, "path", c->req->path);
+    if (rc == WEIR_ENOTFOUND) {
+        weir_service_log(c->s, WEIR_LOG_DEBUG, fields, "authentication required");
+        json_t *body = json_pack("{s:s}", "error",
+                                 "authentication required: send X-API-Key or Authorization: Bearer <token>");
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (text) {
+            const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
+            weir_http_respond(c->req, 401, "application/json", text, strlen(text), hdr);
+            svc_observe(c->s, (double)(uv_hrtime() - c->start_ns) / 1e6);
+            weir__free(text);
+        } else {
+            fail(c, 503, "out of memory");
+        }
+    } else if (rc == WEIR_ENOMEM) {
+        fail(c, 503, "out of memory");
+    } else {
+        weir_service_log(c->s, WEIR_LOG_WARN, fields, "credentials refused: %s", err.message);
+        fail(c, 403, "%s", err.message);
+    }
+    json_decref(fields);
+    return false;
+}
+
 void svc_route(void *ud, weir_http_req *req) {
     weir_service *s = ud;
     call c = {s, req, {NULL, NULL}, uv_hrtime()};
+    if (!authorized(&c)) return;
     char scratch[1024];
     char allowed[128] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {

@@ -405,12 +405,19 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         weir__free(s);
         return weir__error(err, WEIR_EINVAL, "LOG_LEVEL must be debug, info, warn or error (got \"%s\")", c->log_level);
     }
-    int rc = weir_registry_create(&s->reg);
+    weir_auth_config ac = {c->api_keys, c->jwt_secret, c->jwt_public_key};
+    int rc = weir_auth_create(&ac, &s->auth, err);
+    if (rc) {
+        weir__free(s);
+        return rc;
+    }
+    rc = weir_registry_create(&s->reg);
     weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,
                                 .log = on_log_effect, .log_ud = s};
     if (!rc) rc = weir_realtime_create(loop, &ro, &s->rt);
     if (rc) {
         weir_registry_destroy(s->reg);
+        weir_auth_destroy(s->auth);
         weir__free(s);
         return weir__error(err, rc, "cannot start the runtime: %s", weir_strerror(rc));
     }
@@ -420,6 +427,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     if (rc) {
         weir_realtime_destroy(s->rt);
         weir_registry_destroy(s->reg);
+        weir_auth_destroy(s->auth);
         weir__free(s);
         return rc;
     }
@@ -430,6 +438,10 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
 }
 
 int weir_service_port(const weir_service *s) { return weir_http_server_port(s->http); }
+
+const char *weir_service_auth_summary(const weir_service *s) {
+    return weir_auth_active(s->auth) ? weir_auth_summary(s->auth) : NULL;
+}
 
 static void shutdown_check(uv_timer_t *t) {
     weir_service *s = t->data;
@@ -473,6 +485,8 @@ void weir_service_destroy(weir_service *s) {
     }
     weir_realtime_destroy(s->rt);
     weir_registry_destroy(s->reg);
+    weir_auth_destroy(s->auth);
+    s->auth = NULL;
     uv_timer_stop(&s->shutdown_poll);
     uv_close((uv_handle_t *)&s->shutdown_poll, poll_closed); /* frees s */
 }

@@ -25,12 +25,23 @@ typedef struct weir_service_config {
     const char *egress_allowlist;
     const char *log_level;  /* debug|info|warn|error */
     const char *log_format; /* text|json */
+    /* Auth (SPEC §6), see server/auth.h; NULL or "": not set.  With none
+     * set every route is open (bind to loopback only then). */
+    const char *api_keys;       /* comma-separated */
+    const char *jwt_secret;     /* HS256 */
+    const char *jwt_public_key; /* RS256: PEM text or the path of a PEM file */
 } weir_service_config;
 
 void weir_service_config_defaults(weir_service_config *c);
 
+/* Strings in c are borrowed for the service's lifetime (auth settings only
+ * during the call).  WEIR_EINVAL: a setting is wrong (err names it); other
+ * codes: the server could not start. */
 int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err);
 int weir_service_port(const weir_service *s);
+/* What credentials are accepted ("API keys (2), JWT HS256"), or NULL when
+ * no auth is configured.  Owned by s. */
+const char *weir_service_auth_summary(const weir_service *s);
 /* Graceful shutdown: refuse new connections, /health/ready answers 503,
  * stop every execution; `done` is called once no request is in flight. */
 void weir_service_shutdown(weir_service *s, void (*done)(void *ud), void *ud);

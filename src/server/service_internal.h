@@ -1,6 +1,7 @@
 /* Service internals shared by service.c (store, executions) and routes.c. */
 #ifndef WEIR_SERVER_SERVICE_INTERNAL_H
 #define WEIR_SERVER_SERVICE_INTERNAL_H
+#include "server/auth.h"
 #include "server/service.h"
 
 typedef struct svc_graph {
@@ -46,6 +47,7 @@ struct weir_service {
     weir_registry *reg;
     weir_realtime *rt;
     weir_http_server *http;
+    weir_auth *auth; /* always set; inactive when no auth is configured */
     svc_graph *graphs;
     svc_exec *execs, *execs_tail;
     size_t n_execs, n_running, n_finished;

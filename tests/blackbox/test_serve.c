@@ -1,10 +1,15 @@
 /* weir serve, black-box over loopback: every route, its error codes, the
- * pause queue and its 429, YAML upload, graceful shutdown. */
+ * pause queue and its 429, YAML upload, graceful shutdown, auth. */
 #include <criterion/criterion.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -334,7 +339,9 @@ Test(serve, help_lists_every_setting_and_refuses_bad_values) {
     proc_result r = proc_run(WEIR_BINARY " serve --help");
     cr_assert_eq(r.status, 0);
     const char *envs[] = {"PORT", "HOST", "MAX_CONCURRENT_EXECUTIONS", "DEFAULT_EXECUTION_TIMEOUT",
-                          "MAX_BACKPRESSURE_QUEUE", "ENABLE_METRICS", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT"};
+                          "MAX_BACKPRESSURE_QUEUE", "ENABLE_METRICS", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT",
+                          "API_KEYS", "--api-keys", "JWT_SECRET", "--jwt-secret", "JWT_PUBLIC_KEY",
+                          "--jwt-public-key"};
     for (size_t i = 0; i < sizeof envs / sizeof *envs; i++) cr_assert(strstr(r.out, envs[i]), "%s missing", envs[i]);
     proc_free(&r);
     r = proc_run("PORT=abc " WEIR_BINARY " serve");
@@ -344,5 +351,263 @@ Test(serve, help_lists_every_setting_and_refuses_bad_values) {
     r = proc_run(WEIR_BINARY " serve --host 0.0.0.0");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "binds to loopback only"), "%s", r.err);
+    proc_free(&r);
+}
+
+/* ------------------------------------------------------------------ auth */
+
+#define JWT_SECRET_VALUE "s3cret-for-the-black-box-test-0123456789"
+#define PASSTHROUGH_GRAPH                                                                                            \
+    "{\"symbia\":\"1\",\"name\":\"orders\",\"metadata\":{\"role\":\"pipeline\",\"ingress\":{\"node\":\"a\"}},"       \
+    "\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[]}"
+
+/* The server's stderr so far. */
+static const char *server_log(const server *s) {
+    static char log[65536];
+    ssize_t n = pread(s->err_fd, log, sizeof log - 1, 0);
+    log[n > 0 ? n : 0] = '\0';
+    return log;
+}
+
+static char *b64url(const unsigned char *p, size_t n) {
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *out = malloc(n * 4 / 3 + 4), *o = out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | p[i];
+        bits += 8;
+        while (bits >= 6) *o++ = abc[(acc >> (bits -= 6)) & 63];
+    }
+    if (bits) *o++ = abc[(acc << (6 - bits)) & 63];
+    *o = '\0';
+    return out;
+}
+
+/* "Authorization: Bearer <JWT>" of a payload, signed HS256 (or RS256 with k). */
+static char *bearer_jwt(const char *payload, EVP_PKEY *k) {
+    const char *header = k ? "{\"alg\":\"RS256\",\"typ\":\"JWT\"}" : "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    char *h = b64url((const unsigned char *)header, strlen(header));
+    char *p = b64url((const unsigned char *)payload, strlen(payload));
+    char input[2048];
+    snprintf(input, sizeof input, "%s.%s", h, p);
+    unsigned char sig[1024];
+    size_t sig_len = sizeof sig;
+    if (k) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        cr_assert(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1);
+        cr_assert(EVP_DigestSign(md, sig, &sig_len, (unsigned char *)input, strlen(input)) == 1);
+        EVP_MD_CTX_free(md);
+    } else {
+        unsigned int n = 0;
+        HMAC(EVP_sha256(), JWT_SECRET_VALUE, (int)strlen(JWT_SECRET_VALUE), (unsigned char *)input, strlen(input),
+             sig, &n);
+        sig_len = n;
+    }
+    char *s = b64url(sig, sig_len);
+    char *out = malloc(strlen(input) + strlen(s) + 32);
+    sprintf(out, "Authorization: Bearer %s.%s", input, s);
+    free(h);
+    free(p);
+    free(s);
+    return out;
+}
+
+static char *payload_exp(long long offset_s) {
+    static char buf[128];
+    snprintf(buf, sizeof buf, "{\"sub\":\"ci\",\"exp\":%lld}", (long long)time(NULL) + offset_s);
+    return buf;
+}
+
+static void expect(http_resp r, long status, const char *error_part) {
+    cr_assert_eq(r.status, status, "expected %ld, got %ld: %s", status, r.status, r.body);
+    if (error_part) cr_assert(str(&r, "error") && strstr(str(&r, "error"), error_part), "%s", r.body);
+    http_free(&r);
+}
+
+Test(serve_auth, api_keys_guard_every_mutating_route_and_leave_reads_open) {
+    const char *args[] = {"--api-keys", "k1-first,k2-second", NULL};
+    server s = serve_start(args);
+    const char *log = server_log(&s);
+    cr_assert(strstr(log, "(auth: API keys (2);"), "%s", log);
+    cr_assert_null(strstr(log, "k1-first"), "a key was printed: %s", log);
+
+    const char *no[] = {NULL};
+    http_resp r = http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, no);
+    cr_assert_eq(r.status, 401, "%s", r.body);
+    cr_assert_str_eq(str(&r, "error"), "authentication required: send X-API-Key or Authorization: Bearer <token>");
+    cr_assert(strstr(r.headers, "WWW-Authenticate: Bearer\r\n"), "%s", r.headers);
+    http_free(&r);
+    const char *wrong[] = {"X-API-Key: k3", NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, wrong), 403, "unknown API key");
+    const char *prefix[] = {"Authorization: Bearer k1-firs", NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, prefix), 403, "unknown API key");
+    const char *basic[] = {"Authorization: Basic azE6", NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, basic), 403, "scheme Basic");
+
+    const char *key[] = {"X-API-Key: k1-first", NULL};
+    const char *bearer[] = {"Authorization: Bearer k2-second", NULL};
+    r = http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, key);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char graph[64], path[256];
+    snprintf(graph, sizeof graph, "%s", str(&r, "id"));
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", graph);
+    expect(http_req_h(&s, "POST", path, NULL, NULL, no), 401, "authentication required");
+    r = http_req_h(&s, "POST", path, NULL, NULL, bearer);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char x[64];
+    snprintf(x, sizeof x, "%s", str(&r, "executionId"));
+    http_free(&r);
+
+    /* inject, ingress, control: all guarded */
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    expect(http_req_h(&s, "POST", path, "{\"nodeId\":\"a\",\"value\":1}", NULL, no), 401, NULL);
+    expect(http_req_h(&s, "POST", path, "{\"nodeId\":\"a\",\"value\":1}", NULL, key), 200, NULL);
+    expect(http_req_h(&s, "POST", "/api/ingress/orders", "[1,2]", NULL, no), 401, NULL);
+    expect(http_req_h(&s, "POST", "/api/ingress/orders", "[1,2]", NULL, wrong), 403, NULL);
+    expect(http_req_h(&s, "POST", "/api/ingress/orders", "[1,2]", NULL, bearer), 202, NULL);
+    snprintf(path, sizeof path, "/api/executions/%s/pause", x);
+    expect(http_req_h(&s, "POST", path, NULL, NULL, no), 401, NULL);
+    /* any non-safe method, routed or not, asks for credentials first */
+    expect(http_req_h(&s, "PUT", "/api/graphs", "{}", NULL, no), 401, NULL);
+    expect(http_req_h(&s, "PATCH", "/api/nothing", "{}", NULL, no), 401, NULL);
+    expect(http_req_h(&s, "PATCH", "/api/nothing", "{}", NULL, key), 404, NULL);
+
+    /* reads stay open */
+    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, no), 200, NULL);
+    snprintf(path, sizeof path, "/api/executions/%s", x);
+    expect(http_req_h(&s, "GET", path, NULL, NULL, no), 200, NULL);
+    expect(http_req_h(&s, "GET", "/api/stats", NULL, NULL, no), 200, NULL);
+    expect(http_req_h(&s, "GET", "/api/openapi.json", NULL, NULL, no), 200, NULL);
+    expect(http_req_h(&s, "GET", "/health", NULL, NULL, no), 200, NULL);
+    expect(http_req_h(&s, "GET", "/health/ready", NULL, NULL, no), 200, NULL);
+    r = http_req_h(&s, "GET", "/metrics", NULL, NULL, no);
+    cr_assert_eq(r.status, 200);
+    http_free(&r);
+
+    snprintf(path, sizeof path, "/api/graphs/%s", graph);
+    expect(http_req_h(&s, "DELETE", path, NULL, NULL, no), 401, NULL);
+    expect(http_req_h(&s, "DELETE", path, NULL, NULL, wrong), 403, NULL);
+    expect(http_req_h(&s, "DELETE", path, NULL, NULL, bearer), 200, NULL);
+    log = server_log(&s);
+    cr_assert(strstr(log, "credentials refused: unknown API key"), "%s", log);
+    cr_assert_null(strstr(log, "k2-second"), "a key was logged: %s", log);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(serve_auth, hs256_jwt_from_the_environment_or_a_flag) {
+    const char *args[] = {"--jwt-secret", JWT_SECRET_VALUE, NULL};
+    server s = serve_start(args);
+    const char *log = server_log(&s);
+    cr_assert(strstr(log, "(auth: JWT HS256;"), "%s", log);
+    cr_assert_null(strstr(log, JWT_SECRET_VALUE), "the secret was printed: %s", log);
+    char *good = bearer_jwt(payload_exp(300), NULL);
+    const char *ok[] = {good, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, ok), 201, NULL);
+    char *old = bearer_jwt(payload_exp(-3600), NULL);
+    const char *expired[] = {old, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, expired), 403, "token expired at");
+    /* within the 30 s leeway */
+    char *recent = bearer_jwt(payload_exp(-5), NULL);
+    const char *leeway[] = {recent, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, leeway), 201, NULL);
+    /* signature of another payload */
+    char *forged = strdup(good);
+    char *dot = strchr(forged, '.');
+    dot[2] = dot[2] == 'A' ? 'B' : 'A';
+    const char *bad[] = {forged, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, bad), 403, NULL);
+    const char *none[] = {"Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, none), 403, "alg none not accepted");
+    const char *apikey[] = {"X-API-Key: " JWT_SECRET_VALUE, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, apikey), 403, "no API_KEYS");
+    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, NULL), 200, NULL);
+    free(forged);
+    free(recent);
+    free(old);
+    free(good);
+    cr_assert_eq(serve_stop(&s), 0);
+
+    /* the same from JWT_SECRET (this test runs in its own process) */
+    setenv("JWT_SECRET", JWT_SECRET_VALUE, 1);
+    s = serve_start(NULL);
+    cr_assert(strstr(server_log(&s), "(auth: JWT HS256;"), "%s", server_log(&s));
+    good = bearer_jwt(payload_exp(300), NULL);
+    const char *ok2[] = {good, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, ok2), 201, NULL);
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, NULL), 401, NULL);
+    free(good);
+    cr_assert_eq(serve_stop(&s), 0);
+    unsetenv("JWT_SECRET");
+}
+
+Test(serve_auth, rs256_public_key_from_a_pem_file) {
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
+    EVP_PKEY *k = NULL;
+    cr_assert(ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) == 1 &&
+              EVP_PKEY_keygen(ctx, &k) == 1);
+    EVP_PKEY_CTX_free(ctx);
+    BIO *b = BIO_new(BIO_s_mem());
+    cr_assert(PEM_write_bio_PUBKEY(b, k) == 1);
+    char *pem_data;
+    long n = BIO_get_mem_data(b, &pem_data);
+    char *pem = strndup(pem_data, (size_t)n);
+    BIO_free(b);
+    char *path = proc_tempfile(".pem", pem);
+    const char *args[] = {"--jwt-public-key", path, NULL};
+    server s = serve_start(args);
+    cr_assert(strstr(server_log(&s), "(auth: JWT RS256 (2048-bit key);"), "%s", server_log(&s));
+    char *good = bearer_jwt(payload_exp(300), k);
+    const char *ok[] = {good, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, ok), 201, NULL);
+    char *hs = bearer_jwt(payload_exp(300), NULL);
+    const char *wrong_alg[] = {hs, NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, wrong_alg), 403,
+           "alg HS256 not accepted");
+    cr_assert_eq(serve_stop(&s), 0);
+    unlink(path);
+    free(path);
+    free(hs);
+    free(good);
+    free(pem);
+    EVP_PKEY_free(k);
+}
+
+Test(serve_auth, host_is_honoured_only_with_auth) {
+    const char *args[] = {"--host", "0.0.0.0", "--api-keys", "k1", NULL};
+    server s = serve_start(args);
+    const char *log = server_log(&s);
+    cr_assert(strstr(log, "listening on http://0.0.0.0:"), "%s", log);
+    cr_assert(strstr(log, "(auth: API keys (1);"), "%s", log);
+    expect(http_req(&s, "GET", "/health", NULL, NULL), 200, NULL);
+    const char *key[] = {"X-API-Key: k1", NULL};
+    expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, key), 201, NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+
+    proc_result r = proc_run("HOST=0.0.0.0 " WEIR_BINARY " serve --port 0");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "set API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY"), "%s", r.err);
+    proc_free(&r);
+}
+
+Test(serve_auth, bad_auth_settings_exit_2_without_printing_secrets) {
+    proc_result r = proc_run(WEIR_BINARY " serve --port 0 --jwt-secret tiny-s3cret");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "JWT_SECRET is too short"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "tiny-s3cret"), "%s", r.err);
+    proc_free(&r);
+    r = proc_run("JWT_PUBLIC_KEY=/nonexistent/key.pem " WEIR_BINARY " serve --port 0");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "JWT_PUBLIC_KEY: cannot read '/nonexistent/key.pem'"), "%s", r.err);
+    proc_free(&r);
+    r = proc_run(WEIR_BINARY " serve --port 0 --jwt-public-key /dev/null");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "holds no PEM public key"), "%s", r.err);
+    proc_free(&r);
+    r = proc_run("API_KEYS='good,bad key' " WEIR_BINARY " serve --port 0");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "API_KEYS: key 2"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "bad key"), "%s", r.err);
     proc_free(&r);
 }

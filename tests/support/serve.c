@@ -42,8 +42,16 @@ server serve_start(const char *const *extra) {
         if (n > 0) {
             len += (size_t)n;
             buf[len] = '\0';
-            const char *at = strstr(buf, "listening on http://127.0.0.1:");
-            if (at && strchr(at, '\n')) port = atoi(at + strlen("listening on http://127.0.0.1:"));
+            /* "listening on http://HOST:PORT ..." whatever HOST is bound */
+            const char *at = strstr(buf, "listening on http://");
+            const char *eol = at ? strchr(at, '\n') : NULL;
+            if (eol) {
+                const char *colon = at + strlen("listening on http://");
+                colon += strcspn(colon, " \n");
+                while (colon > at && *colon != ':') colon--;
+                port = atoi(colon + 1);
+                cr_assert_gt(port, 0, "no port in: %.*s", (int)(eol - at), at);
+            }
             continue;
         }
         int st;
@@ -100,6 +108,11 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *ud) {
 }
 
 http_resp http_req(const server *s, const char *method, const char *path, const char *body, const char *content_type) {
+    return http_req_h(s, method, path, body, content_type, NULL);
+}
+
+http_resp http_req_h(const server *s, const char *method, const char *path, const char *body, const char *content_type,
+                     const char *const *headers) {
     CURL *c = curl_easy_init();
     char url[1024];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
@@ -108,6 +121,7 @@ http_resp http_req(const server *s, const char *method, const char *path, const 
     char ct[256];
     snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
     hdrs = curl_slist_append(hdrs, ct);
+    for (const char *const *line = headers; line && *line; line++) hdrs = curl_slist_append(hdrs, *line);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);

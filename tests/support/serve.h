@@ -25,6 +25,10 @@ typedef struct http_resp {
 
 /* One request.  body may be NULL; content_type defaults to application/json. */
 http_resp http_req(const server *s, const char *method, const char *path, const char *body, const char *content_type);
+/* The same with extra request headers: a NULL-terminated list of
+ * "Name: value" lines. */
+http_resp http_req_h(const server *s, const char *method, const char *path, const char *body, const char *content_type,
+                     const char *const *headers);
 void http_free(http_resp *r);
 
 #endif
