@@ -26,7 +26,7 @@
 /* Released request records the server keeps for reuse. */
 #define WEIR__HTTP_POOL_MAX 256
 /* A pooled record keeps buffers up to this size. */
-#define WEIR__HTTP_POOL_KEEP_BYTES ((size_t)64 * 1024)
+#define WEIR__HTTP_POOL_KEEP_BYTES ((size_t)16 * 1024)
 /* After the last response of a closing connection: how long unread input is
  * drained (so the peer reads the response instead of a reset). */
 #define WEIR__HTTP_LINGER_MS 2000
