@@ -227,7 +227,7 @@ static json_t *num_json(double d) {
 }
 
 int weir__xto_json(xctx *c, const xval *v, json_t **out) {
-    json_t *j;
+    json_t *j = NULL;
     switch (v->t) {
     case V_UNDEF: j = &weir__xundef_json; break;
     case V_NULL: j = json_null(); break;
@@ -700,7 +700,7 @@ static int do_call(xctx *c, const xnode *n, xval *out) {
 /* -------------------------------------------------------------- literals */
 
 static int spread_to_array(xctx *c, void *ud, const xval *v) {
-    json_t *j;
+    json_t *j = NULL;
     int rc = weir__xto_json(c, v, &j);
     if (rc) return rc;
     if (json_array_append_new(ud, j)) return weir__xoom(c);
@@ -730,7 +730,7 @@ static int make_array(xctx *c, const xnode *n, xval *out) {
 }
 
 static int obj_put(xctx *c, json_t *obj, const char *k, size_t klen, const xval *v) {
-    json_t *j;
+    json_t *j = NULL;
     int rc = weir__xto_json(c, v, &j);
     if (rc) return rc;
     if (!budget(c, klen + 32)) {
@@ -1128,7 +1128,7 @@ static int settle_result(xctx *c, json_t *j) {
 }
 
 static int result_json(xctx *c, const xval *v, json_t **out) {
-    json_t *j;
+    json_t *j = NULL;
     int rc;
     switch (v->t) {
     case V_UNDEF: *out = NULL; return 0;
