@@ -407,6 +407,14 @@ typedef struct weir_exec_options {
     const char *runtime;        /* recorded for GET; the core does not interpret it */
 } weir_exec_options;
 
+/* Read the execution settings of an object — the body of an execute request
+ * or a graph's metadata: completion, onError, overflow, timeoutMs.  Absent
+ * fields leave *o unchanged; other fields are ignored.  Every problem is
+ * appended to `problems` (BORROWED array, or NULL) as "<where>.<field> must
+ * be ..."; returns 0, or WEIR_EINVAL with the first problem in err. */
+WEIR_API int weir_exec_options_read(json_t *obj, const char *where, weir_exec_options *o, json_t *problems,
+                                    weir_error *err);
+
 /* Create an execution (state pending).  The graph is ref'd; the shell is
  * copied. */
 WEIR_API int weir_exec_create(weir_graph *g, const weir_exec_options *opts, const weir_shell *shell,

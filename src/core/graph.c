@@ -264,33 +264,16 @@ static void read_metadata(loader *L, json_t *doc) {
         problem(L, "graph \"metadata\" must be an object (found %s)", json_kind(md));
         return;
     }
-    json_t *v = json_object_get(md, "role");
-    const char *role = json_string_value(v);
-    if (role && (strcmp(role, "pipeline") == 0 || strcmp(role, "service") == 0)) g->completion = WEIR_COMPLETION_NEVER;
-    if ((v = json_object_get(md, "completion"))) {
-        const char *s = json_string_value(v);
-        if (s && strcmp(s, "auto") == 0) g->completion = WEIR_COMPLETION_AUTO;
-        else if (s && strcmp(s, "never") == 0) g->completion = WEIR_COMPLETION_NEVER;
-        else problem(L, "metadata.completion must be \"auto\" or \"never\"");
-    }
-    if ((v = json_object_get(md, "onError"))) {
-        const char *s = json_string_value(v);
-        if (s && strcmp(s, "fail") == 0) g->on_error = WEIR_ON_ERROR_FAIL;
-        else if (s && strcmp(s, "continue") == 0) g->on_error = WEIR_ON_ERROR_CONTINUE;
-        else problem(L, "metadata.onError must be \"fail\" or \"continue\"");
-    }
-    if ((v = json_object_get(md, "overflow"))) {
-        const char *s = json_string_value(v);
-        if (s && strcmp(s, "refuse") == 0) g->overflow = WEIR_OVERFLOW_REFUSE;
-        else if (s && strcmp(s, "drop-oldest") == 0) g->overflow = WEIR_OVERFLOW_DROP_OLDEST;
-        else if (s && strcmp(s, "drop-newest") == 0) g->overflow = WEIR_OVERFLOW_DROP_NEWEST;
-        else problem(L, "metadata.overflow must be \"refuse\", \"drop-oldest\" or \"drop-newest\"");
-    }
-    if ((v = json_object_get(md, "timeoutMs"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            problem(L, "metadata.timeoutMs must be a non-negative integer (0 = no timeout)");
-        else g->timeout_ms = json_integer_value(v);
-    }
+    const char *role = json_string_value(json_object_get(md, "role"));
+    weir_exec_options o = {.timeout_ms = -1};
+    if (role && (strcmp(role, "pipeline") == 0 || strcmp(role, "service") == 0)) o.completion = WEIR_COMPLETION_NEVER;
+    size_t before = json_array_size(L->problems);
+    if (weir_exec_options_read(md, "metadata", &o, L->problems, NULL) && json_array_size(L->problems) == before)
+        L->oom = true; /* a problem that could not be recorded */
+    g->completion = o.completion;
+    g->on_error = o.on_error;
+    g->overflow = o.overflow;
+    g->timeout_ms = o.timeout_ms;
 }
 
 /* ------------------------------------------------------------------- nodes */

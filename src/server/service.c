@@ -306,31 +306,9 @@ static void on_finished(void *ud, weir_exec *e) {
 
 static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     if (opts && !json_is_object(opts)) return weir__error(err, WEIR_EINVAL, "execute options must be a JSON object");
+    int rc = weir_exec_options_read(opts, "", o, NULL, err);
+    if (rc) return rc;
     json_t *v;
-    if ((v = json_object_get(opts, "completion"))) {
-        const char *c = json_string_value(v);
-        if (c && strcmp(c, "auto") == 0) o->completion = WEIR_COMPLETION_AUTO;
-        else if (c && strcmp(c, "never") == 0) o->completion = WEIR_COMPLETION_NEVER;
-        else return weir__error(err, WEIR_EINVAL, "completion must be \"auto\" or \"never\"");
-    }
-    if ((v = json_object_get(opts, "onError"))) {
-        const char *c = json_string_value(v);
-        if (c && strcmp(c, "fail") == 0) o->on_error = WEIR_ON_ERROR_FAIL;
-        else if (c && strcmp(c, "continue") == 0) o->on_error = WEIR_ON_ERROR_CONTINUE;
-        else return weir__error(err, WEIR_EINVAL, "onError must be \"fail\" or \"continue\"");
-    }
-    if ((v = json_object_get(opts, "overflow"))) {
-        const char *c = json_string_value(v);
-        if (c && strcmp(c, "refuse") == 0) o->overflow = WEIR_OVERFLOW_REFUSE;
-        else if (c && strcmp(c, "drop-oldest") == 0) o->overflow = WEIR_OVERFLOW_DROP_OLDEST;
-        else if (c && strcmp(c, "drop-newest") == 0) o->overflow = WEIR_OVERFLOW_DROP_NEWEST;
-        else return weir__error(err, WEIR_EINVAL, "overflow must be \"refuse\", \"drop-oldest\" or \"drop-newest\"");
-    }
-    if ((v = json_object_get(opts, "timeoutMs"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return weir__error(err, WEIR_EINVAL, "timeoutMs must be a non-negative integer (0 = no timeout)");
-        o->timeout_ms = json_integer_value(v);
-    }
     if ((v = json_object_get(opts, "runtime"))) {
         const char *r = json_string_value(v);
         if (!r) return weir__error(err, WEIR_EINVAL, "runtime must be a string");

@@ -162,6 +162,17 @@ Test(serve, error_codes_name_what_is_wrong) {
     r = http_req(&s, "GET", "/api/components", NULL, NULL);
     cr_assert_eq(json_array_size(r.json), 10);
     http_free(&r);
+    r = http_req(&s, "POST", "/api/graphs",
+                 "{\"symbia\":\"1\",\"name\":\"o\",\"nodes\":[{\"id\":\"a\",\"component\":"
+                 "\"symbia.core.passthrough\"}],\"edges\":[]}",
+                 NULL);
+    char opath[256];
+    snprintf(opath, sizeof opath, "/api/graphs/%s/execute", str(&r, "id"));
+    http_free(&r);
+    r = http_req(&s, "POST", opath, "{\"completion\":\"sometimes\"}", NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert_str_eq(str(&r, "error"), "completion must be \"auto\" or \"never\"");
+    http_free(&r);
 
     const char *x = load_and_execute(&s, "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},"
                                          "\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"}],"

@@ -234,3 +234,21 @@ Test(graph, large_graphs_load_in_linear_time, .timeout = 30) {
     cr_assert(strstr(err.message, "unknown target node \"nowhere\". Declared nodes: n0, n1"), "%s", err.message);
     json_decref(doc);
 }
+
+Test(graph, execution_settings_read_from_json_name_each_bad_field) {
+    json_t *problems = json_array();
+    json_t *obj = json_pack("{s:s,s:s,s:s,s:i}", "completion", "sometimes", "onError", "continue", "overflow", "drop",
+                            "timeoutMs", -1);
+    weir_exec_options o = {.timeout_ms = 7};
+    weir_error err;
+    cr_assert_eq(weir_exec_options_read(obj, "metadata", &o, problems, &err), WEIR_EINVAL);
+    cr_assert_str_eq(err.message, "metadata.completion must be \"auto\" or \"never\"");
+    cr_assert_str_eq(ts_dump(problems),
+                     "[\"metadata.completion must be \\\"auto\\\" or \\\"never\\\"\","
+                     "\"metadata.overflow must be \\\"refuse\\\", \\\"drop-oldest\\\" or \\\"drop-newest\\\"\","
+                     "\"metadata.timeoutMs must be a non-negative integer (0 = no timeout)\"]");
+    cr_assert_eq(o.on_error, WEIR_ON_ERROR_CONTINUE, "good fields are read");
+    cr_assert_eq(o.timeout_ms, 7, "bad fields leave the value");
+    json_decref(obj);
+    json_decref(problems);
+}
