@@ -10,6 +10,8 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+
+#include "failalloc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,25 +39,6 @@
 #endif
 
 #define BOUND_MS 10000 /* generous bound for every wait */
-
-/* ------------------------------------------------------ counting allocator */
-
-static long live_allocs;
-
-static void *count_malloc(size_t n) {
-    void *p = malloc(n);
-    if (p) live_allocs++;
-    return p;
-}
-static void *count_realloc(void *p, size_t n) {
-    void *q = realloc(p, n);
-    if (q && !p) live_allocs++;
-    return q;
-}
-static void count_free(void *p) {
-    if (p) live_allocs--;
-    free(p);
-}
 
 /* ------------------------------------------------------------ loop, server */
 
@@ -162,9 +145,7 @@ static void handler(void *ud, weir_http_req *r) {
 /* --------------------------------------------------------- setup / finish */
 
 static void setup(void) {
-    weir_allocator a = {count_malloc, count_realloc, count_free};
-    weir_set_allocator(&a);
-    live_allocs = 0;
+    fa_install(0, 0); /* counting only: every weir allocation must be freed */
     handler_calls = 0;
     nheld = 0;
     laters = NULL;
@@ -193,7 +174,7 @@ static void finish(void) {
         step();
     }
     cr_assert_eq(uv_loop_close(&loop), 0, "a uv handle was left open");
-    cr_assert_eq(live_allocs, 0, "%ld weir allocations leaked", live_allocs);
+    cr_assert_eq(fa_live(), 0, "%ld weir allocations leaked", fa_live());
 #ifdef HAVE_LSAN
     cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see above)");
 #endif

@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+
+#include "failalloc.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,32 +37,6 @@
 #define EXEC_B ((weir_exec *)(uintptr_t)0xb000)
 #define BOUND_MS 10000 /* generous bound for every wait */
 
-/* ------------------------------------------------------ counting allocator */
-
-static long live_allocs;
-
-static void *count_malloc(size_t n) {
-    void *p = malloc(n);
-    if (p) live_allocs++;
-    return p;
-}
-static void *count_realloc(void *p, size_t n) {
-    void *q = realloc(p, n);
-    if (q && !p) live_allocs++;
-    return q;
-}
-static void count_free(void *p) {
-    if (p) live_allocs--;
-    free(p);
-}
-
-/* Fault injection: while `armed`, the fail_at-th allocation fails. */
-static bool armed;
-static long alloc_n, fail_at;
-
-static bool inject_failure(void) { return armed && fail_at && ++alloc_n == fail_at; }
-static void *fail_malloc(size_t n) { return inject_failure() ? NULL : count_malloc(n); }
-static void *fail_realloc(void *p, size_t n) { return inject_failure() ? NULL : count_realloc(p, n); }
 
 /* ------------------------------------------------------------ resolutions */
 
@@ -279,7 +255,7 @@ static void handle(conn *c, const char *method, const char *path, json_t *header
         char *text = json_dumps(echo, JSON_COMPACT);
         reply(c, 200, "Content-Type: application/json\r\nX-Test: yes\r\nX-Multi: a\r\nX-Multi: b\r\n", text,
               strlen(text), true);
-        count_free(text); /* jansson allocates through the counting allocator */
+        fa_free(text); /* jansson allocates through the counting allocator */
         json_decref(echo);
     } else if (strncmp(path, "/status/", 8) == 0) {
         reply(c, atoi(path + 8), "Content-Type: text/plain\r\n", "teapot", 6, true);
@@ -341,12 +317,11 @@ static void alloc_buf(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
     conn *c = st->data;
-    bool was_armed = armed; /* the server is not under test */
-    armed = false;
+    fa_suspend(1); /* the server is not under test */
     if (n < 0) {
         free(b->base);
         conn_close(c);
-        armed = was_armed;
+        fa_suspend(0);
         return;
     }
     if (n > 0) {
@@ -357,7 +332,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
         try_request(c);
     }
     free(b->base);
-    armed = was_armed;
+    fa_suspend(0);
 }
 
 static void on_connection(uv_stream_t *l, int status) {
@@ -425,9 +400,7 @@ static int closed_port(void) {
 /* --------------------------------------------------------- setup / finish */
 
 static void setup(void) {
-    weir_allocator a = {count_malloc, count_realloc, count_free};
-    weir_set_allocator(&a);
-    live_allocs = 0;
+    fa_install(0, 0); /* counting only until a test arms it */
     cr_assert_eq(uv_loop_init(&loop), 0);
     uv_timer_init(&loop, &watchdog);
     uv_timer_start(&watchdog, watchdog_tick, 20, 20);
@@ -449,7 +422,7 @@ static void finish(void) {
     uv_close((uv_handle_t *)&watchdog, NULL);
     uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_eq(uv_loop_close(&loop), 0, "a uv handle was left open");
-    cr_assert_eq(live_allocs, 0, "%ld weir allocations leaked", live_allocs);
+    cr_assert_eq(fa_live(), 0, "%ld weir allocations leaked", fa_live());
 #ifdef HAVE_LSAN
     /* Leaks outside weir's allocator (curl, libuv) fail the test too. */
     cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see above)");
@@ -744,7 +717,7 @@ Test(realtime, http_invalid_utf8_is_replaced) {
                      "caf\xef\xbf\xbd");
     char *dump = json_dumps(r->result, 0);
     cr_expect_not_null(dump, "the result serialises");
-    count_free(dump);
+    fa_free(dump);
     finish();
 }
 
@@ -1093,21 +1066,17 @@ Test(realtime, stale_resolution_is_ignored) {
  * runtime never crashes, every effect it accepted settles (with the result
  * or an error), and nothing leaks. */
 Test(realtime, out_of_memory_at_every_allocation) {
-    weir_allocator a = {fail_malloc, fail_realloc, count_free};
-    weir_set_allocator(&a);
     server_start(&srv1, "127.0.0.1");
     int failures = 0, ok = 0;
     for (long n = 1; n < 10000; n++) {
         json_t *p1 = json_pack("{s:s, s:s, s:{s:s}, s:s, s:i}", "method", "POST", "url", url(&srv1, "/echo"),
                                "headers", "X-A", "b", "body", "body", "timeoutMs", 5000);
         json_t *p2 = json_object();
-        alloc_n = 0;
-        fail_at = n;
-        armed = true;
+        fa_arm((size_t)n);
         weir_realtime *r = NULL;
         int rc = weir_realtime_create(&loop, &allow_private, &r);
         if (rc != 0) {
-            armed = false;
+            fa_arm(0);
             json_decref(p1);
             json_decref(p2);
             cr_expect_eq(rc, WEIR_ENOMEM);
@@ -1125,8 +1094,8 @@ Test(realtime, out_of_memory_at_every_allocation) {
             cr_assert_lt(uv_hrtime(), deadline, "an effect never settled when allocation %ld failed", n);
             uv_run(&loop, UV_RUN_ONCE);
         }
-        armed = false;
-        bool triggered = alloc_n >= n;
+        bool triggered = fa_count() >= (size_t)n;
+        fa_arm(0);
         resolution *h = find_res(EXEC_A, 1);
         if (h && !h->error) {
             cr_expect_eq(json_integer_value(json_object_get(h->result, "status")), 200);
@@ -1145,6 +1114,5 @@ Test(realtime, out_of_memory_at_every_allocation) {
     }
     cr_expect_gt(failures, 10, "allocations were failed (%d)", failures);
     cr_expect_gt(ok, 0, "and the last run succeeded");
-    fail_at = 0;
     finish();
 }

@@ -12,10 +12,11 @@ typedef union header {
 } header;
 
 static size_t fail_at_n, count_n;
-static int sticky_flag;
+static int sticky_flag, suspended_flag;
 static long live_n;
 
 static int should_fail(void) {
+    if (suspended_flag) return 0;
     count_n++;
     if (!fail_at_n) return 0;
     return sticky_flag ? count_n >= fail_at_n : count_n == fail_at_n;
@@ -30,7 +31,7 @@ static void *fa_malloc(size_t n) {
     return h + 1;
 }
 
-static void fa_free(void *p) {
+void fa_free(void *p) {
     if (!p) return;
     live_n--;
     free((header *)p - 1);
@@ -48,6 +49,7 @@ static void *fa_realloc(void *p, size_t n) {
 void fa_install(size_t fail_at, int sticky) {
     fail_at_n = fail_at;
     sticky_flag = sticky;
+    suspended_flag = 0;
     count_n = 0;
     live_n = 0;
     weir_allocator a = {fa_malloc, fa_realloc, fa_free};
@@ -55,5 +57,13 @@ void fa_install(size_t fail_at, int sticky) {
 }
 
 void fa_uninstall(void) { weir_set_allocator(NULL); }
+
+void fa_arm(size_t fail_at) {
+    fail_at_n = fail_at;
+    sticky_flag = 0;
+    count_n = 0;
+}
+
+void fa_suspend(int suspended) { suspended_flag = suspended; }
 size_t fa_count(void) { return count_n; }
 long fa_live(void) { return live_n; }

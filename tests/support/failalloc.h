@@ -8,6 +8,14 @@
  * while `sticky`, or only that one.  0 = never fail. */
 void fa_install(size_t fail_at, int sticky);
 void fa_uninstall(void);
+/* Re-arm while installed: allocation number `fail_at` from now fails (0:
+ * none); live blocks keep being counted. */
+void fa_arm(size_t fail_at);
+/* While suspended, allocations neither count toward fail_at nor fail (for
+ * test scaffolding that is not under test). */
+void fa_suspend(int suspended);
+/* Free a block the allocator gave out (e.g. a string jansson dumped). */
+void fa_free(void *p);
 /* Allocations attempted since install, and blocks still live. */
 size_t fa_count(void);
 long fa_live(void);
