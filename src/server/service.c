@@ -246,7 +246,8 @@ void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inj
     json_t *e;
     json_array_foreach(early, i, e) {
         if ((uint64_t)json_integer_value(json_object_get(e, "injectId")) != ack.inject_id) continue;
-        weir_settled st = {ack.inject_id, json_object_get(e, "outputs"), json_object_get(e, "trace"),
+        json_t *outputs = json_object_get(e, "outputs"), *trace = json_object_get(e, "trace");
+        weir_settled st = {ack.inject_id, json_is_null(outputs) ? NULL : outputs, json_is_null(trace) ? NULL : trace,
                            (uint64_t)json_integer_value(json_object_get(e, "hops")),
                            (uint64_t)json_integer_value(json_object_get(e, "firstTick")), 0,
                            (int)json_integer_value(json_object_get(e, "status"))};

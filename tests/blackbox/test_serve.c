@@ -74,6 +74,7 @@ Test(serve, quick_reference_flow_with_curl_semantics) {
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(i.json, "outputs"), "output:out")), 42, "%s",
                  i.body);
     cr_assert_eq(json_integer_value(json_object_get(i.json, "hops")), 3);
+    cr_assert_null(json_object_get(i.json, "trace"), "no trace unless asked: %s", i.body);
     cr_assert_str_eq(str(&i, "state"), "completed");
     snprintf(path, sizeof path, "/api/executions/%s/metrics", str(&x, "executionId"));
     http_resp m = http_req(&s, "GET", path, NULL, NULL);
