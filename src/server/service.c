@@ -94,11 +94,7 @@ static void on_log_effect(void *ud, const weir_effect *eff) {
 
 /* ----------------------------------------------------------------- graphs */
 
-svc_graph *svc_graph_find(weir_service *s, const char *id) {
-    for (svc_graph *g = s->graphs; g; g = g->next)
-        if (strcmp(g->id, id) == 0) return g;
-    return NULL;
-}
+svc_graph *svc_graph_find(weir_service *s, const char *id) { return svc_index_get(&s->graph_ix, id); }
 
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
     svc_graph *sg = weir__calloc(1, sizeof *sg);
@@ -106,6 +102,10 @@ int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problem
     svc_uuid(sg->id);
     weir_graph_options o = {sg->id, problems};
     int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
+    if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {
+        weir_graph_unref(sg->g);
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
     if (rc) {
         weir__free(sg);
         return rc;
@@ -129,17 +129,14 @@ void svc_graph_remove(weir_service *s, svc_graph *g) {
             *p = g->next;
             break;
         }
+    svc_index_del(&s->graph_ix, g->id);
     weir_graph_unref(g->g);
     weir__free(g);
 }
 
 /* ------------------------------------------------------------- executions */
 
-svc_exec *svc_exec_find(weir_service *s, const char *id) {
-    for (svc_exec *x = s->execs; x; x = x->next)
-        if (strcmp(x->id, id) == 0) return x;
-    return NULL;
-}
+svc_exec *svc_exec_find(weir_service *s, const char *id) { return svc_index_get(&s->exec_ix, id); }
 
 static void wait_closed(uv_handle_t *h) { weir__free(h->data); }
 
@@ -268,18 +265,17 @@ void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inj
 
 /* Evict the oldest finished executions beyond the history bound. */
 static void evict_finished(weir_service *s) {
-    svc_exec **p = &s->execs;
+    svc_exec **p = &s->execs, *prev = NULL;
     while (*p && s->n_finished > s->cfg.max_finished_history) {
         svc_exec *x = *p;
         if (!x->finished || x->waits) {
+            prev = x;
             p = &x->next;
             continue;
         }
         *p = x->next;
-        if (s->execs_tail == x) {
-            s->execs_tail = NULL;
-            for (svc_exec *y = s->execs; y; y = y->next) s->execs_tail = y;
-        }
+        if (s->execs_tail == x) s->execs_tail = prev;
+        svc_index_del(&s->exec_ix, x->id);
         weir_realtime_forget(s->rt, x->e);
         weir_exec_destroy(x->e);
         weir__free(x);
@@ -349,6 +345,10 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_exec **out, 
     sh.settled = on_settled;
     sh.finished = on_finished;
     rc = weir_exec_create(g->g, &o, &sh, &x->e, err);
+    if (!rc && svc_index_put(&s->exec_ix, x->id, x)) {
+        weir_exec_destroy(x->e);
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
     if (rc) {
         weir__free(x);
         return rc;
@@ -462,6 +462,8 @@ void weir_service_destroy(weir_service *s) {
         weir_graph_unref(g->g);
         weir__free(g);
     }
+    svc_index_free(&s->exec_ix);
+    svc_index_free(&s->graph_ix);
     weir_realtime_destroy(s->rt);
     weir_registry_destroy(s->reg);
     weir_auth_destroy(s->auth);

@@ -2,6 +2,7 @@
 #ifndef WEIR_SERVER_SERVICE_INTERNAL_H
 #define WEIR_SERVER_SERVICE_INTERNAL_H
 #include "server/auth.h"
+#include "server/index.h"
 #include "server/service.h"
 
 typedef struct svc_graph {
@@ -50,6 +51,7 @@ struct weir_service {
     weir_auth *auth; /* always set; inactive when no auth is configured */
     svc_graph *graphs;
     svc_exec *execs, *execs_tail;
+    svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
     size_t n_execs, n_running, n_finished;
     bool shutting_down;
     void (*shutdown_done)(void *);
