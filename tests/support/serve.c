@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -22,6 +23,11 @@ server serve_start(const char *const *extra) {
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
+        /* A failed assertion ends the test at once: the server must not
+         * outlive it, nor hold CTest's output pipe open. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
         dup2(fd, 2);
         close(fd);
         execv(WEIR_BINARY, (char *const *)argv);
