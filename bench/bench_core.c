@@ -120,7 +120,7 @@ static result bench_graph(weir_registry *reg, const char *text, const char *entr
     weir_exec *e;
     if (weir_exec_create(g, &o, &sh, &e, &err) || weir_exec_start(e, 0, &err)) exit(1);
     json_t *v = json_integer(21);
-    weir_inject in = {entry, "in", v, 0};
+    weir_inject in = {.node = entry, .port = "in", .value = v};
     for (long i = 0; i < injects / 10; i++) weir_exec_inject(e, &in, 0, NULL, &err); /* warm up pools */
     json_t *m0 = weir_exec_metrics(e, 0);
     long long hops0 = json_integer_value(json_object_get(m0, "messagesProcessed"));
@@ -179,7 +179,7 @@ int main(int argc, char **argv) {
     weir_exec_start(e, 0, &err);
     long long idle = live_bytes - before;
     json_t *v = json_integer(1);
-    weir_inject in = {"n0", "in", v, 0};
+    weir_inject in = {.node = "n0", .port = "in", .value = v};
     weir_exec_inject(e, &in, 0, NULL, &err);
     long long warm = live_bytes - before;
     printf("idle execution, 10 nodes:    %lld bytes (%lld after its first message: pools warmed)\n", idle, warm);

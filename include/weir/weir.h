@@ -370,6 +370,7 @@ typedef struct weir_settled {
     uint64_t hops;   /* messages processed on behalf of this inject */
     uint64_t first_tick, last_tick;
     int status;      /* 0, or WEIR_ESTATE when the execution ended before it settled */
+    void *user;      /* weir_inject.user, as given */
 } weir_settled;
 
 /*
@@ -432,6 +433,7 @@ typedef struct weir_inject {
     const char *port; /* NULL: the node's first input port */
     json_t *value;    /* BORROWED */
     unsigned flags;
+    void *user; /* handed back in weir_settled (it may settle inside weir_exec_inject) */
 } weir_inject;
 
 typedef struct weir_inject_ack {

@@ -125,7 +125,7 @@ static int parse_inject(const char *arg, char **node, char **port, json_t **valu
 static int do_inject(run_state *rs, weir_realtime *rt, const char *node, const char *port, json_t *value,
                      const char *where) {
     unsigned flags = rs->trace ? WEIR_INJECT_TRACE : 0;
-    weir_inject in = {node, port, value, flags};
+    weir_inject in = {.node = node, .port = port, .value = value, .flags = flags};
     weir_error err;
     weir_inject_ack ack;
     int rc = weir_exec_inject(rs->exec, &in, weir_realtime_now(rt), &ack, &err);

@@ -62,7 +62,7 @@ static void origin_settle(weir_exec *e, uint32_t s, int status) {
     weir_origin *o = &e->org[s];
     if (!o->live) return;
     if (e->sh.settled) {
-        weir_settled st = {origin_id(e, s), o->outputs, o->trace, o->hops, o->first_tick, o->last_tick, status};
+        weir_settled st = {origin_id(e, s), o->outputs, o->trace, o->hops, o->first_tick, o->last_tick, status, o->user};
         e->sh.settled(e->sh.ud, e, &st);
     }
     json_decref(o->outputs);
@@ -463,8 +463,10 @@ static void process_input(weir_exec *e, weir_input *in) {
     input_release(in);
     e->in_input = false;
     if (apply_failure(e)) return;
-    settle_dirty(e);
+    /* Completion first: whoever learns that an inject settled also sees
+     * the state it led to (finish settles what is still dirty). */
     maybe_complete(e);
+    settle_dirty(e);
 }
 
 /* Process queued inputs in arrival order while running. */
@@ -680,6 +682,7 @@ int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_
         origin = origin_new(e, flags);
         if (origin == WEIR_NONE) return weir__error(err, WEIR_ENOMEM, "out of memory accepting an inject");
         ack->inject_id = origin_id(e, origin);
+        e->org[origin].user = inj->user;
     }
     weir_input in = {INPUT_INJECT, v, port, origin, 0, json_incref(inj->value), NULL, NULL, now_ms};
     uint64_t tick_before = e->tick;

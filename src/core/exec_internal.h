@@ -62,6 +62,7 @@ typedef struct weir_origin {
     uint32_t outstanding;
     int status;
     json_t *outputs, *trace;
+    void *user;
     uint64_t hops, first_tick, last_tick;
 } weir_origin;
 

@@ -225,7 +225,7 @@ static void execs_inject(call *c) {
         if (json_is_true(json_object_get(body, "trace")) || query_flag(c->req->query, "trace", false))
             flags |= WEIR_INJECT_TRACE;
     }
-    weir_inject in = {node, json_string_value(port), value, flags};
+    weir_inject in = {.node = node, .port = json_string_value(port), .value = value, .flags = flags};
     svc_inject(c->s, x, c->req, &in, wait, c->start_ns, status_of);
     json_decref(body);
 }
@@ -296,8 +296,9 @@ static void ingress(call *c) {
     weir_error err;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        weir_inject in = {node, json_string_value(json_object_get(decl, "port")),
-                          items ? json_array_get(items, i) : body, 0};
+        weir_inject in = {.node = node,
+                          .port = json_string_value(json_object_get(decl, "port")),
+                          .value = items ? json_array_get(items, i) : body};
         rc = weir_exec_inject(x->e, &in, svc_now(c->s), NULL, &err);
         if (rc == 0) accepted++;
     }

@@ -159,42 +159,33 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
     w->done = true;
     svc_exec *x = w->x;
     weir_service *s = x->svc;
-    json_t *body = json_pack("{s:s,s:I,s:I,s:b,s:s}", "executionId", x->id, "injectId", (json_int_t)w->inject_id,
-                             "tick", (json_int_t)(st ? st->first_tick : w->tick), "settled", st != NULL, "state",
+    bool dropped = st && st->status == WEIR_EFULL; /* overflow drop-newest */
+    bool settled = st && !dropped;
+    json_t *body = json_pack("{s:s,s:I,s:I,s:b,s:s}", "executionId", x->id, "injectId",
+                             (json_int_t)(st ? st->inject_id : w->inject_id), "tick",
+                             (json_int_t)(settled ? st->first_tick : w->tick), "settled", settled, "state",
                              weir_state_name(weir_exec_state(x->e)));
-    if (body && st) {
-        json_object_set(body, "outputs", st->outputs ? st->outputs : json_object());
+    if (body && settled) {
+        json_object_set_new(body, "outputs", st->outputs ? json_incref(st->outputs) : json_object());
         if (st->trace) json_object_set(body, "trace", st->trace);
         json_object_set_new(body, "hops", json_integer((json_int_t)st->hops));
     }
+    if (body && dropped) json_object_set_new(body, "dropped", json_true());
     json_t *err = weir_exec_error(x->e);
     if (body && err) json_object_set(body, "error", err);
-    /* 200: settled; 202: still running when the wait ran out */
-    weir_http_respond_json(w->req, st ? 200 : 202, body);
+    /* 200: settled; 202: still running when the wait ran out, or dropped */
+    weir_http_respond_json(w->req, settled ? 200 : 202, body);
     svc_observe(s, (double)(uv_hrtime() - w->start_ns) / 1e6);
     wait_unlink(w);
     wait_release(w);
 }
 
-static svc_wait *wait_of(svc_exec *x, uint64_t inject_id) {
-    for (svc_wait *w = x->waits; w; w = w->next)
-        if (w->inject_id == inject_id) return w;
-    return NULL;
-}
-
+/* The wait rides on its inject (weir_inject.user), so a settlement inside
+ * weir_exec_inject itself finds it too. */
 static void on_settled(void *ud, weir_exec *e, const weir_settled *st) {
+    (void)ud;
     (void)e;
-    svc_exec *x = ud;
-    svc_wait *w = wait_of(x, st->inject_id);
-    if (w) {
-        svc_wait_answer(w, st);
-    } else if (x->injecting) {
-        if (!x->early) x->early = json_array();
-        json_array_append_new(x->early, json_pack("{s:I,s:O?,s:O?,s:I,s:I,s:i}", "injectId", (json_int_t)st->inject_id,
-                                                  "outputs", st->outputs, "trace", st->trace, "hops",
-                                                  (json_int_t)st->hops, "firstTick", (json_int_t)st->first_tick,
-                                                  "status", st->status));
-    }
+    if (st->user) svc_wait_answer(st->user, st);
 }
 
 static void wait_timeout(uv_timer_t *t) { svc_wait_answer(t->data, NULL); }
@@ -206,55 +197,39 @@ static void answer_now(weir_service *s, weir_http_req *req, uint64_t start_ns, i
 
 void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inject *in, bool wait, uint64_t start_ns,
                 int (*status_of)(int)) {
+    svc_wait *w = NULL;
+    if (wait) {
+        if (!(w = weir__calloc(1, sizeof *w)))
+            return answer_now(s, req, start_ns, 503, json_pack("{s:s}", "error", "out of memory"));
+        w->req = req;
+        w->x = x;
+        w->start_ns = start_ns;
+        uv_timer_init(s->loop, &w->timer);
+        w->timer.data = w;
+        w->next = x->waits;
+        x->waits = w;
+    }
+    weir_inject tracked = *in;
+    tracked.user = w;
     weir_inject_ack ack;
     weir_error err;
-    x->injecting = true;
-    int rc = weir_exec_inject(x->e, in, svc_now(s), &ack, &err);
-    x->injecting = false;
-    json_t *early = x->early;
-    x->early = NULL;
+    int rc = weir_exec_inject(x->e, &tracked, svc_now(s), &ack, &err);
     if (rc) {
-        json_decref(early);
+        if (w) { /* refused: nothing will settle */
+            wait_unlink(w);
+            wait_release(w);
+        }
         return answer_now(s, req, start_ns, rc == WEIR_ENOTFOUND ? 400 : status_of(rc),
                           json_pack("{s:s}", "error", err.message));
     }
     s->injects_total++;
-    if (!wait) {
-        json_decref(early);
+    if (!wait)
         return answer_now(s, req, start_ns, 202,
                           json_pack("{s:s,s:I,s:b,s:b}", "executionId", x->id, "tick", (json_int_t)ack.tick, "queued",
                                     ack.queued, "dropped", ack.dropped));
-    }
-    svc_wait *w = weir__calloc(1, sizeof *w);
-    if (!w) {
-        json_decref(early);
-        return answer_now(s, req, start_ns, 503, json_pack("{s:s}", "error", "out of memory"));
-    }
-    w->req = req;
-    w->x = x;
-    w->start_ns = start_ns;
+    if (w->done) return; /* settled inside the call (its memory goes when the loop turns) */
     w->inject_id = ack.inject_id;
     w->tick = ack.tick;
-    uv_timer_init(s->loop, &w->timer);
-    w->timer.data = w;
-    w->next = x->waits;
-    x->waits = w;
-    size_t i;
-    json_t *e;
-    json_array_foreach(early, i, e) {
-        if ((uint64_t)json_integer_value(json_object_get(e, "injectId")) != ack.inject_id) continue;
-        json_t *outputs = json_object_get(e, "outputs"), *trace = json_object_get(e, "trace");
-        weir_settled st = {ack.inject_id, json_is_null(outputs) ? NULL : outputs, json_is_null(trace) ? NULL : trace,
-                           (uint64_t)json_integer_value(json_object_get(e, "hops")),
-                           (uint64_t)json_integer_value(json_object_get(e, "firstTick")), 0,
-                           (int)json_integer_value(json_object_get(e, "status"))};
-        st.last_tick = st.first_tick;
-        svc_wait_answer(w, &st);
-        json_decref(early);
-        return;
-    }
-    json_decref(early);
-    if (ack.dropped) return svc_wait_answer(w, NULL);
     /* Bounded by the execution timeout, or the default one. */
     json_t *xj = weir_exec_json(x->e);
     int64_t bound = json_integer_value(json_object_get(xj, "timeoutMs"));

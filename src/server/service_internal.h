@@ -33,10 +33,6 @@ typedef struct svc_exec {
     int64_t created_ms;
     bool finished;
     svc_wait *waits;
-    /* injects that settled inside weir_exec_inject, before their id was
-     * known to the caller: matched right after the call */
-    bool injecting;
-    json_t *early; /* [{injectId, outputs, trace, hops, firstTick, status}] */
     struct svc_exec *next; /* creation order, oldest first */
 } svc_exec;
 

@@ -22,7 +22,7 @@ static const char PROGRAM[] =
     "  if (weir_registry_create(&reg) || weir_graph_load_text(reg, g, strlen(g), NULL, &graph, &err)) return 3;\n"
     "  weir_shell sh = {0}; sh.settled = settled;\n"
     "  if (weir_exec_create(graph, NULL, &sh, &e, &err) || weir_exec_start(e, 0, &err)) return 4;\n"
-    "  json_t *v = json_integer(21); weir_inject in = {\"m\", NULL, v, WEIR_INJECT_OUTPUTS};\n"
+    "  json_t *v = json_integer(21); weir_inject in = {.node = \"m\", .value = v, .flags = WEIR_INJECT_OUTPUTS};\n"
     "  if (weir_exec_inject(e, &in, 0, NULL, &err)) return 5;\n"
     "  json_decref(v); weir_exec_destroy(e); weir_graph_unref(graph); weir_registry_destroy(reg);\n"
     "  return 0;\n"

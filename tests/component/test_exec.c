@@ -121,7 +121,7 @@ Test(exec, unknown_node_and_port_name_the_valid_ones) {
     weir_graph *g = ts_graph(&ts, QUICK);
     weir_exec *e = start_never(g);
     json_t *v = json_integer(1);
-    weir_inject in = {"nope", NULL, v, 0};
+    weir_inject in = {.node = "nope", .value = v};
     weir_error err;
     cr_assert_eq(weir_exec_inject(e, &in, 0, NULL, &err), WEIR_ENOTFOUND);
     cr_assert(strstr(err.message, "its nodes are: input, double, output"), "%s", err.message);
@@ -158,7 +158,7 @@ Test(exec, pause_queues_refuses_at_the_bound_and_resume_drains_in_order) {
     cr_assert_eq(weir_exec_pause(e, 0, &err), 0);
     for (int i = 1; i <= 3; i++) {
         json_t *v = json_integer(i);
-        weir_inject in = {"input", "in", v, WEIR_INJECT_OUTPUTS};
+        weir_inject in = {.node = "input", .port = "in", .value = v, .flags = WEIR_INJECT_OUTPUTS};
         weir_inject_ack ack;
         cr_assert_eq(weir_exec_inject(e, &in, 0, &ack, &err), 0);
         cr_assert(ack.queued);
@@ -218,7 +218,7 @@ Test(exec, effects_resolve_once_and_settle_the_inject) {
     weir_graph *g = ts_graph(&ts, DELAYED);
     weir_exec *e = ts_start(&ts, g, NULL);
     json_t *v = json_string("hi");
-    weir_inject in = {"a", "in", v, WEIR_INJECT_OUTPUTS};
+    weir_inject in = {.node = "a", .port = "in", .value = v, .flags = WEIR_INJECT_OUTPUTS};
     weir_inject_ack ack;
     weir_error err;
     cr_assert_eq(weir_exec_inject(e, &in, 0, &ack, &err), 0);
@@ -449,7 +449,8 @@ Test(exec, failing_allocator_at_every_step_fails_cleanly) {
             if (!rc) rc = weir_exec_start(e, 0, &err);
             if (!rc) {
                 json_t *v = json_integer(21);
-                weir_inject in = {"input", "in", v, WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE};
+                weir_inject in = {.node = "input", .port = "in", .value = v,
+                                  .flags = WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE};
                 rc = v ? weir_exec_inject(e, &in, 0, NULL, &err) : WEIR_ENOMEM;
                 json_decref(v);
             }
@@ -487,6 +488,55 @@ Test(exec, an_open_input_source_holds_completion_off) {
     json_t *m = weir_exec_metrics(e, 3);
     cr_assert_eq(json_integer_value(json_object_get(m, "ticks")), 2, "an empty completion drain spends no tick");
     json_decref(m);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
+
+static int settled_calls;
+static void *settled_user;
+static void record_user(void *ud, weir_exec *e, const weir_settled *st) {
+    (void)ud;
+    (void)e;
+    settled_calls++;
+    settled_user = st->user;
+}
+
+Test(exec, inject_user_context_comes_back_when_it_settles_even_inside_the_call) {
+    weir_graph *g = ts_graph(&ts, QUICK);
+    ts.sh.settled = record_user;
+    weir_exec *e = start_never(g);
+    int marker;
+    json_t *v = json_integer(1);
+    weir_inject in = {.node = "input", .port = "in", .value = v, .flags = WEIR_INJECT_TRACK, .user = &marker};
+    weir_inject_ack ack;
+    weir_error err;
+    settled_calls = 0;
+    cr_assert_eq(weir_exec_inject(e, &in, 0, &ack, &err), 0);
+    cr_assert(ack.settled);
+    cr_assert_eq(settled_calls, 1);
+    cr_assert_eq(settled_user, &marker, "the caller's context arrives with the settlement");
+    json_decref(v);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
+
+static weir_state state_when_settled;
+static void record_state(void *ud, weir_exec *e, const weir_settled *st) {
+    (void)ud;
+    (void)st;
+    state_when_settled = weir_exec_state(e);
+}
+
+Test(exec, a_settled_inject_sees_the_completion_it_caused) {
+    weir_graph *g = ts_graph(&ts, QUICK);
+    ts.sh.settled = record_state;
+    weir_exec *e = ts_start(&ts, g, NULL);
+    json_t *v = json_integer(1);
+    weir_inject in = {.node = "input", .value = v, .flags = WEIR_INJECT_TRACK};
+    weir_error err;
+    cr_assert_eq(weir_exec_inject(e, &in, 0, NULL, &err), 0);
+    cr_assert_eq(state_when_settled, WEIR_STATE_COMPLETED);
+    json_decref(v);
     weir_exec_destroy(e);
     weir_graph_unref(g);
 }

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             json_t *node;
             json_array_foreach(json_object_get(topo, "inputNodes"), i, node) {
                 for (size_t k = 0; k < 3; k++) {
-                    weir_inject in = {json_string_value(node), NULL, values[k], WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE};
+                    weir_inject in = {.node = json_string_value(node), .value = values[k],
+                                      .flags = WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE};
                     weir_exec_inject(e, &in, (int64_t)k, NULL, &err);
                 }
                 if (i == 0) weir_exec_pause(e, 5, &err);

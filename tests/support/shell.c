@@ -97,7 +97,7 @@ int ts_inject(test_shell *ts, weir_exec *e, const char *node, const char *port, 
     (void)ts;
     json_t *v = json_loads(value_json, JSON_DECODE_ANY, NULL);
     cr_assert_not_null(v, "bad test JSON %s", value_json);
-    weir_inject in = {node, port, v, WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE};
+    weir_inject in = {.node = node, .port = port, .value = v, .flags = WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE};
     weir_error err;
     int rc = weir_exec_inject(e, &in, now, NULL, &err);
     json_decref(v);
