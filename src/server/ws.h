@@ -1,0 +1,78 @@
+/*
+ * WebSocket connections (RFC 6455) on top of the HTTP server: the upgrade
+ * handshake, then frames through wslay on a socket the HTTP server hands
+ * over.  Used by the plain event socket at /ws and by the Engine.IO
+ * websocket transport.
+ *
+ * Sending: a text message is framed once into a weir_sbuf (server frames are
+ * unmasked, so the bytes are the same for every peer) and the same buffer is
+ * queued on as many connections as need it.  Frames queued during one turn
+ * of the loop go out in one write.  A connection's backlog (bytes queued and
+ * not yet taken by the kernel) is visible, so a caller can cut off a peer
+ * that does not read instead of buffering without bound.
+ *
+ * Receiving: fragmented messages are reassembled, pings answered, the close
+ * handshake done; text messages that are not UTF-8, binary messages, frames
+ * from the client that are not masked, and messages over max_message are
+ * protocol errors that close the connection (1007, 1003, 1002, 1009).
+ */
+#ifndef WEIR_SERVER_WS_H
+#define WEIR_SERVER_WS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/http.h"
+#include "server/sbuf.h"
+
+typedef struct weir_ws weir_ws;
+
+typedef struct weir_ws_callbacks {
+    /* A complete text message (valid UTF-8, NUL-terminated at data[len]).
+     * data is valid during the call.  The callee may send, or close ws. */
+    void (*on_text)(void *ud, weir_ws *ws, const char *data, size_t len);
+    /* The connection is gone (peer closed, error, weir_ws_close finished,
+     * server destroyed).  Called exactly once; ws is freed after it returns
+     * and must not be used again. */
+    void (*on_close)(void *ud, weir_ws *ws, uint16_t code, const char *reason);
+} weir_ws_callbacks;
+
+typedef struct weir_ws_options {
+    size_t max_message;     /* larger messages close with 1009; 0: 1 MiB */
+    const char *protocol;   /* Sec-WebSocket-Protocol to agree to if offered; NULL: none */
+} weir_ws_options;
+
+/* Is req an upgrade to WebSocket (GET, Connection: upgrade, Upgrade:
+ * websocket)?  Says nothing about whether it is a valid one. */
+bool weir_ws_is_upgrade(const weir_http_req *req);
+
+/* Validate the handshake (version 13, a 16-byte base64 key), answer
+ * 101 Switching Protocols and take the connection over from the HTTP server.
+ * On success *out is the connection, and req has been answered (do not
+ * answer it again).  On failure req is answered (400, or 426 with
+ * Sec-WebSocket-Version: 13 for a wrong version) and a negative WEIR_E code
+ * returned.  ud is given to every callback. */
+int weir_ws_accept(weir_http_req *req, const weir_ws_options *opts, const weir_ws_callbacks *cb, void *ud,
+                   weir_ws **out);
+
+/* A complete, unmasked text frame carrying data[0..len): one reference.
+ * NULL on allocation failure. */
+weir_sbuf *weir_ws_frame_text(const char *data, size_t len);
+/* The payload of a frame built by weir_ws_frame_text. */
+const char *weir_ws_frame_payload(const weir_sbuf *frame, size_t *len);
+
+/* Queue a frame built by weir_ws_frame_text (a reference is taken; the caller
+ * keeps its own).  WEIR_ESTATE once the connection is closing. */
+int weir_ws_send_frame(weir_ws *ws, weir_sbuf *frame);
+/* Frame and queue a text message (copied). */
+int weir_ws_send_text(weir_ws *ws, const char *data, size_t len);
+/* Bytes queued toward the peer and not yet written to the socket. */
+size_t weir_ws_backlog(const weir_ws *ws);
+/* Start the close handshake (queued frames are written first); on_close
+ * follows once the peer answers or after a short timeout. */
+void weir_ws_close(weir_ws *ws, uint16_t code, const char *reason);
+
+void weir_ws_set_user(weir_ws *ws, void *user);
+void *weir_ws_user(const weir_ws *ws);
+
+#endif
