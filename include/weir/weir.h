@@ -467,6 +467,15 @@ WEIR_API int weir_exec_resolve(weir_exec *e, uint64_t effect_id, json_t *result,
  * WEIR_ESTATE when finished; WEIR_EINVAL when releasing with none held. */
 WEIR_API int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err);
 
+/* Build events or not.  Events (shell.event) cost nothing while off: none
+ * is built and seq does not advance.  Turning them on again after the
+ * execution started advances seq by one that no event carries, so a
+ * subscriber's `since` from before a quiet spell never looks contiguous with
+ * what follows.  On by default when shell.event is set. */
+WEIR_API void weir_exec_listen(weir_exec *e, bool on);
+/* The seq of the last event built (0: none yet). */
+WEIR_API uint64_t weir_exec_seq(const weir_exec *e);
+
 WEIR_API const char *weir_exec_id(const weir_exec *e);
 WEIR_API weir_graph *weir_exec_graph(const weir_exec *e);
 WEIR_API weir_state weir_exec_state(const weir_exec *e);

@@ -816,6 +816,13 @@ int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err) {
     return 0;
 }
 
+void weir_exec_listen(weir_exec *e, bool on) {
+    if (on && e->quiet && e->started) e->seq++; /* the numbers skipped while quiet show as a gap */
+    e->quiet = !on;
+}
+
+uint64_t weir_exec_seq(const weir_exec *e) { return e->seq; }
+
 const char *weir_exec_id(const weir_exec *e) { return e->id; }
 weir_graph *weir_exec_graph(const weir_exec *e) { return e->g; }
 weir_state weir_exec_state(const weir_exec *e) { return e->state; }

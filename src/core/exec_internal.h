@@ -131,6 +131,7 @@ struct weir_exec {
     int64_t started_ms, finished_ms;
     bool started;
     uint64_t seq;
+    bool quiet; /* weir_exec_listen(e, false): events are not built */
     json_t *error;
 };
 
@@ -146,7 +147,7 @@ bool weir__exec_unqueue_result(weir_exec *e, uint64_t fx_id, uint32_t node);
 void weir__origin_dec(weir_exec *e, uint32_t slot);
 
 /* exec_json.c: events are built only when the shell listens. */
-static inline bool weir__exec_listening(const weir_exec *e) { return e->sh.event != NULL; }
+static inline bool weir__exec_listening(const weir_exec *e) { return e->sh.event != NULL && !e->quiet; }
 void weir__exec_event(weir_exec *e, const char *name, json_t *data /* STOLEN */);
 void weir__event_state(weir_exec *e, weir_state prev);
 void weir__event_port_emit(weir_exec *e, uint32_t from, uint32_t from_port, const weir_route *r, json_t *value);

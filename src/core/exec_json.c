@@ -31,7 +31,7 @@ char *weir__node_port(const weir_exec *e, uint32_t node, uint32_t port, bool inp
 
 void weir__exec_event(weir_exec *e, const char *name, json_t *data) {
     if (!data) return; /* out of memory building it: the event is lost, the execution is not */
-    if (e->sh.event) e->sh.event(e->sh.ud, e, ++e->seq, name, data);
+    if (weir__exec_listening(e)) e->sh.event(e->sh.ud, e, ++e->seq, name, data);
     json_decref(data);
 }
 

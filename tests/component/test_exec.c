@@ -540,3 +540,26 @@ Test(exec, a_settled_inject_sees_the_completion_it_caused) {
     weir_exec_destroy(e);
     weir_graph_unref(g);
 }
+
+/* Events cost nothing while nobody listens, and a quiet spell shows as a
+ * gap in seq (SPEC §5: never a silent gap). */
+Test(exec, listen_off_builds_no_events_and_leaves_a_seq_gap) {
+    weir_graph *g = ts_graph(&ts, QUICK);
+    weir_exec *e = start_never(g);
+    size_t before = json_array_size(ts.events);
+    uint64_t seq0 = weir_exec_seq(e);
+    cr_assert_gt(seq0, 0); /* execution:started, execution:state */
+    weir_exec_listen(e, false);
+    cr_assert_eq(ts_inject(&ts, e, "input", "in", "21", 5), 0);
+    cr_assert_eq(json_array_size(ts.events), before, "no event while quiet");
+    cr_assert_eq(weir_exec_seq(e), seq0, "seq does not advance while quiet");
+    cr_assert_str_eq(ts_dump(json_object_get(ts_last_settled(&ts), "outputs")), "{\"output:out\":42}");
+    weir_exec_listen(e, true);
+    cr_assert_eq(weir_exec_seq(e), seq0 + 1, "turning events back on skips one seq");
+    cr_assert_eq(ts_inject(&ts, e, "input", "in", "1", 6), 0);
+    json_t *first = json_array_get(ts.events, before);
+    cr_assert_not_null(first);
+    cr_assert_eq(json_integer_value(json_object_get(first, "seq")), (json_int_t)(seq0 + 2));
+    weir_exec_listen(e, true); /* already on: no gap */
+    cr_assert_eq(weir_exec_seq(e), seq0 + 1 + (json_array_size(ts.events) - before));
+}
