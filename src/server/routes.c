@@ -37,20 +37,7 @@ static void fail(call *c, int status, const char *fmt, ...) {
     reply(c, status, json_pack("{s:s}", "error", msg));
 }
 
-/* The HTTP status for a core error code. */
-static int status_of(int code) {
-    switch (code) {
-    case WEIR_EINVAL:
-    case WEIR_EGRAPH:
-    case WEIR_EEXPR: return 400;
-    case WEIR_ENOTFOUND: return 404;
-    case WEIR_ESTATE: return 409;
-    case WEIR_EFULL:
-    case WEIR_ELIMIT: return 429;
-    case WEIR_ENOMEM: return 503;
-    default: return 500;
-    }
-}
+static int status_of(int code) { return svc_status_of(code); }
 
 static void fail_err(call *c, const weir_error *err) { fail(c, status_of(err->code), "%s", err->message); }
 
@@ -74,16 +61,9 @@ static json_t *body_doc(call *c, bool allow_empty) {
 }
 
 static bool query_flag(const char *query, const char *name, bool dflt) {
-    size_t n = strlen(name);
-    for (const char *q = query; q && *q;) {
-        if (strncmp(q, name, n) == 0 && q[n] == '=') {
-            const char *v = q + n + 1;
-            return strncmp(v, "false", 5) != 0 && strncmp(v, "0", 1) != 0;
-        }
-        q = strchr(q, '&');
-        if (q) q++;
-    }
-    return dflt;
+    char v[8];
+    if (!svc_query_param(query, name, v, sizeof v)) return dflt;
+    return strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
 }
 
 /* ---------------------------------------------------------------- graphs */
@@ -154,11 +134,7 @@ static void graphs_delete(call *c) {
     reply(c, 200, body);
 }
 
-static json_t *exec_summary(svc_exec *x) {
-    json_t *j = weir_exec_json(x->e);
-    if (j) json_object_set_new(j, "graphName", json_string(x->graph_name));
-    return j;
-}
+static json_t *exec_summary(svc_exec *x) { return svc_exec_summary(x); }
 
 static void graphs_execute(call *c) {
     svc_graph *g = graph_or_404(c);
@@ -167,7 +143,7 @@ static void graphs_execute(call *c) {
     if (!opts) return;
     svc_exec *x;
     weir_error err;
-    int rc = svc_exec_start(c->s, g, opts, &x, &err);
+    int rc = svc_exec_start(c->s, g, opts, NULL, &x, &err);
     json_decref(opts);
     if (rc) return fail_err(c, &err);
     json_t *j = exec_summary(x);
@@ -226,7 +202,8 @@ static void execs_inject(call *c) {
             flags |= WEIR_INJECT_TRACE;
     }
     weir_inject in = {.node = node, .port = json_string_value(port), .value = value, .flags = flags};
-    svc_inject(c->s, x, c->req, &in, wait, c->start_ns, status_of);
+    svc_reply r = {.req = c->req, .ack_id = -1, .start_ns = c->start_ns};
+    svc_inject(c->s, x, &r, &in, wait);
     json_decref(body);
 }
 

@@ -28,6 +28,10 @@ void weir_service_config_defaults(weir_service_config *c) {
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_finished_history = 1000,
+        .metrics_interval_ms = 250,
+        .event_history = 1000,
+        .subscriber_backlog_bytes = 8u << 20,
+        .subscriber_linger_ms = 30000,
         .log_level = "info",
         .log_format = "text",
     };
@@ -52,6 +56,39 @@ void svc_uuid(char out[40]) {
     b[8] = (b[8] & 0x3f) | 0x80;
     snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
              b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static int hexval(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+bool svc_query_param(const char *query, const char *name, char *out, size_t cap) {
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t o = 0;
+            for (size_t i = nl + 1; i < l; i++) {
+                if (o + 1 >= cap) return false; /* too long: not cut */
+                char ch = p[i];
+                if (ch == '%' && i + 2 < l && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+                    ch = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+                    i += 2;
+                } else if (ch == '+') {
+                    ch = ' ';
+                }
+                out[o++] = ch;
+            }
+            out[o] = '\0';
+            return true;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return false;
 }
 
 /* ---------------------------------------------------------------- logging */
@@ -138,9 +175,17 @@ void svc_graph_remove(weir_service *s, svc_graph *g) {
 
 svc_exec *svc_exec_find(weir_service *s, const char *id) { return svc_index_get(&s->exec_ix, id); }
 
+json_t *svc_exec_summary(svc_exec *x) {
+    json_t *j = weir_exec_json(x->e);
+    if (j) json_object_set_new(j, "graphName", json_string(x->graph_name));
+    return j;
+}
+
 static void wait_closed(uv_handle_t *h) { weir__free(h->data); }
 
 static void wait_release(svc_wait *w) {
+    if (w->reply.client) svc_client_unref(w->reply.client); /* unanswered: the client is not told */
+    w->reply.client = NULL;
     uv_timer_stop(&w->timer);
     uv_close((uv_handle_t *)&w->timer, wait_closed);
 }
@@ -152,6 +197,47 @@ static void wait_unlink(svc_wait *w) {
             *p = w->next;
             return;
         }
+}
+
+int svc_status_of(int code) {
+    switch (code) {
+    case WEIR_EINVAL:
+    case WEIR_EGRAPH:
+    case WEIR_EEXPR: return 400;
+    case WEIR_ENOTFOUND: return 404;
+    case WEIR_ESTATE: return 409;
+    case WEIR_EFULL:
+    case WEIR_ELIMIT: return 429;
+    case WEIR_ENOMEM: return 503;
+    default: return 500;
+    }
+}
+
+json_t *svc_error_body(const char *fmt, ...) {
+    char msg[WEIR_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:s}", "error", msg);
+}
+
+void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body) {
+    if (r->req) {
+        weir_http_respond_json(r->req, status, body);
+        r->req = NULL;
+        svc_observe(s, (double)(uv_hrtime() - r->start_ns) / 1e6);
+        return;
+    }
+    svc_client *c = r->client;
+    r->client = NULL;
+    if (!c) {
+        json_decref(body);
+        return;
+    }
+    if (!body) body = svc_error_body("out of memory");
+    svc_client_reply(c, r->ack_id, r->event, body);
+    svc_client_unref(c);
 }
 
 void svc_wait_answer(svc_wait *w, const weir_settled *st) {
@@ -174,8 +260,7 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
     json_t *err = weir_exec_error(x->e);
     if (body && err) json_object_set(body, "error", err);
     /* 200: settled; 202: still running when the wait ran out, or dropped */
-    weir_http_respond_json(w->req, settled ? 200 : 202, body);
-    svc_observe(s, (double)(uv_hrtime() - w->start_ns) / 1e6);
+    svc_answer(s, &w->reply, settled ? 200 : 202, body);
     wait_unlink(w);
     wait_release(w);
 }
@@ -190,20 +275,13 @@ static void on_settled(void *ud, weir_exec *e, const weir_settled *st) {
 
 static void wait_timeout(uv_timer_t *t) { svc_wait_answer(t->data, NULL); }
 
-static void answer_now(weir_service *s, weir_http_req *req, uint64_t start_ns, int status, json_t *body) {
-    weir_http_respond_json(req, status, body);
-    svc_observe(s, (double)(uv_hrtime() - start_ns) / 1e6);
-}
-
-void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inject *in, bool wait, uint64_t start_ns,
-                int (*status_of)(int)) {
+void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inject *in, bool wait) {
+    svc_reply rep = *r;
     svc_wait *w = NULL;
     if (wait) {
-        if (!(w = weir__calloc(1, sizeof *w)))
-            return answer_now(s, req, start_ns, 503, json_pack("{s:s}", "error", "out of memory"));
-        w->req = req;
+        if (!(w = weir__calloc(1, sizeof *w))) return svc_answer(s, &rep, 503, svc_error_body("out of memory"));
+        w->reply = rep;
         w->x = x;
-        w->start_ns = start_ns;
         uv_timer_init(s->loop, &w->timer);
         w->timer.data = w;
         w->next = x->waits;
@@ -216,15 +294,16 @@ void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inj
     int rc = weir_exec_inject(x->e, &tracked, svc_now(s), &ack, &err);
     if (rc) {
         if (w) { /* refused: nothing will settle */
+            rep = w->reply;
+            w->reply.client = NULL; /* the reference moves back to rep */
             wait_unlink(w);
             wait_release(w);
         }
-        return answer_now(s, req, start_ns, rc == WEIR_ENOTFOUND ? 400 : status_of(rc),
-                          json_pack("{s:s}", "error", err.message));
+        return svc_answer(s, &rep, rc == WEIR_ENOTFOUND ? 400 : svc_status_of(rc), svc_error_body("%s", err.message));
     }
     s->injects_total++;
     if (!wait)
-        return answer_now(s, req, start_ns, 202,
+        return svc_answer(s, &rep, 202,
                           json_pack("{s:s,s:I,s:b,s:b}", "executionId", x->id, "tick", (json_int_t)ack.tick, "queued",
                                     ack.queued, "dropped", ack.dropped));
     if (w->done) return; /* settled inside the call (its memory goes when the loop turns) */
@@ -251,6 +330,7 @@ static void evict_finished(weir_service *s) {
         *p = x->next;
         if (s->execs_tail == x) s->execs_tail = prev;
         svc_index_del(&s->exec_ix, x->id);
+        svc_feed_free(x);
         weir_realtime_forget(s->rt, x->e);
         weir_exec_destroy(x->e);
         weir__free(x);
@@ -291,7 +371,7 @@ static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     return 0;
 }
 
-int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_exec **out, weir_error *err) {
+int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err) {
     if (s->shutting_down) return weir__error(err, WEIR_ESTATE, "the server is shutting down");
     evict_finished(s);
     if (s->n_running >= s->cfg.max_concurrent_executions)
@@ -317,14 +397,20 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_exec **out, 
     weir_realtime_shell(s->rt, &sh);
     if (!s->cfg.enable_metrics) sh.clock_ns = NULL;
     sh.ud = x;
+    sh.event = svc_feed_event;
     sh.settled = on_settled;
     sh.finished = on_finished;
     rc = weir_exec_create(g->g, &o, &sh, &x->e, err);
-    if (!rc && svc_index_put(&s->exec_ix, x->id, x)) {
-        weir_exec_destroy(x->e);
-        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
-    }
     if (rc) {
+        weir__free(x);
+        return rc;
+    }
+    weir_exec_listen(x->e, false); /* until someone subscribes */
+    if (first) rc = svc_feed_attach(x, first, err);
+    if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (rc) {
+        svc_feed_free(x);
+        weir_exec_destroy(x->e);
         weir__free(x);
         return rc;
     }
@@ -428,6 +514,7 @@ void weir_service_destroy(weir_service *s) {
             x->waits = w->next;
             wait_release(w);
         }
+        svc_feed_free(x);
         weir_realtime_forget(s->rt, x->e);
         weir_exec_destroy(x->e);
         weir__free(x);
@@ -438,6 +525,7 @@ void weir_service_destroy(weir_service *s) {
         weir__free(g);
     }
     svc_index_free(&s->exec_ix);
+    weir__free(s->scratch);
     svc_index_free(&s->graph_ix);
     weir_realtime_destroy(s->rt);
     weir_registry_destroy(s->reg);

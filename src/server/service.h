@@ -21,6 +21,10 @@ typedef struct weir_service_config {
     bool enable_metrics;
     size_t max_body_bytes;
     size_t max_finished_history;        /* finished executions kept for inspection */
+    uint64_t metrics_interval_ms;       /* metrics:update at most this often per execution */
+    size_t event_history;               /* events kept per execution for `since` */
+    size_t subscriber_backlog_bytes;    /* a subscriber further behind is cut off */
+    uint64_t subscriber_linger_ms;      /* events still built after the last subscriber disconnected */
     bool egress_allow_private;
     const char *egress_allowlist;
     const char *log_level;  /* debug|info|warn|error */

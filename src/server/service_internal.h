@@ -2,6 +2,8 @@
 #ifndef WEIR_SERVER_SERVICE_INTERNAL_H
 #define WEIR_SERVER_SERVICE_INTERNAL_H
 #include "server/auth.h"
+#include "server/eio.h"
+#include "server/hub.h"
 #include "server/index.h"
 #include "server/service.h"
 
@@ -12,14 +14,27 @@ typedef struct svc_graph {
     struct svc_graph *next;
 } svc_graph;
 
-/* An HTTP request waiting for an inject to settle (wait: true). */
-typedef struct svc_wait {
+/* Where an answer goes: a REST request, or a socket client's command
+ * (acknowledged when ack_id >= 0, else a direct event or `error`). */
+typedef struct svc_reply {
     weir_http_req *req;
+    svc_client *client; /* a reference is held until answered */
+    int64_t ack_id;
+    const char *event;  /* the direct event on success without an ack */
+    uint64_t start_ns;
+} svc_reply;
+
+/* Answer r once: status and body (STOLEN; {"error": ...} when status >= 400).
+ * Releases the client reference. */
+void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body);
+
+/* A request waiting for an inject to settle (wait: true). */
+typedef struct svc_wait {
+    svc_reply reply;
     uint64_t inject_id;
     uint64_t tick;
     struct svc_exec *x;
     uv_timer_t timer; /* bounded by the execution timeout */
-    uint64_t start_ns;
     struct svc_wait *next;
     bool done;
 } svc_wait;
@@ -33,6 +48,7 @@ typedef struct svc_exec {
     int64_t created_ms;
     bool finished;
     svc_wait *waits;
+    svc_feed *feed;        /* NULL until the first subscription */
     struct svc_exec *next; /* creation order, oldest first */
 } svc_exec;
 
@@ -45,6 +61,12 @@ struct weir_service {
     weir_realtime *rt;
     weir_http_server *http;
     weir_auth *auth; /* always set; inactive when no auth is configured */
+    weir_eio *eio;   /* Socket.IO at /socket.io/ */
+    svc_client *clients;
+    size_t n_clients, n_subs;
+    uint64_t events_built, events_sent, subscribers_cut;
+    char *scratch; /* JSON text of one event or answer at a time */
+    size_t scratch_cap;
     svc_graph *graphs;
     svc_exec *execs, *execs_tail;
     svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
@@ -68,15 +90,25 @@ svc_graph *svc_graph_find(weir_service *s, const char *id);
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);
 void svc_graph_remove(weir_service *s, svc_graph *g);
 svc_exec *svc_exec_find(weir_service *s, const char *id);
-int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_exec **out, weir_error *err);
+/* Create and start an execution.  first (may be NULL) is subscribed before
+ * it starts, so it sees execution:started. */
+int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err);
 /* Answer a wait (settled, timed out or the execution ended). */
 void svc_wait_answer(svc_wait *w, const weir_settled *st);
-/* Inject with or without waiting; answers req itself. */
-void svc_inject(weir_service *s, svc_exec *x, weir_http_req *req, const weir_inject *in, bool wait, uint64_t start_ns,
-                int (*status_of)(int));
+/* Inject with or without waiting; answers r (copied) itself. */
+void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inject *in, bool wait);
+/* The HTTP status for a core error code. */
+int svc_status_of(int code);
+/* A {"error": message} body. */
+json_t *svc_error_body(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Record a request's duration (ms) in the latency histogram. */
 void svc_observe(weir_service *s, double ms);
 void svc_route(void *ud, weir_http_req *req);
+/* Query parameter `name`, percent-decoded, into out (NUL-terminated).
+ * False when absent or longer than cap - 1. */
+bool svc_query_param(const char *query, const char *name, char *out, size_t cap);
+/* GET /api/executions/:id's body: weir_exec_json + graphName. */
+json_t *svc_exec_summary(svc_exec *x);
 extern const double svc_latency_bounds[LATENCY_BUCKETS];
 
 #endif
