@@ -23,8 +23,14 @@ static const setting SETTINGS[] = {
     {"DEFAULT_EXECUTION_TIMEOUT", "default-execution-timeout", T_INT, "300000",
      "ms before an auto execution fails (0: none)"},
     {"MAX_BACKPRESSURE_QUEUE", "max-backpressure-queue", T_INT, "10000", "queued inputs per paused execution (429 beyond)"},
-    {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies (counters always stay)"},
+    {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
+    {"METRICS_INTERVAL_MS", "metrics-interval-ms", T_INT, "250", "metrics:update at most this often per execution"},
+    {"EVENT_HISTORY", "event-history", T_INT, "1000", "events kept per execution for reconnects with since"},
+    {"SUBSCRIBER_BACKLOG_BYTES", "subscriber-backlog-bytes", T_BYTES, "8388608",
+     "unsent bytes before a slow subscriber is cut off"},
+    {"SUBSCRIBER_LINGER_MS", "subscriber-linger-ms", T_INT, "30000",
+     "events still kept after the last subscriber disconnects"},
     {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_STR, "text", "text or json (one object per line)"},
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
@@ -38,14 +44,17 @@ static const setting SETTINGS[] = {
 
 static void help(FILE *f) {
     fprintf(f, "Usage: weir serve [options]\n\n"
-               "Start the REST service: load graphs, start executions, inject messages, read\n"
-               "metrics (GET /api/openapi.json lists every route). SIGTERM or SIGINT shut it down\n"
+               "Start the service: load graphs, start executions, inject messages, read\n"
+               "metrics (GET /api/openapi.json lists every route), and watch executions live\n"
+               "over Socket.IO (io('http://127.0.0.1:5006')) or a plain WebSocket at /ws\n"
+               "(JSON {event, data} frames). SIGTERM or SIGINT shut it down\n"
                "gracefully: no new connections, /health/ready answers 503, in-flight requests\n"
                "finish, executions are stopped, exit 0.\n\n"
                "Each option also comes from its environment variable; the flag wins.\n\n"
                "Auth: with API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY set, every POST, PUT, PATCH and\n"
                "DELETE needs X-API-Key: <key> or Authorization: Bearer <key or JWT> (401 without,\n"
-               "403 if refused); GET routes, /health and /metrics stay open. Without auth the\n"
+               "403 if refused); GET routes, /health and /metrics stay open. Event sockets need\n"
+               "the same: Socket.IO auth: { token }, or for /ws a header or ?token=. Without auth the\n"
                "server binds to loopback only. Prefer the environment for secrets: flags show\n"
                "in ps.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
@@ -104,6 +113,10 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "MAX_BACKPRESSURE_QUEUE") == 0) c->max_backpressure_queue = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
+        else if (strcmp(s->env, "METRICS_INTERVAL_MS") == 0) c->metrics_interval_ms = (uint64_t)n;
+        else if (strcmp(s->env, "EVENT_HISTORY") == 0) c->event_history = (size_t)n;
+        else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);
+        else if (strcmp(s->env, "SUBSCRIBER_LINGER_MS") == 0) c->subscriber_linger_ms = (uint64_t)n;
         else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
         else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;
         else if (strcmp(s->env, "EGRESS_ALLOW_PRIVATE") == 0) c->egress_allow_private = b;

@@ -332,11 +332,13 @@ static void stats(call *c) {
     size_t graphs = 0;
     for (svc_graph *g = c->s->graphs; g; g = g->next) graphs++;
     reply(c, 200,
-          json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I}", "graphs", (json_int_t)graphs, "executions",
+          json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "graphs", (json_int_t)graphs, "executions",
                     (json_int_t)c->s->n_execs, "executionsByState", by, "activeExecutions",
                     (json_int_t)c->s->n_running, "totalMessagesProcessed", (json_int_t)t.processed, "queueDepth",
                     (json_int_t)t.queued, "connections", (json_int_t)weir_http_server_connections(c->s->http),
-                    "uptimeMs", (json_int_t)(svc_now(c->s) - c->s->started_ms)));
+                    "eventClients", (json_int_t)svc_clients_count(c->s), "subscribers",
+                    (json_int_t)svc_subscriptions_count(c->s), "uptimeMs",
+                    (json_int_t)(svc_now(c->s) - c->s->started_ms)));
 }
 
 typedef struct textbuf {
@@ -386,6 +388,21 @@ static void prometheus(call *c) {
     out(&b, "# HELP weir_http_connections Open HTTP connections.\n# TYPE weir_http_connections gauge\n"
             "weir_http_connections %zu\n",
         weir_http_server_connections(s->http));
+    out(&b, "# HELP weir_event_clients Open event connections (/ws and Socket.IO).\n# TYPE weir_event_clients gauge\n"
+            "weir_event_clients %zu\n",
+        svc_clients_count(s));
+    out(&b, "# HELP weir_subscribers Subscriptions of event clients to executions.\n# TYPE weir_subscribers gauge\n"
+            "weir_subscribers %zu\n",
+        svc_subscriptions_count(s));
+    out(&b, "# HELP weir_events_built_total Events built (only while someone listens).\n"
+            "# TYPE weir_events_built_total counter\nweir_events_built_total %llu\n",
+        (unsigned long long)s->events_built);
+    out(&b, "# HELP weir_events_sent_total Events queued to subscribers.\n# TYPE weir_events_sent_total counter\n"
+            "weir_events_sent_total %llu\n",
+        (unsigned long long)s->events_sent);
+    out(&b, "# HELP weir_subscribers_cut_total Subscribers cut off for falling behind.\n"
+            "# TYPE weir_subscribers_cut_total counter\nweir_subscribers_cut_total %llu\n",
+        (unsigned long long)s->subscribers_cut);
     out(&b, "# HELP weir_http_request_duration_seconds Time to answer API requests.\n"
             "# TYPE weir_http_request_duration_seconds histogram\n");
     for (int i = 0; i < LATENCY_BUCKETS; i++)
@@ -592,12 +609,25 @@ json_t *weir_service_openapi(void) {
             e += strcspn(e, " ");
             e += strspn(e, " ");
         }
+        if (needs_auth(r->method)) { /* when auth is configured (SPEC §6) */
+            json_object_set_new(responses, "401", json_pack("{s:s}", "description", "No credentials were sent"));
+            json_object_set_new(responses, "403", json_pack("{s:s}", "description", "The credentials were refused"));
+        }
         json_t *op = json_pack("{s:s,s:o}", "summary", r->summary, "responses", responses);
+        if (needs_auth(r->method)) /* {}: open when the server runs without auth */
+            json_object_set_new(op, "security", json_pack("[{s:[]},{s:[]},{}]", "apiKey", "bearer"));
         if (json_array_size(params)) json_object_set_new(op, "parameters", params);
         else json_decref(params);
         json_object_set_new(item, method, op);
     }
-    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "openapi", "3.1.0", "info", "title", "weir", "version", WEIR_VERSION,
-                     "description", "A dataflow runtime: graphs, executions, injects, metrics (SPEC §6).", "paths",
-                     paths);
+    json_t *schemes = json_pack(
+        "{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}}", "apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key",
+        "description", "One of API_KEYS (also accepted as Authorization: Bearer <key>)", "bearer", "type", "http",
+        "scheme", "bearer", "bearerFormat", "JWT", "description",
+        "A JWT verified with JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256): signature, exp, nbf");
+    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o}}", "openapi", "3.1.0", "info", "title", "weir", "version",
+                     WEIR_VERSION, "description",
+                     "A dataflow runtime: graphs, executions, injects, metrics (SPEC §6). Events: Socket.IO at "
+                     "/socket.io/ and a plain WebSocket at /ws (SPEC §5).",
+                     "paths", paths, "components", "securitySchemes", schemes);
 }

@@ -39,3 +39,20 @@ Test(openapi, every_route_appears_and_nothing_else) {
     cr_assert_str_eq(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
     json_decref(doc);
 }
+
+/* SPEC §6 auth: the document says which operations need credentials. */
+Test(openapi, mutating_operations_declare_auth_and_401_403) {
+    json_t *doc = weir_service_openapi();
+    json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(schemes, "apiKey"), "name")), "X-API-Key");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(schemes, "bearer"), "scheme")), "bearer");
+    json_t *inject = json_object_get(json_object_get(json_object_get(doc, "paths"), "/api/executions/{id}/inject"),
+                                     "post");
+    cr_assert_not_null(json_object_get(inject, "security"));
+    cr_assert_not_null(json_object_get(json_object_get(inject, "responses"), "401"));
+    cr_assert_not_null(json_object_get(json_object_get(inject, "responses"), "403"));
+    json_t *list = json_object_get(json_object_get(json_object_get(doc, "paths"), "/api/graphs"), "get");
+    cr_assert_null(json_object_get(list, "security"), "GET routes stay open");
+    cr_assert_null(json_object_get(json_object_get(list, "responses"), "401"));
+    json_decref(doc);
+}
