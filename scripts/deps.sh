@@ -9,6 +9,8 @@ packages=(
   libcriterion-dev
   curl
 )
+# The event tests drive the server with socket.io-client and ws from npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 if [[ "${1:-}" == "--fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk iproute2); fi
 

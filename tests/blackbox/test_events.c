@@ -1,0 +1,48 @@
+/* Events over the real binary (SPEC §5), watched by the stock clients from
+ * the npm registry: socket.io-client (default options: polling, then the
+ * upgrade to websocket) and ws for /ws.  tests/js/setup.sh installs them
+ * into the build tree first (the js_clients CTest fixture). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "proc.h"
+#include "serve.h"
+
+#define JS WEIR_SOURCE_DIR "/tests/js/"
+
+/* Run tests/js/<script> against s; its output is shown when it fails. */
+static void node(const server *s, const char *script) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "NODE_PATH='%s/js/node_modules' node '" JS "%s' %d '%s/examples'", WEIR_BUILD_DIR, script,
+             s->port, WEIR_SOURCE_DIR);
+    proc_result r = proc_run(cmd);
+    cr_assert_eq(r.status, 0, "%s failed (exit %d):\n%s\n%s", script, r.status, r.out, r.err);
+    proc_free(&r);
+}
+
+Test(events, socket_io_client_default_options_subscribe_inject_since_commands) {
+    server s = serve_start(NULL);
+    node(&s, "sio_flow.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(events, plain_websocket_at_ws) {
+    server s = serve_start(NULL);
+    node(&s, "ws_flow.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(events, sockets_need_credentials_when_auth_is_configured) {
+    const char *args[] = {"--api-keys", "k-one", NULL};
+    server s = serve_start(args);
+    node(&s, "auth.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(events, a_slow_subscriber_is_cut_off_and_never_slows_the_execution) {
+    const char *args[] = {"--subscriber-backlog-bytes", "65536", NULL};
+    server s = serve_start(args);
+    node(&s, "slow.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}

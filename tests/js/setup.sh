@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the npm clients the event tests use (socket.io-client, ws) into a
+# folder the tests own: DEST/node_modules, from the committed lock file.
+# Skipped when DEST already holds exactly this lock's install.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dest=${1:?usage: setup.sh DEST}
+mkdir -p "$dest"
+if [[ -f "$dest/node_modules/.weir-lock" ]] && cmp -s "$here/package-lock.json" "$dest/node_modules/.weir-lock"; then
+  exit 0
+fi
+if ! command -v npm >/dev/null; then
+  echo "tests/js/setup.sh: npm is not installed; the event tests need Node.js and npm (apt-get install -y nodejs npm)" >&2
+  exit 1
+fi
+cp "$here/package.json" "$here/package-lock.json" "$dest/"
+cd "$dest"
+if ! npm ci --no-audit --no-fund --loglevel=error; then
+  echo "tests/js/setup.sh: npm ci failed in $dest: the event tests need the npm registry (or a warm npm cache)" >&2
+  exit 1
+fi
+cp package-lock.json node_modules/.weir-lock
