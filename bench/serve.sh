@@ -30,3 +30,6 @@ echo "inject into a 3-node graph (wait: true, outputs returned), wrk -t1 -c50 -d
 wrk -t1 -c50 -d10s --latency -s "$dir/inject.lua" "$base/api/executions/$xid/inject" |
   grep -E 'Requests/sec|Latency|50%|99%|Non-2xx|Socket errors'
 echo "memory of the server after the run: $(ps -o rss= -p $pid) KiB RSS"
+echo "events to 100 WebSocket subscribers of one busy execution:"
+"$build/bench/bench_events" "$port" 100 5
+echo "memory of the server after the events run: $(ps -o rss= -p $pid) KiB RSS"

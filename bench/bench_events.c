@@ -1,0 +1,256 @@
+/*
+ * Events delivered to many WebSocket subscribers of one busy execution
+ * (issue 3's target: 500,000 events/s in total to 100 subscribers).
+ *
+ * Against a running `weir serve` on 127.0.0.1:PORT: loads a fan-out graph
+ * (one passthrough feeding eight), starts an execution, opens N subscribers
+ * on /ws and one more connection that keeps a few injects in flight over
+ * /ws commands.  Counts the event frames the subscribers receive over a
+ * measured window.  Usage: bench_events PORT [SUBSCRIBERS] [SECONDS]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int port;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "bench_events: %s: %s\n", what, errno ? strerror(errno) : "failed");
+    exit(1);
+}
+
+static int dial(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) die("connect");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static void send_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) die("write");
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* One blocking HTTP request; returns the body (static buffer). */
+static const char *http(const char *method, const char *path, const char *body) {
+    static char buf[1 << 16];
+    int fd = dial();
+    int n = snprintf(buf, sizeof buf,
+                     "%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     method, path, body ? strlen(body) : 0, body ? body : "");
+    send_all(fd, buf, (size_t)n);
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
+    close(fd);
+    buf[got] = '\0';
+    const char *b = strstr(buf, "\r\n\r\n");
+    if (!b) die("HTTP answer");
+    return b + 4;
+}
+
+static void field(const char *json, const char *key, char *out, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    if (!p) {
+        fprintf(stderr, "bench_events: no %s in %s\n", key, json);
+        exit(1);
+    }
+    p += strlen(pat);
+    size_t i = 0;
+    while (*p && *p != '"' && i + 1 < cap) out[i++] = *p++;
+    out[i] = '\0';
+}
+
+/* Open /ws: the upgrade, then the connection is ours (nonblocking later). */
+static int ws_open(void) {
+    int fd = dial();
+    const char *req = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    send_all(fd, req, strlen(req));
+    char buf[1024];
+    size_t got = 0;
+    while (!strstr(buf, "\r\n\r\n")) { /* byte by byte: nothing after the headers is swallowed */
+        ssize_t r = read(fd, buf + got, 1);
+        if (r <= 0 || got + 2 >= sizeof buf) die("upgrade");
+        buf[++got] = '\0';
+    }
+    if (strncmp(buf, "HTTP/1.1 101", 12) != 0) {
+        fprintf(stderr, "bench_events: /ws answered %s\n", buf);
+        exit(1);
+    }
+    return fd;
+}
+
+/* A masked text frame (mask key 0: the payload goes as is). */
+static void ws_send(int fd, const char *text) {
+    size_t n = strlen(text);
+    char hdr[8];
+    size_t h = 0;
+    hdr[h++] = (char)0x81;
+    if (n < 126) hdr[h++] = (char)(0x80 | n);
+    else {
+        hdr[h++] = (char)(0x80 | 126);
+        hdr[h++] = (char)(n >> 8);
+        hdr[h++] = (char)n;
+    }
+    memset(hdr + h, 0, 4);
+    h += 4;
+    char buf[4096];
+    memcpy(buf, hdr, h);
+    memcpy(buf + h, text, n);
+    send_all(fd, buf, h + n);
+}
+
+typedef struct conn {
+    int fd;
+    unsigned char *buf;
+    size_t len, cap;
+    uint64_t frames;
+} conn;
+
+/* Count the complete frames in c's buffer, keep the partial one. */
+static uint64_t drain(conn *c) {
+    uint64_t frames = 0;
+    size_t off = 0;
+    for (;;) {
+        if (c->len - off < 2) break;
+        unsigned char *p = c->buf + off;
+        uint64_t n = p[1] & 0x7f;
+        size_t h = 2;
+        if (n == 126) {
+            if (c->len - off < 4) break;
+            n = ((uint64_t)p[2] << 8) | p[3];
+            h = 4;
+        } else if (n == 127) {
+            if (c->len - off < 10) break;
+            n = 0;
+            for (int i = 0; i < 8; i++) n = (n << 8) | p[2 + i];
+            h = 10;
+        }
+        if (c->len - off < h + n) break;
+        off += h + (size_t)n;
+        frames++;
+    }
+    memmove(c->buf, c->buf + off, c->len - off);
+    c->len -= off;
+    c->frames += frames;
+    return frames;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_events PORT [SUBSCRIBERS] [SECONDS]\n");
+        return 2;
+    }
+    port = atoi(argv[1]);
+    int nsub = argc > 2 ? atoi(argv[2]) : 100;
+    double seconds = argc > 3 ? atof(argv[3]) : 5;
+    const char *graph =
+        "{\"symbia\":\"1.0\",\"name\":\"fanout\",\"nodes\":[{\"id\":\"in\",\"component\":\"symbia.core.passthrough\"}"
+        ",{\"id\":\"o1\",\"component\":\"symbia.core.passthrough\"},{\"id\":\"o2\",\"component\":\"symbia.core."
+        "passthrough\"},{\"id\":\"o3\",\"component\":\"symbia.core.passthrough\"},{\"id\":\"o4\",\"component\":"
+        "\"symbia.core.passthrough\"},{\"id\":\"o5\",\"component\":\"symbia.core.passthrough\"},{\"id\":\"o6\","
+        "\"component\":\"symbia.core.passthrough\"},{\"id\":\"o7\",\"component\":\"symbia.core.passthrough\"},"
+        "{\"id\":\"o8\",\"component\":\"symbia.core.passthrough\"}],\"edges\":["
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o1\",\"port\":\"in\"}},"
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o2\",\"port\":\"in\"}},"
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o3\",\"port\":\"in\"}},"
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o4\",\"port\":\"in\"}},"
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o5\",\"port\":\"in\"}},"
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o6\",\"port\":\"in\"}},"
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o7\",\"port\":\"in\"}},"
+        "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o8\",\"port\":\"in\"}}]}";
+    char gid[64], xid[64], path[160], msg[512];
+    field(http("POST", "/api/graphs", graph), "id", gid, sizeof gid);
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", gid);
+    field(http("POST", path, "{\"completion\":\"never\"}"), "executionId", xid, sizeof xid);
+
+    int ep = epoll_create1(0);
+    conn *subs = calloc((size_t)nsub + 1, sizeof *subs);
+    for (int i = 0; i <= nsub; i++) {
+        subs[i].fd = ws_open();
+        subs[i].cap = 1 << 20;
+        subs[i].buf = malloc(subs[i].cap);
+        if (i < nsub) {
+            snprintf(msg, sizeof msg, "{\"event\":\"execution:subscribe\",\"data\":{\"executionId\":\"%s\"}}", xid);
+            ws_send(subs[i].fd, msg);
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(ep, EPOLL_CTL_ADD, subs[i].fd, &ev);
+    }
+    conn *inj = &subs[nsub];
+    snprintf(msg, sizeof msg,
+             "{\"event\":\"execution:inject\",\"ack\":1,\"data\":{\"executionId\":\"%s\",\"nodeId\":\"in\","
+             "\"value\":{\"n\":1,\"s\":\"hello\"}}}",
+             xid);
+    int in_flight = 0;
+    const int window = 8;
+    uint64_t acks = 0, base_frames = 0, base_acks = 0;
+    double start = now_s(), measure_from = start + 1.0, end = measure_from + seconds;
+    bool measuring = false;
+    struct epoll_event evs[128];
+    for (;;) {
+        while (in_flight < window) {
+            ws_send(inj->fd, msg);
+            in_flight++;
+        }
+        double t = now_s();
+        if (!measuring && t >= measure_from) {
+            measuring = true;
+            base_frames = 0;
+            for (int i = 0; i < nsub; i++) base_frames += subs[i].frames;
+            base_acks = acks;
+            measure_from = t;
+        }
+        if (t >= end) break;
+        int n = epoll_wait(ep, evs, 128, 100);
+        for (int k = 0; k < n; k++) {
+            conn *c = &subs[evs[k].data.u32];
+            ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+            if (r <= 0) die("subscriber read (cut off or closed?)");
+            c->len += (size_t)r;
+            uint64_t f = drain(c);
+            if (c == inj) {
+                acks += f;
+                in_flight -= (int)f;
+            }
+        }
+    }
+    double dt = now_s() - measure_from;
+    uint64_t frames = 0;
+    for (int i = 0; i < nsub; i++) frames += subs[i].frames;
+    frames -= base_frames;
+    printf("events delivered to %d /ws subscribers of one execution (fan-out 1→8, %d injects in flight): "
+           "%.0f events/s in total (%.0f per subscriber), %.0f injects/s\n",
+           nsub, window, (double)frames / dt, (double)frames / dt / nsub, (double)(acks - base_acks) / dt);
+    snprintf(path, sizeof path, "/api/executions/%s/stop", xid);
+    http("POST", path, NULL);
+    return 0;
+}
