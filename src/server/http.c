@@ -462,12 +462,14 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         hold(c, buf->base + used, (size_t)nread - used);
 }
 
-/* Out of memory for a connection: take it from the backlog and close it. */
+/* Out of memory for a connection: close it.  libuv has accepted it already
+ * and stops watching the listener until uv_accept takes it; with no handle
+ * to accept it into, close the descriptor it holds (accepted_fd, a field of
+ * the Unix stream) so that it goes on accepting. */
 static void drop_connection(uv_stream_t *l) {
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)l, &fd) != 0) return;
-    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-    if (c >= 0) close(c);
+    if (l->accepted_fd < 0) return;
+    close(l->accepted_fd);
+    l->accepted_fd = -1;
 }
 
 static void on_connection(uv_stream_t *l, int status) {
