@@ -290,7 +290,7 @@ static bool finalize(weir__http_conn *c, weir__http_req *r) {
     r->pub.body_len = r->len - r->body_off;
     r->pub.n_headers = n;
     r->pub.header_names = r->ptrs;
-    r->pub.header_values = r->ptrs + n;
+    r->pub.header_values = n ? r->ptrs + n : r->ptrs; /* ptrs is NULL while no request had headers */
     return true;
 }
 
