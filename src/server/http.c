@@ -10,6 +10,11 @@
  * written, the write side is shut down and input is drained for up to
  * WEIR__HTTP_LINGER_MS, so a peer still sending (a refused body) reads the
  * response instead of a reset.
+ *
+ * A taken-over connection (weir__http_take) keeps its socket and timer here
+ * but its reads, writes and timer events go to the taker's hooks; one
+ * uv_prepare per server runs the takers' deferred flushes before the loop
+ * waits, so what they queue during a turn goes out in one write.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -86,6 +91,7 @@ static void handle_gone(weir_http_server *s) {
 }
 
 static void on_listener_closed(uv_handle_t *h) { handle_gone(h->data); }
+static void on_prepare_closed(uv_handle_t *h) { handle_gone(h->data); }
 
 static void close_listener(weir_http_server *s) {
     if (!s->listening) return;
@@ -126,6 +132,7 @@ static int listen_socket(const char *host, int port) {
 }
 
 static void on_connection(uv_stream_t *l, int status);
+static void on_prepare(uv_prepare_t *p);
 
 int weir_http_server_start(uv_loop_t *loop, const weir_http_options *opts, weir_http_handler handler, void *ud,
                            weir_http_server **out, weir_error *err) {
@@ -159,6 +166,10 @@ int weir_http_server_start(uv_loop_t *loop, const weir_http_options *opts, weir_
         close_listener(s); /* frees s once the loop runs */
         return WEIR_EIO;
     }
+    uv_prepare_init(loop, &s->prepare);
+    s->prepare.data = s;
+    s->prepare_init = true;
+    s->handles++;
     struct sockaddr_storage ss;
     int len = sizeof ss;
     if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) == 0)
@@ -171,6 +182,7 @@ int weir_http_server_start(uv_loop_t *loop, const weir_http_options *opts, weir_
 int weir_http_server_port(const weir_http_server *s) { return s ? s->port : 0; }
 size_t weir_http_server_in_flight(const weir_http_server *s) { return s ? s->in_flight : 0; }
 size_t weir_http_server_connections(const weir_http_server *s) { return s ? s->n_conns : 0; }
+size_t weir_http_server_upgraded(const weir_http_server *s) { return s ? s->n_taken : 0; }
 
 void weir_http_server_stop_accepting(weir_http_server *s) {
     if (!s) return;
@@ -180,6 +192,10 @@ void weir_http_server_stop_accepting(weir_http_server *s) {
     for (weir__http_conn *c = s->conns; c; c = next) {
         next = c->next;
         if (c->finishing || c->closing) continue;
+        if (c->taken) {
+            c->to->on_stop(c->to_ud); /* closes nothing now: next stays valid */
+            continue;
+        }
         if (!c->head) {
             weir__http_conn_close(c);
             continue;
@@ -202,6 +218,10 @@ void weir_http_server_destroy(weir_http_server *s) {
         weir__http_req *r = s->orphans;
         s->orphans = r->onext;
         weir__http_req_release(r);
+    }
+    if (s->prepare_init) {
+        s->prepare_init = false;
+        uv_close((uv_handle_t *)&s->prepare, on_prepare_closed);
     }
     if (s->handles == 0) server_free(s);
 }
@@ -234,6 +254,7 @@ void weir__http_conn_free(weir__http_conn *c) {
     if (!c) return;
     weir__http_conn_close(c);
     weir__free(c->pending);
+    weir__free(c->early);
     weir__free(c);
 }
 
@@ -242,8 +263,21 @@ static void on_conn_closed(uv_handle_t *h) {
     if (--c->open_handles) return;
     weir_http_server *s = c->server;
     weir__free(c->pending);
+    weir__free(c->early);
     weir__free(c);
     handle_gone(s);
+}
+
+static void dirty_unlink(weir__http_conn *c) {
+    if (!c->deferred) return;
+    c->deferred = false;
+    if (c->detached) return;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else
+        c->server->dirty = c->dnext;
+    if (c->dnext) c->dnext->dprev = c->dprev;
+    c->dprev = c->dnext = NULL;
 }
 
 void weir__http_conn_close(weir__http_conn *c) {
@@ -258,11 +292,19 @@ void weir__http_conn_close(weir__http_conn *c) {
     c->prev = c->next = NULL;
     s->n_conns--;
     if (c->refused) s->n_refused--;
+    if (c->taken) s->n_taken--;
+    dirty_unlink(c);
     weir__http_conn_drop_partial(c);
     weir__http_conn_orphan_all(c);
-    if (c->detached) return;
-    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
-    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    if (!c->detached) {
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    }
+    if (c->to) { /* last: the taker may free what it keeps about c */
+        const weir__http_takeover *to = c->to;
+        c->to = NULL;
+        to->on_close(c->to_ud);
+    }
 }
 
 /* Bytes written and not yet taken by the peer: libuv's queue plus, where
@@ -289,7 +331,7 @@ void weir__http_conn_request_timer(weir__http_conn *c) {
 }
 
 void weir__http_conn_timer(weir__http_conn *c) {
-    if (c->detached || c->closing || c->finishing) return;
+    if (c->detached || c->closing || c->finishing || c->taken) return;
     if (c->parsing) {
         if (c->timer_kind != WEIR__T_REQUEST) weir__http_conn_request_timer(c);
     } else if (c->writing) {
@@ -330,6 +372,9 @@ static void on_timer(uv_timer_t *t) {
         break;
     }
     case WEIR__T_LINGER: weir__http_conn_close(c); break;
+    case WEIR__T_TAKEN:
+        if (c->to) c->to->on_timer(c->to_ud);
+        break;
     case WEIR__T_NONE: break;
     }
 }
@@ -375,9 +420,13 @@ void weir__http_conn_interim(weir__http_conn *c, const char *data, size_t len) {
 void weir__http_on_write(uv_write_t *w, int status) {
     weir__http_conn *c = w->data;
     if (c->closing) return;
+    if (c->taken) {
+        if (c->to) c->to->on_written(c->to_ud, status);
+        return;
+    }
     if (c->timer_kind == WEIR__T_WRITE) c->timer_kind = WEIR__T_NONE; /* progress: the next write starts anew */
     weir__http_conn_written(c, status);
-    if (c->closing || c->finishing) return;
+    if (c->closing || c->finishing || c->taken) return;
     weir__http_conn_flush(c);
     weir__http_conn_resume(c);
     weir__http_conn_timer(c);
@@ -444,6 +493,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         }
         c->eof = true;
         read_stop(c);
+        if (c->taken) {
+            c->to->on_read(c->to_ud, NULL, 0);
+            return;
+        }
         weir__http_conn_drop_partial(c);
         c->no_more = true;
         c->input_paused = false;
@@ -456,18 +509,147 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
         weir__http_conn_flush(c);
         return;
     }
-    if (c->finishing || c->no_more) return; /* drained */
+    if (c->finishing) return; /* drained */
+    if (c->taken) {
+        c->to->on_read(c->to_ud, buf->base, (size_t)nread);
+        return;
+    }
+    if (c->upgrade_hold) {
+        weir__http_conn_keep(c, buf->base, (size_t)nread);
+        return;
+    }
+    if (c->no_more) return; /* drained */
     size_t used = weir__http_conn_feed(c, buf->base, (size_t)nread);
     if (used < (size_t)nread && !c->closing && !c->finishing && !c->no_more)
         hold(c, buf->base + used, (size_t)nread - used);
 }
 
-/* Out of memory for a connection: take it from the backlog and close it. */
+/* -------------------------------------------------------------- take-over */
+
+void weir__http_conn_keep(weir__http_conn *c, const char *data, size_t len) {
+    if (!len || c->closing) return;
+    if (c->early_len + len > c->early_cap &&
+        weir__grow((void **)&c->early, &c->early_cap, c->early_len + len, 1) != 0) {
+        weir__http_conn_close(c);
+        return;
+    }
+    memcpy(c->early + c->early_len, data, len);
+    c->early_len += len;
+    if (c->early_len >= WEIR__HTTP_EARLY_MAX && !c->detached) read_stop(c); /* until the take-over */
+}
+
+/* on_start, then the kept input (or the end of it), then reading. */
+static void start_taken(weir__http_conn *c) {
+    c->start_pending = false;
+    c->to->on_start(c->to_ud);
+    if (c->closing) return;
+    if (c->server->stopping) {
+        c->to->on_stop(c->to_ud);
+        if (c->closing) return;
+    }
+    char *early = c->early;
+    size_t n = c->early_len;
+    c->early = NULL;
+    c->early_len = c->early_cap = 0;
+    if (n) c->to->on_read(c->to_ud, early, n);
+    weir__free(early);
+    if (c->closing || c->finishing) return;
+    if (c->eof)
+        c->to->on_read(c->to_ud, NULL, 0);
+    else if (!c->detached)
+        read_start(c);
+}
+
+void weir__http_conn_handover(weir__http_conn *c) {
+    if (c->closing || c->taken) return;
+    c->taken = true;
+    c->upgrade_hold = false;
+    c->server->n_taken++;
+    if (c->detached) { /* no hook from inside weir__http_take: at the next feed */
+        c->start_pending = true;
+        return;
+    }
+    c->timer_kind = WEIR__T_NONE;
+    uv_timer_stop(&c->timer);
+    start_taken(c);
+}
+
+static void run_deferred(weir__http_conn *c) {
+    if (!c->deferred) return;
+    dirty_unlink(c);
+    if (!c->closing && c->to) c->to->on_flush(c->to_ud);
+}
+
+size_t weir__http_conn_feed_taken(weir__http_conn *c, const char *data, size_t len) {
+    if (c->start_pending) start_taken(c);
+    if (!c->closing && !c->finishing && len) c->to->on_read(c->to_ud, data, len);
+    run_deferred(c);
+    return len;
+}
+
+int weir__http_conn_write(weir__http_conn *c, const uv_buf_t *bufs, unsigned n) {
+    if (c->closing || !c->taken) return WEIR_EIO;
+    if (c->detached) {
+        for (unsigned i = 0; i < n; i++)
+            if (c->sink) c->sink(c->sink_ud, bufs[i].base, bufs[i].len);
+        return 1;
+    }
+    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, weir__http_on_write) == 0 ? 0 : WEIR_EIO;
+}
+
+size_t weir__http_conn_write_queue(const weir__http_conn *c) {
+    return c->detached || c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
+void weir__http_conn_defer(weir__http_conn *c) {
+    if (c->deferred || c->closing || !c->to) return;
+    c->deferred = true;
+    if (c->detached) return;
+    weir_http_server *s = c->server;
+    c->dprev = NULL;
+    c->dnext = s->dirty;
+    if (s->dirty) s->dirty->dprev = c;
+    s->dirty = c;
+    if (!s->prepare_active && s->prepare_init) {
+        s->prepare_active = true;
+        uv_prepare_start(&s->prepare, on_prepare);
+    }
+}
+
+static void on_prepare(uv_prepare_t *p) {
+    weir_http_server *s = p->data;
+    while (s->dirty) run_deferred(s->dirty); /* a flush defers nothing again before its write ends */
+    s->prepare_active = false;
+    uv_prepare_stop(p);
+}
+
+void weir__http_conn_set_timer(weir__http_conn *c, uint64_t ms) {
+    if (c->detached || c->closing || c->finishing || !c->taken) return;
+    if (!ms) {
+        c->timer_kind = WEIR__T_NONE;
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    timer_start(c, WEIR__T_TAKEN, ms);
+}
+
+void weir__http_conn_let_go(weir__http_conn *c) {
+    weir__http_conn_finish(c); /* may close at once: on_close then */
+    if (c->to) {
+        const weir__http_takeover *to = c->to;
+        c->to = NULL;
+        to->on_close(c->to_ud);
+    }
+}
+
+/* Out of memory for a connection: close it.  libuv has accepted it already
+ * and stops watching the listener until uv_accept takes it; with no handle
+ * to accept it into, close the descriptor it holds (accepted_fd, a field of
+ * the Unix stream) so that it goes on accepting. */
 static void drop_connection(uv_stream_t *l) {
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)l, &fd) != 0) return;
-    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-    if (c >= 0) close(c);
+    if (l->accepted_fd < 0) return;
+    close(l->accepted_fd);
+    l->accepted_fd = -1;
 }
 
 static void on_connection(uv_stream_t *l, int status) {

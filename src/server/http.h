@@ -59,8 +59,11 @@ int weir_http_server_port(const weir_http_server *s);
 void weir_http_server_stop_accepting(weir_http_server *s);
 /* Requests received and not yet answered. */
 size_t weir_http_server_in_flight(const weir_http_server *s);
-/* Open connections. */
+/* Open connections, including those taken over by another protocol
+ * (WebSocket), which also count against max_connections. */
 size_t weir_http_server_connections(const weir_http_server *s);
+/* Of the open connections, those taken over by another protocol. */
+size_t weir_http_server_upgraded(const weir_http_server *s);
 /* Close everything (unanswered requests are dropped) and free, asynchronously:
  * run the loop until it returns afterwards.  NULL is a no-op. */
 void weir_http_server_destroy(weir_http_server *s);

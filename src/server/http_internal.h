@@ -7,6 +7,18 @@
  * A connection can be *detached* (no socket, no timers): bytes go in through
  * weir__http_conn_feed() and responses come out through a sink callback, at
  * once.  The fuzz target drives the parsing glue that way.
+ *
+ * Take-over (weir__http_take): another protocol (WebSocket) answers an
+ * upgrade request with its own switching response and gets the connection.
+ * The response waits its turn in the FIFO like any other (requests
+ * pipelined before the upgrade are answered first); once it is written the
+ * connection is *taken*: the HTTP timers stop, reads go to the taker's
+ * hooks (first the bytes that arrived after the upgrade request's headers,
+ * kept meanwhile), and the taker writes through weir__http_conn_write().
+ * A taken connection stays in the server's list, so it counts in
+ * weir_http_server_connections() and against max_connections; it is no
+ * longer in in_flight (its request was answered).  stop_accepting asks the
+ * taker to leave (on_stop); destroy closes it (on_close).
  */
 #ifndef WEIR_SERVER_HTTP_INTERNAL_H
 #define WEIR_SERVER_HTTP_INTERNAL_H
@@ -31,6 +43,9 @@
  * drained (so the peer reads the response instead of a reset). */
 #define WEIR__HTTP_LINGER_MS 2000
 #define WEIR__HTTP_READ_BUF ((size_t)64 * 1024)
+/* Input kept for a taker before the take-over completes: reading pauses
+ * beyond this. */
+#define WEIR__HTTP_EARLY_MAX ((size_t)64 * 1024)
 
 typedef struct weir__http_conn weir__http_conn;
 typedef struct weir__http_req weir__http_req;
@@ -51,6 +66,7 @@ struct weir__http_req {
     bool synthetic; /* made by the server (errors, 503 at accept): not in in_flight */
     bool head;      /* HEAD: answered without a body */
     bool orphan;
+    bool takeover;  /* its response switches protocols: the connection is taken once it is written */
     /* Request text: url, header names and values, decoded path, query, body,
      * each NUL-terminated; pub's pointers point here once it is complete. */
     char *buf;
@@ -71,9 +87,43 @@ struct weir__http_req {
 /* What the connection timer bounds: no request (idle_ms), one request
  * arriving (request_ms), a write the peer does not read (idle_ms), the
  * drain after the last response (linger). */
-typedef enum { WEIR__T_NONE, WEIR__T_IDLE, WEIR__T_REQUEST, WEIR__T_WRITE, WEIR__T_LINGER } weir__http_timer_kind;
+typedef enum {
+    WEIR__T_NONE,
+    WEIR__T_IDLE,
+    WEIR__T_REQUEST,
+    WEIR__T_WRITE,
+    WEIR__T_LINGER,
+    WEIR__T_TAKEN /* the taker's (weir__http_conn_set_timer) */
+} weir__http_timer_kind;
 
 typedef void (*weir__http_sink)(void *ud, const char *data, size_t len);
+
+/* What the taker of a connection is told.  ud is the one given to
+ * weir__http_take.  No hook is called from inside weir__http_take, nor from
+ * inside a weir__http_conn_* call the taker makes, except on_close from
+ * weir__http_conn_close, _finish and _let_go.  Every hook but on_close may
+ * close the connection. */
+typedef struct weir__http_takeover {
+    /* The switching response is written: the connection is the taker's.
+     * on_read follows with the bytes kept since the upgrade request. */
+    void (*on_start)(void *ud);
+    /* Bytes from the peer, BORROWED for the call; len 0: the peer shut its
+     * side down (nothing more will be read). */
+    void (*on_read)(void *ud, const char *data, size_t len);
+    /* The write started by weir__http_conn_write finished (status < 0: failed). */
+    void (*on_written)(void *ud, int status);
+    /* After weir__http_conn_defer: once, before the loop next waits for I/O. */
+    void (*on_flush)(void *ud);
+    /* The timer set by weir__http_conn_set_timer expired. */
+    void (*on_timer)(void *ud);
+    /* The server stops accepting: leave gracefully.  Must not close any
+     * connection before returning (the server is walking its list). */
+    void (*on_stop)(void *ud);
+    /* The connection is closed (by the taker, an error, destroy, or before
+     * the switching response was written).  Last call; the connection must
+     * not be used any more. */
+    void (*on_close)(void *ud);
+} weir__http_takeover;
 
 struct weir__http_conn {
     uv_tcp_t tcp; /* handle->data = this connection */
@@ -109,6 +159,16 @@ struct weir__http_conn {
     bool detached;
     weir__http_sink sink;
     void *sink_ud;
+    /* Take-over */
+    bool upgrade_hold;  /* the parser stopped at an upgrade: later input is kept in early */
+    bool taken;         /* the switching response is written: the taker owns the connection */
+    bool start_pending; /* detached: on_start is due at the next feed */
+    bool deferred;      /* in the server's dirty list (or, detached, due at the end of feed) */
+    char *early;        /* input after the upgrade request, for the taker */
+    size_t early_len, early_cap;
+    const weir__http_takeover *to; /* set once weir__http_take succeeded, until on_close */
+    void *to_ud;
+    weir__http_conn *dprev, *dnext; /* the server's dirty list */
 };
 
 struct weir_http_server {
@@ -130,6 +190,10 @@ struct weir_http_server {
     weir__http_conn *conns;
     size_t n_conns;   /* open, not yet closing */
     size_t n_refused; /* of which refused at accept */
+    size_t n_taken;   /* of which taken over (weir__http_take) */
+    uv_prepare_t prepare; /* runs on_flush of the dirty connections before the loop waits */
+    bool prepare_init, prepare_active;
+    weir__http_conn *dirty;
     size_t in_flight;
     uint64_t next_id;
     weir__http_req *orphans;
@@ -163,12 +227,41 @@ void weir__http_conn_resume(weir__http_conn *c);
 void weir__http_on_write(uv_write_t *w, int status);
 /* Write an interim response ("100 Continue") now, best effort. */
 void weir__http_conn_interim(weir__http_conn *c, const char *data, size_t len);
+/* The switching response of the FIFO's last request is written: the
+ * connection becomes the taker's. */
+void weir__http_conn_handover(weir__http_conn *c);
+/* Keep input that arrived after an upgrade request (COPIED) for the taker. */
+void weir__http_conn_keep(weir__http_conn *c, const char *data, size_t len);
+/* weir__http_conn_feed on a detached taken connection. */
+size_t weir__http_conn_feed_taken(weir__http_conn *c, const char *data, size_t len);
+
+/* ---- take-over (http.c; weir__http_take is in http_respond.c) */
+/* Write bufs (the memory stays the caller's until on_written) on a taken
+ * connection, one write at a time.  0: on_written follows.  1 (detached):
+ * given to the sink already; no on_written.  WEIR_EIO: not written. */
+int weir__http_conn_write(weir__http_conn *c, const uv_buf_t *bufs, unsigned n);
+/* Bytes of the write in flight not yet taken by the kernel. */
+size_t weir__http_conn_write_queue(const weir__http_conn *c);
+/* Ask for on_flush once before the loop next waits for I/O (detached: at
+ * the end of the current or next weir__http_conn_feed). */
+void weir__http_conn_defer(weir__http_conn *c);
+/* The taker's timer: on_timer after ms (0 stops it).  Replaced by the
+ * linger timer of weir__http_conn_finish. */
+void weir__http_conn_set_timer(weir__http_conn *c, uint64_t ms);
+/* The taker is done: finish the connection as after a last response
+ * (write side shut down once the writes in flight are done, input drained
+ * until the peer closes or the linger timer fires) without it.  on_close
+ * is called before this returns; no hook after. */
+void weir__http_conn_let_go(weir__http_conn *c);
 
 /* ---- http_parse.c */
 void weir__http_conn_parser_init(weir__http_conn *c);
 /* Parse bytes.  Returns how many were consumed: all of them, unless the FIFO
  * filled up (the caller keeps the rest until weir__http_conn_resume).  Input
- * after the last request of a connection is discarded (counted consumed). */
+ * after the last request of a connection is discarded (counted consumed),
+ * or kept for the taker after an upgrade request.  A detached taken
+ * connection gives the bytes to its taker (first on_start and the kept
+ * bytes if due), then runs a deferred on_flush; len 0 does only that. */
 size_t weir__http_conn_feed(weir__http_conn *c, const char *data, size_t len);
 
 /* ---- http_respond.c */
@@ -186,6 +279,17 @@ void weir__http_conn_flush(weir__http_conn *c);
 void weir__http_conn_written(weir__http_conn *c, int status);
 /* Append r to the FIFO. */
 void weir__http_conn_push(weir__http_conn *c, weir__http_req *r);
+/* Take-over: answer req, the upgrade request its connection's parser
+ * stopped at, with response (len bytes, COPIED: status line and headers,
+ * sent as given) and hand the connection to hooks (BORROWED: must outlive
+ * it; ud given to each) once that response is written — after the answers
+ * to requests pipelined before it.  0 and *out set: req is answered.
+ * WEIR_ESTATE (req not answered: answer it): req is not that upgrade, its
+ * connection is gone or closing, or the server is stopping.  WEIR_ENOMEM
+ * (not answered).  WEIR_EIO: answered, but the connection failed at once
+ * (no hook will be called). */
+int weir__http_take(weir_http_req *req, const char *response, size_t len, const weir__http_takeover *hooks, void *ud,
+                    weir__http_conn **out);
 /* Answer an OPTIONS request (CORS preflight). */
 void weir__http_preflight(weir__http_req *r);
 /* Move the unanswered requests of a closing connection to the orphans,

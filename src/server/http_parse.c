@@ -290,7 +290,7 @@ static bool finalize(weir__http_conn *c, weir__http_req *r) {
     r->pub.body_len = r->len - r->body_off;
     r->pub.n_headers = n;
     r->pub.header_names = r->ptrs;
-    r->pub.header_values = r->ptrs + n;
+    r->pub.header_values = n ? r->ptrs + n : r->ptrs; /* ptrs is NULL while no request had headers */
     return true;
 }
 
@@ -306,7 +306,8 @@ static void dispatch(weir__http_conn *c) {
     }
     if (c->parser.upgrade || s->stopping) r->pub.keep_alive = false;
     r->close = !r->pub.keep_alive;
-    if (r->close) c->no_more = true; /* an upgrade's further bytes are another protocol */
+    if (r->close) c->no_more = true;
+    if (c->parser.upgrade) c->upgrade_hold = true; /* further bytes are another protocol's: kept for a taker */
     weir__http_conn_push(c, r);
     s->in_flight++;
     r->pub.id = ++s->next_id;
@@ -328,6 +329,7 @@ static void parse_failed(weir__http_conn *c, enum http_errno e) {
 }
 
 size_t weir__http_conn_feed(weir__http_conn *c, const char *data, size_t len) {
+    if (c->taken) return weir__http_conn_feed_taken(c, data, len);
     size_t off = 0;
     while (off < len) {
         if (c->closing || c->finishing || c->no_more) return len;
@@ -338,6 +340,10 @@ size_t weir__http_conn_feed(weir__http_conn *c, const char *data, size_t len) {
         if (e == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
             dispatch(c);
+            if ((c->upgrade_hold || c->taken) && !c->closing && !c->finishing) {
+                weir__http_conn_keep(c, data + off, len - off);
+                return len;
+            }
         } else if (e != HPE_OK) {
             parse_failed(c, e);
             return len;

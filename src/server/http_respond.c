@@ -327,7 +327,7 @@ static void patch_close(weir__http_req *r) {
 /* ---------------------------------------------------------------- writing */
 
 void weir__http_conn_flush(weir__http_conn *c) {
-    while (!c->writing && !c->closing && !c->finishing) {
+    while (!c->writing && !c->closing && !c->finishing && !c->taken) {
         uv_buf_t bufs[WEIR__HTTP_MAX_BATCH];
         unsigned n = 0;
         bool last = false;
@@ -361,16 +361,20 @@ void weir__http_conn_flush(weir__http_conn *c) {
 
 void weir__http_conn_written(weir__http_conn *c, int status) {
     unsigned n = c->writing;
+    bool takeover = false;
     c->writing = 0;
     for (unsigned i = 0; i < n && c->head; i++) {
         weir__http_req *r = c->head;
         c->head = r->next;
         if (!c->head) c->tail = NULL;
         c->queued--;
+        takeover = r->takeover; /* the last one, if any */
         weir__http_req_release(r);
     }
     if (status < 0)
         weir__http_conn_close(c);
+    else if (takeover)
+        weir__http_conn_handover(c);
     else if (c->write_close)
         weir__http_conn_finish(c);
 }
@@ -508,6 +512,35 @@ void weir__http_conn_refuse(weir__http_conn *c, int status, const char *fmt, ...
     va_start(ap, fmt);
     answer_errorv(r, status, fmt, ap);
     va_end(ap);
+}
+
+int weir__http_take(weir_http_req *req, const char *response, size_t len, const weir__http_takeover *hooks, void *ud,
+                    weir__http_conn **out) {
+    weir__http_req *r = (weir__http_req *)req;
+    weir__http_conn *c = r->conn;
+    *out = NULL;
+    if (r->answered || !c || c->closing || c->finishing || !c->upgrade_hold || r != c->tail || r->server->stopping)
+        return WEIR_ESTATE;
+    if (len > r->out_cap) {
+        char *o = weir__realloc(r->out, len);
+        if (!o) return WEIR_ENOMEM;
+        r->out = o;
+        r->out_cap = len;
+    }
+    memcpy(r->out, response, len);
+    r->out_off = 0;
+    r->out_len = len;
+    r->status_line_len = 0;
+    r->keep_line = false; /* sent as given */
+    r->takeover = true;
+    r->answered = true;
+    if (r->server->in_flight) r->server->in_flight--;
+    weir__http_conn_flush(c); /* detached: written and handed over already */
+    if (c->closing) return WEIR_EIO;
+    c->to = hooks;
+    c->to_ud = ud;
+    *out = c;
+    return 0;
 }
 
 void weir__http_preflight(weir__http_req *r) {
