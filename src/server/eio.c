@@ -193,8 +193,6 @@ void weir__eio_finish(weir__eio_session *s, const char *reason, bool client_gone
     uv_close((uv_handle_t *)&s->timer, timer_closed);
 }
 
-static int enqueue(weir__eio_session *s, weir_sbuf *pkt);
-
 void weir__eio_close(weir__eio_session *s, const char *reason, bool disconnect_socket) {
     if (s->state != WEIR__EIO_OPEN) return;
     weir_eio *x = s->x;
@@ -210,22 +208,18 @@ void weir__eio_close(weir__eio_session *s, const char *reason, bool disconnect_s
     }
     s->state = WEIR__EIO_CLOSING;
     s->close_reason = reason;
-    /* Polling: the close packet goes with whatever is queued, to the held
-     * GET (at the next turn) or the next one; the session ends then, or at
-     * close_by.  WebSocket: the queued frames go out, then the close
-     * handshake; the session ends when the websocket has closed. */
-    uint64_t now = weir__eio_now(x);
+    /* Polling: the queued packets (the DISCONNECT last) go to the held GET at
+     * the next turn, or to the next GET; the GET after that gets the close
+     * packet, unless the client sends its own close first (socket.io-client
+     * does once its last socket is gone).  Sent together, the close would
+     * overtake the DISCONNECT in the client.  WebSocket: the queued frames go
+     * out, then the close handshake; the session ends when the websocket has
+     * closed.  Either way close_by bounds the wait. */
+    s->close_by = weir__eio_now(x) + x->o.ping_timeout_ms;
     if (s->transport == WEIR__EIO_POLLING) {
-        weir_sbuf *b = weir_eio_encode(WEIR_EIO_CLOSE, NULL, 0);
-        if (b) {
-            (void)enqueue(s, b);
-            weir_sbuf_unref(b);
-        }
-        s->close_by = s->poll ? now : now + x->o.ping_timeout_ms;
         if (s->poll) s->flush_soon = true;
     } else {
         weir__eio_ws_close_all(s);
-        s->close_by = now + x->o.ping_timeout_ms;
     }
     s->ping_at = s->pong_by = s->poll_by = s->connect_by = s->upgrade_by = 0;
     weir__eio_arm(s);
@@ -283,11 +277,11 @@ static void on_timer(uv_timer_t *t) {
     uint64_t now = weir__eio_now(x);
     if (s->flush_soon) {
         s->flush_soon = false;
+        if (s->poll && s->state == WEIR__EIO_CLOSING && !s->q_len) {
+            weir__eio_finish(s, s->close_reason, false); /* the held GET gets the close packet */
+            return;
+        }
         if (s->poll && s->q_len) weir__eio_poll_flush(s);
-    }
-    if (s->state == WEIR__EIO_CLOSING && s->transport == WEIR__EIO_POLLING && !s->q_len) {
-        weir__eio_finish(s, s->close_reason, false); /* the close packet was collected */
-        return;
     }
     if (s->close_by && now >= s->close_by) {
         weir__eio_finish(s, s->close_reason, false);

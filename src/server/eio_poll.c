@@ -76,9 +76,8 @@ static void on_get(weir__eio_session *s, weir_http_req *req) {
     s->poll = req;
     if (s->q_len) {
         weir__eio_poll_flush(s);
-        if (s->state == WEIR__EIO_CLOSING && !s->q_len) weir__eio_finish(s, s->close_reason, false);
     } else if (s->state == WEIR__EIO_CLOSING) {
-        weir__eio_finish(s, s->close_reason, false); /* answers with a close packet */
+        weir__eio_finish(s, s->close_reason, false); /* everything collected: a close packet */
     } else if (s->probe) {
         weir__eio_poll_answer(s, WEIR_EIO_NOOP); /* upgrading: let the client pause polling */
     } else {
@@ -90,7 +89,11 @@ static void on_get(weir__eio_session *s, weir_http_req *req) {
 static void on_post(weir__eio_session *s, weir_http_req *req) {
     static const char ok[] = "ok";
     const char *extra[] = {"Cache-Control", "no-store", NULL};
-    if (s->state != WEIR__EIO_OPEN) { /* closing: what the client says no longer matters */
+    if (s->state != WEIR__EIO_OPEN) { /* closing: only the client's close packet matters */
+        size_t pos = 0;
+        weir_eio_packet p;
+        while (s->state == WEIR__EIO_CLOSING && weir_eio_payload_next(req->body, req->body_len, &pos, &p, NULL) == 0)
+            if (p.type == WEIR_EIO_CLOSE) weir__eio_finish(s, s->close_reason, true);
         weir_http_respond(req, 200, "text/html", ok, 2, extra);
         return;
     }
