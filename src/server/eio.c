@@ -219,7 +219,7 @@ void weir__eio_close(weir__eio_session *s, const char *reason, bool disconnect_s
     if (s->transport == WEIR__EIO_POLLING) {
         if (s->poll) s->flush_soon = true;
     } else {
-        weir__eio_ws_close_all(s);
+        weir__eio_ws_shutdown(s);
     }
     s->ping_at = s->pong_by = s->poll_by = s->connect_by = s->upgrade_by = 0;
     weir__eio_arm(s);

@@ -72,6 +72,7 @@ struct weir__eio_session {
     void *ws;            /* weir_ws *: the websocket transport, once upgraded or when direct */
     void *probe;         /* weir_ws *: an upgrade in progress */
     bool probed;         /* the probe ping was answered */
+    bool ws_closing;     /* weir_ws_close was called on ws */
     /* A copy of the handshake request for authorize (body ""). */
     weir_http_req hs;
     char *hs_text;
@@ -159,7 +160,10 @@ int weir__eio_ws_send(weir__eio_session *s, weir_sbuf *pkt);
 /* Send a shared packet on the session's websocket: its frame is built on
  * first use and kept in o. */
 int weir__eio_ws_send_out(weir__eio_session *s, weir_sio_out *o);
-/* Close the session's websockets (their callbacks are detached). */
+/* Graceful: the websocket closes after its queued frames, then the
+ * session finishes (from on_close); a probe is dropped. */
+void weir__eio_ws_shutdown(weir__eio_session *s);
+/* Close the session's websockets now (their callbacks detached first). */
 void weir__eio_ws_close_all(weir__eio_session *s);
 /* Bytes queued on the session's websocket. */
 size_t weir__eio_ws_backlog(const weir__eio_session *s);

@@ -78,7 +78,7 @@ static void on_get(weir__eio_session *s, weir_http_req *req) {
         weir__eio_poll_flush(s);
     } else if (s->state == WEIR__EIO_CLOSING) {
         weir__eio_finish(s, s->close_reason, false); /* everything collected: a close packet */
-    } else if (s->probe) {
+    } else if (s->probe && s->probed) {
         weir__eio_poll_answer(s, WEIR_EIO_NOOP); /* upgrading: let the client pause polling */
     } else {
         s->poll_by = weir__eio_now(s->x) + s->x->o.poll_timeout_ms;

@@ -24,6 +24,7 @@ int weir__eio_ws_send_out(weir__eio_session *s, weir_sio_out *o) {
 }
 
 void weir__eio_ws_close_all(weir__eio_session *s) { (void)s; }
+void weir__eio_ws_shutdown(weir__eio_session *s) { (void)s; }
 size_t weir__eio_ws_backlog(const weir__eio_session *s) {
     (void)s;
     return 0;
