@@ -89,6 +89,7 @@ static struct {
     bool ack_events;           /* answer events that ask for an ack */
     bool disconnect_on_event;  /* weir_sio_disconnect inside the event callback */
     bool disconnect_on_connect;
+    bool tolerant;             /* sends may fail (allocation failures are injected) */
     int disconnected_inside;   /* disconnected called while inside a weir_sio_* call of the test */
 } cb;
 static bool in_api_call;
@@ -97,7 +98,9 @@ static int on_authorize(void *ud, const json_t *auth, const weir_http_req *hs, c
     (void)ud;
     cb.authorize_calls++;
     if (auth) {
+        fa_suspend(1);
         char *s = json_dumps(auth, JSON_COMPACT | JSON_SORT_KEYS);
+        fa_suspend(0);
         snprintf(cb.auth_seen, sizeof cb.auth_seen, "%s", s);
         fa_free(s);
     } else {
@@ -136,7 +139,8 @@ static void on_event(void *ud, weir_sio_socket *s, const char *name, json_t *arg
     if (cb.ack_events && ack_id >= 0) {
         char data[96];
         int n = snprintf(data, sizeof data, "{\"got\":\"%s\"}", name);
-        cr_assert_eq(weir_sio_ack(s, ack_id, data, (size_t)n), 0);
+        int rc = weir_sio_ack(s, ack_id, data, (size_t)n);
+        cr_assert(rc == 0 || (cb.tolerant && rc == WEIR_ENOMEM), "ack: %d", rc);
     }
     if (cb.disconnect_on_event) weir_sio_disconnect(s);
 }
@@ -304,7 +308,9 @@ static bool take_response(client *c, response *out) {
     out->body_len = body;
     memmove(c->buf, c->buf + head_len + body, c->len - head_len - body);
     c->len -= head_len + body;
+    fa_suspend(1); /* scaffolding: never a failing allocation */
     out->json = json_loadb(out->body, body, JSON_DECODE_ANY, NULL);
+    fa_suspend(0);
     return true;
 }
 
@@ -962,6 +968,94 @@ Test(eio, destroy_with_live_sessions_and_held_gets) {
     for (int i = 0; i < 4; i++) session_free(s[i]);
     session_free(bare);
     finish();
+}
+
+/* ------------------------------------------------ allocation failures */
+
+/* A response, or NULL when the connection closed (or nothing came) first. */
+static response *try_read(client *c) {
+    response *r = calloc(1, sizeof *r);
+    uint64_t t0 = now_ms();
+    while (!take_response(c, r)) {
+        if (c->eof || now_ms() - t0 > BOUND_MS) {
+            free(r);
+            return NULL;
+        }
+        if (!cli_pump(c)) step();
+    }
+    return r;
+}
+
+/* Send a request, read the answer: is it 200 with a body starting with
+ * want (NULL: any)? */
+static bool try_round(client *c, const char *method, const char *q, const char *body, const char *want,
+                      response **keep) {
+    char req[2048];
+    int n = snprintf(req, sizeof req, "%s /socket.io/?%s HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s", method,
+                     q, strlen(body), body);
+    cli_sendn(c, req, (size_t)n);
+    response *r = try_read(c);
+    bool ok = r && r->status == 200 && (!want || strncmp(r->body, want, strlen(want)) == 0);
+    if (keep && ok)
+        *keep = r;
+    else
+        resp_free(r);
+    return ok;
+}
+
+/* Handshake, connect, an event with an ack, an emit, the client's close:
+ * true when all of it went through. */
+static bool flow(client *p, client *d) {
+    response *open = NULL;
+    if (!try_round(p, "GET", "EIO=4&transport=polling", "", "0{", &open)) return false;
+    fa_suspend(1);
+    json_t *o = json_loads(open->body + 1, 0, NULL);
+    char q[128];
+    snprintf(q, sizeof q, "EIO=4&transport=polling&sid=%s", json_string_value(json_object_get(o, "sid")));
+    json_decref(o);
+    fa_suspend(0);
+    resp_free(open);
+    if (!try_round(d, "POST", q, "40", "ok", NULL)) return false;
+    if (!try_round(p, "GET", q, "", "40{", NULL)) return false;
+    if (!try_round(d, "POST", q, "421[\"e\",{\"a\":[1,2]}]", "ok", NULL)) return false;
+    if (!try_round(p, "GET", q, "", "431[{\"got\":\"e\"}]", NULL)) return false;
+    if (!cb.nsocks || !cb.socks[0] || weir_sio_emit(cb.socks[0], "n", "[1]", 3) != 0) return false;
+    if (!try_round(p, "GET", q, "", "42[\"n\",[1]]", NULL)) return false;
+    if (!try_round(d, "POST", q, "1", "ok", NULL)) return false;
+    return cb.disconnected == 1;
+}
+
+Test(eio, allocation_failures_are_errors_without_leaks) {
+    weir_eio_options o = {.poll_timeout_ms = 30};
+    size_t n;
+    int completed = 0;
+    for (n = 1; n < 1000; n++) {
+        start(&o);
+        cb.ack_events = true;
+        cb.tolerant = true;
+        client *p = cli_open(), *d = cli_open();
+        /* accepted before failures start: a failure at accept leaves the
+         * connection hanging in http.c (libuv has accepted it already; the
+         * drop takes the next one from the backlog) - not this module's */
+        WAIT_UNTIL(weir_http_server_connections(srv) == 2);
+        fa_arm(n);
+        bool ok = flow(p, d);
+        size_t used = fa_count();
+        fa_arm(0);
+        completed += ok;
+        cli_close(p);
+        cli_close(d);
+        finish(); /* no leak, the loop closes */
+        memset(&cb, 0, sizeof cb);
+        cr_assert_eq(uv_loop_init(&loop), 0);
+        if (used < n) {
+            cr_assert(ok, "the flow failed with no allocation failing");
+            break;
+        }
+    }
+    cr_assert_lt(n, 1000, "the flow never ran out of allocations to fail");
+    cr_assert_gt(completed, 0);
+    uv_loop_close(&loop);
 }
 
 /* ----------------------------------------------------------- bad packets */
