@@ -443,7 +443,8 @@ void weir_eio_destroy(weir_eio *x) {
 }
 
 void weir_eio_close_all(weir_eio *x) {
+    if (!x) return;
     for (weir__eio_session *s = x->all; s; s = s->next) weir__eio_close(s, "server shutting down", true);
 }
 
-size_t weir_eio_sockets(const weir_eio *x) { return x->nsockets; }
+size_t weir_eio_sockets(const weir_eio *x) { return x ? x->nsockets : 0; }

@@ -98,8 +98,8 @@ typedef struct weir_sio_out {
 void weir_sio_out_clear(weir_sio_out *o);
 
 /* Queue a shared packet (o->text: one reference taken per queue; o->frame
- * is built here on first use over websocket).  WEIR_ESTATE when the socket
- * is closing, WEIR_ENOMEM. */
+ * is built here on first use over websocket).  WEIR_EINVAL without a text,
+ * WEIR_ESTATE when the socket is closing, WEIR_ENOMEM. */
 int weir_sio_send(weir_sio_socket *s, weir_sio_out *o);
 /* Emit one event: 42["name",<data_json>] (data_json: one JSON value,
  * copied, not checked; NULL or len 0: 42["name"]).  WEIR_EINVAL for a name

@@ -119,6 +119,7 @@ void weir_sio_out_clear(weir_sio_out *o) {
 static bool can_send(const weir_sio_socket *s) { return !s->closing && s->sess->state == WEIR__EIO_OPEN; }
 
 int weir_sio_send(weir_sio_socket *s, weir_sio_out *o) {
+    if (!o || !o->text) return WEIR_EINVAL;
     if (!can_send(s)) return WEIR_ESTATE;
     if (s->sess->transport == WEIR__EIO_WEBSOCKET) return weir__eio_ws_send_out(s->sess, o);
     return weir__eio_send(s->sess, o->text);

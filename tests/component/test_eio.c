@@ -475,6 +475,9 @@ Test(eio, handshake_fields) {
     session *s2 = handshake();
     cr_assert_str_neq(s->sid, s2->sid);
     cr_assert_eq(weir_eio_sockets(eio), 0, "no socket before CONNECT");
+    cr_assert_eq(weir_eio_sockets(NULL), 0);
+    weir_eio_close_all(NULL);
+    weir_eio_destroy(NULL);
     session_free(s);
     session_free(s2);
     finish();
@@ -712,6 +715,7 @@ Test(eio, shared_packets_go_to_many_sockets) {
     weir_sio_out_clear(&o);
     cr_assert_null(o.text);
     weir_sio_out_clear(&o); /* twice is safe */
+    cr_assert_eq(weir_sio_send(cb.socks[k1], &o), WEIR_EINVAL, "nothing to send");
     hear(s1, "42[\"tick\",{\"n\":1}]");
     hear(s2, "42[\"tick\",{\"n\":1}]");
     cr_assert_eq(weir_eio_sockets(eio), 2);
