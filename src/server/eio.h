@@ -8,6 +8,20 @@
  *
  * Every request whose path is under /socket.io/ is given to weir_eio_handle.
  * The packet codec itself is pure and lives in eio_packet.h (fuzzed).
+ *
+ * Refusals follow engine.io: 400 (403 for code 4) with
+ * {"code":N,"message":…}, N = 0 Transport unknown, 1 Session ID unknown,
+ * 2 Bad handshake method, 3 Bad request, 5 Unsupported protocol version.
+ * A POST over max_payload is answered 413 and ends the session.
+ *
+ * Callbacks run from the loop: from weir_eio_handle, a timer or a websocket
+ * callback, and from weir_eio_destroy.  `disconnected` is never called from
+ * inside a weir_sio_* call or weir_eio_close_all (those only start a close),
+ * so a caller may disconnect sockets while walking its own list of them.
+ * Protocol errors from the client (bad packets, an ACK or binary packet, an
+ * event before CONNECT, a ping from the client, a second GET while one is
+ * held) end the session: disconnected(reason "parse error" or "transport
+ * error").
  */
 #ifndef WEIR_SERVER_EIO_H
 #define WEIR_SERVER_EIO_H
@@ -28,12 +42,15 @@ typedef struct weir_eio_options {
     uint64_t ping_timeout_ms;  /* 0: 20000 */
     size_t max_payload;        /* bytes per polling POST / websocket message; 0: 1000000 */
     uint64_t poll_timeout_ms;  /* a GET poll with nothing to say is answered after at most this; 0: the ping interval */
+    uint64_t connect_timeout_ms; /* a session with no socket connected to "/" closes after this; 0: 45000 */
+    uint64_t upgrade_timeout_ms; /* websocket handshake to upgrade packet; 0: 10000 */
 } weir_eio_options;
 
 typedef struct weir_eio_callbacks {
     /* A client connects to namespace "/".  auth: the CONNECT payload (an
      * object, BORROWED) or NULL; hs: the Engine.IO handshake request (its
-     * headers, e.g. Authorization), valid during the call only.  Return 0 to
+     * headers, e.g. Authorization; a copy kept by the session), valid during
+     * the call only.  Return 0 to
      * accept; otherwise write the reason into msg and return nonzero: the
      * client gets a CONNECT_ERROR {"message": msg}. */
     int (*authorize)(void *ud, const json_t *auth, const weir_http_req *hs, char *msg, size_t cap);
@@ -42,22 +59,30 @@ typedef struct weir_eio_callbacks {
     /* An EVENT: name, the arguments after the name (a JSON array, BORROWED,
      * possibly empty) and the ack id, or -1 when the client wants no ack. */
     void (*event)(void *ud, weir_sio_socket *s, const char *name, json_t *args, int64_t ack_id);
-    /* The socket is gone (client disconnect, transport closed, ping timeout,
-     * server close).  Called once; s is freed after it returns. */
+    /* The socket is gone; reason: "client namespace disconnect" (41),
+     * "transport close" (the client's close packet, or its websocket
+     * closed), "ping timeout", "server namespace disconnect"
+     * (weir_sio_disconnect), "server shutting down" (close_all, destroy),
+     * "parse error" / "transport error" (protocol errors).  Called once; s is
+     * freed after it returns. */
     void (*disconnected)(void *ud, weir_sio_socket *s, const char *reason);
 } weir_eio_callbacks;
 
 /* NULL on allocation failure. */
 weir_eio *weir_eio_new(uv_loop_t *loop, const weir_eio_options *opts, const weir_eio_callbacks *cb, void *ud);
-/* Close every session (disconnected is called for each), then free.
- * Owns libuv handles: run the loop afterwards until it returns.  NULL: no-op. */
+/* Close every session (disconnected is called for each, during the call;
+ * held GETs are answered with a close packet), then free.  Call it before
+ * destroying the HTTP server whose requests it holds.  Owns libuv handles:
+ * run the loop afterwards until it returns.  NULL: no-op. */
 void weir_eio_destroy(weir_eio *x);
 
 /* Handle a request whose path starts with "/socket.io/": the polling GET and
  * POST, or the websocket upgrade.  Answers req (or takes it over). */
 void weir_eio_handle(weir_eio *x, weir_http_req *req);
 
-/* Close every session with a DISCONNECT (shutdown).  */
+/* Start closing every session with a DISCONNECT (shutdown): sends are
+ * refused from now on; disconnected follows from the loop, once each client
+ * has collected its packets, or after ping_timeout. */
 void weir_eio_close_all(weir_eio *x);
 /* Connected Socket.IO sockets. */
 size_t weir_eio_sockets(const weir_eio *x);
@@ -72,17 +97,22 @@ typedef struct weir_sio_out {
 } weir_sio_out;
 void weir_sio_out_clear(weir_sio_out *o);
 
-/* Queue a shared packet.  WEIR_ESTATE when the socket is closing. */
+/* Queue a shared packet (o->text: one reference taken per queue; o->frame
+ * is built here on first use over websocket).  WEIR_EINVAL without a text,
+ * WEIR_ESTATE when the socket is closing, WEIR_ENOMEM. */
 int weir_sio_send(weir_sio_socket *s, weir_sio_out *o);
-/* Emit one event: 42["name",<data_json>] (data_json: JSON text, copied). */
+/* Emit one event: 42["name",<data_json>] (data_json: one JSON value,
+ * copied, not checked; NULL or len 0: 42["name"]).  WEIR_EINVAL for a name
+ * that is not UTF-8, WEIR_ESTATE, WEIR_ENOMEM. */
 int weir_sio_emit(weir_sio_socket *s, const char *name, const char *data_json, size_t len);
-/* Acknowledge: 43<ack_id>[<data_json>]. */
+/* Acknowledge: 43<ack_id>[<data_json>] (43<ack_id>[] when data_json is
+ * NULL or len 0).  WEIR_EINVAL for an ack id out of range. */
 int weir_sio_ack(weir_sio_socket *s, int64_t ack_id, const char *data_json, size_t len);
 /* Bytes queued toward the client and not yet written (polling: not yet
  * collected by a GET). */
 size_t weir_sio_backlog(const weir_sio_socket *s);
 /* Disconnect (a DISCONNECT packet, then the transport closes);
- * disconnected follows. */
+ * disconnected follows from the loop.  No-op when already closing. */
 void weir_sio_disconnect(weir_sio_socket *s);
 const char *weir_sio_id(const weir_sio_socket *s);
 void weir_sio_set_user(weir_sio_socket *s, void *user);
