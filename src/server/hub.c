@@ -96,6 +96,7 @@ svc_client *svc_client_new(weir_service *s, const svc_client_ops *ops, void *con
     c->ops = ops;
     c->conn = conn;
     c->refs = 1;
+    c->linked = true;
     c->next = s->clients;
     if (s->clients) s->clients->prev = c;
     s->clients = c;
@@ -111,17 +112,26 @@ void svc_client_unref(svc_client *c) {
 
 static void sub_remove(svc_sub *sub, leave_mode mode);
 
-void svc_client_gone(svc_client *c) {
-    if (!c->conn) return;
-    while (c->subs) sub_remove(c->subs, LEAVE_LINGER);
+static void unlink_client(svc_client *c) {
     weir_service *s = c->s;
+    while (c->subs) sub_remove(c->subs, LEAVE_LINGER);
     if (c->prev) c->prev->next = c->next;
     else s->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    c->linked = false;
     s->n_clients--;
+}
+
+void svc_client_gone(svc_client *c) {
+    if (!c->conn) return;
+    if (c->linked) unlink_client(c);
     c->conn = NULL;
     svc_client_unref(c);
+}
+
+void svc_clients_detach_all(weir_service *s) {
+    while (s->clients) unlink_client(s->clients);
 }
 
 /* The JSON text of v in the service's scratch buffer (valid until the next

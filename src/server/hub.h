@@ -58,6 +58,7 @@ typedef struct svc_client {
     void *conn;     /* the transport's connection; NULL once it is gone */
     unsigned refs;  /* the connection, plus each reply still pending (an inject waiting to settle) */
     svc_sub *subs;  /* this client's subscriptions */
+    bool linked;    /* in the service's list (false once gone, or detached at destroy) */
     struct svc_client *prev, *next; /* the service's open clients */
 } svc_client;
 
@@ -78,6 +79,9 @@ void svc_client_emit(svc_client *c, const char *name, json_t *data);
 void svc_client_reply(svc_client *c, int64_t ack_id, const char *name, json_t *body);
 /* Bytes queued toward the client. */
 size_t svc_client_backlog(const svc_client *c);
+/* The service is being destroyed: drop every subscription and forget every
+ * client; connections closing later only release their reference. */
+void svc_clients_detach_all(weir_service *s);
 /* Close every client (shutdown). */
 void svc_clients_close_all(weir_service *s);
 size_t svc_clients_count(const weir_service *s);

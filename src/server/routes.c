@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "server/service_internal.h"
+#include "server/wsapi.h"
 
 typedef struct call {
     weir_service *s;
@@ -542,6 +543,10 @@ static bool authorized(call *c) {
 void svc_route(void *ud, weir_http_req *req) {
     weir_service *s = ud;
     call c = {s, req, {NULL, NULL}, uv_hrtime()};
+    /* Event sockets check credentials themselves (at upgrade, or at the
+     * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
+    if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);
+    if (strncmp(req->path, "/socket.io/", 11) == 0) return weir_eio_handle(s->eio, req);
     if (!authorized(&c)) return;
     char scratch[1024];
     char allowed[128] = "";

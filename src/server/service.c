@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "server/service_internal.h"
+#include "server/sioapi.h"
 
 const double svc_latency_bounds[LATENCY_BUCKETS] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
 
@@ -471,6 +472,14 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         weir__free(s);
         return rc;
     }
+    if (!(s->eio = svc_sio_new(s))) {
+        weir_http_server_destroy(s->http);
+        weir_realtime_destroy(s->rt);
+        weir_registry_destroy(s->reg);
+        weir_auth_destroy(s->auth);
+        weir__free(s); /* the HTTP server's handles close on the next loop turn without touching s */
+        return weir__error(err, WEIR_ENOMEM, "out of memory starting Socket.IO");
+    }
     uv_timer_init(loop, &s->shutdown_poll);
     s->shutdown_poll.data = s;
     *out = s;
@@ -499,6 +508,7 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
     weir_http_server_stop_accepting(s->http);
     for (svc_exec *x = s->execs; x; x = x->next)
         if (!x->finished) weir_exec_stop(x->e, svc_now(s), NULL, NULL);
+    svc_clients_close_all(s); /* after the stops: subscribers hear execution:cancelled first */
     uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
 }
 
@@ -506,6 +516,8 @@ static void poll_closed(uv_handle_t *h) { weir__free(h->data); }
 
 void weir_service_destroy(weir_service *s) {
     if (!s) return;
+    svc_clients_detach_all(s);
+    weir_eio_destroy(s->eio);
     weir_http_server_destroy(s->http);
     for (svc_exec *x = s->execs, *next; x; x = next) {
         next = x->next;

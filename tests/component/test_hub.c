@@ -1,0 +1,408 @@
+/* The event hub (SPEC §5) inside a real service on a loop, with fake
+ * clients standing in for sockets: subscriptions, since/resync, the quiet
+ * and linger rules, slow-subscriber cut-off, throttled metrics:update,
+ * acknowledgements of every command. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "server/service_internal.h"
+
+/* A fake connection: records what the hub sends it. */
+typedef struct fake {
+    json_t *got;    /* [{event, data}] in order; acks as {event: "ack", ack, data} */
+    size_t backlog; /* what it claims is queued */
+    int closed;
+} fake;
+
+static void record(fake *f, const char *name, json_int_t ack, const char *json, size_t len) {
+    json_error_t e;
+    json_t *data = json_loadb(json, len, 0, &e);
+    cr_assert_not_null(data, "the hub sent invalid JSON: %.*s", (int)len, json);
+    json_t *item = json_pack("{s:s,s:o}", "event", name, "data", data);
+    if (ack >= 0) json_object_set_new(item, "ack", json_integer(ack));
+    json_array_append_new(f->got, item);
+}
+static int f_send(void *conn, svc_evmsg *m) {
+    record(conn, m->name, -1, m->data->data, m->data->len);
+    return 0;
+}
+static int f_emit(void *conn, const char *name, const char *json, size_t len) {
+    record(conn, name, -1, json, len);
+    return 0;
+}
+static int f_ack(void *conn, int64_t id, const char *json, size_t len) {
+    record(conn, "ack", id, json, len);
+    return 0;
+}
+static size_t f_backlog(const void *conn) { return ((const fake *)conn)->backlog; }
+static void f_close(void *conn) { ((fake *)conn)->closed++; }
+static const svc_client_ops FAKE = {"fake", f_send, f_emit, f_ack, f_backlog, f_close};
+
+static uv_loop_t loop;
+static weir_service *svc;
+
+static void start(weir_service_config *c) {
+    uv_loop_init(&loop);
+    c->port = 0;
+    c->log_level = "error";
+    weir_error err;
+    cr_assert_eq(weir_service_start(&loop, c, &svc, &err), 0, "%s", err.message);
+}
+
+static void setup(void) {
+    weir_service_config c;
+    weir_service_config_defaults(&c);
+    start(&c);
+}
+
+static void teardown(void) {
+    if (!svc) return;
+    weir_service_destroy(svc);
+    svc = NULL;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0, "every handle closed");
+}
+
+TestSuite(hub, .init = setup, .fini = teardown);
+
+static const char *CHAIN = "{\"symbia\":\"1.0\",\"name\":\"chain\",\"nodes\":["
+                           "{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"},"
+                           "{\"id\":\"b\",\"component\":\"symbia.core.map\",\"config\":{\"expression\":\"value*2\"}}],"
+                           "\"edges\":[{\"source\":{\"node\":\"a\",\"port\":\"out\"},"
+                           "\"target\":{\"node\":\"b\",\"port\":\"in\"}}]}";
+
+static svc_graph *graph(void) {
+    json_error_t je;
+    json_t *doc = json_loads(CHAIN, 0, &je);
+    svc_graph *g;
+    weir_error err;
+    cr_assert_eq(svc_graph_add(svc, doc, &g, NULL, &err), 0, "%s", err.message);
+    json_decref(doc);
+    return g;
+}
+
+static svc_exec *running(void) {
+    json_t *o = json_pack("{s:s}", "completion", "never");
+    svc_exec *x;
+    weir_error err;
+    cr_assert_eq(svc_exec_start(svc, graph(), o, NULL, &x, &err), 0, "%s", err.message);
+    json_decref(o);
+    return x;
+}
+
+typedef struct client {
+    fake f;
+    svc_client *c;
+} client;
+
+static void connect_client(client *cl) {
+    cl->f = (fake){.got = json_array()};
+    cl->c = svc_client_new(svc, &FAKE, &cl->f);
+    cr_assert_not_null(cl->c);
+}
+
+static void disconnect(client *cl) {
+    svc_client_gone(cl->c);
+    cl->c = NULL;
+}
+
+static void free_client(client *cl) {
+    if (cl->c) disconnect(cl);
+    json_decref(cl->f.got);
+}
+
+/* Send a command with an ack; return the ack's data (borrowed from the log). */
+static json_t *call(client *cl, const char *name, const char *data_json) {
+    json_error_t je;
+    json_t *d = json_loads(data_json, 0, &je);
+    cr_assert_not_null(d, "%s", data_json);
+    size_t before = json_array_size(cl->f.got);
+    svc_command(cl->c, name, d, 7);
+    json_decref(d);
+    for (size_t i = before; i < json_array_size(cl->f.got); i++) {
+        json_t *it = json_array_get(cl->f.got, i);
+        if (strcmp(json_string_value(json_object_get(it, "event")), "ack") == 0) {
+            cr_assert_eq(json_integer_value(json_object_get(it, "ack")), 7);
+            return json_object_get(it, "data");
+        }
+    }
+    cr_assert_fail("%s: no ack", name);
+    return NULL;
+}
+
+static void inject(svc_exec *x, int v) {
+    json_t *val = json_integer(v);
+    weir_inject in = {.node = "a", .value = val};
+    weir_error err;
+    cr_assert_eq(weir_exec_inject(x->e, &in, svc_now(svc), NULL, &err), 0, "%s", err.message);
+    json_decref(val);
+}
+
+static size_t count(client *cl, const char *name) {
+    size_t n = 0;
+    for (size_t i = 0; i < json_array_size(cl->f.got); i++)
+        n += strcmp(json_string_value(json_object_get(json_array_get(cl->f.got, i), "event")), name) == 0;
+    return n;
+}
+
+/* The data of the last event `name`, or NULL. */
+static json_t *last(client *cl, const char *name) {
+    for (size_t i = json_array_size(cl->f.got); i-- > 0;) {
+        json_t *it = json_array_get(cl->f.got, i);
+        if (strcmp(json_string_value(json_object_get(it, "event")), name) == 0) return json_object_get(it, "data");
+    }
+    return NULL;
+}
+
+static json_int_t seq_of(json_t *data) { return json_integer_value(json_object_get(data, "seq")); }
+
+Test(hub, no_event_is_built_while_nobody_listens) {
+    svc_exec *x = running();
+    inject(x, 1);
+    cr_assert_eq(svc->events_built, 0);
+    client cl;
+    connect_client(&cl);
+    json_t *snap = call(&cl, "execution:subscribe", "{}");
+    cr_assert_not_null(json_object_get(snap, "error"), "executionId is required");
+    char body[128];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    snap = call(&cl, "execution:subscribe", body);
+    cr_assert_str_eq(json_string_value(json_object_get(snap, "state")), "running");
+    inject(x, 2);
+    cr_assert_gt(svc->events_built, 0);
+    cr_assert_eq(count(&cl, "port:emit"), 1);
+    cr_assert_eq(json_integer_value(json_object_get(last(&cl, "port:emit"), "value")), 2);
+    /* explicit unsubscribe: quiet at once */
+    json_t *un = call(&cl, "execution:unsubscribe", body);
+    cr_assert(json_is_true(json_object_get(un, "unsubscribed")));
+    uint64_t built = svc->events_built;
+    inject(x, 3);
+    cr_assert_eq(svc->events_built, built, "quiet after the last unsubscribe");
+    free_client(&cl);
+}
+
+Test(hub, since_replays_from_history_and_resyncs_when_too_old) {
+    svc_exec *x = running();
+    client a, b;
+    connect_client(&a);
+    connect_client(&b);
+    char body[160];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&a, "port:emit"));
+    disconnect(&a); /* lingers: events still kept */
+    inject(x, 2);
+    inject(x, 3);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    json_t *snap = call(&b, "execution:subscribe", body);
+    cr_assert_gt(seq_of(snap), seen);
+    /* b got the ack, then everything after `seen`, gap-free */
+    json_int_t expect = seen + 1;
+    size_t values = 0;
+    for (size_t i = 0; i < json_array_size(b.f.got); i++) {
+        json_t *it = json_array_get(b.f.got, i);
+        const char *ev = json_string_value(json_object_get(it, "event"));
+        if (strcmp(ev, "ack") == 0) continue;
+        cr_assert_eq(seq_of(json_object_get(it, "data")), expect++, "%s", ev);
+        if (strcmp(ev, "port:emit") == 0) values++;
+    }
+    cr_assert_eq(values, 2, "the two missed port:emits");
+    cr_assert_eq(expect - 1, seq_of(snap));
+    cr_assert_eq(count(&b, "resync"), 0);
+    /* from the future, or older than the history: resync */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seq_of(snap) + 5);
+    call(&b, "execution:subscribe", body);
+    cr_assert_eq(count(&b, "resync"), 1);
+    cr_assert_eq(seq_of(last(&b, "resync")), seq_of(snap));
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":-1}", x->id);
+    cr_assert_not_null(json_object_get(call(&b, "execution:subscribe", body), "error"));
+    free_client(&a);
+    free_client(&b);
+}
+
+Test(hub, a_quiet_spell_means_resync_never_a_silent_gap) {
+    weir_service_destroy(svc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    weir_service_config c;
+    weir_service_config_defaults(&c);
+    c.subscriber_linger_ms = 0; /* quiet as soon as the last one leaves */
+    start(&c);
+    svc_exec *x = running();
+    client a;
+    connect_client(&a);
+    char body[160];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&a, "port:emit"));
+    disconnect(&a);
+    inject(x, 2); /* nobody listens: not built */
+    client b;
+    connect_client(&b);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    call(&b, "execution:subscribe", body);
+    cr_assert_eq(count(&b, "resync"), 1, "what happened while quiet is unknown: resync");
+    cr_assert_eq(count(&b, "port:emit"), 0);
+    free_client(&a);
+    free_client(&b);
+}
+
+Test(hub, history_is_bounded) {
+    weir_service_destroy(svc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    weir_service_config c;
+    weir_service_config_defaults(&c);
+    c.event_history = 4;
+    start(&c);
+    svc_exec *x = running();
+    client a, b;
+    connect_client(&a);
+    connect_client(&b);
+    char body[160];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    json_int_t first = seq_of(call(&b, "execution:subscribe", body));
+    for (int i = 0; i < 5; i++) inject(x, i);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)first);
+    call(&a, "execution:subscribe", body);
+    cr_assert_eq(count(&a, "resync"), 1, "more than 4 events ago");
+    json_int_t cur = seq_of(last(&a, "resync"));
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)cur - 3);
+    size_t before = json_array_size(b.f.got);
+    call(&b, "execution:subscribe", body);
+    cr_assert_eq(json_array_size(b.f.got) - before, 4, "the ack and the last three");
+    free_client(&a);
+    free_client(&b);
+}
+
+Test(hub, a_slow_subscriber_is_cut_off_with_a_notice) {
+    svc_exec *x = running();
+    client slow, fast;
+    connect_client(&slow);
+    connect_client(&fast);
+    char body[160];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&slow, "execution:subscribe", body);
+    call(&fast, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t last_sent = seq_of(last(&slow, "port:emit"));
+    json_int_t last_event = 0;
+    for (size_t i = 0; i < json_array_size(slow.f.got); i++) {
+        json_int_t s = seq_of(json_object_get(json_array_get(slow.f.got, i), "data"));
+        if (s > last_event) last_event = s;
+    }
+    slow.f.backlog = svc->cfg.subscriber_backlog_bytes + 1;
+    inject(x, 2);
+    cr_assert_eq(count(&slow, "subscription:cut"), 1);
+    json_t *n = last(&slow, "subscription:cut");
+    cr_assert_eq(seq_of(n), last_event, "names the last seq it was sent");
+    cr_assert(last_sent <= last_event);
+    cr_assert_str_eq(json_string_value(json_object_get(n, "executionId")), x->id);
+    cr_assert_eq(count(&slow, "port:emit"), 1, "nothing after the cut");
+    cr_assert_eq(count(&fast, "port:emit"), 2, "the other subscriber is untouched");
+    cr_assert_eq(svc->subscribers_cut, 1);
+    cr_assert_eq(svc_subscriptions_count(svc), 1);
+    free_client(&slow);
+    free_client(&fast);
+}
+
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+static void spin_until(bool (*cond)(void *), void *ud) {
+    uv_timer_t tick; /* so a turn of the loop never blocks for long */
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, on_tick, 1, 1);
+    for (int i = 0; i < 2000 && !cond(ud); i++) uv_run(&loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert(cond(ud));
+}
+
+static bool has_metrics(void *ud) { return count(ud, "metrics:update") > 0; }
+
+Test(hub, metrics_update_is_throttled_and_carries_the_metrics) {
+    svc_exec *x = running();
+    client a;
+    connect_client(&a);
+    char body[160];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    for (int i = 0; i < 50; i++) inject(x, i);
+    cr_assert_eq(count(&a, "metrics:update"), 0, "not inside the wave");
+    spin_until(has_metrics, &a);
+    cr_assert_eq(count(&a, "metrics:update"), 1, "fifty injects, one update");
+    json_t *m = last(&a, "metrics:update");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "metrics"), "messagesProcessed")), 100);
+    free_client(&a);
+}
+
+Test(hub, commands_answer_with_acks_or_events) {
+    svc_exec *x = running();
+    client a;
+    connect_client(&a);
+    char body[200];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    cr_assert_str_eq(json_string_value(json_object_get(call(&a, "execution:pause", body), "state")), "paused");
+    cr_assert_not_null(json_object_get(call(&a, "execution:pause", body), "error"), "409: already paused");
+    cr_assert_str_eq(json_string_value(json_object_get(call(&a, "execution:resume", body), "state")), "running");
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"nodeId\":\"a\",\"value\":21}", x->id);
+    json_t *r = call(&a, "execution:inject", body);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r, "outputs"), "b:out")), 42);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"nodeId\":\"zz\",\"value\":1}", x->id);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(call(&a, "execution:inject", body), "error")), "zz"));
+    cr_assert_not_null(json_object_get(call(&a, "execution:frob", "{}"), "error"));
+    cr_assert_not_null(json_object_get(call(&a, "execution:start", "{\"graphId\":\"nope\"}"), "error"));
+    /* without an ack: failures are `error` events, inject answers execution:injected */
+    json_t *d = json_pack("{s:s}", "executionId", "nope");
+    svc_command(a.c, "execution:stop", d, -1);
+    json_decref(d);
+    cr_assert_eq(count(&a, "error"), 1);
+    d = json_pack("{s:s,s:s,s:i}", "executionId", x->id, "nodeId", "a", "value", 1);
+    svc_command(a.c, "execution:inject", d, -1);
+    json_decref(d);
+    cr_assert_eq(count(&a, "execution:injected"), 1);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    cr_assert_str_eq(json_string_value(json_object_get(call(&a, "execution:stop", body), "state")), "cancelled");
+    free_client(&a);
+}
+
+Test(hub, start_subscribes_first_so_the_client_sees_started) {
+    svc_graph *g = graph();
+    client a;
+    connect_client(&a);
+    char body[160];
+    snprintf(body, sizeof body, "{\"graphId\":\"%s\",\"completion\":\"never\"}", g->id);
+    json_t *r = call(&a, "execution:start", body);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "state")), "running");
+    json_t *st = last(&a, "execution:started");
+    cr_assert_not_null(st);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "executionId")),
+                     json_string_value(json_object_get(r, "executionId")));
+    free_client(&a);
+}
+
+/* Destroying the service with clients still connected and an inject of a
+ * client still waiting: nothing leaks, nothing is touched after free. */
+Test(hub, destroy_with_clients_subscribed_and_waiting) {
+    svc_exec *x = running();
+    client a;
+    connect_client(&a);
+    char body[200];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    call(&a, "execution:pause", body);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"nodeId\":\"a\",\"value\":1}", x->id);
+    json_t *d = json_loads(body, 0, NULL);
+    svc_command(a.c, "execution:inject", d, 9); /* queued while paused: waits */
+    json_decref(d);
+    weir_service_destroy(svc);
+    svc = NULL;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    svc_client_gone(a.c); /* the connection closes after the service: only its reference goes */
+    a.c = NULL;
+    json_decref(a.f.got);
+}
