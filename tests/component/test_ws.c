@@ -830,6 +830,18 @@ Test(ws, invalid_utf8_closes_with_1007) {
     cli_frame(c, 1, 8, "\x03\xe8\xff", 3);
     expect_failure(c, 1007, k++);
     cli_close(c);
+    /* ... arriving in two reads, the bad byte first in the second (wslay's
+     * own check skips it): not echoed back */
+    c = ws_connect(NULL);
+    uint8_t f[32];
+    size_t n = frame(f, 1, 8, "\x03\xe8" "ab\xff" "c", 6, true);
+    cli_sendn(c, f, n - 2);
+    for (int i = 0; i < 20; i++) step();
+    cli_sendn(c, f + n - 2, 2);
+    expect_failure(c, 1007, k);
+    cr_assert_str_eq(close_reason[k], "invalid UTF-8");
+    k++;
+    cli_close(c);
     cr_assert_eq(texts, 0);
     finish();
 }
@@ -871,6 +883,25 @@ Test(ws, a_message_over_max_message_closes_with_1009) {
     cli_close(c);
     cr_assert_eq(texts, 1);
     free(big);
+    finish();
+}
+
+Test(ws, a_small_max_message_still_lets_pings_through) {
+    ws_opts.max_message = 4;
+    start(NULL);
+    client *c = ws_connect(NULL);
+    char ping[125];
+    memset(ping, 'p', sizeof ping);
+    cli_frame(c, 1, 9, ping, sizeof ping);
+    wsframe f = cli_read_frame(c);
+    cr_assert_eq(f.opcode, 10);
+    cr_assert_eq(f.len, 125);
+    free(f.payload);
+    cli_text(c, "four");
+    expect_text(c, "four", 4);
+    cli_text(c, "fives");
+    expect_failure(c, 1009, 0);
+    cli_close(c);
     finish();
 }
 
