@@ -7,7 +7,8 @@
  * and answers control frames: pong, the close reply).  Data frames are not
  * buffered by wslay: text is reassembled here into msg, bounded by
  * max_message across fragments, checked as UTF-8 once whole (a second
- * check: wslay's runs per frame) and given to on_text NUL-terminated.
+ * check: wslay's runs per frame) and given to on_text NUL-terminated.  A
+ * close reason is checked here too (wslay's check misses some, see on_msg).
  *
  * Output: one ordered queue of shared buffers (acc).  weir_ws_send_frame
  * queues a frame by reference.  wslay's own frames (pong, close) come through
@@ -328,6 +329,29 @@ static void fail(weir_ws *ws, uint16_t code, const char *reason) {
     queue_close(ws, code, reason);
 }
 
+/* Refuse the input with a close frame made here, in place of the one wslay
+ * queued (or would queue) and has not sent: nothing more from wslay. */
+static void own_close(weir_ws *ws, uint16_t code, const char *reason) {
+    ws->failed = true;
+    wslay_event_shutdown_read(ws->ctx);
+    if (!ws->close_out && !wslay_event_get_close_sent(ws->ctx)) {
+        wslay_event_shutdown_write(ws->ctx);
+        weir_sbuf *f = close_frame(code, reason);
+        if (!f || q_push(&ws->acc, f) != 0) {
+            ws->broken = true;
+        } else {
+            ws->acc_bytes += f->len;
+            ws->close_out = true;
+            if (!ws->code_peer) {
+                ws->code = code;
+                set_reason(ws, reason, strlen(reason));
+            }
+        }
+        weir_sbuf_unref(f);
+    }
+    set_closing(ws);
+}
+
 /* ------------------------------------------------------------------ output */
 
 /* The close frame is written and nothing more will be read: finish. */
@@ -446,12 +470,18 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     weir_ws *ws = ud;
     if (!ws->conn) return;
     if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+        const char *reason = arg->msg_length > 2 ? (const char *)arg->msg + 2 : "";
+        size_t rlen = arg->msg_length > 2 ? arg->msg_length - 2 : 0;
+        /* wslay checks a close reason chunk by chunk and skips the first two
+         * bytes of every chunk, not only the code's: a bad reason that
+         * arrives in pieces passes, and its echo would carry it back. */
+        if (!weir__ws_utf8_valid(reason, rlen)) {
+            own_close(ws, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA, "invalid UTF-8");
+            return;
+        }
         ws->code_peer = true;
         ws->code = arg->status_code ? arg->status_code : WSLAY_CODE_NO_STATUS_RCVD;
-        if (arg->msg_length > 2)
-            set_reason(ws, (const char *)arg->msg + 2, arg->msg_length - 2);
-        else
-            ws->reason[0] = '\0';
+        set_reason(ws, reason, rlen);
         return;
     }
     if (arg->opcode != WSLAY_TEXT_FRAME || ws->failed) return; /* wslay answered a ping; a pong needs nothing */
@@ -494,26 +524,10 @@ static void input(weir_ws *ws, const char *data, size_t len) {
         /* Refused by wslay's frame parser (a control frame over 125 bytes or
          * fragmented, a 64-bit length with the top bit set) or out of
          * memory: wslay queued a close without a code; ours replaces it. */
-        uint16_t code = rv == WSLAY_ERR_NOMEM ? WSLAY_CODE_INTERNAL_SERVER_ERROR : WSLAY_CODE_PROTOCOL_ERROR;
-        const char *reason = rv == WSLAY_ERR_NOMEM ? "out of memory" : "protocol error";
-        ws->failed = true;
-        wslay_event_shutdown_read(ws->ctx);
-        if (!wslay_event_get_close_sent(ws->ctx)) {
-            wslay_event_shutdown_write(ws->ctx);
-            weir_sbuf *f = close_frame(code, reason);
-            if (!f || q_push(&ws->acc, f) != 0) {
-                ws->broken = true;
-            } else {
-                ws->acc_bytes += f->len;
-                ws->close_out = true;
-                if (!ws->code_peer) {
-                    ws->code = code;
-                    set_reason(ws, reason, strlen(reason));
-                }
-            }
-            weir_sbuf_unref(f);
-        }
-        set_closing(ws);
+        if (rv == WSLAY_ERR_NOMEM)
+            own_close(ws, WSLAY_CODE_INTERNAL_SERVER_ERROR, "out of memory");
+        else
+            own_close(ws, WSLAY_CODE_PROTOCOL_ERROR, "protocol error");
     }
     pump(ws);
 }
@@ -665,7 +679,8 @@ static weir_ws *ws_new(const weir_ws_options *opts, const weir_ws_callbacks *cb,
     }
     ws->max_message = opts && opts->max_message ? opts->max_message : WEIR__WS_MAX_MESSAGE;
     wslay_event_config_set_no_buffering(ws->ctx, 1);
-    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message); /* per frame; msg across fragments */
+    /* wslay bounds each frame (control frames too: never below 125); on_frame_start bounds messages */
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message < 125 ? 125 : ws->max_message);
     if (cb) ws->cb = *cb;
     ws->ud = ud;
     return ws;
