@@ -1136,3 +1136,428 @@ Test(eio, limits_on_posts) {
     session_free(s);
     finish();
 }
+
+/* ------------------------------------------------------------- websocket */
+
+/* A client frame: FIN, opcode, masked payload. */
+static void ws_send_frame(client *c, int opcode, const char *data, size_t len) {
+    unsigned char head[14];
+    size_t h = 0;
+    head[h++] = (unsigned char)(0x80 | opcode);
+    if (len < 126) {
+        head[h++] = (unsigned char)(0x80 | len);
+    } else if (len < 65536) {
+        head[h++] = 0x80 | 126;
+        head[h++] = (unsigned char)(len >> 8);
+        head[h++] = (unsigned char)len;
+    } else {
+        head[h++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--) head[h++] = (unsigned char)((uint64_t)len >> (8 * i));
+    }
+    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    memcpy(head + h, mask, 4);
+    h += 4;
+    char *buf = malloc(h + len + 1);
+    memcpy(buf, head, h);
+    for (size_t i = 0; i < len; i++) buf[h + i] = (char)(data[i] ^ mask[i % 4]);
+    cli_sendn(c, buf, h + len);
+    free(buf);
+}
+static void ws_send(client *c, const char *text) { ws_send_frame(c, 1, text, strlen(text)); }
+
+/* Take one whole server frame from the buffer: its opcode, its payload
+ * (malloc'd, NUL-terminated). */
+static bool ws_take(client *c, int *opcode, char **payload, size_t *plen) {
+    if (c->len < 2) return false;
+    const unsigned char *b = (const unsigned char *)c->buf;
+    cr_assert_eq(b[1] & 0x80, 0, "server frames are not masked");
+    cr_assert(b[0] & 0x80, "fragmented server frame");
+    size_t len = b[1] & 0x7f, h = 2;
+    if (len == 126) {
+        if (c->len < 4) return false;
+        len = (size_t)b[2] << 8 | b[3];
+        h = 4;
+    } else if (len == 127) {
+        if (c->len < 10) return false;
+        len = 0;
+        for (int i = 0; i < 8; i++) len = len << 8 | b[2 + i];
+        h = 10;
+    }
+    if (c->len < h + len) return false;
+    *opcode = b[0] & 0x0f;
+    *payload = malloc(len + 1);
+    memcpy(*payload, c->buf + h, len);
+    (*payload)[len] = '\0';
+    *plen = len;
+    memmove(c->buf, c->buf + h + len, c->len - h - len);
+    c->len -= h + len;
+    return true;
+}
+
+/* The next text message (caller frees). */
+static char *ws_read(client *c) {
+    int op;
+    char *p;
+    size_t n;
+    uint64_t t0 = now_ms();
+    while (!ws_take(c, &op, &p, &n)) {
+        cr_assert(!c->eof, "the websocket closed");
+        cr_assert(now_ms() - t0 < BOUND_MS, "no frame within the bound");
+        if (!cli_pump(c)) step();
+    }
+    cr_assert_eq(op, 1, "opcode %d (%s) where a text frame was expected", op, n > 2 ? p + 2 : "");
+    return p;
+}
+
+static void ws_expect(client *c, const char *want) {
+    char *got = ws_read(c);
+    cr_assert_str_eq(got, want);
+    free(got);
+}
+
+/* The server closes: a close frame (answered), then the end of the stream. */
+static uint16_t ws_expect_close(client *c) {
+    int op = 0;
+    char *p = NULL;
+    size_t n = 0;
+    uint64_t t0 = now_ms();
+    while (!ws_take(c, &op, &p, &n)) {
+        cr_assert(!c->eof, "closed without a close frame");
+        cr_assert(now_ms() - t0 < BOUND_MS, "no close within the bound");
+        if (!cli_pump(c)) step();
+    }
+    cr_assert_eq(op, 8, "opcode %d (%s) where a close frame was expected", op, p);
+    uint16_t code = n >= 2 ? (uint16_t)((unsigned char)p[0] << 8 | (unsigned char)p[1]) : 0;
+    free(p);
+    ws_send_frame(c, 8, "\x03\xe8", 2);
+    t0 = now_ms();
+    while (!c->eof) {
+        cr_assert(now_ms() - t0 < BOUND_MS, "the server kept the connection open");
+        if (!cli_pump(c)) step();
+        c->len = 0;
+    }
+    return code;
+}
+
+/* An upgrade request; the 101 answer is read. */
+static void ws_request(client *c, const char *query);
+static client *ws_open(const char *query) {
+    client *c = cli_open();
+    ws_request(c, query);
+    uint64_t t0 = now_ms();
+    char *end;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4))) {
+        cr_assert(!c->eof, "closed during the handshake: %.*s", (int)c->len, c->buf);
+        cr_assert(now_ms() - t0 < BOUND_MS, "no handshake answer");
+        if (!cli_pump(c)) step();
+    }
+    cr_assert(strncmp(c->buf, "HTTP/1.1 101", 12) == 0, "%.*s", (int)c->len, c->buf);
+    size_t head = (size_t)(end - c->buf) + 4;
+    memmove(c->buf, c->buf + head, c->len - head);
+    c->len -= head;
+    return c;
+}
+
+/* A direct websocket session, connected to "/": its socket is cb.socks[*k]. */
+static client *ws_connect_socket(int *k) {
+    client *c = ws_open("EIO=4&transport=websocket");
+    char *open = ws_read(c);
+    cr_assert_eq(open[0], '0', "%s", open);
+    free(open);
+    ws_send(c, "40");
+    char *con = ws_read(c);
+    connect_sid(con);
+    free(con);
+    WAIT_UNTIL(cb.nsocks > 0 && cb.socks[cb.nsocks - 1]);
+    if (k) *k = cb.nsocks - 1;
+    return c;
+}
+
+Test(eio, websocket_direct) {
+    start(NULL);
+    client *c = ws_open("EIO=4&transport=websocket");
+    char *open = ws_read(c);
+    cr_assert_eq(open[0], '0');
+    json_t *o = json_loads(open + 1, 0, NULL);
+    free(open);
+    cr_assert_not_null(o);
+    cr_assert_eq(strlen(json_string_value(json_object_get(o, "sid"))), 20);
+    cr_assert_eq(json_array_size(json_object_get(o, "upgrades")), 0, "no upgrade from websocket");
+    cr_assert_eq(json_integer_value(json_object_get(o, "pingInterval")), 25000);
+    /* polling on a websocket session is refused */
+    char q[128];
+    snprintf(q, sizeof q, "EIO=4&transport=polling&sid=%s", json_string_value(json_object_get(o, "sid")));
+    json_decref(o);
+    client *p = cli_open();
+    expect_error(get(p, q), 400, 3, "Bad request");
+    cli_close(p);
+    cb.ack_events = true;
+    ws_send(c, "40{\"token\":\"t\"}");
+    char *con = ws_read(c);
+    connect_sid(con);
+    free(con);
+    cr_assert_str_eq(cb.auth_seen, "{\"token\":\"t\"}");
+    cr_assert_str_eq(cb.hs_header, "ws-hs");
+    ws_send(c, "427[\"hello\",\"w\"]");
+    ws_expect(c, "437[{\"got\":\"hello\"}]");
+    cr_assert_eq(cb.nevents, 1);
+    cr_assert_str_eq(cb.events[0].args, "[\"w\"]");
+    weir_sio_socket *sock = cb.socks[0];
+    cr_assert_eq(weir_sio_emit(sock, "news", "1", 1), 0);
+    weir_sio_out out = {weir_sbuf_copy("42[\"tick\"]", 10), NULL};
+    cr_assert_eq(weir_sio_send(sock, &out), 0);
+    cr_assert_not_null(out.frame, "the frame is built once and kept");
+    weir_sbuf *frame = out.frame;
+    cr_assert_eq(weir_sio_send(sock, &out), 0);
+    cr_assert_eq(out.frame, frame);
+    weir_sio_out_clear(&out);
+    ws_expect(c, "42[\"news\",1]");
+    ws_expect(c, "42[\"tick\"]");
+    ws_expect(c, "42[\"tick\"]");
+    WAIT_UNTIL(weir_sio_backlog(sock) == 0);
+    cli_close(c); /* the transport goes away */
+    WAIT_UNTIL(cb.disconnected == 1);
+    cr_assert_str_eq(cb.reasons[0], "transport close");
+    finish();
+}
+
+Test(eio, websocket_pings_and_ping_timeout) {
+    weir_eio_options o = {.ping_interval_ms = 30, .ping_timeout_ms = 60};
+    start(&o);
+    client *c = ws_connect_socket(NULL);
+    for (int i = 0; i < 3; i++) {
+        ws_expect(c, "2");
+        ws_send(c, "3");
+    }
+    ws_expect(c, "2");
+    WAIT_UNTIL(cb.disconnected == 1);
+    cr_assert_str_eq(cb.reasons[0], "ping timeout");
+    ws_expect_close(c);
+    cli_close(c);
+    finish();
+}
+
+Test(eio, websocket_client_close_and_bad_packets) {
+    start(NULL);
+    client *c = ws_connect_socket(NULL);
+    ws_send(c, "1");
+    WAIT_UNTIL(cb.disconnected == 1);
+    cr_assert_str_eq(cb.reasons[0], "transport close");
+    ws_expect_close(c);
+    cli_close(c);
+    const char *bad[] = {"9", "42[1]", "431[]", "2", "bAQID"};
+    for (int i = 0; i < 5; i++) {
+        c = ws_connect_socket(NULL);
+        ws_send(c, bad[i]);
+        WAIT_UNTIL(cb.disconnected == i + 2);
+        cr_assert_str_eq(cb.reasons[i + 1], bad[i][0] == '2' ? "transport error" : "parse error", "%s", bad[i]);
+        ws_expect_close(c);
+        cli_close(c);
+    }
+    finish();
+}
+
+Test(eio, websocket_message_over_max_payload) {
+    weir_eio_options o = {.max_payload = 100};
+    start(&o);
+    client *c = ws_connect_socket(NULL);
+    char big[101];
+    memset(big, 'x', sizeof big);
+    memcpy(big, "42[\"", 4);
+    ws_send_frame(c, 1, big, sizeof big);
+    cr_assert_eq(ws_expect_close(c), 1009);
+    WAIT_UNTIL(cb.disconnected == 1);
+    cr_assert_str_eq(cb.reasons[0], "transport close");
+    cli_close(c);
+    finish();
+}
+
+Test(eio, websocket_server_disconnect) {
+    start(NULL);
+    int k;
+    client *c = ws_connect_socket(&k);
+    in_api_call = true;
+    weir_sio_disconnect(cb.socks[k]);
+    cr_assert_eq(weir_sio_emit(cb.socks[k], "x", NULL, 0), WEIR_ESTATE);
+    in_api_call = false;
+    cr_assert_eq(cb.disconnected, 0);
+    ws_expect(c, "41");
+    ws_expect_close(c);
+    WAIT_UNTIL(cb.disconnected == 1);
+    cr_assert_eq(cb.disconnected_inside, 0);
+    cr_assert_str_eq(cb.reasons[0], "server namespace disconnect");
+    cli_close(c);
+    finish();
+}
+
+/* An upgrade request to the server through c. */
+static void ws_request(client *c, const char *query) {
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET /socket.io/?%s HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Test: ws-hs\r\n\r\n",
+                     query);
+    cli_sendn(c, req, (size_t)n);
+}
+
+static client *ws_upgrade(const session *s) {
+    char q[160];
+    snprintf(q, sizeof q, "EIO=4&transport=websocket&sid=%s", s->sid);
+    return ws_open(q);
+}
+
+Test(eio, upgrade_from_polling) {
+    start(NULL);
+    int k;
+    session *s = connect_socket(&k);
+    weir_sio_socket *sock = cb.socks[k];
+    send_get(s->poll, s->q);
+    cli_expect_quiet(s->poll, 20);
+    client *w = ws_upgrade(s);
+    cli_expect_quiet(s->poll, 20); /* still held: the probe has not pinged yet */
+    /* a second upgrade meanwhile is refused */
+    client *w2 = cli_open();
+    char q[160];
+    snprintf(q, sizeof q, "EIO=4&transport=websocket&sid=%s", s->sid);
+    ws_request(w2, q);
+    expect_error(cli_read(w2), 400, 3, "Bad request");
+    cli_close(w2);
+    ws_send(w, "2probe");
+    ws_expect(w, "3probe");
+    response *r = cli_read(s->poll);
+    cr_assert_str_eq(r->body, "6", "the held GET is let go with a noop");
+    resp_free(r);
+    hear(s, "6"); /* while upgrading a GET is not held */
+    /* packets queued during the upgrade wait for it */
+    cr_assert_eq(weir_sio_emit(sock, "during", "1", 1), 0);
+    cr_assert_eq(weir_sio_backlog(sock), strlen("42[\"during\",1]"));
+    ws_send(w, "5");
+    ws_expect(w, "42[\"during\",1]");
+    WAIT_UNTIL(weir_sio_backlog(sock) == 0);
+    /* polling is over */
+    expect_error(get(s->poll, s->q), 400, 3, "Bad request");
+    expect_error(post(s->data, s->q, "3"), 400, 3, "Bad request");
+    w2 = cli_open();
+    ws_request(w2, q);
+    expect_error(cli_read(w2), 400, 3, "Bad request"); /* upgraded already */
+    cli_close(w2);
+    /* the same socket goes on over the websocket */
+    cb.ack_events = true;
+    ws_send(w, "423[\"after\"]");
+    ws_expect(w, "433[{\"got\":\"after\"}]");
+    cr_assert_eq(weir_sio_emit(sock, "later", NULL, 0), 0);
+    ws_expect(w, "42[\"later\"]");
+    cr_assert_eq(cb.connected, 1);
+    cr_assert_eq(cb.disconnected, 0);
+    cr_assert_eq(cb.authorize_calls, 1);
+    cli_close(w);
+    WAIT_UNTIL(cb.disconnected == 1);
+    cr_assert_str_eq(cb.reasons[0], "transport close");
+    session_free(s);
+    finish();
+}
+
+Test(eio, upgrade_pings_follow_the_session) {
+    weir_eio_options o = {.ping_interval_ms = 40, .ping_timeout_ms = 5000, .poll_timeout_ms = 5000};
+    start(&o);
+    session *s = connect_socket(NULL);
+    hear(s, "2"); /* a ping over polling */
+    client *w = ws_upgrade(s);
+    ws_send(w, "2probe");
+    ws_expect(w, "3probe");
+    ws_send(w, "5");
+    ws_send(w, "3"); /* the pong over the websocket */
+    ws_expect(w, "2"); /* the next ping comes there */
+    ws_send(w, "3");
+    ws_expect(w, "2");
+    cr_assert_eq(cb.disconnected, 0);
+    cli_close(w);
+    WAIT_UNTIL(cb.disconnected == 1);
+    session_free(s);
+    finish();
+}
+
+Test(eio, a_failed_probe_leaves_the_session_polling) {
+    weir_eio_options o = {.upgrade_timeout_ms = 50};
+    start(&o);
+    int k;
+    session *s = connect_socket(&k);
+    /* a probe that says something else */
+    client *w = ws_upgrade(s);
+    ws_send(w, "4hello");
+    ws_expect_close(w);
+    cli_close(w);
+    /* "5" before the probe */
+    w = ws_upgrade(s);
+    ws_send(w, "5");
+    ws_expect_close(w);
+    cli_close(w);
+    /* a probe that never speaks */
+    w = ws_upgrade(s);
+    ws_expect_close(w);
+    cli_close(w);
+    /* a probe that goes away after probing */
+    w = ws_upgrade(s);
+    ws_send(w, "2probe");
+    ws_expect(w, "3probe");
+    cli_close(w);
+    /* still polling */
+    cr_assert_eq(weir_sio_emit(cb.socks[k], "still", NULL, 0), 0);
+    uint64_t t0 = now_ms();
+    for (;;) { /* the probe's end may be seen after a GET or two answered with a noop */
+        response *r = poll_once(s);
+        bool got = strcmp(r->body, "42[\"still\"]") == 0;
+        cr_assert(got || strcmp(r->body, "6") == 0, "%s", r->body);
+        resp_free(r);
+        if (got) break;
+        cr_assert(now_ms() - t0 < BOUND_MS);
+    }
+    say(s, "42[\"ok\"]");
+    cr_assert_eq(cb.nevents, 1);
+    cr_assert_eq(cb.disconnected, 0);
+    /* and a proper upgrade still works */
+    w = ws_upgrade(s);
+    ws_send(w, "2probe");
+    ws_expect(w, "3probe");
+    ws_send(w, "5");
+    cr_assert_eq(weir_sio_emit(cb.socks[k], "ws", NULL, 0), 0);
+    ws_expect(w, "42[\"ws\"]");
+    cli_close(w);
+    session_free(s);
+    finish();
+}
+
+Test(eio, websocket_refusals) {
+    start(NULL);
+    client *c = cli_open();
+    ws_request(c, "EIO=4&transport=websocket&sid=unknown");
+    expect_error(cli_read(c), 400, 1, "Session ID unknown");
+    cli_close(c);
+    c = cli_open();
+    ws_request(c, "EIO=3&transport=websocket");
+    expect_error(cli_read(c), 400, 5, "Unsupported protocol version");
+    cli_close(c);
+    finish();
+}
+
+Test(eio, destroy_with_websockets_and_a_probe) {
+    start(NULL);
+    client *a = ws_connect_socket(NULL);
+    client *b = ws_connect_socket(NULL);
+    session *s = connect_socket(NULL);
+    client *w = ws_upgrade(s);
+    ws_send(w, "2probe");
+    ws_expect(w, "3probe");
+    cr_assert_eq(weir_eio_sockets(eio), 3);
+    weir_eio_destroy(eio);
+    eio = NULL;
+    cr_assert_eq(cb.disconnected, 3);
+    for (int i = 0; i < 3; i++) cr_assert_str_eq(cb.reasons[i], "server shutting down");
+    ws_expect_close(a);
+    ws_expect_close(w);
+    cli_close(a);
+    cli_close(b);
+    cli_close(w);
+    session_free(s);
+    finish();
+}
