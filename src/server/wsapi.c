@@ -21,7 +21,7 @@
 
 static weir_sbuf *frame_of(svc_evmsg *m) {
     if (m->ws_frame) return m->ws_frame;
-    size_t nl = strlen(m->name), len = 18 + nl + m->data->len + 1;
+    size_t nl = strlen(m->name), len = 19 + nl + m->data->len + 1; /* {"event":"<name>","data":<data>} */
     weir_sbuf *text = weir_sbuf_new(len);
     if (!text) return NULL;
     int h = snprintf(text->data, len + 1, "{\"event\":\"%s\",\"data\":", m->name);

@@ -41,7 +41,7 @@ Test(events, sockets_need_credentials_when_auth_is_configured) {
 }
 
 Test(events, a_slow_subscriber_is_cut_off_and_never_slows_the_execution) {
-    const char *args[] = {"--subscriber-backlog-bytes", "65536", NULL};
+    const char *args[] = {"--subscriber-backlog-bytes", "262144", NULL};
     server s = serve_start(args);
     node(&s, "slow.cjs");
     cr_assert_eq(serve_stop(&s), 0);

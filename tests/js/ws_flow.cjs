@@ -68,7 +68,7 @@ run(async () => {
   assert.match(unknown.error, /unknown command/);
   c.ws.send('this is not json');
   const e1 = await c.rec.until((n) => n === 'error', 'error for a frame that is not JSON');
-  assert.match(e1.error, /not JSON/);
+  assert.match(e1.data.error, /not JSON/);
   c.ws.send(JSON.stringify({ data: {} }));
   await c.rec.until((n, d) => n === 'error' && /event/.test(d.error), 'error for a frame without event');
 
