@@ -562,4 +562,6 @@ Test(exec, listen_off_builds_no_events_and_leaves_a_seq_gap) {
     cr_assert_eq(json_integer_value(json_object_get(first, "seq")), (json_int_t)(seq0 + 2));
     weir_exec_listen(e, true); /* already on: no gap */
     cr_assert_eq(weir_exec_seq(e), seq0 + 1 + (json_array_size(ts.events) - before));
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
 }
