@@ -492,9 +492,20 @@ const char *weir_service_auth_summary(const weir_service *s) {
     return weir_auth_active(s->auth) ? weir_auth_summary(s->auth) : NULL;
 }
 
+/* Event clients get this long to collect what they were sent and close. */
+#define SHUTDOWN_CLIENTS_MS 3000
+
 static void shutdown_check(uv_timer_t *t) {
     weir_service *s = t->data;
     if (weir_http_server_in_flight(s->http) > 0) return;
+    bool clients = svc_clients_count(s) > 0 || weir_eio_sockets(s->eio) > 0;
+    if (clients && uv_now(s->loop) - s->shutdown_ms < SHUTDOWN_CLIENTS_MS) return;
+    if (clients) {
+        json_t *f = json_pack("{s:I,s:I}", "eventClients", (json_int_t)svc_clients_count(s), "socketIoSockets",
+                              (json_int_t)weir_eio_sockets(s->eio));
+        weir_service_log(s, WEIR_LOG_WARN, f, "event clients still open after %d ms: closing them", SHUTDOWN_CLIENTS_MS);
+        json_decref(f);
+    }
     uv_timer_stop(t);
     if (s->shutdown_done) s->shutdown_done(s->shutdown_ud);
 }
@@ -504,11 +515,15 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
     s->shutting_down = true;
     s->shutdown_done = done;
     s->shutdown_ud = ud;
+    s->shutdown_ms = uv_now(s->loop);
     weir_service_log(s, WEIR_LOG_INFO, NULL, "shutting down: no new connections, stopping executions");
-    weir_http_server_stop_accepting(s->http);
+    /* Stops first, so subscribers hear execution:cancelled; then the event
+     * sockets close (after what was queued to them); then the listener. */
     for (svc_exec *x = s->execs; x; x = x->next)
         if (!x->finished) weir_exec_stop(x->e, svc_now(s), NULL, NULL);
-    svc_clients_close_all(s); /* after the stops: subscribers hear execution:cancelled first */
+    svc_clients_close_all(s);
+    weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
+    weir_http_server_stop_accepting(s->http);
     uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
 }
 

@@ -14,8 +14,8 @@
 /* Run tests/js/<script> against s; its output is shown when it fails. */
 static void node(const server *s, const char *script) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "NODE_PATH='%s/js/node_modules' node '" JS "%s' %d '%s/examples'", WEIR_BUILD_DIR, script,
-             s->port, WEIR_SOURCE_DIR);
+    snprintf(cmd, sizeof cmd, "NODE_PATH='%s/js/node_modules' node '" JS "%s' %d '%s/examples' %d", WEIR_BUILD_DIR,
+             script, s->port, WEIR_SOURCE_DIR, (int)s->pid);
     proc_result r = proc_run(cmd);
     cr_assert_eq(r.status, 0, "%s failed (exit %d):\n%s\n%s", script, r.status, r.out, r.err);
     proc_free(&r);
@@ -45,4 +45,10 @@ Test(events, a_slow_subscriber_is_cut_off_and_never_slows_the_execution) {
     server s = serve_start(args);
     node(&s, "slow.cjs");
     cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(events, shutdown_closes_every_event_socket_after_telling_subscribers) {
+    server s = serve_start(NULL);
+    node(&s, "shutdown.cjs"); /* it sends the SIGTERM */
+    cr_assert_eq(serve_stop(&s), 0, "exit 0 after a graceful shutdown");
 }

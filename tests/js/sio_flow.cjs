@@ -144,4 +144,12 @@ run(async () => {
   await c3.rec.until((n, x) => n === 'port:emit' && x.value === 8, 'port:emit over polling');
   assert.equal(c3.socket.io.engine.transport.name, 'polling');
   c3.socket.disconnect();
+
+  // every disconnect reached the server: no client is left behind
+  let left = -1;
+  for (let i = 0; i < 100 && left !== 0; i++) {
+    left = (await rest('GET', '/api/stats')).json.eventClients;
+    if (left) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(left, 0, 'event clients still counted after every client disconnected');
 });
