@@ -495,17 +495,26 @@ const char *weir_service_auth_summary(const weir_service *s) {
 /* Event clients get this long to collect what they were sent and close. */
 #define SHUTDOWN_CLIENTS_MS 3000
 
+/* Step 2 of a shutdown: once the event clients are gone (or their time is
+ * up), close the listener; once no request is in flight, done.  The
+ * listener stays open meanwhile because a polling Socket.IO client needs one
+ * more request to collect its DISCONNECT; new work is refused all along. */
 static void shutdown_check(uv_timer_t *t) {
     weir_service *s = t->data;
-    if (weir_http_server_in_flight(s->http) > 0) return;
-    bool clients = svc_clients_count(s) > 0 || weir_eio_sockets(s->eio) > 0;
-    if (clients && uv_now(s->loop) - s->shutdown_ms < SHUTDOWN_CLIENTS_MS) return;
-    if (clients) {
-        json_t *f = json_pack("{s:I,s:I}", "eventClients", (json_int_t)svc_clients_count(s), "socketIoSockets",
-                              (json_int_t)weir_eio_sockets(s->eio));
-        weir_service_log(s, WEIR_LOG_WARN, f, "event clients still open after %d ms: closing them", SHUTDOWN_CLIENTS_MS);
-        json_decref(f);
+    if (!s->stopped_accepting) {
+        bool clients = svc_clients_count(s) > 0 || weir_eio_sockets(s->eio) > 0;
+        if (clients && uv_now(s->loop) - s->shutdown_ms < SHUTDOWN_CLIENTS_MS) return;
+        if (clients) {
+            json_t *f = json_pack("{s:I,s:I}", "eventClients", (json_int_t)svc_clients_count(s), "socketIoSockets",
+                                  (json_int_t)weir_eio_sockets(s->eio));
+            weir_service_log(s, WEIR_LOG_WARN, f, "event clients still open after %d ms: closing them",
+                             SHUTDOWN_CLIENTS_MS);
+            json_decref(f);
+        }
+        weir_http_server_stop_accepting(s->http);
+        s->stopped_accepting = true;
     }
+    if (weir_http_server_in_flight(s->http) > 0) return;
     uv_timer_stop(t);
     if (s->shutdown_done) s->shutdown_done(s->shutdown_ud);
 }
@@ -518,12 +527,12 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
     s->shutdown_ms = uv_now(s->loop);
     weir_service_log(s, WEIR_LOG_INFO, NULL, "shutting down: no new connections, stopping executions");
     /* Stops first, so subscribers hear execution:cancelled; then the event
-     * sockets close (after what was queued to them); then the listener. */
+     * sockets close (after what was queued to them); then the listener
+     * (shutdown_check). */
     for (svc_exec *x = s->execs; x; x = x->next)
         if (!x->finished) weir_exec_stop(x->e, svc_now(s), NULL, NULL);
     svc_clients_close_all(s);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
-    weir_http_server_stop_accepting(s->http);
     uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
 }
 

@@ -76,6 +76,7 @@ struct weir_service {
     void *shutdown_ud;
     uv_timer_t shutdown_poll;
     uint64_t shutdown_ms; /* loop time the shutdown began */
+    bool stopped_accepting;
     int64_t started_ms;
     weir_log_level log_level;
     bool log_json;
