@@ -25,6 +25,11 @@ void weir__eio_refuse(weir_http_req *req, int code) {
     weir_http_respond(req, code == WEIR__EIO_ERR_FORBIDDEN ? 403 : 400, "application/json", body, (size_t)n, NULL);
 }
 
+void weir__eio_refuse_closed(weir_http_req *req) {
+    static const char body[] = "{\"code\":3,\"message\":\"Server shutting down\"}";
+    weir_http_respond(req, 503, "application/json", body, sizeof body - 1, NULL);
+}
+
 uint64_t weir__eio_now(const weir_eio *x) { return uv_now(x->loop); }
 
 int weir__eio_random_id(char out[WEIR__EIO_ID_LEN + 1]) {
@@ -407,6 +412,8 @@ void weir_eio_handle(weir_eio *x, weir_http_req *req) {
         weir__eio_refuse(req, WEIR__EIO_ERR_METHOD);
     } else if (!v4) {
         weir__eio_refuse(req, WEIR__EIO_ERR_VERSION);
+    } else if (x->closed) {
+        weir__eio_refuse_closed(req);
     } else if (websocket) {
         weir__eio_ws_request(x, NULL, req);
     } else {
@@ -444,6 +451,7 @@ void weir_eio_destroy(weir_eio *x) {
 
 void weir_eio_close_all(weir_eio *x) {
     if (!x) return;
+    x->closed = true;
     for (weir__eio_session *s = x->all; s; s = s->next) weir__eio_close(s, "server shutting down", true);
 }
 

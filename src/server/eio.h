@@ -82,7 +82,9 @@ void weir_eio_handle(weir_eio *x, weir_http_req *req);
 
 /* Start closing every session with a DISCONNECT (shutdown): sends are
  * refused from now on; disconnected follows from the loop, once each client
- * has collected its packets, or after ping_timeout. */
+ * has collected its packets, or after ping_timeout.  New sessions are
+ * refused from now on (503 {"code":3,"message":"Server shutting down"}), so
+ * no GET is held any more once the existing clients have collected theirs. */
 void weir_eio_close_all(weir_eio *x);
 /* Connected Socket.IO sockets. */
 size_t weir_eio_sockets(const weir_eio *x);

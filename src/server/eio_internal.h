@@ -90,6 +90,7 @@ struct weir_eio {
     weir__eio_session *all;
     size_t nsockets;
     unsigned closing_handles; /* session timers whose uv_close has not completed */
+    bool closed;              /* weir_eio_close_all was called: no new sessions */
     bool destroying;
 };
 
@@ -105,6 +106,8 @@ enum {
     WEIR__EIO_ERR_FORBIDDEN = 4, /* Forbidden */
     WEIR__EIO_ERR_VERSION = 5,   /* Unsupported protocol version */
 };
+/* Answer a handshake after weir_eio_close_all: 503. */
+void weir__eio_refuse_closed(weir_http_req *req);
 /* A new session (registered, its timer running, the open packet NOT yet
  * sent); hs is copied.  NULL on failure (allocation, randomness). */
 weir__eio_session *weir__eio_session_new(weir_eio *x, weir__eio_transport t, const weir_http_req *hs);

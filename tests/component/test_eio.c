@@ -368,6 +368,9 @@ static response *post(client *c, const char *query, const char *body) {
     return post_typed(c, query, body, strlen(body), "text/plain;charset=UTF-8");
 }
 
+/* An upgrade request to the server through c (websocket section). */
+static void ws_request(client *c, const char *query);
+
 /* An Engine.IO session as the client sees it: a connection for the held
  * GETs and one for POSTs. */
 typedef struct session {
@@ -920,6 +923,17 @@ Test(eio, close_all_disconnects_everyone) {
     say(s[1], "1");
     hear(bare, "1");
     cr_assert_eq(cb.disconnected, 2);
+    /* no new sessions */
+    client *late = cli_open();
+    response *refused = get(late, "EIO=4&transport=polling");
+    cr_assert_eq(refused->status, 503);
+    cr_assert_str_eq(refused->body, "{\"code\":3,\"message\":\"Server shutting down\"}");
+    resp_free(refused);
+    ws_request(late, "EIO=4&transport=websocket");
+    refused = cli_read(late);
+    cr_assert_eq(refused->status, 503);
+    resp_free(refused);
+    cli_close(late);
     for (int i = 0; i < 2; i++) cr_assert_str_eq(cb.reasons[i], "server shutting down");
     for (int i = 0; i < 3; i++) session_free(s[i]);
     session_free(bare);
@@ -1240,7 +1254,6 @@ static uint16_t ws_expect_close(client *c) {
 }
 
 /* An upgrade request; the 101 answer is read. */
-static void ws_request(client *c, const char *query);
 static client *ws_open(const char *query) {
     client *c = cli_open();
     ws_request(c, query);
@@ -1390,7 +1403,6 @@ Test(eio, websocket_server_disconnect) {
     finish();
 }
 
-/* An upgrade request to the server through c. */
 static void ws_request(client *c, const char *query) {
     char req[1024];
     int n = snprintf(req, sizeof req,
