@@ -27,18 +27,8 @@
 #include "server/http.h"
 #include "weir/weir.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_LSAN 1
-#endif
-#endif
-#ifdef HAVE_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "rawnet.h"
 
-#define BOUND_MS 10000 /* generous bound for every wait */
 
 /* ------------------------------------------------------------ loop, server */
 
@@ -46,25 +36,11 @@ static uv_loop_t loop;
 static weir_http_server *srv;
 static int port;
 
-static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
+static uint64_t now_ms(void) { return rn_now_ms(); }
 
-/* One step: wait briefly for the loop's own events, then run what is ready. */
-static void step(void) {
-    int timeout = uv_backend_timeout(&loop);
-    if (timeout < 0 || timeout > 5) timeout = 5;
-    struct pollfd p = {.fd = uv_backend_fd(&loop), .events = POLLIN};
-    (void)poll(&p, 1, timeout);
-    uv_run(&loop, UV_RUN_NOWAIT);
-}
+static void step(void) { rn_step(&loop); }
 
-#define WAIT_UNTIL(cond)                                                                  \
-    do {                                                                                  \
-        uint64_t t0_ = now_ms();                                                          \
-        while (!(cond)) {                                                                 \
-            cr_assert(now_ms() - t0_ < BOUND_MS, "timed out waiting for: %s", #cond);    \
-            step();                                                                       \
-        }                                                                                 \
-    } while (0)
+#define WAIT_UNTIL(cond) RN_WAIT_UNTIL(&loop, cond)
 
 /* ----------------------------------------------------------------- handler */
 
@@ -168,80 +144,24 @@ static void finish(void) {
     srv = NULL;
     nheld = 0;
     while (laters) later_done(laters);
-    uint64_t t0 = now_ms();
-    while (uv_loop_alive(&loop)) {
-        cr_assert(now_ms() - t0 < BOUND_MS, "the loop did not run dry");
-        step();
-    }
-    cr_assert_eq(uv_loop_close(&loop), 0, "a uv handle was left open");
-    cr_assert_eq(fa_live(), 0, "%ld weir allocations leaked", fa_live());
-#ifdef HAVE_LSAN
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see above)");
-#endif
+    rn_finish_loop(&loop);
 }
 
 TestSuite(http, .init = setup, .timeout = 60);
 
 /* ----------------------------------------------------------------- client */
 
-typedef struct client {
-    int fd;
-    char buf[1 << 18];
-    size_t len;
-    bool eof;
-} client;
+typedef rn_client client;
 
-/* rcvbuf > 0: a fixed receive buffer (no autotuning), set before connecting. */
-static client *cli_open_rcvbuf(int rcvbuf) {
-    client *c = calloc(1, sizeof *c);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf > 0) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
-    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-    return c;
-}
+static client *cli_open_rcvbuf(int rcvbuf) { return rn_open(port, rcvbuf); }
 static client *cli_open(void) { return cli_open_rcvbuf(0); }
 
-static void cli_close(client *c) {
-    close(c->fd);
-    free(c);
-}
+static void cli_close(client *c) { rn_close(c); }
 
-static void cli_sendn(client *c, const char *data, size_t len) {
-    uint64_t t0 = now_ms();
-    while (len) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-            continue;
-        }
-        cr_assert(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "send: %s", strerror(errno));
-        cr_assert(now_ms() - t0 < BOUND_MS, "send timed out");
-        step();
-    }
-}
+static void cli_sendn(client *c, const void *data, size_t len) { rn_sendn(c, &loop, data, len); }
 static void cli_send(client *c, const char *s) { cli_sendn(c, s, strlen(s)); }
 
-/* Read what is there; true if anything changed. */
-static bool cli_pump(client *c) {
-    bool any = false;
-    while (!c->eof && c->len < sizeof c->buf) {
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (n > 0) {
-            c->len += (size_t)n;
-            any = true;
-        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-            c->eof = true; /* closed or reset */
-            any = true;
-        } else {
-            break;
-        }
-    }
-    return any;
-}
+static bool cli_pump(client *c) { return rn_pump(c); }
 
 typedef struct response {
     int status;
@@ -251,25 +171,7 @@ typedef struct response {
     json_t *json;
 } response;
 
-/* Value of a response header (case-insensitive name), or NULL; copied into
- * one of a few rotating static buffers. */
-static const char *hdr(const response *r, const char *name) {
-    static char vals[8][1024];
-    static int next;
-    size_t n = strlen(name);
-    for (const char *line = strstr(r->head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
-        const char *l = line + 2;
-        if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
-            const char *v = l + n + 1;
-            while (*v == ' ') v++;
-            const char *e = strstr(v, "\r\n");
-            char *out = vals[next++ % 8];
-            snprintf(out, sizeof vals[0], "%.*s", (int)(e - v), v);
-            return out;
-        }
-    }
-    return NULL;
-}
+static const char *hdr(const response *r, const char *name) { return rn_header(r->head, name); }
 
 static int hdr_count(const response *r, const char *name) {
     int k = 0;

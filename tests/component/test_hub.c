@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "rawnet.h"
 #include "server/service_internal.h"
 
 /* A fake connection: records what the hub sends it. */
@@ -309,18 +310,6 @@ Test(hub, a_slow_subscriber_is_cut_off_with_a_notice) {
     free_client(&fast);
 }
 
-static void on_tick(uv_timer_t *t) { (void)t; }
-
-static void spin_until(bool (*cond)(void *), void *ud) {
-    uv_timer_t tick; /* so a turn of the loop never blocks for long */
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, on_tick, 1, 1);
-    for (int i = 0; i < 2000 && !cond(ud); i++) uv_run(&loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    cr_assert(cond(ud));
-}
-
 static bool has_metrics(void *ud) { return count(ud, "metrics:update") > 0; }
 
 Test(hub, metrics_update_is_throttled_and_carries_the_metrics) {
@@ -332,7 +321,7 @@ Test(hub, metrics_update_is_throttled_and_carries_the_metrics) {
     call(&a, "execution:subscribe", body);
     for (int i = 0; i < 50; i++) inject(x, i);
     cr_assert_eq(count(&a, "metrics:update"), 0, "not inside the wave");
-    spin_until(has_metrics, &a);
+    RN_WAIT_UNTIL(&loop, has_metrics(&a));
     cr_assert_eq(count(&a, "metrics:update"), 1, "fifty injects, one update");
     json_t *m = last(&a, "metrics:update");
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(m, "metrics"), "messagesProcessed")), 100);

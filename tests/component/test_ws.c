@@ -30,18 +30,8 @@
 #include "server/ws_internal.h"
 #include "weir/weir.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_LSAN 1
-#endif
-#endif
-#ifdef HAVE_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "rawnet.h"
 
-#define BOUND_MS 10000
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" /* RFC 6455 §1.3 */
 
@@ -51,24 +41,11 @@ static uv_loop_t loop;
 static weir_http_server *srv;
 static int port;
 
-static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
+static uint64_t now_ms(void) { return rn_now_ms(); }
 
-static void step(void) {
-    int timeout = uv_backend_timeout(&loop);
-    if (timeout < 0 || timeout > 5) timeout = 5;
-    struct pollfd p = {.fd = uv_backend_fd(&loop), .events = POLLIN};
-    (void)poll(&p, 1, timeout);
-    uv_run(&loop, UV_RUN_NOWAIT);
-}
+static void step(void) { rn_step(&loop); }
 
-#define WAIT_UNTIL(cond)                                                               \
-    do {                                                                               \
-        uint64_t t0_ = now_ms();                                                       \
-        while (!(cond)) {                                                              \
-            cr_assert(now_ms() - t0_ < BOUND_MS, "timed out waiting for: %s", #cond); \
-            step();                                                                    \
-        }                                                                              \
-    } while (0)
+#define WAIT_UNTIL(cond) RN_WAIT_UNTIL(&loop, cond)
 
 /* ------------------------------------------------------- server-side state */
 
@@ -179,93 +156,28 @@ static void start(const weir_http_options *opts) {
 static void finish(void) {
     weir_http_server_destroy(srv);
     srv = NULL;
-    uint64_t t0 = now_ms();
-    while (uv_loop_alive(&loop)) {
-        cr_assert(now_ms() - t0 < BOUND_MS, "the loop did not run dry");
-        step();
-    }
-    cr_assert_eq(uv_loop_close(&loop), 0, "a uv handle was left open");
+    rn_finish_loop(&loop);
     for (int i = 0; i < n_ws; i++)
         cr_assert_eq(close_count[i], 1, "ws %d: on_close called %d times", i, close_count[i]);
-    cr_assert_eq(fa_live(), 0, "%ld weir allocations leaked", fa_live());
-#ifdef HAVE_LSAN
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see above)");
-#endif
 }
 
 TestSuite(ws, .init = setup, .timeout = 60);
 
 /* ----------------------------------------------------------------- client */
 
-typedef struct client {
-    int fd;
-    char *buf;
-    size_t len, cap;
-    bool eof;
-} client;
+typedef rn_client client;
 
-static client *cli_open_rcvbuf(int rcvbuf) {
-    client *c = calloc(1, sizeof *c);
-    c->cap = 1 << 20;
-    c->buf = malloc(c->cap);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf > 0) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
-    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-    return c;
-}
+static client *cli_open_rcvbuf(int rcvbuf) { return rn_open(port, rcvbuf); }
 static client *cli_open(void) { return cli_open_rcvbuf(0); }
 
-static void cli_close(client *c) {
-    close(c->fd);
-    free(c->buf);
-    free(c);
-}
+static void cli_close(client *c) { rn_close(c); }
 
-static void cli_sendn(client *c, const void *data, size_t len) {
-    const char *p = data;
-    uint64_t t0 = now_ms();
-    while (len) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            continue;
-        }
-        cr_assert(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "send: %s", strerror(errno));
-        cr_assert(now_ms() - t0 < BOUND_MS, "send timed out");
-        step();
-    }
-}
+static void cli_sendn(client *c, const void *data, size_t len) { rn_sendn(c, &loop, data, len); }
 static void cli_send(client *c, const char *s) { cli_sendn(c, s, strlen(s)); }
 
-static bool cli_pump(client *c) {
-    bool any = false;
-    while (!c->eof) {
-        if (c->len == c->cap) {
-            c->cap *= 2;
-            c->buf = realloc(c->buf, c->cap);
-        }
-        ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n > 0) {
-            c->len += (size_t)n;
-            any = true;
-        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-            c->eof = true;
-            any = true;
-        } else {
-            break;
-        }
-    }
-    return any;
-}
+static bool cli_pump(client *c) { return rn_pump(c); }
 
-static void cli_consume(client *c, size_t n) {
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
+static void cli_consume(client *c, size_t n) { rn_consume(c, n); }
 
 /* An HTTP response head (and its Content-Length body), taken from the buffer. */
 typedef struct head {
