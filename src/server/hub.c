@@ -167,6 +167,8 @@ void svc_client_reply(svc_client *c, int64_t ack_id, const char *name, json_t *b
             const char *text = dump(c->s, body, &len);
             if (text) c->ops->ack(c->conn, ack_id, text, len);
         } else if (json_object_get(body, "error")) {
+            /* the Symbia runtime's clients read `message` */
+            json_object_set(body, "message", json_object_get(body, "error"));
             svc_client_emit(c, "error", body);
         } else if (name) {
             svc_client_emit(c, name, body);

@@ -105,6 +105,8 @@ run(async () => {
   c2.socket.emit('execution:pause', { executionId: 'no-such-execution' });
   const errEv = await c2.rec.until((n) => n === 'error', 'error event');
   assert.match(errEv.data.error, /not found/);
+  assert.equal(errEv.data.message, errEv.data.error, 'as the Symbia runtime sent it: {message, executionId}');
+  assert.equal(errEv.data.executionId, 'no-such-execution');
 
   // 6. control commands; the room hears about them
   const p = await c2.socket.emitWithAck('execution:pause', { executionId: xa });
