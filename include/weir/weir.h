@@ -520,6 +520,60 @@ WEIR_API void weir_realtime_forget(weir_realtime *rt, weir_exec *e);
 /* Wall clock in ms since the epoch (for now_ms). */
 WEIR_API int64_t weir_realtime_now(weir_realtime *rt);
 
+/* --------------------------------------------------------- virtual runtime */
+
+/* A shell whose time moves only when asked (SPEC §4.5), for one execution.
+ * Timers fall due at request time + delayMs; http requests are answered from
+ * mocks after their latencyMs (a request no mock matches fails with a message
+ * naming it); injects can be scheduled at a tick.  tick / advance / run move
+ * the clock in whole ticks and deliver everything that has fallen due in
+ * (due time, request order), so the same inputs give the same events byte
+ * for byte (SPEC §4.3); latencies read 0.  Pass weir_virtual_now() as now_ms
+ * to every call on the execution. */
+typedef struct weir_virtual weir_virtual;
+
+typedef struct weir_virtual_options {
+    int64_t tick_ms;  /* one tick (TICK_MS); 0: 1 ms */
+    int64_t start_ms; /* the clock at tick 0 */
+    json_t *mocks;    /* BORROWED (copied): [{match: {method?, url?}, response?: {status?, headers?, body?},
+                         latencyMs?}]; url matches exactly, or as a prefix when it ends with '*'; the first
+                         match wins; a non-string body is sent as JSON text */
+    /* After every tick / advance / run: the clock and the tick (time:advanced). */
+    void (*advanced)(void *ud, weir_exec *e, int64_t now_ms, uint64_t tick);
+    /* log effects (the execution's `log` events are built by the core). */
+    void (*log)(void *ud, const weir_effect *eff);
+    void *ud;
+} weir_virtual_options;
+
+/* WEIR_EINVAL for malformed mocks or a negative tick, with the reason. */
+WEIR_API int weir_virtual_create(const weir_virtual_options *opts, weir_virtual **out, weir_error *err);
+/* Pending items are dropped (not resolved).  NULL is a no-op. */
+WEIR_API void weir_virtual_destroy(weir_virtual *v);
+/* Fill the runtime's half of a weir_shell (clock_ns is NULL). */
+WEIR_API void weir_virtual_shell(weir_virtual *v, weir_shell *shell);
+/* The execution it delivers to (also learnt from its first effect). */
+WEIR_API void weir_virtual_bind(weir_virtual *v, weir_exec *e);
+WEIR_API int64_t weir_virtual_now(const weir_virtual *v);
+WEIR_API uint64_t weir_virtual_ticks(const weir_virtual *v);
+/* Items waiting: effects not yet due, scheduled injects. */
+WEIR_API size_t weir_virtual_pending(const weir_virtual *v);
+/* Replace the mocks (later requests use them). */
+WEIR_API int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err);
+/* Inject `in` (node, port, value: copied) when the clock reaches tick
+ * at_tick (afterTicks N: at_tick = weir_virtual_ticks() + N).  WEIR_EINVAL
+ * for a tick that has passed. */
+WEIR_API int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint64_t at_tick, weir_error *err);
+/* One tick: everything due by then is delivered.  Errors from deliveries
+ * (a scheduled inject into a finished execution) are reported, the first in
+ * err; time still moves.  WEIR_ELIMIT: a runaway zero-delay loop stopped
+ * the clock there. */
+WEIR_API int weir_virtual_tick(weir_virtual *v, weir_error *err);
+/* Advance by ms (rounded up to whole ticks), delivering on the way. */
+WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
+/* Play until nothing is pending, or max_ticks (0: no bound) have passed;
+ * *idle (optional) says which. */
+WEIR_API int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,418 @@
+/*
+ * The virtual runtime (SPEC §4.5): a shell whose time moves only when asked.
+ *
+ * Everything an execution asks of the world waits here as a pending item
+ * with a due time: timers (due = request time + delayMs), http requests
+ * answered from mocks (due = request time + latencyMs) and injects scheduled
+ * at a tick.  tick / advance / run move the clock in whole ticks and deliver
+ * every item that has fallen due, in (due time, request order) — so the same
+ * inputs always give the same waves, byte for byte (SPEC §4.3).  The clock
+ * read for latency metrics is absent, so latencies are 0.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "weir/weir.h"
+
+/* Deliveries one tick may make before it is refused as a runaway (a zero
+ * delay timer re-arming itself forever). */
+#define MAX_DELIVERIES_PER_TICK 1000000
+
+typedef enum { ITEM_EFFECT, ITEM_INJECT } item_kind;
+
+typedef struct item {
+    int64_t due;
+    uint64_t seq; /* request order: ties on due keep it */
+    item_kind kind;
+    uint64_t effect_id;
+    json_t *result; /* effect: the result to deliver (NULL: null) */
+    char *error;    /* effect: deliver as a failure */
+    char *node, *port;
+    json_t *value;  /* inject */
+    bool cancelled;
+} item;
+
+struct weir_virtual {
+    weir_exec *e;
+    int64_t start_ms, tick_ms, now;
+    uint64_t ticks;
+    uint64_t seq;
+    item *heap; /* min-heap on (due, seq) */
+    size_t n, cap;
+    size_t live; /* not cancelled */
+    json_t *mocks;
+    weir_virtual_options o;
+};
+
+/* ---------------------------------------------------------------- the heap */
+
+static bool before(const item *a, const item *b) { return a->due < b->due || (a->due == b->due && a->seq < b->seq); }
+
+static void swap(item *a, item *b) {
+    item t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static int heap_push(weir_virtual *v, item *it) {
+    if (weir__grow((void **)&v->heap, &v->cap, v->n + 1, sizeof *v->heap)) return WEIR_ENOMEM;
+    it->seq = ++v->seq;
+    size_t i = v->n++;
+    v->heap[i] = *it;
+    while (i && before(&v->heap[i], &v->heap[(i - 1) / 2])) {
+        swap(&v->heap[i], &v->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    v->live++;
+    return 0;
+}
+
+static item heap_pop(weir_virtual *v) {
+    item top = v->heap[0];
+    v->heap[0] = v->heap[--v->n];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < v->n && before(&v->heap[l], &v->heap[m])) m = l;
+        if (r < v->n && before(&v->heap[r], &v->heap[m])) m = r;
+        if (m == i) break;
+        swap(&v->heap[i], &v->heap[m]);
+        i = m;
+    }
+    return top;
+}
+
+static void item_free(item *it) {
+    json_decref(it->result);
+    json_decref(it->value);
+    weir__free(it->error);
+    weir__free(it->node);
+    weir__free(it->port);
+}
+
+/* ------------------------------------------------------------------ mocks */
+
+static int check_mocks(json_t *mocks, weir_error *err) {
+    if (!mocks) return 0;
+    if (!json_is_array(mocks)) return weir__error(err, WEIR_EINVAL, "mocks must be an array of {match, response, latencyMs}");
+    size_t i;
+    json_t *m;
+    json_array_foreach(mocks, i, m) {
+        json_t *match = json_object_get(m, "match"), *resp = json_object_get(m, "response");
+        json_t *lat = json_object_get(m, "latencyMs"), *status = json_object_get(resp, "status");
+        if (!json_is_object(m) || !json_is_object(match) || (resp && !json_is_object(resp)))
+            return weir__error(err, WEIR_EINVAL, "mocks[%zu] must be {match: {method?, url?}, response?: {status?, "
+                                                 "headers?, body?}, latencyMs?}", i);
+        json_t *method = json_object_get(match, "method"), *url = json_object_get(match, "url");
+        if ((method && !json_is_string(method)) || (url && !json_is_string(url)))
+            return weir__error(err, WEIR_EINVAL, "mocks[%zu].match: method and url must be strings", i);
+        if (lat && (!json_is_integer(lat) || json_integer_value(lat) < 0))
+            return weir__error(err, WEIR_EINVAL, "mocks[%zu].latencyMs must be a non-negative integer", i);
+        if (status && (!json_is_integer(status) || json_integer_value(status) < 100 || json_integer_value(status) > 599))
+            return weir__error(err, WEIR_EINVAL, "mocks[%zu].response.status must be an HTTP status (100-599)", i);
+        json_t *headers = json_object_get(resp, "headers");
+        if (headers && !json_is_object(headers))
+            return weir__error(err, WEIR_EINVAL, "mocks[%zu].response.headers must be an object", i);
+    }
+    return 0;
+}
+
+/* A url pattern: exact, or a prefix when it ends with '*'. */
+static bool url_matches(const char *pattern, const char *url) {
+    size_t n = strlen(pattern);
+    if (n && pattern[n - 1] == '*') return strncmp(pattern, url, n - 1) == 0;
+    return strcmp(pattern, url) == 0;
+}
+
+static json_t *find_mock(const weir_virtual *v, const char *method, const char *url) {
+    size_t i;
+    json_t *m;
+    json_array_foreach(v->mocks, i, m) {
+        json_t *match = json_object_get(m, "match");
+        const char *mm = json_string_value(json_object_get(match, "method"));
+        const char *mu = json_string_value(json_object_get(match, "url"));
+        if (mm && strcasecmp(mm, method) != 0) continue;
+        if (mu && !url_matches(mu, url)) continue;
+        return m;
+    }
+    return NULL;
+}
+
+/* {status, headers, body: text} as a real response would come. */
+static json_t *mock_result(json_t *mock) {
+    json_t *resp = json_object_get(mock, "response");
+    json_t *status = json_object_get(resp, "status"), *headers = json_object_get(resp, "headers");
+    json_t *body = json_object_get(resp, "body");
+    json_t *h = headers ? json_deep_copy(headers) : json_object();
+    json_t *text;
+    if (!body || json_is_null(body)) {
+        text = json_string("");
+    } else if (json_is_string(body)) {
+        text = json_incref(body);
+    } else {
+        char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        text = s ? json_string(s) : NULL;
+        weir__free(s);
+        bool has_ct = false;
+        const char *k;
+        json_t *val;
+        json_object_foreach(h, k, val) has_ct |= strcasecmp(k, "content-type") == 0;
+        if (!has_ct) json_object_set_new(h, "content-type", json_string("application/json"));
+    }
+    return json_pack("{s:I,s:o,s:o}", "status", status ? json_integer_value(status) : 200, "headers", h, "body",
+                     text);
+}
+
+/* ------------------------------------------------------------ the shell */
+
+static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
+    weir_virtual *v = ud;
+    if (!v->e) v->e = e;
+    item it = {.kind = ITEM_EFFECT, .effect_id = eff->id, .due = v->now};
+    switch (eff->kind) {
+    case WEIR_EFFECT_TIMER: {
+        json_t *d = json_object_get(eff->payload, "delayMs");
+        int64_t ms = json_is_integer(d) ? json_integer_value(d) : (int64_t)json_number_value(d);
+        it.due = v->now + (ms > 0 ? ms : 0);
+        break;
+    }
+    case WEIR_EFFECT_HTTP: {
+        const char *method = json_string_value(json_object_get(eff->payload, "method"));
+        const char *url = json_string_value(json_object_get(eff->payload, "url"));
+        json_t *mock = find_mock(v, method ? method : "GET", url ? url : "");
+        if (mock) {
+            it.result = mock_result(mock);
+            it.due = v->now + json_integer_value(json_object_get(mock, "latencyMs"));
+            if (!it.result) it.error = weir__strdup("out of memory building the mocked response");
+        } else {
+            char buf[512];
+            snprintf(buf, sizeof buf,
+                     "no mock matches %s %s under the virtual runtime; add {match: {method, url}, response} to mocks",
+                     method ? method : "GET", url ? url : "");
+            it.error = weir__strdup(buf);
+        }
+        break;
+    }
+    case WEIR_EFFECT_LOG:
+        if (v->o.log) v->o.log(v->o.ud, eff);
+        return; /* fire and forget */
+    default:
+        it.error = weir__strdup("user components need the component host, which the virtual runtime does not have");
+        break;
+    }
+    /* Out of memory keeping it: the effect stays pending in the core (the
+     * shell cannot answer from inside the request) and the execution's
+     * timeout ends it. */
+    if (heap_push(v, &it)) item_free(&it);
+}
+
+static void on_cancel(void *ud, weir_exec *e, uint64_t id) {
+    (void)e;
+    weir_virtual *v = ud;
+    for (size_t i = 0; i < v->n; i++) {
+        item *it = &v->heap[i];
+        if (it->kind == ITEM_EFFECT && it->effect_id == id && !it->cancelled) {
+            it->cancelled = true;
+            v->live--;
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------- API */
+
+int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_error *err) {
+    *out = NULL;
+    weir_virtual_options def = {0};
+    if (!o) o = &def;
+    if (o->tick_ms < 0) return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)o->tick_ms);
+    int rc = check_mocks(o->mocks, err);
+    if (rc) return rc;
+    weir_virtual *v = weir__calloc(1, sizeof *v);
+    if (!v) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    v->o = *o;
+    v->tick_ms = o->tick_ms ? o->tick_ms : 1;
+    v->start_ms = v->now = o->start_ms;
+    v->mocks = o->mocks ? json_deep_copy(o->mocks) : json_array();
+    if (!v->mocks) {
+        weir__free(v);
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
+    *out = v;
+    return 0;
+}
+
+void weir_virtual_destroy(weir_virtual *v) {
+    if (!v) return;
+    for (size_t i = 0; i < v->n; i++) item_free(&v->heap[i]);
+    weir__free(v->heap);
+    json_decref(v->mocks);
+    weir__free(v);
+}
+
+void weir_virtual_shell(weir_virtual *v, weir_shell *sh) {
+    sh->effect_ud = v;
+    sh->effect = on_effect;
+    sh->cancel = on_cancel;
+    sh->clock_ns = NULL; /* deterministic: latencies are 0 */
+}
+
+void weir_virtual_bind(weir_virtual *v, weir_exec *e) { v->e = e; }
+int64_t weir_virtual_now(const weir_virtual *v) { return v->now; }
+uint64_t weir_virtual_ticks(const weir_virtual *v) { return v->ticks; }
+size_t weir_virtual_pending(const weir_virtual *v) { return v->live; }
+
+int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
+    int rc = check_mocks(mocks, err);
+    if (rc) return rc;
+    json_t *copy = mocks ? json_deep_copy(mocks) : json_array();
+    if (!copy) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    json_decref(v->mocks);
+    v->mocks = copy;
+    return 0;
+}
+
+int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint64_t at_tick, weir_error *err) {
+    if (!in->node || !in->value) return weir__error(err, WEIR_EINVAL, "a scheduled inject needs a node and a value");
+    if (at_tick <= v->ticks)
+        return weir__error(err, WEIR_EINVAL, "tick %llu has passed (the virtual clock is at tick %llu)",
+                           (unsigned long long)at_tick, (unsigned long long)v->ticks);
+    item it = {.kind = ITEM_INJECT, .due = v->start_ms + (int64_t)at_tick * v->tick_ms};
+    it.node = weir__strdup(in->node);
+    it.port = in->port ? weir__strdup(in->port) : NULL;
+    it.value = json_incref(in->value);
+    if (!it.node || (in->port && !it.port) || heap_push(v, &it)) {
+        item_free(&it);
+        return weir__error(err, WEIR_ENOMEM, "out of memory scheduling an inject");
+    }
+    return 0;
+}
+
+/* Deliver one item (already popped). */
+static int deliver(weir_virtual *v, item *it, weir_error *err) {
+    int rc = 0;
+    if (!v->e) return 0; /* nothing bound: nothing to deliver to */
+    if (it->kind == ITEM_EFFECT) {
+        rc = weir_exec_resolve(v->e, it->effect_id, it->result, it->error, v->now, err);
+        if (rc == WEIR_ESTALE) rc = 0; /* cancelled by the core meanwhile */
+    } else {
+        weir_inject in = {.node = it->node, .port = it->port, .value = it->value};
+        rc = weir_exec_inject(v->e, &in, v->now, NULL, err);
+        /* a finished execution or a bad node: the scheduled inject is the
+         * caller's problem, reported; time still moves */
+    }
+    return rc;
+}
+
+/* Deliver everything due at or before now, in (due, request) order. */
+static int deliver_due(weir_virtual *v, weir_error *err) {
+    int first_rc = 0;
+    for (size_t n = 0; v->n && v->heap[0].due <= v->now; n++) {
+        if (n >= MAX_DELIVERIES_PER_TICK)
+            return weir__error(err, WEIR_ELIMIT,
+                               "more than %d deliveries at virtual time %lld ms: a zero-delay loop? time stopped there",
+                               MAX_DELIVERIES_PER_TICK, (long long)v->now);
+        item it = heap_pop(v);
+        if (!it.cancelled) {
+            v->live--;
+            weir_error e2;
+            int rc = deliver(v, &it, &e2);
+            if (rc && !first_rc) {
+                first_rc = rc;
+                if (err) *err = e2;
+            }
+        }
+        item_free(&it);
+    }
+    return first_rc;
+}
+
+static void advanced(weir_virtual *v) {
+    if (v->o.advanced) v->o.advanced(v->o.ud, v->e, v->now, v->ticks);
+}
+
+/* Move to tick t (>= the current one), delivering what falls due. */
+static int move_to(weir_virtual *v, uint64_t t, weir_error *err) {
+    v->ticks = t;
+    v->now = v->start_ms + (int64_t)t * v->tick_ms;
+    return deliver_due(v, err);
+}
+
+/* The first tick at which the next live item is due, or 0 if none. */
+static uint64_t next_due_tick(weir_virtual *v) {
+    while (v->n && v->heap[0].cancelled) {
+        item it = heap_pop(v);
+        item_free(&it);
+    }
+    if (!v->n) return 0;
+    int64_t due = v->heap[0].due - v->start_ms;
+    uint64_t t = due <= 0 ? 0 : (uint64_t)((due + v->tick_ms - 1) / v->tick_ms);
+    return t > v->ticks ? t : v->ticks + 1;
+}
+
+int weir_virtual_tick(weir_virtual *v, weir_error *err) {
+    int rc = move_to(v, v->ticks + 1, err);
+    advanced(v);
+    return rc;
+}
+
+/* Jump from due item to due item up to tick `target` (empty stretches cost
+ * nothing). */
+static int run_to(weir_virtual *v, uint64_t target, weir_error *err) {
+    int first_rc = 0;
+    for (;;) {
+        uint64_t t = next_due_tick(v);
+        if (!t || t > target) break;
+        weir_error e2;
+        int rc = move_to(v, t, &e2);
+        if (rc == WEIR_ELIMIT) {
+            if (err) *err = e2;
+            return rc;
+        }
+        if (rc && !first_rc) {
+            first_rc = rc;
+            if (err) *err = e2;
+        }
+    }
+    v->ticks = target;
+    v->now = v->start_ms + (int64_t)target * v->tick_ms;
+    return first_rc;
+}
+
+int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err) {
+    if (ms < 0) return weir__error(err, WEIR_EINVAL, "advance takes a non-negative number of ms (got %lld)", (long long)ms);
+    uint64_t ticks = (uint64_t)((ms + v->tick_ms - 1) / v->tick_ms);
+    int rc = run_to(v, v->ticks + ticks, err);
+    advanced(v);
+    return rc;
+}
+
+int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err) {
+    uint64_t limit = v->ticks + (max_ticks ? max_ticks : UINT64_MAX / 2 - v->ticks);
+    int first_rc = 0;
+    for (;;) {
+        uint64_t t = next_due_tick(v);
+        if (!t || t > limit) break;
+        weir_error e2;
+        int rc = move_to(v, t, &e2);
+        if (rc == WEIR_ELIMIT) {
+            if (err) *err = e2;
+            advanced(v);
+            return rc;
+        }
+        if (rc && !first_rc) {
+            first_rc = rc;
+            if (err) *err = e2;
+        }
+    }
+    bool done = next_due_tick(v) == 0;
+    if (!done) { /* the bound: played that long */
+        v->ticks = limit;
+        v->now = v->start_ms + (int64_t)limit * v->tick_ms;
+    }
+    if (idle) *idle = done;
+    advanced(v);
+    return first_rc;
+}
