@@ -475,6 +475,17 @@ WEIR_API int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error 
 WEIR_API void weir_exec_listen(weir_exec *e, bool on);
 /* The seq of the last event built (0: none yet). */
 WEIR_API uint64_t weir_exec_seq(const weir_exec *e);
+/* An event of the shell's own in the execution's numbered stream
+ * (time:advanced, runtime:changed).  data STOLEN; dropped while quiet. */
+WEIR_API void weir_exec_event(weir_exec *e, const char *name, json_t *data);
+/* Runtime switching (SPEC §4.5): install a new runtime's half of the shell
+ * (effect_ud, effect, cancel, clock_ns of rt) and hand it every pending
+ * effect again — a timer with the time it had left at old_now_ms (on the old
+ * runtime's clock), requested at new_now_ms (the new one's).  The old
+ * runtime must have forgotten the execution first.  WEIR_ESTATE when
+ * finished. */
+WEIR_API int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now_ms, int64_t new_now_ms,
+                                      weir_error *err);
 
 WEIR_API const char *weir_exec_id(const weir_exec *e);
 WEIR_API weir_graph *weir_exec_graph(const weir_exec *e);
@@ -557,6 +568,8 @@ WEIR_API int64_t weir_virtual_now(const weir_virtual *v);
 WEIR_API uint64_t weir_virtual_ticks(const weir_virtual *v);
 /* Items waiting: effects not yet due, scheduled injects. */
 WEIR_API size_t weir_virtual_pending(const weir_virtual *v);
+/* Of which scheduled injects. */
+WEIR_API size_t weir_virtual_scheduled(const weir_virtual *v);
 /* Replace the mocks (later requests use them). */
 WEIR_API int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err);
 /* Inject `in` (node, port, value: copied) when the clock reaches tick
@@ -573,6 +586,45 @@ WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
 /* Play until nothing is pending, or max_ticks (0: no bound) have passed;
  * *idle (optional) says which. */
 WEIR_API int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err);
+
+/* -------------------------------------------------------- runtime registry */
+
+/* A runtime made for one execution (SPEC §4.5). */
+typedef struct weir_runtime {
+    const char *name;   /* the registered name it was made from (set by the registry) */
+    weir_shell shell;   /* the runtime's half: effect_ud, effect, cancel, clock_ns */
+    int64_t (*now_ms)(void *effect_ud);             /* its clock: pass it as now_ms to the execution */
+    void (*bind)(void *effect_ud, weir_exec *e);    /* optional: the execution it serves, once created */
+    void (*destroy)(void *effect_ud, weir_exec *e); /* the destroyer: forget e's effects, free what it made */
+    weir_virtual *virt; /* the virtual runtime behind it, or NULL */
+} weir_runtime;
+
+/* Make a runtime: options BORROWED (the execute options: mocks, tickMs, ...).
+ * Fill out->shell, now_ms, destroy (bind, virt optional). */
+typedef int (*weir_runtime_factory)(void *ud, json_t *options, weir_runtime *out, weir_error *err);
+
+typedef struct weir_runtimes weir_runtimes;
+
+/* A registry whose default is default_name (NULL: "realtime").  log
+ * (optional) receives the five lines of SPEC §4.5 as they happen. */
+WEIR_API int weir_runtimes_create(const char *default_name, void (*log)(void *ud, const char *line), void *log_ud,
+                                  weir_runtimes **out);
+WEIR_API void weir_runtimes_destroy(weir_runtimes *r);
+/* Register a factory (ud BORROWED for the registry's life).  WEIR_EINVAL for
+ * a duplicate name. */
+WEIR_API int weir_runtimes_add(weir_runtimes *r, const char *name, weir_runtime_factory make, void *ud,
+                               weir_error *err);
+/* `realtime` on rt (skipped when NULL) and `virtual` (ticks of tick_ms; its
+ * clock starts at rt's wall clock, or 0). */
+WEIR_API int weir_runtimes_add_builtins(weir_runtimes *r, weir_realtime *rt, int64_t tick_ms, weir_error *err);
+WEIR_API const char *weir_runtimes_default(const weir_runtimes *r);
+WEIR_API bool weir_runtimes_has(const weir_runtimes *r, const char *name);
+/* Make runtime `name` (NULL: the default; unknown: the default, said in the
+ * log). */
+WEIR_API int weir_runtimes_make(weir_runtimes *r, const char *name, json_t *options, weir_runtime *out,
+                                weir_error *err);
+/* Destroy a runtime made here (its destroyer forgets e). */
+WEIR_API void weir_runtimes_release(weir_runtimes *r, weir_runtime *rt, weir_exec *e);
 
 #ifdef __cplusplus
 }

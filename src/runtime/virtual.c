@@ -264,6 +264,12 @@ int64_t weir_virtual_now(const weir_virtual *v) { return v->now; }
 uint64_t weir_virtual_ticks(const weir_virtual *v) { return v->ticks; }
 size_t weir_virtual_pending(const weir_virtual *v) { return v->live; }
 
+size_t weir_virtual_scheduled(const weir_virtual *v) {
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++) n += v->heap[i].kind == ITEM_INJECT && !v->heap[i].cancelled;
+    return n;
+}
+
 int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
     int rc = check_mocks(mocks, err);
     if (rc) return rc;

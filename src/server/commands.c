@@ -86,7 +86,7 @@ static void pause_or_resume(cmd *k, bool pause) {
     svc_exec *x = exec_of(k);
     if (!x) return;
     weir_error err;
-    int rc = pause ? weir_exec_pause(x->e, svc_now(k->s), &err) : weir_exec_resume(x->e, svc_now(k->s), &err);
+    int rc = pause ? weir_exec_pause(x->e, svc_exec_now(x), &err) : weir_exec_resume(x->e, svc_exec_now(x), &err);
     if (rc) return fail_exec(k, x, &err);
     svc_answer(k->s, &k->r, 200, svc_exec_summary(x));
 }
@@ -99,7 +99,7 @@ static void stop(cmd *k) {
     if (!x) return;
     weir_error err;
     size_t discarded = 0;
-    if (weir_exec_stop(x->e, svc_now(k->s), &discarded, &err)) return fail_exec(k, x, &err);
+    if (weir_exec_stop(x->e, svc_exec_now(x), &discarded, &err)) return fail_exec(k, x, &err);
     json_t *j = svc_exec_summary(x);
     if (j) json_object_set_new(j, "discarded", json_integer((json_int_t)discarded));
     svc_answer(k->s, &k->r, 200, j);

@@ -335,7 +335,7 @@ json_t *svc_exec_snapshot(svc_exec *x) {
     json_t *j = weir_exec_json(x->e);
     if (!j) return NULL;
     json_t *out = json_pack("{s:s,s:s,s:O,s:o,s:O?,s:I}", "executionId", x->id, "graphId", x->graph_id, "state",
-                            json_object_get(j, "state"), "metrics", weir_exec_metrics(x->e, svc_now(x->svc)),
+                            json_object_get(j, "state"), "metrics", weir_exec_metrics(x->e, svc_exec_now(x)),
                             "startedAt", json_object_get(j, "startedAt"), "seq", (json_int_t)weir_exec_seq(x->e));
     json_decref(j);
     return out;
@@ -384,7 +384,7 @@ static void metrics_fire(uv_timer_t *t) {
     if (!f->x || f->n_subs == 0) return;
     weir_service *s = f->s;
     f->metrics_last = uv_now(s->loop);
-    json_t *d = json_pack("{s:s,s:o}", "executionId", f->x->id, "metrics", weir_exec_metrics(f->x->e, svc_now(s)));
+    json_t *d = json_pack("{s:s,s:o}", "executionId", f->x->id, "metrics", weir_exec_metrics(f->x->e, svc_exec_now(f->x)));
     svc_evmsg *m = d ? evmsg_new(s, weir_exec_seq(f->x->e), "metrics:update", d) : NULL;
     json_decref(d);
     if (m) deliver_all(f, m); /* a snapshot: not kept in the history */

@@ -169,13 +169,13 @@ static void execs_get(call *c) {
     svc_exec *x = exec_or_404(c);
     if (!x) return;
     json_t *j = exec_summary(x);
-    json_object_set_new(j, "metrics", weir_exec_metrics(x->e, svc_now(c->s)));
+    json_object_set_new(j, "metrics", weir_exec_metrics(x->e, svc_exec_now(x)));
     reply(c, 200, j);
 }
 
 static void execs_metrics(call *c) {
     svc_exec *x = exec_or_404(c);
-    if (x) reply(c, 200, weir_exec_metrics(x->e, svc_now(c->s)));
+    if (x) reply(c, 200, weir_exec_metrics(x->e, svc_exec_now(x)));
 }
 
 /* Inject; with wait (default) the answer comes when everything it caused
@@ -214,7 +214,7 @@ static void control(call *c, control_fn fn) {
     svc_exec *x = exec_or_404(c);
     if (!x) return;
     weir_error err;
-    if (fn(x->e, svc_now(c->s), &err)) return fail_err(c, &err);
+    if (fn(x->e, svc_exec_now(x), &err)) return fail_err(c, &err);
     reply(c, 200, exec_summary(x));
 }
 
@@ -226,7 +226,7 @@ static void execs_stop(call *c) {
     if (!x) return;
     weir_error err;
     size_t discarded = 0;
-    if (weir_exec_stop(x->e, svc_now(c->s), &discarded, &err)) return fail_err(c, &err);
+    if (weir_exec_stop(x->e, svc_exec_now(x), &discarded, &err)) return fail_err(c, &err);
     json_t *j = exec_summary(x);
     json_object_set_new(j, "discarded", json_integer((json_int_t)discarded));
     reply(c, 200, j);
@@ -277,7 +277,7 @@ static void ingress(call *c) {
         weir_inject in = {.node = node,
                           .port = json_string_value(json_object_get(decl, "port")),
                           .value = items ? json_array_get(items, i) : body};
-        rc = weir_exec_inject(x->e, &in, svc_now(c->s), NULL, &err);
+        rc = weir_exec_inject(x->e, &in, svc_exec_now(x), NULL, &err);
         if (rc == 0) accepted++;
     }
     json_decref(body);

@@ -33,12 +33,20 @@ void weir_service_config_defaults(weir_service_config *c) {
         .event_history = 1000,
         .subscriber_backlog_bytes = 8u << 20,
         .subscriber_linger_ms = 30000,
+        .default_runtime = "realtime",
+        .tick_ms = 1,
         .log_level = "info",
         .log_format = "text",
     };
 }
 
 int64_t svc_now(const weir_service *s) { return weir_realtime_now(s->rt); }
+
+int64_t svc_exec_now(const svc_exec *x) {
+    return x->rt.now_ms ? x->rt.now_ms(x->rt.shell.effect_ud) : svc_now(x->svc);
+}
+
+static void runtime_log(void *ud, const char *line) { weir_service_log(ud, WEIR_LOG_INFO, NULL, "%s", line); }
 
 void svc_uuid(char out[40]) {
     unsigned char b[16];
@@ -160,7 +168,7 @@ int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problem
 void svc_graph_remove(weir_service *s, svc_graph *g) {
     for (svc_exec *x = s->execs; x; x = x->next) {
         if (x->finished || strcmp(x->graph_id, g->id) != 0) continue;
-        weir_exec_stop(x->e, svc_now(s), NULL, NULL);
+        weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
     }
     for (svc_graph **p = &s->graphs; *p; p = &(*p)->next)
         if (*p == g) {
@@ -292,7 +300,7 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
     tracked.user = w;
     weir_inject_ack ack;
     weir_error err;
-    int rc = weir_exec_inject(x->e, &tracked, svc_now(s), &ack, &err);
+    int rc = weir_exec_inject(x->e, &tracked, svc_exec_now(x), &ack, &err);
     if (rc) {
         if (w) { /* refused: nothing will settle */
             rep = w->reply;
@@ -332,7 +340,7 @@ static void evict_finished(weir_service *s) {
         if (s->execs_tail == x) s->execs_tail = prev;
         svc_index_del(&s->exec_ix, x->id);
         svc_feed_free(x);
-        weir_realtime_forget(s->rt, x->e);
+        weir_runtimes_release(s->runtimes, &x->rt, x->e);
         weir_exec_destroy(x->e);
         weir__free(x);
         s->n_execs--;
@@ -361,14 +369,8 @@ static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     if (opts && !json_is_object(opts)) return weir__error(err, WEIR_EINVAL, "execute options must be a JSON object");
     int rc = weir_exec_options_read(opts, "", o, NULL, err);
     if (rc) return rc;
-    json_t *v;
-    if ((v = json_object_get(opts, "runtime"))) {
-        const char *r = json_string_value(v);
-        if (!r) return weir__error(err, WEIR_EINVAL, "runtime must be a string");
-        if (strcmp(r, "realtime") != 0)
-            return weir__error(err, WEIR_EINVAL,
-                               "runtime \"%s\" is not available in this build; the only runtime is \"realtime\"", r);
-    }
+    json_t *v = json_object_get(opts, "runtime");
+    if (v && !json_is_string(v)) return weir__error(err, WEIR_EINVAL, "runtime must be a string (\"realtime\", \"virtual\", ...)");
     return 0;
 }
 
@@ -382,20 +384,30 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
                            s->cfg.max_concurrent_executions);
     weir_exec_options o = {.timeout_ms = -1,
                            .default_timeout_ms = s->cfg.default_execution_timeout,
-                           .max_queue = s->cfg.max_backpressure_queue,
-                           .runtime = "realtime"};
+                           .max_queue = s->cfg.max_backpressure_queue};
     int rc = parse_options(opts, &o, err);
     if (rc) return rc;
+    /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
+    const char *want = json_string_value(json_object_get(opts, "runtime"));
+    if (!want)
+        want = json_string_value(
+            json_object_get(json_object_get(weir_graph_definition(g->g), "metadata"), "runtime"));
+    weir_runtime rt;
+    if ((rc = weir_runtimes_make(s->runtimes, want, opts, &rt, err))) return rc;
+    o.runtime = rt.name;
     svc_exec *x = weir__calloc(1, sizeof *x);
-    if (!x) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (!x) {
+        weir_runtimes_release(s->runtimes, &rt, NULL);
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
+    x->rt = rt;
     svc_uuid(x->id);
     snprintf(x->graph_id, sizeof x->graph_id, "%s", g->id);
     snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(g->g));
     x->svc = s;
     x->created_ms = svc_now(s);
     o.id = x->id;
-    weir_shell sh = {0};
-    weir_realtime_shell(s->rt, &sh);
+    weir_shell sh = x->rt.shell;
     if (!s->cfg.enable_metrics) sh.clock_ns = NULL;
     sh.ud = x;
     sh.event = svc_feed_event;
@@ -403,14 +415,17 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     sh.finished = on_finished;
     rc = weir_exec_create(g->g, &o, &sh, &x->e, err);
     if (rc) {
+        weir_runtimes_release(s->runtimes, &x->rt, NULL);
         weir__free(x);
         return rc;
     }
+    if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
     weir_exec_listen(x->e, false); /* until someone subscribes */
     if (first) rc = svc_feed_attach(x, first, err);
     if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (rc) {
         svc_feed_free(x);
+        weir_runtimes_release(s->runtimes, &x->rt, x->e);
         weir_exec_destroy(x->e);
         weir__free(x);
         return rc;
@@ -420,7 +435,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     s->execs_tail = x;
     s->n_execs++;
     s->n_running++;
-    rc = weir_exec_start(x->e, svc_now(s), err);
+    rc = weir_exec_start(x->e, svc_exec_now(x), err);
     if (rc) { /* it failed in initialize: kept for inspection */
         *out = x;
         return 0;
@@ -430,6 +445,44 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     json_decref(f);
     *out = x;
     return 0;
+}
+
+int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *err) {
+    weir_service *s = x->svc;
+    if (weir_state_finished(weir_exec_state(x->e)))
+        return weir__error(err, WEIR_ESTATE, "execution %s is %s: there is no runtime to switch", x->id,
+                           weir_state_name(weir_exec_state(x->e)));
+    size_t scheduled = x->rt.virt ? weir_virtual_scheduled(x->rt.virt) : 0;
+    if (scheduled && !(name && strcmp(name, "virtual") == 0))
+        return weir__error(err, WEIR_ESTATE,
+                           "%zu scheduled inject(s) wait on the virtual clock of execution %s; play them (run) "
+                           "before leaving the virtual runtime",
+                           scheduled, x->id);
+    char from[64];
+    snprintf(from, sizeof from, "%s", x->rt.name ? x->rt.name : "");
+    int64_t old_now = svc_exec_now(x);
+    /* the old runtime first (SPEC §4.5), then the new one */
+    weir_runtimes_release(s->runtimes, &x->rt, x->e);
+    weir_error e2;
+    int rc = weir_runtimes_make(s->runtimes, name, options, &x->rt, &e2);
+    if (rc) { /* never without a runtime: the default takes over */
+        weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err);
+        weir__error(err, rc, "%s; execution %s continues on the %s runtime", e2.message, x->id,
+                    x->rt.name ? x->rt.name : "default");
+    }
+    if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
+    weir_shell half = x->rt.shell;
+    if (!s->cfg.enable_metrics) half.clock_ns = NULL;
+    weir_error e3;
+    int src = weir_exec_switch_runtime(x->e, &half, old_now, svc_exec_now(x), &e3);
+    if (src && !rc) {
+        *err = e3;
+        rc = src;
+    }
+    weir_exec_event(x->e, "runtime:changed",
+                    json_pack("{s:s,s:s,s:s?,s:I}", "executionId", x->id, "from", from, "to", x->rt.name,
+                              "time", (json_int_t)svc_exec_now(x)));
+    return rc;
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -456,7 +509,23 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,
                                 .log = on_log_effect, .log_ud = s};
     if (!rc) rc = weir_realtime_create(loop, &ro, &s->rt);
+    if (!rc) rc = weir_runtimes_create(c->default_runtime, runtime_log, s, &s->runtimes);
+    if (!rc) {
+        weir_error e2;
+        rc = weir_runtimes_add_builtins(s->runtimes, s->rt, c->tick_ms, &e2);
+    }
+    if (!rc && !weir_runtimes_has(s->runtimes, weir_runtimes_default(s->runtimes))) {
+        weir_runtimes_destroy(s->runtimes);
+        weir_realtime_destroy(s->rt);
+        weir_registry_destroy(s->reg);
+        weir_auth_destroy(s->auth);
+        char bad[128];
+        snprintf(bad, sizeof bad, "%s", c->default_runtime);
+        weir__free(s);
+        return weir__error(err, WEIR_EINVAL, "DEFAULT_RUNTIME must be realtime or virtual (got \"%s\")", bad);
+    }
     if (rc) {
+        weir_runtimes_destroy(s->runtimes);
         weir_registry_destroy(s->reg);
         weir_auth_destroy(s->auth);
         weir__free(s);
@@ -466,6 +535,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     weir_http_options ho = {.host = c->host, .port = c->port, .max_body_bytes = c->max_body_bytes};
     rc = weir_http_server_start(loop, &ho, svc_route, s, &s->http, err);
     if (rc) {
+        weir_runtimes_destroy(s->runtimes);
         weir_realtime_destroy(s->rt);
         weir_registry_destroy(s->reg);
         weir_auth_destroy(s->auth);
@@ -474,6 +544,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     }
     if (!(s->eio = svc_sio_new(s))) {
         weir_http_server_destroy(s->http);
+        weir_runtimes_destroy(s->runtimes);
         weir_realtime_destroy(s->rt);
         weir_registry_destroy(s->reg);
         weir_auth_destroy(s->auth);
@@ -530,7 +601,7 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
      * sockets close (after what was queued to them); then the listener
      * (shutdown_check). */
     for (svc_exec *x = s->execs; x; x = x->next)
-        if (!x->finished) weir_exec_stop(x->e, svc_now(s), NULL, NULL);
+        if (!x->finished) weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
     svc_clients_close_all(s);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
     uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
@@ -551,7 +622,7 @@ void weir_service_destroy(weir_service *s) {
             wait_release(w);
         }
         svc_feed_free(x);
-        weir_realtime_forget(s->rt, x->e);
+        weir_runtimes_release(s->runtimes, &x->rt, x->e);
         weir_exec_destroy(x->e);
         weir__free(x);
     }
@@ -563,6 +634,7 @@ void weir_service_destroy(weir_service *s) {
     svc_index_free(&s->exec_ix);
     weir__free(s->scratch);
     svc_index_free(&s->graph_ix);
+    weir_runtimes_destroy(s->runtimes);
     weir_realtime_destroy(s->rt);
     weir_registry_destroy(s->reg);
     weir_auth_destroy(s->auth);

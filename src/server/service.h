@@ -25,6 +25,8 @@ typedef struct weir_service_config {
     size_t event_history;               /* events kept per execution for `since` */
     size_t subscriber_backlog_bytes;    /* a subscriber further behind is cut off */
     uint64_t subscriber_linger_ms;      /* events still built after the last subscriber disconnected */
+    const char *default_runtime;        /* DEFAULT_RUNTIME: realtime */
+    int64_t tick_ms;                    /* TICK_MS: one virtual tick */
     bool egress_allow_private;
     const char *egress_allowlist;
     const char *log_level;  /* debug|info|warn|error */

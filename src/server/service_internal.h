@@ -44,6 +44,7 @@ typedef struct svc_exec {
     char graph_id[40];
     char graph_name[256];
     weir_exec *e;
+    weir_runtime rt; /* made by the registry for this execution */
     weir_service *svc;
     int64_t created_ms;
     bool finished;
@@ -59,6 +60,7 @@ struct weir_service {
     weir_service_config cfg;
     weir_registry *reg;
     weir_realtime *rt;
+    weir_runtimes *runtimes;
     weir_http_server *http;
     weir_auth *auth; /* always set; inactive when no auth is configured */
     weir_eio *eio;   /* Socket.IO at /socket.io/ */
@@ -87,6 +89,11 @@ struct weir_service {
 };
 
 int64_t svc_now(const weir_service *s);
+/* The clock of x's runtime: pass it to every call on x->e. */
+int64_t svc_exec_now(const svc_exec *x);
+/* Switch x to runtime `name` (SPEC §4.5).  options BORROWED (mocks, tickMs).
+ * The old runtime is destroyed first; pending timers keep their time. */
+int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *err);
 void svc_uuid(char out[40]);
 svc_graph *svc_graph_find(weir_service *s, const char *id);
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);
