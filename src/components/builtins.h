@@ -13,6 +13,7 @@ extern const weir_component weir__merge;
 extern const weir_component weir__accumulator;
 extern const weir_component weir__http_request;
 extern const weir_component weir__json_transform;
+extern const weir_component weir__state_once;
 
 #define WEIR_PORTS(a) (a), (sizeof(a) / sizeof *(a))
 

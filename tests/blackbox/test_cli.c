@@ -160,11 +160,15 @@ Test(cli, components_list_and_describe) {
     cr_assert_eq(r.status, 0);
     const char *ids[] = {"symbia.core.passthrough", "symbia.core.logger", "symbia.core.delay", "symbia.core.filter",
                          "symbia.core.map", "symbia.core.split", "symbia.core.merge", "symbia.core.accumulator",
-                         "symbia.io.http-request", "symbia.data.json-transform"};
-    for (size_t i = 0; i < 10; i++) ASSERT_HAS(r, out, ids[i]);
+                         "symbia.io.http-request", "symbia.data.json-transform", "symbia.state.once"};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) ASSERT_HAS(r, out, ids[i]);
     proc_free(&r);
     r = run("components symbia.core.delay");
     ASSERT_HAS(r, out, "delayMs    integer, default 1000, alias ms");
+    proc_free(&r);
+    r = run("components symbia.state.once");
+    ASSERT_HAS(r, out, "outputs out, duplicate, error");
+    ASSERT_HAS(r, out, "maxKeys    integer, default 100000");
     proc_free(&r);
     r = run("components --json symbia.core.merge");
     json_t *doc = json_loads(r.out, 0, NULL);
