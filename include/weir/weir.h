@@ -531,6 +531,25 @@ WEIR_API void weir_realtime_forget(weir_realtime *rt, weir_exec *e);
 /* Wall clock in ms since the epoch (for now_ms). */
 WEIR_API int64_t weir_realtime_now(weir_realtime *rt);
 
+/* The answer to a weir_realtime_fetch: result BORROWED for the call
+ * ({status, headers, body}, exactly what an http effect resolves with) and
+ * error NULL; or result NULL and error (BORROWED) saying why it failed. */
+typedef void (*weir_realtime_fetch_done)(void *ud, json_t *result, const char *error);
+/* Perform one http effect payload ({method?, url, headers?, body?,
+ * timeoutMs?}; BORROWED, read during the call) for a caller other than an
+ * execution (the virtual runtime's unmocked requests), exactly as an http
+ * effect: the same egress guard, redirects, limits and timeouts.  done(ud,
+ * ...) is called exactly once, from the loop — never from inside this call
+ * — unless the fetch is cancelled or rt destroyed first: then it is never
+ * called.  *id receives the fetch's handle (nonzero).  WEIR_EINVAL for a
+ * missing rt, done or id; WEIR_ENOMEM.  A bad payload is a failure handed
+ * to done. */
+WEIR_API int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_done done, void *ud,
+                                 uint64_t *id);
+/* Stop a fetch not answered yet: the transfer is aborted and its done is
+ * never called.  WEIR_ESTALE for an unknown, answered or cancelled id. */
+WEIR_API int weir_realtime_fetch_cancel(weir_realtime *rt, uint64_t id);
+
 /* --------------------------------------------------------- virtual runtime */
 
 /* A shell whose time moves only when asked (SPEC §4.5), for one execution.
