@@ -398,6 +398,9 @@ Test(virtual_http, a_cancelled_earlier_request_releases_the_later_answers) {
     cr_assert_eq(weir_virtual_pending(v), 0);
 }
 
+/* A runtime switch (SPEC §4.5): the old runtime is destroyed with one
+ * request answered and held and one in flight, then the execution moves to a
+ * new virtual runtime that has no `http`. */
 Test(virtual_http, destroying_the_virtual_runtime_aborts_its_transfers) {
     make(true, NULL);
     start();
@@ -412,6 +415,15 @@ Test(virtual_http, destroying_the_virtual_runtime_aborts_its_transfers) {
     RN_WAIT_UNTIL(&loop, aborted == 1);
     turn_loop(10);
     cr_assert_eq(arrivals, 1, "a cancelled fetch never answers");
+
+    make(false, "[]");
+    weir_error err;
+    cr_assert_eq(weir_exec_switch_runtime(ex, &ts.sh, 0, weir_virtual_now(v), &err), 0, "%s", err.message);
+    cr_assert_eq(weir_virtual_pending(v), 2, "both requests handed to the new runtime");
+    tick();
+    cr_assert_eq(settled(), 2);
+    cr_assert(strstr(dump(output(0, "bad:out")), "no mock matches GET"), "%s", dump(output(0, "bad:out")));
+    cr_assert_eq(nrequests, 2, "nothing more went out");
 }
 
 Test(virtual_http, without_http_an_unmocked_request_still_fails) {
