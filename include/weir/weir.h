@@ -531,12 +531,32 @@ WEIR_API void weir_realtime_forget(weir_realtime *rt, weir_exec *e);
 /* Wall clock in ms since the epoch (for now_ms). */
 WEIR_API int64_t weir_realtime_now(weir_realtime *rt);
 
+/* The answer to a weir_realtime_fetch: result BORROWED for the call
+ * ({status, headers, body}, exactly what an http effect resolves with) and
+ * error NULL; or result NULL and error (BORROWED) saying why it failed. */
+typedef void (*weir_realtime_fetch_done)(void *ud, json_t *result, const char *error);
+/* Perform one http effect payload ({method?, url, headers?, body?,
+ * timeoutMs?}; BORROWED, read during the call) for a caller other than an
+ * execution (the virtual runtime's unmocked requests), exactly as an http
+ * effect: the same egress guard, redirects, limits and timeouts.  done(ud,
+ * ...) is called exactly once, from the loop — never from inside this call
+ * — unless the fetch is cancelled or rt destroyed first: then it is never
+ * called.  *id receives the fetch's handle (nonzero).  WEIR_EINVAL for a
+ * missing rt, done or id; WEIR_ENOMEM.  A bad payload is a failure handed
+ * to done. */
+WEIR_API int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_done done, void *ud,
+                                 uint64_t *id);
+/* Stop a fetch not answered yet: the transfer is aborted and its done is
+ * never called.  WEIR_ESTALE for an unknown, answered or cancelled id. */
+WEIR_API int weir_realtime_fetch_cancel(weir_realtime *rt, uint64_t id);
+
 /* --------------------------------------------------------- virtual runtime */
 
 /* A shell whose time moves only when asked (SPEC §4.5), for one execution.
  * Timers fall due at request time + delayMs; http requests are answered from
- * mocks after their latencyMs (a request no mock matches fails with a message
- * naming it); injects can be scheduled at a tick.  tick / advance / run move
+ * mocks after their latencyMs (one no mock matches is performed for real
+ * through `http`, below, or else fails with a message naming it); injects
+ * can be scheduled at a tick.  tick / advance / run move
  * the clock in whole ticks and deliver everything that has fallen due in
  * (due time, request order), so the same inputs give the same events byte
  * for byte (SPEC §4.3); latencies read 0.  Pass weir_virtual_now() as now_ms
@@ -553,6 +573,20 @@ typedef struct weir_virtual_options {
     void (*advanced)(void *ud, weir_exec *e, int64_t now_ms, uint64_t tick);
     /* log effects (the execution's `log` events are built by the core). */
     void (*log)(void *ud, const weir_effect *eff);
+    /* BORROWED, optional; it must outlive the virtual runtime.  A request no
+     * mock matches is performed for real through it (weir_realtime_fetch, on
+     * its loop).  Its answer waits for the clock: the first tick / advance /
+     * run that moves the clock after it came back delivers it, at that tick,
+     * and never before every earlier real request of this runtime has been
+     * delivered (a later answer that comes back first is held), so the same
+     * arrival order gives the same events.  A cancelled request (stop, a
+     * component cancel, destroy) aborts its transfer.  NULL: an unmocked
+     * request fails with "no mock matches ...". */
+    weir_realtime *http;
+    /* Optional: called from http's loop each time a real answer comes back
+     * (it may now be delivered by moving the clock: a shell playing with run
+     * calls run again).  v may be used, even destroyed, inside. */
+    void (*arrived)(void *ud, weir_virtual *v);
     void *ud;
 } weir_virtual_options;
 
@@ -566,8 +600,11 @@ WEIR_API void weir_virtual_shell(weir_virtual *v, weir_shell *shell);
 WEIR_API void weir_virtual_bind(weir_virtual *v, weir_exec *e);
 WEIR_API int64_t weir_virtual_now(const weir_virtual *v);
 WEIR_API uint64_t weir_virtual_ticks(const weir_virtual *v);
-/* Items waiting: effects not yet due, scheduled injects. */
+/* Items waiting: effects not yet due, scheduled injects, real http requests
+ * in flight or waiting for an earlier one. */
 WEIR_API size_t weir_virtual_pending(const weir_virtual *v);
+/* Real http requests sent and not answered yet (nor cancelled). */
+WEIR_API size_t weir_virtual_inflight(const weir_virtual *v);
 /* Of which scheduled injects. */
 WEIR_API size_t weir_virtual_scheduled(const weir_virtual *v);
 /* Replace the mocks (later requests use them). */
@@ -584,7 +621,10 @@ WEIR_API int weir_virtual_tick(weir_virtual *v, weir_error *err);
 /* Advance by ms (rounded up to whole ticks), delivering on the way. */
 WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
 /* Play until nothing is pending, or max_ticks (0: no bound) have passed;
- * *idle (optional) says which. */
+ * *idle (optional) says which.  Real http requests are not waited for (run
+ * never blocks): while any is in flight or held, run plays what is due and
+ * returns with *idle false; turn http's loop (the `arrived` callback says
+ * when an answer came back) and call run again. */
 WEIR_API int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err);
 
 /* -------------------------------------------------------- runtime registry */

@@ -57,9 +57,10 @@ static void table_add(weir_realtime *rt, rt_op *op) {
     rt->buckets[i] = op;
 }
 
-static rt_op *table_find(const weir_realtime *rt, const weir_exec *e, uint64_t id) {
+/* The effect (exec, id), or with `fetch` the fetch id (exec NULL). */
+static rt_op *table_find(const weir_realtime *rt, const weir_exec *e, uint64_t id, bool fetch) {
     for (rt_op *op = rt->buckets[bucket_of(rt, e, id)]; op; op = op->hnext)
-        if (op->exec == e && op->id == id) return op;
+        if (op->exec == e && op->id == id && (op->done != NULL) == fetch) return op;
     return NULL;
 }
 
@@ -108,11 +109,14 @@ void weir__rt_settle(rt_op *op, json_t *result, const char *error) {
     weir_realtime *rt = op->rt;
     weir_exec *e = op->exec;
     uint64_t id = op->id;
-    /* Out of the table before the resolver runs: whatever it does (cancel,
+    weir_realtime_fetch_done done = op->done;
+    void *done_ud = op->done_ud;
+    /* Out of the table before the callback runs: whatever it does (cancel,
      * forget, destroy) cannot reach this op again.  Its memory, and so
      * `error` when it points into it, lives until the close callback. */
     weir__rt_op_release(op);
-    (void)rt->resolve(e, id, result, error, weir_realtime_now(rt), NULL); /* ESTALE is fine */
+    if (done) done(done_ud, result, error);
+    else (void)rt->resolve(e, id, result, error, weir_realtime_now(rt), NULL); /* ESTALE is fine */
 }
 
 static void timer_due(uv_timer_t *t) { weir__rt_settle(t->data, NULL, NULL); }
@@ -160,6 +164,25 @@ static void start_timer(rt_op *op, json_t *payload) {
     uv_timer_start(&op->timer, timer_due, ms, 0);
 }
 
+/* A NEW op in the table, its timer initialised (not started); NULL on out
+ * of memory. */
+static rt_op *op_new(weir_realtime *rt, weir_exec *e, uint64_t id, weir_effect_kind kind,
+                     weir_realtime_fetch_done done, void *done_ud) {
+    rt_op *op = weir__calloc(1, sizeof *op);
+    if (!op) return NULL;
+    op->rt = rt;
+    op->exec = e;
+    op->id = id;
+    op->kind = kind;
+    op->done = done;
+    op->done_ud = done_ud;
+    uv_timer_init(rt->loop, &op->timer);
+    op->timer.data = op;
+    rt->open_handles++;
+    table_add(rt, op);
+    return op;
+}
+
 static void rt_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     weir_realtime *rt = ud;
     if (!rt || !eff || rt->destroyed) return;
@@ -169,16 +192,8 @@ static void rt_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     }
     /* Out of memory here has nowhere to go (the shell callback returns
      * nothing): the effect stays pending until the execution's timeout. */
-    rt_op *op = weir__calloc(1, sizeof *op);
+    rt_op *op = op_new(rt, e, eff->id, eff->kind, NULL, NULL);
     if (!op) return;
-    op->rt = rt;
-    op->exec = e;
-    op->id = eff->id;
-    op->kind = eff->kind;
-    uv_timer_init(rt->loop, &op->timer);
-    op->timer.data = op;
-    rt->open_handles++;
-    table_add(rt, op);
     switch (eff->kind) {
     case WEIR_EFFECT_TIMER: start_timer(op, eff->payload); break;
     case WEIR_EFFECT_HTTP: weir__rt_http_start(op, eff->payload); break;
@@ -190,7 +205,7 @@ static void rt_effect(void *ud, weir_exec *e, const weir_effect *eff) {
 static void rt_cancel(void *ud, weir_exec *e, uint64_t effect_id) {
     weir_realtime *rt = ud;
     if (!rt || rt->destroyed) return;
-    rt_op *op = table_find(rt, e, effect_id);
+    rt_op *op = table_find(rt, e, effect_id, false);
     if (op) weir__rt_op_release(op);
 }
 
@@ -261,9 +276,29 @@ void weir_realtime_forget(weir_realtime *rt, weir_exec *e) {
     rt_op *op = rt->ops;
     while (op) {
         rt_op *next = op->next; /* releasing op touches no other op */
-        if (op->exec == e) weir__rt_op_release(op);
+        if (op->exec == e && !op->done) weir__rt_op_release(op);
         op = next;
     }
+}
+
+int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_done done, void *ud,
+                        uint64_t *id) {
+    if (id) *id = 0;
+    if (!rt || !done || !id) return WEIR_EINVAL;
+    if (rt->destroyed) return WEIR_ESTATE;
+    rt_op *op = op_new(rt, NULL, rt->last_fetch + 1, WEIR_EFFECT_HTTP, done, ud);
+    if (!op) return WEIR_ENOMEM;
+    *id = ++rt->last_fetch;
+    weir__rt_http_start(op, payload); /* its failures are deferred to the loop */
+    return 0;
+}
+
+int weir_realtime_fetch_cancel(weir_realtime *rt, uint64_t id) {
+    if (!rt || rt->destroyed) return WEIR_ESTALE;
+    rt_op *op = id ? table_find(rt, NULL, id, true) : NULL;
+    if (!op) return WEIR_ESTALE;
+    weir__rt_op_release(op);
+    return 0;
 }
 
 int64_t weir_realtime_now(weir_realtime *rt) {

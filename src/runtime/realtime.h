@@ -8,11 +8,18 @@
  *    (exec, id)) and list until it settles or is cancelled; then it leaves
  *    both at once and its handles are closed: its memory is freed by the
  *    close callback, so it stays readable until the loop turns.
- *  - Nothing calls the resolver from inside shell.effect / shell.cancel /
- *    weir_realtime_forget: failures found there are delivered by a 0 ms timer.
- *  - The resolver may call back into the runtime (effect, cancel, forget,
- *    even destroy); code that continues after calling it checks
- *    rt->destroyed.
+ *  - A fetch (weir_realtime_fetch: an http effect performed for a caller
+ *    other than an execution) is an rt_op too, with `done` set, exec NULL
+ *    and an id of its own sequence; it settles by calling done instead of
+ *    the resolver.  Lookups say which kind they want, so an execution's
+ *    effect id never reaches a fetch and forget leaves fetches alone.
+ *  - Nothing calls the resolver or a done callback from inside shell.effect
+ *    / shell.cancel / weir_realtime_forget / weir_realtime_fetch /
+ *    weir_realtime_fetch_cancel: failures found there are delivered by a
+ *    0 ms timer.  Destroy and cancel call nothing.
+ *  - The resolver and done callbacks may call back into the runtime (effect,
+ *    cancel, forget, fetch, even destroy); code that continues after calling
+ *    them checks rt->destroyed.
  */
 #ifndef WEIR_RUNTIME_REALTIME_H
 #define WEIR_RUNTIME_REALTIME_H
@@ -32,7 +39,7 @@ void weir__realtime_set_resolver(weir_realtime *rt, weir_realtime_resolver resol
  * address as public.  NULL restores the default. */
 void weir__realtime_set_classifier(weir_realtime *rt,
                                    weir_egress_class (*classify)(const struct sockaddr *sa));
-/* Outstanding (unsettled, uncancelled) effects. */
+/* Outstanding (unsettled, uncancelled) effects and fetches. */
 size_t weir__realtime_pending(const weir_realtime *rt);
 
 /* ---------------------------------------------------------- shared parts */
@@ -49,6 +56,8 @@ typedef struct rt_op {
     uv_timer_t timer;          /* the timer effect, or the deferred failure */
     char *deferred_error;      /* resolve with this when `timer` fires */
     rt_http *http;             /* http effects */
+    weir_realtime_fetch_done done; /* a fetch: settles here, not in an execution */
+    void *done_ud;
 } rt_op;
 
 typedef struct rt_socket rt_socket;
@@ -67,6 +76,7 @@ struct weir_realtime {
     rt_op *ops; /* every outstanding effect */
     rt_op **buckets;
     size_t nbuckets, count;
+    uint64_t last_fetch; /* the id of the last fetch started */
 
     CURLM *multi;
     uv_timer_t curl_timer;
@@ -78,8 +88,9 @@ struct weir_realtime {
 
 /* Take op out of the table and free it (handles closed asynchronously). */
 void weir__rt_op_release(rt_op *op);
-/* op leaves the table, then the resolver is called: result BORROWED (NULL is
- * null), error non-NULL marks a failure.  WEIR_ESTALE is ignored. */
+/* op leaves the table, then the resolver (or a fetch's done) is called:
+ * result BORROWED (NULL is null), error non-NULL marks a failure.
+ * WEIR_ESTALE is ignored. */
 void weir__rt_settle(rt_op *op, json_t *result, const char *error);
 /* Resolve op with `error` on the next loop iteration (never synchronously). */
 void weir__rt_defer_error(rt_op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,6 +8,15 @@
  * every item that has fallen due, in (due time, request order) — so the same
  * inputs always give the same waves, byte for byte (SPEC §4.3).  The clock
  * read for latency metrics is absent, so latencies are 0.
+ *
+ * http requests no mock matches are performed for real through a realtime
+ * runtime (o.http) when there is one.  Each waits in the `held` list, in
+ * request order, until its answer has come back and every earlier one has
+ * joined the heap; then it joins the heap due at the next tick.  So an
+ * answer is delivered at a tick boundary, after it came back, in request
+ * order, and the same arrival order gives the same waves.  Invariant: the
+ * heap's capacity covers every held request (v->cap >= v->n + v->nheld), so
+ * an answer joins the heap without allocating.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +25,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "weir/weir.h"
+
+typedef struct real real;
 
 /* Deliveries one tick may make before it is refused as a runaway (a zero
  * delay timer re-arming itself forever). */
@@ -44,6 +55,8 @@ struct weir_virtual {
     size_t n, cap;
     size_t live; /* not cancelled */
     json_t *mocks;
+    real *held, *held_tail; /* real http requests not in the heap yet, in request order */
+    size_t nheld, inflight;
     weir_virtual_options o;
 };
 
@@ -57,8 +70,8 @@ static void swap(item *a, item *b) {
     *b = t;
 }
 
-static int heap_push(weir_virtual *v, item *it) {
-    if (weir__grow((void **)&v->heap, &v->cap, v->n + 1, sizeof *v->heap)) return WEIR_ENOMEM;
+/* Insert into a heap with room for it (see the capacity invariant). */
+static void heap_insert(weir_virtual *v, item *it) {
     it->seq = ++v->seq;
     size_t i = v->n++;
     v->heap[i] = *it;
@@ -67,6 +80,11 @@ static int heap_push(weir_virtual *v, item *it) {
         i = (i - 1) / 2;
     }
     v->live++;
+}
+
+static int heap_push(weir_virtual *v, item *it) {
+    if (weir__grow((void **)&v->heap, &v->cap, v->n + 1 + v->nheld, sizeof *v->heap)) return WEIR_ENOMEM;
+    heap_insert(v, it);
     return 0;
 }
 
@@ -165,6 +183,94 @@ static json_t *mock_result(json_t *mock) {
                      text);
 }
 
+/* ------------------------------------------------------ real requests */
+
+/* A real http request.  Owned by v while in the held list; its answer is
+ * kept in `it`, ready to join the heap. */
+struct real {
+    weir_virtual *v;
+    uint64_t fetch_id; /* in flight on o.http; 0 once answered */
+    item it;           /* effect_id set at the request; result / error at the answer */
+    real *next;
+};
+
+static void held_unlink(weir_virtual *v, real *h) {
+    real **pp = &v->held, *prev = NULL;
+    while (*pp != h) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    *pp = h->next;
+    if (v->held_tail == h) v->held_tail = prev;
+    v->nheld--;
+}
+
+/* Move the answered requests at the head of the list into the heap, due at
+ * the next tick: those behind one still in flight keep waiting. */
+static void admit_answered(weir_virtual *v) {
+    while (v->held && !v->held->fetch_id) {
+        real *h = v->held;
+        held_unlink(v, h);
+        h->it.due = v->start_ms + (int64_t)(v->ticks + 1) * v->tick_ms;
+        heap_insert(v, &h->it); /* room kept for it: no allocation */
+        weir__free(h);
+    }
+}
+
+/* The answer came back (from the realtime runtime's loop).  result and error
+ * BORROWED. */
+static void real_done(void *ud, json_t *result, const char *error) {
+    real *h = ud;
+    weir_virtual *v = h->v;
+    h->fetch_id = 0;
+    v->inflight--;
+    if (error) {
+        /* Out of memory copying the text: a shorter one; should even that
+         * fail, the answer is delivered as null (as a mock's would be). */
+        h->it.error = weir__strdup(error);
+        if (!h->it.error) h->it.error = weir__strdup("out of memory");
+    } else {
+        h->it.result = json_incref(result);
+    }
+    admit_answered(v);
+    if (v->o.arrived) v->o.arrived(v->o.ud, v); /* last: it may destroy v */
+}
+
+/* Send the effect's request through o.http.  0 when it is on its way (held),
+ * or a WEIR_E* code with nothing kept. */
+static int start_real(weir_virtual *v, const weir_effect *eff) {
+    real *h = weir__calloc(1, sizeof *h);
+    if (!h) return WEIR_ENOMEM;
+    if (weir__grow((void **)&v->heap, &v->cap, v->n + v->nheld + 1, sizeof *v->heap)) {
+        weir__free(h);
+        return WEIR_ENOMEM;
+    }
+    h->v = v;
+    h->it.kind = ITEM_EFFECT;
+    h->it.effect_id = eff->id;
+    int rc = weir_realtime_fetch(v->o.http, eff->payload, real_done, h, &h->fetch_id);
+    if (rc) {
+        weir__free(h);
+        return rc;
+    }
+    if (v->held_tail) v->held_tail->next = h;
+    else v->held = h;
+    v->held_tail = h;
+    v->nheld++;
+    v->inflight++;
+    return 0;
+}
+
+/* Drop a held request: its transfer is aborted if still in flight. */
+static void held_drop(weir_virtual *v, real *h) {
+    if (h->fetch_id) {
+        (void)weir_realtime_fetch_cancel(v->o.http, h->fetch_id);
+        v->inflight--;
+    }
+    item_free(&h->it);
+    weir__free(h);
+}
+
 /* ------------------------------------------------------------ the shell */
 
 static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
@@ -186,6 +292,13 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
             it.result = mock_result(mock);
             it.due = v->now + json_integer_value(json_object_get(mock, "latencyMs"));
             if (!it.result) it.error = weir__strdup("out of memory building the mocked response");
+        } else if (v->o.http) {
+            int rc = start_real(v, eff);
+            if (!rc) return; /* held until its answer comes back */
+            char buf[512];
+            snprintf(buf, sizeof buf, "could not send %s %s for real under the virtual runtime: %s",
+                     method ? method : "GET", url ? url : "", weir_strerror(rc));
+            it.error = weir__strdup(buf);
         } else {
             char buf[512];
             snprintf(buf, sizeof buf,
@@ -219,6 +332,14 @@ static void on_cancel(void *ud, weir_exec *e, uint64_t id) {
             return;
         }
     }
+    for (real *h = v->held; h; h = h->next) {
+        if (h->it.effect_id == id) {
+            held_unlink(v, h);
+            held_drop(v, h);
+            admit_answered(v); /* those it held back may go now */
+            return;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------- API */
@@ -246,6 +367,11 @@ int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_
 
 void weir_virtual_destroy(weir_virtual *v) {
     if (!v) return;
+    while (v->held) {
+        real *h = v->held;
+        v->held = h->next;
+        held_drop(v, h);
+    }
     for (size_t i = 0; i < v->n; i++) item_free(&v->heap[i]);
     weir__free(v->heap);
     json_decref(v->mocks);
@@ -262,7 +388,8 @@ void weir_virtual_shell(weir_virtual *v, weir_shell *sh) {
 void weir_virtual_bind(weir_virtual *v, weir_exec *e) { v->e = e; }
 int64_t weir_virtual_now(const weir_virtual *v) { return v->now; }
 uint64_t weir_virtual_ticks(const weir_virtual *v) { return v->ticks; }
-size_t weir_virtual_pending(const weir_virtual *v) { return v->live; }
+size_t weir_virtual_pending(const weir_virtual *v) { return v->live + v->nheld; }
+size_t weir_virtual_inflight(const weir_virtual *v) { return v->inflight; }
 
 size_t weir_virtual_scheduled(const weir_virtual *v) {
     size_t n = 0;
@@ -418,7 +545,7 @@ int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error
         v->ticks = limit;
         v->now = v->start_ms + (int64_t)limit * v->tick_ms;
     }
-    if (idle) *idle = done;
+    if (idle) *idle = done && !v->nheld; /* real requests are not waited for */
     advanced(v);
     return first_rc;
 }

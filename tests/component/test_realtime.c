@@ -982,6 +982,134 @@ Test(realtime, too_many_redirects) {
     finish();
 }
 
+/* ----------------------------------------------------------------- fetch */
+
+/* Fetch answers are recorded as resolutions of this pseudo execution, the
+ * tag passed as ud as their id. */
+#define EXEC_FETCH ((weir_exec *)(uintptr_t)0xf000)
+static uint64_t tags[] = {0, 1, 2, 3};
+
+static void fetch_done(void *ud, json_t *result, const char *error) {
+    (void)test_resolve(EXEC_FETCH, *(uint64_t *)ud, result, error, 0, NULL);
+}
+
+/* Start a fetch of `payload` (STOLEN) tagged `tag`; returns its id. */
+static uint64_t fetch(json_t *payload, int tag) {
+    uint64_t id = 0;
+    in_effect++; /* an answer from inside the call would be counted */
+    cr_assert_eq(weir_realtime_fetch(rt, payload, fetch_done, &tags[tag], &id), 0);
+    in_effect--;
+    json_decref(payload);
+    cr_assert_neq(id, 0);
+    return id;
+}
+
+static int non_fetch_resolutions(void) {
+    int n = 0;
+    for (int i = 0; i < nres; i++) n += res[i].exec != EXEC_FETCH;
+    return n;
+}
+
+Test(realtime, fetch_answers_through_done_from_the_loop) {
+    make_runtime(&allow_private);
+    server_start(&srv1, "127.0.0.1");
+    uint64_t a = fetch(json_pack("{s:s, s:s, s:{s:s}}", "method", "GET", "url", url(&srv1, "/echo?f=1"), "headers",
+                                 "X-Custom", "abc"),
+                       1);
+    uint64_t b = fetch(json_pack("{s:s}", "url", url(&srv1, "/status/418")), 2);
+    cr_expect_neq(a, b);
+    cr_expect_eq(nres, 0, "never answered from inside the call");
+    cr_expect_eq(weir__realtime_pending(rt), 2);
+    resolution *r = wait_res(EXEC_FETCH, 1);
+    cr_assert_null(r->error, "%s", r->error);
+    cr_expect_eq(json_integer_value(json_object_get(r->result, "status")), 200);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(r->result, "headers"), "content-type")),
+                     "application/json");
+    cr_assert(json_is_string(json_object_get(r->result, "body")), "the body is raw text, as for an effect");
+    json_t *echo = json_loads(json_string_value(json_object_get(r->result, "body")), 0, NULL);
+    cr_assert_not_null(echo);
+    cr_expect_str_eq(json_string_value(json_object_get(echo, "path")), "/echo?f=1");
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(echo, "headers"), "x-custom")), "abc");
+    json_decref(echo);
+    r = wait_res(EXEC_FETCH, 2);
+    cr_expect_eq(json_integer_value(json_object_get(r->result, "status")), 418);
+    cr_expect_eq(resolved_inside_effect, 0);
+    cr_expect_eq(non_fetch_resolutions(), 0, "the resolver is not involved");
+    cr_expect_eq(weir__realtime_pending(rt), 0);
+    cr_expect_eq(weir_realtime_fetch_cancel(rt, a), WEIR_ESTALE, "answered");
+    finish();
+}
+
+Test(realtime, fetch_follows_redirects_and_keeps_the_egress_guard) {
+    make_runtime(NULL); /* allow_private = false */
+    server_start(&srv1, "127.0.0.1");
+    fetch(json_pack("{s:s}", "url", url(&srv1, "/echo")), 1);
+    fetch(json_pack("{s:s}", "method", "GET"), 2);
+    RUN_UNTIL(nres == 2);
+    cr_expect_str_eq(find_res(EXEC_FETCH, 1)->error,
+                     "egress refused: 127.0.0.1 is a loopback address (set EGRESS_ALLOW_PRIVATE=true to allow)");
+    cr_expect_null(find_res(EXEC_FETCH, 1)->result);
+    cr_expect(strstr(find_res(EXEC_FETCH, 2)->error, "url") != NULL, "%s", find_res(EXEC_FETCH, 2)->error);
+    cr_expect_eq(srv1.connections, 0, "no connection was made");
+    cr_expect_eq(resolved_inside_effect, 0, "failures are deferred too");
+    uint64_t id = 7;
+    cr_expect_eq(weir_realtime_fetch(rt, NULL, NULL, NULL, &id), WEIR_EINVAL);
+    cr_expect_eq(id, 0);
+    cr_expect_eq(weir_realtime_fetch(NULL, NULL, fetch_done, NULL, &id), WEIR_EINVAL);
+    cr_expect_eq(weir_realtime_fetch(rt, NULL, fetch_done, NULL, NULL), WEIR_EINVAL);
+    weir_realtime_destroy(rt);
+
+    make_runtime(&allow_private);
+    srv1.redirect_status = 302;
+    snprintf(srv1.redirect_to, sizeof srv1.redirect_to, "/echo?from=redirect");
+    fetch(json_pack("{s:s}", "url", url(&srv1, "/redirect")), 3);
+    resolution *r = wait_res(EXEC_FETCH, 3);
+    cr_assert_null(r->error, "%s", r->error);
+    cr_expect_eq(json_integer_value(json_object_get(r->result, "status")), 200);
+    cr_expect_str_eq(srv1.last_path, "/echo?from=redirect");
+    finish();
+}
+
+Test(realtime, fetch_cancel_aborts_the_transfer) {
+    make_runtime(&allow_private);
+    server_start(&srv1, "127.0.0.1");
+    uint64_t id = fetch(json_pack("{s:s, s:i}", "url", url(&srv1, "/hang"), "timeoutMs", 300), 1);
+    RUN_UNTIL(srv1.requests == 1);
+    cr_expect_eq(weir_realtime_fetch_cancel(rt, id), 0);
+    cr_expect_eq(weir__realtime_pending(rt), 0);
+    cr_expect_eq(weir_realtime_fetch_cancel(rt, id), WEIR_ESTALE, "cancelled already");
+    cr_expect_eq(weir_realtime_fetch_cancel(rt, 0), WEIR_ESTALE);
+    cr_expect_eq(weir_realtime_fetch_cancel(NULL, id), WEIR_ESTALE);
+    RUN_UNTIL(srv1.closed_conns == 1);
+    timer(EXEC_A, 2, 400); /* past the cancelled request's timeout */
+    wait_res(EXEC_A, 2);
+    cr_expect_eq(count_res(EXEC_FETCH, 1), 0, "done is never called after cancel");
+    finish();
+}
+
+Test(realtime, fetches_are_no_executions_effects) {
+    make_runtime(&allow_private);
+    server_start(&srv1, "127.0.0.1");
+    uint64_t id = fetch(json_pack("{s:s}", "url", url(&srv1, "/hang")), 1);
+    http(EXEC_A, id, "GET", url(&srv1, "/hang"), NULL, NULL, 5000); /* the same id, an execution's */
+    RUN_UNTIL(srv1.requests == 2);
+    cancel(EXEC_A, id);
+    cancel(NULL, id);
+    in_effect++;
+    weir_realtime_forget(rt, NULL);
+    weir_realtime_forget(rt, EXEC_A);
+    in_effect--;
+    cr_expect_eq(weir__realtime_pending(rt), 1, "the fetch is still out");
+    RUN_UNTIL(srv1.closed_conns == 1);
+    /* destroy with the fetch in flight: torn down, done never called */
+    weir_realtime_destroy(rt);
+    rt = NULL;
+    RUN_UNTIL(srv1.closed_conns == 2);
+    timer_settle_guard();
+    cr_expect_eq(nres, 0);
+    finish();
+}
+
 /* ------------------------------------------------------ reentrancy, destroy */
 
 static uint64_t chained;
