@@ -580,7 +580,8 @@ typedef struct weir_virtual_options {
     json_t *mocks;    /* BORROWED (copied): [{match: {method?, url?}, response?: {status?, headers?, body?},
                          latencyMs?}]; url matches exactly, or as a prefix when it ends with '*'; the first
                          match wins; a non-string body is sent as JSON text */
-    /* After every tick / advance / run: the clock and the tick (time:advanced). */
+    /* After every tick / advance / run, and every step that moves the clock:
+     * the clock and the tick (time:advanced). */
     void (*advanced)(void *ud, weir_exec *e, int64_t now_ms, uint64_t tick);
     /* log effects (the execution's `log` events are built by the core). */
     void (*log)(void *ud, const weir_effect *eff);
@@ -617,6 +618,22 @@ WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
 /* Play until nothing is pending, or max_ticks (0: no bound) have passed;
  * *idle (optional) says which. */
 WEIR_API int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err);
+/* tick, advance and run first turn stepping off for the bound execution
+ * (weir_exec_stepping): an open wave finishes and the queue drains before
+ * the clock moves. */
+
+/* Virtual runtime: one node invocation.  Turns stepping on for the bound
+ * execution.  Steps the open wave or the next queued input; with neither,
+ * moves the clock to the next tick at which something is due (announcing
+ * time:advanced through opts.advanced), delivers everything due then (it
+ * queues, in (due, request) order) and steps the first.  out->stepped is
+ * false when nothing is pending at all.  Items already due at the current
+ * tick (a zero-delay timer requested by an earlier step) are delivered
+ * without moving the clock, as tick would have.  A delivery error (a
+ * scheduled inject refused) is returned after that tick's deliveries, the
+ * clock having moved; WEIR_ESTATE when no execution is bound, or when it is
+ * not running while something is pending. */
+WEIR_API int weir_virtual_step(weir_virtual *v, weir_step *out, weir_error *err);
 
 /* -------------------------------------------------------- runtime registry */
 
