@@ -467,6 +467,37 @@ WEIR_API int weir_exec_resolve(weir_exec *e, uint64_t effect_id, json_t *result,
  * WEIR_ESTATE when finished; WEIR_EINVAL when releasing with none held. */
 WEIR_API int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err);
 
+/* One step (SPEC §4.5 `step`): what was invoked. */
+typedef struct weir_step {
+    bool stepped;     /* false: there was nothing to step (no open wave, nothing queued / due) */
+    const char *node; /* the node invoked (BORROWED from the graph) */
+    const char *port; /* the input port it was invoked on (for an effect result: the node's first input, or NULL) */
+    uint64_t tick;    /* the wave's tick */
+    bool resumed;     /* the invocation was the resume of an effect result, not a message */
+    bool wave_done;   /* the wave ended with this invocation (its input is then fully processed) */
+} weir_step;
+
+/* Stepping mode.  While on, inputs (injects, effect results) queue instead of
+ * being processed (the pause queue and its MAX_BACKPRESSURE_QUEUE bound apply
+ * to injects), and only weir_exec_step moves the execution.  Turning it off
+ * runs an open wave to its end and then processes the queue, as resume does
+ * (while paused, resume does it).  A stepped wave gives the same invocations,
+ * events and outputs, in the same order, as the wave unstepped; its
+ * invocations see the input's time.  Completion (auto) waits until no wave
+ * is open; stop and failure discard an open wave (its tracked injects settle
+ * with WEIR_ESTATE); pause keeps it open. */
+WEIR_API void weir_exec_stepping(weir_exec *e, bool on, int64_t now_ms);
+WEIR_API bool weir_exec_is_stepping(const weir_exec *e);
+/* Exactly one node invocation: the next message of the open wave in
+ * topological order, or, with no open wave, the start of the next queued
+ * input (an inject's first invocation, or an effect result's resume).
+ * Requires stepping mode and state running (WEIR_ESTATE otherwise, saying
+ * why).  out->stepped is false when there was nothing to do.  A node failing
+ * the execution fails it at that step (0 is returned; see the state). */
+WEIR_API int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_error *err);
+/* True when an input is part-way processed (a wave is open). */
+WEIR_API bool weir_exec_wave_open(const weir_exec *e);
+
 /* Build events or not.  Events (shell.event) cost nothing while off: none
  * is built and seq does not advance.  Turning them on again after the
  * execution started advances seq by one that no event carries, so a
@@ -569,7 +600,8 @@ typedef struct weir_virtual_options {
     json_t *mocks;    /* BORROWED (copied): [{match: {method?, url?}, response?: {status?, headers?, body?},
                          latencyMs?}]; url matches exactly, or as a prefix when it ends with '*'; the first
                          match wins; a non-string body is sent as JSON text */
-    /* After every tick / advance / run: the clock and the tick (time:advanced). */
+    /* After every tick / advance / run, and every step that moves the clock:
+     * the clock and the tick (time:advanced). */
     void (*advanced)(void *ud, weir_exec *e, int64_t now_ms, uint64_t tick);
     /* log effects (the execution's `log` events are built by the core). */
     void (*log)(void *ud, const weir_effect *eff);
@@ -626,6 +658,22 @@ WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
  * returns with *idle false; turn http's loop (the `arrived` callback says
  * when an answer came back) and call run again. */
 WEIR_API int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err);
+/* tick, advance and run first turn stepping off for the bound execution
+ * (weir_exec_stepping): an open wave finishes and the queue drains before
+ * the clock moves. */
+
+/* Virtual runtime: one node invocation.  Turns stepping on for the bound
+ * execution.  Steps the open wave or the next queued input; with neither,
+ * moves the clock to the next tick at which something is due (announcing
+ * time:advanced through opts.advanced), delivers everything due then (it
+ * queues, in (due, request) order) and steps the first.  out->stepped is
+ * false when nothing is pending at all.  Items already due at the current
+ * tick (a zero-delay timer requested by an earlier step) are delivered
+ * without moving the clock, as tick would have.  A delivery error (a
+ * scheduled inject refused) is returned after that tick's deliveries, the
+ * clock having moved; WEIR_ESTATE when no execution is bound, or when it is
+ * not running while something is pending. */
+WEIR_API int weir_virtual_step(weir_virtual *v, weir_step *out, weir_error *err);
 
 /* -------------------------------------------------------- runtime registry */
 

@@ -1,7 +1,8 @@
 /*
  * Executions (SPEC §3, §4): lifecycle and state machine, inputs (injects,
  * effect results) and the pause queue, waves in topological order,
- * completion, failure, timeout, settled tracking of injects.
+ * stepping one invocation at a time (SPEC §4.5 `step`), completion,
+ * failure, timeout, settled tracking of injects.
  */
 #include <stdio.h>
 #include <string.h>
@@ -342,6 +343,18 @@ static size_t discard_queue(weir_exec *e) {
     return n;
 }
 
+/* Throw the open wave away (stop, failure, destroy): its pending messages
+ * and its input.  What they owed a tracked inject settles with WEIR_ESTATE. */
+static void discard_wave(weir_exec *e) {
+    if (!e->wave_open) return;
+    e->wave_open = false;
+    free_inboxes(e);
+    e->cursor = e->g->n_nodes;
+    origin_abort(e, e->wave_in.origin);
+    input_release(&e->wave_in);
+    memset(&e->wave_in, 0, sizeof e->wave_in);
+}
+
 /* ----------------------------------------------------------- transitions */
 
 static void set_state(weir_exec *e, weir_state s) {
@@ -367,6 +380,7 @@ static void cleanup_instances(weir_exec *e) {
 static size_t finish(weir_exec *e, weir_state s, size_t discarded_before) {
     cancel_all_effects(e);
     size_t discarded = discarded_before + discard_queue(e);
+    discard_wave(e);
     free_inboxes(e);
     cleanup_instances(e);
     e->finished_ms = e->now;
@@ -434,7 +448,11 @@ static void maybe_complete(weir_exec *e) {
 
 /* ----------------------------------------------------------------- inputs */
 
-static void process_input(weir_exec *e, weir_input *in) {
+/* Begin an input: a tick is spent and in_input is set until input_end.  An
+ * inject's message is put in its node's inbox (the wave invokes it first);
+ * an effect result's resume is invoked here (the input's first invocation).
+ * A failure is left pending (fail_pending) for input_end. */
+static void input_begin(weir_exec *e, const weir_input *in) {
     e->in_input = true;
     e->now = in->now;
     e->tick++;
@@ -443,7 +461,6 @@ static void process_input(weir_exec *e, weir_input *in) {
         if (o) o->first_tick = o->last_tick = e->tick;
         int rc = weir__exec_push(e, in->node, in->port, in->value, in->origin, WEIR_NONE, WEIR_NONE);
         if (rc) weir__exec_fail(e, in->node, "out of memory queueing an injected message", NULL);
-        else run_wave(e);
     } else {
         uint32_t v = in->node;
         const weir_component *c = e->g->nodes[v].comp;
@@ -457,8 +474,14 @@ static void process_input(weir_exec *e, weir_input *in) {
         int rc = c->resume ? c->resume(&e->inst[v].ctx, &res, in->cont) : 0;
         e->cur_origin = WEIR_NONE;
         if (rc < 0) weir__exec_fail(e, v, "resuming after an effect failed", NULL);
-        else run_wave(e);
     }
+}
+
+/* End an input whose wave is over (no message pending, or a failure
+ * pending): the input stops counting in its origin and is released, a
+ * pending failure is carried out, else completion and settled injects are
+ * checked. */
+static void input_end(weir_exec *e, weir_input *in) {
     if (in->origin != WEIR_NONE) weir__origin_dec(e, in->origin);
     input_release(in);
     e->in_input = false;
@@ -469,18 +492,71 @@ static void process_input(weir_exec *e, weir_input *in) {
     settle_dirty(e);
 }
 
-/* Process queued inputs in arrival order while running. */
+/* Process one input as a whole wave (not stepping). */
+static void process_input(weir_exec *e, weir_input *in) {
+    input_begin(e, in);
+    run_wave(e); /* does nothing after a failure */
+    input_end(e, in);
+}
+
+/* Process queued inputs in arrival order while running and not stepping. */
 static void drain_queue(weir_exec *e) {
-    while (e->q_len && e->state == WEIR_STATE_RUNNING && !e->in_input) {
+    while (e->q_len && e->state == WEIR_STATE_RUNNING && !e->in_input && !e->stepping && !e->wave_open) {
         weir_input in = queue_pop(e);
         process_input(e, &in);
     }
 }
 
-/* Accept an input: process it now, or queue it (paused, or mid-input). */
+/* -------------------------------------------------------------- stepping */
+
+/* Invoke the next message of the wave: the first in topological order from
+ * the cursor (the order run_wave takes).  Requires pending_msgs.  Names the
+ * node and the port in *out. */
+static void wave_next(weir_exec *e, weir_step *out) {
+    const uint32_t *topo = e->g->topo;
+    while (e->inst[topo[e->cursor]].head == WEIR_NONE) e->cursor++;
+    uint32_t v = topo[e->cursor];
+    const weir_node *nd = &e->g->nodes[v];
+    out->node = nd->id;
+    out->port = nd->inputs[e->msgs[e->inst[v].head].port];
+    e->t_valid = false; /* the time between steps is no node's latency */
+    invoke(e, v);
+}
+
+/* After a step of input `in`: the wave stays open while messages are
+ * pending, else (or on a failure) it ends and so does the input. */
+static void wave_after_step(weir_exec *e, weir_input *in, weir_step *out) {
+    out->stepped = true;
+    out->tick = e->tick; /* before completion's flush spends another */
+    if (e->pending_msgs && !e->fail_pending) {
+        e->wave_in = *in;
+        e->wave_open = true;
+        e->in_input = false;
+        return;
+    }
+    out->wave_done = true;
+    e->cursor = e->g->n_nodes;
+    input_end(e, in);
+}
+
+/* Run the open wave to its end, as if it had never been stepped (stepping
+ * turned off, or resumed with stepping off). */
+static void wave_finish(weir_exec *e) {
+    if (!e->wave_open || e->stepping || e->state != WEIR_STATE_RUNNING) return;
+    weir_input in = e->wave_in;
+    e->wave_open = false;
+    memset(&e->wave_in, 0, sizeof e->wave_in);
+    e->in_input = true;
+    e->now = in.now;
+    run_wave(e);
+    input_end(e, &in);
+}
+
+/* Accept an input: process it now, or queue it (paused, stepping, or
+ * mid-input). */
 static int submit(weir_exec *e, weir_input *in, bool bounded, bool *queued, bool *dropped) {
     *queued = *dropped = false;
-    if (e->state == WEIR_STATE_RUNNING && !e->in_input && e->q_len == 0) {
+    if (e->state == WEIR_STATE_RUNNING && !e->in_input && e->q_len == 0 && !e->stepping && !e->wave_open) {
         process_input(e, in);
         drain_queue(e); /* inputs that arrived while it ran */
         return 0;
@@ -514,7 +590,7 @@ static int submit(weir_exec *e, weir_input *in, bool bounded, bool *queued, bool
     int rc = queue_push(e, in);
     if (rc) return rc;
     drain_queue(e); /* running with a backlog: keep arrival order */
-    *queued = e->state != WEIR_STATE_RUNNING || e->in_input;
+    *queued = e->state != WEIR_STATE_RUNNING || e->in_input || e->stepping || e->wave_open;
     return 0;
 }
 
@@ -577,6 +653,7 @@ void weir_exec_destroy(weir_exec *e) {
         if (!weir_state_finished(e->state) && e->state != WEIR_STATE_PENDING) {
             cancel_all_effects(e);
             discard_queue(e);
+            discard_wave(e);
             free_inboxes(e);
             cleanup_instances(e);
         }
@@ -699,10 +776,15 @@ int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_
             e->sh.settled = saved;
         }
         ack->inject_id = 0;
-        if (rc == WEIR_EFULL)
+        if (rc == WEIR_EFULL && e->state == WEIR_STATE_PAUSED)
             return weir__error(err, WEIR_EFULL,
                                "execution %s is paused and its queue is full (%zu messages, MAX_BACKPRESSURE_QUEUE); "
                                "resume it or retry later",
+                               e->id, e->max_queue);
+        if (rc == WEIR_EFULL)
+            return weir__error(err, WEIR_EFULL,
+                               "execution %s is stepping and its queue is full (%zu messages, "
+                               "MAX_BACKPRESSURE_QUEUE); step it, turn stepping off or retry later",
                                e->id, e->max_queue);
         return weir__error(err, rc, "cannot accept the inject: %s", weir_strerror(rc));
     }
@@ -731,6 +813,7 @@ int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err) {
         weir__exec_event(e, "execution:resumed",
                          json_pack("{s:s,s:s,s:I}", "executionId", e->id, "state", "running", "queued",
                                    (json_int_t)e->q_len));
+    wave_finish(e); /* left open by stepping, which is off now */
     drain_queue(e);
     if (e->state == WEIR_STATE_RUNNING) maybe_complete(e);
     return 0;
@@ -742,6 +825,7 @@ int weir_exec_stop(weir_exec *e, int64_t now_ms, size_t *discarded, weir_error *
         return state_error(e, err, "stop", "pending, running or paused");
     e->now = now_ms;
     size_t n = discard_queue(e);
+    discard_wave(e); /* not counted: it is no queued input */
     if (e->state != WEIR_STATE_PENDING) {
         /* Graceful: components flush partial work before cleanup. */
         e->in_input = true;
@@ -813,6 +897,59 @@ int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err) {
         e->now = now_ms;
         maybe_complete(e);
     }
+    return 0;
+}
+
+void weir_exec_stepping(weir_exec *e, bool on, int64_t now_ms) {
+    if (e->stepping == on) return;
+    e->stepping = on;
+    if (on || e->state != WEIR_STATE_RUNNING || e->in_input) return;
+    e->now = now_ms;
+    wave_finish(e);
+    drain_queue(e);
+    if (e->state == WEIR_STATE_RUNNING) maybe_complete(e);
+}
+
+bool weir_exec_is_stepping(const weir_exec *e) { return e->stepping; }
+bool weir_exec_wave_open(const weir_exec *e) { return e->wave_open; }
+
+int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_error *err) {
+    memset(out, 0, sizeof *out);
+    if (e->state == WEIR_STATE_PAUSED)
+        return weir__error(err, WEIR_ESTATE, "cannot step execution %s: it is paused (resume it first)", e->id);
+    if (e->state != WEIR_STATE_RUNNING) return state_error(e, err, "step", "running");
+    if (!e->stepping)
+        return weir__error(err, WEIR_ESTATE,
+                           "cannot step execution %s: it is not in stepping mode (turn stepping on first)", e->id);
+    if (e->in_input)
+        return weir__error(err, WEIR_ESTATE, "cannot step execution %s from inside one of its own callbacks", e->id);
+    e->now = now_ms;
+    weir_input in;
+    if (e->wave_open) {
+        in = e->wave_in;
+        e->wave_open = false;
+        memset(&e->wave_in, 0, sizeof e->wave_in);
+        e->in_input = true;
+        e->now = in.now; /* the wave's time, as unstepped */
+        wave_next(e, out);
+    } else if (e->q_len) {
+        in = queue_pop(e);
+        input_begin(e, &in);
+        const weir_node *nd = &e->g->nodes[in.node];
+        if (in.kind == INPUT_RESOLVE) {
+            out->node = nd->id;
+            out->port = nd->n_inputs ? nd->inputs[0] : NULL;
+            out->resumed = true;
+        } else if (!e->fail_pending) {
+            wave_next(e, out);
+        } else { /* its message could not even be queued */
+            out->node = nd->id;
+            out->port = nd->inputs[in.port];
+        }
+    } else {
+        return 0;
+    }
+    wave_after_step(e, &in, out);
     return 0;
 }
 

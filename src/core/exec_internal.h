@@ -5,7 +5,14 @@
  *
  * Invariants:
  *  - Between inputs every inbox is empty (a wave runs to the end), except
- *    while an input is being processed (in_input).
+ *    while an input is being processed (in_input) and while a wave is open
+ *    (wave_open: stepping stopped part-way through an input, SPEC §4.5
+ *    `step`).  An open wave is the only partly processed input: its
+ *    messages wait in the inboxes, its input in wave_in (still counted in
+ *    its origin), and every other input waits in the queue until it ends.
+ *    A wave is open only while messages are pending (pending_msgs > 0), and
+ *    only an execution that steps or is paused keeps one open: turning
+ *    stepping off or resuming without it runs the wave to its end.
  *  - Messages only travel to nodes later in topological order, so the wave
  *    cursor (lowest topo position with a pending message) only moves
  *    forward within a wave.
@@ -115,6 +122,11 @@ struct weir_exec {
 
     /* the input being processed */
     bool in_input;
+    /* stepping (weir_exec_stepping): inputs queue, weir_exec_step moves */
+    bool stepping;
+    /* an open wave (see the invariants) and the input it is processing */
+    bool wave_open;
+    weir_input wave_in;
     uint64_t tick;
     int64_t now;
     uint32_t cur_node, cur_origin;

@@ -6,8 +6,10 @@
  * answered from mocks (due = request time + latencyMs) and injects scheduled
  * at a tick.  tick / advance / run move the clock in whole ticks and deliver
  * every item that has fallen due, in (due time, request order) — so the same
- * inputs always give the same waves, byte for byte (SPEC §4.3).  The clock
- * read for latency metrics is absent, so latencies are 0.
+ * inputs always give the same waves, byte for byte (SPEC §4.3).  step
+ * processes one node invocation at a time (the execution's stepping mode),
+ * moving the clock only when nothing is left to step at the current tick.
+ * The clock read for latency metrics is absent, so latencies are 0.
  *
  * http requests no mock matches are performed for real through a realtime
  * runtime (o.http) when there is one.  Each waits in the `held` list, in
@@ -485,7 +487,14 @@ static uint64_t next_due_tick(weir_virtual *v) {
     return t > v->ticks ? t : v->ticks + 1;
 }
 
+/* Time is about to move: a stepped execution catches up first (its open
+ * wave ends, its queue drains), so time never moves under a part-way input. */
+static void stop_stepping(weir_virtual *v) {
+    if (v->e) weir_exec_stepping(v->e, false, v->now);
+}
+
 int weir_virtual_tick(weir_virtual *v, weir_error *err) {
+    stop_stepping(v);
     int rc = move_to(v, v->ticks + 1, err);
     advanced(v);
     return rc;
@@ -516,6 +525,7 @@ static int run_to(weir_virtual *v, uint64_t target, weir_error *err) {
 
 int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err) {
     if (ms < 0) return weir__error(err, WEIR_EINVAL, "advance takes a non-negative number of ms (got %lld)", (long long)ms);
+    stop_stepping(v);
     uint64_t ticks = (uint64_t)((ms + v->tick_ms - 1) / v->tick_ms);
     int rc = run_to(v, v->ticks + ticks, err);
     advanced(v);
@@ -523,6 +533,7 @@ int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err) {
 }
 
 int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err) {
+    stop_stepping(v);
     uint64_t limit = v->ticks + (max_ticks ? max_ticks : UINT64_MAX / 2 - v->ticks);
     int first_rc = 0;
     for (;;) {
@@ -548,4 +559,41 @@ int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error
     if (idle) *idle = done && !v->nheld; /* real requests are not waited for */
     advanced(v);
     return first_rc;
+}
+
+/* Something is due at the current tick (cancelled items on top dropped). */
+static bool due_now(weir_virtual *v) {
+    while (v->n && v->heap[0].cancelled) {
+        item it = heap_pop(v);
+        item_free(&it);
+    }
+    return v->n && v->heap[0].due <= v->now;
+}
+
+/* The execution has an input part-way or waiting: a step has work. */
+static bool has_input(const weir_exec *e) { return weir_exec_wave_open(e) || weir_exec_queue_depth(e) > 0; }
+
+int weir_virtual_step(weir_virtual *v, weir_step *out, weir_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!v->e) return weir__error(err, WEIR_ESTATE, "the virtual runtime has no execution to step (bind one first)");
+    weir_exec *e = v->e;
+    weir_exec_stepping(e, true, v->now);
+    if (!has_input(e) && v->live == 0) return 0; /* nothing pending at all */
+    if (weir_exec_state(e) != WEIR_STATE_RUNNING) return weir_exec_step(e, v->now, out, err); /* says why */
+    /* Deliveries queue while stepping, so one tick's worth is bounded by
+     * what is pending: no runaway is possible here.  Deliveries that queue
+     * nothing (stale results) move on to the next due tick. */
+    while (!has_input(e)) {
+        int rc;
+        if (due_now(v)) {
+            rc = deliver_due(v, err);
+        } else {
+            uint64_t t = next_due_tick(v);
+            if (!t) return 0;
+            rc = move_to(v, t, err);
+            advanced(v);
+        }
+        if (rc) return rc; /* reported; what did queue is stepped next time */
+    }
+    return weir_exec_step(e, v->now, out, err);
 }

@@ -10,11 +10,13 @@
 static test_shell ts;
 static weir_virtual *v;
 static json_t *advances; /* [[now, tick]] from the advanced callback */
+static bool announce;    /* also put time:advanced in the event stream, as the service does */
 
 static void on_advanced(void *ud, weir_exec *e, int64_t now, uint64_t tick) {
     (void)ud;
-    (void)e;
     json_array_append_new(advances, json_pack("[I,I]", (json_int_t)now, (json_int_t)tick));
+    if (announce && e) weir_exec_event(e, "time:advanced", json_pack("{s:I,s:I}", "now", (json_int_t)now, "tick",
+                                                                     (json_int_t)tick));
 }
 
 static void make(int64_t tick_ms, const char *mocks_json) {
@@ -29,6 +31,7 @@ static void make(int64_t tick_ms, const char *mocks_json) {
 static void setup(void) {
     ts_init(&ts, true);
     advances = json_array();
+    announce = false;
     v = NULL;
 }
 static void teardown(void) {
@@ -208,8 +211,145 @@ Test(virtual, stop_cancels_pending_timers) {
     weir_exec_destroy(e);
 }
 
-/* Two flows racing on the same ticks, twice: the same events byte for byte. */
-static char *scenario(void) {
+/* ------------------------------------------------------------- stepping */
+
+static const char *CHAIN = GRAPH(PT("a") "," PT("b") "," PT("z"), E("a", "out", "b", "in") "," E("b", "out", "z", "in"));
+
+static weir_step vstep(void) {
+    weir_step s;
+    weir_error err;
+    cr_assert_eq(weir_virtual_step(v, &s, &err), 0, "%s", err.message);
+    return s;
+}
+
+static void schedule(const char *node, const char *value_json, uint64_t at_tick) {
+    json_t *val = json_loads(value_json, JSON_DECODE_ANY, NULL);
+    weir_inject in = {.node = node, .value = val};
+    weir_error err;
+    cr_assert_eq(weir_virtual_schedule(v, &in, at_tick, &err), 0, "%s", err.message);
+    json_decref(val);
+}
+
+Test(virtual, step_moves_the_clock_to_what_is_due_and_walks_the_wave) {
+    make(0, NULL);
+    weir_exec *e = start(CHAIN);
+    schedule("a", "7", 5);
+    weir_step s = vstep();
+    cr_assert(s.stepped);
+    cr_assert(weir_exec_is_stepping(e), "a virtual step turns stepping on");
+    cr_assert_eq(weir_virtual_ticks(v), 5);
+    cr_assert_eq(weir_virtual_now(v), 5);
+    cr_assert_str_eq(ts_dump(advances), "[[5,5]]", "time:advanced once, to the tick it was due");
+    cr_assert_str_eq(s.node, "a");
+    cr_assert_not(s.wave_done);
+    s = vstep();
+    cr_assert_str_eq(s.node, "b");
+    s = vstep();
+    cr_assert_str_eq(s.node, "z");
+    cr_assert(s.wave_done);
+    cr_assert_eq(ts_count_events(&ts, "output"), 1);
+    s = vstep();
+    cr_assert_not(s.stepped, "nothing is pending");
+    cr_assert_eq(weir_virtual_ticks(v), 5, "and the clock stays");
+    cr_assert_eq(json_array_size(advances), 1);
+    weir_exec_destroy(e);
+}
+
+Test(virtual, tick_after_steps_finishes_the_open_wave_before_time_moves) {
+    make(0, NULL);
+    weir_exec *e = start(DELAY50);
+    schedule("a", "1", 1);
+    weir_step s = vstep();
+    cr_assert_str_eq(s.node, "a");
+    cr_assert(weir_exec_wave_open(e));
+    weir_error err;
+    cr_assert_eq(weir_virtual_tick(v, &err), 0, "%s", err.message);
+    cr_assert_not(weir_exec_is_stepping(e), "tick turns stepping off");
+    cr_assert_not(weir_exec_wave_open(e));
+    cr_assert_eq(weir_virtual_ticks(v), 2);
+    cr_assert_eq(weir_virtual_pending(v), 1, "the delay asked for its timer");
+    bool idle;
+    cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
+    cr_assert(idle);
+    /* asked at tick 1 (due 51), not at tick 2 (due 52): the wave finished
+     * before the clock moved */
+    cr_assert_eq(weir_virtual_now(v), 51);
+    cr_assert_eq(ts_count_events(&ts, "output"), 1);
+    weir_exec_destroy(e);
+}
+
+Test(virtual, a_zero_delay_timer_from_a_step_falls_due_without_moving_the_clock) {
+    make(0, NULL);
+    weir_exec *e = start(GRAPH(PT("a") "," NODE("d", "symbia.core.delay", "{\"delayMs\":0}") "," PT("z"),
+                               E("a", "out", "d", "in") "," E("d", "out", "z", "in")));
+    schedule("a", "1", 3);
+    cr_assert_str_eq(vstep().node, "a");
+    weir_step s = vstep();
+    cr_assert_str_eq(s.node, "d");
+    cr_assert(s.wave_done);
+    s = vstep();
+    cr_assert(s.resumed, "the timer's result: the resume of d");
+    cr_assert_str_eq(s.node, "d");
+    cr_assert_eq(weir_virtual_ticks(v), 3, "due at this tick, as a tick would have delivered it");
+    cr_assert_str_eq(vstep().node, "z");
+    cr_assert_not(vstep().stepped);
+    cr_assert_str_eq(ts_dump(advances), "[[3,3]]");
+    weir_exec_destroy(e);
+}
+
+Test(virtual, step_refuses_without_an_execution_or_while_paused) {
+    make(0, NULL);
+    weir_step s;
+    weir_error err;
+    cr_assert_eq(weir_virtual_step(v, &s, &err), WEIR_ESTATE);
+    cr_assert(strstr(err.message, "no execution"), "%s", err.message);
+    weir_exec *e = start(CHAIN);
+    cr_assert_eq(weir_virtual_step(v, &s, &err), 0);
+    cr_assert_not(s.stepped, "nothing pending at all");
+    schedule("a", "1", 4);
+    cr_assert_eq(weir_exec_pause(e, weir_virtual_now(v), &err), 0);
+    cr_assert_eq(weir_virtual_step(v, &s, &err), WEIR_ESTATE);
+    cr_assert(strstr(err.message, "paused"), "%s", err.message);
+    cr_assert_not(s.stepped);
+    cr_assert_eq(weir_virtual_ticks(v), 0, "the clock did not move for a step that cannot happen");
+    cr_assert_eq(weir_exec_resume(e, weir_virtual_now(v), &err), 0);
+    cr_assert_str_eq(vstep().node, "a");
+    weir_exec_destroy(e);
+}
+
+typedef enum { PLAY_RUN, PLAY_STEPS, PLAY_MIXED } play_mode;
+
+/* Step until nothing is pending; the number of steps. */
+static int step_to_the_end(void) {
+    int n = 0;
+    for (weir_step s = vstep(); s.stepped; s = vstep()) n++;
+    return n;
+}
+
+static int64_t played_until; /* the clock when a scenario ended */
+static int played_steps;
+
+static void play(play_mode mode) {
+    weir_error err;
+    bool idle;
+    played_steps = 0;
+    if (mode == PLAY_MIXED) {
+        for (int i = 0; i < 2; i++) played_steps += vstep().stepped; /* the poller's wave at tick 1 */
+        cr_assert_eq(weir_virtual_tick(v, &err), 0, "%s", err.message);
+        for (int i = 0; i < 3; i++) played_steps += vstep().stepped; /* on to the webhook at tick 20 */
+        cr_assert_eq(weir_virtual_advance(v, 10, &err), 0, "%s", err.message);
+        played_steps += step_to_the_end();
+    } else if (mode == PLAY_STEPS) {
+        played_steps = step_to_the_end();
+    } else {
+        cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
+        cr_assert(idle);
+    }
+    cr_assert_eq(weir_virtual_pending(v), 0);
+}
+
+/* Two flows racing on the same ticks, played as `mode`: the events. */
+static char *scenario(play_mode mode) {
     make(0, "[{\"match\":{\"url\":\"http://payments.test/p/*\"},\"response\":{\"body\":{\"status\":\"pending\"}},"
             "\"latencyMs\":20}]");
     const char *g = GRAPH(PT("webhook") "," PT("poller") "," NODE("d", "symbia.core.delay", "{\"delayMs\":20}") ","
@@ -224,9 +364,8 @@ static char *scenario(void) {
     cr_assert_eq(weir_virtual_schedule(v, &w, 20, &err), 0);
     cr_assert_eq(weir_virtual_schedule(v, &p, 0 + 1, &err), 0);
     json_decref(one);
-    bool idle;
-    cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
-    cr_assert(idle);
+    play(mode);
+    played_until = weir_virtual_now(v);
     char *text = ts_events_text(&ts);
     weir_exec_destroy(e);
     weir_virtual_destroy(v);
@@ -234,15 +373,49 @@ static char *scenario(void) {
     return text;
 }
 
-Test(virtual, the_same_scenario_gives_the_same_events_byte_for_byte) {
-    char *a = scenario();
-    json_t *first_run = ts.events;
+/* The events so far, forgotten for the next run. */
+static json_t *take_events(void) {
+    json_t *ev = ts.events;
     ts.events = json_array();
-    char *b = scenario();
+    return ev;
+}
+
+Test(virtual, the_same_scenario_gives_the_same_events_byte_for_byte) {
+    char *a = scenario(PLAY_RUN);
+    json_t *first_run = take_events();
+    char *b = scenario(PLAY_RUN);
     cr_assert_str_eq(a, b);
     cr_assert_gt(json_array_size(first_run), 10, "a real scenario: %s", a);
     cr_assert_not_null(strstr(a, "\"output\""));
     json_decref(first_run);
+    free(a);
+    free(b);
+}
+
+Test(virtual, stepping_a_scenario_to_the_end_gives_the_events_run_gives) {
+    char *ran = scenario(PLAY_RUN);
+    int64_t ran_until = played_until;
+    json_decref(take_events());
+    char *stepped = scenario(PLAY_STEPS);
+    cr_assert_str_eq(stepped, ran);
+    cr_assert_eq(played_until, ran_until, "the clock ends where run leaves it");
+    /* poller, d (tick 1); webhook, get (20); d^, get (21); get^, out (40); get^, out (41) */
+    cr_assert_eq(played_steps, 10, "one step per invocation, %d", played_steps);
+    free(ran);
+    free(stepped);
+}
+
+Test(virtual, a_mixed_scenario_of_steps_ticks_and_a_delay_gives_the_same_events_twice) {
+    announce = true;
+    char *a = scenario(PLAY_MIXED);
+    int steps = played_steps;
+    json_decref(take_events());
+    char *b = scenario(PLAY_MIXED);
+    cr_assert_str_eq(a, b);
+    cr_assert_eq(played_steps, steps);
+    cr_assert_gt(steps, 5, "the scenario was stepped (%d steps)", steps);
+    cr_assert_not_null(strstr(a, "\"time:advanced\""));
+    cr_assert_not_null(strstr(a, "\"output\""));
     free(a);
     free(b);
 }
