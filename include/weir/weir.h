@@ -450,6 +450,9 @@ typedef struct weir_inject_ack {
  * in err.  Finished/pending: WEIR_ESTATE. */
 WEIR_API int weir_exec_inject(weir_exec *e, const weir_inject *in, int64_t now_ms,
                               weir_inject_ack *ack, weir_error *err);
+/* Check that inj names a node and one of its input ports (and has a value),
+ * without injecting: WEIR_ENOTFOUND / WEIR_EINVAL naming what exists. */
+WEIR_API int weir_exec_check_inject(const weir_exec *e, const weir_inject *inj, weir_error *err);
 WEIR_API int weir_exec_pause(weir_exec *e, int64_t now_ms, weir_error *err);
 WEIR_API int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err);
 /* Stop: drain (graceful flush), cleanup, cancel pending effects, clear
@@ -510,13 +513,16 @@ WEIR_API uint64_t weir_exec_seq(const weir_exec *e);
  * (time:advanced, runtime:changed).  data STOLEN; dropped while quiet. */
 WEIR_API void weir_exec_event(weir_exec *e, const char *name, json_t *data);
 /* Runtime switching (SPEC §4.5): install a new runtime's half of the shell
- * (effect_ud, effect, cancel, clock_ns of rt) and hand it every pending
- * effect again — a timer with the time it had left at old_now_ms (on the old
- * runtime's clock), requested at new_now_ms (the new one's).  The old
- * runtime must have forgotten the execution first.  WEIR_ESTATE when
- * finished. */
+ * (effect_ud, effect, cancel, clock_ns of rt; the old runtime must have
+ * forgotten the execution first) and record `to` as the execution's runtime.
+ * Every pending timer (the execution timeout included) is handed to the new
+ * runtime with the time it had left at old_now_ms (the old runtime's clock),
+ * requested at new_now_ms (the new one's).  Any other pending request (http,
+ * invoke) belonged to the old runtime — it may or may not have been performed
+ * — so it fails with a message saying so (the node's error port), never
+ * performed twice.  WEIR_ESTATE when finished (the only error). */
 WEIR_API int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now_ms, int64_t new_now_ms,
-                                      weir_error *err);
+                                      const char *from, const char *to, weir_error *err);
 
 WEIR_API const char *weir_exec_id(const weir_exec *e);
 WEIR_API weir_graph *weir_exec_graph(const weir_exec *e);
@@ -639,6 +645,9 @@ WEIR_API size_t weir_virtual_pending(const weir_virtual *v);
 WEIR_API size_t weir_virtual_inflight(const weir_virtual *v);
 /* Of which scheduled injects. */
 WEIR_API size_t weir_virtual_scheduled(const weir_virtual *v);
+/* Replace opts.arrived and opts.ud (a shell that learns of v only after a
+ * registry made it). */
+WEIR_API void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_virtual *v), void *ud);
 /* Replace the mocks (later requests use them). */
 WEIR_API int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err);
 /* Inject `in` (node, port, value: copied) when the clock reaches tick
@@ -652,11 +661,14 @@ WEIR_API int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint6
 WEIR_API int weir_virtual_tick(weir_virtual *v, weir_error *err);
 /* Advance by ms (rounded up to whole ticks), delivering on the way. */
 WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
-/* Play until nothing is pending, or max_ticks (0: no bound) have passed;
- * *idle (optional) says which.  Real http requests are not waited for (run
- * never blocks): while any is in flight or held, run plays what is due and
- * returns with *idle false; turn http's loop (the `arrived` callback says
- * when an answer came back) and call run again. */
+/* Play until idle, or max_ticks (0: no bound) have passed; *idle (optional)
+ * says which.  Idle: no scheduled inject and the execution has nothing in
+ * flight (its own execution timeout does not count), or nothing is due at
+ * all.  Real http requests are not waited for (run never blocks): while any
+ * is in flight or held, the clock stays where it is and run returns with
+ * *idle false; turn http's loop (the `arrived` callback says when an answer
+ * came back) and call run again — the answer is delivered at the next tick,
+ * so real latency never shows in virtual time. */
 WEIR_API int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err);
 /* tick, advance and run first turn stepping off for the bound execution
  * (weir_exec_stepping): an open wave finishes and the queue drains before
@@ -707,11 +719,17 @@ WEIR_API int weir_runtimes_add(weir_runtimes *r, const char *name, weir_runtime_
 WEIR_API int weir_runtimes_add_builtins(weir_runtimes *r, weir_realtime *rt, int64_t tick_ms, weir_error *err);
 WEIR_API const char *weir_runtimes_default(const weir_runtimes *r);
 WEIR_API bool weir_runtimes_has(const weir_runtimes *r, const char *name);
-/* Make runtime `name` (NULL: the default; unknown: the default, said in the
- * log). */
+/* The registered name `name` resolves to (NULL: the default; unknown: the
+ * default), logging "Requesting runtime" and "Loaded runtime from registry"
+ * or "Unknown runtime ..., falling back to default".  NULL when even the
+ * default is not registered. */
+WEIR_API const char *weir_runtimes_resolve(weir_runtimes *r, const char *name);
+/* Make runtime `name`, resolved as above; logs "Successfully initialized
+ * runtime" once the factory succeeded. */
 WEIR_API int weir_runtimes_make(weir_runtimes *r, const char *name, json_t *options, weir_runtime *out,
                                 weir_error *err);
-/* Destroy a runtime made here (its destroyer forgets e). */
+/* Destroy a runtime made here: its destroyer forgets e (the execution it
+ * served; NULL once that execution is destroyed, which leaves nothing behind). */
 WEIR_API void weir_runtimes_release(weir_runtimes *r, weir_runtime *rt, weir_exec *e);
 
 #ifdef __cplusplus

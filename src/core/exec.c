@@ -729,10 +729,8 @@ int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
 
 static void list_ports(weir_error *err, const weir_node *nd) { weir__append_names(err, nd->inputs, nd->n_inputs); }
 
-int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_inject_ack *ack, weir_error *err) {
-    weir_inject_ack dummy;
-    if (!ack) ack = &dummy;
-    memset(ack, 0, sizeof *ack);
+/* Resolve inj's node and input port, or say what exists. */
+static int inject_target(const weir_exec *e, const weir_inject *inj, uint32_t *node, uint32_t *port, weir_error *err) {
     if (!inj || !inj->node || !inj->value) return weir__error(err, WEIR_EINVAL, "an inject needs nodeId and value");
     const weir_graph *g = e->g;
     uint32_t v = weir__graph_node(g, inj->node);
@@ -742,14 +740,31 @@ int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_
         return WEIR_ENOTFOUND;
     }
     const weir_node *nd = &g->nodes[v];
-    uint32_t port = 0;
-    if (inj->port) port = weir__port_index(nd->inputs, nd->n_inputs, inj->port);
-    if (port == WEIR_NONE || nd->n_inputs == 0) {
+    uint32_t p = 0;
+    if (inj->port) p = weir__port_index(nd->inputs, nd->n_inputs, inj->port);
+    if (p == WEIR_NONE || nd->n_inputs == 0) {
         weir__error(err, WEIR_ENOTFOUND, "node \"%s\" (%s) has no input port \"%s\"; its input ports are: ", nd->id,
                     nd->comp->id, inj->port ? inj->port : "");
         list_ports(err, nd);
         return WEIR_ENOTFOUND;
     }
+    *node = v;
+    *port = p;
+    return 0;
+}
+
+int weir_exec_check_inject(const weir_exec *e, const weir_inject *inj, weir_error *err) {
+    uint32_t v, port;
+    return inject_target(e, inj, &v, &port, err);
+}
+
+int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_inject_ack *ack, weir_error *err) {
+    weir_inject_ack dummy;
+    if (!ack) ack = &dummy;
+    memset(ack, 0, sizeof *ack);
+    uint32_t v, port;
+    int trc = inject_target(e, inj, &v, &port, err);
+    if (trc) return trc;
     if (e->state != WEIR_STATE_RUNNING && e->state != WEIR_STATE_PAUSED)
         return state_error(e, err, "inject into", "running or paused");
     unsigned flags = inj->flags;

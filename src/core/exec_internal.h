@@ -52,6 +52,7 @@ typedef struct weir_fx {
     uint32_t next_free;
     bool live;
     bool internal; /* the execution timeout: not "in flight" work */
+    bool doomed;   /* a runtime switch fails it (exec_runtime.c) */
     weir_effect_kind kind;
     uint32_t node;
     uint32_t origin;

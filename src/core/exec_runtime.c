@@ -1,44 +1,67 @@
 /* An execution's runtime can change while it runs (SPEC §4.5), and a shell
  * can add events of its own (time:advanced, runtime:changed) to the
  * execution's numbered stream. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/exec_internal.h"
 
+static uint64_t fx_id(const weir_exec *e, size_t slot) { return ((uint64_t)e->fx[slot].gen << 32) | (slot + 1); }
+
 int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now_ms, int64_t new_now_ms,
-                             weir_error *err) {
+                             const char *from, const char *to, weir_error *err) {
     if (weir_state_finished(e->state))
         return weir__error(err, WEIR_ESTATE, "execution %s is %s: it has no runtime to switch", e->id,
                            weir_state_name(e->state));
-    /* Timers keep the time they have left; their payload says so from now on. */
-    for (size_t s = 0; s < e->fx_cap; s++) {
-        weir_fx *f = &e->fx[s];
-        if (!f->live || f->kind != WEIR_EFFECT_TIMER) continue;
-        json_t *d = json_object_get(f->payload, "delayMs");
-        int64_t delay = json_is_integer(d) ? json_integer_value(d) : (int64_t)json_number_value(d);
-        int64_t left = f->requested + delay - old_now_ms;
-        json_t *p = json_pack("{s:I}", "delayMs", (json_int_t)(left > 0 ? left : 0));
-        if (!p) return weir__error(err, WEIR_ENOMEM, "out of memory carrying a timer over");
-        json_decref(f->payload);
-        f->payload = p;
-        f->requested = new_now_ms;
-    }
     e->sh.effect_ud = rt->effect_ud;
     e->sh.effect = rt->effect;
     e->sh.cancel = rt->cancel;
     e->sh.clock_ns = rt->clock_ns;
     e->t_valid = false;
     e->now = new_now_ms;
-    /* Everything pending is the new runtime's to perform (the old one has
-     * forgotten this execution). */
-    for (size_t s = 0; s < e->fx_cap && e->sh.effect; s++) {
+    char *name = weir__strdup(to ? to : "");
+    if (name) {
+        weir__free(e->runtime);
+        e->runtime = name;
+    }
+    /* The new runtime performs every timer (the old one has forgotten this
+     * execution), with the time it had left.  Without memory for the new
+     * payload a timer keeps its whole delay: late, never lost. */
+    for (size_t s = 0; s < e->fx_cap; s++) {
         weir_fx *f = &e->fx[s];
         if (!f->live) continue;
-        weir_effect eff = {((uint64_t)f->gen << 32) | (s + 1), f->kind, e->id,
-                           f->node == WEIR_NONE ? NULL : e->g->nodes[f->node].id, f->payload, f->requested};
-        e->sh.effect(e->sh.effect_ud, e, &eff);
+        if (f->kind != WEIR_EFFECT_TIMER) {
+            f->doomed = !f->internal;
+            continue;
+        }
+        json_t *d = json_object_get(f->payload, "delayMs");
+        int64_t delay = json_is_integer(d) ? json_integer_value(d) : (int64_t)json_number_value(d);
+        int64_t left = f->requested + delay - old_now_ms;
+        json_t *p = json_pack("{s:I}", "delayMs", (json_int_t)(left > 0 ? left : 0));
+        if (p) {
+            json_decref(f->payload);
+            f->payload = p;
+        }
+        f->requested = new_now_ms;
+        weir_effect eff = {fx_id(e, s), f->kind, e->id, f->node == WEIR_NONE ? NULL : e->g->nodes[f->node].id,
+                           f->payload, f->requested};
+        if (e->sh.effect) e->sh.effect(e->sh.effect_ud, e, &eff);
+    }
+    /* Any other request (http, invoke) was the old runtime's: it may or may
+     * not have reached the world, so it is neither performed twice nor lost
+     * silently — it fails, on the node's error port.  (Effects requested
+     * while these results are processed live in fresh slots, not doomed.) */
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "the request was in flight when the execution switched from the %s runtime to the %s runtime; it may or "
+             "may not have been performed",
+             from ? from : "previous", to ? to : "new");
+    for (size_t s = 0; s < e->fx_cap && !weir_state_finished(e->state); s++) {
+        if (!e->fx[s].live || !e->fx[s].doomed) continue;
+        e->fx[s].doomed = false;
+        weir_exec_resolve(e, fx_id(e, s), NULL, msg, new_now_ms, NULL);
     }
     return 0;
 }

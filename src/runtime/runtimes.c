@@ -80,20 +80,28 @@ const char *weir_runtimes_default(const weir_runtimes *r) { return r->dflt; }
 
 bool weir_runtimes_has(const weir_runtimes *r, const char *name) { return find((weir_runtimes *)r, name) != NULL; }
 
-int weir_runtimes_make(weir_runtimes *r, const char *name, json_t *options, weir_runtime *out, weir_error *err) {
-    memset(out, 0, sizeof *out);
+const char *weir_runtimes_resolve(weir_runtimes *r, const char *name) {
     const char *want = name ? name : r->dflt;
     say(r, "Requesting runtime: %s", want, NULL);
     entry *en = find(r, want);
     if (en) {
         say(r, "Loaded runtime from registry: %s", want, NULL);
-    } else {
-        say(r, "Unknown runtime %s, falling back to default: %s", want, r->dflt);
-        if (!(en = find(r, r->dflt)))
-            return weir__error(err, WEIR_ENOTFOUND, "the default runtime \"%s\" is not registered", r->dflt);
+        return en->name;
     }
+    say(r, "Unknown runtime %s, falling back to default: %s", want, r->dflt);
+    en = find(r, r->dflt);
+    return en ? en->name : NULL;
+}
+
+int weir_runtimes_make(weir_runtimes *r, const char *name, json_t *options, weir_runtime *out, weir_error *err) {
+    memset(out, 0, sizeof *out);
+    entry *en = find(r, weir_runtimes_resolve(r, name));
+    if (!en) return weir__error(err, WEIR_ENOTFOUND, "the default runtime \"%s\" is not registered", r->dflt);
     int rc = en->make(en->ud, options, out, err);
-    if (rc) return rc;
+    if (rc) {
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
     out->name = en->name;
     say(r, "Successfully initialized runtime: %s", en->name, NULL);
     return 0;
@@ -126,7 +134,8 @@ static int make_realtime(void *ud, json_t *options, weir_runtime *out, weir_erro
 
 typedef struct virtual_conf {
     int64_t tick_ms;
-    weir_realtime *clock; /* where virtual time starts: the wall clock now; NULL: 0 */
+    weir_realtime *clock; /* where virtual time starts (the wall clock now; NULL: 0) and what performs
+                             unmocked http (NULL: such requests fail, naming the request) */
 } virtual_conf;
 
 static void announce(void *ud, weir_exec *e, int64_t now, uint64_t tick) {
@@ -151,7 +160,8 @@ static int make_virtual(void *ud, json_t *options, weir_runtime *out, weir_error
     weir_virtual_options vo = {.tick_ms = tick ? json_integer_value(tick) : c->tick_ms,
                                .start_ms = c->clock ? weir_realtime_now(c->clock) : 0,
                                .mocks = json_object_get(options, "mocks"),
-                               .advanced = announce};
+                               .advanced = announce,
+                               .http = c->clock}; /* unmocked requests are performed for real */
     weir_virtual *v;
     int rc = weir_virtual_create(&vo, &v, err);
     if (rc) return rc;

@@ -399,6 +399,11 @@ size_t weir_virtual_scheduled(const weir_virtual *v) {
     return n;
 }
 
+void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_virtual *v), void *ud) {
+    v->o.arrived = arrived;
+    v->o.ud = ud;
+}
+
 int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
     int rc = check_mocks(mocks, err);
     if (rc) return rc;
@@ -532,11 +537,24 @@ int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err) {
     return rc;
 }
 
+/* Nothing left that run plays for: no scheduled inject, no real request
+ * out, and the execution has nothing in flight — its own deadline (the
+ * execution timeout) does not keep it playing — or nothing is due at all
+ * (a paused execution's queue waits for resume, not for time). */
+static bool played_out(weir_virtual *v) {
+    if (v->nheld) return false;
+    if (next_due_tick(v) == 0) return true;
+    return v->e && weir_exec_idle(v->e) && weir_virtual_scheduled(v) == 0;
+}
+
 int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err) {
     stop_stepping(v);
     uint64_t limit = v->ticks + (max_ticks ? max_ticks : UINT64_MAX / 2 - v->ticks);
     int first_rc = 0;
-    for (;;) {
+    /* A real request out stops the clock: its answer is delivered at the
+     * next tick whenever it comes back, so real latency never shows in
+     * virtual time. */
+    while (!played_out(v) && !v->nheld) {
         uint64_t t = next_due_tick(v);
         if (!t || t > limit) break;
         weir_error e2;
@@ -551,12 +569,12 @@ int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error
             if (err) *err = e2;
         }
     }
-    bool done = next_due_tick(v) == 0;
-    if (!done) { /* the bound: played that long */
+    bool done = played_out(v);
+    if (!done && !v->nheld) { /* the bound: played that long */
         v->ticks = limit;
         v->now = v->start_ms + (int64_t)limit * v->tick_ms;
     }
-    if (idle) *idle = done && !v->nheld; /* real requests are not waited for */
+    if (idle) *idle = done;
     advanced(v);
     return first_rc;
 }

@@ -122,6 +122,45 @@ static const char *HTTP = GRAPH(
     NODE("get", "symbia.io.http-request", "{\"url\":\"http://payments.test/p/{{value}}\"}") "," PT("ok") "," PT("bad"),
     E("get", "out", "ok", "in") "," E("get", "error", "bad", "in"));
 
+/* The execution's own deadline is not work: run stops when the execution
+ * has nothing in flight, and does not play on into its timeout. */
+Test(virtual, run_stops_at_idle_not_at_the_execution_timeout) {
+    make(0, NULL);
+    /* two outputs: one inject reaches only one, so auto completion waits */
+    weir_graph *g = ts_graph(&ts, GRAPH(PT("a") "," PT("b") "," NODE("d", "symbia.core.delay", "{\"delayMs\":50}"),
+                                        E("a", "out", "d", "in")));
+    weir_exec_options o = {.id = "x1", .completion = WEIR_COMPLETION_AUTO, .timeout_ms = 1000};
+    weir_exec *e = ts_start(&ts, g, &o);
+    weir_graph_unref(g);
+    weir_virtual_bind(v, e);
+    inject(e, "a", "1");
+    weir_error err;
+    bool idle = false;
+    cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
+    cr_assert(idle);
+    cr_assert_eq(weir_virtual_ticks(v), 50, "played the delay, not the 1000 ms timeout");
+    cr_assert_eq(weir_exec_state(e), WEIR_STATE_RUNNING);
+    cr_assert_eq(weir_virtual_pending(v), 1, "the timeout is still armed");
+    cr_assert_eq(weir_virtual_advance(v, 950, &err), 0);
+    cr_assert_eq(weir_exec_state(e), WEIR_STATE_FAILED, "and fires when time is moved that far");
+    weir_exec_destroy(e);
+}
+
+/* A paused execution's queue waits for resume, not for time: run ends. */
+Test(virtual, run_on_a_paused_execution_ends_when_nothing_is_due) {
+    make(0, NULL);
+    weir_exec *e = start(DELAY50);
+    inject(e, "a", "1");
+    weir_error err;
+    cr_assert_eq(weir_exec_pause(e, weir_virtual_now(v), &err), 0);
+    bool idle = false;
+    cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
+    cr_assert(idle);
+    cr_assert_eq(weir_virtual_ticks(v), 50, "the timer fell due and its result queued");
+    cr_assert_eq(weir_exec_queue_depth(e), 1);
+    weir_exec_destroy(e);
+}
+
 Test(virtual, http_answers_from_mocks_after_their_latency) {
     make(0, "[{\"match\":{\"method\":\"GET\",\"url\":\"http://payments.test/p/1\"},"
             "\"response\":{\"status\":200,\"body\":{\"status\":\"pending\"}},\"latencyMs\":30},"
