@@ -31,6 +31,9 @@ static const setting SETTINGS[] = {
      "unsent bytes before a slow subscriber is cut off"},
     {"SUBSCRIBER_LINGER_MS", "subscriber-linger-ms", T_INT, "30000",
      "events still kept after the last subscriber disconnects"},
+    {"DEFAULT_RUNTIME", "default-runtime", T_STR, "realtime",
+     "runtime of executions that name none (realtime or virtual); unknown names fall back to it"},
+    {"TICK_MS", "tick-ms", T_INT, "1", "one virtual tick in ms (execute option tickMs overrides it)"},
     {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_STR, "text", "text or json (one object per line)"},
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
@@ -56,7 +59,14 @@ static void help(FILE *f) {
                "403 if refused); GET routes, /health and /metrics stay open. Event sockets need\n"
                "the same: Socket.IO auth: { token }, or for /ws a header or ?token=. Without auth the\n"
                "server binds to loopback only. Prefer the environment for secrets: flags show\n"
-               "in ps.\n\n");
+               "in ps.\n\n"
+               "Time: an execution runs on the runtime its execute options name (runtime), else\n"
+               "its graph's metadata.runtime, else DEFAULT_RUNTIME. On the virtual runtime time\n"
+               "moves only when asked: POST /api/executions/:id/tick {count?}, /advance {ms},\n"
+               "/run {maxTicks?} (plays until idle; pause stops it), /step (one node\n"
+               "invocation); injects may carry afterTicks or atTick; http is answered from the\n"
+               "execute option mocks. POST /api/executions/:id/runtime switches a running\n"
+               "execution (pending timers keep their time).\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
         fprintf(f, "  --%-28s %-26s %s (default: %s)\n", s->flag, s->env, s->help, s->dflt[0] ? s->dflt : "none");
@@ -117,7 +127,14 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "EVENT_HISTORY") == 0) c->event_history = (size_t)n;
         else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "SUBSCRIBER_LINGER_MS") == 0) c->subscriber_linger_ms = (uint64_t)n;
-        else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
+        else if (strcmp(s->env, "DEFAULT_RUNTIME") == 0) c->default_runtime = v;
+        else if (strcmp(s->env, "TICK_MS") == 0) {
+            if (n < 1) {
+                fprintf(stderr, "weir serve: TICK_MS must be at least 1, got %lld\n", n);
+                return EXIT_USAGE;
+            }
+            c->tick_ms = n;
+        } else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
         else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;
         else if (strcmp(s->env, "EGRESS_ALLOW_PRIVATE") == 0) c->egress_allow_private = b;
         else if (strcmp(s->env, "EGRESS_ALLOWLIST") == 0) c->egress_allowlist = v[0] ? v : NULL;

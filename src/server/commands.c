@@ -86,6 +86,7 @@ static void pause_or_resume(cmd *k, bool pause) {
     svc_exec *x = exec_of(k);
     if (!x) return;
     weir_error err;
+    if (pause) svc_play_stop(x, "pause"); /* virtual: pause stops playing too */
     int rc = pause ? weir_exec_pause(x->e, svc_exec_now(x), &err) : weir_exec_resume(x->e, svc_exec_now(x), &err);
     if (rc) return fail_exec(k, x, &err);
     svc_answer(k->s, &k->r, 200, svc_exec_summary(x));
@@ -123,9 +124,24 @@ static void inject(cmd *k) {
     }
     weir_inject in = {.node = node, .port = json_string_value(port), .value = value, .flags = flags};
     k->r.event = "execution:injected";
-    svc_inject(k->s, x, &k->r, &in, wait); /* takes over the reply (and its client reference) */
+    if (!svc_time_schedule(k->s, x, &k->r, &in, k->data))
+        svc_inject(k->s, x, &k->r, &in, wait); /* takes over the reply (and its client reference) */
     k->r.client = NULL;
 }
+
+/* execution:runtime|tick|advance|run|step: the time commands of SPEC §4.5. */
+static void time_cmd(cmd *k, const char *op) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    svc_time_command(k->s, x, &k->r, op, k->data); /* answers (a run: when it ends) */
+    k->r.client = NULL;
+}
+
+static void runtime_cmd(cmd *k) { time_cmd(k, "runtime"); }
+static void tick_cmd(cmd *k) { time_cmd(k, "tick"); }
+static void advance_cmd(cmd *k) { time_cmd(k, "advance"); }
+static void run_cmd(cmd *k) { time_cmd(k, "run"); }
+static void step_cmd(cmd *k) { time_cmd(k, "step"); }
 
 static const struct {
     const char *name;
@@ -133,7 +149,8 @@ static const struct {
 } COMMANDS[] = {
     {"execution:subscribe", subscribe}, {"execution:unsubscribe", unsubscribe}, {"execution:start", start},
     {"execution:pause", pause_cmd},     {"execution:resume", resume_cmd},       {"execution:stop", stop},
-    {"execution:inject", inject},
+    {"execution:inject", inject},       {"execution:runtime", runtime_cmd},     {"execution:tick", tick_cmd},
+    {"execution:advance", advance_cmd}, {"execution:run", run_cmd},             {"execution:step", step_cmd},
 };
 
 void svc_command(svc_client *c, const char *name, json_t *data, int64_t ack_id) {
@@ -149,6 +166,7 @@ void svc_command(svc_client *c, const char *name, json_t *data, int64_t ack_id) 
     }
     fail(&k, 400, svc_error_body("unknown command \"%s\"; the commands are execution:subscribe, "
                                  "execution:unsubscribe, execution:start, execution:pause, execution:resume, "
-                                 "execution:stop and execution:inject",
+                                 "execution:stop, execution:inject, and for time execution:runtime, execution:tick, "
+                                 "execution:advance, execution:run and execution:step",
                                  name));
 }

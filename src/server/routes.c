@@ -193,7 +193,7 @@ static void execs_inject(call *c) {
         (wait_v && !json_is_boolean(wait_v))) {
         json_decref(body);
         return fail(c, 400, "an inject body is {\"nodeId\": string, \"port\"?: string, \"value\": any, \"wait\"?: "
-                            "boolean, \"trace\"?: boolean}");
+                            "boolean, \"trace\"?: boolean, \"afterTicks\"?: n, \"atTick\"?: n}");
     }
     bool wait = wait_v ? json_is_true(wait_v) : query_flag(c->req->query, "wait", true);
     unsigned flags = 0;
@@ -204,7 +204,20 @@ static void execs_inject(call *c) {
     }
     weir_inject in = {.node = node, .port = json_string_value(port), .value = value, .flags = flags};
     svc_reply r = {.req = c->req, .ack_id = -1, .start_ns = c->start_ns};
-    svc_inject(c->s, x, &r, &in, wait);
+    if (!svc_time_schedule(c->s, x, &r, &in, body)) svc_inject(c->s, x, &r, &in, wait);
+    json_decref(body);
+}
+
+/* runtime, tick, advance, run, step (SPEC §4.5): the op is the path's last
+ * segment. */
+static void execs_time(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    json_t *body = body_doc(c, true);
+    if (!body) return;
+    const char *op = strrchr(c->req->path, '/') + 1;
+    svc_reply r = {.req = c->req, .ack_id = -1, .start_ns = c->start_ns};
+    svc_time_command(c->s, x, &r, op, body);
     json_decref(body);
 }
 
@@ -218,7 +231,11 @@ static void control(call *c, control_fn fn) {
     reply(c, 200, exec_summary(x));
 }
 
-static void execs_pause(call *c) { control(c, weir_exec_pause); }
+static void execs_pause(call *c) {
+    svc_exec *x = svc_exec_find(c->s, c->params[0]);
+    if (x) svc_play_stop(x, "pause"); /* virtual: pause stops playing too */
+    control(c, weir_exec_pause);
+}
 static void execs_resume(call *c) { control(c, weir_exec_resume); }
 
 static void execs_stop(call *c) {
@@ -444,7 +461,8 @@ static const route_def ROUTES[] = {
     {{"GET", "/api/executions/:id", "An execution with its metrics", 200, "404"}, execs_get},
     {{"GET", "/api/executions/:id/metrics", "Metrics of an execution", 200, "404"}, execs_metrics},
     {{"POST", "/api/executions/:id/inject",
-      "Inject {nodeId, port, value}; waits until everything it caused has settled unless wait is false", 200,
+      "Inject {nodeId, port, value}; waits until everything it caused has settled unless wait is false; "
+      "virtual: afterTicks / atTick schedule it", 200,
       "202 400 404 409 429"},
      execs_inject},
     {{"POST", "/api/executions/:id/pause", "Pause: new input queues (bounded by MAX_BACKPRESSURE_QUEUE)", 200,
@@ -453,6 +471,21 @@ static const route_def ROUTES[] = {
     {{"POST", "/api/executions/:id/resume", "Resume: drain the queue in arrival order", 200, "404 409"},
      execs_resume},
     {{"POST", "/api/executions/:id/stop", "Stop: cancel effects, discard queued input", 200, "404 409"}, execs_stop},
+    {{"POST", "/api/executions/:id/runtime",
+      "Switch the runtime ({runtime, mocks?, tickMs?}): the old one is destroyed first, pending timers keep their time",
+      200, "400 404 409"},
+     execs_time},
+    {{"POST", "/api/executions/:id/tick", "Virtual time: advance {count?} ticks, processing what falls due", 200,
+      "400 404 409"},
+     execs_time},
+    {{"POST", "/api/executions/:id/advance", "Virtual time: advance {ms} (whole ticks)", 200, "400 404 409"},
+     execs_time},
+    {{"POST", "/api/executions/:id/run",
+      "Virtual time: play until idle, {maxTicks?}, pause or stop; answers when it ends (stoppedBy)", 200,
+      "400 404 409"},
+     execs_time},
+    {{"POST", "/api/executions/:id/step", "Virtual time: exactly {count?} node invocations", 200, "400 404 409"},
+     execs_time},
     {{"GET", "/api/components", "List component descriptors", 200, ""}, components_list},
     {{"GET", "/api/components/:id", "A component descriptor", 200, "404"}, components_get},
     {{"POST", "/api/ingress/:name",

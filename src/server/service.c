@@ -269,7 +269,8 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
     json_t *err = weir_exec_error(x->e);
     if (body && err) json_object_set(body, "error", err);
     /* 200: settled; 202: still running when the wait ran out, or dropped */
-    svc_answer(s, &w->reply, settled ? 200 : 202, body);
+    if (w->early) svc_time_settled(x, body); /* answered already: told with the next time command */
+    else svc_answer(s, &w->reply, settled ? 200 : 202, body);
     wait_unlink(w);
     wait_release(w);
 }
@@ -318,6 +319,19 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
     if (w->done) return; /* settled inside the call (its memory goes when the loop turns) */
     w->inject_id = ack.inject_id;
     w->tick = ack.tick;
+    if (x->rt.virt) {
+        /* Virtual time moves only when asked: waiting for it would hang.
+         * Answered now; the settlement comes with the time command that
+         * brings it (svc_time_settled). */
+        w->early = true;
+        svc_answer(s, &w->reply, 202,
+                   json_pack("{s:s,s:I,s:I,s:b,s:b,s:s,s:s}", "executionId", x->id, "injectId",
+                             (json_int_t)ack.inject_id, "tick", (json_int_t)ack.tick, "queued", ack.queued, "settled",
+                             0, "state", weir_state_name(weir_exec_state(x->e)), "waitsFor",
+                             "virtual time: its outputs come in the answer of the tick, advance, run or step that "
+                             "settles it"));
+        return;
+    }
     /* Bounded by the execution timeout, or the default one. */
     json_t *xj = weir_exec_json(x->e);
     int64_t bound = json_integer_value(json_object_get(xj, "timeoutMs"));
@@ -326,12 +340,21 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
     uv_timer_start(&w->timer, wait_timeout, (uint64_t)bound, 0);
 }
 
+/* Destroy x's execution, then its runtime: destroying an execution that is
+ * still running cancels its effects through the runtime, so the runtime
+ * must outlive it; once destroyed, the runtime holds nothing of it. */
+static void svc_exec_free_runtime(svc_exec *x) {
+    weir_exec_destroy(x->e);
+    x->e = NULL;
+    weir_runtimes_release(x->svc->runtimes, &x->rt, NULL);
+}
+
 /* Evict the oldest finished executions beyond the history bound. */
 static void evict_finished(weir_service *s) {
     svc_exec **p = &s->execs, *prev = NULL;
     while (*p && s->n_finished > s->cfg.max_finished_history) {
         svc_exec *x = *p;
-        if (!x->finished || x->waits) {
+        if (!x->finished || x->waits || x->playing) { /* a run's answer is still owed */
             prev = x;
             p = &x->next;
             continue;
@@ -340,8 +363,8 @@ static void evict_finished(weir_service *s) {
         if (s->execs_tail == x) s->execs_tail = prev;
         svc_index_del(&s->exec_ix, x->id);
         svc_feed_free(x);
-        weir_runtimes_release(s->runtimes, &x->rt, x->e);
-        weir_exec_destroy(x->e);
+        svc_exec_free_runtime(x);
+        json_decref(x->settled);
         weir__free(x);
         s->n_execs--;
         s->n_finished--;
@@ -420,13 +443,13 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
         return rc;
     }
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
+    svc_time_attach(x);
     weir_exec_listen(x->e, false); /* until someone subscribes */
     if (first) rc = svc_feed_attach(x, first, err);
     if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (rc) {
         svc_feed_free(x);
-        weir_runtimes_release(s->runtimes, &x->rt, x->e);
-        weir_exec_destroy(x->e);
+        svc_exec_free_runtime(x);
         weir__free(x);
         return rc;
     }
@@ -447,41 +470,76 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     return 0;
 }
 
+/* Check the options a runtime would be made with before the old one is
+ * destroyed, so a bad request leaves the execution as it was. */
+static int check_runtime_options(const char *name, json_t *options, weir_error *err) {
+    if (!name || strcmp(name, "virtual") != 0) return 0;
+    json_t *tick = json_object_get(options, "tickMs");
+    if (tick && (!json_is_integer(tick) || json_integer_value(tick) < 1))
+        return weir__error(err, WEIR_EINVAL, "tickMs must be a positive integer (ms per tick)");
+    weir_virtual_options vo = {.mocks = json_object_get(options, "mocks")};
+    weir_virtual *probe;
+    int rc = weir_virtual_create(&vo, &probe, err); /* checks the mocks */
+    weir_virtual_destroy(probe);
+    return rc;
+}
+
 int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *err) {
     weir_service *s = x->svc;
     if (weir_state_finished(weir_exec_state(x->e)))
         return weir__error(err, WEIR_ESTATE, "execution %s is %s: there is no runtime to switch", x->id,
                            weir_state_name(weir_exec_state(x->e)));
+    const char *to = weir_runtimes_has(s->runtimes, name) ? name : weir_runtimes_default(s->runtimes);
+    if (x->rt.name && to && strcmp(to, x->rt.name) == 0) {
+        /* The runtime it runs on already: nothing is destroyed (SPEC §4.5's
+         * switch is for a different runtime).  On virtual, the clock, what
+         * waits on it and scheduled injects stay; only the mocks change. */
+        weir_runtimes_resolve(s->runtimes, name);
+        if (!x->rt.virt) return 0;
+        json_t *mocks = json_object_get(options, "mocks");
+        if (json_object_get(options, "tickMs"))
+            return weir__error(err, WEIR_EINVAL,
+                               "execution %s already runs on the virtual runtime; its tickMs cannot change while it "
+                               "runs (switch to realtime and back to start a new clock)",
+                               x->id);
+        return mocks ? weir_virtual_set_mocks(x->rt.virt, mocks, err) : 0;
+    }
     size_t scheduled = x->rt.virt ? weir_virtual_scheduled(x->rt.virt) : 0;
-    if (scheduled && !(name && strcmp(name, "virtual") == 0))
+    if (scheduled)
         return weir__error(err, WEIR_ESTATE,
-                           "%zu scheduled inject(s) wait on the virtual clock of execution %s; play them (run) "
-                           "before leaving the virtual runtime",
-                           scheduled, x->id);
+                           "%zu scheduled inject(s) wait on the virtual clock of execution %s; play them first "
+                           "(POST /api/executions/%s/run) so nothing accepted is dropped",
+                           scheduled, x->id, x->id);
+    int rc = check_runtime_options(to, options, err);
+    if (rc) return rc;
+    if (x->rt.virt) weir_exec_stepping(x->e, false, svc_exec_now(x)); /* an open wave ends first */
+    if (weir_state_finished(weir_exec_state(x->e))) return 0;
     char from[64];
     snprintf(from, sizeof from, "%s", x->rt.name ? x->rt.name : "");
     int64_t old_now = svc_exec_now(x);
     /* the old runtime first (SPEC §4.5), then the new one */
     weir_runtimes_release(s->runtimes, &x->rt, x->e);
     weir_error e2;
-    int rc = weir_runtimes_make(s->runtimes, name, options, &x->rt, &e2);
+    rc = weir_runtimes_make(s->runtimes, name, options, &x->rt, &e2);
     if (rc) { /* never without a runtime: the default takes over */
-        weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err);
-        weir__error(err, rc, "%s; execution %s continues on the %s runtime", e2.message, x->id,
-                    x->rt.name ? x->rt.name : "default");
+        if (weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err)) {
+            weir_exec_stop(x->e, old_now, NULL, NULL); /* nothing can perform its effects */
+            return rc;
+        }
+        weir__error(err, rc, "%s; execution %s continues on the %s runtime", e2.message, x->id, x->rt.name);
     }
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
+    svc_time_attach(x);
     weir_shell half = x->rt.shell;
     if (!s->cfg.enable_metrics) half.clock_ns = NULL;
-    weir_error e3;
-    int src = weir_exec_switch_runtime(x->e, &half, old_now, svc_exec_now(x), &e3);
-    if (src && !rc) {
-        *err = e3;
-        rc = src;
-    }
+    int64_t new_now = svc_exec_now(x);
     weir_exec_event(x->e, "runtime:changed",
-                    json_pack("{s:s,s:s,s:s?,s:I}", "executionId", x->id, "from", from, "to", x->rt.name,
-                              "time", (json_int_t)svc_exec_now(x)));
+                    json_pack("{s:s,s:s,s:s,s:I}", "executionId", x->id, "from", from, "to", x->rt.name, "time",
+                              (json_int_t)new_now));
+    weir_exec_switch_runtime(x->e, &half, old_now, new_now, from, x->rt.name, NULL);
+    json_t *f = json_pack("{s:s,s:s,s:s}", "executionId", x->id, "from", from, "to", x->rt.name);
+    weir_service_log(s, WEIR_LOG_INFO, f, "execution switched runtime");
+    json_decref(f);
     return rc;
 }
 
@@ -553,6 +611,8 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     }
     uv_timer_init(loop, &s->shutdown_poll);
     s->shutdown_poll.data = s;
+    svc_time_init(s);
+    s->open_handles = 2;
     *out = s;
     return 0;
 }
@@ -600,14 +660,19 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
     /* Stops first, so subscribers hear execution:cancelled; then the event
      * sockets close (after what was queued to them); then the listener
      * (shutdown_check). */
-    for (svc_exec *x = s->execs; x; x = x->next)
+    for (svc_exec *x = s->execs; x; x = x->next) {
+        svc_play_stop(x, "shutdown");
         if (!x->finished) weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
+    }
     svc_clients_close_all(s);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
     uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
 }
 
-static void poll_closed(uv_handle_t *h) { weir__free(h->data); }
+static void handle_closed(uv_handle_t *h) {
+    weir_service *s = h->data;
+    if (--s->open_handles == 0) weir__free(s);
+}
 
 void weir_service_destroy(weir_service *s) {
     if (!s) return;
@@ -621,9 +686,10 @@ void weir_service_destroy(weir_service *s) {
             x->waits = w->next;
             wait_release(w);
         }
+        if (x->play_reply.client) svc_client_unref(x->play_reply.client); /* unanswered: the server is going */
         svc_feed_free(x);
-        weir_runtimes_release(s->runtimes, &x->rt, x->e);
-        weir_exec_destroy(x->e);
+        svc_exec_free_runtime(x);
+        json_decref(x->settled);
         weir__free(x);
     }
     for (svc_graph *g = s->graphs, *next; g; g = next) {
@@ -640,7 +706,9 @@ void weir_service_destroy(weir_service *s) {
     weir_auth_destroy(s->auth);
     s->auth = NULL;
     uv_timer_stop(&s->shutdown_poll);
-    uv_close((uv_handle_t *)&s->shutdown_poll, poll_closed); /* frees s */
+    uv_idle_stop(&s->play_idle);
+    uv_close((uv_handle_t *)&s->shutdown_poll, handle_closed); /* the last one frees s */
+    uv_close((uv_handle_t *)&s->play_idle, handle_closed);
 }
 
 void svc_observe(weir_service *s, double ms) {

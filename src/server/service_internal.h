@@ -37,6 +37,7 @@ typedef struct svc_wait {
     uv_timer_t timer; /* bounded by the execution timeout */
     struct svc_wait *next;
     bool done;
+    bool early; /* answered 202 already (virtual time): the settlement goes to x->settled */
 } svc_wait;
 
 typedef struct svc_exec {
@@ -51,6 +52,14 @@ typedef struct svc_exec {
     svc_wait *waits;
     svc_feed *feed;        /* NULL until the first subscription */
     struct svc_exec *next; /* creation order, oldest first */
+    /* virtual time (timectl.c) */
+    json_t *settled;       /* injects answered early that settled since the last time command */
+    size_t settled_dropped;
+    bool playing;          /* a run is in progress, a slice per loop turn */
+    bool play_waiting;     /* ... waiting for real http answers (virtual `arrived` wakes it) */
+    svc_reply play_reply;  /* answered when the run ends */
+    uint64_t play_left;    /* ticks the run may still play */
+    uint64_t play_from;    /* the tick it started at */
 } svc_exec;
 
 #define LATENCY_BUCKETS 12
@@ -78,6 +87,9 @@ struct weir_service {
     void *shutdown_ud;
     uv_timer_t shutdown_poll;
     uint64_t shutdown_ms; /* loop time the shutdown began */
+    uv_idle_t play_idle; /* plays a slice of every running `run` per loop turn */
+    int open_handles;    /* shutdown_poll, play_idle: s is freed when both closed */
+    size_t n_playing;
     bool stopped_accepting;
     int64_t started_ms;
     weir_log_level log_level;
@@ -94,6 +106,20 @@ int64_t svc_exec_now(const svc_exec *x);
 /* Switch x to runtime `name` (SPEC §4.5).  options BORROWED (mocks, tickMs).
  * The old runtime is destroyed first; pending timers keep their time. */
 int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *err);
+/* Time commands (SPEC §4.5), the same over REST and the event sockets:
+ * op is runtime, tick, advance, run or step; data BORROWED; answers r. */
+void svc_time_command(weir_service *s, svc_exec *x, svc_reply *r, const char *op, json_t *data);
+/* An inject with afterTicks / atTick in data: scheduled on x's virtual clock
+ * (202), or refused.  True when data asked for scheduling (r answered). */
+bool svc_time_schedule(weir_service *s, svc_exec *x, svc_reply *r, const weir_inject *in, json_t *data);
+/* A running `run` of x ends (pause, stop, switch, shutdown): answered with
+ * stoppedBy = reason. */
+void svc_play_stop(svc_exec *x, const char *reason);
+/* Record the settlement of an inject answered early (body STOLEN). */
+void svc_time_settled(svc_exec *x, json_t *body);
+void svc_time_init(weir_service *s);
+/* x's runtime was just made: hook what the service needs of it. */
+void svc_time_attach(svc_exec *x);
 void svc_uuid(char out[40]);
 svc_graph *svc_graph_find(weir_service *s, const char *id);
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);

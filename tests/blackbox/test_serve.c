@@ -38,21 +38,6 @@ static const char *ts_sorted(http_resp *r) {
     return buf;
 }
 
-/* POST a graph and execute it; returns the execution id (static buffer). */
-static const char *load_and_execute(server *s, const char *graph_json, const char *opts) {
-    static char id[64];
-    http_resp g = http_req(s, "POST", "/api/graphs", graph_json, NULL);
-    cr_assert_eq(g.status, 201, "%s", g.body);
-    char path[256];
-    snprintf(path, sizeof path, "/api/graphs/%s/execute", str(&g, "id"));
-    http_resp x = http_req(s, "POST", path, opts, NULL);
-    cr_assert_eq(x.status, 201, "%s", x.body);
-    snprintf(id, sizeof id, "%s", str(&x, "executionId"));
-    http_free(&g);
-    http_free(&x);
-    return id;
-}
-
 Test(serve, quick_reference_flow_with_curl_semantics) {
     server s = serve_start(NULL);
     char *graph = file_text(EX "quick-reference.json");
@@ -175,7 +160,7 @@ Test(serve, error_codes_name_what_is_wrong) {
     cr_assert_str_eq(str(&r, "error"), "completion must be \"auto\" or \"never\"");
     http_free(&r);
 
-    const char *x = load_and_execute(&s, "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},"
+    const char *x = serve_execute(&s, "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},"
                                          "\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"}],"
                                          "\"edges\":[]}",
                                      NULL);
@@ -208,7 +193,7 @@ Test(serve, error_codes_name_what_is_wrong) {
 Test(serve, pause_queues_429_at_the_bound_and_resume_drains_in_order) {
     const char *args[] = {"--max-backpressure-queue", "3", NULL};
     server s = serve_start(args);
-    const char *x = load_and_execute(
+    const char *x = serve_execute(
         &s, "{\"symbia\":\"1\",\"name\":\"q\",\"metadata\":{\"role\":\"pipeline\"},\"nodes\":["
             "{\"id\":\"in\",\"component\":\"symbia.core.passthrough\"},"
             "{\"id\":\"acc\",\"component\":\"symbia.core.accumulator\",\"config\":{\"batchSize\":4}}],"
@@ -258,7 +243,7 @@ Test(serve, inject_waits_for_delays_and_wait_false_answers_at_once) {
     server s = serve_start(NULL);
     const char *graph = "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"role\":\"service\"},\"nodes\":["
                         "{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":150}}],\"edges\":[]}";
-    const char *x = load_and_execute(&s, graph, NULL);
+    const char *x = serve_execute(&s, graph, NULL);
     char path[256];
     snprintf(path, sizeof path, "/api/executions/%s/inject?trace=true", x);
     http_resp r = http_req(&s, "POST", path, "{\"nodeId\":\"d\",\"value\":\"late\"}", NULL);
@@ -282,7 +267,7 @@ Test(serve, ingress_delivers_batches_to_the_newest_running_execution) {
     http_resp r = http_req(&s, "POST", "/api/ingress/orders", "[1]", NULL);
     cr_assert_eq(r.status, 404, "%s", r.body);
     http_free(&r);
-    const char *x = load_and_execute(&s, graph, NULL);
+    const char *x = serve_execute(&s, graph, NULL);
     r = http_req(&s, "POST", "/api/ingress/orders", "[1,2,3]", NULL);
     cr_assert_eq(r.status, 202, "%s", r.body);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "accepted")), 3);
@@ -306,7 +291,7 @@ Test(serve, health_stats_metrics_and_openapi) {
     r = http_req(&s, "GET", "/health/live", NULL, NULL);
     cr_assert_eq(r.status, 200);
     http_free(&r);
-    load_and_execute(&s, "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},\"nodes\":[{\"id\":"
+    serve_execute(&s, "{\"symbia\":\"1\",\"name\":\"p\",\"metadata\":{\"role\":\"pipeline\"},\"nodes\":[{\"id\":"
                          "\"a\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[]}",
                      NULL);
     r = http_req(&s, "GET", "/api/stats", NULL, NULL);
@@ -328,7 +313,7 @@ Test(serve, health_stats_metrics_and_openapi) {
 
 Test(serve, sigterm_finishes_in_flight_requests_and_exits_0) {
     server s = serve_start(NULL);
-    const char *x = load_and_execute(&s, "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"role\":\"service\"},"
+    const char *x = serve_execute(&s, "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"role\":\"service\"},"
                                          "\"nodes\":[{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":"
                                          "{\"delayMs\":5000}}],\"edges\":[]}",
                                      NULL);
@@ -372,14 +357,6 @@ Test(serve, help_lists_every_setting_and_refuses_bad_values) {
 #define PASSTHROUGH_GRAPH                                                                                            \
     "{\"symbia\":\"1\",\"name\":\"orders\",\"metadata\":{\"role\":\"pipeline\",\"ingress\":{\"node\":\"a\"}},"       \
     "\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[]}"
-
-/* The server's stderr so far. */
-static const char *server_log(const server *s) {
-    static char log[65536];
-    ssize_t n = pread(s->err_fd, log, sizeof log - 1, 0);
-    log[n > 0 ? n : 0] = '\0';
-    return log;
-}
 
 static char *b64url(const unsigned char *p, size_t n) {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -440,7 +417,7 @@ static void expect(http_resp r, long status, const char *error_part) {
 Test(serve_auth, api_keys_guard_every_mutating_route_and_leave_reads_open) {
     const char *args[] = {"--api-keys", "k1-first,k2-second", NULL};
     server s = serve_start(args);
-    const char *log = server_log(&s);
+    const char *log = serve_log(&s);
     cr_assert(strstr(log, "(auth: API keys (2);"), "%s", log);
     cr_assert_null(strstr(log, "k1-first"), "a key was printed: %s", log);
 
@@ -502,7 +479,7 @@ Test(serve_auth, api_keys_guard_every_mutating_route_and_leave_reads_open) {
     expect(http_req_h(&s, "DELETE", path, NULL, NULL, no), 401, NULL);
     expect(http_req_h(&s, "DELETE", path, NULL, NULL, wrong), 403, NULL);
     expect(http_req_h(&s, "DELETE", path, NULL, NULL, bearer), 200, NULL);
-    log = server_log(&s);
+    log = serve_log(&s);
     cr_assert(strstr(log, "credentials refused: unknown API key"), "%s", log);
     cr_assert_null(strstr(log, "k2-second"), "a key was logged: %s", log);
     cr_assert_eq(serve_stop(&s), 0);
@@ -511,7 +488,7 @@ Test(serve_auth, api_keys_guard_every_mutating_route_and_leave_reads_open) {
 Test(serve_auth, hs256_jwt_from_the_environment_or_a_flag) {
     const char *args[] = {"--jwt-secret", JWT_SECRET_VALUE, NULL};
     server s = serve_start(args);
-    const char *log = server_log(&s);
+    const char *log = serve_log(&s);
     cr_assert(strstr(log, "(auth: JWT HS256;"), "%s", log);
     cr_assert_null(strstr(log, JWT_SECRET_VALUE), "the secret was printed: %s", log);
     char *good = bearer_jwt(payload_exp(300), NULL);
@@ -544,7 +521,7 @@ Test(serve_auth, hs256_jwt_from_the_environment_or_a_flag) {
     /* the same from JWT_SECRET (this test runs in its own process) */
     setenv("JWT_SECRET", JWT_SECRET_VALUE, 1);
     s = serve_start(NULL);
-    cr_assert(strstr(server_log(&s), "(auth: JWT HS256;"), "%s", server_log(&s));
+    cr_assert(strstr(serve_log(&s), "(auth: JWT HS256;"), "%s", serve_log(&s));
     good = bearer_jwt(payload_exp(300), NULL);
     const char *ok2[] = {good, NULL};
     expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, ok2), 201, NULL);
@@ -569,7 +546,7 @@ Test(serve_auth, rs256_public_key_from_a_pem_file) {
     char *path = proc_tempfile(".pem", pem);
     const char *args[] = {"--jwt-public-key", path, NULL};
     server s = serve_start(args);
-    cr_assert(strstr(server_log(&s), "(auth: JWT RS256 (2048-bit key);"), "%s", server_log(&s));
+    cr_assert(strstr(serve_log(&s), "(auth: JWT RS256 (2048-bit key);"), "%s", serve_log(&s));
     char *good = bearer_jwt(payload_exp(300), k);
     const char *ok[] = {good, NULL};
     expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, ok), 201, NULL);
@@ -589,7 +566,7 @@ Test(serve_auth, rs256_public_key_from_a_pem_file) {
 Test(serve_auth, host_is_honoured_only_with_auth) {
     const char *args[] = {"--host", "0.0.0.0", "--api-keys", "k1", NULL};
     server s = serve_start(args);
-    const char *log = server_log(&s);
+    const char *log = serve_log(&s);
     cr_assert(strstr(log, "listening on http://0.0.0.0:"), "%s", log);
     cr_assert(strstr(log, "(auth: API keys (1);"), "%s", log);
     expect(http_req(&s, "GET", "/health", NULL, NULL), 200, NULL);

@@ -157,3 +157,24 @@ void http_free(http_resp *r) {
     free(r->headers);
     json_decref(r->json);
 }
+
+const char *serve_log(const server *s) {
+    static char log[65536];
+    ssize_t n = pread(s->err_fd, log, sizeof log - 1, 0);
+    log[n > 0 ? n : 0] = '\0';
+    return log;
+}
+
+const char *serve_execute(server *s, const char *graph_json, const char *opts) {
+    static char id[64];
+    http_resp g = http_req(s, "POST", "/api/graphs", graph_json, NULL);
+    cr_assert_eq(g.status, 201, "%s", g.body);
+    char path[256];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(g.json, "id")));
+    http_resp x = http_req(s, "POST", path, opts, NULL);
+    cr_assert_eq(x.status, 201, "%s", x.body);
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(x.json, "executionId")));
+    http_free(&g);
+    http_free(&x);
+    return id;
+}

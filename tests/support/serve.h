@@ -13,6 +13,11 @@ typedef struct server {
 
 /* Start `weir serve --port 0 EXTRA...` (extra: a NULL-terminated list). */
 server serve_start(const char *const *extra);
+/* The server's stderr so far (a static buffer). */
+const char *serve_log(const server *s);
+/* POST graph_json, then execute it with opts (NULL: no body); asserts 201s
+ * and returns the execution id (a static buffer). */
+const char *serve_execute(server *s, const char *graph_json, const char *opts);
 /* SIGTERM, wait; returns the exit status (or -1). */
 int serve_stop(server *s);
 
