@@ -25,6 +25,10 @@ char *cli_read_file(const char *path, size_t *len);
 json_t *cli_load_doc(const char *path);
 /* Print a JSON value followed by a newline (indented when pretty). */
 void cli_print_json(FILE *f, json_t *v, bool pretty);
+/* NODE[:PORT]=JSON → node, port (NULL when absent), value (NEW; a value
+ * that is not JSON is taken as a string, so name=alice works).  -1 when
+ * there is no '='. */
+int cli_parse_inject(const char *arg, char **node, char **port, json_t **value);
 /* Is stdout (or fd) a terminal, and should we use colour? */
 bool cli_isatty(FILE *f);
 

@@ -1,7 +1,9 @@
 /* weir run GRAPH [--inject NODE[:PORT]=JSON]... [--input FILE.jsonl] [--json] [--trace]
+ *              [--virtual [--scenario FILE | --step] [--mocks FILE] [--tick-ms MS]]
  *
  * Drives one execution on the realtime runtime: start, feed the injects,
- * wait until it completes, fails or goes idle, print what happened. */
+ * wait until it completes, fails or goes idle, print what happened.  With
+ * --virtual, on the virtual runtime instead (cmd_virtual.c). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "cli/virtual.h"
 
 static const char HELP[] =
     "Usage: weir run GRAPH [options]\n"
@@ -32,6 +35,28 @@ static const char HELP[] =
     "                                 (EGRESS_ALLOW_PRIVATE=true does the same)\n"
     "  -h, --help\n"
     "\n"
+    "Virtual time (SPEC §4.5): time moves only when asked, so races can be written\n"
+    "down and replayed; the clock starts at 0 and every run prints the same thing.\n"
+    "      --virtual                  run on the virtual runtime: without --scenario or\n"
+    "                                 --step, inject and play until idle\n"
+    "      --scenario FILE            play FILE (JSON or YAML): {name?, tickMs?, mocks?,\n"
+    "                                 options? (execute options), steps: [...]}, each step\n"
+    "                                 one of\n"
+    "                                   {inject: {nodeId, port?, value, atTick? | afterTicks?}}\n"
+    "                                   {mocks: [...] | \"file.json\"}  {tick: N}  {advance: MS}\n"
+    "                                   {run: true | {maxTicks}}  {step: N}\n"
+    "                                   {expect: {output: \"node:port\", count | value | values}}\n"
+    "                                   {expect: {state: \"running\"}}  {expect: {tick: N}}\n"
+    "                                 and any step may carry a note; exit 1 if a check fails\n"
+    "      --step                     an interactive stepper: next node, tick, run, pause, quit\n"
+    "                                 (commands on stdin; h lists them)\n"
+    "      --mocks FILE               http mocks: [{match: {method?, url?}, response:\n"
+    "                                 {status?, headers?, body?}, latencyMs?}] (url may end in *)\n"
+    "      --tick-ms MS               one tick (default 1; a scenario's tickMs wins)\n"
+    "                                 A request no mock matches is performed for real (the\n"
+    "                                 egress rules below apply); its answer is delivered at\n"
+    "                                 the next tick, in request order; run waits for it.\n"
+    "\n"
     "Environment: DEFAULT_EXECUTION_TIMEOUT (ms), ENABLE_METRICS=false (no latency\n"
     "measurement), EGRESS_ALLOW_PRIVATE, EGRESS_ALLOWLIST (comma-separated hosts).\n"
     "\n"
@@ -40,7 +65,10 @@ static const char HELP[] =
     "Examples:\n"
     "  weir run examples/quick-reference.json --inject input=21\n"
     "  weir run examples/filter-split.json --inject 'orders={\"total\": 250}' --trace\n"
-    "  weir run examples/accumulator-batch.json --input examples/accumulator-batch.jsonl --json\n";
+    "  weir run examples/accumulator-batch.json --input examples/accumulator-batch.jsonl --json\n"
+    "  weir run examples/double-capture/payment.json --virtual \\\n"
+    "           --scenario examples/double-capture/race.yaml\n"
+    "  weir run examples/merge-diamond.json --virtual --step --inject 'source={\"celsius\": 100}'\n";
 
 typedef struct run_state {
     weir_exec *exec;
@@ -104,21 +132,6 @@ static void on_settled(void *ud, weir_exec *e, const weir_settled *s) {
 static void on_finished(void *ud, weir_exec *e) {
     (void)e;
     ((run_state *)ud)->finished = true;
-}
-
-/* NODE[:PORT]=JSON → node, port, value.  A value that is not JSON is taken as
- * a string, so --inject name=alice works. */
-static int parse_inject(const char *arg, char **node, char **port, json_t **value) {
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg) return -1;
-    char *target = strndup(arg, (size_t)(eq - arg));
-    char *colon = strchr(target, ':');
-    *port = colon ? strdup(colon + 1) : NULL;
-    if (colon) *colon = '\0';
-    *node = target;
-    *value = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
-    if (!*value) *value = json_string(eq + 1);
-    return 0;
 }
 
 /* Inject one value; failures are reported and end the run. */
@@ -238,13 +251,19 @@ static bool env_true(const char *name) {
 }
 
 int weir_cmd_run(int argc, char **argv) {
-    enum { OPT_JSON = 256, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE };
+    enum { OPT_JSON = 256, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP, OPT_MOCKS,
+           OPT_TICK };
     static const struct option opts[] = {{"inject", required_argument, NULL, 'i'},
                                          {"input", required_argument, NULL, 'f'},
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"trace", no_argument, NULL, OPT_TRACE},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                          {"allow-private", no_argument, NULL, OPT_PRIVATE},
+                                         {"virtual", no_argument, NULL, OPT_VIRTUAL},
+                                         {"scenario", required_argument, NULL, OPT_SCENARIO},
+                                         {"step", no_argument, NULL, OPT_STEP},
+                                         {"mocks", required_argument, NULL, OPT_MOCKS},
+                                         {"tick-ms", required_argument, NULL, OPT_TICK},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     run_state rs = {.outputs = json_array(), .traces = json_array(), .logs = json_array()};
@@ -256,6 +275,8 @@ int weir_cmd_run(int argc, char **argv) {
     const char *env_timeout = getenv("DEFAULT_EXECUTION_TIMEOUT");
     long long default_timeout = env_timeout ? atoll(env_timeout) : 300000;
     int c, code = EXIT_OK;
+    cli_virtual_args virt = {.tick_ms = 1};
+    bool is_virtual = false;
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:f:h", opts, NULL)) != -1) {
         switch (c) {
@@ -273,6 +294,19 @@ int weir_cmd_run(int argc, char **argv) {
             break;
         }
         case OPT_PRIVATE: allow_private = true; break;
+        case OPT_VIRTUAL: is_virtual = true; break;
+        case OPT_SCENARIO: virt.scenario = optarg; break;
+        case OPT_STEP: virt.step = true; break;
+        case OPT_MOCKS: virt.mocks = optarg; break;
+        case OPT_TICK: {
+            char *end;
+            virt.tick_ms = strtoll(optarg, &end, 10);
+            if (*end || virt.tick_ms < 1) {
+                fprintf(stderr, "weir run: --tick-ms takes a positive number of milliseconds, got '%s'\n", optarg);
+                code = EXIT_USAGE;
+            }
+            break;
+        }
         case 'h': fputs(HELP, stdout); goto out_early;
         default: code = EXIT_USAGE; fputs(HELP, stderr); goto out_early;
         }
@@ -280,6 +314,17 @@ int weir_cmd_run(int argc, char **argv) {
     if (code) goto out_early;
     if (optind != argc - 1) {
         fprintf(stderr, "weir run: expected one GRAPH file\n\n%s", HELP);
+        code = EXIT_USAGE;
+        goto out_early;
+    }
+    if (!is_virtual && (virt.scenario || virt.step || virt.mocks)) {
+        fprintf(stderr, "weir run: --scenario, --step and --mocks need --virtual\n");
+        code = EXIT_USAGE;
+        goto out_early;
+    }
+    if (is_virtual && ((virt.scenario && virt.step) || input || rs.trace)) {
+        fprintf(stderr, "weir run: with --virtual, give --scenario or --step (not both); --input and --trace are "
+                        "for the realtime runtime\n");
         code = EXIT_USAGE;
         goto out_early;
     }
@@ -313,6 +358,15 @@ int weir_cmd_run(int argc, char **argv) {
     }
     json_decref(problems);
     json_decref(doc);
+    if (is_virtual) {
+        virt.g = g;
+        virt.json = rs.json;
+        virt.injects = injects;
+        virt.n_injects = n_injects;
+        virt.allow_private = allow_private;
+        code = weir_cli_run_virtual(&virt);
+        goto out_graph;
+    }
 
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -342,7 +396,7 @@ int weir_cmd_run(int argc, char **argv) {
     for (size_t i = 0; i < n_injects && code == EXIT_OK && !rs.finished; i++) {
         char *node, *port;
         json_t *value;
-        if (parse_inject(injects[i], &node, &port, &value)) {
+        if (cli_parse_inject(injects[i], &node, &port, &value)) {
             fprintf(stderr, "weir run: --inject takes NODE[:PORT]=JSON, got '%s'\n", injects[i]);
             code = EXIT_USAGE;
             break;

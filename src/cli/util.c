@@ -79,3 +79,17 @@ int cli_json_help_options(int argc, char **argv, const char *help, bool *as_json
     }
     return -1;
 }
+
+int cli_parse_inject(const char *arg, char **node, char **port, json_t **value) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) return -1;
+    char *target = strndup(arg, (size_t)(eq - arg));
+    if (!target) return -1;
+    char *colon = strchr(target, ':');
+    *port = colon ? strdup(colon + 1) : NULL;
+    if (colon) *colon = '\0';
+    *node = target;
+    *value = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+    if (!*value) *value = json_string(eq + 1);
+    return 0;
+}

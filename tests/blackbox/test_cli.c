@@ -1,15 +1,11 @@
 /* The weir binary, black-box: weir run / validate / components. */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "oneshot.h"
 #include "proc.h"
 #include "weir/weir.h"
 
@@ -199,50 +195,25 @@ Test(cli, help_everywhere_and_usage_errors) {
     proc_free(&r);
 }
 
-/* A one-shot HTTP server on loopback for the http-request example. */
-static int server_fd;
-static void *serve(void *arg) {
-    (void)arg;
-    for (int i = 0; i < 1; i++) {
-        struct pollfd pfd = {server_fd, POLLIN, 0};
-        if (poll(&pfd, 1, 20000) != 1) return NULL; /* the test fails on its own; never hang */
-        int c = accept(server_fd, NULL, NULL);
-        if (c < 0) return NULL;
-        char buf[4096];
-        ssize_t n = read(c, buf, sizeof buf - 1);
-        buf[n > 0 ? n : 0] = '\0';
-        const char *body = strstr(buf, "GET /users/7 ") ? "{\"id\":7,\"name\":\"Ada\"}" : "{}";
-        char resp[512];
-        int len = snprintf(resp, sizeof resp,
-                           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                           "Connection: close\r\n\r\n%s",
-                           strlen(body), body);
-        ssize_t w = write(c, resp, (size_t)len);
-        (void)w;
-        close(c);
-    }
-    return NULL;
-}
-
 Test(cli, http_request_example_against_a_local_server) {
-    server_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(bind(server_fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    getsockname(server_fd, (struct sockaddr *)&a, &al);
-    listen(server_fd, 4);
-    pthread_t t;
-    pthread_create(&t, NULL, serve, NULL);
+    oneshot srv;
+    oneshot_start(&srv, "GET /users/7 ", "{\"id\":7,\"name\":\"Ada\"}", 2); /* weir run, then --virtual */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "sed 's/127.0.0.1:8080/127.0.0.1:%d/' " EX "http-request.json > /tmp/weir-http-%d.json",
-             ntohs(a.sin_port), getpid());
+             srv.port, getpid());
     cr_assert_eq(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "run /tmp/weir-http-%d.json --allow-private --inject ids=7", getpid());
     proc_result r = run(cmd);
-    pthread_join(t, NULL);
-    close(server_fd);
     cr_assert_eq(r.status, 0, "%s", r.err);
     ASSERT_HAS(r, out, "name:out \"Ada\"");
+    proc_free(&r);
+    /* virtual time: no mock matches, so it is performed for real; the answer
+     * is delivered at the first tick after it came back (run waits for it) */
+    snprintf(cmd, sizeof cmd, "run /tmp/weir-http-%d.json --virtual --allow-private --inject ids=7", getpid());
+    r = run(cmd);
+    oneshot_stop(&srv);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    ASSERT_HAS(r, out, "[tick 1] output name:out \"Ada\"");
     proc_free(&r);
     /* without --allow-private the egress guard refuses loopback */
     snprintf(cmd, sizeof cmd, "run /tmp/weir-http-%d.json --inject ids=7", getpid());

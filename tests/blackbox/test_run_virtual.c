@@ -1,0 +1,133 @@
+/* weir run --virtual, black-box: scenarios (the double-capture race and its
+ * fix), their checks and errors, byte-identical replays, and the stepper
+ * driven through stdin. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+#include "weir/weir.h"
+
+#define EX WEIR_SOURCE_DIR "/examples/"
+#define DC EX "double-capture/"
+
+static proc_result run(const char *args) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s", WEIR_BINARY, args);
+    return proc_run(cmd);
+}
+
+#define ASSERT_HAS(r, field, needle) \
+    cr_assert(strstr((r).field, needle), "expected %s in " #field ":\n%s\nstderr:\n%s", needle, (r).field, (r).err)
+
+Test(run_virtual, the_race_captures_twice_and_the_fix_once) {
+    proc_result r = run("run " DC "payment.json --virtual --scenario " DC "race.yaml");
+    cr_assert_eq(r.status, 1, "the invariant check fails for the race:\n%s\n%s", r.out, r.err);
+    ASSERT_HAS(r, out, "✓ expect {\"output\":\"captured:out\",\"count\":0}");
+    ASSERT_HAS(r, out, "✗ expect {\"output\":\"captured:out\",\"count\":1}: got 2");
+    ASSERT_HAS(r, out, "checks: 1 passed, 1 failed");
+    proc_free(&r);
+    r = run("run " DC "payment-fixed.json --virtual --scenario " DC "race.yaml");
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    ASSERT_HAS(r, out, "output already-captured:out {\"paymentId\":\"pay_1\",\"capturedBy\":\"poller\"}");
+    ASSERT_HAS(r, out, "checks: 2 passed, 0 failed");
+    proc_free(&r);
+}
+
+Test(run_virtual, a_scenario_replays_byte_for_byte) {
+    proc_result a = run("run " DC "payment.json --virtual --scenario " DC "race.yaml --json");
+    proc_result b = run("run " DC "payment.json --virtual --scenario " DC "race.yaml --json");
+    cr_assert_str_eq(a.out, b.out);
+    cr_assert_str_eq(a.err, b.err);
+    json_t *doc = json_loads(a.out, 0, NULL);
+    cr_assert_not_null(doc, "%s", a.out);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "failed")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "tick")), 40);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(doc, "outputs"), "captured:out")), 2);
+    json_t *first = json_array_get(json_object_get(doc, "log"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(first, "tick")), 40, "%s", a.out);
+    json_decref(doc);
+    proc_free(&a);
+    proc_free(&b);
+}
+
+Test(run_virtual, scenario_steps_and_checks) {
+    char *sc = proc_tempfile(".json",
+                             "{\"tickMs\": 10, \"options\": {\"completion\": \"never\"}, \"steps\": ["
+                             "{\"inject\": {\"nodeId\": \"source\", \"value\": {\"celsius\": 100}}},"
+                             "{\"expect\": {\"output\": \"report:out\", \"values\": [\"100°C is 212°F\"]}},"
+                             "{\"inject\": {\"nodeId\": \"source\", \"value\": {\"celsius\": 0}, \"afterTicks\": 3}},"
+                             "{\"tick\": 2}, {\"expect\": {\"tick\": 2}},"
+                             "{\"expect\": {\"output\": \"report:out\", \"count\": 1}},"
+                             "{\"advance\": 10}, {\"expect\": {\"output\": \"report:out\", \"value\": \"0°C is 32°F\"}},"
+                             "{\"run\": {\"maxTicks\": 5}}, {\"expect\": {\"state\": \"running\"}}]}");
+    char args[1024];
+    snprintf(args, sizeof args, "run " EX "merge-diamond.json --virtual --scenario %s", sc);
+    proc_result r = run(args);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    ASSERT_HAS(r, out, "[tick 3] output report:out \"0°C is 32°F\"");
+    ASSERT_HAS(r, out, "checks: 5 passed, 0 failed");
+    proc_free(&r);
+    free(sc);
+}
+
+static void refused(const char *scenario, const char *needle) {
+    char *sc = proc_tempfile(".json", scenario);
+    char args[1024];
+    snprintf(args, sizeof args, "run " EX "merge-diamond.json --virtual --scenario %s", sc);
+    proc_result r = run(args);
+    cr_assert_eq(r.status, 2, "%s: %s\n%s", scenario, r.out, r.err);
+    ASSERT_HAS(r, err, needle);
+    proc_free(&r);
+    free(sc);
+}
+
+Test(run_virtual, bad_scenarios_are_refused_saying_where) {
+    refused("{\"steps\": [{\"tick\": 1}, {\"jump\": 3}]}", "steps[1]: unknown step {\"jump\":3}");
+    refused("{\"steps\": [{\"tick\": -1}]}", "steps[0]: tick takes a positive count");
+    refused("{\"steps\": [{\"inject\": {\"nodeId\": \"nope\", \"value\": 1}}]}", "its nodes are: source, celsius");
+    refused("{\"steps\": [{\"inject\": {\"nodeId\": \"source\", \"value\": 1, \"atTick\": 0}}]}",
+            "steps[0]: inject takes {nodeId, port?, value, atTick? | afterTicks?}");
+    refused("{\"steps\": [{\"expect\": {\"output\": \"report:out\"}}]}", "needs count, value or values");
+    refused("{\"steps\": [{\"mocks\": [{\"match\": 1}]}]}", "mocks[0]");
+    refused("{\"name\": \"no steps\"}", "a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}");
+    refused("[1, 2]", "a scenario is");
+    refused("{\"options\": {\"completion\": \"sometimes\"}, \"steps\": []}", "options.completion");
+    proc_result r = run("run " EX "merge-diamond.json --scenario x.yaml");
+    cr_assert_eq(r.status, 2);
+    ASSERT_HAS(r, err, "need --virtual");
+    proc_free(&r);
+}
+
+Test(run_virtual, without_a_scenario_it_plays_until_idle) {
+    proc_result r = run("run " EX "merge-diamond.json --virtual --inject 'source={\"celsius\": 100}'");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    ASSERT_HAS(r, out, "[tick 0] output report:out \"100°C is 212°F\"");
+    ASSERT_HAS(r, out, "state: completed");
+    proc_free(&r);
+}
+
+Test(run_virtual, the_stepper_walks_one_node_at_a_time) {
+    char *keys = proc_tempfile(".txt", "n\ns\nn\nn\nn\nn\nn\nbogus\nq\n");
+    char args[1024];
+    snprintf(args, sizeof args, "run " EX "merge-diamond.json --virtual --step --inject 'source={\"celsius\": 100}' < %s",
+             keys);
+    proc_result r = run(args);
+    free(keys);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    const char *order[] = {"invoke source ← in", "invoke celsius ← in", "invoke fahrenheit ← in",
+                           "invoke join ← c",    "invoke join ← f",     "invoke report ← in"};
+    const char *at = r.out;
+    for (size_t i = 0; i < 6; i++) {
+        const char *p = strstr(at, order[i]);
+        cr_assert_not_null(p, "%s (in order) in:\n%s", order[i], r.out);
+        at = p + 1;
+    }
+    ASSERT_HAS(r, out, "source:out → celsius:in {\"celsius\":100}");
+    ASSERT_HAS(r, out, "a wave is open");
+    ASSERT_HAS(r, out, "output report:out \"100°C is 212°F\"");
+    ASSERT_HAS(r, out, "(wave done)");
+    ASSERT_HAS(r, out, "unknown command 'bogus'");
+    proc_free(&r);
+}
