@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libjansson-dev libuv1-dev libcurl4-openssl-dev libyaml-dev libhttp-parser-dev libssl-dev libwslay-dev
+  libjansson-dev libuv1-dev libcurl4-openssl-dev libyaml-dev libhttp-parser-dev libssl-dev libwslay-dev libsqlite3-dev
   libcriterion-dev
   curl
 )

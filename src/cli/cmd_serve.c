@@ -8,8 +8,13 @@
 #include "cli/cli.h"
 #include "server/service.h"
 
+/* Relative to the working directory, like Prometheus's ./data: visible
+ * where weir was started, no HOME or XDG needed (containers, CI, make run);
+ * the start log prints the absolute path. */
+#define DEFAULT_DATA_DIR "weir-data"
+
 /* Every setting: its environment variable, its flag, its default. */
-typedef enum { T_STR, T_INT, T_BOOL, T_BYTES } ctype;
+typedef enum { T_STR, T_INT, T_BOOL, T_BYTES, T_FLAG /* a boolean: --flag alone means true */ } ctype;
 typedef struct setting {
     const char *env, *flag;
     ctype type;
@@ -39,6 +44,9 @@ static const setting SETTINGS[] = {
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
      "let http-request reach loopback/private addresses"},
     {"EGRESS_ALLOWLIST", "egress-allowlist", T_STR, "", "comma-separated hosts http-request may reach (empty: any)"},
+    {"DATA_DIR", "data-dir", T_STR, DEFAULT_DATA_DIR,
+     "directory of the store (weir.db): graphs and components survive a restart"},
+    {"MEMORY", "memory", T_FLAG, "false", "keep everything in memory, store nothing (DATA_DIR is not used)"},
     {"API_KEYS", "api-keys", T_STR, "", "comma-separated API keys for X-API-Key or Authorization: Bearer"},
     {"JWT_SECRET", "jwt-secret", T_STR, "", "HS256 secret (32+ bytes) verifying Bearer JWTs"},
     {"JWT_PUBLIC_KEY", "jwt-public-key", T_STR, "", "RS256 RSA public key verifying Bearer JWTs: PEM text or a file"},
@@ -66,10 +74,17 @@ static void help(FILE *f) {
                "/run {maxTicks?} (plays until idle; pause stops it), /step (one node\n"
                "invocation); injects may carry afterTicks or atTick; http is answered from the\n"
                "execute option mocks. POST /api/executions/:id/runtime switches a running\n"
-               "execution (pending timers keep their time).\n\n");
+               "execution (pending timers keep their time).\n\n"
+               "Data: graphs (same ids, same createdAt) and registered components are stored in\n"
+               "DATA_DIR/weir.db (SQLite) before they are acknowledged, and loaded back at start; a\n"
+               "stored graph that no longer loads is logged and skipped. Executions are not stored\n"
+               "yet: a restart ends them. One weir per DATA_DIR (DATA_DIR/weir.lock). --memory\n"
+               "stores nothing.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
-        fprintf(f, "  --%-28s %-26s %s (default: %s)\n", s->flag, s->env, s->help, s->dflt[0] ? s->dflt : "none");
+        char flag[40];
+        snprintf(flag, sizeof flag, "%s%s", s->flag, s->type == T_FLAG ? "[=BOOL]" : "");
+        fprintf(f, "  --%-28s %-26s %s (default: %s)\n", flag, s->env, s->help, s->dflt[0] ? s->dflt : "none");
     }
     fprintf(f, "  -h, --help\n\nExamples:\n"
                "  weir serve\n"
@@ -105,10 +120,11 @@ static int apply(weir_service_config *c) {
         if (!v) continue;
         long long n = 0;
         bool b = false;
-        bool ok = s->type == T_STR || (s->type == T_BOOL ? parse_bool(v, &b) : parse_int(v, s->type, &n));
+        bool is_bool = s->type == T_BOOL || s->type == T_FLAG;
+        bool ok = s->type == T_STR || (is_bool ? parse_bool(v, &b) : parse_int(v, s->type, &n));
         if (!ok) {
             fprintf(stderr, "weir serve: %s (--%s) must be %s, got '%s'\n", s->env, s->flag,
-                    s->type == T_BOOL ? "true or false" : "a non-negative integer", v);
+                    is_bool ? "true or false" : "a non-negative integer", v);
             return EXIT_USAGE;
         }
         if (strcmp(s->env, "PORT") == 0) {
@@ -141,6 +157,15 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "API_KEYS") == 0) c->api_keys = v;
         else if (strcmp(s->env, "JWT_SECRET") == 0) c->jwt_secret = v;
         else if (strcmp(s->env, "JWT_PUBLIC_KEY") == 0) c->jwt_public_key = v;
+        else if (strcmp(s->env, "DATA_DIR") == 0) {
+            if (!v[0]) {
+                fprintf(stderr, "weir serve: DATA_DIR must name a directory (or use --memory to store nothing)\n");
+                return EXIT_USAGE;
+            }
+            c->data_dir = v;
+        } else if (strcmp(s->env, "MEMORY") == 0) { /* after DATA_DIR in SETTINGS: memory wins */
+            if (b) c->data_dir = NULL;
+        }
     }
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
         fprintf(stderr, "weir serve: LOG_FORMAT must be text or json, got '%s'\n", c->log_format);
@@ -190,7 +215,9 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 int weir_cmd_serve(int argc, char **argv) {
     static struct option opts[N_SETTINGS + 2];
-    for (size_t i = 0; i < N_SETTINGS; i++) opts[i] = (struct option){SETTINGS[i].flag, required_argument, NULL, (int)(i + 1)};
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        opts[i] = (struct option){SETTINGS[i].flag, SETTINGS[i].type == T_FLAG ? optional_argument : required_argument,
+                                  NULL, (int)(i + 1)};
     opts[N_SETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
     int c;
     optind = 1;
@@ -203,7 +230,7 @@ int weir_cmd_serve(int argc, char **argv) {
             help(stderr);
             return EXIT_USAGE;
         }
-        values[c - 1] = optarg;
+        values[c - 1] = optarg ? optarg : "true"; /* a T_FLAG alone */
     }
     if (optind < argc) {
         fprintf(stderr, "weir serve: unexpected argument '%s'\n\n", argv[optind]);
@@ -212,6 +239,7 @@ int weir_cmd_serve(int argc, char **argv) {
     }
     weir_service_config cfg;
     weir_service_config_defaults(&cfg);
+    cfg.data_dir = DEFAULT_DATA_DIR;
     int rc = apply(&cfg);
     if (rc) return rc;
     signal(SIGPIPE, SIG_IGN);

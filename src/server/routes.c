@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "server/service_internal.h"
@@ -69,11 +70,24 @@ static bool query_flag(const char *query, const char *name, bool dflt) {
 
 /* ---------------------------------------------------------------- graphs */
 
+/* ms since the epoch as "2024-05-01T12:00:00.000Z". */
+static void iso8601(int64_t ms, char out[32]) {
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[24];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 32, "%.20s.%03dZ", day, (int)(ms % 1000));
+}
+
 static json_t *graph_summary(svc_graph *g, bool full) {
     json_t *topo = weir_graph_topology(g->g);
-    json_t *j = json_pack("{s:s,s:s,s:s?,s:I,s:I}", "id", g->id, "name", weir_graph_name(g->g), "version",
+    char created[32];
+    iso8601(g->created_ms, created);
+    json_t *j = json_pack("{s:s,s:s,s:s?,s:I,s:I,s:s}", "id", g->id, "name", weir_graph_name(g->g), "version",
                           json_string_value(json_object_get(weir_graph_definition(g->g), "version")), "nodeCount",
-                          (json_int_t)weir_graph_node_count(g->g), "edgeCount", (json_int_t)weir_graph_edge_count(g->g));
+                          (json_int_t)weir_graph_node_count(g->g), "edgeCount", (json_int_t)weir_graph_edge_count(g->g),
+                          "createdAt", created);
     if (!j) {
         json_decref(topo);
         return NULL;
@@ -131,7 +145,11 @@ static void graphs_delete(call *c) {
     svc_graph *g = graph_or_404(c);
     if (!g) return;
     json_t *body = json_pack("{s:s,s:b}", "id", g->id, "deleted", 1);
-    svc_graph_remove(c->s, g);
+    weir_error err;
+    if (svc_graph_delete(c->s, g, &err)) {
+        json_decref(body);
+        return fail_err(c, &err);
+    }
     reply(c, 200, body);
 }
 
@@ -448,12 +466,13 @@ typedef struct route_def {
 } route_def;
 
 static const route_def ROUTES[] = {
-    {{"POST", "/api/graphs", "Load a graph definition (JSON, or YAML with Content-Type: application/yaml)", 201,
-      "400 413"},
+    {{"POST", "/api/graphs",
+      "Load a graph definition (JSON, or YAML with Content-Type: application/yaml); stored in DATA_DIR before the 201",
+      201, "400 413 503"},
      graphs_create},
     {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list},
     {{"GET", "/api/graphs/:id", "A graph with its topology and definition", 200, "404"}, graphs_get},
-    {{"DELETE", "/api/graphs/:id", "Unload a graph; stops its executions", 200, "404"}, graphs_delete},
+    {{"DELETE", "/api/graphs/:id", "Unload a graph and delete it from DATA_DIR; stops its executions", 200, "404 503"}, graphs_delete},
     {{"POST", "/api/graphs/:id/execute",
       "Start an execution (options: completion, timeoutMs, onError, overflow, runtime)", 201, "400 404 409 429"},
      graphs_execute},

@@ -142,27 +142,43 @@ static void on_log_effect(void *ud, const weir_effect *eff) {
 
 svc_graph *svc_graph_find(weir_service *s, const char *id) { return svc_index_get(&s->graph_ix, id); }
 
-int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
+/* id NULL: a new graph (new id, created now, stored before it is added). */
+static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
+                        json_t *problems, weir_error *err) {
     svc_graph *sg = weir__calloc(1, sizeof *sg);
     if (!sg) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    svc_uuid(sg->id);
+    if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
+    else svc_uuid(sg->id);
+    sg->created_ms = id ? created_ms : svc_now(s);
     weir_graph_options o = {sg->id, problems};
     int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
+    if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {
-        weir_graph_unref(sg->g);
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+        if (!id && s->store) weir_store_graph_delete(s->store, sg->id, NULL); /* not added: not kept either */
     }
     if (rc) {
+        weir_graph_unref(sg->g);
         weir__free(sg);
         return rc;
     }
-    sg->created_ms = svc_now(s);
     /* keep declaration order: append */
     svc_graph **tail = &s->graphs;
     while (*tail) tail = &(*tail)->next;
     *tail = sg;
     *out = sg;
     return 0;
+}
+
+int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
+    return graph_insert(s, doc, NULL, 0, out, problems, err);
+}
+
+int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
+                      weir_error *err) {
+    if (strlen(id) >= sizeof((svc_graph *)0)->id)
+        return weir__error(err, WEIR_EGRAPH, "its id is longer than %zu characters", sizeof((svc_graph *)0)->id - 1);
+    return graph_insert(s, doc, id, created_ms, out, NULL, err);
 }
 
 void svc_graph_remove(weir_service *s, svc_graph *g) {
@@ -217,7 +233,8 @@ int svc_status_of(int code) {
     case WEIR_ESTATE: return 409;
     case WEIR_EFULL:
     case WEIR_ELIMIT: return 429;
-    case WEIR_ENOMEM: return 503;
+    case WEIR_ENOMEM:
+    case WEIR_EIO: return 503; /* e.g. the store could not write */
     default: return 500;
     }
 }
@@ -545,6 +562,16 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
 
 /* ---------------------------------------------------------------- lifecycle */
 
+static void free_graphs(weir_service *s) {
+    for (svc_graph *g = s->graphs, *next; g; g = next) {
+        next = g->next;
+        weir_graph_unref(g->g);
+        weir__free(g);
+    }
+    s->graphs = NULL;
+    svc_index_free(&s->graph_ix);
+}
+
 int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err) {
     *out = NULL;
     weir_service *s = weir__calloc(1, sizeof *s);
@@ -590,9 +617,20 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         return weir__error(err, rc, "cannot start the runtime: %s", weir_strerror(rc));
     }
     s->started_ms = svc_now(s);
+    if ((rc = svc_persist_open(s, err))) {
+        free_graphs(s); /* those restored before it failed */
+        weir_runtimes_destroy(s->runtimes);
+        weir_realtime_destroy(s->rt);
+        weir_registry_destroy(s->reg);
+        weir_auth_destroy(s->auth);
+        weir__free(s);
+        return rc;
+    }
     weir_http_options ho = {.host = c->host, .port = c->port, .max_body_bytes = c->max_body_bytes};
     rc = weir_http_server_start(loop, &ho, svc_route, s, &s->http, err);
     if (rc) {
+        free_graphs(s);
+        svc_persist_close(s);
         weir_runtimes_destroy(s->runtimes);
         weir_realtime_destroy(s->rt);
         weir_registry_destroy(s->reg);
@@ -602,6 +640,8 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     }
     if (!(s->eio = svc_sio_new(s))) {
         weir_http_server_destroy(s->http);
+        free_graphs(s);
+        svc_persist_close(s);
         weir_runtimes_destroy(s->runtimes);
         weir_realtime_destroy(s->rt);
         weir_registry_destroy(s->reg);
@@ -692,14 +732,10 @@ void weir_service_destroy(weir_service *s) {
         json_decref(x->settled);
         weir__free(x);
     }
-    for (svc_graph *g = s->graphs, *next; g; g = next) {
-        next = g->next;
-        weir_graph_unref(g->g);
-        weir__free(g);
-    }
+    free_graphs(s);
     svc_index_free(&s->exec_ix);
     weir__free(s->scratch);
-    svc_index_free(&s->graph_ix);
+    svc_persist_close(s);
     weir_runtimes_destroy(s->runtimes);
     weir_realtime_destroy(s->rt);
     weir_registry_destroy(s->reg);

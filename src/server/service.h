@@ -12,6 +12,12 @@
 
 typedef struct weir_service weir_service;
 
+/* Hands a stored component definition (def BORROWED) back to whoever runs
+ * user components, at start, before the stored graphs load.  0, or an error
+ * in err: the component is logged and skipped (WEIR_ENOMEM stops the start). */
+typedef int (*weir_service_component_restore_fn)(void *ud, weir_service *s, const char *id, const char *version,
+                                                 json_t *def, weir_error *err);
+
 typedef struct weir_service_config {
     const char *host;
     int port;
@@ -36,13 +42,23 @@ typedef struct weir_service_config {
     const char *api_keys;       /* comma-separated */
     const char *jwt_secret;     /* HS256 */
     const char *jwt_public_key; /* RS256: PEM text or the path of a PEM file */
+    /* DATA_DIR (SPEC §7): graphs and registered components are stored in
+     * DATA_DIR/weir.db and restored at start.  NULL: in memory, nothing is
+     * stored (--memory).  Executions are not stored yet. */
+    const char *data_dir;
+    /* Set by the component host; NULL: stored components are logged and
+     * skipped at start. */
+    weir_service_component_restore_fn component_restore;
+    void *component_restore_ud;
 } weir_service_config;
 
 void weir_service_config_defaults(weir_service_config *c);
 
 /* Strings in c are borrowed for the service's lifetime (auth settings only
- * during the call).  WEIR_EINVAL: a setting is wrong (err names it); other
- * codes: the server could not start. */
+ * during the call).  WEIR_EINVAL: a setting is wrong (err names it; a
+ * DATA_DIR that cannot be used, or is in use by another weir, is one);
+ * other codes: the server could not start.  Stored graphs are loaded back
+ * before it listens. */
 int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err);
 int weir_service_port(const weir_service *s);
 /* What credentials are accepted ("API keys (2), JWT HS256"), or NULL when

@@ -6,6 +6,7 @@
 #include "server/hub.h"
 #include "server/index.h"
 #include "server/service.h"
+#include "store/store.h"
 
 typedef struct svc_graph {
     char id[40];
@@ -79,6 +80,7 @@ struct weir_service {
     char *scratch; /* JSON text of one event or answer at a time */
     size_t scratch_cap;
     svc_graph *graphs;
+    weir_store *store; /* NULL: in memory (persist.c) */
     svc_exec *execs, *execs_tail;
     svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
     size_t n_execs, n_running, n_finished;
@@ -122,8 +124,30 @@ void svc_time_init(weir_service *s);
 void svc_time_attach(svc_exec *x);
 void svc_uuid(char out[40]);
 svc_graph *svc_graph_find(weir_service *s, const char *id);
+/* Load doc (BORROWED) as a new graph, store it (persist.c), then add it;
+ * when storing fails it is not added (WEIR_EIO, err says why). */
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);
+/* Load doc as the graph `id` created at created_ms and add it, without
+ * storing it (restoring it from the store). */
+int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
+                      weir_error *err);
 void svc_graph_remove(weir_service *s, svc_graph *g);
+
+/* Persistence (persist.c, SPEC §7).  With no store (in memory) each is a
+ * no-op that succeeds.  Storing errors are WEIR_EIO (503) or WEIR_ENOMEM. */
+/* Open the store in cfg.data_dir and restore what it holds: components
+ * through cfg.component_restore, then graphs.  One that no longer loads is
+ * logged and skipped.  Logs where data lives. */
+int svc_persist_open(weir_service *s, weir_error *err);
+void svc_persist_close(weir_service *s);
+int svc_graph_persist(weir_service *s, const svc_graph *g, weir_error *err);
+/* Delete g from the store, then remove it (svc_graph_remove); on a storing
+ * error it stays. */
+int svc_graph_delete(weir_service *s, svc_graph *g, weir_error *err);
+/* For the component host: store a registered component (def BORROWED)
+ * before acknowledging it; delete it when it is unregistered. */
+int svc_store_component(weir_service *s, const char *id, const char *version, json_t *def, weir_error *err);
+int svc_unstore_component(weir_service *s, const char *id, weir_error *err);
 svc_exec *svc_exec_find(weir_service *s, const char *id);
 /* Create and start an execution.  first (may be NULL) is subscribed before
  * it starts, so it sees execution:started. */

@@ -3,6 +3,9 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdlib.h>
@@ -18,7 +21,18 @@ server serve_start(const char *const *extra) {
     cr_assert_geq(fd, 0);
     const char *argv[32] = {WEIR_BINARY, "serve", "--port", "0"};
     int argc = 4;
-    for (const char *const *e = extra; e && *e && argc < 30; e++) argv[argc++] = *e;
+    bool own_data = false;
+    for (const char *const *e = extra; e && *e && argc < 28; e++) {
+        own_data = own_data || strncmp(*e, "--data-dir", 10) == 0 || strncmp(*e, "--memory", 8) == 0;
+        argv[argc++] = *e;
+    }
+    server srv = {0};
+    if (!own_data) {
+        snprintf(srv.data_dir, sizeof srv.data_dir, "/tmp/weir-data-XXXXXX");
+        cr_assert_not_null(mkdtemp(srv.data_dir));
+        argv[argc++] = "--data-dir";
+        argv[argc++] = srv.data_dir;
+    }
     argv[argc] = NULL;
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -65,7 +79,36 @@ server serve_start(const char *const *extra) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    return (server){pid, port, rd};
+    srv.pid = pid;
+    srv.port = port;
+    srv.err_fd = rd;
+    return srv;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void serve_rmdir(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void drop_data(server *s) {
+    if (s->data_dir[0]) serve_rmdir(s->data_dir);
+    s->data_dir[0] = '\0';
+}
+
+int serve_kill(server *s) {
+    if (s->pid <= 0) return -1;
+    kill(s->pid, SIGKILL);
+    int st = 0;
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+    close(s->err_fd);
+    drop_data(s);
+    return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 }
 
 int serve_stop(server *s) {
@@ -83,10 +126,12 @@ int serve_stop(server *s) {
             waitpid(s->pid, &st, 0);
             s->pid = 0;
             close(s->err_fd);
+            drop_data(s);
             return -1;
         }
     }
     s->pid = 0;
+    drop_data(s);
     /* A sanitizer report in the server process fails the test too. */
     char log[65536];
     ssize_t n = pread(s->err_fd, log, sizeof log - 1, 0);

@@ -8,10 +8,14 @@
 typedef struct server {
     pid_t pid;
     int port;
-    int err_fd; /* the server's stderr */
+    int err_fd;         /* the server's stderr */
+    char data_dir[64];  /* the fresh DATA_DIR made for it ("" when extra gave one) */
 } server;
 
-/* Start `weir serve --port 0 EXTRA...` (extra: a NULL-terminated list). */
+/* Start `weir serve --port 0 EXTRA...` (extra: a NULL-terminated list).
+ * Unless extra has --data-dir or --memory, the server gets a fresh
+ * temporary DATA_DIR of its own, removed by serve_stop / serve_kill, so
+ * tests never share stored graphs. */
 server serve_start(const char *const *extra);
 /* The server's stderr so far (a static buffer). */
 const char *serve_log(const server *s);
@@ -20,6 +24,10 @@ const char *serve_log(const server *s);
 const char *serve_execute(server *s, const char *graph_json, const char *opts);
 /* SIGTERM, wait; returns the exit status (or -1). */
 int serve_stop(server *s);
+/* SIGKILL (no shutdown at all), wait; returns 128 + 9. */
+int serve_kill(server *s);
+/* rm -r path (a DATA_DIR a test made). */
+void serve_rmdir(const char *path);
 
 typedef struct http_resp {
     long status;
