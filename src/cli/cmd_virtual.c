@@ -13,6 +13,9 @@
 
 /* What a `run` plays at most without maxTicks. */
 #define DEFAULT_RUN_TICKS 10000000ull
+/* The most ticks (or steps) one scenario step or stepper command takes, one
+ * by one. */
+#define MAX_TICK_COUNT 1000000
 /* Ticks a stepper `run` plays between looks at the keyboard. */
 #define RUN_SLICE 1000
 
@@ -291,8 +294,10 @@ static int run_step(vrun *r, json_t *step, size_t i) {
     }
     if ((v = json_object_get(step, "tick"))) {
         int64_t n = positive(v, 1);
-        if (n < 0) {
-            fprintf(stderr, "weir run: %s: tick takes a positive count (or true for one)\n", where);
+        if (n < 0 || n > MAX_TICK_COUNT) {
+            fprintf(stderr, "weir run: %s: tick takes a count from 1 to %d (or true for one); advance moves further "
+                            "at no cost\n",
+                    where, MAX_TICK_COUNT);
             return EXIT_USAGE;
         }
         for (int64_t k = 0; k < n && !r->finished; k++) {
@@ -326,8 +331,9 @@ static int run_step(vrun *r, json_t *step, size_t i) {
     }
     if ((v = json_object_get(step, "step"))) {
         int64_t n = positive(v, 1);
-        if (n < 0) {
-            fprintf(stderr, "weir run: %s: step takes a positive count (or true for one)\n", where);
+        if (n < 0 || n > MAX_TICK_COUNT) {
+            fprintf(stderr, "weir run: %s: step takes a count from 1 to %d (or true for one)\n", where,
+                    MAX_TICK_COUNT);
             return EXIT_USAGE;
         }
         for (int64_t k = 0; k < n; k++) {
@@ -422,7 +428,10 @@ static int stepper(vrun *r) {
             if (!rc && !stepped) fprintf(r->out, "nothing left to step: idle\n");
         } else if (!strcmp(cmd, "t") || !strcmp(cmd, "tick")) {
             long long n = *arg ? atoll(arg) : 1;
-            if (n < 1) fprintf(r->out, "tick takes a positive count\n");
+            if (n < 1 || n > MAX_TICK_COUNT) {
+                fprintf(r->out, "tick takes a count from 1 to %d\n", MAX_TICK_COUNT);
+                n = 0;
+            }
             for (long long k = 0; k < n && !rc && !r->finished; k++) {
                 weir_error err;
                 pump(r);

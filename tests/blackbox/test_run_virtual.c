@@ -85,7 +85,8 @@ static void refused(const char *scenario, const char *needle) {
 
 Test(run_virtual, bad_scenarios_are_refused_saying_where) {
     refused("{\"steps\": [{\"tick\": 1}, {\"jump\": 3}]}", "steps[1]: unknown step {\"jump\":3}");
-    refused("{\"steps\": [{\"tick\": -1}]}", "steps[0]: tick takes a positive count");
+    refused("{\"steps\": [{\"tick\": -1}]}", "steps[0]: tick takes a count from 1 to 1000000");
+    refused("{\"steps\": [{\"tick\": 1000000000000}]}", "advance moves further at no cost");
     refused("{\"steps\": [{\"inject\": {\"nodeId\": \"nope\", \"value\": 1}}]}", "its nodes are: source, celsius");
     refused("{\"steps\": [{\"inject\": {\"nodeId\": \"source\", \"value\": 1, \"atTick\": 0}}]}",
             "steps[0]: inject takes {nodeId, port?, value, atTick? | afterTicks?}");
