@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "graphs.h"
 #include "weir/weir.h"
 
 static double now_s(void) {
@@ -25,17 +26,7 @@ static void die(const char *what, const weir_error *err) {
 
 static char buf[16384];
 
-static const char *chain(int n) {
-    char *p = buf;
-    p += sprintf(p, "{\"symbia\":\"1\",\"name\":\"chain\",\"metadata\":{\"completion\":\"never\"},\"nodes\":[");
-    for (int i = 0; i < n; i++) p += sprintf(p, "%s{\"id\":\"n%d\",\"component\":\"symbia.core.passthrough\"}", i ? "," : "", i);
-    p += sprintf(p, "],\"edges\":[");
-    for (int i = 0; i + 1 < n; i++)
-        p += sprintf(p, "%s{\"source\":{\"node\":\"n%d\",\"port\":\"out\"},\"target\":{\"node\":\"n%d\",\"port\":\"in\"}}",
-                     i ? "," : "", i, i + 1);
-    sprintf(p, "]}");
-    return buf;
-}
+static const char *chain(int n) { return bench_chain(buf, n, ",\"metadata\":{\"completion\":\"never\"}"); }
 
 static const char DELAYED[] =
     "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"completion\":\"never\"},\"nodes\":["
