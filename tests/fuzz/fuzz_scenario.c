@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     json_t *doc = json_loadb((const char *)data, size, 0, NULL);
     if (!doc) return 0;
-    cli_virtual_args a = {.g = g, .scenario_doc = doc, .tick_ms = 1, .out = null, .err = null, .json = true};
+    cli_virtual_args a = {.g = g, .scenario_doc = doc, .tick_ms = 1, .out = null, .err = null};
     if (getenv("FUZZ_SCENARIO_VERBOSE")) a.out = a.err = stderr;
     weir_cli_run_virtual(&a);
     json_decref(doc);
