@@ -68,18 +68,18 @@ static void help(FILE *f) {
                "the same: Socket.IO auth: { token }, or for /ws a header or ?token=. Without auth the\n"
                "server binds to loopback only. Prefer the environment for secrets: flags show\n"
                "in ps.\n\n"
+               "Data: graphs (same ids, same createdAt) and registered components are stored in\n"
+               "DATA_DIR/weir.db (SQLite) before they are acknowledged, and loaded back at start; a\n"
+               "stored graph that no longer loads is logged and skipped. Executions are not stored\n"
+               "yet: a restart ends them. One weir per DATA_DIR (DATA_DIR/weir.lock). --memory\n"
+               "stores nothing.\n\n"
                "Time: an execution runs on the runtime its execute options name (runtime), else\n"
                "its graph's metadata.runtime, else DEFAULT_RUNTIME. On the virtual runtime time\n"
                "moves only when asked: POST /api/executions/:id/tick {count?}, /advance {ms},\n"
                "/run {maxTicks?} (plays until idle; pause stops it), /step (one node\n"
                "invocation); injects may carry afterTicks or atTick; http is answered from the\n"
                "execute option mocks. POST /api/executions/:id/runtime switches a running\n"
-               "execution (pending timers keep their time).\n\n"
-               "Data: graphs (same ids, same createdAt) and registered components are stored in\n"
-               "DATA_DIR/weir.db (SQLite) before they are acknowledged, and loaded back at start; a\n"
-               "stored graph that no longer loads is logged and skipped. Executions are not stored\n"
-               "yet: a restart ends them. One weir per DATA_DIR (DATA_DIR/weir.lock). --memory\n"
-               "stores nothing.\n\n");
+               "execution (pending timers keep their time).\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
         char flag[40];
