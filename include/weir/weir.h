@@ -641,9 +641,11 @@ WEIR_API void weir_host_key(const char *id, const char *version, const char *sou
 WEIR_API int weir_host_invoke(weir_host *h, json_t *call, const char *instance, weir_host_done done, void *ud,
                               uint64_t *id, weir_error *err);
 /* Compile a component's source in a host process (and keep it there):
- * done(ud, {hooks: [...]}, NULL), or done(ud, NULL, message) for a source
+ * done(ud, {hooks: [...]}, NULL), or done(ud, {error}, NULL) for a source
  * that does not compile or whose handler is malformed ("SyntaxError: ...
- * (line 3)").  Otherwise as weir_host_invoke. */
+ * (line 3)"); done(ud, NULL, message) when the host could not tell (a
+ * source whose top level runs out of time or memory, no Node.js).
+ * Otherwise as weir_host_invoke. */
 WEIR_API int weir_host_load(weir_host *h, const char *key, const char *source, weir_host_done done, void *ud,
                             uint64_t *id, weir_error *err);
 /* A call not answered yet is dropped: its done is never called (one in

@@ -239,8 +239,7 @@ static void on_line(hproc *p, const char *s, size_t n) {
         return;
     }
     if (c->sent_source && !(c->load && error)) set_loaded(p, key, true);
-    if (c->load && error) weir__host_complete(p, NULL, error);
-    else weir__host_complete(p, msg, NULL);
+    weir__host_complete(p, msg, NULL);
     json_decref(msg);
 }
 

@@ -221,15 +221,24 @@ Test(host, a_syntax_error_is_a_load_failure_with_its_line) {
     uint64_t id;
     cr_assert_eq(weir_host_load(host, key, src, on_done, &l, &id, NULL), 0);
     run_until(&l.got);
-    cr_assert_null(l.answer);
-    cr_assert_not_null(strstr(l.error, "SyntaxError: Unexpected token ')' (line 2)"), "%s", l.error);
+    cr_assert_null(l.error, "a compile error is an answer, not a host failure");
+    const char *msg = json_string_value(json_object_get(l.answer, "error"));
+    cr_assert_not_null(strstr(msg, "SyntaxError: Unexpected token ')' (line 2)"), "%s", msg);
     answer_free(&l);
     /* A handler without process is refused at load too. */
     const char *noproc = "return { handle: () => 1 }";
     weir_host_key("acme.noproc", "1", noproc, key, sizeof key);
     cr_assert_eq(weir_host_load(host, key, noproc, on_done, &l, &id, NULL), 0);
     run_until(&l.got);
-    cr_assert_not_null(strstr(l.error, "has no process function"), "%s", l.error);
+    msg = json_string_value(json_object_get(l.answer, "error"));
+    cr_assert_not_null(strstr(msg, "has no process function"), "%s", msg);
+    answer_free(&l);
+    /* A top level that never returns is cut at the time limit. */
+    const char *spin = "for (;;) {}";
+    weir_host_key("acme.spintop", "1", spin, key, sizeof key);
+    cr_assert_eq(weir_host_load(host, key, spin, on_done, &l, &id, NULL), 0);
+    run_until(&l.got);
+    cr_assert_str_eq(l.error, "building the handler timed out after 2000 ms");
     answer_free(&l);
     finish();
 }
