@@ -98,7 +98,7 @@ struct weir_host {
     uint64_t next_id;
     hcall *deferred, *deferred_tail; /* failures to deliver from the loop */
     uv_timer_t defer_timer;
-    unsigned open_handles; /* defer_timer and every process's handles: h is freed at 0 once destroyed */
+    unsigned open_handles; /* defer_timer and one per process not yet freed: h is freed at 0 once destroyed */
     bool destroyed;
     weir_host_stats stats;
 };

@@ -365,7 +365,7 @@ int weir__host_spawn(weir_host *h, weir_error *err) {
     uv_timer_init(h->loop, &p->timer);
     p->in.data = p->out.data = p->err.data = p->timer.data = p->process.data = p;
     p->open_handles = 5;
-    h->open_handles += 5;
+    h->open_handles++; /* released when the last of p's handles has closed (proc_free) */
     char mem[48];
     snprintf(mem, sizeof mem, "--max-old-space-size=%u", h->memory_mb);
     char *args[] = {h->node, mem, "--experimental-permission", "--experimental-vm-modules",

@@ -19,6 +19,16 @@ static const char *SQUARE =
     "             \"outputs\": [{\"name\": \"out\", \"schema\": {\"type\": \"number\"}}]},"
     " \"execution\": {\"type\": \"javascript\", \"entrypoint\": \"handler\", \"source\": \"" SQUARE_SRC "\"}}";
 
+static char *file_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = malloc(1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
 static const char *str(http_resp *r, const char *key) { return json_string_value(json_object_get(r->json, key)); }
 
 static void post_component(server *s, const char *def, long want) {
@@ -99,6 +109,29 @@ Test(components, register_the_square_component_and_inject_7) {
     cr_assert_eq(json_integer_value(json_object_get(hs, "poolSize")), 10);
     cr_assert_geq(json_integer_value(json_object_get(hs, "calls")), 4, "load, initialize, two calls: %s", st.body);
     http_free(&st);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* The README's flow: the example files as they are. */
+Test(components, the_readme_example) {
+    server s = serve_start(NULL);
+    char *def = file_text(WEIR_SOURCE_DIR "/examples/square-component.json");
+    char *graph = file_text(WEIR_SOURCE_DIR "/examples/squares.json");
+    post_component(&s, def, 201);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, graph, NULL));
+    json_t *out = inject(&s, x, "{\"nodeId\": \"input\", \"value\": 7}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "output:out")), 49, "%s",
+                 dump(out));
+    json_decref(out);
+    out = inject(&s, x, "{\"nodeId\": \"input\", \"value\": \"seven\"}");
+    /* "seven" * "seven" is NaN, which JSON carries as null: no error. */
+    cr_assert(json_is_null(json_object_get(json_object_get(out, "outputs"), "output:out")), "%s", dump(out));
+    cr_assert_null(json_object_get(json_object_get(out, "outputs"), "failed:out"));
+    json_decref(out);
+    cr_assert_not_null(strstr(serve_log(&s), "squared: 49"), "%s", serve_log(&s));
+    free(def);
+    free(graph);
     cr_assert_eq(serve_stop(&s), 0);
 }
 
