@@ -247,6 +247,7 @@ int weir_cmd_serve(int argc, char **argv) {
     rc = weir_service_start(&st.loop, &cfg, &st.svc, &err);
     if (rc) {
         fprintf(stderr, "weir serve: %s\n", err.message);
+        uv_run(&st.loop, UV_RUN_DEFAULT); /* what the failed start made closes its handles */
         uv_loop_close(&st.loop);
         return rc == WEIR_EINVAL ? EXIT_USAGE : EXIT_FAILED;
     }
