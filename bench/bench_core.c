@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "graphs.h"
 #include "weir/weir.h"
 
 /* --- a counting allocator (weir + jansson) */
@@ -61,17 +62,7 @@ static int64_t mono_ns(void *ud) {
 
 static char graph_buf[16384];
 
-static const char *chain(int n) {
-    char *p = graph_buf;
-    p += sprintf(p, "{\"symbia\":\"1\",\"name\":\"chain\",\"nodes\":[");
-    for (int i = 0; i < n; i++) p += sprintf(p, "%s{\"id\":\"n%d\",\"component\":\"symbia.core.passthrough\"}", i ? "," : "", i);
-    p += sprintf(p, "],\"edges\":[");
-    for (int i = 0; i + 1 < n; i++)
-        p += sprintf(p, "%s{\"source\":{\"node\":\"n%d\",\"port\":\"out\"},\"target\":{\"node\":\"n%d\",\"port\":\"in\"}}",
-                     i ? "," : "", i, i + 1);
-    sprintf(p, "]}");
-    return graph_buf;
-}
+static const char *chain(int n) { return bench_chain(graph_buf, n, ""); }
 
 static const char MAP_FILTER[] =
     "{\"symbia\":\"1\",\"name\":\"mf\",\"nodes\":[{\"id\":\"m\",\"component\":\"symbia.core.map\",\"config\":{"

@@ -9,5 +9,7 @@ if [[ -x "$build/bench/bench_expr" ]]; then
   echo "== expressions"
   "$build/bench/bench_expr"
 fi
+echo "== virtual runtime (in-process)"
+"$build/bench/bench_virtual"
 echo "== service over loopback"
 "$(dirname "$0")/serve.sh" "$build"

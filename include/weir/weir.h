@@ -797,6 +797,11 @@ WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
  * came back) and call run again — the answer is delivered at the next tick,
  * so real latency never shows in virtual time. */
 WEIR_API int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err);
+/* Pause (SPEC §4.5: stop playing): called while run plays — from an event,
+ * a settled or an advanced callback — it makes run return after the tick in
+ * progress, the clock there (a breakpoint; *idle says whether anything is
+ * left).  Outside a run it does nothing. */
+WEIR_API void weir_virtual_pause(weir_virtual *v);
 /* tick, advance and run first turn stepping off for the bound execution
  * (weir_exec_stepping): an open wave finishes and the queue drains before
  * the clock moves. */

@@ -13,6 +13,9 @@
 
 /* What a `run` plays at most without maxTicks. */
 #define DEFAULT_RUN_TICKS 10000000ull
+/* The most ticks (or steps) one scenario step or stepper command takes, one
+ * by one. */
+#define MAX_TICK_COUNT 1000000
 /* Ticks a stepper `run` plays between looks at the keyboard. */
 #define RUN_SLICE 1000
 
@@ -23,6 +26,7 @@ typedef struct vrun {
     weir_virtual *v;
     weir_exec *e;
     FILE *out;       /* the narration (stderr with --json) */
+    FILE *err;       /* errors */
     json_t *outputs; /* "node:port" → [values] */
     json_t *log;     /* --json: [{tick, output: "node:port", value}] */
     json_t *checks;  /* --json: [{check, ok, got?}] */
@@ -79,8 +83,7 @@ static void on_finished(void *ud, weir_exec *e) {
 /* ------------------------------------------------------------- commands */
 
 static int fail(vrun *r, const char *where, const weir_error *err) {
-    fprintf(stderr, "weir run: %s%s%s\n", where ? where : "", where ? ": " : "", err->message);
-    (void)r;
+    fprintf(r->err, "weir run: %s%s%s\n", where ? where : "", where ? ": " : "", err->message);
     return err->code == WEIR_EINVAL || err->code == WEIR_ENOTFOUND ? EXIT_USAGE : EXIT_FAILED;
 }
 
@@ -212,14 +215,14 @@ static int do_expect(vrun *r, json_t *spec, const char *where) {
             check(r, lastv && json_equal(lastv, value), spec, "%s", got);
         }
         if (values) {
-            char *s = dump(list ? list : json_array());
+            char *s = list ? dump(list) : NULL; /* no output yet: [] */
             snprintf(got, sizeof got, "%s", s ? s : "[]");
             free(s);
             check(r, json_equal(list ? list : values, values) && (list || json_array_size(values) == 0), spec, "%s",
                   got);
         }
         if (!json_is_integer(count) && !value && !values) {
-            fprintf(stderr, "weir run: %s: an output check needs count, value or values\n", where);
+            fprintf(r->err, "weir run: %s: an output check needs count, value or values\n", where);
             return EXIT_USAGE;
         }
         return 0;
@@ -234,7 +237,7 @@ static int do_expect(vrun *r, json_t *spec, const char *where) {
         check(r, (json_int_t)weir_virtual_ticks(r->v) == json_integer_value(tick), spec, "%s", got);
         return 0;
     }
-    fprintf(stderr,
+    fprintf(r->err,
             "weir run: %s: expect takes {output: \"node:port\", count | value | values}, {state: \"...\"} or "
             "{tick: n}\n",
             where);
@@ -271,7 +274,7 @@ static int run_step(vrun *r, json_t *step, size_t i) {
         json_t *value = json_object_get(v, "value");
         json_t *at = json_object_get(v, "atTick"), *after = json_object_get(v, "afterTicks");
         if (!node || !value || (at && positive(at, 0) < 0) || (after && (!json_is_integer(after) || json_integer_value(after) < 0))) {
-            fprintf(stderr, "weir run: %s: inject takes {nodeId, port?, value, atTick? | afterTicks?}\n", where);
+            fprintf(r->err, "weir run: %s: inject takes {nodeId, port?, value, atTick? | afterTicks?}\n", where);
             return EXIT_USAGE;
         }
         int64_t tick = at ? json_integer_value(at)
@@ -291,8 +294,10 @@ static int run_step(vrun *r, json_t *step, size_t i) {
     }
     if ((v = json_object_get(step, "tick"))) {
         int64_t n = positive(v, 1);
-        if (n < 0) {
-            fprintf(stderr, "weir run: %s: tick takes a positive count (or true for one)\n", where);
+        if (n < 0 || n > MAX_TICK_COUNT) {
+            fprintf(r->err, "weir run: %s: tick takes a count from 1 to %d (or true for one); advance moves further "
+                            "at no cost\n",
+                    where, MAX_TICK_COUNT);
             return EXIT_USAGE;
         }
         for (int64_t k = 0; k < n && !r->finished; k++) {
@@ -305,7 +310,7 @@ static int run_step(vrun *r, json_t *step, size_t i) {
     }
     if ((v = json_object_get(step, "advance"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            fprintf(stderr, "weir run: %s: advance takes milliseconds (a non-negative integer)\n", where);
+            fprintf(r->err, "weir run: %s: advance takes milliseconds (a non-negative integer)\n", where);
             return EXIT_USAGE;
         }
         weir_error err;
@@ -319,15 +324,16 @@ static int run_step(vrun *r, json_t *step, size_t i) {
         json_t *max = json_is_object(v) ? json_object_get(v, "maxTicks") : NULL;
         int64_t n = max ? positive(max, 0) : 0;
         if (n < 0 || !(json_is_object(v) || json_is_true(v))) {
-            fprintf(stderr, "weir run: %s: run takes true or {maxTicks: n}\n", where);
+            fprintf(r->err, "weir run: %s: run takes true or {maxTicks: n}\n", where);
             return EXIT_USAGE;
         }
         return do_run(r, n ? (uint64_t)n : DEFAULT_RUN_TICKS, false, where);
     }
     if ((v = json_object_get(step, "step"))) {
         int64_t n = positive(v, 1);
-        if (n < 0) {
-            fprintf(stderr, "weir run: %s: step takes a positive count (or true for one)\n", where);
+        if (n < 0 || n > MAX_TICK_COUNT) {
+            fprintf(r->err, "weir run: %s: step takes a count from 1 to %d (or true for one)\n", where,
+                    MAX_TICK_COUNT);
             return EXIT_USAGE;
         }
         for (int64_t k = 0; k < n; k++) {
@@ -343,14 +349,14 @@ static int run_step(vrun *r, json_t *step, size_t i) {
     }
     if ((v = json_object_get(step, "expect"))) {
         if (!json_is_object(v)) {
-            fprintf(stderr, "weir run: %s: expect takes an object\n", where);
+            fprintf(r->err, "weir run: %s: expect takes an object\n", where);
             return EXIT_USAGE;
         }
         return do_expect(r, v, where);
     }
     if (note && json_object_size(step) == 1) return 0;
     char *s = dump(step);
-    fprintf(stderr,
+    fprintf(r->err,
             "weir run: %s: unknown step %s; a step is one of inject, mocks, tick, advance, run, step, expect "
             "(each may carry a note)\n",
             where, s ? s : "?");
@@ -361,16 +367,18 @@ static int run_step(vrun *r, json_t *step, size_t i) {
 static int play_scenario(vrun *r, json_t *sc) {
     json_t *steps = json_object_get(sc, "steps");
     if (!json_is_array(steps)) {
-        fprintf(stderr, "weir run: %s: a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}\n", r->a->scenario);
+        fprintf(r->err, "weir run: %s: a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}\n",
+                r->a->scenario ? r->a->scenario : "scenario");
         return EXIT_USAGE;
     }
     const char *name = json_string_value(json_object_get(sc, "name"));
-    fprintf(r->out, "scenario %s: %zu steps\n", name ? name : r->a->scenario, json_array_size(steps));
+    fprintf(r->out, "scenario %s: %zu steps\n", name ? name : r->a->scenario ? r->a->scenario : "(unnamed)",
+            json_array_size(steps));
     size_t i;
     json_t *step;
     json_array_foreach(steps, i, step) {
         if (!json_is_object(step)) {
-            fprintf(stderr, "weir run: steps[%zu] must be an object\n", i);
+            fprintf(r->err, "weir run: steps[%zu] must be an object\n", i);
             return EXIT_USAGE;
         }
         int rc = run_step(r, step, i);
@@ -407,7 +415,7 @@ static int stepper(vrun *r) {
     int rc = 0;
     for (;;) {
         if (tty) {
-            fprintf(stderr, "weir[%llu]> ", (unsigned long long)weir_virtual_ticks(r->v));
+            fprintf(r->err, "weir[%llu]> ", (unsigned long long)weir_virtual_ticks(r->v));
             fflush(stderr);
         }
         if (getline(&line, &cap, stdin) < 0) break;
@@ -422,7 +430,10 @@ static int stepper(vrun *r) {
             if (!rc && !stepped) fprintf(r->out, "nothing left to step: idle\n");
         } else if (!strcmp(cmd, "t") || !strcmp(cmd, "tick")) {
             long long n = *arg ? atoll(arg) : 1;
-            if (n < 1) fprintf(r->out, "tick takes a positive count\n");
+            if (n < 1 || n > MAX_TICK_COUNT) {
+                fprintf(r->out, "tick takes a count from 1 to %d\n", MAX_TICK_COUNT);
+                n = 0;
+            }
             for (long long k = 0; k < n && !rc && !r->finished; k++) {
                 weir_error err;
                 pump(r);
@@ -474,18 +485,20 @@ static int stepper(vrun *r) {
 /* ------------------------------------------------------------------ main */
 
 int weir_cli_run_virtual(const cli_virtual_args *a) {
+    FILE *const errf = a->err ? a->err : stderr;
+    const char *name = a->scenario ? a->scenario : "scenario";
     int rc = 0;
-    json_t *sc = NULL, *mocks = NULL;
-    if (a->scenario && !(sc = cli_load_doc(a->scenario))) return EXIT_USAGE;
+    json_t *sc = json_incref(a->scenario_doc), *mocks = NULL;
+    if (!sc && a->scenario && !(sc = cli_load_doc(a->scenario))) return EXIT_USAGE;
     if (sc && !json_is_object(sc)) {
-        fprintf(stderr, "weir run: %s: a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}\n", a->scenario);
+        fprintf(errf, "weir run: %s: a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}\n", name);
         json_decref(sc);
         return EXIT_USAGE;
     }
     int64_t tick_ms = a->tick_ms;
     json_t *t = json_object_get(sc, "tickMs");
     if (t && positive(t, 1) < 0) {
-        fprintf(stderr, "weir run: %s: tickMs must be a positive integer\n", a->scenario);
+        fprintf(errf, "weir run: %s: tickMs must be a positive integer\n", name);
         json_decref(sc);
         return EXIT_USAGE;
     }
@@ -496,7 +509,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
         json_decref(sc);
         return EXIT_USAGE;
     }
-    vrun r = {.a = a, .out = a->json ? stderr : stdout, .outputs = json_object()};
+    vrun r = {.a = a, .out = a->out ? a->out : a->json ? stderr : stdout, .err = errf, .outputs = json_object()};
     if (a->json) {
         r.log = json_array();
         r.checks = json_array();
@@ -507,7 +520,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
                                 .allowlist = getenv("EGRESS_ALLOWLIST")};
     weir_error err;
     if (weir_realtime_create(&r.loop, &ro, &r.rt)) {
-        fprintf(stderr, "weir run: cannot start the event loop for http\n");
+        fprintf(errf, "weir run: cannot start the event loop for http\n");
         rc = EXIT_FAILED;
         goto out;
     }
@@ -524,7 +537,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
     weir_exec_options eo = {.id = "run", .timeout_ms = -1, .runtime = "virtual"};
     json_t *problems = json_array();
     if (weir_exec_options_read(json_object_get(sc, "options"), "options", &eo, problems, &err)) {
-        fprintf(stderr, "weir run: %s: %s\n", a->scenario, err.message);
+        fprintf(errf, "weir run: %s: %s\n", name, err.message);
         json_decref(problems);
         rc = EXIT_USAGE;
         goto out;
@@ -544,7 +557,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
         char *node, *port;
         json_t *value;
         if (cli_parse_inject(a->injects[i], &node, &port, &value)) {
-            fprintf(stderr, "weir run: --inject takes NODE[:PORT]=JSON, got '%s'\n", a->injects[i]);
+            fprintf(errf, "weir run: --inject takes NODE[:PORT]=JSON, got '%s'\n", a->injects[i]);
             rc = EXIT_USAGE;
             break;
         }

@@ -1,6 +1,7 @@
 /* weir run --virtual: the virtual runtime from the command line. */
 #ifndef WEIR_CLI_VIRTUAL_H
 #define WEIR_CLI_VIRTUAL_H
+#include <stdio.h>
 #include <uv.h>
 
 #include "weir/weir.h"
@@ -15,6 +16,8 @@ typedef struct cli_virtual_args {
     const char *const *injects; /* NODE[:PORT]=JSON, injected at tick 0 */
     size_t n_injects;
     bool allow_private;     /* unmocked http may reach loopback/private addresses */
+    json_t *scenario_doc;   /* BORROWED: a scenario already parsed (scenario names its folder, or NULL) */
+    FILE *out, *err;        /* the narration and the errors (NULL: stdout / stderr) */
 } cli_virtual_args;
 
 /* Run; returns the exit code (0 ok, 1 failed or a check failed, 2 usage). */

@@ -59,6 +59,7 @@ struct weir_virtual {
     json_t *mocks;
     real *held, *held_tail; /* real http requests not in the heap yet, in request order */
     size_t nheld, inflight;
+    bool pause; /* weir_virtual_pause: the run in progress stops after this tick */
     weir_virtual_options o;
 };
 
@@ -547,8 +548,11 @@ static bool played_out(weir_virtual *v) {
     return v->e && weir_exec_idle(v->e) && weir_virtual_scheduled(v) == 0;
 }
 
+void weir_virtual_pause(weir_virtual *v) { v->pause = true; }
+
 int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err) {
     stop_stepping(v);
+    v->pause = false;
     uint64_t limit = v->ticks + (max_ticks ? max_ticks : UINT64_MAX / 2 - v->ticks);
     int first_rc = 0;
     /* A real request out stops the clock: its answer is delivered at the
@@ -568,13 +572,15 @@ int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error
             first_rc = rc;
             if (err) *err = e2;
         }
+        if (v->pause) break;
     }
     bool done = played_out(v);
-    if (!done && !v->nheld) { /* the bound: played that long */
+    if (!done && !v->nheld && !v->pause) { /* the bound: played that long */
         v->ticks = limit;
         v->now = v->start_ms + (int64_t)limit * v->tick_ms;
     }
     if (idle) *idle = done;
+    v->pause = false;
     advanced(v);
     return first_rc;
 }

@@ -551,6 +551,11 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
 
 int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err) {
     *out = NULL;
+    /* Checked before anything owns loop handles (they close asynchronously). */
+    if (c->default_runtime && strcmp(c->default_runtime, "realtime") != 0 && strcmp(c->default_runtime, "virtual") != 0)
+        return weir__error(err, WEIR_EINVAL, "DEFAULT_RUNTIME must be realtime or virtual (got \"%s\")",
+                           c->default_runtime);
+    if (c->tick_ms < 1) return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)c->tick_ms);
     weir_service *s = weir__calloc(1, sizeof *s);
     if (!s) return weir__error(err, WEIR_ENOMEM, "out of memory");
     s->loop = loop;
@@ -578,17 +583,6 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     if (!rc) {
         weir_error e2;
         rc = weir_runtimes_add_builtins(s->runtimes, s->rt, c->tick_ms, &e2);
-    }
-    if (!rc && !weir_runtimes_has(s->runtimes, weir_runtimes_default(s->runtimes))) {
-        weir_runtimes_destroy(s->runtimes);
-        weir_realtime_destroy(s->rt);
-        weir_host_destroy(s->host);
-        weir_registry_destroy(s->reg);
-        weir_auth_destroy(s->auth);
-        char bad[128];
-        snprintf(bad, sizeof bad, "%s", c->default_runtime);
-        weir__free(s);
-        return weir__error(err, WEIR_EINVAL, "DEFAULT_RUNTIME must be realtime or virtual (got \"%s\")", bad);
     }
     if (rc) {
         weir_runtimes_destroy(s->runtimes);

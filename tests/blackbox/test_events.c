@@ -52,3 +52,9 @@ Test(events, shutdown_closes_every_event_socket_after_telling_subscribers) {
     node(&s, "shutdown.cjs"); /* it sends the SIGTERM */
     cr_assert_eq(serve_stop(&s), 0, "exit 0 after a graceful shutdown");
 }
+
+Test(events, time_commands_over_socket_io) {
+    server s = serve_start(NULL);
+    node(&s, "sio_time.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}

@@ -2,9 +2,13 @@
  * fix), their checks and errors, byte-identical replays, and the stepper
  * driven through stdin. */
 #include <criterion/criterion.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "weir/weir.h"
@@ -85,7 +89,8 @@ static void refused(const char *scenario, const char *needle) {
 
 Test(run_virtual, bad_scenarios_are_refused_saying_where) {
     refused("{\"steps\": [{\"tick\": 1}, {\"jump\": 3}]}", "steps[1]: unknown step {\"jump\":3}");
-    refused("{\"steps\": [{\"tick\": -1}]}", "steps[0]: tick takes a positive count");
+    refused("{\"steps\": [{\"tick\": -1}]}", "steps[0]: tick takes a count from 1 to 1000000");
+    refused("{\"steps\": [{\"tick\": 1000000000000}]}", "advance moves further at no cost");
     refused("{\"steps\": [{\"inject\": {\"nodeId\": \"nope\", \"value\": 1}}]}", "its nodes are: source, celsius");
     refused("{\"steps\": [{\"inject\": {\"nodeId\": \"source\", \"value\": 1, \"atTick\": 0}}]}",
             "steps[0]: inject takes {nodeId, port?, value, atTick? | afterTicks?}");
@@ -130,4 +135,39 @@ Test(run_virtual, the_stepper_walks_one_node_at_a_time) {
     ASSERT_HAS(r, out, "(wave done)");
     ASSERT_HAS(r, out, "unknown command 'bogus'");
     proc_free(&r);
+}
+
+/* On a terminal the stepper prompts with the clock and reads commands. */
+static void read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle) {
+    for (int i = 0; i < 500 && !strstr(buf, needle); i++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 20) != 1) continue;
+        ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+        if (n <= 0) break;
+        *len += (size_t)n;
+        buf[*len] = '\0';
+    }
+    cr_assert_not_null(strstr(buf, needle), "expected %s on the terminal:\n%s", needle, buf);
+}
+
+Test(run_virtual, the_stepper_on_a_terminal) {
+    int fd;
+    pid_t pid = forkpty(&fd, NULL, NULL, NULL);
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        execl(WEIR_BINARY, "weir", "run", EX "merge-diamond.json", "--virtual", "--step", "--inject",
+              "source={\"celsius\": 100}", (char *)NULL);
+        _exit(127);
+    }
+    char buf[16384] = "";
+    size_t len = 0;
+    read_until(fd, buf, sizeof buf, &len, "weir[0]> ");
+    cr_assert_eq(write(fd, "n\n", 2), 2);
+    read_until(fd, buf, sizeof buf, &len, "wave 1: invoke source ← in");
+    cr_assert_eq(write(fd, "q\n", 2), 2);
+    read_until(fd, buf, sizeof buf, &len, "state: running");
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", buf);
+    close(fd);
 }

@@ -134,13 +134,21 @@ static void assert_settled_as(const char *reference) {
     free(now);
 }
 
+/* The reference run: what e recorded unstepped (events and settled records,
+ * NEW texts); e is destroyed and the records reset for the stepped run. */
+static void take_reference(weir_exec *e, char **events, char **settled) {
+    *events = ts_events_text(&ts);
+    *settled = settled_text();
+    weir_exec_destroy(e);
+    reset_records();
+}
+
 Test(step, a_stepped_diamond_invokes_one_node_per_step_with_the_unstepped_events) {
     weir_exec *e = start(DIAMOND, WEIR_COMPLETION_AUTO, 0);
     inject(e, "a", "5");
     cr_assert_eq(weir_exec_state(e), WEIR_STATE_COMPLETED);
-    char *plain = ts_events_text(&ts), *plain_settled = settled_text();
-    weir_exec_destroy(e);
-    reset_records();
+    char *plain, *plain_settled;
+    take_reference(e, &plain, &plain_settled);
 
     e = start(DIAMOND, WEIR_COMPLETION_AUTO, 0);
     weir_exec_stepping(e, true, 0);
@@ -185,9 +193,8 @@ Test(step, injects_arriving_mid_wave_queue_and_start_after_it_in_arrival_order) 
     inject(e, "a", "1");
     inject(e, "a", "2");
     inject(e, "a", "3");
-    char *plain = ts_events_text(&ts), *plain_settled = settled_text();
-    weir_exec_destroy(e);
-    reset_records();
+    char *plain, *plain_settled;
+    take_reference(e, &plain, &plain_settled);
 
     e = start(DIAMOND, WEIR_COMPLETION_NEVER, 0);
     weir_exec_stepping(e, true, 0);
@@ -219,9 +226,8 @@ Test(step, an_effect_result_is_one_step_and_the_inject_settles_after_the_last) {
     weir_error err;
     cr_assert_eq(weir_exec_resolve(e, ts_effect_id(&ts, 0), NULL, NULL, 50, &err), 0);
     cr_assert_eq(weir_exec_state(e), WEIR_STATE_COMPLETED);
-    char *plain = ts_events_text(&ts), *plain_settled = settled_text();
-    weir_exec_destroy(e);
-    reset_records();
+    char *plain, *plain_settled;
+    take_reference(e, &plain, &plain_settled);
 
     e = start(DELAYED, WEIR_COMPLETION_AUTO, 0);
     weir_exec_stepping(e, true, 0);
@@ -279,9 +285,8 @@ Test(step, a_node_failing_mid_wave_fails_the_execution_at_that_step) {
     weir_exec *e = start(FAILING, WEIR_COMPLETION_AUTO, 0);
     inject(e, "src", "{\"a\":{}}");
     cr_assert_eq(weir_exec_state(e), WEIR_STATE_FAILED);
-    char *plain = ts_events_text(&ts), *plain_settled = settled_text();
-    weir_exec_destroy(e);
-    reset_records();
+    char *plain, *plain_settled;
+    take_reference(e, &plain, &plain_settled);
 
     e = start(FAILING, WEIR_COMPLETION_AUTO, 0);
     weir_exec_stepping(e, true, 0);
@@ -353,9 +358,8 @@ Test(step, stepping_off_mid_wave_finishes_it_and_drains_the_queue_as_if_never_st
     weir_exec *e = start(DIAMOND, WEIR_COMPLETION_NEVER, 0);
     inject(e, "a", "1");
     inject(e, "a", "2");
-    char *plain = ts_events_text(&ts), *plain_settled = settled_text();
-    weir_exec_destroy(e);
-    reset_records();
+    char *plain, *plain_settled;
+    take_reference(e, &plain, &plain_settled);
 
     e = start(DIAMOND, WEIR_COMPLETION_NEVER, 0);
     weir_exec_stepping(e, true, 0);

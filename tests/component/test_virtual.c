@@ -161,6 +161,39 @@ Test(virtual, run_on_a_paused_execution_ends_when_nothing_is_due) {
     weir_exec_destroy(e);
 }
 
+/* pause stops a run in progress: an embedder's breakpoint on an output. */
+static void pause_on_output(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
+    (void)ud;
+    (void)e;
+    (void)data;
+    json_array_append_new(ts.events, json_pack("{s:I,s:s}", "seq", (json_int_t)seq, "event", name));
+    if (strcmp(name, "output") == 0) weir_virtual_pause(v);
+}
+
+Test(virtual, pause_stops_a_run_after_the_tick_in_progress) {
+    make(0, NULL);
+    ts.sh.event = pause_on_output;
+    weir_exec *e = start(DELAY50);
+    json_t *val = json_integer(1);
+    weir_inject in = {.node = "a", .value = val};
+    weir_error err;
+    cr_assert_eq(weir_virtual_schedule(v, &in, 10, &err), 0);
+    cr_assert_eq(weir_virtual_schedule(v, &in, 100, &err), 0);
+    json_decref(val);
+    bool idle = true;
+    cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
+    cr_assert(!idle, "paused");
+    cr_assert_eq(weir_virtual_ticks(v), 60, "the first output: 10 + 50");
+    cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
+    cr_assert(idle, "paused on the last output: nothing is left, and it says so");
+    cr_assert_eq(weir_virtual_ticks(v), 150);
+    cr_assert_eq(ts_count_events(&ts, "output"), 2);
+    weir_virtual_pause(v); /* outside a run: nothing */
+    cr_assert_eq(weir_virtual_run(v, 5, &idle, &err), 0);
+    cr_assert(idle);
+    weir_exec_destroy(e);
+}
+
 Test(virtual, http_answers_from_mocks_after_their_latency) {
     make(0, "[{\"match\":{\"method\":\"GET\",\"url\":\"http://payments.test/p/1\"},"
             "\"response\":{\"status\":200,\"body\":{\"status\":\"pending\"}},\"latencyMs\":30},"
