@@ -202,7 +202,10 @@ function invoke(req) {
   try {
     c.context.__weir_req = text;
     CALL.runInContext(c.context, { timeout: ms });
-    out = TAKE.runInContext(c.context, { timeout: ms });
+    // No time limit needed here (each one costs a watchdog thread): CALL's
+    // evaluation ran the context's microtasks to the end, so no user code
+    // is left to run; TAKE only reads what the call left.
+    out = TAKE.runInContext(c.context);
   } catch (e) {
     if (isTimeout(e)) return { error: 'timed out after ' + ms + ' ms', fatal: true, emits: [], state: req.state || {}, logs: [] };
     return { error: 'the component host failed: ' + (e && e.message), fatal: true, emits: [], state: req.state || {}, logs: [] };
