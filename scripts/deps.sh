@@ -9,10 +9,14 @@ packages=(
   libcriterion-dev
   curl
 )
-# The event tests drive the server with socket.io-client and ws from npm.
+# The event tests drive the server with socket.io-client and ws from npm;
+# user components run in Node.js (20 or newer: checked below).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 if [[ "${1:-}" == "--fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk iproute2); fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,11 +24,20 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "weir: installing missing packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-echo "weir: installing missing packages: ${missing[*]}"
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The component host needs Node.js 20 or newer (its permission model);
+# Debian 12's nodejs is 18: then Node.js 20 comes from npm's `node` package
+# (into npm's global prefix, /usr/local/bin, ahead of /usr/bin on PATH).
+node_major=$(node -e 'process.stdout.write(process.versions.node.split(".")[0])' 2>/dev/null || echo 0)
+if [[ $node_major -lt 20 ]]; then
+  echo "weir: Node.js $(node --version 2>/dev/null || echo '(none)') is older than 20: installing node@20 with npm"
+  $sudo npm install -g --no-audit --no-fund node@20
+  hash -r
+  node --version
+fi

@@ -94,6 +94,8 @@ typedef struct weir_exec weir_exec;
 typedef struct weir_graph weir_graph;
 typedef struct weir_registry weir_registry;
 
+typedef struct weir_component weir_component;
+
 typedef struct weir_port_def {
     const char *name;
     const char *description;
@@ -144,6 +146,7 @@ typedef struct weir_node_info {
     const char *const *inputs;
     size_t n_outputs;
     const char *const *outputs;
+    const weir_component *component; /* the descriptor being prepared */
 } weir_node_info;
 
 /*
@@ -163,6 +166,8 @@ typedef struct weir_node_info {
  *  - drain: the execution is about to complete or stop gracefully: flush
  *    partial work by emitting.  Optional.
  *  - cleanup: at stop/complete/fail.  Release what init acquired.  Optional.
+ *    Effects requested here are fire-and-forget (told to the shell with id
+ *    0, like log effects): nothing resumes a finished instance.
  * Per-instance private memory of `state_size` bytes, zeroed, is available as
  * weir_ctx_state().
  */
@@ -198,6 +203,9 @@ WEIR_API void weir_registry_destroy(weir_registry *reg);
 /* WEIR_EEXISTS if the id is taken, WEIR_EINVAL if the descriptor is malformed. */
 WEIR_API int weir_registry_add(weir_registry *reg, const weir_component *c, weir_error *err);
 WEIR_API const weir_component *weir_registry_find(const weir_registry *reg, const char *id);
+/* Take a descriptor out (graphs loaded with it keep using it).
+ * WEIR_ENOTFOUND when no component has that id. */
+WEIR_API int weir_registry_remove(weir_registry *reg, const char *id);
 WEIR_API size_t weir_registry_count(const weir_registry *reg);
 WEIR_API const weir_component *weir_registry_at(const weir_registry *reg, size_t i);
 /* NEW: the descriptor as JSON ({id, name, version, category, description,
@@ -205,6 +213,34 @@ WEIR_API const weir_component *weir_registry_at(const weir_registry *reg, size_t
 WEIR_API json_t *weir_component_json(const weir_component *c);
 /* The built-in descriptors, NULL-terminated. */
 WEIR_API const weir_component *const *weir_builtin_components(void);
+
+/* ---- user components (SPEC §2.3): a descriptor built from a JSON definition
+ * {id, name, version, category?, description?, ports: {inputs: [{name,
+ * schema?}], outputs: [...]}, config?: {key: {type, default, required, enum,
+ * description}}, execution: {type: "javascript", entrypoint?, source}}.
+ * Its process requests an invoke effect per message (the payload carries the
+ * source, the value, the config and the instance state; see
+ * weir_host_invoke) and its resume applies the answer: logs as log events,
+ * the state written back, emits on the named ports, a failure or an error
+ * thrown by user code on the error port (always declared).  initialize
+ * runs as an invoke at execution start, cleanup as a fire-and-forget one. */
+typedef struct weir_user_component weir_user_component;
+/* def BORROWED (copied).  WEIR_EINVAL with a message naming the field and
+ * the fix; WEIR_ENOMEM.  The reference returned is the caller's. */
+WEIR_API int weir_user_component_create(json_t *def, weir_user_component **out, weir_error *err);
+/* Reference counted: every graph node prepared with it holds a reference,
+ * so it outlives the registry entry as long as a graph uses it. */
+WEIR_API weir_user_component *weir_user_component_ref(weir_user_component *u);
+WEIR_API void weir_user_component_unref(weir_user_component *u);
+WEIR_API const weir_component *weir_user_component_descriptor(const weir_user_component *u);
+/* The user component behind a descriptor, or NULL for any other. */
+WEIR_API weir_user_component *weir_user_component_of(const weir_component *c);
+/* The host's cache key of its source (weir_host_key) and the source. */
+WEIR_API const char *weir_user_component_key(const weir_user_component *u);
+WEIR_API const char *weir_user_component_source(const weir_user_component *u);
+/* NEW: weir_component_json of the descriptor plus "execution" {type,
+ * entrypoint?, source} and "origin": "user". */
+WEIR_API json_t *weir_user_component_json(const weir_user_component *u);
 
 /* ---- the handler context (valid only inside a callback) */
 WEIR_API const char *weir_ctx_node_id(const weir_ctx *ctx);
@@ -241,6 +277,8 @@ WEIR_API int weir_emit_error(weir_ctx *ctx, json_t *details, const char *fmt, ..
 
 /* Instance key/value state (getState/setState). */
 WEIR_API json_t *weir_get_state(weir_ctx *ctx, const char *key);           /* BORROWED or NULL */
+/* The whole key/value state: BORROWED object, or NULL while nothing is set. */
+WEIR_API json_t *weir_ctx_state_all(weir_ctx *ctx);
 WEIR_API int weir_set_state(weir_ctx *ctx, const char *key, json_t *value); /* STOLEN */
 
 typedef enum weir_log_level {
@@ -263,7 +301,8 @@ typedef enum weir_effect_kind {
     WEIR_EFFECT_TIMER = 1, /* payload {delayMs}; resolve with null when due */
     WEIR_EFFECT_HTTP,      /* payload {method, url, headers, body?, timeoutMs}; resolve
                               with {status, headers, body: raw text} or an error */
-    WEIR_EFFECT_INVOKE,    /* user component call (later) */
+    WEIR_EFFECT_INVOKE,    /* user component call: payload as weir_host_invoke's call; resolve
+                              with {emits, state, logs, error?} or an error */
     WEIR_EFFECT_LOG,       /* payload {level, message, meta?}; fire-and-forget */
 } weir_effect_kind;
 WEIR_API const char *weir_effect_kind_name(weir_effect_kind k);
@@ -539,9 +578,93 @@ WEIR_API json_t *weir_exec_json(const weir_exec *e);
 /* BORROWED: {message, nodeId?, details?} when failed, else NULL. */
 WEIR_API json_t *weir_exec_error(const weir_exec *e);
 
+/* ---------------------------------------------------------- component host */
+
+/*
+ * The component host (SPEC §2.3): user components run out of process, in a
+ * pool of up to pool_size Node.js processes started lazily on a libuv loop,
+ * spoken to in newline-delimited JSON over stdio pipes (src/host/host.js is
+ * the other end).  Each process runs user code in a vm context of its own
+ * per component, under Node's permission model (no file system, child
+ * processes or workers) and a heap limit; each call has a time limit.  A
+ * call that runs out of time, or whose process crashes, fails with a
+ * message; the process is killed and replaced on demand, and every other
+ * call goes on.
+ *
+ * Calls of one instance (the `instance` key) run one at a time in request
+ * order; a call queued behind another of the same instance starts from the
+ * state that call answered (the state a core applies when it resumes), so
+ * the host keeps no state between calls and a replaced process loses
+ * nothing.  Calls wait in a queue while every process is busy; beyond
+ * max_queue waiting calls a new one is refused (WEIR_EFULL).
+ */
+struct uv_loop_s;
+typedef struct weir_host weir_host;
+
+typedef struct weir_host_options {
+    unsigned pool_size;  /* ISOLATE_POOL_SIZE: processes at most; 0: 10 */
+    int64_t timeout_ms;  /* ISOLATE_TIMEOUT_MS: time limit of one call; 0: 1000 */
+    unsigned memory_mb;  /* ISOLATE_MEMORY_MB: heap limit of a process (--max-old-space-size); 0: 128 */
+    size_t max_queue;    /* ISOLATE_QUEUE: calls waiting for a process; 0: 1000 */
+    const char *node;    /* the node executable (copied); NULL: "node" from PATH */
+} weir_host_options;
+
+/* A call's answer: answer BORROWED for the call and error NULL, or answer
+ * NULL and error (BORROWED) saying why the call failed. */
+typedef void (*weir_host_done)(void *ud, json_t *answer, const char *error);
+
+/* Processes start only when a call needs one.  WEIR_EINVAL for a missing
+ * loop; WEIR_ENOMEM. */
+WEIR_API int weir_host_create(struct uv_loop_s *loop, const weir_host_options *opts, weir_host **out,
+                              weir_error *err);
+/* Kill every process and drop every call (their done is never called).
+ * Handles close asynchronously: run the loop until it returns afterwards.
+ * Safe inside a done callback.  NULL is a no-op. */
+WEIR_API void weir_host_destroy(weir_host *h);
+/* The cache key of a component's source: "<id>@<version>#<hash of source>"
+ * into buf (NUL-terminated, cut to cap). */
+WEIR_API void weir_host_key(const char *id, const char *version, const char *source, char *buf, size_t cap);
+/*
+ * Invoke a hook of a user component.  call (BORROWED, read now and kept by
+ * reference): {key, source, hook: "initialize" | "process" | "cleanup",
+ * port?, value?, config, state, executionId, nodeId}.  instance (copied)
+ * names the node instance (calls of one instance are serialised; NULL: not
+ * serialised).  done(ud, answer, NULL) receives {emits: [[port, value]...],
+ * state, logs: [{level, message}], error?} — `error` when user code threw
+ * or failed — and done(ud, NULL, message) a call the host could not
+ * complete (time limit, crash, no Node.js).  done is called exactly once,
+ * from the loop and never from inside this call, unless the call is
+ * cancelled or the host destroyed first.  *id receives the call's handle.
+ * WEIR_EFULL when max_queue calls wait already, WEIR_EINVAL for a malformed
+ * call, WEIR_ESTATE after destroy: done is then never called.
+ */
+WEIR_API int weir_host_invoke(weir_host *h, json_t *call, const char *instance, weir_host_done done, void *ud,
+                              uint64_t *id, weir_error *err);
+/* Compile a component's source in a host process (and keep it there):
+ * done(ud, {hooks: [...]}, NULL), or done(ud, {error}, NULL) for a source
+ * that does not compile or whose handler is malformed ("SyntaxError: ...
+ * (line 3)"); done(ud, NULL, message) when the host could not tell (a
+ * source whose top level runs out of time or memory, no Node.js).
+ * Otherwise as weir_host_invoke. */
+WEIR_API int weir_host_load(weir_host *h, const char *key, const char *source, weir_host_done done, void *ud,
+                            uint64_t *id, weir_error *err);
+/* A call not answered yet is dropped: its done is never called (one in
+ * flight runs to its end in its process, its answer thrown away).
+ * WEIR_ESTALE for an unknown, answered or cancelled id. */
+WEIR_API int weir_host_cancel(weir_host *h, uint64_t id);
+
+typedef struct weir_host_stats {
+    unsigned processes; /* running or starting */
+    unsigned busy;      /* with a call in flight */
+    size_t queued;      /* calls waiting (for a process, or behind their instance) */
+    uint64_t calls;     /* calls answered by a process */
+    uint64_t failures;  /* calls failed by the host: time limit, crash, refusal */
+    uint64_t started;   /* processes started */
+} weir_host_stats;
+WEIR_API void weir_host_stats_get(const weir_host *h, weir_host_stats *out);
+
 /* -------------------------------------------------------- realtime runtime */
 
-struct uv_loop_s;
 typedef struct weir_realtime weir_realtime;
 
 typedef struct weir_realtime_options {
@@ -552,10 +675,14 @@ typedef struct weir_realtime_options {
     /* Called for every `log` effect (the server log).  NULL: ignored. */
     void (*log)(void *ud, const weir_effect *eff);
     void *log_ud;
+    /* BORROWED, optional; it must outlive the runtime.  invoke effects (user
+     * components) are performed through it; NULL: they fail with a message
+     * saying user components need a component host. */
+    weir_host *host;
 } weir_realtime_options;
 
 /* A shell on a libuv loop: timers on uv timers, http on libcurl multi driven
- * by the same loop.  Results are fed back with weir_exec_resolve.  Destroy
+ * by the same loop, invoke through opts.host.  Results are fed back with weir_exec_resolve.  Destroy
  * closes handles asynchronously: run the loop until it returns afterwards. */
 WEIR_API int weir_realtime_create(struct uv_loop_s *loop, const weir_realtime_options *opts,
                                   weir_realtime **out);

@@ -39,6 +39,13 @@ static const setting SETTINGS[] = {
     {"DEFAULT_RUNTIME", "default-runtime", T_STR, "realtime",
      "runtime of executions that name none (realtime or virtual); unknown names fall back to it"},
     {"TICK_MS", "tick-ms", T_INT, "1", "one virtual tick in ms (execute option tickMs overrides it)"},
+    {"ISOLATE_POOL_SIZE", "isolate-pool-size", T_INT, "10",
+     "Node.js processes running user components at most (started on demand)"},
+    {"ISOLATE_TIMEOUT_MS", "isolate-timeout-ms", T_INT, "1000",
+     "time limit of one user component call; past it the process is killed and replaced"},
+    {"ISOLATE_MEMORY_MB", "isolate-memory-mb", T_INT, "128", "heap limit of one component host process, in MB"},
+    {"ISOLATE_QUEUE", "isolate-queue", T_INT, "1000",
+     "user component calls waiting for a process; beyond it calls fail on the error port"},
     {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_STR, "text", "text or json (one object per line)"},
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
@@ -79,7 +86,13 @@ static void help(FILE *f) {
                "/run {maxTicks?} (plays until idle; pause stops it), /step (one node\n"
                "invocation); injects may carry afterTicks or atTick; http is answered from the\n"
                "execute option mocks. POST /api/executions/:id/runtime switches a running\n"
-               "execution (pending timers keep their time).\n\n");
+               "execution (pending timers keep their time).\n\n"
+               "User components: POST /api/components registers JavaScript (execution.source, a\n"
+               "function body returning {process(ctx, port, value), initialize?, cleanup?});\n"
+               "it runs out of process in a pool of Node.js processes (node on PATH, 20 or\n"
+               "newer) with no file, network or process access, ISOLATE_MEMORY_MB of heap and\n"
+               "ISOLATE_TIMEOUT_MS per call; a call that fails, runs out of time or crashes its\n"
+               "process becomes an error on the node's error port.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
         char flag[40];
@@ -144,6 +157,19 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "SUBSCRIBER_LINGER_MS") == 0) c->subscriber_linger_ms = (uint64_t)n;
         else if (strcmp(s->env, "DEFAULT_RUNTIME") == 0) c->default_runtime = v;
+        else if (strcmp(s->env, "ISOLATE_POOL_SIZE") == 0 || strcmp(s->env, "ISOLATE_TIMEOUT_MS") == 0 ||
+                 strcmp(s->env, "ISOLATE_MEMORY_MB") == 0 || strcmp(s->env, "ISOLATE_QUEUE") == 0) {
+            bool mem = strcmp(s->env, "ISOLATE_MEMORY_MB") == 0;
+            if (n < (mem ? 16 : 1) || n > (mem ? 65536 : 1000000)) {
+                fprintf(stderr, "weir serve: %s must be between %d and %d, got %lld\n", s->env, mem ? 16 : 1,
+                        mem ? 65536 : 1000000, n);
+                return EXIT_USAGE;
+            }
+            if (strcmp(s->env, "ISOLATE_POOL_SIZE") == 0) c->isolate_pool_size = (unsigned)n;
+            else if (strcmp(s->env, "ISOLATE_TIMEOUT_MS") == 0) c->isolate_timeout_ms = n;
+            else if (mem) c->isolate_memory_mb = (unsigned)n;
+            else c->isolate_queue = (size_t)n;
+        }
         else if (strcmp(s->env, "TICK_MS") == 0) {
             if (n < 1) {
                 fprintf(stderr, "weir serve: TICK_MS must be at least 1, got %lld\n", n);

@@ -364,6 +364,7 @@ static void set_state(weir_exec *e, weir_state s) {
 }
 
 static void cleanup_instances(weir_exec *e) {
+    e->cleaning = true; /* effects requested now are fire-and-forget */
     for (uint32_t pos = 0; pos < e->g->n_nodes; pos++) {
         uint32_t v = e->g->topo[pos];
         weir_inst *in = &e->inst[v];
@@ -373,6 +374,7 @@ static void cleanup_instances(weir_exec *e) {
         e->cur_node = v;
         if (c->cleanup) c->cleanup(&in->ctx);
     }
+    e->cleaning = false;
 }
 
 /* Move to a finished state: cancel effects, drop queued work, clean up,

@@ -160,6 +160,8 @@ int weir_emit_error(weir_ctx *ctx, json_t *details, const char *fmt, ...) {
 
 json_t *weir_get_state(weir_ctx *ctx, const char *key) { return json_object_get(ctx->e->inst[ctx->node].kv, key); }
 
+json_t *weir_ctx_state_all(weir_ctx *ctx) { return ctx->e->inst[ctx->node].kv; }
+
 int weir_set_state(weir_ctx *ctx, const char *key, json_t *value) {
     weir_inst *in = &ctx->e->inst[ctx->node];
     if (!value) return WEIR_ENOMEM;
@@ -225,7 +227,7 @@ int weir_effect_request(weir_ctx *ctx, weir_effect_kind kind, json_t *payload, j
         json_decref(continuation);
         return WEIR_ENOMEM;
     }
-    if (kind == WEIR_EFFECT_LOG) { /* fire-and-forget: nothing to resolve */
+    if (kind == WEIR_EFFECT_LOG || e->cleaning) { /* fire-and-forget: nothing to resolve */
         if (e->sh.effect) {
             weir_effect eff = {0, kind, e->id, weir_ctx_node_id(ctx), payload, e->now};
             e->sh.effect(e->sh.effect_ud, e, &eff);

@@ -132,6 +132,7 @@ struct weir_exec {
     int64_t now;
     uint32_t cur_node, cur_origin;
     bool fail_pending;
+    bool cleaning; /* inside cleanup callbacks */
     json_t *fail_error;
     /* latency: the end of one invocation is the start of the next within a
      * wave, so each hop costs one clock read */

@@ -635,7 +635,7 @@ static void prepare_nodes(loader *L) {
         weir_node *nd = &g->nodes[v];
         if (!nd->comp || !nd->comp->prepare || !nd->config) continue;
         weir_node_info info = {nd->id, nd->n_inputs, (const char *const *)nd->inputs, nd->n_outputs,
-                               (const char *const *)nd->outputs};
+                               (const char *const *)nd->outputs, nd->comp};
         weir_error perr;
         weir__error_clear(&perr);
         int rc = nd->comp->prepare(&info, nd->config, &nd->prepared, &perr);

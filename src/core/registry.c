@@ -104,6 +104,16 @@ const weir_component *weir_registry_find(const weir_registry *reg, const char *i
     return NULL;
 }
 
+int weir_registry_remove(weir_registry *reg, const char *id) {
+    for (size_t i = 0; reg && id && i < reg->n; i++)
+        if (strcmp(reg->items[i]->id, id) == 0) {
+            memmove(&reg->items[i], &reg->items[i + 1], (reg->n - i - 1) * sizeof *reg->items);
+            reg->n--;
+            return 0;
+        }
+    return WEIR_ENOTFOUND;
+}
+
 size_t weir_registry_count(const weir_registry *reg) { return reg ? reg->n : 0; }
 
 const weir_component *weir_registry_at(const weir_registry *reg, size_t i) {

@@ -91,6 +91,7 @@ void weir__rt_handle_closed(weir_realtime *rt) {
 static void op_closed(uv_handle_t *h) {
     rt_op *op = h->data;
     weir_realtime *rt = op->rt;
+    json_decref(op->oneway);
     weir__rt_http_free(op);
     weir__free(op->deferred_error);
     weir__free(op);
@@ -101,6 +102,8 @@ void weir__rt_op_release(rt_op *op) {
     weir_realtime *rt = op->rt;
     table_remove(rt, op);
     if (op->http) weir__rt_http_abort(op);
+    if (op->host_call) weir_host_cancel(rt->host, op->host_call);
+    op->host_call = 0;
     uv_timer_stop(&op->timer);
     uv_close((uv_handle_t *)&op->timer, op_closed);
 }
@@ -121,9 +124,13 @@ void weir__rt_settle(rt_op *op, json_t *result, const char *error) {
 
 static void timer_due(uv_timer_t *t) { weir__rt_settle(t->data, NULL, NULL); }
 
+static void invoke_done(void *ud, json_t *answer, const char *error);
+
 static void deferred_due(uv_timer_t *t) {
     rt_op *op = t->data;
-    weir__rt_settle(op, NULL, op->deferred_error ? op->deferred_error : "out of memory");
+    const char *msg = op->deferred_error ? op->deferred_error : "out of memory";
+    if (op->oneway) invoke_done(op, NULL, msg); /* no execution waits for it */
+    else weir__rt_settle(op, NULL, msg);
 }
 
 void weir__rt_defer_error(rt_op *op, const char *fmt, ...) {
@@ -164,6 +171,58 @@ static void start_timer(rt_op *op, json_t *payload) {
     uv_timer_start(&op->timer, timer_due, ms, 0);
 }
 
+/* ----------------------------------------------------------------- invoke */
+
+/* The server log hears a fire-and-forget call's logs and failure. */
+static void oneway_log(rt_op *op, const char *level, const char *message) {
+    weir_realtime *rt = op->rt;
+    if (!rt->log) return;
+    json_t *payload = json_pack("{s:s,s:s}", "level", level, "message", message ? message : "");
+    if (!payload) return;
+    weir_effect eff = {0, WEIR_EFFECT_LOG, json_string_value(json_object_get(op->oneway, "executionId")),
+                       json_string_value(json_object_get(op->oneway, "nodeId")), payload, 0};
+    rt->log(rt->log_ud, &eff);
+    json_decref(payload);
+}
+
+static void invoke_done(void *ud, json_t *answer, const char *error) {
+    rt_op *op = ud;
+    op->host_call = 0;
+    if (!op->oneway) {
+        weir__rt_settle(op, answer, error);
+        return;
+    }
+    /* Nothing resumes a finished instance: its logs and failure go to the
+     * server log, its emits and state nowhere. */
+    char buf[1024];
+    const char *comp = json_string_value(json_object_get(op->oneway, "component"));
+    const char *hook = json_string_value(json_object_get(op->oneway, "hook"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(answer, "logs"), i, v)
+        oneway_log(op, json_string_value(json_object_get(v, "level")), json_string_value(json_object_get(v, "message")));
+    const char *failed = error ? error : json_string_value(json_object_get(answer, "error"));
+    if (failed) {
+        snprintf(buf, sizeof buf, "component %s (%s): %s", comp ? comp : "?", hook ? hook : "?", failed);
+        oneway_log(op, "error", buf);
+    }
+    weir__rt_op_release(op);
+}
+
+static void start_invoke(rt_op *op, json_t *payload, const char *node_id) {
+    weir_realtime *rt = op->rt;
+    if (!rt->host) {
+        weir__rt_defer_error(op, "user components need the component host (weir serve runs one; a runtime made "
+                                 "without weir_realtime_options.host cannot run them)");
+        return;
+    }
+    char instance[320];
+    snprintf(instance, sizeof instance, "%p/%s", (void *)op->exec, node_id ? node_id : "");
+    weir_error err;
+    if (weir_host_invoke(rt->host, payload, op->oneway ? NULL : instance, invoke_done, op, &op->host_call, &err))
+        weir__rt_defer_error(op, "%s", err.message);
+}
+
 /* A NEW op in the table, its timer initialised (not started); NULL on out
  * of memory. */
 static rt_op *op_new(weir_realtime *rt, weir_exec *e, uint64_t id, weir_effect_kind kind,
@@ -190,6 +249,13 @@ static void rt_effect(void *ud, weir_exec *e, const weir_effect *eff) {
         if (rt->log) rt->log(rt->log_ud, eff);
         return;
     }
+    if (eff->kind == WEIR_EFFECT_INVOKE && eff->id == 0) { /* from a cleanup: fire-and-forget */
+        rt_op *op = rt->host ? op_new(rt, NULL, 0, eff->kind, NULL, NULL) : NULL;
+        if (!op) return;
+        op->oneway = json_incref(eff->payload);
+        start_invoke(op, eff->payload, eff->node_id);
+        return;
+    }
     /* Out of memory here has nowhere to go (the shell callback returns
      * nothing): the effect stays pending until the execution's timeout. */
     rt_op *op = op_new(rt, e, eff->id, eff->kind, NULL, NULL);
@@ -197,7 +263,7 @@ static void rt_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     switch (eff->kind) {
     case WEIR_EFFECT_TIMER: start_timer(op, eff->payload); break;
     case WEIR_EFFECT_HTTP: weir__rt_http_start(op, eff->payload); break;
-    case WEIR_EFFECT_INVOKE: weir__rt_defer_error(op, "user components are not available in this build"); break;
+    case WEIR_EFFECT_INVOKE: start_invoke(op, eff->payload, eff->node_id); break;
     default: weir__rt_defer_error(op, "the realtime runtime cannot perform effects of kind %d", (int)eff->kind); break;
     }
 }
@@ -238,6 +304,7 @@ int weir_realtime_create(struct uv_loop_s *loop, const weir_realtime_options *op
         if (opts->max_response_bytes > 0) rt->max_response_bytes = opts->max_response_bytes;
         rt->log = opts->log;
         rt->log_ud = opts->log_ud;
+        rt->host = opts->host;
         if (opts->allowlist && !(rt->allowlist = weir__strdup(opts->allowlist))) goto nomem;
     }
     rt->nbuckets = INITIAL_BUCKETS;

@@ -58,6 +58,8 @@ typedef struct rt_op {
     rt_http *http;             /* http effects */
     weir_realtime_fetch_done done; /* a fetch: settles here, not in an execution */
     void *done_ud;
+    uint64_t host_call;  /* an invoke in the component host, 0 once answered */
+    json_t *oneway;      /* a fire-and-forget invoke (cleanup): its payload; exec NULL, id 0 */
 } rt_op;
 
 typedef struct rt_socket rt_socket;
@@ -70,6 +72,7 @@ struct weir_realtime {
     size_t max_response_bytes;
     void (*log)(void *ud, const weir_effect *eff);
     void *log_ud;
+    weir_host *host; /* invoke effects; NULL: they fail */
     weir_realtime_resolver resolve;
     weir_egress_class (*classify)(const struct sockaddr *sa);
 

@@ -272,15 +272,17 @@ static void execs_stop(call *c) {
 static void components_list(call *c) {
     json_t *a = json_array();
     for (size_t i = 0; i < weir_registry_count(c->s->reg); i++)
-        json_array_append_new(a, weir_component_json(weir_registry_at(c->s->reg, i)));
+        json_array_append_new(a, svc_component_json(weir_registry_at(c->s->reg, i)));
     reply(c, 200, a);
 }
 
 static void components_get(call *c) {
     const weir_component *comp = weir_registry_find(c->s->reg, c->params[0]);
     if (!comp) return fail(c, 404, "component %s not found; GET /api/components lists them", c->params[0]);
-    reply(c, 200, weir_component_json(comp));
+    reply(c, 200, svc_component_json(comp));
 }
+
+static void components_post(call *c) { svc_components_post(c->s, c->req, c->start_ns); }
 
 /* ---------------------------------------------------------------- ingress */
 
@@ -361,6 +363,14 @@ static totals count(weir_service *s) {
     return t;
 }
 
+static json_t *host_stats(weir_service *s) {
+    weir_host_stats h;
+    weir_host_stats_get(s->host, &h);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "poolSize", (json_int_t)s->cfg.isolate_pool_size, "processes",
+                     (json_int_t)h.processes, "busy", (json_int_t)h.busy, "queued", (json_int_t)h.queued, "calls",
+                     (json_int_t)h.calls, "failures", (json_int_t)h.failures, "processesStarted", (json_int_t)h.started);
+}
+
 static void stats(call *c) {
     totals t = count(c->s);
     json_t *by = json_object();
@@ -368,13 +378,13 @@ static void stats(call *c) {
     size_t graphs = 0;
     for (svc_graph *g = c->s->graphs; g; g = g->next) graphs++;
     reply(c, 200,
-          json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "graphs", (json_int_t)graphs, "executions",
+          json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "graphs", (json_int_t)graphs, "executions",
                     (json_int_t)c->s->n_execs, "executionsByState", by, "activeExecutions",
                     (json_int_t)c->s->n_running, "totalMessagesProcessed", (json_int_t)t.processed, "queueDepth",
                     (json_int_t)t.queued, "connections", (json_int_t)weir_http_server_connections(c->s->http),
                     "eventClients", (json_int_t)svc_clients_count(c->s), "subscribers",
                     (json_int_t)svc_subscriptions_count(c->s), "uptimeMs",
-                    (json_int_t)(svc_now(c->s) - c->s->started_ms)));
+                    (json_int_t)(svc_now(c->s) - c->s->started_ms), "componentHost", host_stats(c->s)));
 }
 
 typedef struct textbuf {
@@ -507,6 +517,11 @@ static const route_def ROUTES[] = {
      execs_time},
     {{"GET", "/api/components", "List component descriptors", 200, ""}, components_list},
     {{"GET", "/api/components/:id", "A component descriptor", 200, "404"}, components_get},
+    {{"POST", "/api/components",
+      "Register a user component {id, name, version, ports, config?, execution: {type: javascript, source}}; "
+      "its source is compiled in the component host first",
+      201, "400 409 413 429 503"},
+     components_post},
     {{"POST", "/api/ingress/:name",
       "Deliver a body (an array is a batch) to the declared metadata.ingress of the graph's newest running execution",
       202, "400 404 409 429"},

@@ -34,6 +34,10 @@ void weir_service_config_defaults(weir_service_config *c) {
         .subscriber_backlog_bytes = 8u << 20,
         .subscriber_linger_ms = 30000,
         .default_runtime = "realtime",
+        .isolate_pool_size = 10,
+        .isolate_timeout_ms = 1000,
+        .isolate_memory_mb = 128,
+        .isolate_queue = 1000,
         .tick_ms = 1,
         .log_level = "info",
         .log_format = "text",
@@ -596,8 +600,11 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         return rc;
     }
     rc = weir_registry_create(&s->reg);
+    weir_host_options hopts = {.pool_size = c->isolate_pool_size, .timeout_ms = c->isolate_timeout_ms,
+                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue};
+    if (!rc) rc = weir_host_create(loop, &hopts, &s->host, NULL); /* processes start on demand */
     weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,
-                                .log = on_log_effect, .log_ud = s};
+                                .log = on_log_effect, .log_ud = s, .host = s->host};
     if (!rc) rc = weir_realtime_create(loop, &ro, &s->rt);
     if (!rc) rc = weir_runtimes_create(c->default_runtime, runtime_log, s, &s->runtimes);
     if (!rc) {
@@ -606,6 +613,8 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     }
     if (rc) {
         weir_runtimes_destroy(s->runtimes);
+        weir_realtime_destroy(s->rt);
+        weir_host_destroy(s->host);
         weir_registry_destroy(s->reg);
         weir_auth_destroy(s->auth);
         weir__free(s);
@@ -628,6 +637,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         svc_persist_close(s);
         weir_runtimes_destroy(s->runtimes);
         weir_realtime_destroy(s->rt);
+        weir_host_destroy(s->host);
         weir_registry_destroy(s->reg);
         weir_auth_destroy(s->auth);
         weir__free(s);
@@ -639,6 +649,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         svc_persist_close(s);
         weir_runtimes_destroy(s->runtimes);
         weir_realtime_destroy(s->rt);
+        weir_host_destroy(s->host);
         weir_registry_destroy(s->reg);
         weir_auth_destroy(s->auth);
         weir__free(s); /* the HTTP server's handles close on the next loop turn without touching s */
@@ -733,6 +744,8 @@ void weir_service_destroy(weir_service *s) {
     svc_persist_close(s);
     weir_runtimes_destroy(s->runtimes);
     weir_realtime_destroy(s->rt);
+    weir_host_destroy(s->host); /* kills its processes; their handles close as the loop turns */
+    svc_components_free(s);
     weir_registry_destroy(s->reg);
     weir_auth_destroy(s->auth);
     s->auth = NULL;

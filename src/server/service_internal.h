@@ -65,11 +65,17 @@ typedef struct svc_exec {
 
 #define LATENCY_BUCKETS 12
 
+typedef struct svc_usercomp svc_usercomp;         /* components.c */
+typedef struct svc_pending_load svc_pending_load; /* components.c */
+
 struct weir_service {
     uv_loop_t *loop;
     weir_service_config cfg;
     weir_registry *reg;
     weir_realtime *rt;
+    weir_host *host;            /* user components (SPEC §2.3) */
+    svc_usercomp *user_comps;   /* registered user components, oldest first */
+    svc_pending_load *loads;    /* POST /api/components waiting for the host */
     weir_runtimes *runtimes;
     weir_http_server *http;
     weir_auth *auth; /* always set; inactive when no auth is configured */
@@ -169,5 +175,23 @@ bool svc_query_param(const char *query, const char *name, char *out, size_t cap)
 /* GET /api/executions/:id's body: weir_exec_json + graphName. */
 json_t *svc_exec_summary(svc_exec *x);
 extern const double svc_latency_bounds[LATENCY_BUCKETS];
+
+/* components.c: user components (SPEC §2.3). */
+/* Register a user component from its JSON definition (def BORROWED; the
+ * source is not compiled here: POST /api/components has the host do that
+ * first; persistence calls this at startup for definitions checked when
+ * they were registered).  WEIR_EINVAL: a bad definition (the message names
+ * the field and the fix); WEIR_EEXISTS: a built-in id, or that id and
+ * version registered already; WEIR_ESTATE: a running execution uses the
+ * version it would replace (named).  *out (optional) receives NEW the
+ * descriptor as GET /api/components/:id shows it. */
+int svc_component_add(weir_service *s, json_t *def, json_t **out, weir_error *err);
+/* POST /api/components: answers req itself, once the host has compiled the
+ * source (201 with the descriptor, 400, 409, 429, 503). */
+void svc_components_post(weir_service *s, weir_http_req *req, uint64_t start_ns);
+/* NEW: a descriptor as GET shows it (user components with their execution). */
+json_t *svc_component_json(const weir_component *c);
+/* Free the registrations and the unanswered POSTs (after the host is gone). */
+void svc_components_free(weir_service *s);
 
 #endif

@@ -574,13 +574,15 @@ Test(realtime, log_without_callback_is_ignored) {
     finish();
 }
 
+/* Without a component host (weir_realtime_options.host) invoke fails, saying so. */
 Test(realtime, invoke_fails_on_the_next_iteration) {
     make_runtime(NULL);
     effect(EXEC_A, 3, WEIR_EFFECT_INVOKE, json_pack("{s:s}", "component", "user.square"));
     effect(EXEC_A, 4, (weir_effect_kind)77, json_object());
     cr_expect_eq(nres, 0);
     resolution *r = wait_res(EXEC_A, 3);
-    cr_expect_str_eq(r->error, "user components are not available in this build");
+    cr_expect_str_eq(r->error, "user components need the component host (weir serve runs one; a runtime made "
+                               "without weir_realtime_options.host cannot run them)");
     cr_expect_null(r->result);
     cr_expect_not_null(wait_res(EXEC_A, 4)->error);
     finish();

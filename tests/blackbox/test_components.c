@@ -1,0 +1,350 @@
+/*
+ * User components through the real `weir serve` (SPEC §2.3, §6): register
+ * the seed's square component and run it, a runaway component's error on
+ * its node's error port while another execution keeps working, state and
+ * config through the core, every 400 and 409 of POST /api/components.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "serve.h"
+
+#define SQUARE_SRC "return { process: async (ctx, port, value) => ctx.emit('out', value * value) }"
+
+/* The seed's example (symbia-runtime-service.md, "Register Custom Component"), namespaced. */
+static const char *SQUARE =
+    "{\"id\": \"acme.math.square\", \"name\": \"Square\", \"version\": \"1.0.0\","
+    " \"ports\": {\"inputs\": [{\"name\": \"in\", \"schema\": {\"type\": \"number\"}}],"
+    "             \"outputs\": [{\"name\": \"out\", \"schema\": {\"type\": \"number\"}}]},"
+    " \"execution\": {\"type\": \"javascript\", \"entrypoint\": \"handler\", \"source\": \"" SQUARE_SRC "\"}}";
+
+static char *file_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = malloc(1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static const char *str(http_resp *r, const char *key) { return json_string_value(json_object_get(r->json, key)); }
+
+static void post_component(server *s, const char *def, long want) {
+    http_resp r = http_req(s, "POST", "/api/components", def, NULL);
+    cr_assert_eq(r.status, want, "%s", r.body);
+    http_free(&r);
+}
+
+/* POST def and expect status with `needle` in the error. */
+static void refused(server *s, const char *def, long status, const char *needle) {
+    http_resp r = http_req(s, "POST", "/api/components", def, NULL);
+    cr_assert_eq(r.status, status, "%s -> %s", def, r.body);
+    cr_assert_not_null(str(&r, "error"), "%s", r.body);
+    cr_assert_not_null(strstr(str(&r, "error"), needle), "wanted \"%s\" in: %s", needle, r.body);
+    http_free(&r);
+}
+
+static json_t *inject(server *s, const char *exec_id, const char *body) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/inject", exec_id);
+    http_resp r = http_req(s, "POST", path, body, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *out = json_incref(r.json);
+    http_free(&r);
+    return out;
+}
+
+static const char *dump(json_t *v) {
+    static char buf[4096];
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    snprintf(buf, sizeof buf, "%s", t ? t : "(null)");
+    free(t);
+    return buf;
+}
+
+Test(components, register_the_square_component_and_inject_7) {
+    server s = serve_start(NULL);
+    http_resp r = http_req(&s, "POST", "/api/components", SQUARE, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_str_eq(str(&r, "id"), "acme.math.square");
+    cr_assert_str_eq(str(&r, "origin"), "user");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "execution"), "source")), SQUARE_SRC);
+    /* The error port comes with every user component. */
+    cr_assert_str_eq(dump(json_object_get(json_object_get(r.json, "ports"), "outputs")),
+                     "[{\"name\":\"out\",\"schema\":{\"type\":\"number\"}},{\"description\":\"{error, component, "
+                     "hook}: what user code threw, a time limit or a crash of its host\",\"name\":\"error\"}]");
+    http_resp g = http_req(&s, "GET", "/api/components/acme.math.square", NULL, NULL);
+    cr_assert_eq(g.status, 200);
+    cr_assert_str_eq(g.body, r.body, "201 shows the descriptor as GET does");
+    http_free(&g);
+    http_free(&r);
+    http_resp list = http_req(&s, "GET", "/api/components", NULL, NULL);
+    bool listed = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(list.json, i, c) listed |= strcmp(json_string_value(json_object_get(c, "id")), "acme.math.square") == 0;
+    cr_assert(listed, "GET /api/components lists user components");
+    http_free(&list);
+    const char *x = serve_execute(&s,
+                                  "{\"symbia\": \"1.0\", \"name\": \"squares\", \"nodes\": ["
+                                  " {\"id\": \"input\", \"component\": \"symbia.core.passthrough\"},"
+                                  " {\"id\": \"square\", \"component\": \"acme.math.square\"},"
+                                  " {\"id\": \"output\", \"component\": \"symbia.core.logger\"}], \"edges\": ["
+                                  " {\"source\": {\"node\": \"input\", \"port\": \"out\"}, \"target\": {\"node\": \"square\", \"port\": \"in\"}},"
+                                  " {\"source\": {\"node\": \"square\", \"port\": \"out\"}, \"target\": {\"node\": \"output\", \"port\": \"in\"}}]}",
+                                  "{\"completion\": \"never\"}");
+    char id[64];
+    snprintf(id, sizeof id, "%s", x);
+    json_t *out = inject(&s, id, "{\"nodeId\": \"input\", \"port\": \"in\", \"value\": 7}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "output:out")), 49, "%s",
+                 dump(out));
+    json_decref(out);
+    out = inject(&s, id, "{\"nodeId\": \"input\", \"port\": \"in\", \"value\": 1.5}");
+    cr_assert_float_eq(json_number_value(json_object_get(json_object_get(out, "outputs"), "output:out")), 2.25, 1e-9);
+    json_decref(out);
+    http_resp st = http_req(&s, "GET", "/api/stats", NULL, NULL);
+    json_t *hs = json_object_get(st.json, "componentHost");
+    cr_assert_eq(json_integer_value(json_object_get(hs, "poolSize")), 10);
+    cr_assert_geq(json_integer_value(json_object_get(hs, "calls")), 4, "load, initialize, two calls: %s", st.body);
+    http_free(&st);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* The README's flow: the example files as they are. */
+Test(components, the_readme_example) {
+    server s = serve_start(NULL);
+    char *def = file_text(WEIR_SOURCE_DIR "/examples/square-component.json");
+    char *graph = file_text(WEIR_SOURCE_DIR "/examples/squares.json");
+    post_component(&s, def, 201);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, graph, NULL));
+    json_t *out = inject(&s, x, "{\"nodeId\": \"input\", \"value\": 7}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "output:out")), 49, "%s",
+                 dump(out));
+    json_decref(out);
+    out = inject(&s, x, "{\"nodeId\": \"input\", \"value\": \"seven\"}");
+    /* "seven" * "seven" is NaN, which JSON carries as null: no error. */
+    cr_assert(json_is_null(json_object_get(json_object_get(out, "outputs"), "output:out")), "%s", dump(out));
+    cr_assert_null(json_object_get(json_object_get(out, "outputs"), "failed:out"));
+    json_decref(out);
+    cr_assert_not_null(strstr(serve_log(&s), "squared: 49"), "%s", serve_log(&s));
+    free(def);
+    free(graph);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+#define SPIN                                                                                                         \
+    "{\"id\": \"acme.test.spin\", \"name\": \"Spin\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"], "     \
+    "\"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", \"source\": \"return { process: (ctx, p, "  \
+    "v) => { if (v === 'spin') { while (true) {} } ctx.emit('out', v) } }\"}}"
+
+Test(components, a_runaway_ends_on_its_error_port_while_another_execution_keeps_working) {
+    const char *args[] = {"--isolate-timeout-ms", "300", "--isolate-pool-size", "2", NULL};
+    server s = serve_start(args);
+    post_component(&s, SQUARE, 201);
+    post_component(&s, SPIN, 201);
+    char spin_x[64], square_x[64];
+    snprintf(spin_x, sizeof spin_x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"spinner\", \"nodes\": ["
+                           " {\"id\": \"spin\", \"component\": \"acme.test.spin\"},"
+                           " {\"id\": \"caught\", \"component\": \"symbia.core.passthrough\"}], \"edges\": ["
+                           " {\"source\": {\"node\": \"spin\", \"port\": \"error\"}, \"target\": {\"node\": \"caught\", \"port\": \"in\"}}]}",
+                           "{\"completion\": \"never\"}"));
+    snprintf(square_x, sizeof square_x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"squares\", \"nodes\": ["
+                           " {\"id\": \"square\", \"component\": \"acme.math.square\"}], \"edges\": []}",
+                           "{\"completion\": \"never\"}"));
+    /* The runaway first, without waiting; the other execution is answered
+     * meanwhile by the other process. */
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/inject", spin_x);
+    http_resp r = http_req(&s, "POST", path, "{\"nodeId\": \"spin\", \"value\": \"spin\", \"wait\": false}", NULL);
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    http_free(&r);
+    json_t *out = inject(&s, square_x, "{\"nodeId\": \"square\", \"value\": 7}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "square:out")), 49);
+    json_decref(out);
+    /* A second runaway on the same node waits behind the first, then runs
+     * out of time itself: its error is the wired error port's output. */
+    out = inject(&s, spin_x, "{\"nodeId\": \"spin\", \"value\": \"spin\"}");
+    json_t *err = json_object_get(json_object_get(out, "outputs"), "caught:out");
+    cr_assert_str_eq(json_string_value(json_object_get(err, "error")),
+                     "component acme.test.spin (process): timed out after 300 ms", "%s", dump(out));
+    cr_assert_str_eq(json_string_value(json_object_get(err, "component")), "acme.test.spin");
+    cr_assert_str_eq(json_string_value(json_object_get(out, "state")), "running", "a handled error fails nothing");
+    json_decref(out);
+    /* Both keep working after the killed processes were replaced. */
+    out = inject(&s, spin_x, "{\"nodeId\": \"spin\", \"value\": \"fine\"}");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "outputs"), "spin:out")), "fine");
+    json_decref(out);
+    out = inject(&s, square_x, "{\"nodeId\": \"square\", \"value\": 9}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "square:out")), 81);
+    json_decref(out);
+    http_resp st = http_req(&s, "GET", "/api/stats", NULL, NULL);
+    cr_assert_geq(json_integer_value(json_object_get(json_object_get(st.json, "componentHost"), "failures")), 2, "%s",
+                  st.body);
+    http_free(&st);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+#define COUNTER                                                                                                      \
+    "{\"id\": \"acme.test.counter\", \"name\": \"Counter\", \"version\": \"1\","                                  \
+    " \"ports\": {\"inputs\": [{\"name\": \"in\"}], \"outputs\": [{\"name\": \"out\"}]},"                          \
+    " \"config\": {\"step\": {\"type\": \"integer\", \"default\": 1}, \"label\": {\"type\": \"string\","          \
+    " \"required\": true, \"enum\": [\"a\", \"b\"]}},"                                                            \
+    " \"execution\": {\"type\": \"javascript\", \"source\": \"return {"                                          \
+    " initialize(ctx) { ctx.setState('n', 100); ctx.log('info', 'counter ready') },"                             \
+    " process: async (ctx, port, v) => { const n = (await ctx.getState('n')) + ctx.config.step;"                \
+    " ctx.setState('n', n); ctx.emit('out', ctx.config.label + n) },"                                             \
+    " cleanup(ctx) { ctx.log('info', 'counter done at ' + ctx.getState('n')) } }\"}}"
+
+Test(components, state_stays_in_the_core_and_config_is_checked) {
+    server s = serve_start(NULL);
+    post_component(&s, COUNTER, 201);
+    /* The config schema is the graph's to check. */
+    http_resp g = http_req(&s, "POST", "/api/graphs",
+                           "{\"symbia\": \"1.0\", \"name\": \"c\", \"nodes\": [{\"id\": \"c\", \"component\": "
+                           "\"acme.test.counter\", \"config\": {\"label\": \"z\"}}], \"edges\": []}",
+                           NULL);
+    cr_assert_eq(g.status, 400, "%s", g.body);
+    cr_assert_not_null(strstr(str(&g, "error"), "config \"label\" is \"z\"; it must be one of \"a\", \"b\""), "%s",
+                       g.body);
+    http_free(&g);
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"c\", \"nodes\": [{\"id\": \"c\", \"component\": "
+                           "\"acme.test.counter\", \"config\": {\"label\": \"b\", \"step\": 5}}], \"edges\": []}",
+                           "{\"completion\": \"never\"}"));
+    for (int i = 1; i <= 3; i++) {
+        json_t *out = inject(&s, x, "{\"nodeId\": \"c\", \"value\": null}");
+        char want[16];
+        snprintf(want, sizeof want, "b%d", 100 + 5 * i);
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "outputs"), "c:out")), want, "%s",
+                         dump(out));
+        json_decref(out);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/stop", x);
+    http_resp stop = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(stop.status, 200);
+    http_free(&stop);
+    /* initialize's log went to the server log. */
+    cr_assert_not_null(strstr(serve_log(&s), "counter ready"), "%s", serve_log(&s));
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(components, an_unhandled_user_error_fails_the_execution) {
+    server s = serve_start(NULL);
+    post_component(&s,
+                   "{\"id\": \"acme.test.thrower\", \"name\": \"T\", \"version\": \"1\", \"ports\": {\"inputs\": "
+                   "[\"in\"]}, \"execution\": {\"type\": \"javascript\", \"source\": \"return { process() { throw new "
+                   "RangeError('no such thing') } }\"}}",
+                   201);
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"t\", \"nodes\": [{\"id\": \"t\", \"component\": "
+                           "\"acme.test.thrower\"}], \"edges\": []}",
+                           "{\"completion\": \"never\"}"));
+    json_t *out = inject(&s, x, "{\"nodeId\": \"t\", \"value\": 1}");
+    cr_assert_str_eq(json_string_value(json_object_get(out, "state")), "failed", "%s", dump(out));
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "error"), "message")),
+                     "unhandled error in node \"t\": component acme.test.thrower (process): RangeError: no such thing",
+                     "%s", dump(out));
+    json_decref(out);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(components, every_refusal_names_the_problem) {
+    server s = serve_start(NULL);
+    refused(&s, "{nope", 400, "line 1");
+    refused(&s, "{\"id\": \"acme.x\"}", 400, "missing name, version, ports, execution");
+    refused(&s,
+            "{\"id\": \"square\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"}}",
+            400, "namespaced");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"outputs\": [\"out\"]}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"}}",
+            400, "ports.inputs must be an array");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\", \"in\"]}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"}}",
+            400, "declares \"in\" twice");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"config\": {\"k\": {\"type\": \"float\"}}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"}}",
+            400, "config.k.type must be one of string, number, integer, boolean, object, array, any");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"config\": {\"k\": {\"type\": \"integer\", \"default\": \"two\"}}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"}}",
+            400, "config.k.default does not match its type integer");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"typescript\", \"source\": \"return {process(){}}\"}}",
+            400, "execution.type \"typescript\" is not supported yet: only \"javascript\" is");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"wasm\", \"source\": \"AGFzbQ==\"}}",
+            400, "execution.type \"wasm\" is not supported yet");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"https://example.com/c.js\"}}",
+            400, "execution.sourceUrl is not supported yet: put the code itself in execution.source");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"javascript\"}}",
+            400, "execution.source is required");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return { process: (ctx) => ctx.emit('out', 1 + ) }\"}}",
+            400, "execution.source does not compile: SyntaxError: Unexpected token ')' (line 1)");
+    refused(&s,
+            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return 42\"}}",
+            400, "does not compile: the source failed while building its handler: TypeError: the source must return a handler object");
+    refused(&s,
+            "{\"id\": \"symbia.core.map\", \"name\": \"M\", \"version\": \"9\", \"ports\": {\"inputs\": [\"in\"]}, "
+            "\"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"}}",
+            409, "\"symbia.core.map\" is a built-in component");
+    post_component(&s, SQUARE, 201);
+    refused(&s, SQUARE, 409, "component acme.math.square version 1.0.0 is registered already");
+    /* A new version replaces the old only while no running execution uses it. */
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"sq\", \"nodes\": [{\"id\": \"sq\", \"component\": "
+                           "\"acme.math.square\"}], \"edges\": []}",
+                           "{\"completion\": \"never\"}"));
+    const char *v2 = "{\"id\": \"acme.math.square\", \"name\": \"Square\", \"version\": \"2.0.0\", \"ports\": "
+                     "{\"inputs\": [\"in\"], \"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", "
+                     "\"source\": \"return { process: (ctx, p, v) => ctx.emit('out', -v * v) }\"}}";
+    char want[256];
+    snprintf(want, sizeof want, "is in use by 1 running execution (%s): stop it first", x);
+    refused(&s, v2, 409, want);
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/stop", x);
+    http_resp stop = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(stop.status, 200);
+    http_free(&stop);
+    post_component(&s, v2, 201);
+    http_resp g = http_req(&s, "GET", "/api/components/acme.math.square", NULL, NULL);
+    cr_assert_str_eq(str(&g, "version"), "2.0.0");
+    http_free(&g);
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"sq2\", \"nodes\": [{\"id\": \"sq\", \"component\": "
+                           "\"acme.math.square\"}], \"edges\": []}",
+                           "{\"completion\": \"never\"}"));
+    json_t *out = inject(&s, x, "{\"nodeId\": \"sq\", \"value\": 3}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "sq:out")), -9, "%s", dump(out));
+    json_decref(out);
+    cr_assert_eq(serve_stop(&s), 0);
+}

@@ -1,0 +1,451 @@
+/*
+ * The component host with real Node.js processes on a real loop: load and
+ * invoke, state chained between calls of one instance, emitBatch and logs,
+ * compile errors, throws, a runaway loop killed at the time limit and the
+ * process replaced, a memory blowup, what user code cannot reach, the queue
+ * bound, cancel, node missing, destroy with calls in flight.  The loop is
+ * stepped until a condition holds, never slept on; every test ends with the
+ * host destroyed, the loop drained and closed.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "weir/weir.h"
+
+#define BOUND_NS (60ull * 1000 * 1000 * 1000) /* generous: node starts slowly under sanitizers */
+
+typedef struct answer {
+    bool got;
+    json_t *answer;
+    char *error;
+    int order;
+} answer;
+
+static int answered; /* answers so far, in order */
+
+static void on_done(void *ud, json_t *a, const char *err) {
+    answer *r = ud;
+    cr_assert(!r->got, "done called twice");
+    r->got = true;
+    r->answer = a ? json_incref(a) : NULL;
+    r->error = err ? strdup(err) : NULL;
+    r->order = ++answered;
+}
+
+static void answer_free(answer *r) {
+    json_decref(r->answer);
+    free(r->error);
+    *r = (answer){0};
+}
+
+static uv_loop_t loop;
+static weir_host *host;
+
+static void setup(void) {
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    answered = 0;
+}
+
+static void start(unsigned pool, int64_t timeout_ms, unsigned memory_mb, size_t max_queue) {
+    weir_host_options o = {.pool_size = pool, .timeout_ms = timeout_ms, .memory_mb = memory_mb, .max_queue = max_queue};
+    weir_error err;
+    cr_assert_eq(weir_host_create(&loop, &o, &host, &err), 0, "%s", err.message);
+}
+
+static void finish(void) {
+    weir_host_destroy(host);
+    host = NULL;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
+}
+
+/* Step the loop until *flag holds. */
+static void run_until(const bool *flag) {
+    uint64_t t0 = uv_hrtime();
+    while (!*flag) {
+        cr_assert_lt(uv_hrtime() - t0, BOUND_NS, "waited too long");
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+}
+
+static json_t *call(const char *id, const char *source, const char *hook, json_t *value, const char *state) {
+    char key[256];
+    weir_host_key(id, "1.0.0", source, key, sizeof key);
+    json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{},s:s}", "key", key, "source", source, "component", id,
+                          "hook", hook, "port", "in", "executionId", "x1", "config", "nodeId", "n1");
+    json_object_set_new(c, "value", value ? value : json_null());
+    json_object_set_new(c, "state", json_loads(state ? state : "{}", 0, NULL));
+    return c;
+}
+
+/* Invoke and wait for the answer. */
+static answer invoke_wait(const char *id, const char *source, json_t *value, const char *state) {
+    answer r = {0};
+    json_t *c = call(id, source, "process", value, state);
+    uint64_t cid;
+    weir_error err;
+    cr_assert_eq(weir_host_invoke(host, c, "inst", on_done, &r, &cid, &err), 0, "%s", err.message);
+    json_decref(c);
+    cr_assert(!r.got, "done must not be called inside invoke");
+    run_until(&r.got);
+    return r;
+}
+
+static const char *dump(json_t *v) {
+    static char buf[8192];
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    snprintf(buf, sizeof buf, "%s", t ? t : "(null)");
+    free(t);
+    return buf;
+}
+
+#define SQUARE "return { process: async (ctx, port, value) => ctx.emit('out', value * value) }"
+
+TestSuite(host, .init = setup, .timeout = 120);
+
+Test(host, load_and_invoke_the_square_component) {
+    start(2, 2000, 0, 0);
+    answer l = {0};
+    uint64_t id;
+    char key[256];
+    weir_host_key("acme.math.square", "1.0.0", SQUARE, key, sizeof key);
+    weir_error err;
+    cr_assert_eq(weir_host_load(host, key, SQUARE, on_done, &l, &id, &err), 0);
+    run_until(&l.got);
+    cr_assert_null(l.error, "%s", l.error);
+    cr_assert_str_eq(dump(json_object_get(l.answer, "hooks")), "[\"process\"]");
+    answer r = invoke_wait("acme.math.square", SQUARE, json_integer(7), NULL);
+    cr_assert_null(r.error, "%s", r.error);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",49]]");
+    weir_host_stats st;
+    weir_host_stats_get(host, &st);
+    cr_assert_eq(st.started, 1, "one process served both");
+    cr_assert_eq(st.calls, 2);
+    answer_free(&l);
+    answer_free(&r);
+    finish();
+}
+
+#define COUNTER                                                                                                      \
+    "return {\n"                                                                                                     \
+    "  initialize(ctx) { ctx.setState('n', 100) },\n"                                                              \
+    "  process: async (ctx, port, value) => {\n"                                                                   \
+    "    const n = (await ctx.getState('n') || 0) + 1;\n"                                                         \
+    "    ctx.setState('n', n);\n"                                                                                  \
+    "    ctx.setState('last', value);\n"                                                                           \
+    "    ctx.emit('out', n);\n"                                                                                    \
+    "  }\n"                                                                                                          \
+    "}"
+
+Test(host, state_goes_with_the_call_and_chains_between_calls_of_one_instance) {
+    start(3, 2000, 0, 0);
+    answer r = invoke_wait("acme.counter", COUNTER, json_string("a"), "{\"n\": 4}");
+    cr_assert_null(r.error, "%s", r.error);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "state")), "{\"n\":5,\"last\":\"a\"}");
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",5]]");
+    answer_free(&r);
+    /* Three calls of one instance at once, each built with the same (stale)
+     * state: they run one after the other, each from what the last left. */
+    answer a[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        json_t *c = call("acme.counter", COUNTER, "process", json_integer(i), "{\"n\": 10}");
+        uint64_t id;
+        cr_assert_eq(weir_host_invoke(host, c, "exec-1/counter", on_done, &a[i], &id, NULL), 0);
+        json_decref(c);
+    }
+    /* Another instance is independent of them. */
+    answer other = {0};
+    json_t *c = call("acme.counter", COUNTER, "process", json_integer(9), "{\"n\": 0}");
+    uint64_t id;
+    cr_assert_eq(weir_host_invoke(host, c, "exec-2/counter", on_done, &other, &id, NULL), 0);
+    json_decref(c);
+    run_until(&a[2].got);
+    run_until(&other.got);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_null(a[i].error, "%s", a[i].error);
+        char want[64];
+        snprintf(want, sizeof want, "[[\"out\",%d]]", 11 + i);
+        cr_assert_str_eq(dump(json_object_get(a[i].answer, "emits")), want, "call %d", i);
+        answer_free(&a[i]);
+    }
+    cr_assert_str_eq(dump(json_object_get(other.answer, "emits")), "[[\"out\",1]]");
+    answer_free(&other);
+    /* A missing hook answers at once with the state unchanged; initialize
+     * runs when present. */
+    answer init = {0};
+    c = call("acme.counter", COUNTER, "initialize", NULL, "{\"n\": 3}");
+    cr_assert_eq(weir_host_invoke(host, c, NULL, on_done, &init, &id, NULL), 0);
+    json_decref(c);
+    run_until(&init.got);
+    cr_assert_str_eq(dump(json_object_get(init.answer, "state")), "{\"n\":100}");
+    answer_free(&init);
+    answer clean = {0};
+    c = call("acme.counter", COUNTER, "cleanup", NULL, "{\"n\": 3}");
+    cr_assert_eq(weir_host_invoke(host, c, NULL, on_done, &clean, &id, NULL), 0);
+    json_decref(c);
+    run_until(&clean.got);
+    cr_assert_null(clean.error);
+    cr_assert_str_eq(dump(json_object_get(clean.answer, "emits")), "[]");
+    cr_assert_str_eq(dump(json_object_get(clean.answer, "state")), "{\"n\":3}");
+    answer_free(&clean);
+    finish();
+}
+
+Test(host, emit_batch_and_logs) {
+    start(1, 2000, 0, 0);
+    const char *src = "return { process(ctx, port, value) {\n"
+                      "  ctx.log('warn', 'splitting ' + value.length);\n"
+                      "  ctx.log('info', {n: value.length});\n"
+                      "  ctx.emitBatch('items', value);\n"
+                      "  ctx.emit('count', value.length);\n"
+                      "} }";
+    answer r = invoke_wait("acme.split", src, json_pack("[i,s,{s:b}]", 1, "two", "three", 1), NULL);
+    cr_assert_null(r.error, "%s", r.error);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")),
+                     "[[\"items\",1],[\"items\",\"two\"],[\"items\",{\"three\":true}],[\"count\",3]]");
+    cr_assert_str_eq(dump(json_object_get(r.answer, "logs")),
+                     "[{\"level\":\"warn\",\"message\":\"splitting 3\"},{\"level\":\"info\",\"message\":\"{\\\"n\\\":3}\"}]");
+    answer_free(&r);
+    finish();
+}
+
+Test(host, a_syntax_error_is_a_load_failure_with_its_line) {
+    start(1, 2000, 0, 0);
+    const char *src = "return {\n  process: (ctx, port, value) => ctx.emit('out', value * ) }";
+    char key[256];
+    weir_host_key("acme.bad", "1", src, key, sizeof key);
+    answer l = {0};
+    uint64_t id;
+    cr_assert_eq(weir_host_load(host, key, src, on_done, &l, &id, NULL), 0);
+    run_until(&l.got);
+    cr_assert_null(l.error, "a compile error is an answer, not a host failure");
+    const char *msg = json_string_value(json_object_get(l.answer, "error"));
+    cr_assert_not_null(strstr(msg, "SyntaxError: Unexpected token ')' (line 2)"), "%s", msg);
+    answer_free(&l);
+    /* A handler without process is refused at load too. */
+    const char *noproc = "return { handle: () => 1 }";
+    weir_host_key("acme.noproc", "1", noproc, key, sizeof key);
+    cr_assert_eq(weir_host_load(host, key, noproc, on_done, &l, &id, NULL), 0);
+    run_until(&l.got);
+    msg = json_string_value(json_object_get(l.answer, "error"));
+    cr_assert_not_null(strstr(msg, "has no process function"), "%s", msg);
+    answer_free(&l);
+    /* A top level that never returns is cut at the time limit. */
+    const char *spin = "for (;;) {}";
+    weir_host_key("acme.spintop", "1", spin, key, sizeof key);
+    cr_assert_eq(weir_host_load(host, key, spin, on_done, &l, &id, NULL), 0);
+    run_until(&l.got);
+    cr_assert_str_eq(l.error, "building the handler timed out after 2000 ms");
+    answer_free(&l);
+    finish();
+}
+
+Test(host, a_throw_is_an_answer_with_the_error_and_the_process_stays) {
+    start(1, 2000, 0, 0);
+    const char *src = "return { process: async (ctx, port, value) => { ctx.emit('out', 1); "
+                      "if (value) throw new TypeError('bad value ' + value); ctx.emit('out', 2) } }";
+    answer r = invoke_wait("acme.thrower", src, json_integer(3), NULL);
+    cr_assert_null(r.error, "a throw is user code's error, not the host's");
+    cr_assert_str_eq(json_string_value(json_object_get(r.answer, "error")), "TypeError: bad value 3");
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",1]]", "emits before the throw stay");
+    answer_free(&r);
+    r = invoke_wait("acme.thrower", src, json_integer(0), NULL);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",1],[\"out\",2]]");
+    answer_free(&r);
+    weir_host_stats st;
+    weir_host_stats_get(host, &st);
+    cr_assert_eq(st.started, 1);
+    finish();
+}
+
+Test(host, a_runaway_loop_is_killed_at_the_time_limit_and_the_process_replaced) {
+    start(1, 300, 0, 0);
+    const char *spin = "return { process: () => { while (true) {} } }";
+    /* The runaway and a call queued behind it on the only process. */
+    answer r = {0}, next = {0};
+    json_t *c = call("acme.spin", spin, "process", json_integer(1), NULL);
+    json_t *c2 = call("acme.math.square", SQUARE, "process", json_integer(12), NULL);
+    uint64_t id;
+    cr_assert_eq(weir_host_invoke(host, c, "a", on_done, &r, &id, NULL), 0);
+    cr_assert_eq(weir_host_invoke(host, c2, "b", on_done, &next, &id, NULL), 0);
+    json_decref(c);
+    json_decref(c2);
+    uint64_t t0 = uv_hrtime();
+    run_until(&r.got);
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    cr_assert_null(r.answer);
+    cr_assert_str_eq(r.error, "timed out after 300 ms");
+    cr_assert_geq(ms, 300);
+    run_until(&next.got);
+    cr_assert_null(next.error, "%s", next.error);
+    cr_assert_str_eq(dump(json_object_get(next.answer, "emits")), "[[\"out\",144]]");
+    weir_host_stats st;
+    weir_host_stats_get(host, &st);
+    cr_assert_eq(st.started, 2, "the killed process was replaced");
+    cr_assert_eq(st.processes, 1);
+    cr_assert_eq(st.failures, 1);
+    /* An async runaway (a microtask loop) is cut off the same way. */
+    answer_free(&r);
+    r = invoke_wait("acme.spin2", "return { process: async () => { for (;;) await null } }", json_integer(1), NULL);
+    cr_assert_str_eq(r.error, "timed out after 300 ms");
+    answer_free(&r);
+    answer_free(&next);
+    finish();
+}
+
+Test(host, a_memory_blowup_kills_only_its_process) {
+    start(1, 10000, 64, 0);
+    const char *hog = "return { process: () => { const a = []; for (;;) a.push(new Array(1e6).fill(1)) } }";
+    answer r = invoke_wait("acme.hog", hog, json_integer(1), NULL);
+    cr_assert_null(r.answer);
+    cr_assert_not_null(strstr(r.error, "the component host exited: FATAL ERROR:"), "%s", r.error);
+    cr_assert_not_null(strstr(r.error, "heap out of memory (the memory limit is 64 MB"), "%s", r.error);
+    answer_free(&r);
+    r = invoke_wait("acme.math.square", SQUARE, json_integer(5), NULL);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",25]]");
+    answer_free(&r);
+    finish();
+}
+
+Test(host, user_code_reaches_nothing_but_ctx) {
+    start(1, 1000, 0, 0);
+    answer r = invoke_wait("acme.probe",
+                           "return { process: (ctx) => ctx.emit('out', [typeof require, typeof process, typeof fetch, "
+                           "typeof setTimeout, typeof console, typeof module, typeof globalThis.__weir_req]) }",
+                           json_null(), NULL);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")),
+                     "[[\"out\",[\"undefined\",\"undefined\",\"undefined\",\"undefined\",\"undefined\","
+                     "\"undefined\",\"string\"]]]");
+    answer_free(&r);
+    /* The classic escapes through constructors end in code generation,
+     * which is off. */
+    r = invoke_wait("acme.escape1", "return { process: (ctx) => this.constructor.constructor('return process')() }",
+                    json_null(), NULL);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(r.answer, "error")), "Code generation from strings"),
+                       "%s", dump(r.answer));
+    answer_free(&r);
+    r = invoke_wait("acme.escape2", "return { process: (ctx) => ctx.emit.constructor('return process')() }",
+                    json_null(), NULL);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(r.answer, "error")), "Code generation from strings"),
+                       "%s", dump(r.answer));
+    answer_free(&r);
+    /* import() never loads anything. */
+    r = invoke_wait("acme.import", "return { process: async () => { await import('fs') } }", json_null(), NULL);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(r.answer, "error")), "still pending"), "%s",
+                       dump(r.answer));
+    answer_free(&r);
+    /* A value that is not JSON cannot leave. */
+    r = invoke_wait("acme.bigint", "return { process: (ctx) => ctx.emit('out', 1n) }", json_null(), NULL);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(r.answer, "error")), "cannot be sent as JSON"),
+                       "%s", dump(r.answer));
+    answer_free(&r);
+    finish();
+}
+
+Test(host, the_queue_is_bounded) {
+    start(1, 2000, 0, 2);
+    answer a[3] = {{0}};
+    uint64_t id;
+    weir_error err;
+    for (int i = 0; i < 2; i++) {
+        json_t *c = call("acme.math.square", SQUARE, "process", json_integer(i), NULL);
+        cr_assert_eq(weir_host_invoke(host, c, NULL, on_done, &a[i], &id, &err), 0, "%s", err.message);
+        json_decref(c);
+    }
+    json_t *c = call("acme.math.square", SQUARE, "process", json_integer(2), NULL);
+    cr_assert_eq(weir_host_invoke(host, c, NULL, on_done, &a[2], &id, &err), WEIR_EFULL);
+    cr_assert_not_null(strstr(err.message, "the component host is busy: 2 calls wait"), "%s", err.message);
+    run_until(&a[1].got);
+    /* Once they are answered there is room again. */
+    cr_assert_eq(weir_host_invoke(host, c, NULL, on_done, &a[2], &id, &err), 0, "%s", err.message);
+    json_decref(c);
+    run_until(&a[2].got);
+    cr_assert_str_eq(dump(json_object_get(a[2].answer, "emits")), "[[\"out\",4]]");
+    for (int i = 0; i < 3; i++) answer_free(&a[i]);
+    finish();
+}
+
+Test(host, a_cancelled_call_is_never_answered) {
+    start(1, 2000, 0, 0);
+    answer a = {0}, b = {0}, c3 = {0};
+    uint64_t ia, ib, ic;
+    json_t *c = call("acme.math.square", SQUARE, "process", json_integer(2), NULL);
+    cr_assert_eq(weir_host_invoke(host, c, "i", on_done, &a, &ia, NULL), 0);
+    cr_assert_eq(weir_host_invoke(host, c, "i", on_done, &b, &ib, NULL), 0);
+    cr_assert_eq(weir_host_invoke(host, c, "i", on_done, &c3, &ic, NULL), 0);
+    json_decref(c);
+    cr_assert_eq(weir_host_cancel(host, ib), 0);
+    cr_assert_eq(weir_host_cancel(host, ib), WEIR_ESTALE);
+    run_until(&c3.got);
+    cr_assert(a.got);
+    cr_assert(!b.got);
+    cr_assert_eq(weir_host_cancel(host, ia), WEIR_ESTALE, "answered already");
+    answer_free(&a);
+    answer_free(&c3);
+    finish();
+}
+
+Test(host, without_node_every_call_fails_saying_so) {
+    weir_host_options o = {.node = "/nonexistent/bin/node"};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    answer r = {0};
+    json_t *c = call("acme.math.square", SQUARE, "process", json_integer(2), NULL);
+    uint64_t id;
+    cr_assert_eq(weir_host_invoke(host, c, "i", on_done, &r, &id, NULL), 0);
+    json_decref(c);
+    cr_assert(!r.got);
+    run_until(&r.got);
+    cr_assert_not_null(strstr(r.error, "user components need Node.js (node on PATH)"), "%s", r.error);
+    answer_free(&r);
+    finish();
+}
+
+Test(host, destroy_with_calls_in_flight_and_queued) {
+    start(2, 5000, 0, 0);
+    answer a[4] = {{0}};
+    const char *srcs[] = {"return { process: () => { while (true) {} } }", SQUARE, SQUARE, SQUARE};
+    for (int i = 0; i < 4; i++) {
+        json_t *c = call(i ? "acme.math.square" : "acme.spin", srcs[i], "process", json_integer(i), NULL);
+        uint64_t id;
+        cr_assert_eq(weir_host_invoke(host, c, i == 3 ? "x" : NULL, on_done, &a[i], &id, NULL), 0);
+        json_decref(c);
+    }
+    /* Until both processes are busy (the spinning one stays so). */
+    uint64_t t0 = uv_hrtime();
+    for (;;) {
+        weir_host_stats st;
+        weir_host_stats_get(host, &st);
+        if (st.busy == 2) break;
+        cr_assert_lt(uv_hrtime() - t0, BOUND_NS);
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    int before = answered;
+    finish(); /* kills them; nothing answered after this */
+    cr_assert_eq(answered, before);
+    for (int i = 0; i < 4; i++) answer_free(&a[i]);
+}
+
+/* Destroy from inside a done callback. */
+static void destroy_in_done(void *ud, json_t *a, const char *err) {
+    on_done(ud, a, err);
+    weir_host_destroy(host);
+}
+
+Test(host, destroy_inside_a_done_callback) {
+    start(1, 2000, 0, 0);
+    answer a = {0}, b = {0};
+    json_t *c = call("acme.math.square", SQUARE, "process", json_integer(3), NULL);
+    uint64_t id;
+    cr_assert_eq(weir_host_invoke(host, c, NULL, destroy_in_done, &a, &id, NULL), 0);
+    cr_assert_eq(weir_host_invoke(host, c, NULL, on_done, &b, &id, NULL), 0);
+    json_decref(c);
+    run_until(&a.got);
+    host = NULL;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert(!b.got);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    answer_free(&a);
+}
