@@ -104,17 +104,36 @@ static int install(weir_service *s, weir_user_component *u, svc_usercomp *old, w
     return 0;
 }
 
-int svc_component_add(weir_service *s, json_t *def, json_t **out, weir_error *err) {
+int svc_component_add(weir_service *s, json_t *def, bool store, json_t **out, weir_error *err) {
     if (out) *out = NULL;
     weir_user_component *u;
     int rc = weir_user_component_create(def, &u, err);
     if (rc) return rc;
+    const weir_component *d = weir_user_component_descriptor(u);
     svc_usercomp *old;
     rc = check_conflicts(s, u, &old, err);
-    if (!rc) rc = install(s, u, old, err);
+    /* stored before it is acknowledged (SPEC §7): a failure leaves nothing registered */
+    if (!rc && store) rc = svc_store_component(s, d->id, d->version, def, err);
+    if (!rc) {
+        rc = install(s, u, old, err);
+        if (rc && store) { /* put the store back as it was */
+            json_t *was = old ? weir_user_component_json(old->u) : NULL;
+            if (was) svc_store_component(s, d->id, weir_user_component_descriptor(old->u)->version, was, NULL);
+            else svc_unstore_component(s, d->id, NULL);
+            json_decref(was);
+        }
+    }
     if (!rc && out && !(*out = weir_user_component_json(u))) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     weir_user_component_unref(u);
     return rc;
+}
+
+int svc_component_restore(void *ud, weir_service *s, const char *id, const char *version, json_t *def,
+                          weir_error *err) {
+    (void)ud;
+    (void)id;
+    (void)version;
+    return svc_component_add(s, def, false, NULL, err);
 }
 
 /* ------------------------------------------------------------------- POST */
@@ -149,8 +168,8 @@ static void on_loaded(void *ud, json_t *result, const char *error) {
     } else {
         json_t *body;
         weir_error err;
-        int rc = svc_component_add(p->s, p->def, &body, &err); /* checked again: things may have changed */
-        if (rc) answer(p, status_of(rc), svc_error_body("%s", err.message));
+        int rc = svc_component_add(p->s, p->def, true, &body, &err); /* checked again: things may have changed */
+        if (rc) answer(p, rc == WEIR_EIO ? 503 : status_of(rc), svc_error_body("%s", err.message));
         else answer(p, 201, body);
     }
     pending_free(p);

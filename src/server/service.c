@@ -576,6 +576,19 @@ static void free_graphs(weir_service *s) {
     svc_index_free(&s->graph_ix);
 }
 
+/* Undo a start that failed part-way (whatever was made; NULLs are no-ops). */
+static void start_failed(weir_service *s) {
+    free_graphs(s); /* those restored before it failed */
+    svc_persist_close(s);
+    weir_runtimes_destroy(s->runtimes);
+    weir_realtime_destroy(s->rt);
+    weir_host_destroy(s->host);
+    svc_components_free(s); /* those restored before it failed */
+    weir_registry_destroy(s->reg);
+    weir_auth_destroy(s->auth);
+    weir__free(s);
+}
+
 int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err) {
     *out = NULL;
     /* Checked before anything owns loop handles (they close asynchronously). */
@@ -587,6 +600,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     if (!s) return weir__error(err, WEIR_ENOMEM, "out of memory");
     s->loop = loop;
     s->cfg = *c;
+    if (!s->cfg.component_restore) s->cfg.component_restore = svc_component_restore; /* stored user components */
     s->log_json = c->log_format && strcmp(c->log_format, "json") == 0;
     s->log_level = WEIR_LOG_INFO;
     if (c->log_level && weir_log_level_parse(c->log_level, &s->log_level)) {
@@ -612,47 +626,22 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         rc = weir_runtimes_add_builtins(s->runtimes, s->rt, c->tick_ms, &e2);
     }
     if (rc) {
-        weir_runtimes_destroy(s->runtimes);
-        weir_realtime_destroy(s->rt);
-        weir_host_destroy(s->host);
-        weir_registry_destroy(s->reg);
-        weir_auth_destroy(s->auth);
-        weir__free(s);
+        start_failed(s);
         return weir__error(err, rc, "cannot start the runtime: %s", weir_strerror(rc));
     }
     s->started_ms = svc_now(s);
     if ((rc = svc_persist_open(s, err))) {
-        free_graphs(s); /* those restored before it failed */
-        weir_runtimes_destroy(s->runtimes);
-        weir_realtime_destroy(s->rt);
-        weir_registry_destroy(s->reg);
-        weir_auth_destroy(s->auth);
-        weir__free(s);
+        start_failed(s);
         return rc;
     }
     weir_http_options ho = {.host = c->host, .port = c->port, .max_body_bytes = c->max_body_bytes};
-    rc = weir_http_server_start(loop, &ho, svc_route, s, &s->http, err);
-    if (rc) {
-        free_graphs(s);
-        svc_persist_close(s);
-        weir_runtimes_destroy(s->runtimes);
-        weir_realtime_destroy(s->rt);
-        weir_host_destroy(s->host);
-        weir_registry_destroy(s->reg);
-        weir_auth_destroy(s->auth);
-        weir__free(s);
+    if ((rc = weir_http_server_start(loop, &ho, svc_route, s, &s->http, err))) {
+        start_failed(s);
         return rc;
     }
     if (!(s->eio = svc_sio_new(s))) {
-        weir_http_server_destroy(s->http);
-        free_graphs(s);
-        svc_persist_close(s);
-        weir_runtimes_destroy(s->runtimes);
-        weir_realtime_destroy(s->rt);
-        weir_host_destroy(s->host);
-        weir_registry_destroy(s->reg);
-        weir_auth_destroy(s->auth);
-        weir__free(s); /* the HTTP server's handles close on the next loop turn without touching s */
+        weir_http_server_destroy(s->http); /* its handles close on the next loop turn without touching s */
+        start_failed(s);
         return weir__error(err, WEIR_ENOMEM, "out of memory starting Socket.IO");
     }
     uv_timer_init(loop, &s->shutdown_poll);

@@ -183,9 +183,15 @@ extern const double svc_latency_bounds[LATENCY_BUCKETS];
  * they were registered).  WEIR_EINVAL: a bad definition (the message names
  * the field and the fix); WEIR_EEXISTS: a built-in id, or that id and
  * version registered already; WEIR_ESTATE: a running execution uses the
- * version it would replace (named).  *out (optional) receives NEW the
- * descriptor as GET /api/components/:id shows it. */
-int svc_component_add(weir_service *s, json_t *def, json_t **out, weir_error *err);
+ * version it would replace (named).  store: the definition is stored in
+ * DATA_DIR first (WEIR_EIO when it cannot be: nothing is registered).  *out
+ * (optional) receives NEW the descriptor as GET /api/components/:id shows
+ * it. */
+int svc_component_add(weir_service *s, json_t *def, bool store, json_t **out, weir_error *err);
+/* The component_restore hook the service installs when the embedder set
+ * none: stored definitions are registered again (not stored again). */
+int svc_component_restore(void *ud, weir_service *s, const char *id, const char *version, json_t *def,
+                          weir_error *err);
 /* POST /api/components: answers req itself, once the host has compiled the
  * source (201 with the descriptor, 400, 409, 429, 503). */
 void svc_components_post(weir_service *s, weir_http_req *req, uint64_t start_ns);

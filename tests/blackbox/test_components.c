@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "serve.h"
@@ -347,4 +348,47 @@ Test(components, every_refusal_names_the_problem) {
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "sq:out")), -9, "%s", dump(out));
     json_decref(out);
     cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* A registered component is stored in DATA_DIR before its 201 and comes back
+ * after a restart, before the graphs that use it (SPEC §7). */
+Test(components, a_registered_component_survives_a_restart) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/weir-bbcomp-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    const char *extra[] = {"--data-dir", dir, NULL};
+    server s = serve_start(extra);
+    post_component(&s, SQUARE, 201);
+    http_resp g = http_req(&s, "POST", "/api/graphs",
+                           "{\"symbia\": \"1.0\", \"name\": \"squares\", \"nodes\": ["
+                           " {\"id\": \"input\", \"component\": \"symbia.core.passthrough\"},"
+                           " {\"id\": \"square\", \"component\": \"acme.math.square\"}], \"edges\": ["
+                           " {\"source\": {\"node\": \"input\", \"port\": \"out\"}, \"target\": {\"node\": \"square\","
+                           " \"port\": \"in\"}}]}",
+                           NULL);
+    cr_assert_eq(g.status, 201, "%s", g.body);
+    char gid[64];
+    snprintf(gid, sizeof gid, "%s", str(&g, "id"));
+    http_free(&g);
+    http_resp before = http_req(&s, "GET", "/api/components/acme.math.square", NULL, NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+
+    s = serve_start(extra);
+    http_resp after = http_req(&s, "GET", "/api/components/acme.math.square", NULL, NULL);
+    cr_assert_eq(after.status, 200, "%s", after.body);
+    cr_assert_str_eq(after.body, before.body, "the same descriptor after the restart");
+    char path[128];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", gid);
+    http_resp x = http_req(&s, "POST", path, "{\"completion\": \"never\"}", NULL);
+    cr_assert_eq(x.status, 201, "the graph that uses it loaded too: %s", x.body);
+    json_t *out = inject(&s, str(&x, "executionId"), "{\"nodeId\": \"input\", \"value\": 7}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "square:out")), 49, "%s",
+                 dump(out));
+    json_decref(out);
+    http_free(&x);
+    http_free(&after);
+    http_free(&before);
+    post_component(&s, SQUARE, 409); /* the same version: registered already, from the store */
+    cr_assert_eq(serve_stop(&s), 0);
+    serve_rmdir(dir);
 }

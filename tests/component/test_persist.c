@@ -136,7 +136,7 @@ Test(persist, a_stored_component_comes_back_through_the_hook_before_the_graphs) 
 Test(persist, without_a_hook_or_with_a_refusal_the_component_and_its_graphs_are_skipped) {
     char gid[40];
     store_echo(gid);
-    weir_service *svc = start(dir, NULL, 0); /* no component host */
+    weir_service *svc = start(dir, NULL, 0); /* the service's own hook: this stored definition has no ports */
     cr_assert_eq(count_graphs(svc), 0, "its graph no longer loads: skipped, not fatal");
     stop(svc);
     hook_log h = {.answer = WEIR_EINVAL};
