@@ -710,6 +710,14 @@ typedef void (*weir_realtime_fetch_done)(void *ud, json_t *result, const char *e
  * to done. */
 WEIR_API int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_done done, void *ud,
                                  uint64_t *id);
+/* The same for an effect of e that another runtime passes on (the virtual
+ * runtime's unmocked http and its user component calls): http as
+ * weir_realtime_fetch does; invoke through rt's component host (calls of one
+ * node instance of e keep their order; without a host, done gets the
+ * failure).  eff BORROWED, read during the call; other kinds: WEIR_EINVAL.
+ * Cancel with weir_realtime_fetch_cancel. */
+WEIR_API int weir_realtime_perform(weir_realtime *rt, weir_exec *e, const weir_effect *eff,
+                                   weir_realtime_fetch_done done, void *ud, uint64_t *id);
 /* Stop a fetch not answered yet: the transfer is aborted and its done is
  * never called.  WEIR_ESTALE for an unknown, answered or cancelled id. */
 WEIR_API int weir_realtime_fetch_cancel(weir_realtime *rt, uint64_t id);
@@ -746,7 +754,8 @@ typedef struct weir_virtual_options {
      * delivered (a later answer that comes back first is held), so the same
      * arrival order gives the same events.  A cancelled request (stop, a
      * component cancel, destroy) aborts its transfer.  NULL: an unmocked
-     * request fails with "no mock matches ...". */
+     * request fails with "no mock matches ...".  User component calls
+     * (invoke) go the same way, to its component host. */
     weir_realtime *http;
     /* Optional: called from http's loop each time a real answer comes back
      * (it may now be delivered by moving the clock: a shell playing with run

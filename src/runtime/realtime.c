@@ -217,7 +217,7 @@ static void start_invoke(rt_op *op, json_t *payload, const char *node_id) {
         return;
     }
     char instance[320];
-    snprintf(instance, sizeof instance, "%p/%s", (void *)op->exec, node_id ? node_id : "");
+    snprintf(instance, sizeof instance, "%p/%s", op->exec ? (const void *)op->exec : op->owner, node_id ? node_id : "");
     weir_error err;
     if (weir_host_invoke(rt->host, payload, op->oneway ? NULL : instance, invoke_done, op, &op->host_call, &err))
         weir__rt_defer_error(op, "%s", err.message);
@@ -357,6 +357,21 @@ int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_
     if (!op) return WEIR_ENOMEM;
     *id = ++rt->last_fetch;
     weir__rt_http_start(op, payload); /* its failures are deferred to the loop */
+    return 0;
+}
+
+int weir_realtime_perform(weir_realtime *rt, weir_exec *e, const weir_effect *eff, weir_realtime_fetch_done done,
+                          void *ud, uint64_t *id) {
+    if (id) *id = 0;
+    if (!eff || (eff->kind != WEIR_EFFECT_HTTP && eff->kind != WEIR_EFFECT_INVOKE)) return WEIR_EINVAL;
+    if (eff->kind == WEIR_EFFECT_HTTP) return weir_realtime_fetch(rt, eff->payload, done, ud, id);
+    if (!rt || !done || !id) return WEIR_EINVAL;
+    if (rt->destroyed) return WEIR_ESTATE;
+    rt_op *op = op_new(rt, NULL, rt->last_fetch + 1, WEIR_EFFECT_INVOKE, done, ud);
+    if (!op) return WEIR_ENOMEM;
+    *id = ++rt->last_fetch;
+    op->owner = e;
+    start_invoke(op, eff->payload, eff->node_id); /* its failures are deferred to the loop */
     return 0;
 }
 

@@ -49,6 +49,7 @@ typedef struct rt_http rt_http;
 typedef struct rt_op {
     weir_realtime *rt;
     weir_exec *exec;
+    const void *owner;         /* a performed invoke: the execution it is for (exec stays NULL) */
     uint64_t id;
     weir_effect_kind kind;
     struct rt_op *prev, *next; /* rt->ops */

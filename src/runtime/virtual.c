@@ -11,8 +11,9 @@
  * moving the clock only when nothing is left to step at the current tick.
  * The clock read for latency metrics is absent, so latencies are 0.
  *
- * http requests no mock matches are performed for real through a realtime
- * runtime (o.http) when there is one.  Each waits in the `held` list, in
+ * http requests no mock matches (and user component calls, through its
+ * component host) are performed for real through a realtime runtime
+ * (o.http) when there is one.  Each waits in the `held` list, in
  * request order, until its answer has come back and every earlier one has
  * joined the heap; then it joins the heap due at the next tick.  So an
  * answer is delivered at a tick boundary, after it came back, in request
@@ -251,7 +252,7 @@ static int start_real(weir_virtual *v, const weir_effect *eff) {
     h->v = v;
     h->it.kind = ITEM_EFFECT;
     h->it.effect_id = eff->id;
-    int rc = weir_realtime_fetch(v->o.http, eff->payload, real_done, h, &h->fetch_id);
+    int rc = weir_realtime_perform(v->o.http, v->e, eff, real_done, h, &h->fetch_id);
     if (rc) {
         weir__free(h);
         return rc;
@@ -314,8 +315,30 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     case WEIR_EFFECT_LOG:
         if (v->o.log) v->o.log(v->o.ud, eff);
         return; /* fire and forget */
+    case WEIR_EFFECT_INVOKE:
+        /* A user component's call runs for real in the component host
+         * behind o.http; its answer is delivered like a real http answer:
+         * at the next tick, in request order. */
+        if (v->o.http && eff->id == 0) { /* a cleanup's call: fire-and-forget, as realtime does it */
+            weir_shell rs = {0};
+            weir_realtime_shell(v->o.http, &rs);
+            rs.effect(rs.effect_ud, e, eff);
+            return;
+        }
+        if (v->o.http) {
+            int rc = start_real(v, eff);
+            if (!rc) return;
+            char buf[256];
+            snprintf(buf, sizeof buf, "could not call the component host under the virtual runtime: %s",
+                     weir_strerror(rc));
+            it.error = weir__strdup(buf);
+        } else {
+            it.error = weir__strdup("user components need the component host: this virtual runtime has no realtime "
+                                    "runtime to reach it through (weir_virtual_options.http; weir serve gives it one)");
+        }
+        break;
     default:
-        it.error = weir__strdup("user components need the component host, which the virtual runtime does not have");
+        it.error = weir__strdup("the virtual runtime cannot perform this kind of effect");
         break;
     }
     /* Out of memory keeping it: the effect stays pending in the core (the

@@ -392,3 +392,33 @@ Test(components, a_registered_component_survives_a_restart) {
     cr_assert_eq(serve_stop(&s), 0);
     serve_rmdir(dir);
 }
+
+/* On the virtual runtime a user component's call runs for real in the host;
+ * its answer is delivered at the next tick, so a run plays through it. */
+Test(components, a_user_component_on_the_virtual_runtime) {
+    server s = serve_start(NULL);
+    post_component(&s, SQUARE, 201);
+    const char *x = serve_execute(&s,
+                                  "{\"symbia\": \"1.0\", \"name\": \"squares\", \"nodes\": ["
+                                  " {\"id\": \"input\", \"component\": \"symbia.core.passthrough\"},"
+                                  " {\"id\": \"square\", \"component\": \"acme.math.square\"}], \"edges\": ["
+                                  " {\"source\": {\"node\": \"input\", \"port\": \"out\"}, \"target\": {\"node\": "
+                                  "\"square\", \"port\": \"in\"}}]}",
+                                  "{\"runtime\": \"virtual\", \"completion\": \"never\"}");
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    http_resp r = http_req(&s, "POST", path, "{\"nodeId\": \"input\", \"value\": 7}", NULL);
+    cr_assert_eq(r.status, 202, "it waits for virtual time: %s", r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/run", x);
+    r = http_req(&s, "POST", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(str(&r, "stoppedBy"), "idle", "%s", r.body);
+    json_t *settled = json_array_get(json_object_get(r.json, "settled"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(settled, "outputs"), "square:out")), 49, "%s",
+                 r.body);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "tick")), 1, "the answer came at the next tick: %s",
+                 r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
