@@ -336,7 +336,11 @@ void weir__http_conn_timer(weir__http_conn *c) {
         if (c->timer_kind != WEIR__T_REQUEST) weir__http_conn_request_timer(c);
     } else if (c->writing) {
         if (c->timer_kind != WEIR__T_WRITE) {
-            c->unsent = unsent(c);
+            /* With nothing queued in libuv the write is done at the next
+             * loop turn: the kernel's queue (a syscall per response) is only
+             * read when a write is really waiting; otherwise "unknown", and
+             * the first expiry measures it and waits once more. */
+            c->unsent = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) ? unsent(c) : SIZE_MAX;
             timer_start(c, WEIR__T_WRITE, c->server->idle_ms);
         }
     } else if (!c->head && !c->no_more) {
