@@ -790,6 +790,9 @@ WEIR_API int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *
  * at_tick (afterTicks N: at_tick = weir_virtual_ticks() + N).  WEIR_EINVAL
  * for a tick that has passed. */
 WEIR_API int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint64_t at_tick, weir_error *err);
+/* The tick `afterTicks: n` names: n ticks from now, and 0 the next tick (the
+ * earliest a scheduled inject can run). */
+WEIR_API uint64_t weir_virtual_tick_after(const weir_virtual *v, uint64_t n);
 /* One tick: everything due by then is delivered.  Errors from deliveries
  * (a scheduled inject into a finished execution) are reported, the first in
  * err; time still moves.  WEIR_ELIMIT: a runaway zero-delay loop stopped

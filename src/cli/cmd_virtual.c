@@ -273,12 +273,13 @@ static int run_step(vrun *r, json_t *step, size_t i) {
         const char *node = json_string_value(json_object_get(v, "nodeId"));
         json_t *value = json_object_get(v, "value");
         json_t *at = json_object_get(v, "atTick"), *after = json_object_get(v, "afterTicks");
-        if (!node || !value || (at && positive(at, 0) < 0) || (after && (!json_is_integer(after) || json_integer_value(after) < 0))) {
+        bool bad_after = after && (!json_is_integer(after) || json_integer_value(after) < 0);
+        if (!node || !value || (at && positive(at, 0) < 0) || bad_after) {
             fprintf(r->err, "weir run: %s: inject takes {nodeId, port?, value, atTick? | afterTicks?}\n", where);
             return EXIT_USAGE;
         }
-        int64_t tick = at ? json_integer_value(at)
-                     : after ? (int64_t)weir_virtual_ticks(r->v) + (json_integer_value(after) ? json_integer_value(after) : 1)
+        int64_t tick = at    ? json_integer_value(at)
+                     : after ? (int64_t)weir_virtual_tick_after(r->v, (uint64_t)json_integer_value(after))
                              : 0;
         return inject_now_or_at(r, node, json_string_value(json_object_get(v, "port")), value, tick, where);
     }

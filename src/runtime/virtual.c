@@ -374,7 +374,8 @@ int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_
     *out = NULL;
     weir_virtual_options def = {0};
     if (!o) o = &def;
-    if (o->tick_ms < 0) return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)o->tick_ms);
+    if (o->tick_ms < 0)
+        return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)o->tick_ms);
     int rc = check_mocks(o->mocks, err);
     if (rc) return rc;
     weir_virtual *v = weir__calloc(1, sizeof *v);
@@ -437,6 +438,8 @@ int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
     v->mocks = copy;
     return 0;
 }
+
+uint64_t weir_virtual_tick_after(const weir_virtual *v, uint64_t n) { return v->ticks + (n ? n : 1); }
 
 int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint64_t at_tick, weir_error *err) {
     if (!in->node || !in->value) return weir__error(err, WEIR_EINVAL, "a scheduled inject needs a node and a value");
@@ -553,7 +556,8 @@ static int run_to(weir_virtual *v, uint64_t target, weir_error *err) {
 }
 
 int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err) {
-    if (ms < 0) return weir__error(err, WEIR_EINVAL, "advance takes a non-negative number of ms (got %lld)", (long long)ms);
+    if (ms < 0)
+        return weir__error(err, WEIR_EINVAL, "advance takes a non-negative number of ms (got %lld)", (long long)ms);
     stop_stepping(v);
     uint64_t ticks = (uint64_t)((ms + v->tick_ms - 1) / v->tick_ms);
     int rc = run_to(v, v->ticks + ticks, err);

@@ -414,7 +414,8 @@ static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     int rc = weir_exec_options_read(opts, "", o, NULL, err);
     if (rc) return rc;
     json_t *v = json_object_get(opts, "runtime");
-    if (v && !json_is_string(v)) return weir__error(err, WEIR_EINVAL, "runtime must be a string (\"realtime\", \"virtual\", ...)");
+    if (v && !json_is_string(v))
+        return weir__error(err, WEIR_EINVAL, "runtime must be a string (\"realtime\", \"virtual\", ...)");
     return 0;
 }
 
@@ -595,7 +596,8 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     if (c->default_runtime && strcmp(c->default_runtime, "realtime") != 0 && strcmp(c->default_runtime, "virtual") != 0)
         return weir__error(err, WEIR_EINVAL, "DEFAULT_RUNTIME must be realtime or virtual (got \"%s\")",
                            c->default_runtime);
-    if (c->tick_ms < 1) return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)c->tick_ms);
+    if (c->tick_ms < 1)
+        return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)c->tick_ms);
     weir_service *s = weir__calloc(1, sizeof *s);
     if (!s) return weir__error(err, WEIR_ENOMEM, "out of memory");
     s->loop = loop;

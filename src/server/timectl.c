@@ -182,8 +182,8 @@ static void play_end(svc_exec *x, const char *reason, const weir_error *err) {
     if (j) {
         json_object_set_new(j, "stoppedBy", json_string(reason));
         json_object_set_new(j, "idle", json_boolean(strcmp(reason, "idle") == 0));
-        json_object_set_new(j, "played", json_integer((json_int_t)(x->rt.virt ? weir_virtual_ticks(x->rt.virt) - x->play_from
-                                                                             : 0)));
+        uint64_t played = x->rt.virt ? weir_virtual_ticks(x->rt.virt) - x->play_from : 0;
+        json_object_set_new(j, "played", json_integer((json_int_t)played));
     }
     svc_answer(s, &r, 200, j);
 }
@@ -316,8 +316,7 @@ bool svc_time_schedule(weir_service *s, svc_exec *x, svc_reply *r, const weir_in
         fail(s, r, 400, x, "%s", err.message);
         return true;
     }
-    /* afterTicks 0 is the next tick: the earliest a scheduled inject can run */
-    uint64_t tick = after ? weir_virtual_ticks(v) + (uint64_t)(json_integer_value(after) ? json_integer_value(after) : 1)
+    uint64_t tick = after ? weir_virtual_tick_after(v, (uint64_t)json_integer_value(after))
                           : (uint64_t)json_integer_value(at);
     if (weir_virtual_schedule(v, in, tick, &err)) {
         fail_err(s, r, x, &err);
