@@ -163,6 +163,10 @@ static int do_run(vrun *r, uint64_t max, bool interruptible, const char *where) 
             uv_run(&r->loop, UV_RUN_ONCE); /* time waits for real answers */
             continue;
         }
+        if (played == 0) { /* never spin: nothing more would move */
+            why = "nothing left to play";
+            break;
+        }
         if (left == 0) {
             why = "maxTicks";
             break;

@@ -216,6 +216,7 @@ static void play(uv_idle_t *t) {
         else if (idle) play_end(x, "idle", NULL);
         else if (x->play_left == 0) play_end(x, "maxTicks", NULL);
         else if (played == 0 && weir_virtual_inflight(v) > 0) x->play_waiting = true;
+        else if (played == 0) play_end(x, "nothing left to play", NULL); /* never spin */
         else active++;
     }
     if (active == 0) uv_idle_stop(t);
