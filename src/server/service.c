@@ -545,7 +545,10 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
     rc = weir_runtimes_make(s->runtimes, name, options, &x->rt, &e2);
     if (rc) { /* never without a runtime: the default takes over */
         if (weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err)) {
-            weir_exec_stop(x->e, old_now, NULL, NULL); /* nothing can perform its effects */
+            /* nothing can perform its effects: off the destroyed runtime, then stopped */
+            weir_shell none = {0};
+            weir_exec_switch_runtime(x->e, &none, old_now, old_now, from, "none", NULL);
+            weir_exec_stop(x->e, old_now, NULL, NULL);
             return rc;
         }
         weir__error(err, rc, "%s; execution %s continues on the %s runtime", e2.message, x->id, x->rt.name);
