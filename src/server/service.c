@@ -534,6 +534,7 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
                            scheduled, x->id, x->id);
     int rc = check_runtime_options(to, options, err);
     if (rc) return rc;
+    svc_play_stop(x, "runtime switched"); /* a run in progress ends: its clock goes */
     if (x->rt.virt) weir_exec_stepping(x->e, false, svc_exec_now(x)); /* an open wave ends first */
     if (weir_state_finished(weir_exec_state(x->e))) return 0;
     char from[64];

@@ -130,7 +130,6 @@ static void runtime_cmd(weir_service *s, svc_exec *x, svc_reply *r, json_t *data
         return fail(s, r, 400, x,
                     "runtime (a string) is required: {\"runtime\": \"virtual\", \"mocks\"?: [...], \"tickMs\"?: n} "
                     "or {\"runtime\": \"realtime\"}");
-    if (x->playing) svc_play_stop(x, "runtime switched");
     char from[64];
     snprintf(from, sizeof from, "%s", x->rt.name ? x->rt.name : "");
     weir_error err;

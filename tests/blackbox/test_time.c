@@ -395,3 +395,29 @@ Test(time, step_walks_one_node_invocation_at_a_time) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+Test(time, a_switch_finishes_an_open_wave_and_ends_a_run) {
+    server s = serve_start(NULL);
+    execute(&s, DELAY_GRAPH(""), "{\"runtime\":\"virtual\",\"completion\":\"never\"}");
+    http_resp r = op(&s, "inject", "{\"nodeId\":\"a\",\"value\":3,\"atTick\":2}");
+    http_free(&r);
+    r = op(&s, "step", NULL); /* a's invocation: the wave stays open (d is next) */
+    cr_assert(json_is_false(json_object_get(json_array_get(json_object_get(r.json, "steps"), 0), "waveDone")), "%s",
+              r.body);
+    http_free(&r);
+    r = op(&s, "runtime", "{\"runtime\":\"realtime\"}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    /* the wave was finished first: d requested its timer, now on the wall clock (50 ms) */
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s", id);
+    json_int_t processed = 0;
+    for (int i = 0; i < 400 && processed < 3; i++) {
+        usleep(5000);
+        r = http_req(&s, "GET", path, NULL, NULL);
+        processed = json_integer_value(json_object_get(json_object_get(r.json, "metrics"), "messagesProcessed"));
+        http_free(&r);
+    }
+    cr_assert_eq(processed, 3, "a, d, then z after the carried timer");
+    cr_assert_eq(serve_stop(&s), 0);
+}

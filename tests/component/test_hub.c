@@ -519,3 +519,42 @@ Test(hub, destroy_while_a_run_plays) {
     json_decref(d);
     destroy_before_client(&a);
 }
+
+/* A switch ends a run in progress (its answer says so); a refused switch
+ * leaves it playing. */
+Test(hub, a_switch_ends_a_run_and_a_refused_one_does_not) {
+    json_t *doc = json_loads("{\"symbia\":\"1.0\",\"name\":\"slow\",\"nodes\":["
+                             "{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"},"
+                             "{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":1000000}}],"
+                             "\"edges\":[{\"source\":{\"node\":\"a\",\"port\":\"out\"},"
+                             "\"target\":{\"node\":\"d\",\"port\":\"in\"}}]}",
+                             0, NULL);
+    svc_graph *g;
+    weir_error err;
+    cr_assert_eq(svc_graph_add(svc, doc, &g, NULL, &err), 0, "%s", err.message);
+    json_decref(doc);
+    json_t *o = json_pack("{s:s,s:s}", "completion", "never", "runtime", "virtual");
+    svc_exec *x;
+    cr_assert_eq(svc_exec_start(svc, g, o, NULL, &x, &err), 0, "%s", err.message);
+    json_decref(o);
+    client a;
+    connect_client(&a);
+    char body[200];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"nodeId\":\"a\",\"value\":1}", x->id);
+    call(&a, "execution:inject", body);
+    json_t *d = json_pack("{s:s,s:i}", "executionId", x->id, "maxTicks", 2000000);
+    size_t from = json_array_size(a.f.got);
+    svc_command(a.c, "execution:run", d, 8);
+    json_decref(d);
+    cr_assert(x->playing);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"runtime\":\"virtual\",\"tickMs\":5}", x->id);
+    cr_assert_not_null(json_object_get(call(&a, "execution:runtime", body), "error"), "tickMs cannot change");
+    cr_assert(x->playing, "a refused switch leaves the run playing");
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"runtime\":\"realtime\"}", x->id);
+    json_t *sw = call(&a, "execution:runtime", body);
+    cr_assert_str_eq(json_string_value(json_object_get(sw, "runtime")), "realtime");
+    cr_assert(!x->playing);
+    json_t *r = ack_after_loop(&a, from);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "stoppedBy")), "runtime switched");
+    free_client(&a);
+}
