@@ -774,6 +774,8 @@ WEIR_API void weir_virtual_shell(weir_virtual *v, weir_shell *shell);
 WEIR_API void weir_virtual_bind(weir_virtual *v, weir_exec *e);
 WEIR_API int64_t weir_virtual_now(const weir_virtual *v);
 WEIR_API uint64_t weir_virtual_ticks(const weir_virtual *v);
+/* One tick, in ms. */
+WEIR_API int64_t weir_virtual_tick_ms(const weir_virtual *v);
 /* Items waiting: effects not yet due, scheduled injects, real http requests
  * in flight or waiting for an earlier one. */
 WEIR_API size_t weir_virtual_pending(const weir_virtual *v);

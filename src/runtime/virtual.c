@@ -415,6 +415,7 @@ void weir_virtual_shell(weir_virtual *v, weir_shell *sh) {
 void weir_virtual_bind(weir_virtual *v, weir_exec *e) { v->e = e; }
 int64_t weir_virtual_now(const weir_virtual *v) { return v->now; }
 uint64_t weir_virtual_ticks(const weir_virtual *v) { return v->ticks; }
+int64_t weir_virtual_tick_ms(const weir_virtual *v) { return v->tick_ms; }
 size_t weir_virtual_pending(const weir_virtual *v) { return v->live + v->nheld; }
 size_t weir_virtual_inflight(const weir_virtual *v) { return v->inflight; }
 
