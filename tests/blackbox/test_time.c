@@ -41,6 +41,21 @@ static http_resp op(server *s, const char *what, const char *body) {
     return http_req(s, "POST", path, body, NULL);
 }
 
+/* messagesProcessed of the execution once it reaches want, or what it was
+ * after 2 s of wall-clock time (a realtime timer firing). */
+static json_int_t processed_by_wall_clock(server *s, json_int_t want) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s", id);
+    json_int_t processed = 0;
+    for (int i = 0; i < 400 && processed < want; i++) {
+        usleep(5000);
+        http_resp r = http_req(s, "GET", path, NULL, NULL);
+        processed = json_integer_value(json_object_get(json_object_get(r.json, "metrics"), "messagesProcessed"));
+        http_free(&r);
+    }
+    return processed;
+}
+
 static json_t *settled_outputs(http_resp *r, size_t i) {
     return json_object_get(json_array_get(json_object_get(r->json, "settled"), i), "outputs");
 }
@@ -248,16 +263,7 @@ Test(time, switching_carries_timers_over_and_refuses_what_would_be_lost) {
     cr_assert_eq(r.status, 200, "%s", r.body);
     http_free(&r);
     /* 6 was injected at tick 55 and has 50 ms left on the wall clock */
-    char path[256];
-    snprintf(path, sizeof path, "/api/executions/%s", id);
-    json_int_t processed = 0;
-    for (int i = 0; i < 400 && processed < 6; i++) {
-        usleep(5000);
-        r = http_req(&s, "GET", path, NULL, NULL);
-        processed = json_integer_value(json_object_get(json_object_get(r.json, "metrics"), "messagesProcessed"));
-        http_free(&r);
-    }
-    cr_assert_eq(processed, 6, "the carried timer fired on the realtime runtime");
+    cr_assert_eq(processed_by_wall_clock(&s, 6), 6, "the carried timer fired on the realtime runtime");
     r = op(&s, "tick", NULL);
     cr_assert_eq(r.status, 409, "%s", r.body);
     cr_assert(strstr(str(&r, "error"), "needs the virtual runtime"), "%s", r.body);
@@ -409,15 +415,6 @@ Test(time, a_switch_finishes_an_open_wave_and_ends_a_run) {
     cr_assert_eq(r.status, 200, "%s", r.body);
     http_free(&r);
     /* the wave was finished first: d requested its timer, now on the wall clock (50 ms) */
-    char path[256];
-    snprintf(path, sizeof path, "/api/executions/%s", id);
-    json_int_t processed = 0;
-    for (int i = 0; i < 400 && processed < 3; i++) {
-        usleep(5000);
-        r = http_req(&s, "GET", path, NULL, NULL);
-        processed = json_integer_value(json_object_get(json_object_get(r.json, "metrics"), "messagesProcessed"));
-        http_free(&r);
-    }
-    cr_assert_eq(processed, 3, "a, d, then z after the carried timer");
+    cr_assert_eq(processed_by_wall_clock(&s, 3), 3, "a, d, then z after the carried timer");
     cr_assert_eq(serve_stop(&s), 0);
 }

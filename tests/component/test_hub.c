@@ -410,8 +410,9 @@ static const char *DELAYED = "{\"symbia\":\"1.0\",\"name\":\"delayed\",\"nodes\"
                              "\"edges\":[{\"source\":{\"node\":\"a\",\"port\":\"out\"},"
                              "\"target\":{\"node\":\"d\",\"port\":\"in\"}}]}";
 
-static svc_exec *virtual_exec(void) {
-    json_t *doc = json_loads(DELAYED, 0, NULL);
+/* An execution of graph (JSON text) on the virtual runtime. */
+static svc_exec *virtual_exec_of(const char *graph) {
+    json_t *doc = json_loads(graph, 0, NULL);
     svc_graph *g;
     weir_error err;
     cr_assert_eq(svc_graph_add(svc, doc, &g, NULL, &err), 0, "%s", err.message);
@@ -422,6 +423,8 @@ static svc_exec *virtual_exec(void) {
     json_decref(o);
     return x;
 }
+
+static svc_exec *virtual_exec(void) { return virtual_exec_of(DELAYED); }
 
 /* Turn the loop until the client has ack 8 (a run answers when it ends). */
 static json_t *ack_after_loop(client *cl, size_t from) {
@@ -523,20 +526,11 @@ Test(hub, destroy_while_a_run_plays) {
 /* A switch ends a run in progress (its answer says so); a refused switch
  * leaves it playing. */
 Test(hub, a_switch_ends_a_run_and_a_refused_one_does_not) {
-    json_t *doc = json_loads("{\"symbia\":\"1.0\",\"name\":\"slow\",\"nodes\":["
-                             "{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"},"
-                             "{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":1000000}}],"
-                             "\"edges\":[{\"source\":{\"node\":\"a\",\"port\":\"out\"},"
-                             "\"target\":{\"node\":\"d\",\"port\":\"in\"}}]}",
-                             0, NULL);
-    svc_graph *g;
-    weir_error err;
-    cr_assert_eq(svc_graph_add(svc, doc, &g, NULL, &err), 0, "%s", err.message);
-    json_decref(doc);
-    json_t *o = json_pack("{s:s,s:s}", "completion", "never", "runtime", "virtual");
-    svc_exec *x;
-    cr_assert_eq(svc_exec_start(svc, g, o, NULL, &x, &err), 0, "%s", err.message);
-    json_decref(o);
+    svc_exec *x = virtual_exec_of("{\"symbia\":\"1.0\",\"name\":\"slow\",\"nodes\":["
+                                  "{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"},"
+                                  "{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":"
+                                  "1000000}}],\"edges\":[{\"source\":{\"node\":\"a\",\"port\":\"out\"},"
+                                  "\"target\":{\"node\":\"d\",\"port\":\"in\"}}]}");
     client a;
     connect_client(&a);
     char body[200];
