@@ -874,6 +874,11 @@ WEIR_API const char *weir_runtimes_resolve(weir_runtimes *r, const char *name);
  * runtime" once the factory succeeded. */
 WEIR_API int weir_runtimes_make(weir_runtimes *r, const char *name, json_t *options, weir_runtime *out,
                                 weir_error *err);
+/* Whether runtime `name` (resolved as weir_runtimes_make does, without its
+ * log lines) can be made with these options: it is made and destroyed at
+ * once.  0, or the factory's error — for a switch that must not destroy the
+ * old runtime for a request that cannot succeed. */
+WEIR_API int weir_runtimes_check(weir_runtimes *r, const char *name, json_t *options, weir_error *err);
 /* Destroy a runtime made here: its destroyer forgets e (the execution it
  * served; NULL once that execution is destroyed, which leaves nothing behind). */
 WEIR_API void weir_runtimes_release(weir_runtimes *r, weir_runtime *rt, weir_exec *e);

@@ -107,6 +107,16 @@ int weir_runtimes_make(weir_runtimes *r, const char *name, json_t *options, weir
     return 0;
 }
 
+int weir_runtimes_check(weir_runtimes *r, const char *name, json_t *options, weir_error *err) {
+    entry *en = find(r, name);
+    if (!en) en = find(r, r->dflt);
+    if (!en) return weir__error(err, WEIR_ENOTFOUND, "the default runtime \"%s\" is not registered", r->dflt);
+    weir_runtime probe = {0};
+    int rc = en->make(en->ud, options, &probe, err);
+    if (!rc && probe.destroy) probe.destroy(probe.shell.effect_ud, NULL);
+    return rc;
+}
+
 void weir_runtimes_release(weir_runtimes *r, weir_runtime *rt, weir_exec *e) {
     if (!rt->name) return;
     say(r, "Destroying runtime: %s", rt->name, NULL);

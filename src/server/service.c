@@ -361,13 +361,22 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
     uv_timer_start(&w->timer, wait_timeout, (uint64_t)bound, 0);
 }
 
-/* Destroy x's execution, then its runtime: destroying an execution that is
- * still running cancels its effects through the runtime, so the runtime
- * must outlive it; once destroyed, the runtime holds nothing of it. */
-static void svc_exec_free_runtime(svc_exec *x) {
+/* Free x and all it holds; unanswered waits and a run's answer are let go
+ * (the server is going).  The execution goes before its runtime: destroying
+ * an execution that still runs cancels its effects through the runtime, and
+ * once destroyed the runtime holds nothing of it. */
+static void exec_free(svc_exec *x) {
+    while (x->waits) {
+        svc_wait *w = x->waits;
+        x->waits = w->next;
+        wait_release(w);
+    }
+    if (x->play_reply.client) svc_client_unref(x->play_reply.client);
+    svc_feed_free(x);
     weir_exec_destroy(x->e);
-    x->e = NULL;
     weir_runtimes_release(x->svc->runtimes, &x->rt, NULL);
+    json_decref(x->settled);
+    weir__free(x);
 }
 
 /* Evict the oldest finished executions beyond the history bound. */
@@ -383,10 +392,7 @@ static void evict_finished(weir_service *s) {
         *p = x->next;
         if (s->execs_tail == x) s->execs_tail = prev;
         svc_index_del(&s->exec_ix, x->id);
-        svc_feed_free(x);
-        svc_exec_free_runtime(x);
-        json_decref(x->settled);
-        weir__free(x);
+        exec_free(x);
         s->n_execs--;
         s->n_finished--;
     }
@@ -470,9 +476,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     if (first) rc = svc_feed_attach(x, first, err);
     if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (rc) {
-        svc_feed_free(x);
-        svc_exec_free_runtime(x);
-        weir__free(x);
+        exec_free(x);
         return rc;
     }
     if (s->execs_tail) s->execs_tail->next = x;
@@ -490,20 +494,6 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     json_decref(f);
     *out = x;
     return 0;
-}
-
-/* Check the options a runtime would be made with before the old one is
- * destroyed, so a bad request leaves the execution as it was. */
-static int check_runtime_options(const char *name, json_t *options, weir_error *err) {
-    if (!name || strcmp(name, "virtual") != 0) return 0;
-    json_t *tick = json_object_get(options, "tickMs");
-    if (tick && (!json_is_integer(tick) || json_integer_value(tick) < 1))
-        return weir__error(err, WEIR_EINVAL, "tickMs must be a positive integer (ms per tick)");
-    weir_virtual_options vo = {.mocks = json_object_get(options, "mocks")};
-    weir_virtual *probe;
-    int rc = weir_virtual_create(&vo, &probe, err); /* checks the mocks */
-    weir_virtual_destroy(probe);
-    return rc;
 }
 
 int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *err) {
@@ -532,7 +522,8 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
                            "%zu scheduled inject(s) wait on the virtual clock of execution %s; play them first "
                            "(POST /api/executions/%s/run) so nothing accepted is dropped",
                            scheduled, x->id, x->id);
-    int rc = check_runtime_options(to, options, err);
+    /* a request that cannot succeed leaves the execution as it was */
+    int rc = weir_runtimes_check(s->runtimes, to, options, err);
     if (rc) return rc;
     svc_play_stop(x, "runtime switched"); /* a run in progress ends: its clock goes */
     if (x->rt.virt) weir_exec_stepping(x->e, false, svc_exec_now(x)); /* an open wave ends first */
@@ -722,16 +713,7 @@ void weir_service_destroy(weir_service *s) {
     weir_http_server_destroy(s->http);
     for (svc_exec *x = s->execs, *next; x; x = next) {
         next = x->next;
-        while (x->waits) {
-            svc_wait *w = x->waits;
-            x->waits = w->next;
-            wait_release(w);
-        }
-        if (x->play_reply.client) svc_client_unref(x->play_reply.client); /* unanswered: the server is going */
-        svc_feed_free(x);
-        svc_exec_free_runtime(x);
-        json_decref(x->settled);
-        weir__free(x);
+        exec_free(x);
     }
     free_graphs(s);
     svc_index_free(&s->exec_ix);

@@ -183,6 +183,19 @@ Test(runtimes, a_factory_that_fails_initializes_nothing) {
     json_decref(bad);
 }
 
+Test(runtimes, check_makes_and_destroys_quietly) {
+    weir_error err;
+    json_t *bad = json_pack("{s:i}", "tickMs", 0);
+    cr_assert_eq(weir_runtimes_check(rts, "virtual", bad, &err), WEIR_EINVAL);
+    cr_assert(strstr(err.message, "tickMs"), "%s", err.message);
+    json_decref(bad);
+    cr_assert_eq(weir_runtimes_check(rts, "recorder", NULL, &err), 0);
+    cr_assert_eq(rec.destroyed, 1, "made and destroyed at once");
+    cr_assert_eq(weir_runtimes_check(rts, "sundial", NULL, &err), WEIR_ENOTFOUND,
+                 "an unknown name means the default, and this registry's (realtime) is not registered");
+    cr_assert_eq(json_array_size(log_lines), 0, "none of the five lines: nothing was switched");
+}
+
 Test(runtimes, switching_carries_a_timer_over_with_the_time_it_had_left) {
     weir_runtime rt;
     weir_error err;
