@@ -57,6 +57,7 @@ struct weir_virtual {
     item *heap; /* min-heap on (due, seq) */
     size_t n, cap;
     size_t live; /* not cancelled */
+    size_t injects; /* of which scheduled injects (never cancelled) */
     json_t *mocks;
     real *held, *held_tail; /* real http requests not in the heap yet, in request order */
     size_t nheld, inflight;
@@ -419,11 +420,7 @@ int64_t weir_virtual_tick_ms(const weir_virtual *v) { return v->tick_ms; }
 size_t weir_virtual_pending(const weir_virtual *v) { return v->live + v->nheld; }
 size_t weir_virtual_inflight(const weir_virtual *v) { return v->inflight; }
 
-size_t weir_virtual_scheduled(const weir_virtual *v) {
-    size_t n = 0;
-    for (size_t i = 0; i < v->n; i++) n += v->heap[i].kind == ITEM_INJECT && !v->heap[i].cancelled;
-    return n;
-}
+size_t weir_virtual_scheduled(const weir_virtual *v) { return v->injects; }
 
 void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_virtual *v), void *ud) {
     v->o.arrived = arrived;
@@ -455,6 +452,7 @@ int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint64_t at_ti
         item_free(&it);
         return weir__error(err, WEIR_ENOMEM, "out of memory scheduling an inject");
     }
+    v->injects++;
     return 0;
 }
 
@@ -485,6 +483,7 @@ static int deliver_due(weir_virtual *v, weir_error *err) {
         item it = heap_pop(v);
         if (!it.cancelled) {
             v->live--;
+            if (it.kind == ITEM_INJECT) v->injects--;
             weir_error e2;
             int rc = deliver(v, &it, &e2);
             if (rc && !first_rc) {
