@@ -138,13 +138,9 @@ int svc_component_restore(void *ud, weir_service *s, const char *id, const char 
 
 /* ------------------------------------------------------------------- POST */
 
-static int status_of(int code) {
-    return code == WEIR_EEXISTS || code == WEIR_ESTATE ? 409 : svc_status_of(code);
-}
-
 static void answer(svc_pending_load *p, int status, json_t *body) {
-    weir_http_respond_json(p->req, status, body);
-    svc_observe(p->s, (double)(uv_hrtime() - p->start_ns) / 1e6);
+    svc_reply r = {.req = p->req, .start_ns = p->start_ns};
+    svc_answer(p->s, &r, status, body);
 }
 
 static void pending_free(svc_pending_load *p) {
@@ -169,7 +165,7 @@ static void on_loaded(void *ud, json_t *result, const char *error) {
         json_t *body;
         weir_error err;
         int rc = svc_component_add(p->s, p->def, true, &body, &err); /* checked again: things may have changed */
-        if (rc) answer(p, rc == WEIR_EIO ? 503 : status_of(rc), svc_error_body("%s", err.message));
+        if (rc) answer(p, svc_status_of(rc), svc_error_body("%s", err.message));
         else answer(p, 201, body);
     }
     pending_free(p);
@@ -193,7 +189,7 @@ void svc_components_post(weir_service *s, weir_http_req *req, uint64_t start_ns)
     }
     if (rc) {
         json_decref(def);
-        return answer(&tmp, status_of(rc), svc_error_body("%s", err.message));
+        return answer(&tmp, svc_status_of(rc), svc_error_body("%s", err.message));
     }
     svc_pending_load *p = weir__calloc(1, sizeof *p);
     if (!p) {

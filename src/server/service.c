@@ -234,7 +234,8 @@ int svc_status_of(int code) {
     case WEIR_EGRAPH:
     case WEIR_EEXPR: return 400;
     case WEIR_ENOTFOUND: return 404;
-    case WEIR_ESTATE: return 409;
+    case WEIR_ESTATE:
+    case WEIR_EEXISTS: return 409;
     case WEIR_EFULL:
     case WEIR_ELIMIT: return 429;
     case WEIR_ENOMEM:
