@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proc.h"
 #include "serve.h"
 
 #define SQUARE_SRC "return { process: async (ctx, port, value) => ctx.emit('out', value * value) }"
@@ -354,8 +355,7 @@ Test(components, every_refusal_names_the_problem) {
  * after a restart, before the graphs that use it (SPEC §7). */
 Test(components, a_registered_component_survives_a_restart) {
     char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/weir-bbcomp-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    proc_tempdir(dir, sizeof dir, "bbcomp");
     const char *extra[] = {"--data-dir", dir, NULL};
     server s = serve_start(extra);
     post_component(&s, SQUARE, 201);

@@ -28,8 +28,7 @@ static const char *ADDER =
 static char dir[64];
 
 static void make_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/weir-bbstore-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    proc_tempdir(dir, sizeof dir, "bbstore");
 }
 
 static void drop_dir(void) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proc.h"
 #include "serve.h"
 #include "server/service_internal.h"
 
@@ -14,8 +15,7 @@ static uv_loop_t loop;
 static char dir[64];
 
 static void make_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/weir-persist-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    proc_tempdir(dir, sizeof dir, "persist");
 }
 
 static void drop_dir(void) {

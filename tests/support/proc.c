@@ -1,5 +1,6 @@
 #include "proc.h"
 
+#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,12 @@ static char *slurp(const char *path) {
     buf[got] = '\0';
     fclose(f);
     return buf;
+}
+
+void proc_tempdir(char *out, size_t cap, const char *name) {
+    int n = snprintf(out, cap, "/tmp/weir-%s-XXXXXX", name); /* mkdtemp's template */
+    cr_assert(n > 0 && (size_t)n < cap, "no room for the directory name %s", name);
+    cr_assert_not_null(mkdtemp(out), "mkdtemp %s", out);
 }
 
 char *proc_tempfile(const char *suffix, const char *text) {

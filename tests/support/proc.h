@@ -12,6 +12,9 @@ typedef struct proc_result {
 /* Run `cmd` through /bin/sh with stdout and stderr captured. */
 proc_result proc_run(const char *cmd);
 void proc_free(proc_result *r);
+/* Make a fresh directory /tmp/weir-<name>-<random> and write its path into
+ * out (cap bytes); asserts it was made. */
+void proc_tempdir(char *out, size_t cap, const char *name);
 /* Write text to a fresh temporary file; returns its path (malloc). */
 char *proc_tempfile(const char *suffix, const char *text);
 

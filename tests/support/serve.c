@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 server serve_start(const char *const *extra) {
     /* stderr goes to a file: a pipe nobody drains would block the server */
     char log[] = "/tmp/weir-serve-XXXXXX";
@@ -28,8 +30,7 @@ server serve_start(const char *const *extra) {
     }
     server srv = {0};
     if (!own_data) {
-        snprintf(srv.data_dir, sizeof srv.data_dir, "/tmp/weir-data-XXXXXX");
-        cr_assert_not_null(mkdtemp(srv.data_dir));
+        proc_tempdir(srv.data_dir, sizeof srv.data_dir, "data");
         argv[argc++] = "--data-dir";
         argv[argc++] = srv.data_dir;
     }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "failalloc.h"
 #include "serve.h"
 #include "store/store.h"
@@ -20,8 +21,7 @@
 static char dir[64];
 
 static void make_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/weir-store-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    proc_tempdir(dir, sizeof dir, "store");
 }
 
 static void drop_dir(void) {
