@@ -25,26 +25,27 @@ static json_t *parse(const char *text, weir_error *err) {
     return doc;
 }
 
+/* Count an outcome: loaded, or out of memory (kept in r->fatal: the start
+ * fails), or skipped — true then: the caller says why in the log. */
+static bool skipped(restore *r, int rc, const weir_error *err) {
+    if (rc == WEIR_ENOMEM) r->fatal = *err;
+    else if (!rc) r->loaded++;
+    else {
+        r->skipped++;
+        return true;
+    }
+    return false;
+}
+
 static int restore_component(void *ud, const char *id, const char *version, const char *definition) {
     restore *r = ud;
     weir_service *s = r->s;
     weir_error err = {0};
-    int rc;
     json_t *def = parse(definition, &err);
-    if (!def) rc = err.code;
-    else if (!s->cfg.component_restore)
-        rc = weir__error(&err, WEIR_ENOTFOUND, "no component host is running to load it");
-    else rc = s->cfg.component_restore(s->cfg.component_restore_ud, s, id, version, def, &err);
+    /* cfg.component_restore is always set: the service's own, unless the embedder gave one */
+    int rc = def ? s->cfg.component_restore(s->cfg.component_restore_ud, s, id, version, def, &err) : err.code;
     json_decref(def);
-    if (rc == WEIR_ENOMEM) {
-        r->fatal = err;
-        return rc;
-    }
-    if (!rc) {
-        r->loaded++;
-        return 0;
-    }
-    r->skipped++;
+    if (!skipped(r, rc, &err)) return rc == WEIR_ENOMEM ? rc : 0;
     json_t *f = json_pack("{s:s,s:s?}", "componentId", id, "version", version);
     weir_service_log(s, WEIR_LOG_WARN, f, "stored component %s was not loaded and is skipped (it stays stored): %s",
                      id, err.message);
@@ -61,15 +62,7 @@ static int restore_graph(void *ud, const char *id, const char *name, int64_t cre
     json_t *doc = parse(definition, &err);
     rc = doc ? svc_graph_restore(s, doc, id, created_ms, &g, &err) : err.code;
     json_decref(doc);
-    if (rc == WEIR_ENOMEM) {
-        r->fatal = err;
-        return rc;
-    }
-    if (!rc) {
-        r->loaded++;
-        return 0;
-    }
-    r->skipped++;
+    if (!skipped(r, rc, &err)) return rc == WEIR_ENOMEM ? rc : 0;
     json_t *f = json_pack("{s:s,s:s}", "graphId", id, "name", name);
     weir_service_log(s, WEIR_LOG_WARN, f,
                      "stored graph %s (\"%s\") no longer loads and is skipped (it stays stored and loads again once "

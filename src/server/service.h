@@ -51,8 +51,9 @@ typedef struct weir_service_config {
      * DATA_DIR/weir.db and restored at start.  NULL: in memory, nothing is
      * stored (--memory).  Executions are not stored yet. */
     const char *data_dir;
-    /* Set by the component host; NULL: stored components are logged and
-     * skipped at start. */
+    /* How stored user components come back at start; NULL: the service
+     * registers them itself (as POST /api/components would, without storing
+     * them again).  A test or embedder may replace it. */
     weir_service_component_restore_fn component_restore;
     void *component_restore_ud;
 } weir_service_config;
