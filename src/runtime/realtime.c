@@ -348,16 +348,26 @@ void weir_realtime_forget(weir_realtime *rt, weir_exec *e) {
     }
 }
 
-int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_done done, void *ud,
-                        uint64_t *id) {
+/* An op for a caller other than an execution (fetch ids are their own
+ * sequence), answered through done. */
+static int fetch_op(weir_realtime *rt, weir_effect_kind kind, weir_realtime_fetch_done done, void *ud, uint64_t *id,
+                    rt_op **out) {
     if (id) *id = 0;
     if (!rt || !done || !id) return WEIR_EINVAL;
     if (rt->destroyed) return WEIR_ESTATE;
-    rt_op *op = op_new(rt, NULL, rt->last_fetch + 1, WEIR_EFFECT_HTTP, done, ud);
+    rt_op *op = op_new(rt, NULL, rt->last_fetch + 1, kind, done, ud);
     if (!op) return WEIR_ENOMEM;
     *id = ++rt->last_fetch;
-    weir__rt_http_start(op, payload); /* its failures are deferred to the loop */
+    *out = op;
     return 0;
+}
+
+int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_done done, void *ud,
+                        uint64_t *id) {
+    rt_op *op;
+    int rc = fetch_op(rt, WEIR_EFFECT_HTTP, done, ud, id, &op);
+    if (!rc) weir__rt_http_start(op, payload); /* its failures are deferred to the loop */
+    return rc;
 }
 
 int weir_realtime_perform(weir_realtime *rt, weir_exec *e, const weir_effect *eff, weir_realtime_fetch_done done,
@@ -365,11 +375,9 @@ int weir_realtime_perform(weir_realtime *rt, weir_exec *e, const weir_effect *ef
     if (id) *id = 0;
     if (!eff || (eff->kind != WEIR_EFFECT_HTTP && eff->kind != WEIR_EFFECT_INVOKE)) return WEIR_EINVAL;
     if (eff->kind == WEIR_EFFECT_HTTP) return weir_realtime_fetch(rt, eff->payload, done, ud, id);
-    if (!rt || !done || !id) return WEIR_EINVAL;
-    if (rt->destroyed) return WEIR_ESTATE;
-    rt_op *op = op_new(rt, NULL, rt->last_fetch + 1, WEIR_EFFECT_INVOKE, done, ud);
-    if (!op) return WEIR_ENOMEM;
-    *id = ++rt->last_fetch;
+    rt_op *op;
+    int rc = fetch_op(rt, WEIR_EFFECT_INVOKE, done, ud, id, &op);
+    if (rc) return rc;
     op->owner = e;
     start_invoke(op, eff->payload, eff->node_id); /* its failures are deferred to the loop */
     return 0;
