@@ -30,6 +30,16 @@ static const setting SETTINGS[] = {
     {"MAX_BACKPRESSURE_QUEUE", "max-backpressure-queue", T_INT, "10000", "queued inputs per paused execution (429 beyond)"},
     {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
+    {"MAX_CONNECTIONS", "max-connections", T_INT, "10000",
+     "open connections (WebSockets included); beyond it only /health* is answered, else 503"},
+    {"MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", T_INT, "256",
+     "open connections from one address (IPv6: one /64); beyond it only /health* is answered, else 503"},
+    {"HEADER_TIMEOUT_MS", "header-timeout-ms", T_INT, "10000",
+     "a request's line and headers must arrive within this (a new connection's, from its accept)"},
+    {"ALLOWED_HOSTS", "allowed-hosts", T_STR, "",
+     "Host names taken besides localhost, 127.0.0.1, [::1] and HOST: name, name:port, .domain, * (421 otherwise)"},
+    {"CORS_ORIGINS", "cors-origins", T_STR, "",
+     "origins besides the server's own that may use it from a browser: scheme://host[:port], null, * (403 otherwise)"},
     {"METRICS_INTERVAL_MS", "metrics-interval-ms", T_INT, "250", "metrics:update at most this often per execution"},
     {"EVENT_HISTORY", "event-history", T_INT, "1000", "events kept per execution for reconnects with since"},
     {"SUBSCRIBER_BACKLOG_BYTES", "subscriber-backlog-bytes", T_BYTES, "8388608",
@@ -75,6 +85,14 @@ static void help(FILE *f) {
                "the same: Socket.IO auth: { token }, or for /ws a header or ?token=. Without auth the\n"
                "server binds to loopback only. Prefer the environment for secrets: flags show\n"
                "in ps.\n\n"
+               "Browsers: a web page cannot drive the server. Host must be localhost, 127.0.0.1,\n"
+               "[::1], the HOST address or in ALLOWED_HOSTS (421 otherwise: no DNS rebinding); a\n"
+               "request, WebSocket or Socket.IO handshake with an Origin other than the server's\n"
+               "own or one in CORS_ORIGINS gets 403, and CORS headers name only allowed origins.\n"
+               "Connections: beyond MAX_CONNECTIONS, or MAX_CONNECTIONS_PER_IP from one address,\n"
+               "only /health* is answered (503 with Retry-After otherwise); request headers\n"
+               "slower than HEADER_TIMEOUT_MS close the connection. The open-file limit is raised\n"
+               "as far as MAX_CONNECTIONS needs and the hard limit allows (logged at start).\n\n"
                "Data: graphs (same ids, same createdAt) and registered components are stored in\n"
                "DATA_DIR/weir.db (SQLite) before they are acknowledged, and loaded back at start; a\n"
                "stored graph that no longer loads is logged and skipped. Executions are not stored\n"
@@ -152,6 +170,18 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "MAX_BACKPRESSURE_QUEUE") == 0) c->max_backpressure_queue = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
+        else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||
+                 strcmp(s->env, "HEADER_TIMEOUT_MS") == 0) {
+            if (n < 1 || n > 100000000) {
+                fprintf(stderr, "weir serve: %s must be between 1 and 100000000, got %lld\n", s->env, n);
+                return EXIT_USAGE;
+            }
+            if (strcmp(s->env, "MAX_CONNECTIONS") == 0) c->max_connections = (unsigned)n;
+            else if (strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0) c->max_connections_per_ip = (unsigned)n;
+            else c->header_timeout_ms = (uint64_t)n;
+        }
+        else if (strcmp(s->env, "ALLOWED_HOSTS") == 0) c->allowed_hosts = v;
+        else if (strcmp(s->env, "CORS_ORIGINS") == 0) c->cors_origins = v;
         else if (strcmp(s->env, "METRICS_INTERVAL_MS") == 0) c->metrics_interval_ms = (uint64_t)n;
         else if (strcmp(s->env, "EVENT_HISTORY") == 0) c->event_history = (size_t)n;
         else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);

@@ -1,8 +1,9 @@
 /*
  * The HTTP server's sockets and lifecycle: the listener, accepting (and
- * refusing beyond max_connections), reading into one buffer shared by every
- * connection, one timer per connection (idle, request, linger), graceful
- * stop and asynchronous destroy.
+ * putting connections beyond max_connections or max_connections_per_ip in
+ * the reserve), reading into one buffer shared by every connection, one
+ * timer per connection (idle, header, request, linger), graceful stop and
+ * asynchronous destroy.
  *
  * A connection closes in one of two ways.  Hard (weir__http_conn_close):
  * uv_close at once, for idle timeouts, errors, destroy.  Graceful
@@ -16,11 +17,13 @@
  * uv_prepare per server runs the takers' deferred flushes before the loop
  * waits, so what they queue during a turn goes out in one write.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,9 +37,11 @@
 
 #define DEFAULT_MAX_BODY ((size_t)12 * 1024 * 1024)
 #define DEFAULT_MAX_HEADER ((size_t)16 * 1024)
-#define DEFAULT_MAX_CONNS 1024u
+#define DEFAULT_MAX_CONNS 10000u
+#define DEFAULT_MAX_PER_PEER 256u
 #define DEFAULT_IDLE_MS 60000u
 #define DEFAULT_REQUEST_MS 30000u
+#define DEFAULT_HEADER_MS 10000u
 #define LISTEN_BACKLOG 511
 
 /* ------------------------------------------------------------------ server */
@@ -51,21 +56,19 @@ weir_http_server *weir__http_server_new(const weir_http_options *opts, weir_http
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
     s->max_header = opts->max_header_bytes ? opts->max_header_bytes : DEFAULT_MAX_HEADER;
     s->max_conns = opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNS;
+    s->max_per_peer = opts->max_connections_per_ip ? opts->max_connections_per_ip : DEFAULT_MAX_PER_PEER;
     s->idle_ms = opts->idle_timeout_ms ? opts->idle_timeout_ms : DEFAULT_IDLE_MS;
     s->request_ms = opts->request_timeout_ms ? opts->request_timeout_ms : DEFAULT_REQUEST_MS;
+    s->header_ms = opts->header_timeout_ms ? opts->header_timeout_ms : DEFAULT_HEADER_MS;
     s->host = weir__strdup(opts->host ? opts->host : "127.0.0.1");
-    s->cors_origin = weir__strdup(opts->cors_origin ? opts->cors_origin : "*");
     s->port = opts->port;
     s->date_sec = (time_t)-1;
-    if (!s->host || !s->cors_origin) {
+    char msg[160];
+    if (!s->host || weir__http_guard_init(&s->guard, opts->allowed_hosts, opts->cors_origins, s->host, msg, sizeof msg)) {
         weir__free(s->host);
-        weir__free(s->cors_origin);
         weir__free(s);
         return NULL;
     }
-    for (char *p = s->cors_origin; *p; p++)
-        if (*p == '\r' || *p == '\n') *p = ' ';
-    s->cors_len = strlen(s->cors_origin);
     return s;
 }
 
@@ -82,7 +85,8 @@ static void server_free(weir_http_server *s) {
     s->pool_n = 0;
     weir__free(s->rbuf);
     weir__free(s->host);
-    weir__free(s->cors_origin);
+    weir__http_guard_free(&s->guard);
+    weir__http_peers_free(&s->peers);
     weir__free(s);
 }
 
@@ -138,6 +142,12 @@ int weir_http_server_start(uv_loop_t *loop, const weir_http_options *opts, weir_
                            weir_http_server **out, weir_error *err) {
     *out = NULL;
     if (!loop || !handler) return weir__error(err, WEIR_EINVAL, "http server: a loop and a handler are needed");
+    weir__http_guard g;
+    char msg[200];
+    int grc = weir__http_guard_init(&g, opts ? opts->allowed_hosts : NULL, opts ? opts->cors_origins : NULL, NULL, msg,
+                                    sizeof msg);
+    if (grc) return weir__error(err, grc, "%s", msg);
+    weir__http_guard_free(&g);
     weir_http_server *s = weir__http_server_new(opts, handler, ud);
     if (s) s->rbuf = weir__malloc(WEIR__HTTP_READ_BUF);
     if (!s || !s->rbuf) {
@@ -280,6 +290,21 @@ static void dirty_unlink(weir__http_conn *c) {
     c->dprev = c->dnext = NULL;
 }
 
+static void reserve_unlink(weir__http_conn *c) {
+    if (c->over == WEIR__HTTP_OPEN) return;
+    weir_http_server *s = c->server;
+    if (c->rprev)
+        c->rprev->rnext = c->rnext;
+    else
+        s->reserve = c->rnext;
+    if (c->rnext)
+        c->rnext->rprev = c->rprev;
+    else
+        s->reserve_tail = c->rprev;
+    c->rprev = c->rnext = NULL;
+    s->n_reserve--;
+}
+
 void weir__http_conn_close(weir__http_conn *c) {
     if (c->closing) return;
     weir_http_server *s = c->server;
@@ -291,7 +316,9 @@ void weir__http_conn_close(weir__http_conn *c) {
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
     s->n_conns--;
-    if (c->refused) s->n_refused--;
+    reserve_unlink(c);
+    if (c->counted) weir__http_peers_remove(&s->peers, &c->peer);
+    c->counted = false;
     if (c->taken) s->n_taken--;
     dirty_unlink(c);
     weir__http_conn_drop_partial(c);
@@ -325,15 +352,39 @@ static void timer_start(weir__http_conn *c, weir__http_timer_kind kind, uint64_t
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+/* How long a connection's request line and headers may take (the reserve's
+ * is shorter: it only serves /health*). */
+static uint64_t header_ms(const weir__http_conn *c) {
+    uint64_t ms = c->server->header_ms;
+    if (c->over != WEIR__HTTP_OPEN && ms > WEIR__HTTP_RESERVE_HEADER_MS) ms = WEIR__HTTP_RESERVE_HEADER_MS;
+    return ms;
+}
+
+static void timer_until(weir__http_conn *c, weir__http_timer_kind kind, uint64_t deadline) {
+    uint64_t now = uv_now(c->server->loop);
+    timer_start(c, kind, deadline > now ? deadline - now : 0);
+}
+
+/* While the line and headers arrive, both their bound and the request's. */
+static void header_timer(weir__http_conn *c) {
+    uint64_t end = c->request_start + c->server->request_ms;
+    timer_until(c, WEIR__T_HEADER, c->header_deadline < end ? c->header_deadline : end);
+}
+
 void weir__http_conn_request_timer(weir__http_conn *c) {
     if (c->detached || c->closing || c->finishing) return;
-    timer_start(c, WEIR__T_REQUEST, c->server->request_ms);
+    uint64_t now = uv_now(c->server->loop);
+    c->request_start = now;
+    if (c->served) c->header_deadline = now + header_ms(c); /* the first request's counts from the accept */
+    header_timer(c);
 }
 
 void weir__http_conn_timer(weir__http_conn *c) {
     if (c->detached || c->closing || c->finishing || c->taken) return;
-    if (c->parsing) {
-        if (c->timer_kind != WEIR__T_REQUEST) weir__http_conn_request_timer(c);
+    if (c->parsing && !c->in_body) {
+        if (c->timer_kind != WEIR__T_HEADER) header_timer(c);
+    } else if (c->parsing) {
+        if (c->timer_kind != WEIR__T_REQUEST) timer_until(c, WEIR__T_REQUEST, c->request_start + c->server->request_ms);
     } else if (c->writing) {
         if (c->timer_kind != WEIR__T_WRITE) {
             /* With nothing queued in libuv the write is done at the next
@@ -343,6 +394,8 @@ void weir__http_conn_timer(weir__http_conn *c) {
             c->unsent = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) ? unsent(c) : SIZE_MAX;
             timer_start(c, WEIR__T_WRITE, c->server->idle_ms);
         }
+    } else if (!c->head && !c->no_more && !c->served) { /* nothing yet: its header time runs */
+        if (c->timer_kind != WEIR__T_HEADER) timer_until(c, WEIR__T_HEADER, c->header_deadline);
     } else if (!c->head && !c->no_more) {
         timer_start(c, WEIR__T_IDLE, c->server->idle_ms);
     } else {
@@ -359,6 +412,16 @@ static void on_timer(uv_timer_t *t) {
     switch (kind) {
     case WEIR__T_IDLE:
         if (!c->head && !c->parsing) weir__http_conn_close(c);
+        break;
+    case WEIR__T_HEADER:
+        if (c->parsing && !c->in_body && c->request_start + c->server->request_ms <= c->header_deadline)
+            weir__http_conn_refuse(c, 408, "request not received whole within %llu ms",
+                                   (unsigned long long)c->server->request_ms);
+        else if (c->parsing && !c->in_body)
+            weir__http_conn_refuse(c, 408, "request line and headers not received within HEADER_TIMEOUT_MS (%llu ms)",
+                                   (unsigned long long)header_ms(c));
+        else if (!c->parsing && !c->head && !c->served)
+            weir__http_conn_close(c); /* sent nothing: no answer */
         break;
     case WEIR__T_REQUEST:
         if (c->parsing)
@@ -656,6 +719,26 @@ static void drop_connection(uv_stream_t *l) {
     l->accepted_fd = -1;
 }
 
+/* Put c (beyond a limit) in the reserve.  A full reserve closes its oldest
+ * connection that has sent no request yet; false if every one has. */
+static bool reserve_admit(weir_http_server *s, weir__http_conn *c) {
+    if (s->n_reserve >= WEIR__HTTP_RESERVE) {
+        weir__http_conn *old = s->reserve;
+        while (old && old->served) old = old->rnext;
+        if (!old) return false;
+        weir__http_conn_close(old);
+    }
+    c->rprev = s->reserve_tail;
+    c->rnext = NULL;
+    if (s->reserve_tail)
+        s->reserve_tail->rnext = c;
+    else
+        s->reserve = c;
+    s->reserve_tail = c;
+    s->n_reserve++;
+    return true;
+}
+
 static void on_connection(uv_stream_t *l, int status) {
     weir_http_server *s = l->data;
     if (status < 0 || !s->listening) return;
@@ -675,17 +758,60 @@ static void on_connection(uv_stream_t *l, int status) {
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (s->n_conns - s->n_refused > s->max_conns) {
-        if (s->n_refused >= s->max_conns) { /* a flood: no answer */
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    bool keyed = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+                 weir__http_peer_key((struct sockaddr *)&ss, &c->peer);
+    if (s->n_conns - 1 - s->n_reserve >= s->max_conns) {
+        c->over = WEIR__HTTP_OVER_TOTAL;
+    } else if (keyed && weir__http_peers_count(&s->peers, &c->peer) >= s->max_per_peer) {
+        c->over = WEIR__HTTP_OVER_PEER;
+    } else if (keyed) {
+        if (weir__http_peers_add(&s->peers, &c->peer)) {
             weir__http_conn_close(c);
             return;
         }
-        c->refused = true;
-        s->n_refused++;
-        read_start(c);
-        weir__http_conn_refuse(c, 503, "too many connections (MAX_CONNECTIONS %u)", s->max_conns);
+        c->counted = true;
+    }
+    if (c->over != WEIR__HTTP_OPEN && !reserve_admit(s, c)) {
+        weir__http_conn_close(c); /* a flood of requests beyond the limits: no answer */
         return;
     }
+    len = sizeof ss;
+    if (s->guard.wildcard && uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->local, sizeof c->local);
+        else
+            uv_ip4_name((struct sockaddr_in *)&ss, c->local, sizeof c->local);
+    }
+    uint64_t first = header_ms(c) < s->idle_ms ? header_ms(c) : s->idle_ms;
+    c->header_deadline = uv_now(s->loop) + first;
     read_start(c);
     weir__http_conn_timer(c);
+}
+
+/* ------------------------------------------------------------ descriptors */
+
+void weir_http_fd_budget_get(unsigned want, weir_http_fd_budget *out) {
+    memset(out, 0, sizeof *out);
+    const rlim_t other = WEIR__HTTP_RESERVE + WEIR__HTTP_FD_HEADROOM;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        out->connections = want;
+        return;
+    }
+    out->soft_before = rl.rlim_cur;
+    out->hard = rl.rlim_max;
+    rlim_t target = (rlim_t)want + other;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max) target = rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && target > rl.rlim_cur) {
+        struct rlimit raised = {target, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            rl.rlim_cur = target;
+            out->raised = true;
+        }
+    }
+    out->soft = rl.rlim_cur;
+    rlim_t room = rl.rlim_cur > other ? rl.rlim_cur - other : 1;
+    out->connections = room < (rlim_t)want ? (unsigned)room : want;
 }

@@ -43,13 +43,34 @@ typedef struct weir_http_options {
     int port;                        /* 0: an ephemeral port (see weir_http_server_port) */
     size_t max_body_bytes;           /* 413 beyond; 0: 12 MiB */
     size_t max_header_bytes;         /* 431 beyond (request line + headers); 0: 16 KiB */
-    unsigned max_connections;        /* further connections get 503 and are closed; 0: 1024 */
+    /* Connections (SPEC §10).  One beyond max_connections, or beyond
+     * max_connections_per_ip from one address (IPv6: one /64), goes to a
+     * small reserve (WEIR__HTTP_RESERVE): its request is read, /health and
+     * /health/... are answered, anything else gets 503 with Retry-After;
+     * then it closes.  A full reserve makes room by closing its oldest
+     * connection that has sent no request yet. */
+    unsigned max_connections;        /* 0: 10000 */
+    unsigned max_connections_per_ip; /* 0: 256 */
+    uint64_t header_timeout_ms;      /* a request's line and headers must arrive within this, counted from
+                                      * the accept for the first request; 0: 10000 */
     uint64_t idle_timeout_ms;        /* keep-alive connection with no request; 0: 60000 */
     uint64_t request_timeout_ms;     /* a request must arrive whole within this; 0: 30000 */
-    const char *cors_origin;         /* Access-Control-Allow-Origin; NULL: "*" */
+    /* Browsers (SPEC §10).  Host must name the server: localhost,
+     * 127.0.0.1 or [::1] (any port), the bound address, or an entry of
+     * allowed_hosts (comma-separated: "name", "name:port", ".domain" for it
+     * and its subdomains, "*" for any); else 421.  An Origin, when sent,
+     * must be the server's own (http or https, the Host the request came
+     * by) or an entry of cors_origins (comma-separated "scheme://host[:port]",
+     * "null", or "*" for any); else 403.  Access-Control-Allow-Origin echoes
+     * an allowed Origin (with Vary: Origin), "*" only when cors_origins is
+     * "*".  NULL or "": nothing more than the defaults. */
+    const char *allowed_hosts;
+    const char *cors_origins;
 } weir_http_options;
 
-/* Bind and listen.  WEIR_EIO with the reason (address in use, ...) in err. */
+/* Bind and listen.  WEIR_EINVAL: allowed_hosts or cors_origins is
+ * malformed (err names the setting); WEIR_EIO with the reason (address in
+ * use, ...) in err. */
 int weir_http_server_start(uv_loop_t *loop, const weir_http_options *opts, weir_http_handler handler, void *ud,
                            weir_http_server **out, weir_error *err);
 /* The port actually bound. */
@@ -67,6 +88,17 @@ size_t weir_http_server_upgraded(const weir_http_server *s);
 /* Close everything (unanswered requests are dropped) and free, asynchronously:
  * run the loop until it returns afterwards.  NULL is a no-op. */
 void weir_http_server_destroy(weir_http_server *s);
+
+/* The open-file limit (RLIMIT_NOFILE) and the connections it allows. */
+typedef struct weir_http_fd_budget {
+    unsigned long long soft_before, soft, hard; /* the soft limit found, the one now, the hard limit */
+    unsigned connections;                       /* max_connections this limit allows */
+    bool raised;                                /* the soft limit was raised */
+} weir_http_fd_budget;
+/* Raise the soft open-file limit of the process as far as the hard limit
+ * allows (no further than want_connections needs), and say how many
+ * connections fit beside the server's other descriptors and its reserve. */
+void weir_http_fd_budget_get(unsigned want_connections, weir_http_fd_budget *out);
 
 /* Header value by lower-case name, or NULL. */
 const char *weir_http_header(const weir_http_req *r, const char *name);

@@ -46,9 +46,63 @@
 /* Input kept for a taker before the take-over completes: reading pauses
  * beyond this. */
 #define WEIR__HTTP_EARLY_MAX ((size_t)64 * 1024)
+/* Connections beyond max_connections (or the per-address limit) kept to
+ * answer /health* (see weir_http_options). */
+#define WEIR__HTTP_RESERVE 64
+/* A reserve connection's request must arrive within this (or the header
+ * timeout, if shorter). */
+#define WEIR__HTTP_RESERVE_HEADER_MS 1000
+/* Retry-After of the 503 a connection beyond a limit gets, in seconds. */
+#define WEIR__HTTP_RETRY_AFTER "1"
+/* Longest Origin (or Host) taken: scheme, a 253-byte name, a port. */
+#define WEIR__HTTP_ORIGIN_MAX 300
+/* Descriptors kept for everything but connections (store, log, component
+ * host pipes, outgoing requests, libuv's own). */
+#define WEIR__HTTP_FD_HEADROOM 256
 
 typedef struct weir__http_conn weir__http_conn;
 typedef struct weir__http_req weir__http_req;
+
+/* ---- http_guard.c: Host and Origin (see weir_http_options) */
+typedef struct weir__http_guard {
+    bool any_host, any_origin, null_origin;
+    bool wildcard;   /* bound to 0.0.0.0 or ::: the connection's local address names the server */
+    char *bound;     /* the bound address, or NULL */
+    char **hosts;    /* allowed_hosts entries: "name", ".domain", with "\nport" when one is given */
+    size_t n_hosts;
+    char **origins;  /* cors_origins entries, normalised */
+    size_t n_origins;
+} weir__http_guard;
+/* 0, or WEIR_EINVAL with a message naming the setting and its entry. */
+int weir__http_guard_init(weir__http_guard *g, const char *allowed_hosts, const char *cors_origins, const char *bound,
+                          char *msg, size_t cap);
+void weir__http_guard_free(weir__http_guard *g);
+/* Host (a header value) names the server; local: the address the
+ * connection arrived on, or NULL. */
+bool weir__http_guard_host(const weir__http_guard *g, const char *host, const char *local);
+/* Origin (a header value) may act: listed, or the server's own for host
+ * (the request's Host, NULL when none). */
+bool weir__http_guard_origin(const weir__http_guard *g, const char *origin, const char *host);
+
+/* ---- http_peers.c: open connections per client address */
+typedef struct weir__http_peer {
+    uint8_t b[16];
+} weir__http_peer;
+typedef struct weir__http_peers_slot {
+    weir__http_peer key;
+    unsigned n; /* 0: empty */
+} weir__http_peers_slot;
+typedef struct weir__http_peers {
+    weir__http_peers_slot *slots;
+    size_t cap, used;
+} weir__http_peers;
+struct sockaddr;
+/* The key counting sa (IPv4, or an IPv6 /64); false for other families. */
+bool weir__http_peer_key(const struct sockaddr *sa, weir__http_peer *k);
+unsigned weir__http_peers_count(const weir__http_peers *p, const weir__http_peer *k);
+int weir__http_peers_add(weir__http_peers *p, const weir__http_peer *k); /* WEIR_ENOMEM */
+void weir__http_peers_remove(weir__http_peers *p, const weir__http_peer *k);
+void weir__http_peers_free(weir__http_peers *p);
 
 /* Offsets into weir__http_req.buf while a request is parsed (buf moves). */
 typedef struct weir__http_hdr {
@@ -67,6 +121,11 @@ struct weir__http_req {
     bool head;      /* HEAD: answered without a body */
     bool orphan;
     bool takeover;  /* its response switches protocols: the connection is taken once it is written */
+    bool vary;      /* "Vary: Origin" goes with the response */
+    /* Access-Control-Allow-Origin of the response ("" for none): the
+     * request's allowed Origin, or "*" (decided at dispatch: buf is reused
+     * for the answer). */
+    char acao[WEIR__HTTP_ORIGIN_MAX];
     /* Request text: url, header names and values, decoded path, query, body,
      * each NUL-terminated; pub's pointers point here once it is complete. */
     char *buf;
@@ -84,12 +143,14 @@ struct weir__http_req {
     bool keep_line;
 };
 
-/* What the connection timer bounds: no request (idle_ms), one request
- * arriving (request_ms), a write the peer does not read (idle_ms), the
- * drain after the last response (linger). */
+/* What the connection timer bounds: no request (idle_ms), a request line
+ * and headers arriving (header_ms, from the accept for the first request;
+ * request_ms too), the rest of a request arriving (request_ms), a write the
+ * peer does not read (idle_ms), the drain after the last response (linger). */
 typedef enum {
     WEIR__T_NONE,
     WEIR__T_IDLE,
+    WEIR__T_HEADER,
     WEIR__T_REQUEST,
     WEIR__T_WRITE,
     WEIR__T_LINGER,
@@ -155,7 +216,15 @@ struct weir__http_conn {
     bool finishing;    /* last response written: shut down, draining input */
     bool closing;      /* closed (uv_close called) */
     bool eof;          /* the peer has shut down its side */
-    bool refused;      /* refused at accept (503), counted in n_refused */
+    /* Limits (see weir_http_options) */
+    enum { WEIR__HTTP_OPEN, WEIR__HTTP_OVER_TOTAL, WEIR__HTTP_OVER_PEER } over; /* not OPEN: in the reserve */
+    bool counted;       /* counted in the server's peers under peer */
+    bool served;        /* a request was dispatched: the next one's header time starts with its first byte */
+    weir__http_peer peer;
+    uint64_t header_deadline; /* loop time the current request's headers must be in by */
+    uint64_t request_start;   /* loop time the current request began */
+    weir__http_conn *rprev, *rnext; /* the server's reserve, oldest first */
+    char local[48];     /* the address the connection arrived on, when the server is bound to a wildcard */
     bool detached;
     weir__http_sink sink;
     void *sink_ud;
@@ -181,15 +250,16 @@ struct weir_http_server {
     weir_http_handler handler;
     void *ud;
     size_t max_body, max_header;
-    unsigned max_conns;
-    uint64_t idle_ms, request_ms;
+    unsigned max_conns, max_per_peer;
+    uint64_t idle_ms, request_ms, header_ms;
     char *host;
-    char *cors_origin;
-    size_t cors_len;
+    weir__http_guard guard;
+    weir__http_peers peers;
     int port;
     weir__http_conn *conns;
     size_t n_conns;   /* open, not yet closing */
-    size_t n_refused; /* of which refused at accept */
+    size_t n_reserve; /* of which in the reserve */
+    weir__http_conn *reserve, *reserve_tail; /* oldest first */
     size_t n_taken;   /* of which taken over (weir__http_take) */
     uv_prepare_t prepare; /* runs on_flush of the dirty connections before the loop waits */
     bool prepare_init, prepare_active;
@@ -207,7 +277,8 @@ struct weir_http_server {
 
 /* ---- http.c */
 /* Fill in the defaults of opts (may be NULL) into a new server with no loop
- * and no listener.  NULL on allocation failure. */
+ * and no listener.  NULL on allocation failure or a malformed allowed_hosts
+ * or cors_origins (weir_http_server_start says which). */
 weir_http_server *weir__http_server_new(const weir_http_options *opts, weir_http_handler handler, void *ud);
 /* A detached connection: bytes in through weir__http_conn_feed(), every
  * response given to sink at once.  Free with weir__http_conn_free(). */
@@ -219,7 +290,7 @@ void weir__http_conn_close(weir__http_conn *c);
 void weir__http_conn_finish(weir__http_conn *c);
 /* Re-arm the timer after a state change. */
 void weir__http_conn_timer(weir__http_conn *c);
-/* Start the request timer (a new message began). */
+/* Start the header timer (a new message began). */
 void weir__http_conn_request_timer(weir__http_conn *c);
 /* The FIFO has room again: parse held-back input, read again. */
 void weir__http_conn_resume(weir__http_conn *c);

@@ -238,6 +238,7 @@ static int on_headers_complete(http_parser *p) {
         }
     }
     r->body_off = r->len;
+    weir__http_conn_timer(c); /* the header time is over: the request's goes on */
     return 0;
 }
 
@@ -294,6 +295,82 @@ static bool finalize(weir__http_conn *c, weir__http_req *r) {
     return true;
 }
 
+/* The authority of an absolute-form target ("http://host:port/..."), which
+ * stands for Host (RFC 9112 §3.2.2), into out; false if there is none. */
+static bool target_authority(const weir__http_req *r, char *out, size_t cap) {
+    const char *url = r->buf + r->url_off;
+    size_t n = r->url_len;
+    if (!n || url[0] == '/' || url[0] == '*') return false;
+    const char *sep = memmem(url, n, "://", 3);
+    if (!sep) return false;
+    const char *a = sep + 3, *end = url + n;
+    const char *e = a;
+    while (e < end && *e != '/' && *e != '?' && *e != '#') e++;
+    for (const char *at = a; at < e; at++)
+        if (*at == '@') a = at + 1; /* userinfo */
+    snprintf(out, cap, "%.*s", (int)(e - a), a);
+    return true;
+}
+
+/* Host and Origin (SPEC §10, see http_guard.c): 0 and r's CORS answer set,
+ * or the status to refuse r with and why in msg. */
+static int guard(weir__http_conn *c, weir__http_req *r, char *msg, size_t cap) {
+    const weir__http_guard *g = &c->server->guard;
+    const char *host = NULL, *origin = NULL;
+    int n_host = 0, n_origin = 0;
+    for (size_t i = 0; i < r->pub.n_headers; i++) {
+        const char *name = r->pub.header_names[i];
+        if (strcmp(name, "host") == 0) host = r->pub.header_values[i], n_host++;
+        if (strcmp(name, "origin") == 0) origin = r->pub.header_values[i], n_origin++;
+    }
+    if (n_host > 1) return snprintf(msg, cap, "malformed request: more than one Host header"), 400;
+    if (n_origin > 1) return snprintf(msg, cap, "malformed request: more than one Origin header"), 400;
+    char authority[WEIR__HTTP_ORIGIN_MAX];
+    if (target_authority(r, authority, sizeof authority)) host = authority;
+    /* No Host (HTTP/1.0, tools): no browser sends such a request, so it
+     * cannot be a rebinding page's; it is taken. */
+    if (host && !weir__http_guard_host(g, host, c->local[0] ? c->local : NULL)) {
+        snprintf(msg, cap,
+                 "Host '%.100s' is not a name of this server: use localhost or 127.0.0.1, or add the name to "
+                 "ALLOWED_HOSTS (comma-separated; * allows any)",
+                 host);
+        return 421;
+    }
+    r->vary = !g->any_origin;
+    if (origin && !weir__http_guard_origin(g, origin, host)) {
+        snprintf(msg, cap,
+                 "Origin '%.100s' may not use this server: only its own origin and those listed in CORS_ORIGINS "
+                 "(comma-separated; * allows any) may",
+                 origin);
+        return 403;
+    }
+    if (g->any_origin)
+        snprintf(r->acao, sizeof r->acao, "*");
+    else if (origin && strlen(origin) < sizeof r->acao && !strpbrk(origin, "\r\n"))
+        snprintf(r->acao, sizeof r->acao, "%s", origin);
+    return 0;
+}
+
+static bool health_path(const char *path) {
+    return strncmp(path, "/health", 7) == 0 && (path[7] == '\0' || path[7] == '/');
+}
+
+/* A request on a connection beyond a limit, other than /health*. */
+static void over_limit(weir__http_conn *c, weir__http_req *r) {
+    weir_http_server *s = c->server;
+    char msg[160];
+    if (c->over == WEIR__HTTP_OVER_PEER)
+        snprintf(msg, sizeof msg,
+                 "too many connections from your address (MAX_CONNECTIONS_PER_IP %u); retry after closing some",
+                 s->max_per_peer);
+    else
+        snprintf(msg, sizeof msg, "too many connections (MAX_CONNECTIONS %u); retry later", s->max_conns);
+    char body[256]; /* msg has nothing to escape */
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", msg);
+    static const char *const retry[] = {"Retry-After", WEIR__HTTP_RETRY_AFTER, NULL};
+    weir_http_respond(&r->pub, 503, "application/json", body, (size_t)n, retry);
+}
+
 static void dispatch(weir__http_conn *c) {
     weir_http_server *s = c->server;
     weir__http_req *r = c->cur;
@@ -304,7 +381,8 @@ static void dispatch(weir__http_conn *c) {
         weir__http_conn_refuse(c, 503, "out of memory");
         return;
     }
-    if (c->parser.upgrade || s->stopping) r->pub.keep_alive = false;
+    c->served = true;
+    if (c->parser.upgrade || s->stopping || c->over != WEIR__HTTP_OPEN) r->pub.keep_alive = false;
     r->close = !r->pub.keep_alive;
     if (r->close) c->no_more = true;
     if (c->parser.upgrade) c->upgrade_hold = true; /* further bytes are another protocol's: kept for a taker */
@@ -312,7 +390,13 @@ static void dispatch(weir__http_conn *c) {
     s->in_flight++;
     r->pub.id = ++s->next_id;
     weir__http_conn_timer(c);
-    if (c->parser.method == HTTP_OPTIONS)
+    char msg[400];
+    int refuse = guard(c, r, msg, sizeof msg);
+    if (refuse)
+        weir_http_respond_error(&r->pub, refuse, "%s", msg);
+    else if (c->over != WEIR__HTTP_OPEN && !health_path(r->pub.path))
+        over_limit(c, r);
+    else if (c->parser.method == HTTP_OPTIONS)
         weir__http_preflight(r);
     else
         s->handler(s->ud, &r->pub);

@@ -5,7 +5,7 @@
  *
  * A response is built once, at answer time, into the request's own out
  * buffer: status line, "Connection: keep-alive" or "close", Date,
- * Content-Type, Content-Length, the CORS origin, extra headers, body.  It is
+ * Content-Type, Content-Length, the allowed CORS origin, extra headers, body.  It is
  * written as one buffer; consecutive ready responses share one uv_write.
  * Whether the connection closes after a response may only become known later
  * (the server stops, the peer shuts down): the keep-alive line is then turned
@@ -157,6 +157,7 @@ const char *weir_http_reason(int status) {
     case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
     case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
     case 422: return "Unprocessable Content";
     case 426: return "Upgrade Required";
     case 428: return "Precondition Required";
@@ -262,7 +263,8 @@ static bool build(weir__http_req *r, int status, const char *ctype, const char *
     if (ctype && (!*ctype || !clean_text(ctype))) ctype = NULL;
     const char *reason = weir_http_reason(status);
     size_t rlen = strlen(reason), clen = ctype ? strlen(ctype) : 0;
-    size_t need = 160 + rlen + s->date_len + clen + s->cors_len + (send_body ? len : 0);
+    size_t acao_len = strlen(r->acao);
+    size_t need = 200 + rlen + s->date_len + clen + acao_len + (send_body ? len : 0);
     if (extra)
         for (size_t i = 0; extra[i]; i += 2)
             if (extra_ok(extra[i], extra[i + 1])) need += strlen(extra[i]) + strlen(extra[i + 1]) + 4;
@@ -296,9 +298,12 @@ static bool build(weir__http_req *r, int status, const char *ctype, const char *
         p = put_u64(p, len);
         p = PUT_LIT(p, "\r\n");
     }
-    p = PUT_LIT(p, "Access-Control-Allow-Origin: ");
-    p = put(p, s->cors_origin, s->cors_len);
-    p = PUT_LIT(p, "\r\n");
+    if (acao_len) { /* an allowed Origin, or "*" (see http_parse.c guard) */
+        p = PUT_LIT(p, "Access-Control-Allow-Origin: ");
+        p = put(p, r->acao, acao_len);
+        p = PUT_LIT(p, "\r\n");
+    }
+    if (r->vary) p = PUT_LIT(p, "Vary: Origin\r\n");
     if (extra)
         for (size_t i = 0; extra[i]; i += 2) {
             if (!extra_ok(extra[i], extra[i + 1])) continue;

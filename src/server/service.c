@@ -28,6 +28,9 @@ void weir_service_config_defaults(weir_service_config *c) {
         .max_backpressure_queue = 10000,
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
+        .max_connections = 10000,
+        .max_connections_per_ip = 256,
+        .header_timeout_ms = 10000,
         .max_finished_history = 1000,
         .metrics_interval_ms = 250,
         .event_history = 1000,
@@ -573,6 +576,22 @@ static void free_graphs(weir_service *s) {
     svc_index_free(&s->graph_ix);
 }
 
+/* Say what the open-file limit is, and when it cuts MAX_CONNECTIONS. */
+static void svc_log_fd_budget(weir_service *s, const weir_http_fd_budget *b) {
+    unsigned want = s->cfg.max_connections ? s->cfg.max_connections : 10000;
+    if (!b->hard) return; /* unknown */
+    if (b->raised)
+        weir_service_log(s, WEIR_LOG_INFO, NULL, "open-file limit raised from %llu to %llu (hard limit %llu)",
+                         b->soft_before, b->soft, b->hard);
+    else
+        weir_service_log(s, WEIR_LOG_INFO, NULL, "open-file limit %llu (hard limit %llu)", b->soft, b->hard);
+    if (b->connections < want)
+        weir_service_log(s, WEIR_LOG_WARN, NULL,
+                         "MAX_CONNECTIONS %u does not fit the open-file limit %llu: using %u; raise the hard limit "
+                         "(ulimit -Hn, systemd LimitNOFILE=) to allow more",
+                         want, b->soft, b->connections);
+}
+
 /* Undo a start that failed part-way (whatever was made; NULLs are no-ops). */
 static void start_failed(weir_service *s) {
     free_graphs(s); /* those restored before it failed */
@@ -632,7 +651,13 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         start_failed(s);
         return rc;
     }
-    weir_http_options ho = {.host = c->host, .port = c->port, .max_body_bytes = c->max_body_bytes};
+    weir_http_fd_budget fds;
+    weir_http_fd_budget_get(c->max_connections ? c->max_connections : 10000, &fds);
+    svc_log_fd_budget(s, &fds);
+    weir_http_options ho = {.host = c->host, .port = c->port, .max_body_bytes = c->max_body_bytes,
+                            .max_connections = fds.connections, .max_connections_per_ip = c->max_connections_per_ip,
+                            .header_timeout_ms = c->header_timeout_ms, .allowed_hosts = c->allowed_hosts,
+                            .cors_origins = c->cors_origins};
     if ((rc = weir_http_server_start(loop, &ho, svc_route, s, &s->http, err))) {
         start_failed(s);
         return rc;

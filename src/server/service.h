@@ -26,6 +26,12 @@ typedef struct weir_service_config {
     size_t max_backpressure_queue;
     bool enable_metrics;
     size_t max_body_bytes;
+    /* Connections and browsers (SPEC §10), see weir_http_options. */
+    unsigned max_connections;           /* MAX_CONNECTIONS (10000), cut to what the open-file limit allows */
+    unsigned max_connections_per_ip;    /* MAX_CONNECTIONS_PER_IP (256) */
+    uint64_t header_timeout_ms;         /* HEADER_TIMEOUT_MS (10000) */
+    const char *allowed_hosts;          /* ALLOWED_HOSTS: more names Host may give (none) */
+    const char *cors_origins;           /* CORS_ORIGINS: more origins that may use the API (none) */
     size_t max_finished_history;        /* finished executions kept for inspection */
     uint64_t metrics_interval_ms;       /* metrics:update at most this often per execution */
     size_t event_history;               /* events kept per execution for `since` */

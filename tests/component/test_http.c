@@ -268,18 +268,19 @@ static void expect_error(const response *r, int status, const char *prefix) {
 Test(http, get_echoes_with_date_length_cors_and_keep_alive) {
     start(NULL);
     client *c = cli_open();
-    response *r = roundtrip(c, "GET /hello/world?x=1&y=%20 HTTP/1.1\r\nHost: t\r\nX-Foo: Bar  \r\n\r\n");
+    response *r = roundtrip(c, "GET /hello/world?x=1&y=%20 HTTP/1.1\r\nHost: localhost\r\nX-Foo: Bar  \r\n\r\n");
     cr_assert_eq(r->status, 200);
     cr_assert_str_eq(jstr(r, "method"), "GET");
     cr_assert_str_eq(jstr(r, "path"), "/hello/world");
     cr_assert_str_eq(jstr(r, "query"), "x=1&y=%20");
     cr_assert_str_eq(jstr(r, "body"), "");
     cr_assert_str_eq(jhdr(r, "x-foo"), "Bar");
-    cr_assert_str_eq(jhdr(r, "host"), "t");
+    cr_assert_str_eq(jhdr(r, "host"), "localhost");
     cr_assert(json_is_true(json_object_get(r->json, "keepAlive")));
     cr_assert_str_eq(hdr(r, "Content-Type"), "application/json");
     cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
-    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "*");
+    cr_assert_null(hdr(r, "Access-Control-Allow-Origin")); /* no Origin: none */
+    cr_assert_str_eq(hdr(r, "Vary"), "Origin");
     char len[32];
     snprintf(len, sizeof len, "%zu", r->body_len);
     cr_assert_str_eq(hdr(r, "Content-Length"), len);
@@ -302,7 +303,7 @@ Test(http, get_echoes_with_date_length_cors_and_keep_alive) {
 Test(http, post_with_content_length) {
     start(NULL);
     client *c = cli_open();
-    cli_send(c, "POST /p HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello");
+    cli_send(c, "POST /p HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello");
     cli_expect_quiet(c, 30); /* the body is not complete */
     cli_send(c, " world");
     response *r = cli_read(c);
@@ -318,7 +319,7 @@ Test(http, post_with_content_length) {
 Test(http, chunked_post_arriving_in_pieces) {
     start(NULL);
     client *c = cli_open();
-    const char *pieces[] = {"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-", "Encoding: chunked\r\n\r\n5\r\nhel",
+    const char *pieces[] = {"POST /c HTTP/1.1\r\nHost: localhost\r\nTransfer-", "Encoding: chunked\r\n\r\n5\r\nhel",
                             "lo\r\n6;ext=1\r\n world\r\n", "0\r\nX-Trailer: 1\r\n", "\r\n"};
     for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
         cli_send(c, pieces[i]);
@@ -329,7 +330,7 @@ Test(http, chunked_post_arriving_in_pieces) {
     cr_assert_str_eq(jstr(r, "body"), "hello world");
     resp_free(r);
     /* the connection goes on */
-    r = roundtrip(c, "GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = roundtrip(c, "GET /after HTTP/1.1\r\nHost: localhost\r\n\r\n");
     cr_assert_str_eq(jstr(r, "path"), "/after");
     resp_free(r);
     cli_close(c);
@@ -341,7 +342,7 @@ Test(http, keep_alive_reuses_the_connection) {
     client *c = cli_open();
     json_int_t last = 0;
     for (int i = 0; i < 5; i++) {
-        response *r = roundtrip(c, "GET /k HTTP/1.1\r\nHost: t\r\n\r\n");
+        response *r = roundtrip(c, "GET /k HTTP/1.1\r\nHost: localhost\r\n\r\n");
         cr_assert_eq(r->status, 200);
         cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
         json_int_t id = json_integer_value(json_object_get(r->json, "id"));
@@ -358,9 +359,9 @@ Test(http, pipelined_responses_keep_request_order) {
     start(NULL);
     client *c = cli_open();
     /* the first is answered last, the second at once, the third soon */
-    cli_send(c, "GET /later?ms=150 HTTP/1.1\r\nHost: t\r\n\r\n"
-                "GET /now HTTP/1.1\r\nHost: t\r\n\r\n"
-                "POST /later?ms=10 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    cli_send(c, "GET /later?ms=150 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                "GET /now HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                "POST /later?ms=10 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc");
     WAIT_UNTIL(handler_calls == 3);
     cr_assert_eq(weir_http_server_in_flight(srv), 2); /* /now is answered, held back */
     response *r1 = cli_read(c);
@@ -404,7 +405,7 @@ Test(http, deep_pipeline_is_answered_in_order) {
 Test(http, head_has_length_but_no_body) {
     start(NULL);
     client *c = cli_open();
-    cli_send(c, "HEAD /h HTTP/1.1\r\nHost: t\r\n\r\nGET /g HTTP/1.1\r\nHost: t\r\n\r\n");
+    cli_send(c, "HEAD /h HTTP/1.1\r\nHost: localhost\r\n\r\nGET /g HTTP/1.1\r\nHost: localhost\r\n\r\n");
     response *h = read_response(c, true);
     cr_assert_eq(h->status, 200);
     cr_assert_gt(strtoul(hdr(h, "Content-Length"), NULL, 10), 0);
@@ -418,20 +419,22 @@ Test(http, head_has_length_but_no_body) {
 }
 
 Test(http, options_preflight_is_answered_without_the_handler) {
-    start(NULL);
+    weir_http_options o = {.cors_origins = "http://ui"};
+    start(&o);
     client *c = cli_open();
-    response *r = roundtrip(c, "OPTIONS /api/graphs HTTP/1.1\r\nHost: t\r\nOrigin: http://ui\r\n"
+    response *r = roundtrip(c, "OPTIONS /api/graphs HTTP/1.1\r\nHost: localhost\r\nOrigin: http://ui\r\n"
                                "Access-Control-Request-Method: POST\r\n"
                                "Access-Control-Request-Headers: x-custom, content-type\r\n\r\n");
     cr_assert_eq(r->status, 204);
-    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "*");
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "http://ui");
+    cr_assert_str_eq(hdr(r, "Vary"), "Origin");
     cr_assert_str_eq(hdr(r, "Access-Control-Allow-Methods"), "GET, POST, PUT, PATCH, DELETE, OPTIONS");
     cr_assert_str_eq(hdr(r, "Access-Control-Allow-Headers"), "x-custom, content-type");
     cr_assert_str_eq(hdr(r, "Access-Control-Max-Age"), "600");
     cr_assert(hdr(r, "Date"));
     cr_assert_eq(r->body_len, 0);
     resp_free(r);
-    r = roundtrip(c, "OPTIONS /x HTTP/1.1\r\nHost: t\r\nAccess-Control-Request-Method: GET\r\n\r\n");
+    r = roundtrip(c, "OPTIONS /x HTTP/1.1\r\nHost: localhost\r\nAccess-Control-Request-Method: GET\r\n\r\n");
     cr_assert_eq(r->status, 204);
     cr_assert_str_eq(hdr(r, "Access-Control-Allow-Headers"), "content-type, authorization, x-api-key");
     resp_free(r);
@@ -441,11 +444,11 @@ Test(http, options_preflight_is_answered_without_the_handler) {
     finish();
 }
 
-Test(http, cors_origin_option_and_handler_headers) {
-    weir_http_options o = {.cors_origin = "https://app.example"};
+Test(http, cors_origins_option_and_handler_headers) {
+    weir_http_options o = {.cors_origins = "https://other.example, https://app.example:443/"};
     start(&o);
     client *c = cli_open();
-    response *r = roundtrip(c, "GET /text HTTP/1.1\r\nHost: t\r\n\r\n");
+    response *r = roundtrip(c, "GET /text HTTP/1.1\r\nHost: localhost\r\nOrigin: https://app.example\r\n\r\n");
     cr_assert_eq(r->status, 201);
     cr_assert(strncmp(r->head, "HTTP/1.1 201 Created\r\n", 22) == 0, "%s", r->head);
     cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "https://app.example");
@@ -464,19 +467,19 @@ Test(http, cors_origin_option_and_handler_headers) {
 Test(http, error_json_null_json_and_no_content) {
     start(NULL);
     client *c = cli_open();
-    response *r = roundtrip(c, "GET /error?g1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    response *r = roundtrip(c, "GET /error?g1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
     expect_error(r, 404, "no graph g1");
     cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
     resp_free(r);
-    r = roundtrip(c, "GET /null HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = roundtrip(c, "GET /null HTTP/1.1\r\nHost: localhost\r\n\r\n");
     expect_error(r, 500, "internal error");
     resp_free(r);
-    r = roundtrip(c, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = roundtrip(c, "GET /empty HTTP/1.1\r\nHost: localhost\r\n\r\n");
     cr_assert_eq(r->status, 204);
     cr_assert_null(hdr(r, "Content-Length")); /* RFC 9110: never on 204 */
     cr_assert(hdr(r, "Date"));
     resp_free(r);
-    r = roundtrip(c, "GET /still-open HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = roundtrip(c, "GET /still-open HTTP/1.1\r\nHost: localhost\r\n\r\n");
     cr_assert_eq(r->status, 200);
     resp_free(r);
     cli_close(c);
@@ -515,13 +518,13 @@ Test(http, body_over_the_limit_by_content_length) {
     static char body[101];
     memset(body, 'x', 100);
     char req[512];
-    snprintf(req, sizeof req, "POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n%s", body);
+    snprintf(req, sizeof req, "POST /ok HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n%s", body);
     response *r = roundtrip(c, req); /* exactly the limit passes */
     cr_assert_eq(r->status, 200);
     cr_assert_eq(json_integer_value(json_object_get(r->json, "bodyLen")), 100);
     resp_free(r);
     /* refused as soon as the headers say so: the body is never sent */
-    r = roundtrip(c, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    r = roundtrip(c, "POST /big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n");
     expect_error(r, 413, "request body exceeds MAX_BODY_BYTES (100 bytes)");
     cr_assert_str_eq(jstr(r, "error"), "request body exceeds MAX_BODY_BYTES (100 bytes)");
     cr_assert_str_eq(hdr(r, "Connection"), "close");
@@ -536,7 +539,7 @@ Test(http, body_over_the_limit_by_chunks) {
     weir_http_options o = {.max_body_bytes = 100};
     start(&o);
     client *c = cli_open();
-    cli_send(c, "POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    cli_send(c, "POST /big HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n");
     char chunk[64];
     memset(chunk, 'y', 40);
     snprintf(chunk + 40, sizeof chunk - 40, "\r\n");
@@ -564,14 +567,14 @@ Test(http, headers_over_the_limit) {
     memset(big, 'v', 900);
     big[900] = '\0';
     char req[4096];
-    snprintf(req, sizeof req, "GET /fits HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", big);
+    snprintf(req, sizeof req, "GET /fits HTTP/1.1\r\nHost: localhost\r\nX-Big: %s\r\n\r\n", big);
     response *r = roundtrip(c, req);
     cr_assert_eq(r->status, 200);
     cr_assert_eq(strlen(jhdr(r, "x-big")), 900);
     resp_free(r);
     memset(big, 'v', 1100);
     big[1100] = '\0';
-    snprintf(req, sizeof req, "GET /big HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", big);
+    snprintf(req, sizeof req, "GET /big HTTP/1.1\r\nHost: localhost\r\nX-Big: %s\r\n\r\n", big);
     r = roundtrip(c, req);
     expect_error(r, 431, "request line and headers exceed MAX_HEADER_BYTES (1024 bytes)");
     cr_assert(strncmp(r->head, "HTTP/1.1 431 Request Header Fields Too Large\r\n", 46) == 0);
@@ -603,7 +606,7 @@ Test(http, headers_over_the_limit) {
 Test(http, garbage_gets_400_and_the_connection_closes) {
     start(NULL);
     client *c = cli_open();
-    response *r = roundtrip(c, "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02 garbage \r\n\r\n");
+    response *r = roundtrip(c, "GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n\x01\x02 garbage \r\n\r\n");
     cr_assert_eq(r->status, 200);
     resp_free(r);
     r = cli_read(c);
@@ -627,12 +630,12 @@ Test(http, garbage_gets_400_and_the_connection_closes) {
 Test(http, percent_decoding_of_the_path) {
     start(NULL);
     client *c = cli_open();
-    response *r = roundtrip(c, "GET /a%20b/%C3%A9%2fz?q=%20x+y&r=%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+    response *r = roundtrip(c, "GET /a%20b/%C3%A9%2fz?q=%20x+y&r=%zz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     cr_assert_eq(r->status, 200);
     cr_assert_str_eq(jstr(r, "path"), "/a b/\xc3\xa9/z");
     cr_assert_str_eq(jstr(r, "query"), "q=%20x+y&r=%zz");
     resp_free(r);
-    r = roundtrip(c, "GET http://example.com:8080/abs%21?k=v HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = roundtrip(c, "GET http://localhost:8080/abs%21?k=v HTTP/1.1\r\nHost: localhost\r\n\r\n");
     cr_assert_str_eq(jstr(r, "path"), "/abs!");
     cr_assert_str_eq(jstr(r, "query"), "k=v");
     resp_free(r);
@@ -641,7 +644,7 @@ Test(http, percent_decoding_of_the_path) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         c = cli_open();
         char req[128];
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", bad[i]);
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", bad[i]);
         r = roundtrip(c, req);
         expect_error(r, 400, "malformed request: ");
         resp_free(r);
@@ -657,7 +660,7 @@ Test(http, slow_client_gets_408) {
     start(&o);
     client *c = cli_open();
     uint64_t t0 = now_ms();
-    cli_send(c, "GET /slow HTTP/1.1\r\nHost: t\r\n");
+    cli_send(c, "GET /slow HTTP/1.1\r\nHost: localhost\r\n");
     response *r = cli_read(c);
     uint64_t took = now_ms() - t0;
     expect_error(r, 408, "request not received whole within 200 ms");
@@ -686,7 +689,7 @@ Test(http, idle_keep_alive_connection_is_closed) {
     weir_http_options o = {.idle_timeout_ms = 200};
     start(&o);
     client *c = cli_open();
-    response *r = roundtrip(c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+    response *r = roundtrip(c, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
     cr_assert_eq(r->status, 200);
     resp_free(r);
     uint64_t t0 = now_ms();
@@ -733,17 +736,38 @@ Test(http, a_client_that_does_not_read_is_closed) {
     finish();
 }
 
-Test(http, over_max_connections_gets_503) {
+Test(http, over_max_connections_only_health_is_answered) {
     weir_http_options o = {.max_connections = 2};
     start(&o);
     client *a = cli_open(), *b = cli_open();
     WAIT_UNTIL(weir_http_server_connections(srv) == 2);
     client *x = cli_open();
-    response *r = cli_read(x);
-    expect_error(r, 503, "too many connections");
+    response *r = roundtrip(x, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_error(r, 503, "too many connections (MAX_CONNECTIONS 2)");
     cr_assert_str_eq(hdr(r, "Connection"), "close");
+    cr_assert_str_eq(hdr(r, "Retry-After"), "1");
     resp_free(r);
     cli_expect_closed(x);
+    cli_close(x);
+    cr_assert_eq(handler_calls, 0);
+    /* the reserved slot: /health* goes to the handler, then the connection closes */
+    const char *health[] = {"/health", "/health/ready"};
+    for (int i = 0; i < 2; i++) {
+        x = cli_open();
+        char req[96];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", health[i]);
+        r = roundtrip(x, req);
+        cr_assert_eq(r->status, 200);
+        cr_assert_str_eq(jstr(r, "path"), health[i]);
+        cr_assert_str_eq(hdr(r, "Connection"), "close");
+        resp_free(r);
+        cli_expect_closed(x);
+        cli_close(x);
+    }
+    x = cli_open(); /* not a /health path */
+    r = roundtrip(x, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 503);
+    resp_free(r);
     cli_close(x);
     r = roundtrip(a, "GET /a HTTP/1.1\r\n\r\n");
     cr_assert_eq(r->status, 200);
@@ -753,6 +777,7 @@ Test(http, over_max_connections_gets_503) {
     client *d = cli_open();
     r = roundtrip(d, "GET /d HTTP/1.1\r\n\r\n");
     cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
     resp_free(r);
     cli_close(a);
     cli_close(d);
@@ -871,7 +896,7 @@ Test(http, half_closed_client_still_gets_its_answers) {
 Test(http, expect_100_continue) {
     start(NULL);
     client *c = cli_open();
-    cli_send(c, "POST /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    cli_send(c, "POST /e HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
     response *r = cli_read(c);
     cr_assert_eq(r->status, 100);
     resp_free(r);
@@ -887,7 +912,7 @@ Test(http, expect_100_continue) {
 Test(http, upgrade_request_goes_to_the_handler) {
     start(NULL);
     client *c = cli_open();
-    cli_send(c, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    cli_send(c, "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
                 "\x81\x85 not http");
     response *r = cli_read(c);
@@ -914,5 +939,275 @@ Test(http, start_fails_cleanly_when_the_port_is_taken) {
     weir_http_server_destroy(NULL);
     cr_assert_str_eq(weir_http_reason(404), "Not Found");
     cr_assert_str_eq(weir_http_reason(299), "Success");
+    finish();
+}
+
+/* ------------------------------------------------- browsers (SPEC §10) */
+
+/* One request on a fresh connection; the response. */
+static response *once(const char *request) {
+    client *c = cli_open();
+    response *r = roundtrip(c, request);
+    cli_close(c);
+    return r;
+}
+
+static void expect_host(const char *host, int status) {
+    char req[256];
+    snprintf(req, sizeof req, "GET /h HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+    response *r = once(req);
+    cr_assert_eq(r->status, status, "Host: %s answered %ld: %s", host, r->status, r->body);
+    if (status == 421) {
+        cr_assert(strncmp(r->head, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "%s", r->head);
+        cr_assert(strstr(jstr(r, "error"), "ALLOWED_HOSTS"), "%s", r->body);
+    }
+    resp_free(r);
+}
+
+Test(http, host_must_name_the_server) {
+    start(NULL);
+    const char *ok[] = {"localhost", "LOCALHOST:1234", "127.0.0.1", "127.0.0.1:5006", "[::1]", "[::1]:99",
+                        "localhost."};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) expect_host(ok[i], 200);
+    const char *bad[] = {"evil.example", "evil.example:5006", "localhost.evil.example", "127.0.0.2", "",
+                         "local host", "[::1", "localhost:x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) expect_host(bad[i], 421);
+    /* an absolute-form target stands for Host */
+    response *r = once("GET http://evil.example/x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 421);
+    resp_free(r);
+    r = once("GET /x HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n");
+    expect_error(r, 400, "malformed request: more than one Host header");
+    resp_free(r);
+    /* no Host at all (HTTP/1.0, tools): taken */
+    r = once("GET /x HTTP/1.0\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cr_assert_eq(handler_calls, 8);
+    finish();
+}
+
+Test(http, allowed_hosts_add_names) {
+    weir_http_options o = {.allowed_hosts = " weir.example , .corp.example,pinned.example:8080"};
+    start(&o);
+    expect_host("weir.example", 200);
+    expect_host("WEIR.example:1", 200);
+    expect_host("corp.example", 200);
+    expect_host("a.b.corp.example:9", 200);
+    expect_host("xcorp.example", 421);
+    expect_host("pinned.example:8080", 200);
+    expect_host("pinned.example:8081", 421);
+    expect_host("pinned.example", 421);
+    expect_host("localhost", 200);
+    finish();
+    setup();
+    weir_http_options any = {.allowed_hosts = "*"};
+    start(&any);
+    expect_host("anything.example:1", 200);
+    finish();
+    /* malformed lists are refused at start, naming the setting */
+    setup();
+    const char *bad_hosts[] = {"a/b", "http://x", "..x", "x:", "[::1"};
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof *bad_hosts; i++) {
+        weir_http_options b = {.allowed_hosts = bad_hosts[i]};
+        weir_error err = {0};
+        cr_assert_eq(weir_http_server_start(&loop, &b, handler, NULL, &srv, &err), WEIR_EINVAL, "%s", bad_hosts[i]);
+        cr_assert(strstr(err.message, "ALLOWED_HOSTS"), "%s", err.message);
+    }
+    const char *bad_origins[] = {"ui.example", "http://x/path", "http://", "http://a b"};
+    for (size_t i = 0; i < sizeof bad_origins / sizeof *bad_origins; i++) {
+        weir_http_options b = {.cors_origins = bad_origins[i]};
+        weir_error err = {0};
+        cr_assert_eq(weir_http_server_start(&loop, &b, handler, NULL, &srv, &err), WEIR_EINVAL, "%s",
+                     bad_origins[i]);
+        cr_assert(strstr(err.message, "CORS_ORIGINS"), "%s", err.message);
+    }
+    rn_finish_loop(&loop);
+}
+
+static response *with_origin(const char *method, const char *host, const char *origin) {
+    char req[512];
+    snprintf(req, sizeof req, "%s /o HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nContent-Length: 0\r\n\r\n", method, host,
+             origin);
+    return once(req);
+}
+
+static void expect_origin(const char *host, const char *origin, int status, const char *acao) {
+    response *r = with_origin("POST", host, origin);
+    cr_assert_eq(r->status, status, "Origin %s with Host %s answered %ld", origin, host, r->status);
+    if (status == 403) cr_assert(strstr(jstr(r, "error"), "CORS_ORIGINS"), "%s", r->body);
+    if (acao)
+        cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), acao);
+    else
+        cr_assert_null(hdr(r, "Access-Control-Allow-Origin"));
+    resp_free(r);
+}
+
+Test(http, origin_must_be_the_servers_own_or_listed) {
+    start(NULL);
+    /* the server's own origin: the Host it was reached by */
+    expect_origin("127.0.0.1:5006", "http://127.0.0.1:5006", 200, "http://127.0.0.1:5006");
+    expect_origin("localhost:7", "http://LOCALHOST:7", 200, "http://LOCALHOST:7");
+    expect_origin("localhost", "http://localhost:80", 200, "http://localhost:80");
+    expect_origin("localhost", "https://localhost", 200, "https://localhost"); /* behind a TLS proxy */
+    expect_origin("[::1]:9", "http://[::1]:9", 200, "http://[::1]:9");
+    /* any other */
+    expect_origin("127.0.0.1:5006", "http://127.0.0.1:5007", 403, NULL);
+    expect_origin("127.0.0.1:5006", "http://localhost:5006", 403, NULL);
+    expect_origin("localhost", "http://evil.example", 403, NULL);
+    expect_origin("localhost", "null", 403, NULL);
+    expect_origin("localhost", "http://localhost/", 403, NULL);
+    expect_origin("localhost", "garbage", 403, NULL);
+    /* preflights and upgrades too */
+    response *r = with_origin("OPTIONS", "localhost", "http://evil.example");
+    cr_assert_eq(r->status, 403);
+    resp_free(r);
+    r = once("GET /ws HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    cr_assert_eq(r->status, 403);
+    cr_assert_str_eq(hdr(r, "Connection"), "close");
+    resp_free(r);
+    r = once("GET /o HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost\r\nOrigin: http://evil.example\r\n\r\n");
+    cr_assert_eq(r->status, 400);
+    resp_free(r);
+    cr_assert_eq(handler_calls, 5);
+    finish();
+}
+
+Test(http, cors_origins_list_null_and_any) {
+    weir_http_options o = {.cors_origins = "http://ui.example:8080,null"};
+    start(&o);
+    expect_origin("localhost", "http://ui.example:8080", 200, "http://ui.example:8080");
+    expect_origin("localhost", "http://UI.example:8080", 200, "http://UI.example:8080");
+    expect_origin("localhost", "null", 200, "null");
+    expect_origin("localhost", "http://ui.example", 403, NULL);
+    expect_origin("localhost", "https://ui.example:8080", 403, NULL);
+    response *r = with_origin("OPTIONS", "localhost", "http://ui.example:8080");
+    cr_assert_eq(r->status, 204);
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "http://ui.example:8080");
+    cr_assert_str_eq(hdr(r, "Vary"), "Origin");
+    resp_free(r);
+    finish();
+    setup();
+    weir_http_options any = {.cors_origins = "*"};
+    start(&any);
+    expect_origin("localhost", "http://evil.example", 200, "*");
+    expect_origin("localhost", "null", 200, "*");
+    r = once("GET /o HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "*");
+    cr_assert_null(hdr(r, "Vary"));
+    resp_free(r);
+    finish();
+}
+
+/* ----------------------------------------------- connections (SPEC §10) */
+
+Test(http, header_timeout_closes_trickling_and_silent_connections) {
+    weir_http_options o = {.header_timeout_ms = 200};
+    start(&o);
+    /* a byte every 20 ms: headers never complete */
+    client *c = cli_open();
+    uint64_t t0 = now_ms();
+    const char *req = "GET /slow HTTP/1.1\r\nHost: localhost\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    size_t sent = 0;
+    while (!cli_pump(c)) {
+        cr_assert_lt(now_ms() - t0, BOUND_MS);
+        if (req[sent]) cli_sendn(c, req + sent++, 1);
+        uint64_t t1 = now_ms();
+        while (now_ms() - t1 < 20) step();
+    }
+    response *r = cli_read(c);
+    uint64_t took = now_ms() - t0;
+    expect_error(r, 408, "request line and headers not received within HEADER_TIMEOUT_MS (200 ms)");
+    cr_assert_geq(took, 190);
+    cr_assert_lt(took, 2000);
+    resp_free(r);
+    cli_expect_closed(c);
+    cli_close(c);
+    /* one that sends nothing: closed without an answer */
+    c = cli_open();
+    t0 = now_ms();
+    cli_expect_closed(c);
+    cr_assert_eq(c->len, 0);
+    cr_assert_geq(now_ms() - t0, 150);
+    cr_assert_lt(now_ms() - t0, 2000);
+    cli_close(c);
+    /* counted from the accept: a request whose first byte comes late has less */
+    c = cli_open();
+    t0 = now_ms();
+    while (now_ms() - t0 < 150) step();
+    cli_send(c, "GET /late HTTP/1.1\r\n");
+    r = cli_read(c);
+    cr_assert_eq(r->status, 408);
+    cr_assert_lt(now_ms() - t0, 1000);
+    resp_free(r);
+    cli_close(c);
+    /* a keep-alive connection's next request gets its own header time */
+    c = cli_open();
+    r = roundtrip(c, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    t0 = now_ms();
+    while (now_ms() - t0 < 300) step();
+    r = roundtrip(c, "GET /b HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(c);
+    cr_assert_eq(handler_calls, 2);
+    finish();
+}
+
+Test(http, max_connections_per_ip_then_the_reserve) {
+    weir_http_options o = {.max_connections_per_ip = 2};
+    start(&o);
+    client *a = cli_open(), *b = cli_open();
+    WAIT_UNTIL(weir_http_server_connections(srv) == 2);
+    client *x = cli_open();
+    response *r = roundtrip(x, "GET /api HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_error(r, 503, "too many connections from your address (MAX_CONNECTIONS_PER_IP 2)");
+    cr_assert_str_eq(hdr(r, "Retry-After"), "1");
+    resp_free(r);
+    cli_close(x);
+    x = cli_open();
+    r = roundtrip(x, "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(x);
+    /* another address is not affected */
+    client *other = rn_open_from(port, 0, "127.0.0.2");
+    r = roundtrip(other, "GET /api HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(other);
+    /* a slot freed is a slot again */
+    cli_close(b);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 1);
+    x = cli_open();
+    r = roundtrip(x, "GET /api HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(x);
+    cli_close(a);
+    finish();
+}
+
+Test(http, a_full_reserve_makes_room_for_health) {
+    weir_http_options o = {.max_connections = 1};
+    start(&o);
+    client *a = cli_open();
+    WAIT_UNTIL(weir_http_server_connections(srv) == 1);
+    /* more silent connections than the reserve holds (64) */
+    enum { N = 80 };
+    client *silent[N];
+    for (int i = 0; i < N; i++) silent[i] = cli_open();
+    WAIT_UNTIL(weir_http_server_connections(srv) == 1 + 64);
+    client *x = cli_open();
+    response *r = roundtrip(x, "GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(x);
+    cli_expect_closed(silent[0]); /* the oldest made room */
+    for (int i = 0; i < N; i++) cli_close(silent[i]);
+    cli_close(a);
     finish();
 }

@@ -231,7 +231,7 @@ static void cli_read_head(client *c, head *h) {
 
 static size_t handshake_text(char *out, size_t cap, const char *extra) {
     return (size_t)snprintf(out, cap,
-                            "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                             "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
                             extra ? extra : "");
 }
@@ -422,28 +422,28 @@ Test(ws, every_handshake_refusal) {
     const char *key = "Sec-WebSocket-Key: " KEY "\r\n";
     const char *ver = "Sec-WebSocket-Version: 13\r\n";
     char req[1024];
-    snprintf(req, sizeof req, "POST /ws HTTP/1.1\r\nHost: t\r\n%s%s%sContent-Length: 0\r\n\r\n", up, key, ver);
+    snprintf(req, sizeof req, "POST /ws HTTP/1.1\r\nHost: localhost\r\n%s%s%sContent-Length: 0\r\n\r\n", up, key, ver);
     expect_refused(req, 400, "the method must be GET");
-    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n%s%s\r\n", key, ver);
+    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n%s%s\r\n", key, ver);
     expect_refused(req, 400, "Upgrade: websocket");
-    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n%s%s\r\n", key,
+    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n%s%s\r\n", key,
              ver);
     expect_refused(req, 400, "Upgrade: websocket");
-    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n%s%s\r\n", key, ver);
+    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n%s%s\r\n", key, ver);
     expect_refused(req, 400, "Connection: upgrade");
     snprintf(req, sizeof req,
-             "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n%s%s\r\n", key, ver);
+             "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n%s%s\r\n", key, ver);
     expect_refused(req, 400, "Connection: upgrade");
-    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: t\r\n%s%sSec-WebSocket-Version: 8\r\n\r\n", up, key);
+    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: localhost\r\n%s%sSec-WebSocket-Version: 8\r\n\r\n", up, key);
     expect_refused(req, 426, "Sec-WebSocket-Version must be 13");
-    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: t\r\n%s%s\r\n", up, key);
+    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: localhost\r\n%s%s\r\n", up, key);
     expect_refused(req, 426, "Sec-WebSocket-Version must be 13");
-    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: t\r\n%s%s\r\n", up, ver);
+    snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: localhost\r\n%s%s\r\n", up, ver);
     expect_refused(req, 400, "Sec-WebSocket-Key");
     const char *bad_keys[] = {"", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ===",
                               "dGhlIHNhbXBsZSBub25j!Q==", "dGhlIHNhbXBsZSBub25jZXh4", "AAAAAAAAAAAAAAAAAAAAAAAAAA=="};
     for (size_t i = 0; i < sizeof bad_keys / sizeof *bad_keys; i++) {
-        snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: t\r\n%s%sSec-WebSocket-Key: %s\r\n\r\n", up, ver,
+        snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: localhost\r\n%s%sSec-WebSocket-Key: %s\r\n\r\n", up, ver,
                  bad_keys[i]);
         expect_refused(req, 400, "Sec-WebSocket-Key");
     }
@@ -453,7 +453,7 @@ Test(ws, every_handshake_refusal) {
     client *c = ws_connect("X-Pad: 1\r\n");
     cli_close(c);
     c = cli_open();
-    cli_send(c, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: foo, WebSocket\r\nConnection: keep-alive, UPGRADE\r\n"
+    cli_send(c, "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: foo, WebSocket\r\nConnection: keep-alive, UPGRADE\r\n"
                 "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n");
     head h;
     cli_read_head(c, &h);
@@ -844,7 +844,7 @@ Test(ws, an_upgrade_pipelined_behind_a_request_waits_its_turn) {
     start(NULL);
     client *c = cli_open();
     char buf[2048];
-    size_t n = (size_t)snprintf(buf, sizeof buf, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    size_t n = (size_t)snprintf(buf, sizeof buf, "GET /hold HTTP/1.1\r\nHost: localhost\r\n\r\n");
     n += handshake_text(buf + n, sizeof buf - n, NULL);
     n += frame((uint8_t *)buf + n, 1, 1, "early", 5, true);
     cli_sendn(c, buf, n);
@@ -1003,7 +1003,7 @@ Test(ws, stop_accepting_before_the_101_is_written) {
     start(NULL);
     client *c = cli_open();
     char buf[2048];
-    size_t n = (size_t)snprintf(buf, sizeof buf, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    size_t n = (size_t)snprintf(buf, sizeof buf, "GET /hold HTTP/1.1\r\nHost: localhost\r\n\r\n");
     n += handshake_text(buf + n, sizeof buf - n, NULL);
     cli_sendn(c, buf, n);
     WAIT_UNTIL(nheld == 1 && n_ws == 1);
@@ -1032,6 +1032,7 @@ Test(ws, websockets_count_as_connections_but_not_for_the_idle_timeout) {
     expect_text(c, "alive", 5);
     /* max_connections counts it */
     client *x = cli_open();
+    cli_send(x, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
     head h;
     cli_read_head(x, &h);
     cr_assert_eq(h.status, 503);
@@ -1044,7 +1045,7 @@ Test(ws, websockets_count_as_connections_but_not_for_the_idle_timeout) {
 Test(ws, a_request_whose_connection_is_gone_is_not_upgraded) {
     start(NULL);
     client *c = cli_open();
-    cli_send(c, "GET /hold HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    cli_send(c, "GET /hold HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n");
     WAIT_UNTIL(nheld == 1);
     struct linger l = {1, 0};

@@ -24,7 +24,9 @@ void rn_step(uv_loop_t *loop) {
     uv_run(loop, UV_RUN_NOWAIT);
 }
 
-rn_client *rn_open(int port, int rcvbuf) {
+rn_client *rn_open(int port, int rcvbuf) { return rn_open_from(port, rcvbuf, NULL); }
+
+rn_client *rn_open_from(int port, int rcvbuf, const char *source) {
     rn_client *c = calloc(1, sizeof *c);
     cr_assert_not_null(c);
     c->cap = 1 << 18;
@@ -32,6 +34,11 @@ rn_client *rn_open(int port, int rcvbuf) {
     cr_assert_not_null(c->buf);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (rcvbuf > 0) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (source) {
+        struct sockaddr_in from = {.sin_family = AF_INET};
+        inet_pton(AF_INET, source, &from.sin_addr);
+        cr_assert_eq(bind(c->fd, (struct sockaddr *)&from, sizeof from), 0, "bind %s: %s", source, strerror(errno));
+    }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     cr_assert_eq(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));

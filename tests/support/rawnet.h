@@ -49,6 +49,9 @@ typedef struct rn_client {
 /* Connect to 127.0.0.1:port (nonblocking afterwards).  rcvbuf > 0: a fixed
  * receive buffer (no autotuning), set before connecting. */
 rn_client *rn_open(int port, int rcvbuf);
+/* The same from a source address of the loopback net ("127.0.0.2"; NULL:
+ * any), as another client machine would be. */
+rn_client *rn_open_from(int port, int rcvbuf, const char *source);
 void rn_close(rn_client *c);
 /* Send everything, stepping the loop while the socket is full. */
 void rn_sendn(rn_client *c, uv_loop_t *loop, const void *data, size_t len);

@@ -223,7 +223,7 @@ static size_t masked(uint8_t *o, int opcode, const char *payload) {
     return 6 + n;
 }
 
-static const char HANDSHAKE[] = "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+static const char HANDSHAKE[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 Test(ws_unit, a_detached_connection_upgrades_echoes_and_closes) {
