@@ -103,6 +103,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         o.max_header_bytes = 1024;
         o.max_body_bytes = 1;
         break;
+    case 3: /* the lists of http_guard.c */
+        o.allowed_hosts = "x, h, .example.com:443";
+        o.cors_origins = "http://ui, null";
+        break;
     default: break;
     }
     size_t piece = (cfg >> 2) & 15;
