@@ -343,7 +343,7 @@ int weir_cmd_run(int argc, char **argv) {
         goto out_early;
     }
     json_t *problems = json_array();
-    weir_graph_options gopts = {NULL, problems};
+    weir_graph_options gopts = {.problems = problems};
     if (weir_graph_load(reg, doc, &gopts, &g, &err)) {
         fprintf(stderr, "weir run: %s: invalid graph\n", argv[optind]);
         size_t i;

@@ -38,7 +38,7 @@ int weir_cmd_validate(int argc, char **argv) {
         return EXIT_FAILED;
     }
     json_t *problems = json_array();
-    weir_graph_options gopts = {NULL, problems};
+    weir_graph_options gopts = {.problems = problems};
     weir_graph *g = NULL;
     weir_error err;
     int rc = weir_graph_load(reg, doc, &gopts, &g, &err);
