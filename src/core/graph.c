@@ -21,7 +21,7 @@ static const char EDGE_SHAPE[] =
 typedef struct loader {
     const weir_registry *reg;
     json_t *problems; /* the messages, strings */
-    json_t *details;  /* the same problems as objects (weir_graph_options.details) */
+    json_t *details;  /* the same problems as objects, or NULL when the caller wants none */
     bool oom;
     weir_graph *g;
     char *declared; /* "a, b, c" for messages, built once */
@@ -56,14 +56,17 @@ static void report(loader *L, unsigned to, int code, at where, const char *fmt, 
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n >= (int)sizeof buf) memcpy(buf + sizeof buf - 4, "...", 4);
-    if ((to & TEXT) && json_array_append_new(L->problems, json_string(buf))) L->oom = true;
-    if (!(to & DETAIL)) return;
-    json_t *d = json_pack("{s:s,s:s}", "code", CODES[code], "message", buf);
-    bool failed = !d || (where.node && json_object_set_new(d, "nodeId", json_string(where.node))) ||
-                  (where.edge && json_object_set_new(d, "edgeId", json_string(where.edge))) ||
-                  (where.field && json_object_set_new(d, "field", json_string(where.field)));
-    if (failed || json_array_append_new(L->details, json_incref(d))) L->oom = true;
-    json_decref(d);
+    json_t *msg = json_string(buf); /* shared by both arrays */
+    if (!msg || ((to & TEXT) && json_array_append(L->problems, msg))) L->oom = true;
+    if ((to & DETAIL) && L->details && msg) {
+        json_t *d = json_pack("{s:s,s:O}", "code", CODES[code], "message", msg);
+        bool failed = !d || (where.node && json_object_set_new(d, "nodeId", json_string(where.node))) ||
+                      (where.edge && json_object_set_new(d, "edgeId", json_string(where.edge))) ||
+                      (where.field && json_object_set_new(d, "field", json_string(where.field)));
+        if (failed || json_array_append(L->details, d)) L->oom = true;
+        json_decref(d);
+    }
+    json_decref(msg);
 }
 #define problem(L, code, where, ...) report(L, BOTH, code, where, __VA_ARGS__)
 
@@ -742,9 +745,12 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
                     weir_error *err) {
     *out = NULL;
     weir__error_clear(err);
-    loader L = {
-        .reg = reg, .problems = json_array(), .details = json_array(), .g = weir__calloc(1, sizeof(weir_graph))};
-    if (!L.problems || !L.details || !L.g) {
+    bool want_details = opts && opts->details;
+    loader L = {.reg = reg,
+                .problems = json_array(),
+                .details = want_details ? json_array() : NULL,
+                .g = weir__calloc(1, sizeof(weir_graph))};
+    if (!L.problems || (want_details && !L.details) || !L.g) {
         json_decref(L.problems);
         json_decref(L.details);
         weir__free(L.g);
@@ -813,7 +819,7 @@ done:
         json_t *p;
         json_array_foreach(L.problems, i, p) weir__error_append(err, "%s%s", i ? "\n" : "", json_string_value(p));
         if (opts && opts->problems) json_array_extend(opts->problems, L.problems);
-        if (opts && opts->details) json_array_extend(opts->details, L.details);
+        if (want_details) json_array_extend(opts->details, L.details);
     }
     json_decref(L.problems);
     json_decref(L.details);
