@@ -329,10 +329,37 @@ typedef struct weir_effect {
 
 /* ----------------------------------------------------------------- graphs */
 
+/* The codes of graph problems: stable names for programs to match on.
+ * X(NAME, "code", "what it means"). */
+#define WEIR_GRAPH_PROBLEMS(X)                                                                          \
+    X(PARSE_ERROR, "parse-error", "the file is not valid JSON or YAML")                                   \
+    X(NOT_A_GRAPH, "not-a-graph", "the document is not an object")                                      \
+    X(MISSING_FIELD, "missing-field", "a required field is absent or empty (field names it)")           \
+    X(BAD_METADATA, "bad-metadata", "metadata, or one of its settings, has the wrong type or value")     \
+    X(TOO_LARGE, "too-large", "more nodes or edges than a graph may hold")                              \
+    X(BAD_NODE, "bad-node", "a node is not an object")                                                   \
+    X(DUPLICATE_NODE, "duplicate-node", "two nodes share an id")                                         \
+    X(UNKNOWN_COMPONENT, "unknown-component", "a node names a component that is not registered")        \
+    X(UNKNOWN_CONFIG_KEY, "unknown-config-key", "a config key the component does not take")              \
+    X(MISSING_CONFIG, "missing-config", "a config key the component requires is absent")                 \
+    X(BAD_CONFIG, "bad-config", "config of the wrong type, outside the allowed values, or refused")      \
+    X(BAD_EXPRESSION, "bad-expression", "an expression in config does not compile")                      \
+    X(BAD_EDGE, "bad-edge", "an edge is not {id, source: {node, port}, target: {node, port}}")           \
+    X(UNKNOWN_NODE, "unknown-node", "an edge names a node the graph does not declare")                   \
+    X(UNKNOWN_PORT, "unknown-port", "an edge names a port its node does not have")                       \
+    X(CYCLE, "cycle", "the edges form a cycle")
+
 typedef struct weir_graph_options {
     const char *id;    /* graph id (the shell makes one); NULL: the graph's name */
     json_t *problems;  /* BORROWED array or NULL: every problem found is appended
                           as a string (err->message holds them joined by "\n") */
+    json_t *details;   /* BORROWED array or NULL: every problem found is appended
+                          as {code, message, nodeId?, edgeId?, field?}: code from
+                          WEIR_GRAPH_PROBLEMS; field relative to the node or edge
+                          named, else to the document ("config.flushMs",
+                          "target.port", "edges[2].source", "name").  The same
+                          problems as `problems`, except that unknown components
+                          (one string) are one object per node. */
 } weir_graph_options;
 
 /* Load and validate a graph definition (SPEC §1) against a registry.  `doc`

@@ -1,4 +1,5 @@
 /* weir components [ID] [--json] */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -17,6 +18,8 @@ static const char HELP[] =
     "Examples:\n"
     "  weir components\n"
     "  weir components symbia.core.split\n";
+
+static void help(FILE *f) { fputs(HELP, f); }
 
 static void print_ports(const char *label, json_t *ports, bool dynamic) {
     printf("  %-8s", label);
@@ -51,18 +54,25 @@ static void describe(const weir_component *c) {
 
 int weir_cmd_components(int argc, char **argv) {
     bool as_json;
-    int done = cli_json_help_options(argc, argv, HELP, &as_json);
+    int done = cli_json_help_options(argc, argv, "components", help, &as_json);
     if (done >= 0) return done;
+    if (argc - optind > 1) return cli_usage_error("components", "expected at most one component ID");
     weir_registry *reg = NULL;
     if (weir_registry_create(&reg)) return EXIT_FAILED;
     int exit_code = EXIT_OK;
     if (optind < argc) {
         const weir_component *comp = weir_registry_find(reg, argv[optind]);
         if (!comp) {
-            fprintf(stderr, "weir components: no component \"%s\"; available:", argv[optind]);
-            for (size_t i = 0; i < weir_registry_count(reg); i++)
-                fprintf(stderr, "%s %s", i ? "," : "", weir_registry_at(reg, i)->id);
+            size_t n = weir_registry_count(reg);
+            const char **ids = calloc(n ? n : 1, sizeof *ids);
+            for (size_t i = 0; ids && i < n; i++) ids[i] = weir_registry_at(reg, i)->id;
+            const char *near = ids ? cli_suggest(argv[optind], ids, n) : NULL;
+            fprintf(stderr, "weir components: no component \"%s\"", argv[optind]);
+            if (near) fprintf(stderr, "; did you mean \"%s\"?", near);
+            fprintf(stderr, "\navailable:");
+            for (size_t i = 0; i < n; i++) fprintf(stderr, "%s %s", i ? "," : "", weir_registry_at(reg, i)->id);
             fprintf(stderr, "\n");
+            free(ids);
             exit_code = EXIT_USAGE;
         } else if (as_json) {
             json_t *j = weir_component_json(comp);

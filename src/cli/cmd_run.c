@@ -22,9 +22,11 @@ static const char HELP[] =
     "and HTTP requests run for real on the event loop.\n"
     "\n"
     "Options:\n"
-    "  -i, --inject NODE[:PORT]=JSON  inject a value (repeatable; PORT defaults to the\n"
-    "                                 node's first input port; JSON may be a bare word\n"
-    "                                 which is taken as a string)\n"
+    "  -i, --inject NODE[:PORT]=VALUE inject a value (repeatable; PORT defaults to the\n"
+    "                                 node's first input port). VALUE is JSON when it\n"
+    "                                 starts like JSON ({ [ \" a digit, -digit, or is true,\n"
+    "                                 false, null) and must then parse; other text is a\n"
+    "                                 string: name=alice, msg='\"{not json\"'\n"
     "  -f, --input FILE.jsonl         inject every line of FILE: {\"nodeId\", \"port\", \"value\"}\n"
     "                                 ('-' reads stdin; a progress bar shows on a terminal)\n"
     "      --json                     print one JSON document instead of text\n"
@@ -273,21 +275,44 @@ int weir_cmd_run(int argc, char **argv) {
     long long timeout = -1;
     bool allow_private = env_true("EGRESS_ALLOW_PRIVATE");
     const char *env_timeout = getenv("DEFAULT_EXECUTION_TIMEOUT");
-    long long default_timeout = env_timeout ? atoll(env_timeout) : 300000;
+    long long default_timeout = 300000;
     int c, code = EXIT_OK;
+    if (env_timeout) {
+        char *end;
+        default_timeout = strtoll(env_timeout, &end, 10);
+        if (end == env_timeout || *end || default_timeout < 0) {
+            fprintf(stderr, "weir run: DEFAULT_EXECUTION_TIMEOUT takes milliseconds (0 = none), got '%s'\n",
+                    env_timeout);
+            code = EXIT_USAGE;
+        }
+    }
     cli_virtual_args virt = {.tick_ms = 1};
     bool is_virtual = false;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:f:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while (code == EXIT_OK && (c = getopt_long(argc, argv, ":i:f:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'i': injects[n_injects++] = optarg; break;
+        case 'i': {
+            /* checked here, so that a bad value stops the run before it starts */
+            char *node, *port, why[1024];
+            json_t *value;
+            if (cli_parse_inject(optarg, "--inject", &node, &port, &value, why, sizeof why)) {
+                fprintf(stderr, "weir run: %s\n", why);
+                code = EXIT_USAGE;
+            }
+            free(node);
+            free(port);
+            json_decref(value);
+            injects[n_injects++] = optarg;
+            break;
+        }
         case 'f': input = optarg; break;
         case OPT_JSON: rs.json = true; break;
         case OPT_TRACE: rs.trace = true; break;
         case OPT_TIMEOUT: {
             char *end;
             timeout = strtoll(optarg, &end, 10);
-            if (*end || timeout < 0) {
+            if (end == optarg || *end || timeout < 0) {
                 fprintf(stderr, "weir run: --timeout takes milliseconds (0 = none), got '%s'\n", optarg);
                 code = EXIT_USAGE;
             }
@@ -301,20 +326,20 @@ int weir_cmd_run(int argc, char **argv) {
         case OPT_TICK: {
             char *end;
             virt.tick_ms = strtoll(optarg, &end, 10);
-            if (*end || virt.tick_ms < 1) {
+            if (end == optarg || *end || virt.tick_ms < 1) {
                 fprintf(stderr, "weir run: --tick-ms takes a positive number of milliseconds, got '%s'\n", optarg);
                 code = EXIT_USAGE;
             }
             break;
         }
         case 'h': fputs(HELP, stdout); goto out_early;
-        default: code = EXIT_USAGE; fputs(HELP, stderr); goto out_early;
+        default: code = cli_option_error("run", c, argc, argv, opts); goto out_early;
         }
     }
     if (code) goto out_early;
     if (optind != argc - 1) {
-        fprintf(stderr, "weir run: expected one GRAPH file\n\n%s", HELP);
-        code = EXIT_USAGE;
+        code = cli_usage_error("run", "expected one GRAPH file%s%s%s", optind < argc - 1 ? ", got '" : "",
+                               optind < argc - 1 ? argv[optind + 1] : "", optind < argc - 1 ? "' too" : "");
         goto out_early;
     }
     if (!is_virtual && (virt.scenario || virt.step || virt.mocks)) {
@@ -343,7 +368,7 @@ int weir_cmd_run(int argc, char **argv) {
         goto out_early;
     }
     json_t *problems = json_array();
-    weir_graph_options gopts = {NULL, problems};
+    weir_graph_options gopts = {.problems = problems};
     if (weir_graph_load(reg, doc, &gopts, &g, &err)) {
         fprintf(stderr, "weir run: %s: invalid graph\n", argv[optind]);
         size_t i;
@@ -394,10 +419,10 @@ int weir_cmd_run(int argc, char **argv) {
     /* While injects remain to be fed, the execution may not complete. */
     bool held = (n_injects > 1 || input) && weir_exec_hold(rs.exec, true, weir_realtime_now(rt), NULL) == 0;
     for (size_t i = 0; i < n_injects && code == EXIT_OK && !rs.finished; i++) {
-        char *node, *port;
+        char *node, *port, why[1024];
         json_t *value;
-        if (cli_parse_inject(injects[i], &node, &port, &value)) {
-            fprintf(stderr, "weir run: --inject takes NODE[:PORT]=JSON, got '%s'\n", injects[i]);
+        if (cli_parse_inject(injects[i], "--inject", &node, &port, &value, why, sizeof why)) {
+            fprintf(stderr, "weir run: %s\n", why);
             code = EXIT_USAGE;
             break;
         }

@@ -277,22 +277,16 @@ int weir_cmd_serve(int argc, char **argv) {
     opts[N_SETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             help(stdout);
             return EXIT_OK;
         }
-        if (c < 1 || c > (int)N_SETTINGS) {
-            help(stderr);
-            return EXIT_USAGE;
-        }
+        if (c < 1 || c > (int)N_SETTINGS) return cli_option_error("serve", c, argc, argv, opts);
         values[c - 1] = optarg ? optarg : "true"; /* a T_FLAG alone */
     }
-    if (optind < argc) {
-        fprintf(stderr, "weir serve: unexpected argument '%s'\n\n", argv[optind]);
-        help(stderr);
-        return EXIT_USAGE;
-    }
+    if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     weir_service_config cfg;
     weir_service_config_defaults(&cfg);
     cfg.data_dir = DEFAULT_DATA_DIR;

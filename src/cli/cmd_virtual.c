@@ -458,10 +458,10 @@ static int stepper(vrun *r) {
             rc = do_run(r, max > 0 ? (uint64_t)max : DEFAULT_RUN_TICKS, tty, NULL);
             if (tty && key_waiting() && getline(&line, &cap, stdin) < 0) break; /* the pausing line */
         } else if (!strcmp(cmd, "i") || !strcmp(cmd, "inject")) {
-            char *node, *port;
+            char *node, *port, why[1024];
             json_t *value;
-            if (cli_parse_inject(arg, &node, &port, &value)) {
-                fprintf(r->out, "inject takes NODE[:PORT]=JSON\n");
+            if (cli_parse_inject(arg, NULL, &node, &port, &value, why, sizeof why)) {
+                fprintf(r->out, "%s\n", why);
             } else {
                 rc = inject_now_or_at(r, node, port, value, 0, NULL);
                 free(node);
@@ -559,10 +559,10 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
     }
     if (a->step) weir_exec_stepping(r.e, true, weir_virtual_now(r.v)); /* --inject values are stepped too */
     for (size_t i = 0; i < a->n_injects && !rc; i++) {
-        char *node, *port;
+        char *node, *port, why[1024];
         json_t *value;
-        if (cli_parse_inject(a->injects[i], &node, &port, &value)) {
-            fprintf(errf, "weir run: --inject takes NODE[:PORT]=JSON, got '%s'\n", a->injects[i]);
+        if (cli_parse_inject(a->injects[i], "--inject", &node, &port, &value, why, sizeof why)) {
+            fprintf(errf, "weir run: %s\n", why);
             rc = EXIT_USAGE;
             break;
         }

@@ -25,6 +25,32 @@ static const char USAGE[] =
     "\n"
     "Run 'weir COMMAND --help' for the options of a command.\n";
 
+/* The subcommands, in the order USAGE lists them. */
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+static const command COMMANDS[] = {{"serve", weir_cmd_serve},
+                                   {"run", weir_cmd_run},
+                                   {"validate", weir_cmd_validate},
+                                   {"components", weir_cmd_components}};
+#define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
+
+static const command *find(const char *name) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0) return &COMMANDS[i];
+    return NULL;
+}
+
+/* An unknown command: the error, the nearest name, where the list is. */
+static int unknown(const char *name) {
+    const char *names[N_COMMANDS + 4] = {"help", "version", "--help", "--version"};
+    for (size_t i = 0; i < N_COMMANDS; i++) names[4 + i] = COMMANDS[i].name;
+    const char *s = cli_suggest(name, names, N_COMMANDS + 4);
+    if (s) return cli_usage_error(NULL, "unknown command '%s'; did you mean '%s'?", name, s);
+    return cli_usage_error(NULL, "unknown command '%s'", name);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* outputs and logs interleave in order */
     if (argc < 2) {
@@ -33,12 +59,11 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        if (argc > 2 && strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0 && strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0 &&
+            strcmp(argv[2], "help") != 0) {
             char *sub[] = {argv[2], "--help", NULL};
-            if (strcmp(argv[2], "run") == 0) return weir_cmd_run(2, sub);
-            if (strcmp(argv[2], "validate") == 0) return weir_cmd_validate(2, sub);
-            if (strcmp(argv[2], "components") == 0) return weir_cmd_components(2, sub);
-            if (strcmp(argv[2], "serve") == 0) return weir_cmd_serve(2, sub);
+            const command *c = find(argv[2]);
+            return c ? c->run(2, sub) : unknown(argv[2]);
         }
         fputs(USAGE, stdout);
         return EXIT_OK;
@@ -47,10 +72,6 @@ int main(int argc, char **argv) {
         printf("weir %s\n", WEIR_VERSION);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "serve") == 0) return weir_cmd_serve(argc - 1, argv + 1);
-    if (strcmp(cmd, "run") == 0) return weir_cmd_run(argc - 1, argv + 1);
-    if (strcmp(cmd, "validate") == 0) return weir_cmd_validate(argc - 1, argv + 1);
-    if (strcmp(cmd, "components") == 0) return weir_cmd_components(argc - 1, argv + 1);
-    fprintf(stderr, "weir: unknown command '%s'\n\n%s", cmd, USAGE);
-    return EXIT_USAGE;
+    const command *c = find(cmd);
+    return c ? c->run(argc - 1, argv + 1) : unknown(cmd);
 }

@@ -1,4 +1,7 @@
+/* Helpers shared by the subcommands: files, options, values, suggestions. */
+#include <ctype.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,17 +41,21 @@ char *cli_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+weir_doc_format cli_doc_format(const char *path) {
+    const char *dot = strrchr(path, '.');
+    if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0)) return WEIR_DOC_YAML;
+    if (dot && strcmp(dot, ".json") == 0) return WEIR_DOC_JSON;
+    return WEIR_DOC_AUTO;
+}
+
 json_t *cli_load_doc(const char *path) {
     size_t len;
     char *text = cli_read_file(path, &len);
     if (!text) return NULL;
-    const char *dot = strrchr(path, '.');
-    weir_doc_format fmt = WEIR_DOC_AUTO;
-    if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0)) fmt = WEIR_DOC_YAML;
-    else if (dot && strcmp(dot, ".json") == 0) fmt = WEIR_DOC_JSON;
     json_t *doc = NULL;
     weir_error err;
-    if (weir_doc_parse(text, len, fmt, &doc, &err)) fprintf(stderr, "weir: %s: %s\n", path, err.message);
+    if (weir_doc_parse(text, len, cli_doc_format(path), &doc, &err))
+        fprintf(stderr, "weir: %s: %s\n", path, err.message);
     free(text);
     return doc;
 }
@@ -61,35 +68,246 @@ void cli_print_json(FILE *f, json_t *v, bool pretty) {
 
 bool cli_isatty(FILE *f) { return isatty(fileno(f)) == 1; }
 
-int cli_json_help_options(int argc, char **argv, const char *help, bool *as_json) {
+int cli_json_help_options(int argc, char **argv, const char *cmd, void (*help)(FILE *), bool *as_json) {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
     int c;
     *as_json = false;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
         if (c == 'j') {
             *as_json = true;
         } else if (c == 'h') {
-            fputs(help, stdout);
+            help(stdout);
             return EXIT_OK;
         } else {
-            fputs(help, stderr);
-            return EXIT_USAGE;
+            return cli_option_error(cmd, c, argc, argv, opts);
         }
     }
     return -1;
 }
 
-int cli_parse_inject(const char *arg, char **node, char **port, json_t **value) {
+/* ------------------------------------------------------------ suggestions */
+
+/* Letters compared without case, '_' as '-': --MAX_BODY_BYTES is --max-body-bytes. */
+static int fold(int ch) { return ch == '_' ? '-' : tolower((unsigned char)ch); }
+
+#define SUGGEST_MAX_LEN 64
+
+/* The optimal-string-alignment distance (Damerau–Levenshtein where a
+ * transposed pair is one edit and no substring is edited twice), or
+ * SUGGEST_MAX_LEN when a string is longer than that. */
+static size_t distance(const char *a, const char *b) {
+    size_t n = strlen(a), m = strlen(b);
+    if (n >= SUGGEST_MAX_LEN || m >= SUGGEST_MAX_LEN) return SUGGEST_MAX_LEN;
+    size_t d[SUGGEST_MAX_LEN + 1][SUGGEST_MAX_LEN + 1];
+    for (size_t i = 0; i <= n; i++) d[i][0] = i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = fold(a[i - 1]) != fold(b[j - 1]);
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) && fold(a[i - 2]) == fold(b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+static bool is_prefix(const char *given, const char *of) {
+    for (; *given; given++, of++)
+        if (!*of || fold(*given) != fold(*of)) return false;
+    return true;
+}
+
+const char *cli_suggest(const char *given, const char *const *candidates, size_t n) {
+    if (!given || !*given) return NULL;
+    const char *best = NULL;
+    size_t prefixed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (is_prefix(given, candidates[i])) {
+            best = candidates[i];
+            prefixed++;
+        }
+    if (prefixed == 1) return best;
+    if (prefixed > 1) return NULL; /* ambiguous: the caller lists them */
+    size_t least = CLI_SUGGEST_MAX_DISTANCE + 1, ties = 0, len = strlen(given);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = distance(given, candidates[i]);
+        if (d >= len) continue; /* "x" is one edit from every one-letter name */
+        if (d < least) {
+            least = d;
+            best = candidates[i];
+            ties = 1;
+        } else if (d == least) {
+            ties++;
+        }
+    }
+    return least <= CLI_SUGGEST_MAX_DISTANCE && ties == 1 ? best : NULL;
+}
+
+/* The long option names of opts. */
+static size_t long_names(const struct option *opts, const char **names, size_t cap) {
+    size_t n = 0;
+    for (; opts->name && n < cap; opts++) names[n++] = opts->name;
+    return n;
+}
+
+int cli_option_error(const char *cmd, int c, int argc, char **argv, const struct option *opts) {
+    const char *names[128];
+    size_t n = long_names(opts, names, sizeof names / sizeof *names);
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    bool is_long = strncmp(arg, "--", 2) == 0;
+    if (!is_long && optopt) {
+        /* A short option: -x, or a long name written with one dash (-json). */
+        const char *word = optind < argc && argv[optind][0] == '-' && strchr(argv[optind], optopt) ? argv[optind] : arg;
+        if (c == ':') {
+            fprintf(stderr, "weir %s: option '-%c' needs a value\n", cmd, optopt);
+        } else {
+            const char *s = word[0] == '-' && word[1] && word[1] != '-' && word[2] ? cli_suggest(word + 1, names, n)
+                                                                                    : NULL;
+            fprintf(stderr, "weir %s: unknown option '-%c'", cmd, optopt);
+            if (s) fprintf(stderr, " in '%s'; did you mean '--%s'?", word, s);
+            fputc('\n', stderr);
+        }
+    } else {
+        /* A long option: --name or --name=value. */
+        const char *given = is_long ? arg + 2 : arg;
+        size_t len = strcspn(given, "=");
+        char name[SUGGEST_MAX_LEN + 1];
+        snprintf(name, sizeof name, "%.*s", (int)(len < SUGGEST_MAX_LEN ? len : SUGGEST_MAX_LEN), given);
+        if (c == ':') {
+            fprintf(stderr, "weir %s: option '--%s' needs a value\n", cmd, name);
+        } else if (optopt) {
+            fprintf(stderr, "weir %s: option '--%s' takes no value\n", cmd, name);
+        } else {
+            size_t matches = 0;
+            for (size_t i = 0; i < n; i++) matches += is_prefix(name, names[i]);
+            if (matches > 1) {
+                fprintf(stderr, "weir %s: option '--%s' is ambiguous; it could be", cmd, name);
+                size_t k = 0;
+                for (size_t i = 0; i < n; i++)
+                    if (is_prefix(name, names[i]))
+                        fprintf(stderr, "%s'--%s'", k++ == 0 ? " " : k == matches ? " or " : ", ", names[i]);
+                fputc('\n', stderr);
+            } else {
+                const char *s = cli_suggest(name, names, n);
+                fprintf(stderr, "weir %s: unknown option '--%s'", cmd, name);
+                if (s) fprintf(stderr, "; did you mean '--%s'?", s);
+                fputc('\n', stderr);
+            }
+        }
+    }
+    fprintf(stderr, "Run 'weir %s --help' to see every option.\n", cmd);
+    return EXIT_USAGE;
+}
+
+/* ----------------------------------------------------------------- values */
+
+/* Does text start like a JSON value (after blanks): { [ " a digit, - and a
+ * digit, or is it one of the words true, false, null? */
+static bool looks_like_json(const char *text) {
+    text += strspn(text, " \t\r\n");
+    if (*text && strchr("{[\"", *text)) return true;
+    if (isdigit((unsigned char)*text) || (*text == '-' && isdigit((unsigned char)text[1]))) return true;
+    size_t len = strcspn(text, " \t\r\n");
+    if (text[len + strspn(text + len, " \t\r\n")]) return false;
+    return (len == 4 && !strncmp(text, "true", 4)) || (len == 5 && !strncmp(text, "false", 5)) ||
+           (len == 4 && !strncmp(text, "null", 4));
+}
+
+/* text in single quotes for a POSIX shell ('\'' for each quote). */
+static void shell_quote(char *buf, size_t cap, const char *text) {
+    size_t k = 0;
+    if (cap < 3) return;
+    buf[k++] = '\'';
+    for (; *text && k + 6 < cap; text++) {
+        if (*text == '\'') {
+            memcpy(buf + k, "'\\''", 4);
+            k += 4;
+        } else {
+            buf[k++] = *text;
+        }
+    }
+    buf[k++] = '\'';
+    buf[k] = '\0';
+}
+
+json_t *cli_parse_value(const char *text, char *why, size_t cap) {
+    if (!looks_like_json(text)) {
+        json_t *s = json_string(text);
+        if (!s) snprintf(why, cap, "not valid UTF-8");
+        return s;
+    }
+    json_error_t je;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
+    if (v) return v;
+    if (je.line > 1) snprintf(why, cap, "not valid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    else snprintf(why, cap, "not valid JSON: %s (column %d)", je.text, je.column);
+    return v;
+}
+
+int cli_parse_inject(const char *arg, const char *flag, char **node, char **port, json_t **value, char *why,
+                     size_t cap) {
+    *node = *port = NULL;
+    *value = NULL;
     const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg) return -1;
+    if (!eq || eq == arg) {
+        snprintf(why, cap, "%s takes NODE[:PORT]=VALUE, got '%s'", flag ? flag : "inject", arg);
+        return -1;
+    }
+    char jwhy[256];
+    *value = cli_parse_value(eq + 1, jwhy, sizeof jwhy);
+    if (!*value) {
+        /* The same argument with the value as a JSON string, quoted for where
+         * it is typed: a shell (flag) or the stepper. */
+        json_t *s = json_string(eq + 1);
+        char *quoted = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        json_decref(s);
+        char fixed[512] = "", shown[512];
+        if (quoted) {
+            char plain[512];
+            snprintf(plain, sizeof plain, "%.*s=%s", (int)(eq - arg), arg, quoted);
+            if (flag) shell_quote(fixed, sizeof fixed, plain);
+            else snprintf(fixed, sizeof fixed, "%s", plain);
+        }
+        if (flag) shell_quote(shown, sizeof shown, arg);
+        else snprintf(shown, sizeof shown, "%s", arg);
+        int k = snprintf(why, cap, "%s%s%s: %s", flag ? flag : "", flag ? " " : "", shown, jwhy);
+        if (quoted && k > 0 && (size_t)k < cap)
+            k += snprintf(why + k, cap - (size_t)k,
+                          "\n  (a value that starts with {, [, \", a digit or -digit is read as JSON; other text "
+                          "is a string)");
+        if (quoted && k > 0 && (size_t)k < cap)
+            snprintf(why + k, cap - (size_t)k, "\n  to send the text itself, quote it as a JSON string: %s%s%s",
+                     flag ? flag : "", flag ? " " : "", fixed);
+        free(quoted);
+        return -1;
+    }
     char *target = strndup(arg, (size_t)(eq - arg));
-    if (!target) return -1;
+    if (!target) {
+        json_decref(*value);
+        *value = NULL;
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
     char *colon = strchr(target, ':');
     *port = colon ? strdup(colon + 1) : NULL;
     if (colon) *colon = '\0';
     *node = target;
-    *value = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
-    if (!*value) *value = json_string(eq + 1);
     return 0;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "weir%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'weir%s%s --help' to see every %s.\n", cmd ? " " : "", cmd ? cmd : "",
+            cmd ? "option" : "command");
+    return EXIT_USAGE;
 }

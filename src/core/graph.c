@@ -20,21 +20,60 @@ static const char EDGE_SHAPE[] =
 
 typedef struct loader {
     const weir_registry *reg;
-    json_t *problems; /* array of strings */
+    json_t *problems; /* the messages, strings */
+    json_t *details;  /* the same problems as objects, or NULL when the caller wants none */
     bool oom;
     weir_graph *g;
     char *declared; /* "a, b, c" for messages, built once */
 } loader;
 
-static void problem(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(loader *L, const char *fmt, ...) {
+enum {
+#define X(name, code, desc) P_##name,
+    WEIR_GRAPH_PROBLEMS(X)
+#undef X
+};
+static const char *const CODES[] = {
+#define X(name, code, desc) code,
+    WEIR_GRAPH_PROBLEMS(X)
+#undef X
+};
+
+/* Where a problem lies; each may be NULL.  field is relative to the node or
+ * edge when one is named, else to the document. */
+typedef struct at {
+    const char *node, *edge, *field;
+} at;
+
+enum { TEXT = 1, DETAIL = 2, BOTH = TEXT | DETAIL };
+
+/* Record a problem as a message (TEXT), as an object (DETAIL), or both. */
+static void report(loader *L, unsigned to, int code, at where, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void report(loader *L, unsigned to, int code, at where, const char *fmt, ...) {
     char buf[WEIR_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n >= (int)sizeof buf) memcpy(buf + sizeof buf - 4, "...", 4);
-    if (json_array_append_new(L->problems, json_string(buf))) L->oom = true;
+    json_t *msg = json_string(buf); /* shared by both arrays */
+    if (!msg || ((to & TEXT) && json_array_append(L->problems, msg))) L->oom = true;
+    if ((to & DETAIL) && L->details && msg) {
+        json_t *d = json_pack("{s:s,s:O}", "code", CODES[code], "message", msg);
+        bool failed = !d || (where.node && json_object_set_new(d, "nodeId", json_string(where.node))) ||
+                      (where.edge && json_object_set_new(d, "edgeId", json_string(where.edge))) ||
+                      (where.field && json_object_set_new(d, "field", json_string(where.field)));
+        if (failed || json_array_append(L->details, d)) L->oom = true;
+        json_decref(d);
+    }
+    json_decref(msg);
+}
+#define problem(L, code, where, ...) report(L, BOTH, code, where, __VA_ARGS__)
+
+/* "config.KEY" (or "config" when key is NULL), cut to fit. */
+static const char *cfg_field(char *buf, size_t cap, const char *key) {
+    if (snprintf(buf, cap, "config%s%s", key ? "." : "", key ? key : "") < 0) buf[0] = '\0';
+    return buf;
 }
 
 uint32_t weir__port_index(char *const *names, uint32_t n, const char *name) {
@@ -147,12 +186,14 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
     }
     bool bad = false;
     if (given && !json_is_object(given)) {
-        problem(L, "node \"%s\": config must be an object (found %s)", node_id, json_kind(given));
+        problem(L, P_BAD_CONFIG, ((at){node_id, NULL, "config"}), "node \"%s\": config must be an object (found %s)",
+                node_id, json_kind(given));
         json_decref(out);
         return NULL;
     }
     const char *key;
     json_t *v;
+    char field[256];
     json_object_foreach(given, key, v) {
         bool known = false;
         for (size_t i = 0; i < c->n_config && !known; i++)
@@ -167,18 +208,21 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
             size_t len = strlen(allowed);
             snprintf(allowed + len, sizeof allowed - len, "%s%s", i ? ", " : "", c->config[i].key);
         }
-        problem(L, "node \"%s\": unknown config key \"%s\" for %s; allowed keys: %s", node_id, key, c->id,
+        problem(L, P_UNKNOWN_CONFIG_KEY, ((at){node_id, NULL, cfg_field(field, sizeof field, key)}),
+                "node \"%s\": unknown config key \"%s\" for %s; allowed keys: %s", node_id, key, c->id,
                 c->n_config ? allowed : "(none: this component takes no config)");
         bad = true;
     }
     for (size_t i = 0; i < c->n_config; i++) {
         const weir_config_def *d = &c->config[i];
         json_t *val = json_object_get(given, d->key);
-        if (!val && d->alias) val = json_object_get(given, d->alias);
+        const char *written = d->key;
+        if (!val && d->alias && (val = json_object_get(given, d->alias))) written = d->alias;
+        at where = {node_id, NULL, cfg_field(field, sizeof field, written)};
         if (!val || json_is_null(val)) {
             if (d->required) {
-                problem(L, "node \"%s\": config \"%s\" is required by %s (%s)", node_id, d->key, c->id,
-                        d->description ? d->description : weir__cfg_type_name(d->type));
+                problem(L, P_MISSING_CONFIG, where, "node \"%s\": config \"%s\" is required by %s (%s)", node_id,
+                        d->key, c->id, d->description ? d->description : weir__cfg_type_name(d->type));
                 bad = true;
             } else if (d->default_json) {
                 json_t *def = json_loads(d->default_json, JSON_DECODE_ANY, NULL);
@@ -187,7 +231,7 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
             continue;
         }
         if (!type_ok(d->type, val)) {
-            problem(L, "node \"%s\": config \"%s\" must be %s %s (found %s)", node_id, d->key,
+            problem(L, P_BAD_CONFIG, where, "node \"%s\": config \"%s\" must be %s %s (found %s)", node_id, d->key,
                     d->type == WEIR_CFG_INTEGER || d->type == WEIR_CFG_ARRAY || d->type == WEIR_CFG_OBJECT ? "an" : "a",
                     d->type == WEIR_CFG_EXPRESSION ? "expression string" : weir__cfg_type_name(d->type),
                     json_kind(val));
@@ -198,8 +242,9 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
          * every component reads them as (casting 1e300 is undefined). */
         if (d->type == WEIR_CFG_INTEGER && json_is_real(val) &&
             !(json_real_value(val) >= -0x1p63 && json_real_value(val) < 0x1p63)) {
-            problem(L, "node \"%s\": config \"%s\" is %g; it must be an integer between -2^63 and 2^63-1", node_id,
-                    d->key, json_real_value(val));
+            problem(L, P_BAD_CONFIG, where,
+                    "node \"%s\": config \"%s\" is %g; it must be an integer between -2^63 and 2^63-1", node_id, d->key,
+                    json_real_value(val));
             bad = true;
             continue;
         }
@@ -214,16 +259,16 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
                     snprintf(allowed + len, sizeof allowed - len, "%s\"%s\"", e == d->enum_values ? "" : ", ", *e);
                 }
                 char *shown = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-                problem(L, "node \"%s\": config \"%s\" is %s; it must be one of %s", node_id, d->key,
-                        shown ? shown : "?", allowed);
+                problem(L, P_BAD_CONFIG, where, "node \"%s\": config \"%s\" is %s; it must be one of %s", node_id,
+                        d->key, shown ? shown : "?", allowed);
                 weir__free(shown);
                 bad = true;
                 continue;
             }
         }
         if (d->has_min && json_is_number(val) && json_number_value(val) < d->min) {
-            problem(L, "node \"%s\": config \"%s\" is %g; the minimum is %g", node_id, d->key, json_number_value(val),
-                    d->min);
+            problem(L, P_BAD_CONFIG, where, "node \"%s\": config \"%s\" is %g; the minimum is %g", node_id, d->key,
+                    json_number_value(val), d->min);
             bad = true;
             continue;
         }
@@ -235,7 +280,8 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
             if (rc == WEIR_ENOMEM) {
                 L->oom = true;
             } else if (rc) {
-                problem(L, "node \"%s\": expression in config \"%s\" does not compile: %s (expression: %s)", node_id,
+                problem(L, P_BAD_EXPRESSION, where,
+                        "node \"%s\": expression in config \"%s\" does not compile: %s (expression: %s)", node_id,
                         d->key, xe.message, json_string_value(val));
                 bad = true;
                 continue;
@@ -261,15 +307,31 @@ static void read_metadata(loader *L, json_t *doc) {
     json_t *md = json_object_get(doc, "metadata");
     if (!md) return;
     if (!json_is_object(md)) {
-        problem(L, "graph \"metadata\" must be an object (found %s)", json_kind(md));
+        problem(L, P_BAD_METADATA, ((at){NULL, NULL, "metadata"}), "graph \"metadata\" must be an object (found %s)",
+                json_kind(md));
         return;
     }
     const char *role = json_string_value(json_object_get(md, "role"));
     weir_exec_options o = {.timeout_ms = -1};
     if (role && (strcmp(role, "pipeline") == 0 || strcmp(role, "service") == 0)) o.completion = WEIR_COMPLETION_NEVER;
-    size_t before = json_array_size(L->problems);
-    if (weir_exec_options_read(md, "metadata", &o, L->problems, NULL) && json_array_size(L->problems) == before)
-        L->oom = true; /* a problem that could not be recorded */
+    /* One key at a time, so that each problem is known to concern that key;
+     * o carries what the keys read so far set. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(md, key, v) {
+        json_t *one = json_pack("{s:O}", key, v), *found = json_array();
+        if (!one || !found) L->oom = true;
+        else if (weir_exec_options_read(one, "metadata", &o, found, NULL) && json_array_size(found) == 0)
+            L->oom = true; /* a problem that could not be recorded */
+        char field[256];
+        if (snprintf(field, sizeof field, "metadata.%s", key) < 0) field[0] = '\0';
+        size_t i;
+        json_t *msg;
+        json_array_foreach(found, i, msg)
+            problem(L, P_BAD_METADATA, ((at){NULL, NULL, field}), "%s", json_string_value(msg));
+        json_decref(one);
+        json_decref(found);
+    }
     g->completion = o.completion;
     g->on_error = o.on_error;
     g->overflow = o.overflow;
@@ -305,7 +367,7 @@ static void load_nodes(loader *L, json_t *nodes) {
     weir_graph *g = L->g;
     size_t n = json_array_size(nodes);
     if (n >= WEIR_NONE) {
-        problem(L, "graph has too many nodes");
+        problem(L, P_TOO_LARGE, ((at){NULL, NULL, "nodes"}), "graph has too many nodes");
         return;
     }
     g->nodes = weir__calloc(n ? n : 1, sizeof *g->nodes);
@@ -326,19 +388,25 @@ static void load_nodes(loader *L, json_t *nodes) {
     for (size_t i = 0; i < n; i++) {
         json_t *jn = json_array_get(nodes, i);
         weir_node *nd = &g->nodes[i];
+        char field[64];
+        snprintf(field, sizeof field, "nodes[%zu]", i);
         if (!json_is_object(jn)) {
-            problem(L, "node at index %zu is %s; each node is an object {\"id\", \"component\", \"config\"?}", i,
+            problem(L, P_BAD_NODE, ((at){NULL, NULL, field}),
+                    "node at index %zu is %s; each node is an object {\"id\", \"component\", \"config\"?}", i,
                     json_kind(jn));
             continue;
         }
         const char *id = json_string_value(json_object_get(jn, "id"));
         if (!id || !id[0]) {
-            problem(L, "node at index %zu is missing \"id\" (a non-empty string, unique in the graph)", i);
+            strcat(field, ".id");
+            problem(L, P_MISSING_FIELD, ((at){NULL, NULL, field}),
+                    "node at index %zu is missing \"id\" (a non-empty string, unique in the graph)", i);
             continue;
         }
         uint32_t first = node_index(L, id);
         if (first != WEIR_NONE) {
-            problem(L, "duplicate node id \"%s\" (nodes %u and %zu); node ids must be unique", id, first, i);
+            problem(L, P_DUPLICATE_NODE, ((at){id, NULL, "id"}),
+                    "duplicate node id \"%s\" (nodes %u and %zu); node ids must be unique", id, first, i);
             continue;
         }
         if (!(nd->id = weir__strdup(id))) {
@@ -349,13 +417,18 @@ static void load_nodes(loader *L, json_t *nodes) {
         json_t *jc = json_object_get(jn, "component");
         const char *comp = json_string_value(jc);
         if (!comp || !comp[0]) {
-            problem(L, "node \"%s\" has no \"component\"; name one, e.g. \"symbia.core.passthrough\" (see `weir "
-                       "components`)",
+            problem(L, P_MISSING_FIELD, ((at){id, NULL, "component"}),
+                    "node \"%s\" has no \"component\"; name one, e.g. \"symbia.core.passthrough\" (see `weir "
+                    "components`)",
                     id);
             continue;
         }
         nd->comp = weir_registry_find(L->reg, comp);
         if (!nd->comp) {
+            report(L, DETAIL, P_UNKNOWN_COMPONENT, ((at){id, NULL, "component"}),
+                   "node \"%s\": component \"%s\" has no registered implementation; `weir components` lists the "
+                   "available ones",
+                   id, comp);
             size_t len = strlen(unknown);
             snprintf(unknown + len, sizeof unknown - len, "%s%s -> %s", len ? ", " : "", id, comp);
             continue;
@@ -367,8 +440,8 @@ static void load_nodes(loader *L, json_t *nodes) {
             if (add_port(&nd->outputs, &nd->n_outputs, c->outputs[p].name)) L->oom = true;
         nd->config = normalise_config(L, id, c, json_object_get(jn, "config"));
     }
-    if (unknown[0])
-        problem(L,
+    if (unknown[0]) /* one message for them all; one detail per node above */
+        report(L, TEXT, P_UNKNOWN_COMPONENT, ((at){0}),
                 "graph references components with no registered implementation: %s; `weir components` lists the "
                 "available ones",
                 unknown);
@@ -386,6 +459,17 @@ static void where_of(char *buf, size_t cap, json_t *e, size_t i) {
     const char *id = json_string_value(json_object_get(e, "id"));
     if (id) snprintf(buf, cap, "edge \"%s\"", id);
     else snprintf(buf, cap, "edge at index %zu", i);
+}
+
+/* A field of edge i: relative to the edge when it has an id, else
+ * "edges[i].FIELD".  field (buf, cap) is the storage. */
+static at edge_at(json_t *e, size_t i, const char *node, const char *which, const char *part, char *field,
+                  size_t cap) {
+    const char *id = json_string_value(json_object_get(e, "id"));
+    char idx[32] = "";
+    if (!id) snprintf(idx, sizeof idx, "edges[%zu].", i);
+    if (snprintf(field, cap, "%s%s%s%s", idx, which, part ? "." : "", part ? part : "") < 0) field[0] = '\0';
+    return (at){node, id, field};
 }
 
 #define DECLARED_MAX (WEIR_ERROR_MAX / 2)
@@ -407,26 +491,30 @@ static const char *declared_nodes(loader *L) {
 }
 
 static bool edge_end(loader *L, json_t *e, size_t i, const char *which, uint32_t *node, const char **port) {
-    char where[300];
+    char where[300], field[64];
     where_of(where, sizeof where, e, i);
     json_t *end = json_object_get(e, which);
     if (!json_is_object(end)) {
-        problem(L, "%s has no %s object (found %s). %s", where, which, end ? json_kind(end) : "nothing", EDGE_SHAPE);
+        problem(L, P_BAD_EDGE, edge_at(e, i, NULL, which, NULL, field, sizeof field),
+                "%s has no %s object (found %s). %s", where, which, end ? json_kind(end) : "nothing", EDGE_SHAPE);
         return false;
     }
     const char *n = json_string_value(json_object_get(end, "node"));
     if (!n) {
-        problem(L, "%s declares a %s with no node. %s", where, which, EDGE_SHAPE);
+        problem(L, P_BAD_EDGE, edge_at(e, i, NULL, which, "node", field, sizeof field),
+                "%s declares a %s with no node. %s", where, which, EDGE_SHAPE);
         return false;
     }
     *port = json_string_value(json_object_get(end, "port"));
     if (!*port || !(*port)[0]) {
-        problem(L, "%s declares a %s with no port (node \"%s\"). %s", where, which, n, EDGE_SHAPE);
+        problem(L, P_BAD_EDGE, edge_at(e, i, NULL, which, "port", field, sizeof field),
+                "%s declares a %s with no port (node \"%s\"). %s", where, which, n, EDGE_SHAPE);
         return false;
     }
     *node = node_index(L, n);
     if (*node == WEIR_NONE) {
-        problem(L, "%s references unknown %s node \"%s\". Declared nodes: %s", where, which, n, declared_nodes(L));
+        problem(L, P_UNKNOWN_NODE, edge_at(e, i, NULL, which, "node", field, sizeof field),
+                "%s references unknown %s node \"%s\". Declared nodes: %s", where, which, n, declared_nodes(L));
         return false;
     }
     return true;
@@ -442,10 +530,11 @@ static bool resolve_port(loader *L, json_t *e, size_t i, weir_node *nd, bool inp
         if (add_port(names, n, port)) L->oom = true;
         return true;
     }
-    char where[300], list[1024];
+    char where[300], list[1024], field[64];
     where_of(where, sizeof where, e, i);
     names_to_buf(list, sizeof list, *names, *n);
-    problem(L, "%s: node \"%s\" (%s) has no %s port \"%s\"; its %s ports are: %s", where, nd->id, nd->comp->id,
+    problem(L, P_UNKNOWN_PORT, edge_at(e, i, nd->id, input ? "target" : "source", "port", field, sizeof field),
+            "%s: node \"%s\" (%s) has no %s port \"%s\"; its %s ports are: %s", where, nd->id, nd->comp->id,
             input ? "input" : "output", port, input ? "input" : "output", list);
     return false;
 }
@@ -462,7 +551,10 @@ static edge_ref *load_edges(loader *L, json_t *edges) {
         json_t *e = json_array_get(edges, i);
         edge_ref *r = &refs[i];
         if (!json_is_object(e)) {
-            problem(L, "edge at index %zu is %s. %s", i, json_kind(e), EDGE_SHAPE);
+            char field[32];
+            snprintf(field, sizeof field, "edges[%zu]", i);
+            problem(L, P_BAD_EDGE, ((at){NULL, NULL, field}), "edge at index %zu is %s. %s", i, json_kind(e),
+                    EDGE_SHAPE);
             continue;
         }
         bool s = edge_end(L, e, i, "source", &r->src, &r->src_port);
@@ -605,7 +697,8 @@ static void topology(loader *L, const edge_ref *refs, const edge_groups *out) {
                 if (l + 1 >= sizeof buf) break;
                 snprintf(buf + l, sizeof buf - l, "%s%s", k ? " → " : "", g->nodes[path[i]].id);
             }
-            problem(L, "graph contains a cycle: %s; a graph must be acyclic — remove one of these edges", buf);
+            problem(L, P_CYCLE, ((at){0}),
+                    "graph contains a cycle: %s; a graph must be acyclic — remove one of these edges", buf);
         }
         weir__free(seen);
         weir__free(path);
@@ -640,7 +733,9 @@ static void prepare_nodes(loader *L) {
         weir__error_clear(&perr);
         int rc = nd->comp->prepare(&info, nd->config, &nd->prepared, &perr);
         if (rc == WEIR_ENOMEM) L->oom = true;
-        else if (rc) problem(L, "node \"%s\" (%s): %s", nd->id, nd->comp->id, perr.message[0] ? perr.message : weir_strerror(rc));
+        else if (rc)
+            problem(L, P_BAD_CONFIG, ((at){nd->id, NULL, "config"}), "node \"%s\" (%s): %s", nd->id, nd->comp->id,
+                    perr.message[0] ? perr.message : weir_strerror(rc));
     }
 }
 
@@ -650,9 +745,14 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
                     weir_error *err) {
     *out = NULL;
     weir__error_clear(err);
-    loader L = {.reg = reg, .problems = json_array(), .g = weir__calloc(1, sizeof(weir_graph))};
-    if (!L.problems || !L.g) {
+    bool want_details = opts && opts->details;
+    loader L = {.reg = reg,
+                .problems = json_array(),
+                .details = want_details ? json_array() : NULL,
+                .g = weir__calloc(1, sizeof(weir_graph))};
+    if (!L.problems || (want_details && !L.details) || !L.g) {
         json_decref(L.problems);
+        json_decref(L.details);
         weir__free(L.g);
         return weir__error(err, WEIR_ENOMEM, "out of memory loading graph");
     }
@@ -662,20 +762,28 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
     edge_groups by_src = {0};
 
     if (!json_is_object(doc)) {
-        problem(&L, "a graph definition is a JSON object with \"symbia\", \"name\", \"nodes\" and \"edges\"");
+        problem(&L, P_NOT_A_GRAPH, ((at){0}),
+                "a graph definition is a JSON object with \"symbia\", \"name\", \"nodes\" and \"edges\"");
         goto done;
     }
     const char *sym = json_string_value(json_object_get(doc, "symbia"));
-    if (!sym || !sym[0]) problem(&L, "graph missing symbia version: add \"symbia\": \"1.0\"");
+    if (!sym || !sym[0])
+        problem(&L, P_MISSING_FIELD, ((at){NULL, NULL, "symbia"}),
+                "graph missing symbia version: add \"symbia\": \"1.0\"");
     const char *name = json_string_value(json_object_get(doc, "name"));
-    if (!name || !name[0]) problem(&L, "graph missing name: add \"name\": \"my-graph\"");
+    if (!name || !name[0])
+        problem(&L, P_MISSING_FIELD, ((at){NULL, NULL, "name"}), "graph missing name: add \"name\": \"my-graph\"");
     json_t *nodes = json_object_get(doc, "nodes"), *edges = json_object_get(doc, "edges");
-    if (!json_is_array(nodes)) problem(&L, "graph missing nodes array: add \"nodes\": [{\"id\": ..., \"component\": ...}]");
-    if (!json_is_array(edges)) problem(&L, "graph missing edges array: add \"edges\": [] (it may be empty)");
+    if (!json_is_array(nodes))
+        problem(&L, P_MISSING_FIELD, ((at){NULL, NULL, "nodes"}),
+                "graph missing nodes array: add \"nodes\": [{\"id\": ..., \"component\": ...}]");
+    if (!json_is_array(edges))
+        problem(&L, P_MISSING_FIELD, ((at){NULL, NULL, "edges"}),
+                "graph missing edges array: add \"edges\": [] (it may be empty)");
     read_metadata(&L, doc);
     if (!json_is_array(nodes) || !json_is_array(edges)) goto done;
     if (json_array_size(edges) >= WEIR_NONE) {
-        problem(&L, "graph has too many edges");
+        problem(&L, P_TOO_LARGE, ((at){NULL, NULL, "edges"}), "graph has too many edges");
         goto done;
     }
     load_nodes(&L, nodes);
@@ -711,8 +819,10 @@ done:
         json_t *p;
         json_array_foreach(L.problems, i, p) weir__error_append(err, "%s%s", i ? "\n" : "", json_string_value(p));
         if (opts && opts->problems) json_array_extend(opts->problems, L.problems);
+        if (want_details) json_array_extend(opts->details, L.details);
     }
     json_decref(L.problems);
+    json_decref(L.details);
     if (rc) {
         graph_free(g);
         return rc;
@@ -729,7 +839,10 @@ int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len,
     if (!doc) {
         int rc = weir__error(err, WEIR_EGRAPH, "graph is not valid JSON: %s at line %d, column %d", je.text, je.line,
                              je.column);
-        if (opts && opts->problems) json_array_append_new(opts->problems, json_string(err ? err->message : je.text));
+        const char *msg = err ? err->message : je.text;
+        if (opts && opts->problems) json_array_append_new(opts->problems, json_string(msg));
+        if (opts && opts->details)
+            json_array_append_new(opts->details, json_pack("{s:s,s:s}", "code", CODES[P_PARSE_ERROR], "message", msg));
         return rc;
     }
     int rc = weir_graph_load(reg, doc, opts, out, err);

@@ -157,7 +157,7 @@ static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t cr
     if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
     else svc_uuid(sg->id);
     sg->created_ms = id ? created_ms : svc_now(s);
-    weir_graph_options o = {sg->id, problems};
+    weir_graph_options o = {.id = sg->id, .problems = problems};
     int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {

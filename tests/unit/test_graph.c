@@ -145,7 +145,7 @@ Test(graph, self_loop_is_a_cycle) {
 
 Test(graph, problems_array_collects_each_problem) {
     json_t *problems = json_array();
-    weir_graph_options o = {NULL, problems};
+    weir_graph_options o = {.problems = problems};
     weir_graph *g = NULL;
     weir_error err;
     const char *txt = "{\"symbia\":\"1\",\"nodes\":[],\"edges\":{}}";
@@ -162,7 +162,7 @@ Test(graph, metadata_defaults_are_validated) {
 }
 
 Test(graph, id_name_counts_and_definition) {
-    weir_graph_options o = {"g-1", NULL};
+    weir_graph_options o = {.id = "g-1"};
     weir_graph *g = NULL;
     weir_error err;
     const char *txt = "{\"symbia\":\"1\",\"name\":\"pipe\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT
@@ -251,4 +251,43 @@ Test(graph, execution_settings_read_from_json_name_each_bad_field) {
     cr_assert_eq(o.timeout_ms, 7, "bad fields leave the value");
     json_decref(obj);
     json_decref(problems);
+}
+
+/* details: each problem as {code, message, nodeId?, edgeId?, field?}. */
+static json_t *details_of(const char *json) {
+    json_t *problems = json_array(), *details = json_array();
+    weir_graph_options o = {.problems = problems, .details = details};
+    weir_graph *g = NULL;
+    weir_error err;
+    cr_assert_eq(weir_graph_load_text(ts.reg, json, strlen(json), &o, &g, &err), WEIR_EGRAPH);
+    json_decref(problems);
+    return details;
+}
+
+Test(graph, details_give_each_problem_a_code_and_where) {
+    json_t *d = details_of("{\"symbia\":\"1\",\"name\":\"n\",\"metadata\":{\"overflow\":\"drop\"},\"nodes\":["
+                           "{\"id\":\"a\",\"component\":\"x.y\"},{\"id\":\"b\",\"component\":\"x.z\"},"
+                           "{\"id\":\"c\"," PT ",\"config\":{\"speed\":1}}],\"edges\":[]}");
+    /* (ts_dump sorts the keys) */
+    cr_assert_str_eq(
+        ts_dump(d),
+        "[{\"code\":\"bad-metadata\",\"field\":\"metadata.overflow\",\"message\":\"metadata.overflow must be "
+        "\\\"refuse\\\", \\\"drop-oldest\\\" or \\\"drop-newest\\\"\"},"
+        "{\"code\":\"unknown-component\",\"field\":\"component\",\"message\":\"node \\\"a\\\": component \\\"x.y\\\" "
+        "has no registered implementation; `weir components` lists the available ones\",\"nodeId\":\"a\"},"
+        "{\"code\":\"unknown-component\",\"field\":\"component\",\"message\":\"node \\\"b\\\": component \\\"x.z\\\" "
+        "has no registered implementation; `weir components` lists the available ones\",\"nodeId\":\"b\"},"
+        "{\"code\":\"unknown-config-key\",\"field\":\"config.speed\",\"message\":\"node \\\"c\\\": unknown config "
+        "key \\\"speed\\\" for symbia.core.passthrough; allowed keys: (none: this component takes no config)\","
+        "\"nodeId\":\"c\"}]");
+    json_decref(d);
+    d = details_of("{\"symbia\":\"1\",\"name\":\"n\",\"nodes\":[{\"id\":\"a\"," PT "}],\"edges\":["
+                   "{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"a\"}}]}");
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(d, 0), "code")), "\"bad-edge\"");
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(d, 0), "field")), "\"edges[0].target.port\"");
+    cr_assert_null(json_object_get(json_array_get(d, 0), "edgeId"));
+    json_decref(d);
+    d = details_of("{\"symbia\": ");
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(d, 0), "code")), "\"parse-error\"");
+    json_decref(d);
 }
