@@ -269,11 +269,15 @@ static void on_signal(uv_signal_t *h, int signum) {
     weir_service_shutdown(st->svc, shutdown_done, st);
 }
 
+/* getopt_long's values of the settings: above every character getopt
+ * itself returns (':', '?', 'h'), however many settings there are. */
+#define OPT_BASE 256
+
 int weir_cmd_serve(int argc, char **argv) {
     static struct option opts[N_SETTINGS + 2];
     for (size_t i = 0; i < N_SETTINGS; i++)
         opts[i] = (struct option){SETTINGS[i].flag, SETTINGS[i].type == T_FLAG ? optional_argument : required_argument,
-                                  NULL, (int)(i + 1)};
+                                  NULL, (int)(OPT_BASE + i)};
     opts[N_SETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
     int c;
     optind = 1;
@@ -283,8 +287,8 @@ int weir_cmd_serve(int argc, char **argv) {
             help(stdout);
             return EXIT_OK;
         }
-        if (c < 1 || c > (int)N_SETTINGS) return cli_option_error("serve", c, argc, argv, opts);
-        values[c - 1] = optarg ? optarg : "true"; /* a T_FLAG alone */
+        if (c < OPT_BASE || c >= OPT_BASE + (int)N_SETTINGS) return cli_option_error("serve", c, argc, argv, opts);
+        values[c - OPT_BASE] = optarg ? optarg : "true"; /* a T_FLAG alone */
     }
     if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     weir_service_config cfg;
