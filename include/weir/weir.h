@@ -408,8 +408,12 @@ typedef struct weir_settled {
     json_t *trace;   /* [{tick, from, to, value}], NULL unless WEIR_INJECT_TRACE */
     uint64_t hops;   /* messages processed on behalf of this inject */
     uint64_t first_tick, last_tick;
-    int status;      /* 0, or WEIR_ESTATE when the execution ended before it settled */
+    int status;      /* 0; WEIR_ELIMIT when a wave it caused was stopped at
+                        MAX_WAVE_HOPS; else WEIR_ESTATE when the execution
+                        ended before it settled */
     void *user;      /* weir_inject.user, as given */
+    json_t *error;   /* with WEIR_ELIMIT: {message, nodeId, details: {limit,
+                        maxWaveHops, hops, waiting}}; else NULL */
 } weir_settled;
 
 /*
@@ -436,6 +440,9 @@ typedef struct weir_shell {
     void (*finished)(void *ud, weir_exec *e);
 } weir_shell;
 
+/* MAX_WAVE_HOPS: messages one wave may process (SPEC §10). */
+#define WEIR_DEFAULT_MAX_WAVE_HOPS 1000000u
+
 typedef struct weir_exec_options {
     const char *id;             /* execution id; NULL: "<graph id>-exec" */
     weir_completion completion;
@@ -445,6 +452,17 @@ typedef struct weir_exec_options {
     size_t max_queue;           /* pause queue bound; 0: 10000 */
     weir_overflow overflow;
     const char *runtime;        /* recorded for GET; the core does not interpret it */
+    /* MAX_WAVE_HOPS; 0: WEIR_DEFAULT_MAX_WAVE_HOPS.  A hop is one message
+     * processed by a node (the unit of weir_settled.hops).  A wave stops as
+     * soon as the messages it has processed plus those waiting in inboxes
+     * exceed the bound — the moment it is certain to exceed it, so a fan-out
+     * that grows geometrically is stopped after at most this much work.  The
+     * waiting messages are freed, emits of the wave return WEIR_ELIMIT, the
+     * inject that caused it settles with WEIR_ELIMIT and an error naming
+     * the bound, and the execution fails, or with onError continue counts
+     * an error (component:error on the node that emitted past the bound)
+     * and goes on with the next input. */
+    uint64_t max_wave_hops;
 } weir_exec_options;
 
 /* Read the execution settings of an object — the body of an execute request

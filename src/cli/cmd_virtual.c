@@ -539,7 +539,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
     sh.ud = &r;
     sh.event = on_event;
     sh.finished = on_finished;
-    weir_exec_options eo = {.id = "run", .timeout_ms = -1, .runtime = "virtual"};
+    weir_exec_options eo = {.id = "run", .timeout_ms = -1, .runtime = "virtual", .max_wave_hops = a->max_wave_hops};
     json_t *problems = json_array();
     if (weir_exec_options_read(json_object_get(sc, "options"), "options", &eo, problems, &err)) {
         fprintf(errf, "weir run: %s: %s\n", name, err.message);
