@@ -66,8 +66,9 @@ static void origin_settle(weir_exec *e, uint32_t s, int status) {
     weir_origin *o = &e->org[s];
     if (!o->live) return;
     if (e->sh.settled) {
-        weir_settled st = {origin_id(e, s), o->outputs, o->trace, o->hops, o->first_tick, o->last_tick,
-                           status,           o->user,    o->error};
+        weir_settled st = {.inject_id = origin_id(e, s), .outputs = o->outputs, .trace = o->trace, .hops = o->hops,
+                           .first_tick = o->first_tick, .last_tick = o->last_tick, .status = status, .user = o->user,
+                           .error = o->error};
         e->sh.settled(e->sh.ud, e, &st);
     }
     json_decref(o->outputs);
