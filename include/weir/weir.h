@@ -435,8 +435,12 @@ typedef struct weir_settled {
     json_t *trace;   /* [{tick, from, to, value}], NULL unless WEIR_INJECT_TRACE */
     uint64_t hops;   /* messages processed on behalf of this inject */
     uint64_t first_tick, last_tick;
-    int status;      /* 0, or WEIR_ESTATE when the execution ended before it settled */
+    int status;      /* 0; WEIR_ELIMIT when a wave it caused was stopped at
+                        MAX_WAVE_HOPS; else WEIR_ESTATE when the execution
+                        ended before it settled */
     void *user;      /* weir_inject.user, as given */
+    json_t *error;   /* with WEIR_ELIMIT: {message, nodeId, details: {limit,
+                        maxWaveHops, hops, waiting}}; else NULL */
 } weir_settled;
 
 /*
@@ -463,6 +467,9 @@ typedef struct weir_shell {
     void (*finished)(void *ud, weir_exec *e);
 } weir_shell;
 
+/* MAX_WAVE_HOPS: messages one wave may process (SPEC §10). */
+#define WEIR_DEFAULT_MAX_WAVE_HOPS 1000000u
+
 typedef struct weir_exec_options {
     const char *id;             /* execution id; NULL: "<graph id>-exec" */
     weir_completion completion;
@@ -472,6 +479,17 @@ typedef struct weir_exec_options {
     size_t max_queue;           /* pause queue bound; 0: 10000 */
     weir_overflow overflow;
     const char *runtime;        /* recorded for GET; the core does not interpret it */
+    /* MAX_WAVE_HOPS; 0: WEIR_DEFAULT_MAX_WAVE_HOPS.  A hop is one message
+     * processed by a node (the unit of weir_settled.hops).  A wave stops as
+     * soon as the messages it has processed plus those waiting in inboxes
+     * exceed the bound — the moment it is certain to exceed it, so a fan-out
+     * that grows geometrically is stopped after at most this much work.  The
+     * waiting messages are freed, emits of the wave return WEIR_ELIMIT, the
+     * inject that caused it settles with WEIR_ELIMIT and an error naming
+     * the bound, and the execution fails, or with onError continue counts
+     * an error (component:error on the node that emitted past the bound)
+     * and goes on with the next input. */
+    uint64_t max_wave_hops;
 } weir_exec_options;
 
 /* Read the execution settings of an object — the body of an execute request
@@ -801,6 +819,11 @@ WEIR_API void weir_virtual_shell(weir_virtual *v, weir_shell *shell);
 WEIR_API void weir_virtual_bind(weir_virtual *v, weir_exec *e);
 WEIR_API int64_t weir_virtual_now(const weir_virtual *v);
 WEIR_API uint64_t weir_virtual_ticks(const weir_virtual *v);
+/* The end of the clock's range: the last tick whose time (start_ms + tick *
+ * tick_ms) is below INT64_MAX ms (which stands for "never").  tick, advance, run and schedule refuse
+ * to go past it with WEIR_EINVAL (nothing moves); an item due past it (a
+ * timer of 2^62 ms) is never due. */
+WEIR_API uint64_t weir_virtual_max_tick(const weir_virtual *v);
 /* One tick, in ms. */
 WEIR_API int64_t weir_virtual_tick_ms(const weir_virtual *v);
 /* Items waiting: effects not yet due, scheduled injects, real http requests
@@ -817,20 +840,26 @@ WEIR_API void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud,
 WEIR_API int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err);
 /* Inject `in` (node, port, value: copied) when the clock reaches tick
  * at_tick (afterTicks N: at_tick = weir_virtual_ticks() + N).  WEIR_EINVAL
- * for a tick that has passed. */
+ * for a tick that has passed or lies past weir_virtual_max_tick. */
 WEIR_API int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint64_t at_tick, weir_error *err);
 /* The tick `afterTicks: n` names: n ticks from now, and 0 the next tick (the
- * earliest a scheduled inject can run). */
+ * earliest a scheduled inject can run).  UINT64_MAX when that overflows
+ * (weir_virtual_schedule refuses it). */
 WEIR_API uint64_t weir_virtual_tick_after(const weir_virtual *v, uint64_t n);
 /* One tick: everything due by then is delivered.  Errors from deliveries
  * (a scheduled inject into a finished execution) are reported, the first in
  * err; time still moves.  WEIR_ELIMIT: a runaway zero-delay loop stopped
- * the clock there. */
+ * the clock there.  WEIR_EINVAL at the end of the clock's range. */
 WEIR_API int weir_virtual_tick(weir_virtual *v, weir_error *err);
-/* Advance by ms (rounded up to whole ticks), delivering on the way. */
+/* Advance by ms (rounded up to whole ticks), delivering on the way.
+ * WEIR_EINVAL for a negative ms or a move past the end of the range. */
 WEIR_API int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err);
-/* Play until idle, or max_ticks (0: no bound) have passed; *idle (optional)
- * says which.  Idle: no scheduled inject and the execution has nothing in
+/* Advance by n ticks, as weir_virtual_advance does (WEIR_EINVAL past the
+ * end of the range). */
+WEIR_API int weir_virtual_advance_ticks(weir_virtual *v, uint64_t n, weir_error *err);
+/* Play until idle, or max_ticks (0: to the end of the clock's range) have
+ * passed; *idle (optional) says which.  WEIR_EINVAL when max_ticks would go
+ * past the end of the range (nothing moves).  Idle: no scheduled inject and the execution has nothing in
  * flight (its own execution timeout does not count), or nothing is due at
  * all.  Real http requests are not waited for (run never blocks): while any
  * is in flight or held, the clock stays where it is and run returns with

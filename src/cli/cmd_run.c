@@ -4,6 +4,7 @@
  * Drives one execution on the realtime runtime: start, feed the injects,
  * wait until it completes, fails or goes idle, print what happened.  With
  * --virtual, on the virtual runtime instead (cmd_virtual.c). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ static const char HELP[] =
     "                                 (default: DEFAULT_EXECUTION_TIMEOUT or 300000; 0 = none)\n"
     "      --allow-private            let http-request reach loopback/private addresses\n"
     "                                 (EGRESS_ALLOW_PRIVATE=true does the same)\n"
+    "      --max-wave-hops N          messages one input's wave may process; past it the\n"
+    "                                 wave stops with an error (default: MAX_WAVE_HOPS or\n"
+    "                                 1000000)\n"
     "  -h, --help\n"
     "\n"
     "Virtual time (SPEC §4.5): time moves only when asked, so races can be written\n"
@@ -254,7 +258,7 @@ static bool env_true(const char *name) {
 
 int weir_cmd_run(int argc, char **argv) {
     enum { OPT_JSON = 256, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP, OPT_MOCKS,
-           OPT_TICK };
+           OPT_TICK, OPT_WAVE };
     static const struct option opts[] = {{"inject", required_argument, NULL, 'i'},
                                          {"input", required_argument, NULL, 'f'},
                                          {"json", no_argument, NULL, OPT_JSON},
@@ -266,6 +270,7 @@ int weir_cmd_run(int argc, char **argv) {
                                          {"step", no_argument, NULL, OPT_STEP},
                                          {"mocks", required_argument, NULL, OPT_MOCKS},
                                          {"tick-ms", required_argument, NULL, OPT_TICK},
+                                         {"max-wave-hops", required_argument, NULL, OPT_WAVE},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     run_state rs = {.outputs = json_array(), .traces = json_array(), .logs = json_array()};
@@ -288,6 +293,7 @@ int weir_cmd_run(int argc, char **argv) {
     }
     cli_virtual_args virt = {.tick_ms = 1};
     bool is_virtual = false;
+    const char *wave_hops = getenv("MAX_WAVE_HOPS");
     optind = 1;
     opterr = 0;
     while (code == EXIT_OK && (c = getopt_long(argc, argv, ":i:f:h", opts, NULL)) != -1) {
@@ -332,9 +338,21 @@ int weir_cmd_run(int argc, char **argv) {
             }
             break;
         }
+        case OPT_WAVE: wave_hops = optarg; break;
         case 'h': fputs(HELP, stdout); goto out_early;
         default: code = cli_option_error("run", c, argc, argv, opts); goto out_early;
         }
+    }
+    if (!code && wave_hops) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(wave_hops, &end, 10);
+        if (*end || end == wave_hops || wave_hops[0] == '-' || n < 1 || errno) {
+            fprintf(stderr, "weir run: --max-wave-hops (MAX_WAVE_HOPS) takes a positive number of hops, got '%s'\n",
+                    wave_hops);
+            code = EXIT_USAGE;
+        }
+        virt.max_wave_hops = n;
     }
     if (code) goto out_early;
     if (optind != argc - 1) {
@@ -410,7 +428,8 @@ int weir_cmd_run(int argc, char **argv) {
     sh.event = on_event;
     sh.settled = on_settled;
     sh.finished = on_finished;
-    weir_exec_options eo = {.id = "run", .timeout_ms = timeout, .default_timeout_ms = default_timeout};
+    weir_exec_options eo = {.id = "run", .timeout_ms = timeout, .default_timeout_ms = default_timeout,
+                            .max_wave_hops = virt.max_wave_hops};
     if (weir_exec_create(g, &eo, &sh, &rs.exec, &err) || weir_exec_start(rs.exec, weir_realtime_now(rt), &err)) {
         fprintf(stderr, "weir run: %s\n", err.message);
         code = EXIT_FAILED;

@@ -28,6 +28,8 @@ static const setting SETTINGS[] = {
     {"DEFAULT_EXECUTION_TIMEOUT", "default-execution-timeout", T_INT, "300000",
      "ms before an auto execution fails (0: none)"},
     {"MAX_BACKPRESSURE_QUEUE", "max-backpressure-queue", T_INT, "10000", "queued inputs per paused execution (429 beyond)"},
+    {"MAX_WAVE_HOPS", "max-wave-hops", T_INT, "1000000",
+     "messages one input's wave may process; past it the wave stops and the inject gets an error"},
     {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
     {"MAX_CONNECTIONS", "max-connections", T_INT, "10000",
@@ -168,7 +170,13 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "MAX_CONCURRENT_EXECUTIONS") == 0) c->max_concurrent_executions = (unsigned)n;
         else if (strcmp(s->env, "DEFAULT_EXECUTION_TIMEOUT") == 0) c->default_execution_timeout = n;
         else if (strcmp(s->env, "MAX_BACKPRESSURE_QUEUE") == 0) c->max_backpressure_queue = (size_t)(n ? n : 1);
-        else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
+        else if (strcmp(s->env, "MAX_WAVE_HOPS") == 0) {
+            if (n < 1) {
+                fprintf(stderr, "weir serve: MAX_WAVE_HOPS must be at least 1, got %lld\n", n);
+                return EXIT_USAGE;
+            }
+            c->max_wave_hops = (uint64_t)n;
+        } else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||
                  strcmp(s->env, "HEADER_TIMEOUT_MS") == 0) {

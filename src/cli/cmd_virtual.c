@@ -147,7 +147,33 @@ static bool key_waiting(void) {
     return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
+/* n ticks fit in what is left of the clock's range; else refused (said as
+ * weir_virtual_tick says it), before anything moves. */
+static int ticks_fit(vrun *r, uint64_t n, const char *where) {
+    uint64_t room = weir_virtual_max_tick(r->v) - weir_virtual_ticks(r->v);
+    if (n <= room) return 0;
+    weir_error err = {WEIR_EINVAL, ""};
+    snprintf(err.message, sizeof err.message,
+             "tick %llu: past the end of the virtual clock's range; the clock is at tick %llu and can move %llu more "
+             "ticks",
+             (unsigned long long)n, (unsigned long long)weir_virtual_ticks(r->v), (unsigned long long)room);
+    return fail(r, where, &err);
+}
+
+/* Play up to max ticks (0: DEFAULT_RUN_TICKS, or to the end of the clock's
+ * range if that is nearer); a max past the end is refused before anything
+ * moves. */
 static int do_run(vrun *r, uint64_t max, bool interruptible, const char *where) {
+    uint64_t room = weir_virtual_max_tick(r->v) - weir_virtual_ticks(r->v);
+    if (max > room) {
+        weir_error err = {WEIR_EINVAL, ""};
+        snprintf(err.message, sizeof err.message,
+                 "run maxTicks %llu: past the end of the virtual clock's range; the clock is at tick %llu and can "
+                 "move %llu more ticks",
+                 (unsigned long long)max, (unsigned long long)weir_virtual_ticks(r->v), (unsigned long long)room);
+        return fail(r, where, &err);
+    }
+    if (!max) max = room < DEFAULT_RUN_TICKS ? room : DEFAULT_RUN_TICKS;
     uint64_t from = weir_virtual_ticks(r->v), left = max;
     bool idle = false;
     const char *why = "idle";
@@ -282,9 +308,18 @@ static int run_step(vrun *r, json_t *step, size_t i) {
             fprintf(r->err, "weir run: %s: inject takes {nodeId, port?, value, atTick? | afterTicks?}\n", where);
             return EXIT_USAGE;
         }
-        int64_t tick = at    ? json_integer_value(at)
-                     : after ? (int64_t)weir_virtual_tick_after(r->v, (uint64_t)json_integer_value(after))
-                             : 0;
+        uint64_t room = weir_virtual_max_tick(r->v) - weir_virtual_ticks(r->v);
+        uint64_t ahead = after ? (uint64_t)json_integer_value(after) : 0;
+        if (after && (ahead ? ahead : 1) > room) {
+            fprintf(r->err,
+                    "weir run: %s: inject afterTicks %llu: past the end of the virtual clock's range; the clock is at "
+                    "tick %llu and can move %llu more ticks\n",
+                    where, (unsigned long long)ahead, (unsigned long long)weir_virtual_ticks(r->v),
+                    (unsigned long long)room);
+            return EXIT_USAGE;
+        }
+        /* atTick past the range: weir_virtual_schedule refuses it */
+        int64_t tick = at ? json_integer_value(at) : after ? (int64_t)weir_virtual_tick_after(r->v, ahead) : 0;
         return inject_now_or_at(r, node, json_string_value(json_object_get(v, "port")), value, tick, where);
     }
     if ((v = json_object_get(step, "mocks"))) {
@@ -305,6 +340,8 @@ static int run_step(vrun *r, json_t *step, size_t i) {
                     where, MAX_TICK_COUNT);
             return EXIT_USAGE;
         }
+        int rc = ticks_fit(r, (uint64_t)n, where);
+        if (rc) return rc;
         for (int64_t k = 0; k < n && !r->finished; k++) {
             weir_error err;
             pump(r);
@@ -332,7 +369,7 @@ static int run_step(vrun *r, json_t *step, size_t i) {
             fprintf(r->err, "weir run: %s: run takes true or {maxTicks: n}\n", where);
             return EXIT_USAGE;
         }
-        return do_run(r, n ? (uint64_t)n : DEFAULT_RUN_TICKS, false, where);
+        return do_run(r, (uint64_t)n, false, where);
     }
     if ((v = json_object_get(step, "step"))) {
         int64_t n = positive(v, 1);
@@ -439,6 +476,8 @@ static int stepper(vrun *r) {
                 fprintf(r->out, "tick takes a count from 1 to %d\n", MAX_TICK_COUNT);
                 n = 0;
             }
+            if (n >= 1) rc = ticks_fit(r, (uint64_t)n, NULL);
+            if (rc) n = 0;
             for (long long k = 0; k < n && !rc && !r->finished; k++) {
                 weir_error err;
                 pump(r);
@@ -454,8 +493,8 @@ static int stepper(vrun *r) {
             else if (weir_virtual_advance(r->v, ms, &err)) rc = fail(r, NULL, &err);
             else status(r);
         } else if (!strcmp(cmd, "r") || !strcmp(cmd, "run")) {
-            long long max = *arg ? atoll(arg) : 0;
-            rc = do_run(r, max > 0 ? (uint64_t)max : DEFAULT_RUN_TICKS, tty, NULL);
+            long long max = *arg ? strtoll(arg, NULL, 10) : 0;
+            rc = do_run(r, max > 0 ? (uint64_t)max : 0, tty, NULL);
             if (tty && key_waiting() && getline(&line, &cap, stdin) < 0) break; /* the pausing line */
         } else if (!strcmp(cmd, "i") || !strcmp(cmd, "inject")) {
             char *node, *port, why[1024];
@@ -539,7 +578,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
     sh.ud = &r;
     sh.event = on_event;
     sh.finished = on_finished;
-    weir_exec_options eo = {.id = "run", .timeout_ms = -1, .runtime = "virtual"};
+    weir_exec_options eo = {.id = "run", .timeout_ms = -1, .runtime = "virtual", .max_wave_hops = a->max_wave_hops};
     json_t *problems = json_array();
     if (weir_exec_options_read(json_object_get(sc, "options"), "options", &eo, problems, &err)) {
         fprintf(errf, "weir run: %s: %s\n", name, err.message);
@@ -573,7 +612,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
     }
     if (!rc && sc) rc = play_scenario(&r, sc);
     else if (!rc && a->step) rc = stepper(&r);
-    else if (!rc) rc = do_run(&r, DEFAULT_RUN_TICKS, false, NULL);
+    else if (!rc) rc = do_run(&r, 0, false, NULL);
     if (rc) goto out;
     const char *st = weir_state_name(weir_exec_state(r.e));
     if (a->json) {

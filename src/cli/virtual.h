@@ -16,6 +16,7 @@ typedef struct cli_virtual_args {
     const char *const *injects; /* NODE[:PORT]=JSON, injected at tick 0 */
     size_t n_injects;
     bool allow_private;     /* unmocked http may reach loopback/private addresses */
+    uint64_t max_wave_hops; /* MAX_WAVE_HOPS (0: the default) */
     json_t *scenario_doc;   /* BORROWED: a scenario already parsed (scenario names its folder, or NULL) */
     FILE *out, *err;        /* the narration and the errors (NULL: stdout / stderr) */
 } cli_virtual_args;

@@ -12,6 +12,9 @@
 #include "core/exec_internal.h"
 
 #define DEFAULT_MAX_QUEUE 10000
+/* A message pool grown past this many slots is freed when its wave ends, so
+ * the memory of one huge wave comes back. */
+#define MSG_POOL_KEEP 65536
 
 static const char *const state_names[] = {"pending", "initializing", "running", "paused",
                                           "completed", "failed", "cancelled"};
@@ -63,11 +66,14 @@ static void origin_settle(weir_exec *e, uint32_t s, int status) {
     weir_origin *o = &e->org[s];
     if (!o->live) return;
     if (e->sh.settled) {
-        weir_settled st = {origin_id(e, s), o->outputs, o->trace, o->hops, o->first_tick, o->last_tick, status, o->user};
+        weir_settled st = {.inject_id = origin_id(e, s), .outputs = o->outputs, .trace = o->trace, .hops = o->hops,
+                           .first_tick = o->first_tick, .last_tick = o->last_tick, .status = status, .user = o->user,
+                           .error = o->error};
         e->sh.settled(e->sh.ud, e, &st);
     }
     json_decref(o->outputs);
     json_decref(o->trace);
+    json_decref(o->error);
     uint32_t gen = o->gen + 1;
     *o = (weir_origin){.gen = gen ? gen : 1, .next_free = e->org_free};
     e->org_free = s;
@@ -94,18 +100,58 @@ static void settle_dirty(weir_exec *e) {
     e->dirty_len = 0;
 }
 
-/* Work owed to an origin was thrown away (stop, failure): it settles with
- * WEIR_ESTATE so whoever waits on it learns the execution ended first. */
+/* Work owed to an origin was thrown away (stop, failure, a cut wave): it
+ * settles with WEIR_ESTATE so whoever waits on it learns the execution ended
+ * first — unless it already carries the reason (WEIR_ELIMIT). */
 static void origin_abort(weir_exec *e, uint32_t s) {
     if (s == WEIR_NONE) return;
-    e->org[s].status = WEIR_ESTATE;
+    if (!e->org[s].status) e->org[s].status = WEIR_ESTATE;
     weir__origin_dec(e, s);
 }
 
 /* -------------------------------------------------------------- messages */
 
+/* The wave reached MAX_WAVE_HOPS while node cur_node emitted: every waiting
+ * message would be one more hop, so it cannot end within the bound.  The
+ * error goes to the inject that caused the wave (origin), errorCount and a
+ * component:error event; the execution fails unless onError is continue. */
+static void wave_cut(weir_exec *e, uint32_t origin) {
+    uint32_t v = e->cur_node;
+    const char *node = v == WEIR_NONE ? "(none)" : e->g->nodes[v].id;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "wave of tick %llu stopped at MAX_WAVE_HOPS (%llu): node \"%s\" emitted past it with %llu messages "
+             "processed and %llu waiting; raise MAX_WAVE_HOPS (--max-wave-hops) if one input should cause more work",
+             (unsigned long long)e->tick, (unsigned long long)e->max_wave_hops, node,
+             (unsigned long long)e->wave_hops, (unsigned long long)e->pending_msgs);
+    json_t *details = json_pack("{s:s,s:I,s:I,s:I}", "limit", "MAX_WAVE_HOPS", "maxWaveHops",
+                                (json_int_t)e->max_wave_hops, "hops", (json_int_t)e->wave_hops, "waiting",
+                                (json_int_t)e->pending_msgs);
+    weir_origin *o = weir__exec_origin(e, origin);
+    if (o && o->live && !o->error) {
+        o->status = WEIR_ELIMIT;
+        o->error = json_pack("{s:s,s:s?,s:O?}", "message", msg, "nodeId", v == WEIR_NONE ? NULL : node, "details",
+                             details);
+    }
+    e->errors++;
+    if (v != WEIR_NONE && weir__exec_listening(e)) {
+        json_t *value = json_pack("{s:s,s:s}", "error", msg, "code", weir_errname(WEIR_ELIMIT));
+        if (value && details) json_object_update(value, details);
+        if (value) weir__event_component_error(e, v, value);
+        json_decref(value);
+    }
+    if (e->on_error == WEIR_ON_ERROR_FAIL) weir__exec_fail(e, v, msg, details);
+    json_decref(details);
+    e->wave_cut = true;
+}
+
 int weir__exec_push(weir_exec *e, uint32_t node, uint32_t port, json_t *value, uint32_t origin, uint32_t from,
                     uint32_t from_port) {
+    if (e->wave_cut) return WEIR_ELIMIT;
+    if (e->wave_hops + e->pending_msgs >= e->max_wave_hops) {
+        wave_cut(e, origin);
+        return WEIR_ELIMIT;
+    }
     if (e->msg_free == WEIR_NONE) {
         size_t old = e->msgs_cap;
         if (old >= WEIR_NONE - 1) return WEIR_ELIMIT;
@@ -179,6 +225,7 @@ static void invoke(weir_exec *e, uint32_t v) {
 
     e->cur_node = v;
     e->cur_origin = msg.origin;
+    e->wave_hops++;
     e->processed++;
     e->invocations++;
     in->invocations++;
@@ -210,11 +257,35 @@ static void invoke(weir_exec *e, uint32_t v) {
     e->cur_origin = WEIR_NONE;
 }
 
-/* Run until no message is pending (or the execution fails). */
+/* Start counting a wave's hops (MAX_WAVE_HOPS). */
+static void wave_begin(weir_exec *e) {
+    e->wave_hops = 0;
+    e->wave_cut = false;
+}
+
+/* A wave is over (or was stopped part-way by a failure): what a cut left in
+ * the inboxes is freed (its origin settles with WEIR_ELIMIT), and a message
+ * pool one big wave grew is given back. */
+static void wave_end(weir_exec *e) {
+    if (e->wave_cut) {
+        free_inboxes(e);
+        e->cursor = e->g->n_nodes;
+        e->wave_cut = false;
+    }
+    if (e->pending_msgs == 0 && e->msgs_cap > MSG_POOL_KEEP) {
+        weir__free(e->msgs);
+        e->msgs = NULL;
+        e->msgs_cap = 0;
+        e->msg_free = WEIR_NONE;
+    }
+}
+
+/* Run until no message is pending (or the execution fails, or the wave is
+ * cut at MAX_WAVE_HOPS). */
 static void run_wave(weir_exec *e) {
     const uint32_t *topo = e->g->topo;
     e->t_valid = false;
-    while (e->pending_msgs && !e->fail_pending) {
+    while (e->pending_msgs && !e->fail_pending && !e->wave_cut) {
         uint32_t v = topo[e->cursor];
         if (e->inst[v].head == WEIR_NONE) {
             e->cursor++;
@@ -230,12 +301,13 @@ static void run_wave(weir_exec *e) {
 static void drain_wave(weir_exec *e) {
     uint64_t emissions = e->emissions, invocations = e->invocations;
     e->tick++;
+    wave_begin(e);
     e->t_valid = false;
-    for (uint32_t pos = 0; pos < e->g->n_nodes && !e->fail_pending; pos++) {
+    for (uint32_t pos = 0; pos < e->g->n_nodes && !e->fail_pending && !e->wave_cut; pos++) {
         uint32_t v = e->g->topo[pos];
-        while (e->inst[v].head != WEIR_NONE && !e->fail_pending) invoke(e, v);
+        while (e->inst[v].head != WEIR_NONE && !e->fail_pending && !e->wave_cut) invoke(e, v);
         const weir_component *c = e->g->nodes[v].comp;
-        if (!c->drain || !e->inst[v].inited || e->fail_pending) continue;
+        if (!c->drain || !e->inst[v].inited || e->fail_pending || e->wave_cut) continue;
         e->cur_node = v;
         e->cur_origin = WEIR_NONE;
         int rc = c->drain(&e->inst[v].ctx);
@@ -243,6 +315,7 @@ static void drain_wave(weir_exec *e) {
         if (rc < 0) weir__exec_fail(e, v, "drain failed", NULL);
     }
     e->cursor = e->g->n_nodes;
+    wave_end(e);
     /* Nothing flushed: no wave happened, so no tick is spent. */
     if (e->emissions == emissions && e->invocations == invocations && !e->fail_pending) e->tick--;
 }
@@ -399,13 +472,13 @@ static size_t finish(weir_exec *e, weir_state s, size_t discarded_before) {
     }
     settle_dirty(e);
     for (size_t i = 0; i < e->org_cap; i++)
-        if (e->org[i].live) origin_settle(e, (uint32_t)i, WEIR_ESTATE);
+        if (e->org[i].live) origin_settle(e, (uint32_t)i, e->org[i].status ? e->org[i].status : WEIR_ESTATE);
     if (e->sh.finished) e->sh.finished(e->sh.ud, e);
     return discarded;
 }
 
 void weir__exec_fail(weir_exec *e, uint32_t node, const char *message, json_t *details) {
-    if (e->fail_pending || weir_state_finished(e->state)) return;
+    if (e->fail_pending || e->wave_cut || weir_state_finished(e->state)) return;
     json_t *err = json_pack("{s:s}", "message", message);
     if (err && node != WEIR_NONE) json_object_set_new(err, "nodeId", json_string(e->g->nodes[node].id));
     if (err && details) json_object_set(err, "details", details);
@@ -458,6 +531,7 @@ static void input_begin(weir_exec *e, const weir_input *in) {
     e->in_input = true;
     e->now = in->now;
     e->tick++;
+    wave_begin(e);
     if (in->kind == INPUT_INJECT) {
         weir_origin *o = weir__exec_origin(e, in->origin);
         if (o) o->first_tick = o->last_tick = e->tick;
@@ -484,6 +558,7 @@ static void input_begin(weir_exec *e, const weir_input *in) {
  * pending failure is carried out, else completion and settled injects are
  * checked. */
 static void input_end(weir_exec *e, weir_input *in) {
+    wave_end(e);
     if (in->origin != WEIR_NONE) weir__origin_dec(e, in->origin);
     input_release(in);
     e->in_input = false;
@@ -530,7 +605,7 @@ static void wave_next(weir_exec *e, weir_step *out) {
 static void wave_after_step(weir_exec *e, weir_input *in, weir_step *out) {
     out->stepped = true;
     out->tick = e->tick; /* before completion's flush spends another */
-    if (e->pending_msgs && !e->fail_pending) {
+    if (e->pending_msgs && !e->fail_pending && !e->wave_cut) {
         e->wave_in = *in;
         e->wave_open = true;
         e->in_input = false;
@@ -633,6 +708,7 @@ int weir_exec_create(weir_graph *g, const weir_exec_options *opts, const weir_sh
                   : g->overflow != WEIR_OVERFLOW_DEFAULT ? g->overflow
                                                          : WEIR_OVERFLOW_REFUSE;
     e->max_queue = o.max_queue ? o.max_queue : DEFAULT_MAX_QUEUE;
+    e->max_wave_hops = o.max_wave_hops ? o.max_wave_hops : WEIR_DEFAULT_MAX_WAVE_HOPS;
     if (o.timeout_ms >= 0) e->timeout_ms = o.timeout_ms;
     else if (g->timeout_ms >= 0) e->timeout_ms = g->timeout_ms;
     else e->timeout_ms = e->completion == WEIR_COMPLETION_AUTO ? o.default_timeout_ms : 0;
@@ -667,6 +743,7 @@ void weir_exec_destroy(weir_exec *e) {
     for (size_t i = 0; i < e->org_cap; i++) {
         json_decref(e->org[i].outputs);
         json_decref(e->org[i].trace);
+        json_decref(e->org[i].error);
     }
     weir__free(e->inst);
     weir__free(e->msgs);
@@ -696,13 +773,14 @@ int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
     e->started = true;
     set_state(e, WEIR_STATE_INITIALIZING);
     e->in_input = true;
+    wave_begin(e); /* what init emits is the first wave's */
     for (uint32_t pos = 0; pos < e->g->n_nodes && !e->fail_pending; pos++) {
         uint32_t v = e->g->topo[pos];
         weir_inst *in = &e->inst[v];
         const weir_component *c = e->g->nodes[v].comp;
         e->cur_node = v;
         int rc = c->init ? c->init(&in->ctx) : 0;
-        if (rc < 0) {
+        if (rc < 0 && !e->wave_cut) { /* a cut (MAX_WAVE_HOPS) refuses emits, not init */
             char buf[256];
             snprintf(buf, sizeof buf, "node \"%s\" (%s) failed to initialize: %s", e->g->nodes[v].id, c->id,
                      weir_strerror(rc));
@@ -714,10 +792,11 @@ int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
     if (!e->fail_pending && e->timeout_ms > 0 && weir__request_internal_timer(e, e->timeout_ms, &e->timeout_fx))
         weir__exec_fail(e, WEIR_NONE, "out of memory arming the execution timeout", NULL);
     /* Anything init emitted runs as the first wave. */
-    if (!e->fail_pending && e->pending_msgs) {
+    if (!e->fail_pending && !e->wave_cut && e->pending_msgs) {
         e->tick++;
         run_wave(e);
     }
+    wave_end(e);
     e->in_input = false;
     if (apply_failure(e)) return weir__error(err, WEIR_ERUNTIME, "%s", json_string_value(json_object_get(e->error, "message")));
     set_state(e, WEIR_STATE_RUNNING);

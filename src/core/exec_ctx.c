@@ -80,6 +80,7 @@ int weir_emit(weir_ctx *ctx, unsigned port, json_t *value) {
     uint32_t v = ctx->node;
     const weir_node *n = &e->g->nodes[v];
     if (port >= n->n_outputs || !value) return WEIR_EINVAL;
+    if (e->wave_cut) return WEIR_ELIMIT; /* MAX_WAVE_HOPS: the wave is over */
     if (e->fail_pending) return 0;
     e->inst[v].emitted++;
     e->emissions++;
@@ -107,6 +108,7 @@ int weir_emit_name(weir_ctx *ctx, const char *port, json_t *value) {
     if (!(n->comp->flags & WEIR_COMPONENT_DYNAMIC_OUTPUTS) || !value) return WEIR_EINVAL;
     /* A dynamic port with no edge: a terminal output. */
     weir_exec *e = ctx->e;
+    if (e->wave_cut) return WEIR_ELIMIT;
     if (e->fail_pending) return 0;
     e->inst[ctx->node].emitted++;
     e->emissions++;
@@ -147,6 +149,8 @@ int weir_emit_error(weir_ctx *ctx, json_t *details, const char *fmt, ...) {
     int rc = 0;
     if (n->error_port != WEIR_NONE) {
         rc = weir_emit(ctx, n->error_port, err);
+    } else if (e->wave_cut) {
+        rc = WEIR_ELIMIT;
     } else if (!e->fail_pending) {
         e->inst[ctx->node].errors++;
         terminal_output(e, ctx->node, "error", err);

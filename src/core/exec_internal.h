@@ -70,6 +70,7 @@ typedef struct weir_origin {
     uint32_t outstanding;
     int status;
     json_t *outputs, *trace;
+    json_t *error; /* why a wave it caused was stopped (status WEIR_ELIMIT) */
     void *user;
     uint64_t hops, first_tick, last_tick;
 } weir_origin;
@@ -130,6 +131,11 @@ struct weir_exec {
     weir_input wave_in;
     uint64_t tick;
     int64_t now;
+    /* MAX_WAVE_HOPS: messages processed by the current wave, and the bound.
+     * wave_cut: the bound was reached; the wave's messages are dropped and
+     * its emits refused (WEIR_ELIMIT) until it ends (wave_end). */
+    uint64_t wave_hops, max_wave_hops;
+    bool wave_cut;
     uint32_t cur_node, cur_origin;
     bool fail_pending;
     bool cleaning; /* inside cleanup callbacks */
@@ -150,7 +156,12 @@ struct weir_exec {
 };
 
 /* exec.c */
+/* Fail the execution at the end of the current input (or now, outside one).
+ * Ignored once a failure is pending, when finished, and while the wave is
+ * cut (what fails after a cut is the cut's doing). */
 void weir__exec_fail(weir_exec *e, uint32_t node, const char *message, json_t *details /* BORROWED */);
+/* Put a message in node's inbox.  WEIR_ELIMIT once the wave is cut (this
+ * push may be the one that cuts it, at MAX_WAVE_HOPS), WEIR_ENOMEM. */
 int weir__exec_push(weir_exec *e, uint32_t node, uint32_t port, json_t *value /* BORROWED */, uint32_t origin,
                     uint32_t from, uint32_t from_port);
 weir_origin *weir__exec_origin(weir_exec *e, uint32_t slot);

@@ -10,6 +10,22 @@
 
 static uint64_t fx_id(const weir_exec *e, size_t slot) { return ((uint64_t)e->fx[slot].gen << 32) | (slot + 1); }
 
+/* What timer f has left at now: requested + delayMs - now, saturated (a
+ * delay of 2^63 ms stays "never"; a real delayMs out of range is not cast). */
+static int64_t time_left(const weir_fx *f, int64_t now) {
+    json_t *d = json_object_get(f->payload, "delayMs");
+    int64_t delay, due, left;
+    if (json_is_integer(d)) {
+        delay = json_integer_value(d);
+    } else {
+        double x = json_number_value(d);
+        delay = !(x > 0) ? 0 : x >= 9223372036854775807.0 ? INT64_MAX : (int64_t)x;
+    }
+    if (__builtin_add_overflow(f->requested, delay, &due)) due = delay > 0 ? INT64_MAX : INT64_MIN;
+    if (__builtin_sub_overflow(due, now, &left)) left = now < 0 ? INT64_MAX : 0;
+    return left;
+}
+
 int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now_ms, int64_t new_now_ms,
                              const char *from, const char *to, weir_error *err) {
     if (weir_state_finished(e->state))
@@ -36,9 +52,7 @@ int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now
             f->doomed = !f->internal;
             continue;
         }
-        json_t *d = json_object_get(f->payload, "delayMs");
-        int64_t delay = json_is_integer(d) ? json_integer_value(d) : (int64_t)json_number_value(d);
-        int64_t left = f->requested + delay - old_now_ms;
+        int64_t left = time_left(f, old_now_ms);
         json_t *p = json_pack("{s:I}", "delayMs", (json_int_t)(left > 0 ? left : 0));
         if (p) {
             json_decref(f->payload);

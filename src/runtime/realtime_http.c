@@ -276,9 +276,14 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_
     if (!rt->allow_private) {
         weir_egress_class c = rt->classify(&a->addr);
         if (c != WEIR_EGRESS_PUBLIC) {
-            char ip[64];
-            fail(h, "egress refused: %s is %s (set EGRESS_ALLOW_PRIVATE=true to allow)",
-                 weir__egress_format(&a->addr, false, ip, sizeof ip), weir__egress_class_phrase(c));
+            /* the range that refuses it (a test's classifier may refuse
+             * what the table allows: then its class says why) */
+            char ip[64], why[384] = "";
+            weir_egress_verdict v = weir__egress_check_sockaddr(&a->addr);
+            if (v.cls != WEIR_EGRESS_PUBLIC && v.range) weir__egress_verdict_text(&v, why, sizeof why);
+            fail(h, "egress refused: %s is %s%s, not globally reachable; set EGRESS_ALLOW_PRIVATE=true to allow",
+                 weir__egress_format(&a->addr, false, ip, sizeof ip), why[0] ? "in " : "",
+                 why[0] ? why : weir__egress_class_phrase(c));
             h->refused = true;
             return CURL_SOCKET_BAD;
         }

@@ -20,6 +20,13 @@
  * order, and the same arrival order gives the same waves.  Invariant: the
  * heap's capacity covers every held request (v->cap >= v->n + v->nheld), so
  * an answer joins the heap without allocating.
+ *
+ * The clock's range: tick t is at start_ms + t * tick_ms, which must stay
+ * below INT64_MAX (that value means "never"), so the clock ends at tick
+ * max_tick.  A move past it (tick, advance, run, a scheduled inject) is
+ * refused with WEIR_EINVAL before anything moves, and every sum of times
+ * saturates at INT64_MAX: an item due past the end (a timer of 2^62 ms) is
+ * never due, as it would never fire in real time.
  */
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +60,7 @@ struct weir_virtual {
     weir_exec *e;
     int64_t start_ms, tick_ms, now;
     uint64_t ticks;
+    uint64_t max_tick; /* the end of the clock's range (see above) */
     uint64_t seq;
     item *heap; /* min-heap on (due, seq) */
     size_t n, cap;
@@ -64,6 +72,43 @@ struct weir_virtual {
     bool pause; /* weir_virtual_pause: the run in progress stops after this tick */
     weir_virtual_options o;
 };
+
+/* --------------------------------------------------------------- the clock */
+
+/* The time of tick t (t <= max_tick), or INT64_MAX ("never") past the
+ * end. */
+static int64_t time_of(const weir_virtual *v, uint64_t t) {
+    int64_t span, at;
+    if (t > v->max_tick || t > INT64_MAX || __builtin_mul_overflow((int64_t)t, v->tick_ms, &span) ||
+        __builtin_add_overflow(v->start_ms, span, &at))
+        return INT64_MAX;
+    return at;
+}
+
+/* now + ms, saturated at INT64_MAX (never due). */
+static int64_t later(int64_t now, int64_t ms) {
+    int64_t at;
+    return __builtin_add_overflow(now, ms > 0 ? ms : 0, &at) ? INT64_MAX : at;
+}
+
+/* A JSON number of ms as an int64: reals are cut toward zero and saturate
+ * (a cast of a double out of range is undefined); NaN and negatives are 0. */
+static int64_t ms_of(json_t *n) {
+    if (json_is_integer(n)) return json_integer_value(n);
+    double d = json_number_value(n);
+    if (!(d > 0)) return 0;
+    return d >= 9223372036854775807.0 ? INT64_MAX : (int64_t)d;
+}
+
+/* What is left of the range, for the messages. */
+static int range_error(const weir_virtual *v, weir_error *err, const char *what) {
+    return weir__error(err, WEIR_EINVAL,
+                       "%s: past the end of the virtual clock's range (ms in a 64-bit integer); the clock is at tick "
+                       "%llu (%lld ms) and can move %llu more ticks of %lld ms, to tick %llu (%lld ms)",
+                       what, (unsigned long long)v->ticks, (long long)v->now,
+                       (unsigned long long)(v->max_tick - v->ticks), (long long)v->tick_ms,
+                       (unsigned long long)v->max_tick, (long long)time_of(v, v->max_tick));
+}
 
 /* ---------------------------------------------------------------- the heap */
 
@@ -216,7 +261,7 @@ static void admit_answered(weir_virtual *v) {
     while (v->held && !v->held->fetch_id) {
         real *h = v->held;
         held_unlink(v, h);
-        h->it.due = v->start_ms + (int64_t)(v->ticks + 1) * v->tick_ms;
+        h->it.due = v->ticks < v->max_tick ? time_of(v, v->ticks + 1) : INT64_MAX;
         heap_insert(v, &h->it); /* room kept for it: no allocation */
         weir__free(h);
     }
@@ -283,19 +328,16 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     if (!v->e) v->e = e;
     item it = {.kind = ITEM_EFFECT, .effect_id = eff->id, .due = v->now};
     switch (eff->kind) {
-    case WEIR_EFFECT_TIMER: {
-        json_t *d = json_object_get(eff->payload, "delayMs");
-        int64_t ms = json_is_integer(d) ? json_integer_value(d) : (int64_t)json_number_value(d);
-        it.due = v->now + (ms > 0 ? ms : 0);
+    case WEIR_EFFECT_TIMER:
+        it.due = later(v->now, ms_of(json_object_get(eff->payload, "delayMs")));
         break;
-    }
     case WEIR_EFFECT_HTTP: {
         const char *method = json_string_value(json_object_get(eff->payload, "method"));
         const char *url = json_string_value(json_object_get(eff->payload, "url"));
         json_t *mock = find_mock(v, method ? method : "GET", url ? url : "");
         if (mock) {
             it.result = mock_result(mock);
-            it.due = v->now + json_integer_value(json_object_get(mock, "latencyMs"));
+            it.due = later(v->now, json_integer_value(json_object_get(mock, "latencyMs")));
             if (!it.result) it.error = weir__strdup("out of memory building the mocked response");
         } else if (v->o.http) {
             int rc = start_real(v, eff);
@@ -384,6 +426,12 @@ int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_
     v->o = *o;
     v->tick_ms = o->tick_ms ? o->tick_ms : 1;
     v->start_ms = v->now = o->start_ms;
+    /* the last t with start_ms + t * tick_ms < INT64_MAX (unsigned: the
+     * span is exact for any start_ms below it), and a tick JSON can carry */
+    v->max_tick = v->start_ms >= INT64_MAX - 1
+                      ? 0
+                      : ((uint64_t)(INT64_MAX - 1) - (uint64_t)v->start_ms) / (uint64_t)v->tick_ms;
+    if (v->max_tick > INT64_MAX) v->max_tick = INT64_MAX;
     v->mocks = o->mocks ? json_deep_copy(o->mocks) : json_array();
     if (!v->mocks) {
         weir__free(v);
@@ -416,6 +464,7 @@ void weir_virtual_shell(weir_virtual *v, weir_shell *sh) {
 void weir_virtual_bind(weir_virtual *v, weir_exec *e) { v->e = e; }
 int64_t weir_virtual_now(const weir_virtual *v) { return v->now; }
 uint64_t weir_virtual_ticks(const weir_virtual *v) { return v->ticks; }
+uint64_t weir_virtual_max_tick(const weir_virtual *v) { return v->max_tick; }
 int64_t weir_virtual_tick_ms(const weir_virtual *v) { return v->tick_ms; }
 size_t weir_virtual_pending(const weir_virtual *v) { return v->live + v->nheld; }
 size_t weir_virtual_inflight(const weir_virtual *v) { return v->inflight; }
@@ -437,14 +486,22 @@ int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
     return 0;
 }
 
-uint64_t weir_virtual_tick_after(const weir_virtual *v, uint64_t n) { return v->ticks + (n ? n : 1); }
+uint64_t weir_virtual_tick_after(const weir_virtual *v, uint64_t n) {
+    uint64_t t;
+    return __builtin_add_overflow(v->ticks, n ? n : 1, &t) ? UINT64_MAX : t;
+}
 
 int weir_virtual_schedule(weir_virtual *v, const weir_inject *in, uint64_t at_tick, weir_error *err) {
     if (!in->node || !in->value) return weir__error(err, WEIR_EINVAL, "a scheduled inject needs a node and a value");
     if (at_tick <= v->ticks)
         return weir__error(err, WEIR_EINVAL, "tick %llu has passed (the virtual clock is at tick %llu)",
                            (unsigned long long)at_tick, (unsigned long long)v->ticks);
-    item it = {.kind = ITEM_INJECT, .due = v->start_ms + (int64_t)at_tick * v->tick_ms};
+    if (at_tick > v->max_tick) {
+        char what[96];
+        snprintf(what, sizeof what, "an inject at tick %llu", (unsigned long long)at_tick);
+        return range_error(v, err, what);
+    }
+    item it = {.kind = ITEM_INJECT, .due = time_of(v, at_tick)};
     it.node = weir__strdup(in->node);
     it.port = in->port ? weir__strdup(in->port) : NULL;
     it.value = json_incref(in->value);
@@ -500,23 +557,28 @@ static void advanced(weir_virtual *v) {
     if (v->o.advanced) v->o.advanced(v->o.ud, v->e, v->now, v->ticks);
 }
 
-/* Move to tick t (>= the current one), delivering what falls due. */
+/* Move to tick t (>= the current one, <= max_tick), delivering what falls
+ * due. */
 static int move_to(weir_virtual *v, uint64_t t, weir_error *err) {
     v->ticks = t;
-    v->now = v->start_ms + (int64_t)t * v->tick_ms;
+    v->now = time_of(v, t);
     return deliver_due(v, err);
 }
 
-/* The first tick at which the next live item is due, or 0 if none. */
+/* The first tick at which the next live item is due, or 0 if none is due
+ * within the clock's range. */
 static uint64_t next_due_tick(weir_virtual *v) {
     while (v->n && v->heap[0].cancelled) {
         item it = heap_pop(v);
         item_free(&it);
     }
-    if (!v->n) return 0;
-    int64_t due = v->heap[0].due - v->start_ms;
-    uint64_t t = due <= 0 ? 0 : (uint64_t)((due + v->tick_ms - 1) / v->tick_ms);
-    return t > v->ticks ? t : v->ticks + 1;
+    if (!v->n || v->heap[0].due > time_of(v, v->max_tick)) return 0;
+    int64_t due = v->heap[0].due;
+    /* start_ms <= due: the difference is exact in unsigned arithmetic */
+    uint64_t span = due <= v->start_ms ? 0 : (uint64_t)due - (uint64_t)v->start_ms;
+    uint64_t t = span / (uint64_t)v->tick_ms + (span % (uint64_t)v->tick_ms != 0);
+    if (t > v->ticks) return t;
+    return v->ticks < v->max_tick ? v->ticks + 1 : 0; /* due now: delivered at the next tick */
 }
 
 /* Time is about to move: a stepped execution catches up first (its open
@@ -526,6 +588,7 @@ static void stop_stepping(weir_virtual *v) {
 }
 
 int weir_virtual_tick(weir_virtual *v, weir_error *err) {
+    if (v->ticks >= v->max_tick) return range_error(v, err, "tick");
     stop_stepping(v);
     int rc = move_to(v, v->ticks + 1, err);
     advanced(v);
@@ -551,18 +614,32 @@ static int run_to(weir_virtual *v, uint64_t target, weir_error *err) {
         }
     }
     v->ticks = target;
-    v->now = v->start_ms + (int64_t)target * v->tick_ms;
+    v->now = time_of(v, target);
     return first_rc;
+}
+
+int weir_virtual_advance_ticks(weir_virtual *v, uint64_t n, weir_error *err) {
+    if (n > v->max_tick - v->ticks) {
+        char what[96];
+        snprintf(what, sizeof what, "advance %llu ticks", (unsigned long long)n);
+        return range_error(v, err, what);
+    }
+    stop_stepping(v);
+    int rc = run_to(v, v->ticks + n, err);
+    advanced(v);
+    return rc;
 }
 
 int weir_virtual_advance(weir_virtual *v, int64_t ms, weir_error *err) {
     if (ms < 0)
         return weir__error(err, WEIR_EINVAL, "advance takes a non-negative number of ms (got %lld)", (long long)ms);
-    stop_stepping(v);
-    uint64_t ticks = (uint64_t)((ms + v->tick_ms - 1) / v->tick_ms);
-    int rc = run_to(v, v->ticks + ticks, err);
-    advanced(v);
-    return rc;
+    uint64_t ticks = (uint64_t)(ms / v->tick_ms) + (ms % v->tick_ms != 0); /* rounded up, without overflow */
+    if (ticks > v->max_tick - v->ticks) {
+        char what[96];
+        snprintf(what, sizeof what, "advance %lld ms", (long long)ms);
+        return range_error(v, err, what);
+    }
+    return weir_virtual_advance_ticks(v, ticks, err);
 }
 
 /* Nothing left that run plays for: no scheduled inject, no real request
@@ -578,9 +655,15 @@ static bool played_out(weir_virtual *v) {
 void weir_virtual_pause(weir_virtual *v) { v->pause = true; }
 
 int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error *err) {
+    if (idle) *idle = false;
+    if (max_ticks > v->max_tick - v->ticks) {
+        char what[96];
+        snprintf(what, sizeof what, "run maxTicks %llu", (unsigned long long)max_ticks);
+        return range_error(v, err, what);
+    }
     stop_stepping(v);
     v->pause = false;
-    uint64_t limit = v->ticks + (max_ticks ? max_ticks : UINT64_MAX / 2 - v->ticks);
+    uint64_t limit = max_ticks ? v->ticks + max_ticks : v->max_tick;
     int first_rc = 0;
     /* A real request out stops the clock: its answer is delivered at the
      * next tick whenever it comes back, so real latency never shows in
@@ -604,7 +687,7 @@ int weir_virtual_run(weir_virtual *v, uint64_t max_ticks, bool *idle, weir_error
     bool done = played_out(v);
     if (!done && !v->nheld && !v->pause) { /* the bound: played that long */
         v->ticks = limit;
-        v->now = v->start_ms + (int64_t)limit * v->tick_ms;
+        v->now = time_of(v, limit);
     }
     if (idle) *idle = done;
     v->pause = false;

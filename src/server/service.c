@@ -26,6 +26,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .max_concurrent_executions = 100,
         .default_execution_timeout = 300000,
         .max_backpressure_queue = 10000,
+        .max_wave_hops = WEIR_DEFAULT_MAX_WAVE_HOPS,
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_connections = 10000,
@@ -291,7 +292,8 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
         json_object_set_new(body, "hops", json_integer((json_int_t)st->hops));
     }
     if (body && dropped) json_object_set_new(body, "dropped", json_true());
-    json_t *err = weir_exec_error(x->e);
+    /* Why its wave stopped (MAX_WAVE_HOPS), else why the execution failed. */
+    json_t *err = st && st->error ? st->error : weir_exec_error(x->e);
     if (body && err) json_object_set(body, "error", err);
     /* 200: settled; 202: still running when the wait ran out, or dropped */
     if (w->early) svc_time_settled(x, body); /* answered already: told with the next time command */
@@ -439,7 +441,8 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
                            s->cfg.max_concurrent_executions);
     weir_exec_options o = {.timeout_ms = -1,
                            .default_timeout_ms = s->cfg.default_execution_timeout,
-                           .max_queue = s->cfg.max_backpressure_queue};
+                           .max_queue = s->cfg.max_backpressure_queue,
+                           .max_wave_hops = s->cfg.max_wave_hops};
     int rc = parse_options(opts, &o, err);
     if (rc) return rc;
     /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */

@@ -24,6 +24,7 @@ typedef struct weir_service_config {
     unsigned max_concurrent_executions; /* not finished */
     int64_t default_execution_timeout;  /* ms */
     size_t max_backpressure_queue;
+    uint64_t max_wave_hops;             /* MAX_WAVE_HOPS: messages one wave may process (SPEC §10) */
     bool enable_metrics;
     size_t max_body_bytes;
     /* Connections and browsers (SPEC §10), see weir_http_options. */

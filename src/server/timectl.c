@@ -151,8 +151,9 @@ static void tick_cmd(weir_service *s, svc_exec *x, svc_reply *r, json_t *data) {
     if (!count_field(s, r, x, data, "count", 1, MAX_TICKS_PER_REQUEST, &n)) return;
     weir_error err;
     /* N ticks are an advance of N ticks: the same deliveries at the same
-     * ticks, empty stretches skipped, one time:advanced for the command */
-    int rc = n == 1 ? weir_virtual_tick(v, &err) : weir_virtual_advance(v, (int64_t)n * weir_virtual_tick_ms(v), &err);
+     * ticks, empty stretches skipped, one time:advanced for the command
+     * (past the end of the clock's range: WEIR_EINVAL, 400) */
+    int rc = n == 1 ? weir_virtual_tick(v, &err) : weir_virtual_advance_ticks(v, n, &err);
     if (rc) return fail_err(s, r, x, &err);
     svc_answer(s, r, 200, time_body(x));
 }
@@ -238,8 +239,14 @@ void svc_time_attach(svc_exec *x) {
 static void run_cmd(weir_service *s, svc_exec *x, svc_reply *r, json_t *data) {
     weir_virtual *v = virtual_of(s, x, r, "run");
     if (!v) return;
-    uint64_t max;
-    if (!count_field(s, r, x, data, "maxTicks", DEFAULT_RUN_TICKS, UINT64_MAX / 4, &max)) return;
+    uint64_t max, left = weir_virtual_max_tick(v) - weir_virtual_ticks(v);
+    if (!count_field(s, r, x, data, "maxTicks", 0, INT64_MAX, &max)) return;
+    if (max > left)
+        return fail(s, r, 400, x,
+                    "maxTicks %llu would take the virtual clock past the end of its range: it is at tick %llu and can "
+                    "move %llu more ticks",
+                    (unsigned long long)max, (unsigned long long)weir_virtual_ticks(v), (unsigned long long)left);
+    if (!max) max = left < DEFAULT_RUN_TICKS ? left : DEFAULT_RUN_TICKS;
     x->playing = true;
     x->play_waiting = false;
     x->play_reply = *r;
@@ -316,8 +323,17 @@ bool svc_time_schedule(weir_service *s, svc_exec *x, svc_reply *r, const weir_in
         fail(s, r, 400, x, "%s", err.message);
         return true;
     }
-    uint64_t tick = after ? weir_virtual_tick_after(v, (uint64_t)json_integer_value(after))
-                          : (uint64_t)json_integer_value(at);
+    uint64_t left = weir_virtual_max_tick(v) - weir_virtual_ticks(v);
+    uint64_t ahead = after ? (uint64_t)json_integer_value(after) : 0;
+    if (after && (ahead ? ahead : 1) > left) {
+        fail(s, r, 400, x,
+             "afterTicks %llu is past the end of the virtual clock's range: it is at tick %llu and can move %llu more "
+             "ticks",
+             (unsigned long long)ahead, (unsigned long long)weir_virtual_ticks(v), (unsigned long long)left);
+        return true;
+    }
+    uint64_t tick = after ? weir_virtual_tick_after(v, ahead)
+                          : (uint64_t)json_integer_value(at); /* past the range: weir_virtual_schedule says so */
     if (weir_virtual_schedule(v, in, tick, &err)) {
         fail_err(s, r, x, &err);
         return true;

@@ -171,3 +171,35 @@ Test(run_virtual, the_stepper_on_a_terminal) {
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", buf);
     close(fd);
 }
+
+/* SPEC §10: a scenario whose counts or times would overflow the virtual
+ * clock (ms in an int64, so the last tick is INT64_MAX - 1 at 1 ms) is
+ * refused with exit 2, saying where, instead of wrapping time negative. */
+#define NEAR_END "{\"advance\": 9223372036854775800}"
+Test(run_virtual, scenarios_that_overflow_the_clock_are_refused) {
+    refused("{\"steps\": [{\"advance\": 9223372036854775807}]}",
+            "steps[0]: advance 9223372036854775807 ms: past the end of the virtual clock's range");
+    refused("{\"steps\": [" NEAR_END ", {\"advance\": 7}]}", "steps[1]: advance 7 ms: past the end");
+    refused("{\"steps\": [" NEAR_END ", {\"tick\": 7}]}", "steps[1]: tick 7: past the end");
+    refused("{\"steps\": [" NEAR_END ", {\"run\": {\"maxTicks\": 7}}]}", "steps[1]: run maxTicks 7: past the end");
+    refused("{\"steps\": [" NEAR_END ", {\"inject\": {\"nodeId\": \"source\", \"value\": 1, \"afterTicks\": 7}}]}",
+            "steps[1]: inject afterTicks 7: past the end");
+    refused("{\"steps\": [{\"inject\": {\"nodeId\": \"source\", \"value\": 1, \"afterTicks\": 9223372036854775807}}]}",
+            "steps[0]: inject afterTicks 9223372036854775807: past the end");
+    refused("{\"steps\": [{\"inject\": {\"nodeId\": \"source\", \"value\": 1, \"atTick\": 9223372036854775807}}]}",
+            "steps[0]: an inject at tick 9223372036854775807: past the end");
+    refused("{\"tickMs\": 4611686018427387904, \"steps\": [{\"tick\": 2}]}", "steps[0]: tick 2: past the end");
+    refused("{\"tickMs\": 4611686018427387904, \"steps\": [{\"tick\": 1}, {\"tick\": 1}]}",
+            "steps[1]: tick 1: past the end");
+    /* what is left of the range is usable */
+    char *sc = proc_tempfile(".json", "{\"steps\": [" NEAR_END ", {\"tick\": 6}, {\"run\": true},"
+                                      " {\"expect\": {\"tick\": 9223372036854775806}}]}");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "run " EX "merge-diamond.json --virtual --scenario %s", sc);
+    proc_result r = run(cmd);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    ASSERT_HAS(r, out, "checks: 1 passed, 0 failed");
+    proc_free(&r);
+    unlink(sc);
+    free(sc);
+}

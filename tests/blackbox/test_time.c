@@ -4,6 +4,7 @@
  * injects, mocks, and the errors of each. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -416,5 +417,73 @@ Test(time, a_switch_finishes_an_open_wave_and_ends_a_run) {
     http_free(&r);
     /* the wave was finished first: d requested its timer, now on the wall clock (50 ms) */
     cr_assert_eq(processed_by_wall_clock(&s, 3), 3, "a, d, then z after the carried timer");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* SPEC §10: counts and times that would overflow the virtual clock are 400,
+ * and nothing moves.  Before, {"ms": INT64_MAX} answered 200 with a negative
+ * time (and aborted under UBSan). */
+Test(time, the_clock_refuses_to_overflow) {
+    server s = serve_start(NULL);
+    execute(&s, DELAY_GRAPH(""), "{\"runtime\":\"virtual\",\"completion\":\"never\"}");
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s", id);
+    http_resp r = http_req(&s, "GET", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    r = op(&s, "advance", "{\"ms\":9223372036854775807}");
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert(strstr(str(&r, "error"), "past the end of the virtual clock's range"), "%s", r.body);
+    http_free(&r);
+    r = op(&s, "tick", "{\"count\":1}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(num(&r, "tick"), 1, "nothing moved before: %s", r.body);
+    json_int_t t1 = num(&r, "time"); /* the clock's start + 1 tick of 1 ms */
+    http_free(&r);
+    /* to two ticks before the end: the last time is INT64_MAX - 1 */
+    json_int_t room = (INT64_MAX - 1) - t1 - 2;
+    char body[128];
+    snprintf(body, sizeof body, "{\"ms\":%lld}", (long long)room);
+    r = op(&s, "advance", body);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(num(&r, "time"), INT64_MAX - 3, "%s", r.body);
+    json_int_t last = num(&r, "tick") + 2;
+    http_free(&r);
+
+    const char *refused[] = {"tick", "{\"count\":3}", "run", "{\"maxTicks\":3}", "advance", "{\"ms\":3}",
+                             "inject", "{\"nodeId\":\"a\",\"value\":1,\"afterTicks\":3}"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i += 2) {
+        r = op(&s, refused[i], refused[i + 1]);
+        cr_assert_eq(r.status, 400, "%s %s: %s", refused[i], refused[i + 1], r.body);
+        cr_assert(strstr(str(&r, "error"), "past the end"), "%s", r.body);
+        http_free(&r);
+    }
+    snprintf(body, sizeof body, "{\"nodeId\":\"a\",\"value\":1,\"atTick\":%lld}", (long long)last + 1);
+    r = op(&s, "inject", body);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    http_free(&r);
+    r = op(&s, "inject", "{\"nodeId\":\"a\",\"value\":1,\"afterTicks\":9223372036854775807}");
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    http_free(&r);
+    snprintf(body, sizeof body, "{\"nodeId\":\"a\",\"value\":2,\"atTick\":%lld}", (long long)last);
+    r = op(&s, "inject", body);
+    cr_assert_eq(r.status, 202, "the last tick is in range: %s", r.body);
+    http_free(&r);
+    /* what is left is fine: two ticks, then the end */
+    r = op(&s, "tick", "{\"count\":2}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(num(&r, "tick"), last, "%s", r.body);
+    cr_assert_eq(num(&r, "time"), INT64_MAX - 1, "%s", r.body);
+    http_free(&r);
+    r = op(&s, "tick", NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    http_free(&r);
+    r = op(&s, "run", NULL);
+    cr_assert_eq(r.status, 200, "a run with no bound plays what is left (nothing): %s", r.body);
+    cr_assert_eq(num(&r, "tick"), last, "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "GET", "/health", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }

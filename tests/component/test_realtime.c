@@ -810,13 +810,36 @@ Test(realtime, egress_refuses_loopback_without_connecting) {
     http(EXEC_A, 4, "GET", "http://[::ffff:127.0.0.1]:1/", NULL, NULL, 5000);
     RUN_UNTIL(nres == 4);
     cr_expect_str_eq(find_res(EXEC_A, 1)->error,
-                     "egress refused: 127.0.0.1 is a loopback address (set EGRESS_ALLOW_PRIVATE=true to allow)");
+                     "egress refused: 127.0.0.1 is in 127.0.0.0/8: loopback (RFC 1122), not globally reachable; set "
+                     "EGRESS_ALLOW_PRIVATE=true to allow");
     cr_expect_str_eq(find_res(EXEC_A, 2)->error,
-                     "egress refused: ::1 is a loopback address (set EGRESS_ALLOW_PRIVATE=true to allow)");
+                     "egress refused: ::1 is in ::1/128: loopback (RFC 4291), not globally reachable; set "
+                     "EGRESS_ALLOW_PRIVATE=true to allow");
     cr_expect(strncmp(find_res(EXEC_A, 3)->error, "egress refused: ", 16) == 0, "%s", find_res(EXEC_A, 3)->error);
-    cr_expect(strstr(find_res(EXEC_A, 4)->error, "is a loopback address") != NULL, "%s",
-              find_res(EXEC_A, 4)->error);
+    cr_expect(strstr(find_res(EXEC_A, 4)->error,
+                     "::ffff:0:0/96: IPv4-mapped (RFC 4291), embedding an IPv4 address in 127.0.0.0/8: loopback") !=
+                  NULL,
+              "%s", find_res(EXEC_A, 4)->error);
     cr_expect_eq(srv1.connections, 0, "no connection was made");
+    finish();
+}
+
+/* SPEC §10: every special-purpose range of the IANA registries, and the
+ * error names the range (unit/test_egress.c checks the ranges one by one). */
+Test(realtime, egress_refuses_special_purpose_ranges_naming_them) {
+    make_runtime(NULL);
+    http(EXEC_A, 1, "GET", "http://198.18.0.1:1/", NULL, NULL, 1000);
+    http(EXEC_A, 2, "GET", "http://[2001:db8::1]:1/", NULL, NULL, 1000);
+    http(EXEC_A, 3, "GET", "http://[64:ff9b::a00:1]:1/", NULL, NULL, 1000);
+    RUN_UNTIL(nres == 3);
+    cr_expect_str_eq(find_res(EXEC_A, 1)->error,
+                     "egress refused: 198.18.0.1 is in 198.18.0.0/15: benchmarking (RFC 2544), not globally "
+                     "reachable; set EGRESS_ALLOW_PRIVATE=true to allow");
+    cr_expect(strstr(find_res(EXEC_A, 2)->error, "is in 2001:db8::/32: documentation (RFC 3849)") != NULL, "%s",
+              find_res(EXEC_A, 2)->error);
+    cr_expect(strstr(find_res(EXEC_A, 3)->error, "embedding an IPv4 address in 10.0.0.0/8: private-use (RFC 1918)") !=
+                  NULL,
+              "%s", find_res(EXEC_A, 3)->error);
     finish();
 }
 
@@ -946,7 +969,8 @@ Test(realtime, redirect_to_private_address_is_refused) {
     r = wait_res(EXEC_A, 2);
     cr_assert_not_null(r->error);
     cr_expect_str_eq(r->error,
-                     "egress refused: 127.0.0.2 is a loopback address (set EGRESS_ALLOW_PRIVATE=true to allow)");
+                     "egress refused: 127.0.0.2 is in 127.0.0.0/8: loopback (RFC 1122), not globally reachable; set "
+                     "EGRESS_ALLOW_PRIVATE=true to allow");
     cr_expect_eq(srv1.requests, 2);
     cr_expect_eq(srv2.connections, 0, "no connection to the private address");
     finish();
@@ -1049,7 +1073,8 @@ Test(realtime, fetch_follows_redirects_and_keeps_the_egress_guard) {
     fetch(json_pack("{s:s}", "method", "GET"), 2);
     RUN_UNTIL(nres == 2);
     cr_expect_str_eq(find_res(EXEC_FETCH, 1)->error,
-                     "egress refused: 127.0.0.1 is a loopback address (set EGRESS_ALLOW_PRIVATE=true to allow)");
+                     "egress refused: 127.0.0.1 is in 127.0.0.0/8: loopback (RFC 1122), not globally reachable; set "
+                     "EGRESS_ALLOW_PRIVATE=true to allow");
     cr_expect_null(find_res(EXEC_FETCH, 1)->result);
     cr_expect(strstr(find_res(EXEC_FETCH, 2)->error, "url") != NULL, "%s", find_res(EXEC_FETCH, 2)->error);
     cr_expect_eq(srv1.connections, 0, "no connection was made");

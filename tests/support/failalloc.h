@@ -19,5 +19,7 @@ void fa_free(void *p);
 /* Allocations attempted since install, and blocks still live. */
 size_t fa_count(void);
 long fa_live(void);
+/* Bytes in the blocks still live (as asked for, headers not counted). */
+long long fa_live_bytes(void);
 
 #endif

@@ -31,8 +31,9 @@ static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, jso
 static void on_settled(void *ud, weir_exec *e, const weir_settled *s) {
     (void)e;
     json_array_append_new(((test_shell *)ud)->settled,
-                          json_pack("{s:I,s:O?,s:O?,s:I,s:i}", "injectId", (json_int_t)s->inject_id, "outputs",
-                                    s->outputs, "trace", s->trace, "hops", (json_int_t)s->hops, "status", s->status));
+                          json_pack("{s:I,s:O?,s:O?,s:I,s:i,s:O?}", "injectId", (json_int_t)s->inject_id, "outputs",
+                                    s->outputs, "trace", s->trace, "hops", (json_int_t)s->hops, "status", s->status,
+                                    "error", s->error));
 }
 
 static void on_finished(void *ud, weir_exec *e) {

@@ -16,7 +16,7 @@ typedef struct test_shell {
     json_t *effects;   /* [{id, kind, node, payload}] in request order (not log) */
     json_t *logs;      /* log effect payloads */
     json_t *cancelled; /* [id] */
-    json_t *settled;   /* [{injectId, outputs, trace, hops, status}] */
+    json_t *settled;   /* [{injectId, outputs, trace, hops, status, error?}] */
     int finished;
     int64_t clock_ns;
 } test_shell;
