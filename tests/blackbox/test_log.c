@@ -248,3 +248,16 @@ Test(log, a_failed_execution_logs_its_reason) {
     json_decref(js);
     serve_stop(&s);
 }
+
+/* weir run's log lines too: a value with a newline stays on its line. */
+Test(log, weir_run_keeps_a_logged_newline_on_its_line) {
+    char *graph = proc_tempfile(".json", LOGGER_GRAPH);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, WEIR_BINARY " run %s --inject 'in=\"first\\nFAKE second\"' --timeout 2000", graph);
+    proc_result r = proc_run(cmd);
+    cr_assert_not_null(strstr(r.err, "said: first\\nFAKE second\n"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "\nFAKE"), "%s", r.err);
+    proc_free(&r);
+    unlink(graph);
+    free(graph);
+}
