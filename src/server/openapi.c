@@ -214,7 +214,7 @@ static json_t *operation_json(const weir_route *r) {
     return j;
 }
 
-json_t *weir_service_openapi(void) {
+static json_t *build(void) {
     size_t n;
     const weir_route *routes = weir_service_routes(&n);
     json_t *paths = json_object();
@@ -244,4 +244,12 @@ json_t *weir_service_openapi(void) {
                      "A dataflow runtime: graphs, executions, injects, metrics (SPEC §6). Events: Socket.IO at "
                      "/socket.io/ and a plain WebSocket at /ws (SPEC §5).",
                      "paths", paths, "components", "schemas", weir__openapi_schemas(), "securitySchemes", schemes);
+}
+
+/* Built once: the routes and schemas never change while the process runs,
+ * and building it costs as much as sending it. */
+json_t *weir_service_openapi(void) {
+    static json_t *doc;
+    if (!doc) doc = build(); /* (out of memory: NULL, tried again next time) */
+    return json_incref(doc);
 }
