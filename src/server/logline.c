@@ -170,8 +170,8 @@ void weir_logline_vwrite(FILE *f, bool json, weir_log_level level, json_t *field
     /* out of memory: still one line, in the format asked for */
     char fallback[160];
     if (json)
-        snprintf(fallback, sizeof fallback, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"(out of memory: a log line was "
-                                            "lost)\"}\n", ts, lvl);
+        snprintf(fallback, sizeof fallback,
+                 "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"(out of memory: a log line was lost)\"}\n", ts, lvl);
     else snprintf(fallback, sizeof fallback, "%s %-5s (out of memory: a log line was lost)\n", ts, lvl);
     put(f, fallback);
 }

@@ -198,8 +198,10 @@ static json_t *inject_schemas(void) {
         "atTick",
         json_pack("{s:s,s:i,s:s}", "type", "integer", "minimum", 1, "description", "virtual: deliver at tick N"),
         NULL);
-    json_t *hop = object("One hop of a traced inject", "tick to value", "tick", count(NULL), "from",
-                         str("node:port it came from"), "to", str("node:port it went to"), "value", any(NULL), NULL);
+    json_t *from = json_pack("{s:[s,s],s:s}", "type", "string", "null", "description",
+                             "node:port it came from (null: the inject itself)");
+    json_t *hop = object("One hop of a traced inject", "tick to value", "tick", count(NULL), "from", from, "to",
+                         str("node:port it went to"), "value", any(NULL), NULL);
     json_t *result = object(
         "What an inject caused (settled: everything it caused has finished)",
         "executionId injectId tick settled state", "executionId", str(NULL), "injectId", count(NULL), "tick",

@@ -93,7 +93,8 @@ static void inject(server *s, const char *exec_id, const char *body) {
 /* A logged value with a newline, a carriage return and an escape sequence
  * is one line: escaped in text, a JSON string in json. */
 Test(log, a_newline_in_a_logged_value_stays_on_its_line) {
-    const char *value = "{\"nodeId\":\"in\",\"value\":\"first\\nFAKE 2026-01-01T00:00:00Z error  forged\\r\\u001b[31m\"}";
+    const char *value =
+        "{\"nodeId\":\"in\",\"value\":\"first\\nFAKE 2026-01-01T00:00:00Z error  forged\\r\\u001b[31m\"}";
     server s = serve_start(NULL);
     inject(&s, serve_execute(&s, LOGGER_GRAPH, NULL), value);
     const char *log = log_with(&s, "said: ");

@@ -223,6 +223,12 @@ async function everyOperation(first) {
   await call('GET', `/api/executions/${first.executionId}/metrics`);
   const late = await call('POST', `/api/executions/${first.executionId}/inject`, { nodeId: 'input', value: 1 });
   assert.equal(late.status, 409); // completed
+  const kept = await call('POST', `/api/graphs/${first.graphId}/execute`, { completion: 'never', onError: 'continue' });
+  const traced = await call('POST', `/api/executions/${kept.json.executionId}/inject?trace=true`,
+    { nodeId: 'input', port: 'in', value: 2 });
+  assert.equal(traced.status, 200);
+  assert.equal(traced.json.trace.length, 3, JSON.stringify(traced.json));
+  await call('POST', `/api/executions/${kept.json.executionId}/stop`);
   // time and ingress: a service graph on the virtual runtime
   const service = {
     symbia: '1.0', name: 'openapi-ingress',
@@ -238,7 +244,12 @@ async function everyOperation(first) {
     ],
   };
   const g = await call('POST', '/api/graphs', service);
-  const x = (await call('POST', `/api/graphs/${g.json.id}/execute`, { runtime: 'virtual', tickMs: 10 })).json;
+  const x = (await call('POST', `/api/graphs/${g.json.id}/execute`, {
+    runtime: 'virtual', tickMs: 10,
+    mocks: [{
+      match: { method: 'GET', url: 'http://api.test/*' }, response: { status: 200, body: { ok: true } }, latencyMs: 5,
+    }],
+  })).json;
   const id = x.executionId;
   const early = await call('POST', `/api/executions/${id}/inject`, { nodeId: 'in', value: 1 });
   assert.equal(early.status, 202); // needs virtual time: answered at once
