@@ -122,7 +122,26 @@ static json_t *response(const operation *op, int status) {
     return r;
 }
 
-static json_t *responses(const weir_route *r, const operation *op) {
+/* An error answer of status: a $ref to components/responses, added to
+ * shared the first time ("NotFound": the reason phrase without spaces). */
+static json_t *shared_error(json_t *shared, int status) {
+    const char *description = status == 401   ? "No credentials were sent (auth is configured)"
+                              : status == 403 ? "Refused: the credentials (or where the request came from)"
+                                              : NULL;
+    char name[64] = "", path[96];
+    for (const char *c = weir_http_reason(status); *c && strlen(name) < sizeof name - 1; c++)
+        if (isalnum((unsigned char)*c)) strncat(name, c, 1);
+    if (!json_object_get(shared, name)) {
+        json_t *r = response(NULL, status);
+        if (r && description) json_object_set_new(r, "description", json_string(description));
+        json_object_set_new(shared, name, r);
+    }
+    snprintf(path, sizeof path, "#/components/responses/%s", name);
+    return json_pack("{s:s}", "$ref", path);
+}
+
+/* The answers of r; the error answers every operation shares go to shared. */
+static json_t *responses(const weir_route *r, const operation *op, json_t *shared) {
     json_t *all = json_object();
     char code[8];
     snprintf(code, sizeof code, "%d", r->status);
@@ -131,17 +150,16 @@ static json_t *responses(const weir_route *r, const operation *op) {
         int st = atoi(e);
         if (st) {
             snprintf(code, sizeof code, "%d", st);
-            json_object_set_new(all, code, response(op, st));
+            json_t *own = answer_schema(op, st);
+            json_object_set_new(all, code, own || st < 400 ? response(op, st) : shared_error(shared, st));
+            json_decref(own);
         }
         e += strcspn(e, " ");
         e += strspn(e, " ");
     }
     if (needs_auth(r->method)) { /* when auth is configured (SPEC §6) */
-        json_t *e401 = response(NULL, 401), *e403 = response(NULL, 403);
-        json_object_set_new(e401, "description", json_string("No credentials were sent"));
-        json_object_set_new(e403, "description", json_string("The credentials were refused"));
-        json_object_set_new(all, "401", e401);
-        json_object_set_new(all, "403", e403);
+        json_object_set_new(all, "401", shared_error(shared, 401));
+        json_object_set_new(all, "403", shared_error(shared, 403));
     }
     return all;
 }
@@ -186,7 +204,7 @@ static void path_of(const char *pattern, char *path, size_t cap, json_t *params)
     }
 }
 
-static json_t *operation_json(const weir_route *r) {
+static json_t *operation_json(const weir_route *r, json_t *shared) {
     const operation *op = operation_of(r);
     char path[256];
     json_t *params = json_array();
@@ -197,7 +215,7 @@ static json_t *operation_json(const weir_route *r) {
         json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "trace", "in", "query",
                                                 "description", "as the body's trace", "schema", "type", "boolean"));
     }
-    json_t *j = json_pack("{s:s,s:o}", "summary", r->summary, "responses", responses(r, op));
+    json_t *j = json_pack("{s:s,s:o}", "summary", r->summary, "responses", responses(r, op, shared));
     if (!j) {
         json_decref(params);
         return NULL;
@@ -217,8 +235,8 @@ static json_t *operation_json(const weir_route *r) {
 static json_t *build(void) {
     size_t n;
     const weir_route *routes = weir_service_routes(&n);
-    json_t *paths = json_object();
-    for (size_t i = 0; paths && i < n; i++) {
+    json_t *paths = json_object(), *shared = json_object();
+    for (size_t i = 0; paths && shared && i < n; i++) {
         char path[256], method[16];
         json_t *ignored = json_array();
         path_of(routes[i].pattern, path, sizeof path, ignored);
@@ -232,18 +250,19 @@ static json_t *build(void) {
             item = json_object();
             json_object_set_new(paths, path, item);
         }
-        json_object_set_new(item, method, operation_json(&routes[i]));
+        json_object_set_new(item, method, operation_json(&routes[i], shared));
     }
     json_t *schemes = json_pack(
         "{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}}", "apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key",
         "description", "One of API_KEYS (also accepted as Authorization: Bearer <key>)", "bearer", "type", "http",
         "scheme", "bearer", "bearerFormat", "JWT", "description",
         "A JWT verified with JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256): signature, exp, nbf");
-    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:o}}", "openapi", "3.1.0", "info", "title", "weir", "version",
+    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:o,s:o}}", "openapi", "3.1.0", "info", "title", "weir", "version",
                      WEIR_VERSION, "description",
                      "A dataflow runtime: graphs, executions, injects, metrics (SPEC §6). Events: Socket.IO at "
                      "/socket.io/ and a plain WebSocket at /ws (SPEC §5).",
-                     "paths", paths, "components", "schemas", weir__openapi_schemas(), "securitySchemes", schemes);
+                     "paths", paths, "components", "schemas", weir__openapi_schemas(), "responses", shared,
+                     "securitySchemes", schemes);
 }
 
 /* Built once: the routes and schemas never change while the process runs,

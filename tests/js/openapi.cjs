@@ -92,7 +92,8 @@ async function call(method, urlPath, body, contentType = 'application/json') {
     body: text,
   });
   const raw = await res.text();
-  const answer = op.responses[String(res.status)];
+  let answer = op.responses[String(res.status)];
+  if (answer && answer.$ref) answer = doc.components.responses[answer.$ref.split('/').pop()];
   assert.ok(answer, `${what}: status ${res.status} is not in the document (${Object.keys(op.responses)}): ${raw}`);
   const [type, media] = Object.entries(answer.content || {})[0] || [];
   assert.ok(media, `${what}: the document gives no content for ${res.status}`);

@@ -106,12 +106,12 @@ Test(openapi, every_route_has_a_unique_camel_case_operation_id) {
     json_decref(doc);
 }
 
-/* Every $ref inside v names a schema of components/schemas. */
-static void refs_resolve(json_t *v, json_t *schemas, const char *where) {
+/* Every $ref inside v names something in components. */
+static void refs_resolve(json_t *v, json_t *components, const char *where) {
     if (json_is_array(v)) {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) refs_resolve(x, schemas, where);
+        json_array_foreach(v, i, x) refs_resolve(x, components, where);
         return;
     }
     if (!json_is_object(v)) return;
@@ -120,11 +120,16 @@ static void refs_resolve(json_t *v, json_t *schemas, const char *where) {
     json_object_foreach(v, key, x) {
         if (strcmp(key, "$ref") == 0) {
             const char *ref = json_string_value(x);
-            const char *prefix = "#/components/schemas/";
+            const char *prefix = "#/components/";
             cr_assert(ref && strncmp(ref, prefix, strlen(prefix)) == 0, "%s: $ref %s", where, ref ? ref : "?");
-            cr_assert_not_null(json_object_get(schemas, ref + strlen(prefix)), "%s: no schema for %s", where, ref);
+            char kind[32];
+            const char *name = strchr(ref + strlen(prefix), '/');
+            cr_assert_not_null(name, "%s: $ref %s", where, ref);
+            snprintf(kind, sizeof kind, "%.*s", (int)(name - ref - strlen(prefix)), ref + strlen(prefix));
+            cr_assert_not_null(json_object_get(json_object_get(components, kind), name + 1), "%s: nothing at %s", where,
+                               ref);
         } else {
-            refs_resolve(x, schemas, where);
+            refs_resolve(x, components, where);
         }
     }
 }
@@ -157,6 +162,15 @@ Test(openapi, parameters_answers_and_refs) {
         const char *status;
         json_t *answer;
         json_object_foreach(json_object_get(op, "responses"), status, answer) {
+            const char *ref = json_string_value(json_object_get(answer, "$ref"));
+            if (ref) { /* a shared answer */
+                const char *prefix = "#/components/responses/";
+                cr_assert(strncmp(ref, prefix, strlen(prefix)) == 0, "%s", ref);
+                answer = json_object_get(json_object_get(json_object_get(doc, "components"), "responses"),
+                                         ref + strlen(prefix));
+                cr_assert_not_null(answer, "%s %s: no %s", routes[i].method, routes[i].pattern, ref);
+            }
+            cr_assert_not_null(json_object_get(answer, "description"));
             json_t *media = json_object_iter_value(json_object_iter(json_object_get(answer, "content")));
             cr_assert_not_null(json_object_get(media, "schema"), "%s %s: answer %s has no schema", routes[i].method,
                                routes[i].pattern, status);
@@ -167,9 +181,9 @@ Test(openapi, parameters_answers_and_refs) {
         }
         char where[128];
         snprintf(where, sizeof where, "%s %s", routes[i].method, routes[i].pattern);
-        refs_resolve(op, schemas, where);
+        refs_resolve(op, json_object_get(doc, "components"), where);
     }
-    refs_resolve(schemas, schemas, "components/schemas");
+    refs_resolve(json_object_get(doc, "components"), json_object_get(doc, "components"), "components");
     json_decref(doc);
 }
 
