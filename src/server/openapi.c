@@ -257,8 +257,8 @@ static json_t *build(void) {
         "description", "One of API_KEYS (also accepted as Authorization: Bearer <key>)", "bearer", "type", "http",
         "scheme", "bearer", "bearerFormat", "JWT", "description",
         "A JWT verified with JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256): signature, exp, nbf");
-    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:o,s:o}}", "openapi", "3.1.0", "info", "title", "weir", "version",
-                     WEIR_VERSION, "description",
+    return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:o,s:o}}", "openapi", "3.1.0", "info", "title", "weir",
+                     "version", WEIR_VERSION, "description",
                      "A dataflow runtime: graphs, executions, injects, metrics (SPEC §6). Events: Socket.IO at "
                      "/socket.io/ and a plain WebSocket at /ws (SPEC §5).",
                      "paths", paths, "components", "schemas", weir__openapi_schemas(), "responses", shared,
