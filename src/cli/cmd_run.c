@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/virtual.h"
+#include "server/logline.h"
 
 static const char HELP[] =
     "Usage: weir run GRAPH [options]\n"
@@ -104,9 +105,11 @@ static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, jso
         if (rs->json) {
             json_array_append(rs->logs, data);
         } else {
-            fprintf(stderr, "log %s %s: %s\n", json_string_value(json_object_get(data, "level")),
-                    json_string_value(json_object_get(data, "nodeId")),
-                    json_string_value(json_object_get(data, "message")));
+            fprintf(stderr, "log %s %s: ", json_string_value(json_object_get(data, "level")),
+                    json_string_value(json_object_get(data, "nodeId")));
+            const char *msg = json_string_value(json_object_get(data, "message"));
+            weir_logline_put_escaped(stderr, msg ? msg : ""); /* a newline in the value stays on this line */
+            fputc('\n', stderr);
         }
     }
 }

@@ -1,11 +1,14 @@
 /* weir serve: the REST service (SPEC §6) on one libuv loop. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "server/logline.h"
 #include "server/service.h"
 
 /* Relative to the working directory, like Prometheus's ./data: visible
@@ -128,6 +131,37 @@ static void help(FILE *f) {
 
 static const char *values[N_SETTINGS];
 
+/* LOG_FORMAT=json makes every line JSON, start-up errors included: known
+ * before the settings are read, from the flag (last wins) or the
+ * environment. */
+static bool log_json;
+
+static bool json_wanted(int argc, char **argv) {
+    const char *v = getenv("LOG_FORMAT");
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--log-format=", 13) == 0) v = argv[i] + 13;
+        else if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc) v = argv[++i];
+    }
+    return v && strcmp(v, "json") == 0;
+}
+
+/* A start-up error: one line, JSON under LOG_FORMAT=json. */
+static void startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void startup_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (log_json) {
+        weir_logline_vwrite(stderr, true, WEIR_LOG_ERROR, NULL, fmt, ap);
+    } else {
+        char msg[1024];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        fputs("weir serve: ", stderr);
+        weir_logline_put_escaped(stderr, msg); /* a value with a newline stays on its line */
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
+
 static bool parse_bool(const char *v, bool *out) {
     if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0) *out = true;
     else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0) *out = false;
@@ -156,13 +190,13 @@ static int apply(weir_service_config *c) {
         bool is_bool = s->type == T_BOOL || s->type == T_FLAG;
         bool ok = s->type == T_STR || (is_bool ? parse_bool(v, &b) : parse_int(v, s->type, &n));
         if (!ok) {
-            fprintf(stderr, "weir serve: %s (--%s) must be %s, got '%s'\n", s->env, s->flag,
-                    is_bool ? "true or false" : "a non-negative integer", v);
+            startup_error("%s (--%s) must be %s, got '%s'", s->env, s->flag,
+                          is_bool ? "true or false" : "a non-negative integer", v);
             return EXIT_USAGE;
         }
         if (strcmp(s->env, "PORT") == 0) {
             if (n > 65535) {
-                fprintf(stderr, "weir serve: PORT must be at most 65535, got %lld\n", n);
+                startup_error("PORT must be at most 65535, got %lld", n);
                 return EXIT_USAGE;
             }
             c->port = (int)n;
@@ -199,8 +233,8 @@ static int apply(weir_service_config *c) {
                  strcmp(s->env, "ISOLATE_MEMORY_MB") == 0 || strcmp(s->env, "ISOLATE_QUEUE") == 0) {
             bool mem = strcmp(s->env, "ISOLATE_MEMORY_MB") == 0;
             if (n < (mem ? 16 : 1) || n > (mem ? 65536 : 1000000)) {
-                fprintf(stderr, "weir serve: %s must be between %d and %d, got %lld\n", s->env, mem ? 16 : 1,
-                        mem ? 65536 : 1000000, n);
+                startup_error("%s must be between %d and %d, got %lld", s->env, mem ? 16 : 1, mem ? 65536 : 1000000,
+                              n);
                 return EXIT_USAGE;
             }
             if (strcmp(s->env, "ISOLATE_POOL_SIZE") == 0) c->isolate_pool_size = (unsigned)n;
@@ -210,7 +244,7 @@ static int apply(weir_service_config *c) {
         }
         else if (strcmp(s->env, "TICK_MS") == 0) {
             if (n < 1) {
-                fprintf(stderr, "weir serve: TICK_MS must be at least 1, got %lld\n", n);
+                startup_error("TICK_MS must be at least 1, got %lld", n);
                 return EXIT_USAGE;
             }
             c->tick_ms = n;
@@ -223,7 +257,7 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "JWT_PUBLIC_KEY") == 0) c->jwt_public_key = v;
         else if (strcmp(s->env, "DATA_DIR") == 0) {
             if (!v[0]) {
-                fprintf(stderr, "weir serve: DATA_DIR must name a directory (or use --memory to store nothing)\n");
+                startup_error("DATA_DIR must name a directory (or use --memory to store nothing)");
                 return EXIT_USAGE;
             }
             c->data_dir = v;
@@ -232,17 +266,16 @@ static int apply(weir_service_config *c) {
         }
     }
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
-        fprintf(stderr, "weir serve: LOG_FORMAT must be text or json, got '%s'\n", c->log_format);
+        startup_error("LOG_FORMAT must be text or json, got '%s'", c->log_format);
         return EXIT_USAGE;
     }
     bool auth = (c->api_keys && *c->api_keys) || (c->jwt_secret && *c->jwt_secret) ||
                 (c->jwt_public_key && *c->jwt_public_key);
     if (!auth && strcmp(c->host, "127.0.0.1") != 0 && strcmp(c->host, "localhost") != 0 &&
         strcmp(c->host, "::1") != 0) {
-        fprintf(stderr,
-                "weir serve: HOST=%s would expose the API without authentication; without auth the server binds to "
-                "loopback only: set API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY to listen on other addresses\n",
-                c->host);
+        startup_error("HOST=%s would expose the API without authentication; without auth the server binds to "
+                      "loopback only: set API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY to listen on other addresses",
+                      c->host);
         return EXIT_USAGE;
     }
     return 0;
@@ -289,14 +322,26 @@ int weir_cmd_serve(int argc, char **argv) {
     opts[N_SETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
     int c;
     optind = 1;
-    opterr = 0;
+    log_json = json_wanted(argc, argv);
+    opterr = 0; /* the error is said below: two lines of text, or one JSON line */
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             help(stdout);
             return EXIT_OK;
         }
-        if (c < OPT_BASE || c >= OPT_BASE + (int)N_SETTINGS) return cli_option_error("serve", c, argc, argv, opts);
+        if (c < OPT_BASE || c >= OPT_BASE + (int)N_SETTINGS) {
+            if (log_json) {
+                startup_error("invalid option '%s' (unknown, or its value is missing); weir serve --help lists them",
+                              argv[optind - 1]);
+                return EXIT_USAGE;
+            }
+            return cli_option_error("serve", c, argc, argv, opts);
+        }
         values[c - OPT_BASE] = optarg ? optarg : "true"; /* a T_FLAG alone */
+    }
+    if (optind < argc && log_json) {
+        startup_error("unexpected argument '%s'; weir serve --help lists the options", argv[optind]);
+        return EXIT_USAGE;
     }
     if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     weir_service_config cfg;
@@ -310,7 +355,7 @@ int weir_cmd_serve(int argc, char **argv) {
     weir_error err;
     rc = weir_service_start(&st.loop, &cfg, &st.svc, &err);
     if (rc) {
-        fprintf(stderr, "weir serve: %s\n", err.message);
+        startup_error("%s", err.message);
         uv_run(&st.loop, UV_RUN_DEFAULT); /* what the failed start made closes its handles */
         uv_loop_close(&st.loop);
         return rc == WEIR_EINVAL ? EXIT_USAGE : EXIT_FAILED;
@@ -333,6 +378,7 @@ int weir_cmd_serve(int argc, char **argv) {
     uv_signal_start(&st.sigint, on_signal, SIGINT);
     uv_run(&st.loop, UV_RUN_DEFAULT);
     uv_loop_close(&st.loop);
-    fprintf(stderr, "weir serve: stopped\n");
+    if (log_json) weir_logline_write(stderr, true, WEIR_LOG_INFO, NULL, "stopped");
+    else fprintf(stderr, "weir serve: stopped\n");
     return EXIT_OK;
 }

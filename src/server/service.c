@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "server/logline.h"
 #include "server/service_internal.h"
 #include "server/sioapi.h"
 
@@ -112,29 +113,10 @@ bool svc_query_param(const char *query, const char *name, char *out, size_t cap)
 
 void weir_service_log(weir_service *s, weir_log_level level, json_t *fields, const char *fmt, ...) {
     if (level < s->log_level) return;
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    weir_logline_vwrite(stderr, s->log_json, level, fields, fmt, ap);
     va_end(ap);
-    char ts[32];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (s->log_json) {
-        json_t *line = json_pack("{s:s+,s:s,s:s}", "time", ts, "Z", "level", weir_log_level_name(level), "msg", msg);
-        if (line && fields) json_object_update_missing(line, fields);
-        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-        if (text) fprintf(stderr, "%s\n", text);
-        weir__free(text);
-        json_decref(line);
-    } else {
-        char *extra = fields ? json_dumps(fields, JSON_COMPACT) : NULL;
-        fprintf(stderr, "%sZ %-5s %s%s%s\n", ts, weir_log_level_name(level), msg, extra ? " " : "", extra ? extra : "");
-        weir__free(extra);
-    }
 }
 
 static void on_log_effect(void *ud, const weir_effect *eff) {
@@ -415,8 +397,15 @@ static void on_finished(void *ud, weir_exec *e) {
     s->errors_finished += (uint64_t)json_integer_value(json_object_get(m, "errorCount"));
     json_decref(m);
     json_t *f = json_pack("{s:s,s:s}", "executionId", x->id, "state", weir_state_name(weir_exec_state(e)));
-    weir_service_log(s, weir_exec_state(e) == WEIR_STATE_FAILED ? WEIR_LOG_WARN : WEIR_LOG_INFO, f, "execution %s",
-                     weir_state_name(weir_exec_state(e)));
+    if (weir_exec_state(e) == WEIR_STATE_FAILED) { /* with its reason (SPEC §3: error {message, nodeId?}) */
+        json_t *why = weir_exec_error(e);
+        const char *reason = json_string_value(json_object_get(why, "message"));
+        json_t *node = json_object_get(why, "nodeId");
+        if (f && json_is_string(node)) json_object_set(f, "nodeId", node);
+        weir_service_log(s, WEIR_LOG_WARN, f, "execution failed: %s", reason ? reason : "(no reason recorded)");
+    } else {
+        weir_service_log(s, WEIR_LOG_INFO, f, "execution %s", weir_state_name(weir_exec_state(e)));
+    }
     json_decref(f);
     /* eviction happens outside the core's call */
 }

@@ -91,7 +91,8 @@ typedef struct weir_route {
     const char *errors;  /* other statuses it answers, e.g. "400 404 409" */
 } weir_route;
 const weir_route *weir_service_routes(size_t *n);
-/* NEW: the OpenAPI 3.1 document of the routes. */
+/* The OpenAPI 3.1 document of the routes: a reference to one built once
+ * (read-only), or NULL when out of memory. */
 json_t *weir_service_openapi(void);
 
 /* Logging shared by the server parts. */
