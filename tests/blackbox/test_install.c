@@ -170,3 +170,33 @@ Test(install, header_compiles_as_c99_and_c11_pedantic, .timeout = 240) {
                prefix, CC, STDS[i], prefix, prefix);
     remove_tree(prefix);
 }
+
+/* weir.1 and weir-serve.1 are installed, format without a warning, and say
+ * what --help says: every setting of `weir serve --help`, every command of
+ * `weir --help`. */
+Test(install, man_pages_are_installed_clean_and_follow_help, .timeout = 240) {
+    char prefix[256];
+    install_into(prefix, sizeof prefix);
+    static const char *const PAGES[] = {"weir", "weir-serve"};
+    for (size_t i = 0; i < sizeof PAGES / sizeof *PAGES; i++) {
+        proc_result r = run("man --warnings -l %s/share/man/man1/%s.1 >/dev/null", prefix, PAGES[i]);
+        cr_assert_eq(r.status, 0, "man %s failed (%d): %s", PAGES[i], r.status, r.err);
+        cr_assert_str_eq(r.err, "", "man --warnings on %s.1 warns:\n%s", PAGES[i], r.err);
+        proc_free(&r);
+    }
+    /* each environment variable of the settings table, from the binary's own help */
+    proc_result r = run("%s serve --help | awk '/^  --/ {print $2}' >%s/envs && test -s %s/envs && "
+                        "while read env; do grep -q -- \", $env\\$\" %s/share/man/man1/weir-serve.1 || "
+                        "echo \"missing $env\"; done <%s/envs",
+                        WEIR_BINARY, prefix, prefix, prefix, prefix);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert_str_eq(r.out, "", "weir-serve.1 lacks settings of weir serve --help:\n%s", r.out);
+    proc_free(&r);
+    r = run("%s --help | awk '/^Commands:/ {c = 1; next} /^$/ {c = 0} c {print $1}' >%s/cmds && test -s %s/cmds && "
+            "while read cmd; do grep -qx \"$cmd.*\" %s/share/man/man1/weir.1 || echo \"missing $cmd\"; done <%s/cmds",
+            WEIR_BINARY, prefix, prefix, prefix, prefix);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert_str_eq(r.out, "", "weir.1 lacks commands of weir --help:\n%s", r.out);
+    proc_free(&r);
+    remove_tree(prefix);
+}
