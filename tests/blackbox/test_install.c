@@ -63,8 +63,11 @@ static void run_ok(const char *what, const char *fmt, ...) {
     va_start(ap, fmt);
     proc_result r = vrun(fmt, ap);
     va_end(ap);
-    cr_assert_eq(r.status, 0, "%s failed (%d):\n%s%s", what, r.status, r.out, r.err);
+    static char msg[8192]; /* the output outlives proc_free: a failing assert leaks nothing */
+    snprintf(msg, sizeof msg, "%s%s", r.out, r.err);
+    int status = r.status;
     proc_free(&r);
+    cr_assert_eq(status, 0, "%s failed (%d):\n%s", what, status, msg);
 }
 
 static void write_file(const char *dir, const char *name, const char *text) {
