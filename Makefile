@@ -1,12 +1,15 @@
 # A thin layer over CMake so the README's commands stay short.
 #   make run      install what is missing, build, start weir serve (http://127.0.0.1:5006)
-#   make test     install, build normal + ASan/UBSan, run every test and the fuzz corpora
+#   make test     install, build normal + ASan/UBSan, run every test and the fuzz corpora;
+#                 also build with clang and as Release (no tests: their warnings are errors)
 #   make bench    build optimised and print the benchmark figures
 #   make install  install weir, libweir (static + shared), weir.h, weir.pc under PREFIX
 #   make fuzz     build the libFuzzer targets with clang and run each for FUZZ_SECONDS
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+CLANG_BUILD ?= build-clang
+RELEASE_BUILD ?= build-release
 PREFIX     ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -14,7 +17,7 @@ CMAKE_FLAGS ?=
 # -Werror is for developers and CI (make test turns it on), not packagers.
 WERROR     ?= OFF
 
-.PHONY: all deps build build-asan run test test-normal test-asan bench install fuzz clean
+.PHONY: all deps build build-asan build-clang build-release run test test-normal test-asan bench install fuzz clean
 
 all: build
 
@@ -29,6 +32,18 @@ build-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWEIR_SANITIZE=ON -DWEIR_BENCH=OFF -DWEIR_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# Other configurations' warnings (clang's own; gcc's at -O3 without debug
+# info): compiled only, in make test, so none of them comes back.  Release
+# builds what is installed; clang builds everything, tests included.
+build-clang: deps
+	@bash scripts/deps.sh --clang
+	CC=clang cmake -S . -B $(CLANG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_BENCH=OFF -DWEIR_WERROR=$(WERROR) $(CMAKE_FLAGS)
+	cmake --build $(CLANG_BUILD) -j $(JOBS)
+
+build-release: deps
+	cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release -DWEIR_TESTS=OFF -DWEIR_BENCH=OFF -DWEIR_WERROR=$(WERROR) $(CMAKE_FLAGS)
+	cmake --build $(RELEASE_BUILD) -j $(JOBS)
+
 run: build
 	$(BUILD)/weir serve
 
@@ -40,7 +55,7 @@ test-asan: build-asan
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 test: WERROR = ON
-test: test-normal test-asan
+test: build-clang build-release test-normal test-asan
 
 bench: build
 	@bash scripts/deps.sh --bench
@@ -62,4 +77,4 @@ fuzz:
 	@echo "To keep what was found: $(FUZZ_BUILD)/tests/fuzz_NAME -merge=1 tests/fuzz/corpus/NAME $(FUZZ_BUILD)/new-NAME"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(CLANG_BUILD) $(RELEASE_BUILD)

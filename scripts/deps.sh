@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages weir needs to build and test, skipping those
-# already present.  Used by `make run`, `make test` and CI.
+# already present.  Used by `make run`, `make test` and CI.  help2man makes
+# the man pages (man-db and groff-base check them).  --clang adds clang, the
+# second compiler `make test` builds with; --fuzz, clang and libFuzzer.
 set -euo pipefail
 
 packages=(
@@ -8,10 +10,12 @@ packages=(
   libjansson-dev libuv1-dev libcurl4-openssl-dev libyaml-dev libhttp-parser-dev libssl-dev libwslay-dev libsqlite3-dev
   libcriterion-dev
   curl
+  help2man man-db groff-base
 )
 # The event tests drive the server with socket.io-client and ws from npm;
 # user components run in Node.js (20 or newer: checked below).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+if [[ "${1:-}" == "--clang" ]]; then packages+=(clang); fi
 if [[ "${1:-}" == "--fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk iproute2); fi
 

@@ -171,7 +171,7 @@ typedef struct weir_node_info {
  * Per-instance private memory of `state_size` bytes, zeroed, is available as
  * weir_ctx_state().
  */
-typedef struct weir_component {
+struct weir_component { /* typedef above (C99 allows one typedef per name) */
     const char *id;
     const char *name;
     const char *version;
@@ -192,7 +192,7 @@ typedef struct weir_component {
     int (*resume)(weir_ctx *ctx, const weir_effect_result *res, json_t *continuation /* BORROWED */);
     int (*drain)(weir_ctx *ctx);
     void (*cleanup)(weir_ctx *ctx);
-} weir_component;
+};
 
 /* Registry of component descriptors: the built-ins plus those registered
  * through the API.  Descriptors are BORROWED and must outlive the registry

@@ -811,7 +811,10 @@ int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
 static void list_ports(weir_error *err, const weir_node *nd) { weir__append_names(err, nd->inputs, nd->n_inputs); }
 
 /* Resolve inj's node and input port, or say what exists. */
+/* The node and input port an inject targets; on failure *node is WEIR_NONE and *port 0. */
 static int inject_target(const weir_exec *e, const weir_inject *inj, uint32_t *node, uint32_t *port, weir_error *err) {
+    *node = WEIR_NONE;
+    *port = 0;
     if (!inj || !inj->node || !inj->value) return weir__error(err, WEIR_EINVAL, "an inject needs nodeId and value");
     const weir_graph *g = e->g;
     uint32_t v = weir__graph_node(g, inj->node);

@@ -87,11 +87,13 @@ void weir__append_names(weir_error *err, char *const *names, uint32_t n) {
     if (n == 0) weir__error_append(err, "(none)");
 }
 
+/* The names as "a, b, c" in buf; a list longer than cap ends in "..." (never cut silently). */
 static void names_to_buf(char *buf, size_t cap, char *const *names, uint32_t n) {
     weir_error tmp;
     tmp.message[0] = '\0';
     weir__append_names(&tmp, names, n);
-    snprintf(buf, cap, "%s", tmp.message);
+    int len = snprintf(buf, cap, "%s", tmp.message);
+    if (len >= (int)cap && cap >= 4) memcpy(buf + cap - 4, "...", 4);
 }
 
 /* --------------------------------------------------------------- ownership */

@@ -53,7 +53,7 @@ static int ws_text(void *conn, const char *name, int64_t ack, const char *json, 
 }
 
 static int ws_emit(void *conn, const char *name, const char *json, size_t len) { return ws_text(conn, name, -1, json, len); }
-static int ws_ack(void *conn, int64_t id, const char *json, size_t len) { return ws_text(conn, NULL, id, json, len); }
+static int ws_ack(void *conn, int64_t id, const char *json, size_t len) { return ws_text(conn, "ack", id, json, len); }
 static size_t ws_backlog(const void *conn) { return weir_ws_backlog(conn); }
 static void ws_close(void *conn) { weir_ws_close(conn, 1001, "server shutting down"); }
 

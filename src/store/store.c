@@ -46,13 +46,14 @@ _Static_assert(sizeof MIGRATIONS / sizeof *MIGRATIONS == WEIR_STORE_SCHEMA_VERSI
 enum { S_GRAPH_PUT, S_GRAPH_DEL, S_GRAPH_LIST, S_COMP_PUT, S_COMP_DEL, S_COMP_LIST, N_STMT };
 
 static const char *const SQL[N_STMT] = {
-    [S_GRAPH_PUT] = "INSERT INTO graphs (id, name, created_ms, definition) VALUES (?1, ?2, ?3, ?4) "
-                    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_ms = excluded.created_ms, "
-                    "definition = excluded.definition",
+    /* parenthesised: one string from several lines, not several strings (clang's -Wstring-concatenation) */
+    [S_GRAPH_PUT] = ("INSERT INTO graphs (id, name, created_ms, definition) VALUES (?1, ?2, ?3, ?4) "
+                     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, created_ms = excluded.created_ms, "
+                     "definition = excluded.definition"),
     [S_GRAPH_DEL] = "DELETE FROM graphs WHERE id = ?1",
     [S_GRAPH_LIST] = "SELECT id, name, created_ms, definition FROM graphs ORDER BY created_ms, seq",
-    [S_COMP_PUT] = "INSERT INTO components (id, version, definition) VALUES (?1, ?2, ?3) "
-                   "ON CONFLICT (id) DO UPDATE SET version = excluded.version, definition = excluded.definition",
+    [S_COMP_PUT] = ("INSERT INTO components (id, version, definition) VALUES (?1, ?2, ?3) "
+                    "ON CONFLICT (id) DO UPDATE SET version = excluded.version, definition = excluded.definition"),
     [S_COMP_DEL] = "DELETE FROM components WHERE id = ?1",
     [S_COMP_LIST] = "SELECT id, version, definition FROM components ORDER BY seq",
 };

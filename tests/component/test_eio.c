@@ -1000,8 +1000,8 @@ Test(eio, bad_packets_close_the_session) {
         "44{\"message\":\"x\"}", /* CONNECT_ERROR from the client */
         "42/admin,[\"x\"]",     /* a namespace it did not join */
         "42[\"disconnect\"]",   /* a reserved name */
-        "42[\"a\"]\x1e\x1e"
-        "42[\"b\"]",            /* an empty packet */
+        ("42[\"a\"]\x1e\x1e"
+         "42[\"b\"]"),          /* an empty packet */
         "",                     /* an empty payload */
     };
     int n = (int)(sizeof bad / sizeof *bad);

@@ -91,7 +91,7 @@ static bool ref_utf8(const unsigned char *s, size_t n) {
 
 Test(ws_unit, utf8_examples) {
     const char *good[] = {"", "plain ascii text, longer than eight", "\xc3\xa9", "\xe2\x82\xac", "\xef\xbf\xbf",
-                          "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "12345678\xc3\xa9" "12345678"};
+                          "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", ("12345678\xc3\xa9" "12345678")};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         cr_assert(weir__ws_utf8_valid(good[i], strlen(good[i])), "refused case %zu", i);
     const char *bad[] = {"\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80",
