@@ -73,6 +73,7 @@ static void on_text(void *ud, weir_ws *ws, const char *data, size_t len) {
         json_t *e = msg ? svc_error_body("a message is {\"event\": string, \"data\"?: object, \"ack\"?: "
                                          "non-negative integer}")
                         : svc_error_body("not JSON: %s at line %d column %d", jerr.text, jerr.line, jerr.column);
+        json_object_set_new(e, "code", json_string(weir_errname(WEIR_EINVAL)));
         svc_client_emit(c, "error", e);
         json_decref(e);
         json_decref(msg);
@@ -95,7 +96,8 @@ static const weir_ws_callbacks CALLBACKS = {on_text, on_close};
 void svc_ws_upgrade(weir_service *s, weir_http_req *req) {
     if (!weir_ws_is_upgrade(req)) {
         const char *hdr[] = {"Upgrade", "websocket", NULL};
-        const char *body = "{\"error\":\"/ws is a WebSocket: connect with a WebSocket client (Upgrade: websocket)\"}";
+        const char *body = "{\"error\":\"/ws is a WebSocket: connect with a WebSocket client (Upgrade: websocket)\","
+                           "\"code\":\"WEIR_EINVAL\"}";
         weir_http_respond(req, 426, "application/json", body, strlen(body), hdr);
         return;
     }
@@ -110,7 +112,7 @@ void svc_ws_upgrade(weir_service *s, weir_http_req *req) {
         if (rc == WEIR_ENOTFOUND) {
             const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
             const char *body = "{\"error\":\"authentication required: send X-API-Key, Authorization: Bearer "
-                               "<token>, or ?token=<token>\"}";
+                               "<token>, or ?token=<token>\",\"code\":\"WEIR_EAUTH\"}";
             weir_http_respond(req, 401, "application/json", body, strlen(body), hdr);
             return;
         }
