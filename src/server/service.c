@@ -622,7 +622,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         weir__free(s);
         return weir__error(err, WEIR_EINVAL, "LOG_LEVEL must be debug, info, warn or error (got \"%s\")", c->log_level);
     }
-    weir_auth_config ac = {c->api_keys, c->jwt_secret, c->jwt_public_key};
+    weir_auth_config ac = {c->api_keys, c->jwt_secret, c->jwt_public_key, c->jwt_audience, c->jwt_issuer};
     int rc = weir_auth_create(&ac, &s->auth, err);
     if (rc) {
         weir__free(s);
