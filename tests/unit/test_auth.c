@@ -137,6 +137,9 @@ static void accepted_at(weir_auth *a, const char *tok, int64_t now) {
     cr_assert_eq(rc, 0, "token %s refused: %s", tok, err.message);
 }
 
+/* A configuration of keys, secret and public key (no aud / iss). */
+#define CFG(k, s, p) ((weir_auth_config){.api_keys = (k), .jwt_secret = (s), .jwt_public_key = (p)})
+
 static void config_error(weir_auth_config c, const char *why) {
     weir_auth *a = (weir_auth *)1;
     weir_error err = {0};
@@ -486,29 +489,29 @@ Test(auth_rs256, key_from_a_file_and_from_one_line_with_backslash_n) {
 /* ---------------------------------------------------------- configuration */
 
 Test(auth_config, bad_settings_are_refused_without_showing_secrets) {
-    config_error((weir_auth_config){.api_keys = NULL, .jwt_secret = "short-secret", .jwt_public_key = NULL}, "JWT_SECRET is too short");
-    config_error((weir_auth_config){.api_keys = " , ,", .jwt_secret = NULL, .jwt_public_key = NULL}, "API_KEYS is set but holds no key");
-    config_error((weir_auth_config){.api_keys = "good,with space", .jwt_secret = NULL, .jwt_public_key = NULL}, "API_KEYS: key 2 has a blank");
-    config_error((weir_auth_config){.api_keys = "ok,caf\xc3\xa9", .jwt_secret = NULL, .jwt_public_key = NULL}, "key 2");
-    config_error((weir_auth_config){.api_keys = NULL, .jwt_secret = NULL, .jwt_public_key = "/nonexistent/key.pem"},
+    config_error(CFG(NULL, "short-secret", NULL), "JWT_SECRET is too short");
+    config_error(CFG(" , ,", NULL, NULL), "API_KEYS is set but holds no key");
+    config_error(CFG("good,with space", NULL, NULL), "API_KEYS: key 2 has a blank");
+    config_error(CFG("ok,caf\xc3\xa9", NULL, NULL), "key 2");
+    config_error(CFG(NULL, NULL, "/nonexistent/key.pem"),
                  "JWT_PUBLIC_KEY: cannot read '/nonexistent/key.pem'");
-    config_error((weir_auth_config){.api_keys = NULL, .jwt_secret = NULL, .jwt_public_key = "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"},
+    config_error(CFG(NULL, NULL, "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"),
                  "JWT_PUBLIC_KEY holds no PEM public key");
-    config_error((weir_auth_config){.api_keys = NULL, .jwt_secret = NULL, .jwt_public_key = "/dev/null"}, "'/dev/null' holds no PEM public key");
+    config_error(CFG(NULL, NULL, "/dev/null"), "'/dev/null' holds no PEM public key");
     EVP_PKEY *k = rsa_keygen(2048);
     char *priv = pem_of(k, true);
-    config_error((weir_auth_config){.api_keys = NULL, .jwt_secret = NULL, .jwt_public_key = priv}, "it holds a private key");
+    config_error(CFG(NULL, NULL, priv), "it holds a private key");
     free(priv);
     EVP_PKEY_free(k);
     k = rsa_keygen(1024);
     char *weak = pem_of(k, false);
-    config_error((weir_auth_config){.api_keys = NULL, .jwt_secret = NULL, .jwt_public_key = weak}, "1024-bit RSA key; RS256 needs at least 2048");
+    config_error(CFG(NULL, NULL, weak), "1024-bit RSA key; RS256 needs at least 2048");
     free(weak);
     EVP_PKEY_free(k);
     EVP_PKEY *ec = EVP_EC_gen("P-256");
     cr_assert_not_null(ec);
     char *ecpem = pem_of(ec, false);
-    config_error((weir_auth_config){.api_keys = NULL, .jwt_secret = NULL, .jwt_public_key = ecpem}, "is not an RSA key (it is EC)");
+    config_error(CFG(NULL, NULL, ecpem), "is not an RSA key (it is EC)");
     free(ecpem);
     EVP_PKEY_free(ec);
 }
