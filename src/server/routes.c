@@ -58,9 +58,10 @@ static void fail_err(call *c, const weir_error *err) { reply(c, status_of(err->c
 
 /* ------------------------------------------------------------- bodies */
 
-/* What a route's body may be (SPEC §10): a page can send text/plain,
- * application/x-www-form-urlencoded and multipart/form-data without a CORS
- * preflight, so only these types are parsed; anything else is 415. */
+/* What a route's body may be (SPEC §10).  A web page can POST text/plain,
+ * application/x-www-form-urlencoded and multipart/form-data anywhere without
+ * a CORS preflight; none of them is ever parsed: a body whose type is not
+ * listed here (or that has none) is 415 before the handler runs. */
 typedef enum body_kind {
     BODY_NONE,  /* no body is read (GET, DELETE) */
     BODY_JSON,  /* application/json */
