@@ -119,10 +119,10 @@ static bool body_type_ok(call *c, body_kind kind) {
     bool params_ok = ct && media_type(ct, type, sizeof type);
     if (params_ok && (listed(type, JSON_TYPES) || (kind == BODY_GRAPH && listed(type, YAML_TYPES)))) return true;
     const char *accepts = kind == BODY_GRAPH ? "application/json or application/yaml" : "application/json";
-    char what[80];
+    char what[96];
     if (!ct) snprintf(what, sizeof what, "a body without Content-Type");
     else if (!params_ok && type[0] && (listed(type, JSON_TYPES) || listed(type, YAML_TYPES)))
-        snprintf(what, sizeof what, "%s in another charset than utf-8", type);
+        snprintf(what, sizeof what, "%.40s in another charset than utf-8", type);
     else snprintf(what, sizeof what, "Content-Type %.40s", type[0] ? type : "(empty)");
     for (char *p = what; *p; p++)
         if ((unsigned char)*p < ' ' || (unsigned char)*p >= 127) *p = '?';
