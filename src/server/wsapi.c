@@ -41,7 +41,7 @@ static int ws_send(void *conn, svc_evmsg *m) {
 static int ws_text(void *conn, const char *name, int64_t ack, const char *json, size_t len) {
     char head[128];
     int h = ack >= 0 ? snprintf(head, sizeof head, "{\"event\":\"ack\",\"ack\":%lld,\"data\":", (long long)ack)
-                     : snprintf(head, sizeof head, "{\"event\":\"%.64s\",\"data\":", name);
+                     : snprintf(head, sizeof head, "{\"event\":\"%.64s\",\"data\":", name ? name : "");
     char *buf = weir__malloc((size_t)h + len + 1);
     if (!buf) return -1;
     memcpy(buf, head, (size_t)h);
