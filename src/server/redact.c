@@ -35,6 +35,23 @@ bool weir_redact_is_secret_name(const char *name) {
     return false;
 }
 
+/* Is there a secret under v (a string or number under a secret name)? */
+static bool has_secret(const json_t *v) {
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) {
+            if ((json_is_string(m) || json_is_number(m)) && weir_redact_is_secret_name(k)) return true;
+            if (has_secret(m)) return true;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) if (has_secret(m)) return true;
+    }
+    return false;
+}
+
 /* Redact in place under v (a copy the caller owns).  False on OOM. */
 static bool redact(json_t *v) {
     if (json_is_object(v)) {
@@ -55,16 +72,41 @@ static bool redact(json_t *v) {
     return true;
 }
 
+/* node with its config copied and redacted (the rest shared), or NULL. */
+static json_t *redacted_node(const json_t *node) {
+    json_t *n = json_copy((json_t *)node), *cfg = json_deep_copy(json_object_get(node, "config"));
+    if (!n || !cfg || !redact(cfg)) {
+        json_decref(n);
+        json_decref(cfg);
+        return NULL;
+    }
+    if (json_object_set_new(n, "config", cfg)) { /* cfg is released either way */
+        json_decref(n);
+        return NULL;
+    }
+    return n;
+}
+
 json_t *weir_redact_graph(const json_t *doc) {
-    json_t *copy = json_deep_copy(doc);
-    if (!copy) return NULL;
+    json_t *nodes = json_object_get(doc, "nodes");
     size_t i;
     json_t *node;
-    json_array_foreach(json_object_get(copy, "nodes"), i, node) {
-        if (!redact(json_object_get(node, "config"))) {
-            json_decref(copy);
-            return NULL;
-        }
+    bool any = false;
+    json_array_foreach(nodes, i, node) any = any || has_secret(json_object_get(node, "config"));
+    if (!any) return json_incref((json_t *)doc);
+    json_t *out = json_copy((json_t *)doc), *list = json_array();
+    if (!out || !list) {
+        json_decref(out);
+        json_decref(list);
+        return NULL;
     }
-    return copy;
+    if (json_object_set_new(out, "nodes", list)) goto oom; /* list is out's (or released) from here on */
+    json_array_foreach(nodes, i, node) {
+        json_t *n = has_secret(json_object_get(node, "config")) ? redacted_node(node) : json_incref(node);
+        if (!n || json_array_append_new(list, n)) goto oom;
+    }
+    return out;
+oom:
+    json_decref(out);
+    return NULL;
 }

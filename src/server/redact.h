@@ -19,11 +19,12 @@
  * passwd. */
 bool weir_redact_is_secret_name(const char *name);
 
-/* A deep copy of graph definition doc (BORROWED, unchanged) in which every
- * string or number under a node's config whose member name is a secret
- * name (at any depth: config.headers.Authorization, config.apiKey) reads
- * WEIR_REDACTED.  Anything that is not a graph (no nodes array) is copied
- * as it is.  NEW reference; NULL when out of memory. */
+/* Graph definition doc (BORROWED, never modified) as it may be shown:
+ * every string or number under a node's config whose member name is a
+ * secret name (at any depth: config.headers.Authorization, config.apiKey)
+ * reads WEIR_REDACTED.  NEW reference, to be read and serialised only, not
+ * modified: it shares what needs no change with doc (doc itself when it
+ * holds no secret, or is no graph).  NULL when out of memory. */
 json_t *weir_redact_graph(const json_t *doc);
 
 #endif
