@@ -79,8 +79,8 @@ Test(redact, http_request_headers_and_nested_config_read_as_stars) {
 Test(redact, nothing_to_hide_costs_no_copy) {
     /* no graph, or no secret: the document itself */
     const char *texts[] = {"{\"password\":\"top\",\"nodes\":\"not an array\"}", "[1,2]",
-                           "{\"nodes\":[{\"id\":\"a\",\"config\":{\"url\":\"u\",\"headers\":{\"Accept\":\"x\"}}},"
-                           "{\"id\":\"b\"}]}"};
+                           ("{\"nodes\":[{\"id\":\"a\",\"config\":{\"url\":\"u\",\"headers\":{\"Accept\":\"x\"}}},"
+                            "{\"id\":\"b\"}]}")};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         json_t *doc = parse(texts[i]);
         json_t *r = weir_redact_graph(doc);
