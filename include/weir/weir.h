@@ -39,8 +39,31 @@ extern "C" {
 
 /* ---------------------------------------------------------------- errors */
 
-/* X(name, value, description).  The server maps them to HTTP statuses:
- * INVAL/GRAPH/EXPR → 400, NOTFOUND → 404, STATE → 409, FULL/LIMIT → 429. */
+/* X(name, value, description).  The one table of error codes: the library
+ * returns them, and the server puts the name ("WEIR_ENOTFOUND") in every
+ * error body as `code` beside the human `error` message (SPEC §10).  The
+ * names are stable; clients may branch on them.  HTTP status by code:
+ *
+ *   WEIR_EINVAL 400      the request is malformed or a value is out of range
+ *   WEIR_EGRAPH 400      a graph definition does not load (`problems` lists why)
+ *   WEIR_EEXPR 400       an expression does not compile
+ *   WEIR_EAUTH 401       credentials are required and none were sent
+ *   WEIR_EFORBIDDEN 403  the credentials (or the request's origin) were refused
+ *   WEIR_ENOTFOUND 404   no such graph, execution, component, node or route
+ *   WEIR_EMETHOD 405     the route exists, not with this method (Allow lists them)
+ *   WEIR_ETIMEOUT 408    the request did not arrive in time
+ *   WEIR_ESTATE 409      the operation does not fit the state (finished, in use)
+ *   WEIR_EEXISTS 409     the id (and version) is taken
+ *   WEIR_ETOOLARGE 413   the body (or, 431, the headers) exceeds its bound
+ *   WEIR_EMEDIATYPE 415  the body's Content-Type is not one the route accepts
+ *   WEIR_EHOST 421       the Host header names no host this server answers for
+ *   WEIR_EFULL 429       a queue is full (Retry-After: 1)
+ *   WEIR_ELIMIT 429      a limit is reached (Retry-After: 1)
+ *   WEIR_ENOMEM 503      out of memory (Retry-After: 5)
+ *   WEIR_EIO 503         the store cannot write (Retry-After: 5)
+ *   WEIR_EUNAVAILABLE 503 shutting down or at the connection bound (Retry-After: 5)
+ *   WEIR_EINTERNAL 500   a bug: the server could not build its answer
+ *   WEIR_ESTALE, WEIR_ERUNTIME: library-only (effects, runtimes). */
 #define WEIR_ERRORS(X)                                                              \
     X(NOMEM, -1, "out of memory")                                                   \
     X(INVAL, -2, "invalid argument")                                                \
@@ -53,7 +76,16 @@ extern "C" {
     X(STALE, -9, "unknown, cancelled or already-resolved effect id")                \
     X(EXISTS, -10, "already exists")                                                \
     X(IO, -11, "input/output error")                                                \
-    X(RUNTIME, -12, "runtime error")
+    X(RUNTIME, -12, "runtime error")                                                \
+    X(AUTH, -13, "credentials required")                                            \
+    X(FORBIDDEN, -14, "refused")                                                    \
+    X(METHOD, -15, "method not allowed")                                            \
+    X(TIMEOUT, -16, "timed out")                                                    \
+    X(TOOLARGE, -17, "too large")                                                   \
+    X(MEDIATYPE, -18, "unsupported media type")                                     \
+    X(HOST, -19, "unknown host")                                                    \
+    X(UNAVAILABLE, -20, "service unavailable")                                      \
+    X(INTERNAL, -21, "internal error")
 
 enum {
     WEIR_OK = 0,

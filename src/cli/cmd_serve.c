@@ -72,6 +72,10 @@ static const setting SETTINGS[] = {
     {"API_KEYS", "api-keys", T_STR, "", "comma-separated API keys for X-API-Key or Authorization: Bearer"},
     {"JWT_SECRET", "jwt-secret", T_STR, "", "HS256 secret (32+ bytes) verifying Bearer JWTs"},
     {"JWT_PUBLIC_KEY", "jwt-public-key", T_STR, "", "RS256 RSA public key verifying Bearer JWTs: PEM text or a file"},
+    {"JWT_AUDIENCE", "jwt-audience", T_STR, "", "a JWT's aud (string or array) must name this (empty: not checked)"},
+    {"JWT_ISSUER", "jwt-issuer", T_STR, "", "a JWT's iss must be this (empty: not checked)"},
+    {"PUBLIC_READS", "public-reads", T_BOOL, "false", "with auth: GET /api routes need no credentials"},
+    {"METRICS_AUTH", "metrics-auth", T_BOOL, "false", "with auth: GET /metrics needs credentials too"},
 };
 #define N_SETTINGS (sizeof SETTINGS / sizeof *SETTINGS)
 
@@ -84,12 +88,17 @@ static void help(FILE *f) {
                "gracefully: no new connections, /health/ready answers 503, in-flight requests\n"
                "finish, executions are stopped, exit 0.\n\n"
                "Each option also comes from its environment variable; the flag wins.\n\n"
-               "Auth: with API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY set, every POST, PUT, PATCH and\n"
-               "DELETE needs X-API-Key: <key> or Authorization: Bearer <key or JWT> (401 without,\n"
-               "403 if refused); GET routes, /health and /metrics stay open. Event sockets need\n"
-               "the same: Socket.IO auth: { token }, or for /ws a header or ?token=. Without auth the\n"
+               "Auth: with API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY set, every /api request, reads\n"
+               "included, needs X-API-Key: <key> or Authorization: Bearer <key or JWT> (401\n"
+               "without, 403 if refused); PUBLIC_READS=true opens the GETs, METRICS_AUTH=true\n"
+               "closes /metrics, /health stays open. JWTs are checked for signature, exp, nbf,\n"
+               "and aud / iss when JWT_AUDIENCE / JWT_ISSUER are set. Event sockets need the\n"
+               "same: Socket.IO auth: { token }, or for /ws a header or ?token=. Without auth the\n"
                "server binds to loopback only. Prefer the environment for secrets: flags show\n"
-               "in ps.\n\n"
+               "in ps. Request bodies must be Content-Type: application/json (graphs also\n"
+               "application/yaml), else 415. Secrets in node config (headers named like\n"
+               "authorization, cookie, *-key, *token*, *secret*, *password*) read back as \"***\".\n"
+               "Errors are {\"error\": message, \"code\": \"WEIR_E...\"}.\n\n"
                "Browsers: a web page cannot drive the server. Host must be localhost, 127.0.0.1,\n"
                "[::1], the HOST address or in ALLOWED_HOSTS (421 otherwise: no DNS rebinding); a\n"
                "request, WebSocket or Socket.IO handshake with an Origin other than the server's\n"
@@ -255,6 +264,10 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "API_KEYS") == 0) c->api_keys = v;
         else if (strcmp(s->env, "JWT_SECRET") == 0) c->jwt_secret = v;
         else if (strcmp(s->env, "JWT_PUBLIC_KEY") == 0) c->jwt_public_key = v;
+        else if (strcmp(s->env, "JWT_AUDIENCE") == 0) c->jwt_audience = v;
+        else if (strcmp(s->env, "JWT_ISSUER") == 0) c->jwt_issuer = v;
+        else if (strcmp(s->env, "PUBLIC_READS") == 0) c->public_reads = b;
+        else if (strcmp(s->env, "METRICS_AUTH") == 0) c->metrics_auth = b;
         else if (strcmp(s->env, "DATA_DIR") == 0) {
             if (!v[0]) {
                 startup_error("DATA_DIR must name a directory (or use --memory to store nothing)");

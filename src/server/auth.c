@@ -38,7 +38,8 @@ struct weir_auth {
     unsigned char *secret; /* HS256, NULL if not configured */
     size_t secret_len;
     EVP_PKEY *pub; /* RS256, NULL if not configured */
-    char summary[128];
+    char *audience, *issuer; /* checked claims, NULL if not configured */
+    char summary[192];
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -249,6 +250,16 @@ int weir_auth_create(const weir_auth_config *c, weir_auth **out, weir_error *err
         }
     }
     if (!rc && !unset(c->jwt_public_key)) rc = load_public_key(a, c->jwt_public_key, err);
+    for (int i = 0; i < 2 && !rc; i++) {
+        const char *v = i ? c->jwt_issuer : c->jwt_audience, *name = i ? "JWT_ISSUER" : "JWT_AUDIENCE";
+        char **to = i ? &a->issuer : &a->audience;
+        if (unset(v)) continue;
+        if (!a->secret && !a->pub)
+            rc = weir__error(err, WEIR_EINVAL, "%s is set but no JWT is accepted: set JWT_SECRET or JWT_PUBLIC_KEY",
+                             name);
+        else if (!(*to = weir__strdup(v)))
+            rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
     if (rc) {
         weir_auth_destroy(a);
         return rc;
@@ -258,7 +269,11 @@ int weir_auth_create(const weir_auth_config *c, weir_auth **out, weir_error *err
     if (a->n_keys) l += (size_t)snprintf(s + l, sizeof a->summary - l, "API keys (%zu)", a->n_keys);
     if (a->secret) l += (size_t)snprintf(s + l, sizeof a->summary - l, "%sJWT HS256", l ? ", " : "");
     if (a->pub)
-        snprintf(s + l, sizeof a->summary - l, "%sJWT RS256 (%d-bit key)", l ? ", " : "", EVP_PKEY_get_bits(a->pub));
+        l += (size_t)snprintf(s + l, sizeof a->summary - l, "%sJWT RS256 (%d-bit key)", l ? ", " : "",
+                              EVP_PKEY_get_bits(a->pub));
+    if (a->audience || a->issuer)
+        snprintf(s + l, sizeof a->summary - l, " checking %s%s%s", a->audience ? "aud" : "",
+                 a->audience && a->issuer ? " and " : "", a->issuer ? "iss" : "");
     *out = a;
     return 0;
 }
@@ -269,6 +284,8 @@ void weir_auth_destroy(weir_auth *a) {
     weir__free(a->secret);
     weir__free(a->keys);
     EVP_PKEY_free(a->pub);
+    weir__free(a->audience);
+    weir__free(a->issuer);
     weir__free(a);
 }
 
@@ -336,9 +353,38 @@ static const char *accepted_algs(const weir_auth *a) {
     return a->secret && a->pub ? "HS256 and RS256 are" : a->secret ? "HS256 is" : "RS256 is";
 }
 
-/* Registered claims: exp and nbf are NumericDates (RFC 7519 §4.1.4-5). */
-static int check_claims(json_t *claims, int64_t now, weir_error *err) {
-    char when[40];
+/* aud (RFC 7519 §4.1.3): a string or an array of strings, one of which
+ * must be the configured audience. */
+static bool audience_ok(json_t *aud, const char *want) {
+    if (json_is_string(aud)) return strcmp(json_string_value(aud), want) == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v) if (json_is_string(v) && strcmp(json_string_value(v), want) == 0) return true;
+    return false;
+}
+
+/* Registered claims: exp and nbf are NumericDates (RFC 7519 §4.1.4-5);
+ * aud and iss when configured. */
+static int check_claims(const weir_auth *a, json_t *claims, int64_t now, weir_error *err) {
+    char when[40], what[40];
+    if (a->audience) {
+        json_t *aud = json_object_get(claims, "aud");
+        if (!aud) return refuse(err, "token has no aud claim; JWT_AUDIENCE requires one");
+        if (!json_is_string(aud) && !json_is_array(aud))
+            return refuse(err, "token aud must be a string or an array of strings");
+        if (!audience_ok(aud, a->audience))
+            return refuse(err, "token aud %s does not name this service (JWT_AUDIENCE)",
+                          json_is_string(aud) ? shown(json_string_value(aud), json_string_length(aud), what)
+                                              : "(an array)");
+    }
+    if (a->issuer) {
+        json_t *iss = json_object_get(claims, "iss");
+        if (!iss) return refuse(err, "token has no iss claim; JWT_ISSUER requires one");
+        if (!json_is_string(iss) || strcmp(json_string_value(iss), a->issuer) != 0)
+            return refuse(err, "token iss %s is not the accepted issuer (JWT_ISSUER)",
+                          json_is_string(iss) ? shown(json_string_value(iss), json_string_length(iss), what)
+                                              : "(not a string)");
+    }
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     if (exp && !json_is_number(exp)) return refuse(err, "token exp must be a number of seconds since 1970");
     if (nbf && !json_is_number(nbf)) return refuse(err, "token nbf must be a number of seconds since 1970");
@@ -395,7 +441,7 @@ static int check_jwt(const weir_auth *a, const char *tok, size_t len, int64_t no
         else if (!(claims = object_of(dec[1], dec_len[1])))
             rc = refuse(err, "malformed token: the payload is not a JSON object");
         else
-            rc = check_claims(claims, now, err);
+            rc = check_claims(a, claims, now, err);
     }
     json_decref(header);
     json_decref(claims);

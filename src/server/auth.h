@@ -2,7 +2,7 @@
  * Authentication for `weir serve` (SPEC §6): API keys and JWTs verified
  * locally (HS256 with a shared secret, RS256 with an RSA public key).
  * Internal to the server; the routes call weir_auth_check_headers() before
- * every mutating request, WebSocket connections will call
+ * every request that needs credentials (SPEC §10), the event sockets call
  * weir_auth_check_token() with the token they were given.
  *
  * Check results follow the one error model, with these meanings:
@@ -31,10 +31,13 @@ typedef struct weir_auth_config {
     const char *api_keys;       /* comma-separated keys (blanks around them ignored) */
     const char *jwt_secret;     /* HS256 secret, at least 32 bytes (RFC 7518 §3.2) */
     const char *jwt_public_key; /* RS256: PEM text ("-----BEGIN PUBLIC KEY-----...") or a path to a PEM file */
+    const char *jwt_audience;   /* a JWT's aud (a string, or an array of them) must hold this one */
+    const char *jwt_issuer;     /* a JWT's iss must be exactly this */
 } weir_auth_config;
 
 /* Parse and check the configuration.  With nothing set the object is
- * created inactive and every check passes.  WEIR_EINVAL with the reason
+ * created inactive and every check passes.  jwt_audience / jwt_issuer
+ * without a JWT key is WEIR_EINVAL (they would check nothing).  WEIR_EINVAL with the reason
  * (naming the setting, never its value) for a bad key, secret or PEM;
  * WEIR_ENOMEM. */
 int weir_auth_create(const weir_auth_config *c, weir_auth **out, weir_error *err);

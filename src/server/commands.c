@@ -36,7 +36,7 @@ static svc_exec *exec_of(cmd *k) {
 }
 
 static void fail_exec(cmd *k, svc_exec *x, const weir_error *err) {
-    json_t *b = svc_error_body("%s", err->message);
+    json_t *b = svc_error_of(err);
     json_object_set_new(b, "executionId", json_string(x->id));
     fail(k, svc_status_of(err->code), b);
 }
@@ -75,7 +75,7 @@ static void start(cmd *k) {
     weir_error err;
     /* the client is subscribed before it starts, so it sees execution:started */
     if (svc_exec_start(k->s, g, k->data, k->c, &x, &err)) {
-        json_t *b = svc_error_body("%s", err.message);
+        json_t *b = svc_error_of(&err);
         json_object_set_new(b, "graphId", json_string(gid));
         return fail(k, svc_status_of(err.code), b);
     }

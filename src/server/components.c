@@ -165,8 +165,17 @@ static void on_loaded(void *ud, json_t *result, const char *error) {
         json_t *body;
         weir_error err;
         int rc = svc_component_add(p->s, p->def, true, &body, &err); /* checked again: things may have changed */
-        if (rc) answer(p, svc_status_of(rc), svc_error_body("%s", err.message));
-        else answer(p, 201, body);
+        if (rc) {
+            answer(p, svc_status_of(rc), svc_error_of(&err));
+        } else if (p->req) { /* 201 with Location */
+            char where[300];
+            snprintf(where, sizeof where, "/api/components/%s", json_string_value(json_object_get(p->def, "id")));
+            const char *hdr[] = {"Location", where, NULL};
+            weir_http_respond_json_h(p->req, 201, body, hdr);
+            svc_observe(p->s, (double)(uv_hrtime() - p->start_ns) / 1e6);
+        } else {
+            json_decref(body);
+        }
     }
     pending_free(p);
 }
@@ -189,7 +198,7 @@ void svc_components_post(weir_service *s, weir_http_req *req, uint64_t start_ns)
     }
     if (rc) {
         json_decref(def);
-        return answer(&tmp, svc_status_of(rc), svc_error_body("%s", err.message));
+        return answer(&tmp, svc_status_of(rc), svc_error_of(&err));
     }
     svc_pending_load *p = weir__calloc(1, sizeof *p);
     if (!p) {

@@ -103,13 +103,31 @@ void weir_http_fd_budget_get(unsigned want_connections, weir_http_fd_budget *out
 /* Header value by lower-case name, or NULL. */
 const char *weir_http_header(const weir_http_req *r, const char *name);
 /* Answer.  Extra headers: NULL-terminated name/value pairs, or NULL.
- * Date, Content-Length, Connection and CORS headers are added. */
+ * Date, Content-Length, Connection and CORS headers are added, and
+ * Retry-After to a 429 (WEIR_HTTP_RETRY_429_S) or a 503
+ * (WEIR_HTTP_RETRY_503_S) whose extra headers have none. */
 void weir_http_respond(weir_http_req *r, int status, const char *content_type, const char *body, size_t len,
                        const char *const *extra_headers);
-/* Answer with a JSON body (STOLEN; NULL answers 500). */
+/* Answer with a JSON body (STOLEN; NULL answers 500).  An error body (status
+ * >= 400, an object with "error") without "code" gets the code of its
+ * status (weir_http_status_code). */
 void weir_http_respond_json(weir_http_req *r, int status, json_t *body);
-/* Answer {"error": message} with status. */
+/* The same with extra headers (as weir_http_respond's), e.g. Location. */
+void weir_http_respond_json_h(weir_http_req *r, int status, json_t *body, const char *const *extra_headers);
+/* Answer {"error": message, "code": ...} with status. */
 void weir_http_respond_error(weir_http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Seconds a client is told to wait (Retry-After) before trying again:
+ * after a 429 a queue or a limit frees up as work finishes, so soon; a 503
+ * (shutting down, out of memory, at MAX_CONNECTIONS, the store failing)
+ * takes longer to clear. */
+#define WEIR_HTTP_RETRY_429_S "1"
+#define WEIR_HTTP_RETRY_503_S "5"
+
+/* The WEIR_E... code an error status stands for when nothing more precise
+ * is known (the table in weir/weir.h): 400 WEIR_EINVAL, 401 WEIR_EAUTH, ...;
+ * another 4xx WEIR_EINVAL, another 5xx WEIR_EINTERNAL. */
+int weir_http_status_code(int status);
 
 /* Reason phrase of a status ("Not Found"). */
 const char *weir_http_reason(int status);

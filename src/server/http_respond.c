@@ -386,8 +386,45 @@ void weir__http_conn_written(weir__http_conn *c, int status) {
 
 /* ---------------------------------------------------------------- answers */
 
+int weir_http_status_code(int status) {
+    switch (status) {
+    case 400: return WEIR_EINVAL;
+    case 401: return WEIR_EAUTH;
+    case 403: return WEIR_EFORBIDDEN;
+    case 404: return WEIR_ENOTFOUND;
+    case 405: return WEIR_EMETHOD;
+    case 408: return WEIR_ETIMEOUT;
+    case 409: return WEIR_ESTATE;
+    case 413:
+    case 414:
+    case 431: return WEIR_ETOOLARGE;
+    case 415: return WEIR_EMEDIATYPE;
+    case 421: return WEIR_EHOST;
+    case 429: return WEIR_ELIMIT;
+    case 503: return WEIR_EUNAVAILABLE;
+    default: return status < 500 ? WEIR_EINVAL : WEIR_EINTERNAL;
+    }
+}
+
+/* extra, or a copy of it with Retry-After added to a 429 or 503 that has
+ * none (into buf, which holds cap entries). */
+static const char *const *with_retry_after(int status, const char *const *extra, const char **buf, size_t cap) {
+    if (status != 429 && status != 503) return extra;
+    size_t n = 0;
+    for (; extra && extra[n]; n += 2)
+        if (strcasecmp(extra[n], "Retry-After") == 0) return extra;
+    if (n + 3 > cap) return extra;
+    for (size_t i = 0; i < n; i++) buf[i] = extra[i];
+    buf[n] = "Retry-After";
+    buf[n + 1] = status == 429 ? WEIR_HTTP_RETRY_429_S : WEIR_HTTP_RETRY_503_S;
+    buf[n + 2] = NULL;
+    return buf;
+}
+
 static void answer(weir__http_req *r, int status, const char *ctype, const char *body, size_t len,
                    const char *const *extra) {
+    const char *retry[16];
+    extra = with_retry_after(status, extra, retry, sizeof retry / sizeof *retry);
     weir__http_conn *c = r->conn;
     weir_http_server *s = r->server;
     if (r->answered) return;
@@ -418,6 +455,10 @@ void weir_http_respond(weir_http_req *req, int status, const char *content_type,
 }
 
 void weir_http_respond_json(weir_http_req *req, int status, json_t *body) {
+    weir_http_respond_json_h(req, status, body, NULL);
+}
+
+void weir_http_respond_json_h(weir_http_req *req, int status, json_t *body, const char *const *extra) {
     weir__http_req *r = (weir__http_req *)req;
     if (!r) {
         json_decref(body);
@@ -427,6 +468,8 @@ void weir_http_respond_json(weir_http_req *req, int status, json_t *body) {
         weir_http_respond_error(req, 500, "internal error: no response body");
         return;
     }
+    if (status >= 400 && json_is_object(body) && json_object_get(body, "error") && !json_object_get(body, "code"))
+        json_object_set_new(body, "code", json_string(weir_errname(weir_http_status_code(status))));
     if (!r->conn) { /* nobody to send it to */
         json_decref(body);
         answer(r, status, NULL, "", 0, NULL);
@@ -443,11 +486,12 @@ void weir_http_respond_json(weir_http_req *req, int status, json_t *body) {
     }
     json_decref(body);
     if (!n) {
-        static const char failed[] = "{\"error\":\"internal error: cannot encode the response\"}";
+        static const char failed[] =
+            "{\"error\":\"internal error: cannot encode the response\",\"code\":\"WEIR_EINTERNAL\"}";
         answer(r, 500, "application/json", failed, sizeof failed - 1, NULL);
         return;
     }
-    answer(r, status, "application/json", r->buf, n, NULL);
+    answer(r, status, "application/json", r->buf, n, extra);
 }
 
 static void answer_error(weir__http_req *r, int status, const char *msg) {
@@ -468,7 +512,7 @@ static void answer_error(weir__http_req *r, int status, const char *msg) {
     }
     if (!o) json_decref(text);
     json_decref(o);
-    static const char fallback[] = "{\"error\":\"out of memory\"}";
+    static const char fallback[] = "{\"error\":\"out of memory\",\"code\":\"WEIR_ENOMEM\"}";
     answer(r, status, "application/json", fallback, sizeof fallback - 1, NULL);
 }
 

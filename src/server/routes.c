@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/alloc.h"
+#include "server/redact.h"
 #include "server/service_internal.h"
 #include "server/wsapi.h"
 
@@ -24,9 +26,20 @@ typedef void (*handler_fn)(call *c);
 
 /* ------------------------------------------------------------ answering */
 
-static void reply(call *c, int status, json_t *body) {
-    weir_http_respond_json(c->req, status, body);
+/* body STOLEN; extra: headers as weir_http_respond's, or NULL. */
+static void reply_h(call *c, int status, json_t *body, const char *const *extra) {
+    weir_http_respond_json_h(c->req, status, body, extra);
     svc_observe(c->s, (double)(uv_hrtime() - c->start_ns) / 1e6);
+}
+
+static void reply(call *c, int status, json_t *body) { reply_h(c, status, body, NULL); }
+
+/* 201 with Location: the created resource's path (prefix + id). */
+static void created(call *c, json_t *body, const char *prefix, const char *id) {
+    char where[128];
+    snprintf(where, sizeof where, "%s%s", prefix, id);
+    const char *hdr[] = {"Location", where, NULL};
+    reply_h(c, 201, body, hdr);
 }
 
 static void fail(call *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -41,9 +54,85 @@ static void fail(call *c, int status, const char *fmt, ...) {
 
 static int status_of(int code) { return svc_status_of(code); }
 
-static void fail_err(call *c, const weir_error *err) { fail(c, status_of(err->code), "%s", err->message); }
+static void fail_err(call *c, const weir_error *err) { reply(c, status_of(err->code), svc_error_of(err)); }
 
-/* Parse the body as JSON (or YAML when the content type says so). */
+/* ------------------------------------------------------------- bodies */
+
+/* What a route's body may be (SPEC §10).  A web page can POST text/plain,
+ * application/x-www-form-urlencoded and multipart/form-data anywhere without
+ * a CORS preflight; none of them is ever parsed: a body whose type is not
+ * listed here (or that has none) is 415 before the handler runs. */
+typedef enum body_kind {
+    BODY_NONE,  /* no body is read (GET, DELETE) */
+    BODY_JSON,  /* application/json */
+    BODY_GRAPH, /* application/json or application/yaml */
+} body_kind;
+
+static const char *const JSON_TYPES[] = {"application/json", NULL};
+static const char *const YAML_TYPES[] = {"application/yaml", "application/x-yaml", "text/yaml", NULL};
+
+static bool blank(char ch) { return ch == ' ' || ch == '\t'; }
+
+/* The media type of a Content-Type value, lower-cased into out (cap bytes),
+ * or false when its parameters are not acceptable: a charset, when given,
+ * must be utf-8 (JSON and YAML are UTF-8, RFC 8259 §8.1). */
+static bool media_type(const char *ct, char *out, size_t cap) {
+    while (blank(*ct)) ct++;
+    size_t n = strcspn(ct, ";");
+    while (n && blank(ct[n - 1])) n--;
+    if (n >= cap) n = cap - 1;
+    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)ct[i]);
+    out[n] = '\0';
+    for (const char *p = strchr(ct, ';'); p; p = strchr(p + 1, ';')) {
+        const char *q = p + 1;
+        while (blank(*q)) q++;
+        if (strncasecmp(q, "charset", 7) != 0) continue;
+        q += 7;
+        while (blank(*q)) q++;
+        if (*q != '=') return false;
+        q++;
+        while (blank(*q)) q++;
+        bool quoted = *q == '"';
+        q += quoted;
+        if (strncasecmp(q, "utf-8", 5) != 0 && strncasecmp(q, "utf8", 4) != 0) return false;
+        q += q[3] == '-' ? 5 : 4;
+        q += quoted && *q == '"';
+        while (blank(*q)) q++;
+        if (*q && *q != ';') return false;
+    }
+    return true;
+}
+
+static bool listed(const char *type, const char *const *types) {
+    for (; *types; types++)
+        if (strcmp(type, *types) == 0) return true;
+    return false;
+}
+
+/* True when req's body (if any) has a content type the route accepts;
+ * otherwise answered 415 naming what it accepts.  A request without a
+ * body needs no content type. */
+static bool body_type_ok(call *c, body_kind kind) {
+    if (kind == BODY_NONE || c->req->body_len == 0) return true;
+    const char *ct = weir_http_header(c->req, "content-type");
+    char type[64] = "";
+    bool params_ok = ct && media_type(ct, type, sizeof type);
+    if (params_ok && (listed(type, JSON_TYPES) || (kind == BODY_GRAPH && listed(type, YAML_TYPES)))) return true;
+    const char *accepts = kind == BODY_GRAPH ? "application/json or application/yaml" : "application/json";
+    char what[96];
+    if (!ct) snprintf(what, sizeof what, "a body without Content-Type");
+    else if (!params_ok && type[0] && (listed(type, JSON_TYPES) || listed(type, YAML_TYPES)))
+        snprintf(what, sizeof what, "%.40s in another charset than utf-8", type);
+    else snprintf(what, sizeof what, "Content-Type %.40s", type[0] ? type : "(empty)");
+    for (char *p = what; *p; p++)
+        if ((unsigned char)*p < ' ' || (unsigned char)*p >= 127) *p = '?';
+    fail(c, 415, "%s %s takes Content-Type: %s (optionally ; charset=utf-8), not %s", c->req->method, c->req->path,
+         accepts, what);
+    return false;
+}
+
+/* Parse the body as JSON (or YAML when the content type says so; the type
+ * was checked by body_type_ok before the handler ran). */
 static json_t *body_doc(call *c, bool allow_empty) {
     const char *ct = weir_http_header(c->req, "content-type");
     if (c->req->body_len == 0) {
@@ -52,7 +141,8 @@ static json_t *body_doc(call *c, bool allow_empty) {
         return NULL;
     }
     weir_doc_format fmt = WEIR_DOC_JSON;
-    if (ct && (strstr(ct, "yaml") || strstr(ct, "yml"))) fmt = WEIR_DOC_YAML;
+    char type[64];
+    if (ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES)) fmt = WEIR_DOC_YAML;
     json_t *doc = NULL;
     weir_error err;
     if (weir_doc_parse(c->req->body, c->req->body_len, fmt, &doc, &err)) {
@@ -94,7 +184,12 @@ static json_t *graph_summary(svc_graph *g, bool full) {
     }
     if (full) {
         json_object_set_new(j, "topology", topo);
-        json_object_set(j, "definition", weir_graph_definition(g->g));
+        json_t *def = weir_redact_graph(weir_graph_definition(g->g)); /* secrets read as "***" */
+        if (!def) {
+            json_decref(j);
+            return NULL;
+        }
+        json_object_set_new(j, "definition", def);
     } else {
         json_object_set_new(j, "inputNodes", json_incref(json_object_get(topo, "inputNodes")));
         json_object_set_new(j, "outputNodes", json_incref(json_object_get(topo, "outputNodes")));
@@ -112,7 +207,7 @@ static void graphs_create(call *c) {
     int rc = svc_graph_add(c->s, doc, &g, problems, &err);
     json_decref(doc);
     if (rc) {
-        json_t *body = json_pack("{s:s}", "error", err.message);
+        json_t *body = svc_error_of(&err);
         if (json_array_size(problems)) json_object_set(body, "problems", problems);
         json_decref(problems);
         reply(c, status_of(rc), body);
@@ -121,7 +216,7 @@ static void graphs_create(call *c) {
     json_decref(problems);
     json_t *j = graph_summary(g, false);
     json_object_set_new(j, "topology", weir_graph_topology(g->g));
-    reply(c, 201, j);
+    created(c, j, "/api/graphs/", g->id);
 }
 
 static void graphs_list(call *c) {
@@ -165,8 +260,7 @@ static void graphs_execute(call *c) {
     int rc = svc_exec_start(c->s, g, opts, NULL, &x, &err);
     json_decref(opts);
     if (rc) return fail_err(c, &err);
-    json_t *j = exec_summary(x);
-    reply(c, 201, j);
+    created(c, exec_summary(x), "/api/executions/", x->id);
 }
 
 /* ------------------------------------------------------------ executions */
@@ -473,65 +567,68 @@ static void openapi(call *c) { reply(c, 200, weir_service_openapi()); }
 typedef struct route_def {
     weir_route r;
     handler_fn fn;
+    body_kind body; /* BODY_NONE unless given */
 } route_def;
 
 static const route_def ROUTES[] = {
     {{"POST", "/api/graphs",
       "Load a graph definition (JSON, or YAML with Content-Type: application/yaml); stored in DATA_DIR before the 201",
       201, "400 413 503"},
-     graphs_create},
-    {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list},
-    {{"GET", "/api/graphs/:id", "A graph with its topology and definition", 200, "404"}, graphs_get},
-    {{"DELETE", "/api/graphs/:id", "Unload a graph and delete it from DATA_DIR; stops its executions", 200, "404 503"}, graphs_delete},
+     graphs_create, BODY_GRAPH},
+    {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list, BODY_NONE},
+    {{"GET", "/api/graphs/:id", "A graph with its topology and definition", 200, "404"}, graphs_get, BODY_NONE},
+    {{"DELETE", "/api/graphs/:id", "Unload a graph and delete it from DATA_DIR; stops its executions", 200, "404 503"},
+     graphs_delete, BODY_NONE},
     {{"POST", "/api/graphs/:id/execute",
       "Start an execution (options: completion, timeoutMs, onError, overflow, runtime)", 201, "400 404 409 429"},
-     graphs_execute},
-    {{"GET", "/api/executions", "List executions (running and recently finished)", 200, ""}, execs_list},
-    {{"GET", "/api/executions/:id", "An execution with its metrics", 200, "404"}, execs_get},
-    {{"GET", "/api/executions/:id/metrics", "Metrics of an execution", 200, "404"}, execs_metrics},
+     graphs_execute, BODY_JSON},
+    {{"GET", "/api/executions", "List executions (running and recently finished)", 200, ""}, execs_list, BODY_NONE},
+    {{"GET", "/api/executions/:id", "An execution with its metrics", 200, "404"}, execs_get, BODY_NONE},
+    {{"GET", "/api/executions/:id/metrics", "Metrics of an execution", 200, "404"}, execs_metrics, BODY_NONE},
     {{"POST", "/api/executions/:id/inject",
       "Inject {nodeId, port, value}; waits until everything it caused has settled unless wait is false; "
       "virtual: afterTicks / atTick schedule it", 200,
       "202 400 404 409 429"},
-     execs_inject},
+     execs_inject, BODY_JSON},
     {{"POST", "/api/executions/:id/pause", "Pause: new input queues (bounded by MAX_BACKPRESSURE_QUEUE)", 200,
       "404 409"},
-     execs_pause},
+     execs_pause, BODY_JSON},
     {{"POST", "/api/executions/:id/resume", "Resume: drain the queue in arrival order", 200, "404 409"},
-     execs_resume},
-    {{"POST", "/api/executions/:id/stop", "Stop: cancel effects, discard queued input", 200, "404 409"}, execs_stop},
+     execs_resume, BODY_JSON},
+    {{"POST", "/api/executions/:id/stop", "Stop: cancel effects, discard queued input", 200, "404 409"}, execs_stop,
+     BODY_JSON},
     {{"POST", "/api/executions/:id/runtime",
       "Switch the runtime ({runtime, mocks?, tickMs?}): the old one is destroyed first, pending timers keep their time",
       200, "400 404 409"},
-     execs_time},
+     execs_time, BODY_JSON},
     {{"POST", "/api/executions/:id/tick", "Virtual time: advance {count?} ticks, processing what falls due", 200,
       "400 404 409"},
-     execs_time},
+     execs_time, BODY_JSON},
     {{"POST", "/api/executions/:id/advance", "Virtual time: advance {ms} (whole ticks)", 200, "400 404 409"},
-     execs_time},
+     execs_time, BODY_JSON},
     {{"POST", "/api/executions/:id/run",
       "Virtual time: play until idle, {maxTicks?}, pause or stop; answers when it ends (stoppedBy)", 200,
       "400 404 409"},
-     execs_time},
+     execs_time, BODY_JSON},
     {{"POST", "/api/executions/:id/step", "Virtual time: exactly {count?} node invocations", 200, "400 404 409"},
-     execs_time},
-    {{"GET", "/api/components", "List component descriptors", 200, ""}, components_list},
-    {{"GET", "/api/components/:id", "A component descriptor", 200, "404"}, components_get},
+     execs_time, BODY_JSON},
+    {{"GET", "/api/components", "List component descriptors", 200, ""}, components_list, BODY_NONE},
+    {{"GET", "/api/components/:id", "A component descriptor", 200, "404"}, components_get, BODY_NONE},
     {{"POST", "/api/components",
       "Register a user component {id, name, version, ports, config?, execution: {type: javascript, source}}; "
       "its source is compiled in the component host first",
       201, "400 409 413 429 503"},
-     components_post},
+     components_post, BODY_JSON},
     {{"POST", "/api/ingress/:name",
       "Deliver a body (an array is a batch) to the declared metadata.ingress of the graph's newest running execution",
       202, "400 404 409 429"},
-     ingress},
-    {{"GET", "/health", "Service health", 200, "503"}, health},
-    {{"GET", "/health/live", "Liveness", 200, ""}, health_live},
-    {{"GET", "/health/ready", "Readiness (503 while shutting down)", 200, "503"}, health_ready},
-    {{"GET", "/api/stats", "Service statistics", 200, ""}, stats},
-    {{"GET", "/metrics", "Prometheus metrics", 200, ""}, prometheus},
-    {{"GET", "/api/openapi.json", "This document", 200, ""}, openapi},
+     ingress, BODY_JSON},
+    {{"GET", "/health", "Service health", 200, "503"}, health, BODY_NONE},
+    {{"GET", "/health/live", "Liveness", 200, ""}, health_live, BODY_NONE},
+    {{"GET", "/health/ready", "Readiness (503 while shutting down)", 200, "503"}, health_ready, BODY_NONE},
+    {{"GET", "/api/stats", "Service statistics", 200, ""}, stats, BODY_NONE},
+    {{"GET", "/metrics", "Prometheus metrics", 200, ""}, prometheus, BODY_NONE},
+    {{"GET", "/api/openapi.json", "This document", 200, ""}, openapi, BODY_NONE},
 };
 #define N_ROUTES (sizeof ROUTES / sizeof *ROUTES)
 
@@ -566,18 +663,30 @@ static bool match(const char *pattern, const char *path, char *scratch, size_t c
     return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
 }
 
-/* Safe methods (RFC 9110 §9.2.1) stay open; every other method needs
- * credentials when auth is configured, whatever the path: all mutating
- * routes are under /api, and checking the method alone leaves no path
- * spelling that slips past the check. */
+/* Safe methods (RFC 9110 §9.2.1).  The OpenAPI document marks the other
+ * routes as the ones that always need credentials when auth is configured. */
 static bool needs_auth(const char *method) {
     return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "OPTIONS") != 0;
+}
+
+static bool is_read(const char *method) { return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0; }
+
+/* Does a request for route r (NULL: no route matched, whatever the method)
+ * need credentials when auth is configured (SPEC §10)?  Everything does but
+ * /health*, /metrics unless METRICS_AUTH, the GET routes under PUBLIC_READS,
+ * and OPTIONS (it acts on nothing).  Decided on the matched route, so no
+ * spelling of a path slips past the check. */
+static bool needs_credentials(const weir_service *s, const weir_route *r, const char *method) {
+    if (strcmp(method, "OPTIONS") == 0) return false;
+    if (!r) return true;
+    if (strcmp(r->pattern, "/health") == 0 || strncmp(r->pattern, "/health/", 8) == 0) return false;
+    if (strcmp(r->pattern, "/metrics") == 0) return s->cfg.metrics_auth;
+    return !(is_read(method) && s->cfg.public_reads);
 }
 
 /* True if the request may go on; otherwise it has been answered: 401 with
  * WWW-Authenticate when no credentials came, 403 saying what was wrong. */
 static bool authorized(call *c) {
-    if (!needs_auth(c->req->method)) return true;
     weir_error err;
     int rc = weir_auth_check_headers(c->s->auth, weir_http_header(c->req, "x-api-key"),
                                      weir_http_header(c->req, "authorization"), &err);
@@ -585,23 +694,17 @@ static bool authorized(call *c) {
     json_t *fields = json_pack("{s:s,s:s}", "method", c->req->method, "path", c->req->path);
     if (rc == WEIR_ENOTFOUND) {
         weir_service_log(c->s, WEIR_LOG_DEBUG, fields, "authentication required");
-        json_t *body = json_pack("{s:s}", "error",
-                                 "authentication required: send X-API-Key or Authorization: Bearer <token>");
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        if (text) {
-            const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
-            weir_http_respond(c->req, 401, "application/json", text, strlen(text), hdr);
-            svc_observe(c->s, (double)(uv_hrtime() - c->start_ns) / 1e6);
-            weir__free(text);
-        } else {
-            fail(c, 503, "out of memory");
-        }
+        const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
+        reply_h(c, 401,
+                json_pack("{s:s,s:s}", "error",
+                          "authentication required: send X-API-Key or Authorization: Bearer <token>", "code",
+                          weir_errname(WEIR_EAUTH)),
+                hdr);
     } else if (rc == WEIR_ENOMEM) {
         fail(c, 503, "out of memory");
     } else {
         weir_service_log(c->s, WEIR_LOG_WARN, fields, "credentials refused: %s", err.message);
-        fail(c, 403, "%s", err.message);
+        reply(c, 403, json_pack("{s:s,s:s}", "error", err.message, "code", weir_errname(WEIR_EFORBIDDEN)));
     }
     json_decref(fields);
     return false;
@@ -614,25 +717,46 @@ void svc_route(void *ud, weir_http_req *req) {
      * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
     if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);
     if (strncmp(req->path, "/socket.io/", 11) == 0) return weir_eio_handle(s->eio, req);
-    if (!authorized(&c)) return;
     char scratch[1024];
     char allowed[128] = "";
-    for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!match(ROUTES[i].r.pattern, req->path, scratch, sizeof scratch, c.params)) continue;
+    const route_def *found = NULL, *any = NULL; /* the route of this method; a route of another */
+    const char *params[2] = {NULL, NULL};
+    for (size_t i = 0; i < N_ROUTES && !found; i++) {
+        const char *p[2] = {NULL, NULL};
+        if (!match(ROUTES[i].r.pattern, req->path, scratch, sizeof scratch, p)) continue;
         bool head = strcmp(req->method, "HEAD") == 0 && strcmp(ROUTES[i].r.method, "GET") == 0;
         if (strcmp(req->method, ROUTES[i].r.method) == 0 || head) {
-            ROUTES[i].fn(&c);
-            return;
+            found = &ROUTES[i];
+            params[0] = p[0];
+            params[1] = p[1];
+            break;
         }
+        if (!any) any = &ROUTES[i];
         size_t l = strlen(allowed);
         snprintf(allowed + l, sizeof allowed - l, "%s%s", l ? ", " : "", ROUTES[i].r.method);
     }
+    /* a path with routes under other methods is judged by one of them: a
+     * 405 for an open path stays open, one for a guarded path needs the
+     * credentials its routes need */
+    const route_def *judged = found ? found : any;
+    if (weir_auth_active(s->auth) && needs_credentials(s, judged ? &judged->r : NULL, req->method) &&
+        !authorized(&c))
+        return;
+    if (found) {
+        /* match() wrote params into scratch, which later iterations did not touch */
+        c.params[0] = params[0];
+        c.params[1] = params[1];
+        if (!body_type_ok(&c, found->body)) return;
+        found->fn(&c);
+        return;
+    }
     if (allowed[0]) {
         const char *hdr[] = {"Allow", allowed, NULL};
-        char body[512];
-        int n = snprintf(body, sizeof body, "{\"error\":\"method %s is not allowed here; allowed: %s\"}", req->method,
-                         allowed);
-        weir_http_respond(req, 405, "application/json", body, (size_t)n, hdr);
+        char msg[256];
+        snprintf(msg, sizeof msg, "method %.16s is not allowed here; allowed: %s", req->method, allowed);
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p < ' ' || (unsigned char)*p >= 127) *p = '?';
+        reply_h(&c, 405, json_pack("{s:s,s:s}", "error", msg, "code", weir_errname(WEIR_EMETHOD)), hdr);
         return;
     }
     fail(&c, 404, "no route %s %s; GET /api/openapi.json lists the routes", req->method, req->path);

@@ -225,9 +225,21 @@ int svc_status_of(int code) {
     case WEIR_EFULL:
     case WEIR_ELIMIT: return 429;
     case WEIR_ENOMEM:
+    case WEIR_EUNAVAILABLE:
     case WEIR_EIO: return 503; /* e.g. the store could not write */
+    case WEIR_EAUTH: return 401;
+    case WEIR_EFORBIDDEN: return 403;
+    case WEIR_EMETHOD: return 405;
+    case WEIR_ETIMEOUT: return 408;
+    case WEIR_ETOOLARGE: return 413;
+    case WEIR_EMEDIATYPE: return 415;
+    case WEIR_EHOST: return 421;
     default: return 500;
     }
+}
+
+json_t *svc_error_of(const weir_error *err) {
+    return json_pack("{s:s,s:s}", "error", err->message, "code", weir_errname(err->code));
 }
 
 json_t *svc_error_body(const char *fmt, ...) {
@@ -253,6 +265,9 @@ void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body) {
         return;
     }
     if (!body) body = svc_error_body("out of memory");
+    /* acknowledgements carry the same code as the HTTP answer would */
+    if (status >= 400 && json_is_object(body) && json_object_get(body, "error") && !json_object_get(body, "code"))
+        json_object_set_new(body, "code", json_string(weir_errname(weir_http_status_code(status))));
     svc_client_reply(c, r->ack_id, r->event, body);
     svc_client_unref(c);
 }
@@ -318,7 +333,9 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
             wait_unlink(w);
             wait_release(w);
         }
-        return svc_answer(s, &rep, rc == WEIR_ENOTFOUND ? 400 : svc_status_of(rc), svc_error_body("%s", err.message));
+        /* an unknown node or port is a bad inject body, not a missing resource */
+        return svc_answer(s, &rep, rc == WEIR_ENOTFOUND ? 400 : svc_status_of(rc),
+                          rc == WEIR_ENOTFOUND ? svc_error_body("%s", err.message) : svc_error_of(&err));
     }
     s->injects_total++;
     if (!wait)
@@ -616,7 +633,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         weir__free(s);
         return weir__error(err, WEIR_EINVAL, "LOG_LEVEL must be debug, info, warn or error (got \"%s\")", c->log_level);
     }
-    weir_auth_config ac = {c->api_keys, c->jwt_secret, c->jwt_public_key};
+    weir_auth_config ac = {c->api_keys, c->jwt_secret, c->jwt_public_key, c->jwt_audience, c->jwt_issuer};
     int rc = weir_auth_create(&ac, &s->auth, err);
     if (rc) {
         weir__free(s);

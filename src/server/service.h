@@ -49,11 +49,17 @@ typedef struct weir_service_config {
     size_t isolate_queue;         /* ISOLATE_QUEUE: calls waiting for a process (1000) */
     const char *log_level;  /* debug|info|warn|error */
     const char *log_format; /* text|json */
-    /* Auth (SPEC §6), see server/auth.h; NULL or "": not set.  With none
-     * set every route is open (bind to loopback only then). */
+    /* Auth (SPEC §6, §10), see server/auth.h; NULL or "": not set.  With
+     * none set every route is open (bind to loopback only then); with one
+     * set every /api route and event socket needs credentials, /health*
+     * never does. */
     const char *api_keys;       /* comma-separated */
     const char *jwt_secret;     /* HS256 */
     const char *jwt_public_key; /* RS256: PEM text or the path of a PEM file */
+    const char *jwt_audience;   /* JWT_AUDIENCE: a JWT's aud must name it */
+    const char *jwt_issuer;     /* JWT_ISSUER: a JWT's iss must be it */
+    bool public_reads;          /* PUBLIC_READS: GET/HEAD of /api need no credentials (false) */
+    bool metrics_auth;          /* METRICS_AUTH: GET /metrics needs credentials (false) */
     /* DATA_DIR (SPEC §7): graphs and registered components are stored in
      * DATA_DIR/weir.db and restored at start.  NULL: in memory, nothing is
      * stored (--memory).  Executions are not stored yet. */

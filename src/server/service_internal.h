@@ -164,8 +164,10 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st);
 void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inject *in, bool wait);
 /* The HTTP status for a core error code. */
 int svc_status_of(int code);
-/* A {"error": message} body. */
+/* A {"error": message} body (answering adds the code of its status). */
 json_t *svc_error_body(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* {"error": err->message, "code": "WEIR_E..."}: the precise code of err. */
+json_t *svc_error_of(const weir_error *err);
 /* Record a request's duration (ms) in the latency histogram. */
 void svc_observe(weir_service *s, double ms);
 void svc_route(void *ud, weir_http_req *req);

@@ -41,7 +41,7 @@ static int ws_send(void *conn, svc_evmsg *m) {
 static int ws_text(void *conn, const char *name, int64_t ack, const char *json, size_t len) {
     char head[128];
     int h = ack >= 0 ? snprintf(head, sizeof head, "{\"event\":\"ack\",\"ack\":%lld,\"data\":", (long long)ack)
-                     : snprintf(head, sizeof head, "{\"event\":\"%.64s\",\"data\":", name);
+                     : snprintf(head, sizeof head, "{\"event\":\"%.64s\",\"data\":", name ? name : "");
     char *buf = weir__malloc((size_t)h + len + 1);
     if (!buf) return -1;
     memcpy(buf, head, (size_t)h);
@@ -73,6 +73,7 @@ static void on_text(void *ud, weir_ws *ws, const char *data, size_t len) {
         json_t *e = msg ? svc_error_body("a message is {\"event\": string, \"data\"?: object, \"ack\"?: "
                                          "non-negative integer}")
                         : svc_error_body("not JSON: %s at line %d column %d", jerr.text, jerr.line, jerr.column);
+        json_object_set_new(e, "code", json_string(weir_errname(WEIR_EINVAL)));
         svc_client_emit(c, "error", e);
         json_decref(e);
         json_decref(msg);
@@ -95,7 +96,8 @@ static const weir_ws_callbacks CALLBACKS = {on_text, on_close};
 void svc_ws_upgrade(weir_service *s, weir_http_req *req) {
     if (!weir_ws_is_upgrade(req)) {
         const char *hdr[] = {"Upgrade", "websocket", NULL};
-        const char *body = "{\"error\":\"/ws is a WebSocket: connect with a WebSocket client (Upgrade: websocket)\"}";
+        const char *body = "{\"error\":\"/ws is a WebSocket: connect with a WebSocket client (Upgrade: websocket)\","
+                           "\"code\":\"WEIR_EINVAL\"}";
         weir_http_respond(req, 426, "application/json", body, strlen(body), hdr);
         return;
     }
@@ -110,7 +112,7 @@ void svc_ws_upgrade(weir_service *s, weir_http_req *req) {
         if (rc == WEIR_ENOTFOUND) {
             const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
             const char *body = "{\"error\":\"authentication required: send X-API-Key, Authorization: Bearer "
-                               "<token>, or ?token=<token>\"}";
+                               "<token>, or ?token=<token>\",\"code\":\"WEIR_EAUTH\"}";
             weir_http_respond(req, 401, "application/json", body, strlen(body), hdr);
             return;
         }

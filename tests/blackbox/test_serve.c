@@ -414,7 +414,7 @@ static void expect(http_resp r, long status, const char *error_part) {
     http_free(&r);
 }
 
-Test(serve_auth, api_keys_guard_every_mutating_route_and_leave_reads_open) {
+Test(serve_auth, api_keys_guard_every_route_reads_included) {
     const char *args[] = {"--api-keys", "k1-first,k2-second", NULL};
     server s = serve_start(args);
     const char *log = serve_log(&s);
@@ -463,12 +463,14 @@ Test(serve_auth, api_keys_guard_every_mutating_route_and_leave_reads_open) {
     expect(http_req_h(&s, "PATCH", "/api/nothing", "{}", NULL, no), 401, NULL);
     expect(http_req_h(&s, "PATCH", "/api/nothing", "{}", NULL, key), 404, NULL);
 
-    /* reads stay open */
-    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, no), 200, NULL);
+    /* reads need credentials too (SPEC §10); /health and /metrics stay open */
+    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, no), 401, NULL);
+    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, key), 200, NULL);
     snprintf(path, sizeof path, "/api/executions/%s", x);
-    expect(http_req_h(&s, "GET", path, NULL, NULL, no), 200, NULL);
-    expect(http_req_h(&s, "GET", "/api/stats", NULL, NULL, no), 200, NULL);
-    expect(http_req_h(&s, "GET", "/api/openapi.json", NULL, NULL, no), 200, NULL);
+    expect(http_req_h(&s, "GET", path, NULL, NULL, no), 401, NULL);
+    expect(http_req_h(&s, "GET", path, NULL, NULL, bearer), 200, NULL);
+    expect(http_req_h(&s, "GET", "/api/stats", NULL, NULL, no), 401, NULL);
+    expect(http_req_h(&s, "GET", "/api/openapi.json", NULL, NULL, no), 401, NULL);
     expect(http_req_h(&s, "GET", "/health", NULL, NULL, no), 200, NULL);
     expect(http_req_h(&s, "GET", "/health/ready", NULL, NULL, no), 200, NULL);
     r = http_req_h(&s, "GET", "/metrics", NULL, NULL, no);
@@ -511,7 +513,8 @@ Test(serve_auth, hs256_jwt_from_the_environment_or_a_flag) {
     expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, none), 403, "alg none not accepted");
     const char *apikey[] = {"X-API-Key: " JWT_SECRET_VALUE, NULL};
     expect(http_req_h(&s, "POST", "/api/graphs", PASSTHROUGH_GRAPH, NULL, apikey), 403, "no API_KEYS");
-    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, NULL), 200, NULL);
+    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, NULL), 401, NULL);
+    expect(http_req_h(&s, "GET", "/api/graphs", NULL, NULL, ok), 200, NULL);
     free(forged);
     free(recent);
     free(old);

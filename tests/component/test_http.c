@@ -105,6 +105,11 @@ static void handler(void *ud, weir_http_req *r) {
         weir_http_respond_json(r, 200, NULL);
     } else if (strcmp(r->path, "/error") == 0) {
         weir_http_respond_error(r, 404, "no graph %s", r->query);
+    } else if (strcmp(r->path, "/status") == 0) { /* ?N: an error with status N */
+        weir_http_respond_error(r, atoi(r->query), "status %s", r->query);
+    } else if (strcmp(r->path, "/own-retry") == 0) { /* a 503 that says its own Retry-After */
+        const char *extra[] = {"Retry-After", "30", NULL};
+        weir_http_respond(r, 503, "application/json", "{}", 2, extra);
     } else if (strcmp(r->path, "/big") == 0) {
         enum { BIG = 1 << 20 };
         char *big = malloc(BIG);
@@ -481,6 +486,40 @@ Test(http, error_json_null_json_and_no_content) {
     resp_free(r);
     r = roundtrip(c, "GET /still-open HTTP/1.1\r\nHost: localhost\r\n\r\n");
     cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(c);
+    finish();
+}
+
+/* SPEC §10: every error body carries a stable code; 429 and 503 carry
+ * Retry-After unless the handler set its own. */
+Test(http, error_bodies_carry_a_code_and_429_503_retry_after) {
+    start(NULL);
+    client *c = cli_open();
+    static const struct {
+        int status;
+        const char *code, *retry;
+    } cases[] = {{400, "WEIR_EINVAL", NULL},       {401, "WEIR_EAUTH", NULL},        {403, "WEIR_EFORBIDDEN", NULL},
+                 {404, "WEIR_ENOTFOUND", NULL},    {405, "WEIR_EMETHOD", NULL},      {409, "WEIR_ESTATE", NULL},
+                 {413, "WEIR_ETOOLARGE", NULL},    {415, "WEIR_EMEDIATYPE", NULL},   {421, "WEIR_EHOST", NULL},
+                 {429, "WEIR_ELIMIT", "1"},        {503, "WEIR_EUNAVAILABLE", "5"}, {500, "WEIR_EINTERNAL", NULL},
+                 {418, "WEIR_EINVAL", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char req[128];
+        snprintf(req, sizeof req, "GET /status?%d HTTP/1.1\r\nHost: t\r\n\r\n", cases[i].status);
+        response *r = roundtrip(c, req);
+        char msg[32];
+        snprintf(msg, sizeof msg, "status %d", cases[i].status);
+        expect_error(r, cases[i].status, msg);
+        cr_assert_str_eq(jstr(r, "code"), cases[i].code, "%d: %s", cases[i].status, r->body);
+        if (cases[i].retry) cr_assert_str_eq(hdr(r, "Retry-After"), cases[i].retry, "%s", r->head);
+        else cr_assert_null(hdr(r, "Retry-After"), "%s", r->head);
+        resp_free(r);
+    }
+    response *r = roundtrip(c, "GET /own-retry HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(r->status, 503);
+    cr_assert_str_eq(hdr(r, "Retry-After"), "30", "%s", r->head);
+    cr_assert_null(strstr(strstr(r->head, "Retry-After") + 1, "Retry-After"), "one Retry-After only: %s", r->head);
     resp_free(r);
     cli_close(c);
     finish();

@@ -69,7 +69,7 @@ static int is_key_trimmed(const char *v) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    weir_auth_config c = {API_KEY, SECRET, NULL};
+    weir_auth_config c = {.api_keys = API_KEY, .jwt_secret = SECRET};
     weir_auth *a = NULL;
     if (weir_auth_create(&c, &a, NULL)) return 0;
     char *tok = malloc(size + 1);

@@ -99,8 +99,10 @@ run(async () => {
   // 5. acknowledgements carry {error}
   const bad = await c2.socket.emitWithAck('execution:subscribe', { executionId: 'no-such-execution' });
   assert.match(bad.error, /not found/);
+  assert.equal(bad.code, 'WEIR_ENOTFOUND', 'acks carry the code an HTTP answer would');
   const unknown = await c2.socket.emitWithAck('execution:frobnicate', {});
   assert.match(unknown.error, /unknown command/);
+  assert.equal(unknown.code, 'WEIR_EINVAL');
   // without an ack a failure is an `error` event
   c2.socket.emit('execution:pause', { executionId: 'no-such-execution' });
   const errEv = await c2.rec.until((n) => n === 'error', 'error event');
@@ -114,6 +116,7 @@ run(async () => {
   await c2.rec.until((n, x) => n === 'execution:paused' && x.executionId === xa, 'execution:paused');
   const again = await c2.socket.emitWithAck('execution:pause', { executionId: xa });
   assert.match(again.error, /paused|running/, 'pausing twice is a state conflict');
+  assert.equal(again.code, 'WEIR_ESTATE');
   const r = await c2.socket.emitWithAck('execution:resume', { executionId: xa });
   assert.equal(r.state, 'running');
   await c2.rec.until((n, x) => n === 'execution:resumed' && x.executionId === xa, 'execution:resumed');

@@ -64,11 +64,14 @@ run(async () => {
   assert.deepEqual(ij.outputs, { 'output:out': 2 });
   const bad = await c.call('execution:stop', { executionId: 'nope' });
   assert.match(bad.error, /not found/);
+  assert.equal(bad.code, 'WEIR_ENOTFOUND', 'acks carry the code an HTTP answer would');
   const unknown = await c.call('nonsense', {});
   assert.match(unknown.error, /unknown command/);
+  assert.equal(unknown.code, 'WEIR_EINVAL');
   c.ws.send('this is not json');
   const e1 = await c.rec.until((n) => n === 'error', 'error for a frame that is not JSON');
   assert.match(e1.data.error, /not JSON/);
+  assert.equal(e1.data.code, 'WEIR_EINVAL');
   c.ws.send(JSON.stringify({ data: {} }));
   await c.rec.until((n, d) => n === 'error' && /event/.test(d.error), 'error for a frame without event');
 

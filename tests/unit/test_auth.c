@@ -113,7 +113,7 @@ static char *rs256(EVP_PKEY *k, const char *header, const char *payload) {
 /* ---------------------------------------------------------- setup helpers */
 
 static weir_auth *make(const char *keys, const char *secret, const char *pub) {
-    weir_auth_config c = {keys, secret, pub};
+    weir_auth_config c = {.api_keys = keys, .jwt_secret = secret, .jwt_public_key = pub};
     weir_auth *a = NULL;
     weir_error err;
     int rc = weir_auth_create(&c, &a, &err);
@@ -136,6 +136,9 @@ static void accepted_at(weir_auth *a, const char *tok, int64_t now) {
     int rc = weir_auth_check_token_at(a, tok, now, &err);
     cr_assert_eq(rc, 0, "token %s refused: %s", tok, err.message);
 }
+
+/* A configuration of keys, secret and public key (no aud / iss). */
+#define CFG(k, s, p) ((weir_auth_config){.api_keys = (k), .jwt_secret = (s), .jwt_public_key = (p)})
 
 static void config_error(weir_auth_config c, const char *why) {
     weir_auth *a = (weir_auth *)1;
@@ -486,29 +489,115 @@ Test(auth_rs256, key_from_a_file_and_from_one_line_with_backslash_n) {
 /* ---------------------------------------------------------- configuration */
 
 Test(auth_config, bad_settings_are_refused_without_showing_secrets) {
-    config_error((weir_auth_config){NULL, "short-secret", NULL}, "JWT_SECRET is too short");
-    config_error((weir_auth_config){" , ,", NULL, NULL}, "API_KEYS is set but holds no key");
-    config_error((weir_auth_config){"good,with space", NULL, NULL}, "API_KEYS: key 2 has a blank");
-    config_error((weir_auth_config){"ok,caf\xc3\xa9", NULL, NULL}, "key 2");
-    config_error((weir_auth_config){NULL, NULL, "/nonexistent/key.pem"},
+    config_error(CFG(NULL, "short-secret", NULL), "JWT_SECRET is too short");
+    config_error(CFG(" , ,", NULL, NULL), "API_KEYS is set but holds no key");
+    config_error(CFG("good,with space", NULL, NULL), "API_KEYS: key 2 has a blank");
+    config_error(CFG("ok,caf\xc3\xa9", NULL, NULL), "key 2");
+    config_error(CFG(NULL, NULL, "/nonexistent/key.pem"),
                  "JWT_PUBLIC_KEY: cannot read '/nonexistent/key.pem'");
-    config_error((weir_auth_config){NULL, NULL, "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"},
+    config_error(CFG(NULL, NULL, "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"),
                  "JWT_PUBLIC_KEY holds no PEM public key");
-    config_error((weir_auth_config){NULL, NULL, "/dev/null"}, "'/dev/null' holds no PEM public key");
+    config_error(CFG(NULL, NULL, "/dev/null"), "'/dev/null' holds no PEM public key");
     EVP_PKEY *k = rsa_keygen(2048);
     char *priv = pem_of(k, true);
-    config_error((weir_auth_config){NULL, NULL, priv}, "it holds a private key");
+    config_error(CFG(NULL, NULL, priv), "it holds a private key");
     free(priv);
     EVP_PKEY_free(k);
     k = rsa_keygen(1024);
     char *weak = pem_of(k, false);
-    config_error((weir_auth_config){NULL, NULL, weak}, "1024-bit RSA key; RS256 needs at least 2048");
+    config_error(CFG(NULL, NULL, weak), "1024-bit RSA key; RS256 needs at least 2048");
     free(weak);
     EVP_PKEY_free(k);
     EVP_PKEY *ec = EVP_EC_gen("P-256");
     cr_assert_not_null(ec);
     char *ecpem = pem_of(ec, false);
-    config_error((weir_auth_config){NULL, NULL, ecpem}, "is not an RSA key (it is EC)");
+    config_error(CFG(NULL, NULL, ecpem), "is not an RSA key (it is EC)");
     free(ecpem);
     EVP_PKEY_free(ec);
+}
+
+/* ---------------------------------------------------------- aud and iss */
+
+static weir_auth *make_claims(const char *secret, const char *pub, const char *aud, const char *iss) {
+    weir_auth_config c = {NULL, secret, pub, aud, iss};
+    weir_auth *a = NULL;
+    weir_error err;
+    int rc = weir_auth_create(&c, &a, &err);
+    cr_assert_eq(rc, 0, "%s", err.message);
+    return a;
+}
+
+static void hs_ok(weir_auth *a, const char *payload) {
+    char *tok = hs256(SECRET, HS, payload);
+    accepted_at(a, tok, T0);
+    free(tok);
+}
+
+static void hs_refused(weir_auth *a, const char *payload, const char *why) {
+    char *tok = hs256(SECRET, HS, payload);
+    refused(a, tok, why);
+    free(tok);
+}
+
+Test(auth_claims, audience_as_a_string_or_in_an_array) {
+    weir_auth *a = make_claims(SECRET, NULL, "weir-api", NULL);
+    cr_assert_str_eq(weir_auth_summary(a), "JWT HS256 checking aud");
+    hs_ok(a, "{\"sub\":\"alice\",\"aud\":\"weir-api\"}");
+    hs_ok(a, "{\"sub\":\"alice\",\"aud\":[\"other\",\"weir-api\"]}");
+    hs_refused(a, "{\"sub\":\"alice\"}", "token has no aud claim; JWT_AUDIENCE requires one");
+    hs_refused(a, "{\"sub\":\"alice\",\"aud\":\"weir-apix\"}", "token aud weir-apix does not name this service");
+    hs_refused(a, "{\"sub\":\"alice\",\"aud\":\"WEIR-API\"}", "does not name this service");
+    hs_refused(a, "{\"sub\":\"alice\",\"aud\":[\"other\",\"x\"]}", "token aud (an array) does not name");
+    hs_refused(a, "{\"sub\":\"alice\",\"aud\":[]}", "does not name this service");
+    hs_refused(a, "{\"sub\":\"alice\",\"aud\":[1,{\"weir-api\":1}]}", "does not name this service");
+    hs_refused(a, "{\"sub\":\"alice\",\"aud\":7}", "aud must be a string or an array of strings");
+    /* the signature still comes first: a forged token with the right aud is refused for its signature */
+    char *forged = hs256("another-secret-another-secret-another", HS, "{\"aud\":\"weir-api\"}");
+    refused(a, forged, "bad signature");
+    free(forged);
+    /* exp is still checked next to aud */
+    char p[128];
+    snprintf(p, sizeof p, "{\"aud\":\"weir-api\",\"exp\":%lld}", (long long)T0 - 3600);
+    hs_refused(a, p, "token expired at");
+    weir_auth_destroy(a);
+}
+
+Test(auth_claims, issuer_must_match_exactly) {
+    weir_auth *a = make_claims(SECRET, NULL, NULL, "https://id.example.com/");
+    cr_assert_str_eq(weir_auth_summary(a), "JWT HS256 checking iss");
+    hs_ok(a, "{\"iss\":\"https://id.example.com/\"}");
+    hs_refused(a, "{\"sub\":\"alice\"}", "token has no iss claim; JWT_ISSUER requires one");
+    hs_refused(a, "{\"iss\":\"https://id.example.com\"}", "is not the accepted issuer (JWT_ISSUER)");
+    hs_refused(a, "{\"iss\":[\"https://id.example.com/\"]}", "token iss (not a string) is not the accepted issuer");
+    weir_auth_destroy(a);
+}
+
+Test(auth_claims, both_with_rs256_and_api_keys_unaffected) {
+    EVP_PKEY *k = rsa_keygen(2048);
+    char *pem = pem_of(k, false);
+    weir_auth_config c = {"k1", NULL, pem, "weir", "issuer"};
+    weir_auth *a = NULL;
+    weir_error err;
+    cr_assert_eq(weir_auth_create(&c, &a, &err), 0, "%s", err.message);
+    cr_assert_str_eq(weir_auth_summary(a), "API keys (1), JWT RS256 (2048-bit key) checking aud and iss");
+    char *good = rs256(k, RS, "{\"aud\":\"weir\",\"iss\":\"issuer\"}");
+    accepted_at(a, good, T0);
+    char *no_iss = rs256(k, RS, "{\"aud\":\"weir\"}");
+    refused(a, no_iss, "no iss claim");
+    char *wrong_aud = rs256(k, RS, "{\"aud\":\"other\",\"iss\":\"issuer\"}");
+    refused(a, wrong_aud, "token aud other does not name this service");
+    accepted_at(a, "k1", T0); /* API keys carry no claims */
+    free(good);
+    free(no_iss);
+    free(wrong_aud);
+    free(pem);
+    EVP_PKEY_free(k);
+    weir_auth_destroy(a);
+}
+
+Test(auth_claims, audience_or_issuer_without_a_jwt_key_is_a_config_error) {
+    config_error((weir_auth_config){"k1", NULL, NULL, "weir", NULL},
+                 "JWT_AUDIENCE is set but no JWT is accepted: set JWT_SECRET or JWT_PUBLIC_KEY");
+    config_error((weir_auth_config){NULL, NULL, NULL, NULL, "issuer"},
+                 "JWT_ISSUER is set but no JWT is accepted");
 }

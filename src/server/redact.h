@@ -1,0 +1,30 @@
+/*
+ * Secrets in node config (SPEC §10): an http-request node's Authorization
+ * header, a user component's apiKey.  Every graph document that leaves the
+ * server (GET /api/graphs/:id, and any event or log line that would carry
+ * node config) goes through weir_redact_graph first; the stored graph and
+ * the running execution keep the real values.
+ */
+#ifndef WEIR_SERVER_REDACT_H
+#define WEIR_SERVER_REDACT_H
+#include <jansson.h>
+#include <stdbool.h>
+
+/* What a secret value is shown as. */
+#define WEIR_REDACTED "***"
+
+/* Is `name` (a header or config key, case-insensitive) one whose value is a
+ * secret: authorization, proxy-authorization, cookie, set-cookie, a name
+ * ending in -key, _key or apikey, or containing token, secret, password or
+ * passwd. */
+bool weir_redact_is_secret_name(const char *name);
+
+/* Graph definition doc (BORROWED, never modified) as it may be shown:
+ * every string or number under a node's config whose member name is a
+ * secret name (at any depth: config.headers.Authorization, config.apiKey)
+ * reads WEIR_REDACTED.  NEW reference, to be read and serialised only, not
+ * modified: it shares what needs no change with doc (doc itself when it
+ * holds no secret, or is no graph).  NULL when out of memory. */
+json_t *weir_redact_graph(const json_t *doc);
+
+#endif
