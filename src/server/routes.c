@@ -663,12 +663,6 @@ static bool match(const char *pattern, const char *path, char *scratch, size_t c
     return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
 }
 
-/* Safe methods (RFC 9110 §9.2.1).  The OpenAPI document marks the other
- * routes as the ones that always need credentials when auth is configured. */
-static bool needs_auth(const char *method) {
-    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "OPTIONS") != 0;
-}
-
 static bool is_read(const char *method) { return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0; }
 
 /* Does a request for route r (NULL: no route matched, whatever the method)
