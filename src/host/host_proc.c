@@ -368,7 +368,9 @@ int weir__host_spawn(weir_host *h, weir_error *err) {
     h->open_handles++; /* released when the last of p's handles has closed (proc_free) */
     char mem[48];
     snprintf(mem, sizeof mem, "--max-old-space-size=%u", h->memory_mb);
-    char *args[] = {h->node, mem, "--experimental-permission", "--experimental-vm-modules",
+    /* The permission flag is the one h->node's version accepts (host_node.c);
+     * keep the list in step with h->flags (host.c). */
+    char *args[] = {h->node, mem, (char *)h->permission_flag, "--experimental-vm-modules",
                     "--disallow-code-generation-from-strings", "--no-warnings", "-e", (char *)h->script, NULL};
     /* An empty environment: NODE_OPTIONS and the like must not loosen what
      * the flags set, and user code has nothing to read there anyway. */
@@ -385,7 +387,7 @@ int weir__host_spawn(weir_host *h, weir_error *err) {
         p->killed = p->exited = true; /* never in the pool; the handles just close */
         close_handles(p);
         if (rc == UV_ENOENT)
-            return weir__error(err, WEIR_ERUNTIME, "user components need Node.js (node on PATH): cannot run \"%s\": %s",
+            return weir__error(err, WEIR_ERUNTIME, "user components need Node.js 20 or newer: cannot run \"%s\": %s",
                                h->node, uv_strerror(rc));
         return weir__error(err, WEIR_ERUNTIME, "cannot start the component host (%s): %s", h->node, uv_strerror(rc));
     }

@@ -2,8 +2,9 @@
  * The component host with real Node.js processes on a real loop: load and
  * invoke, state chained between calls of one instance, emitBatch and logs,
  * compile errors, throws, a runaway loop killed at the time limit and the
- * process replaced, a memory blowup, what user code cannot reach, the queue
- * bound, cancel, node missing, destroy with calls in flight.  The loop is
+ * process replaced, a memory blowup, what
+ * user code cannot reach, the queue bound, cancel, which node runs (PATH, a
+ * path, too old, missing), destroy with calls in flight.  The loop is
  * stepped until a condition holds, never slept on; every test ends with the
  * host destroyed, the loop drained and closed.
  */
@@ -11,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include "proc.h"
 #include "weir/weir.h"
 
 #define BOUND_NS (60ull * 1000 * 1000 * 1000) /* generous: node starts slowly under sanitizers */
@@ -388,9 +392,8 @@ Test(host, a_cancelled_call_is_never_answered) {
     finish();
 }
 
-Test(host, without_node_every_call_fails_saying_so) {
-    weir_host_options o = {.node = "/nonexistent/bin/node"};
-    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+/* Invoke SQUARE and wait: its error, or NULL when it answered 4 (malloc). */
+static char *square_error(void) {
     answer r = {0};
     json_t *c = call("acme.math.square", SQUARE, "process", json_integer(2), NULL);
     uint64_t id;
@@ -398,9 +401,175 @@ Test(host, without_node_every_call_fails_saying_so) {
     json_decref(c);
     cr_assert(!r.got);
     run_until(&r.got);
-    cr_assert_not_null(strstr(r.error, "user components need Node.js (node on PATH)"), "%s", r.error);
+    char *e = r.error ? strdup(r.error) : NULL;
+    if (!e) cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",4]]");
     answer_free(&r);
+    return e;
+}
+
+Test(host, without_node_every_call_fails_saying_so) {
+    weir_host_options o = {.node = "/nonexistent/bin/node"};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    char *e = square_error();
+    cr_assert_not_null(strstr(e, "user components need Node.js 20 or newer: cannot run \"/nonexistent/bin/node\": "),
+                       "%s", e);
+    free(e);
     finish();
+    /* Nor on PATH. */
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    setenv("PATH", "/nonexistent/bin:/nonexistent/usr/bin", 1);
+    cr_assert_eq(weir_host_create(&loop, NULL, &host, NULL), 0);
+    weir_host_node n;
+    weir_host_node_get(host, &n);
+    cr_assert_str_eq(n.problem, "user components need Node.js 20 or newer: no \"node\" on PATH "
+                                "(/nonexistent/bin:/nonexistent/usr/bin); install Node.js 20 or newer "
+                                "(scripts/deps.sh does) or set WEIR_NODE to its path");
+    e = square_error();
+    cr_assert_str_eq(e, n.problem);
+    free(e);
+    finish();
+}
+
+/* A shell script `name` in dir doing `body`, executable. */
+static void script(const char *dir, const char *name, const char *body) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    fclose(f);
+    cr_assert_eq(chmod(path, 0755), 0);
+}
+
+/* The node this test itself finds on PATH. */
+static void real_node(char *buf, size_t cap) {
+    proc_result r = proc_run("command -v node");
+    cr_assert_eq(r.status, 0, "these tests need node on PATH");
+    r.out[strcspn(r.out, "\n")] = '\0';
+    snprintf(buf, cap, "%s", r.out);
+    proc_free(&r);
+}
+
+static int lines_in(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0;
+    for (int ch; (ch = fgetc(f)) != EOF;)
+        if (ch == '\n') n++;
+    fclose(f);
+    return n;
+}
+
+/* The host runs the node first on the server's PATH (not the one an empty
+ * environment would find), and a path given instead; each is asked its
+ * version once and then runs every process. */
+Test(host, the_node_first_on_path_or_the_one_given_runs_the_components) {
+    char dir[256], node[512], body[1200], wrapper[512], log[512];
+    proc_tempdir(dir, sizeof dir, "node-path");
+    real_node(node, sizeof node);
+    snprintf(log, sizeof log, "%s/ran", dir);
+    snprintf(body, sizeof body, "echo \"$1\" >> %s\nexec %s \"$@\"", log, node);
+    script(dir, "node", body);
+    char path[4096];
+    snprintf(path, sizeof path, "%s:%s", dir, getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", path, 1);
+    start(1, 2000, 0, 0);
+    weir_host_node n;
+    weir_host_node_get(host, &n);
+    snprintf(wrapper, sizeof wrapper, "%s/node", dir);
+    cr_assert_null(n.problem, "%s", n.problem);
+    cr_assert_str_eq(n.path, wrapper);
+    cr_assert_not_null(n.version);
+    cr_assert_not_null(strstr(n.flags, "permission"), "%s", n.flags);
+    char *e = square_error();
+    cr_assert_null(e, "%s", e);
+    /* --version once, then one process (its first argument: the heap limit). */
+    cr_assert_eq(lines_in(log), 2);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cat %s", log);
+    proc_result r = proc_run(cmd);
+    cr_assert_str_eq(r.out, "--version\n--max-old-space-size=128\n");
+    proc_free(&r);
+    finish();
+    /* Given as a path, a node off PATH runs instead. */
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    snprintf(body, sizeof body, "echo \"$1\" >> %s.mine\nexec %s \"$@\"", log, node);
+    script(dir, "my-node", body);
+    snprintf(wrapper, sizeof wrapper, "%s/my-node", dir);
+    weir_host_options o = {.node = wrapper};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    weir_host_node_get(host, &n);
+    cr_assert_str_eq(n.path, wrapper);
+    e = square_error();
+    cr_assert_null(e, "%s", e);
+    char mine[600];
+    snprintf(mine, sizeof mine, "%s.mine", log);
+    cr_assert_eq(lines_in(mine), 2);
+    cr_assert_eq(lines_in(log), 2, "the one on PATH ran no more");
+    finish();
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    r = proc_run(cmd);
+    proc_free(&r);
+}
+
+/* A node whose --version says `version`: what the host makes of it. */
+static weir_host_node fake_node(const char *dir, const char *version) {
+    char body[256], path[512];
+    snprintf(body, sizeof body, "[ \"$1\" = --version ] && echo %s && exit 0\nexit 9", version);
+    script(dir, "fake-node", body);
+    snprintf(path, sizeof path, "%s/fake-node", dir);
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    weir_host_options o = {.node = path};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    weir_host_node n;
+    weir_host_node_get(host, &n);
+    return n;
+}
+
+/* Each version gets the permission flag it accepts; one older than 20 is
+ * refused with a message naming what was found, and no process starts. */
+Test(host, the_node_version_decides_the_flags_and_18_is_refused) {
+    char dir[256];
+    proc_tempdir(dir, sizeof dir, "node-version");
+    uv_loop_close(&loop); /* fake_node makes a loop for each */
+    static const struct {
+        const char *version, *flag;
+    } cases[] = {{"v20.0.0", "--experimental-permission"}, {"v21.7.3", "--experimental-permission"},
+                 {"v22.12.0", "--experimental-permission"}, {"v22.13.0", "--permission"},
+                 {"v23.4.0", "--experimental-permission"}, {"v23.5.0", "--permission"},
+                 {"v24.0.0", "--permission"}, {"v26.1.0", "--permission"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        weir_host_node n = fake_node(dir, cases[i].version);
+        cr_assert_null(n.problem, "%s: %s", cases[i].version, n.problem);
+        cr_assert_str_eq(n.version, cases[i].version);
+        char want[128];
+        snprintf(want, sizeof want, "--max-old-space-size=128 %s ", cases[i].flag);
+        cr_assert_not_null(strstr(n.flags, want), "%s: %s", cases[i].version, n.flags);
+        finish();
+    }
+    weir_host_node n = fake_node(dir, "v18.19.1");
+    char want[1024];
+    snprintf(want, sizeof want,
+             "user components need Node.js 20 or newer: %s/fake-node is v18.19.1, which has no permission model to "
+             "run them under; install Node.js 20 or newer (scripts/deps.sh does) or set WEIR_NODE to its path",
+             dir);
+    cr_assert_str_eq(n.problem, want);
+    cr_assert_str_eq(n.version, "v18.19.1");
+    cr_assert_null(n.flags);
+    char *e = square_error();
+    cr_assert_str_eq(e, want);
+    free(e);
+    weir_host_stats st;
+    weir_host_stats_get(host, &st);
+    cr_assert_eq(st.started, 0, "no process ran without isolation");
+    finish();
+    n = fake_node(dir, "hello");
+    cr_assert_not_null(strstr(n.problem, "fake-node --version\" said \"hello\", not a version"), "%s", n.problem);
+    finish();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    proc_result r = proc_run(cmd);
+    proc_free(&r);
 }
 
 Test(host, destroy_with_calls_in_flight_and_queued) {
