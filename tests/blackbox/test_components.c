@@ -3,13 +3,15 @@
  * the seed's square component and run it, a runaway component's error on
  * its node's error port while another execution keeps working, state and
  * config through the core, every 400 and 409 of POST /api/components;
- * which node runs them (PATH, WEIR_NODE, one too old refused).
+ * which node runs them (PATH, WEIR_NODE, one too old refused) and a
+ * component that hoards ArrayBuffers running out of memory.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "proc.h"
 #include "serve.h"
@@ -519,4 +521,50 @@ Test(components, a_node_older_than_20_is_refused_at_start) {
     cr_assert_eq(serve_stop(&s), 0);
     cr_assert_null(strstr(serve_log(&s), "ran "), "the old node ran something: %s", serve_log(&s));
     serve_rmdir(dir);
+}
+
+#define HOARD                                                                                                        \
+    "{\"id\": \"acme.test.hoard\", \"name\": \"Hoard\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"], "   \
+    "\"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", \"source\": \"const keep = []; return { " \
+    "process: (ctx, p, v) => { if (v === 'hoard') for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)); " \
+    "ctx.emit('out', v) } }\"}}"
+
+/* ArrayBuffers are outside V8's heap limit, not outside ISOLATE_MEMORY_MB
+ * (these are never written: committed, not resident; test_host.c has
+ * written ones, with their resident size measured): the hoarding call ends
+ * on the node's error port with the out-of-memory error well before its
+ * time limit, and the node works again after its process was replaced. */
+Test(components, a_component_hoarding_array_buffers_runs_out_of_memory) {
+    const char *args[] = {"--isolate-timeout-ms", "20000", "--isolate-memory-mb", "64", "--isolate-pool-size", "1",
+                          NULL};
+    server s = serve_start(args);
+    post_component(&s, HOARD, 201);
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"hoarder\", \"nodes\": ["
+                           " {\"id\": \"hoard\", \"component\": \"acme.test.hoard\"},"
+                           " {\"id\": \"caught\", \"component\": \"symbia.core.passthrough\"}], \"edges\": ["
+                           " {\"source\": {\"node\": \"hoard\", \"port\": \"error\"}, \"target\": {\"node\": \"caught\", \"port\": \"in\"}}]}",
+                           "{\"completion\": \"never\"}"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    json_t *out = inject(&s, x, "{\"nodeId\": \"hoard\", \"value\": \"hoard\"}");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    json_t *err = json_object_get(json_object_get(out, "outputs"), "caught:out");
+    /* What ran out says V8: the ArrayBuffer refused, or its heap's young
+     * generation that it could not grow any more. */
+    const char *msg = json_string_value(json_object_get(err, "error"));
+    const char *head = "component acme.test.hoard (process): the component host ran out of memory: ",
+               *tail = " (the limit is 64 MB of JavaScript heap and 192 MB in all, ISOLATE_MEMORY_MB)";
+    cr_assert(msg && strncmp(msg, head, strlen(head)) == 0, "%s", dump(out));
+    cr_assert(strlen(msg) > strlen(tail) && strcmp(msg + strlen(msg) - strlen(tail), tail) == 0, "%s", dump(out));
+    cr_assert_lt(ms, 10000, "%ld ms", ms);
+    json_decref(out);
+    out = inject(&s, x, "{\"nodeId\": \"hoard\", \"value\": \"fine\"}");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "outputs"), "hoard:out")), "fine", "%s",
+                     dump(out));
+    json_decref(out);
+    cr_assert_eq(serve_stop(&s), 0);
 }

@@ -2,13 +2,15 @@
  * The component host with real Node.js processes on a real loop: load and
  * invoke, state chained between calls of one instance, emitBatch and logs,
  * compile errors, throws, a runaway loop killed at the time limit and the
- * process replaced, a memory blowup, what
+ * process replaced, a memory blowup (heap, ArrayBuffers, WebAssembly), what
  * user code cannot reach, the queue bound, cancel, which node runs (PATH, a
  * path, too old, missing), destroy with calls in flight.  The loop is
  * stepped until a condition holds, never slept on; every test ends with the
  * host destroyed, the loop drained and closed.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,12 +307,124 @@ Test(host, a_memory_blowup_kills_only_its_process) {
     const char *hog = "return { process: () => { const a = []; for (;;) a.push(new Array(1e6).fill(1)) } }";
     answer r = invoke_wait("acme.hog", hog, json_integer(1), NULL);
     cr_assert_null(r.answer);
-    cr_assert_not_null(strstr(r.error, "the component host exited: FATAL ERROR:"), "%s", r.error);
-    cr_assert_not_null(strstr(r.error, "heap out of memory (the memory limit is 64 MB"), "%s", r.error);
+    cr_assert_not_null(strstr(r.error, "the component host ran out of memory: FATAL ERROR:"), "%s", r.error);
+    cr_assert_not_null(strstr(r.error, "heap out of memory (the limit is 64 MB of JavaScript heap and 192 MB in all, "
+                                       "ISOLATE_MEMORY_MB)"),
+                       "%s", r.error);
     answer_free(&r);
     r = invoke_wait("acme.math.square", SQUARE, json_integer(5), NULL);
     cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",25]]");
     answer_free(&r);
+    finish();
+}
+
+/* The largest resident size a child process of this test (a host
+ * process) reached, sampled every 5 ms while the loop runs; one past
+ * RSS_CEILING is killed at once, so a test of the memory limit cannot take
+ * the machine down when the limit does not hold. */
+#define RSS_CEILING ((uint64_t)1536 << 20)
+static uint64_t peak_rss;
+static bool ceiling_hit;
+static uv_timer_t sampler;
+
+static void sample_children(uv_timer_t *t) {
+    (void)t;
+    DIR *d = opendir("/proc");
+    if (!d) return;
+    long page = sysconf(_SC_PAGESIZE);
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid = atoi(e->d_name);
+        if (pid <= 0) continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *close_paren = strrchr(buf, ')');
+        int ppid = 0;
+        if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != getpid()) continue;
+        snprintf(path, sizeof path, "/proc/%d/statm", pid);
+        unsigned long long size = 0, resident = 0;
+        f = fopen(path, "r");
+        if (!f) continue;
+        if (fscanf(f, "%llu %llu", &size, &resident) == 2) {
+            uint64_t rss = (uint64_t)resident * (uint64_t)page;
+            if (rss > peak_rss) peak_rss = rss;
+            if (rss > RSS_CEILING) {
+                ceiling_hit = true;
+                kill(pid, SIGKILL);
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static void sampler_start(void) {
+    peak_rss = 0;
+    ceiling_hit = false;
+    uv_timer_init(&loop, &sampler);
+    uv_timer_start(&sampler, sample_children, 0, 5);
+}
+
+static void sampler_stop(void) {
+    uv_timer_stop(&sampler);
+    uv_close((uv_handle_t *)&sampler, NULL);
+}
+
+/* Memory outside V8's heap (SPEC §10): components that keep what they
+ * allocate in a global, in ArrayBuffers never written (not resident, but
+ * committed), written, and in WebAssembly memories.  Each fails with the
+ * out-of-memory error well before its time limit, its process stays under
+ * the limit all along, and the next call gets a fresh process. */
+Test(host, memory_outside_the_heap_is_limited_too) {
+    start(1, 20000, 128, 0);
+    sampler_start();
+    const char *hogs[] = {
+        "const keep = []; return { process: () => { for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)) } }",
+        "const keep = []; return { process: () => { for (;;) keep.push(new Uint8Array(100 * 1024 * 1024).fill(1)) } }",
+        ("const keep = []; return { process: () => { for (;;) { const m = new WebAssembly.Memory({initial: 1600}); "
+         "new Uint8Array(m.buffer).fill(1); keep.push(m) } } }"),
+        /* at the top level, while the handler is built */
+        "const keep = []; for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)); return { process: () => {} }",
+    };
+    for (size_t i = 0; i < sizeof hogs / sizeof *hogs; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "acme.hog%zu", i);
+        uint64_t t0 = uv_hrtime();
+        answer r = invoke_wait(id, hogs[i], json_integer(1), NULL);
+        uint64_t ms = (uv_hrtime() - t0) / 1000000;
+        cr_assert(!ceiling_hit, "hog %zu: a host process passed %llu MB resident", i,
+                  (unsigned long long)(RSS_CEILING >> 20));
+        cr_assert_null(r.answer, "hog %zu: %s", i, dump(r.answer));
+        cr_assert_not_null(strstr(r.error, "the component host ran out of memory: "), "hog %zu: %s", i, r.error);
+        cr_assert_not_null(strstr(r.error, "(the limit is 128 MB of JavaScript heap and 256 MB in all, "
+                                           "ISOLATE_MEMORY_MB)"),
+                           "hog %zu: %s", i, r.error);
+        cr_assert_lt(ms, 10000, "hog %zu: %llu ms", i, (unsigned long long)ms);
+        cr_log_info("hog %zu: %s after %llu ms, peak RSS so far %llu MB", i, r.error, (unsigned long long)ms,
+                    (unsigned long long)(peak_rss >> 20));
+        answer_free(&r);
+        r = invoke_wait("acme.math.square", SQUARE, json_integer(5), NULL);
+        cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",25]]", "after hog %zu", i);
+        answer_free(&r);
+    }
+    /* What Node.js holds at start (~40 MB resident on Node 20) + 256 MB. */
+    cr_assert_lt(peak_rss, (uint64_t)(256 + 100) << 20, "peak RSS %llu MB", (unsigned long long)(peak_rss >> 20));
+    weir_host_stats st;
+    weir_host_stats_get(host, &st);
+    cr_assert_eq(st.started, 5, "each hog's process was replaced");
+    /* Under the limit, memory outside the heap is there to use. */
+    answer r = invoke_wait("acme.buffers",
+                           "return { process: (ctx) => { const a = []; for (let i = 0; i < 15; i++) "
+                           "a.push(new Uint8Array(10 * 1024 * 1024).fill(i)); ctx.emit('out', a.length) } }",
+                           json_integer(1), NULL);
+    cr_assert_null(r.error, "%s", r.error);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",15]]");
+    answer_free(&r);
+    sampler_stop();
     finish();
 }
 
@@ -510,6 +624,33 @@ Test(host, the_node_first_on_path_or_the_one_given_runs_the_components) {
     snprintf(cmd, sizeof cmd, "rm -r %s", dir);
     r = proc_run(cmd);
     proc_free(&r);
+}
+
+/* A node run by a wrapper that does not exec it (the process weir spawned
+ * is the shell): the memory limit is still on the node process. */
+Test(host, the_memory_limit_is_on_node_behind_a_wrapper_too) {
+    char dir[256], node[512], body[1200], wrapper[512];
+    proc_tempdir(dir, sizeof dir, "node-wrapped");
+    real_node(node, sizeof node);
+    snprintf(body, sizeof body, "%s \"$@\"", node);
+    script(dir, "node", body);
+    snprintf(wrapper, sizeof wrapper, "%s/node", dir);
+    weir_host_options o = {.node = wrapper, .pool_size = 1, .timeout_ms = 20000, .memory_mb = 64};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    answer r = invoke_wait(
+        "acme.hoard",
+        "const keep = []; return { process: () => { for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)) } }",
+        json_integer(1), NULL);
+    cr_assert_not_null(r.error);
+    cr_assert_not_null(strstr(r.error, "the component host ran out of memory: "), "%s", r.error);
+    answer_free(&r);
+    char *e = square_error();
+    cr_assert_null(e, "%s", e);
+    finish();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    proc_result pr = proc_run(cmd);
+    proc_free(&pr);
 }
 
 /* A node whose --version says `version`: what the host makes of it. */
