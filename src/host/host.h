@@ -80,6 +80,8 @@ struct hproc {
     uint64_t sent_ms; /* loop time the call was sent */
     char *line;       /* stdout bytes not yet ending in a newline */
     size_t line_len, line_cap;
+    char errhead[1024]; /* the first bytes of stderr: V8's FATAL line comes early, before a long stack */
+    size_t errhead_len;
     char errtail[2048]; /* the last bytes of stderr */
     size_t errtail_len;
     char **loaded; /* cache keys this process has compiled */

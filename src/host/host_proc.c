@@ -87,11 +87,15 @@ void weir__host_oom_message(const weir_host *h, const char *said, char *buf, siz
  * said it ran out of memory (V8 says "FATAL ERROR: ... out of memory" for
  * its heap, "Fatal process out of memory: ..." when the system refused). */
 static void exit_reason(hproc *p, char *buf, size_t cap) {
-    char tail[sizeof p->errtail + 1];
+    char head[sizeof p->errhead + 1], tail[sizeof p->errtail + 1];
+    memcpy(head, p->errhead, p->errhead_len);
+    head[p->errhead_len] = '\0';
     memcpy(tail, p->errtail, p->errtail_len);
     tail[p->errtail_len] = '\0';
-    const char *fatal = strstr(tail, "FATAL ERROR:");
-    if (!fatal) fatal = strstr(tail, "Fatal process out of memory");
+    static const char *const marks[] = {"FATAL ERROR:", "Fatal process out of memory"};
+    const char *fatal = NULL;
+    for (size_t i = 0; i < 2 && !fatal; i++) fatal = strstr(head, marks[i]);
+    for (size_t i = 0; i < 2 && !fatal; i++) fatal = strstr(tail, marks[i]);
     char said[512] = "";
     if (fatal) {
         size_t fl = strcspn(fatal, "\n");
@@ -164,6 +168,10 @@ static void on_err(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         maybe_finish_exit(p);
         return;
     }
+    size_t to_head = sizeof p->errhead - p->errhead_len;
+    if (to_head > (size_t)n) to_head = (size_t)n;
+    memcpy(p->errhead + p->errhead_len, buf->base, to_head);
+    p->errhead_len += to_head;
     size_t cap = sizeof p->errtail, add = (size_t)n;
     const char *src = buf->base;
     if (add >= cap) {
