@@ -131,9 +131,11 @@ static void maybe_finish_exit(hproc *p) {
     weir__host_kill(p); /* out of the pool; closes everything */
     char msg[1000];
     if (!was_ready) {
-        snprintf(msg, sizeof msg, "the component host could not start: %s%s%s%s", reason,
-                 strstr(reason, "bad option") ? " (Node.js " : "", strstr(reason, "bad option") ? h->node_version : "",
-                 strstr(reason, "bad option") ? " refused one of the flags weir passes for that version)" : "");
+        if (strstr(reason, "bad option"))
+            snprintf(msg, sizeof msg,
+                     "the component host could not start: %s (Node.js %s refused a flag weir passes for that version)",
+                     reason, h->node_version);
+        else snprintf(msg, sizeof msg, "the component host could not start: %s", reason);
         weir__host_start_failed(h, msg);
     } else if (p->call) {
         if (p->oom) snprintf(msg, sizeof msg, "%s", reason);
