@@ -656,7 +656,8 @@ Test(host, the_memory_limit_is_on_node_behind_a_wrapper_too) {
 /* A node whose --version says `version`: what the host makes of it. */
 static weir_host_node fake_node(const char *dir, const char *version) {
     char body[256], path[512];
-    snprintf(body, sizeof body, "[ \"$1\" = --version ] && echo %s && exit 0\nexit 9", version);
+    snprintf(body, sizeof body, "[ \"$1\" = --version ] && echo %s && exit 0\necho \"$0: bad option: $2\" >&2\nexit 9",
+             version);
     script(dir, "fake-node", body);
     snprintf(path, sizeof path, "%s/fake-node", dir);
     cr_assert_eq(uv_loop_init(&loop), 0);
@@ -688,8 +689,18 @@ Test(host, the_node_version_decides_the_flags_and_18_is_refused) {
         cr_assert_not_null(strstr(n.flags, want), "%s: %s", cases[i].version, n.flags);
         finish();
     }
-    weir_host_node n = fake_node(dir, "v18.19.1");
+    /* A node that refuses what weir passes (here all of it) says so. */
+    weir_host_node n = fake_node(dir, "v22.13.0");
+    char *e = square_error();
     char want[1024];
+    snprintf(want, sizeof want,
+             "the component host could not start: %s/fake-node: bad option: --permission (exit code 9) (Node.js "
+             "v22.13.0 refused a flag weir passes for that version)",
+             dir);
+    cr_assert_str_eq(e, want);
+    free(e);
+    finish();
+    n = fake_node(dir, "v18.19.1");
     snprintf(want, sizeof want,
              "user components need Node.js 20 or newer: %s/fake-node is v18.19.1, which has no permission model to "
              "run them under; install Node.js 20 or newer (scripts/deps.sh does) or set WEIR_NODE to its path",
@@ -697,7 +708,7 @@ Test(host, the_node_version_decides_the_flags_and_18_is_refused) {
     cr_assert_str_eq(n.problem, want);
     cr_assert_str_eq(n.version, "v18.19.1");
     cr_assert_null(n.flags);
-    char *e = square_error();
+    e = square_error();
     cr_assert_str_eq(e, want);
     free(e);
     weir_host_stats st;
