@@ -681,17 +681,39 @@ typedef struct weir_host weir_host;
 typedef struct weir_host_options {
     unsigned pool_size;  /* ISOLATE_POOL_SIZE: processes at most; 0: 10 */
     int64_t timeout_ms;  /* ISOLATE_TIMEOUT_MS: time limit of one call; 0: 1000 */
-    unsigned memory_mb;  /* ISOLATE_MEMORY_MB: heap limit of a process (--max-old-space-size); 0: 128 */
+    /* ISOLATE_MEMORY_MB: a process's JavaScript heap (--max-old-space-size),
+     * and on Linux all it allocates after start (heap, ArrayBuffers,
+     * WebAssembly memories) is kept under this + 128 MB (RLIMIT_DATA): past
+     * either the call fails with "the component host ran out of memory: ..."
+     * and the process is replaced; 0: 128 */
+    unsigned memory_mb;
     size_t max_queue;    /* ISOLATE_QUEUE: calls waiting for a process; 0: 1000 */
-    const char *node;    /* the node executable (copied); NULL: "node" from PATH */
+    /* WEIR_NODE: the node executable (copied): a path, or a name looked up
+     * on the caller's PATH at create; NULL: "node".  Its version is asked at
+     * create (it must be 20 or newer) and decides the permission flag; the
+     * processes themselves get an empty environment. */
+    const char *node;
 } weir_host_options;
+
+/* Which Node.js a host runs and how (strings owned by the host). */
+typedef struct weir_host_node {
+    const char *path;    /* the executable found (or the name, when none was) */
+    const char *version; /* "v20.20.2"; NULL when it could not be told */
+    const char *flags;   /* the isolation flags every process gets; NULL with a problem */
+    uint64_t memory_mb;  /* what a process may allocate after start, in MB; 0: not enforced (not Linux) */
+    /* NULL when usable; else why no process can run ("user components need
+     * Node.js 20 or newer: ..."): every call fails with it. */
+    const char *problem;
+} weir_host_node;
 
 /* A call's answer: answer BORROWED for the call and error NULL, or answer
  * NULL and error (BORROWED) saying why the call failed. */
 typedef void (*weir_host_done)(void *ud, json_t *answer, const char *error);
 
-/* Processes start only when a call needs one.  WEIR_EINVAL for a missing
- * loop; WEIR_ENOMEM. */
+/* Finds node and asks its version (blocking for that, bounded); processes
+ * start only when a call needs one.  A node that is missing or too old is
+ * not an error here: weir_host_node_get says so, and every call fails with
+ * that message.  WEIR_EINVAL for a missing loop; WEIR_ENOMEM. */
 WEIR_API int weir_host_create(struct uv_loop_s *loop, const weir_host_options *opts, weir_host **out,
                               weir_error *err);
 /* Kill every process and drop every call (their done is never called).
@@ -739,6 +761,7 @@ typedef struct weir_host_stats {
     uint64_t started;   /* processes started */
 } weir_host_stats;
 WEIR_API void weir_host_stats_get(const weir_host *h, weir_host_stats *out);
+WEIR_API void weir_host_node_get(const weir_host *h, weir_host_node *out);
 
 /* -------------------------------------------------------- realtime runtime */
 

@@ -58,9 +58,11 @@ static const setting SETTINGS[] = {
      "Node.js processes running user components at most (started on demand)"},
     {"ISOLATE_TIMEOUT_MS", "isolate-timeout-ms", T_INT, "1000",
      "time limit of one user component call; past it the process is killed and replaced"},
-    {"ISOLATE_MEMORY_MB", "isolate-memory-mb", T_INT, "128", "heap limit of one component host process, in MB"},
+    {"ISOLATE_MEMORY_MB", "isolate-memory-mb", T_INT, "128",
+     "JavaScript heap of one component host process in MB; all it allocates after start: this + 128"},
     {"ISOLATE_QUEUE", "isolate-queue", T_INT, "1000",
      "user component calls waiting for a process; beyond it calls fail on the error port"},
+    {"WEIR_NODE", "node", T_STR, "", "node executable for user components (20 or newer); none: node on PATH"},
     {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_STR, "text", "text or json (one object per line)"},
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
@@ -121,10 +123,14 @@ static void help(FILE *f) {
                "execution (pending timers keep their time).\n\n"
                "User components: POST /api/components registers JavaScript (execution.source, a\n"
                "function body returning {process(ctx, port, value), initialize?, cleanup?});\n"
-               "it runs out of process in a pool of Node.js processes (node on PATH, 20 or\n"
-               "newer) with no file, network or process access, ISOLATE_MEMORY_MB of heap and\n"
-               "ISOLATE_TIMEOUT_MS per call; a call that fails, runs out of time or crashes its\n"
-               "process becomes an error on the node's error port.\n\n");
+               "it runs out of process in a pool of Node.js processes (node on PATH or WEIR_NODE,\n"
+               "20 or newer: the start log says which and with which flags) with no file,\n"
+               "network or process access, an empty environment, ISOLATE_MEMORY_MB of\n"
+               "JavaScript heap and, on Linux, ISOLATE_MEMORY_MB + 128 MB for all a process\n"
+               "allocates after start (heap, ArrayBuffers, WebAssembly; RLIMIT_DATA), and\n"
+               "ISOLATE_TIMEOUT_MS per call; a call that fails, runs out of time or memory or\n"
+               "crashes its process becomes an error on the node's error port, and the\n"
+               "process is replaced.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
         char flag[40];
@@ -257,7 +263,8 @@ static int apply(weir_service_config *c) {
                 return EXIT_USAGE;
             }
             c->tick_ms = n;
-        } else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
+        } else if (strcmp(s->env, "WEIR_NODE") == 0) c->node = v[0] ? v : NULL;
+        else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
         else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;
         else if (strcmp(s->env, "EGRESS_ALLOW_PRIVATE") == 0) c->egress_allow_private = b;
         else if (strcmp(s->env, "EGRESS_ALLOWLIST") == 0) c->egress_allowlist = v[0] ? v : NULL;

@@ -195,6 +195,10 @@ void weir__host_start_failed(weir_host *h, const char *reason) {
 
 void weir__host_pump(weir_host *h) {
     if (h->destroyed) return;
+    if (h->problem) { /* no process could run: say why to every call */
+        weir__host_start_failed(h, h->problem);
+        return;
+    }
     while (h->qhead) {
         hproc *idle = NULL;
         for (hproc *p = h->procs; p && !idle; p = p->next)
@@ -218,6 +222,7 @@ void weir__host_pump(weir_host *h) {
 void weir__host_handle_closed(weir_host *h) {
     if (--h->open_handles == 0 && h->destroyed) {
         weir__free(h->node);
+        weir__free(h->problem);
         weir__free(h);
     }
 }
@@ -238,10 +243,15 @@ int weir_host_create(struct uv_loop_s *loop, const weir_host_options *opts, weir
     h->memory_mb = opts && opts->memory_mb ? opts->memory_mb : DEFAULT_MEMORY_MB;
     h->max_queue = opts && opts->max_queue ? opts->max_queue : DEFAULT_QUEUE;
     h->script = weir__host_js;
-    if (!(h->node = weir__strdup(opts && opts->node && opts->node[0] ? opts->node : "node"))) {
+    if (weir__host_node_setup(h, opts && opts->node && opts->node[0] ? opts->node : "node")) {
+        weir__free(h->node);
+        weir__free(h->problem);
         weir__free(h);
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     }
+    snprintf(h->flags, sizeof h->flags,
+             "--max-old-space-size=%u %s --experimental-vm-modules --disallow-code-generation-from-strings", h->memory_mb,
+             h->permission_flag ? h->permission_flag : "");
     uv_timer_init(loop, &h->defer_timer);
     h->defer_timer.data = h;
     h->open_handles = 1;
@@ -379,4 +389,14 @@ void weir_host_stats_get(const weir_host *h, weir_host_stats *out) {
     for (hproc *p = h->procs; p; p = p->next)
         if (p->call) out->busy++;
     out->queued = h->waiting;
+}
+
+void weir_host_node_get(const weir_host *h, weir_host_node *out) {
+    *out = (weir_host_node){.path = h->node, .version = h->node_version[0] ? h->node_version : NULL,
+                            .problem = h->problem};
+    if (h->problem) return;
+    out->flags = h->flags;
+#ifdef __linux__
+    out->memory_mb = (uint64_t)h->memory_mb + HOST_NODE_OVERHEAD_MB;
+#endif
 }

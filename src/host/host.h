@@ -58,6 +58,14 @@ struct hinst {
 
 #define HOST_BUCKETS 256
 
+/* ISOLATE_MEMORY_MB is the JavaScript heap (--max-old-space-size); the
+ * process as a whole may allocate that much plus this beyond what it held
+ * when it said it was ready (young generation, code, stacks, I/O buffers of
+ * Node.js itself, and whatever user code allocates outside the heap:
+ * ArrayBuffers, WebAssembly memories).  Measured on Node 20: a process
+ * whose heap runs out holds 40-90 MB beyond the heap. */
+#define HOST_NODE_OVERHEAD_MB 128
+
 struct hproc {
     weir_host *h;
     uv_process_t process;
@@ -65,12 +73,15 @@ struct hproc {
     uv_timer_t timer; /* the startup limit, then the time limit of the call in flight */
     unsigned open_handles;
     bool ready, killed, exited, err_eof;
+    bool oom;           /* it ran out of memory: said so, or died saying so */
     int64_t exit_status;
     int term_signal;
     hcall *call;
     uint64_t sent_ms; /* loop time the call was sent */
     char *line;       /* stdout bytes not yet ending in a newline */
     size_t line_len, line_cap;
+    char errhead[1024]; /* the first bytes of stderr: V8's FATAL line comes early, before a long stack */
+    size_t errhead_len;
     char errtail[2048]; /* the last bytes of stderr */
     size_t errtail_len;
     char **loaded; /* cache keys this process has compiled */
@@ -84,7 +95,11 @@ struct weir_host {
     int64_t timeout_ms;
     unsigned memory_mb;
     size_t max_queue;
-    char *node;
+    char *node;                  /* the executable: found on PATH, or as given */
+    char node_version[32];       /* "v20.20.2"; "" when it could not be told */
+    const char *permission_flag; /* the one that version accepts (static) */
+    char *problem;               /* NULL, or why no process can run: every call fails with it */
+    char flags[256];             /* the flags every process gets, for weir_host_node_get */
     const char *script; /* host.js, embedded at build time */
     char rbuf[65536];   /* stdout/stderr reads land here, one read at a time */
 
@@ -103,6 +118,25 @@ struct weir_host {
     weir_host_stats stats;
 };
 
+/* host_node.c */
+/* "v20.20.2\n" (the "v" optional) into its numbers: 0, or -1. */
+int weir__host_node_version(const char *text, int *major, int *minor, int *patch);
+/* The permission flag Node.js major.minor accepts: "--experimental-permission"
+ * (20, 21, 22.0-22.12, 23.0-23.4) or "--permission" (22.13+, 23.5+, 24 and
+ * later, which refuse the other); NULL before 20 (no usable permission
+ * model: user components must not run there). */
+const char *weir__host_permission_flag(int major, int minor);
+/* name (with a slash: as given) or the first regular executable file
+ * `name` in the colon-separated path (NULL or empty: /usr/local/bin:
+ * /usr/bin:/bin; empty entries are skipped) into buf.  0, or -1. */
+int weir__host_find_node(const char *name, const char *path, char *buf, size_t cap);
+/* Fill h->node, h->node_version and h->permission_flag for `name` (found
+ * on the server's PATH, asked its version), or h->problem: a message
+ * starting "user components need Node.js 20 or newer: " saying what was
+ * found.  Blocks for as long as `node --version` takes (bounded).  0 or
+ * WEIR_ENOMEM. */
+int weir__host_node_setup(weir_host *h, const char *name);
+
 /* host_proc.c */
 /* Start a process (it joins h->procs and says when it is ready).  A failure
  * to spawn is returned with its message in err (the caller fails what
@@ -113,6 +147,9 @@ void weir__host_send(hproc *p, hcall *c);
 /* Kill p (if still running) and take it out of the pool; its handles close
  * once it has exited.  Its call, if any, is left to the caller. */
 void weir__host_kill(hproc *p);
+
+/* "the component host ran out of memory: <said> (the limit is ...)" into buf. */
+void weir__host_oom_message(const weir_host *h, const char *said, char *buf, size_t cap);
 
 /* host.c: called by host_proc.c */
 /* p answered its call (answer BORROWED), or the call failed (answer NULL,

@@ -2,16 +2,18 @@
 // Embedded into the weir binary at build time and run with `node -e`.
 //
 // Protocol: newline-delimited JSON on stdin/stdout, one request at a time.
-//   start      → {"ready": true, "node": "v20.x"}
+//   start      → {"ready": true, "node": "v20.x", "pid": n} (weir limits
+//                the memory of that process from then on)
 //   {id, op: "load", key, source, timeoutMs}
 //              → {id, hooks: ["initialize", "process", ...]} or {id, error}
 //   {id, op: "invoke", key, source?, hook, port, value, config, state,
 //    executionId, nodeId, timeoutMs}
 //              → {id, emits: [[port, value]...], state, logs: [{level, message}],
-//                 error?, fatal?}   or {id, missing: true} when the component
+//                 error?, fatal?, oom?}   or {id, missing: true} when the component
 //                 is not loaded here and no source came with the call.
 // `fatal` tells weir to kill this process (a call that ran out of time may
-// have left the component half-way through).
+// have left the component half-way through); `oom` with it: it ran out of
+// memory.
 //
 // Isolation: each component gets its own vm context whose global object has
 // a null prototype, so nothing of this (host) realm is reachable from it —
@@ -20,7 +22,8 @@
 // strings (eval, new Function) is off in both realms, import() is refused
 // with an error of the context's own realm, and the process itself runs
 // under Node's permission model (no file system, child processes, workers
-// or addons) with a heap limit.  Promises of user code settle inside the
+// or addons) with a heap limit, and weir limits all it allocates after its
+// ready line (RLIMIT_DATA).  Promises of user code settle inside the
 // call: the context runs its microtasks before the call returns, under the
 // same time limit.
 'use strict';
@@ -145,6 +148,13 @@ function timeLimit(req) {
 
 function isTimeout(e) { return e && e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT'; }
 
+// What V8 throws when the system refuses memory outside the heap: the
+// process reached the limit weir set on it (RLIMIT_DATA, ISOLATE_MEMORY_MB).
+// Such a call is answered `oom` and the process replaced, like one whose
+// heap ran out (memory held by a global of the component goes with it).
+const OUT_OF_MEMORY = /^RangeError: (Array buffer allocation failed|WebAssembly\.Memory(\(\): could not allocate memory|\.grow\(\): Unable to grow instance memory))/;
+function outOfMemory(error) { return typeof error === 'string' && OUT_OF_MEMORY.test(error); }
+
 // The position of a compile error in the user's source ("line 3").
 function where(e, key) {
   const first = String(e && e.stack || '').split('\n')[0];
@@ -175,6 +185,7 @@ function load(key, source, ms) {
     if (isTimeout(e)) return { error: 'building the handler timed out after ' + ms + ' ms', fatal: true };
     let m;
     try { m = (e && e.name ? e.name + ': ' : '') + (e && e.message); } catch (x) { m = 'the source threw'; }
+    if (outOfMemory(m)) return { error: m, fatal: true, oom: true };
     return { error: 'the source failed while building its handler: ' + m };
   }
   components.set(key, { context });
@@ -188,7 +199,7 @@ function invoke(req) {
   if (!c) {
     if (typeof req.source !== 'string') return { missing: true };
     const r = load(req.key, req.source, ms);
-    if (r.error) return { error: r.error, fatal: r.fatal, emits: [], state: req.state || {}, logs: [] };
+    if (r.error) return { error: r.error, fatal: r.fatal, oom: r.oom, emits: [], state: req.state || {}, logs: [] };
     c = components.get(req.key);
   } else {
     components.delete(req.key); // most recently used last
@@ -208,6 +219,8 @@ function invoke(req) {
     out = TAKE.runInContext(c.context);
   } catch (e) {
     if (isTimeout(e)) return { error: 'timed out after ' + ms + ' ms', fatal: true, emits: [], state: req.state || {}, logs: [] };
+    const m = (e && e.name ? e.name + ': ' : '') + (e && e.message);
+    if (outOfMemory(m)) return { error: m, fatal: true, oom: true, emits: [], state: req.state || {}, logs: [] };
     return { error: 'the component host failed: ' + (e && e.message), fatal: true, emits: [], state: req.state || {}, logs: [] };
   } finally {
     c.context.__weir_req = undefined;
@@ -219,7 +232,9 @@ function invoke(req) {
       emits: [], state: req.state || {}, logs: [],
     };
   try {
-    return JSON.parse(out);
+    const answer = JSON.parse(out);
+    if (outOfMemory(answer.error)) { answer.fatal = true; answer.oom = true; }
+    return answer;
   } catch (e) {
     return { error: 'the component sent an answer that is not JSON', emits: [], state: req.state || {}, logs: [] };
   }
@@ -256,4 +271,4 @@ process.stdin.on('data', chunk => {
   }
 });
 process.stdin.on('end', () => process.exit(0));
-process.stdout.write(JSON.stringify({ ready: true, node: process.version }) + '\n');
+process.stdout.write(JSON.stringify({ ready: true, node: process.version, pid: process.pid }) + '\n');

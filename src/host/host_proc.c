@@ -3,9 +3,12 @@
  * newline-delimited JSON over its stdin/stdout, its stderr kept for the
  * reason it died.  See host.h for the invariants.
  */
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -68,12 +71,31 @@ void weir__host_kill(hproc *p) {
 
 /* --------------------------------------------------------------- reasons */
 
-/* Why p exited, from its stderr and its status, into buf. */
+void weir__host_oom_message(const weir_host *h, const char *said, char *buf, size_t cap) {
+#ifdef __linux__
+    snprintf(buf, cap,
+             "the component host ran out of memory: %s (the limit is %u MB of JavaScript heap and %llu MB in all, "
+             "ISOLATE_MEMORY_MB)",
+             said, h->memory_mb, (unsigned long long)h->memory_mb + HOST_NODE_OVERHEAD_MB);
+#else
+    snprintf(buf, cap, "the component host ran out of memory: %s (the limit is %u MB of JavaScript heap, "
+             "ISOLATE_MEMORY_MB)", said, h->memory_mb);
+#endif
+}
+
+/* Why p exited, from its stderr and its status, into buf; p->oom when it
+ * said it ran out of memory (V8 says "FATAL ERROR: ... out of memory" for
+ * its heap, "Fatal process out of memory: ..." when the system refused). */
 static void exit_reason(hproc *p, char *buf, size_t cap) {
-    char tail[sizeof p->errtail + 1];
+    char head[sizeof p->errhead + 1], tail[sizeof p->errtail + 1];
+    memcpy(head, p->errhead, p->errhead_len);
+    head[p->errhead_len] = '\0';
     memcpy(tail, p->errtail, p->errtail_len);
     tail[p->errtail_len] = '\0';
-    const char *fatal = strstr(tail, "FATAL ERROR:");
+    static const char *const marks[] = {"FATAL ERROR:", "Fatal process out of memory"};
+    const char *fatal = NULL;
+    for (size_t i = 0; i < 2 && !fatal; i++) fatal = strstr(head, marks[i]);
+    for (size_t i = 0; i < 2 && !fatal; i++) fatal = strstr(tail, marks[i]);
     char said[512] = "";
     if (fatal) {
         size_t fl = strcspn(fatal, "\n");
@@ -88,8 +110,8 @@ static void exit_reason(hproc *p, char *buf, size_t cap) {
     char status[64];
     if (p->term_signal) snprintf(status, sizeof status, "killed by signal %d", p->term_signal);
     else snprintf(status, sizeof status, "exit code %lld", (long long)p->exit_status);
-    if (fatal && strstr(said, "heap"))
-        snprintf(buf, cap, "%s (the memory limit is %u MB, ISOLATE_MEMORY_MB)", said, p->h->memory_mb);
+    p->oom = fatal && (strstr(said, "out of memory") || strstr(said, "Allocation failed"));
+    if (p->oom) weir__host_oom_message(p->h, said, buf, cap);
     else if (said[0]) snprintf(buf, cap, "%s (%s)", said, status);
     else snprintf(buf, cap, "%s", status);
 }
@@ -103,18 +125,21 @@ static void maybe_finish_exit(hproc *p) {
         close_handles(p);
         return;
     }
-    char reason[700];
+    char reason[800];
     exit_reason(p, reason, sizeof reason);
     bool was_ready = p->ready;
     weir__host_kill(p); /* out of the pool; closes everything */
+    char msg[1000];
     if (!was_ready) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "the component host could not start: %s%s", reason,
-                 strstr(reason, "bad option") ? " (user components need Node.js 20 or newer)" : "");
+        if (strstr(reason, "bad option"))
+            snprintf(msg, sizeof msg,
+                     "the component host could not start: %s (Node.js %s refused a flag weir passes for that version)",
+                     reason, h->node_version);
+        else snprintf(msg, sizeof msg, "the component host could not start: %s", reason);
         weir__host_start_failed(h, msg);
     } else if (p->call) {
-        char msg[800];
-        snprintf(msg, sizeof msg, "the component host exited: %s", reason);
+        if (p->oom) snprintf(msg, sizeof msg, "%s", reason);
+        else snprintf(msg, sizeof msg, "the component host exited: %s", reason);
         weir__host_complete(p, NULL, msg);
     }
     if (!h->destroyed) weir__host_pump(h);
@@ -145,6 +170,10 @@ static void on_err(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         maybe_finish_exit(p);
         return;
     }
+    size_t to_head = sizeof p->errhead - p->errhead_len;
+    if (to_head > (size_t)n) to_head = (size_t)n;
+    memcpy(p->errhead + p->errhead_len, buf->base, to_head);
+    p->errhead_len += to_head;
     size_t cap = sizeof p->errtail, add = (size_t)n;
     const char *src = buf->base;
     if (add >= cap) {
@@ -180,6 +209,51 @@ static void set_loaded(hproc *p, const char *key, bool on) {
     if (k) p->loaded[p->n_loaded++] = k; /* not remembered on OOM: the source is sent again */
 }
 
+/* Keep what p allocates from now on under HOST_NODE_OVERHEAD_MB +
+ * memory_mb: RLIMIT_DATA (private writable memory, touched or not) set to
+ * what it holds at ready plus that.  Beyond it the kernel refuses the
+ * allocation: V8 dies saying it ran out of memory, or throws a RangeError
+ * that host.js turns into an "oom" answer.  Not RLIMIT_AS: V8 reserves
+ * address space far beyond what it uses (10 GB per WebAssembly memory),
+ * and not a limit set before exec: what Node.js holds at start differs by
+ * version (Node 24 counts a 512 MB code range).  ready: p's ready line.
+ * 0, or -1 with why. */
+static int limit_memory(hproc *p, json_t *ready, char *why, size_t cap) {
+#ifdef __linux__
+    /* The node process says its pid: the one spawned may be a wrapper
+     * script that runs node without exec. */
+    json_int_t said = json_integer_value(json_object_get(ready, "pid"));
+    int pid = said > 0 && said <= INT_MAX ? (int)said : p->process.pid;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    unsigned long long data_kb = 0;
+    bool found = false;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmData: %llu kB", &data_kb) == 1) {
+            found = true;
+            break;
+        }
+    if (f) fclose(f);
+    if (!found) {
+        snprintf(why, cap, "cannot read its memory use (%s) to limit it (ISOLATE_MEMORY_MB)", path);
+        return -1;
+    }
+    unsigned long long bytes = data_kb * 1024 + (((unsigned long long)p->h->memory_mb + HOST_NODE_OVERHEAD_MB) << 20);
+    struct rlimit rl = {.rlim_cur = (rlim_t)bytes, .rlim_max = (rlim_t)bytes};
+    if (prlimit(pid, RLIMIT_DATA, &rl, NULL) != 0) {
+        snprintf(why, cap, "cannot limit its memory (RLIMIT_DATA, ISOLATE_MEMORY_MB): %s", strerror(errno));
+        return -1;
+    }
+#else
+    (void)p; /* the heap limit only */
+    (void)ready;
+    (void)why;
+    (void)cap;
+#endif
+    return 0;
+}
+
 /* Something p said makes no sense: it cannot be trusted with more calls. */
 static void protocol_error(hproc *p, const char *what) {
     weir_host *h = p->h;
@@ -203,10 +277,20 @@ static void on_line(hproc *p, const char *s, size_t n) {
             json_decref(msg);
             return protocol_error(p, "no ready line at start");
         }
+        char why[256];
+        int limited = limit_memory(p, msg, why, sizeof why);
+        json_decref(msg);
+        if (limited != 0) {
+            char fail[400];
+            snprintf(fail, sizeof fail, "the component host could not start: %s", why);
+            weir__host_kill(p);
+            weir__host_start_failed(h, fail);
+            if (!h->destroyed) weir__host_pump(h);
+            return;
+        }
         p->ready = true;
         h->n_starting--;
         uv_timer_stop(&p->timer);
-        json_decref(msg);
         weir__host_pump(h);
         return;
     }
@@ -231,7 +315,8 @@ static void on_line(hproc *p, const char *s, size_t n) {
     const char *error = json_string_value(json_object_get(msg, "error"));
     if (json_is_true(json_object_get(msg, "fatal"))) {
         char buf[1024];
-        snprintf(buf, sizeof buf, "%s", error ? error : "the component host failed");
+        if (json_is_true(json_object_get(msg, "oom"))) weir__host_oom_message(h, error ? error : "", buf, sizeof buf);
+        else snprintf(buf, sizeof buf, "%s", error ? error : "the component host failed");
         json_decref(msg);
         weir__host_kill(p); /* a call cut short may have left the component half-way */
         weir__host_complete(p, NULL, buf);
@@ -368,7 +453,9 @@ int weir__host_spawn(weir_host *h, weir_error *err) {
     h->open_handles++; /* released when the last of p's handles has closed (proc_free) */
     char mem[48];
     snprintf(mem, sizeof mem, "--max-old-space-size=%u", h->memory_mb);
-    char *args[] = {h->node, mem, "--experimental-permission", "--experimental-vm-modules",
+    /* The permission flag is the one h->node's version accepts (host_node.c);
+     * keep the list in step with h->flags (host.c). */
+    char *args[] = {h->node, mem, (char *)h->permission_flag, "--experimental-vm-modules",
                     "--disallow-code-generation-from-strings", "--no-warnings", "-e", (char *)h->script, NULL};
     /* An empty environment: NODE_OPTIONS and the like must not loosen what
      * the flags set, and user code has nothing to read there anyway. */
@@ -385,7 +472,7 @@ int weir__host_spawn(weir_host *h, weir_error *err) {
         p->killed = p->exited = true; /* never in the pool; the handles just close */
         close_handles(p);
         if (rc == UV_ENOENT)
-            return weir__error(err, WEIR_ERUNTIME, "user components need Node.js (node on PATH): cannot run \"%s\": %s",
+            return weir__error(err, WEIR_ERUNTIME, "user components need Node.js 20 or newer: cannot run \"%s\": %s",
                                h->node, uv_strerror(rc));
         return weir__error(err, WEIR_ERUNTIME, "cannot start the component host (%s): %s", h->node, uv_strerror(rc));
     }

@@ -614,6 +614,25 @@ static void start_failed(weir_service *s) {
     weir__free(s);
 }
 
+/* Which node runs user components, and how; or why none can (a warning:
+ * the rest of the server works without them). */
+static void log_node(weir_service *s) {
+    weir_host_node n;
+    weir_host_node_get(s->host, &n);
+    json_t *f = json_pack("{s:s}", "node", n.path);
+    if (f && n.version) json_object_set_new(f, "nodeVersion", json_string(n.version));
+    if (f && n.flags) json_object_set_new(f, "nodeFlags", json_string(n.flags));
+    if (n.problem) weir_service_log(s, WEIR_LOG_WARN, f, "user components are unavailable: %s", n.problem);
+    else if (n.memory_mb)
+        weir_service_log(s, WEIR_LOG_INFO, f,
+                         "user components run in %s %s with %s, and at most %llu MB more than at start "
+                         "(RLIMIT_DATA; ISOLATE_MEMORY_MB)",
+                         n.path, n.version, n.flags, (unsigned long long)n.memory_mb);
+    else
+        weir_service_log(s, WEIR_LOG_INFO, f, "user components run in %s %s with %s", n.path, n.version, n.flags);
+    json_decref(f);
+}
+
 int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err) {
     *out = NULL;
     /* Checked before anything owns loop handles (they close asynchronously). */
@@ -641,8 +660,9 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     }
     rc = weir_registry_create(&s->reg);
     weir_host_options hopts = {.pool_size = c->isolate_pool_size, .timeout_ms = c->isolate_timeout_ms,
-                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue};
+                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue, .node = c->node};
     if (!rc) rc = weir_host_create(loop, &hopts, &s->host, NULL); /* processes start on demand */
+    if (!rc) log_node(s);
     weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,
                                 .log = on_log_effect, .log_ud = s, .host = s->host};
     if (!rc) rc = weir_realtime_create(loop, &ro, &s->rt);

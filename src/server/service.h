@@ -45,8 +45,9 @@ typedef struct weir_service_config {
     /* The component host (user components, SPEC §2.3). */
     unsigned isolate_pool_size;   /* ISOLATE_POOL_SIZE: Node.js processes at most (10) */
     int64_t isolate_timeout_ms;   /* ISOLATE_TIMEOUT_MS: time limit of one call (1000) */
-    unsigned isolate_memory_mb;   /* ISOLATE_MEMORY_MB: heap limit of one process (128) */
+    unsigned isolate_memory_mb;   /* ISOLATE_MEMORY_MB: heap of one process, and +128 MB all it allocates (128) */
     size_t isolate_queue;         /* ISOLATE_QUEUE: calls waiting for a process (1000) */
+    const char *node;             /* WEIR_NODE: the node executable; NULL or "": node on PATH */
     const char *log_level;  /* debug|info|warn|error */
     const char *log_format; /* text|json */
     /* Auth (SPEC §6, §10), see server/auth.h; NULL or "": not set.  With

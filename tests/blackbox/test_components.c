@@ -2,12 +2,16 @@
  * User components through the real `weir serve` (SPEC §2.3, §6): register
  * the seed's square component and run it, a runaway component's error on
  * its node's error port while another execution keeps working, state and
- * config through the core, every 400 and 409 of POST /api/components.
+ * config through the core, every 400 and 409 of POST /api/components;
+ * which node runs them (PATH, WEIR_NODE, one too old refused) and a
+ * component that hoards ArrayBuffers running out of memory.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "proc.h"
 #include "serve.h"
@@ -420,5 +424,147 @@ Test(components, a_user_component_on_the_virtual_runtime) {
     cr_assert_eq(json_integer_value(json_object_get(r.json, "tick")), 1, "the answer came at the next tick: %s",
                  r.body);
     http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* A shell script dir/name doing body, executable; its path into out. */
+static void script(const char *dir, const char *name, const char *body, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s", dir, name);
+    FILE *f = fopen(out, "w");
+    cr_assert_not_null(f, "%s", out);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    fclose(f);
+    cr_assert_eq(chmod(out, 0755), 0);
+}
+
+/* Register SQUARE and inject 7 into it: 49. */
+static void square_runs(server *s) {
+    post_component(s, SQUARE, 201);
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(s,
+                           "{\"symbia\": \"1.0\", \"name\": \"sq\", \"nodes\": ["
+                           " {\"id\": \"square\", \"component\": \"acme.math.square\"}], \"edges\": []}",
+                           "{\"completion\": \"never\"}"));
+    json_t *out = inject(s, x, "{\"nodeId\": \"square\", \"value\": 7}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "outputs"), "square:out")), 49, "%s",
+                 dump(out));
+    json_decref(out);
+}
+
+/* Debian 12: /usr/bin/node is 18, the 20 that scripts/deps.sh installs is
+ * in /usr/local/bin, first on PATH.  The server runs the node first on its
+ * PATH (a wrapper here that notes each run), says so at start, and
+ * WEIR_NODE names another. */
+Test(components, the_node_first_on_path_runs_user_components_and_weir_node_names_another) {
+    char dir[256], real[512], body[1200], wrapper[600], log[600];
+    proc_tempdir(dir, sizeof dir, "node-path");
+    proc_result which = proc_run("command -v node");
+    cr_assert_eq(which.status, 0, "these tests need node on PATH");
+    snprintf(real, sizeof real, "%.*s", (int)strcspn(which.out, "\n"), which.out);
+    proc_free(&which);
+    snprintf(log, sizeof log, "%s/ran", dir);
+    snprintf(body, sizeof body, "echo \"$1\" >> %s\nexec %s \"$@\"", log, real);
+    script(dir, "node", body, wrapper, sizeof wrapper);
+    char path[4096];
+    snprintf(path, sizeof path, "%s:%s", dir, getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", path, 1);
+    server s = serve_start(NULL);
+    char want[800];
+    snprintf(want, sizeof want, "info  user components run in %s v", wrapper);
+    cr_assert_not_null(strstr(serve_log(&s), want), "%s", serve_log(&s));
+    cr_assert_not_null(strstr(serve_log(&s), "permission --experimental-vm-modules"), "%s", serve_log(&s));
+    square_runs(&s);
+    cr_assert_eq(serve_stop(&s), 0);
+    char *ran = file_text(log);
+    cr_assert_eq(strncmp(ran, "--version\n--max-old-space-size=128\n", 35), 0, "%s", ran);
+    free(ran);
+    /* WEIR_NODE: a node that is not on PATH. */
+    snprintf(body, sizeof body, "echo \"$1\" >> %s.mine\nexec %s \"$@\"", log, real);
+    script(dir, "my-node", body, wrapper, sizeof wrapper);
+    setenv("WEIR_NODE", wrapper, 1);
+    s = serve_start(NULL);
+    snprintf(want, sizeof want, "info  user components run in %s v", wrapper);
+    cr_assert_not_null(strstr(serve_log(&s), want), "%s", serve_log(&s));
+    square_runs(&s);
+    cr_assert_eq(serve_stop(&s), 0);
+    snprintf(path, sizeof path, "%s.mine", log);
+    ran = file_text(path);
+    cr_assert_eq(strncmp(ran, "--version\n--max-old-space-size=128\n", 35), 0, "%s", ran);
+    free(ran);
+    serve_rmdir(dir);
+}
+
+/* A node older than 20 has no permission model to run user components
+ * under: the server says so at start, and registering one is a 503 that
+ * names what was found; the rest of the server works. */
+Test(components, a_node_older_than_20_is_refused_at_start) {
+    char dir[256], fake[600];
+    proc_tempdir(dir, sizeof dir, "node-18");
+    script(dir, "node", "[ \"$1\" = --version ] && echo v18.19.0 && exit 0\necho \"ran $*\" >&2\nexit 1", fake,
+           sizeof fake);
+    setenv("WEIR_NODE", fake, 1);
+    server s = serve_start(NULL);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "user components need Node.js 20 or newer: %s is v18.19.0, which has no permission model to run them "
+             "under; install Node.js 20 or newer (scripts/deps.sh does) or set WEIR_NODE to its path",
+             fake);
+    char line[1200];
+    snprintf(line, sizeof line, "warn  user components are unavailable: %s", want);
+    cr_assert_not_null(strstr(serve_log(&s), line), "%s", serve_log(&s));
+    snprintf(line, sizeof line, "cannot check the source: %s", want);
+    refused(&s, SQUARE, 503, line);
+    http_resp h = http_req(&s, "GET", "/health", NULL, NULL);
+    cr_assert_eq(h.status, 200);
+    http_free(&h);
+    cr_assert_eq(serve_stop(&s), 0);
+    cr_assert_null(strstr(serve_log(&s), "ran "), "the old node ran something: %s", serve_log(&s));
+    serve_rmdir(dir);
+}
+
+#define HOARD                                                                                                        \
+    "{\"id\": \"acme.test.hoard\", \"name\": \"Hoard\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"], "   \
+    "\"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", \"source\": \"const keep = []; return { " \
+    "process: (ctx, p, v) => { if (v === 'hoard') for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)); " \
+    "ctx.emit('out', v) } }\"}}"
+
+/* ArrayBuffers are outside V8's heap limit, not outside ISOLATE_MEMORY_MB
+ * (these are never written: committed, not resident; test_host.c has
+ * written ones, with their resident size measured): the hoarding call ends
+ * on the node's error port with the out-of-memory error well before its
+ * time limit, and the node works again after its process was replaced. */
+Test(components, a_component_hoarding_array_buffers_runs_out_of_memory) {
+    const char *args[] = {"--isolate-timeout-ms", "20000", "--isolate-memory-mb", "64", "--isolate-pool-size", "1",
+                          NULL};
+    server s = serve_start(args);
+    post_component(&s, HOARD, 201);
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           "{\"symbia\": \"1.0\", \"name\": \"hoarder\", \"nodes\": ["
+                           " {\"id\": \"hoard\", \"component\": \"acme.test.hoard\"},"
+                           " {\"id\": \"caught\", \"component\": \"symbia.core.passthrough\"}], \"edges\": ["
+                           " {\"source\": {\"node\": \"hoard\", \"port\": \"error\"}, \"target\": {\"node\": \"caught\", \"port\": \"in\"}}]}",
+                           "{\"completion\": \"never\"}"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    json_t *out = inject(&s, x, "{\"nodeId\": \"hoard\", \"value\": \"hoard\"}");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    json_t *err = json_object_get(json_object_get(out, "outputs"), "caught:out");
+    /* What ran out says V8: the ArrayBuffer refused, or its heap's young
+     * generation that it could not grow any more. */
+    const char *msg = json_string_value(json_object_get(err, "error"));
+    const char *head = "component acme.test.hoard (process): the component host ran out of memory: ",
+               *tail = " (the limit is 64 MB of JavaScript heap and 192 MB in all, ISOLATE_MEMORY_MB)";
+    cr_assert(msg && strncmp(msg, head, strlen(head)) == 0, "%s", dump(out));
+    cr_assert(strlen(msg) > strlen(tail) && strcmp(msg + strlen(msg) - strlen(tail), tail) == 0, "%s", dump(out));
+    cr_assert_lt(ms, 10000, "%ld ms", ms);
+    json_decref(out);
+    out = inject(&s, x, "{\"nodeId\": \"hoard\", \"value\": \"fine\"}");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "outputs"), "hoard:out")), "fine", "%s",
+                     dump(out));
+    json_decref(out);
     cr_assert_eq(serve_stop(&s), 0);
 }

@@ -2,17 +2,23 @@
  * The component host with real Node.js processes on a real loop: load and
  * invoke, state chained between calls of one instance, emitBatch and logs,
  * compile errors, throws, a runaway loop killed at the time limit and the
- * process replaced, a memory blowup, what user code cannot reach, the queue
- * bound, cancel, node missing, destroy with calls in flight.  The loop is
+ * process replaced, a memory blowup (heap, ArrayBuffers, WebAssembly), what
+ * user code cannot reach, the queue bound, cancel, which node runs (PATH, a
+ * path, too old, missing), destroy with calls in flight.  The loop is
  * stepped until a condition holds, never slept on; every test ends with the
  * host destroyed, the loop drained and closed.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include "proc.h"
 #include "weir/weir.h"
 
 #define BOUND_NS (60ull * 1000 * 1000 * 1000) /* generous: node starts slowly under sanitizers */
@@ -301,12 +307,124 @@ Test(host, a_memory_blowup_kills_only_its_process) {
     const char *hog = "return { process: () => { const a = []; for (;;) a.push(new Array(1e6).fill(1)) } }";
     answer r = invoke_wait("acme.hog", hog, json_integer(1), NULL);
     cr_assert_null(r.answer);
-    cr_assert_not_null(strstr(r.error, "the component host exited: FATAL ERROR:"), "%s", r.error);
-    cr_assert_not_null(strstr(r.error, "heap out of memory (the memory limit is 64 MB"), "%s", r.error);
+    cr_assert_not_null(strstr(r.error, "the component host ran out of memory: FATAL ERROR:"), "%s", r.error);
+    cr_assert_not_null(strstr(r.error, "heap out of memory (the limit is 64 MB of JavaScript heap and 192 MB in all, "
+                                       "ISOLATE_MEMORY_MB)"),
+                       "%s", r.error);
     answer_free(&r);
     r = invoke_wait("acme.math.square", SQUARE, json_integer(5), NULL);
     cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",25]]");
     answer_free(&r);
+    finish();
+}
+
+/* The largest resident size a child process of this test (a host
+ * process) reached, sampled every 5 ms while the loop runs; one past
+ * RSS_CEILING is killed at once, so a test of the memory limit cannot take
+ * the machine down when the limit does not hold. */
+#define RSS_CEILING ((uint64_t)1536 << 20)
+static uint64_t peak_rss;
+static bool ceiling_hit;
+static uv_timer_t sampler;
+
+static void sample_children(uv_timer_t *t) {
+    (void)t;
+    DIR *d = opendir("/proc");
+    if (!d) return;
+    long page = sysconf(_SC_PAGESIZE);
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid = atoi(e->d_name);
+        if (pid <= 0) continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *close_paren = strrchr(buf, ')');
+        int ppid = 0;
+        if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != getpid()) continue;
+        snprintf(path, sizeof path, "/proc/%d/statm", pid);
+        unsigned long long size = 0, resident = 0;
+        f = fopen(path, "r");
+        if (!f) continue;
+        if (fscanf(f, "%llu %llu", &size, &resident) == 2) {
+            uint64_t rss = (uint64_t)resident * (uint64_t)page;
+            if (rss > peak_rss) peak_rss = rss;
+            if (rss > RSS_CEILING) {
+                ceiling_hit = true;
+                kill(pid, SIGKILL);
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static void sampler_start(void) {
+    peak_rss = 0;
+    ceiling_hit = false;
+    uv_timer_init(&loop, &sampler);
+    uv_timer_start(&sampler, sample_children, 0, 5);
+}
+
+static void sampler_stop(void) {
+    uv_timer_stop(&sampler);
+    uv_close((uv_handle_t *)&sampler, NULL);
+}
+
+/* Memory outside V8's heap (SPEC §10): components that keep what they
+ * allocate in a global, in ArrayBuffers never written (not resident, but
+ * committed), written, and in WebAssembly memories.  Each fails with the
+ * out-of-memory error well before its time limit, its process stays under
+ * the limit all along, and the next call gets a fresh process. */
+Test(host, memory_outside_the_heap_is_limited_too) {
+    start(1, 20000, 128, 0);
+    sampler_start();
+    const char *hogs[] = {
+        "const keep = []; return { process: () => { for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)) } }",
+        "const keep = []; return { process: () => { for (;;) keep.push(new Uint8Array(100 * 1024 * 1024).fill(1)) } }",
+        ("const keep = []; return { process: () => { for (;;) { const m = new WebAssembly.Memory({initial: 1600}); "
+         "new Uint8Array(m.buffer).fill(1); keep.push(m) } } }"),
+        /* at the top level, while the handler is built */
+        "const keep = []; for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)); return { process: () => {} }",
+    };
+    for (size_t i = 0; i < sizeof hogs / sizeof *hogs; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "acme.hog%zu", i);
+        uint64_t t0 = uv_hrtime();
+        answer r = invoke_wait(id, hogs[i], json_integer(1), NULL);
+        uint64_t ms = (uv_hrtime() - t0) / 1000000;
+        cr_assert(!ceiling_hit, "hog %zu: a host process passed %llu MB resident", i,
+                  (unsigned long long)(RSS_CEILING >> 20));
+        cr_assert_null(r.answer, "hog %zu: %s", i, dump(r.answer));
+        cr_assert_not_null(strstr(r.error, "the component host ran out of memory: "), "hog %zu: %s", i, r.error);
+        cr_assert_not_null(strstr(r.error, "(the limit is 128 MB of JavaScript heap and 256 MB in all, "
+                                           "ISOLATE_MEMORY_MB)"),
+                           "hog %zu: %s", i, r.error);
+        cr_assert_lt(ms, 10000, "hog %zu: %llu ms", i, (unsigned long long)ms);
+        cr_log_info("hog %zu: %s after %llu ms, peak RSS so far %llu MB", i, r.error, (unsigned long long)ms,
+                    (unsigned long long)(peak_rss >> 20));
+        answer_free(&r);
+        r = invoke_wait("acme.math.square", SQUARE, json_integer(5), NULL);
+        cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",25]]", "after hog %zu", i);
+        answer_free(&r);
+    }
+    /* What Node.js holds at start (~40 MB resident on Node 20) + 256 MB. */
+    cr_assert_lt(peak_rss, (uint64_t)(256 + 100) << 20, "peak RSS %llu MB", (unsigned long long)(peak_rss >> 20));
+    weir_host_stats st;
+    weir_host_stats_get(host, &st);
+    cr_assert_eq(st.started, 5, "each hog's process was replaced");
+    /* Under the limit, memory outside the heap is there to use. */
+    answer r = invoke_wait("acme.buffers",
+                           "return { process: (ctx) => { const a = []; for (let i = 0; i < 15; i++) "
+                           "a.push(new Uint8Array(10 * 1024 * 1024).fill(i)); ctx.emit('out', a.length) } }",
+                           json_integer(1), NULL);
+    cr_assert_null(r.error, "%s", r.error);
+    cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",15]]");
+    answer_free(&r);
+    sampler_stop();
     finish();
 }
 
@@ -388,9 +506,8 @@ Test(host, a_cancelled_call_is_never_answered) {
     finish();
 }
 
-Test(host, without_node_every_call_fails_saying_so) {
-    weir_host_options o = {.node = "/nonexistent/bin/node"};
-    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+/* Invoke SQUARE and wait: its error, or NULL when it answered 4 (malloc). */
+static char *square_error(void) {
     answer r = {0};
     json_t *c = call("acme.math.square", SQUARE, "process", json_integer(2), NULL);
     uint64_t id;
@@ -398,9 +515,213 @@ Test(host, without_node_every_call_fails_saying_so) {
     json_decref(c);
     cr_assert(!r.got);
     run_until(&r.got);
-    cr_assert_not_null(strstr(r.error, "user components need Node.js (node on PATH)"), "%s", r.error);
+    char *e = r.error ? strdup(r.error) : NULL;
+    if (!e) cr_assert_str_eq(dump(json_object_get(r.answer, "emits")), "[[\"out\",4]]");
     answer_free(&r);
+    return e;
+}
+
+Test(host, without_node_every_call_fails_saying_so) {
+    weir_host_options o = {.node = "/nonexistent/bin/node"};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    char *e = square_error();
+    cr_assert_not_null(strstr(e, "user components need Node.js 20 or newer: cannot run \"/nonexistent/bin/node\": "),
+                       "%s", e);
+    free(e);
     finish();
+    /* Nor on PATH. */
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    setenv("PATH", "/nonexistent/bin:/nonexistent/usr/bin", 1);
+    cr_assert_eq(weir_host_create(&loop, NULL, &host, NULL), 0);
+    weir_host_node n;
+    weir_host_node_get(host, &n);
+    cr_assert_str_eq(n.problem, "user components need Node.js 20 or newer: no \"node\" on PATH "
+                                "(/nonexistent/bin:/nonexistent/usr/bin); install Node.js 20 or newer "
+                                "(scripts/deps.sh does) or set WEIR_NODE to its path");
+    e = square_error();
+    cr_assert_str_eq(e, n.problem);
+    free(e);
+    finish();
+}
+
+/* A shell script `name` in dir doing `body`, executable. */
+static void script(const char *dir, const char *name, const char *body) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    fclose(f);
+    cr_assert_eq(chmod(path, 0755), 0);
+}
+
+/* The node this test itself finds on PATH. */
+static void real_node(char *buf, size_t cap) {
+    proc_result r = proc_run("command -v node");
+    cr_assert_eq(r.status, 0, "these tests need node on PATH");
+    r.out[strcspn(r.out, "\n")] = '\0';
+    snprintf(buf, cap, "%s", r.out);
+    proc_free(&r);
+}
+
+static int lines_in(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0;
+    for (int ch; (ch = fgetc(f)) != EOF;)
+        if (ch == '\n') n++;
+    fclose(f);
+    return n;
+}
+
+/* The host runs the node first on the server's PATH (not the one an empty
+ * environment would find), and a path given instead; each is asked its
+ * version once and then runs every process. */
+Test(host, the_node_first_on_path_or_the_one_given_runs_the_components) {
+    char dir[256], node[512], body[1200], wrapper[512], log[512];
+    proc_tempdir(dir, sizeof dir, "node-path");
+    real_node(node, sizeof node);
+    snprintf(log, sizeof log, "%s/ran", dir);
+    snprintf(body, sizeof body, "echo \"$1\" >> %s\nexec %s \"$@\"", log, node);
+    script(dir, "node", body);
+    char path[4096];
+    snprintf(path, sizeof path, "%s:%s", dir, getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", path, 1);
+    start(1, 2000, 0, 0);
+    weir_host_node n;
+    weir_host_node_get(host, &n);
+    snprintf(wrapper, sizeof wrapper, "%s/node", dir);
+    cr_assert_null(n.problem, "%s", n.problem);
+    cr_assert_str_eq(n.path, wrapper);
+    cr_assert_not_null(n.version);
+    cr_assert_not_null(strstr(n.flags, "permission"), "%s", n.flags);
+    char *e = square_error();
+    cr_assert_null(e, "%s", e);
+    /* --version once, then one process (its first argument: the heap limit). */
+    cr_assert_eq(lines_in(log), 2);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cat %s", log);
+    proc_result r = proc_run(cmd);
+    cr_assert_str_eq(r.out, "--version\n--max-old-space-size=128\n");
+    proc_free(&r);
+    finish();
+    /* Given as a path, a node off PATH runs instead. */
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    snprintf(body, sizeof body, "echo \"$1\" >> %s.mine\nexec %s \"$@\"", log, node);
+    script(dir, "my-node", body);
+    snprintf(wrapper, sizeof wrapper, "%s/my-node", dir);
+    weir_host_options o = {.node = wrapper};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    weir_host_node_get(host, &n);
+    cr_assert_str_eq(n.path, wrapper);
+    e = square_error();
+    cr_assert_null(e, "%s", e);
+    char mine[600];
+    snprintf(mine, sizeof mine, "%s.mine", log);
+    cr_assert_eq(lines_in(mine), 2);
+    cr_assert_eq(lines_in(log), 2, "the one on PATH ran no more");
+    finish();
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    r = proc_run(cmd);
+    proc_free(&r);
+}
+
+/* A node run by a wrapper that does not exec it (the process weir spawned
+ * is the shell): the memory limit is still on the node process. */
+Test(host, the_memory_limit_is_on_node_behind_a_wrapper_too) {
+    char dir[256], node[512], body[1200], wrapper[512];
+    proc_tempdir(dir, sizeof dir, "node-wrapped");
+    real_node(node, sizeof node);
+    snprintf(body, sizeof body, "%s \"$@\"", node);
+    script(dir, "node", body);
+    snprintf(wrapper, sizeof wrapper, "%s/node", dir);
+    weir_host_options o = {.node = wrapper, .pool_size = 1, .timeout_ms = 20000, .memory_mb = 64};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    answer r = invoke_wait(
+        "acme.hoard",
+        "const keep = []; return { process: () => { for (;;) keep.push(new ArrayBuffer(100 * 1024 * 1024)) } }",
+        json_integer(1), NULL);
+    cr_assert_not_null(r.error);
+    cr_assert_not_null(strstr(r.error, "the component host ran out of memory: "), "%s", r.error);
+    answer_free(&r);
+    char *e = square_error();
+    cr_assert_null(e, "%s", e);
+    finish();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    proc_result pr = proc_run(cmd);
+    proc_free(&pr);
+}
+
+/* A node whose --version says `version`: what the host makes of it. */
+static weir_host_node fake_node(const char *dir, const char *version) {
+    char body[256], path[512];
+    snprintf(body, sizeof body, "[ \"$1\" = --version ] && echo %s && exit 0\necho \"$0: bad option: $2\" >&2\nexit 9",
+             version);
+    script(dir, "fake-node", body);
+    snprintf(path, sizeof path, "%s/fake-node", dir);
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    weir_host_options o = {.node = path};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    weir_host_node n;
+    weir_host_node_get(host, &n);
+    return n;
+}
+
+/* Each version gets the permission flag it accepts; one older than 20 is
+ * refused with a message naming what was found, and no process starts. */
+Test(host, the_node_version_decides_the_flags_and_18_is_refused) {
+    char dir[256];
+    proc_tempdir(dir, sizeof dir, "node-version");
+    uv_loop_close(&loop); /* fake_node makes a loop for each */
+    static const struct {
+        const char *version, *flag;
+    } cases[] = {{"v20.0.0", "--experimental-permission"}, {"v21.7.3", "--experimental-permission"},
+                 {"v22.12.0", "--experimental-permission"}, {"v22.13.0", "--permission"},
+                 {"v23.4.0", "--experimental-permission"}, {"v23.5.0", "--permission"},
+                 {"v24.0.0", "--permission"}, {"v26.1.0", "--permission"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        weir_host_node n = fake_node(dir, cases[i].version);
+        cr_assert_null(n.problem, "%s: %s", cases[i].version, n.problem);
+        cr_assert_str_eq(n.version, cases[i].version);
+        char want[128];
+        snprintf(want, sizeof want, "--max-old-space-size=128 %s ", cases[i].flag);
+        cr_assert_not_null(strstr(n.flags, want), "%s: %s", cases[i].version, n.flags);
+        finish();
+    }
+    /* A node that refuses what weir passes (here all of it) says so. */
+    weir_host_node n = fake_node(dir, "v22.13.0");
+    char *e = square_error();
+    char want[1024];
+    snprintf(want, sizeof want,
+             "the component host could not start: %s/fake-node: bad option: --permission (exit code 9) (Node.js "
+             "v22.13.0 refused a flag weir passes for that version)",
+             dir);
+    cr_assert_str_eq(e, want);
+    free(e);
+    finish();
+    n = fake_node(dir, "v18.19.1");
+    snprintf(want, sizeof want,
+             "user components need Node.js 20 or newer: %s/fake-node is v18.19.1, which has no permission model to "
+             "run them under; install Node.js 20 or newer (scripts/deps.sh does) or set WEIR_NODE to its path",
+             dir);
+    cr_assert_str_eq(n.problem, want);
+    cr_assert_str_eq(n.version, "v18.19.1");
+    cr_assert_null(n.flags);
+    e = square_error();
+    cr_assert_str_eq(e, want);
+    free(e);
+    weir_host_stats st;
+    weir_host_stats_get(host, &st);
+    cr_assert_eq(st.started, 0, "no process ran without isolation");
+    finish();
+    n = fake_node(dir, "hello");
+    cr_assert_not_null(strstr(n.problem, "fake-node --version\" said \"hello\", not a version"), "%s", n.problem);
+    finish();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    proc_result r = proc_run(cmd);
+    proc_free(&r);
 }
 
 Test(host, destroy_with_calls_in_flight_and_queued) {
