@@ -995,7 +995,7 @@ static void expect_host(const char *host, int status) {
     char req[256];
     snprintf(req, sizeof req, "GET /h HTTP/1.1\r\nHost: %s\r\n\r\n", host);
     response *r = once(req);
-    cr_assert_eq(r->status, status, "Host: %s answered %ld: %s", host, r->status, r->body);
+    cr_assert_eq(r->status, status, "Host: %s answered %d: %s", host, r->status, r->body);
     if (status == 421) {
         cr_assert(strncmp(r->head, "HTTP/1.1 421 Misdirected Request\r\n", 34) == 0, "%s", r->head);
         cr_assert(strstr(jstr(r, "error"), "ALLOWED_HOSTS"), "%s", r->body);
@@ -1073,7 +1073,7 @@ static response *with_origin(const char *method, const char *host, const char *o
 
 static void expect_origin(const char *host, const char *origin, int status, const char *acao) {
     response *r = with_origin("POST", host, origin);
-    cr_assert_eq(r->status, status, "Origin %s with Host %s answered %ld", origin, host, r->status);
+    cr_assert_eq(r->status, status, "Origin %s with Host %s answered %d", origin, host, r->status);
     if (status == 403) cr_assert(strstr(jstr(r, "error"), "CORS_ORIGINS"), "%s", r->body);
     if (acao)
         cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), acao);
