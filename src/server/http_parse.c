@@ -365,8 +365,9 @@ static void over_limit(weir__http_conn *c, weir__http_req *r) {
                  s->max_per_peer);
     else
         snprintf(msg, sizeof msg, "too many connections (MAX_CONNECTIONS %u); retry later", s->max_conns);
-    char body[256]; /* msg has nothing to escape */
-    int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}", msg);
+    char body[320]; /* msg and the code have nothing to escape */
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%s\"}", msg,
+                     weir_errname(weir_http_status_code(503)));
     static const char *const retry[] = {"Retry-After", WEIR__HTTP_RETRY_AFTER, NULL};
     weir_http_respond(&r->pub, 503, "application/json", body, (size_t)n, retry);
 }

@@ -3,9 +3,11 @@
  * table, so it lists exactly the routes the router knows.  The table
  * (routes.c) gives method, pattern, summary and statuses; OPERATIONS below
  * adds, keyed by method and pattern, what a generated client needs: the
- * operationId, the request body's schema and content types, and the schema
- * of each answer.  A route without an entry here still appears, without an
- * operationId, and the unit test (tests/unit/test_openapi.c) fails on it.
+ * operationId, the request body's schema and the schema of each answer.
+ * Who needs credentials (weir_route_access_of) and the media types a body
+ * may have (weir_route_body_types) come from the router itself.  A route
+ * without an entry here still appears, without an operationId, and the
+ * unit test (tests/unit/test_openapi.c) fails on it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -18,7 +20,6 @@
 
 enum {
     BODY_OPTIONAL = 1u << 0, /* an empty body is {} */
-    BODY_YAML = 1u << 1,     /* application/yaml as well as application/json */
     ANSWER_TEXT = 1u << 2,   /* the success answer is text/plain */
     QUERY_WAIT = 1u << 3,    /* ?wait= and ?trace= */
 };
@@ -33,7 +34,7 @@ typedef struct operation {
 } operation;
 
 static const operation OPERATIONS[] = {
-    {"POST", "/api/graphs", "createGraph", "graphs", "GraphDefinition", "201=GraphCreated", BODY_YAML},
+    {"POST", "/api/graphs", "createGraph", "graphs", "GraphDefinition", "201=GraphCreated", 0},
     {"GET", "/api/graphs", "listGraphs", "graphs", NULL, "200=GraphSummary[]", 0},
     {"GET", "/api/graphs/:id", "getGraph", "graphs", NULL, "200=Graph", 0},
     {"DELETE", "/api/graphs/:id", "deleteGraph", "graphs", NULL, "200=GraphDeleted", 0},
@@ -70,11 +71,6 @@ static const operation *operation_of(const weir_route *r) {
         if (strcmp(OPERATIONS[i].method, r->method) == 0 && strcmp(OPERATIONS[i].pattern, r->pattern) == 0)
             return &OPERATIONS[i];
     return NULL;
-}
-
-/* The same rule as the router's (routes.c): only safe methods stay open. */
-static bool needs_auth(const char *method) {
-    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && strcmp(method, "OPTIONS") != 0;
 }
 
 /* {"$ref": ...} to a schema, or an array of them for "Name[]". */
@@ -125,9 +121,14 @@ static json_t *response(const operation *op, int status) {
 /* An error answer of status: a $ref to components/responses, added to
  * shared the first time ("NotFound": the reason phrase without spaces). */
 static json_t *shared_error(json_t *shared, int status) {
-    const char *description = status == 401   ? "No credentials were sent (auth is configured)"
-                              : status == 403 ? "Refused: the credentials (or where the request came from)"
-                                              : NULL;
+    const char *description =
+        status == 401   ? "No credentials were sent, and auth is configured (see the security schemes)"
+        : status == 403 ? "Refused: the credentials, or the request's Origin (neither this server's own origin nor "
+                          "one in CORS_ORIGINS)"
+        : status == 421 ? "The Host header names no host this server answers for (add it to ALLOWED_HOSTS)"
+        : status == 503 ? "Shutting down, out of memory, the store failing, or at MAX_CONNECTIONS / "
+                          "MAX_CONNECTIONS_PER_IP: try again after Retry-After"
+                        : NULL;
     char name[64] = "", path[96];
     for (const char *c = weir_http_reason(status); *c && strlen(name) < sizeof name - 1; c++)
         if (isalnum((unsigned char)*c)) strncat(name, c, 1);
@@ -140,7 +141,28 @@ static json_t *shared_error(json_t *shared, int status) {
     return json_pack("{s:s}", "$ref", path);
 }
 
-/* The answers of r; the error answers every operation shares go to shared. */
+/* 415 for a route that reads a body: the types it takes (routes.c). */
+static json_t *unsupported_media(const weir_route *r) {
+    const char *types[16];
+    char list[512] = "";
+    size_t n = weir_route_body_types(r, types, sizeof types / sizeof *types);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", types[i]);
+    }
+    json_t *answer = response(NULL, 415);
+    char description[640];
+    snprintf(description, sizeof description,
+             "A body whose Content-Type is not one of %s (optionally ; charset=utf-8): it is not read", list);
+    json_object_set_new(answer, "description", json_string(description));
+    return answer;
+}
+
+/* The answers of r; the error answers every operation shares go to shared.
+ * Beyond its route's: 415 when it reads a body; 401 when it may need
+ * credentials; on every operation 421 (Host) and 403 (Origin, or the
+ * credentials), which the server checks before any route, and, but on
+ * /health*, the 503 of MAX_CONNECTIONS / MAX_CONNECTIONS_PER_IP. */
 static json_t *responses(const weir_route *r, const operation *op, json_t *shared) {
     json_t *all = json_object();
     char code[8];
@@ -157,20 +179,24 @@ static json_t *responses(const weir_route *r, const operation *op, json_t *share
         e += strcspn(e, " ");
         e += strspn(e, " ");
     }
-    if (needs_auth(r->method)) { /* when auth is configured (SPEC §6) */
-        json_object_set_new(all, "401", shared_error(shared, 401));
-        json_object_set_new(all, "403", shared_error(shared, 403));
-    }
+    const char *types[2];
+    if (weir_route_body_types(r, types, 2)) json_object_set_new(all, "415", unsupported_media(r));
+    weir_route_access access = weir_route_access_of(r, r->method);
+    if (access != WEIR_ROUTE_OPEN) json_object_set_new(all, "401", shared_error(shared, 401));
+    json_object_set_new(all, "403", shared_error(shared, 403));
+    json_object_set_new(all, "421", shared_error(shared, 421));
+    if (access != WEIR_ROUTE_OPEN && !json_object_get(all, "503"))
+        json_object_set_new(all, "503", shared_error(shared, 503));
     return all;
 }
 
-static json_t *request_body(const operation *op) {
+/* Its content: each media type the route takes (routes.c). */
+static json_t *request_body(const weir_route *r, const operation *op) {
     json_t *types = json_object();
-    json_object_set_new(types, "application/json",
-                        json_pack("{s:o}", "schema", schema_ref(op->body, strlen(op->body))));
-    if (op->flags & BODY_YAML)
-        json_object_set_new(types, "application/yaml",
-                            json_pack("{s:o}", "schema", schema_ref(op->body, strlen(op->body))));
+    const char *type[16];
+    size_t n = weir_route_body_types(r, type, sizeof type / sizeof *type);
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(types, type[i], json_pack("{s:o}", "schema", schema_ref(op->body, strlen(op->body))));
     return json_pack("{s:b,s:o}", "required", !(op->flags & BODY_OPTIONAL), "content", types);
 }
 
@@ -223,14 +249,26 @@ static json_t *operation_json(const weir_route *r, json_t *shared) {
     if (op) {
         json_object_set_new(j, "operationId", json_string(op->id));
         json_object_set_new(j, "tags", json_pack("[s]", op->tag));
-        if (op->body) json_object_set_new(j, "requestBody", request_body(op));
+        if (op->body) json_object_set_new(j, "requestBody", request_body(r, op));
     }
-    if (needs_auth(r->method)) /* {}: open when the server runs without auth */
+    weir_route_access access = weir_route_access_of(r, r->method);
+    if (access != WEIR_ROUTE_OPEN) /* {}: open when the server runs without auth */
         json_object_set_new(j, "security", json_pack("[{s:[]},{s:[]},{}]", "apiKey", "bearer"));
+    if (access == WEIR_ROUTE_READ)
+        json_object_set_new(j, "description", json_string("A read: open under PUBLIC_READS=true"));
+    else if (access == WEIR_ROUTE_METRICS)
+        json_object_set_new(j, "description", json_string("Needs credentials only under METRICS_AUTH=true"));
     if (json_array_size(params)) json_object_set_new(j, "parameters", params);
     else json_decref(params);
     return j;
 }
+
+/* weir_route_access_of in words, for the security schemes. */
+#define WHO_NEEDS_AUTH                                                                                                \
+    "With auth configured (API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY) every /api operation needs credentials, reads "  \
+    "included; PUBLIC_READS=true opens the GET operations; /health, /health/live and /health/ready stay open; "     \
+    "GET /metrics needs them only under METRICS_AUTH=true; OPTIONS (CORS preflight) is open. Without auth "         \
+    "configured nothing does: hence the empty alternative {} in each operation's security."
 
 static json_t *build(void) {
     size_t n;
@@ -252,11 +290,13 @@ static json_t *build(void) {
         }
         json_object_set_new(item, method, operation_json(&routes[i], shared));
     }
-    json_t *schemes = json_pack(
-        "{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}}", "apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key",
-        "description", "One of API_KEYS (also accepted as Authorization: Bearer <key>)", "bearer", "type", "http",
-        "scheme", "bearer", "bearerFormat", "JWT", "description",
-        "A JWT verified with JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256): signature, exp, nbf");
+    json_t *schemes = json_pack("{s:{s:s,s:s,s:s,s:s+},s:{s:s,s:s,s:s,s:s+}}", "apiKey", "type", "apiKey", "in",
+                                "header", "name", "X-API-Key", "description",
+                                "One of API_KEYS (also accepted as Authorization: Bearer <key>). ", WHO_NEEDS_AUTH,
+                                "bearer", "type", "http", "scheme", "bearer", "bearerFormat", "JWT", "description",
+                                "A JWT verified with JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256): signature, exp, "
+                                "nbf. ",
+                                WHO_NEEDS_AUTH);
     return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:o,s:o}}", "openapi", "3.1.0", "info", "title", "weir",
                      "version", WEIR_VERSION, "description",
                      "A dataflow runtime: graphs, executions, injects, metrics (SPEC §6). Events: Socket.IO at "

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/openapi.h"
+#include "weir/weir.h"
 
 /* ------------------------------------------------------------- builders */
 
@@ -290,9 +291,27 @@ static json_t *component_schemas(void) {
                      "Component", comp, "ComponentDefinition", def);
 }
 
+/* Error's code: a string of one of the codes (weir/weir.h's WEIR_ERRORS,
+ * spelled by weir_errname). */
+static json_t *error_code(void) {
+    json_t *codes = json_array();
+    bool ok = codes != NULL;
+#define X(name, value, desc) \
+    if (ok && json_array_append_new(codes, json_string(weir_errname(value)))) ok = false;
+    WEIR_ERRORS(X)
+#undef X
+    if (!ok) { /* out of memory: NULL empties the document (see the builders) */
+        json_decref(codes);
+        codes = NULL;
+    }
+    return json_pack("{s:s,s:o,s:s}", "type", "string", "enum", codes, "description",
+                     "what kind of error, stable across versions (the table in weir/weir.h maps each to its HTTP "
+                     "status); the message in error may change");
+}
+
 static json_t *service_schemas(void) {
-    json_t *error = object("An error", "error", "error", str("what went wrong and how to fix it"), "code",
-                           str("a stable code, e.g. WEIR_EINVAL"), "problems",
+    json_t *error = object("An error", "error code", "error", str("what went wrong and how to fix it"), "code",
+                           error_code(), "problems",
                            strings("every problem found (graph upload)"), "executionId", str(NULL), "accepted",
                            count("ingress: items accepted before the one that failed"), NULL);
     json_t *ingress = object("A delivery accepted", "executionId accepted", "executionId", str(NULL), "accepted",

@@ -639,6 +639,18 @@ const weir_route *weir_service_routes(size_t *n) {
     return table;
 }
 
+size_t weir_route_body_types(const weir_route *r, const char **out, size_t cap) {
+    body_kind kind = BODY_NONE;
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (strcmp(ROUTES[i].r.method, r->method) == 0 && strcmp(ROUTES[i].r.pattern, r->pattern) == 0)
+            kind = ROUTES[i].body;
+    size_t n = 0;
+    for (const char *const *t = JSON_TYPES; kind != BODY_NONE && *t && n + 1 < cap; t++) out[n++] = *t;
+    for (const char *const *t = YAML_TYPES; kind == BODY_GRAPH && *t && n + 1 < cap; t++) out[n++] = *t;
+    if (cap) out[n] = NULL;
+    return n;
+}
+
 /* Match "/api/graphs/:id" against a path; params point into `scratch`. */
 static bool match(const char *pattern, const char *path, char *scratch, size_t cap, const char *params[2]) {
     size_t used = 0;
@@ -665,17 +677,27 @@ static bool match(const char *pattern, const char *path, char *scratch, size_t c
 
 static bool is_read(const char *method) { return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0; }
 
+weir_route_access weir_route_access_of(const weir_route *r, const char *method) {
+    if (strcmp(method, "OPTIONS") == 0) return WEIR_ROUTE_OPEN; /* it acts on nothing */
+    if (!r) return WEIR_ROUTE_GUARDED;
+    if (strcmp(r->pattern, "/health") == 0 || strncmp(r->pattern, "/health/", 8) == 0) return WEIR_ROUTE_OPEN;
+    if (strcmp(r->pattern, "/metrics") == 0) return WEIR_ROUTE_METRICS;
+    return is_read(method) ? WEIR_ROUTE_READ : WEIR_ROUTE_GUARDED;
+}
+
 /* Does a request for route r (NULL: no route matched, whatever the method)
  * need credentials when auth is configured (SPEC §10)?  Everything does but
  * /health*, /metrics unless METRICS_AUTH, the GET routes under PUBLIC_READS,
- * and OPTIONS (it acts on nothing).  Decided on the matched route, so no
- * spelling of a path slips past the check. */
+ * and OPTIONS.  Decided on the matched route, so no spelling of a path
+ * slips past the check. */
 static bool needs_credentials(const weir_service *s, const weir_route *r, const char *method) {
-    if (strcmp(method, "OPTIONS") == 0) return false;
-    if (!r) return true;
-    if (strcmp(r->pattern, "/health") == 0 || strncmp(r->pattern, "/health/", 8) == 0) return false;
-    if (strcmp(r->pattern, "/metrics") == 0) return s->cfg.metrics_auth;
-    return !(is_read(method) && s->cfg.public_reads);
+    switch (weir_route_access_of(r, method)) {
+    case WEIR_ROUTE_OPEN: return false;
+    case WEIR_ROUTE_METRICS: return s->cfg.metrics_auth;
+    case WEIR_ROUTE_READ: return !s->cfg.public_reads;
+    case WEIR_ROUTE_GUARDED: break;
+    }
+    return true;
 }
 
 /* True if the request may go on; otherwise it has been answered: 401 with

@@ -98,6 +98,18 @@ typedef struct weir_route {
     const char *errors;  /* other statuses it answers, e.g. "400 404 409" */
 } weir_route;
 const weir_route *weir_service_routes(size_t *n);
+/* Who may call route r with method when auth is configured (SPEC §10): the
+ * router's rule, shared with the OpenAPI document.  r NULL: no route. */
+typedef enum weir_route_access {
+    WEIR_ROUTE_GUARDED, /* needs credentials */
+    WEIR_ROUTE_READ,    /* a read (GET, HEAD): needs them unless PUBLIC_READS */
+    WEIR_ROUTE_METRICS, /* /metrics: needs them only under METRICS_AUTH */
+    WEIR_ROUTE_OPEN,    /* /health*, and OPTIONS anywhere: never */
+} weir_route_access;
+weir_route_access weir_route_access_of(const weir_route *r, const char *method);
+/* The media types r's body may have, into out (NULL-terminated, cap >= 1
+ * entries); their count, 0 when r reads no body.  Any other is 415. */
+size_t weir_route_body_types(const weir_route *r, const char **out, size_t cap);
 /* The OpenAPI 3.1 document of the routes: a reference to one built once
  * (read-only), or NULL when out of memory. */
 json_t *weir_service_openapi(void);

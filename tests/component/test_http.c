@@ -266,6 +266,8 @@ static void expect_error(const response *r, int status, const char *prefix) {
     cr_assert(msg, "no error message in %s", r->body);
     cr_assert(strncmp(msg, prefix, strlen(prefix)) == 0, "error message \"%s\" does not start with \"%s\"", msg,
               prefix);
+    const char *code = jstr(r, "code"); /* every error body has one (SPEC §6) */
+    cr_assert(code && strncmp(code, "WEIR_E", 6) == 0, "no WEIR_E... code in %s", r->body);
 }
 
 /* ------------------------------------------------------------------- tests */
@@ -783,6 +785,7 @@ Test(http, over_max_connections_only_health_is_answered) {
     client *x = cli_open();
     response *r = roundtrip(x, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
     expect_error(r, 503, "too many connections (MAX_CONNECTIONS 2)");
+    cr_assert_str_eq(jstr(r, "code"), weir_errname(WEIR_EUNAVAILABLE));
     cr_assert_str_eq(hdr(r, "Connection"), "close");
     cr_assert_str_eq(hdr(r, "Retry-After"), "1");
     resp_free(r);
@@ -1204,6 +1207,7 @@ Test(http, max_connections_per_ip_then_the_reserve) {
     client *x = cli_open();
     response *r = roundtrip(x, "GET /api HTTP/1.1\r\nHost: localhost\r\n\r\n");
     expect_error(r, 503, "too many connections from your address (MAX_CONNECTIONS_PER_IP 2)");
+    cr_assert_str_eq(jstr(r, "code"), weir_errname(WEIR_EUNAVAILABLE));
     cr_assert_str_eq(hdr(r, "Retry-After"), "1");
     resp_free(r);
     cli_close(x);

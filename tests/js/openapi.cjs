@@ -4,7 +4,10 @@
 // would send and receive is what the server really accepts and answers:
 // an inject body built from the InjectRequest schema alone is valid (ajv)
 // and answered 200, and every operation is exercised once with its real
-// request and answer checked against the document's schemas.
+// request and answer checked against the document's schemas.  The refusals
+// too: 415 for another media type, 403 for a foreign Origin, 421 for a
+// foreign Host, and, with auth configured, 401 exactly where the document
+// gives security (two more servers: METRICS_AUTH, PUBLIC_READS).
 //
 // usage: node openapi.cjs WEIR_BINARY EXAMPLES_DIR (NODE_PATH: the npm
 // clients tests/js/setup.sh installed)
@@ -12,6 +15,7 @@
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const SwaggerParser = require('@apidevtools/swagger-parser');
 const Ajv2020 = require('ajv/dist/2020');
@@ -25,10 +29,10 @@ if (!weir || !examples) {
 
 // ------------------------------------------------------------- the server
 
-function startServer() {
+function startServer(env = {}) {
   const child = spawn(weir, ['serve', '--memory', '--port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LOG_FORMAT: 'text', LOG_LEVEL: 'info' },
+    env: { ...process.env, LOG_FORMAT: 'text', LOG_LEVEL: 'info', ...env },
   });
   let log = '';
   const port = new Promise((resolve, reject) => {
@@ -159,8 +163,10 @@ async function documentIsValid() {
   for (const name of Object.keys(doc.components.schemas)) // each compiles under strict mode
     assert.ok(ajv.getSchema(`weir#/components/schemas/${name}`), name);
   const error = schemaOf('Error');
-  assert.deepEqual(error.required, ['error']);
+  assert.deepEqual(error.required, ['error', 'code']);
   assert.equal(error.properties.code.type, 'string');
+  for (const code of ['WEIR_EINVAL', 'WEIR_EAUTH', 'WEIR_EMEDIATYPE', 'WEIR_EHOST', 'WEIR_EUNAVAILABLE'])
+    assert.ok(error.properties.code.enum.includes(code), `Error.code's enum lacks ${code}`);
   return ids;
 }
 
@@ -273,6 +279,82 @@ async function everyOperation(first) {
   await call('DELETE', `/api/graphs/${g.json.id}`);
 }
 
+// An answer the server gave (res, its text) is one the document lists for
+// op, and its body is an Error with that code.
+function documentedError(op, status, raw, code, what) {
+  let answer = op.responses[String(status)];
+  assert.ok(answer, `${what}: status ${status} is not in the document (${Object.keys(op.responses)}): ${raw}`);
+  if (answer.$ref) answer = doc.components.responses[answer.$ref.split('/').pop()];
+  const body = JSON.parse(raw);
+  check(answer.content['application/json'].schema, body, `${what} answer ${status}`);
+  assert.equal(body.code, code, `${what}: ${raw}`);
+}
+
+// 415, 403 (Origin) and 421 (Host): documented where the server answers
+// them; the media types the document lists for a body are the ones the
+// server takes.
+async function refusals(graphId) {
+  const upload = doc.paths['/api/graphs'].post;
+  const types = Object.keys(upload.requestBody.content);
+  assert.ok(types.length >= 2, `${types}`);
+  for (const type of types) { // an invalid graph: 400 from the loader, not 415
+    const res = await fetch(`${base}/api/graphs`, { method: 'POST', headers: { 'content-type': type },
+      body: type === 'application/json' ? '{"symbia":"1.0"}' : 'symbia: "1.0"\n' });
+    assert.equal(res.status, 400, `${type}: ${await res.text()}`);
+  }
+  for (const [p, method, op] of [['/api/graphs', 'POST', upload],
+    [`/api/graphs/${graphId}/execute`, 'POST', doc.paths['/api/graphs/{id}/execute'].post]]) {
+    const res = await fetch(base + p, { method, headers: { 'content-type': 'text/plain' }, body: '{}' });
+    documentedError(op, res.status, await res.text(), 'WEIR_EMEDIATYPE', `${method} ${p} as text/plain`);
+  }
+  const list = doc.paths['/api/graphs'].get;
+  const foreign = await fetch(`${base}/api/graphs`, { headers: { origin: 'http://evil.example' } });
+  documentedError(list, foreign.status, await foreign.text(), 'WEIR_EFORBIDDEN', 'a foreign Origin');
+  const misdirected = await new Promise((resolve, reject) => {
+    const req = http.get(`${base}/health`, { headers: { host: 'evil.example' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+  });
+  documentedError(doc.paths['/health'].get, misdirected.status, misdirected.text, 'WEIR_EHOST', 'a foreign Host');
+}
+
+// With auth configured, an operation answers 401 without credentials
+// exactly when the document gives it security, but for those whose
+// description says PUBLIC_READS (reads) or METRICS_AUTH (/metrics) opens
+// them when that setting does.
+async function authAsDocumented() {
+  for (const env of [{ METRICS_AUTH: 'true' }, { PUBLIC_READS: 'true' }]) {
+    const server = startServer({ API_KEYS: 'openapi-test-key-0123456789', ...env });
+    try {
+      const port = await server.port;
+      for (const [p, item] of Object.entries(doc.paths)) {
+        for (const [method, op] of Object.entries(item)) {
+          const res = await fetch(`http://127.0.0.1:${port}${p.replace(/\{[^}]+\}/g, 'x')}`,
+            { method: method.toUpperCase() });
+          const raw = await res.text();
+          const says = op.description || '';
+          const open = !op.security || (env.PUBLIC_READS === 'true' && /PUBLIC_READS/.test(says)) ||
+            (env.METRICS_AUTH !== 'true' && /METRICS_AUTH/.test(says));
+          assert.equal(res.status === 401, !open,
+            `${JSON.stringify(env)}: ${method} ${p} answered ${res.status}, security ${JSON.stringify(op.security)}`);
+          if (res.status === 401) documentedError(op, 401, raw, 'WEIR_EAUTH', `${method} ${p} without credentials`);
+        }
+      }
+    } finally {
+      const { child } = server;
+      const exited = child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve(child.exitCode ?? child.signalCode)
+        : new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+      child.kill('SIGTERM');
+      const code = await exited; // 0: a clean stop (a sanitizer build reports leaks there)
+      assert.equal(code, 0, `weir serve (${JSON.stringify(env)}) exited with ${code}:\n${server.log()}`);
+    }
+  }
+}
+
 async function main() {
   const server = startServer();
   try {
@@ -280,6 +362,8 @@ async function main() {
     const ids = await documentIsValid();
     const first = await typedInject();
     await everyOperation(first);
+    await refusals(first.graphId);
+    await authAsDocumented();
     const missed = [...ids.keys()].filter((id) => !exercised.has(id));
     assert.deepEqual(missed, [], `operations this test does not exercise yet: add a call for each (${missed})`);
     console.log(`ok: ${ids.size} operations, ${Object.keys(doc.components.schemas).length} schemas, every one ` +

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "server/service.h"
+#include "weir/weir.h"
 #include "shell.h"
 
 Test(openapi, every_route_appears_and_nothing_else) {
@@ -38,23 +39,6 @@ Test(openapi, every_route_appears_and_nothing_else) {
         cr_assert_not_null(json_object_get(op, "summary"));
     }
     cr_assert_str_eq(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
-    json_decref(doc);
-}
-
-/* SPEC §6 auth: the document says which operations need credentials. */
-Test(openapi, mutating_operations_declare_auth_and_401_403) {
-    json_t *doc = weir_service_openapi();
-    json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(schemes, "apiKey"), "name")), "X-API-Key");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(schemes, "bearer"), "scheme")), "bearer");
-    json_t *inject = json_object_get(json_object_get(json_object_get(doc, "paths"), "/api/executions/{id}/inject"),
-                                     "post");
-    cr_assert_not_null(json_object_get(inject, "security"));
-    cr_assert_not_null(json_object_get(json_object_get(inject, "responses"), "401"));
-    cr_assert_not_null(json_object_get(json_object_get(inject, "responses"), "403"));
-    json_t *list = json_object_get(json_object_get(json_object_get(doc, "paths"), "/api/graphs"), "get");
-    cr_assert_null(json_object_get(list, "security"), "GET routes stay open");
-    cr_assert_null(json_object_get(json_object_get(list, "responses"), "401"));
     json_decref(doc);
 }
 
@@ -212,5 +196,106 @@ Test(openapi, request_bodies) {
     for (size_t i = 0; i < n; i++) /* a GET reads no body */
         if (strcmp(routes[i].method, "GET") == 0)
             cr_assert_null(json_object_get(op_of(doc, &routes[i]), "requestBody"), "GET %s", routes[i].pattern);
+    json_decref(doc);
+}
+
+/* SPEC §10 auth: security and 401 follow the router's own rule
+ * (weir_route_access_of): with auth configured every /api route needs
+ * credentials, reads included; only /health* stays open.  403 (Origin) and
+ * 421 (Host) can answer any request. */
+Test(openapi, security_follows_the_routers_rule) {
+    json_t *doc = weir_service_openapi();
+    json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(schemes, "apiKey"), "name")), "X-API-Key");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(schemes, "bearer"), "scheme")), "bearer");
+    const char *says = json_string_value(json_object_get(json_object_get(schemes, "apiKey"), "description"));
+    cr_assert(says && strstr(says, "PUBLIC_READS") && strstr(says, "METRICS_AUTH"), "%s", says ? says : "(none)");
+    size_t n;
+    const weir_route *routes = weir_service_routes(&n);
+    size_t open = 0, reads = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *op = op_of(doc, &routes[i]), *answers = json_object_get(op, "responses");
+        weir_route_access access = weir_route_access_of(&routes[i], routes[i].method);
+        bool guarded = access != WEIR_ROUTE_OPEN;
+        open += !guarded;
+        reads += access == WEIR_ROUTE_READ;
+        cr_assert_eq(json_array_size(json_object_get(op, "security")) == 3, guarded, "%s %s: security",
+                     routes[i].method, routes[i].pattern);
+        cr_assert_eq(json_object_get(answers, "401") != NULL, guarded, "%s %s: 401", routes[i].method,
+                     routes[i].pattern);
+        cr_assert_not_null(json_object_get(answers, "403"), "%s %s: 403", routes[i].method, routes[i].pattern);
+        cr_assert_not_null(json_object_get(answers, "421"), "%s %s: 421", routes[i].method, routes[i].pattern);
+    }
+    cr_assert_eq(open, 3, "/health, /health/live, /health/ready");
+    cr_assert_gt(reads, 5);
+    json_t *paths = json_object_get(doc, "paths");
+    json_t *list = json_object_get(json_object_get(paths, "/api/graphs"), "get");
+    cr_assert_not_null(json_object_get(list, "security"), "a read needs credentials unless PUBLIC_READS");
+    cr_assert_not_null(json_object_get(json_object_get(list, "responses"), "401"));
+    cr_assert(strstr(json_string_value(json_object_get(list, "description")), "PUBLIC_READS"));
+    json_t *metrics = json_object_get(json_object_get(paths, "/metrics"), "get");
+    cr_assert_not_null(json_object_get(metrics, "security"));
+    cr_assert(strstr(json_string_value(json_object_get(metrics, "description")), "METRICS_AUTH"));
+    json_t *health = json_object_get(json_object_get(paths, "/health/live"), "get");
+    cr_assert_null(json_object_get(health, "security"), "/health* stays open");
+    cr_assert_null(json_object_get(json_object_get(health, "responses"), "401"));
+    json_decref(doc);
+}
+
+/* A route that reads a body answers 415 to another media type; the
+ * document lists 415 and exactly the types the router takes. */
+Test(openapi, bodies_list_the_routers_media_types_and_415) {
+    json_t *doc = weir_service_openapi();
+    size_t n, with_body = 0;
+    const weir_route *routes = weir_service_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        const char *types[8];
+        size_t k = weir_route_body_types(&routes[i], types, 8);
+        json_t *op = op_of(doc, &routes[i]);
+        json_t *answer = json_object_get(json_object_get(op, "responses"), "415");
+        cr_assert_eq(answer != NULL, k > 0, "%s %s: 415", routes[i].method, routes[i].pattern);
+        json_t *content = json_object_get(json_object_get(op, "requestBody"), "content");
+        if (!k) {
+            cr_assert_null(content, "%s %s reads no body", routes[i].method, routes[i].pattern);
+            continue;
+        }
+        with_body++;
+        const char *description = json_string_value(json_object_get(answer, "description"));
+        for (size_t t = 0; t < k; t++) {
+            cr_assert(strstr(description, types[t]), "%s %s: 415 does not name %s", routes[i].method,
+                      routes[i].pattern, types[t]);
+            if (content) cr_assert_not_null(json_object_get(content, types[t]), "%s %s: %s", routes[i].method,
+                                            routes[i].pattern, types[t]);
+        }
+        cr_assert(!content || json_object_size(content) == k, "%s %s: a type the router refuses", routes[i].method,
+                  routes[i].pattern);
+    }
+    cr_assert_gt(with_body, 10);
+    json_decref(doc);
+}
+
+static bool listed_in(json_t *strings, const char *s) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(strings, i, x) if (strcmp(json_string_value(x), s) == 0) return true;
+    return false;
+}
+
+/* Every error body is {"error", "code"}: code is required, one of the
+ * table's codes (weir/weir.h), each of them listed. */
+Test(openapi, error_code_is_required_and_one_of_the_table) {
+    json_t *doc = weir_service_openapi();
+    json_t *error = json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Error");
+    char *req = json_dumps(json_object_get(error, "required"), JSON_COMPACT);
+    cr_assert_str_eq(req, "[\"error\",\"code\"]");
+    free(req);
+    json_t *codes = json_object_get(json_object_get(json_object_get(error, "properties"), "code"), "enum");
+    size_t n = 0;
+#define X(name, value, desc)                                                                                         \
+    n++;                                                                                                             \
+    cr_assert(listed_in(codes, weir_errname(value)), "%s is not in Error.code's enum", weir_errname(value));
+    WEIR_ERRORS(X)
+#undef X
+    cr_assert_eq(json_array_size(codes), n);
     json_decref(doc);
 }
