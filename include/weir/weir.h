@@ -61,7 +61,7 @@ extern "C" {
  *   WEIR_ELIMIT 429      a limit is reached (Retry-After: 1)
  *   WEIR_ENOMEM 503      out of memory (Retry-After: 5)
  *   WEIR_EIO 503         the store cannot write (Retry-After: 5)
- *   WEIR_EUNAVAILABLE 503 shutting down or at the connection bound (Retry-After: 5)
+ *   WEIR_EUNAVAILABLE 503 shutting down (Retry-After: 5) or at the connection bound (1)
  *   WEIR_EINTERNAL 500   a bug: the server could not build its answer
  *   WEIR_ESTALE, WEIR_ERUNTIME: library-only (effects, runtimes). */
 #define WEIR_ERRORS(X)                                                              \
