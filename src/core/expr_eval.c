@@ -51,6 +51,11 @@ static bool budget(xctx *c, size_t n) {
     return true;
 }
 
+int weir__xstack_exceeded(xctx *c) {
+    return weir__xthrow(c, "Maximum call stack size exceeded (expression nested %u levels deep, as deep as this "
+                        "thread's stack allows)", c->depth);
+}
+
 int weir__xsteps(xctx *c, size_t n) {
     c->steps += n;
     if (c->steps > XMAX_STEPS)
@@ -918,6 +923,10 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         return weir__xthrow(c, "Maximum call stack size exceeded (expression nested more than %d levels deep)",
                             XMAX_EVAL_DEPTH);
     }
+    if (XSTACK_LOW(c->stack_floor)) {
+        c->depth--;
+        return weir__xstack_exceeded(c);
+    }
     switch (n->op) {
     case N_NUM: out->t = V_NUM, out->u.n = n->u.num; break;
     case N_STR:
@@ -1054,6 +1063,7 @@ typedef struct built {
     json_t **sorted;
     uint16_t *depth;
     size_t n;
+    uintptr_t floor; /* of the stack */
 } built;
 
 static int cmp_ptr(const void *a, const void *b) {
@@ -1079,7 +1089,7 @@ static int settle(built *w, json_t *j, unsigned level) {
     long idx = built_index(w, j);
     if (idx < 0) return 1;
     if (w->depth[idx]) return w->depth[idx];
-    if (level > XMAX_VALUE_DEPTH) return -1;
+    if (level > XMAX_VALUE_DEPTH || XSTACK_LOW(w->floor)) return -1;
     int d = 1;
     if (json_is_array(j)) {
         for (size_t i = 0; i < json_array_size(j); i++) {
@@ -1117,7 +1127,7 @@ static int settle(built *w, json_t *j, unsigned level) {
 static int settle_result(xctx *c, json_t *j) {
     if (!c->ntemps) return 0;
     built w = {weir__xalloc(c, c->ntemps * sizeof *w.sorted), weir__xalloc(c, c->ntemps * sizeof *w.depth),
-               c->ntemps};
+               c->ntemps, c->stack_floor};
     if (!w.sorted || !w.depth) return c->fail;
     memcpy(w.sorted, c->temps, c->ntemps * sizeof *w.sorted);
     memset(w.depth, 0, c->ntemps * sizeof *w.depth);
@@ -1162,6 +1172,7 @@ static int run(const weir_expr *x, const weir_expr_env *env, weir_error *err, xc
     c->temps = NULL;
     c->ntemps = c->ctemps = 0;
     c->depth = 0;
+    c->stack_floor = weir__xstack_floor();
     c->steps = 0;
     c->fail = 0;
     if (x->nslots > 16) {

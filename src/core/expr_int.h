@@ -27,6 +27,15 @@
 #define XMAX_STEPS (1u << 24)        /* callback calls + elements visited + 256-byte string blocks */
 #define XMAX_VALUE_DEPTH 2048        /* nesting of values walked recursively (jansson's parser limit) */
 
+/* The stack (expr_stack.c): every recursion of the compiler, the evaluator
+ * and the value walkers also stops at the lowest address the current
+ * thread's stack allows, so the counts above hold in every build (sanitizer
+ * frames are several times larger) and on small thread stacks.  Stacks grow
+ * down on every platform weir builds on. */
+uintptr_t weir__xstack_floor(void); /* measured once per thread */
+#define XSTACK_LOW(floor) ((uintptr_t)__builtin_frame_address(0) < (floor))
+#define XSTACK_PARSE_JSON (512u << 10) /* more stack jansson's parser may take (2048 levels of recursion) */
+
 /* ---------------------------------------------------------------- tokens */
 
 enum {
@@ -355,6 +364,7 @@ typedef struct xctx {
     json_t **temps;
     size_t ntemps, ctemps;
     unsigned depth;
+    uintptr_t stack_floor; /* weir__xstack_floor() of the evaluating thread */
     size_t steps;
     int fail; /* the error already reported (allocation, budget) */
 } xctx;
@@ -412,6 +422,8 @@ int weir__xoom(xctx *c);
 int weir__xthrow(xctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int weir__xtemp(xctx *c, json_t *j); /* STOLEN: kept alive until the end */
 int weir__xsteps(xctx *c, size_t n);
+/* The "Maximum call stack size exceeded" error for a stack at its floor. */
+int weir__xstack_exceeded(xctx *c);
 int weir__xto_json(xctx *c, const xval *v, json_t **out); /* NEW; sentinels for undefined/NaN */
 bool weir__xtruthy(const xval *v);
 int weir__xto_number(xctx *c, const xval *v, double *out);

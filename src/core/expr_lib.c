@@ -420,6 +420,7 @@ static int json_parse(xctx *c, xval *args, size_t n, xval *out) {
     int rc = str_arg(c, args, n, 0, &s);
     if (rc) return rc;
     if ((rc = weir__xsteps(c, s.u.s.len / 16 + 1))) return rc;
+    if (XSTACK_LOW(c->stack_floor + XSTACK_PARSE_JSON)) return weir__xstack_exceeded(c);
     json_error_t e;
     json_t *j = json_loadb(s.u.s.p, s.u.s.len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
     if (!j) {
@@ -612,7 +613,8 @@ int weir__xcall_builtin(xctx *c, unsigned id, xval *args, size_t n, xval *out) {
 /* ---------------------------------------------------------------- join */
 
 int weir__xjoin(xctx *c, json_t *arr, const char *sep, size_t seplen, xval *out, unsigned depth) {
-    if (depth > XMAX_VALUE_DEPTH) return weir__xthrow(c, "Maximum call stack size exceeded (array nested too deeply)");
+    if (depth > XMAX_VALUE_DEPTH || XSTACK_LOW(c->stack_floor))
+        return weir__xthrow(c, "Maximum call stack size exceeded (array nested too deeply)");
     size_t n = json_array_size(arr);
     int rc = weir__xsteps(c, n);
     if (rc) return rc;
@@ -1062,7 +1064,8 @@ static int call_cb(xctx *c, const xval *fn, xval *args, size_t n, xval *out) {
 }
 
 static int flat_into(xctx *c, json_t *dst, json_t *src, double depth, unsigned level) {
-    if (level > XMAX_VALUE_DEPTH) return weir__xthrow(c, "Maximum call stack size exceeded (flat)");
+    if (level > XMAX_VALUE_DEPTH || XSTACK_LOW(c->stack_floor))
+        return weir__xthrow(c, "Maximum call stack size exceeded (flat)");
     size_t n = json_array_size(src);
     int rc = weir__xsteps(c, n);
     for (size_t i = 0; !rc && i < n; i++) {
