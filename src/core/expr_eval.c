@@ -873,6 +873,14 @@ static int add(xctx *c, const xval *a, const xval *b, xval *out) {
     return 0;
 }
 
+/* Comparing two long strings reads them: 256-byte blocks count as steps
+ * (only when equality could need every byte, or for an order). */
+static inline int compare_work(xctx *c, const xval *a, const xval *b) {
+    if (a->t != V_STR || b->t != V_STR) return 0;
+    size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
+    return n < 256 ? 0 : weir__xsteps(c, n / 256);
+}
+
 static void set_bool(xval *out, bool b) {
     out->t = V_BOOL;
     out->u.b = b;
@@ -1018,7 +1026,7 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         break;
     case N_LT: case N_LE: case N_GT: case N_GE: {
         int r;
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) || (rc = compare_work(c, &a, &b))) break;
         if (n->op == N_LT || n->op == N_GE) rc = less_than(c, &a, &b, &r);
         else rc = less_than(c, &b, &a, &r);
         if (rc) break;
@@ -1026,12 +1034,12 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         break;
     }
     case N_SEQ: case N_SNE:
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) || (rc = compare_work(c, &a, &b))) break;
         set_bool(out, weir__xstrict_eq(&a, &b) == (n->op == N_SEQ));
         break;
     case N_EQ: case N_NE: {
         bool r;
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) || (rc = compare_work(c, &a, &b))) break;
         if ((rc = loose_eq(c, &a, &b, &r, 0))) break;
         set_bool(out, r == (n->op == N_EQ));
         break;

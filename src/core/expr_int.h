@@ -468,6 +468,20 @@ int weir__xstring_units(xctx *c, const xval *s, int (*f)(xctx *, void *, size_t,
 /* Does a receiver of type V_* have method `id`? */
 bool weir__xmethod_on(unsigned id, unsigned vtype);
 
+/* Substring search in linear time (expr_search.c, two-way).  The needle is
+ * BORROWED by the xsearch for its searches.  Offsets are bytes. */
+typedef struct xsearch {
+    const unsigned char *x;
+    ptrdiff_t m, ell, per;
+    bool periodic;
+} xsearch;
+void weir__xsearch_init(xsearch *s, const char *needle, size_t m);
+/* The first occurrence starting at or after `from` in h[0..n), or -1. */
+ptrdiff_t weir__xsearch_first(const xsearch *s, const char *h, size_t n, size_t from);
+/* The last occurrence starting at or before `last` (and on a character
+ * boundary), or -1. */
+ptrdiff_t weir__xsearch_last(const xsearch *s, const char *h, size_t n, size_t last);
+
 /* Library (expr_lib.c). */
 int weir__xcall_builtin(xctx *c, unsigned id, xval *args, size_t n, xval *out);
 int weir__xcall_method(xctx *c, unsigned id, const xval *self, xval *args, size_t n, xval *out, const char *what,

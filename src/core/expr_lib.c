@@ -137,6 +137,10 @@ static size_t uoff(const ustr *s, size_t idx) {
 }
 static size_t uidx(const ustr *s, size_t off) { return s->ascii ? off : weir__xu16_index(s->p, off); }
 
+/* Characters compared or copied count as work: one step per 256 bytes, as
+ * building a string does (str_alloc). */
+static int text_work(xctx *c, size_t bytes) { return weir__xsteps(c, bytes / 256); }
+
 /* ------------------------------------------------------------ arguments */
 
 static const xval UNDEF = {.t = V_UNDEF};
@@ -732,6 +736,8 @@ static int change_case(xctx *c, const xval *self, bool upper, xval *out) {
         return 0;
     }
     if (n > XMAX_STRING / 2) return weir__xthrow(c, "Invalid string length");
+    int rc = text_work(c, n);
+    if (rc) return rc;
     char *d = weir__xalloc(c, n * 2 + 4);
     if (!d) return c->fail;
     size_t o = 0;
@@ -762,16 +768,11 @@ static int change_case(xctx *c, const xval *self, bool upper, xval *out) {
     return 0;
 }
 
-static const char *memfind(const char *h, size_t hn, const char *nd, size_t nn) {
-    if (nn == 0) return h;
-    if (nn > hn) return NULL;
-    const char *end = h + (hn - nn) + 1;
-    for (const char *p = h; p < end; p++) {
-        p = memchr(p, nd[0], (size_t)(end - p));
-        if (!p) return NULL;
-        if (!memcmp(p, nd, nn)) return p;
-    }
-    return NULL;
+/* A search of h from `from` for a needle of m bytes that ended at `hit`
+ * (-1: not found) looked at this many bytes. */
+static size_t search_span(size_t n, size_t from, ptrdiff_t hit, size_t m) {
+    size_t end = hit < 0 ? n : (size_t)hit + m;
+    return (end > from ? end - from : 0) + m;
 }
 
 static int str_pad(xctx *c, const xval *self, xval *args, size_t n, bool start, xval *out) {
@@ -795,6 +796,7 @@ static int str_pad(xctx *c, const xval *self, xval *args, size_t n, bool start, 
     size_t rest_bytes = uoff(&f, rest);
     size_t total = s.n + reps * f.n + rest_bytes;
     if (total > XMAX_STRING) return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
+    if ((rc = text_work(c, total))) return rc;
     char *d = weir__xalloc(c, total);
     if (!d) return c->fail;
     size_t o = 0;
@@ -835,12 +837,14 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
     if (fn->t != V_FUNC && (rc = str_arg(c, args, n, 1, &rep))) return rc;
     ustr s = mk_ustr(self);
     xbuf b = {0};
+    xsearch sr;
+    weir__xsearch_init(&sr, pat.u.s.p, pat.u.s.len);
     size_t pos = 0, last = 0;
     for (;;) {
-        const char *hit = memfind(s.p + pos, s.n - pos, pat.u.s.p, pat.u.s.len);
-        if (!hit) break;
-        size_t at = (size_t)(hit - s.p);
-        if ((rc = weir__xsteps(c, 1))) break;
+        ptrdiff_t hit = weir__xsearch_first(&sr, s.p, s.n, pos);
+        if ((rc = weir__xsteps(c, 1 + search_span(s.n, pos, hit, pat.u.s.len) / 256))) break;
+        if (hit < 0) break;
+        size_t at = (size_t)hit;
         weir__xbuf_add(&b, s.p + last, at - last);
         if (fn->t == V_FUNC) {
             xval a[3], r, rs;
@@ -870,6 +874,10 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
         return rc;
     }
     weir__xbuf_add(&b, s.p + last, s.n - last);
+    if ((rc = text_work(c, b.len))) {
+        weir__xbuf_free(&b);
+        return rc;
+    }
     return weir__xbuf_finish(c, &b, out);
 }
 
@@ -901,13 +909,16 @@ static int str_split(xctx *c, const xval *self, xval *args, size_t n, xval *out)
         }
         return 0;
     }
+    xsearch sr;
+    weir__xsearch_init(&sr, sep.u.s.p, sep.u.s.len);
     size_t pos = 0;
     while (count < lim) {
-        const char *hit = memfind(p + pos, len - pos, sep.u.s.p, sep.u.s.len);
-        size_t end = hit ? (size_t)(hit - p) : len;
+        ptrdiff_t hit = weir__xsearch_first(&sr, p, len, pos);
+        if ((rc = text_work(c, search_span(len, pos, hit, sep.u.s.len)))) return rc;
+        size_t end = hit >= 0 ? (size_t)hit : len;
         if ((rc = push_str(c, arr, p + pos, end - pos))) return rc;
         count++;
-        if (!hit) break;
+        if (hit < 0) break;
         pos = end + sep.u.s.len;
     }
     return 0;
@@ -975,6 +986,7 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             if (arg(args, n, 1)->t == V_UNDEF) x = (double)s.u16;
             else if ((rc = int_arg(c, args, n, 1, &x))) return rc;
             size_t end = uoff(&s, x < 0 ? 0 : x > (double)s.u16 ? s.u16 : (size_t)x);
+            if ((rc = text_work(c, a.u.s.len))) return rc;
             ret_bool(out, a.u.s.len <= end && !memcmp(s.p + end - a.u.s.len, a.u.s.p, a.u.s.len));
             return 0;
         }
@@ -983,25 +995,27 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             x = isnan(x) ? INFINITY : trunc(x);
             size_t from = x < 0 ? 0 : x > (double)s.u16 ? s.u16 : (size_t)x;
             size_t limit = uoff(&s, from); /* the match may start at or before this byte */
-            for (size_t st = limit + 1; st-- > 0;) {
-                if (st + a.u.s.len <= s.n && !memcmp(s.p + st, a.u.s.p, a.u.s.len) &&
-                    (st == s.n || ((unsigned char)s.p[st] & 0xC0) != 0x80)) {
-                    ret_num(out, (double)uidx(&s, st));
-                    return 0;
-                }
-            }
-            ret_num(out, -1);
+            xsearch sr;
+            weir__xsearch_init(&sr, a.u.s.p, a.u.s.len);
+            ptrdiff_t hit = weir__xsearch_last(&sr, s.p, s.n, limit);
+            if ((rc = text_work(c, search_span(s.n, 0, limit + a.u.s.len < s.n ? (ptrdiff_t)limit : -1, a.u.s.len))))
+                return rc;
+            ret_num(out, hit < 0 ? -1 : (double)uidx(&s, (size_t)hit));
             return 0;
         }
         if ((rc = int_arg(c, args, n, 1, &x))) return rc;
         size_t from = uoff(&s, x < 0 ? 0 : x > (double)s.u16 ? s.u16 : (size_t)x);
         if (id == M_STARTSWITH) {
+            if ((rc = text_work(c, a.u.s.len))) return rc;
             ret_bool(out, s.n - from >= a.u.s.len && !memcmp(s.p + from, a.u.s.p, a.u.s.len));
             return 0;
         }
-        const char *hit = memfind(s.p + from, s.n - from, a.u.s.p, a.u.s.len);
-        if (id == M_INCLUDES) ret_bool(out, hit != NULL);
-        else ret_num(out, hit ? (double)uidx(&s, (size_t)(hit - s.p)) : -1);
+        xsearch sr;
+        weir__xsearch_init(&sr, a.u.s.p, a.u.s.len);
+        ptrdiff_t hit = weir__xsearch_first(&sr, s.p, s.n, from);
+        if ((rc = text_work(c, search_span(s.n, from, hit, a.u.s.len)))) return rc;
+        if (id == M_INCLUDES) ret_bool(out, hit >= 0);
+        else ret_num(out, hit >= 0 ? (double)uidx(&s, (size_t)hit) : -1);
         return 0;
     }
     case M_SLICE: case M_SUBSTRING: {
@@ -1045,6 +1059,7 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
         if (x * (double)self->u.s.len > (double)XMAX_STRING)
             return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
         size_t reps = (size_t)x, len = self->u.s.len;
+        if ((rc = text_work(c, reps * len))) return rc;
         char *d = weir__xalloc(c, reps * len);
         if (!d) return c->fail;
         for (size_t i = 0; i < reps; i++) memcpy(d + i * len, self->u.s.p, len);
@@ -1176,6 +1191,8 @@ static int arr_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             double start = x < 0 ? (double)len + x : (x > (double)len - 1 ? (double)len - 1 : x);
             for (double i = start; i >= 0; i--) {
                 xval e = elem(a, (size_t)i);
+                if (e.t == V_STR && want->t == V_STR && e.u.s.len == want->u.s.len && (rc = text_work(c, e.u.s.len)))
+                    return rc;
                 if (weir__xstrict_eq(&e, want)) {
                     ret_num(out, i);
                     return 0;
@@ -1187,6 +1204,8 @@ static int arr_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
         if ((rc = int_arg(c, args, n, 1, &x))) return rc;
         for (size_t i = rel_index(x, len); i < len; i++) {
             xval e = elem(a, i);
+            if (e.t == V_STR && want->t == V_STR && e.u.s.len == want->u.s.len && (rc = text_work(c, e.u.s.len)))
+                return rc;
             if (id == M_INCLUDES ? weir__xsame_value_zero(&e, want) : weir__xstrict_eq(&e, want)) {
                 if (id == M_INCLUDES) ret_bool(out, true);
                 else ret_num(out, (double)i);
