@@ -59,8 +59,8 @@ int weir__xstack_exceeded(xctx *c) {
 int weir__xsteps(xctx *c, size_t n) {
     c->steps += n;
     if (c->steps > XMAX_STEPS)
-        return weir__xthrow(c, "expression takes too long (more than %u callback calls and elements visited)",
-                            XMAX_STEPS);
+        return weir__xthrow(c, "expression takes too long (more than %u steps: callback calls, elements "
+                            "visited, 256-byte blocks of text compared or copied)", XMAX_STEPS);
     return 0;
 }
 
@@ -1131,7 +1131,109 @@ static int settle(built *w, json_t *j, unsigned level) {
     return d;
 }
 
-/* A container result built here: no placeholders, not too deep. */
+/* What writing a value out costs: values visited as a tree (one held n
+ * times counts n times) and about the bytes written.  Values leave an
+ * expression as trees, whatever they share inside it, so this is what
+ * every later JSON dump of the result costs. */
+typedef struct wcost {
+    size_t nodes, bytes;
+} wcost;
+
+/* The cost of each shared container (refcount > 1: one with a single
+ * reference has one parent and is reached once per visit of it), so the
+ * walk is linear in the distinct containers, not in the paths. */
+typedef struct wmemo {
+    const json_t *k;
+    wcost v;
+} wmemo;
+
+typedef struct wwalk {
+    xctx *c;
+    wmemo *tab;
+    size_t cap, n;
+    wcost max; /* what is left of the budget */
+} wwalk;
+
+static size_t wslot(const wwalk *w, const json_t *j) {
+    size_t h = (size_t)(((uintptr_t)j >> 4) * (uintptr_t)0x9E3779B97F4A7C15ull);
+    size_t i = h & (w->cap - 1);
+    while (w->tab[i].k && w->tab[i].k != j) i = (i + 1) & (w->cap - 1);
+    return i;
+}
+
+static int wremember(wwalk *w, const json_t *j, wcost v) {
+    if (2 * (w->n + 1) > w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        wmemo *old = w->tab, *tab = weir__xalloc(w->c, cap * sizeof *tab);
+        if (!tab) return w->c->fail;
+        memset(tab, 0, cap * sizeof *tab);
+        size_t ocap = w->cap;
+        w->tab = tab;
+        w->cap = cap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i].k) w->tab[wslot(w, old[i].k)] = old[i];
+    }
+    size_t i = wslot(w, j);
+    w->tab[i].k = j;
+    w->tab[i].v = v;
+    w->n++;
+    return 0;
+}
+
+static int too_big(xctx *c, const wcost *v, const wcost *max) {
+    if (v->bytes > max->bytes)
+        return weir__xthrow(c, "the expression's result is too large: more than %u MiB written out (a value it "
+                            "holds several times counts each time)", XMAX_STRING >> 20);
+    return weir__xthrow(c, "expression takes too long: writing its result out visits more than %u values with what "
+                        "the evaluation did (a value it holds several times counts each time)", XMAX_STEPS);
+}
+
+/* Add the cost of j to *acc; an error as soon as it exceeds the budget. */
+static int wcost_of(wwalk *w, const json_t *j, unsigned level, wcost *acc) {
+    wcost v = {1, 0};
+    switch (json_typeof(j)) {
+    case JSON_STRING: v.bytes = json_string_length(j) + 2; break;
+    case JSON_INTEGER: case JSON_REAL: v.bytes = 8; break;
+    case JSON_ARRAY: case JSON_OBJECT: {
+        bool shared = j->refcount > 1;
+        if (shared && w->cap) {
+            size_t i = wslot(w, j);
+            if (w->tab[i].k) {
+                v = w->tab[i].v;
+                break;
+            }
+        }
+        if (level > 2 * XMAX_VALUE_DEPTH || XSTACK_LOW(w->c->stack_floor))
+            return weir__xthrow(w->c, "the result is nested too deeply (more than %d levels)", XMAX_VALUE_DEPTH);
+        v.bytes = 2;
+        int rc;
+        if (json_is_array(j)) {
+            size_t n = json_array_size(j);
+            for (size_t i = 0; i < n; i++)
+                if ((rc = wcost_of(w, json_array_get(j, i), level + 1, &v))) return rc;
+            v.bytes += n;
+        } else {
+            const char *k;
+            size_t klen;
+            json_t *e;
+            json_object_keylen_foreach((json_t *)j, k, klen, e) {
+                if ((rc = wcost_of(w, e, level + 1, &v))) return rc;
+                v.bytes += klen + 4;
+            }
+        }
+        if (shared && (rc = wremember(w, j, v))) return rc;
+        break;
+    }
+    default: v.bytes = 5; break;
+    }
+    acc->nodes += v.nodes;
+    acc->bytes += v.bytes;
+    if (acc->nodes > w->max.nodes || acc->bytes > w->max.bytes) return too_big(w->c, acc, &w->max);
+    return 0;
+}
+
+/* A container result built here: no placeholders, not too deep, and what
+ * writing it out costs within the budget (charged as steps). */
 static int settle_result(xctx *c, json_t *j) {
     if (!c->ntemps) return 0;
     built w = {weir__xalloc(c, c->ntemps * sizeof *w.sorted), weir__xalloc(c, c->ntemps * sizeof *w.depth),
@@ -1140,9 +1242,14 @@ static int settle_result(xctx *c, json_t *j) {
     memcpy(w.sorted, c->temps, c->ntemps * sizeof *w.sorted);
     memset(w.depth, 0, c->ntemps * sizeof *w.depth);
     qsort(w.sorted, w.n, sizeof *w.sorted, cmp_ptr);
+    if (built_index(&w, j) < 0) return 0; /* a part of the input, as it came */
     if (settle(&w, j, 0) < 0)
         return weir__xthrow(c, "the result is nested too deeply (more than %d levels)", XMAX_VALUE_DEPTH);
-    return 0;
+    wwalk ww = {c, NULL, 0, 0, {XMAX_STEPS - (c->steps < XMAX_STEPS ? c->steps : XMAX_STEPS), XMAX_STRING}};
+    wcost total = {0, 0};
+    int rc = wcost_of(&ww, j, 0, &total);
+    if (!rc) c->steps += total.nodes;
+    return rc;
 }
 
 static int result_json(xctx *c, const xval *v, json_t **out) {
