@@ -77,9 +77,19 @@ static ptrdiff_t scan(const xsearch *s, const unsigned char *h, ptrdiff_t n, ptr
         }
         return found;
     }
+    /* Where v's first byte mismatches, the shift is 1 (and nothing is
+     * remembered): memchr takes those steps many bytes at a time. */
+#define SKIP_TO_V()                                                                              \
+    if (h[j + ell + 1] != x[ell + 1]) {                                                          \
+        const unsigned char *p_ = memchr(h + j + ell + 1, x[ell + 1], (size_t)(n - m - j + 1)); \
+        if (!p_) break;                                                                          \
+        j = p_ - h - (ell + 1);                                                                  \
+        if (j > last) break;                                                                     \
+    }
     if (s->periodic) {
         ptrdiff_t memory = -1;
         while (j <= n - m && j <= last) {
+            if (memory < 0) SKIP_TO_V()
             i = (ell > memory ? ell : memory) + 1;
             while (i < m && x[i] == h[i + j]) i++;
             if (i >= m) {
@@ -99,6 +109,7 @@ static ptrdiff_t scan(const xsearch *s, const unsigned char *h, ptrdiff_t n, ptr
         return found;
     }
     while (j <= n - m && j <= last) {
+        SKIP_TO_V()
         i = ell + 1;
         while (i < m && x[i] == h[i + j]) i++;
         if (i >= m) {
@@ -113,6 +124,7 @@ static ptrdiff_t scan(const xsearch *s, const unsigned char *h, ptrdiff_t n, ptr
             j += i - ell;
         }
     }
+#undef SKIP_TO_V
     return found;
 }
 
