@@ -873,12 +873,12 @@ static int add(xctx *c, const xval *a, const xval *b, xval *out) {
     return 0;
 }
 
-/* Comparing two long strings reads them: 256-byte blocks count as steps
- * (only when equality could need every byte, or for an order). */
-static inline int compare_work(xctx *c, const xval *a, const xval *b) {
+/* Comparing two long strings reads them: equality with memcmp, order one
+ * character at a time (weir__xcompare_strings). */
+static inline int compare_work(xctx *c, const xval *a, const xval *b, size_t per_step) {
     if (a->t != V_STR || b->t != V_STR) return 0;
     size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
-    return n < 256 ? 0 : weir__xsteps(c, n / 256);
+    return n < per_step ? 0 : weir__xsteps(c, n / per_step);
 }
 
 static void set_bool(xval *out, bool b) {
@@ -1026,7 +1026,9 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         break;
     case N_LT: case N_LE: case N_GT: case N_GE: {
         int r;
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) || (rc = compare_work(c, &a, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) ||
+            (rc = compare_work(c, &a, &b, XSTEP_SCAN)))
+            break;
         if (n->op == N_LT || n->op == N_GE) rc = less_than(c, &a, &b, &r);
         else rc = less_than(c, &b, &a, &r);
         if (rc) break;
@@ -1034,12 +1036,16 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         break;
     }
     case N_SEQ: case N_SNE:
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) || (rc = compare_work(c, &a, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) ||
+            (rc = compare_work(c, &a, &b, XSTEP_COPY)))
+            break;
         set_bool(out, weir__xstrict_eq(&a, &b) == (n->op == N_SEQ));
         break;
     case N_EQ: case N_NE: {
         bool r;
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) || (rc = compare_work(c, &a, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) ||
+            (rc = compare_work(c, &a, &b, XSTEP_COPY)))
+            break;
         if ((rc = loose_eq(c, &a, &b, &r, 0))) break;
         set_bool(out, r == (n->op == N_EQ));
         break;

@@ -29,6 +29,8 @@
  * compared or copied, and the values of its result as a tree (what writing
  * it out visits: a value held n times counts n times). */
 #define XMAX_STEPS (1u << 20)
+#define XSTEP_COPY 256 /* bytes copied (memcpy, memcmp, memchr) per step */
+#define XSTEP_SCAN 16  /* bytes compared one at a time (search, string order) per step */
 #define XMAX_VALUE_DEPTH 2048        /* nesting of values walked recursively (jansson's parser limit) */
 
 /* The stack (expr_stack.c): every recursion of the compiler, the evaluator

@@ -137,9 +137,11 @@ static size_t uoff(const ustr *s, size_t idx) {
 }
 static size_t uidx(const ustr *s, size_t off) { return s->ascii ? off : weir__xu16_index(s->p, off); }
 
-/* Characters compared or copied count as work: one step per 256 bytes, as
- * building a string does (str_alloc). */
-static int text_work(xctx *c, size_t bytes) { return weir__xsteps(c, bytes / 256); }
+/* Characters compared or copied count as work: one step per XSTEP_COPY
+ * bytes copied, as building a string does (str_alloc), and per XSTEP_SCAN
+ * bytes a search may compare one at a time. */
+static int text_work(xctx *c, size_t bytes) { return weir__xsteps(c, bytes / XSTEP_COPY); }
+static int scan_work(xctx *c, size_t bytes) { return weir__xsteps(c, bytes / XSTEP_SCAN); }
 
 /* ------------------------------------------------------------ arguments */
 
@@ -842,7 +844,7 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
     size_t pos = 0, last = 0;
     for (;;) {
         ptrdiff_t hit = weir__xsearch_first(&sr, s.p, s.n, pos);
-        if ((rc = weir__xsteps(c, 1 + search_span(s.n, pos, hit, pat.u.s.len) / 256))) break;
+        if ((rc = weir__xsteps(c, 1 + search_span(s.n, pos, hit, pat.u.s.len) / XSTEP_SCAN))) break;
         if (hit < 0) break;
         size_t at = (size_t)hit;
         weir__xbuf_add(&b, s.p + last, at - last);
@@ -898,9 +900,9 @@ static int str_split(xctx *c, const xval *self, xval *args, size_t n, xval *out)
     const char *p = self->u.s.p;
     size_t len = self->u.s.len;
     if (!has_sep) return push(c, arr, self);
-    if ((rc = weir__xsteps(c, len / 4 + 1))) return rc;
     size_t count = 0;
-    if (sep.u.s.len == 0) {
+    if (sep.u.s.len == 0) { /* a piece per character */
+        if ((rc = weir__xsteps(c, len + 1))) return rc;
         for (size_t i = 0; i < len && count < lim; count++) {
             size_t k;
             weir__xutf8_at(p, len, i, &k);
@@ -914,7 +916,7 @@ static int str_split(xctx *c, const xval *self, xval *args, size_t n, xval *out)
     size_t pos = 0;
     while (count < lim) {
         ptrdiff_t hit = weir__xsearch_first(&sr, p, len, pos);
-        if ((rc = text_work(c, search_span(len, pos, hit, sep.u.s.len)))) return rc;
+        if ((rc = weir__xsteps(c, 1)) || (rc = scan_work(c, search_span(len, pos, hit, sep.u.s.len)))) return rc;
         size_t end = hit >= 0 ? (size_t)hit : len;
         if ((rc = push_str(c, arr, p + pos, end - pos))) return rc;
         count++;
@@ -998,7 +1000,7 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             xsearch sr;
             weir__xsearch_init(&sr, a.u.s.p, a.u.s.len);
             ptrdiff_t hit = weir__xsearch_last(&sr, s.p, s.n, limit);
-            if ((rc = text_work(c, search_span(s.n, 0, limit + a.u.s.len < s.n ? (ptrdiff_t)limit : -1, a.u.s.len))))
+            if ((rc = scan_work(c, search_span(s.n, 0, limit + a.u.s.len < s.n ? (ptrdiff_t)limit : -1, a.u.s.len))))
                 return rc;
             ret_num(out, hit < 0 ? -1 : (double)uidx(&s, (size_t)hit));
             return 0;
@@ -1013,7 +1015,7 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
         xsearch sr;
         weir__xsearch_init(&sr, a.u.s.p, a.u.s.len);
         ptrdiff_t hit = weir__xsearch_first(&sr, s.p, s.n, from);
-        if ((rc = text_work(c, search_span(s.n, from, hit, a.u.s.len)))) return rc;
+        if ((rc = scan_work(c, search_span(s.n, from, hit, a.u.s.len)))) return rc;
         if (id == M_INCLUDES) ret_bool(out, hit >= 0);
         else ret_num(out, hit >= 0 ? (double)uidx(&s, (size_t)hit) : -1);
         return 0;
