@@ -59,8 +59,8 @@ int weir__xstack_exceeded(xctx *c) {
 int weir__xsteps(xctx *c, size_t n) {
     c->steps += n;
     if (c->steps > XMAX_STEPS)
-        return weir__xthrow(c, "expression takes too long (more than %u steps: callback calls, elements "
-                            "visited, 256-byte blocks of text compared or copied)", XMAX_STEPS);
+        return weir__xthrow(c, "expression takes too long (more than %u steps: callback calls, elements visited, text "
+                            "read or copied)", XMAX_STEPS);
     return 0;
 }
 
@@ -466,10 +466,14 @@ static int method_value(xctx *c, unsigned id, const xval *self, xval *out) {
 }
 
 /* The string's UTF-16 unit at idx (a whole character). */
-static int string_at(const xval *s, double idx, xval *out) {
+static int string_at(xctx *c, const xval *s, double idx, xval *out) {
     if (idx < 0 || idx != trunc(idx) || idx >= (double)s->u.s.len) {
         *out = UNDEF;
         return 0;
+    }
+    if (idx >= XSTEP_SCAN) { /* finding unit idx reads the bytes before it */
+        int rc = weir__xsteps(c, (size_t)idx / XSTEP_SCAN);
+        if (rc) return rc;
     }
     size_t off = weir__xu16_off(s->u.s.p, s->u.s.len, (size_t)idx);
     if (off >= s->u.s.len || weir__xu16_index(s->u.s.p, off) != (size_t)idx) {
@@ -514,11 +518,15 @@ static int get_prop(xctx *c, const xval *base, const char *k, size_t klen, unsig
     case V_STR: {
         if (klen == 6 && !memcmp(k, "length", 6)) {
             out->t = V_NUM;
+            if (base->u.s.len >= XSTEP_SCAN) {
+                int rc = weir__xsteps(c, base->u.s.len / XSTEP_SCAN); /* counting UTF-16 units */
+                if (rc) return rc;
+            }
             out->u.n = (double)weir__xu16_len(base->u.s.p, base->u.s.len);
             return 0;
         }
         long long i = array_index(k, klen);
-        if (i >= 0) return string_at(base, (double)i, out);
+        if (i >= 0) return string_at(c, base, (double)i, out);
         break;
     }
     default: break;
@@ -542,7 +550,7 @@ static int get_index(xctx *c, const xval *base, const xval *key, xval *out) {
                 return 0;
             }
         } else if (base->t == V_STR && d >= 0 && d == trunc(d)) {
-            return string_at(base, d, out);
+            return string_at(c, base, d, out);
         }
     }
     xval k;

@@ -777,6 +777,18 @@ static size_t search_span(size_t n, size_t from, ptrdiff_t hit, size_t m) {
     return (end > from ? end - from : 0) + m;
 }
 
+/* d = reps copies of p[0..n), doubling what is written: a few large
+ * copies, not one per repetition ('a'.repeat(2e6) is 21 memcpy calls). */
+static void fill_reps(char *d, const char *p, size_t n, size_t reps) {
+    size_t total = n * reps, done = reps ? n : 0;
+    if (reps) memcpy(d, p, n);
+    while (done < total) {
+        size_t k = done < total - done ? done : total - done;
+        memcpy(d + done, d, k);
+        done += k;
+    }
+}
+
 static int str_pad(xctx *c, const xval *self, xval *args, size_t n, bool start, xval *out) {
     double target;
     int rc = weir__xto_number(c, arg(args, n, 0), &target);
@@ -803,7 +815,7 @@ static int str_pad(xctx *c, const xval *self, xval *args, size_t n, bool start, 
     if (!d) return c->fail;
     size_t o = 0;
     if (!start) memcpy(d, s.p, s.n), o = s.n;
-    for (size_t r = 0; r < reps; r++) memcpy(d + o, f.p, f.n), o += f.n;
+    fill_reps(d + o, f.p, f.n, reps), o += reps * f.n;
     memcpy(d + o, f.p, rest_bytes), o += rest_bytes;
     if (start) memcpy(d + o, s.p, s.n), o += s.n;
     ret_str(out, d, o);
@@ -931,8 +943,13 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
     xval a;
     double x, y;
     int rc;
+    if (id == M_TOSTRING || id == M_VALUEOF) {
+        *out = *self;
+        return 0;
+    }
+    /* every other method reads the receiver (its UTF-16 length at least) */
+    if (self->u.s.len >= XSTEP_SCAN && (rc = scan_work(c, self->u.s.len))) return rc;
     switch (id) {
-    case M_TOSTRING: case M_VALUEOF: *out = *self; return 0;
     case M_TOUPPERCASE: case M_TOLOWERCASE: return change_case(c, self, id == M_TOUPPERCASE, out);
     case M_TRIM: case M_TRIMSTART: case M_TRIMEND: {
         const char *p = self->u.s.p;
@@ -1064,7 +1081,7 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
         if ((rc = text_work(c, reps * len))) return rc;
         char *d = weir__xalloc(c, reps * len);
         if (!d) return c->fail;
-        for (size_t i = 0; i < reps; i++) memcpy(d + i * len, self->u.s.p, len);
+        fill_reps(d, self->u.s.p, len, reps);
         ret_str(out, d, reps * len);
         return 0;
     }

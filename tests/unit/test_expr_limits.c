@@ -220,6 +220,14 @@ Test(expr_search, text_compared_counts_as_work, .timeout = 10) {
     cr_assert(strstr(t, "takes too long"), "%s", t);
     t = text_of("['a'.repeat(1e6)].map(s => ['a'.repeat(1e6)].map(u => value.every(() => s <= u))[0])[0]", v);
     cr_assert(strstr(t, "takes too long"), "%s", t);
+    /* reading a long string's length or a character far in reads what comes before */
+    static const char *const reads[] = {"s.charAt(5) === 'a'", "s.length > 0", "s[999999] === 'a'", "s.at(-1)"};
+    for (size_t i = 0; i < sizeof reads / sizeof *reads; i++) {
+        char src[160];
+        snprintf(src, sizeof src, "['a'.repeat(1e6)].map(s => value.every(() => %s))[0]", reads[i]);
+        t = text_of(src, v);
+        cr_assert(strstr(t, "takes too long"), "%s: %s", src, t);
+    }
     /* small scans are nothing */
     cr_assert_str_eq(text_of("value.every(x => !String(x).includes('z'))", v), "true");
     json_decref(v);
