@@ -1177,7 +1177,7 @@ static size_t wslot(const wwalk *w, const json_t *j) {
 
 static int wremember(wwalk *w, const json_t *j, wcost v) {
     if (2 * (w->n + 1) > w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 64;
+        size_t cap = w->cap ? 2 * w->cap : 16;
         wmemo *old = w->tab, *tab = weir__xalloc(w->c, cap * sizeof *tab);
         if (!tab) return w->c->fail;
         memset(tab, 0, cap * sizeof *tab);
@@ -1202,44 +1202,58 @@ static int too_big(xctx *c, const wcost *v, const wcost *max) {
                         "the evaluation did (a value it holds several times counts each time)", XMAX_STEPS);
 }
 
-/* Add the cost of j to *acc; an error as soon as it exceeds the budget. */
+/* Bytes of a scalar written out (numbers: about). */
+static inline size_t scalar_bytes(const json_t *e) {
+    switch (json_typeof(e)) {
+    case JSON_STRING: return json_string_length(e) + 2;
+    case JSON_INTEGER: case JSON_REAL: return 8;
+    default: return 5;
+    }
+}
+
+/* Add the cost of container j to *acc; an error as soon as it exceeds the
+ * budget.  Scalars are counted inline by the caller. */
 static int wcost_of(wwalk *w, const json_t *j, unsigned level, wcost *acc) {
-    wcost v = {1, 0};
-    switch (json_typeof(j)) {
-    case JSON_STRING: v.bytes = json_string_length(j) + 2; break;
-    case JSON_INTEGER: case JSON_REAL: v.bytes = 8; break;
-    case JSON_ARRAY: case JSON_OBJECT: {
-        bool shared = j->refcount > 1;
-        if (shared && w->cap) {
-            size_t i = wslot(w, j);
-            if (w->tab[i].k) {
-                v = w->tab[i].v;
-                break;
-            }
+    wcost v = {1, 2};
+    bool shared = j->refcount > 1;
+    if (shared && w->cap) {
+        size_t i = wslot(w, j);
+        if (w->tab[i].k) {
+            v = w->tab[i].v;
+            goto add;
         }
-        if (level > 2 * XMAX_VALUE_DEPTH || XSTACK_LOW(w->c->stack_floor))
-            return weir__xthrow(w->c, "the result is nested too deeply (more than %d levels)", XMAX_VALUE_DEPTH);
-        v.bytes = 2;
-        int rc;
-        if (json_is_array(j)) {
-            size_t n = json_array_size(j);
-            for (size_t i = 0; i < n; i++)
-                if ((rc = wcost_of(w, json_array_get(j, i), level + 1, &v))) return rc;
-            v.bytes += n;
-        } else {
-            const char *k;
-            size_t klen;
-            json_t *e;
-            json_object_keylen_foreach((json_t *)j, k, klen, e) {
+    }
+    if (level > 2 * XMAX_VALUE_DEPTH || XSTACK_LOW(w->c->stack_floor))
+        return weir__xthrow(w->c, "the result is nested too deeply (more than %d levels)", XMAX_VALUE_DEPTH);
+    int rc;
+    if (json_is_array(j)) {
+        size_t n = json_array_size(j);
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(j, i);
+            if (json_is_array(e) || json_is_object(e)) {
                 if ((rc = wcost_of(w, e, level + 1, &v))) return rc;
-                v.bytes += klen + 4;
+            } else {
+                v.nodes++;
+                v.bytes += scalar_bytes(e);
             }
         }
-        if (shared && (rc = wremember(w, j, v))) return rc;
-        break;
+        v.bytes += n;
+    } else {
+        const char *k;
+        size_t klen;
+        json_t *e;
+        json_object_keylen_foreach((json_t *)j, k, klen, e) {
+            if (json_is_array(e) || json_is_object(e)) {
+                if ((rc = wcost_of(w, e, level + 1, &v))) return rc;
+            } else {
+                v.nodes++;
+                v.bytes += scalar_bytes(e);
+            }
+            v.bytes += klen + 4;
+        }
     }
-    default: v.bytes = 5; break;
-    }
+    if (shared && (rc = wremember(w, j, v))) return rc;
+add:
     acc->nodes += v.nodes;
     acc->bytes += v.bytes;
     if (acc->nodes > w->max.nodes || acc->bytes > w->max.bytes) return too_big(w->c, acc, &w->max);
