@@ -1124,7 +1124,13 @@ static int sort_cmp(sorter *st, size_t i, size_t j, xval *v, int *res) {
         return 0;
     }
     if (!st->fn) {
-        *res = weir__xcompare_strings(st->keys[i].u.s.p, st->keys[i].u.s.len, st->keys[j].u.s.p, st->keys[j].u.s.len);
+        const xval *x = &st->keys[i], *y = &st->keys[j];
+        size_t n = x->u.s.len < y->u.s.len ? x->u.s.len : y->u.s.len;
+        if (n >= XSTEP_SCAN) {
+            int rc = scan_work(st->c, n);
+            if (rc) return rc;
+        }
+        *res = weir__xcompare_strings(x->u.s.p, x->u.s.len, y->u.s.p, y->u.s.len);
         return 0;
     }
     xval args[2] = {*a, *b}, r;
