@@ -133,6 +133,26 @@ ptrdiff_t weir__xsearch_first(const xsearch *s, const char *h, size_t n, size_t 
     return scan(s, (const unsigned char *)h, (ptrdiff_t)n, (ptrdiff_t)from, (ptrdiff_t)n, true);
 }
 
+/* The common case first: the last occurrence is usually near the end, so
+ * look backwards (memrchr, memcmp) while that has cost less than a forward
+ * scan would; past that, the forward scan, which is linear whatever the
+ * input.  Either way at most about 3(n + m) bytes are read. */
 ptrdiff_t weir__xsearch_last(const xsearch *s, const char *h, size_t n, size_t last) {
-    return scan(s, (const unsigned char *)h, (ptrdiff_t)n, 0, (ptrdiff_t)(last < n ? last : n), false);
+    size_t m = (size_t)s->m, budget = n + m, spent = 0;
+    if (last > n) last = n;
+    if (m && m <= n) {
+        const unsigned char *u = (const unsigned char *)h;
+        size_t st = last < n - m ? last : n - m;
+        for (;;) {
+            const unsigned char *p = memrchr(u, s->x[0], st + 1);
+            if (!p) return -1;
+            size_t at = (size_t)(p - u);
+            spent += st - at + m;
+            if (!memcmp(p, s->x, m) && (*p & 0xC0) != 0x80) return (ptrdiff_t)at;
+            if (at == 0) return -1;
+            st = at - 1;
+            if (spent > budget) break;
+        }
+    }
+    return scan(s, (const unsigned char *)h, (ptrdiff_t)n, 0, (ptrdiff_t)last, false);
 }

@@ -19,7 +19,9 @@
  * that first asks: the smallest stack of the threads weir runs on. */
 #define UNKNOWN_STACK (512u << 10)
 
-static _Thread_local uintptr_t floor_cache;
+/* initial-exec: read on every evaluation, so no __tls_get_addr call in the
+ * shared library (libweir is linked, never dlopen'ed late) */
+static _Thread_local uintptr_t floor_cache __attribute__((tls_model("initial-exec")));
 
 uintptr_t weir__xstack_floor(void) {
     if (floor_cache) return floor_cache;

@@ -199,6 +199,8 @@ Test(expr_search, hostile_needles_take_linear_time, .timeout = 10) {
         {"(h + n).indexOf(n)", "2000000"},
         {"(h + n).lastIndexOf(n)", "2000000"},
         {"(n + h).split(n).length", "2"},
+        {"(n + h).lastIndexOf(n)", "0"},
+        {"(n + h + n).lastIndexOf(n, 2999999)", "0"},
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
         char src[256];
