@@ -38,7 +38,16 @@
  * thread's stack allows, so the counts above hold in every build (sanitizer
  * frames are several times larger) and on small thread stacks.  Stacks grow
  * down on every platform weir builds on. */
-uintptr_t weir__xstack_floor(void); /* measured once per thread */
+/* initial-exec: read on every evaluation, so no __tls_get_addr call in the
+ * shared library (libweir is linked, never dlopen'ed late) */
+#define XSTACK_TLS __attribute__((tls_model("initial-exec")))
+extern _Thread_local uintptr_t weir__xstack_floor_cache XSTACK_TLS; /* 0 until measured */
+uintptr_t weir__xstack_measure(void);
+/* The floor of the current thread's stack, measured once per thread. */
+static inline uintptr_t weir__xstack_floor(void) {
+    uintptr_t f = weir__xstack_floor_cache;
+    return f ? f : weir__xstack_measure();
+}
 #define XSTACK_LOW(floor) ((uintptr_t)__builtin_frame_address(0) < (floor))
 #define XSTACK_PARSE_JSON (512u << 10) /* more stack jansson's parser may take (2048 levels of recursion) */
 

@@ -19,12 +19,9 @@
  * that first asks: the smallest stack of the threads weir runs on. */
 #define UNKNOWN_STACK (512u << 10)
 
-/* initial-exec: read on every evaluation, so no __tls_get_addr call in the
- * shared library (libweir is linked, never dlopen'ed late) */
-static _Thread_local uintptr_t floor_cache __attribute__((tls_model("initial-exec")));
+_Thread_local uintptr_t weir__xstack_floor_cache XSTACK_TLS;
 
-uintptr_t weir__xstack_floor(void) {
-    if (floor_cache) return floor_cache;
+uintptr_t weir__xstack_measure(void) {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0), lo = 0;
 #if defined(__linux__)
     pthread_attr_t a;
@@ -37,6 +34,6 @@ uintptr_t weir__xstack_floor(void) {
 #endif
     if (!lo) lo = here > UNKNOWN_STACK ? here - UNKNOWN_STACK : 1;
     uintptr_t avail = here - lo, reserve = avail < 2 * (uintptr_t)RESERVE ? avail / 2 : RESERVE;
-    floor_cache = lo + reserve;
-    return floor_cache;
+    weir__xstack_floor_cache = lo + reserve;
+    return weir__xstack_floor_cache;
 }
