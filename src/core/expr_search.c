@@ -133,6 +133,17 @@ ptrdiff_t weir__xsearch_first(const xsearch *s, const char *h, size_t n, size_t 
     return scan(s, (const unsigned char *)h, (ptrdiff_t)n, (ptrdiff_t)from, (ptrdiff_t)n, true);
 }
 
+/* The last c in p[0..n), or NULL (memrchr is a GNU and BSD extension). */
+static const unsigned char *last_byte(const unsigned char *p, unsigned char c, size_t n) {
+#if defined(__GLIBC__) || defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__)
+    return memrchr(p, c, n);
+#else
+    while (n--)
+        if (p[n] == c) return p + n;
+    return NULL;
+#endif
+}
+
 /* The common case first: the last occurrence is usually near the end, so
  * look backwards (memrchr, memcmp) while that has cost less than a forward
  * scan would; past that, the forward scan, which is linear whatever the
@@ -144,7 +155,7 @@ ptrdiff_t weir__xsearch_last(const xsearch *s, const char *h, size_t n, size_t l
         const unsigned char *u = (const unsigned char *)h;
         size_t st = last < n - m ? last : n - m;
         for (;;) {
-            const unsigned char *p = memrchr(u, s->x[0], st + 1);
+            const unsigned char *p = last_byte(u, s->x[0], st + 1);
             if (!p) return -1;
             size_t at = (size_t)(p - u);
             spent += st - at + m;
