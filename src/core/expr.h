@@ -32,7 +32,14 @@ const char *weir__expr_source(const weir_expr *x);
  * become null (as JSON.stringify does).  Functions as results are an error.
  * A runtime error (a property of undefined, calling a non-function, ...)
  * returns WEIR_EEXPR with a JavaScript-like message in err ("Cannot read
- * properties of undefined (reading 'x')"). */
+ * properties of undefined (reading 'x')").  The work is bounded (SPEC §10):
+ * WEIR_EEXPR "expression takes too long" past the step budget, which also
+ * counts text read or copied and the values of the result as a tree (what
+ * writing it out visits: a value held n times counts n times, so a result
+ * never costs more to serialise than the budget), "too large" past 16 MiB
+ * written out, "Maximum call stack size exceeded" at 1024 levels or at the
+ * calling thread's stack, whichever comes first.  A result that is part of
+ * env->value as it came costs nothing to leave. */
 int weir__expr_eval(const weir_expr *x, const weir_expr_env *env, json_t **out, weir_error *err);
 /* Evaluate for truthiness only (JavaScript ToBoolean); avoids building the
  * result where it can. */

@@ -51,11 +51,16 @@ static bool budget(xctx *c, size_t n) {
     return true;
 }
 
+int weir__xstack_exceeded(xctx *c) {
+    return weir__xthrow(c, "Maximum call stack size exceeded (expression nested %u levels deep, as deep as this "
+                        "thread's stack allows)", c->depth);
+}
+
 int weir__xsteps(xctx *c, size_t n) {
     c->steps += n;
     if (c->steps > XMAX_STEPS)
-        return weir__xthrow(c, "expression takes too long (more than %u callback calls and elements visited)",
-                            XMAX_STEPS);
+        return weir__xthrow(c, "expression takes too long (more than %u steps: callback calls, elements visited, text "
+                            "read or copied)", XMAX_STEPS);
     return 0;
 }
 
@@ -461,10 +466,14 @@ static int method_value(xctx *c, unsigned id, const xval *self, xval *out) {
 }
 
 /* The string's UTF-16 unit at idx (a whole character). */
-static int string_at(const xval *s, double idx, xval *out) {
+static int string_at(xctx *c, const xval *s, double idx, xval *out) {
     if (idx < 0 || idx != trunc(idx) || idx >= (double)s->u.s.len) {
         *out = UNDEF;
         return 0;
+    }
+    if (idx >= XSTEP_SCAN) { /* finding unit idx reads the bytes before it */
+        int rc = weir__xsteps(c, (size_t)idx / XSTEP_SCAN);
+        if (rc) return rc;
     }
     size_t off = weir__xu16_off(s->u.s.p, s->u.s.len, (size_t)idx);
     if (off >= s->u.s.len || weir__xu16_index(s->u.s.p, off) != (size_t)idx) {
@@ -509,11 +518,15 @@ static int get_prop(xctx *c, const xval *base, const char *k, size_t klen, unsig
     case V_STR: {
         if (klen == 6 && !memcmp(k, "length", 6)) {
             out->t = V_NUM;
+            if (base->u.s.len >= XSTEP_SCAN) {
+                int rc = weir__xsteps(c, base->u.s.len / XSTEP_SCAN); /* counting UTF-16 units */
+                if (rc) return rc;
+            }
             out->u.n = (double)weir__xu16_len(base->u.s.p, base->u.s.len);
             return 0;
         }
         long long i = array_index(k, klen);
-        if (i >= 0) return string_at(base, (double)i, out);
+        if (i >= 0) return string_at(c, base, (double)i, out);
         break;
     }
     default: break;
@@ -537,7 +550,7 @@ static int get_index(xctx *c, const xval *base, const xval *key, xval *out) {
                 return 0;
             }
         } else if (base->t == V_STR && d >= 0 && d == trunc(d)) {
-            return string_at(base, d, out);
+            return string_at(c, base, d, out);
         }
     }
     xval k;
@@ -868,6 +881,14 @@ static int add(xctx *c, const xval *a, const xval *b, xval *out) {
     return 0;
 }
 
+/* Comparing two long strings reads them: equality with memcmp, order one
+ * character at a time (weir__xcompare_strings). */
+static inline int compare_work(xctx *c, const xval *a, const xval *b, size_t per_step) {
+    if (a->t != V_STR || b->t != V_STR) return 0;
+    size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
+    return n < per_step ? 0 : weir__xsteps(c, n / per_step);
+}
+
 static void set_bool(xval *out, bool b) {
     out->t = V_BOOL;
     out->u.b = b;
@@ -917,6 +938,10 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         c->depth--;
         return weir__xthrow(c, "Maximum call stack size exceeded (expression nested more than %d levels deep)",
                             XMAX_EVAL_DEPTH);
+    }
+    if (XSTACK_LOW(c->stack_floor)) {
+        c->depth--;
+        return weir__xstack_exceeded(c);
     }
     switch (n->op) {
     case N_NUM: out->t = V_NUM, out->u.n = n->u.num; break;
@@ -1009,7 +1034,9 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         break;
     case N_LT: case N_LE: case N_GT: case N_GE: {
         int r;
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) ||
+            (rc = compare_work(c, &a, &b, XSTEP_SCAN)))
+            break;
         if (n->op == N_LT || n->op == N_GE) rc = less_than(c, &a, &b, &r);
         else rc = less_than(c, &b, &a, &r);
         if (rc) break;
@@ -1017,12 +1044,16 @@ int weir__xeval(xctx *c, uint32_t ni, xval *out) {
         break;
     }
     case N_SEQ: case N_SNE:
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) ||
+            (rc = compare_work(c, &a, &b, XSTEP_COPY)))
+            break;
         set_bool(out, weir__xstrict_eq(&a, &b) == (n->op == N_SEQ));
         break;
     case N_EQ: case N_NE: {
         bool r;
-        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b))) break;
+        if ((rc = child(c, n->u.k.a, &a)) || (rc = child(c, n->u.k.b, &b)) ||
+            (rc = compare_work(c, &a, &b, XSTEP_COPY)))
+            break;
         if ((rc = loose_eq(c, &a, &b, &r, 0))) break;
         set_bool(out, r == (n->op == N_EQ));
         break;
@@ -1054,6 +1085,7 @@ typedef struct built {
     json_t **sorted;
     uint16_t *depth;
     size_t n;
+    uintptr_t floor; /* of the stack */
 } built;
 
 static int cmp_ptr(const void *a, const void *b) {
@@ -1079,7 +1111,7 @@ static int settle(built *w, json_t *j, unsigned level) {
     long idx = built_index(w, j);
     if (idx < 0) return 1;
     if (w->depth[idx]) return w->depth[idx];
-    if (level > XMAX_VALUE_DEPTH) return -1;
+    if (level > XMAX_VALUE_DEPTH || XSTACK_LOW(w->floor)) return -1;
     int d = 1;
     if (json_is_array(j)) {
         for (size_t i = 0; i < json_array_size(j); i++) {
@@ -1113,18 +1145,141 @@ static int settle(built *w, json_t *j, unsigned level) {
     return d;
 }
 
-/* A container result built here: no placeholders, not too deep. */
+/* What writing a value out costs: values visited as a tree (one held n
+ * times counts n times) and about the bytes written.  Values leave an
+ * expression as trees, whatever they share inside it, so this is what
+ * every later JSON dump of the result costs. */
+typedef struct wcost {
+    size_t nodes, bytes;
+} wcost;
+
+/* The cost of each shared container (more than one parent: one with a
+ * single reference, besides the one c->temps holds on what was built here,
+ * is reached once per visit of its parent), so the walk is linear in the
+ * distinct containers, not in the paths. */
+typedef struct wmemo {
+    const json_t *k;
+    wcost v;
+} wmemo;
+
+typedef struct wwalk {
+    xctx *c;
+    const built *b; /* containers built here hold one more reference (c->temps) */
+    wmemo *tab;
+    size_t cap, n;
+    wcost max; /* what is left of the budget */
+} wwalk;
+
+static size_t wslot(const wwalk *w, const json_t *j) {
+    size_t h = (size_t)(((uintptr_t)j >> 4) * (uintptr_t)0x9E3779B97F4A7C15ull);
+    size_t i = h & (w->cap - 1);
+    while (w->tab[i].k && w->tab[i].k != j) i = (i + 1) & (w->cap - 1);
+    return i;
+}
+
+static int wremember(wwalk *w, const json_t *j, wcost v) {
+    if (2 * (w->n + 1) > w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 16;
+        wmemo *old = w->tab, *tab = weir__xalloc(w->c, cap * sizeof *tab);
+        if (!tab) return w->c->fail;
+        memset(tab, 0, cap * sizeof *tab);
+        size_t ocap = w->cap;
+        w->tab = tab;
+        w->cap = cap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i].k) w->tab[wslot(w, old[i].k)] = old[i];
+    }
+    size_t i = wslot(w, j);
+    w->tab[i].k = j;
+    w->tab[i].v = v;
+    w->n++;
+    return 0;
+}
+
+static int too_big(xctx *c, const wcost *v, const wcost *max) {
+    if (v->bytes > max->bytes)
+        return weir__xthrow(c, "the expression's result is too large: more than %u MiB written out (a value it "
+                            "holds several times counts each time)", XMAX_STRING >> 20);
+    return weir__xthrow(c, "expression takes too long: writing its result out visits more than %u values with what "
+                        "the evaluation did (a value it holds several times counts each time)", XMAX_STEPS);
+}
+
+/* Bytes of a scalar written out (numbers: about). */
+static inline size_t scalar_bytes(const json_t *e) {
+    switch (json_typeof(e)) {
+    case JSON_STRING: return json_string_length(e) + 2;
+    case JSON_INTEGER: case JSON_REAL: return 8;
+    default: return 5;
+    }
+}
+
+/* Add the cost of container j to *acc; an error as soon as it exceeds the
+ * budget.  Scalars are counted inline by the caller. */
+static int wcost_of(wwalk *w, const json_t *j, unsigned level, wcost *acc) {
+    wcost v = {1, 2};
+    bool shared = j->refcount > 2 || (j->refcount == 2 && built_index(w->b, j) < 0);
+    if (shared && w->cap) {
+        size_t i = wslot(w, j);
+        if (w->tab[i].k) {
+            v = w->tab[i].v;
+            goto add;
+        }
+    }
+    if (level > 2 * XMAX_VALUE_DEPTH || XSTACK_LOW(w->c->stack_floor))
+        return weir__xthrow(w->c, "the result is nested too deeply (more than %d levels)", XMAX_VALUE_DEPTH);
+    int rc;
+    if (json_is_array(j)) {
+        size_t n = json_array_size(j);
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(j, i);
+            if (json_is_array(e) || json_is_object(e)) {
+                if ((rc = wcost_of(w, e, level + 1, &v))) return rc;
+            } else {
+                v.nodes++;
+                v.bytes += scalar_bytes(e);
+            }
+        }
+        v.bytes += n;
+    } else {
+        const char *k;
+        size_t klen;
+        json_t *e;
+        json_object_keylen_foreach((json_t *)j, k, klen, e) {
+            if (json_is_array(e) || json_is_object(e)) {
+                if ((rc = wcost_of(w, e, level + 1, &v))) return rc;
+            } else {
+                v.nodes++;
+                v.bytes += scalar_bytes(e);
+            }
+            v.bytes += klen + 4;
+        }
+    }
+    if (shared && (rc = wremember(w, j, v))) return rc;
+add:
+    acc->nodes += v.nodes;
+    acc->bytes += v.bytes;
+    if (acc->nodes > w->max.nodes || acc->bytes > w->max.bytes) return too_big(w->c, acc, &w->max);
+    return 0;
+}
+
+/* A container result built here: no placeholders, not too deep, and what
+ * writing it out costs within the budget (charged as steps). */
 static int settle_result(xctx *c, json_t *j) {
     if (!c->ntemps) return 0;
     built w = {weir__xalloc(c, c->ntemps * sizeof *w.sorted), weir__xalloc(c, c->ntemps * sizeof *w.depth),
-               c->ntemps};
+               c->ntemps, c->stack_floor};
     if (!w.sorted || !w.depth) return c->fail;
     memcpy(w.sorted, c->temps, c->ntemps * sizeof *w.sorted);
     memset(w.depth, 0, c->ntemps * sizeof *w.depth);
     qsort(w.sorted, w.n, sizeof *w.sorted, cmp_ptr);
+    if (built_index(&w, j) < 0) return 0; /* a part of the input, as it came */
     if (settle(&w, j, 0) < 0)
         return weir__xthrow(c, "the result is nested too deeply (more than %d levels)", XMAX_VALUE_DEPTH);
-    return 0;
+    wwalk ww = {c, &w, NULL, 0, 0, {XMAX_STEPS - (c->steps < XMAX_STEPS ? c->steps : XMAX_STEPS), XMAX_STRING}};
+    wcost total = {0, 0};
+    int rc = wcost_of(&ww, j, 0, &total);
+    if (!rc) c->steps += total.nodes;
+    return rc;
 }
 
 static int result_json(xctx *c, const xval *v, json_t **out) {
@@ -1149,8 +1304,9 @@ static int result_json(xctx *c, const xval *v, json_t **out) {
 
 static const weir_expr_env no_env = {NULL, NULL, NULL};
 
-/* Evaluate into *v; the caller must ctx_release(c). */
-static int run(const weir_expr *x, const weir_expr_env *env, weir_error *err, xctx *c, xval *slots, xval *v) {
+/* Evaluate into *v; the caller must ctx_release(c).  Inlined: it is most
+ * of what `value * 2` costs besides the operator. */
+static inline __attribute__((always_inline)) int run(const weir_expr *x, const weir_expr_env *env, weir_error *err, xctx *c, xval *slots, xval *v) {
     /* field by field: a memset here is a measurable part of `value * 2` */
     c->x = x;
     c->env = env ? env : &no_env;
@@ -1162,6 +1318,7 @@ static int run(const weir_expr *x, const weir_expr_env *env, weir_error *err, xc
     c->temps = NULL;
     c->ntemps = c->ctemps = 0;
     c->depth = 0;
+    c->stack_floor = weir__xstack_floor();
     c->steps = 0;
     c->fail = 0;
     if (x->nslots > 16) {

@@ -24,8 +24,32 @@
 #define XMAX_EVAL_DEPTH 1024         /* nested eval frames at run time */
 #define XMAX_STRING (16u << 20)      /* bytes of one string value */
 #define XMAX_MEMORY (64u << 20)      /* bytes allocated by one evaluation */
-#define XMAX_STEPS (1u << 24)        /* callback calls + elements visited + 256-byte string blocks */
+/* The work of one evaluation, about 10 ms on a 2020s server core (a step
+ * is 10-20 ns): callback calls, elements visited, 256-byte blocks of text
+ * compared or copied, and the values of its result as a tree (what writing
+ * it out visits: a value held n times counts n times). */
+#define XMAX_STEPS (1u << 20)
+#define XSTEP_COPY 256 /* bytes copied (memcpy, memcmp, memchr) per step */
+#define XSTEP_SCAN 16  /* bytes compared one at a time (search, string order) per step */
 #define XMAX_VALUE_DEPTH 2048        /* nesting of values walked recursively (jansson's parser limit) */
+
+/* The stack (expr_stack.c): every recursion of the compiler, the evaluator
+ * and the value walkers also stops at the lowest address the current
+ * thread's stack allows, so the counts above hold in every build (sanitizer
+ * frames are several times larger) and on small thread stacks.  Stacks grow
+ * down on every platform weir builds on. */
+/* initial-exec: read on every evaluation, so no __tls_get_addr call in the
+ * shared library (libweir is linked, never dlopen'ed late) */
+#define XSTACK_TLS __attribute__((tls_model("initial-exec")))
+extern _Thread_local uintptr_t weir__xstack_floor_cache XSTACK_TLS; /* 0 until measured */
+uintptr_t weir__xstack_measure(void);
+/* The floor of the current thread's stack, measured once per thread. */
+static inline uintptr_t weir__xstack_floor(void) {
+    uintptr_t f = weir__xstack_floor_cache;
+    return f ? f : weir__xstack_measure();
+}
+#define XSTACK_LOW(floor) ((uintptr_t)__builtin_frame_address(0) < (floor))
+#define XSTACK_PARSE_JSON (512u << 10) /* more stack jansson's parser may take (2048 levels of recursion) */
 
 /* ---------------------------------------------------------------- tokens */
 
@@ -355,6 +379,7 @@ typedef struct xctx {
     json_t **temps;
     size_t ntemps, ctemps;
     unsigned depth;
+    uintptr_t stack_floor; /* weir__xstack_floor() of the evaluating thread */
     size_t steps;
     int fail; /* the error already reported (allocation, budget) */
 } xctx;
@@ -412,6 +437,8 @@ int weir__xoom(xctx *c);
 int weir__xthrow(xctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int weir__xtemp(xctx *c, json_t *j); /* STOLEN: kept alive until the end */
 int weir__xsteps(xctx *c, size_t n);
+/* The "Maximum call stack size exceeded" error for a stack at its floor. */
+int weir__xstack_exceeded(xctx *c);
 int weir__xto_json(xctx *c, const xval *v, json_t **out); /* NEW; sentinels for undefined/NaN */
 bool weir__xtruthy(const xval *v);
 int weir__xto_number(xctx *c, const xval *v, double *out);
@@ -455,6 +482,20 @@ int weir__xjoin(xctx *c, json_t *arr, const char *sep, size_t seplen, xval *out,
 int weir__xstring_units(xctx *c, const xval *s, int (*f)(xctx *, void *, size_t, const xval *), void *ud);
 /* Does a receiver of type V_* have method `id`? */
 bool weir__xmethod_on(unsigned id, unsigned vtype);
+
+/* Substring search in linear time (expr_search.c, two-way).  The needle is
+ * BORROWED by the xsearch for its searches.  Offsets are bytes. */
+typedef struct xsearch {
+    const unsigned char *x;
+    ptrdiff_t m, ell, per;
+    bool periodic;
+} xsearch;
+void weir__xsearch_init(xsearch *s, const char *needle, size_t m);
+/* The first occurrence starting at or after `from` in h[0..n), or -1. */
+ptrdiff_t weir__xsearch_first(const xsearch *s, const char *h, size_t n, size_t from);
+/* The last occurrence starting at or before `last` (and on a character
+ * boundary), or -1. */
+ptrdiff_t weir__xsearch_last(const xsearch *s, const char *h, size_t n, size_t last);
 
 /* Library (expr_lib.c). */
 int weir__xcall_builtin(xctx *c, unsigned id, xval *args, size_t n, xval *out);

@@ -93,6 +93,7 @@ typedef struct emitter {
     const xkey *allow; /* an array replacer's property list, or NULL */
     size_t nallow;
     xbuf *b;
+    uintptr_t floor; /* of the stack */
 } emitter;
 
 static int emit(const emitter *e, const json_t *v, unsigned level);
@@ -116,7 +117,7 @@ static int emit(const emitter *e, const json_t *v, unsigned level) {
     size_t gaplen = e->gaplen;
     xbuf *b = e->b;
     char num[40];
-    if (level > XMAX_VALUE_DEPTH) return WEIR_ELIMIT;
+    if (level > XMAX_VALUE_DEPTH || XSTACK_LOW(e->floor)) return WEIR_ELIMIT;
     switch (json_typeof(v)) {
     case JSON_NULL: weir__xbuf_add(b, "null", 4); return 0;
     case JSON_TRUE: weir__xbuf_add(b, "true", 4); return 0;
@@ -175,7 +176,7 @@ static int emit(const emitter *e, const json_t *v, unsigned level) {
 
 int weir__xstringify_json(const json_t *v, const char *indent, size_t indent_len, const xkey *allow, size_t nallow,
                           xbuf *b) {
-    emitter e = {indent, indent_len, allow, nallow, b};
+    emitter e = {indent, indent_len, allow, nallow, b, weir__xstack_floor()};
     return emit(&e, v, 0);
 }
 

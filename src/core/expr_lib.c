@@ -137,6 +137,12 @@ static size_t uoff(const ustr *s, size_t idx) {
 }
 static size_t uidx(const ustr *s, size_t off) { return s->ascii ? off : weir__xu16_index(s->p, off); }
 
+/* Characters compared or copied count as work: one step per XSTEP_COPY
+ * bytes copied, as building a string does (str_alloc), and per XSTEP_SCAN
+ * bytes a search may compare one at a time. */
+static int text_work(xctx *c, size_t bytes) { return weir__xsteps(c, bytes / XSTEP_COPY); }
+static int scan_work(xctx *c, size_t bytes) { return weir__xsteps(c, bytes / XSTEP_SCAN); }
+
 /* ------------------------------------------------------------ arguments */
 
 static const xval UNDEF = {.t = V_UNDEF};
@@ -420,6 +426,7 @@ static int json_parse(xctx *c, xval *args, size_t n, xval *out) {
     int rc = str_arg(c, args, n, 0, &s);
     if (rc) return rc;
     if ((rc = weir__xsteps(c, s.u.s.len / 16 + 1))) return rc;
+    if (XSTACK_LOW(c->stack_floor + XSTACK_PARSE_JSON)) return weir__xstack_exceeded(c);
     json_error_t e;
     json_t *j = json_loadb(s.u.s.p, s.u.s.len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e);
     if (!j) {
@@ -612,7 +619,8 @@ int weir__xcall_builtin(xctx *c, unsigned id, xval *args, size_t n, xval *out) {
 /* ---------------------------------------------------------------- join */
 
 int weir__xjoin(xctx *c, json_t *arr, const char *sep, size_t seplen, xval *out, unsigned depth) {
-    if (depth > XMAX_VALUE_DEPTH) return weir__xthrow(c, "Maximum call stack size exceeded (array nested too deeply)");
+    if (depth > XMAX_VALUE_DEPTH || XSTACK_LOW(c->stack_floor))
+        return weir__xthrow(c, "Maximum call stack size exceeded (array nested too deeply)");
     size_t n = json_array_size(arr);
     int rc = weir__xsteps(c, n);
     if (rc) return rc;
@@ -730,6 +738,8 @@ static int change_case(xctx *c, const xval *self, bool upper, xval *out) {
         return 0;
     }
     if (n > XMAX_STRING / 2) return weir__xthrow(c, "Invalid string length");
+    int rc = text_work(c, n);
+    if (rc) return rc;
     char *d = weir__xalloc(c, n * 2 + 4);
     if (!d) return c->fail;
     size_t o = 0;
@@ -760,16 +770,23 @@ static int change_case(xctx *c, const xval *self, bool upper, xval *out) {
     return 0;
 }
 
-static const char *memfind(const char *h, size_t hn, const char *nd, size_t nn) {
-    if (nn == 0) return h;
-    if (nn > hn) return NULL;
-    const char *end = h + (hn - nn) + 1;
-    for (const char *p = h; p < end; p++) {
-        p = memchr(p, nd[0], (size_t)(end - p));
-        if (!p) return NULL;
-        if (!memcmp(p, nd, nn)) return p;
+/* A search of h from `from` for a needle of m bytes that ended at `hit`
+ * (-1: not found) looked at this many bytes. */
+static size_t search_span(size_t n, size_t from, ptrdiff_t hit, size_t m) {
+    size_t end = hit < 0 ? n : (size_t)hit + m;
+    return (end > from ? end - from : 0) + m;
+}
+
+/* d = reps copies of p[0..n), doubling what is written: a few large
+ * copies, not one per repetition ('a'.repeat(2e6) is 21 memcpy calls). */
+static void fill_reps(char *d, const char *p, size_t n, size_t reps) {
+    size_t total = n * reps, done = reps ? n : 0;
+    if (reps) memcpy(d, p, n);
+    while (done < total) {
+        size_t k = done < total - done ? done : total - done;
+        memcpy(d + done, d, k);
+        done += k;
     }
-    return NULL;
 }
 
 static int str_pad(xctx *c, const xval *self, xval *args, size_t n, bool start, xval *out) {
@@ -793,11 +810,12 @@ static int str_pad(xctx *c, const xval *self, xval *args, size_t n, bool start, 
     size_t rest_bytes = uoff(&f, rest);
     size_t total = s.n + reps * f.n + rest_bytes;
     if (total > XMAX_STRING) return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
+    if ((rc = text_work(c, total))) return rc;
     char *d = weir__xalloc(c, total);
     if (!d) return c->fail;
     size_t o = 0;
     if (!start) memcpy(d, s.p, s.n), o = s.n;
-    for (size_t r = 0; r < reps; r++) memcpy(d + o, f.p, f.n), o += f.n;
+    fill_reps(d + o, f.p, f.n, reps), o += reps * f.n;
     memcpy(d + o, f.p, rest_bytes), o += rest_bytes;
     if (start) memcpy(d + o, s.p, s.n), o += s.n;
     ret_str(out, d, o);
@@ -833,12 +851,14 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
     if (fn->t != V_FUNC && (rc = str_arg(c, args, n, 1, &rep))) return rc;
     ustr s = mk_ustr(self);
     xbuf b = {0};
+    xsearch sr;
+    weir__xsearch_init(&sr, pat.u.s.p, pat.u.s.len);
     size_t pos = 0, last = 0;
     for (;;) {
-        const char *hit = memfind(s.p + pos, s.n - pos, pat.u.s.p, pat.u.s.len);
-        if (!hit) break;
-        size_t at = (size_t)(hit - s.p);
-        if ((rc = weir__xsteps(c, 1))) break;
+        ptrdiff_t hit = weir__xsearch_first(&sr, s.p, s.n, pos);
+        if ((rc = weir__xsteps(c, 1 + search_span(s.n, pos, hit, pat.u.s.len) / XSTEP_SCAN))) break;
+        if (hit < 0) break;
+        size_t at = (size_t)hit;
         weir__xbuf_add(&b, s.p + last, at - last);
         if (fn->t == V_FUNC) {
             xval a[3], r, rs;
@@ -868,6 +888,10 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
         return rc;
     }
     weir__xbuf_add(&b, s.p + last, s.n - last);
+    if ((rc = text_work(c, b.len))) {
+        weir__xbuf_free(&b);
+        return rc;
+    }
     return weir__xbuf_finish(c, &b, out);
 }
 
@@ -888,9 +912,9 @@ static int str_split(xctx *c, const xval *self, xval *args, size_t n, xval *out)
     const char *p = self->u.s.p;
     size_t len = self->u.s.len;
     if (!has_sep) return push(c, arr, self);
-    if ((rc = weir__xsteps(c, len / 4 + 1))) return rc;
     size_t count = 0;
-    if (sep.u.s.len == 0) {
+    if (sep.u.s.len == 0) { /* a piece per character */
+        if ((rc = weir__xsteps(c, len + 1))) return rc;
         for (size_t i = 0; i < len && count < lim; count++) {
             size_t k;
             weir__xutf8_at(p, len, i, &k);
@@ -899,13 +923,16 @@ static int str_split(xctx *c, const xval *self, xval *args, size_t n, xval *out)
         }
         return 0;
     }
+    xsearch sr;
+    weir__xsearch_init(&sr, sep.u.s.p, sep.u.s.len);
     size_t pos = 0;
     while (count < lim) {
-        const char *hit = memfind(p + pos, len - pos, sep.u.s.p, sep.u.s.len);
-        size_t end = hit ? (size_t)(hit - p) : len;
+        ptrdiff_t hit = weir__xsearch_first(&sr, p, len, pos);
+        if ((rc = weir__xsteps(c, 1)) || (rc = scan_work(c, search_span(len, pos, hit, sep.u.s.len)))) return rc;
+        size_t end = hit >= 0 ? (size_t)hit : len;
         if ((rc = push_str(c, arr, p + pos, end - pos))) return rc;
         count++;
-        if (!hit) break;
+        if (hit < 0) break;
         pos = end + sep.u.s.len;
     }
     return 0;
@@ -916,8 +943,13 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
     xval a;
     double x, y;
     int rc;
+    if (id == M_TOSTRING || id == M_VALUEOF) {
+        *out = *self;
+        return 0;
+    }
+    /* every other method reads the receiver (its UTF-16 length at least) */
+    if (self->u.s.len >= XSTEP_SCAN && (rc = scan_work(c, self->u.s.len))) return rc;
     switch (id) {
-    case M_TOSTRING: case M_VALUEOF: *out = *self; return 0;
     case M_TOUPPERCASE: case M_TOLOWERCASE: return change_case(c, self, id == M_TOUPPERCASE, out);
     case M_TRIM: case M_TRIMSTART: case M_TRIMEND: {
         const char *p = self->u.s.p;
@@ -973,6 +1005,7 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             if (arg(args, n, 1)->t == V_UNDEF) x = (double)s.u16;
             else if ((rc = int_arg(c, args, n, 1, &x))) return rc;
             size_t end = uoff(&s, x < 0 ? 0 : x > (double)s.u16 ? s.u16 : (size_t)x);
+            if ((rc = text_work(c, a.u.s.len))) return rc;
             ret_bool(out, a.u.s.len <= end && !memcmp(s.p + end - a.u.s.len, a.u.s.p, a.u.s.len));
             return 0;
         }
@@ -981,25 +1014,27 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             x = isnan(x) ? INFINITY : trunc(x);
             size_t from = x < 0 ? 0 : x > (double)s.u16 ? s.u16 : (size_t)x;
             size_t limit = uoff(&s, from); /* the match may start at or before this byte */
-            for (size_t st = limit + 1; st-- > 0;) {
-                if (st + a.u.s.len <= s.n && !memcmp(s.p + st, a.u.s.p, a.u.s.len) &&
-                    (st == s.n || ((unsigned char)s.p[st] & 0xC0) != 0x80)) {
-                    ret_num(out, (double)uidx(&s, st));
-                    return 0;
-                }
-            }
-            ret_num(out, -1);
+            xsearch sr;
+            weir__xsearch_init(&sr, a.u.s.p, a.u.s.len);
+            ptrdiff_t hit = weir__xsearch_last(&sr, s.p, s.n, limit);
+            if ((rc = scan_work(c, search_span(s.n, 0, limit + a.u.s.len < s.n ? (ptrdiff_t)limit : -1, a.u.s.len))))
+                return rc;
+            ret_num(out, hit < 0 ? -1 : (double)uidx(&s, (size_t)hit));
             return 0;
         }
         if ((rc = int_arg(c, args, n, 1, &x))) return rc;
         size_t from = uoff(&s, x < 0 ? 0 : x > (double)s.u16 ? s.u16 : (size_t)x);
         if (id == M_STARTSWITH) {
+            if ((rc = text_work(c, a.u.s.len))) return rc;
             ret_bool(out, s.n - from >= a.u.s.len && !memcmp(s.p + from, a.u.s.p, a.u.s.len));
             return 0;
         }
-        const char *hit = memfind(s.p + from, s.n - from, a.u.s.p, a.u.s.len);
-        if (id == M_INCLUDES) ret_bool(out, hit != NULL);
-        else ret_num(out, hit ? (double)uidx(&s, (size_t)(hit - s.p)) : -1);
+        xsearch sr;
+        weir__xsearch_init(&sr, a.u.s.p, a.u.s.len);
+        ptrdiff_t hit = weir__xsearch_first(&sr, s.p, s.n, from);
+        if ((rc = scan_work(c, search_span(s.n, from, hit, a.u.s.len)))) return rc;
+        if (id == M_INCLUDES) ret_bool(out, hit >= 0);
+        else ret_num(out, hit >= 0 ? (double)uidx(&s, (size_t)hit) : -1);
         return 0;
     }
     case M_SLICE: case M_SUBSTRING: {
@@ -1043,9 +1078,10 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
         if (x * (double)self->u.s.len > (double)XMAX_STRING)
             return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
         size_t reps = (size_t)x, len = self->u.s.len;
+        if ((rc = text_work(c, reps * len))) return rc;
         char *d = weir__xalloc(c, reps * len);
         if (!d) return c->fail;
-        for (size_t i = 0; i < reps; i++) memcpy(d + i * len, self->u.s.p, len);
+        fill_reps(d, self->u.s.p, len, reps);
         ret_str(out, d, reps * len);
         return 0;
     }
@@ -1062,7 +1098,8 @@ static int call_cb(xctx *c, const xval *fn, xval *args, size_t n, xval *out) {
 }
 
 static int flat_into(xctx *c, json_t *dst, json_t *src, double depth, unsigned level) {
-    if (level > XMAX_VALUE_DEPTH) return weir__xthrow(c, "Maximum call stack size exceeded (flat)");
+    if (level > XMAX_VALUE_DEPTH || XSTACK_LOW(c->stack_floor))
+        return weir__xthrow(c, "Maximum call stack size exceeded (flat)");
     size_t n = json_array_size(src);
     int rc = weir__xsteps(c, n);
     for (size_t i = 0; !rc && i < n; i++) {
@@ -1087,7 +1124,13 @@ static int sort_cmp(sorter *st, size_t i, size_t j, xval *v, int *res) {
         return 0;
     }
     if (!st->fn) {
-        *res = weir__xcompare_strings(st->keys[i].u.s.p, st->keys[i].u.s.len, st->keys[j].u.s.p, st->keys[j].u.s.len);
+        const xval *x = &st->keys[i], *y = &st->keys[j];
+        size_t n = x->u.s.len < y->u.s.len ? x->u.s.len : y->u.s.len;
+        if (n >= XSTEP_SCAN) {
+            int rc = scan_work(st->c, n);
+            if (rc) return rc;
+        }
+        *res = weir__xcompare_strings(x->u.s.p, x->u.s.len, y->u.s.p, y->u.s.len);
         return 0;
     }
     xval args[2] = {*a, *b}, r;
@@ -1173,6 +1216,8 @@ static int arr_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             double start = x < 0 ? (double)len + x : (x > (double)len - 1 ? (double)len - 1 : x);
             for (double i = start; i >= 0; i--) {
                 xval e = elem(a, (size_t)i);
+                if (e.t == V_STR && want->t == V_STR && e.u.s.len == want->u.s.len && (rc = text_work(c, e.u.s.len)))
+                    return rc;
                 if (weir__xstrict_eq(&e, want)) {
                     ret_num(out, i);
                     return 0;
@@ -1184,6 +1229,8 @@ static int arr_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
         if ((rc = int_arg(c, args, n, 1, &x))) return rc;
         for (size_t i = rel_index(x, len); i < len; i++) {
             xval e = elem(a, i);
+            if (e.t == V_STR && want->t == V_STR && e.u.s.len == want->u.s.len && (rc = text_work(c, e.u.s.len)))
+                return rc;
             if (id == M_INCLUDES ? weir__xsame_value_zero(&e, want) : weir__xstrict_eq(&e, want)) {
                 if (id == M_INCLUDES) ret_bool(out, true);
                 else ret_num(out, (double)i);

@@ -45,6 +45,7 @@ typedef struct parser {
     size_t nscope, cscope;
     uint32_t nslots;
     unsigned depth;
+    uintptr_t stack_floor;
     weir_error *err;
     int rc;
 } parser;
@@ -192,6 +193,11 @@ static bool pool_add(parser *p, const char *s, size_t n, uint32_t *off) {
 static bool enter(parser *p) {
     if (++p->depth > XMAX_NESTING) {
         perr(p, tk(p)->pos, "expression nested too deeply (at most %d levels)", XMAX_NESTING);
+        return false;
+    }
+    if (XSTACK_LOW(p->stack_floor)) {
+        perr(p, tk(p)->pos, "expression nested too deeply (%u levels are as deep as this thread's stack allows)",
+             p->depth);
         return false;
     }
     return true;
@@ -1014,7 +1020,7 @@ static void match_parens(parser *p) {
 
 int weir__expr_compile_span(const char *src, size_t len, size_t col0, weir_expr **out, weir_error *err) {
     *out = NULL;
-    parser p = {.src = src, .len = len, .col0 = col0, .err = err};
+    parser p = {.src = src, .len = len, .col0 = col0, .stack_floor = weir__xstack_floor(), .err = err};
     int rc = weir__xlex(src, len, col0, &p.lx, err);
     if (rc) return rc;
     weir_expr *x = NULL;
