@@ -18,6 +18,7 @@
  * waits, so what they queue during a turn goes out in one write.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -290,8 +291,26 @@ static void dirty_unlink(weir__http_conn *c) {
     c->dprev = c->dnext = NULL;
 }
 
+/* Debug builds: the reserve's list and n_reserve agree (at most
+ * WEIR__HTTP_RESERVE + 1 links walked). */
+static void reserve_check(const weir_http_server *s) {
+#ifndef NDEBUG
+    size_t n = 0;
+    const weir__http_conn *last = NULL;
+    for (const weir__http_conn *r = s->reserve; r; last = r, r = r->rnext) {
+        assert(r->in_reserve && r->rprev == last && r->over != WEIR__HTTP_OPEN);
+        assert(++n <= s->n_reserve);
+    }
+    assert(n == s->n_reserve && last == s->reserve_tail && s->n_reserve <= s->n_conns);
+#else
+    (void)s;
+#endif
+}
+
+/* Take c out of the reserve if it is in it (a connection beyond a limit
+ * that the full reserve refused never was). */
 static void reserve_unlink(weir__http_conn *c) {
-    if (c->over == WEIR__HTTP_OPEN) return;
+    if (!c->in_reserve) return;
     weir_http_server *s = c->server;
     if (c->rprev)
         c->rprev->rnext = c->rnext;
@@ -302,6 +321,7 @@ static void reserve_unlink(weir__http_conn *c) {
     else
         s->reserve_tail = c->rprev;
     c->rprev = c->rnext = NULL;
+    c->in_reserve = false;
     s->n_reserve--;
 }
 
@@ -317,6 +337,7 @@ void weir__http_conn_close(weir__http_conn *c) {
     c->prev = c->next = NULL;
     s->n_conns--;
     reserve_unlink(c);
+    reserve_check(s);
     if (c->counted) weir__http_peers_remove(&s->peers, &c->peer);
     c->counted = false;
     if (c->taken) s->n_taken--;
@@ -735,7 +756,9 @@ static bool reserve_admit(weir_http_server *s, weir__http_conn *c) {
     else
         s->reserve = c;
     s->reserve_tail = c;
+    c->in_reserve = true;
     s->n_reserve++;
+    reserve_check(s);
     return true;
 }
 

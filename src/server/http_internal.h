@@ -224,6 +224,7 @@ struct weir__http_conn {
     uint64_t header_deadline; /* loop time the current request's headers must be in by */
     uint64_t request_start;   /* loop time the current request began */
     weir__http_conn *rprev, *rnext; /* the server's reserve, oldest first */
+    bool in_reserve;    /* linked in the server's reserve (over is set before it is admitted) */
     char local[48];     /* the address the connection arrived on, when the server is bound to a wildcard */
     bool detached;
     weir__http_sink sink;
@@ -258,7 +259,7 @@ struct weir_http_server {
     int port;
     weir__http_conn *conns;
     size_t n_conns;   /* open, not yet closing */
-    size_t n_reserve; /* of which in the reserve */
+    size_t n_reserve; /* of which in the reserve: exactly those with in_reserve */
     weir__http_conn *reserve, *reserve_tail; /* oldest first */
     size_t n_taken;   /* of which taken over (weir__http_take) */
     uv_prepare_t prepare; /* runs on_flush of the dirty connections before the loop waits */

@@ -4,7 +4,7 @@
  * sockets are non-blocking; every wait steps the loop until a condition holds
  * (bounded by BOUND_MS), never sleeps on a guess.  The test handler echoes
  * the request as JSON, answers /later?ms=N on a timer (out-of-order answers
- * under pipelining), keeps /hold requests for the test to answer.  Every test
+ * under pipelining), keeps /hold and /health/hold requests for the test to answer.  Every test
  * ends with finish(): destroy, drain the loop, uv_loop_close() == 0 and no
  * weir allocation left.
  */
@@ -45,7 +45,7 @@ static void step(void) { rn_step(&loop); }
 /* ----------------------------------------------------------------- handler */
 
 static int handler_calls;
-#define MAX_HELD 64
+#define MAX_HELD 80
 static weir_http_req *held[MAX_HELD];
 static int nheld;
 
@@ -95,7 +95,7 @@ static void handler(void *ud, weir_http_req *r) {
         uv_timer_init(&loop, &l->t);
         l->t.data = l;
         uv_timer_start(&l->t, later_fire, (uint64_t)strtoull(r->query + 3, NULL, 10), 0); /* ms=N */
-    } else if (strcmp(r->path, "/hold") == 0) {
+    } else if (strcmp(r->path, "/hold") == 0 || strcmp(r->path, "/health/hold") == 0) {
         cr_assert(nheld < MAX_HELD);
         held[nheld++] = r;
     } else if (strcmp(r->path, "/text") == 0) {
@@ -1251,6 +1251,58 @@ Test(http, a_full_reserve_makes_room_for_health) {
     cli_close(x);
     cli_expect_closed(silent[0]); /* the oldest made room */
     for (int i = 0; i < N; i++) cli_close(silent[i]);
+    cli_close(a);
+    finish();
+}
+
+/* A reserve full of connections whose requests are in the handler refuses
+ * one more (closed, no answer); that refusal must not upset the reserve's
+ * count: once they are gone, the limits are as before. */
+Test(http, a_refusal_by_a_full_reserve_leaves_the_counts_exact) {
+    weir_http_options o = {.max_connections = 1};
+    start(&o);
+    client *a = cli_open();
+    WAIT_UNTIL(weir_http_server_connections(srv) == 1);
+    enum { N = 64 }; /* the reserve's size */
+    client *busy[N];
+    for (int i = 0; i < N; i++) {
+        busy[i] = cli_open();
+        cli_send(busy[i], "GET /health/hold HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    }
+    WAIT_UNTIL(nheld == N);
+    for (int k = 0; k < 3; k++) {
+        client *x = cli_open();
+        cli_expect_closed(x);
+        cli_close(x);
+    }
+    cr_assert_eq(weir_http_server_connections(srv), 1 + N);
+    for (int i = 0; i < N; i++) echo(held[i]);
+    nheld = 0;
+    for (int i = 0; i < N; i++) {
+        response *r = cli_read(busy[i]);
+        cr_assert_eq(r->status, 200, "%s", r->head);
+        resp_free(r);
+        cli_close(busy[i]);
+    }
+    WAIT_UNTIL(weir_http_server_connections(srv) == 1);
+    client *x = cli_open(); /* beyond the limit: the reserve answers /health */
+    response *r = roundtrip(x, "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    resp_free(r);
+    cli_close(x);
+    cli_close(a);
+    WAIT_UNTIL(weir_http_server_connections(srv) == 0);
+    /* the one slot is a slot again, and only one */
+    a = cli_open();
+    r = roundtrip(a, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    cr_assert_eq(r->status, 200);
+    cr_assert_str_eq(hdr(r, "Connection"), "keep-alive");
+    resp_free(r);
+    x = cli_open();
+    r = roundtrip(x, "GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    expect_error(r, 503, "too many connections (MAX_CONNECTIONS 1)");
+    resp_free(r);
+    cli_close(x);
     cli_close(a);
     finish();
 }
