@@ -203,7 +203,13 @@ bool weir__http_guard_host(const weir__http_guard *g, const char *host, const ch
     if (strcmp(a.name, "localhost") == 0 || strcmp(a.name, "127.0.0.1") == 0 || strcmp(a.name, "::1") == 0)
         return true;
     if (g->bound && strcmp(a.name, g->bound) == 0) return true;
-    if (g->wildcard && local && *local && strcasecmp(a.name, local) == 0) return true;
+    if (g->wildcard && local && *local) {
+        if (strcasecmp(a.name, local) == 0) return true;
+        /* Bound to :: (dual-stack), an IPv4 client arrives on ::ffff:a.b.c.d
+         * and names the server a.b.c.d. */
+        if (strncasecmp(local, "::ffff:", 7) == 0 && strchr(local + 7, '.') && strcmp(a.name, local + 7) == 0)
+            return true;
+    }
     size_t nl = strlen(a.name);
     for (size_t i = 0; i < g->n_hosts; i++) {
         const char *e = g->hosts[i];

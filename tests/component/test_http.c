@@ -1067,6 +1067,53 @@ Test(http, allowed_hosts_add_names) {
     rn_finish_loop(&loop);
 }
 
+/* An IPv4 client of the server at addr:port, or NULL when nothing listens
+ * there for IPv4. */
+static client *cli_open_at(const char *addr) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    cr_assert_eq(inet_pton(AF_INET, addr, &a.sin_addr), 1);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    client *c = calloc(1, sizeof *c);
+    c->cap = 1 << 18;
+    c->buf = malloc(c->cap);
+    c->fd = fd;
+    return c;
+}
+
+/* Bound to :: (dual-stack), an IPv4 client arrives on ::ffff:a.b.c.d: the
+ * server is a.b.c.d to it. */
+Test(http, bound_to_the_ipv6_wildcard_an_ipv4_client_may_name_the_local_address) {
+    weir_http_options o = {.host = "::"};
+    weir_error err = {0};
+    if (weir_http_server_start(&loop, &o, handler, NULL, &srv, &err) != 0) {
+        rn_finish_loop(&loop);
+        cr_skip_test("no IPv6 here: %s", err.message);
+    }
+    port = weir_http_server_port(srv);
+    const char *hosts[] = {"127.0.0.5", "127.0.0.5:1234", "127.0.0.6", "[::ffff:127.0.0.5]"};
+    const int want[] = {200, 200, 421, 200};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        client *c = cli_open_at("127.0.0.5");
+        if (!c) { /* net.ipv6.bindv6only: :: takes no IPv4 */
+            finish();
+            cr_skip_test("a socket bound to :: takes no IPv4 connection here");
+        }
+        char req[128];
+        snprintf(req, sizeof req, "GET /h HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i]);
+        response *r = roundtrip(c, req);
+        cr_assert_eq(r->status, want[i], "Host: %s answered %d: %s", hosts[i], r->status, r->body);
+        resp_free(r);
+        cli_close(c);
+    }
+    finish();
+}
+
 static response *with_origin(const char *method, const char *host, const char *origin) {
     char req[512];
     snprintf(req, sizeof req, "%s /o HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nContent-Length: 0\r\n\r\n", method, host,
