@@ -62,8 +62,9 @@ typedef struct weir_http_options {
      * must be the server's own (http or https, the Host the request came
      * by) or an entry of cors_origins (comma-separated "scheme://host[:port]",
      * "null", or "*" for any); else 403.  Access-Control-Allow-Origin echoes
-     * an allowed Origin (with Vary: Origin), "*" only when cors_origins is
-     * "*".  NULL or "": nothing more than the defaults. */
+     * an allowed Origin, never "*" (routes change things: SPEC §10), and
+     * every response says Vary: Origin.  NULL or "": nothing more than the
+     * defaults. */
     const char *allowed_hosts;
     const char *cors_origins;
 } weir_http_options;

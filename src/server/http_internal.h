@@ -123,8 +123,8 @@ struct weir__http_req {
     bool takeover;  /* its response switches protocols: the connection is taken once it is written */
     bool vary;      /* "Vary: Origin" goes with the response */
     /* Access-Control-Allow-Origin of the response ("" for none): the
-     * request's allowed Origin, or "*" (decided at dispatch: buf is reused
-     * for the answer). */
+     * request's allowed Origin, never "*" (decided at dispatch: buf is
+     * reused for the answer). */
     char acao[WEIR__HTTP_ORIGIN_MAX];
     /* Request text: url, header names and values, decoded path, query, body,
      * each NUL-terminated; pub's pointers point here once it is complete. */

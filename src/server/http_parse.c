@@ -336,7 +336,7 @@ static int guard(weir__http_conn *c, weir__http_req *r, char *msg, size_t cap) {
                  host);
         return 421;
     }
-    r->vary = !g->any_origin;
+    r->vary = true; /* the answer depends on Origin, even with cors_origins "*" */
     if (origin && !weir__http_guard_origin(g, origin, host)) {
         snprintf(msg, cap,
                  "Origin '%.100s' may not use this server: only its own origin and those listed in CORS_ORIGINS "
@@ -344,9 +344,9 @@ static int guard(weir__http_conn *c, weir__http_req *r, char *msg, size_t cap) {
                  origin);
         return 403;
     }
-    if (g->any_origin)
-        snprintf(r->acao, sizeof r->acao, "*");
-    else if (origin && strlen(origin) < sizeof r->acao && !strpbrk(origin, "\r\n"))
+    /* Never "*", even when any Origin may act (SPEC §10: routes change
+     * things): the allowed Origin itself. */
+    if (origin && strlen(origin) < sizeof r->acao && !strpbrk(origin, "\r\n"))
         snprintf(r->acao, sizeof r->acao, "%s", origin);
     return 0;
 }

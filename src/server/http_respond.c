@@ -298,7 +298,7 @@ static bool build(weir__http_req *r, int status, const char *ctype, const char *
         p = put_u64(p, len);
         p = PUT_LIT(p, "\r\n");
     }
-    if (acao_len) { /* an allowed Origin, or "*" (see http_parse.c guard) */
+    if (acao_len) { /* an allowed Origin (see http_parse.c guard) */
         p = PUT_LIT(p, "Access-Control-Allow-Origin: ");
         p = put(p, r->acao, acao_len);
         p = PUT_LIT(p, "\r\n");

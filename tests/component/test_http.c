@@ -1180,11 +1180,20 @@ Test(http, cors_origins_list_null_and_any) {
     setup();
     weir_http_options any = {.cors_origins = "*"};
     start(&any);
-    expect_origin("localhost", "http://evil.example", 200, "*");
-    expect_origin("localhost", "null", 200, "*");
+    /* any Origin may act, and is echoed: never "*" (SPEC §10) */
+    expect_origin("localhost", "http://evil.example", 200, "http://evil.example");
+    expect_origin("localhost", "null", 200, "null");
+    r = with_origin("POST", "localhost", "https://other.example:8443");
+    cr_assert_str_eq(hdr(r, "Vary"), "Origin");
+    resp_free(r);
+    r = with_origin("OPTIONS", "localhost", "http://evil.example");
+    cr_assert_eq(r->status, 204);
+    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "http://evil.example");
+    cr_assert_str_eq(hdr(r, "Vary"), "Origin");
+    resp_free(r);
     r = once("GET /o HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    cr_assert_str_eq(hdr(r, "Access-Control-Allow-Origin"), "*");
-    cr_assert_null(hdr(r, "Vary"));
+    cr_assert_null(hdr(r, "Access-Control-Allow-Origin")); /* no Origin: none */
+    cr_assert_str_eq(hdr(r, "Vary"), "Origin");
     resp_free(r);
     finish();
 }
