@@ -76,6 +76,8 @@ struct hproc {
     bool oom;           /* it ran out of memory: said so, or died saying so */
     int64_t exit_status;
     int term_signal;
+    int node_pid; /* the node process its ready line named, checked to be
+                     process.pid or a descendant of it; 0 before ready */
     hcall *call;
     uint64_t sent_ms; /* loop time the call was sent */
     char *line;       /* stdout bytes not yet ending in a newline */
