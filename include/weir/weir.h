@@ -471,8 +471,9 @@ typedef struct weir_settled {
                         MAX_WAVE_HOPS; else WEIR_ESTATE when the execution
                         ended before it settled */
     void *user;      /* weir_inject.user, as given */
-    json_t *error;   /* with WEIR_ELIMIT: {message, nodeId, details: {limit,
-                        maxWaveHops, hops, waiting}}; else NULL */
+    json_t *error;   /* with WEIR_ELIMIT: {message, code: "WEIR_ELIMIT",
+                        nodeId, details: {limit, maxWaveHops, hops,
+                        waiting}}; else NULL */
 } weir_settled;
 
 /*

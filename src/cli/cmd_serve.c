@@ -221,7 +221,7 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "MAX_BACKPRESSURE_QUEUE") == 0) c->max_backpressure_queue = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "MAX_WAVE_HOPS") == 0) {
             if (n < 1) {
-                fprintf(stderr, "weir serve: MAX_WAVE_HOPS must be at least 1, got %lld\n", n);
+                startup_error("MAX_WAVE_HOPS must be at least 1, got %lld", n);
                 return EXIT_USAGE;
             }
             c->max_wave_hops = (uint64_t)n;
@@ -230,7 +230,7 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||
                  strcmp(s->env, "HEADER_TIMEOUT_MS") == 0) {
             if (n < 1 || n > 100000000) {
-                fprintf(stderr, "weir serve: %s must be between 1 and 100000000, got %lld\n", s->env, n);
+                startup_error("%s must be between 1 and 100000000, got %lld", s->env, n);
                 return EXIT_USAGE;
             }
             if (strcmp(s->env, "MAX_CONNECTIONS") == 0) c->max_connections = (unsigned)n;
@@ -382,11 +382,12 @@ int weir_cmd_serve(int argc, char **argv) {
     }
     bool v6 = strchr(cfg.host, ':') != NULL;
     const char *auth = weir_service_auth_summary(st.svc);
-    if (auth)
+    if (auth) /* what needs no credentials (SPEC §10; routes.c needs_credentials) */
         weir_service_log(st.svc, WEIR_LOG_INFO, NULL,
-                         "weir %s listening on http://%s%s%s:%d (auth: %s; POST, PUT, PATCH and DELETE need "
-                         "credentials)",
-                         WEIR_VERSION, v6 ? "[" : "", cfg.host, v6 ? "]" : "", weir_service_port(st.svc), auth);
+                         "weir %s listening on http://%s%s%s:%d (auth: %s; every request needs credentials but "
+                         "/health*%s%s)",
+                         WEIR_VERSION, v6 ? "[" : "", cfg.host, v6 ? "]" : "", weir_service_port(st.svc), auth,
+                         cfg.metrics_auth ? "" : ", /metrics", cfg.public_reads ? ", GET and HEAD (PUBLIC_READS)" : "");
     else
         weir_service_log(st.svc, WEIR_LOG_INFO, NULL,
                          "weir %s listening on http://%s%s%s:%d (no auth configured: bound to loopback only)",

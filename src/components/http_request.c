@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/expr.h"
+#include "core/secret_name.h"
 
 enum { OUT, ERROR };
 static const weir_port_def inputs[] = {{"in", "the value templates see", NULL}};
@@ -51,11 +52,16 @@ static void release(void *prepared) {
     weir__free(p);
 }
 
-static int compile(const char *what, const char *src, weir_tmpl **out, weir_error *err) {
+/* Compile src; an error names `what` and quotes the template unless it is
+ * `secret` (a secret-named header's value, never echoed: SPEC §10). */
+static int compile(const char *what, const char *src, bool secret, weir_tmpl **out, weir_error *err) {
     int rc = weir__tmpl_compile(src, out, err);
     if (rc == WEIR_EEXPR) {
         char inner[WEIR_ERROR_MAX];
         memcpy(inner, err->message, sizeof inner);
+        if (secret)
+            return weir__error(err, WEIR_EGRAPH, "template in %s does not compile (not shown: a secret header)",
+                               what);
         return weir__error(err, WEIR_EGRAPH, "template in %s does not compile: %s (template: %s)", what, inner, src);
     }
     return rc;
@@ -69,7 +75,7 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
     const char *url = json_string_value(json_object_get(cfg, "url"));
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0 && strncmp(url, "{{", 2) != 0)
         return weir__error(err, WEIR_EGRAPH, "\"url\" must start with http:// or https:// (got \"%s\")", url);
-    int rc = compile("url", url, &p->url, err);
+    int rc = compile("url", url, false, &p->url, err);
     if (rc) return rc;
     json_t *headers = json_object_get(cfg, "headers");
     size_t n = json_object_size(headers);
@@ -86,12 +92,12 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
             p->n_headers++;
             char what[300];
             snprintf(what, sizeof what, "header \"%s\"", k);
-            if ((rc = compile(what, json_string_value(v), &p->header_values[p->n_headers - 1], err))) return rc;
+            if ((rc = compile(what, json_string_value(v), weir__is_secret_name(k), &p->header_values[p->n_headers - 1], err))) return rc;
         }
     }
     json_t *body = json_object_get(cfg, "body");
     p->body_default = body == NULL;
-    if (json_is_string(body) && (rc = compile("body", json_string_value(body), &p->body, err))) return rc;
+    if (json_is_string(body) && (rc = compile("body", json_string_value(body), false, &p->body, err))) return rc;
     return 0;
 }
 

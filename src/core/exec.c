@@ -130,8 +130,8 @@ static void wave_cut(weir_exec *e, uint32_t origin) {
     weir_origin *o = weir__exec_origin(e, origin);
     if (o && o->live && !o->error) {
         o->status = WEIR_ELIMIT;
-        o->error = json_pack("{s:s,s:s?,s:O?}", "message", msg, "nodeId", v == WEIR_NONE ? NULL : node, "details",
-                             details);
+        o->error = json_pack("{s:s,s:s,s:s?,s:O?}", "message", msg, "code", weir_errname(WEIR_ELIMIT), "nodeId",
+                             v == WEIR_NONE ? NULL : node, "details", details);
     }
     e->errors++;
     if (v != WEIR_NONE && weir__exec_listening(e)) {

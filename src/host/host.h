@@ -76,6 +76,8 @@ struct hproc {
     bool oom;           /* it ran out of memory: said so, or died saying so */
     int64_t exit_status;
     int term_signal;
+    int node_pid; /* the node process its ready line named, checked to be
+                     process.pid or a descendant of it; 0 before ready */
     hcall *call;
     uint64_t sent_ms; /* loop time the call was sent */
     char *line;       /* stdout bytes not yet ending in a newline */
@@ -128,7 +130,8 @@ int weir__host_node_version(const char *text, int *major, int *minor, int *patch
 const char *weir__host_permission_flag(int major, int minor);
 /* name (with a slash: as given) or the first regular executable file
  * `name` in the colon-separated path (NULL or empty: /usr/local/bin:
- * /usr/bin:/bin; empty entries are skipped) into buf.  0, or -1. */
+ * /usr/bin:/bin; only absolute entries are searched: empty and relative
+ * ones are skipped) into buf.  0, or -1. */
 int weir__host_find_node(const char *name, const char *path, char *buf, size_t cap);
 /* Fill h->node, h->node_version and h->permission_flag for `name` (found
  * on the server's PATH, asked its version), or h->problem: a message

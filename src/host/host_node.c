@@ -55,9 +55,10 @@ int weir__host_find_node(const char *name, const char *path, char *buf, size_t c
     if (!path || !*path) path = DEFAULT_PATH;
     for (const char *dir = path; *dir;) {
         size_t n = strcspn(dir, ":");
-        /* An empty entry would mean the working directory: not a place to
-         * pick up an executable from. */
-        if (n > 0 && (size_t)snprintf(buf, cap, "%.*s/%s", (int)n, dir, name) < cap && is_executable(buf)) return 0;
+        /* Only absolute entries: an empty one, ".", "bin" or "./x" would
+         * mean somewhere under the working directory, not a place to pick
+         * up an executable from (as sudo's secure lookup). */
+        if (n > 0 && dir[0] == '/' && (size_t)snprintf(buf, cap, "%.*s/%s", (int)n, dir, name) < cap && is_executable(buf)) return 0;
         dir += n;
         if (*dir == ':') dir++;
     }

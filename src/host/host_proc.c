@@ -61,10 +61,61 @@ static void pool_unlink(hproc *p) {
     p->next = NULL;
 }
 
+/* The process group of pid (field 5 of /proc/<pid>/stat), or -1.  *ppid
+ * (when not NULL) gets its parent (field 4). */
+static int stat_of(int pid, int *ppid) {
+#ifdef __linux__
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')'); /* the command name may hold anything */
+    int parent, group;
+    if (!end || sscanf(end + 1, " %*c %d %d", &parent, &group) != 2) return -1;
+    if (ppid) *ppid = parent;
+    return group;
+#else
+    (void)pid;
+    (void)ppid;
+    return -1;
+#endif
+}
+
+#ifdef __linux__
+/* Is pid p's spawned process or one of its descendants (its parent chain,
+ * read from /proc, reaches the spawned process)?  What a child says about
+ * itself is checked this way before weir kills or limits it. */
+static bool is_ours(const hproc *p, int pid) {
+    int root = p->process.pid;
+    for (int depth = 0; depth < 32 && pid > 1; depth++) {
+        if (pid == root) return true;
+        int parent;
+        if (stat_of(pid, &parent) < 0) return false;
+        pid = parent;
+    }
+    return false;
+}
+#endif
+
+/* SIGKILL p's process group (the spawned process leads its own session:
+ * UV_PROCESS_DETACHED), so a node behind a wrapper that did not exec it
+ * goes too.  While the leader is not reaped its pid (the group's id) is
+ * not reused; once it is, the group is killed only while the node it
+ * started is still in it. */
+static void kill_group(hproc *p) {
+    int group = p->process.pid;
+    if (group <= 1) return;
+    if (!p->exited || (p->node_pid > 1 && stat_of(p->node_pid, NULL) == group)) kill(-group, SIGKILL);
+}
+
 void weir__host_kill(hproc *p) {
     if (p->killed) return;
     p->killed = true;
     pool_unlink(p);
+    kill_group(p);
     if (!p->exited) uv_process_kill(&p->process, SIGKILL);
     close_handles(p);
 }
@@ -220,10 +271,10 @@ static void set_loaded(hproc *p, const char *key, bool on) {
  * 0, or -1 with why. */
 static int limit_memory(hproc *p, json_t *ready, char *why, size_t cap) {
 #ifdef __linux__
-    /* The node process says its pid: the one spawned may be a wrapper
-     * script that runs node without exec. */
-    json_int_t said = json_integer_value(json_object_get(ready, "pid"));
-    int pid = said > 0 && said <= INT_MAX ? (int)said : p->process.pid;
+    /* The node process says its pid (p->node_pid, checked): the one
+     * spawned may be a wrapper script that runs node without exec. */
+    (void)ready;
+    int pid = p->node_pid;
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
     FILE *f = fopen(path, "r");
@@ -278,7 +329,25 @@ static void on_line(hproc *p, const char *s, size_t n) {
             return protocol_error(p, "no ready line at start");
         }
         char why[256];
-        int limited = limit_memory(p, msg, why, sizeof why);
+        /* The pid it names must be the process spawned or a descendant:
+         * a child that lies gets no other process killed or limited. */
+        json_int_t said = json_integer_value(json_object_get(msg, "pid"));
+        p->node_pid = said > 0 && said <= INT_MAX ? (int)said : p->process.pid;
+        int limited = 0;
+#ifdef __linux__
+        bool ours = is_ours(p, p->node_pid);
+#else
+        bool ours = p->node_pid == p->process.pid; /* no /proc to follow: the spawned process only */
+        if (!ours) p->node_pid = p->process.pid, ours = true; /* nothing is limited by pid here */
+#endif
+        if (!ours) {
+            snprintf(why, sizeof why, "its ready line names pid %d, which is not the process weir started (%d) "
+                     "or one of its children", p->node_pid, p->process.pid);
+            p->node_pid = 0;
+            limited = -1;
+        } else {
+            limited = limit_memory(p, msg, why, sizeof why);
+        }
         json_decref(msg);
         if (limited != 0) {
             char fail[400];
@@ -465,8 +534,12 @@ int weir__host_spawn(weir_host *h, weir_error *err) {
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->out},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->err},
     };
+    /* DETACHED: the child leads a new session and process group (setsid),
+     * so weir__host_kill reaches every process in it; it no longer gets a
+     * terminal's signals (Ctrl-C), which weir relays by closing its stdin
+     * or killing it. */
     uv_process_options_t o = {.exit_cb = on_child_exit, .file = h->node, .args = args, .env = env,
-                              .stdio_count = 3, .stdio = stdio};
+                              .stdio_count = 3, .stdio = stdio, .flags = UV_PROCESS_DETACHED};
     int rc = uv_spawn(h->loop, &p->process, &o);
     if (rc != 0) {
         p->killed = p->exited = true; /* never in the pool; the handles just close */

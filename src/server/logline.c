@@ -117,7 +117,11 @@ static char *message(const char *fmt, va_list ap) {
         return weir__strdup("(a log message that could not be formatted)");
     }
     size_t n = (size_t)full, keep = n < WEIR_LOGLINE_MAX_MESSAGE ? n : WEIR_LOGLINE_MAX_MESSAGE;
-    char *msg = weir__malloc(n + 1);
+    /* Room for the text and, when it is cut, the tail: a cut keeps at most
+     * WEIR_LOGLINE_MAX_MESSAGE bytes, which may leave fewer than the tail's
+     * length after it (n just above the bound), so the tail gets its own room. */
+    char tail[64];
+    char *msg = weir__malloc(n + 1 + sizeof tail);
     if (!msg) {
         va_end(again);
         return NULL;
@@ -126,9 +130,8 @@ static char *message(const char *fmt, va_list ap) {
     va_end(again);
     if (keep == n) return msg;
     while (keep > 0 && ((unsigned char)msg[keep] & 0xC0) == 0x80) keep--;
-    char tail[64];
     int t = snprintf(tail, sizeof tail, " ... (%zu more bytes cut)", n - keep);
-    memcpy(msg + keep, tail, (size_t)t + 1); /* n >= keep + 64: it fits */
+    memcpy(msg + keep, tail, (size_t)t + 1); /* keep <= n and t < sizeof tail: it fits */
     return msg;
 }
 

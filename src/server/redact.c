@@ -5,43 +5,22 @@
  */
 #include "server/redact.h"
 
-#include <string.h>
-#include <strings.h>
+#include "core/secret_name.h"
 
-/* Does s contain sub, ignoring ASCII case? */
-static bool contains(const char *s, const char *sub) {
-    size_t n = strlen(sub);
-    for (; *s; s++)
-        if (strncasecmp(s, sub, n) == 0) return true;
-    return false;
+/* Is m, under member name k, a secret to hide whole: any value but null,
+ * true and false (which carry none) under a secret name: a string, a
+ * number, or an object or array (tokens: ["…"]) with everything in it. */
+static bool hidden(const char *k, const json_t *m) {
+    return !json_is_null(m) && !json_is_boolean(m) && weir__is_secret_name(k);
 }
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t l = strlen(s), n = strlen(suffix);
-    return l >= n && strcasecmp(s + l - n, suffix) == 0;
-}
-
-bool weir_redact_is_secret_name(const char *name) {
-    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie", "set-cookie"};
-    static const char *const suffixes[] = {"-key", "_key", "apikey"};
-    static const char *const parts[] = {"token", "secret", "password", "passwd"};
-    if (!name) return false;
-    for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
-        if (strcasecmp(name, exact[i]) == 0) return true;
-    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
-        if (ends_with(name, suffixes[i])) return true;
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-        if (contains(name, parts[i])) return true;
-    return false;
-}
-
-/* Is there a secret under v (a string or number under a secret name)? */
+/* Is there a secret under v (a value under a secret name, see hidden)? */
 static bool has_secret(const json_t *v) {
     if (json_is_object(v)) {
         const char *k;
         json_t *m;
         json_object_foreach((json_t *)v, k, m) {
-            if ((json_is_string(m) || json_is_number(m)) && weir_redact_is_secret_name(k)) return true;
+            if (hidden(k, m)) return true;
             if (has_secret(m)) return true;
         }
     } else if (json_is_array(v)) {
@@ -58,7 +37,7 @@ static bool redact(json_t *v) {
         const char *k;
         json_t *m;
         json_object_foreach(v, k, m) {
-            if ((json_is_string(m) || json_is_number(m)) && weir_redact_is_secret_name(k)) {
+            if (hidden(k, m)) {
                 if (json_object_set_new(v, k, json_string(WEIR_REDACTED))) return false;
             } else if (!redact(m)) {
                 return false;

@@ -13,16 +13,11 @@
 /* What a secret value is shown as. */
 #define WEIR_REDACTED "***"
 
-/* Is `name` (a header or config key, case-insensitive) one whose value is a
- * secret: authorization, proxy-authorization, cookie, set-cookie, a name
- * ending in -key, _key or apikey, or containing token, secret, password or
- * passwd. */
-bool weir_redact_is_secret_name(const char *name);
-
 /* Graph definition doc (BORROWED, never modified) as it may be shown:
- * every string or number under a node's config whose member name is a
- * secret name (at any depth: config.headers.Authorization, config.apiKey)
- * reads WEIR_REDACTED.  NEW reference, to be read and serialised only, not
+ * every value under a node's config whose member name is a secret name
+ * (weir__is_secret_name in core/secret_name.h; at any depth:
+ * config.headers.Authorization, config.apiKey) reads WEIR_REDACTED, the
+ * whole value when it is an object or array; null, true and false stay.  NEW reference, to be read and serialised only, not
  * modified: it shares what needs no change with doc (doc itself when it
  * holds no secret, or is no graph).  NULL when out of memory. */
 json_t *weir_redact_graph(const json_t *doc);

@@ -109,12 +109,14 @@ static bool listed(const char *type, const char *const *types) {
     return false;
 }
 
-/* True when req's body (if any) has a content type the route accepts;
- * otherwise answered 415 naming what it accepts.  A request without a
- * body needs no content type. */
+/* True when req's content type is one the route accepts; otherwise
+ * answered 415 naming what it accepts.  Only a request with neither a body
+ * nor a Content-Type needs none: a form or text/plain type is 415 even with
+ * an empty body, so such a POST from a page never acts. */
 static bool body_type_ok(call *c, body_kind kind) {
-    if (kind == BODY_NONE || c->req->body_len == 0) return true;
+    if (kind == BODY_NONE) return true;
     const char *ct = weir_http_header(c->req, "content-type");
+    if (c->req->body_len == 0 && !ct) return true;
     char type[64] = "";
     bool params_ok = ct && media_type(ct, type, sizeof type);
     if (params_ok && (listed(type, JSON_TYPES) || (kind == BODY_GRAPH && listed(type, YAML_TYPES)))) return true;

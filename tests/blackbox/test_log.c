@@ -175,6 +175,13 @@ Test(log, json_mode_start_up_errors_are_json) {
         {"LOG_FORMAT=json LOG_LEVEL=loud " WEIR_BINARY " serve --memory", 2, "LOG_LEVEL"},
         {"LOG_FORMAT=json " WEIR_BINARY " serve --memory --host 0.0.0.0", 2, "HOST=0.0.0.0"},
         {in_use, 1, "address already in use"},
+        {"LOG_FORMAT=json MAX_WAVE_HOPS=0 " WEIR_BINARY " serve --memory", 2, "MAX_WAVE_HOPS must be at least 1"},
+        {"LOG_FORMAT=json MAX_CONNECTIONS=0 " WEIR_BINARY " serve --memory", 2,
+         "MAX_CONNECTIONS must be between 1 and 100000000"},
+        {WEIR_BINARY " serve --memory --log-format json --max-connections-per-ip 0", 2,
+         "MAX_CONNECTIONS_PER_IP must be between 1 and 100000000"},
+        {"LOG_FORMAT=json HEADER_TIMEOUT_MS=100000001 " WEIR_BINARY " serve --memory", 2,
+         "HEADER_TIMEOUT_MS must be between 1 and 100000000"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         proc_result r = proc_run(cases[i].cmd);
@@ -189,6 +196,26 @@ Test(log, json_mode_start_up_errors_are_json) {
         proc_free(&r);
     }
     close(fd);
+}
+
+/* The start line says what needs credentials: everything but /health*,
+ * /metrics unless METRICS_AUTH, GETs when PUBLIC_READS (SPEC §10). */
+Test(log, the_start_line_says_what_needs_credentials) {
+    const struct {
+        const char *args[8];
+        const char *says;
+    } cases[] = {
+        {{"--api-keys", "k1", NULL}, "(auth: API keys (1); every request needs credentials but /health*, /metrics)"},
+        {{"--api-keys", "k1", "--public-reads", "true", "--metrics-auth", "true"},
+         "every request needs credentials but /health*, GET and HEAD (PUBLIC_READS))"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        server s = serve_start(cases[i].args);
+        const char *log = log_with(&s, "listening on");
+        cr_assert(strstr(log, cases[i].says), "case %zu: %s", i, log);
+        cr_assert_null(strstr(log, "POST, PUT, PATCH and DELETE"), "%s", log);
+        serve_stop(&s);
+    }
 }
 
 /* Text lines start with a millisecond UTC time; JSON lines' time is one. */

@@ -201,6 +201,39 @@ Test(safety_415, a_text_plain_or_form_post_from_a_page_never_acts) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* An empty body does not lift the check: a form or text/plain type with
+ * no body is 415 and acts on nothing; no body and no type stays fine. */
+Test(safety_415, a_form_post_without_a_body_never_acts) {
+    server s = serve_start(NULL);
+    const char *id = load_graph(&s, "");
+    char path[256];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", id);
+    expect(post(&s, path, "Content-Type: application/x-www-form-urlencoded\r\n", ""), 415, "WEIR_EMEDIATYPE");
+    expect(post(&s, path, "Content-Type: text/plain\r\n", ""), 415, "WEIR_EMEDIATYPE");
+    expect(post(&s, path, "Content-Type: multipart/form-data; boundary=x\r\n", ""), 415, "WEIR_EMEDIATYPE");
+    raw_resp r = get(&s, "/api/executions", "");
+    cr_assert(json_is_array(r.json) && json_array_size(r.json) == 0, "a refused execute ran: %s", r.body);
+    raw_free(&r);
+    r = post(&s, path, JSON_CT, "");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char x[64];
+    snprintf(x, sizeof x, "%s", jstr(r.json, "executionId"));
+    raw_free(&r);
+    static const char *const acts[] = {"pause", "resume", "stop"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "/api/executions/%s/%s", x, acts[i]);
+        expect(post(&s, path, "Content-Type: application/x-www-form-urlencoded\r\n", ""), 415, "WEIR_EMEDIATYPE");
+        expect(post(&s, path, "Content-Type: text/plain\r\n", ""), 415, "WEIR_EMEDIATYPE");
+    }
+    snprintf(path, sizeof path, "/api/executions/%s", x);
+    r = get(&s, path, "");
+    cr_assert_str_eq(jstr(r.json, "state"), "running", "a refused pause or stop acted: %s", r.body);
+    raw_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/stop", x);
+    expect(post(&s, path, "", ""), 200, NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 /* ----------------------------------------------------------------- auth */
 
 #define SECRET "s3cret-for-the-safety-test-0123456789abcdef"

@@ -167,6 +167,28 @@ Test(wave, the_bound_is_a_setting_and_on_error_continue_goes_on) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* The stopped wave's error carries its code, "WEIR_ELIMIT", in the REST
+ * answer and in the Socket.IO and /ws acknowledgements (tests/js/wave_ack.cjs,
+ * with the stock npm clients). */
+Test(wave, a_stopped_wave_answers_with_its_code_on_every_transport) {
+    const char *const extra[] = {"--max-wave-hops", "100", NULL};
+    server s = serve_start(extra);
+    char *graph = lattice(12); /* 4095 hops */
+    char *cmd = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&cmd, &len);
+    cr_assert_not_null(f);
+    fprintf(f, "NODE_PATH='%s/js/node_modules' node '%s/tests/js/wave_ack.cjs' %d '' '%s'", WEIR_BUILD_DIR,
+            WEIR_SOURCE_DIR, s.port, graph);
+    fclose(f);
+    free(graph);
+    proc_result r = proc_run(cmd);
+    cr_assert_eq(r.status, 0, "wave_ack.cjs failed (exit %d):\n%s\n%s", r.status, r.out, r.err);
+    proc_free(&r);
+    free(cmd);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 Test(wave, a_bound_below_one_is_refused_at_start) {
     proc_result r = proc_run("MAX_WAVE_HOPS=0 " WEIR_BINARY " serve --memory --port 0");
     cr_assert_eq(r.status, 2, "%s", r.err);

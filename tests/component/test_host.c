@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -646,6 +648,93 @@ Test(host, the_memory_limit_is_on_node_behind_a_wrapper_too) {
     answer_free(&r);
     char *e = square_error();
     cr_assert_null(e, "%s", e);
+    finish();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    proc_result pr = proc_run(cmd);
+    proc_free(&pr);
+}
+
+/* The state letter of pid (/proc/<pid>/stat), or 0 when it is gone. */
+static char proc_state(int pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')');
+    return end && end[1] == ' ' ? end[2] : 0;
+}
+
+/* A node run by a wrapper that does not exec it, killed at the time limit:
+ * the node goes with the wrapper (not left running as an orphan). */
+Test(host, a_call_past_the_time_limit_kills_node_behind_a_wrapper) {
+    char dir[256], node[512], body[2048], wrapper[512], pidfile[512];
+    proc_tempdir(dir, sizeof dir, "node-orphan");
+    real_node(node, sizeof node);
+    snprintf(pidfile, sizeof pidfile, "%s/pids", dir);
+    /* --version is asked first; then a node that says it is ready and then
+     * never answers (as one stuck past the time limit, deaf to its stdin
+     * closing) runs as a child of the shell */
+    snprintf(body, sizeof body,
+             "[ \"$1\" = --version ] && exec %s --version\n"
+             "%s -e 'console.log(JSON.stringify({ready: true, node: process.version, pid: process.pid}));"
+             " setInterval(() => {}, 1000)' &\necho $! >> %s\nwait $!",
+             node, node, pidfile);
+    script(dir, "node", body);
+    snprintf(wrapper, sizeof wrapper, "%s/node", dir);
+    weir_host_options o = {.node = wrapper, .pool_size = 1, .timeout_ms = 300};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    answer r = invoke_wait("acme.math.square", SQUARE, json_integer(3), NULL);
+    cr_assert_str_eq(r.error, "timed out after 300 ms");
+    answer_free(&r);
+    FILE *f = fopen(pidfile, "r");
+    cr_assert_not_null(f);
+    int pid = 0;
+    cr_assert_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    /* gone, or dead and waiting for whoever adopted it to reap it */
+    uint64_t t0 = uv_hrtime();
+    char st;
+    while ((st = proc_state(pid)) != 0 && st != 'Z' && st != 'X' && uv_hrtime() - t0 < 5000000000ull) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (st && st != 'Z' && st != 'X') kill(pid, SIGKILL); /* leave nothing running when it fails */
+    cr_assert(st == 0 || st == 'Z' || st == 'X', "node %d is still running (state %c) after its call was killed", pid,
+              st);
+    finish();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    proc_result pr = proc_run(cmd);
+    proc_free(&pr);
+}
+
+/* A child whose ready line names a process that is not its own (here the
+ * test itself) does not start: weir neither limits nor ever kills it. */
+Test(host, a_ready_line_naming_another_process_is_refused) {
+    char dir[256], node[512], body[1200], wrapper[512];
+    proc_tempdir(dir, sizeof dir, "node-liar");
+    real_node(node, sizeof node);
+    snprintf(body, sizeof body,
+             "[ \"$1\" = --version ] && exec %s --version\n"
+             "echo '{\"ready\":true,\"node\":\"v22.0.0\",\"pid\":%d}'\nexec cat >/dev/null",
+             node, (int)getpid());
+    script(dir, "node", body);
+    snprintf(wrapper, sizeof wrapper, "%s/node", dir);
+    struct rlimit before, after;
+    cr_assert_eq(getrlimit(RLIMIT_DATA, &before), 0);
+    weir_host_options o = {.node = wrapper, .pool_size = 1, .timeout_ms = 2000, .memory_mb = 64};
+    cr_assert_eq(weir_host_create(&loop, &o, &host, NULL), 0);
+    answer r = invoke_wait("acme.math.square", SQUARE, json_integer(3), NULL);
+    cr_assert_not_null(r.error);
+    cr_assert(strstr(r.error, "its ready line names pid"), "%s", r.error);
+    cr_assert(strstr(r.error, "which is not the process weir started"), "%s", r.error);
+    answer_free(&r);
+    cr_assert_eq(getrlimit(RLIMIT_DATA, &after), 0);
+    cr_assert_eq(after.rlim_cur, before.rlim_cur, "the test's own memory limit was changed");
     finish();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -r %s", dir);

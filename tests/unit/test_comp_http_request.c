@@ -69,3 +69,26 @@ Test(http_request, bad_url_and_template_refused_at_load) {
     cr_assert(strstr(m, "template in url does not compile"), "%s", m);
     ts_fini(&ts);
 }
+
+/* A header template that does not compile is named, but a secret-named
+ * header's template is not echoed (it may hold the credential); another
+ * header's is, to help fix it. */
+Test(http_request, a_broken_secret_header_template_is_not_echoed) {
+    test_shell ts;
+    ts_init(&ts, false);
+    const char *m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"c\",\"nodes\":[{\"id\":\"n\",\"component\":"
+                                        "\"symbia.io.http-request\",\"config\":{\"url\":\"http://x/\",\"headers\":"
+                                        "{\"Authorization\":\"Bearer s3cr3t-{{value.\"}}}],\"edges\":[]}");
+    cr_assert(strstr(m, "template in header \"Authorization\" does not compile"), "%s", m);
+    cr_assert_null(strstr(m, "s3cr3t"), "%s", m);
+    m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"c\",\"nodes\":[{\"id\":\"n\",\"component\":"
+                            "\"symbia.io.http-request\",\"config\":{\"url\":\"http://x/\",\"headers\":"
+                            "{\"X-Access-Key\":\"ak-{{\"}}}],\"edges\":[]}");
+    cr_assert(strstr(m, "does not compile"), "%s", m);
+    cr_assert_null(strstr(m, "ak-"), "%s", m);
+    m = ts_graph_error(&ts, "{\"symbia\":\"1\",\"name\":\"c\",\"nodes\":[{\"id\":\"n\",\"component\":"
+                            "\"symbia.io.http-request\",\"config\":{\"url\":\"http://x/\",\"headers\":"
+                            "{\"X-Trace\":\"t-{{value.\"}}}],\"edges\":[]}");
+    cr_assert(strstr(m, "(template: t-{{value.)"), "%s", m);
+    ts_fini(&ts);
+}

@@ -112,3 +112,36 @@ Test(host_node, node_is_looked_up_along_the_path) {
     proc_result r = proc_run(cmd);
     proc_free(&r);
 }
+
+/* Relative PATH entries (".", "bin", "./bin", "../x") are never searched:
+ * they would pick up a node from the working directory. */
+Test(host_node, relative_path_entries_are_skipped) {
+    char root[128], bin[200], abs_dir[200], p[300], path[1024], buf[512], cwd[1024];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    proc_tempdir(root, sizeof root, "host-node-rel");
+    snprintf(bin, sizeof bin, "%s/bin", root);
+    snprintf(abs_dir, sizeof abs_dir, "%s/abs", root);
+    cr_assert_eq(mkdir(bin, 0755), 0);
+    cr_assert_eq(mkdir(abs_dir, 0755), 0);
+    snprintf(p, sizeof p, "%s/node", root);
+    touch(p, 0755);
+    snprintf(p, sizeof p, "%s/node", bin);
+    touch(p, 0755);
+    cr_assert_eq(chdir(root), 0);
+    bool found_rel = weir__host_find_node("node", ".:bin:./bin:../host-node-rel:abs", buf, sizeof buf) == 0;
+    char got[512];
+    snprintf(got, sizeof got, "%s", found_rel ? buf : "");
+    /* an absolute entry after the relative ones is still found */
+    snprintf(p, sizeof p, "%s/node", abs_dir);
+    touch(p, 0755);
+    snprintf(path, sizeof path, ".:bin:%s", abs_dir);
+    int rc = weir__host_find_node("node", path, buf, sizeof buf);
+    cr_assert_eq(chdir(cwd), 0);
+    cr_assert_not(found_rel, "a relative PATH entry was searched: %s", got);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(buf, p);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -r %s", root);
+    proc_result r = proc_run(cmd);
+    proc_free(&r);
+}

@@ -77,3 +77,38 @@ Test(logline, a_long_message_is_cut_and_says_so) {
     free(line);
     free(msg);
 }
+
+/* Every length around the bound: the cut tail fits however few bytes the
+ * message has past WEIR_LOGLINE_MAX_MESSAGE (run under ASan to see a write
+ * past the buffer), and what is kept plus the tail is exactly right. */
+Test(logline, every_length_around_the_bound_is_kept_or_cut_exactly) {
+    for (size_t n = WEIR_LOGLINE_MAX_MESSAGE - 4; n <= WEIR_LOGLINE_MAX_MESSAGE + 36; n++) {
+        char *msg = malloc(n + 1);
+        memset(msg, 'x', n);
+        msg[n] = '\0';
+        for (int json = 0; json <= 1; json++) {
+            char *line = written(json, NULL, msg);
+            char tail[64] = "";
+            if (n > WEIR_LOGLINE_MAX_MESSAGE)
+                snprintf(tail, sizeof tail, " ... (%zu more bytes cut)", n - WEIR_LOGLINE_MAX_MESSAGE);
+            size_t kept = n > WEIR_LOGLINE_MAX_MESSAGE ? WEIR_LOGLINE_MAX_MESSAGE : n;
+            const char *m;
+            json_t *j = NULL;
+            if (json) {
+                j = json_loads(line, 0, NULL);
+                cr_assert_not_null(j, "n=%zu", n);
+                m = json_string_value(json_object_get(j, "msg"));
+            } else {
+                m = strstr(line, "warn  ");
+                cr_assert_not_null(m, "n=%zu", n);
+                m += 6;
+            }
+            cr_assert_eq(strspn(m, "x"), kept, "n=%zu", n);
+            cr_assert(strncmp(m + kept, tail, strlen(tail)) == 0, "n=%zu: %s", n, m + kept);
+            cr_assert(m[kept + strlen(tail)] == (json ? '\0' : '\n'), "n=%zu", n);
+            json_decref(j);
+            free(line);
+        }
+        free(msg);
+    }
+}
