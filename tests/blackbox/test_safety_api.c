@@ -8,7 +8,6 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jwt.h"
 #include "proc.h"
 #include "serve.h"
 
@@ -96,7 +96,7 @@ static raw_resp post(const server *s, const char *path, const char *headers, con
 }
 
 static raw_resp get(const server *s, const char *path, const char *headers) {
-    char req[2048];
+    char req[4096]; /* room for a bearer header (2 KiB) */
     snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s\r\n", path, s->port,
              headers);
     return raw(s, req);
@@ -238,37 +238,12 @@ Test(safety_415, a_form_post_without_a_body_never_acts) {
 
 #define SECRET "s3cret-for-the-safety-test-0123456789abcdef"
 
-static char *b64url(const unsigned char *p, size_t n) {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(n * 4 / 3 + 4), *o = out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 6) *o++ = abc[(acc >> (bits -= 6)) & 63];
-    }
-    if (bits) *o++ = abc[(acc << (6 - bits)) & 63];
-    *o = '\0';
-    return out;
-}
-
 /* "Authorization: Bearer <HS256 JWT of payload>\r\n" (static). */
 static const char *bearer(const char *payload) {
     static char out[2048];
-    const char *header = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    char *h = b64url((const unsigned char *)header, strlen(header));
-    char *p = b64url((const unsigned char *)payload, strlen(payload));
-    char input[1024];
-    snprintf(input, sizeof input, "%s.%s", h, p);
-    unsigned char sig[32];
-    unsigned int n = 0;
-    HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (unsigned char *)input, strlen(input), sig, &n);
-    char *sg = b64url(sig, n);
-    snprintf(out, sizeof out, "Authorization: Bearer %s.%s\r\n", input, sg);
-    free(h);
-    free(p);
-    free(sg);
+    char *t = tj_jwt(payload, SECRET, NULL);
+    snprintf(out, sizeof out, "Authorization: Bearer %s\r\n", t);
+    free(t);
     return out;
 }
 

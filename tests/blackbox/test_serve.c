@@ -2,7 +2,6 @@
  * pause queue and its 429, YAML upload, graceful shutdown, auth. */
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <signal.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jwt.h"
 #include "proc.h"
 #include "serve.h"
 
@@ -358,47 +358,13 @@ Test(serve, help_lists_every_setting_and_refuses_bad_values) {
     "{\"symbia\":\"1\",\"name\":\"orders\",\"metadata\":{\"role\":\"pipeline\",\"ingress\":{\"node\":\"a\"}},"       \
     "\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[]}"
 
-static char *b64url(const unsigned char *p, size_t n) {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = malloc(n * 4 / 3 + 4), *o = out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | p[i];
-        bits += 8;
-        while (bits >= 6) *o++ = abc[(acc >> (bits -= 6)) & 63];
-    }
-    if (bits) *o++ = abc[(acc << (6 - bits)) & 63];
-    *o = '\0';
-    return out;
-}
-
 /* "Authorization: Bearer <JWT>" of a payload, signed HS256 (or RS256 with k). */
 static char *bearer_jwt(const char *payload, EVP_PKEY *k) {
-    const char *header = k ? "{\"alg\":\"RS256\",\"typ\":\"JWT\"}" : "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-    char *h = b64url((const unsigned char *)header, strlen(header));
-    char *p = b64url((const unsigned char *)payload, strlen(payload));
-    char input[2048];
-    snprintf(input, sizeof input, "%s.%s", h, p);
-    unsigned char sig[1024];
-    size_t sig_len = sizeof sig;
-    if (k) {
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        cr_assert(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) == 1);
-        cr_assert(EVP_DigestSign(md, sig, &sig_len, (unsigned char *)input, strlen(input)) == 1);
-        EVP_MD_CTX_free(md);
-    } else {
-        unsigned int n = 0;
-        HMAC(EVP_sha256(), JWT_SECRET_VALUE, (int)strlen(JWT_SECRET_VALUE), (unsigned char *)input, strlen(input),
-             sig, &n);
-        sig_len = n;
-    }
-    char *s = b64url(sig, sig_len);
-    char *out = malloc(strlen(input) + strlen(s) + 32);
-    sprintf(out, "Authorization: Bearer %s.%s", input, s);
-    free(h);
-    free(p);
-    free(s);
+    char *t = tj_jwt(payload, JWT_SECRET_VALUE, k);
+    char *out = malloc(strlen(t) + 32);
+    cr_assert_not_null(out);
+    sprintf(out, "Authorization: Bearer %s", t);
+    free(t);
     return out;
 }
 

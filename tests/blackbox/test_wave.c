@@ -10,31 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "graphs.h"
 #include "proc.h"
 #include "serve.h"
-
-/* `layers` layers of two passthroughs n<l>_0, n<l>_1; each node feeds both
- * nodes of the next layer.  One inject into n0_0 makes 2^layers - 1 hops. */
-static char *lattice(int layers) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    cr_assert_not_null(f);
-    fprintf(f, "{\"symbia\":\"1.0\",\"name\":\"lattice\",\"nodes\":[");
-    for (int l = 0; l < layers; l++)
-        for (int i = 0; i < 2; i++)
-            fprintf(f, "%s{\"id\":\"n%d_%d\",\"component\":\"symbia.core.passthrough\"}", l || i ? "," : "", l, i);
-    fprintf(f, "],\"edges\":[");
-    for (int l = 0; l + 1 < layers; l++)
-        for (int k = 0; k < 4; k++)
-            fprintf(f,
-                    "%s{\"source\":{\"node\":\"n%d_%d\",\"port\":\"out\"},\"target\":{\"node\":\"n%d_%d\","
-                    "\"port\":\"in\"}}",
-                    l || k ? "," : "", l, k / 2, l + 1, k % 2);
-    fprintf(f, "]}");
-    fclose(f);
-    return text;
-}
 
 static double now_ms(void) {
     struct timespec t;
@@ -95,7 +73,7 @@ static const char *error_message(http_resp *r) {
 
 Test(wave, a_fan_out_lattice_is_refused_fast_and_health_answers, .timeout = 120) {
     server s = serve_start(NULL);
-    char *graph = lattice(26);
+    char *graph = tg_lattice(26);
     injector in = {.s = &s};
     snprintf(in.path, sizeof in.path, "/api/executions/%s/inject", serve_execute(&s, graph, NULL));
     free(graph);
@@ -145,7 +123,7 @@ Test(wave, a_fan_out_lattice_is_refused_fast_and_health_answers, .timeout = 120)
 Test(wave, the_bound_is_a_setting_and_on_error_continue_goes_on) {
     const char *const extra[] = {"--max-wave-hops", "100", NULL};
     server s = serve_start(extra);
-    char *graph = lattice(12); /* 4095 hops */
+    char *graph = tg_lattice(12); /* 4095 hops */
     char path[256];
     snprintf(path, sizeof path, "/api/executions/%s/inject",
              serve_execute(&s, graph, "{\"onError\":\"continue\",\"completion\":\"never\"}"));
@@ -173,7 +151,7 @@ Test(wave, the_bound_is_a_setting_and_on_error_continue_goes_on) {
 Test(wave, a_stopped_wave_answers_with_its_code_on_every_transport) {
     const char *const extra[] = {"--max-wave-hops", "100", NULL};
     server s = serve_start(extra);
-    char *graph = lattice(12); /* 4095 hops */
+    char *graph = tg_lattice(12); /* 4095 hops */
     char *cmd = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&cmd, &len);
@@ -201,7 +179,7 @@ Test(wave, a_bound_below_one_is_refused_at_start) {
 }
 
 Test(wave, weir_run_takes_the_bound) {
-    char *graph = lattice(12);
+    char *graph = tg_lattice(12);
     char *file = proc_tempfile(".json", graph);
     free(graph);
     char cmd[512];

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "graphs.h"
 #include "failalloc.h"
 #include "shell.h"
 
@@ -17,31 +18,8 @@ static void teardown(void) {
 }
 TestSuite(wave, .init = setup, .fini = teardown);
 
-/* `layers` layers of two passthroughs n<l>_0, n<l>_1; each node feeds both
- * nodes of the next layer.  One inject into n0_0 makes 2^layers - 1 hops. */
-static char *lattice(int layers) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len); /* libc's malloc: the test allocator may be installed */
-    cr_assert_not_null(f);
-    fprintf(f, "{\"symbia\":\"1.0\",\"name\":\"lattice\",\"nodes\":[");
-    for (int l = 0; l < layers; l++)
-        for (int i = 0; i < 2; i++)
-            fprintf(f, "%s{\"id\":\"n%d_%d\",\"component\":\"symbia.core.passthrough\"}", l || i ? "," : "", l, i);
-    fprintf(f, "],\"edges\":[");
-    for (int l = 0; l + 1 < layers; l++)
-        for (int k = 0; k < 4; k++)
-            fprintf(f,
-                    "%s{\"source\":{\"node\":\"n%d_%d\",\"port\":\"out\"},\"target\":{\"node\":\"n%d_%d\","
-                    "\"port\":\"in\"}}",
-                    l || k ? "," : "", l, k / 2, l + 1, k % 2);
-    fprintf(f, "]}");
-    fclose(f);
-    return text;
-}
-
 static weir_graph *lattice_graph(int layers) {
-    char *text = lattice(layers);
+    char *text = tg_lattice(layers);
     weir_graph *g = ts_graph(&ts, text);
     free(text);
     return g;
