@@ -777,6 +777,8 @@ void weir_service_destroy(weir_service *s) {
     free_graphs(s);
     svc_index_free(&s->exec_ix);
     weir__free(s->scratch);
+    json_decref(s->memo_value);
+    weir_sbuf_unref(s->memo_text);
     svc_persist_close(s);
     weir_runtimes_destroy(s->runtimes);
     weir_realtime_destroy(s->rt);
