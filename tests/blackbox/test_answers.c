@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proc.h"
 #include "serve.h"
 
 #define FIVE_MB (5u << 20)
@@ -269,5 +270,21 @@ Test(answers, the_bounds_are_settings_and_small_answers_are_whole) {
     assert_too_large(&r, "MAX_ANSWER_BYTES (2000)", "[\"outputs\",\"trace\"]");
     http_free(&r);
     free(body);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+#define JS WEIR_SOURCE_DIR "/tests/js/"
+
+/* Acks over /ws and Socket.IO are bounded the same way, and a subscriber
+ * to the 60 output events of 5 MB does not hold the loop
+ * (tests/js/answers.cjs, with the npm clients of the js_clients fixture). */
+Test(answers, acks_over_ws_and_socket_io_are_bounded_and_output_events_do_not_stall, .timeout = 120) {
+    server s = serve_start(NULL);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "NODE_PATH='%s/js/node_modules' node '" JS "answers.cjs' %d", WEIR_BUILD_DIR, s.port);
+    proc_result r = proc_run(cmd);
+    cr_log_info("%s", r.out);
+    cr_assert_eq(r.status, 0, "answers.cjs failed (exit %d):\n%s\n%s", r.status, r.out, r.err);
+    proc_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
