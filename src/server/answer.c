@@ -4,6 +4,7 @@
  */
 #include "server/answer.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,15 @@ static size_t string_size(const char *p, size_t n, size_t total, size_t limit) {
     size_t size = n + 2;
     if (total + size > limit) return size; /* over on its bytes alone: no scan */
     for (size_t i = 0; i < n; i++) {
+        /* eight plain bytes at a time: none below 0x20, none '"' or '\\' */
+        while (i + 8 <= n) {
+            uint64_t w, ones = 0x0101010101010101u, high = 0x8080808080808080u;
+            memcpy(&w, p + i, 8);
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            if (((w - ones * 0x20) | (q - ones) | (b - ones)) & ~w & high) break; /* may hold one: bytewise */
+            i += 8;
+        }
+        if (i >= n) break;
         unsigned char c = (unsigned char)p[i];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         size += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 1 : 5;
