@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "serve.h"
@@ -287,4 +288,29 @@ Test(answers, acks_over_ws_and_socket_io_are_bounded_and_output_events_do_not_st
     cr_assert_eq(r.status, 0, "answers.cjs failed (exit %d):\n%s\n%s", r.status, r.out, r.err);
     proc_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* weir run --trace stops at MAX_TRACE_HOPS too, and says so. */
+Test(answers, weir_run_says_where_its_trace_stopped) {
+    char *graph = graph_text("lattice", 15, 2, false); /* 32767 hops */
+    char *file = proc_tempfile(".json", graph);
+    free(graph);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s run %s --inject n0_0=1 --trace", WEIR_BINARY, file);
+    proc_result r = proc_run(cmd);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "the trace stopped at MAX_TRACE_HOPS (10000): 22767 more hops not shown"), "%.300s",
+              r.out);
+    proc_free(&r);
+    snprintf(cmd, sizeof cmd, "%s run %s --inject n0_0=1 --trace --json", WEIR_BINARY, file);
+    r = proc_run(cmd);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *out = json_loads(r.out, 0, NULL), *t = json_array_get(json_object_get(out, "traces"), 0);
+    cr_assert_eq(json_array_size(json_object_get(t, "trace")), 10000, "%.300s", r.out);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(t, "traceTruncated"), "maxTraceHops")), 10000,
+                 "%.300s", r.out);
+    json_decref(out);
+    proc_free(&r);
+    unlink(file);
+    free(file);
 }
