@@ -81,7 +81,7 @@ run(async () => {
   console.log(`/ws: ack ${JSON.stringify(ack).length} bytes in ${ackMs.toFixed(0)} ms; ${outputs} output events ` +
     `(${(outBytes / 1048576).toFixed(0)} MB)${closed ? ', then cut off' : ''} in ${eventsMs.toFixed(0)} ms; ` +
     `/health ${h.count} times, slowest ${h.slowest.toFixed(0)} ms`);
-  assert.ok(h.slowest < 1000, `/health took ${h.slowest} ms`);
+  assert.ok(h.slowest < 1500, `/health took ${h.slowest} ms`); // ~0.4 s here, ~0.9 s with ASan (was 16 s)
   if (!closed) ws.close();
 
   // Socket.IO: the same ack (60 x 300 KB: over 16 MiB)
@@ -96,7 +96,7 @@ run(async () => {
   h = await stop();
   assertTooLarge(sack, 'Socket.IO ack');
   console.log(`Socket.IO: ack in ${sackMs.toFixed(0)} ms; /health slowest ${h.slowest.toFixed(0)} ms`);
-  assert.ok(h.slowest < 1000, `/health took ${h.slowest} ms`);
+  assert.ok(h.slowest < 1500, `/health took ${h.slowest} ms`);
   // a small inject is whole
   const small = await socket.emitWithAck('execution:inject', { executionId: xid, nodeId: 'src', value: 3 });
   assert.equal(Object.keys(small.outputs).length, WIDTH);
