@@ -70,12 +70,13 @@ static const char *dump(weir_service *s, json_t *v, size_t *len) {
 }
 
 /* Values worth writing out once for many events: long strings, and
- * containers held by more than their event (shared by a fan-out). */
+ * containers held by more than their event and one message (shared by a
+ * fan-out); small values are written out in place. */
 #define MEMO_MIN_STRING 4096
 
 static bool memo_worth(const json_t *v) {
     if (json_is_string(v)) return json_string_length(v) >= MEMO_MIN_STRING;
-    return (json_is_object(v) || json_is_array(v)) && v->refcount > 1;
+    return (json_is_object(v) || json_is_array(v)) && v->refcount > 2;
 }
 
 /* v's JSON text, written out once while events carry the same value one
