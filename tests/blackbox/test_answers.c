@@ -190,7 +190,8 @@ Test(answers, a_traced_chain_of_a_large_value_is_refused_by_the_answer_bound, .t
     assert_too_large(&in.r, "MAX_ANSWER_BYTES (16777216)", "[\"trace\"]");
     cr_assert_eq(json_string_length(json_object_get(json_object_get(in.r.json, "outputs"), "n59_0:out")), FIVE_MB);
     cr_assert_eq(json_integer_value(json_object_get(in.r.json, "hops")), 60, "%.300s", in.r.body);
-    cr_assert_lt(in.ms, 5000.0, "the answer took %.0f ms", in.ms); /* a sanitizer build sends 5 MB slowly */
+    /* a 5 MB answer (the outputs) is sent and parsed: seconds with ASan on a busy machine; /health is the loop */
+    cr_assert_lt(in.ms, 10000.0, "the answer took %.0f ms", in.ms);
     cr_assert_lt(health, 1000.0, "/health took %.0f ms", health);
     http_free(&in.r);
     free(body);
