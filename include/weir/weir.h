@@ -464,7 +464,10 @@ typedef enum weir_overflow {
 typedef struct weir_settled {
     uint64_t inject_id;
     json_t *outputs; /* {"node:port": value}, NULL unless WEIR_INJECT_OUTPUTS */
-    json_t *trace;   /* [{tick, from, to, value}], NULL unless WEIR_INJECT_TRACE */
+    json_t *trace;   /* [{tick, from, to, value}], NULL unless WEIR_INJECT_TRACE;
+                        at most max_trace_hops entries, the first hops */
+    uint64_t trace_cut; /* nonzero: the trace stopped recording at this
+                           bound (MAX_TRACE_HOPS) and hops > trace_cut */
     uint64_t hops;   /* messages processed on behalf of this inject */
     uint64_t first_tick, last_tick;
     int status;      /* 0; WEIR_ELIMIT when a wave it caused was stopped at
@@ -502,6 +505,8 @@ typedef struct weir_shell {
 
 /* MAX_WAVE_HOPS: messages one wave may process (SPEC §10). */
 #define WEIR_DEFAULT_MAX_WAVE_HOPS 1000000u
+/* MAX_TRACE_HOPS: trace entries one inject may record (SPEC §10). */
+#define WEIR_DEFAULT_MAX_TRACE_HOPS 10000u
 
 typedef struct weir_exec_options {
     const char *id;             /* execution id; NULL: "<graph id>-exec" */
@@ -523,6 +528,10 @@ typedef struct weir_exec_options {
      * an error (component:error on the node that emitted past the bound)
      * and goes on with the next input. */
     uint64_t max_wave_hops;
+    /* MAX_TRACE_HOPS; 0: WEIR_DEFAULT_MAX_TRACE_HOPS.  A traced inject
+     * records its first max_trace_hops hops; past them it goes on
+     * untraced and settles with weir_settled.trace_cut set. */
+    uint64_t max_trace_hops;
 } weir_exec_options;
 
 /* Read the execution settings of an object — the body of an execute request

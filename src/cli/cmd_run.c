@@ -126,6 +126,9 @@ static void print_trace(const weir_settled *s) {
                from ? from : "(inject)", json_string_value(json_object_get(h, "to")), v ? v : "?");
         free(v);
     }
+    if (s->trace_cut) /* never a silent cut */
+        printf("  ... the trace stopped at MAX_TRACE_HOPS (%llu): %llu more hops not shown\n",
+               (unsigned long long)s->trace_cut, (unsigned long long)(s->hops - json_array_size(s->trace)));
 }
 
 static void on_settled(void *ud, weir_exec *e, const weir_settled *s) {
@@ -133,8 +136,12 @@ static void on_settled(void *ud, weir_exec *e, const weir_settled *s) {
     run_state *rs = ud;
     if (!s->trace) return;
     if (rs->json)
-        json_array_append_new(rs->traces, json_pack("{s:I,s:I,s:O}", "inject", (json_int_t)(s->inject_id & 0xffffffffu),
-                                                     "hops", (json_int_t)s->hops, "trace", s->trace));
+        json_array_append_new(rs->traces, json_pack("{s:I,s:I,s:O,s:o*}", "inject",
+                                                     (json_int_t)(s->inject_id & 0xffffffffu), "hops",
+                                                     (json_int_t)s->hops, "trace", s->trace, "traceTruncated",
+                                                     s->trace_cut ? json_pack("{s:s,s:I}", "limit", "MAX_TRACE_HOPS",
+                                                                              "maxTraceHops", (json_int_t)s->trace_cut)
+                                                                  : NULL));
     else print_trace(s);
 }
 

@@ -33,6 +33,10 @@ static const setting SETTINGS[] = {
     {"MAX_BACKPRESSURE_QUEUE", "max-backpressure-queue", T_INT, "10000", "queued inputs per paused execution (429 beyond)"},
     {"MAX_WAVE_HOPS", "max-wave-hops", T_INT, "1000000",
      "messages one input's wave may process; past it the wave stops and the inject gets an error"},
+    {"MAX_TRACE_HOPS", "max-trace-hops", T_INT, "10000",
+     "trace entries one traced inject records; past them its answer says traceTruncated"},
+    {"MAX_ANSWER_BYTES", "max-answer-bytes", T_BYTES, "16777216",
+     "written-out size of an inject answer's outputs and trace; past it they are left out with an error (k, m)"},
     {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
     {"MAX_CONNECTIONS", "max-connections", T_INT, "10000",
@@ -225,6 +229,13 @@ static int apply(weir_service_config *c) {
                 return EXIT_USAGE;
             }
             c->max_wave_hops = (uint64_t)n;
+        } else if (strcmp(s->env, "MAX_TRACE_HOPS") == 0 || strcmp(s->env, "MAX_ANSWER_BYTES") == 0) {
+            if (n < 1) {
+                fprintf(stderr, "weir serve: %s must be at least 1, got %lld\n", s->env, n);
+                return EXIT_USAGE;
+            }
+            if (s->env[4] == 'T') c->max_trace_hops = (uint64_t)n;
+            else c->max_answer_bytes = (size_t)n;
         } else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||

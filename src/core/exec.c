@@ -66,7 +66,9 @@ static void origin_settle(weir_exec *e, uint32_t s, int status) {
     weir_origin *o = &e->org[s];
     if (!o->live) return;
     if (e->sh.settled) {
+        uint64_t traced = o->trace ? json_array_size(o->trace) : 0;
         weir_settled st = {.inject_id = origin_id(e, s), .outputs = o->outputs, .trace = o->trace, .hops = o->hops,
+                           .trace_cut = traced >= e->max_trace_hops && o->hops > traced ? e->max_trace_hops : 0,
                            .first_tick = o->first_tick, .last_tick = o->last_tick, .status = status, .user = o->user,
                            .error = o->error};
         e->sh.settled(e->sh.ud, e, &st);
@@ -202,7 +204,8 @@ static void free_inboxes(weir_exec *e) {
 static void trace_hop(weir_exec *e, weir_origin *o, const weir_msg *msg, uint32_t node) {
     o->hops++;
     o->last_tick = e->tick;
-    if (!o->trace) return;
+    /* MAX_TRACE_HOPS: past it the hops are counted, not recorded */
+    if (!o->trace || json_array_size(o->trace) >= e->max_trace_hops) return;
     char *to = weir__node_port(e, node, msg->port, true);
     char *from = msg->from == WEIR_NONE ? NULL : weir__node_port(e, msg->from, msg->from_port, false);
     json_t *entry = json_pack("{s:I,s:s?,s:s?,s:O}", "tick", (json_int_t)e->tick, "from", from, "to", to, "value",
@@ -709,6 +712,7 @@ int weir_exec_create(weir_graph *g, const weir_exec_options *opts, const weir_sh
                                                          : WEIR_OVERFLOW_REFUSE;
     e->max_queue = o.max_queue ? o.max_queue : DEFAULT_MAX_QUEUE;
     e->max_wave_hops = o.max_wave_hops ? o.max_wave_hops : WEIR_DEFAULT_MAX_WAVE_HOPS;
+    e->max_trace_hops = o.max_trace_hops ? o.max_trace_hops : WEIR_DEFAULT_MAX_TRACE_HOPS;
     if (o.timeout_ms >= 0) e->timeout_ms = o.timeout_ms;
     else if (g->timeout_ms >= 0) e->timeout_ms = g->timeout_ms;
     else e->timeout_ms = e->completion == WEIR_COMPLETION_AUTO ? o.default_timeout_ms : 0;

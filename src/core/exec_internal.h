@@ -135,6 +135,7 @@ struct weir_exec {
      * wave_cut: the bound was reached; the wave's messages are dropped and
      * its emits refused (WEIR_ELIMIT) until it ends (wave_end). */
     uint64_t wave_hops, max_wave_hops;
+    uint64_t max_trace_hops; /* MAX_TRACE_HOPS: trace entries per inject */
     bool wave_cut;
     uint32_t cur_node, cur_origin;
     bool fail_pending;

@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "server/answer.h"
 #include "server/logline.h"
 #include "server/service_internal.h"
 #include "server/sioapi.h"
@@ -28,6 +29,8 @@ void weir_service_config_defaults(weir_service_config *c) {
         .default_execution_timeout = 300000,
         .max_backpressure_queue = 10000,
         .max_wave_hops = WEIR_DEFAULT_MAX_WAVE_HOPS,
+        .max_trace_hops = WEIR_DEFAULT_MAX_TRACE_HOPS,
+        .max_answer_bytes = 16u << 20,
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_connections = 10000,
@@ -284,9 +287,9 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
                              (json_int_t)(settled ? st->first_tick : w->tick), "settled", settled, "state",
                              weir_state_name(weir_exec_state(x->e)));
     if (body && settled) {
-        json_object_set_new(body, "outputs", st->outputs ? json_incref(st->outputs) : json_object());
-        if (st->trace) json_object_set(body, "trace", st->trace);
         json_object_set_new(body, "hops", json_integer((json_int_t)st->hops));
+        /* MAX_ANSWER_BYTES: shared values count once per use, as written */
+        svc_answer_settled(body, st, s->cfg.max_answer_bytes);
     }
     if (body && dropped) json_object_set_new(body, "dropped", json_true());
     /* Why its wave stopped (MAX_WAVE_HOPS), else why the execution failed. */
@@ -448,7 +451,8 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     weir_exec_options o = {.timeout_ms = -1,
                            .default_timeout_ms = s->cfg.default_execution_timeout,
                            .max_queue = s->cfg.max_backpressure_queue,
-                           .max_wave_hops = s->cfg.max_wave_hops};
+                           .max_wave_hops = s->cfg.max_wave_hops,
+                           .max_trace_hops = s->cfg.max_trace_hops};
     int rc = parse_options(opts, &o, err);
     if (rc) return rc;
     /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
@@ -773,6 +777,8 @@ void weir_service_destroy(weir_service *s) {
     free_graphs(s);
     svc_index_free(&s->exec_ix);
     weir__free(s->scratch);
+    json_decref(s->memo_value);
+    weir_sbuf_unref(s->memo_text);
     svc_persist_close(s);
     weir_runtimes_destroy(s->runtimes);
     weir_realtime_destroy(s->rt);

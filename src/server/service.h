@@ -25,6 +25,8 @@ typedef struct weir_service_config {
     int64_t default_execution_timeout;  /* ms */
     size_t max_backpressure_queue;
     uint64_t max_wave_hops;             /* MAX_WAVE_HOPS: messages one wave may process (SPEC §10) */
+    uint64_t max_trace_hops;            /* MAX_TRACE_HOPS (10000): trace entries one inject records */
+    size_t max_answer_bytes;            /* MAX_ANSWER_BYTES (16 MiB): an inject answer's outputs + trace */
     bool enable_metrics;
     size_t max_body_bytes;
     /* Connections and browsers (SPEC §10), see weir_http_options. */

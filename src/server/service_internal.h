@@ -85,6 +85,10 @@ struct weir_service {
     uint64_t events_built, events_sent, subscribers_cut;
     char *scratch; /* JSON text of one event or answer at a time */
     size_t scratch_cap;
+    /* The last large event value written out and its text (a reference to
+     * each): a value shared by many events is written out once (hub.c). */
+    json_t *memo_value;
+    struct weir_sbuf *memo_text;
     svc_graph *graphs;
     weir_store *store; /* NULL: in memory (persist.c) */
     svc_exec *execs, *execs_tail;
