@@ -51,8 +51,9 @@ static void release(void *prepared) {
     weir__free(p);
 }
 
-static int compile(const char *what, const char *src, weir_tmpl **out, weir_error *err) {
-    int rc = weir__tmpl_compile(src, out, err);
+static int compile(const weir_node_info *node, const char *what, const char *src, weir_tmpl **out,
+                   weir_error *err) {
+    int rc = weir__tmpl_compile_with(src, &node->expr, out, err);
     if (rc == WEIR_EEXPR) {
         char inner[WEIR_ERROR_MAX];
         memcpy(inner, err->message, sizeof inner);
@@ -62,14 +63,13 @@ static int compile(const char *what, const char *src, weir_tmpl **out, weir_erro
 }
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
-    (void)node;
     http_prep *p = weir__calloc(1, sizeof *p);
     if (!p) return WEIR_ENOMEM;
     *prepared = p;
     const char *url = json_string_value(json_object_get(cfg, "url"));
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0 && strncmp(url, "{{", 2) != 0)
         return weir__error(err, WEIR_EGRAPH, "\"url\" must start with http:// or https:// (got \"%s\")", url);
-    int rc = compile("url", url, &p->url, err);
+    int rc = compile(node, "url", url, &p->url, err);
     if (rc) return rc;
     json_t *headers = json_object_get(cfg, "headers");
     size_t n = json_object_size(headers);
@@ -86,12 +86,12 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
             p->n_headers++;
             char what[300];
             snprintf(what, sizeof what, "header \"%s\"", k);
-            if ((rc = compile(what, json_string_value(v), &p->header_values[p->n_headers - 1], err))) return rc;
+            if ((rc = compile(node, what, json_string_value(v), &p->header_values[p->n_headers - 1], err))) return rc;
         }
     }
     json_t *body = json_object_get(cfg, "body");
     p->body_default = body == NULL;
-    if (json_is_string(body) && (rc = compile("body", json_string_value(body), &p->body, err))) return rc;
+    if (json_is_string(body) && (rc = compile(node, "body", json_string_value(body), &p->body, err))) return rc;
     return 0;
 }
 
