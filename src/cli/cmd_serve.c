@@ -33,6 +33,10 @@ static const setting SETTINGS[] = {
     {"MAX_BACKPRESSURE_QUEUE", "max-backpressure-queue", T_INT, "10000", "queued inputs per paused execution (429 beyond)"},
     {"MAX_WAVE_HOPS", "max-wave-hops", T_INT, "1000000",
      "messages one input's wave may process; past it the wave stops and the inject gets an error"},
+    {"EXPR_MAX_STEPS", "expr-max-steps", T_INT, "1048576",
+     "work one expression evaluation may do (about 10 ms); past it the evaluation fails on the error port"},
+    {"EXPR_MAX_BYTES", "expr-max-bytes", T_BYTES, "16777216",
+     "largest string or result of one expression (4x this allocated; suffixes k, m)"},
     {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
     {"MAX_CONNECTIONS", "max-connections", T_INT, "10000",
@@ -225,6 +229,13 @@ static int apply(weir_service_config *c) {
                 return EXIT_USAGE;
             }
             c->max_wave_hops = (uint64_t)n;
+        } else if (strcmp(s->env, "EXPR_MAX_STEPS") == 0 || strcmp(s->env, "EXPR_MAX_BYTES") == 0) {
+            if (n < 1) {
+                startup_error("%s must be at least 1, got %lld", s->env, n);
+                return EXIT_USAGE;
+            }
+            if (strcmp(s->env, "EXPR_MAX_STEPS") == 0) c->expr.max_steps = (size_t)n;
+            else c->expr.max_bytes = (size_t)n;
         } else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||

@@ -28,6 +28,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .default_execution_timeout = 300000,
         .max_backpressure_queue = 10000,
         .max_wave_hops = WEIR_DEFAULT_MAX_WAVE_HOPS,
+        .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT},
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_connections = 10000,
@@ -140,7 +141,7 @@ static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t cr
     if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
     else svc_uuid(sg->id);
     sg->created_ms = id ? created_ms : svc_now(s);
-    weir_graph_options o = {.id = sg->id, .problems = problems};
+    weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr};
     int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {

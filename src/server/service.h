@@ -25,6 +25,7 @@ typedef struct weir_service_config {
     int64_t default_execution_timeout;  /* ms */
     size_t max_backpressure_queue;
     uint64_t max_wave_hops;             /* MAX_WAVE_HOPS: messages one wave may process (SPEC §10) */
+    weir_expr_limits expr;              /* EXPR_MAX_STEPS, EXPR_MAX_BYTES: every graph's expression budget */
     bool enable_metrics;
     size_t max_body_bytes;
     /* Connections and browsers (SPEC §10), see weir_http_options. */
