@@ -120,7 +120,7 @@ Test(expr_budget, serve_takes_EXPR_MAX_BYTES_as_a_flag_with_a_suffix) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
-Test(expr_budget, a_bound_below_one_is_refused_at_start) {
+Test(expr_budget, a_bound_below_one_is_refused_at_start, .timeout = 60) {
     proc_result r = proc_run("EXPR_MAX_STEPS=0 " WEIR_BINARY " serve --memory --port 0");
     cr_assert_eq(r.status, 2, "%s", r.err);
     cr_assert(strstr(r.err, "EXPR_MAX_STEPS must be at least 1"), "%s", r.err);
