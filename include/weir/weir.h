@@ -171,6 +171,20 @@ typedef struct weir_effect_result {
     const char *error; /* failure message when !ok */
 } weir_effect_result;
 
+/* The budget of one expression evaluation (SPEC §10), per graph: settings
+ * EXPR_MAX_STEPS and EXPR_MAX_BYTES.  steps: units of work (callback calls,
+ * elements visited, blocks of text compared or copied, values of the result
+ * as written out), about 10 ns each; bytes: the largest string value and
+ * the largest result written out (an evaluation may allocate 4 times this).
+ * 0 means the default.  Past either the evaluation fails with WEIR_EEXPR
+ * and a message naming the setting. */
+#define WEIR_EXPR_MAX_STEPS_DEFAULT ((size_t)1 << 20)
+#define WEIR_EXPR_MAX_BYTES_DEFAULT ((size_t)16 << 20)
+typedef struct weir_expr_limits {
+    size_t max_steps;
+    size_t max_bytes;
+} weir_expr_limits;
+
 /* What weir_component.prepare sees of the node it prepares. */
 typedef struct weir_node_info {
     const char *node_id;
@@ -179,6 +193,9 @@ typedef struct weir_node_info {
     size_t n_outputs;
     const char *const *outputs;
     const weir_component *component; /* the descriptor being prepared */
+    weir_expr_limits expr;           /* the graph's expression budget (defaults
+                                        applied): compile the node's expressions
+                                        with it */
 } weir_node_info;
 
 /*
@@ -392,6 +409,7 @@ typedef struct weir_graph_options {
                           "target.port", "edges[2].source", "name").  The same
                           problems as `problems`, except that unknown components
                           (one string) are one object per node. */
+    weir_expr_limits expr; /* the expressions' budget; zero fields: the defaults */
 } weir_graph_options;
 
 /* Load and validate a graph definition (SPEC §1) against a registry.  `doc`

@@ -6,6 +6,7 @@
  * --virtual, on the virtual runtime instead (cmd_virtual.c). */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +41,10 @@ static const char HELP[] =
     "      --max-wave-hops N          messages one input's wave may process; past it the\n"
     "                                 wave stops with an error (default: MAX_WAVE_HOPS or\n"
     "                                 1000000)\n"
+    "      --expr-max-steps N         work one expression evaluation may do (default:\n"
+    "                                 EXPR_MAX_STEPS or 1048576, about 10 ms)\n"
+    "      --expr-max-bytes N[k|m]    largest string or result of one expression\n"
+    "                                 (default: EXPR_MAX_BYTES or 16m)\n"
     "  -h, --help\n"
     "\n"
     "Virtual time (SPEC §4.5): time moves only when asked, so races can be written\n"
@@ -266,9 +271,23 @@ static bool env_true(const char *name) {
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
 }
 
+/* A positive count; with `bytes`, a k or m suffix multiplies by 2^10, 2^20. */
+static bool parse_count(const char *v, bool bytes, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || v[0] == '-' || errno) return false;
+    unsigned shift = 0;
+    if (bytes && (*end == 'k' || *end == 'K')) shift = 10, end++;
+    else if (bytes && (*end == 'm' || *end == 'M')) shift = 20, end++;
+    if (*end || n < 1 || n > (SIZE_MAX >> shift)) return false;
+    *out = (size_t)(n << shift);
+    return true;
+}
+
 int weir_cmd_run(int argc, char **argv) {
     enum { OPT_JSON = 256, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP, OPT_MOCKS,
-           OPT_TICK, OPT_WAVE };
+           OPT_TICK, OPT_WAVE, OPT_XSTEPS, OPT_XBYTES };
     static const struct option opts[] = {{"inject", required_argument, NULL, 'i'},
                                          {"input", required_argument, NULL, 'f'},
                                          {"json", no_argument, NULL, OPT_JSON},
@@ -281,6 +300,8 @@ int weir_cmd_run(int argc, char **argv) {
                                          {"mocks", required_argument, NULL, OPT_MOCKS},
                                          {"tick-ms", required_argument, NULL, OPT_TICK},
                                          {"max-wave-hops", required_argument, NULL, OPT_WAVE},
+                                         {"expr-max-steps", required_argument, NULL, OPT_XSTEPS},
+                                         {"expr-max-bytes", required_argument, NULL, OPT_XBYTES},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     run_state rs = {.outputs = json_array(), .traces = json_array(), .logs = json_array()};
@@ -304,6 +325,8 @@ int weir_cmd_run(int argc, char **argv) {
     cli_virtual_args virt = {.tick_ms = 1};
     bool is_virtual = false;
     const char *wave_hops = getenv("MAX_WAVE_HOPS");
+    const char *xsteps = getenv("EXPR_MAX_STEPS"), *xbytes = getenv("EXPR_MAX_BYTES");
+    weir_graph_options gopts = {0};
     optind = 1;
     opterr = 0;
     while (code == EXIT_OK && (c = getopt_long(argc, argv, ":i:f:h", opts, NULL)) != -1) {
@@ -349,6 +372,8 @@ int weir_cmd_run(int argc, char **argv) {
             break;
         }
         case OPT_WAVE: wave_hops = optarg; break;
+        case OPT_XSTEPS: xsteps = optarg; break;
+        case OPT_XBYTES: xbytes = optarg; break;
         case 'h': fputs(HELP, stdout); goto out_early;
         default: code = cli_option_error("run", c, argc, argv, opts); goto out_early;
         }
@@ -363,6 +388,16 @@ int weir_cmd_run(int argc, char **argv) {
             code = EXIT_USAGE;
         }
         virt.max_wave_hops = n;
+    }
+    if (!code && xsteps && !parse_count(xsteps, false, &gopts.expr.max_steps)) {
+        fprintf(stderr, "weir run: --expr-max-steps (EXPR_MAX_STEPS) takes a positive number of steps, got '%s'\n",
+                xsteps);
+        code = EXIT_USAGE;
+    }
+    if (!code && xbytes && !parse_count(xbytes, true, &gopts.expr.max_bytes)) {
+        fprintf(stderr, "weir run: --expr-max-bytes (EXPR_MAX_BYTES) takes a positive number of bytes (suffixes k, "
+                        "m), got '%s'\n", xbytes);
+        code = EXIT_USAGE;
     }
     if (code) goto out_early;
     if (optind != argc - 1) {
@@ -396,7 +431,7 @@ int weir_cmd_run(int argc, char **argv) {
         goto out_early;
     }
     json_t *problems = json_array();
-    weir_graph_options gopts = {.problems = problems};
+    gopts.problems = problems;
     if (weir_graph_load(reg, doc, &gopts, &g, &err)) {
         fprintf(stderr, "weir run: %s: invalid graph\n", argv[optind]);
         size_t i;

@@ -37,6 +37,10 @@ static const setting SETTINGS[] = {
      "trace entries one traced inject records; past them its answer says traceTruncated"},
     {"MAX_ANSWER_BYTES", "max-answer-bytes", T_BYTES, "16777216",
      "written-out size of an inject answer's outputs and trace; past it they are left out with an error (k, m)"},
+    {"EXPR_MAX_STEPS", "expr-max-steps", T_INT, "1048576",
+     "work one expression evaluation may do (about 10 ms); past it the evaluation fails on the error port"},
+    {"EXPR_MAX_BYTES", "expr-max-bytes", T_BYTES, "16777216",
+     "largest string or result of one expression (4x this allocated; suffixes k, m)"},
     {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
     {"MAX_CONNECTIONS", "max-connections", T_INT, "10000",
@@ -231,11 +235,18 @@ static int apply(weir_service_config *c) {
             c->max_wave_hops = (uint64_t)n;
         } else if (strcmp(s->env, "MAX_TRACE_HOPS") == 0 || strcmp(s->env, "MAX_ANSWER_BYTES") == 0) {
             if (n < 1) {
-                fprintf(stderr, "weir serve: %s must be at least 1, got %lld\n", s->env, n);
+                startup_error("%s must be at least 1, got %lld", s->env, n);
                 return EXIT_USAGE;
             }
             if (s->env[4] == 'T') c->max_trace_hops = (uint64_t)n;
             else c->max_answer_bytes = (size_t)n;
+        } else if (strcmp(s->env, "EXPR_MAX_STEPS") == 0 || strcmp(s->env, "EXPR_MAX_BYTES") == 0) {
+            if (n < 1) {
+                startup_error("%s must be at least 1, got %lld", s->env, n);
+                return EXIT_USAGE;
+            }
+            if (strcmp(s->env, "EXPR_MAX_STEPS") == 0) c->expr.max_steps = (size_t)n;
+            else c->expr.max_bytes = (size_t)n;
         } else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||

@@ -12,8 +12,9 @@ const weir_component *const *weir_builtin_components(void) { return builtins; }
 
 void weir__release_expr(void *prepared) { weir__expr_free(prepared); }
 
-int weir__prepare_expr(json_t *cfg, const char *key, void **prepared, weir_error *err) {
-    return weir__expr_compile(json_string_value(json_object_get(cfg, key)), (weir_expr **)prepared, err);
+int weir__prepare_expr(const weir_node_info *node, json_t *cfg, const char *key, void **prepared, weir_error *err) {
+    return weir__expr_compile_with(json_string_value(json_object_get(cfg, key)), &node->expr, (weir_expr **)prepared,
+                                   err);
 }
 
 int weir__expr_failed(weir_ctx *ctx, int rc, json_t *value, const char *what, const weir_error *err) {

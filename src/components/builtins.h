@@ -20,8 +20,8 @@ extern const weir_component weir__state_once;
 /* Free a prepared compiled expression (a weir_expr *). */
 void weir__release_expr(void *prepared);
 /* prepare: compile config[key] (already checked to be a string) as the
- * node's prepared expression. */
-int weir__prepare_expr(json_t *cfg, const char *key, void **prepared, weir_error *err);
+ * node's prepared expression, with the node's graph's expression budget. */
+int weir__prepare_expr(const weir_node_info *node, json_t *cfg, const char *key, void **prepared, weir_error *err);
 /* An expression or template failed (rc) while processing value: WEIR_ENOMEM
  * is returned as is; any other failure is emitted on the error port as
  * {error: "<what>message", value}. */

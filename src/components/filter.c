@@ -13,8 +13,7 @@ static const weir_config_def config[] = {
 };
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
-    (void)node;
-    return weir__prepare_expr(cfg, "predicate", prepared, err);
+    return weir__prepare_expr(node, cfg, "predicate", prepared, err);
 }
 
 static int process(weir_ctx *ctx, unsigned port, json_t *value) {

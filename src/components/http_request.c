@@ -54,8 +54,9 @@ static void release(void *prepared) {
 
 /* Compile src; an error names `what` and quotes the template unless it is
  * `secret` (a secret-named header's value, never echoed: SPEC §10). */
-static int compile(const char *what, const char *src, bool secret, weir_tmpl **out, weir_error *err) {
-    int rc = weir__tmpl_compile(src, out, err);
+static int compile(const weir_node_info *node, const char *what, const char *src, bool secret, weir_tmpl **out,
+                   weir_error *err) {
+    int rc = weir__tmpl_compile_with(src, &node->expr, out, err);
     if (rc == WEIR_EEXPR) {
         char inner[WEIR_ERROR_MAX];
         memcpy(inner, err->message, sizeof inner);
@@ -68,14 +69,13 @@ static int compile(const char *what, const char *src, bool secret, weir_tmpl **o
 }
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
-    (void)node;
     http_prep *p = weir__calloc(1, sizeof *p);
     if (!p) return WEIR_ENOMEM;
     *prepared = p;
     const char *url = json_string_value(json_object_get(cfg, "url"));
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0 && strncmp(url, "{{", 2) != 0)
         return weir__error(err, WEIR_EGRAPH, "\"url\" must start with http:// or https:// (got \"%s\")", url);
-    int rc = compile("url", url, false, &p->url, err);
+    int rc = compile(node, "url", url, false, &p->url, err);
     if (rc) return rc;
     json_t *headers = json_object_get(cfg, "headers");
     size_t n = json_object_size(headers);
@@ -92,12 +92,14 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
             p->n_headers++;
             char what[300];
             snprintf(what, sizeof what, "header \"%s\"", k);
-            if ((rc = compile(what, json_string_value(v), weir__is_secret_name(k), &p->header_values[p->n_headers - 1], err))) return rc;
+            if ((rc = compile(node, what, json_string_value(v), weir__is_secret_name(k),
+                              &p->header_values[p->n_headers - 1], err)))
+                return rc;
         }
     }
     json_t *body = json_object_get(cfg, "body");
     p->body_default = body == NULL;
-    if (json_is_string(body) && (rc = compile("body", json_string_value(body), false, &p->body, err))) return rc;
+    if (json_is_string(body) && (rc = compile(node, "body", json_string_value(body), false, &p->body, err))) return rc;
     return 0;
 }
 

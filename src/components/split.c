@@ -46,7 +46,6 @@ static void release(void *prepared) {
 }
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
-    (void)node;
     json_t *cond = json_object_get(cfg, "condition"), *cases = json_object_get(cfg, "cases");
     if (!cond == !cases)
         return weir__error(err, WEIR_EGRAPH,
@@ -56,7 +55,7 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
     split_prep *p = weir__calloc(1, sizeof *p);
     if (!p) return WEIR_ENOMEM;
     *prepared = p;
-    if (cond) return weir__expr_compile(json_string_value(cond), &p->cond, err);
+    if (cond) return weir__expr_compile_with(json_string_value(cond), &node->expr, &p->cond, err);
     if (!(p->dflt = weir__strdup(json_string_value(json_object_get(cfg, "default"))))) return WEIR_ENOMEM;
     if (strcmp(p->dflt, "error") == 0)
         return weir__error(err, WEIR_EGRAPH, "\"default\": \"error\" is reserved for errors; pick another port");
@@ -74,7 +73,7 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
             return weir__error(err, WEIR_EGRAPH, "cases[%zu]: \"error\" is reserved for errors; pick another port", i);
         p->n_cases++;
         if (!(p->cases[i].port = weir__strdup(port))) return WEIR_ENOMEM;
-        int rc = weir__expr_compile(src, &p->cases[i].cond, err);
+        int rc = weir__expr_compile_with(src, &node->expr, &p->cases[i].cond, err);
         if (rc == WEIR_EEXPR) {
             char inner[WEIR_ERROR_MAX];
             memcpy(inner, err->message, sizeof inner);

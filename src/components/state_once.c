@@ -42,9 +42,8 @@ typedef struct once_state {
 } once_state;
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
-    (void)node;
     if (!json_object_get(cfg, "key")) return 0; /* NULL prepared: the whole value is the key */
-    return weir__prepare_expr(cfg, "key", prepared, err);
+    return weir__prepare_expr(node, cfg, "key", prepared, err);
 }
 
 static void cleanup(weir_ctx *ctx) {

@@ -22,6 +22,10 @@ typedef struct weir_expr_env {
 /* Compile.  On failure returns WEIR_EEXPR (or WEIR_ENOMEM) and err->message
  * reads "column N: <what is wrong>; <what is allowed>" (columns from 1). */
 int weir__expr_compile(const char *src, weir_expr **out, weir_error *err);
+/* The same, with the budget every evaluation of it gets (lim BORROWED,
+ * copied; NULL or zero fields: WEIR_EXPR_MAX_*_DEFAULT).
+ * weir__expr_compile uses the defaults. */
+int weir__expr_compile_with(const char *src, const weir_expr_limits *lim, weir_expr **out, weir_error *err);
 void weir__expr_free(weir_expr *x);
 /* The source text the expression was compiled from. */
 const char *weir__expr_source(const weir_expr *x);
@@ -32,12 +36,14 @@ const char *weir__expr_source(const weir_expr *x);
  * become null (as JSON.stringify does).  Functions as results are an error.
  * A runtime error (a property of undefined, calling a non-function, ...)
  * returns WEIR_EEXPR with a JavaScript-like message in err ("Cannot read
- * properties of undefined (reading 'x')").  The work is bounded (SPEC §10):
- * WEIR_EEXPR "expression takes too long" past the step budget, which also
- * counts text read or copied and the values of the result as a tree (what
- * writing it out visits: a value held n times counts n times, so a result
- * never costs more to serialise than the budget), "too large" past 16 MiB
- * written out, "Maximum call stack size exceeded" at 1024 levels or at the
+ * properties of undefined (reading 'x')").  The work is bounded (SPEC §10)
+ * by the limits x was compiled with: WEIR_EEXPR naming EXPR_MAX_STEPS past
+ * the step budget, which also counts text read or copied and the values of
+ * the result as a tree (what writing it out visits: a value held n times
+ * counts n times, so a result never costs more to serialise than the
+ * budget); naming EXPR_MAX_BYTES past that many bytes in one string or
+ * written out, or 4 times that allocated; "Maximum call stack size
+ * exceeded" at 1024 levels or at the
  * calling thread's stack, whichever comes first.  A result that is part of
  * env->value as it came costs nothing to leave. */
 int weir__expr_eval(const weir_expr *x, const weir_expr_env *env, json_t **out, weir_error *err);
@@ -48,6 +54,8 @@ int weir__expr_truthy(const weir_expr *x, const weir_expr_env *env, bool *out, w
 /* Templates: text with {{expression}} holes.  Compile errors name the hole
  * and the column within the whole template text. */
 int weir__tmpl_compile(const char *src, weir_tmpl **out, weir_error *err);
+/* The same, each hole compiled with weir__expr_compile_with(lim). */
+int weir__tmpl_compile_with(const char *src, const weir_expr_limits *lim, weir_tmpl **out, weir_error *err);
 void weir__tmpl_free(weir_tmpl *t);
 /* True if the template has at least one hole. */
 bool weir__tmpl_has_holes(const weir_tmpl *t);

@@ -43,8 +43,10 @@ int weir__xoom(xctx *c) {
 }
 
 static bool budget(xctx *c, size_t n) {
-    if (n > XMAX_MEMORY || c->mem + n > XMAX_MEMORY) {
-        weir__xthrow(c, "expression uses too much memory (more than %u MiB)", XMAX_MEMORY >> 20);
+    size_t max = XMEMORY(c->x);
+    if (n > max || c->mem + n > max) {
+        weir__xthrow(c, "the expression allocated more than 4 x EXPR_MAX_BYTES (%zu bytes); raise EXPR_MAX_BYTES if "
+                     "it is meant to", max);
         return false;
     }
     c->mem += n;
@@ -58,10 +60,16 @@ int weir__xstack_exceeded(xctx *c) {
 
 int weir__xsteps(xctx *c, size_t n) {
     c->steps += n;
-    if (c->steps > XMAX_STEPS)
-        return weir__xthrow(c, "expression takes too long (more than %u steps: callback calls, elements visited, text "
-                            "read or copied)", XMAX_STEPS);
+    if (c->steps > c->x->max_steps)
+        return weir__xthrow(c, "the expression did more than EXPR_MAX_STEPS (%zu) steps of work (callback calls, "
+                            "elements visited, text read or copied); raise EXPR_MAX_STEPS if it is meant to",
+                            c->x->max_steps);
     return 0;
+}
+
+int weir__xtoo_long(xctx *c) {
+    return weir__xthrow(c, "Invalid string length: more than EXPR_MAX_BYTES (%zu bytes); raise EXPR_MAX_BYTES if it "
+                        "is meant to", c->x->max_bytes);
 }
 
 /* A new chunk able to hold `n` more bytes. */
@@ -69,7 +77,7 @@ static bool arena_grow(xctx *c, size_t n) {
     size_t last = c->chunks ? c->chunks->cap : 0;
     size_t cap = last * 2 > 2 * n ? last * 2 : 2 * n;
     if (cap < 4096) cap = 4096;
-    if (c->mem + cap > XMAX_MEMORY && c->mem + n <= XMAX_MEMORY) cap = n;
+    if (c->mem + cap > XMEMORY(c->x) && c->mem + n <= XMEMORY(c->x)) cap = n;
     if (!budget(c, cap)) return false;
     xchunk *k = weir__malloc(sizeof *k + cap);
     if (!k) {
@@ -136,7 +144,7 @@ static void set_str(xval *out, const char *s) {
 }
 
 int weir__xstr_make(xctx *c, const char *p, size_t len, xval *out) {
-    if (len > XMAX_STRING) return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
+    if (len > c->x->max_bytes) return weir__xtoo_long(c);
     if (!len) {
         set_str(out, "");
         return 0;
@@ -160,7 +168,7 @@ int weir__xstr_concat(xctx *c, const xval *a, const xval *b, xval *out) {
         *out = *b;
         return 0;
     }
-    if (al + bl > XMAX_STRING) return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
+    if (al + bl > c->x->max_bytes) return weir__xtoo_long(c);
     const char *ap = a->u.s.p, *bp = b->u.s.p;
     if (ap + al == c->top && (size_t)(c->lim - c->top) >= bl) {
         /* a ends the arena: append in place (a's own view is unchanged) */
@@ -183,7 +191,7 @@ int weir__xstr_concat(xctx *c, const xval *a, const xval *b, xval *out) {
 
 void weir__xbuf_add(xbuf *b, const char *s, size_t n) {
     if (b->oom || b->big) return;
-    if (b->len + n > (b->limit ? b->limit : XMAX_STRING)) {
+    if (n > b->limit - b->len) {
         b->big = true;
         return;
     }
@@ -213,7 +221,7 @@ void weir__xbuf_free(xbuf *b) {
 int weir__xbuf_finish(xctx *c, xbuf *b, xval *out) {
     int rc = 0;
     if (b->oom) rc = weir__xoom(c);
-    else if (b->big) rc = weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
+    else if (b->big) rc = weir__xtoo_long(c);
     else rc = weir__xstr_make(c, b->p ? b->p : "", b->len, out);
     weir__xbuf_free(b);
     return rc;
@@ -1198,10 +1206,12 @@ static int wremember(wwalk *w, const json_t *j, wcost v) {
 
 static int too_big(xctx *c, const wcost *v, const wcost *max) {
     if (v->bytes > max->bytes)
-        return weir__xthrow(c, "the expression's result is too large: more than %u MiB written out (a value it "
-                            "holds several times counts each time)", XMAX_STRING >> 20);
-    return weir__xthrow(c, "expression takes too long: writing its result out visits more than %u values with what "
-                        "the evaluation did (a value it holds several times counts each time)", XMAX_STEPS);
+        return weir__xthrow(c, "the expression's result is more than EXPR_MAX_BYTES (%zu bytes) written out (a value "
+                            "it holds several times counts each time); raise EXPR_MAX_BYTES if it is meant to",
+                            c->x->max_bytes);
+    return weir__xthrow(c, "the expression did more than EXPR_MAX_STEPS (%zu) steps of work: writing its result out "
+                        "visits too many values with what the evaluation did (a value it holds several times counts "
+                        "each time); raise EXPR_MAX_STEPS if it is meant to", c->x->max_steps);
 }
 
 /* Bytes of a scalar written out (numbers: about). */
@@ -1275,7 +1285,8 @@ static int settle_result(xctx *c, json_t *j) {
     if (built_index(&w, j) < 0) return 0; /* a part of the input, as it came */
     if (settle(&w, j, 0) < 0)
         return weir__xthrow(c, "the result is nested too deeply (more than %d levels)", XMAX_VALUE_DEPTH);
-    wwalk ww = {c, &w, NULL, 0, 0, {XMAX_STEPS - (c->steps < XMAX_STEPS ? c->steps : XMAX_STEPS), XMAX_STRING}};
+    size_t ms = c->x->max_steps;
+    wwalk ww = {c, &w, NULL, 0, 0, {ms - (c->steps < ms ? c->steps : ms), c->x->max_bytes}};
     wcost total = {0, 0};
     int rc = wcost_of(&ww, j, 0, &total);
     if (!rc) c->steps += total.nodes;

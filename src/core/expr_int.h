@@ -22,13 +22,13 @@
 #define XMAX_NESTING 256             /* parser nesting ((, [, {, unary, ...) */
 #define XMAX_HEIGHT 512              /* height of the node tree */
 #define XMAX_EVAL_DEPTH 1024         /* nested eval frames at run time */
-#define XMAX_STRING (16u << 20)      /* bytes of one string value */
-#define XMAX_MEMORY (64u << 20)      /* bytes allocated by one evaluation */
-/* The work of one evaluation, about 10 ms on a 2020s server core (a step
- * is 10-20 ns): callback calls, elements visited, 256-byte blocks of text
- * compared or copied, and the values of its result as a tree (what writing
- * it out visits: a value held n times counts n times). */
-#define XMAX_STEPS (1u << 20)
+/* The budget of one evaluation is per expression (weir_expr.max_steps,
+ * max_bytes: settings EXPR_MAX_STEPS, EXPR_MAX_BYTES).  By default about
+ * 10 ms on a 2020s server core (a step is 10-20 ns): callback calls,
+ * elements visited, 256-byte blocks of text compared or copied, and the
+ * values of its result as a tree (what writing it out visits: a value held
+ * n times counts n times); 16 MiB in one string or written out; 64 MiB
+ * allocated. */
 #define XSTEP_COPY 256 /* bytes copied (memcpy, memcmp, memchr) per step */
 #define XSTEP_SCAN 16  /* bytes compared one at a time (search, string order) per step */
 #define XMAX_VALUE_DEPTH 2048        /* nesting of values walked recursively (jansson's parser limit) */
@@ -213,7 +213,13 @@ struct weir_expr {
     char *pool;
     uint32_t root;
     uint32_t nslots; /* arrow parameters, each with its own slot */
+    size_t max_steps; /* the budget of one evaluation (weir_expr_limits, defaults applied) */
+    size_t max_bytes; /* longest string, largest result written out; allocation: XMEMORY(x) */
 };
+/* Set x's budget (lim NULL or zero fields: the defaults). */
+void weir__xset_limits(weir_expr *x, const weir_expr_limits *lim);
+/* Bytes one evaluation may allocate: 4 times its EXPR_MAX_BYTES (64 MiB by default). */
+#define XMEMORY(x) ((x)->max_bytes * 4)
 
 /* Compile src[0..len) (not necessarily NUL-terminated); columns in messages
  * are offset by col0.  Used by templates for their holes. */
@@ -437,6 +443,8 @@ int weir__xoom(xctx *c);
 int weir__xthrow(xctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int weir__xtemp(xctx *c, json_t *j); /* STOLEN: kept alive until the end */
 int weir__xsteps(xctx *c, size_t n);
+/* Throw "Invalid string length" naming EXPR_MAX_BYTES (a string would be longer). */
+int weir__xtoo_long(xctx *c);
 /* The "Maximum call stack size exceeded" error for a stack at its floor. */
 int weir__xstack_exceeded(xctx *c);
 int weir__xto_json(xctx *c, const xval *v, json_t **out); /* NEW; sentinels for undefined/NaN */
@@ -457,9 +465,9 @@ int weir__xstr_concat(xctx *c, const xval *a, const xval *b, xval *out);
 typedef struct xbuf {
     char *p;
     size_t len, cap;
-    size_t limit; /* most bytes; 0 means XMAX_STRING */
+    size_t limit; /* most bytes (the expression's max_bytes, or more for texts outside it) */
     bool oom;  /* an append failed */
-    bool big;  /* exceeded XMAX_STRING */
+    bool big;  /* exceeded limit */
 } xbuf;
 void weir__xbuf_add(xbuf *b, const char *s, size_t n);
 void weir__xbuf_addc(xbuf *b, char ch);

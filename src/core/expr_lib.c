@@ -363,7 +363,7 @@ static int json_stringify(xctx *c, xval *args, size_t n, xval *out) {
         if (gaplen > 10) gaplen = weir__xu16_off(sp->u.s.p, sp->u.s.len, 10);
         memcpy(gap, sp->u.s.p, gaplen);
     }
-    xbuf b = {0};
+    xbuf b = {.limit = c->x->max_bytes};
     char num[32];
     switch (v->t) {
     case V_UNDEF: case V_FUNC: *out = UNDEF; return 0;
@@ -631,7 +631,7 @@ int weir__xjoin(xctx *c, json_t *arr, const char *sep, size_t seplen, xval *out,
             return 0;
         }
     }
-    xbuf b = {0};
+    xbuf b = {.limit = c->x->max_bytes};
     for (size_t i = 0; i < n && !rc && !b.oom && !b.big; i++) {
         if (i) weir__xbuf_add(&b, sep, seplen);
         xval e = elem(arr, i), s;
@@ -737,7 +737,7 @@ static int change_case(xctx *c, const xval *self, bool upper, xval *out) {
         *out = *self;
         return 0;
     }
-    if (n > XMAX_STRING / 2) return weir__xthrow(c, "Invalid string length");
+    if (n > c->x->max_bytes / 2) return weir__xtoo_long(c);
     int rc = text_work(c, n);
     if (rc) return rc;
     char *d = weir__xalloc(c, n * 2 + 4);
@@ -802,14 +802,13 @@ static int str_pad(xctx *c, const xval *self, xval *args, size_t n, bool start, 
         return 0;
     }
     double want = trunc(target) - (double)s.u16;
-    if (want + (double)s.n > (double)XMAX_STRING)
-        return weir__xthrow(c, "Invalid string length (padding to %.0f exceeds %u bytes)", target, XMAX_STRING);
+    if (want + (double)s.n > (double)c->x->max_bytes) return weir__xtoo_long(c);
     size_t fill_units = (size_t)want;
     ustr f = mk_ustr(&fill);
     size_t reps = fill_units / f.u16, rest = fill_units % f.u16;
     size_t rest_bytes = uoff(&f, rest);
     size_t total = s.n + reps * f.n + rest_bytes;
-    if (total > XMAX_STRING) return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
+    if (total > c->x->max_bytes) return weir__xtoo_long(c);
     if ((rc = text_work(c, total))) return rc;
     char *d = weir__xalloc(c, total);
     if (!d) return c->fail;
@@ -850,7 +849,7 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
     const xval *fn = arg(args, n, 1);
     if (fn->t != V_FUNC && (rc = str_arg(c, args, n, 1, &rep))) return rc;
     ustr s = mk_ustr(self);
-    xbuf b = {0};
+    xbuf b = {.limit = c->x->max_bytes};
     xsearch sr;
     weir__xsearch_init(&sr, pat.u.s.p, pat.u.s.len);
     size_t pos = 0, last = 0;
@@ -1075,8 +1074,7 @@ static int str_method(xctx *c, unsigned id, const xval *self, xval *args, size_t
             ret_str(out, "", 0);
             return 0;
         }
-        if (x * (double)self->u.s.len > (double)XMAX_STRING)
-            return weir__xthrow(c, "Invalid string length (more than %u bytes)", XMAX_STRING);
+        if (x * (double)self->u.s.len > (double)c->x->max_bytes) return weir__xtoo_long(c);
         size_t reps = (size_t)x, len = self->u.s.len;
         if ((rc = text_work(c, reps * len))) return rc;
         char *d = weir__xalloc(c, reps * len);

@@ -1049,6 +1049,7 @@ int weir__expr_compile_span(const char *src, size_t len, size_t col0, weir_expr 
     x->pool = p.lx.pool;
     x->root = root;
     x->nslots = p.nslots;
+    weir__xset_limits(x, NULL);
     p.nodes = NULL;
     p.kids = NULL;
     p.lx.pool = NULL;
@@ -1072,6 +1073,20 @@ int weir__expr_compile(const char *src, weir_expr **out, weir_error *err) {
         return weir__error(err, WEIR_EINVAL, "no expression given");
     }
     return weir__expr_compile_span(src, strlen(src), 0, out, err);
+}
+
+int weir__expr_compile_with(const char *src, const weir_expr_limits *lim, weir_expr **out, weir_error *err) {
+    int rc = weir__expr_compile(src, out, err);
+    if (!rc) weir__xset_limits(*out, lim);
+    return rc;
+}
+
+void weir__xset_limits(weir_expr *x, const weir_expr_limits *lim) {
+    x->max_steps = lim && lim->max_steps ? lim->max_steps : WEIR_EXPR_MAX_STEPS_DEFAULT;
+    x->max_bytes = lim && lim->max_bytes ? lim->max_bytes : WEIR_EXPR_MAX_BYTES_DEFAULT;
+    /* the sums below (steps + a block, 2 * bytes, 4 * bytes) stay in size_t */
+    if (x->max_steps > SIZE_MAX / 4) x->max_steps = SIZE_MAX / 4;
+    if (x->max_bytes > SIZE_MAX / 8) x->max_bytes = SIZE_MAX / 8;
 }
 
 void weir__expr_free(weir_expr *x) {

@@ -144,6 +144,14 @@ int weir__tmpl_compile(const char *src, weir_tmpl **out, weir_error *err) {
     return 0;
 }
 
+int weir__tmpl_compile_with(const char *src, const weir_expr_limits *lim, weir_tmpl **out, weir_error *err) {
+    int rc = weir__tmpl_compile(src, out, err);
+    if (!rc)
+        for (size_t i = 0; i < (*out)->nparts; i++)
+            if ((*out)->parts[i].x) weir__xset_limits((*out)->parts[i].x, lim);
+    return rc;
+}
+
 void weir__tmpl_free(weir_tmpl *t) {
     if (!t) return;
     for (size_t i = 0; i < t->nparts; i++) weir__expr_free(t->parts[i].x);

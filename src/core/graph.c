@@ -25,6 +25,7 @@ typedef struct loader {
     bool oom;
     weir_graph *g;
     char *declared; /* "a, b, c" for messages, built once */
+    weir_expr_limits expr; /* the options' expression budget, defaults applied */
 } loader;
 
 enum {
@@ -730,7 +731,7 @@ static void prepare_nodes(loader *L) {
         weir_node *nd = &g->nodes[v];
         if (!nd->comp || !nd->comp->prepare || !nd->config) continue;
         weir_node_info info = {nd->id, nd->n_inputs, (const char *const *)nd->inputs, nd->n_outputs,
-                               (const char *const *)nd->outputs, nd->comp};
+                               (const char *const *)nd->outputs, nd->comp, L->expr};
         weir_error perr;
         weir__error_clear(&perr);
         int rc = nd->comp->prepare(&info, nd->config, &nd->prepared, &perr);
@@ -751,7 +752,10 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
     loader L = {.reg = reg,
                 .problems = json_array(),
                 .details = want_details ? json_array() : NULL,
-                .g = weir__calloc(1, sizeof(weir_graph))};
+                .g = weir__calloc(1, sizeof(weir_graph)),
+                .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT}};
+    if (opts && opts->expr.max_steps) L.expr.max_steps = opts->expr.max_steps;
+    if (opts && opts->expr.max_bytes) L.expr.max_bytes = opts->expr.max_bytes;
     if (!L.problems || (want_details && !L.details) || !L.g) {
         json_decref(L.problems);
         json_decref(L.details);

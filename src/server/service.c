@@ -31,6 +31,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .max_wave_hops = WEIR_DEFAULT_MAX_WAVE_HOPS,
         .max_trace_hops = WEIR_DEFAULT_MAX_TRACE_HOPS,
         .max_answer_bytes = 16u << 20,
+        .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT},
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_connections = 10000,
@@ -143,7 +144,7 @@ static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t cr
     if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
     else svc_uuid(sg->id);
     sg->created_ms = id ? created_ms : svc_now(s);
-    weir_graph_options o = {.id = sg->id, .problems = problems};
+    weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr};
     int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {

@@ -59,7 +59,7 @@ Test(expr_shared, doubling_a_value_is_refused_at_the_budget, .timeout = 10) {
     weir_error err;
     cr_assert_eq(run("value.reduce(a => [a, a], 0)", v, &out, &err), WEIR_EEXPR);
     cr_assert_null(out);
-    cr_assert(strstr(err.message, "takes too long") && strstr(err.message, "counts each time"), "%s", err.message);
+    cr_assert(strstr(err.message, "did more than EXPR_MAX_STEPS (1048576) steps") && strstr(err.message, "counts each time"), "%s", err.message);
     json_decref(v);
     /* 2^10 leaves are fine, and written out in full */
     v = range(10);
@@ -75,7 +75,7 @@ Test(expr_shared, doubling_a_value_is_refused_at_the_budget, .timeout = 10) {
 
 Test(expr_shared, concatenating_a_value_into_itself_is_refused, .timeout = 10) {
     json_t *v = range(30);
-    cr_assert(strstr(text_of("value.reduce(a => a.concat([a]), [])", v), "takes too long"), "%s",
+    cr_assert(strstr(text_of("value.reduce(a => a.concat([a]), [])", v), "did more than EXPR_MAX_STEPS (1048576) steps"), "%s",
               text_of("value.reduce(a => a.concat([a]), [])", v));
     cr_assert_str_eq(text_of("value.slice(0, 3).reduce(a => a.concat([a]), [])", v), "[[],[[]],[[],[[]]]]");
     json_decref(v);
@@ -89,8 +89,8 @@ Test(expr_shared, a_large_input_held_many_times_is_refused, .timeout = 10) {
     free(big);
     const char *t = text_of("value.items.map(() => value)", v);
     cr_assert_str_eq(t,
-                     "error: the expression's result is too large: more than 16 MiB written out (a value it holds "
-                     "several times counts each time)");
+                     "error: the expression's result is more than EXPR_MAX_BYTES (16777216 bytes) written out (a value "
+                     "it holds several times counts each time); raise EXPR_MAX_BYTES if it is meant to");
     /* once is fine (and costs nothing: it is the input) */
     cr_assert_str_eq(text_of("value.items.map(() => value).length", v), "100");
     cr_assert_str_eq(text_of("[value].length", v), "1");
@@ -214,25 +214,25 @@ Test(expr_search, text_compared_counts_as_work, .timeout = 10) {
     /* 4096 scans of a megabyte: 4 GB read for 4096 callback calls */
     json_t *v = range(4096);
     const char *t = text_of("['a'.repeat(1e6)].map(s => value.every(() => !s.includes('b')))[0]", v);
-    cr_assert(strstr(t, "takes too long"), "%s", t);
+    cr_assert(strstr(t, "did more than EXPR_MAX_STEPS (1048576) steps"), "%s", t);
     t = text_of("['a'.repeat(1e6)].map(s => ['b' + s.slice(1)].map(e => value.every(() => !s.endsWith(e)))[0])[0]",
                 v);
-    cr_assert(strstr(t, "takes too long"), "%s", t);
+    cr_assert(strstr(t, "did more than EXPR_MAX_STEPS (1048576) steps"), "%s", t);
     t = text_of("['a'.repeat(1e6)].map(s => ['a'.repeat(1e6)].map(u => value.every(() => s === u))[0])[0]", v);
-    cr_assert(strstr(t, "takes too long"), "%s", t);
+    cr_assert(strstr(t, "did more than EXPR_MAX_STEPS (1048576) steps"), "%s", t);
     t = text_of("['a'.repeat(1e6)].map(s => ['a'.repeat(1e6)].map(u => value.every(() => s <= u))[0])[0]", v);
-    cr_assert(strstr(t, "takes too long"), "%s", t);
+    cr_assert(strstr(t, "did more than EXPR_MAX_STEPS (1048576) steps"), "%s", t);
     /* reading a long string's length or a character far in reads what comes before */
     static const char *const reads[] = {"s.charAt(5) === 'a'", "s.length > 0", "s[999999] === 'a'", "s.at(-1)"};
     for (size_t i = 0; i < sizeof reads / sizeof *reads; i++) {
         char src[160];
         snprintf(src, sizeof src, "['a'.repeat(1e6)].map(s => value.every(() => %s))[0]", reads[i]);
         t = text_of(src, v);
-        cr_assert(strstr(t, "takes too long"), "%s: %s", src, t);
+        cr_assert(strstr(t, "did more than EXPR_MAX_STEPS (1048576) steps"), "%s: %s", src, t);
     }
     /* sorting long strings compares them */
     t = text_of("value.map(x => 'a'.repeat(2000) + x).toSorted().length", v);
-    cr_assert(strstr(t, "takes too long"), "%s", t);
+    cr_assert(strstr(t, "did more than EXPR_MAX_STEPS (1048576) steps"), "%s", t);
     /* small scans are nothing */
     cr_assert_str_eq(text_of("value.every(x => !String(x).includes('z'))", v), "true");
     json_decref(v);
@@ -324,4 +324,92 @@ Test(expr_stack, deep_values_stop_at_the_stack, .timeout = 20) {
         cr_assert(j.eval_rc == 0 || j.eval_rc == WEIR_EEXPR, "%s: %d %s", srcs[i], j.eval_rc, j.message);
     }
     json_decref(v);
+}
+
+/* ---------------------------------------------- the budget is a setting */
+
+/* As text_of, with the expression compiled with lim. */
+static const char *text_with(const char *src, json_t *value, size_t max_steps, size_t max_bytes) {
+    static char buf[WEIR_ERROR_MAX + 16];
+    weir_expr_limits lim = {max_steps, max_bytes};
+    weir_expr *x;
+    weir_error err = {0};
+    cr_assert_eq(weir__expr_compile_with(src, &lim, &x, &err), 0, "%s", err.message);
+    weir_expr_env env = {value, NULL, "in"};
+    json_t *out;
+    int rc = weir__expr_eval(x, &env, &out, &err);
+    weir__expr_free(x);
+    if (rc) {
+        cr_assert_eq(rc, WEIR_EEXPR, "%s", err.message);
+        snprintf(buf, sizeof buf, "error: %s", err.message);
+        return buf;
+    }
+    char *s;
+    cr_assert_eq(weir__js_stringify(out, &s, NULL), 0);
+    snprintf(buf, sizeof buf, "%s", s);
+    weir__free(s);
+    json_decref(out);
+    return buf;
+}
+
+Test(expr_settings, a_small_step_budget_stops_a_cheap_expression_and_names_the_setting) {
+    json_t *v = range(100);
+    cr_assert_str_eq(text_with("value.map(x => x * 2).length", v, 50, 0),
+                     "error: the expression did more than EXPR_MAX_STEPS (50) steps of work (callback calls, elements "
+                     "visited, text read or copied); raise EXPR_MAX_STEPS if it is meant to");
+    /* the result written out counts too */
+    cr_assert(strstr(text_with("value.map(x => [x])", v, 150, 0),
+                     "did more than EXPR_MAX_STEPS (150) steps of work: writing its result out"));
+    /* the same with the default budget, or one just large enough */
+    cr_assert_str_eq(text_with("value.map(x => x * 2).length", v, 0, 0), "100");
+    cr_assert_str_eq(text_with("value.map(x => x * 2).length", v, 1000, 0), "100");
+    json_decref(v);
+}
+
+Test(expr_settings, a_large_step_budget_lets_a_heavier_expression_pass, .timeout = 20) {
+    /* 1100 x 1100 callback calls: more than the default 2^20 */
+    json_t *v = range(1100);
+    const char *src = "value.reduce(a => value.reduce(b => b + 1, a), 0)";
+    cr_assert(strstr(text_with(src, v, 0, 0), "did more than EXPR_MAX_STEPS (1048576) steps"));
+    cr_assert_str_eq(text_with(src, v, (size_t)4 << 20, 0), "1210000");
+    json_decref(v);
+}
+
+Test(expr_settings, the_byte_budget_bounds_strings_results_and_memory, .timeout = 20) {
+    static const char *const big =
+        "error: Invalid string length: more than EXPR_MAX_BYTES (1000 bytes); raise EXPR_MAX_BYTES if it is meant to";
+    cr_assert_str_eq(text_with("'x'.repeat(1000).length", NULL, 0, 1000), "1000");
+    cr_assert_str_eq(text_with("'x'.repeat(1001).length", NULL, 0, 1000), big);
+    cr_assert_str_eq(text_with("'x'.padEnd(1001).length", NULL, 0, 1000), big);
+    cr_assert_str_eq(text_with("('x'.repeat(600) + 'y'.repeat(600)).length", NULL, 0, 1000), big);
+    cr_assert_str_eq(text_with("['x'.repeat(600), 'y'.repeat(600)].join('').length", NULL, 0, 1000), big);
+    cr_assert_str_eq(text_with("JSON.stringify(['x'.repeat(600), 'y'.repeat(600)]).length", NULL, 0, 1000), big);
+    /* a result larger than the bound written out */
+    cr_assert(strstr(text_with("['x'.repeat(600), 'y'.repeat(600)]", NULL, 0, 1000),
+                     "result is more than EXPR_MAX_BYTES (1000 bytes) written out"));
+    /* allocation: 4 times the bound in all */
+    cr_assert(strstr(text_with("[1,2,3,4,5,6,7,8,9,10].map(i => 'ab'.repeat(400) + i).length", NULL, 0, 1000),
+                     "allocated more than 4 x EXPR_MAX_BYTES (4000 bytes); raise EXPR_MAX_BYTES"));
+    /* a larger bound lets a larger string through (reading its length is
+     * more steps than the default too) */
+    cr_assert(strstr(text_with("'x'.repeat(20e6).length", NULL, (size_t)4 << 20, 0),
+                     "more than EXPR_MAX_BYTES (16777216 bytes)"));
+    cr_assert_str_eq(text_with("'x'.repeat(20e6).length", NULL, (size_t)4 << 20, (size_t)32 << 20), "20000000");
+}
+
+Test(expr_settings, template_holes_get_the_budget) {
+    weir_expr_limits lim = {0, 10};
+    weir_tmpl *t;
+    weir_error err = {0};
+    cr_assert_eq(weir__tmpl_compile_with("id={{ 'x'.repeat(value) }}", &lim, &t, &err), 0, "%s", err.message);
+    json_t *n = json_integer(10), *out = NULL;
+    weir_expr_env env = {n, NULL, "in"};
+    cr_assert_eq(weir__tmpl_render(t, &env, &out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(json_string_value(out), "id=xxxxxxxxxx");
+    json_decref(out);
+    json_integer_set(n, 11);
+    cr_assert_eq(weir__tmpl_render(t, &env, &out, &err), WEIR_EEXPR);
+    cr_assert(strstr(err.message, "EXPR_MAX_BYTES (10 bytes)"), "%s", err.message);
+    weir__tmpl_free(t);
+    json_decref(n);
 }
