@@ -98,7 +98,7 @@ struct weir_host {
     unsigned memory_mb;
     size_t max_queue;
     char *node;                  /* the executable: found on PATH, or as given */
-    char node_version[32];       /* "v20.20.2"; "" when it could not be told */
+    char node_version[40];       /* "v20.20.2" (room for three ints); "" when it could not be told */
     const char *permission_flag; /* the one that version accepts (static) */
     char *problem;               /* NULL, or why no process can run: every call fails with it */
     char flags[256];             /* the flags every process gets, for weir_host_node_get */
