@@ -73,24 +73,6 @@ static char *inject_body(const char *node, size_t n, bool trace) {
     return b;
 }
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static long server_rss_mb(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
-    fclose(f);
-    return kb / 1024;
-}
-
 typedef struct injector {
     server *s;
     char path[256];
@@ -102,9 +84,9 @@ typedef struct injector {
 
 static void *inject_thread(void *arg) {
     injector *in = arg;
-    double t0 = now_ms();
+    double t0 = proc_now_ms();
     in->r = http_req(in->s, "POST", in->path, in->body, NULL);
-    in->ms = now_ms() - t0;
+    in->ms = proc_now_ms() - t0;
     __atomic_store_n(&in->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -118,9 +100,9 @@ static double inject_polling_health(server *s, const char *exec, const char *bod
     cr_assert_eq(pthread_create(&t, NULL, inject_thread, in), 0);
     double slowest = 0;
     do {
-        double h0 = now_ms();
+        double h0 = proc_now_ms();
         http_resp h = http_req(s, "GET", "/health", NULL, NULL);
-        double ms = now_ms() - h0;
+        double ms = proc_now_ms() - h0;
         cr_assert_eq(h.status, 200, "%s", h.body);
         http_free(&h);
         if (ms > slowest) slowest = ms;
@@ -205,11 +187,11 @@ Test(answers, a_traced_lattice_stops_its_trace_at_max_trace_hops, .timeout = 120
     char *graph = graph_text("lattice", 26, 2, false);
     const char *exec = serve_execute(&s, graph, NULL);
     free(graph);
-    long rss_before = server_rss_mb(s.pid);
+    long rss_before = proc_rss_mb(s.pid);
     char *body = inject_body("n0_0", 100, true);
     injector in;
     double health = inject_polling_health(&s, exec, body, &in);
-    long rss_after = server_rss_mb(s.pid);
+    long rss_after = proc_rss_mb(s.pid);
     cr_log_info("traced lattice: answer %zu bytes in %.0f ms, slowest /health %.0f ms, RSS %ld → %ld MB",
                 strlen(in.r.body), in.ms, health, rss_before, rss_after);
     cr_assert_eq(in.r.status, 200, "%.300s", in.r.body);

@@ -14,41 +14,6 @@
 #include "proc.h"
 #include "serve.h"
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-/* CPU time the server has used (user + system), in ms. */
-static double server_cpu_ms(pid_t pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    unsigned long utime = 0, stime = 0;
-    /* fields 14 and 15, after the ")" that ends the command name */
-    cr_assert_eq(sscanf(strrchr(buf, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime),
-                 2);
-    return (double)(utime + stime) * 1e3 / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* The server's resident size in MB. */
-static long server_rss_mb(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
-    fclose(f);
-    return kb / 1024;
-}
-
 typedef struct injector {
     server *s;
     char path[256];
@@ -59,9 +24,9 @@ typedef struct injector {
 
 static void *inject_thread(void *arg) {
     injector *in = arg;
-    double t0 = now_ms();
+    double t0 = proc_now_ms();
     in->r = http_req(in->s, "POST", in->path, "{\"nodeId\":\"n0_0\",\"value\":1}", NULL);
-    in->ms = now_ms() - t0;
+    in->ms = proc_now_ms() - t0;
     __atomic_store_n(&in->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -77,8 +42,8 @@ Test(wave, a_fan_out_lattice_is_refused_fast_and_health_answers, .timeout = 120)
     injector in = {.s = &s};
     snprintf(in.path, sizeof in.path, "/api/executions/%s/inject", serve_execute(&s, graph, NULL));
     free(graph);
-    long rss_before = server_rss_mb(s.pid);
-    double cpu0 = server_cpu_ms(s.pid);
+    long rss_before = proc_rss_mb(s.pid);
+    double cpu0 = proc_cpu_ms(s.pid);
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, inject_thread, &in), 0);
     /* /health, again and again while the inject is in flight: the slowest
@@ -86,16 +51,16 @@ Test(wave, a_fan_out_lattice_is_refused_fast_and_health_answers, .timeout = 120)
     double health_ms = 0;
     int checks = 0;
     do {
-        double h0 = now_ms();
+        double h0 = proc_now_ms();
         http_resp h = http_req(&s, "GET", "/health", NULL, NULL);
-        double ms = now_ms() - h0;
+        double ms = proc_now_ms() - h0;
         cr_assert_eq(h.status, 200, "%s", h.body);
         http_free(&h);
         if (ms > health_ms) health_ms = ms;
         checks++;
     } while (!__atomic_load_n(&in.done, __ATOMIC_ACQUIRE));
     pthread_join(t, NULL);
-    double cpu = server_cpu_ms(s.pid) - cpu0;
+    double cpu = proc_cpu_ms(s.pid) - cpu0;
     cr_assert_eq(in.r.status, 200, "%s", in.r.body);
     cr_assert(strstr(error_message(&in.r), "MAX_WAVE_HOPS (1000000)"), "%s", in.r.body);
     cr_assert_str_eq(json_string_value(json_object_get(in.r.json, "state")), "failed", "%s", in.r.body);
@@ -111,7 +76,7 @@ Test(wave, a_fan_out_lattice_is_refused_fast_and_health_answers, .timeout = 120)
     cr_assert_lt(in.ms, 5000.0, "the refusal took %.0f ms", in.ms);
     cr_assert_lt(health_ms, 5000.0, "/health took %.0f ms", health_ms);
     /* The stopped wave's messages are freed (unbounded: over 1 GB kept). */
-    long rss_after = server_rss_mb(s.pid);
+    long rss_after = proc_rss_mb(s.pid);
     cr_assert_lt(rss_after - rss_before, 300, "RSS %ld MB → %ld MB", rss_before, rss_after);
     http_free(&in.r);
     http_resp h = http_req(&s, "GET", "/health", NULL, NULL);

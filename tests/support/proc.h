@@ -2,6 +2,7 @@
 #ifndef WEIR_TEST_PROC_H
 #define WEIR_TEST_PROC_H
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct proc_result {
     int status; /* exit code, or -1 if killed */
@@ -17,5 +18,12 @@ void proc_free(proc_result *r);
 void proc_tempdir(char *out, size_t cap, const char *name);
 /* Write text to a fresh temporary file; returns its path (malloc). */
 char *proc_tempfile(const char *suffix, const char *text);
+
+/* Monotonic time in ms. */
+double proc_now_ms(void);
+/* CPU time process pid has used (user + system), in ms (from /proc). */
+double proc_cpu_ms(pid_t pid);
+/* Resident size of process pid in MB (from /proc). */
+long proc_rss_mb(pid_t pid);
 
 #endif
