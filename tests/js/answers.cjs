@@ -7,6 +7,9 @@
 const WebSocket = require('ws');
 const { io } = require('socket.io-client');
 const { assert, base, port, rest, deadline, run } = require('./lib.cjs');
+// The slowest /health allowed while the big inject runs: a sanitizer build on
+// a busy machine gets more room (the argument after the port); it was 16 s.
+const HEALTH_MS = Number(process.argv[3] || 1500);
 
 const WIDTH = 60;
 const graphDoc = {
@@ -81,7 +84,7 @@ run(async () => {
   console.log(`/ws: ack ${JSON.stringify(ack).length} bytes in ${ackMs.toFixed(0)} ms; ${outputs} output events ` +
     `(${(outBytes / 1048576).toFixed(0)} MB)${closed ? ', then cut off' : ''} in ${eventsMs.toFixed(0)} ms; ` +
     `/health ${h.count} times, slowest ${h.slowest.toFixed(0)} ms`);
-  assert.ok(h.slowest < 1500, `/health took ${h.slowest} ms`); // ~0.4 s here, ~0.9 s with ASan (was 16 s)
+  assert.ok(h.slowest < HEALTH_MS, `/health took ${h.slowest} ms (bound ${HEALTH_MS})`); // ~0.4 s here, ~0.9 s with ASan (was 16 s)
   if (!closed) ws.close();
 
   // Socket.IO: the same ack (60 x 300 KB: over 16 MiB)
@@ -96,7 +99,7 @@ run(async () => {
   h = await stop();
   assertTooLarge(sack, 'Socket.IO ack');
   console.log(`Socket.IO: ack in ${sackMs.toFixed(0)} ms; /health slowest ${h.slowest.toFixed(0)} ms`);
-  assert.ok(h.slowest < 1500, `/health took ${h.slowest} ms`);
+  assert.ok(h.slowest < HEALTH_MS, `/health took ${h.slowest} ms (bound ${HEALTH_MS})`);
   // a small inject is whole
   const small = await socket.emitWithAck('execution:inject', { executionId: xid, nodeId: 'src', value: 3 });
   assert.equal(Object.keys(small.outputs).length, WIDTH);
