@@ -20,6 +20,11 @@ static const char *const values[] = {
     "0",
 };
 
+/* A small budget (the limits are settings): each input stays cheap, so the
+ * fuzzer tries many more of them, and the budget's own paths (steps,
+ * strings, results written out) are reached far more often. */
+static const weir_expr_limits limits = {.max_steps = 1u << 16, .max_bytes = 1u << 20};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *src = malloc(size + 1);
     if (!src) return 0;
@@ -27,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     src[size] = '\0';
     weir_expr *x = NULL;
     weir_error err;
-    if (weir__expr_compile(src, &x, &err) == 0) {
+    if (weir__expr_compile_with(src, &limits, &x, &err) == 0) {
         json_t *config = json_loads("{\"threshold\":10,\"key\":\"a\"}", 0, NULL);
         for (size_t i = 0; i <= sizeof values / sizeof *values; i++) {
             json_t *value = i < sizeof values / sizeof *values ? json_loads(values[i], JSON_DECODE_ANY, NULL) : NULL;
