@@ -31,6 +31,7 @@
  * allocated. */
 #define XSTEP_COPY 256 /* bytes copied (memcpy, memcmp, memchr) per step */
 #define XSTEP_SCAN 16  /* bytes compared one at a time (search, string order) per step */
+#define XBUF_FREE_CAP 65536 /* a text built in a buffer up to this size costs only its pieces */
 #define XMAX_VALUE_DEPTH 2048        /* nesting of values walked recursively (jansson's parser limit) */
 
 /* The stack (expr_stack.c): every recursion of the compiler, the evaluator
@@ -468,6 +469,8 @@ typedef struct xbuf {
     size_t limit; /* most bytes (the expression's max_bytes, or more for texts outside it) */
     bool oom;  /* an append failed */
     bool big;  /* exceeded limit */
+    xctx *c;   /* charged for growth past XBUF_FREE_CAP (NULL: a text outside an evaluation) */
+    int spent; /* the step budget ran out while growing: its error code */
 } xbuf;
 void weir__xbuf_add(xbuf *b, const char *s, size_t n);
 void weir__xbuf_addc(xbuf *b, char ch);

@@ -363,7 +363,7 @@ static int json_stringify(xctx *c, xval *args, size_t n, xval *out) {
         if (gaplen > 10) gaplen = weir__xu16_off(sp->u.s.p, sp->u.s.len, 10);
         memcpy(gap, sp->u.s.p, gaplen);
     }
-    xbuf b = {.limit = c->x->max_bytes};
+    xbuf b = {.limit = c->x->max_bytes, .c = c};
     char num[32];
     switch (v->t) {
     case V_UNDEF: case V_FUNC: *out = UNDEF; return 0;
@@ -631,7 +631,7 @@ int weir__xjoin(xctx *c, json_t *arr, const char *sep, size_t seplen, xval *out,
             return 0;
         }
     }
-    xbuf b = {.limit = c->x->max_bytes};
+    xbuf b = {.limit = c->x->max_bytes, .c = c};
     for (size_t i = 0; i < n && !rc && !b.oom && !b.big; i++) {
         if (i) weir__xbuf_add(&b, sep, seplen);
         xval e = elem(arr, i), s;
@@ -849,7 +849,7 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
     const xval *fn = arg(args, n, 1);
     if (fn->t != V_FUNC && (rc = str_arg(c, args, n, 1, &rep))) return rc;
     ustr s = mk_ustr(self);
-    xbuf b = {.limit = c->x->max_bytes};
+    xbuf b = {.limit = c->x->max_bytes, .c = c};
     xsearch sr;
     weir__xsearch_init(&sr, pat.u.s.p, pat.u.s.len);
     size_t pos = 0, last = 0;
@@ -867,7 +867,11 @@ static int str_replace(xctx *c, const xval *self, xval *args, size_t n, bool all
             if ((rc = weir__xcall(c, fn, &UNDEF, a, 3, &r)) || (rc = weir__xto_string(c, &r, &rs))) break;
             weir__xbuf_add(&b, rs.u.s.p, rs.u.s.len);
         } else {
+            /* the substitution is written a piece at a time ($&, $`, $'):
+             * it counts at the rate of bytes handled one at a time */
+            size_t before = b.len;
             substitute(&b, &rep, &s, at, pat.u.s.len);
+            if ((rc = weir__xsteps(c, (b.len - before) / XSTEP_SCAN))) break;
         }
         last = at + pat.u.s.len;
         if (!all) break;

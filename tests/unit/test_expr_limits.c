@@ -238,6 +238,23 @@ Test(expr_search, text_compared_counts_as_work, .timeout = 10) {
     json_decref(v);
 }
 
+/* A text grown by a chain of replaceAll (each 'a' becomes two, with 60
+ * bytes between them) to 4 MB is written a piece at a time into fresh
+ * memory: found by the fuzzer taking 60 ms against the 10 ms budget when
+ * only its copies were counted at the memcpy rate. */
+Test(expr_search, text_grown_piece_by_piece_counts_as_work, .timeout = 10) {
+    char src[1024] = "'a'.repeat(64)";
+    for (int i = 0; i < 10; i++) strcat(src, ".replaceAll('a', '$&' + 'k'.repeat(60) + 'a')");
+    strcat(src, ".length");
+    const char *t = text_of(src, json_null());
+    cr_assert(strstr(t, "did more than EXPR_MAX_STEPS (1048576) steps"), "%s", t);
+    /* the same chain, short, is fine */
+    char small[1024] = "'a'.repeat(4)";
+    for (int i = 0; i < 3; i++) strcat(small, ".replaceAll('a', '$&' + 'k'.repeat(60) + 'a')");
+    strcat(small, ".length");
+    cr_assert_str_eq(text_of(small, json_null()), "1712"); /* 4 + 61 * (4 + 8 + 16) */
+}
+
 /* ---------------------------------------------------------------- stack */
 
 typedef struct job {
