@@ -33,12 +33,20 @@ static json_t *range(int n) {
 }
 
 /* The result of src over value as JSON.stringify text (static buffer), or
- * "error: <message>". */
-static const char *text_of(const char *src, json_t *value) {
+ * "error: <message>", the expression compiled with these limits (0: the
+ * default). */
+static const char *text_with(const char *src, json_t *value, size_t max_steps, size_t max_bytes) {
     static char buf[WEIR_ERROR_MAX + 16];
-    json_t *out;
+    weir_expr_limits lim = {max_steps, max_bytes};
+    weir_expr *x;
     weir_error err = {0};
-    if (run(src, value, &out, &err)) {
+    cr_assert_eq(weir__expr_compile_with(src, &lim, &x, &err), 0, "%s", err.message);
+    weir_expr_env env = {value, NULL, "in"};
+    json_t *out;
+    int rc = weir__expr_eval(x, &env, &out, &err);
+    weir__expr_free(x);
+    if (rc) {
+        cr_assert_eq(rc, WEIR_EEXPR, "%s", err.message);
         snprintf(buf, sizeof buf, "error: %s", err.message);
         return buf;
     }
@@ -49,6 +57,8 @@ static const char *text_of(const char *src, json_t *value) {
     json_decref(out);
     return buf;
 }
+
+static const char *text_of(const char *src, json_t *value) { return text_with(src, value, 0, 0); }
 
 /* ------------------------------------------------------ shared results */
 
@@ -345,29 +355,6 @@ Test(expr_stack, deep_values_stop_at_the_stack, .timeout = 20) {
 
 /* ---------------------------------------------- the budget is a setting */
 
-/* As text_of, with the expression compiled with lim. */
-static const char *text_with(const char *src, json_t *value, size_t max_steps, size_t max_bytes) {
-    static char buf[WEIR_ERROR_MAX + 16];
-    weir_expr_limits lim = {max_steps, max_bytes};
-    weir_expr *x;
-    weir_error err = {0};
-    cr_assert_eq(weir__expr_compile_with(src, &lim, &x, &err), 0, "%s", err.message);
-    weir_expr_env env = {value, NULL, "in"};
-    json_t *out;
-    int rc = weir__expr_eval(x, &env, &out, &err);
-    weir__expr_free(x);
-    if (rc) {
-        cr_assert_eq(rc, WEIR_EEXPR, "%s", err.message);
-        snprintf(buf, sizeof buf, "error: %s", err.message);
-        return buf;
-    }
-    char *s;
-    cr_assert_eq(weir__js_stringify(out, &s, NULL), 0);
-    snprintf(buf, sizeof buf, "%s", s);
-    weir__free(s);
-    json_decref(out);
-    return buf;
-}
 
 Test(expr_settings, a_small_step_budget_stops_a_cheap_expression_and_names_the_setting) {
     json_t *v = range(100);
