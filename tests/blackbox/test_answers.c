@@ -5,7 +5,6 @@
  * before it is written, with an error naming the bound, while /health keeps
  * answering, and the memory comes back. */
 #include <criterion/criterion.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,44 +72,6 @@ static char *inject_body(const char *node, size_t n, bool trace) {
     return b;
 }
 
-typedef struct injector {
-    server *s;
-    char path[256];
-    const char *body;
-    http_resp r;
-    double ms;
-    volatile int done;
-} injector;
-
-static void *inject_thread(void *arg) {
-    injector *in = arg;
-    double t0 = proc_now_ms();
-    in->r = http_req(in->s, "POST", in->path, in->body, NULL);
-    in->ms = proc_now_ms() - t0;
-    __atomic_store_n(&in->done, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
-
-/* Inject body into execution exec while polling /health from another
- * connection; returns the slowest /health answer in ms. */
-static double inject_polling_health(server *s, const char *exec, const char *body, injector *in) {
-    *in = (injector){.s = s, .body = body};
-    snprintf(in->path, sizeof in->path, "/api/executions/%s/inject", exec);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, inject_thread, in), 0);
-    double slowest = 0;
-    do {
-        double h0 = proc_now_ms();
-        http_resp h = http_req(s, "GET", "/health", NULL, NULL);
-        double ms = proc_now_ms() - h0;
-        cr_assert_eq(h.status, 200, "%s", h.body);
-        http_free(&h);
-        if (ms > slowest) slowest = ms;
-    } while (!__atomic_load_n(&in->done, __ATOMIC_ACQUIRE));
-    pthread_join(t, NULL);
-    return slowest;
-}
-
 /* The answer is a 200 (the inject happened) that says what it left out
  * (omitted: a JSON array) and why: WEIR_ETOOLARGE naming MAX_ANSWER_BYTES
  * (limit); what it left out is not there. */
@@ -136,8 +97,8 @@ Test(answers, a_fan_out_of_a_large_value_is_refused_by_the_answer_bound, .timeou
     const char *exec = serve_execute(&s, graph, "{\"completion\":\"never\"}");
     free(graph);
     char *body = inject_body("n0_0", FIVE_MB, false);
-    injector in;
-    double health = inject_polling_health(&s, exec, body, &in);
+    serve_probe in = serve_inject_polling_health(&s, exec, body);
+    double health = in.slowest;
     cr_log_info("fan-out of 5 MB to 60: answer %zu bytes in %.0f ms, slowest /health %.0f ms", strlen(in.r.body),
                 in.ms, health);
     assert_too_large(&in.r, "MAX_ANSWER_BYTES (16777216)", "[\"outputs\"]");
@@ -148,7 +109,9 @@ Test(answers, a_fan_out_of_a_large_value_is_refused_by_the_answer_bound, .timeou
     /* the inject itself happened: its execution processed it */
     free(body);
     body = inject_body("n0_0", 100, false);
-    http_resp r = http_req(&s, "POST", in.path, body, NULL);
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/inject", exec);
+    http_resp r = http_req(&s, "POST", path, body, NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_null(json_object_get(r.json, "truncated"), "%s", r.body);
     cr_assert_eq(json_object_size(json_object_get(r.json, "outputs")), 60, "%s", r.body);
@@ -164,8 +127,8 @@ Test(answers, a_traced_chain_of_a_large_value_is_refused_by_the_answer_bound, .t
     const char *exec = serve_execute(&s, graph, "{\"completion\":\"never\"}");
     free(graph);
     char *body = inject_body("n0_0", FIVE_MB, true);
-    injector in;
-    double health = inject_polling_health(&s, exec, body, &in);
+    serve_probe in = serve_inject_polling_health(&s, exec, body);
+    double health = in.slowest;
     cr_log_info("traced chain of 60 with 5 MB: answer %zu bytes in %.0f ms, slowest /health %.0f ms",
                 strlen(in.r.body), in.ms, health);
     /* the outputs (one 5 MB value) fit; the trace (60 of them) does not */
@@ -189,8 +152,8 @@ Test(answers, a_traced_lattice_stops_its_trace_at_max_trace_hops, .timeout = 120
     free(graph);
     long rss_before = proc_rss_mb(s.pid);
     char *body = inject_body("n0_0", 100, true);
-    injector in;
-    double health = inject_polling_health(&s, exec, body, &in);
+    serve_probe in = serve_inject_polling_health(&s, exec, body);
+    double health = in.slowest;
     long rss_after = proc_rss_mb(s.pid);
     cr_log_info("traced lattice: answer %zu bytes in %.0f ms, slowest /health %.0f ms, RSS %ld → %ld MB",
                 strlen(in.r.body), in.ms, health, rss_before, rss_after);

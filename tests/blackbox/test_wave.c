@@ -3,7 +3,6 @@
  * bound, /health keeps answering, the memory of the wave comes back; the
  * bound is a setting of weir serve and weir run. */
 #include <criterion/criterion.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +13,6 @@
 #include "proc.h"
 #include "serve.h"
 
-typedef struct injector {
-    server *s;
-    char path[256];
-    http_resp r;
-    double ms;
-    volatile int done;
-} injector;
-
-static void *inject_thread(void *arg) {
-    injector *in = arg;
-    double t0 = proc_now_ms();
-    in->r = http_req(in->s, "POST", in->path, "{\"nodeId\":\"n0_0\",\"value\":1}", NULL);
-    in->ms = proc_now_ms() - t0;
-    __atomic_store_n(&in->done, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
-
 static const char *error_message(http_resp *r) {
     const char *m = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
     return m ? m : "";
@@ -39,27 +21,15 @@ static const char *error_message(http_resp *r) {
 Test(wave, a_fan_out_lattice_is_refused_fast_and_health_answers, .timeout = 120) {
     server s = serve_start(NULL);
     char *graph = tg_lattice(26);
-    injector in = {.s = &s};
-    snprintf(in.path, sizeof in.path, "/api/executions/%s/inject", serve_execute(&s, graph, NULL));
+    const char *exec = serve_execute(&s, graph, NULL);
     free(graph);
     long rss_before = proc_rss_mb(s.pid);
     double cpu0 = proc_cpu_ms(s.pid);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, inject_thread, &in), 0);
     /* /health, again and again while the inject is in flight: the slowest
      * answer is how long the loop was held. */
-    double health_ms = 0;
-    int checks = 0;
-    do {
-        double h0 = proc_now_ms();
-        http_resp h = http_req(&s, "GET", "/health", NULL, NULL);
-        double ms = proc_now_ms() - h0;
-        cr_assert_eq(h.status, 200, "%s", h.body);
-        http_free(&h);
-        if (ms > health_ms) health_ms = ms;
-        checks++;
-    } while (!__atomic_load_n(&in.done, __ATOMIC_ACQUIRE));
-    pthread_join(t, NULL);
+    serve_probe in = serve_inject_polling_health(&s, exec, "{\"nodeId\":\"n0_0\",\"value\":1}");
+    double health_ms = in.slowest;
+    int checks = in.checks;
     double cpu = proc_cpu_ms(s.pid) - cpu0;
     cr_assert_eq(in.r.status, 200, "%s", in.r.body);
     cr_assert(strstr(error_message(&in.r), "MAX_WAVE_HOPS (1000000)"), "%s", in.r.body);

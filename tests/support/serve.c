@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -223,4 +224,40 @@ const char *serve_execute(server *s, const char *graph_json, const char *opts) {
     http_free(&g);
     http_free(&x);
     return id;
+}
+
+typedef struct injector {
+    server *s;
+    char path[256];
+    const char *body;
+    serve_probe *p;
+    volatile int done;
+} injector;
+
+static void *inject_thread(void *arg) {
+    injector *in = arg;
+    double t0 = proc_now_ms();
+    in->p->r = http_req(in->s, "POST", in->path, in->body, NULL);
+    in->p->ms = proc_now_ms() - t0;
+    __atomic_store_n(&in->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+serve_probe serve_inject_polling_health(server *s, const char *exec, const char *body) {
+    serve_probe p = {0};
+    injector in = {.s = s, .body = body, .p = &p};
+    snprintf(in.path, sizeof in.path, "/api/executions/%s/inject", exec);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, inject_thread, &in), 0);
+    do {
+        double h0 = proc_now_ms();
+        http_resp h = http_req(s, "GET", "/health", NULL, NULL);
+        double ms = proc_now_ms() - h0;
+        cr_assert_eq(h.status, 200, "%s", h.body);
+        http_free(&h);
+        if (ms > p.slowest) p.slowest = ms;
+        p.checks++;
+    } while (!__atomic_load_n(&in.done, __ATOMIC_ACQUIRE));
+    pthread_join(t, NULL);
+    return p;
 }

@@ -44,4 +44,17 @@ http_resp http_req_h(const server *s, const char *method, const char *path, cons
                      const char *const *headers);
 void http_free(http_resp *r);
 
+/* An inject sent from another thread while /health is polled: how long the
+ * inject took, its answer (http_free it), and the slowest /health answer,
+ * that is how long the server's loop was held. */
+typedef struct serve_probe {
+    http_resp r;     /* the inject's answer */
+    double ms;       /* the inject's time */
+    double slowest;  /* the slowest /health answer, ms */
+    int checks;      /* /health answers while it ran */
+} serve_probe;
+/* POST body to /api/executions/<exec>/inject, polling /health (each must
+ * answer 200) until it is answered. */
+serve_probe serve_inject_polling_health(server *s, const char *exec, const char *body);
+
 #endif
