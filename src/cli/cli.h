@@ -60,5 +60,9 @@ int cli_option_error(const char *cmd, int c, int argc, char **argv, const struct
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Is stdout (or fd) a terminal, and should we use colour? */
 bool cli_isatty(FILE *f);
+/* A whole number >= 0 in v (no sign, nothing after it); with `bytes`, a k or
+ * m suffix multiplies it by 2^10 or 2^20.  False if it is not one or does
+ * not fit 63 bits. */
+bool cli_parse_count(const char *v, bool bytes, uint64_t *out);
 
 #endif

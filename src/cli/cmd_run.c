@@ -271,20 +271,6 @@ static bool env_true(const char *name) {
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
 }
 
-/* A positive count; with `bytes`, a k or m suffix multiplies by 2^10, 2^20. */
-static bool parse_count(const char *v, bool bytes, size_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (end == v || v[0] == '-' || errno) return false;
-    unsigned shift = 0;
-    if (bytes && (*end == 'k' || *end == 'K')) shift = 10, end++;
-    else if (bytes && (*end == 'm' || *end == 'M')) shift = 20, end++;
-    if (*end || n < 1 || n > (SIZE_MAX >> shift)) return false;
-    *out = (size_t)(n << shift);
-    return true;
-}
-
 int weir_cmd_run(int argc, char **argv) {
     enum { OPT_JSON = 256, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP, OPT_MOCKS,
            OPT_TICK, OPT_WAVE, OPT_XSTEPS, OPT_XBYTES };
@@ -378,27 +364,27 @@ int weir_cmd_run(int argc, char **argv) {
         default: code = cli_option_error("run", c, argc, argv, opts); goto out_early;
         }
     }
+    uint64_t n;
     if (!code && wave_hops) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(wave_hops, &end, 10);
-        if (*end || end == wave_hops || wave_hops[0] == '-' || n < 1 || errno) {
+        if (!cli_parse_count(wave_hops, false, &n) || n < 1) {
             fprintf(stderr, "weir run: --max-wave-hops (MAX_WAVE_HOPS) takes a positive number of hops, got '%s'\n",
                     wave_hops);
             code = EXIT_USAGE;
         }
         virt.max_wave_hops = n;
     }
-    if (!code && xsteps && !parse_count(xsteps, false, &gopts.expr.max_steps)) {
+    if (!code && xsteps && (!cli_parse_count(xsteps, false, &n) || n < 1 || n > SIZE_MAX)) {
         fprintf(stderr, "weir run: --expr-max-steps (EXPR_MAX_STEPS) takes a positive number of steps, got '%s'\n",
                 xsteps);
         code = EXIT_USAGE;
     }
-    if (!code && xbytes && !parse_count(xbytes, true, &gopts.expr.max_bytes)) {
+    if (!code && xsteps) gopts.expr.max_steps = (size_t)n;
+    if (!code && xbytes && (!cli_parse_count(xbytes, true, &n) || n < 1 || n > SIZE_MAX)) {
         fprintf(stderr, "weir run: --expr-max-bytes (EXPR_MAX_BYTES) takes a positive number of bytes (suffixes k, "
                         "m), got '%s'\n", xbytes);
         code = EXIT_USAGE;
     }
+    if (!code && xbytes) gopts.expr.max_bytes = (size_t)n;
     if (code) goto out_early;
     if (optind != argc - 1) {
         code = cli_usage_error("run", "expected one GRAPH file%s%s%s", optind < argc - 1 ? ", got '" : "",

@@ -193,13 +193,9 @@ static bool parse_bool(const char *v, bool *out) {
 }
 
 static bool parse_int(const char *v, ctype t, long long *out) {
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || n < 0) return false;
-    if (t == T_BYTES && (*end == 'k' || *end == 'K')) n <<= 10, end++;
-    else if (t == T_BYTES && (*end == 'm' || *end == 'M')) n <<= 20, end++;
-    if (*end) return false;
-    *out = n;
+    uint64_t n;
+    if (!cli_parse_count(v, t == T_BYTES, &n)) return false;
+    *out = (long long)n;
     return true;
 }
 

@@ -1,5 +1,6 @@
 /* Helpers shared by the subcommands: files, options, values, suggestions. */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -310,4 +311,18 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "\nRun 'weir%s%s --help' to see every %s.\n", cmd ? " " : "", cmd ? cmd : "",
             cmd ? "option" : "command");
     return EXIT_USAGE;
+}
+
+bool cli_parse_count(const char *v, bool bytes, uint64_t *out) {
+    if (!(v[0] >= '0' && v[0] <= '9')) return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno) return false;
+    unsigned shift = 0;
+    if (bytes && (*end == 'k' || *end == 'K')) shift = 10, end++;
+    else if (bytes && (*end == 'm' || *end == 'M')) shift = 20, end++;
+    if (*end || n > ((uint64_t)INT64_MAX >> shift)) return false;
+    *out = (uint64_t)n << shift;
+    return true;
 }
