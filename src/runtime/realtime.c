@@ -122,7 +122,20 @@ void weir__rt_settle(rt_op *op, json_t *result, const char *error) {
     else (void)rt->resolve(e, id, result, error, weir_realtime_now(rt), NULL); /* ESTALE is fine */
 }
 
-static void timer_due(uv_timer_t *t) { weir__rt_settle(t->data, NULL, NULL); }
+/* libuv counts whole milliseconds of its own monotonic clock; the core is
+ * given weir_realtime_now, another clock truncated to ms, so a timer can
+ * fire up to a millisecond before it is due by the time the core sees.
+ * That last millisecond is waited out (a larger gap is the wall clock
+ * having jumped, and is not waited for). */
+static void timer_due(uv_timer_t *t) {
+    rt_op *op = t->data;
+    int64_t left = op->due_ms - weir_realtime_now(op->rt);
+    if (left > 0 && left <= 2) {
+        uv_timer_start(t, timer_due, (uint64_t)left, 0);
+        return;
+    }
+    weir__rt_settle(op, NULL, NULL);
+}
 
 static void invoke_done(void *ud, json_t *answer, const char *error);
 
@@ -168,6 +181,8 @@ static void start_timer(rt_op *op, json_t *payload) {
     /* The loop's cached time may be stale after a long wave: measure the
      * delay from now, never less. */
     uv_update_time(op->rt->loop);
+    int64_t now = weir_realtime_now(op->rt);
+    op->due_ms = (int64_t)ms > INT64_MAX - now ? INT64_MAX : now + (int64_t)ms;
     uv_timer_start(&op->timer, timer_due, ms, 0);
 }
 

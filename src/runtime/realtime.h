@@ -55,6 +55,7 @@ typedef struct rt_op {
     struct rt_op *prev, *next; /* rt->ops */
     struct rt_op *hnext;       /* hash chain */
     uv_timer_t timer;          /* the timer effect, or the deferred failure */
+    int64_t due_ms;            /* the timer effect: when it is due by weir_realtime_now */
     char *deferred_error;      /* resolve with this when `timer` fires */
     rt_http *http;             /* http effects */
     weir_realtime_fetch_done done; /* a fetch: settles here, not in an execution */
