@@ -14,7 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/virtual.h"
-#include "server/logline.h"
+#include "net/logline.h"
 
 static const char HELP[] =
     "Usage: weir run GRAPH [options]\n"

@@ -8,8 +8,8 @@
 #include <uv.h>
 
 #include "cli/cli.h"
-#include "server/logline.h"
-#include "server/service.h"
+#include "net/logline.h"
+#include "service/service.h"
 
 /* Relative to the working directory, like Prometheus's ./data: visible
  * where weir was started, no HOME or XDG needed (containers, CI, make run);

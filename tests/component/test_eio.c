@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "server/eio.h"
-#include "server/http.h"
+#include "net/eio.h"
+#include "net/http.h"
 #include "weir/weir.h"
 
 #include "rawnet.h"

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "server/http.h"
+#include "net/http.h"
 #include "weir/weir.h"
 
 #include "rawnet.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "rawnet.h"
-#include "server/service_internal.h"
+#include "service/service_internal.h"
 
 /* A fake connection: records what the hub sends it. */
 typedef struct fake {

@@ -9,7 +9,7 @@
 
 #include "proc.h"
 #include "serve.h"
-#include "server/service_internal.h"
+#include "service/service_internal.h"
 
 static uv_loop_t loop;
 static char dir[64];

@@ -25,9 +25,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "server/http.h"
-#include "server/ws.h"
-#include "server/ws_internal.h"
+#include "net/http.h"
+#include "net/ws.h"
+#include "net/ws_internal.h"
 #include "weir/weir.h"
 
 #include "rawnet.h"

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/eio_packet.h"
+#include "net/eio_packet.h"
 #include "weir/weir.h"
 
 static void check(int ok, const char *what) {

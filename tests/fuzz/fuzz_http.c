@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http_internal.h"
+#include "net/http_internal.h"
 
 #define MAX_DEFERRED 64
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/auth.h"
+#include "net/auth.h"
 
 #define SECRET "fuzz-secret-fuzz-secret-fuzz-secret!"
 #define API_KEY "fuzz-api-key"

@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http_internal.h"
-#include "server/ws.h"
-#include "server/ws_internal.h"
+#include "net/http_internal.h"
+#include "net/ws.h"
+#include "net/ws_internal.h"
 
 static const char HANDSHAKE[] = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/answer.h"
+#include "service/answer.h"
 
 static size_t dumped(json_t *v) { return json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY); }
 

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/auth.h"
+#include "net/auth.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef-test"
 #define T0 1700000000 /* a fixed "now" for the _at checks */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "failalloc.h"
-#include "server/eio_packet.h"
+#include "net/eio_packet.h"
 #include "weir/weir.h"
 
 #define S(lit) lit, sizeof(lit) - 1

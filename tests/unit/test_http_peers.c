@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "failalloc.h"
-#include "server/http_internal.h"
+#include "net/http_internal.h"
 
 static weir__http_peer v4(const char *a) {
     struct sockaddr_in in = {.sin_family = AF_INET};

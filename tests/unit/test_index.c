@@ -1,7 +1,7 @@
 /* The service's id index. */
 #include <stdio.h>
 
-#include "server/index.h"
+#include "service/index.h"
 #include "shell.h"
 
 Test(index, put_get_delete_through_growth) {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/logline.h"
+#include "net/logline.h"
 #include "shell.h"
 
 /* What one weir_logline_write printed (a NEW string). */

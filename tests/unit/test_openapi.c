@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/service.h"
+#include "service/service.h"
 #include "weir/weir.h"
 #include "shell.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/secret_name.h"
-#include "server/redact.h"
+#include "service/redact.h"
 
 static json_t *parse(const char *text) {
     json_error_t e;

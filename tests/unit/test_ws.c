@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "failalloc.h"
-#include "server/http_internal.h"
-#include "server/ws.h"
-#include "server/ws_internal.h"
+#include "net/http_internal.h"
+#include "net/ws.h"
+#include "net/ws_internal.h"
 
 /* ----------------------------------------------------------- accept value */
 

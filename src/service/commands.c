@@ -1,0 +1,172 @@
+/*
+ * Client commands over the event sockets (SPEC §5), the same for /ws and
+ * Socket.IO: each is answered once — an acknowledgement carrying the result
+ * or {"error": ...} when the client asked for one; otherwise an `error`
+ * event on failure, and for subscribe and inject the direct event the
+ * Symbia runtime sent (`execution:state`, `execution:injected`).
+ */
+#include <string.h>
+
+#include "core/error.h"
+#include "service/service_internal.h"
+
+typedef struct cmd {
+    weir_service *s;
+    svc_client *c;
+    json_t *data;
+    svc_reply r;
+} cmd;
+
+static void fail(cmd *k, int status, json_t *body) { svc_answer(k->s, &k->r, status, body); }
+
+/* The execution named by data.executionId, or NULL (answered). */
+static svc_exec *exec_of(cmd *k) {
+    const char *id = json_string_value(json_object_get(k->data, "executionId"));
+    if (!id) {
+        fail(k, 400, svc_error_body("executionId (a string) is required"));
+        return NULL;
+    }
+    svc_exec *x = svc_exec_find(k->s, id);
+    if (!x) {
+        json_t *b = svc_error_body("execution %s not found", id);
+        json_object_set_new(b, "executionId", json_string(id));
+        fail(k, 404, b);
+    }
+    return x;
+}
+
+static void fail_exec(cmd *k, svc_exec *x, const weir_error *err) {
+    json_t *b = svc_error_of(err);
+    json_object_set_new(b, "executionId", json_string(x->id));
+    fail(k, svc_status_of(err->code), b);
+}
+
+static void subscribe(cmd *k) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    json_t *since_v = json_object_get(k->data, "since");
+    if (since_v && !json_is_null(since_v) && (!json_is_integer(since_v) || json_integer_value(since_v) < 0))
+        return fail(k, 400, svc_error_body("since must be a non-negative integer: the seq of the last event seen"));
+    int64_t since = json_is_integer(since_v) ? json_integer_value(since_v) : -1;
+    weir_error err;
+    if (svc_feed_attach(x, k->c, &err)) return fail_exec(k, x, &err);
+    k->r.event = "execution:state";
+    svc_answer(k->s, &k->r, 200, svc_exec_snapshot(x));
+    svc_feed_replay(x, k->c, since); /* after the answer: the snapshot comes first */
+}
+
+static void unsubscribe(cmd *k) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    bool was = svc_feed_unsubscribe(x, k->c);
+    svc_answer(k->s, &k->r, 200, json_pack("{s:s,s:b}", "executionId", x->id, "unsubscribed", was));
+}
+
+static void start(cmd *k) {
+    const char *gid = json_string_value(json_object_get(k->data, "graphId"));
+    if (!gid) return fail(k, 400, svc_error_body("graphId (a string) is required"));
+    svc_graph *g = svc_graph_find(k->s, gid);
+    if (!g) {
+        json_t *b = svc_error_body("graph %s not found", gid);
+        json_object_set_new(b, "graphId", json_string(gid));
+        return fail(k, 404, b);
+    }
+    svc_exec *x;
+    weir_error err;
+    /* the client is subscribed before it starts, so it sees execution:started */
+    if (svc_exec_start(k->s, g, k->data, k->c, &x, &err)) {
+        json_t *b = svc_error_of(&err);
+        json_object_set_new(b, "graphId", json_string(gid));
+        return fail(k, svc_status_of(err.code), b);
+    }
+    svc_answer(k->s, &k->r, 201, svc_exec_summary(x));
+}
+
+static void pause_or_resume(cmd *k, bool pause) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    weir_error err;
+    if (pause) svc_play_stop(x, "pause"); /* virtual: pause stops playing too */
+    int rc = pause ? weir_exec_pause(x->e, svc_exec_now(x), &err) : weir_exec_resume(x->e, svc_exec_now(x), &err);
+    if (rc) return fail_exec(k, x, &err);
+    svc_answer(k->s, &k->r, 200, svc_exec_summary(x));
+}
+
+static void pause_cmd(cmd *k) { pause_or_resume(k, true); }
+static void resume_cmd(cmd *k) { pause_or_resume(k, false); }
+
+static void stop(cmd *k) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    weir_error err;
+    size_t discarded = 0;
+    if (weir_exec_stop(x->e, svc_exec_now(x), &discarded, &err)) return fail_exec(k, x, &err);
+    json_t *j = svc_exec_summary(x);
+    if (j) json_object_set_new(j, "discarded", json_integer((json_int_t)discarded));
+    svc_answer(k->s, &k->r, 200, j);
+}
+
+static void inject(cmd *k) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    const char *node = json_string_value(json_object_get(k->data, "nodeId"));
+    json_t *value = json_object_get(k->data, "value");
+    json_t *port = json_object_get(k->data, "port");
+    json_t *wait_v = json_object_get(k->data, "wait");
+    if (!node || !value || (port && !json_is_string(port)) || (wait_v && !json_is_boolean(wait_v)))
+        return fail(k, 400, svc_error_body("an inject is {\"executionId\": string, \"nodeId\": string, \"port\"?: "
+                                           "string, \"value\": any, \"wait\"?: boolean, \"trace\"?: boolean}"));
+    bool wait = !wait_v || json_is_true(wait_v);
+    unsigned flags = 0;
+    if (wait) {
+        flags = WEIR_INJECT_OUTPUTS;
+        if (json_is_true(json_object_get(k->data, "trace"))) flags |= WEIR_INJECT_TRACE;
+    }
+    weir_inject in = {.node = node, .port = json_string_value(port), .value = value, .flags = flags};
+    k->r.event = "execution:injected";
+    if (!svc_time_schedule(k->s, x, &k->r, &in, k->data))
+        svc_inject(k->s, x, &k->r, &in, wait); /* takes over the reply (and its client reference) */
+    k->r.client = NULL;
+}
+
+/* execution:runtime|tick|advance|run|step: the time commands of SPEC §4.5. */
+static void time_cmd(cmd *k, const char *op) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    svc_time_command(k->s, x, &k->r, op, k->data); /* answers (a run: when it ends) */
+    k->r.client = NULL;
+}
+
+static void runtime_cmd(cmd *k) { time_cmd(k, "runtime"); }
+static void tick_cmd(cmd *k) { time_cmd(k, "tick"); }
+static void advance_cmd(cmd *k) { time_cmd(k, "advance"); }
+static void run_cmd(cmd *k) { time_cmd(k, "run"); }
+static void step_cmd(cmd *k) { time_cmd(k, "step"); }
+
+static const struct {
+    const char *name;
+    void (*fn)(cmd *k);
+} COMMANDS[] = {
+    {"execution:subscribe", subscribe}, {"execution:unsubscribe", unsubscribe}, {"execution:start", start},
+    {"execution:pause", pause_cmd},     {"execution:resume", resume_cmd},       {"execution:stop", stop},
+    {"execution:inject", inject},       {"execution:runtime", runtime_cmd},     {"execution:tick", tick_cmd},
+    {"execution:advance", advance_cmd}, {"execution:run", run_cmd},             {"execution:step", step_cmd},
+};
+
+void svc_command(svc_client *c, const char *name, json_t *data, int64_t ack_id) {
+    svc_client_ref(c); /* the reply's */
+    cmd k = {c->s, c, data, {.client = c, .ack_id = ack_id, .start_ns = uv_hrtime()}};
+    size_t n = sizeof COMMANDS / sizeof COMMANDS[0];
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(name, COMMANDS[i].name) != 0) continue;
+        if (!json_is_object(data)) return fail(&k, 400, svc_error_body("%s takes an object", name));
+        if (k.s->shutting_down && strcmp(name, "execution:unsubscribe") != 0)
+            return fail(&k, 503, svc_error_body("the server is shutting down"));
+        return COMMANDS[i].fn(&k);
+    }
+    fail(&k, 400, svc_error_body("unknown command \"%s\"; the commands are execution:subscribe, "
+                                 "execution:unsubscribe, execution:start, execution:pause, execution:resume, "
+                                 "execution:stop, execution:inject, and for time execution:runtime, execution:tick, "
+                                 "execution:advance, execution:run and execution:step",
+                                 name));
+}

@@ -1,0 +1,803 @@
+/*
+ * The service's store and executions: graphs and executions in memory,
+ * each execution on the realtime runtime, injects that wait for their
+ * effects to settle, bounded history of finished executions, logging and
+ * graceful shutdown.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "service/answer.h"
+#include "net/logline.h"
+#include "service/service_internal.h"
+#include "service/sioapi.h"
+
+const double svc_latency_bounds[LATENCY_BUCKETS] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
+
+void weir_service_config_defaults(weir_service_config *c) {
+    *c = (weir_service_config){
+        .host = "127.0.0.1",
+        .port = 5006,
+        .max_concurrent_executions = 100,
+        .default_execution_timeout = 300000,
+        .max_backpressure_queue = 10000,
+        .max_wave_hops = WEIR_DEFAULT_MAX_WAVE_HOPS,
+        .max_trace_hops = WEIR_DEFAULT_MAX_TRACE_HOPS,
+        .max_answer_bytes = 16u << 20,
+        .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT},
+        .enable_metrics = true,
+        .max_body_bytes = 12u << 20,
+        .max_connections = 10000,
+        .max_connections_per_ip = 256,
+        .header_timeout_ms = 10000,
+        .max_finished_history = 1000,
+        .metrics_interval_ms = 250,
+        .event_history = 1000,
+        .subscriber_backlog_bytes = 8u << 20,
+        .subscriber_linger_ms = 30000,
+        .default_runtime = "realtime",
+        .isolate_pool_size = 10,
+        .isolate_timeout_ms = 1000,
+        .isolate_memory_mb = 128,
+        .isolate_queue = 1000,
+        .tick_ms = 1,
+        .log_level = "info",
+        .log_format = "text",
+    };
+}
+
+int64_t svc_now(const weir_service *s) { return weir_realtime_now(s->rt); }
+
+int64_t svc_exec_now(const svc_exec *x) {
+    return x->rt.now_ms ? x->rt.now_ms(x->rt.shell.effect_ud) : svc_now(x->svc);
+}
+
+static void runtime_log(void *ud, const char *line) { weir_service_log(ud, WEIR_LOG_INFO, NULL, "%s", line); }
+
+void svc_uuid(char out[40]) {
+    unsigned char b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, b, sizeof b) : -1;
+    if (fd >= 0) close(fd);
+    if (got != (ssize_t)sizeof b) { /* no urandom: time and a counter still make ids unique here */
+        static uint64_t counter;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30), c = ++counter;
+        memcpy(b, &a, 8);
+        memcpy(b + 8, &c, 8);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static int hexval(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+bool svc_query_param(const char *query, const char *name, char *out, size_t cap) {
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t o = 0;
+            for (size_t i = nl + 1; i < l; i++) {
+                if (o + 1 >= cap) return false; /* too long: not cut */
+                char ch = p[i];
+                if (ch == '%' && i + 2 < l && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+                    ch = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+                    i += 2;
+                } else if (ch == '+') {
+                    ch = ' ';
+                }
+                out[o++] = ch;
+            }
+            out[o] = '\0';
+            return true;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* ---------------------------------------------------------------- logging */
+
+void weir_service_log(weir_service *s, weir_log_level level, json_t *fields, const char *fmt, ...) {
+    if (level < s->log_level) return;
+    va_list ap;
+    va_start(ap, fmt);
+    weir_logline_vwrite(stderr, s->log_json, level, fields, fmt, ap);
+    va_end(ap);
+}
+
+static void on_log_effect(void *ud, const weir_effect *eff) {
+    weir_service *s = ud;
+    weir_log_level level = WEIR_LOG_INFO;
+    weir_log_level_parse(json_string_value(json_object_get(eff->payload, "level")), &level);
+    json_t *fields = json_pack("{s:s,s:s?}", "executionId", eff->execution_id, "nodeId", eff->node_id);
+    weir_service_log(s, level, fields, "%s", json_string_value(json_object_get(eff->payload, "message")));
+    json_decref(fields);
+}
+
+/* ----------------------------------------------------------------- graphs */
+
+svc_graph *svc_graph_find(weir_service *s, const char *id) { return svc_index_get(&s->graph_ix, id); }
+
+/* id NULL: a new graph (new id, created now, stored before it is added). */
+static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
+                        json_t *problems, weir_error *err) {
+    svc_graph *sg = weir__calloc(1, sizeof *sg);
+    if (!sg) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
+    else svc_uuid(sg->id);
+    sg->created_ms = id ? created_ms : svc_now(s);
+    weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr};
+    int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
+    if (!rc && !id) rc = svc_graph_persist(s, sg, err);
+    if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+        if (!id && s->store) weir_store_graph_delete(s->store, sg->id, NULL); /* not added: not kept either */
+    }
+    if (rc) {
+        weir_graph_unref(sg->g);
+        weir__free(sg);
+        return rc;
+    }
+    /* keep declaration order: append */
+    svc_graph **tail = &s->graphs;
+    while (*tail) tail = &(*tail)->next;
+    *tail = sg;
+    *out = sg;
+    return 0;
+}
+
+int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
+    return graph_insert(s, doc, NULL, 0, out, problems, err);
+}
+
+int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
+                      weir_error *err) {
+    if (strlen(id) >= sizeof((svc_graph *)0)->id)
+        return weir__error(err, WEIR_EGRAPH, "its id is longer than %zu characters", sizeof((svc_graph *)0)->id - 1);
+    return graph_insert(s, doc, id, created_ms, out, NULL, err);
+}
+
+void svc_graph_remove(weir_service *s, svc_graph *g) {
+    for (svc_exec *x = s->execs; x; x = x->next) {
+        if (x->finished || strcmp(x->graph_id, g->id) != 0) continue;
+        weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
+    }
+    for (svc_graph **p = &s->graphs; *p; p = &(*p)->next)
+        if (*p == g) {
+            *p = g->next;
+            break;
+        }
+    svc_index_del(&s->graph_ix, g->id);
+    weir_graph_unref(g->g);
+    weir__free(g);
+}
+
+/* ------------------------------------------------------------- executions */
+
+svc_exec *svc_exec_find(weir_service *s, const char *id) { return svc_index_get(&s->exec_ix, id); }
+
+json_t *svc_exec_summary(svc_exec *x) {
+    json_t *j = weir_exec_json(x->e);
+    if (j) json_object_set_new(j, "graphName", json_string(x->graph_name));
+    return j;
+}
+
+static void wait_closed(uv_handle_t *h) { weir__free(h->data); }
+
+static void wait_release(svc_wait *w) {
+    if (w->reply.client) svc_client_unref(w->reply.client); /* unanswered: the client is not told */
+    w->reply.client = NULL;
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, wait_closed);
+}
+
+/* Unlink w from its execution's list. */
+static void wait_unlink(svc_wait *w) {
+    for (svc_wait **p = &w->x->waits; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+}
+
+int svc_status_of(int code) {
+    switch (code) {
+    case WEIR_EINVAL:
+    case WEIR_EGRAPH:
+    case WEIR_EEXPR: return 400;
+    case WEIR_ENOTFOUND: return 404;
+    case WEIR_ESTATE:
+    case WEIR_EEXISTS: return 409;
+    case WEIR_EFULL:
+    case WEIR_ELIMIT: return 429;
+    case WEIR_ENOMEM:
+    case WEIR_EUNAVAILABLE:
+    case WEIR_EIO: return 503; /* e.g. the store could not write */
+    case WEIR_EAUTH: return 401;
+    case WEIR_EFORBIDDEN: return 403;
+    case WEIR_EMETHOD: return 405;
+    case WEIR_ETIMEOUT: return 408;
+    case WEIR_ETOOLARGE: return 413;
+    case WEIR_EMEDIATYPE: return 415;
+    case WEIR_EHOST: return 421;
+    default: return 500;
+    }
+}
+
+json_t *svc_error_of(const weir_error *err) {
+    return json_pack("{s:s,s:s}", "error", err->message, "code", weir_errname(err->code));
+}
+
+json_t *svc_error_body(const char *fmt, ...) {
+    char msg[WEIR_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:s}", "error", msg);
+}
+
+void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body) {
+    if (r->req) {
+        weir_http_respond_json(r->req, status, body);
+        r->req = NULL;
+        svc_observe(s, (double)(uv_hrtime() - r->start_ns) / 1e6);
+        return;
+    }
+    svc_client *c = r->client;
+    r->client = NULL;
+    if (!c) {
+        json_decref(body);
+        return;
+    }
+    if (!body) body = svc_error_body("out of memory");
+    /* acknowledgements carry the same code as the HTTP answer would */
+    if (status >= 400 && json_is_object(body) && json_object_get(body, "error") && !json_object_get(body, "code"))
+        json_object_set_new(body, "code", json_string(weir_errname(weir_http_status_code(status))));
+    svc_client_reply(c, r->ack_id, r->event, body);
+    svc_client_unref(c);
+}
+
+void svc_wait_answer(svc_wait *w, const weir_settled *st) {
+    if (w->done) return;
+    w->done = true;
+    svc_exec *x = w->x;
+    weir_service *s = x->svc;
+    bool dropped = st && st->status == WEIR_EFULL; /* overflow drop-newest */
+    bool settled = st && !dropped;
+    json_t *body = json_pack("{s:s,s:I,s:I,s:b,s:s}", "executionId", x->id, "injectId",
+                             (json_int_t)(st ? st->inject_id : w->inject_id), "tick",
+                             (json_int_t)(settled ? st->first_tick : w->tick), "settled", settled, "state",
+                             weir_state_name(weir_exec_state(x->e)));
+    if (body && settled) {
+        json_object_set_new(body, "hops", json_integer((json_int_t)st->hops));
+        /* MAX_ANSWER_BYTES: shared values count once per use, as written */
+        svc_answer_settled(body, st, s->cfg.max_answer_bytes);
+    }
+    if (body && dropped) json_object_set_new(body, "dropped", json_true());
+    /* Why its wave stopped (MAX_WAVE_HOPS), else why the execution failed. */
+    json_t *err = st && st->error ? st->error : weir_exec_error(x->e);
+    if (body && err) json_object_set(body, "error", err);
+    /* 200: settled; 202: still running when the wait ran out, or dropped */
+    if (w->early) svc_time_settled(x, body); /* answered already: told with the next time command */
+    else svc_answer(s, &w->reply, settled ? 200 : 202, body);
+    wait_unlink(w);
+    wait_release(w);
+}
+
+/* The wait rides on its inject (weir_inject.user), so a settlement inside
+ * weir_exec_inject itself finds it too. */
+static void on_settled(void *ud, weir_exec *e, const weir_settled *st) {
+    (void)ud;
+    (void)e;
+    if (st->user) svc_wait_answer(st->user, st);
+}
+
+static void wait_timeout(uv_timer_t *t) { svc_wait_answer(t->data, NULL); }
+
+void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inject *in, bool wait) {
+    svc_reply rep = *r;
+    svc_wait *w = NULL;
+    if (wait) {
+        if (!(w = weir__calloc(1, sizeof *w))) return svc_answer(s, &rep, 503, svc_error_body("out of memory"));
+        w->reply = rep;
+        w->x = x;
+        uv_timer_init(s->loop, &w->timer);
+        w->timer.data = w;
+        w->next = x->waits;
+        x->waits = w;
+    }
+    weir_inject tracked = *in;
+    tracked.user = w;
+    weir_inject_ack ack;
+    weir_error err;
+    int rc = weir_exec_inject(x->e, &tracked, svc_exec_now(x), &ack, &err);
+    if (rc) {
+        if (w) { /* refused: nothing will settle */
+            rep = w->reply;
+            w->reply.client = NULL; /* the reference moves back to rep */
+            wait_unlink(w);
+            wait_release(w);
+        }
+        /* an unknown node or port is a bad inject body, not a missing resource */
+        return svc_answer(s, &rep, rc == WEIR_ENOTFOUND ? 400 : svc_status_of(rc),
+                          rc == WEIR_ENOTFOUND ? svc_error_body("%s", err.message) : svc_error_of(&err));
+    }
+    s->injects_total++;
+    if (!wait)
+        return svc_answer(s, &rep, 202,
+                          json_pack("{s:s,s:I,s:b,s:b}", "executionId", x->id, "tick", (json_int_t)ack.tick, "queued",
+                                    ack.queued, "dropped", ack.dropped));
+    if (w->done) return; /* settled inside the call (its memory goes when the loop turns) */
+    w->inject_id = ack.inject_id;
+    w->tick = ack.tick;
+    if (x->rt.virt) {
+        /* Virtual time moves only when asked: waiting for it would hang.
+         * Answered now; the settlement comes with the time command that
+         * brings it (svc_time_settled). */
+        w->early = true;
+        svc_answer(s, &w->reply, 202,
+                   json_pack("{s:s,s:I,s:I,s:b,s:b,s:s,s:s}", "executionId", x->id, "injectId",
+                             (json_int_t)ack.inject_id, "tick", (json_int_t)ack.tick, "queued", ack.queued, "settled",
+                             0, "state", weir_state_name(weir_exec_state(x->e)), "waitsFor",
+                             "virtual time: its outputs come in the answer of the tick, advance, run or step that "
+                             "settles it"));
+        return;
+    }
+    /* Bounded by the execution timeout, or the default one. */
+    json_t *xj = weir_exec_json(x->e);
+    int64_t bound = json_integer_value(json_object_get(xj, "timeoutMs"));
+    json_decref(xj);
+    if (bound <= 0) bound = s->cfg.default_execution_timeout;
+    uv_timer_start(&w->timer, wait_timeout, (uint64_t)bound, 0);
+}
+
+/* Free x and all it holds; unanswered waits and a run's answer are let go
+ * (the server is going).  The execution goes before its runtime: destroying
+ * an execution that still runs cancels its effects through the runtime, and
+ * once destroyed the runtime holds nothing of it. */
+static void exec_free(svc_exec *x) {
+    while (x->waits) {
+        svc_wait *w = x->waits;
+        x->waits = w->next;
+        wait_release(w);
+    }
+    if (x->play_reply.client) svc_client_unref(x->play_reply.client);
+    svc_feed_free(x);
+    weir_exec_destroy(x->e);
+    weir_runtimes_release(x->svc->runtimes, &x->rt, NULL);
+    json_decref(x->settled);
+    weir__free(x);
+}
+
+/* Evict the oldest finished executions beyond the history bound. */
+static void evict_finished(weir_service *s) {
+    svc_exec **p = &s->execs, *prev = NULL;
+    while (*p && s->n_finished > s->cfg.max_finished_history) {
+        svc_exec *x = *p;
+        if (!x->finished || x->waits || x->playing) { /* a run's answer is still owed */
+            prev = x;
+            p = &x->next;
+            continue;
+        }
+        *p = x->next;
+        if (s->execs_tail == x) s->execs_tail = prev;
+        svc_index_del(&s->exec_ix, x->id);
+        exec_free(x);
+        s->n_execs--;
+        s->n_finished--;
+    }
+}
+
+static void on_finished(void *ud, weir_exec *e) {
+    svc_exec *x = ud;
+    weir_service *s = x->svc;
+    x->finished = true;
+    s->n_running--;
+    s->n_finished++;
+    json_t *m = weir_exec_metrics(e, svc_now(s));
+    s->messages_finished += (uint64_t)json_integer_value(json_object_get(m, "messagesProcessed"));
+    s->errors_finished += (uint64_t)json_integer_value(json_object_get(m, "errorCount"));
+    json_decref(m);
+    json_t *f = json_pack("{s:s,s:s}", "executionId", x->id, "state", weir_state_name(weir_exec_state(e)));
+    if (weir_exec_state(e) == WEIR_STATE_FAILED) { /* with its reason (SPEC §3: error {message, nodeId?}) */
+        json_t *why = weir_exec_error(e);
+        const char *reason = json_string_value(json_object_get(why, "message"));
+        json_t *node = json_object_get(why, "nodeId");
+        if (f && json_is_string(node)) json_object_set(f, "nodeId", node);
+        weir_service_log(s, WEIR_LOG_WARN, f, "execution failed: %s", reason ? reason : "(no reason recorded)");
+    } else {
+        weir_service_log(s, WEIR_LOG_INFO, f, "execution %s", weir_state_name(weir_exec_state(e)));
+    }
+    json_decref(f);
+    /* eviction happens outside the core's call */
+}
+
+static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
+    if (opts && !json_is_object(opts)) return weir__error(err, WEIR_EINVAL, "execute options must be a JSON object");
+    int rc = weir_exec_options_read(opts, "", o, NULL, err);
+    if (rc) return rc;
+    json_t *v = json_object_get(opts, "runtime");
+    if (v && !json_is_string(v))
+        return weir__error(err, WEIR_EINVAL, "runtime must be a string (\"realtime\", \"virtual\", ...)");
+    return 0;
+}
+
+int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err) {
+    if (s->shutting_down) return weir__error(err, WEIR_ESTATE, "the server is shutting down");
+    evict_finished(s);
+    if (s->n_running >= s->cfg.max_concurrent_executions)
+        return weir__error(err, WEIR_ELIMIT,
+                           "maximum concurrent executions reached (%u, MAX_CONCURRENT_EXECUTIONS); stop one or retry "
+                           "later",
+                           s->cfg.max_concurrent_executions);
+    weir_exec_options o = {.timeout_ms = -1,
+                           .default_timeout_ms = s->cfg.default_execution_timeout,
+                           .max_queue = s->cfg.max_backpressure_queue,
+                           .max_wave_hops = s->cfg.max_wave_hops,
+                           .max_trace_hops = s->cfg.max_trace_hops};
+    int rc = parse_options(opts, &o, err);
+    if (rc) return rc;
+    /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
+    const char *want = json_string_value(json_object_get(opts, "runtime"));
+    if (!want)
+        want = json_string_value(
+            json_object_get(json_object_get(weir_graph_definition(g->g), "metadata"), "runtime"));
+    weir_runtime rt;
+    if ((rc = weir_runtimes_make(s->runtimes, want, opts, &rt, err))) return rc;
+    o.runtime = rt.name;
+    svc_exec *x = weir__calloc(1, sizeof *x);
+    if (!x) {
+        weir_runtimes_release(s->runtimes, &rt, NULL);
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
+    x->rt = rt;
+    svc_uuid(x->id);
+    snprintf(x->graph_id, sizeof x->graph_id, "%s", g->id);
+    snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(g->g));
+    x->svc = s;
+    x->created_ms = svc_now(s);
+    o.id = x->id;
+    weir_shell sh = x->rt.shell;
+    if (!s->cfg.enable_metrics) sh.clock_ns = NULL;
+    sh.ud = x;
+    sh.event = svc_feed_event;
+    sh.settled = on_settled;
+    sh.finished = on_finished;
+    rc = weir_exec_create(g->g, &o, &sh, &x->e, err);
+    if (rc) {
+        weir_runtimes_release(s->runtimes, &x->rt, NULL);
+        weir__free(x);
+        return rc;
+    }
+    if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
+    svc_time_attach(x);
+    weir_exec_listen(x->e, false); /* until someone subscribes */
+    if (first) rc = svc_feed_attach(x, first, err);
+    if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (rc) {
+        exec_free(x);
+        return rc;
+    }
+    if (s->execs_tail) s->execs_tail->next = x;
+    else s->execs = x;
+    s->execs_tail = x;
+    s->n_execs++;
+    s->n_running++;
+    rc = weir_exec_start(x->e, svc_exec_now(x), err);
+    if (rc) { /* it failed in initialize: kept for inspection */
+        *out = x;
+        return 0;
+    }
+    json_t *f = json_pack("{s:s,s:s}", "executionId", x->id, "graphId", g->id);
+    weir_service_log(s, WEIR_LOG_INFO, f, "execution started");
+    json_decref(f);
+    *out = x;
+    return 0;
+}
+
+int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *err) {
+    weir_service *s = x->svc;
+    if (weir_state_finished(weir_exec_state(x->e)))
+        return weir__error(err, WEIR_ESTATE, "execution %s is %s: there is no runtime to switch", x->id,
+                           weir_state_name(weir_exec_state(x->e)));
+    const char *to = weir_runtimes_has(s->runtimes, name) ? name : weir_runtimes_default(s->runtimes);
+    if (x->rt.name && to && strcmp(to, x->rt.name) == 0) {
+        /* The runtime it runs on already: nothing is destroyed (SPEC §4.5's
+         * switch is for a different runtime).  On virtual, the clock, what
+         * waits on it and scheduled injects stay; only the mocks change. */
+        weir_runtimes_resolve(s->runtimes, name);
+        if (!x->rt.virt) return 0;
+        json_t *mocks = json_object_get(options, "mocks");
+        if (json_object_get(options, "tickMs"))
+            return weir__error(err, WEIR_EINVAL,
+                               "execution %s already runs on the virtual runtime; its tickMs cannot change while it "
+                               "runs (switch to realtime and back to start a new clock)",
+                               x->id);
+        return mocks ? weir_virtual_set_mocks(x->rt.virt, mocks, err) : 0;
+    }
+    size_t scheduled = x->rt.virt ? weir_virtual_scheduled(x->rt.virt) : 0;
+    if (scheduled)
+        return weir__error(err, WEIR_ESTATE,
+                           "%zu scheduled inject(s) wait on the virtual clock of execution %s; play them first "
+                           "(POST /api/executions/%s/run) so nothing accepted is dropped",
+                           scheduled, x->id, x->id);
+    /* a request that cannot succeed leaves the execution as it was */
+    int rc = weir_runtimes_check(s->runtimes, to, options, err);
+    if (rc) return rc;
+    svc_play_stop(x, "runtime switched"); /* a run in progress ends: its clock goes */
+    if (x->rt.virt) weir_exec_stepping(x->e, false, svc_exec_now(x)); /* an open wave ends first */
+    if (weir_state_finished(weir_exec_state(x->e))) return 0;
+    char from[64];
+    snprintf(from, sizeof from, "%s", x->rt.name ? x->rt.name : "");
+    int64_t old_now = svc_exec_now(x);
+    /* the old runtime first (SPEC §4.5), then the new one */
+    weir_runtimes_release(s->runtimes, &x->rt, x->e);
+    weir_error e2;
+    rc = weir_runtimes_make(s->runtimes, name, options, &x->rt, &e2);
+    if (rc) { /* never without a runtime: the default takes over */
+        if (weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err)) {
+            /* nothing can perform its effects: off the destroyed runtime, then stopped */
+            weir_shell none = {0};
+            weir_exec_switch_runtime(x->e, &none, old_now, old_now, from, "none", NULL);
+            weir_exec_stop(x->e, old_now, NULL, NULL);
+            return rc;
+        }
+        weir__error(err, rc, "%s; execution %s continues on the %s runtime", e2.message, x->id, x->rt.name);
+    }
+    if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
+    svc_time_attach(x);
+    weir_shell half = x->rt.shell;
+    if (!s->cfg.enable_metrics) half.clock_ns = NULL;
+    int64_t new_now = svc_exec_now(x);
+    weir_exec_event(x->e, "runtime:changed",
+                    json_pack("{s:s,s:s,s:s,s:I}", "executionId", x->id, "from", from, "to", x->rt.name, "time",
+                              (json_int_t)new_now));
+    weir_exec_switch_runtime(x->e, &half, old_now, new_now, from, x->rt.name, NULL);
+    json_t *f = json_pack("{s:s,s:s,s:s}", "executionId", x->id, "from", from, "to", x->rt.name);
+    weir_service_log(s, WEIR_LOG_INFO, f, "execution switched runtime");
+    json_decref(f);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void free_graphs(weir_service *s) {
+    for (svc_graph *g = s->graphs, *next; g; g = next) {
+        next = g->next;
+        weir_graph_unref(g->g);
+        weir__free(g);
+    }
+    s->graphs = NULL;
+    svc_index_free(&s->graph_ix);
+}
+
+/* Say what the open-file limit is, and when it cuts MAX_CONNECTIONS. */
+static void svc_log_fd_budget(weir_service *s, const weir_http_fd_budget *b) {
+    unsigned want = s->cfg.max_connections ? s->cfg.max_connections : 10000;
+    if (!b->hard) return; /* unknown */
+    if (b->raised)
+        weir_service_log(s, WEIR_LOG_INFO, NULL, "open-file limit raised from %llu to %llu (hard limit %llu)",
+                         b->soft_before, b->soft, b->hard);
+    else
+        weir_service_log(s, WEIR_LOG_INFO, NULL, "open-file limit %llu (hard limit %llu)", b->soft, b->hard);
+    if (b->connections < want)
+        weir_service_log(s, WEIR_LOG_WARN, NULL,
+                         "MAX_CONNECTIONS %u does not fit the open-file limit %llu: using %u; raise the hard limit "
+                         "(ulimit -Hn, systemd LimitNOFILE=) to allow more",
+                         want, b->soft, b->connections);
+}
+
+/* Undo a start that failed part-way (whatever was made; NULLs are no-ops). */
+static void start_failed(weir_service *s) {
+    free_graphs(s); /* those restored before it failed */
+    svc_persist_close(s);
+    weir_runtimes_destroy(s->runtimes);
+    weir_realtime_destroy(s->rt);
+    weir_host_destroy(s->host);
+    svc_components_free(s); /* those restored before it failed */
+    weir_registry_destroy(s->reg);
+    weir_auth_destroy(s->auth);
+    weir__free(s);
+}
+
+/* Which node runs user components, and how; or why none can (a warning:
+ * the rest of the server works without them). */
+static void log_node(weir_service *s) {
+    weir_host_node n;
+    weir_host_node_get(s->host, &n);
+    json_t *f = json_pack("{s:s}", "node", n.path);
+    if (f && n.version) json_object_set_new(f, "nodeVersion", json_string(n.version));
+    if (f && n.flags) json_object_set_new(f, "nodeFlags", json_string(n.flags));
+    if (n.problem) weir_service_log(s, WEIR_LOG_WARN, f, "user components are unavailable: %s", n.problem);
+    else if (n.memory_mb)
+        weir_service_log(s, WEIR_LOG_INFO, f,
+                         "user components run in %s %s with %s, and at most %llu MB more than at start "
+                         "(RLIMIT_DATA; ISOLATE_MEMORY_MB)",
+                         n.path, n.version, n.flags, (unsigned long long)n.memory_mb);
+    else
+        weir_service_log(s, WEIR_LOG_INFO, f, "user components run in %s %s with %s", n.path, n.version, n.flags);
+    json_decref(f);
+}
+
+int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err) {
+    *out = NULL;
+    /* Checked before anything owns loop handles (they close asynchronously). */
+    if (c->default_runtime && strcmp(c->default_runtime, "realtime") != 0 && strcmp(c->default_runtime, "virtual") != 0)
+        return weir__error(err, WEIR_EINVAL, "DEFAULT_RUNTIME must be realtime or virtual (got \"%s\")",
+                           c->default_runtime);
+    if (c->tick_ms < 1)
+        return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)c->tick_ms);
+    weir_service *s = weir__calloc(1, sizeof *s);
+    if (!s) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    s->loop = loop;
+    s->cfg = *c;
+    if (!s->cfg.component_restore) s->cfg.component_restore = svc_component_restore; /* stored user components */
+    s->log_json = c->log_format && strcmp(c->log_format, "json") == 0;
+    s->log_level = WEIR_LOG_INFO;
+    if (c->log_level && weir_log_level_parse(c->log_level, &s->log_level)) {
+        weir__free(s);
+        return weir__error(err, WEIR_EINVAL, "LOG_LEVEL must be debug, info, warn or error (got \"%s\")", c->log_level);
+    }
+    weir_auth_config ac = {c->api_keys, c->jwt_secret, c->jwt_public_key, c->jwt_audience, c->jwt_issuer};
+    int rc = weir_auth_create(&ac, &s->auth, err);
+    if (rc) {
+        weir__free(s);
+        return rc;
+    }
+    rc = weir_registry_create(&s->reg);
+    weir_host_options hopts = {.pool_size = c->isolate_pool_size, .timeout_ms = c->isolate_timeout_ms,
+                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue, .node = c->node};
+    if (!rc) rc = weir_host_create(loop, &hopts, &s->host, NULL); /* processes start on demand */
+    if (!rc) log_node(s);
+    weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,
+                                .log = on_log_effect, .log_ud = s, .host = s->host};
+    if (!rc) rc = weir_realtime_create(loop, &ro, &s->rt);
+    if (!rc) rc = weir_runtimes_create(c->default_runtime, runtime_log, s, &s->runtimes);
+    if (!rc) {
+        weir_error e2;
+        rc = weir_runtimes_add_builtins(s->runtimes, s->rt, c->tick_ms, &e2);
+    }
+    if (rc) {
+        start_failed(s);
+        return weir__error(err, rc, "cannot start the runtime: %s", weir_strerror(rc));
+    }
+    s->started_ms = svc_now(s);
+    if ((rc = svc_persist_open(s, err))) {
+        start_failed(s);
+        return rc;
+    }
+    weir_http_fd_budget fds;
+    weir_http_fd_budget_get(c->max_connections ? c->max_connections : 10000, &fds);
+    svc_log_fd_budget(s, &fds);
+    weir_http_options ho = {.host = c->host, .port = c->port, .max_body_bytes = c->max_body_bytes,
+                            .max_connections = fds.connections, .max_connections_per_ip = c->max_connections_per_ip,
+                            .header_timeout_ms = c->header_timeout_ms, .allowed_hosts = c->allowed_hosts,
+                            .cors_origins = c->cors_origins};
+    if ((rc = weir_http_server_start(loop, &ho, svc_route, s, &s->http, err))) {
+        start_failed(s);
+        return rc;
+    }
+    if (!(s->eio = svc_sio_new(s))) {
+        weir_http_server_destroy(s->http); /* its handles close on the next loop turn without touching s */
+        start_failed(s);
+        return weir__error(err, WEIR_ENOMEM, "out of memory starting Socket.IO");
+    }
+    uv_timer_init(loop, &s->shutdown_poll);
+    s->shutdown_poll.data = s;
+    svc_time_init(s);
+    s->open_handles = 2;
+    *out = s;
+    return 0;
+}
+
+int weir_service_port(const weir_service *s) { return weir_http_server_port(s->http); }
+
+const char *weir_service_auth_summary(const weir_service *s) {
+    return weir_auth_active(s->auth) ? weir_auth_summary(s->auth) : NULL;
+}
+
+/* Event clients get this long to collect what they were sent and close. */
+#define SHUTDOWN_CLIENTS_MS 3000
+
+/* Step 2 of a shutdown: once the event clients are gone (or their time is
+ * up), close the listener; once no request is in flight, done.  The
+ * listener stays open meanwhile because a polling Socket.IO client needs one
+ * more request to collect its DISCONNECT; new work is refused all along. */
+static void shutdown_check(uv_timer_t *t) {
+    weir_service *s = t->data;
+    if (!s->stopped_accepting) {
+        bool clients = svc_clients_count(s) > 0 || weir_eio_sockets(s->eio) > 0;
+        if (clients && uv_now(s->loop) - s->shutdown_ms < SHUTDOWN_CLIENTS_MS) return;
+        if (clients) {
+            json_t *f = json_pack("{s:I,s:I}", "eventClients", (json_int_t)svc_clients_count(s), "socketIoSockets",
+                                  (json_int_t)weir_eio_sockets(s->eio));
+            weir_service_log(s, WEIR_LOG_WARN, f, "event clients still open after %d ms: closing them",
+                             SHUTDOWN_CLIENTS_MS);
+            json_decref(f);
+        }
+        weir_http_server_stop_accepting(s->http);
+        s->stopped_accepting = true;
+    }
+    if (weir_http_server_in_flight(s->http) > 0) return;
+    uv_timer_stop(t);
+    if (s->shutdown_done) s->shutdown_done(s->shutdown_ud);
+}
+
+void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
+    if (s->shutting_down) return;
+    s->shutting_down = true;
+    s->shutdown_done = done;
+    s->shutdown_ud = ud;
+    s->shutdown_ms = uv_now(s->loop);
+    weir_service_log(s, WEIR_LOG_INFO, NULL, "shutting down: no new connections, stopping executions");
+    /* Stops first, so subscribers hear execution:cancelled; then the event
+     * sockets close (after what was queued to them); then the listener
+     * (shutdown_check). */
+    for (svc_exec *x = s->execs; x; x = x->next) {
+        svc_play_stop(x, "shutdown");
+        if (!x->finished) weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
+    }
+    svc_clients_close_all(s);
+    weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
+    uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
+}
+
+static void handle_closed(uv_handle_t *h) {
+    weir_service *s = h->data;
+    if (--s->open_handles == 0) weir__free(s);
+}
+
+void weir_service_destroy(weir_service *s) {
+    if (!s) return;
+    svc_clients_detach_all(s);
+    weir_eio_destroy(s->eio);
+    weir_http_server_destroy(s->http);
+    for (svc_exec *x = s->execs, *next; x; x = next) {
+        next = x->next;
+        exec_free(x);
+    }
+    free_graphs(s);
+    svc_index_free(&s->exec_ix);
+    weir__free(s->scratch);
+    json_decref(s->memo_value);
+    weir_sbuf_unref(s->memo_text);
+    svc_persist_close(s);
+    weir_runtimes_destroy(s->runtimes);
+    weir_realtime_destroy(s->rt);
+    weir_host_destroy(s->host); /* kills its processes; their handles close as the loop turns */
+    svc_components_free(s);
+    weir_registry_destroy(s->reg);
+    weir_auth_destroy(s->auth);
+    s->auth = NULL;
+    uv_timer_stop(&s->shutdown_poll);
+    uv_idle_stop(&s->play_idle);
+    uv_close((uv_handle_t *)&s->shutdown_poll, handle_closed); /* the last one frees s */
+    uv_close((uv_handle_t *)&s->play_idle, handle_closed);
+}
+
+void svc_observe(weir_service *s, double ms) {
+    s->requests++;
+    s->latency_count++;
+    s->latency_sum += ms / 1000.0;
+    for (int i = 0; i < LATENCY_BUCKETS; i++)
+        if (ms <= svc_latency_bounds[i]) s->latency_bucket[i]++;
+}

@@ -1,0 +1,209 @@
+/* Service internals shared by service.c (store, executions) and routes.c. */
+#ifndef WEIR_SERVICE_SERVICE_INTERNAL_H
+#define WEIR_SERVICE_SERVICE_INTERNAL_H
+#include "net/auth.h"
+#include "net/eio.h"
+#include "service/hub.h"
+#include "service/index.h"
+#include "service/service.h"
+#include "store/store.h"
+
+typedef struct svc_graph {
+    char id[40];
+    weir_graph *g;
+    int64_t created_ms;
+    struct svc_graph *next;
+} svc_graph;
+
+/* Where an answer goes: a REST request, or a socket client's command
+ * (acknowledged when ack_id >= 0, else a direct event or `error`). */
+typedef struct svc_reply {
+    weir_http_req *req;
+    svc_client *client; /* a reference is held until answered */
+    int64_t ack_id;
+    const char *event;  /* the direct event on success without an ack */
+    uint64_t start_ns;
+} svc_reply;
+
+/* Answer r once: status and body (STOLEN; {"error": ...} when status >= 400).
+ * Releases the client reference. */
+void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body);
+
+/* A request waiting for an inject to settle (wait: true). */
+typedef struct svc_wait {
+    svc_reply reply;
+    uint64_t inject_id;
+    uint64_t tick;
+    struct svc_exec *x;
+    uv_timer_t timer; /* bounded by the execution timeout */
+    struct svc_wait *next;
+    bool done;
+    bool early; /* answered 202 already (virtual time): the settlement goes to x->settled */
+} svc_wait;
+
+typedef struct svc_exec {
+    char id[40];
+    char graph_id[40];
+    char graph_name[256];
+    weir_exec *e;
+    weir_runtime rt; /* made by the registry for this execution */
+    weir_service *svc;
+    int64_t created_ms;
+    bool finished;
+    svc_wait *waits;
+    svc_feed *feed;        /* NULL until the first subscription */
+    struct svc_exec *next; /* creation order, oldest first */
+    /* virtual time (timectl.c) */
+    json_t *settled;       /* injects answered early that settled since the last time command */
+    size_t settled_dropped;
+    bool playing;          /* a run is in progress, a slice per loop turn */
+    bool play_waiting;     /* ... waiting for real http answers (virtual `arrived` wakes it) */
+    svc_reply play_reply;  /* answered when the run ends */
+    uint64_t play_left;    /* ticks the run may still play */
+    uint64_t play_from;    /* the tick it started at */
+} svc_exec;
+
+#define LATENCY_BUCKETS 12
+
+typedef struct svc_usercomp svc_usercomp;         /* components.c */
+typedef struct svc_pending_load svc_pending_load; /* components.c */
+
+struct weir_service {
+    uv_loop_t *loop;
+    weir_service_config cfg;
+    weir_registry *reg;
+    weir_realtime *rt;
+    weir_host *host;            /* user components (SPEC §2.3) */
+    svc_usercomp *user_comps;   /* registered user components, oldest first */
+    svc_pending_load *loads;    /* POST /api/components waiting for the host */
+    weir_runtimes *runtimes;
+    weir_http_server *http;
+    weir_auth *auth; /* always set; inactive when no auth is configured */
+    weir_eio *eio;   /* Socket.IO at /socket.io/ */
+    svc_client *clients;
+    size_t n_clients, n_subs;
+    uint64_t events_built, events_sent, subscribers_cut;
+    char *scratch; /* JSON text of one event or answer at a time */
+    size_t scratch_cap;
+    /* The last large event value written out and its text (a reference to
+     * each): a value shared by many events is written out once (hub.c). */
+    json_t *memo_value;
+    struct weir_sbuf *memo_text;
+    svc_graph *graphs;
+    weir_store *store; /* NULL: in memory (persist.c) */
+    svc_exec *execs, *execs_tail;
+    svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
+    size_t n_execs, n_running, n_finished;
+    bool shutting_down;
+    void (*shutdown_done)(void *);
+    void *shutdown_ud;
+    uv_timer_t shutdown_poll;
+    uint64_t shutdown_ms; /* loop time the shutdown began */
+    uv_idle_t play_idle; /* plays a slice of every running `run` per loop turn */
+    int open_handles;    /* shutdown_poll, play_idle: s is freed when both closed */
+    size_t n_playing;
+    bool stopped_accepting;
+    int64_t started_ms;
+    weir_log_level log_level;
+    bool log_json;
+    /* counters for /metrics */
+    uint64_t requests, injects_total, messages_finished, errors_finished;
+    uint64_t latency_count, latency_bucket[LATENCY_BUCKETS];
+    double latency_sum;
+};
+
+int64_t svc_now(const weir_service *s);
+/* The clock of x's runtime: pass it to every call on x->e. */
+int64_t svc_exec_now(const svc_exec *x);
+/* Switch x to runtime `name` (SPEC §4.5).  options BORROWED (mocks, tickMs).
+ * The old runtime is destroyed first; pending timers keep their time. */
+int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *err);
+/* Time commands (SPEC §4.5), the same over REST and the event sockets:
+ * op is runtime, tick, advance, run or step; data BORROWED; answers r. */
+void svc_time_command(weir_service *s, svc_exec *x, svc_reply *r, const char *op, json_t *data);
+/* An inject with afterTicks / atTick in data: scheduled on x's virtual clock
+ * (202), or refused.  True when data asked for scheduling (r answered). */
+bool svc_time_schedule(weir_service *s, svc_exec *x, svc_reply *r, const weir_inject *in, json_t *data);
+/* A running `run` of x ends (pause, stop, switch, shutdown): answered with
+ * stoppedBy = reason. */
+void svc_play_stop(svc_exec *x, const char *reason);
+/* Record the settlement of an inject answered early (body STOLEN). */
+void svc_time_settled(svc_exec *x, json_t *body);
+void svc_time_init(weir_service *s);
+/* x's runtime was just made: hook what the service needs of it. */
+void svc_time_attach(svc_exec *x);
+void svc_uuid(char out[40]);
+svc_graph *svc_graph_find(weir_service *s, const char *id);
+/* Load doc (BORROWED) as a new graph, store it (persist.c), then add it;
+ * when storing fails it is not added (WEIR_EIO, err says why). */
+int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);
+/* Load doc as the graph `id` created at created_ms and add it, without
+ * storing it (restoring it from the store). */
+int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
+                      weir_error *err);
+void svc_graph_remove(weir_service *s, svc_graph *g);
+
+/* Persistence (persist.c, SPEC §7).  With no store (in memory) each is a
+ * no-op that succeeds.  Storing errors are WEIR_EIO (503) or WEIR_ENOMEM. */
+/* Open the store in cfg.data_dir and restore what it holds: components
+ * through cfg.component_restore, then graphs.  One that no longer loads is
+ * logged and skipped.  Logs where data lives. */
+int svc_persist_open(weir_service *s, weir_error *err);
+void svc_persist_close(weir_service *s);
+int svc_graph_persist(weir_service *s, const svc_graph *g, weir_error *err);
+/* Delete g from the store, then remove it (svc_graph_remove); on a storing
+ * error it stays. */
+int svc_graph_delete(weir_service *s, svc_graph *g, weir_error *err);
+/* For the component host: store a registered component (def BORROWED)
+ * before acknowledging it; delete it when it is unregistered. */
+int svc_store_component(weir_service *s, const char *id, const char *version, json_t *def, weir_error *err);
+int svc_unstore_component(weir_service *s, const char *id, weir_error *err);
+svc_exec *svc_exec_find(weir_service *s, const char *id);
+/* Create and start an execution.  first (may be NULL) is subscribed before
+ * it starts, so it sees execution:started. */
+int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err);
+/* Answer a wait (settled, timed out or the execution ended). */
+void svc_wait_answer(svc_wait *w, const weir_settled *st);
+/* Inject with or without waiting; answers r (copied) itself. */
+void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inject *in, bool wait);
+/* The HTTP status for a core error code. */
+int svc_status_of(int code);
+/* A {"error": message} body (answering adds the code of its status). */
+json_t *svc_error_body(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* {"error": err->message, "code": "WEIR_E..."}: the precise code of err. */
+json_t *svc_error_of(const weir_error *err);
+/* Record a request's duration (ms) in the latency histogram. */
+void svc_observe(weir_service *s, double ms);
+void svc_route(void *ud, weir_http_req *req);
+/* Query parameter `name`, percent-decoded, into out (NUL-terminated).
+ * False when absent or longer than cap - 1. */
+bool svc_query_param(const char *query, const char *name, char *out, size_t cap);
+/* GET /api/executions/:id's body: weir_exec_json + graphName. */
+json_t *svc_exec_summary(svc_exec *x);
+extern const double svc_latency_bounds[LATENCY_BUCKETS];
+
+/* components.c: user components (SPEC §2.3). */
+/* Register a user component from its JSON definition (def BORROWED; the
+ * source is not compiled here: POST /api/components has the host do that
+ * first; persistence calls this at startup for definitions checked when
+ * they were registered).  WEIR_EINVAL: a bad definition (the message names
+ * the field and the fix); WEIR_EEXISTS: a built-in id, or that id and
+ * version registered already; WEIR_ESTATE: a running execution uses the
+ * version it would replace (named).  store: the definition is stored in
+ * DATA_DIR first (WEIR_EIO when it cannot be: nothing is registered).  *out
+ * (optional) receives NEW the descriptor as GET /api/components/:id shows
+ * it. */
+int svc_component_add(weir_service *s, json_t *def, bool store, json_t **out, weir_error *err);
+/* The component_restore hook the service installs when the embedder set
+ * none: stored definitions are registered again (not stored again). */
+int svc_component_restore(void *ud, weir_service *s, const char *id, const char *version, json_t *def,
+                          weir_error *err);
+/* POST /api/components: answers req itself, once the host has compiled the
+ * source (201 with the descriptor, 400, 409, 429, 503). */
+void svc_components_post(weir_service *s, weir_http_req *req, uint64_t start_ns);
+/* NEW: a descriptor as GET shows it (user components with their execution). */
+json_t *svc_component_json(const weir_component *c);
+/* Free the registrations and the unanswered POSTs (after the host is gone). */
+void svc_components_free(weir_service *s);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * The plain event socket at /ws (SPEC §5): JSON text frames.
+ *
+ *   server → client   {"event": "port:emit", "data": {..., "seq": 7}}
+ *   client → server   {"event": "execution:subscribe", "data": {...}, "ack": 1}
+ *   acknowledgement   {"event": "ack", "ack": 1, "data": <result or {"error": ...}>}
+ *
+ * "ack" is optional: without it a failure comes back as an `error` event.
+ * With auth configured the upgrade request carries X-API-Key,
+ * Authorization: Bearer, or (for browsers, which cannot set headers on a
+ * WebSocket) a `token` query parameter.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "service/service_internal.h"
+#include "service/wsapi.h"
+
+/* ------------------------------------------------------------ transport ops */
+
+static weir_sbuf *frame_of(svc_evmsg *m) {
+    if (m->ws_frame) return m->ws_frame;
+    size_t nl = strlen(m->name), len = 19 + nl + m->data->len + 1; /* {"event":"<name>","data":<data>} */
+    weir_sbuf *text = weir_sbuf_new(len);
+    if (!text) return NULL;
+    int h = snprintf(text->data, len + 1, "{\"event\":\"%s\",\"data\":", m->name);
+    memcpy(text->data + h, m->data->data, m->data->len);
+    text->data[len - 1] = '}';
+    m->ws_frame = weir_ws_frame_text(text->data, len);
+    weir_sbuf_unref(text);
+    return m->ws_frame;
+}
+
+static int ws_send(void *conn, svc_evmsg *m) {
+    weir_sbuf *f = frame_of(m);
+    return f ? weir_ws_send_frame(conn, f) : -1;
+}
+
+/* {"event":<name>,<key>:<json>} with an optional ack member. */
+static int ws_text(void *conn, const char *name, int64_t ack, const char *json, size_t len) {
+    char head[128];
+    int h = ack >= 0 ? snprintf(head, sizeof head, "{\"event\":\"ack\",\"ack\":%lld,\"data\":", (long long)ack)
+                     : snprintf(head, sizeof head, "{\"event\":\"%.64s\",\"data\":", name ? name : "");
+    char *buf = weir__malloc((size_t)h + len + 1);
+    if (!buf) return -1;
+    memcpy(buf, head, (size_t)h);
+    memcpy(buf + h, json, len);
+    buf[(size_t)h + len] = '}';
+    int rc = weir_ws_send_text(conn, buf, (size_t)h + len + 1);
+    weir__free(buf);
+    return rc;
+}
+
+static int ws_emit(void *conn, const char *name, const char *json, size_t len) { return ws_text(conn, name, -1, json, len); }
+static int ws_ack(void *conn, int64_t id, const char *json, size_t len) { return ws_text(conn, "ack", id, json, len); }
+static size_t ws_backlog(const void *conn) { return weir_ws_backlog(conn); }
+static void ws_close(void *conn) { weir_ws_close(conn, 1001, "server shutting down"); }
+
+static const svc_client_ops WS_OPS = {"ws", ws_send, ws_emit, ws_ack, ws_backlog, ws_close};
+
+/* --------------------------------------------------------------- callbacks */
+
+static void on_text(void *ud, weir_ws *ws, const char *data, size_t len) {
+    (void)ud;
+    svc_client *c = weir_ws_user(ws);
+    if (!c) return;
+    json_error_t jerr;
+    json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *event = json_string_value(json_object_get(msg, "event"));
+    json_t *ack = json_object_get(msg, "ack");
+    if (!event || (ack && (!json_is_integer(ack) || json_integer_value(ack) < 0))) {
+        json_t *e = msg ? svc_error_body("a message is {\"event\": string, \"data\"?: object, \"ack\"?: "
+                                         "non-negative integer}")
+                        : svc_error_body("not JSON: %s at line %d column %d", jerr.text, jerr.line, jerr.column);
+        json_object_set_new(e, "code", json_string(weir_errname(WEIR_EINVAL)));
+        svc_client_emit(c, "error", e);
+        json_decref(e);
+        json_decref(msg);
+        return;
+    }
+    svc_command(c, event, json_object_get(msg, "data"), ack ? json_integer_value(ack) : -1);
+    json_decref(msg);
+}
+
+static void on_close(void *ud, weir_ws *ws, uint16_t code, const char *reason) {
+    (void)ud;
+    (void)code;
+    (void)reason;
+    svc_client *c = weir_ws_user(ws);
+    if (c) svc_client_gone(c);
+}
+
+static const weir_ws_callbacks CALLBACKS = {on_text, on_close};
+
+void svc_ws_upgrade(weir_service *s, weir_http_req *req) {
+    if (!weir_ws_is_upgrade(req)) {
+        const char *hdr[] = {"Upgrade", "websocket", NULL};
+        const char *body = "{\"error\":\"/ws is a WebSocket: connect with a WebSocket client (Upgrade: websocket)\","
+                           "\"code\":\"WEIR_EINVAL\"}";
+        weir_http_respond(req, 426, "application/json", body, strlen(body), hdr);
+        return;
+    }
+    if (s->shutting_down) return weir_http_respond_error(req, 503, "the server is shutting down");
+    if (weir_auth_active(s->auth)) {
+        char token[WEIR_AUTH_MAX_TOKEN + 1];
+        weir_error err;
+        int rc = svc_query_param(req->query, "token", token, sizeof token)
+                     ? weir_auth_check_token(s->auth, token, &err)
+                     : weir_auth_check_headers(s->auth, weir_http_header(req, "x-api-key"),
+                                               weir_http_header(req, "authorization"), &err);
+        if (rc == WEIR_ENOTFOUND) {
+            const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
+            const char *body = "{\"error\":\"authentication required: send X-API-Key, Authorization: Bearer "
+                               "<token>, or ?token=<token>\",\"code\":\"WEIR_EAUTH\"}";
+            weir_http_respond(req, 401, "application/json", body, strlen(body), hdr);
+            return;
+        }
+        if (rc) return weir_http_respond_error(req, rc == WEIR_ENOMEM ? 503 : 403, "%s", err.message);
+    }
+    weir_ws_options o = {.max_message = s->cfg.max_body_bytes};
+    weir_ws *ws;
+    if (weir_ws_accept(req, &o, &CALLBACKS, s, &ws)) return; /* answered */
+    svc_client *c = svc_client_new(s, &WS_OPS, ws);
+    if (!c) return weir_ws_close(ws, 1011, "out of memory");
+    weir_ws_set_user(ws, c);
+}
