@@ -645,16 +645,54 @@ WEIR_API int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_e
 /* True when an input is part-way processed (a wave is open). */
 WEIR_API bool weir_exec_wave_open(const weir_exec *e);
 
-/* Build events or not.  Events (shell.event) cost nothing while off: none
- * is built and seq does not advance.  Turning them on again after the
- * execution started advances seq by one that no event carries, so a
- * subscriber's `since` from before a quiet spell never looks contiguous with
- * what follows.  On by default when shell.event is set. */
+/* Event kinds (SPEC §5), one bit each: a listener names the kinds it wants
+ * and the core builds only those.  The shell's own kinds (metrics:update,
+ * runtime:changed, time:advanced) have bits too, so one mask says what a
+ * listener wants whoever builds the event. */
+enum {
+    WEIR_EV_STARTED = 1u << 0,         /* execution:started */
+    WEIR_EV_PAUSED = 1u << 1,          /* execution:paused */
+    WEIR_EV_RESUMED = 1u << 2,         /* execution:resumed */
+    WEIR_EV_COMPLETED = 1u << 3,       /* execution:completed */
+    WEIR_EV_FAILED = 1u << 4,          /* execution:failed */
+    WEIR_EV_CANCELLED = 1u << 5,       /* execution:cancelled */
+    WEIR_EV_STATE = 1u << 6,           /* execution:state */
+    WEIR_EV_PORT_EMIT = 1u << 7,       /* port:emit: one per edge a message crosses */
+    WEIR_EV_INVOKED = 1u << 8,         /* component:invoked: one per hop */
+    WEIR_EV_COMPONENT_ERROR = 1u << 9, /* component:error */
+    WEIR_EV_LOG = 1u << 10,            /* log */
+    WEIR_EV_OUTPUT = 1u << 11,         /* output: a value left the graph */
+    WEIR_EV_DROPPED = 1u << 12,        /* message:dropped (queue overflow) */
+    WEIR_EV_METRICS = 1u << 13,        /* metrics:update (built by the shell) */
+    WEIR_EV_RUNTIME = 1u << 14,        /* runtime:changed (the shell's) */
+    WEIR_EV_TIME = 1u << 15,           /* time:advanced (the shell's) */
+    WEIR_EV_ALL = (1u << 16) - 1,
+    /* Kinds built once per hop or per edge: the ones that cost. */
+    WEIR_EV_PER_HOP = WEIR_EV_PORT_EMIT | WEIR_EV_INVOKED
+};
+/* The bit of event kind `name` (0: no such kind). */
+WEIR_API uint32_t weir_event_kind(const char *name);
+/* The name of the kind with bit `kind` (NULL: not exactly one known bit). */
+WEIR_API const char *weir_event_name(uint32_t kind);
+/* The kinds a pattern names: an event name, or a glob with `*` (any run of
+ * characters, e.g. "execution:*", "*").  0: it names no kind. */
+WEIR_API uint32_t weir_event_mask(const char *pattern);
+/* Which events to build (WEIR_EV_* bits; 0: none).  Events nobody asked for
+ * cost nothing: they are not built and seq does not advance for them.
+ * Widening the mask after the execution started advances seq by one that no
+ * event carries, so a subscriber's `since` from before never looks
+ * contiguous with events of kinds that were not being built.  WEIR_EV_ALL by
+ * default when shell.event is set. */
+WEIR_API void weir_exec_listen_mask(weir_exec *e, uint32_t mask);
+WEIR_API uint32_t weir_exec_listened(const weir_exec *e);
+/* weir_exec_listen_mask(e, on ? WEIR_EV_ALL : 0). */
 WEIR_API void weir_exec_listen(weir_exec *e, bool on);
 /* The seq of the last event built (0: none yet). */
 WEIR_API uint64_t weir_exec_seq(const weir_exec *e);
 /* An event of the shell's own in the execution's numbered stream
- * (time:advanced, runtime:changed).  data STOLEN; dropped while quiet. */
+ * (time:advanced, runtime:changed, metrics:update).  data STOLEN; dropped
+ * unless its kind is listened to (a name of no known kind: unless the mask
+ * is 0). */
 WEIR_API void weir_exec_event(weir_exec *e, const char *name, json_t *data);
 /* Runtime switching (SPEC §4.5): install a new runtime's half of the shell
  * (effect_ud, effect, cancel, clock_ns of rt; the old runtime must have

@@ -136,7 +136,7 @@ static void wave_cut(weir_exec *e, uint32_t origin) {
                              v == WEIR_NONE ? NULL : node, "details", details);
     }
     e->errors++;
-    if (v != WEIR_NONE && weir__exec_listening(e)) {
+    if (v != WEIR_NONE && weir__exec_wants(e, WEIR_EV_COMPONENT_ERROR)) {
         json_t *value = json_pack("{s:s,s:s}", "error", msg, "code", weir_errname(WEIR_ELIMIT));
         if (value && details) json_object_update(value, details);
         if (value) weir__event_component_error(e, v, value);
@@ -233,7 +233,7 @@ static void invoke(weir_exec *e, uint32_t v) {
     e->invocations++;
     in->invocations++;
     if (msg.origin != WEIR_NONE) trace_hop(e, &e->org[msg.origin], &msg, v);
-    if (weir__exec_listening(e)) weir__event_invoked(e, v, msg.port);
+    if (weir__exec_wants(e, WEIR_EV_INVOKED)) weir__event_invoked(e, v, msg.port);
 
     const weir_component *c = e->g->nodes[v].comp;
     if (e->sh.clock_ns && !e->t_valid) {
@@ -436,7 +436,7 @@ static void discard_wave(weir_exec *e) {
 static void set_state(weir_exec *e, weir_state s) {
     weir_state prev = e->state;
     e->state = s;
-    if (weir__exec_listening(e)) weir__event_state(e, prev);
+    if (weir__exec_wants(e, WEIR_EV_STATE)) weir__event_state(e, prev);
 }
 
 static void cleanup_instances(weir_exec *e) {
@@ -463,7 +463,9 @@ static size_t finish(weir_exec *e, weir_state s, size_t discarded_before) {
     cleanup_instances(e);
     e->finished_ms = e->now;
     set_state(e, s);
-    if (weir__exec_listening(e)) {
+    if (weir__exec_wants(e, s == WEIR_STATE_COMPLETED ? WEIR_EV_COMPLETED
+                            : s == WEIR_STATE_FAILED  ? WEIR_EV_FAILED
+                                                      : WEIR_EV_CANCELLED)) {
         if (s == WEIR_STATE_COMPLETED)
             weir__exec_event(e, "execution:completed",
                              json_pack("{s:s,s:o}", "executionId", e->id, "metrics", weir_exec_metrics(e, e->now)));
@@ -648,7 +650,7 @@ static int submit(weir_exec *e, weir_input *in, bool bounded, bool *queued, bool
             bool newest = e->overflow == WEIR_OVERFLOW_DROP_NEWEST || !queue_drop_oldest_inject(e, &victim);
             if (newest) victim = *in;
             e->dropped++;
-            if (weir__exec_listening(e))
+            if (weir__exec_wants(e, WEIR_EV_DROPPED))
                 weir__exec_event(e, "message:dropped",
                                  json_pack("{s:s,s:s,s:s,s:s,s:O}", "executionId", e->id, "policy",
                                            e->overflow == WEIR_OVERFLOW_DROP_NEWEST ? "drop-newest" : "drop-oldest",
@@ -684,6 +686,7 @@ int weir_exec_create(weir_graph *g, const weir_exec_options *opts, const weir_sh
     if (!e) return weir__error(err, WEIR_ENOMEM, "out of memory creating an execution");
     e->g = weir_graph_ref(g);
     if (shell) e->sh = *shell;
+    e->listen = WEIR_EV_ALL;
     char defid[256];
     snprintf(defid, sizeof defid, "%s-exec", g->id);
     e->id = weir__strdup(o.id ? o.id : defid);
@@ -804,7 +807,7 @@ int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
     e->in_input = false;
     if (apply_failure(e)) return weir__error(err, WEIR_ERUNTIME, "%s", json_string_value(json_object_get(e->error, "message")));
     set_state(e, WEIR_STATE_RUNNING);
-    if (weir__exec_listening(e))
+    if (weir__exec_wants(e, WEIR_EV_STARTED))
         weir__exec_event(e, "execution:started", json_pack("{s:s,s:s,s:s}", "executionId", e->id, "graphId", e->g->id,
                                                            "state", weir_state_name(e->state)));
     drain_queue(e);
@@ -903,7 +906,7 @@ int weir_exec_pause(weir_exec *e, int64_t now_ms, weir_error *err) {
     if (e->state != WEIR_STATE_RUNNING) return state_error(e, err, "pause", "running");
     e->now = now_ms;
     set_state(e, WEIR_STATE_PAUSED);
-    if (weir__exec_listening(e))
+    if (weir__exec_wants(e, WEIR_EV_PAUSED))
         weir__exec_event(e, "execution:paused", json_pack("{s:s,s:s}", "executionId", e->id, "state", "paused"));
     return 0;
 }
@@ -912,7 +915,7 @@ int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err) {
     if (e->state != WEIR_STATE_PAUSED) return state_error(e, err, "resume", "paused");
     e->now = now_ms;
     set_state(e, WEIR_STATE_RUNNING);
-    if (weir__exec_listening(e))
+    if (weir__exec_wants(e, WEIR_EV_RESUMED))
         weir__exec_event(e, "execution:resumed",
                          json_pack("{s:s,s:s,s:I}", "executionId", e->id, "state", "running", "queued",
                                    (json_int_t)e->q_len));
@@ -1056,10 +1059,16 @@ int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_error *err
     return 0;
 }
 
-void weir_exec_listen(weir_exec *e, bool on) {
-    if (on && e->quiet && e->started) e->seq++; /* the numbers skipped while quiet show as a gap */
-    e->quiet = !on;
+void weir_exec_listen_mask(weir_exec *e, uint32_t mask) {
+    mask &= WEIR_EV_ALL;
+    /* Kinds not built until now show as a gap in the numbers. */
+    if ((mask & ~e->listen) && e->started) e->seq++;
+    e->listen = mask;
 }
+
+uint32_t weir_exec_listened(const weir_exec *e) { return e->listen; }
+
+void weir_exec_listen(weir_exec *e, bool on) { weir_exec_listen_mask(e, on ? WEIR_EV_ALL : 0); }
 
 uint64_t weir_exec_seq(const weir_exec *e) { return e->seq; }
 

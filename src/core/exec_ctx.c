@@ -49,7 +49,7 @@ bool weir_ctx_output_connected(const weir_ctx *ctx, unsigned port) {
 /* An error value reached no edge: count it, tell, maybe fail (SPEC §4.2). */
 static void unhandled_error(weir_exec *e, uint32_t v, json_t *value) {
     e->errors++;
-    if (weir__exec_listening(e)) weir__event_component_error(e, v, value);
+    if (weir__exec_wants(e, WEIR_EV_COMPONENT_ERROR)) weir__event_component_error(e, v, value);
     if (e->on_error == WEIR_ON_ERROR_FAIL) {
         const char *msg = json_string_value(json_object_get(value, "error"));
         char buf[512];
@@ -59,7 +59,7 @@ static void unhandled_error(weir_exec *e, uint32_t v, json_t *value) {
 }
 
 static void terminal_output(weir_exec *e, uint32_t v, const char *port, json_t *value) {
-    if (weir__exec_listening(e))
+    if (weir__exec_wants(e, WEIR_EV_OUTPUT))
         weir__exec_event(e, "output", json_pack("{s:s,s:s,s:s,s:O,s:I}", "executionId", e->id, "nodeId",
                                                 e->g->nodes[v].id, "port", port, "value", value, "tick",
                                                 (json_int_t)e->tick));
@@ -96,7 +96,7 @@ int weir_emit(weir_ctx *ctx, unsigned port, json_t *value) {
         int rc = weir__exec_push(e, routes[r].target, routes[r].target_port, value, e->cur_origin, v, port);
         if (rc) return rc;
         e->emitted_edges++;
-        if (weir__exec_listening(e)) weir__event_port_emit(e, v, port, &routes[r], value);
+        if (weir__exec_wants(e, WEIR_EV_PORT_EMIT)) weir__event_port_emit(e, v, port, &routes[r], value);
     }
     return 0;
 }
@@ -304,7 +304,7 @@ int weir_log_level_parse(const char *name, weir_log_level *out) {
 
 int weir_log(weir_ctx *ctx, weir_log_level level, json_t *meta, const char *fmt, ...) {
     weir_exec *e = ctx->e;
-    bool listening = weir__exec_listening(e);
+    bool listening = weir__exec_wants(e, WEIR_EV_LOG);
     if (!listening && !e->sh.effect) return 0;
     char buf[4096];
     va_list ap;

@@ -152,7 +152,7 @@ struct weir_exec {
     int64_t started_ms, finished_ms;
     bool started;
     uint64_t seq;
-    bool quiet; /* weir_exec_listen(e, false): events are not built */
+    uint32_t listen; /* WEIR_EV_* kinds built (weir_exec_listen_mask) */
     json_t *error;
 };
 
@@ -172,8 +172,12 @@ weir_origin *weir__exec_origin(weir_exec *e, uint32_t slot);
 bool weir__exec_unqueue_result(weir_exec *e, uint64_t fx_id, uint32_t node);
 void weir__origin_dec(weir_exec *e, uint32_t slot);
 
-/* exec_json.c: events are built only when the shell listens. */
-static inline bool weir__exec_listening(const weir_exec *e) { return e->sh.event != NULL && !e->quiet; }
+/* exec_json.c: events are built only for kinds the shell listens to. */
+static inline bool weir__exec_wants(const weir_exec *e, uint32_t kind) {
+    return (e->listen & kind) != 0 && e->sh.event != NULL;
+}
+/* Deliver an event of a kind the shell wants (check weir__exec_wants before
+ * building data). */
 void weir__exec_event(weir_exec *e, const char *name, json_t *data /* STOLEN */);
 void weir__event_state(weir_exec *e, weir_state prev);
 void weir__event_port_emit(weir_exec *e, uint32_t from, uint32_t from_port, const weir_route *r, json_t *value);

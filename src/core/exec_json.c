@@ -31,8 +31,54 @@ char *weir__node_port(const weir_exec *e, uint32_t node, uint32_t port, bool inp
 
 void weir__exec_event(weir_exec *e, const char *name, json_t *data) {
     if (!data) return; /* out of memory building it: the event is lost, the execution is not */
-    if (weir__exec_listening(e)) e->sh.event(e->sh.ud, e, ++e->seq, name, data);
+    if (e->sh.event) e->sh.event(e->sh.ud, e, ++e->seq, name, data);
     json_decref(data);
+}
+
+static const char *const kind_names[] = {
+    "execution:started", "execution:paused", "execution:resumed", "execution:completed", "execution:failed",
+    "execution:cancelled", "execution:state", "port:emit", "component:invoked", "component:error", "log", "output",
+    "message:dropped", "metrics:update", "runtime:changed", "time:advanced"};
+_Static_assert(sizeof kind_names / sizeof *kind_names == 16, "one name per WEIR_EV_* bit");
+
+uint32_t weir_event_kind(const char *name) {
+    for (unsigned i = 0; name && i < sizeof kind_names / sizeof *kind_names; i++)
+        if (strcmp(kind_names[i], name) == 0) return 1u << i;
+    return 0;
+}
+
+const char *weir_event_name(uint32_t kind) {
+    for (unsigned i = 0; i < sizeof kind_names / sizeof *kind_names; i++)
+        if (kind == 1u << i) return kind_names[i];
+    return NULL;
+}
+
+/* Does text match pattern, where `*` is any run of characters? */
+static bool glob_match(const char *p, const char *t) {
+    const char *star = NULL, *resume = NULL;
+    while (*t) {
+        if (*p == '*') {
+            star = p++;
+            resume = t;
+        } else if (*p == *t) {
+            p++;
+            t++;
+        } else if (star) {
+            p = star + 1;
+            t = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*p == '*') p++;
+    return *p == '\0';
+}
+
+uint32_t weir_event_mask(const char *pattern) {
+    uint32_t mask = 0;
+    for (unsigned i = 0; pattern && i < sizeof kind_names / sizeof *kind_names; i++)
+        if (glob_match(pattern, kind_names[i])) mask |= 1u << i;
+    return mask;
 }
 
 void weir__event_state(weir_exec *e, weir_state prev) {

@@ -81,7 +81,8 @@ int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now
 }
 
 void weir_exec_event(weir_exec *e, const char *name, json_t *data) {
-    if (!weir__exec_listening(e)) {
+    uint32_t kind = weir_event_kind(name);
+    if (!weir__exec_wants(e, kind ? kind : WEIR_EV_ALL)) {
         json_decref(data);
         return;
     }

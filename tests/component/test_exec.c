@@ -565,3 +565,47 @@ Test(exec, listen_off_builds_no_events_and_leaves_a_seq_gap) {
     weir_exec_destroy(e);
     weir_graph_unref(g);
 }
+
+/* Events by interest (SPEC §5): only the kinds listened to are built, and
+ * widening the mask shows as a gap in seq. */
+Test(exec, a_listen_mask_builds_only_the_kinds_asked_for) {
+    weir_graph *g = ts_graph(&ts, QUICK);
+    weir_exec *e = start_never(g);
+    weir_exec_listen_mask(e, WEIR_EV_OUTPUT);
+    cr_assert_eq(weir_exec_listened(e), WEIR_EV_OUTPUT);
+    size_t emits = ts_count_events(&ts, "port:emit"), invoked = ts_count_events(&ts, "component:invoked");
+    size_t outputs = ts_count_events(&ts, "output");
+    uint64_t seq0 = weir_exec_seq(e);
+    cr_assert_eq(ts_inject(&ts, e, "input", "in", "21", 5), 0);
+    cr_assert_eq(ts_count_events(&ts, "port:emit"), emits, "no port:emit built");
+    cr_assert_eq(ts_count_events(&ts, "component:invoked"), invoked, "no component:invoked built");
+    cr_assert_eq(ts_count_events(&ts, "output"), outputs + 1);
+    cr_assert_eq(weir_exec_seq(e), seq0 + 1, "seq counts only the events built");
+    weir_exec_listen_mask(e, WEIR_EV_OUTPUT | WEIR_EV_PORT_EMIT);
+    cr_assert_eq(weir_exec_seq(e), seq0 + 2, "a wider mask skips one seq");
+    weir_exec_listen_mask(e, WEIR_EV_PORT_EMIT);
+    cr_assert_eq(weir_exec_seq(e), seq0 + 2, "a narrower mask does not");
+    cr_assert_eq(ts_inject(&ts, e, "input", "in", "1", 6), 0);
+    cr_assert_gt(ts_count_events(&ts, "port:emit"), emits);
+    cr_assert_eq(ts_count_events(&ts, "output"), outputs + 1);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
+
+Test(exec, event_kinds_and_globs_name_their_bits) {
+    cr_assert_eq(weir_event_kind("port:emit"), WEIR_EV_PORT_EMIT);
+    cr_assert_eq(weir_event_kind("metrics:update"), WEIR_EV_METRICS);
+    cr_assert_eq(weir_event_kind("port:emits"), 0);
+    cr_assert_eq(weir_event_kind(NULL), 0);
+    cr_assert_str_eq(weir_event_name(WEIR_EV_TIME), "time:advanced");
+    cr_assert_null(weir_event_name(WEIR_EV_TIME | WEIR_EV_LOG));
+    cr_assert_eq(weir_event_mask("*"), WEIR_EV_ALL);
+    cr_assert_eq(weir_event_mask("execution:*"), WEIR_EV_STARTED | WEIR_EV_PAUSED | WEIR_EV_RESUMED |
+                                                     WEIR_EV_COMPLETED | WEIR_EV_FAILED | WEIR_EV_CANCELLED |
+                                                     WEIR_EV_STATE);
+    cr_assert_eq(weir_event_mask("*:update"), WEIR_EV_METRICS);
+    cr_assert_eq(weir_event_mask("component:*r*"), WEIR_EV_COMPONENT_ERROR);
+    cr_assert_eq(weir_event_mask("log"), WEIR_EV_LOG);
+    cr_assert_eq(weir_event_mask("nothing:*"), 0);
+    cr_assert_eq(weir_event_mask("log*x"), 0);
+}
