@@ -241,6 +241,13 @@ struct weir_component { /* typedef above (C99 allows one typedef per name) */
     int (*resume)(weir_ctx *ctx, const weir_effect_result *res, json_t *continuation /* BORROWED */);
     int (*drain)(weir_ctx *ctx);
     void (*cleanup)(weir_ctx *ctx);
+    /* NEW: the instance's state as JSON (SPEC §7.2: GET
+     * /api/executions/:id/state, time travel, simulation invariants).
+     * Optional: without it the state is the instance's key/value map
+     * (weir_set_state), {} while nothing is set.  Called between inputs,
+     * never inside a wave; it must not emit, request effects or change the
+     * state.  NULL: out of memory. */
+    json_t *(*state)(weir_ctx *ctx);
 };
 
 /* Registry of component descriptors: the built-ins plus those registered
@@ -299,6 +306,9 @@ WEIR_API int64_t weir_ctx_now(const weir_ctx *ctx); /* the input's time, ms */
 WEIR_API json_t *weir_ctx_config(const weir_ctx *ctx); /* BORROWED, normalised */
 WEIR_API void *weir_ctx_prepared(const weir_ctx *ctx);
 WEIR_API void *weir_ctx_state(weir_ctx *ctx);
+/* Effects this instance requested that have not settled (timers, http,
+ * invokes; fire-and-forget ones are not counted). */
+WEIR_API size_t weir_ctx_pending_effects(const weir_ctx *ctx);
 WEIR_API size_t weir_ctx_input_count(const weir_ctx *ctx);
 WEIR_API const char *weir_ctx_input_name(const weir_ctx *ctx, unsigned port);
 WEIR_API size_t weir_ctx_output_count(const weir_ctx *ctx);
@@ -687,6 +697,13 @@ WEIR_API void weir_exec_listen_mask(weir_exec *e, uint32_t mask);
 WEIR_API uint32_t weir_exec_listened(const weir_exec *e);
 /* weir_exec_listen_mask(e, on ? WEIR_EV_ALL : 0). */
 WEIR_API void weir_exec_listen(weir_exec *e, bool on);
+/* NEW: every node's state, {nodeId: state} (SPEC §7.2; see
+ * weir_component.state).  Before the execution started and after it
+ * finished (instances cleaned up) the states are what the components show
+ * then ({} for the key/value map).  NULL: out of memory. */
+WEIR_API json_t *weir_exec_states(weir_exec *e);
+/* NEW: one node's state; NULL when no node has that id (or out of memory). */
+WEIR_API json_t *weir_exec_node_state(weir_exec *e, const char *node_id);
 /* The seq of the last event built (0: none yet). */
 WEIR_API uint64_t weir_exec_seq(const weir_exec *e);
 /* An event of the shell's own in the execution's numbered stream
@@ -709,6 +726,8 @@ WEIR_API int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_
 WEIR_API const char *weir_exec_id(const weir_exec *e);
 WEIR_API weir_graph *weir_exec_graph(const weir_exec *e);
 WEIR_API weir_state weir_exec_state(const weir_exec *e);
+/* The tick of the last wave (0: none yet). */
+WEIR_API uint64_t weir_exec_tick(const weir_exec *e);
 /* Nothing in flight: no queued input, no pending effect. */
 WEIR_API bool weir_exec_idle(const weir_exec *e);
 WEIR_API size_t weir_exec_pending_effects(const weir_exec *e);

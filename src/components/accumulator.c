@@ -63,6 +63,12 @@ static void cleanup(weir_ctx *ctx) {
     st->batch = NULL;
 }
 
+/* {buffer: [values of the partial batch]} */
+static json_t *state(weir_ctx *ctx) {
+    acc_state *st = weir_ctx_state(ctx);
+    return json_pack("{s:o}", "buffer", st->batch ? json_copy(st->batch) : json_array());
+}
+
 const weir_component weir__accumulator = {
     .id = "symbia.core.accumulator",
     .name = "Accumulator",
@@ -78,4 +84,5 @@ const weir_component weir__accumulator = {
     .resume = resume,
     .drain = drain,
     .cleanup = cleanup,
+    .state = state,
 };

@@ -21,6 +21,11 @@ static int resume(weir_ctx *ctx, const weir_effect_result *res, json_t *value) {
     return weir_emit(ctx, 0, value);
 }
 
+/* {pending: messages waiting for their timer} */
+static json_t *state(weir_ctx *ctx) {
+    return json_pack("{s:I}", "pending", (json_int_t)weir_ctx_pending_effects(ctx));
+}
+
 const weir_component weir__delay = {
     .id = "symbia.core.delay",
     .name = "Delay",
@@ -33,4 +38,5 @@ const weir_component weir__delay = {
     .config = WEIR_PORTS(config),
     .process = process,
     .resume = resume,
+    .state = state,
 };

@@ -197,6 +197,11 @@ static int resume(weir_ctx *ctx, const weir_effect_result *res, json_t *cont) {
     return weir_emit_new(ctx, OUT, out);
 }
 
+/* {pending: requests in flight} */
+static json_t *state(weir_ctx *ctx) {
+    return json_pack("{s:I}", "pending", (json_int_t)weir_ctx_pending_effects(ctx));
+}
+
 const weir_component weir__http_request = {
     .id = "symbia.io.http-request",
     .name = "HTTP request",
@@ -211,4 +216,5 @@ const weir_component weir__http_request = {
     .release = release,
     .process = process,
     .resume = resume,
+    .state = state,
 };

@@ -80,6 +80,25 @@ static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     }
 }
 
+/* any: {}; zip: {pending: {port: [values waiting for a partner]}};
+ * latest: {latest: {port: value}} (ports with no value yet left out). */
+static json_t *state(weir_ctx *ctx) {
+    merge_state *st = weir_ctx_state(ctx);
+    int mode = mode_of(ctx);
+    if (mode == MODE_ANY) return json_object();
+    json_t *by_port = json_object();
+    for (size_t i = 0; by_port && st->slots && i < weir_ctx_input_count(ctx); i++) {
+        json_t *v = st->slots[i];
+        if (!v) continue;
+        if (json_object_set_new(by_port, weir_ctx_input_name(ctx, (unsigned)i), mode == MODE_ZIP ? json_copy(v)
+                                                                                                  : json_incref(v))) {
+            json_decref(by_port);
+            return NULL;
+        }
+    }
+    return json_pack("{s:o}", mode == MODE_ZIP ? "pending" : "latest", by_port);
+}
+
 const weir_component weir__merge = {
     .id = "symbia.core.merge",
     .name = "Merge",
@@ -96,4 +115,5 @@ const weir_component weir__merge = {
     .init = init,
     .process = process,
     .cleanup = cleanup,
+    .state = state,
 };

@@ -170,6 +170,30 @@ static int process(weir_ctx *ctx, unsigned port, json_t *value) {
     return rc;
 }
 
+/* {keys: [the keys seen, first seen first, as the values they were made of]} */
+static json_t *state(weir_ctx *ctx) {
+    once_state *st = weir_ctx_state(ctx);
+    json_t *keys = json_array();
+    const char *key;
+    size_t len;
+    json_t *unused;
+    json_object_keylen_foreach(st->seen, key, len, unused) {
+        (void)unused;
+        if (!keys) break;
+        json_t *k;
+        switch (key[0]) {
+        case 's': k = json_stringn_nocheck(key + 1, len - 1); break;
+        case 'b': k = json_boolean(key[1] == 't'); break;
+        default: k = json_loadb(key + 1, len - 1, JSON_DECODE_ANY, NULL); break; /* n, j: JSON text */
+        }
+        if (json_array_append_new(keys, k)) {
+            json_decref(keys);
+            keys = NULL;
+        }
+    }
+    return keys ? json_pack("{s:o}", "keys", keys) : NULL;
+}
+
 const weir_component weir__state_once = {
     .id = "symbia.state.once",
     .name = "Once",
@@ -187,4 +211,5 @@ const weir_component weir__state_once = {
     .release = weir__release_expr,
     .process = process,
     .cleanup = cleanup,
+    .state = state,
 };

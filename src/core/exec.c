@@ -1075,6 +1075,7 @@ uint64_t weir_exec_seq(const weir_exec *e) { return e->seq; }
 const char *weir_exec_id(const weir_exec *e) { return e->id; }
 weir_graph *weir_exec_graph(const weir_exec *e) { return e->g; }
 weir_state weir_exec_state(const weir_exec *e) { return e->state; }
+uint64_t weir_exec_tick(const weir_exec *e) { return e->tick; }
 bool weir_exec_idle(const weir_exec *e) { return !in_flight(e); }
 size_t weir_exec_pending_effects(const weir_exec *e) { return e->fx_live_user; }
 size_t weir_exec_queue_depth(const weir_exec *e) { return e->q_len; }

@@ -20,6 +20,14 @@ int64_t weir_ctx_now(const weir_ctx *ctx) { return ctx->e->now; }
 json_t *weir_ctx_config(const weir_ctx *ctx) { return ctx_node(ctx)->config; }
 void *weir_ctx_prepared(const weir_ctx *ctx) { return ctx_node(ctx)->prepared; }
 void *weir_ctx_state(weir_ctx *ctx) { return ctx->e->inst[ctx->node].state; }
+
+size_t weir_ctx_pending_effects(const weir_ctx *ctx) {
+    const weir_exec *e = ctx->e;
+    size_t n = 0;
+    for (size_t s = 0; s < e->fx_cap; s++)
+        if (e->fx[s].live && !e->fx[s].internal && e->fx[s].node == ctx->node) n++;
+    return n;
+}
 size_t weir_ctx_input_count(const weir_ctx *ctx) { return ctx_node(ctx)->n_inputs; }
 size_t weir_ctx_output_count(const weir_ctx *ctx) { return ctx_node(ctx)->n_outputs; }
 

@@ -107,6 +107,30 @@ void weir__event_component_error(weir_exec *e, uint32_t node, json_t *value) {
                                                      e->g->nodes[node].id, "error", value, "tick", (json_int_t)e->tick));
 }
 
+/* One node's state: its component's view, or its key/value map. */
+static json_t *node_state(weir_exec *e, uint32_t v) {
+    weir_inst *in = &e->inst[v];
+    const weir_component *c = e->g->nodes[v].comp;
+    if (c->state) return c->state(&in->ctx);
+    return in->kv ? json_copy(in->kv) : json_object(); /* values are immutable: shared */
+}
+
+json_t *weir_exec_states(weir_exec *e) {
+    json_t *o = json_object();
+    for (uint32_t v = 0; o && v < e->g->n_nodes; v++) {
+        if (json_object_set_new_nocheck(o, e->g->nodes[v].id, node_state(e, v))) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+json_t *weir_exec_node_state(weir_exec *e, const char *node_id) {
+    uint32_t v = node_id ? weir__graph_node(e->g, node_id) : WEIR_NONE;
+    return v == WEIR_NONE ? NULL : node_state(e, v);
+}
+
 static double ms_of(int64_t ns) { return (double)ns / 1e6; }
 
 json_t *weir_exec_metrics(const weir_exec *e, int64_t now_ms) {

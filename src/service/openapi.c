@@ -22,6 +22,7 @@ enum {
     BODY_OPTIONAL = 1u << 0, /* an empty body is {} */
     ANSWER_TEXT = 1u << 2,   /* the success answer is text/plain */
     QUERY_WAIT = 1u << 3,    /* ?wait= and ?trace= */
+    QUERY_NODE = 1u << 4,    /* ?node= */
 };
 
 typedef struct operation {
@@ -43,6 +44,7 @@ static const operation OPERATIONS[] = {
     {"GET", "/api/executions", "listExecutions", "executions", NULL, "200=Execution[]", 0},
     {"GET", "/api/executions/:id", "getExecution", "executions", NULL, "200=ExecutionDetail", 0},
     {"GET", "/api/executions/:id/metrics", "getExecutionMetrics", "executions", NULL, "200=Metrics", 0},
+    {"GET", "/api/executions/:id/state", "getExecutionState", "executions", NULL, "200=ExecutionState", QUERY_NODE},
     {"POST", "/api/executions/:id/inject", "injectMessage", "executions", "InjectRequest",
      "200=InjectResult 202=InjectAccepted", QUERY_WAIT},
     {"POST", "/api/executions/:id/pause", "pauseExecution", "executions", NULL, "200=Execution", 0},
@@ -241,6 +243,9 @@ static json_t *operation_json(const weir_route *r, json_t *shared) {
         json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "trace", "in", "query",
                                                 "description", "as the body's trace", "schema", "type", "boolean"));
     }
+    if (op && (op->flags & QUERY_NODE))
+        json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "node", "in", "query", "description",
+                                                "only this node", "schema", "type", "string"));
     json_t *j = json_pack("{s:s,s:o}", "summary", r->summary, "responses", responses(r, op, shared));
     if (!j) {
         json_decref(params);

@@ -184,9 +184,14 @@ static json_t *execution_schemas(void) {
     json_t *detail = extend("Execution", object(NULL, "metrics", "metrics", ref("Metrics"), NULL));
     json_t *stopped = extend("Execution", object(NULL, "discarded", "discarded",
                                                  count("queued messages discarded"), NULL));
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Mock", mock, "ExecuteOptions", opts, "ExecutionError", error,
-                     "Execution", exec, "NodeMetrics", node, "Metrics", metrics, "ExecutionDetail", detail,
-                     "ExecutionStopped", stopped);
+    json_t *state = object("Every node's state as JSON (SPEC §7.2): accumulator {buffer}, merge {latest} or {pending}, "
+                           "delay {pending}, state.once {keys}, http-request {pending}, user components their state map",
+                           "executionId tick state nodes", "executionId", str(NULL), "tick",
+                           count("the tick of the last wave"), "state", one_of(STATES, NULL), "nodes",
+                           map_of(any(NULL), "node id: its state"), NULL);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Mock", mock, "ExecuteOptions", opts, "ExecutionError",
+                     error, "Execution", exec, "NodeMetrics", node, "Metrics", metrics, "ExecutionDetail", detail,
+                     "ExecutionStopped", stopped, "ExecutionState", state);
 }
 
 static json_t *inject_schemas(void) {

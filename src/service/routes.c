@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "service/answer.h"
 #include "service/redact.h"
 #include "service/service_internal.h"
 #include "service/wsapi.h"
@@ -290,6 +291,44 @@ static void execs_get(call *c) {
 static void execs_metrics(call *c) {
     svc_exec *x = exec_or_404(c);
     if (x) reply(c, 200, weir_exec_metrics(x->e, svc_exec_now(x)));
+}
+
+/* {executionId, tick, state, nodes: {nodeId: state}} (SPEC §7.2); ?node=ID
+ * for one node.  Refused (413) when it would write out more than
+ * MAX_ANSWER_BYTES, measured before it is written (as an inject's answer). */
+static void execs_state(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    char node[256];
+    json_t *nodes;
+    if (svc_query_param(c->req->query, "node", node, sizeof node)) {
+        json_t *one = weir_exec_node_state(x->e, node);
+        if (!one) {
+            fail(c, 404, "execution %s has no node \"%s\"", x->id, node);
+            return;
+        }
+        nodes = json_object();
+        if (nodes) json_object_set_new(nodes, node, one);
+        else json_decref(one);
+    } else {
+        nodes = weir_exec_states(x->e);
+    }
+    json_t *body = json_pack("{s:s,s:I,s:s,s:o*}", "executionId", x->id, "tick", (json_int_t)weir_exec_tick(x->e),
+                             "state", weir_state_name(weir_exec_state(x->e)), "nodes", nodes);
+    if (!body) {
+        fail(c, 503, "out of memory building the node states of %s", x->id);
+        return;
+    }
+    size_t limit = c->s->cfg.max_answer_bytes;
+    if (svc_json_size(body, limit) > limit) {
+        json_decref(body);
+        fail(c, 413,
+             "the node states of %s are larger than MAX_ANSWER_BYTES (%zu bytes): ask for one node with "
+             "?node=ID, or raise MAX_ANSWER_BYTES",
+             x->id, limit);
+        return;
+    }
+    reply(c, 200, body);
 }
 
 /* Inject; with wait (default) the answer comes when everything it caused
@@ -587,6 +626,8 @@ static const route_def ROUTES[] = {
     {{"GET", "/api/executions", "List executions (running and recently finished)", 200, ""}, execs_list, BODY_NONE},
     {{"GET", "/api/executions/:id", "An execution with its metrics", 200, "404"}, execs_get, BODY_NONE},
     {{"GET", "/api/executions/:id/metrics", "Metrics of an execution", 200, "404"}, execs_metrics, BODY_NONE},
+    {{"GET", "/api/executions/:id/state", "Every node's state (?node=ID: one node's)", 200, "404 413"}, execs_state,
+     BODY_NONE},
     {{"POST", "/api/executions/:id/inject",
       "Inject {nodeId, port, value}; waits until everything it caused has settled unless wait is false; "
       "virtual: afterTicks / atTick schedule it", 200,

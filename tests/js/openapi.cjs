@@ -228,6 +228,8 @@ async function everyOperation(first) {
   await call('GET', '/api/executions');
   await call('GET', `/api/executions/${first.executionId}`);
   await call('GET', `/api/executions/${first.executionId}/metrics`);
+  await call('GET', `/api/executions/${first.executionId}/state`);
+  assert.equal((await call('GET', `/api/executions/${first.executionId}/state?node=none`)).status, 404);
   const late = await call('POST', `/api/executions/${first.executionId}/inject`, { nodeId: 'input', value: 1 });
   assert.equal(late.status, 409); // completed
   const kept = await call('POST', `/api/graphs/${first.graphId}/execute`, { completion: 'never', onError: 'continue' });
