@@ -203,9 +203,10 @@ static int precheck(weir_journal *j, weir_error *err) {
 int weir_journal_start(weir_journal *j, const char *exec_id, const char *graph_id, int64_t created_ms, int64_t tick,
                        int64_t time_ms, json_t *body, weir_journal_done_fn done, void *ud, weir_error *err) {
     if (!exec_id || !*exec_id || !graph_id) return weir__error(err, WEIR_EINVAL, "an execution needs an id and a graph");
-    if (weir__journal_exec_find(j, exec_id))
-        return weir__error(err, WEIR_ESTATE, "execution %.100s already has a journal", exec_id);
-    int rc = precheck(j, err);
+    int rc = weir__journal_exec_find(j, exec_id) ? 1 : weir__journal_stored(j, exec_id, err);
+    if (rc < 0) return rc;
+    if (rc) return weir__error(err, WEIR_EEXISTS, "execution %.100s already has a journal", exec_id);
+    rc = precheck(j, err);
     if (rc) return rc;
     jitem *it = new_item(OP_START, exec_id, graph_id);
     if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");

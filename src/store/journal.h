@@ -98,8 +98,9 @@ typedef struct weir_journal_config {
     size_t queue_max; /* JOURNAL_QUEUE_MAX; 0 = WEIR_JOURNAL_QUEUE_MAX_DEFAULT */
     size_t batch_max; /* items per transaction; 0 = WEIR_JOURNAL_BATCH_MAX_DEFAULT */
     /* Called from the writer thread after each commit (or failed commit),
-     * with no lock held; it must only wake the loop.  NULL: nobody is told
-     * (the loop polls, or uses weir_journal_sync). */
+     * with no lock held, until weir_journal_close returns; it must only
+     * wake the loop.  NULL: nobody is told (the loop polls, or uses
+     * weir_journal_sync). */
     void (*notify)(void *notify_ud);
     void *notify_ud;
     /* The SQLite VFS the writer connection uses (NULL: the default).  For
@@ -129,7 +130,9 @@ void weir_journal_close(weir_journal *j);
  *   WEIR_EIO        an earlier commit failed: the journal is refused;
  *   WEIR_ENOTFOUND  the execution is not known to this journal (neither
  *                   started nor resumed) — deleted ones included;
- *   WEIR_ESTATE     the execution is finished, or already exists (start);
+ *   WEIR_ESTATE     the execution is finished;
+ *   WEIR_EEXISTS    (start) the id has a journal already, stored or queued
+ *                   (an id whose delete is not committed yet counts);
  *   WEIR_EINVAL     a bad argument (kind < 1 or START to append);
  *   WEIR_ENOMEM.
  * Strings and JSON are BORROWED (copied or encoded before the call returns). */

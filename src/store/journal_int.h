@@ -85,6 +85,9 @@ void weir__journal_chain(EVP_MD_CTX *md, const unsigned char *prev, int kind, in
  * when out of memory). */
 jexec *weir__journal_exec_find(weir_journal *j, const char *id);
 jexec *weir__journal_exec_add(weir_journal *j, const char *id);
+/* journal_read.c: 1 when exec_id has a row in executions, 0 when not, or
+ * an error. */
+int weir__journal_stored(weir_journal *j, const char *exec_id, weir_error *err);
 /* journal_writer.c: prepare the writer's statements; the thread's body. */
 int weir__journal_writer_prepare(weir_journal *j, weir_error *err);
 void *weir__journal_writer_main(void *arg);

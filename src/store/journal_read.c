@@ -56,6 +56,11 @@ static int exec_state(weir_journal *j, const char *id, weir_error *err) {
     return out;
 }
 
+int weir__journal_stored(weir_journal *j, const char *exec_id, weir_error *err) {
+    int rc = exec_state(j, exec_id, err);
+    return rc == WEIR_ENOTFOUND ? 0 : rc < 0 ? rc : 1;
+}
+
 /* err and *fault for a journal that does not verify at seq. */
 static int broken(const char *id, int64_t seq, weir_journal_fault_kind kind, const char *detail,
                   weir_journal_fault *fault, weir_error *err) {

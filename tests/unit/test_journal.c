@@ -648,6 +648,9 @@ Test(journal, snapshots_digests_finish_delete_and_the_executions_listing) {
     json_decref(b);
     start(h.j, "e3", 0);
     sync_poll(h.j);
+    b = json_pack("{}");
+    cr_assert_eq(weir_journal_start(h.j, "e3", "g1", 1, 0, 0, b, NULL, NULL, &err), WEIR_EEXISTS);
+    json_decref(b);
 
     cr_assert_str_eq(executions(h.j, WEIR_JOURNAL_UNFINISHED), "e1:g1:1000:0:0;e3:g1:1000:0:0;");
     cr_assert_str_eq(executions(h.j, WEIR_JOURNAL_FINISHED), "e2:g1:1000:1:7777;");
@@ -698,6 +701,12 @@ Test(journal, snapshots_digests_finish_delete_and_the_executions_listing) {
     cr_assert_eq(sql_int("SELECT count(*) FROM journal WHERE exec_id = 'e3'"), 1);
 
     h = open_ok();
+    /* stored, not yet resumed: a start of the same id is refused at once
+     * (it would fail the writer's whole batch) */
+    b = json_pack("{}");
+    cr_assert_eq(weir_journal_start(h.j, "e3", "g1", 1, 0, 0, b, NULL, NULL, &err), WEIR_EEXISTS);
+    cr_assert(strstr(err.message, "already has a journal"), "%s", err.message);
+    json_decref(b);
     cr_assert_eq(weir_journal_resume(h.j, "e2", NULL, &err), WEIR_ENOTFOUND);
     cr_assert_eq(weir_journal_resume(h.j, "e3", NULL, &err), 0, "%s", err.message);
     cr_assert_eq(weir_journal_finish(h.j, "e3", 9, NULL, NULL, &err), 0, "%s", err.message);
@@ -826,4 +835,23 @@ Test(journal, every_allocation_failure_is_clean) {
     readback rb;
     cr_assert_eq(read_all(h.j, "e0", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
     close_all(&h);
+}
+
+/* A database of schema 1 (graphs and components, no journal) gains the
+ * journal's tables and keeps its graphs. */
+Test(journal, a_schema_1_database_is_migrated_with_its_graphs) {
+    weir_store *st;
+    weir_error err;
+    cr_assert_eq(weir_store_open(dir, &st, &err), 0, "%s", err.message);
+    cr_assert_eq(weir_store_graph_put(st, "g1", "one", 5, "{}", &err), 0, "%s", err.message);
+    weir_store_close(st);
+    sql("DROP TABLE executions; DROP TABLE journal; DROP TABLE wave_digests; DROP TABLE snapshots;"
+        "PRAGMA user_version = 1");
+    handles h = open_ok();
+    start(h.j, "e1", 0);
+    sync_poll(h.j);
+    close_all(&h);
+    cr_assert_eq(sql_int("PRAGMA user_version"), 2);
+    cr_assert_eq(sql_int("SELECT count(*) FROM graphs WHERE id = 'g1'"), 1);
+    cr_assert_eq(sql_int("SELECT count(*) FROM journal"), 1);
 }
