@@ -182,11 +182,13 @@ static int push(weir_journal *j, jitem *it, weir_error *err) {
     int rc = admit_locked(j, err);
     if (!rc) {
         it->next = NULL;
-        *j->pend_tail = it;
-        j->pend_tail = &it->next;
+        if (j->pend_last) j->pend_last->next = it;
+        else j->pend_head = it;
+        j->pend_last = it;
+        j->pend_n++;
         j->outstanding++;
         j->queued++;
-        pthread_cond_signal(&j->work);
+        if (j->writer_waiting) pthread_cond_signal(&j->work);
     }
     pthread_mutex_unlock(&j->mu);
     return rc;
@@ -405,7 +407,6 @@ int weir_journal_open(weir_store *st, const weir_journal_config *cfg, weir_journ
     if (cfg) j->cfg = *cfg;
     if (!j->cfg.queue_max) j->cfg.queue_max = WEIR_JOURNAL_QUEUE_MAX_DEFAULT;
     if (!j->cfg.batch_max) j->cfg.batch_max = WEIR_JOURNAL_BATCH_MAX_DEFAULT;
-    j->pend_tail = &j->pend_head;
     j->comp_tail = &j->comp_head;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->work, NULL);

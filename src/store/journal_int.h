@@ -61,13 +61,17 @@ struct weir_journal {
     int thread_started;
 
     /* Shared, under mu.  pending: queued, not yet taken; the writer takes a
-     * prefix, commits it with mu released, sets each item's status and moves
-     * them to completed; poll takes completed.  An item is on exactly one of
-     * pending, the writer's batch, completed. */
+     * prefix (the batch: its own, not shared), commits it and sets each
+     * item's status with mu released, then moves it to completed under mu;
+     * poll takes completed.  An item is on exactly one of pending, the
+     * batch, completed; its other fields are set before it is queued and
+     * never change. */
     pthread_mutex_t mu;
     pthread_cond_t work; /* pending became non-empty, or stop */
     pthread_cond_t done; /* completed grew */
-    jitem *pend_head, **pend_tail;
+    jitem *pend_head, *pend_last; /* both NULL when empty */
+    size_t pend_n;
+    int writer_waiting; /* on work: a push signals only then */
     jitem *comp_head, **comp_tail;
     size_t outstanding;         /* on any of the three */
     uint64_t queued, completed; /* items ever queued / ever completed */

@@ -124,14 +124,9 @@ static int commit_batch(weir_journal *j, const jitem *batch, size_t n, char *msg
     return rc;
 }
 
-/* Move list (n items) to completed with status (mu held). */
-static void complete_locked(weir_journal *j, jitem *list, size_t n, int status) {
+/* Append list .. last (n items, their status set) to completed (mu held). */
+static void complete_locked(weir_journal *j, jitem *list, jitem *last, size_t n) {
     if (!list) return;
-    jitem *last = list;
-    for (jitem *it = list; it; it = it->next) {
-        it->status = status;
-        last = it;
-    }
     *j->comp_tail = list;
     j->comp_tail = &last->next;
     j->completed += n;
@@ -142,26 +137,37 @@ void *weir__journal_writer_main(void *arg) {
     char msg[sizeof j->fail_msg];
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (!j->pend_head && !j->stop) pthread_cond_wait(&j->work, &j->mu);
+        while (!j->pend_head && !j->stop) {
+            j->writer_waiting = 1;
+            pthread_cond_wait(&j->work, &j->mu);
+            j->writer_waiting = 0;
+        }
         if (!j->pend_head) break; /* stopping, and everything is committed */
-        jitem *batch = j->pend_head, *last = batch;
-        size_t n = 1;
-        while (last->next && n < j->cfg.batch_max) {
-            last = last->next;
-            n++;
+        /* Take the whole queue in O(1) when it fits (the loop waits on mu
+         * meanwhile); walk only past batch_max. */
+        jitem *batch = j->pend_head, *last = j->pend_last;
+        size_t n = j->pend_n;
+        if (n > j->cfg.batch_max) {
+            last = batch;
+            for (n = 1; n < j->cfg.batch_max; n++) last = last->next;
         }
         j->pend_head = last->next;
-        if (!j->pend_head) j->pend_tail = &j->pend_head;
+        if (!j->pend_head) j->pend_last = NULL;
+        j->pend_n -= n;
         last->next = NULL;
         int refused = j->failed;
         pthread_mutex_unlock(&j->mu);
 
+        /* The batch is the writer's until it is on completed. */
         int rc = refused ? SQLITE_IOERR : commit_batch(j, batch, n, msg, sizeof msg);
         uint64_t records = 0;
-        for (const jitem *it = batch; it; it = it->next) records += it->op == OP_START || it->op == OP_RECORD;
+        for (jitem *it = batch; it; it = it->next) {
+            it->status = rc == SQLITE_OK ? 0 : WEIR_EIO;
+            records += it->op == OP_START || it->op == OP_RECORD;
+        }
 
         pthread_mutex_lock(&j->mu);
-        complete_locked(j, batch, n, rc == SQLITE_OK ? 0 : WEIR_EIO);
+        complete_locked(j, batch, last, n);
         if (rc == SQLITE_OK) {
             j->stats.commits++;
             j->stats.items += n;
@@ -173,11 +179,10 @@ void *weir__journal_writer_main(void *arg) {
             j->failed = 1;
             j->stats.failed_commits++;
             memcpy(j->fail_msg, msg, sizeof j->fail_msg);
-            size_t rest = 0;
-            for (jitem *it = j->pend_head; it; it = it->next) rest++;
-            complete_locked(j, j->pend_head, rest, WEIR_EIO);
-            j->pend_head = NULL;
-            j->pend_tail = &j->pend_head;
+            for (jitem *it = j->pend_head; it; it = it->next) it->status = WEIR_EIO;
+            complete_locked(j, j->pend_head, j->pend_last, j->pend_n);
+            j->pend_head = j->pend_last = NULL;
+            j->pend_n = 0;
         }
         pthread_cond_broadcast(&j->done);
         pthread_mutex_unlock(&j->mu);
