@@ -155,12 +155,24 @@ static void free_item(jitem *it) {
     weir__free(it);
 }
 
-/* The canonical text of v into it->text. */
-static int encode(jitem *it, json_t *v, weir_error *err) {
+/* The canonical text of v into it->text: dumped into the journal's scratch
+ * buffer (grown to fit), then copied at its exact size — cheaper than
+ * json_dumps' growing buffer and final copy. */
+static int encode(weir_journal *j, jitem *it, json_t *v, weir_error *err) {
     if (!v) return weir__error(err, WEIR_EINVAL, "a journal record needs a JSON body");
-    it->text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    if (!it->text) return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
-    it->len = strlen(it->text);
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
+    size_t n = json_dumpb(v, j->scratch, j->scratch_cap, flags);
+    if (n > j->scratch_cap) {
+        if (weir__grow((void **)&j->scratch, &j->scratch_cap, n, 1))
+            return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
+        n = json_dumpb(v, j->scratch, j->scratch_cap, flags);
+    }
+    if (!n) return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
+    if (!(it->text = weir__malloc(n + 1)))
+        return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
+    memcpy(it->text, j->scratch, n);
+    it->text[n] = '\0';
+    it->len = n;
     return 0;
 }
 
@@ -212,7 +224,7 @@ int weir_journal_start(weir_journal *j, const char *exec_id, const char *graph_i
     if (rc) return rc;
     jitem *it = new_item(OP_START, exec_id, graph_id);
     if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    if ((rc = encode(it, body, err))) goto fail;
+    if ((rc = encode(j, it, body, err))) goto fail;
     it->kind = WEIR_JOURNAL_START;
     it->seq = 1;
     it->tick = tick;
@@ -249,7 +261,7 @@ int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t 
     if (rc) return rc;
     jitem *it = new_item(OP_RECORD, exec_id, NULL);
     if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    if ((rc = encode(it, body, err))) {
+    if ((rc = encode(j, it, body, err))) {
         free_item(it);
         return rc;
     }
@@ -296,7 +308,7 @@ int weir_journal_snapshot(weir_journal *j, const char *exec_id, int64_t tick, in
     if (rc) return rc;
     jitem *it = new_item(OP_SNAPSHOT, exec_id, NULL);
     if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    if ((rc = encode(it, state, err))) {
+    if ((rc = encode(j, it, state, err))) {
         free_item(it);
         return rc;
     }
@@ -462,6 +474,7 @@ void weir_journal_close(weir_journal *j) {
             weir__free(e);
         }
     weir__free(j->buckets);
+    weir__free(j->scratch);
     EVP_MD_CTX_free(j->md);
     pthread_cond_destroy(&j->work);
     pthread_cond_destroy(&j->done);

@@ -50,6 +50,8 @@ struct weir_journal {
     sqlite3 *rdb;
     sqlite3_stmt *r[N_R];
     EVP_MD_CTX *md;
+    char *scratch; /* where bodies are encoded; scratch_cap bytes */
+    size_t scratch_cap;
     jexec **buckets; /* nbuckets is a power of two */
     size_t nbuckets, nexec;
 

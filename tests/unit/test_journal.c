@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/eventfd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,6 +686,9 @@ Test(journal, snapshots_digests_finish_delete_and_the_executions_listing) {
     cr_assert_eq(fault.kind, WEIR_JOURNAL_FAULT_HASH);
     cr_assert_eq(fault.seq, 12);
 
+    cr_assert_eq(sql_int("SELECT count(*) FROM wave_digests WHERE exec_id = 'e1' AND seq = 3 AND "
+                         "digest = CAST('0123456789abcdef' AS BLOB)"),
+                 1);
     cr_assert_eq(weir_journal_delete(h.j, "e1", NULL, NULL, &err), 0, "%s", err.message);
     cr_assert_eq(weir_journal_delete(h.j, "e2", NULL, NULL, &err), 0, "%s", err.message);
     sync_poll(h.j);
@@ -854,4 +858,61 @@ Test(journal, a_schema_1_database_is_migrated_with_its_graphs) {
     cr_assert_eq(sql_int("PRAGMA user_version"), 2);
     cr_assert_eq(sql_int("SELECT count(*) FROM graphs WHERE id = 'g1'"), 1);
     cr_assert_eq(sql_int("SELECT count(*) FROM journal"), 1);
+}
+
+/* The writer tells the loop after each commit (the service's uv_async):
+ * waiting on that alone, the loop sees every callback. */
+static atomic_int notified;
+static void on_notify(void *ud) {
+    atomic_fetch_add(&notified, 1);
+    uint64_t one = 1;
+    cr_assert_eq(write(*(int *)ud, &one, sizeof one), (ssize_t)sizeof one);
+}
+
+Test(journal, the_writer_wakes_the_loop_after_each_commit) {
+    vfs_reset();
+    int efd = eventfd(0, EFD_CLOEXEC);
+    cr_assert_geq(efd, 0);
+    weir_store *st;
+    weir_journal *j;
+    weir_error err;
+    weir_journal_config cfg = {.notify = on_notify, .notify_ud = &efd};
+    cr_assert_eq(weir_store_open(dir, &st, &err), 0, "%s", err.message);
+    cr_assert_eq(weir_journal_open(st, &cfg, &j, &err), 0, "%s", err.message);
+    memset(&dones, 0, sizeof dones);
+    start(j, "e1", 0);
+    for (int64_t i = 1; i <= 300; i++) append(j, "e1", i, i);
+    while (dones.n < 301) {
+        uint64_t v;
+        cr_assert_eq(read(efd, &v, sizeof v), (ssize_t)sizeof v); /* blocks until a commit ends */
+        weir_journal_poll(j);
+    }
+    weir_journal_stats s;
+    weir_journal_stats_get(j, &s);
+    for (int i = 0; i < dones.n; i++) cr_assert_eq(dones.ud[i], i);
+    weir_journal_close(j); /* joins the writer: its last notify is done */
+    cr_assert_eq(atomic_load(&notified), (int)s.commits);
+    weir_store_close(st);
+    close(efd);
+}
+
+/* Close commits what is queued and runs its callbacks. */
+Test(journal, close_commits_what_is_queued_and_runs_its_callbacks) {
+    handles h = open_ok();
+    memset(&dones, 0, sizeof dones);
+    hold_writer();
+    start(h.j, "e1", 0);
+    wait_held();
+    for (int64_t i = 1; i <= 500; i++) append(h.j, "e1", i, i);
+    release_writer();
+    close_all(&h);
+    cr_assert_eq(dones.n, 501);
+    for (int i = 0; i < dones.n; i++) cr_assert_eq(dones.status[i], 0);
+    h = open_ok();
+    readback rb;
+    weir_error err;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 501);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    close_all(&h);
 }
