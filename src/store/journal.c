@@ -446,6 +446,7 @@ int weir_journal_open(weir_store *st, const weir_journal_config *cfg, weir_journ
         weir_journal_close(j);
         return rc;
     }
+    weir_store_autocheckpoint(st, 0); /* the writer checkpoints (its connection's default) */
     *out = j;
     return 0;
 }
@@ -459,6 +460,7 @@ void weir_journal_close(weir_journal *j) {
         pthread_mutex_unlock(&j->mu);
         pthread_join(j->thread, NULL); /* it commits what is pending first */
         weir_journal_poll(j);
+        weir_store_autocheckpoint(j->st, 1);
     }
     for (int i = 0; i < N_W; i++) sqlite3_finalize(j->w[i]);
     for (int i = 0; i < N_R; i++) sqlite3_finalize(j->r[i]);

@@ -42,7 +42,9 @@
  * calls weir_journal_poll, which runs the done callbacks on the loop.  The
  * calls on the loop never wait for the disk, except weir_journal_sync,
  * weir_journal_close and the reads (which take the reader connection: WAL
- * readers never wait for the writer).
+ * readers never wait for the writer).  WAL checkpoints run on the writer
+ * thread: while the journal is open the store's own connection does not
+ * checkpoint (weir_store_autocheckpoint).
  *
  * Order.  Items (records, snapshots, digests, finish, delete) are committed
  * in the order they were queued, across executions; done callbacks run in

@@ -324,6 +324,8 @@ void weir_store_close(weir_store *st) {
 
 const char *weir_store_path(const weir_store *st) { return st->path; }
 
+void weir_store_autocheckpoint(weir_store *st, int on) { sqlite3_wal_autocheckpoint(st->db, on ? 1000 : 0); }
+
 /* ------------------------------------------------------------ operations */
 
 /* Step a write statement to its end and reset it (bindings cleared). */

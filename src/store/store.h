@@ -41,6 +41,11 @@ void weir_store_close(weir_store *st);
 /* The database file's absolute path, or NULL in memory.  Owned by st. */
 const char *weir_store_path(const weir_store *st);
 
+/* Whether this store's connection checkpoints the WAL when it grows past
+ * 1000 pages (on, the default).  The journal turns it off while it is open
+ * so that checkpoints run on its writer thread, never on the loop. */
+void weir_store_autocheckpoint(weir_store *st, int on);
+
 /* ---------------------------------------------------------------- graphs */
 
 /* Store a graph, replacing one with the same id (which keeps its place in

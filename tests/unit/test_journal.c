@@ -49,7 +49,7 @@ typedef struct tfile {
 
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs tvfs;
-static atomic_int fail_sync, fail_write, hold, holding, wal_syncs;
+static atomic_int fail_sync, fail_write, hold, holding, wal_syncs, db_writes;
 
 #define REAL(f) (((tfile *)(f))->real)
 static int t_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
@@ -62,6 +62,8 @@ static int t_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) {
             atomic_store(&holding, 0);
         }
         if (atomic_load(&fail_write)) return SQLITE_IOERR_WRITE;
+    } else {
+        atomic_fetch_add(&db_writes, 1); /* the database file: a checkpoint */
     }
     return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
 }
@@ -116,6 +118,7 @@ static void vfs_reset(void) {
     atomic_store(&fail_write, 0);
     atomic_store(&hold, 0);
     atomic_store(&wal_syncs, 0);
+    atomic_store(&db_writes, 0);
 }
 
 /* Hold the writer in its next WAL write, and wait till it is there. */
@@ -914,5 +917,24 @@ Test(journal, close_commits_what_is_queued_and_runs_its_callbacks) {
     cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
     cr_assert_eq(rb.n, 501);
     cr_assert_not(rb.bad, "%s", rb.why);
+    close_all(&h);
+}
+
+/* The WAL is checkpointed by the writer, on its thread, as it grows. */
+Test(journal, the_writer_checkpoints_the_wal) {
+    handles h = open_with(WEIR_DURABILITY_PROCESS, 0, 0);
+    start(h.j, "e1", 0);
+    char big[4000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    weir_error err;
+    for (int i = 1; i <= 1500; i++) {
+        json_t *b = json_pack("{s:s}", "pad", big);
+        cr_assert_eq(weir_journal_append(h.j, "e1", WEIR_JOURNAL_INJECT, i, i, b, NULL, NULL, NULL, &err), 0);
+        json_decref(b);
+        if (i % 100 == 0) sync_poll(h.j);
+    }
+    sync_poll(h.j);
+    cr_assert_gt(atomic_load(&db_writes), 0, "no checkpoint on the writer's connection");
     close_all(&h);
 }
