@@ -9,7 +9,8 @@
  * The body is stored in its canonical form: jansson's
  * JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY text of the json_t the
  * caller gives (no whitespace, object keys sorted bytewise, integers as
- * integers), so the same input always gives the same bytes.
+ * integers, reals as jansson's "%.17g"), so the same input always gives
+ * the same bytes.
  *
  * Hash chain.  Each record carries
  *   chain[seq] = SHA-256(chain[seq-1] || kind || seq || tick || time_ms || body)
@@ -26,9 +27,10 @@
  * was fsynced, so it survives a crash of the machine; with
  * WEIR_DURABILITY_PROCESS (synchronous=NORMAL, no fsync) it is in the
  * operating system's cache and survives a crash of weir, not of the
- * machine.  A record is durable once its done callback ran with status 0
- * (and weir_journal_sync returned 0): only then may anything it caused
- * leave the process (output commit).  A record whose done got WEIR_EIO is
+ * machine.  The loop knows a record is durable when its done callback runs
+ * with status 0, or when weir_journal_sync, called after it was queued,
+ * returns 0: only then may anything it caused leave the process (output
+ * commit).  A record whose done got WEIR_EIO is
  * in an unknown state, never "absent": when a write reached the disk and
  * only its fsync failed, the record may be there after a reopen.
  *
@@ -41,8 +43,9 @@
  * the writer thread (the service does a uv_async_send there); the loop then
  * calls weir_journal_poll, which runs the done callbacks on the loop.  The
  * calls on the loop never wait for the disk, except weir_journal_sync,
- * weir_journal_close and the reads (which take the reader connection: WAL
- * readers never wait for the writer).  WAL checkpoints run on the writer
+ * weir_journal_close, the reads, and weir_journal_start's look-up of the
+ * id (all on the reader connection: WAL readers never wait for the
+ * writer).  WAL checkpoints run on the writer
  * thread: while the journal is open the store's own connection does not
  * checkpoint (weir_store_autocheckpoint).
  *
