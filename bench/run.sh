@@ -9,6 +9,10 @@ if [[ -x "$build/bench/bench_expr" ]]; then
   echo "== expressions"
   "$build/bench/bench_expr"
 fi
+if [[ -x "$build/bench/bench_journal" ]]; then
+  echo "== input journal (SQLite, group commit)"
+  "$build/bench/bench_journal"
+fi
 echo "== virtual runtime (in-process)"
 "$build/bench/bench_virtual"
 echo "== service over loopback"

@@ -39,6 +39,41 @@ static const char *const MIGRATIONS[] = {
     "  version TEXT,"
     "  definition TEXT NOT NULL"
     ");",
+    /* 1 -> 2: the input journal (store/journal.h) */
+    "CREATE TABLE executions ("
+    "  seq INTEGER PRIMARY KEY,"     /* creation order, the tie-breaker */
+    "  id TEXT NOT NULL UNIQUE,"
+    "  graph_id TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('unfinished', 'finished')),"
+    "  finished_ms INTEGER"
+    ");"
+    "CREATE INDEX executions_by_state ON executions (state, finished_ms);"
+    "CREATE TABLE journal ("
+    "  exec_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"        /* dense from 1 per execution */
+    "  kind INTEGER NOT NULL,"       /* weir_journal_kind */
+    "  tick INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"          /* canonical JSON */
+    "  chain BLOB NOT NULL,"         /* 16 bytes of the hash chain */
+    "  PRIMARY KEY (exec_id, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE wave_digests ("
+    "  exec_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  digest BLOB NOT NULL,"
+    "  PRIMARY KEY (exec_id, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE snapshots ("
+    "  exec_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"        /* the record it follows */
+    "  tick INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  chain BLOB NOT NULL,"         /* that record's chain */
+    "  state TEXT NOT NULL,"         /* canonical JSON */
+    "  PRIMARY KEY (exec_id, seq)"
+    ") WITHOUT ROWID;",
 };
 _Static_assert(sizeof MIGRATIONS / sizeof *MIGRATIONS == WEIR_STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -288,6 +323,8 @@ void weir_store_close(weir_store *st) {
 }
 
 const char *weir_store_path(const weir_store *st) { return st->path; }
+
+void weir_store_autocheckpoint(weir_store *st, int on) { sqlite3_wal_autocheckpoint(st->db, on ? 1000 : 0); }
 
 /* ------------------------------------------------------------ operations */
 

@@ -1,7 +1,8 @@
 /*
  * The store (SPEC §7, first slice): graphs and registered components kept
- * in an embedded SQLite database, so they survive a restart.  Executions are
- * not stored yet (no input journal).
+ * in an embedded SQLite database, so they survive a restart.  The input
+ * journal of executions (store/journal.h) lives in the same database; this
+ * module creates and migrates its tables.
  *
  * One database per data directory, DIR/weir.db, in WAL mode; DIR/weir.lock
  * holds an exclusive lock (flock) for as long as the store is open, so two
@@ -21,7 +22,7 @@
 typedef struct weir_store weir_store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define WEIR_STORE_SCHEMA_VERSION 1
+#define WEIR_STORE_SCHEMA_VERSION 2
 
 /* Open (creating what is missing) the store in directory `dir` (BORROWED;
  * created with its parents if absent), or an in-memory store when dir is
@@ -39,6 +40,11 @@ int weir_store_open(const char *dir, weir_store **out, weir_error *err);
 void weir_store_close(weir_store *st);
 /* The database file's absolute path, or NULL in memory.  Owned by st. */
 const char *weir_store_path(const weir_store *st);
+
+/* Whether this store's connection checkpoints the WAL when it grows past
+ * 1000 pages (on, the default).  The journal turns it off while it is open
+ * so that checkpoints run on its writer thread, never on the loop. */
+void weir_store_autocheckpoint(weir_store *st, int on);
 
 /* ---------------------------------------------------------------- graphs */
 

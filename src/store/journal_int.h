@@ -1,0 +1,106 @@
+/* The journal's insides, shared by journal.c (the loop's side: the queue,
+ * the chains), journal_writer.c (the writer thread) and journal_read.c
+ * (the reader connection).  Not for use outside src/store. */
+#ifndef WEIR_STORE_JOURNAL_INT_H
+#define WEIR_STORE_JOURNAL_INT_H
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/journal.h"
+
+/* What a queued item asks the writer to do. */
+enum { OP_START, OP_RECORD, OP_DIGEST, OP_SNAPSHOT, OP_FINISH, OP_DELETE };
+
+/* One queued write.  Made and freed on the loop; the writer reads it and
+ * sets status, under the rules of struct weir_journal. */
+typedef struct jitem {
+    struct jitem *next;
+    int op, kind, status;
+    int64_t seq, tick, time_ms; /* FINISH: time_ms is finished_ms */
+    int64_t created_ms;
+    unsigned char chain[WEIR_JOURNAL_CHAIN];
+    char *text; /* canonical JSON (body, state) or digest bytes; weir__free */
+    size_t len;
+    weir_journal_done_fn done;
+    void *ud;
+    const char *graph_id; /* START: points into id[] after the exec id */
+    char id[];            /* the execution's id, NUL-terminated */
+} jitem;
+
+/* What the journal knows of an execution it writes to (loop only). */
+typedef struct jexec {
+    struct jexec *next;
+    uint64_t hash;
+    int64_t last_seq;
+    unsigned char chain[WEIR_JOURNAL_CHAIN]; /* of record last_seq */
+    int finished;
+    char id[];
+} jexec;
+
+enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_EXEC, W_REC, W_DIG, W_SNAP, W_FIN, W_DEL_J, W_DEL_D, W_DEL_S, W_DEL_E, N_W };
+enum { R_READ, R_CHAIN, R_TAIL, R_EXEC, R_SNAP, R_LIST_UNF, R_LIST_FIN, R_LIST_ALL, N_R };
+
+struct weir_journal {
+    weir_store *st;
+    const char *path;
+    weir_journal_config cfg;
+
+    /* The loop's: the reader connection, the hash context, the chains. */
+    sqlite3 *rdb;
+    sqlite3_stmt *r[N_R];
+    EVP_MD_CTX *md;
+    char *scratch; /* where bodies are encoded; scratch_cap bytes */
+    size_t scratch_cap;
+    jexec **buckets; /* nbuckets is a power of two */
+    size_t nbuckets, nexec;
+
+    /* The writer's: its connection (the loop touches it only before the
+     * thread starts and after it is joined). */
+    sqlite3 *wdb;
+    sqlite3_stmt *w[N_W];
+    pthread_t thread;
+    int thread_started;
+
+    /* Shared, under mu.  pending: queued, not yet taken; the writer takes a
+     * prefix (the batch: its own, not shared), commits it and sets each
+     * item's status with mu released, then moves it to completed under mu;
+     * poll takes completed.  An item is on exactly one of pending, the
+     * batch, completed; its other fields are set before it is queued and
+     * never change. */
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* pending became non-empty, or stop */
+    pthread_cond_t done; /* completed grew */
+    jitem *pend_head, *pend_last; /* both NULL when empty */
+    size_t pend_n;
+    int writer_waiting; /* on work: a push signals only then */
+    jitem *comp_head, **comp_tail;
+    size_t outstanding;         /* on any of the three */
+    uint64_t queued, completed; /* items ever queued / ever completed */
+    int stop;
+    int failed;                        /* a commit failed: refuse writes */
+    char fail_msg[WEIR_ERROR_MAX / 2]; /* why, once failed */
+    weir_journal_stats stats;
+};
+
+/* chain := SHA-256(prev || kind || seq || tick || time_ms || body)[0..16). */
+void weir__journal_chain(EVP_MD_CTX *md, const unsigned char *prev, int kind, int64_t seq, int64_t tick,
+                         int64_t time_ms, const char *body, size_t len, unsigned char *out);
+
+/* The execution's entry, or NULL; a new entry for an id not known (NULL
+ * when out of memory). */
+jexec *weir__journal_exec_find(weir_journal *j, const char *id);
+jexec *weir__journal_exec_add(weir_journal *j, const char *id);
+/* journal_read.c: 1 when exec_id has a row in executions, 0 when not, or
+ * an error. */
+int weir__journal_stored(weir_journal *j, const char *exec_id, weir_error *err);
+/* journal_writer.c: prepare the writer's statements; the thread's body. */
+int weir__journal_writer_prepare(weir_journal *j, weir_error *err);
+void *weir__journal_writer_main(void *arg);
+/* journal_read.c: prepare the reader's statements. */
+int weir__journal_reader_prepare(weir_journal *j, weir_error *err);
+/* err := "<what> in <path>: <sqlite message>"; returns WEIR_EIO or
+ * WEIR_ENOMEM (or WEIR_ESTATE for a lock held past the busy timeout). */
+int weir__journal_db_error(weir_journal *j, sqlite3 *db, int rc, const char *what, weir_error *err);
+
+#endif
