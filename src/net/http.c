@@ -559,8 +559,12 @@ static void hold(weir__http_conn *c, const char *data, size_t len) {
 }
 
 void weir__http_conn_resume(weir__http_conn *c) {
-    if (!c->input_paused || c->closing || c->finishing || c->queued >= WEIR__HTTP_MAX_PIPELINE) return;
+    /* Not again from inside its own feed (an answer written at once there
+     * frees room too): that feed goes on parsing by itself. */
+    if (!c->input_paused || c->resuming || c->closing || c->finishing || c->queued >= WEIR__HTTP_MAX_PIPELINE) return;
+    c->resuming = true;
     size_t used = weir__http_conn_feed(c, c->pending, c->pending_len);
+    c->resuming = false;
     if (c->closing || c->finishing) return;
     if (used < c->pending_len) {
         hold(c, c->pending + used, c->pending_len - used);

@@ -212,6 +212,7 @@ struct weir__http_conn {
     bool no_more;      /* no further requests: close once the FIFO is written */
     bool reading;
     bool input_paused; /* FIFO full: pending holds unparsed input, reading stopped */
+    bool resuming;     /* inside weir__http_conn_resume's feed of pending */
     bool write_close;  /* the write in flight ends with a Connection: close response */
     bool finishing;    /* last response written: shut down, draining input */
     bool closing;      /* closed (uv_close called) */
