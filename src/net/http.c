@@ -570,7 +570,9 @@ void weir__http_conn_resume(weir__http_conn *c) {
         hold(c, c->pending + used, c->pending_len - used);
         return;
     }
-    c->pending_len = 0;
+    weir__free(c->pending); /* held input is rare (a full FIFO): an idle connection keeps no buffer for it */
+    c->pending = NULL;
+    c->pending_len = c->pending_cap = 0;
     c->input_paused = false;
     if (!c->eof) read_start(c);
 }
