@@ -199,8 +199,6 @@ struct weir__http_conn {
     unsigned writing;             /* requests at the head inside the write in flight */
     weir__http_req *cur;          /* being parsed */
     size_t hdr_bytes;             /* request line + headers of cur so far */
-    int refuse_status;            /* set by a callback that stops the parser */
-    char refuse_msg[160];
     char *pending; /* input held back while the FIFO is full */
     size_t pending_len, pending_cap;
     weir__http_timer_kind timer_kind;
@@ -275,6 +273,11 @@ struct weir_http_server {
     char date[48]; /* "Date: <IMF-fixdate>" (35 bytes), cached per second */
     size_t date_len;
     char *rbuf; /* the read buffer every connection shares */
+    /* Why a parser callback stopped the parser, for the refusal made as
+     * soon as http_parser_execute returns (one connection at a time, so
+     * the server keeps it, not every connection). */
+    int refuse_status;
+    char refuse_msg[160];
 };
 
 /* ---- http.c */
