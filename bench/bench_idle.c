@@ -3,7 +3,8 @@
  * under 150 MB RSS, /health answered in under 10 ms).
  *
  * Against a running `weir serve` on 127.0.0.1:PORT (process PID): opens N
- * WebSocket connections (mode ws: /ws; mode sio: Socket.IO over its
+ * WebSocket connections (mode ws: /ws; ws-sub: /ws, each subscribed to one
+ * execution, which stays quiet, and acknowledged; sio: Socket.IO over its
  * websocket transport, connected to "/"), handshakes done, then leaves them
  * idle; prints the server's RSS (VmRSS of /proc/PID/status) before and
  * after, per connection, and the latency of GET /health (a new connection
@@ -15,7 +16,7 @@
  * stays as it is; its MAX_CONNECTIONS must allow N (the script raises it).
  * The open-file limit of this process is raised to its hard limit.
  *
- * Usage: bench_idle PORT N PID [ws|sio]
+ * Usage: bench_idle PORT N PID [ws|ws-sub|sio]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +47,7 @@
 
 static int port;
 static bool sio;
+static char subscribe[256]; /* ws-sub: the message each connection sends once open */
 
 static double now_ms(void) {
     struct timespec ts;
@@ -70,7 +72,7 @@ static long rss_kib(int pid) {
     return kb;
 }
 
-typedef enum { C_CONNECTING, C_UPGRADING, C_OPENING, C_CONNECTING_NS, C_IDLE, C_DEAD } cstate;
+typedef enum { C_CONNECTING, C_UPGRADING, C_OPENING, C_CONNECTING_NS, C_SUBSCRIBING, C_IDLE, C_DEAD } cstate;
 
 typedef struct conn {
     int fd;
@@ -113,6 +115,7 @@ static bool send_all(int fd, const char *p, size_t n) {
 /* A masked text frame (mask key 0: the payload goes as is). */
 static bool ws_send(int fd, const char *text) {
     size_t n = strlen(text); /* < 126 here */
+    if (n > 125) return false;
     char f[140];
     f[0] = (char)0x81;
     f[1] = (char)(0x80 | n);
@@ -163,6 +166,12 @@ static bool frames(conn *c) {
             } else if (d[0] == '2' && plen == 1) {
                 if (!ws_send(c->fd, "3")) return false;
             }
+        } else if (op == 1 && c->st == C_SUBSCRIBING) {
+            if (!memmem(d, plen, "\"ack\"", 5) || memmem(d, plen, "\"error\"", 7)) {
+                fprintf(stderr, "bench_idle: the subscription was answered: %.*s\n", (int)plen, d);
+                return false;
+            }
+            c->st = C_IDLE;
         }
         memmove(c->rx, c->rx + h + plen, c->len - h - plen);
         c->len -= h + plen;
@@ -188,10 +197,49 @@ static bool on_input(conn *c) {
             size_t used = (size_t)(end + 4 - c->rx);
             memmove(c->rx, c->rx + used, c->len - used);
             c->len -= used;
-            c->st = sio ? C_OPENING : C_IDLE;
+            c->st = sio ? C_OPENING : subscribe[0] ? C_SUBSCRIBING : C_IDLE;
+            if (subscribe[0] && !ws_send(c->fd, subscribe)) return false;
         }
         if (!frames(c)) return false;
     }
+}
+
+/* One blocking request on a new connection; the body of the answer (a
+ * static buffer). */
+static const char *http(const char *method, const char *path, const char *body) {
+    static char buf[1 << 16];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof to)) die("connect");
+    int n = snprintf(buf, sizeof buf,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     method, path, strlen(body), body);
+    if (!send_all(fd, buf, (size_t)n)) die("send");
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < sizeof buf && (r = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0) got += (size_t)r;
+    close(fd);
+    buf[got] = '\0';
+    const char *b = strstr(buf, "\r\n\r\n");
+    if (!b) die("HTTP answer");
+    return b + 4;
+}
+
+/* The string value of "key" in json, into out. */
+static void field(const char *json, const char *key, char *out, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    if (!p) {
+        fprintf(stderr, "bench_idle: no %s in %s\n", key, json);
+        exit(1);
+    }
+    p += strlen(pat);
+    size_t i = 0;
+    while (*p && *p != '"' && i + 1 < cap) out[i++] = *p++;
+    out[i] = '\0';
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -270,7 +318,19 @@ int main(int argc, char **argv) {
     port = atoi(argv[1]);
     unsigned n = (unsigned)strtoul(argv[2], NULL, 10);
     int pid = atoi(argv[3]);
-    sio = argc > 4 && strcmp(argv[4], "sio") == 0;
+    const char *mode = argc > 4 ? argv[4] : "ws";
+    sio = strcmp(mode, "sio") == 0;
+    if (strcmp(mode, "ws-sub") == 0) { /* one execution of a passthrough, never injected into */
+        char gid[64], xid[64], path[128];
+        field(http("POST", "/api/graphs",
+                   "{\"symbia\":\"1.0\",\"name\":\"idle\",\"nodes\":[{\"id\":\"in\",\"component\":"
+                   "\"symbia.core.passthrough\"}],\"edges\":[]}"),
+              "id", gid, sizeof gid);
+        snprintf(path, sizeof path, "/api/graphs/%s/execute", gid);
+        field(http("POST", path, "{\"completion\":\"never\"}"), "executionId", xid, sizeof xid);
+        snprintf(subscribe, sizeof subscribe,
+                 "{\"event\":\"execution:subscribe\",\"data\":{\"executionId\":\"%s\"},\"ack\":1}", xid);
+    }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -281,7 +341,7 @@ int main(int argc, char **argv) {
                 (unsigned long long)rl.rlim_cur, n);
         return 1;
     }
-    long rss0 = rss_kib(pid);
+    long rss0 = rss_kib(pid); /* (ws-sub: with its graph and execution) */
     int ep = epoll_create1(0);
     if (ep < 0) die("epoll_create1");
     conn *cs = calloc(n ? n : 1, sizeof *cs);
@@ -348,7 +408,8 @@ int main(int argc, char **argv) {
     for (unsigned i = 0; i < n; i++) idle += cs[i].st == C_IDLE;
     long rss1 = rss_kib(pid);
     printf("%u idle %s connections (%u failed), opened in %.0f ms from %u source addresses\n", idle,
-           sio ? "Socket.IO (websocket)" : "/ws", n - idle, t_open, (n + PER_SOURCE - 1) / PER_SOURCE);
+           sio ? "Socket.IO (websocket)" : subscribe[0] ? "/ws (subscribed to an execution)" : "/ws", n - idle, t_open,
+           (n + PER_SOURCE - 1) / PER_SOURCE);
     printf("  server RSS: %.1f MB before, %.1f MB with them: %.0f bytes per connection\n", rss0 / 1024.0,
            rss1 / 1024.0, idle ? (double)(rss1 - rss0) * 1024.0 / idle : 0.0);
     double lat[HEALTH_PROBES];

@@ -3,12 +3,12 @@
 # /health latency meanwhile (bench_idle).  The server is started with
 # MAX_CONNECTIONS raised to fit them; MAX_CONNECTIONS_PER_IP stays at its
 # default (the client spreads over several 127/8 source addresses).
-# Usage: bench/idle.sh BUILD_DIR [N] [ws|sio|both]
+# Usage: bench/idle.sh BUILD_DIR [N] [ws|ws-sub|sio|all]
 set -euo pipefail
 build=${1:-build}
 n=${2:-10000}
-modes=${3:-both}
-[[ $modes == both ]] && modes="ws sio"
+modes=${3:-all}
+[[ $modes == all ]] && modes="ws ws-sub sio"
 dir=$(mktemp -d)
 pid=""
 trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT

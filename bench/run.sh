@@ -14,4 +14,4 @@ echo "== virtual runtime (in-process)"
 echo "== service over loopback"
 "$(dirname "$0")/serve.sh" "$build"
 echo "== idle WebSocket connections"
-"$(dirname "$0")/idle.sh" "$build" 10000 both
+"$(dirname "$0")/idle.sh" "$build" 10000 all
