@@ -681,14 +681,25 @@ size_t weir__http_conn_feed_taken(weir__http_conn *c, const char *data, size_t l
     return len;
 }
 
-int weir__http_conn_write(weir__http_conn *c, const uv_buf_t *bufs, unsigned n) {
+int weir__http_conn_write(weir__http_conn *c, uv_buf_t *bufs, unsigned n) {
     if (c->closing || !c->taken) return WEIR_EIO;
     if (c->detached) {
         for (unsigned i = 0; i < n; i++)
             if (c->sink) c->sink(c->sink_ud, bufs[i].base, bufs[i].len);
         return 1;
     }
-    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, weir__http_on_write) == 0 ? 0 : WEIR_EIO;
+    /* As for HTTP answers (weir__http_conn_flush): what the kernel takes at
+     * once needs no write request, nor its epoll_ctl and callback. */
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (w < 0 && w != UV_EAGAIN) return WEIR_EIO;
+    size_t done = w > 0 ? (size_t)w : 0;
+    unsigned first = 0;
+    while (first < n && done >= bufs[first].len) done -= bufs[first++].len;
+    if (first == n) return 1;
+    bufs[first].base += done;
+    bufs[first].len -= done;
+    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs + first, n - first, weir__http_on_write) == 0 ? 0
+                                                                                                      : WEIR_EIO;
 }
 
 size_t weir__http_conn_write_queue(const weir__http_conn *c) {

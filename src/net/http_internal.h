@@ -312,10 +312,13 @@ void weir__http_conn_keep(weir__http_conn *c, const char *data, size_t len);
 size_t weir__http_conn_feed_taken(weir__http_conn *c, const char *data, size_t len);
 
 /* ---- take-over (http.c; weir__http_take is in http_respond.c) */
-/* Write bufs (the memory stays the caller's until on_written) on a taken
- * connection, one write at a time.  0: on_written follows.  1 (detached):
- * given to the sink already; no on_written.  WEIR_EIO: not written. */
-int weir__http_conn_write(weir__http_conn *c, const uv_buf_t *bufs, unsigned n);
+/* Write bufs (the memory stays the caller's until on_written; the array
+ * itself may be changed) on a taken connection, one write at a time.  It is
+ * tried straight on the socket first.  1: written whole at once (detached:
+ * given to the sink); no on_written.  0: the kernel took a part or nothing,
+ * the rest follows; on_written once it is written.  WEIR_EIO: the
+ * connection failed (nothing more will be written). */
+int weir__http_conn_write(weir__http_conn *c, uv_buf_t *bufs, unsigned n);
 /* Bytes of the write in flight not yet taken by the kernel. */
 size_t weir__http_conn_write_queue(const weir__http_conn *c);
 /* Ask for on_flush once before the loop next waits for I/O (detached: at
