@@ -17,3 +17,5 @@ echo "== virtual runtime (in-process)"
 "$build/bench/bench_virtual"
 echo "== service over loopback"
 "$(dirname "$0")/serve.sh" "$build"
+echo "== idle WebSocket connections"
+"$(dirname "$0")/idle.sh" "$build" 10000 all

@@ -559,14 +559,20 @@ static void hold(weir__http_conn *c, const char *data, size_t len) {
 }
 
 void weir__http_conn_resume(weir__http_conn *c) {
-    if (!c->input_paused || c->closing || c->finishing || c->queued >= WEIR__HTTP_MAX_PIPELINE) return;
+    /* Not again from inside its own feed (an answer written at once there
+     * frees room too): that feed goes on parsing by itself. */
+    if (!c->input_paused || c->resuming || c->closing || c->finishing || c->queued >= WEIR__HTTP_MAX_PIPELINE) return;
+    c->resuming = true;
     size_t used = weir__http_conn_feed(c, c->pending, c->pending_len);
+    c->resuming = false;
     if (c->closing || c->finishing) return;
     if (used < c->pending_len) {
         hold(c, c->pending + used, c->pending_len - used);
         return;
     }
-    c->pending_len = 0;
+    weir__free(c->pending); /* held input is rare (a full FIFO): an idle connection keeps no buffer for it */
+    c->pending = NULL;
+    c->pending_len = c->pending_cap = 0;
     c->input_paused = false;
     if (!c->eof) read_start(c);
 }
@@ -675,14 +681,25 @@ size_t weir__http_conn_feed_taken(weir__http_conn *c, const char *data, size_t l
     return len;
 }
 
-int weir__http_conn_write(weir__http_conn *c, const uv_buf_t *bufs, unsigned n) {
+int weir__http_conn_write(weir__http_conn *c, uv_buf_t *bufs, unsigned n) {
     if (c->closing || !c->taken) return WEIR_EIO;
     if (c->detached) {
         for (unsigned i = 0; i < n; i++)
             if (c->sink) c->sink(c->sink_ud, bufs[i].base, bufs[i].len);
         return 1;
     }
-    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, weir__http_on_write) == 0 ? 0 : WEIR_EIO;
+    /* As for HTTP answers (weir__http_conn_flush): what the kernel takes at
+     * once needs no write request, nor its epoll_ctl and callback. */
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (w < 0 && w != UV_EAGAIN) return WEIR_EIO;
+    size_t done = w > 0 ? (size_t)w : 0;
+    unsigned first = 0;
+    while (first < n && done >= bufs[first].len) done -= bufs[first++].len;
+    if (first == n) return 1;
+    bufs[first].base += done;
+    bufs[first].len -= done;
+    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs + first, n - first, weir__http_on_write) == 0 ? 0
+                                                                                                      : WEIR_EIO;
 }
 
 size_t weir__http_conn_write_queue(const weir__http_conn *c) {

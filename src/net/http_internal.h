@@ -199,8 +199,6 @@ struct weir__http_conn {
     unsigned writing;             /* requests at the head inside the write in flight */
     weir__http_req *cur;          /* being parsed */
     size_t hdr_bytes;             /* request line + headers of cur so far */
-    int refuse_status;            /* set by a callback that stops the parser */
-    char refuse_msg[160];
     char *pending; /* input held back while the FIFO is full */
     size_t pending_len, pending_cap;
     weir__http_timer_kind timer_kind;
@@ -212,6 +210,7 @@ struct weir__http_conn {
     bool no_more;      /* no further requests: close once the FIFO is written */
     bool reading;
     bool input_paused; /* FIFO full: pending holds unparsed input, reading stopped */
+    bool resuming;     /* inside weir__http_conn_resume's feed of pending */
     bool write_close;  /* the write in flight ends with a Connection: close response */
     bool finishing;    /* last response written: shut down, draining input */
     bool closing;      /* closed (uv_close called) */
@@ -274,6 +273,11 @@ struct weir_http_server {
     char date[48]; /* "Date: <IMF-fixdate>" (35 bytes), cached per second */
     size_t date_len;
     char *rbuf; /* the read buffer every connection shares */
+    /* Why a parser callback stopped the parser, for the refusal made as
+     * soon as http_parser_execute returns (one connection at a time, so
+     * the server keeps it, not every connection). */
+    int refuse_status;
+    char refuse_msg[160];
 };
 
 /* ---- http.c */
@@ -308,10 +312,13 @@ void weir__http_conn_keep(weir__http_conn *c, const char *data, size_t len);
 size_t weir__http_conn_feed_taken(weir__http_conn *c, const char *data, size_t len);
 
 /* ---- take-over (http.c; weir__http_take is in http_respond.c) */
-/* Write bufs (the memory stays the caller's until on_written) on a taken
- * connection, one write at a time.  0: on_written follows.  1 (detached):
- * given to the sink already; no on_written.  WEIR_EIO: not written. */
-int weir__http_conn_write(weir__http_conn *c, const uv_buf_t *bufs, unsigned n);
+/* Write bufs (the memory stays the caller's until on_written; the array
+ * itself may be changed) on a taken connection, one write at a time.  It is
+ * tried straight on the socket first.  1: written whole at once (detached:
+ * given to the sink); no on_written.  0: the kernel took a part or nothing,
+ * the rest follows; on_written once it is written.  WEIR_EIO: the
+ * connection failed (nothing more will be written). */
+int weir__http_conn_write(weir__http_conn *c, uv_buf_t *bufs, unsigned n);
 /* Bytes of the write in flight not yet taken by the kernel. */
 size_t weir__http_conn_write_queue(const weir__http_conn *c);
 /* Ask for on_flush once before the loop next waits for I/O (detached: at

@@ -27,9 +27,9 @@ static int stop(weir__http_conn *c, int status, const char *fmt, ...) __attribut
 static int stop(weir__http_conn *c, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->refuse_msg, sizeof c->refuse_msg, fmt, ap);
+    vsnprintf(c->server->refuse_msg, sizeof c->server->refuse_msg, fmt, ap);
     va_end(ap);
-    c->refuse_status = status;
+    c->server->refuse_status = status;
     return -1; /* any non-zero stops the parser; -1 also for on_headers_complete */
 }
 
@@ -404,8 +404,11 @@ static void dispatch(weir__http_conn *c) {
 }
 
 static void parse_failed(weir__http_conn *c, enum http_errno e) {
-    if (c->refuse_status)
-        weir__http_conn_refuse(c, c->refuse_status, "%s", c->refuse_msg);
+    weir_http_server *s = c->server;
+    int status = s->refuse_status;
+    s->refuse_status = 0;
+    if (status)
+        weir__http_conn_refuse(c, status, "%s", s->refuse_msg);
     else if (e == HPE_HEADER_OVERFLOW)
         weir__http_conn_refuse(c, 431, "request line and headers exceed MAX_HEADER_BYTES (%zu bytes)",
                                c->server->max_header);
@@ -419,6 +422,7 @@ size_t weir__http_conn_feed(weir__http_conn *c, const char *data, size_t len) {
     while (off < len) {
         if (c->closing || c->finishing || c->no_more) return len;
         if (c->queued >= WEIR__HTTP_MAX_PIPELINE) return off;
+        c->server->refuse_status = 0;
         size_t n = http_parser_execute(&c->parser, &settings, data + off, len - off);
         off += n;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);

@@ -6,7 +6,10 @@
  * A response is built once, at answer time, into the request's own out
  * buffer: status line, "Connection: keep-alive" or "close", Date,
  * Content-Type, Content-Length, the allowed CORS origin, extra headers, body.  It is
- * written as one buffer; consecutive ready responses share one uv_write.
+ * written as one buffer; consecutive ready responses share one write, tried
+ * straight on the socket first (uv_try_write): what the kernel does not
+ * take at once goes to a uv_write (so an answer the kernel takes whole
+ * costs one write system call, and no epoll_ctl).
  * Whether the connection closes after a response may only become known later
  * (the server stops, the peer shuts down): the keep-alive line is then turned
  * into the shorter close line in place, the status line moved right.
@@ -332,19 +335,21 @@ static void patch_close(weir__http_req *r) {
 /* ---------------------------------------------------------------- writing */
 
 void weir__http_conn_flush(weir__http_conn *c) {
+    bool wrote = false; /* a write finished at once (not detached) */
     while (!c->writing && !c->closing && !c->finishing && !c->taken) {
         uv_buf_t bufs[WEIR__HTTP_MAX_BATCH];
         unsigned n = 0;
-        bool last = false;
+        bool last = false, takeover = false;
         for (weir__http_req *r = c->head; r && r->answered && n < WEIR__HTTP_MAX_BATCH; r = r->next) {
             last = will_close(c, r);
+            takeover |= r->takeover;
             if (last && r->keep_line) patch_close(r);
             bufs[n++] = uv_buf_init(r->out + r->out_off, (unsigned)r->out_len);
             if (last) break;
         }
         if (!n) {
             if (c->no_more && !c->head) weir__http_conn_finish(c);
-            return;
+            break;
         }
         c->writing = n;
         c->write_close = last;
@@ -354,13 +359,39 @@ void weir__http_conn_flush(weir__http_conn *c) {
             weir__http_conn_written(c, 0);
             continue;
         }
-        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, weir__http_on_write) != 0) {
+        /* First straight to the socket: an answer the kernel takes whole
+         * needs no write request (whose completion costs libuv an epoll_ctl
+         * and a loop turn).  Not a switching response: its taker gets the
+         * connection from the write callback, never from inside
+         * weir__http_take. */
+        unsigned first = 0;
+        if (!takeover) {
+            int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+            if (w < 0 && w != UV_EAGAIN) {
+                weir__http_conn_written(c, w); /* closes */
+                return;
+            }
+            size_t done = w > 0 ? (size_t)w : 0;
+            while (first < n && done >= bufs[first].len) done -= bufs[first++].len;
+            if (first == n) {
+                weir__http_conn_written(c, 0);
+                wrote = true;
+                continue;
+            }
+            bufs[first].base += done; /* the rest of a response the kernel took part of */
+            bufs[first].len -= done;
+        }
+        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs + first, n - first, weir__http_on_write) != 0) {
             c->writing = 0;
             weir__http_conn_close(c);
             return;
         }
         weir__http_conn_timer(c);
         return;
+    }
+    if (wrote && !c->closing && !c->finishing && !c->taken) {
+        weir__http_conn_resume(c); /* the FIFO has room again */
+        weir__http_conn_timer(c);
     }
 }
 

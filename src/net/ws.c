@@ -61,7 +61,7 @@ typedef struct outq {
 
 struct weir_ws {
     weir__http_conn *conn; /* NULL once the connection is closed */
-    wslay_event_context_ptr ctx;
+    wslay_event_context_ptr ctx; /* NULL while idle (see ctx_get, ctx_idle) */
     weir_ws_callbacks cb;
     void *ud;
     void *user;
@@ -71,6 +71,14 @@ struct weir_ws {
     size_t in_len;
     bool in_recv;    /* inside wslay_event_recv: wslay_event_send waits */
     bool frame_text; /* the frame being received belongs to a text message */
+    /* Where the input stands in the frame stream (track()), so that the
+     * wslay context can be dropped between messages: header bytes of the
+     * next frame so far, payload bytes of the current frame still due, a
+     * fragmented data message under way. */
+    uint8_t fh[14];
+    uint8_t fh_len;
+    bool frag;
+    uint64_t f_left;
     char *msg;       /* the text message being reassembled, NUL-terminated */
     size_t msg_len, msg_cap;
     /* Output */
@@ -190,6 +198,8 @@ bool weir__ws_utf8_valid(const char *s, size_t len) {
 
 unsigned long weir__ws_writes(const weir_ws *ws) { return ws ? ws->writes : 0; }
 
+bool weir__ws_has_context(const weir_ws *ws) { return ws && ws->ctx; }
+
 /* ------------------------------------------------------------------ frames */
 
 weir_sbuf *weir_ws_frame_text(const char *data, size_t len) {
@@ -259,12 +269,75 @@ static void q_free(outq *q) {
 /* ---------------------------------------------------------------- lifetime */
 
 static void ws_free(weir_ws *ws) {
-    wslay_event_context_free(ws->ctx);
+    if (ws->ctx) wslay_event_context_free(ws->ctx);
     q_free(&ws->acc);
     q_free(&ws->wr);
     weir__free(ws->bufs);
     weir__free(ws->msg);
     weir__free(ws);
+}
+
+/* ------------------------------------------------------ the wslay context */
+
+static const struct wslay_event_callbacks wslay_cbs;
+
+/* The wslay context, made when first needed (input, a close): NULL on
+ * allocation failure.  A fresh one is in the state an idle one is in
+ * (between messages, nothing queued, nothing closed). */
+static wslay_event_context_ptr ctx_get(weir_ws *ws) {
+    if (ws->ctx) return ws->ctx;
+    if (wslay_event_context_server_init(&ws->ctx, &wslay_cbs, ws) != 0) {
+        ws->ctx = NULL;
+        return NULL;
+    }
+    wslay_event_config_set_no_buffering(ws->ctx, 1);
+    /* wslay bounds each frame (control frames too: never below 125); on_frame_start bounds messages */
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message < 125 ? 125 : ws->max_message);
+    return ws->ctx;
+}
+
+/* Follow the frame boundaries of the input wslay is given (the client's
+ * frames: 2 header bytes, 2 or 8 of extended length, 4 of mask key). */
+static void track(weir_ws *ws, const uint8_t *p, size_t len) {
+    while (len) {
+        if (ws->f_left) {
+            size_t take = ws->f_left < len ? (size_t)ws->f_left : len;
+            ws->f_left -= take;
+            p += take;
+            len -= take;
+            continue;
+        }
+        ws->fh[ws->fh_len++] = *p++;
+        len--;
+        if (ws->fh_len < 2) continue;
+        unsigned l = ws->fh[1] & 0x7f;
+        size_t ext = l == 126 ? 2 : l == 127 ? 8 : 0;
+        if (ws->fh_len < 2 + ext + ((ws->fh[1] & 0x80) ? 4 : 0)) continue;
+        uint64_t n = l;
+        if (ext) {
+            n = 0;
+            for (size_t i = 0; i < ext; i++) n = n << 8 | ws->fh[2 + i];
+        }
+        if (!(ws->fh[0] & 0x08)) ws->frag = !(ws->fh[0] & 0x80); /* a data frame: FIN ends the message */
+        ws->f_left = n;
+        ws->fh_len = 0;
+    }
+}
+
+/* Between messages with nothing under way in wslay: its context (about
+ * 9 KB) and the message buffer are given back, so an idle connection keeps
+ * neither.  Not once a close is under way (wslay keeps that state). */
+static void ctx_idle(weir_ws *ws) {
+    if (!ws->ctx || ws->in_recv || ws->failed || ws->closing || ws->broken || ws->fh_len || ws->f_left || ws->frag)
+        return;
+    if (!wslay_event_get_read_enabled(ws->ctx) || !wslay_event_get_write_enabled(ws->ctx) ||
+        wslay_event_want_write(ws->ctx) || wslay_event_get_queued_msg_count(ws->ctx))
+        return;
+    wslay_event_context_free(ws->ctx);
+    ws->ctx = NULL;
+    weir__free(ws->msg);
+    ws->msg = NULL;
+    ws->msg_len = ws->msg_cap = 0;
 }
 
 static void enter(weir_ws *ws) { ws->busy++; }
@@ -296,19 +369,27 @@ static void want_flush(weir_ws *ws) {
 /* Move what wslay has to send into acc, note the close state, ask for a flush. */
 static void pump(weir_ws *ws) {
     if (ws->in_recv || !ws->conn) return; /* after wslay_event_recv returns */
-    if (!ws->broken && wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0)
-        ws->broken = true; /* out of memory in send_cb: acc may end in half a frame */
-    if (!ws->close_out && wslay_event_get_close_sent(ws->ctx)) {
-        ws->close_out = true;
-        if (!ws->code) ws->code = wslay_event_get_status_code_sent(ws->ctx); /* a close wslay made */
+    if (ws->ctx) {
+        if (!ws->broken && wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0)
+            ws->broken = true; /* out of memory in send_cb: acc may end in half a frame */
+        if (!ws->close_out && wslay_event_get_close_sent(ws->ctx)) {
+            ws->close_out = true;
+            if (!ws->code) ws->code = wslay_event_get_status_code_sent(ws->ctx); /* a close wslay made */
+        }
+        if (!wslay_event_get_read_enabled(ws->ctx)) set_closing(ws);
     }
-    if (ws->close_out || !wslay_event_get_read_enabled(ws->ctx)) set_closing(ws);
+    if (ws->close_out) set_closing(ws);
     if (ws->broken || ws->acc.n || ws->closing) want_flush(ws);
 }
 
 /* Queue a close frame through wslay (nothing if one is queued already). */
 static void queue_close(weir_ws *ws, uint16_t code, const char *reason) {
     size_t rlen = strlen(reason);
+    if (!ctx_get(ws)) {
+        ws->broken = true;
+        set_closing(ws);
+        return;
+    }
     int rv = wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, rlen);
     if (rv == 0) {
         if (!ws->code_peer) {
@@ -325,7 +406,7 @@ static void queue_close(weir_ws *ws, uint16_t code, const char *reason) {
 static void fail(weir_ws *ws, uint16_t code, const char *reason) {
     if (ws->failed) return;
     ws->failed = true;
-    wslay_event_shutdown_read(ws->ctx);
+    if (ws->ctx) wslay_event_shutdown_read(ws->ctx);
     queue_close(ws, code, reason);
 }
 
@@ -333,6 +414,11 @@ static void fail(weir_ws *ws, uint16_t code, const char *reason) {
  * queued (or would queue) and has not sent: nothing more from wslay. */
 static void own_close(weir_ws *ws, uint16_t code, const char *reason) {
     ws->failed = true;
+    if (!ctx_get(ws)) {
+        ws->broken = true;
+        set_closing(ws);
+        return;
+    }
     wslay_event_shutdown_read(ws->ctx);
     if (!ws->close_out && !wslay_event_get_close_sent(ws->ctx)) {
         wslay_event_shutdown_write(ws->ctx);
@@ -357,7 +443,7 @@ static void own_close(weir_ws *ws, uint16_t code, const char *reason) {
 /* The close frame is written and nothing more will be read: finish. */
 static void maybe_finish(weir_ws *ws) {
     if (!ws->conn || !ws->open || ws->finishing || !ws->close_out || ws->writing || ws->acc.n) return;
-    if (wslay_event_get_read_enabled(ws->ctx) && !ws->peer_eof) return; /* the peer's close is due */
+    if ((!ws->ctx || wslay_event_get_read_enabled(ws->ctx)) && !ws->peer_eof) return; /* the peer's close is due */
     ws->finishing = true;
     weir__http_conn_let_go(ws->conn); /* on_close now; the socket lingers on without us */
 }
@@ -511,7 +597,13 @@ static const struct wslay_event_callbacks wslay_cbs = {
 
 /* Bytes from the peer through wslay; then what wslay has to send. */
 static void input(weir_ws *ws, const char *data, size_t len) {
-    if (ws->failed || !wslay_event_get_read_enabled(ws->ctx)) return; /* dropped */
+    if (ws->failed || (ws->ctx && !wslay_event_get_read_enabled(ws->ctx))) return; /* dropped */
+    if (!ctx_get(ws)) {
+        ws->broken = true; /* no context to refuse the input with: closed at the flush */
+        want_flush(ws);
+        return;
+    }
+    track(ws, (const uint8_t *)data, len);
     ws->in = data;
     ws->in_len = len;
     ws->in_recv = true;
@@ -530,6 +622,7 @@ static void input(weir_ws *ws, const char *data, size_t len) {
             own_close(ws, WSLAY_CODE_PROTOCOL_ERROR, "protocol error");
     }
     pump(ws);
+    ctx_idle(ws);
 }
 
 /* ------------------------------------------------------ connection hooks */
@@ -597,7 +690,7 @@ static void h_close(void *ud) {
     bool destroying = ws->conn && ws->conn->server->destroying;
     ws->conn = NULL;
     ws->closing = true;
-    wslay_event_shutdown_read(ws->ctx); /* if inside wslay_event_recv: stop there */
+    if (ws->ctx) wslay_event_shutdown_read(ws->ctx); /* if inside wslay_event_recv: stop there */
     uint16_t code = ws->code;
     if (!code) { /* no close frame either way */
         const char *why = destroying ? "server shutting down" : "";
@@ -671,16 +764,9 @@ static bool token_ok(const char *p) {
 }
 
 static weir_ws *ws_new(const weir_ws_options *opts, const weir_ws_callbacks *cb, void *ud) {
-    weir_ws *ws = weir__calloc(1, sizeof *ws);
+    weir_ws *ws = weir__calloc(1, sizeof *ws); /* the wslay context comes with the first input */
     if (!ws) return NULL;
-    if (wslay_event_context_server_init(&ws->ctx, &wslay_cbs, ws) != 0) {
-        weir__free(ws);
-        return NULL;
-    }
     ws->max_message = opts && opts->max_message ? opts->max_message : WEIR__WS_MAX_MESSAGE;
-    wslay_event_config_set_no_buffering(ws->ctx, 1);
-    /* wslay bounds each frame (control frames too: never below 125); on_frame_start bounds messages */
-    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message < 125 ? 125 : ws->max_message);
     if (cb) ws->cb = *cb;
     ws->ud = ud;
     return ws;

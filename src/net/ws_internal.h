@@ -29,5 +29,7 @@ bool weir__ws_has_token(const char *list, const char *token);
 bool weir__ws_utf8_valid(const char *s, size_t len);
 /* uv_writes (or, detached, sink batches) the connection has issued. */
 unsigned long weir__ws_writes(const weir_ws *ws);
+/* Does ws hold a wslay context now?  (None while idle between messages.) */
+bool weir__ws_has_context(const weir_ws *ws);
 
 #endif

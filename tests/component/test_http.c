@@ -83,6 +83,9 @@ static void later_fire(uv_timer_t *t) {
     later_done(l);
 }
 
+/* Byte k of the /pattern body for seed. */
+static char pattern_byte(size_t k, unsigned seed) { return (char)('a' + (k * 7 + seed * 13 + k / 4099) % 26); }
+
 static void handler(void *ud, weir_http_req *r) {
     (void)ud;
     handler_calls++;
@@ -116,6 +119,19 @@ static void handler(void *ud, weir_http_req *r) {
         memset(big, 'b', BIG);
         weir_http_respond(r, 200, "text/plain", big, BIG, NULL);
         free(big);
+    } else if (strcmp(r->path, "/pattern") == 0) { /* ?BYTES,SEED: a body only that pair makes */
+        size_t n = 0;
+        unsigned seed = 0;
+        sscanf(r->query, "%zu,%u", &n, &seed);
+        char *body = malloc(n ? n : 1);
+        for (size_t k = 0; k < n; k++) body[k] = pattern_byte(k, seed);
+        weir_http_respond(r, 200, "application/octet-stream", body, n, NULL);
+        free(body);
+    } else if (strcmp(r->path, "/sum") == 0) { /* the body's length and byte sum */
+        unsigned long sum = 0;
+        for (size_t k = 0; k < r->body_len; k++) sum += (unsigned char)r->body[k];
+        json_t *o = json_pack("{s:I, s:I}", "bodyLen", (json_int_t)r->body_len, "sum", (json_int_t)sum);
+        weir_http_respond_json(r, 200, o);
     } else if (strcmp(r->path, "/empty") == 0) {
         weir_http_respond(r, 204, NULL, NULL, 0, NULL);
     } else {
@@ -1360,5 +1376,145 @@ Test(http, a_refusal_by_a_full_reserve_leaves_the_counts_exact) {
     resp_free(r);
     cli_close(x);
     cli_close(a);
+    finish();
+}
+
+/* ------------------------------------------- writes and per-request buffers */
+
+/* Read one /pattern?n,seed response and check every byte of it, streaming
+ * (the body may be larger than any response buffer here). */
+static void read_pattern(client *c, size_t n, unsigned seed) {
+    uint64_t t0 = now_ms();
+    char *end;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4))) {
+        cr_assert(!c->eof, "closed before the head");
+        cr_assert(now_ms() - t0 < BOUND_MS, "no head within the bound");
+        if (!cli_pump(c)) step();
+    }
+    size_t head_len = (size_t)(end - c->buf) + 4;
+    char head[1024];
+    cr_assert_lt(head_len, sizeof head);
+    memcpy(head, c->buf, head_len - 2);
+    head[head_len - 2] = '\0';
+    cr_assert(strncmp(head, "HTTP/1.1 200 ", 13) == 0, "%s", head);
+    const char *cl = rn_header(strstr(head, "\r\n"), "Content-Length");
+    cr_assert(cl && strtoull(cl, NULL, 10) == n, "Content-Length %s, want %zu", cl ? cl : "none", n);
+    rn_consume(c, head_len);
+    size_t k = 0;
+    while (k < n) {
+        size_t take = c->len < n - k ? c->len : n - k;
+        for (size_t i = 0; i < take; i++)
+            cr_assert_eq(c->buf[i], pattern_byte(k + i, seed), "byte %zu of the %zu-byte body (seed %u)", k + i, n,
+                         seed);
+        rn_consume(c, take);
+        k += take;
+        if (k == n) break;
+        cr_assert(!c->eof, "closed after %zu of %zu body bytes", k, n);
+        cr_assert(now_ms() - t0 < BOUND_MS, "no whole body within the bound");
+        if (!cli_pump(c)) step();
+    }
+}
+
+static void expect_path(client *c, const char *path) {
+    response *r = cli_read(c);
+    cr_assert_eq(r->status, 200, "%s", r->head);
+    cr_assert_str_eq(jstr(r, "path"), path);
+    resp_free(r);
+}
+
+/* Answers are tried straight on the socket; one the kernel takes only part
+ * of (the client does not read yet) goes on through a write request, and
+ * the answers behind it wait their turn: every byte arrives, in order. */
+Test(http, answers_the_kernel_takes_in_part_arrive_whole_and_in_order) {
+    start(NULL);
+    client *c = cli_open_rcvbuf(64 * 1024);
+    cli_send(c, "GET /pattern?1048576,1 HTTP/1.1\r\n\r\n"
+                "GET /p1 HTTP/1.1\r\n\r\n"
+                "GET /pattern?300001,2 HTTP/1.1\r\n\r\n"
+                "GET /p2 HTTP/1.1\r\n\r\n"
+                "GET /p3 HTTP/1.1\r\n\r\n"
+                "GET /pattern?2097152,3 HTTP/1.1\r\n\r\n"
+                "GET /p4 HTTP/1.1\r\n\r\n");
+    WAIT_UNTIL(handler_calls == 7); /* all answered while the client reads nothing */
+    read_pattern(c, 1048576, 1);
+    expect_path(c, "/p1");
+    read_pattern(c, 300001, 2);
+    expect_path(c, "/p2");
+    expect_path(c, "/p3");
+    read_pattern(c, 2097152, 3);
+    expect_path(c, "/p4");
+    /* and the connection goes on: a small answer, then a large one again */
+    cli_send(c, "GET /p5 HTTP/1.1\r\n\r\n");
+    expect_path(c, "/p5");
+    cli_send(c, "GET /pattern?700000,4 HTTP/1.1\r\n\r\nGET /p6 HTTP/1.1\r\n\r\n");
+    read_pattern(c, 700000, 4);
+    expect_path(c, "/p6");
+    cli_close(c);
+    finish();
+}
+
+/* A request or response buffer grown past the pool's bound is given back
+ * after its answer, and the connection's next requests (small and large)
+ * are parsed and answered as before. */
+Test(http, a_grown_buffer_is_shrunk_after_its_answer_and_keeps_working) {
+    start(NULL);
+    client *c = cli_open();
+    cli_send(c, "GET /warm HTTP/1.1\r\n\r\n");
+    expect_path(c, "/warm");
+    long long base = fa_live_bytes();
+    enum { BODY = 400 * 1024 };
+    char *body = malloc(BODY);
+    unsigned long sum = 0;
+    for (size_t k = 0; k < BODY; k++) sum += (unsigned char)(body[k] = (char)('A' + k % 50));
+    char head[128];
+    for (int round = 0; round < 2; round++) {
+        snprintf(head, sizeof head, "POST /sum HTTP/1.1\r\nContent-Length: %d\r\n\r\n", BODY);
+        cli_send(c, head);
+        cli_sendn(c, body, BODY);
+        response *r = cli_read(c);
+        cr_assert_eq(r->status, 200, "%s", r->head);
+        cr_assert_eq(json_integer_value(json_object_get(r->json, "bodyLen")), BODY);
+        cr_assert_eq((unsigned long)json_integer_value(json_object_get(r->json, "sum")), sum);
+        resp_free(r);
+        cli_send(c, "GET /pattern?500000,9 HTTP/1.1\r\n\r\n");
+        read_pattern(c, 500000, 9);
+        /* both large buffers were freed with their records' release */
+        cr_assert_lt(fa_live_bytes() - base, 64 * 1024, "%lld bytes more than before the large exchange",
+                     fa_live_bytes() - base);
+        cli_send(c, "GET /small?a=1 HTTP/1.1\r\nX-After: big\r\n\r\n");
+        response *s = cli_read(c);
+        cr_assert_str_eq(jstr(s, "path"), "/small");
+        cr_assert_str_eq(jstr(s, "query"), "a=1");
+        cr_assert_str_eq(jhdr(s, "x-after"), "big");
+        resp_free(s);
+    }
+    free(body);
+    cli_close(c);
+    finish();
+}
+
+/* More pipelined requests than the FIFO holds, answered later: each answer
+ * written at once makes room, and the held-back input is parsed again from
+ * there (not only from a write callback). */
+Test(http, a_full_pipeline_goes_on_when_later_answers_are_written_at_once) {
+    start(NULL);
+    client *c = cli_open();
+    enum { N = 45 };
+    static char reqs[N * 32];
+    size_t n = 0;
+    for (int i = 0; i < N; i++) n += (size_t)snprintf(reqs + n, sizeof reqs - n, "GET /hold?%d HTTP/1.1\r\n\r\n", i);
+    cli_sendn(c, reqs, n);
+    WAIT_UNTIL(nheld == 32); /* the FIFO is full: the rest waits unparsed */
+    for (int i = 0; i < N; i++) {
+        WAIT_UNTIL(nheld > i);
+        echo(held[i]);
+        response *r = cli_read(c);
+        char want[8];
+        snprintf(want, sizeof want, "%d", i);
+        cr_assert_str_eq(jstr(r, "query"), want, "response %d", i);
+        resp_free(r);
+    }
+    cr_assert_eq(nheld, N);
+    cli_close(c);
     finish();
 }

@@ -1101,3 +1101,80 @@ Test(ws, every_failing_allocation_fails_cleanly) {
     cr_assert_eq(close_code[n_ws - 1], 1000);
     finish();
 }
+
+/* ------------------------------------------------- idle connections' memory */
+
+/* Send n bytes, then let the loop read them (a few steps: the next piece
+ * then usually arrives as a read of its own). */
+static void send_piece(client *c, const uint8_t *p, size_t n) {
+    cli_sendn(c, p, n);
+    for (int i = 0; i < 3; i++) step();
+}
+
+/* Between messages a websocket keeps no wslay context and no message
+ * buffer; within a frame, or a fragmented message, it does; frames that
+ * arrive in pieces split anywhere (inside the extended length, the mask,
+ * the payload) are read whole across the context coming and going. */
+Test(ws, an_idle_websocket_keeps_no_wslay_context_between_messages) {
+    start(NULL);
+    client *c = ws_connect(NULL);
+    cr_assert_not(weir__ws_has_context(wss[0]), "a context before any input");
+    cli_text(c, "hello");
+    expect_text(c, "hello", 5);
+    cr_assert_not(weir__ws_has_context(wss[0]), "the context stays after a whole message");
+    /* the message buffer goes too */
+    long long base = fa_live_bytes();
+    enum { BIG = 50000 };
+    char *big = malloc(BIG + 1);
+    for (size_t i = 0; i < BIG; i++) big[i] = (char)('a' + i % 26);
+    cli_frame(c, 1, 1, big, BIG);
+    expect_text(c, big, BIG);
+    cr_assert_lt(fa_live_bytes() - base, 8 * 1024, "%lld bytes kept after a %d-byte message",
+                 fa_live_bytes() - base, BIG);
+    /* a fragmented message keeps it until its last fragment, pings between */
+    cli_frame(c, 0, 1, "frag", 4);
+    WAIT_UNTIL(weir__ws_has_context(wss[0]));
+    cli_frame(c, 1, 9, "p", 1);
+    wsframe f = cli_read_frame(c);
+    cr_assert_eq(f.opcode, 10);
+    free(f.payload);
+    cr_assert(weir__ws_has_context(wss[0]), "the context went in the middle of a message");
+    cli_frame(c, 1, 0, "ment", 4);
+    expect_text(c, "fragment", 8);
+    cr_assert_not(weir__ws_has_context(wss[0]));
+    /* frames in pieces: a 16-bit and a 64-bit length, cut everywhere */
+    const size_t lens[] = {300, 70000};
+    uint8_t *fr = malloc(70000 + 14);
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = frame(fr, 1, 1, big, lens[k] < BIG ? lens[k] : BIG, true);
+        if (lens[k] > BIG) { /* 70000: the payload repeats big */
+            char *p = malloc(lens[k]);
+            for (size_t i = 0; i < lens[k]; i++) p[i] = big[i % BIG];
+            n = frame(fr, 1, 1, p, lens[k], true);
+            free(p);
+        }
+        size_t hl = lens[k] <= 0xFFFF ? 8 : 14; /* header with its mask */
+        size_t cuts[] = {1, 2, 3, hl - 2, hl, hl + 1, hl + 100, n};
+        size_t at = 0;
+        for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+            send_piece(c, fr + at, cuts[i] - at);
+            at = cuts[i];
+            if (at < n) WAIT_UNTIL(weir__ws_has_context(wss[0])); /* a frame under way holds one */
+        }
+        f = cli_read_frame(c);
+        cr_assert_eq(f.opcode, 1);
+        cr_assert_eq(f.len, lens[k]);
+        for (size_t i = 0; i < lens[k]; i++) cr_assert_eq(f.payload[i], big[i % BIG], "byte %zu of %zu", i, lens[k]);
+        free(f.payload);
+        cr_assert_not(weir__ws_has_context(wss[0]));
+    }
+    free(fr);
+    free(big);
+    /* and it still closes properly */
+    cli_close_frame(c, 1000, "done");
+    expect_close_frame(c, 1000, "done");
+    WAIT_UNTIL(closes == 1);
+    cr_assert_eq(close_code[0], 1000);
+    cli_close(c);
+    finish();
+}
