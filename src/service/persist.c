@@ -119,10 +119,7 @@ static char *dump(json_t *doc) { return json_dumps(doc, JSON_COMPACT | JSON_ENCO
 
 int svc_graph_persist(weir_service *s, const svc_graph *g, weir_error *err) {
     if (!s->store) return 0;
-    char *text = dump(weir_graph_definition(g->g));
-    if (!text) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    int rc = weir_store_graph_put(s->store, g->id, weir_graph_name(g->g), g->created_ms, text, err);
-    weir__free(text);
+    int rc = weir_store_graph_put(s->store, g->id, weir_graph_name(g->g), g->created_ms, g->text, err);
     return rc ? store_failed(rc, err, "the graph was not stored, so it was not added") : 0;
 }
 

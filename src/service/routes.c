@@ -177,7 +177,7 @@ static json_t *graph_summary(svc_graph *g, bool full) {
     char created[32];
     iso8601(g->created_ms, created);
     json_t *j = json_pack("{s:s,s:s,s:s?,s:I,s:I,s:s}", "id", g->id, "name", weir_graph_name(g->g), "version",
-                          json_string_value(json_object_get(weir_graph_definition(g->g), "version")), "nodeCount",
+                          weir_graph_version(g->g), "nodeCount",
                           (json_int_t)weir_graph_node_count(g->g), "edgeCount", (json_int_t)weir_graph_edge_count(g->g),
                           "createdAt", created);
     if (!j) {
@@ -186,7 +186,9 @@ static json_t *graph_summary(svc_graph *g, bool full) {
     }
     if (full) {
         json_object_set_new(j, "topology", topo);
-        json_t *def = weir_redact_graph(weir_graph_definition(g->g)); /* secrets read as "***" */
+        json_t *doc = json_loads(g->text, JSON_DECODE_ANY, NULL); /* the graph keeps no document */
+        json_t *def = doc ? weir_redact_graph(doc) : NULL;  /* secrets read as "***" */
+        json_decref(doc);
         if (!def) {
             json_decref(j);
             return NULL;
@@ -388,7 +390,7 @@ static void ingress(call *c) {
     for (svc_graph *it = c->s->graphs; it; it = it->next)
         if (strcmp(weir_graph_name(it->g), name) == 0) g = it;
     if (!g) return fail(c, 404, "no graph named \"%s\" is loaded", name);
-    json_t *decl = json_object_get(json_object_get(weir_graph_definition(g->g), "metadata"), "ingress");
+    json_t *decl = json_object_get(weir_graph_metadata(g->g), "ingress");
     const char *node = json_string_value(json_object_get(decl, "node"));
     if (!node)
         return fail(c, 400,

@@ -146,6 +146,8 @@ static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t cr
     sg->created_ms = id ? created_ms : svc_now(s);
     weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr};
     int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
+    if (!rc && !(sg->text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY)))
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -153,6 +155,7 @@ static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t cr
     }
     if (rc) {
         weir_graph_unref(sg->g);
+        weir__free(sg->text);
         weir__free(sg);
         return rc;
     }
@@ -187,6 +190,7 @@ void svc_graph_remove(weir_service *s, svc_graph *g) {
         }
     svc_index_del(&s->graph_ix, g->id);
     weir_graph_unref(g->g);
+    weir__free(g->text);
     weir__free(g);
 }
 
@@ -459,8 +463,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
     const char *want = json_string_value(json_object_get(opts, "runtime"));
     if (!want)
-        want = json_string_value(
-            json_object_get(json_object_get(weir_graph_definition(g->g), "metadata"), "runtime"));
+        want = json_string_value(json_object_get(weir_graph_metadata(g->g), "runtime"));
     weir_runtime rt;
     if ((rc = weir_runtimes_make(s->runtimes, want, opts, &rt, err))) return rc;
     o.runtime = rt.name;
@@ -584,6 +587,7 @@ static void free_graphs(weir_service *s) {
     for (svc_graph *g = s->graphs, *next; g; g = next) {
         next = g->next;
         weir_graph_unref(g->g);
+        weir__free(g->text);
         weir__free(g);
     }
     s->graphs = NULL;

@@ -11,6 +11,8 @@
 typedef struct svc_graph {
     char id[40];
     weir_graph *g;
+    char *text; /* the document as compact JSON (the graph keeps none): what
+                   GET /api/graphs/:id answers and the store keeps */
     int64_t created_ms;
     struct svc_graph *next;
 } svc_graph;

@@ -161,7 +161,7 @@ Test(graph, metadata_defaults_are_validated) {
     cr_assert(strstr(m, "metadata.completion must be"), "%s", m);
 }
 
-Test(graph, id_name_counts_and_definition) {
+Test(graph, id_name_counts_version_metadata) {
     weir_graph_options o = {.id = "g-1"};
     weir_graph *g = NULL;
     weir_error err;
@@ -172,7 +172,10 @@ Test(graph, id_name_counts_and_definition) {
     cr_assert_str_eq(weir_graph_name(g), "pipe");
     cr_assert_eq(weir_graph_node_count(g), 2);
     cr_assert_eq(weir_graph_edge_count(g), 1);
-    cr_assert_str_eq(json_string_value(json_object_get(weir_graph_definition(g), "name")), "pipe");
+    cr_assert_null(weir_graph_version(g)); /* the document has none */
+    cr_assert_null(weir_graph_metadata(g));
+    cr_assert(weir_graph_uses(g, "symbia.core.passthrough"));
+    cr_assert_not(weir_graph_uses(g, "symbia.core.merge"));
     weir_graph_unref(g);
 }
 
