@@ -41,6 +41,14 @@ typedef struct elems {
     size_t n, cap;
 } elems;
 
+/* An edge resolved: nodes and port indexes (ports only grow, so an index
+ * stays valid while later edges add dynamic ones). */
+typedef struct edge_ref {
+    uint32_t src, dst;
+    uint32_t src_port, dst_port;
+    bool ok;
+} edge_ref;
+
 typedef struct loader {
     const weir_registry *reg;
     comp_ports *comps; /* the components met so far */
@@ -439,16 +447,6 @@ static void node_index_add(loader *L, uint32_t v) {
     g->ids[i] = v;
 }
 
-/* The element i of a document array: NEW, or NULL when an element of the
- * text does not parse (L->reparse: the whole text is loaded instead, which
- * reports the error where it lies). */
-static json_t *elem_get(loader *L, const elems *s, size_t i) {
-    if (s->arr) return json_incref(json_array_get(s->arr, i));
-    json_t *v = json_loadb(s->text + s->spans[i].off, s->spans[i].len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
-    if (!v) L->reparse = true;
-    return v;
-}
-
 /* The component named id with its shared port tables, or NULL when no
  * component has that id (L->oom when the tables could not be built).  Nodes
  * of one component mostly come in runs: the last one found is tried first. */
@@ -471,6 +469,189 @@ static const comp_ports *component(loader *L, const char *id) {
         return NULL;
     }
     return &L->comps[L->last_comp = L->n_comps++];
+}
+
+/* ---------------------------------------------------- elements of a text */
+
+/* Most elements of a large graph's text are plain: an object whose values
+ * are strings with no escape, control or non-ASCII byte, or (one level
+ * down) objects of such strings.  Those are read here without building a
+ * json_t; any other element, and any plain one with a problem, goes to
+ * jansson and the checks on json_t, which report it (loading it twice is
+ * harmless: a second pass finds the same ports).  This is what makes
+ * weir_graph_load_text fast. */
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+#define PLAIN_FIELDS 8
+#define PLAIN_ID_MAX 256
+
+typedef struct str {
+    const char *p;
+    size_t n;
+} str;
+
+typedef struct plain_obj {
+    int n;
+    str key[PLAIN_FIELDS], val[PLAIN_FIELDS]; /* val.p NULL: an object, in sub */
+    struct plain_obj *sub;                     /* PLAIN_FIELDS of them, or NULL: no nesting */
+} plain_obj;
+
+static bool str_is(str s, const char *lit) { return strlen(lit) == s.n && memcmp(s.p, lit, s.n) == 0; }
+
+static void plain_ws(const char **p, const char *end) {
+    while (*p < end && is_ws(**p)) (*p)++;
+}
+
+static bool plain_str(const char **p, const char *end, str *out) {
+    const char *q = *p;
+    if (q >= end || *q != '"') return false;
+    const char *start = ++q;
+    while (q < end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+        q++;
+    }
+    if (q >= end) return false;
+    *out = (str){start, (size_t)(q - start)};
+    *p = q + 1;
+    return true;
+}
+
+/* An object of plain strings (and, with o->sub, plain objects) at *p. */
+static bool plain_object(const char **p, const char *end, plain_obj *o) {
+    const char *q = *p;
+    o->n = 0;
+    if (q >= end || *q != '{') return false;
+    q++;
+    plain_ws(&q, end);
+    if (q < end && *q == '}') {
+        *p = q + 1;
+        return true;
+    }
+    for (;;) {
+        if (o->n == PLAIN_FIELDS) return false;
+        str *k = &o->key[o->n], *v = &o->val[o->n];
+        if (!plain_str(&q, end, k)) return false;
+        for (int j = 0; j < o->n; j++)
+            if (o->key[j].n == k->n && memcmp(o->key[j].p, k->p, k->n) == 0) return false; /* jansson refuses it */
+        plain_ws(&q, end);
+        if (q >= end || *q != ':') return false;
+        q++;
+        plain_ws(&q, end);
+        if (q < end && *q == '{' && o->sub) {
+            o->sub[o->n].sub = NULL;
+            if (!plain_object(&q, end, &o->sub[o->n])) return false;
+            v->p = NULL;
+        } else if (!plain_str(&q, end, v)) {
+            return false;
+        }
+        o->n++;
+        plain_ws(&q, end);
+        if (q >= end) return false;
+        char c = *q++;
+        if (c == '}') break;
+        if (c != ',') return false;
+        plain_ws(&q, end);
+    }
+    *p = q;
+    return true;
+}
+
+/* The plain element of span sp as o, or false. */
+static bool plain_elem(const elems *s, size_t i, plain_obj *o) {
+    const char *p = s->text + s->spans[i].off, *end = p + s->spans[i].len;
+    return plain_object(&p, end, o) && p == end;
+}
+
+/* Field `name` of o: its index, or -1. */
+static int plain_get(const plain_obj *o, const char *name) {
+    for (int j = 0; j < o->n; j++)
+        if (str_is(o->key[j], name)) return j;
+    return -1;
+}
+
+/* A plain string field as a C string in buf (PLAIN_ID_MAX), or NULL when
+ * absent, not a string or too long. */
+static const char *plain_cstr(const plain_obj *o, const char *name, char *buf) {
+    int j = plain_get(o, name);
+    if (j < 0 || !o->val[j].p || o->val[j].n >= PLAIN_ID_MAX) return NULL;
+    memcpy(buf, o->val[j].p, o->val[j].n);
+    buf[o->val[j].n] = '\0';
+    return buf;
+}
+
+/* Node i from a plain element, when it has no problem and no config.
+ * False: nothing was changed; the element goes to the json_t path. */
+static bool plain_node(loader *L, const elems *s, size_t i) {
+    plain_obj o = {0};
+    char id[PLAIN_ID_MAX], comp[PLAIN_ID_MAX];
+    if (!plain_elem(s, i, &o) || plain_get(&o, "config") >= 0) return false;
+    if (!plain_cstr(&o, "id", id) || !id[0] || !plain_cstr(&o, "component", comp) || !comp[0]) return false;
+    if (node_index(L, id) != WEIR_NONE) return false;
+    const comp_ports *cp = component(L, comp);
+    if (!cp) return false;
+    weir_node *nd = &L->g->nodes[i];
+    if (!(nd->id = weir__arena_strndup(&L->g->arena, id, strlen(id)))) {
+        L->oom = true;
+        return true;
+    }
+    node_index_add(L, (uint32_t)i);
+    nd->comp = cp->c;
+    nd->inputs = cp->in;
+    nd->n_inputs = cp->n_in;
+    nd->outputs = cp->out;
+    nd->n_outputs = cp->n_out;
+    nd->config = normalise_config(L, nd->id, cp->c, NULL);
+    return true;
+}
+
+static bool plain_port(loader *L, weir_node *nd, bool input, const char *port, uint32_t *index) {
+    if ((*index = weir__port_index(input ? nd->inputs : nd->outputs, input ? nd->n_inputs : nd->n_outputs, port)) !=
+        WEIR_NONE)
+        return true;
+    if (!(nd->comp->flags & (input ? WEIR_COMPONENT_DYNAMIC_INPUTS : WEIR_COMPONENT_DYNAMIC_OUTPUTS))) return false;
+    if (add_port(L->g, nd, input, port, index)) L->oom = true;
+    return true;
+}
+
+/* One end of a plain edge: its node and port, when both exist. */
+static bool plain_end(loader *L, const plain_obj *o, const char *which, uint32_t *node, const char **port,
+                      char *buf) {
+    int j = plain_get(o, which);
+    if (j < 0 || o->val[j].p) return false; /* absent, or a string */
+    char nid[PLAIN_ID_MAX];
+    const plain_obj *end = &o->sub[j];
+    if (!plain_cstr(end, "node", nid) || !(*port = plain_cstr(end, "port", buf)) || !(*port)[0]) return false;
+    *node = node_index(L, nid);
+    return *node != WEIR_NONE && L->g->nodes[*node].comp;
+}
+
+/* Edge i from a plain element, when it has no problem.  False: the element
+ * goes to the json_t path (a dynamic port added here is found again there). */
+static bool plain_edge(loader *L, const elems *s, size_t i, edge_ref *r) {
+    plain_obj sub[PLAIN_FIELDS], o = {.sub = sub};
+    char sport[PLAIN_ID_MAX], tport[PLAIN_ID_MAX];
+    const char *sp, *tp;
+    if (!plain_elem(s, i, &o)) return false;
+    int id = plain_get(&o, "id");
+    if (id >= 0 && !o.val[id].p) return false;
+    if (!plain_end(L, &o, "source", &r->src, &sp, sport) || !plain_end(L, &o, "target", &r->dst, &tp, tport))
+        return false;
+    if (!plain_port(L, &L->g->nodes[r->src], false, sp, &r->src_port) ||
+        !plain_port(L, &L->g->nodes[r->dst], true, tp, &r->dst_port))
+        return false;
+    r->ok = true;
+    return true;
+}
+
+/* The element i of a document array: NEW, or NULL when an element of the
+ * text does not parse (L->reparse: the whole text is loaded instead, which
+ * reports the error where it lies). */
+static json_t *elem_get(loader *L, const elems *s, size_t i) {
+    if (s->arr) return json_incref(json_array_get(s->arr, i));
+    json_t *v = json_loadb(s->text + s->spans[i].off, s->spans[i].len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+    if (!v) L->reparse = true;
+    return v;
 }
 
 static void load_node(loader *L, size_t i, json_t *jn, char *unknown) {
@@ -554,6 +735,7 @@ static void load_nodes(loader *L, const elems *nodes) {
     L->g->ids_mask = cap - 1;
     char unknown[WEIR_ERROR_MAX] = "";
     for (size_t i = 0; i < n && !L->oom; i++) {
+        if (!nodes->arr && plain_node(L, nodes, i)) continue;
         json_t *jn = elem_get(L, nodes, i);
         if (!jn) return;
         load_node(L, i, jn, unknown);
@@ -568,13 +750,6 @@ static void load_nodes(loader *L, const elems *nodes) {
 
 /* ------------------------------------------------------------------- edges */
 
-/* An edge resolved: nodes and port indexes (ports only grow, so an index
- * stays valid while later edges add dynamic ones). */
-typedef struct edge_ref {
-    uint32_t src, dst;
-    uint32_t src_port, dst_port;
-    bool ok;
-} edge_ref;
 
 static void where_of(char *buf, size_t cap, json_t *e, size_t i) {
     const char *id = json_string_value(json_object_get(e, "id"));
@@ -692,6 +867,7 @@ static edge_ref *load_edges(loader *L, const elems *edges) {
     }
     L->g->n_edges = (uint32_t)n;
     for (size_t i = 0; i < n && !L->oom; i++) {
+        if (!edges->arr && plain_edge(L, edges, i, &refs[i])) continue;
         json_t *e = elem_get(L, edges, i);
         if (!e) break;
         load_edge(L, e, i, &refs[i]);
@@ -1003,7 +1179,6 @@ typedef struct scanner {
     const char *p, *end;
 } scanner;
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 static void scan_ws(scanner *s) {
     while (s->p < s->end && is_ws(*s->p)) s->p++;
