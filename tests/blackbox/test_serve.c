@@ -569,3 +569,37 @@ Test(serve_auth, bad_auth_settings_exit_2_without_printing_secrets) {
     cr_assert_null(strstr(r.err, "bad key"), "%s", r.err);
     proc_free(&r);
 }
+
+Test(serve, get_graph_gives_back_the_document_posted) {
+    /* The graph keeps no document; the service keeps its text: every field
+     * (ones the core ignores, reals, escapes, non-ASCII, key order) comes
+     * back, in the list and alone. */
+    server s = serve_start(NULL);
+    const char *doc =
+        "{\"symbia\":\"1.0\",\"name\":\"kept\",\"version\":\"1.2.3\",\"description\":\"caf\\u00e9 \\\"q\\\"\","
+        "\"metadata\":{\"role\":\"pipeline\",\"ui\":{\"zoom\":0.75}},\"nodes\":[{\"id\":\"a\",\"component\":"
+        "\"symbia.core.passthrough\",\"position\":{\"x\":1.5,\"y\":-20}},{\"id\":\"m\",\"component\":\"symbia.core.map\","
+        "\"config\":{\"expression\":\"value * 2\"},\"label\":\"\xc3\xa9tape\"}],\"edges\":[{\"id\":\"e1\",\"source\":"
+        "{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"m\",\"port\":\"in\"},\"style\":null}]}";
+    http_resp g = http_req(&s, "POST", "/api/graphs", doc, NULL);
+    cr_assert_eq(g.status, 201, "%s", g.body);
+    cr_assert_str_eq(str(&g, "version"), "1.2.3");
+    char path[256];
+    snprintf(path, sizeof path, "/api/graphs/%s", str(&g, "id"));
+    http_resp gg = http_req(&s, "GET", path, NULL, NULL);
+    cr_assert_eq(gg.status, 200, "%s", gg.body);
+    json_t *want = json_loads(doc, 0, NULL);
+    char *w = json_dumps(want, JSON_COMPACT), *got = json_dumps(json_object_get(gg.json, "definition"), JSON_COMPACT);
+    cr_assert_str_eq(got, w); /* the same content, in the same order */
+    cr_assert_str_eq(str(&gg, "version"), "1.2.3");
+    http_resp gl = http_req(&s, "GET", "/api/graphs", NULL, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(gl.json, 0), "version")), "1.2.3", "%s",
+                     gl.body);
+    free(w);
+    free(got);
+    json_decref(want);
+    http_free(&gl);
+    http_free(&gg);
+    http_free(&g);
+    serve_stop(&s);
+}
