@@ -203,13 +203,26 @@ static json_t *graph_summary(svc_graph *g, bool full) {
 }
 
 static void graphs_create(call *c) {
-    json_t *doc = body_doc(c, false);
-    if (!doc) return;
-    json_t *problems = json_array();
     svc_graph *g;
     weir_error err;
-    int rc = svc_graph_add(c->s, doc, &g, problems, &err);
-    json_decref(doc);
+    int rc = WEIR_EGRAPH;
+    /* A JSON body loads from its text; a graph that does not load takes the
+     * document path below, which reports it as it always has. */
+    const char *ct = weir_http_header(c->req, "content-type");
+    char type[64];
+    if (c->req->body_len && !(ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES)))
+        rc = svc_graph_add_text(c->s, c->req->body, c->req->body_len, &g, NULL, &err);
+    if (rc != WEIR_EGRAPH && rc != 0) return reply(c, status_of(rc), svc_error_of(&err));
+    json_t *problems = json_array();
+    if (rc) {
+        json_t *doc = body_doc(c, false);
+        if (!doc) {
+            json_decref(problems);
+            return;
+        }
+        rc = svc_graph_add(c->s, doc, &g, problems, &err);
+        json_decref(doc);
+    }
     if (rc) {
         json_t *body = svc_error_of(&err);
         if (json_array_size(problems)) json_object_set(body, "problems", problems);

@@ -139,6 +139,11 @@ svc_graph *svc_graph_find(weir_service *s, const char *id);
 /* Load doc (BORROWED) as a new graph, store it (persist.c), then add it;
  * when storing fails it is not added (WEIR_EIO, err says why). */
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);
+/* The same from JSON text (weir_graph_load_text: a large graph is never
+ * whole as json_t).  Its problems are those of svc_graph_add except for
+ * text that is not JSON (WEIR_EGRAPH, "graph is not valid JSON: ..."). */
+int svc_graph_add_text(weir_service *s, const char *text, size_t len, svc_graph **out, json_t *problems,
+                       weir_error *err);
 /* Load doc as the graph `id` created at created_ms and add it, without
  * storing it (restoring it from the store). */
 int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,

@@ -595,6 +595,18 @@ Test(serve, get_graph_gives_back_the_document_posted) {
     http_resp gl = http_req(&s, "GET", "/api/graphs", NULL, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(gl.json, 0), "version")), "1.2.3", "%s",
                      gl.body);
+    /* the same document pretty-printed: the text kept drops the whitespace between tokens, not in strings */
+    char *pretty = json_dumps(want, JSON_INDENT(2));
+    http_resp g2 = http_req(&s, "POST", "/api/graphs", pretty, NULL);
+    cr_assert_eq(g2.status, 201, "%s", g2.body);
+    snprintf(path, sizeof path, "/api/graphs/%s", str(&g2, "id"));
+    http_resp gg2 = http_req(&s, "GET", path, NULL, NULL);
+    char *got2 = json_dumps(json_object_get(gg2.json, "definition"), JSON_COMPACT);
+    cr_assert_str_eq(got2, w);
+    free(got2);
+    free(pretty);
+    http_free(&gg2);
+    http_free(&g2);
     free(w);
     free(got);
     json_decref(want);
