@@ -9,6 +9,8 @@ if [[ -x "$build/bench/bench_expr" ]]; then
   echo "== expressions"
   "$build/bench/bench_expr"
 fi
+echo "== graph loading (in-process): time and bytes kept per node"
+"$build/bench/bench_graph"
 echo "== virtual runtime (in-process)"
 "$build/bench/bench_virtual"
 echo "== service over loopback"
