@@ -59,9 +59,12 @@ static int restore_graph(void *ud, const char *id, const char *name, int64_t cre
     weir_error err = {0};
     svc_graph *g;
     int rc;
-    json_t *doc = parse(definition, &err);
-    rc = doc ? svc_graph_restore(s, doc, id, created_ms, &g, &err) : err.code;
-    json_decref(doc);
+    rc = svc_graph_restore_text(s, definition, id, created_ms, &g, &err);
+    if (rc == WEIR_EGRAPH) { /* it does not load: the document path says why, as it always has */
+        json_t *doc = parse(definition, &err);
+        rc = doc ? svc_graph_restore(s, doc, id, created_ms, &g, &err) : err.code;
+        json_decref(doc);
+    }
     if (!skipped(r, rc, &err)) return rc == WEIR_ENOMEM ? rc : 0;
     json_t *f = json_pack("{s:s,s:s}", "graphId", id, "name", name);
     weir_service_log(s, WEIR_LOG_WARN, f,

@@ -211,6 +211,13 @@ int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t crea
     return graph_insert(s, doc, NULL, 0, id, created_ms, out, NULL, err);
 }
 
+int svc_graph_restore_text(weir_service *s, const char *text, const char *id, int64_t created_ms, svc_graph **out,
+                           weir_error *err) {
+    if (strlen(id) >= sizeof((svc_graph *)0)->id)
+        return weir__error(err, WEIR_EGRAPH, "its id is longer than %zu characters", sizeof((svc_graph *)0)->id - 1);
+    return graph_insert(s, NULL, text, strlen(text), id, created_ms, out, NULL, err);
+}
+
 void svc_graph_remove(weir_service *s, svc_graph *g) {
     for (svc_exec *x = s->execs; x; x = x->next) {
         if (x->finished || strcmp(x->graph_id, g->id) != 0) continue;

@@ -148,6 +148,9 @@ int svc_graph_add_text(weir_service *s, const char *text, size_t len, svc_graph 
  * storing it (restoring it from the store). */
 int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
                       weir_error *err);
+/* The same from its stored JSON text (weir_graph_load_text). */
+int svc_graph_restore_text(weir_service *s, const char *text, const char *id, int64_t created_ms, svc_graph **out,
+                           weir_error *err);
 void svc_graph_remove(weir_service *s, svc_graph *g);
 
 /* Persistence (persist.c, SPEC §7).  With no store (in memory) each is a
