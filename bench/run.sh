@@ -11,6 +11,7 @@ if [[ -x "$build/bench/bench_expr" ]]; then
 fi
 echo "== graph loading (in-process): time and bytes kept per node"
 "$build/bench/bench_graph"
+"$(dirname "$0")/graph_serve.sh" "$build"
 echo "== virtual runtime (in-process)"
 "$build/bench/bench_virtual"
 echo "== service over loopback"
