@@ -13,6 +13,9 @@ if [[ -x "$build/bench/bench_journal" ]]; then
   echo "== input journal (SQLite, group commit)"
   "$build/bench/bench_journal"
 fi
+echo "== graph loading (in-process): time and bytes kept per node"
+"$build/bench/bench_graph"
+"$(dirname "$0")/graph_serve.sh" "$build"
 echo "== virtual runtime (in-process)"
 "$build/bench/bench_virtual"
 echo "== service over loopback"

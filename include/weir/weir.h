@@ -423,12 +423,15 @@ typedef struct weir_graph_options {
 } weir_graph_options;
 
 /* Load and validate a graph definition (SPEC §1) against a registry.  `doc`
- * BORROWED (the graph keeps its own reference).  On failure *out is NULL,
+ * BORROWED (the graph keeps a reference to its "metadata" only).  On failure *out is NULL,
  * err->code is WEIR_EGRAPH (or WEIR_ENOMEM) and err->message names the node
  * or edge and the fix. */
 WEIR_API int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_options *opts,
                              weir_graph **out, weir_error *err);
-/* Parse JSON text, then weir_graph_load.  Parse errors give line/column. */
+/* Load JSON text as weir_graph_load loads its parse, with the same result
+ * and problems; parse errors give line/column.  The text is never parsed
+ * whole: each node and edge is parsed in turn and freed (a large graph
+ * loads in a fraction of the time and memory). */
 WEIR_API int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len,
                                   const weir_graph_options *opts, weir_graph **out, weir_error *err);
 typedef enum weir_doc_format {
@@ -449,7 +452,16 @@ WEIR_API const char *weir_graph_id(const weir_graph *g);
 WEIR_API const char *weir_graph_name(const weir_graph *g);
 WEIR_API size_t weir_graph_node_count(const weir_graph *g);
 WEIR_API size_t weir_graph_edge_count(const weir_graph *g);
-WEIR_API json_t *weir_graph_definition(const weir_graph *g); /* BORROWED */
+/* A loaded graph keeps what running needs, not its document: a shell that
+ * must give the document back keeps it itself (weir serve keeps its JSON
+ * text).  What the document said that is not in the calls above: */
+/* "version" (BORROWED), or NULL when the document has none. */
+WEIR_API const char *weir_graph_version(const weir_graph *g);
+/* "metadata" (BORROWED, SPEC §1: role, ingress, runtime, ...), or NULL
+ * when the document has none. */
+WEIR_API json_t *weir_graph_metadata(const weir_graph *g);
+/* Whether a node of g runs the component with this id. */
+WEIR_API bool weir_graph_uses(const weir_graph *g, const char *component_id);
 /* NEW: {sorted, levels, inputNodes, outputNodes}; `levels` maps node id to
  * longest-path depth. */
 WEIR_API json_t *weir_graph_topology(const weir_graph *g);

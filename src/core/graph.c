@@ -18,8 +18,42 @@ static const char EDGE_SHAPE[] =
     "each edge needs {\"id\",\"source\":{\"node\",\"port\"},\"target\":{\"node\",\"port\"}} — source and target "
     "are OBJECTS naming a node and one of its ports, not bare node ids";
 
+/* The ports of one component, shared by its nodes: names in the graph's
+ * arena, declared order, duplicates dropped. */
+typedef struct comp_ports {
+    const weir_component *c;
+    const char **in, **out;
+    uint32_t n_in, n_out;
+} comp_ports;
+
+/* The elements of the document's "nodes" or "edges" array: the array
+ * itself (weir_graph_load), or spans of JSON text each parsed when its turn
+ * comes and freed after (weir_graph_load_text), so that a large document is
+ * never whole in memory. */
+typedef struct span {
+    size_t off, len;
+} span;
+typedef struct elems {
+    bool present;     /* the document has this member and it is an array */
+    json_t *arr;      /* the array, or NULL: text and spans */
+    const char *text;
+    span *spans;
+    size_t n, cap;
+} elems;
+
+/* An edge resolved: nodes and port indexes (ports only grow, so an index
+ * stays valid while later edges add dynamic ones). */
+typedef struct edge_ref {
+    uint32_t src, dst;
+    uint32_t src_port, dst_port;
+    bool ok;
+} edge_ref;
+
 typedef struct loader {
     const weir_registry *reg;
+    comp_ports *comps; /* the components met so far */
+    size_t n_comps, comps_cap, last_comp;
+    bool reparse;      /* an element of the text did not parse: load the text whole instead */
     json_t *problems; /* the messages, strings */
     json_t *details;  /* the same problems as objects, or NULL when the caller wants none */
     bool oom;
@@ -77,19 +111,19 @@ static const char *cfg_field(char *buf, size_t cap, const char *key) {
     return buf;
 }
 
-uint32_t weir__port_index(char *const *names, uint32_t n, const char *name) {
+uint32_t weir__port_index(const char *const *names, uint32_t n, const char *name) {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(names[i], name) == 0) return i;
     return WEIR_NONE;
 }
 
-void weir__append_names(weir_error *err, char *const *names, uint32_t n) {
+void weir__append_names(weir_error *err, const char *const *names, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) weir__error_append(err, "%s%s", i ? ", " : "", names[i]);
     if (n == 0) weir__error_append(err, "(none)");
 }
 
 /* The names as "a, b, c" in buf; a list longer than cap ends in "..." (never cut silently). */
-static void names_to_buf(char *buf, size_t cap, char *const *names, uint32_t n) {
+static void names_to_buf(char *buf, size_t cap, const char *const *names, uint32_t n) {
     weir_error tmp;
     tmp.message[0] = '\0';
     weir__append_names(&tmp, names, n);
@@ -99,27 +133,29 @@ static void names_to_buf(char *buf, size_t cap, char *const *names, uint32_t n) 
 
 /* --------------------------------------------------------------- ownership */
 
+enum { OWN_INPUTS = 1, OWN_OUTPUTS = 2 };
+
 static void free_node(weir_node *n) {
     if (n->prepared && n->comp && n->comp->release) n->comp->release(n->prepared);
     json_decref(n->config);
-    for (uint32_t i = 0; i < n->n_inputs; i++) weir__free(n->inputs[i]);
-    for (uint32_t i = 0; i < n->n_outputs; i++) weir__free(n->outputs[i]);
-    weir__free(n->inputs);
-    weir__free(n->outputs);
-    weir__free(n->route_start);
-    weir__free(n->id);
+    if (n->own_ports & OWN_INPUTS) weir__free((void *)n->inputs);
+    if (n->own_ports & OWN_OUTPUTS) weir__free((void *)n->outputs);
 }
 
 static void graph_free(weir_graph *g) {
     if (!g) return;
-    for (uint32_t i = 0; i < g->n_nodes; i++) free_node(&g->nodes[i]);
+    for (uint32_t i = 0; g->nodes && i < g->n_nodes; i++) free_node(&g->nodes[i]);
     weir__free(g->nodes);
     weir__free(g->routes);
+    weir__free(g->route_starts);
     weir__free(g->topo);
     weir__free(g->ids);
-    json_decref(g->doc);
+    weir__arena_free(&g->arena);
+    json_decref(g->metadata);
+    json_decref(g->empty);
     weir__free(g->id);
     weir__free(g->name);
+    weir__free(g->version);
     weir__free(g);
 }
 
@@ -136,17 +172,57 @@ const char *weir_graph_id(const weir_graph *g) { return g->id; }
 const char *weir_graph_name(const weir_graph *g) { return g->name; }
 size_t weir_graph_node_count(const weir_graph *g) { return g->n_nodes; }
 size_t weir_graph_edge_count(const weir_graph *g) { return g->n_edges; }
-json_t *weir_graph_definition(const weir_graph *g) { return g->doc; }
+const char *weir_graph_version(const weir_graph *g) { return g->version; }
+json_t *weir_graph_metadata(const weir_graph *g) { return g->metadata; }
 
-/* Append a port name to a node's list if absent.  0 or WEIR_ENOMEM. */
-static int add_port(char ***names, uint32_t *n, const char *name) {
-    if (weir__port_index(*names, *n, name) != WEIR_NONE) return 0;
-    char **p = weir__realloc(*names, (*n + 1) * sizeof *p);
-    if (!p) return WEIR_ENOMEM;
-    *names = p;
-    if (!(p[*n] = weir__strdup(name))) return WEIR_ENOMEM;
-    (*n)++;
+bool weir_graph_uses(const weir_graph *g, const char *component_id) {
+    for (uint32_t v = 0; v < g->n_nodes; v++)
+        if (g->nodes[v].comp && strcmp(g->nodes[v].comp->id, component_id) == 0) return true;
+    return false;
+}
+
+/* The capacity of a node's own port table of n names: powers of two, so
+ * that adding ports one edge at a time stays linear. */
+static size_t table_cap(size_t n) {
+    size_t cap = 4;
+    while (cap < n) cap *= 2;
+    return cap;
+}
+
+/* Add a dynamic port to a node (its name is not in the list yet); the node
+ * gets its own table on the first.  *index receives its index.  0 or
+ * WEIR_ENOMEM. */
+static int add_port(weir_graph *g, weir_node *nd, bool input, const char *name, uint32_t *index) {
+    const char ***names = input ? &nd->inputs : &nd->outputs;
+    uint32_t *n = input ? &nd->n_inputs : &nd->n_outputs;
+    uint8_t own = input ? OWN_INPUTS : OWN_OUTPUTS;
+    if (!(nd->own_ports & own)) {
+        const char **p = weir__malloc(table_cap((size_t)*n + 1) * sizeof *p);
+        if (!p) return WEIR_ENOMEM;
+        if (*n) memcpy(p, *names, *n * sizeof *p);
+        *names = p;
+        nd->own_ports |= own;
+    } else if (*n == table_cap(*n)) {
+        const char **p = weir__realloc((void *)*names, table_cap((size_t)*n + 1) * sizeof *p);
+        if (!p) return WEIR_ENOMEM;
+        *names = p;
+    }
+    if (!((*names)[*n] = weir__arena_strndup(&g->arena, name, strlen(name)))) return WEIR_ENOMEM;
+    *index = (*n)++;
     return 0;
+}
+
+/* A component's port table in the arena: names copied, duplicates dropped. */
+static const char **port_table(weir_arena *a, const weir_port_def *defs, size_t n_defs, uint32_t *n) {
+    const char **t = weir__arena_alloc(a, (n_defs ? n_defs : 1) * sizeof *t);
+    if (!t) return NULL;
+    *n = 0;
+    for (size_t i = 0; i < n_defs; i++) {
+        if (weir__port_index(t, *n, defs[i].name) != WEIR_NONE) continue;
+        if (!(t[*n] = weir__arena_strndup(a, defs[i].name, strlen(defs[i].name)))) return NULL;
+        (*n)++;
+    }
+    return t;
 }
 
 /* ------------------------------------------------------------------ config */
@@ -182,6 +258,7 @@ static bool type_ok(weir_cfg_type t, const json_t *v) {
 /* Check node config against the component's table; build the normalised
  * config (defaults applied, aliases renamed).  NULL on a problem (reported). */
 static json_t *normalise_config(loader *L, const char *node_id, const weir_component *c, json_t *given) {
+    if (!given && c->n_config == 0) return json_incref(L->g->empty);
     json_t *out = json_object();
     if (!out) {
         L->oom = true;
@@ -296,6 +373,10 @@ static json_t *normalise_config(loader *L, const char *node_id, const weir_compo
         json_decref(out);
         return NULL;
     }
+    if (json_object_size(out) == 0) { /* shared: an empty object costs about 200 bytes */
+        json_decref(out);
+        return json_incref(L->g->empty);
+    }
     return out;
 }
 
@@ -366,9 +447,274 @@ static void node_index_add(loader *L, uint32_t v) {
     g->ids[i] = v;
 }
 
-static void load_nodes(loader *L, json_t *nodes) {
+/* The component named id with its shared port tables, or NULL when no
+ * component has that id (L->oom when the tables could not be built).  Nodes
+ * of one component mostly come in runs: the last one found is tried first. */
+static const comp_ports *component(loader *L, const char *id) {
+    if (L->n_comps && strcmp(L->comps[L->last_comp].c->id, id) == 0) return &L->comps[L->last_comp];
+    for (size_t i = 0; i < L->n_comps; i++)
+        if (strcmp(L->comps[i].c->id, id) == 0) return &L->comps[L->last_comp = i];
+    const weir_component *c = weir_registry_find(L->reg, id);
+    if (!c) return NULL;
+    if (weir__grow((void **)&L->comps, &L->comps_cap, L->n_comps + 1, sizeof *L->comps)) {
+        L->oom = true;
+        return NULL;
+    }
+    comp_ports *cp = &L->comps[L->n_comps];
+    cp->c = c;
+    cp->in = port_table(&L->g->arena, c->inputs, c->n_inputs, &cp->n_in);
+    cp->out = port_table(&L->g->arena, c->outputs, c->n_outputs, &cp->n_out);
+    if (!cp->in || !cp->out) {
+        L->oom = true;
+        return NULL;
+    }
+    return &L->comps[L->last_comp = L->n_comps++];
+}
+
+/* ---------------------------------------------------- elements of a text */
+
+/* Most elements of a large graph's text are plain: an object whose values
+ * are strings with no escape, control or non-ASCII byte, or (one level
+ * down) objects of such strings.  Those are read here without building a
+ * json_t; any other element, and any plain one with a problem, goes to
+ * jansson and the checks on json_t, which report it (loading it twice is
+ * harmless: a second pass finds the same ports).  This is what makes
+ * weir_graph_load_text fast. */
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+#define PLAIN_FIELDS 8
+#define PLAIN_ID_MAX 256
+
+typedef struct str {
+    const char *p;
+    size_t n;
+} str;
+
+typedef struct plain_obj {
+    int n;
+    str key[PLAIN_FIELDS], val[PLAIN_FIELDS]; /* val.p NULL: an object, in sub */
+    struct plain_obj *sub;                     /* PLAIN_FIELDS of them, or NULL: no nesting */
+} plain_obj;
+
+static bool str_is(str s, const char *lit) { return strlen(lit) == s.n && memcmp(s.p, lit, s.n) == 0; }
+
+static void plain_ws(const char **p, const char *end) {
+    while (*p < end && is_ws(**p)) (*p)++;
+}
+
+static bool plain_str(const char **p, const char *end, str *out) {
+    const char *q = *p;
+    if (q >= end || *q != '"') return false;
+    const char *start = ++q;
+    while (q < end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+        q++;
+    }
+    if (q >= end) return false;
+    *out = (str){start, (size_t)(q - start)};
+    *p = q + 1;
+    return true;
+}
+
+/* An object of plain strings (and, with o->sub, plain objects) at *p. */
+static bool plain_object(const char **p, const char *end, plain_obj *o) {
+    const char *q = *p;
+    o->n = 0;
+    if (q >= end || *q != '{') return false;
+    q++;
+    plain_ws(&q, end);
+    if (q < end && *q == '}') {
+        *p = q + 1;
+        return true;
+    }
+    for (;;) {
+        if (o->n == PLAIN_FIELDS) return false;
+        str *k = &o->key[o->n], *v = &o->val[o->n];
+        if (!plain_str(&q, end, k)) return false;
+        for (int j = 0; j < o->n; j++)
+            if (o->key[j].n == k->n && memcmp(o->key[j].p, k->p, k->n) == 0) return false; /* jansson refuses it */
+        plain_ws(&q, end);
+        if (q >= end || *q != ':') return false;
+        q++;
+        plain_ws(&q, end);
+        if (q < end && *q == '{' && o->sub) {
+            o->sub[o->n].sub = NULL;
+            if (!plain_object(&q, end, &o->sub[o->n])) return false;
+            v->p = NULL;
+        } else if (!plain_str(&q, end, v)) {
+            return false;
+        }
+        o->n++;
+        plain_ws(&q, end);
+        if (q >= end) return false;
+        char c = *q++;
+        if (c == '}') break;
+        if (c != ',') return false;
+        plain_ws(&q, end);
+    }
+    *p = q;
+    return true;
+}
+
+/* The plain element of span sp as o, or false. */
+static bool plain_elem(const elems *s, size_t i, plain_obj *o) {
+    const char *p = s->text + s->spans[i].off, *end = p + s->spans[i].len;
+    return plain_object(&p, end, o) && p == end;
+}
+
+/* Field `name` of o: its index, or -1. */
+static int plain_get(const plain_obj *o, const char *name) {
+    for (int j = 0; j < o->n; j++)
+        if (str_is(o->key[j], name)) return j;
+    return -1;
+}
+
+/* A plain string field as a C string in buf (PLAIN_ID_MAX), or NULL when
+ * absent, not a string or too long. */
+static const char *plain_cstr(const plain_obj *o, const char *name, char *buf) {
+    int j = plain_get(o, name);
+    if (j < 0 || !o->val[j].p || o->val[j].n >= PLAIN_ID_MAX) return NULL;
+    memcpy(buf, o->val[j].p, o->val[j].n);
+    buf[o->val[j].n] = '\0';
+    return buf;
+}
+
+/* Node i from a plain element, when it has no problem and no config.
+ * False: nothing was changed; the element goes to the json_t path. */
+static bool plain_node(loader *L, const elems *s, size_t i) {
+    plain_obj o = {0};
+    char id[PLAIN_ID_MAX], comp[PLAIN_ID_MAX];
+    if (!plain_elem(s, i, &o) || plain_get(&o, "config") >= 0) return false;
+    if (!plain_cstr(&o, "id", id) || !id[0] || !plain_cstr(&o, "component", comp) || !comp[0]) return false;
+    if (node_index(L, id) != WEIR_NONE) return false;
+    const comp_ports *cp = component(L, comp);
+    if (!cp) return false;
+    weir_node *nd = &L->g->nodes[i];
+    if (!(nd->id = weir__arena_strndup(&L->g->arena, id, strlen(id)))) {
+        L->oom = true;
+        return true;
+    }
+    node_index_add(L, (uint32_t)i);
+    nd->comp = cp->c;
+    nd->inputs = cp->in;
+    nd->n_inputs = cp->n_in;
+    nd->outputs = cp->out;
+    nd->n_outputs = cp->n_out;
+    nd->config = normalise_config(L, nd->id, cp->c, NULL);
+    return true;
+}
+
+static bool plain_port(loader *L, weir_node *nd, bool input, const char *port, uint32_t *index) {
+    if ((*index = weir__port_index(input ? nd->inputs : nd->outputs, input ? nd->n_inputs : nd->n_outputs, port)) !=
+        WEIR_NONE)
+        return true;
+    if (!(nd->comp->flags & (input ? WEIR_COMPONENT_DYNAMIC_INPUTS : WEIR_COMPONENT_DYNAMIC_OUTPUTS))) return false;
+    if (add_port(L->g, nd, input, port, index)) L->oom = true;
+    return true;
+}
+
+/* One end of a plain edge: its node and port, when both exist. */
+static bool plain_end(loader *L, const plain_obj *o, const char *which, uint32_t *node, const char **port,
+                      char *buf) {
+    int j = plain_get(o, which);
+    if (j < 0 || o->val[j].p) return false; /* absent, or a string */
+    char nid[PLAIN_ID_MAX];
+    const plain_obj *end = &o->sub[j];
+    if (!plain_cstr(end, "node", nid) || !(*port = plain_cstr(end, "port", buf)) || !(*port)[0]) return false;
+    *node = node_index(L, nid);
+    return *node != WEIR_NONE && L->g->nodes[*node].comp;
+}
+
+/* Edge i from a plain element, when it has no problem.  False: the element
+ * goes to the json_t path (a dynamic port added here is found again there). */
+static bool plain_edge(loader *L, const elems *s, size_t i, edge_ref *r) {
+    plain_obj sub[PLAIN_FIELDS], o = {.sub = sub};
+    char sport[PLAIN_ID_MAX], tport[PLAIN_ID_MAX];
+    const char *sp, *tp;
+    if (!plain_elem(s, i, &o)) return false;
+    int id = plain_get(&o, "id");
+    if (id >= 0 && !o.val[id].p) return false;
+    if (!plain_end(L, &o, "source", &r->src, &sp, sport) || !plain_end(L, &o, "target", &r->dst, &tp, tport))
+        return false;
+    if (!plain_port(L, &L->g->nodes[r->src], false, sp, &r->src_port) ||
+        !plain_port(L, &L->g->nodes[r->dst], true, tp, &r->dst_port))
+        return false;
+    r->ok = true;
+    return true;
+}
+
+/* The element i of a document array: NEW, or NULL when an element of the
+ * text does not parse (L->reparse: the whole text is loaded instead, which
+ * reports the error where it lies). */
+static json_t *elem_get(loader *L, const elems *s, size_t i) {
+    if (s->arr) return json_incref(json_array_get(s->arr, i));
+    json_t *v = json_loadb(s->text + s->spans[i].off, s->spans[i].len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+    if (!v) L->reparse = true;
+    return v;
+}
+
+static void load_node(loader *L, size_t i, json_t *jn, char *unknown) {
     weir_graph *g = L->g;
-    size_t n = json_array_size(nodes);
+    weir_node *nd = &g->nodes[i];
+    char field[64];
+    if (!json_is_object(jn)) {
+        snprintf(field, sizeof field, "nodes[%zu]", i);
+        problem(L, P_BAD_NODE, ((at){NULL, NULL, field}),
+                "node at index %zu is %s; each node is an object {\"id\", \"component\", \"config\"?}", i,
+                json_kind(jn));
+        return;
+    }
+    json_t *jid = json_object_get(jn, "id");
+    const char *id = json_string_value(jid);
+    if (!id || !id[0]) {
+        snprintf(field, sizeof field, "nodes[%zu].id", i);
+        problem(L, P_MISSING_FIELD, ((at){NULL, NULL, field}),
+                "node at index %zu is missing \"id\" (a non-empty string, unique in the graph)", i);
+        return;
+    }
+    uint32_t first = node_index(L, id);
+    if (first != WEIR_NONE) {
+        problem(L, P_DUPLICATE_NODE, ((at){id, NULL, "id"}),
+                "duplicate node id \"%s\" (nodes %u and %zu); node ids must be unique", id, first, i);
+        return;
+    }
+    if (!(nd->id = weir__arena_strndup(&g->arena, id, json_string_length(jid)))) {
+        L->oom = true;
+        return;
+    }
+    node_index_add(L, (uint32_t)i);
+    json_t *jc = json_object_get(jn, "component");
+    const char *comp = json_string_value(jc);
+    if (!comp || !comp[0]) {
+        problem(L, P_MISSING_FIELD, ((at){id, NULL, "component"}),
+                "node \"%s\" has no \"component\"; name one, e.g. \"symbia.core.passthrough\" (see `weir "
+                "components`)",
+                id);
+        return;
+    }
+    const comp_ports *cp = component(L, comp);
+    if (!cp) {
+        if (L->oom) return;
+        report(L, DETAIL, P_UNKNOWN_COMPONENT, ((at){id, NULL, "component"}),
+               "node \"%s\": component \"%s\" has no registered implementation; `weir components` lists the "
+               "available ones",
+               id, comp);
+        size_t len = strlen(unknown);
+        snprintf(unknown + len, WEIR_ERROR_MAX - len, "%s%s -> %s", len ? ", " : "", id, comp);
+        return;
+    }
+    nd->comp = cp->c;
+    nd->inputs = cp->in;
+    nd->n_inputs = cp->n_in;
+    nd->outputs = cp->out;
+    nd->n_outputs = cp->n_out;
+    nd->config = normalise_config(L, id, cp->c, json_object_get(jn, "config"));
+}
+
+static void load_nodes(loader *L, const elems *nodes) {
+    weir_graph *g = L->g;
+    size_t n = nodes->n;
     if (n >= WEIR_NONE) {
         problem(L, P_TOO_LARGE, ((at){NULL, NULL, "nodes"}), "graph has too many nodes");
         return;
@@ -388,75 +734,22 @@ static void load_nodes(loader *L, json_t *nodes) {
     memset(L->g->ids, 0xff, cap * sizeof *L->g->ids); /* WEIR_NONE */
     L->g->ids_mask = cap - 1;
     char unknown[WEIR_ERROR_MAX] = "";
-    for (size_t i = 0; i < n; i++) {
-        json_t *jn = json_array_get(nodes, i);
-        weir_node *nd = &g->nodes[i];
-        char field[64];
-        snprintf(field, sizeof field, "nodes[%zu]", i);
-        if (!json_is_object(jn)) {
-            problem(L, P_BAD_NODE, ((at){NULL, NULL, field}),
-                    "node at index %zu is %s; each node is an object {\"id\", \"component\", \"config\"?}", i,
-                    json_kind(jn));
-            continue;
-        }
-        const char *id = json_string_value(json_object_get(jn, "id"));
-        if (!id || !id[0]) {
-            strcat(field, ".id");
-            problem(L, P_MISSING_FIELD, ((at){NULL, NULL, field}),
-                    "node at index %zu is missing \"id\" (a non-empty string, unique in the graph)", i);
-            continue;
-        }
-        uint32_t first = node_index(L, id);
-        if (first != WEIR_NONE) {
-            problem(L, P_DUPLICATE_NODE, ((at){id, NULL, "id"}),
-                    "duplicate node id \"%s\" (nodes %u and %zu); node ids must be unique", id, first, i);
-            continue;
-        }
-        if (!(nd->id = weir__strdup(id))) {
-            L->oom = true;
-            return;
-        }
-        node_index_add(L, (uint32_t)i);
-        json_t *jc = json_object_get(jn, "component");
-        const char *comp = json_string_value(jc);
-        if (!comp || !comp[0]) {
-            problem(L, P_MISSING_FIELD, ((at){id, NULL, "component"}),
-                    "node \"%s\" has no \"component\"; name one, e.g. \"symbia.core.passthrough\" (see `weir "
-                    "components`)",
-                    id);
-            continue;
-        }
-        nd->comp = weir_registry_find(L->reg, comp);
-        if (!nd->comp) {
-            report(L, DETAIL, P_UNKNOWN_COMPONENT, ((at){id, NULL, "component"}),
-                   "node \"%s\": component \"%s\" has no registered implementation; `weir components` lists the "
-                   "available ones",
-                   id, comp);
-            size_t len = strlen(unknown);
-            snprintf(unknown + len, sizeof unknown - len, "%s%s -> %s", len ? ", " : "", id, comp);
-            continue;
-        }
-        const weir_component *c = nd->comp;
-        for (size_t p = 0; p < c->n_inputs; p++)
-            if (add_port(&nd->inputs, &nd->n_inputs, c->inputs[p].name)) L->oom = true;
-        for (size_t p = 0; p < c->n_outputs; p++)
-            if (add_port(&nd->outputs, &nd->n_outputs, c->outputs[p].name)) L->oom = true;
-        nd->config = normalise_config(L, id, c, json_object_get(jn, "config"));
+    for (size_t i = 0; i < n && !L->oom; i++) {
+        if (!nodes->arr && plain_node(L, nodes, i)) continue;
+        json_t *jn = elem_get(L, nodes, i);
+        if (!jn) return;
+        load_node(L, i, jn, unknown);
+        json_decref(jn);
     }
     if (unknown[0]) /* one message for them all; one detail per node above */
         report(L, TEXT, P_UNKNOWN_COMPONENT, ((at){0}),
-                "graph references components with no registered implementation: %s; `weir components` lists the "
-                "available ones",
-                unknown);
+               "graph references components with no registered implementation: %s; `weir components` lists the "
+               "available ones",
+               unknown);
 }
 
 /* ------------------------------------------------------------------- edges */
 
-typedef struct edge_ref {
-    uint32_t src, dst;
-    const char *src_port, *dst_port;
-    bool ok;
-} edge_ref;
 
 static void where_of(char *buf, size_t cap, json_t *e, size_t i) {
     const char *id = json_string_value(json_object_get(e, "id"));
@@ -494,28 +787,31 @@ static const char *declared_nodes(loader *L) {
 }
 
 static bool edge_end(loader *L, json_t *e, size_t i, const char *which, uint32_t *node, const char **port) {
-    char where[300], field[64];
-    where_of(where, sizeof where, e, i);
+    char where[300], field[64]; /* written only for a problem: loading a large graph prints nothing */
     json_t *end = json_object_get(e, which);
     if (!json_is_object(end)) {
+        where_of(where, sizeof where, e, i);
         problem(L, P_BAD_EDGE, edge_at(e, i, NULL, which, NULL, field, sizeof field),
                 "%s has no %s object (found %s). %s", where, which, end ? json_kind(end) : "nothing", EDGE_SHAPE);
         return false;
     }
     const char *n = json_string_value(json_object_get(end, "node"));
     if (!n) {
+        where_of(where, sizeof where, e, i);
         problem(L, P_BAD_EDGE, edge_at(e, i, NULL, which, "node", field, sizeof field),
                 "%s declares a %s with no node. %s", where, which, EDGE_SHAPE);
         return false;
     }
     *port = json_string_value(json_object_get(end, "port"));
     if (!*port || !(*port)[0]) {
+        where_of(where, sizeof where, e, i);
         problem(L, P_BAD_EDGE, edge_at(e, i, NULL, which, "port", field, sizeof field),
                 "%s declares a %s with no port (node \"%s\"). %s", where, which, n, EDGE_SHAPE);
         return false;
     }
     *node = node_index(L, n);
     if (*node == WEIR_NONE) {
+        where_of(where, sizeof where, e, i);
         problem(L, P_UNKNOWN_NODE, edge_at(e, i, NULL, which, "node", field, sizeof field),
                 "%s references unknown %s node \"%s\". Declared nodes: %s", where, which, n, declared_nodes(L));
         return false;
@@ -523,51 +819,59 @@ static bool edge_end(loader *L, json_t *e, size_t i, const char *which, uint32_t
     return true;
 }
 
-/* Resolve a port name on a node, adding dynamic ones.  False if unknown. */
-static bool resolve_port(loader *L, json_t *e, size_t i, weir_node *nd, bool input, const char *port) {
-    char ***names = input ? &nd->inputs : &nd->outputs;
-    uint32_t *n = input ? &nd->n_inputs : &nd->n_outputs;
-    if (weir__port_index(*names, *n, port) != WEIR_NONE) return true;
+/* Resolve a port name on a node to *index, adding dynamic ones.  False if
+ * unknown. */
+static bool resolve_port(loader *L, json_t *e, size_t i, weir_node *nd, bool input, const char *port,
+                         uint32_t *index) {
+    const char **names = input ? nd->inputs : nd->outputs;
+    uint32_t n = input ? nd->n_inputs : nd->n_outputs;
+    if ((*index = weir__port_index(names, n, port)) != WEIR_NONE) return true;
     unsigned dyn = input ? WEIR_COMPONENT_DYNAMIC_INPUTS : WEIR_COMPONENT_DYNAMIC_OUTPUTS;
     if (nd->comp->flags & dyn) {
-        if (add_port(names, n, port)) L->oom = true;
+        if (add_port(L->g, nd, input, port, index)) L->oom = true;
         return true;
     }
     char where[300], list[1024], field[64];
     where_of(where, sizeof where, e, i);
-    names_to_buf(list, sizeof list, *names, *n);
+    names_to_buf(list, sizeof list, names, n);
     problem(L, P_UNKNOWN_PORT, edge_at(e, i, nd->id, input ? "target" : "source", "port", field, sizeof field),
             "%s: node \"%s\" (%s) has no %s port \"%s\"; its %s ports are: %s", where, nd->id, nd->comp->id,
             input ? "input" : "output", port, input ? "input" : "output", list);
     return false;
 }
 
-static edge_ref *load_edges(loader *L, json_t *edges) {
-    size_t n = json_array_size(edges);
+static void load_edge(loader *L, json_t *e, size_t i, edge_ref *r) {
+    if (!json_is_object(e)) {
+        char field[32];
+        snprintf(field, sizeof field, "edges[%zu]", i);
+        problem(L, P_BAD_EDGE, ((at){NULL, NULL, field}), "edge at index %zu is %s. %s", i, json_kind(e), EDGE_SHAPE);
+        return;
+    }
+    const char *src_port, *dst_port;
+    bool s = edge_end(L, e, i, "source", &r->src, &src_port);
+    bool t = edge_end(L, e, i, "target", &r->dst, &dst_port);
+    if (!s || !t) return;
+    weir_node *sn = &L->g->nodes[r->src], *tn = &L->g->nodes[r->dst];
+    if (!sn->comp || !tn->comp) return; /* unknown component already reported */
+    bool ps = resolve_port(L, e, i, sn, false, src_port, &r->src_port);
+    bool pt = resolve_port(L, e, i, tn, true, dst_port, &r->dst_port);
+    r->ok = ps && pt;
+}
+
+static edge_ref *load_edges(loader *L, const elems *edges) {
+    size_t n = edges->n;
     edge_ref *refs = weir__calloc(n ? n : 1, sizeof *refs);
     if (!refs) {
         L->oom = true;
         return NULL;
     }
     L->g->n_edges = (uint32_t)n;
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(edges, i);
-        edge_ref *r = &refs[i];
-        if (!json_is_object(e)) {
-            char field[32];
-            snprintf(field, sizeof field, "edges[%zu]", i);
-            problem(L, P_BAD_EDGE, ((at){NULL, NULL, field}), "edge at index %zu is %s. %s", i, json_kind(e),
-                    EDGE_SHAPE);
-            continue;
-        }
-        bool s = edge_end(L, e, i, "source", &r->src, &r->src_port);
-        bool t = edge_end(L, e, i, "target", &r->dst, &r->dst_port);
-        if (!s || !t) continue;
-        weir_node *sn = &L->g->nodes[r->src], *tn = &L->g->nodes[r->dst];
-        if (!sn->comp || !tn->comp) continue; /* unknown component already reported */
-        bool ps = resolve_port(L, e, i, sn, false, r->src_port);
-        bool pt = resolve_port(L, e, i, tn, true, r->dst_port);
-        r->ok = ps && pt;
+    for (size_t i = 0; i < n && !L->oom; i++) {
+        if (!edges->arr && plain_edge(L, edges, i, &refs[i])) continue;
+        json_t *e = elem_get(L, edges, i);
+        if (!e) break;
+        load_edge(L, e, i, &refs[i]);
+        json_decref(e);
     }
     return refs;
 }
@@ -600,19 +904,20 @@ static void edge_groups_free(edge_groups *eg) {
 /* Build per-(node, out port) route ranges in edge order. */
 static void build_routes(loader *L, const edge_ref *refs, const edge_groups *out) {
     weir_graph *g = L->g;
+    size_t starts = 0;
+    for (uint32_t v = 0; v < g->n_nodes; v++) starts += (size_t)g->nodes[v].n_outputs + 1;
     g->routes = weir__calloc(g->n_edges ? g->n_edges : 1, sizeof *g->routes);
-    if (!g->routes) {
+    g->route_starts = weir__calloc(starts, sizeof *g->route_starts);
+    if (!g->routes || !g->route_starts) {
         L->oom = true;
         return;
     }
     uint32_t k = 0;
+    uint32_t *next = g->route_starts;
     for (uint32_t v = 0; v < g->n_nodes; v++) {
         weir_node *nd = &g->nodes[v];
-        nd->route_start = weir__calloc(nd->n_outputs + 1, sizeof *nd->route_start);
-        if (!nd->route_start) {
-            L->oom = true;
-            return;
-        }
+        nd->route_start = next;
+        next += nd->n_outputs + 1;
         if (nd->comp) {
             uint32_t ep = weir__port_index(nd->outputs, nd->n_outputs, "error");
             nd->error_port = ep;
@@ -624,10 +929,9 @@ static void build_routes(loader *L, const edge_ref *refs, const edge_groups *out
             for (uint32_t i = out->start[v]; i < out->start[v + 1]; i++) {
                 uint32_t e = out->list[i];
                 const edge_ref *r = &refs[e];
-                if (strcmp(r->src_port, nd->outputs[p]) != 0) continue;
-                weir_node *tn = &g->nodes[r->dst];
+                if (r->src_port != p) continue;
                 g->routes[k].target = r->dst;
-                g->routes[k].target_port = weir__port_index(tn->inputs, tn->n_inputs, r->dst_port);
+                g->routes[k].target_port = r->dst_port;
                 g->routes[k].edge = e;
                 k++;
             }
@@ -744,9 +1048,14 @@ static void prepare_nodes(loader *L) {
 
 /* ------------------------------------------------------------------- load */
 
-int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, weir_graph **out,
-                    weir_error *err) {
+/* Load a document whose "nodes" and "edges" arrays are given as elems (a
+ * member given as anything but an array is in doc, and reported).  With
+ * *reparse set on return an element of the text did not parse: nothing was
+ * reported, the caller loads the text whole. */
+static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const elems *edges,
+                const weir_graph_options *opts, weir_graph **out, weir_error *err, bool *reparse) {
     *out = NULL;
+    *reparse = false;
     weir__error_clear(err);
     bool want_details = opts && opts->details;
     loader L = {.reg = reg,
@@ -756,7 +1065,7 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
                 .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT}};
     if (opts && opts->expr.max_steps) L.expr.max_steps = opts->expr.max_steps;
     if (opts && opts->expr.max_bytes) L.expr.max_bytes = opts->expr.max_bytes;
-    if (!L.problems || (want_details && !L.details) || !L.g) {
+    if (!L.problems || (want_details && !L.details) || !L.g || !(L.g->empty = json_object())) {
         json_decref(L.problems);
         json_decref(L.details);
         weir__free(L.g);
@@ -779,23 +1088,22 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
     const char *name = json_string_value(json_object_get(doc, "name"));
     if (!name || !name[0])
         problem(&L, P_MISSING_FIELD, ((at){NULL, NULL, "name"}), "graph missing name: add \"name\": \"my-graph\"");
-    json_t *nodes = json_object_get(doc, "nodes"), *edges = json_object_get(doc, "edges");
-    if (!json_is_array(nodes))
+    if (!nodes->present)
         problem(&L, P_MISSING_FIELD, ((at){NULL, NULL, "nodes"}),
                 "graph missing nodes array: add \"nodes\": [{\"id\": ..., \"component\": ...}]");
-    if (!json_is_array(edges))
+    if (!edges->present)
         problem(&L, P_MISSING_FIELD, ((at){NULL, NULL, "edges"}),
                 "graph missing edges array: add \"edges\": [] (it may be empty)");
     read_metadata(&L, doc);
-    if (!json_is_array(nodes) || !json_is_array(edges)) goto done;
-    if (json_array_size(edges) >= WEIR_NONE) {
+    if (!nodes->present || !edges->present) goto done;
+    if (edges->n >= WEIR_NONE) {
         problem(&L, P_TOO_LARGE, ((at){NULL, NULL, "edges"}), "graph has too many edges");
         goto done;
     }
     load_nodes(&L, nodes);
-    if (L.oom || !g->nodes) goto done;
+    if (L.oom || L.reparse || !g->nodes) goto done;
     refs = load_edges(&L, edges);
-    if (L.oom || json_array_size(L.problems)) goto done;
+    if (L.oom || L.reparse || json_array_size(L.problems)) goto done;
     if (group_edges(g, refs, false, &by_src)) {
         L.oom = true;
         goto done;
@@ -806,18 +1114,24 @@ int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_opti
     if (L.oom || json_array_size(L.problems)) goto done;
     prepare_nodes(&L);
     if (L.oom || json_array_size(L.problems)) goto done;
-    g->doc = json_incref(doc);
     const char *gid = opts && opts->id ? opts->id : name;
+    const char *version = json_string_value(json_object_get(doc, "version"));
+    json_t *md = json_object_get(doc, "metadata");
+    g->metadata = json_is_object(md) ? json_incref(md) : NULL;
     g->id = weir__strdup(gid);
     g->name = weir__strdup(name);
-    if (!g->id || !g->name) L.oom = true;
+    if (!g->id || !g->name || (version && !(g->version = weir__strdup(version)))) L.oom = true;
 
 done:
     weir__free(refs);
     edge_groups_free(&by_src);
     weir__free(L.declared);
+    weir__free(L.comps);
     int rc = 0;
-    if (L.oom) {
+    if (L.reparse) {
+        *reparse = true;
+        rc = WEIR_EGRAPH;
+    } else if (L.oom) {
         rc = weir__error(err, WEIR_ENOMEM, "out of memory loading graph");
     } else if (json_array_size(L.problems)) {
         rc = weir__error(err, WEIR_EGRAPH, "%s", "");
@@ -837,21 +1151,168 @@ done:
     return 0;
 }
 
+int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, weir_graph **out,
+                    weir_error *err) {
+    json_t *n = json_object_get(doc, "nodes"), *e = json_object_get(doc, "edges");
+    elems nodes = {.present = json_is_array(n), .arr = n, .n = json_array_size(n)};
+    elems edges = {.present = json_is_array(e), .arr = e, .n = json_array_size(e)};
+    bool reparse;
+    return load(reg, doc, &nodes, &edges, opts, out, err, &reparse);
+}
+
+/* ------------------------------------------------------------ load text */
+
+/* A graph's text is read in two passes so that it is never whole in memory
+ * as json_t: a scan of the top-level object that parses every member but
+ * "nodes" and "edges" (a skeleton document) and records where each element
+ * of those two arrays lies; then the load, which parses each element when
+ * its turn comes and frees it after.  The scan checks the punctuation
+ * between the pieces; jansson checks each piece.  Anything the scan does
+ * not take as given — a top-level key with an escape or a non-ASCII byte, a
+ * repeated key, nesting near jansson's depth limit, a piece that does not
+ * parse — sends the text to the whole-document path (json_loadb), which
+ * gives the same result and reports errors where they lie. */
+#define SCAN_DEPTH_MAX 2000 /* below jansson's 2048, counting the two levels above an element */
+#define SCAN_KEY_MAX 256
+
+typedef struct scanner {
+    const char *p, *end;
+} scanner;
+
+
+static void scan_ws(scanner *s) {
+    while (s->p < s->end && is_ws(*s->p)) s->p++;
+}
+
+/* Past one value: strings and nesting followed, contents left to jansson.
+ * False when it does not end, nests too deep, or is empty. */
+static bool scan_value(scanner *s) {
+    const char *p = s->p, *end = s->end;
+    if (p >= end) return false;
+    if (*p != '"' && *p != '{' && *p != '[') { /* a number or a literal: up to a delimiter */
+        while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p)) p++;
+        if (p == s->p) return false;
+        s->p = p;
+        return true;
+    }
+    int depth = 0;
+    do {
+        if (p >= end) return false;
+        char c = *p++;
+        if (c == '"') {
+            for (;; p++) {
+                if (p >= end) return false;
+                if (*p == '\\') p++;
+                else if (*p == '"') break;
+            }
+            p++;
+        } else if (c == '{' || c == '[') {
+            if (++depth > SCAN_DEPTH_MAX) return false;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    } while (depth > 0);
+    s->p = p;
+    return true;
+}
+
+/* The elements of the array at s->p ('['). */
+static int scan_array(scanner *s, elems *out) {
+    out->present = true;
+    s->p++;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        const char *start = s->p;
+        if (!scan_value(s)) return WEIR_EINVAL;
+        if (weir__grow((void **)&out->spans, &out->cap, out->n + 1, sizeof *out->spans)) return WEIR_ENOMEM;
+        out->spans[out->n++] = (span){(size_t)(start - out->text), (size_t)(s->p - start)};
+        scan_ws(s);
+        if (s->p >= s->end) return WEIR_EINVAL;
+        char c = *s->p++;
+        if (c == ']') return 0;
+        if (c != ',') return WEIR_EINVAL;
+        scan_ws(s);
+    }
+}
+
+/* The skeleton of text into *doc (NEW) and the elements of its arrays.
+ * WEIR_EINVAL: the text is for the whole-document path. */
+static int scan_graph(const char *text, size_t len, json_t **doc, elems *nodes, elems *edges) {
+    scanner s = {text, text + len};
+    nodes->text = edges->text = text;
+    scan_ws(&s);
+    if (s.p >= s.end || *s.p != '{') return WEIR_EINVAL;
+    s.p++;
+    if (!(*doc = json_object())) return WEIR_ENOMEM;
+    scan_ws(&s);
+    if (s.p < s.end && *s.p == '}') s.p++;
+    else
+        for (;;) {
+            if (s.p >= s.end || *s.p != '"') return WEIR_EINVAL;
+            const char *key = ++s.p;
+            while (s.p < s.end && *s.p != '"' && *s.p != '\\' && (unsigned char)*s.p >= 0x20 &&
+                   (unsigned char)*s.p < 0x80)
+                s.p++;
+            size_t klen = (size_t)(s.p - key);
+            if (s.p >= s.end || *s.p != '"' || klen >= SCAN_KEY_MAX) return WEIR_EINVAL;
+            char name[SCAN_KEY_MAX];
+            memcpy(name, key, klen);
+            name[klen] = '\0';
+            s.p++;
+            scan_ws(&s);
+            if (s.p >= s.end || *s.p != ':') return WEIR_EINVAL;
+            s.p++;
+            scan_ws(&s);
+            elems *arr = strcmp(name, "nodes") == 0 ? nodes : strcmp(name, "edges") == 0 ? edges : NULL;
+            if (json_object_get(*doc, name) || (arr && arr->present)) return WEIR_EINVAL; /* jansson refuses it */
+            if (arr && s.p < s.end && *s.p == '[') {
+                int rc = scan_array(&s, arr);
+                if (rc) return rc;
+            } else {
+                const char *start = s.p;
+                if (!scan_value(&s)) return WEIR_EINVAL;
+                json_t *v = json_loadb(start, (size_t)(s.p - start), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+                if (!v || json_object_set_new(*doc, name, v)) return WEIR_EINVAL;
+            }
+            scan_ws(&s);
+            if (s.p >= s.end) return WEIR_EINVAL;
+            char c = *s.p++;
+            if (c == '}') break;
+            if (c != ',') return WEIR_EINVAL;
+            scan_ws(&s);
+        }
+    scan_ws(&s);
+    return s.p == s.end ? 0 : WEIR_EINVAL;
+}
+
 int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len, const weir_graph_options *opts,
                          weir_graph **out, weir_error *err) {
     *out = NULL;
+    json_t *doc = NULL;
+    elems nodes = {0}, edges = {0};
+    bool reparse = true;
+    int rc = scan_graph(text, len, &doc, &nodes, &edges);
+    if (rc == 0) rc = load(reg, doc, &nodes, &edges, opts, out, err, &reparse);
+    json_decref(doc);
+    weir__free(nodes.spans);
+    weir__free(edges.spans);
+    if (!reparse) return rc;
     json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!doc) {
-        int rc = weir__error(err, WEIR_EGRAPH, "graph is not valid JSON: %s at line %d, column %d", je.text, je.line,
-                             je.column);
+        rc = weir__error(err, WEIR_EGRAPH, "graph is not valid JSON: %s at line %d, column %d", je.text, je.line,
+                         je.column);
         const char *msg = err ? err->message : je.text;
         if (opts && opts->problems) json_array_append_new(opts->problems, json_string(msg));
         if (opts && opts->details)
             json_array_append_new(opts->details, json_pack("{s:s,s:s}", "code", CODES[P_PARSE_ERROR], "message", msg));
         return rc;
     }
-    int rc = weir_graph_load(reg, doc, opts, out, err);
+    rc = weir_graph_load(reg, doc, opts, out, err);
     json_decref(doc);
     return rc;
 }

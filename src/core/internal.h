@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "weir/weir.h"
 
 #define WEIR_NONE UINT32_MAX
@@ -20,31 +21,41 @@ typedef struct weir_route {
     uint32_t edge;        /* edge index (declaration order) */
 } weir_route;
 
+/* A node as running needs it.  Strings live in the graph's arena; port
+ * tables are shared by the nodes of one component until an edge adds a
+ * dynamic port to a node, which then gets its own (own_ports). */
 typedef struct weir_node {
-    char *id;
+    const char *id;
     const weir_component *comp;
-    json_t *config; /* normalised: defaults applied, aliases renamed */
+    json_t *config; /* normalised: defaults applied, aliases renamed; an empty
+                       one is the graph's shared empty object */
     void *prepared;
-    char **inputs; /* port names: declared, then dynamic ones from edges */
-    uint32_t n_inputs;
-    char **outputs;
-    uint32_t n_outputs;
-    uint32_t *route_start; /* n_outputs + 1 offsets into graph->routes */
-    uint32_t error_port;   /* index of output "error" or WEIR_NONE */
+    const char **inputs; /* port names: declared, then dynamic ones from edges */
+    const char **outputs;
+    uint32_t *route_start; /* n_outputs + 1 offsets into graph->routes (in graph->route_starts) */
+    uint32_t n_inputs, n_outputs;
+    uint32_t error_port; /* index of output "error" or WEIR_NONE */
     uint32_t topo_pos;
     uint32_t level;
     uint32_t out_degree, in_degree;
+    uint8_t own_ports; /* OWN_INPUTS | OWN_OUTPUTS: the table is this node's (malloc'd) */
 } weir_node;
 
+/* What a loaded graph keeps: no copy of its document (SPEC §1 names what a
+ * definition says; running needs only the resolved form below). */
 struct weir_graph {
     int refs;
     char *id;
     char *name;
-    json_t *doc;
+    char *version;      /* the document's "version", or NULL */
+    json_t *metadata;   /* the document's "metadata" object, or NULL */
+    json_t *empty;      /* the config of every node whose config is empty */
+    weir_arena arena;   /* node ids, port names, shared port tables */
     weir_node *nodes;
     uint32_t n_nodes;
     uint32_t n_edges;
     weir_route *routes;
+    uint32_t *route_starts; /* every node's route_start, back to back */
     uint32_t *topo; /* node indexes in topological order */
     /* node ids → indexes, open addressing (WEIR_NONE = empty) */
     uint32_t *ids;
@@ -60,10 +71,10 @@ const char *weir__cfg_type_name(weir_cfg_type t);
 /* Index of the node with this id, or WEIR_NONE: O(1). */
 uint32_t weir__graph_node(const weir_graph *g, const char *id);
 /* Index of a port name in a list, or WEIR_NONE. */
-uint32_t weir__port_index(char *const *names, uint32_t n, const char *name);
+uint32_t weir__port_index(const char *const *names, uint32_t n, const char *name);
 /* ISO-8601 UTC with milliseconds ("2026-11-21T10:00:00.000Z"). */
 void weir__iso8601(int64_t ms, char buf[32]);
 /* Join names as "a, b, c" into err (appending). */
-void weir__append_names(weir_error *err, char *const *names, uint32_t n);
+void weir__append_names(weir_error *err, const char *const *names, uint32_t n);
 
 #endif

@@ -52,15 +52,9 @@ static int check_conflicts(weir_service *s, const weir_user_component *u, svc_us
     size_t n = 0;
     for (svc_exec *x = s->execs; x; x = x->next) {
         if (x->finished) continue;
-        size_t i;
-        json_t *node;
-        json_array_foreach(json_object_get(weir_graph_definition(weir_exec_graph(x->e)), "nodes"), i, node) {
-            const char *cid = json_string_value(json_object_get(node, "component"));
-            if (!cid || strcmp(cid, d->id) != 0) continue;
-            size_t l = strlen(users);
-            if (n++ < 5) snprintf(users + l, sizeof users - l, "%s%s", l ? ", " : "", x->id);
-            break;
-        }
+        if (!weir_graph_uses(weir_exec_graph(x->e), d->id)) continue;
+        size_t l = strlen(users);
+        if (n++ < 5) snprintf(users + l, sizeof users - l, "%s%s", l ? ", " : "", x->id);
     }
     if (n)
         return weir__error(err, WEIR_ESTATE,

@@ -59,9 +59,12 @@ static int restore_graph(void *ud, const char *id, const char *name, int64_t cre
     weir_error err = {0};
     svc_graph *g;
     int rc;
-    json_t *doc = parse(definition, &err);
-    rc = doc ? svc_graph_restore(s, doc, id, created_ms, &g, &err) : err.code;
-    json_decref(doc);
+    rc = svc_graph_restore_text(s, definition, id, created_ms, &g, &err);
+    if (rc == WEIR_EGRAPH) { /* it does not load: the document path says why, as it always has */
+        json_t *doc = parse(definition, &err);
+        rc = doc ? svc_graph_restore(s, doc, id, created_ms, &g, &err) : err.code;
+        json_decref(doc);
+    }
     if (!skipped(r, rc, &err)) return rc == WEIR_ENOMEM ? rc : 0;
     json_t *f = json_pack("{s:s,s:s}", "graphId", id, "name", name);
     weir_service_log(s, WEIR_LOG_WARN, f,
@@ -119,10 +122,7 @@ static char *dump(json_t *doc) { return json_dumps(doc, JSON_COMPACT | JSON_ENCO
 
 int svc_graph_persist(weir_service *s, const svc_graph *g, weir_error *err) {
     if (!s->store) return 0;
-    char *text = dump(weir_graph_definition(g->g));
-    if (!text) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    int rc = weir_store_graph_put(s->store, g->id, weir_graph_name(g->g), g->created_ms, text, err);
-    weir__free(text);
+    int rc = weir_store_graph_put(s->store, g->id, weir_graph_name(g->g), g->created_ms, g->text, err);
     return rc ? store_failed(rc, err, "the graph was not stored, so it was not added") : 0;
 }
 

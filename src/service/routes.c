@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "service/answer.h"
+#include "core/secret_name.h"
 #include "service/redact.h"
 #include "service/service_internal.h"
 #include "service/wsapi.h"
@@ -173,12 +174,14 @@ static void iso8601(int64_t ms, char out[32]) {
     snprintf(out, 32, "%.20s.%03dZ", day, (int)(ms % 1000));
 }
 
-static json_t *graph_summary(svc_graph *g, bool full) {
+/* The summary of g; full: with its topology (the definition is added by
+ * graph_summary). */
+static json_t *graph_head(svc_graph *g, bool full) {
     json_t *topo = weir_graph_topology(g->g);
     char created[32];
     iso8601(g->created_ms, created);
     json_t *j = json_pack("{s:s,s:s,s:s?,s:I,s:I,s:s}", "id", g->id, "name", weir_graph_name(g->g), "version",
-                          json_string_value(json_object_get(weir_graph_definition(g->g), "version")), "nodeCount",
+                          weir_graph_version(g->g), "nodeCount",
                           (json_int_t)weir_graph_node_count(g->g), "edgeCount", (json_int_t)weir_graph_edge_count(g->g),
                           "createdAt", created);
     if (!j) {
@@ -187,12 +190,6 @@ static json_t *graph_summary(svc_graph *g, bool full) {
     }
     if (full) {
         json_object_set_new(j, "topology", topo);
-        json_t *def = weir_redact_graph(weir_graph_definition(g->g)); /* secrets read as "***" */
-        if (!def) {
-            json_decref(j);
-            return NULL;
-        }
-        json_object_set_new(j, "definition", def);
     } else {
         json_object_set_new(j, "inputNodes", json_incref(json_object_get(topo, "inputNodes")));
         json_object_set_new(j, "outputNodes", json_incref(json_object_get(topo, "outputNodes")));
@@ -201,14 +198,64 @@ static json_t *graph_summary(svc_graph *g, bool full) {
     return j;
 }
 
+static json_t *graph_summary(svc_graph *g, bool full) {
+    json_t *j = graph_head(g, full);
+    if (!j || !full) return j;
+    json_t *doc = json_loads(g->text, JSON_DECODE_ANY, NULL); /* the graph keeps no document */
+    json_t *def = doc ? weir_redact_graph(doc) : NULL;        /* secrets read as "***" */
+    json_decref(doc);
+    if (!def) {
+        json_decref(j);
+        return NULL;
+    }
+    json_object_set_new(j, "definition", def);
+    return j;
+}
+
+/* Could compact JSON text hold a secret (redact.h)?  Every key is checked
+ * by name; one written with an escape is taken for one. */
+static bool may_hold_secret(const char *text) {
+    char key[256];
+    for (const char *p = text; (p = strchr(p, '"'));) {
+        const char *start = ++p;
+        bool escaped = false;
+        for (; *p && *p != '"'; p++)
+            if (*p == '\\' && p[1]) {
+                escaped = true;
+                p++;
+            }
+        if (!*p) return true;
+        size_t n = (size_t)(p++ - start);
+        if (*p != ':') continue; /* a value, not a key */
+        if (escaped || n >= sizeof key) return true;
+        memcpy(key, start, n);
+        key[n] = '\0';
+        if (weir__is_secret_name(key)) return true;
+    }
+    return false;
+}
+
 static void graphs_create(call *c) {
-    json_t *doc = body_doc(c, false);
-    if (!doc) return;
-    json_t *problems = json_array();
     svc_graph *g;
     weir_error err;
-    int rc = svc_graph_add(c->s, doc, &g, problems, &err);
-    json_decref(doc);
+    int rc = WEIR_EGRAPH;
+    /* A JSON body loads from its text; a graph that does not load takes the
+     * document path below, which reports it as it always has. */
+    const char *ct = weir_http_header(c->req, "content-type");
+    char type[64];
+    if (c->req->body_len && !(ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES)))
+        rc = svc_graph_add_text(c->s, c->req->body, c->req->body_len, &g, NULL, &err);
+    if (rc != WEIR_EGRAPH && rc != 0) return reply(c, status_of(rc), svc_error_of(&err));
+    json_t *problems = json_array();
+    if (rc) {
+        json_t *doc = body_doc(c, false);
+        if (!doc) {
+            json_decref(problems);
+            return;
+        }
+        rc = svc_graph_add(c->s, doc, &g, problems, &err);
+        json_decref(doc);
+    }
     if (rc) {
         json_t *body = svc_error_of(&err);
         if (json_array_size(problems)) json_object_set(body, "problems", problems);
@@ -236,7 +283,30 @@ static svc_graph *graph_or_404(call *c) {
 
 static void graphs_get(call *c) {
     svc_graph *g = graph_or_404(c);
-    if (g) reply(c, 200, graph_summary(g, true));
+    if (!g) return;
+    if (may_hold_secret(g->text)) return reply(c, 200, graph_summary(g, true));
+    /* Nothing to redact: the text kept is the definition, spliced in as it
+     * is (a large graph is neither parsed nor written out again). */
+    json_t *j = graph_head(g, true);
+    char *head = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    size_t hl = head ? strlen(head) : 0, tl = strlen(g->text);
+    static const char DEF[] = ",\"definition\":";
+    char *body = hl ? weir__malloc(hl + sizeof DEF + tl + 1) : NULL;
+    if (!body) {
+        weir__free(head);
+        return fail(c, 503, "out of memory");
+    }
+    size_t n = hl - 1; /* the head without its closing brace */
+    memcpy(body, head, n);
+    memcpy(body + n, DEF, sizeof DEF - 1);
+    n += sizeof DEF - 1;
+    memcpy(body + n, g->text, tl);
+    n += tl;
+    body[n++] = '}';
+    weir_http_respond(c->req, 200, "application/json", body, n, NULL);
+    weir__free(body);
+    weir__free(head);
 }
 
 static void graphs_delete(call *c) {
@@ -427,7 +497,7 @@ static void ingress(call *c) {
     for (svc_graph *it = c->s->graphs; it; it = it->next)
         if (strcmp(weir_graph_name(it->g), name) == 0) g = it;
     if (!g) return fail(c, 404, "no graph named \"%s\" is loaded", name);
-    json_t *decl = json_object_get(json_object_get(weir_graph_definition(g->g), "metadata"), "ingress");
+    json_t *decl = json_object_get(weir_graph_metadata(g->g), "ingress");
     const char *node = json_string_value(json_object_get(decl, "node"));
     if (!node)
         return fail(c, 400,

@@ -136,16 +136,46 @@ static void on_log_effect(void *ud, const weir_effect *eff) {
 
 svc_graph *svc_graph_find(weir_service *s, const char *id) { return svc_index_get(&s->graph_ix, id); }
 
-/* id NULL: a new graph (new id, created now, stored before it is added). */
-static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
-                        json_t *problems, weir_error *err) {
+/* JSON text without the whitespace between tokens (NUL-terminated,
+ * malloc'd), or NULL when out of memory.  The text is valid JSON. */
+static char *json_compact(const char *text, size_t len) {
+    char *out = weir__malloc(len + 1), *o = out;
+    if (!out) return NULL;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\' && i + 1 < len) { /* the escaped character is copied as it is */
+                *o++ = c;
+                c = text[++i];
+            } else if (c == '"') {
+                in_str = false;
+            }
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            continue;
+        } else if (c == '"') {
+            in_str = true;
+        }
+        *o++ = c;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* id NULL: a new graph (new id, created now, stored before it is added).
+ * From doc, or when doc is NULL from JSON text (kept compact: the graph
+ * loads node by node, the text is never whole as json_t). */
+static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t len, const char *id,
+                        int64_t created_ms, svc_graph **out, json_t *problems, weir_error *err) {
     svc_graph *sg = weir__calloc(1, sizeof *sg);
     if (!sg) return weir__error(err, WEIR_ENOMEM, "out of memory");
     if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
     else svc_uuid(sg->id);
     sg->created_ms = id ? created_ms : svc_now(s);
     weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr};
-    int rc = weir_graph_load(s->reg, doc, &o, &sg->g, err);
+    int rc = doc ? weir_graph_load(s->reg, doc, &o, &sg->g, err) : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
+    if (!rc && !(sg->text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : json_compact(text, len)))
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -153,6 +183,7 @@ static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t cr
     }
     if (rc) {
         weir_graph_unref(sg->g);
+        weir__free(sg->text);
         weir__free(sg);
         return rc;
     }
@@ -165,14 +196,26 @@ static int graph_insert(weir_service *s, json_t *doc, const char *id, int64_t cr
 }
 
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
-    return graph_insert(s, doc, NULL, 0, out, problems, err);
+    return graph_insert(s, doc, NULL, 0, NULL, 0, out, problems, err);
+}
+
+int svc_graph_add_text(weir_service *s, const char *text, size_t len, svc_graph **out, json_t *problems,
+                       weir_error *err) {
+    return graph_insert(s, NULL, text, len, NULL, 0, out, problems, err);
 }
 
 int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
                       weir_error *err) {
     if (strlen(id) >= sizeof((svc_graph *)0)->id)
         return weir__error(err, WEIR_EGRAPH, "its id is longer than %zu characters", sizeof((svc_graph *)0)->id - 1);
-    return graph_insert(s, doc, id, created_ms, out, NULL, err);
+    return graph_insert(s, doc, NULL, 0, id, created_ms, out, NULL, err);
+}
+
+int svc_graph_restore_text(weir_service *s, const char *text, const char *id, int64_t created_ms, svc_graph **out,
+                           weir_error *err) {
+    if (strlen(id) >= sizeof((svc_graph *)0)->id)
+        return weir__error(err, WEIR_EGRAPH, "its id is longer than %zu characters", sizeof((svc_graph *)0)->id - 1);
+    return graph_insert(s, NULL, text, strlen(text), id, created_ms, out, NULL, err);
 }
 
 void svc_graph_remove(weir_service *s, svc_graph *g) {
@@ -187,6 +230,7 @@ void svc_graph_remove(weir_service *s, svc_graph *g) {
         }
     svc_index_del(&s->graph_ix, g->id);
     weir_graph_unref(g->g);
+    weir__free(g->text);
     weir__free(g);
 }
 
@@ -459,8 +503,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
     const char *want = json_string_value(json_object_get(opts, "runtime"));
     if (!want)
-        want = json_string_value(
-            json_object_get(json_object_get(weir_graph_definition(g->g), "metadata"), "runtime"));
+        want = json_string_value(json_object_get(weir_graph_metadata(g->g), "runtime"));
     weir_runtime rt;
     if ((rc = weir_runtimes_make(s->runtimes, want, opts, &rt, err))) return rc;
     o.runtime = rt.name;
@@ -584,6 +627,7 @@ static void free_graphs(weir_service *s) {
     for (svc_graph *g = s->graphs, *next; g; g = next) {
         next = g->next;
         weir_graph_unref(g->g);
+        weir__free(g->text);
         weir__free(g);
     }
     s->graphs = NULL;

@@ -11,6 +11,8 @@
 typedef struct svc_graph {
     char id[40];
     weir_graph *g;
+    char *text; /* the document as compact JSON (the graph keeps none): what
+                   GET /api/graphs/:id answers and the store keeps */
     int64_t created_ms;
     struct svc_graph *next;
 } svc_graph;
@@ -137,10 +139,18 @@ svc_graph *svc_graph_find(weir_service *s, const char *id);
 /* Load doc (BORROWED) as a new graph, store it (persist.c), then add it;
  * when storing fails it is not added (WEIR_EIO, err says why). */
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err);
+/* The same from JSON text (weir_graph_load_text: a large graph is never
+ * whole as json_t).  Its problems are those of svc_graph_add except for
+ * text that is not JSON (WEIR_EGRAPH, "graph is not valid JSON: ..."). */
+int svc_graph_add_text(weir_service *s, const char *text, size_t len, svc_graph **out, json_t *problems,
+                       weir_error *err);
 /* Load doc as the graph `id` created at created_ms and add it, without
  * storing it (restoring it from the store). */
 int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t created_ms, svc_graph **out,
                       weir_error *err);
+/* The same from its stored JSON text (weir_graph_load_text). */
+int svc_graph_restore_text(weir_service *s, const char *text, const char *id, int64_t created_ms, svc_graph **out,
+                           weir_error *err);
 void svc_graph_remove(weir_service *s, svc_graph *g);
 
 /* Persistence (persist.c, SPEC §7).  With no store (in memory) each is a

@@ -79,6 +79,17 @@ static void runs(server *s, const char *id, int value, int want) {
 
 static char *dumps(json_t *j) { return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS); }
 
+/* GET /api/graphs/:id's definition, written out compact in its order (malloc'd). */
+static char *definition(server *s, const char *id) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/graphs/%s", id);
+    http_resp r = http_req(s, "GET", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char *d = json_dumps(json_object_get(r.json, "definition"), JSON_COMPACT);
+    http_free(&r);
+    return d;
+}
+
 Test(store, graphs_survive_a_restart_with_their_ids_and_creation_times) {
     server s = start_on(dir);
     char a[64], b[64];
@@ -86,6 +97,7 @@ Test(store, graphs_survive_a_restart_with_their_ids_and_creation_times) {
     post(&s, ADDER, b);
     json_t *before = graphs(&s);
     cr_assert_eq(json_array_size(before), 2);
+    char *def_a = definition(&s, a);
     cr_assert_eq(serve_stop(&s), 0);
 
     s = start_on(dir);
@@ -100,6 +112,10 @@ Test(store, graphs_survive_a_restart_with_their_ids_and_creation_times) {
     free(y);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(after, 0), "id")), a);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(after, 1), "id")), b);
+    char *def_a2 = definition(&s, a);
+    cr_assert_str_eq(def_a2, def_a, "the same document, restored from its stored text");
+    free(def_a);
+    free(def_a2);
     runs(&s, a, 21, 42);
     runs(&s, b, 41, 42);
     /* and a graph added after the restart is stored too */

@@ -161,7 +161,7 @@ Test(graph, metadata_defaults_are_validated) {
     cr_assert(strstr(m, "metadata.completion must be"), "%s", m);
 }
 
-Test(graph, id_name_counts_and_definition) {
+Test(graph, id_name_counts_version_metadata) {
     weir_graph_options o = {.id = "g-1"};
     weir_graph *g = NULL;
     weir_error err;
@@ -172,7 +172,10 @@ Test(graph, id_name_counts_and_definition) {
     cr_assert_str_eq(weir_graph_name(g), "pipe");
     cr_assert_eq(weir_graph_node_count(g), 2);
     cr_assert_eq(weir_graph_edge_count(g), 1);
-    cr_assert_str_eq(json_string_value(json_object_get(weir_graph_definition(g), "name")), "pipe");
+    cr_assert_null(weir_graph_version(g)); /* the document has none */
+    cr_assert_null(weir_graph_metadata(g));
+    cr_assert(weir_graph_uses(g, "symbia.core.passthrough"));
+    cr_assert_not(weir_graph_uses(g, "symbia.core.merge"));
     weir_graph_unref(g);
 }
 
@@ -290,4 +293,111 @@ Test(graph, details_give_each_problem_a_code_and_where) {
     d = details_of("{\"symbia\": ");
     cr_assert_str_eq(ts_dump(json_object_get(json_array_get(d, 0), "code")), "\"parse-error\"");
     json_decref(d);
+}
+
+/* weir_graph_load_text reads the text node by node (plain elements without
+ * json_t); it must give exactly what loading the parsed document gives:
+ * the same code, message, problems and details, the same topology and
+ * ports. */
+static void same_either_way(const char *text) {
+    json_t *p1 = json_array(), *d1 = json_array(), *p2 = json_array(), *d2 = json_array();
+    weir_graph_options o1 = {.problems = p1, .details = d1}, o2 = {.problems = p2, .details = d2};
+    weir_graph *g1 = NULL, *g2 = NULL;
+    weir_error e1, e2;
+    int rc1 = weir_graph_load_text(ts.reg, text, strlen(text), &o1, &g1, &e1);
+    json_error_t je;
+    json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    int rc2;
+    if (doc) {
+        rc2 = weir_graph_load(ts.reg, doc, &o2, &g2, &e2);
+    } else {
+        rc2 = WEIR_EGRAPH;
+        snprintf(e2.message, sizeof e2.message, "graph is not valid JSON: %s at line %d, column %d", je.text, je.line,
+                 je.column);
+    }
+    json_decref(doc);
+    cr_assert_eq(rc1, rc2, "%s", text);
+    if (rc1) {
+        cr_assert_str_eq(e1.message, e2.message, "%s", text);
+        if (doc) {
+            cr_assert(json_equal(p1, p2), "%s: %s vs %s", text, ts_dump(p1), ts_dump(p2));
+            cr_assert(json_equal(d1, d2), "%s: %s vs %s", text, ts_dump(d1), ts_dump(d2));
+        }
+    } else {
+        json_t *t1 = weir_graph_topology(g1), *t2 = weir_graph_topology(g2);
+        cr_assert(json_equal(t1, t2), "%s", text);
+        json_decref(t1);
+        json_decref(t2);
+        cr_assert_eq(weir_graph_edge_count(g1), weir_graph_edge_count(g2));
+        cr_assert(json_equal(weir_graph_metadata(g1), weir_graph_metadata(g2)) ||
+                  (!weir_graph_metadata(g1) && !weir_graph_metadata(g2)));
+    }
+    weir_graph_unref(g1);
+    weir_graph_unref(g2);
+    json_decref(p1);
+    json_decref(d1);
+    json_decref(p2);
+    json_decref(d2);
+}
+
+Test(graph, text_and_document_paths_agree) {
+    static const char *const texts[] = {
+        /* valid: plain, with edges first, whitespace, escapes, non-ASCII, extra fields, config, dynamic ports */
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT "}],\"edges\":["
+        EDGE("a", "b") "]}",
+        " {\n \"edges\" : [ " EDGE("a", "b") " ] ,\"name\":\"a\" , \"symbia\":\"1\",\n\"nodes\":[ {\"id\" : \"a\" , " PT
+        "} , {\"id\":\"b\"," PT "} ] } \n",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"\\u0061\"," PT "},{\"id\":\"b\\u00e9\"," PT "}],"
+        "\"edges\":[" EDGE("a", "b\xc3\xa9") "]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"version\":\"3\",\"metadata\":{\"role\":\"service\"},\"nodes\":[{\"id\":\"a\","
+        "\"label\":\"A\",\"position\":{\"x\":1.5,\"y\":-2}," PT "},{\"id\":\"m\",\"component\":\"symbia.core.map\","
+        "\"config\":{\"expression\":\"value + 1\"}},{\"id\":\"j\",\"component\":\"symbia.core.merge\"}],\"edges\":["
+        "{\"id\":\"e1\",\"ui\":{\"bend\":\"x\"},\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"m\","
+        "\"port\":\"in\"}},{\"source\":{\"node\":\"m\",\"port\":\"out\"},\"target\":{\"node\":\"j\",\"port\":\"p1\"}},"
+        "{\"source\":{\"port\":\"out\",\"node\":\"a\"},\"target\":{\"node\":\"j\",\"port\":\"p2\"}}]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[],\"edges\":[]}",
+        /* problems: each in a plain element and a non-plain one */
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"a\"," PT "}],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\",\"component\":\"nope\"},{\"id\":\"b\",\"x\":1,"
+        "\"component\":\"nope2\"}],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT "}],\"edges\":["
+        "{\"source\":{\"node\":\"a\",\"port\":\"nope\"},\"target\":{\"node\":\"zz\",\"port\":\"in\"}},"
+        "{\"id\":7,\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"b\",\"port\":\"\"}},"
+        "{\"source\":\"a\",\"target\":{\"node\":\"b\",\"port\":\"in\"}},3]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"b\"," PT "}],\"edges\":["
+        EDGE("a", "b") "," EDGE("b", "a") "]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"m\",\"component\":\"symbia.core.map\"},{\"id\":\"\","
+        PT "},{" PT "},null],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":{},\"edges\":[],\"metadata\":[]}",
+        "{\"name\":\"a\",\"nodes\":[],\"edges\":7}",
+        /* not JSON, or JSON jansson refuses: the whole-text path reports it */
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT ",\"id\":\"b\"}],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"name\":\"b\",\"nodes\":[],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[],\"nodes\":[],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "},],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "}],\"edges\":[]} x",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "}],\"edges\":[]",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\xff\"," PT "}],\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "}] \"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"]],"
+        "\"edges\":[]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "}],\"edges\":[tru]}",
+        "[1,2]",
+        "",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[\"unterminated],\"edges\":[]}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) same_either_way(texts[i]);
+}
+
+Test(graph, nesting_near_the_parser_limit_is_refused_either_way) {
+    /* jansson refuses nesting past 2048 levels; an element's depth counts
+     * the two levels above it */
+    size_t depth = 2050, cap = 2 * depth + 256;
+    char *t = malloc(cap), *p = t;
+    p += sprintf(p, "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT ",\"x\":");
+    for (size_t i = 0; i < depth; i++) *p++ = '[';
+    for (size_t i = 0; i < depth; i++) *p++ = ']';
+    sprintf(p, "}],\"edges\":[]}");
+    same_either_way(t);
+    free(t);
 }
