@@ -143,6 +143,9 @@ Test(view_diff, removing_and_adding_keys) {
     example("{\"a\":1,\"b\":2}", "{\"a\":1,\"b\":2,\"z\":{\"q\":1}}", "{\"set\":{\"z\":{\"q\":1}}}");
     example("{\"a\":1,\"b\":2,\"c\":3}", "{\"c\":4,\"d\":5}",
             "{\"set\":{\"d\":5},\"patch\":{\"c\":{\"value\":4}},\"remove\":[\"a\",\"b\"]}");
+    /* removed keys in code point order (U+FF41 before U+1F600, unlike UTF-16) */
+    example("{\"\xf0\x9f\x98\x80\":1,\"z\":2,\"\xef\xbd\x81\":3,\"q\":[1,2,3,4,5,6,7,8,9]}", "{\"q\":[1,2,3,4,5,6,7,8,9]}",
+            "{\"remove\":[\"z\",\"\xef\xbd\x81\",\"\xf0\x9f\x98\x80\"]}");
     /* added then removed cancels; removed then added is a replacement */
     json_t *d1 = parse("{\"set\":{\"k\":1}}"), *d2 = parse("{\"remove\":[\"k\"]}");
     json_t *c = compose_ok(d1, d2);
@@ -354,7 +357,7 @@ static uint64_t seed_of_run(void) {
 
 /* keys with characters that need escaping and that sort differently in
  * UTF-16 and in code points */
-static const char *const KEYS[] = {"a", "b", "c", "d", "e", "a/b", "~", "", "\xc3\xa9", "\xef\xbd\x81", "\xf0\x9f\x98\x80"};
+static const char *const KEYS[] = {"a", "b", "c", "d", "e", "a/b", "~", "", "__proto__", "constructor", "\xc3\xa9", "\xef\xbd\x81", "\xf0\x9f\x98\x80"};
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 
 static json_t *gen(rng *r, int depth) {
