@@ -186,7 +186,8 @@ static int check_index(json_t *v, size_t degree, size_t *out, vpath *p, weir_err
     return 0;
 }
 
-static int check_cycle(json_t *c, size_t degree, vpath *p, weir_error *err) {
+/* *span accumulates how many items the rots move. */
+static int check_cycle(json_t *c, size_t degree, size_t *span, vpath *p, weir_error *err) {
     if (json_is_object(c)) {
         json_t *r = json_object_get(c, "rot");
         if (json_object_size(c) != 1 || !json_is_array(r) || json_array_size(r) != 2)
@@ -196,6 +197,8 @@ static int check_cycle(json_t *c, size_t degree, vpath *p, weir_error *err) {
         if (!rc) rc = check_index(json_array_get(r, 1), degree, &j, p, err);
         if (!rc && i == j) rc = fail(err, p, "a rot moves an item: i and j must differ");
         path_pop(p, was);
+        if (!rc && (*span += (i < j ? j - i : i - j) + 1) > WEIR_VIEW_DIFF_ROT_SPAN * degree)
+            rc = fail(err, p, "the rots move more than WEIR_VIEW_DIFF_ROT_SPAN (%d) x degree items", WEIR_VIEW_DIFF_ROT_SPAN);
         return rc;
     }
     if (!json_is_array(c) || json_array_size(c) < 2)
@@ -237,10 +240,11 @@ static int check_list(json_t *d, vpath *p, int depth, weir_error *err) {
     json_t *perm = json_object_get(d, "permutation");
     if (perm) {
         size_t was = path_key(p, "permutation");
+        size_t span = 0;
         if (!json_is_array(perm)) rc = fail(err, p, "must be a list of cycles");
         for (size_t i = 0; !rc && i < json_array_size(perm); i++) {
             size_t w = path_index(p, i);
-            rc = check_cycle(json_array_get(perm, i), degree, p, err);
+            rc = check_cycle(json_array_get(perm, i), degree, &span, p, err);
             path_pop(p, w);
         }
         path_pop(p, was);

@@ -48,6 +48,11 @@
  *                                          between by one (the same as the
  *                                          cycle [i, i+1, ..., j] when i < j,
  *                                          [i, i-1, ..., j] when i > j).
+ *                   The rots of one diff move at most
+ *                   WEIR_VIEW_DIFF_ROT_SPAN x degree items in total (a rot
+ *                   [i, j] moves |i - j| + 1; a canonical diff's rots move
+ *                   at most degree), so applying a diff from the wire costs
+ *                   no more than its size plus a few times its degree.
  *                   `freeze` is reserved (Electric: positions that will not
  *                   change again): checked, ignored by apply, dropped by
  *                   compose, never produced.
@@ -104,6 +109,8 @@
 #define WEIR_VIEW_DIFF_MAX_DEPTH 64
 /* The largest list degree check accepts from the wire. */
 #define WEIR_VIEW_DIFF_MAX_ITEMS (1u << 20)
+/* The rots of one list diff move at most this many times its degree. */
+#define WEIR_VIEW_DIFF_ROT_SPAN 4
 /* make looks for a "dropped k items at the front" shift up to this k. */
 #define WEIR_VIEW_DIFF_MAX_SHIFT 16
 

@@ -45,6 +45,10 @@
 //                                          between by one (the cycle
 //                                          [i, i+1, ..., j] when i < j,
 //                                          [i, i-1, ..., j] when i > j).
+//                   The rots of one diff move at most ROT_SPAN x degree items
+//                   in total (a rot [i, j] moves |i - j| + 1; a canonical
+//                   diff's rots move at most degree), so applying a diff
+//                   costs no more than its size plus a few times its degree.
 //                   `freeze` is reserved: checked, ignored by apply, dropped
 //                   by compose, never produced.
 //
@@ -80,7 +84,8 @@
 
 export const MAX_DEPTH = 64; // diffs nest at most this deep (C: WEIR_VIEW_DIFF_MAX_DEPTH)
 export const MAX_ITEMS = 1 << 20; // the largest degree check accepts
-export const MAX_SHIFT = 16; // diff looks for "k items dropped at the front" up to this k
+export const MAX_SHIFT = 16;
+export const ROT_SPAN = 4; // the rots of one list diff move at most ROT_SPAN x degree items // diff looks for "k items dropped at the front" up to this k
 const VALUE_WRAP = 10; // what {"value": v} weighs more than v
 
 export class ViewDiffError extends Error {
@@ -231,13 +236,17 @@ function checkIndex(v, degree, path) {
   return v;
 }
 
-function checkCycle(c, degree, path) {
+// span.moved accumulates how many items the rots move.
+function checkCycle(c, degree, span, path) {
   if (isObj(c)) {
     const r = c.rot;
     if (Object.keys(c).length !== 1 || !Array.isArray(r) || r.length !== 2)
       throw new ViewDiffError(path, 'a cycle object must be exactly {"rot": [i, j]}');
     const i = checkIndex(r[0], degree, sub(path, 'rot')), j = checkIndex(r[1], degree, sub(path, 'rot'));
     if (i === j) throw new ViewDiffError(sub(path, 'rot'), 'a rot moves an item: i and j must differ');
+    span.moved += Math.abs(i - j) + 1;
+    if (span.moved > ROT_SPAN * degree)
+      throw new ViewDiffError(path, `the rots move more than WEIR_VIEW_DIFF_ROT_SPAN (${ROT_SPAN}) x degree items`);
     return;
   }
   if (!Array.isArray(c) || c.length < 2)
@@ -259,7 +268,8 @@ function checkList(d, path, depth) {
   if (hasOwn(d, 'permutation')) {
     const pp = sub(path, 'permutation');
     if (!Array.isArray(d.permutation)) throw new ViewDiffError(pp, 'must be a list of cycles');
-    d.permutation.forEach((c, i) => checkCycle(c, degree, sub(pp, i)));
+    const span = { moved: 0 };
+    d.permutation.forEach((c, i) => checkCycle(c, degree, span, sub(pp, i)));
   }
   for (const name of ['change', 'patch']) {
     if (!hasOwn(d, name)) continue;

@@ -294,6 +294,9 @@ Test(view_diff, check_refuses_malformed_wire_diffs) {
     check_refused("{\"degree\":3,\"permutation\":[{\"rot\":[1,1]}]}", "at /permutation/0/rot: a rot moves");
     check_refused("{\"degree\":3,\"permutation\":[{\"rot\":[1]}]}", "exactly {\"rot\": [i, j]}");
     check_refused("{\"degree\":3,\"permutation\":{}}", "at /permutation: must be a list of cycles");
+    check_refused("{\"degree\":3,\"permutation\":[{\"rot\":[0,2]},{\"rot\":[2,0]},{\"rot\":[0,2]},{\"rot\":[2,0]},"
+                  "{\"rot\":[0,1]}]}",
+                  "at /permutation/4: the rots move more than WEIR_VIEW_DIFF_ROT_SPAN (4) x degree items");
     check_refused("{\"degree\":3,\"freeze\":[5]}", "at /freeze");
     check_refused("{\"degree\":3,\"set\":{}}", "\"set\" is not a member of a list diff");
     check_refused("{\"sett\":{}}", "\"sett\" is not a member of an object diff");
