@@ -40,10 +40,18 @@ static size_t path_put(vpath *p, const char *text, bool escape) {
 
 static size_t path_key(vpath *p, const char *key) { return path_put(p, key, true); }
 
+/* i in decimal into b (at least 21 bytes); returns b. */
+static char *utoa(size_t i, char *b) {
+    char t[24], *o = t + sizeof t;
+    *--o = '\0';
+    do *--o = (char)('0' + i % 10);
+    while (i /= 10);
+    return memcpy(b, o, (size_t)(t + sizeof t - o));
+}
+
 static size_t path_index(vpath *p, size_t i) {
     char b[24];
-    snprintf(b, sizeof b, "%zu", i);
-    return path_put(p, b, false);
+    return path_put(p, utoa(i, b), false);
 }
 
 static void path_pop(vpath *p, size_t was) {
@@ -612,8 +620,7 @@ static json_t *encode_list(size_t n0, ent *r, size_t n2) {
     char b[24];
     for (size_t i = 0; ok && i < n2; i++) {
         if (!r[i].x) continue;
-        snprintf(b, sizeof b, "%zu", i);
-        ok = !json_object_set_new(r[i].fresh ? change : patch, b, r[i].x);
+        ok = !json_object_set_new(r[i].fresh ? change : patch, utoa(i, b), r[i].x);
         r[i].x = NULL;
     }
     bool empty = D == n0 && D == n2 && !json_array_size(perm) && !json_object_size(change) && !json_object_size(patch);
@@ -645,26 +652,37 @@ static json_t *encode_list(size_t n0, ent *r, size_t n2) {
 
 /* ---------------------------------------------------------------- compose */
 
-static int compose_rec(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_error *err);
+/* canon: the inputs are known canonical (not checked, not normalised). */
+static int compose_rec(json_t *d1, json_t *d2, bool canon, json_t **out, vpath *p, weir_error *err);
 static int normalise_rec(json_t *d, json_t **out, vpath *p, weir_error *err);
+
+static int norm(json_t *d, bool canon, json_t **out, vpath *p, weir_error *err) {
+    if (!canon) return normalise_rec(d, out, p, err);
+    *out = json_incref(d);
+    return 0;
+}
 
 /* The list after the (checked, read) list diff d, against the list before
  * it: *out gets l->n1 entries with their nested diffs normalised. */
-static int list_ents(json_t *d, const ldiff *l, ent **out, vpath *p, weir_error *err) {
+static int list_ents(json_t *d, const ldiff *l, bool canon, ent **out, vpath *p, weir_error *err) {
     size_t n0 = l->degree - l->grow;
     ent *r = calloc(l->n1 + 1, sizeof *r);
     int rc = r ? 0 : nomem(err);
     (void)d;
     for (size_t i = 0; !rc && i < l->n1; i++) {
-        size_t was = path_index(p, i);
         json_t *x = NULL;
-        if (l->change[i])
+        if (l->change[i]) {
             r[i] = (ent){.x = json_incref(l->change[i]), .fresh = true};
-        else if (l->p[i] >= n0)
-            rc = fail(err, p, "a grown slot ends here without a value in change");
-        else if (!l->patch[i] || !(rc = normalise_rec(l->patch[i], &x, p, err)))
-            r[i] = old_ent(l->p[i], x);
-        path_pop(p, was);
+        } else if (l->p[i] < n0 && !l->patch[i]) {
+            r[i] = (ent){.k = l->p[i]};
+        } else {
+            size_t was = path_index(p, i);
+            if (l->p[i] >= n0)
+                rc = fail(err, p, "a grown slot ends here without a value in change");
+            else if (!(rc = norm(l->patch[i], canon, &x, p, err)))
+                r[i] = old_ent(l->p[i], x);
+            path_pop(p, was);
+        }
     }
     if (rc) {
         ents_free(r, r ? l->n1 : 0);
@@ -674,7 +692,7 @@ static int list_ents(json_t *d, const ldiff *l, ent **out, vpath *p, weir_error 
     return 0;
 }
 
-static int compose_list(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_error *err) {
+static int compose_list(json_t *d1, json_t *d2, bool canon, json_t **out, vpath *p, weir_error *err) {
     ldiff l1, l2;
     size_t n0 = (size_t)json_integer_value(json_object_get(d1, "degree")) -
                 (size_t)json_integer_value(json_object_get(d1, "grow"));
@@ -693,10 +711,16 @@ static int compose_list(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_err
     ent *r1 = NULL, *r2 = calloc(l2.n1 + 1, sizeof *r2);
     if (!r2) rc = nomem(err);
     /* after d1, against the old list */
-    if (!rc) rc = list_ents(d1, &l1, &r1, p, err);
+    if (!rc) rc = list_ents(d1, &l1, canon, &r1, p, err);
     /* then d2 */
     for (size_t i = 0; !rc && i < l2.n1; i++) {
-        size_t src = l2.p[i], was = path_index(p, i);
+        size_t src = l2.p[i];
+        if (!l2.change[i] && src < n1 && !l2.patch[i]) { /* moved or kept as it was */
+            r2[i] = r1[src];
+            r1[src].x = NULL;
+            continue;
+        }
+        size_t was = path_index(p, i);
         if (l2.change[i]) {
             r2[i] = (ent){.x = json_incref(l2.change[i]), .fresh = true};
         } else if (src >= n1) {
@@ -713,11 +737,11 @@ static int compose_list(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_err
                 r2[i] = (ent){.x = v, .fresh = true};
             } else if (!e.x) {
                 json_t *x = NULL;
-                rc = normalise_rec(l2.patch[i], &x, p, err);
+                rc = norm(l2.patch[i], canon, &x, p, err);
                 r2[i] = old_ent(e.k, x);
             } else {
                 json_t *c = NULL;
-                rc = compose_rec(e.x, l2.patch[i], &c, p, err);
+                rc = compose_rec(e.x, l2.patch[i], canon, &c, p, err);
                 json_decref(e.x);
                 r2[i] = rc ? (ent){.k = e.k} : old_ent(e.k, c);
             }
@@ -768,7 +792,7 @@ static json_t *encode_object(json_t *set, json_t *patch, json_t *rm) {
     return d;
 }
 
-static int compose_object(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_error *err) {
+static int compose_object(json_t *d1, json_t *d2, bool canon, json_t **out, vpath *p, weir_error *err) {
     json_t *set = json_copy(json_object_get(d1, "set")), *patch = json_object(), *rm = json_object();
     if (!set) set = json_object();
     int rc = set && patch && rm ? 0 : nomem(err);
@@ -778,7 +802,7 @@ static int compose_object(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_e
         if (rc) break;
         json_t *x = NULL;
         size_t was = path_key(p, k);
-        if (!(rc = normalise_rec(v, &x, p, err)) && json_object_set_new(patch, k, x)) rc = nomem(err);
+        if (!(rc = norm(v, canon, &x, p, err)) && json_object_set_new(patch, k, x)) rc = nomem(err);
         path_pop(p, was);
     }
     json_t *r1 = json_object_get(d1, "remove"), *r2 = json_object_get(d2, "remove");
@@ -818,10 +842,10 @@ static int compose_object(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_e
         if (s) {
             if (!(rc = apply_rec(s, v, &r, p, err)) && json_object_set_new(set, k, r)) rc = nomem(err);
         } else if (q) {
-            if (!(rc = compose_rec(q, v, &r, p, err)) && json_object_set_new(patch, k, r)) rc = nomem(err);
+            if (!(rc = compose_rec(q, v, canon, &r, p, err)) && json_object_set_new(patch, k, r)) rc = nomem(err);
         } else if (json_object_get(rm, k)) {
             rc = fail(err, p, "patch of a key the first diff removed");
-        } else if (!(rc = normalise_rec(v, &r, p, err)) && json_object_set_new(patch, k, r)) {
+        } else if (!(rc = norm(v, canon, &r, p, err)) && json_object_set_new(patch, k, r)) {
             rc = nomem(err);
         }
         path_pop(p, was);
@@ -848,7 +872,7 @@ static int normalise_rec(json_t *d, json_t **out, vpath *p, weir_error *err) {
         ent *r = NULL;
         int rc = ldiff_read(d, &l, err);
         if (rc) return rc;
-        if (!(rc = list_ents(d, &l, &r, p, err))) {
+        if (!(rc = list_ents(d, &l, false, &r, p, err))) {
             *out = encode_list(l.degree - l.grow, r, l.n1);
             if (!*out) rc = nomem(err);
             ents_free(r, l.n1);
@@ -859,18 +883,18 @@ static int normalise_rec(json_t *d, json_t **out, vpath *p, weir_error *err) {
     default: {
         json_t *e = json_object();
         if (!e) return nomem(err);
-        int rc = compose_object(d, e, out, p, err);
+        int rc = compose_object(d, e, false, out, p, err);
         json_decref(e);
         return rc;
     }
     }
 }
 
-static int compose_rec(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_error *err) {
+static int compose_rec(json_t *d1, json_t *d2, bool canon, json_t **out, vpath *p, weir_error *err) {
     enum kind k1 = kind_of(d1), k2 = kind_of(d2);
     *out = NULL;
-    if (k2 == K_EMPTY) return normalise_rec(d1, out, p, err);
-    if (k1 == K_EMPTY) return normalise_rec(d2, out, p, err);
+    if (k2 == K_EMPTY) return norm(d1, canon, out, p, err);
+    if (k1 == K_EMPTY) return norm(d2, canon, out, p, err);
     if (k2 == K_VALUE) {
         *out = json_incref(d2);
         return 0;
@@ -886,7 +910,7 @@ static int compose_rec(json_t *d1, json_t *d2, json_t **out, vpath *p, weir_erro
     if (k1 != k2)
         return fail(err, p, "%s diff cannot follow %s diff", k2 == K_LIST ? "a list" : "an object",
                     k1 == K_LIST ? "a list" : "an object");
-    return k1 == K_LIST ? compose_list(d1, d2, out, p, err) : compose_object(d1, d2, out, p, err);
+    return k1 == K_LIST ? compose_list(d1, d2, canon, out, p, err) : compose_object(d1, d2, canon, out, p, err);
 }
 
 int weir_view_diff_compose(json_t *d1, json_t *d2, json_t **out, weir_error *err) {
@@ -896,7 +920,14 @@ int weir_view_diff_compose(json_t *d1, json_t *d2, json_t **out, weir_error *err
     if (rc) return rc;
     vpath p = {.n = 0};
     p.s[0] = '\0';
-    return compose_rec(d1, d2, out, &p, err);
+    return compose_rec(d1, d2, false, out, &p, err);
+}
+
+int weir_view_diff_compose_canonical(json_t *d1, json_t *d2, json_t **out, weir_error *err) {
+    *out = NULL;
+    vpath p = {.n = 0};
+    p.s[0] = '\0';
+    return compose_rec(d1, d2, true, out, &p, err);
 }
 
 /* ------------------------------------------------------------------- make */

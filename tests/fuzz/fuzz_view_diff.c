@@ -8,7 +8,8 @@
  * WEIR_ENOMEM come back, every refusal says where ("view diff at "); a diff
  * that applies passes check; when d1 then d2 apply to v, their composition
  * exists, passes check, is canonical (composing it with {} gives it back)
- * and gives the same value; make(v, v2) applies to v2.  The committed corpus
+ * and gives the same value; make(v, v2) applies to v2, and the fast
+ * compose of canonical diffs gives what the checked one gives.  The committed corpus
  * (tests/fuzz/corpus/view_diff) replays as a normal test through
  * replay_main.c.
  */
@@ -48,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t at = 0;
     json_t *v = next_doc(data, size, &at), *d1 = next_doc(data, size, &at), *d2 = next_doc(data, size, &at);
     json_t *v1 = NULL, *v2 = NULL, *c = NULL, *cc = NULL, *vc = NULL, *back = NULL, *vb = NULL, *e = json_object();
+    json_t *fwd = NULL, *slow = NULL, *fast = NULL;
     weir_error err;
     int rc;
     if (!v || !e) goto out;
@@ -77,6 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc) goto out;
     check(weir_view_diff_check(back, &err) == 0, "made a diff that check refuses");
     check(weir_view_diff_apply(v, back, &vb, &err) == 0 && json_equal(vb, v2), "made a diff that does not give the value");
+    rc = weir_view_diff_make(v2, v, &fwd, &err);
+    check_code(rc, &err);
+    if (rc) goto out;
+    rc = weir_view_diff_compose(c, fwd, &slow, &err);
+    check(rc == 0 && weir_view_diff_compose_canonical(c, fwd, &fast, &err) == 0 && json_equal(slow, fast),
+          "the fast compose differs from the checked one");
 
 out:
     json_decref(v);
@@ -89,6 +97,9 @@ out:
     json_decref(vc);
     json_decref(back);
     json_decref(vb);
+    json_decref(fwd);
+    json_decref(slow);
+    json_decref(fast);
     json_decref(e);
     return 0;
 }
