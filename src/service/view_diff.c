@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 /* ------------------------------------------------------------------ paths */
@@ -212,7 +213,7 @@ static int check_cycle(json_t *c, size_t degree, size_t *span, vpath *p, weir_er
     if (!json_is_array(c) || json_array_size(c) < 2)
         return fail(err, p, "a cycle is a list of 2 or more positions or {\"rot\": [i, j]}");
     size_t m = json_array_size(c);
-    size_t *xs = malloc(m * sizeof *xs);
+    size_t *xs = weir__malloc(m * sizeof *xs);
     if (!xs) return nomem(err);
     int rc = 0;
     for (size_t t = 0; t < m && !rc; t++) rc = check_index(json_array_get(c, t), degree, &xs[t], p, err);
@@ -221,7 +222,7 @@ static int check_cycle(json_t *c, size_t degree, size_t *span, vpath *p, weir_er
         for (size_t t = 1; t < m && !rc; t++)
             if (xs[t] == xs[t - 1]) rc = fail(err, p, "position %zu appears twice in a cycle", xs[t]);
     }
-    free(xs);
+    weir__free(xs);
     return rc;
 }
 
@@ -375,9 +376,9 @@ typedef struct ldiff {
 } ldiff;
 
 static void ldiff_free(ldiff *l) {
-    free(l->p);
-    free(l->change);
-    free(l->patch);
+    weir__free(l->p);
+    weir__free(l->change);
+    weir__free(l->patch);
 }
 
 static void rotate(size_t *p, size_t i, size_t j) {
@@ -395,9 +396,9 @@ static int ldiff_read(json_t *d, ldiff *l, weir_error *err) {
     l->grow = (size_t)json_integer_value(json_object_get(d, "grow"));
     l->shrink = (size_t)json_integer_value(json_object_get(d, "shrink"));
     l->n1 = l->degree - l->shrink;
-    l->p = malloc((l->degree + 1) * sizeof *l->p);
-    l->change = calloc(l->n1 + 1, sizeof *l->change);
-    l->patch = calloc(l->n1 + 1, sizeof *l->patch);
+    l->p = weir__malloc((l->degree + 1) * sizeof *l->p);
+    l->change = weir__calloc(l->n1 + 1, sizeof *l->change);
+    l->patch = weir__calloc(l->n1 + 1, sizeof *l->patch);
     if (!l->p || !l->change || !l->patch) {
         ldiff_free(l);
         return nomem(err);
@@ -542,7 +543,7 @@ typedef struct ent {
 
 static void ents_free(ent *e, size_t n) {
     for (size_t i = 0; e && i < n; i++) json_decref(e[i].x);
-    free(e);
+    weir__free(e);
 }
 
 /* An old item with pending diff x (owned), normalised: {} is no diff,
@@ -564,8 +565,8 @@ static ent old_ent(size_t k, json_t *x) {
  * consumed: their references move into the diff).  NULL when out of memory. */
 static json_t *encode_list(size_t n0, ent *r, size_t n2) {
     size_t D = n0 > n2 ? n0 : n2;
-    size_t *p = malloc((D + 1) * sizeof *p), *cyc = malloc((D + 1) * sizeof *cyc);
-    unsigned char *used = calloc(D + 1, 1), *need = calloc(D + 1, 1);
+    size_t *p = weir__malloc((D + 1) * sizeof *p), *cyc = weir__malloc((D + 1) * sizeof *cyc);
+    unsigned char *used = weir__calloc(D + 1, 1), *need = weir__calloc(D + 1, 1);
     json_t *d = json_object(), *perm = json_array(), *change = json_object(), *patch = json_object();
     bool ok = p && cyc && used && need && d && perm && change && patch;
     for (size_t i = 0; ok && i < D; i++) {
@@ -590,7 +591,7 @@ static json_t *encode_list(size_t n0, ent *r, size_t n2) {
             used[s] = 1;
         }
     /* disjoint cycles from their smallest position, following p */
-    memset(need, 0, D + 1);
+    if (ok) memset(need, 0, D + 1);
     for (size_t i = 0; ok && i < D; i++) {
         if (need[i] || p[i] == i) continue;
         size_t m = 0, j = i;
@@ -632,10 +633,10 @@ static json_t *encode_list(size_t n0, ent *r, size_t n2) {
              (!json_object_size(change) || !json_object_set(d, "change", change)) &&
              (!json_object_size(patch) || !json_object_set(d, "patch", patch));
     }
-    free(p);
-    free(cyc);
-    free(used);
-    free(need);
+    weir__free(p);
+    weir__free(cyc);
+    weir__free(used);
+    weir__free(need);
     json_decref(perm);
     json_decref(change);
     json_decref(patch);
@@ -666,7 +667,7 @@ static int norm(json_t *d, bool canon, json_t **out, vpath *p, weir_error *err) 
  * it: *out gets l->n1 entries with their nested diffs normalised. */
 static int list_ents(json_t *d, const ldiff *l, bool canon, ent **out, vpath *p, weir_error *err) {
     size_t n0 = l->degree - l->grow;
-    ent *r = calloc(l->n1 + 1, sizeof *r);
+    ent *r = weir__calloc(l->n1 + 1, sizeof *r);
     int rc = r ? 0 : nomem(err);
     (void)d;
     for (size_t i = 0; !rc && i < l->n1; i++) {
@@ -708,7 +709,7 @@ static int compose_list(json_t *d1, json_t *d2, bool canon, json_t **out, vpath 
         ldiff_free(&l1);
         return rc;
     }
-    ent *r1 = NULL, *r2 = calloc(l2.n1 + 1, sizeof *r2);
+    ent *r1 = NULL, *r2 = weir__calloc(l2.n1 + 1, sizeof *r2);
     if (!r2) rc = nomem(err);
     /* after d1, against the old list */
     if (!rc) rc = list_ents(d1, &l1, canon, &r1, p, err);
@@ -767,7 +768,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
  * entries that are {} are dropped; rm is a set of keys as object members). */
 static json_t *encode_object(json_t *set, json_t *patch, json_t *rm) {
     json_t *d = json_object(), *list = json_array();
-    const char **keys = malloc((json_object_size(rm) + 1) * sizeof *keys);
+    const char **keys = weir__malloc((json_object_size(rm) + 1) * sizeof *keys);
     bool ok = d && list && keys;
     const char *k;
     json_t *v;
@@ -780,7 +781,7 @@ static json_t *encode_object(json_t *set, json_t *patch, json_t *rm) {
     if (ok && json_object_size(set)) ok = !json_object_set(d, "set", set);
     if (ok && json_object_size(patch)) ok = !json_object_set(d, "patch", patch);
     if (ok && n) ok = !json_object_set(d, "remove", list);
-    free(keys);
+    weir__free(keys);
     json_decref(list);
     json_decref(set);
     json_decref(patch);
@@ -976,7 +977,7 @@ static json_t *make_list(json_t *a, json_t *b, int depth) {
             break;
         }
     }
-    ent *r = calloc(n1 + 1, sizeof *r);
+    ent *r = weir__calloc(n1 + 1, sizeof *r);
     if (!r) return NULL;
     bool ok = true;
     for (size_t i = 0; ok && i < n1; i++) {

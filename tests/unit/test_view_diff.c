@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "failalloc.h"
 #include "service/view_diff.h"
 
 /* ------------------------------------------------------------- helpers */
@@ -713,6 +714,48 @@ Test(view_diff, compose_canonical_agrees_with_compose) {
         json_decref(fast);
         json_decref(v);
     }
+}
+
+/* Every allocation of make, apply and compose failed in turn: each attempt
+ * succeeds or reports WEIR_ENOMEM, and leaves nothing allocated. */
+Test(view_diff_oom, every_allocation_failure_is_clean) {
+    fa_install(0, 0);
+    json_t *a = parse("{\"s\":\"running\",\"xs\":[{\"id\":1,\"n\":[1,2]},{\"id\":2},3,4],\"gone\":1,\"o\":{\"p\":{\"q\":[1]}}}");
+    json_t *b = parse("{\"s\":\"done\",\"xs\":[{\"id\":2},3,4,{\"id\":5,\"n\":[2,1]}],\"new\":[1],\"o\":{\"p\":{\"q\":[1,2]}}}");
+    json_t *c = parse("{\"s\":\"done\",\"xs\":[3,4,{\"id\":5,\"n\":[2,1,0]}],\"o\":{\"p\":{}}}");
+    json_t *d1 = make(a, b), *d2 = make(b, c);
+    const char *what[] = {"make", "apply", "compose", "compose_canonical", "check"};
+    for (int op = 0; op < 5; op++) {
+        bool done = false;
+        for (size_t n = 1; n < 100000 && !done; n++) {
+            fa_install(n, 0);
+            json_t *out = NULL;
+            weir_error err;
+            int rc = op == 0   ? weir_view_diff_make(a, c, &out, &err)
+                     : op == 1 ? weir_view_diff_apply(a, d1, &out, &err)
+                     : op == 2 ? weir_view_diff_compose(d1, d2, &out, &err)
+                     : op == 3 ? weir_view_diff_compose_canonical(d1, d2, &out, &err)
+                               : weir_view_diff_check(d1, &err);
+            size_t attempts = fa_count();
+            if (rc) {
+                cr_assert_eq(rc, WEIR_ENOMEM, "%s, allocation %zu: %s", what[op], n, err.message);
+                cr_assert_null(out);
+                cr_assert_eq(fa_live(), 0, "%s, allocation %zu: a failure leaks", what[op], n);
+                continue;
+            }
+            json_decref(out);
+            cr_assert_eq(fa_live(), 0, "%s leaks", what[op]);
+            done = attempts < n;
+        }
+        cr_assert(done, "%s never completed", what[op]);
+    }
+    fa_install(0, 0);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(d1);
+    json_decref(d2);
+    fa_uninstall();
 }
 
 /* ------------------------------------------- cross-language fixtures */
