@@ -67,8 +67,8 @@
  * CANONICAL FORM (what weir_view_diff_make and weir_view_diff_compose
  * return, whatever the form of compose's inputs): {} for no change; members
  * that would be empty or 0 are left out (a list diff always has degree); no
- * nested diff is {}; a list position is replaced
- * by `change`, never by a patch {"value": v}; a list diff never both grows
+ * nested diff is {}; a list position is replaced by `change`, never by a
+ * patch {"value": v}; a list diff never both grows
  * and shrinks (degree = max(old length, new length)); the permutation is
  * the disjoint cycles of p in order of their smallest position, each
  * written from that position, a run of 3 or more consecutive positions
@@ -78,8 +78,9 @@
  * SIZE.  Two measures.  weir_view_diff_weight is the length of the
  * document as compact JSON (exact for ASCII strings without escapes; a
  * non-integer number counts 8): make uses a nested diff only when it weighs
- * no more than replacing the new value whole, {"value": b}.  weir_view_diff_nodes counts the JSON values in a
- * document (every scalar, array and object counts 1, object keys do not).
+ * no more than replacing the new value whole, {"value": b}.
+ * weir_view_diff_nodes counts the JSON values in a document (every scalar,
+ * array and object counts 1, object keys do not).
  * A canonical diff from a to b only holds positions below max(|a|, |b|),
  * keys of a or b, and values taken from b, so composing any number of diffs
  * stays bounded by the two values, never by how many diffs were composed;
@@ -92,8 +93,9 @@
  *
  * Errors: 0, or WEIR_EINVAL with a message "view diff at <path>: ..." (a
  * JSON pointer; "the root" for the top), or WEIR_ENOMEM.  Check names the
- * place in the DIFF ("/patch/nodes/grow"); apply and compose name the
- * place in the VALUE ("/nodes/3").  Nothing here crashes on any input.
+ * place in the DIFF ("/patch/nodes/grow"); apply and compose check their
+ * diffs first, then name the place in the VALUE ("/nodes/3") where a diff
+ * does not fit.  Nothing here crashes on any input (tests/fuzz).
  */
 #ifndef WEIR_SERVICE_VIEW_DIFF_H
 #define WEIR_SERVICE_VIEW_DIFF_H
@@ -120,7 +122,8 @@
  * fewer positions, otherwise a change or patch by position.  At the root,
  * two objects or two lists always get a structural diff (a view is never
  * sent whole again); below it a nested diff is used only when it weighs no
- * more than {"value": new} (SIZE), else the value is replaced whole.  Either argument may be NULL (taken as JSON null). */
+ * more than {"value": new} (SIZE), else the value is replaced whole.
+ * Either argument may be NULL (taken as JSON null). */
 int weir_view_diff_make(json_t *old_, json_t *new_, json_t **out, weir_error *err);
 
 /* The value after diff (checked first).  WEIR_EINVAL when the diff is
@@ -130,9 +133,9 @@ int weir_view_diff_apply(json_t *value, json_t *diff, json_t **out, weir_error *
 
 /* One diff equal to applying d1 then d2 (both checked first), in canonical
  * form (so compose(d, {}) is d made canonical) with the cancellations: an
- * add then a remove of a key, a grown item then a shrink.  Associative up
- * to the value it produces.
- * WEIR_EINVAL when d2 cannot follow d1 (a list diff for another length, a
+ * add then a remove of a key, a grown item then a shrink.  Associative:
+ * (d1 d2) d3 and d1 (d2 d3) are the same diff (tested, not only the same
+ * value).  WEIR_EINVAL when d2 cannot follow d1 (a list diff for another length, a
  * patch of a key d1 removed...), naming the value path. */
 int weir_view_diff_compose(json_t *d1, json_t *d2, json_t **out, weir_error *err);
 
