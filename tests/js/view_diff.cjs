@@ -3,8 +3,9 @@
 // lists and objects with a seeded generator (WEIR_SEED=<n> replays a run; a
 // failure prints its seed and case), and agreement with the C library:
 // every line of the fixtures file tests/unit/test_view_diff.c wrote (a, b,
-// c, the diffs C made and composed, a random diff and its result, and a diff
-// applied to a value it was not made for) must come out the same here.
+// c, the diffs C made and composed, a random diff and its result, a diff
+// applied to a value it was not made for, and a corrupted diff with C's
+// verdict and message) must come out the same here.
 //   node view_diff.cjs FIXTURES.jsonl
 'use strict';
 const assert = require('node:assert/strict');
@@ -344,7 +345,7 @@ const show = (v) => JSON.stringify(v);
   test('agrees with the C library', () => {
     const lines = fs.readFileSync(fixtures, 'utf8').split('\n').filter(Boolean);
     assert.ok(lines.length >= 1000, `${fixtures}: ${lines.length} fixtures`);
-    let refusedBoth = 0;
+    let refusedBoth = 0, brokenRefused = 0;
     lines.forEach((line, i) => {
       const f = JSON.parse(line), at = `fixture ${i + 1}`;
       assert.deepEqual(diff(f.a, f.b), f.d1, `${at}: diff(a, b)`);
@@ -360,8 +361,26 @@ const show = (v) => JSON.stringify(v);
       } else {
         assert.deepEqual(apply(f.other, f.d1), f.otherApplied.value, `${at}: apply to another value`);
       }
+      // a corrupted diff: the same verdict from check, and the same result
+      let message = '';
+      try { check(f.broken); } catch (e) {
+        if (!(e instanceof ViewDiffError)) throw e;
+        message = e.message;
+      }
+      const v = f.brokenVerdict;
+      assert.equal(message === '', v.ok, `${at}: check(${show(f.broken)}): C says ${v.ok ? 'ok' : v.message}, here ${message || 'ok'}`);
+      if (!v.ok) {
+        assert.equal(message, v.message, `${at}: check(${show(f.broken)}) refused with another message`);
+        brokenRefused++;
+      } else if (v.applied.error !== undefined) {
+        assert.throws(() => apply(f.a, f.broken), ViewDiffError, `${at}: C refused: ${v.applied.error}`);
+      } else {
+        assert.deepEqual(apply(f.a, f.broken), v.applied.value, `${at}: apply a corrupted diff`);
+      }
     });
     assert.ok(refusedBoth > 100, `only ${refusedBoth} refusals to compare`);
+    assert.ok(brokenRefused > 300, `only ${brokenRefused} corrupted diffs refused`);
+    console.log(`view_diff: ${lines.length} fixtures; ${brokenRefused} corrupted diffs refused with the same message`);
   });
 
   console.log(`view_diff: ${passed} tests passed (WEIR_SEED=${SEED})`);

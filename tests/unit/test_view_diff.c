@@ -541,6 +541,43 @@ static json_t *rand_diff(rng *r, json_t *v, int depth, json_t **want) {
     return d;
 }
 
+/* d (a private deep copy) with one member somewhere set to something
+ * random, or removed: mostly malformed diffs, for check. */
+static void corrupt(rng *r, json_t *d) {
+    static const char *const names[] = {"degree", "grow",  "shrink", "permutation", "change", "patch", "set",
+                                        "remove", "value", "rot",    "0",           "1",      "x",     "freeze"};
+    json_t *cur = d;
+    for (size_t k = below(r, 4); k; k--) {
+        json_t *kids[32];
+        size_t n = 0;
+        if (json_is_object(cur)) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(cur, key, v) if (n < 32 && (json_is_object(v) || json_is_array(v))) kids[n++] = v;
+        } else {
+            for (size_t i = 0; i < json_array_size(cur) && n < 32; i++)
+                if (json_is_object(json_array_get(cur, i)) || json_is_array(json_array_get(cur, i))) kids[n++] = json_array_get(cur, i);
+        }
+        if (!n) break;
+        cur = kids[below(r, n)];
+    }
+    json_t *x = below(r, 2) ? json_integer((json_int_t)below(r, 8) - 2) : gen(r, 2);
+    if (json_is_object(cur)) {
+        if (json_object_size(cur) && !below(r, 3)) {
+            json_decref(x);
+            void *it = json_object_iter(cur);
+            for (size_t k = below(r, json_object_size(cur)); k; k--) it = json_object_iter_next(cur, it);
+            json_object_del(cur, json_object_iter_key(it));
+        } else {
+            json_object_set_new(cur, names[below(r, sizeof names / sizeof *names)], x);
+        }
+    } else if (json_array_size(cur)) {
+        json_array_set_new(cur, below(r, json_array_size(cur)), x);
+    } else {
+        json_array_append_new(cur, x);
+    }
+}
+
 /* The next diff of a chain from v: made by the library or random. */
 static json_t *step(rng *r, json_t *v, json_t **next_value) {
     if (below(r, 2)) return rand_diff(r, v, 3, next_value);
@@ -776,14 +813,24 @@ Test(view_diff, write_fixtures_for_javascript) {
         json_t *other = gen(&r, 3), *bad = NULL;
         weir_error err;
         int rc = weir_view_diff_apply(other, d1, &bad, &err);
-        json_t *line = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:o}", "a", a, "b", b, "c", cc, "d1", d1, "d2", d2,
-                                 "comp", comp, "rd", rd, "rv", rv, "rcomp", rcomp, "other", other, "otherApplied",
-                                 rc ? json_pack("{s:s}", "error", err.message) : json_pack("{s:O}", "value", bad));
+        /* a corrupted diff: checked, then applied to what its source fits */
+        json_t *broken = json_deep_copy(below(&r, 2) ? d1 : rd), *fixed = NULL;
+        corrupt(&r, broken);
+        int checked = weir_view_diff_check(broken, &err);
+        json_t *verdict = json_pack("{s:b,s:s}", "ok", !checked, "message", checked ? err.message : "");
+        if (!checked) {
+            int arc = weir_view_diff_apply(a, broken, &fixed, &err);
+            json_object_set_new(verdict, "applied", arc ? json_pack("{s:s}", "error", err.message) : json_pack("{s:O}", "value", fixed));
+        }
+        json_t *line = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:o,s:O,s:o}", "a", a, "b", b, "c", cc, "d1", d1, "d2",
+                                 d2, "comp", comp, "rd", rd, "rv", rv, "rcomp", rcomp, "other", other, "otherApplied",
+                                 rc ? json_pack("{s:s}", "error", err.message) : json_pack("{s:O}", "value", bad), "broken",
+                                 broken, "brokenVerdict", verdict);
         cr_assert_not_null(line);
         char *text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
         fprintf(f, "%s\n", text);
         free(text);
-        json_t *parts[] = {a, b, cc, d1, d2, comp, rv, rd, back, rcomp, other, bad, line};
+        json_t *parts[] = {a, b, cc, d1, d2, comp, rv, rd, back, rcomp, other, bad, broken, fixed, line};
         for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) json_decref(parts[i]);
     }
     cr_assert_eq(fclose(f), 0);
