@@ -2,6 +2,7 @@
 #include "service/view_diff.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,29 +112,40 @@ size_t weir_view_diff_nodes(const json_t *doc) {
     return n;
 }
 
-size_t weir_view_diff_weight(const json_t *doc) {
-    size_t n = 0;
+/* weight(doc) (SIZE in view_diff.h), or some number above cap as soon as
+ * it is known to pass cap. */
+static size_t weight_capped(const json_t *doc, size_t cap) {
+    size_t n = 2;
     const char *k;
     json_t *v;
     switch (json_typeof(doc)) {
     case JSON_OBJECT:
-        n = 2;
-        json_object_foreach((json_t *)doc, k, v) n += strlen(k) + 3 + weir_view_diff_weight(v) + (n > 2);
+        json_object_foreach((json_t *)doc, k, v) {
+            n += strlen(k) + 3 + weight_capped(v, cap) + (n > 2);
+            if (n > cap) return n;
+        }
         return n;
     case JSON_ARRAY:
-        n = 2;
-        for (size_t i = 0; i < json_array_size(doc); i++) n += weir_view_diff_weight(json_array_get(doc, i)) + (i > 0);
+        for (size_t i = 0; i < json_array_size(doc); i++) {
+            n += weight_capped(json_array_get(doc, i), cap) + (i > 0);
+            if (n > cap) return n;
+        }
         return n;
     case JSON_STRING: return json_string_length(doc) + 2;
     case JSON_INTEGER: {
-        int len = snprintf(NULL, 0, "%" JSON_INTEGER_FORMAT, json_integer_value(doc));
-        return len > 0 ? (size_t)len : 1;
+        json_int_t x = json_integer_value(doc);
+        n = x < 0 ? 2 : 1;
+        /* the digits of |x|, without negating INT64_MIN */
+        for (x = x < 0 ? -(x / 10) : x / 10; x; x /= 10) n++;
+        return n;
     }
     case JSON_REAL: return 8;
     case JSON_FALSE: return 5;
     default: return 4; /* true, null */
     }
 }
+
+size_t weir_view_diff_weight(const json_t *doc) { return weight_capped(doc, SIZE_MAX); }
 
 /* "0" or [1-9][0-9]* below limit. */
 static bool parse_pos(const char *s, size_t limit, size_t *out) {
@@ -946,7 +958,7 @@ static json_t *make_object(json_t *a, json_t *b, int depth) {
         if (!old)
             ok = !json_object_set(set, k, v);
         else if (!json_equal(old, v))
-            ok = !set_new(patch, k, make_rec(old, v, depth + 1));
+            ok = !set_new(patch, k, make_rec(old, v, depth + 1)); /* known to differ */
     }
     json_object_foreach(a, k, v) if (ok && !json_object_get(b, k)) ok = !json_object_set(rm, k, json_true());
     if (!ok) {
@@ -967,7 +979,12 @@ static bool same_run(json_t *a, size_t from, json_t *b, size_t n) {
 static json_t *make_list(json_t *a, json_t *b, int depth) {
     size_t n0 = json_array_size(a), n1 = json_array_size(b), m = n0 < n1 ? n0 : n1;
     size_t unequal = 0;
-    for (size_t i = 0; i < m; i++) unequal += !json_equal(json_array_get(a, i), json_array_get(b, i));
+    unsigned char *same = weir__malloc(m + 1);
+    if (!same) return NULL;
+    for (size_t i = 0; i < m; i++) {
+        same[i] = (unsigned char)json_equal(json_array_get(a, i), json_array_get(b, i));
+        unequal += !same[i];
+    }
     size_t cost = unequal + (n1 > n0 ? n1 - n0 : 0), shift = 0, keep = 0;
     for (size_t k = 1; unequal && k < n0 && k <= WEIR_VIEW_DIFF_MAX_SHIFT; k++) {
         size_t ov = n0 - k < n1 ? n0 - k : n1;
@@ -978,16 +995,18 @@ static json_t *make_list(json_t *a, json_t *b, int depth) {
         }
     }
     ent *r = weir__calloc(n1 + 1, sizeof *r);
-    if (!r) return NULL;
+    if (!r) {
+        weir__free(same);
+        return NULL;
+    }
     bool ok = true;
     for (size_t i = 0; ok && i < n1; i++) {
         json_t *bi = json_array_get(b, i);
         if (shift && i < keep) {
             r[i] = (ent){.k = i + shift};
         } else if (!shift && i < n0) {
-            json_t *ai = json_array_get(a, i);
-            json_t *d = json_equal(ai, bi) ? NULL : make_rec(ai, bi, depth + 1);
-            ok = json_equal(ai, bi) || d;
+            json_t *d = same[i] ? NULL : make_rec(json_array_get(a, i), bi, depth + 1); /* known to differ */
+            ok = same[i] || d;
             r[i] = old_ent(i, d);
         } else {
             r[i] = (ent){.x = json_incref(bi), .fresh = true};
@@ -995,6 +1014,7 @@ static json_t *make_list(json_t *a, json_t *b, int depth) {
     }
     json_t *d = ok ? encode_list(n0, r, n1) : NULL;
     ents_free(r, n1);
+    weir__free(same);
     return d;
 }
 
@@ -1004,19 +1024,23 @@ static json_t *make_list(json_t *a, json_t *b, int depth) {
 /* {} / structural / {"value": b}: at the root (depth 0) the structural
  * diff whenever a and b are both objects or both lists (a view's value is
  * never sent again whole, SPEC §8), below it only when it weighs no more
- * than {"value": b}.  NULL only when out of memory. */
+ * than {"value": b}.  Two objects or two lists are not compared first (the
+ * structural diff of equal ones is {}; below the root the caller compared
+ * them already).  NULL only when out of memory. */
 static json_t *make_rec(json_t *a, json_t *b, int depth) {
-    if (json_equal(a, b)) return json_object();
     json_t *d = NULL;
     if (depth < WEIR_VIEW_DIFF_MAX_DEPTH - 1 && json_is_object(a) && json_is_object(b))
         d = make_object(a, b, depth);
     else if (depth < WEIR_VIEW_DIFF_MAX_DEPTH - 1 && json_is_array(a) && json_is_array(b))
         d = make_list(a, b, depth);
     else
-        return value_diff(b);
-    if (d && depth > 0 && weir_view_diff_weight(d) > weir_view_diff_weight(b) + VALUE_WRAP) {
-        json_decref(d);
-        return value_diff(b);
+        return json_equal(a, b) ? json_object() : value_diff(b);
+    if (d && depth > 0) {
+        size_t wd = weir_view_diff_weight(d);
+        if (wd > VALUE_WRAP && weight_capped(b, wd) < wd - VALUE_WRAP) {
+            json_decref(d);
+            return value_diff(b);
+        }
     }
     return d;
 }

@@ -293,6 +293,15 @@ const show = (v) => JSON.stringify(v);
     refused(() => check(deep), 'WEIR_VIEW_DIFF_MAX_DEPTH');
   });
 
+  test('weight is the compact JSON length', () => {
+    const r = rng(SEED + 4);
+    for (let c = 0; c < CASES; c++) {
+      const v = gen(r, 4);
+      assert.equal(V.weight(v), Buffer.byteLength(JSON.stringify(v)), show(v));
+    }
+    assert.equal(V.weight([-7, 0, -10, '😀', {}]), Buffer.byteLength(JSON.stringify([-7, 0, -10, '😀', {}])));
+  });
+
   test('make then apply gives the new value', () => {
     const r = rng(SEED);
     for (let c = 0; c < CASES; c++) {

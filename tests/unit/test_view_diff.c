@@ -727,6 +727,22 @@ Test(view_diff, composed_size_is_bounded_by_the_values) {
     cr_log_info("compose: worst nodes(pending) / (nodes(old) + nodes(new)) = %.2f", worst);
 }
 
+/* weight is the length of the compact JSON text (no escapes needed here). */
+Test(view_diff, weight_is_the_compact_json_length) {
+    uint64_t seed = seed_of_run() + 6;
+    rng r = {seed};
+    json_t *edge = json_pack("[I,I,i,i,i,s,{}]", (json_int_t)INT64_MIN, (json_int_t)INT64_MAX, -7, 0, -10, "\xf0\x9f\x98\x80");
+    for (int c = 0; c <= CASES; c++) {
+        json_t *v = c < CASES ? gen(&r, 4) : json_incref(edge);
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        cr_assert_eq(weir_view_diff_weight(v), strlen(text), "seed %" PRIu64 " case %d: %s", seed, c, text);
+        cr_assert_eq(weir_view_diff_nodes(v) > 0, 1);
+        free(text);
+        json_decref(v);
+    }
+    json_decref(edge);
+}
+
 /* The fast path for canonical inputs gives what the checked one gives. */
 Test(view_diff, compose_canonical_agrees_with_compose) {
     uint64_t seed = seed_of_run() + 5;
