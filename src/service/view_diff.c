@@ -165,6 +165,18 @@ static int set_new(json_t *obj, const char *key, json_t *v) {
     return json_object_set_new(obj, key, v);
 }
 
+/* A shallow copy of an object (jansson's json_copy drops members it
+ * cannot insert when out of memory); NULL when out of memory. */
+static json_t *object_copy(json_t *o) {
+    json_t *c = json_object(), *v;
+    const char *k;
+    json_object_foreach(o, k, v) if (c && json_object_set(c, k, v)) {
+        json_decref(c);
+        c = NULL;
+    }
+    return c;
+}
+
 static json_t *value_diff(json_t *v) {
     json_t *d = json_object();
     if (d && json_object_set(d, "value", v)) {
@@ -480,7 +492,7 @@ static int apply_list(json_t *a, json_t *d, json_t **out, vpath *p, weir_error *
 
 static int apply_object(json_t *a, json_t *d, json_t **out, vpath *p, weir_error *err) {
     if (!json_is_object(a)) return fail(err, p, "an object diff does not fit %s", type_name(a));
-    json_t *res = json_copy(a);
+    json_t *res = object_copy(a);
     if (!res) return nomem(err);
     int rc = 0;
     const char *k;
@@ -806,8 +818,8 @@ static json_t *encode_object(json_t *set, json_t *patch, json_t *rm) {
 }
 
 static int compose_object(json_t *d1, json_t *d2, bool canon, json_t **out, vpath *p, weir_error *err) {
-    json_t *set = json_copy(json_object_get(d1, "set")), *patch = json_object(), *rm = json_object();
-    if (!set) set = json_object();
+    json_t *set1 = json_object_get(d1, "set");
+    json_t *set = set1 ? object_copy(set1) : json_object(), *patch = json_object(), *rm = json_object();
     int rc = set && patch && rm ? 0 : nomem(err);
     const char *k;
     json_t *v;

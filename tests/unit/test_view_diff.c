@@ -776,7 +776,8 @@ Test(view_diff_oom, every_allocation_failure_is_clean) {
     json_t *a = parse("{\"s\":\"running\",\"xs\":[{\"id\":1,\"n\":[1,2]},{\"id\":2},3,4],\"gone\":1,\"o\":{\"p\":{\"q\":[1]}}}");
     json_t *b = parse("{\"s\":\"done\",\"xs\":[{\"id\":2},3,4,{\"id\":5,\"n\":[2,1]}],\"new\":[1],\"o\":{\"p\":{\"q\":[1,2]}}}");
     json_t *c = parse("{\"s\":\"done\",\"xs\":[3,4,{\"id\":5,\"n\":[2,1,0]}],\"o\":{\"p\":{}}}");
-    json_t *d1 = make(a, b), *d2 = make(b, c);
+    json_t *d1 = make(a, b), *d2 = make(b, c), *want[5] = {make(a, c), apply_ok(a, d1), compose_ok(d1, d2), NULL, NULL};
+    want[3] = json_incref(want[2]);
     const char *what[] = {"make", "apply", "compose", "compose_canonical", "check"};
     for (int op = 0; op < 5; op++) {
         bool done = false;
@@ -796,6 +797,8 @@ Test(view_diff_oom, every_allocation_failure_is_clean) {
                 cr_assert_eq(fa_live(), 0, "%s, allocation %zu: a failure leaks", what[op], n);
                 continue;
             }
+            cr_assert(op == 4 || json_equal(out, want[op]), "%s, allocation %zu: succeeded with %s, want %s", what[op], n,
+                      dump(out), dump(want[op]));
             json_decref(out);
             cr_assert_eq(fa_live(), 0, "%s leaks", what[op]);
             done = attempts < n;
@@ -803,6 +806,7 @@ Test(view_diff_oom, every_allocation_failure_is_clean) {
         cr_assert(done, "%s never completed", what[op]);
     }
     fa_install(0, 0);
+    for (int op = 0; op < 4; op++) json_decref(want[op]);
     json_decref(a);
     json_decref(b);
     json_decref(c);
