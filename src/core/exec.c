@@ -166,7 +166,9 @@ int weir__exec_push(weir_exec *e, uint32_t node, uint32_t port, json_t *value, u
     uint32_t m = e->msg_free;
     weir_msg *msg = &e->msgs[m];
     e->msg_free = msg->next;
-    msg->value = json_incref(value);
+    if (value == e->cur_value) e->cur_value = NULL; /* invoke's reference, handed on */
+    else json_incref(value);
+    msg->value = value;
     msg->next = WEIR_NONE;
     msg->port = port;
     msg->origin = origin;
@@ -282,9 +284,11 @@ static void invoke(weir_exec *e, uint32_t v) {
             t0 = clock(clock_ud);
         }
     }
+    e->cur_value = msg.value;
     int rc = c->process(&in->ctx, msg.port, msg.value);
     if (clock) latency_sample(e, in, clock(clock_ud) - t0);
-    json_decref(msg.value);
+    json_decref(e->cur_value); /* unless a push took it over */
+    e->cur_value = NULL;
     if (rc < 0 && !e->fail_pending) {
         char buf[256];
         snprintf(buf, sizeof buf, "node \"%s\" (%s) failed: %s", e->g->nodes[v].id, c->id, weir_strerror(rc));

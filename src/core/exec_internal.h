@@ -144,6 +144,11 @@ struct weir_exec {
     uint64_t max_trace_hops; /* MAX_TRACE_HOPS: trace entries per inject */
     bool wave_cut;
     uint32_t cur_node, cur_origin;
+    /* The reference to the value being processed that invoke holds; the
+     * first push of that same value takes it over instead of taking a new
+     * one (a value passed on saves an atomic incref and decref per hop).
+     * NULL outside invoke, or once taken. */
+    json_t *cur_value;
     bool fail_pending;
     bool cleaning; /* inside cleanup callbacks */
     json_t *fail_error;
