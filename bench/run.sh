@@ -9,6 +9,8 @@ if [[ -x "$build/bench/bench_expr" ]]; then
   echo "== expressions"
   "$build/bench/bench_expr"
 fi
+echo "== weir run end to end"
+"$(dirname "$0")/run_chain.sh" "$build"
 echo "== virtual runtime (in-process)"
 "$build/bench/bench_virtual"
 echo "== service over loopback"
