@@ -18,6 +18,13 @@
  * whatever the input; keeping every output (the code before) took over
  * 100 MB. */
 #define RSS_BOUND_MB 40
+/* Under AddressSanitizer freed memory sits in its quarantine (hundreds of
+ * MB): resident size says nothing there, so only the plain build checks it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CHECK_RSS 0
+#else
+#define CHECK_RSS 1
+#endif
 
 static char *graph, *input;
 
@@ -92,7 +99,7 @@ Test(run_stream, json_lines_come_in_order_and_memory_stays_flat) {
     }
     cr_assert_eq(n, INJECTS + 1);
     cr_assert(summary);
-    cr_assert_lt(peak, RSS_BOUND_MB, "peak RSS %ld MB for %d outputs", peak, INJECTS);
+    if (CHECK_RSS) cr_assert_lt(peak, RSS_BOUND_MB, "peak RSS %ld MB for %d outputs", peak, INJECTS);
     free(out);
 }
 
@@ -107,7 +114,7 @@ Test(run_stream, text_outputs_are_not_kept_either) {
     }
     cr_assert_not_null(line = next_line(&p));
     cr_assert_str_eq(line, "state: completed");
-    cr_assert_lt(peak, RSS_BOUND_MB, "peak RSS %ld MB for %d outputs", peak, INJECTS);
+    if (CHECK_RSS) cr_assert_lt(peak, RSS_BOUND_MB, "peak RSS %ld MB for %d outputs", peak, INJECTS);
     free(out);
 }
 
