@@ -176,6 +176,7 @@ static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, jso
                                                  json_object_get(data, "message"), "meta",
                                                  json_object_get(data, "meta")));
         } else {
+            fflush(stdout); /* a log line on stderr comes after the outputs before it (2>&1) */
             fprintf(stderr, "log %s %s: ", json_string_value(json_object_get(data, "level")),
                     json_string_value(json_object_get(data, "nodeId")));
             const char *msg = json_string_value(json_object_get(data, "message"));
@@ -233,6 +234,7 @@ static int do_inject(run_state *rs, weir_realtime *rt, const char *node, const c
     weir_error err;
     int rc = weir_exec_inject(rs->exec, &in, weir_realtime_now(rt), NULL, &err);
     if (rc) {
+        fflush(stdout);
         if (file) fprintf(stderr, "weir run: %s line %zu: %s\n", file, line, err.message);
         else fprintf(stderr, "weir run: %s\n", err.message);
         return rc == WEIR_ESTATE ? EXIT_FAILED : EXIT_USAGE;

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -145,6 +147,47 @@ Test(run_stream, an_output_is_seen_before_the_run_ends) {
     cr_assert_eq(pclose(p), 0);
     unlink(g);
     free(g);
+}
+
+/* With --input - from a pipe, an output is written before run waits for
+ * the next line: a tool on the other side can answer it. */
+Test(run_stream, outputs_of_piped_input_are_seen_before_the_next_line) {
+    int in[2], out[2];
+    cr_assert_eq(pipe(in), 0);
+    cr_assert_eq(pipe(out), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execl(WEIR_BINARY, "weir", "run", graph, "--input", "-", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    static const char l1[] = "{\"nodeId\":\"a\",\"value\":1}\n", l2[] = "{\"nodeId\":\"a\",\"value\":2}\n";
+    cr_assert_eq(write(in[1], l1, sizeof l1 - 1), (ssize_t)(sizeof l1 - 1));
+    struct pollfd p = {.fd = out[0], .events = POLLIN};
+    int ready = poll(&p, 1, 20000); /* the answer comes at once; 20 s is a failure, not a wait */
+    char buf[4096];
+    ssize_t n = ready == 1 ? read(out[0], buf, sizeof buf - 1) : 0;
+    buf[n > 0 ? n : 0] = '\0';
+    cr_assert_str_eq(buf, "a:out 1\n", "the first output was not written while run waited for more input");
+    cr_assert_eq(write(in[1], l2, sizeof l2 - 1), (ssize_t)(sizeof l2 - 1));
+    close(in[1]);
+    size_t len = 0;
+    while (len < sizeof buf - 1 && (n = read(out[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)n;
+    buf[len] = '\0';
+    close(out[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    static const char rest[] = "a:out 2\nstate: completed\n";
+    cr_assert(strncmp(buf, rest, sizeof rest - 1) == 0, "%s", buf);
 }
 
 Test(run_stream, trace_lines_only_with_trace) {
