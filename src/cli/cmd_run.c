@@ -3,8 +3,8 @@
  *
  * Drives one execution on the realtime runtime: start, feed the injects,
  * wait until it completes, fails or goes idle; outputs are printed as they
- * happen (run_io.c) and kept only for --json.  With
- * --virtual, on the virtual runtime instead (cmd_virtual.c). */
+ * happen (run_io.c) and kept only for --json.  With --virtual, on the
+ * virtual runtime instead (cmd_virtual.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -225,8 +225,8 @@ static void on_finished(void *ud, weir_exec *e) {
     ((run_state *)ud)->finished = true;
 }
 
-/* Inject one value; failures are reported (with where: the file and its
- * line, or NULL) and end the run. */
+/* Inject one value; a failure is reported (with the file and line it came
+ * from, unless file is NULL) and ends the run. */
 static int do_inject(run_state *rs, weir_realtime *rt, const char *node, const char *port, json_t *value,
                      const char *file, size_t line) {
     unsigned flags = rs->trace ? WEIR_INJECT_TRACE : 0;
@@ -303,6 +303,7 @@ static int feed_file(run_state *rs, weir_realtime *rt, uv_loop_t *loop, const ch
             port = json_string_value(json_object_get(msg, "port"));
             value = json_object_get(msg, "value");
             if (!node || !value) {
+                fflush(stdout);
                 fprintf(stderr, "weir run: %s line %zu: each line must be {\"nodeId\": \"...\", \"port\": \"...\", "
                                 "\"value\": ...}%s%s\n", path, lineno, msg ? "" : " — ", msg ? "" : je.text);
                 json_decref(msg);
@@ -378,8 +379,8 @@ static bool env_true(const char *name) {
 }
 
 int weir_cmd_run(int argc, char **argv) {
-    enum { OPT_JSON = 256, OPT_JSON_LINES, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP, OPT_MOCKS,
-           OPT_TICK, OPT_WAVE, OPT_XSTEPS, OPT_XBYTES };
+    enum { OPT_JSON = 256, OPT_JSON_LINES, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP,
+           OPT_MOCKS, OPT_TICK, OPT_WAVE, OPT_XSTEPS, OPT_XBYTES };
     static const struct option opts[] = {{"inject", required_argument, NULL, 'i'},
                                          {"input", required_argument, NULL, 'f'},
                                          {"json", no_argument, NULL, OPT_JSON},

@@ -90,8 +90,8 @@ Test(run_stream, json_lines_come_in_order_and_memory_stays_flat) {
     while ((line = next_line(&p))) {
         if (n < INJECTS) {
             char want[128];
-            snprintf(want, sizeof want, "{\"type\":\"output\",\"tick\":%ld,\"node\":\"a\",\"port\":\"out\",\"value\":%ld}",
-                     n + 1, n);
+            snprintf(want, sizeof want,
+                     "{\"type\":\"output\",\"tick\":%ld,\"node\":\"a\",\"port\":\"out\",\"value\":%ld}", n + 1, n);
             cr_assert_str_eq(line, want, "line %ld", n + 1);
         } else {
             cr_assert(strncmp(line, "{\"type\":\"summary\",\"state\":\"completed\"", 37) == 0, "%s", line);
@@ -128,7 +128,8 @@ Test(run_stream, an_output_is_seen_before_the_run_ends) {
                             "{\"id\":\"a\",\"component\":\"symbia.core.passthrough\"},"
                             "{\"id\":\"now\",\"component\":\"symbia.core.passthrough\"},"
                             "{\"id\":\"later\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":2000}}],"
-                            "\"edges\":[{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"now\",\"port\":\"in\"}},"
+                            "\"edges\":["
+                            "{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"now\",\"port\":\"in\"}},"
                             "{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"later\",\"port\":\"in\"}}]}");
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s run %s --inject a=1 --json-lines", WEIR_BINARY, g);
@@ -191,7 +192,8 @@ Test(run_stream, outputs_of_piped_input_are_seen_before_the_next_line) {
 }
 
 Test(run_stream, trace_lines_only_with_trace) {
-    proc_result r = proc_run(WEIR_BINARY " run " EX "filter-split.json --inject 'orders={\"total\": 250}' --json-lines");
+    proc_result r =
+        proc_run(WEIR_BINARY " run " EX "filter-split.json --inject 'orders={\"total\": 250}' --json-lines");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert_null(strstr(r.out, "\"type\":\"trace\""), "%s", r.out);
     cr_assert(strstr(r.out, "\"type\":\"output\""), "%s", r.out);
