@@ -9,6 +9,8 @@ if [[ -x "$build/bench/bench_expr" ]]; then
   echo "== expressions"
   "$build/bench/bench_expr"
 fi
+echo "== weir run end to end"
+"$(dirname "$0")/run_chain.sh" "$build"
 if [[ -x "$build/bench/bench_journal" ]]; then
   echo "== input journal (SQLite, group commit)"
   "$build/bench/bench_journal"

@@ -44,9 +44,9 @@ int cli_parse_inject(const char *arg, const char *flag, char **node, char **port
 
 /* Longest edit distance at which cli_suggest still suggests. */
 #define CLI_SUGGEST_MAX_DISTANCE 2
-/* The candidate `given` was probably meant to be: the only one it is a
- * prefix of, else the one nearest by Damerau–Levenshtein (optimal string
- * alignment) distance, when at most CLI_SUGGEST_MAX_DISTANCE, shorter than
+/* The candidate `given` was probably meant to be: the one it equals, else
+ * the only one it is a prefix of, else the one nearest by
+ * Damerau–Levenshtein (optimal string alignment) distance, when at most CLI_SUGGEST_MAX_DISTANCE, shorter than
  * `given`, and not tied.  Case and '_' / '-' do not count.  NULL if none
  * (or several share the prefix).  BORROWED from candidates. */
 const char *cli_suggest(const char *given, const char *const *candidates, size_t n);

@@ -1,11 +1,14 @@
-/* weir run GRAPH [--inject NODE[:PORT]=JSON]... [--input FILE.jsonl] [--json] [--trace]
+/* weir run GRAPH [--inject NODE[:PORT]=JSON]... [--input FILE.jsonl] [--json | --json-lines] [--trace]
  *              [--virtual [--scenario FILE | --step] [--mocks FILE] [--tick-ms MS]]
  *
  * Drives one execution on the realtime runtime: start, feed the injects,
- * wait until it completes, fails or goes idle, print what happened.  With
- * --virtual, on the virtual runtime instead (cmd_virtual.c). */
+ * wait until it completes, fails or goes idle; outputs are printed as they
+ * happen (run_io.c) and kept only for --json.  With --virtual, on the
+ * virtual runtime instead (cmd_virtual.c). */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <stdio_ext.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "cli/run_io.h"
 #include "cli/virtual.h"
 #include "net/logline.h"
 
@@ -20,9 +24,16 @@ static const char HELP[] =
     "Usage: weir run GRAPH [options]\n"
     "\n"
     "Start an execution of GRAPH (JSON or YAML), inject messages, wait until it\n"
-    "completes, fails or goes idle (nothing in flight), then print the terminal\n"
-    "outputs, the final state and the metrics. Timers (delay, accumulator flushMs)\n"
-    "and HTTP requests run for real on the event loop.\n"
+    "completes, fails or goes idle (nothing in flight), then print the final state\n"
+    "and the metrics. Timers (delay, accumulator flushMs) and HTTP requests run for\n"
+    "real on the event loop.\n"
+    "\n"
+    "Output streams: each terminal output is printed when it is produced (text or\n"
+    "--json-lines; to a pipe or file in 64 KB writes, and whatever is pending\n"
+    "whenever run waits for input, timers or requests), and nothing is kept, so\n"
+    "memory stays flat however long --input is; --input is read a line at a time.\n"
+    "--json is the exception: one document at the end, so it keeps every output,\n"
+    "log and trace until then.\n"
     "\n"
     "Options:\n"
     "  -i, --inject NODE[:PORT]=VALUE inject a value (repeatable; PORT defaults to the\n"
@@ -32,8 +43,15 @@ static const char HELP[] =
     "                                 string: name=alice, msg='\"{not json\"'\n"
     "  -f, --input FILE.jsonl         inject every line of FILE: {\"nodeId\", \"port\", \"value\"}\n"
     "                                 ('-' reads stdin; a progress bar shows on a terminal)\n"
-    "      --json                     print one JSON document instead of text\n"
-    "      --trace                    print every hop (tick, from, to, value)\n"
+    "      --json                     print one JSON document at the end instead of text\n"
+    "                                 (keeps every output, log and trace in memory)\n"
+    "      --json-lines               print one JSON object per line as it happens:\n"
+    "                                 {\"type\":\"output\", tick, node, port, value},\n"
+    "                                 {\"type\":\"log\", ...}, {\"type\":\"trace\", ...}, and\n"
+    "                                 last {\"type\":\"summary\", state, idle, injected,\n"
+    "                                 metrics, error?}\n"
+    "      --trace                    print every hop of each inject (tick, from, to,\n"
+    "                                 value) when everything it caused has settled\n"
     "      --timeout MS               fail the execution after MS milliseconds\n"
     "                                 (default: DEFAULT_EXECUTION_TIMEOUT or 300000; 0 = none)\n"
     "      --allow-private            let http-request reach loopback/private addresses\n"
@@ -70,7 +88,9 @@ static const char HELP[] =
     "                                 the next tick, in request order; run waits for it.\n"
     "\n"
     "Environment: DEFAULT_EXECUTION_TIMEOUT (ms), ENABLE_METRICS=false (no latency\n"
-    "measurement), EGRESS_ALLOW_PRIVATE, EGRESS_ALLOWLIST (comma-separated hosts).\n"
+    "measurement; by default it is sampled: a node's first invocation, every one\n"
+    "while it takes 1 us or more, else about 1 in 32), EGRESS_ALLOW_PRIVATE,\n"
+    "EGRESS_ALLOWLIST (comma-separated hosts).\n"
     "\n"
     "Exit status: 0 completed or idle, 1 failed, 2 invalid graph or usage.\n"
     "\n"
@@ -78,38 +98,85 @@ static const char HELP[] =
     "  weir run examples/quick-reference.json --inject input=21\n"
     "  weir run examples/filter-split.json --inject 'orders={\"total\": 250}' --trace\n"
     "  weir run examples/accumulator-batch.json --input examples/accumulator-batch.jsonl --json\n"
+    "  weir run examples/quick-reference.json --input big.jsonl --json-lines | jq .value\n"
     "  weir run examples/double-capture/payment.json --virtual \\\n"
     "           --scenario examples/double-capture/race.yaml\n"
     "  weir run examples/merge-diamond.json --virtual --step --inject 'source={\"celsius\": 100}'\n";
 
 typedef struct run_state {
     weir_exec *exec;
-    bool json, trace, finished;
+    bool json, json_lines, trace, finished;
+    /* --json only (one document at the end): what it must hold until then */
     json_t *outputs; /* [{tick, node, port, value}] in order */
-    json_t *traces;  /* [{injectId, trace}] */
+    json_t *traces;  /* [{inject, hops, trace, traceTruncated?}] */
     json_t *logs;
+    cli_line line;   /* the line being printed (text, --json-lines) */
     size_t injected;
 } run_state;
+
+/* Text: `node:port value`.  --json-lines: {"type":"output", tick, node,
+ * port, value}.  Written as it happens, one fwrite per line. */
+static void print_output(run_state *rs, json_t *data) {
+    cli_line *l = &rs->line;
+    const char *node = json_string_value(json_object_get(data, "nodeId"));
+    const char *port = json_string_value(json_object_get(data, "port"));
+    json_t *value = json_object_get(data, "value");
+    if (!node || !port || !value) return;
+    if (rs->json_lines) {
+        cli_line_lit(l, "{\"type\":\"output\",\"tick\":");
+        cli_line_json(l, json_object_get(data, "tick"));
+        cli_line_lit(l, ",\"node\":");
+        cli_line_json_str(l, node);
+        cli_line_lit(l, ",\"port\":");
+        cli_line_json_str(l, port);
+        cli_line_lit(l, ",\"value\":");
+        cli_line_json(l, value);
+        cli_line_lit(l, "}\n");
+    } else {
+        cli_line_str(l, node);
+        cli_line_lit(l, ":");
+        cli_line_str(l, port);
+        cli_line_lit(l, " ");
+        cli_line_json(l, value);
+        cli_line_lit(l, "\n");
+    }
+    cli_line_write(l, stdout);
+}
+
+/* One JSON object as a line of --json-lines, {"type": type, ...fields}. */
+static void print_json_line(run_state *rs, const char *type, json_t *fields /* STOLEN */) {
+    json_t *o = json_pack("{s:s}", "type", type);
+    if (o && fields) json_object_update(o, fields);
+    json_decref(fields);
+    if (!o) return;
+    cli_line_json(&rs->line, o);
+    cli_line_lit(&rs->line, "\n");
+    cli_line_write(&rs->line, stdout);
+    json_decref(o);
+}
 
 static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
     (void)e;
     (void)seq;
     run_state *rs = ud;
     if (strcmp(name, "output") == 0) {
-        json_t *o = json_pack("{s:O,s:O,s:O,s:O}", "tick", json_object_get(data, "tick"), "node",
-                              json_object_get(data, "nodeId"), "port", json_object_get(data, "port"), "value",
-                              json_object_get(data, "value"));
-        json_array_append_new(rs->outputs, o);
-        if (!rs->json) {
-            char *v = json_dumps(json_object_get(data, "value"), JSON_ENCODE_ANY | JSON_COMPACT);
-            printf("%s:%s %s\n", json_string_value(json_object_get(data, "nodeId")),
-                   json_string_value(json_object_get(data, "port")), v ? v : "?");
-            free(v);
-        }
+        if (rs->json)
+            json_array_append_new(rs->outputs, json_pack("{s:O,s:O,s:O,s:O}", "tick", json_object_get(data, "tick"),
+                                                         "node", json_object_get(data, "nodeId"), "port",
+                                                         json_object_get(data, "port"), "value",
+                                                         json_object_get(data, "value")));
+        else print_output(rs, data);
     } else if (strcmp(name, "log") == 0) {
         if (rs->json) {
             json_array_append(rs->logs, data);
+        } else if (rs->json_lines) {
+            print_json_line(rs, "log", json_pack("{s:O,s:O,s:O,s:O,s:O*}", "tick", json_object_get(data, "tick"),
+                                                 "node", json_object_get(data, "nodeId"), "level",
+                                                 json_object_get(data, "level"), "message",
+                                                 json_object_get(data, "message"), "meta",
+                                                 json_object_get(data, "meta")));
         } else {
+            fflush(stdout); /* a log line on stderr comes after the outputs before it (2>&1) */
             fprintf(stderr, "log %s %s: ", json_string_value(json_object_get(data, "level")),
                     json_string_value(json_object_get(data, "nodeId")));
             const char *msg = json_string_value(json_object_get(data, "message"));
@@ -140,14 +207,17 @@ static void on_settled(void *ud, weir_exec *e, const weir_settled *s) {
     (void)e;
     run_state *rs = ud;
     if (!s->trace) return;
-    if (rs->json)
-        json_array_append_new(rs->traces, json_pack("{s:I,s:I,s:O,s:o*}", "inject",
-                                                     (json_int_t)(s->inject_id & 0xffffffffu), "hops",
-                                                     (json_int_t)s->hops, "trace", s->trace, "traceTruncated",
-                                                     s->trace_cut ? json_pack("{s:s,s:I}", "limit", "MAX_TRACE_HOPS",
-                                                                              "maxTraceHops", (json_int_t)s->trace_cut)
-                                                                  : NULL));
-    else print_trace(s);
+    if (!rs->json && !rs->json_lines) {
+        print_trace(s);
+        return;
+    }
+    json_t *t = json_pack("{s:I,s:I,s:O,s:o*}", "inject", (json_int_t)(s->inject_id & 0xffffffffu), "hops",
+                          (json_int_t)s->hops, "trace", s->trace, "traceTruncated",
+                          s->trace_cut ? json_pack("{s:s,s:I}", "limit", "MAX_TRACE_HOPS", "maxTraceHops",
+                                                   (json_int_t)s->trace_cut)
+                                       : NULL);
+    if (rs->json) json_array_append_new(rs->traces, t);
+    else print_json_line(rs, "trace", t);
 }
 
 static void on_finished(void *ud, weir_exec *e) {
@@ -155,20 +225,31 @@ static void on_finished(void *ud, weir_exec *e) {
     ((run_state *)ud)->finished = true;
 }
 
-/* Inject one value; failures are reported and end the run. */
+/* Inject one value; a failure is reported (with the file and line it came
+ * from, unless file is NULL) and ends the run. */
 static int do_inject(run_state *rs, weir_realtime *rt, const char *node, const char *port, json_t *value,
-                     const char *where) {
+                     const char *file, size_t line) {
     unsigned flags = rs->trace ? WEIR_INJECT_TRACE : 0;
     weir_inject in = {.node = node, .port = port, .value = value, .flags = flags};
     weir_error err;
-    weir_inject_ack ack;
-    int rc = weir_exec_inject(rs->exec, &in, weir_realtime_now(rt), &ack, &err);
+    int rc = weir_exec_inject(rs->exec, &in, weir_realtime_now(rt), NULL, &err);
     if (rc) {
-        fprintf(stderr, "weir run: %s%s%s\n", where ? where : "", where ? ": " : "", err.message);
+        fflush(stdout);
+        if (file) fprintf(stderr, "weir run: %s line %zu: %s\n", file, line, err.message);
+        else fprintf(stderr, "weir run: %s\n", err.message);
         return rc == WEIR_ESTATE ? EXIT_FAILED : EXIT_USAGE;
     }
     rs->injected++;
     return 0;
+}
+
+/* Would reading f not wait?  True when stdout holds nothing to flush anyway;
+ * else whether f's descriptor is readable (a line still in f's buffer may
+ * flush early: harmless). */
+static bool input_ready(FILE *f) {
+    if (__fpending(stdout) == 0) return true; /* nothing to flush anyway */
+    struct pollfd p = {.fd = fileno(f), .events = POLLIN};
+    return poll(&p, 1, 0) == 1;
 }
 
 static void progress(size_t lines, size_t done, size_t total, bool final) {
@@ -179,6 +260,13 @@ static void progress(size_t lines, size_t done, size_t total, bool final) {
     fflush(stderr);
 }
 
+/* How many lines of --input may be injected between two turns of the
+ * event loop while no effect is pending (timers and requests in flight make
+ * it turn after every line). */
+#define FEED_LOOP_EVERY 64
+
+/* Inject every line of path ('-': stdin), one line at a time: the file is
+ * never held whole. */
 static int feed_file(run_state *rs, weir_realtime *rt, uv_loop_t *loop, const char *path) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
@@ -191,33 +279,45 @@ static int feed_file(run_state *rs, weir_realtime *rt, uv_loop_t *loop, const ch
         fseek(f, 0, SEEK_SET);
     }
     bool bar = cli_isatty(stderr) && total > 0;
+    bool piped = f == stdin && !cli_isatty(stdin);
     struct timespec last = {0, 0};
     char *line = NULL;
     size_t cap = 0, lineno = 0, done = 0;
     ssize_t n;
     int rc = 0;
-    while (rc == 0 && (n = getline(&line, &cap, f)) != -1) {
+    for (;;) {
+        /* About to wait for more input: what was printed goes out first. */
+        if (piped && !input_ready(f)) fflush(stdout);
+        if ((n = getline(&line, &cap, f)) == -1) break;
         lineno++;
         done += (size_t)n;
         if (strspn(line, " \t\r\n") == (size_t)n) continue;
-        json_error_t je;
-        json_t *msg = json_loads(line, 0, &je);
-        char where[300];
-        snprintf(where, sizeof where, "%s line %zu", path, lineno);
-        if (!json_is_object(msg) || !json_is_string(json_object_get(msg, "nodeId")) ||
-            !json_object_get(msg, "value")) {
-            fprintf(stderr, "weir run: %s: each line must be {\"nodeId\": \"...\", \"port\": \"...\", \"value\": ...}%s%s\n",
-                    where, msg ? "" : " — ", msg ? "" : je.text);
-            json_decref(msg);
-            rc = EXIT_USAGE;
-            break;
+        const char *node, *port;
+        json_t *msg = NULL, *value;
+        if (cli_inject_line(line, (size_t)n, &node, &port, &value) == 0) {
+            msg = value; /* the reference to drop */
+        } else {
+            json_error_t je;
+            msg = json_loadb(line, (size_t)n, 0, &je);
+            node = json_string_value(json_object_get(msg, "nodeId"));
+            port = json_string_value(json_object_get(msg, "port"));
+            value = json_object_get(msg, "value");
+            if (!node || !value) {
+                fflush(stdout);
+                fprintf(stderr, "weir run: %s line %zu: each line must be {\"nodeId\": \"...\", \"port\": \"...\", "
+                                "\"value\": ...}%s%s\n", path, lineno, msg ? "" : " — ", msg ? "" : je.text);
+                json_decref(msg);
+                rc = EXIT_USAGE;
+                break;
+            }
         }
-        rc = do_inject(rs, rt, json_string_value(json_object_get(msg, "nodeId")),
-                       json_string_value(json_object_get(msg, "port")), json_object_get(msg, "value"), where);
+        rc = do_inject(rs, rt, node, port, value, path, lineno);
         json_decref(msg);
-        uv_run(loop, UV_RUN_NOWAIT); /* let timers and requests progress */
+        if (rc) break;
+        if (lineno % FEED_LOOP_EVERY == 0 || weir_exec_pending_effects(rs->exec))
+            uv_run(loop, UV_RUN_NOWAIT); /* let timers and requests progress */
         if (rs->finished) break;
-        if (bar) {
+        if (bar && lineno % FEED_LOOP_EVERY == 0) {
             struct timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
             if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 > 100) {
@@ -237,6 +337,13 @@ static void print_summary(run_state *rs, weir_realtime *rt) {
     weir_state st = weir_exec_state(e);
     bool idle = !weir_state_finished(st);
     json_t *metrics = weir_exec_metrics(e, weir_realtime_now(rt));
+    if (rs->json_lines) {
+        json_t *sum = json_pack("{s:s,s:b,s:I,s:o}", "state", weir_state_name(st), "idle", idle, "injected",
+                                (json_int_t)rs->injected, "metrics", metrics);
+        if (sum && weir_exec_error(e)) json_object_set(sum, "error", weir_exec_error(e));
+        print_json_line(rs, "summary", sum);
+        return;
+    }
     if (rs->json) {
         json_t *out = json_pack("{s:s,s:b,s:I,s:O,s:o}", "state", weir_state_name(st), "idle", idle, "injected",
                                 (json_int_t)rs->injected, "outputs", rs->outputs, "metrics", metrics);
@@ -272,11 +379,12 @@ static bool env_true(const char *name) {
 }
 
 int weir_cmd_run(int argc, char **argv) {
-    enum { OPT_JSON = 256, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP, OPT_MOCKS,
-           OPT_TICK, OPT_WAVE, OPT_XSTEPS, OPT_XBYTES };
+    enum { OPT_JSON = 256, OPT_JSON_LINES, OPT_TRACE, OPT_TIMEOUT, OPT_PRIVATE, OPT_VIRTUAL, OPT_SCENARIO, OPT_STEP,
+           OPT_MOCKS, OPT_TICK, OPT_WAVE, OPT_XSTEPS, OPT_XBYTES };
     static const struct option opts[] = {{"inject", required_argument, NULL, 'i'},
                                          {"input", required_argument, NULL, 'f'},
                                          {"json", no_argument, NULL, OPT_JSON},
+                                         {"json-lines", no_argument, NULL, OPT_JSON_LINES},
                                          {"trace", no_argument, NULL, OPT_TRACE},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                          {"allow-private", no_argument, NULL, OPT_PRIVATE},
@@ -290,7 +398,7 @@ int weir_cmd_run(int argc, char **argv) {
                                          {"expr-max-bytes", required_argument, NULL, OPT_XBYTES},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    run_state rs = {.outputs = json_array(), .traces = json_array(), .logs = json_array()};
+    run_state rs = {0};
     const char **injects = calloc((size_t)argc, sizeof *injects);
     size_t n_injects = 0;
     const char *input = NULL;
@@ -333,6 +441,7 @@ int weir_cmd_run(int argc, char **argv) {
         }
         case 'f': input = optarg; break;
         case OPT_JSON: rs.json = true; break;
+        case OPT_JSON_LINES: rs.json_lines = true; break;
         case OPT_TRACE: rs.trace = true; break;
         case OPT_TIMEOUT: {
             char *end;
@@ -396,6 +505,14 @@ int weir_cmd_run(int argc, char **argv) {
         code = EXIT_USAGE;
         goto out_early;
     }
+    if (rs.json && rs.json_lines) {
+        code = cli_usage_error("run", "give --json or --json-lines, not both");
+        goto out_early;
+    }
+    if (is_virtual && rs.json_lines) {
+        code = cli_usage_error("run", "--json-lines is for the realtime runtime (with --virtual, use --json)");
+        goto out_early;
+    }
     if (is_virtual && ((virt.scenario && virt.step) || input || rs.trace)) {
         fprintf(stderr, "weir run: with --virtual, give --scenario or --step (not both); --input and --trace are "
                         "for the realtime runtime\n");
@@ -442,6 +559,10 @@ int weir_cmd_run(int argc, char **argv) {
         goto out_graph;
     }
 
+    /* Outputs stream to stdout: a terminal sees each line (line buffered);
+     * a pipe or file gets them in 64 KB writes, and whatever is pending
+     * whenever run waits (for input, timers or requests). */
+    if (!cli_isatty(stdout)) setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     uv_loop_t loop;
     uv_loop_init(&loop);
     weir_realtime *rt = NULL;
@@ -459,9 +580,18 @@ int weir_cmd_run(int argc, char **argv) {
     sh.event = on_event;
     sh.settled = on_settled;
     sh.finished = on_finished;
+    if (rs.json) {
+        rs.outputs = json_array();
+        rs.traces = json_array();
+        rs.logs = json_array();
+    }
     weir_exec_options eo = {.id = "run", .timeout_ms = timeout, .default_timeout_ms = default_timeout,
                             .max_wave_hops = virt.max_wave_hops};
-    if (weir_exec_create(g, &eo, &sh, &rs.exec, &err) || weir_exec_start(rs.exec, weir_realtime_now(rt), &err)) {
+    int rc = weir_exec_create(g, &eo, &sh, &rs.exec, &err);
+    /* Build only the events printed: outputs and logs.  --trace prints each
+     * inject's own trace (WEIR_INJECT_TRACE), never per-hop events. */
+    if (!rc) weir_exec_listen_mask(rs.exec, WEIR_EV_OUTPUT | WEIR_EV_LOG);
+    if (rc || weir_exec_start(rs.exec, weir_realtime_now(rt), &err)) {
         fprintf(stderr, "weir run: %s\n", err.message);
         code = EXIT_FAILED;
         goto out_exec;
@@ -476,7 +606,7 @@ int weir_cmd_run(int argc, char **argv) {
             code = EXIT_USAGE;
             break;
         }
-        code = do_inject(&rs, rt, node, port, value, NULL);
+        code = do_inject(&rs, rt, node, port, value, NULL, 0);
         free(node);
         free(port);
         json_decref(value);
@@ -485,7 +615,10 @@ int weir_cmd_run(int argc, char **argv) {
     if (code == EXIT_OK && input && !rs.finished) code = feed_file(&rs, rt, &loop, input);
     if (held && !rs.finished) weir_exec_hold(rs.exec, false, weir_realtime_now(rt), NULL);
     /* Wait for effects to settle: completed, failed, or idle. */
-    while (code == EXIT_OK && !rs.finished && !weir_exec_idle(rs.exec)) uv_run(&loop, UV_RUN_ONCE);
+    while (code == EXIT_OK && !rs.finished && !weir_exec_idle(rs.exec)) {
+        fflush(stdout); /* what was printed is seen while waiting for timers and requests */
+        uv_run(&loop, UV_RUN_ONCE);
+    }
     if (code == EXIT_OK) {
         print_summary(&rs, rt);
         if (weir_exec_state(rs.exec) == WEIR_STATE_FAILED) code = EXIT_FAILED;
@@ -504,5 +637,6 @@ out_early:
     json_decref(rs.outputs);
     json_decref(rs.traces);
     json_decref(rs.logs);
+    cli_line_free(&rs.line);
     return code;
 }

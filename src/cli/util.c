@@ -130,6 +130,7 @@ const char *cli_suggest(const char *given, const char *const *candidates, size_t
     size_t prefixed = 0;
     for (size_t i = 0; i < n; i++)
         if (is_prefix(given, candidates[i])) {
+            if (distance(given, candidates[i]) == 0) return candidates[i]; /* -json: --json, not --json-lines */
             best = candidates[i];
             prefixed++;
         }
@@ -185,9 +186,12 @@ int cli_option_error(const char *cmd, int c, int argc, char **argv, const struct
         } else if (optopt) {
             fprintf(stderr, "weir %s: option '--%s' takes no value\n", cmd, name);
         } else {
-            size_t matches = 0;
-            for (size_t i = 0; i < n; i++) matches += is_prefix(name, names[i]);
-            if (matches > 1) {
+            size_t matches = 0, exact = 0;
+            for (size_t i = 0; i < n; i++) {
+                matches += is_prefix(name, names[i]);
+                exact += distance(name, names[i]) == 0;
+            }
+            if (matches > 1 && !exact) { /* --JSON is --json misspelt, not a prefix of --json-lines too */
                 fprintf(stderr, "weir %s: option '--%s' is ambiguous; it could be", cmd, name);
                 size_t k = 0;
                 for (size_t i = 0; i < n; i++)

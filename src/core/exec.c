@@ -4,6 +4,7 @@
  * stepping one invocation at a time (SPEC §4.5 `step`), completion,
  * failure, timeout, settled tracking of injects.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,7 +166,9 @@ int weir__exec_push(weir_exec *e, uint32_t node, uint32_t port, json_t *value, u
     uint32_t m = e->msg_free;
     weir_msg *msg = &e->msgs[m];
     e->msg_free = msg->next;
-    msg->value = json_incref(value);
+    if (value == e->cur_value) e->cur_value = NULL; /* invoke's reference, handed on */
+    else json_incref(value);
+    msg->value = value;
     msg->next = WEIR_NONE;
     msg->port = port;
     msg->origin = origin;
@@ -215,6 +218,40 @@ static void trace_hop(weir_exec *e, weir_origin *o, const weir_msg *msg, uint32_
     weir__free(from);
 }
 
+/* ---------------------------------------------------------------- latency */
+
+/* How many invocations of a fast node to let pass untimed before the next
+ * timed one: geometric with p = 1/WEIR_LATENCY_SAMPLE, so that each
+ * invocation is timed with probability p whatever came before (an unbiased
+ * sample, however the node's durations are patterned). */
+static uint32_t latency_gap(weir_exec *e) {
+    uint64_t x = e->lat_rng; /* xorshift64 */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    e->lat_rng = x;
+    double u = (double)((x >> 11) + 1) * 0x1p-53; /* (0, 1] */
+    double gap = log(u) / log1p(-1.0 / WEIR_LATENCY_SAMPLE);
+    return gap < 65536.0 ? (uint32_t)gap : 65536u; /* (1 - p)^65536: never */
+}
+
+/* A timed invocation of node `in` took dt ns.  It stands for 1/p
+ * invocations (p: the chance it had to be timed).  After one of at least
+ * WEIR_LATENCY_FULL_NS the next invocation is timed too (p = 1); after a
+ * faster one, sampling goes on at p = 1/WEIR_LATENCY_SAMPLE. */
+static void latency_sample(weir_exec *e, weir_inst *in, int64_t dt) {
+    if (dt < 0) dt = 0;
+    int64_t w = in->lat_sampling ? WEIR_LATENCY_SAMPLE : 1;
+    in->lat_sum_ns += dt * w;
+    in->lat_weight += (uint64_t)w;
+    if (dt > in->lat_max_ns) in->lat_max_ns = dt;
+    e->lat_sum_ns += dt * w;
+    e->lat_weight += (uint64_t)w;
+    if (dt > e->lat_max_ns) e->lat_max_ns = dt;
+    in->lat_sampling = dt < WEIR_LATENCY_FULL_NS;
+    in->lat_skip = in->lat_sampling ? latency_gap(e) : 0;
+}
+
 /* Process one message from node v's inbox. */
 static void invoke(weir_exec *e, uint32_t v) {
     weir_inst *in = &e->inst[v];
@@ -236,21 +273,22 @@ static void invoke(weir_exec *e, uint32_t v) {
     if (weir__exec_wants(e, WEIR_EV_INVOKED)) weir__event_invoked(e, v, msg.port);
 
     const weir_component *c = e->g->nodes[v].comp;
-    if (e->sh.clock_ns && !e->t_valid) {
-        e->t_mark = e->sh.clock_ns(e->sh.effect_ud);
-        e->t_valid = true;
+    /* latency: this invocation is timed when the node's countdown is out */
+    int64_t (*clock)(void *) = e->sh.clock_ns, t0 = 0;
+    void *clock_ud = e->sh.effect_ud;
+    if (clock) {
+        if (in->lat_skip) {
+            in->lat_skip--;
+            clock = NULL;
+        } else {
+            t0 = clock(clock_ud);
+        }
     }
+    e->cur_value = msg.value;
     int rc = c->process(&in->ctx, msg.port, msg.value);
-    if (e->sh.clock_ns) {
-        int64_t t1 = e->sh.clock_ns(e->sh.effect_ud);
-        int64_t dt = t1 - e->t_mark;
-        e->t_mark = t1;
-        in->lat_total_ns += dt;
-        e->lat_total_ns += dt;
-        if (dt > in->lat_max_ns) in->lat_max_ns = dt;
-        if (dt > e->lat_max_ns) e->lat_max_ns = dt;
-    }
-    json_decref(msg.value);
+    if (clock) latency_sample(e, in, clock(clock_ud) - t0);
+    json_decref(e->cur_value); /* unless a push took it over */
+    e->cur_value = NULL;
     if (rc < 0 && !e->fail_pending) {
         char buf[256];
         snprintf(buf, sizeof buf, "node \"%s\" (%s) failed: %s", e->g->nodes[v].id, c->id, weir_strerror(rc));
@@ -287,7 +325,6 @@ static void wave_end(weir_exec *e) {
  * cut at MAX_WAVE_HOPS). */
 static void run_wave(weir_exec *e) {
     const uint32_t *topo = e->g->topo;
-    e->t_valid = false;
     while (e->pending_msgs && !e->fail_pending && !e->wave_cut) {
         uint32_t v = topo[e->cursor];
         if (e->inst[v].head == WEIR_NONE) {
@@ -305,7 +342,6 @@ static void drain_wave(weir_exec *e) {
     uint64_t emissions = e->emissions, invocations = e->invocations;
     e->tick++;
     wave_begin(e);
-    e->t_valid = false;
     for (uint32_t pos = 0; pos < e->g->n_nodes && !e->fail_pending && !e->wave_cut; pos++) {
         uint32_t v = e->g->topo[pos];
         while (e->inst[v].head != WEIR_NONE && !e->fail_pending && !e->wave_cut) invoke(e, v);
@@ -314,7 +350,6 @@ static void drain_wave(weir_exec *e) {
         e->cur_node = v;
         e->cur_origin = WEIR_NONE;
         int rc = c->drain(&e->inst[v].ctx);
-        e->t_valid = false;
         if (rc < 0) weir__exec_fail(e, v, "drain failed", NULL);
     }
     e->cursor = e->g->n_nodes;
@@ -601,7 +636,6 @@ static void wave_next(weir_exec *e, weir_step *out) {
     const weir_node *nd = &e->g->nodes[v];
     out->node = nd->id;
     out->port = nd->inputs[e->msgs[e->inst[v].head].port];
-    e->t_valid = false; /* the time between steps is no node's latency */
     invoke(e, v);
 }
 
@@ -687,6 +721,7 @@ int weir_exec_create(weir_graph *g, const weir_exec_options *opts, const weir_sh
     e->g = weir_graph_ref(g);
     if (shell) e->sh = *shell;
     e->listen = WEIR_EV_ALL;
+    e->lat_rng = 0x9e3779b97f4a7c15u; /* fixed: the same durations sample the same way */
     char defid[256];
     snprintf(defid, sizeof defid, "%s-exec", g->id);
     e->id = weir__strdup(o.id ? o.id : defid);

@@ -43,7 +43,13 @@ typedef struct weir_inst {
     json_t *kv;
     uint32_t head, tail; /* inbox: a FIFO list through weir_msg.next */
     uint64_t invocations, emitted, errors;
-    int64_t lat_total_ns, lat_max_ns;
+    /* latency (SPEC §3.1), sampled: see weir_shell.clock_ns.  lat_sum_ns
+     * is Σ weight × duration over timed invocations, lat_weight Σ weight
+     * (an estimate of the invocations they stand for). */
+    int64_t lat_sum_ns, lat_max_ns;
+    uint64_t lat_weight;
+    uint32_t lat_skip;  /* invocations still to let pass untimed */
+    bool lat_sampling;  /* the next timed one stands for 1/p = WEIR_LATENCY_SAMPLE (else 1) */
     bool inited;
 } weir_inst;
 
@@ -138,17 +144,20 @@ struct weir_exec {
     uint64_t max_trace_hops; /* MAX_TRACE_HOPS: trace entries per inject */
     bool wave_cut;
     uint32_t cur_node, cur_origin;
+    /* The reference to the value being processed that invoke holds; the
+     * first push of that same value takes it over instead of taking a new
+     * one (a value passed on saves an atomic incref and decref per hop).
+     * NULL outside invoke, or once taken. */
+    json_t *cur_value;
     bool fail_pending;
     bool cleaning; /* inside cleanup callbacks */
     json_t *fail_error;
-    /* latency: the end of one invocation is the start of the next within a
-     * wave, so each hop costs one clock read */
-    int64_t t_mark;
-    bool t_valid;
+    uint64_t lat_rng; /* xorshift state drawing the sampled latency gaps */
 
     /* metrics */
     uint64_t processed, emitted_edges, emissions, invocations, errors, backpressure, dropped;
-    int64_t lat_total_ns, lat_max_ns;
+    int64_t lat_sum_ns, lat_max_ns; /* over every node, as weir_inst's */
+    uint64_t lat_weight;
     int64_t started_ms, finished_ms;
     bool started;
     uint64_t seq;

@@ -141,7 +141,7 @@ json_t *weir_exec_metrics(const weir_exec *e, int64_t now_ms) {
             nodes, e->g->nodes[v].id,
             json_pack("{s:I,s:I,s:I,s:f,s:f}", "invocations", (json_int_t)in->invocations, "emitted",
                       (json_int_t)in->emitted, "errors", (json_int_t)in->errors, "avgLatencyMs",
-                      in->invocations ? ms_of(in->lat_total_ns) / (double)in->invocations : 0.0, "maxLatencyMs",
+                      in->lat_weight ? ms_of(in->lat_sum_ns) / (double)in->lat_weight : 0.0, "maxLatencyMs",
                       ms_of(in->lat_max_ns)));
     }
     char started[32] = "";
@@ -150,7 +150,7 @@ json_t *weir_exec_metrics(const weir_exec *e, int64_t now_ms) {
     return json_pack("{s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:s?,s:I,s:o}", "messagesProcessed",
                      (json_int_t)e->processed, "messagesEmitted", (json_int_t)e->emitted_edges,
                      "componentInvocations", (json_int_t)e->invocations, "avgLatencyMs",
-                     e->invocations ? ms_of(e->lat_total_ns) / (double)e->invocations : 0.0, "maxLatencyMs",
+                     e->lat_weight ? ms_of(e->lat_sum_ns) / (double)e->lat_weight : 0.0, "maxLatencyMs",
                      ms_of(e->lat_max_ns), "errorCount", (json_int_t)e->errors, "backpressureEvents",
                      (json_int_t)e->backpressure, "droppedMessages", (json_int_t)e->dropped, "queueDepth",
                      (json_int_t)e->q_len, "pendingEffects", (json_int_t)e->fx_live_user, "ticks",

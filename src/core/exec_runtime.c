@@ -35,7 +35,6 @@ int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now
     e->sh.effect = rt->effect;
     e->sh.cancel = rt->cancel;
     e->sh.clock_ns = rt->clock_ns;
-    e->t_valid = false;
     e->now = new_now_ms;
     char *name = weir__strdup(to ? to : "");
     if (name) {

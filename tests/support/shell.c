@@ -20,7 +20,11 @@ static void on_cancel(void *ud, weir_exec *e, uint64_t id) {
     json_array_append_new(((test_shell *)ud)->cancelled, json_integer((json_int_t)id));
 }
 
-static int64_t on_clock(void *ud) { return ((test_shell *)ud)->clock_ns += 1000; }
+static int64_t on_clock(void *ud) {
+    test_shell *ts = ud;
+    ts->clock_reads++;
+    return ts->clock_ns += ts->clock_step ? ts->clock_step : 1000;
+}
 
 static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
     (void)e;

@@ -18,7 +18,9 @@ typedef struct test_shell {
     json_t *cancelled; /* [id] */
     json_t *settled;   /* [{injectId, outputs, trace, hops, status, error?}] */
     int finished;
-    int64_t clock_ns;
+    int64_t clock_ns;   /* the test clock: each read advances it by clock_step */
+    int64_t clock_step; /* ns per read (0: 1000) */
+    size_t clock_reads; /* reads so far */
 } test_shell;
 
 /* with_events: install the event callback (otherwise no events are built). */

@@ -36,6 +36,13 @@ Test(cli_suggest, a_unique_prefix) {
     suggests("ti", OPTS, N_OPTS, NULL); /* timeout or tick-ms */
 }
 
+Test(cli_suggest, a_name_that_is_also_a_prefix_is_itself) {
+    static const char *const run[] = {"json", "json-lines", "trace"};
+    suggests("json", run, 3, "json"); /* -json: --json, though it begins --json-lines too */
+    suggests("JSON", run, 3, "json");
+    suggests("json-l", run, 3, "json-lines");
+}
+
 Test(cli_suggest, case_and_underscores_do_not_count) {
     static const char *const serve[] = {"port", "host", "max-body-bytes", "max-backpressure-queue"};
     suggests("PORT", serve, 4, "port");
