@@ -27,6 +27,15 @@ weir_doc_format cli_doc_format(const char *path);
 /* Read and parse a graph document (JSON or YAML by content).  NEW or NULL
  * with the reason printed. */
 json_t *cli_load_doc(const char *path);
+/* Load the graph file at path against reg, as weir_graph_load does: JSON
+ * (by its extension or its first character) straight from the text
+ * (weir_graph_load_text: nodes are parsed one at a time, so a graph of a
+ * million nodes loads in about a second), YAML through its document.  A
+ * text that does not parse is WEIR_EGRAPH with one problem (code
+ * parse-error) in opts->problems / details.  WEIR_EIO when the file cannot
+ * be read (said on stderr). */
+int cli_load_graph(const weir_registry *reg, const char *path, const weir_graph_options *opts, weir_graph **out,
+                   weir_error *err);
 /* Print a JSON value followed by a newline (indented when pretty). */
 void cli_print_json(FILE *f, json_t *v, bool pretty);
 

@@ -520,35 +520,30 @@ int weir_cmd_run(int argc, char **argv) {
         goto out_early;
     }
 
-    json_t *doc = cli_load_doc(argv[optind]);
-    if (!doc) {
-        code = EXIT_USAGE;
-        goto out_early;
-    }
     weir_registry *reg = NULL;
     weir_graph *g = NULL;
     weir_error err;
     if (weir_registry_create(&reg)) {
-        json_decref(doc);
         code = EXIT_FAILED;
         goto out_early;
     }
     json_t *problems = json_array();
     gopts.problems = problems;
-    if (weir_graph_load(reg, doc, &gopts, &g, &err)) {
-        fprintf(stderr, "weir run: %s: invalid graph\n", argv[optind]);
-        size_t i;
-        json_t *p;
-        json_array_foreach(problems, i, p) fprintf(stderr, "  - %s\n", json_string_value(p));
-        if (!json_array_size(problems)) fprintf(stderr, "  - %s\n", err.message);
+    int lrc = cli_load_graph(reg, argv[optind], &gopts, &g, &err);
+    if (lrc) {
+        if (lrc != WEIR_EIO) {
+            fprintf(stderr, "weir run: %s: invalid graph\n", argv[optind]);
+            size_t i;
+            json_t *p;
+            json_array_foreach(problems, i, p) fprintf(stderr, "  - %s\n", json_string_value(p));
+            if (!json_array_size(problems)) fprintf(stderr, "  - %s\n", err.message);
+        }
         json_decref(problems);
-        json_decref(doc);
         weir_registry_destroy(reg);
-        code = EXIT_USAGE;
+        code = lrc == WEIR_ENOMEM ? EXIT_FAILED : EXIT_USAGE;
         goto out_early;
     }
     json_decref(problems);
-    json_decref(doc);
     if (is_virtual) {
         virt.g = g;
         virt.json = rs.json;

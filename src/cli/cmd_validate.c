@@ -87,34 +87,25 @@ int weir_cmd_validate(int argc, char **argv) {
     if (done >= 0) return done;
     if (optind != argc - 1) return cli_usage_error("validate", "expected one GRAPH file");
     const char *path = argv[optind];
-    size_t len;
-    char *text = cli_read_file(path, &len);
-    if (!text) return EXIT_USAGE;
-    json_t *problems = json_array(), *details = json_array(), *doc = NULL;
+    json_t *problems = json_array(), *details = json_array();
     weir_registry *reg = NULL;
     weir_graph *g = NULL;
     weir_error err;
     int exit_code = EXIT_OK;
-    if (weir_doc_parse(text, len, cli_doc_format(path), &doc, &err)) {
-        /* not a document at all: one problem, reported like the others */
-        json_array_append_new(problems, json_string(err.message));
-        json_array_append_new(details, json_pack("{s:s,s:s}", "code", "parse-error", "message", err.message));
-        print_problems(path, problems, details, as_json);
-        exit_code = EXIT_USAGE;
-        goto out;
-    }
     if (weir_registry_create(&reg)) {
         fprintf(stderr, "weir: out of memory\n");
         exit_code = EXIT_FAILED;
         goto out;
     }
     weir_graph_options gopts = {.problems = problems, .details = details};
-    int rc = weir_graph_load(reg, doc, &gopts, &g, &err);
+    int rc = cli_load_graph(reg, path, &gopts, &g, &err);
     if (rc == 0) {
         print_topology(path, g, as_json);
     } else if (rc == WEIR_EGRAPH) {
         print_problems(path, problems, details, as_json);
         exit_code = EXIT_USAGE;
+    } else if (rc == WEIR_EIO) {
+        exit_code = EXIT_USAGE; /* cli_read_file said why */
     } else {
         fprintf(stderr, "weir: %s\n", err.message);
         exit_code = EXIT_FAILED;
@@ -123,8 +114,6 @@ out:
     weir_graph_unref(g);
     json_decref(problems);
     json_decref(details);
-    json_decref(doc);
-    free(text);
     weir_registry_destroy(reg);
     return exit_code;
 }

@@ -61,6 +61,40 @@ json_t *cli_load_doc(const char *path) {
     return doc;
 }
 
+int cli_load_graph(const weir_registry *reg, const char *path, const weir_graph_options *opts, weir_graph **out,
+                   weir_error *err) {
+    *out = NULL;
+    size_t len;
+    char *text = cli_read_file(path, &len);
+    if (!text) {
+        err->code = WEIR_EIO;
+        snprintf(err->message, sizeof err->message, "cannot read %s", path);
+        return WEIR_EIO;
+    }
+    weir_doc_format fmt = cli_doc_format(path);
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", text[i])) i++;
+    int rc;
+    if (fmt == WEIR_DOC_JSON || (fmt == WEIR_DOC_AUTO && i < len && (text[i] == '{' || text[i] == '['))) {
+        rc = weir_graph_load_text(reg, text, len, opts, out, err);
+    } else {
+        json_t *doc = NULL;
+        rc = weir_doc_parse(text, len, fmt, &doc, err);
+        if (rc == 0) {
+            rc = weir_graph_load(reg, doc, opts, out, err);
+        } else if (rc != WEIR_ENOMEM) {
+            if (opts && opts->problems) json_array_append_new(opts->problems, json_string(err->message));
+            if (opts && opts->details)
+                json_array_append_new(opts->details,
+                                      json_pack("{s:s,s:s}", "code", "parse-error", "message", err->message));
+            rc = err->code = WEIR_EGRAPH;
+        }
+        json_decref(doc);
+    }
+    free(text);
+    return rc;
+}
+
 void cli_print_json(FILE *f, json_t *v, bool pretty) {
     char *s = json_dumps(v, JSON_ENCODE_ANY | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
     if (s) fprintf(f, "%s\n", s);
