@@ -5,6 +5,7 @@
  */
 #include "runtime/realtime.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -277,7 +278,15 @@ static void rt_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     if (!op) return;
     switch (eff->kind) {
     case WEIR_EFFECT_TIMER: start_timer(op, eff->payload); break;
-    case WEIR_EFFECT_HTTP: weir__rt_http_start(op, eff->payload); break;
+    case WEIR_EFFECT_HTTP: {
+        /* <executionId>:<effect id>: effect ids are deterministic (SPEC
+         * §4.3), so a request performed again after recovery carries the
+         * same key (SPEC §7.1) and a careful receiver can drop the repeat. */
+        char key[160];
+        snprintf(key, sizeof key, "%.120s:%" PRIu64, eff->execution_id ? eff->execution_id : "", eff->id);
+        weir__rt_http_start(op, eff->payload, key);
+        break;
+    }
     case WEIR_EFFECT_INVOKE: start_invoke(op, eff->payload, eff->node_id); break;
     default: weir__rt_defer_error(op, "the realtime runtime cannot perform effects of kind %d", (int)eff->kind); break;
     }
@@ -381,7 +390,7 @@ int weir_realtime_fetch(weir_realtime *rt, json_t *payload, weir_realtime_fetch_
                         uint64_t *id) {
     rt_op *op;
     int rc = fetch_op(rt, WEIR_EFFECT_HTTP, done, ud, id, &op);
-    if (!rc) weir__rt_http_start(op, payload); /* its failures are deferred to the loop */
+    if (!rc) weir__rt_http_start(op, payload, NULL); /* its failures are deferred to the loop */
     return rc;
 }
 

@@ -108,8 +108,10 @@ void weir__rt_handle_closed(weir_realtime *rt);
 int weir__rt_http_init(weir_realtime *rt);
 /* Stop watching sockets, curl_multi_cleanup, close curl handles. */
 void weir__rt_http_fini(weir_realtime *rt);
-/* Start the http effect op (payload BORROWED); failures are deferred. */
-void weir__rt_http_start(rt_op *op, json_t *payload);
+/* Start the http effect op (payload BORROWED); failures are deferred.
+ * idempotency_key (may be NULL): sent as Idempotency-Key unless the
+ * payload's headers name one. */
+void weir__rt_http_start(rt_op *op, json_t *payload, const char *idempotency_key);
 /* Stop the transfer (nothing more happens on the network); the state stays
  * readable until weir__rt_http_free. */
 void weir__rt_http_abort(rt_op *op);

@@ -424,7 +424,7 @@ static char *value_text(json_t *v, size_t *len) {
 }
 
 /* Read the payload into op->http.  0, or -1 with h->msg set. */
-static int parse_payload(rt_op *op, json_t *payload) {
+static int parse_payload(rt_op *op, json_t *payload, const char *idempotency_key) {
     rt_http *h = op->http;
     if (!json_is_object(payload)) {
         fail(h, "http effect payload must be an object {method, url, headers, body?, timeoutMs}");
@@ -472,6 +472,10 @@ static int parse_payload(rt_op *op, json_t *payload) {
         weir__free(text);
         if (rc) goto nomem;
     }
+    /* Ours unless the payload names the header (null included: not sent). */
+    bool named = false;
+    json_object_foreach(headers, name, v) named = named || strcasecmp(name, "idempotency-key") == 0;
+    if (idempotency_key && !named && header_add(h, "Idempotency-Key", idempotency_key)) goto nomem;
 
     json_t *body = json_object_get(payload, "body");
     if (body && !json_is_null(body) && strcmp(h->method, "GET") != 0 && strcmp(h->method, "HEAD") != 0) {
@@ -490,7 +494,7 @@ nomem:
     return -1;
 }
 
-void weir__rt_http_start(rt_op *op, json_t *payload) {
+void weir__rt_http_start(rt_op *op, json_t *payload, const char *idempotency_key) {
     rt_http *h = weir__calloc(1, sizeof *h);
     if (!h) {
         weir__rt_defer_error(op, "out of memory");
@@ -501,7 +505,7 @@ void weir__rt_http_start(rt_op *op, json_t *payload) {
         weir__rt_defer_error(op, "out of memory");
         return;
     }
-    if (parse_payload(op, payload) != 0 || issue(op) != 0) weir__rt_defer_error(op, "%s", h->msg);
+    if (parse_payload(op, payload, idempotency_key) != 0 || issue(op) != 0) weir__rt_defer_error(op, "%s", h->msg);
 }
 
 void weir__rt_http_abort(rt_op *op) {

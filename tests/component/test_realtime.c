@@ -652,6 +652,24 @@ Test(realtime, http_get_returns_status_headers_and_raw_body) {
     finish();
 }
 
+/* SPEC §7.1: a request performed again after recovery carries the same
+ * Idempotency-Key (<executionId>:<effect id>); the payload may name its own,
+ * or send none with null. */
+Test(realtime, http_requests_carry_an_idempotency_key) {
+    make_runtime(&allow_private);
+    server_start(&srv1, "127.0.0.1");
+    http(EXEC_A, (7ull << 32) | 3, "GET", url(&srv1, "/echo"), NULL, NULL, 5000);
+    wait_res(EXEC_A, (7ull << 32) | 3);
+    cr_expect_str_eq(json_string_value(json_object_get(srv1.last_headers, "idempotency-key")), "exec-1:30064771075");
+    http(EXEC_A, 2, "GET", url(&srv1, "/echo"), json_pack("{s:s}", "IDEMPOTENCY-KEY", "mine"), NULL, 5000);
+    wait_res(EXEC_A, 2);
+    cr_expect_str_eq(json_string_value(json_object_get(srv1.last_headers, "idempotency-key")), "mine");
+    http(EXEC_A, 4, "GET", url(&srv1, "/echo"), json_pack("{s:n}", "Idempotency-Key"), NULL, 5000);
+    wait_res(EXEC_A, 4);
+    cr_expect_null(json_object_get(srv1.last_headers, "idempotency-key"), "null: not sent");
+    finish();
+}
+
 Test(realtime, http_post_sends_the_body) {
     make_runtime(&allow_private);
     server_start(&srv1, "127.0.0.1");
