@@ -49,16 +49,17 @@ static void subscribe(cmd *k) {
         return fail(k, 400, svc_error_body("since must be a non-negative integer: the seq of the last event seen"));
     int64_t since = json_is_integer(since_v) ? json_integer_value(since_v) : -1;
     weir_error err;
-    if (svc_feed_attach(x, k->c, &err)) return fail_exec(k, x, &err);
+    svc_feed *f = svc_exec_feed(x, &err);
+    if (!f || svc_feed_attach(f, k->c, &err)) return fail_exec(k, x, &err);
     k->r.event = "execution:state";
     svc_answer(k->s, &k->r, 200, svc_exec_snapshot(x));
-    svc_feed_replay(x, k->c, since); /* after the answer: the snapshot comes first */
+    svc_feed_replay(f, k->c, since); /* after the answer: the snapshot comes first */
 }
 
 static void unsubscribe(cmd *k) {
     svc_exec *x = exec_of(k);
     if (!x) return;
-    bool was = svc_feed_unsubscribe(x, k->c);
+    bool was = svc_feed_unsubscribe(x->feed, k->c);
     svc_answer(k->s, &k->r, 200, json_pack("{s:s,s:b}", "executionId", x->id, "unsubscribed", was));
 }
 
@@ -153,9 +154,9 @@ static const struct {
     {"execution:advance", advance_cmd}, {"execution:run", run_cmd},             {"execution:step", step_cmd},
 };
 
-void svc_command(svc_client *c, const char *name, json_t *data, int64_t ack_id) {
+void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64_t ack_id) {
     svc_client_ref(c); /* the reply's */
-    cmd k = {c->s, c, data, {.client = c, .ack_id = ack_id, .start_ns = uv_hrtime()}};
+    cmd k = {svc, c, data, {.client = c, .ack_id = ack_id, .start_ns = uv_hrtime()}};
     size_t n = sizeof COMMANDS / sizeof COMMANDS[0];
     for (size_t i = 0; i < n; i++) {
         if (strcmp(name, COMMANDS[i].name) != 0) continue;

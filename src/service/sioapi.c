@@ -58,7 +58,8 @@ static int authorize(void *ud, const json_t *auth, const weir_http_req *hs, char
 }
 
 static void connected(void *ud, weir_sio_socket *sock) {
-    svc_client *c = svc_client_new(ud, &SIO_OPS, sock);
+    weir_service *s = ud;
+    svc_client *c = svc_client_new(&s->hub, &SIO_OPS, sock);
     if (!c) return weir_sio_disconnect(sock);
     weir_sio_set_user(sock, c);
 }
@@ -66,7 +67,7 @@ static void connected(void *ud, weir_sio_socket *sock) {
 static void event(void *ud, weir_sio_socket *sock, const char *name, json_t *args, int64_t ack_id) {
     (void)ud;
     svc_client *c = weir_sio_user(sock);
-    if (c) svc_command(c, name, json_array_get(args, 0), ack_id);
+    if (c) svc_client_command(c, name, json_array_get(args, 0), ack_id);
 }
 
 static void disconnected(void *ud, weir_sio_socket *sock, const char *reason) {

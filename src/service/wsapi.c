@@ -79,7 +79,7 @@ static void on_text(void *ud, weir_ws *ws, const char *data, size_t len) {
         json_decref(msg);
         return;
     }
-    svc_command(c, event, json_object_get(msg, "data"), ack ? json_integer_value(ack) : -1);
+    svc_client_command(c, event, json_object_get(msg, "data"), ack ? json_integer_value(ack) : -1);
     json_decref(msg);
 }
 
@@ -121,7 +121,7 @@ void svc_ws_upgrade(weir_service *s, weir_http_req *req) {
     weir_ws_options o = {.max_message = s->cfg.max_body_bytes};
     weir_ws *ws;
     if (weir_ws_accept(req, &o, &CALLBACKS, s, &ws)) return; /* answered */
-    svc_client *c = svc_client_new(s, &WS_OPS, ws);
+    svc_client *c = svc_client_new(&s->hub, &WS_OPS, ws);
     if (!c) return weir_ws_close(ws, 1011, "out of memory");
     weir_ws_set_user(ws, c);
 }

@@ -98,7 +98,7 @@ typedef struct client {
 
 static void connect_client(client *cl) {
     cl->f = (fake){.got = json_array()};
-    cl->c = svc_client_new(svc, &FAKE, &cl->f);
+    cl->c = svc_client_new(&svc->hub, &FAKE, &cl->f);
     cr_assert_not_null(cl->c);
 }
 
@@ -118,7 +118,7 @@ static json_t *call(client *cl, const char *name, const char *data_json) {
     json_t *d = json_loads(data_json, 0, &je);
     cr_assert_not_null(d, "%s", data_json);
     size_t before = json_array_size(cl->f.got);
-    svc_command(cl->c, name, d, 7);
+    svc_client_command(cl->c, name, d, 7);
     json_decref(d);
     for (size_t i = before; i < json_array_size(cl->f.got); i++) {
         json_t *it = json_array_get(cl->f.got, i);
@@ -160,7 +160,7 @@ static json_int_t seq_of(json_t *data) { return json_integer_value(json_object_g
 Test(hub, no_event_is_built_while_nobody_listens) {
     svc_exec *x = running();
     inject(x, 1);
-    cr_assert_eq(svc->events_built, 0);
+    cr_assert_eq(svc->hub.events_built, 0);
     client cl;
     connect_client(&cl);
     json_t *snap = call(&cl, "execution:subscribe", "{}");
@@ -170,15 +170,15 @@ Test(hub, no_event_is_built_while_nobody_listens) {
     snap = call(&cl, "execution:subscribe", body);
     cr_assert_str_eq(json_string_value(json_object_get(snap, "state")), "running");
     inject(x, 2);
-    cr_assert_gt(svc->events_built, 0);
+    cr_assert_gt(svc->hub.events_built, 0);
     cr_assert_eq(count(&cl, "port:emit"), 1);
     cr_assert_eq(json_integer_value(json_object_get(last(&cl, "port:emit"), "value")), 2);
     /* explicit unsubscribe: quiet at once */
     json_t *un = call(&cl, "execution:unsubscribe", body);
     cr_assert(json_is_true(json_object_get(un, "unsubscribed")));
-    uint64_t built = svc->events_built;
+    uint64_t built = svc->hub.events_built;
     inject(x, 3);
-    cr_assert_eq(svc->events_built, built, "quiet after the last unsubscribe");
+    cr_assert_eq(svc->hub.events_built, built, "quiet after the last unsubscribe");
     free_client(&cl);
 }
 
@@ -304,8 +304,8 @@ Test(hub, a_slow_subscriber_is_cut_off_with_a_notice) {
     cr_assert_str_eq(json_string_value(json_object_get(n, "executionId")), x->id);
     cr_assert_eq(count(&slow, "port:emit"), 1, "nothing after the cut");
     cr_assert_eq(count(&fast, "port:emit"), 2, "the other subscriber is untouched");
-    cr_assert_eq(svc->subscribers_cut, 1);
-    cr_assert_eq(svc_subscriptions_count(svc), 1);
+    cr_assert_eq(svc->hub.subscribers_cut, 1);
+    cr_assert_eq(svc->hub.n_subs, 1);
     free_client(&slow);
     free_client(&fast);
 }
@@ -346,11 +346,11 @@ Test(hub, commands_answer_with_acks_or_events) {
     cr_assert_not_null(json_object_get(call(&a, "execution:start", "{\"graphId\":\"nope\"}"), "error"));
     /* without an ack: failures are `error` events, inject answers execution:injected */
     json_t *d = json_pack("{s:s}", "executionId", "nope");
-    svc_command(a.c, "execution:stop", d, -1);
+    svc_client_command(a.c, "execution:stop", d, -1);
     json_decref(d);
     cr_assert_eq(count(&a, "error"), 1);
     d = json_pack("{s:s,s:s,s:i}", "executionId", x->id, "nodeId", "a", "value", 1);
-    svc_command(a.c, "execution:inject", d, -1);
+    svc_client_command(a.c, "execution:inject", d, -1);
     json_decref(d);
     cr_assert_eq(count(&a, "execution:injected"), 1);
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
@@ -397,7 +397,7 @@ Test(hub, destroy_with_clients_subscribed_and_waiting) {
     call(&a, "execution:pause", body);
     snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"nodeId\":\"a\",\"value\":1}", x->id);
     json_t *d = json_loads(body, 0, NULL);
-    svc_command(a.c, "execution:inject", d, 9); /* queued while paused: waits */
+    svc_client_command(a.c, "execution:inject", d, 9); /* queued while paused: waits */
     json_decref(d);
     destroy_before_client(&a);
 }
@@ -468,7 +468,7 @@ Test(hub, time_commands_over_sockets_and_their_events) {
     cr_assert_eq(json_integer_value(json_object_get(r, "atTick")), 35);
     size_t from = json_array_size(a.f.got);
     json_t *d = json_pack("{s:s}", "executionId", x->id);
-    svc_command(a.c, "execution:run", d, 8);
+    svc_client_command(a.c, "execution:run", d, 8);
     json_decref(d);
     r = ack_after_loop(&a, from);
     cr_assert_str_eq(json_string_value(json_object_get(r, "stoppedBy")), "idle");
@@ -497,7 +497,7 @@ Test(hub, pause_ends_a_run_in_progress) {
     call(&a, "execution:inject", body);
     json_t *d = json_pack("{s:s,s:i}", "executionId", x->id, "maxTicks", 2000000);
     size_t from = json_array_size(a.f.got);
-    svc_command(a.c, "execution:run", d, 8);
+    svc_client_command(a.c, "execution:run", d, 8);
     json_decref(d);
     cr_assert(x->playing, "a run plays across loop turns");
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
@@ -515,10 +515,10 @@ Test(hub, destroy_while_a_run_plays) {
     client a;
     connect_client(&a);
     json_t *d = json_pack("{s:s,s:s,s:i,s:i}", "executionId", x->id, "nodeId", "a", "value", 1, "atTick", 900000);
-    svc_command(a.c, "execution:inject", d, 1);
+    svc_client_command(a.c, "execution:inject", d, 1);
     json_decref(d);
     d = json_pack("{s:s}", "executionId", x->id);
-    svc_command(a.c, "execution:run", d, 2);
+    svc_client_command(a.c, "execution:run", d, 2);
     json_decref(d);
     destroy_before_client(&a);
 }
@@ -538,7 +538,7 @@ Test(hub, a_switch_ends_a_run_and_a_refused_one_does_not) {
     call(&a, "execution:inject", body);
     json_t *d = json_pack("{s:s,s:i}", "executionId", x->id, "maxTicks", 2000000);
     size_t from = json_array_size(a.f.got);
-    svc_command(a.c, "execution:run", d, 8);
+    svc_client_command(a.c, "execution:run", d, 8);
     json_decref(d);
     cr_assert(x->playing);
     snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"runtime\":\"virtual\",\"tickMs\":5}", x->id);
