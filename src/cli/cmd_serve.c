@@ -58,7 +58,7 @@ static const setting SETTINGS[] = {
     {"SUBSCRIBER_BACKLOG_BYTES", "subscriber-backlog-bytes", T_BYTES, "8388608",
      "unsent bytes before a slow subscriber is cut off"},
     {"SUBSCRIBER_LINGER_MS", "subscriber-linger-ms", T_INT, "30000",
-     "events still kept after the last subscriber disconnects"},
+     "cheap events (states, outputs, logs; never per hop) still kept after the last subscriber disconnects"},
     {"DEFAULT_RUNTIME", "default-runtime", T_STR, "realtime",
      "runtime of executions that name none (realtime or virtual); unknown names fall back to it"},
     {"TICK_MS", "tick-ms", T_INT, "1", "one virtual tick in ms (execute option tickMs overrides it)"},

@@ -3,12 +3,15 @@
  * rings, slow-subscriber cut-off, throttled metrics:update.
  *
  * Invariants:
- *  - a feed's ring holds events with consecutive seqs ring[0].seq == lo ..
- *    lo + n - 1; anything that breaks the run (a quiet spell, an event lost
- *    to out-of-memory) empties it, so `since` is answered from it only when
- *    nothing in between is missing;
- *  - an execution builds events (weir_exec_listen on) exactly while its feed
- *    has subscribers or lingers.
+ *  - a feed's ring holds every event built with seq >= from, in order
+ *    (seqs no event carries are the core's widening skips); anything that
+ *    breaks the run (a quiet spell, an event lost to out-of-memory) moves
+ *    `from` past it;
+ *  - kind_from[k] is the seq since which kind k has been built without a
+ *    break (UINT64_MAX while it is not): `since` is answered from the ring
+ *    only when every kind the subscriber wants was built since then;
+ *  - the execution builds exactly f->mask: the union of the subscribers'
+ *    masks, the linger's cheap kinds, or nothing.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,12 +21,19 @@
 #include "core/error.h"
 #include "service/hub.h"
 
+/* The event kinds (bits of WEIR_EV_ALL). */
+#define WEIR_EV_KINDS 16
+_Static_assert(WEIR_EV_ALL == (1u << WEIR_EV_KINDS) - 1, "one bit per kind");
+/* What a lingering feed still builds: never the kinds that cost per hop. */
+#define LINGER_KINDS (WEIR_EV_ALL & ~(WEIR_EV_PER_HOP | WEIR_EV_METRICS))
+
 struct svc_sub {
     svc_client *c;
     svc_feed *f;
     svc_sub *fprev, *fnext; /* the feed's subscribers */
     svc_sub *cnext;         /* the client's subscriptions */
-    uint64_t last_seq;      /* the last event queued to it */
+    uint64_t last_seq;      /* the last event queued to it (or passed over: not of its kinds) */
+    uint32_t mask;          /* the kinds it asked for (WEIR_EV_*) */
 };
 
 struct svc_feed {
@@ -36,12 +46,16 @@ struct svc_feed {
     size_t n_subs;
     svc_evmsg **ring;
     size_t cap, head, n, bytes;
-    uint64_t lo;
+    uint64_t from;      /* every event built with a seq >= from is in the ring */
+    uint32_t mask;      /* the kinds the execution builds: the subscribers' union (or the linger's) */
+    uint64_t kind_from[WEIR_EV_KINDS]; /* kind i built without a break since this seq (UINT64_MAX: not built) */
     uv_timer_t linger;  /* after the last subscriber left: go quiet when it fires */
-    uv_timer_t metrics; /* the next metrics:update */
-    uint64_t metrics_last;
+    uv_timer_t metrics; /* metrics:update, every interval while a subscriber wants it */
+    json_t *metrics_prev; /* the metrics last sent, without uptimeMs */
     int open_handles;
 };
+
+
 
 typedef enum { LEAVE_QUIET, LEAVE_LINGER } leave_mode;
 
@@ -147,6 +161,8 @@ static svc_evmsg *evmsg_new(svc_hub *s, uint64_t seq, const char *name, json_t *
     if (!m) return NULL;
     m->refs = 1;
     m->seq = seq;
+    m->kind = weir_event_kind(name);
+    if (!m->kind) m->kind = WEIR_EV_ALL;
     snprintf(m->name, sizeof m->name, "%s", name);
     if (!(m->data = data_with_seq(s, data, seq))) {
         weir__free(m);
@@ -268,10 +284,13 @@ void svc_hub_close_all(svc_hub *h) {
 
 /* -------------------------------------------------------------------- feeds */
 
+/* The next seq an event built from now on can carry. */
+static uint64_t next_seq(const svc_feed *f) { return weir_exec_seq(f->e) + 1; }
+
 static void ring_clear(svc_feed *f) {
     for (size_t i = 0; i < f->n; i++) evmsg_unref(f->ring[(f->head + i) % f->cap]);
     f->head = f->n = f->bytes = 0;
-    f->lo = 0;
+    f->from = f->e ? next_seq(f) : 0;
 }
 
 static svc_evmsg *ring_at(const svc_feed *f, size_t i) { return f->ring[(f->head + i) % f->cap]; }
@@ -279,30 +298,68 @@ static svc_evmsg *ring_at(const svc_feed *f, size_t i) { return f->ring[(f->head
 static void ring_pop(svc_feed *f) {
     svc_evmsg *m = f->ring[f->head];
     f->bytes -= m->data->len;
+    f->from = m->seq + 1;
     evmsg_unref(m);
     f->head = (f->head + 1) % f->cap;
     f->n--;
-    f->lo++;
 }
 
 /* Keep m (a reference is taken), dropping the oldest beyond the bounds. */
 static void ring_push(svc_feed *f, svc_evmsg *m) {
-    if (f->cap == 0) return;
+    if (f->cap == 0) {
+        f->from = m->seq + 1;
+        return;
+    }
     size_t max_bytes = f->h->cfg.backlog_bytes;
     while (f->n && (f->n == f->cap || f->bytes + m->data->len > max_bytes)) ring_pop(f);
-    if (f->n == 0) f->lo = m->seq;
     f->ring[(f->head + f->n) % f->cap] = m;
     m->refs++;
     f->n++;
     f->bytes += m->data->len;
 }
 
+static void metrics_fire(uv_timer_t *t);
+
+/* Build exactly the kinds in mask from now on.  A kind that starts being
+ * built is whole from the next seq on (the core skips a seq on widening, so
+ * nothing before looks contiguous); one that stops is whole from nowhere. */
+static void set_mask(svc_feed *f, uint32_t mask) {
+    if (!f->e) return;
+    svc_hub *h = f->h;
+    uint32_t old = f->mask;
+    if (mask != old || weir_exec_listened(f->e) != mask) {
+        weir_exec_listen_mask(f->e, mask);
+        f->mask = mask;
+        uint64_t next = next_seq(f);
+        for (unsigned k = 0; k < WEIR_EV_KINDS; k++) {
+            uint32_t bit = 1u << k;
+            if (!(mask & bit)) f->kind_from[k] = UINT64_MAX;
+            else if (!(old & bit)) f->kind_from[k] = next;
+        }
+        if (!mask) ring_clear(f); /* nothing is built: the history ends here */
+    }
+    bool metrics = h->cfg.metrics && (mask & WEIR_EV_METRICS) && f->n_subs;
+    if (!metrics) {
+        uv_timer_stop(&f->metrics);
+        json_decref(f->metrics_prev);
+        f->metrics_prev = NULL;
+    } else if (!uv_is_active((uv_handle_t *)&f->metrics)) {
+        uint64_t every = h->cfg.metrics_interval_ms ? h->cfg.metrics_interval_ms : 1;
+        uv_timer_start(&f->metrics, metrics_fire, every, every);
+    }
+}
+
+/* The union of what the subscribers asked for. */
+static uint32_t subs_mask(const svc_feed *f) {
+    uint32_t m = 0;
+    for (const svc_sub *sub = f->subs; sub; sub = sub->fnext) m |= sub->mask;
+    return m;
+}
+
 /* Nobody listens any more: stop building events, forget the history. */
 static void go_quiet(svc_feed *f) {
     uv_timer_stop(&f->linger);
-    uv_timer_stop(&f->metrics);
-    ring_clear(f);
-    if (f->e) weir_exec_listen(f->e, false);
+    set_mask(f, 0);
 }
 
 static void linger_done(uv_timer_t *t) {
@@ -317,8 +374,6 @@ static void feed_closed(uv_handle_t *h) {
         weir__free(f);
     }
 }
-
-static void metrics_fire(uv_timer_t *t);
 
 svc_feed *svc_feed_new(svc_hub *h, weir_exec *e, const char *exec_id, const svc_feed_ops *ops, void *ud) {
     svc_feed *f = weir__calloc(1, sizeof *f);
@@ -337,16 +392,20 @@ svc_feed *svc_feed_new(svc_hub *h, weir_exec *e, const char *exec_id, const svc_
     uv_timer_init(h->loop, &f->metrics);
     f->linger.data = f->metrics.data = f;
     f->open_handles = 2;
-    weir_exec_listen(e, false); /* until someone subscribes */
+    f->mask = 1; /* not what set_mask is asked for: it sets every kind_from */
+    set_mask(f, 0); /* until someone subscribes */
     return f;
 }
+
+static void sub_remove(svc_sub *sub, leave_mode mode);
 
 void svc_feed_free(svc_feed *f) {
     if (!f) return;
     while (f->subs) sub_remove(f->subs, LEAVE_QUIET);
-    ring_clear(f);
+    go_quiet(f);
     f->e = NULL;
-    uv_timer_stop(&f->linger);
+    json_decref(f->metrics_prev);
+    f->metrics_prev = NULL;
     uv_timer_stop(&f->metrics);
     uv_close((uv_handle_t *)&f->linger, feed_closed);
     uv_close((uv_handle_t *)&f->metrics, feed_closed);
@@ -367,11 +426,18 @@ static void sub_remove(svc_sub *sub, leave_mode mode) {
     weir__free(sub);
     f->n_subs--;
     h->n_subs--;
-    if (f->n_subs || !f->e) return;
-    uint64_t linger = h->cfg.linger_ms;
-    if (mode == LEAVE_LINGER && linger && !weir_state_finished(weir_exec_state(f->e)))
-        uv_timer_start(&f->linger, linger_done, linger, 0);
-    else go_quiet(f);
+    if (!f->e) return;
+    if (f->n_subs) return set_mask(f, subs_mask(f)); /* narrower, perhaps */
+    /* The last one left.  Lingering keeps what a reconnect with `since`
+     * most likely needs (states, outputs, logs) but never the per-hop kinds:
+     * an execution nobody watches pays nothing per hop. */
+    uint32_t keep = f->mask & LINGER_KINDS;
+    if (mode == LEAVE_LINGER && h->cfg.linger_ms && keep && !weir_state_finished(weir_exec_state(f->e))) {
+        set_mask(f, keep);
+        uv_timer_start(&f->linger, linger_done, h->cfg.linger_ms, 0);
+    } else {
+        go_quiet(f);
+    }
 }
 
 static svc_sub *sub_find(svc_feed *f, svc_client *c) {
@@ -380,22 +446,25 @@ static svc_sub *sub_find(svc_feed *f, svc_client *c) {
     return NULL;
 }
 
-int svc_feed_attach(svc_feed *f, svc_client *c, weir_error *err) {
-    if (sub_find(f, c)) return 0;
-    svc_sub *sub = weir__calloc(1, sizeof *sub);
-    if (!sub) return weir__error(err, WEIR_ENOMEM, "out of memory subscribing to execution %s", f->id);
+int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err) {
+    svc_sub *sub = sub_find(f, c);
+    if (!sub) {
+        if (!(sub = weir__calloc(1, sizeof *sub)))
+            return weir__error(err, WEIR_ENOMEM, "out of memory subscribing to execution %s", f->id);
+        sub->c = c;
+        sub->f = f;
+        sub->fnext = f->subs;
+        if (f->subs) f->subs->fprev = sub;
+        f->subs = sub;
+        sub->cnext = c->subs;
+        c->subs = sub;
+        f->n_subs++;
+        f->h->n_subs++;
+    }
+    sub->mask = mask; /* again: what it asks for now */
     uv_timer_stop(&f->linger);
-    if (f->n_subs == 0) weir_exec_listen(f->e, true); /* no-op while lingering */
-    sub->c = c;
-    sub->f = f;
+    set_mask(f, subs_mask(f));
     sub->last_seq = weir_exec_seq(f->e);
-    sub->fnext = f->subs;
-    if (f->subs) f->subs->fprev = sub;
-    f->subs = sub;
-    sub->cnext = c->subs;
-    c->subs = sub;
-    f->n_subs++;
-    f->h->n_subs++;
     return 0;
 }
 
@@ -429,6 +498,10 @@ static void cut(svc_sub *sub) {
 }
 
 static void deliver(svc_sub *sub, svc_evmsg *m) {
+    if (!(sub->mask & m->kind)) { /* not of its kinds: passed over */
+        sub->last_seq = m->seq;
+        return;
+    }
     svc_client *c = sub->c;
     svc_hub *h = c->hub;
     if (svc_client_backlog(c) > h->cfg.backlog_bytes) return cut(sub);
@@ -445,23 +518,31 @@ static void deliver_all(svc_feed *f, svc_evmsg *m) {
     }
 }
 
+/* Every interval while a subscriber wants metrics:update: one, when the
+ * metrics changed since the last (the uptime alone does not count). */
 static void metrics_fire(uv_timer_t *t) {
     svc_feed *f = t->data;
     if (!f->e || f->n_subs == 0) return;
     svc_hub *h = f->h;
-    f->metrics_last = uv_now(h->loop);
-    json_t *d = json_pack("{s:s,s:o}", "executionId", f->id, "metrics", f->ops->metrics(f->ud));
+    json_t *now = f->ops->metrics(f->ud);
+    if (!now) return;
+    json_t *uptime = json_incref(json_object_get(now, "uptimeMs"));
+    json_object_del(now, "uptimeMs");
+    if (f->metrics_prev && json_equal(now, f->metrics_prev)) {
+        json_decref(uptime);
+        json_decref(now);
+        return;
+    }
+    json_t *sent = json_copy(now); /* shallow: the per-node objects are shared, not changed */
+    if (sent && uptime) json_object_set(sent, "uptimeMs", uptime);
+    json_decref(uptime);
+    json_decref(f->metrics_prev);
+    f->metrics_prev = now;
+    json_t *d = sent ? json_pack("{s:s,s:o}", "executionId", f->id, "metrics", sent) : NULL;
     svc_evmsg *m = d ? evmsg_new(h, weir_exec_seq(f->e), "metrics:update", d) : NULL;
     json_decref(d);
     if (m) deliver_all(f, m); /* a snapshot: not kept in the history */
     evmsg_unref(m);
-}
-
-static void metrics_schedule(svc_feed *f) {
-    svc_hub *h = f->h;
-    if (!h->cfg.metrics || f->n_subs == 0 || uv_is_active((uv_handle_t *)&f->metrics)) return;
-    uint64_t now = uv_now(h->loop), due = f->metrics_last + h->cfg.metrics_interval_ms;
-    uv_timer_start(&f->metrics, metrics_fire, due > now ? due - now : 0, 0);
 }
 
 void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data) {
@@ -470,13 +551,13 @@ void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data) {
     svc_evmsg *m = evmsg_new(h, seq, name, data);
     if (!m) { /* the run of seqs is broken: nobody may be told it is whole */
         ring_clear(f);
+        f->from = seq + 1;
         while (f->subs) cut(f->subs);
         return;
     }
     ring_push(f, m);
     deliver_all(f, m);
     evmsg_unref(m);
-    metrics_schedule(f);
 }
 
 static void resync(svc_feed *f, svc_client *c, int64_t since, const char *why) {
@@ -492,12 +573,24 @@ static void resync(svc_feed *f, svc_client *c, int64_t since, const char *why) {
 void svc_feed_replay(svc_feed *f, svc_client *c, int64_t since) {
     svc_sub *sub = sub_find(f, c);
     uint64_t cur = weir_exec_seq(f->e);
-    if (since < 0 || !sub || (uint64_t)since == cur) return;
+    if (since < 0 || !sub) return;
     if ((uint64_t)since > cur) return resync(f, c, since, "since is ahead of this execution's events");
     uint64_t want = (uint64_t)since + 1;
-    if (f->n == 0 || f->lo > want || ring_at(f, f->n - 1)->seq != cur)
-        return resync(f, c, since, "the events after since are no longer held");
-    for (size_t i = (size_t)(want - f->lo); i < f->n && sub; i++) {
+    /* Every kind it wants must have been built all along since `since`
+     * (metrics:update is a snapshot, never history). */
+    uint32_t need = sub->mask & ~WEIR_EV_METRICS;
+    for (unsigned k = 0; k < WEIR_EV_KINDS; k++)
+        if ((need & (1u << k)) && f->kind_from[k] > want) {
+            char why[128];
+            snprintf(why, sizeof why, "%s events were not being built for all of the time since then",
+                     weir_event_name(1u << k));
+            return resync(f, c, since, why);
+        }
+    if ((uint64_t)since == cur) return;
+    if (f->from > want) return resync(f, c, since, "the events after since are no longer held");
+    size_t i = 0;
+    while (i < f->n && ring_at(f, i)->seq < want) i++;
+    for (; i < f->n && sub; i++) {
         deliver(sub, ring_at(f, i));
         sub = sub_find(f, c); /* NULL once cut */
     }

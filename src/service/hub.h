@@ -18,12 +18,30 @@
  * bounded history ring of the events it built, each serialised once and
  * shared by every subscriber (and every encoding built at most once).
  *
- * Events are built only while a feed has subscribers, or for a short linger
- * after the last one disconnected (so a client that reconnects with `since`
- * finds what it missed).  A subscriber whose connection backlog passes the
- * bound is cut off with a `subscription:cut` notice naming the last seq it
- * was sent; it may subscribe again with `since`.  The execution never waits
- * for anyone.
+ * Events by interest: each subscriber names the kinds it wants (a WEIR_EV_*
+ * mask; all by default) and is sent only those.  The execution builds the
+ * union of its subscribers' kinds (weir_exec_listen_mask), updated as they
+ * come, go and change their minds; nothing while nobody listens.  A
+ * metrics:update is built by the hub (every METRICS_INTERVAL_MS while a
+ * subscriber wants it, when the metrics changed), never per hop.
+ *
+ * Linger: when the last subscriber disconnects (not when it unsubscribes),
+ * the feed keeps building for SUBSCRIBER_LINGER_MS only the cheap kinds it
+ * was building (execution:*, output, log, component:error,
+ * message:dropped, runtime:changed, time:advanced), never port:emit or
+ * component:invoked (WEIR_EV_PER_HOP) nor metrics:update: a client that
+ * reconnects with `since` finds the states and outputs it missed, and an
+ * execution nobody watches pays nothing per hop.
+ *
+ * Replay with `since`: a subscriber gets the events of its kinds after
+ * `since` from the feed's bounded history, or a `resync` (a snapshot) when
+ * the history does not reach back that far, or when a kind it wants was not
+ * being built for all of that time (joined later, narrowed by a linger, a
+ * quiet spell): never a silent gap.
+ *
+ * A subscriber whose connection backlog passes the bound is cut off with a
+ * `subscription:cut` notice naming the last seq it was sent; it may
+ * subscribe again with `since`.  The execution never waits for anyone.
  */
 #ifndef WEIR_SERVICE_HUB_H
 #define WEIR_SERVICE_HUB_H
@@ -48,6 +66,7 @@ typedef struct svc_sub svc_sub;
 typedef struct svc_evmsg {
     unsigned refs;
     uint64_t seq;
+    uint32_t kind; /* its WEIR_EV_* bit (WEIR_EV_ALL: a name of no known kind) */
     char name[48];
     weir_sbuf *data;
     weir_sbuf *ws_frame; /* /ws: the frame of {"event":name,"data":data} */
@@ -153,9 +172,10 @@ size_t svc_client_backlog(const svc_client *c);
 svc_feed *svc_feed_new(svc_hub *h, weir_exec *e, const char *exec_id, const svc_feed_ops *ops, void *ud);
 /* An event of the feed's execution (from its shell.event callback). */
 void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data);
-/* Subscribe c (again: no change).  Events are built from now on.
- * WEIR_ENOMEM. */
-int svc_feed_attach(svc_feed *f, svc_client *c, weir_error *err);
+/* Subscribe c to the kinds in mask (WEIR_EV_* bits, nonzero; again: the
+ * new mask replaces the old).  The execution builds the union of its
+ * subscribers' kinds from now on.  WEIR_ENOMEM. */
+int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err);
 /* After the subscribe answer went out: send what the client missed since
  * `since`, or a `resync` when the history no longer holds it all. */
 void svc_feed_replay(svc_feed *f, svc_client *c, int64_t since);

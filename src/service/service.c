@@ -531,7 +531,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     weir_exec_listen(x->e, false); /* until someone subscribes */
     if (first) {
         svc_feed *f = svc_exec_feed(x, err);
-        rc = f ? svc_feed_attach(f, first, err) : WEIR_ENOMEM;
+        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, err) : WEIR_ENOMEM;
     }
     if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (rc) {

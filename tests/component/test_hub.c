@@ -187,32 +187,36 @@ Test(hub, since_replays_from_history_and_resyncs_when_too_old) {
     client a, b;
     connect_client(&a);
     connect_client(&b);
-    char body[160];
+    char body[240];
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
     call(&a, "execution:subscribe", body);
     inject(x, 1);
-    json_int_t seen = seq_of(last(&a, "port:emit"));
-    disconnect(&a); /* lingers: events still kept */
+    json_int_t seen = seq_of(last(&a, "output")); /* the last event of inject 1 */
+    disconnect(&a); /* lingers: the cheap kinds still built and kept */
     inject(x, 2);
     inject(x, 3);
-    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld,\"events\":[\"output\",\"execution:*\"]}",
+             x->id, (long long)seen);
     json_t *snap = call(&b, "execution:subscribe", body);
     cr_assert_gt(seq_of(snap), seen);
-    /* b got the ack, then everything after `seen`, gap-free */
+    /* b got the ack, then every output after `seen`, gap-free */
     json_int_t expect = seen + 1;
     size_t values = 0;
     for (size_t i = 0; i < json_array_size(b.f.got); i++) {
         json_t *it = json_array_get(b.f.got, i);
         const char *ev = json_string_value(json_object_get(it, "event"));
         if (strcmp(ev, "ack") == 0) continue;
+        cr_assert_str_eq(ev, "output", "only the kinds it asked for");
         cr_assert_eq(seq_of(json_object_get(it, "data")), expect++, "%s", ev);
-        if (strcmp(ev, "port:emit") == 0) values++;
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(it, "data"), "value")), 2 * (json_int_t)(values + 2));
+        values++;
     }
-    cr_assert_eq(values, 2, "the two missed port:emits");
+    cr_assert_eq(values, 2, "the two missed outputs");
     cr_assert_eq(expect - 1, seq_of(snap));
     cr_assert_eq(count(&b, "resync"), 0);
     /* from the future, or older than the history: resync */
-    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seq_of(snap) + 5);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld,\"events\":[\"output\"]}", x->id,
+             (long long)seq_of(snap) + 5);
     call(&b, "execution:subscribe", body);
     cr_assert_eq(count(&b, "resync"), 1);
     cr_assert_eq(seq_of(last(&b, "resync")), seq_of(snap));
@@ -220,6 +224,146 @@ Test(hub, since_replays_from_history_and_resyncs_when_too_old) {
     cr_assert_not_null(json_object_get(call(&b, "execution:subscribe", body), "error"));
     free_client(&a);
     free_client(&b);
+}
+
+/* The lingering feed kept no per-hop kinds: a reconnect that wants them
+ * gets a resync naming the kind, never a silent gap; and nothing was built
+ * per hop while nobody watched. */
+Test(hub, the_linger_builds_no_per_hop_events_and_a_reconnect_wanting_them_resyncs) {
+    svc_exec *x = running();
+    client a, b;
+    connect_client(&a);
+    connect_client(&b);
+    char body[200];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&a, "output"));
+    disconnect(&a);
+    cr_assert_eq(weir_exec_listened(x->e) & WEIR_EV_PER_HOP, 0, "lingering: no per-hop kinds");
+    uint64_t built = svc->hub.events_built;
+    for (int i = 0; i < 10; i++) inject(x, i);
+    cr_assert_eq(svc->hub.events_built - built, 10, "one output per inject, nothing per hop");
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    call(&b, "execution:subscribe", body);
+    cr_assert_eq(count(&b, "resync"), 1);
+    cr_assert(strstr(json_string_value(json_object_get(last(&b, "resync"), "reason")), "port:emit") ||
+                  strstr(json_string_value(json_object_get(last(&b, "resync"), "reason")), "component:invoked"),
+              "names the kind");
+    cr_assert_eq(count(&b, "output"), 0, "no partial replay before the resync");
+    inject(x, 5);
+    cr_assert_eq(count(&b, "port:emit"), 1, "all kinds from now on");
+    free_client(&a);
+    free_client(&b);
+}
+
+/* A subscriber is sent only the kinds it asked for; the execution builds the
+ * union; a metrics-only subscriber costs nothing per hop. */
+Test(hub, events_by_interest) {
+    svc_exec *x = running();
+    client m, o, all;
+    connect_client(&m);
+    connect_client(&o);
+    connect_client(&all);
+    char body[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"metrics:update\"]}", x->id);
+    json_t *snap = call(&m, "execution:subscribe", body);
+    cr_assert_null(json_object_get(snap, "error"));
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS);
+    uint64_t built = svc->hub.events_built;
+    for (int i = 0; i < 20; i++) inject(x, i);
+    cr_assert_eq(svc->hub.events_built, built, "a metrics-only subscriber: no event built per hop");
+    RN_WAIT_UNTIL(&loop, count(&m, "metrics:update") > 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(last(&m, "metrics:update"), "metrics"),
+                                                    "messagesProcessed")),
+                 40);
+    /* globs: execution:* and output */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"execution:*\",\"out*\"]}", x->id);
+    call(&o, "execution:subscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS | weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
+    inject(x, 1);
+    cr_assert_eq(count(&o, "output"), 1);
+    cr_assert_eq(count(&o, "port:emit") + count(&o, "component:invoked") + count(&o, "metrics:update"), 0);
+    /* a wider subscriber joins: it gets everything, the narrow ones still only theirs */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&all, "execution:subscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_ALL);
+    inject(x, 2);
+    cr_assert_eq(count(&all, "port:emit"), 1);
+    cr_assert_eq(count(&all, "component:invoked"), 2);
+    cr_assert_eq(count(&all, "output"), 1);
+    cr_assert_eq(count(&o, "output"), 2);
+    cr_assert_eq(count(&o, "port:emit") + count(&o, "component:invoked"), 0, "narrow stays narrow");
+    cr_assert_eq(count(&m, "port:emit") + count(&m, "output"), 0);
+    /* the wide one leaves: back to the union of the rest */
+    call(&all, "execution:unsubscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS | weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
+    /* a second subscribe replaces the kinds */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"output\"]}", x->id);
+    call(&o, "execution:subscribe", body);
+    call(&m, "execution:unsubscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_OUTPUT);
+    free_client(&m);
+    free_client(&o);
+    free_client(&all);
+}
+
+Test(hub, a_bad_events_list_is_refused_naming_the_entry) {
+    svc_exec *x = running();
+    client a;
+    connect_client(&a);
+    char body[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"output\",\"port:emitt\"]}", x->id);
+    json_t *r = call(&a, "execution:subscribe", body);
+    const char *msg = json_string_value(json_object_get(r, "error"));
+    cr_assert_not_null(msg);
+    cr_assert_not_null(strstr(msg, "port:emitt"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "metrics:update"), "lists the valid kinds: %s", msg);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "code")), "WEIR_EINVAL");
+    cr_assert_eq(svc->hub.n_subs, 0, "not subscribed");
+    cr_assert_eq(weir_exec_listened(x->e), 0);
+    const char *bad[] = {"\"output\"", "[1]", "[]", "{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":%s}", x->id, bad[i]);
+        cr_assert_not_null(json_object_get(call(&a, "execution:subscribe", body), "error"), "%s", bad[i]);
+    }
+    cr_assert_eq(svc->hub.n_subs, 0);
+    free_client(&a);
+}
+
+/* A subscriber back with `since` from before a kind it wants was built
+ * (the feed widened for it) gets a resync; one whose kinds were built all
+ * along gets the replay. */
+Test(hub, since_across_a_widening_resyncs) {
+    svc_exec *x = running();
+    client narrow, wide, back;
+    connect_client(&narrow);
+    connect_client(&wide);
+    connect_client(&back);
+    char body[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"output\"]}", x->id);
+    call(&narrow, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&narrow, "output"));
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&wide, "execution:subscribe", body); /* widens: port:emit built from now */
+    inject(x, 2);
+    /* wants port:emit since `seen`: it was not built then */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    call(&back, "execution:subscribe", body);
+    cr_assert_eq(count(&back, "resync"), 1);
+    cr_assert_eq(count(&back, "port:emit") + count(&back, "output"), 0);
+    /* wants only outputs since `seen`: built all along, replayed */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld,\"events\":[\"output\"]}", x->id,
+             (long long)seen);
+    call(&back, "execution:subscribe", body);
+    cr_assert_eq(count(&back, "resync"), 1, "no second resync");
+    cr_assert_eq(count(&back, "output"), 1, "the output of inject 2");
+    cr_assert_eq(json_integer_value(json_object_get(last(&back, "output"), "value")), 4);
+    cr_assert_eq(count(&back, "port:emit"), 0);
+    free_client(&narrow);
+    free_client(&wide);
+    free_client(&back);
 }
 
 Test(hub, a_quiet_spell_means_resync_never_a_silent_gap) {
