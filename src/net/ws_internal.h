@@ -29,5 +29,8 @@ bool weir__ws_has_token(const char *list, const char *token);
 bool weir__ws_utf8_valid(const char *s, size_t len);
 /* uv_writes (or, detached, sink batches) the connection has issued. */
 unsigned long weir__ws_writes(const weir_ws *ws);
+/* Pieces (iovecs) queued for the next write: runs of contiguous slices of
+ * one buffer count once. */
+size_t weir__ws_queued_pieces(const weir_ws *ws);
 
 #endif

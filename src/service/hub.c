@@ -34,7 +34,21 @@ struct svc_sub {
     svc_sub *cnext;         /* the client's subscriptions */
     uint64_t last_seq;      /* the last event queued to it (or passed over: not of its kinds) */
     uint32_t mask;          /* the kinds it asked for (WEIR_EV_*) */
+    /* Bytes it may still be sent before its backlog is looked at again
+     * (negative: look at the next event), and events before that anyway. */
+    int64_t room;
+    unsigned unchecked;
 };
+
+/* A subscriber's backlog is looked at before an event when the bytes queued
+ * since the last look could have taken it past the bound (room), and at
+ * least every BACKLOG_CHECK_EVENTS events (what the kernel took meanwhile,
+ * and other messages to the client, are then seen too): per event and
+ * subscriber, a look costs more than the send. */
+#define BACKLOG_CHECK_EVENTS 32
+/* What a frame adds to an event's data on any transport, at most: the
+ * header, {"event":"<name>","data": ...} or 42["<name>", ...]. */
+#define FRAME_OVERHEAD 96
 
 struct svc_feed {
     weir_exec *e; /* NULL once the execution is gone (the timers are closing) */
@@ -52,6 +66,7 @@ struct svc_feed {
     uv_timer_t linger;  /* after the last subscriber left: go quiet when it fires */
     uv_timer_t metrics; /* metrics:update, every interval while a subscriber wants it */
     json_t *metrics_prev; /* the metrics last sent, without uptimeMs */
+    svc_arena arena;      /* the /ws frames of its events (hub.h) */
     int open_handles;
 };
 
@@ -64,6 +79,7 @@ typedef enum { LEAVE_QUIET, LEAVE_LINGER } leave_mode;
 static void evmsg_unref(svc_evmsg *m) {
     if (!m || --m->refs) return;
     weir_sbuf_unref(m->data);
+    weir_sbuf_unref(m->ws_batch);
     weir_sbuf_unref(m->ws_frame);
     weir_sbuf_unref(m->sio.text);
     weir_sbuf_unref(m->sio.frame);
@@ -404,6 +420,8 @@ void svc_feed_free(svc_feed *f) {
     while (f->subs) sub_remove(f->subs, LEAVE_QUIET);
     go_quiet(f);
     f->e = NULL;
+    weir_sbuf_unref(f->arena.buf);
+    f->arena = (svc_arena){0};
     json_decref(f->metrics_prev);
     f->metrics_prev = NULL;
     uv_timer_stop(&f->metrics);
@@ -462,6 +480,7 @@ int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err) 
         f->h->n_subs++;
     }
     sub->mask = mask; /* again: what it asks for now */
+    sub->room = -1;   /* look at its backlog before the first event */
     uv_timer_stop(&f->linger);
     set_mask(f, subs_mask(f));
     sub->last_seq = weir_exec_seq(f->e);
@@ -504,8 +523,16 @@ static void deliver(svc_sub *sub, svc_evmsg *m) {
     }
     svc_client *c = sub->c;
     svc_hub *h = c->hub;
-    if (svc_client_backlog(c) > h->cfg.backlog_bytes) return cut(sub);
-    if (c->ops->send(c->conn, m) == 0) {
+    int64_t cost = (int64_t)(m->data->len + FRAME_OVERHEAD);
+    if (sub->room < cost || ++sub->unchecked >= BACKLOG_CHECK_EVENTS) {
+        size_t backlog = svc_client_backlog(c);
+        if (backlog > h->cfg.backlog_bytes) return cut(sub);
+        sub->room = (int64_t)(h->cfg.backlog_bytes - backlog);
+        sub->unchecked = 0;
+    }
+    sub->room -= cost;
+    bool whole = m->arena && (sub->mask & sub->f->mask) == sub->f->mask;
+    if (c->ops->send(c->conn, m, whole) == 0) {
         sub->last_seq = m->seq;
         h->events_sent++;
     }
@@ -549,6 +576,7 @@ void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data) {
     svc_hub *h = f->h;
     h->events_built++;
     svc_evmsg *m = evmsg_new(h, seq, name, data);
+    if (m) m->arena = &f->arena;
     if (!m) { /* the run of seqs is broken: nobody may be told it is whole */
         ring_clear(f);
         f->from = seq + 1;

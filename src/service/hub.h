@@ -60,6 +60,15 @@ typedef struct svc_client svc_client;
 typedef struct svc_feed svc_feed;
 typedef struct svc_sub svc_sub;
 
+/* A feed's batch buffer: the /ws frames of its events written one after
+ * another, so a subscriber sent every event gets a run of them as one piece
+ * of a write (weir_ws_send_slice) instead of one piece per event.  A frame
+ * stays where it was written: a new buffer is started when one is full. */
+typedef struct svc_arena {
+    weir_sbuf *buf; /* one reference (NULL: none yet) */
+    size_t used;
+} svc_arena;
+
 /* One event, serialised once: data is the JSON text of the event's data
  * with "seq" added; the encodings a transport needs are built on first use
  * and kept here, so a hundred subscribers cost one encoding. */
@@ -69,7 +78,10 @@ typedef struct svc_evmsg {
     uint32_t kind; /* its WEIR_EV_* bit (WEIR_EV_ALL: a name of no known kind) */
     char name[48];
     weir_sbuf *data;
-    weir_sbuf *ws_frame; /* /ws: the frame of {"event":name,"data":data} */
+    svc_arena *arena;    /* its feed's batch buffer (NULL: a one-off, not in a feed's stream) */
+    weir_sbuf *ws_batch; /* /ws: the frame of {"event":name,"data":data} in the arena ... */
+    size_t ws_off, ws_len; /* ... at ws_batch->data[ws_off .. ws_off + ws_len) */
+    weir_sbuf *ws_frame; /* /ws: the same frame on its own */
     weir_sio_out sio;    /* Socket.IO: 42["name",data] and its frame */
 } svc_evmsg;
 
@@ -77,7 +89,11 @@ typedef struct svc_evmsg {
  * connection is closing (the message is dropped with it). */
 typedef struct svc_client_ops {
     const char *kind;                                   /* "ws", "socket.io" */
-    int (*send)(void *conn, svc_evmsg *m);              /* a feed event */
+    /* A feed event.  whole: this subscriber is sent every event of the feed
+     * in order, so the frame in the feed's arena may be sent (runs of
+     * them go out as one piece); else a frame of its own (a slice would
+     * keep a whole batch buffer alive for a few bytes). */
+    int (*send)(void *conn, svc_evmsg *m, bool whole);
     int (*emit)(void *conn, const char *name, const char *json, size_t len); /* one event to this client */
     int (*ack)(void *conn, int64_t ack_id, const char *json, size_t len);
     size_t (*backlog)(const void *conn);                /* bytes queued toward the peer */

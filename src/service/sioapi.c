@@ -22,7 +22,8 @@ static weir_sio_out *out_of(svc_evmsg *m) {
     return &m->sio;
 }
 
-static int sio_send(void *conn, svc_evmsg *m) {
+static int sio_send(void *conn, svc_evmsg *m, bool whole) {
+    (void)whole;
     weir_sio_out *o = out_of(m);
     return o ? weir_sio_send(conn, o) : -1;
 }

@@ -903,6 +903,41 @@ Test(ws, one_shared_frame_queued_many_times_in_a_turn_is_one_write) {
     finish();
 }
 
+/* Frames written one after another into one batch buffer and queued as
+ * slices in that order are one piece of the write; anything queued between
+ * them keeps its place. */
+Test(ws, contiguous_slices_of_one_buffer_are_one_piece_in_order) {
+    start(NULL);
+    client *c = ws_connect(NULL);
+    weir_ws *ws = wss[0];
+    weir_sbuf *batch = weir_sbuf_new(256);
+    size_t off[4] = {0};
+    const char *msgs[3] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++) {
+        weir_sbuf *f = weir_ws_frame_text(msgs[i], strlen(msgs[i]));
+        memcpy(batch->data + off[i], f->data, f->len);
+        off[i + 1] = off[i] + f->len;
+        weir_sbuf_unref(f);
+    }
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[2], 300), WEIR_EINVAL, "not within the buffer");
+    size_t p0 = weir__ws_queued_pieces(ws);
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[0], off[1] - off[0]), 0);
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[1], off[2] - off[1]), 0);
+    cr_assert_eq(weir__ws_queued_pieces(ws) - p0, 1, "two contiguous slices: one piece");
+    cr_assert_eq(weir_ws_send_text(ws, "between", 7), 0);
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[2], off[3] - off[2]), 0);
+    cr_assert_eq(weir__ws_queued_pieces(ws) - p0, 3, "a frame between: its own piece, the next slice a new one");
+    cr_assert_eq(weir_ws_backlog(ws), off[3] + 9);
+    expect_text(c, "one", 3);
+    expect_text(c, "two", 3);
+    expect_text(c, "between", 7);
+    expect_text(c, "three", 5);
+    WAIT_UNTIL(batch->refs == 1);
+    weir_sbuf_unref(batch);
+    cli_close(c);
+    finish();
+}
+
 Test(ws, backlog_grows_while_the_client_does_not_read) {
     start(NULL);
     client *c = cli_open_rcvbuf(64 * 1024);
