@@ -89,6 +89,7 @@ struct weir_ws {
     size_t bufs_cap;
     unsigned long writes;
     bool writing;
+    bool urgent; /* acc holds more than frames queued to wait for weir_ws_flush */
     /* State */
     bool open;      /* the 101 is written: reading and writing */
     bool closing;   /* a close frame is queued (or the connection is gone): nothing more is sent */
@@ -419,6 +420,7 @@ static void flush(weir_ws *ws) {
             weir__http_conn_close(ws->conn);
             return;
         }
+        ws->urgent = false;
         outq t = ws->wr; /* wr is empty: swap */
         ws->wr = ws->acc;
         ws->acc = t;
@@ -467,6 +469,7 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     }
     weir_sbuf_unref(b); /* the queue's reference remains */
     ws->acc_bytes += len;
+    ws->urgent = true;
     return (ssize_t)len;
 }
 
@@ -578,7 +581,7 @@ static void h_start(void *ud) {
     enter(ws);
     ws->open = true;
     if (ws->closing) weir__http_conn_set_timer(ws->conn, WEIR__WS_CLOSE_MS);
-    want_flush(ws);
+    if (ws->urgent || ws->closing || ws->broken) want_flush(ws); /* frames queued to wait for a flush wait */
     leave(ws);
 }
 
@@ -603,8 +606,9 @@ static void h_written(void *ud, int status) {
     release_wr(ws);
     if (status < 0)
         weir__http_conn_close(ws->conn);
-    else if (ws->acc.n || ws->broken)
-        want_flush(ws); /* what was queued meanwhile goes in one write, before the loop waits */
+    else if ((ws->acc.n && (ws->urgent || ws->closing)) || ws->broken)
+        want_flush(ws); /* what was queued meanwhile goes in one write, before the loop waits (frames
+                         * queued to wait for weir_ws_flush alone wait: see urgent) */
     else
         maybe_finish(ws);
     leave(ws);
@@ -766,13 +770,29 @@ int weir_ws_accept(weir_http_req *req, const weir_ws_options *opts, const weir_w
 
 /* -------------------------------------------------------------- public API */
 
-int weir_ws_send_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len) {
+/* Queue a slice; ask for a flush when now, or when enough waits. */
+static int queue_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len, bool now) {
     if (!ws || !buf || off > buf->len || len > buf->len - off) return WEIR_EINVAL;
     if (!ws->conn || ws->closing) return WEIR_ESTATE;
     if (q_push_slice(&ws->acc, buf, off, len) != 0) return WEIR_ENOMEM;
     ws->acc_bytes += len;
-    if (!ws->writing) want_flush(ws);
+    if (now || ws->acc_bytes >= WEIR_WS_QUEUE_FLUSH_BYTES) ws->urgent = true;
+    if (!ws->writing && ws->urgent) want_flush(ws);
     return 0;
+}
+
+int weir_ws_send_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len) {
+    return queue_slice(ws, buf, off, len, true);
+}
+
+int weir_ws_queue_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len) {
+    return queue_slice(ws, buf, off, len, false);
+}
+
+void weir_ws_flush(weir_ws *ws) {
+    if (!ws || !ws->conn || !ws->acc.n) return;
+    ws->urgent = true;
+    if (!ws->writing) want_flush(ws);
 }
 
 int weir_ws_send_frame(weir_ws *ws, weir_sbuf *frame) {

@@ -95,6 +95,14 @@ int weir_ws_send_frame(weir_ws *ws, weir_sbuf *frame);
  * and queued in that order go out as one contiguous piece of a write.
  * WEIR_EINVAL (not within buf), WEIR_ESTATE, WEIR_ENOMEM. */
 int weir_ws_send_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len);
+/* The same, without asking for a write yet (unless WEIR_WS_QUEUE_FLUSH_BYTES
+ * are waiting): a stream of events queued over several turns of the loop
+ * goes out in one write at weir_ws_flush, or with the next message sent,
+ * which keeps its place after them. */
+#define WEIR_WS_QUEUE_FLUSH_BYTES ((size_t)64 * 1024)
+int weir_ws_queue_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len);
+/* Write what is queued, before the loop next waits. */
+void weir_ws_flush(weir_ws *ws);
 /* Frame and queue a text message (copied). */
 int weir_ws_send_text(weir_ws *ws, const char *data, size_t len);
 /* Bytes queued toward the peer and not yet written to the socket: frames

@@ -230,9 +230,46 @@ void svc_client_unref(svc_client *c) {
 
 static void sub_remove(svc_sub *sub, leave_mode mode);
 
+static void undirty(svc_client *c) {
+    if (!c->dirty) return;
+    if (c->dprev) c->dprev->dnext = c->dnext;
+    else c->hub->dirty = c->dnext;
+    if (c->dnext) c->dnext->dprev = c->dprev;
+    c->dprev = c->dnext = NULL;
+    c->dirty = false;
+}
+
+static void flush_fire(uv_timer_t *t) {
+    svc_hub *h = t->data;
+    while (h->dirty) {
+        svc_client *c = h->dirty;
+        undirty(c);
+        if (c->conn) c->ops->flush(c->conn);
+    }
+}
+
+/* c was sent an event: see that it is written within flush_ms. */
+static void mark_dirty(svc_client *c) {
+    svc_hub *h = c->hub;
+    if (!c->ops->flush || c->dirty) return;
+    if (!h->cfg.flush_ms) return c->ops->flush(c->conn);
+    if (!h->flush_timer) {
+        if (!(h->flush_timer = weir__malloc(sizeof *h->flush_timer))) return c->ops->flush(c->conn);
+        uv_timer_init(h->loop, h->flush_timer);
+        h->flush_timer->data = h;
+    }
+    c->dirty = true;
+    c->dprev = NULL;
+    c->dnext = h->dirty;
+    if (h->dirty) h->dirty->dprev = c;
+    h->dirty = c;
+    if (!uv_is_active((uv_handle_t *)h->flush_timer)) uv_timer_start(h->flush_timer, flush_fire, h->cfg.flush_ms, 0);
+}
+
 static void unlink_client(svc_client *c) {
     svc_hub *h = c->hub;
     while (c->subs) sub_remove(c->subs, LEAVE_LINGER);
+    undirty(c);
     if (c->prev) c->prev->next = c->next;
     else h->clients = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -252,8 +289,15 @@ void svc_client_command(svc_client *c, const char *name, json_t *data, int64_t a
     if (c->linked) c->hub->ops->command(c->hub->ud, c, name, data, ack_id);
 }
 
+static void timer_freed(uv_handle_t *t) { weir__free(t); }
+
 void svc_hub_free(svc_hub *h) {
     while (h->clients) unlink_client(h->clients);
+    if (h->flush_timer) {
+        uv_timer_stop(h->flush_timer);
+        uv_close((uv_handle_t *)h->flush_timer, timer_freed);
+        h->flush_timer = NULL;
+    }
     weir__free(h->scratch);
     h->scratch = NULL;
     h->scratch_cap = 0;
@@ -535,6 +579,7 @@ static void deliver(svc_sub *sub, svc_evmsg *m) {
     if (c->ops->send(c->conn, m, whole) == 0) {
         sub->last_seq = m->seq;
         h->events_sent++;
+        mark_dirty(c);
     }
 }
 

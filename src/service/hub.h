@@ -97,6 +97,10 @@ typedef struct svc_client_ops {
     int (*emit)(void *conn, const char *name, const char *json, size_t len); /* one event to this client */
     int (*ack)(void *conn, int64_t ack_id, const char *json, size_t len);
     size_t (*backlog)(const void *conn);                /* bytes queued toward the peer */
+    /* NULL: send writes soon by itself.  Else send may only queue, and the
+     * hub calls flush within svc_hub_config.flush_ms of the first event it
+     * sent since the last flush (emit and ack write everything queued). */
+    void (*flush)(void *conn);
     void (*close)(void *conn);                          /* shutdown */
 } svc_client_ops;
 
@@ -124,6 +128,7 @@ typedef struct svc_hub_config {
     uint64_t linger_ms;           /* SUBSCRIBER_LINGER_MS (0: quiet at once) */
     uint64_t metrics_interval_ms; /* METRICS_INTERVAL_MS: metrics:update at most this often per feed */
     bool metrics;                 /* ENABLE_METRICS: metrics:update at all */
+    uint64_t flush_ms;            /* EVENT_FLUSH_MS: events wait at most this long to be written together (0: at once) */
 } svc_hub_config;
 
 struct svc_hub {
@@ -132,6 +137,8 @@ struct svc_hub {
     const svc_hub_ops *ops;
     void *ud;
     svc_client *clients; /* open clients, newest first */
+    svc_client *dirty;   /* clients sent events since their last flush */
+    uv_timer_t *flush_timer; /* flush_ms after the first of those (NULL until needed) */
     size_t n_clients, n_subs;
     uint64_t events_built, events_sent, subscribers_cut; /* for /metrics */
     char *scratch; /* JSON text of one event or answer at a time */
@@ -149,7 +156,9 @@ struct svc_client {
     unsigned refs;  /* the connection, plus each reply still pending (an inject waiting to settle) */
     svc_sub *subs;  /* this client's subscriptions */
     bool linked;    /* in the hub's list (false once gone, or detached) */
+    bool dirty;     /* in the hub's dirty list */
     svc_client *prev, *next;
+    svc_client *dprev, *dnext;
 };
 
 /* ---- the hub */

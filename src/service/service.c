@@ -39,6 +39,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .header_timeout_ms = 10000,
         .max_finished_history = 1000,
         .metrics_interval_ms = 250,
+        .event_flush_ms = 2,
         .event_history = 1000,
         .subscriber_backlog_bytes = 8u << 20,
         .subscriber_linger_ms = 30000,
@@ -724,7 +725,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     s->started_ms = svc_now(s);
     svc_hub_config hc = {.event_history = c->event_history, .backlog_bytes = c->subscriber_backlog_bytes,
                          .linger_ms = c->subscriber_linger_ms, .metrics_interval_ms = c->metrics_interval_ms,
-                         .metrics = c->enable_metrics};
+                         .metrics = c->enable_metrics, .flush_ms = c->event_flush_ms};
     svc_hub_init(&s->hub, loop, &hc, &HUB_OPS, s);
     if ((rc = svc_persist_open(s, err))) {
         start_failed(s);

@@ -34,7 +34,7 @@ static int sio_ack(void *conn, int64_t id, const char *json, size_t len) { retur
 static size_t sio_backlog(const void *conn) { return weir_sio_backlog(conn); }
 static void sio_close(void *conn) { weir_sio_disconnect(conn); }
 
-static const svc_client_ops SIO_OPS = {"socket.io", sio_send, sio_emit, sio_ack, sio_backlog, sio_close};
+static const svc_client_ops SIO_OPS = {"socket.io", sio_send, sio_emit, sio_ack, sio_backlog, NULL, sio_close};
 
 static int authorize(void *ud, const json_t *auth, const weir_http_req *hs, char *msg, size_t cap) {
     weir_service *s = ud;

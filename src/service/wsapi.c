@@ -72,10 +72,12 @@ static bool batched(svc_evmsg *m) {
 }
 
 static int ws_send(void *conn, svc_evmsg *m, bool whole) {
-    if (whole && batched(m)) return weir_ws_send_slice(conn, m->ws_batch, m->ws_off, m->ws_len);
+    if (whole && batched(m)) return weir_ws_queue_slice(conn, m->ws_batch, m->ws_off, m->ws_len);
     weir_sbuf *f = frame_of(m);
-    return f ? weir_ws_send_frame(conn, f) : -1;
+    return f ? weir_ws_queue_slice(conn, f, 0, f->len) : -1;
 }
+
+static void ws_flush(void *conn) { weir_ws_flush(conn); }
 
 /* {"event":<name>,<key>:<json>} with an optional ack member. */
 static int ws_text(void *conn, const char *name, int64_t ack, const char *json, size_t len) {
@@ -97,7 +99,7 @@ static int ws_ack(void *conn, int64_t id, const char *json, size_t len) { return
 static size_t ws_backlog(const void *conn) { return weir_ws_backlog(conn); }
 static void ws_close(void *conn) { weir_ws_close(conn, 1001, "server shutting down"); }
 
-static const svc_client_ops WS_OPS = {"ws", ws_send, ws_emit, ws_ack, ws_backlog, ws_close};
+static const svc_client_ops WS_OPS = {"ws", ws_send, ws_emit, ws_ack, ws_backlog, ws_flush, ws_close};
 
 /* --------------------------------------------------------------- callbacks */
 

@@ -38,7 +38,7 @@ static int f_ack(void *conn, int64_t id, const char *json, size_t len) {
 }
 static size_t f_backlog(const void *conn) { return ((const fake *)conn)->backlog; }
 static void f_close(void *conn) { ((fake *)conn)->closed++; }
-static const svc_client_ops FAKE = {"fake", f_send, f_emit, f_ack, f_backlog, f_close};
+static const svc_client_ops FAKE = {"fake", f_send, f_emit, f_ack, f_backlog, NULL, f_close};
 
 static uv_loop_t loop;
 static weir_service *svc;

@@ -938,6 +938,41 @@ Test(ws, contiguous_slices_of_one_buffer_are_one_piece_in_order) {
     finish();
 }
 
+/* Queued without a flush, frames wait across turns of the loop and leave in
+ * one write at weir_ws_flush; a message sent meanwhile takes them along,
+ * after them; enough waiting asks for the write by itself. */
+Test(ws, queued_frames_wait_for_a_flush_across_turns) {
+    start(NULL);
+    client *c = ws_connect(NULL);
+    weir_ws *ws = wss[0];
+    weir_sbuf *f = weir_ws_frame_text("ev", 2);
+    unsigned long w0 = weir__ws_writes(ws);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(weir_ws_queue_slice(ws, f, 0, f->len), 0);
+        step(); /* turns of the loop: nothing written */
+    }
+    cr_assert_eq(weir__ws_writes(ws), w0, "queued, not written");
+    cr_assert_eq(weir_ws_backlog(ws), 5 * f->len);
+    weir_ws_flush(ws);
+    for (int i = 0; i < 5; i++) expect_text(c, "ev", 2);
+    cr_assert_eq(weir__ws_writes(ws) - w0, 1, "one write for five turns' frames");
+    /* a message sent after queued frames takes them along, in order */
+    cr_assert_eq(weir_ws_queue_slice(ws, f, 0, f->len), 0);
+    cr_assert_eq(weir_ws_send_text(ws, "ack", 3), 0);
+    expect_text(c, "ev", 2);
+    expect_text(c, "ack", 3);
+    /* enough waiting: written without a flush */
+    weir_sbuf *big = weir_sbuf_new(WEIR_WS_QUEUE_FLUSH_BYTES);
+    memset(big->data, 'x', big->len);
+    unsigned long w1 = weir__ws_writes(ws);
+    cr_assert_eq(weir_ws_queue_slice(ws, big, 0, big->len), 0);
+    WAIT_UNTIL(weir__ws_writes(ws) > w1);
+    weir_sbuf_unref(big);
+    weir_sbuf_unref(f);
+    cli_close(c);
+    finish();
+}
+
 Test(ws, backlog_grows_while_the_client_does_not_read) {
     start(NULL);
     client *c = cli_open_rcvbuf(64 * 1024);
