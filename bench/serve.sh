@@ -38,11 +38,30 @@ wrk.body = '{"nodeId":"input","port":"in","value":21}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 echo "inject into a 3-node graph (wait: true, outputs returned), wrk -t1 -c50 -d10s:"
-wrk -t1 -c50 -d10s --latency -s "$dir/inject.lua" "$base/api/executions/$xid/inject" |
+wrk -t1 -c50 -d10s --latency -s "$dir/inject.lua" "$base/api/executions/$xid/inject" | tee "$dir/wrk0.out" |
   grep -E 'Requests/sec|Latency|50%|99%|Non-2xx|Socket errors'
 echo "memory of the server after the run: $(ps -o rss= -p $pid) KiB RSS"
-echo "events to 100 WebSocket subscribers of one busy execution:"
-"$build/bench/bench_events" "$port" 100 5
+# The same with one /ws subscriber watching a fresh execution of the graph:
+# one that asked only for metrics:update (target >= 0.9x no subscriber), one
+# for every event (target >= 0.5x).  EVENTS: its events list, or "all".
+rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+watched() {
+  local events=$1 x wpid
+  x=$(curl -s -X POST "$base/api/graphs/$gid/execute" | sed 's/.*"executionId": *"\([^"]*\)".*/\1/')
+  if [[ $events == all ]]; then "$build/bench/bench_events" watch "$port" "$x" >"$dir/watch.out" &
+  else "$build/bench/bench_events" watch "$port" "$x" "$events" >"$dir/watch.out" & fi
+  wpid=$!
+  for _ in $(seq 100); do grep -q subscribed "$dir/watch.out" && break; sleep 0.05; done
+  wrk -t1 -c50 -d10s -s "$dir/inject.lua" "$base/api/executions/$x/inject" >"$dir/wrk.out"
+  kill "$wpid"; wait "$wpid" || true
+  echo "  with one subscriber to $events: $(rate "$dir/wrk.out") requests/s" \
+    "($(awk -v a="$(rate "$dir/wrk.out")" -v b="$(rate "$dir/wrk0.out")" 'BEGIN {printf "%.2f", a / b}')x no subscriber;" \
+    "it read $(sed -n 's/watched: \([0-9]*\) frames.*/\1/p' "$dir/watch.out") frames)"
+}
+watched metrics:update
+watched all
+echo "events to 100 WebSocket subscribers of one busy execution (64 injects in flight):"
+BENCH_SERVER_PID=$pid "$build/bench/bench_events" "$port" 100 5 64
 echo "memory of the server after the events run: $(ps -o rss= -p $pid) KiB RSS"
 cat > "$dir/graph.lua" <<LUA
 wrk.method = "POST"

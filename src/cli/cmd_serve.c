@@ -55,10 +55,12 @@ static const setting SETTINGS[] = {
      "origins besides the server's own that may use it from a browser: scheme://host[:port], null, * (403 otherwise)"},
     {"METRICS_INTERVAL_MS", "metrics-interval-ms", T_INT, "250", "metrics:update at most this often per execution"},
     {"EVENT_HISTORY", "event-history", T_INT, "1000", "events kept per execution for reconnects with since"},
+    {"EVENT_FLUSH_MS", "event-flush-ms", T_INT, "2",
+     "events to a /ws subscriber wait at most this long to be written together (0: at once)"},
     {"SUBSCRIBER_BACKLOG_BYTES", "subscriber-backlog-bytes", T_BYTES, "8388608",
      "unsent bytes before a slow subscriber is cut off"},
     {"SUBSCRIBER_LINGER_MS", "subscriber-linger-ms", T_INT, "30000",
-     "events still kept after the last subscriber disconnects"},
+     "cheap events (states, outputs, logs; never per hop) still kept after the last subscriber disconnects"},
     {"DEFAULT_RUNTIME", "default-runtime", T_STR, "realtime",
      "runtime of executions that name none (realtime or virtual); unknown names fall back to it"},
     {"TICK_MS", "tick-ms", T_INT, "1", "one virtual tick in ms (execute option tickMs overrides it)"},
@@ -259,6 +261,7 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "CORS_ORIGINS") == 0) c->cors_origins = v;
         else if (strcmp(s->env, "METRICS_INTERVAL_MS") == 0) c->metrics_interval_ms = (uint64_t)n;
         else if (strcmp(s->env, "EVENT_HISTORY") == 0) c->event_history = (size_t)n;
+        else if (strcmp(s->env, "EVENT_FLUSH_MS") == 0) c->event_flush_ms = (uint64_t)n;
         else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "SUBSCRIBER_LINGER_MS") == 0) c->subscriber_linger_ms = (uint64_t)n;
         else if (strcmp(s->env, "DEFAULT_RUNTIME") == 0) c->default_runtime = v;

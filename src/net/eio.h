@@ -103,6 +103,13 @@ void weir_sio_out_clear(weir_sio_out *o);
  * is built here on first use over websocket).  WEIR_EINVAL without a text,
  * WEIR_ESTATE when the socket is closing, WEIR_ENOMEM. */
 int weir_sio_send(weir_sio_socket *s, weir_sio_out *o);
+/* The same, except that over websocket the frame waits for weir_sio_flush
+ * (or the next packet sent, or enough waiting: weir_ws_queue_slice), so a
+ * stream of events goes out in few writes; over polling it is queued as by
+ * weir_sio_send (each poll takes what waits). */
+int weir_sio_queue(weir_sio_socket *s, weir_sio_out *o);
+/* Write what weir_sio_queue left waiting, before the loop next waits. */
+void weir_sio_flush(weir_sio_socket *s);
 /* Emit one event: 42["name",<data_json>] (data_json: one JSON value,
  * copied, not checked; NULL or len 0: 42["name"]).  WEIR_EINVAL for a name
  * that is not UTF-8, WEIR_ESTATE, WEIR_ENOMEM. */

@@ -163,6 +163,9 @@ int weir__eio_ws_send(weir__eio_session *s, weir_sbuf *pkt);
 /* Send a shared packet on the session's websocket: its frame is built on
  * first use and kept in o. */
 int weir__eio_ws_send_out(weir__eio_session *s, weir_sio_out *o);
+/* The same, left waiting for weir__eio_ws_flush (weir_ws_queue_slice). */
+int weir__eio_ws_queue_out(weir__eio_session *s, weir_sio_out *o);
+void weir__eio_ws_flush(weir__eio_session *s);
 /* Graceful: the websocket closes after its queued frames, then the
  * session finishes (from on_close); a probe is dropped. */
 void weir__eio_ws_shutdown(weir__eio_session *s);

@@ -157,10 +157,17 @@ int weir__eio_ws_send(weir__eio_session *s, weir_sbuf *pkt) {
     return weir_ws_send_text(s->ws, pkt->data, pkt->len);
 }
 
-int weir__eio_ws_send_out(weir__eio_session *s, weir_sio_out *o) {
+static int out_frame(weir__eio_session *s, weir_sio_out *o, bool now) {
     if (!s->ws || s->ws_closing) return WEIR_ESTATE;
     if (!o->frame && !(o->frame = weir_ws_frame_text(o->text->data, o->text->len))) return WEIR_ENOMEM;
-    return weir_ws_send_frame(s->ws, o->frame);
+    return now ? weir_ws_send_frame(s->ws, o->frame) : weir_ws_queue_slice(s->ws, o->frame, 0, o->frame->len);
+}
+
+int weir__eio_ws_send_out(weir__eio_session *s, weir_sio_out *o) { return out_frame(s, o, true); }
+int weir__eio_ws_queue_out(weir__eio_session *s, weir_sio_out *o) { return out_frame(s, o, false); }
+
+void weir__eio_ws_flush(weir__eio_session *s) {
+    if (s->ws) weir_ws_flush(s->ws);
 }
 
 void weir__eio_ws_shutdown(weir__eio_session *s) {

@@ -125,6 +125,17 @@ int weir_sio_send(weir_sio_socket *s, weir_sio_out *o) {
     return weir__eio_send(s->sess, o->text);
 }
 
+int weir_sio_queue(weir_sio_socket *s, weir_sio_out *o) {
+    if (!o || !o->text) return WEIR_EINVAL;
+    if (!can_send(s)) return WEIR_ESTATE;
+    if (s->sess->transport == WEIR__EIO_WEBSOCKET) return weir__eio_ws_queue_out(s->sess, o);
+    return weir__eio_send(s->sess, o->text);
+}
+
+void weir_sio_flush(weir_sio_socket *s) {
+    if (s->sess->transport == WEIR__EIO_WEBSOCKET) weir__eio_ws_flush(s->sess);
+}
+
 int weir_sio_emit(weir_sio_socket *s, const char *name, const char *data_json, size_t len) {
     if (!can_send(s)) return WEIR_ESTATE;
     weir_sbuf *b = NULL;

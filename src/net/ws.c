@@ -53,9 +53,17 @@
 #define MAX_REASON 123      /* a close frame's payload is at most 125 bytes */
 #define MSG_KEEP ((size_t)64 * 1024) /* a message buffer larger than this is freed after use */
 
-/* Frames in order; each entry one reference. */
+/* Bytes b->data[off .. off + len) of a shared buffer. */
+typedef struct outbuf {
+    weir_sbuf *b;
+    size_t off, len;
+} outbuf;
+
+/* Frames in order; each entry one reference.  Consecutive slices of one
+ * buffer (frames written one after another into a shared batch) share an
+ * entry: one iovec for a run of frames. */
 typedef struct outq {
-    weir_sbuf **v;
+    outbuf *v;
     size_t n, cap;
 } outq;
 
@@ -89,6 +97,7 @@ struct weir_ws {
     size_t bufs_cap;
     unsigned long writes;
     bool writing;
+    bool urgent; /* acc holds more than frames queued to wait for weir_ws_flush */
     /* State */
     bool open;      /* the 101 is written: reading and writing */
     bool closing;   /* a close frame is queued (or the connection is gone): nothing more is sent */
@@ -197,10 +206,29 @@ bool weir__ws_utf8_valid(const char *s, size_t len) {
 }
 
 unsigned long weir__ws_writes(const weir_ws *ws) { return ws ? ws->writes : 0; }
+size_t weir__ws_queued_pieces(const weir_ws *ws) { return ws ? ws->acc.n : 0; }
 
 bool weir__ws_has_context(const weir_ws *ws) { return ws && ws->ctx; }
 
 /* ------------------------------------------------------------------ frames */
+
+size_t weir_ws_frame_head(size_t len, char out[WEIR_WS_FRAME_HEAD_MAX]) {
+    size_t h = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;
+    unsigned char *p = (unsigned char *)out;
+    p[0] = 0x81; /* FIN, text */
+    if (h == 2) {
+        p[1] = (unsigned char)len;
+    } else if (h == 4) {
+        p[1] = 126;
+        p[2] = (unsigned char)(len >> 8);
+        p[3] = (unsigned char)len;
+    } else {
+        p[1] = 127;
+        uint64_t v = len;
+        for (int i = 0; i < 8; i++) p[2 + i] = (unsigned char)(v >> (56 - 8 * i));
+    }
+    return h;
+}
 
 weir_sbuf *weir_ws_frame_text(const char *data, size_t len) {
     size_t h = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;
@@ -247,15 +275,26 @@ static weir_sbuf *close_frame(uint16_t code, const char *reason) {
 
 /* ------------------------------------------------------------------- queue */
 
-/* Append one reference (taken here).  WEIR_ENOMEM: nothing queued. */
-static int q_push(outq *q, weir_sbuf *b) {
+/* Append b->data[off .. off + len): to the last entry when it ends where
+ * this begins in the same buffer, else as a new entry holding one
+ * reference (taken here).  WEIR_ENOMEM: nothing queued. */
+static int q_push_slice(outq *q, weir_sbuf *b, size_t off, size_t len) {
+    if (q->n) {
+        outbuf *last = &q->v[q->n - 1];
+        if (last->b == b && last->off + last->len == off) {
+            last->len += len;
+            return 0;
+        }
+    }
     if (q->n == q->cap && weir__grow((void **)&q->v, &q->cap, q->n + 1, sizeof *q->v)) return WEIR_ENOMEM;
-    q->v[q->n++] = weir_sbuf_ref(b);
+    q->v[q->n++] = (outbuf){weir_sbuf_ref(b), off, len};
     return 0;
 }
 
+static int q_push(outq *q, weir_sbuf *b) { return q_push_slice(q, b, 0, b->len); }
+
 static void q_clear(outq *q) {
-    for (size_t i = 0; i < q->n; i++) weir_sbuf_unref(q->v[i]);
+    for (size_t i = 0; i < q->n; i++) weir_sbuf_unref(q->v[i].b);
     q->n = 0;
 }
 
@@ -467,11 +506,13 @@ static void flush(weir_ws *ws) {
             weir__http_conn_close(ws->conn);
             return;
         }
+        ws->urgent = false;
         outq t = ws->wr; /* wr is empty: swap */
         ws->wr = ws->acc;
         ws->acc = t;
         ws->acc_bytes = 0;
-        for (size_t i = 0; i < ws->wr.n; i++) ws->bufs[i] = uv_buf_init(ws->wr.v[i]->data, (unsigned)ws->wr.v[i]->len);
+        for (size_t i = 0; i < ws->wr.n; i++)
+            ws->bufs[i] = uv_buf_init(ws->wr.v[i].b->data + ws->wr.v[i].off, (unsigned)ws->wr.v[i].len);
         ws->writing = true;
         ws->writes++;
         int rc = weir__http_conn_write(ws->conn, ws->bufs, (unsigned)ws->wr.n);
@@ -514,6 +555,7 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     }
     weir_sbuf_unref(b); /* the queue's reference remains */
     ws->acc_bytes += len;
+    ws->urgent = true;
     return (ssize_t)len;
 }
 
@@ -632,7 +674,7 @@ static void h_start(void *ud) {
     enter(ws);
     ws->open = true;
     if (ws->closing) weir__http_conn_set_timer(ws->conn, WEIR__WS_CLOSE_MS);
-    want_flush(ws);
+    if (ws->urgent || ws->closing || ws->broken) want_flush(ws); /* frames queued to wait for a flush wait */
     leave(ws);
 }
 
@@ -657,8 +699,9 @@ static void h_written(void *ud, int status) {
     release_wr(ws);
     if (status < 0)
         weir__http_conn_close(ws->conn);
-    else if (ws->acc.n || ws->broken)
-        want_flush(ws); /* what was queued meanwhile goes in one write, before the loop waits */
+    else if ((ws->acc.n && (ws->urgent || ws->closing)) || ws->broken)
+        want_flush(ws); /* what was queued meanwhile goes in one write, before the loop waits (frames
+                         * queued to wait for weir_ws_flush alone wait: see urgent) */
     else
         maybe_finish(ws);
     leave(ws);
@@ -813,13 +856,33 @@ int weir_ws_accept(weir_http_req *req, const weir_ws_options *opts, const weir_w
 
 /* -------------------------------------------------------------- public API */
 
-int weir_ws_send_frame(weir_ws *ws, weir_sbuf *frame) {
-    if (!ws || !frame) return WEIR_EINVAL;
+/* Queue a slice; ask for a flush when now, or when enough waits. */
+static int queue_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len, bool now) {
+    if (!ws || !buf || off > buf->len || len > buf->len - off) return WEIR_EINVAL;
     if (!ws->conn || ws->closing) return WEIR_ESTATE;
-    if (q_push(&ws->acc, frame) != 0) return WEIR_ENOMEM;
-    ws->acc_bytes += frame->len;
-    if (!ws->writing) want_flush(ws);
+    if (q_push_slice(&ws->acc, buf, off, len) != 0) return WEIR_ENOMEM;
+    ws->acc_bytes += len;
+    if (now || ws->acc_bytes >= WEIR_WS_QUEUE_FLUSH_BYTES) ws->urgent = true;
+    if (!ws->writing && ws->urgent) want_flush(ws);
     return 0;
+}
+
+int weir_ws_send_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len) {
+    return queue_slice(ws, buf, off, len, true);
+}
+
+int weir_ws_queue_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len) {
+    return queue_slice(ws, buf, off, len, false);
+}
+
+void weir_ws_flush(weir_ws *ws) {
+    if (!ws || !ws->conn || !ws->acc.n) return;
+    ws->urgent = true;
+    if (!ws->writing) want_flush(ws);
+}
+
+int weir_ws_send_frame(weir_ws *ws, weir_sbuf *frame) {
+    return frame ? weir_ws_send_slice(ws, frame, 0, frame->len) : WEIR_EINVAL;
 }
 
 int weir_ws_send_text(weir_ws *ws, const char *data, size_t len) {

@@ -79,6 +79,10 @@ int weir_ws_accept(weir_http_req *req, const weir_ws_options *opts, const weir_w
 /* A complete, unmasked text frame carrying data[0..len): one reference.
  * NULL on allocation failure. */
 weir_sbuf *weir_ws_frame_text(const char *data, size_t len);
+/* The header of a complete, unmasked text frame of a len-byte payload,
+ * written to out; returns its length (2, 4 or 10). */
+#define WEIR_WS_FRAME_HEAD_MAX 10
+size_t weir_ws_frame_head(size_t len, char out[WEIR_WS_FRAME_HEAD_MAX]);
 /* The payload of a frame built by weir_ws_frame_text. */
 const char *weir_ws_frame_payload(const weir_sbuf *frame, size_t *len);
 
@@ -86,6 +90,19 @@ const char *weir_ws_frame_payload(const weir_sbuf *frame, size_t *len);
  * keeps its own).  WEIR_ESTATE once the connection is closing, WEIR_ENOMEM
  * (nothing queued; the connection goes on). */
 int weir_ws_send_frame(weir_ws *ws, weir_sbuf *frame);
+/* Queue the whole frames at buf->data[off .. off + len) (a reference to buf
+ * is taken): frames written one after another into one shared batch buffer
+ * and queued in that order go out as one contiguous piece of a write.
+ * WEIR_EINVAL (not within buf), WEIR_ESTATE, WEIR_ENOMEM. */
+int weir_ws_send_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len);
+/* The same, without asking for a write yet (unless WEIR_WS_QUEUE_FLUSH_BYTES
+ * are waiting): a stream of events queued over several turns of the loop
+ * goes out in one write at weir_ws_flush, or with the next message sent,
+ * which keeps its place after them. */
+#define WEIR_WS_QUEUE_FLUSH_BYTES ((size_t)64 * 1024)
+int weir_ws_queue_slice(weir_ws *ws, weir_sbuf *buf, size_t off, size_t len);
+/* Write what is queued, before the loop next waits. */
+void weir_ws_flush(weir_ws *ws);
 /* Frame and queue a text message (copied). */
 int weir_ws_send_text(weir_ws *ws, const char *data, size_t len);
 /* Bytes queued toward the peer and not yet written to the socket: frames

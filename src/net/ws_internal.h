@@ -31,5 +31,8 @@ bool weir__ws_utf8_valid(const char *s, size_t len);
 unsigned long weir__ws_writes(const weir_ws *ws);
 /* Does ws hold a wslay context now?  (None while idle between messages.) */
 bool weir__ws_has_context(const weir_ws *ws);
+/* Pieces (iovecs) queued for the next write: runs of contiguous slices of
+ * one buffer count once. */
+size_t weir__ws_queued_pieces(const weir_ws *ws);
 
 #endif

@@ -41,6 +41,41 @@ static void fail_exec(cmd *k, svc_exec *x, const weir_error *err) {
     fail(k, svc_status_of(err->code), b);
 }
 
+/* "execution:started, execution:paused, ..." */
+static void kind_list(char *out, size_t cap) {
+    size_t o = 0;
+    out[0] = '\0';
+    for (uint32_t bit = 1; bit & WEIR_EV_ALL; bit <<= 1) {
+        int n = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", weir_event_name(bit));
+        if (n < 0 || (size_t)n >= cap - o) break;
+        o += (size_t)n;
+    }
+}
+
+/* The kinds a subscribe's `events` asks for (absent or null: all), or NEW
+ * the error body saying what is wrong with it (SPEC §5). */
+static json_t *events_mask(json_t *events, uint32_t *mask) {
+    *mask = WEIR_EV_ALL;
+    if (!events || json_is_null(events)) return NULL;
+    char kinds[600];
+    kind_list(kinds, sizeof kinds);
+    if (!json_is_array(events) || json_array_size(events) == 0)
+        return svc_error_body("events must be a non-empty array of event names or globs, e.g. [\"metrics:update\", "
+                              "\"execution:*\"] (leave it out for every event); the kinds are %s",
+                              kinds);
+    *mask = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(events, i, v) {
+        const char *p = json_string_value(v);
+        if (!p) return svc_error_body("events[%zu] is not a string: events lists event names or globs", i);
+        uint32_t m = weir_event_mask(p);
+        if (!m) return svc_error_body("events[%zu] \"%.100s\" names no event kind; the kinds are %s", i, p, kinds);
+        *mask |= m;
+    }
+    return NULL;
+}
+
 static void subscribe(cmd *k) {
     svc_exec *x = exec_of(k);
     if (!x) return;
@@ -48,17 +83,24 @@ static void subscribe(cmd *k) {
     if (since_v && !json_is_null(since_v) && (!json_is_integer(since_v) || json_integer_value(since_v) < 0))
         return fail(k, 400, svc_error_body("since must be a non-negative integer: the seq of the last event seen"));
     int64_t since = json_is_integer(since_v) ? json_integer_value(since_v) : -1;
+    uint32_t mask;
+    json_t *bad = events_mask(json_object_get(k->data, "events"), &mask);
+    if (bad) {
+        json_object_set_new(bad, "executionId", json_string(x->id));
+        return fail(k, 400, bad);
+    }
     weir_error err;
-    if (svc_feed_attach(x, k->c, &err)) return fail_exec(k, x, &err);
+    svc_feed *f = svc_exec_feed(x, &err);
+    if (!f || svc_feed_attach(f, k->c, mask, &err)) return fail_exec(k, x, &err);
     k->r.event = "execution:state";
     svc_answer(k->s, &k->r, 200, svc_exec_snapshot(x));
-    svc_feed_replay(x, k->c, since); /* after the answer: the snapshot comes first */
+    svc_feed_replay(f, k->c, since); /* after the answer: the snapshot comes first */
 }
 
 static void unsubscribe(cmd *k) {
     svc_exec *x = exec_of(k);
     if (!x) return;
-    bool was = svc_feed_unsubscribe(x, k->c);
+    bool was = svc_feed_unsubscribe(x->feed, k->c);
     svc_answer(k->s, &k->r, 200, json_pack("{s:s,s:b}", "executionId", x->id, "unsubscribed", was));
 }
 
@@ -153,9 +195,9 @@ static const struct {
     {"execution:advance", advance_cmd}, {"execution:run", run_cmd},             {"execution:step", step_cmd},
 };
 
-void svc_command(svc_client *c, const char *name, json_t *data, int64_t ack_id) {
+void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64_t ack_id) {
     svc_client_ref(c); /* the reply's */
-    cmd k = {c->s, c, data, {.client = c, .ack_id = ack_id, .start_ns = uv_hrtime()}};
+    cmd k = {svc, c, data, {.client = c, .ack_id = ack_id, .start_ns = uv_hrtime()}};
     size_t n = sizeof COMMANDS / sizeof COMMANDS[0];
     for (size_t i = 0; i < n; i++) {
         if (strcmp(name, COMMANDS[i].name) != 0) continue;

@@ -3,41 +3,74 @@
  * rings, slow-subscriber cut-off, throttled metrics:update.
  *
  * Invariants:
- *  - a feed's ring holds events with consecutive seqs ring[0].seq == lo ..
- *    lo + n - 1; anything that breaks the run (a quiet spell, an event lost
- *    to out-of-memory) empties it, so `since` is answered from it only when
- *    nothing in between is missing;
- *  - an execution builds events (weir_exec_listen on) exactly while its feed
- *    has subscribers or lingers.
+ *  - a feed's ring holds every event built with seq >= from, in order
+ *    (seqs no event carries are the core's widening skips); anything that
+ *    breaks the run (a quiet spell, an event lost to out-of-memory) moves
+ *    `from` past it;
+ *  - kind_from[k] is the seq since which kind k has been built without a
+ *    break (UINT64_MAX while it is not): `since` is answered from the ring
+ *    only when every kind the subscriber wants was built since then;
+ *  - the execution builds exactly f->mask: the union of the subscribers'
+ *    masks, the linger's cheap kinds, or nothing.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "service/service_internal.h"
+#include "service/hub.h"
+
+/* The event kinds (bits of WEIR_EV_ALL). */
+#define WEIR_EV_KINDS 16
+_Static_assert(WEIR_EV_ALL == (1u << WEIR_EV_KINDS) - 1, "one bit per kind");
+/* What a lingering feed still builds: never the kinds that cost per hop. */
+#define LINGER_KINDS (WEIR_EV_ALL & ~(WEIR_EV_PER_HOP | WEIR_EV_METRICS))
 
 struct svc_sub {
     svc_client *c;
-    svc_exec *x;
+    svc_feed *f;
     svc_sub *fprev, *fnext; /* the feed's subscribers */
     svc_sub *cnext;         /* the client's subscriptions */
-    uint64_t last_seq;      /* the last event queued to it */
+    uint64_t last_seq;      /* the last event queued to it (or passed over: not of its kinds) */
+    uint32_t mask;          /* the kinds it asked for (WEIR_EV_*) */
+    /* Bytes it may still be sent before its backlog is looked at again
+     * (negative: look at the next event), and events before that anyway. */
+    int64_t room;
+    unsigned unchecked;
 };
 
+/* A subscriber's backlog is looked at before an event when the bytes queued
+ * since the last look could have taken it past the bound (room), and at
+ * least every BACKLOG_CHECK_EVENTS events (what the kernel took meanwhile,
+ * and other messages to the client, are then seen too): per event and
+ * subscriber, a look costs more than the send. */
+#define BACKLOG_CHECK_EVENTS 32
+/* What a frame adds to an event's data on any transport, at most: the
+ * header, {"event":"<name>","data": ...} or 42["<name>", ...]. */
+#define FRAME_OVERHEAD 96
+
 struct svc_feed {
-    svc_exec *x; /* NULL once the execution is gone (the timers are closing) */
-    weir_service *s;
+    weir_exec *e; /* NULL once the execution is gone (the timers are closing) */
+    svc_hub *h;
+    char id[40];  /* the execution's, in notices */
+    const svc_feed_ops *ops;
+    void *ud;
     svc_sub *subs;
     size_t n_subs;
     svc_evmsg **ring;
     size_t cap, head, n, bytes;
-    uint64_t lo;
+    uint64_t from;      /* every event built with a seq >= from is in the ring */
+    uint32_t mask;      /* the kinds the execution builds: the subscribers' union (or the linger's) */
+    uint64_t kind_from[WEIR_EV_KINDS]; /* kind i built without a break since this seq (UINT64_MAX: not built) */
     uv_timer_t linger;  /* after the last subscriber left: go quiet when it fires */
-    uv_timer_t metrics; /* the next metrics:update */
-    uint64_t metrics_last;
+    uv_timer_t metrics; /* metrics:update, every interval while a subscriber wants it */
+    json_t *metrics_prev; /* the metrics last sent, without uptimeMs */
+    svc_arena arena;      /* the /ws frames of its events (hub.h) */
     int open_handles;
 };
+
+
 
 typedef enum { LEAVE_QUIET, LEAVE_LINGER } leave_mode;
 
@@ -46,6 +79,7 @@ typedef enum { LEAVE_QUIET, LEAVE_LINGER } leave_mode;
 static void evmsg_unref(svc_evmsg *m) {
     if (!m || --m->refs) return;
     weir_sbuf_unref(m->data);
+    weir_sbuf_unref(m->ws_batch);
     weir_sbuf_unref(m->ws_frame);
     weir_sbuf_unref(m->sio.text);
     weir_sbuf_unref(m->sio.frame);
@@ -54,7 +88,7 @@ static void evmsg_unref(svc_evmsg *m) {
 
 /* The JSON text of v in the service's scratch buffer (valid until the next
  * use), or NULL. */
-static const char *dump(weir_service *s, json_t *v, size_t *len) {
+static const char *dump(svc_hub *s, json_t *v, size_t *len) {
     size_t need = json_dumpb(v, s->scratch, s->scratch_cap, JSON_COMPACT | JSON_ENCODE_ANY);
     if (need == 0) return NULL;
     if (need >= s->scratch_cap) {
@@ -84,7 +118,7 @@ static bool memo_worth(const json_t *v) {
  * out per event, a 5 MB value sent to 60 nodes was 600 MB of writing in one
  * turn of the loop).  Values are not changed once emitted, and the memo
  * holds a reference, so the pointer names the same text. */
-static weir_sbuf *memo_text(weir_service *s, json_t *v) {
+static weir_sbuf *memo_text(svc_hub *s, json_t *v) {
     if (s->memo_value == v) return s->memo_text;
     size_t len;
     const char *text = dump(s, v, &len);
@@ -99,7 +133,7 @@ static weir_sbuf *memo_text(weir_service *s, json_t *v) {
 
 /* data's JSON text with "seq" added as its last member (and a large
  * "value" just before it, from memo_text). */
-static weir_sbuf *data_with_seq(weir_service *s, json_t *data, uint64_t seq) {
+static weir_sbuf *data_with_seq(svc_hub *s, json_t *data, uint64_t seq) {
     json_t *value = json_object_get(data, "value"), *rest = NULL;
     weir_sbuf *vt = NULL;
     if (value && memo_worth(value) && (vt = memo_text(s, value)) && (rest = json_copy(data)))
@@ -138,11 +172,13 @@ static weir_sbuf *data_with_seq(weir_service *s, json_t *data, uint64_t seq) {
     return b;
 }
 
-static svc_evmsg *evmsg_new(weir_service *s, uint64_t seq, const char *name, json_t *data) {
+static svc_evmsg *evmsg_new(svc_hub *s, uint64_t seq, const char *name, json_t *data) {
     svc_evmsg *m = weir__calloc(1, sizeof *m);
     if (!m) return NULL;
     m->refs = 1;
     m->seq = seq;
+    m->kind = weir_event_kind(name);
+    if (!m->kind) m->kind = WEIR_EV_ALL;
     snprintf(m->name, sizeof m->name, "%s", name);
     if (!(m->data = data_with_seq(s, data, seq))) {
         weir__free(m);
@@ -151,20 +187,38 @@ static svc_evmsg *evmsg_new(weir_service *s, uint64_t seq, const char *name, jso
     return m;
 }
 
+/* ------------------------------------------------------------------ the hub */
+
+void svc_hub_init(svc_hub *h, uv_loop_t *loop, const svc_hub_config *cfg, const svc_hub_ops *ops, void *ud) {
+    *h = (svc_hub){.loop = loop, .cfg = *cfg, .ops = ops, .ud = ud};
+}
+
+static void hub_log(svc_hub *h, weir_log_level level, json_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void hub_log(svc_hub *h, weir_log_level level, json_t *fields, const char *fmt, ...) {
+    if (!h->ops->log) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    h->ops->log(h->ud, level, fields, msg);
+}
+
 /* ------------------------------------------------------------------ clients */
 
-svc_client *svc_client_new(weir_service *s, const svc_client_ops *ops, void *conn) {
+svc_client *svc_client_new(svc_hub *h, const svc_client_ops *ops, void *conn) {
     svc_client *c = weir__calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->s = s;
+    c->hub = h;
     c->ops = ops;
     c->conn = conn;
     c->refs = 1;
     c->linked = true;
-    c->next = s->clients;
-    if (s->clients) s->clients->prev = c;
-    s->clients = c;
-    s->n_clients++;
+    c->next = h->clients;
+    if (h->clients) h->clients->prev = c;
+    h->clients = c;
+    h->n_clients++;
     return c;
 }
 
@@ -176,15 +230,52 @@ void svc_client_unref(svc_client *c) {
 
 static void sub_remove(svc_sub *sub, leave_mode mode);
 
+static void undirty(svc_client *c) {
+    if (!c->dirty) return;
+    if (c->dprev) c->dprev->dnext = c->dnext;
+    else c->hub->dirty = c->dnext;
+    if (c->dnext) c->dnext->dprev = c->dprev;
+    c->dprev = c->dnext = NULL;
+    c->dirty = false;
+}
+
+static void flush_fire(uv_timer_t *t) {
+    svc_hub *h = t->data;
+    while (h->dirty) {
+        svc_client *c = h->dirty;
+        undirty(c);
+        if (c->conn) c->ops->flush(c->conn);
+    }
+}
+
+/* c was sent an event: see that it is written within flush_ms. */
+static void mark_dirty(svc_client *c) {
+    svc_hub *h = c->hub;
+    if (!c->ops->flush || c->dirty) return;
+    if (!h->cfg.flush_ms) return c->ops->flush(c->conn);
+    if (!h->flush_timer) {
+        if (!(h->flush_timer = weir__malloc(sizeof *h->flush_timer))) return c->ops->flush(c->conn);
+        uv_timer_init(h->loop, h->flush_timer);
+        h->flush_timer->data = h;
+    }
+    c->dirty = true;
+    c->dprev = NULL;
+    c->dnext = h->dirty;
+    if (h->dirty) h->dirty->dprev = c;
+    h->dirty = c;
+    if (!uv_is_active((uv_handle_t *)h->flush_timer)) uv_timer_start(h->flush_timer, flush_fire, h->cfg.flush_ms, 0);
+}
+
 static void unlink_client(svc_client *c) {
-    weir_service *s = c->s;
+    svc_hub *h = c->hub;
     while (c->subs) sub_remove(c->subs, LEAVE_LINGER);
+    undirty(c);
     if (c->prev) c->prev->next = c->next;
-    else s->clients = c->next;
+    else h->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
     c->linked = false;
-    s->n_clients--;
+    h->n_clients--;
 }
 
 void svc_client_gone(svc_client *c) {
@@ -194,15 +285,33 @@ void svc_client_gone(svc_client *c) {
     svc_client_unref(c);
 }
 
-void svc_clients_detach_all(weir_service *s) {
-    while (s->clients) unlink_client(s->clients);
+void svc_client_command(svc_client *c, const char *name, json_t *data, int64_t ack_id) {
+    if (c->linked) c->hub->ops->command(c->hub->ud, c, name, data, ack_id);
+}
+
+static void timer_freed(uv_handle_t *t) { weir__free(t); }
+
+void svc_hub_free(svc_hub *h) {
+    while (h->clients) unlink_client(h->clients);
+    if (h->flush_timer) {
+        uv_timer_stop(h->flush_timer);
+        uv_close((uv_handle_t *)h->flush_timer, timer_freed);
+        h->flush_timer = NULL;
+    }
+    weir__free(h->scratch);
+    h->scratch = NULL;
+    h->scratch_cap = 0;
+    json_decref(h->memo_value);
+    weir_sbuf_unref(h->memo_text);
+    h->memo_value = NULL;
+    h->memo_text = NULL;
 }
 
 void svc_client_emit(svc_client *c, const char *name, json_t *data) {
     if (!c->conn) return;
     json_t *empty = data ? NULL : json_object();
     size_t len;
-    const char *text = dump(c->s, data ? data : empty, &len);
+    const char *text = dump(c->hub, data ? data : empty, &len);
     if (text) c->ops->emit(c->conn, name, text, len);
     json_decref(empty);
 }
@@ -211,7 +320,7 @@ void svc_client_reply(svc_client *c, int64_t ack_id, const char *name, json_t *b
     if (c->conn && body) {
         if (ack_id >= 0) {
             size_t len;
-            const char *text = dump(c->s, body, &len);
+            const char *text = dump(c->hub, body, &len);
             if (text) c->ops->ack(c->conn, ack_id, text, len);
         } else if (json_object_get(body, "error")) {
             /* the Symbia runtime's clients read `message` */
@@ -226,22 +335,22 @@ void svc_client_reply(svc_client *c, int64_t ack_id, const char *name, json_t *b
 
 size_t svc_client_backlog(const svc_client *c) { return c->conn ? c->ops->backlog(c->conn) : 0; }
 
-void svc_clients_close_all(weir_service *s) {
-    for (svc_client *c = s->clients, *next; c; c = next) {
+void svc_hub_close_all(svc_hub *h) {
+    for (svc_client *c = h->clients, *next; c; c = next) {
         next = c->next; /* close may call svc_client_gone at once */
         c->ops->close(c->conn);
     }
 }
 
-size_t svc_clients_count(const weir_service *s) { return s->n_clients; }
-size_t svc_subscriptions_count(const weir_service *s) { return s->n_subs; }
-
 /* -------------------------------------------------------------------- feeds */
+
+/* The next seq an event built from now on can carry. */
+static uint64_t next_seq(const svc_feed *f) { return weir_exec_seq(f->e) + 1; }
 
 static void ring_clear(svc_feed *f) {
     for (size_t i = 0; i < f->n; i++) evmsg_unref(f->ring[(f->head + i) % f->cap]);
     f->head = f->n = f->bytes = 0;
-    f->lo = 0;
+    f->from = f->e ? next_seq(f) : 0;
 }
 
 static svc_evmsg *ring_at(const svc_feed *f, size_t i) { return f->ring[(f->head + i) % f->cap]; }
@@ -249,30 +358,68 @@ static svc_evmsg *ring_at(const svc_feed *f, size_t i) { return f->ring[(f->head
 static void ring_pop(svc_feed *f) {
     svc_evmsg *m = f->ring[f->head];
     f->bytes -= m->data->len;
+    f->from = m->seq + 1;
     evmsg_unref(m);
     f->head = (f->head + 1) % f->cap;
     f->n--;
-    f->lo++;
 }
 
 /* Keep m (a reference is taken), dropping the oldest beyond the bounds. */
 static void ring_push(svc_feed *f, svc_evmsg *m) {
-    if (f->cap == 0) return;
-    size_t max_bytes = f->s->cfg.subscriber_backlog_bytes;
+    if (f->cap == 0) {
+        f->from = m->seq + 1;
+        return;
+    }
+    size_t max_bytes = f->h->cfg.backlog_bytes;
     while (f->n && (f->n == f->cap || f->bytes + m->data->len > max_bytes)) ring_pop(f);
-    if (f->n == 0) f->lo = m->seq;
     f->ring[(f->head + f->n) % f->cap] = m;
     m->refs++;
     f->n++;
     f->bytes += m->data->len;
 }
 
+static void metrics_fire(uv_timer_t *t);
+
+/* Build exactly the kinds in mask from now on.  A kind that starts being
+ * built is whole from the next seq on (the core skips a seq on widening, so
+ * nothing before looks contiguous); one that stops is whole from nowhere. */
+static void set_mask(svc_feed *f, uint32_t mask) {
+    if (!f->e) return;
+    svc_hub *h = f->h;
+    uint32_t old = f->mask;
+    if (mask != old || weir_exec_listened(f->e) != mask) {
+        weir_exec_listen_mask(f->e, mask);
+        f->mask = mask;
+        uint64_t next = next_seq(f);
+        for (unsigned k = 0; k < WEIR_EV_KINDS; k++) {
+            uint32_t bit = 1u << k;
+            if (!(mask & bit)) f->kind_from[k] = UINT64_MAX;
+            else if (!(old & bit)) f->kind_from[k] = next;
+        }
+        if (!mask) ring_clear(f); /* nothing is built: the history ends here */
+    }
+    bool metrics = h->cfg.metrics && (mask & WEIR_EV_METRICS) && f->n_subs;
+    if (!metrics) {
+        uv_timer_stop(&f->metrics);
+        json_decref(f->metrics_prev);
+        f->metrics_prev = NULL;
+    } else if (!uv_is_active((uv_handle_t *)&f->metrics)) {
+        uint64_t every = h->cfg.metrics_interval_ms ? h->cfg.metrics_interval_ms : 1;
+        uv_timer_start(&f->metrics, metrics_fire, every, every);
+    }
+}
+
+/* The union of what the subscribers asked for. */
+static uint32_t subs_mask(const svc_feed *f) {
+    uint32_t m = 0;
+    for (const svc_sub *sub = f->subs; sub; sub = sub->fnext) m |= sub->mask;
+    return m;
+}
+
 /* Nobody listens any more: stop building events, forget the history. */
 static void go_quiet(svc_feed *f) {
     uv_timer_stop(&f->linger);
-    uv_timer_stop(&f->metrics);
-    ring_clear(f);
-    if (f->x) weir_exec_listen(f->x->e, false);
+    set_mask(f, 0);
 }
 
 static void linger_done(uv_timer_t *t) {
@@ -288,45 +435,48 @@ static void feed_closed(uv_handle_t *h) {
     }
 }
 
-static void metrics_fire(uv_timer_t *t);
-
-static svc_feed *feed_of(svc_exec *x) {
-    if (x->feed) return x->feed;
-    weir_service *s = x->svc;
+svc_feed *svc_feed_new(svc_hub *h, weir_exec *e, const char *exec_id, const svc_feed_ops *ops, void *ud) {
     svc_feed *f = weir__calloc(1, sizeof *f);
     if (!f) return NULL;
-    f->cap = s->cfg.event_history;
+    f->cap = h->cfg.event_history;
     if (f->cap && !(f->ring = weir__calloc(f->cap, sizeof *f->ring))) {
         weir__free(f);
         return NULL;
     }
-    f->x = x;
-    f->s = s;
-    uv_timer_init(s->loop, &f->linger);
-    uv_timer_init(s->loop, &f->metrics);
+    f->e = e;
+    f->h = h;
+    snprintf(f->id, sizeof f->id, "%s", exec_id);
+    f->ops = ops;
+    f->ud = ud;
+    uv_timer_init(h->loop, &f->linger);
+    uv_timer_init(h->loop, &f->metrics);
     f->linger.data = f->metrics.data = f;
     f->open_handles = 2;
-    x->feed = f;
+    f->mask = 1; /* not what set_mask is asked for: it sets every kind_from */
+    set_mask(f, 0); /* until someone subscribes */
     return f;
 }
 
-void svc_feed_free(svc_exec *x) {
-    svc_feed *f = x->feed;
+static void sub_remove(svc_sub *sub, leave_mode mode);
+
+void svc_feed_free(svc_feed *f) {
     if (!f) return;
     while (f->subs) sub_remove(f->subs, LEAVE_QUIET);
-    ring_clear(f);
-    f->x = NULL;
-    x->feed = NULL;
-    uv_timer_stop(&f->linger);
+    go_quiet(f);
+    f->e = NULL;
+    weir_sbuf_unref(f->arena.buf);
+    f->arena = (svc_arena){0};
+    json_decref(f->metrics_prev);
+    f->metrics_prev = NULL;
     uv_timer_stop(&f->metrics);
     uv_close((uv_handle_t *)&f->linger, feed_closed);
     uv_close((uv_handle_t *)&f->metrics, feed_closed);
 }
 
 static void sub_remove(svc_sub *sub, leave_mode mode) {
-    svc_exec *x = sub->x;
-    svc_feed *f = x->feed;
+    svc_feed *f = sub->f;
     svc_client *c = sub->c;
+    svc_hub *h = f->h;
     if (sub->fprev) sub->fprev->fnext = sub->fnext;
     else f->subs = sub->fnext;
     if (sub->fnext) sub->fnext->fprev = sub->fprev;
@@ -337,85 +487,99 @@ static void sub_remove(svc_sub *sub, leave_mode mode) {
         }
     weir__free(sub);
     f->n_subs--;
-    x->svc->n_subs--;
-    if (f->n_subs || !f->x) return;
-    uint64_t linger = x->svc->cfg.subscriber_linger_ms;
-    if (mode == LEAVE_LINGER && linger && !weir_state_finished(weir_exec_state(x->e)))
-        uv_timer_start(&f->linger, linger_done, linger, 0);
-    else go_quiet(f);
+    h->n_subs--;
+    if (!f->e) return;
+    if (f->n_subs) return set_mask(f, subs_mask(f)); /* narrower, perhaps */
+    /* The last one left.  Lingering keeps what a reconnect with `since`
+     * most likely needs (states, outputs, logs) but never the per-hop kinds:
+     * an execution nobody watches pays nothing per hop. */
+    uint32_t keep = f->mask & LINGER_KINDS;
+    if (mode == LEAVE_LINGER && h->cfg.linger_ms && keep && !weir_state_finished(weir_exec_state(f->e))) {
+        set_mask(f, keep);
+        uv_timer_start(&f->linger, linger_done, h->cfg.linger_ms, 0);
+    } else {
+        go_quiet(f);
+    }
 }
 
-static svc_sub *sub_find(svc_exec *x, svc_client *c) {
+static svc_sub *sub_find(svc_feed *f, svc_client *c) {
     for (svc_sub *sub = c->subs; sub; sub = sub->cnext)
-        if (sub->x == x) return sub;
+        if (sub->f == f) return sub;
     return NULL;
 }
 
-int svc_feed_attach(svc_exec *x, svc_client *c, weir_error *err) {
-    if (sub_find(x, c)) return 0;
-    svc_feed *f = feed_of(x);
-    svc_sub *sub = f ? weir__calloc(1, sizeof *sub) : NULL;
-    if (!sub) return weir__error(err, WEIR_ENOMEM, "out of memory subscribing to execution %s", x->id);
+int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err) {
+    svc_sub *sub = sub_find(f, c);
+    if (!sub) {
+        if (!(sub = weir__calloc(1, sizeof *sub)))
+            return weir__error(err, WEIR_ENOMEM, "out of memory subscribing to execution %s", f->id);
+        sub->c = c;
+        sub->f = f;
+        sub->fnext = f->subs;
+        if (f->subs) f->subs->fprev = sub;
+        f->subs = sub;
+        sub->cnext = c->subs;
+        c->subs = sub;
+        f->n_subs++;
+        f->h->n_subs++;
+    }
+    sub->mask = mask; /* again: what it asks for now */
+    sub->room = -1;   /* look at its backlog before the first event */
     uv_timer_stop(&f->linger);
-    if (f->n_subs == 0) weir_exec_listen(x->e, true); /* no-op while lingering */
-    sub->c = c;
-    sub->x = x;
-    sub->last_seq = weir_exec_seq(x->e);
-    sub->fnext = f->subs;
-    if (f->subs) f->subs->fprev = sub;
-    f->subs = sub;
-    sub->cnext = c->subs;
-    c->subs = sub;
-    f->n_subs++;
-    x->svc->n_subs++;
+    set_mask(f, subs_mask(f));
+    sub->last_seq = weir_exec_seq(f->e);
     return 0;
 }
 
-bool svc_feed_unsubscribe(svc_exec *x, svc_client *c) {
-    svc_sub *sub = sub_find(x, c);
+bool svc_feed_unsubscribe(svc_feed *f, svc_client *c) {
+    svc_sub *sub = f ? sub_find(f, c) : NULL;
     if (!sub) return false;
     sub_remove(sub, LEAVE_QUIET);
     return true;
-}
-
-json_t *svc_exec_snapshot(svc_exec *x) {
-    json_t *j = weir_exec_json(x->e);
-    if (!j) return NULL;
-    json_t *out = json_pack("{s:s,s:s,s:O,s:o,s:O?,s:I}", "executionId", x->id, "graphId", x->graph_id, "state",
-                            json_object_get(j, "state"), "metrics", weir_exec_metrics(x->e, svc_exec_now(x)),
-                            "startedAt", json_object_get(j, "startedAt"), "seq", (json_int_t)weir_exec_seq(x->e));
-    json_decref(j);
-    return out;
 }
 
 /* Cut a subscriber that fell too far behind; it is told the last seq it
  * was sent, so it can come back with `since`. */
 static void cut(svc_sub *sub) {
     svc_client *c = sub->c;
-    svc_exec *x = sub->x;
-    weir_service *s = x->svc;
+    svc_feed *f = sub->f;
+    svc_hub *h = f->h;
     uint64_t last = sub->last_seq;
     size_t backlog = svc_client_backlog(c);
     sub_remove(sub, LEAVE_LINGER);
-    s->subscribers_cut++;
+    h->subscribers_cut++;
     char reason[160];
     snprintf(reason, sizeof reason,
              "too slow: %zu bytes were waiting to be sent (bound %zu); subscribe again with since", backlog,
-             s->cfg.subscriber_backlog_bytes);
-    json_t *d = json_pack("{s:s,s:I,s:s}", "executionId", x->id, "seq", (json_int_t)last, "reason", reason);
+             h->cfg.backlog_bytes);
+    json_t *d = json_pack("{s:s,s:I,s:s}", "executionId", f->id, "seq", (json_int_t)last, "reason", reason);
     svc_client_emit(c, "subscription:cut", d);
     json_decref(d);
-    json_t *fields = json_pack("{s:s,s:s,s:I}", "executionId", x->id, "transport", c->ops->kind, "seq", (json_int_t)last);
-    weir_service_log(s, WEIR_LOG_WARN, fields, "subscriber cut off: %s", reason);
+    json_t *fields = json_pack("{s:s,s:s,s:I}", "executionId", f->id, "transport", c->ops->kind, "seq", (json_int_t)last);
+    hub_log(h, WEIR_LOG_WARN, fields, "subscriber cut off: %s", reason);
     json_decref(fields);
 }
 
 static void deliver(svc_sub *sub, svc_evmsg *m) {
-    svc_client *c = sub->c;
-    if (svc_client_backlog(c) > c->s->cfg.subscriber_backlog_bytes) return cut(sub);
-    if (c->ops->send(c->conn, m) == 0) {
+    if (!(sub->mask & m->kind)) { /* not of its kinds: passed over */
         sub->last_seq = m->seq;
-        c->s->events_sent++;
+        return;
+    }
+    svc_client *c = sub->c;
+    svc_hub *h = c->hub;
+    int64_t cost = (int64_t)(m->data->len + FRAME_OVERHEAD);
+    if (sub->room < cost || ++sub->unchecked >= BACKLOG_CHECK_EVENTS) {
+        size_t backlog = svc_client_backlog(c);
+        if (backlog > h->cfg.backlog_bytes) return cut(sub);
+        sub->room = (int64_t)(h->cfg.backlog_bytes - backlog);
+        sub->unchecked = 0;
+    }
+    sub->room -= cost;
+    bool whole = m->arena && (sub->mask & sub->f->mask) == sub->f->mask;
+    if (c->ops->send(c->conn, m, whole) == 0) {
+        sub->last_seq = m->seq;
+        h->events_sent++;
+        mark_dirty(c);
     }
 }
 
@@ -426,46 +590,51 @@ static void deliver_all(svc_feed *f, svc_evmsg *m) {
     }
 }
 
+/* Every interval while a subscriber wants metrics:update: one, when the
+ * metrics changed since the last (the uptime alone does not count). */
 static void metrics_fire(uv_timer_t *t) {
     svc_feed *f = t->data;
-    if (!f->x || f->n_subs == 0) return;
-    weir_service *s = f->s;
-    f->metrics_last = uv_now(s->loop);
-    json_t *d = json_pack("{s:s,s:o}", "executionId", f->x->id, "metrics", weir_exec_metrics(f->x->e, svc_exec_now(f->x)));
-    svc_evmsg *m = d ? evmsg_new(s, weir_exec_seq(f->x->e), "metrics:update", d) : NULL;
+    if (!f->e || f->n_subs == 0) return;
+    svc_hub *h = f->h;
+    json_t *now = f->ops->metrics(f->ud);
+    if (!now) return;
+    json_t *uptime = json_incref(json_object_get(now, "uptimeMs"));
+    json_object_del(now, "uptimeMs");
+    if (f->metrics_prev && json_equal(now, f->metrics_prev)) {
+        json_decref(uptime);
+        json_decref(now);
+        return;
+    }
+    json_t *sent = json_copy(now); /* shallow: the per-node objects are shared, not changed */
+    if (sent && uptime) json_object_set(sent, "uptimeMs", uptime);
+    json_decref(uptime);
+    json_decref(f->metrics_prev);
+    f->metrics_prev = now;
+    json_t *d = sent ? json_pack("{s:s,s:o}", "executionId", f->id, "metrics", sent) : NULL;
+    svc_evmsg *m = d ? evmsg_new(h, weir_exec_seq(f->e), "metrics:update", d) : NULL;
     json_decref(d);
     if (m) deliver_all(f, m); /* a snapshot: not kept in the history */
     evmsg_unref(m);
 }
 
-static void metrics_schedule(svc_feed *f) {
-    weir_service *s = f->s;
-    if (!s->cfg.enable_metrics || f->n_subs == 0 || uv_is_active((uv_handle_t *)&f->metrics)) return;
-    uint64_t now = uv_now(s->loop), due = f->metrics_last + s->cfg.metrics_interval_ms;
-    uv_timer_start(&f->metrics, metrics_fire, due > now ? due - now : 0, 0);
-}
-
-void svc_feed_event(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
-    (void)e;
-    svc_exec *x = ud;
-    svc_feed *f = x->feed;
-    if (!f) return;
-    weir_service *s = x->svc;
-    s->events_built++;
-    svc_evmsg *m = evmsg_new(s, seq, name, data);
+void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data) {
+    svc_hub *h = f->h;
+    h->events_built++;
+    svc_evmsg *m = evmsg_new(h, seq, name, data);
+    if (m) m->arena = &f->arena;
     if (!m) { /* the run of seqs is broken: nobody may be told it is whole */
         ring_clear(f);
+        f->from = seq + 1;
         while (f->subs) cut(f->subs);
         return;
     }
     ring_push(f, m);
     deliver_all(f, m);
     evmsg_unref(m);
-    metrics_schedule(f);
 }
 
-static void resync(svc_exec *x, svc_client *c, int64_t since, const char *why) {
-    json_t *d = svc_exec_snapshot(x);
+static void resync(svc_feed *f, svc_client *c, int64_t since, const char *why) {
+    json_t *d = f->ops->snapshot(f->ud);
     if (d) {
         json_object_set_new(d, "since", json_integer(since));
         json_object_set_new(d, "reason", json_string(why));
@@ -474,17 +643,28 @@ static void resync(svc_exec *x, svc_client *c, int64_t since, const char *why) {
     json_decref(d);
 }
 
-void svc_feed_replay(svc_exec *x, svc_client *c, int64_t since) {
-    svc_feed *f = x->feed;
-    svc_sub *sub = sub_find(x, c);
-    uint64_t cur = weir_exec_seq(x->e);
-    if (since < 0 || !sub || (uint64_t)since == cur) return;
-    if ((uint64_t)since > cur) return resync(x, c, since, "since is ahead of this execution's events");
+void svc_feed_replay(svc_feed *f, svc_client *c, int64_t since) {
+    svc_sub *sub = sub_find(f, c);
+    uint64_t cur = weir_exec_seq(f->e);
+    if (since < 0 || !sub) return;
+    if ((uint64_t)since > cur) return resync(f, c, since, "since is ahead of this execution's events");
     uint64_t want = (uint64_t)since + 1;
-    if (!f || f->n == 0 || f->lo > want || ring_at(f, f->n - 1)->seq != cur)
-        return resync(x, c, since, "the events after since are no longer held");
-    for (size_t i = (size_t)(want - f->lo); i < f->n && sub; i++) {
+    /* Every kind it wants must have been built all along since `since`
+     * (metrics:update is a snapshot, never history). */
+    uint32_t need = sub->mask & ~WEIR_EV_METRICS;
+    for (unsigned k = 0; k < WEIR_EV_KINDS; k++)
+        if ((need & (1u << k)) && f->kind_from[k] > want) {
+            char why[128];
+            snprintf(why, sizeof why, "%s events were not being built for all of the time since then",
+                     weir_event_name(1u << k));
+            return resync(f, c, since, why);
+        }
+    if ((uint64_t)since == cur) return;
+    if (f->from > want) return resync(f, c, since, "the events after since are no longer held");
+    size_t i = 0;
+    while (i < f->n && ring_at(f, i)->seq < want) i++;
+    for (; i < f->n && sub; i++) {
         deliver(sub, ring_at(f, i));
-        sub = sub_find(x, c); /* NULL once cut */
+        sub = sub_find(f, c); /* NULL once cut */
     }
 }

@@ -587,8 +587,8 @@ static void stats(call *c) {
                     (json_int_t)c->s->n_execs, "executionsByState", by, "activeExecutions",
                     (json_int_t)c->s->n_running, "totalMessagesProcessed", (json_int_t)t.processed, "queueDepth",
                     (json_int_t)t.queued, "connections", (json_int_t)weir_http_server_connections(c->s->http),
-                    "eventClients", (json_int_t)svc_clients_count(c->s), "subscribers",
-                    (json_int_t)svc_subscriptions_count(c->s), "uptimeMs",
+                    "eventClients", (json_int_t)c->s->hub.n_clients, "subscribers",
+                    (json_int_t)c->s->hub.n_subs, "uptimeMs",
                     (json_int_t)(svc_now(c->s) - c->s->started_ms), "componentHost", host_stats(c->s)));
 }
 
@@ -641,19 +641,19 @@ static void prometheus(call *c) {
         weir_http_server_connections(s->http));
     out(&b, "# HELP weir_event_clients Open event connections (/ws and Socket.IO).\n# TYPE weir_event_clients gauge\n"
             "weir_event_clients %zu\n",
-        svc_clients_count(s));
+        s->hub.n_clients);
     out(&b, "# HELP weir_subscribers Subscriptions of event clients to executions.\n# TYPE weir_subscribers gauge\n"
             "weir_subscribers %zu\n",
-        svc_subscriptions_count(s));
+        s->hub.n_subs);
     out(&b, "# HELP weir_events_built_total Events built (only while someone listens).\n"
             "# TYPE weir_events_built_total counter\nweir_events_built_total %llu\n",
-        (unsigned long long)s->events_built);
+        (unsigned long long)s->hub.events_built);
     out(&b, "# HELP weir_events_sent_total Events queued to subscribers.\n# TYPE weir_events_sent_total counter\n"
             "weir_events_sent_total %llu\n",
-        (unsigned long long)s->events_sent);
+        (unsigned long long)s->hub.events_sent);
     out(&b, "# HELP weir_subscribers_cut_total Subscribers cut off for falling behind.\n"
             "# TYPE weir_subscribers_cut_total counter\nweir_subscribers_cut_total %llu\n",
-        (unsigned long long)s->subscribers_cut);
+        (unsigned long long)s->hub.subscribers_cut);
     out(&b, "# HELP weir_http_request_duration_seconds Time to answer API requests.\n"
             "# TYPE weir_http_request_duration_seconds histogram\n");
     for (int i = 0; i < LATENCY_BUCKETS; i++)

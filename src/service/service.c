@@ -39,6 +39,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .header_timeout_ms = 10000,
         .max_finished_history = 1000,
         .metrics_interval_ms = 250,
+        .event_flush_ms = 2,
         .event_history = 1000,
         .subscriber_backlog_bytes = 8u << 20,
         .subscriber_linger_ms = 30000,
@@ -425,7 +426,8 @@ static void exec_free(svc_exec *x) {
         wait_release(w);
     }
     if (x->play_reply.client) svc_client_unref(x->play_reply.client);
-    svc_feed_free(x);
+    svc_feed_free(x->feed);
+    x->feed = NULL;
     weir_exec_destroy(x->e);
     weir_runtimes_release(x->svc->runtimes, &x->rt, NULL);
     json_decref(x->settled);
@@ -475,6 +477,43 @@ static void on_finished(void *ud, weir_exec *e) {
     /* eviction happens outside the core's call */
 }
 
+/* ------------------------------------------------------------------ events */
+
+/* The shell's event callback: to x's feed, if anyone ever subscribed. */
+static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
+    (void)e;
+    svc_exec *x = ud;
+    if (x->feed) svc_feed_event(x->feed, seq, name, data);
+}
+
+json_t *svc_exec_snapshot(svc_exec *x) {
+    json_t *j = weir_exec_json(x->e);
+    if (!j) return NULL;
+    json_t *out = json_pack("{s:s,s:s,s:O,s:o,s:O?,s:I}", "executionId", x->id, "graphId", x->graph_id, "state",
+                            json_object_get(j, "state"), "metrics", weir_exec_metrics(x->e, svc_exec_now(x)),
+                            "startedAt", json_object_get(j, "startedAt"), "seq", (json_int_t)weir_exec_seq(x->e));
+    json_decref(j);
+    return out;
+}
+
+static json_t *feed_snapshot(void *ud) { return svc_exec_snapshot(ud); }
+static json_t *feed_metrics(void *ud) {
+    svc_exec *x = ud;
+    return weir_exec_metrics(x->e, svc_exec_now(x));
+}
+static const svc_feed_ops FEED_OPS = {feed_snapshot, feed_metrics};
+
+svc_feed *svc_exec_feed(svc_exec *x, weir_error *err) {
+    if (!x->feed && !(x->feed = svc_feed_new(&x->svc->hub, x->e, x->id, &FEED_OPS, x)))
+        weir__error(err, WEIR_ENOMEM, "out of memory subscribing to execution %s", x->id);
+    return x->feed;
+}
+
+static void hub_log(void *ud, weir_log_level level, json_t *fields, const char *message) {
+    weir_service_log(ud, level, fields, "%s", message);
+}
+static const svc_hub_ops HUB_OPS = {svc_command, hub_log};
+
 static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     if (opts && !json_is_object(opts)) return weir__error(err, WEIR_EINVAL, "execute options must be a JSON object");
     int rc = weir_exec_options_read(opts, "", o, NULL, err);
@@ -522,7 +561,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     weir_shell sh = x->rt.shell;
     if (!s->cfg.enable_metrics) sh.clock_ns = NULL;
     sh.ud = x;
-    sh.event = svc_feed_event;
+    sh.event = on_event;
     sh.settled = on_settled;
     sh.finished = on_finished;
     rc = weir_exec_create(g->g, &o, &sh, &x->e, err);
@@ -534,7 +573,10 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
     svc_time_attach(x);
     weir_exec_listen(x->e, false); /* until someone subscribes */
-    if (first) rc = svc_feed_attach(x, first, err);
+    if (first) {
+        svc_feed *f = svc_exec_feed(x, err);
+        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, err) : WEIR_ENOMEM;
+    }
     if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (rc) {
         exec_free(x);
@@ -725,6 +767,10 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         return weir__error(err, rc, "cannot start the runtime: %s", weir_strerror(rc));
     }
     s->started_ms = svc_now(s);
+    svc_hub_config hc = {.event_history = c->event_history, .backlog_bytes = c->subscriber_backlog_bytes,
+                         .linger_ms = c->subscriber_linger_ms, .metrics_interval_ms = c->metrics_interval_ms,
+                         .metrics = c->enable_metrics, .flush_ms = c->event_flush_ms};
+    svc_hub_init(&s->hub, loop, &hc, &HUB_OPS, s);
     if ((rc = svc_persist_open(s, err))) {
         start_failed(s);
         return rc;
@@ -769,10 +815,10 @@ const char *weir_service_auth_summary(const weir_service *s) {
 static void shutdown_check(uv_timer_t *t) {
     weir_service *s = t->data;
     if (!s->stopped_accepting) {
-        bool clients = svc_clients_count(s) > 0 || weir_eio_sockets(s->eio) > 0;
+        bool clients = s->hub.n_clients > 0 || weir_eio_sockets(s->eio) > 0;
         if (clients && uv_now(s->loop) - s->shutdown_ms < SHUTDOWN_CLIENTS_MS) return;
         if (clients) {
-            json_t *f = json_pack("{s:I,s:I}", "eventClients", (json_int_t)svc_clients_count(s), "socketIoSockets",
+            json_t *f = json_pack("{s:I,s:I}", "eventClients", (json_int_t)s->hub.n_clients, "socketIoSockets",
                                   (json_int_t)weir_eio_sockets(s->eio));
             weir_service_log(s, WEIR_LOG_WARN, f, "event clients still open after %d ms: closing them",
                              SHUTDOWN_CLIENTS_MS);
@@ -800,7 +846,7 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
         svc_play_stop(x, "shutdown");
         if (!x->finished) weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
     }
-    svc_clients_close_all(s);
+    svc_hub_close_all(&s->hub);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
     uv_timer_start(&s->shutdown_poll, shutdown_check, 0, 20);
 }
@@ -812,7 +858,7 @@ static void handle_closed(uv_handle_t *h) {
 
 void weir_service_destroy(weir_service *s) {
     if (!s) return;
-    svc_clients_detach_all(s);
+    svc_hub_free(&s->hub); /* first: no client command reaches s any more */
     weir_eio_destroy(s->eio);
     weir_http_server_destroy(s->http);
     for (svc_exec *x = s->execs, *next; x; x = next) {
@@ -821,9 +867,6 @@ void weir_service_destroy(weir_service *s) {
     }
     free_graphs(s);
     svc_index_free(&s->exec_ix);
-    weir__free(s->scratch);
-    json_decref(s->memo_value);
-    weir_sbuf_unref(s->memo_text);
     svc_persist_close(s);
     weir_runtimes_destroy(s->runtimes);
     weir_realtime_destroy(s->rt);

@@ -38,9 +38,10 @@ typedef struct weir_service_config {
     const char *cors_origins;           /* CORS_ORIGINS: more origins that may use the API (none) */
     size_t max_finished_history;        /* finished executions kept for inspection */
     uint64_t metrics_interval_ms;       /* metrics:update at most this often per execution */
+    uint64_t event_flush_ms;            /* events to a /ws subscriber written together at most this late (0: at once) */
     size_t event_history;               /* events kept per execution for `since` */
     size_t subscriber_backlog_bytes;    /* a subscriber further behind is cut off */
-    uint64_t subscriber_linger_ms;      /* events still built after the last subscriber disconnected */
+    uint64_t subscriber_linger_ms;      /* cheap events (never per hop) still built after the last subscriber disconnected */
     const char *default_runtime;        /* DEFAULT_RUNTIME: realtime */
     int64_t tick_ms;                    /* TICK_MS: one virtual tick */
     bool egress_allow_private;

@@ -1,4 +1,6 @@
-/* Service internals shared by service.c (store, executions) and routes.c. */
+/* Service internals shared by service.c (store, executions), routes.c, commands.c,
+ * the transports (wsapi.c, sioapi.c), timectl.c, components.c and persist.c.
+ * The hub (hub.h) is below all of them and includes none of this. */
 #ifndef WEIR_SERVICE_SERVICE_INTERNAL_H
 #define WEIR_SERVICE_SERVICE_INTERNAL_H
 #include "net/auth.h"
@@ -82,15 +84,7 @@ struct weir_service {
     weir_http_server *http;
     weir_auth *auth; /* always set; inactive when no auth is configured */
     weir_eio *eio;   /* Socket.IO at /socket.io/ */
-    svc_client *clients;
-    size_t n_clients, n_subs;
-    uint64_t events_built, events_sent, subscribers_cut;
-    char *scratch; /* JSON text of one event or answer at a time */
-    size_t scratch_cap;
-    /* The last large event value written out and its text (a reference to
-     * each): a value shared by many events is written out once (hub.c). */
-    json_t *memo_value;
-    struct weir_sbuf *memo_text;
+    svc_hub hub; /* event clients and subscriptions (hub.h) */
     svc_graph *graphs;
     weir_store *store; /* NULL: in memory (persist.c) */
     svc_exec *execs, *execs_tail;
@@ -169,6 +163,16 @@ int svc_graph_delete(weir_service *s, svc_graph *g, weir_error *err);
 int svc_store_component(weir_service *s, const char *id, const char *version, json_t *def, weir_error *err);
 int svc_unstore_component(weir_service *s, const char *id, weir_error *err);
 svc_exec *svc_exec_find(weir_service *s, const char *id);
+/* x's feed, made on first use (WEIR_ENOMEM). */
+svc_feed *svc_exec_feed(svc_exec *x, weir_error *err);
+/* What a subscriber is told first: {executionId, graphId, state, metrics,
+ * startedAt, seq}.  NEW. */
+json_t *svc_exec_snapshot(svc_exec *x);
+/* A client command (SPEC §5): execution:subscribe / unsubscribe / start /
+ * pause / resume / stop / inject and the time commands.  The hub's command
+ * callback (svc is the weir_service).  data BORROWED (may be NULL).
+ * Answers through svc_client_reply (commands.c). */
+void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64_t ack_id);
 /* Create and start an execution.  first (may be NULL) is subscribed before
  * it starts, so it sees execution:started. */
 int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err);

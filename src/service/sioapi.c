@@ -22,18 +22,20 @@ static weir_sio_out *out_of(svc_evmsg *m) {
     return &m->sio;
 }
 
-static int sio_send(void *conn, svc_evmsg *m) {
+static int sio_send(void *conn, svc_evmsg *m, bool whole) {
+    (void)whole;
     weir_sio_out *o = out_of(m);
-    return o ? weir_sio_send(conn, o) : -1;
+    return o ? weir_sio_queue(conn, o) : -1;
 }
 static int sio_emit(void *conn, const char *name, const char *json, size_t len) {
     return weir_sio_emit(conn, name, json, len);
 }
 static int sio_ack(void *conn, int64_t id, const char *json, size_t len) { return weir_sio_ack(conn, id, json, len); }
 static size_t sio_backlog(const void *conn) { return weir_sio_backlog(conn); }
+static void sio_flush(void *conn) { weir_sio_flush(conn); }
 static void sio_close(void *conn) { weir_sio_disconnect(conn); }
 
-static const svc_client_ops SIO_OPS = {"socket.io", sio_send, sio_emit, sio_ack, sio_backlog, sio_close};
+static const svc_client_ops SIO_OPS = {"socket.io", sio_send, sio_emit, sio_ack, sio_backlog, sio_flush, sio_close};
 
 static int authorize(void *ud, const json_t *auth, const weir_http_req *hs, char *msg, size_t cap) {
     weir_service *s = ud;
@@ -58,7 +60,8 @@ static int authorize(void *ud, const json_t *auth, const weir_http_req *hs, char
 }
 
 static void connected(void *ud, weir_sio_socket *sock) {
-    svc_client *c = svc_client_new(ud, &SIO_OPS, sock);
+    weir_service *s = ud;
+    svc_client *c = svc_client_new(&s->hub, &SIO_OPS, sock);
     if (!c) return weir_sio_disconnect(sock);
     weir_sio_set_user(sock, c);
 }
@@ -66,7 +69,7 @@ static void connected(void *ud, weir_sio_socket *sock) {
 static void event(void *ud, weir_sio_socket *sock, const char *name, json_t *args, int64_t ack_id) {
     (void)ud;
     svc_client *c = weir_sio_user(sock);
-    if (c) svc_command(c, name, json_array_get(args, 0), ack_id);
+    if (c) svc_client_command(c, name, json_array_get(args, 0), ack_id);
 }
 
 static void disconnected(void *ud, weir_sio_socket *sock, const char *reason) {

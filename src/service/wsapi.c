@@ -19,23 +19,65 @@
 
 /* ------------------------------------------------------------ transport ops */
 
-static weir_sbuf *frame_of(svc_evmsg *m) {
-    if (m->ws_frame) return m->ws_frame;
-    size_t nl = strlen(m->name), len = 19 + nl + m->data->len + 1; /* {"event":"<name>","data":<data>} */
-    weir_sbuf *text = weir_sbuf_new(len);
-    if (!text) return NULL;
-    int h = snprintf(text->data, len + 1, "{\"event\":\"%s\",\"data\":", m->name);
-    memcpy(text->data + h, m->data->data, m->data->len);
-    text->data[len - 1] = '}';
-    m->ws_frame = weir_ws_frame_text(text->data, len);
-    weir_sbuf_unref(text);
-    return m->ws_frame;
+/* A feed's batch buffer: large enough that a turn of the loop's events for
+ * a busy execution fill few, small enough that one frame pins little. */
+#define ARENA_BYTES ((size_t)64 * 1024)
+/* A frame larger than this goes in a buffer of its own. */
+#define ARENA_MAX_FRAME (ARENA_BYTES / 8)
+
+/* The frame of m: {"event":"<name>","data":<data>}, written at out (room
+ * for WEIR_WS_FRAME_HEAD_MAX + payload_len(m) bytes); returns its length. */
+static size_t payload_len(const svc_evmsg *m) { return 19 + strlen(m->name) + m->data->len + 1; }
+static size_t write_frame(const svc_evmsg *m, char *out) {
+    size_t len = payload_len(m), h = weir_ws_frame_head(len, out);
+    char *p = out + h;
+    memcpy(p, "{\"event\":\"", 10);
+    size_t nl = strlen(m->name);
+    memcpy(p + 10, m->name, nl);
+    memcpy(p + 10 + nl, "\",\"data\":", 9);
+    memcpy(p + 19 + nl, m->data->data, m->data->len);
+    p[len - 1] = '}';
+    return h + len;
 }
 
-static int ws_send(void *conn, svc_evmsg *m) {
-    weir_sbuf *f = frame_of(m);
-    return f ? weir_ws_send_frame(conn, f) : -1;
+static weir_sbuf *frame_of(svc_evmsg *m) {
+    if (m->ws_frame) return m->ws_frame;
+    char head[WEIR_WS_FRAME_HEAD_MAX];
+    size_t len = payload_len(m), total = weir_ws_frame_head(len, head) + len;
+    weir_sbuf *f = weir_sbuf_new(total);
+    if (f) write_frame(m, f->data);
+    return m->ws_frame = f;
 }
+
+/* m's frame in its feed's arena (false: it does not fit one, or out of
+ * memory: send frame_of instead). */
+static bool batched(svc_evmsg *m) {
+    if (m->ws_batch) return true;
+    svc_arena *a = m->arena;
+    char head[WEIR_WS_FRAME_HEAD_MAX];
+    size_t len = payload_len(m), total = weir_ws_frame_head(len, head) + len;
+    if (!a || total > ARENA_MAX_FRAME) return false;
+    if (!a->buf || a->buf->len - a->used < total) {
+        weir_sbuf *b = weir_sbuf_new(ARENA_BYTES);
+        if (!b) return false;
+        weir_sbuf_unref(a->buf); /* the frames in it keep it while they are held */
+        a->buf = b;
+        a->used = 0;
+    }
+    m->ws_batch = weir_sbuf_ref(a->buf);
+    m->ws_off = a->used;
+    m->ws_len = write_frame(m, a->buf->data + a->used);
+    a->used += m->ws_len;
+    return true;
+}
+
+static int ws_send(void *conn, svc_evmsg *m, bool whole) {
+    if (whole && batched(m)) return weir_ws_queue_slice(conn, m->ws_batch, m->ws_off, m->ws_len);
+    weir_sbuf *f = frame_of(m);
+    return f ? weir_ws_queue_slice(conn, f, 0, f->len) : -1;
+}
+
+static void ws_flush(void *conn) { weir_ws_flush(conn); }
 
 /* {"event":<name>,<key>:<json>} with an optional ack member. */
 static int ws_text(void *conn, const char *name, int64_t ack, const char *json, size_t len) {
@@ -57,7 +99,7 @@ static int ws_ack(void *conn, int64_t id, const char *json, size_t len) { return
 static size_t ws_backlog(const void *conn) { return weir_ws_backlog(conn); }
 static void ws_close(void *conn) { weir_ws_close(conn, 1001, "server shutting down"); }
 
-static const svc_client_ops WS_OPS = {"ws", ws_send, ws_emit, ws_ack, ws_backlog, ws_close};
+static const svc_client_ops WS_OPS = {"ws", ws_send, ws_emit, ws_ack, ws_backlog, ws_flush, ws_close};
 
 /* --------------------------------------------------------------- callbacks */
 
@@ -79,7 +121,7 @@ static void on_text(void *ud, weir_ws *ws, const char *data, size_t len) {
         json_decref(msg);
         return;
     }
-    svc_command(c, event, json_object_get(msg, "data"), ack ? json_integer_value(ack) : -1);
+    svc_client_command(c, event, json_object_get(msg, "data"), ack ? json_integer_value(ack) : -1);
     json_decref(msg);
 }
 
@@ -121,7 +163,7 @@ void svc_ws_upgrade(weir_service *s, weir_http_req *req) {
     weir_ws_options o = {.max_message = s->cfg.max_body_bytes};
     weir_ws *ws;
     if (weir_ws_accept(req, &o, &CALLBACKS, s, &ws)) return; /* answered */
-    svc_client *c = svc_client_new(s, &WS_OPS, ws);
+    svc_client *c = svc_client_new(&s->hub, &WS_OPS, ws);
     if (!c) return weir_ws_close(ws, 1011, "out of memory");
     weir_ws_set_user(ws, c);
 }

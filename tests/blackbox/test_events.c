@@ -33,6 +33,12 @@ Test(events, plain_websocket_at_ws) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+Test(events, events_by_interest_over_ws_and_socket_io) {
+    server s = serve_start(NULL);
+    node(&s, "interest.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 Test(events, sockets_need_credentials_when_auth_is_configured) {
     const char *args[] = {"--api-keys", "k-one", NULL};
     server s = serve_start(args);

@@ -23,7 +23,8 @@ static void record(fake *f, const char *name, json_int_t ack, const char *json, 
     if (ack >= 0) json_object_set_new(item, "ack", json_integer(ack));
     json_array_append_new(f->got, item);
 }
-static int f_send(void *conn, svc_evmsg *m) {
+static int f_send(void *conn, svc_evmsg *m, bool whole) {
+    (void)whole;
     record(conn, m->name, -1, m->data->data, m->data->len);
     return 0;
 }
@@ -37,7 +38,7 @@ static int f_ack(void *conn, int64_t id, const char *json, size_t len) {
 }
 static size_t f_backlog(const void *conn) { return ((const fake *)conn)->backlog; }
 static void f_close(void *conn) { ((fake *)conn)->closed++; }
-static const svc_client_ops FAKE = {"fake", f_send, f_emit, f_ack, f_backlog, f_close};
+static const svc_client_ops FAKE = {"fake", f_send, f_emit, f_ack, f_backlog, NULL, f_close};
 
 static uv_loop_t loop;
 static weir_service *svc;
@@ -98,7 +99,7 @@ typedef struct client {
 
 static void connect_client(client *cl) {
     cl->f = (fake){.got = json_array()};
-    cl->c = svc_client_new(svc, &FAKE, &cl->f);
+    cl->c = svc_client_new(&svc->hub, &FAKE, &cl->f);
     cr_assert_not_null(cl->c);
 }
 
@@ -118,7 +119,7 @@ static json_t *call(client *cl, const char *name, const char *data_json) {
     json_t *d = json_loads(data_json, 0, &je);
     cr_assert_not_null(d, "%s", data_json);
     size_t before = json_array_size(cl->f.got);
-    svc_command(cl->c, name, d, 7);
+    svc_client_command(cl->c, name, d, 7);
     json_decref(d);
     for (size_t i = before; i < json_array_size(cl->f.got); i++) {
         json_t *it = json_array_get(cl->f.got, i);
@@ -160,7 +161,7 @@ static json_int_t seq_of(json_t *data) { return json_integer_value(json_object_g
 Test(hub, no_event_is_built_while_nobody_listens) {
     svc_exec *x = running();
     inject(x, 1);
-    cr_assert_eq(svc->events_built, 0);
+    cr_assert_eq(svc->hub.events_built, 0);
     client cl;
     connect_client(&cl);
     json_t *snap = call(&cl, "execution:subscribe", "{}");
@@ -170,15 +171,15 @@ Test(hub, no_event_is_built_while_nobody_listens) {
     snap = call(&cl, "execution:subscribe", body);
     cr_assert_str_eq(json_string_value(json_object_get(snap, "state")), "running");
     inject(x, 2);
-    cr_assert_gt(svc->events_built, 0);
+    cr_assert_gt(svc->hub.events_built, 0);
     cr_assert_eq(count(&cl, "port:emit"), 1);
     cr_assert_eq(json_integer_value(json_object_get(last(&cl, "port:emit"), "value")), 2);
     /* explicit unsubscribe: quiet at once */
     json_t *un = call(&cl, "execution:unsubscribe", body);
     cr_assert(json_is_true(json_object_get(un, "unsubscribed")));
-    uint64_t built = svc->events_built;
+    uint64_t built = svc->hub.events_built;
     inject(x, 3);
-    cr_assert_eq(svc->events_built, built, "quiet after the last unsubscribe");
+    cr_assert_eq(svc->hub.events_built, built, "quiet after the last unsubscribe");
     free_client(&cl);
 }
 
@@ -187,32 +188,36 @@ Test(hub, since_replays_from_history_and_resyncs_when_too_old) {
     client a, b;
     connect_client(&a);
     connect_client(&b);
-    char body[160];
+    char body[240];
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
     call(&a, "execution:subscribe", body);
     inject(x, 1);
-    json_int_t seen = seq_of(last(&a, "port:emit"));
-    disconnect(&a); /* lingers: events still kept */
+    json_int_t seen = seq_of(last(&a, "output")); /* the last event of inject 1 */
+    disconnect(&a); /* lingers: the cheap kinds still built and kept */
     inject(x, 2);
     inject(x, 3);
-    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld,\"events\":[\"output\",\"execution:*\"]}",
+             x->id, (long long)seen);
     json_t *snap = call(&b, "execution:subscribe", body);
     cr_assert_gt(seq_of(snap), seen);
-    /* b got the ack, then everything after `seen`, gap-free */
+    /* b got the ack, then every output after `seen`, gap-free */
     json_int_t expect = seen + 1;
     size_t values = 0;
     for (size_t i = 0; i < json_array_size(b.f.got); i++) {
         json_t *it = json_array_get(b.f.got, i);
         const char *ev = json_string_value(json_object_get(it, "event"));
         if (strcmp(ev, "ack") == 0) continue;
+        cr_assert_str_eq(ev, "output", "only the kinds it asked for");
         cr_assert_eq(seq_of(json_object_get(it, "data")), expect++, "%s", ev);
-        if (strcmp(ev, "port:emit") == 0) values++;
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(it, "data"), "value")), 2 * (json_int_t)(values + 2));
+        values++;
     }
-    cr_assert_eq(values, 2, "the two missed port:emits");
+    cr_assert_eq(values, 2, "the two missed outputs");
     cr_assert_eq(expect - 1, seq_of(snap));
     cr_assert_eq(count(&b, "resync"), 0);
     /* from the future, or older than the history: resync */
-    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seq_of(snap) + 5);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld,\"events\":[\"output\"]}", x->id,
+             (long long)seq_of(snap) + 5);
     call(&b, "execution:subscribe", body);
     cr_assert_eq(count(&b, "resync"), 1);
     cr_assert_eq(seq_of(last(&b, "resync")), seq_of(snap));
@@ -220,6 +225,146 @@ Test(hub, since_replays_from_history_and_resyncs_when_too_old) {
     cr_assert_not_null(json_object_get(call(&b, "execution:subscribe", body), "error"));
     free_client(&a);
     free_client(&b);
+}
+
+/* The lingering feed kept no per-hop kinds: a reconnect that wants them
+ * gets a resync naming the kind, never a silent gap; and nothing was built
+ * per hop while nobody watched. */
+Test(hub, the_linger_builds_no_per_hop_events_and_a_reconnect_wanting_them_resyncs) {
+    svc_exec *x = running();
+    client a, b;
+    connect_client(&a);
+    connect_client(&b);
+    char body[200];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&a, "output"));
+    disconnect(&a);
+    cr_assert_eq(weir_exec_listened(x->e) & WEIR_EV_PER_HOP, 0, "lingering: no per-hop kinds");
+    uint64_t built = svc->hub.events_built;
+    for (int i = 0; i < 10; i++) inject(x, i);
+    cr_assert_eq(svc->hub.events_built - built, 10, "one output per inject, nothing per hop");
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    call(&b, "execution:subscribe", body);
+    cr_assert_eq(count(&b, "resync"), 1);
+    cr_assert(strstr(json_string_value(json_object_get(last(&b, "resync"), "reason")), "port:emit") ||
+                  strstr(json_string_value(json_object_get(last(&b, "resync"), "reason")), "component:invoked"),
+              "names the kind");
+    cr_assert_eq(count(&b, "output"), 0, "no partial replay before the resync");
+    inject(x, 5);
+    cr_assert_eq(count(&b, "port:emit"), 1, "all kinds from now on");
+    free_client(&a);
+    free_client(&b);
+}
+
+/* A subscriber is sent only the kinds it asked for; the execution builds the
+ * union; a metrics-only subscriber costs nothing per hop. */
+Test(hub, events_by_interest) {
+    svc_exec *x = running();
+    client m, o, all;
+    connect_client(&m);
+    connect_client(&o);
+    connect_client(&all);
+    char body[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"metrics:update\"]}", x->id);
+    json_t *snap = call(&m, "execution:subscribe", body);
+    cr_assert_null(json_object_get(snap, "error"));
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS);
+    uint64_t built = svc->hub.events_built;
+    for (int i = 0; i < 20; i++) inject(x, i);
+    cr_assert_eq(svc->hub.events_built, built, "a metrics-only subscriber: no event built per hop");
+    RN_WAIT_UNTIL(&loop, count(&m, "metrics:update") > 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(last(&m, "metrics:update"), "metrics"),
+                                                    "messagesProcessed")),
+                 40);
+    /* globs: execution:* and output */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"execution:*\",\"out*\"]}", x->id);
+    call(&o, "execution:subscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS | weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
+    inject(x, 1);
+    cr_assert_eq(count(&o, "output"), 1);
+    cr_assert_eq(count(&o, "port:emit") + count(&o, "component:invoked") + count(&o, "metrics:update"), 0);
+    /* a wider subscriber joins: it gets everything, the narrow ones still only theirs */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&all, "execution:subscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_ALL);
+    inject(x, 2);
+    cr_assert_eq(count(&all, "port:emit"), 1);
+    cr_assert_eq(count(&all, "component:invoked"), 2);
+    cr_assert_eq(count(&all, "output"), 1);
+    cr_assert_eq(count(&o, "output"), 2);
+    cr_assert_eq(count(&o, "port:emit") + count(&o, "component:invoked"), 0, "narrow stays narrow");
+    cr_assert_eq(count(&m, "port:emit") + count(&m, "output"), 0);
+    /* the wide one leaves: back to the union of the rest */
+    call(&all, "execution:unsubscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS | weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
+    /* a second subscribe replaces the kinds */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"output\"]}", x->id);
+    call(&o, "execution:subscribe", body);
+    call(&m, "execution:unsubscribe", body);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_OUTPUT);
+    free_client(&m);
+    free_client(&o);
+    free_client(&all);
+}
+
+Test(hub, a_bad_events_list_is_refused_naming_the_entry) {
+    svc_exec *x = running();
+    client a;
+    connect_client(&a);
+    char body[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"output\",\"port:emitt\"]}", x->id);
+    json_t *r = call(&a, "execution:subscribe", body);
+    const char *msg = json_string_value(json_object_get(r, "error"));
+    cr_assert_not_null(msg);
+    cr_assert_not_null(strstr(msg, "port:emitt"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "metrics:update"), "lists the valid kinds: %s", msg);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "code")), "WEIR_EINVAL");
+    cr_assert_eq(svc->hub.n_subs, 0, "not subscribed");
+    cr_assert_eq(weir_exec_listened(x->e), 0);
+    const char *bad[] = {"\"output\"", "[1]", "[]", "{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":%s}", x->id, bad[i]);
+        cr_assert_not_null(json_object_get(call(&a, "execution:subscribe", body), "error"), "%s", bad[i]);
+    }
+    cr_assert_eq(svc->hub.n_subs, 0);
+    free_client(&a);
+}
+
+/* A subscriber back with `since` from before a kind it wants was built
+ * (the feed widened for it) gets a resync; one whose kinds were built all
+ * along gets the replay. */
+Test(hub, since_across_a_widening_resyncs) {
+    svc_exec *x = running();
+    client narrow, wide, back;
+    connect_client(&narrow);
+    connect_client(&wide);
+    connect_client(&back);
+    char body[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"output\"]}", x->id);
+    call(&narrow, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&narrow, "output"));
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&wide, "execution:subscribe", body); /* widens: port:emit built from now */
+    inject(x, 2);
+    /* wants port:emit since `seen`: it was not built then */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    call(&back, "execution:subscribe", body);
+    cr_assert_eq(count(&back, "resync"), 1);
+    cr_assert_eq(count(&back, "port:emit") + count(&back, "output"), 0);
+    /* wants only outputs since `seen`: built all along, replayed */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld,\"events\":[\"output\"]}", x->id,
+             (long long)seen);
+    call(&back, "execution:subscribe", body);
+    cr_assert_eq(count(&back, "resync"), 1, "no second resync");
+    cr_assert_eq(count(&back, "output"), 1, "the output of inject 2");
+    cr_assert_eq(json_integer_value(json_object_get(last(&back, "output"), "value")), 4);
+    cr_assert_eq(count(&back, "port:emit"), 0);
+    free_client(&narrow);
+    free_client(&wide);
+    free_client(&back);
 }
 
 Test(hub, a_quiet_spell_means_resync_never_a_silent_gap) {
@@ -289,23 +434,29 @@ Test(hub, a_slow_subscriber_is_cut_off_with_a_notice) {
     call(&slow, "execution:subscribe", body);
     call(&fast, "execution:subscribe", body);
     inject(x, 1);
-    json_int_t last_sent = seq_of(last(&slow, "port:emit"));
+    slow.f.backlog = svc->cfg.subscriber_backlog_bytes + 1;
+    /* its backlog is looked at every few events (32 at most), not before
+     * each: it is cut within a few injects of four events each */
+    int injects = 1;
+    while (count(&slow, "subscription:cut") == 0 && injects < 12) inject(x, ++injects);
+    cr_assert_eq(count(&slow, "subscription:cut"), 1, "cut within %d injects", injects);
+    cr_assert_leq(injects, 1 + 32 / 4 + 1);
+    json_t *n = last(&slow, "subscription:cut");
     json_int_t last_event = 0;
     for (size_t i = 0; i < json_array_size(slow.f.got); i++) {
-        json_int_t s = seq_of(json_object_get(json_array_get(slow.f.got, i), "data"));
+        json_t *it = json_array_get(slow.f.got, i);
+        if (strcmp(json_string_value(json_object_get(it, "event")), "subscription:cut") == 0) break;
+        json_int_t s = seq_of(json_object_get(it, "data"));
         if (s > last_event) last_event = s;
     }
-    slow.f.backlog = svc->cfg.subscriber_backlog_bytes + 1;
-    inject(x, 2);
-    cr_assert_eq(count(&slow, "subscription:cut"), 1);
-    json_t *n = last(&slow, "subscription:cut");
     cr_assert_eq(seq_of(n), last_event, "names the last seq it was sent");
-    cr_assert(last_sent <= last_event);
     cr_assert_str_eq(json_string_value(json_object_get(n, "executionId")), x->id);
-    cr_assert_eq(count(&slow, "port:emit"), 1, "nothing after the cut");
-    cr_assert_eq(count(&fast, "port:emit"), 2, "the other subscriber is untouched");
-    cr_assert_eq(svc->subscribers_cut, 1);
-    cr_assert_eq(svc_subscriptions_count(svc), 1);
+    size_t got = json_array_size(slow.f.got);
+    inject(x, 100);
+    cr_assert_eq(json_array_size(slow.f.got), got, "nothing after the cut");
+    cr_assert_eq(count(&fast, "port:emit"), (size_t)injects + 1, "the other subscriber is untouched");
+    cr_assert_eq(svc->hub.subscribers_cut, 1);
+    cr_assert_eq(svc->hub.n_subs, 1);
     free_client(&slow);
     free_client(&fast);
 }
@@ -346,11 +497,11 @@ Test(hub, commands_answer_with_acks_or_events) {
     cr_assert_not_null(json_object_get(call(&a, "execution:start", "{\"graphId\":\"nope\"}"), "error"));
     /* without an ack: failures are `error` events, inject answers execution:injected */
     json_t *d = json_pack("{s:s}", "executionId", "nope");
-    svc_command(a.c, "execution:stop", d, -1);
+    svc_client_command(a.c, "execution:stop", d, -1);
     json_decref(d);
     cr_assert_eq(count(&a, "error"), 1);
     d = json_pack("{s:s,s:s,s:i}", "executionId", x->id, "nodeId", "a", "value", 1);
-    svc_command(a.c, "execution:inject", d, -1);
+    svc_client_command(a.c, "execution:inject", d, -1);
     json_decref(d);
     cr_assert_eq(count(&a, "execution:injected"), 1);
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
@@ -397,7 +548,7 @@ Test(hub, destroy_with_clients_subscribed_and_waiting) {
     call(&a, "execution:pause", body);
     snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"nodeId\":\"a\",\"value\":1}", x->id);
     json_t *d = json_loads(body, 0, NULL);
-    svc_command(a.c, "execution:inject", d, 9); /* queued while paused: waits */
+    svc_client_command(a.c, "execution:inject", d, 9); /* queued while paused: waits */
     json_decref(d);
     destroy_before_client(&a);
 }
@@ -468,7 +619,7 @@ Test(hub, time_commands_over_sockets_and_their_events) {
     cr_assert_eq(json_integer_value(json_object_get(r, "atTick")), 35);
     size_t from = json_array_size(a.f.got);
     json_t *d = json_pack("{s:s}", "executionId", x->id);
-    svc_command(a.c, "execution:run", d, 8);
+    svc_client_command(a.c, "execution:run", d, 8);
     json_decref(d);
     r = ack_after_loop(&a, from);
     cr_assert_str_eq(json_string_value(json_object_get(r, "stoppedBy")), "idle");
@@ -497,7 +648,7 @@ Test(hub, pause_ends_a_run_in_progress) {
     call(&a, "execution:inject", body);
     json_t *d = json_pack("{s:s,s:i}", "executionId", x->id, "maxTicks", 2000000);
     size_t from = json_array_size(a.f.got);
-    svc_command(a.c, "execution:run", d, 8);
+    svc_client_command(a.c, "execution:run", d, 8);
     json_decref(d);
     cr_assert(x->playing, "a run plays across loop turns");
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
@@ -515,10 +666,10 @@ Test(hub, destroy_while_a_run_plays) {
     client a;
     connect_client(&a);
     json_t *d = json_pack("{s:s,s:s,s:i,s:i}", "executionId", x->id, "nodeId", "a", "value", 1, "atTick", 900000);
-    svc_command(a.c, "execution:inject", d, 1);
+    svc_client_command(a.c, "execution:inject", d, 1);
     json_decref(d);
     d = json_pack("{s:s}", "executionId", x->id);
-    svc_command(a.c, "execution:run", d, 2);
+    svc_client_command(a.c, "execution:run", d, 2);
     json_decref(d);
     destroy_before_client(&a);
 }
@@ -538,7 +689,7 @@ Test(hub, a_switch_ends_a_run_and_a_refused_one_does_not) {
     call(&a, "execution:inject", body);
     json_t *d = json_pack("{s:s,s:i}", "executionId", x->id, "maxTicks", 2000000);
     size_t from = json_array_size(a.f.got);
-    svc_command(a.c, "execution:run", d, 8);
+    svc_client_command(a.c, "execution:run", d, 8);
     json_decref(d);
     cr_assert(x->playing);
     snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"runtime\":\"virtual\",\"tickMs\":5}", x->id);

@@ -903,6 +903,76 @@ Test(ws, one_shared_frame_queued_many_times_in_a_turn_is_one_write) {
     finish();
 }
 
+/* Frames written one after another into one batch buffer and queued as
+ * slices in that order are one piece of the write; anything queued between
+ * them keeps its place. */
+Test(ws, contiguous_slices_of_one_buffer_are_one_piece_in_order) {
+    start(NULL);
+    client *c = ws_connect(NULL);
+    weir_ws *ws = wss[0];
+    weir_sbuf *batch = weir_sbuf_new(256);
+    size_t off[4] = {0};
+    const char *msgs[3] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++) {
+        weir_sbuf *f = weir_ws_frame_text(msgs[i], strlen(msgs[i]));
+        memcpy(batch->data + off[i], f->data, f->len);
+        off[i + 1] = off[i] + f->len;
+        weir_sbuf_unref(f);
+    }
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[2], 300), WEIR_EINVAL, "not within the buffer");
+    size_t p0 = weir__ws_queued_pieces(ws);
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[0], off[1] - off[0]), 0);
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[1], off[2] - off[1]), 0);
+    cr_assert_eq(weir__ws_queued_pieces(ws) - p0, 1, "two contiguous slices: one piece");
+    cr_assert_eq(weir_ws_send_text(ws, "between", 7), 0);
+    cr_assert_eq(weir_ws_send_slice(ws, batch, off[2], off[3] - off[2]), 0);
+    cr_assert_eq(weir__ws_queued_pieces(ws) - p0, 3, "a frame between: its own piece, the next slice a new one");
+    cr_assert_eq(weir_ws_backlog(ws), off[3] + 9);
+    expect_text(c, "one", 3);
+    expect_text(c, "two", 3);
+    expect_text(c, "between", 7);
+    expect_text(c, "three", 5);
+    WAIT_UNTIL(batch->refs == 1);
+    weir_sbuf_unref(batch);
+    cli_close(c);
+    finish();
+}
+
+/* Queued without a flush, frames wait across turns of the loop and leave in
+ * one write at weir_ws_flush; a message sent meanwhile takes them along,
+ * after them; enough waiting asks for the write by itself. */
+Test(ws, queued_frames_wait_for_a_flush_across_turns) {
+    start(NULL);
+    client *c = ws_connect(NULL);
+    weir_ws *ws = wss[0];
+    weir_sbuf *f = weir_ws_frame_text("ev", 2);
+    unsigned long w0 = weir__ws_writes(ws);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(weir_ws_queue_slice(ws, f, 0, f->len), 0);
+        step(); /* turns of the loop: nothing written */
+    }
+    cr_assert_eq(weir__ws_writes(ws), w0, "queued, not written");
+    cr_assert_eq(weir_ws_backlog(ws), 5 * f->len);
+    weir_ws_flush(ws);
+    for (int i = 0; i < 5; i++) expect_text(c, "ev", 2);
+    cr_assert_eq(weir__ws_writes(ws) - w0, 1, "one write for five turns' frames");
+    /* a message sent after queued frames takes them along, in order */
+    cr_assert_eq(weir_ws_queue_slice(ws, f, 0, f->len), 0);
+    cr_assert_eq(weir_ws_send_text(ws, "ack", 3), 0);
+    expect_text(c, "ev", 2);
+    expect_text(c, "ack", 3);
+    /* enough waiting: written without a flush */
+    weir_sbuf *big = weir_sbuf_new(WEIR_WS_QUEUE_FLUSH_BYTES);
+    memset(big->data, 'x', big->len);
+    unsigned long w1 = weir__ws_writes(ws);
+    cr_assert_eq(weir_ws_queue_slice(ws, big, 0, big->len), 0);
+    WAIT_UNTIL(weir__ws_writes(ws) > w1);
+    weir_sbuf_unref(big);
+    weir_sbuf_unref(f);
+    cli_close(c);
+    finish();
+}
+
 Test(ws, backlog_grows_while_the_client_does_not_read) {
     start(NULL);
     client *c = cli_open_rcvbuf(64 * 1024);

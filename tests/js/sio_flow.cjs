@@ -72,17 +72,19 @@ run(async () => {
   const seqs = checkSeqs(c1.rec.events, 'client 1');
   const lastSeen = seqs[seqs.length - 1];
 
-  // 3. gone for a while: what happened meanwhile comes back with since
+  // 3. gone for a while: what happened meanwhile comes back with since.
+  // The linger after a disconnect keeps the cheap kinds (outputs, states),
+  // never the per-hop ones: a reconnect asking for those kinds is replayed.
   c1.socket.disconnect();
   const inj2 = await rest('POST', `/api/executions/${xa}/inject`, { nodeId: 'input', value: 5 });
   assert.equal(inj2.status, 200, inj2.text);
   const c2 = connect('client 2');
   await c2.connected;
-  const snap2 = await c2.socket.emitWithAck('execution:subscribe', { executionId: xa, since: lastSeen });
+  const cheap = ['execution:*', 'output', 'log'];
+  const snap2 = await c2.socket.emitWithAck('execution:subscribe', { executionId: xa, since: lastSeen, events: cheap });
   assert.equal(snap2.executionId, xa);
   assert.ok(snap2.seq > lastSeen, 'the snapshot is newer than what client 1 saw');
-  const missed = await c2.rec.until((n, x) => n === 'port:emit' && x.targetNode === 'output' && x.value === 10,
-    'the missed port:emit (value 10)');
+  const missed = await c2.rec.until((n, x) => n === 'output' && x.value === 10, 'the missed output (value 10)');
   const replayed = c2.rec.events.filter((e) => e.name !== 'metrics:update');
   assert.equal(replayed[0].data.seq, lastSeen + 1, 'the replay starts right after since');
   checkSeqs(c2.rec.events, 'client 2 replay');
@@ -90,11 +92,19 @@ run(async () => {
   assert.equal(c2.rec.named('resync').length, 0, 'no resync when the history holds it');
 
   // 4. too old (or from the future): an explicit resync, never a silent gap
-  await c2.socket.emitWithAck('execution:subscribe', { executionId: xa, since: snap2.seq + 1000 });
+  await c2.socket.emitWithAck('execution:subscribe', { executionId: xa, since: snap2.seq + 1000, events: cheap });
   const rs = await c2.rec.until((n) => n === 'resync', 'resync');
   assert.equal(rs.data.executionId, xa);
   assert.equal(rs.data.seq, snap2.seq);
   assert.equal(typeof rs.data.reason, 'string');
+  // wanting a per-hop kind the linger did not build: resync as well
+  const c2b = connect('client 2b');
+  await c2b.connected;
+  await c2b.socket.emitWithAck('execution:subscribe', { executionId: xa, since: lastSeen });
+  const rs2 = await c2b.rec.until((n) => n === 'resync', 'resync for port:emit not built while lingering');
+  assert.match(rs2.data.reason, /port:emit|component:invoked/);
+  c2b.socket.disconnect();
+  await c2.socket.emitWithAck('execution:subscribe', { executionId: xa }); /* every kind from here on */
 
   // 5. acknowledgements carry {error}
   const bad = await c2.socket.emitWithAck('execution:subscribe', { executionId: 'no-such-execution' });
