@@ -41,18 +41,23 @@ void weir__eio_poll_flush(weir__eio_session *s) {
         return;
     }
     weir_http_req *req = take_poll(s);
+    /* The queue is emptied before the answer goes out: whatever answering
+     * leads to (another poll of this session) finds it as it now is. */
     if (s->q_len == 1) {
-        respond_payload(req, s->q[0]->data, s->q[0]->len);
-        weir__eio_queue_clear(s);
+        weir_sbuf *only = s->q[0];
+        s->q_len = 0;
+        s->q_bytes = 0;
+        respond_payload(req, only->data, only->len);
+        weir_sbuf_unref(only);
         return;
     }
     size_t total = s->q_bytes + s->q_len - 1;
     char *body = weir__malloc(total);
     if (!body) { /* out of memory: the first packet alone, the rest later */
         weir_sbuf *first = s->q[0];
-        respond_payload(req, first->data, first->len);
         s->q_bytes -= first->len;
         memmove(s->q, s->q + 1, --s->q_len * sizeof *s->q);
+        respond_payload(req, first->data, first->len);
         weir_sbuf_unref(first);
         return;
     }
@@ -62,9 +67,9 @@ void weir__eio_poll_flush(weir__eio_session *s) {
         memcpy(body + at, s->q[i]->data, s->q[i]->len);
         at += s->q[i]->len;
     }
+    weir__eio_queue_clear(s);
     respond_payload(req, body, total);
     weir__free(body);
-    weir__eio_queue_clear(s);
 }
 
 static void on_get(weir__eio_session *s, weir_http_req *req) {

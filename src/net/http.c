@@ -671,7 +671,13 @@ void weir__http_conn_handover(weir__http_conn *c) {
 static void run_deferred(weir__http_conn *c) {
     if (!c->deferred) return;
     dirty_unlink(c);
-    if (!c->closing && c->to) c->to->on_flush(c->to_ud);
+    if (c->closing) return;
+    if (c->to) {
+        c->to->on_flush(c->to_ud);
+    } else if (!c->taken && !c->finishing) { /* weir__http_conn_defer_resume */
+        weir__http_conn_resume(c);
+        if (!c->closing) weir__http_conn_timer(c);
+    }
 }
 
 size_t weir__http_conn_feed_taken(weir__http_conn *c, const char *data, size_t len) {
@@ -706,8 +712,7 @@ size_t weir__http_conn_write_queue(const weir__http_conn *c) {
     return c->detached || c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
-void weir__http_conn_defer(weir__http_conn *c) {
-    if (c->deferred || c->closing || !c->to) return;
+static void defer_link(weir__http_conn *c) {
     c->deferred = true;
     if (c->detached) return;
     weir_http_server *s = c->server;
@@ -719,6 +724,16 @@ void weir__http_conn_defer(weir__http_conn *c) {
         s->prepare_active = true;
         uv_prepare_start(&s->prepare, on_prepare);
     }
+}
+
+void weir__http_conn_defer(weir__http_conn *c) {
+    if (c->deferred || c->closing || !c->to) return;
+    defer_link(c);
+}
+
+void weir__http_conn_defer_resume(weir__http_conn *c) {
+    if (c->deferred || c->closing || c->detached) return;
+    defer_link(c);
 }
 
 static void on_prepare(uv_prepare_t *p) {

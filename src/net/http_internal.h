@@ -299,6 +299,10 @@ void weir__http_conn_timer(weir__http_conn *c);
 void weir__http_conn_request_timer(weir__http_conn *c);
 /* The FIFO has room again: parse held-back input, read again. */
 void weir__http_conn_resume(weir__http_conn *c);
+/* The same before the loop next waits for I/O: for an answer written at
+ * once from inside a handler, which must never be re-entered from there
+ * (a handler may be answering from inside a core callback). */
+void weir__http_conn_defer_resume(weir__http_conn *c);
 /* uv_write callback of a connection. */
 void weir__http_on_write(uv_write_t *w, int status);
 /* Write an interim response ("100 Continue") now, best effort. */

@@ -390,7 +390,9 @@ void weir__http_conn_flush(weir__http_conn *c) {
         return;
     }
     if (wrote && !c->closing && !c->finishing && !c->taken) {
-        weir__http_conn_resume(c); /* the FIFO has room again */
+        /* The FIFO has room again; held input is parsed on the next turn,
+         * never from inside the answer (its handler is still running). */
+        if (c->input_paused) weir__http_conn_defer_resume(c);
         weir__http_conn_timer(c);
     }
 }

@@ -86,9 +86,16 @@ static void later_fire(uv_timer_t *t) {
 /* Byte k of the /pattern body for seed. */
 static char pattern_byte(size_t k, unsigned seed) { return (char)('a' + (k * 7 + seed * 13 + k / 4099) % 26); }
 
+/* Set while the test answers a request itself: a request must never be
+ * handed to the handler from inside an answer (its caller may be a core
+ * callback that must not be re-entered). */
+static bool answering;
+static int handled_inside_an_answer;
+
 static void handler(void *ud, weir_http_req *r) {
     (void)ud;
     handler_calls++;
+    if (answering) handled_inside_an_answer++;
     if (strcmp(r->path, "/later") == 0) {
         later *l = calloc(1, sizeof *l);
         l->req = r;
@@ -1505,9 +1512,14 @@ Test(http, a_full_pipeline_goes_on_when_later_answers_are_written_at_once) {
     for (int i = 0; i < N; i++) n += (size_t)snprintf(reqs + n, sizeof reqs - n, "GET /hold?%d HTTP/1.1\r\n\r\n", i);
     cli_sendn(c, reqs, n);
     WAIT_UNTIL(nheld == 32); /* the FIFO is full: the rest waits unparsed */
+    handled_inside_an_answer = 0;
     for (int i = 0; i < N; i++) {
         WAIT_UNTIL(nheld > i);
+        answering = true;
         echo(held[i]);
+        answering = false;
+        cr_assert_eq(handled_inside_an_answer, 0, "request %d was handed to the handler from inside an answer",
+                     nheld - 1);
         response *r = cli_read(c);
         char want[8];
         snprintf(want, sizeof want, "%d", i);
