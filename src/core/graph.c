@@ -1295,14 +1295,26 @@ int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len,
     json_t *doc = NULL;
     elems nodes = {0}, edges = {0};
     bool reparse = true;
+    size_t n_problems = opts && opts->problems ? json_array_size(opts->problems) : 0;
+    size_t n_details = opts && opts->details ? json_array_size(opts->details) : 0;
     int rc = scan_graph(text, len, &doc, &nodes, &edges);
     if (rc == 0) rc = load(reg, doc, &nodes, &edges, opts, out, err, &reparse);
     json_decref(doc);
     weir__free(nodes.spans);
     weir__free(edges.spans);
-    if (!reparse) return rc;
+    if (!reparse && rc != WEIR_EGRAPH) return rc;
     json_error_t je;
     doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!reparse && doc) { /* the problems found stand: the text is JSON throughout */
+        json_decref(doc);
+        return rc;
+    }
+    /* Problems found before an unparsed element turned out not to be JSON
+     * are dropped: the answer is the one the whole document gives. */
+    while (opts && opts->problems && json_array_size(opts->problems) > n_problems)
+        json_array_remove(opts->problems, json_array_size(opts->problems) - 1);
+    while (opts && opts->details && json_array_size(opts->details) > n_details)
+        json_array_remove(opts->details, json_array_size(opts->details) - 1);
     if (!doc) {
         rc = weir__error(err, WEIR_EGRAPH, "graph is not valid JSON: %s at line %d, column %d", je.text, je.line,
                          je.column);

@@ -385,6 +385,11 @@ Test(graph, text_and_document_paths_agree) {
         "[1,2]",
         "",
         "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[\"unterminated],\"edges\":[]}",
+        /* a problem found before an element that is not JSON: the parse error, not the problem */
+        "{\"symbia\":\"1\",\"name\":\"x\",\"nodes\":[{\"id\":\"a\",}]}",
+        "{\"symbia\":\"1\",\"nodes\":[{\"id\":\"a\"," PT "}],\"edges\":[{\"source\":1,}]}",
+        "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\",\"component\":\"nope\"},{\"id\":\"b\",\"x\":[}],"
+        "\"edges\":[]}",
     };
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) same_either_way(texts[i]);
 }
