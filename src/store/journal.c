@@ -179,6 +179,8 @@ static int encode(weir_journal *j, jitem *it, json_t *v, weir_error *err) {
 /* Whether a write may be queued now (mu held). */
 static int admit_locked(weir_journal *j, weir_error *err) {
     if (j->failed) return weir__error(err, WEIR_EIO, "the journal is refused since a commit failed: %s", j->fail_msg);
+    if (j->stop) /* a done callback run by weir_journal_close: the writer is gone */
+        return weir__error(err, WEIR_ESTATE, "the journal is closing: nothing more can be written");
     if (j->outstanding >= j->cfg.queue_max)
         return weir__error(err, WEIR_EFULL,
                            "JOURNAL_QUEUE_MAX (%zu) reached: that many journal writes are waiting for the disk; "

@@ -135,7 +135,8 @@ void weir_journal_close(weir_journal *j);
  *   WEIR_EIO        an earlier commit failed: the journal is refused;
  *   WEIR_ENOTFOUND  the execution is not known to this journal (neither
  *                   started nor resumed) — deleted ones included;
- *   WEIR_ESTATE     the execution is finished;
+ *   WEIR_ESTATE     the execution is finished, or the journal is closing (a
+ *                   done callback run by weir_journal_close writes);
  *   WEIR_EEXISTS    (start) the id has a journal already, stored or queued
  *                   (an id whose delete is not committed yet counts);
  *   WEIR_EINVAL     a bad argument (kind < 1 or START to append);

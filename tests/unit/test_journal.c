@@ -920,6 +920,34 @@ Test(journal, close_commits_what_is_queued_and_runs_its_callbacks) {
     close_all(&h);
 }
 
+/* A done callback run by close that writes is refused (the writer is
+ * gone): never queued and silently dropped. */
+static weir_journal *closing_j;
+static int write_in_close_rc = 1;
+static void write_in_close(void *ud, int status, const weir_error *e) {
+    (void)ud;
+    (void)status;
+    (void)e;
+    weir_error err;
+    json_t *b = json_integer(1);
+    write_in_close_rc = weir_journal_append(closing_j, "e1", WEIR_JOURNAL_INJECT, 9, 9, b, NULL, NULL, NULL, &err);
+    json_decref(b);
+}
+
+Test(journal, a_write_from_a_callback_run_by_close_is_refused) {
+    handles h = open_ok();
+    start(h.j, "e1", 0);
+    weir_error err;
+    cr_assert_eq(weir_journal_sync(h.j, &err), 0, "%s", err.message);
+    json_t *b = json_integer(0);
+    cr_assert_eq(weir_journal_append(h.j, "e1", WEIR_JOURNAL_INJECT, 1, 1, b, write_in_close, NULL, NULL, &err), 0);
+    json_decref(b);
+    closing_j = h.j;
+    close_all(&h); /* the append's callback runs in close */
+    cr_assert_eq(write_in_close_rc, WEIR_ESTATE, "a write in close must be refused, not dropped (rc %d)",
+                 write_in_close_rc);
+}
+
 /* The WAL is checkpointed by the writer, on its thread, as it grows. */
 Test(journal, the_writer_checkpoints_the_wal) {
     handles h = open_with(WEIR_DURABILITY_PROCESS, 0, 0);
