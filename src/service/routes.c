@@ -305,6 +305,7 @@ static void graphs_get(call *c) {
     n += tl;
     body[n++] = '}';
     weir_http_respond(c->req, 200, "application/json", body, n, NULL);
+    svc_observe(c->s, (double)(uv_hrtime() - c->start_ns) / 1e6); /* as reply() does */
     weir__free(body);
     weir__free(head);
 }

@@ -311,6 +311,35 @@ Test(serve, health_stats_metrics_and_openapi) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+static long long requests_observed(server *s) {
+    http_resp r = http_req(s, "GET", "/metrics", NULL, NULL);
+    const char *at = strstr(r.body, "weir_http_request_duration_seconds_count ");
+    cr_assert_not_null(at, "%s", r.body);
+    long long n = atoll(at + strlen("weir_http_request_duration_seconds_count "));
+    http_free(&r);
+    return n;
+}
+
+/* Every route is in the request histogram, GET /api/graphs/:id too (its
+ * answer is written from the kept text, not through the JSON reply). */
+Test(serve, every_answer_is_counted_in_the_request_histogram) {
+    server s = serve_start(NULL);
+    http_resp r = http_req(&s, "POST", "/api/graphs",
+                           "{\"symbia\":\"1\",\"name\":\"h\",\"nodes\":[{\"id\":\"a\",\"component\":"
+                           "\"symbia.core.passthrough\"}],\"edges\":[]}",
+                           NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char path[128];
+    snprintf(path, sizeof path, "/api/graphs/%s", json_string_value(json_object_get(r.json, "id")));
+    http_free(&r);
+    long long before = requests_observed(&s);
+    r = http_req(&s, "GET", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(requests_observed(&s) - before, 2, "the GET of the graph and the /metrics read before it");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 Test(serve, sigterm_finishes_in_flight_requests_and_exits_0) {
     server s = serve_start(NULL);
     const char *x = serve_execute(&s, "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"role\":\"service\"},"
