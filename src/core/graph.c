@@ -60,7 +60,17 @@ typedef struct loader {
     weir_graph *g;
     char *declared; /* "a, b, c" for messages, built once */
     weir_expr_limits expr; /* the options' expression budget, defaults applied */
+    size_t reported;       /* problems reported (at most MAX_PROBLEMS are kept) */
 } loader;
+
+/* Problems kept per load: a document of millions of bad elements (POST
+ * /api/graphs) says how many more there were instead of keeping a message
+ * for each (SPEC §10). */
+#define MAX_PROBLEMS 1000
+/* Ports an edge may add to a node of a component with dynamic ports (merge:
+ * one per input), per direction: port names are looked up by a scan, so
+ * the bound keeps a document of many edges to distinct ports linear. */
+#define MAX_DYNAMIC_PORTS 1024
 
 enum {
 #define X(name, code, desc) P_##name,
@@ -86,10 +96,17 @@ static void report(loader *L, unsigned to, int code, at where, const char *fmt, 
     __attribute__((format(printf, 5, 6)));
 static void report(loader *L, unsigned to, int code, at where, const char *fmt, ...) {
     char buf[WEIR_ERROR_MAX];
+    if (to & TEXT) L->reported++;
+    if (L->reported > MAX_PROBLEMS + 1) return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (L->reported == MAX_PROBLEMS + 1) {
+        n = snprintf(buf, sizeof buf, "more problems than the %d listed; fix these and validate again", MAX_PROBLEMS);
+        code = P_TOO_LARGE;
+        where = (at){0};
+    }
     if (n >= (int)sizeof buf) memcpy(buf + sizeof buf - 4, "...", 4);
     json_t *msg = json_string(buf); /* shared by both arrays */
     if (!msg || ((to & TEXT) && json_array_append(L->problems, msg))) L->oom = true;
@@ -610,6 +627,10 @@ static bool plain_port(loader *L, weir_node *nd, bool input, const char *port, u
         WEIR_NONE)
         return true;
     if (!(nd->comp->flags & (input ? WEIR_COMPONENT_DYNAMIC_INPUTS : WEIR_COMPONENT_DYNAMIC_OUTPUTS))) return false;
+    if ((input ? nd->n_inputs : nd->n_outputs) >= MAX_DYNAMIC_PORTS) {
+        L->reparse = true; /* the document path reports it */
+        return true;
+    }
     if (add_port(L->g, nd, input, port, index)) L->oom = true;
     return true;
 }
@@ -827,11 +848,18 @@ static bool resolve_port(loader *L, json_t *e, size_t i, weir_node *nd, bool inp
     uint32_t n = input ? nd->n_inputs : nd->n_outputs;
     if ((*index = weir__port_index(names, n, port)) != WEIR_NONE) return true;
     unsigned dyn = input ? WEIR_COMPONENT_DYNAMIC_INPUTS : WEIR_COMPONENT_DYNAMIC_OUTPUTS;
+    char where[300], list[1024], field[64];
+    if ((nd->comp->flags & dyn) && n >= MAX_DYNAMIC_PORTS) {
+        where_of(where, sizeof where, e, i);
+        problem(L, P_TOO_LARGE, edge_at(e, i, nd->id, input ? "target" : "source", "port", field, sizeof field),
+                "%s: node \"%s\" (%s) has %d %s ports already, the most edges may give a node", where, nd->id,
+                nd->comp->id, MAX_DYNAMIC_PORTS, input ? "input" : "output");
+        return false;
+    }
     if (nd->comp->flags & dyn) {
         if (add_port(L->g, nd, input, port, index)) L->oom = true;
         return true;
     }
-    char where[300], list[1024], field[64];
     where_of(where, sizeof where, e, i);
     names_to_buf(list, sizeof list, names, n);
     problem(L, P_UNKNOWN_PORT, edge_at(e, i, nd->id, input ? "target" : "source", "port", field, sizeof field),

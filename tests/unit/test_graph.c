@@ -406,3 +406,60 @@ Test(graph, nesting_near_the_parser_limit_is_refused_either_way) {
     same_either_way(t);
     free(t);
 }
+
+/* SPEC §10: a document of many bad elements keeps MAX_PROBLEMS (1000)
+ * messages and says there were more, instead of one message each. */
+Test(graph, problems_are_bounded_and_the_rest_counted) {
+    size_t n = 5000, cap = n * 2 + 128;
+    char *t = malloc(cap), *p = t;
+    p += sprintf(p, "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[");
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "%s0", i ? "," : "");
+    sprintf(p, "],\"edges\":[]}");
+    same_either_way(t);
+    json_t *probs = json_array();
+    weir_graph_options o = {.problems = probs};
+    weir_graph *g = NULL;
+    weir_error err;
+    cr_assert_eq(weir_graph_load_text(ts.reg, t, strlen(t), &o, &g, &err), WEIR_EGRAPH);
+    cr_assert_eq(json_array_size(probs), 1001);
+    cr_assert(strstr(json_string_value(json_array_get(probs, 1000)), "more problems than the 1000 listed"), "%s",
+              json_string_value(json_array_get(probs, 1000)));
+    json_decref(probs);
+    free(t);
+}
+
+/* Edges may give a node with dynamic ports (merge) at most 1024 ports per
+ * direction: a document of many edges to distinct ports stays linear. */
+Test(graph, dynamic_ports_per_node_are_bounded) {
+    size_t n = 1100, cap = n * 128 + 256;
+    char *t = malloc(cap), *p = t;
+    p += sprintf(p, "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"m\",\"component\":"
+                    "\"symbia.core.merge\"}],\"edges\":[");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"m\",\"port\":\"p%zu\"}}",
+                     i ? "," : "", i);
+    sprintf(p, "]}");
+    same_either_way(t);
+    json_t *probs = json_array();
+    weir_graph_options o = {.problems = probs};
+    weir_graph *g = NULL;
+    weir_error err;
+    cr_assert_eq(weir_graph_load_text(ts.reg, t, strlen(t), &o, &g, &err), WEIR_EGRAPH);
+    cr_assert_eq(json_array_size(probs), n - 1024);
+    cr_assert(strstr(json_string_value(json_array_get(probs, 0)), "has 1024 input ports already"), "%s",
+              json_string_value(json_array_get(probs, 0)));
+    json_decref(probs);
+    free(t);
+    /* 1024 load */
+    t = malloc(cap);
+    p = t;
+    p += sprintf(p, "{\"symbia\":\"1\",\"name\":\"a\",\"nodes\":[{\"id\":\"a\"," PT "},{\"id\":\"m\",\"component\":"
+                    "\"symbia.core.merge\"}],\"edges\":[");
+    for (size_t i = 0; i < 1024; i++)
+        p += sprintf(p, "%s{\"source\":{\"node\":\"a\",\"port\":\"out\"},\"target\":{\"node\":\"m\",\"port\":\"p%zu\"}}",
+                     i ? "," : "", i);
+    sprintf(p, "]}");
+    cr_assert_eq(weir_graph_load_text(ts.reg, t, strlen(t), NULL, &g, &err), 0, "%s", err.message);
+    weir_graph_unref(g);
+    free(t);
+}
