@@ -1,7 +1,11 @@
-/* Fuzz target: graph definitions (JSON).  Loads the input as a graph; when it
- * is valid, runs an execution and injects into every input node, so the
- * engine is exercised on whatever shape the fuzzer finds. */
+/* Fuzz target: graph definitions (JSON).  Loads the input as a graph from
+ * its text and, when it is JSON, from its document too: both ways must give
+ * the same answer (result, message, problems).  When it is valid, runs an
+ * execution and injects into every input node, so the engine is exercised
+ * on whatever shape the fuzzer finds. */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "weir/weir.h"
@@ -11,7 +15,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (weir_registry_create(&reg)) return 0;
     weir_graph *g = NULL;
     weir_error err;
-    if (weir_graph_load_text(reg, (const char *)data, size, NULL, &g, &err) == 0) {
+    json_t *p1 = json_array(), *p2 = json_array();
+    weir_graph_options o1 = {.problems = p1}, o2 = {.problems = p2};
+    int rc = weir_graph_load_text(reg, (const char *)data, size, &o1, &g, &err);
+    json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+    if (doc) {
+        weir_graph *g2 = NULL;
+        weir_error err2;
+        int rc2 = weir_graph_load(reg, doc, &o2, &g2, &err2);
+        bool same = rc == rc2 && (!p1 || !p2 || json_equal(p1, p2)) &&
+                    (!rc || rc == WEIR_ENOMEM || strcmp(err.message, err2.message) == 0);
+        if (!same) abort(); /* the text and the document disagree */
+        weir_graph_unref(g2);
+        json_decref(doc);
+    }
+    json_decref(p1);
+    json_decref(p2);
+    if (rc == 0) {
         weir_exec *e = NULL;
         weir_shell sh = {0};
         weir_exec_options o = {.id = "fz", .timeout_ms = 0, .max_queue = 4};
