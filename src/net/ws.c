@@ -487,9 +487,29 @@ static void maybe_finish(weir_ws *ws) {
     weir__http_conn_let_go(ws->conn); /* on_close now; the socket lingers on without us */
 }
 
+/* Entries a queue keeps room for once it is empty: after a burst the
+ * arrays are given back (an idle connection holds little), the usual few
+ * frames reuse them. */
+#define Q_KEEP 16
+
+static void q_trim(outq *q) {
+    if (q->n || q->cap <= Q_KEEP) return;
+    weir__free(q->v);
+    q->v = NULL;
+    q->cap = 0;
+}
+
 static void release_wr(weir_ws *ws) {
     q_clear(&ws->wr);
     ws->writing = false;
+    q_trim(&ws->wr);
+    if (ws->acc.n) return;
+    q_trim(&ws->acc);
+    if (ws->bufs_cap > Q_KEEP) {
+        weir__free(ws->bufs);
+        ws->bufs = NULL;
+        ws->bufs_cap = 0;
+    }
 }
 
 /* Write acc in one write (detached: at once, as often as needed). */

@@ -63,7 +63,8 @@ struct svc_feed {
     uint64_t from;      /* every event built with a seq >= from is in the ring */
     uint32_t mask;      /* the kinds the execution builds: the subscribers' union (or the linger's) */
     uint64_t kind_from[WEIR_EV_KINDS]; /* kind i built without a break since this seq (UINT64_MAX: not built) */
-    uv_timer_t linger;  /* after the last subscriber left: go quiet when it fires */
+    uv_timer_t linger;  /* after a subscriber left: its cheap kinds are kept until it fires */
+    uint32_t linger_keep; /* the kinds kept for subscribers that left (LINGER_KINDS), while linger runs */
     uv_timer_t metrics; /* metrics:update, every interval while a subscriber wants it */
     json_t *metrics_prev; /* the metrics last sent, without uptimeMs */
     svc_arena arena;      /* the /ws frames of its events (hub.h) */
@@ -387,8 +388,11 @@ static void set_mask(svc_feed *f, uint32_t mask) {
     if (!f->e) return;
     svc_hub *h = f->h;
     uint32_t old = f->mask;
-    if (mask != old || weir_exec_listened(f->e) != mask) {
-        weir_exec_listen_mask(f->e, mask);
+    /* metrics:update is the hub's own: the core is not asked for it, so a
+     * dashboard joining puts no gap in the others' numbers */
+    uint32_t core = mask & ~WEIR_EV_METRICS;
+    if (mask != old || weir_exec_listened(f->e) != core) {
+        weir_exec_listen_mask(f->e, core);
         f->mask = mask;
         uint64_t next = next_seq(f);
         for (unsigned k = 0; k < WEIR_EV_KINDS; k++) {
@@ -419,12 +423,19 @@ static uint32_t subs_mask(const svc_feed *f) {
 /* Nobody listens any more: stop building events, forget the history. */
 static void go_quiet(svc_feed *f) {
     uv_timer_stop(&f->linger);
+    f->linger_keep = 0;
     set_mask(f, 0);
 }
 
+/* What the execution builds: what its subscribers ask for, and, for a
+ * while, the cheap kinds of those that left (a reconnect with `since`). */
+static uint32_t want_mask(const svc_feed *f) { return subs_mask(f) | f->linger_keep; }
+
 static void linger_done(uv_timer_t *t) {
     svc_feed *f = t->data;
+    f->linger_keep = 0;
     if (f->n_subs == 0) go_quiet(f);
+    else set_mask(f, want_mask(f));
 }
 
 static void feed_closed(uv_handle_t *h) {
@@ -485,21 +496,23 @@ static void sub_remove(svc_sub *sub, leave_mode mode) {
             *p = sub->cnext;
             break;
         }
+    uint32_t left = sub->mask;
     weir__free(sub);
     f->n_subs--;
     h->n_subs--;
     if (!f->e) return;
-    if (f->n_subs) return set_mask(f, subs_mask(f)); /* narrower, perhaps */
-    /* The last one left.  Lingering keeps what a reconnect with `since`
-     * most likely needs (states, outputs, logs) but never the per-hop kinds:
-     * an execution nobody watches pays nothing per hop. */
-    uint32_t keep = f->mask & LINGER_KINDS;
+    /* A subscriber that went away (not one that unsubscribed): lingering
+     * keeps what its reconnect with `since` most likely needs (states,
+     * outputs, logs), whoever else still watches, but never the per-hop
+     * kinds: an execution nobody watches pays nothing per hop. */
+    uint32_t keep = left & f->mask & LINGER_KINDS;
     if (mode == LEAVE_LINGER && h->cfg.linger_ms && keep && !weir_state_finished(weir_exec_state(f->e))) {
-        set_mask(f, keep);
+        f->linger_keep |= keep;
         uv_timer_start(&f->linger, linger_done, h->cfg.linger_ms, 0);
-    } else {
-        go_quiet(f);
     }
+    uint32_t m = want_mask(f);
+    if (m) set_mask(f, m); /* narrower, perhaps */
+    else go_quiet(f);
 }
 
 static svc_sub *sub_find(svc_feed *f, svc_client *c) {
@@ -525,8 +538,7 @@ int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err) 
     }
     sub->mask = mask; /* again: what it asks for now */
     sub->room = -1;   /* look at its backlog before the first event */
-    uv_timer_stop(&f->linger);
-    set_mask(f, subs_mask(f));
+    set_mask(f, want_mask(f));
     sub->last_seq = weir_exec_seq(f->e);
     return 0;
 }
@@ -575,7 +587,8 @@ static void deliver(svc_sub *sub, svc_evmsg *m) {
         sub->unchecked = 0;
     }
     sub->room -= cost;
-    bool whole = m->arena && (sub->mask & sub->f->mask) == sub->f->mask;
+    /* every kind the feed builds (metrics:update never goes in the batch) */
+    bool whole = m->arena && ((sub->mask | WEIR_EV_METRICS) & sub->f->mask) == sub->f->mask;
     if (c->ops->send(c->conn, m, whole) == 0) {
         sub->last_seq = m->seq;
         h->events_sent++;
@@ -661,6 +674,8 @@ void svc_feed_replay(svc_feed *f, svc_client *c, int64_t since) {
         }
     if ((uint64_t)since == cur) return;
     if (f->from > want) return resync(f, c, since, "the events after since are no longer held");
+    /* Cut during the replay, it is told the last seq it was really sent. */
+    sub->last_seq = (uint64_t)since;
     size_t i = 0;
     while (i < f->n && ring_at(f, i)->seq < want) i++;
     for (; i < f->n && sub; i++) {

@@ -23,11 +23,15 @@
  * union of its subscribers' kinds (weir_exec_listen_mask), updated as they
  * come, go and change their minds; nothing while nobody listens.  A
  * metrics:update is built by the hub (every METRICS_INTERVAL_MS while a
- * subscriber wants it, when the metrics changed), never per hop.
+ * subscriber wants it, when the metrics changed), never per hop; the core
+ * is not asked for it, so a dashboard joining puts no gap in the others'
+ * seqs.  A subscriber cut off during its `since` replay is told the last
+ * seq it was really sent.
  *
- * Linger: when the last subscriber disconnects (not when it unsubscribes),
- * the feed keeps building for SUBSCRIBER_LINGER_MS only the cheap kinds it
- * was building (execution:*, output, log, component:error,
+ * Linger: when a subscriber disconnects or is cut off (not when it
+ * unsubscribes), the feed keeps building for SUBSCRIBER_LINGER_MS, besides
+ * what the others still watching ask for, the cheap kinds it wanted
+ * (execution:*, output, log, component:error,
  * message:dropped, runtime:changed, time:advanced), never port:emit or
  * component:invoked (WEIR_EV_PER_HOP) nor metrics:update: a client that
  * reconnects with `since` finds the states and outputs it missed, and an

@@ -270,7 +270,7 @@ Test(hub, events_by_interest) {
     snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"metrics:update\"]}", x->id);
     json_t *snap = call(&m, "execution:subscribe", body);
     cr_assert_null(json_object_get(snap, "error"));
-    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS);
+    cr_assert_eq(weir_exec_listened(x->e), 0u, "metrics:update is the hub's own: the core builds nothing");
     uint64_t built = svc->hub.events_built;
     for (int i = 0; i < 20; i++) inject(x, i);
     cr_assert_eq(svc->hub.events_built, built, "a metrics-only subscriber: no event built per hop");
@@ -281,14 +281,14 @@ Test(hub, events_by_interest) {
     /* globs: execution:* and output */
     snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"execution:*\",\"out*\"]}", x->id);
     call(&o, "execution:subscribe", body);
-    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS | weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
+    cr_assert_eq(weir_exec_listened(x->e), weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
     inject(x, 1);
     cr_assert_eq(count(&o, "output"), 1);
     cr_assert_eq(count(&o, "port:emit") + count(&o, "component:invoked") + count(&o, "metrics:update"), 0);
     /* a wider subscriber joins: it gets everything, the narrow ones still only theirs */
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
     call(&all, "execution:subscribe", body);
-    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_ALL);
+    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_ALL & ~WEIR_EV_METRICS);
     inject(x, 2);
     cr_assert_eq(count(&all, "port:emit"), 1);
     cr_assert_eq(count(&all, "component:invoked"), 2);
@@ -298,7 +298,7 @@ Test(hub, events_by_interest) {
     cr_assert_eq(count(&m, "port:emit") + count(&m, "output"), 0);
     /* the wide one leaves: back to the union of the rest */
     call(&all, "execution:unsubscribe", body);
-    cr_assert_eq(weir_exec_listened(x->e), WEIR_EV_METRICS | weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
+    cr_assert_eq(weir_exec_listened(x->e), weir_event_mask("execution:*") | WEIR_EV_OUTPUT);
     /* a second subscribe replaces the kinds */
     snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"events\":[\"output\"]}", x->id);
     call(&o, "execution:subscribe", body);
@@ -702,4 +702,71 @@ Test(hub, a_switch_ends_a_run_and_a_refused_one_does_not) {
     json_t *r = ack_after_loop(&a, from);
     cr_assert_str_eq(json_string_value(json_object_get(r, "stoppedBy")), "runtime switched");
     free_client(&a);
+}
+
+/* A subscriber cut on the first event of its `since` replay is told the
+ * last seq it was really sent (since), so coming back with it replays the
+ * rest; it was told the execution's current seq, and the events between
+ * were silently gone. */
+Test(hub, a_cut_during_a_replay_names_the_last_seq_really_sent) {
+    svc_exec *x = running();
+    client a, b;
+    connect_client(&a);
+    connect_client(&b);
+    char body[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&a, "execution:subscribe", body);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&a, "output"));
+    inject(x, 2);
+    inject(x, 3);
+    b.f.backlog = svc->cfg.subscriber_backlog_bytes + 1; /* b's connection is busy (other feeds, ...) */
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)seen);
+    call(&b, "execution:subscribe", body);
+    cr_assert_eq(count(&b, "subscription:cut"), 1);
+    json_int_t told = seq_of(last(&b, "subscription:cut"));
+    cr_assert_eq(told, seen, "the notice names the last seq it was sent");
+    b.f.backlog = 0;
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld}", x->id, (long long)told);
+    call(&b, "execution:subscribe", body);
+    cr_assert_eq(count(&b, "output"), 2, "the outputs of injects 2 and 3, replayed");
+    cr_assert_eq(count(&b, "resync"), 0);
+    free_client(&a);
+    free_client(&b);
+}
+
+/* A client that drops while a metrics-only dashboard watches (or starts
+ * watching during the linger) still gets its replay on reconnecting: the
+ * linger keeps the cheap kinds of whoever left, not only of the last. */
+static size_t resyncs_on_reconnect(bool dashboard_before, bool dashboard_during) {
+    svc_exec *x = running();
+    client a, d, a2;
+    connect_client(&a);
+    connect_client(&d);
+    connect_client(&a2);
+    char body[240], dbody[240];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    snprintf(dbody, sizeof dbody, "{\"executionId\":\"%s\",\"events\":[\"metrics:update\"]}", x->id);
+    call(&a, "execution:subscribe", body);
+    if (dashboard_before) call(&d, "execution:subscribe", dbody);
+    inject(x, 1);
+    json_int_t seen = seq_of(last(&a, "output"));
+    disconnect(&a);
+    if (dashboard_during) call(&d, "execution:subscribe", dbody);
+    inject(x, 2);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"since\":%lld,\"events\":[\"output\",\"execution:*\"]}",
+             x->id, (long long)seen);
+    call(&a2, "execution:subscribe", body);
+    size_t resyncs = count(&a2, "resync");
+    cr_assert_eq(count(&a2, "output"), resyncs ? 0 : 1);
+    free_client(&a);
+    free_client(&d);
+    free_client(&a2);
+    return resyncs;
+}
+
+Test(hub, a_metrics_dashboard_does_not_end_the_linger) {
+    cr_assert_eq(resyncs_on_reconnect(false, false), 0, "alone: replayed");
+    cr_assert_eq(resyncs_on_reconnect(false, true), 0, "a dashboard subscribing during the linger");
+    cr_assert_eq(resyncs_on_reconnect(true, false), 0, "a dashboard already subscribed");
 }

@@ -1248,3 +1248,30 @@ Test(ws, an_idle_websocket_keeps_no_wslay_context_between_messages) {
     cli_close(c);
     finish();
 }
+
+/* After a burst, the queue arrays are given back once everything is
+ * written: an idle connection keeps little (they held 1.3 MB after 20,000
+ * pieces). */
+Test(ws, a_burst_leaves_no_queue_arrays_behind) {
+    start(NULL);
+    client *c = ws_connect(NULL);
+    weir_ws *ws = wss[0];
+    cli_text(c, "x");
+    expect_text(c, "x", 1);
+    long long base = fa_live_bytes();
+    weir_sbuf *f = weir_ws_frame_text("ev", 2);
+    for (int i = 0; i < 10000; i++) {
+        cr_assert_eq(weir_ws_queue_slice(ws, f, 0, f->len), 0);
+        cr_assert_eq(weir_ws_send_text(ws, "a", 1), 0);
+    }
+    for (int i = 0; i < 10000; i++) {
+        expect_text(c, "ev", 2);
+        expect_text(c, "a", 1);
+    }
+    WAIT_UNTIL(f->refs == 1 && weir_ws_backlog(ws) == 0);
+    long long kept = fa_live_bytes() - base;
+    cr_assert_lt(kept, 16 * 1024, "%lld bytes kept after a 20,000-piece burst", kept);
+    weir_sbuf_unref(f);
+    cli_close(c);
+    finish();
+}
