@@ -225,7 +225,7 @@ static int check_cycle(json_t *c, size_t degree, size_t *span, vpath *p, weir_er
         json_t *r = json_object_get(c, "rot");
         if (json_object_size(c) != 1 || !json_is_array(r) || json_array_size(r) != 2)
             return fail(err, p, "a cycle object must be exactly {\"rot\": [i, j]}");
-        size_t i, j, was = path_key(p, "rot");
+        size_t i = 0, j = 0, was = path_key(p, "rot");
         int rc = check_index(json_array_get(r, 0), degree, &i, p, err);
         if (!rc) rc = check_index(json_array_get(r, 1), degree, &j, p, err);
         if (!rc && i == j) rc = fail(err, p, "a rot moves an item: i and j must differ");

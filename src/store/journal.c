@@ -257,7 +257,7 @@ int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t 
     if (kind < 1 || kind == WEIR_JOURNAL_START)
         return weir__error(err, WEIR_EINVAL, "journal record kind %d cannot be appended%s", kind,
                            kind == WEIR_JOURNAL_START ? " (start is weir_journal_start's)" : "");
-    jexec *e;
+    jexec *e = NULL;
     int rc = writable_exec(j, exec_id, &e, err);
     if (!rc) rc = precheck(j, err);
     if (rc) return rc;
@@ -287,7 +287,7 @@ int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t 
 int weir_journal_digest(weir_journal *j, const char *exec_id, int64_t seq, const void *digest, size_t len,
                         weir_error *err) {
     if (!digest || !len || len > 64) return weir__error(err, WEIR_EINVAL, "a wave digest is 1 to 64 bytes");
-    jexec *e;
+    jexec *e = NULL;
     int rc = writable_exec(j, exec_id, &e, err);
     if (rc) return rc;
     jitem *it = new_item(OP_DIGEST, exec_id, NULL);
@@ -304,7 +304,7 @@ int weir_journal_digest(weir_journal *j, const char *exec_id, int64_t seq, const
 
 int weir_journal_snapshot(weir_journal *j, const char *exec_id, int64_t tick, int64_t time_ms, json_t *state,
                           weir_journal_done_fn done, void *ud, weir_error *err) {
-    jexec *e;
+    jexec *e = NULL;
     int rc = writable_exec(j, exec_id, &e, err);
     if (!rc) rc = precheck(j, err);
     if (rc) return rc;
@@ -326,7 +326,7 @@ int weir_journal_snapshot(weir_journal *j, const char *exec_id, int64_t tick, in
 
 int weir_journal_finish(weir_journal *j, const char *exec_id, int64_t finished_ms, weir_journal_done_fn done, void *ud,
                         weir_error *err) {
-    jexec *e;
+    jexec *e = NULL;
     int rc = writable_exec(j, exec_id, &e, err);
     if (rc) return rc;
     jitem *it = new_item(OP_FINISH, exec_id, NULL);
