@@ -62,65 +62,14 @@ static void die(const char *what) {
     exit(1);
 }
 
-static int dial(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) die("connect");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) die("write");
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* One blocking HTTP request; returns the body (static buffer). */
-static const char *http(const char *method, const char *path, const char *body) {
-    static char buf[1 << 16];
-    int fd = dial();
-    int n = snprintf(buf, sizeof buf,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     method, path, body ? strlen(body) : 0, body ? body : "");
-    send_all(fd, buf, (size_t)n);
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
-    close(fd);
-    buf[got] = '\0';
-    const char *b = strstr(buf, "\r\n\r\n");
-    if (!b) die("HTTP answer");
-    return b + 4;
-}
-
-static void field(const char *json, const char *key, char *out, size_t cap) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) {
-        fprintf(stderr, "bench_events: no %s in %s\n", key, json);
-        exit(1);
-    }
-    p += strlen(pat);
-    size_t i = 0;
-    while (*p && *p != '"' && i + 1 < cap) out[i++] = *p++;
-    out[i] = '\0';
-}
+#include "loopback.h"
 
 /* Open /ws: the upgrade, then the connection is ours (nonblocking later). */
 static int ws_open(void) {
-    int fd = dial();
+    int fd = lb_dial();
     const char *req = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    send_all(fd, req, strlen(req));
+    lb_send_all(fd, req, strlen(req));
     char buf[1024] = ""; /* not what the previous call left on the stack */
     size_t got = 0;
     while (!strstr(buf, "\r\n\r\n")) { /* byte by byte: nothing after the headers is swallowed */
@@ -154,7 +103,7 @@ static size_t ws_frame(char *out, const char *text) {
 
 static void ws_send(int fd, const char *text) {
     char buf[4096];
-    send_all(fd, buf, ws_frame(buf, text));
+    lb_send_all(fd, buf, ws_frame(buf, text));
 }
 
 typedef struct conn {
@@ -267,9 +216,9 @@ int main(int argc, char **argv) {
         "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o7\",\"port\":\"in\"}},"
         "{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"o8\",\"port\":\"in\"}}]}";
     char gid[64], xid[64], path[160], msg[512];
-    field(http("POST", "/api/graphs", graph), "id", gid, sizeof gid);
+    lb_field(lb_http("POST", "/api/graphs", graph), "id", gid, sizeof gid);
     snprintf(path, sizeof path, "/api/graphs/%s/execute", gid);
-    field(http("POST", path, "{\"completion\":\"never\"}"), "executionId", xid, sizeof xid);
+    lb_field(lb_http("POST", path, "{\"completion\":\"never\"}"), "executionId", xid, sizeof xid);
 
     int ep = epoll_create1(0);
     conn *subs = calloc((size_t)nsub + 1, sizeof *subs);
@@ -305,7 +254,7 @@ int main(int argc, char **argv) {
         if (in_flight < window) { /* the free slots in one write */
             size_t n = 0;
             for (; in_flight < window; in_flight++, n += flen) memcpy(burst + n, frame, flen);
-            send_all(inj->fd, burst, n);
+            lb_send_all(inj->fd, burst, n);
         }
         double t = now_s();
         if (!measuring && t >= measure_from) {
@@ -352,6 +301,6 @@ int main(int argc, char **argv) {
     printf("\n");
     if (cuts) printf("  %llu subscribers were cut off as too slow: the figure is not all delivered\n", (unsigned long long)cuts);
     snprintf(path, sizeof path, "/api/executions/%s/stop", xid);
-    http("POST", path, NULL);
+    lb_http("POST", path, NULL);
     return 0;
 }

@@ -60,6 +60,8 @@ static void die(const char *what) {
     exit(1);
 }
 
+#include "loopback.h"
+
 static long rss_kib(int pid) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -204,44 +206,6 @@ static bool on_input(conn *c) {
     }
 }
 
-/* One blocking request on a new connection; the body of the answer (a
- * static buffer). */
-static const char *http(const char *method, const char *path, const char *body) {
-    static char buf[1 << 16];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof to)) die("connect");
-    int n = snprintf(buf, sizeof buf,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s",
-                     method, path, strlen(body), body);
-    if (!send_all(fd, buf, (size_t)n)) die("send");
-    size_t got = 0;
-    ssize_t r;
-    while (got + 1 < sizeof buf && (r = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0) got += (size_t)r;
-    close(fd);
-    buf[got] = '\0';
-    const char *b = strstr(buf, "\r\n\r\n");
-    if (!b) die("HTTP answer");
-    return b + 4;
-}
-
-/* The string value of "key" in json, into out. */
-static void field(const char *json, const char *key, char *out, size_t cap) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) {
-        fprintf(stderr, "bench_idle: no %s in %s\n", key, json);
-        exit(1);
-    }
-    p += strlen(pat);
-    size_t i = 0;
-    while (*p && *p != '"' && i + 1 < cap) out[i++] = *p++;
-    out[i] = '\0';
-}
-
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -322,12 +286,12 @@ int main(int argc, char **argv) {
     sio = strcmp(mode, "sio") == 0;
     if (strcmp(mode, "ws-sub") == 0) { /* one execution of a passthrough, never injected into */
         char gid[64], xid[64], path[128];
-        field(http("POST", "/api/graphs",
+        lb_field(lb_http("POST", "/api/graphs",
                    "{\"symbia\":\"1.0\",\"name\":\"idle\",\"nodes\":[{\"id\":\"in\",\"component\":"
                    "\"symbia.core.passthrough\"}],\"edges\":[]}"),
               "id", gid, sizeof gid);
         snprintf(path, sizeof path, "/api/graphs/%s/execute", gid);
-        field(http("POST", path, "{\"completion\":\"never\"}"), "executionId", xid, sizeof xid);
+        lb_field(lb_http("POST", path, "{\"completion\":\"never\"}"), "executionId", xid, sizeof xid);
         snprintf(subscribe, sizeof subscribe,
                  "{\"event\":\"execution:subscribe\",\"data\":{\"executionId\":\"%s\"},\"ack\":1}", xid);
     }

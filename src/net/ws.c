@@ -231,23 +231,13 @@ size_t weir_ws_frame_head(size_t len, char out[WEIR_WS_FRAME_HEAD_MAX]) {
 }
 
 weir_sbuf *weir_ws_frame_text(const char *data, size_t len) {
-    size_t h = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;
     if (len > (size_t)-1 - 16) return NULL;
+    char head[WEIR_WS_FRAME_HEAD_MAX];
+    size_t h = weir_ws_frame_head(len, head);
     weir_sbuf *f = weir_sbuf_new(h + len);
     if (!f) return NULL;
     unsigned char *p = (unsigned char *)f->data;
-    p[0] = 0x81; /* FIN, text */
-    if (h == 2) {
-        p[1] = (unsigned char)len;
-    } else if (h == 4) {
-        p[1] = 126;
-        p[2] = (unsigned char)(len >> 8);
-        p[3] = (unsigned char)len;
-    } else {
-        p[1] = 127;
-        uint64_t v = len;
-        for (int i = 0; i < 8; i++) p[2 + i] = (unsigned char)(v >> (56 - 8 * i));
-    }
+    memcpy(p, head, h);
     if (len) memcpy(p + h, data, len);
     return f;
 }
