@@ -162,6 +162,7 @@ struct weir_exec {
     bool started;
     uint64_t seq;
     uint32_t listen; /* WEIR_EV_* kinds built (weir_exec_listen_mask) */
+    json_t *id_json; /* the id as a JSON string, made with the first per-hop event */
     json_t *error;
 };
 

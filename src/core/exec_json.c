@@ -87,19 +87,49 @@ void weir__event_state(weir_exec *e, weir_state prev) {
                                                      "tick", (json_int_t)e->tick));
 }
 
+/* Members of a per-hop event: built without format parsing or UTF-8
+ * checks (node ids and port names came through the graph's JSON).  False
+ * when out of memory. */
+static bool put_str(json_t *o, const char *key, const char *v) {
+    return json_object_set_new_nocheck(o, key, json_string_nocheck(v)) == 0;
+}
+static bool put_int(json_t *o, const char *key, json_int_t v) {
+    return json_object_set_new_nocheck(o, key, json_integer(v)) == 0;
+}
+
+/* {executionId, ...}: the id's string is made once per execution. */
+static json_t *event_object(weir_exec *e) {
+    if (!e->id_json && !(e->id_json = json_string(e->id))) return NULL;
+    json_t *o = json_object();
+    if (o && json_object_set_nocheck(o, "executionId", e->id_json)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 void weir__event_port_emit(weir_exec *e, uint32_t from, uint32_t from_port, const weir_route *r, json_t *value) {
     const weir_node *s = &e->g->nodes[from], *t = &e->g->nodes[r->target];
-    weir__exec_event(e, "port:emit",
-                     json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:I,s:I}", "executionId", e->id, "sourceNode", s->id,
-                               "sourcePort", s->outputs[from_port], "targetNode", t->id, "targetPort",
-                               t->inputs[r->target_port], "value", value, "sequence", (json_int_t)e->emitted_edges,
-                               "tick", (json_int_t)e->tick));
+    json_t *o = event_object(e);
+    if (o && !(put_str(o, "sourceNode", s->id) && put_str(o, "sourcePort", s->outputs[from_port]) &&
+               put_str(o, "targetNode", t->id) && put_str(o, "targetPort", t->inputs[r->target_port]) &&
+               json_object_set_nocheck(o, "value", value) == 0 && put_int(o, "sequence", (json_int_t)e->emitted_edges) &&
+               put_int(o, "tick", (json_int_t)e->tick))) {
+        json_decref(o);
+        o = NULL;
+    }
+    weir__exec_event(e, "port:emit", o);
 }
 
 void weir__event_invoked(weir_exec *e, uint32_t node, uint32_t port) {
     const weir_node *n = &e->g->nodes[node];
-    weir__exec_event(e, "component:invoked", json_pack("{s:s,s:s,s:s,s:I}", "executionId", e->id, "nodeId", n->id,
-                                                       "port", n->inputs[port], "tick", (json_int_t)e->tick));
+    json_t *o = event_object(e);
+    if (o && !(put_str(o, "nodeId", n->id) && put_str(o, "port", n->inputs[port]) &&
+               put_int(o, "tick", (json_int_t)e->tick))) {
+        json_decref(o);
+        o = NULL;
+    }
+    weir__exec_event(e, "component:invoked", o);
 }
 
 void weir__event_component_error(weir_exec *e, uint32_t node, json_t *value) {
