@@ -242,6 +242,9 @@ static const char **port_table(weir_arena *a, const weir_port_def *defs, size_t 
     return t;
 }
 
+/* Elements of a text not parsed yet (their spans only). */
+static bool text_unread(const elems *e) { return e->present && !e->arr && e->n; }
+
 /* ------------------------------------------------------------------ config */
 
 static const char *json_kind(const json_t *v) {
@@ -1103,6 +1106,7 @@ static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const
     g->refs = 1;
     edge_ref *refs = NULL;
     edge_groups by_src = {0};
+    bool parsed_all = false; /* every node and edge element was read */
 
     if (!json_is_object(doc)) {
         problem(&L, P_NOT_A_GRAPH, ((at){0}),
@@ -1131,6 +1135,7 @@ static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const
     load_nodes(&L, nodes);
     if (L.oom || L.reparse || !g->nodes) goto done;
     refs = load_edges(&L, edges);
+    parsed_all = true;
     if (L.oom || L.reparse || json_array_size(L.problems)) goto done;
     if (group_edges(g, refs, false, &by_src)) {
         L.oom = true;
@@ -1151,6 +1156,10 @@ static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const
     if (!g->id || !g->name || (version && !(g->version = weir__strdup(version)))) L.oom = true;
 
 done:
+    /* Problems found before some elements of a text were parsed: one of
+     * those may not be JSON, and then that is the answer (the whole
+     * document's), so the text is loaded whole instead. */
+    if (!parsed_all && !L.oom && (text_unread(nodes) || text_unread(edges))) L.reparse = true;
     weir__free(refs);
     edge_groups_free(&by_src);
     weir__free(L.declared);
@@ -1323,26 +1332,14 @@ int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len,
     json_t *doc = NULL;
     elems nodes = {0}, edges = {0};
     bool reparse = true;
-    size_t n_problems = opts && opts->problems ? json_array_size(opts->problems) : 0;
-    size_t n_details = opts && opts->details ? json_array_size(opts->details) : 0;
     int rc = scan_graph(text, len, &doc, &nodes, &edges);
     if (rc == 0) rc = load(reg, doc, &nodes, &edges, opts, out, err, &reparse);
     json_decref(doc);
     weir__free(nodes.spans);
     weir__free(edges.spans);
-    if (!reparse && rc != WEIR_EGRAPH) return rc;
+    if (!reparse) return rc;
     json_error_t je;
     doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!reparse && doc) { /* the problems found stand: the text is JSON throughout */
-        json_decref(doc);
-        return rc;
-    }
-    /* Problems found before an unparsed element turned out not to be JSON
-     * are dropped: the answer is the one the whole document gives. */
-    while (opts && opts->problems && json_array_size(opts->problems) > n_problems)
-        json_array_remove(opts->problems, json_array_size(opts->problems) - 1);
-    while (opts && opts->details && json_array_size(opts->details) > n_details)
-        json_array_remove(opts->details, json_array_size(opts->details) - 1);
     if (!doc) {
         rc = weir__error(err, WEIR_EGRAPH, "graph is not valid JSON: %s at line %d, column %d", je.text, je.line,
                          je.column);
