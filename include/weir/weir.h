@@ -524,6 +524,8 @@ typedef struct weir_settled {
  * is called synchronously from inside a core call; callbacks must not call
  * back into the same execution (queue the work instead).
  */
+struct weir_input_rec;
+struct weir_input_digest;
 typedef struct weir_shell {
     /* -- the runtime's half (weir_realtime_shell fills it) -- */
     void *effect_ud;
@@ -560,6 +562,25 @@ typedef struct weir_shell {
     void (*settled)(void *ud, weir_exec *e, const weir_settled *s);
     /* The execution reached a finished state. */
     void (*finished)(void *ud, weir_exec *e);
+    /* NEW (SPEC §4.3, §7.1): every input the execution accepts, before it
+     * is processed — start, inject, effect result, pause, resume, stop,
+     * hold, release, stepping, step, runtime switch — as a weir_input_rec
+     * (BORROWED for the call).  Applying the same records in the same order
+     * to a fresh execution of the same graph (weir_exec_apply) gives the
+     * same states, events and outputs (latencies apart): a journal needs
+     * nothing else.  Only the outermost call is told: inputs the core makes
+     * itself while processing one (a switch failing in-flight requests)
+     * are reproduced by applying that one.  Calls refused for their
+     * arguments or the state (unknown node, stale effect id, resume while
+     * running) are not told.  Nonzero refuses the input: the call returns
+     * that code, with nothing changed, and err says that the input could
+     * not be recorded (a journal that is full or failing: "nothing
+     * accepted is lost" holds because nothing was accepted).  NULL: no
+     * record is made. */
+    int (*input)(void *ud, weir_exec *e, const struct weir_input_rec *in, weir_error *err);
+    /* NEW: the input told to `input` was processed: what it produced, for
+     * replay to compare (SPEC §7.3).  Called only when `input` is set. */
+    void (*input_done)(void *ud, weir_exec *e, const struct weir_input_digest *d);
 } weir_shell;
 
 /* Latency sampling (weir_shell.clock_ns): a node's invocations are timed
@@ -733,6 +754,83 @@ WEIR_API void weir_exec_listen_mask(weir_exec *e, uint32_t mask);
 WEIR_API uint32_t weir_exec_listened(const weir_exec *e);
 /* weir_exec_listen_mask(e, on ? WEIR_EV_ALL : 0). */
 WEIR_API void weir_exec_listen(weir_exec *e, bool on);
+/* ------------------------------------------------- inputs (SPEC §4.3, §7) */
+
+typedef enum weir_input_kind {
+    WEIR_IN_START = 1,  /* weir_exec_start */
+    WEIR_IN_INJECT,     /* weir_exec_inject: node, port, value, flags */
+    WEIR_IN_RESOLVE,    /* weir_exec_resolve: effect, effect_kind, result, error */
+    WEIR_IN_PAUSE,
+    WEIR_IN_RESUME,
+    WEIR_IN_STOP,
+    WEIR_IN_HOLD,       /* weir_exec_hold(true) */
+    WEIR_IN_RELEASE,    /* weir_exec_hold(false) */
+    WEIR_IN_STEPPING,   /* weir_exec_stepping: on (told only when it changes) */
+    WEIR_IN_STEP,       /* weir_exec_step */
+    WEIR_IN_SWITCH,     /* weir_exec_switch_runtime: from, to, old_now_ms (now_ms is the new clock) */
+} weir_input_kind;
+
+/* One input as the core was given it.  Strings and JSON BORROWED. */
+typedef struct weir_input_rec {
+    weir_input_kind kind;
+    int64_t now_ms;     /* the time handed with it */
+    uint64_t tick;      /* the execution's tick before it */
+    const char *node;   /* inject */
+    const char *port;   /* inject (NULL: the node's first input) */
+    json_t *value;      /* inject */
+    unsigned flags;     /* inject: WEIR_INJECT_* */
+    uint64_t effect;    /* resolve: the effect id */
+    weir_effect_kind effect_kind; /* resolve: the effect's kind (timer: a timer firing) */
+    json_t *result;     /* resolve (NULL: null) */
+    const char *error;  /* resolve: a failure */
+    bool on;            /* stepping */
+    int64_t old_now_ms; /* switch: the old runtime's clock */
+    const char *from, *to; /* switch */
+} weir_input_rec;
+
+/* What one input produced: the tick after it, the messages it processed
+ * (hops), the terminal outputs it made (count, and a 64-bit FNV-1a hash
+ * over each output's node id, port and canonical JSON value, in order) and
+ * the state it left. */
+typedef struct weir_input_digest {
+    uint64_t tick;
+    uint64_t hops;
+    uint64_t outputs;
+    uint64_t hash;
+    weir_state state;
+} weir_input_digest;
+
+/* The name of a kind ("inject"), NULL for none. */
+WEIR_API const char *weir_input_kind_name(weir_input_kind k);
+/* NEW: {op, ...} — the record as canonical JSON, the body a journal stores:
+ * {"op":"inject","node","port"?,"value","flags"?}, {"op":"resolve","effect",
+ * "kind","result"?|"error"}, {"op":"stepping","on"}, {"op":"switch","from",
+ * "to","oldNow"}, else {"op":name}.  now_ms and tick are not in it (a
+ * journal keeps them beside the body).  NULL: out of memory. */
+WEIR_API json_t *weir_input_json(const weir_input_rec *in);
+/* Read a body made by weir_input_json back into *out (its strings and JSON
+ * BORROWED from body); now_ms and tick are set from the arguments.
+ * WEIR_EINVAL naming what is wrong. */
+WEIR_API int weir_input_parse(json_t *body, int64_t now_ms, uint64_t tick, weir_input_rec *out, weir_error *err);
+/* Give e the input again, through the public call it came from.  With
+ * switch, rt is the runtime half to install (NULL: none, effects are not
+ * performed).  A refusal (stale effect, a state that does not fit) is
+ * returned as that call returns it: a journal that replays cleanly never
+ * gets one.  *digest (may be NULL) gets what it produced. */
+WEIR_API int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt, weir_input_digest *digest,
+                             weir_error *err);
+/* NEW: every effect not settled yet, in the order they were requested
+ * (their ids ascending by request): kind, id, node, payload and request
+ * time, as the shell was told.  fn may not call into e. */
+WEIR_API void weir_exec_pending(const weir_exec *e, void (*fn)(void *ud, const weir_effect *eff), void *ud);
+/* NEW (recovery): install a runtime's half (as weir_exec_switch_runtime)
+ * and hand it every pending effect again: a timer with the time it has
+ * left at now_ms, measured from when it was requested (a timer that fell
+ * due meanwhile is performed at once); an http or invoke request as it was
+ * (the same id: the same Idempotency-Key).  Not an input: the runtime
+ * name stays as recorded. */
+WEIR_API void weir_exec_adopt(weir_exec *e, const weir_shell *rt, int64_t now_ms);
+
 /* NEW: every node's state, {nodeId: state} (SPEC §7.2; see
  * weir_component.state).  Before the execution started and after it
  * finished (instances cleaned up) the states are what the components show

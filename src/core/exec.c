@@ -809,8 +809,7 @@ static int state_error(const weir_exec *e, weir_error *err, const char *op, cons
 
 int weir__request_internal_timer(weir_exec *e, int64_t delay_ms, uint64_t *id);
 
-int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
-    if (e->state != WEIR_STATE_PENDING) return state_error(e, err, "start", "pending");
+static int exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
     e->now = now_ms;
     e->started_ms = now_ms;
     e->started = true;
@@ -885,15 +884,8 @@ int weir_exec_check_inject(const weir_exec *e, const weir_inject *inj, weir_erro
     return inject_target(e, inj, &v, &port, err);
 }
 
-int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_inject_ack *ack, weir_error *err) {
-    weir_inject_ack dummy;
-    if (!ack) ack = &dummy;
-    memset(ack, 0, sizeof *ack);
-    uint32_t v, port;
-    int trc = inject_target(e, inj, &v, &port, err);
-    if (trc) return trc;
-    if (e->state != WEIR_STATE_RUNNING && e->state != WEIR_STATE_PAUSED)
-        return state_error(e, err, "inject into", "running or paused");
+static int exec_inject(weir_exec *e, const weir_inject *inj, uint32_t v, uint32_t port, int64_t now_ms,
+                       weir_inject_ack *ack, weir_error *err) {
     unsigned flags = inj->flags;
     if (flags & (WEIR_INJECT_OUTPUTS | WEIR_INJECT_TRACE)) flags |= WEIR_INJECT_TRACK;
     uint32_t origin = WEIR_NONE;
@@ -938,8 +930,7 @@ int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_
     return 0;
 }
 
-int weir_exec_pause(weir_exec *e, int64_t now_ms, weir_error *err) {
-    if (e->state != WEIR_STATE_RUNNING) return state_error(e, err, "pause", "running");
+static int exec_pause(weir_exec *e, int64_t now_ms) {
     e->now = now_ms;
     set_state(e, WEIR_STATE_PAUSED);
     if (weir__exec_wants(e, WEIR_EV_PAUSED))
@@ -947,8 +938,7 @@ int weir_exec_pause(weir_exec *e, int64_t now_ms, weir_error *err) {
     return 0;
 }
 
-int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err) {
-    if (e->state != WEIR_STATE_PAUSED) return state_error(e, err, "resume", "paused");
+static int exec_resume(weir_exec *e, int64_t now_ms) {
     e->now = now_ms;
     set_state(e, WEIR_STATE_RUNNING);
     if (weir__exec_wants(e, WEIR_EV_RESUMED))
@@ -961,10 +951,7 @@ int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err) {
     return 0;
 }
 
-int weir_exec_stop(weir_exec *e, int64_t now_ms, size_t *discarded, weir_error *err) {
-    if (discarded) *discarded = 0;
-    if (e->state != WEIR_STATE_RUNNING && e->state != WEIR_STATE_PAUSED && e->state != WEIR_STATE_PENDING)
-        return state_error(e, err, "stop", "pending, running or paused");
+static int exec_stop(weir_exec *e, int64_t now_ms, size_t *discarded) {
     e->now = now_ms;
     size_t n = discard_queue(e);
     discard_wave(e); /* not counted: it is no queued input */
@@ -983,12 +970,8 @@ int weir_exec_stop(weir_exec *e, int64_t now_ms, size_t *discarded, weir_error *
     return 0;
 }
 
-int weir_exec_resolve(weir_exec *e, uint64_t id, json_t *result, const char *error, int64_t now_ms, weir_error *err) {
-    uint32_t slot = (uint32_t)(id & 0xffffffffu);
-    uint32_t gen = (uint32_t)(id >> 32);
-    if (slot == 0 || slot > e->fx_cap || !e->fx[slot - 1].live || e->fx[slot - 1].gen != gen)
-        return weir__error(err, WEIR_ESTALE, "effect %llu of execution %s is unknown, cancelled or already resolved",
-                           (unsigned long long)id, e->id);
+static int exec_resolve(weir_exec *e, uint64_t id, uint32_t slot, json_t *result, const char *error, int64_t now_ms,
+                        weir_error *err) {
     weir_fx *f = &e->fx[slot - 1];
     weir_input in = {INPUT_RESOLVE, f->node, 0, f->origin, id, json_incref(result), f->cont, NULL, now_ms};
     bool internal = f->internal;
@@ -1028,13 +1011,11 @@ int weir_exec_resolve(weir_exec *e, uint64_t id, json_t *result, const char *err
     return 0;
 }
 
-int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err) {
-    if (weir_state_finished(e->state)) return state_error(e, err, hold ? "hold" : "release", "not finished");
+static int exec_hold(weir_exec *e, bool hold, int64_t now_ms) {
     if (hold) {
         e->holds++;
         return 0;
     }
-    if (e->holds == 0) return weir__error(err, WEIR_EINVAL, "execution %s has no open input source to release", e->id);
     if (--e->holds == 0 && !e->in_input) {
         e->now = now_ms;
         maybe_complete(e);
@@ -1042,8 +1023,7 @@ int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err) {
     return 0;
 }
 
-void weir_exec_stepping(weir_exec *e, bool on, int64_t now_ms) {
-    if (e->stepping == on) return;
+static void exec_stepping(weir_exec *e, bool on, int64_t now_ms) {
     e->stepping = on;
     if (on || e->state != WEIR_STATE_RUNNING || e->in_input) return;
     e->now = now_ms;
@@ -1055,16 +1035,7 @@ void weir_exec_stepping(weir_exec *e, bool on, int64_t now_ms) {
 bool weir_exec_is_stepping(const weir_exec *e) { return e->stepping; }
 bool weir_exec_wave_open(const weir_exec *e) { return e->wave_open; }
 
-int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_error *err) {
-    memset(out, 0, sizeof *out);
-    if (e->state == WEIR_STATE_PAUSED)
-        return weir__error(err, WEIR_ESTATE, "cannot step execution %s: it is paused (resume it first)", e->id);
-    if (e->state != WEIR_STATE_RUNNING) return state_error(e, err, "step", "running");
-    if (!e->stepping)
-        return weir__error(err, WEIR_ESTATE,
-                           "cannot step execution %s: it is not in stepping mode (turn stepping on first)", e->id);
-    if (e->in_input)
-        return weir__error(err, WEIR_ESTATE, "cannot step execution %s from inside one of its own callbacks", e->id);
+static int exec_step(weir_exec *e, int64_t now_ms, weir_step *out) {
     e->now = now_ms;
     weir_input in;
     if (e->wave_open) {
@@ -1093,6 +1064,99 @@ int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_error *err
     }
     wave_after_step(e, &in, out);
     return 0;
+}
+
+/* The public calls: checked, told to the shell (weir_shell.input), done. */
+
+#define TOLD(e, rec, err, call)                                                                                        \
+    do {                                                                                                               \
+        int told_ = weir__in_begin((e), (rec), (err));                                                                 \
+        if (told_) return told_;                                                                                       \
+        int rc_ = (call);                                                                                              \
+        weir__in_end(e);                                                                                               \
+        return rc_;                                                                                                    \
+    } while (0)
+
+int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err) {
+    if (e->state != WEIR_STATE_PENDING) return state_error(e, err, "start", "pending");
+    weir_input_rec r = {.kind = WEIR_IN_START, .now_ms = now_ms};
+    TOLD(e, &r, err, exec_start(e, now_ms, err));
+}
+
+int weir_exec_inject(weir_exec *e, const weir_inject *inj, int64_t now_ms, weir_inject_ack *ack, weir_error *err) {
+    weir_inject_ack dummy;
+    if (!ack) ack = &dummy;
+    memset(ack, 0, sizeof *ack);
+    uint32_t v, port;
+    int trc = inject_target(e, inj, &v, &port, err);
+    if (trc) return trc;
+    if (e->state != WEIR_STATE_RUNNING && e->state != WEIR_STATE_PAUSED)
+        return state_error(e, err, "inject into", "running or paused");
+    weir_input_rec r = {.kind = WEIR_IN_INJECT, .now_ms = now_ms, .node = inj->node, .port = inj->port,
+                        .value = inj->value, .flags = inj->flags};
+    TOLD(e, &r, err, exec_inject(e, inj, v, port, now_ms, ack, err));
+}
+
+int weir_exec_pause(weir_exec *e, int64_t now_ms, weir_error *err) {
+    if (e->state != WEIR_STATE_RUNNING) return state_error(e, err, "pause", "running");
+    weir_input_rec r = {.kind = WEIR_IN_PAUSE, .now_ms = now_ms};
+    TOLD(e, &r, err, exec_pause(e, now_ms));
+}
+
+int weir_exec_resume(weir_exec *e, int64_t now_ms, weir_error *err) {
+    if (e->state != WEIR_STATE_PAUSED) return state_error(e, err, "resume", "paused");
+    weir_input_rec r = {.kind = WEIR_IN_RESUME, .now_ms = now_ms};
+    TOLD(e, &r, err, exec_resume(e, now_ms));
+}
+
+int weir_exec_stop(weir_exec *e, int64_t now_ms, size_t *discarded, weir_error *err) {
+    if (discarded) *discarded = 0;
+    if (e->state != WEIR_STATE_RUNNING && e->state != WEIR_STATE_PAUSED && e->state != WEIR_STATE_PENDING)
+        return state_error(e, err, "stop", "pending, running or paused");
+    weir_input_rec r = {.kind = WEIR_IN_STOP, .now_ms = now_ms};
+    TOLD(e, &r, err, exec_stop(e, now_ms, discarded));
+}
+
+int weir_exec_resolve(weir_exec *e, uint64_t id, json_t *result, const char *error, int64_t now_ms, weir_error *err) {
+    uint32_t slot = (uint32_t)(id & 0xffffffffu);
+    uint32_t gen = (uint32_t)(id >> 32);
+    if (slot == 0 || slot > e->fx_cap || !e->fx[slot - 1].live || e->fx[slot - 1].gen != gen)
+        return weir__error(err, WEIR_ESTALE, "effect %llu of execution %s is unknown, cancelled or already resolved",
+                           (unsigned long long)id, e->id);
+    weir_input_rec r = {.kind = WEIR_IN_RESOLVE, .now_ms = now_ms, .effect = id,
+                        .effect_kind = e->fx[slot - 1].kind, .result = result, .error = error};
+    TOLD(e, &r, err, exec_resolve(e, id, slot, result, error, now_ms, err));
+}
+
+int weir_exec_hold(weir_exec *e, bool hold, int64_t now_ms, weir_error *err) {
+    if (weir_state_finished(e->state)) return state_error(e, err, hold ? "hold" : "release", "not finished");
+    if (!hold && e->holds == 0)
+        return weir__error(err, WEIR_EINVAL, "execution %s has no open input source to release", e->id);
+    weir_input_rec r = {.kind = hold ? WEIR_IN_HOLD : WEIR_IN_RELEASE, .now_ms = now_ms};
+    TOLD(e, &r, err, exec_hold(e, hold, now_ms));
+}
+
+void weir_exec_stepping(weir_exec *e, bool on, int64_t now_ms) {
+    if (e->stepping == on) return;
+    weir_input_rec r = {.kind = WEIR_IN_STEPPING, .now_ms = now_ms, .on = on};
+    if (weir__in_begin(e, &r, NULL)) return; /* not recorded: not done (weir_exec_is_stepping tells) */
+    exec_stepping(e, on, now_ms);
+    weir__in_end(e);
+}
+
+int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_error *err) {
+    memset(out, 0, sizeof *out);
+    if (e->state == WEIR_STATE_PAUSED)
+        return weir__error(err, WEIR_ESTATE, "cannot step execution %s: it is paused (resume it first)", e->id);
+    if (e->state != WEIR_STATE_RUNNING) return state_error(e, err, "step", "running");
+    if (!e->stepping)
+        return weir__error(err, WEIR_ESTATE,
+                           "cannot step execution %s: it is not in stepping mode (turn stepping on first)", e->id);
+    if (e->in_input)
+        return weir__error(err, WEIR_ESTATE, "cannot step execution %s from inside one of its own callbacks", e->id);
+    if (!e->wave_open && !e->q_len) return 0; /* nothing to step: no input */
+    weir_input_rec r = {.kind = WEIR_IN_STEP, .now_ms = now_ms};
+    TOLD(e, &r, err, exec_step(e, now_ms, out));
 }
 
 void weir_exec_listen_mask(weir_exec *e, uint32_t mask) {

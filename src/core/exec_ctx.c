@@ -67,6 +67,7 @@ static void unhandled_error(weir_exec *e, uint32_t v, json_t *value) {
 }
 
 static void terminal_output(weir_exec *e, uint32_t v, const char *port, json_t *value) {
+    weir__in_output(e, v, port, value);
     if (weir__exec_wants(e, WEIR_EV_OUTPUT))
         weir__exec_event(e, "output", json_pack("{s:s,s:s,s:s,s:O,s:I}", "executionId", e->id, "nodeId",
                                                 e->g->nodes[v].id, "port", port, "value", value, "tick",
@@ -226,7 +227,7 @@ int weir__request_internal_timer(weir_exec *e, int64_t delay_ms, uint64_t *id) {
     uint32_t gen = e->fx[s].gen;
     e->fx[s] = (weir_fx){.gen = gen, .next_free = WEIR_NONE, .live = true, .internal = true,
                          .kind = WEIR_EFFECT_TIMER, .node = WEIR_NONE, .origin = WEIR_NONE, .payload = payload,
-                         .requested = e->now};
+                         .requested = e->now, .order = ++e->fx_seq};
     *id = fx_id(e, s);
     fx_tell(e, s);
     return 0;
@@ -257,7 +258,8 @@ int weir_effect_request(weir_ctx *ctx, weir_effect_kind kind, json_t *payload, j
     }
     uint32_t gen = e->fx[s].gen;
     e->fx[s] = (weir_fx){.gen = gen, .next_free = WEIR_NONE, .live = true, .kind = kind, .node = ctx->node,
-                         .origin = e->cur_origin, .payload = payload, .cont = continuation, .requested = e->now};
+                         .origin = e->cur_origin, .payload = payload, .cont = continuation, .requested = e->now,
+                         .order = ++e->fx_seq};
     e->fx_live_user++;
     if (e->cur_origin != WEIR_NONE) weir__exec_origin(e, e->cur_origin)->outstanding++;
     if (id) *id = fx_id(e, s);

@@ -65,6 +65,7 @@ typedef struct weir_fx {
     json_t *payload;
     json_t *cont;
     int64_t requested;
+    uint64_t order; /* request order (weir_exec_pending) */
 } weir_fx;
 
 typedef struct weir_origin {
@@ -121,6 +122,7 @@ struct weir_exec {
     uint32_t fx_free;
     size_t fx_live_user;
     uint64_t timeout_fx;
+    uint64_t fx_seq; /* effects requested so far (weir_fx.order) */
 
     weir_origin *org;
     size_t org_cap;
@@ -163,8 +165,25 @@ struct weir_exec {
     uint64_t seq;
     uint32_t listen; /* WEIR_EV_* kinds built (weir_exec_listen_mask) */
     json_t *id_json; /* the id as a JSON string, made with the first per-hop event */
+    /* Inputs told to shell.input (exec_input.c): told calls in progress,
+     * calls the core makes itself (not told), and the digest of the
+     * outermost told call, folded while dg_on. */
+    unsigned in_depth, in_internal;
+    bool dg_on;
+    uint64_t dg_hops0, dg_outputs, dg_hash;
     json_t *error;
 };
+
+/* exec_input.c: telling the shell of inputs (weir_shell.input).  in_begin
+ * returns the hook's refusal (nothing may change then); every in_begin that
+ * returned 0 is paired with one in_end. */
+int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err);
+void weir__in_end(weir_exec *e);
+/* A terminal output, folded into the digest while one is taken. */
+void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *value);
+
+/* exec_runtime.c: what timer f has left at now (saturated). */
+int64_t weir__fx_time_left(const weir_fx *f, int64_t now);
 
 /* exec.c */
 /* Fail the execution at the end of the current input (or now, outside one).

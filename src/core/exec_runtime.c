@@ -12,7 +12,7 @@ static uint64_t fx_id(const weir_exec *e, size_t slot) { return ((uint64_t)e->fx
 
 /* What timer f has left at now: requested + delayMs - now, saturated (a
  * delay of 2^63 ms stays "never"; a real delayMs out of range is not cast). */
-static int64_t time_left(const weir_fx *f, int64_t now) {
+int64_t weir__fx_time_left(const weir_fx *f, int64_t now) {
     json_t *d = json_object_get(f->payload, "delayMs");
     int64_t delay, due, left;
     if (json_is_integer(d)) {
@@ -31,6 +31,10 @@ int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now
     if (weir_state_finished(e->state))
         return weir__error(err, WEIR_ESTATE, "execution %s is %s: it has no runtime to switch", e->id,
                            weir_state_name(e->state));
+    weir_input_rec r = {.kind = WEIR_IN_SWITCH, .now_ms = new_now_ms, .old_now_ms = old_now_ms, .from = from,
+                        .to = to};
+    int rc = weir__in_begin(e, &r, err);
+    if (rc) return rc;
     e->sh.effect_ud = rt->effect_ud;
     e->sh.effect = rt->effect;
     e->sh.cancel = rt->cancel;
@@ -51,7 +55,7 @@ int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now
             f->doomed = !f->internal;
             continue;
         }
-        int64_t left = time_left(f, old_now_ms);
+        int64_t left = weir__fx_time_left(f, old_now_ms);
         json_t *p = json_pack("{s:I}", "delayMs", (json_int_t)(left > 0 ? left : 0));
         if (p) {
             json_decref(f->payload);
@@ -71,11 +75,14 @@ int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now
              "the request was in flight when the execution switched from the %s runtime to the %s runtime; it may or "
              "may not have been performed",
              from ? from : "previous", to ? to : "new");
+    e->in_internal++; /* part of this input: not inputs of their own */
     for (size_t s = 0; s < e->fx_cap && !weir_state_finished(e->state); s++) {
         if (!e->fx[s].live || !e->fx[s].doomed) continue;
         e->fx[s].doomed = false;
         weir_exec_resolve(e, fx_id(e, s), NULL, msg, new_now_ms, NULL);
     }
+    e->in_internal--;
+    weir__in_end(e);
     return 0;
 }
 
