@@ -294,6 +294,8 @@ WEIR_API weir_user_component *weir_user_component_of(const weir_component *c);
 /* The host's cache key of its source (weir_host_key) and the source. */
 WEIR_API const char *weir_user_component_key(const weir_user_component *u);
 WEIR_API const char *weir_user_component_source(const weir_user_component *u);
+/* NEW: the definition it was made from, as given (BORROWED). */
+WEIR_API json_t *weir_user_component_definition(const weir_user_component *u);
 /* NEW: weir_component_json of the descriptor plus "execution" {type,
  * entrypoint?, source} and "origin": "user". */
 WEIR_API json_t *weir_user_component_json(const weir_user_component *u);
@@ -830,6 +832,11 @@ WEIR_API void weir_exec_pending(const weir_exec *e, void (*fn)(void *ud, const w
  * (the same id: the same Idempotency-Key).  Not an input: the runtime
  * name stays as recorded. */
 WEIR_API void weir_exec_adopt(weir_exec *e, const weir_shell *rt, int64_t now_ms);
+
+/* NEW: fail a pending, running or paused execution from outside, with
+ * error {message} (a journal that cannot be replayed any further).  Not an
+ * input: a journal does not record it.  WEIR_ESTATE when finished. */
+WEIR_API int weir_exec_abort(weir_exec *e, int64_t now_ms, const char *message);
 
 /* NEW: every node's state, {nodeId: state} (SPEC §7.2; see
  * weir_component.state).  Before the execution started and after it

@@ -81,6 +81,10 @@ static const setting SETTINGS[] = {
     {"DATA_DIR", "data-dir", T_STR, DEFAULT_DATA_DIR,
      "directory of the store (weir.db): graphs and components survive a restart"},
     {"MEMORY", "memory", T_FLAG, "false", "keep everything in memory, store nothing (DATA_DIR is not used)"},
+    {"DURABILITY", "durability", T_STR, "fsync",
+     "fsync: a journaled input survives a machine crash; process: no fsync, it survives a crash of weir"},
+    {"JOURNAL_QUEUE_MAX", "journal-queue-max", T_INT, "65536",
+     "journal writes waiting for the disk; beyond it inputs are refused with 503 and Retry-After"},
     {"API_KEYS", "api-keys", T_STR, "", "comma-separated API keys for X-API-Key or Authorization: Bearer"},
     {"JWT_SECRET", "jwt-secret", T_STR, "", "HS256 secret (32+ bytes) verifying Bearer JWTs"},
     {"JWT_PUBLIC_KEY", "jwt-public-key", T_STR, "", "RS256 RSA public key verifying Bearer JWTs: PEM text or a file"},
@@ -98,7 +102,7 @@ static void help(FILE *f) {
                "over Socket.IO (io('http://127.0.0.1:5006')) or a plain WebSocket at /ws\n"
                "(JSON {event, data} frames). SIGTERM or SIGINT shut it down\n"
                "gracefully: no new connections, /health/ready answers 503, in-flight requests\n"
-               "finish, executions are stopped, exit 0.\n\n"
+               "finish, executions are stopped (with a DATA_DIR: kept, to come back), exit 0.\n\n"
                "Each option also comes from its environment variable; the flag wins.\n\n"
                "Auth: with API_KEYS, JWT_SECRET or JWT_PUBLIC_KEY set, every /api request, reads\n"
                "included, needs X-API-Key: <key> or Authorization: Bearer <key or JWT> (401\n"
@@ -121,9 +125,14 @@ static void help(FILE *f) {
                "as far as MAX_CONNECTIONS needs and the hard limit allows (logged at start).\n\n"
                "Data: graphs (same ids, same createdAt) and registered components are stored in\n"
                "DATA_DIR/weir.db (SQLite) before they are acknowledged, and loaded back at start; a\n"
-               "stored graph that no longer loads is logged and skipped. Executions are not stored\n"
-               "yet: a restart ends them. One weir per DATA_DIR (DATA_DIR/weir.lock). --memory\n"
-               "stores nothing.\n\n"
+               "stored graph that no longer loads is logged and skipped. Every input of an\n"
+               "execution (start, inject, pause, resume, stop, effect results, timer firings,\n"
+               "time commands) is journaled there first, in groups (one fsync for whatever is\n"
+               "queued); an answer, an event or an http request it causes leaves weir only once\n"
+               "it is durable (DURABILITY=fsync survives a machine crash, process a crash of\n"
+               "weir). At start every unfinished execution comes back, same id and state; a\n"
+               "shutdown leaves them to come back. One weir per DATA_DIR (DATA_DIR/weir.lock).\n"
+               "--memory stores nothing.\n\n"
                "Time: an execution runs on the runtime its execute options name (runtime), else\n"
                "its graph's metadata.runtime, else DEFAULT_RUNTIME. On the virtual runtime time\n"
                "moves only when asked: POST /api/executions/:id/tick {count?}, /advance {ms},\n"
@@ -304,6 +313,18 @@ static int apply(weir_service_config *c) {
             c->data_dir = v;
         } else if (strcmp(s->env, "MEMORY") == 0) { /* after DATA_DIR in SETTINGS: memory wins */
             if (b) c->data_dir = NULL;
+        } else if (strcmp(s->env, "DURABILITY") == 0) {
+            if (strcmp(v, "fsync") != 0 && strcmp(v, "process") != 0) {
+                startup_error("DURABILITY must be fsync or process, got '%s' (--memory stores nothing)", v);
+                return EXIT_USAGE;
+            }
+            c->durability = strcmp(v, "process") == 0;
+        } else if (strcmp(s->env, "JOURNAL_QUEUE_MAX") == 0) {
+            if (n < 1) {
+                startup_error("JOURNAL_QUEUE_MAX must be at least 1, got %lld", n);
+                return EXIT_USAGE;
+            }
+            c->journal_queue_max = (size_t)n;
         }
     }
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {

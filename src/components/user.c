@@ -79,6 +79,7 @@ weir_user_component *weir_user_component_of(const weir_component *c) {
 
 const char *weir_user_component_key(const weir_user_component *u) { return u->key; }
 const char *weir_user_component_source(const weir_user_component *u) { return json_string_value(u->source); }
+json_t *weir_user_component_definition(const weir_user_component *u) { return u->def; }
 
 json_t *weir_user_component_json(const weir_user_component *u) {
     json_t *j = weir_component_json(&u->desc);

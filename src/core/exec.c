@@ -1159,6 +1159,14 @@ int weir_exec_step(weir_exec *e, int64_t now_ms, weir_step *out, weir_error *err
     TOLD(e, &r, err, exec_step(e, now_ms, out));
 }
 
+int weir_exec_abort(weir_exec *e, int64_t now_ms, const char *message) {
+    if (weir_state_finished(e->state) || e->in_input) return WEIR_ESTATE;
+    e->now = now_ms;
+    weir__exec_fail(e, WEIR_NONE, message ? message : "aborted", NULL);
+    apply_failure(e);
+    return 0;
+}
+
 void weir_exec_listen_mask(weir_exec *e, uint32_t mask) {
     mask &= WEIR_EV_ALL;
     /* Kinds not built until now show as a gap in the numbers. */

@@ -167,8 +167,13 @@ static int make_virtual(void *ud, json_t *options, weir_runtime *out, weir_error
     json_t *tick = json_object_get(options, "tickMs");
     if (tick && (!json_is_integer(tick) || json_integer_value(tick) < 1))
         return weir__error(err, WEIR_EINVAL, "tickMs must be a positive integer (ms per tick)");
+    json_t *start = json_object_get(options, "startMs");
+    if (start && !json_is_integer(start))
+        return weir__error(err, WEIR_EINVAL, "startMs must be an integer (the clock at tick 0, ms since the epoch)");
     weir_virtual_options vo = {.tick_ms = tick ? json_integer_value(tick) : c->tick_ms,
-                               .start_ms = c->clock ? weir_realtime_now(c->clock) : 0,
+                               .start_ms = start ? json_integer_value(start)
+                                           : c->clock ? weir_realtime_now(c->clock)
+                                                      : 0,
                                .mocks = json_object_get(options, "mocks"),
                                .advanced = announce,
                                .http = c->clock}; /* unmocked requests are performed for real */

@@ -29,9 +29,16 @@ typedef void (*handler_fn)(call *c);
 /* ------------------------------------------------------------ answering */
 
 /* body STOLEN; extra: headers as weir_http_respond's, or NULL. */
+void svc_respond_now(weir_service *s, weir_http_req *req, int status, json_t *body, const char *const *extra,
+                     uint64_t start_ns) {
+    weir_http_respond_json_h(req, status, body, extra);
+    svc_observe(s, (double)(uv_hrtime() - start_ns) / 1e6);
+}
+
+/* Sent once what was journaled before it is durable (output commit). */
 static void reply_h(call *c, int status, json_t *body, const char *const *extra) {
-    weir_http_respond_json_h(c->req, status, body, extra);
-    svc_observe(c->s, (double)(uv_hrtime() - c->start_ns) / 1e6);
+    if (svc_out_hold_http(c->s, c->req, status, body, extra, c->start_ns)) return;
+    svc_respond_now(c->s, c->req, status, body, extra, c->start_ns);
 }
 
 static void reply(call *c, int status, json_t *body) { reply_h(c, status, body, NULL); }

@@ -301,6 +301,11 @@ json_t *svc_error_body(const char *fmt, ...) {
 }
 
 void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body) {
+    if (svc_out_hold_reply(s, r, status, body)) { /* output commit: sent once durable */
+        r->req = NULL;
+        r->client = NULL;
+        return;
+    }
     if (r->req) {
         weir_http_respond_json(r->req, status, body);
         r->req = NULL;
@@ -419,7 +424,8 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
  * (the server is going).  The execution goes before its runtime: destroying
  * an execution that still runs cancels its effects through the runtime, and
  * once destroyed the runtime holds nothing of it. */
-static void exec_free(svc_exec *x) {
+void svc_exec_free(svc_exec *x) {
+    svc_journal_forget(x, false);
     while (x->waits) {
         svc_wait *w = x->waits;
         x->waits = w->next;
@@ -431,6 +437,8 @@ static void exec_free(svc_exec *x) {
     weir_exec_destroy(x->e);
     weir_runtimes_release(x->svc->runtimes, &x->rt, NULL);
     json_decref(x->settled);
+    json_decref(x->start_body);
+    json_decref(x->rt_options);
     weir__free(x);
 }
 
@@ -447,7 +455,8 @@ static void evict_finished(weir_service *s) {
         *p = x->next;
         if (s->execs_tail == x) s->execs_tail = prev;
         svc_index_del(&s->exec_ix, x->id);
-        exec_free(x);
+        svc_journal_forget(x, true); /* JOURNAL_RETENTION: the same bounded history */
+        svc_exec_free(x);
         s->n_execs--;
         s->n_finished--;
     }
@@ -457,6 +466,7 @@ static void on_finished(void *ud, weir_exec *e) {
     svc_exec *x = ud;
     weir_service *s = x->svc;
     x->finished = true;
+    svc_journal_finished(x);
     s->n_running--;
     s->n_finished++;
     json_t *m = weir_exec_metrics(e, svc_now(s));
@@ -483,6 +493,7 @@ static void on_finished(void *ud, weir_exec *e) {
 static void on_event(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
     (void)e;
     svc_exec *x = ud;
+    if (x->journaled) return svc_out_event(x, seq, name, data); /* output commit */
     if (x->feed) svc_feed_event(x->feed, seq, name, data);
 }
 
@@ -524,14 +535,9 @@ static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     return 0;
 }
 
-int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err) {
-    if (s->shutting_down) return weir__error(err, WEIR_ESTATE, "the server is shutting down");
-    evict_finished(s);
-    if (s->n_running >= s->cfg.max_concurrent_executions)
-        return weir__error(err, WEIR_ELIMIT,
-                           "maximum concurrent executions reached (%u, MAX_CONCURRENT_EXECUTIONS); stop one or retry "
-                           "later",
-                           s->cfg.max_concurrent_executions);
+int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *opts, const char *id,
+                  const char *rt_name, json_t *rt_opts, bool journal, svc_exec **out, weir_error *err) {
+    *out = NULL;
     weir_exec_options o = {.timeout_ms = -1,
                            .default_timeout_ms = s->cfg.default_execution_timeout,
                            .max_queue = s->cfg.max_backpressure_queue,
@@ -540,11 +546,10 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     int rc = parse_options(opts, &o, err);
     if (rc) return rc;
     /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
-    const char *want = json_string_value(json_object_get(opts, "runtime"));
-    if (!want)
-        want = json_string_value(json_object_get(weir_graph_metadata(g->g), "runtime"));
+    const char *want = rt_name ? rt_name : json_string_value(json_object_get(opts, "runtime"));
+    if (!want) want = json_string_value(json_object_get(weir_graph_metadata(g), "runtime"));
     weir_runtime rt;
-    if ((rc = weir_runtimes_make(s->runtimes, want, opts, &rt, err))) return rc;
+    if ((rc = weir_runtimes_make(s->runtimes, want, rt_opts, &rt, err))) return rc;
     o.runtime = rt.name;
     svc_exec *x = weir__calloc(1, sizeof *x);
     if (!x) {
@@ -552,9 +557,11 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     }
     x->rt = rt;
-    svc_uuid(x->id);
-    snprintf(x->graph_id, sizeof x->graph_id, "%s", g->id);
-    snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(g->g));
+    x->rt_options = json_incref(rt_opts);
+    if (id) snprintf(x->id, sizeof x->id, "%s", id);
+    else svc_uuid(x->id);
+    snprintf(x->graph_id, sizeof x->graph_id, "%s", graph_id);
+    snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(g));
     x->svc = s;
     x->created_ms = svc_now(s);
     o.id = x->id;
@@ -564,30 +571,99 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     sh.event = on_event;
     sh.settled = on_settled;
     sh.finished = on_finished;
-    rc = weir_exec_create(g->g, &o, &sh, &x->e, err);
+    if (journal) svc_journal_attach(x, &sh);
+    rc = weir_exec_create(g, &o, &sh, &x->e, err);
     if (rc) {
         weir_runtimes_release(s->runtimes, &x->rt, NULL);
+        json_decref(x->rt_options);
         weir__free(x);
         return rc;
     }
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
     svc_time_attach(x);
     weir_exec_listen(x->e, false); /* until someone subscribes */
-    if (first) {
-        svc_feed *f = svc_exec_feed(x, err);
-        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, err) : WEIR_ENOMEM;
-    }
-    if (!rc && svc_index_put(&s->exec_ix, x->id, x)) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
-    if (rc) {
-        exec_free(x);
-        return rc;
-    }
+    *out = x;
+    return 0;
+}
+
+int svc_exec_list(weir_service *s, svc_exec *x, weir_error *err) {
+    if (svc_index_put(&s->exec_ix, x->id, x)) return weir__error(err, WEIR_ENOMEM, "out of memory");
     if (s->execs_tail) s->execs_tail->next = x;
     else s->execs = x;
     s->execs_tail = x;
     s->n_execs++;
     s->n_running++;
+    return 0;
+}
+
+/* Take x out of the list again (it never started: its START could not be
+ * journaled). */
+static void exec_unlist(weir_service *s, svc_exec *x) {
+    svc_exec **p = &s->execs, *prev = NULL;
+    while (*p && *p != x) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    if (*p) *p = x->next;
+    if (s->execs_tail == x) s->execs_tail = prev;
+    svc_index_del(&s->exec_ix, x->id);
+    s->n_execs--;
+    s->n_running--;
+}
+
+/* The START record's body (SPEC §7.1): self-contained — the graph's
+ * document and the definitions of the user components it uses ride in it,
+ * so the execution comes back (and its journal replays) whatever happens
+ * to the stored graph and components later. */
+static json_t *start_body(weir_service *s, svc_graph *g, json_t *opts, const char *runtime) {
+    json_t *doc = json_loads(g->text, 0, NULL);
+    json_t *comps = json_array();
+    for (size_t i = 0; comps && i < weir_registry_count(s->reg); i++) {
+        const weir_component *c = weir_registry_at(s->reg, i);
+        weir_user_component *u = weir_user_component_of(c);
+        if (u && weir_graph_uses(g->g, c->id)) json_array_append(comps, weir_user_component_definition(u));
+    }
+    json_t *b = doc && comps ? json_pack("{s:s,s:s,s:o,s:o,s:O,s:s}", "op", "start", "graphId", g->id, "graph", doc,
+                                         "components", comps, "options", opts ? opts : json_object(), "runtime",
+                                         runtime)
+                             : NULL;
+    if (!b) {
+        json_decref(doc);
+        json_decref(comps);
+    }
+    return b;
+}
+
+int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err) {
+    if (s->shutting_down) return weir__error(err, WEIR_ESTATE, "the server is shutting down");
+    evict_finished(s);
+    if (s->n_running >= s->cfg.max_concurrent_executions)
+        return weir__error(err, WEIR_ELIMIT,
+                           "maximum concurrent executions reached (%u, MAX_CONCURRENT_EXECUTIONS); stop one or retry "
+                           "later",
+                           s->cfg.max_concurrent_executions);
+    svc_exec *x;
+    int rc = svc_exec_make(s, g->g, g->id, opts, NULL, NULL, opts, true, &x, err);
+    if (rc) return rc;
+    if (x->journaled && !(x->start_body = start_body(s, g, opts, x->rt.name))) {
+        svc_exec_free(x);
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
+    if (first) {
+        svc_feed *f = svc_exec_feed(x, err);
+        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, err) : WEIR_ENOMEM;
+    }
+    if (!rc) rc = svc_exec_list(s, x, err);
+    if (rc) {
+        svc_exec_free(x);
+        return rc;
+    }
     rc = weir_exec_start(x->e, svc_exec_now(x), err);
+    if (rc && weir_exec_state(x->e) == WEIR_STATE_PENDING) { /* its start was not journaled: it never was */
+        exec_unlist(s, x);
+        svc_exec_free(x);
+        return rc;
+    }
     if (rc) { /* it failed in initialize: kept for inspection */
         *out = x;
         return 0;
@@ -650,8 +726,10 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
     }
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
     svc_time_attach(x);
-    weir_shell half = x->rt.shell;
-    if (!s->cfg.enable_metrics) half.clock_ns = NULL;
+    json_decref(x->rt_options);
+    x->rt_options = json_incref(options); /* journaled with the switch: recovery makes it again */
+    weir_shell half;
+    svc_journal_half(x, &half);
     int64_t new_now = svc_exec_now(x);
     weir_exec_event(x->e, "runtime:changed",
                     json_pack("{s:s,s:s,s:s,s:I}", "executionId", x->id, "from", from, "to", x->rt.name, "time",
@@ -695,6 +773,7 @@ static void svc_log_fd_budget(weir_service *s, const weir_http_fd_budget *b) {
 /* Undo a start that failed part-way (whatever was made; NULLs are no-ops). */
 static void start_failed(weir_service *s) {
     free_graphs(s); /* those restored before it failed */
+    svc_journal_close(s);
     svc_persist_close(s);
     weir_runtimes_destroy(s->runtimes);
     weir_realtime_destroy(s->rt);
@@ -771,7 +850,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
                          .linger_ms = c->subscriber_linger_ms, .metrics_interval_ms = c->metrics_interval_ms,
                          .metrics = c->enable_metrics, .flush_ms = c->event_flush_ms};
     svc_hub_init(&s->hub, loop, &hc, &HUB_OPS, s);
-    if ((rc = svc_persist_open(s, err))) {
+    if ((rc = svc_persist_open(s, err)) || (rc = svc_journal_open(s, err))) {
         start_failed(s);
         return rc;
     }
@@ -795,6 +874,11 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     s->shutdown_poll.data = s;
     svc_time_init(s);
     s->open_handles = 2;
+    /* Before the loop turns: no request sees the executions half-way back. */
+    if ((rc = svc_journal_recover(s, err))) {
+        weir_service_destroy(s);
+        return rc;
+    }
     *out = s;
     return 0;
 }
@@ -844,7 +928,8 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
      * (shutdown_check). */
     for (svc_exec *x = s->execs; x; x = x->next) {
         svc_play_stop(x, "shutdown");
-        if (!x->finished) weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
+        /* A journaled execution is left as it is: it comes back at the next start. */
+        if (!x->finished && !x->journaled) weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
     }
     svc_hub_close_all(&s->hub);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
@@ -858,12 +943,14 @@ static void handle_closed(uv_handle_t *h) {
 
 void weir_service_destroy(weir_service *s) {
     if (!s) return;
+    svc_journal_close(s); /* first: commits what is queued and sends what waited on it */
     svc_hub_free(&s->hub); /* first: no client command reaches s any more */
     weir_eio_destroy(s->eio);
     weir_http_server_destroy(s->http);
     for (svc_exec *x = s->execs, *next; x; x = next) {
         next = x->next;
-        exec_free(x);
+        x->journaled = false; /* going, not stopping: nothing more is journaled */
+        svc_exec_free(x);
     }
     free_graphs(s);
     svc_index_free(&s->exec_ix);

@@ -67,8 +67,14 @@ typedef struct weir_service_config {
     bool metrics_auth;          /* METRICS_AUTH: GET /metrics needs credentials (false) */
     /* DATA_DIR (SPEC §7): graphs and registered components are stored in
      * DATA_DIR/weir.db and restored at start.  NULL: in memory, nothing is
-     * stored (--memory).  Executions are not stored yet. */
+     * stored (--memory). */
     const char *data_dir;
+    /* DURABILITY (SPEC §7.1): 0 fsync (survives a machine crash, the
+     * default), 1 process (no fsync: survives a crash of weir).  With a
+     * data directory every execution's inputs are journaled and unfinished
+     * executions come back at start. */
+    int durability;
+    size_t journal_queue_max; /* JOURNAL_QUEUE_MAX: journal items outstanding; 0: 65536 */
     /* How stored user components come back at start; NULL: the service
      * registers them itself (as POST /api/components would, without storing
      * them again).  A test or embedder may replace it. */

@@ -65,6 +65,12 @@ typedef struct svc_exec {
     svc_reply play_reply;  /* answered when the run ends */
     uint64_t play_left;    /* ticks the run may still play */
     uint64_t play_from;    /* the tick it started at */
+    /* the journal (journal.c, SPEC §7.1) */
+    bool journaled;        /* its inputs are journaled (a store, not --memory) */
+    json_t *start_body;    /* the START record's body, until it is written */
+    json_t *rt_options;    /* what its runtime was made with (mocks, tickMs): in switch records */
+    int64_t jseq;          /* the newest record appended */
+    int64_t dg_seq;        /* the record whose digest is being taken (0: none) */
 } svc_exec;
 
 #define LATENCY_BUCKETS 12
@@ -87,6 +93,17 @@ struct weir_service {
     svc_hub hub; /* event clients and subscriptions (hub.h) */
     svc_graph *graphs;
     weir_store *store; /* NULL: in memory (persist.c) */
+    /* The input journal and output commit (journal.c).  Every journal
+     * item the service queues with a done callback is numbered (j_mark);
+     * done callbacks run in that order (j_done).  An output made while
+     * j_done < j_mark waits in the held list until j_done reaches the
+     * j_mark it was made at. */
+    struct weir_journal *journal;
+    uv_async_t *journal_wake;
+    uint64_t j_mark, j_done, j_failed_at; /* j_failed_at: the first item that failed (0: none) */
+    char *j_error;                        /* why it failed */
+    struct svc_held *held, *held_tail;
+    size_t n_held;
     svc_exec *execs, *execs_tail;
     svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
     size_t n_execs, n_running, n_finished;
@@ -195,6 +212,45 @@ bool svc_query_param(const char *query, const char *name, char *out, size_t cap)
 /* GET /api/executions/:id's body: weir_exec_json + graphName. */
 json_t *svc_exec_summary(svc_exec *x);
 extern const double svc_latency_bounds[LATENCY_BUCKETS];
+
+/* journal.c: the input journal of executions (SPEC §7.1) and output
+ * commit.  With no store (--memory) every one is a no-op. */
+/* Open the journal in the store (after svc_persist_open). */
+int svc_journal_open(weir_service *s, weir_error *err);
+/* Bring back every unfinished execution (after graphs and components are
+ * restored); logs how many and how long it took. */
+int svc_journal_recover(weir_service *s, weir_error *err);
+/* Commit what is queued and close (after every execution is freed). */
+void svc_journal_close(weir_service *s);
+/* Journal x's inputs from now on: sets sh's input hooks and wraps its
+ * runtime half (held http effects); start_body STOLEN (the START record's
+ * body without the graph: it is added here), or NULL. */
+void svc_journal_attach(svc_exec *x, weir_shell *sh);
+/* x's runtime half as the core must see it (wrapped while journaled). */
+void svc_journal_half(svc_exec *x, weir_shell *half);
+/* x finished (mark its journal finished) / is freed (drop what it holds;
+ * delete its journal when evicted). */
+void svc_journal_finished(svc_exec *x);
+void svc_journal_forget(svc_exec *x, bool evicted);
+/* Output commit: true when the answer was held (it is sent once what was
+ * journaled before it is durable); false: send it now. */
+bool svc_out_hold_reply(weir_service *s, const svc_reply *r, int status, json_t *body);
+bool svc_out_hold_http(weir_service *s, weir_http_req *req, int status, json_t *body, const char *const *extra,
+                       uint64_t start_ns);
+/* An event of x (the shell's event callback while journaled). */
+void svc_out_event(svc_exec *x, uint64_t seq, const char *name, json_t *data);
+/* A response for an HTTP request now (routes.c's path, behind the hold). */
+void svc_respond_now(weir_service *s, weir_http_req *req, int status, json_t *body, const char *const *extra,
+                     uint64_t start_ns);
+/* Create an execution record (not started, not listed): graph g (a
+ * reference is taken), options as execute's, id (NULL: a new one).  The
+ * runtime is made from rt_name/rt_opts (NULL: selection as execute).
+ * Used by start, recovery, fork and import. */
+int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *opts, const char *id,
+                  const char *rt_name, json_t *rt_opts, bool journal, svc_exec **out, weir_error *err);
+/* List x (index and creation order) as a running one. */
+int svc_exec_list(weir_service *s, svc_exec *x, weir_error *err);
+void svc_exec_free(svc_exec *x);
 
 /* components.c: user components (SPEC §2.3). */
 /* Register a user component from its JSON definition (def BORROWED; the

@@ -1,0 +1,584 @@
+/*
+ * Durable executions in the service (SPEC §7.1): every input of a stored
+ * execution is journaled (store/journal.h) before anything it causes leaves
+ * the process, and unfinished executions come back at start.
+ *
+ * Journaling.  The core tells every accepted input (weir_shell.input); it
+ * is queued to the journal's writer thread as one record (group commit: one
+ * transaction and one fsync for whatever is queued) and processed at once.
+ * A record the journal cannot take (its queue full, a failed commit)
+ * refuses the input: the caller answers 503 and nothing changed.
+ *
+ * Output commit.  What an input causes is processed at once but held until
+ * its record is durable: answers (REST and socket acknowledgements), events
+ * and http requests wait in one list, in the order they were made, each
+ * marked with the number of journal items queued when it was made; the
+ * journal's done callbacks (run in queue order on the loop) release them.
+ * A commit that fails answers what waits 503 (its input may or may not be
+ * stored: it is not acknowledged), drops held events and requests, and the
+ * journal refuses every write until weir restarts.  Timer and user
+ * component effects are not held: they touch nothing outside, and their
+ * results are inputs journaled after the record that caused them.
+ *
+ * Recovery.  Each unfinished execution is read back (its hash chain
+ * verified) and its records applied to a fresh core with no runtime: the
+ * states, metrics, pending timers and effects are what they were.  Then its
+ * runtime is made again and handed every pending effect (weir_exec_adopt):
+ * timers with the time they have left (measured from when they were
+ * requested: a timer that fell due while weir was down fires at once), http
+ * requests performed again with the same Idempotency-Key.  A journal that
+ * does not verify, or does not replay, comes back failed naming the record
+ * and the reason; the others recover.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "service/service_internal.h"
+#include "store/journal.h"
+
+/* ------------------------------------------------------------ held outputs */
+
+enum { HELD_REPLY = 1, HELD_HTTP, HELD_EVENT, HELD_EFFECT };
+
+typedef struct svc_held {
+    int kind;
+    uint64_t mark;
+    int status;
+    json_t *body;      /* reply, http: the body; event: data; effect: payload */
+    svc_reply reply;   /* HELD_REPLY (holds the client reference) */
+    weir_http_req *req; /* HELD_HTTP */
+    uint64_t start_ns;
+    char *extra[4];    /* HELD_HTTP: up to two header pairs */
+    svc_exec *x;       /* HELD_EVENT, HELD_EFFECT */
+    uint64_t seq;      /* event seq / effect id */
+    char name[48];     /* event name */
+    weir_effect_kind fx_kind;
+    char *node;
+    int64_t requested;
+    struct svc_held *next;
+} svc_held;
+
+static bool holding(const weir_service *s) { return s->journal && s->j_done < s->j_mark; }
+
+static svc_held *held_new(weir_service *s, int kind) {
+    svc_held *h = weir__calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->kind = kind;
+    h->mark = s->j_mark;
+    if (s->held_tail) s->held_tail->next = h;
+    else s->held = h;
+    s->held_tail = h;
+    s->n_held++;
+    return h;
+}
+
+static void held_free(svc_held *h) {
+    json_decref(h->body);
+    for (int i = 0; i < 4; i++) weir__free(h->extra[i]);
+    weir__free(h->node);
+    weir__free(h);
+}
+
+bool svc_out_hold_reply(weir_service *s, const svc_reply *r, int status, json_t *body) {
+    if (!holding(s)) return false;
+    svc_held *h = held_new(s, HELD_REPLY);
+    if (!h) return false; /* out of memory: sent now rather than lost */
+    h->reply = *r;
+    h->status = status;
+    h->body = body;
+    return true;
+}
+
+bool svc_out_hold_http(weir_service *s, weir_http_req *req, int status, json_t *body, const char *const *extra,
+                       uint64_t start_ns) {
+    if (!holding(s)) return false;
+    svc_held *h = held_new(s, HELD_HTTP);
+    if (!h) return false;
+    h->req = req;
+    h->status = status;
+    h->body = body;
+    h->start_ns = start_ns;
+    for (int i = 0; extra && extra[i] && i < 4; i++) h->extra[i] = weir__strdup(extra[i]);
+    return true;
+}
+
+void svc_out_event(svc_exec *x, uint64_t seq, const char *name, json_t *data) {
+    weir_service *s = x->svc;
+    if (!x->feed) return;
+    svc_held *h = holding(s) ? held_new(s, HELD_EVENT) : NULL;
+    if (!h) return svc_feed_event(x->feed, seq, name, data);
+    h->x = x;
+    h->seq = seq;
+    snprintf(h->name, sizeof h->name, "%s", name);
+    h->body = json_incref(data);
+}
+
+static void release(weir_service *s, svc_held *h, bool failed) {
+    char msg[WEIR_ERROR_MAX];
+    snprintf(msg, sizeof msg,
+             "the request was processed but could not be made durable (%s); it is not acknowledged: its input may "
+             "or may not be there after a restart",
+             s->j_error ? s->j_error : "journal write failed");
+    switch (h->kind) {
+    case HELD_REPLY:
+        if (failed && h->status < 300) {
+            json_decref(h->body);
+            h->body = NULL;
+            svc_answer(s, &h->reply, 503, svc_error_body("%s", msg));
+        } else {
+            json_t *b = h->body;
+            h->body = NULL;
+            svc_answer(s, &h->reply, h->status, b);
+        }
+        break;
+    case HELD_HTTP: {
+        json_t *b = h->body;
+        h->body = NULL;
+        if (failed && h->status < 300) {
+            json_decref(b);
+            svc_respond_now(s, h->req, 503, svc_error_body("%s", msg), NULL, h->start_ns);
+        } else {
+            svc_respond_now(s, h->req, h->status, b, (const char *const *)h->extra, h->start_ns);
+        }
+        break;
+    }
+    case HELD_EVENT:
+        if (!failed && h->x->feed) svc_feed_event(h->x->feed, h->seq, h->name, h->body);
+        break;
+    case HELD_EFFECT:
+        if (!failed) {
+            svc_exec *x = h->x;
+            weir_effect eff = {h->seq, h->fx_kind, x->id, h->node, h->body, h->requested};
+            if (x->rt.shell.effect) x->rt.shell.effect(x->rt.shell.effect_ud, x->e, &eff);
+        }
+        break;
+    }
+}
+
+/* Send what waited for items up to j_done (all of it when the journal
+ * failed or is gone). */
+static void release_durable(weir_service *s, bool all) {
+    while (s->held && (all || s->held->mark <= s->j_done)) {
+        svc_held *h = s->held;
+        s->held = h->next;
+        if (!s->held) s->held_tail = NULL;
+        s->n_held--;
+        release(s, h, s->j_failed_at && h->mark >= s->j_failed_at);
+        held_free(h);
+    }
+}
+
+/* Drop what x holds (it is freed); its held answers still go out. */
+static void held_drop_exec(weir_service *s, svc_exec *x) {
+    svc_held **p = &s->held, *prev = NULL;
+    while (*p) {
+        svc_held *h = *p;
+        if ((h->kind == HELD_EVENT || h->kind == HELD_EFFECT) && h->x == x) {
+            *p = h->next;
+            if (s->held_tail == h) s->held_tail = prev;
+            s->n_held--;
+            held_free(h);
+            continue;
+        }
+        prev = h;
+        p = &h->next;
+    }
+}
+
+/* --------------------------------------------------------- the journal */
+
+static void on_done(void *ud, int status, const weir_error *err) {
+    weir_service *s = ud;
+    s->j_done++;
+    if (status && !s->j_failed_at) {
+        s->j_failed_at = s->j_done;
+        s->j_error = weir__strdup(err ? err->message : weir_strerror(status));
+        weir_service_log(s, WEIR_LOG_ERROR, NULL,
+                         "the journal could not commit (%s): inputs are refused (503) until weir is restarted; "
+                         "what was acknowledged before is safe",
+                         s->j_error ? s->j_error : "?");
+    }
+    release_durable(s, false);
+}
+
+static void on_wake(uv_async_t *a) {
+    weir_service *s = a->data;
+    if (s->journal) weir_journal_poll(s->journal);
+}
+
+static void wake(void *ud) { uv_async_send(ud); }
+
+int svc_journal_open(weir_service *s, weir_error *err) {
+    if (!s->store) return 0;
+    if (!(s->journal_wake = weir__calloc(1, sizeof *s->journal_wake)))
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    uv_async_init(s->loop, s->journal_wake, on_wake);
+    s->journal_wake->data = s;
+    weir_journal_config jc = {.durability = s->cfg.durability ? WEIR_DURABILITY_PROCESS : WEIR_DURABILITY_FSYNC,
+                              .queue_max = s->cfg.journal_queue_max,
+                              .notify = wake,
+                              .notify_ud = s->journal_wake};
+    int rc = weir_journal_open(s->store, &jc, &s->journal, err);
+    if (rc) return rc;
+    return 0;
+}
+
+static void wake_closed(uv_handle_t *h) { weir__free(h); }
+
+void svc_journal_close(weir_service *s) {
+    if (s->journal) {
+        weir_journal_close(s->journal); /* commits what is queued; runs the last done callbacks */
+        s->journal = NULL;
+    }
+    release_durable(s, true);
+    if (s->journal_wake) {
+        uv_close((uv_handle_t *)s->journal_wake, wake_closed);
+        s->journal_wake = NULL;
+    }
+    weir__free(s->j_error);
+    s->j_error = NULL;
+}
+
+static int kind_of(const weir_input_rec *in) {
+    switch (in->kind) {
+    case WEIR_IN_START: return WEIR_JOURNAL_START;
+    case WEIR_IN_INJECT: return WEIR_JOURNAL_INJECT;
+    case WEIR_IN_RESOLVE: return in->effect_kind == WEIR_EFFECT_TIMER ? WEIR_JOURNAL_TIMER : WEIR_JOURNAL_EFFECT_RESULT;
+    default: return WEIR_JOURNAL_CONTROL;
+    }
+}
+
+static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error *err) {
+    (void)e;
+    svc_exec *x = ud;
+    weir_service *s = x->svc;
+    if (!x->journaled || !s->journal) return 0;
+    json_t *body;
+    if (in->kind == WEIR_IN_START) {
+        body = json_incref(x->start_body);
+    } else {
+        body = weir_input_json(in);
+        if (body && in->kind == WEIR_IN_SWITCH && x->rt_options)
+            json_object_set(body, "options", x->rt_options);
+    }
+    if (!body) return weir__error(err, WEIR_ENOMEM, "out of memory journaling an input of execution %s", x->id);
+    weir_error je = {0};
+    int64_t seq = 1;
+    int rc = in->kind == WEIR_IN_START
+                 ? weir_journal_start(s->journal, x->id, x->graph_id, x->created_ms, (int64_t)in->tick, in->now_ms,
+                                      body, on_done, s, &je)
+                 : weir_journal_append(s->journal, x->id, kind_of(in), (int64_t)in->tick, in->now_ms, body, on_done,
+                                       s, &seq, &je);
+    json_decref(body);
+    if (rc == WEIR_ENOMEM) return weir__error(err, rc, "out of memory journaling an input of execution %s", x->id);
+    if (rc)
+        return weir__error(err, WEIR_EUNAVAILABLE,
+                           "the input was not accepted: it could not be journaled (%s); nothing changed, retry later",
+                           je.message);
+    s->j_mark++;
+    x->jseq = seq;
+    if (in->kind == WEIR_IN_START) {
+        json_decref(x->start_body);
+        x->start_body = NULL;
+    }
+    if (!x->dg_seq) x->dg_seq = seq;
+    return 0;
+}
+
+/* The digest stored beside a record: tick, hops, outputs, hash, state, as
+ * big-endian 64-bit integers. */
+static void put_be(unsigned char *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
+}
+
+static void on_input_done(void *ud, weir_exec *e, const weir_input_digest *d) {
+    (void)e;
+    svc_exec *x = ud;
+    weir_service *s = x->svc;
+    int64_t seq = x->dg_seq;
+    x->dg_seq = 0;
+    if (!x->journaled || !s->journal || !seq) return;
+    unsigned char b[40];
+    put_be(b, d->tick);
+    put_be(b + 8, d->hops);
+    put_be(b + 16, d->outputs);
+    put_be(b + 24, d->hash);
+    put_be(b + 32, (uint64_t)d->state);
+    weir_journal_digest(s->journal, x->id, seq, b, sizeof b, NULL); /* lost in a crash: replay compares what it has */
+}
+
+/* The runtime half the core sees while x is journaled: http requests wait
+ * for output commit. */
+static void fx_effect(void *ud, weir_exec *e, const weir_effect *eff) {
+    svc_exec *x = ud;
+    weir_service *s = x->svc;
+    if (eff->kind == WEIR_EFFECT_HTTP && holding(s)) {
+        svc_held *h = held_new(s, HELD_EFFECT);
+        if (h) {
+            h->x = x;
+            h->seq = eff->id;
+            h->fx_kind = eff->kind;
+            h->node = eff->node_id ? weir__strdup(eff->node_id) : NULL;
+            h->body = json_incref(eff->payload);
+            h->requested = eff->requested_ms;
+            return;
+        }
+    }
+    if (x->rt.shell.effect) x->rt.shell.effect(x->rt.shell.effect_ud, e, eff);
+}
+
+static void fx_cancel(void *ud, weir_exec *e, uint64_t id) {
+    svc_exec *x = ud;
+    weir_service *s = x->svc;
+    svc_held **p = &s->held, *prev = NULL;
+    for (; *p; prev = *p, p = &(*p)->next) {
+        svc_held *h = *p;
+        if (h->kind != HELD_EFFECT || h->x != x || h->seq != id) continue;
+        *p = h->next; /* never performed: nothing to cancel */
+        if (s->held_tail == h) s->held_tail = prev;
+        s->n_held--;
+        held_free(h);
+        return;
+    }
+    if (x->rt.shell.cancel) x->rt.shell.cancel(x->rt.shell.effect_ud, e, id);
+}
+
+static int64_t fx_clock(void *ud) {
+    svc_exec *x = ud;
+    return x->rt.shell.clock_ns ? x->rt.shell.clock_ns(x->rt.shell.effect_ud) : 0;
+}
+
+void svc_journal_half(svc_exec *x, weir_shell *half) {
+    *half = x->rt.shell;
+    if (!x->svc->cfg.enable_metrics) half->clock_ns = NULL;
+    if (!x->journaled) return;
+    half->effect_ud = x;
+    half->effect = fx_effect;
+    half->cancel = fx_cancel;
+    if (half->clock_ns) half->clock_ns = fx_clock;
+}
+
+void svc_journal_attach(svc_exec *x, weir_shell *sh) {
+    if (!x->svc->journal) return;
+    x->journaled = true;
+    sh->input = on_input;
+    sh->input_done = on_input_done;
+    weir_shell half;
+    svc_journal_half(x, &half);
+    sh->effect_ud = half.effect_ud;
+    sh->effect = half.effect;
+    sh->cancel = half.cancel;
+    sh->clock_ns = half.clock_ns;
+}
+
+void svc_journal_finished(svc_exec *x) {
+    weir_service *s = x->svc;
+    if (!x->journaled || !s->journal) return;
+    if (weir_journal_finish(s->journal, x->id, svc_now(s), on_done, s, NULL) == 0) s->j_mark++;
+}
+
+void svc_journal_forget(svc_exec *x, bool evicted) {
+    weir_service *s = x->svc;
+    held_drop_exec(s, x);
+    if (evicted && x->journaled && s->journal && weir_journal_delete(s->journal, x->id, on_done, s, NULL) == 0)
+        s->j_mark++;
+}
+
+/* ------------------------------------------------------------- recovery */
+
+typedef struct rec_list {
+    char (*ids)[40];
+    size_t n, cap;
+} rec_list;
+
+static int list_one(void *ud, const char *exec_id, const char *graph_id, int64_t created_ms, int finished,
+                    int64_t finished_ms) {
+    (void)graph_id;
+    (void)created_ms;
+    (void)finished;
+    (void)finished_ms;
+    rec_list *l = ud;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        void *p = weir__realloc(l->ids, cap * sizeof *l->ids);
+        if (!p) return WEIR_ENOMEM;
+        l->ids = p;
+        l->cap = cap;
+    }
+    snprintf(l->ids[l->n++], 40, "%s", exec_id);
+    return 0;
+}
+
+/* One execution being read back. */
+typedef struct recovering {
+    weir_service *s;
+    const char *id;
+    svc_exec *x;
+    weir_graph *g;
+    json_t *rt_opts;  /* the options of the runtime it ran on last */
+    int64_t last_now; /* the time of its newest record */
+    int64_t seq;      /* the newest record applied */
+    weir_error err;   /* why it did not come back whole */
+} recovering;
+
+/* A registry with the built-ins and the user components the START body
+ * carries, exactly as they were when it started. */
+static int start_registry(json_t *comps, weir_registry **out, weir_error *err) {
+    int rc = weir_registry_create(out);
+    if (rc) return weir__error(err, rc, "out of memory");
+    size_t i;
+    json_t *def;
+    json_array_foreach(comps, i, def) {
+        weir_user_component *u;
+        if ((rc = weir_user_component_create(def, &u, err))) return rc;
+        const weir_component *d = weir_user_component_descriptor(u);
+        if (weir_registry_find(*out, d->id)) weir_registry_remove(*out, d->id);
+        rc = weir_registry_add(*out, d, err);
+        weir_user_component_unref(u); /* the registry and the graph hold their own */
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int begin(recovering *rv, const weir_journal_record *r) {
+    weir_service *s = rv->s;
+    json_t *b = r->body;
+    if (r->kind != WEIR_JOURNAL_START || !json_is_object(json_object_get(b, "graph")))
+        return weir__error(&rv->err, WEIR_EINVAL, "record 1 is not a start record with the graph");
+    weir_registry *reg = NULL;
+    int rc = start_registry(json_object_get(b, "components"), &reg, &rv->err);
+    weir_graph_options go = {.id = json_string_value(json_object_get(b, "graphId"))};
+    if (!rc) rc = weir_graph_load(reg, json_object_get(b, "graph"), &go, &rv->g, &rv->err);
+    weir_registry_destroy(reg);
+    if (rc) return rc;
+    json_t *opts = json_object_get(b, "options");
+    const char *rt = json_string_value(json_object_get(b, "runtime"));
+    rv->rt_opts = json_incref(opts);
+    rc = svc_exec_make(s, rv->g, go.id ? go.id : weir_graph_id(rv->g), opts, rv->id, rt, opts, true, &rv->x,
+                       &rv->err);
+    if (rc) return rc;
+    rv->x->created_ms = r->time_ms;
+    rv->x->journaled = false; /* replaying: nothing is journaled again */
+    weir_shell none = {0};
+    weir_exec_adopt(rv->x->e, &none, r->time_ms); /* and nothing is performed */
+    if ((rc = svc_exec_list(s, rv->x, &rv->err))) {
+        svc_exec_free(rv->x);
+        rv->x = NULL;
+        return rc;
+    }
+    weir_input_rec st = {.kind = WEIR_IN_START, .now_ms = r->time_ms};
+    rc = weir_exec_apply(rv->x->e, &st, NULL, NULL, &rv->err);
+    return rc == WEIR_ERUNTIME ? 0 : rc; /* failed in initialize, as it did then */
+}
+
+static int apply_one(void *ud, const weir_journal_record *r) {
+    recovering *rv = ud;
+    rv->seq = r->seq;
+    rv->last_now = r->time_ms;
+    if (r->seq == 1) return begin(rv, r);
+    if (!rv->x) return weir__error(&rv->err, WEIR_EINVAL, "record %lld comes before a start record", (long long)r->seq);
+    weir_input_rec in;
+    int rc = weir_input_parse(r->body, r->time_ms, (uint64_t)r->tick, &in, &rv->err);
+    if (!rc && in.kind == WEIR_IN_SWITCH) {
+        json_decref(rv->rt_opts);
+        rv->rt_opts = json_incref(json_object_get(r->body, "options"));
+    }
+    if (!rc) rc = weir_exec_apply(rv->x->e, &in, NULL, NULL, &rv->err);
+    if (rc) {
+        char why[WEIR_ERROR_MAX];
+        snprintf(why, sizeof why, "%s", rv->err.message);
+        weir__error(&rv->err, rc, "record %lld (%s) does not replay: %s", (long long)r->seq,
+                    weir_journal_kind_name(r->kind), why);
+    }
+    return rc;
+}
+
+/* Make x's runtime again and hand it what is pending. */
+static int reattach(recovering *rv, weir_error *err) {
+    svc_exec *x = rv->x;
+    weir_service *s = rv->s;
+    json_t *xj = weir_exec_json(x->e);
+    const char *name = json_string_value(json_object_get(xj, "runtime"));
+    json_t *opts = json_is_object(rv->rt_opts) ? json_copy(rv->rt_opts) : json_object();
+    if (opts) json_object_set_new(opts, "startMs", json_integer(rv->last_now));
+    weir_runtimes_release(s->runtimes, &x->rt, NULL);
+    int rc = weir_runtimes_make(s->runtimes, name, opts, &x->rt, err);
+    if (rc) rc = weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err);
+    json_decref(opts);
+    json_decref(xj);
+    if (rc) return rc;
+    json_decref(x->rt_options);
+    x->rt_options = json_incref(rv->rt_opts);
+    if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
+    svc_time_attach(x);
+    x->journaled = true;
+    weir_shell half;
+    svc_journal_half(x, &half);
+    weir_exec_adopt(x->e, &half, svc_exec_now(x));
+    return 0;
+}
+
+static void recover_one(weir_service *s, const char *id, size_t *back, size_t *failed) {
+    recovering rv = {.s = s, .id = id};
+    weir_journal_fault fault = {0};
+    weir_error rerr = {0};
+    int rc = weir_journal_read(s->journal, id, 1, NULL, apply_one, &rv, &fault, &rerr);
+    if (rc && !rv.err.code) rv.err = rerr;
+    svc_exec *x = rv.x;
+    int64_t last = 0;
+    int rc2 = x ? weir_journal_resume(s->journal, id, &last, NULL) : 0;
+    json_t *f = json_pack("{s:s}", "executionId", id);
+    if (!x) {
+        weir_service_log(s, WEIR_LOG_ERROR, f, "execution %s cannot be recovered and stays stored: %s", id,
+                         rv.err.message[0] ? rv.err.message : "its journal is empty");
+        (*failed)++;
+    } else if (rc || rc2) {
+        char msg[WEIR_ERROR_MAX + 64];
+        snprintf(msg, sizeof msg, "recovery stopped at record %lld: %s",
+                 (long long)(fault.kind ? fault.seq : rv.seq), rv.err.message);
+        weir_exec_abort(x->e, svc_exec_now(x), msg);
+        weir_service_log(s, WEIR_LOG_ERROR, f, "execution %s came back failed: %s", id, msg);
+        x->journaled = true;
+        if (!rc2) svc_journal_finished(x);
+        (*failed)++;
+    } else if (weir_state_finished(weir_exec_state(x->e))) {
+        x->journaled = true;
+        svc_journal_finished(x); /* it had finished; its finish was not stored */
+        (*back)++;
+    } else {
+        weir_error e2;
+        if (reattach(&rv, &e2)) {
+            weir_exec_abort(x->e, svc_exec_now(x), e2.message);
+            weir_service_log(s, WEIR_LOG_ERROR, f, "execution %s came back failed: %s", id, e2.message);
+            (*failed)++;
+        } else {
+            (*back)++;
+        }
+    }
+    json_decref(f);
+    json_decref(rv.rt_opts);
+    weir_graph_unref(rv.g);
+}
+
+int svc_journal_recover(weir_service *s, weir_error *err) {
+    if (!s->journal) return 0;
+    uint64_t t0 = uv_hrtime();
+    rec_list l = {0};
+    int rc = weir_journal_executions(s->journal, WEIR_JOURNAL_UNFINISHED, list_one, &l, err);
+    if (rc) {
+        weir__free(l.ids);
+        return rc;
+    }
+    size_t back = 0, failed = 0;
+    for (size_t i = 0; i < l.n; i++) recover_one(s, l.ids[i], &back, &failed);
+    weir__free(l.ids);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    json_t *f = json_pack("{s:I,s:I,s:f}", "recovered", (json_int_t)back, "failed", (json_int_t)failed, "ms", ms);
+    weir_service_log(s, failed ? WEIR_LOG_WARN : WEIR_LOG_INFO, f,
+                     "recovery: %zu execution%s came back and %zu failed, in %.1f ms", back, back == 1 ? "" : "s",
+                     failed, ms);
+    json_decref(f);
+    return 0;
+}
