@@ -792,7 +792,8 @@ typedef struct weir_input_rec {
 
 /* What one input produced: the tick after it, the messages it processed
  * (hops), the terminal outputs it made (count, and a 64-bit FNV-1a hash
- * over each output's node id, port and canonical JSON value, in order) and
+ * folding, in order, each output's node id, port and the FNV-1a hash of its
+ * canonical JSON text — a value shared by many outputs is dumped once) and
  * the state it left. */
 typedef struct weir_input_digest {
     uint64_t tick;

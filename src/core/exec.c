@@ -795,6 +795,7 @@ void weir_exec_destroy(weir_exec *e) {
     weir__free(e->dirty);
     json_decref(e->error);
     json_decref(e->id_json);
+    json_decref(e->dg_value);
     json_decref(e->fail_error);
     weir__free(e->id);
     weir__free(e->runtime);

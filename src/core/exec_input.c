@@ -11,6 +11,8 @@
 #define FNV_OFFSET 0xcbf29ce484222325u
 #define FNV_PRIME 0x100000001b3u
 
+static void digest_end(weir_exec *e);
+
 int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err) {
     if (e->in_internal || !e->sh.input) return 0;
     r->tick = e->tick;
@@ -29,7 +31,7 @@ void weir__in_end(weir_exec *e) {
     if (e->in_internal || !e->sh.input) return;
     if (e->in_depth == 0 || --e->in_depth) return;
     if (!e->dg_on) return;
-    e->dg_on = false;
+    digest_end(e);
     weir_input_digest d = {e->tick, e->processed - e->dg_hops0, e->dg_outputs, e->dg_hash, e->state};
     if (e->sh.input_done) e->sh.input_done(e->sh.ud, e, &d);
 }
@@ -41,8 +43,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 }
 
 static int fold_dump(const char *buf, size_t n, void *ud) {
-    weir_exec *e = ud;
-    e->dg_hash = fnv(e->dg_hash, buf, n);
+    uint64_t *h = ud;
+    *h = fnv(*h, buf, n);
     return 0;
 }
 
@@ -52,8 +54,22 @@ void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *valu
     e->dg_outputs++;
     e->dg_hash = fnv(e->dg_hash, id, strlen(id) + 1);
     e->dg_hash = fnv(e->dg_hash, port, strlen(port) + 1);
-    json_dump_callback(value, fold_dump, e, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    e->dg_hash = fnv(e->dg_hash, "\n", 1);
+    /* A value fanned out to many terminals is one shared value: its text is
+     * hashed once (the reference kept makes its address its own). */
+    if (value != e->dg_value) {
+        json_decref(e->dg_value);
+        e->dg_value = json_incref(value);
+        e->dg_value_hash = FNV_OFFSET;
+        json_dump_callback(value, fold_dump, &e->dg_value_hash, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    }
+    e->dg_hash = fnv(e->dg_hash, &e->dg_value_hash, sizeof e->dg_value_hash);
+}
+
+/* The digest is over: the value kept for it goes. */
+static void digest_end(weir_exec *e) {
+    e->dg_on = false;
+    json_decref(e->dg_value);
+    e->dg_value = NULL;
 }
 
 static const char *const in_names[] = {NULL,    "start", "inject", "resolve", "pause",    "resume",
@@ -221,7 +237,7 @@ int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt
         rc = weir__error(err, WEIR_EINVAL, "unknown input kind %d", (int)in->kind);
     }
     if (own) {
-        e->dg_on = false;
+        digest_end(e);
         if (digest)
             *digest = (weir_input_digest){e->tick, e->processed - hops0, e->dg_outputs, e->dg_hash, e->state};
     } else if (digest) {

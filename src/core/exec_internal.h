@@ -171,6 +171,8 @@ struct weir_exec {
     unsigned in_depth, in_internal;
     bool dg_on;
     uint64_t dg_hops0, dg_outputs, dg_hash;
+    json_t *dg_value; /* the last output value hashed (a reference), and its hash */
+    uint64_t dg_value_hash;
     json_t *error;
 };
 

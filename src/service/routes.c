@@ -22,6 +22,7 @@ typedef struct call {
     weir_http_req *req;
     const char *params[2];
     uint64_t start_ns;
+    uint64_t mark; /* journal items queued before it: an answer after one it queued waits (output commit) */
 } call;
 
 typedef void (*handler_fn)(call *c);
@@ -35,9 +36,11 @@ void svc_respond_now(weir_service *s, weir_http_req *req, int status, json_t *bo
     svc_observe(s, (double)(uv_hrtime() - start_ns) / 1e6);
 }
 
-/* Sent once what was journaled before it is durable (output commit). */
+/* An answer to a request that journaled an input is sent once that input
+ * (and everything journaled before it) is durable (output commit).  Reads
+ * answer at once, with what has been processed. */
 static void reply_h(call *c, int status, json_t *body, const char *const *extra) {
-    if (svc_out_hold_http(c->s, c->req, status, body, extra, c->start_ns)) return;
+    if (c->s->j_mark != c->mark && svc_out_hold_http(c->s, c->req, status, body, extra, c->start_ns)) return;
     svc_respond_now(c->s, c->req, status, body, extra, c->start_ns);
 }
 
@@ -849,7 +852,7 @@ static bool authorized(call *c) {
 
 void svc_route(void *ud, weir_http_req *req) {
     weir_service *s = ud;
-    call c = {s, req, {NULL, NULL}, uv_hrtime()};
+    call c = {s, req, {NULL, NULL}, uv_hrtime(), s->j_mark};
     /* Event sockets check credentials themselves (at upgrade, or at the
      * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
     if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);

@@ -928,8 +928,13 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
      * (shutdown_check). */
     for (svc_exec *x = s->execs; x; x = x->next) {
         svc_play_stop(x, "shutdown");
-        /* A journaled execution is left as it is: it comes back at the next start. */
+        /* A journaled execution is left as it is: it comes back at the next
+         * start; an inject waiting on it is answered 202 (not settled). */
         if (!x->finished && !x->journaled) weir_exec_stop(x->e, svc_exec_now(x), NULL, NULL);
+        for (svc_wait *w = x->journaled ? x->waits : NULL, *n; w; w = n) {
+            n = w->next;
+            svc_wait_answer(w, NULL);
+        }
     }
     svc_hub_close_all(&s->hub);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */

@@ -53,8 +53,11 @@ Test(events, a_slow_subscriber_is_cut_off_and_never_slows_the_execution) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* In memory a shutdown ends the executions (with a data directory they are
+ * kept to come back: test_durable). */
 Test(events, shutdown_closes_every_event_socket_after_telling_subscribers) {
-    server s = serve_start(NULL);
+    const char *args[] = {"--memory", NULL};
+    server s = serve_start(args);
     node(&s, "shutdown.cjs"); /* it sends the SIGTERM */
     cr_assert_eq(serve_stop(&s), 0, "exit 0 after a graceful shutdown");
 }

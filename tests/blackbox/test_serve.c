@@ -340,8 +340,10 @@ Test(serve, every_answer_is_counted_in_the_request_histogram) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* In memory (with a data directory executions are kept: test_durable). */
 Test(serve, sigterm_finishes_in_flight_requests_and_exits_0) {
-    server s = serve_start(NULL);
+    const char *args[] = {"--memory", NULL};
+    server s = serve_start(args);
     const char *x = serve_execute(&s, "{\"symbia\":\"1\",\"name\":\"d\",\"metadata\":{\"role\":\"service\"},"
                                          "\"nodes\":[{\"id\":\"d\",\"component\":\"symbia.core.delay\",\"config\":"
                                          "{\"delayMs\":5000}}],\"edges\":[]}",
