@@ -16,6 +16,7 @@
 #include "service/redact.h"
 #include "service/service_internal.h"
 #include "service/wsapi.h"
+#include "store/journal.h"
 
 typedef struct call {
     weir_service *s;
@@ -665,6 +666,25 @@ static void prometheus(call *c) {
     out(&b, "# HELP weir_subscribers_cut_total Subscribers cut off for falling behind.\n"
             "# TYPE weir_subscribers_cut_total counter\nweir_subscribers_cut_total %llu\n",
         (unsigned long long)s->hub.subscribers_cut);
+    if (s->journal) {
+        weir_journal_stats js;
+        weir_journal_stats_get(s->journal, &js);
+        out(&b, "# HELP weir_journal_commits_total Journal transactions committed (one fsync each with DURABILITY=fsync).\n"
+                "# TYPE weir_journal_commits_total counter\nweir_journal_commits_total %llu\n",
+            (unsigned long long)js.commits);
+        out(&b, "# HELP weir_journal_records_total Input records committed to the journal.\n"
+                "# TYPE weir_journal_records_total counter\nweir_journal_records_total %llu\n",
+            (unsigned long long)js.records);
+        out(&b, "# HELP weir_journal_max_batch Most items one journal transaction held.\n"
+                "# TYPE weir_journal_max_batch gauge\nweir_journal_max_batch %llu\n",
+            (unsigned long long)js.max_batch);
+        out(&b, "# HELP weir_journal_outstanding Journal items not yet durable.\n"
+                "# TYPE weir_journal_outstanding gauge\nweir_journal_outstanding %zu\n",
+            js.outstanding);
+        out(&b, "# HELP weir_outputs_held Answers, events and requests waiting for their inputs to be durable.\n"
+                "# TYPE weir_outputs_held gauge\nweir_outputs_held %zu\n",
+            s->n_held);
+    }
     out(&b, "# HELP weir_http_request_duration_seconds Time to answer API requests.\n"
             "# TYPE weir_http_request_duration_seconds histogram\n");
     for (int i = 0; i < LATENCY_BUCKETS; i++)
