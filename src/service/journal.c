@@ -442,22 +442,27 @@ static int start_registry(json_t *comps, weir_registry **out, weir_error *err) {
     return 0;
 }
 
+int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_error *err) {
+    *out = NULL;
+    if (kind != WEIR_JOURNAL_START || !json_is_object(json_object_get(start, "graph")))
+        return weir__error(err, WEIR_EINVAL, "record 1 is not a start record with the graph");
+    weir_registry *reg = NULL;
+    int rc = start_registry(json_object_get(start, "components"), &reg, err);
+    weir_graph_options go = {.id = json_string_value(json_object_get(start, "graphId"))};
+    if (!rc) rc = weir_graph_load(reg, json_object_get(start, "graph"), &go, out, err);
+    weir_registry_destroy(reg);
+    return rc;
+}
+
 static int begin(recovering *rv, const weir_journal_record *r) {
     weir_service *s = rv->s;
     json_t *b = r->body;
-    if (r->kind != WEIR_JOURNAL_START || !json_is_object(json_object_get(b, "graph")))
-        return weir__error(&rv->err, WEIR_EINVAL, "record 1 is not a start record with the graph");
-    weir_registry *reg = NULL;
-    int rc = start_registry(json_object_get(b, "components"), &reg, &rv->err);
-    weir_graph_options go = {.id = json_string_value(json_object_get(b, "graphId"))};
-    if (!rc) rc = weir_graph_load(reg, json_object_get(b, "graph"), &go, &rv->g, &rv->err);
-    weir_registry_destroy(reg);
+    int rc = svc_journal_start_graph(b, r->kind, &rv->g, &rv->err);
     if (rc) return rc;
     json_t *opts = json_object_get(b, "options");
     const char *rt = json_string_value(json_object_get(b, "runtime"));
     rv->rt_opts = json_incref(opts);
-    rc = svc_exec_make(s, rv->g, go.id ? go.id : weir_graph_id(rv->g), opts, rv->id, rt, opts, true, &rv->x,
-                       &rv->err);
+    rc = svc_exec_make(s, rv->g, weir_graph_id(rv->g), opts, rv->id, rt, opts, true, &rv->x, &rv->err);
     if (rc) return rc;
     rv->x->created_ms = r->time_ms;
     rv->x->journaled = false; /* replaying: nothing is journaled again */
@@ -495,29 +500,36 @@ static int apply_one(void *ud, const weir_journal_record *r) {
     return rc;
 }
 
-/* Make x's runtime again and hand it what is pending. */
-static int reattach(recovering *rv, weir_error *err) {
-    svc_exec *x = rv->x;
-    weir_service *s = rv->s;
-    json_t *xj = weir_exec_json(x->e);
-    const char *name = json_string_value(json_object_get(xj, "runtime"));
-    json_t *opts = json_is_object(rv->rt_opts) ? json_copy(rv->rt_opts) : json_object();
-    if (opts) json_object_set_new(opts, "startMs", json_integer(rv->last_now));
+int svc_journal_reattach(svc_exec *x, const char *name, json_t *rt_opts, int64_t clock_ms, bool adopt,
+                         weir_error *err) {
+    weir_service *s = x->svc;
+    json_t *opts = json_is_object(rt_opts) ? json_copy(rt_opts) : json_object();
+    if (opts) json_object_set_new(opts, "startMs", json_integer(clock_ms)); /* a virtual clock goes on from there */
     weir_runtimes_release(s->runtimes, &x->rt, NULL);
     int rc = weir_runtimes_make(s->runtimes, name, opts, &x->rt, err);
     if (rc) rc = weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err);
     json_decref(opts);
-    json_decref(xj);
     if (rc) return rc;
     json_decref(x->rt_options);
-    x->rt_options = json_incref(rv->rt_opts);
+    x->rt_options = json_incref(rt_opts);
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
     svc_time_attach(x);
-    x->journaled = true;
+    x->journaled = s->journal != NULL;
+    if (!adopt) return 0;
     weir_shell half;
     svc_journal_half(x, &half);
     weir_exec_adopt(x->e, &half, svc_exec_now(x));
     return 0;
+}
+
+/* Make x's runtime again (the one it ran on last) and hand it what is
+ * pending. */
+static int reattach(recovering *rv, weir_error *err) {
+    json_t *xj = weir_exec_json(rv->x->e);
+    int rc = svc_journal_reattach(rv->x, json_string_value(json_object_get(xj, "runtime")), rv->rt_opts,
+                                  rv->last_now, true, err);
+    json_decref(xj);
+    return rc;
 }
 
 static void recover_one(weir_service *s, const char *id, size_t *back, size_t *failed) {

@@ -189,9 +189,24 @@ static json_t *execution_schemas(void) {
                            "executionId tick state nodes", "executionId", str(NULL), "tick",
                            count("the tick of the last wave"), "state", one_of(STATES, NULL), "nodes",
                            map_of(any(NULL), "node id: its state"), NULL);
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Mock", mock, "ExecuteOptions", opts, "ExecutionError",
-                     error, "Execution", exec, "NodeMetrics", node, "Metrics", metrics, "ExecutionDetail", detail,
-                     "ExecutionStopped", stopped, "ExecutionState", state);
+    json_t *at = extend("ExecutionState",
+                        object("The node states as of the end of a wave, rebuilt from the journal (SPEC §7.2)",
+                               "atTick metrics", "atTick", any("the tick asked for, or \"latest\""), "metrics",
+                               ref("Metrics"), NULL));
+    json_t *fork_req = object("Where to fork and how the fork runs", "atTick", "atTick",
+                              any("a tick of the source (a whole number), or \"latest\""), "runtime",
+                              str("virtual (the default) or realtime"), "options",
+                              object("Its runtime's options", "", "tickMs", count("virtual: ms per tick"), "mocks",
+                                     array_of(ref("Mock"), "virtual: canned http answers"), NULL),
+                              NULL);
+    json_t *forked = extend("Execution", object(NULL, "forkOf", "forkOf",
+                                                object("What it was forked from", "executionId atTick", "executionId",
+                                                       str(NULL), "atTick", any(NULL), NULL),
+                                                NULL));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Mock", mock, "ExecuteOptions", opts,
+                     "ExecutionError", error, "Execution", exec, "NodeMetrics", node, "Metrics", metrics,
+                     "ExecutionDetail", detail, "ExecutionStopped", stopped, "ExecutionState", state, "ExecutionAt",
+                     at, "ForkRequest", fork_req, "ExecutionForked", forked);
 }
 
 static json_t *inject_schemas(void) {

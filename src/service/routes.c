@@ -484,6 +484,73 @@ static void execs_stop(call *c) {
     reply(c, 200, j);
 }
 
+/* ---------------------------------------------- time travel and fork */
+
+/* A tick from the path: a decimal number, or "latest". */
+static bool tick_param(call *c, const char *text, uint64_t *tick, bool *latest) {
+    *latest = strcmp(text, "latest") == 0;
+    *tick = 0;
+    if (*latest) return true;
+    char *end;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!text[0] || *end || text[0] == '-') {
+        fail(c, 400, "tick must be a whole number or \"latest\" (got \"%s\")", text);
+        return false;
+    }
+    *tick = v;
+    return true;
+}
+
+/* The states as of the end of wave :tick (SPEC §7.2), from the journal. */
+static void execs_at(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    uint64_t tick;
+    bool latest;
+    if (!tick_param(c, c->params[1], &tick, &latest)) return;
+    json_t *body;
+    weir_error err;
+    if (svc_travel_at(c->s, x, tick, latest, &body, &err)) return fail_err(c, &err);
+    json_object_set_new(body, "atTick", latest ? json_string("latest") : json_integer((json_int_t)tick));
+    size_t limit = c->s->cfg.max_answer_bytes;
+    if (svc_json_size(body, limit) > limit) {
+        json_decref(body);
+        return fail(c, 413, "the node states of %s at tick %s are larger than MAX_ANSWER_BYTES (%zu bytes)", x->id,
+                    c->params[1], limit);
+    }
+    reply(c, 200, body);
+}
+
+/* POST {atTick, runtime?, options?}: a new execution continuing from there. */
+static void execs_fork(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    json_t *body = body_doc(c, false);
+    if (!body) return;
+    json_t *at = json_object_get(body, "atTick"), *rt = json_object_get(body, "runtime"),
+           *opts = json_object_get(body, "options");
+    bool latest = json_is_string(at) && strcmp(json_string_value(at), "latest") == 0;
+    if ((!latest && (!json_is_integer(at) || json_integer_value(at) < 0)) || (rt && !json_is_string(rt)) ||
+        (opts && !json_is_object(opts))) {
+        json_decref(body);
+        return fail(c, 400,
+                    "a fork needs {atTick: a tick (a whole number, or \"latest\"), runtime?: \"virtual\" (the "
+                    "default) or \"realtime\", options?: {mocks, tickMs}}");
+    }
+    svc_exec *f;
+    weir_error err;
+    int rc = svc_travel_fork(c->s, x, latest ? 0 : (uint64_t)json_integer_value(at), latest, json_string_value(rt),
+                             opts, &f, &err);
+    if (rc) {
+        json_decref(body);
+        return fail_err(c, &err);
+    }
+    json_t *j = exec_summary(f);
+    json_object_set_new(j, "forkOf", json_pack("{s:s,s:O}", "executionId", x->id, "atTick", at));
+    json_decref(body);
+    created(c, j, "/api/executions/", f->id);
+}
+
 /* ------------------------------------------------------------ components */
 
 static void components_list(call *c) {
@@ -729,6 +796,13 @@ static const route_def ROUTES[] = {
     {{"GET", "/api/executions/:id/metrics", "Metrics of an execution", 200, "404"}, execs_metrics, BODY_NONE},
     {{"GET", "/api/executions/:id/state", "Every node's state (?node=ID: one node's)", 200, "404 413"}, execs_state,
      BODY_NONE},
+    {{"GET", "/api/executions/:id/at/:tick",
+      "The node states as of the end of wave :tick (or latest), rebuilt from the journal", 200, "400 404 409 413"},
+     execs_at, BODY_NONE},
+    {{"POST", "/api/executions/:id/fork",
+      "A new execution continuing from {atTick} of this one's journal (on virtual unless runtime says)", 201,
+      "400 404 409 429 503"},
+     execs_fork, BODY_JSON},
     {{"POST", "/api/executions/:id/inject",
       "Inject {nodeId, port, value}; waits until everything it caused has settled unless wait is false; "
       "virtual: afterTicks / atTick schedule it", 200,

@@ -220,6 +220,23 @@ int svc_journal_open(weir_service *s, weir_error *err);
 /* Bring back every unfinished execution (after graphs and components are
  * restored); logs how many and how long it took. */
 int svc_journal_recover(weir_service *s, weir_error *err);
+/* The graph of a START record's body (its document, loaded with the user
+ * components the body carries); kind is the record's.  *out NEW. */
+int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_error *err);
+/* Make x's runtime `name` (the default when it cannot be made) with
+ * rt_opts, its clock (virtual) at clock_ms, journaled from now on when
+ * there is a journal; adopt: hand it every pending effect (recovery). */
+int svc_journal_reattach(svc_exec *x, const char *name, json_t *rt_opts, int64_t clock_ms, bool adopt,
+                         weir_error *err);
+/* Time travel and fork (travel.c, SPEC §7.2).  at: the states as of the
+ * end of wave `tick` (latest: the newest), answered into *out (NEW
+ * {executionId, tick, state, nodes, metrics}); WEIR_ENOTFOUND beyond the
+ * journal, naming its newest tick.  fork: a new execution whose journal is
+ * x's up to `tick`, continuing on runtime (NULL: virtual) made with
+ * rt_opts. */
+int svc_travel_at(weir_service *s, svc_exec *x, uint64_t tick, bool latest, json_t **out, weir_error *err);
+int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, const char *runtime, json_t *rt_opts,
+                    svc_exec **out, weir_error *err);
 /* Commit what is queued and close (after every execution is freed). */
 void svc_journal_close(weir_service *s);
 /* Journal x's inputs from now on: sets sh's input hooks and wraps its
