@@ -1,0 +1,197 @@
+/* weir serve, black-box over loopback: time travel (GET
+ * /api/executions/:id/at/:tick) and fork (POST /api/executions/:id/fork)
+ * from the journal (SPEC §7.2), on a scripted accumulator history. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+#include "serve.h"
+
+/* in → acc (batches of 3) → out */
+static const char *GRAPH =
+    "{\"symbia\":\"1.0\",\"name\":\"tt\",\"nodes\":["
+    "{\"id\":\"in\",\"component\":\"symbia.core.passthrough\"},"
+    "{\"id\":\"acc\",\"component\":\"symbia.core.accumulator\",\"config\":{\"batchSize\":3}},"
+    "{\"id\":\"out\",\"component\":\"symbia.core.passthrough\"}],"
+    "\"edges\":[{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"acc\",\"port\":\"in\"}},"
+    "{\"source\":{\"node\":\"acc\",\"port\":\"out\"},\"target\":{\"node\":\"out\",\"port\":\"in\"}}]}";
+
+static http_resp call(server *s, const char *method, const char *fmt, const char *x, const char *body) {
+    char path[256];
+    snprintf(path, sizeof path, fmt, x);
+    return http_req(s, method, path, body, NULL);
+}
+
+static void inject(server *s, const char *x, int v) {
+    char body[128];
+    snprintf(body, sizeof body, "{\"nodeId\":\"in\",\"value\":%d}", v);
+    http_resp r = call(s, "POST", "/api/executions/%s/inject", x, body);
+    cr_assert(r.status == 200 || r.status == 202, "%ld %s", r.status, r.body);
+    http_free(&r);
+}
+
+/* The nodes of an answer as canonical text (malloc'd). */
+static char *nodes_of(const http_resp *r) {
+    return json_dumps(json_object_get(r->json, "nodes"), JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static char *state_now(server *s, const char *x) {
+    http_resp r = call(s, "GET", "/api/executions/%s/state", x, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char *n = nodes_of(&r);
+    http_free(&r);
+    return n;
+}
+
+static char *state_at(server *s, const char *x, const char *tick, long long *got_tick) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/at/%s", x, tick);
+    http_resp r = http_req(s, "GET", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+    if (got_tick) *got_tick = json_integer_value(json_object_get(r.json, "tick"));
+    char *n = nodes_of(&r);
+    http_free(&r);
+    return n;
+}
+
+Test(travel, the_state_at_every_tick_is_what_it_was_then) {
+    server s = serve_start(NULL);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    char *seen[8] = {0};
+    seen[0] = state_now(&s, x);
+    for (int i = 1; i <= 7; i++) {
+        inject(&s, x, i * 10);
+        seen[i] = state_now(&s, x);
+    }
+    for (int i = 0; i <= 7; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "%d", i);
+        long long tick;
+        char *at = state_at(&s, x, t, &tick);
+        cr_assert_eq(tick, i);
+        cr_assert_str_eq(at, seen[i], "tick %d: %s, then it was %s", i, at, seen[i]);
+        free(at);
+    }
+    long long tick;
+    char *latest = state_at(&s, x, "latest", &tick);
+    cr_assert_eq(tick, 7);
+    cr_assert_str_eq(latest, seen[7]);
+    free(latest);
+    cr_assert(strstr(seen[4], "\"buffer\":[40]"), "a batch of 3 was flushed at tick 3: %s", seen[4]);
+
+    http_resp r = call(&s, "GET", "/api/executions/%s/at/99", x, NULL);
+    cr_assert_eq(r.status, 404);
+    cr_assert(strstr(r.body, "newest tick is 7"), "%s", r.body);
+    http_free(&r);
+    r = call(&s, "GET", "/api/executions/%s/at/soon", x, NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    http_free(&r);
+    for (int i = 0; i <= 7; i++) free(seen[i]);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* A resume that drains three queued injects is one input and three waves:
+ * each wave's end is reachable. */
+Test(travel, a_tick_inside_a_multi_wave_input) {
+    server s = serve_start(NULL);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    inject(&s, x, 1);
+    http_resp r = call(&s, "POST", "/api/executions/%s/pause", x, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    for (int v = 2; v <= 4; v++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"nodeId\":\"in\",\"value\":%d,\"wait\":false}", v);
+        r = call(&s, "POST", "/api/executions/%s/inject", x, body);
+        cr_assert_eq(r.status, 202, "%s", r.body);
+        http_free(&r);
+    }
+    r = call(&s, "POST", "/api/executions/%s/resume", x, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    const char *want[] = {NULL, "[1]", "[1,2]", "[]", "[4]"};
+    for (int t = 1; t <= 4; t++) {
+        char ts[8], needle[64];
+        snprintf(ts, sizeof ts, "%d", t);
+        long long tick;
+        char *at = state_at(&s, x, ts, &tick);
+        snprintf(needle, sizeof needle, "\"acc\":{\"buffer\":%s}", want[t]);
+        cr_assert_eq(tick, t);
+        cr_assert(strstr(at, needle), "tick %d: %s (want %s)", t, at, needle);
+        free(at);
+    }
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(travel, a_fork_continues_from_a_tick_on_virtual_and_survives_a_restart) {
+    char dir[128];
+    proc_tempdir(dir, sizeof dir, "travel");
+    const char *extra[] = {"--data-dir", dir, NULL};
+    server s = serve_start(extra);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    for (int i = 1; i <= 5; i++) inject(&s, x, i);
+    char *at2 = state_at(&s, x, "2", NULL);
+    http_resp r = call(&s, "POST", "/api/executions/%s/fork", x, "{\"atTick\":2}");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char f[64];
+    snprintf(f, sizeof f, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "runtime")), "virtual");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "forkOf"), "executionId")), x);
+    cr_assert_str_neq(f, x);
+    http_free(&r);
+    char *fork_now = state_now(&s, f);
+    cr_assert_str_eq(fork_now, at2, "the fork starts where the source was at tick 2");
+    free(fork_now);
+    inject(&s, f, 99);
+    fork_now = state_now(&s, f);
+    cr_assert(strstr(fork_now, "\"buffer\":[]"), "1, 2, 99 made a batch of 3: %s", fork_now);
+    char *src_now = state_now(&s, x);
+    cr_assert(strstr(src_now, "\"buffer\":[4,5]"), "the source goes on as it was: %s", src_now);
+    char *fork_at2 = state_at(&s, f, "2", NULL);
+    cr_assert_str_eq(fork_at2, at2, "the fork's journal is the source's up to tick 2");
+
+    /* fork errors: a tick beyond, a malformed body, an unknown execution */
+    r = call(&s, "POST", "/api/executions/%s/fork", x, "{\"atTick\":50}");
+    cr_assert_eq(r.status, 404, "%s", r.body);
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/fork", x, "{\"atTick\":\"soon\"}");
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    http_free(&r);
+
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = serve_start(extra);
+    char *fork_back = state_now(&s, f);
+    cr_assert_str_eq(fork_back, fork_now, "the fork came back as it was");
+    r = call(&s, "GET", "/api/executions/%s", f, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "runtime")), "virtual");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "running");
+    http_free(&r);
+    char *src_back = state_now(&s, x);
+    cr_assert_str_eq(src_back, src_now);
+    free(fork_back);
+    free(src_back);
+    free(fork_now);
+    free(src_now);
+    free(fork_at2);
+    free(at2);
+    cr_assert_eq(serve_stop(&s), 0);
+    serve_rmdir(dir);
+}
+
+Test(travel, in_memory_there_is_no_past) {
+    const char *extra[] = {"--memory", NULL};
+    server s = serve_start(extra);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    http_resp r = call(&s, "GET", "/api/executions/%s/at/0", x, NULL);
+    cr_assert_eq(r.status, 409, "%s", r.body);
+    cr_assert(strstr(r.body, "keeps no journal"), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
