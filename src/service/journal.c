@@ -196,7 +196,7 @@ static void on_done(void *ud, int status, const weir_error *err) {
         s->j_failed_at = s->j_done;
         s->j_error = weir__strdup(err ? err->message : weir_strerror(status));
         weir_service_log(s, WEIR_LOG_ERROR, NULL,
-                         "the journal could not commit (%s): inputs are refused (503) until weir is restarted; "
+                         "%s: inputs are refused (503) until weir is restarted; "
                          "what was acknowledged before is safe",
                          s->j_error ? s->j_error : "?");
     }
@@ -219,7 +219,8 @@ int svc_journal_open(weir_service *s, weir_error *err) {
     weir_journal_config jc = {.durability = s->cfg.durability ? WEIR_DURABILITY_PROCESS : WEIR_DURABILITY_FSYNC,
                               .queue_max = s->cfg.journal_queue_max,
                               .notify = wake,
-                              .notify_ud = s->journal_wake};
+                              .notify_ud = s->journal_wake,
+                              .vfs = s->cfg.journal_vfs};
     int rc = weir_journal_open(s->store, &jc, &s->journal, err);
     if (rc) return rc;
     return 0;

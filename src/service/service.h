@@ -75,6 +75,7 @@ typedef struct weir_service_config {
      * executions come back at start. */
     int durability;
     size_t journal_queue_max; /* JOURNAL_QUEUE_MAX: journal items outstanding; 0: 65536 */
+    const char *journal_vfs;  /* tests: the SQLite VFS of the journal's writer (NULL: the default) */
     /* How stored user components come back at start; NULL: the service
      * registers them itself (as POST /api/components would, without storing
      * them again).  A test or embedder may replace it. */

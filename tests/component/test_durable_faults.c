@@ -1,0 +1,157 @@
+/* Output commit under store faults (SPEC §7.1), the service in process with
+ * a SQLite VFS that fails the journal's fsync or write on demand: an inject
+ * whose record cannot be made durable is answered 503, never 200; once the
+ * journal has failed every input is refused with 503 and nothing changes;
+ * after a restart what was acknowledged is there and what was refused is
+ * not.  Requests come from a thread over loopback while the loop runs
+ * here. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+#include "serve.h"
+#include "service/service_internal.h"
+#include "testvfs.h"
+
+static uv_loop_t loop;
+static char dir[64];
+
+static void make_dir(void) { proc_tempdir(dir, sizeof dir, "durfault"); }
+static void drop_dir(void) {
+    if (dir[0]) serve_rmdir(dir);
+    dir[0] = '\0';
+}
+
+TestSuite(durable_faults, .init = make_dir, .fini = drop_dir, .timeout = 120);
+
+static const char *GRAPH =
+    "{\"symbia\":\"1.0\",\"name\":\"acc\",\"nodes\":["
+    "{\"id\":\"in\",\"component\":\"symbia.core.passthrough\"},"
+    "{\"id\":\"acc\",\"component\":\"symbia.core.accumulator\",\"config\":{\"batchSize\":1000}}],"
+    "\"edges\":[{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"acc\",\"port\":\"in\"}}]}";
+
+static weir_service *start(const char *vfs) {
+    uv_loop_init(&loop);
+    weir_service_config c;
+    weir_service_config_defaults(&c);
+    c.port = 0;
+    c.log_level = "error";
+    c.data_dir = dir;
+    c.journal_vfs = vfs;
+    weir_service *svc = NULL;
+    weir_error err;
+    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
+    return svc;
+}
+
+static void stop(weir_service *svc) {
+    weir_service_destroy(svc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0, "every handle closed");
+}
+
+/* The client thread and what it saw. */
+typedef struct client {
+    server srv; /* only the port is used */
+    atomic_int done;
+    char exec[64];
+    long status[4];
+    char body[4][512];
+} client;
+
+static void keep(client *k, int i, http_resp *r) {
+    k->status[i] = r->status;
+    snprintf(k->body[i], sizeof k->body[i], "%s", r->body ? r->body : "");
+    http_free(r);
+}
+
+static void inject(client *k, int i, int value) {
+    char path[160], body[64];
+    snprintf(path, sizeof path, "/api/executions/%s/inject", k->exec);
+    snprintf(body, sizeof body, "{\"nodeId\":\"in\",\"value\":%d}", value);
+    http_resp r = http_req(&k->srv, "POST", path, body, NULL);
+    keep(k, i, &r);
+}
+
+static void *run_client(void *ud) {
+    client *k = ud;
+    http_resp r = http_req(&k->srv, "POST", "/api/graphs", GRAPH, NULL);
+    const char *gid = json_string_value(json_object_get(r.json, "id"));
+    char path[160];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", gid ? gid : "?");
+    http_free(&r);
+    r = http_req(&k->srv, "POST", path, "{\"completion\":\"never\"}", NULL);
+    snprintf(k->exec, sizeof k->exec, "%s", json_string_value(json_object_get(r.json, "executionId")) ?: "?");
+    http_free(&r);
+    inject(k, 0, 1);                         /* durable: 200 */
+    atomic_store(&testvfs_fail_sync, 1);     /* the disk fails from here */
+    inject(k, 1, 2);                         /* processed, never made durable: 503 */
+    inject(k, 2, 3);                         /* refused before it is processed: 503 */
+    r = http_req(&k->srv, "GET", "/health", NULL, NULL);
+    keep(k, 3, &r);
+    atomic_store(&k->done, 1);
+    return NULL;
+}
+
+static void watch(uv_timer_t *t) {
+    client *k = t->data;
+    if (atomic_load(&k->done)) uv_stop(t->loop);
+}
+
+static json_t *buffer_of(weir_service *svc, const char *id) {
+    svc_exec *x = svc_exec_find(svc, id);
+    cr_assert(x, "execution %s came back", id);
+    json_t *st = weir_exec_node_state(x->e, "acc");
+    json_t *b = json_incref(json_object_get(st, "buffer"));
+    json_decref(st);
+    return b;
+}
+
+static bool holds(json_t *buf, int v) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(buf, i, e) if (json_integer_value(e) == v) return true;
+    return false;
+}
+
+Test(durable_faults, an_inject_that_cannot_be_made_durable_is_answered_503_never_200) {
+    testvfs_reset();
+    weir_service *svc = start(TESTVFS_NAME);
+    client k = {.srv = {.port = weir_service_port(svc)}};
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = &k;
+    uv_timer_start(&t, watch, 5, 5);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_client, &k), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    pthread_join(th, NULL);
+    uv_timer_stop(&t);
+    uv_close((uv_handle_t *)&t, NULL);
+
+    cr_assert_eq(k.status[0], 200, "%s", k.body[0]);
+    cr_assert_eq(k.status[1], 503, "a failed fsync is never acknowledged: %ld %s", k.status[1], k.body[1]);
+    cr_assert(strstr(k.body[1], "could not be made durable"), "%s", k.body[1]);
+    cr_assert_eq(k.status[2], 503, "%ld %s", k.status[2], k.body[2]);
+    cr_assert(strstr(k.body[2], "could not be journaled"), "%s", k.body[2]);
+    cr_assert_eq(k.status[3], 200, "reads still work: %s", k.body[3]);
+    json_t *b = buffer_of(svc, k.exec);
+    cr_assert(holds(b, 1) && holds(b, 2) && !holds(b, 3), "refused means not processed: %s",
+              json_dumps(b, JSON_COMPACT));
+    json_decref(b);
+    stop(svc);
+
+    /* The same data with a sound disk: the acknowledged value is there, the
+     * refused one is not (the one whose fsync failed may or may not be). */
+    testvfs_reset();
+    svc = start(NULL);
+    b = buffer_of(svc, k.exec);
+    cr_assert(holds(b, 1), "what was answered 200 survives: %s", json_dumps(b, JSON_COMPACT));
+    cr_assert(!holds(b, 3), "what was refused never happened: %s", json_dumps(b, JSON_COMPACT));
+    json_decref(b);
+    stop(svc);
+}
