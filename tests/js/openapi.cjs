@@ -14,6 +14,7 @@
 'use strict';
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const os = require('node:os');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
@@ -29,8 +30,11 @@ if (!weir || !examples) {
 
 // ------------------------------------------------------------- the server
 
+// A data directory of its own (removed when it exits): the journal's routes
+// (time travel, fork) answer for real.
 function startServer(env = {}) {
-  const child = spawn(weir, ['serve', '--memory', '--port', '0'], {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-openapi-'));
+  const child = spawn(weir, ['serve', '--data-dir', data, '--port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, LOG_FORMAT: 'text', LOG_LEVEL: 'info', ...env },
   });
@@ -42,6 +46,7 @@ function startServer(env = {}) {
       if (m) resolve(Number(m[1]));
     });
     child.on('exit', (code) => reject(new Error(`weir serve exited (${code}) before listening:\n${log}`)));
+    child.on('exit', () => fs.rmSync(data, { recursive: true, force: true }));
   });
   return { child, port, log: () => log };
 }
@@ -230,6 +235,10 @@ async function everyOperation(first) {
   await call('GET', `/api/executions/${first.executionId}/metrics`);
   await call('GET', `/api/executions/${first.executionId}/state`);
   assert.equal((await call('GET', `/api/executions/${first.executionId}/state?node=none`)).status, 404);
+  await call('GET', `/api/executions/${first.executionId}/at/latest`);
+  assert.equal((await call('GET', `/api/executions/${first.executionId}/at/999999`)).status, 404);
+  const fork = await call('POST', `/api/executions/${first.executionId}/fork`, { atTick: 0 });
+  assert.equal(fork.status, 201, JSON.stringify(fork.json));
   const late = await call('POST', `/api/executions/${first.executionId}/inject`, { nodeId: 'input', value: 1 });
   assert.equal(late.status, 409); // completed
   const kept = await call('POST', `/api/graphs/${first.graphId}/execute`, { completion: 'never', onError: 'continue' });
