@@ -5,6 +5,7 @@
  * event on failure, and for subscribe and inject the direct event the
  * Symbia runtime sent (`execution:state`, `execution:injected`).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -179,6 +180,47 @@ static void time_cmd(cmd *k, const char *op) {
     k->r.client = NULL;
 }
 
+/* execution:state {executionId, nodeId?, atTick?}: the node states now, or
+ * as of a tick of the journal (SPEC §7.2). */
+static void state_cmd(cmd *k) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    json_t *node = json_object_get(k->data, "nodeId"), *at = json_object_get(k->data, "atTick");
+    char tick[32] = "";
+    if (json_is_integer(at) && json_integer_value(at) >= 0)
+        snprintf(tick, sizeof tick, "%lld", (long long)json_integer_value(at));
+    else if (json_is_string(at) && strcmp(json_string_value(at), "latest") == 0)
+        snprintf(tick, sizeof tick, "latest");
+    if ((node && !json_is_string(node)) || (at && !tick[0]))
+        return fail(k, 400, svc_error_body("execution:state is {\"executionId\": string, \"nodeId\"?: string, "
+                                           "\"atTick\"?: a tick or \"latest\"}"));
+    json_t *body;
+    weir_error err;
+    if (svc_state_body(k->s, x, json_string_value(node), at ? tick : NULL, &body, &err)) return fail_exec(k, x, &err);
+    svc_answer(k->s, &k->r, 200, body);
+}
+
+/* execution:fork {executionId, atTick, runtime?, options?} (SPEC §7.2). */
+static void fork_cmd(cmd *k) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    json_t *at = json_object_get(k->data, "atTick"), *rt = json_object_get(k->data, "runtime"),
+           *opts = json_object_get(k->data, "options");
+    bool latest = json_is_string(at) && strcmp(json_string_value(at), "latest") == 0;
+    if ((!latest && (!json_is_integer(at) || json_integer_value(at) < 0)) || (rt && !json_is_string(rt)) ||
+        (opts && !json_is_object(opts)))
+        return fail(k, 400, svc_error_body("execution:fork is {\"executionId\": string, \"atTick\": a tick or "
+                                           "\"latest\", \"runtime\"?: string, \"options\"?: object}"));
+    svc_exec *f;
+    weir_error err;
+    if (svc_travel_fork(k->s, x, latest ? 0 : (uint64_t)json_integer_value(at), latest, json_string_value(rt), opts,
+                        &f, &err))
+        return fail_exec(k, x, &err);
+    json_t *j = svc_exec_summary(f);
+    json_object_set_new(j, "forkOf", json_pack("{s:s,s:O}", "executionId", x->id, "atTick", at));
+    svc_answer(k->s, &k->r, 201, j);
+}
+
 static void runtime_cmd(cmd *k) { time_cmd(k, "runtime"); }
 static void tick_cmd(cmd *k) { time_cmd(k, "tick"); }
 static void advance_cmd(cmd *k) { time_cmd(k, "advance"); }
@@ -193,6 +235,7 @@ static const struct {
     {"execution:pause", pause_cmd},     {"execution:resume", resume_cmd},       {"execution:stop", stop},
     {"execution:inject", inject},       {"execution:runtime", runtime_cmd},     {"execution:tick", tick_cmd},
     {"execution:advance", advance_cmd}, {"execution:run", run_cmd},             {"execution:step", step_cmd},
+    {"execution:state", state_cmd},     {"execution:fork", fork_cmd},
 };
 
 void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64_t ack_id) {
@@ -208,7 +251,8 @@ void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64
     }
     fail(&k, 400, svc_error_body("unknown command \"%s\"; the commands are execution:subscribe, "
                                  "execution:unsubscribe, execution:start, execution:pause, execution:resume, "
-                                 "execution:stop, execution:inject, and for time execution:runtime, execution:tick, "
-                                 "execution:advance, execution:run and execution:step",
+                                 "execution:stop, execution:inject, execution:state, execution:fork, and for time "
+                                 "execution:runtime, execution:tick, execution:advance, execution:run and "
+                                 "execution:step",
                                  name));
 }

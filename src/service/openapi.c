@@ -45,7 +45,7 @@ static const operation OPERATIONS[] = {
     {"GET", "/api/executions/:id", "getExecution", "executions", NULL, "200=ExecutionDetail", 0},
     {"GET", "/api/executions/:id/metrics", "getExecutionMetrics", "executions", NULL, "200=Metrics", 0},
     {"GET", "/api/executions/:id/state", "getExecutionState", "executions", NULL, "200=ExecutionState", QUERY_NODE},
-    {"GET", "/api/executions/:id/at/:tick", "getExecutionAt", "executions", NULL, "200=ExecutionAt", 0},
+    {"GET", "/api/executions/:id/at/:tick", "getExecutionAt", "executions", NULL, "200=ExecutionAt", QUERY_NODE},
     {"POST", "/api/executions/:id/fork", "forkExecution", "executions", "ForkRequest", "201=ExecutionForked", 0},
     {"POST", "/api/executions/:id/inject", "injectMessage", "executions", "InjectRequest",
      "200=InjectResult 202=InjectAccepted", QUERY_WAIT},

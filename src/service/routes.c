@@ -382,34 +382,10 @@ static void execs_state(call *c) {
     svc_exec *x = exec_or_404(c);
     if (!x) return;
     char node[256];
-    json_t *nodes;
-    if (svc_query_param(c->req->query, "node", node, sizeof node)) {
-        json_t *one = weir_exec_node_state(x->e, node);
-        if (!one) {
-            fail(c, 404, "execution %s has no node \"%s\"", x->id, node);
-            return;
-        }
-        nodes = json_object();
-        if (nodes) json_object_set_new(nodes, node, one);
-        else json_decref(one);
-    } else {
-        nodes = weir_exec_states(x->e);
-    }
-    json_t *body = json_pack("{s:s,s:I,s:s,s:o*}", "executionId", x->id, "tick", (json_int_t)weir_exec_tick(x->e),
-                             "state", weir_state_name(weir_exec_state(x->e)), "nodes", nodes);
-    if (!body) {
-        fail(c, 503, "out of memory building the node states of %s", x->id);
-        return;
-    }
-    size_t limit = c->s->cfg.max_answer_bytes;
-    if (svc_json_size(body, limit) > limit) {
-        json_decref(body);
-        fail(c, 413,
-             "the node states of %s are larger than MAX_ANSWER_BYTES (%zu bytes): ask for one node with "
-             "?node=ID, or raise MAX_ANSWER_BYTES",
-             x->id, limit);
-        return;
-    }
+    bool one = svc_query_param(c->req->query, "node", node, sizeof node);
+    json_t *body;
+    weir_error err;
+    if (svc_state_body(c->s, x, one ? node : NULL, NULL, &body, &err)) return fail_err(c, &err);
     reply(c, 200, body);
 }
 
@@ -486,38 +462,16 @@ static void execs_stop(call *c) {
 
 /* ---------------------------------------------- time travel and fork */
 
-/* A tick from the path: a decimal number, or "latest". */
-static bool tick_param(call *c, const char *text, uint64_t *tick, bool *latest) {
-    *latest = strcmp(text, "latest") == 0;
-    *tick = 0;
-    if (*latest) return true;
-    char *end;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (!text[0] || *end || text[0] == '-') {
-        fail(c, 400, "tick must be a whole number or \"latest\" (got \"%s\")", text);
-        return false;
-    }
-    *tick = v;
-    return true;
-}
-
-/* The states as of the end of wave :tick (SPEC §7.2), from the journal. */
+/* The states as of the end of wave :tick (SPEC §7.2), from the journal;
+ * ?node=ID for one node. */
 static void execs_at(call *c) {
     svc_exec *x = exec_or_404(c);
     if (!x) return;
-    uint64_t tick;
-    bool latest;
-    if (!tick_param(c, c->params[1], &tick, &latest)) return;
+    char node[256];
+    bool one = svc_query_param(c->req->query, "node", node, sizeof node);
     json_t *body;
     weir_error err;
-    if (svc_travel_at(c->s, x, tick, latest, &body, &err)) return fail_err(c, &err);
-    json_object_set_new(body, "atTick", latest ? json_string("latest") : json_integer((json_int_t)tick));
-    size_t limit = c->s->cfg.max_answer_bytes;
-    if (svc_json_size(body, limit) > limit) {
-        json_decref(body);
-        return fail(c, 413, "the node states of %s at tick %s are larger than MAX_ANSWER_BYTES (%zu bytes)", x->id,
-                    c->params[1], limit);
-    }
+    if (svc_state_body(c->s, x, one ? node : NULL, c->params[1], &body, &err)) return fail_err(c, &err);
     reply(c, 200, body);
 }
 

@@ -237,6 +237,10 @@ int svc_journal_reattach(svc_exec *x, const char *name, json_t *rt_opts, int64_t
 int svc_travel_at(weir_service *s, svc_exec *x, uint64_t tick, bool latest, json_t **out, weir_error *err);
 int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, const char *runtime, json_t *rt_opts,
                     svc_exec **out, weir_error *err);
+/* {executionId, tick, state, nodes} now, or at tick `at` ("latest", or a
+ * number: time travel, with atTick and metrics); node (may be NULL): only
+ * that node's.  WEIR_ETOOLARGE past MAX_ANSWER_BYTES, measured first. */
+int svc_state_body(weir_service *s, svc_exec *x, const char *node, const char *at, json_t **out, weir_error *err);
 /* Commit what is queued and close (after every execution is freed). */
 void svc_journal_close(weir_service *s);
 /* Journal x's inputs from now on: sets sh's input hooks and wraps its

@@ -19,11 +19,13 @@
  * a million small inputs per second.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "service/service_internal.h"
+#include "service/answer.h"
 #include "store/journal.h"
 
 typedef struct travel {
@@ -273,5 +275,48 @@ int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, co
     weir_service_log(s, WEIR_LOG_INFO, fl, "execution forked");
     json_decref(fl);
     *out = f;
+    return 0;
+}
+
+/* Keep only node `node` of body.nodes (WEIR_ENOTFOUND when absent). */
+static int only_node(json_t *body, const char *id, const char *node, weir_error *err) {
+    json_t *nodes = json_object_get(body, "nodes");
+    json_t *one = json_incref(json_object_get(nodes, node));
+    if (!one) return weir__error(err, WEIR_ENOTFOUND, "execution %s has no node \"%s\"", id, node);
+    json_object_clear(nodes);
+    json_object_set_new(nodes, node, one);
+    return 0;
+}
+
+int svc_state_body(weir_service *s, svc_exec *x, const char *node, const char *at, json_t **out, weir_error *err) {
+    *out = NULL;
+    json_t *body = NULL;
+    int rc = 0;
+    if (at) {
+        bool latest = strcmp(at, "latest") == 0;
+        char *end;
+        unsigned long long tick = latest ? 0 : strtoull(at, &end, 10);
+        if (!latest && (!at[0] || *end || at[0] == '-'))
+            return weir__error(err, WEIR_EINVAL, "tick must be a whole number or \"latest\" (got \"%s\")", at);
+        if ((rc = svc_travel_at(s, x, tick, latest, &body, err))) return rc;
+        json_object_set_new(body, "atTick", latest ? json_string("latest") : json_integer((json_int_t)tick));
+    } else {
+        body = json_pack("{s:s,s:I,s:s,s:o*}", "executionId", x->id, "tick", (json_int_t)weir_exec_tick(x->e), "state",
+                         weir_state_name(weir_exec_state(x->e)), "nodes", weir_exec_states(x->e));
+        if (!body) return weir__error(err, WEIR_ENOMEM, "out of memory building the node states of %s", x->id);
+    }
+    if (node && (rc = only_node(body, x->id, node, err))) {
+        json_decref(body);
+        return rc;
+    }
+    size_t limit = s->cfg.max_answer_bytes;
+    if (svc_json_size(body, limit) > limit) {
+        json_decref(body);
+        return weir__error(err, WEIR_ETOOLARGE,
+                           "the node states of %s are larger than MAX_ANSWER_BYTES (%zu bytes): ask for one node "
+                           "(?node=ID), or raise MAX_ANSWER_BYTES",
+                           x->id, limit);
+    }
+    *out = body;
     return 0;
 }

@@ -67,3 +67,10 @@ Test(events, time_commands_over_socket_io) {
     node(&s, "sio_time.cjs");
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* execution:state (now, a node, a tick) and execution:fork over both sockets. */
+Test(events, state_time_travel_and_fork_over_the_sockets) {
+    server s = serve_start(NULL);
+    node(&s, "travel.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}
