@@ -248,6 +248,17 @@ struct weir_component { /* typedef above (C99 allows one typedef per name) */
      * never inside a wave; it must not emit, request effects or change the
      * state.  NULL: out of memory. */
     json_t *(*state)(weir_ctx *ctx);
+    /* NEW (snapshots, SPEC §7.1): everything the instance keeps in its
+     * state_size struct, as JSON, and the same put back into a fresh
+     * instance (instead of init) — so that an execution restored from a
+     * snapshot goes on exactly as the one that was saved.  Required of a
+     * component with state_size (an execution using one without them is
+     * not snapshotted: time travel and recovery replay its whole journal);
+     * the key/value state (weir_set_state) is saved by the core.  save:
+     * NULL is out of memory; load: 0, or an error (the saved JSON is not
+     * what save makes).  Called between inputs only. */
+    json_t *(*save)(weir_ctx *ctx);
+    int (*load)(weir_ctx *ctx, json_t *saved /* BORROWED */);
 };
 
 /* Registry of component descriptors: the built-ins plus those registered
@@ -833,6 +844,24 @@ WEIR_API void weir_exec_pending(const weir_exec *e, void (*fn)(void *ud, const w
  * (the same id: the same Idempotency-Key).  Not an input: the runtime
  * name stays as recorded. */
 WEIR_API void weir_exec_adopt(weir_exec *e, const weir_shell *rt, int64_t now_ms);
+
+/* NEW (SPEC §7.1 snapshots): the whole execution between inputs as JSON —
+ * its state, clock, tick, counters and metrics, queued inputs, pending
+ * effects (ids, payloads, continuations) and every instance's state —
+ * such that weir_exec_restore on a fresh execution of the same graph and
+ * options gives one that goes on exactly as this one would (the same
+ * effect ids, events and outputs for the same later inputs).  Tracked
+ * injects are not kept (nobody waits on them after a restore).  NULL with
+ * err: a wave is open or an input is being processed (WEIR_ESTATE), a
+ * component keeps state it cannot save (WEIR_EINVAL, naming it), out of
+ * memory. */
+WEIR_API json_t *weir_exec_snapshot(const weir_exec *e, weir_error *err);
+/* Put a snapshot into e, which must be pending (created, not started):
+ * afterwards it is as the saved one was.  snap BORROWED.  WEIR_ESTATE when
+ * e is not pending; WEIR_EINVAL naming what does not fit (another graph, a
+ * malformed snapshot, a component that refuses its saved state): e is then
+ * unusable, destroy it. */
+WEIR_API int weir_exec_restore(weir_exec *e, json_t *snap, weir_error *err);
 
 /* NEW: fail a pending, running or paused execution from outside, with
  * error {message} (a journal that cannot be replayed any further).  Not an

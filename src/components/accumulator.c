@@ -69,6 +69,21 @@ static json_t *state(weir_ctx *ctx) {
     return json_pack("{s:o}", "buffer", st->batch ? json_copy(st->batch) : json_array());
 }
 
+/* Snapshots: the partial batch and the pending flush timer. */
+static json_t *save(weir_ctx *ctx) {
+    acc_state *st = weir_ctx_state(ctx);
+    return json_pack("{s:O?,s:I}", "batch", st->batch, "timer", (json_int_t)st->timer);
+}
+
+static int load(weir_ctx *ctx, json_t *saved) {
+    acc_state *st = weir_ctx_state(ctx);
+    json_t *batch = json_object_get(saved, "batch"), *timer = json_object_get(saved, "timer");
+    if (!json_is_integer(timer) || (batch && !json_is_array(batch) && !json_is_null(batch))) return WEIR_EINVAL;
+    if (json_is_array(batch) && !(st->batch = json_copy(batch))) return WEIR_ENOMEM;
+    st->timer = (uint64_t)json_integer_value(timer);
+    return 0;
+}
+
 const weir_component weir__accumulator = {
     .id = "symbia.core.accumulator",
     .name = "Accumulator",
@@ -85,4 +100,6 @@ const weir_component weir__accumulator = {
     .drain = drain,
     .cleanup = cleanup,
     .state = state,
+    .save = save,
+    .load = load,
 };

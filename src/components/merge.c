@@ -99,6 +99,37 @@ static json_t *state(weir_ctx *ctx) {
     return json_pack("{s:o}", mode == MODE_ZIP ? "pending" : "latest", by_port);
 }
 
+/* Snapshots: every input's slot (zip: the values waiting; latest: the
+ * value), null where there is none. */
+static json_t *save(weir_ctx *ctx) {
+    merge_state *st = weir_ctx_state(ctx);
+    json_t *slots = json_array();
+    for (size_t i = 0; slots && st->slots && i < weir_ctx_input_count(ctx); i++)
+        if (json_array_append(slots, st->slots[i] ? st->slots[i] : json_null())) {
+            json_decref(slots);
+            return NULL;
+        }
+    return slots ? json_pack("{s:o}", "slots", slots) : NULL;
+}
+
+static int load(weir_ctx *ctx, json_t *saved) {
+    merge_state *st = weir_ctx_state(ctx);
+    json_t *slots = json_object_get(saved, "slots");
+    size_t n = weir_ctx_input_count(ctx);
+    if (!json_is_array(slots)) return WEIR_EINVAL;
+    if (mode_of(ctx) == MODE_ANY) return json_array_size(slots) ? WEIR_EINVAL : 0;
+    if (json_array_size(slots) != n) return WEIR_EINVAL;
+    if (!(st->slots = weir__calloc(n, sizeof *st->slots))) return WEIR_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(slots, i);
+        if (json_is_null(v)) continue;
+        if (mode_of(ctx) == MODE_ZIP && !json_is_array(v)) return WEIR_EINVAL;
+        st->slots[i] = mode_of(ctx) == MODE_ZIP ? json_copy(v) : json_incref(v);
+        if (!st->slots[i]) return WEIR_ENOMEM;
+    }
+    return 0;
+}
+
 const weir_component weir__merge = {
     .id = "symbia.core.merge",
     .name = "Merge",
@@ -116,4 +147,6 @@ const weir_component weir__merge = {
     .process = process,
     .cleanup = cleanup,
     .state = state,
+    .save = save,
+    .load = load,
 };

@@ -194,6 +194,39 @@ static json_t *state(weir_ctx *ctx) {
     return keys ? json_pack("{s:o}", "keys", keys) : NULL;
 }
 
+/* Snapshots: the set's tagged keys, first seen first. */
+static json_t *save(weir_ctx *ctx) {
+    once_state *st = weir_ctx_state(ctx);
+    json_t *keys = json_array();
+    const char *key;
+    size_t len;
+    json_t *unused;
+    json_object_keylen_foreach(st->seen, key, len, unused) {
+        (void)unused;
+        if (keys && json_array_append_new(keys, json_stringn_nocheck(key, len))) {
+            json_decref(keys);
+            keys = NULL;
+        }
+    }
+    return keys ? json_pack("{s:o}", "seen", keys) : NULL;
+}
+
+static int load(weir_ctx *ctx, json_t *saved) {
+    once_state *st = weir_ctx_state(ctx);
+    json_t *keys = json_object_get(saved, "seen");
+    if (!json_is_array(keys)) return WEIR_EINVAL;
+    if (!json_array_size(keys)) return 0;
+    if (!(st->seen = json_object())) return WEIR_ENOMEM;
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) {
+        if (!json_is_string(k)) return WEIR_EINVAL;
+        if (json_object_setn_new_nocheck(st->seen, json_string_value(k), json_string_length(k), json_true()))
+            return WEIR_ENOMEM;
+    }
+    return 0;
+}
+
 const weir_component weir__state_once = {
     .id = "symbia.state.once",
     .name = "Once",
@@ -212,4 +245,6 @@ const weir_component weir__state_once = {
     .process = process,
     .cleanup = cleanup,
     .state = state,
+    .save = save,
+    .load = load,
 };

@@ -404,6 +404,8 @@ static int queue_push(weir_exec *e, const weir_input *in) {
     return 0;
 }
 
+int weir__exec_queue_push(weir_exec *e, const weir_input *in) { return queue_push(e, in); }
+
 static weir_input queue_pop(weir_exec *e) {
     weir_input in = e->q[e->q_head];
     e->q_head = (e->q_head + 1) % e->q_cap;

@@ -202,6 +202,8 @@ weir_origin *weir__exec_origin(weir_exec *e, uint32_t slot);
  * when one was dropped. */
 bool weir__exec_unqueue_result(weir_exec *e, uint64_t fx_id, uint32_t node);
 void weir__origin_dec(weir_exec *e, uint32_t slot);
+/* Queue an input at the back (exec_snapshot.c's restore). */
+int weir__exec_queue_push(weir_exec *e, const weir_input *in);
 
 /* exec_json.c: events are built only for kinds the shell listens to. */
 static inline bool weir__exec_wants(const weir_exec *e, uint32_t kind) {
