@@ -83,6 +83,8 @@ static const setting SETTINGS[] = {
     {"MEMORY", "memory", T_FLAG, "false", "keep everything in memory, store nothing (DATA_DIR is not used)"},
     {"DURABILITY", "durability", T_STR, "fsync",
      "fsync: a journaled input survives a machine crash; process: no fsync, it survives a crash of weir"},
+    {"SNAPSHOT_EVERY", "snapshot-every", T_INT, "1024",
+     "an execution's whole state is stored after this many inputs: recovery and time travel replay at most that many"},
     {"JOURNAL_QUEUE_MAX", "journal-queue-max", T_INT, "65536",
      "journal writes waiting for the disk; beyond it inputs are refused with 503 and Retry-After"},
     {"API_KEYS", "api-keys", T_STR, "", "comma-separated API keys for X-API-Key or Authorization: Bearer"},
@@ -319,6 +321,12 @@ static int apply(weir_service_config *c) {
                 return EXIT_USAGE;
             }
             c->durability = strcmp(v, "process") == 0;
+        } else if (strcmp(s->env, "SNAPSHOT_EVERY") == 0) {
+            if (n < 1 || n > 1000000000) {
+                startup_error("SNAPSHOT_EVERY must be between 1 and 1000000000, got %lld", n);
+                return EXIT_USAGE;
+            }
+            c->snapshot_every = (unsigned)n;
         } else if (strcmp(s->env, "JOURNAL_QUEUE_MAX") == 0) {
             if (n < 1) {
                 startup_error("JOURNAL_QUEUE_MAX must be at least 1, got %lld", n);

@@ -288,6 +288,28 @@ static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error
     return 0;
 }
 
+/* SNAPSHOT_EVERY: x's whole state, as of its newest record: {core, rtOptions}.
+ * An execution whose components cannot save their state is never
+ * snapshotted (time travel and recovery replay its whole journal). */
+static void snapshot(svc_exec *x) {
+    weir_service *s = x->svc;
+    weir_error err;
+    json_t *core = weir_exec_snapshot(x->e, &err);
+    if (!core) {
+        if (err.code != WEIR_EINVAL) return; /* out of memory: the next input tries again */
+        x->no_snap = true;
+        json_t *f = json_pack("{s:s}", "executionId", x->id);
+        weir_service_log(s, WEIR_LOG_INFO, f, "no snapshots for execution %s: %s", x->id, err.message);
+        json_decref(f);
+        return;
+    }
+    json_t *body = json_pack("{s:o,s:O?}", "core", core, "rtOptions", x->rt_options);
+    if (body && weir_journal_snapshot(s->journal, x->id, (int64_t)weir_exec_tick(x->e), svc_exec_now(x), body, NULL,
+                                      NULL, NULL) == 0)
+        x->since_snap = 0;
+    json_decref(body);
+}
+
 /* The digest stored beside a record: tick, hops, outputs, hash, state, as
  * big-endian 64-bit integers. */
 static void put_be(unsigned char *p, uint64_t v) {
@@ -308,6 +330,8 @@ static void on_input_done(void *ud, weir_exec *e, const weir_input_digest *d) {
     put_be(b + 24, d->hash);
     put_be(b + 32, (uint64_t)d->state);
     weir_journal_digest(s->journal, x->id, seq, b, sizeof b, NULL); /* lost in a crash: replay compares what it has */
+    unsigned every = s->cfg.snapshot_every ? s->cfg.snapshot_every : 1024;
+    if (++x->since_snap >= every && !x->no_snap && !weir_exec_wave_open(x->e)) snapshot(x);
 }
 
 /* The runtime half the core sees while x is journaled: http requests wait
@@ -455,28 +479,72 @@ int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_erro
     return rc;
 }
 
-static int begin(recovering *rv, const weir_journal_record *r) {
+/* Record 1: the execution made again from its START body (not listed,
+ * nothing performed, nothing journaled while its past is applied). */
+static int make(recovering *rv, const weir_journal_record *r) {
     weir_service *s = rv->s;
     json_t *b = r->body;
     int rc = svc_journal_start_graph(b, r->kind, &rv->g, &rv->err);
     if (rc) return rc;
     json_t *opts = json_object_get(b, "options");
     const char *rt = json_string_value(json_object_get(b, "runtime"));
+    json_decref(rv->rt_opts);
     rv->rt_opts = json_incref(opts);
     rc = svc_exec_make(s, rv->g, weir_graph_id(rv->g), opts, rv->id, rt, opts, true, &rv->x, &rv->err);
     if (rc) return rc;
     rv->x->created_ms = r->time_ms;
-    rv->x->journaled = false; /* replaying: nothing is journaled again */
+    rv->x->journaled = false;
     weir_shell none = {0};
-    weir_exec_adopt(rv->x->e, &none, r->time_ms); /* and nothing is performed */
-    if ((rc = svc_exec_list(s, rv->x, &rv->err))) {
+    weir_exec_adopt(rv->x->e, &none, r->time_ms);
+    return 0;
+}
+
+static int begin(recovering *rv, const weir_journal_record *r) {
+    int rc = make(rv, r);
+    if (!rc && (rc = svc_exec_list(rv->s, rv->x, &rv->err))) {
         svc_exec_free(rv->x);
         rv->x = NULL;
-        return rc;
     }
+    if (rc) return rc;
     weir_input_rec st = {.kind = WEIR_IN_START, .now_ms = r->time_ms};
     rc = weir_exec_apply(rv->x->e, &st, NULL, NULL, &rv->err);
     return rc == WEIR_ERUNTIME ? 0 : rc; /* failed in initialize, as it did then */
+}
+
+/* Reading record 1 only (a snapshot gives the rest up to its seq). */
+static int make_only(void *ud, const weir_journal_record *r) {
+    recovering *rv = ud;
+    int rc = r->seq == 1 ? make(rv, r) : 0;
+    return rc ? rc : 1;
+}
+
+/* From the newest snapshot when there is one that restores: true, and the
+ * records after it are to be applied (from *from, chained to anchor). */
+static bool from_snapshot(recovering *rv, weir_journal_snap *snap) {
+    weir_service *s = rv->s;
+    weir_error err;
+    if (weir_journal_snapshot_find(s->journal, rv->id, INT64_MAX, INT64_MAX, snap, &err)) return false;
+    int rc = weir_journal_read(s->journal, rv->id, 1, NULL, make_only, rv, NULL, &err);
+    if (rc == 1 && rv->x && weir_exec_restore(rv->x->e, json_object_get(snap->state, "core"), &err) == 0 &&
+        svc_exec_list(s, rv->x, &err) == 0) {
+        json_decref(rv->rt_opts);
+        rv->rt_opts = json_incref(json_object_get(snap->state, "rtOptions"));
+        rv->seq = snap->seq;
+        rv->last_now = snap->time_ms;
+        return true;
+    }
+    /* it does not restore: the whole journal is replayed instead */
+    json_t *f = json_pack("{s:s}", "executionId", rv->id);
+    weir_service_log(s, WEIR_LOG_WARN, f, "the snapshot of execution %s does not restore (%s): replaying its whole journal",
+                     rv->id, err.message);
+    json_decref(f);
+    if (rv->x) svc_exec_free(rv->x);
+    rv->x = NULL;
+    weir_graph_unref(rv->g);
+    rv->g = NULL;
+    json_decref(snap->state);
+    snap->state = NULL;
+    return false;
 }
 
 static int apply_one(void *ud, const weir_journal_record *r) {
@@ -537,7 +605,11 @@ static void recover_one(weir_service *s, const char *id, size_t *back, size_t *f
     recovering rv = {.s = s, .id = id};
     weir_journal_fault fault = {0};
     weir_error rerr = {0};
-    int rc = weir_journal_read(s->journal, id, 1, NULL, apply_one, &rv, &fault, &rerr);
+    weir_journal_snap snap = {0};
+    bool snapped = from_snapshot(&rv, &snap);
+    int rc = weir_journal_read(s->journal, id, snapped ? snap.seq + 1 : 1, snapped ? snap.chain : NULL, apply_one,
+                               &rv, &fault, &rerr);
+    json_decref(snap.state);
     if (rc && !rv.err.code) rv.err = rerr;
     svc_exec *x = rv.x;
     int64_t last = 0;
@@ -558,7 +630,8 @@ static void recover_one(weir_service *s, const char *id, size_t *back, size_t *f
         (*failed)++;
     } else if (weir_state_finished(weir_exec_state(x->e))) {
         x->journaled = true;
-        svc_journal_finished(x); /* it had finished; its finish was not stored */
+        if (x->finished) svc_journal_finished(x); /* it had finished; its finish was not stored */
+        else svc_exec_on_finished(x);             /* restored finished: the same bookkeeping */
         (*back)++;
     } else {
         weir_error e2;

@@ -462,9 +462,12 @@ static void evict_finished(weir_service *s) {
     }
 }
 
-static void on_finished(void *ud, weir_exec *e) {
-    svc_exec *x = ud;
+static void on_finished(void *ud, weir_exec *e) { svc_exec_on_finished(ud); (void)e; }
+
+void svc_exec_on_finished(svc_exec *x) {
+    weir_exec *e = x->e;
     weir_service *s = x->svc;
+    if (x->finished) return;
     x->finished = true;
     svc_journal_finished(x);
     s->n_running--;

@@ -76,6 +76,10 @@ typedef struct weir_service_config {
     int durability;
     size_t journal_queue_max; /* JOURNAL_QUEUE_MAX: journal items outstanding; 0: 65536 */
     const char *journal_vfs;  /* tests: the SQLite VFS of the journal's writer (NULL: the default) */
+    /* SNAPSHOT_EVERY: an execution's whole state is stored after every this
+     * many journaled inputs, so recovery and time travel replay at most
+     * that many (0: 1024). */
+    unsigned snapshot_every;
     /* How stored user components come back at start; NULL: the service
      * registers them itself (as POST /api/components would, without storing
      * them again).  A test or embedder may replace it. */

@@ -71,6 +71,8 @@ typedef struct svc_exec {
     json_t *rt_options;    /* what its runtime was made with (mocks, tickMs): in switch records */
     int64_t jseq;          /* the newest record appended */
     int64_t dg_seq;        /* the record whose digest is being taken (0: none) */
+    unsigned since_snap;   /* inputs journaled since its last snapshot */
+    bool no_snap;          /* a component cannot save its state: never snapshotted */
 } svc_exec;
 
 #define LATENCY_BUCKETS 12
@@ -241,6 +243,9 @@ int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, co
  * number: time travel, with atTick and metrics); node (may be NULL): only
  * that node's.  WEIR_ETOOLARGE past MAX_ANSWER_BYTES, measured first. */
 int svc_state_body(weir_service *s, svc_exec *x, const char *node, const char *at, json_t **out, weir_error *err);
+/* The bookkeeping of x reaching a finished state (the shell's finished
+ * callback; recovery calls it for one restored finished). */
+void svc_exec_on_finished(svc_exec *x);
 /* Commit what is queued and close (after every execution is freed). */
 void svc_journal_close(weir_service *s);
 /* Journal x's inputs from now on: sets sh's input hooks and wraps its

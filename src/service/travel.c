@@ -15,8 +15,9 @@
  * What is read is what is committed: the journal is synced first (its
  * newest records may still be on their way to the disk).
  *
- * Cost: every record up to the tick is replayed (no snapshots yet): about
- * a million small inputs per second.
+ * Cost: from the newest snapshot at or before the tick (SNAPSHOT_EVERY),
+ * at most that many records are replayed.  A fork replays the whole past:
+ * its own journal gets every record again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,8 @@ static void pend_clear(travel *t) {
     t->pend = NULL;
 }
 
-static int begin(travel *t, const weir_journal_record *r) {
+/* Record 1: the graph, and (time travel) the scratch core made. */
+static int make(travel *t, const weir_journal_record *r) {
     weir_service *s = t->s;
     int rc = svc_journal_start_graph(r->body, r->kind, &t->g, &t->err);
     if (rc) return rc;
@@ -92,22 +94,57 @@ static int begin(travel *t, const weir_journal_record *r) {
     t->rt_opts = json_incref(opts);
     if (t->fork) {
         t->e = t->fork->e;
-    } else {
-        weir_exec_options o = {.timeout_ms = -1,
-                               .default_timeout_ms = s->cfg.default_execution_timeout,
-                               .max_queue = s->cfg.max_backpressure_queue,
-                               .max_wave_hops = s->cfg.max_wave_hops,
-                               .max_trace_hops = s->cfg.max_trace_hops,
-                               .id = t->src_id,
-                               .runtime = json_string_value(json_object_get(r->body, "runtime"))};
-        if ((rc = weir_exec_options_read(json_is_object(opts) ? opts : NULL, "", &o, NULL, &t->err))) return rc;
-        weir_shell none = {0}; /* no events, no effects: a scratch core */
-        if ((rc = weir_exec_create(t->g, &o, &none, &t->e, &t->err))) return rc;
+        return 0;
     }
+    weir_exec_options o = {.timeout_ms = -1,
+                           .default_timeout_ms = s->cfg.default_execution_timeout,
+                           .max_queue = s->cfg.max_backpressure_queue,
+                           .max_wave_hops = s->cfg.max_wave_hops,
+                           .max_trace_hops = s->cfg.max_trace_hops,
+                           .id = t->src_id,
+                           .runtime = json_string_value(json_object_get(r->body, "runtime"))};
+    if ((rc = weir_exec_options_read(json_is_object(opts) ? opts : NULL, "", &o, NULL, &t->err))) return rc;
+    weir_shell none = {0}; /* no events, no effects: a scratch core */
+    return weir_exec_create(t->g, &o, &none, &t->e, &t->err);
+}
+
+static int begin(travel *t, const weir_journal_record *r) {
+    int rc = make(t, r);
+    if (rc) return rc;
     t->last_time = r->time_ms;
     weir_input_rec st = {.kind = WEIR_IN_START, .now_ms = r->time_ms};
     rc = weir_exec_apply(t->e, &st, NULL, NULL, &t->err);
     return rc == WEIR_ERUNTIME ? 0 : applied(t, rc, 1); /* failed in initialize, as it did then */
+}
+
+static int make_only(void *ud, const weir_journal_record *r) {
+    travel *t = ud;
+    int rc = r->seq == 1 ? make(t, r) : 0;
+    return rc ? rc : 1;
+}
+
+/* Time travel starts from the newest snapshot at or before the tick, when
+ * there is one that restores: *from and anchor say where to read on. */
+static bool from_snapshot(travel *t, const char *id, weir_journal_snap *snap) {
+    weir_service *s = t->s;
+    weir_error err;
+    if (t->fork) return false; /* a fork journals its whole past again */
+    if (weir_journal_snapshot_find(s->journal, id, INT64_MAX, t->latest ? INT64_MAX : (int64_t)t->tick, snap, &err))
+        return false;
+    if (weir_journal_read(s->journal, id, 1, NULL, make_only, t, NULL, &err) == 1 && t->e &&
+        weir_exec_restore(t->e, json_object_get(snap->state, "core"), &err) == 0) {
+        t->last_time = snap->time_ms;
+        return true;
+    }
+    weir_exec_destroy(t->e); /* it does not restore: the whole journal is replayed */
+    t->e = NULL;
+    weir_graph_unref(t->g);
+    t->g = NULL;
+    json_decref(t->start);
+    t->start = NULL;
+    json_decref(t->rt_opts);
+    t->rt_opts = NULL;
+    return false;
 }
 
 /* Read one record ahead: the next record's tick is where the pending one
@@ -150,7 +187,11 @@ static int travel_run(travel *t, svc_exec *x, weir_error *err) {
     if (rc) return weir__error(err, WEIR_EUNAVAILABLE, "the journal cannot be read now: %s", err->message);
     weir_journal_fault fault;
     weir_error rerr = {0};
-    rc = weir_journal_read(s->journal, x->id, 1, NULL, on_record, t, &fault, &rerr);
+    weir_journal_snap snap = {0};
+    bool snapped = from_snapshot(t, x->id, &snap);
+    rc = weir_journal_read(s->journal, x->id, snapped ? snap.seq + 1 : 1, snapped ? snap.chain : NULL, on_record, t,
+                           &fault, &rerr);
+    json_decref(snap.state);
     if (rc == 1) rc = 0;
     else if (!rc && t->pend) {
         rc = t->latest ? apply_body(t, t->pend, t->pend_time, t->pend_tick, t->pend_seq) : apply_crossing(t);

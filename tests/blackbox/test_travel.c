@@ -2,6 +2,7 @@
  * /api/executions/:id/at/:tick) and fork (POST /api/executions/:id/fork)
  * from the journal (SPEC §7.2), on a scripted accumulator history. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,8 @@ static char *state_at(server *s, const char *x, const char *tick, long long *got
     return n;
 }
 
-Test(travel, the_state_at_every_tick_is_what_it_was_then) {
-    server s = serve_start(NULL);
+static void every_tick(const char *const *extra, bool restart) {
+    server s = serve_start(extra);
     char x[64];
     snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
     char *seen[8] = {0};
@@ -81,16 +82,46 @@ Test(travel, the_state_at_every_tick_is_what_it_was_then) {
     cr_assert_str_eq(latest, seen[7]);
     free(latest);
     cr_assert(strstr(seen[4], "\"buffer\":[40]"), "a batch of 3 was flushed at tick 3: %s", seen[4]);
+    if (restart) { /* recovery (from the newest snapshot, when there is one) */
+        cr_assert_eq(serve_kill(&s), 128 + 9);
+        s = serve_start(extra);
+        char *back = state_now(&s, x);
+        cr_assert_str_eq(back, seen[7], "the state came back");
+        free(back);
+        for (int i = 0; i <= 7; i++) {
+            char t[16];
+            snprintf(t, sizeof t, "%d", i);
+            char *at = state_at(&s, x, t, NULL);
+            cr_assert_str_eq(at, seen[i], "tick %d after the restart", i);
+            free(at);
+        }
+        inject(&s, x, 80);
+        back = state_now(&s, x);
+        cr_assert(strstr(back, "\"buffer\":[70,80]"), "it goes on from there: %s", back);
+        free(back);
+    }
 
     http_resp r = call(&s, "GET", "/api/executions/%s/at/99", x, NULL);
     cr_assert_eq(r.status, 404);
-    cr_assert(strstr(r.body, "newest tick is 7"), "%s", r.body);
+    cr_assert(strstr(r.body, restart ? "newest tick is 8" : "newest tick is 7"), "%s", r.body);
     http_free(&r);
     r = call(&s, "GET", "/api/executions/%s/at/soon", x, NULL);
     cr_assert_eq(r.status, 400, "%s", r.body);
     http_free(&r);
     for (int i = 0; i <= 7; i++) free(seen[i]);
     cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(travel, the_state_at_every_tick_is_what_it_was_then) { every_tick(NULL, false); }
+
+/* With a snapshot every 2 inputs, time travel starts from the newest one at
+ * or before the tick, and recovery from the newest: the same answers. */
+Test(travel, from_snapshots_the_same_states_and_the_same_recovery) {
+    char dir[128];
+    proc_tempdir(dir, sizeof dir, "travelsnap");
+    const char *extra[] = {"--data-dir", dir, "--snapshot-every", "2", NULL};
+    every_tick(extra, true);
+    serve_rmdir(dir);
 }
 
 /* A resume that drains three queued injects is one input and three waves:
