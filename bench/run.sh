@@ -15,6 +15,8 @@ if [[ -x "$build/bench/bench_journal" ]]; then
   echo "== input journal (SQLite, group commit)"
   "$build/bench/bench_journal"
 fi
+echo "== time travel and recovery on a long journal"
+"$(dirname "$0")/travel.sh" "$build"
 echo "== graph loading (in-process): time and bytes kept per node"
 "$build/bench/bench_graph"
 "$(dirname "$0")/graph_serve.sh" "$build"
