@@ -648,11 +648,24 @@ static void recover_one(weir_service *s, const char *id, size_t *back, size_t *f
     weir_graph_unref(rv.g);
 }
 
+/* JOURNAL_RETENTION: the journals of finished executions beyond the
+ * bounded history, oldest first, are deleted. */
+static int retain(weir_service *s, weir_error *err) {
+    rec_list l = {0};
+    int rc = weir_journal_executions(s->journal, WEIR_JOURNAL_FINISHED, list_one, &l, err);
+    size_t keep = s->cfg.max_finished_history;
+    for (size_t i = 0; !rc && l.n > keep && i < l.n - keep; i++)
+        if (weir_journal_delete(s->journal, l.ids[i], on_done, s, NULL) == 0) s->j_mark++;
+    weir__free(l.ids);
+    return rc;
+}
+
 int svc_journal_recover(weir_service *s, weir_error *err) {
     if (!s->journal) return 0;
     uint64_t t0 = uv_hrtime();
     rec_list l = {0};
-    int rc = weir_journal_executions(s->journal, WEIR_JOURNAL_UNFINISHED, list_one, &l, err);
+    int rc = retain(s, err);
+    if (!rc) rc = weir_journal_executions(s->journal, WEIR_JOURNAL_UNFINISHED, list_one, &l, err);
     if (rc) {
         weir__free(l.ids);
         return rc;

@@ -3,7 +3,7 @@
  * DATA_DIR at start and restore the stored components (through the
  * component host's hook) and graphs; store each graph before its 201 and
  * delete it with DELETE; store and delete components for the component
- * host.  Executions are not stored yet (no input journal).
+ * host.  Executions are journaled by journal.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -97,7 +97,7 @@ int svc_persist_open(weir_service *s, weir_error *err) {
                           (json_int_t)graphs.loaded, "graphsSkipped", (json_int_t)graphs.skipped, "components",
                           (json_int_t)comps.loaded, "componentsSkipped", (json_int_t)comps.skipped);
     weir_service_log(s, WEIR_LOG_INFO, f,
-                     "data: %s (%zu graph%s and %zu component%s restored%s; executions are not stored yet)",
+                     "data: %s (%zu graph%s and %zu component%s restored%s)",
                      weir_store_path(s->store), graphs.loaded, graphs.loaded == 1 ? "" : "s", comps.loaded,
                      comps.loaded == 1 ? "" : "s", graphs.skipped || comps.skipped ? ", some skipped: see above" : "");
     json_decref(f);

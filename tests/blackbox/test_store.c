@@ -102,7 +102,7 @@ Test(store, graphs_survive_a_restart_with_their_ids_and_creation_times) {
 
     s = start_on(dir);
     char line[256];
-    snprintf(line, sizeof line, "data: %s/weir.db (2 graphs and 0 components restored; executions are not stored yet)",
+    snprintf(line, sizeof line, "data: %s/weir.db (2 graphs and 0 components restored)",
              dir);
     cr_assert(strstr(serve_log(&s), line), "the start log says where data lives: %s", serve_log(&s));
     json_t *after = graphs(&s);
