@@ -651,6 +651,7 @@ WEIR_API int weir_exec_start(weir_exec *e, int64_t now_ms, weir_error *err);
 #define WEIR_INJECT_TRACK 0x1u   /* call shell.settled when it has settled */
 #define WEIR_INJECT_OUTPUTS 0x2u /* collect terminal outputs (implies TRACK) */
 #define WEIR_INJECT_TRACE 0x4u   /* collect one trace entry per hop (implies TRACK) */
+#define WEIR_INJECT_SCHEDULED 0x8u /* a scheduled inject coming due (the virtual runtime's; recorded, not interpreted) */
 
 typedef struct weir_inject {
     const char *node;

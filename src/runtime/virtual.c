@@ -521,7 +521,7 @@ static int deliver(weir_virtual *v, item *it, weir_error *err) {
         rc = weir_exec_resolve(v->e, it->effect_id, it->result, it->error, v->now, err);
         if (rc == WEIR_ESTALE) rc = 0; /* cancelled by the core meanwhile */
     } else {
-        weir_inject in = {.node = it->node, .port = it->port, .value = it->value};
+        weir_inject in = {.node = it->node, .port = it->port, .value = it->value, .flags = WEIR_INJECT_SCHEDULED};
         rc = weir_exec_inject(v->e, &in, v->now, NULL, err);
         /* a finished execution or a bad node: the scheduled inject is the
          * caller's problem, reported; time still moves */

@@ -310,6 +310,37 @@ static void snapshot(svc_exec *x) {
     json_decref(body);
 }
 
+static int append_own(svc_exec *x, json_t *body, weir_error *err) {
+    weir_service *s = x->svc;
+    weir_error je = {0};
+    int64_t seq;
+    int rc = body ? weir_journal_append(s->journal, x->id, WEIR_JOURNAL_SCHEDULED, (int64_t)weir_exec_tick(x->e),
+                                        svc_exec_now(x), body, on_done, s, &seq, &je)
+                  : weir__error(&je, WEIR_ENOMEM, "out of memory");
+    json_decref(body);
+    if (rc)
+        return weir__error(err, rc == WEIR_ENOMEM ? rc : WEIR_EUNAVAILABLE, "it could not be journaled (%s); retry later",
+                           je.message);
+    s->j_mark++;
+    x->jseq = seq;
+    return 0;
+}
+
+int svc_journal_schedule(svc_exec *x, const weir_inject *in, int64_t due_ms, weir_error *err) {
+    if (!x->journaled || !x->svc->journal) return 0;
+    return append_own(x, json_pack("{s:s,s:s,s:s?,s:O,s:I}", "op", "schedule", "node", in->node, "port", in->port,
+                                   "value", in->value, "dueMs", (json_int_t)due_ms),
+                      err);
+}
+
+void svc_journal_clock(svc_exec *x) {
+    if (!x->journaled || !x->svc->journal || !x->rt.virt) return;
+    int64_t now = weir_virtual_now(x->rt.virt);
+    if (now == x->clock_journaled) return;
+    if (append_own(x, json_pack("{s:s,s:I}", "op", "clock", "now", (json_int_t)now), NULL) == 0)
+        x->clock_journaled = now;
+}
+
 /* The digest stored beside a record: tick, hops, outputs, hash, state, as
  * big-endian 64-bit integers. */
 static void put_be(unsigned char *p, uint64_t v) {
@@ -446,6 +477,11 @@ typedef struct recovering {
     int64_t last_now; /* the time of its newest record */
     int64_t seq;      /* the newest record applied */
     weir_error err;   /* why it did not come back whole */
+    /* the virtual clock's own records */
+    int64_t clock;     /* as it was last journaled (0: never) */
+    json_t *schedules; /* [{node, port?, value, dueMs}] in the order scheduled */
+    size_t delivered;  /* scheduled injects that came due */
+    int64_t skip_to;   /* records up to this seq are in the snapshot: read, not applied */
 } recovering;
 
 /* A registry with the built-ins and the user components the START body
@@ -547,8 +583,27 @@ static bool from_snapshot(recovering *rv, weir_journal_snap *snap) {
     return false;
 }
 
+/* A record of the virtual clock's own (kind SCHEDULED). */
+static void clock_record(recovering *rv, json_t *b) {
+    const char *op = json_string_value(json_object_get(b, "op"));
+    if (op && strcmp(op, "clock") == 0) {
+        rv->clock = json_integer_value(json_object_get(b, "now"));
+    } else if (op && strcmp(op, "schedule") == 0) {
+        if (!rv->schedules) rv->schedules = json_array();
+        json_array_append(rv->schedules, b);
+    }
+}
+
 static int apply_one(void *ud, const weir_journal_record *r) {
     recovering *rv = ud;
+    if (r->kind == WEIR_JOURNAL_SCHEDULED) {
+        clock_record(rv, r->body);
+        return 0;
+    }
+    if (r->kind == WEIR_JOURNAL_INJECT &&
+        (json_integer_value(json_object_get(r->body, "flags")) & WEIR_INJECT_SCHEDULED))
+        rv->delivered++;
+    if (r->seq <= rv->skip_to) return 0; /* in the snapshot */
     rv->seq = r->seq;
     rv->last_now = r->time_ms;
     if (r->seq == 1) return begin(rv, r);
@@ -591,13 +646,54 @@ int svc_journal_reattach(svc_exec *x, const char *name, json_t *rt_opts, int64_t
     return 0;
 }
 
+/* Injects scheduled on the virtual clock that had not come due, scheduled
+ * again on the new one (due in (dueMs, order) order, as it delivers them). */
+static void reschedule(recovering *rv) {
+    weir_virtual *v = rv->x->rt.virt;
+    size_t n = json_array_size(rv->schedules);
+    if (!v || n <= rv->delivered) return;
+    size_t *ix = weir__malloc(n * sizeof *ix);
+    if (!ix) return;
+    for (size_t i = 0; i < n; i++) ix[i] = i;
+    for (size_t i = 1; i < n; i++) { /* stable by dueMs */
+        size_t k = ix[i], j = i;
+        json_int_t due = json_integer_value(json_object_get(json_array_get(rv->schedules, k), "dueMs"));
+        while (j && json_integer_value(json_object_get(json_array_get(rv->schedules, ix[j - 1]), "dueMs")) > due) {
+            ix[j] = ix[j - 1];
+            j--;
+        }
+        ix[j] = k;
+    }
+    int64_t tms = weir_virtual_tick_ms(v), now = weir_virtual_now(v);
+    for (size_t i = rv->delivered; i < n; i++) {
+        json_t *b = json_array_get(rv->schedules, ix[i]);
+        int64_t ahead = json_integer_value(json_object_get(b, "dueMs")) - now;
+        uint64_t ticks = ahead <= 0 ? 1 : (uint64_t)((ahead + tms - 1) / tms);
+        weir_inject in = {json_string_value(json_object_get(b, "node")), json_string_value(json_object_get(b, "port")),
+                          json_object_get(b, "value"), 0, NULL};
+        weir_error err;
+        if (weir_virtual_schedule(v, &in, weir_virtual_ticks(v) + ticks, &err)) {
+            json_t *f = json_pack("{s:s}", "executionId", rv->id);
+            weir_service_log(rv->s, WEIR_LOG_ERROR, f, "a scheduled inject of execution %s could not be scheduled again: %s",
+                             rv->id, err.message);
+            json_decref(f);
+        }
+    }
+    weir__free(ix);
+}
+
 /* Make x's runtime again (the one it ran on last) and hand it what is
- * pending. */
+ * pending; a virtual clock goes on from where it was. */
 static int reattach(recovering *rv, weir_error *err) {
     json_t *xj = weir_exec_json(rv->x->e);
-    int rc = svc_journal_reattach(rv->x, json_string_value(json_object_get(xj, "runtime")), rv->rt_opts,
-                                  rv->last_now, true, err);
+    int64_t clock = rv->clock > rv->last_now ? rv->clock : rv->last_now;
+    int rc = svc_journal_reattach(rv->x, json_string_value(json_object_get(xj, "runtime")), rv->rt_opts, clock, true,
+                                  err);
     json_decref(xj);
+    if (!rc) {
+        rv->x->clock_journaled = clock;
+        reschedule(rv);
+    }
     return rc;
 }
 
@@ -607,8 +703,13 @@ static void recover_one(weir_service *s, const char *id, size_t *back, size_t *f
     weir_error rerr = {0};
     weir_journal_snap snap = {0};
     bool snapped = from_snapshot(&rv, &snap);
-    int rc = weir_journal_read(s->journal, id, snapped ? snap.seq + 1 : 1, snapped ? snap.chain : NULL, apply_one,
-                               &rv, &fault, &rerr);
+    /* A virtual execution's clock records before the snapshot count too:
+     * its journal is read whole (and applied from the snapshot on). */
+    const char *rt = json_string_value(json_object_get(json_object_get(snap.state, "core"), "runtime"));
+    bool whole = snapped && rt && strcmp(rt, "virtual") == 0;
+    if (whole) rv.skip_to = snap.seq;
+    int rc = weir_journal_read(s->journal, id, snapped && !whole ? snap.seq + 1 : 1,
+                               snapped && !whole ? snap.chain : NULL, apply_one, &rv, &fault, &rerr);
     json_decref(snap.state);
     if (rc && !rv.err.code) rv.err = rerr;
     svc_exec *x = rv.x;
@@ -645,6 +746,7 @@ static void recover_one(weir_service *s, const char *id, size_t *back, size_t *f
     }
     json_decref(f);
     json_decref(rv.rt_opts);
+    json_decref(rv.schedules);
     weir_graph_unref(rv.g);
 }
 

@@ -72,6 +72,7 @@ typedef struct svc_exec {
     int64_t jseq;          /* the newest record appended */
     int64_t dg_seq;        /* the record whose digest is being taken (0: none) */
     unsigned since_snap;   /* inputs journaled since its last snapshot */
+    int64_t clock_journaled; /* virtual: the clock as last journaled */
     bool no_snap;          /* a component cannot save its state: never snapshotted */
 } svc_exec;
 
@@ -243,6 +244,12 @@ int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, co
  * number: time travel, with atTick and metrics); node (may be NULL): only
  * that node's.  WEIR_ETOOLARGE past MAX_ANSWER_BYTES, measured first. */
 int svc_state_body(weir_service *s, svc_exec *x, const char *node, const char *at, json_t **out, weir_error *err);
+/* The virtual clock's own records (not inputs of the core): an inject
+ * scheduled on it, and the clock after a time command moved it.  0, or why
+ * it could not be journaled (WEIR_EUNAVAILABLE, the message says).  A no-op
+ * unless x is journaled. */
+int svc_journal_schedule(svc_exec *x, const weir_inject *in, int64_t due_ms, weir_error *err);
+void svc_journal_clock(svc_exec *x);
 /* The bookkeeping of x reaching a finished state (the shell's finished
  * callback; recovery calls it for one restored finished). */
 void svc_exec_on_finished(svc_exec *x);

@@ -35,6 +35,7 @@
  * Takes the settlements recorded since the last one. */
 static json_t *time_body(svc_exec *x) {
     weir_virtual *v = x->rt.virt;
+    svc_journal_clock(x); /* where a time command left the clock: recovery goes on from there */
     json_t *j = json_pack("{s:s,s:s?,s:s}", "executionId", x->id, "runtime", x->rt.name, "state",
                           weir_state_name(weir_exec_state(x->e)));
     if (!j) return NULL;
@@ -335,6 +336,11 @@ bool svc_time_schedule(weir_service *s, svc_exec *x, svc_reply *r, const weir_in
     uint64_t tick = after ? weir_virtual_tick_after(v, ahead)
                           : (uint64_t)json_integer_value(at); /* past the range: weir_virtual_schedule says so */
     if (weir_virtual_schedule(v, in, tick, &err)) {
+        fail_err(s, r, x, &err);
+        return true;
+    }
+    int64_t due = weir_virtual_now(v) + (int64_t)(tick - weir_virtual_ticks(v)) * weir_virtual_tick_ms(v);
+    if (svc_journal_schedule(x, in, due, &err)) { /* it will still come due here, but is not acknowledged */
         fail_err(s, r, x, &err);
         return true;
     }

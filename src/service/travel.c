@@ -151,6 +151,7 @@ static bool from_snapshot(travel *t, const char *id, weir_journal_snap *snap) {
  * ended. */
 static int on_record(void *ud, const weir_journal_record *r) {
     travel *t = ud;
+    if (r->kind == WEIR_JOURNAL_SCHEDULED) return 0; /* the virtual clock's own: not an input */
     if (r->seq == 1) return begin(t, r);
     if (!t->e) return weir__error(&t->err, WEIR_EINVAL, "record %lld comes before a start record", (long long)r->seq);
     int rc = 0;

@@ -87,7 +87,9 @@ typedef enum weir_journal_kind {
     WEIR_JOURNAL_CONTROL = 3,       /* {op: pause|resume|stop|runtime|tick|advance|run|step, ...} */
     WEIR_JOURNAL_EFFECT_RESULT = 4, /* {effect, ok|error, value} */
     WEIR_JOURNAL_TIMER = 5,         /* {effect} a timer fired */
-    WEIR_JOURNAL_SCHEDULED = 6,     /* a scheduled inject came due */
+    WEIR_JOURNAL_SCHEDULED = 6,     /* the virtual clock's own: {op: schedule, node, port?, value, dueMs}
+                                       (an inject scheduled on it) or {op: clock, now} (it moved);
+                                       not an input of the core: replay skips it */
 } weir_journal_kind;
 
 /* Static name of a kind ("inject"), "unknown" for a number without one. */

@@ -226,3 +226,47 @@ Test(travel, in_memory_there_is_no_past) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* The virtual clock's own records: an inject scheduled on it that had not
+ * come due, and where time commands left the clock, survive a kill -9. */
+Test(travel, a_virtual_clock_and_its_scheduled_injects_come_back) {
+    char dir[128];
+    proc_tempdir(dir, sizeof dir, "travelvirt");
+    const char *extra[] = {"--data-dir", dir, NULL};
+    server s = serve_start(extra);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\",\"runtime\":\"virtual\"}"));
+    http_resp r = call(&s, "POST", "/api/executions/%s/inject", x, "{\"nodeId\":\"in\",\"value\":1,\"afterTicks\":3}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/inject", x, "{\"nodeId\":\"in\",\"value\":2,\"afterTicks\":10}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/tick", x, "{\"count\":5}"); /* the first comes due, not the second */
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    long long time = json_integer_value(json_object_get(r.json, "time"));
+    http_free(&r);
+    char *before = state_now(&s, x);
+    cr_assert(strstr(before, "\"buffer\":[1]"), "%s", before);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+
+    s = serve_start(extra);
+    char *back = state_now(&s, x);
+    cr_assert_str_eq(back, before);
+    r = call(&s, "POST", "/api/executions/%s/tick", x, "{\"count\":1}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "time")), time + 1, "the clock goes on from where it was");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "scheduled")), 1, "the one not yet due came back: %s",
+                 r.body);
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/tick", x, "{\"count\":10}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    char *after = state_now(&s, x);
+    cr_assert(strstr(after, "\"buffer\":[1,2]"), "it came due after the restart, once: %s", after);
+    free(before);
+    free(back);
+    free(after);
+    cr_assert_eq(serve_stop(&s), 0);
+    serve_rmdir(dir);
+}
