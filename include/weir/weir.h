@@ -575,8 +575,9 @@ typedef struct weir_shell {
      * running) are not told.  Nonzero refuses the input: the call returns
      * that code, with nothing changed, and err says that the input could
      * not be recorded (a journal that is full or failing: "nothing
-     * accepted is lost" holds because nothing was accepted).  NULL: no
-     * record is made. */
+     * accepted is lost" holds because nothing was accepted); err is never
+     * NULL, whether the caller passed one or not.  NULL: no record is
+     * made. */
     int (*input)(void *ud, weir_exec *e, const struct weir_input_rec *in, weir_error *err);
     /* NEW: the input told to `input` was processed: what it produced, for
      * replay to compare (SPEC §7.3).  Called only when `input` is set. */

@@ -14,7 +14,8 @@
 int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err) {
     if (e->in_internal || !e->sh.input) return 0;
     r->tick = e->tick;
-    int rc = e->sh.input(e->sh.ud, e, r, err);
+    weir_error scratch; /* the hook always has an err to fill (callers may pass NULL) */
+    int rc = e->sh.input(e->sh.ud, e, r, err ? err : &scratch);
     if (rc) return rc;
     if (e->in_depth++ == 0 && e->sh.input_done) {
         e->dg_on = true;
