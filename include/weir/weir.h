@@ -572,7 +572,9 @@ typedef struct weir_shell {
      * itself while processing one (a switch failing in-flight requests)
      * are reproduced by applying that one.  Calls refused for their
      * arguments or the state (unknown node, stale effect id, resume while
-     * running) are not told.  Nonzero refuses the input: the call returns
+     * running) are not told.  An inject refused because the pause queue is
+     * full (WEIR_EFULL) is told: it counts (backpressureEvents) and uses up
+     * an inject id, so a replay must see it too.  Nonzero refuses the input: the call returns
      * that code, with nothing changed, and err says that the input could
      * not be recorded (a journal that is full or failing: "nothing
      * accepted is lost" holds because nothing was accepted); err is never
@@ -817,7 +819,8 @@ WEIR_API int weir_input_parse(json_t *body, int64_t now_ms, uint64_t tick, weir_
  * switch, rt is the runtime half to install (NULL: none, effects are not
  * performed).  A refusal (stale effect, a state that does not fit) is
  * returned as that call returns it: a journal that replays cleanly never
- * gets one.  *digest (may be NULL) gets what it produced. */
+ * gets one.  An inject refused again for a full pause queue returns 0:
+ * that refusal is what the recorded input did.  *digest (may be NULL) gets what it produced. */
 WEIR_API int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt, weir_input_digest *digest,
                              weir_error *err);
 /* NEW: every effect not settled yet, in the order they were requested

@@ -186,7 +186,10 @@ int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt
         break;
     case WEIR_IN_INJECT: {
         weir_inject inj = {in->node, in->port, in->value, in->flags, NULL};
+        e->refused_full = false;
         rc = weir_exec_inject(e, &inj, in->now_ms, NULL, err);
+        /* refused for a full queue, as the original was: that is its outcome */
+        if (rc == WEIR_EFULL && e->refused_full) rc = 0;
         break;
     }
     case WEIR_IN_RESOLVE:

@@ -149,7 +149,11 @@ static void setup(void) {
     R.after = json_array();
 }
 
+static json_t *replayed_settled;
+
 static void teardown(void) {
+    json_decref(replayed_settled);
+    replayed_settled = NULL;
     json_decref(R.records);
     json_decref(R.digests);
     json_decref(R.after);
@@ -275,8 +279,21 @@ static void replay_range(weir_exec *x, size_t from, size_t to) {
     }
 }
 
+/* Settled injects as the recording shell keeps them (test_shell's format). */
+static void replay_settled(void *ud, weir_exec *e, const weir_settled *s) {
+    (void)e;
+    json_array_append_new(ud, json_pack("{s:I,s:O?,s:O?,s:I,s:i,s:O?}", "injectId", (json_int_t)s->inject_id,
+                                        "outputs", s->outputs, "trace", s->trace, "hops", (json_int_t)s->hops,
+                                        "status", s->status, "error", s->error));
+}
+
+/* replayed_settled: what the last replay_fresh's execution settled (told
+ * to the replaying shell too: the same ids, outputs and traces). */
+
 static weir_exec *replay_fresh(weir_graph *g, const weir_exec_options *o, size_t n) {
-    weir_shell none = {0};
+    json_decref(replayed_settled);
+    replayed_settled = json_array();
+    weir_shell none = {.ud = replayed_settled, .settled = replay_settled};
     weir_exec *x;
     weir_error err;
     cr_assert_eq(weir_exec_create(g, o, &none, &x, &err), 0, "%s", err.message);
@@ -307,6 +324,11 @@ static void assert_same(weir_exec *e, weir_exec *x, int64_t now) {
     cr_assert_eq(weir_exec_pending_effects(e), weir_exec_pending_effects(x));
     cr_assert_eq(weir_exec_is_stepping(e), weir_exec_is_stepping(x));
     cr_assert_eq(weir_exec_wave_open(e), weir_exec_wave_open(x));
+}
+
+/* The injects the replay of every record settled are the original's. */
+static void assert_same_settled(void) {
+    assert_same_json(json_incref(R.ts.settled), json_incref(replayed_settled), "settled injects");
 }
 
 /* Time travel: replaying the first k+1 records gives the states the
@@ -404,6 +426,7 @@ Test(input_replay, every_builtin_and_every_input_kind_replays_to_the_same_state)
     size_t n = json_array_size(R.records);
     weir_exec *x = replay_fresh(g, &o, n);
     assert_same(e, x, 2000);
+    assert_same_settled();
     cr_assert_gt(weir_exec_pending_effects(x), 2, "effects left pending to compare");
 
     /* stop, recorded and replayed too */
@@ -412,6 +435,7 @@ Test(input_replay, every_builtin_and_every_input_kind_replays_to_the_same_state)
     cr_assert_str_eq(last_op(), "stop");
     replay_range(x, n, json_array_size(R.records));
     assert_same(e, x, 2000);
+    assert_same_settled();
     cr_assert_eq(weir_exec_state(x), WEIR_STATE_CANCELLED);
     weir_exec_destroy(x);
 
@@ -438,6 +462,7 @@ Test(input_replay, natural_completion_with_the_drain_flush_replays) {
     cr_assert_eq(json_integer_value(json_object_get(last, "outputs")), 1, "%s", ts_dump(last));
     weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
     assert_same(e, x, 100);
+    assert_same_settled();
     weir_exec_destroy(x);
     assert_every_prefix(g, &o);
     weir_exec_destroy(e);
@@ -456,6 +481,7 @@ Test(input_replay, the_execution_timeout_resolved_fails_it_the_same_way) {
     cr_assert_str_eq(last_op(), "resolve");
     weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
     assert_same(e, x, 600);
+    assert_same_settled();
     cr_assert_not_null(weir_exec_error(x));
     weir_exec_destroy(x);
     weir_exec_destroy(e);
@@ -487,6 +513,7 @@ Test(input_replay, a_runtime_switch_is_one_record_and_fails_the_same_requests) {
     resolve(e, "acc", WEIR_EFFECT_TIMER, NULL, NULL, 5048);
     weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
     assert_same(e, x, 6000);
+    assert_same_settled();
     weir_exec_destroy(x);
     assert_every_prefix(g, &o);
     weir_exec_destroy(e);
@@ -527,6 +554,7 @@ Test(input_replay, refused_calls_are_not_recorded) {
     cr_assert_eq(R.told, told, "not even told");
     weir_exec *x = replay_fresh(g, &o, n);
     assert_same(e, x, 10);
+    assert_same_settled();
     weir_exec_destroy(x);
     weir_exec_destroy(e);
     weir_graph_unref(g);
@@ -619,6 +647,7 @@ Test(input_replay, a_hook_that_refuses_changes_nothing) {
     R.refuse = 0;
     weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
     assert_same(e, x, 20);
+    assert_same_settled();
     weir_exec_destroy(x);
     weir_exec_destroy(e);
     weir_graph_unref(g);
@@ -653,6 +682,7 @@ Test(input_replay, adopt_hands_every_pending_effect_in_request_order) {
 
     weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
     assert_same(e, x, 40);
+    assert_same_settled();
     json_t *handed = json_array();
     weir_shell rt = {.effect_ud = handed, .effect = collect};
     weir_exec_adopt(x, &rt, 200);
@@ -696,3 +726,39 @@ Test(input_replay, adopt_hands_every_pending_effect_in_request_order) {
     weir_exec_destroy(e);
     weir_graph_unref(g);
 }
+
+/* A full pause queue: the refused inject counts (backpressureEvents) and
+ * uses up its inject id, so it is an input a replay must see; the drop
+ * policies accept and drop. */
+static void overflow_replays(weir_overflow policy) {
+    weir_graph *g = ts_graph(&R.ts, SMALL);
+    weir_exec_options o = {.id = "x8", .completion = WEIR_COMPLETION_NEVER, .timeout_ms = -1, .max_queue = 2,
+                           .overflow = policy};
+    weir_exec *e = create(g, &o);
+    weir_error err;
+    ok(weir_exec_start(e, 0, &err), &err);
+    ok(weir_exec_pause(e, 1, &err), &err);
+    inject(e, "in", NULL, "1", TRACKED, 2);
+    inject(e, "in", NULL, "2", TRACKED, 3);
+    int rc = inject_f(e, "in", NULL, "3", TRACKED, 4, &err);
+    cr_assert_eq(rc, policy == WEIR_OVERFLOW_REFUSE ? WEIR_EFULL : 0, "%s", err.message);
+    cr_assert_str_eq(last_op(), "inject", "the refusal counts: it is recorded");
+    ok(weir_exec_resume(e, 5, &err), &err);
+    inject(e, "in", NULL, "4", TRACKED, 6);
+    resolve(e, "dl", WEIR_EFFECT_TIMER, NULL, NULL, 20);
+    resolve(e, "dl", WEIR_EFFECT_TIMER, NULL, NULL, 21);
+    json_t *m = weir_exec_metrics(e, 0);
+    cr_assert_eq(json_integer_value(json_object_get(m, "backpressureEvents")), 1);
+    json_decref(m);
+    weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
+    assert_same(e, x, 30);
+    assert_same_settled();
+    weir_exec_destroy(x);
+    assert_every_prefix(g, &o);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
+
+Test(input_replay, an_inject_refused_for_a_full_queue_replays_as_refused) { overflow_replays(WEIR_OVERFLOW_REFUSE); }
+Test(input_replay, drop_oldest_replays) { overflow_replays(WEIR_OVERFLOW_DROP_OLDEST); }
+Test(input_replay, drop_newest_replays) { overflow_replays(WEIR_OVERFLOW_DROP_NEWEST); }
