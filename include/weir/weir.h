@@ -807,8 +807,9 @@ typedef struct weir_input_digest {
 WEIR_API const char *weir_input_kind_name(weir_input_kind k);
 /* NEW: {op, ...} — the record as canonical JSON, the body a journal stores:
  * {"op":"inject","node","port"?,"value","flags"?}, {"op":"resolve","effect",
- * "kind","result"?|"error"}, {"op":"stepping","on"}, {"op":"switch","from",
- * "to","oldNow"}, else {"op":name}.  now_ms and tick are not in it (a
+ * "kind","result"|"error"} (both when a failure carries a value),
+ * {"op":"stepping","on"}, {"op":"switch","from","to","oldNow"}, else
+ * {"op":name}.  now_ms and tick are not in it (a
  * journal keeps them beside the body).  NULL: out of memory. */
 WEIR_API json_t *weir_input_json(const weir_input_rec *in);
 /* Read a body made by weir_input_json back into *out (its strings and JSON

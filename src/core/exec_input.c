@@ -87,7 +87,9 @@ json_t *weir_input_json(const weir_input_rec *in) {
         bad |= json_object_set_new(j, "effect", json_integer((json_int_t)in->effect));
         bad |= json_object_set_new(j, "kind", json_string(weir_effect_kind_name(in->effect_kind)));
         if (in->error) bad |= json_object_set_new(j, "error", json_string(in->error));
-        else bad |= json_object_set(j, "result", in->result ? in->result : json_null());
+        /* a failure keeps a value it carries (weir_effect_result.value) */
+        if (!in->error || (in->result && !json_is_null(in->result)))
+            bad |= json_object_set(j, "result", in->result ? in->result : json_null());
         break;
     case WEIR_IN_STEPPING:
         bad |= json_object_set_new(j, "on", json_boolean(in->on));

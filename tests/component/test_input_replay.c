@@ -762,3 +762,21 @@ static void overflow_replays(weir_overflow policy) {
 Test(input_replay, an_inject_refused_for_a_full_queue_replays_as_refused) { overflow_replays(WEIR_OVERFLOW_REFUSE); }
 Test(input_replay, drop_oldest_replays) { overflow_replays(WEIR_OVERFLOW_DROP_OLDEST); }
 Test(input_replay, drop_newest_replays) { overflow_replays(WEIR_OVERFLOW_DROP_NEWEST); }
+
+/* A failure may carry a value too (weir_effect_result.value): the record
+ * keeps both, so a component that reads it sees it again on replay. */
+Test(input_replay, a_failure_with_a_value_keeps_both) {
+    weir_graph *g = ts_graph(&R.ts, TIMERS);
+    weir_exec_options o = {.id = "x9", .completion = WEIR_COMPLETION_NEVER, .timeout_ms = -1};
+    weir_exec *e = create(g, &o);
+    weir_error err;
+    ok(weir_exec_start(e, 0, &err), &err);
+    inject(e, "h", NULL, "{}", 0, 1);
+    resolve(e, "h", WEIR_EFFECT_HTTP, "{\"status\":502,\"partial\":true}", "bad gateway", 2); /* round trip checked */
+    json_t *body = json_object_get(json_array_get(R.records, json_array_size(R.records) - 1), "body");
+    cr_assert_str_eq(ts_dump(body),
+                     "{\"effect\":" "4294967297" ",\"error\":\"bad gateway\",\"kind\":\"http\",\"op\":\"resolve\","
+                     "\"result\":{\"partial\":true,\"status\":502}}");
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
