@@ -11,8 +11,7 @@
 #define FNV_OFFSET 0xcbf29ce484222325u
 #define FNV_PRIME 0x100000001b3u
 
-int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err) {
-    if (e->in_internal || !e->sh.input) return 0;
+int weir__in_tell(weir_exec *e, weir_input_rec *r, weir_error *err) {
     r->tick = e->tick;
     weir_error scratch; /* the hook always has an err to fill (callers may pass NULL) */
     int rc = e->sh.input(e->sh.ud, e, r, err ? err : &scratch);
@@ -26,8 +25,7 @@ int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err) {
     return 0;
 }
 
-void weir__in_end(weir_exec *e) {
-    if (e->in_internal || !e->sh.input) return;
+void weir__in_told(weir_exec *e) {
     if (e->in_depth == 0 || --e->in_depth) return;
     if (!e->dg_on) return;
     e->dg_on = false;
@@ -47,8 +45,7 @@ static int fold_dump(const char *buf, size_t n, void *ud) {
     return 0;
 }
 
-void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *value) {
-    if (!e->dg_on) return;
+void weir__in_fold(weir_exec *e, uint32_t node, const char *port, json_t *value) {
     const char *id = e->g->nodes[node].id;
     e->dg_outputs++;
     e->dg_hash = fnv(e->dg_hash, id, strlen(id) + 1);
