@@ -366,11 +366,11 @@ static const char *last_op(void) {
 
 /* ---------------------------------------------------------------- tests */
 
-Test(input_replay, every_builtin_and_every_input_kind_replays_to_the_same_state) {
-    weir_graph *g = ts_graph(&R.ts, ALL);
-    weir_exec_options o = {.id = "x1", .completion = WEIR_COMPLETION_NEVER, .timeout_ms = 100000,
-                           .on_error = WEIR_ON_ERROR_CONTINUE};
-    weir_exec *e = create(g, &o);
+static const weir_exec_options ALL_OPTS = {.id = "x1", .completion = WEIR_COMPLETION_NEVER, .timeout_ms = 100000,
+                                          .on_error = WEIR_ON_ERROR_CONTINUE};
+
+/* Every input kind but stop and switch on ALL, leaving effects pending. */
+static void drive_all(weir_exec *e) {
     weir_error err;
     ok(weir_exec_start(e, 1000, &err), &err);
     ok(weir_exec_hold(e, true, 1001, &err), &err);
@@ -414,6 +414,14 @@ Test(input_replay, every_builtin_and_every_input_kind_replays_to_the_same_state)
     inject(e, "in", NULL, "{\"id\":\"j\",\"n\":1}", 0, 1131); /* timers left pending */
     ok(weir_exec_hold(e, false, 1140, &err), &err);
     cr_assert_eq(weir_exec_state(e), WEIR_STATE_RUNNING);
+}
+
+Test(input_replay, every_builtin_and_every_input_kind_replays_to_the_same_state) {
+    weir_graph *g = ts_graph(&R.ts, ALL);
+    weir_exec_options o = ALL_OPTS;
+    weir_exec *e = create(g, &o);
+    weir_error err;
+    drive_all(e);
 
     /* every kind of input was recorded, once per call, each with a digest */
     const char *ops[] = {"start", "inject", "resolve", "pause", "resume", "hold", "release", "stepping", "step"};
@@ -778,5 +786,90 @@ Test(input_replay, a_failure_with_a_value_keeps_both) {
                      "{\"effect\":" "4294967297" ",\"error\":\"bad gateway\",\"kind\":\"http\",\"op\":\"resolve\","
                      "\"result\":{\"partial\":true,\"status\":502}}");
     weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
+
+/* A fork journals what it replays: applied to an execution whose shell
+ * records, the records and digests told are the ones applied. */
+Test(input_replay, an_execution_that_records_while_replaying_tells_the_same_records) {
+    weir_graph *g = ts_graph(&R.ts, ALL);
+    weir_exec_options o = ALL_OPTS;
+    weir_exec *e = create(g, &o);
+    drive_all(e);
+    weir_error err;
+    ok(weir_exec_switch_runtime(e, &R.ts.sh, 1200, 1300, "realtime", "virtual", &err), &err);
+    static recorder fork;
+    memset(&fork, 0, sizeof fork);
+    fork.records = json_array();
+    fork.digests = json_array();
+    fork.after = json_array();
+    weir_shell sh = {.ud = &fork, .input = on_input, .input_done = on_input_done};
+    weir_exec *x;
+    cr_assert_eq(weir_exec_create(g, &o, &sh, &x, &err), 0, "%s", err.message);
+    replay_range(x, 0, json_array_size(R.records));
+    assert_same(e, x, 2000);
+    assert_same_json(json_incref(R.records), json_incref(fork.records), "records told while replaying");
+    assert_same_json(json_incref(R.digests), json_incref(fork.digests), "digests told while replaying");
+    cr_assert_eq(fork.nested, 0);
+    json_decref(fork.records);
+    json_decref(fork.digests);
+    json_decref(fork.after);
+    weir_exec_destroy(x);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
+
+/* The virtual runtime as the shell (SPEC §4.5): what it delivers (timers
+ * falling due, mocked http answers, scheduled injects, steps) reaches the
+ * execution through the same public calls, so it is recorded the same. */
+Test(input_replay, an_execution_on_the_virtual_runtime_replays) {
+    json_t *mocks = json_loads("[{\"match\":{\"url\":\"http://example.test/b\"},\"response\":{\"status\":200,"
+                               "\"body\":{\"x\":5}},\"latencyMs\":30},{\"match\":{\"url\":\"http://example.test/*\"},"
+                               "\"response\":{\"status\":503,\"body\":\"busy\"},\"latencyMs\":7}]",
+                               0, NULL);
+    weir_virtual_options vo = {.tick_ms = 1, .start_ms = 1000, .mocks = mocks};
+    weir_virtual *v;
+    weir_error err;
+    cr_assert_eq(weir_virtual_create(&vo, &v, &err), 0, "%s", err.message);
+    json_decref(mocks);
+    weir_graph *g = ts_graph(&R.ts, ALL);
+    weir_exec_options o = ALL_OPTS;
+    weir_shell sh = R.ts.sh;
+    weir_virtual_shell(v, &sh);
+    weir_exec *e;
+    cr_assert_eq(weir_exec_create(g, &o, &sh, &e, &err), 0, "%s", err.message);
+    weir_virtual_bind(v, e);
+    ok(weir_exec_start(e, weir_virtual_now(v), &err), &err);
+    inject(e, "in", NULL, "{\"id\":\"b\",\"n\":5}", TRACKED, weir_virtual_now(v));
+    inject(e, "in", NULL, "{\"id\":\"a\",\"n\":1}", TRACKED, weir_virtual_now(v));
+    inject(e, "in", NULL, "{\"id\":\"c\",\"n\":9}", TRACKED, weir_virtual_now(v));
+    bool idle;
+    ok(weir_virtual_run(v, 0, &idle, &err), &err);
+    cr_assert(idle);
+    json_t *val = json_pack("{s:s,s:i}", "id", "s", "n", 2);
+    weir_inject later = {.node = "in", .value = val, .flags = TRACKED};
+    ok(weir_virtual_schedule(v, &later, weir_virtual_tick_after(v, 5), &err), &err);
+    json_decref(val);
+    inject(e, "in", NULL, "{\"id\":\"d\",\"n\":0}", TRACKED, weir_virtual_now(v));
+    for (int i = 0; i < 6; i++) {
+        weir_step st;
+        ok(weir_virtual_step(v, &st, &err), &err);
+    }
+    ok(weir_virtual_advance(v, 25, &err), &err);
+    ok(weir_exec_pause(e, weir_virtual_now(v), &err), &err);
+    ok(weir_virtual_advance(v, 40, &err), &err); /* results queue while paused */
+    ok(weir_exec_resume(e, weir_virtual_now(v), &err), &err);
+    inject(e, "in", NULL, "{\"id\":\"e\",\"n\":3}", TRACKED, weir_virtual_now(v)); /* its request stays in flight */
+    cr_assert_gt(count_ops("resolve"), 5);
+    cr_assert_gt(count_ops("step"), 0);
+    cr_assert_eq(R.nested, 0);
+
+    weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
+    assert_same(e, x, weir_virtual_now(v));
+    assert_same_settled();
+    weir_exec_destroy(x);
+    assert_every_prefix(g, &o);
+    weir_exec_destroy(e); /* its pending effects are cancelled through v */
+    weir_virtual_destroy(v);
     weir_graph_unref(g);
 }
