@@ -820,8 +820,10 @@ WEIR_API int weir_input_parse(json_t *body, int64_t now_ms, uint64_t tick, weir_
  * switch, rt is the runtime half to install (NULL: none, effects are not
  * performed).  A refusal (stale effect, a state that does not fit) is
  * returned as that call returns it: a journal that replays cleanly never
- * gets one.  An inject refused again for a full pause queue returns 0:
- * that refusal is what the recorded input did.  *digest (may be NULL) gets what it produced. */
+ * gets one.  An input whose outcome is an error the call reports returns 0,
+ * since that outcome is what the recorded input did: an inject refused
+ * again for a full pause queue (WEIR_EFULL), a start whose init failed
+ * (WEIR_ERUNTIME; the execution is failed).  *digest (may be NULL) gets what it produced. */
 WEIR_API int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt, weir_input_digest *digest,
                              weir_error *err);
 /* NEW: every effect not settled yet, in the order they were requested

@@ -182,6 +182,8 @@ int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt
     switch (in->kind) {
     case WEIR_IN_START:
         rc = weir_exec_start(e, in->now_ms, err);
+        /* an instance's init failed, as it did the first time: failed is its outcome */
+        if (rc == WEIR_ERUNTIME && e->state == WEIR_STATE_FAILED) rc = 0;
         break;
     case WEIR_IN_INJECT: {
         weir_inject inj = {in->node, in->port, in->value, in->flags, NULL};

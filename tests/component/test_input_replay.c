@@ -873,3 +873,38 @@ Test(input_replay, an_execution_on_the_virtual_runtime_replays) {
     weir_virtual_destroy(v);
     weir_graph_unref(g);
 }
+
+/* A start that fails (an instance's init fails) is the recorded outcome of
+ * an accepted input, not a replay gone wrong: apply reproduces the failure
+ * and returns 0, the digest saying failed. */
+static const weir_port_def one_port[] = {{"in", "anything", NULL}};
+static int init_fails(weir_ctx *ctx) {
+    (void)ctx;
+    return WEIR_EINVAL;
+}
+static int process_nothing(weir_ctx *ctx, unsigned port, json_t *value) {
+    (void)ctx;
+    (void)port;
+    (void)value;
+    return 0;
+}
+static const weir_component failinit_c = {.id = "test.failinit", .inputs = one_port, .n_inputs = 1,
+                                          .init = init_fails, .process = process_nothing};
+
+Test(input_replay, a_start_that_fails_replays_as_failed) {
+    weir_error err;
+    cr_assert_eq(weir_registry_add(R.ts.reg, &failinit_c, &err), 0, "%s", err.message);
+    weir_graph *g = ts_graph(&R.ts, GRAPH(NODE("in", "symbia.core.passthrough", "{}") ","
+                                          "{\"id\":\"f\",\"component\":\"test.failinit\"}",
+                                          E("in", "out", "f", "in")));
+    weir_exec_options o = {.id = "x10", .completion = WEIR_COMPLETION_NEVER, .timeout_ms = 1000};
+    weir_exec *e = create(g, &o);
+    cr_assert_eq(weir_exec_start(e, 0, &err), WEIR_ERUNTIME);
+    cr_assert_eq(weir_exec_state(e), WEIR_STATE_FAILED);
+    cr_assert_str_eq(last_op(), "start");
+    weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
+    assert_same(e, x, 10);
+    weir_exec_destroy(x);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}
