@@ -149,11 +149,12 @@ static void setup(void) {
     R.after = json_array();
 }
 
-static json_t *replayed_settled;
+static json_t *replayed_settled, *replayed_events;
 
 static void teardown(void) {
     json_decref(replayed_settled);
-    replayed_settled = NULL;
+    json_decref(replayed_events);
+    replayed_settled = replayed_events = NULL;
     json_decref(R.records);
     json_decref(R.digests);
     json_decref(R.after);
@@ -245,6 +246,10 @@ static void strip_latency(json_t *v) {
         const char *k;
         json_t *c;
         json_object_foreach(v, k, c) strip_latency(c);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) strip_latency(c);
     }
 }
 
@@ -287,13 +292,26 @@ static void replay_settled(void *ud, weir_exec *e, const weir_settled *s) {
                                         "status", s->status, "error", s->error));
 }
 
-/* replayed_settled: what the last replay_fresh's execution settled (told
- * to the replaying shell too: the same ids, outputs and traces). */
+/* replayed_settled, replayed_events: what the last replay_fresh's
+ * execution settled and the events it built (the replaying shell is told
+ * them too: the same ids, outputs, traces and events, SPEC §4.3). */
+
+static json_t *replayed_events;
+
+/* Events as the recording shell keeps them (test_shell's format). */
+static void replay_event(void *ud, weir_exec *e, uint64_t seq, const char *name, json_t *data) {
+    (void)ud;
+    (void)e;
+    json_array_append_new(replayed_events, json_pack("{s:I,s:s,s:O}", "seq", (json_int_t)seq, "event", name, "data",
+                                                     data));
+}
 
 static weir_exec *replay_fresh(weir_graph *g, const weir_exec_options *o, size_t n) {
     json_decref(replayed_settled);
     replayed_settled = json_array();
-    weir_shell none = {.ud = replayed_settled, .settled = replay_settled};
+    json_decref(replayed_events);
+    replayed_events = json_array();
+    weir_shell none = {.ud = replayed_settled, .settled = replay_settled, .event = replay_event};
     weir_exec *x;
     weir_error err;
     cr_assert_eq(weir_exec_create(g, o, &none, &x, &err), 0, "%s", err.message);
@@ -326,9 +344,23 @@ static void assert_same(weir_exec *e, weir_exec *x, int64_t now) {
     cr_assert_eq(weir_exec_wave_open(e), weir_exec_wave_open(x));
 }
 
-/* The injects the replay of every record settled are the original's. */
+/* The injects the replay of every record settled are the original's, and
+ * so are its events, byte for byte, latencies apart (SPEC §4.3). */
 static void assert_same_settled(void) {
     assert_same_json(json_incref(R.ts.settled), json_incref(replayed_settled), "settled injects");
+    json_t *a = json_deep_copy(R.ts.events), *b = json_deep_copy(replayed_events);
+    strip_latency(a);
+    strip_latency(b);
+    cr_assert_eq(json_array_size(a), json_array_size(b), "%zu events, %zu replayed", json_array_size(a),
+                 json_array_size(b));
+    for (size_t i = 0; i < json_array_size(a); i++)
+        if (!json_equal(json_array_get(a, i), json_array_get(b, i))) {
+            char *sa = json_dumps(json_array_get(a, i), JSON_COMPACT | JSON_SORT_KEYS);
+            char *sb = json_dumps(json_array_get(b, i), JSON_COMPACT | JSON_SORT_KEYS);
+            cr_assert_fail("event %zu: %s\nreplayed: %s", i, sa, sb);
+        }
+    json_decref(a);
+    json_decref(b);
 }
 
 /* Time travel: replaying the first k+1 records gives the states the
