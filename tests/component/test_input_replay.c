@@ -463,6 +463,18 @@ Test(input_replay, every_builtin_and_every_input_kind_replays_to_the_same_state)
     cr_assert_eq(R.nested, 0);
     cr_assert_eq(json_array_size(R.digests), json_array_size(R.records));
 
+    /* every node did some work, every merge emitted, errors went out */
+    json_t *m = weir_exec_metrics(e, 0);
+    const char *id;
+    json_t *nm;
+    json_object_foreach(json_object_get(m, "nodes"), id, nm) {
+        cr_assert_gt(json_integer_value(json_object_get(nm, "invocations")), 0, "%s: %s", id, ts_dump(nm));
+        if (strcmp(id, "mz") == 0 || strcmp(id, "ml") == 0 || strcmp(id, "http") == 0 || strcmp(id, "once") == 0)
+            cr_assert_gt(json_integer_value(json_object_get(nm, "emitted")), 1, "%s: %s", id, ts_dump(nm));
+    }
+    cr_assert_gt(json_integer_value(json_object_get(m, "errorCount")), 0);
+    json_decref(m);
+
     size_t n = json_array_size(R.records);
     weir_exec *x = replay_fresh(g, &o, n);
     assert_same(e, x, 2000);
