@@ -952,3 +952,112 @@ Test(input_replay, a_start_that_fails_replays_as_failed) {
     weir_exec_destroy(e);
     weir_graph_unref(g);
 }
+
+/* ------------------------------------------------------- random sequences */
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % n);
+}
+
+typedef struct nth_fx {
+    size_t want, seen;
+    bool timeout; /* the execution timeout may be picked */
+    weir_effect eff;
+    bool found;
+} nth_fx;
+
+static void pick_fx(void *ud, const weir_effect *eff) {
+    nth_fx *p = ud;
+    if (!eff->node_id && !p->timeout) return;
+    if (p->seen++ == p->want) {
+        p->eff = *eff;
+        p->found = true;
+    }
+}
+
+/* One random public call on e (any may be refused: refusals are not
+ * recorded, except an inject refused for a full queue). */
+static void random_call(weir_exec *e, int64_t now) {
+    weir_error err;
+    static const char *const targets[][2] = {{"in", NULL}, {"in", NULL}, {"in", NULL}, {"mz", "a"},
+                                             {"mz", "b"},  {"ml", "x"},  {"jt", NULL}, {"acc", NULL}};
+    static const char *const ids[] = {"a", "b", "c", "d", "e"};
+    uint32_t r = rnd(100);
+    if (r < 35) {
+        const char *const *t = targets[rnd(8)];
+        char v[96];
+        snprintf(v, sizeof v, "{\"id\":\"%s\",\"n\":%u,\"body\":{\"x\":%u}}", ids[rnd(5)], rnd(10), rnd(4));
+        inject_f(e, t[0], t[1], v, rnd(8), now, &err);
+    } else if (r < 60) {
+        size_t n = weir_exec_pending_effects(e) + 1;    /* the timeout too, now and then */
+        nth_fx p = {.want = rnd((uint32_t)n), .timeout = rnd(40) == 0};
+        weir_exec_pending(e, pick_fx, &p);
+        if (!p.found) return;
+        json_t *res = NULL;
+        const char *error = NULL;
+        if (p.eff.kind == WEIR_EFFECT_HTTP) {
+            uint32_t k = rnd(4);
+            if (k == 0) error = "connection refused";
+            else
+                res = json_pack("{s:i,s:{},s:s}", "status", k == 1 ? 500 : 200, "body",
+                                k == 3 ? "{\"x\":7}" : "plain");
+        }
+        weir_exec_resolve(e, p.eff.id, res, error, now, &err);
+        json_decref(res);
+    } else if (r < 66) {
+        weir_exec_pause(e, now, &err);
+    } else if (r < 72) {
+        weir_exec_resume(e, now, &err);
+    } else if (r < 78) {
+        weir_exec_stepping(e, !weir_exec_is_stepping(e), now);
+    } else if (r < 90) {
+        weir_step st;
+        weir_exec_step(e, now, &st, &err);
+    } else if (r < 94) {
+        weir_exec_hold(e, rnd(2), now, &err);
+    } else if (r < 97) {
+        weir_exec_switch_runtime(e, &R.ts.sh, now, now + 1000, "realtime", "virtual", &err);
+    } else if (r < 98 && rnd(3) == 0) {
+        weir_exec_stop(e, now, NULL, &err);
+    }
+}
+
+Test(input_replay, random_sequences_replay_record_by_record) {
+    weir_graph *g = ts_graph(&R.ts, ALL);
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        rng_state = seed * 0x9e3779b97f4a7c15u;
+        json_array_clear(R.records);
+        json_array_clear(R.digests);
+        json_array_clear(R.after);
+        json_array_clear(R.ts.settled);
+        json_array_clear(R.ts.events);
+        weir_exec_options o = {.id = "xr", .completion = seed % 3 ? WEIR_COMPLETION_NEVER : WEIR_COMPLETION_AUTO,
+                               .timeout_ms = 400, .max_queue = 3,
+                               .on_error = seed % 2 ? WEIR_ON_ERROR_CONTINUE : WEIR_ON_ERROR_FAIL,
+                               .overflow = (weir_overflow)(seed % 4 == 3 ? WEIR_OVERFLOW_DROP_OLDEST
+                                                           : seed % 4 == 2 ? WEIR_OVERFLOW_DROP_NEWEST
+                                                                           : WEIR_OVERFLOW_REFUSE)};
+        weir_exec *e = create(g, &o);
+        weir_error err;
+        ok(weir_exec_start(e, 0, &err), &err);
+        int64_t now = 0;
+        for (int i = 0; i < 120 && !weir_state_finished(weir_exec_state(e)); i++) random_call(e, now += rnd(30));
+        if (getenv("DEBUG_RANDOM"))
+            fprintf(stderr, "seed %llu: %zu records, %s, tick %llu\n", (unsigned long long)seed,
+                    json_array_size(R.records), weir_state_name(weir_exec_state(e)),
+                    (unsigned long long)weir_exec_tick(e));
+        cr_assert_eq(R.nested, 0);
+        cr_assert_eq(json_array_size(R.digests), json_array_size(R.records), "seed %llu", (unsigned long long)seed);
+        weir_exec *x = replay_fresh(g, &o, json_array_size(R.records));
+        assert_same(e, x, now + 1);
+        assert_same_settled();
+        weir_exec_destroy(x);
+        assert_every_prefix(g, &o);
+        weir_exec_destroy(e);
+    }
+    weir_graph_unref(g);
+}
