@@ -11,7 +11,8 @@
 #define FNV_OFFSET 0xcbf29ce484222325u
 #define FNV_PRIME 0x100000001b3u
 
-int weir__in_tell(weir_exec *e, weir_input_rec *r, weir_error *err) {
+int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err) {
+    if (e->in_internal || !e->sh.input) return 0;
     r->tick = e->tick;
     weir_error scratch; /* the hook always has an err to fill (callers may pass NULL) */
     int rc = e->sh.input(e->sh.ud, e, r, err ? err : &scratch);
@@ -25,7 +26,8 @@ int weir__in_tell(weir_exec *e, weir_input_rec *r, weir_error *err) {
     return 0;
 }
 
-void weir__in_told(weir_exec *e) {
+void weir__in_end(weir_exec *e) {
+    if (e->in_internal || !e->sh.input) return;
     if (e->in_depth == 0 || --e->in_depth) return;
     if (!e->dg_on) return;
     e->dg_on = false;
@@ -45,7 +47,8 @@ static int fold_dump(const char *buf, size_t n, void *ud) {
     return 0;
 }
 
-void weir__in_fold(weir_exec *e, uint32_t node, const char *port, json_t *value) {
+void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *value) {
+    if (!e->dg_on) return;
     const char *id = e->g->nodes[node].id;
     e->dg_outputs++;
     e->dg_hash = fnv(e->dg_hash, id, strlen(id) + 1);

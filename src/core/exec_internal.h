@@ -179,21 +179,11 @@ struct weir_exec {
 
 /* exec_input.c: telling the shell of inputs (weir_shell.input).  in_begin
  * returns the hook's refusal (nothing may change then); every in_begin that
- * returned 0 is paired with one in_end.  Without a hook each costs one
- * inlined test. */
-int weir__in_tell(weir_exec *e, weir_input_rec *r, weir_error *err);
-void weir__in_told(weir_exec *e);
-static inline int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err) {
-    return e->sh.input && !e->in_internal ? weir__in_tell(e, r, err) : 0;
-}
-static inline void weir__in_end(weir_exec *e) {
-    if (e->sh.input && !e->in_internal) weir__in_told(e);
-}
-/* A terminal output, folded into the digest while one is taken (dg_on). */
-void weir__in_fold(weir_exec *e, uint32_t node, const char *port, json_t *value);
-static inline void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *value) {
-    if (e->dg_on) weir__in_fold(e, node, port, value);
-}
+ * returned 0 is paired with one in_end. */
+int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err);
+void weir__in_end(weir_exec *e);
+/* A terminal output, folded into the digest while one is taken. */
+void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *value);
 
 /* exec_runtime.c: what timer f has left at now (saturated). */
 int64_t weir__fx_time_left(const weir_fx *f, int64_t now);
