@@ -585,11 +585,14 @@ typedef struct weir_shell {
      * itself while processing one (a switch failing in-flight requests)
      * are reproduced by applying that one.  Calls refused for their
      * arguments or the state (unknown node, stale effect id, resume while
-     * running) are not told.  Nonzero refuses the input: the call returns
+     * running) are not told.  An inject refused because the pause queue is
+     * full (WEIR_EFULL) is told: it counts (backpressureEvents) and uses up
+     * an inject id, so a replay must see it too.  Nonzero refuses the input: the call returns
      * that code, with nothing changed, and err says that the input could
      * not be recorded (a journal that is full or failing: "nothing
-     * accepted is lost" holds because nothing was accepted).  NULL: no
-     * record is made. */
+     * accepted is lost" holds because nothing was accepted); err is never
+     * NULL, whether the caller passed one or not.  NULL: no record is
+     * made. */
     int (*input)(void *ud, weir_exec *e, const struct weir_input_rec *in, weir_error *err);
     /* NEW: the input told to `input` was processed: what it produced, for
      * replay to compare (SPEC §7.3).  Called only when `input` is set. */
@@ -819,8 +822,9 @@ typedef struct weir_input_digest {
 WEIR_API const char *weir_input_kind_name(weir_input_kind k);
 /* NEW: {op, ...} — the record as canonical JSON, the body a journal stores:
  * {"op":"inject","node","port"?,"value","flags"?}, {"op":"resolve","effect",
- * "kind","result"?|"error"}, {"op":"stepping","on"}, {"op":"switch","from",
- * "to","oldNow"}, else {"op":name}.  now_ms and tick are not in it (a
+ * "kind","result"|"error"} (both when a failure carries a value),
+ * {"op":"stepping","on"}, {"op":"switch","from","to","oldNow"}, else
+ * {"op":name}.  now_ms and tick are not in it (a
  * journal keeps them beside the body).  NULL: out of memory. */
 WEIR_API json_t *weir_input_json(const weir_input_rec *in);
 /* Read a body made by weir_input_json back into *out (its strings and JSON
@@ -831,7 +835,10 @@ WEIR_API int weir_input_parse(json_t *body, int64_t now_ms, uint64_t tick, weir_
  * switch, rt is the runtime half to install (NULL: none, effects are not
  * performed).  A refusal (stale effect, a state that does not fit) is
  * returned as that call returns it: a journal that replays cleanly never
- * gets one.  *digest (may be NULL) gets what it produced. */
+ * gets one.  An input whose outcome is an error the call reports returns 0,
+ * since that outcome is what the recorded input did: an inject refused
+ * again for a full pause queue (WEIR_EFULL), a start whose init failed
+ * (WEIR_ERUNTIME; the execution is failed).  *digest (may be NULL) gets what it produced. */
 WEIR_API int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt, weir_input_digest *digest,
                              weir_error *err);
 /* NEW: every effect not settled yet, in the order they were requested

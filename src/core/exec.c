@@ -913,6 +913,7 @@ static int exec_inject(weir_exec *e, const weir_inject *inj, uint32_t v, uint32_
             e->sh.settled = saved;
         }
         ack->inject_id = 0;
+        e->refused_full = rc == WEIR_EFULL;
         if (rc == WEIR_EFULL && e->state == WEIR_STATE_PAUSED)
             return weir__error(err, WEIR_EFULL,
                                "execution %s is paused and its queue is full (%zu messages, MAX_BACKPRESSURE_QUEUE); "

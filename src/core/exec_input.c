@@ -16,7 +16,8 @@ static void digest_end(weir_exec *e);
 int weir__in_begin(weir_exec *e, weir_input_rec *r, weir_error *err) {
     if (e->in_internal || !e->sh.input) return 0;
     r->tick = e->tick;
-    int rc = e->sh.input(e->sh.ud, e, r, err);
+    weir_error scratch; /* the hook always has an err to fill (callers may pass NULL) */
+    int rc = e->sh.input(e->sh.ud, e, r, err ? err : &scratch);
     if (rc) return rc;
     if (e->in_depth++ == 0 && e->sh.input_done) {
         e->dg_on = true;
@@ -102,7 +103,9 @@ json_t *weir_input_json(const weir_input_rec *in) {
         bad |= json_object_set_new(j, "effect", json_integer((json_int_t)in->effect));
         bad |= json_object_set_new(j, "kind", json_string(weir_effect_kind_name(in->effect_kind)));
         if (in->error) bad |= json_object_set_new(j, "error", json_string(in->error));
-        else bad |= json_object_set(j, "result", in->result ? in->result : json_null());
+        /* a failure keeps a value it carries (weir_effect_result.value) */
+        if (!in->error || (in->result && !json_is_null(in->result)))
+            bad |= json_object_set(j, "result", in->result ? in->result : json_null());
         break;
     case WEIR_IN_STEPPING:
         bad |= json_object_set_new(j, "on", json_boolean(in->on));
@@ -198,10 +201,15 @@ int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt
     switch (in->kind) {
     case WEIR_IN_START:
         rc = weir_exec_start(e, in->now_ms, err);
+        /* an instance's init failed, as it did the first time: failed is its outcome */
+        if (rc == WEIR_ERUNTIME && e->state == WEIR_STATE_FAILED) rc = 0;
         break;
     case WEIR_IN_INJECT: {
         weir_inject inj = {in->node, in->port, in->value, in->flags, NULL};
+        e->refused_full = false;
         rc = weir_exec_inject(e, &inj, in->now_ms, NULL, err);
+        /* refused for a full queue, as the original was: that is its outcome */
+        if (rc == WEIR_EFULL && e->refused_full) rc = 0;
         break;
     }
     case WEIR_IN_RESOLVE:

@@ -116,6 +116,9 @@ struct weir_exec {
 
     weir_input *q; /* ring */
     size_t q_cap, q_head, q_len, q_injects;
+    /* The last inject was refused at the queue's bound: an input all the
+     * same (weir_exec_apply reproduces it and returns 0). */
+    bool refused_full;
 
     weir_fx *fx;
     size_t fx_cap;
