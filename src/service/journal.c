@@ -251,8 +251,24 @@ static int kind_of(const weir_input_rec *in) {
     }
 }
 
+/* An effect's result that cannot be journaled cannot be taken (it would
+ * be lost in a crash and the journal would not replay): nobody can retry
+ * it, so rather than leave the execution waiting for it forever, it fails
+ * here, visibly, and its journal is left unfinished — after a restart the
+ * execution comes back from what is durable and the effect is performed
+ * again. */
+static int lost_result(svc_exec *x, weir_exec *e, const weir_input_rec *in, const weir_error *je, weir_error *err) {
+    char msg[WEIR_ERROR_MAX];
+    snprintf(msg, sizeof msg,
+             "the result of effect %llu could not be journaled (%.1500s): the execution stops here; after a restart it "
+             "comes back from its journal and the effect is performed again",
+             (unsigned long long)in->effect, je->message);
+    x->j_broken = true;
+    weir_exec_abort(e, in->now_ms, msg);
+    return weir__error(err, WEIR_EUNAVAILABLE, "%s", msg);
+}
+
 static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error *err) {
-    (void)e;
     svc_exec *x = ud;
     weir_service *s = x->svc;
     if (!x->journaled || !s->journal) return 0;
@@ -273,6 +289,7 @@ static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error
                  : weir_journal_append(s->journal, x->id, kind_of(in), (int64_t)in->tick, in->now_ms, body, on_done,
                                        s, &seq, &je);
     json_decref(body);
+    if (rc && in->kind == WEIR_IN_RESOLVE) return lost_result(x, e, in, &je, err);
     if (rc == WEIR_ENOMEM) return weir__error(err, rc, "out of memory journaling an input of execution %s", x->id);
     if (rc)
         return weir__error(err, WEIR_EUNAVAILABLE,
@@ -431,7 +448,7 @@ void svc_journal_attach(svc_exec *x, weir_shell *sh) {
 
 void svc_journal_finished(svc_exec *x) {
     weir_service *s = x->svc;
-    if (!x->journaled || !s->journal) return;
+    if (!x->journaled || !s->journal || x->j_broken) return; /* broken: it comes back at the next start */
     if (weir_journal_finish(s->journal, x->id, svc_now(s), on_done, s, NULL) == 0) s->j_mark++;
 }
 

@@ -721,7 +721,8 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
         if (weir_runtimes_make(s->runtimes, NULL, NULL, &x->rt, err)) {
             /* nothing can perform its effects: off the destroyed runtime, then stopped */
             weir_shell none = {0};
-            weir_exec_switch_runtime(x->e, &none, old_now, old_now, from, "none", NULL);
+            if (weir_exec_switch_runtime(x->e, &none, old_now, old_now, from, "none", NULL))
+                weir_exec_adopt(x->e, &none, old_now); /* not journaled: at least off the destroyed runtime */
             weir_exec_stop(x->e, old_now, NULL, NULL);
             return rc;
         }
@@ -737,7 +738,16 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
     weir_exec_event(x->e, "runtime:changed",
                     json_pack("{s:s,s:s,s:s,s:I}", "executionId", x->id, "from", from, "to", x->rt.name, "time",
                               (json_int_t)new_now));
-    weir_exec_switch_runtime(x->e, &half, old_now, new_now, from, x->rt.name, NULL);
+    weir_error e3;
+    if (weir_exec_switch_runtime(x->e, &half, old_now, new_now, from, x->rt.name, &e3)) {
+        /* The journal refused the switch (full or failing): the old runtime
+         * is gone, so the new one takes the pending effects all the same —
+         * unrecorded: after a restart the execution comes back on the
+         * runtime its journal names.  The caller is told. */
+        weir_exec_adopt(x->e, &half, new_now);
+        return weir__error(err, e3.code, "%s; execution %s runs on the %s runtime until weir restarts", e3.message,
+                           x->id, x->rt.name);
+    }
     json_t *f = json_pack("{s:s,s:s,s:s}", "executionId", x->id, "from", from, "to", x->rt.name);
     weir_service_log(s, WEIR_LOG_INFO, f, "execution switched runtime");
     json_decref(f);

@@ -74,6 +74,7 @@ typedef struct svc_exec {
     unsigned since_snap;   /* inputs journaled since its last snapshot */
     int64_t clock_journaled; /* virtual: the clock as last journaled */
     bool no_snap;          /* a component cannot save its state: never snapshotted */
+    bool j_broken;         /* an effect result could not be journaled: failed here, not finished in the journal */
 } svc_exec;
 
 #define LATENCY_BUCKETS 12
