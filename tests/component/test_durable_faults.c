@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "serve.h"
@@ -153,5 +154,81 @@ Test(durable_faults, an_inject_that_cannot_be_made_durable_is_answered_503_never
     cr_assert(holds(b, 1), "what was answered 200 survives: %s", json_dumps(b, JSON_COMPACT));
     cr_assert(!holds(b, 3), "what was refused never happened: %s", json_dumps(b, JSON_COMPACT));
     json_decref(b);
+    stop(svc);
+}
+
+/* in → dly (delay 100 ms) → acc: an effect result that cannot be journaled
+ * (the journal failed meanwhile) fails the execution here, visibly, and
+ * leaves its journal unfinished: after a restart it comes back and the
+ * timer fires again. */
+static const char *DELAYED =
+    "{\"symbia\":\"1.0\",\"name\":\"later\",\"nodes\":["
+    "{\"id\":\"in\",\"component\":\"symbia.core.passthrough\"},"
+    "{\"id\":\"dly\",\"component\":\"symbia.core.delay\",\"config\":{\"delayMs\":100}},"
+    "{\"id\":\"acc\",\"component\":\"symbia.core.accumulator\",\"config\":{\"batchSize\":1000}}],"
+    "\"edges\":[{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"dly\",\"port\":\"in\"}},"
+    "{\"source\":{\"node\":\"dly\",\"port\":\"out\"},\"target\":{\"node\":\"acc\",\"port\":\"in\"}}]}";
+
+static void *run_delayed(void *ud) {
+    client *k = ud;
+    http_resp r = http_req(&k->srv, "POST", "/api/graphs", DELAYED, NULL);
+    char path[160];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(r.json, "id")) ?: "?");
+    http_free(&r);
+    r = http_req(&k->srv, "POST", path, "{\"completion\":\"never\"}", NULL);
+    snprintf(k->exec, sizeof k->exec, "%s", json_string_value(json_object_get(r.json, "executionId")) ?: "?");
+    http_free(&r);
+    char body[] = "{\"nodeId\":\"in\",\"value\":5,\"wait\":false}";
+    snprintf(path, sizeof path, "/api/executions/%s/inject", k->exec);
+    r = http_req(&k->srv, "POST", path, body, NULL); /* durable: its timer is pending */
+    keep(k, 0, &r);
+    atomic_store(&testvfs_fail_sync, 1);
+    r = http_req(&k->srv, "POST", path, "{\"nodeId\":\"in\",\"value\":6,\"wait\":false}", NULL); /* fails the journal */
+    keep(k, 1, &r);
+    snprintf(path, sizeof path, "/api/executions/%s", k->exec);
+    for (int i = 0; i < 200; i++) { /* the first timer fires (~100 ms): its result cannot be journaled */
+        r = http_req(&k->srv, "GET", path, NULL, NULL);
+        const char *st = json_string_value(json_object_get(r.json, "state"));
+        bool failed = st && strcmp(st, "failed") == 0;
+        keep(k, 2, &r);
+        if (failed) break;
+        usleep(10000);
+    }
+    atomic_store(&k->done, 1);
+    return NULL;
+}
+
+Test(durable_faults, an_effect_result_that_cannot_be_journaled_fails_here_and_comes_back_after_a_restart) {
+    testvfs_reset();
+    weir_service *svc = start(TESTVFS_NAME);
+    client k = {.srv = {.port = weir_service_port(svc)}};
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = &k;
+    uv_timer_start(&t, watch, 5, 5);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_delayed, &k), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    pthread_join(th, NULL);
+    uv_timer_stop(&t);
+    uv_close((uv_handle_t *)&t, NULL);
+    cr_assert_eq(k.status[0], 202, "%s", k.body[0]);
+    cr_assert_eq(k.status[1], 503, "%s", k.body[1]);
+    cr_assert(strstr(k.body[2], "\"failed\"") && strstr(k.body[2], "could not be journaled"),
+              "the execution says why it stopped: %s", k.body[2]);
+    stop(svc);
+
+    testvfs_reset();
+    svc = start(NULL);
+    svc_exec *x = svc_exec_find(svc, k.exec);
+    cr_assert(x, "it came back");
+    cr_assert_eq(weir_exec_state(x->e), WEIR_STATE_RUNNING, "from its journal: running, its timer pending");
+    uv_timer_init(&loop, &t);
+    t.data = x;
+    for (int i = 0; i < 100 && weir_exec_pending_effects(x->e); i++) uv_run(&loop, UV_RUN_ONCE);
+    json_t *b = buffer_of(svc, k.exec);
+    cr_assert(holds(b, 5), "the timer fired again after the restart: %s", json_dumps(b, JSON_COMPACT));
+    json_decref(b);
+    uv_close((uv_handle_t *)&t, NULL);
     stop(svc);
 }
