@@ -223,6 +223,61 @@ int weir_jfile_append(weir_jfile_writer *w, int kind, int64_t tick, int64_t time
                     err);
 }
 
+/* ------------------------------------------------------------ recording */
+
+int weir_jfile_kind_of(const weir_input_rec *in) {
+    switch (in->kind) {
+    case WEIR_IN_START: return WEIR_JOURNAL_START;
+    case WEIR_IN_INJECT: return WEIR_JOURNAL_INJECT;
+    case WEIR_IN_RESOLVE:
+        return in->effect_kind == WEIR_EFFECT_TIMER && !in->error ? WEIR_JOURNAL_TIMER : WEIR_JOURNAL_EFFECT_RESULT;
+    default: return WEIR_JOURNAL_CONTROL;
+    }
+}
+
+void weir_jfile_recorder_init(weir_jfile_recorder *r, weir_jfile_writer *w, json_t *start_body) {
+    memset(r, 0, sizeof *r);
+    r->w = w;
+    r->start = start_body;
+}
+
+static int flush_pending(weir_jfile_recorder *r, const weir_input_digest *d) {
+    if (!r->body) return 0;
+    json_t *body = r->body;
+    r->body = NULL;
+    int rc = r->failed ? r->failed : weir_jfile_append(r->w, r->kind, r->tick, r->time_ms, body, d, &r->err);
+    json_decref(body);
+    if (rc) r->failed = rc;
+    return rc;
+}
+
+int weir_jfile_recorder_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error *err) {
+    (void)e;
+    weir_jfile_recorder *r = ud;
+    int rc = flush_pending(r, NULL);
+    if (!rc && r->failed) rc = r->failed;
+    if (rc) return weir__error(err, rc, "the input cannot be recorded: %s", r->err.message);
+    json_t *body = in->kind == WEIR_IN_START && r->start ? json_incref(r->start) : weir_input_json(in);
+    if (!body) return weir__error(err, WEIR_ENOMEM, "out of memory (recording an input)");
+    r->body = body;
+    r->kind = weir_jfile_kind_of(in);
+    r->tick = (int64_t)in->tick;
+    r->time_ms = in->now_ms;
+    return 0;
+}
+
+void weir_jfile_recorder_done(void *ud, weir_exec *e, const weir_input_digest *d) {
+    (void)e;
+    flush_pending(ud, d);
+}
+
+int weir_jfile_recorder_finish(weir_jfile_recorder *r, weir_error *err) {
+    int rc = flush_pending(r, NULL);
+    if (!rc) rc = r->failed;
+    if (rc && err) *err = r->err;
+    return rc;
+}
+
 /* ------------------------------------------------------------ stores */
 
 /* The digests of one execution, seq ascending, walked alongside its

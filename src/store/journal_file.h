@@ -91,6 +91,30 @@ const char *weir_jfile_text(const weir_jfile_writer *w, size_t *len);
 /* Lines written; the seq and chain of the last one. */
 int64_t weir_jfile_last_seq(const weir_jfile_writer *w);
 
+/* ------------------------------------------------------------ recording
+ * A journal of a live execution, made by its shell (weir sim --out, tests,
+ * benchmarks): set shell.input and shell.input_done to the two functions
+ * below with shell.ud the recorder (or call them from the shell's own).
+ * Every input the execution accepts becomes a record, written when its
+ * digest arrives; the START record's body is the one given at init. */
+typedef struct weir_jfile_recorder {
+    weir_jfile_writer *w; /* BORROWED */
+    json_t *start;        /* BORROWED: {"op":"start", "graph", ...} */
+    json_t *body;         /* the input told and not yet done */
+    int kind;
+    int64_t tick, time_ms;
+    int failed; /* a write failed: err says why, later inputs are refused */
+    weir_error err;
+} weir_jfile_recorder;
+void weir_jfile_recorder_init(weir_jfile_recorder *r, weir_jfile_writer *w, json_t *start_body);
+int weir_jfile_recorder_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error *err);
+void weir_jfile_recorder_done(void *ud, weir_exec *e, const weir_input_digest *d);
+/* Write an input told but never done (no digest); 0, or why it failed. */
+int weir_jfile_recorder_finish(weir_jfile_recorder *r, weir_error *err);
+/* The journal kind of an input: start, inject, effect-result or timer (a
+ * timer that fired), else control. */
+int weir_jfile_kind_of(const weir_input_rec *in);
+
 /* ------------------------------------------------------------ reading */
 
 /* One verified record.  Everything BORROWED for the call: r.text is the

@@ -182,20 +182,21 @@ static int skip_value(scan *s) {
     return 0;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+/* A hex digit's value + 1 (0: not one). */
+static const unsigned char HEXV[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 static int unhex(const char *a, size_t n, unsigned char *out) {
+    unsigned bad = 0;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(a[2 * i]), lo = hexval(a[2 * i + 1]);
-        if (hi < 0 || lo < 0) return -1;
-        out[i] = (unsigned char)(hi << 4 | lo);
+        unsigned hi = HEXV[(unsigned char)a[2 * i]], lo = HEXV[(unsigned char)a[2 * i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        out[i] = (unsigned char)((hi - 1) << 4 | ((lo - 1) & 15));
     }
-    return 0;
+    return bad ? -1 : 0;
 }
 
 enum { F_SEQ, F_KIND, F_TICK, F_TIME, F_BODY, F_CHAIN, F_DIGEST, N_F };
