@@ -57,7 +57,9 @@ static const char HELP[] =
     "              a digest of the expected ones); also an input this build refuses\n"
     "              (a stale effect id, a state that does not fit), exit 1\n"
     "  broken      the file or the directory cannot be replayed: the line (or\n"
-    "              record) and the reason, nothing after it is applied, exit 2\n"
+    "              record) and the reason, nothing after it is applied, exit 2;\n"
+    "              the whole journal is read even after a divergence, so a broken\n"
+    "              file is always reported as broken\n"
     "\n"
     "Options:\n"
     "      --data DIR   read EXECUTION_ID's journal from the data directory DIR\n"
@@ -91,6 +93,7 @@ typedef struct replay {
     json_t *outputs; /* the output events of the record being applied */
     /* progress */
     int64_t inputs, compared;
+    bool diverged; /* the rest is read (a broken file is said so first), not applied */
     /* the verdict when not a match */
     int64_t seq;
     uint64_t line;
@@ -144,6 +147,7 @@ static int diverged(replay *rp, const weir_jfile_rec *rec, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(rp->why, sizeof rp->why, fmt, ap);
     va_end(ap);
+    rp->diverged = true;
     return STOP_DIVERGED;
 }
 
@@ -221,8 +225,7 @@ static int set_up(replay *rp, const weir_jfile_rec *rec) {
 
 /* ------------------------------------------------------------ records */
 
-static int on_record(void *ud, const weir_jfile_rec *rec) {
-    replay *rp = ud;
+static int apply_record(replay *rp, const weir_jfile_rec *rec) {
     weir_error err;
     int rc;
     if (rec->r.seq == 1 && (rc = set_up(rp, rec))) return rc;
@@ -253,6 +256,15 @@ static int on_record(void *ud, const weir_jfile_rec *rec) {
         return diverged(rp, rec, "it produced something else");
     }
     return 0;
+}
+
+/* After a divergence the rest of the journal is still read and verified,
+ * not applied: a file that turns out broken is reported broken. */
+static int on_record(void *ud, const weir_jfile_rec *rec) {
+    replay *rp = ud;
+    if (rp->diverged) return 0;
+    int rc = apply_record(rp, rec);
+    return rc == STOP_DIVERGED ? 0 : rc;
 }
 
 /* ------------------------------------------------------------ reports */
@@ -388,7 +400,7 @@ static int from_data(replay *rp, const char *dir, const char *exec_id, char *why
         rc = weir_jfile_read_journal(j, exec_id, on_record, rp, &fault, &err);
         if (rc == WEIR_ENOTFOUND) snprintf(err.message, sizeof err.message, "no execution %s in %s", exec_id, dir);
     }
-    if (rc && rc != STOP_DIVERGED && rc != STOP_BROKEN) snprintf(why, cap, "%s", err.message);
+    if (rc && rc != STOP_BROKEN) snprintf(why, cap, "%s", err.message);
     weir_journal_close(j);
     weir_store_close(st);
     return rc;
@@ -402,7 +414,7 @@ static int from_file(replay *rp, const char *path, uint64_t *line, char *why, si
     }
     weir_error err;
     int rc = weir_jfile_read_stream(f, on_record, rp, line, &err);
-    if (rc && rc != STOP_DIVERGED && rc != STOP_BROKEN) snprintf(why, cap, "%s", err.message);
+    if (rc && rc != STOP_BROKEN) snprintf(why, cap, "%s", err.message);
     if (f != stdin) fclose(f);
     return rc;
 }
@@ -441,7 +453,7 @@ int weir_cmd_replay(int argc, char **argv) {
         rc = from_file(&rp, source, &line, why, sizeof why);
     }
     int exit_code;
-    if (rc == STOP_DIVERGED) {
+    if (!rc && rp.diverged) {
         report_divergence(&rp, as_json);
         exit_code = EXIT_FAILED;
     } else if (rc == STOP_BROKEN) {
@@ -449,6 +461,9 @@ int weir_cmd_replay(int argc, char **argv) {
         exit_code = EXIT_USAGE;
     } else if (rc) {
         report_broken(source, rc == WEIR_EINVAL ? line : 0, why, as_json);
+        if (rp.diverged)
+            fprintf(stderr, "weir replay: (record %lld had diverged before that; a broken journal is not judged)\n",
+                    (long long)rp.seq);
         exit_code = EXIT_USAGE;
     } else {
         unsigned long long waves = (unsigned long long)weir_exec_tick(rp.e);

@@ -287,6 +287,21 @@ Test(replay, an_edited_file_is_broken_not_a_divergence) {
     free(rc.text);
 }
 
+/* A divergence early and a torn end: the file is broken, whatever it did
+ * before the break. */
+Test(replay, a_broken_file_is_broken_even_after_a_divergence) {
+    recording rc = record();
+    char *bad = rewritten(rc.text, true, other_value);
+    bad[strlen(bad) - 1] = '\0';
+    proc_result r = replay(bad, "");
+    cr_assert_eq(r.status, 2, "%s\n%s", r.out, r.err);
+    ASSERT_HAS(r, err, "broken journal: torn: the last line (line 13) has no newline");
+    ASSERT_HAS(r, err, "record 4 had diverged before that");
+    proc_free(&r);
+    free(bad);
+    free(rc.text);
+}
+
 Test(replay, usage_and_missing_sources_are_exit_2) {
     proc_result r = proc_run(WEIR_BINARY " replay");
     cr_assert_eq(r.status, 2);
