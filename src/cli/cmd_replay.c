@@ -79,7 +79,7 @@ static const char HELP[] =
 static void help(FILE *f) { fputs(HELP, f); }
 
 /* How a callback stops the read (positive: never a WEIR_E code). */
-enum { STOP_DIVERGED = 1001, STOP_BROKEN = 1002 };
+enum { STOP_DIVERGED = 1001, STOP_BROKEN = 1002, STOP_DONE = 1003 };
 
 typedef struct replay {
     /* the execution, made from the START record */
@@ -91,6 +91,9 @@ typedef struct replay {
     const char *exec_id; /* --data's, else the START body's, else "replay" */
     char *owned_id;
     json_t *outputs; /* the output events of the record being applied */
+    /* Output events cost (an object per output): they are built only for
+     * record listen_at (-1: every record), and the read stops after it. */
+    int64_t listen_at;
     /* progress */
     int64_t inputs, compared;
     bool diverged; /* the rest is read (a broken file is said so first), not applied */
@@ -219,7 +222,7 @@ static int set_up(replay *rp, const weir_jfile_rec *rec) {
     sh.event = on_event;
     if (weir_exec_create(rp->g, &o, &sh, &rp->e, &err))
         return diverged(rp, rec, "the execution cannot be created: %s", err.message);
-    weir_exec_listen_mask(rp->e, WEIR_EV_OUTPUT);
+    weir_exec_listen_mask(rp->e, rp->listen_at < 0 ? WEIR_EV_OUTPUT : 0);
     return 0;
 }
 
@@ -243,6 +246,7 @@ static int apply_record(replay *rp, const weir_jfile_rec *rec) {
     if ((uint64_t)rec->r.tick != before)
         return diverged(rp, rec, "the journal has this input at tick %lld; the replay reached tick %llu before it",
                         (long long)rec->r.tick, (unsigned long long)before);
+    if (rp->listen_at == rec->r.seq) weir_exec_listen_mask(rp->e, WEIR_EV_OUTPUT);
     json_array_clear(rp->outputs);
     rc = weir_exec_apply(rp->e, &in, &NO_RUNTIME, &rp->actual, &err);
     rp->inputs++;
@@ -262,6 +266,7 @@ static int apply_record(replay *rp, const weir_jfile_rec *rec) {
  * not applied: a file that turns out broken is reported broken. */
 static int on_record(void *ud, const weir_jfile_rec *rec) {
     replay *rp = ud;
+    if (rp->listen_at > 0 && rec->r.seq > rp->listen_at) return STOP_DONE;
     if (rp->diverged) return 0;
     int rc = apply_record(rp, rec);
     return rc == STOP_DIVERGED ? 0 : rc;
@@ -400,7 +405,7 @@ static int from_data(replay *rp, const char *dir, const char *exec_id, char *why
         rc = weir_jfile_read_journal(j, exec_id, on_record, rp, &fault, &err);
         if (rc == WEIR_ENOTFOUND) snprintf(err.message, sizeof err.message, "no execution %s in %s", exec_id, dir);
     }
-    if (rc && rc != STOP_BROKEN) snprintf(why, cap, "%s", err.message);
+    if (rc && rc != STOP_BROKEN && rc != STOP_DONE) snprintf(why, cap, "%s", err.message);
     weir_journal_close(j);
     weir_store_close(st);
     return rc;
@@ -414,9 +419,31 @@ static int from_file(replay *rp, const char *path, uint64_t *line, char *why, si
     }
     weir_error err;
     int rc = weir_jfile_read_stream(f, on_record, rp, line, &err);
-    if (rc && rc != STOP_BROKEN) snprintf(why, cap, "%s", err.message);
+    if (rc && rc != STOP_BROKEN && rc != STOP_DONE) snprintf(why, cap, "%s", err.message);
     if (f != stdin) fclose(f);
     return rc;
+}
+
+static void replay_free(replay *rp) {
+    weir_exec_destroy(rp->e);
+    weir_graph_unref(rp->g);
+    weir_registry_destroy(rp->reg);
+    for (size_t i = 0; i < rp->n_ucs; i++) weir_user_component_unref(rp->ucs[i]);
+    free(rp->ucs);
+    free(rp->owned_id);
+    json_decref(rp->record);
+    json_decref(rp->outputs);
+}
+
+/* One pass over the journal: 0, a STOP_ code, or an error with why. */
+static int run(replay *rp, const char *data, const char *source, uint64_t *line, char *why, size_t cap) {
+    if (!(rp->outputs = json_array())) {
+        snprintf(why, cap, "out of memory");
+        return WEIR_ENOMEM;
+    }
+    if (!data) return from_file(rp, source, line, why, cap);
+    rp->exec_id = source;
+    return from_data(rp, data, source, why, cap);
 }
 
 int weir_cmd_replay(int argc, char **argv) {
@@ -437,20 +464,24 @@ int weir_cmd_replay(int argc, char **argv) {
     }
     if (data && optind != argc - 1) return cli_usage_error("replay", "--data DIR takes one EXECUTION_ID");
     if (!data && optind != argc - 1) return cli_usage_error("replay", "expected one journal file (FILE.ndjson)");
-    replay rp = {.outputs = json_array()};
-    if (!rp.outputs) {
-        fprintf(stderr, "weir: out of memory\n");
-        return EXIT_FAILED;
-    }
+    const char *source = argv[optind];
     char why[WEIR_ERROR_MAX] = "";
     uint64_t line = 0;
-    const char *source = argv[optind];
-    int rc;
-    if (data) {
-        rp.exec_id = argv[optind];
-        rc = from_data(&rp, data, argv[optind], why, sizeof why);
-    } else {
-        rc = from_file(&rp, source, &line, why, sizeof why);
+    /* stdin cannot be read twice: its outputs are collected as it goes */
+    replay rp = {.listen_at = !data && strcmp(source, "-") == 0 ? -1 : 0};
+    int rc = run(&rp, data, source, &line, why, sizeof why);
+    if (!rc && rp.diverged && rp.has_expected && rp.listen_at == 0) {
+        /* The outputs of the diverging record: the journal again up to it,
+         * this time with its output events (the replay is deterministic). */
+        replay again = {.listen_at = rp.seq};
+        char why2[WEIR_ERROR_MAX];
+        uint64_t line2;
+        int rc2 = run(&again, data, source, &line2, why2, sizeof why2);
+        if ((rc2 == 0 || rc2 == STOP_DONE) && again.diverged && again.seq == rp.seq) {
+            json_decref(rp.outputs);
+            rp.outputs = json_incref(again.outputs);
+        }
+        replay_free(&again);
     }
     int exit_code;
     if (!rc && rp.diverged) {
@@ -478,13 +509,6 @@ int weir_cmd_replay(int argc, char **argv) {
         }
         exit_code = EXIT_OK;
     }
-    weir_exec_destroy(rp.e);
-    weir_graph_unref(rp.g);
-    weir_registry_destroy(rp.reg);
-    for (size_t i = 0; i < rp.n_ucs; i++) weir_user_component_unref(rp.ucs[i]);
-    free(rp.ucs);
-    free(rp.owned_id);
-    json_decref(rp.record);
-    json_decref(rp.outputs);
+    replay_free(&rp);
     return exit_code;
 }

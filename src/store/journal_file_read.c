@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "store/journal_canon.h"
 #include "store/journal_file.h"
 #include "store/journal_int.h"
 
@@ -336,6 +337,34 @@ static int read_fields(weir_jfile_reader *rd, scan *s, fields *f, weir_error *er
     return 0;
 }
 
+/* The body parsed by jansson and checked against its canonical dump. */
+static int slow_body(weir_jfile_reader *rd, const fields *f, json_t **out, weir_error *err) {
+    json_error_t jerr;
+    json_t *body = json_loadb(f->body, f->body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!body && oom(&jerr))
+        return weir__error(err, WEIR_ENOMEM, "out of memory (line %llu)", (unsigned long long)rd->line);
+    if (!body) return line_error(rd, err, "not JSON: %s (in the body of record %lld)", jerr.text, (long long)f->seq);
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
+    size_t n = json_dumpb(body, rd->scratch, rd->scratch_cap, flags);
+    if (n > rd->scratch_cap) {
+        if (weir__grow((void **)&rd->scratch, &rd->scratch_cap, n, 1)) {
+            json_decref(body);
+            return weir__error(err, WEIR_ENOMEM, "out of memory (line %llu)", (unsigned long long)rd->line);
+        }
+        n = json_dumpb(body, rd->scratch, rd->scratch_cap, flags);
+    }
+    if (n != f->body_len || memcmp(rd->scratch, f->body, n) != 0) {
+        json_decref(body);
+        if (!n) return weir__error(err, WEIR_ENOMEM, "out of memory (line %llu)", (unsigned long long)rd->line);
+        return line_error(rd, err,
+                          "the body of record %lld is not in canonical form (compact, keys sorted, as weir writes "
+                          "it): the file was reformatted or edited, so its chain cannot verify",
+                          (long long)f->seq);
+    }
+    *out = body;
+    return 0;
+}
+
 /* Verify one line (its newline cut off) and, unless dry, hand it on. */
 static int do_line(weir_jfile_reader *rd, const char *text, size_t len, int dry, weir_error *err) {
     scan s = {text, text, text + len, NULL};
@@ -362,29 +391,11 @@ static int do_line(weir_jfile_reader *rd, const char *text, size_t len, int dry,
                           weir_jfile_kind_name(f.kind));
     if (f.seq > 1 && f.kind == WEIR_JOURNAL_START)
         return line_error(rd, err, "record %lld is a second \"start\" record", (long long)f.seq);
-    json_error_t jerr;
-    json_t *body = json_loadb(f.body, f.body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!body && oom(&jerr))
-        return weir__error(err, WEIR_ENOMEM, "out of memory (line %llu)", (unsigned long long)rd->line);
-    if (!body) return line_error(rd, err, "not JSON: %s (in the body of record %lld)", jerr.text, (long long)f.seq);
-    /* The chain covers the stored text: the body must be it byte for byte. */
-    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
-    size_t n = json_dumpb(body, rd->scratch, rd->scratch_cap, flags);
-    if (n > rd->scratch_cap) {
-        if (weir__grow((void **)&rd->scratch, &rd->scratch_cap, n, 1)) {
-            json_decref(body);
-            return weir__error(err, WEIR_ENOMEM, "out of memory (line %llu)", (unsigned long long)rd->line);
-        }
-        n = json_dumpb(body, rd->scratch, rd->scratch_cap, flags);
-    }
-    if (n != f.body_len || memcmp(rd->scratch, f.body, n) != 0) {
-        json_decref(body);
-        if (!n) return weir__error(err, WEIR_ENOMEM, "out of memory (line %llu)", (unsigned long long)rd->line);
-        return line_error(rd, err,
-                          "the body of record %lld is not in canonical form (compact, keys sorted, as weir writes "
-                          "it): the file was reformatted or edited, so its chain cannot verify",
-                          (long long)f.seq);
-    }
+    /* The chain covers the stored text: the body must be its canonical
+     * form byte for byte.  The fast path parses and checks in one go; what
+     * it does not take is parsed, dumped and compared. */
+    json_t *body = weir__jcanon_parse(f.body, f.body_len);
+    if (!body && (rc = slow_body(rd, &f, &body, err))) return rc;
     unsigned char h[WEIR_JOURNAL_CHAIN];
     weir__journal_chain(rd->md, rd->chain, f.kind, f.seq, f.tick, f.time_ms, f.body, f.body_len, h);
     if (memcmp(h, f.chain, WEIR_JOURNAL_CHAIN) != 0) {

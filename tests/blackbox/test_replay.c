@@ -237,6 +237,24 @@ Test(replay, another_value_under_a_sound_chain_diverges_with_the_outputs_the_rep
     free(rc.text);
 }
 
+/* From stdin (read once: its outputs are collected as it goes) the same. */
+Test(replay, a_divergence_read_from_stdin_shows_the_outputs_too) {
+    recording rc = record();
+    char *bad = rewritten(rc.text, true, other_value);
+    char *path = proc_tempfile(".ndjson", bad);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s replay - < %s", WEIR_BINARY, path);
+    proc_result r = proc_run(cmd);
+    cr_assert_eq(r.status, 1, "%s\n%s", r.out, r.err);
+    ASSERT_HAS(r, out, "divergence at record 4 (line 4)");
+    ASSERT_HAS(r, out, "  sum:out 33\n");
+    proc_free(&r);
+    unlink(path);
+    free(path);
+    free(bad);
+    free(rc.text);
+}
+
 /* The timer record names an effect that never existed. */
 static void stale_effect(weir_journal_record *r, unsigned char *d) {
     (void)d;

@@ -4,11 +4,13 @@
  * crashes, leaks or delivers a record that does not verify.  A file that
  * reads cleanly is written again from what was delivered and must read
  * back the same (the writer and reader agree on every file the reader
- * takes). */
+ * takes).  The same bytes as one JSON text: whatever the fast canonical
+ * parser takes is exactly jansson's canonical dump of jansson's parse. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/journal_canon.h"
 #include "store/journal_file.h"
 
 typedef struct seen {
@@ -29,8 +31,23 @@ static int on_rec(void *ud, const weir_jfile_rec *rec) {
     return 0;
 }
 
+static void canon_agrees(const char *text, size_t len) {
+    json_t *fast = weir__jcanon_parse(text, len);
+    if (!fast) return;
+    json_t *slow = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!slow || !json_equal(fast, slow)) abort();
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
+    size_t n = json_dumpb(slow, NULL, 0, flags);
+    char *dump = malloc(n + 1);
+    if (!dump || json_dumpb(slow, dump, n, flags) != n || n != len || memcmp(dump, text, n) != 0) abort();
+    free(dump);
+    json_decref(slow);
+    json_decref(fast);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
+    canon_agrees((const char *)data + 1, size - 1);
     size_t chunk = (size_t)data[0] % 17 + 1;
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
