@@ -88,22 +88,20 @@ static int eat(scan *s, char c, const char *why) {
  * not one (why says so). */
 static int plain_string(scan *s, const char **a, size_t *n) {
     if (eat(s, '"', "a string was expected")) return -1;
-    const char *b = s->p;
-    while (s->p < s->end && *s->p != '"') {
-        unsigned char c = (unsigned char)*s->p;
-        if (c == '\\' || c < 0x20) {
-            if (!s->why) s->why = c == '\\' ? "an escape where none is expected" : "a control character in a string";
-            return -1;
-        }
-        s->p++;
-    }
-    if (s->p == s->end) {
+    const char *b = s->p, *q = memchr(b, '"', (size_t)(s->end - b));
+    if (!q) {
         if (!s->why) s->why = "a string is not closed";
         return -1;
     }
+    for (const char *c = b; c < q; c++)
+        if (*c == '\\' || (unsigned char)*c < 0x20) {
+            if (!s->why) s->why = *c == '\\' ? "an escape where none is expected" : "a control character in a string";
+            s->p = c;
+            return -1;
+        }
     *a = b;
-    *n = (size_t)(s->p - b);
-    s->p++;
+    *n = (size_t)(q - b);
+    s->p = q + 1;
     return 0;
 }
 
@@ -203,6 +201,19 @@ static int unhex(const char *a, size_t n, unsigned char *out) {
 enum { F_SEQ, F_KIND, F_TICK, F_TIME, F_BODY, F_CHAIN, F_DIGEST, N_F };
 static const char *const FIELD[N_F] = {"seq", "kind", "tick", "time", "body", "chain", "digest"};
 
+/* The field named k (kn bytes), N_F for one this build does not know. */
+static int field_of(const char *k, size_t kn) {
+    int i;
+    switch (kn) {
+    case 3: i = F_SEQ; break;
+    case 4: i = k[0] == 'k' ? F_KIND : k[0] == 'b' ? F_BODY : k[1] == 'i' && k[2] == 'c' ? F_TICK : F_TIME; break;
+    case 5: i = F_CHAIN; break;
+    case 6: i = F_DIGEST; break;
+    default: return N_F;
+    }
+    return memcmp(FIELD[i], k, kn) == 0 ? i : N_F;
+}
+
 /* What a line holds once its fields are read. */
 typedef struct fields {
     unsigned seen;
@@ -268,9 +279,7 @@ static int read_fields(weir_jfile_reader *rd, scan *s, fields *f, weir_error *er
         size_t kn;
         if (plain_string(s, &k, &kn) || eat(s, ':', "':' was expected after a field name"))
             return syntax_error(rd, s, err);
-        int which = N_F;
-        for (int i = 0; i < N_F; i++)
-            if (strlen(FIELD[i]) == kn && memcmp(FIELD[i], k, kn) == 0) which = i;
+        int which = field_of(k, kn);
         if (which < N_F && (f->seen & 1u << which))
             return line_error(rd, err, "the field \"%s\" appears twice", FIELD[which]);
         if (which < N_F) f->seen |= 1u << which;
