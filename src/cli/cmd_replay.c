@@ -18,7 +18,8 @@
  * The START body's "options" are the execute options (completion,
  * onError, overflow, timeoutMs) and, when the service wrote them, the
  * settings of the server it ran on: defaultTimeoutMs, maxQueue,
- * maxWaveHops, maxTraceHops (absent: SPEC's defaults). */
+ * maxWaveHops, maxTraceHops, exprMaxSteps, exprMaxBytes (absent: SPEC's
+ * defaults). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -193,11 +194,6 @@ static int set_up(replay *rp, const weir_jfile_rec *rec) {
             return diverged(rp, rec, "user component %s cannot be registered: %s",
                             weir_user_component_descriptor(u)->id, err.message);
     }
-    json_t *problems = json_array();
-    weir_graph_options gopts = {.id = json_string_value(gid), .problems = problems};
-    int rc = weir_graph_load(rp->reg, graph, &gopts, &rp->g, &err);
-    json_decref(problems);
-    if (rc) return diverged(rp, rec, "the graph does not load under this build: %s", err.message);
     weir_exec_options o = {.timeout_ms = -1,
                            .default_timeout_ms = 300000, /* DEFAULT_EXECUTION_TIMEOUT's default */
                            .max_wave_hops = WEIR_DEFAULT_MAX_WAVE_HOPS,
@@ -209,9 +205,16 @@ static int set_up(replay *rp, const weir_jfile_rec *rec) {
     o.max_queue = (size_t)opt_int(opts, "maxQueue", 0, &bad);
     o.max_wave_hops = (uint64_t)opt_int(opts, "maxWaveHops", (json_int_t)o.max_wave_hops, &bad);
     o.max_trace_hops = (uint64_t)opt_int(opts, "maxTraceHops", (json_int_t)o.max_trace_hops, &bad);
+    weir_expr_limits expr = {(size_t)opt_int(opts, "exprMaxSteps", 0, &bad),
+                             (size_t)opt_int(opts, "exprMaxBytes", 0, &bad)};
     if (bad)
-        return broken(rp, rec, "the start record's defaultTimeoutMs, maxQueue, maxWaveHops and maxTraceHops must be "
-                               "non-negative integers");
+        return broken(rp, rec, "the start record's defaultTimeoutMs, maxQueue, maxWaveHops, maxTraceHops, "
+                               "exprMaxSteps and exprMaxBytes must be non-negative integers");
+    json_t *problems = json_array();
+    weir_graph_options gopts = {.id = json_string_value(gid), .problems = problems, .expr = expr};
+    int rc = weir_graph_load(rp->reg, graph, &gopts, &rp->g, &err);
+    json_decref(problems);
+    if (rc) return diverged(rp, rec, "the graph does not load under this build: %s", err.message);
     if (!rp->exec_id) rp->exec_id = xid ? json_string_value(xid) : "replay";
     if (!(rp->owned_id = strdup(rp->exec_id))) return broken(rp, rec, "out of memory");
     rp->exec_id = rp->owned_id;

@@ -274,6 +274,28 @@ Test(replay, an_input_this_build_refuses_is_a_divergence_with_the_error) {
     free(rc.text);
 }
 
+/* The graph names a component this build does not have: the journal is
+ * sound, the build differs. */
+static void unknown_component(weir_journal_record *r, unsigned char *d) {
+    (void)d;
+    if (r->seq != 1) return;
+    json_t *node = json_array_get(json_object_get(json_object_get(r->body, "graph"), "nodes"), 1);
+    json_object_set_new(node, "component", json_string("symbia.core.gone"));
+}
+
+Test(replay, a_graph_this_build_does_not_load_diverges_at_the_start) {
+    recording rc = record();
+    char *bad = rewritten(rc.text, true, unknown_component);
+    proc_result r = replay(bad, "");
+    cr_assert_eq(r.status, 1, "%s\n%s", r.out, r.err);
+    ASSERT_HAS(r, out, "divergence at record 1 (line 1), tick 0: start\n");
+    ASSERT_HAS(r, out, "the graph does not load under this build: ");
+    ASSERT_HAS(r, out, "symbia.core.gone");
+    proc_free(&r);
+    free(bad);
+    free(rc.text);
+}
+
 /* ------------------------------------------------------------ broken */
 
 Test(replay, a_torn_file_is_broken_naming_the_line) {
