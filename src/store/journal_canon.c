@@ -271,11 +271,18 @@ static json_t *value(cp *c) {
     }
 }
 
-json_t *weir__jcanon_parse(const char *text, size_t len) {
+json_t *weir__jcanon_parse_prefix(const char *text, size_t len, const char **end) {
     cp c = {text, text + len, 0, NULL, 0};
     json_t *v = value(&c);
     weir__free(c.buf);
-    if (v && c.p != c.end) {
+    *end = c.p;
+    return v;
+}
+
+json_t *weir__jcanon_parse(const char *text, size_t len) {
+    const char *end;
+    json_t *v = weir__jcanon_parse_prefix(text, len, &end);
+    if (v && end != text + len) {
         json_decref(v);
         v = NULL;
     }

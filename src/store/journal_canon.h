@@ -9,5 +9,7 @@
  * when this parser cannot tell (then json_loadb, json_dumpb and a compare
  * decide), or out of memory. */
 json_t *weir__jcanon_parse(const char *text, size_t len);
+/* The same for the value text begins with; *end gets where it ends. */
+json_t *weir__jcanon_parse_prefix(const char *text, size_t len, const char **end);
 
 #endif

@@ -221,6 +221,7 @@ typedef struct fields {
     int kind;
     const char *body;
     size_t body_len;
+    json_t *parsed; /* the body, when the fast path took it (held) */
     unsigned char chain[WEIR_JOURNAL_CHAIN];
     unsigned char digest[64];
     size_t digest_len;
@@ -303,7 +304,13 @@ static int read_fields(weir_jfile_reader *rd, scan *s, fields *f, weir_error *er
             break;
         case F_CHAIN:
         case F_DIGEST:
-            if (plain_string(s, &a, &n)) return type_error(rd, s, which, err);
+            /* hex: unhex refuses anything else, an escape or a control byte too */
+            ws(s);
+            if (s->p == s->end || *s->p != '"' || !(a = memchr(s->p + 1, '"', (size_t)(s->end - s->p - 1))))
+                return type_error(rd, s, which, err);
+            n = (size_t)(a - s->p - 1);
+            a = s->p + 1;
+            s->p += n + 2;
             if (which == F_CHAIN ? (n != 2 * WEIR_JOURNAL_CHAIN || unhex(a, n, f->chain))
                                  : (n == 0 || n % 2 || n > 128 || unhex(a, n, f->digest)))
                 return type_error(rd, s, which, err);
@@ -312,7 +319,12 @@ static int read_fields(weir_jfile_reader *rd, scan *s, fields *f, weir_error *er
         case F_BODY:
             ws(s);
             f->body = s->p;
-            if (skip_value(s)) return syntax_error(rd, s, err);
+            /* parsed and checked canonical where it stands; else only its
+             * extent now, the slow path later */
+            if (!(f->parsed = weir__jcanon_parse_prefix(s->p, (size_t)(s->end - s->p), &s->p))) {
+                s->p = f->body;
+                if (skip_value(s)) return syntax_error(rd, s, err);
+            }
             f->body_len = (size_t)(s->p - f->body);
             break;
         default: { /* a field this build does not know: its value must be JSON */
@@ -374,12 +386,10 @@ static int slow_body(weir_jfile_reader *rd, const fields *f, json_t **out, weir_
     return 0;
 }
 
-/* Verify one line (its newline cut off) and, unless dry, hand it on. */
-static int do_line(weir_jfile_reader *rd, const char *text, size_t len, int dry, weir_error *err) {
-    scan s = {text, text, text + len, NULL};
-    fields f = {0};
-    int rc = read_fields(rd, &s, &f, err);
-    if (rc) return rc;
+/* The fields of a line, against the records before it. */
+static int check_line(weir_jfile_reader *rd, fields *fp, int dry, weir_error *err) {
+    fields f = *fp;
+    int rc;
     int64_t want = rd->seq + 1;
     if (f.seq != want) {
         if (rd->seq == 0)
@@ -403,7 +413,7 @@ static int do_line(weir_jfile_reader *rd, const char *text, size_t len, int dry,
     /* The chain covers the stored text: the body must be its canonical
      * form byte for byte.  The fast path parses and checks in one go; what
      * it does not take is parsed, dumped and compared. */
-    json_t *body = weir__jcanon_parse(f.body, f.body_len);
+    json_t *body = json_incref(f.parsed);
     if (!body && (rc = slow_body(rd, &f, &body, err))) return rc;
     unsigned char h[WEIR_JOURNAL_CHAIN];
     weir__journal_chain(rd->md, rd->chain, f.kind, f.seq, f.tick, f.time_ms, f.body, f.body_len, h);
@@ -429,6 +439,16 @@ static int do_line(weir_jfile_reader *rd, const char *text, size_t len, int dry,
     };
     rc = rd->fn ? rd->fn(rd->ud, &rec) : 0;
     json_decref(body);
+    return rc;
+}
+
+/* Verify one line (its newline cut off) and, unless dry, hand it on. */
+static int do_line(weir_jfile_reader *rd, const char *text, size_t len, int dry, weir_error *err) {
+    scan s = {text, text, text + len, NULL};
+    fields f = {0};
+    int rc = read_fields(rd, &s, &f, err);
+    if (!rc) rc = check_line(rd, &f, dry, err);
+    json_decref(f.parsed);
     return rc;
 }
 
