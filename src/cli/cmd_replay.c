@@ -52,6 +52,8 @@ static const char HELP[] =
     "\n"
     "Result:\n"
     "  match       every record reproduced: \"match (N inputs, M waves)\", exit 0\n"
+    "              (a record without a digest is applied and its tick checked;\n"
+    "              --json says how many were compared)\n"
     "  divergence  the first record that did not: its seq, tick, the input, the\n"
     "              expected and actual tick, hops, outputs, output hash and state,\n"
     "              and the outputs the replay produced for it (the journal keeps only\n"
