@@ -74,10 +74,13 @@ static const char HELP[] =
     "\n"
     "Exit status: 0 match, 1 divergence, 2 broken journal or usage.\n"
     "\n"
+    "A journal of a running service: curl -s localhost:5006/api/executions/ID/journal\n"
+    "> run.ndjson, then weir replay run.ndjson; or, with the service stopped,\n"
+    "weir replay --data /var/lib/weir ID.\n"
+    "\n"
     "Examples:\n"
-    "  curl -s localhost:5006/api/executions/$ID/journal > run.ndjson\n"
-    "  weir replay run.ndjson\n"
-    "  weir replay --data /var/lib/weir 3f2a9c1e-... --json\n";
+    "  weir replay examples/accumulator-batch.ndjson\n"
+    "  weir replay --json examples/accumulator-batch.ndjson\n";
 
 static void help(FILE *f) { fputs(HELP, f); }
 

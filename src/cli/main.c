@@ -23,7 +23,7 @@ static const char USAGE[] =
     "  weir run examples/quick-reference.json --inject input=21\n"
     "  weir validate examples/merge-diamond.json\n"
     "  weir components symbia.core.map\n"
-    "  weir replay run.ndjson\n"
+    "  weir replay examples/accumulator-batch.ndjson\n"
     "\n"
     "Run 'weir COMMAND --help' for the options of a command.\n";
 

@@ -172,6 +172,16 @@ Test(replay, a_faithful_journal_matches) {
     free(rc.text);
 }
 
+/* The example journal (recorded from examples/accumulator-batch.json fed
+ * its .jsonl) still replays: this build does what the one that recorded it
+ * did. */
+Test(replay, the_example_journal_matches) {
+    proc_result r = proc_run(WEIR_BINARY " replay " WEIR_SOURCE_DIR "/examples/accumulator-batch.ndjson");
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    cr_assert_str_eq(r.out, "match (11 inputs, 8 waves)\n");
+    proc_free(&r);
+}
+
 /* ------------------------------------------------------------ divergence */
 
 /* Record 6 (the inject of 5) said its wave made one hop more. */
