@@ -330,15 +330,12 @@ int weir_jfile_read_journal(weir_journal *j, const char *exec_id, weir_jfile_fn 
 
 typedef struct export_ctx {
     weir_jfile_writer *w;
-    weir_error *err;
-    int failed; /* the writer's code: err holds its message */
+    weir_error *err; /* a failed write's message, returned as the read's */
 } export_ctx;
 
 static int export_record(void *ud, const weir_jfile_rec *rec) {
     export_ctx *x = ud;
-    int rc = weir_jfile_write(x->w, &rec->r, rec->digest, rec->digest_len, x->err);
-    if (rc) x->failed = rc;
-    return rc;
+    return weir_jfile_write(x->w, &rec->r, rec->digest, rec->digest_len, x->err);
 }
 
 int weir_jfile_export(weir_journal *j, const char *exec_id, weir_jfile_sink sink, void *ud, weir_journal_fault *fault,
