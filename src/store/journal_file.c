@@ -229,8 +229,7 @@ int weir_jfile_kind_of(const weir_input_rec *in) {
     switch (in->kind) {
     case WEIR_IN_START: return WEIR_JOURNAL_START;
     case WEIR_IN_INJECT: return WEIR_JOURNAL_INJECT;
-    case WEIR_IN_RESOLVE:
-        return in->effect_kind == WEIR_EFFECT_TIMER && !in->error ? WEIR_JOURNAL_TIMER : WEIR_JOURNAL_EFFECT_RESULT;
+    case WEIR_IN_RESOLVE: return in->effect_kind == WEIR_EFFECT_TIMER ? WEIR_JOURNAL_TIMER : WEIR_JOURNAL_EFFECT_RESULT;
     default: return WEIR_JOURNAL_CONTROL;
     }
 }

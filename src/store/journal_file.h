@@ -8,7 +8,9 @@
  *
  *   seq     1, 2, 3 ... with no gap; line 1 is record 1, kind "start"
  *   kind    "start" | "inject" | "control" | "effect-result" | "timer" |
- *           "scheduled" (weir_journal_kind 1..6, in that order)
+ *           "scheduled" (weir_journal_kind 1..6, in that order); the
+ *           scheduled ones are the service's own (its virtual clock, injects
+ *           scheduled on it): the core never sees them
  *   tick    the execution's tick before the input; time its time (ms)
  *   body    the record's canonical body, byte for byte as stored
  *           (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY): the START
@@ -111,8 +113,8 @@ int weir_jfile_recorder_input(void *ud, weir_exec *e, const weir_input_rec *in, 
 void weir_jfile_recorder_done(void *ud, weir_exec *e, const weir_input_digest *d);
 /* Write an input told but never done (no digest); 0, or why it failed. */
 int weir_jfile_recorder_finish(weir_jfile_recorder *r, weir_error *err);
-/* The journal kind of an input: start, inject, effect-result or timer (a
- * timer that fired), else control. */
+/* The journal kind of an input (as the service gives it): start, inject,
+ * timer (a timer's result), effect-result, else control. */
 int weir_jfile_kind_of(const weir_input_rec *in);
 
 /* ------------------------------------------------------------ reading */

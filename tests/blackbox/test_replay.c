@@ -182,6 +182,91 @@ Test(replay, the_example_journal_matches) {
     proc_free(&r);
 }
 
+/* The service's own records (kind scheduled: its virtual clock) are read,
+ * not applied: a journal with one between two injects still matches. */
+typedef struct insert_ctx {
+    weir_jfile_writer *w;
+    int64_t after;
+} insert_ctx;
+
+static int copy_inserting(void *ud, const weir_jfile_rec *rec) {
+    insert_ctx *c = ud;
+    weir_error err;
+    weir_input_digest d;
+    if (rec->digest) cr_assert_eq(weir_journal_digest_decode(rec->digest, &d), 0);
+    cr_assert_eq(weir_jfile_append(c->w, rec->r.kind, rec->r.tick, rec->r.time_ms, rec->r.body, rec->digest ? &d : NULL,
+                                   &err),
+                 0, "%s", err.message);
+    if (rec->r.seq == c->after) {
+        json_t *clock = json_pack("{s:s,s:i}", "op", "clock", "now", 35);
+        cr_assert_eq(weir_jfile_append(c->w, WEIR_JOURNAL_SCHEDULED, rec->r.tick + 1, 35, clock, NULL, &err), 0);
+        json_decref(clock);
+    }
+    return 0;
+}
+
+Test(replay, the_service_s_own_scheduled_records_are_read_not_applied) {
+    recording rc = record();
+    insert_ctx c = {NULL, 3};
+    weir_error err;
+    cr_assert_eq(weir_jfile_writer_new(NULL, NULL, &c.w, &err), 0);
+    cr_assert_eq(weir_jfile_read(rc.text, strlen(rc.text), copy_inserting, &c, NULL, &err), 0, "%s", err.message);
+    proc_result r = replay(weir_jfile_text(c.w, NULL), "--json");
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(doc, "%s", r.out);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "inputs")), 13);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "skipped")), 1);
+    json_decref(doc);
+    proc_free(&r);
+    weir_jfile_writer_free(c.w);
+    free(rc.text);
+}
+
+/* An input accepted and then failing as it did when recorded (an inject
+ * into a paused execution whose queue is full: told, then EFULL) is an
+ * outcome to compare, not a refusal. */
+Test(replay, an_input_that_failed_when_recorded_fails_the_same_and_matches) {
+    weir_error err;
+    weir_registry *reg;
+    weir_graph *g;
+    cr_assert_eq(weir_registry_create(&reg), 0);
+    json_t *doc = json_loads(GRAPH, 0, NULL);
+    cr_assert_eq(weir_graph_load(reg, doc, NULL, &g, &err), 0, "%s", err.message);
+    weir_jfile_writer *w;
+    cr_assert_eq(weir_jfile_writer_new(NULL, NULL, &w, &err), 0);
+    json_t *start = json_pack("{s:s,s:s,s:O,s:[],s:{s:s,s:i},s:s}", "op", "start", "graphId", "g", "graph", doc,
+                              "components", "options", "completion", "never", "maxQueue", 1, "runtime", "virtual");
+    weir_jfile_recorder rec;
+    weir_jfile_recorder_init(&rec, w, start);
+    weir_shell sh = {.effect = on_effect, .ud = &rec, .input = weir_jfile_recorder_input,
+                     .input_done = weir_jfile_recorder_done};
+    weir_exec_options o = {.completion = WEIR_COMPLETION_NEVER, .timeout_ms = -1, .max_queue = 1};
+    weir_exec *e;
+    cr_assert_eq(weir_exec_create(g, &o, &sh, &e, &err), 0, "%s", err.message);
+    cr_assert_eq(weir_exec_start(e, 0, &err), 0);
+    cr_assert_eq(weir_exec_pause(e, 1, &err), 0);
+    inject(e, 1, 2);
+    json_t *v = json_integer(2);
+    weir_inject in = {"acc", "in", v, 0, NULL};
+    cr_assert_eq(weir_exec_inject(e, &in, 3, NULL, &err), WEIR_EFULL, "the queue of 1 is full");
+    json_decref(v);
+    cr_assert_eq(weir_exec_resume(e, 4, &err), 0);
+    cr_assert_eq(weir_jfile_recorder_finish(&rec, &err), 0);
+    const char *text = weir_jfile_text(w, NULL);
+    cr_assert(strstr(text, "\"value\":2"), "the refused inject is in the journal:\n%s", text);
+    proc_result r = replay(text, "");
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    cr_assert_str_eq(r.out, "match (5 inputs, 1 waves)\n");
+    proc_free(&r);
+    weir_jfile_writer_free(w);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+    weir_registry_destroy(reg);
+    json_decref(start);
+    json_decref(doc);
+}
+
 /* ------------------------------------------------------------ divergence */
 
 /* Record 6 (the inject of 5) said its wave made one hop more. */
