@@ -22,6 +22,10 @@ echo "== graph loading (in-process): time and bytes kept per node"
 "$(dirname "$0")/graph_serve.sh" "$build"
 echo "== virtual runtime (in-process)"
 "$build/bench/bench_virtual"
+if [[ -x "$build/bench/bench_replay" ]]; then
+  echo "== weir replay (a journal of 1,000,000 small waves)"
+  "$build/bench/bench_replay" "$build/weir"
+fi
 echo "== service over loopback"
 "$(dirname "$0")/serve.sh" "$build"
 echo "== idle WebSocket connections"

@@ -1,4 +1,4 @@
-/* weir: the command line.  Subcommands: run, validate, components. */
+/* weir: the command line.  Subcommands: serve, run, validate, replay, components. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +13,7 @@ static const char USAGE[] =
     "  serve            start the REST service (weir serve --help lists its settings)\n"
     "  run GRAPH        start an execution, inject messages, print outputs, state and metrics\n"
     "  validate GRAPH   check a graph and print its topology, or every problem found\n"
+    "  replay JOURNAL   re-run an execution's journal and check it does the same again\n"
     "  components [ID]  list the built-in components, or describe one\n"
     "  help [COMMAND]   show help for a command\n"
     "\n"
@@ -22,6 +23,7 @@ static const char USAGE[] =
     "  weir run examples/quick-reference.json --inject input=21\n"
     "  weir validate examples/merge-diamond.json\n"
     "  weir components symbia.core.map\n"
+    "  weir replay examples/accumulator-batch.ndjson\n"
     "\n"
     "Run 'weir COMMAND --help' for the options of a command.\n";
 
@@ -33,6 +35,7 @@ typedef struct command {
 static const command COMMANDS[] = {{"serve", weir_cmd_serve},
                                    {"run", weir_cmd_run},
                                    {"validate", weir_cmd_validate},
+                                   {"replay", weir_cmd_replay},
                                    {"components", weir_cmd_components}};
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 

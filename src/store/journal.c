@@ -46,6 +46,13 @@ static void put_be(unsigned char *p, uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; i--, v >>= 8) p[i] = (unsigned char)(v & 0xff);
 }
 
+/* SHA-256 fetched once: EVP_sha256() in every init makes OpenSSL 3 look
+ * the algorithm up again each time (about half the cost of a record's
+ * hash). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void fetch_sha256(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
 void weir__journal_chain(EVP_MD_CTX *md, const unsigned char *prev, int kind, int64_t seq, int64_t tick,
                          int64_t time_ms, const char *body, size_t len, unsigned char *out) {
     unsigned char head[WEIR_JOURNAL_CHAIN + 4 + 8 * 3];
@@ -60,7 +67,8 @@ void weir__journal_chain(EVP_MD_CTX *md, const unsigned char *prev, int kind, in
     /* SHA-256 on a context made at open cannot fail short of a broken
      * libcrypto; a failure leaves `full` zeroed, which no read verifies. */
     memset(full, 0, sizeof full);
-    if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) || !EVP_DigestUpdate(md, head, sizeof head) ||
+    pthread_once(&sha256_once, fetch_sha256);
+    if (!EVP_DigestInit_ex(md, sha256_md ? sha256_md : EVP_sha256(), NULL) || !EVP_DigestUpdate(md, head, sizeof head) ||
         !EVP_DigestUpdate(md, body, len) || !EVP_DigestFinal_ex(md, full, &n))
         memset(full, 0, sizeof full);
     memcpy(out, full, WEIR_JOURNAL_CHAIN);

@@ -231,6 +231,13 @@ typedef int (*weir_journal_record_fn)(void *ud, const weir_journal_record *r);
 int weir_journal_read(weir_journal *j, const char *exec_id, int64_t from_seq, const unsigned char *anchor,
                       weir_journal_record_fn fn, void *ud, weir_journal_fault *fault, weir_error *err);
 
+/* One stored wave digest (weir_journal_digest); bytes valid only during
+ * the call.  0 to go on; any other value stops and is returned. */
+typedef int (*weir_journal_digest_fn)(void *ud, int64_t seq, const void *digest, size_t len);
+/* Call fn for each stored digest of exec_id, seq ascending (none: 0, fn
+ * never called).  WEIR_EIO when they cannot be read. */
+int weir_journal_digests(weir_journal *j, const char *exec_id, weir_journal_digest_fn fn, void *ud, weir_error *err);
+
 typedef struct weir_journal_snap {
     int64_t seq, tick, time_ms;
     unsigned char chain[WEIR_JOURNAL_CHAIN];

@@ -262,3 +262,21 @@ int weir_journal_resume(weir_journal *j, const char *exec_id, int64_t *last_seq,
     if (last_seq) *last_seq = seq;
     return 0;
 }
+
+int weir_journal_digests(weir_journal *j, const char *exec_id, weir_journal_digest_fn fn, void *ud, weir_error *err) {
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(j->rdb, "SELECT seq, digest FROM wave_digests WHERE exec_id = ?1 ORDER BY seq", -1,
+                                &q, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 1, exec_id, -1, SQLITE_STATIC);
+    int out = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const void *d = sqlite3_column_blob(q, 1);
+        int n = sqlite3_column_bytes(q, 1);
+        if (!d || n <= 0) continue; /* an empty digest compares with nothing */
+        if ((out = fn(ud, sqlite3_column_int64(q, 0), d, (size_t)n))) break;
+    }
+    if (!out && rc != SQLITE_DONE) out = weir__journal_db_error(j, j->rdb, rc, "cannot read the wave digests", err);
+    sqlite3_finalize(q);
+    return out;
+}
