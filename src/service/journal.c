@@ -37,6 +37,7 @@
 #include "core/error.h"
 #include "service/service_internal.h"
 #include "store/journal.h"
+#include "store/journal_file.h"
 
 /* ------------------------------------------------------------ held outputs */
 
@@ -358,12 +359,6 @@ void svc_journal_clock(svc_exec *x) {
         x->clock_journaled = now;
 }
 
-/* The digest stored beside a record: tick, hops, outputs, hash, state, as
- * big-endian 64-bit integers. */
-static void put_be(unsigned char *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
-}
-
 static void on_input_done(void *ud, weir_exec *e, const weir_input_digest *d) {
     (void)e;
     svc_exec *x = ud;
@@ -371,12 +366,8 @@ static void on_input_done(void *ud, weir_exec *e, const weir_input_digest *d) {
     int64_t seq = x->dg_seq;
     x->dg_seq = 0;
     if (!x->journaled || !s->journal || !seq) return;
-    unsigned char b[40];
-    put_be(b, d->tick);
-    put_be(b + 8, d->hops);
-    put_be(b + 16, d->outputs);
-    put_be(b + 24, d->hash);
-    put_be(b + 32, (uint64_t)d->state);
+    unsigned char b[WEIR_JOURNAL_DIGEST_SIZE];
+    weir_journal_digest_encode(d, b);
     weir_journal_digest(s->journal, x->id, seq, b, sizeof b, NULL); /* lost in a crash: replay compares what it has */
     unsigned every = s->cfg.snapshot_every ? s->cfg.snapshot_every : 1024;
     if (++x->since_snap >= every && !x->no_snap && !weir_exec_wave_open(x->e)) snapshot(x);
@@ -526,7 +517,11 @@ int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_erro
         return weir__error(err, WEIR_EINVAL, "record 1 is not a start record with the graph");
     weir_registry *reg = NULL;
     int rc = start_registry(json_object_get(start, "components"), &reg, err);
-    weir_graph_options go = {.id = json_string_value(json_object_get(start, "graphId"))};
+    json_t *opts = json_object_get(start, "options");
+    json_t *steps = json_object_get(opts, "exprMaxSteps"), *bytes = json_object_get(opts, "exprMaxBytes");
+    weir_graph_options go = {.id = json_string_value(json_object_get(start, "graphId")),
+                             .expr = {json_is_integer(steps) ? (size_t)json_integer_value(steps) : 0,
+                                      json_is_integer(bytes) ? (size_t)json_integer_value(bytes) : 0}};
     if (!rc) rc = weir_graph_load(reg, json_object_get(start, "graph"), &go, out, err);
     weir_registry_destroy(reg);
     return rc;

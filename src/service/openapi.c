@@ -23,6 +23,8 @@ enum {
     ANSWER_TEXT = 1u << 2,   /* the success answer is text/plain */
     QUERY_WAIT = 1u << 3,    /* ?wait= and ?trace= */
     QUERY_NODE = 1u << 4,    /* ?node= */
+    ANSWER_NDJSON = 1u << 5, /* the success answer is application/x-ndjson */
+    QUERY_RUNTIME = 1u << 6, /* ?runtime= */
 };
 
 typedef struct operation {
@@ -47,6 +49,8 @@ static const operation OPERATIONS[] = {
     {"GET", "/api/executions/:id/state", "getExecutionState", "executions", NULL, "200=ExecutionState", QUERY_NODE},
     {"GET", "/api/executions/:id/at/:tick", "getExecutionAt", "executions", NULL, "200=ExecutionAt", QUERY_NODE},
     {"POST", "/api/executions/:id/fork", "forkExecution", "executions", "ForkRequest", "201=ExecutionForked", 0},
+    {"GET", "/api/executions/:id/journal", "getExecutionJournal", "executions", NULL, "200=", ANSWER_NDJSON},
+    {"POST", "/api/executions/import", "importExecution", "executions", "JournalFile", "201=Execution", QUERY_RUNTIME},
     {"POST", "/api/executions/:id/inject", "injectMessage", "executions", "InjectRequest",
      "200=InjectResult 202=InjectAccepted", QUERY_WAIT},
     {"POST", "/api/executions/:id/pause", "pauseExecution", "executions", NULL, "200=Execution", 0},
@@ -94,7 +98,7 @@ static json_t *answer_schema(const operation *op, int status) {
         size_t n = strcspn(a, " ");
         const char *eq = memchr(a, '=', n);
         if (eq && atoi(a) == status) {
-            if (op->flags & ANSWER_TEXT) return json_pack("{s:s}", "type", "string");
+            if (op->flags & (ANSWER_TEXT | ANSWER_NDJSON)) return json_pack("{s:s}", "type", "string");
             return schema_ref(eq + 1, n - (size_t)(eq + 1 - a));
         }
         a += n + strspn(a + n, " ");
@@ -108,7 +112,9 @@ static json_t *response(const operation *op, int status) {
     if (!schema && status >= 400) schema = schema_ref("Error", 5);
     if (r && schema)
         json_object_set_new(r, "content",
-                            content(op && (op->flags & ANSWER_TEXT) && status < 300 ? "text/plain" : "application/json",
+                            content(op && (op->flags & ANSWER_TEXT) && status < 300     ? "text/plain"
+                                    : op && (op->flags & ANSWER_NDJSON) && status < 300 ? "application/x-ndjson"
+                                                                                        : "application/json",
                                     schema));
     else json_decref(schema);
     if (r && status == 201)
@@ -245,6 +251,10 @@ static json_t *operation_json(const weir_route *r, json_t *shared) {
         json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "trace", "in", "query",
                                                 "description", "as the body's trace", "schema", "type", "boolean"));
     }
+    if (op && (op->flags & QUERY_RUNTIME))
+        json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "runtime", "in", "query",
+                                                "description", "what it runs on once its journal is applied "
+                                                "(virtual by default, or realtime)", "schema", "type", "string"));
     if (op && (op->flags & QUERY_NODE))
         json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "node", "in", "query", "description",
                                                 "only this node", "schema", "type", "string"));

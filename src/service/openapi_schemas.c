@@ -203,7 +203,11 @@ static json_t *execution_schemas(void) {
                                                 object("What it was forked from", "executionId atTick", "executionId",
                                                        str(NULL), "atTick", any(NULL), NULL),
                                                 NULL));
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Mock", mock, "ExecuteOptions", opts,
+    json_t *file = json_pack("{s:s,s:s}", "type", "string", "description",
+                             "a journal file: NDJSON, one record a line {seq, kind, tick, time, body, chain, digest?}, "
+                             "as GET /api/executions/{id}/journal gives it");
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "JournalFile", file, "Mock", mock,
+                     "ExecuteOptions", opts,
                      "ExecutionError", error, "Execution", exec, "NodeMetrics", node, "Metrics", metrics,
                      "ExecutionDetail", detail, "ExecutionStopped", stopped, "ExecutionState", state, "ExecutionAt",
                      at, "ForkRequest", fork_req, "ExecutionForked", forked);

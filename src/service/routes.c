@@ -79,10 +79,12 @@ typedef enum body_kind {
     BODY_NONE,  /* no body is read (GET, DELETE) */
     BODY_JSON,  /* application/json */
     BODY_GRAPH, /* application/json or application/yaml */
+    BODY_NDJSON, /* application/x-ndjson (a journal file) */
 } body_kind;
 
 static const char *const JSON_TYPES[] = {"application/json", NULL};
 static const char *const YAML_TYPES[] = {"application/yaml", "application/x-yaml", "text/yaml", NULL};
+static const char *const NDJSON_TYPES[] = {"application/x-ndjson", "application/jsonl", NULL};
 
 static bool blank(char ch) { return ch == ' ' || ch == '\t'; }
 
@@ -132,8 +134,14 @@ static bool body_type_ok(call *c, body_kind kind) {
     if (c->req->body_len == 0 && !ct) return true;
     char type[64] = "";
     bool params_ok = ct && media_type(ct, type, sizeof type);
-    if (params_ok && (listed(type, JSON_TYPES) || (kind == BODY_GRAPH && listed(type, YAML_TYPES)))) return true;
-    const char *accepts = kind == BODY_GRAPH ? "application/json or application/yaml" : "application/json";
+    if (params_ok && kind == BODY_NDJSON) {
+        if (listed(type, NDJSON_TYPES)) return true;
+    } else if (params_ok && (listed(type, JSON_TYPES) || (kind == BODY_GRAPH && listed(type, YAML_TYPES)))) {
+        return true;
+    }
+    const char *accepts = kind == BODY_GRAPH    ? "application/json or application/yaml"
+                          : kind == BODY_NDJSON ? "application/x-ndjson"
+                                                : "application/json";
     char what[96];
     if (!ct) snprintf(what, sizeof what, "a body without Content-Type");
     else if (!params_ok && type[0] && (listed(type, JSON_TYPES) || listed(type, YAML_TYPES)))
@@ -475,6 +483,40 @@ static void execs_at(call *c) {
     reply(c, 200, body);
 }
 
+/* The journal as NDJSON (SPEC §7.2): self-contained, what import and
+ * weir replay read. */
+static void execs_journal(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    char *text;
+    size_t len;
+    weir_error err;
+    if (svc_travel_export(c->s, x, c->s->cfg.max_answer_bytes, &text, &len, &err)) return fail_err(c, &err);
+    char disp[96];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s.ndjson\"", x->id);
+    const char *hdr[] = {"Content-Disposition", disp, NULL};
+    weir_http_respond(c->req, 200, "application/x-ndjson", text, len, hdr);
+    svc_observe(c->s, (double)(uv_hrtime() - c->start_ns) / 1e6);
+    weir__free(text);
+}
+
+/* POST a journal file (?runtime=virtual|realtime): a new execution that
+ * replays it — every record checked — and goes on from its end. */
+static void execs_import(call *c) {
+    char rt[32];
+    bool has_rt = svc_query_param(c->req->query, "runtime", rt, sizeof rt);
+    if (!c->req->body_len)
+        return fail(c, 400, "POST /api/executions/import takes a journal file (NDJSON, as GET "
+                            "/api/executions/:id/journal gives it) as its body");
+    svc_exec *f;
+    weir_error err;
+    if (svc_travel_import(c->s, c->req->body, c->req->body_len, has_rt ? rt : NULL, NULL, &f, &err))
+        return fail_err(c, &err);
+    json_t *j = exec_summary(f);
+    json_object_set_new(j, "tick", json_integer((json_int_t)weir_exec_tick(f->e)));
+    created(c, j, "/api/executions/", f->id);
+}
+
 /* POST {atTick, runtime?, options?}: a new execution continuing from there. */
 static void execs_fork(call *c) {
     svc_exec *x = exec_or_404(c);
@@ -757,6 +799,14 @@ static const route_def ROUTES[] = {
       "A new execution continuing from {atTick} of this one's journal (on virtual unless runtime says)", 201,
       "400 404 409 429 503"},
      execs_fork, BODY_JSON},
+    {{"GET", "/api/executions/:id/journal",
+      "The execution's input journal as NDJSON (self-contained: weir replay and import read it)", 200,
+      "404 409 413 503"},
+     execs_journal, BODY_NONE},
+    {{"POST", "/api/executions/import",
+      "A new execution from a journal file: every record checked and applied, then it goes on (?runtime, "
+      "virtual by default)", 201, "400 409 413 415 429 503"},
+     execs_import, BODY_NDJSON},
     {{"POST", "/api/executions/:id/inject",
       "Inject {nodeId, port, value}; waits until everything it caused has settled unless wait is false; "
       "virtual: afterTicks / atTick schedule it", 200,
@@ -817,7 +867,9 @@ size_t weir_route_body_types(const weir_route *r, const char **out, size_t cap) 
         if (strcmp(ROUTES[i].r.method, r->method) == 0 && strcmp(ROUTES[i].r.pattern, r->pattern) == 0)
             kind = ROUTES[i].body;
     size_t n = 0;
-    for (const char *const *t = JSON_TYPES; kind != BODY_NONE && *t && n + 1 < cap; t++) out[n++] = *t;
+    for (const char *const *t = NDJSON_TYPES; kind == BODY_NDJSON && *t && n + 1 < cap; t++) out[n++] = *t;
+    for (const char *const *t = JSON_TYPES; kind != BODY_NONE && kind != BODY_NDJSON && *t && n + 1 < cap; t++)
+        out[n++] = *t;
     for (const char *const *t = YAML_TYPES; kind == BODY_GRAPH && *t && n + 1 < cap; t++) out[n++] = *t;
     if (cap) out[n] = NULL;
     return n;

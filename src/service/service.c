@@ -538,6 +538,17 @@ static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     return 0;
 }
 
+void svc_exec_settings(json_t *opts, weir_exec_options *o) {
+    json_t *v;
+    if (json_is_integer(v = json_object_get(opts, "defaultTimeoutMs"))) o->default_timeout_ms = json_integer_value(v);
+    if (json_is_integer(v = json_object_get(opts, "maxQueue")) && json_integer_value(v) > 0)
+        o->max_queue = (size_t)json_integer_value(v);
+    if (json_is_integer(v = json_object_get(opts, "maxWaveHops")) && json_integer_value(v) > 0)
+        o->max_wave_hops = (uint64_t)json_integer_value(v);
+    if (json_is_integer(v = json_object_get(opts, "maxTraceHops")) && json_integer_value(v) > 0)
+        o->max_trace_hops = (uint64_t)json_integer_value(v);
+}
+
 int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *opts, const char *id,
                   const char *rt_name, json_t *rt_opts, bool journal, svc_exec **out, weir_error *err) {
     *out = NULL;
@@ -548,6 +559,7 @@ int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *
                            .max_trace_hops = s->cfg.max_trace_hops};
     int rc = parse_options(opts, &o, err);
     if (rc) return rc;
+    svc_exec_settings(opts, &o);
     /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
     const char *want = rt_name ? rt_name : json_string_value(json_object_get(opts, "runtime"));
     if (!want) want = json_string_value(json_object_get(weir_graph_metadata(g), "runtime"));
@@ -618,21 +630,32 @@ static void exec_unlist(weir_service *s, svc_exec *x) {
  * document and the definitions of the user components it uses ride in it,
  * so the execution comes back (and its journal replays) whatever happens
  * to the stored graph and components later. */
-static json_t *start_body(weir_service *s, svc_graph *g, json_t *opts, const char *runtime) {
+static json_t *start_body(weir_service *s, svc_exec *x, svc_graph *g, json_t *opts, const char *runtime) {
     json_t *doc = json_loads(g->text, 0, NULL);
+    /* the execute options and the settings that shape the execution */
+    json_t *o = json_is_object(opts) ? json_deep_copy(opts) : json_object();
+    if (o) {
+        json_object_set_new(o, "defaultTimeoutMs", json_integer((json_int_t)s->cfg.default_execution_timeout));
+        json_object_set_new(o, "maxQueue", json_integer((json_int_t)s->cfg.max_backpressure_queue));
+        json_object_set_new(o, "maxWaveHops", json_integer((json_int_t)s->cfg.max_wave_hops));
+        json_object_set_new(o, "maxTraceHops", json_integer((json_int_t)s->cfg.max_trace_hops));
+        json_object_set_new(o, "exprMaxSteps", json_integer((json_int_t)s->cfg.expr.max_steps));
+        json_object_set_new(o, "exprMaxBytes", json_integer((json_int_t)s->cfg.expr.max_bytes));
+    }
     json_t *comps = json_array();
     for (size_t i = 0; comps && i < weir_registry_count(s->reg); i++) {
         const weir_component *c = weir_registry_at(s->reg, i);
         weir_user_component *u = weir_user_component_of(c);
         if (u && weir_graph_uses(g->g, c->id)) json_array_append(comps, weir_user_component_definition(u));
     }
-    json_t *b = doc && comps ? json_pack("{s:s,s:s,s:o,s:o,s:O,s:s}", "op", "start", "graphId", g->id, "graph", doc,
-                                         "components", comps, "options", opts ? opts : json_object(), "runtime",
-                                         runtime)
-                             : NULL;
+    json_t *b = doc && comps && o ? json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:s}", "op", "start", "executionId", x->id,
+                                              "graphId", g->id, "graph", doc, "components", comps, "options", o,
+                                              "runtime", runtime)
+                                  : NULL;
     if (!b) {
         json_decref(doc);
         json_decref(comps);
+        json_decref(o);
     }
     return b;
 }
@@ -648,7 +671,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     svc_exec *x;
     int rc = svc_exec_make(s, g->g, g->id, opts, NULL, NULL, opts, true, &x, err);
     if (rc) return rc;
-    if (x->journaled && !(x->start_body = start_body(s, g, opts, x->rt.name))) {
+    if (x->journaled && !(x->start_body = start_body(s, x, g, opts, x->rt.name))) {
         svc_exec_free(x);
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     }

@@ -254,6 +254,15 @@ void svc_journal_clock(svc_exec *x);
 /* The bookkeeping of x reaching a finished state (the shell's finished
  * callback; recovery calls it for one restored finished). */
 void svc_exec_on_finished(svc_exec *x);
+/* A new execution from a journal file (POST /api/executions/import): its
+ * records checked (chain, and digests where it has them) and applied, then
+ * on runtime (NULL: virtual).  A broken file or one that does not replay:
+ * WEIR_EINVAL naming the line or record. */
+int svc_travel_import(weir_service *s, const char *text, size_t len, const char *runtime, json_t *rt_opts,
+                      svc_exec **out, weir_error *err);
+/* x's journal as NDJSON (GET /api/executions/:id/journal): *out (malloc'd,
+ * *len bytes); WEIR_ETOOLARGE past max bytes. */
+int svc_travel_export(weir_service *s, svc_exec *x, size_t max, char **out, size_t *len, weir_error *err);
 /* Commit what is queued and close (after every execution is freed). */
 void svc_journal_close(weir_service *s);
 /* Journal x's inputs from now on: sets sh's input hooks and wraps its
@@ -280,6 +289,10 @@ void svc_respond_now(weir_service *s, weir_http_req *req, int status, json_t *bo
  * reference is taken), options as execute's, id (NULL: a new one).  The
  * runtime is made from rt_name/rt_opts (NULL: selection as execute).
  * Used by start, recovery, fork and import. */
+/* A journal's START options carry the server's settings the execution ran
+ * under (defaultTimeoutMs, maxQueue, maxWaveHops, maxTraceHops): the same
+ * execution again (recovery, time travel, fork, import) runs under them. */
+void svc_exec_settings(json_t *opts, weir_exec_options *o);
 int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *opts, const char *id,
                   const char *rt_name, json_t *rt_opts, bool journal, svc_exec **out, weir_error *err);
 /* List x (index and creation order) as a running one. */

@@ -28,6 +28,7 @@
 #include "service/service_internal.h"
 #include "service/answer.h"
 #include "store/journal.h"
+#include "store/journal_file.h"
 
 typedef struct travel {
     weir_service *s;
@@ -43,8 +44,21 @@ typedef struct travel {
     int64_t pend_seq, pend_time, pend_tick;
     int64_t last_time; /* the time of the last record applied */
     json_t *rt_opts;   /* a fork: the runtime options the source had last (unused otherwise) */
+    bool check;        /* an import: each record's digest, where the file has one, must match */
+    unsigned char pend_digest[WEIR_JOURNAL_DIGEST_SIZE];
+    bool pend_has_digest;
+    const unsigned char *cur_digest; /* the digest of the record being read (a file's) */
+    int64_t records;   /* records applied */
     weir_error err;
 } travel;
+
+/* Where the records come from: an execution's journal, or a journal file. */
+typedef struct source {
+    svc_exec *x;
+    const char *text;
+    size_t len;
+    const char *label; /* the execution id, or the file's */
+} source;
 
 /* The records applied so far fail to apply: the journal and this build
  * disagree (SPEC §7.3's replay names where). */
@@ -58,9 +72,23 @@ static int applied(travel *t, int rc, int64_t seq) {
 
 static int apply_body(travel *t, json_t *body, int64_t time, int64_t tick, int64_t seq) {
     weir_input_rec in;
+    weir_input_digest got;
     int rc = weir_input_parse(body, time, (uint64_t)tick, &in, &t->err);
-    if (!rc) rc = weir_exec_apply(t->e, &in, NULL, NULL, &t->err);
+    if (!rc) rc = weir_exec_apply(t->e, &in, NULL, &got, &t->err);
     t->last_time = time;
+    t->records++;
+    weir_input_digest want;
+    if (!rc && t->check && t->pend_has_digest && weir_journal_digest_decode(t->pend_digest, &want) == 0 &&
+        (want.tick != got.tick || want.hops != got.hops || want.outputs != got.outputs || want.hash != got.hash ||
+         want.state != got.state))
+        return weir__error(&t->err, WEIR_EINVAL,
+                           "record %lld (%s at tick %lld) does not produce what the file says it did (tick %llu, %llu "
+                           "hops, %llu outputs, state %s expected; tick %llu, %llu hops, %llu outputs, state %s "
+                           "here): weir replay on the file says more",
+                           (long long)seq, json_string_value(json_object_get(body, "op")), (long long)tick,
+                           (unsigned long long)want.tick, (unsigned long long)want.hops,
+                           (unsigned long long)want.outputs, weir_state_name(want.state), (unsigned long long)got.tick,
+                           (unsigned long long)got.hops, (unsigned long long)got.outputs, weir_state_name(got.state));
     return applied(t, rc, seq);
 }
 
@@ -104,6 +132,7 @@ static int make(travel *t, const weir_journal_record *r) {
                            .id = t->src_id,
                            .runtime = json_string_value(json_object_get(r->body, "runtime"))};
     if ((rc = weir_exec_options_read(json_is_object(opts) ? opts : NULL, "", &o, NULL, &t->err))) return rc;
+    svc_exec_settings(opts, &o);
     weir_shell none = {0}; /* no events, no effects: a scratch core */
     return weir_exec_create(t->g, &o, &none, &t->e, &t->err);
 }
@@ -169,6 +198,8 @@ static int on_record(void *ud, const weir_journal_record *r) {
     }
     if (!t->latest && (uint64_t)r->tick >= t->tick) return 1; /* the rest is after it */
     t->pend = json_incref(r->body);
+    t->pend_has_digest = t->cur_digest != NULL;
+    if (t->cur_digest) memcpy(t->pend_digest, t->cur_digest, WEIR_JOURNAL_DIGEST_SIZE);
     t->pend_kind = r->kind;
     t->pend_seq = r->seq;
     t->pend_time = r->time_ms;
@@ -176,23 +207,41 @@ static int on_record(void *ud, const weir_journal_record *r) {
     return 0;
 }
 
-/* Apply x's journal into t (t->e or the fork's core) up to t->tick. */
-static int travel_run(travel *t, svc_exec *x, weir_error *err) {
+/* A line of a journal file, as a record of the store. */
+static int file_record(void *ud, const weir_jfile_rec *rec) {
+    travel *t = ud;
+    t->cur_digest = rec->digest && rec->digest_len == WEIR_JOURNAL_DIGEST_SIZE ? rec->digest : NULL;
+    int rc = on_record(ud, &rec->r);
+    t->cur_digest = NULL;
+    return rc;
+}
+
+/* Apply the source's records into t (t->e or the fork's core) up to
+ * t->tick. */
+static int travel_run(travel *t, const source *src, weir_error *err) {
     weir_service *s = t->s;
-    if (!s->journal || !x->journaled)
-        return weir__error(err, WEIR_ESTATE,
-                           "execution %s keeps no journal (the server runs with --memory, or it was started before "
-                           "the journal was there): there is no past to go back to",
-                           x->id);
-    int rc = weir_journal_sync(s->journal, err);
-    if (rc) return weir__error(err, WEIR_EUNAVAILABLE, "the journal cannot be read now: %s", err->message);
-    weir_journal_fault fault;
+    svc_exec *x = src->x;
     weir_error rerr = {0};
-    weir_journal_snap snap = {0};
-    bool snapped = from_snapshot(t, x->id, &snap);
-    rc = weir_journal_read(s->journal, x->id, snapped ? snap.seq + 1 : 1, snapped ? snap.chain : NULL, on_record, t,
-                           &fault, &rerr);
-    json_decref(snap.state);
+    int rc;
+    if (x) {
+        if (!s->journal || !x->journaled)
+            return weir__error(err, WEIR_ESTATE,
+                               "execution %s keeps no journal (the server runs with --memory, or it was started "
+                               "before the journal was there): there is no past to go back to",
+                               x->id);
+        rc = weir_journal_sync(s->journal, err);
+        if (rc) return weir__error(err, WEIR_EUNAVAILABLE, "the journal cannot be read now: %s", err->message);
+        weir_journal_fault fault;
+        weir_journal_snap snap = {0};
+        bool snapped = from_snapshot(t, x->id, &snap);
+        rc = weir_journal_read(s->journal, x->id, snapped ? snap.seq + 1 : 1, snapped ? snap.chain : NULL, on_record,
+                               t, &fault, &rerr);
+        json_decref(snap.state);
+    } else {
+        uint64_t line = 0;
+        rc = weir_jfile_read(src->text, src->len, file_record, t, &line, &rerr);
+        if (rc && rc != 1 && !t->err.code && rc != WEIR_ENOMEM) rc = WEIR_EINVAL; /* a broken file: bad input */
+    }
     if (rc == 1) rc = 0;
     else if (!rc && t->pend) {
         rc = t->latest ? apply_body(t, t->pend, t->pend_time, t->pend_tick, t->pend_seq) : apply_crossing(t);
@@ -202,12 +251,13 @@ static int travel_run(travel *t, svc_exec *x, weir_error *err) {
         *err = t->err.code ? t->err : rerr;
         return rc == WEIR_ENOMEM ? rc : err->code ? err->code : rc;
     }
-    if (!t->e) return weir__error(err, WEIR_ENOTFOUND, "execution %s has no journal yet", x->id);
+    if (!t->e) return weir__error(err, WEIR_ENOTFOUND, "%s has no journal yet", src->label);
     if (!t->latest && weir_exec_tick(t->e) < t->tick)
         return weir__error(err, WEIR_ENOTFOUND,
                            "tick %llu is beyond the journal of execution %s: its newest tick is %llu (GET "
                            "/api/executions/%s/at/latest)",
-                           (unsigned long long)t->tick, x->id, (unsigned long long)weir_exec_tick(t->e), x->id);
+                           (unsigned long long)t->tick, src->label, (unsigned long long)weir_exec_tick(t->e),
+                           src->label);
     return 0;
 }
 
@@ -222,7 +272,8 @@ static void travel_free(travel *t) {
 int svc_travel_at(weir_service *s, svc_exec *x, uint64_t tick, bool latest, json_t **out, weir_error *err) {
     *out = NULL;
     travel t = {.s = s, .tick = tick, .latest = latest, .src_id = x->id};
-    int rc = travel_run(&t, x, err);
+    source src = {.x = x, .label = x->id};
+    int rc = travel_run(&t, &src, err);
     if (!rc) {
         *out = json_pack("{s:s,s:I,s:s,s:o,s:o}", "executionId", x->id, "tick", (json_int_t)weir_exec_tick(t.e),
                          "state", weir_state_name(weir_exec_state(t.e)), "nodes", weir_exec_states(t.e), "metrics",
@@ -233,18 +284,25 @@ int svc_travel_at(weir_service *s, svc_exec *x, uint64_t tick, bool latest, json
     return rc;
 }
 
-/* The fork's START body: the source's, on its own runtime, saying where it
- * came from. */
-static json_t *fork_start(json_t *src, const char *src_id, uint64_t tick, const char *runtime) {
+/* The new execution's START body: the source's, on its own runtime,
+ * saying where it came from (from: {"forkOf": ...} or {"importedFrom": ...}). */
+static json_t *new_start(json_t *src, const char *id, const char *key, json_t *from, const char *runtime) {
     json_t *b = json_deep_copy(src);
     if (!b) return NULL;
+    json_object_set_new(b, "executionId", json_string(id));
     json_object_set_new(b, "runtime", json_string(runtime));
-    json_object_set_new(b, "forkOf", json_pack("{s:s,s:I}", "executionId", src_id, "tick", (json_int_t)tick));
+    json_object_del(b, "forkOf");
+    json_object_del(b, "importedFrom");
+    json_object_set(b, key, from);
     return b;
 }
 
-int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, const char *runtime, json_t *rt_opts,
-                    svc_exec **out, weir_error *err) {
+/* A new execution whose journal is the source's up to the tick (its
+ * records applied and journaled again as its own), going on from there on
+ * `runtime` (NULL: virtual).  key/from: what its START says it came from. */
+static int continue_from(weir_service *s, const source *src, uint64_t tick, bool latest, bool check,
+                         const char *runtime, json_t *rt_opts, const char *key, json_t *from, svc_exec **out,
+                         weir_error *err) {
     *out = NULL;
     if (s->shutting_down) return weir__error(err, WEIR_ESTATE, "the server is shutting down");
     if (s->n_running >= s->cfg.max_concurrent_executions)
@@ -253,10 +311,10 @@ int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, co
                            "later",
                            s->cfg.max_concurrent_executions);
     if (!runtime) runtime = "virtual";
-    /* The graph and options first (record 1), then the fork is made and the
-     * rest applied to it: each record is journaled again as its own. */
-    travel probe = {.s = s, .tick = 0, .latest = false, .src_id = x->id};
-    int rc = travel_run(&probe, x, err);
+    /* The graph and options first (record 1), then the new execution is
+     * made and the rest applied to it. */
+    travel probe = {.s = s, .tick = 0, .latest = false, .src_id = src->label};
+    int rc = travel_run(&probe, src, err);
     weir_graph *g = probe.g ? weir_graph_ref(probe.g) : NULL;
     json_t *start = json_incref(probe.start);
     travel_free(&probe);
@@ -268,12 +326,15 @@ int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, co
     if (!g || !start) {
         weir_graph_unref(g);
         json_decref(start);
-        return weir__error(err, WEIR_ENOTFOUND, "execution %s has no journal yet", x->id);
+        return weir__error(err, WEIR_ENOTFOUND, "%s has no journal yet", src->label);
     }
+    const char *gid = json_string_value(json_object_get(start, "graphId"));
     svc_exec *f;
-    rc = svc_exec_make(s, g, x->graph_id, json_object_get(start, "options"), NULL, runtime, rt_opts, true, &f, err);
+    rc = svc_exec_make(s, g, gid ? gid : weir_graph_id(g), json_object_get(start, "options"), NULL, runtime, rt_opts,
+                       true, &f, err);
     weir_graph_unref(g);
-    if (!rc && !(f->start_body = fork_start(start, x->id, tick, f->rt.name))) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (!rc && !(f->start_body = new_start(start, f->id, key, from, f->rt.name)))
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     json_decref(start);
     if (rc) {
         if (f) svc_exec_free(f);
@@ -285,15 +346,15 @@ int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, co
         svc_exec_free(f);
         return rc;
     }
-    travel t = {.s = s, .tick = tick, .latest = latest, .fork = f, .src_id = x->id};
-    rc = travel_run(&t, x, err);
+    travel t = {.s = s, .tick = tick, .latest = latest, .fork = f, .src_id = src->label, .check = check};
+    rc = travel_run(&t, src, err);
     int64_t clock = t.last_time;
     char *name = weir__strdup(f->rt.name ? f->rt.name : runtime);
     travel_free(&t);
     if (!rc && !name) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (!rc) {
-        /* Its own runtime, the clock going on from the fork's tick; if the
-         * source ran on another, the switch is its first input of its own
+        /* Its own runtime, the clock going on from the tick; if the source
+         * ran on another, the switch is its first input of its own
          * (journaled: its recovery makes the same runtime). */
         json_t *xj = weir_exec_json(f->e);
         const char *was = json_string_value(json_object_get(xj, "runtime"));
@@ -308,15 +369,105 @@ int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, co
     }
     weir__free(name);
     if (rc) {
-        /* what it journaled stays, finished: the fork failed, visibly */
+        /* what it journaled stays, finished: it failed, visibly */
         weir_exec_abort(f->e, svc_now(s), err->message);
         return rc;
     }
-    json_t *fl = json_pack("{s:s,s:s,s:I}", "executionId", f->id, "forkOf", x->id, "tick",
-                           (json_int_t)weir_exec_tick(f->e));
-    weir_service_log(s, WEIR_LOG_INFO, fl, "execution forked");
+    json_t *fl = json_pack("{s:s,s:O,s:I}", "executionId", f->id, key, from, "tick", (json_int_t)weir_exec_tick(f->e));
+    weir_service_log(s, WEIR_LOG_INFO, fl, "execution %s", strcmp(key, "forkOf") == 0 ? "forked" : "imported");
     json_decref(fl);
     *out = f;
+    return 0;
+}
+
+int svc_travel_fork(weir_service *s, svc_exec *x, uint64_t tick, bool latest, const char *runtime, json_t *rt_opts,
+                    svc_exec **out, weir_error *err) {
+    source src = {.x = x, .label = x->id};
+    json_t *from = latest ? json_pack("{s:s,s:s}", "executionId", x->id, "tick", "latest")
+                          : json_pack("{s:s,s:I}", "executionId", x->id, "tick", (json_int_t)tick);
+    int rc = from ? continue_from(s, &src, tick, latest, false, runtime, rt_opts, "forkOf", from, out, err)
+                  : weir__error(err, WEIR_ENOMEM, "out of memory");
+    json_decref(from);
+    return rc;
+}
+
+static int count_record(void *ud, const weir_jfile_rec *rec) {
+    (void)rec;
+    (*(int64_t *)ud)++;
+    return 0;
+}
+
+int svc_travel_import(weir_service *s, const char *text, size_t len, const char *runtime, json_t *rt_opts,
+                      svc_exec **out, weir_error *err) {
+    /* The whole file is verified first: a broken one makes nothing. */
+    int64_t n = 0;
+    int rc0 = weir_jfile_read(text, len, count_record, &n, NULL, err);
+    if (rc0 && rc0 != WEIR_ENOMEM) err->code = rc0 = WEIR_EINVAL; /* a broken file: bad input (400) */
+    if (rc0) return rc0;
+    /* Where it came from: the execution id its START carries, if any. */
+    const char *nl = memchr(text, '\n', len);
+    json_t *first = json_loadb(text, nl ? (size_t)(nl - text) : len, 0, NULL);
+    const char *orig = json_string_value(json_object_get(json_object_get(first, "body"), "executionId"));
+    json_t *from = json_pack("{s:s?,s:s}", "executionId", orig, "as", "journal file");
+    source src = {.text = text, .len = len, .label = "the imported journal"};
+    int rc = from ? continue_from(s, &src, 0, true, true, runtime, rt_opts, "importedFrom", from, out, err)
+                  : weir__error(err, WEIR_ENOMEM, "out of memory");
+    json_decref(from);
+    json_decref(first);
+    return rc;
+}
+
+/* The export's text, bounded. */
+typedef struct text_buf {
+    char *p;
+    size_t len, cap, max;
+    bool over;
+} text_buf;
+
+static int to_buf(void *ud, const char *data, size_t len) {
+    text_buf *b = ud;
+    if (b->len + len > b->max) {
+        b->over = true;
+        return WEIR_ETOOLARGE;
+    }
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len + 1) cap *= 2;
+        char *p = weir__realloc(b->p, cap);
+        if (!p) return WEIR_ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int svc_travel_export(weir_service *s, svc_exec *x, size_t max, char **out, size_t *len, weir_error *err) {
+    *out = NULL;
+    *len = 0;
+    if (!s->journal || !x->journaled)
+        return weir__error(err, WEIR_ESTATE,
+                           "execution %s keeps no journal (the server runs with --memory, or it was started before "
+                           "the journal was there)",
+                           x->id);
+    int rc = weir_journal_sync(s->journal, err);
+    if (rc) return weir__error(err, WEIR_EUNAVAILABLE, "the journal cannot be read now: %s", err->message);
+    text_buf b = {.max = max};
+    weir_journal_fault fault;
+    rc = weir_jfile_export(s->journal, x->id, to_buf, &b, &fault, err);
+    if (rc && b.over)
+        rc = weir__error(err, WEIR_ETOOLARGE,
+                    "the journal of %s is larger than MAX_ANSWER_BYTES (%zu bytes): read it with weir replay --data "
+                    "DATA_DIR %s (with weir stopped), or raise MAX_ANSWER_BYTES",
+                    x->id, max, x->id);
+    if (rc) {
+        weir__free(b.p);
+        return rc;
+    }
+    *out = b.p;
+    *len = b.len;
     return 0;
 }
 
