@@ -270,3 +270,71 @@ Test(travel, a_virtual_clock_and_its_scheduled_injects_come_back) {
     cr_assert_eq(serve_stop(&s), 0);
     serve_rmdir(dir);
 }
+
+/* Export, replay and import (SPEC §7.2, §7.3): the journal file replays to
+ * a match; imported, it is a new execution with the same states that goes
+ * on from there; a file edited without its chain is refused, naming the
+ * line, and nothing is made. */
+Test(travel, export_replay_and_import) {
+    server s = serve_start(NULL);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    for (int i = 1; i <= 4; i++) inject(&s, x, i * 7);
+    char *src = state_now(&s, x);
+    http_resp r = call(&s, "GET", "/api/executions/%s/journal", x, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.headers, "application/x-ndjson"), "%s", r.headers);
+    char file[128];
+    proc_tempdir(file, sizeof file, "journalfile");
+    char path[256];
+    snprintf(path, sizeof path, "%s/j.ndjson", file);
+    FILE *f = fopen(path, "w");
+    fputs(r.body, f);
+    fclose(f);
+    char *text = strdup(r.body);
+    http_free(&r);
+
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, WEIR_BINARY " replay %s", path);
+    proc_result pr = proc_run(cmd);
+    cr_assert_eq(pr.status, 0, "%s\n%s", pr.out, pr.err);
+    cr_assert_str_eq(pr.out, "match (5 inputs, 4 waves)\n");
+    proc_free(&pr);
+
+    r = http_req(&s, "POST", "/api/executions/import", text, "application/x-ndjson");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char y[64];
+    snprintf(y, sizeof y, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "runtime")), "virtual");
+    http_free(&r);
+    char *imported = state_now(&s, y);
+    cr_assert_str_eq(imported, src, "the imported execution is where the exported one was");
+    inject(&s, y, 99);
+    char *later = state_now(&s, y);
+    cr_assert(strstr(later, "\"buffer\":[28,99]"), "it goes on: %s", later);
+
+    /* edited without its chain: refused, nothing made */
+    r = http_req(&s, "GET", "/api/executions", NULL, NULL);
+    size_t before = json_array_size(r.json);
+    http_free(&r);
+    char *edit = strstr(text, "\"value\":14");
+    cr_assert(edit, "%s", text);
+    edit[9] = '5';
+    r = http_req(&s, "POST", "/api/executions/import", text, "application/x-ndjson");
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert(strstr(r.body, "line 3: hash chain broken"), "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "GET", "/api/executions", NULL, NULL);
+    cr_assert_eq(json_array_size(r.json), before, "nothing was made");
+    http_free(&r);
+    r = http_req(&s, "POST", "/api/executions/import", "{}", "application/json");
+    cr_assert_eq(r.status, 415, "%s", r.body);
+    http_free(&r);
+
+    free(text);
+    free(src);
+    free(imported);
+    free(later);
+    serve_rmdir(file);
+    cr_assert_eq(serve_stop(&s), 0);
+}

@@ -239,6 +239,11 @@ async function everyOperation(first) {
   assert.equal((await call('GET', `/api/executions/${first.executionId}/at/999999`)).status, 404);
   const fork = await call('POST', `/api/executions/${first.executionId}/fork`, { atTick: 0 });
   assert.equal(fork.status, 201, JSON.stringify(fork.json));
+  const journal = await call('GET', `/api/executions/${first.executionId}/journal`);
+  assert.equal(journal.status, 200);
+  const file = journal.json;
+  const imported = await call('POST', '/api/executions/import', file, 'application/x-ndjson');
+  assert.equal(imported.status, 201, JSON.stringify(imported.json));
   const late = await call('POST', `/api/executions/${first.executionId}/inject`, { nodeId: 'input', value: 1 });
   assert.equal(late.status, 409); // completed
   const kept = await call('POST', `/api/graphs/${first.graphId}/execute`, { completion: 'never', onError: 'continue' });
