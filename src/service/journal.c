@@ -211,13 +211,34 @@ static void on_wake(uv_async_t *a) {
 
 static void wake(void *ud) { uv_async_send(ud); }
 
+static void kick_prep(uv_prepare_t *h) {
+    weir_service *s = h->data;
+    if (s->journal) weir_journal_kick(s->journal);
+}
+
+static void kick_check(uv_check_t *h) {
+    weir_service *s = h->data;
+    if (s->journal) weir_journal_kick(s->journal);
+}
+
 int svc_journal_open(weir_service *s, weir_error *err) {
     if (!s->store) return 0;
     if (!(s->journal_wake = weir__calloc(1, sizeof *s->journal_wake)))
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     uv_async_init(s->loop, s->journal_wake, on_wake);
     s->journal_wake->data = s;
+    if (!(s->journal_prep = weir__calloc(1, sizeof *s->journal_prep)) ||
+        !(s->journal_check = weir__calloc(1, sizeof *s->journal_check)))
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    uv_prepare_init(s->loop, s->journal_prep);
+    uv_check_init(s->loop, s->journal_check);
+    s->journal_prep->data = s->journal_check->data = s;
+    uv_prepare_start(s->journal_prep, kick_prep);
+    uv_check_start(s->journal_check, kick_check);
+    uv_unref((uv_handle_t *)s->journal_prep);
+    uv_unref((uv_handle_t *)s->journal_check);
     weir_journal_config jc = {.durability = s->cfg.durability ? WEIR_DURABILITY_PROCESS : WEIR_DURABILITY_FSYNC,
+                              .kick = 1,
                               .queue_max = s->cfg.journal_queue_max,
                               .notify = wake,
                               .notify_ud = s->journal_wake,
@@ -238,6 +259,14 @@ void svc_journal_close(weir_service *s) {
     if (s->journal_wake) {
         uv_close((uv_handle_t *)s->journal_wake, wake_closed);
         s->journal_wake = NULL;
+    }
+    if (s->journal_prep) {
+        uv_close((uv_handle_t *)s->journal_prep, wake_closed);
+        s->journal_prep = NULL;
+    }
+    if (s->journal_check) {
+        uv_close((uv_handle_t *)s->journal_check, wake_closed);
+        s->journal_check = NULL;
     }
     weir__free(s->j_error);
     s->j_error = NULL;

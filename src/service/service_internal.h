@@ -104,6 +104,8 @@ struct weir_service {
      * j_mark it was made at. */
     struct weir_journal *journal;
     uv_async_t *journal_wake;
+    uv_prepare_t *journal_prep; /* the turn's writes go to the writer together (weir_journal_kick) */
+    uv_check_t *journal_check;
     uint64_t j_mark, j_done, j_failed_at; /* j_failed_at: the first item that failed (0: none) */
     char *j_error;                        /* why it failed */
     struct svc_held *held, *held_tail;

@@ -210,10 +210,16 @@ static int push(weir_journal *j, jitem *it, weir_error *err) {
         j->pend_n++;
         j->outstanding++;
         j->queued++;
-        if (j->writer_waiting) pthread_cond_signal(&j->work);
+        if (j->writer_waiting && !j->cfg.kick) pthread_cond_signal(&j->work);
     }
     pthread_mutex_unlock(&j->mu);
     return rc;
+}
+
+void weir_journal_kick(weir_journal *j) {
+    pthread_mutex_lock(&j->mu);
+    if (j->writer_waiting && j->pend_head) pthread_cond_signal(&j->work);
+    pthread_mutex_unlock(&j->mu);
 }
 
 /* Refuse early (no encoding, no allocation) when the queue would. */
@@ -394,6 +400,7 @@ size_t weir_journal_poll(weir_journal *j) {
 
 int weir_journal_sync(weir_journal *j, weir_error *err) {
     pthread_mutex_lock(&j->mu);
+    if (j->writer_waiting && j->pend_head) pthread_cond_signal(&j->work); /* cfg.kick: nobody else will */
     uint64_t ticket = j->queued;
     while (j->completed < ticket) pthread_cond_wait(&j->done, &j->mu);
     int rc = j->failed ? weir__error(err, WEIR_EIO, "the journal could not commit: %s", j->fail_msg) : 0;

@@ -113,6 +113,12 @@ typedef struct weir_journal_config {
     /* The SQLite VFS the writer connection uses (NULL: the default).  For
      * tests that inject I/O errors. */
     const char *vfs;
+    /* Nonzero: a write does not wake an idle writer; the loop calls
+     * weir_journal_kick once per turn (before it waits for I/O, and after),
+     * so the writes one turn makes go in one commit instead of the first of
+     * them alone (no added wait: nothing waits longer than the turn that
+     * made it; a busy writer takes whatever is queued when it is done). */
+    int kick;
 } weir_journal_config;
 
 /* Runs on the loop, from weir_journal_poll or weir_journal_close, once per
@@ -167,6 +173,9 @@ int weir_journal_finish(weir_journal *j, const char *exec_id, int64_t finished_m
 /* Delete the execution's row, records, digests and snapshots (retention,
  * or a recovery that gave up on it).  Known or not to this journal. */
 int weir_journal_delete(weir_journal *j, const char *exec_id, weir_journal_done_fn done, void *ud, weir_error *err);
+
+/* Wake the writer for what is queued (cfg.kick). */
+void weir_journal_kick(weir_journal *j);
 
 /* Run the done callbacks of every item whose commit has ended, in queue
  * order; returns how many ran.  A callback may write to the journal. */
