@@ -895,3 +895,30 @@ Test(journal, the_writer_checkpoints_the_wal) {
     cr_assert_gt(atomic_load(&db_writes), 0, "no checkpoint on the writer's connection");
     close_all(&h);
 }
+
+/* cfg.kick: writes do not wake an idle writer; one kick sends everything
+ * queued in one commit; sync needs no kick. */
+Test(journal, with_kick_a_turns_writes_go_in_one_commit) {
+    vfs_reset();
+    handles h;
+    weir_error err;
+    cr_assert_eq(weir_store_open(dir, &h.st, &err), 0, "%s", err.message);
+    weir_journal_config cfg = {.durability = WEIR_DURABILITY_PROCESS, .vfs = "weirtest", .kick = 1};
+    cr_assert_eq(weir_journal_open(h.st, &cfg, &h.j, &err), 0, "%s", err.message);
+    usleep(20000); /* the writer is idle, waiting */
+    start(h.j, "e1", 0);
+    for (int64_t i = 1; i <= 9; i++) append(h.j, "e1", i, i);
+    usleep(50000);
+    weir_journal_stats st;
+    weir_journal_stats_get(h.j, &st);
+    cr_assert_eq(st.commits, 0, "not woken by the writes themselves");
+    weir_journal_kick(h.j);
+    for (int i = 0; i < 2000 && (weir_journal_stats_get(h.j, &st), st.records < 10); i++) usleep(1000);
+    cr_assert_eq(st.records, 10);
+    cr_assert_eq(st.commits, 1, "the ten writes in one commit");
+    append(h.j, "e1", 10, 10);
+    sync_poll(h.j); /* no kick: sync wakes it */
+    weir_journal_stats_get(h.j, &st);
+    cr_assert_eq(st.records, 11);
+    close_all(&h);
+}
