@@ -127,11 +127,11 @@ static void release(weir_service *s, svc_held *h, bool failed) {
         if (failed && h->status < 300) {
             json_decref(h->body);
             h->body = NULL;
-            svc_answer(s, &h->reply, 503, svc_error_body("%s", msg));
+            svc_answer_now(s, &h->reply, 503, svc_error_body("%s", msg));
         } else {
             json_t *b = h->body;
             h->body = NULL;
-            svc_answer(s, &h->reply, h->status, b);
+            svc_answer_now(s, &h->reply, h->status, b);
         }
         break;
     case HELD_HTTP: {
@@ -171,12 +171,13 @@ static void release_durable(weir_service *s, bool all) {
     }
 }
 
-/* Drop what x holds (it is freed); its held answers still go out. */
-static void held_drop_exec(weir_service *s, svc_exec *x) {
+/* Drop what x holds of kind (0: events and effects); its held answers
+ * still go out. */
+static void held_drop(weir_service *s, svc_exec *x, int kind) {
     svc_held **p = &s->held, *prev = NULL;
     while (*p) {
         svc_held *h = *p;
-        if ((h->kind == HELD_EVENT || h->kind == HELD_EFFECT) && h->x == x) {
+        if ((kind ? h->kind == kind : (h->kind == HELD_EVENT || h->kind == HELD_EFFECT)) && h->x == x) {
             *p = h->next;
             if (s->held_tail == h) s->held_tail = prev;
             s->n_held--;
@@ -189,6 +190,8 @@ static void held_drop_exec(weir_service *s, svc_exec *x) {
 }
 
 /* --------------------------------------------------------- the journal */
+
+void svc_journal_drop_effects(svc_exec *x) { held_drop(x->svc, x, HELD_EFFECT); }
 
 static void on_done(void *ud, int status, const weir_error *err) {
     weir_service *s = ud;
@@ -227,15 +230,17 @@ int svc_journal_open(weir_service *s, weir_error *err) {
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     uv_async_init(s->loop, s->journal_wake, on_wake);
     s->journal_wake->data = s;
-    if (!(s->journal_prep = weir__calloc(1, sizeof *s->journal_prep)) ||
-        !(s->journal_check = weir__calloc(1, sizeof *s->journal_check)))
+    if (!(s->journal_prep = weir__calloc(1, sizeof *s->journal_prep)))
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     uv_prepare_init(s->loop, s->journal_prep);
-    uv_check_init(s->loop, s->journal_check);
-    s->journal_prep->data = s->journal_check->data = s;
+    s->journal_prep->data = s;
     uv_prepare_start(s->journal_prep, kick_prep);
-    uv_check_start(s->journal_check, kick_check);
     uv_unref((uv_handle_t *)s->journal_prep);
+    if (!(s->journal_check = weir__calloc(1, sizeof *s->journal_check)))
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    uv_check_init(s->loop, s->journal_check);
+    s->journal_check->data = s;
+    uv_check_start(s->journal_check, kick_check);
     uv_unref((uv_handle_t *)s->journal_check);
     weir_journal_config jc = {.durability = s->cfg.durability ? WEIR_DURABILITY_PROCESS : WEIR_DURABILITY_FSYNC,
                               .kick = 1,
@@ -474,7 +479,7 @@ void svc_journal_finished(svc_exec *x) {
 
 void svc_journal_forget(svc_exec *x, bool evicted) {
     weir_service *s = x->svc;
-    held_drop_exec(s, x);
+    held_drop(s, x, 0);
     if (evicted && x->journaled && s->journal && weir_journal_delete(s->journal, x->id, on_done, s, NULL) == 0)
         s->j_mark++;
 }
@@ -532,7 +537,11 @@ static int start_registry(json_t *comps, weir_registry **out, weir_error *err) {
         weir_user_component *u;
         if ((rc = weir_user_component_create(def, &u, err))) return rc;
         const weir_component *d = weir_user_component_descriptor(u);
-        if (weir_registry_find(*out, d->id)) weir_registry_remove(*out, d->id);
+        if (weir_registry_find(*out, d->id)) { /* the built-ins are there: none may be replaced */
+            weir_user_component_unref(u);
+            return weir__error(err, WEIR_EINVAL, "the journal's start record defines component %s, a built-in id",
+                               d->id);
+        }
         rc = weir_registry_add(*out, d, err);
         weir_user_component_unref(u); /* the registry and the graph hold their own */
         if (rc) return rc;

@@ -306,6 +306,10 @@ void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body) {
         r->client = NULL;
         return;
     }
+    svc_answer_now(s, r, status, body);
+}
+
+void svc_answer_now(weir_service *s, svc_reply *r, int status, json_t *body) {
     if (r->req) {
         weir_http_respond_json(r->req, status, body);
         r->req = NULL;
@@ -613,7 +617,7 @@ int svc_exec_list(weir_service *s, svc_exec *x, weir_error *err) {
 
 /* Take x out of the list again (it never started: its START could not be
  * journaled). */
-static void exec_unlist(weir_service *s, svc_exec *x) {
+void svc_exec_unlist(weir_service *s, svc_exec *x) {
     svc_exec **p = &s->execs, *prev = NULL;
     while (*p && *p != x) {
         prev = *p;
@@ -623,7 +627,8 @@ static void exec_unlist(weir_service *s, svc_exec *x) {
     if (s->execs_tail == x) s->execs_tail = prev;
     svc_index_del(&s->exec_ix, x->id);
     s->n_execs--;
-    s->n_running--;
+    if (x->finished) s->n_finished--;
+    else s->n_running--;
 }
 
 /* The START record's body (SPEC §7.1): self-contained — the graph's
@@ -686,7 +691,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     }
     rc = weir_exec_start(x->e, svc_exec_now(x), err);
     if (rc && weir_exec_state(x->e) == WEIR_STATE_PENDING) { /* its start was not journaled: it never was */
-        exec_unlist(s, x);
+        svc_exec_unlist(s, x);
         svc_exec_free(x);
         return rc;
     }
@@ -736,6 +741,9 @@ int svc_exec_switch(svc_exec *x, const char *name, json_t *options, weir_error *
     char from[64];
     snprintf(from, sizeof from, "%s", x->rt.name ? x->rt.name : "");
     int64_t old_now = svc_exec_now(x);
+    /* http requests held for output commit were never sent: the switch
+     * fails them (in flight), so they are never sent now */
+    svc_journal_drop_effects(x);
     /* the old runtime first (SPEC §4.5), then the new one */
     weir_runtimes_release(s->runtimes, &x->rt, x->e);
     weir_error e2;

@@ -32,6 +32,8 @@ typedef struct svc_reply {
 /* Answer r once: status and body (STOLEN; {"error": ...} when status >= 400).
  * Releases the client reference. */
 void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body);
+/* The same, never held (what output commit releases). */
+void svc_answer_now(weir_service *s, svc_reply *r, int status, json_t *body);
 
 /* A request waiting for an inject to settle (wait: true). */
 typedef struct svc_wait {
@@ -299,6 +301,11 @@ int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *
                   const char *rt_name, json_t *rt_opts, bool journal, svc_exec **out, weir_error *err);
 /* List x (index and creation order) as a running one. */
 int svc_exec_list(weir_service *s, svc_exec *x, weir_error *err);
+/* Take x out of the list again (before it is freed). */
+void svc_exec_unlist(weir_service *s, svc_exec *x);
+/* Drop the http requests of x held for output commit (a runtime switch
+ * fails them instead). */
+void svc_journal_drop_effects(svc_exec *x);
 void svc_exec_free(svc_exec *x);
 
 /* components.c: user components (SPEC §2.3). */

@@ -94,17 +94,29 @@ static int apply_body(travel *t, json_t *body, int64_t time, int64_t tick, int64
 
 /* The pending record starts before the tick asked for and may end after
  * it: stepped to the end of that wave. */
-static int apply_crossing(travel *t) {
+/* Step e, invocation by invocation, until the wave of t->tick is over
+ * (or nothing is left to step). */
+static int step_to(travel *t, int64_t now, int64_t seq) {
     weir_exec *e = t->e;
-    if (weir_exec_tick(e) >= t->tick) return 0;
-    weir_exec_stepping(e, true, t->pend_time);
-    int rc = apply_body(t, t->pend, t->pend_time, t->pend_tick, t->pend_seq);
-    while (!rc && weir_exec_state(e) == WEIR_STATE_RUNNING) {
+    int rc = 0;
+    while (weir_exec_state(e) == WEIR_STATE_RUNNING &&
+           (weir_exec_wave_open(e) || weir_exec_tick(e) < t->tick)) {
         weir_step st;
-        rc = weir_exec_step(e, t->pend_time, &st, &t->err);
+        rc = weir_exec_step(e, now, &st, &t->err);
         if (rc || !st.stepped || (st.wave_done && weir_exec_tick(e) >= t->tick)) break;
     }
-    return applied(t, rc, t->pend_seq);
+    return applied(t, rc, seq);
+}
+
+static int apply_crossing(travel *t) {
+    weir_exec *e = t->e;
+    if (weir_exec_tick(e) >= t->tick && !weir_exec_wave_open(e)) return 0;
+    const char *op = json_string_value(json_object_get(t->pend, "op"));
+    /* stepping turned off runs every queued input at once: stepped instead */
+    bool off = op && strcmp(op, "stepping") == 0 && !json_is_true(json_object_get(t->pend, "on"));
+    weir_exec_stepping(e, true, t->pend_time);
+    int rc = off ? 0 : apply_body(t, t->pend, t->pend_time, t->pend_tick, t->pend_seq);
+    return rc ? rc : step_to(t, t->pend_time, t->pend_seq);
 }
 
 static void pend_clear(travel *t) {
@@ -158,7 +170,11 @@ static bool from_snapshot(travel *t, const char *id, weir_journal_snap *snap) {
     weir_service *s = t->s;
     weir_error err;
     if (t->fork) return false; /* a fork journals its whole past again */
-    if (weir_journal_snapshot_find(s->journal, id, INT64_MAX, t->latest ? INT64_MAX : (int64_t)t->tick, snap, &err))
+    /* A snapshot taken at tick T may hold inputs after wave T (a pause at
+     * the same tick): one from before it, and the records after it. */
+    if (!t->latest && t->tick == 0) return false;
+    if (weir_journal_snapshot_find(s->journal, id, INT64_MAX, t->latest ? INT64_MAX : (int64_t)t->tick - 1, snap,
+                                   &err))
         return false;
     if (weir_journal_read(s->journal, id, 1, NULL, make_only, t, NULL, &err) == 1 && t->e &&
         weir_exec_restore(t->e, json_object_get(snap->state, "core"), &err) == 0) {
@@ -247,6 +263,8 @@ static int travel_run(travel *t, const source *src, weir_error *err) {
         rc = t->latest ? apply_body(t, t->pend, t->pend_time, t->pend_tick, t->pend_seq) : apply_crossing(t);
         pend_clear(t);
     }
+    /* stopped inside a stepped wave: to its end, as the tick asks */
+    if (!rc && !t->latest && t->e && weir_exec_wave_open(t->e)) rc = step_to(t, t->last_time, 0);
     if (rc) {
         *err = t->err.code ? t->err : rerr;
         return rc == WEIR_ENOMEM ? rc : err->code ? err->code : rc;
@@ -368,9 +386,10 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
         json_decref(xj);
     }
     weir__free(name);
-    if (rc) {
-        /* what it journaled stays, finished: it failed, visibly */
-        weir_exec_abort(f->e, svc_now(s), err->message);
+    if (rc) { /* nothing is made: not listed, its journal deleted */
+        svc_exec_unlist(s, f);
+        svc_journal_forget(f, true);
+        svc_exec_free(f);
         return rc;
     }
     json_t *fl = json_pack("{s:s,s:O,s:I}", "executionId", f->id, key, from, "tick", (json_int_t)weir_exec_tick(f->e));

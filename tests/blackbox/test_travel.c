@@ -338,3 +338,44 @@ Test(travel, export_replay_and_import) {
     serve_rmdir(file);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* Stepped waves (the virtual runtime's step): a tick whose wave a step left
+ * open is shown at its end; a tick inside the queue that turning stepping
+ * off drained in one input is reached by stepping. */
+Test(travel, ticks_of_stepped_waves) {
+    server s = serve_start(NULL);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\",\"runtime\":\"virtual\"}"));
+    http_resp r = call(&s, "POST", "/api/executions/%s/step", x, "{}"); /* stepping on: nothing to step */
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    inject(&s, x, 7); /* queued: stepping */
+    r = call(&s, "POST", "/api/executions/%s/step", x, "{}"); /* wave 1 starts: in */
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/step", x, "{}"); /* acc: wave 1 ends */
+    http_free(&r);
+    for (int v = 1; v <= 3; v++) inject(&s, x, v); /* queued */
+    r = call(&s, "POST", "/api/executions/%s/tick", x, "{}"); /* stepping off: drains the three */
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    const char *want[] = {NULL, "[7]", "[7,1]", "[]", "[3]"};
+    for (int t = 1; t <= 4; t++) {
+        char ts[8], needle[64];
+        snprintf(ts, sizeof ts, "%d", t);
+        long long tick;
+        char *at = state_at(&s, x, ts, &tick);
+        snprintf(needle, sizeof needle, "\"acc\":{\"buffer\":%s}", want[t]);
+        cr_assert_eq(tick, t);
+        cr_assert(strstr(at, needle), "tick %d: %s (want %s)", t, at, needle);
+        free(at);
+    }
+    r = call(&s, "POST", "/api/executions/%s/fork", x, "{\"atTick\":2}");
+    cr_assert_eq(r.status, 201, "a fork inside the drained queue: %s", r.body);
+    char f[64];
+    snprintf(f, sizeof f, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    char *fs = state_now(&s, f);
+    cr_assert(strstr(fs, "\"buffer\":[7,1]"), "%s", fs);
+    free(fs);
+    cr_assert_eq(serve_stop(&s), 0);
+}
