@@ -193,6 +193,8 @@ static void held_drop(weir_service *s, svc_exec *x, int kind) {
 
 void svc_journal_drop_effects(svc_exec *x) { held_drop(x->svc, x, HELD_EFFECT); }
 
+static void park_retry(weir_service *s);
+
 static void on_done(void *ud, int status, const weir_error *err) {
     weir_service *s = ud;
     s->j_done++;
@@ -205,6 +207,7 @@ static void on_done(void *ud, int status, const weir_error *err) {
                          s->j_error ? s->j_error : "?");
     }
     release_durable(s, false);
+    park_retry(s);
 }
 
 static void on_wake(uv_async_t *a) {
@@ -292,7 +295,71 @@ static int kind_of(const weir_input_rec *in) {
  * here, visibly, and its journal is left unfinished — after a restart the
  * execution comes back from what is durable and the effect is performed
  * again. */
+/* An effect result the journal's queue had no room for: kept and given
+ * again once commits have made room (park_retry, from the done
+ * callbacks).  Nothing else could: the runtime that performed it has let
+ * it go. */
+typedef struct svc_parked {
+    svc_exec *x;
+    uint64_t effect;
+    json_t *result;
+    char *error;
+    struct svc_parked *next;
+} svc_parked;
+
+static int park(svc_exec *x, const weir_input_rec *in) {
+    weir_service *s = x->svc;
+    svc_parked *p = weir__calloc(1, sizeof *p);
+    if (!p || (in->error && !(p->error = weir__strdup(in->error)))) {
+        weir__free(p);
+        return WEIR_ENOMEM;
+    }
+    p->x = x;
+    p->effect = in->effect;
+    p->result = json_incref(in->result);
+    svc_parked **t = &s->parked;
+    while (*t) t = &(*t)->next;
+    *t = p;
+    return 0;
+}
+
+static void parked_free(svc_parked *p) {
+    json_decref(p->result);
+    weir__free(p->error);
+    weir__free(p);
+}
+
+/* Give parked results again, oldest first, while the queue takes them. */
+static void park_retry(weir_service *s) {
+    while (s->parked && !s->park_retrying) {
+        svc_parked *p = s->parked;
+        weir_error err;
+        s->park_retrying = true; /* refused again: it stays first (lost_result does not park it twice) */
+        int rc = weir_exec_resolve(p->x->e, p->effect, p->result, p->error, svc_exec_now(p->x), &err);
+        s->park_retrying = false;
+        if (rc == WEIR_EFULL) return;
+        s->parked = p->next; /* given, or no longer wanted (the effect was cancelled meanwhile) */
+        parked_free(p);
+    }
+}
+
+static void park_drop(svc_exec *x) {
+    for (svc_parked **p = &x->svc->parked; *p;) {
+        svc_parked *q = *p;
+        if (q->x != x) {
+            p = &q->next;
+            continue;
+        }
+        *p = q->next;
+        parked_free(q);
+    }
+}
+
 static int lost_result(svc_exec *x, weir_exec *e, const weir_input_rec *in, const weir_error *je, weir_error *err) {
+    if (je->code == WEIR_EFULL && (x->svc->park_retrying || park(x, in) == 0))
+        return weir__error(err, WEIR_EFULL, "the journal's queue is full: the result of effect %llu is given again "
+                                            "once it has room",
+                           (unsigned long long)in->effect);
     char msg[WEIR_ERROR_MAX];
     snprintf(msg, sizeof msg,
              "the result of effect %llu could not be journaled (%.1500s): the execution stops here; after a restart it "
@@ -307,6 +374,18 @@ static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error
     svc_exec *x = ud;
     weir_service *s = x->svc;
     if (!x->journaled || !s->journal) return 0;
+    if (in->kind != WEIR_IN_RESOLVE && in->kind != WEIR_IN_SWITCH) {
+        /* The last quarter of the queue is kept for effect results, which
+         * nobody could retry: a client's input is refused first. */
+        weir_journal_stats st;
+        weir_journal_stats_get(s->journal, &st);
+        size_t max = s->cfg.journal_queue_max ? s->cfg.journal_queue_max : WEIR_JOURNAL_QUEUE_MAX_DEFAULT;
+        if (st.outstanding >= max - max / 4)
+            return weir__error(err, WEIR_EUNAVAILABLE,
+                               "the input was not accepted: the journal is behind (%zu writes waiting for the disk, "
+                               "JOURNAL_QUEUE_MAX %zu); nothing changed, retry later",
+                               st.outstanding, max);
+    }
     json_t *body;
     if (in->kind == WEIR_IN_START) {
         body = json_incref(x->start_body);
@@ -480,6 +559,7 @@ void svc_journal_finished(svc_exec *x) {
 void svc_journal_forget(svc_exec *x, bool evicted) {
     weir_service *s = x->svc;
     held_drop(s, x, 0);
+    park_drop(x);
     if (evicted && x->journaled && s->journal && weir_journal_delete(s->journal, x->id, on_done, s, NULL) == 0)
         s->j_mark++;
 }

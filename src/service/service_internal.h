@@ -112,6 +112,8 @@ struct weir_service {
     char *j_error;                        /* why it failed */
     struct svc_held *held, *held_tail;
     size_t n_held;
+    struct svc_parked *parked; /* effect results waiting for room in the journal's queue */
+    bool park_retrying;
     svc_exec *execs, *execs_tail;
     svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
     size_t n_execs, n_running, n_finished;
