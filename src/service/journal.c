@@ -212,7 +212,9 @@ static void on_done(void *ud, int status, const weir_error *err) {
 
 static void on_wake(uv_async_t *a) {
     weir_service *s = a->data;
-    if (s->journal) weir_journal_poll(s->journal);
+    if (!s->journal) return;
+    weir_journal_poll(s->journal);
+    park_retry(s); /* the room those items left */
 }
 
 static void wake(void *ud) { uv_async_send(ud); }

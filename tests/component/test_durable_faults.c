@@ -232,3 +232,69 @@ Test(durable_faults, an_effect_result_that_cannot_be_journaled_fails_here_and_co
     uv_close((uv_handle_t *)&t, NULL);
     stop(svc);
 }
+
+/* JOURNAL_QUEUE_MAX reached while the disk is slow (the writer held inside
+ * a write): client inputs are refused in the queue's last quarter; effect
+ * results (three delay timers firing) that find no room are parked and
+ * given once the writer goes on — none is lost, the execution goes on. */
+Test(durable_faults, effect_results_wait_for_room_in_a_full_queue_and_are_not_lost) {
+    testvfs_reset();
+    uv_loop_init(&loop);
+    weir_service_config c;
+    weir_service_config_defaults(&c);
+    c.port = 0;
+    c.log_level = "error";
+    c.data_dir = dir;
+    c.journal_vfs = TESTVFS_NAME;
+    c.journal_queue_max = 12; /* items: a record and its digest are two */
+    c.durability = 1;
+    weir_service *svc = NULL;
+    weir_error err;
+    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
+    json_t *doc = json_loads(DELAYED, 0, NULL);
+    svc_graph *g;
+    cr_assert_eq(svc_graph_add(svc, doc, &g, NULL, &err), 0, "%s", err.message);
+    json_decref(doc);
+    json_t *opts = json_pack("{s:s}", "completion", "never");
+    svc_exec *x;
+    cr_assert_eq(svc_exec_start(svc, g, opts, NULL, &x, &err), 0, "%s", err.message);
+    json_decref(opts);
+    for (int v = 1; v <= 3; v++) { /* three timers (100 ms) */
+        json_t *val = json_integer(v);
+        weir_inject in = {"in", NULL, val, 0, NULL};
+        cr_assert_eq(weir_exec_inject(x->e, &in, svc_exec_now(x), NULL, &err), 0, "%s", err.message);
+        json_decref(val);
+        for (int i = 0; i < 200 && svc->j_done < svc->j_mark; i++) uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+    }
+    cr_assert_eq(svc->j_done, svc->j_mark, "committed");
+    atomic_store(&testvfs_hold, 1); /* the disk stalls */
+    int refused = 0, v = 10;
+    for (; v < 40 && !refused; v++) {
+        json_t *val = json_integer(v);
+        weir_inject in = {"in", NULL, val, 0, NULL};
+        int rc = weir_exec_inject(x->e, &in, svc_exec_now(x), NULL, &err);
+        json_decref(val);
+        if (rc) {
+            cr_assert_eq(rc, WEIR_EUNAVAILABLE, "%s", err.message);
+            cr_assert(strstr(err.message, "journal is behind"), "%s", err.message);
+            refused = v;
+        }
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    cr_assert(refused, "client inputs are refused before the queue is full");
+    /* the three timers fire into the remaining room and past it */
+    uint64_t t0 = uv_now(&loop);
+    while (uv_now(&loop) - t0 < 400) uv_run(&loop, UV_RUN_NOWAIT), usleep(2000);
+    cr_assert(svc->parked, "a result found no room: parked");
+    cr_assert_eq(weir_exec_state(x->e), WEIR_STATE_RUNNING, "nothing failed");
+    atomic_store(&testvfs_hold, 0); /* the disk goes on */
+    for (int i = 0; i < 2000 && (svc->parked || weir_exec_pending_effects(x->e)); i++)
+        uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+    cr_assert_null(svc->parked);
+    json_t *b = buffer_of(svc, x->id);
+    cr_assert(holds(b, 1) && holds(b, 2) && holds(b, 3), "every timer's value arrived: %s",
+              json_dumps(b, JSON_COMPACT));
+    json_decref(b);
+    cr_assert_eq(weir_exec_state(x->e), WEIR_STATE_RUNNING);
+    stop(svc);
+}
