@@ -552,24 +552,33 @@ bool svc_feed_unsubscribe(svc_feed *f, svc_client *c) {
 
 /* Cut a subscriber that fell too far behind; it is told the last seq it
  * was sent, so it can come back with `since`. */
-static void cut(svc_sub *sub) {
+static void cut_why(svc_sub *sub, const char *reason) {
     svc_client *c = sub->c;
     svc_feed *f = sub->f;
     svc_hub *h = f->h;
     uint64_t last = sub->last_seq;
-    size_t backlog = svc_client_backlog(c);
     sub_remove(sub, LEAVE_LINGER);
     h->subscribers_cut++;
-    char reason[160];
-    snprintf(reason, sizeof reason,
-             "too slow: %zu bytes were waiting to be sent (bound %zu); subscribe again with since", backlog,
-             h->cfg.backlog_bytes);
     json_t *d = json_pack("{s:s,s:I,s:s}", "executionId", f->id, "seq", (json_int_t)last, "reason", reason);
     svc_client_emit(c, "subscription:cut", d);
     json_decref(d);
     json_t *fields = json_pack("{s:s,s:s,s:I}", "executionId", f->id, "transport", c->ops->kind, "seq", (json_int_t)last);
     hub_log(h, WEIR_LOG_WARN, fields, "subscriber cut off: %s", reason);
     json_decref(fields);
+}
+
+static void cut(svc_sub *sub) {
+    char reason[160];
+    snprintf(reason, sizeof reason,
+             "too slow: %zu bytes were waiting to be sent (bound %zu); subscribe again with since",
+             svc_client_backlog(sub->c), sub->f->h->cfg.backlog_bytes);
+    cut_why(sub, reason);
+}
+
+void svc_feed_break(svc_feed *f, uint64_t seq, const char *why) {
+    ring_clear(f);
+    f->from = seq + 1;
+    while (f->subs) cut_why(f->subs, why);
 }
 
 static void deliver(svc_sub *sub, svc_evmsg *m) {

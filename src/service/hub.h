@@ -213,5 +213,10 @@ bool svc_feed_unsubscribe(svc_feed *f, svc_client *c);
 /* The execution is being destroyed: drop every subscription, free the feed
  * (NULL: nothing). */
 void svc_feed_free(svc_feed *f);
+/* The events of f after seq will not come (they were dropped): every
+ * subscriber is cut off with `why` (subscription:cut names the last seq it
+ * was sent: it may subscribe again with since, and gets a resync), and the
+ * history forgets what came before. */
+void svc_feed_break(svc_feed *f, uint64_t seq, const char *why);
 
 #endif

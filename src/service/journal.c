@@ -105,11 +105,31 @@ bool svc_out_hold_http(weir_service *s, weir_http_req *req, int status, json_t *
     return true;
 }
 
+/* Events one execution may have waiting for output commit: past it (a
+ * wave of a million hops, each an event, made faster than the disk takes
+ * its input) they are dropped and its subscribers cut off, to subscribe
+ * again with since and be told what they missed (a resync). */
+#define HELD_EVENTS_MAX 16384
+
+static void held_drop(weir_service *s, svc_exec *x, int kind);
+
 void svc_out_event(svc_exec *x, uint64_t seq, const char *name, json_t *data) {
     weir_service *s = x->svc;
     if (!x->feed) return;
+    if (!holding(s)) x->held_events = 0;
+    if (holding(s) && x->held_events >= HELD_EVENTS_MAX) {
+        held_drop(s, x, HELD_EVENT);
+        x->held_events = 0;
+        char why[160];
+        snprintf(why, sizeof why,
+                 "more than %d events waited for their input to be durable; subscribe again with since",
+                 HELD_EVENTS_MAX);
+        svc_feed_break(x->feed, seq, why);
+        return;
+    }
     svc_held *h = holding(s) ? held_new(s, HELD_EVENT) : NULL;
     if (!h) return svc_feed_event(x->feed, seq, name, data);
+    x->held_events++;
     h->x = x;
     h->seq = seq;
     snprintf(h->name, sizeof h->name, "%s", name);
@@ -146,6 +166,7 @@ static void release(weir_service *s, svc_held *h, bool failed) {
         break;
     }
     case HELD_EVENT:
+        if (h->x->held_events) h->x->held_events--;
         if (!failed && h->x->feed) svc_feed_event(h->x->feed, h->seq, h->name, h->body);
         break;
     case HELD_EFFECT:

@@ -75,6 +75,7 @@ typedef struct svc_exec {
     int64_t dg_seq;        /* the record whose digest is being taken (0: none) */
     unsigned since_snap;   /* inputs journaled since its last snapshot */
     int64_t clock_journaled; /* virtual: the clock as last journaled */
+    size_t held_events;      /* its events waiting for output commit */
     bool no_snap;          /* a component cannot save its state: never snapshotted */
     bool j_broken;         /* an effect result could not be journaled: failed here, not finished in the journal */
 } svc_exec;

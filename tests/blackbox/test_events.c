@@ -74,3 +74,12 @@ Test(events, state_time_travel_and_fork_over_the_sockets) {
     node(&s, "travel.cjs");
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* Held events are bounded: a huge wave while the journal is behind cuts the
+ * subscriber off instead of holding every event in memory. */
+Test(events, held_events_are_bounded) {
+    const char *args[] = {"--max-wave-hops", "300000", NULL};
+    server s = serve_start(args);
+    node(&s, "held_events.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}
