@@ -432,7 +432,7 @@ static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error
         return weir__error(err, WEIR_EUNAVAILABLE,
                            "the input was not accepted: it could not be journaled (%s); nothing changed, retry later",
                            je.message);
-    s->j_mark++;
+    x->jmark = ++s->j_mark;
     x->jseq = seq;
     if (in->kind == WEIR_IN_START) {
         json_decref(x->start_body);
@@ -475,7 +475,7 @@ static int append_own(svc_exec *x, json_t *body, weir_error *err) {
     if (rc)
         return weir__error(err, rc == WEIR_ENOMEM ? rc : WEIR_EUNAVAILABLE, "it could not be journaled (%s); retry later",
                            je.message);
-    s->j_mark++;
+    x->jmark = ++s->j_mark;
     x->jseq = seq;
     return 0;
 }

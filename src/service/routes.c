@@ -24,6 +24,7 @@ typedef struct call {
     const char *params[2];
     uint64_t start_ns;
     uint64_t mark; /* journal items queued before it: an answer after one it queued waits (output commit) */
+    uint64_t need; /* the journal item the execution it reads last queued: the answer waits for it */
 } call;
 
 typedef void (*handler_fn)(call *c);
@@ -37,11 +38,14 @@ void svc_respond_now(weir_service *s, weir_http_req *req, int status, json_t *bo
     svc_observe(s, (double)(uv_hrtime() - start_ns) / 1e6);
 }
 
-/* An answer to a request that journaled an input is sent once that input
- * (and everything journaled before it) is durable (output commit).  Reads
- * answer at once, with what has been processed. */
+/* An answer to a request that journaled an input, or that shows an
+ * execution whose newest input is not durable yet, is sent once that input
+ * (and everything journaled before it) is durable (output commit): nothing
+ * a client sees can be undone by a crash.  Other reads answer at once. */
 static void reply_h(call *c, int status, json_t *body, const char *const *extra) {
-    if (c->s->j_mark != c->mark && svc_out_hold_http(c->s, c->req, status, body, extra, c->start_ns)) return;
+    if ((c->s->j_mark != c->mark || c->need > c->s->j_done) &&
+        svc_out_hold_http(c->s, c->req, status, body, extra, c->start_ns))
+        return;
     svc_respond_now(c->s, c->req, status, body, extra, c->start_ns);
 }
 
@@ -361,6 +365,7 @@ static void graphs_execute(call *c) {
 static svc_exec *exec_or_404(call *c) {
     svc_exec *x = svc_exec_find(c->s, c->params[0]);
     if (!x) fail(c, 404, "execution %s not found", c->params[0]);
+    else if (x->jmark > c->need) c->need = x->jmark; /* what it shows must be durable first */
     return x;
 }
 
@@ -952,7 +957,7 @@ static bool authorized(call *c) {
 
 void svc_route(void *ud, weir_http_req *req) {
     weir_service *s = ud;
-    call c = {s, req, {NULL, NULL}, uv_hrtime(), s->j_mark};
+    call c = {s, req, {NULL, NULL}, uv_hrtime(), s->j_mark, 0};
     /* Event sockets check credentials themselves (at upgrade, or at the
      * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
     if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);

@@ -72,6 +72,7 @@ typedef struct svc_exec {
     json_t *start_body;    /* the START record's body, until it is written */
     json_t *rt_options;    /* what its runtime was made with (mocks, tickMs): in switch records */
     int64_t jseq;          /* the newest record appended */
+    uint64_t jmark;        /* the service's journal item number of it (s->j_mark then) */
     int64_t dg_seq;        /* the record whose digest is being taken (0: none) */
     unsigned since_snap;   /* inputs journaled since its last snapshot */
     int64_t clock_journaled; /* virtual: the clock as last journaled */

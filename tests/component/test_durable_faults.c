@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -296,5 +297,79 @@ Test(durable_faults, effect_results_wait_for_room_in_a_full_queue_and_are_not_lo
               json_dumps(b, JSON_COMPACT));
     json_decref(b);
     cr_assert_eq(weir_exec_state(x->e), WEIR_STATE_RUNNING);
+    stop(svc);
+}
+
+/* A read of an execution whose newest input is not durable waits for it:
+ * nothing a client sees can be undone by a crash (output commit). */
+typedef struct reader {
+    client k;
+    atomic_llong released_ms, answered_ms;
+    char state[512];
+} reader;
+
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *inject_one(void *ud) {
+    inject(ud, 1, 42);
+    return NULL;
+}
+
+static void *release_later(void *ud) {
+    reader *rd = ud;
+    usleep(300000);
+    atomic_store(&rd->released_ms, mono_ms());
+    atomic_store(&testvfs_hold, 0); /* the disk goes on */
+    return NULL;
+}
+
+static void *run_reader(void *ud) {
+    reader *rd = ud;
+    client *k = &rd->k;
+    http_resp r = http_req(&k->srv, "POST", "/api/graphs", GRAPH, NULL);
+    char path[160];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(r.json, "id")) ?: "?");
+    http_free(&r);
+    r = http_req(&k->srv, "POST", path, "{\"completion\":\"never\"}", NULL);
+    snprintf(k->exec, sizeof k->exec, "%s", json_string_value(json_object_get(r.json, "executionId")) ?: "?");
+    http_free(&r);
+    atomic_store(&testvfs_hold, 1); /* the disk stalls */
+    pthread_t inj, rel;
+    pthread_create(&inj, NULL, inject_one, k);
+    usleep(100000); /* the inject is processed; its record waits for the disk */
+    pthread_create(&rel, NULL, release_later, rd);
+    snprintf(path, sizeof path, "/api/executions/%s/state", k->exec);
+    r = http_req(&k->srv, "GET", path, NULL, NULL);
+    atomic_store(&rd->answered_ms, mono_ms());
+    snprintf(rd->state, sizeof rd->state, "%s", r.body ? r.body : "");
+    http_free(&r);
+    pthread_join(inj, NULL);
+    pthread_join(rel, NULL);
+    atomic_store(&k->done, 1);
+    return NULL;
+}
+
+Test(durable_faults, a_read_of_what_is_not_durable_yet_waits_for_it) {
+    testvfs_reset();
+    weir_service *svc = start(TESTVFS_NAME);
+    reader rd = {.k = {.srv = {.port = weir_service_port(svc)}}};
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = &rd.k;
+    uv_timer_start(&t, watch, 5, 5);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_reader, &rd), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    pthread_join(th, NULL);
+    uv_timer_stop(&t);
+    uv_close((uv_handle_t *)&t, NULL);
+    cr_assert(strstr(rd.state, "42"), "the read shows the inject: %s", rd.state);
+    cr_assert_geq(atomic_load(&rd.answered_ms), atomic_load(&rd.released_ms),
+                  "it was answered only once the inject was durable");
+    cr_assert_eq(rd.k.status[1], 200, "%s", rd.k.body[1]);
     stop(svc);
 }
