@@ -52,15 +52,18 @@ server serve_start(const char *const *extra) {
     int rd = open(log, O_RDONLY);
     unlink(log);
     close(fd);
-    char buf[8192];
-    size_t len = 0;
+    /* the start log grows with what the start restores (a line or more per
+     * recovered execution): read all of it */
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap);
     int port = 0;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (!port) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         cr_assert_lt(now.tv_sec - t0.tv_sec, 20, "weir serve did not start: %.*s", (int)len, buf);
-        ssize_t n = pread(rd, buf + len, sizeof buf - 1 - len, (off_t)len);
+        if (cap - len < 4096) buf = realloc(buf, cap *= 2);
+        ssize_t n = pread(rd, buf + len, cap - 1 - len, (off_t)len);
         if (n > 0) {
             len += (size_t)n;
             buf[len] = '\0';
@@ -81,11 +84,14 @@ server serve_start(const char *const *extra) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    free(buf);
     srv.pid = pid;
     srv.port = port;
     srv.err_fd = rd;
     return srv;
 }
+
+static char *read_all(int fd);
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
@@ -135,12 +141,11 @@ int serve_stop(server *s) {
     s->pid = 0;
     drop_data(s);
     /* A sanitizer report in the server process fails the test too. */
-    char log[65536];
-    ssize_t n = pread(s->err_fd, log, sizeof log - 1, 0);
-    log[n > 0 ? n : 0] = '\0';
+    char *log = read_all(s->err_fd);
     close(s->err_fd);
     cr_assert_null(strstr(log, "Sanitizer"), "the server reported:\n%s", log);
     cr_assert_null(strstr(log, "runtime error:"), "the server reported:\n%s", log);
+    free(log);
     /* as a shell reports it: the exit code, or 128 + the killing signal */
     return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 }
@@ -205,10 +210,24 @@ void http_free(http_resp *r) {
     json_decref(r->json);
 }
 
+/* All of what fd holds from its start (malloc'd, NUL-terminated). */
+static char *read_all(int fd) {
+    size_t cap = 65536, len = 0;
+    char *p = malloc(cap);
+    for (;;) {
+        if (cap - len < 4096) p = realloc(p, cap *= 2);
+        ssize_t n = pread(fd, p + len, cap - 1 - len, (off_t)len);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    p[len] = '\0';
+    return p;
+}
+
 const char *serve_log(const server *s) {
-    static char log[65536];
-    ssize_t n = pread(s->err_fd, log, sizeof log - 1, 0);
-    log[n > 0 ? n : 0] = '\0';
+    static char *log;
+    free(log);
+    log = read_all(s->err_fd);
     return log;
 }
 
