@@ -65,7 +65,7 @@ static server start_on(const char *const *more) {
     return serve_start(argv);
 }
 
-__attribute__((unused)) static server start_plain(void) { return start_on(NULL); }
+static server start_plain(void) { return start_on(NULL); }
 
 /* POST /api/executions/<x>/<what> with body (the caller frees). */
 static http_resp xop(server *s, const char *x, const char *what, const char *body) {
@@ -98,7 +98,7 @@ static json_t *buffer_of(server *s, const char *x) {
 }
 
 /* invocations of node `node` of execution x so far */
-__attribute__((unused)) static json_int_t invocations(server *s, const char *x, const char *node) {
+static json_int_t invocations(server *s, const char *x, const char *node) {
     json_t *j = xget(s, x, "");
     cr_assert_not_null(j);
     json_int_t n = json_integer_value(
@@ -112,6 +112,15 @@ static void inject_ok(server *s, const char *x, const char *node, const char *va
     snprintf(body, sizeof body, "{\"nodeId\":\"%s\",\"value\":%s}", node, value);
     http_resp r = xop(s, x, "inject", body);
     cr_assert_eq(r.status, want, "inject %s: %s", value, r.body);
+    http_free(&r);
+}
+
+/* wait: false (answered 202 once durable) */
+static void inject_nowait(server *s, const char *x, const char *node, const char *value) {
+    char body[256];
+    snprintf(body, sizeof body, "{\"nodeId\":\"%s\",\"value\":%s,\"wait\":false}", node, value);
+    http_resp r = xop(s, x, "inject", body);
+    cr_assert_eq(r.status, 202, "inject %s: %s", value, r.body);
     http_free(&r);
 }
 
@@ -342,10 +351,12 @@ Test(durable, kill9_during_recovery_loses_nothing) {
     char log_path[96];
     snprintf(log_path, sizeof log_path, "%s.log", dir);
     double full = -1;
-    for (int round = 0; round < 3; round++) {
+    int interrupted = 0;
+    double frac = 0.5;
+    for (int round = 0; round < 10 && interrupted < 2; round++) {
         unlink(log_path);
         pid_t pid = spawn_on(log_path);
-        double t0 = proc_now_ms(), wait_ms = round == 0 ? 1e9 : full * round / 3;
+        double t0 = proc_now_ms(), wait_ms = round == 0 ? 1e9 : full * frac;
         char *log = NULL;
         for (;;) {
             free(log);
@@ -353,7 +364,7 @@ Test(durable, kill9_during_recovery_loses_nothing) {
             if (strstr(log, "recovery: ")) break;
             cr_assert_lt(proc_now_ms() - t0, 60000, "no recovery line: %s", log);
             if (round > 0 && strstr(log, "open-file limit")) { /* recovery comes next */
-                if (wait_ms > 0) sleep_ms((int)wait_ms);
+                sleep_ms((int)wait_ms);
                 break;
             }
             sleep_ms(1);
@@ -369,12 +380,15 @@ Test(durable, kill9_during_recovery_loses_nothing) {
             cr_assert_eq(back, BULK_X, "%s", log);
             cr_log_info("recovery of %d executions x %d inputs: %.1f ms", BULK_X, BULK_N, full);
             cr_assert_gt(full, 30, "recovery is too fast to be interrupted (%.1f ms); make the journal bigger", full);
+        } else if (strstr(log, "recovery: ")) {
+            frac /= 2; /* it had finished already (a faster run): earlier next time */
         } else {
-            cr_assert_null(strstr(log, "recovery: "), "killed after %.0f ms: it had finished already:\n%s", wait_ms,
-                           log);
+            cr_log_info("killed %.0f ms into recovery", wait_ms);
+            interrupted++;
         }
         free(log);
     }
+    cr_assert_eq(interrupted, 2, "recovery was not interrupted twice");
     unlink(log_path);
     s = start_on(more);
     int back = -1, failed = -1;
@@ -387,5 +401,462 @@ Test(durable, kill9_during_recovery_loses_nothing) {
         for (int i = 0; i < BULK_N; i++) cr_assert_eq(json_integer_value(json_array_get(b, (size_t)i)), i);
         json_decref(b);
     }
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* ------------------------------------------------ every input kind survives */
+
+Test(durable, paused_stays_paused_with_its_queued_injects) {
+    server s = start_plain();
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, ACC_GRAPH("acc"), NULL));
+    inject_ok(&s, x, "in", "1", 200);
+    inject_ok(&s, x, "in", "2", 200);
+    http_resp r = xop(&s, x, "pause", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    for (int v = 3; v <= 5; v++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"nodeId\":\"in\",\"value\":%d,\"wait\":false}", v);
+        r = xop(&s, x, "inject", body);
+        cr_assert_eq(r.status, 202, "%s", r.body);
+        cr_assert(json_is_true(json_object_get(r.json, "queued")), "%s", r.body);
+        http_free(&r);
+    }
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_plain();
+    json_t *j = xget(&s, x, "");
+    cr_assert_not_null(j);
+    cr_assert_str_eq(state_of(j), "paused");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "metrics"), "queueDepth")), 3, "queued: %s",
+                 json_dumps(j, 0));
+    json_decref(j);
+    json_t *b = buffer_of(&s, x);
+    cr_assert_eq(json_array_size(b), 2);
+    json_decref(b);
+    r = xop(&s, x, "resume", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    b = buffer_of(&s, x);
+    cr_assert_eq(json_array_size(b), 5, "the queue drained in order");
+    for (size_t i = 0; i < 5; i++) cr_assert_eq(json_integer_value(json_array_get(b, i)), (json_int_t)i + 1);
+    json_decref(b);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* When node z of execution x first ran (proc_now_ms), polling; bound ms. */
+static double when_z_ran(server *s, const char *x, double bound_ms) {
+    double t0 = proc_now_ms();
+    while (invocations(s, x, "z") < 1) {
+        cr_assert_lt(proc_now_ms() - t0, bound_ms, "the timer did not fire within %.0f ms", bound_ms);
+        sleep_ms(10);
+    }
+    return proc_now_ms();
+}
+
+Test(durable, a_pending_timer_fires_at_its_original_due_time) {
+    server s = start_plain();
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(4000), NULL));
+    double t0 = proc_now_ms();
+    inject_nowait(&s, x, "a", "7");
+    while (proc_now_ms() - t0 < 1500) sleep_ms(20); /* the server dies 1.5 s into the 4 s delay */
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_plain();
+    cr_assert_eq(invocations(&s, x, "z"), 0, "not fired yet");
+    double fired = when_z_ran(&s, x, 10000) - t0;
+    /* due at 4000 ms after the inject; a full delay after the restart would be
+     * 5500 ms or later */
+    cr_assert(fired >= 3900 && fired < 4900, "fired %.0f ms after the inject (due at 4000)", fired);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(durable, a_timer_that_fell_due_while_down_fires_at_once) {
+    server s = start_plain();
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(800), NULL));
+    double t0 = proc_now_ms();
+    inject_nowait(&s, x, "a", "7");
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    while (proc_now_ms() - t0 < 1500) sleep_ms(50); /* down past its due time */
+    s = start_plain();
+    double back = proc_now_ms();
+    double fired = when_z_ran(&s, x, 5000) - back;
+    cr_assert_lt(fired, 500, "fired %.0f ms after the restart", fired);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* A receiver that never answers its first request (weir dies with it in
+ * flight) and answers the second: both Idempotency-Keys are kept. */
+typedef struct receiver {
+    int fd, port;
+    char key[2][160];
+    char line[2][160]; /* request lines */
+    int got;           /* atomic: requests read */
+    pthread_t thread;
+} receiver;
+
+static void read_request(int c, char *line, char *key) {
+    char buf[8192] = "";
+    size_t len = 0;
+    while (len < sizeof buf - 1 && !strstr(buf, "\r\n\r\n")) {
+        struct pollfd p = {c, POLLIN, 0};
+        if (poll(&p, 1, 20000) != 1) break;
+        ssize_t n = read(c, buf + len, sizeof buf - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    buf[len] = '\0';
+    snprintf(line, 160, "%.*s", (int)strcspn(buf, "\r\n"), buf);
+    const char *k = strcasestr(buf, "\r\nIdempotency-Key: ");
+    if (k) snprintf(key, 160, "%.*s", (int)strcspn(k + 19, "\r\n"), k + 19);
+}
+
+/* Holds the first request, answers those after it. */
+static void *receive(void *arg) {
+    receiver *rv = arg;
+    int held = -1;
+    for (int i = 0; i < 2;) {
+        struct pollfd p = {rv->fd, POLLIN, 0};
+        if (poll(&p, 1, 30000) != 1) break;
+        int c = accept(rv->fd, NULL, NULL);
+        if (c < 0) break;
+        read_request(c, rv->line[i], rv->key[i]);
+        if (!rv->line[i][0]) { /* closed before a request (not one) */
+            close(c);
+            continue;
+        }
+        __atomic_store_n(&rv->got, i + 1, __ATOMIC_RELEASE);
+        if (i++ == 0) {
+            held = c; /* never answered */
+            continue;
+        }
+        const char *resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
+                           "Connection: close\r\n\r\n{\"paid\":42}";
+        ssize_t w = write(c, resp, strlen(resp));
+        (void)w;
+        close(c);
+    }
+    if (held >= 0) close(held);
+    return NULL;
+}
+
+Test(durable, an_inflight_http_request_is_performed_again_with_the_same_key) {
+    receiver rv = {0};
+    rv.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(rv.fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    getsockname(rv.fd, (struct sockaddr *)&a, &al);
+    cr_assert_eq(listen(rv.fd, 8), 0);
+    rv.port = ntohs(a.sin_port);
+    pthread_create(&rv.thread, NULL, receive, &rv);
+    char graph[1024];
+    snprintf(graph, sizeof graph,
+             "{\"symbia\":\"1.0\",\"name\":\"pay\",\"metadata\":{\"role\":\"pipeline\"},\"nodes\":[" PT("a")
+             ",{\"id\":\"get\",\"component\":\"symbia.io.http-request\",\"config\":{\"url\":"
+             "\"http://127.0.0.1:%d/pay/{{value}}\",\"timeoutMs\":60000}}," PT("z") "],\"edges\":[" EDGE("a", "get")
+             "," EDGE("get", "z") "]}",
+             rv.port);
+    const char *more[] = {"--egress-allow-private", "true", NULL};
+    server s = start_on(more);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, graph, NULL));
+    inject_nowait(&s, x, "a", "17");
+    double t0 = proc_now_ms();
+    while (__atomic_load_n(&rv.got, __ATOMIC_ACQUIRE) < 1) {
+        cr_assert_lt(proc_now_ms() - t0, 10000, "the request was never made");
+        sleep_ms(5);
+    }
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_on(more);
+    t0 = proc_now_ms();
+    while (__atomic_load_n(&rv.got, __ATOMIC_ACQUIRE) < 2) {
+        cr_assert_lt(proc_now_ms() - t0, 10000, "the request was not made again after the restart");
+        sleep_ms(5);
+    }
+    pthread_join(rv.thread, NULL);
+    close(rv.fd);
+    cr_assert_str_eq(rv.line[1], rv.line[0]);
+    cr_assert(strstr(rv.line[0], "/pay/17"), "%s", rv.line[0]);
+    char want[160];
+    snprintf(want, sizeof want, "%s:", x);
+    cr_assert(strncmp(rv.key[0], want, strlen(want)) == 0, "Idempotency-Key <executionId>:<effect>: %s", rv.key[0]);
+    cr_assert_str_eq(rv.key[1], rv.key[0], "the same Idempotency-Key both times");
+    /* its answer goes on through the graph */
+    when_z_ran(&s, x, 10000);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(durable, stopped_stays_cancelled_and_completed_stays_completed) {
+    server s = start_plain();
+    char stopped[64], done[64];
+    snprintf(stopped, sizeof stopped, "%s", serve_execute(&s, ACC_GRAPH("acc"), NULL));
+    inject_ok(&s, stopped, "in", "1", 200);
+    http_resp r = xop(&s, stopped, "stop", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    /* completion auto: done once its output node emitted */
+    snprintf(done, sizeof done, "%s",
+             serve_execute(&s,
+                           "{\"symbia\":\"1.0\",\"name\":\"once\",\"nodes\":[" PT("a") "," PT("z") "],\"edges\":["
+                           EDGE("a", "z") "]}",
+                           NULL));
+    inject_ok(&s, done, "a", "1", 200);
+    json_t *j = xget(&s, done, "");
+    cr_assert_str_eq(state_of(j), "completed");
+    json_decref(j);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_plain();
+    cr_assert(strstr(serve_log(&s), "recovery: 0 executions came back"), "%s", serve_log(&s));
+    j = xget(&s, stopped, "");
+    cr_assert(!j || strcmp(state_of(j), "cancelled") == 0, "%s", json_dumps(j, 0));
+    json_decref(j);
+    j = xget(&s, done, "");
+    cr_assert(!j || strcmp(state_of(j), "completed") == 0, "%s", json_dumps(j, 0));
+    json_decref(j);
+    r = xop(&s, stopped, "inject", "{\"nodeId\":\"in\",\"value\":2}");
+    cr_assert(r.status == 404 || r.status == 409, "a stopped execution takes no input: %ld %s", r.status, r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(durable, a_virtual_execution_comes_back_on_virtual_and_its_timer_still_fires) {
+    server s = start_plain();
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(50), "{\"runtime\":\"virtual\"}"));
+    inject_nowait(&s, x, "a", "7");
+    http_resp r = xop(&s, x, "tick", "{\"count\":10}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_plain();
+    json_t *j = xget(&s, x, "");
+    cr_assert_not_null(j);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "runtime")), "virtual");
+    cr_assert_str_eq(state_of(j), "running");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "metrics"), "pendingEffects")), 1);
+    json_decref(j);
+    r = xop(&s, x, "tick", NULL);
+    cr_assert_eq(r.status, 200, "tick works after the restart: %s", r.body);
+    http_free(&r);
+    r = xop(&s, x, "run", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(invocations(&s, x, "z"), 1, "the delayed 7 came out");
+    r = xop(&s, x, "tick", NULL);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* DEFECT (not fixed here, see the report): time commands are not journaled,
+ * so the virtual clock comes back at the time of the newest record (here
+ * the inject at tick 0), not where tick / advance left it: the 50 ms timer
+ * needs 50 more ticks after the restart instead of 40. */
+Test(durable, the_virtual_clock_comes_back_where_it_was, .disabled = true) {
+    server s = start_plain();
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(50), "{\"runtime\":\"virtual\"}"));
+    inject_nowait(&s, x, "a", "7");
+    http_resp r = xop(&s, x, "tick", "{\"count\":10}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_int_t time_before = json_integer_value(json_object_get(r.json, "time"));
+    http_free(&r);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_plain();
+    r = xop(&s, x, "tick", "{\"count\":40}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "time")), time_before + 40, "%s", r.body);
+    cr_assert_eq(invocations(&s, x, "z"), 1, "the timer due at tick 50 fired at tick 50: %s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* DEFECT (not fixed here, see the report): an inject scheduled with
+ * afterTicks is answered 202 but held by the virtual runtime only; it is
+ * journaled when it comes due, so a restart before then loses it (SPEC
+ * §7.1: "an inject answered 200/201/202 is never lost"). */
+Test(durable, a_scheduled_inject_survives_a_restart, .disabled = true) {
+    server s = start_plain();
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(50), "{\"runtime\":\"virtual\"}"));
+    http_resp r = xop(&s, x, "inject", "{\"nodeId\":\"a\",\"value\":8,\"afterTicks\":100}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_plain();
+    r = xop(&s, x, "run", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(invocations(&s, x, "z"), 1, "the scheduled 8 was injected and came out: %s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(durable, a_runtime_switch_survives_a_restart) {
+    server s = start_plain();
+    char x[64];
+    /* realtime → virtual with a 60 s timer pending: it comes back on virtual
+     * with the timer, and virtual time fires it */
+    snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(60000), NULL));
+    inject_nowait(&s, x, "a", "3");
+    http_resp r = xop(&s, x, "runtime", "{\"runtime\":\"virtual\"}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    /* virtual → realtime with 200 ms left */
+    char y[64];
+    snprintf(y, sizeof y, "%s", serve_execute(&s, DELAY_GRAPH(300), "{\"runtime\":\"virtual\"}"));
+    inject_nowait(&s, y, "a", "4");
+    r = xop(&s, y, "tick", "{\"count\":100}");
+    http_free(&r);
+    r = xop(&s, y, "runtime", "{\"runtime\":\"realtime\"}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_plain();
+    json_t *j = xget(&s, x, "");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "runtime")), "virtual");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "metrics"), "pendingEffects")), 1);
+    json_decref(j);
+    r = xop(&s, x, "advance", "{\"ms\":60000}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(invocations(&s, x, "z"), 1, "%s", r.body);
+    http_free(&r);
+    j = xget(&s, y, "");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "runtime")), "realtime");
+    json_decref(j);
+    when_z_ran(&s, y, 3000);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+typedef struct waiter {
+    server *s;
+    const char *x;
+    http_resp r;
+} waiter;
+
+static void *wait_inject(void *arg) {
+    waiter *w = arg;
+    w->r = xop(w->s, w->x, "inject", "{\"nodeId\":\"a\",\"value\":9}");
+    return NULL;
+}
+
+Test(durable, a_graceful_stop_keeps_executions) {
+    server s = start_plain();
+    char x[64], d[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, ACC_GRAPH("acc"), NULL));
+    for (int v = 1; v <= 5; v++) {
+        char val[16];
+        snprintf(val, sizeof val, "%d", v);
+        inject_ok(&s, x, "in", val, 200);
+    }
+    /* an inject waiting on a 60 s timer when SIGTERM comes is answered 202 */
+    snprintf(d, sizeof d, "%s", serve_execute(&s, DELAY_GRAPH(60000), NULL));
+    waiter w = {&s, d, {0}};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_inject, &w);
+    double t0 = proc_now_ms();
+    for (;;) {
+        json_t *j = xget(&s, d, "");
+        json_int_t pending = json_integer_value(json_object_get(json_object_get(j, "metrics"), "pendingEffects"));
+        json_decref(j);
+        if (pending == 1) break;
+        cr_assert_lt(proc_now_ms() - t0, 10000);
+        sleep_ms(5);
+    }
+    cr_assert_eq(serve_stop(&s), 0, "a graceful stop exits 0");
+    pthread_join(t, NULL);
+    cr_assert_eq(w.r.status, 202, "the waiting inject is answered 202, not settled: %s", w.r.body);
+    cr_assert(json_is_false(json_object_get(w.r.json, "settled")), "%s", w.r.body);
+    http_free(&w.r);
+    s = start_plain();
+    cr_assert(strstr(serve_log(&s), "recovery: 2 executions came back and 0 failed"), "%s", serve_log(&s));
+    json_t *j = xget(&s, x, "");
+    cr_assert_not_null(j, "the execution is kept");
+    cr_assert_str_eq(state_of(j), "running");
+    json_decref(j);
+    json_t *b = buffer_of(&s, x);
+    cr_assert_eq(json_array_size(b), 5);
+    for (size_t i = 0; i < 5; i++) cr_assert_eq(json_integer_value(json_array_get(b, i)), (json_int_t)i + 1);
+    json_decref(b);
+    j = xget(&s, d, "");
+    cr_assert_str_eq(state_of(j), "running");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "metrics"), "pendingEffects")), 1,
+                 "its timer is pending again");
+    json_decref(j);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* Run one SQL statement on DATA_DIR/weir.db (the server is down). */
+static void sql(const char *stmt) {
+    char db[128];
+    snprintf(db, sizeof db, "%s/weir.db", dir);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    char *msg = NULL;
+    cr_assert_eq(sqlite3_exec(h, stmt, NULL, NULL, &msg), SQLITE_OK, "%s: %s", stmt, msg ? msg : "");
+    cr_assert_eq(sqlite3_changes(h), 1, "%s changed %d rows", stmt, sqlite3_changes(h));
+    sqlite3_close(h);
+}
+
+Test(durable, an_edited_journal_comes_back_failed_naming_the_record) {
+    server s = start_plain();
+    char bad[64], good[64];
+    snprintf(bad, sizeof bad, "%s", serve_execute(&s, ACC_GRAPH("acc"), NULL));
+    snprintf(good, sizeof good, "%s", serve_execute(&s, ACC_GRAPH("acc"), NULL));
+    for (int v = 1; v <= 4; v++) {
+        char val[16];
+        snprintf(val, sizeof val, "%d", v);
+        inject_ok(&s, bad, "in", val, 200);
+        inject_ok(&s, good, "in", val, 200);
+    }
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    /* record 3 of bad is {"node":"in",...,"value":2}: its value becomes 20 */
+    char stmt[512];
+    snprintf(stmt, sizeof stmt,
+             "UPDATE journal SET body = replace(body, '\"value\":2', '\"value\":20') WHERE exec_id = '%s' AND seq = 3",
+             bad);
+    sql(stmt);
+    s = start_plain();
+    const char *log = serve_log(&s);
+    cr_assert(strstr(log, "recovery: 1 execution came back and 1 failed, in "), "%s", log);
+    json_t *j = xget(&s, bad, "");
+    cr_assert_not_null(j, "the broken one is there, failed");
+    cr_assert_str_eq(state_of(j), "failed", "%s", json_dumps(j, 0));
+    const char *why = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    cr_assert(why && strstr(why, "record 3"), "the error names the record: %s", why);
+    cr_assert(why && strstr(why, "hash"), "and the reason (its chain): %s", why);
+    json_decref(j);
+    json_t *b = buffer_of(&s, good);
+    cr_assert_eq(json_array_size(b), 4, "the other one recovered");
+    json_decref(b);
+    j = xget(&s, good, "");
+    cr_assert_str_eq(state_of(j), "running");
+    json_decref(j);
+    cr_assert_eq(serve_stop(&s), 0);
+    /* and a failed one stays failed (its journal is closed), the other runs on */
+    s = start_plain();
+    j = xget(&s, good, "");
+    cr_assert_str_eq(state_of(j), "running");
+    json_decref(j);
+    cr_assert(strstr(serve_log(&s), "recovery: 1 execution came back and 0 failed"), "%s", serve_log(&s));
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(durable, memory_ignores_the_data_dir) {
+    server s = start_plain();
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, ACC_GRAPH("acc"), NULL));
+    inject_ok(&s, x, "in", "1", 200);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    const char *more[] = {"--memory", NULL};
+    s = start_on(more);
+    cr_assert_null(xget(&s, x, ""), "nothing is recovered with --memory");
+    cr_assert_null(strstr(serve_log(&s), "recovery: 1"), "%s", serve_log(&s));
+    cr_assert_eq(serve_stop(&s), 0);
+    s = start_plain(); /* and the data dir still has it */
+    json_t *b = buffer_of(&s, x);
+    cr_assert_eq(json_array_size(b), 1);
+    json_decref(b);
     cr_assert_eq(serve_stop(&s), 0);
 }
