@@ -28,5 +28,7 @@ if [[ -x "$build/bench/bench_replay" ]]; then
 fi
 echo "== service over loopback"
 "$(dirname "$0")/serve.sh" "$build"
+echo "== durable executions over loopback (DURABILITY=fsync / process / --memory; recovery)"
+"$(dirname "$0")/durable.sh" "$build"
 echo "== idle WebSocket connections"
 "$(dirname "$0")/idle.sh" "$build" 10000 all
