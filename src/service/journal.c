@@ -28,7 +28,11 @@
  * requested: a timer that fell due while weir was down fires at once), http
  * requests performed again with the same Idempotency-Key.  A journal that
  * does not verify, or does not replay, comes back failed naming the record
- * and the reason; the others recover.
+ * and the reason; the others recover.  The journals of executions that
+ * finished before the start are not loaded, but they count in the bounded
+ * history of finished executions (MAX_FINISHED_HISTORY) as its oldest: they
+ * are deleted first, so the journals on disk stay within it across
+ * restarts.
  */
 #include <stdio.h>
 #include <string.h>
@@ -281,12 +285,15 @@ int svc_journal_open(weir_service *s, weir_error *err) {
 
 static void wake_closed(uv_handle_t *h) { weir__free(h); }
 
+static void old_free(weir_service *s);
+
 void svc_journal_close(weir_service *s) {
     if (s->journal) {
         weir_journal_close(s->journal); /* commits what is queued; runs the last done callbacks */
         s->journal = NULL;
     }
     release_durable(s, true);
+    old_free(s);
     if (s->journal_wake) {
         uv_close((uv_handle_t *)s->journal_wake, wake_closed);
         s->journal_wake = NULL;
@@ -612,6 +619,29 @@ static int list_one(void *ud, const char *exec_id, const char *graph_id, int64_t
     return 0;
 }
 
+/* The journals of executions that finished before this start, oldest
+ * finished first (the store's order): the front of the bounded history. */
+typedef struct svc_old {
+    rec_list l;
+    size_t next; /* those before it are deleted */
+} svc_old;
+
+size_t svc_journal_old(const weir_service *s) { return s->j_old ? s->j_old->l.n - s->j_old->next : 0; }
+
+static void old_free(weir_service *s) {
+    if (!s->j_old) return;
+    weir__free(s->j_old->l.ids);
+    weir__free(s->j_old);
+    s->j_old = NULL;
+}
+
+void svc_journal_evict_old(weir_service *s) {
+    svc_old *o = s->j_old;
+    if (!o || o->next == o->l.n) return;
+    if (s->journal && weir_journal_delete(s->journal, o->l.ids[o->next], on_done, s, NULL) == 0) s->j_mark++;
+    o->next++;
+}
+
 /* One execution being read back. */
 typedef struct recovering {
     weir_service *s;
@@ -903,24 +933,20 @@ static void recover_one(weir_service *s, const char *id, size_t *back, size_t *f
     weir_graph_unref(rv.g);
 }
 
-/* JOURNAL_RETENTION: the journals of finished executions beyond the
- * bounded history, oldest first, are deleted. */
-static int retain(weir_service *s, weir_error *err) {
-    rec_list l = {0};
-    int rc = weir_journal_executions(s->journal, WEIR_JOURNAL_FINISHED, list_one, &l, err);
-    size_t keep = s->cfg.max_finished_history;
-    for (size_t i = 0; !rc && l.n > keep && i < l.n - keep; i++)
-        if (weir_journal_delete(s->journal, l.ids[i], on_done, s, NULL) == 0) s->j_mark++;
-    weir__free(l.ids);
-    return rc;
-}
-
 int svc_journal_recover(weir_service *s, weir_error *err) {
     if (!s->journal) return 0;
     uint64_t t0 = uv_hrtime();
+    /* First those finished before (what recovery finishes now is not among
+     * them): beyond MAX_FINISHED_HISTORY the oldest go now. */
+    if (!(s->j_old = weir__calloc(1, sizeof *s->j_old))) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    int rc = weir_journal_executions(s->journal, WEIR_JOURNAL_FINISHED, list_one, &s->j_old->l, err);
+    if (rc) {
+        old_free(s);
+        return rc;
+    }
+    while (svc_journal_old(s) > s->cfg.max_finished_history) svc_journal_evict_old(s);
     rec_list l = {0};
-    int rc = retain(s, err);
-    if (!rc) rc = weir_journal_executions(s->journal, WEIR_JOURNAL_UNFINISHED, list_one, &l, err);
+    rc = weir_journal_executions(s->journal, WEIR_JOURNAL_UNFINISHED, list_one, &l, err);
     if (rc) {
         weir__free(l.ids);
         return rc;

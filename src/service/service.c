@@ -448,6 +448,9 @@ void svc_exec_free(svc_exec *x) {
 
 /* Evict the oldest finished executions beyond the history bound. */
 static void evict_finished(weir_service *s) {
+    /* those finished before this start are the oldest */
+    while (svc_journal_old(s) && s->n_finished + svc_journal_old(s) > s->cfg.max_finished_history)
+        svc_journal_evict_old(s);
     svc_exec **p = &s->execs, *prev = NULL;
     while (*p && s->n_finished > s->cfg.max_finished_history) {
         svc_exec *x = *p;

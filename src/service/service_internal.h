@@ -110,6 +110,7 @@ struct weir_service {
     uv_async_t *journal_wake;
     uv_prepare_t *journal_prep; /* the turn's writes go to the writer together (weir_journal_kick) */
     uv_check_t *journal_check;
+    struct svc_old *j_old; /* journals of executions finished before this start */
     uint64_t j_mark, j_done, j_failed_at; /* j_failed_at: the first item that failed (0: none) */
     char *j_error;                        /* why it failed */
     struct svc_held *held, *held_tail;
@@ -283,6 +284,11 @@ void svc_journal_half(svc_exec *x, weir_shell *half);
  * delete its journal when evicted). */
 void svc_journal_finished(svc_exec *x);
 void svc_journal_forget(svc_exec *x, bool evicted);
+/* Journals of executions that finished before this start: not loaded, but
+ * counted in MAX_FINISHED_HISTORY (how many are left); evicting deletes the
+ * oldest of them. */
+size_t svc_journal_old(const weir_service *s);
+void svc_journal_evict_old(weir_service *s);
 /* Output commit: true when the answer was held (it is sent once what was
  * journaled before it is durable); false: send it now. */
 bool svc_out_hold_reply(weir_service *s, const svc_reply *r, int status, json_t *body);

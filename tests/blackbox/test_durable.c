@@ -860,3 +860,48 @@ Test(durable, memory_ignores_the_data_dir) {
     json_decref(b);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* Rows of DATA_DIR/weir.db's executions in state `state`. */
+static int stored_executions(const char *state) {
+    char db[128], stmt[160];
+    snprintf(db, sizeof db, "%s/weir.db", dir);
+    snprintf(stmt, sizeof stmt, "SELECT count(*) FROM executions WHERE state = '%s'", state);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(h, stmt, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+/* The journals of finished executions on disk stay within the history of
+ * finished executions (MAX_FINISHED_HISTORY, 1000) across restarts too:
+ * those finished before a restart are not loaded again, so no eviction
+ * deleted them, and every restart added up to 1000 journals for good. */
+Test(durable, finished_journals_stay_bounded_across_restarts) {
+    const int history = 1000;
+    for (int round = 0; round < 2; round++) {
+        server s = start_plain();
+        http_resp g = http_req(&s, "POST", "/api/graphs",
+                               "{\"symbia\":\"1.0\",\"name\":\"once\",\"nodes\":[" PT("a") "," PT("z")
+                               "],\"edges\":[" EDGE("a", "z") "]}",
+                               NULL);
+        cr_assert_eq(g.status, 201, "%s", g.body);
+        char path[160];
+        snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(g.json, "id")));
+        http_free(&g);
+        for (int k = 0; k < history + 1; k++) {
+            http_resp x = http_req(&s, "POST", path, NULL, NULL);
+            cr_assert_eq(x.status, 201, "%s", x.body);
+            inject_ok(&s, json_string_value(json_object_get(x.json, "executionId")), "a", "1", 200);
+            http_free(&x);
+        }
+        cr_assert_eq(serve_stop(&s), 0);
+        int kept = stored_executions("finished");
+        cr_assert_leq(kept, history + 1, "round %d: %d finished executions kept on disk (history %d)", round, kept,
+                      history);
+    }
+}
