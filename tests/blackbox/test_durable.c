@@ -654,7 +654,7 @@ Test(durable, a_virtual_execution_comes_back_on_virtual_and_its_timer_still_fire
  * so the virtual clock comes back at the time of the newest record (here
  * the inject at tick 0), not where tick / advance left it: the 50 ms timer
  * needs 50 more ticks after the restart instead of 40. */
-Test(durable, the_virtual_clock_comes_back_where_it_was, .disabled = true) {
+Test(durable, the_virtual_clock_comes_back_where_it_was) {
     server s = start_plain();
     char x[64];
     snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(50), "{\"runtime\":\"virtual\"}"));
@@ -677,7 +677,7 @@ Test(durable, the_virtual_clock_comes_back_where_it_was, .disabled = true) {
  * afterTicks is answered 202 but held by the virtual runtime only; it is
  * journaled when it comes due, so a restart before then loses it (SPEC
  * §7.1: "an inject answered 200/201/202 is never lost"). */
-Test(durable, a_scheduled_inject_survives_a_restart, .disabled = true) {
+Test(durable, a_scheduled_inject_survives_a_restart) {
     server s = start_plain();
     char x[64];
     snprintf(x, sizeof x, "%s", serve_execute(&s, DELAY_GRAPH(50), "{\"runtime\":\"virtual\"}"));
