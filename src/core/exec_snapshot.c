@@ -8,6 +8,7 @@
  *  "fx": [[gen] | [gen, internal, kind, node, payload, cont, requested, order]],
  *  "free": [slot, ...],             the free list, head first
  *  "queue": [[kind, node, port, fxId, value, cont, error, now], ...],
+ *  "orgs": [gen, ...], "orgFree": [slot, ...]   tracked injects' slots
  *  "nodes": [[invocations, emitted, errors, latSumNs, latMaxNs, latWeight,
  *             inited, kv, saved], ...]}           in graph order
  *
@@ -67,6 +68,20 @@ json_t *weir_exec_snapshot(const weir_exec *e, weir_error *err) {
         bad |= json_array_append_new(free_list, I(s));
     for (size_t i = 0; !bad && i < e->q_len; i++)
         bad |= json_array_append_new(queue, input_json(&e->q[(e->q_head + i) % e->q_cap]));
+    /* Tracked injects' slots: their generations and free list, so inject
+     * ids are never given twice; a live one (nobody waits on it after a
+     * restore) is saved free, a generation on, at the back of the list. */
+    json_t *orgs = json_array(), *org_free = json_array();
+    bad |= !orgs || !org_free;
+    for (size_t i = 0; !bad && i < e->org_cap; i++) {
+        uint32_t gen = e->org[i].gen;
+        if (e->org[i].live) gen = gen + 1 ? gen + 1 : 1;
+        bad |= json_array_append_new(orgs, I(gen));
+    }
+    for (uint32_t i = e->org_free; !bad && i != WEIR_NONE; i = e->org[i].next_free)
+        bad |= json_array_append_new(org_free, I(i));
+    for (size_t i = 0; !bad && i < e->org_cap; i++)
+        if (e->org[i].live) bad |= json_array_append_new(org_free, I(i));
     json_t *counters = bad ? NULL
                            : json_pack("[I,I,I,I,I,I,I,I,I,I]", (json_int_t)e->processed, (json_int_t)e->emitted_edges,
                                        (json_int_t)e->emissions, (json_int_t)e->invocations, (json_int_t)e->errors,
@@ -83,6 +98,14 @@ json_t *weir_exec_snapshot(const weir_exec *e, weir_error *err) {
                                      counters, "error", e->error, "fx", fx, "free", free_list, "queue", queue,
                                      "nodes", nodes)
                              : NULL;
+    if (j && (json_object_set_new(j, "orgs", orgs) || json_object_set_new(j, "orgFree", org_free))) {
+        json_decref(j);
+        j = NULL;
+        orgs = org_free = NULL;
+    } else if (!j) {
+        json_decref(orgs);
+        json_decref(org_free);
+    }
     if (!j) {
         if (!counters) {
             json_decref(nodes);
@@ -149,6 +172,31 @@ static int restore_fx(weir_exec *e, json_t *fx, json_t *free_list, weir_error *e
             return bad_snap(e, err, "the free list names a slot that is not free");
         *link = (uint32_t)s;
         link = &e->fx[s].next_free;
+    }
+    *link = WEIR_NONE;
+    return 0;
+}
+
+static int restore_orgs(weir_exec *e, json_t *orgs, json_t *free_list, weir_error *err) {
+    if (!orgs && !free_list) return 0; /* a snapshot of before they were saved */
+    size_t n = json_array_size(orgs);
+    if (!json_is_array(orgs) || !json_is_array(free_list) || json_array_size(free_list) != n)
+        return bad_snap(e, err, "the inject slots are malformed");
+    if (n && weir__grow((void **)&e->org, &e->org_cap, n, sizeof *e->org))
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    e->org_cap = n;
+    for (size_t i = 0; i < n; i++) {
+        json_int_t gen;
+        if (!int_at(orgs, i, &gen)) return bad_snap(e, err, "an inject slot is malformed");
+        e->org[i] = (weir_origin){.gen = (uint32_t)gen, .next_free = WEIR_NONE};
+    }
+    uint32_t *link = &e->org_free;
+    for (size_t i = 0; i < n; i++) {
+        json_int_t slot;
+        if (!int_at(free_list, i, &slot) || slot < 0 || (size_t)slot >= n)
+            return bad_snap(e, err, "the inject slots' free list is malformed");
+        *link = (uint32_t)slot;
+        link = &e->org[slot].next_free;
     }
     *link = WEIR_NONE;
     return 0;
@@ -236,6 +284,7 @@ int weir_exec_restore(weir_exec *e, json_t *snap, weir_error *err) {
     int rc = restore_nodes(e, json_object_get(snap, "nodes"), err);
     if (!rc) rc = restore_fx(e, json_object_get(snap, "fx"), json_object_get(snap, "free"), err);
     if (!rc) rc = restore_queue(e, json_object_get(snap, "queue"), err);
+    if (!rc) rc = restore_orgs(e, json_object_get(snap, "orgs"), json_object_get(snap, "orgFree"), err);
     if (rc) return rc;
     const char *rt = json_string_value(json_object_get(snap, "runtime"));
     char *name = rt ? weir__strdup(rt) : NULL;

@@ -252,3 +252,42 @@ Test(snapshot, a_component_that_cannot_save_its_state_is_named) {
     weir_graph_unref(g);
     ts_fini(&A);
 }
+
+/* Inject ids (tracked injects' slots) go on after a restore: none is
+ * given twice, a live one's included. */
+Test(snapshot, inject_ids_are_never_given_twice) {
+    test_shell A;
+    ts_init(&A, false);
+    weir_graph *g = ts_graph(&A, GRAPH);
+    weir_exec_options o = {.completion = WEIR_COMPLETION_NEVER, .on_error = WEIR_ON_ERROR_CONTINUE};
+    weir_exec *a = ts_start(&A, g, &o);
+    uint64_t seen[16];
+    size_t n = 0;
+    weir_error err;
+    json_t *v = json_integer(1);
+    for (int i = 0; i < 5; i++) { /* "in" has a delay and an http after it: each stays live */
+        weir_inject in = {i % 2 ? "l" : "in", NULL, v, WEIR_INJECT_TRACK, NULL};
+        weir_inject_ack ack;
+        cr_assert_eq(weir_exec_inject(a, &in, i, &ack, &err), 0, "%s", err.message);
+        seen[n++] = ack.inject_id;
+    }
+    json_t *snap = weir_exec_snapshot(a, &err);
+    cr_assert(snap, "%s", err.message);
+    weir_exec *b;
+    cr_assert_eq(weir_exec_create(g, &o, &A.sh, &b, &err), 0);
+    cr_assert_eq(weir_exec_restore(b, snap, &err), 0, "%s", err.message);
+    for (int i = 0; i < 8; i++) {
+        weir_inject in = {"l", NULL, v, WEIR_INJECT_TRACK, NULL};
+        weir_inject_ack ack;
+        cr_assert_eq(weir_exec_inject(b, &in, 10 + i, &ack, &err), 0, "%s", err.message);
+        for (size_t k = 0; k < n; k++) cr_assert_neq(ack.inject_id, seen[k], "inject id %llu given twice",
+                                                     (unsigned long long)ack.inject_id);
+        seen[n++] = ack.inject_id;
+    }
+    json_decref(v);
+    json_decref(snap);
+    weir_exec_destroy(a);
+    weir_exec_destroy(b);
+    weir_graph_unref(g);
+    ts_fini(&A);
+}
