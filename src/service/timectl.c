@@ -335,12 +335,12 @@ bool svc_time_schedule(weir_service *s, svc_exec *x, svc_reply *r, const weir_in
     }
     uint64_t tick = after ? weir_virtual_tick_after(v, ahead)
                           : (uint64_t)json_integer_value(at); /* past the range: weir_virtual_schedule says so */
-    if (weir_virtual_schedule(v, in, tick, &err)) {
-        fail_err(s, r, x, &err);
-        return true;
-    }
-    int64_t due = weir_virtual_now(v) + (int64_t)(tick - weir_virtual_ticks(v)) * weir_virtual_tick_ms(v);
-    if (svc_journal_schedule(x, in, due, &err)) { /* it will still come due here, but is not acknowledged */
+    /* Journaled first (one the journal cannot take is not scheduled at
+     * all); a tick that has passed or lies past the clock's range is
+     * refused by weir_virtual_schedule, with nothing journaled. */
+    bool fits = tick > weir_virtual_ticks(v) && tick <= weir_virtual_max_tick(v);
+    int64_t due = fits ? weir_virtual_now(v) + (int64_t)(tick - weir_virtual_ticks(v)) * weir_virtual_tick_ms(v) : 0;
+    if ((fits && svc_journal_schedule(x, in, due, &err)) || weir_virtual_schedule(v, in, tick, &err)) {
         fail_err(s, r, x, &err);
         return true;
     }

@@ -48,6 +48,7 @@ typedef struct travel {
     unsigned char pend_digest[WEIR_JOURNAL_DIGEST_SIZE];
     bool pend_has_digest;
     const unsigned char *cur_digest; /* the digest of the record being read (a file's) */
+    int64_t clock;                   /* a virtual clock record read (0: none) */
     int64_t records;   /* records applied */
     weir_error err;
 } travel;
@@ -70,9 +71,25 @@ static int applied(travel *t, int rc, int64_t seq) {
                        why);
 }
 
+/* A fork or an import journals every record again, in one go: when half
+ * the journal's queue is taken, it waits for the disk (the loop is held
+ * for the whole copy anyway) rather than fill it. */
+static int make_room(travel *t) {
+    weir_service *s = t->s;
+    if (!t->fork || !s->journal) return 0;
+    weir_journal_stats st;
+    weir_journal_stats_get(s->journal, &st);
+    size_t max = s->cfg.journal_queue_max ? s->cfg.journal_queue_max : WEIR_JOURNAL_QUEUE_MAX_DEFAULT;
+    if (st.outstanding < max / 2) return 0;
+    if (weir_journal_sync(s->journal, &t->err)) return WEIR_EUNAVAILABLE;
+    weir_journal_poll(s->journal);
+    return 0;
+}
+
 static int apply_body(travel *t, json_t *body, int64_t time, int64_t tick, int64_t seq) {
     weir_input_rec in;
     weir_input_digest got;
+    if (make_room(t)) return applied(t, WEIR_EUNAVAILABLE, seq);
     int rc = weir_input_parse(body, time, (uint64_t)tick, &in, &t->err);
     if (!rc) rc = weir_exec_apply(t->e, &in, NULL, &got, &t->err);
     t->last_time = time;
@@ -196,7 +213,12 @@ static bool from_snapshot(travel *t, const char *id, weir_journal_snap *snap) {
  * ended. */
 static int on_record(void *ud, const weir_journal_record *r) {
     travel *t = ud;
-    if (r->kind == WEIR_JOURNAL_SCHEDULED) return 0; /* the virtual clock's own: not an input */
+    if (r->kind == WEIR_JOURNAL_SCHEDULED) { /* the virtual clock's own: not an input */
+        const char *op = json_string_value(json_object_get(r->body, "op"));
+        if (op && strcmp(op, "clock") == 0 && (t->latest || (uint64_t)r->tick <= t->tick))
+            t->clock = json_integer_value(json_object_get(r->body, "now"));
+        return 0;
+    }
     if (r->seq == 1) return begin(t, r);
     if (!t->e) return weir__error(&t->err, WEIR_EINVAL, "record %lld comes before a start record", (long long)r->seq);
     int rc = 0;
@@ -366,7 +388,7 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
     }
     travel t = {.s = s, .tick = tick, .latest = latest, .fork = f, .src_id = src->label, .check = check};
     rc = travel_run(&t, src, err);
-    int64_t clock = t.last_time;
+    int64_t clock = t.clock > t.last_time ? t.clock : t.last_time; /* a virtual clock goes on from where it was */
     char *name = weir__strdup(f->rt.name ? f->rt.name : runtime);
     travel_free(&t);
     if (!rc && !name) rc = weir__error(err, WEIR_ENOMEM, "out of memory");

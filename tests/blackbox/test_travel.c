@@ -264,6 +264,18 @@ Test(travel, a_virtual_clock_and_its_scheduled_injects_come_back) {
     http_free(&r);
     char *after = state_now(&s, x);
     cr_assert(strstr(after, "\"buffer\":[1,2]"), "it came due after the restart, once: %s", after);
+    /* a fork's virtual clock goes on from where the source's was */
+    r = call(&s, "POST", "/api/executions/%s/tick", x, "{}");
+    long long src_time = json_integer_value(json_object_get(r.json, "time"));
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/fork", x, "{\"atTick\":\"latest\"}");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char f[64];
+    snprintf(f, sizeof f, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/tick", f, "{}");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "time")), src_time + 1, "%s", r.body);
+    http_free(&r);
     free(before);
     free(back);
     free(after);
@@ -377,5 +389,25 @@ Test(travel, ticks_of_stepped_waves) {
     char *fs = state_now(&s, f);
     cr_assert(strstr(fs, "\"buffer\":[7,1]"), "%s", fs);
     free(fs);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* A fork copies its whole past into its own journal: longer than the
+ * journal's queue, it waits for the disk on the way instead of failing. */
+Test(travel, a_fork_longer_than_the_journal_queue) {
+    const char *extra[] = {"--journal-queue-max", "50", NULL};
+    server s = serve_start(extra);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    for (int i = 1; i <= 80; i++) inject(&s, x, i);
+    http_resp r = call(&s, "POST", "/api/executions/%s/fork", x, "{\"atTick\":\"latest\"}");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char f[64];
+    snprintf(f, sizeof f, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    char *a = state_now(&s, x), *b = state_now(&s, f);
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
     cr_assert_eq(serve_stop(&s), 0);
 }
