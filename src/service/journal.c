@@ -623,10 +623,13 @@ static int list_one(void *ud, const char *exec_id, const char *graph_id, int64_t
  * finished first (the store's order): the front of the bounded history. */
 typedef struct svc_old {
     rec_list l;
-    size_t next; /* those before it are deleted */
+    size_t next;   /* those before it are deleted */
+    size_t loaded; /* of those after it, loaded since (asked for: their id is "") */
 } svc_old;
 
-size_t svc_journal_old(const weir_service *s) { return s->j_old ? s->j_old->l.n - s->j_old->next : 0; }
+size_t svc_journal_old(const weir_service *s) {
+    return s->j_old ? s->j_old->l.n - s->j_old->next - s->j_old->loaded : 0;
+}
 
 static void old_free(weir_service *s) {
     if (!s->j_old) return;
@@ -637,6 +640,10 @@ static void old_free(weir_service *s) {
 
 void svc_journal_evict_old(weir_service *s) {
     svc_old *o = s->j_old;
+    while (o && o->next < o->l.n && !o->l.ids[o->next][0]) { /* loaded: evicted as executions in memory are */
+        o->next++;
+        o->loaded--;
+    }
     if (!o || o->next == o->l.n) return;
     if (s->journal && weir_journal_delete(s->journal, o->l.ids[o->next], on_done, s, NULL) == 0) s->j_mark++;
     o->next++;
@@ -880,21 +887,31 @@ static int reattach(recovering *rv, weir_error *err) {
     return rc;
 }
 
-static void recover_one(weir_service *s, const char *id, size_t *back, size_t *failed) {
-    recovering rv = {.s = s, .id = id};
-    weir_journal_fault fault = {0};
-    weir_error rerr = {0};
+/* Apply an execution's journal to a new record of it (rv->x): from its
+ * newest snapshot that restores, else from the start.  0, or the read's
+ * error (rv->err or rerr, and *fault, say why and where). */
+static int read_back(recovering *rv, weir_journal_fault *fault, weir_error *rerr) {
+    weir_service *s = rv->s;
+    const char *id = rv->id;
     weir_journal_snap snap = {0};
-    bool snapped = from_snapshot(&rv, &snap);
+    bool snapped = from_snapshot(rv, &snap);
     /* A virtual execution's clock records before the snapshot count too:
      * its journal is read whole (and applied from the snapshot on). */
     const char *rt = json_string_value(json_object_get(json_object_get(snap.state, "core"), "runtime"));
     bool whole = snapped && rt && strcmp(rt, "virtual") == 0;
-    if (whole) rv.skip_to = snap.seq;
+    if (whole) rv->skip_to = snap.seq;
     int rc = weir_journal_read(s->journal, id, snapped && !whole ? snap.seq + 1 : 1,
-                               snapped && !whole ? snap.chain : NULL, apply_one, &rv, &fault, &rerr);
+                               snapped && !whole ? snap.chain : NULL, apply_one, rv, fault, rerr);
     json_decref(snap.state);
-    if (rc && !rv.err.code) rv.err = rerr;
+    if (rc && !rv->err.code) rv->err = *rerr;
+    return rc;
+}
+
+static void recover_one(weir_service *s, const char *id, size_t *back, size_t *failed) {
+    recovering rv = {.s = s, .id = id};
+    weir_journal_fault fault = {0};
+    weir_error rerr = {0};
+    int rc = read_back(&rv, &fault, &rerr);
     svc_exec *x = rv.x;
     int64_t last = 0;
     int rc2 = x ? weir_journal_resume(s->journal, id, &last, NULL) : 0;
@@ -931,6 +948,33 @@ static void recover_one(weir_service *s, const char *id, size_t *back, size_t *f
     json_decref(rv.rt_opts);
     json_decref(rv.schedules);
     weir_graph_unref(rv.g);
+}
+
+svc_exec *svc_journal_load_finished(weir_service *s, const char *id) {
+    svc_old *o = s->j_old;
+    if (!o || !s->journal || !id || !*id) return NULL;
+    size_t i = o->next;
+    while (i < o->l.n && strcmp(o->l.ids[i], id) != 0) i++;
+    if (i == o->l.n) return NULL;
+    recovering rv = {.s = s, .id = id};
+    weir_journal_fault fault = {0};
+    weir_error rerr = {0};
+    int rc = read_back(&rv, &fault, &rerr);
+    svc_exec *x = rv.x;
+    if (x) {
+        char msg[WEIR_ERROR_MAX + 64];
+        if (rc) snprintf(msg, sizeof msg, "its journal stops at record %lld: %s",
+                         (long long)(fault.kind ? fault.seq : rv.seq), rv.err.message);
+        else snprintf(msg, sizeof msg, "its journal says it finished, but its end was not stored");
+        weir_exec_abort(x->e, svc_exec_now(x), msg); /* a no-op when it ended as it did */
+        x->journaled = true; /* for time travel; evicting it deletes its journal */
+        o->l.ids[i][0] = '\0'; /* in memory now: no longer one of the old */
+        o->loaded++;
+    }
+    json_decref(rv.rt_opts);
+    json_decref(rv.schedules);
+    weir_graph_unref(rv.g);
+    return x;
 }
 
 int svc_journal_recover(weir_service *s, weir_error *err) {

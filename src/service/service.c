@@ -237,7 +237,12 @@ void svc_graph_remove(weir_service *s, svc_graph *g) {
 
 /* ------------------------------------------------------------- executions */
 
-svc_exec *svc_exec_find(weir_service *s, const char *id) { return svc_index_get(&s->exec_ix, id); }
+svc_exec *svc_exec_find(weir_service *s, const char *id) {
+    svc_exec *x = svc_index_get(&s->exec_ix, id);
+    /* one that finished before this start is read back from its journal
+     * when asked for (kept for inspection, SPEC §3) */
+    return x ? x : svc_journal_load_finished(s, id);
+}
 
 json_t *svc_exec_summary(svc_exec *x) {
     json_t *j = weir_exec_json(x->e);

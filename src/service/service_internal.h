@@ -288,6 +288,9 @@ void svc_journal_forget(svc_exec *x, bool evicted);
  * counted in MAX_FINISHED_HISTORY (how many are left); evicting deletes the
  * oldest of them. */
 size_t svc_journal_old(const weir_service *s);
+/* One of them read back from its journal into memory, as it ended (or
+ * failed, naming where its journal stops); NULL when id is none of them. */
+svc_exec *svc_journal_load_finished(weir_service *s, const char *id);
 void svc_journal_evict_old(weir_service *s);
 /* Output commit: true when the answer was held (it is sent once what was
  * journaled before it is durable); false: send it now. */
