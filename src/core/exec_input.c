@@ -305,15 +305,7 @@ void weir_exec_adopt(weir_exec *e, const weir_shell *rt, int64_t now_ms) {
     for (size_t i = 0; i < n; i++) {
         weir_fx *f = &e->fx[ix[i]];
         if (!f->live) continue;
-        if (f->kind == WEIR_EFFECT_TIMER) {
-            int64_t left = weir__fx_time_left(f, now_ms);
-            json_t *p = json_pack("{s:I}", "delayMs", (json_int_t)(left > 0 ? left : 0));
-            if (p) {
-                json_decref(f->payload);
-                f->payload = p;
-                f->requested = now_ms;
-            }
-        }
+        if (f->kind == WEIR_EFFECT_TIMER) weir__fx_retime(f, now_ms, now_ms);
         weir_effect eff = effect_of(e, ix[i]);
         if (e->sh.effect) e->sh.effect(e->sh.effect_ud, e, &eff);
     }

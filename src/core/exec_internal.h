@@ -189,6 +189,8 @@ void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *valu
 
 /* exec_runtime.c: what timer f has left at now (saturated). */
 int64_t weir__fx_time_left(const weir_fx *f, int64_t now);
+/* Timer f again with the time it has left at `at`, requested at `requested`. */
+void weir__fx_retime(weir_fx *f, int64_t at, int64_t requested);
 
 /* exec.c */
 /* Fail the execution at the end of the current input (or now, outside one).

@@ -26,6 +26,16 @@ int64_t weir__fx_time_left(const weir_fx *f, int64_t now) {
     return left;
 }
 
+void weir__fx_retime(weir_fx *f, int64_t at, int64_t requested) {
+    int64_t left = weir__fx_time_left(f, at);
+    json_t *p = json_pack("{s:I}", "delayMs", (json_int_t)(left > 0 ? left : 0));
+    if (p) { /* without memory for the new payload a timer keeps its whole delay: late, never lost */
+        json_decref(f->payload);
+        f->payload = p;
+    }
+    f->requested = requested;
+}
+
 int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now_ms, int64_t new_now_ms,
                              const char *from, const char *to, weir_error *err) {
     if (weir_state_finished(e->state))
@@ -55,13 +65,7 @@ int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now
             f->doomed = !f->internal;
             continue;
         }
-        int64_t left = weir__fx_time_left(f, old_now_ms);
-        json_t *p = json_pack("{s:I}", "delayMs", (json_int_t)(left > 0 ? left : 0));
-        if (p) {
-            json_decref(f->payload);
-            f->payload = p;
-        }
-        f->requested = new_now_ms;
+        weir__fx_retime(f, old_now_ms, new_now_ms);
         weir_effect eff = {fx_id(e, s), f->kind, e->id, f->node == WEIR_NONE ? NULL : e->g->nodes[f->node].id,
                            f->payload, f->requested};
         if (e->sh.effect) e->sh.effect(e->sh.effect_ud, e, &eff);

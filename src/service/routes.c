@@ -391,16 +391,18 @@ static void execs_metrics(call *c) {
 /* {executionId, tick, state, nodes: {nodeId: state}} (SPEC §7.2); ?node=ID
  * for one node.  Refused (413) when it would write out more than
  * MAX_ANSWER_BYTES, measured before it is written (as an inject's answer). */
-static void execs_state(call *c) {
+static void state_reply(call *c, const char *at) {
     svc_exec *x = exec_or_404(c);
     if (!x) return;
     char node[256];
     bool one = svc_query_param(c->req->query, "node", node, sizeof node);
     json_t *body;
     weir_error err;
-    if (svc_state_body(c->s, x, one ? node : NULL, NULL, &body, &err)) return fail_err(c, &err);
+    if (svc_state_body(c->s, x, one ? node : NULL, at, &body, &err)) return fail_err(c, &err);
     reply(c, 200, body);
 }
+
+static void execs_state(call *c) { state_reply(c, NULL); }
 
 /* Inject; with wait (default) the answer comes when everything it caused
  * has settled (SPEC §4.1). */
@@ -477,16 +479,7 @@ static void execs_stop(call *c) {
 
 /* The states as of the end of wave :tick (SPEC §7.2), from the journal;
  * ?node=ID for one node. */
-static void execs_at(call *c) {
-    svc_exec *x = exec_or_404(c);
-    if (!x) return;
-    char node[256];
-    bool one = svc_query_param(c->req->query, "node", node, sizeof node);
-    json_t *body;
-    weir_error err;
-    if (svc_state_body(c->s, x, one ? node : NULL, c->params[1], &body, &err)) return fail_err(c, &err);
-    reply(c, 200, body);
-}
+static void execs_at(call *c) { state_reply(c, c->params[1]); }
 
 /* The journal as NDJSON (SPEC §7.2): self-contained, what import and
  * weir replay read. */

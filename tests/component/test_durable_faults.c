@@ -79,16 +79,21 @@ static void inject(client *k, int i, int value) {
     keep(k, i, &r);
 }
 
-static void *run_client(void *ud) {
-    client *k = ud;
-    http_resp r = http_req(&k->srv, "POST", "/api/graphs", GRAPH, NULL);
-    const char *gid = json_string_value(json_object_get(r.json, "id"));
+/* POST graph, execute it (completion never): k->exec. */
+static void execute(client *k, const char *graph) {
+    http_resp r = http_req(&k->srv, "POST", "/api/graphs", graph, NULL);
     char path[160];
-    snprintf(path, sizeof path, "/api/graphs/%s/execute", gid ? gid : "?");
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(r.json, "id")) ?: "?");
     http_free(&r);
     r = http_req(&k->srv, "POST", path, "{\"completion\":\"never\"}", NULL);
     snprintf(k->exec, sizeof k->exec, "%s", json_string_value(json_object_get(r.json, "executionId")) ?: "?");
     http_free(&r);
+}
+
+static void *run_client(void *ud) {
+    client *k = ud;
+    execute(k, GRAPH);
+    http_resp r;
     inject(k, 0, 1);                         /* durable: 200 */
     atomic_store(&testvfs_fail_sync, 1);     /* the disk fails from here */
     inject(k, 1, 2);                         /* processed, never made durable: 503 */
@@ -172,13 +177,9 @@ static const char *DELAYED =
 
 static void *run_delayed(void *ud) {
     client *k = ud;
-    http_resp r = http_req(&k->srv, "POST", "/api/graphs", DELAYED, NULL);
+    execute(k, DELAYED);
+    http_resp r;
     char path[160];
-    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(r.json, "id")) ?: "?");
-    http_free(&r);
-    r = http_req(&k->srv, "POST", path, "{\"completion\":\"never\"}", NULL);
-    snprintf(k->exec, sizeof k->exec, "%s", json_string_value(json_object_get(r.json, "executionId")) ?: "?");
-    http_free(&r);
     char body[] = "{\"nodeId\":\"in\",\"value\":5,\"wait\":false}";
     snprintf(path, sizeof path, "/api/executions/%s/inject", k->exec);
     r = http_req(&k->srv, "POST", path, body, NULL); /* durable: its timer is pending */
@@ -330,13 +331,9 @@ static void *release_later(void *ud) {
 static void *run_reader(void *ud) {
     reader *rd = ud;
     client *k = &rd->k;
-    http_resp r = http_req(&k->srv, "POST", "/api/graphs", GRAPH, NULL);
+    execute(k, GRAPH);
+    http_resp r;
     char path[160];
-    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(r.json, "id")) ?: "?");
-    http_free(&r);
-    r = http_req(&k->srv, "POST", path, "{\"completion\":\"never\"}", NULL);
-    snprintf(k->exec, sizeof k->exec, "%s", json_string_value(json_object_get(r.json, "executionId")) ?: "?");
-    http_free(&r);
     atomic_store(&testvfs_hold, 1); /* the disk stalls */
     pthread_t inj, rel;
     pthread_create(&inj, NULL, inject_one, k);
