@@ -189,8 +189,9 @@ static void *load_thread(void *arg) {
  * back running with the same id, and its accumulator holds every value
  * answered 2xx exactly once (others may or may not be there; nothing that
  * was never sent). */
-static void kill_under_load(int kill_at, const char *durability) {
-    const char *more[] = {"--durability", durability, NULL};
+static void kill_under_load_snap(int kill_at, const char *durability, const char *snapshot_every) {
+    const char *more[] = {"--durability", durability, snapshot_every ? "--snapshot-every" : NULL, snapshot_every,
+                          NULL};
     server s = start_on(more);
     char x[64];
     snprintf(x, sizeof x, "%s", serve_execute(&s, ACC_GRAPH("acc"), NULL));
@@ -261,11 +262,16 @@ static void kill_under_load(int kill_at, const char *durability) {
     free(l);
 }
 
+static void kill_under_load(int kill_at, const char *durability) { kill_under_load_snap(kill_at, durability, NULL); }
+
 Test(durable, kill9_after_50_answers_loses_nothing_answered) { kill_under_load(50, "fsync"); }
 Test(durable, kill9_after_500_answers_loses_nothing_answered) { kill_under_load(500, "fsync"); }
 Test(durable, kill9_after_3000_answers_loses_nothing_answered) { kill_under_load(3000, "fsync"); }
 Test(durable, kill9_after_500_answers_durability_process) { kill_under_load(500, "process"); }
 Test(durable, kill9_after_3000_answers_durability_process) { kill_under_load(3000, "process"); }
+/* A snapshot every 7 inputs under load: the kill lands among snapshots
+ * being written, and recovery starts from the newest one that is there. */
+Test(durable, kill9_among_snapshots_loses_nothing_answered) { kill_under_load_snap(1500, "fsync", "7"); }
 
 /* --------------------------------------------------- kill -9 during recovery */
 
