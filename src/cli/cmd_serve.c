@@ -85,6 +85,8 @@ static const setting SETTINGS[] = {
      "fsync: a journaled input survives a machine crash; process: no fsync, it survives a crash of weir"},
     {"SNAPSHOT_EVERY", "snapshot-every", T_INT, "1024",
      "an execution's whole state is stored after this many inputs: recovery and time travel replay at most that many"},
+    {"JOURNAL_MAX_BYTES", "journal-max-bytes", T_BYTES, "0",
+     "past this much in DATA_DIR/weir.db finished executions and their journals go sooner, oldest first (0: no cap)"},
     {"JOURNAL_QUEUE_MAX", "journal-queue-max", T_INT, "65536",
      "journal writes waiting for the disk; beyond it inputs are refused with 503 and Retry-After"},
     {"API_KEYS", "api-keys", T_STR, "", "comma-separated API keys for X-API-Key or Authorization: Bearer"},
@@ -325,6 +327,8 @@ static int apply(weir_service_config *c) {
                 return EXIT_USAGE;
             }
             c->durability = strcmp(v, "process") == 0;
+        } else if (strcmp(s->env, "JOURNAL_MAX_BYTES") == 0) {
+            c->journal_max_bytes = (uint64_t)n;
         } else if (strcmp(s->env, "SNAPSHOT_EVERY") == 0) {
             if (n < 1 || n > 1000000000) {
                 startup_error("SNAPSHOT_EVERY must be between 1 and 1000000000, got %lld", n);

@@ -627,6 +627,12 @@ typedef struct svc_old {
     size_t loaded; /* of those after it, loaded since (asked for: their id is "") */
 } svc_old;
 
+bool svc_journal_over(weir_service *s) {
+    if (!s->journal || !s->cfg.journal_max_bytes) return false;
+    int64_t b = weir_journal_bytes(s->journal);
+    return b > 0 && (uint64_t)b > s->cfg.journal_max_bytes;
+}
+
 size_t svc_journal_old(const weir_service *s) {
     return s->j_old ? s->j_old->l.n - s->j_old->next - s->j_old->loaded : 0;
 }

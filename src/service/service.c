@@ -456,8 +456,16 @@ static void evict_finished(weir_service *s) {
     /* those finished before this start are the oldest */
     while (svc_journal_old(s) && s->n_finished + svc_journal_old(s) > s->cfg.max_finished_history)
         svc_journal_evict_old(s);
+    /* JOURNAL_MAX_BYTES: past it the oldest finished one goes at each start
+     * (its delete is committed later: one at a time, not all at once) */
+    bool over = svc_journal_over(s);
+    if (over && svc_journal_old(s)) {
+        svc_journal_evict_old(s);
+        over = false;
+    }
+    size_t keep = s->cfg.max_finished_history;
     svc_exec **p = &s->execs, *prev = NULL;
-    while (*p && s->n_finished > s->cfg.max_finished_history) {
+    while (*p && (s->n_finished > keep || over)) {
         svc_exec *x = *p;
         if (!x->finished || x->waits || x->playing) { /* a run's answer is still owed */
             prev = x;
@@ -467,10 +475,11 @@ static void evict_finished(weir_service *s) {
         *p = x->next;
         if (s->execs_tail == x) s->execs_tail = prev;
         svc_index_del(&s->exec_ix, x->id);
-        svc_journal_forget(x, true); /* JOURNAL_RETENTION: the same bounded history */
+        svc_journal_forget(x, true); /* its journal goes with it */
         svc_exec_free(x);
         s->n_execs--;
         s->n_finished--;
+        over = false;
     }
 }
 

@@ -80,6 +80,10 @@ typedef struct weir_service_config {
      * many journaled inputs, so recovery and time travel replay at most
      * that many (0: 1024). */
     unsigned snapshot_every;
+    /* JOURNAL_MAX_BYTES: past this much in DATA_DIR/weir.db the journals of
+     * finished executions go, oldest first, before the bounded history
+     * would drop them (0: no size cap). */
+    uint64_t journal_max_bytes;
     /* How stored user components come back at start; NULL: the service
      * registers them itself (as POST /api/components would, without storing
      * them again).  A test or embedder may replace it. */

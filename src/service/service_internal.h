@@ -288,6 +288,8 @@ void svc_journal_forget(svc_exec *x, bool evicted);
  * counted in MAX_FINISHED_HISTORY (how many are left); evicting deletes the
  * oldest of them. */
 size_t svc_journal_old(const weir_service *s);
+/* The database is past JOURNAL_MAX_BYTES (committed pages in use). */
+bool svc_journal_over(weir_service *s);
 /* One of them read back from its journal into memory, as it ended (or
  * failed, naming where its journal stops); NULL when id is none of them. */
 svc_exec *svc_journal_load_finished(weir_service *s, const char *id);

@@ -198,6 +198,11 @@ void weir_journal_stats_get(weir_journal *j, weir_journal_stats *out);
  * Reads see what is committed (not what is only queued), on the loop's
  * reader connection.  They block on the disk for as long as they read. */
 
+/* The bytes the database holds in use (its pages less the free ones: the
+ * journals, snapshots, digests, graphs and components), as of what is
+ * committed; -1 when it cannot be told. */
+int64_t weir_journal_bytes(weir_journal *j);
+
 /* Why a journal does not verify. */
 typedef enum weir_journal_fault_kind {
     WEIR_JOURNAL_FAULT_NONE = 0,

@@ -280,3 +280,19 @@ int weir_journal_digests(weir_journal *j, const char *exec_id, weir_journal_dige
     sqlite3_finalize(q);
     return out;
 }
+
+static int64_t pragma_int(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int64_t weir_journal_bytes(weir_journal *j) {
+    int64_t pages = pragma_int(j->rdb, "PRAGMA page_count"), free_pages = pragma_int(j->rdb, "PRAGMA freelist_count"),
+            size = pragma_int(j->rdb, "PRAGMA page_size");
+    if (pages < 0 || free_pages < 0 || size < 0) return -1;
+    return (pages - free_pages) * size;
+}

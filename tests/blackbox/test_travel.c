@@ -411,3 +411,24 @@ Test(travel, a_fork_longer_than_the_journal_queue) {
     free(b);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* JOURNAL_MAX_BYTES: past it, a finished execution and its journal go at
+ * the next start, oldest first, long before the bounded history would. */
+Test(travel, finished_journals_go_sooner_past_the_size_cap) {
+    const char *extra[] = {"--journal-max-bytes", "1", NULL};
+    server s = serve_start(extra);
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    inject(&s, a, 1);
+    http_resp r = call(&s, "POST", "/api/executions/%s/stop", a, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    snprintf(b, sizeof b, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    r = call(&s, "GET", "/api/executions/%s", a, NULL);
+    cr_assert_eq(r.status, 404, "the finished one went: %s", r.body);
+    http_free(&r);
+    r = call(&s, "GET", "/api/executions/%s", b, NULL);
+    cr_assert_eq(r.status, 200, "the running one stays: %s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
