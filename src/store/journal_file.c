@@ -213,7 +213,7 @@ int weir_jfile_write(weir_jfile_writer *w, const weir_journal_record *r, const v
 
 int weir_jfile_append(weir_jfile_writer *w, int kind, int64_t tick, int64_t time_ms, json_t *body,
                       const weir_input_digest *d, weir_error *err) {
-    size_t len;
+    size_t len = 0;
     int rc = dump(w, body, &len, err);
     if (rc) return rc;
     unsigned char chain[WEIR_JOURNAL_CHAIN], dg[WEIR_JOURNAL_DIGEST_SIZE];
