@@ -91,6 +91,9 @@ static void subscribe(cmd *k) {
         return fail(k, 400, bad);
     }
     weir_error err;
+    /* What it is told first shows the execution as it is: durable first
+     * (the snapshot and a resync go out at once, not held). */
+    if (svc_journal_settle(x, &err)) return fail_exec(k, x, &err);
     svc_feed *f = svc_exec_feed(x, &err);
     if (!f || svc_feed_attach(f, k->c, mask, &err)) return fail_exec(k, x, &err);
     k->r.event = "execution:state";

@@ -96,11 +96,12 @@ bool svc_out_hold_reply(weir_service *s, const svc_reply *r, int status, json_t 
     return true;
 }
 
-bool svc_out_hold_http(weir_service *s, weir_http_req *req, int status, json_t *body, const char *const *extra,
-                       uint64_t start_ns) {
-    if (!holding(s)) return false;
+bool svc_out_hold_http(weir_service *s, weir_http_req *req, uint64_t mark, int status, json_t *body,
+                       const char *const *extra, uint64_t start_ns) {
+    if (!s->journal || s->j_done >= mark) return false;
     svc_held *h = held_new(s, HELD_HTTP);
     if (!h) return false;
+    h->mark = mark;
     h->req = req;
     h->status = status;
     h->body = body;
@@ -218,6 +219,14 @@ static void held_drop(weir_service *s, svc_exec *x, int kind) {
 
 void svc_journal_drop_effects(svc_exec *x) { held_drop(x->svc, x, HELD_EFFECT); }
 
+int svc_journal_settle(svc_exec *x, weir_error *err) {
+    weir_service *s = x->svc;
+    if (!x->journaled || !s->journal || x->jmark <= s->j_done) return 0;
+    if (weir_journal_sync(s->journal, err)) return err->code = WEIR_EUNAVAILABLE; /* err says why */
+    weir_journal_poll(s->journal); /* its done callbacks: j_done catches up */
+    return 0;
+}
+
 static void park_retry(weir_service *s);
 
 static void on_done(void *ud, int status, const weir_error *err) {
@@ -288,6 +297,7 @@ static void wake_closed(uv_handle_t *h) { weir__free(h); }
 static void old_free(weir_service *s);
 
 void svc_journal_close(weir_service *s) {
+    s->j_closing = true; /* parked inputs are not given again now: they happen again after the restart */
     if (s->journal) {
         weir_journal_close(s->journal); /* commits what is queued; runs the last done callbacks */
         s->journal = NULL;
@@ -331,22 +341,18 @@ static int kind_of(const weir_input_rec *in) {
  * it go. */
 typedef struct svc_parked {
     svc_exec *x;
-    uint64_t effect;
-    json_t *result;
-    char *error;
+    json_t *body; /* the input as weir_input_json made it */
     struct svc_parked *next;
 } svc_parked;
 
 static int park(svc_exec *x, const weir_input_rec *in) {
     weir_service *s = x->svc;
     svc_parked *p = weir__calloc(1, sizeof *p);
-    if (!p || (in->error && !(p->error = weir__strdup(in->error)))) {
+    if (!p || !(p->body = weir_input_json(in))) {
         weir__free(p);
         return WEIR_ENOMEM;
     }
     p->x = x;
-    p->effect = in->effect;
-    p->result = json_incref(in->result);
     svc_parked **t = &s->parked;
     while (*t) t = &(*t)->next;
     *t = p;
@@ -354,18 +360,19 @@ static int park(svc_exec *x, const weir_input_rec *in) {
 }
 
 static void parked_free(svc_parked *p) {
-    json_decref(p->result);
-    weir__free(p->error);
+    json_decref(p->body);
     weir__free(p);
 }
 
 /* Give parked results again, oldest first, while the queue takes them. */
 static void park_retry(weir_service *s) {
-    while (s->parked && !s->park_retrying) {
+    while (s->parked && !s->park_retrying && !s->j_closing) {
         svc_parked *p = s->parked;
         weir_error err;
+        weir_input_rec in;
         s->park_retrying = true; /* refused again: it stays first (lost_result does not park it twice) */
-        int rc = weir_exec_resolve(p->x->e, p->effect, p->result, p->error, svc_exec_now(p->x), &err);
+        int rc = weir_input_parse(p->body, svc_exec_now(p->x), weir_exec_tick(p->x->e), &in, &err);
+        if (!rc) rc = weir_exec_apply(p->x->e, &in, NULL, NULL, &err);
         s->park_retrying = false;
         if (rc == WEIR_EFULL) return;
         s->parked = p->next; /* given, or no longer wanted (the effect was cancelled meanwhile) */
@@ -387,24 +394,39 @@ static void park_drop(svc_exec *x) {
 
 static int lost_result(svc_exec *x, weir_exec *e, const weir_input_rec *in, const weir_error *je, weir_error *err) {
     if (je->code == WEIR_EFULL && (x->svc->park_retrying || park(x, in) == 0))
-        return weir__error(err, WEIR_EFULL, "the journal's queue is full: the result of effect %llu is given again "
-                                            "once it has room",
-                           (unsigned long long)in->effect);
+        return weir__error(err, WEIR_EFULL, "the journal's queue is full: this input is given again once it has room");
     char msg[WEIR_ERROR_MAX];
     snprintf(msg, sizeof msg,
-             "the result of effect %llu could not be journaled (%.1500s): the execution stops here; after a restart it "
-             "comes back from its journal and the effect is performed again",
-             (unsigned long long)in->effect, je->message);
+             "%s could not be journaled (%.1500s): the execution stops here; after a restart it comes back from its "
+             "journal and it happens again",
+             in->kind == WEIR_IN_RESOLVE ? "an effect's result" : "a scheduled inject coming due", je->message);
     x->j_broken = true;
     weir_exec_abort(e, in->now_ms, msg);
     return weir__error(err, WEIR_EUNAVAILABLE, "%s", msg);
+}
+
+/* Inputs a client gives (start, inject, pause, resume, stop, hold,
+ * release): refused, nothing changed, it may retry.  Those weir makes
+ * itself — effect results, a scheduled inject coming due, the runtime's own
+ * stepping and switching — nobody could retry. */
+static bool from_client(const weir_input_rec *in) {
+    switch (in->kind) {
+    case WEIR_IN_INJECT: return !(in->flags & WEIR_INJECT_SCHEDULED);
+    case WEIR_IN_START:
+    case WEIR_IN_PAUSE:
+    case WEIR_IN_RESUME:
+    case WEIR_IN_STOP:
+    case WEIR_IN_HOLD:
+    case WEIR_IN_RELEASE: return true;
+    default: return false;
+    }
 }
 
 static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error *err) {
     svc_exec *x = ud;
     weir_service *s = x->svc;
     if (!x->journaled || !s->journal) return 0;
-    if (in->kind != WEIR_IN_RESOLVE && in->kind != WEIR_IN_SWITCH) {
+    if (from_client(in)) {
         /* The last quarter of the queue is kept for effect results, which
          * nobody could retry: a client's input is refused first. */
         weir_journal_stats st;
@@ -433,7 +455,8 @@ static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error
                  : weir_journal_append(s->journal, x->id, kind_of(in), (int64_t)in->tick, in->now_ms, body, on_done,
                                        s, &seq, &je);
     json_decref(body);
-    if (rc && in->kind == WEIR_IN_RESOLVE) return lost_result(x, e, in, &je, err);
+    if (rc && (in->kind == WEIR_IN_RESOLVE || (in->kind == WEIR_IN_INJECT && (in->flags & WEIR_INJECT_SCHEDULED))))
+        return lost_result(x, e, in, &je, err);
     if (rc == WEIR_ENOMEM) return weir__error(err, rc, "out of memory journaling an input of execution %s", x->id);
     if (rc)
         return weir__error(err, WEIR_EUNAVAILABLE,

@@ -43,9 +43,8 @@ void svc_respond_now(weir_service *s, weir_http_req *req, int status, json_t *bo
  * (and everything journaled before it) is durable (output commit): nothing
  * a client sees can be undone by a crash.  Other reads answer at once. */
 static void reply_h(call *c, int status, json_t *body, const char *const *extra) {
-    if ((c->s->j_mark != c->mark || c->need > c->s->j_done) &&
-        svc_out_hold_http(c->s, c->req, status, body, extra, c->start_ns))
-        return;
+    uint64_t mark = c->s->j_mark != c->mark ? c->s->j_mark : c->need; /* a write waits for all before it */
+    if (svc_out_hold_http(c->s, c->req, mark, status, body, extra, c->start_ns)) return;
     svc_respond_now(c->s, c->req, status, body, extra, c->start_ns);
 }
 
@@ -370,6 +369,7 @@ static svc_exec *exec_or_404(call *c) {
 }
 
 static void execs_list(call *c) {
+    c->need = c->s->j_mark; /* it shows every execution: all that is journaled first */
     json_t *a = json_array();
     for (svc_exec *x = c->s->execs; x; x = x->next) json_array_append_new(a, exec_summary(x));
     reply(c, 200, a);
@@ -650,6 +650,7 @@ static json_t *host_stats(weir_service *s) {
 }
 
 static void stats(call *c) {
+    c->need = c->s->j_mark; /* counts every execution: all that is journaled first */
     totals t = count(c->s);
     json_t *by = json_object();
     for (int st = 0; st < 7; st++) json_object_set_new(by, weir_state_name(st), json_integer((json_int_t)t.by_state[st]));

@@ -534,6 +534,7 @@ json_t *svc_exec_snapshot(svc_exec *x) {
 static json_t *feed_snapshot(void *ud) { return svc_exec_snapshot(ud); }
 static json_t *feed_metrics(void *ud) {
     svc_exec *x = ud;
+    if (x->journaled && x->jmark > x->svc->j_done) return NULL; /* not durable yet: the next tick tells */
     return weir_exec_metrics(x->e, svc_exec_now(x));
 }
 static const svc_feed_ops FEED_OPS = {feed_snapshot, feed_metrics};

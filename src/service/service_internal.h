@@ -117,6 +117,7 @@ struct weir_service {
     size_t n_held;
     struct svc_parked *parked; /* effect results waiting for room in the journal's queue */
     bool park_retrying;
+    bool j_closing;
     svc_exec *execs, *execs_tail;
     svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
     size_t n_execs, n_running, n_finished;
@@ -297,8 +298,9 @@ void svc_journal_evict_old(weir_service *s);
 /* Output commit: true when the answer was held (it is sent once what was
  * journaled before it is durable); false: send it now. */
 bool svc_out_hold_reply(weir_service *s, const svc_reply *r, int status, json_t *body);
-bool svc_out_hold_http(weir_service *s, weir_http_req *req, int status, json_t *body, const char *const *extra,
-                       uint64_t start_ns);
+/* An HTTP answer waits until journal item `mark` is durable. */
+bool svc_out_hold_http(weir_service *s, weir_http_req *req, uint64_t mark, int status, json_t *body,
+                       const char *const *extra, uint64_t start_ns);
 /* An event of x (the shell's event callback while journaled). */
 void svc_out_event(svc_exec *x, uint64_t seq, const char *name, json_t *data);
 /* A response for an HTTP request now (routes.c's path, behind the hold). */
@@ -321,6 +323,9 @@ void svc_exec_unlist(weir_service *s, svc_exec *x);
 /* Drop the http requests of x held for output commit (a runtime switch
  * fails them instead). */
 void svc_journal_drop_effects(svc_exec *x);
+/* Wait (blocking the loop, one commit at most) until x's newest input is
+ * durable: for what must show it at once (a subscriber's first snapshot). */
+int svc_journal_settle(svc_exec *x, weir_error *err);
 void svc_exec_free(svc_exec *x);
 
 /* components.c: user components (SPEC §2.3). */

@@ -400,6 +400,8 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
         const char *was = json_string_value(json_object_get(xj, "runtime"));
         bool same = was && strcmp(was, name) == 0;
         rc = svc_journal_reattach(f, name, rt_opts, clock, same, err);
+        f->clock_journaled = 0;
+        if (!rc) svc_journal_clock(f); /* a virtual clock: where it starts, for its own recovery */
         if (!rc && !same && !weir_state_finished(weir_exec_state(f->e))) {
             weir_shell half;
             svc_journal_half(f, &half);
