@@ -997,6 +997,7 @@ svc_exec *svc_journal_load_finished(weir_service *s, const char *id) {
         else snprintf(msg, sizeof msg, "its journal says it finished, but its end was not stored");
         weir_exec_abort(x->e, svc_exec_now(x), msg); /* a no-op when it ended as it did */
         x->journaled = true; /* for time travel; evicting it deletes its journal */
+        svc_exec_to_front(s, x); /* it finished before any in memory: the first to go */
         o->l.ids[i][0] = '\0'; /* in memory now: no longer one of the old */
         o->loaded++;
     }

@@ -635,6 +635,19 @@ int svc_exec_list(weir_service *s, svc_exec *x, weir_error *err) {
 
 /* Take x out of the list again (it never started: its START could not be
  * journaled). */
+void svc_exec_to_front(weir_service *s, svc_exec *x) {
+    svc_exec **p = &s->execs, *prev = NULL;
+    while (*p && *p != x) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    if (!*p || x == s->execs) return;
+    *p = x->next;
+    if (s->execs_tail == x) s->execs_tail = prev;
+    x->next = s->execs;
+    s->execs = x;
+}
+
 void svc_exec_unlist(weir_service *s, svc_exec *x) {
     svc_exec **p = &s->execs, *prev = NULL;
     while (*p && *p != x) {

@@ -320,6 +320,8 @@ int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *
 int svc_exec_list(weir_service *s, svc_exec *x, weir_error *err);
 /* Take x out of the list again (before it is freed). */
 void svc_exec_unlist(weir_service *s, svc_exec *x);
+/* Move x to the front of the list (the oldest: evicted first). */
+void svc_exec_to_front(weir_service *s, svc_exec *x);
 /* Drop the http requests of x held for output commit (a runtime switch
  * fails them instead). */
 void svc_journal_drop_effects(svc_exec *x);
