@@ -78,7 +78,7 @@ static int restore_graph(void *ud, const char *id, const char *name, int64_t cre
 int svc_persist_open(weir_service *s, weir_error *err) {
     if (!s->cfg.data_dir) {
         weir_service_log(s, WEIR_LOG_INFO, NULL,
-                         "data: in memory (--memory): graphs and components are lost when weir stops");
+                         "data: in memory (--memory): graphs, components and executions are lost when weir stops");
         return 0;
     }
     int rc = weir_store_open(s->cfg.data_dir, &s->store, err);
