@@ -745,7 +745,8 @@ static int make(recovering *rv, const weir_journal_record *r) {
     const char *rt = json_string_value(json_object_get(b, "runtime"));
     json_decref(rv->rt_opts);
     rv->rt_opts = json_incref(opts);
-    rc = svc_exec_make(s, rv->g, weir_graph_id(rv->g), opts, rv->id, rt, opts, true, &rv->x, &rv->err);
+    rc = svc_exec_make(s, rv->g, weir_graph_id(rv->g), opts, rv->id, rt, opts, SVC_MAKE_JOURNAL | SVC_MAKE_NO_RUNTIME,
+                       &rv->x, &rv->err);
     if (rc) return rc;
     rv->x->created_ms = r->time_ms;
     rv->x->journaled = false;

@@ -572,7 +572,8 @@ void svc_exec_settings(json_t *opts, weir_exec_options *o) {
 }
 
 int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *opts, const char *id,
-                  const char *rt_name, json_t *rt_opts, bool journal, svc_exec **out, weir_error *err) {
+                  const char *rt_name, json_t *rt_opts, unsigned flags, svc_exec **out, weir_error *err) {
+    bool journal = flags & SVC_MAKE_JOURNAL;
     *out = NULL;
     weir_exec_options o = {.timeout_ms = -1,
                            .default_timeout_ms = s->cfg.default_execution_timeout,
@@ -585,9 +586,9 @@ int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *
     /* Selection (SPEC §4.5): the execute option, else metadata.runtime, else the default. */
     const char *want = rt_name ? rt_name : json_string_value(json_object_get(opts, "runtime"));
     if (!want) want = json_string_value(json_object_get(weir_graph_metadata(g), "runtime"));
-    weir_runtime rt;
-    if ((rc = weir_runtimes_make(s->runtimes, want, rt_opts, &rt, err))) return rc;
-    o.runtime = rt.name;
+    weir_runtime rt = {0};
+    if (!(flags & SVC_MAKE_NO_RUNTIME) && (rc = weir_runtimes_make(s->runtimes, want, rt_opts, &rt, err))) return rc;
+    o.runtime = rt.name ? rt.name : want;
     svc_exec *x = weir__calloc(1, sizeof *x);
     if (!x) {
         weir_runtimes_release(s->runtimes, &rt, NULL);
@@ -705,7 +706,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
                            "later",
                            s->cfg.max_concurrent_executions);
     svc_exec *x;
-    int rc = svc_exec_make(s, g->g, g->id, opts, NULL, NULL, opts, true, &x, err);
+    int rc = svc_exec_make(s, g->g, g->id, opts, NULL, NULL, opts, SVC_MAKE_JOURNAL, &x, err);
     if (rc) return rc;
     if (x->journaled && !(x->start_body = start_body(s, x, g, opts, x->rt.name))) {
         svc_exec_free(x);

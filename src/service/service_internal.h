@@ -314,8 +314,12 @@ void svc_respond_now(weir_service *s, weir_http_req *req, int status, json_t *bo
  * under (defaultTimeoutMs, maxQueue, maxWaveHops, maxTraceHops): the same
  * execution again (recovery, time travel, fork, import) runs under them. */
 void svc_exec_settings(json_t *opts, weir_exec_options *o);
+enum {
+    SVC_MAKE_JOURNAL = 1,    /* its inputs are journaled (when there is a journal) */
+    SVC_MAKE_NO_RUNTIME = 2, /* none yet (recovery makes it once its past is applied) */
+};
 int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *opts, const char *id,
-                  const char *rt_name, json_t *rt_opts, bool journal, svc_exec **out, weir_error *err);
+                  const char *rt_name, json_t *rt_opts, unsigned flags, svc_exec **out, weir_error *err);
 /* List x (index and creation order) as a running one. */
 int svc_exec_list(weir_service *s, svc_exec *x, weir_error *err);
 /* Take x out of the list again (before it is freed). */

@@ -351,6 +351,7 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
                            "later",
                            s->cfg.max_concurrent_executions);
     if (!runtime) runtime = "virtual";
+    if (!weir_runtimes_has(s->runtimes, runtime)) runtime = weir_runtimes_default(s->runtimes); /* as a switch does */
     /* The graph and options first (record 1), then the new execution is
      * made and the rest applied to it. */
     travel probe = {.s = s, .tick = 0, .latest = false, .src_id = src->label};
@@ -371,9 +372,9 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
     const char *gid = json_string_value(json_object_get(start, "graphId"));
     svc_exec *f;
     rc = svc_exec_make(s, g, gid ? gid : weir_graph_id(g), json_object_get(start, "options"), NULL, runtime, rt_opts,
-                       true, &f, err);
+                       SVC_MAKE_JOURNAL | SVC_MAKE_NO_RUNTIME, &f, err);
     weir_graph_unref(g);
-    if (!rc && !(f->start_body = new_start(start, f->id, key, from, f->rt.name)))
+    if (!rc && !(f->start_body = new_start(start, f->id, key, from, runtime)))
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     json_decref(start);
     if (rc) {
