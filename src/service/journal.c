@@ -228,6 +228,7 @@ int svc_journal_settle(svc_exec *x, weir_error *err) {
 }
 
 static void park_retry(weir_service *s);
+static void delete_retry(weir_service *s);
 
 static void on_done(void *ud, int status, const weir_error *err) {
     weir_service *s = ud;
@@ -249,6 +250,7 @@ static void on_wake(uv_async_t *a) {
     if (!s->journal) return;
     weir_journal_poll(s->journal);
     park_retry(s); /* the room those items left */
+    delete_retry(s);
 }
 
 static void wake(void *ud) { uv_async_send(ud); }
@@ -318,6 +320,9 @@ void svc_journal_close(weir_service *s) {
     }
     weir__free(s->j_error);
     s->j_error = NULL;
+    weir__free(s->j_dead);
+    s->j_dead = NULL;
+    s->n_dead = 0;
 }
 
 static int kind_of(const weir_input_rec *in) {
@@ -609,12 +614,34 @@ void svc_journal_finished(svc_exec *x) {
     if (weir_journal_finish(s->journal, x->id, svc_now(s), on_done, s, NULL) == 0) s->j_mark++;
 }
 
+/* Delete a journal; one the journal cannot take now (full, failing) is
+ * remembered and deleted after the next commits (delete_retry), so that it
+ * never comes back at a start as an execution that was let go. */
+static void delete_journal(weir_service *s, const char *id) {
+    if (!s->journal) return;
+    if (weir_journal_delete(s->journal, id, on_done, s, NULL) == 0) {
+        s->j_mark++;
+        return;
+    }
+    char (*ids)[40] = weir__realloc(s->j_dead, (s->n_dead + 1) * sizeof *ids);
+    if (!ids) return; /* out of memory: it comes back at the next start, as a finished one would */
+    s->j_dead = ids;
+    snprintf(s->j_dead[s->n_dead++], 40, "%s", id);
+}
+
+static void delete_retry(weir_service *s) {
+    while (s->n_dead && s->journal && !s->j_closing &&
+           weir_journal_delete(s->journal, s->j_dead[s->n_dead - 1], on_done, s, NULL) == 0) {
+        s->j_mark++;
+        s->n_dead--;
+    }
+}
+
 void svc_journal_forget(svc_exec *x, bool evicted) {
     weir_service *s = x->svc;
     held_drop(s, x, 0);
     park_drop(x);
-    if (evicted && x->journaled && s->journal && weir_journal_delete(s->journal, x->id, on_done, s, NULL) == 0)
-        s->j_mark++;
+    if (evicted && x->journaled) delete_journal(s, x->id);
 }
 
 /* ------------------------------------------------------------- recovery */
@@ -674,7 +701,7 @@ void svc_journal_evict_old(weir_service *s) {
         o->loaded--;
     }
     if (!o || o->next == o->l.n) return;
-    if (s->journal && weir_journal_delete(s->journal, o->l.ids[o->next], on_done, s, NULL) == 0) s->j_mark++;
+    delete_journal(s, o->l.ids[o->next]);
     o->next++;
 }
 

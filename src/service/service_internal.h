@@ -118,6 +118,8 @@ struct weir_service {
     struct svc_parked *parked; /* effect results waiting for room in the journal's queue */
     bool park_retrying;
     bool j_closing;
+    char (*j_dead)[40]; /* journals to delete that the journal could not take yet */
+    size_t n_dead;
     svc_exec *execs, *execs_tail;
     svc_index graph_ix, exec_ix; /* id → record: lookups on the request path stay O(1) */
     size_t n_execs, n_running, n_finished;
