@@ -470,3 +470,27 @@ Test(travel, scheduled_injects_coming_due_are_never_refused) {
     free(st);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* A snapshot taken right after an input at tick T that was not a wave (a
+ * pause) holds more than the end of wave T: time travel to T does not use
+ * it. */
+Test(travel, a_snapshot_at_the_tick_is_not_taken_for_it) {
+    const char *extra[] = {"--snapshot-every", "4", NULL};
+    server s = serve_start(extra);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+    inject(&s, x, 1);
+    inject(&s, x, 2);
+    http_resp r = call(&s, "POST", "/api/executions/%s/pause", x, NULL); /* the 4th input: a snapshot at tick 2 */
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    r = call(&s, "GET", "/api/executions/%s/at/2", x, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "running",
+                     "at the end of wave 2 it was running: %s", r.body);
+    http_free(&r);
+    r = call(&s, "GET", "/api/executions/%s/at/latest", x, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "paused", "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
