@@ -109,6 +109,22 @@ static void watch(uv_timer_t *t) {
     if (atomic_load(&k->done)) uv_stop(t->loop);
 }
 
+/* Run the loop while fn(arg) talks to the server from a thread, until it
+ * sets k->done. */
+static void drive(client *k, void *(*fn)(void *), void *arg) {
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = k;
+    uv_timer_start(&t, watch, 5, 5);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, fn, arg), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    pthread_join(th, NULL);
+    uv_timer_stop(&t);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT); /* closed before it leaves the stack */
+}
+
 static json_t *buffer_of(weir_service *svc, const char *id) {
     svc_exec *x = svc_exec_find(svc, id);
     cr_assert(x, "execution %s came back", id);
@@ -129,16 +145,7 @@ Test(durable_faults, an_inject_that_cannot_be_made_durable_is_answered_503_never
     testvfs_reset();
     weir_service *svc = start(TESTVFS_NAME);
     client k = {.srv = {.port = weir_service_port(svc)}};
-    uv_timer_t t;
-    uv_timer_init(&loop, &t);
-    t.data = &k;
-    uv_timer_start(&t, watch, 5, 5);
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, run_client, &k), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    pthread_join(th, NULL);
-    uv_timer_stop(&t);
-    uv_close((uv_handle_t *)&t, NULL);
+    drive(&k, run_client, &k);
 
     cr_assert_eq(k.status[0], 200, "%s", k.body[0]);
     cr_assert_eq(k.status[1], 503, "a failed fsync is never acknowledged: %ld %s", k.status[1], k.body[1]);
@@ -204,16 +211,7 @@ Test(durable_faults, an_effect_result_that_cannot_be_journaled_fails_here_and_co
     testvfs_reset();
     weir_service *svc = start(TESTVFS_NAME);
     client k = {.srv = {.port = weir_service_port(svc)}};
-    uv_timer_t t;
-    uv_timer_init(&loop, &t);
-    t.data = &k;
-    uv_timer_start(&t, watch, 5, 5);
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, run_delayed, &k), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    pthread_join(th, NULL);
-    uv_timer_stop(&t);
-    uv_close((uv_handle_t *)&t, NULL);
+    drive(&k, run_delayed, &k);
     cr_assert_eq(k.status[0], 202, "%s", k.body[0]);
     cr_assert_eq(k.status[1], 503, "%s", k.body[1]);
     cr_assert(strstr(k.body[2], "\"failed\"") && strstr(k.body[2], "could not be journaled"),
@@ -225,13 +223,10 @@ Test(durable_faults, an_effect_result_that_cannot_be_journaled_fails_here_and_co
     svc_exec *x = svc_exec_find(svc, k.exec);
     cr_assert(x, "it came back");
     cr_assert_eq(weir_exec_state(x->e), WEIR_STATE_RUNNING, "from its journal: running, its timer pending");
-    uv_timer_init(&loop, &t);
-    t.data = x;
     for (int i = 0; i < 100 && weir_exec_pending_effects(x->e); i++) uv_run(&loop, UV_RUN_ONCE);
     json_t *b = buffer_of(svc, k.exec);
     cr_assert(holds(b, 5), "the timer fired again after the restart: %s", json_dumps(b, JSON_COMPACT));
     json_decref(b);
-    uv_close((uv_handle_t *)&t, NULL);
     stop(svc);
 }
 
@@ -354,16 +349,7 @@ Test(durable_faults, a_read_of_what_is_not_durable_yet_waits_for_it) {
     testvfs_reset();
     weir_service *svc = start(TESTVFS_NAME);
     reader rd = {.k = {.srv = {.port = weir_service_port(svc)}}};
-    uv_timer_t t;
-    uv_timer_init(&loop, &t);
-    t.data = &rd.k;
-    uv_timer_start(&t, watch, 5, 5);
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, run_reader, &rd), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    pthread_join(th, NULL);
-    uv_timer_stop(&t);
-    uv_close((uv_handle_t *)&t, NULL);
+    drive(&rd.k, run_reader, &rd);
     cr_assert(strstr(rd.state, "42"), "the read shows the inject: %s", rd.state);
     cr_assert_geq(atomic_load(&rd.answered_ms), atomic_load(&rd.released_ms),
                   "it was answered only once the inject was durable");
