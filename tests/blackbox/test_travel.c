@@ -58,6 +58,20 @@ static char *state_at(server *s, const char *x, const char *tick, long long *got
     return n;
 }
 
+/* acc's buffer at ticks 1..n is want[1..n] (JSON text). */
+static void buffers_at(server *s, const char *x, const char *const *want, int n) {
+    for (int t = 1; t <= n; t++) {
+        char ts[8], needle[64];
+        snprintf(ts, sizeof ts, "%d", t);
+        long long tick;
+        char *at = state_at(s, x, ts, &tick);
+        snprintf(needle, sizeof needle, "\"acc\":{\"buffer\":%s}", want[t]);
+        cr_assert_eq(tick, t);
+        cr_assert(strstr(at, needle), "tick %d: %s (want %s)", t, at, needle);
+        free(at);
+    }
+}
+
 static void every_tick(const char *const *extra, bool restart) {
     server s = serve_start(extra);
     char x[64];
@@ -146,16 +160,7 @@ Test(travel, a_tick_inside_a_multi_wave_input) {
     cr_assert_eq(r.status, 200, "%s", r.body);
     http_free(&r);
     const char *want[] = {NULL, "[1]", "[1,2]", "[]", "[4]"};
-    for (int t = 1; t <= 4; t++) {
-        char ts[8], needle[64];
-        snprintf(ts, sizeof ts, "%d", t);
-        long long tick;
-        char *at = state_at(&s, x, ts, &tick);
-        snprintf(needle, sizeof needle, "\"acc\":{\"buffer\":%s}", want[t]);
-        cr_assert_eq(tick, t);
-        cr_assert(strstr(at, needle), "tick %d: %s (want %s)", t, at, needle);
-        free(at);
-    }
+    buffers_at(&s, x, want, 4);
     cr_assert_eq(serve_stop(&s), 0);
 }
 
@@ -372,16 +377,7 @@ Test(travel, ticks_of_stepped_waves) {
     cr_assert_eq(r.status, 200, "%s", r.body);
     http_free(&r);
     const char *want[] = {NULL, "[7]", "[7,1]", "[]", "[3]"};
-    for (int t = 1; t <= 4; t++) {
-        char ts[8], needle[64];
-        snprintf(ts, sizeof ts, "%d", t);
-        long long tick;
-        char *at = state_at(&s, x, ts, &tick);
-        snprintf(needle, sizeof needle, "\"acc\":{\"buffer\":%s}", want[t]);
-        cr_assert_eq(tick, t);
-        cr_assert(strstr(at, needle), "tick %d: %s (want %s)", t, at, needle);
-        free(at);
-    }
+    buffers_at(&s, x, want, 4);
     r = call(&s, "POST", "/api/executions/%s/fork", x, "{\"atTick\":2}");
     cr_assert_eq(r.status, 201, "a fork inside the drained queue: %s", r.body);
     char f[64];
