@@ -61,7 +61,7 @@ static char *state_at(server *s, const char *x, const char *tick, long long *got
 /* acc's buffer at ticks 1..n is want[1..n] (JSON text). */
 static void buffers_at(server *s, const char *x, const char *const *want, int n) {
     for (int t = 1; t <= n; t++) {
-        char ts[8], needle[64];
+        char ts[16], needle[64];
         snprintf(ts, sizeof ts, "%d", t);
         long long tick;
         char *at = state_at(s, x, ts, &tick);
