@@ -74,7 +74,7 @@ static const char HELP[] =
     "                   {\"result\": \"broken\", line?, error}\n"
     "  -h, --help\n"
     "\n"
-    "Exit status: 0 match, 1 divergence, 2 broken journal or usage.\n"
+    "Exit status: 0 match, 1 divergence, 2 broken or missing journal, or usage.\n"
     "\n"
     "A journal of a running service: curl -s localhost:5006/api/executions/ID/journal\n"
     "> run.ndjson, then weir replay run.ndjson; or, with the service stopped,\n"
@@ -87,7 +87,9 @@ static const char HELP[] =
 static void help(FILE *f) { fputs(HELP, f); }
 
 /* How a callback stops the read (positive: never a WEIR_E code). */
-enum { STOP_DIVERGED = 1001, STOP_BROKEN = 1002, STOP_DONE = 1003 };
+/* STOP_UNREADABLE: the source could not be opened or found at all (not a
+ * broken journal: nothing was read). */
+enum { STOP_DIVERGED = 1001, STOP_BROKEN = 1002, STOP_DONE = 1003, STOP_UNREADABLE = 1004 };
 
 typedef struct replay {
     /* the execution, made from the START record */
@@ -418,11 +420,11 @@ static int from_data(replay *rp, const char *dir, const char *exec_id, char *why
     snprintf(db, sizeof db, "%s/weir.db", dir);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         snprintf(why, cap, "%s is not a directory", dir);
-        return WEIR_EIO;
+        return STOP_UNREADABLE;
     }
     if (stat(db, &sb) != 0) {
         snprintf(why, cap, "%s holds no weir data (no weir.db): is it a DATA_DIR?", dir);
-        return WEIR_EIO;
+        return STOP_UNREADABLE;
     }
     weir_store *st = NULL;
     weir_journal *j = NULL;
@@ -432,9 +434,12 @@ static int from_data(replay *rp, const char *dir, const char *exec_id, char *why
     if (!rc) {
         weir_journal_fault fault;
         rc = weir_jfile_read_journal(j, exec_id, on_record, rp, &fault, &err);
-        if (rc == WEIR_ENOTFOUND) snprintf(err.message, sizeof err.message, "no execution %s in %s", exec_id, dir);
+        if (rc == WEIR_ENOTFOUND) {
+            snprintf(why, cap, "no execution %s in %s (finished journals are deleted after JOURNAL_RETENTION)", exec_id, dir);
+            rc = STOP_UNREADABLE;
+        }
     }
-    if (rc && rc != STOP_BROKEN && rc != STOP_DONE) snprintf(why, cap, "%s", err.message);
+    if (rc && rc != STOP_BROKEN && rc != STOP_DONE && rc != STOP_UNREADABLE) snprintf(why, cap, "%s", err.message);
     weir_journal_close(j);
     weir_store_close(st);
     return rc;
@@ -444,7 +449,7 @@ static int from_file(replay *rp, const char *path, uint64_t *line, char *why, si
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         snprintf(why, cap, "cannot open %s: %s", path, strerror(errno));
-        return WEIR_EIO;
+        return STOP_UNREADABLE;
     }
     weir_error err;
     int rc = weir_jfile_read_stream(f, on_record, rp, line, &err);
@@ -516,6 +521,14 @@ int weir_cmd_replay(int argc, char **argv) {
     if (!rc && rp.diverged) {
         report_divergence(&rp, as_json);
         exit_code = EXIT_FAILED;
+    } else if (rc == STOP_UNREADABLE) {
+        if (as_json) {
+            json_t *o = json_pack("{s:s,s:s}", "result", "error", "error", why);
+            cli_print_json(stdout, o, true);
+            json_decref(o);
+        }
+        fprintf(stderr, "weir replay: %s\n", why);
+        exit_code = EXIT_USAGE;
     } else if (rc == STOP_BROKEN) {
         report_broken(source, rp.line, rp.why, as_json);
         exit_code = EXIT_USAGE;

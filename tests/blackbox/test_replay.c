@@ -508,11 +508,13 @@ Test(replay, usage_and_missing_sources_are_exit_2) {
     proc_free(&r);
     r = proc_run(WEIR_BINARY " replay /nonexistent/j.ndjson");
     cr_assert_eq(r.status, 2);
-    ASSERT_HAS(r, err, "cannot open /nonexistent/j.ndjson");
+    ASSERT_HAS(r, err, "weir replay: cannot open /nonexistent/j.ndjson");
+    cr_assert_null(strstr(r.err, "broken journal"), "a missing file is not a broken journal: %s", r.err);
     proc_free(&r);
     r = proc_run(WEIR_BINARY " replay --data /nonexistent-weir-dir x");
     cr_assert_eq(r.status, 2);
     ASSERT_HAS(r, err, "/nonexistent-weir-dir is not a directory");
+    cr_assert_null(strstr(r.err, "broken journal"), "%s", r.err);
     proc_free(&r);
     r = proc_run(WEIR_BINARY " replay --help");
     cr_assert_eq(r.status, 0);
