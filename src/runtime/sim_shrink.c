@@ -6,7 +6,8 @@
  * fewer choices were made), with trailing zeros cut (a draw past the end
  * is 0).  Passes repeat until one changes nothing:
  *
- *   1. each present inject: absent;
+ *   1. each present inject: absent — alone, else with a span of up to
+ *      SPAN_MAX later choices deleted (those its requests drew);
  *   2. each fault that fires, each swarm flag that is on: off;
  *   3. each other choice (ticks within windows, latencies, tie orders):
  *      0, else lowered by halves toward 0.
@@ -53,27 +54,61 @@ static int adopt(shrink *k, const weir__sim_result *r) {
     return 0;
 }
 
-/* Choice i set to v: kept when the same invariant still fails. */
-static bool try_value(shrink *k, size_t i, uint32_t v) {
+/* A candidate sequence: kept when the same invariant still fails. */
+static bool try_seq(shrink *k, const uint32_t *c, size_t n) {
     if (k->rc || k->runs >= WEIR_SIM_SHRINK_MAX_RUNS) {
         k->out_of_runs = k->runs >= WEIR_SIM_SHRINK_MAX_RUNS;
         return false;
     }
-    uint32_t old = k->cur[i];
-    k->cur[i] = v;
     weir__sim_result r;
-    weir__sim_run_choices(k->s, k->cur, k->n, false, false, NULL, &r);
+    weir__sim_run_choices(k->s, c, n, false, false, NULL, &r);
     k->runs++;
-    k->cur[i] = old;
     if (r.status != WEIR_SIM_VIOLATION || r.invariant != k->inv) return false;
     return adopt(k, &r) == 0;
 }
 
-static bool pass(shrink *k, bool (*wanted)(uint8_t kind), bool halve) {
+/* Choice i set to v. */
+static bool try_value(shrink *k, size_t i, uint32_t v) {
+    uint32_t old = k->cur[i];
+    k->cur[i] = v;
+    bool kept = try_seq(k, k->cur, k->n);
+    if (!kept) k->cur[i] = old;
+    return kept;
+}
+
+/* Choice i set to 0 and the span [j, j + len) deleted: an inject taken
+ * out takes the choices its requests made with it, and the later ones
+ * move up to where they were drawn when it was there. */
+static bool try_without_span(shrink *k, size_t i, size_t j, size_t len) {
+    uint32_t *c = weir__malloc((k->n ? k->n : 1) * sizeof *c);
+    if (!c) {
+        k->rc = WEIR_ENOMEM;
+        return false;
+    }
+    memcpy(c, k->cur, j * sizeof *c);
+    memcpy(c + j, k->cur + j + len, (k->n - j - len) * sizeof *c);
+    c[i] = 0;
+    bool kept = try_seq(k, c, k->n - len);
+    weir__free(c);
+    return kept;
+}
+
+/* The longest span tried with an inject taken out. */
+#define SPAN_MAX 4
+
+static bool pass(shrink *k, bool (*wanted)(uint8_t kind), bool halve, bool spans) {
     bool changed = false;
     for (size_t i = 0; i < k->n && !k->rc; i++) {
         if (!wanted(k->kinds[i]) || k->cur[i] == 0) continue;
         if (try_value(k, i, 0)) {
+            changed = true;
+            continue;
+        }
+        bool kept = false;
+        for (size_t j = i + 1; spans && !kept && j < k->n; j++)
+            for (size_t len = 1; !kept && len <= SPAN_MAX && j + len <= k->n; len++)
+                kept = try_without_span(k, i, j, len);
+        if (kept) {
             changed = true;
             continue;
         }
@@ -116,9 +151,9 @@ int weir__sim_shrink(weir__sim *s, const uint32_t *choices, size_t n, int inv, u
         return 0;
     }
     for (;;) {
-        bool changed = pass(&k, is_present, false);
-        changed |= pass(&k, is_fault, false);
-        changed |= pass(&k, is_other, true);
+        bool changed = pass(&k, is_present, false, true);
+        changed |= pass(&k, is_fault, false, false);
+        changed |= pass(&k, is_other, true, false);
         if (!changed || k.rc || k.out_of_runs) break;
     }
     weir__free(k.kinds);
