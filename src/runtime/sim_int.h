@@ -78,6 +78,8 @@ struct weir__sim {
     size_t ntied, ctied;
     uint64_t seq, tick, deliveries;
     json_t *world, *outputs, *ctx;
+    json_t *v_tick, *v_wave, *v_pending; /* ctx's numbers, BORROWED from it */
+    bool ctx_finished;
     bool finished;
     bool stop; /* an error was met inside a callback */
     bool details, logging;

@@ -333,14 +333,16 @@ static void on_input_done(void *ud, weir_exec *e, const struct weir_input_digest
 
 /* ------------------------------------------------------------ invariants */
 
-static void set_int(json_t *o, const char *k, uint64_t v) { json_object_set_new(o, k, json_integer((json_int_t)v)); }
-
-static void fill_ctx(weir__sim *s, bool end) {
-    (void)end;
-    set_int(s->ctx, "tick", s->tick);
-    set_int(s->ctx, "wave", weir_exec_tick(s->e));
-    set_int(s->ctx, "pending", weir_exec_pending_effects(s->e));
-    json_object_set_new(s->ctx, "finished", json_boolean(weir_state_finished(weir_exec_state(s->e))));
+/* The context's numbers are set in place (no allocation per wave). */
+static void fill_ctx(weir__sim *s) {
+    json_integer_set(s->v_tick, (json_int_t)s->tick);
+    json_integer_set(s->v_wave, (json_int_t)weir_exec_tick(s->e));
+    json_integer_set(s->v_pending, (json_int_t)weir_exec_pending_effects(s->e));
+    bool fin = weir_state_finished(weir_exec_state(s->e));
+    if (fin != s->ctx_finished) {
+        json_object_set_new(s->ctx, "finished", json_boolean(fin));
+        s->ctx_finished = fin;
+    }
     if (s->need_state) {
         json_t *st = weir_exec_states(s->e);
         json_object_set_new(s->ctx, "state", st ? st : json_object());
@@ -367,7 +369,7 @@ static void failed(weir__sim *s, int i, const char *message) {
 
 /* Check the wave (or end) invariants; true when one failed. */
 static bool check(weir__sim *s, bool end) {
-    fill_ctx(s, end);
+    fill_ctx(s);
     weir_expr_env env = {.value = s->ctx};
     for (size_t i = 0; i < s->n_invs; i++) {
         if (s->invs[i].at_end != end) continue;
@@ -404,9 +406,9 @@ static void deliver(weir__sim *s, sim_item *it) {
         weir_inject inj = {.node = in->node, .port = in->port, .value = in->value, .flags = WEIR_INJECT_SCHEDULED};
         if (s->logging) {
             char *v = dump_cut(in->value, 300);
-            say(s, "inject %s%s%s %s (steps' inject %u, window %llu..%llu)", in->node, in->port ? ":" : "",
-                in->port ? in->port : "", v ? v : "?", it->inject, (unsigned long long)in->from,
-                (unsigned long long)in->to);
+            say(s, "inject %s%s%s %s (the scenario's inject %u of %zu, window %llu..%llu)", in->node,
+                in->port ? ":" : "", in->port ? in->port : "", v ? v : "?", it->inject + 1, s->n_injects,
+                (unsigned long long)in->from, (unsigned long long)in->to);
             free(v);
         }
         rc = weir_exec_inject(s->e, &inj, now, NULL, &err);
@@ -528,6 +530,16 @@ static void run(weir__sim *s) {
     }
     json_object_set_new(s->ctx, "world", s->world);
     json_object_set_new(s->ctx, "outputs", s->outputs);
+    json_object_set_new(s->ctx, "tick", s->v_tick = json_integer(0));
+    json_object_set_new(s->ctx, "wave", s->v_wave = json_integer(0));
+    json_object_set_new(s->ctx, "pending", s->v_pending = json_integer(0));
+    json_object_set_new(s->ctx, "finished", json_false());
+    s->ctx_finished = false;
+    if (!s->v_tick || !s->v_wave || !s->v_pending) {
+        snprintf(s->msg, sizeof s->msg, "out of memory");
+        s->stop = true;
+        goto out;
+    }
 
     /* swarm: which fault kinds are on for this run */
     for (size_t m = 0; m < s->n_mocks; m++) {
