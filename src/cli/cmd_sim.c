@@ -406,8 +406,9 @@ int weir_cmd_sim(int argc, char **argv) {
             size_t i;
             json_t *line;
             json_array_foreach(r.log, i, line) printf("  %s\n", json_string_value(line));
-            if (r.status == WEIR_SIM_VIOLATION) print_result_lines(o, s, &r);
-            printf("choices: [");
+            if (r.status != WEIR_SIM_VIOLATION) /* never: the shrink keeps only failing runs */
+                printf("  (the shrunk run did not fail again: a bug in weir sim)\n");
+            printf("shrunk choices: [");
             for (size_t k = 0; k < n_shrunk; k++) printf("%s%u", k ? "," : "", shrunk[k]);
             printf("]\n");
             if (a.out) printf("journal: %s (weir replay %s)\n", a.out, a.out);

@@ -673,21 +673,24 @@ void weir__sim_run_choices(weir__sim *s, const uint32_t *choices, size_t n, bool
 
 /* ------------------------------------------------------------ the worker */
 
-static void graph_problems(json_t *details, weir_error *err) {
-    size_t i;
-    json_t *d;
+/* A graph naming a component that is not a built-in: say why here. */
+static void graph_problems(json_t *doc, json_t *details, weir_error *err) {
+    size_t i, k;
+    json_t *d, *node;
     json_array_foreach(details, i, d) {
-        if (strcmp(json_string_value(json_object_get(d, "code")) ? json_string_value(json_object_get(d, "code")) : "",
-                   "unknown-component") == 0) {
-            weir__error(err, WEIR_EGRAPH,
-                        "node %s uses component %s, which is not a built-in: weir sim does not run user components "
-                        "yet",
-                        json_string_value(json_object_get(d, "nodeId")) ? json_string_value(json_object_get(d, "nodeId"))
-                                                                         : "?",
-                        json_string_value(json_object_get(d, "message")) ? json_string_value(json_object_get(d, "message"))
-                                                                          : "?");
-            return;
+        const char *code = json_string_value(json_object_get(d, "code"));
+        const char *id = json_string_value(json_object_get(d, "nodeId"));
+        if (!code || strcmp(code, "unknown-component") != 0 || !id) continue;
+        const char *comp = "?";
+        json_array_foreach(json_object_get(doc, "nodes"), k, node) {
+            const char *nid = json_string_value(json_object_get(node, "id"));
+            if (nid && !strcmp(nid, id) && json_is_string(json_object_get(node, "component")))
+                comp = json_string_value(json_object_get(node, "component"));
         }
+        weir__error(err, WEIR_EGRAPH,
+                    "node %s uses component %s, which is not a built-in: weir sim does not run user components yet",
+                    id, comp);
+        return;
     }
 }
 
@@ -711,7 +714,7 @@ int weir__sim_create(const weir__sim_config *cfg, weir__sim **out, weir_error *e
     json_t *details = json_array();
     weir_graph_options go = {.details = details};
     rc = weir_graph_load(s->reg, s->graph_doc, &go, &s->g, err);
-    if (rc == WEIR_EGRAPH) graph_problems(details, err);
+    if (rc == WEIR_EGRAPH) graph_problems(s->graph_doc, details, err);
     json_decref(details);
     if (rc) goto fail;
     /* every inject names a node and one of its input ports */

@@ -426,6 +426,21 @@ Test(sim, bad_scenarios_are_refused_naming_the_field) {
     }
 }
 
+Test(sim, a_graph_with_a_user_component_is_refused_saying_so) {
+    const char *graph = "{\"symbia\":\"1.0\",\"name\":\"u\",\"nodes\":[{\"id\":\"in\",\"component\":"
+                        "\"symbia.core.passthrough\"},{\"id\":\"sq\",\"component\":\"acme.square\"}],\"edges\":[{"
+                        "\"id\":\"e\",\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"sq\","
+                        "\"port\":\"in\"}}]}";
+    const char *sc = "{\"steps\":[{\"inject\":{\"nodeId\":\"in\",\"value\":1}}],"
+                     "\"invariants\":[{\"name\":\"x\",\"expression\":\"true\"}]}";
+    weir_error err;
+    int rc;
+    cr_assert_null(make(graph, sc, &err, &rc));
+    cr_assert_eq(rc, WEIR_EGRAPH);
+    cr_assert_str_eq(err.message, "node sq uses component acme.square, which is not a built-in: weir sim does not run "
+                                  "user components yet");
+}
+
 Test(sim, the_search_reports_the_same_first_failure_with_one_or_two_threads) {
     char *g = example_graph("payment.json"), *sc = double_capture("");
     weir__sim *ws[2] = {must_make(g, sc), must_make(g, sc)};
