@@ -57,6 +57,18 @@ int weir__sim_compile(const char *src, const char *const *names, size_t n, weir_
     int rc = weir__expr_compile(w, out, &e2);
     weir__free(w);
     if (!rc) return 0;
+    /* an unknown name: say which names this expression sees */
+    char *unknown = strstr(e2.message, "unknown name '");
+    char *semi = unknown ? strchr(unknown + strlen("unknown name '"), ';') : NULL;
+    if (semi) {
+        size_t u = (size_t)(semi - e2.message);
+        char names_list[256] = "";
+        for (size_t i = 0, k = 0; i < n && k < sizeof names_list; i++)
+            k += (size_t)snprintf(names_list + k, sizeof names_list - k, "%s%s", i ? ", " : "", names[i]);
+        snprintf(semi, sizeof e2.message - u,
+                 "; here an expression sees %s (and Math, JSON, Object, Array, Number, String, Boolean, parseInt, "
+                 "parseFloat, isNaN, isFinite)", names_list);
+    }
     unsigned long col;
     int at = 0;
     if (sscanf(e2.message, "column %lu: %n", &col, &at) == 1 && at > 0) {
