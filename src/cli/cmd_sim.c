@@ -61,9 +61,12 @@ static const char HELP[] =
     "Exit status: 0 every invariant held, 1 a violation, 2 usage, a bad scenario,\n"
     "or a seed the scenario does not fit (a request no mock matches).\n"
     "\n"
-    "Example:\n"
-    "  weir sim examples/double-capture/payment.json \\\n"
-    "      --scenario examples/double-capture/sim.yaml --seeds 1000 --out fail.ndjson\n";
+    "Examples (the fix passes; its race, payment.json, fails: add --out fail.ndjson\n"
+    "to get the shrunk run as a journal):\n"
+    "  weir sim examples/double-capture/payment-fixed.json \\\n"
+    "      --scenario examples/double-capture/sim.yaml --seeds 1000\n"
+    "  weir sim examples/double-capture/payment-fixed.json \\\n"
+    "      --scenario examples/double-capture/sim.yaml --seed 1 --seeds 1000 --json\n";
 
 typedef struct args {
     const char *graph, *scenario, *out;
