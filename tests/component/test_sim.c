@@ -84,6 +84,16 @@ static uint64_t first_failing(weir__sim *s, uint64_t max, weir__sim_result *r) {
     return 0;
 }
 
+Test(sim, the_generator_is_splitmix64_as_published) {
+    /* the reference outputs of splitmix64 (Vigna), which seeds xoshiro256** */
+    uint64_t x = 1234567;
+    cr_assert_eq(weir__sim_splitmix64(&x), 6457827717110365317ull);
+    cr_assert_eq(weir__sim_splitmix64(&x), 3203168211198807973ull);
+    cr_assert_eq(weir__sim_splitmix64(&x), 9817491932198370423ull);
+    x = 0;
+    cr_assert_eq(weir__sim_splitmix64(&x), 0xe220a8397b1dcdafull);
+}
+
 Test(sim, a_seed_is_deterministic) {
     char *g = example_graph("payment.json"), *sc = double_capture("");
     weir__sim *s = must_make(g, sc);
