@@ -411,9 +411,16 @@ int weir_cmd_sim(int argc, char **argv) {
             json_array_foreach(r.log, i, line) printf("  %s\n", json_string_value(line));
             if (r.status != WEIR_SIM_VIOLATION) /* never: the shrink keeps only failing runs */
                 printf("  (the shrunk run did not fail again: a bug in weir sim)\n");
-            printf("shrunk choices: [");
-            for (size_t k = 0; k < n_shrunk; k++) printf("%s%u", k ? "," : "", shrunk[k]);
-            printf("]\n");
+            if (n_shrunk <= 64) {
+                printf("shrunk choices: [");
+                for (size_t k = 0; k < n_shrunk; k++) printf("%s%u", k ? "," : "", shrunk[k]);
+                printf("]\n");
+            } else {
+                printf("shrunk choices: %zu, all 0 but (index=value)", n_shrunk);
+                for (size_t k = 0; k < n_shrunk; k++)
+                    if (shrunk[k]) printf(" %zu=%u", k, shrunk[k]);
+                printf("\n");
+            }
             if (a.out) printf("journal: %s (weir replay %s)\n", a.out, a.out);
         } else {
             json_t *ch = json_array();

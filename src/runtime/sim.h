@@ -48,6 +48,8 @@ typedef enum weir__sim_choice {
     WEIR_SIM_C_TIE,       /* which of the results due on one tick goes next */
 } weir__sim_choice;
 
+#define WEIR_SIM_NO_ORIGIN UINT32_MAX
+
 typedef enum weir__sim_status {
     WEIR_SIM_PASS = 0,   /* every invariant held */
     WEIR_SIM_VIOLATION,  /* an invariant failed (or could not be evaluated) */
@@ -65,10 +67,14 @@ typedef struct weir__sim_result {
     uint64_t interleaving; /* hash of the order of deliveries by (node, kind) */
     bool at_limit;        /* stopped at max ticks or WEIR_SIM_MAX_DELIVERIES */
     const char *message;  /* why (an invariant that threw, an error), or NULL */
-    /* the choices drawn, their kinds and refs */
+    /* the choices drawn, their kinds and refs, and the inject each was
+     * drawn for: a latency or fault drawn for a request made in a wave
+     * that inject started (or a wave one of its requests' results
+     * started, and so on), WEIR_SIM_NO_ORIGIN for the rest */
     const uint32_t *choices;
     const uint8_t *kinds;
     const uint32_t *refs;
+    const uint32_t *origins;
     size_t n_choices;
     /* with details: compact JSON of the outputs, world (and state) the
      * failing invariant saw, NULL otherwise */

@@ -41,6 +41,7 @@ typedef struct sim_item {
     bool cancelled;      /* in the heap: skipped when due */
     uint64_t effect;     /* the effect id */
     uint64_t node_hash;  /* FNV-1a of the requesting node's id */
+    uint32_t origin;     /* the inject whose waves requested it, or WEIR_SIM_NO_ORIGIN */
     json_t *payload;     /* IT_HTTP: the request (a reference) */
 } sim_item;
 
@@ -70,7 +71,9 @@ struct weir__sim {
     uint32_t *cv;
     uint8_t *ck;
     uint32_t *cr;
+    uint32_t *co; /* each choice's origin */
     size_t nc, cc;
+    uint32_t origin; /* the inject the delivery in progress belongs to */
     bool *swarm; /* per mock: [2m] fail on, [2m+1] timeout on */
     sim_item *heap;
     size_t nheap, cheap;

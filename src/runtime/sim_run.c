@@ -81,17 +81,20 @@ static void record(weir__sim *s, uint32_t v, weir__sim_choice kind, uint32_t ref
         uint8_t *ck = cv ? weir__realloc(s->ck, cap * sizeof *ck) : NULL;
         if (ck) s->ck = ck;
         uint32_t *cr = ck ? weir__realloc(s->cr, cap * sizeof *cr) : NULL;
-        if (!cr) {
+        if (cr) s->cr = cr;
+        uint32_t *co = cr ? weir__realloc(s->co, cap * sizeof *co) : NULL;
+        if (!co) {
             snprintf(s->msg, sizeof s->msg, "out of memory recording choices");
             s->stop = true;
             return;
         }
-        s->cr = cr;
+        s->co = co;
         s->cc = cap;
     }
     s->cv[s->nc] = v;
     s->ck[s->nc] = (uint8_t)kind;
     s->cr[s->nc] = ref;
+    s->co[s->nc] = kind == WEIR_SIM_C_TIE ? WEIR_SIM_NO_ORIGIN : s->origin;
     s->nc++;
 }
 
@@ -223,7 +226,8 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     (void)e;
     weir__sim *s = ud;
     if (eff->id == 0 || eff->kind == WEIR_EFFECT_LOG) return; /* fire and forget */
-    sim_item it = {.effect = eff->id, .node_hash = weir__sim_fnv(eff->node_id, WEIR_SIM_FNV_BASIS)};
+    sim_item it = {.effect = eff->id, .node_hash = weir__sim_fnv(eff->node_id, WEIR_SIM_FNV_BASIS),
+                   .origin = s->origin};
     if (eff->kind == WEIR_EFFECT_TIMER) {
         json_t *d = json_object_get(eff->payload, "delayMs");
         int64_t ms = json_is_integer(d) ? json_integer_value(d) : (int64_t)json_number_value(d);
@@ -398,6 +402,8 @@ static void error_stop(weir__sim *s, const char *what, const weir_error *err) {
 
 static void deliver(weir__sim *s, sim_item *it) {
     int64_t now = (int64_t)s->tick * s->tick_ms;
+    /* what this delivery's wave requests, and draws, belongs to the same inject */
+    s->origin = it->kind == IT_INJECT ? it->inject : it->origin;
     weir_error err;
     int rc = 0;
     switch (it->kind) {
@@ -517,6 +523,7 @@ static void run(weir__sim *s) {
     s->finished = s->stop = false;
     s->msg[0] = '\0';
     s->hash = WEIR_SIM_FNV_BASIS;
+    s->origin = WEIR_SIM_NO_ORIGIN;
     s->world = json_deep_copy(s->world0);
     s->outputs = json_object();
     s->ctx = json_object();
@@ -603,6 +610,7 @@ static void run(weir__sim *s) {
         s->ntied--;
         s->deliveries++;
         deliver(s, &it);
+        s->origin = WEIR_SIM_NO_ORIGIN;
         drop_item(&it);
         if (s->stop) goto out;
         gather(s); /* what fell due at this tick meanwhile */
@@ -627,6 +635,7 @@ out:
     s->res.choices = s->cv;
     s->res.kinds = s->ck;
     s->res.refs = s->cr;
+    s->res.origins = s->co;
     s->res.n_choices = s->nc;
     s->res.log = s->log;
     /* the execution goes now: nothing of it is read after the run */
@@ -747,6 +756,7 @@ void weir__sim_destroy(weir__sim *s) {
     weir__free(s->cv);
     weir__free(s->ck);
     weir__free(s->cr);
+    weir__free(s->co);
     weir__free(s->heap);
     weir__free(s->tied);
     weir__free(s);

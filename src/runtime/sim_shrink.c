@@ -6,8 +6,9 @@
  * fewer choices were made), with trailing zeros cut (a draw past the end
  * is 0).  Passes repeat until one changes nothing:
  *
- *   1. each present inject: absent — alone, else with a span of up to
- *      SPAN_MAX later choices deleted (those its requests drew);
+ *   1. each present inject: absent — alone, else with every choice drawn
+ *      for it deleted (its requests' latencies and faults: the choices
+ *      after it then line up with the requests that are left);
  *   2. each fault that fires, each swarm flag that is on: off;
  *   3. each other choice (ticks within windows, latencies, tie orders):
  *      0, else lowered by halves toward 0.
@@ -25,31 +26,49 @@ typedef struct shrink {
     int inv;
     uint32_t *cur;
     uint8_t *kinds;
+    uint32_t *refs, *origins;
     size_t n;
     uint64_t runs;
     bool out_of_runs;
     int rc;
 } shrink;
 
+static void drop(shrink *k) {
+    weir__free(k->cur);
+    weir__free(k->kinds);
+    weir__free(k->refs);
+    weir__free(k->origins);
+    k->cur = NULL;
+    k->kinds = NULL;
+    k->refs = k->origins = NULL;
+}
+
 /* Adopt what the run drew. */
 static int adopt(shrink *k, const weir__sim_result *r) {
     size_t n = r->n_choices;
     while (n && r->choices[n - 1] == 0) n--;
-    uint32_t *cur = weir__malloc((n ? n : 1) * sizeof *cur);
-    uint8_t *kinds = weir__malloc((n ? n : 1) * sizeof *kinds);
-    if (!cur || !kinds) {
+    size_t m = n ? n : 1;
+    uint32_t *cur = weir__malloc(m * sizeof *cur), *refs = weir__malloc(m * sizeof *refs);
+    uint32_t *origins = weir__malloc(m * sizeof *origins);
+    uint8_t *kinds = weir__malloc(m * sizeof *kinds);
+    if (!cur || !kinds || !refs || !origins) {
         weir__free(cur);
         weir__free(kinds);
+        weir__free(refs);
+        weir__free(origins);
         return k->rc = WEIR_ENOMEM;
     }
     if (n) {
         memcpy(cur, r->choices, n * sizeof *cur);
         memcpy(kinds, r->kinds, n * sizeof *kinds);
+        memcpy(refs, r->refs, n * sizeof *refs);
+        memcpy(origins, r->origins, n * sizeof *origins);
     }
-    weir__free(k->cur);
-    weir__free(k->kinds);
+    drop(k);
     k->cur = cur;
     k->kinds = kinds;
+    k->refs = refs;
+    k->origins = origins;
     k->n = n;
     return 0;
 }
@@ -76,25 +95,28 @@ static bool try_value(shrink *k, size_t i, uint32_t v) {
     return kept;
 }
 
-/* Choice i set to 0 and the span [j, j + len) deleted: an inject taken
- * out takes the choices its requests made with it, and the later ones
- * move up to where they were drawn when it was there. */
-static bool try_without_span(shrink *k, size_t i, size_t j, size_t len) {
+/* Inject choice i taken out with every choice drawn for it (its requests'
+ * latencies and faults): the later choices move up to where they are
+ * drawn once it is gone. */
+static bool try_without_inject(shrink *k, size_t i) {
+    uint32_t inject = k->refs[i];
     uint32_t *c = weir__malloc((k->n ? k->n : 1) * sizeof *c);
     if (!c) {
         k->rc = WEIR_ENOMEM;
         return false;
     }
-    memcpy(c, k->cur, j * sizeof *c);
-    memcpy(c + j, k->cur + j + len, (k->n - j - len) * sizeof *c);
-    c[i] = 0;
-    bool kept = try_seq(k, c, k->n - len);
+    size_t m = 0, dropped = 0;
+    for (size_t j = 0; j < k->n; j++) {
+        if (j > i && k->origins[j] == inject) {
+            dropped++;
+            continue;
+        }
+        c[m++] = j == i ? 0 : k->cur[j];
+    }
+    bool kept = dropped > 0 && try_seq(k, c, m);
     weir__free(c);
     return kept;
 }
-
-/* The longest span tried with an inject taken out. */
-#define SPAN_MAX 4
 
 static bool pass(shrink *k, bool (*wanted)(uint8_t kind), bool halve, bool spans) {
     bool changed = false;
@@ -104,11 +126,7 @@ static bool pass(shrink *k, bool (*wanted)(uint8_t kind), bool halve, bool spans
             changed = true;
             continue;
         }
-        bool kept = false;
-        for (size_t j = i + 1; spans && !kept && j < k->n; j++)
-            for (size_t len = 1; !kept && len <= SPAN_MAX && j + len <= k->n; len++)
-                kept = try_without_span(k, i, j, len);
-        if (kept) {
+        if (spans && try_without_inject(k, i)) {
             changed = true;
             continue;
         }
@@ -137,8 +155,7 @@ int weir__sim_shrink(weir__sim *s, const uint32_t *choices, size_t n, int inv, u
     weir__sim_run_choices(s, choices, n, false, false, NULL, &r);
     k.runs = 1;
     if (r.status != WEIR_SIM_VIOLATION || r.invariant != inv || adopt(&k, &r)) {
-        weir__free(k.cur);
-        weir__free(k.kinds);
+        drop(&k);
         if (k.rc) return k.rc;
         /* not reproducible: hand it back as it came */
         uint32_t *c = weir__malloc((n ? n : 1) * sizeof *c);
@@ -157,6 +174,8 @@ int weir__sim_shrink(weir__sim *s, const uint32_t *choices, size_t n, int inv, u
         if (!changed || k.rc || k.out_of_runs) break;
     }
     weir__free(k.kinds);
+    weir__free(k.refs);
+    weir__free(k.origins);
     if (k.rc) {
         weir__free(k.cur);
         return k.rc;
