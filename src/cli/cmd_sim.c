@@ -1,4 +1,5 @@
 /* weir sim GRAPH --scenario FILE [--seeds N] [--seed S] [--out FAIL.ndjson] [--json] [--jobs J] [--max-ticks T]
+ *          [--components FILE]
  *
  * Runs the graph many times on a simulated world, one seed each (SPEC
  * §7.4; the engine is src/runtime/sim*.c), checks the scenario's
@@ -18,7 +19,7 @@
 
 static const char HELP[] =
     "Usage: weir sim GRAPH --scenario FILE [--seeds N] [--seed S] [--out FAIL.ndjson]\n"
-    "                [--json] [--jobs J] [--max-ticks T]\n"
+    "                [--json] [--jobs J] [--max-ticks T] [--components FILE]\n"
     "\n"
     "Run GRAPH many times on a simulated world, one seed each, and check the\n"
     "scenario's invariants (SPEC 7.4). A seed fixes every choice the world makes:\n"
@@ -45,6 +46,7 @@ static const char HELP[] =
     "               outputs ({\"node:port\": [values]}), state ({node: state}),\n"
     "               finished, pending; `wave` ones after every wave, `end` ones\n"
     "               once the run is over (nothing left that can happen)\n"
+    "  userCalls:   {latencyMs?: n | [min, max], fail?: p} user component calls\n"
     "\n"
     "Options:\n"
     "      --scenario FILE  the simulation scenario (required)\n"
@@ -56,6 +58,9 @@ static const char HELP[] =
     "      --jobs J         worker threads (default: the number of CPUs)\n"
     "      --max-ticks T    a run stops at virtual tick T (default 1000000); its end\n"
     "                       invariants are checked there\n"
+    "      --components FILE  user component definitions the graph uses (JSON or\n"
+    "                       YAML: one, or an array); their calls run in a component\n"
+    "                       host (Node.js), one at a time, and are journaled\n"
     "  -h, --help\n"
     "\n"
     "Exit status: 0 every invariant held, 1 a violation, 2 usage, a bad scenario,\n"
@@ -69,7 +74,7 @@ static const char HELP[] =
     "      --scenario examples/double-capture/sim.yaml --seed 1 --seeds 1000 --json\n";
 
 typedef struct args {
-    const char *graph, *scenario, *out;
+    const char *graph, *scenario, *out, *components;
     bool json, have_seed, have_seeds;
     uint64_t seed, seeds, max_ticks;
     unsigned jobs;
@@ -103,7 +108,7 @@ static uint64_t fnv(const char *s) {
 }
 
 static int parse_args(int argc, char **argv, args *a) {
-    enum { OPT_SEEDS = 256, OPT_SEED, OPT_OUT, OPT_JOBS, OPT_MAX_TICKS };
+    enum { OPT_SEEDS = 256, OPT_SEED, OPT_OUT, OPT_JOBS, OPT_MAX_TICKS, OPT_COMPONENTS };
     static const struct option opts[] = {{"scenario", required_argument, NULL, 's'},
                                          {"seeds", required_argument, NULL, OPT_SEEDS},
                                          {"seed", required_argument, NULL, OPT_SEED},
@@ -111,6 +116,7 @@ static int parse_args(int argc, char **argv, args *a) {
                                          {"json", no_argument, NULL, 'j'},
                                          {"jobs", required_argument, NULL, OPT_JOBS},
                                          {"max-ticks", required_argument, NULL, OPT_MAX_TICKS},
+                                         {"components", required_argument, NULL, OPT_COMPONENTS},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     int c;
@@ -123,6 +129,7 @@ static int parse_args(int argc, char **argv, args *a) {
         case 'j': a->json = true; break;
         case 'h': fputs(HELP, stdout); return EXIT_OK;
         case OPT_OUT: a->out = optarg; break;
+        case OPT_COMPONENTS: a->components = optarg; break;
         case OPT_SEEDS:
             if (!cli_parse_count(optarg, false, &v) || v < 1 || v > WEIR_SIM_MAX_SEEDS)
                 return cli_usage_error("sim", "--seeds takes a count from 1 to %u (got '%s')", WEIR_SIM_MAX_SEEDS, optarg);
@@ -257,6 +264,7 @@ int weir_cmd_sim(int argc, char **argv) {
     }
     char *gtext = json_dumps(gdoc, JSON_COMPACT);
     char *sctext = NULL;
+    json_t *comps = NULL;
     weir__sim **workers = NULL;
     unsigned jobs = a.jobs;
     if (!jobs) {
@@ -270,12 +278,30 @@ int weir_cmd_sim(int argc, char **argv) {
     if (!sctext) goto out;
     workers = calloc(jobs, sizeof *workers);
     if (!workers) goto out;
-    weir__sim_config cfg = {.graph_text = gtext, .graph_len = strlen(gtext), .scenario = sc, .max_ticks = a.max_ticks};
+    if (a.components) {
+        comps = cli_load_doc(a.components);
+        if (!comps) goto out;
+        if (json_is_object(comps)) {
+            json_t *one = json_array();
+            json_array_append_new(one, comps);
+            comps = one;
+        }
+        if (!json_is_array(comps)) {
+            fprintf(stderr, "weir sim: %s: expected a user component definition or an array of them\n", a.components);
+            goto out;
+        }
+    }
+    weir__sim_config cfg = {.graph_text = gtext, .graph_len = strlen(gtext), .scenario = sc, .max_ticks = a.max_ticks,
+                            .components = comps};
     for (unsigned i = 0; i < jobs; i++) {
         weir_error err;
         int rc = weir__sim_create(&cfg, &workers[i], &err);
         if (rc) {
-            fprintf(stderr, "weir sim: %s: %s\n", rc == WEIR_EGRAPH ? a.graph : a.scenario, err.message);
+            fprintf(stderr, "weir sim: %s: %s\n",
+                    rc == WEIR_EGRAPH ? a.graph : a.components && strncmp(err.message, "user component", 14) == 0
+                                                      ? a.components
+                                                      : a.scenario,
+                    err.message);
             code = rc == WEIR_ENOMEM ? EXIT_FAILED : EXIT_USAGE;
             goto out;
         }
@@ -451,5 +477,6 @@ out:
     free(sctext);
     json_decref(sc);
     json_decref(gdoc);
+    json_decref(comps);
     return code;
 }

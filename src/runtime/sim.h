@@ -40,11 +40,11 @@
 
 /* What a choice decides (its kind), for shrinking and the log. */
 typedef enum weir__sim_choice {
-    WEIR_SIM_C_SWARM = 1, /* a fault kind on for this seed (ref: mock * 2 + timeout) */
+    WEIR_SIM_C_SWARM = 1, /* a fault kind on for this seed (ref: mock * 2 + timeout; 2 * mocks: user calls fail) */
     WEIR_SIM_C_PRESENT,   /* an inject is present (ref: inject index) */
     WEIR_SIM_C_AT,        /* an inject's tick within its window (ref: inject) */
-    WEIR_SIM_C_LATENCY,   /* a request's latency within its range (ref: mock) */
-    WEIR_SIM_C_FAULT,     /* a fault fires on a request (ref: mock * 2 + timeout) */
+    WEIR_SIM_C_LATENCY,   /* a request's latency within its range (ref: mock; mocks: a user call) */
+    WEIR_SIM_C_FAULT,     /* a fault fires on a request (ref: mock * 2 + timeout; 2 * mocks: a user call) */
     WEIR_SIM_C_TIE,       /* which of the results due on one tick goes next */
 } weir__sim_choice;
 
@@ -97,6 +97,9 @@ typedef struct weir__sim_config {
     const char *graph_text; /* the graph document as JSON text */
     size_t graph_len;
     json_t *scenario;       /* BORROWED (deep-copied): the scenario, mocks inlined */
+    json_t *components;     /* BORROWED (copied), or NULL: user component definitions
+                               (SPEC §2.3), run by a component host (Node.js) of the
+                               worker's own; their calls go one at a time */
     uint64_t max_ticks;     /* 0: WEIR_SIM_MAX_TICKS_DEFAULT */
 } weir__sim_config;
 

@@ -29,7 +29,7 @@ typedef struct sim_invariant {
     bool at_end;
 } sim_invariant;
 
-typedef enum { IT_INJECT, IT_TIMER, IT_HTTP } item_kind;
+typedef enum { IT_INJECT, IT_TIMER, IT_HTTP, IT_INVOKE } item_kind;
 
 /* Something due at a tick: a scheduled inject or an effect's result. */
 typedef struct sim_item {
@@ -42,7 +42,7 @@ typedef struct sim_item {
     uint64_t effect;     /* the effect id */
     uint64_t node_hash;  /* FNV-1a of the requesting node's id */
     uint32_t origin;     /* the inject whose waves requested it, or WEIR_SIM_NO_ORIGIN */
-    json_t *payload;     /* IT_HTTP: the request (a reference) */
+    json_t *payload;     /* IT_HTTP, IT_INVOKE: the request (a reference) */
 } sim_item;
 
 struct weir__sim {
@@ -62,6 +62,16 @@ struct weir__sim {
     size_t n_invs;
     bool need_state; /* an invariant mentions `state` */
     json_t *world0;
+    /* user components: their definitions, descriptors and the host that
+     * runs their calls (on a loop of the worker's own), and the calls'
+     * latency range and fault rate (scenario `userCalls`) */
+    json_t *components;
+    weir_user_component **ucs;
+    size_t n_ucs;
+    struct uv_loop_s *loop;
+    weir_host *host;
+    int64_t call_min, call_max;
+    double call_fail;
 
     /* one run */
     weir_exec *e;

@@ -14,7 +14,11 @@
  * the world.  A request whose `fail` fault fires is answered with a
  * network error and never reaches the world; one whose `timeout` fault
  * fires is never answered (it stays pending: a graph waiting on it is
- * stuck).  The run is over when nothing is left to deliver, the execution
+ * stuck).  A user component's call (an invoke effect) is due after a
+ * latency drawn from the scenario's userCalls range; at its due tick it
+ * is performed by the worker's component host and waited for (calls go
+ * one at a time, so their answers come in the order drawn), unless its
+ * fail fault fires.  The run is over when nothing is left to deliver, the execution
  * finished, or max ticks or WEIR_SIM_MAX_DELIVERIES were reached; then the
  * `end` invariants are checked.
  */
@@ -23,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <uv.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -236,9 +242,33 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
         push(s, &it);
         return;
     }
+    if (eff->kind == WEIR_EFFECT_INVOKE) {
+        /* a user component's call: answered by the component host at its
+         * due tick (userCalls' latency), unless its fail fault fires */
+        if (!s->host) {
+            if (!s->stop)
+                snprintf(s->msg, sizeof s->msg, "node %s calls a user component, and no component host runs",
+                         eff->node_id ? eff->node_id : "?");
+            s->stop = true;
+            return;
+        }
+        uint32_t ref = (uint32_t)s->n_mocks;
+        int64_t lat = s->call_min + (int64_t)draw(s, (uint32_t)(s->call_max - s->call_min + 1), WEIR_SIM_C_LATENCY, ref);
+        it.kind = IT_INVOKE;
+        it.due = s->tick + ticks_of(s, lat);
+        if (s->swarm[2 * s->n_mocks]) it.fail = draw_p(s, 2, s->call_fail, WEIR_SIM_C_FAULT, 2 * ref) == 1;
+        if (s->logging)
+            say(s, "node %s calls its user component (%s): latency %lld ms, due at tick %llu%s", eff->node_id,
+                json_string_value(json_object_get(eff->payload, "hook")) ? json_string_value(json_object_get(eff->payload, "hook"))
+                                                                         : "?",
+                (long long)lat, (unsigned long long)it.due, it.fail ? "; userCalls.fail fault: it fails" : "");
+        it.payload = json_incref(eff->payload);
+        push(s, &it);
+        return;
+    }
     if (eff->kind != WEIR_EFFECT_HTTP) {
         if (!s->stop)
-            snprintf(s->msg, sizeof s->msg, "node %s asks for a %s effect: weir sim does not run user components yet",
+            snprintf(s->msg, sizeof s->msg, "node %s asks for a %s effect, which weir sim cannot perform",
                      eff->node_id ? eff->node_id : "?", weir_effect_kind_name(eff->kind));
         s->stop = true;
         return;
@@ -400,6 +430,46 @@ static void error_stop(weir__sim *s, const char *what, const weir_error *err) {
     s->stop = true;
 }
 
+/* ------------------------------------------------------------ the host */
+
+typedef struct host_call {
+    bool done;
+    json_t *answer;
+    char *error;
+} host_call;
+
+static void call_done(void *ud, json_t *answer, const char *error) {
+    host_call *c = ud;
+    c->done = true;
+    /* the host's own call number is no part of the answer: a run must not
+     * depend on how many calls the worker made before it */
+    c->answer = json_is_object(answer) && json_object_get(answer, "id") ? json_copy(answer) : json_incref(answer);
+    if (c->answer && json_is_object(c->answer)) json_object_del(c->answer, "id");
+    c->error = error ? strdup(error) : NULL;
+}
+
+/* One user component call, waited for (the host bounds its time): 0 with
+ * its answer (NEW) or *why (malloc'd) a failure the component sees; else
+ * the run stops with the error. */
+static int call_host(weir__sim *s, json_t *payload, const char *node, json_t **answer, char **why) {
+    host_call c = {0};
+    uint64_t id;
+    weir_error err;
+    if (weir_host_invoke(s->host, payload, node, call_done, &c, &id, &err)) {
+        error_stop(s, "the component host refused a call", &err);
+        return -1;
+    }
+    while (!c.done) uv_run(s->loop, UV_RUN_ONCE);
+    *answer = c.answer;
+    *why = c.error;
+    if (s->logging) {
+        char *a = c.answer ? dump_cut(c.answer, 300) : NULL;
+        say(s, "node %s's user component answers %s", node ? node : "?", a ? a : c.error ? c.error : "?");
+        free(a);
+    }
+    return 0;
+}
+
 static void deliver(weir__sim *s, sim_item *it) {
     int64_t now = (int64_t)s->tick * s->tick_ms;
     /* what this delivery's wave requests, and draws, belongs to the same inject */
@@ -427,6 +497,24 @@ static void deliver(weir__sim *s, sim_item *it) {
         rc = weir_exec_resolve(s->e, it->effect, NULL, NULL, now, &err);
         s->hash = ((s->hash ^ it->node_hash) * 1099511628211ull ^ 't') * 1099511628211ull;
         break;
+    case IT_INVOKE: {
+        const char *node = json_string_value(json_object_get(it->payload, "nodeId"));
+        if (it->fail) {
+            say(s, "node %s's user component call fails (userCalls.fail)", node ? node : "?");
+            rc = weir_exec_resolve(s->e, it->effect, NULL, "weir sim: the user component call failed (userCalls.fail)",
+                                   now, &err);
+            s->hash = ((s->hash ^ it->node_hash) * 1099511628211ull ^ 'F') * 1099511628211ull;
+            break;
+        }
+        json_t *answer = NULL;
+        char *why = NULL;
+        if (call_host(s, it->payload, node, &answer, &why)) return;
+        rc = weir_exec_resolve(s->e, it->effect, answer, why, now, &err);
+        json_decref(answer);
+        free(why);
+        s->hash = ((s->hash ^ it->node_hash) * 1099511628211ull ^ 'i') * 1099511628211ull;
+        break;
+    }
     case IT_HTTP: {
         const char *method = json_string_value(json_object_get(it->payload, "method"));
         const char *url = json_string_value(json_object_get(it->payload, "url"));
@@ -553,6 +641,7 @@ static void run(weir__sim *s) {
         s->swarm[2 * m] = s->mocks[m].fail > 0 && draw_p(s, 2, 0.5, WEIR_SIM_C_SWARM, (uint32_t)(2 * m));
         s->swarm[2 * m + 1] = s->mocks[m].timeout > 0 && draw_p(s, 2, 0.5, WEIR_SIM_C_SWARM, (uint32_t)(2 * m + 1));
     }
+    s->swarm[2 * s->n_mocks] = s->call_fail > 0 && draw_p(s, 2, 0.5, WEIR_SIM_C_SWARM, (uint32_t)(2 * s->n_mocks));
     /* the injects: present or not, and when */
     for (size_t i = 0; i < s->n_injects; i++) {
         const sim_inject *in = &s->injects[i];
@@ -697,10 +786,43 @@ static void graph_problems(json_t *doc, json_t *details, weir_error *err) {
                 comp = json_string_value(json_object_get(node, "component"));
         }
         weir__error(err, WEIR_EGRAPH,
-                    "node %s uses component %s, which is not a built-in: weir sim does not run user components yet",
+                    "node %s uses component %s, which is not a built-in: give its definition with --components "
+                    "FILE (user components run in a component host, Node.js)",
                     id, comp);
         return;
     }
+}
+
+/* The user components' descriptors in the worker's registry, and a host
+ * of one process on a loop of its own to run their calls. */
+static int add_components(weir__sim *s, json_t *defs, weir_error *err) {
+    if (!json_is_array(defs)) return weir__error(err, WEIR_EINVAL, "the user components must be an array of definitions");
+    s->components = json_deep_copy(defs);
+    s->ucs = weir__calloc(json_array_size(defs), sizeof *s->ucs);
+    s->loop = weir__calloc(1, sizeof *s->loop);
+    if (!s->components || !s->ucs || !s->loop) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    size_t i;
+    json_t *def;
+    json_array_foreach(s->components, i, def) {
+        weir_error e2;
+        int rc = weir_user_component_create(def, &s->ucs[s->n_ucs], &e2);
+        if (rc) return weir__error(err, WEIR_EINVAL, "user component %zu: %s", i + 1, e2.message);
+        const weir_component *d = weir_user_component_descriptor(s->ucs[s->n_ucs++]);
+        if (weir_registry_find(s->reg, d->id)) weir_registry_remove(s->reg, d->id);
+        if ((rc = weir_registry_add(s->reg, d, &e2))) return weir__error(err, rc, "user component %s: %s", d->id, e2.message);
+    }
+    if (uv_loop_init(s->loop)) {
+        weir__free(s->loop);
+        s->loop = NULL;
+        return weir__error(err, WEIR_EINTERNAL, "cannot make an event loop for the component host");
+    }
+    weir_host_options ho = {.pool_size = 1};
+    int rc = weir_host_create(s->loop, &ho, &s->host, err);
+    if (rc) return rc;
+    weir_host_node hn;
+    weir_host_node_get(s->host, &hn);
+    if (hn.problem) return weir__error(err, WEIR_EINVAL, "%s", hn.problem);
+    return 0;
 }
 
 int weir__sim_create(const weir__sim_config *cfg, weir__sim **out, weir_error *err) {
@@ -713,6 +835,9 @@ int weir__sim_create(const weir__sim_config *cfg, weir__sim **out, weir_error *e
     if ((rc = weir_registry_create(&s->reg))) {
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
         goto fail;
+    }
+    if (cfg->components && json_array_size(cfg->components)) {
+        if ((rc = add_components(s, cfg->components, err))) goto fail;
     }
     json_error_t je;
     s->graph_doc = json_loadb(cfg->graph_text, cfg->graph_len, 0, &je);
@@ -752,6 +877,15 @@ void weir__sim_destroy(weir__sim *s) {
     weir__sim_scenario_free(s);
     weir_graph_unref(s->g);
     weir_registry_destroy(s->reg);
+    for (size_t i = 0; i < s->n_ucs; i++) weir_user_component_unref(s->ucs[i]);
+    weir__free(s->ucs);
+    json_decref(s->components);
+    if (s->host) weir_host_destroy(s->host);
+    if (s->loop) {
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(s->loop);
+        weir__free(s->loop);
+    }
     json_decref(s->graph_doc);
     weir__free(s->cv);
     weir__free(s->ck);
@@ -774,6 +908,7 @@ json_t *weir__sim_start_body(const weir__sim *s) {
         json_object_set_new(opts, "maxWaveHops", json_integer((json_int_t)WEIR_DEFAULT_MAX_WAVE_HOPS));
         json_object_set_new(opts, "maxTraceHops", json_integer((json_int_t)WEIR_DEFAULT_MAX_TRACE_HOPS));
     }
-    return json_pack("{s:s,s:s,s:O,s:[],s:o,s:s,s:s}", "op", "start", "graphId", name ? name : "sim", "graph",
-                     s->graph_doc, "components", "options", opts, "runtime", "virtual", "executionId", "sim");
+    json_t *comps = s->components ? json_deep_copy(s->components) : json_array();
+    return json_pack("{s:s,s:s,s:O,s:o,s:o,s:s,s:s}", "op", "start", "graphId", name ? name : "sim", "graph",
+                     s->graph_doc, "components", comps, "options", opts, "runtime", "virtual", "executionId", "sim");
 }

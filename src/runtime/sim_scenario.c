@@ -307,12 +307,13 @@ static int load_invariants(weir__sim *s, json_t *invs, weir_error *err) {
 
 int weir__sim_scenario_load(weir__sim *s, json_t *sc, weir_error *err) {
     static const char *const keys[] = {"name", "description", "note", "tickMs", "options", "world", "mocks", "steps",
-                                       "invariants", NULL};
+                                       "invariants", "userCalls", NULL};
     if (!json_is_object(sc))
         return bad(err, "a simulation scenario is an object {name?, tickMs?, options?, world?, mocks, steps, "
                         "invariants}");
     int rc = keys_only(sc, "scenario", keys,
-                       "a simulation scenario takes name, description, tickMs, options, world, mocks, steps, invariants",
+                       "a simulation scenario takes name, description, tickMs, options, world, mocks, steps, "
+                       "invariants, userCalls",
                        err);
     if (rc) return rc;
     json_t *t = json_object_get(sc, "tickMs");
@@ -337,13 +338,24 @@ int weir__sim_scenario_load(weir__sim *s, json_t *sc, weir_error *err) {
     if (mocks && !json_is_array(mocks))
         return bad(err, "mocks must be an array of {match, response, latencyMs, fail?, timeout?, set?, when?}");
     s->mocks = weir__calloc(json_array_size(mocks) + 1, sizeof *s->mocks);
-    s->swarm = weir__calloc(2 * json_array_size(mocks) + 1, sizeof *s->swarm);
+    s->swarm = weir__calloc(2 * json_array_size(mocks) + 1, sizeof *s->swarm); /* + user calls */
     if (!s->world0 || !s->mocks || !s->swarm) return weir__error(err, WEIR_ENOMEM, "out of memory");
     size_t i;
     json_t *m;
     json_array_foreach(mocks, i, m) {
         s->n_mocks = i + 1;
         if ((rc = load_mock(s, m, i, err))) return rc;
+    }
+    json_t *calls = json_object_get(sc, "userCalls");
+    if (calls) {
+        static const char *const call_keys[] = {"latencyMs", "fail", "note", NULL};
+        if (!json_is_object(calls))
+            return bad(err, "userCalls must be an object {latencyMs?: n | [min, max], fail?: p}: how user component "
+                            "calls behave");
+        if ((rc = keys_only(calls, "userCalls", call_keys, "userCalls takes latencyMs and fail", err))) return rc;
+        json_t *lat = json_object_get(calls, "latencyMs");
+        if (lat && (rc = range(lat, "userCalls.latencyMs", "ms", &s->call_min, &s->call_max, err))) return rc;
+        if ((rc = rate(json_object_get(calls, "fail"), "userCalls.fail", &s->call_fail, err))) return rc;
     }
     if (!json_object_get(sc, "steps")) return bad(err, "steps is missing: the injects, e.g. [{inject: {nodeId, value, atTick: [0, 100]}}]");
     if ((rc = load_steps(s, json_object_get(sc, "steps"), err))) return rc;

@@ -5,7 +5,7 @@
  * seed reruns the same; --out writes a journal that weir replay matches
  * and POST /api/executions/import opens (time travel to the failing wave
  * shows both captures); --json; bad scenarios and arguments exit 2 naming
- * what was wrong. */
+ * what was wrong; user components run in the component host. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -201,4 +201,64 @@ Test(sim, bad_scenarios_and_arguments_exit_2_saying_what_is_wrong) {
     cr_assert_eq(r.status, 0);
     ASSERT_HAS(r, out, "Usage: weir sim GRAPH --scenario FILE");
     proc_free(&r);
+}
+
+/* User components (SPEC §2.3) run in a component host: a call that fails
+ * (userCalls.fail) is found, shrunk to one inject and that fault, the
+ * same with one thread or two (the host's call numbers are no part of a
+ * run), and the journal, carrying the definition, replays. */
+static const char COUNTER[] =
+    "{\"id\": \"acme.counter\", \"name\": \"Counter\", \"version\": \"1\","
+    " \"ports\": {\"inputs\": [\"in\"], \"outputs\": [\"out\"]},"
+    " \"execution\": {\"type\": \"javascript\", \"source\": \"return { initialize(ctx) { ctx.setState('n', 0) },"
+    " process: (ctx, port, v) => { const n = ctx.getState('n') + 1; ctx.setState('n', n); ctx.emit('out', n) } }\"}}";
+static const char COUNTED[] =
+    "{\"symbia\": \"1.0\", \"name\": \"counted\", \"nodes\": ["
+    "{\"id\": \"in\", \"component\": \"symbia.core.passthrough\"},"
+    "{\"id\": \"count\", \"component\": \"acme.counter\"},"
+    "{\"id\": \"seen\", \"component\": \"symbia.core.passthrough\"},"
+    "{\"id\": \"failed\", \"component\": \"symbia.core.passthrough\"}], \"edges\": ["
+    "{\"id\": \"e1\", \"source\": {\"node\": \"in\", \"port\": \"out\"}, \"target\": {\"node\": \"count\", \"port\": \"in\"}},"
+    "{\"id\": \"e2\", \"source\": {\"node\": \"count\", \"port\": \"out\"}, \"target\": {\"node\": \"seen\", \"port\": \"in\"}},"
+    "{\"id\": \"e3\", \"source\": {\"node\": \"count\", \"port\": \"error\"}, \"target\": {\"node\": \"failed\", \"port\": \"in\"}}]}";
+static const char COUNTED_SIM[] = "userCalls: {latencyMs: [1, 10], fail: 0.3}\n"
+                                  "steps:\n"
+                                  "  - inject: {nodeId: in, value: a, atTick: [0, 20]}\n"
+                                  "  - inject: {nodeId: in, value: b, atTick: [0, 20]}\n"
+                                  "  - inject: {nodeId: in, value: c, atTick: [0, 20]}\n"
+                                  "invariants:\n"
+                                  "  - {name: never fails, expression: \"!outputs['failed:out']\"}\n";
+
+Test(sim, user_component_calls_run_in_the_host_and_their_faults_are_found) {
+    char *comp = proc_tempfile(".json", COUNTER), *graph = proc_tempfile(".json", COUNTED);
+    char *sc = proc_tempfile(".yaml", COUNTED_SIM);
+    char dir[128], path[256];
+    proc_tempdir(dir, sizeof dir, "simuser");
+    snprintf(path, sizeof path, "%s/fail.ndjson", dir);
+    proc_result a = run("sim %s --scenario %s --components %s --seed 1 --seeds 100 --jobs 1 --out %s", graph, sc, comp,
+                        path);
+    cr_assert_eq(a.status, 1, "%s\n%s", a.out, a.err);
+    ASSERT_HAS(a, out, "invariant \"never fails\"");
+    ASSERT_HAS(a, out, ": 1 inject, 1 fault");
+    ASSERT_HAS(a, out, "userCalls.fail fault: it fails");
+    ASSERT_HAS(a, out, "node count's user component answers {\"emits\":[],\"state\":{\"n\":0},\"logs\":[]}");
+    proc_result b = run("sim %s --scenario %s --components %s --seed 1 --seeds 100 --jobs 2 --out %s", graph, sc, comp,
+                        path);
+    cr_assert_str_eq(a.out, b.out);
+    proc_free(&a);
+    proc_free(&b);
+    a = run("replay %s", path);
+    cr_assert_eq(a.status, 0, "%s\n%s", a.out, a.err);
+    ASSERT_HAS(a, out, "match (");
+    proc_free(&a);
+    /* without the definition: said, exit 2 */
+    a = run("sim %s --scenario %s --seed 1", graph, sc);
+    cr_assert_eq(a.status, 2);
+    ASSERT_HAS(a, err, "node count uses component acme.counter, which is not a built-in: give its definition with "
+                       "--components FILE");
+    proc_free(&a);
+    serve_rmdir(dir);
+    free(comp);
+    free(graph);
+    free(sc);
 }

@@ -447,8 +447,8 @@ Test(sim, a_graph_with_a_user_component_is_refused_saying_so) {
     int rc;
     cr_assert_null(make(graph, sc, &err, &rc));
     cr_assert_eq(rc, WEIR_EGRAPH);
-    cr_assert_str_eq(err.message, "node sq uses component acme.square, which is not a built-in: weir sim does not run "
-                                  "user components yet");
+    cr_assert_str_eq(err.message, "node sq uses component acme.square, which is not a built-in: give its definition "
+                                  "with --components FILE (user components run in a component host, Node.js)");
 }
 
 Test(sim, the_search_reports_the_same_first_failure_with_one_or_two_threads) {
