@@ -14,6 +14,12 @@ for jobs in 1 2; do
          --json | json_num seedsPerSecond)
   awk -v r="$rate" -v j="$jobs" -v n="$n" 'BEGIN { printf "weir sim, double capture (fixed graph): %d seeds, --jobs %d: %.0f seeds/s\n", n, j, r }'
 done
+# CPU time per seed (user + system, one thread): the figure a busy machine does not move
+TIMEFORMAT='%U %S'
+cpu=$( { time "$build/weir" sim "$dc/payment-fixed.json" --scenario "$dc/sim.yaml" --seed 1 --seeds "$n" --jobs 1 \
+         >/dev/null; } 2>&1 )
+awk -v c="$cpu" -v n="$n" 'BEGIN { split(c, t, " "); us = (t[1] + t[2]) * 1e6 / n;
+  printf "weir sim, double capture (fixed graph): %.1f us CPU per seed (%.0f seeds/s per core)\n", us, 1e6 / us }'
 found=()
 shrink=()
 for base in $(seq 1000 1000 20000); do
