@@ -436,6 +436,56 @@ Test(sim, bad_scenarios_are_refused_naming_the_field) {
     }
 }
 
+static const char ECHO_GRAPH[] = "{\"symbia\":\"1.0\",\"name\":\"echo\",\"nodes\":[{\"id\":\"in\",\"component\":"
+                                 "\"symbia.core.passthrough\"}],\"edges\":[]}";
+
+Test(sim, results_due_on_one_tick_go_in_the_drawn_order) {
+    const char *sc = "{\"steps\":[{\"inject\":{\"nodeId\":\"in\",\"value\":1,\"atTick\":5}},"
+                     "{\"inject\":{\"nodeId\":\"in\",\"value\":2,\"atTick\":5}}],"
+                     "\"invariants\":[{\"name\":\"first things first\",\"expression\":\"outputs['in:out'][0] === 1\","
+                     "\"at\":\"end\"}]}";
+    weir__sim *s = must_make(ECHO_GRAPH, sc);
+    weir__sim_result r;
+    uint32_t in_order[] = {1, 1, 0}, swapped[] = {1, 1, 1}; /* both present; the tie: first or second */
+    weir__sim_run_choices(s, in_order, 3, true, false, NULL, &r);
+    cr_assert_eq(r.status, WEIR_SIM_PASS, "%s", r.outputs_json ? r.outputs_json : "");
+    cr_assert_eq(r.n_choices, 3, "two presences and one tie");
+    cr_assert_eq(r.kinds[2], WEIR_SIM_C_TIE);
+    weir__sim_run_choices(s, swapped, 3, true, false, NULL, &r);
+    cr_assert_eq(r.status, WEIR_SIM_VIOLATION);
+    cr_assert_str_eq(r.outputs_json, "{\"in:out\":[2,1]}");
+    cr_assert_eq(r.tick, 5);
+    /* and the search finds the swap, shrinking to nothing simpler */
+    uint64_t seed = first_failing(s, 200, &r);
+    cr_assert_neq(seed, 0);
+    weir__sim_destroy(s);
+}
+
+Test(sim, a_run_stops_at_max_ticks_and_its_end_invariants_are_checked_there) {
+    const char *sc = "{\"steps\":[{\"inject\":{\"nodeId\":\"in\",\"value\":1,\"atTick\":500}}],"
+                     "\"invariants\":[{\"name\":\"it came\",\"expression\":\"!!outputs['in:out']\",\"at\":\"end\"}]}";
+    json_t *doc = json_loads(sc, 0, NULL);
+    weir__sim_config cfg = {.graph_text = ECHO_GRAPH, .graph_len = strlen(ECHO_GRAPH), .scenario = doc, .max_ticks = 100};
+    weir__sim *s;
+    weir_error err;
+    cr_assert_eq(weir__sim_create(&cfg, &s, &err), 0, "%s", err.message);
+    uint32_t present[] = {1};
+    weir__sim_result r;
+    weir__sim_run_choices(s, present, 1, false, false, NULL, &r);
+    cr_assert_eq(r.status, WEIR_SIM_VIOLATION);
+    cr_assert(r.at_limit);
+    cr_assert_eq(r.tick, 100);
+    weir__sim_destroy(s);
+    cfg.max_ticks = 1000; /* and with room, it comes */
+    cr_assert_eq(weir__sim_create(&cfg, &s, &err), 0, "%s", err.message);
+    weir__sim_run_choices(s, present, 1, false, false, NULL, &r);
+    cr_assert_eq(r.status, WEIR_SIM_PASS);
+    cr_assert(!r.at_limit);
+    cr_assert_eq(r.tick, 500);
+    weir__sim_destroy(s);
+    json_decref(doc);
+}
+
 Test(sim, a_graph_with_a_user_component_is_refused_saying_so) {
     const char *graph = "{\"symbia\":\"1.0\",\"name\":\"u\",\"nodes\":[{\"id\":\"in\",\"component\":"
                         "\"symbia.core.passthrough\"},{\"id\":\"sq\",\"component\":\"acme.square\"}],\"edges\":[{"
