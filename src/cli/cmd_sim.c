@@ -93,7 +93,8 @@ static int inline_mocks(json_t *sc, const char *scenario_path) {
     const char *name = json_string_value(m);
     char path[4096];
     const char *slash = strrchr(scenario_path, '/');
-    if (name[0] != '/' && slash) snprintf(path, sizeof path, "%.*s/%s", (int)(slash - scenario_path), scenario_path, name);
+    if (name[0] != '/' && slash)
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - scenario_path), scenario_path, name);
     else snprintf(path, sizeof path, "%s", name);
     json_t *doc = cli_load_doc(path);
     if (!doc) return -1;
@@ -132,7 +133,8 @@ static int parse_args(int argc, char **argv, args *a) {
         case OPT_COMPONENTS: a->components = optarg; break;
         case OPT_SEEDS:
             if (!cli_parse_count(optarg, false, &v) || v < 1 || v > WEIR_SIM_MAX_SEEDS)
-                return cli_usage_error("sim", "--seeds takes a count from 1 to %u (got '%s')", WEIR_SIM_MAX_SEEDS, optarg);
+                return cli_usage_error("sim", "--seeds takes a count from 1 to %u (got '%s')", WEIR_SIM_MAX_SEEDS,
+                                       optarg);
             a->seeds = v;
             a->have_seeds = true;
             break;
@@ -208,7 +210,8 @@ static int write_journal(weir__sim *s, const uint32_t *ch, size_t n, const char 
     weir_jfile_recorder rec;
     if (!rc) {
         weir_jfile_recorder_init(&rec, w, start);
-        weir__sim_hooks hooks = {.ud = &rec, .input = weir_jfile_recorder_input, .input_done = weir_jfile_recorder_done};
+        weir__sim_hooks hooks = {.ud = &rec, .input = weir_jfile_recorder_input,
+                                 .input_done = weir_jfile_recorder_done};
         weir__sim_run_choices(s, ch, n, true, true, &hooks, res);
         rc = weir_jfile_recorder_finish(&rec, &err);
         if (!rc) rc = weir_jfile_flush(w, &err);

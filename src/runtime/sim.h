@@ -169,7 +169,8 @@ typedef struct weir__sim_search {
 /* workers[0..jobs-1], made by the caller.  progress (optional) is called
  * from the calling thread about every 100 ms while the search runs.
  * 0, or WEIR_ENOMEM / WEIR_EINTERNAL (a thread could not start). */
-int weir__sim_search_run(weir__sim **workers, weir__sim_search *sr, void (*progress)(void *ud, const weir__sim_search *sr),
+int weir__sim_search_run(weir__sim **workers, weir__sim_search *sr,
+                         void (*progress)(void *ud, const weir__sim_search *sr),
                          void *ud, weir_error *err);
 
 /* The generator, for tests: splitmix64 of x. */

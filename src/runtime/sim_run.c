@@ -253,15 +253,17 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
             return;
         }
         uint32_t ref = (uint32_t)s->n_mocks;
-        int64_t lat = s->call_min + (int64_t)draw(s, (uint32_t)(s->call_max - s->call_min + 1), WEIR_SIM_C_LATENCY, ref);
+        uint32_t span = (uint32_t)(s->call_max - s->call_min + 1);
+        int64_t lat = s->call_min + (int64_t)draw(s, span, WEIR_SIM_C_LATENCY, ref);
         it.kind = IT_INVOKE;
         it.due = s->tick + ticks_of(s, lat);
         if (s->swarm[2 * s->n_mocks]) it.fail = draw_p(s, 2, s->call_fail, WEIR_SIM_C_FAULT, 2 * ref) == 1;
-        if (s->logging)
+        if (s->logging) {
+            const char *hook = json_string_value(json_object_get(eff->payload, "hook"));
             say(s, "node %s calls its user component (%s): latency %lld ms, due at tick %llu%s", eff->node_id,
-                json_string_value(json_object_get(eff->payload, "hook")) ? json_string_value(json_object_get(eff->payload, "hook"))
-                                                                         : "?",
-                (long long)lat, (unsigned long long)it.due, it.fail ? "; userCalls.fail fault: it fails" : "");
+                hook ? hook : "?", (long long)lat, (unsigned long long)it.due,
+                it.fail ? "; userCalls.fail fault: it fails" : "");
+        }
         it.payload = json_incref(eff->payload);
         push(s, &it);
         return;
@@ -717,8 +719,8 @@ out:
         s->res.tick = s->tick;
         s->res.wave = weir_exec_tick(s->e);
         if (s->logging)
-            say(s, "the run is over: %s%s, %zu pending", s->finished ? "the execution finished" : "nothing left to happen",
-                s->res.at_limit ? " (stopped at the limit)" : "", weir_exec_pending_effects(s->e));
+            say(s, "the run is over: %s%s, %zu pending",
+                s->finished ? "the execution finished" : "nothing left to happen", s->res.at_limit ? " (stopped at the limit)" : "", weir_exec_pending_effects(s->e));
     }
     s->res.interleaving = s->hash;
     s->res.choices = s->cv;
@@ -796,7 +798,8 @@ static void graph_problems(json_t *doc, json_t *details, weir_error *err) {
 /* The user components' descriptors in the worker's registry, and a host
  * of one process on a loop of its own to run their calls. */
 static int add_components(weir__sim *s, json_t *defs, weir_error *err) {
-    if (!json_is_array(defs)) return weir__error(err, WEIR_EINVAL, "the user components must be an array of definitions");
+    if (!json_is_array(defs))
+        return weir__error(err, WEIR_EINVAL, "the user components must be an array of definitions");
     s->components = json_deep_copy(defs);
     s->ucs = weir__calloc(json_array_size(defs), sizeof *s->ucs);
     s->loop = weir__calloc(1, sizeof *s->loop);
@@ -809,7 +812,8 @@ static int add_components(weir__sim *s, json_t *defs, weir_error *err) {
         if (rc) return weir__error(err, WEIR_EINVAL, "user component %zu: %s", i + 1, e2.message);
         const weir_component *d = weir_user_component_descriptor(s->ucs[s->n_ucs++]);
         if (weir_registry_find(s->reg, d->id)) weir_registry_remove(s->reg, d->id);
-        if ((rc = weir_registry_add(s->reg, d, &e2))) return weir__error(err, rc, "user component %s: %s", d->id, e2.message);
+        if ((rc = weir_registry_add(s->reg, d, &e2)))
+            return weir__error(err, rc, "user component %s: %s", d->id, e2.message);
     }
     if (uv_loop_init(s->loop)) {
         weir__free(s->loop);

@@ -175,7 +175,8 @@ static int load_mock(weir__sim *s, json_t *m, size_t i, weir_error *err) {
     json_t *method = json_object_get(match, "method"), *url = json_object_get(match, "url");
     if ((method && !json_is_string(method)) || (url && !json_is_string(url)))
         return bad(err, "%s.match: method and url must be strings (url may end in '*')", where);
-    if (resp && !json_is_object(resp)) return bad(err, "%s.response must be an object {status?, headers?, body?}", where);
+    if (resp && !json_is_object(resp))
+        return bad(err, "%s.response must be an object {status?, headers?, body?}", where);
     json_t *status = json_object_get(resp, "status"), *headers = json_object_get(resp, "headers");
     if (status && (!json_is_integer(status) || json_integer_value(status) < 100 || json_integer_value(status) > 599))
         return bad(err, "%s.response.status must be an HTTP status (100-599)", where);
@@ -197,7 +198,8 @@ static int load_mock(weir__sim *s, json_t *m, size_t i, weir_error *err) {
     mk->set = json_incref(set);
     mk->result = mock_result(resp);
     mk->status = status ? (int)json_integer_value(status) : 200;
-    if ((method && !mk->method) || (url && !mk->url) || !mk->result) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    if ((method && !mk->method) || (url && !mk->url) || !mk->result)
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
     if (when) {
         weir_error e2;
         rc = weir__sim_compile(json_string_value(when), WHEN_NAMES, 2, &mk->when, &e2);
@@ -284,18 +286,21 @@ static int load_invariants(weir__sim *s, json_t *invs, weir_error *err) {
         if (!json_is_object(v)) return bad(err, "%s must be {name, expression, at?}", where);
         int rc = keys_only(v, where, keys, "an invariant takes name, expression, at", err);
         if (rc) return rc;
-        json_t *name = json_object_get(v, "name"), *expr = json_object_get(v, "expression"), *at = json_object_get(v, "at");
-        if (!json_is_string(name) || !json_string_length(name)) return bad(err, "%s.name must be a non-empty string", where);
+        json_t *name = json_object_get(v, "name"), *expr = json_object_get(v, "expression");
+        json_t *at = json_object_get(v, "at");
+        const char *at_s = json_string_value(at);
+        if (!json_is_string(name) || !json_string_length(name))
+            return bad(err, "%s.name must be a non-empty string", where);
         if (!json_is_string(expr))
             return bad(err, "%s.expression must be an expression (a string) over tick, world, outputs, state, "
                             "finished, pending", where);
-        if (at && !(json_is_string(at) && (!strcmp(json_string_value(at), "wave") || !strcmp(json_string_value(at), "end"))))
+        if (at && !(at_s && (!strcmp(at_s, "wave") || !strcmp(at_s, "end"))))
             return bad(err, "%s.at must be \"wave\" (checked after every wave, the default) or \"end\" (once, when the "
                             "run is over)", where);
         sim_invariant *iv = &s->invs[s->n_invs++];
         iv->name = weir__strdup(json_string_value(name));
         iv->source = weir__strdup(json_string_value(expr));
-        iv->at_end = at && !strcmp(json_string_value(at), "end");
+        iv->at_end = at_s && !strcmp(at_s, "end");
         if (!iv->name || !iv->source) return weir__error(err, WEIR_ENOMEM, "out of memory");
         weir_error e2;
         rc = weir__sim_compile(iv->source, INV_NAMES, sizeof INV_NAMES / sizeof *INV_NAMES, &iv->x, &e2);
@@ -357,7 +362,8 @@ int weir__sim_scenario_load(weir__sim *s, json_t *sc, weir_error *err) {
         if (lat && (rc = range(lat, "userCalls.latencyMs", "ms", &s->call_min, &s->call_max, err))) return rc;
         if ((rc = rate(json_object_get(calls, "fail"), "userCalls.fail", &s->call_fail, err))) return rc;
     }
-    if (!json_object_get(sc, "steps")) return bad(err, "steps is missing: the injects, e.g. [{inject: {nodeId, value, atTick: [0, 100]}}]");
+    if (!json_object_get(sc, "steps"))
+        return bad(err, "steps is missing: the injects, e.g. [{inject: {nodeId, value, atTick: [0, 100]}}]");
     if ((rc = load_steps(s, json_object_get(sc, "steps"), err))) return rc;
     if (s->n_injects == 0) return bad(err, "steps has no inject: nothing would happen");
     return load_invariants(s, json_object_get(sc, "invariants"), err);

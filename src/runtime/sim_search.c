@@ -106,7 +106,8 @@ static void work(void *arg) {
     atomic_fetch_sub(&sh->running, 1);
 }
 
-int weir__sim_search_run(weir__sim **workers, weir__sim_search *sr, void (*progress)(void *ud, const weir__sim_search *sr),
+int weir__sim_search_run(weir__sim **workers, weir__sim_search *sr,
+                         void (*progress)(void *ud, const weir__sim_search *sr),
                          void *ud, weir_error *err) {
     unsigned jobs = sr->jobs ? sr->jobs : 1;
     shared sh = {.sr = sr};
