@@ -1,10 +1,11 @@
 /*
  * weir sim: the search — seeds split over worker threads, in chunks taken
  * in order from a shared counter.  The failure reported is the one with
- * the smallest seed whatever the number of threads: once a seed fails, no
- * worker starts a seed above it, and every seed below it is run (a chunk
- * is taken before any seed above it can fail... and a worker finishes
- * every chunk it took that lies below the best failure).
+ * the smallest seed whatever the number of threads.  `best`, the smallest
+ * failing seed found so far, only goes down; a worker skips a seed, or
+ * the rest of a chunk, or a whole chunk, only when it lies above `best`
+ * at that moment, hence above the final one.  So every seed below the
+ * final `best` is run, and the smallest failing seed is found.
  *
  * Distinct interleavings are counted in a hash set per worker, merged at
  * the end.
