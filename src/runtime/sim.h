@@ -6,17 +6,18 @@
  * A weir__sim is one worker: the graph loaded once, the scenario compiled
  * once (mocks, `when` and invariant expressions), and a shell of its own
  * (not the virtual runtime's: no JSON or string work per request beyond
- * what the core asks).  A worker is used by one thread at a time; workers
- * share nothing (make one per thread).
+ * what the core asks), with a component host of its own when the graph
+ * uses user components.  A worker is used by one thread at a time;
+ * workers share nothing (make one per thread).
  *
  * Choices.  Every choice goes through one function, draw(n) -> [0, n),
  * which appends the value to the run's choice sequence; 0 is always the
  * simplest value.  In order: per mock with a fault rate, whether `fail`
  * and `timeout` are on for this seed (swarm); per inject of the scenario,
  * whether it is present and its tick within its window; then, as the run
- * goes, per request its latency within its range and whether a fault
- * fires, and among results due on the same tick, which goes next (0: the
- * one requested first).  A run from a seed draws from xoshiro256** seeded
+ * goes, per request (an http request or a user component call) its
+ * latency within its range and whether a fault fires, and among results
+ * due on the same tick, which goes next (0: the one requested first).  A run from a seed draws from xoshiro256** seeded
  * by splitmix64(seed); a run from a given sequence takes its i-th draw as
  * min(seq[i], n-1) and 0 past its end.  Both record what they drew, so a
  * seed, a shrunk failure and a written journal are one mechanism.

@@ -8,7 +8,8 @@
  *    steps: [{inject: {nodeId, port?, value, atTick?: t | [from, to],
  *                      afterTicks?: n | [from, to]}} | {advance: ms} |
  *            {tick: n} | {run: ...} | {note: "..."}],
- *    invariants: [{name, expression, at?: "wave" | "end"}]}
+ *    invariants: [{name, expression, at?: "wave" | "end"}],
+ *    userCalls?: {latencyMs?: n | [min, max], fail?: p}}
  *
  * `mocks` must be inlined by the caller (the command line reads a file
  * name).  advance and tick move the point the next inject's afterTicks
