@@ -385,9 +385,9 @@ int weir_cmd_sim(int argc, char **argv) {
         }
         int inv = r.invariant;
         if (!a.json) {
-            printf("violation: seed %llu (after %llu seeds), tick %llu (wave %llu)\n",
+            printf("violation: seed %llu (after %llu seeds), tick %llu (wave %llu)%s\n",
                    (unsigned long long)sr.failing_seed, (unsigned long long)sr.done, (unsigned long long)r.tick,
-                   (unsigned long long)r.wave);
+                   (unsigned long long)r.wave, r.at_limit ? ", where the run stopped (--max-ticks)" : "");
             print_result_lines(o, s, &r);
         } else {
             json_object_set_new(doc, "result", json_string("violation"));
