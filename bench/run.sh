@@ -26,6 +26,8 @@ if [[ -x "$build/bench/bench_replay" ]]; then
   echo "== weir replay (a journal of 1,000,000 small waves)"
   "$build/bench/bench_replay" "$build/weir"
 fi
+echo "== weir sim (the double-capture example)"
+"$(dirname "$0")/sim.sh" "$build"
 echo "== service over loopback"
 "$(dirname "$0")/serve.sh" "$build"
 echo "== durable executions over loopback (DURABILITY=fsync / process / --memory; recovery)"

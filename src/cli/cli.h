@@ -15,6 +15,7 @@ int weir_cmd_validate(int argc, char **argv);
 int weir_cmd_components(int argc, char **argv);
 int weir_cmd_serve(int argc, char **argv);
 int weir_cmd_replay(int argc, char **argv);
+int weir_cmd_sim(int argc, char **argv);
 
 /* Parse the options shared by validate and components (--json, --help).
  * Returns -1 to go on, or the exit code to return (help printed, or the

@@ -1,4 +1,4 @@
-/* weir: the command line.  Subcommands: serve, run, validate, replay, components. */
+/* weir: the command line.  Subcommands: serve, run, validate, replay, sim, components. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +14,7 @@ static const char USAGE[] =
     "  run GRAPH        start an execution, inject messages, print outputs, state and metrics\n"
     "  validate GRAPH   check a graph and print its topology, or every problem found\n"
     "  replay JOURNAL   re-run an execution's journal and check it does the same again\n"
+    "  sim GRAPH        run a graph on many seeded simulated worlds, check invariants, shrink a failure\n"
     "  components [ID]  list the built-in components, or describe one\n"
     "  help [COMMAND]   show help for a command\n"
     "\n"
@@ -36,6 +37,7 @@ static const command COMMANDS[] = {{"serve", weir_cmd_serve},
                                    {"run", weir_cmd_run},
                                    {"validate", weir_cmd_validate},
                                    {"replay", weir_cmd_replay},
+                                   {"sim", weir_cmd_sim},
                                    {"components", weir_cmd_components}};
 #define N_COMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 
