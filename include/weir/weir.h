@@ -1102,9 +1102,14 @@ typedef struct weir_virtual weir_virtual;
 typedef struct weir_virtual_options {
     int64_t tick_ms;  /* one tick (TICK_MS); 0: 1 ms */
     int64_t start_ms; /* the clock at tick 0 */
-    json_t *mocks;    /* BORROWED (copied): [{match: {method?, url?}, response?: {status?, headers?, body?},
-                         latencyMs?}]; url matches exactly, or as a prefix when it ends with '*'; the first
-                         match wins; a non-string body is sent as JSON text */
+    json_t *mocks;    /* BORROWED (compiled): [{match: {method?, url?}, response?: {status?, headers?, body?},
+                         latencyMs?: n | [min, max], set?: {...}, when?: "expr", fail?: p, timeout?: p}]
+                         (SPEC §7.4); url matches exactly, or as a prefix when it ends with '*'.  A request's
+                         latency is the minimum of the first matching mock's; it is served when due by the
+                         first matching mock whose `when` holds over {world, request}, whose `set` is then
+                         merged into the world.  fail and timeout are weir sim's: never fired here.  A
+                         non-string body is sent as JSON text */
+    json_t *world;    /* BORROWED (copied), optional: the world's state at the start (an object) */
     /* After every tick / advance / run, and every step that moves the clock:
      * the clock and the tick (time:advanced). */
     void (*advanced)(void *ud, weir_exec *e, int64_t now_ms, uint64_t tick);
@@ -1128,7 +1133,7 @@ typedef struct weir_virtual_options {
     void *ud;
 } weir_virtual_options;
 
-/* WEIR_EINVAL for malformed mocks or a negative tick, with the reason. */
+/* WEIR_EINVAL for malformed mocks or world or a negative tick, with the reason. */
 WEIR_API int weir_virtual_create(const weir_virtual_options *opts, weir_virtual **out, weir_error *err);
 /* Pending items are dropped (not resolved).  NULL is a no-op. */
 WEIR_API void weir_virtual_destroy(weir_virtual *v);
@@ -1155,7 +1160,7 @@ WEIR_API size_t weir_virtual_scheduled(const weir_virtual *v);
 /* Replace opts.arrived and opts.ud (a shell that learns of v only after a
  * registry made it). */
 WEIR_API void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_virtual *v), void *ud);
-/* Replace the mocks (later requests use them). */
+/* Replace the mocks (requests not served yet are served by them; the world stays). */
 WEIR_API int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err);
 /* Inject `in` (node, port, value: copied) when the clock reaches tick
  * at_tick (afterTicks N: at_tick = weir_virtual_ticks() + N).  WEIR_EINVAL

@@ -409,7 +409,7 @@ static int run_step(vrun *r, json_t *step, size_t i) {
 static int play_scenario(vrun *r, json_t *sc) {
     json_t *steps = json_object_get(sc, "steps");
     if (!json_is_array(steps)) {
-        fprintf(r->err, "weir run: %s: a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}\n",
+        fprintf(r->err, "weir run: %s: a scenario is {name?, tickMs?, mocks?, world?, options?, steps: [...]}\n",
                 r->a->scenario ? r->a->scenario : "scenario");
         return EXIT_USAGE;
     }
@@ -535,7 +535,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
     json_t *sc = json_incref(a->scenario_doc), *mocks = NULL;
     if (!sc && a->scenario && !(sc = cli_load_doc(a->scenario))) return EXIT_USAGE;
     if (sc && !json_is_object(sc)) {
-        fprintf(errf, "weir run: %s: a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}\n", name);
+        fprintf(errf, "weir run: %s: a scenario is {name?, tickMs?, mocks?, world?, options?, steps: [...]}\n", name);
         json_decref(sc);
         return EXIT_USAGE;
     }
@@ -568,7 +568,7 @@ int weir_cli_run_virtual(const cli_virtual_args *a) {
         rc = EXIT_FAILED;
         goto out;
     }
-    weir_virtual_options vo = {.tick_ms = tick_ms, .mocks = mocks, .http = r.rt};
+    weir_virtual_options vo = {.tick_ms = tick_ms, .mocks = mocks, .world = json_object_get(sc, "world"), .http = r.rt};
     if (weir_virtual_create(&vo, &r.v, &err)) {
         rc = fail(&r, a->mocks ? a->mocks : a->scenario, &err);
         goto out;

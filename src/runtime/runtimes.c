@@ -175,6 +175,7 @@ static int make_virtual(void *ud, json_t *options, weir_runtime *out, weir_error
                                            : c->clock ? weir_realtime_now(c->clock)
                                                       : 0,
                                .mocks = json_object_get(options, "mocks"),
+                               .world = json_object_get(options, "world"),
                                .advanced = announce,
                                .http = c->clock}; /* unmocked requests are performed for real */
     weir_virtual *v;

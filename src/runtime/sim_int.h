@@ -2,19 +2,11 @@
 #ifndef WEIR_RUNTIME_SIM_INT_H
 #define WEIR_RUNTIME_SIM_INT_H
 #include "core/expr.h"
+#include "runtime/mocks.h"
 #include "runtime/sim.h"
 
-/* A mock, compiled. */
-typedef struct sim_mock {
-    char *method;         /* NULL: any */
-    char *url;            /* NULL: any; a trailing '*' matches any rest */
-    int64_t lat_min, lat_max; /* ms */
-    double fail, timeout; /* rates, 0 when absent */
-    json_t *set;          /* object or NULL */
-    weir_expr *when;      /* over {world, request}, or NULL */
-    json_t *result;       /* {status, headers, body: text}: what the request resolves with */
-    int status;
-} sim_mock;
+/* A mock, compiled (mocks.h). */
+typedef weir__mock sim_mock;
 
 typedef struct sim_inject {
     char *node, *port;
@@ -109,7 +101,6 @@ int weir__sim_scenario_load(weir__sim *s, json_t *sc, weir_error *err);
 void weir__sim_scenario_free(weir__sim *s);
 /* Compile src with the given names bound (world, request, ...): the names
  * are read from the evaluated value's fields of the same names. */
-int weir__sim_compile(const char *src, const char *const *names, size_t n, weir_expr **out, weir_error *err);
 uint64_t weir__sim_fnv(const char *s, uint64_t h);
 #define WEIR_SIM_FNV_BASIS 14695981039346656037ull
 

@@ -212,16 +212,6 @@ static void gather(weir__sim *s) {
 
 /* ------------------------------------------------------------ mocks */
 
-static bool url_matches(const char *pattern, const char *url) {
-    size_t n = strlen(pattern);
-    if (n && pattern[n - 1] == '*') return strncmp(pattern, url, n - 1) == 0;
-    return strcmp(pattern, url) == 0;
-}
-
-static bool mock_matches(const sim_mock *m, const char *method, const char *url) {
-    return (!m->method || strcasecmp(m->method, method) == 0) && (!m->url || url_matches(m->url, url));
-}
-
 static uint64_t ticks_of(const weir__sim *s, int64_t ms) {
     return ms <= 0 ? 0 : ((uint64_t)ms + (uint64_t)s->tick_ms - 1) / (uint64_t)s->tick_ms;
 }
@@ -280,7 +270,7 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     if (!method) method = "GET";
     if (!url) url = "";
     size_t m = 0;
-    while (m < s->n_mocks && !mock_matches(&s->mocks[m], method, url)) m++;
+    while (m < s->n_mocks && !weir__mock_matches(&s->mocks[m], method, url)) m++;
     if (m == s->n_mocks) {
         if (!s->stop)
             snprintf(s->msg, sizeof s->msg,
@@ -531,32 +521,13 @@ static void deliver(weir__sim *s, sim_item *it) {
             break;
         }
         /* served now: the first mock matching it whose `when` holds */
-        json_t *req = NULL;
-        size_t m = 0;
-        for (; m < s->n_mocks; m++) {
-            const sim_mock *mk = &s->mocks[m];
-            if (!mock_matches(mk, method, url)) continue;
-            if (!mk->when) break;
-            if (!req) {
-                req = json_pack("{s:O,s:O}", "world", s->world, "request", it->payload);
-                if (!req) {
-                    snprintf(s->msg, sizeof s->msg, "out of memory");
-                    s->stop = true;
-                    return;
-                }
-            }
-            weir_expr_env env = {.value = req};
-            bool ok = false;
-            if (weir__expr_truthy(mk->when, &env, &ok, &err)) {
-                json_decref(req);
-                char what[96];
-                snprintf(what, sizeof what, "mocks[%zu].when could not be evaluated", m);
-                error_stop(s, what, &err);
-                return;
-            }
-            if (ok) break;
+        size_t m;
+        if (weir__mocks_serve(s->mocks, s->n_mocks, method, url, s->world, it->payload, &m, &err)) {
+            char what[96];
+            snprintf(what, sizeof what, "mocks[%zu].when could not be evaluated", m);
+            error_stop(s, what, &err);
+            return;
         }
-        json_decref(req);
         if (m == s->n_mocks) {
             char *w = dump_cut(s->world, 500);
             if (!s->stop)

@@ -34,185 +34,16 @@ uint64_t weir__sim_fnv(const char *s, uint64_t h) {
 
 /* ------------------------------------------------------------ expressions */
 
-/* The names the scenario's expressions see are fields of the value they
- * are evaluated on: the source is wrapped so that each name it mentions is
- * bound by an array callback's parameter, [value.world].map(world => ...),
- * and the rest of the language is as everywhere (SPEC §2.2).  Columns in
- * error messages are given back in the source's own terms. */
-int weir__sim_compile(const char *src, const char *const *names, size_t n, weir_expr **out, weir_error *err) {
-    *out = NULL;
-    size_t len = strlen(src), cap = len + 16;
-    for (size_t i = 0; i < n; i++) cap += 2 * strlen(names[i]) + 32;
-    char *w = weir__malloc(cap);
-    if (!w) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    size_t used = 0, bound = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!strstr(src, names[i])) continue;
-        used += (size_t)snprintf(w + used, cap - used, "[value.%s].map(%s => ", names[i], names[i]);
-        bound++;
-    }
-    size_t prefix = used + 1;
-    used += (size_t)snprintf(w + used, cap - used, "(%s\n)", src);
-    for (size_t i = 0; i < bound; i++) used += (size_t)snprintf(w + used, cap - used, ")[0]");
-    weir_error e2;
-    int rc = weir__expr_compile(w, out, &e2);
-    weir__free(w);
-    if (!rc) return 0;
-    /* an unknown name: say which names this expression sees */
-    char *unknown = strstr(e2.message, "unknown name '");
-    char *semi = unknown ? strchr(unknown + strlen("unknown name '"), ';') : NULL;
-    if (semi) {
-        size_t u = (size_t)(semi - e2.message);
-        char names_list[256] = "";
-        for (size_t i = 0, k = 0; i < n && k < sizeof names_list; i++)
-            k += (size_t)snprintf(names_list + k, sizeof names_list - k, "%s%s", i ? ", " : "", names[i]);
-        snprintf(semi, sizeof e2.message - u,
-                 "; here an expression sees %s (and Math, JSON, Object, Array, Number, String, Boolean, parseInt, "
-                 "parseFloat, isNaN, isFinite)", names_list);
-    }
-    unsigned long col;
-    int at = 0;
-    if (sscanf(e2.message, "column %lu: %n", &col, &at) == 1 && at > 0) {
-        long mine = (long)col - (long)prefix;
-        if (mine < 1) mine = 1;
-        if ((size_t)mine > len + 1) mine = (long)len + 1;
-        return weir__error(err, rc, "column %ld: %s", mine, e2.message + at);
-    }
-    return weir__error(err, rc, "%s", e2.message);
-}
-
 /* ------------------------------------------------------------ checks */
-
-static int bad(weir_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(weir_error *err, const char *fmt, ...) {
-    char msg[WEIR_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return weir__error(err, WEIR_EINVAL, "%s", msg);
-}
-
-/* n, or [min, max] with 0 <= min <= max <= WEIR_SIM_MAX_MS. */
-static int range(json_t *v, const char *where, const char *unit, int64_t *lo, int64_t *hi, weir_error *err) {
-    if (json_is_integer(v)) {
-        *lo = *hi = json_integer_value(v);
-    } else if (json_is_array(v) && json_array_size(v) == 2 && json_is_integer(json_array_get(v, 0)) &&
-               json_is_integer(json_array_get(v, 1))) {
-        *lo = json_integer_value(json_array_get(v, 0));
-        *hi = json_integer_value(json_array_get(v, 1));
-    } else {
-        return bad(err, "%s must be %s (a whole number) or a range [min, max]", where, unit);
-    }
-    if (*lo < 0 || *hi > WEIR_SIM_MAX_MS || *lo > *hi)
-        return bad(err, "%s must lie within 0..%d %s, min <= max (got %lld..%lld)", where, WEIR_SIM_MAX_MS, unit,
-                   (long long)*lo, (long long)*hi);
-    return 0;
-}
-
-static int rate(json_t *v, const char *where, double *out, weir_error *err) {
-    if (!v) return 0;
-    double p = json_number_value(v);
-    if (!json_is_number(v) || !(p >= 0 && p <= 1))
-        return bad(err, "%s must be a probability from 0 to 1 (e.g. 0.05)", where);
-    *out = p;
-    return 0;
-}
-
-/* Only the keys in allowed (NULL-terminated). */
-static int keys_only(json_t *obj, const char *where, const char *const *allowed, const char *takes, weir_error *err) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        bool ok = false;
-        for (size_t i = 0; allowed[i] && !ok; i++) ok = strcmp(k, allowed[i]) == 0;
-        if (!ok) return bad(err, "%s: unknown field \"%.100s\"; %s", where, k, takes);
-    }
-    return 0;
-}
 
 static char *dup_or_null(const char *s) { return s ? weir__strdup(s) : (char *)NULL; }
 
-/* {status, headers, body: text}, as the virtual runtime answers. */
-static json_t *mock_result(json_t *resp) {
-    json_t *status = json_object_get(resp, "status"), *headers = json_object_get(resp, "headers");
-    json_t *body = json_object_get(resp, "body");
-    json_t *h = headers ? json_deep_copy(headers) : json_object();
-    json_t *text;
-    if (!body || json_is_null(body)) {
-        text = json_string("");
-    } else if (json_is_string(body)) {
-        text = json_incref(body);
-    } else {
-        char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-        text = s ? json_string(s) : NULL;
-        weir__free(s);
-        bool has_ct = false;
-        const char *k;
-        json_t *val;
-        json_object_foreach(h, k, val) has_ct |= strcasecmp(k, "content-type") == 0;
-        if (h && !has_ct) json_object_set_new(h, "content-type", json_string("application/json"));
-    }
-    return json_pack("{s:I,s:o,s:o}", "status", status ? json_integer_value(status) : 200, "headers", h, "body",
-                     text);
-}
-
-static const char *const WHEN_NAMES[] = {"world", "request"};
 static const char *const INV_NAMES[] = {"tick", "wave", "world", "outputs", "state", "finished", "pending"};
-
-static int load_mock(weir__sim *s, json_t *m, size_t i, weir_error *err) {
-    static const char *const keys[] = {"match", "response", "latencyMs", "fail", "timeout", "set", "when", "note",
-                                       NULL};
-    char where[64];
-    snprintf(where, sizeof where, "mocks[%zu]", i);
-    if (!json_is_object(m))
-        return bad(err, "%s must be an object {match: {method?, url?}, response?, latencyMs?, fail?, timeout?, set?, "
-                        "when?}", where);
-    int rc = keys_only(m, where, keys, "a mock takes match, response, latencyMs, fail, timeout, set, when", err);
-    if (rc) return rc;
-    sim_mock *mk = &s->mocks[i];
-    json_t *match = json_object_get(m, "match"), *resp = json_object_get(m, "response");
-    if (!json_is_object(match)) return bad(err, "%s.match must be an object {method?, url?}", where);
-    json_t *method = json_object_get(match, "method"), *url = json_object_get(match, "url");
-    if ((method && !json_is_string(method)) || (url && !json_is_string(url)))
-        return bad(err, "%s.match: method and url must be strings (url may end in '*')", where);
-    if (resp && !json_is_object(resp))
-        return bad(err, "%s.response must be an object {status?, headers?, body?}", where);
-    json_t *status = json_object_get(resp, "status"), *headers = json_object_get(resp, "headers");
-    if (status && (!json_is_integer(status) || json_integer_value(status) < 100 || json_integer_value(status) > 599))
-        return bad(err, "%s.response.status must be an HTTP status (100-599)", where);
-    if (headers && !json_is_object(headers)) return bad(err, "%s.response.headers must be an object", where);
-    json_t *lat = json_object_get(m, "latencyMs");
-    char w2[96];
-    snprintf(w2, sizeof w2, "%s.latencyMs", where);
-    if (lat && (rc = range(lat, w2, "ms", &mk->lat_min, &mk->lat_max, err))) return rc;
-    snprintf(w2, sizeof w2, "%s.fail", where);
-    if ((rc = rate(json_object_get(m, "fail"), w2, &mk->fail, err))) return rc;
-    snprintf(w2, sizeof w2, "%s.timeout", where);
-    if ((rc = rate(json_object_get(m, "timeout"), w2, &mk->timeout, err))) return rc;
-    json_t *set = json_object_get(m, "set"), *when = json_object_get(m, "when");
-    if (set && !json_is_object(set)) return bad(err, "%s.set must be an object (merged into the world)", where);
-    if (when && !json_is_string(when))
-        return bad(err, "%s.when must be an expression (a string) over world and request", where);
-    mk->method = dup_or_null(json_string_value(method));
-    mk->url = dup_or_null(json_string_value(url));
-    mk->set = json_incref(set);
-    mk->result = mock_result(resp);
-    mk->status = status ? (int)json_integer_value(status) : 200;
-    if ((method && !mk->method) || (url && !mk->url) || !mk->result)
-        return weir__error(err, WEIR_ENOMEM, "out of memory");
-    if (when) {
-        weir_error e2;
-        rc = weir__sim_compile(json_string_value(when), WHEN_NAMES, 2, &mk->when, &e2);
-        if (rc) return weir__error(err, rc == WEIR_ENOMEM ? rc : WEIR_EINVAL, "%s.when: %s", where, e2.message);
-    }
-    return 0;
-}
 
 static int load_steps(weir__sim *s, json_t *steps, weir_error *err) {
     static const char *const inject_keys[] = {"nodeId", "port", "value", "atTick", "afterTicks", NULL};
     if (!json_is_array(steps))
-        return bad(err, "steps must be an array of {inject: {nodeId, value, atTick?: t | [from, to]}} (and advance, "
+        return weir__scn_bad(err, "steps must be an array of {inject: {nodeId, value, atTick?: t | [from, to]}} (and advance, "
                         "tick, run, note)");
     s->injects = weir__calloc(json_array_size(steps) + 1, sizeof *s->injects);
     if (!s->injects) return weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -222,25 +53,25 @@ static int load_steps(weir__sim *s, json_t *steps, weir_error *err) {
     json_array_foreach(steps, i, st) {
         char where[64];
         snprintf(where, sizeof where, "steps[%zu]", i);
-        if (!json_is_object(st)) return bad(err, "%s must be an object", where);
+        if (!json_is_object(st)) return weir__scn_bad(err, "%s must be an object", where);
         json_t *v;
         if ((v = json_object_get(st, "inject"))) {
             char w2[96];
             snprintf(w2, sizeof w2, "%s.inject", where);
-            if (!json_is_object(v)) return bad(err, "%s must be {nodeId, port?, value, atTick? | afterTicks?}", w2);
-            int rc = keys_only(v, w2, inject_keys, "an inject takes nodeId, port, value, atTick, afterTicks", err);
+            if (!json_is_object(v)) return weir__scn_bad(err, "%s must be {nodeId, port?, value, atTick? | afterTicks?}", w2);
+            int rc = weir__scn_keys_only(v, w2, inject_keys, "an inject takes nodeId, port, value, atTick, afterTicks", err);
             if (rc) return rc;
             json_t *node = json_object_get(v, "nodeId"), *port = json_object_get(v, "port");
             json_t *value = json_object_get(v, "value");
             json_t *at = json_object_get(v, "atTick"), *after = json_object_get(v, "afterTicks");
-            if (!json_is_string(node)) return bad(err, "%s.nodeId must be a node id (a string)", w2);
-            if (port && !json_is_string(port)) return bad(err, "%s.port must be a port name (a string)", w2);
-            if (!value) return bad(err, "%s.value is missing: the value to inject", w2);
-            if (at && after) return bad(err, "%s: give atTick or afterTicks, not both", w2);
+            if (!json_is_string(node)) return weir__scn_bad(err, "%s.nodeId must be a node id (a string)", w2);
+            if (port && !json_is_string(port)) return weir__scn_bad(err, "%s.port must be a port name (a string)", w2);
+            if (!value) return weir__scn_bad(err, "%s.value is missing: the value to inject", w2);
+            if (at && after) return weir__scn_bad(err, "%s: give atTick or afterTicks, not both", w2);
             int64_t lo = 0, hi = 0;
             char w3[128];
             snprintf(w3, sizeof w3, "%s.%s", w2, at ? "atTick" : "afterTicks");
-            if ((at || after) && (rc = range(at ? at : after, w3, "ticks", &lo, &hi, err))) return rc;
+            if ((at || after) && (rc = weir__scn_range(at ? at : after, w3, "ticks", &lo, &hi, err))) return rc;
             sim_inject *in = &s->injects[s->n_injects++];
             in->from = (uint64_t)lo + (at ? 0 : cursor);
             in->to = (uint64_t)hi + (at ? 0 : cursor);
@@ -250,23 +81,23 @@ static int load_steps(weir__sim *s, json_t *steps, weir_error *err) {
             if (!in->node || (port && !in->port)) return weir__error(err, WEIR_ENOMEM, "out of memory");
         } else if ((v = json_object_get(st, "advance"))) {
             if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > WEIR_SIM_MAX_MS)
-                return bad(err, "%s.advance takes milliseconds (0..%d)", where, WEIR_SIM_MAX_MS);
+                return weir__scn_bad(err, "%s.advance takes milliseconds (0..%d)", where, WEIR_SIM_MAX_MS);
             cursor += ((uint64_t)json_integer_value(v) + (uint64_t)s->tick_ms - 1) / (uint64_t)s->tick_ms;
         } else if ((v = json_object_get(st, "tick"))) {
             if (!json_is_true(v) && (!json_is_integer(v) || json_integer_value(v) < 1 ||
                                      json_integer_value(v) > WEIR_SIM_MAX_MS))
-                return bad(err, "%s.tick takes a count of ticks (1..%d) or true", where, WEIR_SIM_MAX_MS);
+                return weir__scn_bad(err, "%s.tick takes a count of ticks (1..%d) or true", where, WEIR_SIM_MAX_MS);
             cursor += json_is_true(v) ? 1 : (uint64_t)json_integer_value(v);
         } else if (json_object_get(st, "run")) {
             /* the simulation plays here */
         } else if (json_object_get(st, "expect")) {
-            return bad(err, "%s: expect is for weir run; weir sim checks invariants: write it as {name, expression, "
+            return weir__scn_bad(err, "%s: expect is for weir run; weir sim checks invariants: write it as {name, expression, "
                             "at: end} under invariants", where);
         } else if (json_object_get(st, "step") || json_object_get(st, "mocks")) {
-            return bad(err, "%s: weir sim takes inject, advance, tick, run and note steps (step and mocks are for weir "
+            return weir__scn_bad(err, "%s: weir sim takes inject, advance, tick, run and note steps (step and mocks are for weir "
                             "run --virtual)", where);
         } else if (!json_object_get(st, "note")) {
-            return bad(err, "%s: unknown step; a step is one of inject, advance, tick, run, note", where);
+            return weir__scn_bad(err, "%s: unknown step; a step is one of inject, advance, tick, run, note", where);
         }
     }
     return 0;
@@ -275,7 +106,7 @@ static int load_steps(weir__sim *s, json_t *steps, weir_error *err) {
 static int load_invariants(weir__sim *s, json_t *invs, weir_error *err) {
     static const char *const keys[] = {"name", "expression", "at", "note", NULL};
     if (!json_is_array(invs) || json_array_size(invs) == 0)
-        return bad(err, "invariants must be a non-empty array of {name, expression, at?: \"wave\" | \"end\"}: what "
+        return weir__scn_bad(err, "invariants must be a non-empty array of {name, expression, at?: \"wave\" | \"end\"}: what "
                         "weir sim checks");
     s->invs = weir__calloc(json_array_size(invs), sizeof *s->invs);
     if (!s->invs) return weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -284,19 +115,19 @@ static int load_invariants(weir__sim *s, json_t *invs, weir_error *err) {
     json_array_foreach(invs, i, v) {
         char where[64];
         snprintf(where, sizeof where, "invariants[%zu]", i);
-        if (!json_is_object(v)) return bad(err, "%s must be {name, expression, at?}", where);
-        int rc = keys_only(v, where, keys, "an invariant takes name, expression, at", err);
+        if (!json_is_object(v)) return weir__scn_bad(err, "%s must be {name, expression, at?}", where);
+        int rc = weir__scn_keys_only(v, where, keys, "an invariant takes name, expression, at", err);
         if (rc) return rc;
         json_t *name = json_object_get(v, "name"), *expr = json_object_get(v, "expression");
         json_t *at = json_object_get(v, "at");
         const char *at_s = json_string_value(at);
         if (!json_is_string(name) || !json_string_length(name))
-            return bad(err, "%s.name must be a non-empty string", where);
+            return weir__scn_bad(err, "%s.name must be a non-empty string", where);
         if (!json_is_string(expr))
-            return bad(err, "%s.expression must be an expression (a string) over tick, world, outputs, state, "
+            return weir__scn_bad(err, "%s.expression must be an expression (a string) over tick, world, outputs, state, "
                             "finished, pending", where);
         if (at && !(at_s && (!strcmp(at_s, "wave") || !strcmp(at_s, "end"))))
-            return bad(err, "%s.at must be \"wave\" (checked after every wave, the default) or \"end\" (once, when the "
+            return weir__scn_bad(err, "%s.at must be \"wave\" (checked after every wave, the default) or \"end\" (once, when the "
                             "run is over)", where);
         sim_invariant *iv = &s->invs[s->n_invs++];
         iv->name = weir__strdup(json_string_value(name));
@@ -304,7 +135,7 @@ static int load_invariants(weir__sim *s, json_t *invs, weir_error *err) {
         iv->at_end = at_s && !strcmp(at_s, "end");
         if (!iv->name || !iv->source) return weir__error(err, WEIR_ENOMEM, "out of memory");
         weir_error e2;
-        rc = weir__sim_compile(iv->source, INV_NAMES, sizeof INV_NAMES / sizeof *INV_NAMES, &iv->x, &e2);
+        rc = weir__scn_compile(iv->source, INV_NAMES, sizeof INV_NAMES / sizeof *INV_NAMES, &iv->x, &e2);
         if (rc) return weir__error(err, rc == WEIR_ENOMEM ? rc : WEIR_EINVAL, "%s.expression: %s", where, e2.message);
         if (strstr(iv->source, "state")) s->need_state = true;
     }
@@ -315,19 +146,19 @@ int weir__sim_scenario_load(weir__sim *s, json_t *sc, weir_error *err) {
     static const char *const keys[] = {"name", "description", "note", "tickMs", "options", "world", "mocks", "steps",
                                        "invariants", "userCalls", NULL};
     if (!json_is_object(sc))
-        return bad(err, "a simulation scenario is an object {name?, tickMs?, options?, world?, mocks, steps, "
+        return weir__scn_bad(err, "a simulation scenario is an object {name?, tickMs?, options?, world?, mocks, steps, "
                         "invariants}");
-    int rc = keys_only(sc, "scenario", keys,
+    int rc = weir__scn_keys_only(sc, "scenario", keys,
                        "a simulation scenario takes name, description, tickMs, options, world, mocks, steps, "
                        "invariants, userCalls",
                        err);
     if (rc) return rc;
     json_t *t = json_object_get(sc, "tickMs");
     if (t && (!json_is_integer(t) || json_integer_value(t) < 1 || json_integer_value(t) > WEIR_SIM_MAX_MS))
-        return bad(err, "tickMs must be a whole number of ms from 1 to %d", WEIR_SIM_MAX_MS);
+        return weir__scn_bad(err, "tickMs must be a whole number of ms from 1 to %d", WEIR_SIM_MAX_MS);
     s->tick_ms = t ? json_integer_value(t) : 1;
     json_t *opts = json_object_get(sc, "options");
-    if (opts && !json_is_object(opts)) return bad(err, "options must be an object {completion?, onError?, timeoutMs?}");
+    if (opts && !json_is_object(opts)) return weir__scn_bad(err, "options must be an object {completion?, onError?, timeoutMs?}");
     s->options = opts ? json_deep_copy(opts) : json_object();
     if (!s->options) return weir__error(err, WEIR_ENOMEM, "out of memory");
     /* A run is over when nothing can still happen; an execution that
@@ -336,13 +167,13 @@ int weir__sim_scenario_load(weir__sim *s, json_t *sc, weir_error *err) {
     json_object_set_new(s->options, "defaultTimeoutMs", json_integer(0));
     s->eo = (weir_exec_options){.id = "sim", .timeout_ms = -1, .runtime = "virtual"};
     weir_error e2;
-    if (weir_exec_options_read(s->options, "options", &s->eo, NULL, &e2)) return bad(err, "%s", e2.message);
+    if (weir_exec_options_read(s->options, "options", &s->eo, NULL, &e2)) return weir__scn_bad(err, "%s", e2.message);
     json_t *world = json_object_get(sc, "world");
-    if (world && !json_is_object(world)) return bad(err, "world must be an object: the world's state at the start");
+    if (world && !json_is_object(world)) return weir__scn_bad(err, "world must be an object: the world's state at the start");
     s->world0 = world ? json_deep_copy(world) : json_object();
     json_t *mocks = json_object_get(sc, "mocks");
     if (mocks && !json_is_array(mocks))
-        return bad(err, "mocks must be an array of {match, response, latencyMs, fail?, timeout?, set?, when?}");
+        return weir__scn_bad(err, "mocks must be an array of {match, response, latencyMs, fail?, timeout?, set?, when?}");
     s->mocks = weir__calloc(json_array_size(mocks) + 1, sizeof *s->mocks);
     s->swarm = weir__calloc(2 * json_array_size(mocks) + 1, sizeof *s->swarm); /* + user calls */
     if (!s->world0 || !s->mocks || !s->swarm) return weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -350,34 +181,28 @@ int weir__sim_scenario_load(weir__sim *s, json_t *sc, weir_error *err) {
     json_t *m;
     json_array_foreach(mocks, i, m) {
         s->n_mocks = i + 1;
-        if ((rc = load_mock(s, m, i, err))) return rc;
+        if ((rc = weir__mock_load(m, i, &s->mocks[i], err))) return rc;
     }
     json_t *calls = json_object_get(sc, "userCalls");
     if (calls) {
         static const char *const call_keys[] = {"latencyMs", "fail", "note", NULL};
         if (!json_is_object(calls))
-            return bad(err, "userCalls must be an object {latencyMs?: n | [min, max], fail?: p}: how user component "
+            return weir__scn_bad(err, "userCalls must be an object {latencyMs?: n | [min, max], fail?: p}: how user component "
                             "calls behave");
-        if ((rc = keys_only(calls, "userCalls", call_keys, "userCalls takes latencyMs and fail", err))) return rc;
+        if ((rc = weir__scn_keys_only(calls, "userCalls", call_keys, "userCalls takes latencyMs and fail", err))) return rc;
         json_t *lat = json_object_get(calls, "latencyMs");
-        if (lat && (rc = range(lat, "userCalls.latencyMs", "ms", &s->call_min, &s->call_max, err))) return rc;
-        if ((rc = rate(json_object_get(calls, "fail"), "userCalls.fail", &s->call_fail, err))) return rc;
+        if (lat && (rc = weir__scn_range(lat, "userCalls.latencyMs", "ms", &s->call_min, &s->call_max, err))) return rc;
+        if ((rc = weir__scn_rate(json_object_get(calls, "fail"), "userCalls.fail", &s->call_fail, err))) return rc;
     }
     if (!json_object_get(sc, "steps"))
-        return bad(err, "steps is missing: the injects, e.g. [{inject: {nodeId, value, atTick: [0, 100]}}]");
+        return weir__scn_bad(err, "steps is missing: the injects, e.g. [{inject: {nodeId, value, atTick: [0, 100]}}]");
     if ((rc = load_steps(s, json_object_get(sc, "steps"), err))) return rc;
-    if (s->n_injects == 0) return bad(err, "steps has no inject: nothing would happen");
+    if (s->n_injects == 0) return weir__scn_bad(err, "steps has no inject: nothing would happen");
     return load_invariants(s, json_object_get(sc, "invariants"), err);
 }
 
 void weir__sim_scenario_free(weir__sim *s) {
-    for (size_t i = 0; i < s->n_mocks; i++) {
-        weir__free(s->mocks[i].method);
-        weir__free(s->mocks[i].url);
-        json_decref(s->mocks[i].set);
-        json_decref(s->mocks[i].result);
-        weir__expr_free(s->mocks[i].when);
-    }
+    for (size_t i = 0; i < s->n_mocks; i++) weir__mock_free(&s->mocks[i]);
     weir__free(s->mocks);
     weir__free(s->swarm);
     for (size_t i = 0; i < s->n_injects; i++) {

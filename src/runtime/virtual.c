@@ -34,6 +34,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "runtime/mocks.h"
 #include "weir/weir.h"
 
 typedef struct real real;
@@ -53,6 +54,7 @@ typedef struct item {
     char *error;    /* effect: deliver as a failure */
     char *node, *port;
     json_t *value;  /* inject */
+    json_t *request; /* a mocked http request (the effect's payload): served when due */
     bool cancelled;
 } item;
 
@@ -66,7 +68,9 @@ struct weir_virtual {
     size_t n, cap;
     size_t live; /* not cancelled */
     size_t injects; /* of which scheduled injects (never cancelled) */
-    json_t *mocks;
+    weir__mock *mocks; /* mocks.h */
+    size_t n_mocks;
+    json_t *world; /* what the mocks' `set` changed, their `when` reads */
     real *held, *held_tail; /* real http requests not in the heap yet, in request order */
     size_t nheld, inflight;
     bool pause; /* weir_virtual_pause: the run in progress stops after this tick */
@@ -155,6 +159,7 @@ static item heap_pop(weir_virtual *v) {
 static void item_free(item *it) {
     json_decref(it->result);
     json_decref(it->value);
+    json_decref(it->request);
     weir__free(it->error);
     weir__free(it->node);
     weir__free(it->port);
@@ -162,75 +167,46 @@ static void item_free(item *it) {
 
 /* ------------------------------------------------------------------ mocks */
 
-static int check_mocks(json_t *mocks, weir_error *err) {
-    if (!mocks) return 0;
-    if (!json_is_array(mocks)) return weir__error(err, WEIR_EINVAL, "mocks must be an array of {match, response, latencyMs}");
-    size_t i;
-    json_t *m;
-    json_array_foreach(mocks, i, m) {
-        json_t *match = json_object_get(m, "match"), *resp = json_object_get(m, "response");
-        json_t *lat = json_object_get(m, "latencyMs"), *status = json_object_get(resp, "status");
-        if (!json_is_object(m) || !json_is_object(match) || (resp && !json_is_object(resp)))
-            return weir__error(err, WEIR_EINVAL, "mocks[%zu] must be {match: {method?, url?}, response?: {status?, "
-                                                 "headers?, body?}, latencyMs?}", i);
-        json_t *method = json_object_get(match, "method"), *url = json_object_get(match, "url");
-        if ((method && !json_is_string(method)) || (url && !json_is_string(url)))
-            return weir__error(err, WEIR_EINVAL, "mocks[%zu].match: method and url must be strings", i);
-        if (lat && (!json_is_integer(lat) || json_integer_value(lat) < 0))
-            return weir__error(err, WEIR_EINVAL, "mocks[%zu].latencyMs must be a non-negative integer", i);
-        if (status && (!json_is_integer(status) || json_integer_value(status) < 100 || json_integer_value(status) > 599))
-            return weir__error(err, WEIR_EINVAL, "mocks[%zu].response.status must be an HTTP status (100-599)", i);
-        json_t *headers = json_object_get(resp, "headers");
-        if (headers && !json_is_object(headers))
-            return weir__error(err, WEIR_EINVAL, "mocks[%zu].response.headers must be an object", i);
+/* The mocks and world of o (the defaults when absent), checked. */
+static int load_mocks(json_t *mocks, json_t *world, weir__mock **ms, size_t *n, json_t **w, weir_error *err) {
+    if (world && !json_is_object(world))
+        return weir__error(err, WEIR_EINVAL, "world must be an object: the state the mocks' `set` and `when` share");
+    int rc = weir__mocks_load(mocks, ms, n, err);
+    if (rc) return rc;
+    if (!(*w = world ? json_deep_copy(world) : json_object())) {
+        weir__mocks_free(*ms, *n);
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
     }
     return 0;
 }
 
-/* A url pattern: exact, or a prefix when it ends with '*'. */
-static bool url_matches(const char *pattern, const char *url) {
-    size_t n = strlen(pattern);
-    if (n && pattern[n - 1] == '*') return strncmp(pattern, url, n - 1) == 0;
-    return strcmp(pattern, url) == 0;
-}
-
-static json_t *find_mock(const weir_virtual *v, const char *method, const char *url) {
-    size_t i;
-    json_t *m;
-    json_array_foreach(v->mocks, i, m) {
-        json_t *match = json_object_get(m, "match");
-        const char *mm = json_string_value(json_object_get(match, "method"));
-        const char *mu = json_string_value(json_object_get(match, "url"));
-        if (mm && strcasecmp(mm, method) != 0) continue;
-        if (mu && !url_matches(mu, url)) continue;
-        return m;
-    }
-    return NULL;
-}
-
-/* {status, headers, body: text} as a real response would come. */
-static json_t *mock_result(json_t *mock) {
-    json_t *resp = json_object_get(mock, "response");
-    json_t *status = json_object_get(resp, "status"), *headers = json_object_get(resp, "headers");
-    json_t *body = json_object_get(resp, "body");
-    json_t *h = headers ? json_deep_copy(headers) : json_object();
-    json_t *text;
-    if (!body || json_is_null(body)) {
-        text = json_string("");
-    } else if (json_is_string(body)) {
-        text = json_incref(body);
+/* A mocked request comes due: served by the first mock matching it whose
+ * `when` holds for the world now, whose `set` then changes the world. */
+static void serve(weir_virtual *v, item *it) {
+    const char *method = json_string_value(json_object_get(it->request, "method"));
+    const char *url = json_string_value(json_object_get(it->request, "url"));
+    if (!method) method = "GET";
+    if (!url) url = "";
+    size_t m;
+    weir_error err;
+    char buf[WEIR_ERROR_MAX + 128];
+    if (weir__mocks_serve(v->mocks, v->n_mocks, method, url, v->world, it->request, &m, &err)) {
+        snprintf(buf, sizeof buf, "mocks[%zu].when could not be evaluated for %s %s: %s", m, method, url, err.message);
+        it->error = weir__strdup(buf);
+    } else if (m == v->n_mocks) {
+        char *w = json_dumps(v->world, JSON_COMPACT);
+        snprintf(buf, sizeof buf,
+                 "no mock answers %s %s now: no mock matches it, or each one that does has a `when` that does not "
+                 "hold for the world %.300s (add one without `when`)",
+                 method, url, w ? w : "?");
+        weir__free(w);
+        it->error = weir__strdup(buf);
     } else {
-        char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-        text = s ? json_string(s) : NULL;
-        weir__free(s);
-        bool has_ct = false;
-        const char *k;
-        json_t *val;
-        json_object_foreach(h, k, val) has_ct |= strcasecmp(k, "content-type") == 0;
-        if (!has_ct) json_object_set_new(h, "content-type", json_string("application/json"));
+        const weir__mock *mk = &v->mocks[m];
+        if (mk->set) json_object_update(v->world, mk->set);
+        it->result = json_incref(mk->result);
     }
-    return json_pack("{s:I,s:o,s:o}", "status", status ? json_integer_value(status) : 200, "headers", h, "body",
-                     text);
+    if (!it->result && !it->error) it->error = weir__strdup("out of memory");
 }
 
 /* ------------------------------------------------------ real requests */
@@ -334,11 +310,11 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     case WEIR_EFFECT_HTTP: {
         const char *method = json_string_value(json_object_get(eff->payload, "method"));
         const char *url = json_string_value(json_object_get(eff->payload, "url"));
-        json_t *mock = find_mock(v, method ? method : "GET", url ? url : "");
-        if (mock) {
-            it.result = mock_result(mock);
-            it.due = later(v->now, json_integer_value(json_object_get(mock, "latencyMs")));
-            if (!it.result) it.error = weir__strdup("out of memory building the mocked response");
+        size_t m = 0;
+        while (m < v->n_mocks && !weir__mock_matches(&v->mocks[m], method ? method : "GET", url ? url : "")) m++;
+        if (m < v->n_mocks) { /* served when due (serve); a range's minimum, no faults */
+            it.request = json_incref(eff->payload);
+            it.due = later(v->now, v->mocks[m].lat_min);
         } else if (v->o.http) {
             int rc = start_real(v, eff);
             if (!rc) return; /* held until its answer comes back */
@@ -419,10 +395,20 @@ int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_
     if (!o) o = &def;
     if (o->tick_ms < 0)
         return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)o->tick_ms);
-    int rc = check_mocks(o->mocks, err);
+    weir__mock *ms;
+    size_t nm;
+    json_t *world;
+    int rc = load_mocks(o->mocks, o->world, &ms, &nm, &world, err);
     if (rc) return rc;
     weir_virtual *v = weir__calloc(1, sizeof *v);
-    if (!v) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (!v) {
+        weir__mocks_free(ms, nm);
+        json_decref(world);
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
+    v->mocks = ms;
+    v->n_mocks = nm;
+    v->world = world;
     v->o = *o;
     v->tick_ms = o->tick_ms ? o->tick_ms : 1;
     v->start_ms = v->now = o->start_ms;
@@ -432,11 +418,6 @@ int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_
                       ? 0
                       : ((uint64_t)(INT64_MAX - 1) - (uint64_t)v->start_ms) / (uint64_t)v->tick_ms;
     if (v->max_tick > INT64_MAX) v->max_tick = INT64_MAX;
-    v->mocks = o->mocks ? json_deep_copy(o->mocks) : json_array();
-    if (!v->mocks) {
-        weir__free(v);
-        return weir__error(err, WEIR_ENOMEM, "out of memory");
-    }
     *out = v;
     return 0;
 }
@@ -450,7 +431,8 @@ void weir_virtual_destroy(weir_virtual *v) {
     }
     for (size_t i = 0; i < v->n; i++) item_free(&v->heap[i]);
     weir__free(v->heap);
-    json_decref(v->mocks);
+    weir__mocks_free(v->mocks, v->n_mocks);
+    json_decref(v->world);
     weir__free(v);
 }
 
@@ -477,12 +459,13 @@ void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_vir
 }
 
 int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
-    int rc = check_mocks(mocks, err);
+    weir__mock *ms;
+    size_t n;
+    int rc = weir__mocks_load(mocks, &ms, &n, err);
     if (rc) return rc;
-    json_t *copy = mocks ? json_deep_copy(mocks) : json_array();
-    if (!copy) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    json_decref(v->mocks);
-    v->mocks = copy;
+    weir__mocks_free(v->mocks, v->n_mocks);
+    v->mocks = ms;
+    v->n_mocks = n;
     return 0;
 }
 
@@ -518,6 +501,7 @@ static int deliver(weir_virtual *v, item *it, weir_error *err) {
     int rc = 0;
     if (!v->e) return 0; /* nothing bound: nothing to deliver to */
     if (it->kind == ITEM_EFFECT) {
+        if (it->request) serve(v, it);
         rc = weir_exec_resolve(v->e, it->effect_id, it->result, it->error, v->now, err);
         if (rc == WEIR_ESTALE) rc = 0; /* cancelled by the core meanwhile */
     } else {

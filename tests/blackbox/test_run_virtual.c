@@ -96,7 +96,7 @@ Test(run_virtual, bad_scenarios_are_refused_saying_where) {
             "steps[0]: inject takes {nodeId, port?, value, atTick? | afterTicks?}");
     refused("{\"steps\": [{\"expect\": {\"output\": \"report:out\"}}]}", "needs count, value or values");
     refused("{\"steps\": [{\"mocks\": [{\"match\": 1}]}]}", "mocks[0]");
-    refused("{\"name\": \"no steps\"}", "a scenario is {name?, tickMs?, mocks?, options?, steps: [...]}");
+    refused("{\"name\": \"no steps\"}", "a scenario is {name?, tickMs?, mocks?, world?, options?, steps: [...]}");
     refused("[1, 2]", "a scenario is");
     refused("{\"options\": {\"completion\": \"sometimes\"}, \"steps\": []}", "options.completion");
     proc_result r = run("run " EX "merge-diamond.json --scenario x.yaml");

@@ -302,6 +302,80 @@ static void schedule(const char *node, const char *value_json, uint64_t at_tick)
     json_decref(val);
 }
 
+/* SPEC §7.4's mocks under the virtual runtime: a range's minimum, and a
+ * request served when its answer is due, by the first mock whose `when`
+ * holds for the world then, whose `set` changes it: a read served before
+ * the write sees the old world, one served after it the new one. */
+static const char *READ_WRITE = GRAPH(
+    NODE("get", "symbia.io.http-request", "{\"url\":\"http://payments.test/p/{{value}}\"}") ","
+    NODE("post", "symbia.io.http-request", "{\"method\":\"POST\",\"url\":\"http://payments.test/p/{{value}}\"}") ","
+    PT("read") "," PT("wrote"),
+    E("get", "out", "read", "in") "," E("post", "out", "wrote", "in"));
+
+static const char *read_status(size_t i) {
+    json_t *out = json_object_get(json_object_get(json_array_get(ts.settled, i), "outputs"), "read:out");
+    const char *status = json_string_value(json_object_get(json_object_get(out, "body"), "status"));
+    return status ? status : "?";
+}
+
+Test(virtual, stateful_mocks_serve_each_request_when_it_is_due) {
+    json_t *mocks = json_loads(
+        "[{\"match\":{\"method\":\"POST\",\"url\":\"http://payments.test/p/*\"},\"set\":{\"captured\":true},"
+        "  \"response\":{\"body\":{\"status\":\"captured\"}},\"latencyMs\":[10,40],\"fail\":0.5},"
+        " {\"match\":{\"method\":\"GET\",\"url\":\"http://payments.test/p/*\"},\"when\":\"world.captured === true\","
+        "  \"response\":{\"body\":{\"status\":\"captured\"}},\"latencyMs\":[20,50],\"timeout\":0.5},"
+        " {\"match\":{\"method\":\"GET\",\"url\":\"http://payments.test/p/*\"},"
+        "  \"response\":{\"body\":{\"status\":\"pending\"}},\"latencyMs\":35}]",
+        0, NULL);
+    json_t *world = json_loads("{\"captured\":false}", 0, NULL);
+    weir_virtual_options o = {.mocks = mocks, .world = world};
+    weir_error err;
+    cr_assert_eq(weir_virtual_create(&o, &v, &err), 0, "%s", err.message);
+    json_decref(mocks);
+    json_decref(world);
+    weir_virtual_shell(v, &ts.sh);
+    weir_exec *e = start(READ_WRITE);
+    inject(e, "get", "1"); /* its latency: the first matching mock's minimum, 20 */
+    schedule("post", "1", 15); /* served at 25 */
+    cr_assert_eq(weir_virtual_advance(v, 19, &err), 0);
+    cr_assert_eq(json_array_size(ts.settled), 0, "nothing before the range's minimum");
+    cr_assert_eq(weir_virtual_tick(v, &err), 0);
+    cr_assert_eq(json_array_size(ts.settled), 1);
+    cr_assert_str_eq(read_status(0), "pending", "served before the write: the old world: %s", ts_dump(ts.settled));
+    cr_assert_eq(weir_virtual_advance(v, 5, &err), 0); /* tick 25: the write is served */
+    inject(e, "get", "1");
+    cr_assert_eq(weir_virtual_advance(v, 20, &err), 0);
+    cr_assert_eq(json_array_size(ts.settled), 2, "%s", ts_dump(ts.settled)); /* a scheduled inject is not tracked */
+    cr_assert_str_eq(read_status(1), "captured", "served after the write: the new world");
+    json_t *m = weir_exec_metrics(e, weir_virtual_now(v));
+    cr_assert_eq(json_integer_value(json_object_get(m, "errorCount")), 0, "fail is weir sim's: never fired here");
+    cr_assert_eq(json_integer_value(json_object_get(m, "pendingEffects")), 0, "nor timeout");
+    json_decref(m);
+    weir_exec_destroy(e);
+}
+
+Test(virtual, a_when_that_holds_for_no_mock_fails_the_request_naming_the_world) {
+    json_t *mocks = json_loads("[{\"match\":{\"url\":\"http://payments.test/p/*\"},\"when\":\"world.up\"}]", 0, NULL);
+    weir_virtual_options o = {.mocks = mocks};
+    weir_error err;
+    cr_assert_eq(weir_virtual_create(&o, &v, &err), 0, "%s", err.message);
+    json_decref(mocks);
+    weir_virtual_shell(v, &ts.sh);
+    weir_exec *e = start(HTTP);
+    inject(e, "get", "1");
+    cr_assert_eq(weir_virtual_tick(v, &err), 0);
+    json_t *bad = json_object_get(json_object_get(ts_last_settled(&ts), "outputs"), "bad:out");
+    cr_assert(strstr(ts_dump(bad), "no mock answers GET http://payments.test/p/1 now"), "%s", ts_dump(bad));
+    cr_assert(strstr(ts_dump(bad), "for the world {}"), "%s", ts_dump(bad));
+    weir_exec_destroy(e);
+    json_t *w = json_loads("[1]", 0, NULL);
+    weir_virtual_options o2 = {.world = w};
+    weir_virtual *v2;
+    cr_assert_eq(weir_virtual_create(&o2, &v2, &err), WEIR_EINVAL);
+    cr_assert(strstr(err.message, "world must be an object"), "%s", err.message);
+    json_decref(w);
+}
+
 Test(virtual, step_moves_the_clock_to_what_is_due_and_walks_the_wave) {
     make(0, NULL);
     weir_exec *e = start(CHAIN);
