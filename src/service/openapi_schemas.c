@@ -151,7 +151,10 @@ static json_t *execution_schemas(void) {
         "response",
         object(NULL, "", "status", json_pack("{s:s,s:i,s:i}", "type", "integer", "minimum", 100, "maximum", 599),
                "headers", map_of(str(NULL), NULL), "body", any("a string, or JSON sent as text"), NULL),
-        "latencyMs", count("virtual ms until it arrives"), NULL);
+        "latencyMs", any("virtual ms until it is served: n, or [min, max] (the minimum here; weir sim draws)"),
+        "set", map_of(any(NULL), "merged into the world when it is served"), "when",
+        str("an expression over {world, request}: this mock serves only while it holds"), "fail",
+        any("weir sim: chance of a network error"), "timeout", any("weir sim: chance it is never answered"), NULL);
     json_t *opts = object(
         "Execute options (every one optional; graph metadata gives the defaults)", "", "runtime",
         str("realtime or virtual (an unknown name falls back to DEFAULT_RUNTIME)"), "completion",
@@ -160,7 +163,8 @@ static json_t *execution_schemas(void) {
         one_of("fail continue", "what an unhandled component error does"), "overflow",
         one_of("refuse drop-oldest drop-newest", "when the pause queue is full"), "tickMs",
         json_pack("{s:s,s:i,s:s}", "type", "integer", "minimum", 1, "description", "virtual: ms per tick"), "mocks",
-        array_of(ref("Mock"), "virtual: canned http answers"), NULL);
+        array_of(ref("Mock"), "virtual: canned http answers"), "world",
+        map_of(any(NULL), "virtual: the state the mocks' set and when share, at the start"), NULL);
     json_t *error = object("Why an execution failed", "message", "message", str(NULL), "nodeId",
                            str("the node whose error failed it"), "details", any(NULL), NULL);
     json_t *exec = object(
