@@ -53,3 +53,11 @@ Test(views, a_slow_subscriber_is_bounded_by_the_view_size) {
     views(&s, "slow");
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* Views need the socket's credentials, as execution:subscribe does. */
+Test(views, views_need_credentials_when_auth_is_configured) {
+    const char *args[] = {"--api-keys", "k-views", NULL};
+    server s = serve_start(args);
+    views(&s, "auth");
+    cr_assert_eq(serve_stop(&s), 0);
+}

@@ -350,3 +350,35 @@ Test(views, gone_clients_and_shutdown_free_everything) {
     json_decref(b.f.got);
     json_decref(b.value);
 }
+
+/* The last watcher leaves: the view lingers and keeps its ring, so a
+ * reconnect with since gets only the diff it missed. */
+Test(views, a_lingering_view_resumes_with_since) {
+    svc_exec *x = running();
+    char view[80];
+    snprintf(view, sizeof view, "execution:%s", x->id);
+    client cl;
+    connect_client(&cl);
+    call(&cl, "view:subscribe", "{\"view\":\"%s\"}", view);
+    take(&cl);
+    json_int_t seen = cl.seq;
+    json_t *un = call(&cl, "view:unsubscribe", "{\"view\":\"%s\"}", view);
+    cr_assert(json_is_true(json_object_get(un, "unsubscribed")));
+    cr_assert_eq(svc->views.n_views, 1, "kept for VIEW_LINGER_MS");
+    uint64_t counter = svc->views.seq;
+    inject(x, 1);
+    for (int i = 0; i < 400 && svc->views.seq == counter; i++) run_for(5);
+    cr_assert_gt(svc->views.seq, counter, "the lingering view followed the execution");
+    inject(x, 2);
+    size_t n = json_array_size(cl.f.got);
+    json_t *a = call(&cl, "view:subscribe", "{\"view\":\"%s\",\"since\":%lld}", view, (long long)seen);
+    cr_assert_null(json_object_get(a, "error"));
+    take(&cl);
+    cr_assert_eq(json_array_size(cl.f.got), n + 2, "the ack and one message");
+    cr_assert_eq(cl.inits, 1, "no new init");
+    cr_assert_eq(cl.diffs, 1, "one diff for both injects");
+    json_t *now = fresh_value(view);
+    cr_assert(json_equal(now, cl.value));
+    json_decref(now);
+    free_client(&cl);
+}

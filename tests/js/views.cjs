@@ -4,7 +4,8 @@
 // the REST API show.
 //   node views.cjs PORT EXAMPLES_DIR PID MODE
 // MODE: main (a server with a data dir, --view-history 4), memory (--memory),
-// slow (--memory: a subscriber that stops reading), throttle.
+// slow (--memory: a subscriber that stops reading), throttle, auth
+// (--api-keys k-views).
 'use strict';
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -520,11 +521,34 @@ async function slowMode() {
   }
 }
 
+// With auth, views are behind the same credentials as execution:subscribe:
+// the socket's (Socket.IO auth.token, /ws X-API-Key or ?token=).
+async function authMode() {
+  const key = { 'x-api-key': 'k-views' };
+  const g = await rest('POST', '/api/graphs', ACC, key);
+  assert.equal(g.status, 201, g.text);
+  const no = io(base, { forceNew: true, reconnection: false, transports: ['websocket'] });
+  const refused = await deadline(new Promise((r) => { no.on('connect_error', (e) => r(e)); no.on('connect', () => r(null)); }), 5000, 'refused');
+  assert.ok(refused && /authentication required/.test(refused.message), String(refused && refused.message));
+  no.close();
+  const bare = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  const status = await deadline(new Promise((r) => { bare.on('unexpected-response', (_, res) => r(res.statusCode)); bare.on('open', () => r(101)); }), 5000, 'ws refused');
+  assert.equal(status, 401);
+  const s = await open('sio', 'sio', { sio: { transports: ['websocket'], auth: { token: 'k-views' } } });
+  await s.subscribe('graphs');
+  await until(() => s.stat('graphs').live.ready && s.value('graphs').length === 1, 'graphs with credentials');
+  s.close();
+  const w = new WebSocket(`ws://127.0.0.1:${port}/ws?token=k-views`);
+  await deadline(new Promise((r, j) => { w.on('open', r); w.on('error', j); }), 5000, 'ws with a token');
+  w.close();
+}
+
 run(async () => {
   V = await import(pathToFileURL(path.join(SRC, 'src', 'web', 'views.js')).href);
   if (MODE === 'main') await mainMode();
   else if (MODE === 'memory') await memoryMode();
   else if (MODE === 'throttle') await throttleMode();
   else if (MODE === 'slow') await slowMode();
+  else if (MODE === 'auth') await authMode();
   else throw new Error(`unknown mode ${MODE}`);
 });
