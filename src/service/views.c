@@ -41,8 +41,10 @@ struct svc_view {
     char *name;
     svc_exec *x;       /* execution and port views; NULL once it is freed */
     char exec_id[40];
-    json_t *value;     /* immutable */
+    json_t *value;     /* immutable; what subscribers have been sent */
     uint64_t seq;
+    json_t *staged;    /* built, not sent yet: shows inputs not durable yet (NULL: none) */
+    uint64_t staged_mark; /* ... until the journal's j_done reaches this */
     ring_ent *ring;
     size_t head, len, cap, bytes;
     svc_vsub *subs;
@@ -71,6 +73,10 @@ static uint64_t next_seq(weir_service *s) {
     }
     return ++s->views.seq;
 }
+
+/* The newest value built: what the next one is built against (shared with,
+ * and told apart from cheaply). */
+static json_t *latest(const svc_view *v) { return v->staged ? v->staged : v->value; }
 
 /* ------------------------------------------------------------------ stamps */
 
@@ -169,7 +175,7 @@ static json_t *exec_value(svc_exec *x, json_t *j, json_t *m, json_t *states, uin
 static json_t *build_execution(svc_view *v) {
     svc_exec *x = v->x;
     json_t *j = weir_exec_json(x->e), *m = weir_exec_metrics(x->e, svc_exec_now(x)), *st = weir_exec_states(x->e);
-    json_t *out = j && m && st ? exec_value(x, j, m, st, weir_exec_tick(x->e), NULL, v->value) : NULL;
+    json_t *out = j && m && st ? exec_value(x, j, m, st, weir_exec_tick(x->e), NULL, latest(v)) : NULL;
     json_decref(j);
     json_decref(m);
     json_decref(st);
@@ -202,16 +208,16 @@ static json_t *exec_row(svc_exec *x) {
 static json_t *build_executions(svc_view *v) {
     json_t *a = json_array();
     size_t i = 0;
-    bool same = v->value != NULL;
+    bool same = latest(v) != NULL;
     for (svc_exec *x = v->s->execs; a && x; x = x->next, i++) {
         json_t *row = exec_row(x);
         if (!row || json_array_append_new(a, row)) {
             json_decref(a);
             return NULL;
         }
-        if (same && json_array_get(v->value, i) != row) same = false;
+        if (same && json_array_get(latest(v), i) != row) same = false;
     }
-    if (same && json_array_size(v->value) == i) {
+    if (same && json_array_size(latest(v)) == i) {
         json_decref(a);
         return NULL;
     }
@@ -221,17 +227,17 @@ static json_t *build_executions(svc_view *v) {
 static json_t *build_graphs(svc_view *v) {
     weir_service *s = v->s;
     size_t n = 0;
-    bool same = v->value != NULL;
+    bool same = latest(v) != NULL;
     for (svc_graph *g = s->graphs; g; g = g->next, n++)
         if (same) {
-            const char *was = json_string_value(json_object_get(json_array_get(v->value, n), "id"));
+            const char *was = json_string_value(json_object_get(json_array_get(latest(v), n), "id"));
             same = was && strcmp(was, g->id) == 0;
         }
-    if (same && json_array_size(v->value) == n) return NULL;
+    if (same && json_array_size(latest(v)) == n) return NULL;
     json_t *by_id = json_object(), *a = json_array();
     size_t i;
     json_t *e;
-    json_array_foreach(v->value, i, e) {
+    json_array_foreach(latest(v), i, e) {
         const char *id = json_string_value(json_object_get(e, "id"));
         if (by_id && id) json_object_set(by_id, id, e);
     }
@@ -262,7 +268,7 @@ static void on_tap(void *ud, json_t *value) {
 }
 
 static json_t *build_port(svc_view *v) {
-    if (v->value && !v->win_dirty) return NULL;
+    if (latest(v) && !v->win_dirty) return NULL;
     json_t *a = json_array();
     for (size_t i = 0; a && i < v->win_len; i++)
         if (json_array_append(a, v->win[(v->win_head + i) % v->n])) {
@@ -280,7 +286,7 @@ static json_t *build(svc_view *v) {
     case VIEW_GRAPHS: return build_graphs(v);
     case VIEW_EXECUTIONS: return build_executions(v);
     case VIEW_EXECUTION:
-        if (!v->x || (v->value && !stamp_moved(v->x, &v->stamp))) return NULL;
+        if (!v->x || (latest(v) && !stamp_moved(v->x, &v->stamp))) return NULL;
         return build_execution(v);
     case VIEW_PORT: return build_port(v);
     }
@@ -311,15 +317,15 @@ static void ring_push(svc_view *v, uint64_t base, uint64_t seq, json_t *diff) {
     v->bytes += w;
 }
 
-/* Bring v up to date: a new value and its diff in the ring, when it changed. */
-static void refresh(svc_view *v) {
-    json_t *now = build(v);
-    if (!now) return;
-    json_t *d = NULL;
+/* v->staged becomes the value: its diff goes in the ring under a new seq
+ * (nothing, when it is the same value after all). */
+static void publish(svc_view *v) {
+    json_t *now = v->staged, *d = NULL;
+    v->staged = NULL;
     weir_error err;
     if (weir_view_diff_make(v->value, now, &d, &err) || weir_view_diff_is_empty(d)) {
         json_decref(d);
-        json_decref(now); /* the same value (or no memory: tried next round) */
+        json_decref(now); /* the same value (or no memory: built again when it changes) */
         return;
     }
     uint64_t seq = next_seq(v->s);
@@ -328,6 +334,26 @@ static void refresh(svc_view *v) {
     json_decref(v->value);
     v->value = now;
     v->seq = seq;
+}
+
+/* Output commit (SPEC §7.1): a value built when journal item `mark` was the
+ * newest is sent once the journal made it durable. */
+static bool durable(const weir_service *s, uint64_t mark) { return !s->journal || s->j_done >= mark; }
+
+/* Bring v up to date: a new value built when something changed, sent (its
+ * diff in the ring) once what it shows is durable.  One staged is sent
+ * before a newer one replaces it, so a busy journal delays a view by a
+ * round, never for good. */
+static void refresh(svc_view *v) {
+    weir_service *s = v->s;
+    if (v->staged && durable(s, v->staged_mark)) publish(v);
+    json_t *now = build(v);
+    if (now) {
+        json_decref(v->staged);
+        v->staged = now;
+        v->staged_mark = s->j_mark;
+    }
+    if (v->staged && durable(s, v->staged_mark)) publish(v);
 }
 
 /* -------------------------------------------------------------- delivering */
@@ -524,6 +550,7 @@ static void view_discard(svc_view *v) {
     while (v->len) ring_pop(v);
     weir__free(v->ring);
     json_decref(v->value);
+    json_decref(v->staged);
     free(v->diff_text);
     free(v->init_text);
     weir__free(v->name);
@@ -621,6 +648,17 @@ static void subscribe_at(weir_service *s, svc_reply *r, svc_client *c, const cha
     json_decref(msg);
 }
 
+/* What a new view shows first is durable, as execution:subscribe's
+ * snapshot is (blocks the loop for one commit at most). */
+static int settle(weir_service *s, view_kind kind, svc_exec *x, weir_error *err) {
+    if (kind == VIEW_EXECUTION) return svc_journal_settle(x, err);
+    for (svc_exec *y = kind == VIEW_EXECUTIONS ? s->execs : NULL; y; y = y->next) {
+        int rc = svc_journal_settle(y, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *data) {
     const char *name = json_string_value(json_object_get(data, "view"));
     json_t *since_v = json_object_get(data, "since"), *at = json_object_get(data, "atTick");
@@ -659,6 +697,11 @@ void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *da
     }
     weir_error err;
     svc_view *v = view_find(s, name); /* one kept (an execution's final value, its execution gone) is served */
+    if (!v && settle(s, vn.kind, x, &err)) {
+        json_t *b = svc_error_of(&err);
+        json_object_set_new(b, "view", json_string(name));
+        return svc_answer_now(s, r, svc_status_of(err.code), b);
+    }
     if (!v && !(v = view_new(s, name, &vn, x, &err))) {
         json_t *b = svc_error_of(&err);
         json_object_set_new(b, "view", json_string(name));

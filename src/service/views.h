@@ -39,8 +39,13 @@
  * Costs.  An execution nobody watches pays nothing per hop: the execution
  * view reads counters and node states once per round (and only when its
  * tick or state moved), the port view's tap (weir_exec_tap) is installed
- * only while it is watched.  The values shown are those in memory (as
- * GET .../state shows them, without waiting for the journal).
+ * only while it is watched.
+ *
+ * Output commit (SPEC §7.1): with a journal, a value is sent only once every
+ * journal item queued when it was built is durable (a new view's first value
+ * waits for its execution's inputs, as execution:subscribe's snapshot does),
+ * so no subscriber sees what a crash would undo; a busy journal delays a
+ * view by a round.
  */
 #ifndef WEIR_SERVICE_VIEWS_H
 #define WEIR_SERVICE_VIEWS_H

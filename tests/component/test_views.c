@@ -3,13 +3,18 @@
  * gets ONE diff composed over the ring when it drains (an init once the
  * ring no longer reaches back), seqs are never reused by a new instance,
  * nothing is sent or built when nothing changed, a port view (and its
- * tap) lives exactly as long as its watchers. */
+ * tap) lives exactly as long as its watchers, and what a view shows of a
+ * stored execution is sent only once the journal made it durable. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "proc.h"
+#include "serve.h"
 #include "service/service_internal.h"
 #include "service/view_diff.h"
+#include "testvfs.h"
 
 typedef struct fake {
     json_t *got; /* [{event, data}] in order; acks as {event: "ack", data} */
@@ -380,5 +385,60 @@ Test(views, a_lingering_view_resumes_with_since) {
     json_t *now = fresh_value(view);
     cr_assert(json_equal(now, cl.value));
     json_decref(now);
+    free_client(&cl);
+}
+
+/* ------------------------------------------------ output commit (§7.1) */
+
+static char data_dir[64];
+
+static void setup_stored(void) {
+    proc_tempdir(data_dir, sizeof data_dir, "views");
+    testvfs_reset();
+    uv_loop_init(&loop);
+    weir_service_config c;
+    weir_service_config_defaults(&c);
+    c.port = 0;
+    c.log_level = "error";
+    c.view_interval_ms = 5;
+    c.data_dir = data_dir;
+    c.journal_vfs = TESTVFS_NAME;
+    weir_error err;
+    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
+}
+
+static void teardown_stored(void) {
+    atomic_store(&testvfs_hold, 0);
+    teardown();
+    serve_rmdir(data_dir);
+}
+
+/* A view shows what a crash cannot undo: while the journal has not made an
+ * inject durable, its effect is not sent; once it has, it is. */
+Test(views_stored, a_diff_waits_until_what_it_shows_is_durable, .init = setup_stored, .fini = teardown_stored,
+     .timeout = 60) {
+    svc_exec *x = running();
+    cr_assert(x->journaled);
+    char view[80];
+    snprintf(view, sizeof view, "execution:%s", x->id);
+    client cl;
+    connect_client(&cl);
+    call(&cl, "view:subscribe", "{\"view\":\"%s\"}", view);
+    take(&cl);
+    cr_assert_eq(cl.inits, 1);
+    for (int i = 0; i < 2000 && svc->j_done < svc->j_mark; i++) run_for(1);
+    cr_assert_eq(svc->j_done, svc->j_mark, "committed");
+    atomic_store(&testvfs_hold, 1); /* the disk stalls */
+    inject(x, 1);
+    cr_assert_lt(svc->j_done, svc->j_mark, "its record waits for the disk");
+    size_t n = json_array_size(cl.f.got);
+    run_for(80); /* 16 rounds */
+    cr_assert_eq(json_array_size(cl.f.got), n, "nothing sent before it is durable");
+    atomic_store(&testvfs_hold, 0); /* the disk goes on */
+    wait_msg(&cl);
+    cr_assert_eq(cl.diffs, 1);
+    json_t *buf = json_object_get(
+        json_object_get(json_object_get(json_object_get(cl.value, "nodes"), "acc"), "state"), "buffer");
+    cr_assert_eq(json_array_size(buf), 1, "%s", json_dumps(cl.value, JSON_COMPACT));
     free_client(&cl);
 }
