@@ -285,9 +285,12 @@ static json_t *build(svc_view *v) {
     switch (v->kind) {
     case VIEW_GRAPHS: return build_graphs(v);
     case VIEW_EXECUTIONS: return build_executions(v);
-    case VIEW_EXECUTION:
+    case VIEW_EXECUTION: {
         if (!v->x || (latest(v) && !stamp_moved(v->x, &v->stamp))) return NULL;
-        return build_execution(v);
+        json_t *now = build_execution(v);
+        if (!now) v->stamp.set = false; /* built again next round */
+        return now;
+    }
     case VIEW_PORT: return build_port(v);
     }
     return NULL;
@@ -380,7 +383,7 @@ static void emit(svc_view *v, svc_vsub *sub, bool init, const char *text, size_t
 
 static void send_init(svc_view *v, svc_vsub *sub) {
     if (v->init_seq != v->seq || !v->init_text) {
-        free(v->init_text);
+        weir__free(v->init_text);
         v->init_text = message(v, "value", v->value, &v->init_len);
         v->init_seq = v->seq;
     }
@@ -397,7 +400,7 @@ static void catch_up(svc_view *v, svc_vsub *sub) {
     i--; /* the diff from its seq */
     if (i == v->len - 1) { /* the newest: the same text for everyone */
         if (v->diff_seq != v->seq || !v->diff_text) {
-            free(v->diff_text);
+            weir__free(v->diff_text);
             v->diff_text = message(v, "diff", ring_at(v, i)->diff, &v->diff_len);
             v->diff_seq = v->seq;
         }
@@ -416,7 +419,7 @@ static void catch_up(svc_view *v, svc_vsub *sub) {
     char *text = message(v, "diff", d, &len);
     json_decref(d);
     emit(v, sub, false, text, len);
-    free(text);
+    weir__free(text);
 }
 
 /* A round's delivery: each subscriber behind gets one message, unless its
@@ -551,8 +554,8 @@ static void view_discard(svc_view *v) {
     weir__free(v->ring);
     json_decref(v->value);
     json_decref(v->staged);
-    free(v->diff_text);
-    free(v->init_text);
+    weir__free(v->diff_text);
+    weir__free(v->init_text);
     weir__free(v->name);
     weir__free(v->node);
     weir__free(v->port);
