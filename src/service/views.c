@@ -311,7 +311,6 @@ static void ring_pop(svc_view *v) {
 /* Keep diff (a reference is taken) from base to seq, dropping the oldest
  * beyond VIEW_HISTORY and VIEW_HISTORY_BYTES. */
 static void ring_push(svc_view *v, uint64_t base, uint64_t seq, json_t *diff) {
-    if (!v->cap) return;
     size_t w = weir_view_diff_weight(diff);
     while (v->len && (v->len == v->cap || v->bytes + w > VIEW_HISTORY_BYTES)) ring_pop(v);
     if (w > VIEW_HISTORY_BYTES) return; /* larger than the whole ring: since gets an init */
@@ -572,7 +571,7 @@ static svc_view *view_new(weir_service *s, const char *name, const view_name *vn
     v->s = s;
     v->kind = vn->kind;
     v->x = x;
-    v->cap = s->cfg.view_history;
+    v->cap = s->cfg.view_history ? s->cfg.view_history : 1; /* the newest diff at least: no init each round */
     v->n = (size_t)vn->n;
     bool port = vn->kind == VIEW_PORT;
     if (!(v->name = weir__strdup(name)) || (v->cap && !(v->ring = weir__calloc(v->cap, sizeof *v->ring))) ||
