@@ -135,47 +135,65 @@ static json_t *exec_head(svc_exec *x, json_t *j, uint64_t tick, const char *stat
                      (json_int_t)tick, "stored", x->journaled);
 }
 
+/* Are a node's counters in metrics m those of its value n? */
+static bool same_counters(json_t *m, json_t *n) {
+    for (size_t i = 0; NODE_COUNTERS[i]; i++) {
+        json_t *a = json_object_get(m, NODE_COUNTERS[i]), *b = json_object_get(n, NODE_COUNTERS[i]);
+        if (!a || !b || json_integer_value(a) != json_integer_value(b)) return false;
+    }
+    return true;
+}
+
 /* {nodeId: {invocations, emitted, errors, state}} from metrics.nodes and
- * the states, sharing what equals prev's. */
-static json_t *node_values(json_t *counters, json_t *states, json_t *prev) {
+ * the states, sharing what equals prev's.  states NULL: read from e, and
+ * only for nodes whose counters moved (a node's state changes only when it
+ * is invoked, besides when the execution starts and finishes: the caller
+ * passes every state then); the others are prev's as they are. */
+static json_t *node_values(weir_exec *e, json_t *counters, json_t *states, json_t *prev) {
     json_t *nodes = json_object();
     const char *id;
     json_t *m;
     json_object_foreach(counters, id, m) {
         json_t *was = json_object_get(prev, id);
-        json_t *st = json_object_get(states, id);
+        if (!states && was && same_counters(m, was)) {
+            if (!nodes || !put(nodes, id, json_incref(was))) goto fail;
+            continue;
+        }
+        json_t *st = states ? json_incref(json_object_get(states, id)) : weir_exec_node_state(e, id);
         json_t *n = pick(m, NODE_COUNTERS, NULL);
-        json_t *state = share(json_object_get(was, "state"), st ? json_incref(st) : json_object());
+        json_t *state = share(json_object_get(was, "state"), st ? st : json_object());
         if (!n || !put(n, "state", state)) {
             json_decref(n);
-            json_decref(nodes);
-            return NULL;
+            goto fail;
         }
-        if (!nodes || !put(nodes, id, share(was, n))) {
-            json_decref(nodes);
-            return NULL;
-        }
+        if (!nodes || !put(nodes, id, share(was, n))) goto fail;
     }
     return nodes;
+fail:
+    json_decref(nodes);
+    return NULL;
 }
 
 /* The execution value from its summary j, metrics m (with nodes) and
- * states, sharing with prev. */
+ * states (NULL: read from x as node_values says), sharing with prev. */
 static json_t *exec_value(svc_exec *x, json_t *j, json_t *m, json_t *states, uint64_t tick, const char *state,
                           json_t *prev) {
     json_t *v = exec_head(x, j, tick, state);
     if (!v || !put(v, "metrics", pick(m, EXEC_METRICS, json_object_get(prev, "metrics"))) ||
-        !put(v, "nodes", node_values(json_object_get(m, "nodes"), states, json_object_get(prev, "nodes")))) {
+        !put(v, "nodes", node_values(x->e, json_object_get(m, "nodes"), states, json_object_get(prev, "nodes")))) {
         json_decref(v);
         return NULL;
     }
     return v;
 }
 
-static json_t *build_execution(svc_view *v) {
+/* full: every node's state is read (the first value, and after the
+ * execution's state changed: started, finished, cleaned up). */
+static json_t *build_execution(svc_view *v, bool full) {
     svc_exec *x = v->x;
-    json_t *j = weir_exec_json(x->e), *m = weir_exec_metrics(x->e, svc_exec_now(x)), *st = weir_exec_states(x->e);
-    json_t *out = j && m && st ? exec_value(x, j, m, st, weir_exec_tick(x->e), NULL, latest(v)) : NULL;
+    json_t *j = weir_exec_json(x->e), *m = weir_exec_metrics(x->e, svc_exec_now(x));
+    json_t *st = full ? weir_exec_states(x->e) : NULL;
+    json_t *out = j && m && (st || !full) ? exec_value(x, j, m, st, weir_exec_tick(x->e), NULL, latest(v)) : NULL;
     json_decref(j);
     json_decref(m);
     json_decref(st);
@@ -286,8 +304,12 @@ static json_t *build(svc_view *v) {
     case VIEW_GRAPHS: return build_graphs(v);
     case VIEW_EXECUTIONS: return build_executions(v);
     case VIEW_EXECUTION: {
-        if (!v->x || (latest(v) && !stamp_moved(v->x, &v->stamp))) return NULL;
-        json_t *now = build_execution(v);
+        if (!v->x) return NULL;
+        svc_view_stamp was = v->stamp;
+        bool first = !latest(v), moved = stamp_moved(v->x, &v->stamp);
+        if (!first && !moved) return NULL;
+        bool full = first || !was.set || was.state != v->stamp.state || strcmp(was.runtime, v->stamp.runtime) != 0;
+        json_t *now = build_execution(v, full);
         if (!now) v->stamp.set = false; /* built again next round */
         return now;
     }
@@ -462,8 +484,8 @@ static void round_fire(uv_timer_t *t) {
     uint64_t now = uv_now(s->loop);
     for (svc_view *v = s->views.list, *next; v; v = next) {
         next = v->next;
-        if (!v->n_subs && (v->kind == VIEW_PORT || now - v->idle_since >= VIEW_LINGER_MS)) {
-            view_free(v);
+        if (!v->n_subs) { /* nothing is built while nobody watches: a resume builds what it missed */
+            if (v->kind == VIEW_PORT || now - v->idle_since >= VIEW_LINGER_MS) view_free(v);
             continue;
         }
         refresh(v);

@@ -12,14 +12,16 @@
  * port; the port name holds no ':').
  *
  * One instance per view name, made on the first subscribe and kept while
- * someone watches it, then VIEW_LINGER_MS more (a reconnect with `since`
- * resumes; a port view does not linger: it taps a port).  An instance
+ * someone watches it, then VIEW_LINGER_MS more, built no further (a
+ * reconnect with `since` resumes: its missed changes are built then, as one
+ * diff from the value it last had; a port view does not linger: it taps a
+ * port).  An instance
  * holds its value (immutable: rebuilt each round by sharing the unchanged
  * subtrees of the last, so making the diff skips them), the value's seq,
  * and a ring of its last VIEW_HISTORY diffs.
  *
- * Rounds.  Every VIEW_INTERVAL_MS while any instance exists, each one is
- * brought up to date (only when something changed, told cheaply: the
+ * Rounds.  Every VIEW_INTERVAL_MS while any instance exists, each one
+ * watched is brought up to date (only when something changed, told cheaply: the
  * execution's tick, state, queue, pending effects, runtime; the list's
  * members; a port's taps), and each subscriber not yet at the newest seq is
  * sent ONE message: the newest diff, the ring's diffs since its seq
