@@ -434,6 +434,23 @@ async function memoryMode() {
   await until(async () => eq(s.value('executions'), await restExecutions()), 'executions view = REST');
   assert.deepEqual(s.value(view), final, 'the view keeps the final state');
   assert.deepEqual(await fresh(view), final, 'and a new subscriber gets it while the view is kept');
+  // a node state that changes with no invocation of its own: a delay's
+  // pending timers, cancelled by a stop
+  const dg = await loadGraph({ symbia: '1.0', name: 'views-delay', nodes: [
+    { id: 'in', component: 'symbia.core.passthrough' },
+    { id: 'wait', component: 'symbia.core.delay', config: { delayMs: 600000 } }],
+  edges: [{ source: { node: 'in', port: 'out' }, target: { node: 'wait', port: 'in' } }] });
+  const d = await execute(dg);
+  const dv = `execution:${d}`;
+  await s.subscribe(dv);
+  const ij = await rest('POST', `/api/executions/${d}/inject`, { nodeId: 'in', value: 1, wait: false });
+  assert.equal(ij.status, 202, ij.text);
+  await until(() => s.value(dv) && s.value(dv).nodes.wait.state.pending === 1, 'a pending timer');
+  await rest('POST', `/api/executions/${d}/stop`);
+  const stopped = await restExecution(d);
+  assert.deepEqual(stopped.nodes.wait.state, { pending: 0 });
+  assert.equal(stopped.nodes.wait.invocations, 1);
+  await until(() => eq(s.value(dv), stopped), 'the stop shows, the cancelled timer too');
   s.close();
 }
 
