@@ -733,6 +733,15 @@ void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *da
     }
     svc_vsub *sub = sub_find(v, c);
     if (!sub) {
+        size_t n = 0;
+        for (svc_view *o = s->views.list; o; o = o->next) n += sub_find(o, c) != NULL;
+        if (n >= VIEW_MAX_PER_CLIENT) {
+            if (!v->n_subs && v->kind == VIEW_PORT) view_free(v); /* made for it: nobody else has it */
+            return svc_answer_now(s, r, 429,
+                                  svc_error_body("a client watches at most %d views at once; unsubscribe from one "
+                                                 "first (view:unsubscribe)",
+                                                 VIEW_MAX_PER_CLIENT));
+        }
         if (!(sub = weir__calloc(1, sizeof *sub)))
             return svc_answer_now(s, r, 503, svc_error_body("out of memory subscribing to view %s", name));
         sub->c = c;

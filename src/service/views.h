@@ -65,6 +65,9 @@
 #define VIEW_HISTORY_BYTES (8u << 20)
 /* A port view keeps 1 to this many values. */
 #define VIEW_PORT_MAX 1000
+/* One client watches at most this many views at once (each port view taps
+ * its port: every emission of the execution looks at every tap). */
+#define VIEW_MAX_PER_CLIENT 256
 
 typedef struct svc_view svc_view;
 

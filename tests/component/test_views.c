@@ -444,3 +444,24 @@ Test(views_stored, a_diff_waits_until_what_it_shows_is_durable, .init = setup_st
     cr_assert_eq(json_array_size(buf), 1, "%s", json_dumps(cl.value, JSON_COMPACT));
     free_client(&cl);
 }
+
+/* One client watches at most VIEW_MAX_PER_CLIENT views; past it a 429
+ * that says so, and nothing is kept for the refused one. */
+Test(views, a_client_watches_a_bounded_number_of_views) {
+    svc_exec *x = running();
+    client cl;
+    connect_client(&cl);
+    for (int n = 1; n <= VIEW_MAX_PER_CLIENT; n++) {
+        json_t *a = call(&cl, "view:subscribe", "{\"view\":\"port:%s:a:out:%d\"}", x->id, n);
+        cr_assert_null(json_object_get(a, "error"), "%s", json_string_value(json_object_get(a, "error")));
+    }
+    json_t *a = call(&cl, "view:subscribe", "{\"view\":\"port:%s:a:out:%d\"}", x->id, VIEW_MAX_PER_CLIENT + 1);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "code")), "WEIR_ELIMIT");
+    cr_assert(strstr(json_string_value(json_object_get(a, "error")), "at most 256 views"));
+    cr_assert_eq(svc->views.n_views, VIEW_MAX_PER_CLIENT, "the refused port view is not kept");
+    a = call(&cl, "view:subscribe", "{\"view\":\"port:%s:a:out:1\"}", x->id);
+    cr_assert_null(json_object_get(a, "error"), "subscribing again to one it watches is fine");
+    inject(x, 1); /* every tap sees it */
+    free_client(&cl);
+    cr_assert_eq(svc->views.n_views, 0, "its port views went with it");
+}
