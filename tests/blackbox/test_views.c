@@ -15,8 +15,11 @@ static void views(const server *s, const char *mode) {
     snprintf(cmd, sizeof cmd, "NODE_PATH='%s/js/node_modules' node '" JS "views.cjs' %d '%s/examples' %d %s",
              WEIR_BUILD_DIR, s->port, WEIR_SOURCE_DIR, (int)s->pid, mode);
     proc_result r = proc_run(cmd);
-    cr_assert_eq(r.status, 0, "views.cjs %s failed (exit %d):\n%s\n%s", mode, r.status, r.out, r.err);
+    static char why[1 << 16]; /* the output outlives the result: no leak report when it fails */
+    snprintf(why, sizeof why, "views.cjs %s failed (exit %d):\n%s\n%s", mode, r.status, r.out, r.err);
+    int status = r.status;
     proc_free(&r);
+    cr_assert_eq(status, 0, "%s", why);
 }
 
 /* graphs, executions, execution:<id> and port views over both transports

@@ -227,14 +227,15 @@ function fanGraph(width) {
   return { symbia: '1.0', name: `fan-${width}`, nodes, edges };
 }
 
-// Keep `inFlight` injects going over /ws for ms; resolves with the count.
-async function flatOut(id, ms, inFlight = 32, value = (n) => n) {
+// Keep `inFlight` injects going over /ws for ms (or until stop.now is set,
+// when a stop object is given); resolves with the count.
+async function flatOut(id, ms, inFlight = 32, value = (n) => n, stop = null) {
   const w = await open('ws', 'injector');
   let sent = 0, done = 0;
   const end = Date.now() + ms;
   await new Promise((resolve) => {
     const one = () => {
-      if (Date.now() > end) { if (done === sent) resolve(); return; }
+      if (stop ? stop.now : Date.now() > end) { if (done === sent) resolve(); return; }
       sent++;
       w.call('execution:inject', { executionId: id, nodeId: 'in', value: value(sent), wait: false }).then((a) => {
         assert.ok(!a.error, JSON.stringify(a));
@@ -513,9 +514,19 @@ async function slowMode() {
     const pad = 'v'.repeat(1000);
     let i = 0;
     const t0 = Date.now();
-    const sent = await flatOut(x, 2500, 16, () => `${pad}${++i}`);
+    // at least 2.5 s, and until the server held it back (the kernel's
+    // buffers take a few MB first: a slow machine needs longer)
+    const stop = { now: false };
+    const running = flatOut(x, 0, 16, () => `${pad}${++i}`, stop);
+    let held = 0;
+    while (Date.now() - t0 < 2500 || (held === 0 && Date.now() - t0 < 30000)) {
+      await sleep(100);
+      held = (await metric('weir_view_held_total')) - held0;
+    }
+    stop.now = true;
+    const sent = await running;
     const secs = (Date.now() - t0) / 1000;
-    const held = (await metric('weir_view_held_total')) - held0;
+    held = (await metric('weir_view_held_total')) - held0;
     const fastDiffs = fast.stat(view).diffs;
     const queued = (await metric('weir_view_bytes_total')) - bytes0 - (fast.bytes - fast0);
     c.raw().resume();
