@@ -5,6 +5,7 @@
 # default (the client spreads over several 127/8 source addresses).
 # Usage: bench/idle.sh BUILD_DIR [N] [ws|ws-sub|sio|all]
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build=${1:-build}
 n=${2:-10000}
 modes=${3:-all}
@@ -15,13 +16,7 @@ trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir
 for mode in $modes; do
   "$build/weir" serve --port 0 --log-level warn --memory --max-connections $((n + 1000)) 2>"$dir/serve.log" &
   pid=$!
-  port=""
-  for _ in $(seq 100); do
-    port=$(ss -ltnp 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]; exit}')
-    [[ -n "$port" ]] && break
-    sleep 0.05
-  done
-  [[ -n "$port" ]] || { echo "weir serve did not start"; cat "$dir/serve.log"; exit 1; }
+  listen_port "$pid" "$dir/serve.log"
   "$build/bench/bench_idle" "$port" "$n" "$pid" "$mode"
   kill "$pid"
   wait "$pid" 2>/dev/null || true

@@ -2,6 +2,7 @@
 # Loopback benchmark of weir serve: inject requests/s and latency into a
 # 3-node graph with wrk (-t1 -c50, keep-alive).  Usage: bench/serve.sh BUILD_DIR
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build=${1:-build}
 command -v wrk >/dev/null || { echo "wrk is not installed (make bench installs it)"; exit 1; }
 dir=$(mktemp -d)
@@ -13,14 +14,7 @@ start() {
   "$build/weir" serve --port 0 --log-level warn "$@" 2>"$dir/$name.log" &
   pid=$!
   pids+=("$pid")
-  port=""
-  # --log-level warn hides the start line: find the port from the process instead
-  for _ in $(seq 100); do
-    port=$(ss -ltnp 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]; exit}')
-    [[ -n "$port" ]] && break
-    sleep 0.05
-  done
-  [[ -n "$port" ]] || { echo "weir serve did not start"; cat "$dir/$name.log"; exit 1; }
+  listen_port "$pid" "$dir/$name.log"
 }
 start main --enable-metrics true --data-dir "$dir/data"
 base="http://127.0.0.1:$port"
