@@ -84,6 +84,20 @@ static uint64_t first_failing(weir__sim *s, uint64_t max, weir__sim_result *r) {
     return 0;
 }
 
+/* Shrink the run r failed with (its first invariant); true when the
+ * shrinker finished before its bound.  *shrunk is the caller's to free. */
+static bool shrink_failure(weir__sim *s, const weir__sim_result *r, uint32_t **shrunk, size_t *ns) {
+    uint32_t orig[256];
+    size_t n = r->n_choices;
+    cr_assert_leq(n, 256);
+    memcpy(orig, r->choices, n * sizeof *orig);
+    uint64_t runs;
+    bool complete;
+    cr_assert_eq(weir__sim_shrink(s, orig, n, 0, shrunk, ns, &runs, &complete), 0);
+    if (!complete) cr_log_warn("the shrink stopped at its bound after %llu runs", (unsigned long long)runs);
+    return complete;
+}
+
 Test(sim, the_generator_is_splitmix64_as_published) {
     /* the reference outputs of splitmix64 (Vigna), which seeds xoshiro256** */
     uint64_t x = 1234567;
@@ -175,15 +189,9 @@ Test(sim, finds_the_double_capture_and_shrinks_it_to_the_two_injects) {
     cr_assert_neq(seed, 0, "no seed of 1000 found the double capture");
     cr_assert_eq(r.status, WEIR_SIM_VIOLATION, "%s", r.message ? r.message : "");
     cr_assert_eq(r.invariant, 0);
-    uint32_t orig[256];
-    size_t n = r.n_choices;
-    memcpy(orig, r.choices, n * sizeof *orig);
     uint32_t *shrunk;
     size_t ns;
-    uint64_t runs;
-    bool complete;
-    cr_assert_eq(weir__sim_shrink(s, orig, n, 0, &shrunk, &ns, &runs, &complete), 0);
-    cr_assert(complete, "the shrink stopped at its bound after %llu runs", (unsigned long long)runs);
+    cr_assert(shrink_failure(s, &r, &shrunk, &ns), "the shrink stopped at its bound");
     size_t injects, faults;
     assert_one_minimal(s, shrunk, ns, 0, &injects, &faults);
     cr_assert_eq(injects, 2, "shrunk to %zu injects", injects);
@@ -269,14 +277,9 @@ Test(sim, the_shrunk_run_recorded_replays_to_the_double_capture) {
     weir__sim *s = must_make(g, sc);
     weir__sim_result r;
     cr_assert_neq(first_failing(s, 1000, &r), 0);
-    uint32_t orig[256];
-    size_t n = r.n_choices;
-    memcpy(orig, r.choices, n * sizeof *orig);
     uint32_t *shrunk;
     size_t ns;
-    uint64_t runs;
-    bool complete;
-    cr_assert_eq(weir__sim_shrink(s, orig, n, 0, &shrunk, &ns, &runs, &complete), 0);
+    shrink_failure(s, &r, &shrunk, &ns);
     weir_jfile_writer *w;
     weir_error err;
     cr_assert_eq(weir_jfile_writer_new(NULL, NULL, &w, &err), 0);
@@ -333,15 +336,9 @@ Test(sim, a_request_never_answered_leaves_the_graph_stuck_and_an_end_invariant_s
     cr_assert_eq(r.status, WEIR_SIM_VIOLATION, "%s", r.message ? r.message : "");
     cr_assert_eq(r.invariant, 0);
     cr_assert(weir__sim_invariant_at_end(s, 0));
-    uint32_t orig[256];
-    size_t n = r.n_choices;
-    memcpy(orig, r.choices, n * sizeof *orig);
     uint32_t *shrunk;
     size_t ns;
-    uint64_t runs;
-    bool complete;
-    cr_assert_eq(weir__sim_shrink(s, orig, n, 0, &shrunk, &ns, &runs, &complete), 0);
-    cr_assert(complete);
+    cr_assert(shrink_failure(s, &r, &shrunk, &ns), "the shrink stopped at its bound");
     size_t injects, faults;
     assert_one_minimal(s, shrunk, ns, 0, &injects, &faults);
     cr_assert_eq(injects, 1, "one request is enough to hang: %zu injects left", injects);
