@@ -48,7 +48,8 @@ static const svc_client_ops FAKE = {"fake", f_send, f_emit, f_ack, f_backlog, NU
 static uv_loop_t loop;
 static weir_service *svc;
 
-static void start(size_t history) {
+/* A service on loop; stored in dir with the test VFS when dir is set. */
+static void start_in(size_t history, const char *dir) {
     uv_loop_init(&loop);
     weir_service_config c;
     weir_service_config_defaults(&c);
@@ -56,9 +57,15 @@ static void start(size_t history) {
     c.log_level = "error";
     c.view_interval_ms = 5;
     c.view_history = history;
+    if (dir) {
+        c.data_dir = dir;
+        c.journal_vfs = TESTVFS_NAME;
+    }
     weir_error err;
     cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
 }
+
+static void start(size_t history) { start_in(history, NULL); }
 
 static void setup(void) { start(64); }
 
@@ -397,16 +404,7 @@ static char data_dir[64];
 static void setup_stored(void) {
     proc_tempdir(data_dir, sizeof data_dir, "views");
     testvfs_reset();
-    uv_loop_init(&loop);
-    weir_service_config c;
-    weir_service_config_defaults(&c);
-    c.port = 0;
-    c.log_level = "error";
-    c.view_interval_ms = 5;
-    c.data_dir = data_dir;
-    c.journal_vfs = TESTVFS_NAME;
-    weir_error err;
-    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
+    start_in(64, data_dir);
 }
 
 static void teardown_stored(void) {
