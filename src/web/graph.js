@@ -74,7 +74,7 @@ export const BUSY_HOLD_MS = 1000; // and not before this long after it was last 
 export const RATE_BUCKET_MS = 250; // the rate is counted in buckets of this length
 export const RATE_BUCKETS = 4; // over this many buckets (one second)
 export const LABEL_REFRESH_MS = 250; // rate labels and stroke widths change at most this often
-export const PREVIEW_CHARS = 34; // a node's state preview, at most
+export const PREVIEW_CHARS = 28; // a node's state preview, at most
 export const TITLE_CHARS = 400; // its tooltip (the state as JSON), at most
 export const ZOOM_MIN = 0.02;
 export const ZOOM_MAX = 4;
@@ -838,7 +838,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   root.appendChild(svg);
   const defs = svgEl(doc, 'defs', null, svg);
   const arrowId = `weir-graph-arrow-${uid}`;
-  const marker = svgEl(doc, 'marker', { id: arrowId, viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto' }, defs);
+  const marker = svgEl(doc, 'marker', { id: arrowId, viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 8, markerHeight: 8, markerUnits: 'userSpaceOnUse', orient: 'auto' }, defs);
   svgEl(doc, 'path', { d: 'M0,0L8,4L0,8z', class: 'edge-arrow' }, marker);
   const viewport = svgEl(doc, 'g', { class: 'viewport' }, svg);
   const edgeLayer = svgEl(doc, 'g', { class: 'edges' }, viewport);
@@ -889,6 +889,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // ---- pan and zoom
   const view = { x: 0, y: 0, k: 1 };
   let lod = '';
+  let destroyed = false;
   const size = () => {
     const w = svg.clientWidth || root.clientWidth || container.clientWidth || 800;
     const h = svg.clientHeight || root.clientHeight || container.clientHeight || 600;
@@ -901,6 +902,29 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
       if (lod) root.classList.remove(`lod-${lod}`);
       if (next) root.classList.add(`lod-${next}`);
       lod = next;
+    }
+    if (cullHandle === null && !destroyed) cullHandle = raf(cull);
+  };
+  // Off-screen nodes get class `culled` (graph.css hides their text), so
+  // that zooming into a large graph lays out only the text in sight; they
+  // stay focusable (focus brings a node into sight).
+  const culled = new Uint8Array(L.nodes.length);
+  let cullHandle = null;
+  const cull = () => {
+    cullHandle = null;
+    const [w, h] = size();
+    const pad = 200 / view.k;
+    const x0 = -view.x / view.k - pad, y0 = -view.y / view.k - pad;
+    const x1 = (w - view.x) / view.k + pad, y1 = (h - view.y) / view.k + pad;
+    for (let i = 0; i < L.nodes.length; i++) {
+      const nd = L.nodes[i];
+      const out = nd.x > x1 || nd.x + nd.width < x0 || nd.y > y1 || nd.y + nd.height < y0 ? 1 : 0;
+      if (out !== culled[i]) {
+        culled[i] = out;
+        const g = nodes.get(nd.id).g;
+        if (out) g.classList.add('culled');
+        else g.classList.remove('culled');
+      }
     }
   };
   const zoomAt = (factor, cx, cy) => {
@@ -1039,8 +1063,12 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (id !== null) reveal(nodes.get(id).nd);
   });
 
-  container.appendChild(root);
+  // Fit and cull before the drawing enters the page: its first layout then
+  // skips the text of the nodes out of sight.
   fit();
+  if (cullHandle !== null) caf(cullHandle);
+  cull();
+  container.appendChild(root);
 
   // ---- update
   const update = (value) => {
@@ -1135,8 +1163,10 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   };
 
   const destroy = () => {
+    destroyed = true;
     if (frameHandle !== null) caf(frameHandle);
-    frameHandle = null;
+    if (cullHandle !== null) caf(cullHandle);
+    frameHandle = cullHandle = null;
     for (const [el, type, fn, opts] of listeners) el.removeEventListener(type, fn, opts);
     listeners.length = 0;
     if (root.parentNode) root.parentNode.removeChild(root);

@@ -675,3 +675,42 @@ test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; clic
   assert.ok(parse()[2] > k0);
   gv.destroy();
 });
+
+test('layout: the sweeps keep the best order they saw (never worse than fewer sweeps)', () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const g = wideGraph(6, 12, seed);
+    const full = layout(g).crossings;
+    for (let k = 0; k < LAYOUT.sweeps; k++) {
+      const fewer = layout(g, { sweeps: k }).crossings;
+      assert.ok(full <= fewer, `seed ${seed}: ${full} crossings after ${LAYOUT.sweeps} sweeps, ${fewer} after ${k}`);
+    }
+  }
+});
+
+test('view: nodes out of sight are culled (no text to lay out) and come back into sight on focus', () => {
+  const g = deepGraph(1000, 11);
+  const { container, gv, win, nodeEl } = mountView(g);
+  const culledIds = () => container.all((el) => el.classSet().has('culled')).map((el) => el.getAttribute('data-node-id'));
+  assert.deepEqual(culledIds(), [], 'fitted: all in sight');
+  const root = container.children[0];
+  assert.ok(root.classSet().has('lod-far'), 'a fitted 1,000-node graph is drawn without text');
+  for (let i = 0; i < 20; i++) root.dispatch('keydown', { key: '+' });
+  win.runFrames(16);
+  const off = culledIds();
+  assert.ok(off.length > 900, `${off.length} culled after zooming in`);
+  assert.ok(!root.classSet().has('lod-far') && !root.classSet().has('lod-mid'));
+  // every node not culled is within (or near) the 1000x600 view
+  const vp = container.all((el) => el.classSet().has('viewport'))[0];
+  const [tx, ty, k] = vp.getAttribute('transform').match(/-?[\d.]+/g).map(Number);
+  for (const nd of gv.layout.nodes) {
+    if (off.includes(nd.id)) continue;
+    const sx = tx + nd.x * k, sy = ty + nd.y * k;
+    assert.ok(sx < 1000 + 200 && sx + nd.width * k > -200 && sy < 600 + 200 && sy + nd.height * k > -200, `${nd.id} in sight`);
+  }
+  // Tab to a culled node: the view moves to it, and it is drawn in full
+  const far = off[off.length - 1];
+  nodeEl(far).dispatch('focusin');
+  win.runFrames(32);
+  assert.ok(!culledIds().includes(far), `${far} in sight after focus`);
+  gv.destroy();
+});
