@@ -853,6 +853,11 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
       'data-source': `${e.source.node}:${e.source.port}`, 'data-target': `${e.target.node}:${e.target.port}`,
     }, edgeLayer));
   const labelEls = new Array(L.edges.length).fill(null);
+  const edgesOf = new Map(L.nodes.map((nd) => [nd.id, []])); // node id -> indices of its edges
+  L.edges.forEach((e, k) => {
+    edgesOf.get(e.source.node).push(k);
+    if (e.target.node !== e.source.node) edgesOf.get(e.target.node).push(k);
+  });
 
   // Nodes.
   const nodes = new Map(); // id -> {g, counters, state, title, last, text, stateText}
@@ -864,8 +869,8 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     const title = svgEl(doc, 'title', null, g);
     title.textContent = `${nd.id} (${nd.component})`;
     svgEl(doc, 'rect', { class: 'node-box', width: nd.width, height: nd.height, rx: 6, ry: 6 }, g);
-    svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, g).textContent = clip(nd.id, 24);
-    svgEl(doc, 'text', { class: 'node-component', x: 10, y: 31 }, g).textContent = clip(nd.component, 30);
+    svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, g).textContent = clip(nd.id, 22);
+    svgEl(doc, 'text', { class: 'node-component', x: 10, y: 31 }, g).textContent = clip(nd.component, 28);
     nd.inputs.forEach((p, i) => {
       const py = portY(i);
       svgEl(doc, 'circle', { class: 'port port-in', cx: 0, cy: py, r: 3.5, 'data-port': p }, g);
@@ -972,10 +977,12 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (selected && selected !== n) {
       selected.g.classList.remove('selected');
       selected.g.setAttribute('aria-pressed', 'false');
+      for (const k of edgesOf.get(selected.nd.id)) edgeEls[k].classList.remove('adjacent');
     }
     selected = n;
     n.g.classList.add('selected');
     n.g.setAttribute('aria-pressed', 'true');
+    for (const k of edgesOf.get(id)) edgeEls[k].classList.add('adjacent');
     if (notify && typeof onSelectNode === 'function') onSelectNode(id);
   };
   const nodeOf = (target) => {

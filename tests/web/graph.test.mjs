@@ -639,9 +639,12 @@ test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; clic
   assert.deepEqual(selected, ['size']);
   assert.ok(nodeEl('size').classSet().has('selected'));
   assert.equal(nodeEl('size').getAttribute('aria-pressed'), 'true');
+  const adjacent = () => container.all((el) => el.classSet().has('adjacent')).map((el) => el.getAttribute('data-edge-id')).sort();
+  assert.deepEqual(adjacent(), ['e2', 'e3', 'e4', 'e5'], 'the edges of the selected node stand out');
   nodeEl('valid').dispatch('keydown', { key: ' ' });
   assert.deepEqual(selected, ['size', 'valid']);
   assert.ok(!nodeEl('size').classSet().has('selected'));
+  assert.deepEqual(adjacent(), ['e1', 'e2']);
   const [x0, y0, k0] = parse();
   root.dispatch('keydown', { key: 'ArrowLeft' });
   root.dispatch('keydown', { key: 'ArrowUp' });
