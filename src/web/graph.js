@@ -73,6 +73,7 @@ export const CALM_RATE = 10; // a busy edge turns back to dots below this rate
 export const BUSY_HOLD_MS = 1000; // and not before this long after it was last busy
 export const RATE_BUCKET_MS = 250; // the rate is counted in buckets of this length
 export const RATE_BUCKETS = 4; // over this many buckets (one second)
+export const FRAME_MS = 16; // the shortest time a rate is measured over (one animation frame)
 export const LABEL_REFRESH_MS = 250; // rate labels and stroke widths change at most this often
 export const PREVIEW_CHARS = 28; // a node's state preview, at most
 export const TITLE_CHARS = 400; // its tooltip (the state as JSON), at most
@@ -631,7 +632,7 @@ export class HopModel {
     this.o = {
       dotsPerEdge: DOTS_PER_EDGE, maxDots: MAX_DOTS, dotMs: DOT_MS, busyPerFrame: BUSY_PER_FRAME,
       busyRate: BUSY_RATE, calmRate: CALM_RATE, busyHoldMs: BUSY_HOLD_MS, bucketMs: RATE_BUCKET_MS,
-      buckets: RATE_BUCKETS, ...opts,
+      buckets: RATE_BUCKETS, frameMs: FRAME_MS, ...opts,
     };
     const E = (this.E = edges.length);
     this.bySource = new Map(); // node -> Map(port -> [edge index])
@@ -649,6 +650,7 @@ export class HopModel {
     this.counts = new Float64Array(E * this.o.buckets); // ring of buckets per edge
     this.bucket = -1; // absolute number of the current bucket
     this.total = new Float64Array(E); // hops seen in all
+    this.since = new Float64Array(E); // when the edge last became active
     this.busy = new Uint8Array(E);
     this.busyUntil = new Float64Array(E);
     this.onEdge = new Uint16Array(E); // dots in flight per edge
@@ -672,13 +674,19 @@ export class HopModel {
     this.bucket = b;
   }
 
-  /** Hops per second on edge k over the last `buckets` buckets. */
-  rate(k, now) {
+  /**
+   * Hops per second on edge k over the last `buckets` buckets, or since
+   * the edge woke up if that is shorter, but at least minMs (by default one
+   * frame: a first batch of 2,000 hops reads as 2,000 per 16 ms, not per
+   * second; whether an edge is busy is judged over at least one bucket).
+   */
+  rate(k, now, minMs = this.o.frameMs) {
     const B = this.o.buckets;
     let sum = 0;
     for (let i = 0; i < B; i++) sum += this.counts[k * B + i];
     const frac = Math.min(Math.max((now - this.bucket * this.o.bucketMs) / this.o.bucketMs, 0), 1);
-    return sum / (((B - 1 + frac) * this.o.bucketMs) / 1000);
+    const ms = Math.min((B - 1 + frac) * this.o.bucketMs, Math.max(now - this.since[k] + this.o.frameMs, minMs));
+    return sum / (ms / 1000);
   }
 
   count(k) {
@@ -720,8 +728,11 @@ export class HopModel {
       this.inFrame[k] = 0;
       this.counts[k * B + slot] += c;
       this.total[k] += c;
-      this.active.add(k);
-      if (c > this.o.busyPerFrame || this.rate(k, now) > this.o.busyRate) {
+      if (!this.active.has(k)) {
+        this.active.add(k);
+        this.since[k] = now;
+      }
+      if (c > this.o.busyPerFrame || this.rate(k, now, this.o.bucketMs) > this.o.busyRate) {
         if (!this.busy[k]) nowBusy.push(k);
         this.busy[k] = 1;
         this.busyUntil[k] = now + this.o.busyHoldMs;
@@ -748,7 +759,7 @@ export class HopModel {
     this.advance(now);
     const changed = [];
     for (const k of this.active) {
-      const r = this.rate(k, now);
+      const r = this.rate(k, now, this.o.bucketMs);
       if (this.busy[k] && now >= this.busyUntil[k] && r < this.o.calmRate) {
         this.busy[k] = 0;
         changed.push(k);
@@ -1115,13 +1126,22 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   let frameHandle = null;
   let lastLabels = -Infinity;
   const pt = [0, 0];
-  const setBusy = (k, busy) => {
+  const showRate = (k, now) => {
+    const r = model.rate(k, now);
+    const label = formatRate(r);
+    if (label === shownRate[k]) return;
+    shownRate[k] = label;
+    labelEls[k].textContent = label;
+    edgeEls[k].style.strokeWidth = String(Math.min(1.5 + Math.log10(Math.max(r, 1)), 8).toFixed(1));
+  };
+  const setBusy = (k, busy, now) => {
     if (busy) {
       edgeEls[k].classList.add('busy');
       if (!labelEls[k]) {
         labelEls[k] = svgEl(doc, 'text', { class: 'edge-rate', x: r1(mids[k][0]), y: r1(mids[k][1] - 6), 'text-anchor': 'middle', 'data-edge-id': L.edges[k].id }, labelLayer);
       }
       labelEls[k].removeAttribute('display');
+      showRate(k, now);
     } else {
       edgeEls[k].classList.remove('busy');
       edgeEls[k].style.strokeWidth = '';
@@ -1144,18 +1164,11 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     });
     for (let i = used; i < shownDots; i++) dotEls[i].setAttribute('display', 'none');
     shownDots = used;
-    for (const k of changed) setBusy(k, model.busy[k] === 1);
+    for (const k of changed) setBusy(k, model.busy[k] === 1, now);
     if (now - lastLabels >= LABEL_REFRESH_MS) {
       lastLabels = now;
       for (const k of model.active) {
-        if (!model.busy[k]) continue;
-        const r = model.rate(k, now);
-        const label = formatRate(r);
-        if (label !== shownRate[k]) {
-          shownRate[k] = label;
-          labelEls[k].textContent = label;
-          edgeEls[k].style.strokeWidth = String(Math.min(1.5 + Math.log10(Math.max(r, 1)), 8).toFixed(1));
-        }
+        if (model.busy[k]) showRate(k, now);
       }
     }
     if (model.running) frameHandle = raf(tick);
@@ -1163,9 +1176,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const hops = (batch) => {
     if (!batch || batch.length === 0) return;
     const now = clock();
-    const nowBusy = model.ingest(batch, now);
-    for (const k of nowBusy) setBusy(k, true); // their labels show in the next frame
-    if (nowBusy.length) lastLabels = -Infinity;
+    for (const k of model.ingest(batch, now)) setBusy(k, true, now);
     if (frameHandle === null) frameHandle = raf(tick);
   };
 
