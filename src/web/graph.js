@@ -906,6 +906,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const view = { x: 0, y: 0, k: 1 };
   let lod = '';
   let destroyed = false;
+  let fitted = false; // the view is as fit() left it: refit when the drawing's size changes
   const size = () => {
     const w = svg.clientWidth || root.clientWidth || container.clientWidth || 800;
     const h = svg.clientHeight || root.clientHeight || container.clientHeight || 600;
@@ -949,6 +950,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     view.x = cx - (cx - view.x) * f;
     view.y = cy - (cy - view.y) * f;
     view.k = k;
+    fitted = false;
     apply();
   };
   const zoomCentre = (factor) => {
@@ -961,11 +963,13 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     view.k = k;
     view.x = (w - L.width * k) / 2;
     view.y = (h - L.height * k) / 2;
+    fitted = true;
     apply();
   };
   const panBy = (dx, dy) => {
     view.x += dx;
     view.y += dy;
+    fitted = false;
     apply();
   };
   // Bring a node into sight (keyboard focus).
@@ -977,6 +981,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (view.k < 0.5) view.k = Math.min(1, ZOOM_MAX);
     view.x = w / 2 - (nd.x + nd.width / 2) * view.k;
     view.y = h / 2 - (nd.y + nd.height / 2) * view.k;
+    fitted = false;
     apply();
   };
 
@@ -1036,6 +1041,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     }
     dragged = true;
     root.classList.add('panning');
+    fitted = false;
     view.x = drag.vx + dx;
     view.y = drag.vy + dy;
     apply();
@@ -1087,6 +1093,16 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   if (cullHandle !== null) caf(cullHandle);
   cull();
   container.appendChild(root);
+  // A drawing made while its container was hidden (size 0) or that is
+  // resized is fitted again, unless the user moved it since.
+  let resizer = null;
+  if (typeof win.ResizeObserver === 'function') {
+    resizer = new win.ResizeObserver(() => {
+      if (fitted) fit();
+      else apply();
+    });
+    resizer.observe(root);
+  }
 
   // ---- update
   const update = (value) => {
@@ -1182,6 +1198,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
 
   const destroy = () => {
     destroyed = true;
+    if (resizer) resizer.disconnect();
     if (frameHandle !== null) caf(frameHandle);
     if (cullHandle !== null) caf(cullHandle);
     frameHandle = cullHandle = null;

@@ -499,8 +499,8 @@ class FakeNode {
     for (let el = this; el; el = el.parentNode) for (const f of el.listeners[type] || []) f(e);
     return e;
   }
-  get clientWidth() { return 1000; }
-  get clientHeight() { return 600; }
+  get clientWidth() { return this.ownerDocument.w ?? 1000; }
+  get clientHeight() { return this.ownerDocument.h ?? 600; }
   getBoundingClientRect() { return { left: 0, top: 0, width: 1000, height: 600 }; }
   *walk() {
     yield this;
@@ -530,8 +530,9 @@ function fakeDocument() {
   return { doc, win };
 }
 
-function mountView(graph, opts = {}) {
+function mountView(graph, opts = {}, setup = null) {
   const { doc, win } = fakeDocument();
+  if (setup) setup(doc, win);
   const container = doc.createElement('div');
   const gv = createGraphView(container, { graph, ...opts });
   const nodeEl = (id) => container.all((el) => el.getAttribute('data-node-id') === id)[0];
@@ -725,4 +726,40 @@ test('view: nodes out of sight are culled (no text to lay out) and come back int
   win.runFrames(32);
   assert.ok(!culledIds().includes(far), `${far} in sight after focus`);
   gv.destroy();
+});
+
+test('view: a drawing made while hidden is fitted when it gets a size, unless the user moved it', () => {
+  const observers = [];
+  const def = JSON.parse(readFileSync(path.join(examplesDir, 'merge-diamond.json'), 'utf8'));
+  const { container, gv, doc } = mountView({ definition: def }, {}, (d, w) => {
+    d.w = 0;
+    d.h = 0;
+    w.ResizeObserver = class {
+      constructor(cb) {
+        this.cb = cb;
+        observers.push(this);
+      }
+      observe(el) { this.el = el; }
+      disconnect() { this.gone = true; }
+    };
+  });
+  assert.equal(observers.length, 1);
+  const vp = container.all((el) => el.classSet().has('viewport'))[0];
+  const parse = () => vp.getAttribute('transform').match(/-?[\d.]+/g).map(Number);
+  const hidden = parse();
+  doc.w = 400;
+  doc.h = 300;
+  observers[0].cb([]);
+  const shown = parse();
+  const L = gv.layout;
+  const k = Math.min(400 / L.width, 300 / L.height, 1);
+  assert.notDeepEqual(shown, hidden);
+  assert.ok(Math.abs(shown[2] - k) < 0.001 && Math.abs(shown[0] - (400 - L.width * k) / 2) < 0.1, `${shown} for ${L.width}x${L.height} in 400x300`);
+  container.children[0].dispatch('keydown', { key: 'ArrowDown' });
+  const moved = parse();
+  doc.w = 900;
+  observers[0].cb([]);
+  assert.deepEqual(parse(), moved, 'a view the user moved stays where it is');
+  gv.destroy();
+  assert.ok(observers[0].gone);
 });
