@@ -32,18 +32,27 @@
 // deterministic: the same graph gives the same layout.
 //
 // VIEW.  SVG in a div.weir-graph (style: graph.css).  Each node is a
-// <g class="node" data-node-id="…" tabindex="0" role="button">, with its
-// counters in <text class="counters" data-invocations data-emitted
-// data-errors> and its state preview in <text class="state">.  Pan: drag,
-// arrow keys (Shift: farther); zoom: wheel, + and - keys, 0 or the Fit
-// button fits the graph; Enter or Space on a node (or a click) selects it
-// and calls onSelectNode(id).  update() touches the DOM of a node only when
-// its text changes (the view client shares unchanged node objects, so an
-// unchanged node costs one comparison).  hops() costs O(batch) with no
-// allocation per event; an edge's dots in flight are pooled and bounded
-// (DOTS_PER_EDGE per edge, MAX_DOTS in all); an edge with more than
-// BUSY_PER_FRAME hops in one batch or BUSY_RATE hops/s shows its rate
-// ("1.2k/s") and a thicker stroke instead of dots, until it calms down.
+// <g class="node" data-node-id="…" tabindex="0" role="button">, in reading
+// order (column by column, top to bottom: the Tab order), with its counters
+// in <text class="counters" data-invocations data-emitted data-errors> and
+// its state preview in <text class="state"> (the state as JSON, cut, in the
+// node's <title>).  Pan: drag, arrow keys (Shift: farther); zoom: wheel, +
+// and - keys, 0 or the Fit button fits the graph (and it is fitted again
+// when its size changes, until the user moves it).  Enter or Space on a
+// node, or a click, selects it (class `selected`, its edges `adjacent`) and
+// calls onSelectNode(id); focusing a node brings it into sight.  Zoomed
+// out, text is hidden (classes lod-mid, lod-far on the root), and nodes out
+// of sight get class `culled` (no text), so a 1,000-node graph stays
+// light.  update() touches the DOM of a node only when its text changes
+// (views.js shares unchanged node objects, so an unchanged node costs one
+// comparison).  hops() costs O(batch) with no DOM work per event; dots in
+// flight are pooled and bounded (DOTS_PER_EDGE per edge, MAX_DOTS in all);
+// an edge with more than BUSY_PER_FRAME hops in one batch or BUSY_RATE
+// hops/s (judged over at least a bucket) shows its rate ("1.2k/s") and a
+// thicker stroke instead of dots, until it is calm again (below CALM_RATE,
+// BUSY_HOLD_MS after it was last busy).  Besides update, hops and destroy,
+// the view has select(nodeId) (no callback), fit(), layout (the layout()
+// result), element (the root div) and model (the HopModel).
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -872,7 +881,9 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
 
   // Nodes.
   const nodes = new Map(); // id -> {g, counters, state, title, last, text, stateText}
-  for (const nd of L.nodes) {
+  // In reading order (column by column, top to bottom): the Tab order.
+  const reading = [...L.nodes].sort((a, b) => a.x - b.x || a.y - b.y);
+  for (const nd of reading) {
     const g = svgEl(doc, 'g', {
       class: 'node', 'data-node-id': nd.id, tabindex: 0, role: 'button', 'aria-pressed': 'false',
       'aria-label': `${nd.id} (${nd.component})`, transform: `translate(${nd.x},${nd.y})`,

@@ -556,6 +556,13 @@ test('view: one <g data-node-id> per node, ports and edges drawn, counters and s
     assert.equal(countersOf(n.id).textContent, '–');
   }
   assert.equal(container.all((el) => el.classSet().has('edge')).length, def.edges.length);
+  // Tab order: column by column, top to bottom
+  const order = container.all((el) => el.getAttribute('data-node-id') !== null).map((el) => el.getAttribute('data-node-id'));
+  const byId = new Map(gv.layout.nodes.map((nd) => [nd.id, nd]));
+  for (let i = 1; i < order.length; i++) {
+    const a = byId.get(order[i - 1]), b = byId.get(order[i]);
+    assert.ok(a.x < b.x || (a.x === b.x && a.y < b.y), `${a.id} before ${b.id}`);
+  }
   const acc = def.nodes.find((n) => n.component === 'symbia.core.accumulator').id;
   gv.update(execValue({ [acc]: { invocations: 3, emitted: 0, errors: 0, state: { buffer: [1, 2, 3] } } }));
   assert.equal(countersOf(acc).textContent, '3 calls · 0 out · 0 err');
