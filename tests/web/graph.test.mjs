@@ -770,3 +770,18 @@ test('view: a drawing made while hidden is fitted when it gets a size, unless th
   gv.destroy();
   assert.ok(observers[0].gone);
 });
+
+test('view: the Tab order follows the drawing, not the declaration', () => {
+  const g = {
+    nodes: ['x', 'y', 'z', 'a', 'b', 'c'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
+    edges: [['a', 'z'], ['b', 'y'], ['c', 'x']].map(([s, t]) => ({ source: { node: s, port: 'out' }, target: { node: t, port: 'in' } })),
+  };
+  const { container, gv } = mountView(g);
+  const order = container.all((el) => el.getAttribute('data-node-id') !== null).map((el) => el.getAttribute('data-node-id'));
+  const byId = new Map(gv.layout.nodes.map((nd) => [nd.id, nd]));
+  assert.deepEqual(order.slice(0, 3), ['a', 'b', 'c']);
+  const col1 = order.slice(3);
+  assert.deepEqual(col1, [...col1].sort((p, q) => byId.get(p).y - byId.get(q).y));
+  assert.deepEqual(col1, ['z', 'y', 'x']);
+  gv.destroy();
+});
