@@ -1022,6 +1022,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // ---- events
   let drag = null;
   let dragged = false;
+  let pointerAt = -Infinity;
   const listeners = [];
   const on = (el, type, fn, opts) => {
     el.addEventListener(type, fn, opts);
@@ -1037,6 +1038,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     zoomAt(Math.exp(-e.deltaY * unit * 0.0015), e.clientX - r.left, e.clientY - r.top);
   }, { passive: false });
   on(svg, 'pointerdown', (e) => {
+    pointerAt = clock();
     if (e.button !== 0) return;
     drag = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y, id: e.pointerId };
     dragged = false;
@@ -1072,6 +1074,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (id !== null) select(id, true);
   });
   on(root, 'keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return; // the browser's (Ctrl + and - zoom the page)
     const id = nodeOf(e.target);
     const step = e.shiftKey ? 200 : 50;
     switch (e.key) {
@@ -1094,6 +1097,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     e.preventDefault();
   });
   on(root, 'focusin', (e) => {
+    if (clock() - pointerAt < 1000) return; // focus by the pointer: the node is in sight already
     const id = nodeOf(e.target);
     if (id !== null) reveal(nodes.get(id).nd);
   });

@@ -676,6 +676,10 @@ test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; clic
   assert.ok(parse()[2] < k0);
   root.dispatch('keydown', { key: 'Enter' });
   assert.equal(selected.length, 2, 'Enter outside a node selects nothing');
+  const before = tf();
+  const ctrl = root.dispatch('keydown', { key: '-', ctrlKey: true });
+  assert.equal(tf(), before, 'Ctrl - is the browser\'s');
+  assert.ok(!ctrl.defaultPrevented);
   const fitBtn = container.all((el) => el.classSet().has('weir-graph-fit'))[0];
   fitBtn.dispatch('click');
   assert.deepEqual(parse(), [x0, y0, k0], 'fit restores the first view');
@@ -729,9 +733,19 @@ test('view: nodes out of sight are culled (no text to lay out) and come back int
   }
   // Tab to a culled node: the view moves to it, and it is drawn in full
   const far = off[off.length - 1];
+  win.now = 5000;
   nodeEl(far).dispatch('focusin');
   win.runFrames(32);
   assert.ok(!culledIds().includes(far), `${far} in sight after focus`);
+  // focus that comes with a click does not move the view
+  const other = culledIds()[0];
+  const svg = container.all((el) => el.tagName === 'svg')[0];
+  const at = vp.getAttribute('transform');
+  win.now = 6000;
+  nodeEl(other).dispatch('pointerdown', { button: 0, clientX: 1, clientY: 1, pointerId: 2 });
+  nodeEl(other).dispatch('focusin');
+  svg.dispatch('pointerup', {});
+  assert.equal(vp.getAttribute('transform'), at);
   gv.destroy();
 });
 
