@@ -881,32 +881,53 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
 
   // Nodes.
   const nodes = new Map(); // id -> {g, counters, state, title, last, text, stateText}
+  // One template per shape (number of inputs and outputs), cloned per node:
+  // far fewer DOM calls than building each node.  Children, in order:
+  // title, rect, id, component, (circle, label) per input, (circle, label)
+  // per output, counters, state.
+  const templates = new Map();
+  const template = (nd) => {
+    const key = `${nd.inputs.length}/${nd.outputs.length}`;
+    let t = templates.get(key);
+    if (t) return t;
+    t = svgEl(doc, 'g', { class: 'node', tabindex: 0, role: 'button', 'aria-pressed': 'false' });
+    svgEl(doc, 'title', null, t);
+    svgEl(doc, 'rect', { class: 'node-box', width: nd.width, height: nd.height, rx: 6, ry: 6 }, t);
+    svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, t);
+    svgEl(doc, 'text', { class: 'node-component', x: 10, y: 31 }, t);
+    for (let i = 0; i < nd.inputs.length; i++) {
+      svgEl(doc, 'circle', { class: 'port port-in', cx: 0, cy: portY(i), r: 3.5 }, t);
+      svgEl(doc, 'text', { class: 'port-label port-in', x: 8, y: portY(i) + 4 }, t);
+    }
+    for (let i = 0; i < nd.outputs.length; i++) {
+      svgEl(doc, 'circle', { class: 'port port-out', cx: nd.width, cy: portY(i), r: 3.5 }, t);
+      svgEl(doc, 'text', { class: 'port-label port-out', x: nd.width - 8, y: portY(i) + 4, 'text-anchor': 'end' }, t);
+    }
+    svgEl(doc, 'text', { class: 'counters', x: 10, y: nd.height - 20 }, t).textContent = '–';
+    svgEl(doc, 'text', { class: 'state', x: 10, y: nd.height - 7 }, t);
+    templates.set(key, t);
+    return t;
+  };
   // In reading order (column by column, top to bottom): the Tab order.
   const reading = [...L.nodes].sort((a, b) => a.x - b.x || a.y - b.y);
   for (const nd of reading) {
-    const g = svgEl(doc, 'g', {
-      class: 'node', 'data-node-id': nd.id, tabindex: 0, role: 'button', 'aria-pressed': 'false',
-      'aria-label': `${nd.id} (${nd.component})`, transform: `translate(${nd.x},${nd.y})`,
-    }, nodeLayer);
-    const title = svgEl(doc, 'title', null, g);
+    const g = template(nd).cloneNode(true);
+    g.setAttribute('data-node-id', nd.id);
+    g.setAttribute('aria-label', `${nd.id} (${nd.component})`);
+    g.setAttribute('transform', `translate(${nd.x},${nd.y})`);
+    const c = g.children;
+    const title = c[0];
     title.textContent = `${nd.id} (${nd.component})`;
-    svgEl(doc, 'rect', { class: 'node-box', width: nd.width, height: nd.height, rx: 6, ry: 6 }, g);
-    svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, g).textContent = clip(nd.id, 22);
-    svgEl(doc, 'text', { class: 'node-component', x: 10, y: 31 }, g).textContent = clip(nd.component, 28);
-    nd.inputs.forEach((p, i) => {
-      const py = portY(i);
-      svgEl(doc, 'circle', { class: 'port port-in', cx: 0, cy: py, r: 3.5, 'data-port': p }, g);
-      svgEl(doc, 'text', { class: 'port-label port-in', x: 8, y: py + 4 }, g).textContent = clip(p, 14);
-    });
-    nd.outputs.forEach((p, i) => {
-      const py = portY(i);
-      svgEl(doc, 'circle', { class: 'port port-out', cx: nd.width, cy: py, r: 3.5, 'data-port': p }, g);
-      svgEl(doc, 'text', { class: 'port-label port-out', x: nd.width - 8, y: py + 4, 'text-anchor': 'end' }, g).textContent = clip(p, 14);
-    });
-    const counters = svgEl(doc, 'text', { class: 'counters', x: 10, y: nd.height - 20 }, g);
-    counters.textContent = '–';
-    const state = svgEl(doc, 'text', { class: 'state', x: 10, y: nd.height - 7 }, g);
-    nodes.set(nd.id, { g, counters, state, title, last: undefined, text: '–', preview: '', errors: false, nd });
+    c[2].textContent = clip(nd.id, 22);
+    c[3].textContent = clip(nd.component, 28);
+    let j = 4;
+    for (const p of nd.inputs.concat(nd.outputs)) {
+      c[j].setAttribute('data-port', p);
+      c[j + 1].textContent = clip(p, 14);
+      j += 2;
+    }
+    nodes.set(nd.id, { g, counters: c[j], state: c[j + 1], title, last: undefined, text: '–', preview: '', errors: false, nd });
+    nodeLayer.appendChild(g);
   }
 
   // Dots: a pool of circles, made as needed, hidden when free.

@@ -179,6 +179,16 @@ test('layout: the body of GET /api/graphs/:id, with the topology\'s levels', () 
   checkLayout('diamond', body, L);
   const join = L.nodes.find((nd) => nd.id === 'join');
   assert.deepEqual(join.inputs, ['c', 'f']);
+  // drawn: named ports, inputs left, outputs right
+  const { container, gv } = mountView(body);
+  const g = container.all((el) => el.getAttribute('data-node-id') === 'join')[0];
+  const ports = g.all((el) => el.tagName === 'circle').map((el) => [el.getAttribute('data-port'), el.getAttribute('cx'), el.getAttribute('cy')]);
+  assert.deepEqual(ports, [['c', '0', String(LAYOUT.headerHeight + 0.5 * LAYOUT.portRow)], ['f', '0', String(LAYOUT.headerHeight + 1.5 * LAYOUT.portRow)], ['out', String(LAYOUT.nodeWidth), String(LAYOUT.headerHeight + 0.5 * LAYOUT.portRow)]]);
+  const labels = g.all((el) => el.classSet().has('port-label')).map((el) => el.textContent);
+  assert.deepEqual(labels, ['c', 'f', 'out']);
+  assert.deepEqual(g.all((el) => el.classSet().has('node-id')).map((el) => el.textContent), ['join']);
+  assert.deepEqual(g.all((el) => el.classSet().has('node-component')).map((el) => el.textContent), ['symbia.core.merge']);
+  gv.destroy();
   assert.deepEqual(join.outputs, ['out']);
   assert.deepEqual(L.nodes.find((nd) => nd.id === 'source').inputs, ['in'], 'an input node shows the built-in input port');
   assert.deepEqual(L.nodes.find((nd) => nd.id === 'report').outputs, []);
@@ -479,6 +489,13 @@ class FakeNode {
     c.parentNode = this;
     this.children.push(c);
     mutations.push([this, 'child']);
+    return c;
+  }
+  cloneNode(deep) {
+    const c = new FakeNode(this.ownerDocument, this.tagName, this.namespaceURI);
+    for (const [k, v] of this.attrs) c.attrs.set(k, v);
+    c._text = this._text;
+    if (deep) for (const ch of this.children) c.appendChild(ch.cloneNode(true));
     return c;
   }
   removeChild(c) {
