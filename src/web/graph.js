@@ -1142,6 +1142,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
 
   // ---- update
   const update = (value) => {
+    if (destroyed) return;
     const states = (value && value.nodes) || {};
     for (const [id, n] of nodes) {
       const cur = Object.prototype.hasOwnProperty.call(states, id) ? states[id] : undefined;
@@ -1226,7 +1227,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (model.running) frameHandle = raf(tick);
   };
   const hops = (batch) => {
-    if (!batch || batch.length === 0) return;
+    if (destroyed || !batch || batch.length === 0) return;
     const now = clock();
     for (const k of model.ingest(batch, now)) setBusy(k, true, now);
     if (frameHandle === null) frameHandle = raf(tick);

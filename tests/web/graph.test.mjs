@@ -658,6 +658,9 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   assert.equal(container.all((el) => el.classSet().has('edge') && el.classSet().has('busy')).length, 0, 'calm again');
   assert.equal(win.runFrames(5000), 0, 'the animation loop stops when idle');
   gv.destroy();
+  gv.hops(batch.slice(0, 10));
+  gv.update(execValue({}));
+  assert.equal(win.runFrames(6000), 0, 'nothing runs after destroy');
 });
 
 test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; click selects', () => {
