@@ -104,24 +104,22 @@ function r1(v) {
 }
 
 // Levels by longest path from the in-degree-0 nodes (Kahn, FIFO, declaration
-// order); nodes on a cycle (not a valid graph) get the level after their
-// deepest placed predecessor.
+// order), as the server's topology has them.  Nodes on or after a cycle (not
+// a valid graph; drawn anyway) keep the level after their deepest
+// predecessor placed before the cycle.
 function computeLevels(n, succ, pred) {
   const indeg = new Int32Array(n);
   for (let v = 0; v < n; v++) indeg[v] = pred[v].length;
   const level = new Int32Array(n);
   const queue = [];
   for (let v = 0; v < n; v++) if (indeg[v] === 0) queue.push(v);
-  let placed = 0;
   for (let h = 0; h < queue.length; h++) {
     const u = queue[h];
-    placed++;
     for (const v of succ[u]) {
       if (level[u] + 1 > level[v]) level[v] = level[u] + 1;
       if (--indeg[v] === 0) queue.push(v);
     }
   }
-  if (placed < n) for (let v = 0; v < n; v++) if (indeg[v] > 0) level[v] = Math.max(level[v], 0);
   return level;
 }
 
@@ -201,7 +199,7 @@ export function layout(graph, options = {}) {
   const outputs = Array.from({ length: n }, () => []);
   const succ = Array.from({ length: n }, () => []);
   const pred = Array.from({ length: n }, () => []);
-  const edges = []; // {i, s, sp, t, tp, def}
+  const edges = []; // {id, s, sp, t, tp}: source and target node indices and port names
   const usedIds = new Set();
   for (let i = 0; i < defEdges.length; i++) {
     const e = defEdges[i];
