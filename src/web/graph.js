@@ -76,6 +76,7 @@ export const LAYOUT = Object.freeze({
 export const DOTS_PER_EDGE = 3; // dots in flight on one edge
 export const MAX_DOTS = 400; // dots in flight in all
 export const DOT_MS = 650; // a dot's trip along an edge
+export const DOT_RADIUS = 4; // px on screen when zoomed out, graph units when zoomed in
 export const BUSY_PER_FRAME = 4; // more hops than this on an edge in one batch: busy
 export const BUSY_RATE = 30; // hops/s on an edge above which it is busy
 export const CALM_RATE = 10; // a busy edge turns back to dots below this rate
@@ -942,8 +943,18 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     const h = svg.clientHeight || root.clientHeight || container.clientHeight || 600;
     return [w, h];
   };
+  // Zoomed out, dots and rate labels keep a readable size on screen (edges
+  // keep theirs by vector-effect: non-scaling-stroke in graph.css).
+  let dotR = DOT_RADIUS;
   const apply = () => {
-    viewport.setAttribute('transform', `translate(${r1(view.x)},${r1(view.y)}) scale(${Math.round(view.k * 1000) / 1000})`);
+    const k = Math.round(view.k * 1000) / 1000;
+    viewport.setAttribute('transform', `translate(${r1(view.x)},${r1(view.y)}) scale(${k})`);
+    if (root.style.setProperty) root.style.setProperty('--wg-zoom', String(k));
+    const r = r1(DOT_RADIUS / Math.min(view.k, 1));
+    if (r !== dotR) {
+      dotR = r;
+      for (const c of dotEls) c.setAttribute('r', r);
+    }
     const next = view.k < 0.25 ? 'far' : view.k < 0.5 ? 'mid' : '';
     if (next !== lod) {
       if (lod) root.classList.remove(`lod-${lod}`);
@@ -1207,7 +1218,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     const changed = model.frame(now, (slot, k, t) => {
       pointOnEdge(L.edges[k].points, t, pt);
       let c = dotEls[slot];
-      if (!c) c = dotEls[slot] = svgEl(doc, 'circle', { class: 'dot', r: 4 }, dotLayer);
+      if (!c) c = dotEls[slot] = svgEl(doc, 'circle', { class: 'dot', r: dotR }, dotLayer);
       if (slot >= shownDots) c.removeAttribute('display');
       c.setAttribute('cx', r1(pt[0]));
       c.setAttribute('cy', r1(pt[1]));

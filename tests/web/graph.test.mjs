@@ -454,7 +454,7 @@ class FakeNode {
     this.parentNode = null;
     this.listeners = {};
     this._text = '';
-    this.style = {};
+    this.style = { setProperty(k, v) { this[k] = v; } };
     const self = this;
     this.classList = {
       add: (...c) => {
@@ -637,6 +637,9 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   win.runFrames(1016);
   const dots = container.all((el) => el.tagName === 'circle' && el.classSet().has('dot'));
   assert.ok(dots.length <= MAX_DOTS, `${dots.length} dot elements`);
+  // zoomed out (fitted 200 nodes): dots and labels keep their size on screen
+  const k = Number(container.children[0].style['--wg-zoom']);
+  assert.ok(k > 0 && k < 0.5, `zoom ${k}`);
   const busy = container.all((el) => el.classSet().has('edge') && el.classSet().has('busy'));
   assert.equal(busy.length, 20);
   const labels = container.all((el) => el.classSet().has('edge-rate') && el.getAttribute('display') === null);
@@ -649,6 +652,7 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   win.runFrames(1100);
   const shown = container.all((el) => el.classSet().has('dot') && el.getAttribute('display') === null);
   assert.equal(shown.length, 1);
+  assert.ok(Math.abs(Number(shown[0].getAttribute('r')) * k - 4) < 0.1, `dot radius ${shown[0].getAttribute('r')} at zoom ${k}`);
   const [x, y] = [Number(shown[0].getAttribute('cx')), Number(shown[0].getAttribute('cy'))];
   const t = (1100 - 1016) / 650;
   const [ex, ey] = pointOnEdge(q.points, t);
