@@ -21,7 +21,8 @@
 // edges are drawn straight across).  The order within a column comes from
 // barycenter sweeps (down, up, ...) over nodes and waypoints; the order with
 // the fewest crossings between adjacent columns wins, the declaration order
-// counting as the first candidate, so the sweeps never make it worse.  y
+// counting as the first candidate, so the sweeps never make it worse; then
+// neighbours in a column are swapped while a swap removes crossings.  y
 // comes from a few passes that pull each node towards its neighbours' ports
 // (a least-squares fit per column under "no overlap, keep the order",
 // solved by pool-adjacent-violators), so chains come out straight.  Ports:
@@ -69,6 +70,7 @@ export const LAYOUT = Object.freeze({
   dummyHeight: 6, // a waypoint's height
   margin: 24,
   sweeps: 8, // barycenter sweeps (alternately down and up)
+  transpose: 4, // passes of neighbour swaps after them (0: none)
   yPasses: 8, // passes of the y fit
   maxDummies: 20000, // waypoints of long edges, in all
 });
@@ -184,7 +186,7 @@ function fitColumn(want, need, out, n, sc) {
  * of pieces [x0, y0, c1x, c1y, c2x, c2y, x1, y1] (a straight piece has its
  * control points on the line).  `crossings` counts the crossings between
  * adjacent columns of the order chosen.  options: any of LAYOUT's keys
- * (sweeps: 0 keeps the declaration order).
+ * ({sweeps: 0, transpose: 0} keeps the declaration order).
  */
 export function layout(graph, options = {}) {
   const S = { ...LAYOUT, ...options };
@@ -396,6 +398,41 @@ export function layout(graph, options = {}) {
   }
   for (let l = 0; l < nLevels; l++) cols[l] = bestCols[l];
   setRanks();
+
+  // Transpose: swap neighbours in a column while that removes crossings.
+  // Swapping u and v (u just above v) changes only the crossings between
+  // u's segments and v's on each side: a pair crosses iff the far end of
+  // the upper one's segment is below the far end of the lower one's.
+  const pairCross = (u, v) => {
+    let c = 0;
+    for (let a = upStart[u]; a < upStart[u + 1]; a++) {
+      const ka = rank[segU[upIdx[a]]] + segFu[upIdx[a]];
+      for (let b = upStart[v]; b < upStart[v + 1]; b++) if (ka > rank[segU[upIdx[b]]] + segFu[upIdx[b]]) c++;
+    }
+    for (let a = downStart[u]; a < downStart[u + 1]; a++) {
+      const ka = rank[segV[downIdx[a]]] + segFv[downIdx[a]];
+      for (let b = downStart[v]; b < downStart[v + 1]; b++) if (ka > rank[segV[downIdx[b]]] + segFv[downIdx[b]]) c++;
+    }
+    return c;
+  };
+  if (S.transpose && best > 0) {
+    for (let pass = 0, improved = true; pass < S.transpose && improved; pass++) {
+      improved = false;
+      for (const col of cols) {
+        for (let i = 0; i + 1 < col.length; i++) {
+          const u = col[i], v = col[i + 1];
+          if (pairCross(v, u) < pairCross(u, v)) {
+            col[i] = v;
+            col[i + 1] = u;
+            rank[v] = i;
+            rank[u] = i + 1;
+            improved = true;
+          }
+        }
+      }
+    }
+    best = crossings();
+  }
 
   // y: stack each column, then pull towards the neighbours' ports.
   const y = new Float64Array(V);
