@@ -479,7 +479,7 @@ export function layout(graph, options = {}) {
     maxY = Math.max(maxY, y[v] + vHeight[v]);
   }
   const shift = V ? S.margin - minY : 0;
-  for (let v = 0; v < V; v++) y[v] = r1(y[v] + shift);
+  for (let v = 0; v < V; v++) y[v] = Math.round(y[v] + shift); // whole pixels: short paths, fast to write
 
   const colX = (l) => S.margin + l * (S.nodeWidth + S.colGap);
   const outNodes = [];
@@ -501,19 +501,19 @@ export function layout(graph, options = {}) {
   const outEdges = [];
   for (let k = 0; k < edges.length; k++) {
     const e = edges[k];
-    const x0 = colX(level[e.s]) + S.nodeWidth, y0 = r1(y[e.s] + portY(e.s, true, e.sp));
-    const x1 = colX(level[e.t]), y1 = r1(y[e.t] + portY(e.t, false, e.tp));
+    const x0 = colX(level[e.s]) + S.nodeWidth, y0 = Math.round(y[e.s] + portY(e.s, true, e.sp));
+    const x1 = colX(level[e.t]), y1 = Math.round(y[e.t] + portY(e.t, false, e.tp));
     const pts = [];
     const curve = (ax, ay, bx, by) => {
       const dx = Math.max((bx - ax) / 2, 40);
-      pts.push([ax, ay, r1(ax + dx), ay, r1(bx - dx), by, bx, by]);
+      pts.push([ax, ay, Math.round(ax + dx), ay, Math.round(bx - dx), by, bx, by]);
     };
     let px = x0, py = y0;
     for (const d of chains[k] || []) {
-      const dy = r1(y[d] + S.dummyHeight / 2), dx0 = colX(vLevel[d]);
+      const dy = Math.round(y[d] + S.dummyHeight / 2), dx0 = colX(vLevel[d]);
       curve(px, py, dx0, dy);
       const dx1 = dx0 + S.nodeWidth;
-      pts.push([dx0, dy, r1(dx0 + S.nodeWidth / 3), dy, r1(dx1 - S.nodeWidth / 3), dy, dx1, dy]);
+      pts.push([dx0, dy, Math.round(dx0 + S.nodeWidth / 3), dy, Math.round(dx1 - S.nodeWidth / 3), dy, dx1, dy]);
       px = dx1;
       py = dy;
     }
@@ -532,7 +532,7 @@ export function layout(graph, options = {}) {
     nodes: outNodes,
     edges: outEdges,
     width: nLevels ? colX(nLevels - 1) + S.nodeWidth + S.margin : 2 * S.margin,
-    height: V ? r1(maxY + shift + S.margin) : 2 * S.margin,
+    height: V ? Math.ceil(maxY + shift + S.margin) : 2 * S.margin,
     crossings: best,
     waypoints: V - n,
   };
