@@ -89,7 +89,7 @@ export const FRAME_MS = 16; // the shortest time a rate is measured over (one an
 export const LABEL_REFRESH_MS = 250; // rate labels and stroke widths change at most this often
 export const PREVIEW_CHARS = 28; // a node's state preview, at most
 export const TITLE_CHARS = 400; // its tooltip (the state as JSON), at most
-export const ZOOM_MIN = 0.02;
+export const ZOOM_MIN = 0.02; // or less, as far as fitting the whole graph needs
 export const ZOOM_MAX = 4;
 
 // Components whose inputs are named by the graph, not by the component.
@@ -984,7 +984,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // keep theirs by vector-effect: non-scaling-stroke in graph.css).
   let dotR = DOT_RADIUS;
   const apply = () => {
-    const k = Math.round(view.k * 1000) / 1000;
+    const k = Number(view.k.toPrecision(4));
     viewport.setAttribute('transform', `translate(${r1(view.x)},${r1(view.y)}) scale(${k})`);
     if (root.style.setProperty) root.style.setProperty('--wg-zoom', String(k));
     const r = r1(DOT_RADIUS / Math.min(view.k, 1));
@@ -1023,7 +1023,9 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     }
   };
   const zoomAt = (factor, cx, cy) => {
-    const k = Math.min(Math.max(view.k * factor, ZOOM_MIN), ZOOM_MAX);
+    const [w, h] = size();
+    const kMin = Math.min(ZOOM_MIN, w / L.width, h / L.height);
+    const k = Math.min(Math.max(view.k * factor, kMin), ZOOM_MAX);
     const f = k / view.k;
     view.x = cx - (cx - view.x) * f;
     view.y = cy - (cy - view.y) * f;
@@ -1037,7 +1039,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   };
   const fit = () => {
     const [w, h] = size();
-    const k = Math.min(Math.max(Math.min(w / L.width, h / L.height, 1), ZOOM_MIN), ZOOM_MAX);
+    const k = Math.min(w / L.width, h / L.height, 1);
     view.k = k;
     view.x = (w - L.width * k) / 2;
     view.y = (h - L.height * k) / 2;

@@ -832,3 +832,17 @@ test('view: the Tab order follows the drawing, not the declaration', () => {
   assert.deepEqual(col1, ['z', 'y', 'x']);
   gv.destroy();
 });
+
+test('view: Fit shows all of a very tall graph (1,000 unconnected nodes in one column), and zoom out stops there', () => {
+  const g = { nodes: Array.from({ length: 1000 }, (_, i) => ({ id: `solo${i}`, component: 'symbia.core.passthrough' })), edges: [] };
+  const { container, gv } = mountView(g);
+  const vp = container.all((el) => el.classSet().has('viewport'))[0];
+  const parse = () => vp.getAttribute('transform').match(/-?\d+(\.\d+)?(e-?\d+)?/g).map(Number);
+  const L = gv.layout;
+  const [x, y, k] = parse();
+  assert.ok(L.height * k <= 600.5 && y >= -0.5 && y + L.height * k <= 600.5, `fitted: ${L.height} px tall at ${k} from ${y}`);
+  assert.ok(x + L.width * k <= 1000.5, `${vp.getAttribute("transform")} ${L.width}`);
+  for (let i = 0; i < 10; i++) container.children[0].dispatch('keydown', { key: '-' });
+  assert.ok(parse()[2] >= Math.min(1000 / L.width, 600 / L.height) - 0.001, 'no farther than fitting the whole graph');
+  gv.destroy();
+});
