@@ -1,0 +1,1146 @@
+// The dashboard's drawing of one graph (SPEC §8): an ES module with no
+// dependencies, in the browser and (for layout and the pure parts) in Node.
+//
+//   import { createGraphView, layout } from './graph.js';
+//   const gv = createGraphView(container, { graph, onSelectNode(nodeId) {} });
+//   gv.update(executionViewValue);   // counters and a state preview per node
+//   gv.hops(batch);                  // port:emit event data of one animation frame
+//   gv.destroy();
+//
+// `graph` is the body of GET /api/graphs/:id: {id, name, definition: {nodes:
+// [{id, component, config?}], edges: [{id?, source: {node, port}, target:
+// {node, port}}]}, topology: {sorted, levels: {nodeId: level}, inputNodes,
+// outputNodes}}.  A bare definition ({nodes, edges}) is accepted too, and
+// levels missing from `topology` are computed (longest path from the inputs).
+//
+// LAYOUT (pure; layout(graph) -> {nodes, edges, width, height}).  Nodes go in
+// columns by topological level (x grows strictly with the level).  An edge
+// that spans k > 1 levels gets k - 1 "dummy" waypoints, one per level it
+// crosses, so that it is routed between the nodes of those columns rather
+// than through them (at most MAX_DUMMIES in all; beyond that the longest
+// edges are drawn straight across).  The order within a column comes from
+// barycenter sweeps (down, up, ...) over nodes and waypoints; the order with
+// the fewest crossings between adjacent columns wins, the declaration order
+// counting as the first candidate, so the sweeps never make it worse.  y
+// comes from a few passes that pull each node towards its neighbours' ports
+// (a least-squares fit per column under "no overlap, keep the order",
+// solved by pool-adjacent-violators), so chains come out straight.  Ports:
+// inputs on the left, outputs on the right, named and ordered by their first
+// appearance in the edges; a node that no edge enters shows the input `in`
+// unless its component has dynamic inputs (symbia.core.merge) or is not a
+// built-in (a user component's ports are not in the graph).  Everything is
+// deterministic: the same graph gives the same layout.
+//
+// VIEW.  SVG in a div.weir-graph (style: graph.css).  Each node is a
+// <g class="node" data-node-id="…" tabindex="0" role="button">, with its
+// counters in <text class="counters" data-invocations data-emitted
+// data-errors> and its state preview in <text class="state">.  Pan: drag,
+// arrow keys (Shift: farther); zoom: wheel, + and - keys, 0 or the Fit
+// button fits the graph; Enter or Space on a node (or a click) selects it
+// and calls onSelectNode(id).  update() touches the DOM of a node only when
+// its text changes (the view client shares unchanged node objects, so an
+// unchanged node costs one comparison).  hops() costs O(batch) with no
+// allocation per event; an edge's dots in flight are pooled and bounded
+// (DOTS_PER_EDGE per edge, MAX_DOTS in all); an edge with more than
+// BUSY_PER_FRAME hops in one batch or BUSY_RATE hops/s shows its rate
+// ("1.2k/s") and a thicker stroke instead of dots, until it calms down.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+// ------------------------------------------------------------ settings
+
+export const LAYOUT = Object.freeze({
+  nodeWidth: 200, // px, every node
+  headerHeight: 38, // id and component lines
+  portRow: 16, // one input or output port
+  footerHeight: 36, // counters and state lines
+  colGap: 120, // between columns (room for the curves)
+  rowGap: 22, // between two nodes of a column
+  dummyGap: 6, // between a waypoint and its neighbours in a column
+  dummyHeight: 6, // a waypoint's height
+  margin: 24,
+  sweeps: 8, // barycenter sweeps (alternately down and up)
+  yPasses: 8, // passes of the y fit
+  maxDummies: 20000, // waypoints of long edges, in all
+});
+
+export const DOTS_PER_EDGE = 3; // dots in flight on one edge
+export const MAX_DOTS = 400; // dots in flight in all
+export const DOT_MS = 650; // a dot's trip along an edge
+export const BUSY_PER_FRAME = 4; // more hops than this on an edge in one batch: busy
+export const BUSY_RATE = 30; // hops/s on an edge above which it is busy
+export const CALM_RATE = 10; // a busy edge turns back to dots below this rate
+export const BUSY_HOLD_MS = 1000; // and not before this long after it was last busy
+export const RATE_BUCKET_MS = 250; // the rate is counted in buckets of this length
+export const RATE_BUCKETS = 4; // over this many buckets (one second)
+export const LABEL_REFRESH_MS = 250; // rate labels and stroke widths change at most this often
+export const PREVIEW_CHARS = 34; // a node's state preview, at most
+export const TITLE_CHARS = 400; // its tooltip (the state as JSON), at most
+export const ZOOM_MIN = 0.02;
+export const ZOOM_MAX = 4;
+
+// Components whose inputs are named by the graph, not by the component.
+const DYNAMIC_INPUTS = new Set(['symbia.core.merge']);
+const DEFAULT_INPUT = 'in';
+
+// ------------------------------------------------------------ layout
+
+function portFrac(i, n) {
+  return (0.5 * (i + 0.5)) / Math.max(n, 1);
+}
+
+function r1(v) {
+  return Math.round(v * 10) / 10;
+}
+
+// Levels by longest path from the in-degree-0 nodes (Kahn, FIFO, declaration
+// order); nodes on a cycle (not a valid graph) get the level after their
+// deepest placed predecessor.
+function computeLevels(n, succ, pred) {
+  const indeg = new Int32Array(n);
+  for (let v = 0; v < n; v++) indeg[v] = pred[v].length;
+  const level = new Int32Array(n);
+  const queue = [];
+  for (let v = 0; v < n; v++) if (indeg[v] === 0) queue.push(v);
+  let placed = 0;
+  for (let h = 0; h < queue.length; h++) {
+    const u = queue[h];
+    placed++;
+    for (const v of succ[u]) {
+      if (level[u] + 1 > level[v]) level[v] = level[u] + 1;
+      if (--indeg[v] === 0) queue.push(v);
+    }
+  }
+  if (placed < n) for (let v = 0; v < n; v++) if (indeg[v] > 0) level[v] = Math.max(level[v], 0);
+  return level;
+}
+
+// Strict inversions of buf[0..m) (pairs i < j with buf[i] > buf[j]), by
+// bottom-up merge sort; buf and tmp are scratch.
+function inversions(buf, tmp, m) {
+  let inv = 0, src = buf, dst = tmp;
+  for (let w = 1; w < m; w *= 2) {
+    for (let lo = 0; lo < m; lo += 2 * w) {
+      const mid = Math.min(lo + w, m), hi = Math.min(lo + 2 * w, m);
+      let i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) {
+        if (src[j] < src[i]) {
+          inv += mid - i;
+          dst[k++] = src[j++];
+        } else dst[k++] = src[i++];
+      }
+      while (i < mid) dst[k++] = src[i++];
+      while (j < hi) dst[k++] = src[j++];
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  return inv;
+}
+
+// Pool adjacent violators: out[0..n) closest (least squares) to want with
+// out[i+1] >= out[i] + need[i].  sc: scratch arrays of at least n.
+function fitColumn(want, need, out, n, sc) {
+  const { sum, cnt, start, off } = sc;
+  off[0] = 0;
+  for (let i = 1; i < n; i++) off[i] = off[i - 1] + need[i - 1];
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    let s = want[i] - off[i], c = 1, st = i;
+    while (top > 0 && sum[top - 1] / cnt[top - 1] > s / c) {
+      top--;
+      s += sum[top];
+      c += cnt[top];
+      st = start[top];
+    }
+    sum[top] = s;
+    cnt[top] = c;
+    start[top] = st;
+    top++;
+  }
+  for (let b = 0; b < top; b++) {
+    const z = sum[b] / cnt[b], end = b + 1 < top ? start[b + 1] : n;
+    for (let i = start[b]; i < end; i++) out[i] = z + off[i];
+  }
+}
+
+/**
+ * Lay out a graph (the body of GET /api/graphs/:id, or a bare definition).
+ * Returns {nodes: [{id, component, level, x, y, width, height, inputs,
+ * outputs}], edges: [{id, source, target, path, points}], width, height,
+ * crossings}: nodes in declaration order; `inputs`/`outputs` are port names
+ * (port i's centre is at y + portY(i)); an edge's `path` is SVG path data
+ * from its source port to its target port, and `points` the same as a list
+ * of pieces [x0, y0, c1x, c1y, c2x, c2y, x1, y1] (a straight piece has its
+ * control points on the line).  `crossings` counts the crossings between
+ * adjacent columns of the order chosen.  options: any of LAYOUT's keys
+ * (sweeps: 0 keeps the declaration order).
+ */
+export function layout(graph, options = {}) {
+  const S = { ...LAYOUT, ...options };
+  const def = (graph && graph.definition) || graph || {};
+  const defNodes = Array.isArray(def.nodes) ? def.nodes : [];
+  const defEdges = Array.isArray(def.edges) ? def.edges : [];
+  const n = defNodes.length;
+  const index = new Map();
+  for (let i = 0; i < n; i++) if (!index.has(String(defNodes[i].id))) index.set(String(defNodes[i].id), i);
+
+  // Ports and adjacency from the edges (edges naming unknown nodes are skipped).
+  const inputs = Array.from({ length: n }, () => []);
+  const outputs = Array.from({ length: n }, () => []);
+  const succ = Array.from({ length: n }, () => []);
+  const pred = Array.from({ length: n }, () => []);
+  const edges = []; // {i, s, sp, t, tp, def}
+  const usedIds = new Set();
+  for (let i = 0; i < defEdges.length; i++) {
+    const e = defEdges[i];
+    const sn = e && e.source && index.get(String(e.source.node));
+    const tn = e && e.target && index.get(String(e.target.node));
+    if (sn === undefined || tn === undefined) continue;
+    const spn = String(e.source.port ?? 'out'), tpn = String(e.target.port ?? 'in');
+    let sp = outputs[sn].indexOf(spn);
+    if (sp < 0) sp = outputs[sn].push(spn) - 1;
+    let tp = inputs[tn].indexOf(tpn);
+    if (tp < 0) tp = inputs[tn].push(tpn) - 1;
+    succ[sn].push(tn);
+    pred[tn].push(sn);
+    let id = e.id != null ? String(e.id) : `#${i}`;
+    while (usedIds.has(id)) id += "'";
+    usedIds.add(id);
+    edges.push({ id, s: sn, sp: spn, t: tn, tp: tpn });
+  }
+  for (let v = 0; v < n; v++) {
+    const comp = String(defNodes[v].component ?? '');
+    if (inputs[v].length === 0 && comp.startsWith('symbia.') && !DYNAMIC_INPUTS.has(comp)) inputs[v].push(DEFAULT_INPUT);
+  }
+
+  // Levels: the topology's, else computed.
+  const given = graph && graph.topology && graph.topology.levels;
+  let level;
+  let complete = !!given;
+  if (given) for (let v = 0; v < n && complete; v++) complete = Number.isInteger(given[defNodes[v].id]) && given[defNodes[v].id] >= 0;
+  if (complete) {
+    level = new Int32Array(n);
+    for (let v = 0; v < n; v++) level[v] = given[defNodes[v].id];
+  } else level = computeLevels(n, succ, pred);
+  let nLevels = 0;
+  for (let v = 0; v < n; v++) nLevels = Math.max(nLevels, level[v] + 1);
+
+  // Vertices: the nodes, then waypoints.  Per vertex: level, height, and the
+  // segments to the previous and next columns.
+  const vLevel = Array.from(level);
+  const vHeight = [];
+  for (let v = 0; v < n; v++) vHeight.push(S.headerHeight + Math.max(1, inputs[v].length, outputs[v].length) * S.portRow + S.footerHeight);
+  const portY = (v, isOut, name) => {
+    if (v >= n) return S.dummyHeight / 2;
+    const list = isOut ? outputs[v] : inputs[v];
+    return S.headerHeight + (list.indexOf(name) + 0.5) * S.portRow;
+  };
+  const segs = []; // {u, v, fu, fv, ou, ov}: u in column l, v in column l + 1; f: order key, o: y offset
+  const chains = []; // per edge: the vertices it passes (waypoints), or null when drawn straight
+  // Long edges first get waypoints, shortest first, within the budget.
+  const spans = edges.map((e, k) => ({ k, span: level[e.t] - level[e.s] }));
+  const byLen = spans.filter((x) => x.span > 1).sort((x, y) => x.span - y.span || x.k - y.k);
+  let budget = S.maxDummies;
+  const routed = new Uint8Array(edges.length);
+  for (const x of byLen) {
+    if (x.span - 1 > budget) break;
+    budget -= x.span - 1;
+    routed[x.k] = 1;
+  }
+  for (let k = 0; k < edges.length; k++) {
+    const e = edges[k];
+    const span = level[e.t] - level[e.s];
+    const fu0 = portFrac(outputs[e.s].indexOf(e.sp), outputs[e.s].length);
+    const fv1 = portFrac(inputs[e.t].indexOf(e.tp), inputs[e.t].length);
+    const ou0 = portY(e.s, true, e.sp), ov1 = portY(e.t, false, e.tp);
+    if (span === 1) {
+      segs.push({ u: e.s, v: e.t, fu: fu0, fv: fv1, ou: ou0, ov: ov1 });
+      chains.push([]);
+    } else if (span > 1 && routed[k]) {
+      const chain = [];
+      let prev = e.s, fprev = fu0, oprev = ou0;
+      for (let l = level[e.s] + 1; l < level[e.t]; l++) {
+        const d = vLevel.length;
+        vLevel.push(l);
+        vHeight.push(S.dummyHeight);
+        chain.push(d);
+        segs.push({ u: prev, v: d, fu: fprev, fv: 0.25, ou: oprev, ov: S.dummyHeight / 2 });
+        prev = d;
+        fprev = 0.25;
+        oprev = S.dummyHeight / 2;
+      }
+      segs.push({ u: prev, v: e.t, fu: fprev, fv: fv1, ou: oprev, ov: ov1 });
+      chains.push(chain);
+    } else chains.push(null); // backwards, same column, or over budget: not part of the ordering
+  }
+  const V = vLevel.length, M = segs.length;
+  // Segments as typed arrays, and per vertex (CSR) the segments leaving it,
+  // ordered by port, and those entering it.
+  const segU = new Int32Array(M), segV = new Int32Array(M);
+  const segFu = new Float64Array(M), segFv = new Float64Array(M), segOu = new Float64Array(M), segOv = new Float64Array(M);
+  const downStart = new Int32Array(V + 1), upStart = new Int32Array(V + 1);
+  for (let i = 0; i < M; i++) {
+    const sg = segs[i];
+    segU[i] = sg.u;
+    segV[i] = sg.v;
+    segFu[i] = sg.fu;
+    segFv[i] = sg.fv;
+    segOu[i] = sg.ou;
+    segOv[i] = sg.ov;
+    downStart[sg.u + 1]++;
+    upStart[sg.v + 1]++;
+  }
+  for (let v = 0; v < V; v++) {
+    downStart[v + 1] += downStart[v];
+    upStart[v + 1] += upStart[v];
+  }
+  const downIdx = new Int32Array(M), upIdx = new Int32Array(M);
+  {
+    const dFill = downStart.slice(0, V), uFill = upStart.slice(0, V);
+    for (let i = 0; i < M; i++) {
+      downIdx[dFill[segU[i]]++] = i;
+      upIdx[uFill[segV[i]]++] = i;
+    }
+    for (let v = 0; v < V; v++) {
+      // by port (insertion sort: a vertex has few segments), stable
+      for (let j = downStart[v] + 1; j < downStart[v + 1]; j++) {
+        const x = downIdx[j];
+        let q = j;
+        while (q > downStart[v] && segFu[downIdx[q - 1]] > segFu[x]) {
+          downIdx[q] = downIdx[q - 1];
+          q--;
+        }
+        downIdx[q] = x;
+      }
+    }
+  }
+
+  // Order within columns.  Initial: declaration order, each waypoint after
+  // the nodes in the order of its edge.
+  const cols = Array.from({ length: nLevels }, () => []);
+  for (let v = 0; v < V; v++) cols[vLevel[v]].push(v);
+  const rank = new Float64Array(V);
+  const setRanks = () => {
+    for (const col of cols) for (let i = 0; i < col.length; i++) rank[col[i]] = i;
+  };
+  setRanks();
+  // Crossings between adjacent columns: walk the upper column in order (its
+  // segments come sorted by upper end; those of one port sorted by lower
+  // end), then count strict inversions of the lower ends.
+  const buf = new Float64Array(M), tmp = new Float64Array(M);
+  const crossings = () => {
+    let total = 0;
+    for (let l = 0; l + 1 < nLevels; l++) {
+      let m = 0, gs = 0;
+      for (const u of cols[l]) {
+        for (let j = downStart[u]; j < downStart[u + 1]; j++) {
+          const sg = downIdx[j], b = rank[segV[sg]] + segFv[sg];
+          if (j > downStart[u] && segFu[downIdx[j - 1]] === segFu[sg]) {
+            let q = m;
+            while (q > gs && buf[q - 1] > b) {
+              buf[q] = buf[q - 1];
+              q--;
+            }
+            buf[q] = b;
+            m++;
+          } else {
+            gs = m;
+            buf[m++] = b;
+          }
+        }
+      }
+      total += inversions(buf, tmp, m);
+    }
+    return total;
+  };
+  let best = crossings();
+  let bestCols = cols.map((c) => c.slice());
+  const bary = new Float64Array(V);
+  for (let sweep = 0; sweep < S.sweeps && best > 0; sweep++) {
+    const down = sweep % 2 === 0;
+    const from = down ? 1 : nLevels - 2, to = down ? nLevels : -1, step = down ? 1 : -1;
+    for (let l = from; l !== to; l += step) {
+      const col = cols[l];
+      for (const v of col) {
+        const lo = down ? upStart[v] : downStart[v], hi = down ? upStart[v + 1] : downStart[v + 1];
+        if (lo === hi) {
+          bary[v] = rank[v];
+          continue;
+        }
+        let sum = 0;
+        for (let j = lo; j < hi; j++) {
+          const sg = down ? upIdx[j] : downIdx[j];
+          sum += down ? rank[segU[sg]] + segFu[sg] : rank[segV[sg]] + segFv[sg];
+        }
+        bary[v] = sum / (hi - lo);
+      }
+      col.sort((x, y) => bary[x] - bary[y] || rank[x] - rank[y]);
+      for (let i = 0; i < col.length; i++) rank[col[i]] = i;
+    }
+    const c = crossings();
+    if (c < best) {
+      best = c;
+      bestCols = cols.map((col) => col.slice());
+    }
+  }
+  for (let l = 0; l < nLevels; l++) cols[l] = bestCols[l];
+  setRanks();
+
+  // y: stack each column, then pull towards the neighbours' ports.
+  const y = new Float64Array(V);
+  const gapAfter = (col, i) => vHeight[col[i]] + (col[i] < n && col[i + 1] < n ? S.rowGap : S.dummyGap);
+  let widest = 0;
+  for (const col of cols) {
+    widest = Math.max(widest, col.length);
+    let acc = S.margin;
+    for (let i = 0; i < col.length; i++) {
+      y[col[i]] = acc;
+      if (i + 1 < col.length) acc += gapAfter(col, i);
+    }
+  }
+  const want = new Float64Array(widest), need = new Float64Array(widest), fitted = new Float64Array(widest);
+  const scratch = { sum: new Float64Array(widest), cnt: new Float64Array(widest), start: new Int32Array(widest), off: new Float64Array(widest) };
+  for (let pass = 0; pass < S.yPasses; pass++) {
+    const mode = pass >= S.yPasses - 2 ? 0 : pass % 2 === 0 ? 1 : 2; // 0 both, 1 from the left, 2 from the right
+    for (let i = 0; i < nLevels; i++) {
+      const col = cols[mode === 2 ? nLevels - 1 - i : i];
+      if (col.length === 0) continue;
+      for (let i = 0; i < col.length; i++) {
+        const v = col[i];
+        let sum = 0, cnt = 0;
+        if (mode !== 2) for (let j = upStart[v]; j < upStart[v + 1]; j++) {
+          const sg = upIdx[j];
+          sum += y[segU[sg]] + segOu[sg] - segOv[sg];
+          cnt++;
+        }
+        if (mode !== 1) for (let j = downStart[v]; j < downStart[v + 1]; j++) {
+          const sg = downIdx[j];
+          sum += y[segV[sg]] + segOv[sg] - segOu[sg];
+          cnt++;
+        }
+        want[i] = cnt ? sum / cnt : y[v];
+        need[i] = i + 1 < col.length ? gapAfter(col, i) : 0;
+      }
+      fitColumn(want, need, fitted, col.length, scratch);
+      for (let i = 0; i < col.length; i++) y[col[i]] = fitted[i];
+    }
+  }
+  let minY = Infinity, maxY = -Infinity;
+  for (let v = 0; v < V; v++) {
+    minY = Math.min(minY, y[v]);
+    maxY = Math.max(maxY, y[v] + vHeight[v]);
+  }
+  const shift = V ? S.margin - minY : 0;
+  for (let v = 0; v < V; v++) y[v] = r1(y[v] + shift);
+
+  const colX = (l) => S.margin + l * (S.nodeWidth + S.colGap);
+  const outNodes = [];
+  for (let v = 0; v < n; v++) {
+    outNodes.push({
+      id: String(defNodes[v].id),
+      component: String(defNodes[v].component ?? ''),
+      level: level[v],
+      x: colX(level[v]),
+      y: y[v],
+      width: S.nodeWidth,
+      height: vHeight[v],
+      inputs: inputs[v],
+      outputs: outputs[v],
+    });
+  }
+
+  // Edges: cubic curves between columns, straight across a waypoint's column.
+  const outEdges = [];
+  for (let k = 0; k < edges.length; k++) {
+    const e = edges[k];
+    const x0 = colX(level[e.s]) + S.nodeWidth, y0 = r1(y[e.s] + portY(e.s, true, e.sp));
+    const x1 = colX(level[e.t]), y1 = r1(y[e.t] + portY(e.t, false, e.tp));
+    const pts = [];
+    const curve = (ax, ay, bx, by) => {
+      const dx = Math.max((bx - ax) / 2, 40);
+      pts.push([ax, ay, r1(ax + dx), ay, r1(bx - dx), by, bx, by]);
+    };
+    let px = x0, py = y0;
+    for (const d of chains[k] || []) {
+      const dy = r1(y[d] + S.dummyHeight / 2), dx0 = colX(vLevel[d]);
+      curve(px, py, dx0, dy);
+      const dx1 = dx0 + S.nodeWidth;
+      pts.push([dx0, dy, r1(dx0 + S.nodeWidth / 3), dy, r1(dx1 - S.nodeWidth / 3), dy, dx1, dy]);
+      px = dx1;
+      py = dy;
+    }
+    curve(px, py, x1, y1);
+    let path = `M${pts[0][0]},${pts[0][1]}`;
+    for (const p of pts) path += `C${p[2]},${p[3]} ${p[4]},${p[5]} ${p[6]},${p[7]}`;
+    outEdges.push({
+      id: e.id,
+      source: { node: String(defNodes[e.s].id), port: e.sp },
+      target: { node: String(defNodes[e.t].id), port: e.tp },
+      path,
+      points: pts,
+    });
+  }
+  return {
+    nodes: outNodes,
+    edges: outEdges,
+    width: nLevels ? colX(nLevels - 1) + S.nodeWidth + S.margin : 2 * S.margin,
+    height: V ? r1(maxY + shift + S.margin) : 2 * S.margin,
+    crossings: best,
+    waypoints: V - n,
+  };
+}
+
+/** The y of port i's centre within its node (inputs and outputs alike). */
+export function portY(i, options = {}) {
+  const S = { ...LAYOUT, ...options };
+  return S.headerHeight + (i + 0.5) * S.portRow;
+}
+
+/** The point at t (0..1) along a layout edge's `points`, each piece taking an equal share of t. */
+export function pointOnEdge(points, t, out = [0, 0]) {
+  const m = points.length;
+  if (m === 0) {
+    out[0] = out[1] = 0;
+    return out;
+  }
+  const f = Math.min(Math.max(t, 0), 1) * m;
+  const i = Math.min(Math.floor(f), m - 1), u = f - i, w = 1 - u;
+  const p = points[i];
+  const a = w * w * w, b = 3 * w * w * u, c = 3 * w * u * u, d = u * u * u;
+  out[0] = a * p[0] + b * p[2] + c * p[4] + d * p[6];
+  out[1] = a * p[1] + b * p[3] + c * p[5] + d * p[7];
+  return out;
+}
+
+// ------------------------------------------------------------ text
+
+/** A count in at most 6 characters: 12345, 123.4k, 12.3M. */
+export function formatCount(v) {
+  const x = Number(v) || 0;
+  if (Math.abs(x) < 100000) return String(Math.round(x));
+  if (Math.abs(x) < 1e6) return `${(x / 1e3).toFixed(1)}k`;
+  if (Math.abs(x) < 1e9) return `${(x / 1e6).toFixed(1)}M`;
+  return `${(x / 1e9).toFixed(1)}G`;
+}
+
+/** A rate in hops per second: "3.5/s", "850/s", "1.2k/s", "3.4M/s". */
+export function formatRate(r) {
+  const x = Math.max(Number(r) || 0, 0);
+  if (x < 10) return `${x.toFixed(1)}/s`;
+  if (x < 999.5) return `${Math.round(x)}/s`;
+  if (x < 999500) return `${(x / 1e3).toFixed(x < 9999.5 ? 1 : 0)}k/s`;
+  return `${(x / 1e6).toFixed(1)}M/s`;
+}
+
+/** A node's counters line. */
+export function formatCounters(c) {
+  const o = c || {};
+  return `${formatCount(o.invocations)} calls · ${formatCount(o.emitted)} out · ${formatCount(o.errors)} err`;
+}
+
+/**
+ * JSON of v, cut after about `max` characters (ending in "…").  Stops
+ * walking v as soon as the text is long enough: the cost is bounded by max,
+ * not by the size of v.
+ */
+export function boundedJson(v, max) {
+  let s = '';
+  const STOP = {};
+  const add = (t) => {
+    s += t;
+    if (s.length > max) throw STOP;
+  };
+  const walk = (x, depth) => {
+    if (x === null || x === undefined || typeof x === 'function') return add('null');
+    if (typeof x === 'number') return add(Number.isFinite(x) ? String(x) : 'null');
+    if (typeof x === 'boolean') return add(String(x));
+    if (typeof x === 'string') return add(JSON.stringify(x.length > max ? x.slice(0, max + 1) : x));
+    if (depth > 32) return add('…');
+    if (Array.isArray(x)) {
+      add('[');
+      for (let i = 0; i < x.length; i++) {
+        if (i) add(',');
+        walk(x[i], depth + 1);
+      }
+      return add(']');
+    }
+    add('{');
+    let first = true;
+    for (const k of Object.keys(x)) {
+      if (!first) add(',');
+      first = false;
+      add(`${JSON.stringify(k)}:`);
+      walk(x[k], depth + 1);
+    }
+    return add('}');
+  };
+  try {
+    walk(v, 0);
+    return s;
+  } catch (err) {
+    if (err !== STOP) throw err;
+    return `${s.slice(0, Math.max(max - 1, 0))}…`;
+  }
+}
+
+function summary(v, room) {
+  if (Array.isArray(v)) return `${v.length} item${v.length === 1 ? '' : 's'}`;
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v);
+    return keys.length === 0 ? '{}' : `{${keys.length} key${keys.length === 1 ? '' : 's'}}`;
+  }
+  return boundedJson(v, Math.max(room, 8));
+}
+
+/**
+ * A node's state in at most `max` characters: "" for no state ({} or
+ * null); an object as "key: summary, ..." where a list is "N items", an
+ * object "{N keys}", anything else its JSON; a value that is not an object,
+ * its JSON.  Cut with "…".
+ */
+export function previewState(state, max = PREVIEW_CHARS) {
+  if (state === null || state === undefined) return '';
+  let s;
+  if (typeof state === 'object' && !Array.isArray(state)) {
+    const keys = Object.keys(state);
+    if (keys.length === 0) return '';
+    s = '';
+    for (const k of keys) {
+      if (s.length > max) break;
+      s += `${s ? ', ' : ''}${k}: ${summary(state[k], max - s.length - k.length - 2)}`;
+    }
+  } else s = summary(state, max);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+// ------------------------------------------------------------ hops (pure)
+
+/**
+ * What the hop animation shows, without the DOM.  Edges are keyed by
+ * (source node, source port, target node, target port), as port:emit names
+ * them; an event without targetNode (or with `node`/`port` only) counts on
+ * every edge leaving its node:port.  ingest(batch, now) counts and starts
+ * dots, and returns the edges that became busy; frame(now, dot) retires
+ * the dots that arrived and returns the edges whose busy flag changed; dots
+ * are a fixed pool of maxDots slots.
+ */
+export class HopModel {
+  constructor(edges, opts = {}) {
+    this.o = {
+      dotsPerEdge: DOTS_PER_EDGE, maxDots: MAX_DOTS, dotMs: DOT_MS, busyPerFrame: BUSY_PER_FRAME,
+      busyRate: BUSY_RATE, calmRate: CALM_RATE, busyHoldMs: BUSY_HOLD_MS, bucketMs: RATE_BUCKET_MS,
+      buckets: RATE_BUCKETS, ...opts,
+    };
+    const E = (this.E = edges.length);
+    this.bySource = new Map(); // node -> Map(port -> [edge index])
+    for (let k = 0; k < E; k++) {
+      const e = edges[k];
+      let ports = this.bySource.get(e.source.node);
+      if (!ports) this.bySource.set(e.source.node, (ports = new Map()));
+      let list = ports.get(e.source.port);
+      if (!list) ports.set(e.source.port, (list = []));
+      list.push(k);
+    }
+    this.edges = edges;
+    this.inFrame = new Uint32Array(E); // hops of the current batch
+    this.touched = []; // edges with hops in the current batch
+    this.counts = new Float64Array(E * this.o.buckets); // ring of buckets per edge
+    this.bucket = -1; // absolute number of the current bucket
+    this.total = new Float64Array(E); // hops seen in all
+    this.busy = new Uint8Array(E);
+    this.busyUntil = new Float64Array(E);
+    this.onEdge = new Uint16Array(E); // dots in flight per edge
+    this.active = new Set(); // edges with counts in the ring (rates to show or to decay)
+    // Dot pool: slot i is in use when i < this.dots.
+    this.dotEdge = new Int32Array(this.o.maxDots);
+    this.dotStart = new Float64Array(this.o.maxDots);
+    this.dots = 0;
+    this.unmatched = 0; // events that named no edge of this graph
+  }
+
+  advance(now) {
+    const b = Math.floor(now / this.o.bucketMs), B = this.o.buckets;
+    if (this.bucket < 0) this.bucket = b;
+    if (b <= this.bucket) return;
+    const steps = Math.min(b - this.bucket, B);
+    for (let s = 1; s <= steps; s++) {
+      const slot = (this.bucket + s) % B;
+      for (const k of this.active) this.counts[k * B + slot] = 0;
+    }
+    this.bucket = b;
+  }
+
+  /** Hops per second on edge k over the last `buckets` buckets. */
+  rate(k, now) {
+    const B = this.o.buckets;
+    let sum = 0;
+    for (let i = 0; i < B; i++) sum += this.counts[k * B + i];
+    const frac = Math.min(Math.max((now - this.bucket * this.o.bucketMs) / this.o.bucketMs, 0), 1);
+    return sum / (((B - 1 + frac) * this.o.bucketMs) / 1000);
+  }
+
+  count(k) {
+    if (this.inFrame[k]++ === 0) this.touched.push(k);
+  }
+
+  ingest(batch, now) {
+    this.advance(now);
+    const B = this.o.buckets, slot = this.bucket % B;
+    for (let i = 0; i < batch.length; i++) {
+      const ev = batch[i];
+      if (!ev) continue;
+      const ports = this.bySource.get(ev.sourceNode ?? ev.node);
+      const list = ports && ports.get(ev.sourcePort ?? ev.port);
+      if (!list) {
+        this.unmatched++;
+        continue;
+      }
+      const tn = ev.targetNode;
+      if (tn === undefined || list.length === 1) {
+        if (tn === undefined) for (const k of list) this.count(k);
+        else this.count(list[0]);
+        continue;
+      }
+      let hit = false;
+      for (const k of list) {
+        const t = this.edges[k].target;
+        if (t.node === tn && (ev.targetPort === undefined || t.port === ev.targetPort)) {
+          this.count(k);
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) this.unmatched++;
+    }
+    const nowBusy = [];
+    for (const k of this.touched) {
+      const c = this.inFrame[k];
+      this.inFrame[k] = 0;
+      this.counts[k * B + slot] += c;
+      this.total[k] += c;
+      this.active.add(k);
+      if (c > this.o.busyPerFrame || this.rate(k, now) > this.o.busyRate) {
+        if (!this.busy[k]) nowBusy.push(k);
+        this.busy[k] = 1;
+        this.busyUntil[k] = now + this.o.busyHoldMs;
+      }
+      if (this.busy[k]) continue;
+      let want = Math.min(c, this.o.dotsPerEdge - this.onEdge[k], this.o.maxDots - this.dots);
+      for (; want > 0; want--) {
+        this.dotEdge[this.dots] = k;
+        this.dotStart[this.dots] = now;
+        this.dots++;
+        this.onEdge[k]++;
+      }
+    }
+    this.touched.length = 0;
+    return nowBusy;
+  }
+
+  /**
+   * Retire the dots that arrived (or whose edge became busy) and update the
+   * busy flags; calls dot(slot, edge, t) for each dot still in flight (t in
+   * 0..1).  Returns the edges whose busy flag changed.
+   */
+  frame(now, dot) {
+    this.advance(now);
+    const changed = [];
+    for (const k of this.active) {
+      const r = this.rate(k, now);
+      if (this.busy[k] && now >= this.busyUntil[k] && r < this.o.calmRate) {
+        this.busy[k] = 0;
+        changed.push(k);
+      } else if (!this.busy[k] && r > this.o.busyRate) {
+        this.busy[k] = 1;
+        this.busyUntil[k] = now + this.o.busyHoldMs;
+        changed.push(k);
+      }
+      if (r === 0 && !this.busy[k]) this.active.delete(k);
+    }
+    let w = 0;
+    for (let i = 0; i < this.dots; i++) {
+      const k = this.dotEdge[i], t = (now - this.dotStart[i]) / this.o.dotMs;
+      if (t >= 1 || this.busy[k]) {
+        this.onEdge[k]--;
+        continue;
+      }
+      this.dotEdge[w] = k;
+      this.dotStart[w] = this.dotStart[i];
+      if (dot) dot(w, k, Math.max(t, 0));
+      w++;
+    }
+    this.dots = w;
+    return changed;
+  }
+
+  /** True while there is something to animate or a rate to decay. */
+  get running() {
+    return this.dots > 0 || this.active.size > 0;
+  }
+}
+
+// ------------------------------------------------------------ the view
+
+let instances = 0;
+
+function svgEl(doc, tag, attrs, parent) {
+  const el = doc.createElementNS(SVG_NS, tag);
+  if (attrs) for (const k of Object.keys(attrs)) el.setAttribute(k, String(attrs[k]));
+  if (parent) parent.appendChild(el);
+  return el;
+}
+
+function clip(s, n) {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+/**
+ * Draw `graph` in `container` (see the top of this file).  Returns
+ * {update(value), hops(batch), destroy(), select(nodeId), fit(), layout,
+ * element}.
+ */
+export function createGraphView(container, { graph, onSelectNode } = {}) {
+  const doc = container.ownerDocument || globalThis.document;
+  const win = doc.defaultView || globalThis;
+  const raf = (f) => (win.requestAnimationFrame ? win.requestAnimationFrame(f) : setTimeout(() => f(Date.now()), 16));
+  const caf = (h) => (win.cancelAnimationFrame ? win.cancelAnimationFrame(h) : clearTimeout(h));
+  const clock = () => (win.performance && win.performance.now ? win.performance.now() : Date.now());
+  const L = layout(graph);
+  const uid = ++instances;
+  const name = (graph && (graph.name || (graph.definition && graph.definition.name))) || 'graph';
+
+  const root = doc.createElement('div');
+  root.className = 'weir-graph';
+  root.setAttribute('tabindex', '0');
+  root.setAttribute('role', 'group');
+  root.setAttribute('aria-label', `Graph ${name}: drag or arrow keys to pan, wheel or + and - to zoom, 0 to fit; Tab to a node, Enter to select it`);
+
+  const bar = doc.createElement('div');
+  bar.className = 'weir-graph-toolbar';
+  const button = (label, title, act) => {
+    const b = doc.createElement('button');
+    b.setAttribute('type', 'button');
+    b.className = `weir-graph-${act}`;
+    b.setAttribute('aria-label', title);
+    b.setAttribute('title', title);
+    b.textContent = label;
+    bar.appendChild(b);
+    return b;
+  };
+  const zoomOutBtn = button('−', 'Zoom out (-)', 'zoom-out');
+  const zoomInBtn = button('+', 'Zoom in (+)', 'zoom-in');
+  const fitBtn = button('Fit', 'Fit the graph (0)', 'fit');
+  root.appendChild(bar);
+
+  const svg = svgEl(doc, 'svg', { class: 'weir-graph-svg', width: '100%', height: '100%' });
+  root.appendChild(svg);
+  const defs = svgEl(doc, 'defs', null, svg);
+  const arrowId = `weir-graph-arrow-${uid}`;
+  const marker = svgEl(doc, 'marker', { id: arrowId, viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto' }, defs);
+  svgEl(doc, 'path', { d: 'M0,0L8,4L0,8z', class: 'edge-arrow' }, marker);
+  const viewport = svgEl(doc, 'g', { class: 'viewport' }, svg);
+  const edgeLayer = svgEl(doc, 'g', { class: 'edges' }, viewport);
+  const nodeLayer = svgEl(doc, 'g', { class: 'nodes' }, viewport);
+  const dotLayer = svgEl(doc, 'g', { class: 'dots' }, viewport);
+  const labelLayer = svgEl(doc, 'g', { class: 'edge-labels' }, viewport);
+
+  // Edges.
+  const edgeEls = L.edges.map((e) =>
+    svgEl(doc, 'path', {
+      class: 'edge', d: e.path, 'data-edge-id': e.id, 'marker-end': `url(#${arrowId})`,
+      'data-source': `${e.source.node}:${e.source.port}`, 'data-target': `${e.target.node}:${e.target.port}`,
+    }, edgeLayer));
+  const labelEls = new Array(L.edges.length).fill(null);
+
+  // Nodes.
+  const nodes = new Map(); // id -> {g, counters, state, title, last, text, stateText}
+  for (const nd of L.nodes) {
+    const g = svgEl(doc, 'g', {
+      class: 'node', 'data-node-id': nd.id, tabindex: 0, role: 'button', 'aria-pressed': 'false',
+      'aria-label': `${nd.id} (${nd.component})`, transform: `translate(${nd.x},${nd.y})`,
+    }, nodeLayer);
+    const title = svgEl(doc, 'title', null, g);
+    title.textContent = `${nd.id} (${nd.component})`;
+    svgEl(doc, 'rect', { class: 'node-box', width: nd.width, height: nd.height, rx: 6, ry: 6 }, g);
+    svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, g).textContent = clip(nd.id, 24);
+    svgEl(doc, 'text', { class: 'node-component', x: 10, y: 31 }, g).textContent = clip(nd.component, 30);
+    nd.inputs.forEach((p, i) => {
+      const py = portY(i);
+      svgEl(doc, 'circle', { class: 'port port-in', cx: 0, cy: py, r: 3.5, 'data-port': p }, g);
+      svgEl(doc, 'text', { class: 'port-label port-in', x: 8, y: py + 4 }, g).textContent = clip(p, 14);
+    });
+    nd.outputs.forEach((p, i) => {
+      const py = portY(i);
+      svgEl(doc, 'circle', { class: 'port port-out', cx: nd.width, cy: py, r: 3.5, 'data-port': p }, g);
+      svgEl(doc, 'text', { class: 'port-label port-out', x: nd.width - 8, y: py + 4, 'text-anchor': 'end' }, g).textContent = clip(p, 14);
+    });
+    const counters = svgEl(doc, 'text', { class: 'counters', x: 10, y: nd.height - 20 }, g);
+    counters.textContent = '–';
+    const state = svgEl(doc, 'text', { class: 'state', x: 10, y: nd.height - 7 }, g);
+    nodes.set(nd.id, { g, counters, state, title, last: undefined, text: '–', preview: '', errors: false, nd });
+  }
+
+  // Dots: a pool of circles, made as needed, hidden when free.
+  const dotEls = [];
+  let shownDots = 0;
+
+  // ---- pan and zoom
+  const view = { x: 0, y: 0, k: 1 };
+  let lod = '';
+  const size = () => {
+    const w = svg.clientWidth || root.clientWidth || container.clientWidth || 800;
+    const h = svg.clientHeight || root.clientHeight || container.clientHeight || 600;
+    return [w, h];
+  };
+  const apply = () => {
+    viewport.setAttribute('transform', `translate(${r1(view.x)},${r1(view.y)}) scale(${Math.round(view.k * 1000) / 1000})`);
+    const next = view.k < 0.25 ? 'far' : view.k < 0.5 ? 'mid' : '';
+    if (next !== lod) {
+      if (lod) root.classList.remove(`lod-${lod}`);
+      if (next) root.classList.add(`lod-${next}`);
+      lod = next;
+    }
+  };
+  const zoomAt = (factor, cx, cy) => {
+    const k = Math.min(Math.max(view.k * factor, ZOOM_MIN), ZOOM_MAX);
+    const f = k / view.k;
+    view.x = cx - (cx - view.x) * f;
+    view.y = cy - (cy - view.y) * f;
+    view.k = k;
+    apply();
+  };
+  const zoomCentre = (factor) => {
+    const [w, h] = size();
+    zoomAt(factor, w / 2, h / 2);
+  };
+  const fit = () => {
+    const [w, h] = size();
+    const k = Math.min(Math.max(Math.min(w / L.width, h / L.height, 1), ZOOM_MIN), ZOOM_MAX);
+    view.k = k;
+    view.x = (w - L.width * k) / 2;
+    view.y = (h - L.height * k) / 2;
+    apply();
+  };
+  const panBy = (dx, dy) => {
+    view.x += dx;
+    view.y += dy;
+    apply();
+  };
+  // Bring a node into sight (keyboard focus).
+  const reveal = (nd) => {
+    const [w, h] = size();
+    const left = view.x + nd.x * view.k, top = view.y + nd.y * view.k;
+    const right = left + nd.width * view.k, bottom = top + nd.height * view.k;
+    if (left >= 0 && top >= 0 && right <= w && bottom <= h) return;
+    if (view.k < 0.5) view.k = Math.min(1, ZOOM_MAX);
+    view.x = w / 2 - (nd.x + nd.width / 2) * view.k;
+    view.y = h / 2 - (nd.y + nd.height / 2) * view.k;
+    apply();
+  };
+
+  // ---- selection
+  let selected = null;
+  const select = (id, notify) => {
+    const n = nodes.get(id);
+    if (!n) return;
+    if (selected && selected !== n) {
+      selected.g.classList.remove('selected');
+      selected.g.setAttribute('aria-pressed', 'false');
+    }
+    selected = n;
+    n.g.classList.add('selected');
+    n.g.setAttribute('aria-pressed', 'true');
+    if (notify && typeof onSelectNode === 'function') onSelectNode(id);
+  };
+  const nodeOf = (target) => {
+    for (let el = target; el && el !== svg && el !== root; el = el.parentNode) {
+      if (el.getAttribute && el.getAttribute('data-node-id') !== null && nodes.has(el.getAttribute('data-node-id'))) return el.getAttribute('data-node-id');
+    }
+    return null;
+  };
+
+  // ---- events
+  let drag = null;
+  let dragged = false;
+  const listeners = [];
+  const on = (el, type, fn, opts) => {
+    el.addEventListener(type, fn, opts);
+    listeners.push([el, type, fn, opts]);
+  };
+  on(zoomInBtn, 'click', () => zoomCentre(1.25));
+  on(zoomOutBtn, 'click', () => zoomCentre(0.8));
+  on(fitBtn, 'click', fit);
+  on(svg, 'wheel', (e) => {
+    e.preventDefault();
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1;
+    const r = svg.getBoundingClientRect ? svg.getBoundingClientRect() : { left: 0, top: 0 };
+    zoomAt(Math.exp(-e.deltaY * unit * 0.0015), e.clientX - r.left, e.clientY - r.top);
+  }, { passive: false });
+  on(svg, 'pointerdown', (e) => {
+    if (e.button !== 0) return;
+    drag = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y, id: e.pointerId };
+    dragged = false;
+  });
+  on(svg, 'pointermove', (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (!dragged && Math.abs(dx) + Math.abs(dy) < 4) return;
+    if (!dragged && svg.setPointerCapture && drag.id !== undefined) {
+      try {
+        svg.setPointerCapture(drag.id);
+      } catch { /* the pointer is gone */ }
+    }
+    dragged = true;
+    root.classList.add('panning');
+    view.x = drag.vx + dx;
+    view.y = drag.vy + dy;
+    apply();
+  });
+  const endDrag = () => {
+    drag = null;
+    root.classList.remove('panning');
+  };
+  on(svg, 'pointerup', endDrag);
+  on(svg, 'pointercancel', endDrag);
+  on(svg, 'click', (e) => {
+    if (dragged) {
+      dragged = false;
+      return;
+    }
+    const id = nodeOf(e.target);
+    if (id !== null) select(id, true);
+  });
+  on(root, 'keydown', (e) => {
+    const id = nodeOf(e.target);
+    const step = e.shiftKey ? 200 : 50;
+    switch (e.key) {
+      case 'Enter':
+      case ' ':
+        if (id === null) return;
+        select(id, true);
+        break;
+      case 'ArrowLeft': panBy(step, 0); break;
+      case 'ArrowRight': panBy(-step, 0); break;
+      case 'ArrowUp': panBy(0, step); break;
+      case 'ArrowDown': panBy(0, -step); break;
+      case '+':
+      case '=': zoomCentre(1.25); break;
+      case '-':
+      case '_': zoomCentre(0.8); break;
+      case '0': fit(); break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+  on(root, 'focusin', (e) => {
+    const id = nodeOf(e.target);
+    if (id !== null) reveal(nodes.get(id).nd);
+  });
+
+  container.appendChild(root);
+  fit();
+
+  // ---- update
+  const update = (value) => {
+    const states = (value && value.nodes) || {};
+    for (const [id, n] of nodes) {
+      const cur = Object.prototype.hasOwnProperty.call(states, id) ? states[id] : undefined;
+      if (cur === n.last) continue;
+      n.last = cur;
+      const text = cur ? formatCounters(cur) : '–';
+      if (text !== n.text) {
+        n.text = text;
+        n.counters.textContent = text;
+        n.counters.setAttribute('data-invocations', String((cur && cur.invocations) || 0));
+        n.counters.setAttribute('data-emitted', String((cur && cur.emitted) || 0));
+        n.counters.setAttribute('data-errors', String((cur && cur.errors) || 0));
+        const errs = !!(cur && cur.errors > 0);
+        if (errs !== n.errors) {
+          n.errors = errs;
+          if (errs) n.g.classList.add('has-errors');
+          else n.g.classList.remove('has-errors');
+        }
+      }
+      const st = cur ? cur.state : undefined;
+      const preview = previewState(st);
+      if (preview !== n.preview) {
+        n.preview = preview;
+        n.state.textContent = preview;
+        n.title.textContent = `${n.nd.id} (${n.nd.component})${preview ? `\nstate: ${boundedJson(st, TITLE_CHARS)}` : ''}`;
+      }
+    }
+  };
+
+  // ---- hops
+  const model = new HopModel(L.edges);
+  const mids = L.edges.map((e) => pointOnEdge(e.points, 0.5, [0, 0]));
+  const shownRate = new Array(L.edges.length).fill('');
+  let frameHandle = null;
+  let lastLabels = -Infinity;
+  const pt = [0, 0];
+  const setBusy = (k, busy) => {
+    if (busy) {
+      edgeEls[k].classList.add('busy');
+      if (!labelEls[k]) {
+        labelEls[k] = svgEl(doc, 'text', { class: 'edge-rate', x: r1(mids[k][0]), y: r1(mids[k][1] - 6), 'text-anchor': 'middle', 'data-edge-id': L.edges[k].id }, labelLayer);
+      }
+      labelEls[k].removeAttribute('display');
+    } else {
+      edgeEls[k].classList.remove('busy');
+      edgeEls[k].style.strokeWidth = '';
+      if (labelEls[k]) labelEls[k].setAttribute('display', 'none');
+      shownRate[k] = '';
+    }
+  };
+  const tick = () => {
+    frameHandle = null;
+    const now = clock();
+    let used = 0;
+    const changed = model.frame(now, (slot, k, t) => {
+      pointOnEdge(L.edges[k].points, t, pt);
+      let c = dotEls[slot];
+      if (!c) c = dotEls[slot] = svgEl(doc, 'circle', { class: 'dot', r: 4 }, dotLayer);
+      if (slot >= shownDots) c.removeAttribute('display');
+      c.setAttribute('cx', r1(pt[0]));
+      c.setAttribute('cy', r1(pt[1]));
+      used = slot + 1;
+    });
+    for (let i = used; i < shownDots; i++) dotEls[i].setAttribute('display', 'none');
+    shownDots = used;
+    for (const k of changed) setBusy(k, model.busy[k] === 1);
+    if (now - lastLabels >= LABEL_REFRESH_MS) {
+      lastLabels = now;
+      for (const k of model.active) {
+        if (!model.busy[k]) continue;
+        const r = model.rate(k, now);
+        const label = formatRate(r);
+        if (label !== shownRate[k]) {
+          shownRate[k] = label;
+          labelEls[k].textContent = label;
+          edgeEls[k].style.strokeWidth = String(Math.min(1.5 + Math.log10(Math.max(r, 1)), 8).toFixed(1));
+        }
+      }
+    }
+    if (model.running) frameHandle = raf(tick);
+  };
+  const hops = (batch) => {
+    if (!batch || batch.length === 0) return;
+    const now = clock();
+    const nowBusy = model.ingest(batch, now);
+    for (const k of nowBusy) setBusy(k, true); // their labels show in the next frame
+    if (nowBusy.length) lastLabels = -Infinity;
+    if (frameHandle === null) frameHandle = raf(tick);
+  };
+
+  const destroy = () => {
+    if (frameHandle !== null) caf(frameHandle);
+    frameHandle = null;
+    for (const [el, type, fn, opts] of listeners) el.removeEventListener(type, fn, opts);
+    listeners.length = 0;
+    if (root.parentNode) root.parentNode.removeChild(root);
+  };
+
+  return { update, hops, destroy, select: (id) => select(id, false), fit, layout: L, element: root, model };
+}

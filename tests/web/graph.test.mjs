@@ -1,0 +1,677 @@
+// Unit tests of src/web/graph.js (the dashboard's graph drawing): the pure
+// layout, the text helpers, the hop model, and the view against a tiny fake
+// DOM written here.  Run: node --test tests/web/graph.test.mjs
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import {
+  layout, createGraphView, LAYOUT, HopModel, pointOnEdge, formatRate, formatCount, formatCounters,
+  previewState, boundedJson, DOTS_PER_EDGE, MAX_DOTS, PREVIEW_CHARS,
+} from '../../src/web/graph.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const examplesDir = path.join(here, '..', '..', 'examples');
+
+// ------------------------------------------------------------ graphs
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s >>> 1) / 0x80000000;
+  };
+}
+
+// n nodes, each fed by one or two of the 40 nodes before it (a deep graph
+// with long edges and several output ports).
+function deepGraph(n, seed = 1) {
+  const rnd = rng(seed);
+  const nodes = [], edges = [];
+  for (let i = 0; i < n; i++) nodes.push({ id: `n${i}`, component: i % 3 ? 'symbia.core.map' : 'symbia.core.filter' });
+  for (let i = 1; i < n; i++) {
+    const k = rnd() < 0.3 ? 2 : 1;
+    for (let j = 0; j < k; j++) {
+      const src = Math.max(0, i - 40) + Math.floor(rnd() * Math.min(i, 40));
+      edges.push({ source: { node: `n${src}`, port: rnd() < 0.2 ? 'rejected' : 'out' }, target: { node: `n${i}`, port: 'in' } });
+    }
+  }
+  return { nodes, edges };
+}
+
+// `width` nodes per level, `levels` levels, each node fed by 1-3 nodes of the
+// level before (a wide graph: many crossings to remove).
+function wideGraph(levels, width, seed = 7) {
+  const rnd = rng(seed);
+  const nodes = [], edges = [];
+  for (let l = 0; l < levels; l++) for (let i = 0; i < width; i++) nodes.push({ id: `l${l}_${i}`, component: 'symbia.core.passthrough' });
+  for (let l = 1; l < levels; l++) {
+    for (let i = 0; i < width; i++) {
+      const k = 1 + Math.floor(rnd() * 3);
+      for (let j = 0; j < k; j++) {
+        edges.push({ source: { node: `l${l - 1}_${Math.floor(rnd() * width)}`, port: 'out' }, target: { node: `l${l}_${i}`, port: 'in' } });
+      }
+    }
+  }
+  return { nodes, edges };
+}
+
+function examples() {
+  const out = [];
+  for (const f of readdirSync(examplesDir)) {
+    if (!f.endsWith('.json')) continue;
+    const g = JSON.parse(readFileSync(path.join(examplesDir, f), 'utf8'));
+    if (Array.isArray(g.nodes)) out.push([f, g]);
+  }
+  assert.ok(out.length >= 4, 'the examples directory has graphs');
+  return out;
+}
+
+// Levels as the server computes them (longest path), for graphs given as definitions.
+function levelsOf(def) {
+  const lv = {}, indeg = {}, succ = {};
+  for (const n of def.nodes) {
+    lv[n.id] = 0;
+    indeg[n.id] = 0;
+    succ[n.id] = [];
+  }
+  for (const e of def.edges) {
+    indeg[e.target.node]++;
+    succ[e.source.node].push(e.target.node);
+  }
+  const q = def.nodes.filter((n) => indeg[n.id] === 0).map((n) => n.id);
+  for (let h = 0; h < q.length; h++) {
+    for (const t of succ[q[h]]) {
+      lv[t] = Math.max(lv[t], lv[q[h]] + 1);
+      if (--indeg[t] === 0) q.push(t);
+    }
+  }
+  return lv;
+}
+
+// Port centres, computed here from the layout constants (not from graph.js).
+const outPort = (nd, port) => [nd.x + nd.width, nd.y + LAYOUT.headerHeight + (nd.outputs.indexOf(port) + 0.5) * LAYOUT.portRow];
+const inPort = (nd, port) => [nd.x, nd.y + LAYOUT.headerHeight + (nd.inputs.indexOf(port) + 0.5) * LAYOUT.portRow];
+
+function pathEnds(d) {
+  const nums = d.match(/-?\d+(\.\d+)?/g).map(Number);
+  assert.match(d, /^M/);
+  return [[nums[0], nums[1]], [nums[nums.length - 2], nums[nums.length - 1]]];
+}
+
+// Crossings between straight segments of edges between the same two
+// adjacent columns, counted from the positions of the drawn ports.
+function geometricCrossings(L) {
+  const byId = new Map(L.nodes.map((nd) => [nd.id, nd]));
+  const segs = L.edges.map((e) => {
+    const s = byId.get(e.source.node), t = byId.get(e.target.node);
+    return { ls: s.level, lt: t.level, a: outPort(s, e.source.port)[1], b: inPort(t, e.target.port)[1] };
+  });
+  let c = 0;
+  for (let i = 0; i < segs.length; i++) {
+    for (let j = i + 1; j < segs.length; j++) {
+      const p = segs[i], q = segs[j];
+      if (p.ls !== q.ls || p.lt !== q.lt || p.lt !== p.ls + 1) continue;
+      if ((p.a - q.a) * (p.b - q.b) < 0) c++;
+    }
+  }
+  return c;
+}
+
+// ------------------------------------------------------------ layout
+
+function checkLayout(name, g, L) {
+  const def = g.definition || g;
+  const levels = (g.topology && g.topology.levels) || levelsOf(def);
+  assert.equal(L.nodes.length, def.nodes.length, name);
+  const byId = new Map(L.nodes.map((nd) => [nd.id, nd]));
+  // columns by level: x strictly increasing with the level, equal within one
+  const xs = new Map();
+  for (const nd of L.nodes) {
+    assert.equal(nd.level, levels[nd.id], `${name}: level of ${nd.id}`);
+    if (xs.has(nd.level)) assert.equal(nd.x, xs.get(nd.level), `${name}: ${nd.id} in its level's column`);
+    else xs.set(nd.level, nd.x);
+  }
+  const ls = [...xs.keys()].sort((a, b) => a - b);
+  for (let i = 1; i < ls.length; i++) assert.ok(xs.get(ls[i]) > xs.get(ls[i - 1]) + LAYOUT.nodeWidth, `${name}: column ${ls[i]} right of ${ls[i - 1]}`);
+  // no overlaps, all inside the drawing
+  const sorted = [...L.nodes].sort((a, b) => a.x - b.x || a.y - b.y);
+  for (let i = 0; i < sorted.length; i++) {
+    const a = sorted[i];
+    assert.ok(a.x >= 0 && a.y >= 0 && a.x + a.width <= L.width && a.y + a.height <= L.height, `${name}: ${a.id} inside ${L.width}x${L.height}`);
+    for (let j = i + 1; j < sorted.length && sorted[j].x < a.x + a.width; j++) {
+      const b = sorted[j];
+      const overlap = a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+      assert.ok(!overlap, `${name}: ${a.id} (${a.x},${a.y},${a.height}) overlaps ${b.id} (${b.x},${b.y},${b.height})`);
+    }
+  }
+  // every edge from its source's output port to its target's input port
+  assert.equal(L.edges.length, def.edges.length, name);
+  for (const e of L.edges) {
+    const s = byId.get(e.source.node), t = byId.get(e.target.node);
+    assert.ok(s.outputs.includes(e.source.port) && t.inputs.includes(e.target.port), `${name}: ports of ${e.id}`);
+    const [p0, p1] = pathEnds(e.path);
+    const [sx, sy] = outPort(s, e.source.port), [tx, ty] = inPort(t, e.target.port);
+    assert.ok(Math.abs(p0[0] - sx) <= 0.1 && Math.abs(p0[1] - sy) <= 0.1, `${name}: ${e.id} starts at ${p0}, its source port is at ${sx},${sy}`);
+    assert.ok(Math.abs(p1[0] - tx) <= 0.1 && Math.abs(p1[1] - ty) <= 0.1, `${name}: ${e.id} ends at ${p1}, its target port is at ${tx},${ty}`);
+    // the pieces agree with the path and join up
+    assert.deepEqual(pointOnEdge(e.points, 0).map((v) => Math.round(v * 10) / 10), p0);
+    assert.deepEqual(pointOnEdge(e.points, 1).map((v) => Math.round(v * 10) / 10), p1);
+    for (let i = 1; i < e.points.length; i++) assert.deepEqual(e.points[i].slice(0, 2), e.points[i - 1].slice(6, 8));
+  }
+}
+
+test('layout: the examples and generated graphs: columns by level, no overlaps, edges from port to port', () => {
+  for (const [f, g] of examples()) checkLayout(f, g, layout(g));
+  for (const [name, g] of [['deep 300', deepGraph(300, 3)], ['wide 6x30', wideGraph(6, 30)]]) checkLayout(name, g, layout(g));
+});
+
+test('layout: the body of GET /api/graphs/:id, with the topology\'s levels', () => {
+  const def = JSON.parse(readFileSync(path.join(examplesDir, 'merge-diamond.json'), 'utf8'));
+  // the server's answer for this example (trimmed), as GET /api/graphs/:id gives it
+  const body = {
+    id: 'ebd6ca85', name: 'diamond',
+    topology: { sorted: ['source', 'celsius', 'fahrenheit', 'join', 'report'], levels: { source: 0, celsius: 1, fahrenheit: 1, join: 2, report: 3 }, inputNodes: ['source'], outputNodes: ['report'] },
+    definition: def,
+  };
+  const L = layout(body);
+  checkLayout('diamond', body, L);
+  const join = L.nodes.find((nd) => nd.id === 'join');
+  assert.deepEqual(join.inputs, ['c', 'f']);
+  assert.deepEqual(join.outputs, ['out']);
+  assert.deepEqual(L.nodes.find((nd) => nd.id === 'source').inputs, ['in'], 'an input node shows the built-in input port');
+  assert.deepEqual(L.nodes.find((nd) => nd.id === 'report').outputs, []);
+  // levels come from the topology when it has them: push `report` to level 5
+  const shifted = { ...body, topology: { ...body.topology, levels: { ...body.topology.levels, report: 5 } } };
+  const L2 = layout(shifted);
+  checkLayout('diamond shifted', shifted, L2);
+  const rep = L2.nodes.find((nd) => nd.id === 'report');
+  assert.equal(rep.level, 5);
+  assert.equal(rep.x, LAYOUT.margin + 5 * (LAYOUT.nodeWidth + LAYOUT.colGap));
+});
+
+test('layout: an edge over several columns is routed between their nodes, not through them', () => {
+  // a chain a -> b1 -> ... -> b5 -> c, and a -> c straight over the chain's columns,
+  // with more nodes in those columns to go around
+  const nodes = [{ id: 'a', component: 'symbia.core.passthrough' }];
+  const edges = [];
+  let prev = 'a';
+  for (let i = 1; i <= 5; i++) {
+    nodes.push({ id: `b${i}`, component: 'symbia.core.map' }, { id: `x${i}`, component: 'symbia.core.map' });
+    edges.push({ source: { node: prev, port: 'out' }, target: { node: `b${i}`, port: 'in' } });
+    edges.push({ source: { node: prev, port: 'out' }, target: { node: `x${i}`, port: 'in' } });
+    prev = `b${i}`;
+  }
+  nodes.push({ id: 'c', component: 'symbia.core.merge' });
+  edges.push({ source: { node: 'b5', port: 'out' }, target: { node: 'c', port: 'chain' } });
+  edges.push({ id: 'long', source: { node: 'a', port: 'out' }, target: { node: 'c', port: 'direct' } });
+  const g = { nodes, edges };
+  const L = layout(g);
+  checkLayout('long edge', g, L);
+  const long = L.edges.find((e) => e.id === 'long');
+  const sx = L.nodes.find((nd) => nd.id === 'a').x + LAYOUT.nodeWidth, tx = L.nodes.find((nd) => nd.id === 'c').x;
+  let samples = 0;
+  for (let t = 0; t <= 1; t += 0.002) {
+    const [x, y] = pointOnEdge(long.points, t);
+    for (const nd of L.nodes) {
+      if (x > nd.x && x < nd.x + nd.width && x > sx && x < tx) {
+        samples++;
+        assert.ok(!(y > nd.y && y < nd.y + nd.height), `the long edge passes through ${nd.id} at ${x},${y}`);
+      }
+    }
+  }
+  assert.ok(samples > 100, 'the long edge was sampled inside the columns it crosses');
+  assert.ok(L.waypoints >= 5);
+});
+
+test('layout: deterministic', () => {
+  for (const g of [deepGraph(400, 5), wideGraph(5, 40, 3)]) {
+    const a = layout(g), b = layout(JSON.parse(JSON.stringify(g)));
+    assert.deepEqual(a, b);
+  }
+});
+
+test('layout: crossing reduction removes the crossings of a crafted case and reduces them on random ones', () => {
+  // declared order a, b, c -> x, y, z with a->z, b->y, c->x: 3 crossings as declared, 0 possible
+  const g = {
+    nodes: ['a', 'b', 'c', 'x', 'y', 'z'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
+    edges: [['a', 'z'], ['b', 'y'], ['c', 'x']].map(([s, t]) => ({ source: { node: s, port: 'out' }, target: { node: t, port: 'in' } })),
+  };
+  const before = layout(g, { sweeps: 0 }), after = layout(g);
+  assert.equal(geometricCrossings(before), 3);
+  assert.equal(geometricCrossings(after), 0);
+  assert.equal(after.crossings, 0);
+  // two output ports: the edges of the upper port must stay above
+  const g2 = {
+    nodes: [{ id: 's', component: 'symbia.core.split' }, { id: 'p', component: 'symbia.core.passthrough' }, { id: 'q', component: 'symbia.core.passthrough' }],
+    edges: [
+      { source: { node: 's', port: 'true' }, target: { node: 'q', port: 'in' } },
+      { source: { node: 's', port: 'false' }, target: { node: 'p', port: 'in' } },
+    ],
+  };
+  assert.equal(geometricCrossings(layout(g2, { sweeps: 0 })), 1);
+  assert.equal(geometricCrossings(layout(g2)), 0);
+  // random wide graphs: fewer crossings, and layout's own count agrees with the drawing
+  for (const seed of [1, 2, 3]) {
+    const w = wideGraph(5, 25, seed);
+    const b = layout(w, { sweeps: 0 }), a = layout(w);
+    const cb = geometricCrossings(b), ca = geometricCrossings(a);
+    assert.equal(cb, b.crossings, 'layout counts the crossings it draws (declared order)');
+    assert.equal(ca, a.crossings, 'layout counts the crossings it draws (reduced)');
+    assert.ok(ca < 0.7 * cb, `seed ${seed}: ${cb} crossings as declared, ${ca} after the sweeps`);
+  }
+});
+
+test('layout: 200 and 1,000 nodes in well under 100 ms (bound here: 1 s, the machine may be busy)', () => {
+  const figures = [];
+  for (const [name, g] of [['deep 200', deepGraph(200)], ['deep 1000', deepGraph(1000)], ['wide 10x100', wideGraph(10, 100)]]) {
+    const t0 = performance.now();
+    const L = layout(g);
+    const cold = performance.now() - t0;
+    const t1 = performance.now();
+    for (let i = 0; i < 3; i++) layout(g);
+    const warm = (performance.now() - t1) / 3;
+    figures.push(`${name}: first ${cold.toFixed(1)} ms, then ${warm.toFixed(1)} ms (${L.edges.length} edges, ${L.waypoints} waypoints, ${L.crossings} crossings)`);
+    assert.ok(cold < 1000 && warm < 1000, figures.at(-1));
+    if (name !== 'deep 200') checkLayout(name, g, L);
+  }
+  console.log(`# layout times: ${figures.join('; ')}`);
+});
+
+test('layout: odd input does not throw (no graph, unknown nodes in edges, a cycle, missing levels)', () => {
+  assert.deepEqual(layout({ nodes: [], edges: [] }).nodes, []);
+  assert.deepEqual(layout(null).nodes, []);
+  const L = layout({
+    nodes: [{ id: 'a', component: 'x' }, { id: 'b', component: 'x' }],
+    edges: [
+      { source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } },
+      { source: { node: 'b', port: 'out' }, target: { node: 'a', port: 'in' } },
+      { source: { node: 'nope', port: 'out' }, target: { node: 'a', port: 'in' } },
+    ],
+  });
+  assert.equal(L.nodes.length, 2);
+  assert.equal(L.edges.length, 2);
+  for (const e of L.edges) assert.match(e.path, /^M[\d.-]+,[\d.-]+C/);
+});
+
+// ------------------------------------------------------------ text
+
+test('formatRate, formatCount, formatCounters', () => {
+  assert.equal(formatRate(0), '0.0/s');
+  assert.equal(formatRate(3.46), '3.5/s');
+  assert.equal(formatRate(850.2), '850/s');
+  assert.equal(formatRate(1234), '1.2k/s');
+  assert.equal(formatRate(99999), '100k/s');
+  assert.equal(formatRate(3.4e6), '3.4M/s');
+  assert.equal(formatCount(42), '42');
+  assert.equal(formatCount(99999), '99999');
+  assert.equal(formatCount(123456), '123.5k');
+  assert.equal(formatCount(2.5e7), '25.0M');
+  assert.equal(formatCounters({ invocations: 3, emitted: 5, errors: 0 }), '3 calls · 5 out · 0 err');
+});
+
+test('previewState: compact, bounded, and cheap on huge states', () => {
+  assert.equal(previewState({}), '');
+  assert.equal(previewState(null), '');
+  assert.equal(previewState({ buffer: [1, 2, 3] }), 'buffer: 3 items');
+  assert.equal(previewState({ buffer: [1] }), 'buffer: 1 item');
+  assert.equal(previewState({ count: 7, last: 'x' }), 'count: 7, last: "x"');
+  assert.equal(previewState({ latest: { a: 1, b: 2 } }), 'latest: {2 keys}');
+  assert.equal(previewState(12), '12');
+  const long = previewState({ text: 'y'.repeat(500), other: 1 });
+  assert.ok(long.length <= PREVIEW_CHARS && long.endsWith('…'), long);
+  const many = {};
+  for (let i = 0; i < 100000; i++) many[`k${i}`] = i;
+  const p = previewState(many);
+  assert.ok(p.length <= PREVIEW_CHARS && p.startsWith('k0: 0, k1: 1'), p);
+  const huge = Array.from({ length: 200000 }, (_, i) => ({ i, s: 'abc' }));
+  const t0 = performance.now();
+  const j = boundedJson({ buffer: huge }, 400);
+  assert.ok(performance.now() - t0 < 50, 'boundedJson stops early');
+  assert.ok(j.length <= 400 && j.startsWith('{"buffer":[{"i":0,"s":"abc"}') && j.endsWith('…'), j);
+  assert.equal(boundedJson({ a: [1, 'b', null, true] }, 100), '{"a":[1,"b",null,true]}');
+});
+
+// ------------------------------------------------------------ hops
+
+const ev = (s, sp, t, tp) => ({ executionId: 'x', sourceNode: s, sourcePort: sp, targetNode: t, targetPort: tp, value: 1, sequence: 1, tick: 1 });
+
+test('hops: 100,000 hops in one batch stay within the dot bound and turn the edge busy', () => {
+  const L = layout(deepGraph(50, 2));
+  const m = new HopModel(L.edges);
+  const e = L.edges[0];
+  const batch = Array.from({ length: 100000 }, () => ev(e.source.node, e.source.port, e.target.node, e.target.port));
+  const busy = m.ingest(batch, 1000);
+  assert.deepEqual(busy, [0]);
+  assert.ok(m.dots <= DOTS_PER_EDGE, `${m.dots} dots`);
+  assert.equal(m.total[0], 100000);
+  const changed = m.frame(1016, () => {});
+  assert.deepEqual(changed, [], 'already busy');
+  assert.equal(m.dots, 0, 'a busy edge has no dots');
+  // every edge at once: bounded by the pool
+  const all = [];
+  for (let i = 0; i < 100000; i++) {
+    const x = L.edges[i % L.edges.length];
+    all.push(ev(x.source.node, x.source.port, x.target.node, x.target.port));
+  }
+  const m2 = new HopModel(L.edges, { busyPerFrame: 1e9, busyRate: 1e12 });
+  m2.ingest(all, 0);
+  assert.ok(m2.dots <= Math.min(MAX_DOTS, DOTS_PER_EDGE * L.edges.length), `${m2.dots} dots`);
+  assert.equal(m2.dots, Math.min(MAX_DOTS, DOTS_PER_EDGE * L.edges.length));
+  let seen = 0;
+  m2.frame(100, (slot, k, t) => {
+    assert.ok(slot < MAX_DOTS && k >= 0 && k < L.edges.length && t > 0 && t < 1);
+    seen++;
+  });
+  assert.equal(seen, m2.dots);
+  m2.frame(100000, () => assert.fail('no dots after they arrived'));
+  assert.equal(m2.dots, 0);
+});
+
+test('hops: a quiet edge gets one dot per hop, a fan-out port matches by target, unknown edges are counted apart', () => {
+  const g = {
+    nodes: ['s', 'a', 'b'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
+    edges: [
+      { id: 'sa', source: { node: 's', port: 'out' }, target: { node: 'a', port: 'in' } },
+      { id: 'sb', source: { node: 's', port: 'out' }, target: { node: 'b', port: 'in' } },
+    ],
+  };
+  const L = layout(g);
+  const m = new HopModel(L.edges);
+  assert.deepEqual(m.ingest([ev('s', 'out', 'b', 'in')], 0), []);
+  assert.equal(m.dots, 1);
+  assert.equal(L.edges[m.dotEdge[0]].id, 'sb');
+  m.ingest([ev('s', 'out', 'a', 'in'), ev('s', 'out', 'a', 'in'), ev('zz', 'out', 'a', 'in'), ev('s', 'out', 'q', 'in')], 10);
+  assert.equal(m.dots, 3);
+  assert.equal(m.total[0], 2);
+  assert.equal(m.unmatched, 2);
+  // without a target: every edge leaving the port
+  m.ingest([{ sourceNode: 's', sourcePort: 'out' }], 20);
+  assert.deepEqual([...m.total], [3, 2]);
+});
+
+test('hops: the rate over the last second, busy above BUSY_RATE, back to dots when calm', () => {
+  const g = { nodes: [{ id: 'a', component: 'symbia.core.passthrough' }, { id: 'b', component: 'symbia.core.passthrough' }], edges: [{ source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } }] };
+  const L = layout(g);
+  const m = new HopModel(L.edges);
+  // 3 hops per 16 ms frame (under the per-frame threshold): 187.5 hops/s
+  let now = 0;
+  for (; now < 2000; now += 16) {
+    m.ingest([ev('a', 'out', 'b', 'in'), ev('a', 'out', 'b', 'in'), ev('a', 'out', 'b', 'in')], now);
+    m.frame(now);
+  }
+  const r = m.rate(0, now - 16);
+  assert.ok(Math.abs(r - 187.5) / 187.5 < 0.1, `rate ${r}`);
+  assert.equal(m.busy[0], 1, 'busy by rate');
+  assert.equal(formatRate(r), `${Math.round(r)}/s`);
+  // quiet: after the hold and once the rate fell, the edge is calm again
+  let calmAt = null;
+  for (let t = now; t < now + 3000; t += 16) {
+    const changed = m.frame(t);
+    if (changed.length) {
+      assert.deepEqual(changed, [0]);
+      calmAt = t;
+      break;
+    }
+  }
+  assert.ok(calmAt !== null && calmAt - now >= 750 && calmAt - now <= 1300, `calm after ${calmAt - now} ms`);
+  assert.equal(m.busy[0], 0);
+  for (let t = calmAt; t < calmAt + 2000; t += 16) m.frame(t);
+  assert.equal(m.running, false, 'nothing left to animate');
+  m.ingest([ev('a', 'out', 'b', 'in')], calmAt + 2000);
+  assert.equal(m.dots, 1, 'dots again');
+});
+
+// ------------------------------------------------------------ the view, in a fake DOM
+
+let mutations = []; // [element, what]
+class FakeNode {
+  constructor(doc, tag, ns) {
+    this.ownerDocument = doc;
+    this.tagName = tag;
+    this.namespaceURI = ns || null;
+    this.attrs = new Map();
+    this.children = [];
+    this.parentNode = null;
+    this.listeners = {};
+    this._text = '';
+    this.style = {};
+    const self = this;
+    this.classList = {
+      add: (...c) => {
+        const s = self.classSet();
+        for (const x of c) s.add(x);
+        self.setAttribute('class', [...s].join(' '));
+      },
+      remove: (...c) => {
+        const s = self.classSet();
+        for (const x of c) s.delete(x);
+        self.setAttribute('class', [...s].join(' '));
+      },
+      contains: (c) => self.classSet().has(c),
+    };
+  }
+  classSet() {
+    return new Set((this.attrs.get('class') || '').split(/\s+/).filter(Boolean));
+  }
+  set className(v) { this.setAttribute('class', v); }
+  get className() { return this.attrs.get('class') || ''; }
+  setAttribute(k, v) {
+    mutations.push([this, k]);
+    this.attrs.set(k, String(v));
+  }
+  getAttribute(k) { return this.attrs.has(k) ? this.attrs.get(k) : null; }
+  removeAttribute(k) {
+    mutations.push([this, k]);
+    this.attrs.delete(k);
+  }
+  appendChild(c) {
+    if (c.parentNode) c.parentNode.removeChild(c);
+    c.parentNode = this;
+    this.children.push(c);
+    mutations.push([this, 'child']);
+    return c;
+  }
+  removeChild(c) {
+    this.children.splice(this.children.indexOf(c), 1);
+    c.parentNode = null;
+    return c;
+  }
+  set textContent(v) {
+    mutations.push([this, 'text']);
+    this.children = [];
+    this._text = String(v);
+  }
+  get textContent() { return this._text + this.children.map((c) => c.textContent).join(''); }
+  addEventListener(t, f) { (this.listeners[t] ||= []).push(f); }
+  removeEventListener(t, f) { this.listeners[t] = (this.listeners[t] || []).filter((g) => g !== f); }
+  dispatch(type, props = {}) {
+    const e = { type, target: this, defaultPrevented: false, preventDefault() { this.defaultPrevented = true; }, ...props };
+    for (let el = this; el; el = el.parentNode) for (const f of el.listeners[type] || []) f(e);
+    return e;
+  }
+  get clientWidth() { return 1000; }
+  get clientHeight() { return 600; }
+  getBoundingClientRect() { return { left: 0, top: 0, width: 1000, height: 600 }; }
+  *walk() {
+    yield this;
+    for (const c of this.children) yield* c.walk();
+  }
+  all(pred) { return [...this.walk()].filter(pred); }
+  closestNode() {
+    for (let el = this; el; el = el.parentNode) if (el.getAttribute('data-node-id') !== null) return el;
+    return null;
+  }
+}
+function fakeDocument() {
+  const frames = [];
+  const win = { requestAnimationFrame: (f) => frames.push(f), cancelAnimationFrame() {}, performance: { now: () => win.now }, now: 0 };
+  const doc = {
+    defaultView: win,
+    createElement: (tag) => new FakeNode(doc, tag),
+    createElementNS: (ns, tag) => new FakeNode(doc, tag, ns),
+  };
+  // run the pending animation frames at time t
+  win.runFrames = (t) => {
+    win.now = t;
+    const fs = frames.splice(0);
+    for (const f of fs) f(t);
+    return fs.length;
+  };
+  return { doc, win };
+}
+
+function mountView(graph, opts = {}) {
+  const { doc, win } = fakeDocument();
+  const container = doc.createElement('div');
+  const gv = createGraphView(container, { graph, ...opts });
+  const nodeEl = (id) => container.all((el) => el.getAttribute('data-node-id') === id)[0];
+  const countersOf = (id) => nodeEl(id).all((el) => el.classSet().has('counters'))[0];
+  const stateOf = (id) => nodeEl(id).all((el) => el.classSet().has('state'))[0];
+  return { doc, win, container, gv, nodeEl, countersOf, stateOf };
+}
+
+const execValue = (nodes) => ({ executionId: 'e1', graphId: 'g', state: 'running', tick: 3, metrics: {}, nodes });
+
+test('view: one <g data-node-id> per node, ports and edges drawn, counters and state shown by update()', () => {
+  const def = JSON.parse(readFileSync(path.join(examplesDir, 'accumulator-batch.json'), 'utf8'));
+  const { container, gv, nodeEl, countersOf, stateOf } = mountView({ id: 'g', name: def.name, definition: def });
+  const root = container.children[0];
+  assert.ok(root.classSet().has('weir-graph'));
+  for (const n of def.nodes) {
+    const g = nodeEl(n.id);
+    assert.ok(g, `node ${n.id} drawn`);
+    assert.equal(g.getAttribute('tabindex'), '0');
+    assert.ok(g.textContent.includes(n.id) && g.textContent.includes(n.component));
+    assert.equal(countersOf(n.id).textContent, '–');
+  }
+  assert.equal(container.all((el) => el.classSet().has('edge')).length, def.edges.length);
+  const acc = def.nodes.find((n) => n.component === 'symbia.core.accumulator').id;
+  gv.update(execValue({ [acc]: { invocations: 3, emitted: 0, errors: 0, state: { buffer: [1, 2, 3] } } }));
+  assert.equal(countersOf(acc).textContent, '3 calls · 0 out · 0 err');
+  assert.equal(countersOf(acc).getAttribute('data-invocations'), '3');
+  assert.equal(stateOf(acc).textContent.startsWith('buffer: 3 items'), true, stateOf(acc).textContent);
+  gv.update(execValue({ [acc]: { invocations: 4, emitted: 1, errors: 2, state: {} } }));
+  assert.equal(countersOf(acc).textContent, '4 calls · 1 out · 2 err');
+  assert.ok(nodeEl(acc).classSet().has('has-errors'));
+  assert.equal(stateOf(acc).textContent, '');
+  gv.destroy();
+  assert.equal(container.children.length, 0, 'destroy removes the drawing');
+});
+
+test('view: update() on 1,000 nodes touches only the nodes whose values changed', () => {
+  const g = deepGraph(1000, 9);
+  const { gv, nodeEl } = mountView(g);
+  const nodes = {};
+  for (const n of g.nodes) nodes[n.id] = { invocations: 1, emitted: 1, errors: 0, state: { n: n.id } };
+  gv.update(execValue(nodes));
+  // the next value shares the unchanged node objects (as views.js apply does) ...
+  const next = { ...nodes, n500: { invocations: 2, emitted: 1, errors: 0, state: { n: 'n500' } } };
+  // ... and one more node changed to an equal value in a new object: no DOM change either
+  next.n7 = { ...nodes.n7 };
+  mutations = [];
+  gv.update(execValue(next));
+  assert.ok(mutations.length > 0);
+  const touched = new Set(mutations.map(([el]) => el.closestNode() && el.closestNode().getAttribute('data-node-id')));
+  assert.deepEqual([...touched], ['n500'], `touched ${[...touched].slice(0, 5)}`);
+  // the same value again: nothing
+  mutations = [];
+  gv.update(execValue(next));
+  assert.equal(mutations.length, 0);
+  // a node that left the value shows no counters
+  const gone = { ...next };
+  delete gone.n500;
+  gv.update(execValue(gone));
+  assert.equal(nodeEl('n500').all((el) => el.classSet().has('counters'))[0].textContent, '–');
+  gv.destroy();
+});
+
+test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a rate', () => {
+  const g = deepGraph(200, 4);
+  const { container, gv, win } = mountView(g);
+  const L = gv.layout;
+  win.now = 1000;
+  // 20 edges with distinct ends (a generated graph may repeat an edge)
+  const keyOf = (e) => `${e.source.node}:${e.source.port}>${e.target.node}:${e.target.port}`;
+  const hot = L.edges.filter((e, i) => L.edges.findIndex((f) => keyOf(f) === keyOf(e)) === i).slice(0, 20);
+  const batch = [];
+  for (let i = 0; i < 100000; i++) {
+    const e = hot[i % 20];
+    batch.push(ev(e.source.node, e.source.port, e.target.node, e.target.port));
+  }
+  gv.hops(batch);
+  win.runFrames(1016);
+  const dots = container.all((el) => el.tagName === 'circle' && el.classSet().has('dot'));
+  assert.ok(dots.length <= MAX_DOTS, `${dots.length} dot elements`);
+  const busy = container.all((el) => el.classSet().has('edge') && el.classSet().has('busy'));
+  assert.equal(busy.length, 20);
+  const labels = container.all((el) => el.classSet().has('edge-rate') && el.getAttribute('display') === null);
+  assert.equal(labels.length, 20);
+  for (const l of labels) assert.match(l.textContent, /^\d+(\.\d)?k\/s$/);
+  // a few hops on a quiet edge: dots move along it and are recycled
+  const q = L.edges.filter((e) => !hot.some((h) => keyOf(h) === keyOf(e)))[50];
+  gv.hops([ev(q.source.node, q.source.port, q.target.node, q.target.port)]);
+  win.runFrames(1100);
+  const shown = container.all((el) => el.classSet().has('dot') && el.getAttribute('display') === null);
+  assert.equal(shown.length, 1);
+  const [x, y] = [Number(shown[0].getAttribute('cx')), Number(shown[0].getAttribute('cy'))];
+  const t = (1100 - 1016) / 650;
+  const [ex, ey] = pointOnEdge(q.points, t);
+  assert.ok(Math.abs(x - ex) < 0.2 && Math.abs(y - ey) < 0.2, `dot at ${x},${y}, expected ${ex},${ey}`);
+  for (let t2 = 1116; t2 < 4000; t2 += 16) win.runFrames(t2);
+  assert.equal(container.all((el) => el.classSet().has('dot') && el.getAttribute('display') === null).length, 0);
+  assert.equal(container.all((el) => el.classSet().has('edge') && el.classSet().has('busy')).length, 0, 'calm again');
+  assert.equal(win.runFrames(5000), 0, 'the animation loop stops when idle');
+  gv.destroy();
+});
+
+test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; click selects', () => {
+  const def = JSON.parse(readFileSync(path.join(examplesDir, 'filter-split.json'), 'utf8'));
+  const selected = [];
+  const { container, gv, nodeEl } = mountView({ definition: def }, { onSelectNode: (id) => selected.push(id) });
+  const root = container.children[0];
+  const vp = container.all((el) => el.classSet().has('viewport'))[0];
+  const tf = () => vp.getAttribute('transform');
+  const parse = () => tf().match(/-?[\d.]+/g).map(Number);
+  const e = nodeEl('size').dispatch('keydown', { key: 'Enter' });
+  assert.ok(e.defaultPrevented);
+  assert.deepEqual(selected, ['size']);
+  assert.ok(nodeEl('size').classSet().has('selected'));
+  assert.equal(nodeEl('size').getAttribute('aria-pressed'), 'true');
+  nodeEl('valid').dispatch('keydown', { key: ' ' });
+  assert.deepEqual(selected, ['size', 'valid']);
+  assert.ok(!nodeEl('size').classSet().has('selected'));
+  const [x0, y0, k0] = parse();
+  root.dispatch('keydown', { key: 'ArrowLeft' });
+  root.dispatch('keydown', { key: 'ArrowUp' });
+  let [x1, y1, k1] = parse();
+  assert.equal(x1, x0 + 50);
+  assert.equal(y1, y0 + 50);
+  assert.equal(k1, k0);
+  root.dispatch('keydown', { key: '+' });
+  assert.ok(Math.abs(parse()[2] - k0 * 1.25) < 0.002);
+  root.dispatch('keydown', { key: '-' });
+  root.dispatch('keydown', { key: '-' });
+  assert.ok(parse()[2] < k0);
+  root.dispatch('keydown', { key: 'Enter' });
+  assert.equal(selected.length, 2, 'Enter outside a node selects nothing');
+  const fitBtn = container.all((el) => el.classSet().has('weir-graph-fit'))[0];
+  fitBtn.dispatch('click');
+  assert.deepEqual(parse(), [x0, y0, k0], 'fit restores the first view');
+  // drag pans and does not select; a click selects
+  const svg = container.all((el) => el.tagName === 'svg')[0];
+  svg.dispatch('pointerdown', { button: 0, clientX: 10, clientY: 10, pointerId: 1 });
+  svg.dispatch('pointermove', { clientX: 60, clientY: 30 });
+  svg.dispatch('pointerup', {});
+  nodeEl('large').dispatch('click');
+  assert.deepEqual(parse().slice(0, 2), [x0 + 50, y0 + 20]);
+  assert.equal(selected.length, 2, 'the click that ends a drag selects nothing');
+  nodeEl('large').all((el) => el.tagName === 'rect')[0].dispatch('click');
+  assert.deepEqual(selected, ['size', 'valid', 'large']);
+  // wheel zooms around the pointer
+  const w = svg.dispatch('wheel', { deltaY: -100, deltaMode: 0, clientX: 500, clientY: 300 });
+  assert.ok(w.defaultPrevented);
+  assert.ok(parse()[2] > k0);
+  gv.destroy();
+});
