@@ -771,6 +771,17 @@ WEIR_API void weir_exec_listen_mask(weir_exec *e, uint32_t mask);
 WEIR_API uint32_t weir_exec_listened(const weir_exec *e);
 /* weir_exec_listen_mask(e, on ? WEIR_EV_ALL : 0). */
 WEIR_API void weir_exec_listen(weir_exec *e, bool on);
+/* A tap on one output port (SPEC §8 port views): fn(ud, value) is called
+ * with each value the node emits on that port, once per emission whatever
+ * its fan-out (a port with no edge too), value BORROWED; fn may not call
+ * into e.  An execution with no tap pays one test per emission.  0, or
+ * WEIR_ENOTFOUND (no such node, or no such output port and the node has no
+ * dynamic outputs), WEIR_ENOMEM.  weir_exec_untap removes the tap with the
+ * same node, port, fn and ud (none: a no-op). */
+typedef void (*weir_tap_fn)(void *ud, json_t *value);
+WEIR_API int weir_exec_tap(weir_exec *e, const char *node, const char *port, weir_tap_fn fn, void *ud,
+                           weir_error *err);
+WEIR_API void weir_exec_untap(weir_exec *e, const char *node, const char *port, weir_tap_fn fn, void *ud);
 /* ------------------------------------------------- inputs (SPEC §4.3, §7) */
 
 typedef enum weir_input_kind {

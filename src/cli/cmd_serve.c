@@ -61,6 +61,9 @@ static const setting SETTINGS[] = {
      "unsent bytes before a slow subscriber is cut off"},
     {"SUBSCRIBER_LINGER_MS", "subscriber-linger-ms", T_INT, "30000",
      "cheap events (states, outputs, logs; never per hop) still kept after the last subscriber disconnects"},
+    {"VIEW_INTERVAL_MS", "view-interval-ms", T_INT, "50",
+     "a live view subscriber is sent at most one diff per view this often (changes are combined)"},
+    {"VIEW_HISTORY", "view-history", T_INT, "64", "diffs kept per live view for reconnects with since"},
     {"DEFAULT_RUNTIME", "default-runtime", T_STR, "realtime",
      "runtime of executions that name none (realtime or virtual); unknown names fall back to it"},
     {"TICK_MS", "tick-ms", T_INT, "1", "one virtual tick in ms (execute option tickMs overrides it)"},
@@ -281,6 +284,19 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "EVENT_FLUSH_MS") == 0) c->event_flush_ms = (uint64_t)n;
         else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "SUBSCRIBER_LINGER_MS") == 0) c->subscriber_linger_ms = (uint64_t)n;
+        else if (strcmp(s->env, "VIEW_INTERVAL_MS") == 0) {
+            if (n < 1 || n > 60000) {
+                startup_error("VIEW_INTERVAL_MS must be between 1 and 60000, got %lld", n);
+                return EXIT_USAGE;
+            }
+            c->view_interval_ms = (uint64_t)n;
+        } else if (strcmp(s->env, "VIEW_HISTORY") == 0) {
+            if (n > 100000) {
+                startup_error("VIEW_HISTORY must be at most 100000, got %lld", n);
+                return EXIT_USAGE;
+            }
+            c->view_history = (size_t)n;
+        }
         else if (strcmp(s->env, "DEFAULT_RUNTIME") == 0) c->default_runtime = v;
         else if (strcmp(s->env, "ISOLATE_POOL_SIZE") == 0 || strcmp(s->env, "ISOLATE_TIMEOUT_MS") == 0 ||
                  strcmp(s->env, "ISOLATE_MEMORY_MB") == 0 || strcmp(s->env, "ISOLATE_QUEUE") == 0) {

@@ -797,6 +797,8 @@ void weir_exec_destroy(weir_exec *e) {
     weir__free(e->dirty);
     json_decref(e->error);
     json_decref(e->id_json);
+    for (size_t i = 0; i < e->n_taps; i++) weir__free(e->taps[i].port);
+    weir__free(e->taps);
     json_decref(e->dg_value);
     json_decref(e->fail_error);
     weir__free(e->id);

@@ -93,6 +93,7 @@ int weir_emit(weir_ctx *ctx, unsigned port, json_t *value) {
     if (e->fail_pending) return 0;
     e->inst[v].emitted++;
     e->emissions++;
+    if (e->n_taps) weir__tap_emit(e, v, n->outputs[port], value);
     uint32_t r = n->route_start[port], end = n->route_start[port + 1];
     if (port == n->error_port) e->inst[v].errors++;
     if (r == end) {
@@ -121,6 +122,7 @@ int weir_emit_name(weir_ctx *ctx, const char *port, json_t *value) {
     if (e->fail_pending) return 0;
     e->inst[ctx->node].emitted++;
     e->emissions++;
+    if (e->n_taps) weir__tap_emit(e, ctx->node, port, value);
     terminal_output(e, ctx->node, port, value);
     return 0;
 }
@@ -331,4 +333,42 @@ int weir_log(weir_ctx *ctx, weir_log_level level, json_t *meta, const char *fmt,
     json_t *payload = json_pack("{s:s,s:s}", "level", weir_log_level_name(level), "message", buf);
     if (payload && meta) json_object_set(payload, "meta", meta);
     return weir_effect_request(ctx, WEIR_EFFECT_LOG, payload, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------- taps */
+
+void weir__tap_emit(weir_exec *e, uint32_t v, const char *port, json_t *value) {
+    for (size_t i = 0; i < e->n_taps; i++) {
+        const weir_tap *t = &e->taps[i];
+        if (t->node == v && strcmp(t->port, port) == 0) t->fn(t->ud, value);
+    }
+}
+
+int weir_exec_tap(weir_exec *e, const char *node, const char *port, weir_tap_fn fn, void *ud, weir_error *err) {
+    uint32_t v = node ? weir__graph_node(e->g, node) : WEIR_NONE;
+    if (v == WEIR_NONE) return weir__error(err, WEIR_ENOTFOUND, "execution %s has no node \"%s\"", e->id, node ? node : "");
+    const weir_node *n = &e->g->nodes[v];
+    if (!port || (weir__port_index(n->outputs, n->n_outputs, port) == WEIR_NONE &&
+                  !(n->comp->flags & WEIR_COMPONENT_DYNAMIC_OUTPUTS)))
+        return weir__error(err, WEIR_ENOTFOUND, "node \"%s\" has no output port \"%s\"", node, port ? port : "");
+    char *name = weir__strdup(port);
+    weir_tap *grown = name ? weir__realloc(e->taps, (e->n_taps + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        weir__free(name);
+        return weir__error(err, WEIR_ENOMEM, "out of memory tapping %s:%s", node, port);
+    }
+    e->taps = grown;
+    e->taps[e->n_taps++] = (weir_tap){v, name, fn, ud};
+    return 0;
+}
+
+void weir_exec_untap(weir_exec *e, const char *node, const char *port, weir_tap_fn fn, void *ud) {
+    uint32_t v = node ? weir__graph_node(e->g, node) : WEIR_NONE;
+    for (size_t i = 0; port && v != WEIR_NONE && i < e->n_taps; i++) {
+        weir_tap *t = &e->taps[i];
+        if (t->node != v || t->fn != fn || t->ud != ud || strcmp(t->port, port) != 0) continue;
+        weir__free(t->port);
+        e->taps[i] = e->taps[--e->n_taps];
+        return;
+    }
 }

@@ -84,6 +84,17 @@ typedef struct weir_origin {
 
 enum { INPUT_INJECT = 1, INPUT_RESOLVE };
 
+/* A tap on an output port (weir_exec_tap). */
+typedef struct weir_tap {
+    uint32_t node;
+    char *port; /* its name (a dynamic port has no index) */
+    weir_tap_fn fn;
+    void *ud;
+} weir_tap;
+
+/* Tell the taps on node v's port (named port) about value. */
+void weir__tap_emit(weir_exec *e, uint32_t v, const char *port, json_t *value);
+
 typedef struct weir_input {
     int kind;
     uint32_t node, port, origin;
@@ -168,6 +179,8 @@ struct weir_exec {
     uint64_t seq;
     uint32_t listen; /* WEIR_EV_* kinds built (weir_exec_listen_mask) */
     json_t *id_json; /* the id as a JSON string, made with the first per-hop event */
+    struct weir_tap *taps; /* weir_exec_tap: n_taps of them (NULL: none, the emit path only tests it) */
+    size_t n_taps;
     /* Inputs told to shell.input (exec_input.c): told calls in progress,
      * calls the core makes itself (not told), and the digest of the
      * outermost told call, folded while dg_on. */

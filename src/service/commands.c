@@ -230,6 +230,16 @@ static void advance_cmd(cmd *k) { time_cmd(k, "advance"); }
 static void run_cmd(cmd *k) { time_cmd(k, "run"); }
 static void step_cmd(cmd *k) { time_cmd(k, "step"); }
 
+/* view:subscribe / view:unsubscribe (SPEC §8, views.c). */
+static void view_sub_cmd(cmd *k) {
+    svc_view_subscribe(k->s, &k->r, k->c, k->data);
+    k->r.client = NULL;
+}
+static void view_unsub_cmd(cmd *k) {
+    svc_view_unsubscribe(k->s, &k->r, k->c, k->data);
+    k->r.client = NULL;
+}
+
 static const struct {
     const char *name;
     void (*fn)(cmd *k);
@@ -238,7 +248,8 @@ static const struct {
     {"execution:pause", pause_cmd},     {"execution:resume", resume_cmd},       {"execution:stop", stop},
     {"execution:inject", inject},       {"execution:runtime", runtime_cmd},     {"execution:tick", tick_cmd},
     {"execution:advance", advance_cmd}, {"execution:run", run_cmd},             {"execution:step", step_cmd},
-    {"execution:state", state_cmd},     {"execution:fork", fork_cmd},
+    {"execution:state", state_cmd},     {"execution:fork", fork_cmd},           {"view:subscribe", view_sub_cmd},
+    {"view:unsubscribe", view_unsub_cmd},
 };
 
 void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64_t ack_id) {
@@ -248,7 +259,7 @@ void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64
     for (size_t i = 0; i < n; i++) {
         if (strcmp(name, COMMANDS[i].name) != 0) continue;
         if (!json_is_object(data)) return fail(&k, 400, svc_error_body("%s takes an object", name));
-        if (k.s->shutting_down && strcmp(name, "execution:unsubscribe") != 0)
+        if (k.s->shutting_down && strcmp(name, "execution:unsubscribe") != 0 && strcmp(name, "view:unsubscribe") != 0)
             return fail(&k, 503, svc_error_body("the server is shutting down"));
         return COMMANDS[i].fn(&k);
     }
@@ -256,6 +267,6 @@ void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64
                                  "execution:unsubscribe, execution:start, execution:pause, execution:resume, "
                                  "execution:stop, execution:inject, execution:state, execution:fork, and for time "
                                  "execution:runtime, execution:tick, execution:advance, execution:run and "
-                                 "execution:step",
+                                 "execution:step; for live views view:subscribe and view:unsubscribe",
                                  name));
 }

@@ -269,6 +269,7 @@ static void mark_dirty(svc_client *c) {
 
 static void unlink_client(svc_client *c) {
     svc_hub *h = c->hub;
+    if (h->ops->gone) h->ops->gone(h->ud, c);
     while (c->subs) sub_remove(c->subs, LEAVE_LINGER);
     undirty(c);
     if (c->prev) c->prev->next = c->next;

@@ -115,6 +115,9 @@ typedef struct svc_hub_ops {
     void (*command)(void *ud, svc_client *c, const char *name, json_t *data, int64_t ack_id);
     /* A line for the log; fields BORROWED (may be NULL). */
     void (*log)(void *ud, weir_log_level level, json_t *fields, const char *message);
+    /* A client is gone (its connection closed, or the hub is freed): the
+     * owner drops what it keeps for it (NULL: nothing). */
+    void (*gone)(void *ud, svc_client *c);
 } svc_hub_ops;
 
 /* What the owner of a feed's execution does for it (ud is svc_feed_new's). */

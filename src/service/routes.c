@@ -221,6 +221,8 @@ static json_t *graph_head(svc_graph *g, bool full) {
     return j;
 }
 
+json_t *svc_graph_entry(svc_graph *g) { return graph_head(g, false); }
+
 static json_t *graph_summary(svc_graph *g, bool full) {
     json_t *j = graph_head(g, full);
     if (!j || !full) return j;
@@ -729,6 +731,21 @@ static void prometheus(call *c) {
     out(&b, "# HELP weir_subscribers_cut_total Subscribers cut off for falling behind.\n"
             "# TYPE weir_subscribers_cut_total counter\nweir_subscribers_cut_total %llu\n",
         (unsigned long long)s->hub.subscribers_cut);
+    out(&b, "# HELP weir_views Live view instances (SPEC §8).\n# TYPE weir_views gauge\nweir_views %zu\n",
+        s->views.n_views);
+    out(&b, "# HELP weir_view_subscribers Subscriptions to live views.\n# TYPE weir_view_subscribers gauge\n"
+            "weir_view_subscribers %zu\n",
+        s->views.n_subs);
+    out(&b, "# HELP weir_view_messages_total view:init and view:diff messages queued to subscribers.\n"
+            "# TYPE weir_view_messages_total counter\nweir_view_messages_total{kind=\"init\"} %llu\n"
+            "weir_view_messages_total{kind=\"diff\"} %llu\n",
+        (unsigned long long)s->views.inits_sent, (unsigned long long)s->views.diffs_sent);
+    out(&b, "# HELP weir_view_bytes_total Bytes of view messages queued to subscribers.\n"
+            "# TYPE weir_view_bytes_total counter\nweir_view_bytes_total %llu\n",
+        (unsigned long long)s->views.bytes_sent);
+    out(&b, "# HELP weir_view_held_total Rounds a view subscriber was sent nothing: its backlog was over the bound.\n"
+            "# TYPE weir_view_held_total counter\nweir_view_held_total %llu\n",
+        (unsigned long long)s->views.held);
     if (s->journal) {
         weir_journal_stats js;
         weir_journal_stats_get(s->journal, &js);

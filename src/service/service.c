@@ -43,6 +43,8 @@ void weir_service_config_defaults(weir_service_config *c) {
         .event_history = 1000,
         .subscriber_backlog_bytes = 8u << 20,
         .subscriber_linger_ms = 30000,
+        .view_interval_ms = 50,
+        .view_history = 64,
         .default_runtime = "realtime",
         .isolate_pool_size = 10,
         .isolate_timeout_ms = 1000,
@@ -434,6 +436,7 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
  * an execution that still runs cancels its effects through the runtime, and
  * once destroyed the runtime holds nothing of it. */
 void svc_exec_free(svc_exec *x) {
+    svc_views_exec_gone(x->svc, x);
     svc_journal_forget(x, false);
     while (x->waits) {
         svc_wait *w = x->waits;
@@ -548,7 +551,8 @@ svc_feed *svc_exec_feed(svc_exec *x, weir_error *err) {
 static void hub_log(void *ud, weir_log_level level, json_t *fields, const char *message) {
     weir_service_log(ud, level, fields, "%s", message);
 }
-static const svc_hub_ops HUB_OPS = {svc_command, hub_log};
+static void hub_gone(void *ud, svc_client *c) { svc_views_client_gone(ud, c); }
+static const svc_hub_ops HUB_OPS = {svc_command, hub_log, hub_gone};
 
 static int parse_options(json_t *opts, weir_exec_options *o, weir_error *err) {
     if (opts && !json_is_object(opts)) return weir__error(err, WEIR_EINVAL, "execute options must be a JSON object");
@@ -1025,6 +1029,7 @@ static void handle_closed(uv_handle_t *h) {
 void weir_service_destroy(weir_service *s) {
     if (!s) return;
     svc_journal_close(s); /* first: commits what is queued and sends what waited on it */
+    svc_views_free(s);
     svc_hub_free(&s->hub); /* first: no client command reaches s any more */
     weir_eio_destroy(s->eio);
     weir_http_server_destroy(s->http);

@@ -8,6 +8,7 @@
 #include "service/hub.h"
 #include "service/index.h"
 #include "service/service.h"
+#include "service/views.h"
 #include "store/store.h"
 
 typedef struct svc_graph {
@@ -58,6 +59,7 @@ typedef struct svc_exec {
     bool finished;
     svc_wait *waits;
     svc_feed *feed;        /* NULL until the first subscription */
+    svc_view_row view_row; /* its row in the `executions` view (views.c) */
     struct svc_exec *next; /* creation order, oldest first */
     /* virtual time (timectl.c) */
     json_t *settled;       /* injects answered early that settled since the last time command */
@@ -99,6 +101,7 @@ struct weir_service {
     weir_auth *auth; /* always set; inactive when no auth is configured */
     weir_eio *eio;   /* Socket.IO at /socket.io/ */
     svc_hub hub; /* event clients and subscriptions (hub.h) */
+    svc_views views; /* live views (views.h) */
     svc_graph *graphs;
     weir_store *store; /* NULL: in memory (persist.c) */
     /* The input journal and output commit (journal.c).  Every journal
@@ -206,6 +209,18 @@ json_t *svc_exec_snapshot(svc_exec *x);
  * callback (svc is the weir_service).  data BORROWED (may be NULL).
  * Answers through svc_client_reply (commands.c). */
 void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64_t ack_id);
+/* Live views (views.c, SPEC §8, views.h).  view:subscribe and
+ * view:unsubscribe: data BORROWED, r answered (taken over). */
+void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *data);
+void svc_view_unsubscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *data);
+/* A client is gone: drop its view subscriptions. */
+void svc_views_client_gone(weir_service *s, svc_client *c);
+/* x is being freed: its views keep what they show and stop reading it. */
+void svc_views_exec_gone(weir_service *s, svc_exec *x);
+/* Free every view (the service is destroyed). */
+void svc_views_free(weir_service *s);
+/* NEW: a graph's entry as GET /api/graphs lists it (routes.c). */
+json_t *svc_graph_entry(svc_graph *g);
 /* Create and start an execution.  first (may be NULL) is subscribed before
  * it starts, so it sees execution:started. */
 int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err);
