@@ -155,7 +155,7 @@ function execRow(x) {
   const open = () => select(x.executionId);
   const tr = h('tr', { 'data-execution-id': x.executionId },
     h('td', {}, h('button', { type: 'button', class: 'link mono', onclick: open })),
-    h('td'), h('td'), h('td'), h('td', { class: 'n' }), h('td', { class: 'n' }), h('td', { class: 'n' }));
+    h('td', {}, h('span'), h('span', { class: 'sub' })), h('td'), h('td', { class: 'n' }), h('td', { class: 'n' }), h('td', { class: 'n' }));
   fillExecRow(tr, x);
   return tr;
 }
@@ -165,13 +165,13 @@ function fillExecRow(tr, x) {
   const b = tr.cells[0].firstChild;
   setText(b, c.shortId);
   b.setAttribute('aria-label', `Open execution ${c.id}`);
-  setText(tr.cells[1], c.graph);
+  setText(tr.cells[1].firstChild, c.graph);
+  setText(tr.cells[1].lastChild, c.runtime + (c.stored ? ' · stored' : ''));
   setText(tr.cells[2], c.state);
   tr.cells[2].dataset.state = c.state;
-  setText(tr.cells[3], c.runtime + (c.stored ? ' · stored' : ''));
-  setText(tr.cells[4], num(c.tick));
-  setText(tr.cells[5], num(c.processed));
-  setText(tr.cells[6], num(c.errors));
+  setText(tr.cells[3], num(c.tick));
+  setText(tr.cells[4], num(c.processed));
+  setText(tr.cells[5], num(c.errors));
   if (sel && sel.id === c.id) tr.setAttribute('aria-current', 'true');
   else tr.removeAttribute('aria-current');
 }
@@ -259,6 +259,8 @@ function select(id) {
   $('#detail-empty').hidden = true;
   $('#detail-body').hidden = false;
   setText($('#detail-h'), `Execution ${shortId(id)}`);
+  setText($('#travel-note'), '');
+  $('#slider').value = $('#slider').max;
   $('#detail-h').title = id;
   clear($('#outputs'));
   clear($('#logs'));
@@ -383,11 +385,11 @@ function renderFacts(x) {
     ['Stored', x.stored ? 'yes' : 'no'],
   ];
   const dl = $('#facts');
-  if (dl.children.length !== facts.length * 2) {
+  if (dl.children.length !== facts.length) {
     clear(dl);
-    for (const [k] of facts) dl.append(h('dt', {}, k), h('dd', { 'data-fact': k.toLowerCase().replace(/ /g, '-') }));
+    for (const [k] of facts) dl.append(h('div', {}, h('dt', {}, k), h('dd', { 'data-fact': k.toLowerCase().replace(/ /g, '-') })));
   }
-  facts.forEach(([, v], i) => setText(dl.children[i * 2 + 1], v ?? ''));
+  facts.forEach(([, v], i) => setText(dl.children[i].lastChild, v ?? ''));
 }
 
 function renderNodes(v) {
@@ -428,6 +430,7 @@ function renderControls(x) {
     rs.value = x.runtime === 'virtual' ? 'realtime' : 'virtual';
   }
   $('#virtual-controls').hidden = x.runtime !== 'virtual';
+  $('#inject-later').hidden = x.runtime !== 'virtual';
   for (const id of ['tick', 'advance', 'run', 'step']) $(`#${id}`).disabled = finished;
 }
 
@@ -529,6 +532,7 @@ function showAnswer(what, result) {
 
 function summarize(what, r) {
   if (!r || typeof r !== 'object') return compact(r, 400);
+  if (what === 'inject' && r.scheduled) return `scheduled for tick ${r.atTick} (now ${r.tick}): tick or step to deliver it`;
   if (what === 'step' && Array.isArray(r.steps))
     return `${r.steps.length} invocation(s): ${r.steps.map((s) => `${s.nodeId}${s.port ? `:${s.port}` : ''}`).join(', ') || 'none'}; tick ${r.tick ?? '?'}${r.idle ? ', idle' : ''}`;
   if (what === 'run') return `played ${r.played ?? 0} tick(s), stopped by ${r.stoppedBy ?? '?'}; tick ${r.tick ?? '?'}`;
@@ -610,7 +614,19 @@ $('#inject-form').addEventListener('submit', async (ev) => {
   const body = { nodeId: $('#inject-node').value, value: r.value, trace: true };
   const port = $('#inject-port').value;
   if (port) body.port = port;
+  const live = sel && sel.live.value;
+  if (live && live.runtime === 'virtual') {
+    const after = intOf('#inject-after', 0);
+    if (after === null) return fieldError($('#inject-after'), $('#inject-error'), 'after ticks: a whole number from 0');
+    if (after > 0) {
+      body.afterTicks = after; // scheduled: it answers at once, the steps show the wave
+      delete body.trace;
+    }
+  }
   const mine = sel;
+  const pre = $('#answer');
+  pre.dataset.ok = 'true';
+  setText(pre, `… inject into ${body.nodeId}: waiting for what it caused to settle`);
   const answer = await command('inject', 'inject', body);
   if (answer && mine && Array.isArray(answer.trace)) {
     mine.traces.set(answer.tick, answer.trace);

@@ -178,3 +178,36 @@ Test(dashboard, host_and_origin_checks_hold_for_the_page) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* ------------------------------------------------------ in a real browser */
+
+/* Run tests/js/dashboard.cjs SCENARIO against s in headless chromium; its
+ * screenshots go to <build>/tests/artifacts. */
+static void browser(const server *s, const char *scenario, const char *key) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "PUPPETEER_SKIP_DOWNLOAD=1 NODE_PATH='%s/js/node_modules' node '" JS "dashboard.cjs' %d '%s/examples' %s "
+             "'%s/tests/artifacts' %s",
+             WEIR_BUILD_DIR, s->port, WEIR_SOURCE_DIR, scenario, WEIR_BUILD_DIR, key ? key : "");
+    proc_result r = proc_run(cmd);
+    cr_assert_eq(r.status, 0, "dashboard.cjs %s failed (exit %d):\n%s\n%s\nserver log:\n%s", scenario, r.status, r.out,
+                 r.err, serve_log(s));
+    proc_free(&r);
+}
+
+/* Load /, see the graph drawn, execute, inject 21 and see 42 and the
+ * counters move, explain it, pause and resume, drag the time slider of a
+ * stored execution (the server has a data directory) to an earlier tick and
+ * fork from there, step a virtual execution, register a component. */
+Test(dashboard, the_page_in_chromium, .timeout = 240) {
+    server s = serve_start(NULL);
+    browser(&s, "page", NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(dashboard, the_page_asks_for_the_key_in_chromium, .timeout = 240) {
+    const char *args[] = {"--api-keys", "k-dash", NULL};
+    server s = serve_start(args);
+    browser(&s, "auth", "k-dash");
+    cr_assert_eq(serve_stop(&s), 0);
+}
