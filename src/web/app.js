@@ -8,7 +8,7 @@
 // once per animation frame (batcher.js), views redraw at most once per
 // frame, so the page keeps its frame rate however fast events come.
 import { Api, ApiError } from './api.js';
-import { FrameBatcher, FrameCoalescer } from './batcher.js';
+import { FrameBatcher, FrameCoalescer, RateGate } from './batcher.js';
 import { $, clear, h, num, setText } from './dom.js';
 import { Feed, HopRing, chainText, compact, explain } from './feed.js';
 import { createGraphView } from './graph.js';
@@ -21,7 +21,10 @@ import { nodeRows, sliderRange, viewAtTick } from './travel.js';
 const FEED_SHOWN = 100; // entries drawn per list (the feed keeps more)
 const FEED_REDRAW_MS = 200;
 const TRACES_KEPT = 50;
-const EVENTS_BASE = ['execution:*', 'output', 'log', 'component:error', 'message:dropped', 'runtime:changed', 'time:advanced'];
+// Kinds asked for always; the busy ones (outputs, logs, hops) while the
+// page keeps up with them.
+const EVENTS_BASE = ['execution:*', 'component:error', 'message:dropped', 'runtime:changed', 'time:advanced'];
+const EVENTS_BUSY = ['output', 'log'];
 
 const raf = (fn) => requestAnimationFrame(fn);
 let storage = null;
@@ -225,6 +228,11 @@ const FEED_EVENTS = new Set(['output', 'log', 'component:error', 'execution:fail
 
 socket.on('*', (data, event) => {
   if (!sel || !data || data.executionId !== sel.id) return;
+  const busy = event === 'port:emit' || event === 'output' || event === 'log';
+  if (busy) {
+    if (hopsOff) return; // queued before the page asked for no more
+    if (hopBatcher.waiting >= BUSY_PER_FRAME || feedBatcher.waiting >= BUSY_PER_FRAME) return hopsTooFast(true);
+  }
   if (event === 'port:emit') {
     sel.ring.push(data);
     hopBatcher.push(data);
@@ -249,11 +257,15 @@ function select(id) {
   sel = {
     id, live, graph: null, gv: null, atTick: null, atValue: null, atSeq: 0,
     feed: new Feed(), ring: new HopRing(), traces: new Map(), graphId: null,
-    offView: null, dragging: false,
+    offView: null, dragging: false, liveCache: new Map(), atCache: new Map(),
   };
   hopBatcher.reset();
   feedBatcher.reset();
-  sel.offView = live.onChange(() => detailRedraw.poke());
+  hopGate.reset();
+  sel.offView = live.onChange((v) => {
+    if (v && v.metrics) hopGate.observe(v.metrics.messagesEmitted ?? 0);
+    detailRedraw.poke();
+  });
   socket.watch(id, eventKinds()).catch((err) => showAnswer('subscribe', err));
   if (location.hash !== `#x=${id}`) history.replaceState(null, '', `#x=${id}`);
   $('#detail-empty').hidden = true;
@@ -279,6 +291,7 @@ function select(id) {
 
 function deselect() {
   if (!sel) return;
+  hopsBack(true);
   socket.unwatch(sel.id);
   if (sel.offView) sel.offView();
   socket.release(`execution:${sel.id}`);
@@ -290,13 +303,69 @@ function deselect() {
   sel = null;
 }
 
+// Hops (while "Animate hops" is on), outputs and logs are asked for while
+// the page keeps up with them.  A browser queues every message it reads for
+// the page's one thread without bound and ahead of the page's own timers,
+// so a page that falls behind is not slowed down: it stops answering.  So
+// when more than BUSY_PER_FRAME of them come between two frames, the page
+// closes its socket (what the browser queued on it is never delivered) and
+// connects again without them: the counters of its views go on.  The same
+// when the server cuts it off (SUBSCRIBER_BACKLOG_BYTES behind).  It asks
+// for them again after a while, waiting longer each time.
+const HOPS_RETRY_MS = 5000, HOPS_RETRY_MAX_MS = 60000, BUSY_PER_FRAME = 500;
+let hopsOff = false, hopsRetryMs = HOPS_RETRY_MS, hopsTimer = null;
+// Hops at all only while the execution emits slower than HOPS_OFF_PER_S
+// (told by its view's counters, which come at a bounded rate), again below
+// HOPS_ON_PER_S: above that many hops/s dots say nothing a counter does not.
+const HOPS_ON_PER_S = 2000, HOPS_OFF_PER_S = 5000;
+const hopGate = new RateGate({ on: HOPS_ON_PER_S, off: HOPS_OFF_PER_S });
+
 function eventKinds() {
-  return $('#animate').checked ? [...EVENTS_BASE, 'port:emit'] : EVENTS_BASE;
+  if (hopsOff) return EVENTS_BASE;
+  return $('#animate').checked && hopGate.open ? [...EVENTS_BASE, ...EVENTS_BUSY, 'port:emit'] : [...EVENTS_BASE, ...EVENTS_BUSY];
+}
+
+function rewatch() {
+  if (sel) socket.watch(sel.id, eventKinds()).catch((err) => showAnswer('subscribe', err));
+}
+
+function hopsBack(reset) {
+  clearTimeout(hopsTimer);
+  hopsTimer = null;
+  hopsOff = false;
+  if (reset) hopsRetryMs = HOPS_RETRY_MS;
 }
 
 $('#animate').addEventListener('change', () => {
-  if (sel) socket.watch(sel.id, eventKinds()).catch((err) => showAnswer('subscribe', err));
+  hopsBack(true);
+  rewatch();
 });
+
+socket.on('subscription:cut', (d) => {
+  if (!sel || !d || d.executionId !== sel.id) return;
+  if (hopsOff) rewatch(); // cut with what it asked for now: subscribe again
+  else hopsTooFast();
+});
+
+function hopsTooFast(behind) {
+  if (hopsOff) return;
+  hopsOff = true;
+  hopBatcher.reset();
+  if (behind && sel) {
+    socket.setWatchEvents(sel.id, eventKinds());
+    socket.reconnect();
+  } else {
+    rewatch();
+  }
+  const secs = Math.round(hopsRetryMs / 1000);
+  setText($('#rate'), `events too fast to show: counters only, events again in ${secs} s`);
+  clearTimeout(hopsTimer);
+  hopsTimer = setTimeout(() => {
+    hopsBack(false);
+    rewatch();
+  }, hopsRetryMs);
+  hopsRetryMs = Math.min(HOPS_RETRY_MAX_MS, hopsRetryMs * 2);
+}
 
 async function loadGraph(graphId) {
   if (!sel || !graphId || sel.graphId === graphId) return;
@@ -394,7 +463,7 @@ function renderFacts(x) {
 
 function renderNodes(v) {
   const order = sel.graph && sel.graph.topology && Array.isArray(sel.graph.topology.sorted) ? sel.graph.topology.sorted : [];
-  const rows = nodeRows(v, order);
+  const rows = nodeRows(v, order, sel.atTick !== null ? sel.atCache : sel.liveCache);
   syncRows(nodeTable, $('#nodes tbody'), rows, nodeRow, fillNodeRow);
   setText($('#nodes-at'), sel.atTick !== null ? `at tick ${sel.atTick}` : 'live');
 }
@@ -737,9 +806,17 @@ $('#component-form').addEventListener('submit', async (ev) => {
 
 setInterval(() => {
   if (!sel) return setText($('#rate'), '');
+  const was = hopGate.open;
+  if (hopGate.check() !== was) rewatch();
+  if (hopsOff) return;
+  if (!hopGate.open && $('#animate').checked) {
+    const r = hopGate.perSecond();
+    setText($('#rate'), r ? `${num(Math.round(r))} hops/s: too many to animate, counters only` : '');
+    return;
+  }
   const r = hopBatcher.rate.perSecond();
   setText($('#rate'), r ? `${num(r)} hops/s` : '');
-}, 500);
+}, 250);
 
 window.addEventListener('hashchange', () => {
   const m = /^#x=([\w-]+)$/.exec(location.hash);

@@ -29,6 +29,11 @@ export class FrameBatcher {
     }
   }
 
+  // Events that came since the last frame.
+  get waiting() {
+    return this.batch.length + this.dropped;
+  }
+
   flush() {
     this.pending = false;
     const batch = this.batch, dropped = this.dropped;
@@ -90,5 +95,58 @@ export class FrameCoalescer {
     if (this.pending) return;
     this.pending = true;
     this.schedule(this.run);
+  }
+}
+
+// Whether the page should ask for an execution's per-hop events, decided
+// from a counter that the server's view sends at a bounded rate whatever
+// the event rate (the execution view's messagesEmitted): asking for hops
+// only while they come slower than `off` per second keeps the flood from
+// ever reaching the page (a page already flooded can no longer tell: the
+// browser queues the messages ahead of everything else).  Hysteresis: on
+// again below `on`.  Starts off, until the counter's rate is known.
+export class RateGate {
+  constructor({ on, off, windowMs = 1000, now = () => performance.now() }) {
+    this.onRate = on;
+    this.offRate = off;
+    this.windowMs = windowMs;
+    this.now = now;
+    this.samples = []; // [time, count], oldest first
+    this.open = false;
+  }
+
+  // The counter's value now (call on every new view value).
+  observe(count) {
+    const t = this.now();
+    this.samples.push([t, count]);
+    while (this.samples.length > 2 && t - this.samples[1][0] >= this.windowMs) this.samples.shift();
+  }
+
+  // Per second over the window; a counter that has not moved for a whole
+  // window (no new value: the view sends none while nothing changes) is 0.
+  perSecond() {
+    if (this.samples.length === 0) return 0;
+    const t = this.now();
+    const [t1, c1] = this.samples[this.samples.length - 1];
+    const from = this.samples.find(([ts]) => t - ts <= this.windowMs) || this.samples[this.samples.length - 1];
+    const span = Math.max(t - from[0], 1);
+    if (t - t1 >= this.windowMs) return 0;
+    return ((c1 - from[1]) * 1000) / span;
+  }
+
+  // Decide: true while hops may be asked for.  Until the counter is known
+  // (two values, or one that has not moved for a window) it stays as it is.
+  check() {
+    const n = this.samples.length;
+    if (n === 0 || (n === 1 && this.now() - this.samples[0][0] < this.windowMs)) return this.open;
+    const r = this.perSecond();
+    if (this.open && r > this.offRate) this.open = false;
+    else if (!this.open && r <= this.onRate) this.open = true;
+    return this.open;
+  }
+
+  reset() {
+    this.samples = [];
+    this.open = false;
   }
 }

@@ -34,7 +34,12 @@ export function $(sel, root = document) {
   return el;
 }
 
-// "1,234,567"
+// "1,234,567" (toLocaleString builds a formatter per call: far too slow
+// for counters redrawn many times a second)
 export function num(n) {
-  return typeof n === 'number' ? n.toLocaleString('en-US') : String(n ?? '');
+  if (typeof n !== 'number') return String(n ?? '');
+  const s = Number.isInteger(n) ? String(n) : n.toFixed(2);
+  const dot = s.indexOf('.');
+  const int = dot < 0 ? s : s.slice(0, dot);
+  return int.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (dot < 0 ? '' : s.slice(dot));
 }

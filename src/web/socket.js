@@ -59,7 +59,8 @@ export class EventSocket {
     if (this.ws) this.ws.close(1000, 'bye');
   }
 
-  // Close and connect again at once (a new key).
+  // Close and connect again at once (a new key; a page that fell behind:
+  // what the browser has queued on a closed socket is never delivered).
   reconnect() {
     if (this.ws) {
       const old = this.ws;
@@ -240,6 +241,13 @@ export class EventSocket {
     this.watches.set(executionId, w);
     if (this.status !== 'open') return Promise.resolve(null);
     return this.subscribeExecution(executionId, w, false);
+  }
+
+  // Change the kinds of a watch without telling the server now: the next
+  // connection subscribes with them (see reconnect).
+  setWatchEvents(executionId, events) {
+    const w = this.watches.get(executionId);
+    if (w) w.events = events;
   }
 
   unwatch(executionId) {

@@ -45,9 +45,20 @@ export function sliderRange(x) {
 
 // Node rows for a view value: [{id, invocations, emitted, errors, state}],
 // in the order of `order` (the graph's nodes) then any others by id.
-export function nodeRows(value, order = []) {
+// cache (a Map kept by the caller): a node whose object is the one of the
+// last call gets the same row object back, so a list keyed on identity
+// redraws only the nodes a diff changed.
+export function nodeRows(value, order = [], cache = null) {
   const nodes = (value && value.nodes) || {};
-  const ids = order.filter((id) => id in nodes);
-  const rest = Object.keys(nodes).filter((id) => !order.includes(id)).sort();
-  return ids.concat(rest).map((id) => ({ id, ...nodes[id] }));
+  const listed = new Set(order);
+  const ids = order.filter((id) => Object.prototype.hasOwnProperty.call(nodes, id));
+  const rest = Object.keys(nodes).filter((id) => !listed.has(id)).sort();
+  return ids.concat(rest).map((id) => {
+    const node = nodes[id];
+    const hit = cache && cache.get(id);
+    if (hit && hit.node === node) return hit.row;
+    const row = { id, ...node };
+    if (cache) cache.set(id, { node, row });
+    return row;
+  });
 }

@@ -39,3 +39,15 @@ test('node rows follow the graph order, then the rest by id', () => {
   const rows = nodeRows(viewAtTick(AT, null), ['sum', 'readings']);
   assert.deepEqual(rows.map((r) => r.id), ['sum', 'readings', 'batch']);
 });
+
+test('node rows keep their identity while the node object is the same', () => {
+  const a = { invocations: 1, emitted: 1, errors: 0, state: {} };
+  const b = { invocations: 2, emitted: 2, errors: 0, state: {} };
+  const cache = new Map();
+  const first = nodeRows({ nodes: { a, b } }, ['a', 'b'], cache);
+  const b2 = { ...b, invocations: 3 };
+  const second = nodeRows({ nodes: { a, b: b2 } }, ['a', 'b'], cache);
+  assert.equal(second[0], first[0], 'a did not change: the same row');
+  assert.notEqual(second[1], first[1]);
+  assert.equal(second[1].invocations, 3);
+});
