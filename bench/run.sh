@@ -32,3 +32,7 @@ echo "== durable executions over loopback (DURABILITY=fsync / process / --memory
 "$(dirname "$0")/durable.sh" "$build"
 echo "== idle WebSocket connections"
 "$(dirname "$0")/idle.sh" "$build" 10000 all
+if command -v chromium >/dev/null; then
+  echo "== the dashboard in headless chromium (first paint; frames/s under 100,000 events/s)"
+  "$(dirname "$0")/dashboard.sh" "$build" || echo "(the dashboard figures failed: not a gate)"
+fi
