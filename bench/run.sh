@@ -30,6 +30,8 @@ echo "== service over loopback"
 "$(dirname "$0")/serve.sh" "$build"
 echo "== durable executions over loopback (DURABILITY=fsync / process / --memory; recovery)"
 "$(dirname "$0")/durable.sh" "$build"
+echo "== live views: bytes/s to one execution:<id> subscriber at two hop rates"
+"$(dirname "$0")/views.sh" "$build"
 echo "== idle WebSocket connections"
 "$(dirname "$0")/idle.sh" "$build" 10000 all
 if command -v chromium >/dev/null; then

@@ -291,8 +291,8 @@ static int apply(weir_service_config *c) {
             }
             c->view_interval_ms = (uint64_t)n;
         } else if (strcmp(s->env, "VIEW_HISTORY") == 0) {
-            if (n > 100000) {
-                startup_error("VIEW_HISTORY must be at most 100000, got %lld", n);
+            if (n < 1 || n > 100000) {
+                startup_error("VIEW_HISTORY must be between 1 and 100000, got %lld", n);
                 return EXIT_USAGE;
             }
             c->view_history = (size_t)n;

@@ -41,8 +41,10 @@ struct svc_view {
     char *name;
     svc_exec *x;       /* execution and port views; NULL once it is freed */
     char exec_id[40];
-    json_t *value;     /* immutable */
+    json_t *value;     /* immutable; what subscribers have been sent */
     uint64_t seq;
+    json_t *staged;    /* built, not sent yet: shows inputs not durable yet (NULL: none) */
+    uint64_t staged_mark; /* ... until the journal's j_done reaches this */
     ring_ent *ring;
     size_t head, len, cap, bytes;
     svc_vsub *subs;
@@ -71,6 +73,10 @@ static uint64_t next_seq(weir_service *s) {
     }
     return ++s->views.seq;
 }
+
+/* The newest value built: what the next one is built against (shared with,
+ * and told apart from cheaply). */
+static json_t *latest(const svc_view *v) { return v->staged ? v->staged : v->value; }
 
 /* ------------------------------------------------------------------ stamps */
 
@@ -129,47 +135,65 @@ static json_t *exec_head(svc_exec *x, json_t *j, uint64_t tick, const char *stat
                      (json_int_t)tick, "stored", x->journaled);
 }
 
+/* Are a node's counters in metrics m those of its value n? */
+static bool same_counters(json_t *m, json_t *n) {
+    for (size_t i = 0; NODE_COUNTERS[i]; i++) {
+        json_t *a = json_object_get(m, NODE_COUNTERS[i]), *b = json_object_get(n, NODE_COUNTERS[i]);
+        if (!a || !b || json_integer_value(a) != json_integer_value(b)) return false;
+    }
+    return true;
+}
+
 /* {nodeId: {invocations, emitted, errors, state}} from metrics.nodes and
- * the states, sharing what equals prev's. */
-static json_t *node_values(json_t *counters, json_t *states, json_t *prev) {
+ * the states, sharing what equals prev's.  states NULL: read from e, and
+ * only for nodes whose counters moved (a node's state changes only when it
+ * is invoked, besides when the execution starts and finishes: the caller
+ * passes every state then); the others are prev's as they are. */
+static json_t *node_values(weir_exec *e, json_t *counters, json_t *states, json_t *prev) {
     json_t *nodes = json_object();
     const char *id;
     json_t *m;
     json_object_foreach(counters, id, m) {
         json_t *was = json_object_get(prev, id);
-        json_t *st = json_object_get(states, id);
+        if (!states && was && same_counters(m, was)) {
+            if (!nodes || !put(nodes, id, json_incref(was))) goto fail;
+            continue;
+        }
+        json_t *st = states ? json_incref(json_object_get(states, id)) : weir_exec_node_state(e, id);
         json_t *n = pick(m, NODE_COUNTERS, NULL);
-        json_t *state = share(json_object_get(was, "state"), st ? json_incref(st) : json_object());
+        json_t *state = share(json_object_get(was, "state"), st ? st : json_object());
         if (!n || !put(n, "state", state)) {
             json_decref(n);
-            json_decref(nodes);
-            return NULL;
+            goto fail;
         }
-        if (!nodes || !put(nodes, id, share(was, n))) {
-            json_decref(nodes);
-            return NULL;
-        }
+        if (!nodes || !put(nodes, id, share(was, n))) goto fail;
     }
     return nodes;
+fail:
+    json_decref(nodes);
+    return NULL;
 }
 
 /* The execution value from its summary j, metrics m (with nodes) and
- * states, sharing with prev. */
+ * states (NULL: read from x as node_values says), sharing with prev. */
 static json_t *exec_value(svc_exec *x, json_t *j, json_t *m, json_t *states, uint64_t tick, const char *state,
                           json_t *prev) {
     json_t *v = exec_head(x, j, tick, state);
     if (!v || !put(v, "metrics", pick(m, EXEC_METRICS, json_object_get(prev, "metrics"))) ||
-        !put(v, "nodes", node_values(json_object_get(m, "nodes"), states, json_object_get(prev, "nodes")))) {
+        !put(v, "nodes", node_values(x->e, json_object_get(m, "nodes"), states, json_object_get(prev, "nodes")))) {
         json_decref(v);
         return NULL;
     }
     return v;
 }
 
-static json_t *build_execution(svc_view *v) {
+/* full: every node's state is read (the first value, and after the
+ * execution's state changed: started, finished, cleaned up). */
+static json_t *build_execution(svc_view *v, bool full) {
     svc_exec *x = v->x;
-    json_t *j = weir_exec_json(x->e), *m = weir_exec_metrics(x->e, svc_exec_now(x)), *st = weir_exec_states(x->e);
-    json_t *out = j && m && st ? exec_value(x, j, m, st, weir_exec_tick(x->e), NULL, v->value) : NULL;
+    json_t *j = weir_exec_json(x->e), *m = weir_exec_metrics(x->e, svc_exec_now(x));
+    json_t *st = full ? weir_exec_states(x->e) : NULL;
+    json_t *out = j && m && (st || !full) ? exec_value(x, j, m, st, weir_exec_tick(x->e), NULL, latest(v)) : NULL;
     json_decref(j);
     json_decref(m);
     json_decref(st);
@@ -202,16 +226,16 @@ static json_t *exec_row(svc_exec *x) {
 static json_t *build_executions(svc_view *v) {
     json_t *a = json_array();
     size_t i = 0;
-    bool same = v->value != NULL;
+    bool same = latest(v) != NULL;
     for (svc_exec *x = v->s->execs; a && x; x = x->next, i++) {
         json_t *row = exec_row(x);
         if (!row || json_array_append_new(a, row)) {
             json_decref(a);
             return NULL;
         }
-        if (same && json_array_get(v->value, i) != row) same = false;
+        if (same && json_array_get(latest(v), i) != row) same = false;
     }
-    if (same && json_array_size(v->value) == i) {
+    if (same && json_array_size(latest(v)) == i) {
         json_decref(a);
         return NULL;
     }
@@ -221,17 +245,17 @@ static json_t *build_executions(svc_view *v) {
 static json_t *build_graphs(svc_view *v) {
     weir_service *s = v->s;
     size_t n = 0;
-    bool same = v->value != NULL;
+    bool same = latest(v) != NULL;
     for (svc_graph *g = s->graphs; g; g = g->next, n++)
         if (same) {
-            const char *was = json_string_value(json_object_get(json_array_get(v->value, n), "id"));
+            const char *was = json_string_value(json_object_get(json_array_get(latest(v), n), "id"));
             same = was && strcmp(was, g->id) == 0;
         }
-    if (same && json_array_size(v->value) == n) return NULL;
+    if (same && json_array_size(latest(v)) == n) return NULL;
     json_t *by_id = json_object(), *a = json_array();
     size_t i;
     json_t *e;
-    json_array_foreach(v->value, i, e) {
+    json_array_foreach(latest(v), i, e) {
         const char *id = json_string_value(json_object_get(e, "id"));
         if (by_id && id) json_object_set(by_id, id, e);
     }
@@ -262,7 +286,7 @@ static void on_tap(void *ud, json_t *value) {
 }
 
 static json_t *build_port(svc_view *v) {
-    if (v->value && !v->win_dirty) return NULL;
+    if (latest(v) && !v->win_dirty) return NULL;
     json_t *a = json_array();
     for (size_t i = 0; a && i < v->win_len; i++)
         if (json_array_append(a, v->win[(v->win_head + i) % v->n])) {
@@ -279,9 +303,16 @@ static json_t *build(svc_view *v) {
     switch (v->kind) {
     case VIEW_GRAPHS: return build_graphs(v);
     case VIEW_EXECUTIONS: return build_executions(v);
-    case VIEW_EXECUTION:
-        if (!v->x || (v->value && !stamp_moved(v->x, &v->stamp))) return NULL;
-        return build_execution(v);
+    case VIEW_EXECUTION: {
+        if (!v->x) return NULL;
+        svc_view_stamp was = v->stamp;
+        bool first = !latest(v), moved = stamp_moved(v->x, &v->stamp);
+        if (!first && !moved) return NULL;
+        bool full = first || !was.set || was.state != v->stamp.state || strcmp(was.runtime, v->stamp.runtime) != 0;
+        json_t *now = build_execution(v, full);
+        if (!now) v->stamp.set = false; /* built again next round */
+        return now;
+    }
     case VIEW_PORT: return build_port(v);
     }
     return NULL;
@@ -302,7 +333,6 @@ static void ring_pop(svc_view *v) {
 /* Keep diff (a reference is taken) from base to seq, dropping the oldest
  * beyond VIEW_HISTORY and VIEW_HISTORY_BYTES. */
 static void ring_push(svc_view *v, uint64_t base, uint64_t seq, json_t *diff) {
-    if (!v->cap) return;
     size_t w = weir_view_diff_weight(diff);
     while (v->len && (v->len == v->cap || v->bytes + w > VIEW_HISTORY_BYTES)) ring_pop(v);
     if (w > VIEW_HISTORY_BYTES) return; /* larger than the whole ring: since gets an init */
@@ -311,15 +341,15 @@ static void ring_push(svc_view *v, uint64_t base, uint64_t seq, json_t *diff) {
     v->bytes += w;
 }
 
-/* Bring v up to date: a new value and its diff in the ring, when it changed. */
-static void refresh(svc_view *v) {
-    json_t *now = build(v);
-    if (!now) return;
-    json_t *d = NULL;
+/* v->staged becomes the value: its diff goes in the ring under a new seq
+ * (nothing, when it is the same value after all). */
+static void publish(svc_view *v) {
+    json_t *now = v->staged, *d = NULL;
+    v->staged = NULL;
     weir_error err;
     if (weir_view_diff_make(v->value, now, &d, &err) || weir_view_diff_is_empty(d)) {
         json_decref(d);
-        json_decref(now); /* the same value (or no memory: tried next round) */
+        json_decref(now); /* the same value (or no memory: built again when it changes) */
         return;
     }
     uint64_t seq = next_seq(v->s);
@@ -328,6 +358,26 @@ static void refresh(svc_view *v) {
     json_decref(v->value);
     v->value = now;
     v->seq = seq;
+}
+
+/* Output commit (SPEC §7.1): a value built when journal item `mark` was the
+ * newest is sent once the journal made it durable. */
+static bool durable(const weir_service *s, uint64_t mark) { return !s->journal || s->j_done >= mark; }
+
+/* Bring v up to date: a new value built when something changed, sent (its
+ * diff in the ring) once what it shows is durable.  One staged is sent
+ * before a newer one replaces it, so a busy journal delays a view by a
+ * round, never for good. */
+static void refresh(svc_view *v) {
+    weir_service *s = v->s;
+    if (v->staged && durable(s, v->staged_mark)) publish(v);
+    json_t *now = build(v);
+    if (now) {
+        json_decref(v->staged);
+        v->staged = now;
+        v->staged_mark = s->j_mark;
+    }
+    if (v->staged && durable(s, v->staged_mark)) publish(v);
 }
 
 /* -------------------------------------------------------------- delivering */
@@ -354,7 +404,7 @@ static void emit(svc_view *v, svc_vsub *sub, bool init, const char *text, size_t
 
 static void send_init(svc_view *v, svc_vsub *sub) {
     if (v->init_seq != v->seq || !v->init_text) {
-        free(v->init_text);
+        weir__free(v->init_text);
         v->init_text = message(v, "value", v->value, &v->init_len);
         v->init_seq = v->seq;
     }
@@ -371,7 +421,7 @@ static void catch_up(svc_view *v, svc_vsub *sub) {
     i--; /* the diff from its seq */
     if (i == v->len - 1) { /* the newest: the same text for everyone */
         if (v->diff_seq != v->seq || !v->diff_text) {
-            free(v->diff_text);
+            weir__free(v->diff_text);
             v->diff_text = message(v, "diff", ring_at(v, i)->diff, &v->diff_len);
             v->diff_seq = v->seq;
         }
@@ -390,7 +440,7 @@ static void catch_up(svc_view *v, svc_vsub *sub) {
     char *text = message(v, "diff", d, &len);
     json_decref(d);
     emit(v, sub, false, text, len);
-    free(text);
+    weir__free(text);
 }
 
 /* A round's delivery: each subscriber behind gets one message, unless its
@@ -434,8 +484,8 @@ static void round_fire(uv_timer_t *t) {
     uint64_t now = uv_now(s->loop);
     for (svc_view *v = s->views.list, *next; v; v = next) {
         next = v->next;
-        if (!v->n_subs && (v->kind == VIEW_PORT || now - v->idle_since >= VIEW_LINGER_MS)) {
-            view_free(v);
+        if (!v->n_subs) { /* nothing is built while nobody watches: a resume builds what it missed */
+            if (v->kind == VIEW_PORT || now - v->idle_since >= VIEW_LINGER_MS) view_free(v);
             continue;
         }
         refresh(v);
@@ -524,8 +574,9 @@ static void view_discard(svc_view *v) {
     while (v->len) ring_pop(v);
     weir__free(v->ring);
     json_decref(v->value);
-    free(v->diff_text);
-    free(v->init_text);
+    json_decref(v->staged);
+    weir__free(v->diff_text);
+    weir__free(v->init_text);
     weir__free(v->name);
     weir__free(v->node);
     weir__free(v->port);
@@ -542,7 +593,7 @@ static svc_view *view_new(weir_service *s, const char *name, const view_name *vn
     v->s = s;
     v->kind = vn->kind;
     v->x = x;
-    v->cap = s->cfg.view_history;
+    v->cap = s->cfg.view_history ? s->cfg.view_history : 1; /* the newest diff at least: no init each round */
     v->n = (size_t)vn->n;
     bool port = vn->kind == VIEW_PORT;
     if (!(v->name = weir__strdup(name)) || (v->cap && !(v->ring = weir__calloc(v->cap, sizeof *v->ring))) ||
@@ -621,6 +672,17 @@ static void subscribe_at(weir_service *s, svc_reply *r, svc_client *c, const cha
     json_decref(msg);
 }
 
+/* What a new view shows first is durable, as execution:subscribe's
+ * snapshot is (blocks the loop for one commit at most). */
+static int settle(weir_service *s, view_kind kind, svc_exec *x, weir_error *err) {
+    if (kind == VIEW_EXECUTION) return svc_journal_settle(x, err);
+    for (svc_exec *y = kind == VIEW_EXECUTIONS ? s->execs : NULL; y; y = y->next) {
+        int rc = svc_journal_settle(y, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *data) {
     const char *name = json_string_value(json_object_get(data, "view"));
     json_t *since_v = json_object_get(data, "since"), *at = json_object_get(data, "atTick");
@@ -659,6 +721,11 @@ void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *da
     }
     weir_error err;
     svc_view *v = view_find(s, name); /* one kept (an execution's final value, its execution gone) is served */
+    if (!v && settle(s, vn.kind, x, &err)) {
+        json_t *b = svc_error_of(&err);
+        json_object_set_new(b, "view", json_string(name));
+        return svc_answer_now(s, r, svc_status_of(err.code), b);
+    }
     if (!v && !(v = view_new(s, name, &vn, x, &err))) {
         json_t *b = svc_error_of(&err);
         json_object_set_new(b, "view", json_string(name));
@@ -666,6 +733,15 @@ void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *da
     }
     svc_vsub *sub = sub_find(v, c);
     if (!sub) {
+        size_t n = 0;
+        for (svc_view *o = s->views.list; o; o = o->next) n += sub_find(o, c) != NULL;
+        if (n >= VIEW_MAX_PER_CLIENT) {
+            if (!v->n_subs && v->kind == VIEW_PORT) view_free(v); /* made for it: nobody else has it */
+            return svc_answer_now(s, r, 429,
+                                  svc_error_body("a client watches at most %d views at once; unsubscribe from one "
+                                                 "first (view:unsubscribe)",
+                                                 VIEW_MAX_PER_CLIENT));
+        }
         if (!(sub = weir__calloc(1, sizeof *sub)))
             return svc_answer_now(s, r, 503, svc_error_body("out of memory subscribing to view %s", name));
         sub->c = c;

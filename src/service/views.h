@@ -12,14 +12,16 @@
  * port; the port name holds no ':').
  *
  * One instance per view name, made on the first subscribe and kept while
- * someone watches it, then VIEW_LINGER_MS more (a reconnect with `since`
- * resumes; a port view does not linger: it taps a port).  An instance
+ * someone watches it, then VIEW_LINGER_MS more, built no further (a
+ * reconnect with `since` resumes: its missed changes are built then, as one
+ * diff from the value it last had; a port view does not linger: it taps a
+ * port).  An instance
  * holds its value (immutable: rebuilt each round by sharing the unchanged
  * subtrees of the last, so making the diff skips them), the value's seq,
  * and a ring of its last VIEW_HISTORY diffs.
  *
- * Rounds.  Every VIEW_INTERVAL_MS while any instance exists, each one is
- * brought up to date (only when something changed, told cheaply: the
+ * Rounds.  Every VIEW_INTERVAL_MS while any instance exists, each one
+ * watched is brought up to date (only when something changed, told cheaply: the
  * execution's tick, state, queue, pending effects, runtime; the list's
  * members; a port's taps), and each subscriber not yet at the newest seq is
  * sent ONE message: the newest diff, the ring's diffs since its seq
@@ -39,8 +41,13 @@
  * Costs.  An execution nobody watches pays nothing per hop: the execution
  * view reads counters and node states once per round (and only when its
  * tick or state moved), the port view's tap (weir_exec_tap) is installed
- * only while it is watched.  The values shown are those in memory (as
- * GET .../state shows them, without waiting for the journal).
+ * only while it is watched.
+ *
+ * Output commit (SPEC §7.1): with a journal, a value is sent only once every
+ * journal item queued when it was built is durable (a new view's first value
+ * waits for its execution's inputs, as execution:subscribe's snapshot does),
+ * so no subscriber sees what a crash would undo; a busy journal delays a
+ * view by a round.
  */
 #ifndef WEIR_SERVICE_VIEWS_H
 #define WEIR_SERVICE_VIEWS_H
@@ -58,6 +65,9 @@
 #define VIEW_HISTORY_BYTES (8u << 20)
 /* A port view keeps 1 to this many values. */
 #define VIEW_PORT_MAX 1000
+/* One client watches at most this many views at once (each port view taps
+ * its port: every emission of the execution looks at every tap). */
+#define VIEW_MAX_PER_CLIENT 256
 
 typedef struct svc_view svc_view;
 
