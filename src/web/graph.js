@@ -21,7 +21,8 @@
 // edges are drawn straight across).  The order within a column comes from
 // barycenter sweeps (down, up, ...) over nodes and waypoints; the order with
 // the fewest crossings between adjacent columns wins, the declaration order
-// counting as the first candidate, so the sweeps never make it worse.  y
+// counting as the first candidate, so the sweeps never make it worse; then
+// neighbours in a column are swapped while a swap removes crossings.  y
 // comes from a few passes that pull each node towards its neighbours' ports
 // (a least-squares fit per column under "no overlap, keep the order",
 // solved by pool-adjacent-violators), so chains come out straight.  Ports:
@@ -32,18 +33,27 @@
 // deterministic: the same graph gives the same layout.
 //
 // VIEW.  SVG in a div.weir-graph (style: graph.css).  Each node is a
-// <g class="node" data-node-id="…" tabindex="0" role="button">, with its
-// counters in <text class="counters" data-invocations data-emitted
-// data-errors> and its state preview in <text class="state">.  Pan: drag,
-// arrow keys (Shift: farther); zoom: wheel, + and - keys, 0 or the Fit
-// button fits the graph; Enter or Space on a node (or a click) selects it
-// and calls onSelectNode(id).  update() touches the DOM of a node only when
-// its text changes (the view client shares unchanged node objects, so an
-// unchanged node costs one comparison).  hops() costs O(batch) with no
-// allocation per event; an edge's dots in flight are pooled and bounded
-// (DOTS_PER_EDGE per edge, MAX_DOTS in all); an edge with more than
-// BUSY_PER_FRAME hops in one batch or BUSY_RATE hops/s shows its rate
-// ("1.2k/s") and a thicker stroke instead of dots, until it calms down.
+// <g class="node" data-node-id="…" tabindex="0" role="button">, in reading
+// order (column by column, top to bottom: the Tab order), with its counters
+// in <text class="counters" data-invocations data-emitted data-errors> and
+// its state preview in <text class="state"> (the state as JSON, cut, in the
+// node's <title>).  Pan: drag, arrow keys (Shift: farther); zoom: wheel, +
+// and - keys, 0 or the Fit button fits the graph (and it is fitted again
+// when its size changes, until the user moves it).  Enter or Space on a
+// node, or a click, selects it (class `selected`, its edges `adjacent`) and
+// calls onSelectNode(id); focusing a node brings it into sight.  Zoomed
+// out, text is hidden (classes lod-mid, lod-far on the root), and nodes out
+// of sight get class `culled` (no text), so a 1,000-node graph stays
+// light.  update() touches the DOM of a node only when its text changes
+// (views.js shares unchanged node objects, so an unchanged node costs one
+// comparison).  hops() costs O(batch) with no DOM work per event; dots in
+// flight are pooled and bounded (DOTS_PER_EDGE per edge, MAX_DOTS in all);
+// an edge with more than BUSY_PER_FRAME hops in one batch or BUSY_RATE
+// hops/s (judged over at least a bucket) shows its rate ("1.2k/s") and a
+// thicker stroke instead of dots, until it is calm again (below CALM_RATE,
+// BUSY_HOLD_MS after it was last busy).  Besides update, hops and destroy,
+// the view has select(nodeId) (no callback), fit(), layout (the layout()
+// result), element (the root div) and model (the HopModel).
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -60,6 +70,7 @@ export const LAYOUT = Object.freeze({
   dummyHeight: 6, // a waypoint's height
   margin: 24,
   sweeps: 8, // barycenter sweeps (alternately down and up)
+  transpose: 4, // passes of neighbour swaps after them (0: none)
   yPasses: 8, // passes of the y fit
   maxDummies: 20000, // waypoints of long edges, in all
 });
@@ -67,16 +78,18 @@ export const LAYOUT = Object.freeze({
 export const DOTS_PER_EDGE = 3; // dots in flight on one edge
 export const MAX_DOTS = 400; // dots in flight in all
 export const DOT_MS = 650; // a dot's trip along an edge
+export const DOT_RADIUS = 4; // px on screen when zoomed out, graph units when zoomed in
 export const BUSY_PER_FRAME = 4; // more hops than this on an edge in one batch: busy
 export const BUSY_RATE = 30; // hops/s on an edge above which it is busy
 export const CALM_RATE = 10; // a busy edge turns back to dots below this rate
 export const BUSY_HOLD_MS = 1000; // and not before this long after it was last busy
 export const RATE_BUCKET_MS = 250; // the rate is counted in buckets of this length
 export const RATE_BUCKETS = 4; // over this many buckets (one second)
+export const FRAME_MS = 16; // the shortest time a rate is measured over (one animation frame)
 export const LABEL_REFRESH_MS = 250; // rate labels and stroke widths change at most this often
-export const PREVIEW_CHARS = 34; // a node's state preview, at most
+export const PREVIEW_CHARS = 28; // a node's state preview, at most
 export const TITLE_CHARS = 400; // its tooltip (the state as JSON), at most
-export const ZOOM_MIN = 0.02;
+export const ZOOM_MIN = 0.02; // or less, as far as fitting the whole graph needs
 export const ZOOM_MAX = 4;
 
 // Components whose inputs are named by the graph, not by the component.
@@ -94,24 +107,22 @@ function r1(v) {
 }
 
 // Levels by longest path from the in-degree-0 nodes (Kahn, FIFO, declaration
-// order); nodes on a cycle (not a valid graph) get the level after their
-// deepest placed predecessor.
+// order), as the server's topology has them.  Nodes on or after a cycle (not
+// a valid graph; drawn anyway) keep the level after their deepest
+// predecessor placed before the cycle.
 function computeLevels(n, succ, pred) {
   const indeg = new Int32Array(n);
   for (let v = 0; v < n; v++) indeg[v] = pred[v].length;
   const level = new Int32Array(n);
   const queue = [];
   for (let v = 0; v < n; v++) if (indeg[v] === 0) queue.push(v);
-  let placed = 0;
   for (let h = 0; h < queue.length; h++) {
     const u = queue[h];
-    placed++;
     for (const v of succ[u]) {
       if (level[u] + 1 > level[v]) level[v] = level[u] + 1;
       if (--indeg[v] === 0) queue.push(v);
     }
   }
-  if (placed < n) for (let v = 0; v < n; v++) if (indeg[v] > 0) level[v] = Math.max(level[v], 0);
   return level;
 }
 
@@ -175,7 +186,7 @@ function fitColumn(want, need, out, n, sc) {
  * of pieces [x0, y0, c1x, c1y, c2x, c2y, x1, y1] (a straight piece has its
  * control points on the line).  `crossings` counts the crossings between
  * adjacent columns of the order chosen.  options: any of LAYOUT's keys
- * (sweeps: 0 keeps the declaration order).
+ * ({sweeps: 0, transpose: 0} keeps the declaration order).
  */
 export function layout(graph, options = {}) {
   const S = { ...LAYOUT, ...options };
@@ -191,7 +202,7 @@ export function layout(graph, options = {}) {
   const outputs = Array.from({ length: n }, () => []);
   const succ = Array.from({ length: n }, () => []);
   const pred = Array.from({ length: n }, () => []);
-  const edges = []; // {i, s, sp, t, tp, def}
+  const edges = []; // {id, s, sp, t, tp}: source and target node indices and port names
   const usedIds = new Set();
   for (let i = 0; i < defEdges.length; i++) {
     const e = defEdges[i];
@@ -388,6 +399,41 @@ export function layout(graph, options = {}) {
   for (let l = 0; l < nLevels; l++) cols[l] = bestCols[l];
   setRanks();
 
+  // Transpose: swap neighbours in a column while that removes crossings.
+  // Swapping u and v (u just above v) changes only the crossings between
+  // u's segments and v's on each side: a pair crosses iff the far end of
+  // the upper one's segment is below the far end of the lower one's.
+  const pairCross = (u, v) => {
+    let c = 0;
+    for (let a = upStart[u]; a < upStart[u + 1]; a++) {
+      const ka = rank[segU[upIdx[a]]] + segFu[upIdx[a]];
+      for (let b = upStart[v]; b < upStart[v + 1]; b++) if (ka > rank[segU[upIdx[b]]] + segFu[upIdx[b]]) c++;
+    }
+    for (let a = downStart[u]; a < downStart[u + 1]; a++) {
+      const ka = rank[segV[downIdx[a]]] + segFv[downIdx[a]];
+      for (let b = downStart[v]; b < downStart[v + 1]; b++) if (ka > rank[segV[downIdx[b]]] + segFv[downIdx[b]]) c++;
+    }
+    return c;
+  };
+  if (S.transpose && best > 0) {
+    for (let pass = 0, improved = true; pass < S.transpose && improved; pass++) {
+      improved = false;
+      for (const col of cols) {
+        for (let i = 0; i + 1 < col.length; i++) {
+          const u = col[i], v = col[i + 1];
+          if (pairCross(v, u) < pairCross(u, v)) {
+            col[i] = v;
+            col[i + 1] = u;
+            rank[v] = i;
+            rank[u] = i + 1;
+            improved = true;
+          }
+        }
+      }
+    }
+    best = crossings();
+  }
+
   // y: stack each column, then pull towards the neighbours' ports.
   const y = new Float64Array(V);
   const gapAfter = (col, i) => vHeight[col[i]] + (col[i] < n && col[i + 1] < n ? S.rowGap : S.dummyGap);
@@ -433,7 +479,7 @@ export function layout(graph, options = {}) {
     maxY = Math.max(maxY, y[v] + vHeight[v]);
   }
   const shift = V ? S.margin - minY : 0;
-  for (let v = 0; v < V; v++) y[v] = r1(y[v] + shift);
+  for (let v = 0; v < V; v++) y[v] = Math.round(y[v] + shift); // whole pixels: short paths, fast to write
 
   const colX = (l) => S.margin + l * (S.nodeWidth + S.colGap);
   const outNodes = [];
@@ -455,19 +501,19 @@ export function layout(graph, options = {}) {
   const outEdges = [];
   for (let k = 0; k < edges.length; k++) {
     const e = edges[k];
-    const x0 = colX(level[e.s]) + S.nodeWidth, y0 = r1(y[e.s] + portY(e.s, true, e.sp));
-    const x1 = colX(level[e.t]), y1 = r1(y[e.t] + portY(e.t, false, e.tp));
+    const x0 = colX(level[e.s]) + S.nodeWidth, y0 = Math.round(y[e.s] + portY(e.s, true, e.sp));
+    const x1 = colX(level[e.t]), y1 = Math.round(y[e.t] + portY(e.t, false, e.tp));
     const pts = [];
     const curve = (ax, ay, bx, by) => {
       const dx = Math.max((bx - ax) / 2, 40);
-      pts.push([ax, ay, r1(ax + dx), ay, r1(bx - dx), by, bx, by]);
+      pts.push([ax, ay, Math.round(ax + dx), ay, Math.round(bx - dx), by, bx, by]);
     };
     let px = x0, py = y0;
     for (const d of chains[k] || []) {
-      const dy = r1(y[d] + S.dummyHeight / 2), dx0 = colX(vLevel[d]);
+      const dy = Math.round(y[d] + S.dummyHeight / 2), dx0 = colX(vLevel[d]);
       curve(px, py, dx0, dy);
       const dx1 = dx0 + S.nodeWidth;
-      pts.push([dx0, dy, r1(dx0 + S.nodeWidth / 3), dy, r1(dx1 - S.nodeWidth / 3), dy, dx1, dy]);
+      pts.push([dx0, dy, Math.round(dx0 + S.nodeWidth / 3), dy, Math.round(dx1 - S.nodeWidth / 3), dy, dx1, dy]);
       px = dx1;
       py = dy;
     }
@@ -486,7 +532,7 @@ export function layout(graph, options = {}) {
     nodes: outNodes,
     edges: outEdges,
     width: nLevels ? colX(nLevels - 1) + S.nodeWidth + S.margin : 2 * S.margin,
-    height: V ? r1(maxY + shift + S.margin) : 2 * S.margin,
+    height: V ? Math.ceil(maxY + shift + S.margin) : 2 * S.margin,
     crossings: best,
     waypoints: V - n,
   };
@@ -631,7 +677,7 @@ export class HopModel {
     this.o = {
       dotsPerEdge: DOTS_PER_EDGE, maxDots: MAX_DOTS, dotMs: DOT_MS, busyPerFrame: BUSY_PER_FRAME,
       busyRate: BUSY_RATE, calmRate: CALM_RATE, busyHoldMs: BUSY_HOLD_MS, bucketMs: RATE_BUCKET_MS,
-      buckets: RATE_BUCKETS, ...opts,
+      buckets: RATE_BUCKETS, frameMs: FRAME_MS, ...opts,
     };
     const E = (this.E = edges.length);
     this.bySource = new Map(); // node -> Map(port -> [edge index])
@@ -649,6 +695,7 @@ export class HopModel {
     this.counts = new Float64Array(E * this.o.buckets); // ring of buckets per edge
     this.bucket = -1; // absolute number of the current bucket
     this.total = new Float64Array(E); // hops seen in all
+    this.since = new Float64Array(E); // when the edge last became active
     this.busy = new Uint8Array(E);
     this.busyUntil = new Float64Array(E);
     this.onEdge = new Uint16Array(E); // dots in flight per edge
@@ -672,13 +719,19 @@ export class HopModel {
     this.bucket = b;
   }
 
-  /** Hops per second on edge k over the last `buckets` buckets. */
-  rate(k, now) {
+  /**
+   * Hops per second on edge k over the last `buckets` buckets, or since
+   * the edge woke up if that is shorter, but at least minMs (by default one
+   * frame: a first batch of 2,000 hops reads as 2,000 per 16 ms, not per
+   * second; whether an edge is busy is judged over at least one bucket).
+   */
+  rate(k, now, minMs = this.o.frameMs) {
     const B = this.o.buckets;
     let sum = 0;
     for (let i = 0; i < B; i++) sum += this.counts[k * B + i];
     const frac = Math.min(Math.max((now - this.bucket * this.o.bucketMs) / this.o.bucketMs, 0), 1);
-    return sum / (((B - 1 + frac) * this.o.bucketMs) / 1000);
+    const ms = Math.min((B - 1 + frac) * this.o.bucketMs, Math.max(now - this.since[k] + this.o.frameMs, minMs));
+    return sum / (ms / 1000);
   }
 
   count(k) {
@@ -720,8 +773,11 @@ export class HopModel {
       this.inFrame[k] = 0;
       this.counts[k * B + slot] += c;
       this.total[k] += c;
-      this.active.add(k);
-      if (c > this.o.busyPerFrame || this.rate(k, now) > this.o.busyRate) {
+      if (!this.active.has(k)) {
+        this.active.add(k);
+        this.since[k] = now;
+      }
+      if (c > this.o.busyPerFrame || this.rate(k, now, this.o.bucketMs) > this.o.busyRate) {
         if (!this.busy[k]) nowBusy.push(k);
         this.busy[k] = 1;
         this.busyUntil[k] = now + this.o.busyHoldMs;
@@ -748,7 +804,7 @@ export class HopModel {
     this.advance(now);
     const changed = [];
     for (const k of this.active) {
-      const r = this.rate(k, now);
+      const r = this.rate(k, now, this.o.bucketMs);
       if (this.busy[k] && now >= this.busyUntil[k] && r < this.o.calmRate) {
         this.busy[k] = 0;
         changed.push(k);
@@ -838,7 +894,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   root.appendChild(svg);
   const defs = svgEl(doc, 'defs', null, svg);
   const arrowId = `weir-graph-arrow-${uid}`;
-  const marker = svgEl(doc, 'marker', { id: arrowId, viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto' }, defs);
+  const marker = svgEl(doc, 'marker', { id: arrowId, viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 8, markerHeight: 8, markerUnits: 'userSpaceOnUse', orient: 'auto' }, defs);
   svgEl(doc, 'path', { d: 'M0,0L8,4L0,8z', class: 'edge-arrow' }, marker);
   const viewport = svgEl(doc, 'g', { class: 'viewport' }, svg);
   const edgeLayer = svgEl(doc, 'g', { class: 'edges' }, viewport);
@@ -853,33 +909,61 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
       'data-source': `${e.source.node}:${e.source.port}`, 'data-target': `${e.target.node}:${e.target.port}`,
     }, edgeLayer));
   const labelEls = new Array(L.edges.length).fill(null);
+  const edgesOf = new Map(L.nodes.map((nd) => [nd.id, []])); // node id -> indices of its edges
+  L.edges.forEach((e, k) => {
+    edgesOf.get(e.source.node).push(k);
+    if (e.target.node !== e.source.node) edgesOf.get(e.target.node).push(k);
+  });
 
   // Nodes.
   const nodes = new Map(); // id -> {g, counters, state, title, last, text, stateText}
-  for (const nd of L.nodes) {
-    const g = svgEl(doc, 'g', {
-      class: 'node', 'data-node-id': nd.id, tabindex: 0, role: 'button', 'aria-pressed': 'false',
-      'aria-label': `${nd.id} (${nd.component})`, transform: `translate(${nd.x},${nd.y})`,
-    }, nodeLayer);
-    const title = svgEl(doc, 'title', null, g);
+  // One template per shape (number of inputs and outputs), cloned per node:
+  // far fewer DOM calls than building each node.  Children, in order:
+  // title, rect, id, component, (circle, label) per input, (circle, label)
+  // per output, counters, state.
+  const templates = new Map();
+  const template = (nd) => {
+    const key = `${nd.inputs.length}/${nd.outputs.length}`;
+    let t = templates.get(key);
+    if (t) return t;
+    t = svgEl(doc, 'g', { class: 'node', tabindex: 0, role: 'button', 'aria-pressed': 'false' });
+    svgEl(doc, 'title', null, t);
+    svgEl(doc, 'rect', { class: 'node-box', width: nd.width, height: nd.height, rx: 6, ry: 6 }, t);
+    svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, t);
+    svgEl(doc, 'text', { class: 'node-component', x: 10, y: 31 }, t);
+    for (let i = 0; i < nd.inputs.length; i++) {
+      svgEl(doc, 'circle', { class: 'port port-in', cx: 0, cy: portY(i), r: 3.5 }, t);
+      svgEl(doc, 'text', { class: 'port-label port-in', x: 8, y: portY(i) + 4 }, t);
+    }
+    for (let i = 0; i < nd.outputs.length; i++) {
+      svgEl(doc, 'circle', { class: 'port port-out', cx: nd.width, cy: portY(i), r: 3.5 }, t);
+      svgEl(doc, 'text', { class: 'port-label port-out', x: nd.width - 8, y: portY(i) + 4, 'text-anchor': 'end' }, t);
+    }
+    svgEl(doc, 'text', { class: 'counters', x: 10, y: nd.height - 20 }, t).textContent = '–';
+    svgEl(doc, 'text', { class: 'state', x: 10, y: nd.height - 7 }, t);
+    templates.set(key, t);
+    return t;
+  };
+  // In reading order (column by column, top to bottom): the Tab order.
+  const reading = [...L.nodes].sort((a, b) => a.x - b.x || a.y - b.y);
+  for (const nd of reading) {
+    const g = template(nd).cloneNode(true);
+    g.setAttribute('data-node-id', nd.id);
+    g.setAttribute('aria-label', `${nd.id} (${nd.component})`);
+    g.setAttribute('transform', `translate(${nd.x},${nd.y})`);
+    const c = g.children;
+    const title = c[0];
     title.textContent = `${nd.id} (${nd.component})`;
-    svgEl(doc, 'rect', { class: 'node-box', width: nd.width, height: nd.height, rx: 6, ry: 6 }, g);
-    svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, g).textContent = clip(nd.id, 24);
-    svgEl(doc, 'text', { class: 'node-component', x: 10, y: 31 }, g).textContent = clip(nd.component, 30);
-    nd.inputs.forEach((p, i) => {
-      const py = portY(i);
-      svgEl(doc, 'circle', { class: 'port port-in', cx: 0, cy: py, r: 3.5, 'data-port': p }, g);
-      svgEl(doc, 'text', { class: 'port-label port-in', x: 8, y: py + 4 }, g).textContent = clip(p, 14);
-    });
-    nd.outputs.forEach((p, i) => {
-      const py = portY(i);
-      svgEl(doc, 'circle', { class: 'port port-out', cx: nd.width, cy: py, r: 3.5, 'data-port': p }, g);
-      svgEl(doc, 'text', { class: 'port-label port-out', x: nd.width - 8, y: py + 4, 'text-anchor': 'end' }, g).textContent = clip(p, 14);
-    });
-    const counters = svgEl(doc, 'text', { class: 'counters', x: 10, y: nd.height - 20 }, g);
-    counters.textContent = '–';
-    const state = svgEl(doc, 'text', { class: 'state', x: 10, y: nd.height - 7 }, g);
-    nodes.set(nd.id, { g, counters, state, title, last: undefined, text: '–', preview: '', errors: false, nd });
+    c[2].textContent = clip(nd.id, 22);
+    c[3].textContent = clip(nd.component, 28);
+    let j = 4;
+    for (const p of nd.inputs.concat(nd.outputs)) {
+      c[j].setAttribute('data-port', p);
+      c[j + 1].textContent = clip(p, 14);
+      j += 2;
+    }
+    nodes.set(nd.id, { g, counters: c[j], state: c[j + 1], title, last: undefined, text: '–', preview: '', errors: false, nd });
+    nodeLayer.appendChild(g);
   }
 
   // Dots: a pool of circles, made as needed, hidden when free.
@@ -889,26 +973,64 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // ---- pan and zoom
   const view = { x: 0, y: 0, k: 1 };
   let lod = '';
+  let destroyed = false;
+  let fitted = false; // the view is as fit() left it: refit when the drawing's size changes
   const size = () => {
     const w = svg.clientWidth || root.clientWidth || container.clientWidth || 800;
     const h = svg.clientHeight || root.clientHeight || container.clientHeight || 600;
     return [w, h];
   };
+  // Zoomed out, dots and rate labels keep a readable size on screen (edges
+  // keep theirs by vector-effect: non-scaling-stroke in graph.css).
+  let dotR = DOT_RADIUS;
   const apply = () => {
-    viewport.setAttribute('transform', `translate(${r1(view.x)},${r1(view.y)}) scale(${Math.round(view.k * 1000) / 1000})`);
+    const k = Number(view.k.toPrecision(4));
+    viewport.setAttribute('transform', `translate(${r1(view.x)},${r1(view.y)}) scale(${k})`);
+    if (root.style.setProperty) root.style.setProperty('--wg-zoom', String(k));
+    const r = r1(DOT_RADIUS / Math.min(view.k, 1));
+    if (r !== dotR) {
+      dotR = r;
+      for (const c of dotEls) c.setAttribute('r', r);
+    }
     const next = view.k < 0.25 ? 'far' : view.k < 0.5 ? 'mid' : '';
     if (next !== lod) {
       if (lod) root.classList.remove(`lod-${lod}`);
       if (next) root.classList.add(`lod-${next}`);
       lod = next;
     }
+    if (cullHandle === null && !destroyed) cullHandle = raf(cull);
+  };
+  // Off-screen nodes get class `culled` (graph.css hides their text), so
+  // that zooming into a large graph lays out only the text in sight; they
+  // stay focusable (focus brings a node into sight).
+  const culled = new Uint8Array(L.nodes.length);
+  let cullHandle = null;
+  const cull = () => {
+    cullHandle = null;
+    const [w, h] = size();
+    const pad = 200 / view.k;
+    const x0 = -view.x / view.k - pad, y0 = -view.y / view.k - pad;
+    const x1 = (w - view.x) / view.k + pad, y1 = (h - view.y) / view.k + pad;
+    for (let i = 0; i < L.nodes.length; i++) {
+      const nd = L.nodes[i];
+      const out = nd.x > x1 || nd.x + nd.width < x0 || nd.y > y1 || nd.y + nd.height < y0 ? 1 : 0;
+      if (out !== culled[i]) {
+        culled[i] = out;
+        const g = nodes.get(nd.id).g;
+        if (out) g.classList.add('culled');
+        else g.classList.remove('culled');
+      }
+    }
   };
   const zoomAt = (factor, cx, cy) => {
-    const k = Math.min(Math.max(view.k * factor, ZOOM_MIN), ZOOM_MAX);
+    const [w, h] = size();
+    const kMin = Math.min(ZOOM_MIN, w / L.width, h / L.height);
+    const k = Math.min(Math.max(view.k * factor, kMin), ZOOM_MAX);
     const f = k / view.k;
     view.x = cx - (cx - view.x) * f;
     view.y = cy - (cy - view.y) * f;
     view.k = k;
+    fitted = false;
     apply();
   };
   const zoomCentre = (factor) => {
@@ -917,15 +1039,17 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   };
   const fit = () => {
     const [w, h] = size();
-    const k = Math.min(Math.max(Math.min(w / L.width, h / L.height, 1), ZOOM_MIN), ZOOM_MAX);
+    const k = Math.min(w / L.width, h / L.height, 1);
     view.k = k;
     view.x = (w - L.width * k) / 2;
     view.y = (h - L.height * k) / 2;
+    fitted = true;
     apply();
   };
   const panBy = (dx, dy) => {
     view.x += dx;
     view.y += dy;
+    fitted = false;
     apply();
   };
   // Bring a node into sight (keyboard focus).
@@ -937,6 +1061,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (view.k < 0.5) view.k = Math.min(1, ZOOM_MAX);
     view.x = w / 2 - (nd.x + nd.width / 2) * view.k;
     view.y = h / 2 - (nd.y + nd.height / 2) * view.k;
+    fitted = false;
     apply();
   };
 
@@ -948,10 +1073,12 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (selected && selected !== n) {
       selected.g.classList.remove('selected');
       selected.g.setAttribute('aria-pressed', 'false');
+      for (const k of edgesOf.get(selected.nd.id)) edgeEls[k].classList.remove('adjacent');
     }
     selected = n;
     n.g.classList.add('selected');
     n.g.setAttribute('aria-pressed', 'true');
+    for (const k of edgesOf.get(id)) edgeEls[k].classList.add('adjacent');
     if (notify && typeof onSelectNode === 'function') onSelectNode(id);
   };
   const nodeOf = (target) => {
@@ -964,6 +1091,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // ---- events
   let drag = null;
   let dragged = false;
+  let pointerAt = -Infinity;
   const listeners = [];
   const on = (el, type, fn, opts) => {
     el.addEventListener(type, fn, opts);
@@ -979,6 +1107,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     zoomAt(Math.exp(-e.deltaY * unit * 0.0015), e.clientX - r.left, e.clientY - r.top);
   }, { passive: false });
   on(svg, 'pointerdown', (e) => {
+    pointerAt = clock();
     if (e.button !== 0) return;
     drag = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y, id: e.pointerId };
     dragged = false;
@@ -994,6 +1123,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     }
     dragged = true;
     root.classList.add('panning');
+    fitted = false;
     view.x = drag.vx + dx;
     view.y = drag.vy + dy;
     apply();
@@ -1013,6 +1143,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (id !== null) select(id, true);
   });
   on(root, 'keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return; // the browser's (Ctrl + and - zoom the page)
     const id = nodeOf(e.target);
     const step = e.shiftKey ? 200 : 50;
     switch (e.key) {
@@ -1035,15 +1166,31 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     e.preventDefault();
   });
   on(root, 'focusin', (e) => {
+    if (clock() - pointerAt < 1000) return; // focus by the pointer: the node is in sight already
     const id = nodeOf(e.target);
     if (id !== null) reveal(nodes.get(id).nd);
   });
 
-  container.appendChild(root);
+  // Fit and cull before the drawing enters the page: its first layout then
+  // skips the text of the nodes out of sight.
   fit();
+  if (cullHandle !== null) caf(cullHandle);
+  cull();
+  container.appendChild(root);
+  // A drawing made while its container was hidden (size 0) or that is
+  // resized is fitted again, unless the user moved it since.
+  let resizer = null;
+  if (typeof win.ResizeObserver === 'function') {
+    resizer = new win.ResizeObserver(() => {
+      if (fitted) fit();
+      else apply();
+    });
+    resizer.observe(root);
+  }
 
   // ---- update
   const update = (value) => {
+    if (destroyed) return;
     const states = (value && value.nodes) || {};
     for (const [id, n] of nodes) {
       const cur = Object.prototype.hasOwnProperty.call(states, id) ? states[id] : undefined;
@@ -1080,13 +1227,22 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   let frameHandle = null;
   let lastLabels = -Infinity;
   const pt = [0, 0];
-  const setBusy = (k, busy) => {
+  const showRate = (k, now) => {
+    const r = model.rate(k, now);
+    const label = formatRate(r);
+    if (label === shownRate[k]) return;
+    shownRate[k] = label;
+    labelEls[k].textContent = label;
+    edgeEls[k].style.strokeWidth = String(Math.min(1.5 + Math.log10(Math.max(r, 1)), 8).toFixed(1));
+  };
+  const setBusy = (k, busy, now) => {
     if (busy) {
       edgeEls[k].classList.add('busy');
       if (!labelEls[k]) {
         labelEls[k] = svgEl(doc, 'text', { class: 'edge-rate', x: r1(mids[k][0]), y: r1(mids[k][1] - 6), 'text-anchor': 'middle', 'data-edge-id': L.edges[k].id }, labelLayer);
       }
       labelEls[k].removeAttribute('display');
+      showRate(k, now);
     } else {
       edgeEls[k].classList.remove('busy');
       edgeEls[k].style.strokeWidth = '';
@@ -1101,7 +1257,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     const changed = model.frame(now, (slot, k, t) => {
       pointOnEdge(L.edges[k].points, t, pt);
       let c = dotEls[slot];
-      if (!c) c = dotEls[slot] = svgEl(doc, 'circle', { class: 'dot', r: 4 }, dotLayer);
+      if (!c) c = dotEls[slot] = svgEl(doc, 'circle', { class: 'dot', r: dotR }, dotLayer);
       if (slot >= shownDots) c.removeAttribute('display');
       c.setAttribute('cx', r1(pt[0]));
       c.setAttribute('cy', r1(pt[1]));
@@ -1109,34 +1265,28 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     });
     for (let i = used; i < shownDots; i++) dotEls[i].setAttribute('display', 'none');
     shownDots = used;
-    for (const k of changed) setBusy(k, model.busy[k] === 1);
+    for (const k of changed) setBusy(k, model.busy[k] === 1, now);
     if (now - lastLabels >= LABEL_REFRESH_MS) {
       lastLabels = now;
       for (const k of model.active) {
-        if (!model.busy[k]) continue;
-        const r = model.rate(k, now);
-        const label = formatRate(r);
-        if (label !== shownRate[k]) {
-          shownRate[k] = label;
-          labelEls[k].textContent = label;
-          edgeEls[k].style.strokeWidth = String(Math.min(1.5 + Math.log10(Math.max(r, 1)), 8).toFixed(1));
-        }
+        if (model.busy[k]) showRate(k, now);
       }
     }
     if (model.running) frameHandle = raf(tick);
   };
   const hops = (batch) => {
-    if (!batch || batch.length === 0) return;
+    if (destroyed || !batch || batch.length === 0) return;
     const now = clock();
-    const nowBusy = model.ingest(batch, now);
-    for (const k of nowBusy) setBusy(k, true); // their labels show in the next frame
-    if (nowBusy.length) lastLabels = -Infinity;
+    for (const k of model.ingest(batch, now)) setBusy(k, true, now);
     if (frameHandle === null) frameHandle = raf(tick);
   };
 
   const destroy = () => {
+    destroyed = true;
+    if (resizer) resizer.disconnect();
     if (frameHandle !== null) caf(frameHandle);
-    frameHandle = null;
+    if (cullHandle !== null) caf(cullHandle);
+    frameHandle = cullHandle = null;
     for (const [el, type, fn, opts] of listeners) el.removeEventListener(type, fn, opts);
     listeners.length = 0;
     if (root.parentNode) root.parentNode.removeChild(root);

@@ -179,6 +179,16 @@ test('layout: the body of GET /api/graphs/:id, with the topology\'s levels', () 
   checkLayout('diamond', body, L);
   const join = L.nodes.find((nd) => nd.id === 'join');
   assert.deepEqual(join.inputs, ['c', 'f']);
+  // drawn: named ports, inputs left, outputs right
+  const { container, gv } = mountView(body);
+  const g = container.all((el) => el.getAttribute('data-node-id') === 'join')[0];
+  const ports = g.all((el) => el.tagName === 'circle').map((el) => [el.getAttribute('data-port'), el.getAttribute('cx'), el.getAttribute('cy')]);
+  assert.deepEqual(ports, [['c', '0', String(LAYOUT.headerHeight + 0.5 * LAYOUT.portRow)], ['f', '0', String(LAYOUT.headerHeight + 1.5 * LAYOUT.portRow)], ['out', String(LAYOUT.nodeWidth), String(LAYOUT.headerHeight + 0.5 * LAYOUT.portRow)]]);
+  const labels = g.all((el) => el.classSet().has('port-label')).map((el) => el.textContent);
+  assert.deepEqual(labels, ['c', 'f', 'out']);
+  assert.deepEqual(g.all((el) => el.classSet().has('node-id')).map((el) => el.textContent), ['join']);
+  assert.deepEqual(g.all((el) => el.classSet().has('node-component')).map((el) => el.textContent), ['symbia.core.merge']);
+  gv.destroy();
   assert.deepEqual(join.outputs, ['out']);
   assert.deepEqual(L.nodes.find((nd) => nd.id === 'source').inputs, ['in'], 'an input node shows the built-in input port');
   assert.deepEqual(L.nodes.find((nd) => nd.id === 'report').outputs, []);
@@ -232,13 +242,15 @@ test('layout: deterministic', () => {
   }
 });
 
+const DECLARED = { sweeps: 0, transpose: 0 }; // no crossing reduction: the declaration order
+
 test('layout: crossing reduction removes the crossings of a crafted case and reduces them on random ones', () => {
   // declared order a, b, c -> x, y, z with a->z, b->y, c->x: 3 crossings as declared, 0 possible
   const g = {
     nodes: ['a', 'b', 'c', 'x', 'y', 'z'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
     edges: [['a', 'z'], ['b', 'y'], ['c', 'x']].map(([s, t]) => ({ source: { node: s, port: 'out' }, target: { node: t, port: 'in' } })),
   };
-  const before = layout(g, { sweeps: 0 }), after = layout(g);
+  const before = layout(g, DECLARED), after = layout(g);
   assert.equal(geometricCrossings(before), 3);
   assert.equal(geometricCrossings(after), 0);
   assert.equal(after.crossings, 0);
@@ -250,30 +262,36 @@ test('layout: crossing reduction removes the crossings of a crafted case and red
       { source: { node: 's', port: 'false' }, target: { node: 'p', port: 'in' } },
     ],
   };
-  assert.equal(geometricCrossings(layout(g2, { sweeps: 0 })), 1);
+  assert.equal(geometricCrossings(layout(g2, DECLARED)), 1);
   assert.equal(geometricCrossings(layout(g2)), 0);
   // random wide graphs: fewer crossings, and layout's own count agrees with the drawing
   for (const seed of [1, 2, 3]) {
     const w = wideGraph(5, 25, seed);
-    const b = layout(w, { sweeps: 0 }), a = layout(w);
-    const cb = geometricCrossings(b), ca = geometricCrossings(a);
+    const b = layout(w, DECLARED), m = layout(w, { transpose: 0 }), a = layout(w);
+    const cb = geometricCrossings(b), cm = geometricCrossings(m), ca = geometricCrossings(a);
     assert.equal(cb, b.crossings, 'layout counts the crossings it draws (declared order)');
-    assert.equal(ca, a.crossings, 'layout counts the crossings it draws (reduced)');
-    assert.ok(ca < 0.7 * cb, `seed ${seed}: ${cb} crossings as declared, ${ca} after the sweeps`);
+    assert.equal(cm, m.crossings, 'layout counts the crossings it draws (sweeps)');
+    assert.equal(ca, a.crossings, 'layout counts the crossings it draws (sweeps and swaps)');
+    assert.ok(cm < 0.7 * cb, `seed ${seed}: ${cb} crossings as declared, ${cm} after the sweeps`);
+    assert.ok(ca < cm, `seed ${seed}: ${cm} crossings after the sweeps, ${ca} after the swaps`);
   }
 });
 
-test('layout: 200 and 1,000 nodes in well under 100 ms (bound here: 1 s, the machine may be busy)', () => {
+test('layout: 200 and 1,000 nodes in well under 100 ms (bound here: the best of 5 under 1 s, the machine may be busy)', () => {
   const figures = [];
   for (const [name, g] of [['deep 200', deepGraph(200)], ['deep 1000', deepGraph(1000)], ['wide 10x100', wideGraph(10, 100)]]) {
     const t0 = performance.now();
     const L = layout(g);
-    const cold = performance.now() - t0;
-    const t1 = performance.now();
-    for (let i = 0; i < 3; i++) layout(g);
-    const warm = (performance.now() - t1) / 3;
-    figures.push(`${name}: first ${cold.toFixed(1)} ms, then ${warm.toFixed(1)} ms (${L.edges.length} edges, ${L.waypoints} waypoints, ${L.crossings} crossings)`);
-    assert.ok(cold < 1000 && warm < 1000, figures.at(-1));
+    const first = performance.now() - t0;
+    const runs = [];
+    for (let i = 0; i < 5; i++) {
+      const t1 = performance.now();
+      layout(g);
+      runs.push(performance.now() - t1);
+    }
+    runs.sort((a, b) => a - b);
+    figures.push(`${name}: first ${first.toFixed(1)} ms, then best ${runs[0].toFixed(1)}, median ${runs[2].toFixed(1)} ms (${L.edges.length} edges, ${L.waypoints} waypoints, ${L.crossings} crossings)`);
+    assert.ok(runs[0] < 1000, figures.at(-1));
     if (name !== 'deep 200') checkLayout(name, g, L);
   }
   console.log(`# layout times: ${figures.join('; ')}`);
@@ -421,6 +439,14 @@ test('hops: the rate over the last second, busy above BUSY_RATE, back to dots wh
   assert.equal(m.running, false, 'nothing left to animate');
   m.ingest([ev('a', 'out', 'b', 'in')], calmAt + 2000);
   assert.equal(m.dots, 1, 'dots again');
+  // a burst on a fresh edge reads as its rate over one frame, not over a second
+  const m2 = new HopModel(L.edges);
+  m2.ingest(Array.from({ length: 2000 }, () => ev('a', 'out', 'b', 'in')), 5000);
+  assert.equal(formatRate(m2.rate(0, 5000)), '125k/s');
+  m2.ingest(Array.from({ length: 2000 }, () => ev('a', 'out', 'b', 'in')), 5016);
+  assert.equal(formatRate(m2.rate(0, 5016)), '125k/s');
+  for (let t = 5032; t <= 7000; t += 16) m2.ingest(Array.from({ length: 2000 }, () => ev('a', 'out', 'b', 'in')), t);
+  assert.ok(Math.abs(m2.rate(0, 7000) - 125000) / 125000 < 0.05, `${m2.rate(0, 7000)}`);
 });
 
 // ------------------------------------------------------------ the view, in a fake DOM
@@ -436,7 +462,7 @@ class FakeNode {
     this.parentNode = null;
     this.listeners = {};
     this._text = '';
-    this.style = {};
+    this.style = { setProperty(k, v) { this[k] = v; } };
     const self = this;
     this.classList = {
       add: (...c) => {
@@ -473,6 +499,13 @@ class FakeNode {
     mutations.push([this, 'child']);
     return c;
   }
+  cloneNode(deep) {
+    const c = new FakeNode(this.ownerDocument, this.tagName, this.namespaceURI);
+    for (const [k, v] of this.attrs) c.attrs.set(k, v);
+    c._text = this._text;
+    if (deep) for (const ch of this.children) c.appendChild(ch.cloneNode(true));
+    return c;
+  }
   removeChild(c) {
     this.children.splice(this.children.indexOf(c), 1);
     c.parentNode = null;
@@ -491,8 +524,8 @@ class FakeNode {
     for (let el = this; el; el = el.parentNode) for (const f of el.listeners[type] || []) f(e);
     return e;
   }
-  get clientWidth() { return 1000; }
-  get clientHeight() { return 600; }
+  get clientWidth() { return this.ownerDocument.w ?? 1000; }
+  get clientHeight() { return this.ownerDocument.h ?? 600; }
   getBoundingClientRect() { return { left: 0, top: 0, width: 1000, height: 600 }; }
   *walk() {
     yield this;
@@ -522,8 +555,9 @@ function fakeDocument() {
   return { doc, win };
 }
 
-function mountView(graph, opts = {}) {
+function mountView(graph, opts = {}, setup = null) {
   const { doc, win } = fakeDocument();
+  if (setup) setup(doc, win);
   const container = doc.createElement('div');
   const gv = createGraphView(container, { graph, ...opts });
   const nodeEl = (id) => container.all((el) => el.getAttribute('data-node-id') === id)[0];
@@ -547,6 +581,13 @@ test('view: one <g data-node-id> per node, ports and edges drawn, counters and s
     assert.equal(countersOf(n.id).textContent, '–');
   }
   assert.equal(container.all((el) => el.classSet().has('edge')).length, def.edges.length);
+  // Tab order: column by column, top to bottom
+  const order = container.all((el) => el.getAttribute('data-node-id') !== null).map((el) => el.getAttribute('data-node-id'));
+  const byId = new Map(gv.layout.nodes.map((nd) => [nd.id, nd]));
+  for (let i = 1; i < order.length; i++) {
+    const a = byId.get(order[i - 1]), b = byId.get(order[i]);
+    assert.ok(a.x < b.x || (a.x === b.x && a.y < b.y), `${a.id} before ${b.id}`);
+  }
   const acc = def.nodes.find((n) => n.component === 'symbia.core.accumulator').id;
   gv.update(execValue({ [acc]: { invocations: 3, emitted: 0, errors: 0, state: { buffer: [1, 2, 3] } } }));
   assert.equal(countersOf(acc).textContent, '3 calls · 0 out · 0 err');
@@ -604,17 +645,22 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   win.runFrames(1016);
   const dots = container.all((el) => el.tagName === 'circle' && el.classSet().has('dot'));
   assert.ok(dots.length <= MAX_DOTS, `${dots.length} dot elements`);
+  // zoomed out (fitted 200 nodes): dots and labels keep their size on screen
+  const k = Number(container.children[0].style['--wg-zoom']);
+  assert.ok(k > 0 && k < 0.5, `zoom ${k}`);
   const busy = container.all((el) => el.classSet().has('edge') && el.classSet().has('busy'));
   assert.equal(busy.length, 20);
   const labels = container.all((el) => el.classSet().has('edge-rate') && el.getAttribute('display') === null);
   assert.equal(labels.length, 20);
-  for (const l of labels) assert.match(l.textContent, /^\d+(\.\d)?k\/s$/);
+  // 5,000 hops per edge in the frame at 1000, read at 1016: 5,000 per 32 ms
+  for (const l of labels) assert.equal(l.textContent, '156k/s');
   // a few hops on a quiet edge: dots move along it and are recycled
   const q = L.edges.filter((e) => !hot.some((h) => keyOf(h) === keyOf(e)))[50];
   gv.hops([ev(q.source.node, q.source.port, q.target.node, q.target.port)]);
   win.runFrames(1100);
   const shown = container.all((el) => el.classSet().has('dot') && el.getAttribute('display') === null);
   assert.equal(shown.length, 1);
+  assert.ok(Math.abs(Number(shown[0].getAttribute('r')) * k - 4) < 0.1, `dot radius ${shown[0].getAttribute('r')} at zoom ${k}`);
   const [x, y] = [Number(shown[0].getAttribute('cx')), Number(shown[0].getAttribute('cy'))];
   const t = (1100 - 1016) / 650;
   const [ex, ey] = pointOnEdge(q.points, t);
@@ -624,6 +670,9 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   assert.equal(container.all((el) => el.classSet().has('edge') && el.classSet().has('busy')).length, 0, 'calm again');
   assert.equal(win.runFrames(5000), 0, 'the animation loop stops when idle');
   gv.destroy();
+  gv.hops(batch.slice(0, 10));
+  gv.update(execValue({}));
+  assert.equal(win.runFrames(6000), 0, 'nothing runs after destroy');
 });
 
 test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; click selects', () => {
@@ -639,9 +688,12 @@ test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; clic
   assert.deepEqual(selected, ['size']);
   assert.ok(nodeEl('size').classSet().has('selected'));
   assert.equal(nodeEl('size').getAttribute('aria-pressed'), 'true');
+  const adjacent = () => container.all((el) => el.classSet().has('adjacent')).map((el) => el.getAttribute('data-edge-id')).sort();
+  assert.deepEqual(adjacent(), ['e2', 'e3', 'e4', 'e5'], 'the edges of the selected node stand out');
   nodeEl('valid').dispatch('keydown', { key: ' ' });
   assert.deepEqual(selected, ['size', 'valid']);
   assert.ok(!nodeEl('size').classSet().has('selected'));
+  assert.deepEqual(adjacent(), ['e1', 'e2']);
   const [x0, y0, k0] = parse();
   root.dispatch('keydown', { key: 'ArrowLeft' });
   root.dispatch('keydown', { key: 'ArrowUp' });
@@ -656,6 +708,10 @@ test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; clic
   assert.ok(parse()[2] < k0);
   root.dispatch('keydown', { key: 'Enter' });
   assert.equal(selected.length, 2, 'Enter outside a node selects nothing');
+  const before = tf();
+  const ctrl = root.dispatch('keydown', { key: '-', ctrlKey: true });
+  assert.equal(tf(), before, 'Ctrl - is the browser\'s');
+  assert.ok(!ctrl.defaultPrevented);
   const fitBtn = container.all((el) => el.classSet().has('weir-graph-fit'))[0];
   fitBtn.dispatch('click');
   assert.deepEqual(parse(), [x0, y0, k0], 'fit restores the first view');
@@ -673,5 +729,120 @@ test('view: keyboard and pointer: Enter selects, arrows pan, +/- zoom, fit; clic
   const w = svg.dispatch('wheel', { deltaY: -100, deltaMode: 0, clientX: 500, clientY: 300 });
   assert.ok(w.defaultPrevented);
   assert.ok(parse()[2] > k0);
+  gv.destroy();
+});
+
+test('layout: the sweeps keep the best order they saw (never worse than fewer sweeps), the swaps only remove crossings', () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const g = wideGraph(6, 12, seed);
+    const full = layout(g, { transpose: 0 }).crossings;
+    assert.ok(layout(g).crossings <= full);
+    for (let k = 0; k < LAYOUT.sweeps; k++) {
+      const fewer = layout(g, { sweeps: k, transpose: 0 }).crossings;
+      assert.ok(full <= fewer, `seed ${seed}: ${full} crossings after ${LAYOUT.sweeps} sweeps, ${fewer} after ${k}`);
+    }
+  }
+});
+
+test('view: nodes out of sight are culled (no text to lay out) and come back into sight on focus', () => {
+  const g = deepGraph(1000, 11);
+  const { container, gv, win, nodeEl } = mountView(g);
+  const culledIds = () => container.all((el) => el.classSet().has('culled')).map((el) => el.getAttribute('data-node-id'));
+  assert.deepEqual(culledIds(), [], 'fitted: all in sight');
+  const root = container.children[0];
+  assert.ok(root.classSet().has('lod-far'), 'a fitted 1,000-node graph is drawn without text');
+  for (let i = 0; i < 20; i++) root.dispatch('keydown', { key: '+' });
+  win.runFrames(16);
+  const off = culledIds();
+  assert.ok(off.length > 900, `${off.length} culled after zooming in`);
+  assert.ok(!root.classSet().has('lod-far') && !root.classSet().has('lod-mid'));
+  // every node not culled is within (or near) the 1000x600 view
+  const vp = container.all((el) => el.classSet().has('viewport'))[0];
+  const [tx, ty, k] = vp.getAttribute('transform').match(/-?[\d.]+/g).map(Number);
+  for (const nd of gv.layout.nodes) {
+    if (off.includes(nd.id)) continue;
+    const sx = tx + nd.x * k, sy = ty + nd.y * k;
+    assert.ok(sx < 1000 + 200 && sx + nd.width * k > -200 && sy < 600 + 200 && sy + nd.height * k > -200, `${nd.id} in sight`);
+  }
+  // Tab to a culled node: the view moves to it, and it is drawn in full
+  const far = off[off.length - 1];
+  win.now = 5000;
+  nodeEl(far).dispatch('focusin');
+  win.runFrames(32);
+  assert.ok(!culledIds().includes(far), `${far} in sight after focus`);
+  // focus that comes with a click does not move the view
+  const other = culledIds()[0];
+  const svg = container.all((el) => el.tagName === 'svg')[0];
+  const at = vp.getAttribute('transform');
+  win.now = 6000;
+  nodeEl(other).dispatch('pointerdown', { button: 0, clientX: 1, clientY: 1, pointerId: 2 });
+  nodeEl(other).dispatch('focusin');
+  svg.dispatch('pointerup', {});
+  assert.equal(vp.getAttribute('transform'), at);
+  gv.destroy();
+});
+
+test('view: a drawing made while hidden is fitted when it gets a size, unless the user moved it', () => {
+  const observers = [];
+  const def = JSON.parse(readFileSync(path.join(examplesDir, 'merge-diamond.json'), 'utf8'));
+  const { container, gv, doc } = mountView({ definition: def }, {}, (d, w) => {
+    d.w = 0;
+    d.h = 0;
+    w.ResizeObserver = class {
+      constructor(cb) {
+        this.cb = cb;
+        observers.push(this);
+      }
+      observe(el) { this.el = el; }
+      disconnect() { this.gone = true; }
+    };
+  });
+  assert.equal(observers.length, 1);
+  const vp = container.all((el) => el.classSet().has('viewport'))[0];
+  const parse = () => vp.getAttribute('transform').match(/-?[\d.]+/g).map(Number);
+  const hidden = parse();
+  doc.w = 400;
+  doc.h = 300;
+  observers[0].cb([]);
+  const shown = parse();
+  const L = gv.layout;
+  const k = Math.min(400 / L.width, 300 / L.height, 1);
+  assert.notDeepEqual(shown, hidden);
+  assert.ok(Math.abs(shown[2] - k) < 0.001 && Math.abs(shown[0] - (400 - L.width * k) / 2) < 0.1, `${shown} for ${L.width}x${L.height} in 400x300`);
+  container.children[0].dispatch('keydown', { key: 'ArrowDown' });
+  const moved = parse();
+  doc.w = 900;
+  observers[0].cb([]);
+  assert.deepEqual(parse(), moved, 'a view the user moved stays where it is');
+  gv.destroy();
+  assert.ok(observers[0].gone);
+});
+
+test('view: the Tab order follows the drawing, not the declaration', () => {
+  const g = {
+    nodes: ['x', 'y', 'z', 'a', 'b', 'c'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
+    edges: [['a', 'z'], ['b', 'y'], ['c', 'x']].map(([s, t]) => ({ source: { node: s, port: 'out' }, target: { node: t, port: 'in' } })),
+  };
+  const { container, gv } = mountView(g);
+  const order = container.all((el) => el.getAttribute('data-node-id') !== null).map((el) => el.getAttribute('data-node-id'));
+  const byId = new Map(gv.layout.nodes.map((nd) => [nd.id, nd]));
+  assert.deepEqual(order.slice(0, 3), ['a', 'b', 'c']);
+  const col1 = order.slice(3);
+  assert.deepEqual(col1, [...col1].sort((p, q) => byId.get(p).y - byId.get(q).y));
+  assert.deepEqual(col1, ['z', 'y', 'x']);
+  gv.destroy();
+});
+
+test('view: Fit shows all of a very tall graph (1,000 unconnected nodes in one column), and zoom out stops there', () => {
+  const g = { nodes: Array.from({ length: 1000 }, (_, i) => ({ id: `solo${i}`, component: 'symbia.core.passthrough' })), edges: [] };
+  const { container, gv } = mountView(g);
+  const vp = container.all((el) => el.classSet().has('viewport'))[0];
+  const parse = () => vp.getAttribute('transform').match(/-?\d+(\.\d+)?(e-?\d+)?/g).map(Number);
+  const L = gv.layout;
+  const [x, y, k] = parse();
+  assert.ok(L.height * k <= 600.5 && y >= -0.5 && y + L.height * k <= 600.5, `fitted: ${L.height} px tall at ${k} from ${y}`);
+  assert.ok(x + L.width * k <= 1000.5, `${vp.getAttribute("transform")} ${L.width}`);
+  for (let i = 0; i < 10; i++) container.children[0].dispatch('keydown', { key: '-' });
+  assert.ok(parse()[2] >= Math.min(1000 / L.width, 600 / L.height) - 0.001, 'no farther than fitting the whole graph');
   gv.destroy();
 });
