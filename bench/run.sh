@@ -36,3 +36,7 @@ echo "== live views: bytes/s to one execution:<id> subscriber at two hop rates"
 "$(dirname "$0")/views.sh" "$build"
 echo "== idle WebSocket connections"
 "$(dirname "$0")/idle.sh" "$build" 10000 all
+if command -v chromium >/dev/null; then
+  echo "== the dashboard in headless chromium (first paint; frames/s under 100,000 events/s)"
+  "$(dirname "$0")/dashboard.sh" "$build" || echo "(the dashboard figures failed: not a gate)"
+fi

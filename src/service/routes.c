@@ -15,6 +15,7 @@
 #include "core/secret_name.h"
 #include "service/redact.h"
 #include "service/service_internal.h"
+#include "service/webui.h"
 #include "service/wsapi.h"
 #include "store/journal.h"
 
@@ -973,6 +974,8 @@ void svc_route(void *ud, weir_http_req *req) {
      * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
     if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);
     if (strncmp(req->path, "/socket.io/", 11) == 0) return weir_eio_handle(s->eio, req);
+    /* The dashboard's files need no credentials: they hold no data. */
+    if (svc_web_serve(req)) return;
     char scratch[1024];
     char allowed[128] = "";
     const route_def *found = NULL, *any = NULL; /* the route of this method; a route of another */

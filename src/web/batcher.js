@@ -1,0 +1,152 @@
+// Events batched per animation frame: however fast they come (100,000/s
+// and more), the page does one piece of work per frame, never one per
+// event.  push() only appends to an array; the frame callback hands the
+// whole batch over and starts a new one.  While frames do not come (a
+// hidden tab), a batch holds at most `cap` events: the rest are counted,
+// not kept, so memory stays bounded by the cap, not by the event rate.
+
+export class FrameBatcher {
+  // onFlush(batch, info): info = {dropped, total} for this frame.
+  // schedule(fn): requestAnimationFrame (or a test's fake).
+  constructor({ onFlush, schedule, cap = 20000 }) {
+    this.onFlush = onFlush;
+    this.schedule = schedule;
+    this.cap = cap;
+    this.batch = [];
+    this.dropped = 0;
+    this.pending = false;
+    this.rate = new RateMeter();
+    this.flushFrame = () => this.flush();
+  }
+
+  push(item) {
+    this.rate.add(1);
+    if (this.batch.length < this.cap) this.batch.push(item);
+    else this.dropped++;
+    if (!this.pending) {
+      this.pending = true;
+      this.schedule(this.flushFrame);
+    }
+  }
+
+  // Events that came since the last frame.
+  get waiting() {
+    return this.batch.length + this.dropped;
+  }
+
+  flush() {
+    this.pending = false;
+    const batch = this.batch, dropped = this.dropped;
+    if (batch.length === 0 && dropped === 0) return;
+    this.batch = [];
+    this.dropped = 0;
+    this.onFlush(batch, { dropped, total: batch.length + dropped });
+  }
+
+  // Forget what is waiting (the execution watched changed).
+  reset() {
+    this.batch = [];
+    this.dropped = 0;
+    this.rate = new RateMeter();
+  }
+}
+
+// Events per second over the last `windowMs`, in 100 ms buckets.
+export class RateMeter {
+  constructor(windowMs = 1000, now = () => Date.now()) {
+    this.windowMs = windowMs;
+    this.now = now;
+    this.buckets = new Map(); // bucket start -> count
+  }
+
+  add(n) {
+    const b = Math.floor(this.now() / 100) * 100;
+    this.buckets.set(b, (this.buckets.get(b) || 0) + n);
+    if (this.buckets.size > this.windowMs / 100 + 2) this.trim();
+  }
+
+  trim() {
+    const from = this.now() - this.windowMs;
+    for (const b of this.buckets.keys()) if (b + 100 <= from) this.buckets.delete(b);
+  }
+
+  perSecond() {
+    this.trim();
+    let sum = 0;
+    for (const n of this.buckets.values()) sum += n;
+    return Math.round((sum * 1000) / this.windowMs);
+  }
+}
+
+// Calls fn at most once per frame however often it is poked (a view that
+// changed: one redraw per frame, with the newest value).
+export class FrameCoalescer {
+  constructor(fn, schedule) {
+    this.fn = fn;
+    this.schedule = schedule;
+    this.pending = false;
+    this.run = () => {
+      this.pending = false;
+      this.fn();
+    };
+  }
+
+  poke() {
+    if (this.pending) return;
+    this.pending = true;
+    this.schedule(this.run);
+  }
+}
+
+// Whether the page should ask for an execution's per-hop events, decided
+// from a counter that the server's view sends at a bounded rate whatever
+// the event rate (the execution view's messagesEmitted): asking for hops
+// only while they come slower than `off` per second keeps the flood from
+// ever reaching the page (a page already flooded can no longer tell: the
+// browser queues the messages ahead of everything else).  Hysteresis: on
+// again below `on`.  Starts off, until the counter's rate is known.
+export class RateGate {
+  constructor({ on, off, windowMs = 1000, now = () => performance.now() }) {
+    this.onRate = on;
+    this.offRate = off;
+    this.windowMs = windowMs;
+    this.now = now;
+    this.samples = []; // [time, count], oldest first
+    this.open = false;
+  }
+
+  // The counter's value now (call on every new view value).
+  observe(count) {
+    const t = this.now();
+    this.samples.push([t, count]);
+    while (this.samples.length > 2 && t - this.samples[1][0] >= this.windowMs) this.samples.shift();
+  }
+
+  // Per second over the window; a counter that has not moved for a whole
+  // window (no new value: the view sends none while nothing changes) is 0.
+  perSecond() {
+    if (this.samples.length === 0) return 0;
+    const t = this.now();
+    const [t1, c1] = this.samples[this.samples.length - 1];
+    const from = this.samples.find(([ts]) => t - ts <= this.windowMs) || this.samples[this.samples.length - 1];
+    const span = Math.max(t - from[0], 1);
+    if (t - t1 >= this.windowMs) return 0;
+    return ((c1 - from[1]) * 1000) / span;
+  }
+
+  // Decide: true while hops may be asked for.  Until the counter is known
+  // (two values, or one that has not moved for a window) it stays as it is.
+  check() {
+    const n = this.samples.length;
+    if (n === 0 || (n === 1 && this.now() - this.samples[0][0] < this.windowMs)) return this.open;
+    const r = this.perSecond();
+    if (this.open && r > this.offRate) this.open = false;
+    else if (!this.open && r <= this.onRate) this.open = true;
+    return this.open;
+  }
+
+  reset() {
+    this.samples = [];
+    this.open = false;
+  }
+}
