@@ -1171,7 +1171,8 @@ WEIR_API size_t weir_virtual_scheduled(const weir_virtual *v);
 /* Replace opts.arrived and opts.ud (a shell that learns of v only after a
  * registry made it). */
 WEIR_API void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_virtual *v), void *ud);
-/* Replace the mocks (requests not served yet are served by them; the world stays). */
+/* Replace the mocks: later requests use them (one made before is served by
+ * the mocks of its time), against the same world. */
 WEIR_API int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err);
 /* Inject `in` (node, port, value: copied) when the clock reaches tick
  * at_tick (afterTicks N: at_tick = weir_virtual_ticks() + N).  WEIR_EINVAL

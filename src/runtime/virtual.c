@@ -39,6 +39,15 @@
 
 typedef struct real real;
 
+/* The mocks in force, shared with the requests made while they were: a
+ * request is served by the mocks of its time (weir_virtual_set_mocks
+ * changes later requests only), against the world as it is when served. */
+typedef struct mockset {
+    unsigned refs;
+    weir__mock *m;
+    size_t n;
+} mockset;
+
 /* Deliveries one tick may make before it is refused as a runaway (a zero
  * delay timer re-arming itself forever). */
 #define MAX_DELIVERIES_PER_TICK 1000000
@@ -55,6 +64,7 @@ typedef struct item {
     char *node, *port;
     json_t *value;  /* inject */
     json_t *request; /* a mocked http request (the effect's payload): served when due */
+    struct mockset *mocks; /* ... by these (a reference) */
     bool cancelled;
 } item;
 
@@ -68,8 +78,7 @@ struct weir_virtual {
     size_t n, cap;
     size_t live; /* not cancelled */
     size_t injects; /* of which scheduled injects (never cancelled) */
-    weir__mock *mocks; /* mocks.h */
-    size_t n_mocks;
+    mockset *mocks; /* mocks.h; a reference */
     json_t *world; /* what the mocks' `set` changed, their `when` reads */
     real *held, *held_tail; /* real http requests not in the heap yet, in request order */
     size_t nheld, inflight;
@@ -156,10 +165,31 @@ static item heap_pop(weir_virtual *v) {
     return top;
 }
 
+static void mockset_unref(mockset *ms) {
+    if (!ms || --ms->refs) return;
+    weir__mocks_free(ms->m, ms->n);
+    weir__free(ms);
+}
+
+/* mocks (NULL: none) checked and compiled into a new set (one reference). */
+static int mockset_new(json_t *mocks, mockset **out, weir_error *err) {
+    mockset *ms = weir__calloc(1, sizeof *ms);
+    if (!ms) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    int rc = weir__mocks_load(mocks, &ms->m, &ms->n, err);
+    if (rc) {
+        weir__free(ms);
+        return rc;
+    }
+    ms->refs = 1;
+    *out = ms;
+    return 0;
+}
+
 static void item_free(item *it) {
     json_decref(it->result);
     json_decref(it->value);
     json_decref(it->request);
+    mockset_unref(it->mocks);
     weir__free(it->error);
     weir__free(it->node);
     weir__free(it->port);
@@ -167,21 +197,9 @@ static void item_free(item *it) {
 
 /* ------------------------------------------------------------------ mocks */
 
-/* The mocks and world of o (the defaults when absent), checked. */
-static int load_mocks(json_t *mocks, json_t *world, weir__mock **ms, size_t *n, json_t **w, weir_error *err) {
-    if (world && !json_is_object(world))
-        return weir__error(err, WEIR_EINVAL, "world must be an object: the state the mocks' `set` and `when` share");
-    int rc = weir__mocks_load(mocks, ms, n, err);
-    if (rc) return rc;
-    if (!(*w = world ? json_deep_copy(world) : json_object())) {
-        weir__mocks_free(*ms, *n);
-        return weir__error(err, WEIR_ENOMEM, "out of memory");
-    }
-    return 0;
-}
-
-/* A mocked request comes due: served by the first mock matching it whose
- * `when` holds for the world now, whose `set` then changes the world. */
+/* A mocked request comes due: served by the first mock of its time matching
+ * it whose `when` holds for the world now, whose `set` then changes the
+ * world. */
 static void serve(weir_virtual *v, item *it) {
     const char *method = json_string_value(json_object_get(it->request, "method"));
     const char *url = json_string_value(json_object_get(it->request, "url"));
@@ -190,10 +208,11 @@ static void serve(weir_virtual *v, item *it) {
     size_t m;
     weir_error err;
     char buf[WEIR_ERROR_MAX + 128];
-    if (weir__mocks_serve(v->mocks, v->n_mocks, method, url, v->world, it->request, &m, &err)) {
+    const mockset *ms = it->mocks;
+    if (weir__mocks_serve(ms->m, ms->n, method, url, v->world, it->request, &m, &err)) {
         snprintf(buf, sizeof buf, "mocks[%zu].when could not be evaluated for %s %s: %s", m, method, url, err.message);
         it->error = weir__strdup(buf);
-    } else if (m == v->n_mocks) {
+    } else if (m == ms->n) {
         char *w = json_dumps(v->world, JSON_COMPACT);
         snprintf(buf, sizeof buf,
                  "no mock answers %s %s now: no mock matches it, or each one that does has a `when` that does not "
@@ -202,7 +221,7 @@ static void serve(weir_virtual *v, item *it) {
         weir__free(w);
         it->error = weir__strdup(buf);
     } else {
-        const weir__mock *mk = &v->mocks[m];
+        const weir__mock *mk = &ms->m[m];
         if (mk->set) json_object_update(v->world, mk->set);
         it->result = json_incref(mk->result);
     }
@@ -310,11 +329,14 @@ static void on_effect(void *ud, weir_exec *e, const weir_effect *eff) {
     case WEIR_EFFECT_HTTP: {
         const char *method = json_string_value(json_object_get(eff->payload, "method"));
         const char *url = json_string_value(json_object_get(eff->payload, "url"));
+        const mockset *ms = v->mocks;
         size_t m = 0;
-        while (m < v->n_mocks && !weir__mock_matches(&v->mocks[m], method ? method : "GET", url ? url : "")) m++;
-        if (m < v->n_mocks) { /* served when due (serve); a range's minimum, no faults */
+        while (m < ms->n && !weir__mock_matches(&ms->m[m], method ? method : "GET", url ? url : "")) m++;
+        if (m < ms->n) { /* served when due (serve); a range's minimum, no faults */
             it.request = json_incref(eff->payload);
-            it.due = later(v->now, v->mocks[m].lat_min);
+            it.mocks = v->mocks;
+            v->mocks->refs++;
+            it.due = later(v->now, ms->m[m].lat_min);
         } else if (v->o.http) {
             int rc = start_real(v, eff);
             if (!rc) return; /* held until its answer comes back */
@@ -395,19 +417,19 @@ int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_
     if (!o) o = &def;
     if (o->tick_ms < 0)
         return weir__error(err, WEIR_EINVAL, "TICK_MS must be at least 1 (got %lld)", (long long)o->tick_ms);
-    weir__mock *ms;
-    size_t nm;
-    json_t *world;
-    int rc = load_mocks(o->mocks, o->world, &ms, &nm, &world, err);
+    json_t *world = o->world;
+    if (world && !json_is_object(world))
+        return weir__error(err, WEIR_EINVAL, "world must be an object: the state the mocks' `set` and `when` share");
+    mockset *ms;
+    int rc = mockset_new(o->mocks, &ms, err);
     if (rc) return rc;
     weir_virtual *v = weir__calloc(1, sizeof *v);
-    if (!v) {
-        weir__mocks_free(ms, nm);
-        json_decref(world);
+    if (!v || !(world = world ? json_deep_copy(world) : json_object())) {
+        mockset_unref(ms);
+        weir__free(v);
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     }
     v->mocks = ms;
-    v->n_mocks = nm;
     v->world = world;
     v->o = *o;
     v->tick_ms = o->tick_ms ? o->tick_ms : 1;
@@ -431,7 +453,7 @@ void weir_virtual_destroy(weir_virtual *v) {
     }
     for (size_t i = 0; i < v->n; i++) item_free(&v->heap[i]);
     weir__free(v->heap);
-    weir__mocks_free(v->mocks, v->n_mocks);
+    mockset_unref(v->mocks);
     json_decref(v->world);
     weir__free(v);
 }
@@ -459,13 +481,11 @@ void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_vir
 }
 
 int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
-    weir__mock *ms;
-    size_t n;
-    int rc = weir__mocks_load(mocks, &ms, &n, err);
+    mockset *ms;
+    int rc = mockset_new(mocks, &ms, err);
     if (rc) return rc;
-    weir__mocks_free(v->mocks, v->n_mocks);
+    mockset_unref(v->mocks);
     v->mocks = ms;
-    v->n_mocks = n;
     return 0;
 }
 
