@@ -64,6 +64,7 @@ static const setting SETTINGS[] = {
     {"VIEW_INTERVAL_MS", "view-interval-ms", T_INT, "50",
      "a live view subscriber is sent at most one diff per view this often (changes are combined)"},
     {"VIEW_HISTORY", "view-history", T_INT, "64", "diffs kept per live view for reconnects with since"},
+    {"MAX_VIEWS", "max-views", T_INT, "4096", "live views the server keeps at once (429 past it)"},
     {"DEFAULT_RUNTIME", "default-runtime", T_STR, "realtime",
      "runtime of executions that name none (realtime or virtual); unknown names fall back to it"},
     {"TICK_MS", "tick-ms", T_INT, "1", "one virtual tick in ms (execute option tickMs overrides it)"},
@@ -296,6 +297,12 @@ static int apply(weir_service_config *c) {
                 return EXIT_USAGE;
             }
             c->view_history = (size_t)n;
+        } else if (strcmp(s->env, "MAX_VIEWS") == 0) {
+            if (n < 1 || n > 1000000) {
+                startup_error("MAX_VIEWS must be between 1 and 1000000, got %lld", n);
+                return EXIT_USAGE;
+            }
+            c->max_views = (size_t)n;
         }
         else if (strcmp(s->env, "DEFAULT_RUNTIME") == 0) c->default_runtime = v;
         else if (strcmp(s->env, "ISOLATE_POOL_SIZE") == 0 || strcmp(s->env, "ISOLATE_TIMEOUT_MS") == 0 ||

@@ -45,6 +45,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .subscriber_linger_ms = 30000,
         .view_interval_ms = 50,
         .view_history = 64,
+        .max_views = 4096,
         .default_runtime = "realtime",
         .isolate_pool_size = 10,
         .isolate_timeout_ms = 1000,

@@ -44,6 +44,7 @@ typedef struct weir_service_config {
     uint64_t subscriber_linger_ms;      /* cheap events (never per hop) still built after the last subscriber disconnected */
     uint64_t view_interval_ms;          /* VIEW_INTERVAL_MS (50): a view subscriber gets at most one diff this often */
     size_t view_history;                /* VIEW_HISTORY (64): diffs kept per view for `since` */
+    size_t max_views;                   /* MAX_VIEWS (4096): view instances kept at once (429 past it) */
     const char *default_runtime;        /* DEFAULT_RUNTIME: realtime */
     int64_t tick_ms;                    /* TICK_MS: one virtual tick */
     bool egress_allow_private;

@@ -32,6 +32,9 @@ typedef struct ring_ent {
 typedef struct svc_vsub {
     svc_client *c;
     uint64_t seq; /* the value it has (0: none) */
+    json_t *have; /* the value of seq have_seq this server sent it (a reference; NULL: none), so a
+                     subscriber held back longer than the ring reaches is sent one diff from it */
+    uint64_t have_seq;
     struct svc_vsub *next;
 } svc_vsub;
 
@@ -347,9 +350,11 @@ static void publish(svc_view *v) {
     json_t *now = v->staged, *d = NULL;
     v->staged = NULL;
     weir_error err;
-    if (weir_view_diff_make(v->value, now, &d, &err) || weir_view_diff_is_empty(d)) {
+    int rc = weir_view_diff_make(v->value, now, &d, &err);
+    if (rc || weir_view_diff_is_empty(d)) {
         json_decref(d);
-        json_decref(now); /* the same value (or no memory: built again when it changes) */
+        json_decref(now); /* the same value */
+        if (rc) v->stamp.set = false; /* no memory: built again next round */
         return;
     }
     uint64_t seq = next_seq(v->s);
@@ -365,12 +370,16 @@ static void publish(svc_view *v) {
 static bool durable(const weir_service *s, uint64_t mark) { return !s->journal || s->j_done >= mark; }
 
 /* Bring v up to date: a new value built when something changed, sent (its
- * diff in the ring) once what it shows is durable.  One staged is sent
- * before a newer one replaces it, so a busy journal delays a view by a
- * round, never for good. */
+ * diff in the ring) once what it shows is durable.  A staged value is
+ * published before a newer one is built, so a busy journal delays a view
+ * by the time its commits take, never for good (a newer value, always
+ * less durable, never replaces it). */
 static void refresh(svc_view *v) {
     weir_service *s = v->s;
-    if (v->staged && durable(s, v->staged_mark)) publish(v);
+    if (v->staged) {
+        if (!durable(s, v->staged_mark)) return;
+        publish(v);
+    }
     json_t *now = build(v);
     if (now) {
         json_decref(v->staged);
@@ -396,6 +405,11 @@ static void emit(svc_view *v, svc_vsub *sub, bool init, const char *text, size_t
     svc_client *c = sub->c;
     if (!text || !c->conn || c->ops->emit(c->conn, name, text, len)) return;
     sub->seq = v->seq;
+    if (sub->have != v->value) {
+        json_decref(sub->have);
+        sub->have = json_incref(v->value);
+    }
+    sub->have_seq = v->seq;
     weir_service *s = v->s;
     s->views.bytes_sent += len;
     if (init) s->views.inits_sent++;
@@ -417,6 +431,18 @@ static void catch_up(svc_view *v, svc_vsub *sub) {
     if (sub->seq == v->seq) return;
     size_t i = v->len;
     while (i > 0 && ring_at(v, i - 1)->base != sub->seq) i--;
+    if ((i == 0 || sub->seq == 0) && sub->seq && sub->have && sub->have_seq == sub->seq) {
+        /* held back longer than the ring reaches: one diff from what it has */
+        json_t *d = NULL;
+        weir_error err;
+        if (weir_view_diff_make(sub->have, v->value, &d, &err)) return send_init(v, sub);
+        size_t len;
+        char *text = message(v, "diff", d, &len);
+        json_decref(d);
+        emit(v, sub, false, text, len);
+        weir__free(text);
+        return;
+    }
     if (i == 0 || sub->seq == 0) return send_init(v, sub);
     i--; /* the diff from its seq */
     if (i == v->len - 1) { /* the newest: the same text for everyone */
@@ -471,6 +497,7 @@ static void view_free(svc_view *v) {
     while (v->subs) {
         svc_vsub *sub = v->subs;
         v->subs = sub->next;
+        json_decref(sub->have);
         weir__free(sub);
         s->views.n_subs--;
     }
@@ -537,7 +564,7 @@ static json_t *parse_name(const char *name, view_name *out) {
     if (strncmp(name, "port:", 5) == 0) {
         const char *id = name + 5, *c1 = strchr(id, ':'), *last = strrchr(id, ':');
         const char *pc = NULL; /* the ':' before the port */
-        for (const char *p = last - 1; c1 && last > c1 && p > c1; p--)
+        for (const char *p = last; c1 && last > c1 && --p > c1;)
             if (*p == ':') {
                 pc = p;
                 break;
@@ -634,6 +661,7 @@ static bool sub_remove(svc_view *v, svc_client *c) {
         if ((*p)->c != c) continue;
         svc_vsub *sub = *p;
         *p = sub->next;
+        json_decref(sub->have);
         weir__free(sub);
         v->n_subs--;
         v->s->views.n_subs--;
@@ -651,6 +679,14 @@ static void subscribe_at(weir_service *s, svc_reply *r, svc_client *c, const cha
     bool latest = json_is_string(at) && strcmp(json_string_value(at), "latest") == 0;
     json_t *body = NULL, *j = NULL, *v = NULL;
     weir_error err;
+    if (svc_client_backlog(c) > VIEW_BACKLOG_BYTES) {
+        s->views.held++;
+        json_t *b = svc_error_body("view %s at a tick: this connection has not read what it was sent yet (over %u "
+                                   "bytes queued); ask again once it has",
+                                   name, VIEW_BACKLOG_BYTES);
+        json_object_set_new(b, "view", json_string(name));
+        return svc_answer_now(s, r, 429, b);
+    }
     if (svc_travel_at(s, x, latest ? 0 : (uint64_t)json_integer_value(at), latest, &body, &err)) {
         json_t *b = svc_error_of(&err);
         json_object_set_new(b, "view", json_string(name));
@@ -726,6 +762,14 @@ void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *da
         json_object_set_new(b, "view", json_string(name));
         return svc_answer_now(s, r, svc_status_of(err.code), b);
     }
+    size_t max_views = s->cfg.max_views ? s->cfg.max_views : 4096;
+    if (!v && s->views.n_views >= max_views) {
+        json_t *b = svc_error_body("the server keeps at most %zu views at once (MAX_VIEWS; some linger %d ms after "
+                                   "their last subscriber left); try again later",
+                                   max_views, VIEW_LINGER_MS);
+        json_object_set_new(b, "view", json_string(name));
+        return svc_answer_now(s, r, 429, b);
+    }
     if (!v && !(v = view_new(s, name, &vn, x, &err))) {
         json_t *b = svc_error_of(&err);
         json_object_set_new(b, "view", json_string(name));
@@ -754,7 +798,11 @@ void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *da
     rounds_start(s);
     refresh(v); /* what it is sent now is the value now */
     svc_answer_now(s, r, 200, json_pack("{s:s,s:I}", "view", name, "seq", (json_int_t)v->seq));
-    catch_up(v, sub); /* after the answer: an init, or what it missed since `since`, or nothing */
+    /* after the answer: an init, or what it missed since `since`, or nothing;
+     * a connection still behind with what it was sent gets it from a round
+     * once it drains (subscribing again and again queues nothing more) */
+    if (svc_client_backlog(c) > VIEW_BACKLOG_BYTES) s->views.held++;
+    else catch_up(v, sub);
 }
 
 void svc_view_unsubscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *data) {

@@ -244,8 +244,8 @@ static void held_then_caught_up(bool beyond_ring) {
     run_for(30);
     take(&slow);
     if (beyond_ring) {
-        cr_assert_eq(slow.inits, 2, "beyond the ring: a fresh init");
-        cr_assert_eq(slow.diffs, 0);
+        cr_assert_eq(slow.inits, 1, "beyond the ring too: never the whole value again");
+        cr_assert_eq(slow.diffs, 1, "ONE diff from the value it has");
     } else {
         cr_assert_eq(slow.inits, 1);
         cr_assert_eq(slow.diffs, 1, "ONE diff for the five rounds it missed");
@@ -267,7 +267,7 @@ Test(views, a_held_subscriber_gets_one_diff_composed_over_the_ring) { held_then_
 
 static void setup_small_ring(void) { start(2); }
 
-Test(views_small_ring, a_held_subscriber_beyond_the_ring_gets_a_fresh_init, .init = setup_small_ring,
+Test(views_small_ring, a_held_subscriber_beyond_the_ring_gets_one_diff_from_what_it_has, .init = setup_small_ring,
      .fini = teardown) {
     held_then_caught_up(true);
 }
@@ -462,4 +462,80 @@ Test(views, a_client_watches_a_bounded_number_of_views) {
     inject(x, 1); /* every tap sees it */
     free_client(&cl);
     cr_assert_eq(svc->views.n_views, 0, "its port views went with it");
+}
+
+/* A connection that reads nothing cannot make the server queue a view's
+ * value again and again by subscribing again and again: while it is
+ * behind, subscribing sends nothing; once it drains, one init. */
+Test(views, subscribing_again_and_again_while_behind_queues_nothing) {
+    svc_exec *x = running();
+    for (int i = 0; i < 20; i++) inject(x, i);
+    char view[100];
+    snprintf(view, sizeof view, "port:%s:a:out:20", x->id);
+    client cl;
+    connect_client(&cl);
+    cl.f.backlog = VIEW_BACKLOG_BYTES + 1;
+    for (int i = 0; i < 50; i++) {
+        json_t *a = call(&cl, "view:subscribe", "{\"view\":\"%s\"}", view);
+        cr_assert_null(json_object_get(a, "error"));
+    }
+    take(&cl);
+    cr_assert_eq(cl.inits + cl.diffs, 0, "nothing queued while it is behind");
+    run_for(30);
+    take(&cl);
+    cr_assert_eq(cl.inits + cl.diffs, 0, "nor in the rounds");
+    cl.f.backlog = 0;
+    wait_msg(&cl);
+    run_for(30);
+    take(&cl);
+    cr_assert_eq(cl.inits, 1, "one init once it drained");
+    cr_assert_eq(json_array_size(cl.value), 0, "(the port view taps from its subscribe on)");
+    json_t *a = call(&cl, "view:subscribe", "{\"view\":\"execution:%s\",\"atTick\":0}", x->id);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "code")), "WEIR_ESTATE", "not stored (and not behind)");
+    cl.f.backlog = VIEW_BACKLOG_BYTES + 1;
+    a = call(&cl, "view:subscribe", "{\"view\":\"execution:%s\",\"atTick\":0}", x->id);
+    cr_assert_str_eq(json_string_value(json_object_get(a, "code")), "WEIR_ELIMIT", "a view at a tick neither");
+    free_client(&cl);
+}
+
+/* A port view's name is checked whole before it is taken apart. */
+Test(views, malformed_port_view_names_are_refused) {
+    client cl;
+    connect_client(&cl);
+    static const char *const bad[] = {"port:", "port:abc", "port::", "port:a:b", "port:a::c:1", "port:a:b::1", "port:a:b:c:"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *a = call(&cl, "view:subscribe", "{\"view\":\"%s\"}", bad[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(a, "code")), "WEIR_EINVAL", "%s", bad[i]);
+    }
+    free_client(&cl);
+}
+
+static void setup_few_views(void) {
+    uv_loop_init(&loop);
+    weir_service_config c;
+    weir_service_config_defaults(&c);
+    c.port = 0;
+    c.log_level = "error";
+    c.view_interval_ms = 5;
+    c.max_views = 3;
+    weir_error err;
+    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
+}
+
+/* MAX_VIEWS bounds the instances of the whole server, whoever asks. */
+Test(views_few, the_server_keeps_a_bounded_number_of_views, .init = setup_few_views, .fini = teardown) {
+    svc_exec *x = running();
+    client a, b;
+    connect_client(&a);
+    connect_client(&b);
+    for (int n = 1; n <= 2; n++) cr_assert_null(json_object_get(call(&a, "view:subscribe", "{\"view\":\"port:%s:a:out:%d\"}", x->id, n), "error"));
+    cr_assert_null(json_object_get(call(&b, "view:subscribe", "{\"view\":\"executions\"}"), "error"));
+    json_t *r = call(&b, "view:subscribe", "{\"view\":\"graphs\"}");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "code")), "WEIR_ELIMIT");
+    cr_assert(strstr(json_string_value(json_object_get(r, "error")), "at most 3 views at once (MAX_VIEWS"),
+              "%s", json_string_value(json_object_get(r, "error")));
+    cr_assert_null(json_object_get(call(&a, "view:subscribe", "{\"view\":\"executions\"}"), "error"),
+                   "one the server has is shared");
+    free_client(&a);
+    free_client(&b);
 }
