@@ -298,7 +298,15 @@ int weir_cmd_sim(int argc, char **argv) {
                             .components = comps};
     for (unsigned i = 0; i < jobs; i++) {
         weir_error err;
-        int rc = weir__sim_create(&cfg, &workers[i], &err);
+        /* each worker its own copy: no jansson value is shared between threads */
+        weir__sim_config mine = cfg;
+        mine.scenario = json_deep_copy(sc);
+        mine.components = comps ? json_deep_copy(comps) : NULL;
+        int rc = WEIR_ENOMEM;
+        snprintf(err.message, sizeof err.message, "out of memory");
+        if (mine.scenario && (!comps || mine.components)) rc = weir__sim_create(&mine, &workers[i], &err);
+        json_decref(mine.scenario);
+        json_decref(mine.components);
         if (rc) {
             fprintf(stderr, "weir sim: %s: %s\n",
                     rc == WEIR_EGRAPH ? a.graph : a.components && strncmp(err.message, "user component", 14) == 0
@@ -378,8 +386,15 @@ int weir_cmd_sim(int argc, char **argv) {
             goto report;
         }
         if (r.status != WEIR_SIM_VIOLATION) {
-            fprintf(stderr, "weir sim: seed %llu failed in the search but not when run again: a bug in weir sim\n",
-                    (unsigned long long)sr.failing_seed);
+            if (comps)
+                fprintf(stderr,
+                        "weir sim: seed %llu failed in the search but not when run again: does a user component keep "
+                        "state outside getState/setState (a module-level variable)? Its runs then depend on what ran "
+                        "before on the same worker\n",
+                        (unsigned long long)sr.failing_seed);
+            else
+                fprintf(stderr, "weir sim: seed %llu failed in the search but not when run again: a bug in weir sim\n",
+                        (unsigned long long)sr.failing_seed);
             code = EXIT_FAILED;
             goto report;
         }
@@ -455,10 +470,10 @@ int weir_cmd_sim(int argc, char **argv) {
             json_t *ch = json_array();
             for (size_t k = 0; k < n_shrunk; k++) json_array_append_new(ch, json_integer(shrunk[k]));
             json_object_set_new(doc, "shrunk",
-                                json_pack("{s:I,s:b,s:I,s:I,s:I,s:I,s:o,s:O,s:o,s:o}", "runs", (json_int_t)runs,
+                                json_pack("{s:I,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "runs", (json_int_t)runs,
                                           "complete", complete, "injects", (json_int_t)injects, "faults",
                                           (json_int_t)faults, "tick", (json_int_t)r.tick, "wave", (json_int_t)r.wave,
-                                          "choices", ch, "log", r.log ? r.log : json_array(), "outputs",
+                                          "choices", ch, "log", r.log ? json_incref(r.log) : json_array(), "outputs",
                                           parse_or_string(r.outputs_json), "world", parse_or_string(r.world_json)));
             if (a.out) json_object_set_new(doc, "journal", json_string(a.out));
         }
