@@ -15,6 +15,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "weir/weir.h"
+
 /* Nesting written here; deeper values are jansson's (same bytes). */
 #define WEIR_CANON_DEPTH 64
 
@@ -39,5 +41,12 @@ int weir__canon_dump(const json_t *v, weir_cbuf *b);
 int weir__canon_string(const char *s, size_t len, weir_cbuf *b);
 /* Append the decimal text of v. */
 int weir__canon_int(long long v, weir_cbuf *b);
+
+/* Append the canonical text of weir_input_json(in) (the journal's body of
+ * an input), written without making the JSON for the inputs a journal
+ * takes most (inject, resolve, and those with no fields): 0, or -1 (out of
+ * memory, a string that is not UTF-8, or a kind without a name; b->len as
+ * it was). */
+int weir__input_canon(const weir_input_rec *in, weir_cbuf *b);
 
 #endif

@@ -798,6 +798,7 @@ void weir_exec_destroy(weir_exec *e) {
     json_decref(e->error);
     json_decref(e->id_json);
     json_decref(e->dg_value);
+    weir__cbuf_free(&e->dg_text);
     json_decref(e->fail_error);
     weir__free(e->id);
     weir__free(e->runtime);

@@ -158,9 +158,19 @@ int weir_journal_start(weir_journal *j, const char *exec_id, const char *graph_i
 /* The next record of an execution; *seq_out (may be NULL) gets its seq. */
 int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms, json_t *body,
                         weir_journal_done_fn done, void *ud, int64_t *seq_out, weir_error *err);
+/* The same with the body given as its canonical text (len bytes,
+ * BORROWED): the exact bytes weir_journal_append would write for it (the
+ * caller's promise: core/canon.h writes them), so the caller need not make
+ * the JSON. */
+int weir_journal_append_text(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms,
+                             const char *text, size_t len, weir_journal_done_fn done, void *ud, int64_t *seq_out,
+                             weir_error *err);
 /* The digest of the wave started by record seq (bytes BORROWED, at most
- * 64).  No callback: it rides in the next commit; losing the newest ones in
- * a crash is harmless (replay compares what it has). */
+ * 64).  No callback: when record seq is the execution's newest and the
+ * writer has not taken it yet, the digest is stored in its row (one row
+ * per input); else it rides in the next commit in a row of its own.
+ * Losing the newest ones in a crash is harmless (replay compares what it
+ * has). */
 int weir_journal_digest(weir_journal *j, const char *exec_id, int64_t seq, const void *digest, size_t len,
                         weir_error *err);
 /* A snapshot of the execution as of its newest appended record (that

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "core/canon.h"
 #include "store/journal.h"
 
 /* What a queued item asks the writer to do. */
@@ -19,9 +20,15 @@ typedef struct jitem {
     int op, kind, status;
     int64_t seq, tick, time_ms; /* FINISH: time_ms is finished_ms */
     int64_t created_ms;
+    uint64_t ticket; /* its number in queue order (j->queued when pushed) */
     unsigned char chain[WEIR_JOURNAL_CHAIN];
-    char *text; /* canonical JSON (body, state) or digest bytes; weir__free */
+    char *text; /* canonical JSON (body, state) or digest bytes; in the item's own block */
     size_t len;
+    /* START, RECORD: the digest of the wave the record started, when it
+     * came before the writer took the record (weir_journal_digest); it is
+     * stored in the record's row. */
+    size_t dig_len;
+    unsigned char dig[64];
     weir_journal_done_fn done;
     void *ud;
     const char *graph_id; /* START: points into id[] after the exec id */
@@ -34,6 +41,8 @@ typedef struct jexec {
     uint64_t hash;
     int64_t last_seq;
     unsigned char chain[WEIR_JOURNAL_CHAIN]; /* of record last_seq */
+    jitem *tail;          /* the item of record last_seq (NULL after a resume), valid while */
+    uint64_t tail_ticket; /* its ticket is above j->taken (mu held) */
     int finished;
     char id[];
 } jexec;
@@ -50,8 +59,7 @@ struct weir_journal {
     sqlite3 *rdb;
     sqlite3_stmt *r[N_R];
     EVP_MD_CTX *md;
-    char *scratch; /* where bodies are encoded; scratch_cap bytes */
-    size_t scratch_cap;
+    weir_cbuf scratch; /* where bodies are encoded */
     jexec **buckets; /* nbuckets is a power of two */
     size_t nbuckets, nexec;
 
@@ -77,6 +85,7 @@ struct weir_journal {
     jitem *comp_head, **comp_tail;
     size_t outstanding;         /* on any of the three */
     uint64_t queued, completed; /* items ever queued / ever completed */
+    uint64_t taken;             /* the ticket of the newest item taken off pending */
     int stop;
     int failed;                        /* a commit failed: refuse writes */
     char fail_msg[WEIR_ERROR_MAX / 2]; /* why, once failed */

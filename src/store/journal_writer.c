@@ -14,8 +14,8 @@ static const char *const WSQL[N_W] = {
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
     [W_EXEC] = "INSERT INTO executions (id, graph_id, created_ms, state) VALUES (?1, ?2, ?3, 'unfinished')",
-    [W_REC] = ("INSERT INTO journal (exec_id, seq, kind, tick, time_ms, body, chain) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+    [W_REC] = ("INSERT INTO journal (exec_id, seq, kind, tick, time_ms, body, chain, digest) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
     [W_DIG] = "INSERT OR REPLACE INTO wave_digests (exec_id, seq, digest) VALUES (?1, ?2, ?3)",
     [W_SNAP] = ("INSERT OR REPLACE INTO snapshots (exec_id, seq, tick, time_ms, chain, state) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
@@ -66,6 +66,7 @@ static int write_item(weir_journal *j, const jitem *it) {
         if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 5, it->time_ms);
         if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 6, it->text, (int)it->len, SQLITE_STATIC);
         if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 7, it->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
+        if (rc == SQLITE_OK && it->dig_len) rc = sqlite3_bind_blob(q, 8, it->dig, (int)it->dig_len, SQLITE_STATIC);
         return rc == SQLITE_OK ? run(q) : rc;
     case OP_DIGEST:
         q = j->w[W_DIG];
@@ -152,6 +153,7 @@ void *weir__journal_writer_main(void *arg) {
             for (n = 1; n < j->cfg.batch_max; n++) last = last->next;
         }
         j->pend_head = last->next;
+        j->taken = last->ticket; /* a digest no longer joins them (weir_journal_digest) */
         if (!j->pend_head) j->pend_last = NULL;
         j->pend_n -= n;
         last->next = NULL;
@@ -180,6 +182,7 @@ void *weir__journal_writer_main(void *arg) {
             j->stats.failed_commits++;
             memcpy(j->fail_msg, msg, sizeof j->fail_msg);
             for (jitem *it = j->pend_head; it; it = it->next) it->status = WEIR_EIO;
+            j->taken = j->queued;
             complete_locked(j, j->pend_head, j->pend_last, j->pend_n);
             j->pend_head = j->pend_last = NULL;
             j->pend_n = 0;
