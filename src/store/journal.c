@@ -221,8 +221,13 @@ static int push(weir_journal *j, jitem *it, weir_error *err) {
 
 void weir_journal_kick(weir_journal *j) {
     pthread_mutex_lock(&j->mu);
-    if (j->writer_waiting && j->pend_head) pthread_cond_signal(&j->work);
+    bool wake = j->writer_waiting && j->pend_head;
     pthread_mutex_unlock(&j->mu);
+    /* Signalled with mu released: the writer it wakes takes mu at once,
+     * and would otherwise block on it until the unlock (two more futex
+     * calls, on both threads).  No wake-up is lost: the writer was seen
+     * waiting, and it checks for work under mu before it waits again. */
+    if (wake) pthread_cond_signal(&j->work);
 }
 
 /* Refuse early (no encoding, no allocation) when the queue would. */
@@ -293,18 +298,19 @@ static int append_item(weir_journal *j, jexec *e, jitem *it, int kind, int64_t t
     return 0;
 }
 
-static int append_check(weir_journal *j, const char *exec_id, int kind, jexec **e, weir_error *err) {
+/* pre: refuse early, before the body is encoded, when the queue would. */
+static int append_check(weir_journal *j, const char *exec_id, int kind, bool pre, jexec **e, weir_error *err) {
     if (kind < 1 || kind == WEIR_JOURNAL_START)
         return weir__error(err, WEIR_EINVAL, "journal record kind %d cannot be appended%s", kind,
                            kind == WEIR_JOURNAL_START ? " (start is weir_journal_start's)" : "");
     int rc = writable_exec(j, exec_id, e, err);
-    return rc ? rc : precheck(j, err);
+    return rc || !pre ? rc : precheck(j, err);
 }
 
 int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms, json_t *body,
                         weir_journal_done_fn done, void *ud, int64_t *seq_out, weir_error *err) {
     jexec *e = NULL;
-    int rc = append_check(j, exec_id, kind, &e, err);
+    int rc = append_check(j, exec_id, kind, true, &e, err);
     if (rc) return rc;
     jitem *it = NULL;
     if ((rc = encode_item(j, OP_RECORD, exec_id, NULL, body, &it, err))) return rc;
@@ -315,7 +321,7 @@ int weir_journal_append_text(weir_journal *j, const char *exec_id, int kind, int
                              const char *text, size_t len, weir_journal_done_fn done, void *ud, int64_t *seq_out,
                              weir_error *err) {
     jexec *e = NULL;
-    int rc = append_check(j, exec_id, kind, &e, err);
+    int rc = append_check(j, exec_id, kind, false, &e, err); /* encoded already: push alone decides */
     if (rc) return rc;
     if (!text || !len) return weir__error(err, WEIR_EINVAL, "a journal record needs a JSON body");
     jitem *it = new_item(OP_RECORD, exec_id, NULL, len);
