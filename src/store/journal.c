@@ -516,6 +516,7 @@ void weir_journal_close(weir_journal *j) {
         weir_store_autocheckpoint(j->st, 1);
     }
     for (int i = 0; i < N_W; i++) sqlite3_finalize(j->w[i]);
+    for (int i = 0; i < 4; i++) sqlite3_finalize(j->w_recs[i]);
     for (int i = 0; i < N_R; i++) sqlite3_finalize(j->r[i]);
     sqlite3_close(j->wdb);
     sqlite3_close(j->rdb);

@@ -10,7 +10,11 @@
  * JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY text of the json_t the
  * caller gives (no whitespace, object keys sorted bytewise, integers as
  * integers, reals as jansson's "%.17g"), so the same input always gives
- * the same bytes.
+ * the same bytes (written by core/canon.h, byte for byte jansson's).  A
+ * record's row also holds the digest of the wave it started when that
+ * came before the writer took the record (nearly always: one row per
+ * input); other digests, and all those of journals from before schema 3,
+ * are rows of wave_digests.
  *
  * Hash chain.  Each record carries
  *   chain[seq] = SHA-256(chain[seq-1] || kind || seq || tick || time_ms || body)

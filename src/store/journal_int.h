@@ -47,6 +47,9 @@ typedef struct jexec {
     char id[];
 } jexec;
 
+/* The most records one INSERT statement writes (w_recs). */
+#define W_RECS_MAX 16
+
 enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_EXEC, W_REC, W_DIG, W_SNAP, W_FIN, W_DEL_J, W_DEL_D, W_DEL_S, W_DEL_E, N_W };
 enum { R_READ, R_CHAIN, R_TAIL, R_EXEC, R_SNAP, R_LIST_UNF, R_LIST_FIN, R_LIST_ALL, N_R };
 
@@ -67,6 +70,9 @@ struct weir_journal {
      * thread starts and after it is joined). */
     sqlite3 *wdb;
     sqlite3_stmt *w[N_W];
+    /* INSERTs of 2, 4, 8 and 16 records in one statement (W_RECS_MAX):
+     * a run of records is written in as few steps as its binary digits. */
+    sqlite3_stmt *w_recs[4];
     pthread_t thread;
     int thread_started;
 
