@@ -800,6 +800,7 @@ void weir_exec_destroy(weir_exec *e) {
     for (size_t i = 0; i < e->n_taps; i++) weir__free(e->taps[i].port);
     weir__free(e->taps);
     json_decref(e->dg_value);
+    weir__cbuf_free(&e->dg_text);
     json_decref(e->fail_error);
     weir__free(e->id);
     weir__free(e->runtime);

@@ -61,7 +61,11 @@ void weir__in_output(weir_exec *e, uint32_t node, const char *port, json_t *valu
         json_decref(e->dg_value);
         e->dg_value = json_incref(value);
         e->dg_value_hash = FNV_OFFSET;
-        json_dump_callback(value, fold_dump, &e->dg_value_hash, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        e->dg_text.len = 0;
+        if (weir__canon_dump(value, &e->dg_text) == 0)
+            e->dg_value_hash = fnv(FNV_OFFSET, e->dg_text.p, e->dg_text.len);
+        else /* what jansson wrote before it failed, as it always was */
+            json_dump_callback(value, fold_dump, &e->dg_value_hash, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     }
     e->dg_hash = fnv(e->dg_hash, &e->dg_value_hash, sizeof e->dg_value_hash);
 }
@@ -123,6 +127,77 @@ json_t *weir_input_json(const weir_input_rec *in) {
         return NULL;
     }
     return j;
+}
+
+/* "<key>": */
+static int canon_key(weir_cbuf *b, const char *k, size_t n) {
+    if (weir__cbuf_reserve(b, n + 4)) return -1;
+    b->p[b->len++] = '"';
+    memcpy(b->p + b->len, k, n);
+    b->len += n;
+    b->p[b->len++] = '"';
+    b->p[b->len++] = ':';
+    return 0;
+}
+
+#define KEY(b, lit) canon_key(b, lit, sizeof lit - 1)
+
+static int canon_lit(weir_cbuf *b, const char *s, size_t n) {
+    if (weir__cbuf_reserve(b, n)) return -1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+#define LIT(b, lit) canon_lit(b, lit, sizeof lit - 1)
+
+static int canon_str(weir_cbuf *b, const char *s) { return weir__canon_string(s, strlen(s), b); }
+
+static int canon_value(weir_cbuf *b, json_t *v) { return v ? weir__canon_dump(v, b) : LIT(b, "null"); }
+
+/* The fields of an inject, a resolve or a record of op alone, written in
+ * key order; 1 for a kind written through weir_input_json. */
+static int canon_fields(const weir_input_rec *in, weir_cbuf *b) {
+    int bad = 0;
+    switch (in->kind) {
+    case WEIR_IN_INJECT:
+        bad |= LIT(b, "{");
+        if (in->flags) bad |= KEY(b, "flags") || weir__canon_int((long long)in->flags, b) || LIT(b, ",");
+        bad |= KEY(b, "node") || canon_str(b, in->node ? in->node : "");
+        bad |= LIT(b, ",\"op\":\"inject\"");
+        if (in->port) bad |= LIT(b, ",") || KEY(b, "port") || canon_str(b, in->port);
+        bad |= LIT(b, ",") || KEY(b, "value") || canon_value(b, in->value);
+        return bad ? -1 : LIT(b, "}");
+    case WEIR_IN_RESOLVE: {
+        const char *kind = weir_effect_kind_name(in->effect_kind);
+        if (!kind) return 1;
+        bad |= LIT(b, "{") || KEY(b, "effect") || weir__canon_int((long long)(json_int_t)in->effect, b);
+        if (in->error) bad |= LIT(b, ",") || KEY(b, "error") || canon_str(b, in->error);
+        bad |= LIT(b, ",") || KEY(b, "kind") || canon_str(b, kind) || LIT(b, ",\"op\":\"resolve\"");
+        if (!in->error || (in->result && !json_is_null(in->result)))
+            bad |= LIT(b, ",") || KEY(b, "result") || canon_value(b, in->result);
+        return bad ? -1 : LIT(b, "}");
+    }
+    case WEIR_IN_STEPPING:
+    case WEIR_IN_SWITCH: return 1;
+    default: {
+        const char *op = weir_input_kind_name(in->kind);
+        if (!op) return -1;
+        return LIT(b, "{\"op\":") || canon_str(b, op) || LIT(b, "}") ? -1 : 0;
+    }
+    }
+}
+
+int weir__input_canon(const weir_input_rec *in, weir_cbuf *b) {
+    size_t at = b->len;
+    int rc = canon_fields(in, b);
+    if (rc == 1) {
+        json_t *j = weir_input_json(in);
+        rc = j ? weir__canon_dump(j, b) : -1;
+        json_decref(j);
+    }
+    if (rc) b->len = at;
+    return rc ? -1 : 0;
 }
 
 int weir_input_parse(json_t *body, int64_t now_ms, uint64_t tick, weir_input_rec *out, weir_error *err) {

@@ -22,6 +22,7 @@
  */
 #ifndef WEIR_CORE_EXEC_INTERNAL_H
 #define WEIR_CORE_EXEC_INTERNAL_H
+#include "core/canon.h"
 #include "core/internal.h"
 
 struct weir_ctx {
@@ -189,6 +190,7 @@ struct weir_exec {
     uint64_t dg_hops0, dg_outputs, dg_hash;
     json_t *dg_value; /* the last output value hashed (a reference), and its hash */
     uint64_t dg_value_hash;
+    weir_cbuf dg_text; /* where an output value's canonical text is written to be hashed */
     json_t *error;
 };
 

@@ -320,6 +320,7 @@ void svc_journal_close(weir_service *s) {
     }
     weir__free(s->j_error);
     s->j_error = NULL;
+    weir__cbuf_free(&s->j_text);
     weir__free(s->j_dead);
     s->j_dead = NULL;
     s->n_dead = 0;
@@ -443,23 +444,31 @@ static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error
                                "JOURNAL_QUEUE_MAX %zu); nothing changed, retry later",
                                st.outstanding, max);
     }
-    json_t *body;
-    if (in->kind == WEIR_IN_START) {
-        body = json_incref(x->start_body);
-    } else {
-        body = weir_input_json(in);
-        if (body && in->kind == WEIR_IN_SWITCH && x->rt_options)
-            json_object_set(body, "options", x->rt_options);
-    }
-    if (!body) return weir__error(err, WEIR_ENOMEM, "out of memory journaling an input of execution %s", x->id);
     weir_error je = {0};
     int64_t seq = 1;
-    int rc = in->kind == WEIR_IN_START
+    int rc;
+    if (in->kind == WEIR_IN_START || (in->kind == WEIR_IN_SWITCH && x->rt_options)) {
+        json_t *body;
+        if (in->kind == WEIR_IN_START) {
+            body = json_incref(x->start_body);
+        } else if ((body = weir_input_json(in))) {
+            json_object_set(body, "options", x->rt_options);
+        }
+        if (!body) return weir__error(err, WEIR_ENOMEM, "out of memory journaling an input of execution %s", x->id);
+        rc = in->kind == WEIR_IN_START
                  ? weir_journal_start(s->journal, x->id, x->graph_id, x->created_ms, (int64_t)in->tick, in->now_ms,
                                       body, on_done, s, &je)
                  : weir_journal_append(s->journal, x->id, kind_of(in), (int64_t)in->tick, in->now_ms, body, on_done,
                                        s, &seq, &je);
-    json_decref(body);
+        json_decref(body);
+    } else {
+        /* the record's canonical text written straight from the input */
+        s->j_text.len = 0;
+        if (weir__input_canon(in, &s->j_text))
+            return weir__error(err, WEIR_ENOMEM, "out of memory journaling an input of execution %s", x->id);
+        rc = weir_journal_append_text(s->journal, x->id, kind_of(in), (int64_t)in->tick, in->now_ms, s->j_text.p,
+                                      s->j_text.len, on_done, s, &seq, &je);
+    }
     if (rc && (in->kind == WEIR_IN_RESOLVE || (in->kind == WEIR_IN_INJECT && (in->flags & WEIR_INJECT_SCHEDULED))))
         return lost_result(x, e, in, &je, err);
     if (rc == WEIR_ENOMEM) return weir__error(err, rc, "out of memory journaling an input of execution %s", x->id);

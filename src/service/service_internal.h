@@ -3,6 +3,7 @@
  * The hub (hub.h) is below all of them and includes none of this. */
 #ifndef WEIR_SERVICE_SERVICE_INTERNAL_H
 #define WEIR_SERVICE_SERVICE_INTERNAL_H
+#include "core/canon.h"
 #include "net/auth.h"
 #include "net/eio.h"
 #include "service/hub.h"
@@ -116,6 +117,7 @@ struct weir_service {
     struct svc_old *j_old; /* journals of executions finished before this start */
     uint64_t j_mark, j_done, j_failed_at; /* j_failed_at: the first item that failed (0: none) */
     char *j_error;                        /* why it failed */
+    weir_cbuf j_text;                     /* where an input's record is written (core/canon.h) */
     struct svc_held *held, *held_tail;
     size_t n_held;
     struct svc_parked *parked; /* effect results waiting for room in the journal's queue */

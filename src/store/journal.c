@@ -4,6 +4,7 @@
  * writer thread, and the callbacks run by poll.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,43 +145,45 @@ static int writable_exec(weir_journal *j, const char *id, jexec **out, weir_erro
 
 /* ------------------------------------------------------------- the queue */
 
-static jitem *new_item(int op, const char *id, const char *graph_id) {
+/* An item and its text (textlen bytes, NUL-terminated, uninitialised) in
+ * one block. */
+static jitem *new_item(int op, const char *id, const char *graph_id, size_t textlen) {
     size_t a = strlen(id), b = graph_id ? strlen(graph_id) : 0;
-    jitem *it = weir__calloc(1, sizeof *it + a + 1 + (graph_id ? b + 1 : 0));
+    size_t idn = a + 1 + (graph_id ? b + 1 : 0);
+    jitem *it = weir__malloc(sizeof *it + idn + textlen + 1);
     if (!it) return NULL;
+    memset(it, 0, sizeof *it);
     it->op = op;
     memcpy(it->id, id, a + 1);
     if (graph_id) {
         memcpy(it->id + a + 1, graph_id, b + 1);
         it->graph_id = it->id + a + 1;
     }
+    it->text = it->id + idn;
+    it->text[textlen] = '\0';
+    it->len = textlen;
     return it;
 }
 
-static void free_item(jitem *it) {
-    if (!it) return;
-    weir__free(it->text);
-    weir__free(it);
-}
+static void free_item(jitem *it) { weir__free(it); }
 
-/* The canonical text of v into it->text: dumped into the journal's scratch
- * buffer (grown to fit), then copied at its exact size — cheaper than
- * json_dumps' growing buffer and final copy. */
-static int encode(weir_journal *j, jitem *it, json_t *v, weir_error *err) {
+/* A new item holding the canonical text of v (core/canon.h: jansson's
+ * JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY bytes), encoded into the
+ * journal's scratch buffer first. */
+static int encode_item(weir_journal *j, int op, const char *id, const char *graph_id, json_t *v, jitem **out,
+                       weir_error *err) {
+    *out = NULL;
     if (!v) return weir__error(err, WEIR_EINVAL, "a journal record needs a JSON body");
-    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
-    size_t n = json_dumpb(v, j->scratch, j->scratch_cap, flags);
-    if (n > j->scratch_cap) {
-        if (weir__grow((void **)&j->scratch, &j->scratch_cap, n, 1))
-            return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
-        n = json_dumpb(v, j->scratch, j->scratch_cap, flags);
-    }
-    if (!n) return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
-    if (!(it->text = weir__malloc(n + 1)))
+    j->scratch.len = 0;
+    if (weir__canon_dump(v, &j->scratch)) {
+        /* jansson cannot write it either (a string that is not UTF-8, a
+         * cycle), or out of memory */
         return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
-    memcpy(it->text, j->scratch, n);
-    it->text[n] = '\0';
-    it->len = n;
+    }
+    jitem *it = new_item(op, id, graph_id, j->scratch.len);
+    if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory (encoding a journal record)");
+    memcpy(it->text, j->scratch.p, j->scratch.len);
+    *out = it;
     return 0;
 }
 
@@ -209,7 +212,7 @@ static int push(weir_journal *j, jitem *it, weir_error *err) {
         j->pend_last = it;
         j->pend_n++;
         j->outstanding++;
-        j->queued++;
+        it->ticket = ++j->queued;
         if (j->writer_waiting && !j->cfg.kick) pthread_cond_signal(&j->work);
     }
     pthread_mutex_unlock(&j->mu);
@@ -218,8 +221,13 @@ static int push(weir_journal *j, jitem *it, weir_error *err) {
 
 void weir_journal_kick(weir_journal *j) {
     pthread_mutex_lock(&j->mu);
-    if (j->writer_waiting && j->pend_head) pthread_cond_signal(&j->work);
+    bool wake = j->writer_waiting && j->pend_head;
     pthread_mutex_unlock(&j->mu);
+    /* Signalled with mu released: the writer it wakes takes mu at once,
+     * and would otherwise block on it until the unlock (two more futex
+     * calls, on both threads).  No wake-up is lost: the writer was seen
+     * waiting, and it checks for work under mu before it waits again. */
+    if (wake) pthread_cond_signal(&j->work);
 }
 
 /* Refuse early (no encoding, no allocation) when the queue would. */
@@ -238,9 +246,8 @@ int weir_journal_start(weir_journal *j, const char *exec_id, const char *graph_i
     if (rc) return weir__error(err, WEIR_EEXISTS, "execution %.100s already has a journal", exec_id);
     rc = precheck(j, err);
     if (rc) return rc;
-    jitem *it = new_item(OP_START, exec_id, graph_id);
-    if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    if ((rc = encode(j, it, body, err))) goto fail;
+    jitem *it = NULL;
+    if ((rc = encode_item(j, OP_START, exec_id, graph_id, body, &it, err))) return rc;
     it->kind = WEIR_JOURNAL_START;
     it->seq = 1;
     it->tick = tick;
@@ -260,27 +267,17 @@ int weir_journal_start(weir_journal *j, const char *exec_id, const char *graph_i
     }
     e->last_seq = 1;
     memcpy(e->chain, it->chain, WEIR_JOURNAL_CHAIN);
+    e->tail = it;
+    e->tail_ticket = it->ticket;
     return 0;
 fail:
     free_item(it);
     return rc;
 }
 
-int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms, json_t *body,
-                        weir_journal_done_fn done, void *ud, int64_t *seq_out, weir_error *err) {
-    if (kind < 1 || kind == WEIR_JOURNAL_START)
-        return weir__error(err, WEIR_EINVAL, "journal record kind %d cannot be appended%s", kind,
-                           kind == WEIR_JOURNAL_START ? " (start is weir_journal_start's)" : "");
-    jexec *e = NULL;
-    int rc = writable_exec(j, exec_id, &e, err);
-    if (!rc) rc = precheck(j, err);
-    if (rc) return rc;
-    jitem *it = new_item(OP_RECORD, exec_id, NULL);
-    if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    if ((rc = encode(j, it, body, err))) {
-        free_item(it);
-        return rc;
-    }
+/* Chain and queue record `it` (its text set) as exec e's next. */
+static int append_item(weir_journal *j, jexec *e, jitem *it, int kind, int64_t tick, int64_t time_ms,
+                       weir_journal_done_fn done, void *ud, int64_t *seq_out, weir_error *err) {
     it->kind = kind;
     it->seq = e->last_seq + 1;
     it->tick = tick;
@@ -288,14 +285,49 @@ int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t 
     it->done = done;
     it->ud = ud;
     weir__journal_chain(j->md, e->chain, kind, it->seq, tick, time_ms, it->text, it->len, it->chain);
-    if ((rc = push(j, it, err))) {
+    int rc = push(j, it, err);
+    if (rc) {
         free_item(it);
         return rc;
     }
     e->last_seq = it->seq;
     memcpy(e->chain, it->chain, WEIR_JOURNAL_CHAIN);
+    e->tail = it;
+    e->tail_ticket = it->ticket;
     if (seq_out) *seq_out = e->last_seq;
     return 0;
+}
+
+/* pre: refuse early, before the body is encoded, when the queue would. */
+static int append_check(weir_journal *j, const char *exec_id, int kind, bool pre, jexec **e, weir_error *err) {
+    if (kind < 1 || kind == WEIR_JOURNAL_START)
+        return weir__error(err, WEIR_EINVAL, "journal record kind %d cannot be appended%s", kind,
+                           kind == WEIR_JOURNAL_START ? " (start is weir_journal_start's)" : "");
+    int rc = writable_exec(j, exec_id, e, err);
+    return rc || !pre ? rc : precheck(j, err);
+}
+
+int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms, json_t *body,
+                        weir_journal_done_fn done, void *ud, int64_t *seq_out, weir_error *err) {
+    jexec *e = NULL;
+    int rc = append_check(j, exec_id, kind, true, &e, err);
+    if (rc) return rc;
+    jitem *it = NULL;
+    if ((rc = encode_item(j, OP_RECORD, exec_id, NULL, body, &it, err))) return rc;
+    return append_item(j, e, it, kind, tick, time_ms, done, ud, seq_out, err);
+}
+
+int weir_journal_append_text(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms,
+                             const char *text, size_t len, weir_journal_done_fn done, void *ud, int64_t *seq_out,
+                             weir_error *err) {
+    jexec *e = NULL;
+    int rc = append_check(j, exec_id, kind, false, &e, err); /* encoded already: push alone decides */
+    if (rc) return rc;
+    if (!text || !len) return weir__error(err, WEIR_EINVAL, "a journal record needs a JSON body");
+    jitem *it = new_item(OP_RECORD, exec_id, NULL, len);
+    if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    memcpy(it->text, text, len);
+    return append_item(j, e, it, kind, tick, time_ms, done, ud, seq_out, err);
 }
 
 int weir_journal_digest(weir_journal *j, const char *exec_id, int64_t seq, const void *digest, size_t len,
@@ -304,13 +336,21 @@ int weir_journal_digest(weir_journal *j, const char *exec_id, int64_t seq, const
     jexec *e = NULL;
     int rc = writable_exec(j, exec_id, &e, err);
     if (rc) return rc;
-    jitem *it = new_item(OP_DIGEST, exec_id, NULL);
-    if (!it || !(it->text = weir__malloc(len))) {
-        free_item(it);
-        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (e->tail && e->last_seq == seq) {
+        /* Its record not taken by the writer yet: the digest rides in the
+         * record's row (no row of its own). */
+        pthread_mutex_lock(&j->mu);
+        bool merged = !j->failed && e->tail_ticket > j->taken;
+        if (merged) {
+            memcpy(e->tail->dig, digest, len);
+            e->tail->dig_len = len;
+        }
+        pthread_mutex_unlock(&j->mu);
+        if (merged) return 0;
     }
+    jitem *it = new_item(OP_DIGEST, exec_id, NULL, len);
+    if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
     memcpy(it->text, digest, len);
-    it->len = len;
     it->seq = seq;
     if ((rc = push(j, it, err))) free_item(it);
     return rc;
@@ -322,12 +362,8 @@ int weir_journal_snapshot(weir_journal *j, const char *exec_id, int64_t tick, in
     int rc = writable_exec(j, exec_id, &e, err);
     if (!rc) rc = precheck(j, err);
     if (rc) return rc;
-    jitem *it = new_item(OP_SNAPSHOT, exec_id, NULL);
-    if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
-    if ((rc = encode(j, it, state, err))) {
-        free_item(it);
-        return rc;
-    }
+    jitem *it = NULL;
+    if ((rc = encode_item(j, OP_SNAPSHOT, exec_id, NULL, state, &it, err))) return rc;
     it->seq = e->last_seq;
     it->tick = tick;
     it->time_ms = time_ms;
@@ -343,7 +379,7 @@ int weir_journal_finish(weir_journal *j, const char *exec_id, int64_t finished_m
     jexec *e = NULL;
     int rc = writable_exec(j, exec_id, &e, err);
     if (rc) return rc;
-    jitem *it = new_item(OP_FINISH, exec_id, NULL);
+    jitem *it = new_item(OP_FINISH, exec_id, NULL, 0);
     if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
     it->time_ms = finished_ms;
     it->done = done;
@@ -357,7 +393,7 @@ int weir_journal_finish(weir_journal *j, const char *exec_id, int64_t finished_m
 }
 
 int weir_journal_delete(weir_journal *j, const char *exec_id, weir_journal_done_fn done, void *ud, weir_error *err) {
-    jitem *it = new_item(OP_DELETE, exec_id, NULL);
+    jitem *it = new_item(OP_DELETE, exec_id, NULL, 0);
     if (!it) return weir__error(err, WEIR_ENOMEM, "out of memory");
     it->done = done;
     it->ud = ud;
@@ -480,6 +516,7 @@ void weir_journal_close(weir_journal *j) {
         weir_store_autocheckpoint(j->st, 1);
     }
     for (int i = 0; i < N_W; i++) sqlite3_finalize(j->w[i]);
+    for (int i = 0; i < 4; i++) sqlite3_finalize(j->w_recs[i]);
     for (int i = 0; i < N_R; i++) sqlite3_finalize(j->r[i]);
     sqlite3_close(j->wdb);
     sqlite3_close(j->rdb);
@@ -493,7 +530,7 @@ void weir_journal_close(weir_journal *j) {
             weir__free(e);
         }
     weir__free(j->buckets);
-    weir__free(j->scratch);
+    weir__cbuf_free(&j->scratch);
     EVP_MD_CTX_free(j->md);
     pthread_cond_destroy(&j->work);
     pthread_cond_destroy(&j->done);

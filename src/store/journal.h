@@ -10,7 +10,11 @@
  * JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY text of the json_t the
  * caller gives (no whitespace, object keys sorted bytewise, integers as
  * integers, reals as jansson's "%.17g"), so the same input always gives
- * the same bytes.
+ * the same bytes (written by core/canon.h, byte for byte jansson's).  A
+ * record's row also holds the digest of the wave it started when that
+ * came before the writer took the record (nearly always: one row per
+ * input); other digests, and all those of journals from before schema 3,
+ * are rows of wave_digests.
  *
  * Hash chain.  Each record carries
  *   chain[seq] = SHA-256(chain[seq-1] || kind || seq || tick || time_ms || body)
@@ -158,9 +162,19 @@ int weir_journal_start(weir_journal *j, const char *exec_id, const char *graph_i
 /* The next record of an execution; *seq_out (may be NULL) gets its seq. */
 int weir_journal_append(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms, json_t *body,
                         weir_journal_done_fn done, void *ud, int64_t *seq_out, weir_error *err);
+/* The same with the body given as its canonical text (len bytes,
+ * BORROWED): the exact bytes weir_journal_append would write for it (the
+ * caller's promise: core/canon.h writes them), so the caller need not make
+ * the JSON. */
+int weir_journal_append_text(weir_journal *j, const char *exec_id, int kind, int64_t tick, int64_t time_ms,
+                             const char *text, size_t len, weir_journal_done_fn done, void *ud, int64_t *seq_out,
+                             weir_error *err);
 /* The digest of the wave started by record seq (bytes BORROWED, at most
- * 64).  No callback: it rides in the next commit; losing the newest ones in
- * a crash is harmless (replay compares what it has). */
+ * 64).  No callback: when record seq is the execution's newest and the
+ * writer has not taken it yet, the digest is stored in its row (one row
+ * per input); else it rides in the next commit in a row of its own.
+ * Losing the newest ones in a crash is harmless (replay compares what it
+ * has). */
 int weir_journal_digest(weir_journal *j, const char *exec_id, int64_t seq, const void *digest, size_t len,
                         weir_error *err);
 /* A snapshot of the execution as of its newest appended record (that

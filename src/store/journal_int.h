@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "core/canon.h"
 #include "store/journal.h"
 
 /* What a queued item asks the writer to do. */
@@ -19,9 +20,15 @@ typedef struct jitem {
     int op, kind, status;
     int64_t seq, tick, time_ms; /* FINISH: time_ms is finished_ms */
     int64_t created_ms;
+    uint64_t ticket; /* its number in queue order (j->queued when pushed) */
     unsigned char chain[WEIR_JOURNAL_CHAIN];
-    char *text; /* canonical JSON (body, state) or digest bytes; weir__free */
+    char *text; /* canonical JSON (body, state) or digest bytes; in the item's own block */
     size_t len;
+    /* START, RECORD: the digest of the wave the record started, when it
+     * came before the writer took the record (weir_journal_digest); it is
+     * stored in the record's row. */
+    size_t dig_len;
+    unsigned char dig[64];
     weir_journal_done_fn done;
     void *ud;
     const char *graph_id; /* START: points into id[] after the exec id */
@@ -34,9 +41,14 @@ typedef struct jexec {
     uint64_t hash;
     int64_t last_seq;
     unsigned char chain[WEIR_JOURNAL_CHAIN]; /* of record last_seq */
+    jitem *tail;          /* the item of record last_seq (NULL after a resume), valid while */
+    uint64_t tail_ticket; /* its ticket is above j->taken (mu held) */
     int finished;
     char id[];
 } jexec;
+
+/* The most records one INSERT statement writes (w_recs). */
+#define W_RECS_MAX 16
 
 enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_EXEC, W_REC, W_DIG, W_SNAP, W_FIN, W_DEL_J, W_DEL_D, W_DEL_S, W_DEL_E, N_W };
 enum { R_READ, R_CHAIN, R_TAIL, R_EXEC, R_SNAP, R_LIST_UNF, R_LIST_FIN, R_LIST_ALL, N_R };
@@ -50,8 +62,7 @@ struct weir_journal {
     sqlite3 *rdb;
     sqlite3_stmt *r[N_R];
     EVP_MD_CTX *md;
-    char *scratch; /* where bodies are encoded; scratch_cap bytes */
-    size_t scratch_cap;
+    weir_cbuf scratch; /* where bodies are encoded */
     jexec **buckets; /* nbuckets is a power of two */
     size_t nbuckets, nexec;
 
@@ -59,6 +70,9 @@ struct weir_journal {
      * thread starts and after it is joined). */
     sqlite3 *wdb;
     sqlite3_stmt *w[N_W];
+    /* INSERTs of 2, 4, 8 and 16 records in one statement (W_RECS_MAX):
+     * a run of records is written in as few steps as its binary digits. */
+    sqlite3_stmt *w_recs[4];
     pthread_t thread;
     int thread_started;
 
@@ -77,6 +91,7 @@ struct weir_journal {
     jitem *comp_head, **comp_tail;
     size_t outstanding;         /* on any of the three */
     uint64_t queued, completed; /* items ever queued / ever completed */
+    uint64_t taken;             /* the ticket of the newest item taken off pending */
     int stop;
     int failed;                        /* a commit failed: refuse writes */
     char fail_msg[WEIR_ERROR_MAX / 2]; /* why, once failed */

@@ -265,8 +265,12 @@ int weir_journal_resume(weir_journal *j, const char *exec_id, int64_t *last_seq,
 
 int weir_journal_digests(weir_journal *j, const char *exec_id, weir_journal_digest_fn fn, void *ud, weir_error *err) {
     sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(j->rdb, "SELECT seq, digest FROM wave_digests WHERE exec_id = ?1 ORDER BY seq", -1,
-                                &q, NULL);
+    /* In the record's row (schema 3 on), or a row of their own (a digest
+     * that came after its record was written, and every one before). */
+    int rc = sqlite3_prepare_v2(j->rdb,
+                                "SELECT seq, digest FROM journal WHERE exec_id = ?1 AND digest IS NOT NULL "
+                                "UNION ALL SELECT seq, digest FROM wave_digests WHERE exec_id = ?1 ORDER BY seq",
+                                -1, &q, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 1, exec_id, -1, SQLITE_STATIC);
     int out = 0;
     while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {

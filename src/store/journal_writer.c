@@ -14,8 +14,8 @@ static const char *const WSQL[N_W] = {
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
     [W_EXEC] = "INSERT INTO executions (id, graph_id, created_ms, state) VALUES (?1, ?2, ?3, 'unfinished')",
-    [W_REC] = ("INSERT INTO journal (exec_id, seq, kind, tick, time_ms, body, chain) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+    [W_REC] = ("INSERT INTO journal (exec_id, seq, kind, tick, time_ms, body, chain, digest) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
     [W_DIG] = "INSERT OR REPLACE INTO wave_digests (exec_id, seq, digest) VALUES (?1, ?2, ?3)",
     [W_SNAP] = ("INSERT OR REPLACE INTO snapshots (exec_id, seq, tick, time_ms, chain, state) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
@@ -29,6 +29,16 @@ static const char *const WSQL[N_W] = {
 int weir__journal_writer_prepare(weir_journal *j, weir_error *err) {
     for (int i = 0; i < N_W; i++) {
         int rc = sqlite3_prepare_v3(j->wdb, WSQL[i], -1, SQLITE_PREPARE_PERSISTENT, &j->w[i], NULL);
+        if (rc != SQLITE_OK) return weir__journal_db_error(j, j->wdb, rc, "cannot prepare the journal", err);
+    }
+    /* W_REC's columns, n rows of anonymous parameters (numbered 1, 2 ...) */
+    char sql[120 + W_RECS_MAX * 18];
+    for (int k = 0; k < 4; k++) {
+        int n = 2 << k;
+        size_t at = (size_t)snprintf(sql, sizeof sql,
+                                     "INSERT INTO journal (exec_id, seq, kind, tick, time_ms, body, chain, digest) VALUES ");
+        for (int r = 0; r < n; r++) at += (size_t)snprintf(sql + at, sizeof sql - at, "%s(?,?,?,?,?,?,?,?)", r ? "," : "");
+        int rc = sqlite3_prepare_v3(j->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &j->w_recs[k], NULL);
         if (rc != SQLITE_OK) return weir__journal_db_error(j, j->wdb, rc, "cannot prepare the journal", err);
     }
     return 0;
@@ -66,6 +76,7 @@ static int write_item(weir_journal *j, const jitem *it) {
         if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 5, it->time_ms);
         if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 6, it->text, (int)it->len, SQLITE_STATIC);
         if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 7, it->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
+        if (rc == SQLITE_OK && it->dig_len) rc = sqlite3_bind_blob(q, 8, it->dig, (int)it->dig_len, SQLITE_STATIC);
         return rc == SQLITE_OK ? run(q) : rc;
     case OP_DIGEST:
         q = j->w[W_DIG];
@@ -103,13 +114,46 @@ static const char *op_name(int op) {
     return op >= 0 && op < (int)(sizeof names / sizeof *names) ? names[op] : "item";
 }
 
+/* Records it and the n - 1 after it (all OP_RECORD) in one statement
+ * (n = 2, 4, 8 or 16); *next gets the item after them. */
+static int write_records(weir_journal *j, const jitem *it, int n, const jitem **next) {
+    int k = n == 2 ? 0 : n == 4 ? 1 : n == 8 ? 2 : 3;
+    sqlite3_stmt *q = j->w_recs[k];
+    int rc = SQLITE_OK;
+    for (int r = 0; rc == SQLITE_OK && r < n; r++, it = it->next) {
+        int p = r * 8;
+        rc = sqlite3_bind_text(q, p + 1, it->id, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 2, it->seq);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int(q, p + 3, it->kind);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 4, it->tick);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 5, it->time_ms);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, p + 6, it->text, (int)it->len, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, p + 7, it->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = it->dig_len ? sqlite3_bind_blob(q, p + 8, it->dig, (int)it->dig_len, SQLITE_STATIC)
+                             : sqlite3_bind_null(q, p + 8);
+    }
+    *next = it;
+    return rc == SQLITE_OK ? run(q) : rc;
+}
+
 /* Commit batch (n items) in one transaction.  SQLITE_OK, or an error code
- * with msg saying what failed; the transaction is then rolled back. */
+ * with msg saying what failed; the transaction is then rolled back.  A run
+ * of records goes in as few INSERTs as its length has binary digits. */
 static int commit_batch(weir_journal *j, const jitem *batch, size_t n, char *msg, size_t cap) {
     const jitem *at = NULL;
     int rc = run(j->w[W_BEGIN]);
-    for (const jitem *it = batch; rc == SQLITE_OK && it; it = it->next) {
-        rc = write_item(j, it);
+    for (const jitem *it = batch, *next; rc == SQLITE_OK && it; it = next) {
+        int run_n = 0;
+        for (const jitem *r = it; r && r->op == OP_RECORD && run_n < W_RECS_MAX; r = r->next) run_n++;
+        int take = 1;
+        while (take * 2 <= run_n) take *= 2;
+        if (take >= 2) {
+            rc = write_records(j, it, take, &next);
+        } else {
+            rc = write_item(j, it);
+            next = it->next;
+        }
         if (rc != SQLITE_OK) at = it;
     }
     if (rc == SQLITE_OK) rc = run(j->w[W_COMMIT]);
@@ -152,6 +196,7 @@ void *weir__journal_writer_main(void *arg) {
             for (n = 1; n < j->cfg.batch_max; n++) last = last->next;
         }
         j->pend_head = last->next;
+        j->taken = last->ticket; /* a digest no longer joins them (weir_journal_digest) */
         if (!j->pend_head) j->pend_last = NULL;
         j->pend_n -= n;
         last->next = NULL;
@@ -180,6 +225,7 @@ void *weir__journal_writer_main(void *arg) {
             j->stats.failed_commits++;
             memcpy(j->fail_msg, msg, sizeof j->fail_msg);
             for (jitem *it = j->pend_head; it; it = it->next) it->status = WEIR_EIO;
+            j->taken = j->queued;
             complete_locked(j, j->pend_head, j->pend_last, j->pend_n);
             j->pend_head = j->pend_last = NULL;
             j->pend_n = 0;

@@ -74,6 +74,10 @@ static const char *const MIGRATIONS[] = {
     "  state TEXT NOT NULL,"         /* canonical JSON */
     "  PRIMARY KEY (exec_id, seq)"
     ") WITHOUT ROWID;",
+    /* 2 -> 3: a record's wave digest in its own row when it is known before
+     * the record is written (one row per input); wave_digests keeps the
+     * others, and those of journals written before. */
+    "ALTER TABLE journal ADD COLUMN digest BLOB;",
 };
 _Static_assert(sizeof MIGRATIONS / sizeof *MIGRATIONS == WEIR_STORE_SCHEMA_VERSION,
                "one migration per schema version");

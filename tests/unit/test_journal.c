@@ -787,7 +787,7 @@ Test(journal, a_schema_1_database_is_migrated_with_its_graphs) {
     start(h.j, "e1", 0);
     sync_poll(h.j);
     close_all(&h);
-    cr_assert_eq(sql_int("PRAGMA user_version"), 2);
+    cr_assert_eq(sql_int("PRAGMA user_version"), WEIR_STORE_SCHEMA_VERSION);
     cr_assert_eq(sql_int("SELECT count(*) FROM graphs WHERE id = 'g1'"), 1);
     cr_assert_eq(sql_int("SELECT count(*) FROM journal"), 1);
 }
@@ -921,4 +921,125 @@ Test(journal, with_kick_a_turns_writes_go_in_one_commit) {
     weir_journal_stats_get(h.j, &st);
     cr_assert_eq(st.records, 11);
     close_all(&h);
+}
+
+/* Digests, as weir_journal_digests gives them: "seq:hex;" */
+static int on_digest(void *ud, int64_t seq, const void *d, size_t len) {
+    char *out = ud;
+    size_t at = strlen(out);
+    at += (size_t)snprintf(out + at, 4096 - at, "%lld:", (long long)seq);
+    for (size_t i = 0; i < len; i++) at += (size_t)snprintf(out + at, 4096 - at, "%02x", ((const unsigned char *)d)[i]);
+    snprintf(out + at, 4096 - at, ";");
+    return 0;
+}
+
+static const char *digests(weir_journal *j, const char *id) {
+    static char out[4096];
+    out[0] = '\0';
+    weir_error err;
+    cr_assert_eq(weir_journal_digests(j, id, on_digest, out, &err), 0, "%s", err.message);
+    return out;
+}
+
+/* A digest told before the writer took its record is stored in the
+ * record's row (one row per input); one told after (the record committed
+ * already, or not the newest) has a row of its own; both read back, in
+ * seq order, and go with the journal when it is deleted. */
+Test(journal, a_digest_rides_in_its_records_row_unless_the_record_was_taken) {
+    handles h = open_ok();
+    weir_error err;
+    hold_writer(); /* nothing is taken while the digests come */
+    start(h.j, "e1", 0);
+    wait_held();
+    append(h.j, "e1", 1, 0);
+    cr_assert_eq(weir_journal_digest(h.j, "e1", 2, "\x02\x02", 2, &err), 0, "%s", err.message);
+    append(h.j, "e1", 2, 0);
+    append(h.j, "e1", 3, 0);
+    cr_assert_eq(weir_journal_digest(h.j, "e1", 3, "\x03", 1, &err), 0, "%s", err.message); /* not the newest */
+    cr_assert_eq(weir_journal_digest(h.j, "e1", 4, "\x04\x04\x04", 3, &err), 0, "%s", err.message);
+    release_writer();
+    sync_poll(h.j);
+    append(h.j, "e1", 4, 0);
+    sync_poll(h.j); /* committed: its digest comes after */
+    cr_assert_eq(weir_journal_digest(h.j, "e1", 5, "\x05", 1, &err), 0, "%s", err.message);
+    sync_poll(h.j);
+    cr_assert_str_eq(digests(h.j, "e1"), "2:0202;3:03;4:040404;5:05;");
+    close_all(&h);
+    cr_assert_eq(sql_int("SELECT count(*) FROM journal WHERE digest IS NOT NULL"), 2);
+    cr_assert_eq(sql_int("SELECT count(*) FROM wave_digests"), 2);
+    h = open_ok();
+    readback rb;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 5);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    cr_assert_str_eq(digests(h.j, "e1"), "2:0202;3:03;4:040404;5:05;");
+    cr_assert_eq(weir_journal_delete(h.j, "e1", NULL, NULL, &err), 0, "%s", err.message);
+    sync_poll(h.j);
+    cr_assert_str_eq(digests(h.j, "e1"), "");
+    close_all(&h);
+}
+
+/* A database of schema 2 (every digest in wave_digests, no digest column)
+ * is migrated: its journals verify and give their digests as before, and
+ * appends go on. */
+Test(journal, a_schema_2_journal_reads_back_after_the_migration) {
+    handles h = open_ok();
+    weir_error err;
+    start(h.j, "e1", 0);
+    for (int64_t i = 1; i <= 5; i++) append(h.j, "e1", i, 0);
+    sync_poll(h.j);
+    cr_assert_eq(weir_journal_digest(h.j, "e1", 3, "\x33", 1, &err), 0, "%s", err.message);
+    sync_poll(h.j);
+    close_all(&h);
+    /* what schema 2 had: the same tables less the column */
+    sql("CREATE TABLE j2 (exec_id TEXT NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, tick INTEGER NOT NULL,"
+        " time_ms INTEGER NOT NULL, body TEXT NOT NULL, chain BLOB NOT NULL, PRIMARY KEY (exec_id, seq)) WITHOUT ROWID;"
+        "INSERT INTO j2 SELECT exec_id, seq, kind, tick, time_ms, body, chain FROM journal;"
+        "INSERT INTO wave_digests VALUES ('e1', 5, x'55');"
+        "DROP TABLE journal; ALTER TABLE j2 RENAME TO journal; PRAGMA user_version = 2");
+    h = open_ok();
+    cr_assert_eq(sql_int("PRAGMA user_version"), WEIR_STORE_SCHEMA_VERSION);
+    readback rb;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 6);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    cr_assert_str_eq(digests(h.j, "e1"), "3:33;5:55;");
+    cr_assert_eq(weir_journal_resume(h.j, "e1", NULL, &err), 0, "%s", err.message);
+    append(h.j, "e1", 6, 0);
+    cr_assert_eq(weir_journal_digest(h.j, "e1", 7, "\x77", 1, &err), 0, "%s", err.message);
+    sync_poll(h.j);
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 7);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    cr_assert_str_eq(digests(h.j, "e1"), "3:33;5:55;7:77;");
+    close_all(&h);
+}
+
+/* A body given as its canonical text is stored and chained exactly as the
+ * same body given as JSON. */
+Test(journal, append_text_stores_what_append_stores) {
+    handles h = open_ok();
+    weir_error err;
+    start(h.j, "e1", 0);
+    start(h.j, "e2", 0);
+    for (int64_t i = 1; i <= 3; i++) {
+        append(h.j, "e1", i, 0);
+        const char *t = canon_of(i);
+        cr_assert_eq(weir_journal_append_text(h.j, "e2", WEIR_JOURNAL_INJECT, i, 100 + i, t, strlen(t), NULL, NULL,
+                                              NULL, &err),
+                     0, "%s", err.message);
+    }
+    cr_assert_eq(weir_journal_append_text(h.j, "e2", WEIR_JOURNAL_START, 1, 1, "{}", 2, NULL, NULL, NULL, &err),
+                 WEIR_EINVAL);
+    cr_assert_eq(weir_journal_append_text(h.j, "nope", WEIR_JOURNAL_INJECT, 1, 1, "{}", 2, NULL, NULL, NULL, &err),
+                 WEIR_ENOTFOUND);
+    sync_poll(h.j);
+    readback rb;
+    cr_assert_eq(read_all(h.j, "e2", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 4);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    close_all(&h);
+    cr_assert_eq(sql_int("SELECT count(*) FROM journal a JOIN journal b ON a.seq = b.seq AND a.exec_id = 'e1' AND "
+                         "b.exec_id = 'e2' AND a.chain = b.chain AND a.body = b.body"),
+                 4);
 }
