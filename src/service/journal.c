@@ -902,40 +902,43 @@ int svc_journal_reattach(svc_exec *x, const char *name, json_t *rt_opts, int64_t
     return 0;
 }
 
-/* Injects scheduled on the virtual clock that had not come due, scheduled
- * again on the new one (due in (dueMs, order) order, as it delivers them). */
-static void reschedule(recovering *rv) {
-    weir_virtual *v = rv->x->rt.virt;
-    size_t n = json_array_size(rv->schedules);
-    if (!v || n <= rv->delivered) return;
+int svc_journal_reschedule(svc_exec *x, json_t *schedules, size_t delivered) {
+    weir_service *s = x->svc;
+    weir_virtual *v = x->rt.virt;
+    size_t n = json_array_size(schedules);
+    if (n <= delivered) return 0;
+    if (!v) return (int)(n - delivered);
     size_t *ix = weir__malloc(n * sizeof *ix);
-    if (!ix) return;
+    if (!ix) return (int)(n - delivered);
     for (size_t i = 0; i < n; i++) ix[i] = i;
     for (size_t i = 1; i < n; i++) { /* stable by dueMs */
         size_t k = ix[i], j = i;
-        json_int_t due = json_integer_value(json_object_get(json_array_get(rv->schedules, k), "dueMs"));
-        while (j && json_integer_value(json_object_get(json_array_get(rv->schedules, ix[j - 1]), "dueMs")) > due) {
+        json_int_t due = json_integer_value(json_object_get(json_array_get(schedules, k), "dueMs"));
+        while (j && json_integer_value(json_object_get(json_array_get(schedules, ix[j - 1]), "dueMs")) > due) {
             ix[j] = ix[j - 1];
             j--;
         }
         ix[j] = k;
     }
+    int lost = 0;
     int64_t tms = weir_virtual_tick_ms(v), now = weir_virtual_now(v);
-    for (size_t i = rv->delivered; i < n; i++) {
-        json_t *b = json_array_get(rv->schedules, ix[i]);
+    for (size_t i = delivered; i < n; i++) {
+        json_t *b = json_array_get(schedules, ix[i]);
         int64_t ahead = json_integer_value(json_object_get(b, "dueMs")) - now;
         uint64_t ticks = ahead <= 0 ? 1 : (uint64_t)((ahead + tms - 1) / tms);
         weir_inject in = {json_string_value(json_object_get(b, "node")), json_string_value(json_object_get(b, "port")),
                           json_object_get(b, "value"), 0, NULL};
         weir_error err;
         if (weir_virtual_schedule(v, &in, weir_virtual_ticks(v) + ticks, &err)) {
-            json_t *f = json_pack("{s:s}", "executionId", rv->id);
-            weir_service_log(rv->s, WEIR_LOG_ERROR, f, "a scheduled inject of execution %s could not be scheduled again: %s",
-                             rv->id, err.message);
+            json_t *f = json_pack("{s:s}", "executionId", x->id);
+            weir_service_log(s, WEIR_LOG_ERROR, f, "a scheduled inject of execution %s could not be scheduled again: %s",
+                             x->id, err.message);
             json_decref(f);
+            lost++;
         }
     }
     weir__free(ix);
+    return lost;
 }
 
 /* Make x's runtime again (the one it ran on last) and hand it what is
@@ -948,7 +951,7 @@ static int reattach(recovering *rv, weir_error *err) {
     json_decref(xj);
     if (!rc) {
         rv->x->clock_journaled = clock;
-        reschedule(rv);
+        svc_journal_reschedule(rv->x, rv->schedules, rv->delivered);
     }
     return rc;
 }

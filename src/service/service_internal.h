@@ -279,6 +279,12 @@ int svc_state_body(weir_service *s, svc_exec *x, const char *node, const char *a
  * it could not be journaled (WEIR_EUNAVAILABLE, the message says).  A no-op
  * unless x is journaled. */
 int svc_journal_schedule(svc_exec *x, const weir_inject *in, int64_t due_ms, weir_error *err);
+/* Injects scheduled on a virtual clock (the `schedule` records' bodies, in
+ * the order scheduled) of which the first `delivered` came due (they come
+ * due in (dueMs, order) order): the rest scheduled again on x's virtual
+ * clock, each at its time left (at least a tick).  Returns how many could
+ * not be (all of them when x's runtime is not virtual), each logged. */
+int svc_journal_reschedule(svc_exec *x, json_t *schedules, size_t delivered);
 void svc_journal_clock(svc_exec *x);
 /* The bookkeeping of x reaching a finished state (the shell's finished
  * callback; recovery calls it for one restored finished). */

@@ -49,6 +49,8 @@ typedef struct travel {
     bool pend_has_digest;
     const unsigned char *cur_digest; /* the digest of the record being read (a file's) */
     int64_t clock;                   /* a virtual clock record read (0: none) */
+    json_t *schedules; /* injects scheduled on the virtual clock by then (their records' bodies) */
+    size_t delivered;  /* ... of which came due by then */
     int64_t records;   /* records applied */
     weir_error err;
 } travel;
@@ -92,6 +94,7 @@ static int apply_body(travel *t, json_t *body, int64_t time, int64_t tick, int64
     if (make_room(t)) return applied(t, WEIR_EUNAVAILABLE, seq);
     int rc = weir_input_parse(body, time, (uint64_t)tick, &in, &t->err);
     if (!rc) rc = weir_exec_apply(t->e, &in, NULL, &got, &t->err);
+    if (!rc && in.kind == WEIR_IN_INJECT && (in.flags & WEIR_INJECT_SCHEDULED)) t->delivered++;
     t->last_time = time;
     t->records++;
     weir_input_digest want;
@@ -215,8 +218,11 @@ static int on_record(void *ud, const weir_journal_record *r) {
     travel *t = ud;
     if (r->kind == WEIR_JOURNAL_SCHEDULED) { /* the virtual clock's own: not an input */
         const char *op = json_string_value(json_object_get(r->body, "op"));
-        if (op && strcmp(op, "clock") == 0 && (t->latest || (uint64_t)r->tick <= t->tick))
-            t->clock = json_integer_value(json_object_get(r->body, "now"));
+        bool by_then = t->latest || (uint64_t)r->tick <= t->tick;
+        if (op && strcmp(op, "clock") == 0 && by_then) t->clock = json_integer_value(json_object_get(r->body, "now"));
+        if (op && strcmp(op, "schedule") == 0 && by_then && t->fork &&
+            (t->schedules || (t->schedules = json_array())))
+            json_array_append(t->schedules, r->body);
         return 0;
     }
     if (r->seq == 1) return begin(t, r);
@@ -303,6 +309,7 @@ static int travel_run(travel *t, const source *src, weir_error *err) {
 
 static void travel_free(travel *t) {
     pend_clear(t);
+    json_decref(t->schedules);
     json_decref(t->start);
     json_decref(t->rt_opts);
     if (!t->fork) weir_exec_destroy(t->e);
@@ -391,6 +398,8 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
     rc = travel_run(&t, src, err);
     int64_t clock = t.clock > t.last_time ? t.clock : t.last_time; /* a virtual clock goes on from where it was */
     char *name = weir__strdup(f->rt.name ? f->rt.name : runtime);
+    json_t *schedules = json_incref(t.schedules);
+    size_t delivered = t.delivered;
     travel_free(&t);
     if (!rc && !name) rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (!rc) {
@@ -403,6 +412,26 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
         rc = svc_journal_reattach(f, name, rt_opts, clock, same, err);
         f->clock_journaled = 0;
         if (!rc) svc_journal_clock(f); /* a virtual clock: where it starts, for its own recovery */
+        /* the injects the source had scheduled go on with it: all of them
+         * in its own journal (its recovery counts which came due), those
+         * not due yet on its clock (a virtual one; on another runtime they
+         * are dropped, and said so) */
+        size_t k;
+        json_t *b;
+        json_array_foreach(schedules, k, b) {
+            weir_inject in = {json_string_value(json_object_get(b, "node")),
+                              json_string_value(json_object_get(b, "port")), json_object_get(b, "value"), 0, NULL};
+            if (!rc) rc = svc_journal_schedule(f, &in, json_integer_value(json_object_get(b, "dueMs")), err);
+        }
+        int lost = rc ? 0 : svc_journal_reschedule(f, schedules, delivered);
+        if (lost) {
+            json_t *lf = json_pack("{s:s,s:i}", "executionId", f->id, "scheduled", lost);
+            weir_service_log(s, WEIR_LOG_WARN, lf,
+                             "execution %s: %d scheduled inject(s) of %s did not come with it (they need the virtual "
+                             "runtime)",
+                             f->id, lost, src->label);
+            json_decref(lf);
+        }
         if (!rc && !same && !weir_state_finished(weir_exec_state(f->e))) {
             weir_shell half;
             svc_journal_half(f, &half);
@@ -411,6 +440,7 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
         json_decref(xj);
     }
     weir__free(name);
+    json_decref(schedules);
     if (rc) { /* nothing is made: not listed, its journal deleted */
         svc_exec_unlist(s, f);
         svc_journal_forget(f, true);

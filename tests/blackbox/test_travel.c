@@ -289,6 +289,54 @@ Test(travel, a_virtual_clock_and_its_scheduled_injects_come_back) {
     serve_rmdir(dir);
 }
 
+/* A fork takes the injects its source had scheduled that had not come due
+ * by the fork's tick: they come due on the fork's clock at their time, once,
+ * and survive the fork's own restart (journaled in its journal). */
+Test(travel, a_fork_takes_the_scheduled_injects_not_yet_due) {
+    char dir[128];
+    proc_tempdir(dir, sizeof dir, "travelfsched");
+    const char *extra[] = {"--data-dir", dir, NULL};
+    server s = serve_start(extra);
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\",\"runtime\":\"virtual\"}"));
+    http_resp r = call(&s, "POST", "/api/executions/%s/inject", x, "{\"nodeId\":\"in\",\"value\":1,\"afterTicks\":2}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/inject", x, "{\"nodeId\":\"in\",\"value\":2,\"afterTicks\":20}");
+    cr_assert_eq(r.status, 202, "%s", r.body);
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/tick", x, "{\"count\":5}"); /* the first comes due (tick 1) */
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    long long at = 0;
+    char *then = state_at(&s, x, "latest", &at);
+    cr_assert(strstr(then, "\"buffer\":[1]"), "%s", then);
+    char body[64];
+    snprintf(body, sizeof body, "{\"atTick\":%lld}", at);
+    r = call(&s, "POST", "/api/executions/%s/fork", x, body);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char f[64];
+    snprintf(f, sizeof f, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    r = call(&s, "POST", "/api/executions/%s/tick", f, "{}");
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "scheduled")), 1, "the one not yet due came along: %s",
+                 r.body);
+    http_free(&r);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = serve_start(extra);
+    r = call(&s, "POST", "/api/executions/%s/tick", f, "{\"count\":30}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    char *fork_now = state_now(&s, f), *src_now = state_now(&s, x);
+    cr_assert(strstr(fork_now, "\"buffer\":[1,2]"), "it came due on the fork's clock, once: %s", fork_now);
+    cr_assert(strstr(src_now, "\"buffer\":[1]"), "the source still has its own: %s", src_now);
+    free(then);
+    free(fork_now);
+    free(src_now);
+    cr_assert_eq(serve_stop(&s), 0);
+    serve_rmdir(dir);
+}
+
 /* Export, replay and import (SPEC §7.2, §7.3): the journal file replays to
  * a match; imported, it is a new execution with the same states that goes
  * on from there; a file edited without its chain is refused, naming the
