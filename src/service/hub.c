@@ -38,7 +38,18 @@ struct svc_sub {
      * (negative: look at the next event), and events before that anyway. */
     int64_t room;
     unsigned unchecked;
+    /* rate: at most this many events of the busy kinds (RATED_KINDS) a
+     * second (0: no bound); the rest are passed over, counted, and told in
+     * an `events:skipped` notice before the next event it is sent */
+    uint32_t rate;
+    uint32_t in_window;
+    uint64_t window_ms;
+    uint64_t skipped, skip_from, skip_to;
 };
+
+/* The kinds a subscriber's rate bounds: one per hop or per output; never
+ * the execution's own (state, lifecycle, runtime, time). */
+#define RATED_KINDS (WEIR_EV_PER_HOP | WEIR_EV_OUTPUT | WEIR_EV_LOG | WEIR_EV_COMPONENT_ERROR | WEIR_EV_DROPPED)
 
 /* A subscriber's backlog is looked at before an event when the bytes queued
  * since the last look could have taken it past the bound (room), and at
@@ -522,7 +533,7 @@ static svc_sub *sub_find(svc_feed *f, svc_client *c) {
     return NULL;
 }
 
-int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err) {
+int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, uint32_t rate, weir_error *err) {
     svc_sub *sub = sub_find(f, c);
     if (!sub) {
         if (!(sub = weir__calloc(1, sizeof *sub)))
@@ -539,6 +550,7 @@ int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err) 
     }
     sub->mask = mask; /* again: what it asks for now */
     sub->room = -1;   /* look at its backlog before the first event */
+    sub->rate = rate;
     set_mask(f, want_mask(f));
     sub->last_seq = weir_exec_seq(f->e);
     return 0;
@@ -582,11 +594,41 @@ void svc_feed_break(svc_feed *f, uint64_t seq, const char *why) {
     while (f->subs) cut_why(f->subs, why);
 }
 
+/* Tell sub which events its rate passed over (since the last notice). */
+static void tell_skipped(svc_sub *sub) {
+    json_t *d = json_pack("{s:s,s:I,s:I,s:I,s:I}", "executionId", sub->f->id, "count", (json_int_t)sub->skipped,
+                          "fromSeq", (json_int_t)sub->skip_from, "toSeq", (json_int_t)sub->skip_to, "rate",
+                          (json_int_t)sub->rate);
+    svc_client_emit(sub->c, "events:skipped", d);
+    json_decref(d);
+    sub->c->hub->events_skipped += sub->skipped;
+    sub->skipped = 0;
+}
+
+/* Over its rate this second: passed over and counted. */
+static bool over_rate(svc_sub *sub, svc_evmsg *m) {
+    if (!sub->rate || !(m->kind & RATED_KINDS)) return false;
+    uint64_t now = uv_now(sub->c->hub->loop);
+    if (now - sub->window_ms >= 1000) {
+        sub->window_ms = now;
+        sub->in_window = 0;
+    }
+    if (sub->in_window < sub->rate) {
+        sub->in_window++;
+        return false;
+    }
+    if (!sub->skipped) sub->skip_from = m->seq;
+    sub->skipped++;
+    sub->skip_to = m->seq;
+    return true;
+}
+
 static void deliver(svc_sub *sub, svc_evmsg *m) {
-    if (!(sub->mask & m->kind)) { /* not of its kinds: passed over */
+    if (!(sub->mask & m->kind) || over_rate(sub, m)) { /* not of its kinds, or over its rate: passed over */
         sub->last_seq = m->seq;
         return;
     }
+    if (sub->skipped) tell_skipped(sub);
     svc_client *c = sub->c;
     svc_hub *h = c->hub;
     int64_t cost = (int64_t)(m->data->len + FRAME_OVERHEAD);

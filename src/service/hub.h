@@ -148,6 +148,7 @@ struct svc_hub {
     uv_timer_t *flush_timer; /* flush_ms after the first of those (NULL until needed) */
     size_t n_clients, n_subs;
     uint64_t events_built, events_sent, subscribers_cut; /* for /metrics */
+    uint64_t events_skipped; /* passed over by subscribers' rates (told in events:skipped) */
     char *scratch; /* JSON text of one event or answer at a time */
     size_t scratch_cap;
     /* The last large event value written out and its text (a reference to
@@ -205,9 +206,14 @@ svc_feed *svc_feed_new(svc_hub *h, weir_exec *e, const char *exec_id, const svc_
 /* An event of the feed's execution (from its shell.event callback). */
 void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data);
 /* Subscribe c to the kinds in mask (WEIR_EV_* bits, nonzero; again: the
- * new mask replaces the old).  The execution builds the union of its
- * subscribers' kinds from now on.  WEIR_ENOMEM. */
-int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, weir_error *err);
+ * new mask and rate replace the old).  The execution builds the union of
+ * its subscribers' kinds from now on.  rate (0: none): at most that many
+ * events a second of the busy kinds (per hop, output, log, component:error,
+ * message:dropped); the others are passed over, and an `events:skipped
+ * {executionId, count, fromSeq, toSeq, rate}` notice before the next event
+ * it is sent says how many (a page that cannot draw 100,000 hops a second
+ * is never sent them).  WEIR_ENOMEM. */
+int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, uint32_t rate, weir_error *err);
 /* After the subscribe answer went out: send what the client missed since
  * `since`, or a `resync` when the history no longer holds it all. */
 void svc_feed_replay(svc_feed *f, svc_client *c, int64_t since);

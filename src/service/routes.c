@@ -728,6 +728,9 @@ static void prometheus(call *c) {
     out(&b, "# HELP weir_events_sent_total Events queued to subscribers.\n# TYPE weir_events_sent_total counter\n"
             "weir_events_sent_total %llu\n",
         (unsigned long long)s->hub.events_sent);
+    out(&b, "# HELP weir_events_skipped_total Events passed over by subscribers' rate (events:skipped).\n"
+            "# TYPE weir_events_skipped_total counter\nweir_events_skipped_total %llu\n",
+        (unsigned long long)s->hub.events_skipped);
     out(&b, "# HELP weir_subscribers_cut_total Subscribers cut off for falling behind.\n"
             "# TYPE weir_subscribers_cut_total counter\nweir_subscribers_cut_total %llu\n",
         (unsigned long long)s->hub.subscribers_cut);

@@ -719,7 +719,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     }
     if (first) {
         svc_feed *f = svc_exec_feed(x, err);
-        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, err) : WEIR_ENOMEM;
+        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, 0, err) : WEIR_ENOMEM;
     }
     if (!rc) rc = svc_exec_list(s, x, err);
     if (rc) {

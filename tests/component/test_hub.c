@@ -770,3 +770,41 @@ Test(hub, a_metrics_dashboard_does_not_end_the_linger) {
     cr_assert_eq(resyncs_on_reconnect(false, true), 0, "a dashboard subscribing during the linger");
     cr_assert_eq(resyncs_on_reconnect(true, false), 0, "a dashboard already subscribed");
 }
+
+/* A subscriber's rate: at most that many busy events (per hop, outputs,
+ * logs) a second; the others are passed over, and an events:skipped notice
+ * before the next event it is sent counts them and names their seqs; the
+ * execution's own events (state changes) are never passed over. */
+Test(hub, a_rate_bounds_the_busy_events_and_says_what_it_passed_over) {
+    svc_exec *x = running();
+    client cl, all;
+    connect_client(&cl);
+    connect_client(&all);
+    char body[160];
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"rate\":10}", x->id);
+    json_t *snap = call(&cl, "execution:subscribe", body);
+    cr_assert_null(json_object_get(snap, "error"), "%s", json_string_value(json_object_get(snap, "error")));
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
+    call(&all, "execution:subscribe", body);
+    for (int i = 0; i < 50; i++) inject(x, i); /* 50 injects: 100 port:emit, 100 component:invoked */
+    size_t busy = count(&cl, "port:emit") + count(&cl, "component:invoked") + count(&cl, "output");
+    cr_assert_eq(busy, 10, "10 of the busy kinds within the second, got %zu", busy);
+    cr_assert_eq(count(&all, "port:emit"), 50, "another subscriber is not bounded by it");
+    cr_assert_eq(count(&cl, "events:skipped"), 0, "told before the next event it is sent");
+    json_t *p = call(&cl, "execution:pause", body);
+    cr_assert_null(json_object_get(p, "error"));
+    cr_assert_eq(count(&cl, "execution:paused"), 1, "the execution's own events are never passed over");
+    json_t *sk = last(&cl, "events:skipped");
+    cr_assert_not_null(sk, "the pause's event came with a notice first");
+    size_t busy_all = count(&all, "port:emit") + count(&all, "component:invoked") + count(&all, "output");
+    cr_assert_eq(json_integer_value(json_object_get(sk, "count")) + 10, (json_int_t)busy_all,
+                 "every busy event is sent or counted");
+    cr_assert_lt(json_integer_value(json_object_get(sk, "fromSeq")), json_integer_value(json_object_get(sk, "toSeq")));
+    cr_assert_eq(svc->hub.events_skipped, (uint64_t)json_integer_value(json_object_get(sk, "count")));
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"rate\":0}", x->id);
+    json_t *bad = call(&cl, "execution:subscribe", body);
+    cr_assert(strstr(json_string_value(json_object_get(bad, "error")), "rate must be a whole number"), "%s",
+              json_string_value(json_object_get(bad, "error")));
+    free_client(&cl);
+    free_client(&all);
+}
