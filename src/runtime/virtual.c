@@ -420,7 +420,7 @@ int weir_virtual_create(const weir_virtual_options *o, weir_virtual **out, weir_
     json_t *world = o->world;
     if (world && !json_is_object(world))
         return weir__error(err, WEIR_EINVAL, "world must be an object: the state the mocks' `set` and `when` share");
-    mockset *ms;
+    mockset *ms = NULL;
     int rc = mockset_new(o->mocks, &ms, err);
     if (rc) return rc;
     weir_virtual *v = weir__calloc(1, sizeof *v);
@@ -481,7 +481,7 @@ void weir_virtual_on_arrived(weir_virtual *v, void (*arrived)(void *ud, weir_vir
 }
 
 int weir_virtual_set_mocks(weir_virtual *v, json_t *mocks, weir_error *err) {
-    mockset *ms;
+    mockset *ms = NULL;
     int rc = mockset_new(mocks, &ms, err);
     if (rc) return rc;
     mockset_unref(v->mocks);

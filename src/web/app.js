@@ -31,7 +31,10 @@ let storage = null;
 try { storage = window.sessionStorage; } catch { /* refused: the key lives as long as the page */ }
 const keys = new KeyStore(storage);
 const api = new Api({ fetch: (...a) => fetch(...a), keys, askKey });
-const socket = new EventSocket({ url: () => socketUrl(location, keys.get()), onStatus: connStatus });
+// The server sends at most EVENT_RATE busy events a second of the execution
+// watched (more than a page can draw); it counts the rest (events:skipped).
+const EVENT_RATE = 3000;
+const socket = new EventSocket({ url: () => socketUrl(location, keys.get()), onStatus: connStatus, eventRate: EVENT_RATE });
 
 const components = new Map(); // component id -> descriptor
 const graphCache = new Map(); // graph id -> GET /api/graphs/:id body (a promise)
@@ -339,6 +342,11 @@ function hopsBack(reset) {
 $('#animate').addEventListener('change', () => {
   hopsBack(true);
   rewatch();
+});
+
+socket.on('events:skipped', (d) => {
+  if (!sel || !d || d.executionId !== sel.id) return;
+  sel.skipped = (sel.skipped || 0) + (d.count || 0);
 });
 
 socket.on('subscription:cut', (d) => {

@@ -28,8 +28,12 @@ export class EventSocket {
   // url(): the URL to connect to now (it carries the current key).
   // onStatus(status, info): 'connecting' | 'open' | 'closed' ({opened:
   // whether this connection had opened: false after a refused handshake).
-  constructor({ url, WebSocketImpl = globalThis.WebSocket, timers = globalThis, onStatus = () => {}, ackTimeoutMs = 60000 }) {
+  // eventRate: at most that many busy events (hops, outputs, logs) a second
+  // per watched execution; the server passes over the rest and counts them
+  // in `events:skipped` (undefined: no bound).
+  constructor({ url, WebSocketImpl = globalThis.WebSocket, timers = globalThis, onStatus = () => {}, ackTimeoutMs = 60000, eventRate }) {
     this.url = url;
+    this.eventRate = eventRate;
     this.WS = WebSocketImpl;
     this.timers = timers;
     this.onStatus = onStatus;
@@ -257,6 +261,7 @@ export class EventSocket {
 
   subscribeExecution(executionId, w, resume) {
     const data = { executionId, events: w.events };
+    if (this.eventRate) data.rate = this.eventRate;
     if (resume && w.seq >= 0) data.since = w.seq;
     return this.request('execution:subscribe', data).then((snap) => {
       if (snap && typeof snap.seq === 'number' && !resume) w.seq = Math.max(w.seq, snap.seq);

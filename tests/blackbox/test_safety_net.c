@@ -294,7 +294,7 @@ Test(safety_net, a_foreign_host_gets_421) {
 
 static void ask_origin(const server *s, const char *method, const char *path, const char *origin, const char *extra,
                        reply *r) {
-    char req[1024];
+    char req[9300];
     snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: %s\r\n%s\r\n", method, path, s->port,
              origin, extra ? extra : "");
     ask(s, "127.0.0.1", req, r);

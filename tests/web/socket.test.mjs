@@ -158,3 +158,13 @@ test('requests waiting when the connection drops are rejected', async () => {
   await assert.rejects(p, /closed before the answer/);
   await assert.rejects(s.request('execution:stop', { executionId: 'x' }), /not connected/);
 });
+
+test('an execution watch asks for the event rate the socket was made with', async () => {
+  FakeWS.all = [];
+  const s = new EventSocket({ url: () => 'ws://h/ws', WebSocketImpl: FakeWS, timers: fakeTimers(), eventRate: 3000 });
+  s.start();
+  const ws = FakeWS.all[0];
+  ws.open();
+  s.watch('x', ['port:emit']);
+  assert.deepEqual(ws.last('execution:subscribe').data, { executionId: 'x', events: ['port:emit'], rate: 3000 });
+});
