@@ -5,6 +5,7 @@
 # clients of the tests (tests/js/setup.sh installs both).
 # Usage: bench/dashboard.sh BUILD_DIR [EXECS] [NODES] [EVENTS_PER_S]
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/../tests/js/setup.sh" "$build/js" >/dev/null
@@ -13,11 +14,5 @@ pid=""
 trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 "$build/weir" serve --port 0 --memory --max-concurrent-executions 5000 2>"$dir/log" &
 pid=$!
-port=""
-for _ in $(seq 400); do
-  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/log" | head -1)
-  [[ -n "$port" ]] && break
-  sleep 0.05
-done
-[[ -n "$port" ]] || { echo "weir serve did not start"; cat "$dir/log"; exit 1; }
+logged_port "$pid" "$dir/log"
 NODE_PATH="$build/js/node_modules" node "$here/dashboard.cjs" "$port" "${2:-1000}" "${3:-200}" "${4:-100000}"

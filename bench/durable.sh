@@ -8,6 +8,7 @@
 # NIN inputs each (the start log's "recovery: ... in X ms").
 # Usage: bench/durable.sh BUILD_DIR [ROUNDS SECS NEXEC NIN]
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build=${1:-build}
 rounds=${2:-3} secs=${3:-10} nexec=${4:-1000} nin=${5:-1000}
 command -v wrk >/dev/null || { echo "wrk is not installed (make bench installs it)"; exit 1; }
@@ -20,14 +21,7 @@ start() {
   "$build/weir" serve --port 0 "$@" 2>"$dir/$name.log" &
   pid=$!
   pids+=("$pid")
-  port=""
-  for _ in $(seq 6000); do # recovery of a big journal comes first
-    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9]*\) .*/\1/p' "$dir/$name.log" | head -1)
-    [[ -n "$port" ]] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  [[ -n "$port" ]] || { echo "weir serve did not start"; cat "$dir/$name.log"; exit 1; }
+  logged_port "$pid" "$dir/$name.log" 6000 # recovery of a big journal comes first
 }
 graph='{"symbia":"1.0","name":"bench","metadata":{"role":"pipeline","ingress":{"node":"input"}},"nodes":[
  {"id":"input","component":"symbia.core.passthrough"},

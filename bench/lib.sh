@@ -15,3 +15,20 @@ listen_port() {
   cat "$log"
   exit 1
 }
+
+# logged_port PID LOG [TRIES]: the port from weir serve's start line in LOG
+# (it listens after recovery, which may take a while: TRIES x 50 ms, 400 by
+# default); sets `port`, or prints LOG and exits when it never listened.
+logged_port() {
+  local p=$1 log=$2 tries=${3:-400}
+  port=""
+  for _ in $(seq "$tries"); do
+    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9]*\) .*/\1/p' "$log" | head -1)
+    [[ -n "$port" ]] && return 0
+    kill -0 "$p" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "weir serve did not start"
+  cat "$log"
+  exit 1
+}

@@ -4,6 +4,7 @@
 # GET /api/executions/:id/at/:tick is timed at 21 ticks spread over it
 # (median and slowest), beside /at/latest.  Usage: bench/travel.sh BUILD_DIR [N]
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build=${1:-build}
 n=${2:-1000000}
 dir=$(mktemp -d)
@@ -12,13 +13,7 @@ trap '[[ -n "$pid" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir
 "$build/bench/bench_travel" "$dir/data" "$n"
 "$build/weir" serve --port 0 --data-dir "$dir/data" 2>"$dir/log" &
 pid=$!
-port=""
-for _ in $(seq 400); do
-  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/log" | head -1)
-  [[ -n "$port" ]] && break
-  sleep 0.05
-done
-[[ -n "$port" ]] || { echo "weir serve did not start"; cat "$dir/log"; exit 1; }
+logged_port "$pid" "$dir/log"
 grep -o 'recovery: .*' "$dir/log" | sed 's/ {.*//' | head -1
 times=()
 for i in $(seq 0 20); do
