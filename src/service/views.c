@@ -431,7 +431,7 @@ static void catch_up(svc_view *v, svc_vsub *sub) {
     if (sub->seq == v->seq) return;
     size_t i = v->len;
     while (i > 0 && ring_at(v, i - 1)->base != sub->seq) i--;
-    if ((i == 0 || sub->seq == 0) && sub->seq && sub->have && sub->have_seq == sub->seq) {
+    if (i == 0 && sub->seq && sub->have && sub->have_seq == sub->seq) {
         /* held back longer than the ring reaches: one diff from what it has */
         json_t *d = NULL;
         weir_error err;
