@@ -181,18 +181,21 @@ Test(dashboard, host_and_origin_checks_hold_for_the_page) {
 
 /* ------------------------------------------------------ in a real browser */
 
-/* Run tests/js/dashboard.cjs SCENARIO against s in headless chromium; its
- * screenshots go to <build>/tests/artifacts. */
-static void browser(const server *s, const char *scenario, const char *key) {
+/* Run tests/js/dashboard.cjs SCENARIO against s in headless `which`
+ * (chromium or firefox); its screenshots go to <build>/tests/artifacts. */
+static void browser_run(const server *s, const char *which, const char *scenario, const char *key) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "PUPPETEER_SKIP_DOWNLOAD=1 NODE_PATH='%s/js/node_modules' node '" JS "dashboard.cjs' %d '%s/examples' %s "
-             "'%s/tests/artifacts' %s",
-             WEIR_BUILD_DIR, s->port, WEIR_SOURCE_DIR, scenario, WEIR_BUILD_DIR, key ? key : "");
+             "WEIR_BROWSER=%s PUPPETEER_SKIP_DOWNLOAD=1 NODE_PATH='%s/js/node_modules' node '" JS "dashboard.cjs' %d "
+             "'%s/examples' %s '%s/tests/artifacts' %s",
+             which, WEIR_BUILD_DIR, s->port, WEIR_SOURCE_DIR, scenario, WEIR_BUILD_DIR, key ? key : "");
     proc_result r = proc_run(cmd);
-    cr_assert_eq(r.status, 0, "dashboard.cjs %s failed (exit %d):\n%s\n%s\nserver log:\n%s", scenario, r.status, r.out,
-                 r.err, serve_log(s));
+    cr_assert_eq(r.status, 0, "dashboard.cjs %s in %s failed (exit %d):\n%s\n%s\nserver log:\n%s", scenario, which,
+                 r.status, r.out, r.err, serve_log(s));
     proc_free(&r);
+}
+static void browser(const server *s, const char *scenario, const char *key) {
+    browser_run(s, "chromium", scenario, key);
 }
 
 /* Load /, see the graph drawn, execute, inject 21 and see 42 and the
@@ -209,5 +212,19 @@ Test(dashboard, the_page_asks_for_the_key_in_chromium, .timeout = 240) {
     const char *args[] = {"--api-keys", "k-dash", NULL};
     server s = serve_start(args);
     browser(&s, "auth", "k-dash");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* The same two in Firefox (Debian's firefox-esr over WebDriver BiDi). */
+Test(dashboard, the_page_in_firefox, .timeout = 240) {
+    server s = serve_start(NULL);
+    browser_run(&s, "firefox", "page", NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(dashboard, the_page_asks_for_the_key_in_firefox, .timeout = 240) {
+    const char *args[] = {"--api-keys", "k-dash", NULL};
+    server s = serve_start(args);
+    browser_run(&s, "firefox", "auth", "k-dash");
     cr_assert_eq(serve_stop(&s), 0);
 }

@@ -19,7 +19,11 @@ const examples = process.argv[3];
 const scenario = process.argv[4];
 const artifacts = process.argv[5];
 const apiKey = process.argv[6];
+// WEIR_BROWSER=firefox runs the same scenarios in Debian's firefox-esr
+// (puppeteer's WebDriver BiDi); chromium by default.
+const BROWSER = process.env.WEIR_BROWSER === 'firefox' ? 'firefox' : 'chrome';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 const WAIT_MS = 15000;
 
 fs.mkdirSync(artifacts, { recursive: true });
@@ -49,12 +53,13 @@ const BATCHES = {
   ],
 };
 
-async function launch() {
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-  });
+// dark: Firefox is told its colour scheme at launch (puppeteer emulates
+// media features over CDP only, which Firefox does not speak).
+async function launch(dark) {
+  const browser = await puppeteer.launch(BROWSER === 'firefox'
+    ? { browser: 'firefox', executablePath: FIREFOX, headless: true,
+        extraPrefsFirefox: dark ? { 'layout.css.prefers-color-scheme.content-override': 0 } : {} }
+    : { executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   const page = await browser.newPage();
   await page.setViewport({ width: 1440, height: 1100 });
   const problems = [];
@@ -70,7 +75,7 @@ async function launch() {
 }
 
 async function shot(page, name) {
-  await page.screenshot({ path: path.join(artifacts, `dashboard-${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(artifacts, `dashboard-${BROWSER === 'firefox' ? 'firefox-' : ''}${name}.png`), fullPage: true });
 }
 
 // Wait until fn (run in the page) returns truthy; what says what for the message.
@@ -254,10 +259,23 @@ async function pageScenario() {
     assert.equal(got.status, 200);
 
     // --- readable in dark mode too
-    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
-    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-    assert.equal(bg, 'rgb(17, 19, 23)', 'the dark palette');
-    await shot(page, 'dark');
+    if (BROWSER === 'firefox') {
+      const dark = await launch(true);
+      try {
+        await dark.page.goto(`${base}/#x=${x1}`, { waitUntil: 'load' });
+        await until(dark.page, 'the execution drawn in dark mode', () => document.querySelectorAll('#graph [data-node-id]').length > 0);
+        const bg = await dark.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        assert.equal(bg, 'rgb(17, 19, 23)', 'the dark palette');
+        await shot(dark.page, 'dark');
+      } finally {
+        await dark.browser.close();
+      }
+    } else {
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+      const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.equal(bg, 'rgb(17, 19, 23)', 'the dark palette');
+      await shot(page, 'dark');
+    }
 
     // the broken component's 400 is the one error status the page asked for
     const unexpected = problems.filter((p) => !/\/api\/components|status of 400/.test(p));
