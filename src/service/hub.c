@@ -49,6 +49,7 @@ struct svc_sub {
 
 /* The kinds a subscriber's rate bounds: one per hop or per output; never
  * the execution's own (state, lifecycle, runtime, time). */
+#define RATE_WINDOW_MS 100
 #define RATED_KINDS (WEIR_EV_PER_HOP | WEIR_EV_OUTPUT | WEIR_EV_LOG | WEIR_EV_COMPONENT_ERROR | WEIR_EV_DROPPED)
 
 /* A subscriber's backlog is looked at before an event when the bytes queued
@@ -605,15 +606,18 @@ static void tell_skipped(svc_sub *sub) {
     sub->skipped = 0;
 }
 
-/* Over its rate this second: passed over and counted. */
+/* Over its rate: passed over and counted.  The rate is kept per tenth of
+ * a second (rate / 10 in each, at least one), so what a subscriber is sent
+ * comes evenly, not as a second's worth in one burst. */
 static bool over_rate(svc_sub *sub, svc_evmsg *m) {
     if (!sub->rate || !(m->kind & RATED_KINDS)) return false;
     uint64_t now = uv_now(sub->c->hub->loop);
-    if (now - sub->window_ms >= 1000) {
+    if (now - sub->window_ms >= RATE_WINDOW_MS) {
         sub->window_ms = now;
         sub->in_window = 0;
     }
-    if (sub->in_window < sub->rate) {
+    uint32_t allowed = (uint32_t)((uint64_t)sub->rate * RATE_WINDOW_MS / 1000);
+    if (sub->in_window < (allowed ? allowed : 1)) {
         sub->in_window++;
         return false;
     }

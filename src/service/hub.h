@@ -208,7 +208,7 @@ void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data);
 /* Subscribe c to the kinds in mask (WEIR_EV_* bits, nonzero; again: the
  * new mask and rate replace the old).  The execution builds the union of
  * its subscribers' kinds from now on.  rate (0: none): at most that many
- * events a second of the busy kinds (per hop, output, log, component:error,
+ * events a second (rate / 10 in each tenth of a second) of the busy kinds (per hop, output, log, component:error,
  * message:dropped); the others are passed over, and an `events:skipped
  * {executionId, count, fromSeq, toSeq, rate}` notice before the next event
  * it is sent says how many (a page that cannot draw 100,000 hops a second

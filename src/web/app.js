@@ -213,9 +213,20 @@ const listsRedraw = new FrameCoalescer(() => {
 const hopBatcher = new FrameBatcher({
   schedule: raf,
   onFlush: (batch) => {
-    if (sel && sel.gv && sel.atTick === null && $('#animate').checked) sel.gv.hops(batch);
+    if (sel && sel.gv && sel.atTick === null && $('#animate').checked) sel.gv.hops(batch, sample.scale);
   },
 });
+
+// The server sends at most EVENT_RATE busy events a second and counts the
+// rest (events:skipped): each hop the page is sent then stands for
+// (sent + skipped) / sent hops, so busy edges show their real rates.
+const sample = { sent: 0, skipped: 0, scale: 1, since: 0 };
+function sampleTick(now) {
+  if (now - sample.since < 1000) return;
+  sample.scale = sample.skipped > 0 && sample.sent > 0 ? (sample.sent + sample.skipped) / sample.sent : 1;
+  sample.sent = sample.skipped = 0;
+  sample.since = now;
+}
 
 const feedBatcher = new FrameBatcher({
   schedule: raf,
@@ -232,6 +243,7 @@ const FEED_EVENTS = new Set(['output', 'log', 'component:error', 'execution:fail
 socket.on('*', (data, event) => {
   if (!sel || !data || data.executionId !== sel.id) return;
   const busy = event === 'port:emit' || event === 'output' || event === 'log';
+  if (busy) sample.sent++;
   if (busy) {
     if (hopsOff) return; // queued before the page asked for no more
     if (hopBatcher.waiting >= BUSY_PER_FRAME || feedBatcher.waiting >= BUSY_PER_FRAME) return hopsTooFast(true);
@@ -346,7 +358,7 @@ $('#animate').addEventListener('change', () => {
 
 socket.on('events:skipped', (d) => {
   if (!sel || !d || d.executionId !== sel.id) return;
-  sel.skipped = (sel.skipped || 0) + (d.count || 0);
+  sample.skipped += d.count || 0;
 });
 
 socket.on('subscription:cut', (d) => {
@@ -813,6 +825,7 @@ $('#component-form').addEventListener('submit', async (ev) => {
 // ---------------------------------------------------------------- start
 
 setInterval(() => {
+  sampleTick(performance.now());
   if (!sel) return setText($('#rate'), '');
   const was = hopGate.open;
   if (hopGate.check() !== was) rewatch();
@@ -822,7 +835,7 @@ setInterval(() => {
     setText($('#rate'), r ? `${num(Math.round(r))} hops/s: too many to animate, counters only` : '');
     return;
   }
-  const r = hopBatcher.rate.perSecond();
+  const r = Math.round(hopBatcher.rate.perSecond() * sample.scale);
   setText($('#rate'), r ? `${num(r)} hops/s` : '');
 }, 250);
 

@@ -4,7 +4,8 @@
 //   import { createGraphView, layout } from './graph.js';
 //   const gv = createGraphView(container, { graph, onSelectNode(nodeId) {} });
 //   gv.update(executionViewValue);   // counters and a state preview per node
-//   gv.hops(batch);                  // port:emit event data of one animation frame
+//   gv.hops(batch, scale?);          // port:emit event data of one animation frame; scale:
+//                                    // hops each stands for when the server sampled them
 //   gv.destroy();
 //
 // `graph` is the body of GET /api/graphs/:id: {id, name, definition: {nodes:
@@ -738,7 +739,10 @@ export class HopModel {
     if (this.inFrame[k]++ === 0) this.touched.push(k);
   }
 
-  ingest(batch, now) {
+  // scale: how many hops each event stands for (a sampled stream: the
+  // server passed over the rest, events:skipped); rates and the busy
+  // judgement count scaled hops, dots the events themselves.
+  ingest(batch, now, scale = 1) {
     this.advance(now);
     const B = this.o.buckets, slot = this.bucket % B;
     for (let i = 0; i < batch.length; i++) {
@@ -769,15 +773,15 @@ export class HopModel {
     }
     const nowBusy = [];
     for (const k of this.touched) {
-      const c = this.inFrame[k];
+      const c = this.inFrame[k], w = c * scale;
       this.inFrame[k] = 0;
-      this.counts[k * B + slot] += c;
-      this.total[k] += c;
+      this.counts[k * B + slot] += w;
+      this.total[k] += w;
       if (!this.active.has(k)) {
         this.active.add(k);
         this.since[k] = now;
       }
-      if (c > this.o.busyPerFrame || this.rate(k, now, this.o.bucketMs) > this.o.busyRate) {
+      if (w > this.o.busyPerFrame || this.rate(k, now, this.o.bucketMs) > this.o.busyRate) {
         if (!this.busy[k]) nowBusy.push(k);
         this.busy[k] = 1;
         this.busyUntil[k] = now + this.o.busyHoldMs;
@@ -1274,10 +1278,10 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     }
     if (model.running) frameHandle = raf(tick);
   };
-  const hops = (batch) => {
+  const hops = (batch, scale = 1) => {
     if (destroyed || !batch || batch.length === 0) return;
     const now = clock();
-    for (const k of model.ingest(batch, now)) setBusy(k, true, now);
+    for (const k of model.ingest(batch, now, scale > 1 ? scale : 1)) setBusy(k, true, now);
     if (frameHandle === null) frameHandle = raf(tick);
   };
 

@@ -781,14 +781,14 @@ Test(hub, a_rate_bounds_the_busy_events_and_says_what_it_passed_over) {
     connect_client(&cl);
     connect_client(&all);
     char body[160];
-    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"rate\":10}", x->id);
+    snprintf(body, sizeof body, "{\"executionId\":\"%s\",\"rate\":100}", x->id);
     json_t *snap = call(&cl, "execution:subscribe", body);
     cr_assert_null(json_object_get(snap, "error"), "%s", json_string_value(json_object_get(snap, "error")));
     snprintf(body, sizeof body, "{\"executionId\":\"%s\"}", x->id);
     call(&all, "execution:subscribe", body);
     for (int i = 0; i < 50; i++) inject(x, i); /* 50 injects: 100 port:emit, 100 component:invoked */
     size_t busy = count(&cl, "port:emit") + count(&cl, "component:invoked") + count(&cl, "output");
-    cr_assert_eq(busy, 10, "10 of the busy kinds within the second, got %zu", busy);
+    cr_assert_eq(busy, 10, "10 of the busy kinds within a tenth of a second (rate 100), got %zu", busy);
     cr_assert_eq(count(&all, "port:emit"), 50, "another subscriber is not bounded by it");
     cr_assert_eq(count(&cl, "events:skipped"), 0, "told before the next event it is sent");
     json_t *p = call(&cl, "execution:pause", body);

@@ -846,3 +846,19 @@ test('view: Fit shows all of a very tall graph (1,000 unconnected nodes in one c
   assert.ok(parse()[2] >= Math.min(1000 / L.width, 600 / L.height) - 0.001, 'no farther than fitting the whole graph');
   gv.destroy();
 });
+
+test('hops: a sampled stream counts each event as the hops it stands for (rates and busy), dots as itself', () => {
+  const L = layout(deepGraph(5, 1));
+  const e = L.edges[0];
+  const one = () => [ev(e.source.node, e.source.port, e.target.node, e.target.port)];
+  const plain = new HopModel(L.edges);
+  assert.deepEqual(plain.ingest(one(), 1000), [], 'one hop: a dot, not busy');
+  assert.equal(plain.dots, 1);
+  const sampled = new HopModel(L.edges);
+  assert.deepEqual(sampled.ingest(one(), 1000, 50), [0], 'one event standing for 50 hops: busy at once');
+  assert.equal(sampled.total[0], 50);
+  assert.equal(sampled.dots, 0, 'a busy edge draws no dots');
+  for (let t = 1016; t <= 2000; t += 16) sampled.ingest(one(), t, 50);
+  const r = sampled.rate(0, 2000);
+  assert.ok(r > 2000 && r < 4000, `about 62 events/s x 50 = 3,100 hops/s, got ${r}`);
+});
