@@ -1,6 +1,7 @@
 /* weir serve: the REST service (SPEC §6) on one libuv loop. */
 #include <getopt.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,14 @@ static void startup_error(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* n outside lo..hi (hi LLONG_MAX: no upper bound): said, and true. */
+static bool out_of_range(const char *env, long long n, long long lo, long long hi) {
+    if (n >= lo && n <= hi) return false;
+    if (hi == LLONG_MAX) startup_error("%s must be at least %lld, got %lld", env, lo, n);
+    else startup_error("%s must be between %lld and %lld, got %lld", env, lo, hi, n);
+    return true;
+}
+
 static bool parse_bool(const char *v, bool *out) {
     if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0) *out = true;
     else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0) *out = false;
@@ -247,33 +256,21 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "DEFAULT_EXECUTION_TIMEOUT") == 0) c->default_execution_timeout = n;
         else if (strcmp(s->env, "MAX_BACKPRESSURE_QUEUE") == 0) c->max_backpressure_queue = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "MAX_WAVE_HOPS") == 0) {
-            if (n < 1) {
-                startup_error("MAX_WAVE_HOPS must be at least 1, got %lld", n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             c->max_wave_hops = (uint64_t)n;
         } else if (strcmp(s->env, "MAX_TRACE_HOPS") == 0 || strcmp(s->env, "MAX_ANSWER_BYTES") == 0) {
-            if (n < 1) {
-                startup_error("%s must be at least 1, got %lld", s->env, n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             if (s->env[4] == 'T') c->max_trace_hops = (uint64_t)n;
             else c->max_answer_bytes = (size_t)n;
         } else if (strcmp(s->env, "EXPR_MAX_STEPS") == 0 || strcmp(s->env, "EXPR_MAX_BYTES") == 0) {
-            if (n < 1) {
-                startup_error("%s must be at least 1, got %lld", s->env, n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             if (strcmp(s->env, "EXPR_MAX_STEPS") == 0) c->expr.max_steps = (size_t)n;
             else c->expr.max_bytes = (size_t)n;
         } else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||
                  strcmp(s->env, "HEADER_TIMEOUT_MS") == 0) {
-            if (n < 1 || n > 100000000) {
-                startup_error("%s must be between 1 and 100000000, got %lld", s->env, n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, 100000000)) return EXIT_USAGE;
             if (strcmp(s->env, "MAX_CONNECTIONS") == 0) c->max_connections = (unsigned)n;
             else if (strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0) c->max_connections_per_ip = (unsigned)n;
             else c->header_timeout_ms = (uint64_t)n;
@@ -286,43 +283,27 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "SUBSCRIBER_LINGER_MS") == 0) c->subscriber_linger_ms = (uint64_t)n;
         else if (strcmp(s->env, "VIEW_INTERVAL_MS") == 0) {
-            if (n < 1 || n > 60000) {
-                startup_error("VIEW_INTERVAL_MS must be between 1 and 60000, got %lld", n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, 60000)) return EXIT_USAGE;
             c->view_interval_ms = (uint64_t)n;
         } else if (strcmp(s->env, "VIEW_HISTORY") == 0) {
-            if (n < 1 || n > 100000) {
-                startup_error("VIEW_HISTORY must be between 1 and 100000, got %lld", n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, 100000)) return EXIT_USAGE;
             c->view_history = (size_t)n;
         } else if (strcmp(s->env, "MAX_VIEWS") == 0) {
-            if (n < 1 || n > 1000000) {
-                startup_error("MAX_VIEWS must be between 1 and 1000000, got %lld", n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, 1000000)) return EXIT_USAGE;
             c->max_views = (size_t)n;
         }
         else if (strcmp(s->env, "DEFAULT_RUNTIME") == 0) c->default_runtime = v;
         else if (strcmp(s->env, "ISOLATE_POOL_SIZE") == 0 || strcmp(s->env, "ISOLATE_TIMEOUT_MS") == 0 ||
                  strcmp(s->env, "ISOLATE_MEMORY_MB") == 0 || strcmp(s->env, "ISOLATE_QUEUE") == 0) {
             bool mem = strcmp(s->env, "ISOLATE_MEMORY_MB") == 0;
-            if (n < (mem ? 16 : 1) || n > (mem ? 65536 : 1000000)) {
-                startup_error("%s must be between %d and %d, got %lld", s->env, mem ? 16 : 1, mem ? 65536 : 1000000,
-                              n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, mem ? 16 : 1, mem ? 65536 : 1000000)) return EXIT_USAGE;
             if (strcmp(s->env, "ISOLATE_POOL_SIZE") == 0) c->isolate_pool_size = (unsigned)n;
             else if (strcmp(s->env, "ISOLATE_TIMEOUT_MS") == 0) c->isolate_timeout_ms = n;
             else if (mem) c->isolate_memory_mb = (unsigned)n;
             else c->isolate_queue = (size_t)n;
         }
         else if (strcmp(s->env, "TICK_MS") == 0) {
-            if (n < 1) {
-                startup_error("TICK_MS must be at least 1, got %lld", n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             c->tick_ms = n;
         } else if (strcmp(s->env, "WEIR_NODE") == 0) c->node = v[0] ? v : NULL;
         else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
@@ -353,16 +334,10 @@ static int apply(weir_service_config *c) {
         } else if (strcmp(s->env, "JOURNAL_MAX_BYTES") == 0) {
             c->journal_max_bytes = (uint64_t)n;
         } else if (strcmp(s->env, "SNAPSHOT_EVERY") == 0) {
-            if (n < 1 || n > 1000000000) {
-                startup_error("SNAPSHOT_EVERY must be between 1 and 1000000000, got %lld", n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, 1000000000)) return EXIT_USAGE;
             c->snapshot_every = (unsigned)n;
         } else if (strcmp(s->env, "JOURNAL_QUEUE_MAX") == 0) {
-            if (n < 1) {
-                startup_error("JOURNAL_QUEUE_MAX must be at least 1, got %lld", n);
-                return EXIT_USAGE;
-            }
+            if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             c->journal_queue_max = (size_t)n;
         }
     }
