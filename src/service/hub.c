@@ -40,7 +40,8 @@ struct svc_sub {
     unsigned unchecked;
     /* rate: at most this many events of the busy kinds (RATED_KINDS) a
      * second (0: no bound); the rest are passed over, counted, and told in
-     * an `events:skipped` notice before the next event it is sent */
+     * an `events:skipped` notice before the next event it is sent, or at
+     * the end of the window when no event comes (svc_feed.skipped) */
     uint32_t rate;
     uint32_t in_window;
     uint64_t window_ms;
@@ -78,6 +79,7 @@ struct svc_feed {
     uv_timer_t linger;  /* after a subscriber left: its cheap kinds are kept until it fires */
     uint32_t linger_keep; /* the kinds kept for subscribers that left (LINGER_KINDS), while linger runs */
     uv_timer_t metrics; /* metrics:update, every interval while a subscriber wants it */
+    uv_timer_t skipped; /* a rate window after a subscriber's first skip: its notice, if no event took it */
     json_t *metrics_prev; /* the metrics last sent, without uptimeMs */
     svc_arena arena;      /* the /ws frames of its events (hub.h) */
     int open_handles;
@@ -474,8 +476,9 @@ svc_feed *svc_feed_new(svc_hub *h, weir_exec *e, const char *exec_id, const svc_
     f->ud = ud;
     uv_timer_init(h->loop, &f->linger);
     uv_timer_init(h->loop, &f->metrics);
-    f->linger.data = f->metrics.data = f;
-    f->open_handles = 2;
+    uv_timer_init(h->loop, &f->skipped);
+    f->linger.data = f->metrics.data = f->skipped.data = f;
+    f->open_handles = 3;
     f->mask = 1; /* not what set_mask is asked for: it sets every kind_from */
     set_mask(f, 0); /* until someone subscribes */
     return f;
@@ -495,6 +498,7 @@ void svc_feed_free(svc_feed *f) {
     uv_timer_stop(&f->metrics);
     uv_close((uv_handle_t *)&f->linger, feed_closed);
     uv_close((uv_handle_t *)&f->metrics, feed_closed);
+    uv_close((uv_handle_t *)&f->skipped, feed_closed);
 }
 
 static void sub_remove(svc_sub *sub, leave_mode mode) {
@@ -606,6 +610,15 @@ static void tell_skipped(svc_sub *sub) {
     sub->skipped = 0;
 }
 
+/* A rate window after a subscriber began to skip: those whose next event
+ * has not come to carry the notice are told now, so a burst followed by
+ * silence is still told (at most one notice per subscriber per window). */
+static void skipped_fire(uv_timer_t *t) {
+    svc_feed *f = t->data;
+    for (svc_sub *sub = f->subs; sub; sub = sub->fnext)
+        if (sub->skipped) tell_skipped(sub);
+}
+
 /* Over its rate: passed over and counted.  The rate is kept per tenth of
  * a second (rate / 10 in each, at least one), so what a subscriber is sent
  * comes evenly, not as a second's worth in one burst. */
@@ -621,7 +634,11 @@ static bool over_rate(svc_sub *sub, svc_evmsg *m) {
         sub->in_window++;
         return false;
     }
-    if (!sub->skipped) sub->skip_from = m->seq;
+    if (!sub->skipped) {
+        sub->skip_from = m->seq;
+        if (!uv_is_active((uv_handle_t *)&sub->f->skipped))
+            uv_timer_start(&sub->f->skipped, skipped_fire, RATE_WINDOW_MS, 0);
+    }
     sub->skipped++;
     sub->skip_to = m->seq;
     return true;
