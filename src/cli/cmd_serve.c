@@ -78,6 +78,12 @@ static const setting SETTINGS[] = {
     {"ISOLATE_QUEUE", "isolate-queue", T_INT, "1000",
      "user component calls waiting for a process; beyond it calls fail on the error port"},
     {"WEIR_NODE", "node", T_STR, "", "node executable for user components (20 or newer); none: node on PATH"},
+    {"WEIR_TYPESCRIPT", "typescript", T_STR, "",
+     "folder of the typescript npm package (TypeScript components before Node 22.13); none: looked for"},
+    {"SOURCE_MAX_BYTES", "source-max-bytes", T_BYTES, "6291456",
+     "largest source fetched from a component's execution.sourceUrl (suffixes k, m)"},
+    {"CATALOG_URL", "catalog-url", T_STR, "",
+     "components not built in or registered are fetched from <it>/<id>.json (empty: no catalog)"},
     {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_STR, "text", "text or json (one object per line)"},
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
@@ -306,6 +312,11 @@ static int apply(weir_service_config *c) {
             if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             c->tick_ms = n;
         } else if (strcmp(s->env, "WEIR_NODE") == 0) c->node = v[0] ? v : NULL;
+        else if (strcmp(s->env, "WEIR_TYPESCRIPT") == 0) c->typescript = v[0] ? v : NULL;
+        else if (strcmp(s->env, "SOURCE_MAX_BYTES") == 0) {
+            if (out_of_range(s->env, n, 1, 64 << 20)) return EXIT_USAGE;
+            c->source_max_bytes = (size_t)n;
+        } else if (strcmp(s->env, "CATALOG_URL") == 0) c->catalog_url = v[0] ? v : NULL;
         else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
         else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;
         else if (strcmp(s->env, "EGRESS_ALLOW_PRIVATE") == 0) c->egress_allow_private = b;

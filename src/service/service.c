@@ -51,6 +51,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .isolate_timeout_ms = 1000,
         .isolate_memory_mb = 128,
         .isolate_queue = 1000,
+        .source_max_bytes = (size_t)6 << 20,
         .tick_ms = 1,
         .log_level = "info",
         .log_format = "text",
@@ -911,7 +912,8 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     }
     rc = weir_registry_create(&s->reg);
     weir_host_options hopts = {.pool_size = c->isolate_pool_size, .timeout_ms = c->isolate_timeout_ms,
-                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue, .node = c->node};
+                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue, .node = c->node,
+                               .typescript = c->typescript};
     if (!rc) rc = weir_host_create(loop, &hopts, &s->host, NULL); /* processes start on demand */
     if (!rc) log_node(s);
     weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,
