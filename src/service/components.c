@@ -228,7 +228,8 @@ static void on_source(void *ud, json_t *result, const char *error) {
     const char *url = json_string_value(json_object_get(x, "sourceUrl"));
     json_t *src;
     weir_error err;
-    if (svc_source_fetched(url, result, error, &src, &err))
+    const char *type = json_string_value(json_object_get(x, "type"));
+    if (svc_source_fetched(url, type && strcmp(type, "wasm") == 0, result, error, &src, &err))
         return finish(p, svc_status_of(err.code), svc_error_of(&err));
     json_object_set_new(x, "source", src);
     check_and_load(p);
@@ -253,9 +254,11 @@ static void registration_start(weir_service *s, json_t *def, weir_http_req *req,
     json_t *x = json_object_get(def, "execution");
     json_t *url = json_object_get(x, "sourceUrl");
     if (!json_is_object(x) || !url) return check_and_load(p); /* the core says what is wrong */
-    if (json_object_get(x, "source"))
+    if (json_object_get(x, "source")) { /* a descriptor as GET shows it: its hash must match */
+        if (json_object_get(x, "sourceHash")) return check_and_load(p);
         return finish(p, 400, svc_error_body("execution has both source and sourceUrl: give one (the source is "
                                              "fetched from sourceUrl once, at registration)"));
+    }
     weir_error err;
     int rc = svc_source_fetch(s, x, on_source, p, &p->fetch_id, &err);
     if (rc) finish(p, svc_status_of(rc), svc_error_of(&err));

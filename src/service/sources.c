@@ -107,23 +107,30 @@ int svc_source_fetch(weir_service *s, json_t *x, weir_realtime_fetch_done done, 
     return 0;
 }
 
-/* The first characters of an answer's body, on one line, into buf. */
-static const char *shown(json_t *result, char *buf, size_t cap) {
-    const char *b = json_string_value(json_object_get(result, "body"));
-    snprintf(buf, cap, "%.*s", ANSWER_SHOWN, b ? b : "");
+/* The first characters of an answer's body (base64: of its bytes), on one
+ * line, into buf. */
+static const char *shown(json_t *result, bool base64, char *buf, size_t cap) {
+    json_t *body = json_object_get(result, "body");
+    const char *b = json_string_value(body);
+    size_t n = json_string_length(body);
+    unsigned char *bytes = base64 && b ? b64decode(b, n < 4 * ANSWER_SHOWN ? n : 4 * ANSWER_SHOWN, &n) : NULL;
+    if (bytes) b = (const char *)bytes;
+    snprintf(buf, cap, "%.*s", (int)(n < ANSWER_SHOWN ? n : ANSWER_SHOWN), b ? b : "");
+    weir__free(bytes);
     for (char *c = buf; *c; c++)
-        if ((unsigned char)*c < ' ') *c = ' ';
+        if ((unsigned char)*c < ' ' || (unsigned char)*c == 0x7f) *c = ' ';
     return buf;
 }
 
-int svc_source_fetched(const char *url, json_t *result, const char *error, json_t **src, weir_error *err) {
+int svc_source_fetched(const char *url, bool base64, json_t *result, const char *error, json_t **src,
+                       weir_error *err) {
     *src = NULL;
     if (error) return weir__error(err, WEIR_EINVAL, "execution.sourceUrl %s could not be fetched: %s", url, error);
     json_int_t status = json_integer_value(json_object_get(result, "status"));
     char body[ANSWER_SHOWN + 1];
     if (status < 200 || status > 299)
         return weir__error(err, WEIR_EINVAL, "execution.sourceUrl %s answered %lld: %s", url, (long long)status,
-                           shown(result, body, sizeof body));
+                           shown(result, base64, body, sizeof body));
     json_t *b = json_object_get(result, "body");
     if (!json_is_string(b) || json_string_length(b) == 0)
         return weir__error(err, WEIR_EINVAL, "execution.sourceUrl %s answered an empty body", url);
@@ -236,7 +243,7 @@ static void on_definition(void *ud, json_t *result, const char *error) {
                                 "%s/%s.json answered %lld)", f->id, base, f->id, (long long)status);
     if (status != 200)
         return failed(cat, 400, "component %s is not built in or registered, and the catalog answered GET %s/%s.json "
-                                "with %lld: %s", f->id, base, f->id, (long long)status, shown(result, body, sizeof body));
+                                "with %lld: %s", f->id, base, f->id, (long long)status, shown(result, false, body, sizeof body));
     json_t *text = json_object_get(result, "body");
     json_error_t jerr;
     json_t *def = json_loadb(json_string_value(text), json_string_length(text), 0, &jerr);
