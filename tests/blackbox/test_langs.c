@@ -288,17 +288,19 @@ Test(langs, typescript_without_the_compiler_says_how_to_install_it) {
 static const char LOOP_WASM[] =
     "AGFzbQEAAAABDgJgAX8Bf2AEf39/fwF/AwMCAAEEBQFwAQEBBQQBAQICBggBfwFBgKgECwccAwZtZW1vcnkCAAVhbGxvYwAAB3Byb2Nlc3M"
     "AAQoxAggAQYCIgIAACyYBAX8jgICAgABBEGsiBEEANgIMA38gBCAEKAIMQQFqNgIMDAALCw==";
-/* process asks memory.grow for 4096 pages (256 MiB) and emits what it
- * answered on out (-1: refused); its memory declares no maximum. */
+/* process asks memory.grow for 2560 pages (160 MiB: within what the
+ * process may allocate, ISOLATE_MEMORY_MB + 128, beyond what a module's
+ * memory may hold, ISOLATE_MEMORY_MB) and emits what it answered on out
+ * (-1: refused); its memory declares no maximum. */
 static const char GROW_WASM[] =
-    "AGFzbQEAAAABDgJgAX8Bf2AEf39/fwF/AwMCAAEEBQFwAQEBBQMBAAIGCAF/AUGAigQLBxwDBm1lbW9yeQIABWFsbG9jAAAHcHJvY2VzcwABCrEEAhEA"
-    "QYCIgIAAQQAgAEGBAUkbC5wEAQl/I4CAgIAAQRBrIQRBgCBAACEFQQAhBkEAQTo6AJqJgIAAQQBB5cQAOwGYiYCAAEEAQfbCsasHNgKUiYCAAEEAQrrE"
-    "vKvHzoiWIjcCjImAgABBAELb9omB982cuiI3AoSJgIAAQRshBwJAIAVBf0oNAEEAQS06AJuJgIAAQRwhB0EBIQULQQEhCANAIARBBGogBmogBSAFQQpt"
-    "IglBCmxrQTBqOgAAIAgiCkEBaiEIIAZBAWohBiAFQQlqIQsgCSEFIAtBEksNAAsgBkF/aiEMAkACQCAGQQNxDQAMAQtBACEFQQAgCkEDcWshCSAEQQRq"
-    "IAZqIQtBgImAgAAhCANAIAggB2ogCyAFakF/ai0AADoAACAIQQFqIQggCSAFQX9qIgVHDQALIAYgBWohBiAHIAVrIgdBf2ohBQsCQCAMQQNJDQBBACEI"
-    "QQAgBmshCSAGIARBBGpqQXxqIQUDQCAHIAhqIgZBgImAgABqIAVBA2otAAA6AAAgBkGBiYCAAGogBUECai0AADoAACAGQYKJgIAAaiAFQQFqLQAAOgAA"
-    "IAZBg4mAgABqIAUtAAA6AAAgBUF8aiEFIAkgCEEEaiIIag0ACyAHIAhqIgdBf2ohBQsgB0GAiYCAAGpB/QA6AAAgBUGCiYCAAGpB3QA6AABBACAHQX5q"
-    "OgCAiYCAAEEAQQA6AIOJgIAAQQBBADsAgYmAgABBgImAgAAL";
+    "AGFzbQEAAAABDgJgAX8Bf2AEf39/fwF/AwMCAAEEBQFwAQEBBQMBAAIGCAF/AUGAigQLBxwDBm1lbW9yeQIABWFsbG9jAAAHcHJvY2VzcwABCrEE"
+    "AhEAQYCIgIAAQQAgAEGBAUkbC5wEAQl/I4CAgIAAQRBrIQRBgBRAACEFQQAhBkEAQTo6AJqJgIAAQQBB5cQAOwGYiYCAAEEAQfbCsasHNgKUiYCA"
+    "AEEAQrrEvKvHzoiWIjcCjImAgABBAELb9omB982cuiI3AoSJgIAAQRshBwJAIAVBf0oNAEEAQS06AJuJgIAAQRwhB0EBIQULQQEhCANAIARBBGog"
+    "BmogBSAFQQptIglBCmxrQTBqOgAAIAgiCkEBaiEIIAZBAWohBiAFQQlqIQsgCSEFIAtBEksNAAsgBkF/aiEMAkACQCAGQQNxDQAMAQtBACEFQQAg"
+    "CkEDcWshCSAEQQRqIAZqIQtBgImAgAAhCANAIAggB2ogCyAFakF/ai0AADoAACAIQQFqIQggCSAFQX9qIgVHDQALIAYgBWohBiAHIAVrIgdBf2oh"
+    "BQsCQCAMQQNJDQBBACEIQQAgBmshCSAGIARBBGpqQXxqIQUDQCAHIAhqIgZBgImAgABqIAVBA2otAAA6AAAgBkGBiYCAAGogBUECai0AADoAACAG"
+    "QYKJgIAAaiAFQQFqLQAAOgAAIAZBg4mAgABqIAUtAAA6AAAgBUF8aiEFIAkgCEEEaiIIag0ACyAHIAhqIgdBf2ohBQsgB0GAiYCAAGpB/QA6AAAg"
+    "BUGCiYCAAGpB3QA6AABBACAHQX5qOgCAiYCAAEEAQQA6AIOJgIAAQQBBADsAgYmAgABBgImAgAAL";
 
 static const char *wasm_def(const char *id, const char *base64) {
     static char buf[8192];
@@ -389,7 +391,7 @@ Test(langs, a_wasm_memory_may_not_grow_past_the_limit) {
     char x[64];
     snprintf(x, sizeof x, "%s", serve_execute(&s, pipeline("grow", "acme.wasm.grow"), "{\"completion\": \"never\"}"));
     json_t *out = inject(&s, x, "{\"nodeId\": \"input\", \"value\": 1}");
-    cr_assert_eq(json_integer_value(json_object_get(out, "output:out")), -1, "memory.grow by 256 MiB is refused: %s",
+    cr_assert_eq(json_integer_value(json_object_get(out, "output:out")), -1, "memory.grow by 160 MiB is refused: %s",
                  dump(out));
     json_decref(out);
     cr_assert_eq(serve_stop(&s), 0);
