@@ -168,7 +168,11 @@ static void help(FILE *f) {
                "allocates after start (heap, ArrayBuffers, WebAssembly; RLIMIT_DATA), and\n"
                "ISOLATE_TIMEOUT_MS per call; a call that fails, runs out of time or memory or\n"
                "crashes its process becomes an error on the node's error port, and the\n"
-               "process is replaced.\n\n");
+               "process is replaced. execution.type may also be typescript (types stripped;\n"
+               "WEIR_TYPESCRIPT before Node 22.13) or wasm (the module in base64); any type\n"
+               "may give execution.sourceUrl instead, fetched once at registration through\n"
+               "the egress guard and pinned by execution.sourceHash. With CATALOG_URL, a\n"
+               "graph's unknown component is fetched from CATALOG_URL/<id>.json and registered.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
         char flag[40];
