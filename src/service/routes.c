@@ -823,7 +823,8 @@ typedef struct route_def {
 
 static const route_def ROUTES[] = {
     {{"POST", "/api/graphs",
-      "Load a graph definition (JSON, or YAML with Content-Type: application/yaml); stored in DATA_DIR before the 201",
+      "Load a graph definition (JSON, or YAML with Content-Type: application/yaml); stored in DATA_DIR before the "
+      "201; with CATALOG_URL, components neither built in nor registered are registered from the catalog first",
       201, "400 413 503"},
      graphs_create, BODY_GRAPH},
     {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list, BODY_NONE},
@@ -883,8 +884,9 @@ static const route_def ROUTES[] = {
     {{"GET", "/api/components", "List component descriptors", 200, ""}, components_list, BODY_NONE},
     {{"GET", "/api/components/:id", "A component descriptor", 200, "404"}, components_get, BODY_NONE},
     {{"POST", "/api/components",
-      "Register a user component {id, name, version, ports, config?, execution: {type: javascript, source}}; "
-      "its source is compiled in the component host first",
+      "Register a user component {id, name, version, ports, config?, execution: {type: javascript | typescript | "
+      "wasm, source | sourceUrl, sourceHash?}}; a sourceUrl is fetched once, the source compiled in the component "
+      "host first",
       201, "400 409 413 429 503"},
      components_post, BODY_JSON},
     {{"POST", "/api/ingress/:name",
