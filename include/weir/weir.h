@@ -991,6 +991,10 @@ typedef struct weir_host_node {
     /* NULL when usable; else why no process can run ("user components need
      * Node.js 20 or newer: ..."): every call fails with it. */
     const char *problem;
+    /* How TypeScript components have their types stripped: "node" (Node.js
+     * itself), the typescript package's folder, or NULL (neither: they are
+     * refused, saying how to install it). */
+    const char *typescript;
 } weir_host_node;
 
 /* A call's answer: answer BORROWED for the call and error NULL, or answer

@@ -81,7 +81,9 @@ static const setting SETTINGS[] = {
     {"WEIR_TYPESCRIPT", "typescript", T_STR, "",
      "folder of the typescript npm package (TypeScript components before Node 22.13); none: looked for"},
     {"SOURCE_MAX_BYTES", "source-max-bytes", T_BYTES, "6291456",
-     "largest source fetched from a component's execution.sourceUrl (suffixes k, m)"},
+     "largest source (or catalog definition) fetched for a component (suffixes k, m)"},
+    {"SOURCE_TIMEOUT_MS", "source-timeout-ms", T_INT, "10000",
+     "time limit of fetching a component's sourceUrl or catalog definition"},
     {"CATALOG_URL", "catalog-url", T_STR, "",
      "components not built in or registered are fetched from <it>/<id>.json (empty: no catalog)"},
     {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
@@ -320,6 +322,9 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "SOURCE_MAX_BYTES") == 0) {
             if (out_of_range(s->env, n, 1, 64 << 20)) return EXIT_USAGE;
             c->source_max_bytes = (size_t)n;
+        } else if (strcmp(s->env, "SOURCE_TIMEOUT_MS") == 0) {
+            if (out_of_range(s->env, n, 1, 600000)) return EXIT_USAGE;
+            c->source_timeout_ms = n;
         } else if (strcmp(s->env, "CATALOG_URL") == 0) c->catalog_url = v[0] ? v : NULL;
         else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
         else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;

@@ -406,6 +406,7 @@ void weir_host_node_get(const weir_host *h, weir_host_node *out) {
                             .problem = h->problem};
     if (h->problem) return;
     out->flags = h->flags;
+    out->typescript = h->strips_types ? "node" : h->typescript;
 #ifdef __linux__
     out->memory_mb = (uint64_t)h->memory_mb + HOST_NODE_OVERHEAD_MB;
 #endif

@@ -18,9 +18,7 @@
 #include "core/error.h"
 #include "service/service_internal.h"
 
-#define FETCH_TIMEOUT_MS 10000 /* one source or catalog definition */
-#define CATALOG_MAX_IDS 64     /* components one graph may take from the catalog */
-#define CATALOG_MAX_BYTES ((size_t)1 << 20) /* one definition (its source may be a sourceUrl) */
+#define CATALOG_MAX_IDS 64     /* components one graph may take from the catalog at once */
 #define ANSWER_SHOWN 200       /* characters of a refusing answer quoted in the error */
 
 /* ------------------------------------------------------------- hashing */
@@ -90,6 +88,10 @@ int svc_source_pin(json_t *x, weir_error *err) {
 
 /* ------------------------------------------------------------ fetching */
 
+static int64_t timeout_of(const weir_service *s) {
+    return s->cfg.source_timeout_ms > 0 ? s->cfg.source_timeout_ms : 10000;
+}
+
 int svc_source_fetch(weir_service *s, json_t *x, weir_realtime_fetch_done done, void *ud, uint64_t *id,
                      weir_error *err) {
     const char *url = json_string_value(json_object_get(x, "sourceUrl"));
@@ -98,7 +100,7 @@ int svc_source_fetch(weir_service *s, json_t *x, weir_realtime_fetch_done done, 
     bool wasm = json_is_string(json_object_get(x, "type")) &&
                 strcmp(json_string_value(json_object_get(x, "type")), "wasm") == 0;
     json_t *payload = json_pack("{s:s,s:s,s:I,s:I,s:s}", "method", "GET", "url", url, "timeoutMs",
-                                (json_int_t)FETCH_TIMEOUT_MS, "maxBytes", (json_int_t)s->cfg.source_max_bytes,
+                                (json_int_t)timeout_of(s), "maxBytes", (json_int_t)s->cfg.source_max_bytes,
                                 "responseEncoding", wasm ? "base64" : "text");
     if (!payload) return weir__error(err, WEIR_ENOMEM, "out of memory");
     int rc = weir_realtime_fetch(s->rt, payload, done, ud, id);
@@ -310,7 +312,7 @@ bool svc_catalog_resolve(weir_service *s, weir_http_req *req, uint64_t start_ns,
         char url[1200];
         snprintf(url, sizeof url, "%s/%s.json", base, f->id);
         json_t *payload = json_pack("{s:s,s:s,s:I,s:I,s:{s:s}}", "method", "GET", "url", url, "timeoutMs",
-                                    (json_int_t)FETCH_TIMEOUT_MS, "maxBytes", (json_int_t)CATALOG_MAX_BYTES,
+                                    (json_int_t)timeout_of(s), "maxBytes", (json_int_t)s->cfg.source_max_bytes,
                                     "headers", "Accept", "application/json");
         int rc = payload ? weir_realtime_fetch(s->rt, payload, on_definition, f, &f->fetch_id) : WEIR_ENOMEM;
         json_decref(payload);

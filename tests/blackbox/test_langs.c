@@ -208,6 +208,10 @@ static const char *const TS_ARGS[] = {"--memory", "--typescript", TYPESCRIPT, NU
 
 Test(langs, a_typescript_component_end_to_end) {
     server s = serve_start(TS_ARGS);
+    proc_result v = proc_run("node -p \"typeof require('module').stripTypeScriptTypes\"");
+    cr_assert_not_null(strstr(serve_log(&s), strstr(v.out, "function") ? "TypeScript" : "TypeScript components: types "
+                                              "stripped with the typescript package in "), "%s", serve_log(&s));
+    proc_free(&v);
     size_t n;
     char *def = file_bytes(WEIR_SOURCE_DIR "/examples/ts-average/component.json", &n);
     char *graph = file_bytes(WEIR_SOURCE_DIR "/examples/ts-average/graph.json", &n);
@@ -273,6 +277,8 @@ Test(langs, typescript_without_the_compiler_says_how_to_install_it) {
     if (strstr(v.out, "function")) { /* this Node.js strips types itself */
         cr_assert_eq(r.status, 201, "%s", r.body);
     } else {
+        cr_assert_not_null(strstr(serve_log(&s), "TypeScript components are unavailable: WEIR_TYPESCRIPT holds none"),
+                           "the start log says so: %s", serve_log(&s));
         cr_assert_eq(r.status, 400, "%s", r.body);
         cr_assert_not_null(strstr(str(&r, "error"), "npm install -g typescript"), "%s", r.body);
         cr_assert_not_null(strstr(str(&r, "error"), "WEIR_TYPESCRIPT"), "%s", r.body);
@@ -517,6 +523,28 @@ Test(langs, a_source_url_to_a_private_address_is_refused_without_the_flag) {
     cr_assert_eq(files_hits(&f, "/inc.js"), 0, "never reached");
     cr_assert_eq(serve_stop(&s), 0);
     files_stop(&f);
+}
+
+/* A source server that never answers: SOURCE_TIMEOUT_MS bounds the wait. */
+Test(langs, a_source_that_never_comes_times_out) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    cr_assert_eq(listen(fd, 4), 0); /* connections wait in the backlog, never accepted */
+    server s = serve_start(
+        (const char *const[]){"--memory", "--egress-allow-private", "true", "--source-timeout-ms", "300", NULL});
+    char def[1024];
+    snprintf(def, sizeof def,
+             "{\"id\": \"acme.url.slow\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]},"
+             " \"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"http://127.0.0.1:%d/slow.js\"}}",
+             ntohs(a.sin_port));
+    double t0 = proc_now_ms();
+    refused(&s, def, 400, "could not be fetched: timeout after 300 ms");
+    cr_assert_lt(proc_now_ms() - t0, 5000);
+    cr_assert_eq(serve_stop(&s), 0);
+    close(fd);
 }
 
 /* ------------------------------------------------------------- catalog */
