@@ -78,9 +78,10 @@ int svc_source_pin(json_t *x, weir_error *err) {
     json_t *given = json_object_get(x, "sourceHash");
     if (json_is_string(given) && strcmp(json_string_value(given), hash) != 0)
         return weir__error(err, WEIR_EINVAL,
-                           "execution.sourceHash is %.80s but the source%s SHA-256 is %s: the source is not the one "
-                           "pinned",
-                           json_string_value(given), json_object_get(x, "sourceUrl") ? " fetched from sourceUrl has" : "'s",
+                           "execution.sourceHash is %.80s but %s %s: the source is not the one pinned",
+                           json_string_value(given),
+                           json_object_get(x, "sourceUrl") ? "the source fetched from sourceUrl has SHA-256"
+                                                           : "the source's SHA-256 is",
                            hash);
     if (json_object_set_new(x, "sourceHash", json_string(hash))) return weir__error(err, WEIR_ENOMEM, "out of memory");
     return 0;
