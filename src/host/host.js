@@ -370,12 +370,22 @@ function stripTypes(source) {
   const text = TS_PREFIX + source + '\n})';
   const mod = require('module');
   if (typeof mod.stripTypeScriptTypes === 'function') {
-    try {
-      return { code: mod.stripTypeScriptTypes(text, { mode: process.features.typescript === 'transform' ? 'transform' : 'strip' }) };
-    } catch (e) {
-      const m = /(\d+):(\d+)/.exec(String(e && e.message));
-      const first = String(e && e.message).split('\n')[0];
-      return { error: m ? tsError(Number(m[1]) - 1, Number(m[2]) - 1, first) : 'TypeScript: ' + first };
+    // 'transform' (enums, namespaces) where this Node.js has it, else 'strip'.
+    // A syntax error's stack reads ":<line>", the source, a caret line.
+    for (const mode of ['transform', 'strip']) {
+      try {
+        return { code: mod.stripTypeScriptTypes(text, { mode }) };
+      } catch (e) {
+        if (!e || e.code !== 'ERR_INVALID_TYPESCRIPT_SYNTAX') {
+          if (mode === 'transform') continue;
+          return { error: 'TypeScript: ' + String(e && e.message).split('\n')[0] };
+        }
+        const first = String(e.message).split('\n')[0];
+        const lines = String(e.stack).split('\n');
+        const line = /:(\d+)$/.exec(lines[0]);
+        const caret = lines.find(l => /^ *\^+\s*$/.test(l));
+        return { error: line && caret ? tsError(Number(line[1]) - 1, caret.indexOf('^'), first) : 'TypeScript: ' + first };
+      }
     }
   }
   if (!TS_PATH)

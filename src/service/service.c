@@ -890,7 +890,9 @@ static void log_node(weir_service *s) {
         weir_service_log(s, WEIR_LOG_INFO, f, "TypeScript components: types stripped with the typescript package in %s",
                          n.typescript);
         json_decref(f);
-    } else if (!n.typescript) {
+    } else if (n.typescript) {
+        weir_service_log(s, WEIR_LOG_INFO, NULL, "TypeScript components: types stripped by Node.js itself");
+    } else {
         weir_service_log(s, WEIR_LOG_INFO, NULL,
                          "TypeScript components are unavailable: %s%s%s cannot strip types and no typescript package "
                          "was found (npm install -g typescript, or WEIR_TYPESCRIPT=<its folder>)",
