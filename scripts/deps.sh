@@ -18,6 +18,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(
 if [[ "${1:-}" == "--clang" ]]; then packages+=(clang); fi
 if [[ "${1:-}" == "--fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk iproute2); fi
+# examples/wasm-square/build.sh: clang's wasm32 target and lld's wasm-ld.
+if [[ "${1:-}" == "--wasm" ]]; then packages+=(clang lld); fi
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
@@ -44,4 +46,13 @@ if [[ $node_major -lt 20 ]]; then
   $sudo npm install -g --no-audit --no-fund node@20
   hash -r
   node --version
+fi
+
+# TypeScript components: Node.js 22.13 and later strip types themselves;
+# before that the component host uses the typescript package, looked for in
+# npm's global folder (or WEIR_TYPESCRIPT).
+if ! node -e 'process.exit(typeof require("module").stripTypeScriptTypes === "function" ? 0 : 1)' 2>/dev/null &&
+   [[ ! -f "$(npm root -g 2>/dev/null)/typescript/lib/typescript.js" ]]; then
+  echo "weir: installing the typescript npm package (TypeScript components on Node.js $(node --version))"
+  $sudo npm install -g --no-audit --no-fund typescript@5
 fi

@@ -284,7 +284,10 @@ WEIR_API const weir_component *const *weir_builtin_components(void);
 /* ---- user components (SPEC §2.3): a descriptor built from a JSON definition
  * {id, name, version, category?, description?, ports: {inputs: [{name,
  * schema?}], outputs: [...]}, config?: {key: {type, default, required, enum,
- * description}}, execution: {type: "javascript", entrypoint?, source}}.
+ * description}}, execution: {type: "javascript" | "typescript" | "wasm",
+ * entrypoint?, source, sourceUrl?, sourceHash?}} (wasm: source is the
+ * module in base64; sourceUrl is fetched by the service at registration,
+ * which then stores the source it got with its sourceHash).
  * Its process requests an invoke effect per message (the payload carries the
  * source, the value, the config and the instance state; see
  * weir_host_invoke) and its resume applies the answer: logs as log events,
@@ -305,10 +308,12 @@ WEIR_API weir_user_component *weir_user_component_of(const weir_component *c);
 /* The host's cache key of its source (weir_host_key) and the source. */
 WEIR_API const char *weir_user_component_key(const weir_user_component *u);
 WEIR_API const char *weir_user_component_source(const weir_user_component *u);
+/* "javascript", "typescript" or "wasm" (static). */
+WEIR_API const char *weir_user_component_type(const weir_user_component *u);
 /* NEW: the definition it was made from, as given (BORROWED). */
 WEIR_API json_t *weir_user_component_definition(const weir_user_component *u);
 /* NEW: weir_component_json of the descriptor plus "execution" {type,
- * entrypoint?, source} and "origin": "user". */
+ * entrypoint?, source, sourceUrl?, sourceHash?} and "origin": "user". */
 WEIR_API json_t *weir_user_component_json(const weir_user_component *u);
 
 /* ---- the handler context (valid only inside a callback) */
@@ -968,6 +973,13 @@ typedef struct weir_host_options {
      * create (it must be 20 or newer) and decides the permission flag; the
      * processes themselves get an empty environment. */
     const char *node;
+    /* WEIR_TYPESCRIPT: the folder of the `typescript` npm package (copied),
+     * which strips the types of TypeScript components where Node.js cannot
+     * (before 22.13); NULL or "": looked for next to node's npm prefix
+     * (<prefix>/lib/node_modules/typescript), then in /usr/local/lib,
+     * /usr/lib and /usr/share/nodejs.  The processes may read that folder
+     * and nothing else. */
+    const char *typescript;
 } weir_host_options;
 
 /* Which Node.js a host runs and how (strings owned by the host). */
@@ -979,6 +991,10 @@ typedef struct weir_host_node {
     /* NULL when usable; else why no process can run ("user components need
      * Node.js 20 or newer: ..."): every call fails with it. */
     const char *problem;
+    /* How TypeScript components have their types stripped: "node" (Node.js
+     * itself), the typescript package's folder, or NULL (neither: they are
+     * refused, saying how to install it). */
+    const char *typescript;
 } weir_host_node;
 
 /* A call's answer: answer BORROWED for the call and error NULL, or answer
@@ -1000,7 +1016,7 @@ WEIR_API void weir_host_destroy(weir_host *h);
 WEIR_API void weir_host_key(const char *id, const char *version, const char *source, char *buf, size_t cap);
 /*
  * Invoke a hook of a user component.  call (BORROWED, read now and kept by
- * reference): {key, source, hook: "initialize" | "process" | "cleanup",
+ * reference): {key, source, type?, hook: "initialize" | "process" | "cleanup",
  * port?, value?, config, state, executionId, nodeId}.  instance (copied)
  * names the node instance (calls of one instance are serialised; NULL: not
  * serialised).  done(ud, answer, NULL) receives {emits: [[port, value]...],
@@ -1022,6 +1038,11 @@ WEIR_API int weir_host_invoke(weir_host *h, json_t *call, const char *instance, 
  * Otherwise as weir_host_invoke. */
 WEIR_API int weir_host_load(weir_host *h, const char *key, const char *source, weir_host_done done, void *ud,
                             uint64_t *id, weir_error *err);
+/* The same for a source of `type`: "javascript", "typescript" (its types
+ * stripped first; an error keeps TypeScript's "line L, column C") or "wasm"
+ * (the module in base64, compiled and checked against the ABI). */
+WEIR_API int weir_host_load_as(weir_host *h, const char *key, const char *type, const char *source,
+                               weir_host_done done, void *ud, uint64_t *id, weir_error *err);
 /* A call not answered yet is dropped: its done is never called (one in
  * flight runs to its end in its process, its answer thrown away).
  * WEIR_ESTALE for an unknown, answered or cancelled id. */

@@ -78,6 +78,14 @@ static const setting SETTINGS[] = {
     {"ISOLATE_QUEUE", "isolate-queue", T_INT, "1000",
      "user component calls waiting for a process; beyond it calls fail on the error port"},
     {"WEIR_NODE", "node", T_STR, "", "node executable for user components (20 or newer); none: node on PATH"},
+    {"WEIR_TYPESCRIPT", "typescript", T_STR, "",
+     "folder of the typescript npm package (TypeScript components before Node 22.13); none: looked for"},
+    {"SOURCE_MAX_BYTES", "source-max-bytes", T_BYTES, "6291456",
+     "largest source (or catalog definition) fetched for a component (suffixes k, m)"},
+    {"SOURCE_TIMEOUT_MS", "source-timeout-ms", T_INT, "10000",
+     "time limit of fetching a component's sourceUrl or catalog definition"},
+    {"CATALOG_URL", "catalog-url", T_STR, "",
+     "components not built in or registered are fetched from <it>/<id>.json (empty: no catalog)"},
     {"LOG_LEVEL", "log-level", T_STR, "info", "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_STR, "text", "text or json (one object per line)"},
     {"EGRESS_ALLOW_PRIVATE", "egress-allow-private", T_BOOL, "false",
@@ -162,7 +170,11 @@ static void help(FILE *f) {
                "allocates after start (heap, ArrayBuffers, WebAssembly; RLIMIT_DATA), and\n"
                "ISOLATE_TIMEOUT_MS per call; a call that fails, runs out of time or memory or\n"
                "crashes its process becomes an error on the node's error port, and the\n"
-               "process is replaced.\n\n");
+               "process is replaced. execution.type may also be typescript (types stripped;\n"
+               "WEIR_TYPESCRIPT before Node 22.13) or wasm (the module in base64); any type\n"
+               "may give execution.sourceUrl instead, fetched once at registration through\n"
+               "the egress guard and pinned by execution.sourceHash. With CATALOG_URL, a\n"
+               "graph's unknown component is fetched from CATALOG_URL/<id>.json and registered.\n\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const setting *s = &SETTINGS[i];
         char flag[40];
@@ -306,6 +318,14 @@ static int apply(weir_service_config *c) {
             if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             c->tick_ms = n;
         } else if (strcmp(s->env, "WEIR_NODE") == 0) c->node = v[0] ? v : NULL;
+        else if (strcmp(s->env, "WEIR_TYPESCRIPT") == 0) c->typescript = v[0] ? v : NULL;
+        else if (strcmp(s->env, "SOURCE_MAX_BYTES") == 0) {
+            if (out_of_range(s->env, n, 1, 64 << 20)) return EXIT_USAGE;
+            c->source_max_bytes = (size_t)n;
+        } else if (strcmp(s->env, "SOURCE_TIMEOUT_MS") == 0) {
+            if (out_of_range(s->env, n, 1, 600000)) return EXIT_USAGE;
+            c->source_timeout_ms = n;
+        } else if (strcmp(s->env, "CATALOG_URL") == 0) c->catalog_url = v[0] ? v : NULL;
         else if (strcmp(s->env, "LOG_LEVEL") == 0) c->log_level = v;
         else if (strcmp(s->env, "LOG_FORMAT") == 0) c->log_format = v;
         else if (strcmp(s->env, "EGRESS_ALLOW_PRIVATE") == 0) c->egress_allow_private = b;

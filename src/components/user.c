@@ -15,13 +15,15 @@
 
 #define MAX_ID 128
 #define MAX_PORTS 64
-#define MAX_SOURCE_BYTES ((size_t)1 << 20)
+#define MAX_SOURCE_BYTES ((size_t)1 << 20)      /* javascript and typescript */
+#define MAX_WASM_BASE64_BYTES ((size_t)8 << 20) /* a module of 6 MiB */
 
 struct weir_user_component {
     weir_component desc; /* first: weir_user_component_of checks desc.process */
     unsigned refs;
     json_t *def;          /* the definition as given (copied) */
     json_t *source;       /* a string shared by reference with every call */
+    const char *type;     /* "javascript", "typescript" or "wasm" (static) */
     char key[MAX_ID * 3]; /* weir_host_key */
     weir_port_def *inputs, *outputs;
     weir_config_def *config;
@@ -79,14 +81,17 @@ weir_user_component *weir_user_component_of(const weir_component *c) {
 
 const char *weir_user_component_key(const weir_user_component *u) { return u->key; }
 const char *weir_user_component_source(const weir_user_component *u) { return json_string_value(u->source); }
+const char *weir_user_component_type(const weir_user_component *u) { return u->type; }
 json_t *weir_user_component_definition(const weir_user_component *u) { return u->def; }
 
 json_t *weir_user_component_json(const weir_user_component *u) {
     json_t *j = weir_component_json(&u->desc);
     json_t *x = json_object_get(u->def, "execution");
-    json_t *exec = json_pack("{s:s,s:O}", "type", "javascript", "source", u->source);
-    json_t *entry = json_object_get(x, "entrypoint");
-    if (exec && json_is_string(entry)) json_object_set(exec, "entrypoint", entry);
+    json_t *exec = json_pack("{s:s,s:O}", "type", u->type, "source", u->source);
+    for (const char *f = "entrypoint\0sourceUrl\0sourceHash\0"; exec && *f; f += strlen(f) + 1) {
+        json_t *v = json_object_get(x, f);
+        if (json_is_string(v)) json_object_set(exec, f, v);
+    }
     if (!j || !exec || json_object_set_new(j, "execution", exec) ||
         json_object_set_new(j, "origin", json_string("user"))) {
         json_decref(j);
@@ -260,6 +265,27 @@ static int read_config(weir_user_component *u, json_t *cfg, weir_error *err) {
     return 0;
 }
 
+/* A wasm module's bytes in base64 (RFC 4648, padded, no line breaks). */
+static bool valid_base64(const char *s, size_t n) {
+    if (n == 0 || n % 4) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isalnum(c) || c == '+' || c == '/') continue;
+        if (c == '=' && (i == n - 1 || (i == n - 2 && s[n - 1] == '='))) continue;
+        return false;
+    }
+    return true;
+}
+
+static bool valid_hash(const char *h) {
+    if (strncmp(h, "sha256:", 7) != 0 || strlen(h) != 7 + 64) return false;
+    for (const char *c = h + 7; *c; c++)
+        if (!isdigit((unsigned char)*c) && !(*c >= 'a' && *c <= 'f')) return false;
+    return true;
+}
+
+static const char *const EXEC_TYPES[] = {"javascript", "typescript", "wasm"};
+
 static int read_execution(weir_user_component *u, json_t *x, weir_error *err) {
     if (!json_is_object(x))
         return weir__error(err, WEIR_EINVAL,
@@ -267,31 +293,51 @@ static int read_execution(weir_user_component *u, json_t *x, weir_error *err) {
                            "(ctx, port, value) => ctx.emit('out', value) }\"}");
     json_t *type = json_object_get(x, "type");
     const char *t = json_string_value(type);
-    if (!t)
-        return weir__error(err, WEIR_EINVAL, "execution.type is required: \"javascript\" (the only type supported yet)");
-    if (strcmp(t, "typescript") == 0 || strcmp(t, "wasm") == 0)
+    if (!t) return weir__error(err, WEIR_EINVAL, "execution.type is required: \"javascript\", \"typescript\" or \"wasm\"");
+    size_t k = 0;
+    while (k < 3 && strcmp(t, EXEC_TYPES[k]) != 0) k++;
+    if (k == 3)
+        return weir__error(err, WEIR_EINVAL, "execution.type \"%s\" is unknown: use \"javascript\", \"typescript\" or \"wasm\"", t);
+    u->type = EXEC_TYPES[k];
+    bool wasm = k == 2;
+    json_t *url = json_object_get(x, "sourceUrl");
+    if (url && (!json_is_string(url) || json_string_length(url) == 0 || json_string_length(url) > 2048))
+        return weir__error(err, WEIR_EINVAL, "execution.sourceUrl must be an http(s) URL (at most 2048 characters)");
+    json_t *hash = json_object_get(x, "sourceHash");
+    if (hash && (!json_is_string(hash) || !valid_hash(json_string_value(hash))))
         return weir__error(err, WEIR_EINVAL,
-                           "execution.type \"%s\" is not supported yet: only \"javascript\" is; compile to JavaScript "
-                           "and register that",
-                           t);
-    if (strcmp(t, "javascript") != 0)
-        return weir__error(err, WEIR_EINVAL, "execution.type \"%s\" is unknown: use \"javascript\"", t);
-    if (json_object_get(x, "sourceUrl"))
-        return weir__error(err, WEIR_EINVAL,
-                           "execution.sourceUrl is not supported yet: put the code itself in execution.source");
+                           "execution.sourceHash must be \"sha256:\" and 64 lowercase hex digits (the SHA-256 of the "
+                           "source%s)",
+                           wasm ? "'s bytes" : "");
     json_t *entry = json_object_get(x, "entrypoint");
     if (entry && !json_is_string(entry))
         return weir__error(err, WEIR_EINVAL, "execution.entrypoint must be a string when present");
     json_t *src = json_object_get(x, "source");
-    if (!json_is_string(src) || json_string_length(src) == 0)
+    if (!src && url)
         return weir__error(err, WEIR_EINVAL,
-                           "execution.source is required: a function body returning a handler, e.g. \"return { "
-                           "process: (ctx, port, value) => ctx.emit('out', value) }\"");
-    if (json_string_length(src) > MAX_SOURCE_BYTES)
-        return weir__error(err, WEIR_EINVAL, "execution.source is %zu bytes; at most %zu", json_string_length(src),
-                           MAX_SOURCE_BYTES);
+                           "execution.sourceUrl is fetched by the server when the component is registered (POST "
+                           "/api/components); here the source itself must be in execution.source");
+    if (src && url && !hash)
+        return weir__error(err, WEIR_EINVAL,
+                           "execution has both source and sourceUrl: give one (a fetched source carries its "
+                           "sourceHash)");
+    if (!json_is_string(src) || json_string_length(src) == 0)
+        return weir__error(err, WEIR_EINVAL, "%s",
+                           wasm ? "execution.source is required: the WebAssembly module's bytes in base64 (or give "
+                                  "execution.sourceUrl)"
+                                : "execution.source is required: a function body returning a handler, e.g. \"return "
+                                  "{ process: (ctx, port, value) => ctx.emit('out', value) }\" (or give "
+                                  "execution.sourceUrl)");
+    size_t max = wasm ? MAX_WASM_BASE64_BYTES : MAX_SOURCE_BYTES;
+    if (json_string_length(src) > max)
+        return weir__error(err, WEIR_EINVAL, "execution.source is %zu bytes; at most %zu%s", json_string_length(src),
+                           max, wasm ? " (base64)" : "");
     if (strlen(json_string_value(src)) != json_string_length(src))
         return weir__error(err, WEIR_EINVAL, "execution.source must not contain NUL characters");
+    if (wasm && !valid_base64(json_string_value(src), json_string_length(src)))
+        return weir__error(err, WEIR_EINVAL,
+                           "execution.source of a wasm component is the module's bytes in base64 (padded, no line "
+                           "breaks), e.g. the output of `base64 -w0 module.wasm`");
     u->source = json_incref(src);
     return 0;
 }
@@ -353,7 +399,11 @@ static int build(weir_user_component *u, json_t *def, weir_error *err) {
                                         : "custom");
     u->desc.description = weir__strdup(json_is_string(json_object_get(def, "description"))
                                            ? json_string_value(json_object_get(def, "description"))
-                                           : "User component (JavaScript, run in the component host)");
+                                           : strcmp(u->type, "wasm") == 0
+                                               ? "User component (WebAssembly, run in the component host)"
+                                           : strcmp(u->type, "typescript") == 0
+                                               ? "User component (TypeScript, run in the component host)"
+                                               : "User component (JavaScript, run in the component host)");
     if (!u->desc.id || !u->desc.name || !u->desc.version || !u->desc.category || !u->desc.description ||
         !(u->def = json_deep_copy(def)))
         return weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -377,8 +427,8 @@ static void release(void *prepared) { weir_user_component_unref(prepared); }
 static int request(weir_ctx *ctx, const char *hook, const char *port, json_t *value) {
     weir_user_component *u = weir_ctx_prepared(ctx);
     json_t *state = weir_ctx_state_all(ctx);
-    json_t *payload = json_pack("{s:s,s:O,s:s,s:s,s:O,s:o,s:s,s:s}", "key", u->key, "source", u->source, "component",
-                                u->desc.id, "hook", hook, "config", weir_ctx_config(ctx), "state",
+    json_t *payload = json_pack("{s:s,s:O,s:s,s:s,s:s,s:O,s:o,s:s,s:s}", "key", u->key, "source", u->source, "type",
+                                u->type, "component", u->desc.id, "hook", hook, "config", weir_ctx_config(ctx), "state",
                                 state ? json_incref(state) : json_object(), "executionId",
                                 weir_ctx_execution_id(ctx), "nodeId", weir_ctx_node_id(ctx));
     if (payload && port && (json_object_set_new(payload, "port", json_string(port)) ||

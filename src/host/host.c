@@ -221,6 +221,8 @@ void weir__host_pump(weir_host *h) {
 
 void weir__host_handle_closed(weir_host *h) {
     if (--h->open_handles == 0 && h->destroyed) {
+        weir__free(h->typescript);
+        weir__free(h->ts_read);
         weir__free(h->node);
         weir__free(h->problem);
         weir__free(h);
@@ -243,15 +245,18 @@ int weir_host_create(struct uv_loop_s *loop, const weir_host_options *opts, weir
     h->memory_mb = opts && opts->memory_mb ? opts->memory_mb : DEFAULT_MEMORY_MB;
     h->max_queue = opts && opts->max_queue ? opts->max_queue : DEFAULT_QUEUE;
     h->script = weir__host_js;
-    if (weir__host_node_setup(h, opts && opts->node && opts->node[0] ? opts->node : "node")) {
+    if (weir__host_node_setup(h, opts && opts->node && opts->node[0] ? opts->node : "node") ||
+        weir__host_typescript_setup(h, opts ? opts->typescript : NULL)) {
         weir__free(h->node);
         weir__free(h->problem);
+        weir__free(h->typescript);
         weir__free(h);
         return weir__error(err, WEIR_ENOMEM, "out of memory");
     }
     snprintf(h->flags, sizeof h->flags,
-             "--max-old-space-size=%u %s --experimental-vm-modules --disallow-code-generation-from-strings", h->memory_mb,
-             h->permission_flag ? h->permission_flag : "");
+             "--max-old-space-size=%u %s%s%.160s --experimental-vm-modules --disallow-code-generation-from-strings",
+             h->memory_mb, h->permission_flag ? h->permission_flag : "", h->ts_read ? " " : "",
+             h->ts_read ? h->ts_read : "");
     uv_timer_init(loop, &h->defer_timer);
     h->defer_timer.data = h;
     h->open_handles = 1;
@@ -344,11 +349,16 @@ int weir_host_invoke(weir_host *h, json_t *call, const char *instance, weir_host
 
 int weir_host_load(weir_host *h, const char *key, const char *source, weir_host_done done, void *ud, uint64_t *id,
                    weir_error *err) {
+    return weir_host_load_as(h, key, "javascript", source, done, ud, id, err);
+}
+
+int weir_host_load_as(weir_host *h, const char *key, const char *type, const char *source, weir_host_done done,
+                      void *ud, uint64_t *id, weir_error *err) {
     if (id) *id = 0;
-    if (!h || !key || !source || !done || !id)
-        return weir__error(err, WEIR_EINVAL, "weir_host_load needs a host, key, source, done and id");
+    if (!h || !key || !type || !source || !done || !id)
+        return weir__error(err, WEIR_EINVAL, "weir_host_load needs a host, key, type, source, done and id");
     if (h->destroyed) return weir__error(err, WEIR_ESTATE, "the component host has been destroyed");
-    json_t *req = json_pack("{s:s,s:s}", "key", key, "source", source);
+    json_t *req = json_pack("{s:s,s:s,s:s}", "key", key, "type", type, "source", source);
     if (!req) return weir__error(err, WEIR_ENOMEM, "out of memory");
     return add_call(h, req, true, NULL, done, ud, id, err);
 }
@@ -396,6 +406,7 @@ void weir_host_node_get(const weir_host *h, weir_host_node *out) {
                             .problem = h->problem};
     if (h->problem) return;
     out->flags = h->flags;
+    out->typescript = h->strips_types ? "node" : h->typescript;
 #ifdef __linux__
     out->memory_mb = (uint64_t)h->memory_mb + HOST_NODE_OVERHEAD_MB;
 #endif

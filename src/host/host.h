@@ -100,8 +100,11 @@ struct weir_host {
     char *node;                  /* the executable: found on PATH, or as given */
     char node_version[40];       /* "v20.20.2" (room for three ints); "" when it could not be told */
     const char *permission_flag; /* the one that version accepts (static) */
+    bool strips_types;           /* that version strips TypeScript itself (module.stripTypeScriptTypes) */
+    char *typescript;            /* the typescript package's folder, or NULL (not needed, or not found) */
+    char *ts_read;               /* "--allow-fs-read=FOLDER/\*" (Node 20 takes the wildcard), or NULL */
     char *problem;               /* NULL, or why no process can run: every call fails with it */
-    char flags[256];             /* the flags every process gets, for weir_host_node_get */
+    char flags[512];             /* the flags every process gets, for weir_host_node_get */
     const char *script; /* host.js, embedded at build time */
     char rbuf[65536];   /* stdout/stderr reads land here, one read at a time */
 
@@ -139,6 +142,17 @@ int weir__host_find_node(const char *name, const char *path, char *buf, size_t c
  * found.  Blocks for as long as `node --version` takes (bounded).  0 or
  * WEIR_ENOMEM. */
 int weir__host_node_setup(weir_host *h, const char *name);
+
+/* Does Node.js major.minor strip TypeScript itself (module.stripTypeScriptTypes:
+ * 22.13+, 23.2+)? */
+bool weir__host_node_strips_types(int major, int minor);
+/* The folder of the typescript package: `given` when it holds one (else
+ * NULL), or the first of the usual places that does.  dir: the folder of
+ * the node executable (its npm prefix is one level up).  Into buf; 0, or -1. */
+int weir__host_find_typescript(const char *given, const char *node_dir, char *buf, size_t cap);
+/* Fill h->typescript and h->ts_read (after weir__host_node_setup) unless
+ * h's Node.js strips types itself.  0 or WEIR_ENOMEM. */
+int weir__host_typescript_setup(weir_host *h, const char *given);
 
 /* host_proc.c */
 /* Start a process (it joins h->procs and says when it is ready).  A failure

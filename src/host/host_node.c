@@ -4,6 +4,7 @@
  * and the permission flag that version accepts.  The processes themselves
  * still get an empty environment: only this lookup reads PATH.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,9 +205,64 @@ int weir__host_node_setup(weir_host *h, const char *name) {
     } else {
         snprintf(h->node_version, sizeof h->node_version, "v%d.%d.%d", major, minor, patch);
         h->permission_flag = weir__host_permission_flag(major, minor);
+        h->strips_types = weir__host_node_strips_types(major, minor);
         if (h->permission_flag) return 0;
         snprintf(msg, sizeof msg, NEED "%.300s is %s, which has no permission model to run them under; " HOW, path,
                  h->node_version);
     }
     return (h->problem = weir__strdup(msg)) ? 0 : WEIR_ENOMEM;
+}
+
+/* ------------------------------------------------------------ typescript */
+
+bool weir__host_node_strips_types(int major, int minor) {
+    return major > 23 || (major == 23 && minor >= 2) || (major == 22 && minor >= 13);
+}
+
+/* dir holds the typescript package (its compiler and package.json). */
+static bool is_typescript(const char *dir) {
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/lib/typescript.js", dir);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    snprintf(path, sizeof path, "%s/package.json", dir);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int weir__host_find_typescript(const char *given, const char *node_dir, char *buf, size_t cap) {
+    if (given && *given) {
+        if (!is_typescript(given) || (size_t)snprintf(buf, cap, "%s", given) >= cap) return -1;
+        return 0;
+    }
+    char places[4][1100];
+    size_t n = 0;
+    if (node_dir && *node_dir && strlen(node_dir) < 1000)
+        snprintf(places[n++], sizeof places[0], "%s/../lib/node_modules/typescript", node_dir);
+    snprintf(places[n++], sizeof places[0], "/usr/local/lib/node_modules/typescript");
+    snprintf(places[n++], sizeof places[0], "/usr/lib/node_modules/typescript");
+    snprintf(places[n++], sizeof places[0], "/usr/share/nodejs/typescript");
+    for (size_t i = 0; i < n; i++) {
+        char real[PATH_MAX];
+        if (!is_typescript(places[i]) || !realpath(places[i], real)) continue;
+        if ((size_t)snprintf(buf, cap, "%s", real) >= cap) return -1;
+        return 0;
+    }
+    return -1;
+}
+
+int weir__host_typescript_setup(weir_host *h, const char *given) {
+    if (h->problem || h->strips_types) return 0;
+    char dir[PATH_MAX] = "", found[PATH_MAX];
+    const char *slash = h->node ? strrchr(h->node, '/') : NULL;
+    if (slash && (size_t)(slash - h->node) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - h->node), h->node);
+    char real[PATH_MAX]; /* node may be a link into its prefix: look there too */
+    if (weir__host_find_typescript(given, dir, found, sizeof found) != 0) {
+        if ((given && *given) || !h->node || !realpath(h->node, real) || !(slash = strrchr(real, '/'))) return 0;
+        *(char *)slash = '\0';
+        if (weir__host_find_typescript(NULL, real, found, sizeof found) != 0) return 0;
+    }
+    size_t n = strlen(found) + 32;
+    if (!(h->typescript = weir__strdup(found)) || !(h->ts_read = weir__malloc(n))) return WEIR_ENOMEM;
+    snprintf(h->ts_read, n, "--allow-fs-read=%s/*", found);
+    return 0;
 }

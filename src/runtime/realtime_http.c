@@ -56,6 +56,8 @@ struct rt_http {
     json_t *resp_headers;
     bool too_large, oom;
     bool refused; /* the open-socket check refused an address: msg says which */
+    bool base64;  /* payload responseEncoding "base64": the body's bytes as base64 (not text) */
+    size_t max_bytes; /* the response limit: max_response_bytes, or the payload's maxBytes when lower */
     char last_addr[64];
     char errbuf[CURL_ERROR_SIZE];
     char msg[MSG_MAX]; /* the failure handed to the resolver */
@@ -124,6 +126,28 @@ static json_t *text_value(const char *buf, size_t n) {
     json_t *v = json_stringn_nocheck(out, o);
     weir__free(out);
     return v;
+}
+
+/* NEW: a JSON string of the bytes in base64 (RFC 4648, padded).  NULL on
+ * out of memory. */
+static json_t *base64_value(const char *buf, size_t n) {
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n > ((size_t)-1 / 4) * 3 - 3) return NULL;
+    size_t len = (n + 2) / 3 * 4;
+    char *out = weir__malloc(len + 1);
+    if (!out) return NULL;
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
+        out[o++] = A[v >> 18 & 63];
+        out[o++] = A[v >> 12 & 63];
+        out[o++] = i + 1 < n ? A[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? A[v & 63] : '=';
+    }
+    json_t *j = json_stringn_nocheck(out, o);
+    weir__free(out);
+    return j;
 }
 
 static void fail(rt_http *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -211,7 +235,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud) {
     rt_op *op = ud;
     rt_http *h = op->http;
     size_t len = size * n;
-    if (len > op->rt->max_response_bytes - h->resp_len) {
+    if (len > h->max_bytes - h->resp_len) {
         h->too_large = true;
         return 0;
     }
@@ -368,7 +392,7 @@ static int issue(rt_op *op) {
               curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->slist) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_USERAGENT, "weir/" WEIR_VERSION) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
-              curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rt->max_response_bytes) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->max_bytes) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(h->deadline - now)) == CURLE_OK;
     if (ok) {
         if (!strcmp(h->method, "GET")) {
@@ -482,6 +506,15 @@ static int parse_payload(rt_op *op, json_t *payload, const char *idempotency_key
         if (!(h->body = value_text(body, &h->body_len))) goto nomem;
     }
 
+    /* Two fields only weir's own fetches set (the http-request component
+     * builds its payload from named fields): the body's bytes as base64,
+     * and a lower response limit. */
+    h->base64 = json_is_string(json_object_get(payload, "responseEncoding")) &&
+                strcmp(json_string_value(json_object_get(payload, "responseEncoding")), "base64") == 0;
+    h->max_bytes = op->rt->max_response_bytes;
+    json_t *mb = json_object_get(payload, "maxBytes");
+    if (json_is_integer(mb) && json_integer_value(mb) > 0 && (uint64_t)json_integer_value(mb) < h->max_bytes)
+        h->max_bytes = (size_t)json_integer_value(mb);
     json_t *t = json_object_get(payload, "timeoutMs");
     h->timeout_ms = DEFAULT_TIMEOUT_MS;
     if (json_is_number(t) && json_number_value(t) >= 1 && json_number_value(t) < 1e12)
@@ -585,7 +618,8 @@ static const char *describe(rt_op *op, CURLcode res) {
     if (h->refused && res == CURLE_COULDNT_CONNECT) return h->msg;
     if (h->oom) return "out of memory";
     if (h->too_large || res == CURLE_FILESIZE_EXCEEDED) {
-        fail(h, "response larger than %zu bytes (max_response_bytes)", op->rt->max_response_bytes);
+        fail(h, "response larger than %zu bytes (%s)", h->max_bytes,
+             h->max_bytes < op->rt->max_response_bytes ? "the limit of this request" : "max_response_bytes");
         return h->msg;
     }
     long os_errno = 0;
@@ -636,7 +670,7 @@ static void done(rt_op *op, CURLcode res) {
         return;
     }
     json_t *result = json_object();
-    json_t *body = text_value(h->resp ? h->resp : "", h->resp_len);
+    json_t *body = h->base64 ? base64_value(h->resp, h->resp_len) : text_value(h->resp ? h->resp : "", h->resp_len);
     if (!result || !body || json_object_set_new(result, "status", json_integer(status)) != 0 ||
         json_object_set(result, "headers", h->resp_headers) != 0 || json_object_set(result, "body", body) != 0) {
         json_decref(result);

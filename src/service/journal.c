@@ -732,24 +732,26 @@ typedef struct recovering {
 } recovering;
 
 /* A registry with the built-ins and the user components the START body
- * carries, exactly as they were when it started. */
-static int start_registry(json_t *comps, weir_registry **out, weir_error *err) {
+ * carries, exactly as they were when it started.  The registry holds no
+ * reference: ucs (*n of them, NEW) keeps each alive until the graph, whose
+ * nodes take their own, is loaded. */
+static int start_registry(json_t *comps, weir_registry **out, weir_user_component ***ucs, size_t *n,
+                          weir_error *err) {
+    *n = 0;
     int rc = weir_registry_create(out);
     if (rc) return weir__error(err, rc, "out of memory");
+    if (!(*ucs = weir__calloc(json_array_size(comps) + 1, sizeof **ucs))) return weir__error(err, WEIR_ENOMEM, "out of memory");
     size_t i;
     json_t *def;
     json_array_foreach(comps, i, def) {
         weir_user_component *u;
         if ((rc = weir_user_component_create(def, &u, err))) return rc;
+        (*ucs)[(*n)++] = u;
         const weir_component *d = weir_user_component_descriptor(u);
-        if (weir_registry_find(*out, d->id)) { /* the built-ins are there: none may be replaced */
-            weir_user_component_unref(u);
+        if (weir_registry_find(*out, d->id)) /* the built-ins are there: none may be replaced */
             return weir__error(err, WEIR_EINVAL, "the journal's start record defines component %s, a built-in id",
                                d->id);
-        }
-        rc = weir_registry_add(*out, d, err);
-        weir_user_component_unref(u); /* the registry and the graph hold their own */
-        if (rc) return rc;
+        if ((rc = weir_registry_add(*out, d, err))) return rc;
     }
     return 0;
 }
@@ -759,7 +761,9 @@ int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_erro
     if (kind != WEIR_JOURNAL_START || !json_is_object(json_object_get(start, "graph")))
         return weir__error(err, WEIR_EINVAL, "record 1 is not a start record with the graph");
     weir_registry *reg = NULL;
-    int rc = start_registry(json_object_get(start, "components"), &reg, err);
+    weir_user_component **ucs = NULL;
+    size_t n_ucs = 0;
+    int rc = start_registry(json_object_get(start, "components"), &reg, &ucs, &n_ucs, err);
     json_t *opts = json_object_get(start, "options");
     json_t *steps = json_object_get(opts, "exprMaxSteps"), *bytes = json_object_get(opts, "exprMaxBytes");
     weir_graph_options go = {.id = json_string_value(json_object_get(start, "graphId")),
@@ -767,6 +771,8 @@ int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_erro
                                       json_is_integer(bytes) ? (size_t)json_integer_value(bytes) : 0}};
     if (!rc) rc = weir_graph_load(reg, json_object_get(start, "graph"), &go, out, err);
     weir_registry_destroy(reg);
+    for (size_t i = 0; i < n_ucs; i++) weir_user_component_unref(ucs[i]);
+    weir__free(ucs);
     return rc;
 }
 

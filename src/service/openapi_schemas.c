@@ -291,10 +291,21 @@ static json_t *component_schemas(void) {
                            one_of("any string number integer boolean object array expression", NULL), "required",
                            boolean(NULL), "default", any(NULL), "enum", strings(NULL), "alias", str(NULL), "minimum",
                            number(NULL), "description", str(NULL), NULL);
-    json_t *exec = object("User components: JavaScript run in the component host", "type source", "type",
-                          one_of("javascript", NULL), "source",
-                          str("a function body returning {process(ctx, port, value), initialize?, cleanup?}"),
-                          "entrypoint", str(NULL), NULL);
+    json_t *exec = object(
+        "User components, run in the component host: JavaScript, TypeScript (types stripped) or WebAssembly (the "
+        "README's ABI). A definition gives source or sourceUrl; a descriptor always shows source and sourceHash",
+        "type", "type", one_of("javascript typescript wasm", NULL), "source",
+        str("javascript, typescript: a function body returning {process(ctx, port, value), initialize?, cleanup?}; "
+            "wasm: the module in base64"),
+        "sourceUrl",
+        json_pack("{s:s,s:s,s:s}", "type", "string", "format", "uri", "description",
+                  "http(s) URL the source is fetched from once, at registration, through the egress guard "
+                  "(EGRESS_ALLOW_PRIVATE, EGRESS_ALLOWLIST; at most SOURCE_MAX_BYTES); it is then stored with the "
+                  "definition"),
+        "sourceHash",
+        json_pack("{s:s,s:s,s:s}", "type", "string", "pattern", "^sha256:[0-9a-f]{64}$", "description",
+                  "SHA-256 of the source (of a wasm module's bytes); given in a definition, it pins the source"),
+        "entrypoint", str(NULL), NULL);
     json_t *comp = object(
         "A component descriptor", "id name version category description ports config", "id", str(NULL), "name",
         str(NULL), "version", str(NULL), "category", str(NULL), "description", str(NULL), "ports",

@@ -26,6 +26,7 @@ typedef struct call {
     uint64_t start_ns;
     uint64_t mark; /* journal items queued before it: an answer after one it queued waits (output commit) */
     uint64_t need; /* the journal item the execution it reads last queued: the answer waits for it */
+    bool resumed;  /* POST /api/graphs again, once the catalog's components are registered */
 } call;
 
 typedef void (*handler_fn)(call *c);
@@ -260,7 +261,32 @@ static bool may_hold_secret(const char *text) {
     return false;
 }
 
+static void graphs_create(call *c);
+
+static void graphs_create_resume(weir_service *s, weir_http_req *req, uint64_t start_ns) {
+    call c = {s, req, {NULL, NULL}, start_ns, s->j_mark, 0, true};
+    graphs_create(&c);
+}
+
+/* With CATALOG_URL: components the graph names that are neither built in
+ * nor registered are fetched and registered first (SPEC §2).  True when
+ * that is under way (the request is answered later). */
+static bool catalog_first(call *c) {
+    if (c->resumed || !c->s->cfg.catalog_url || !c->s->cfg.catalog_url[0] || !c->req->body_len) return false;
+    const char *ct = weir_http_header(c->req, "content-type");
+    char type[64];
+    weir_doc_format fmt = ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES) ? WEIR_DOC_YAML
+                                                                                           : WEIR_DOC_JSON;
+    json_t *doc = NULL;
+    weir_error err;
+    if (weir_doc_parse(c->req->body, c->req->body_len, fmt, &doc, &err)) return false; /* reported below */
+    bool pending = svc_catalog_resolve(c->s, c->req, c->start_ns, doc, graphs_create_resume);
+    json_decref(doc);
+    return pending;
+}
+
 static void graphs_create(call *c) {
+    if (catalog_first(c)) return;
     svc_graph *g;
     weir_error err;
     int rc = WEIR_EGRAPH;
@@ -797,7 +823,8 @@ typedef struct route_def {
 
 static const route_def ROUTES[] = {
     {{"POST", "/api/graphs",
-      "Load a graph definition (JSON, or YAML with Content-Type: application/yaml); stored in DATA_DIR before the 201",
+      "Load a graph definition (JSON, or YAML with Content-Type: application/yaml); stored in DATA_DIR before the "
+      "201; with CATALOG_URL, components neither built in nor registered are registered from the catalog first",
       201, "400 413 503"},
      graphs_create, BODY_GRAPH},
     {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list, BODY_NONE},
@@ -857,8 +884,9 @@ static const route_def ROUTES[] = {
     {{"GET", "/api/components", "List component descriptors", 200, ""}, components_list, BODY_NONE},
     {{"GET", "/api/components/:id", "A component descriptor", 200, "404"}, components_get, BODY_NONE},
     {{"POST", "/api/components",
-      "Register a user component {id, name, version, ports, config?, execution: {type: javascript, source}}; "
-      "its source is compiled in the component host first",
+      "Register a user component {id, name, version, ports, config?, execution: {type: javascript | typescript | "
+      "wasm, source | sourceUrl, sourceHash?}}; a sourceUrl is fetched once, the source compiled in the component "
+      "host first",
       201, "400 409 413 429 503"},
      components_post, BODY_JSON},
     {{"POST", "/api/ingress/:name",
@@ -972,7 +1000,7 @@ static bool authorized(call *c) {
 
 void svc_route(void *ud, weir_http_req *req) {
     weir_service *s = ud;
-    call c = {s, req, {NULL, NULL}, uv_hrtime(), s->j_mark, 0};
+    call c = {s, req, {NULL, NULL}, uv_hrtime(), s->j_mark, 0, false};
     /* Event sockets check credentials themselves (at upgrade, or at the
      * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
     if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);

@@ -51,6 +51,8 @@ void weir_service_config_defaults(weir_service_config *c) {
         .isolate_timeout_ms = 1000,
         .isolate_memory_mb = 128,
         .isolate_queue = 1000,
+        .source_max_bytes = (size_t)6 << 20,
+        .source_timeout_ms = 10000,
         .tick_ms = 1,
         .log_level = "info",
         .log_format = "text",
@@ -882,6 +884,20 @@ static void log_node(weir_service *s) {
     else
         weir_service_log(s, WEIR_LOG_INFO, f, "user components run in %s %s with %s", n.path, n.version, n.flags);
     json_decref(f);
+    if (n.problem) return;
+    if (n.typescript && strcmp(n.typescript, "node") != 0) {
+        f = json_pack("{s:s}", "typescript", n.typescript);
+        weir_service_log(s, WEIR_LOG_INFO, f, "TypeScript components: types stripped with the typescript package in %s",
+                         n.typescript);
+        json_decref(f);
+    } else if (n.typescript) {
+        weir_service_log(s, WEIR_LOG_INFO, NULL, "TypeScript components: types stripped by Node.js itself");
+    } else {
+        weir_service_log(s, WEIR_LOG_INFO, NULL,
+                         "TypeScript components are unavailable: %s%s%s cannot strip types and no typescript package "
+                         "was found (npm install -g typescript, or WEIR_TYPESCRIPT=<its folder>)",
+                         s->cfg.typescript ? "WEIR_TYPESCRIPT holds none, and " : "", "Node.js ", n.version);
+    }
 }
 
 int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_service **out, weir_error *err) {
@@ -911,7 +927,8 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     }
     rc = weir_registry_create(&s->reg);
     weir_host_options hopts = {.pool_size = c->isolate_pool_size, .timeout_ms = c->isolate_timeout_ms,
-                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue, .node = c->node};
+                               .memory_mb = c->isolate_memory_mb, .max_queue = c->isolate_queue, .node = c->node,
+                               .typescript = c->typescript};
     if (!rc) rc = weir_host_create(loop, &hopts, &s->host, NULL); /* processes start on demand */
     if (!rc) log_node(s);
     weir_realtime_options ro = {.allow_private = c->egress_allow_private, .allowlist = c->egress_allowlist,

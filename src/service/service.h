@@ -55,6 +55,11 @@ typedef struct weir_service_config {
     unsigned isolate_memory_mb;   /* ISOLATE_MEMORY_MB: heap of one process, and +128 MB all it allocates (128) */
     size_t isolate_queue;         /* ISOLATE_QUEUE: calls waiting for a process (1000) */
     const char *node;             /* WEIR_NODE: the node executable; NULL or "": node on PATH */
+    const char *typescript;       /* WEIR_TYPESCRIPT: the typescript package's folder; NULL or "": looked for */
+    size_t source_max_bytes;      /* SOURCE_MAX_BYTES: a source (or catalog definition) fetched (6 MiB) */
+    int64_t source_timeout_ms;    /* SOURCE_TIMEOUT_MS: one such fetch (10000) */
+    const char *catalog_url;      /* CATALOG_URL: components not built in or registered come from
+                                     GET <it>/<id>.json; NULL or "": none */
     const char *log_level;  /* debug|info|warn|error */
     const char *log_format; /* text|json */
     /* Auth (SPEC §6, §10), see server/auth.h; NULL or "": not set.  With

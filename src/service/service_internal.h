@@ -88,6 +88,7 @@ typedef struct svc_exec {
 
 typedef struct svc_usercomp svc_usercomp;         /* components.c */
 typedef struct svc_pending_load svc_pending_load; /* components.c */
+typedef struct svc_catalog svc_catalog;           /* sources.c */
 
 struct weir_service {
     uv_loop_t *loop;
@@ -96,7 +97,8 @@ struct weir_service {
     weir_realtime *rt;
     weir_host *host;            /* user components (SPEC §2.3) */
     svc_usercomp *user_comps;   /* registered user components, oldest first */
-    svc_pending_load *loads;    /* POST /api/components waiting for the host */
+    svc_pending_load *loads;    /* registrations waiting for their source or the host */
+    svc_catalog *catalogs;      /* graphs waiting for components from CATALOG_URL */
     weir_runtimes *runtimes;
     weir_http_server *http;
     weir_auth *auth; /* always set; inactive when no auth is configured */
@@ -184,6 +186,39 @@ int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t crea
 int svc_graph_restore_text(weir_service *s, const char *text, const char *id, int64_t created_ms, svc_graph **out,
                            weir_error *err);
 void svc_graph_remove(weir_service *s, svc_graph *g);
+
+/* User components' sources and the catalog (sources.c, components.c). */
+/* Register def (STOLEN) as POST /api/components does (its sourceUrl
+ * fetched, checked, compiled, stored); the outcome goes to
+ * svc_catalog_registered(s, cat, ...). */
+void svc_component_register(weir_service *s, json_t *def, svc_catalog *cat);
+/* Set execution x's sourceHash to the SHA-256 of its source (a wasm
+ * source: of the module's bytes), "sha256:<hex>"; WEIR_EINVAL when x
+ * gives another one (the source is not the one pinned). */
+int svc_source_pin(json_t *x, weir_error *err);
+/* Fetch execution x's sourceUrl once through the egress guard (at most
+ * SOURCE_MAX_BYTES; a wasm module as base64); done as weir_realtime_fetch's.
+ * 0, or why it could not start. */
+int svc_source_fetch(weir_service *s, json_t *x, weir_realtime_fetch_done done, void *ud, uint64_t *id,
+                     weir_error *err);
+/* The source a fetch answered (*src NEW; base64: the fetch asked for it),
+ * or WEIR_EINVAL saying what url answered instead (a failure, a status
+ * other than 2xx, nothing). */
+int svc_source_fetched(const char *url, bool base64, json_t *result, const char *error, json_t **src,
+                       weir_error *err);
+/* What a catalog lookup does once its components are registered. */
+typedef void (*svc_catalog_cont)(weir_service *s, weir_http_req *req, uint64_t start_ns);
+/* With CATALOG_URL set: when graph doc (BORROWED) names components that are
+ * neither built in nor registered, fetch each from the catalog and register
+ * it, then call cont (or answer req with why not: 400 naming the component
+ * and what the catalog answered).  True when that is under way (req is
+ * answered later); false: nothing to look up, go on. */
+bool svc_catalog_resolve(weir_service *s, weir_http_req *req, uint64_t start_ns, json_t *doc, svc_catalog_cont cont);
+/* A registration svc_component_register started for cat ended (body
+ * STOLEN: 201's descriptor or an error body). */
+void svc_catalog_registered(weir_service *s, svc_catalog *cat, const char *id, int status, json_t *body);
+/* Drop every lookup unanswered (the server is destroyed). */
+void svc_catalog_free(weir_service *s);
 
 /* Persistence (persist.c, SPEC §7).  With no store (in memory) each is a
  * no-op that succeeds.  Storing errors are WEIR_EIO (503) or WEIR_ENOMEM. */

@@ -292,18 +292,15 @@ Test(components, every_refusal_names_the_problem) {
             "\"config\": {\"k\": {\"type\": \"integer\", \"default\": \"two\"}}, "
             "\"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"}}",
             400, "config.k.default does not match its type integer");
-    refused(&s,
-            "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
-            "\"execution\": {\"type\": \"typescript\", \"source\": \"return {process(){}}\"}}",
-            400, "execution.type \"typescript\" is not supported yet: only \"javascript\" is");
+    /* typescript, wasm and sourceUrl: tests/blackbox/test_langs.c */
     refused(&s,
             "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
             "\"execution\": {\"type\": \"wasm\", \"source\": \"AGFzbQ==\"}}",
-            400, "execution.type \"wasm\" is not supported yet");
+            400, "execution.source does not compile: execution.source is not a WebAssembly module in base64");
     refused(&s,
             "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
-            "\"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"https://example.com/c.js\"}}",
-            400, "execution.sourceUrl is not supported yet: put the code itself in execution.source");
+            "\"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"ftp://example.com/c.js\"}}",
+            400, "execution.sourceUrl must be an http:// or https:// URL");
     refused(&s,
             "{\"id\": \"acme.s\", \"name\": \"S\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, "
             "\"execution\": {\"type\": \"javascript\"}}",

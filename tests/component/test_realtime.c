@@ -1054,6 +1054,26 @@ static int non_fetch_resolutions(void) {
     return n;
 }
 
+/* weir's own fetches (a component's sourceUrl, the catalog): the body's
+ * bytes as base64, untouched by the text decoding; a lower limit. */
+Test(realtime, a_fetch_may_ask_for_base64_and_a_lower_limit) {
+    make_runtime(&allow_private);
+    server_start(&srv1, "127.0.0.1");
+    fetch(json_pack("{s:s, s:s}", "url", url(&srv1, "/binary"), "responseEncoding", "base64"), 1);
+    resolution *r = wait_res(EXEC_FETCH, 1);
+    cr_assert_null(r->error, "%s", r->error);
+    cr_expect_str_eq(json_string_value(json_object_get(r->result, "body")), "b2sg//4gZW5k", "\"ok \\xff\\xfe end\"");
+    fetch(json_pack("{s:s, s:i}", "url", url(&srv1, "/big"), "maxBytes", 1000), 2);
+    r = wait_res(EXEC_FETCH, 2);
+    cr_assert_not_null(r->error);
+    cr_expect_str_eq(r->error, "response larger than 1000 bytes (the limit of this request)");
+    fetch(json_pack("{s:s, s:i}", "url", url(&srv1, "/big"), "maxBytes", 6000), 3);
+    r = wait_res(EXEC_FETCH, 3);
+    cr_assert_null(r->error, "%s", r->error);
+    cr_expect_eq(json_string_length(json_object_get(r->result, "body")), 5000);
+    finish();
+}
+
 Test(realtime, fetch_answers_through_done_from_the_loop) {
     make_runtime(&allow_private);
     server_start(&srv1, "127.0.0.1");

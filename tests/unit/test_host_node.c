@@ -145,3 +145,42 @@ Test(host_node, relative_path_entries_are_skipped) {
     proc_result r = proc_run(cmd);
     proc_free(&r);
 }
+
+/* Which versions strip TypeScript themselves (module.stripTypeScriptTypes),
+ * and where the typescript package is found for the others. */
+Test(host_node, typescript_is_stripped_by_node_or_found_as_a_package) {
+    cr_assert(!weir__host_node_strips_types(20, 20));
+    cr_assert(!weir__host_node_strips_types(22, 12));
+    cr_assert(weir__host_node_strips_types(22, 13));
+    cr_assert(!weir__host_node_strips_types(23, 1));
+    cr_assert(weir__host_node_strips_types(23, 2));
+    cr_assert(weir__host_node_strips_types(24, 0));
+    char root[128], prefix[200], pkg[300], p[1024], buf[512], nodedir[300];
+    proc_tempdir(root, sizeof root, "host-ts");
+    snprintf(prefix, sizeof prefix, "%s/prefix", root);
+    snprintf(nodedir, sizeof nodedir, "%s/bin", prefix);
+    snprintf(pkg, sizeof pkg, "%s/lib/node_modules/typescript", prefix);
+    snprintf(p, sizeof p, "mkdir -p %s %s/lib", nodedir, pkg);
+    proc_result r = proc_run(p);
+    cr_assert_eq(r.status, 0);
+    proc_free(&r);
+    /* a folder without the compiler is not the package */
+    cr_assert_eq(weir__host_find_typescript(pkg, NULL, buf, sizeof buf), -1);
+    snprintf(p, sizeof p, "%s/lib/typescript.js", pkg);
+    touch(p, 0644);
+    cr_assert_eq(weir__host_find_typescript(pkg, NULL, buf, sizeof buf), -1, "no package.json yet");
+    snprintf(p, sizeof p, "%s/package.json", pkg);
+    touch(p, 0644);
+    cr_assert_eq(weir__host_find_typescript(pkg, NULL, buf, sizeof buf), 0, "as given");
+    cr_assert_str_eq(buf, pkg);
+    /* next to node's npm prefix: <bin>/../lib/node_modules/typescript, resolved */
+    cr_assert_eq(weir__host_find_typescript(NULL, nodedir, buf, sizeof buf), 0);
+    char real[400];
+    cr_assert_not_null(realpath(pkg, real));
+    cr_assert_str_eq(buf, real);
+    /* given but wrong: not looked for elsewhere */
+    cr_assert_eq(weir__host_find_typescript("/nonexistent", nodedir, buf, sizeof buf), -1);
+    snprintf(p, sizeof p, "rm -r %s", root);
+    r = proc_run(p);
+    proc_free(&r);
+}

@@ -115,6 +115,59 @@ Test(user_component, bad_definitions_say_what_to_fix) {
 #undef WITH
 }
 
+#define DEF_WITH(exec)                                                                                               \
+    "{\"id\": \"a.b\", \"name\": \"N\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]}, \"execution\": " exec "}"
+
+/* typescript and wasm (SPEC §2.3): the type goes with every call; a wasm
+ * source is base64; sourceUrl is the service's to fetch; sourceHash pins. */
+Test(user_component, typescript_wasm_and_where_the_source_comes_from) {
+    weir_user_component *u = make(DEF_WITH("{\"type\": \"typescript\", \"source\": \"return {process(){}}\"}"));
+    cr_assert_str_eq(weir_user_component_type(u), "typescript");
+    json_t *j = weir_user_component_json(u);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "execution"), "type")), "typescript");
+    cr_assert_null(json_object_get(json_object_get(j, "execution"), "sourceHash"), "the core computes no hash");
+    json_decref(j);
+    test_shell ts;
+    ts_init(&ts, true);
+    cr_assert_eq(weir_registry_add(ts.reg, weir_user_component_descriptor(u), NULL), 0);
+    weir_graph *graph = ts_graph(&ts, "{\"symbia\": \"1\", \"name\": \"g\", \"nodes\": [{\"id\": \"t\", "
+                                      "\"component\": \"a.b\"}], \"edges\": []}");
+    weir_exec_options o = {.completion = WEIR_COMPLETION_NEVER};
+    weir_exec *e = ts_start(&ts, graph, &o);
+    weir_graph_unref(graph);
+    json_t *init = json_object_get(json_array_get(ts.effects, 0), "payload");
+    cr_assert_str_eq(json_string_value(json_object_get(init, "type")), "typescript", "the host strips its types");
+    weir_exec_destroy(e);
+    ts_fini(&ts);
+    weir_user_component_unref(u);
+
+    u = make(DEF_WITH("{\"type\": \"wasm\", \"source\": \"AGFzbQEAAAA=\"}"));
+    cr_assert_str_eq(weir_user_component_type(u), "wasm");
+    weir_user_component_unref(u);
+    /* the stored form of a fetched source: source, sourceUrl and its hash */
+    u = make(DEF_WITH("{\"type\": \"javascript\", \"source\": \"x\", \"sourceUrl\": \"http://h/c.js\", "
+                      "\"sourceHash\": \"sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\"}"));
+    j = weir_user_component_json(u);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "execution"), "sourceUrl")), "http://h/c.js");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "execution"), "sourceHash")),
+                     "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
+    json_decref(j);
+    weir_user_component_unref(u);
+
+    HAS(refusal(DEF_WITH("{\"type\": \"wasm\", \"source\": \"not base64!\"}")), "the module's bytes in base64");
+    HAS(refusal(DEF_WITH("{\"type\": \"wasm\", \"source\": \"AGFzbQ\"}")), "base64 (padded");
+    HAS(refusal(DEF_WITH("{\"type\": \"wasm\"}")), "the WebAssembly module's bytes in base64");
+    HAS(refusal(DEF_WITH("{\"type\": \"javascript\", \"sourceUrl\": \"http://h/c.js\"}")),
+        "execution.sourceUrl is fetched by the server when the component is registered");
+    HAS(refusal(DEF_WITH("{\"type\": \"javascript\", \"source\": \"x\", \"sourceUrl\": \"http://h/c.js\"}")),
+        "execution has both source and sourceUrl");
+    HAS(refusal(DEF_WITH("{\"type\": \"javascript\", \"sourceUrl\": 3}")), "execution.sourceUrl must be an http(s) URL");
+    HAS(refusal(DEF_WITH("{\"type\": \"javascript\", \"source\": \"x\", \"sourceHash\": \"md5:00\"}")),
+        "execution.sourceHash must be \"sha256:\" and 64 lowercase hex digits");
+    HAS(refusal(DEF_WITH("{\"type\": \"python\", \"source\": \"x\"}")),
+        "use \"javascript\", \"typescript\" or \"wasm\"");
+}
+
 /* A graph: a passthrough feeding the user component, whose error port is
  * wired to a catcher. */
 static weir_exec *start(test_shell *ts, weir_user_component *u, bool wire_error) {
