@@ -153,9 +153,11 @@ static int parse_date(rparser *r, rule_date *d) {
         r->p++;
         d->kind = 'M';
         rc = parse_num(r, 1, 12, &d->a);
-        if (!rc && *r->p++ != '.') rc = rfail(r, "expected Mm.w.d");
+        if (!rc && *r->p != '.') rc = rfail(r, "expected Mm.w.d");
+        if (!rc) r->p++;
         if (!rc) rc = parse_num(r, 1, 5, &d->b);
-        if (!rc && *r->p++ != '.') rc = rfail(r, "expected Mm.w.d");
+        if (!rc && *r->p != '.') rc = rfail(r, "expected Mm.w.d");
+        if (!rc) r->p++;
         if (!rc) rc = parse_num(r, 0, 6, &d->c);
     } else {
         d->kind = 'n';
@@ -188,7 +190,8 @@ static int parse_rule(const char *text, tz_rule *out, weir_error *err) {
     if (*r.p != ',') return rfail(&r, "a rule with daylight saving time needs ,start[/time],end[/time]");
     r.p++;
     if ((rc = parse_date(&r, &out->start))) return rc;
-    if (*r.p++ != ',') return rfail(&r, "expected ,end[/time]");
+    if (*r.p != ',') return rfail(&r, "expected ,end[/time]");
+    r.p++;
     if ((rc = parse_date(&r, &out->end))) return rc;
     if (*r.p) return rfail(&r, "unexpected text after the rule");
     return 0;

@@ -34,13 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         weir__tz_free(tz);
     }
     if (size < 256) {
-        char rule[256];
+        char *rule = malloc(size + 1); /* exactly its size: a read past the NUL is caught */
+        if (!rule) return 0;
         memcpy(rule, data, size);
         rule[size] = '\0';
         if (weir__tz_parse_rule(rule, &tz, &err) == 0) {
             exercise(tz);
             weir__tz_free(tz);
         }
+        free(rule);
     }
     return 0;
 }
