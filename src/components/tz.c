@@ -365,15 +365,16 @@ int32_t weir__tz_offset(const weir_tz *tz, int64_t t) {
     return tz->offs[tz->idx[lo]];
 }
 
-/* A local time lies within 26 hours of the UTC instants that show it.  The
- * offsets in effect around it are sampled every half hour (no zone has
- * kept an offset for less than that); each is tried. */
+/* A local time lies within 16 hours of the UTC instants that show it
+ * (offsets, LMT included, stay within ±16 h).  The offsets in effect around
+ * it are sampled every hour (no zone has kept an offset for less than
+ * that); each is tried. */
 int weir__tz_local_to_utc(const weir_tz *tz, int64_t local, int64_t *utc) {
     int32_t seen[8];
     size_t n_seen = 0;
     bool found = false;
-    for (int k = -52; k <= 52; k++) {
-        int32_t o = weir__tz_offset(tz, local + (int64_t)k * 1800);
+    for (int k = -16; k <= 16; k++) {
+        int32_t o = weir__tz_offset(tz, local + (int64_t)k * 3600);
         bool dup = false;
         for (size_t i = 0; i < n_seen && !dup; i++) dup = seen[i] == o;
         if (dup) continue;

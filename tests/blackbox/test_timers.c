@@ -173,6 +173,25 @@ Test(timers, served_virtual_cron_fires_at_the_right_virtual_minutes) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+Test(timers, a_bad_cron_expression_or_zone_is_a_400_naming_node_field_and_column) {
+    server s = start_on(NULL);
+    http_resp r = http_req(&s, "POST", "/api/graphs",
+                           SRC_GRAPH("bad", "{}", "symbia.core.cron", "{\"expression\":\"0 25 * * *\"}"), NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "code")), "WEIR_EGRAPH");
+    cr_assert(strstr(r.body, "node \\\"src\\\" (symbia.core.cron): config \\\"expression\\\" (\\\"0 25 * * *\\\"): "
+                             "hour field (column 3): 25 is out of range"),
+              "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "POST", "/api/graphs",
+                 SRC_GRAPH("bad", "{}", "symbia.core.cron", "{\"expression\":\"@daily\",\"timezone\":\"Mars/Base\"}"),
+                 NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert(strstr(r.body, "config \\\"timezone\\\": unknown time zone \\\"Mars/Base\\\""), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 /* The executions of graph g (its id) that are not finished. */
 static size_t unfinished_of(server *s, const char *gid, char *one, size_t cap) {
     json_t *list = get(s, "/api/executions");

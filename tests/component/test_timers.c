@@ -138,6 +138,23 @@ Test(timers, a_late_timer_skips_and_counts_what_it_missed) {
     weir_exec_destroy(e);
 }
 
+Test(timers, a_late_cron_timer_fires_once_and_counts_the_minutes_it_missed) {
+    weir_graph *g = ts_graph(&ts, GRAPH("symbia.core.cron", "{\"expression\":\"*/15 * * * *\"}", "{}"));
+    weir_exec_options xo = {.id = "x1", .timeout_ms = 0};
+    weir_exec *e = ts_start(&ts, g, &xo); /* at 0: 1970-01-01T00:00Z */
+    weir_graph_unref(g);
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(ts.effects, 0), "payload")), "{\"delayMs\":900000}");
+    weir_error err;
+    cr_assert_eq(weir_exec_resolve(e, ts_effect_id(&ts, 0), NULL, NULL, 3600001, &err), 0, "%s", err.message);
+    cr_assert_str_eq(outputs(), "1:{\"at\":900000,\"n\":1}");
+    json_t *st = weir_exec_node_state(e, "src");
+    cr_assert_eq(json_integer_value(json_object_get(st, "missed")), 3, "00:30, 00:45 and 01:00: %s", ts_dump(st));
+    cr_assert_eq(json_integer_value(json_object_get(st, "nextAt")), 4500000, "01:15");
+    json_decref(st);
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(ts.effects, 1), "payload")), "{\"delayMs\":899999}");
+    weir_exec_destroy(e);
+}
+
 Test(timers, interval_below_its_minimum_is_refused_at_load) {
     const char *msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":5}", "{}"));
     cr_assert(strstr(msg, "node \"src\": config \"everyMs\" is 5; the minimum is 10"), "%s", msg);
