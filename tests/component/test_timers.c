@@ -155,6 +155,18 @@ Test(timers, a_late_cron_timer_fires_once_and_counts_the_minutes_it_missed) {
     weir_exec_destroy(e);
 }
 
+Test(timers, a_source_takes_no_inject_and_says_why) {
+    weir_exec *e = start(GRAPH("symbia.core.interval", "{\"everyMs\":100}", "{}"), 0);
+    json_t *v1 = json_integer(1);
+    weir_inject in = {.node = "src", .value = v1};
+    weir_error err;
+    cr_assert_eq(weir_exec_inject(e, &in, 0, NULL, &err), WEIR_ENOTFOUND);
+    cr_assert_str_eq(err.message, "node \"src\" (symbia.core.interval) has no input port: it is a source that starts "
+                                  "itself; inject into a node it feeds instead");
+    json_decref(v1);
+    weir_exec_destroy(e);
+}
+
 Test(timers, interval_below_its_minimum_is_refused_at_load) {
     const char *msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":5}", "{}"));
     cr_assert(strstr(msg, "node \"src\": config \"everyMs\" is 5; the minimum is 10"), "%s", msg);
