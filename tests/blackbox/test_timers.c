@@ -118,6 +118,20 @@ Test(timers, served_virtual_interval_advances_travels_and_replays) {
     cr_assert_eq(json_integer_value(json_object_get(src, "fired")), 1, "%s", json_dumps(at, 0));
     cr_assert_eq(json_integer_value(json_object_get(src, "nextAt")), 200);
     json_decref(at);
+    /* a fork at tick 2 has the schedule of tick 2 and plays the rest of it */
+    r = xop(&s, x, "fork", "{\"atTick\":2}");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char f[64];
+    snprintf(f, sizeof f, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    st = src_state(&s, f);
+    cr_assert_eq(json_integer_value(json_object_get(st, "fired")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(st, "nextAt")), 300);
+    json_decref(st);
+    r = xop(&s, f, "run", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(fired(&s, f), 4, "the fork fires the last two");
     r = xop(&s, x, "run", NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
     http_free(&r);
@@ -127,6 +141,7 @@ Test(timers, served_virtual_interval_advances_travels_and_replays) {
     json_decref(xj);
     cr_assert_eq(fired(&s, x), 4);
     snprintf(path, sizeof path, "/api/executions/%s/journal", x);
+    cr_assert_eq(fired(&s, x), 4, "the source is not touched by its fork");
     r = http_req(&s, "GET", path, NULL, NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
     char *file = proc_tempfile(".ndjson", r.body);
@@ -285,6 +300,40 @@ Test(timers, autostart_failures_are_logged_and_the_server_still_starts) {
     cr_assert(strstr(log, "(\\\"second\\\") could not be started: maximum concurrent executions reached") ||
                   strstr(log, "(\"second\") could not be started: maximum concurrent executions reached"),
               "%s", log);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* kill -9 between two firings of a slow interval: the restarted server
+ * keeps the schedule (the same nextAt) and fires at that time, not a whole
+ * period after the restart. */
+Test(timers, after_kill_9_the_next_firing_keeps_its_time) {
+    server s = start_on(NULL);
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s, SRC_GRAPH("slow", "{\"role\":\"service\"}", "symbia.core.interval", "{\"everyMs\":4000}"),
+                           NULL));
+    json_t *st = src_state(&s, x);
+    json_int_t next = json_integer_value(json_object_get(st, "nextAt"));
+    json_decref(st);
+    cr_assert_gt(next, wall_ms(), "the first firing is ahead");
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start_on(NULL);
+    st = src_state(&s, x);
+    cr_assert_eq(json_integer_value(json_object_get(st, "fired")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(st, "nextAt")), next, "the same schedule after the restart");
+    json_decref(st);
+    while (fired(&s, x) < 1) {
+        cr_assert_lt(wall_ms(), next + 1500, "it fires at its time (%lld), not a period after the restart",
+                     (long long)next);
+        sleep_ms(20);
+    }
+    cr_assert_geq(wall_ms(), next - 50, "not before its time");
     cr_assert_eq(serve_stop(&s), 0);
 }
 
