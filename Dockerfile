@@ -29,11 +29,11 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DWEIR_TESTS=OFF -DWEIR_BENC
 # -------------------------------------------------------------- runtime stage
 FROM ${DEBIAN_IMAGE}
 # The shared libraries weir links to; ca-certificates for https egress; curl
-# for the health check.
+# for the health check; tzdata for symbia.core.cron's time zones.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libjansson4 libuv1 libcurl4 libyaml-0-2 libhttp-parser2.9 libssl3 libwslay1 libsqlite3-0 \
-      libstdc++6 ca-certificates curl \
+      libstdc++6 ca-certificates curl tzdata \
  && rm -rf /var/lib/apt/lists/*
 # node on PATH (/usr/local/bin) and at /usr/bin/node, where a host spawned
 # with an empty environment looks for it.

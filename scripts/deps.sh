@@ -11,6 +11,7 @@ packages=(
   libcriterion-dev
   curl
   help2man man-db groff-base
+  tzdata  # /usr/share/zoneinfo: symbia.core.cron's time zones
 )
 # The event tests drive the server with socket.io-client and ws from npm;
 # user components run in Node.js (20 or newer: checked below).

@@ -872,6 +872,11 @@ static int inject_target(const weir_exec *e, const weir_inject *inj, uint32_t *n
         return WEIR_ENOTFOUND;
     }
     const weir_node *nd = &g->nodes[v];
+    if (nd->n_inputs == 0)
+        return weir__error(err, WEIR_ENOTFOUND,
+                           "node \"%s\" (%s) has no input port: it is a source that starts itself; inject into a "
+                           "node it feeds instead",
+                           nd->id, nd->comp->id);
     uint32_t p = 0;
     if (inj->port) p = weir__port_index(nd->inputs, nd->n_inputs, inj->port);
     if (p == WEIR_NONE || nd->n_inputs == 0) {

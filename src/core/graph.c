@@ -436,6 +436,11 @@ static void read_metadata(loader *L, json_t *doc) {
         json_decref(one);
         json_decref(found);
     }
+    json_t *autostart = json_object_get(md, "autostart");
+    if (autostart && !json_is_boolean(autostart))
+        problem(L, P_BAD_METADATA, ((at){NULL, NULL, "metadata.autostart"}),
+                "metadata.autostart must be true (start the stored graph when the server starts) or false (found %s)",
+                json_kind(autostart));
     g->completion = o.completion;
     g->on_error = o.on_error;
     g->overflow = o.overflow;

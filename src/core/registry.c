@@ -71,12 +71,16 @@ int weir_registry_add(weir_registry *reg, const weir_component *c, weir_error *e
         return weir__error(err, WEIR_EINVAL,
                            "a component needs a namespaced id such as \"acme.math.square\" (got \"%s\")",
                            c->id ? c->id : "");
-    if (!c->process) return weir__error(err, WEIR_EINVAL, "component %s has no process callback", c->id);
+    /* A source (no input port: symbia.core.interval) starts itself in init
+     * and is never sent a message; every other component needs process. */
+    bool source = c->n_inputs == 0 && !(c->flags & WEIR_COMPONENT_DYNAMIC_INPUTS);
+    if (!c->process && !source) return weir__error(err, WEIR_EINVAL, "component %s has no process callback", c->id);
     int rc = check_ports(c->inputs, c->n_inputs, "inputs", c, err);
     if (!rc) rc = check_ports(c->outputs, c->n_outputs, "outputs", c, err);
     if (rc) return rc;
-    if (c->n_inputs == 0 && !(c->flags & WEIR_COMPONENT_DYNAMIC_INPUTS))
-        return weir__error(err, WEIR_EINVAL, "component %s declares no input port", c->id);
+    if (source && !c->init)
+        return weir__error(err, WEIR_EINVAL, "component %s declares no input port and has no init to start itself",
+                           c->id);
     if (c->n_config && !c->config)
         return weir__error(err, WEIR_EINVAL, "component %s: config is NULL but n_config is %zu", c->id, c->n_config);
     for (size_t i = 0; i < c->n_config; i++) {

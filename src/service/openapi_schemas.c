@@ -120,7 +120,10 @@ static json_t *graph_schemas(void) {
         str("the runtime of its executions unless the execute options name one"), "completion",
         one_of("auto never", NULL), "onError", one_of("fail continue", NULL), "overflow",
         one_of("refuse drop-oldest drop-newest", NULL), "timeoutMs", count("0: none"), "ingress",
-        object("Where POST /api/ingress/{name} delivers", "node", "node", str(NULL), "port", str(NULL), NULL), NULL);
+        object("Where POST /api/ingress/{name} delivers", "node", "node", str(NULL), "port", str(NULL), NULL),
+        "autostart", typed("boolean", "a stored graph with true is executed when the server starts (unless an "
+                                      "unfinished execution of it came back from recovery)"),
+        NULL);
     json_t *def = object(
         "A graph definition (JSON, or YAML of the same structure)", "symbia name nodes edges", "symbia",
         json_pack("{s:s,s:i,s:s}", "type", "string", "minLength", 1, "description", "format version, e.g. \"1.0\""),

@@ -71,6 +71,11 @@ static int restore_graph(void *ud, const char *id, const char *name, int64_t cre
                      "stored graph %s (\"%s\") no longer loads and is skipped (it stays stored and loads again once "
                      "what it needs is back): %s",
                      id, name, err.message);
+    json_t *doc = json_loads(definition, 0, NULL);
+    if (json_is_true(json_object_get(json_object_get(doc, "metadata"), "autostart")))
+        weir_service_log(s, WEIR_LOG_ERROR, f, "autostart: graph %s (\"%s\") is not started: it does not load", id,
+                         name);
+    json_decref(doc);
     json_decref(f);
     return 0;
 }

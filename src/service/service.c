@@ -977,6 +977,7 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
         weir_service_destroy(s);
         return rc;
     }
+    svc_autostart(s);
     *out = s;
     return 0;
 }

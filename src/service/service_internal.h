@@ -288,6 +288,9 @@ int svc_journal_open(weir_service *s, weir_error *err);
 /* Bring back every unfinished execution (after graphs and components are
  * restored); logs how many and how long it took. */
 int svc_journal_recover(weir_service *s, weir_error *err);
+/* After recovery: start every stored graph with metadata.autostart true
+ * that has no unfinished execution (autostart.c); failures are logged. */
+void svc_autostart(weir_service *s);
 /* The graph of a START record's body (its document, loaded with the user
  * components the body carries); kind is the record's.  *out NEW. */
 int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_error *err);

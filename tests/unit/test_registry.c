@@ -3,10 +3,12 @@
 
 #include "shell.h"
 
-Test(registry, builtins_are_the_ten_of_the_spec_and_once) {
+Test(registry, builtins_are_the_ten_of_the_spec_once_interval_and_cron) {
     weir_registry *reg;
     cr_assert_eq(weir_registry_create(&reg), 0);
-    cr_assert_eq(weir_registry_count(reg), 11);
+    cr_assert_eq(weir_registry_count(reg), 13);
+    cr_assert_not_null(weir_registry_find(reg, "symbia.core.interval"));
+    cr_assert_not_null(weir_registry_find(reg, "symbia.core.cron"));
     cr_assert_not_null(weir_registry_find(reg, "symbia.io.http-request"));
     cr_assert_not_null(weir_registry_find(reg, "symbia.state.once"));
     cr_assert_null(weir_registry_find(reg, "symbia.core.nope"));
@@ -42,6 +44,11 @@ static int noop(weir_ctx *ctx, unsigned port, json_t *v) {
     return 0;
 }
 
+static int noinit(weir_ctx *ctx) {
+    (void)ctx;
+    return 0;
+}
+
 Test(registry, malformed_descriptors_are_refused_with_a_reason) {
     weir_registry *reg;
     cr_assert_eq(weir_registry_create_empty(&reg), 0);
@@ -62,6 +69,10 @@ Test(registry, malformed_descriptors_are_refused_with_a_reason) {
     c.n_inputs = 0;
     cr_assert_eq(weir_registry_add(reg, &c, &err), WEIR_EINVAL);
     cr_assert(strstr(err.message, "no input port"), "%s", err.message);
+    /* a source (no input) starts itself in init and needs no process */
+    weir_component src = {.id = "acme.src", .init = noinit};
+    cr_assert_eq(weir_registry_add(reg, &src, &err), 0, "%s", err.message);
+    cr_assert_eq(weir_registry_remove(reg, "acme.src"), 0);
     c.n_inputs = 1;
     cr_assert_eq(weir_registry_add(reg, &c, &err), 0);
     cr_assert_eq(weir_registry_count(reg), 1);

@@ -1,0 +1,54 @@
+/* Time zones for symbia.core.cron: civil-date arithmetic, a TZif (RFC 8536)
+ * parser with the POSIX TZ rule of its footer, and the UTC offset in
+ * effect at an instant.  No setenv("TZ"), no localtime_r: a zone is a plain
+ * value, parsed once at graph load, read-only afterwards (safe on any
+ * thread, the same answers on every machine with the same zone file). */
+#ifndef WEIR_COMPONENTS_TZ_H
+#define WEIR_COMPONENTS_TZ_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir/weir.h"
+
+/* Bounds of what a zone file may hold (a real one is a few KiB with a few
+ * hundred transitions). */
+#define WEIR_TZ_MAX_FILE_BYTES (256 * 1024)
+#define WEIR_TZ_MAX_TRANSITIONS 8192
+#define WEIR_TZ_MAX_NAME 128
+
+typedef struct weir_tz weir_tz;
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12, day
+ * 1..31), and back; weekday of a day number (0 Sunday .. 6 Saturday). */
+int64_t weir__days_from_civil(int64_t y, unsigned m, unsigned d);
+void weir__civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+unsigned weir__weekday(int64_t days);
+unsigned weir__days_in_month(int64_t y, unsigned m);
+
+/* Parse a TZif file (versions 1 to 4; the 64-bit data of version 2+ and its
+ * footer rule, which covers every instant after the last transition).
+ * Leap-second records are skipped (offsets are those of POSIX time).  0 and
+ * *out (free with weir__tz_free), or WEIR_EINVAL with a message saying what
+ * is wrong in the file, or WEIR_ENOMEM. */
+int weir__tz_parse(const uint8_t *data, size_t len, weir_tz **out, weir_error *err);
+/* The zone named `name` (an IANA name such as "Europe/Berlin"): "UTC",
+ * "Etc/UTC" and "Z" are built in; any other is read from $TZDIR, else
+ * /usr/share/zoneinfo (package tzdata).  WEIR_EINVAL naming the zone when
+ * the name is malformed (absolute, "..", odd characters) or no such zone
+ * file can be read or parsed; WEIR_ENOMEM. */
+int weir__tz_load(const char *name, weir_tz **out, weir_error *err);
+void weir__tz_free(weir_tz *tz);
+/* Seconds east of UTC in effect at UTC instant t (seconds since the epoch). */
+int32_t weir__tz_offset(const weir_tz *tz, int64_t t);
+/* The first UTC instant whose local time is `local` (seconds since the
+ * epoch of the local wall clock read as if it were UTC): 1 and *utc when
+ * that local time exists (of two, the earlier: an ambiguous time of a
+ * fall-back is taken at its first occurrence), 0 when it falls in a gap
+ * (spring forward). */
+int weir__tz_local_to_utc(const weir_tz *tz, int64_t local, int64_t *utc);
+
+/* Parse a POSIX TZ rule ("CET-1CEST,M3.5.0,M10.5.0/3") as a zone of its
+ * own: for the fuzz target and the tests.  0, WEIR_EINVAL, WEIR_ENOMEM. */
+int weir__tz_parse_rule(const char *rule, weir_tz **out, weir_error *err);
+
+#endif

@@ -1,0 +1,249 @@
+/* Sources that start themselves (symbia.core.interval, symbia.core.cron)
+ * on the virtual runtime: they fire at the right virtual times, hold
+ * natural completion off while active, show their schedule as state, skip
+ * (and count) what a late timer missed, and survive a snapshot. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* timegm, strptime */
+#endif
+#include <string.h>
+#include <time.h>
+
+#include "shell.h"
+
+static test_shell ts;
+static weir_virtual *v;
+
+static void setup(void) {
+    ts_init(&ts, true);
+    v = NULL;
+}
+static void teardown(void) {
+    weir_virtual_destroy(v);
+    ts_fini(&ts);
+}
+TestSuite(timers, .init = setup, .fini = teardown);
+
+#define GRAPH(src_comp, src_cfg, md)                                                                              \
+    "{\"symbia\":\"1.0\",\"name\":\"t\",\"metadata\":" md ",\"nodes\":[{\"id\":\"src\",\"component\":\"" src_comp \
+    "\",\"config\":" src_cfg "},{\"id\":\"z\",\"component\":\"symbia.core.passthrough\"}],"                     \
+    "\"edges\":[{\"source\":{\"node\":\"src\",\"port\":\"out\"},\"target\":{\"node\":\"z\",\"port\":\"in\"}}]}"
+
+static int64_t utc_ms(const char *iso) {
+    struct tm tm = {0};
+    cr_assert_not_null(strptime(iso, "%Y-%m-%dT%H:%M", &tm));
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+/* A virtual runtime whose clock starts at start_ms, and an execution of
+ * graph on it (completion auto unless the graph says otherwise). */
+static weir_exec *start(const char *graph, int64_t start_ms) {
+    weir_virtual_options o = {.start_ms = start_ms};
+    weir_error err;
+    cr_assert_eq(weir_virtual_create(&o, &v, &err), 0, "%s", err.message);
+    weir_virtual_shell(v, &ts.sh);
+    weir_graph *g = ts_graph(&ts, graph);
+    weir_exec_options xo = {.id = "x1", .timeout_ms = 0};
+    weir_exec *e = NULL;
+    cr_assert_eq(weir_exec_create(g, &xo, &ts.sh, &e, &err), 0, "%s", err.message);
+    weir_graph_unref(g);
+    weir_virtual_bind(v, e);
+    cr_assert_eq(weir_exec_start(e, weir_virtual_now(v), &err), 0, "%s", err.message);
+    return e;
+}
+
+/* "tick:value" of every output event on z, joined by spaces. */
+static const char *outputs(void) {
+    static char buf[8192];
+    buf[0] = '\0';
+    size_t i;
+    json_t *ev;
+    json_array_foreach(ts.events, i, ev) {
+        if (strcmp(json_string_value(json_object_get(ev, "event")), "output") != 0) continue;
+        json_t *d = json_object_get(ev, "data");
+        size_t len = strlen(buf);
+        snprintf(buf + len, sizeof buf - len, "%s%lld:%s", len ? " " : "",
+                 (long long)json_integer_value(json_object_get(d, "tick")), ts_dump(json_object_get(d, "value")));
+    }
+    return buf;
+}
+
+static size_t n_outputs(void) { return ts_count_events(&ts, "output"); }
+
+static const char *node_state(weir_exec *e, const char *node) {
+    json_t *s = weir_exec_node_state(e, node);
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "%s", ts_dump(s));
+    json_decref(s);
+    return buf;
+}
+
+Test(timers, interval_with_count_fires_n_times_at_its_ticks_then_completes) {
+    weir_exec *e = start(GRAPH("symbia.core.interval", "{\"everyMs\":100,\"count\":3}", "{}"), 0);
+    cr_assert_eq(weir_exec_pending_effects(e), 1, "the first firing is pending from the start");
+    cr_assert_str_eq(node_state(e, "src"), "{\"fired\":0,\"missed\":0,\"nextAt\":100,\"remaining\":3}");
+    weir_error err;
+    cr_assert_eq(weir_virtual_advance(v, 99, &err), 0);
+    cr_assert_eq(n_outputs(), 0, "nothing before 100 ms");
+    cr_assert_eq(weir_virtual_advance(v, 151, &err), 0);
+    cr_assert_str_eq(outputs(), "1:{\"at\":100,\"n\":1} 2:{\"at\":200,\"n\":2}");
+    cr_assert_eq(weir_exec_state(e), WEIR_STATE_RUNNING, "a firing is still pending: no completion");
+    cr_assert_str_eq(node_state(e, "src"), "{\"fired\":2,\"missed\":0,\"nextAt\":300,\"remaining\":1}");
+    bool idle = false;
+    cr_assert_eq(weir_virtual_run(v, 0, &idle, &err), 0);
+    cr_assert(idle);
+    cr_assert_eq(weir_virtual_now(v), 300, "run stopped at the last firing");
+    cr_assert_str_eq(outputs(), "1:{\"at\":100,\"n\":1} 2:{\"at\":200,\"n\":2} 3:{\"at\":300,\"n\":3}");
+    cr_assert_eq(weir_exec_state(e), WEIR_STATE_COMPLETED, "completes after the last firing");
+    cr_assert_eq(ts_count_events(&ts, "execution:completed"), 1);
+    weir_exec_destroy(e);
+}
+
+Test(timers, an_active_interval_holds_completion_off) {
+    weir_exec *e = start(GRAPH("symbia.core.interval", "{\"everyMs\":10,\"value\":{\"ping\":true}}", "{}"), 0);
+    weir_error err;
+    bool idle = true;
+    cr_assert_eq(weir_virtual_run(v, 10000, &idle, &err), 0);
+    cr_assert(!idle, "never idle while it is active");
+    cr_assert_eq(weir_exec_state(e), WEIR_STATE_RUNNING);
+    cr_assert_eq(n_outputs(), 1000);
+    json_t *last = NULL, *ev;
+    size_t i;
+    json_array_foreach(ts.events, i, ev) if (strcmp(json_string_value(json_object_get(ev, "event")), "output") == 0) last = ev;
+    cr_assert_str_eq(ts_dump(json_object_get(json_object_get(last, "data"), "value")), "{\"ping\":true}",
+                     "config.value is what it emits");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(last, "data"), "tick")), 1000);
+    cr_assert_str_eq(node_state(e, "src"), "{\"fired\":1000,\"missed\":0,\"nextAt\":10010}");
+    size_t discarded;
+    cr_assert_eq(weir_exec_stop(e, weir_virtual_now(v), &discarded, &err), 0);
+    cr_assert_eq(weir_virtual_pending(v), 0, "stop cancels the pending firing");
+    weir_exec_destroy(e);
+}
+
+Test(timers, a_late_timer_skips_and_counts_what_it_missed) {
+    /* the test shell resolves timers by hand, as late as it likes */
+    weir_graph *g = ts_graph(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":100}", "{}"));
+    weir_exec_options xo = {.id = "x1", .timeout_ms = 0};
+    weir_exec *e = ts_start(&ts, g, &xo);
+    weir_graph_unref(g);
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(ts.effects, 0), "payload")), "{\"delayMs\":100}");
+    weir_error err;
+    cr_assert_eq(weir_exec_resolve(e, ts_effect_id(&ts, 0), NULL, NULL, 350, &err), 0, "%s", err.message);
+    cr_assert_str_eq(outputs(), "1:{\"at\":100,\"n\":1}", "one firing, not a burst");
+    cr_assert_str_eq(node_state(e, "src"), "{\"fired\":1,\"missed\":2,\"nextAt\":400}", "200 and 300 missed");
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(ts.effects, 1), "payload")), "{\"delayMs\":50}",
+                     "in phase: due at 400");
+    /* a timer a little early (a coarse clock) keeps the phase too */
+    cr_assert_eq(weir_exec_resolve(e, ts_effect_id(&ts, 1), NULL, NULL, 398, &err), 0, "%s", err.message);
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(ts.effects, 2), "payload")), "{\"delayMs\":102}");
+    weir_exec_destroy(e);
+}
+
+Test(timers, a_late_cron_timer_fires_once_and_counts_the_minutes_it_missed) {
+    weir_graph *g = ts_graph(&ts, GRAPH("symbia.core.cron", "{\"expression\":\"*/15 * * * *\"}", "{}"));
+    weir_exec_options xo = {.id = "x1", .timeout_ms = 0};
+    weir_exec *e = ts_start(&ts, g, &xo); /* at 0: 1970-01-01T00:00Z */
+    weir_graph_unref(g);
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(ts.effects, 0), "payload")), "{\"delayMs\":900000}");
+    weir_error err;
+    cr_assert_eq(weir_exec_resolve(e, ts_effect_id(&ts, 0), NULL, NULL, 3600001, &err), 0, "%s", err.message);
+    cr_assert_str_eq(outputs(), "1:{\"at\":900000,\"n\":1}");
+    json_t *st = weir_exec_node_state(e, "src");
+    cr_assert_eq(json_integer_value(json_object_get(st, "missed")), 3, "00:30, 00:45 and 01:00: %s", ts_dump(st));
+    cr_assert_eq(json_integer_value(json_object_get(st, "nextAt")), 4500000, "01:15");
+    json_decref(st);
+    cr_assert_str_eq(ts_dump(json_object_get(json_array_get(ts.effects, 1), "payload")), "{\"delayMs\":899999}");
+    weir_exec_destroy(e);
+}
+
+Test(timers, a_source_takes_no_inject_and_says_why) {
+    weir_exec *e = start(GRAPH("symbia.core.interval", "{\"everyMs\":100}", "{}"), 0);
+    json_t *v1 = json_integer(1);
+    weir_inject in = {.node = "src", .value = v1};
+    weir_error err;
+    cr_assert_eq(weir_exec_inject(e, &in, 0, NULL, &err), WEIR_ENOTFOUND);
+    cr_assert_str_eq(err.message, "node \"src\" (symbia.core.interval) has no input port: it is a source that starts "
+                                  "itself; inject into a node it feeds instead");
+    json_decref(v1);
+    weir_exec_destroy(e);
+}
+
+Test(timers, interval_below_its_minimum_is_refused_at_load) {
+    const char *msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":5}", "{}"));
+    cr_assert(strstr(msg, "node \"src\": config \"everyMs\" is 5; the minimum is 10"), "%s", msg);
+    msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"count\":2}", "{}"));
+    cr_assert(strstr(msg, "config \"everyMs\" is required"), "%s", msg);
+    msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":100,\"count\":0}", "{}"));
+    cr_assert(strstr(msg, "config \"count\" is 0; the minimum is 1"), "%s", msg);
+}
+
+Test(timers, cron_every_15_minutes_fires_at_the_right_virtual_minutes) {
+    int64_t t0 = utc_ms("2026-12-06T20:07");
+    weir_exec *e = start(GRAPH("symbia.core.cron", "{\"expression\":\"*/15 * * * *\"}", "{}"), t0);
+    cr_assert_str_eq(node_state(e, "src"),
+                     "{\"expression\":\"*/15 * * * *\",\"fired\":0,\"missed\":0,\"nextAt\":1796588100000,"
+                     "\"timezone\":\"UTC\"}");
+    cr_assert_eq(utc_ms("2026-12-06T20:15"), 1796588100000LL);
+    weir_error err;
+    cr_assert_eq(weir_virtual_advance(v, 60 * 60000, &err), 0, "%s", err.message); /* to 21:07 */
+    /* the event's tick is the execution's, not the clock's: compare the times */
+    cr_assert_eq(n_outputs(), 4);
+    const char *o = outputs();
+    cr_assert(strstr(o, "{\"at\":1796588100000,\"n\":1}"), "%s", o);
+    cr_assert(strstr(o, "{\"at\":1796590800000,\"n\":4}"), "%s", o);
+    cr_assert_eq(utc_ms("2026-12-06T21:00"), 1796590800000LL);
+    cr_assert_eq(weir_exec_state(e), WEIR_STATE_RUNNING, "cron never completes on its own");
+    weir_exec_destroy(e);
+}
+
+Test(timers, cron_in_berlin_skips_the_missing_hour_on_virtual_time) {
+    int64_t t0 = utc_ms("2026-03-28T00:00");
+    weir_exec *e = start(GRAPH("symbia.core.cron",
+                               "{\"expression\":\"30 2 * * *\",\"timezone\":\"Europe/Berlin\",\"value\":\"wake\"}",
+                               "{}"),
+                         t0);
+    weir_error err;
+    cr_assert_eq(weir_virtual_advance(v, 3 * 86400000LL, &err), 0, "%s", err.message);
+    cr_assert_eq(n_outputs(), 2, "the 28th and the 30th; 02:30 did not exist on the 29th: %s", outputs());
+    json_t *st = weir_exec_node_state(e, "src");
+    cr_assert_eq(json_integer_value(json_object_get(st, "nextAt")), utc_ms("2026-03-31T00:30"));
+    json_decref(st);
+    weir_exec_destroy(e);
+}
+
+Test(timers, cron_bad_expression_or_zone_is_refused_naming_node_field_and_column) {
+    const char *msg = ts_graph_error(&ts, GRAPH("symbia.core.cron", "{\"expression\":\"*/15 * * * MOO\"}", "{}"));
+    cr_assert(strstr(msg, "node \"src\" (symbia.core.cron): config \"expression\" (\"*/15 * * * MOO\"): day-of-week "
+                          "field (column 12): \"MOO\" is not a value"),
+              "%s", msg);
+    msg = ts_graph_error(&ts,
+                         GRAPH("symbia.core.cron", "{\"expression\":\"0 * * * *\",\"timezone\":\"Europe/Nowhere\"}", "{}"));
+    cr_assert(strstr(msg, "node \"src\" (symbia.core.cron): config \"timezone\": unknown time zone \"Europe/Nowhere\""),
+              "%s", msg);
+}
+
+/* A snapshot between firings restores into a fresh execution that goes on
+ * firing exactly as the original. */
+Test(timers, a_snapshot_keeps_the_schedule) {
+    weir_exec *a = start(GRAPH("symbia.core.interval", "{\"everyMs\":100,\"count\":5}", "{}"), 0);
+    weir_error err;
+    cr_assert_eq(weir_virtual_advance(v, 250, &err), 0);
+    json_t *snap = weir_exec_snapshot(a, &err);
+    cr_assert_not_null(snap, "%s", err.message);
+    weir_graph *g = ts_graph(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":100,\"count\":5}", "{}"));
+    weir_exec_options xo = {.id = "x1", .timeout_ms = 0};
+    weir_exec *b = NULL;
+    test_shell ts2;
+    ts_init(&ts2, false);
+    cr_assert_eq(weir_exec_create(g, &xo, &ts2.sh, &b, &err), 0);
+    weir_graph_unref(g);
+    cr_assert_eq(weir_exec_restore(b, snap, &err), 0, "%s", err.message);
+    json_decref(snap);
+    json_t *sa = weir_exec_node_state(a, "src"), *sb = weir_exec_node_state(b, "src");
+    cr_assert_str_eq(ts_dump(sb), "{\"fired\":2,\"missed\":0,\"nextAt\":300,\"remaining\":3}");
+    cr_assert(json_equal(sa, sb));
+    json_decref(sa);
+    json_decref(sb);
+    weir_exec_destroy(b);
+    ts_fini(&ts2);
+    weir_exec_destroy(a);
+}
