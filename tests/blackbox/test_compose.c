@@ -242,6 +242,15 @@ Test(compose, kill_9_and_restart_keep_a_composed_execution_on_the_subgraph_it_st
     cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "running", "%s", dump(j));
     json_decref(j);
     cr_assert_str_eq(order(&s, x, "{\"sku\":\"apple\",\"qty\":2}"), "2 apple: 6; 20: 60");
+    /* time travel and fork over the composed journal */
+    snprintf(path, sizeof path, "/api/executions/%s/at/1", x);
+    j = get(&s, path);
+    cr_assert(json_object_get(json_object_get(j, "nodes"), "bulk/lookup"), "%s", dump(j));
+    json_decref(j);
+    snprintf(path, sizeof path, "/api/executions/%s/fork", x);
+    http_resp fk = http_req(&s, "POST", path, "{\"atTick\":1}", NULL);
+    cr_assert_eq(fk.status, 201, "fork: %s", fk.body);
+    http_free(&fk);
     /* the stored orders graph still resolves the version it was stored with */
     snprintf(path, sizeof path, "/api/graphs/%s", main_id);
     j = get(&s, path);
