@@ -305,15 +305,19 @@ static json_t *expand_node(flattener *F, const char *ref, const char *path, json
                      : "the resolver answered something that is not a graph document");
     } else {
         json_t *in = NULL, *out = NULL;
-        char sub_prefix[WEIR_ERROR_MAX];
-        snprintf(sub_prefix, sizeof sub_prefix, "%s/", path);
+        json_t *sub_prefix = json_sprintf("%s/", path); /* as long as the path is */
+        if (!sub_prefix) F->oom = true;
         F->chain[++F->depth] = name;
         const char *v = json_string_value(json_object_get(sub, "version"));
         json_t *entry = json_pack("{s:s,s:s,s:s?}", "path", path, "name", name, "version", v);
         if (!entry || json_array_append_new(F->subgraphs, entry)) F->oom = true;
-        expand(F, sub, sub_prefix, path, &in, &out, NULL);
+        size_t before = json_array_size(F->problems);
+        if (sub_prefix) expand(F, sub, json_string_value(sub_prefix), path, &in, &out, NULL);
+        json_decref(sub_prefix);
         F->depth--;
-        if (in && out) {
+        /* a graph with problems of its own stays broken: the edges to it
+         * would only repeat them */
+        if (in && out && json_array_size(F->problems) == before) {
             json_decref(broken);
             broken = json_pack("{s:o,s:o,s:s,s:s}", "in", in, "out", out, "component", ref, "flat", path);
             in = out = NULL;
