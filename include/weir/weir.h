@@ -438,8 +438,9 @@ typedef struct weir_effect {
  * what there is.  version is NULL for "the newest". */
 typedef int (*weir_graph_resolver)(void *ud, const char *name, const char *version, json_t **doc,
                                    weir_error *err);
-/* The most nodes a graph may flatten to (options.max_nodes, 0: this): one
- * graph used k times in each of d levels is k^d nodes. */
+/* The most nodes a graph's graph nodes may expand to, all told
+ * (options.max_nodes, 0: this; weir serve's MAX_COMPOSED_NODES): one graph
+ * used k times in each of d levels is k^d nodes. */
 #define WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT 100000
 /* The deepest nesting of graph: nodes. */
 #define WEIR_GRAPH_MAX_DEPTH 32
@@ -458,7 +459,7 @@ typedef struct weir_graph_options {
     weir_expr_limits expr; /* the expressions' budget; zero fields: the defaults */
     weir_graph_resolver resolve; /* graph: nodes; NULL: they are refused (unknown-graph) */
     void *resolve_ud;
-    size_t max_nodes;            /* 0: WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT */
+    size_t max_nodes;            /* nodes graph: nodes may expand to; 0: WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT */
     json_t **flattened;          /* optional: receives NEW the flattened document when the
                                     graph composes (what a journal keeps: it loads with no
                                     resolver), else NULL */

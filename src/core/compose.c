@@ -23,6 +23,7 @@ typedef struct flattener {
     weir_graph_resolver resolve;
     void *resolve_ud;
     size_t max_nodes;
+    size_t expanded; /* nodes that came from graph nodes, all told (bounded by max_nodes) */
     json_t *nodes, *edges, *subgraphs; /* the flat document's arrays */
     json_t *problems, *details;
     const char *chain[WEIR_GRAPH_MAX_DEPTH + 2]; /* graph names from the top down */
@@ -439,10 +440,12 @@ static void expand(flattener *F, json_t *doc, const char *prefix, const char *gp
         } else {
             json_t *copy = json_copy(jn);
             if (!copy || json_object_set(copy, "id", path) || json_array_append_new(F->nodes, copy)) F->oom = true;
-            if (json_array_size(F->nodes) > F->max_nodes) {
+            /* the graph's own nodes are bounded by its size; those its
+             * graph nodes bring can multiply */
+            if (!top && ++F->expanded > F->max_nodes) {
                 problem(F, "too-large", gpath, NULL,
-                        "the graph flattens to more than %zu nodes (the graph loader's max_nodes, "
-                        "WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT); use fewer or smaller graph nodes",
+                        "the graph's graph nodes expand to more than %zu nodes (MAX_COMPOSED_NODES); use fewer or "
+                        "smaller graph nodes",
                         F->max_nodes);
                 F->too_many = true;
             }

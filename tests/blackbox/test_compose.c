@@ -211,6 +211,20 @@ Test(compose, a_graph_used_as_a_subgraph_is_not_deleted_409_naming_the_execution
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+Test(compose, max_composed_nodes_bounds_what_graph_nodes_expand_to) {
+    const char *args[] = {"--memory", "--max-composed-nodes", "3", NULL};
+    server s = serve_start(args);
+    char sub[64];
+    post_example(&s, EXAMPLES "enrich.json", sub, sizeof sub); /* 2 nodes of its own: no bound */
+    char *text = file_text(EXAMPLES "main.json");
+    http_resp r = http_req(&s, "POST", "/api/graphs", text, NULL); /* 2 x 2 */
+    free(text);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert(strstr(r.body, "expand to more than 3 nodes (MAX_COMPOSED_NODES)"), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 /* weir serve --data-dir dir */
 static server start_on_dir(void) {
     const char *args[] = {"--data-dir", dir, NULL};

@@ -389,7 +389,7 @@ Test(compose, the_flattened_size_is_bounded) {
     weir_error err;
     weir_graph_options o = {.resolve = resolve, .resolve_ud = &l, .max_nodes = 3};
     cr_assert_eq(weir_graph_load(ts.reg, d, &o, &g, &err), WEIR_EGRAPH);
-    cr_assert(strstr(err.message, "the graph flattens to more than 3 nodes"), "%s", err.message);
+    cr_assert(strstr(err.message, "the graph's graph nodes expand to more than 3 nodes (MAX_COMPOSED_NODES)"), "%s", err.message);
     o.max_nodes = 4; /* 2 x 2 */
     cr_assert_eq(weir_graph_load(ts.reg, d, &o, &g, &err), 0, "%s", err.message);
     weir_graph_unref(g);
