@@ -465,9 +465,9 @@ static void expand(flattener *F, json_t *doc, const char *prefix, const char *gp
             } else {
                 snprintf(idx, sizeof idx, "edges[%zu]", i);
                 problem(F, "bad-edge", gpath, idx,
-                        "node \"%s\": edge %s%s of graph \"%s\" is not {\"source\": {\"node\", \"port\"}, \"target\": "
-                        "{\"node\", \"port\"}}; fix that graph (weir validate)",
-                        gpath, eid ? "" : "at index ", eid ? eid : idx + 6, gname);
+                        "node \"%s\": edge %s%s%s of graph \"%s\" is not {\"source\": {\"node\", \"port\"}, "
+                        "\"target\": {\"node\", \"port\"}}; fix that graph (weir validate)",
+                        gpath, eid ? "\"" : "", eid ? eid : idx, eid ? "\"" : "", gname);
             }
             continue;
         }
@@ -481,7 +481,7 @@ static void expand(flattener *F, json_t *doc, const char *prefix, const char *gp
             json_t *copy = json_copy(e);
             /* inner edges get a path id (one was made for those without), so
              * the load's messages name where they are */
-            bool named = top ? json_object_get(e, "id") != NULL : true;
+            bool named = !top || json_is_string(json_object_get(e, "id"));
             json_t *id = named ? path_of(prefix, eid) : NULL;
             if (!copy || (named && (!id || json_object_set(copy, "id", id))) || json_object_set(copy, "source", src) ||
                 json_object_set(copy, "target", dst) || json_array_append(F->edges, copy))

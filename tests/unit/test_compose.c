@@ -308,6 +308,22 @@ Test(compose, problems_inside_a_graph_name_the_path_and_the_rest_are_still_found
     cr_assert(strstr(m, "edge \"s/edges[0]\" references unknown target node \"s/gone\""), "%s", m);
 }
 
+Test(compose, a_malformed_graph_is_refused_naming_where_it_is_used) {
+    known graphs[] = {{"nodes", "{'symbia':'1.0','name':'nodes','nodes':{},'edges':[]}"},
+                      {"elems", "{'symbia':'1.0','name':'elems','nodes':[7," PT("p") "],'edges':[{'source':'p'},"
+                                "{'id':'e2','target':{'node':'p','port':'in'}}]}"},
+                      {NULL, NULL}};
+    lib l = {.graphs = graphs};
+    const char *m = load_fails(&l,
+                               "{'symbia':'1.0','name':'main','nodes':[{'id':'a','component':'graph:nodes'},{'id':'b',"
+                               "'component':'graph:elems'}],'edges':[]}",
+                               NULL);
+    cr_assert(strstr(m, "node \"a\": graph \"nodes\" has no \"nodes\" and \"edges\" arrays"), "%s", m);
+    cr_assert(strstr(m, "node \"b\": node at index 0 of graph \"elems\" is not {\"id\", \"component\"}"), "%s", m);
+    cr_assert(strstr(m, "node \"b\": edge edges[0] of graph \"elems\" is not {\"source\""), "%s", m);
+    cr_assert(strstr(m, "node \"b\": edge \"e2\" of graph \"elems\" is not {\"source\""), "%s", m);
+}
+
 Test(compose, a_graph_node_takes_no_config_and_must_name_a_graph) {
     lib l = {.graphs = LIB};
     const char *m = load_fails(&l,
