@@ -519,7 +519,13 @@ static json_t *flat_metadata(json_t *md, json_t *locals, json_t *in, json_t *out
     /* a graph node named by metadata.ingress stands for its inner port */
     json_t *ingress = json_object_get(md, "ingress");
     json_t *local = json_object_get(locals, json_string_value(json_object_get(ingress, "node")));
-    json_t *to = json_object_get(json_object_get(local, "in"), json_string_value(json_object_get(ingress, "port")));
+    json_t *mapped = json_object_get(local, "in");
+    const char *port = json_string_value(json_object_get(ingress, "port"));
+    json_t *to = port ? json_object_get(mapped, port) : NULL;
+    if (!port && json_object_size(mapped) == 1) { /* no port: its only input, as for a node's first */
+        void *it = json_object_iter(mapped);
+        to = json_object_iter_value(it);
+    }
     if (to) {
         json_t *ing = json_copy(ingress);
         if (!ing || json_object_update(ing, to) || json_object_set_new(m, "ingress", ing)) {

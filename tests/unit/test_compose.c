@@ -187,6 +187,16 @@ Test(compose, the_flattened_document_loads_alone_to_the_same_graph) {
     cr_assert_str_eq(ts_dump(json_object_get(md, "ingress")), "{\"node\":\"o/k/m\",\"port\":\"in\"}");
     cr_assert_str_eq(ts_dump(json_object_get(json_object_get(md, "ports"), "outputs")),
                      "[{\"name\":\"result\",\"node\":\"o/t\",\"port\":\"out\"}]");
+    /* an ingress without a port: the graph node's only input */
+    json_t *flat2 = NULL;
+    weir_graph *g2 = load_ok(&l,
+                             "{'symbia':'1.0','name':'main','metadata':{'ingress':{'node':'o'}},'nodes':[{'id':'o',"
+                             "'component':'graph:outer'}],'edges':[]}",
+                             &flat2);
+    cr_assert_str_eq(ts_dump(json_object_get(json_object_get(flat2, "metadata"), "ingress")),
+                     "{\"node\":\"o/k/m\",\"port\":\"in\"}");
+    json_decref(flat2);
+    weir_graph_unref(g2);
     /* no resolver: what a journal's start record loads */
     weir_graph *again = NULL;
     weir_error err;
