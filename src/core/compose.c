@@ -25,6 +25,7 @@ typedef struct flattener {
     size_t max_nodes;
     size_t expanded; /* nodes that came from graph nodes, all told (bounded by max_nodes) */
     json_t *nodes, *edges, *subgraphs; /* the flat document's arrays */
+    json_t *found; /* "name@version" → the document resolved: a graph used many times is asked for once */
     json_t *problems, *details;
     const char *chain[WEIR_GRAPH_MAX_DEPTH + 2]; /* graph names from the top down */
     int depth;
@@ -296,7 +297,15 @@ static json_t *expand_node(flattener *F, const char *ref, const char *path, json
     json_t *sub = NULL;
     weir_error rerr;
     weir__error_clear(&rerr);
-    int rc = F->resolve ? F->resolve(F->resolve_ud, name, version, &sub, &rerr) : WEIR_ENOTFOUND;
+    json_t *key = json_sprintf("%s@%s", name, version ? version : "");
+    int rc = 0;
+    if (!key) rc = WEIR_ENOMEM;
+    else if ((sub = json_incref(json_object_get(F->found, json_string_value(key)))))
+        rc = 0;
+    else if (!(rc = F->resolve ? F->resolve(F->resolve_ud, name, version, &sub, &rerr) : WEIR_ENOTFOUND) &&
+             json_is_object(sub) && json_object_set(F->found, json_string_value(key), sub))
+        rc = WEIR_ENOMEM;
+    json_decref(key);
     if (rc == WEIR_ENOMEM) {
         F->oom = true;
     } else if (rc || !json_is_object(sub)) {
@@ -567,11 +576,12 @@ int weir__graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_
                    .nodes = json_array(),
                    .edges = json_array(),
                    .subgraphs = json_array(),
+                   .found = json_object(),
                    .problems = problems,
                    .details = details};
     F.chain[0] = json_string_value(json_object_get(doc, "name"));
     json_t *in = NULL, *out = NULL, *res = NULL, *locals = NULL;
-    if (F.nodes && F.edges && F.subgraphs) expand(&F, doc, "", NULL, &in, &out, &locals);
+    if (F.nodes && F.edges && F.subgraphs && F.found) expand(&F, doc, "", NULL, &in, &out, &locals);
     else F.oom = true;
     bool bad = json_array_size(problems) > 0;
     if (!F.oom) {
@@ -599,6 +609,7 @@ int weir__graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_
     json_decref(F.nodes);
     json_decref(F.edges);
     json_decref(F.subgraphs);
+    json_decref(F.found);
     if (F.oom) {
         json_decref(res);
         return WEIR_ENOMEM;

@@ -394,6 +394,7 @@ Test(compose, a_graph_that_contains_itself_through_others_names_the_chain) {
     weir_graph *g = load_ok(&l2, "{'symbia':'1.0','name':'top','nodes':[{'id':'t','component':'graph:two'}],'edges':[]}",
                             NULL);
     assert_sorted(g, "[\"t/p/m\",\"t/q/m\"]");
+    cr_assert_eq(l2.calls, 2, "one graph used twice is looked up once");
     weir_graph_unref(g);
 }
 
