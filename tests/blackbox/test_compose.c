@@ -319,6 +319,23 @@ Test(compose, weir_validate_and_run_find_subgraphs_beside_the_graph) {
     cr_assert_eq(pr.status, 0, "%s %s", pr.out, pr.err);
     cr_assert(strstr(pr.out, "report:out \"3 pear: 15; 30: 150\""), "%s", pr.out);
     proc_free(&pr);
+    /* weir sim flattens too: its journal replays with nothing else */
+    char *sc = proc_tempfile(".json",
+                             "{\"steps\":[{\"inject\":{\"nodeId\":\"order\",\"value\":{\"sku\":\"apple\","
+                             "\"qty\":2},\"atTick\":[0,3]}},{\"run\":true}],\"invariants\":[{\"name\":\"no "
+                             "report\",\"expression\":\"!outputs['report:out']\"}]}");
+    char *out = proc_tempfile(".ndjson", "");
+    snprintf(cmd, sizeof cmd, "'%s' sim '%smain.json' --scenario '%s' --seeds 3 --seed 1 --out '%s' && exit 9; '%s' "
+             "replay '%s'",
+             WEIR_BINARY, EXAMPLES, sc, out, WEIR_BINARY, out);
+    pr = proc_run(cmd);
+    cr_assert_eq(pr.status, 0, "the invariant fails and its journal replays: %s %s", pr.out, pr.err);
+    cr_assert(strstr(pr.out, "match"), "%s", pr.out);
+    proc_free(&pr);
+    unlink(sc);
+    unlink(out);
+    free(sc);
+    free(out);
     /* a graph file whose subgraph is not beside it */
     char tmp[64];
     proc_tempdir(tmp, sizeof tmp, "compose-cli");
