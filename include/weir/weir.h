@@ -424,7 +424,31 @@ typedef struct weir_effect {
     X(BAD_EDGE, "bad-edge", "an edge is not {id, source: {node, port}, target: {node, port}}")           \
     X(UNKNOWN_NODE, "unknown-node", "an edge names a node the graph does not declare")                   \
     X(UNKNOWN_PORT, "unknown-port", "an edge names a port its node does not have")                       \
-    X(CYCLE, "cycle", "the edges form a cycle")
+    X(CYCLE, "cycle", "the edges form a cycle")                                                           \
+    X(UNKNOWN_GRAPH, "unknown-graph", "a graph: node names a graph that cannot be found")                  \
+    X(BAD_PORTS, "bad-ports", "metadata.ports does not map the graph's ports to its nodes' ports")        \
+    X(RECURSION, "recursion", "a graph contains itself, directly or through other graphs")
+
+/* Composition (SPEC §1): a node {"id": "enrich", "component":
+ * "graph:<name>[@<version>]"} stands for a whole other graph, whose
+ * metadata.ports {"inputs": [{name, node, port}], "outputs": [...]} map
+ * its own ports to ports of its nodes (the version is what follows the last
+ * '@').  The loader flattens: the inner nodes become nodes of the outer
+ * graph with path ids ("enrich/lookup", "a/b/c" when nested), edges to and
+ * from the graph node are rewired to the mapped inner ports, and the one
+ * topological order covers them all — so waves stay glitch-free across the
+ * boundary, and events, metrics and errors name the paths.  The core finds
+ * no graph itself: a resolver does.  It returns 0 and *doc (NEW, a graph
+ * document), or a code (WEIR_ENOTFOUND when there is none) with err saying
+ * what there is.  version is NULL for "the newest". */
+typedef int (*weir_graph_resolver)(void *ud, const char *name, const char *version, json_t **doc,
+                                   weir_error *err);
+/* The most nodes a graph's graph nodes may expand to, all told
+ * (options.max_nodes, 0: this; weir serve's MAX_COMPOSED_NODES): one graph
+ * used k times in each of d levels is k^d nodes. */
+#define WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT 100000
+/* The deepest nesting of graph: nodes. */
+#define WEIR_GRAPH_MAX_DEPTH 32
 
 typedef struct weir_graph_options {
     const char *id;    /* graph id (the shell makes one); NULL: the graph's name */
@@ -438,6 +462,12 @@ typedef struct weir_graph_options {
                           problems as `problems`, except that unknown components
                           (one string) are one object per node. */
     weir_expr_limits expr; /* the expressions' budget; zero fields: the defaults */
+    weir_graph_resolver resolve; /* graph: nodes; NULL: they are refused (unknown-graph) */
+    void *resolve_ud;
+    size_t max_nodes;            /* nodes graph: nodes may expand to; 0: WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT */
+    json_t **flattened;          /* optional: receives NEW the flattened document when the
+                                    graph composes (what a journal keeps: it loads with no
+                                    resolver), else NULL */
 } weir_graph_options;
 
 /* Load and validate a graph definition (SPEC §1) against a registry.  `doc`
@@ -446,6 +476,18 @@ typedef struct weir_graph_options {
  * or edge and the fix. */
 WEIR_API int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_options *opts,
                              weir_graph **out, weir_error *err);
+/* Flatten a document (see weir_graph_resolver): *flat NEW is doc itself
+ * (a reference) when it has no graph: node and no metadata.ports, else a
+ * new document: doc's fields, its nodes and edges flattened, metadata.ports
+ * and metadata.ingress mapped to the flat ids, and "subgraphs": [{path,
+ * name, version?}] (each graph node expanded, in order).  The mapping is
+ * checked (unknown inner nodes and ports, duplicate names, an input mapped
+ * to an output port), and recursion refused naming the chain ("a → b →
+ * a"); each problem is reported as weir_graph_load reports (opts->problems,
+ * details), naming the path.  What is left for the load (components,
+ * config, cycles) is not checked here.  weir_graph_load calls this. */
+WEIR_API int weir_graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, json_t **flat,
+                                weir_error *err);
 /* Load JSON text as weir_graph_load loads its parse, with the same result
  * and problems; parse errors give line/column.  The text is never parsed
  * whole: each node and edge is parsed in turn and freed (a large graph

@@ -38,6 +38,15 @@ json_t *cli_load_doc(const char *path);
  * be read (said on stderr). */
 int cli_load_graph(const weir_registry *reg, const char *path, const weir_graph_options *opts, weir_graph **out,
                    weir_error *err);
+/* graph:<name>[@<version>] nodes (SPEC §1) of a graph file are found in
+ * its directory (ud: that directory): <name>@<version>.json|.yaml|.yml,
+ * else <name>.json|.yaml|.yml (whose "version" must be the one asked for).
+ * cli_load_graph uses it when opts has no resolver. */
+int cli_resolve_graph(void *ud, const char *name, const char *version, json_t **doc, weir_error *err);
+/* The directory of a path ("." for a bare name or "-"), malloc'd. */
+char *cli_dir_of(const char *path);
+/* Fill err (may be NULL) with code and a message; returns code. */
+int cli_error(weir_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Print a JSON value followed by a newline (indented when pretty). */
 void cli_print_json(FILE *f, json_t *v, bool pretty);
 

@@ -42,6 +42,8 @@ static const setting SETTINGS[] = {
      "work one expression evaluation may do (about 10 ms); past it the evaluation fails on the error port"},
     {"EXPR_MAX_BYTES", "expr-max-bytes", T_BYTES, "16777216",
      "largest string or result of one expression (4x this allocated; suffixes k, m)"},
+    {"MAX_COMPOSED_NODES", "max-composed-nodes", T_INT, "100000",
+     "nodes a graph's graph:NAME nodes may expand to, nested ones included (400 beyond)"},
     {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
     {"MAX_CONNECTIONS", "max-connections", T_INT, "10000",
@@ -280,6 +282,9 @@ static int apply(weir_service_config *c) {
             if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             if (strcmp(s->env, "EXPR_MAX_STEPS") == 0) c->expr.max_steps = (size_t)n;
             else c->expr.max_bytes = (size_t)n;
+        } else if (strcmp(s->env, "MAX_COMPOSED_NODES") == 0) {
+            if (out_of_range(s->env, n, 1, 100000000)) return EXIT_USAGE;
+            c->max_composed_nodes = (size_t)n;
         } else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||

@@ -11,7 +11,10 @@ static const char HELP[] =
     "would: required fields, unique node ids, edge shape, unknown nodes, components\n"
     "and ports, config against each component's table, expressions, cycles.\n"
     "\n"
-    "Valid: prints the topology (sorted, levels, inputNodes, outputNodes), exit 0.\n"
+    "A node {\"component\": \"graph:NAME\"} (or graph:NAME@V) uses another graph:\n"
+    "NAME@V.json, else NAME.json (or .yaml, .yml; its \"version\" must be V) in the\n"
+    "graph file's own directory. Its nodes run as NODE/INNER (see the README).\n"
+    "\n"    "Valid: prints the topology (sorted, levels, inputNodes, outputNodes), exit 0.\n"
     "Invalid: prints every problem found, one per line, exit 2.\n"
     "\n"
     "Options:\n"
@@ -28,7 +31,8 @@ static const char HELP_END[] =
     "\n"
     "Example:\n"
     "  weir validate examples/merge-diamond.json\n"
-    "  weir validate --json examples/accumulator-batch.yaml\n";
+    "  weir validate --json examples/accumulator-batch.yaml\n"
+    "  weir validate examples/compose/main.json\n";
 
 static void help(FILE *f) {
     fputs(HELP, f);

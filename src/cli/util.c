@@ -9,6 +9,17 @@
 
 #include "cli/cli.h"
 
+int cli_error(weir_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
 char *cli_read_file(const char *path, size_t *len) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
@@ -61,12 +72,85 @@ json_t *cli_load_doc(const char *path) {
     return doc;
 }
 
-int cli_load_graph(const weir_registry *reg, const char *path, const weir_graph_options *opts, weir_graph **out,
+char *cli_dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || strcmp(path, "-") == 0) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* <dir>/<base> with one of the graph extensions that exists: its document
+ * (NEW), or NULL with *found false when none exists. */
+static int load_graph_file(const char *dir, const char *base, json_t **doc, bool *found, char *path, size_t cap,
+                           weir_error *err) {
+    static const char *const EXT[] = {".json", ".yaml", ".yml"};
+    *found = false;
+    for (size_t i = 0; i < sizeof EXT / sizeof *EXT; i++) {
+        snprintf(path, cap, "%s/%s%s", dir, base, EXT[i]);
+        if (access(path, R_OK) != 0) continue;
+        *found = true;
+        size_t len;
+        char *text = cli_read_file(path, &len);
+        if (!text) return cli_error(err, WEIR_EIO, "cannot read %s", path);
+        weir_error perr;
+        int rc = weir_doc_parse(text, len, cli_doc_format(path), doc, &perr);
+        free(text);
+        if (rc) return cli_error(err, rc == WEIR_ENOMEM ? rc : WEIR_EGRAPH, "%s: %s", path, perr.message);
+        return 0;
+    }
+    return 0;
+}
+
+int cli_resolve_graph(void *ud, const char *name, const char *version, json_t **doc, weir_error *err) {
+    const char *dir = ud;
+    char path[4096], base[1024];
+    *doc = NULL;
+    if (strchr(name, '/') || name[0] == '.' || (version && (strchr(version, '/') || version[0] == '.')))
+        return cli_error(err, WEIR_ENOTFOUND,
+                         "graph names are looked up as files in %s, so they may not contain '/' or start with '.'",
+                         dir);
+    bool found = false;
+    int rc = 0;
+    if (version) { /* <name>@<version>.json first */
+        snprintf(base, sizeof base, "%s@%s", name, version);
+        if ((rc = load_graph_file(dir, base, doc, &found, path, sizeof path, err)) || found) return rc;
+    }
+    if ((rc = load_graph_file(dir, name, doc, &found, path, sizeof path, err))) return rc;
+    if (!found) {
+        if (version)
+            return cli_error(err, WEIR_ENOTFOUND,
+                             "no file defines graph \"%s\" version %s: looked for %s/%s@%s and %s/%s (.json, .yaml, "
+                             ".yml)",
+                             name, version, dir, name, version, dir, name);
+        return cli_error(err, WEIR_ENOTFOUND, "no file defines graph \"%s\": looked for %s/%s (.json, .yaml, .yml)",
+                         name, dir, name);
+    }
+    const char *has = json_string_value(json_object_get(*doc, "version"));
+    if (version && (!has || strcmp(has, version) != 0)) {
+        json_decref(*doc);
+        *doc = NULL;
+        return cli_error(err, WEIR_ENOTFOUND, "%s is version %s%s%s, not %s; add %s/%s@%s.json", path,
+                         has ? "\"" : "", has ? has : "(none)", has ? "\"" : "", version, dir, name, version);
+    }
+    return 0;
+}
+
+int cli_load_graph(const weir_registry *reg, const char *path, const weir_graph_options *given, weir_graph **out,
                    weir_error *err) {
     *out = NULL;
+    /* graph: nodes are found beside the graph file unless the caller resolves */
+    weir_graph_options o = given ? *given : (weir_graph_options){0};
+    char *dir = NULL;
+    if (!o.resolve) {
+        if (!(dir = cli_dir_of(path))) return cli_error(err, WEIR_ENOMEM, "out of memory");
+        o.resolve = cli_resolve_graph;
+        o.resolve_ud = dir;
+    }
+    const weir_graph_options *opts = &o;
     size_t len;
     char *text = cli_read_file(path, &len);
     if (!text) {
+        free(dir);
         err->code = WEIR_EIO;
         snprintf(err->message, sizeof err->message, "cannot read %s", path);
         return WEIR_EIO;
@@ -92,6 +176,7 @@ int cli_load_graph(const weir_registry *reg, const char *path, const weir_graph_
         json_decref(doc);
     }
     free(text);
+    free(dir);
     return rc;
 }
 

@@ -1193,13 +1193,68 @@ done:
     return 0;
 }
 
+/* Flatten doc (compose.c) into *flat.  When that finds problems, what
+ * could be flattened is loaded too, so that the answer lists the other
+ * problems as well (components, config, cycles), after those of the
+ * composition: WEIR_EGRAPH with them all, as load reports. */
+static int compose_problems(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, json_t **flat,
+                            weir_error *err) {
+    bool want_details = opts && opts->details;
+    json_t *problems = json_array(), *details = want_details ? json_array() : NULL;
+    if (!problems || (want_details && !details)) {
+        json_decref(problems);
+        json_decref(details);
+        return weir__error(err, WEIR_ENOMEM, "out of memory loading graph");
+    }
+    int rc = weir__graph_flatten(reg, doc, opts, flat, problems, details);
+    if (rc == WEIR_EGRAPH) {
+        weir_graph_options more = opts ? *opts : (weir_graph_options){0};
+        more.problems = problems;
+        more.details = details;
+        json_t *n = json_object_get(*flat, "nodes"), *e = json_object_get(*flat, "edges");
+        elems nodes = {.present = json_is_array(n), .arr = n, .n = json_array_size(n)};
+        elems edges = {.present = json_is_array(e), .arr = e, .n = json_array_size(e)};
+        bool reparse;
+        weir_graph *g = NULL;
+        weir_error lerr;
+        if (load(reg, *flat, &nodes, &edges, &more, &g, &lerr, &reparse) == WEIR_ENOMEM) rc = WEIR_ENOMEM;
+        weir_graph_unref(g);
+        json_decref(*flat);
+        *flat = NULL;
+    }
+    if (rc == WEIR_ENOMEM) {
+        weir__error(err, rc, "out of memory loading graph");
+    } else if (rc) {
+        weir__error(err, WEIR_EGRAPH, "%s", "");
+        size_t i;
+        json_t *p;
+        json_array_foreach(problems, i, p) weir__error_append(err, "%s%s", i ? "\n" : "", json_string_value(p));
+        if (opts && opts->problems) json_array_extend(opts->problems, problems);
+        if (want_details) json_array_extend(opts->details, details);
+    }
+    json_decref(problems);
+    json_decref(details);
+    return rc;
+}
+
 int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, weir_graph **out,
                     weir_error *err) {
+    if (opts && opts->flattened) *opts->flattened = NULL;
+    json_t *flat = NULL;
+    if (weir__graph_composes(doc)) { /* graph: nodes become nodes with path ids first (compose.c) */
+        *out = NULL;
+        int rc = compose_problems(reg, doc, opts, &flat, err);
+        if (rc) return rc;
+        doc = flat;
+    }
     json_t *n = json_object_get(doc, "nodes"), *e = json_object_get(doc, "edges");
     elems nodes = {.present = json_is_array(n), .arr = n, .n = json_array_size(n)};
     elems edges = {.present = json_is_array(e), .arr = e, .n = json_array_size(e)};
     bool reparse;
-    return load(reg, doc, &nodes, &edges, opts, out, err, &reparse);
+    int rc = load(reg, doc, &nodes, &edges, opts, out, err, &reparse);
+    if (!rc && flat && opts && opts->flattened && json_object_get(flat, "subgraphs")) *opts->flattened = flat;
+    else json_decref(flat);
+    return rc;
 }
 
 /* ------------------------------------------------------------ load text */
@@ -1337,7 +1392,10 @@ int weir_graph_load_text(const weir_registry *reg, const char *text, size_t len,
     json_t *doc = NULL;
     elems nodes = {0}, edges = {0};
     bool reparse = true;
-    int rc = scan_graph(text, len, &doc, &nodes, &edges);
+    /* a graph that may compose is flattened as a document (compose.c) */
+    int rc = memmem(text, len, "\"graph:", 7) || memmem(text, len, "\"ports\"", 7)
+                 ? WEIR_EINVAL
+                 : scan_graph(text, len, &doc, &nodes, &edges);
     if (rc == 0) rc = load(reg, doc, &nodes, &edges, opts, out, err, &reparse);
     json_decref(doc);
     weir__free(nodes.spans);

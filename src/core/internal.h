@@ -74,6 +74,14 @@ uint32_t weir__graph_node(const weir_graph *g, const char *id);
 uint32_t weir__port_index(const char *const *names, uint32_t n, const char *name);
 /* ISO-8601 UTC with milliseconds ("2026-11-21T10:00:00.000Z"). */
 void weir__iso8601(int64_t ms, char buf[32]);
+/* compose.c: does doc have a graph: node or metadata.ports (it is
+ * flattened before it loads)? */
+bool weir__graph_composes(json_t *doc);
+/* weir_graph_flatten for a doc that composes, its problems appended to
+ * problems (strings) and details (objects, or NULL): 0 and *flat NEW,
+ * WEIR_EGRAPH (problems say why) or WEIR_ENOMEM. */
+int weir__graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, json_t **flat,
+                        json_t *problems, json_t *details);
 /* Join names as "a, b, c" into err (appending). */
 void weir__append_names(weir_error *err, const char *const *names, uint32_t n);
 

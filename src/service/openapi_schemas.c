@@ -108,7 +108,11 @@ static json_t *graph_schemas(void) {
     json_t *end = object("One end of an edge", "node port", "node", str("a node id"), "port", str("a port of it"),
                          NULL);
     json_t *node = object("A node: an instance of a component", "id component", "id", str("unique in the graph"),
-                          "component", str("a component id, e.g. symbia.core.map (GET /api/components)"), "config",
+                          "component",
+                          str("a component id, e.g. symbia.core.map (GET /api/components), or graph:<name>[@<version>]: "
+                              "another stored graph used as a component (its metadata.ports are its ports; the newest "
+                              "of that name, or that version; its nodes run as <id>/<inner id>)"),
+                          "config",
                           map_of(any(NULL), "the component's config (its schema: the component's config)"),
                           "position", typed("object", "where an editor draws it ({x, y}); not used by the runtime"),
                           NULL);
@@ -123,7 +127,15 @@ static json_t *graph_schemas(void) {
         object("Where POST /api/ingress/{name} delivers", "node", "node", str(NULL), "port", str(NULL), NULL),
         "autostart", typed("boolean", "a stored graph with true is executed when the server starts (unless an "
                                       "unfinished execution of it came back from recovery)"),
+        "ports",
+        object("The graph's own ports when it is used as a component (graph:<name>): each maps a port name to a port "
+               "of one of its nodes. Names are unique per direction; an input maps to an input port, an output to an "
+               "output port",
+               "", "inputs", array_of(ref("PortMapping"), NULL), "outputs", array_of(ref("PortMapping"), NULL), NULL),
         NULL);
+    json_t *mapping = object("One port of a graph used as a component", "name node port", "name",
+                             str("the port's name on the graph node"), "node", str("a node of this graph"), "port",
+                             str("a port of that node"), NULL);
     json_t *def = object(
         "A graph definition (JSON, or YAML of the same structure)", "symbia name nodes edges", "symbia",
         json_pack("{s:s,s:i,s:s}", "type", "string", "minLength", 1, "description", "format version, e.g. \"1.0\""),
@@ -139,11 +151,29 @@ static json_t *graph_schemas(void) {
                                    "outputNodes", strings(NULL));
     json_t *graph = graph_answer("A loaded graph with its topology and definition", "topology definition", "topology",
                                  ref("Topology"), "definition", ref("GraphDefinition"));
+    /* a composed graph: what runs, and what it was made of */
+    json_t *sub = object("A graph node expanded", "path name", "path", str("the graph node's id (nested: a/b)"), "name",
+                         str("the graph it stands for"), "version", str("that graph's version, when it has one"),
+                         NULL);
+    json_t *props = json_object_get(graph, "properties");
+    if (props && (json_object_set_new(props, "subgraphs",
+                                      array_of(sub, "only for a graph with graph: nodes: each one expanded, in order")) ||
+                  json_object_set_new(props, "flattened",
+                                      extend("GraphDefinition",
+                                             object("only for a graph with graph: nodes: the graph as it runs — "
+                                                    "inner nodes with path ids, edges rewired (what an execution's "
+                                                    "journal keeps)",
+                                                    "", NULL)))))
+        props = NULL;
+    if (!props) {
+        json_decref(graph);
+        graph = NULL;
+    }
     json_t *created = extend("GraphSummary", object(NULL, "topology", "topology", ref("Topology"), NULL));
     json_t *deleted = object("A graph unloaded", "id deleted", "id", str(NULL), "deleted", boolean(NULL), NULL);
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "EdgeEnd", end, "GraphNode", node, "GraphEdge", edge,
-                     "GraphMetadata", metadata, "GraphDefinition", def, "Topology", topo, "GraphSummary", summary,
-                     "Graph", graph, "GraphCreated", created, "GraphDeleted", deleted);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "EdgeEnd", end, "GraphNode", node, "GraphEdge",
+                     edge, "GraphMetadata", metadata, "PortMapping", mapping, "GraphDefinition", def, "Topology", topo,
+                     "GraphSummary", summary, "Graph", graph, "GraphCreated", created, "GraphDeleted", deleted);
 }
 
 static json_t *execution_schemas(void) {

@@ -235,6 +235,17 @@ static json_t *graph_summary(svc_graph *g, bool full) {
         return NULL;
     }
     json_object_set_new(j, "definition", def);
+    if (g->flat) { /* composed (SPEC §1): what runs, with path ids, and the graphs it was made of */
+        json_t *flat = json_loads(g->flat, 0, NULL);
+        json_t *shown = flat ? weir_redact_graph(flat) : NULL;
+        json_t *subs = json_incref(json_object_get(flat, "subgraphs"));
+        json_decref(flat);
+        if (!shown || !subs || json_object_set_new(j, "subgraphs", subs) ||
+            json_object_set_new(j, "flattened", shown)) {
+            json_decref(j);
+            return NULL;
+        }
+    }
     return j;
 }
 
@@ -335,7 +346,7 @@ static svc_graph *graph_or_404(call *c) {
 static void graphs_get(call *c) {
     svc_graph *g = graph_or_404(c);
     if (!g) return;
-    if (may_hold_secret(g->text)) return reply(c, 200, graph_summary(g, true));
+    if (g->flat || may_hold_secret(g->text)) return reply(c, 200, graph_summary(g, true));
     /* Nothing to redact: the text kept is the definition, spliced in as it
      * is (a large graph is neither parsed nor written out again). */
     json_t *j = graph_head(g, true);
@@ -364,8 +375,9 @@ static void graphs_get(call *c) {
 static void graphs_delete(call *c) {
     svc_graph *g = graph_or_404(c);
     if (!g) return;
-    json_t *body = json_pack("{s:s,s:b}", "id", g->id, "deleted", 1);
     weir_error err;
+    if (svc_graph_in_use(c->s, g, &err)) return fail_err(c, &err); /* a subgraph of others: 409 */
+    json_t *body = json_pack("{s:s,s:b}", "id", g->id, "deleted", 1);
     if (svc_graph_delete(c->s, g, &err)) {
         json_decref(body);
         return fail_err(c, &err);
@@ -829,7 +841,9 @@ static const route_def ROUTES[] = {
      graphs_create, BODY_GRAPH},
     {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list, BODY_NONE},
     {{"GET", "/api/graphs/:id", "A graph with its topology and definition", 200, "404"}, graphs_get, BODY_NONE},
-    {{"DELETE", "/api/graphs/:id", "Unload a graph and delete it from DATA_DIR; stops its executions", 200, "404 503"},
+    {{"DELETE", "/api/graphs/:id",
+      "Unload a graph and delete it from DATA_DIR; stops its executions (409 while other graphs use it as a subgraph)",
+      200, "404 409 503"},
      graphs_delete, BODY_NONE},
     {{"POST", "/api/graphs/:id/execute",
       "Start an execution (options: completion, timeoutMs, onError, overflow, runtime)", 201, "400 404 409 429"},

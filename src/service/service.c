@@ -32,6 +32,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .max_trace_hops = WEIR_DEFAULT_MAX_TRACE_HOPS,
         .max_answer_bytes = 16u << 20,
         .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT},
+        .max_composed_nodes = WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT,
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_connections = 10000,
@@ -168,6 +169,85 @@ static char *json_compact(const char *text, size_t len) {
     return out;
 }
 
+/* graph: nodes (SPEC §1) resolved from the stored graphs: the newest of
+ * that name (and version) — restoring at start, the newest stored before
+ * the graph being restored, which is what it was stored with.  The ids
+ * used are gathered in `uses`. */
+typedef struct resolving {
+    weir_service *s;
+    json_t *uses;
+} resolving;
+
+static int resolve_graph(void *ud, const char *name, const char *version, json_t **doc, weir_error *err) {
+    resolving *r = ud;
+    svc_graph *found = NULL;
+    size_t named = 0;
+    char versions[512] = "";
+    for (svc_graph *g = r->s->graphs; g; g = g->next) {
+        if (strcmp(weir_graph_name(g->g), name) != 0) continue;
+        const char *v = weir_graph_version(g->g);
+        size_t len = strlen(versions);
+        snprintf(versions + len, sizeof versions - len, "%s%s", named++ ? ", " : "", v ? v : "(none)");
+        if (!version || (v && strcmp(v, version) == 0)) found = g; /* the newest wins */
+    }
+    if (!found) {
+        if (!named)
+            return weir__error(err, WEIR_ENOTFOUND,
+                               "no stored graph is named \"%s\"; store it first (POST /api/graphs), then this one",
+                               name);
+        return weir__error(err, WEIR_ENOTFOUND,
+                           "no stored graph \"%s\" has version \"%s\" (stored versions: %s); name one of those or "
+                           "leave the version out for the newest",
+                           name, version, versions);
+    }
+    if (!(*doc = json_loads(found->text, 0, NULL))) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    json_t *id = json_string(found->id);
+    bool listed = false;
+    size_t i;
+    json_t *u;
+    json_array_foreach(r->uses, i, u) listed = listed || strcmp(json_string_value(u), found->id) == 0;
+    if (!id || (!listed && json_array_append(r->uses, id))) {
+        json_decref(id);
+        json_decref(*doc);
+        *doc = NULL;
+        return weir__error(err, WEIR_ENOMEM, "out of memory");
+    }
+    json_decref(id);
+    /* nested graph nodes resolve through this again: a stored graph's
+     * own uses are found as its document is expanded */
+    return 0;
+}
+
+int svc_graph_in_use(weir_service *s, const svc_graph *g, weir_error *err) {
+    char users[WEIR_ERROR_MAX / 2] = "", running[WEIR_ERROR_MAX / 4] = "";
+    size_t n_users = 0, n_running = 0;
+    for (svc_graph *it = s->graphs; it; it = it->next) {
+        bool uses = false;
+        size_t i;
+        json_t *u;
+        json_array_foreach(it->uses, i, u) uses = uses || strcmp(json_string_value(u), g->id) == 0;
+        if (!uses || it == g) continue;
+        size_t len = strlen(users);
+        snprintf(users + len, sizeof users - len, "%s\"%s\" (%s)", n_users++ ? ", " : "", weir_graph_name(it->g),
+                 it->id);
+        for (svc_exec *x = s->execs; x; x = x->next) {
+            if (x->finished || strcmp(x->graph_id, it->id) != 0) continue;
+            len = strlen(running);
+            snprintf(running + len, sizeof running - len, "%s%s", n_running++ ? ", " : "", x->id);
+        }
+    }
+    if (!n_users) return 0;
+    if (n_running)
+        return weir__error(err, WEIR_ESTATE,
+                           "graph \"%s\" (%s) is used as a subgraph by graph%s %s, with running execution%s %s; "
+                           "delete %s first (that stops %s)",
+                           weir_graph_name(g->g), g->id, n_users == 1 ? "" : "s", users, n_running == 1 ? "" : "s",
+                           running, n_users == 1 ? "that graph" : "those graphs", n_running == 1 ? "it" : "them");
+    return weir__error(err, WEIR_ESTATE, "graph \"%s\" (%s) is used as a subgraph by graph%s %s; delete %s first",
+                       weir_graph_name(g->g), g->id, n_users == 1 ? "" : "s", users,
+                       n_users == 1 ? "that graph" : "those graphs");
+}
+
 /* id NULL: a new graph (new id, created now, stored before it is added).
  * From doc, or when doc is NULL from JSON text (kept compact: the graph
  * loads node by node, the text is never whole as json_t). */
@@ -178,10 +258,20 @@ static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t l
     if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
     else svc_uuid(sg->id);
     sg->created_ms = id ? created_ms : svc_now(s);
-    weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr};
-    int rc = doc ? weir_graph_load(s->reg, doc, &o, &sg->g, err) : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
+    resolving res = {s, json_array()};
+    json_t *flat = NULL;
+    weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr, .resolve = resolve_graph,
+                            .resolve_ud = &res, .max_nodes = s->cfg.max_composed_nodes, .flattened = &flat};
+    int rc = !res.uses ? weir__error(err, WEIR_ENOMEM, "out of memory")
+             : doc     ? weir_graph_load(s->reg, doc, &o, &sg->g, err)
+                       : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
     if (!rc && !(sg->text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : json_compact(text, len)))
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (!rc && flat && !(sg->flat = json_dumps(flat, JSON_COMPACT)))
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    json_decref(flat);
+    if (!rc && json_array_size(res.uses)) sg->uses = json_incref(res.uses);
+    json_decref(res.uses);
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -190,6 +280,8 @@ static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t l
     if (rc) {
         weir_graph_unref(sg->g);
         weir__free(sg->text);
+        weir__free(sg->flat);
+        json_decref(sg->uses);
         weir__free(sg);
         return rc;
     }
@@ -237,6 +329,8 @@ void svc_graph_remove(weir_service *s, svc_graph *g) {
     svc_index_del(&s->graph_ix, g->id);
     weir_graph_unref(g->g);
     weir__free(g->text);
+    weir__free(g->flat);
+    json_decref(g->uses);
     weir__free(g);
 }
 
@@ -675,7 +769,9 @@ void svc_exec_unlist(weir_service *s, svc_exec *x) {
  * so the execution comes back (and its journal replays) whatever happens
  * to the stored graph and components later. */
 static json_t *start_body(weir_service *s, svc_exec *x, svc_graph *g, json_t *opts, const char *runtime) {
-    json_t *doc = json_loads(g->text, 0, NULL);
+    /* a composed graph's flattened document: it loads with no other graph
+     * (the versions it was made from are in its "subgraphs") */
+    json_t *doc = json_loads(g->flat ? g->flat : g->text, 0, NULL);
     /* the execute options and the settings that shape the execution */
     json_t *o = json_is_object(opts) ? json_deep_copy(opts) : json_object();
     if (o) {
@@ -831,6 +927,8 @@ static void free_graphs(weir_service *s) {
         next = g->next;
         weir_graph_unref(g->g);
         weir__free(g->text);
+        weir__free(g->flat);
+        json_decref(g->uses);
         weir__free(g);
     }
     s->graphs = NULL;

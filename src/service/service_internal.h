@@ -18,6 +18,15 @@ typedef struct svc_graph {
     char *text; /* the document as compact JSON (the graph keeps none): what
                    GET /api/graphs/:id answers and the store keeps */
     int64_t created_ms;
+    /* Composition (SPEC §1): a graph with graph: nodes is loaded flattened,
+     * each resolved to the newest stored graph of that name (and version)
+     * at the time it was stored (restoring in creation order finds the
+     * same).  flat: the flattened document as compact JSON, what its
+     * executions' START records carry (NULL: it has no graph node); uses:
+     * the ids of the stored graphs it expanded, nested ones too (NULL:
+     * none): those cannot be deleted while it is stored. */
+    char *flat;
+    json_t *uses;
     struct svc_graph *next;
 } svc_graph;
 
@@ -186,6 +195,9 @@ int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t crea
 int svc_graph_restore_text(weir_service *s, const char *text, const char *id, int64_t created_ms, svc_graph **out,
                            weir_error *err);
 void svc_graph_remove(weir_service *s, svc_graph *g);
+/* WEIR_ESTATE when g is used as a subgraph by other stored graphs (the
+ * message names them and their unfinished executions, and the fix), else 0. */
+int svc_graph_in_use(weir_service *s, const svc_graph *g, weir_error *err);
 
 /* User components' sources and the catalog (sources.c, components.c). */
 /* Register def (STOLEN) as POST /api/components does (its sourceUrl

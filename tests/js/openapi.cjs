@@ -229,6 +229,14 @@ async function everyOperation(first) {
   await call('GET', '/api/graphs');
   await call('GET', `/api/graphs/${first.graphId}`);
   assert.equal((await call('GET', '/api/graphs/none')).status, 404);
+  // a graph that composes (examples/compose): its subgraphs and flattened form, and a subgraph in use
+  const composeDoc = (f) => JSON.parse(fs.readFileSync(path.join(examples, 'compose', f), 'utf8'));
+  const enrich = await call('POST', '/api/graphs', composeDoc('enrich.json'));
+  const orders = await call('POST', '/api/graphs', composeDoc('main.json'));
+  assert.equal(orders.status, 201, JSON.stringify(orders.json));
+  const composed = await call('GET', `/api/graphs/${orders.json.id}`);
+  assert.equal(composed.json.subgraphs.length, 2);
+  assert.equal((await call('DELETE', `/api/graphs/${enrich.json.id}`)).status, 409);
   // executions
   await call('GET', '/api/executions');
   await call('GET', `/api/executions/${first.executionId}`);
