@@ -6,8 +6,10 @@
 Test(registry, builtins_are_the_ten_of_the_spec_and_once) {
     weir_registry *reg;
     cr_assert_eq(weir_registry_create(&reg), 0);
-    cr_assert_eq(weir_registry_count(reg), 11);
+    cr_assert_eq(weir_registry_count(reg), 13);
     cr_assert_not_null(weir_registry_find(reg, "symbia.io.http-request"));
+    cr_assert_not_null(weir_registry_find(reg, "symbia.io.http-in"));
+    cr_assert_not_null(weir_registry_find(reg, "symbia.io.http-response"));
     cr_assert_not_null(weir_registry_find(reg, "symbia.state.once"));
     cr_assert_null(weir_registry_find(reg, "symbia.core.nope"));
     weir_registry_destroy(reg);
