@@ -977,6 +977,8 @@ void svc_route(void *ud, weir_http_req *req) {
      * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
     if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);
     if (strncmp(req->path, "/socket.io/", 11) == 0) return weir_eio_handle(s->eio, req);
+    /* Webhooks check credentials themselves (a graph may open its hooks). */
+    if (strncmp(req->path, "/hooks/", 7) == 0) return svc_hook_route(s, req, c.start_ns);
     /* The dashboard's files need no credentials: they hold no data. */
     if (svc_web_serve(req)) return;
     char scratch[1024];

@@ -178,6 +178,7 @@ static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t l
     sg->created_ms = id ? created_ms : svc_now(s);
     weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr};
     int rc = doc ? weir_graph_load(s->reg, doc, &o, &sg->g, err) : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
+    if (!rc && !id) rc = svc_hooks_check(sg->g, problems, err); /* new graphs: restored ones loaded before */
     if (!rc && !(sg->text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : json_compact(text, len)))
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
@@ -370,7 +371,9 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
 static void on_settled(void *ud, weir_exec *e, const weir_settled *st) {
     (void)ud;
     (void)e;
-    if (st->user) svc_wait_answer(st->user, st);
+    if (!st->user) return;
+    if (*(const int *)st->user == SVC_TRACK_HOOK) svc_hook_settled(st->user, st);
+    else svc_wait_answer(st->user, st);
 }
 
 static void wait_timeout(uv_timer_t *t) { svc_wait_answer(t->data, NULL); }
@@ -439,6 +442,7 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
 void svc_exec_free(svc_exec *x) {
     svc_views_exec_gone(x->svc, x);
     svc_journal_forget(x, false);
+    svc_hooks_free(x);
     while (x->waits) {
         svc_wait *w = x->waits;
         x->waits = w->next;
@@ -624,6 +628,7 @@ int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *
     }
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
     svc_time_attach(x);
+    svc_hooks_attach(x);
     weir_exec_listen(x->e, false); /* until someone subscribes */
     *out = x;
     return 0;
@@ -1016,6 +1021,7 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
             n = w->next;
             svc_wait_answer(w, NULL);
         }
+        if (x->journaled) svc_hooks_shutdown(x);
     }
     svc_hub_close_all(&s->hub);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */
