@@ -120,7 +120,10 @@ static json_t *graph_schemas(void) {
         str("the runtime of its executions unless the execute options name one"), "completion",
         one_of("auto never", NULL), "onError", one_of("fail continue", NULL), "overflow",
         one_of("refuse drop-oldest drop-newest", NULL), "timeoutMs", count("0: none"), "ingress",
-        object("Where POST /api/ingress/{name} delivers", "node", "node", str(NULL), "port", str(NULL), NULL), NULL);
+        object("Where POST /api/ingress/{name} delivers", "node", "node", str(NULL), "port", str(NULL), NULL), "hooks",
+        object("Its webhooks (symbia.io.http-in, served at /hooks/{graph}/{path})", "", "public",
+               boolean("true: they take requests without credentials when auth is configured"), NULL),
+        NULL);
     json_t *def = object(
         "A graph definition (JSON, or YAML of the same structure)", "symbia name nodes edges", "symbia",
         json_pack("{s:s,s:i,s:s}", "type", "string", "minLength", 1, "description", "format version, e.g. \"1.0\""),
@@ -359,9 +362,13 @@ static json_t *service_schemas(void) {
         count(NULL), "queueDepth", count(NULL), "connections", count(NULL), "eventClients", count(NULL), "subscribers",
         count(NULL), "uptimeMs", count(NULL), "componentHost", ref("HostStats"), NULL);
     json_t *ingress_body = any("any JSON value; an array is a batch, one delivery per item");
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Error", error, "IngressAccepted", ingress, "IngressBody",
-                     ingress_body, "Health", health, "Status", status, "HostStats", host, "Stats", stats,
-                     "OpenApiDocument", typed("object", "an OpenAPI 3.1 document"));
+    json_t *hook_body = any("any JSON value: the http-in node's value (empty: null); with raw: true the node gets "
+                            "{method, path, query, headers, body: this text} instead");
+    json_t *hook_answer = any("what the graph's http-response node answers: the value it received");
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Error", error, "IngressAccepted", ingress,
+                     "IngressBody", ingress_body, "Health", health, "Status", status, "HostStats", host, "Stats", stats,
+                     "OpenApiDocument", typed("object", "an OpenAPI 3.1 document"), "HookBody", hook_body,
+                     "HookAnswer", hook_answer);
 }
 
 json_t *weir__openapi_schemas(void) {

@@ -787,6 +787,12 @@ static void prometheus(call *c) {
 
 static void openapi(call *c) { reply(c, 200, weir_service_openapi()); }
 
+/* Webhooks: svc_route hands every path under /hooks/ to svc_hook_route
+ * before this table is searched (a hook's path has any number of segments,
+ * and its graph may open it to requests without credentials); the table's
+ * entries describe them for the OpenAPI document. */
+static void hooks(call *c) { svc_hook_route(c->s, c->req, c->start_ns); }
+
 /* ------------------------------------------------------------------ table */
 
 typedef struct route_def {
@@ -865,6 +871,15 @@ static const route_def ROUTES[] = {
       "Deliver a body (an array is a batch) to the declared metadata.ingress of the graph's newest running execution",
       202, "400 404 409 429"},
      ingress, BODY_JSON},
+#define HOOK_SUMMARY                                                                                                 \
+    "A webhook: the request becomes an inject into the symbia.io.http-in node of the graph's newest running "    \
+    "execution serving this method and path (any number of segments); the answer is what the http-response node " \
+    "its value reaches sends (204: the graph did not answer; 504: not within timeoutMs)"
+    {{"POST", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
+    {{"GET", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_NONE},
+    {{"PUT", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
+    {{"PATCH", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
+    {{"DELETE", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
     {{"GET", "/health", "Service health", 200, "503"}, health, BODY_NONE},
     {{"GET", "/health/live", "Liveness", 200, ""}, health_live, BODY_NONE},
     {{"GET", "/health/ready", "Readiness (503 while shutting down)", 200, "503"}, health_ready, BODY_NONE},
@@ -926,6 +941,7 @@ weir_route_access weir_route_access_of(const weir_route *r, const char *method) 
     if (!r) return WEIR_ROUTE_GUARDED;
     if (strcmp(r->pattern, "/health") == 0 || strncmp(r->pattern, "/health/", 8) == 0) return WEIR_ROUTE_OPEN;
     if (strcmp(r->pattern, "/metrics") == 0) return WEIR_ROUTE_METRICS;
+    if (strncmp(r->pattern, "/hooks/", 7) == 0) return WEIR_ROUTE_GUARDED; /* a GET hook acts: no PUBLIC_READS */
     return is_read(method) ? WEIR_ROUTE_READ : WEIR_ROUTE_GUARDED;
 }
 
