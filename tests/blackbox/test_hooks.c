@@ -17,6 +17,8 @@
 #include "proc.h"
 #include "serve.h"
 
+#define EXAMPLE WEIR_SOURCE_DIR "/examples/webhook.json"
+
 static void init(void) { curl_global_init(CURL_GLOBAL_ALL); /* before any thread makes a handle */ }
 TestSuite(hooks, .init = init, .timeout = 120);
 
@@ -347,5 +349,23 @@ Test(hooks, a_stored_execution_journals_the_hook_and_replays) {
     cr_assert(strncmp(pr.out, "match", 5) == 0, "%s", pr.out);
     proc_free(&pr);
     serve_rmdir(dir);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* The README's example: examples/webhook.json answers its curl. */
+Test(hooks, the_readme_example) {
+    server s = serve_start((const char *[]){"--memory", NULL});
+    FILE *f = fopen(EXAMPLE, "r");
+    cr_assert_not_null(f);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    serve_execute(&s, text, NULL);
+    http_resp r = hook(&s, "POST", "/hooks/shop/orders", "{\"id\": \"A-7\", \"qty\": 3, \"price\": 2.5}");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert(strstr(r.headers, "X-Shop: weir"), "%s", r.headers);
+    cr_assert_str_eq(r.body, "{\"id\":\"A-7\",\"total\":7.5}");
+    http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
