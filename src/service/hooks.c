@@ -259,8 +259,8 @@ void svc_hook_settled(svc_hook *h, const weir_settled *st) {
                          msg ? msg : "no reason recorded");
         } else if (st->status == WEIR_EFULL) {
             answer_error(s, req, h->start_ns, 429, WEIR_EFULL, NULL,
-                         "execution %s is paused and its queue is full: the request was dropped by its overflow "
-                         "policy (drop-newest)",
+                         "execution %s was paused with its queue full: the request was dropped by its overflow "
+                         "policy (overflow: drop-oldest or drop-newest); retry later",
                          x->id);
         } else if (st->status) {
             answer_error(s, req, h->start_ns, 502, WEIR_ESTATE, NULL,

@@ -340,7 +340,15 @@ void svc_answer_now(weir_service *s, svc_reply *r, int status, json_t *body) {
 }
 
 void svc_wait_answer(svc_wait *w, const weir_settled *st) {
-    if (w->done) return;
+    if (w->done) {
+        /* answered before its inject settled (the wait ran out, a shutdown):
+         * the core held w as the inject's user until now */
+        if (st) {
+            wait_unlink(w);
+            wait_release(w);
+        }
+        return;
+    }
     w->done = true;
     svc_exec *x = w->x;
     weir_service *s = x->svc;
@@ -362,6 +370,10 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
     /* 200: settled; 202: still running when the wait ran out, or dropped */
     if (w->early) svc_time_settled(x, body); /* answered already: told with the next time command */
     else svc_answer(s, &w->reply, settled ? 200 : 202, body);
+    if (!st) { /* its inject has not settled: w stays its user until it does (or x is freed) */
+        uv_timer_stop(&w->timer);
+        return;
+    }
     wait_unlink(w);
     wait_release(w);
 }

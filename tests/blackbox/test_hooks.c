@@ -369,3 +369,65 @@ Test(hooks, the_readme_example) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* pendingEffects of execution x (-1: not found). */
+static long pending_effects(server *s, const char *x) {
+    char path[160];
+    snprintf(path, sizeof path, "/api/executions/%s/metrics", x);
+    http_resp r = http_req(s, "GET", path, NULL, NULL);
+    long n = r.status == 200 ? (long)json_integer_value(json_object_get(r.json, "pendingEffects")) : -1;
+    http_free(&r);
+    return n;
+}
+
+static void wait_settled(server *s, const char *x) {
+    double until = proc_now_ms() + 10000;
+    while (pending_effects(s, x) != 0) cr_assert_lt(proc_now_ms(), until, "the delay never fired");
+}
+
+/* What rides on an inject (a wait: true inject's answer, a hook request)
+ * lives until its inject settles, even when its answer went first: an
+ * inject wait that ran out (202) and a hook that timed out (504), whose
+ * injects settle later.  (Before, a wait was freed at its timeout and the
+ * settlement read it after free: a crash under ASan.) */
+Test(hooks, answered_before_settling_then_settled) {
+    server s = serve_start((const char *[]){"--memory", "--default-execution-timeout", "300", NULL});
+    char x[64];
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           GRAPH("late", "{\"role\":\"pipeline\"}",
+                                 NODE("a", "symbia.core.passthrough", "{}") ","
+                                 NODE("d", "symbia.core.delay", "{\"delayMs\":900}") ","
+                                 NODE("z", "symbia.core.passthrough", "{}"),
+                                 E("a", "out", "d", "in") "," E("d", "out", "z", "in")),
+                           NULL));
+    char path[160];
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    http_resp r = http_req(&s, "POST", path, "{\"nodeId\":\"a\",\"value\":1}", NULL);
+    cr_assert_eq(r.status, 202, "the wait ran out first (DEFAULT_EXECUTION_TIMEOUT): %s", r.body);
+    http_free(&r);
+    wait_settled(&s, x);
+    r = http_req(&s, "GET", "/health", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    http_free(&r);
+
+    snprintf(x, sizeof x, "%s",
+             serve_execute(&s,
+                           GRAPH("latehook", "{}",
+                                 NODE("in", "symbia.io.http-in", "{\"path\":\"/p\",\"timeoutMs\":200}") ","
+                                 NODE("d", "symbia.core.delay", "{\"delayMs\":900}") ","
+                                 NODE("resp", "symbia.io.http-response", "{}"),
+                                 E("in", "out", "d", "in") "," E("d", "out", "resp", "in")),
+                           NULL));
+    r = hook(&s, "POST", "/hooks/latehook/p", "1");
+    cr_assert_eq(r.status, 504, "%s", r.body);
+    http_free(&r);
+    wait_settled(&s, x);
+    r = hook(&s, "POST", "/hooks/latehook/p", "2");
+    cr_assert_eq(r.status, 504, "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "GET", "/health", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
