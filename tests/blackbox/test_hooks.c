@@ -431,3 +431,106 @@ Test(hooks, answered_before_settling_then_settled) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* in (timeoutMs 20 s) → d (delay 1.5 s) → resp: a request that waits. */
+#define LATER                                                                                                        \
+    GRAPH("later", "{}",                                                                                             \
+          NODE("in", "symbia.io.http-in", "{\"path\":\"/later\",\"timeoutMs\":20000}") ","                          \
+          NODE("d", "symbia.core.delay", "{\"delayMs\":1500}") "," NODE("resp", "symbia.io.http-response", "{}"),   \
+          E("in", "out", "d", "in") "," E("d", "out", "resp", "in"))
+
+typedef struct waiting {
+    int port;
+    CURLcode rc;
+    long status;
+    char body[512];
+} waiting;
+
+static size_t keep_body(char *p, size_t size, size_t n, void *ud) {
+    waiting *w = ud;
+    size_t l = strlen(w->body);
+    snprintf(w->body + l, sizeof w->body - l, "%.*s", (int)(size * n), p);
+    return size * n;
+}
+
+static void *post_waiting(void *arg) {
+    waiting *w = arg;
+    CURL *c = curl_easy_init();
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hooks/later/later", w->port);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "7");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    w->rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &w->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+/* Start the request and wait until its inject is in (its timer pending). */
+static void start_waiting(server *s, const char *x, waiting *w, pthread_t *th) {
+    *w = (waiting){.port = s->port};
+    cr_assert_eq(pthread_create(th, NULL, post_waiting, w), 0);
+    double until = proc_now_ms() + 10000;
+    while (pending_effects(s, x) != 1) cr_assert_lt(proc_now_ms(), until, "the hook's inject never arrived");
+}
+
+/* After a restart the execution is back with the request's inject: its
+ * timer fires and the graph finishes processing it (the answer goes
+ * nowhere). */
+static void comes_back_and_finishes(const char *data, const char *x) {
+    server s = serve_start((const char *[]){"--data-dir", data, NULL});
+    wait_settled(&s, x);
+    char path[160];
+    snprintf(path, sizeof path, "/api/executions/%s/metrics", x);
+    http_resp r = http_req(&s, "GET", path, NULL, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "messagesProcessed")), 3,
+                 "in, d and resp processed the request's value: %s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* A graceful stop leaves a stored execution to come back: a request still
+ * waiting is answered 202 (accepted, stored, no answer to give). */
+Test(hooks, a_graceful_stop_answers_a_waiting_request_202) {
+    char data[64];
+    proc_tempdir(data, sizeof data, "hookstop");
+    server s = serve_start((const char *[]){"--data-dir", data, NULL});
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, LATER, NULL));
+    waiting w;
+    pthread_t th;
+    start_waiting(&s, x, &w, &th);
+    cr_assert_eq(serve_stop(&s), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(w.rc, CURLE_OK, "%s", curl_easy_strerror(w.rc));
+    cr_assert_eq(w.status, 202, "%s", w.body);
+    cr_assert(strstr(w.body, "\"answered\":false"), "%s", w.body);
+    comes_back_and_finishes(data, x);
+    serve_rmdir(data);
+}
+
+/* kill -9 while a request waits: its sender gets no answer at all (so
+ * nothing acknowledged is lost), and the journaled inject is processed
+ * after recovery. */
+Test(hooks, a_crash_loses_the_waiting_request_not_its_inject) {
+    char data[64];
+    proc_tempdir(data, sizeof data, "hookcrash");
+    server s = serve_start((const char *[]){"--data-dir", data, NULL});
+    char x[64];
+    snprintf(x, sizeof x, "%s", serve_execute(&s, LATER, NULL));
+    waiting w;
+    pthread_t th;
+    start_waiting(&s, x, &w, &th);
+    serve_kill(&s);
+    pthread_join(th, NULL);
+    cr_assert_neq(w.rc, CURLE_OK, "no answer: got %ld %s", w.status, w.body);
+    comes_back_and_finishes(data, x);
+    serve_rmdir(data);
+}
