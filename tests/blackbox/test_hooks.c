@@ -534,3 +534,65 @@ Test(hooks, a_crash_loses_the_waiting_request_not_its_inject) {
     comes_back_and_finishes(data, x);
     serve_rmdir(data);
 }
+
+/* Across an http effect: A's hook asks B's hook (another weir) and answers
+ * with what B said; 20 requests at once, each gets its own. */
+typedef struct via_job {
+    server *s;
+    int value;
+    long status;
+    char body[64];
+} via_job;
+
+static void *post_via(void *arg) {
+    via_job *j = arg;
+    char v[32];
+    snprintf(v, sizeof v, "%d", j->value);
+    http_resp r = http_req(j->s, "POST", "/hooks/front/ask", v, NULL);
+    j->status = r.status;
+    snprintf(j->body, sizeof j->body, "%s", r.body);
+    http_free(&r);
+    return NULL;
+}
+
+Test(hooks, answered_across_an_http_request) {
+    server b = serve_start((const char *[]){"--memory", NULL});
+    serve_execute(&b,
+                  GRAPH("back", "{}",
+                        NODE("in", "symbia.io.http-in", "{\"path\":\"/x\"}") ","
+                        NODE("sp", "symbia.core.split", "{\"condition\":\"value % 3 === 0\"}") ","
+                        NODE("d", "symbia.core.delay", "{\"delayMs\":40}") ","
+                        NODE("ten", "symbia.core.map", "{\"expression\":\"value * 10\"}") ","
+                        NODE("resp", "symbia.io.http-response", "{}"),
+                        E("in", "out", "sp", "in") "," E("sp", "true", "d", "in") "," E("sp", "false", "ten", "in")
+                        "," E("d", "out", "ten", "in") "," E("ten", "out", "resp", "in")),
+                  NULL);
+    server a = serve_start((const char *[]){"--memory", "--egress-allow-private", "true", NULL});
+    char graph[2048];
+    snprintf(graph, sizeof graph,
+             GRAPH("front", "{}",
+                   NODE("in", "symbia.io.http-in", "{\"path\":\"/ask\"}") ","
+                   NODE("ask", "symbia.io.http-request",
+                        "{\"method\":\"POST\",\"url\":\"http://127.0.0.1:%d/hooks/back/x\"}") ","
+                   NODE("body", "symbia.data.json-transform", "{\"path\":\"body\"}") ","
+                   NODE("resp", "symbia.io.http-response", "{}"),
+                   E("in", "out", "ask", "in") "," E("ask", "out", "body", "in") "," E("body", "out", "resp", "in")),
+             b.port);
+    serve_execute(&a, graph, NULL);
+    enum { N = 20 };
+    via_job jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (via_job){.s = &a, .value = 100 + i};
+        cr_assert_eq(pthread_create(&th[i], NULL, post_via, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%d", jobs[i].value * 10);
+        cr_assert_eq(jobs[i].status, 200, "request %d: %ld %s", i, jobs[i].status, jobs[i].body);
+        cr_assert_str_eq(jobs[i].body, want, "request %d (value %d) got another's answer", i, jobs[i].value);
+    }
+    cr_assert_eq(serve_stop(&a), 0);
+    cr_assert_eq(serve_stop(&b), 0);
+}
