@@ -18,7 +18,8 @@
  * authorization when it was checked) and cookies never reach raw mode's
  * value: it is journaled and shown.  The other §10 rules are the API's:
  * the net layer's Host/Origin checks, body and header size bounds,
- * connection bounds; a body must be application/json (415 otherwise).
+ * connection bounds; a body must be application/json or a +json type (415
+ * otherwise).
  *
  * The inject.  The value (the parsed body, null without one; or with raw
  * {method, path, query, headers, body: its text}) is injected into the
