@@ -163,6 +163,14 @@ typedef struct weir_config_def {
 #define WEIR_COMPONENT_DYNAMIC_INPUTS 0x1u  /* any input port name is accepted */
 #define WEIR_COMPONENT_DYNAMIC_OUTPUTS 0x2u /* any output port name is accepted */
 #define WEIR_COMPONENT_OPEN_CONFIG 0x4u     /* config keys outside the table are kept */
+/* An open input source fed from outside the graph (symbia.io.http-in): an
+ * execution of a graph with a node of it never completes naturally unless
+ * the graph's metadata or the execute options set `completion` (its
+ * default is then never, as for role pipeline|service). */
+#define WEIR_COMPONENT_SOURCE 0x8u
+/* symbia.io.http-in's timeoutMs may not exceed this (ms): a webhook request
+ * holds a connection while it waits for its answer. */
+#define WEIR_HTTP_IN_MAX_TIMEOUT_MS 600000
 
 /* An effect's outcome as seen by the component that requested it. */
 typedef struct weir_effect_result {
@@ -525,6 +533,12 @@ WEIR_API bool weir_graph_uses(const weir_graph *g, const char *component_id);
 /* NEW: {sorted, levels, inputNodes, outputNodes}; `levels` maps node id to
  * longest-path depth. */
 WEIR_API json_t *weir_graph_topology(const weir_graph *g);
+/* Node i (declaration order, i < weir_graph_node_count): its id, its
+ * component and its config as normalised at load (defaults applied, aliases
+ * renamed; BORROWED).  NULL for i out of range. */
+WEIR_API const char *weir_graph_node_id(const weir_graph *g, size_t i);
+WEIR_API const weir_component *weir_graph_node_component(const weir_graph *g, size_t i);
+WEIR_API json_t *weir_graph_node_config(const weir_graph *g, size_t i);
 
 /* ------------------------------------------------------------- executions */
 
@@ -829,6 +843,18 @@ typedef void (*weir_tap_fn)(void *ud, json_t *value);
 WEIR_API int weir_exec_tap(weir_exec *e, const char *node, const char *port, weir_tap_fn fn, void *ud,
                            weir_error *err);
 WEIR_API void weir_exec_untap(weir_exec *e, const char *node, const char *port, weir_tap_fn fn, void *ud);
+/* Lineage (SPEC §4.4): the tracked inject (WEIR_INJECT_TRACK) that the
+ * message being processed descends from — through every hop, and through
+ * effects (a delay's timer, an http request, a user component call): an
+ * effect requested while processing a message carries the message's inject,
+ * and so does its result's wave.  A message made of several (merge zip /
+ * latest, an accumulator's batch) descends from the one whose arrival made
+ * it; a flush at completion or stop descends from none.  Returns the
+ * inject's id (weir_inject_ack.inject_id) and *user (optional) its
+ * weir_inject.user; 0 and NULL outside a node invocation, for a message of
+ * an untracked inject, or one whose inject has settled.  Read-only: a tap
+ * (weir_tap_fn) may call it to learn which inject a value answers. */
+WEIR_API uint64_t weir_exec_current_inject(const weir_exec *e, void **user);
 /* ------------------------------------------------- inputs (SPEC §4.3, §7) */
 
 typedef enum weir_input_kind {

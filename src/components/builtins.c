@@ -5,7 +5,7 @@
 static const weir_component *const builtins[] = {
     &weir__passthrough, &weir__logger, &weir__delay, &weir__filter, &weir__map, &weir__split,
     &weir__merge, &weir__accumulator, &weir__http_request, &weir__json_transform,
-    &weir__state_once, &weir__interval, &weir__cron, NULL,
+    &weir__state_once, &weir__interval, &weir__cron, &weir__http_in, &weir__http_response, NULL,
 };
 
 const weir_component *const *weir_builtin_components(void) { return builtins; }

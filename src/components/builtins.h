@@ -16,6 +16,8 @@ extern const weir_component weir__json_transform;
 extern const weir_component weir__state_once;
 extern const weir_component weir__interval;
 extern const weir_component weir__cron;
+extern const weir_component weir__http_in;
+extern const weir_component weir__http_response;
 
 #define WEIR_PORTS(a) (a), (sizeof(a) / sizeof *(a))
 

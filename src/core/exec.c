@@ -38,6 +38,13 @@ static uint64_t origin_id(const weir_exec *e, uint32_t slot) {
     return ((uint64_t)e->org[slot].gen << 32) | (uint64_t)(slot + 1);
 }
 
+uint64_t weir_exec_current_inject(const weir_exec *e, void **user) {
+    if (user) *user = NULL;
+    if (!e || e->cur_origin == WEIR_NONE || e->cur_origin >= e->org_cap || !e->org[e->cur_origin].live) return 0;
+    if (user) *user = e->org[e->cur_origin].user;
+    return origin_id(e, e->cur_origin);
+}
+
 static uint32_t origin_new(weir_exec *e, unsigned flags) {
     if (e->org_free == WEIR_NONE) {
         size_t old = e->org_cap;

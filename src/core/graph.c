@@ -188,6 +188,11 @@ void weir_graph_unref(weir_graph *g) {
 const char *weir_graph_id(const weir_graph *g) { return g->id; }
 const char *weir_graph_name(const weir_graph *g) { return g->name; }
 size_t weir_graph_node_count(const weir_graph *g) { return g->n_nodes; }
+const char *weir_graph_node_id(const weir_graph *g, size_t i) { return i < g->n_nodes ? g->nodes[i].id : NULL; }
+const weir_component *weir_graph_node_component(const weir_graph *g, size_t i) {
+    return i < g->n_nodes ? g->nodes[i].comp : NULL;
+}
+json_t *weir_graph_node_config(const weir_graph *g, size_t i) { return i < g->n_nodes ? g->nodes[i].config : NULL; }
 size_t weir_graph_edge_count(const weir_graph *g) { return g->n_edges; }
 const char *weir_graph_version(const weir_graph *g) { return g->version; }
 json_t *weir_graph_metadata(const weir_graph *g) { return g->metadata; }
@@ -1152,6 +1157,10 @@ static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const
     if (L.oom || json_array_size(L.problems)) goto done;
     prepare_nodes(&L);
     if (L.oom || json_array_size(L.problems)) goto done;
+    /* An open input source (WEIR_COMPONENT_SOURCE) keeps its executions
+     * running unless the graph's metadata says otherwise. */
+    for (uint32_t i = 0; g->completion == WEIR_COMPLETION_DEFAULT && i < g->n_nodes; i++)
+        if (g->nodes[i].comp->flags & WEIR_COMPONENT_SOURCE) g->completion = WEIR_COMPLETION_NEVER;
     const char *gid = opts && opts->id ? opts->id : name;
     const char *version = json_string_value(json_object_get(doc, "version"));
     json_t *md = json_object_get(doc, "metadata");

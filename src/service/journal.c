@@ -45,7 +45,7 @@
 
 /* ------------------------------------------------------------ held outputs */
 
-enum { HELD_REPLY = 1, HELD_HTTP, HELD_EVENT, HELD_EFFECT };
+enum { HELD_REPLY = 1, HELD_HTTP, HELD_EVENT, HELD_EFFECT, HELD_CALL };
 
 typedef struct svc_held {
     int kind;
@@ -62,6 +62,8 @@ typedef struct svc_held {
     weir_effect_kind fx_kind;
     char *node;
     int64_t requested;
+    void (*fn)(void *ud, const char *failed); /* HELD_CALL */
+    void *ud;
     struct svc_held *next;
 } svc_held;
 
@@ -107,6 +109,16 @@ bool svc_out_hold_http(weir_service *s, weir_http_req *req, uint64_t mark, int s
     h->body = body;
     h->start_ns = start_ns;
     for (int i = 0; extra && extra[i] && i < 4; i++) h->extra[i] = weir__strdup(extra[i]);
+    return true;
+}
+
+bool svc_out_hold_call(weir_service *s, uint64_t mark, void (*fn)(void *ud, const char *failed), void *ud) {
+    if (!s->journal || s->j_done >= mark) return false;
+    svc_held *h = held_new(s, HELD_CALL);
+    if (!h) return false;
+    h->mark = mark;
+    h->fn = fn;
+    h->ud = ud;
     return true;
 }
 
@@ -174,6 +186,7 @@ static void release(weir_service *s, svc_held *h, bool failed) {
         if (h->x->held_events) h->x->held_events--;
         if (!failed && h->x->feed) svc_feed_event(h->x->feed, h->seq, h->name, h->body);
         break;
+    case HELD_CALL: h->fn(h->ud, failed ? msg : NULL); break;
     case HELD_EFFECT:
         if (!failed) {
             svc_exec *x = h->x;

@@ -25,6 +25,7 @@ enum {
     QUERY_NODE = 1u << 4,    /* ?node= */
     ANSWER_NDJSON = 1u << 5, /* the success answer is application/x-ndjson */
     QUERY_RUNTIME = 1u << 6, /* ?runtime= */
+    HOOK = 1u << 7,          /* a webhook: its graph may open it (metadata.hooks.public) */
 };
 
 typedef struct operation {
@@ -65,6 +66,11 @@ static const operation OPERATIONS[] = {
     {"GET", "/api/components/:id", "getComponent", "components", NULL, "200=Component", 0},
     {"POST", "/api/components", "registerComponent", "components", "ComponentDefinition", "201=Component", 0},
     {"POST", "/api/ingress/:name", "deliverIngress", "ingress", "IngressBody", "202=IngressAccepted", 0},
+    {"POST", "/hooks/:graph/:path", "postHook", "hooks", "HookBody", "200=HookAnswer", BODY_OPTIONAL | HOOK},
+    {"GET", "/hooks/:graph/:path", "getHook", "hooks", NULL, "200=HookAnswer", HOOK},
+    {"PUT", "/hooks/:graph/:path", "putHook", "hooks", "HookBody", "200=HookAnswer", BODY_OPTIONAL | HOOK},
+    {"PATCH", "/hooks/:graph/:path", "patchHook", "hooks", "HookBody", "200=HookAnswer", BODY_OPTIONAL | HOOK},
+    {"DELETE", "/hooks/:graph/:path", "deleteHook", "hooks", "HookBody", "200=HookAnswer", BODY_OPTIONAL | HOOK},
     {"GET", "/health", "getHealth", "service", NULL, "200=Health 503=Health", 0},
     {"GET", "/health/live", "getLiveness", "service", NULL, "200=Status", 0},
     {"GET", "/health/ready", "getReadiness", "service", NULL, "200=Status", 0},
@@ -212,6 +218,10 @@ static json_t *request_body(const weir_route *r, const operation *op) {
 
 static const char *param_description(const char *pattern, const char *name) {
     if (strcmp(name, "name") == 0) return "a graph's name (its definition's name)";
+    if (strcmp(name, "graph") == 0) return "the name of a graph with a running execution";
+    if (strcmp(name, "path") == 0)
+        return "the path of one of its symbia.io.http-in nodes, without its leading / (it may hold more segments: "
+               "/hooks/shop/orders/new serves path /orders/new of graph shop)";
     if (strncmp(pattern, "/api/graphs/", 12) == 0) return "a graph id";
     if (strncmp(pattern, "/api/executions/", 16) == 0) return "an execution id";
     if (strncmp(pattern, "/api/components/", 16) == 0) return "a component id";
@@ -271,7 +281,16 @@ static json_t *operation_json(const weir_route *r, json_t *shared) {
     weir_route_access access = weir_route_access_of(r, r->method);
     if (access != WEIR_ROUTE_OPEN) /* {}: open when the server runs without auth */
         json_object_set_new(j, "security", json_pack("[{s:[]},{s:[]},{}]", "apiKey", "bearer"));
-    if (access == WEIR_ROUTE_READ)
+    if (op && (op->flags & HOOK))
+        json_object_set_new(j, "description",
+                            json_string("Needs credentials like the API unless the graph says \"metadata\": "
+                                        "{\"hooks\": {\"public\": true}}. The answer's status, headers and body "
+                                        "are the http-response node's (its value as JSON; a string as text when its "
+                                        "Content-Type is not JSON); 204 with Weir-Hook-Outcome: no-response when "
+                                        "everything the request caused finished without reaching one; 502 when the "
+                                        "graph failed or the execution ended first; 504 after the http-in node's "
+                                        "timeoutMs. Sent once the inject is durable (stored executions)."));
+    else if (access == WEIR_ROUTE_READ)
         json_object_set_new(j, "description", json_string("A read: open under PUBLIC_READS=true"));
     else if (access == WEIR_ROUTE_METRICS)
         json_object_set_new(j, "description", json_string("Needs credentials only under METRICS_AUTH=true"));

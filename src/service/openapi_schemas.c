@@ -127,6 +127,9 @@ static json_t *graph_schemas(void) {
         object("Where POST /api/ingress/{name} delivers", "node", "node", str(NULL), "port", str(NULL), NULL),
         "autostart", typed("boolean", "a stored graph with true is executed when the server starts (unless an "
                                       "unfinished execution of it came back from recovery)"),
+        "hooks",
+        object("Its webhooks (symbia.io.http-in, served at /hooks/{graph}/{path})", "", "public",
+               boolean("true: they take requests without credentials when auth is configured"), NULL),
         "ports",
         object("The graph's own ports when it is used as a component (graph:<name>): each maps a port name to a port "
                "of one of its nodes. Names are unique per direction; an input maps to an input port, an output to an "
@@ -403,9 +406,13 @@ static json_t *service_schemas(void) {
         count(NULL), "queueDepth", count(NULL), "connections", count(NULL), "eventClients", count(NULL), "subscribers",
         count(NULL), "uptimeMs", count(NULL), "componentHost", ref("HostStats"), NULL);
     json_t *ingress_body = any("any JSON value; an array is a batch, one delivery per item");
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Error", error, "IngressAccepted", ingress, "IngressBody",
-                     ingress_body, "Health", health, "Status", status, "HostStats", host, "Stats", stats,
-                     "OpenApiDocument", typed("object", "an OpenAPI 3.1 document"));
+    json_t *hook_body = any("any JSON value: the http-in node's value (empty: null); with raw: true the node gets "
+                            "{method, path, query, headers, body: this text} instead");
+    json_t *hook_answer = any("what the graph's http-response node answers: the value it received");
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "Error", error, "IngressAccepted", ingress,
+                     "IngressBody", ingress_body, "Health", health, "Status", status, "HostStats", host, "Stats", stats,
+                     "OpenApiDocument", typed("object", "an OpenAPI 3.1 document"), "HookBody", hook_body,
+                     "HookAnswer", hook_answer);
 }
 
 json_t *weir__openapi_schemas(void) {

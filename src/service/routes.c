@@ -825,6 +825,12 @@ static void prometheus(call *c) {
 
 static void openapi(call *c) { reply(c, 200, weir_service_openapi()); }
 
+/* Webhooks: svc_route hands every path under /hooks/ to svc_hook_route
+ * before this table is searched (a hook's path has any number of segments,
+ * and its graph may open it to requests without credentials); the table's
+ * entries describe them for the OpenAPI document. */
+static void hooks(call *c) { svc_hook_route(c->s, c->req, c->start_ns); }
+
 /* ------------------------------------------------------------------ table */
 
 typedef struct route_def {
@@ -907,6 +913,15 @@ static const route_def ROUTES[] = {
       "Deliver a body (an array is a batch) to the declared metadata.ingress of the graph's newest running execution",
       202, "400 404 409 429"},
      ingress, BODY_JSON},
+#define HOOK_SUMMARY                                                                                                 \
+    "A webhook: the request becomes an inject into the symbia.io.http-in node of the graph's newest running "    \
+    "execution serving this method and path (any number of segments); the answer is what the http-response node " \
+    "its value reaches sends (204: the graph did not answer; 504: not within timeoutMs)"
+    {{"POST", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
+    {{"GET", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_NONE},
+    {{"PUT", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
+    {{"PATCH", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
+    {{"DELETE", "/hooks/:graph/:path", HOOK_SUMMARY, 200, "204 400 404 405 429 502 503 504"}, hooks, BODY_JSON},
     {{"GET", "/health", "Service health", 200, "503"}, health, BODY_NONE},
     {{"GET", "/health/live", "Liveness", 200, ""}, health_live, BODY_NONE},
     {{"GET", "/health/ready", "Readiness (503 while shutting down)", 200, "503"}, health_ready, BODY_NONE},
@@ -968,6 +983,7 @@ weir_route_access weir_route_access_of(const weir_route *r, const char *method) 
     if (!r) return WEIR_ROUTE_GUARDED;
     if (strcmp(r->pattern, "/health") == 0 || strncmp(r->pattern, "/health/", 8) == 0) return WEIR_ROUTE_OPEN;
     if (strcmp(r->pattern, "/metrics") == 0) return WEIR_ROUTE_METRICS;
+    if (strncmp(r->pattern, "/hooks/", 7) == 0) return WEIR_ROUTE_GUARDED; /* a GET hook acts: no PUBLIC_READS */
     return is_read(method) ? WEIR_ROUTE_READ : WEIR_ROUTE_GUARDED;
 }
 
@@ -1019,6 +1035,8 @@ void svc_route(void *ud, weir_http_req *req) {
      * Socket.IO namespace connect: polling POSTs carry no headers of ours). */
     if (strcmp(req->path, "/ws") == 0) return svc_ws_upgrade(s, req);
     if (strncmp(req->path, "/socket.io/", 11) == 0) return weir_eio_handle(s->eio, req);
+    /* Webhooks check credentials themselves (a graph may open its hooks). */
+    if (strncmp(req->path, "/hooks/", 7) == 0) return svc_hook_route(s, req, c.start_ns);
     /* The dashboard's files need no credentials: they hold no data. */
     if (svc_web_serve(req)) return;
     char scratch[1024];

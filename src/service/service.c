@@ -265,6 +265,7 @@ static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t l
     int rc = !res.uses ? weir__error(err, WEIR_ENOMEM, "out of memory")
              : doc     ? weir_graph_load(s->reg, doc, &o, &sg->g, err)
                        : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
+    if (!rc && !id) rc = svc_hooks_check(sg->g, problems, err); /* new graphs: restored ones loaded before */
     if (!rc && !(sg->text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : json_compact(text, len)))
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (!rc && flat && !(sg->flat = json_dumps(flat, JSON_COMPACT)))
@@ -435,7 +436,15 @@ void svc_answer_now(weir_service *s, svc_reply *r, int status, json_t *body) {
 }
 
 void svc_wait_answer(svc_wait *w, const weir_settled *st) {
-    if (w->done) return;
+    if (w->done) {
+        /* answered before its inject settled (the wait ran out, a shutdown):
+         * the core held w as the inject's user until now */
+        if (st) {
+            wait_unlink(w);
+            wait_release(w);
+        }
+        return;
+    }
     w->done = true;
     svc_exec *x = w->x;
     weir_service *s = x->svc;
@@ -457,6 +466,10 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
     /* 200: settled; 202: still running when the wait ran out, or dropped */
     if (w->early) svc_time_settled(x, body); /* answered already: told with the next time command */
     else svc_answer(s, &w->reply, settled ? 200 : 202, body);
+    if (!st) { /* its inject has not settled: w stays its user until it does (or x is freed) */
+        uv_timer_stop(&w->timer);
+        return;
+    }
     wait_unlink(w);
     wait_release(w);
 }
@@ -466,7 +479,9 @@ void svc_wait_answer(svc_wait *w, const weir_settled *st) {
 static void on_settled(void *ud, weir_exec *e, const weir_settled *st) {
     (void)ud;
     (void)e;
-    if (st->user) svc_wait_answer(st->user, st);
+    if (!st->user) return;
+    if (*(const int *)st->user == SVC_TRACK_HOOK) svc_hook_settled(st->user, st);
+    else svc_wait_answer(st->user, st);
 }
 
 static void wait_timeout(uv_timer_t *t) { svc_wait_answer(t->data, NULL); }
@@ -535,6 +550,7 @@ void svc_inject(weir_service *s, svc_exec *x, const svc_reply *r, const weir_inj
 void svc_exec_free(svc_exec *x) {
     svc_views_exec_gone(x->svc, x);
     svc_journal_forget(x, false);
+    svc_hooks_free(x);
     while (x->waits) {
         svc_wait *w = x->waits;
         x->waits = w->next;
@@ -720,6 +736,7 @@ int svc_exec_make(weir_service *s, weir_graph *g, const char *graph_id, json_t *
     }
     if (x->rt.bind) x->rt.bind(x->rt.shell.effect_ud, x->e);
     svc_time_attach(x);
+    svc_hooks_attach(x);
     weir_exec_listen(x->e, false); /* until someone subscribes */
     *out = x;
     return 0;
@@ -1132,6 +1149,7 @@ void weir_service_shutdown(weir_service *s, void (*done)(void *), void *ud) {
             n = w->next;
             svc_wait_answer(w, NULL);
         }
+        if (x->journaled) svc_hooks_shutdown(x);
     }
     svc_hub_close_all(&s->hub);
     weir_eio_close_all(s->eio); /* Engine.IO sessions not (yet) connected to the namespace too */

@@ -46,8 +46,13 @@ void svc_answer(weir_service *s, svc_reply *r, int status, json_t *body);
 /* The same, never held (what output commit releases). */
 void svc_answer_now(weir_service *s, svc_reply *r, int status, json_t *body);
 
+/* What rides on weir_inject.user starts with one of these, so the settled
+ * callback knows what it holds. */
+enum { SVC_TRACK_WAIT = 0, SVC_TRACK_HOOK = 1 };
+
 /* A request waiting for an inject to settle (wait: true). */
 typedef struct svc_wait {
+    int track; /* SVC_TRACK_WAIT */
     svc_reply reply;
     uint64_t inject_id;
     uint64_t tick;
@@ -68,6 +73,7 @@ typedef struct svc_exec {
     int64_t created_ms;
     bool finished;
     svc_wait *waits;
+    struct svc_hook *hooks; /* webhook requests whose inject has not settled (hooks.c) */
     svc_feed *feed;        /* NULL until the first subscription */
     svc_view_row view_row; /* its row in the `executions` view (views.c) */
     struct svc_exec *next; /* creation order, oldest first */
@@ -408,6 +414,30 @@ void svc_journal_drop_effects(svc_exec *x);
  * durable: for what must show it at once (a subscriber's first snapshot). */
 int svc_journal_settle(svc_exec *x, weir_error *err);
 void svc_exec_free(svc_exec *x);
+
+/* hooks.c: webhooks (symbia.io.http-in / http-response, served at
+ * /hooks/<graph name><path>). */
+typedef struct svc_hook svc_hook;
+/* Answer a request under /hooks/ (auth, routing, inject; the answer comes
+ * later from the graph). */
+void svc_hook_route(weir_service *s, weir_http_req *req, uint64_t start_ns);
+/* A new graph's hooks: no two http-in nodes serve the same method and path,
+ * and metadata.hooks is {public?: boolean}.  WEIR_EGRAPH naming the nodes
+ * (each problem appended to problems, BORROWED array or NULL). */
+int svc_hooks_check(weir_graph *g, json_t *problems, weir_error *err);
+/* x was made: tap its http-response nodes. */
+void svc_hooks_attach(svc_exec *x);
+/* The inject of h settled (the settled callback). */
+void svc_hook_settled(svc_hook *h, const weir_settled *st);
+/* Shutdown leaves journaled x as it is: its unanswered hook requests are
+ * answered 202 (accepted, durable, no answer to give). */
+void svc_hooks_shutdown(svc_exec *x);
+/* x is freed: let go of its hook requests (unanswered ones are dropped). */
+void svc_hooks_free(svc_exec *x);
+/* Output commit for an answer made outside the held kinds: fn(ud, NULL)
+ * once journal item `mark` (and all before it) is durable, fn(ud, why)
+ * when the journal failed first.  False: nothing is held, answer now. */
+bool svc_out_hold_call(weir_service *s, uint64_t mark, void (*fn)(void *ud, const char *failed), void *ud);
 
 /* components.c: user components (SPEC §2.3). */
 /* Register a user component from its JSON definition (def BORROWED; the

@@ -40,7 +40,7 @@ static raw_resp raw(const server *s, const char *request) {
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     size_t n = strlen(request);
     cr_assert_eq(write(fd, request, n), (ssize_t)n);
-    size_t cap = 1 << 16, len = 0;
+    size_t cap = 1 << 20, len = 0; /* the OpenAPI document is over 64 KiB */
     char *buf = malloc(cap + 1);
     for (;;) {
         struct pollfd p = {fd, POLLIN, 0};

@@ -146,7 +146,7 @@ Test(serve, error_codes_name_what_is_wrong) {
     cr_assert_eq(r.status, 404);
     http_free(&r);
     r = http_req(&s, "GET", "/api/components", NULL, NULL);
-    cr_assert_eq(json_array_size(r.json), 13); /* the built-ins */
+    cr_assert_eq(json_array_size(r.json), 15); /* the built-ins */
     http_free(&r);
     r = http_req(&s, "POST", "/api/graphs",
                  "{\"symbia\":\"1\",\"name\":\"o\",\"nodes\":[{\"id\":\"a\",\"component\":"

@@ -301,6 +301,23 @@ async function everyOperation(first) {
   assert.equal(delivered.json.accepted, 3);
   await call('POST', `/api/executions/${id}/stop`);
   await call('DELETE', `/api/graphs/${g.json.id}`);
+  // webhooks: one http-in per method, all answered by one http-response
+  const methods = ['POST', 'GET', 'PUT', 'PATCH', 'DELETE'];
+  const hooks = {
+    symbia: '1.0', name: 'openapi-hooks',
+    nodes: [...methods.map((m) => ({ id: m, component: 'symbia.io.http-in', config: { method: m, path: '/h' } })),
+      { id: 'resp', component: 'symbia.io.http-response' }],
+    edges: methods.map((m) => ({ source: { node: m, port: 'out' }, target: { node: 'resp', port: 'in' } })),
+  };
+  const hg = await call('POST', '/api/graphs', hooks);
+  const hx = await call('POST', `/api/graphs/${hg.json.id}/execute`, {});
+  for (const m of methods) {
+    const answered = await call(m, '/hooks/openapi-hooks/h', m === 'GET' ? undefined : { m });
+    assert.equal(answered.status, 200, JSON.stringify(answered.json));
+    assert.deepEqual(answered.json, m === 'GET' ? null : { m });
+  }
+  assert.equal((await call('POST', '/hooks/openapi-hooks/none', {})).status, 404);
+  await call('POST', `/api/executions/${hx.json.executionId}/stop`);
 }
 
 // An answer the server gave (res, its text) is one the document lists for

@@ -3,13 +3,15 @@
 
 #include "shell.h"
 
-Test(registry, builtins_are_the_ten_of_the_spec_once_interval_and_cron) {
+Test(registry, builtins_are_the_ten_of_the_spec_and_the_sources) {
     weir_registry *reg;
     cr_assert_eq(weir_registry_create(&reg), 0);
-    cr_assert_eq(weir_registry_count(reg), 13);
+    cr_assert_eq(weir_registry_count(reg), 15);
     cr_assert_not_null(weir_registry_find(reg, "symbia.core.interval"));
     cr_assert_not_null(weir_registry_find(reg, "symbia.core.cron"));
     cr_assert_not_null(weir_registry_find(reg, "symbia.io.http-request"));
+    cr_assert_not_null(weir_registry_find(reg, "symbia.io.http-in"));
+    cr_assert_not_null(weir_registry_find(reg, "symbia.io.http-response"));
     cr_assert_not_null(weir_registry_find(reg, "symbia.state.once"));
     cr_assert_null(weir_registry_find(reg, "symbia.core.nope"));
     weir_registry_destroy(reg);
