@@ -867,15 +867,52 @@ static void list_ports(weir_error *err, const weir_node *nd) { weir__append_name
 
 /* Resolve inj's node and input port, or say what exists. */
 /* The node and input port an inject targets; on failure *node is WEIR_NONE and *port 0. */
+/* An inject that names a graph node of a composed graph (its path, and
+ * one of the input ports its metadata.ports maps; the only one when none
+ * is named) goes to the inner node and port that port is mapped to. */
+static int graph_node_target(const weir_exec *e, const weir_inject *inj, json_t *gin, uint32_t *node,
+                             uint32_t *port, weir_error *err) {
+    json_t *to = NULL;
+    if (inj->port) to = json_object_get(gin, inj->port);
+    else if (json_object_size(gin) == 1) to = json_object_iter_value(json_object_iter(gin));
+    if (!to) {
+        weir__error(err, WEIR_ENOTFOUND, "graph node \"%s\" has %s input port%s%s%s; its input ports are: ", inj->node,
+                    inj->port ? "no" : "more than one", inj->port ? " \"" : "", inj->port ? inj->port : "",
+                    inj->port ? "\"" : " (name one)");
+        const char *name;
+        json_t *v;
+        size_t k = 0;
+        json_object_foreach(gin, name, v) weir__error_append(err, "%s%s", k++ ? ", " : "", name);
+        return WEIR_ENOTFOUND;
+    }
+    uint32_t v = weir__graph_node(e->g, json_string_value(json_object_get(to, "node")));
+    const weir_node *nd = &e->g->nodes[v];
+    uint32_t p = weir__port_index(nd->inputs, nd->n_inputs, json_string_value(json_object_get(to, "port")));
+    if (p == WEIR_NONE) /* a dynamic port the flattening allowed: its name is not in the node's table yet */
+        return weir__error(err, WEIR_ENOTFOUND, "graph node \"%s\" maps port \"%s\" to node \"%s\", which takes no "
+                           "inject there; inject into node \"%s\" directly", inj->node, inj->port ? inj->port : "",
+                           nd->id, nd->id);
+    *node = v;
+    *port = p;
+    return 0;
+}
+
 static int inject_target(const weir_exec *e, const weir_inject *inj, uint32_t *node, uint32_t *port, weir_error *err) {
     *node = WEIR_NONE;
     *port = 0;
     if (!inj || !inj->node || !inj->value) return weir__error(err, WEIR_EINVAL, "an inject needs nodeId and value");
     const weir_graph *g = e->g;
     uint32_t v = weir__graph_node(g, inj->node);
+    json_t *gin = v == WEIR_NONE ? json_object_get(g->graph_inputs, inj->node) : NULL;
+    if (gin) return graph_node_target(e, inj, gin, node, port, err);
     if (v == WEIR_NONE) {
         weir__error(err, WEIR_ENOTFOUND, "node \"%s\" is not in graph %s; its nodes are: ", inj->node, g->id);
         for (uint32_t i = 0; i < g->n_nodes; i++) weir__error_append(err, "%s%s", i ? ", " : "", g->nodes[i].id);
+        const char *path;
+        json_t *ports;
+        size_t k = 0;
+        json_object_foreach(g->graph_inputs, path, ports)
+            weir__error_append(err, "%s%s", k++ ? ", " : "; and its graph nodes (inject into one by its id): ", path);
         return WEIR_ENOTFOUND;
     }
     const weir_node *nd = &g->nodes[v];

@@ -169,6 +169,7 @@ static void graph_free(weir_graph *g) {
     weir__free(g->ids);
     weir__arena_free(&g->arena);
     json_decref(g->metadata);
+    json_decref(g->graph_inputs);
     json_decref(g->empty);
     weir__free(g->id);
     weir__free(g->name);
@@ -1093,6 +1094,36 @@ static void prepare_nodes(loader *L) {
  * member given as anything but an array is in doc, and reported).  With
  * *reparse set on return an element of the text did not parse: nothing was
  * reported, the caller loads the text whole. */
+/* g->graph_inputs from a flattened document's subgraphs: each entry's
+ * inputs (name → {node, port}) whose inner node is one of g's.  Nonzero
+ * when out of memory. */
+static int graph_inputs(weir_graph *g, json_t *subgraphs) {
+    size_t i;
+    json_t *sg;
+    json_array_foreach(subgraphs, i, sg) {
+        const char *path = json_string_value(json_object_get(sg, "path"));
+        json_t *in = json_object_get(sg, "inputs");
+        if (!path || !json_is_object(in) || weir__graph_node(g, path) != WEIR_NONE) continue;
+        const char *name;
+        json_t *to, *ports = json_object();
+        if (!ports) return 1;
+        json_object_foreach(in, name, to) {
+            const char *node = json_string_value(json_object_get(to, "node"));
+            if (json_is_string(json_object_get(to, "port")) && node && weir__graph_node(g, node) != WEIR_NONE &&
+                json_object_set(ports, name, to)) {
+                json_decref(ports);
+                return 1;
+            }
+        }
+        if (!g->graph_inputs && !(g->graph_inputs = json_object())) {
+            json_decref(ports);
+            return 1;
+        }
+        if (json_object_set_new(g->graph_inputs, path, ports)) return 1;
+    }
+    return 0;
+}
+
 static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const elems *edges,
                 const weir_graph_options *opts, weir_graph **out, weir_error *err, bool *reparse) {
     *out = NULL;
@@ -1165,6 +1196,7 @@ static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const
     const char *version = json_string_value(json_object_get(doc, "version"));
     json_t *md = json_object_get(doc, "metadata");
     g->metadata = json_is_object(md) ? json_incref(md) : NULL;
+    if (graph_inputs(g, json_object_get(doc, "subgraphs"))) L.oom = true;
     g->id = weir__strdup(gid);
     g->name = weir__strdup(name);
     if (!g->id || !g->name || (version && !(g->version = weir__strdup(version)))) L.oom = true;

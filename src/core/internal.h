@@ -49,6 +49,10 @@ struct weir_graph {
     char *name;
     char *version;      /* the document's "version", or NULL */
     json_t *metadata;   /* the document's "metadata" object, or NULL */
+    /* A composed graph's graph nodes: path → {input port name → {node, port}
+     * of the flat graph} (from its flattened document's subgraphs[].inputs),
+     * so an inject may name a graph node and its port; NULL: none. */
+    json_t *graph_inputs;
     json_t *empty;      /* the config of every node whose config is empty */
     weir_arena arena;   /* node ids, port names, shared port tables */
     weir_node *nodes;

@@ -157,6 +157,9 @@ static json_t *graph_schemas(void) {
     /* a composed graph: what runs, and what it was made of */
     json_t *sub = object("A graph node expanded", "path name", "path", str("the graph node's id (nested: a/b)"), "name",
                          str("the graph it stands for"), "version", str("that graph's version, when it has one"),
+                         "inputs",
+                         map_of(ref("EdgeEnd"), "its input ports: where an inject that names the graph node (and "
+                                                "the port) goes"),
                          NULL);
     json_t *props = json_object_get(graph, "properties");
     if (props && (json_object_set_new(props, "subgraphs",

@@ -109,8 +109,10 @@ Test(compose, stored_over_rest_executed_and_every_answer_names_the_paths) {
                      "[\"order\",\"retail/lookup\",\"bulkQty\",\"retail/total\",\"bulk/lookup\",\"bulk/total\","
                      "\"join\",\"report\"]");
     cr_assert_str_eq(dump(json_object_get(g, "subgraphs")),
-                     "[{\"path\":\"retail\",\"name\":\"enrich\",\"version\":\"1\"},"
-                     "{\"path\":\"bulk\",\"name\":\"enrich\",\"version\":\"1\"}]");
+                     "[{\"path\":\"retail\",\"name\":\"enrich\",\"version\":\"1\","
+                     "\"inputs\":{\"in\":{\"node\":\"retail/lookup\",\"port\":\"in\"}}},"
+                     "{\"path\":\"bulk\",\"name\":\"enrich\",\"version\":\"1\","
+                     "\"inputs\":{\"in\":{\"node\":\"bulk/lookup\",\"port\":\"in\"}}}]");
     cr_assert_eq(json_array_size(json_object_get(json_object_get(g, "flattened"), "nodes")), 8);
     cr_assert_str_eq(json_string_value(json_object_get(
                          json_array_get(json_object_get(json_object_get(g, "definition"), "nodes"), 1), "component")),
@@ -125,6 +127,18 @@ Test(compose, stored_over_rest_executed_and_every_answer_names_the_paths) {
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(nodes, "retail/lookup"), "invocations")), 1,
                  "%s", dump(nodes));
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(nodes, "bulk/total"), "invocations")), 1);
+    json_decref(m);
+    /* an inject may name a graph node: it goes where its input is mapped */
+    snprintf(path, sizeof path, "/api/executions/%s/inject", x);
+    http_resp r = http_req(&s, "POST", path, "{\"nodeId\":\"retail\",\"port\":\"in\",\"value\":{\"sku\":\"pear\",\"qty\":1}}",
+                           NULL);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/metrics", x);
+    m = get(&s, path);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_object_get(m, "nodes"), "retail/lookup"),
+                                                    "invocations")),
+                 2);
     json_decref(m);
 
     /* the events, with the stock ws client */

@@ -124,3 +124,29 @@ Test(compose_run, one_graph_used_twice_keeps_two_states) {
     weir_exec_destroy(e);
     weir_graph_unref(g);
 }
+
+/* An inject may name a graph node: it goes to the inner node and port its
+ * metadata.ports maps that input to (the only input when none is named);
+ * a port it does not map is refused naming those it does. */
+Test(compose_run, an_inject_may_name_a_graph_node_and_its_port) {
+    weir_graph *g = load("{\"symbia\":\"1.0\",\"name\":\"two\",\"nodes\":[{\"id\":\"p\",\"component\":\"graph:batch\"},"
+                         "{\"id\":\"q\",\"component\":\"graph:slow\"}],\"edges\":[]}");
+    weir_exec_options never = {.id = "x1", .timeout_ms = -1, .completion = WEIR_COMPLETION_NEVER};
+    weir_exec *e = ts_start(&ts, g, &never);
+    cr_assert_eq(ts_inject(&ts, e, "p", "in", "1", 1), 0);
+    cr_assert_eq(ts_inject(&ts, e, "p", NULL, "2", 2), 0, "its only input");
+    cr_assert_str_eq(ts_dump(json_object_get(ts_last_settled(&ts), "outputs")), "{\"p/acc:out\":[1,2]}");
+    cr_assert_eq(ts_inject(&ts, e, "q", "in", "10", 3), 0);
+    cr_assert_str_eq(ts_dump(json_object_get(ts_last_settled(&ts), "outputs")), "{\"q/s3:out\":13}");
+    json_t *v = json_integer(1);
+    weir_inject in = {.node = "p", .port = "nope", .value = v};
+    weir_error err;
+    cr_assert_eq(weir_exec_inject(e, &in, 4, NULL, &err), WEIR_ENOTFOUND);
+    cr_assert_str_eq(err.message, "graph node \"p\" has no input port \"nope\"; its input ports are: in");
+    in.node = "nothere";
+    cr_assert_eq(weir_exec_inject(e, &in, 4, NULL, &err), WEIR_ENOTFOUND);
+    cr_assert(strstr(err.message, "; and its graph nodes (inject into one by its id): p, q"), "%s", err.message);
+    json_decref(v);
+    weir_exec_destroy(e);
+    weir_graph_unref(g);
+}

@@ -143,7 +143,7 @@ Test(compose, a_graph_node_becomes_its_nodes_with_path_ids_and_its_edges_are_rew
     cr_assert_str_eq(run_once(g, "a", "1"), "{\"b:out\":2}");
     /* the flattened document: plain nodes and edges, and where they came from */
     cr_assert_not_null(flat);
-    cr_assert_str_eq(ts_dump(json_object_get(flat, "subgraphs")), "[{\"name\":\"inc\",\"path\":\"x\",\"version\":\"2\"}]");
+    cr_assert_str_eq(ts_dump(json_object_get(flat, "subgraphs")), "[{\"inputs\":{\"in\":{\"node\":\"x/m\",\"port\":\"in\"}},\"name\":\"inc\",\"path\":\"x\",\"version\":\"2\"}]");
     cr_assert_str_eq(ts_dump(json_object_get(json_array_get(json_object_get(flat, "edges"), 0), "target")),
                      "{\"node\":\"x/m\",\"port\":\"in\"}");
     cr_assert_str_eq(l.asked[0], "inc@");
