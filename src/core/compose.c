@@ -639,17 +639,5 @@ int weir_graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_o
         json_decref(*flat);
         *flat = NULL;
     }
-    if (rc == WEIR_ENOMEM) {
-        weir__error(err, rc, "out of memory flattening graph");
-    } else if (rc) {
-        weir__error(err, WEIR_EGRAPH, "%s", "");
-        size_t i;
-        json_t *p;
-        json_array_foreach(problems, i, p) weir__error_append(err, "%s%s", i ? "\n" : "", json_string_value(p));
-        if (opts && opts->problems) json_array_extend(opts->problems, problems);
-        if (details) json_array_extend(opts->details, details);
-    }
-    json_decref(problems);
-    json_decref(details);
-    return rc;
+    return weir__graph_problems_end(rc, problems, details, opts, "flattening", err);
 }

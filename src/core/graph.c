@@ -1214,18 +1214,12 @@ done:
     if (L.reparse) {
         *reparse = true;
         rc = WEIR_EGRAPH;
-    } else if (L.oom) {
-        rc = weir__error(err, WEIR_ENOMEM, "out of memory loading graph");
-    } else if (json_array_size(L.problems)) {
-        rc = weir__error(err, WEIR_EGRAPH, "%s", "");
-        size_t i;
-        json_t *p;
-        json_array_foreach(L.problems, i, p) weir__error_append(err, "%s%s", i ? "\n" : "", json_string_value(p));
-        if (opts && opts->problems) json_array_extend(opts->problems, L.problems);
-        if (want_details) json_array_extend(opts->details, L.details);
+        json_decref(L.problems);
+        json_decref(L.details);
+    } else {
+        rc = L.oom ? WEIR_ENOMEM : json_array_size(L.problems) ? WEIR_EGRAPH : 0;
+        weir__graph_problems_end(rc, L.problems, L.details, opts, "loading", err);
     }
-    json_decref(L.problems);
-    json_decref(L.details);
     if (rc) {
         graph_free(g);
         return rc;
@@ -1263,15 +1257,20 @@ static int compose_problems(const weir_registry *reg, json_t *doc, const weir_gr
         json_decref(*flat);
         *flat = NULL;
     }
+    return weir__graph_problems_end(rc, problems, details, opts, "loading", err);
+}
+
+int weir__graph_problems_end(int rc, json_t *problems, json_t *details, const weir_graph_options *opts,
+                             const char *doing, weir_error *err) {
     if (rc == WEIR_ENOMEM) {
-        weir__error(err, rc, "out of memory loading graph");
+        weir__error(err, rc, "out of memory %s graph", doing);
     } else if (rc) {
         weir__error(err, WEIR_EGRAPH, "%s", "");
         size_t i;
         json_t *p;
         json_array_foreach(problems, i, p) weir__error_append(err, "%s%s", i ? "\n" : "", json_string_value(p));
         if (opts && opts->problems) json_array_extend(opts->problems, problems);
-        if (want_details) json_array_extend(opts->details, details);
+        if (details && opts && opts->details) json_array_extend(opts->details, details);
     }
     json_decref(problems);
     json_decref(details);

@@ -86,6 +86,12 @@ bool weir__graph_composes(json_t *doc);
  * WEIR_EGRAPH (problems say why) or WEIR_ENOMEM. */
 int weir__graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_options *opts, json_t **flat,
                         json_t *problems, json_t *details);
+/* The end of a load or flatten that collected problems (strings) and
+ * details (objects, or NULL), both STOLEN: rc, with err saying them all
+ * (WEIR_EGRAPH) or out of memory while `doing`, and them appended to
+ * opts->problems / opts->details when asked for. */
+int weir__graph_problems_end(int rc, json_t *problems, json_t *details, const weir_graph_options *opts,
+                             const char *doing, weir_error *err);
 /* Join names as "a, b, c" into err (appending). */
 void weir__append_names(weir_error *err, const char *const *names, uint32_t n);
 
