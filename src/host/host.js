@@ -47,6 +47,15 @@ const MAX_COMPONENTS = 256; // compiled components kept per process (least recen
 const MAX_LOGS = 100;       // log entries kept per call
 const MAX_LOG_CHARS = 4096; // characters kept per log message
 
+// What a thrown value says, in both preludes (Str is their String).
+const MESSAGE_FN = `function message(e) {
+    try {
+      if (e && typeof e === 'object' && typeof e.message === 'string')
+        return (typeof e.name === 'string' && e.name !== 'Error' ? e.name + ': ' : '') + e.message;
+      return 'threw ' + Str(e);
+    } catch (x) { return 'threw a value that cannot be shown'; }
+  }`;
+
 // Defined once inside every component context.  `handler` and the call's
 // buffers live in this closure, out of reach of user code, which is
 // compiled as a separate script at the context's top level.
@@ -57,13 +66,7 @@ const PRELUDE = `(function (g, maxLogs, maxChars) {
   const JSONp = JSON.parse, JSONs = JSON.stringify, Str = String, isArr = Array.isArray;
   const keys = Object.keys, hasOwn = Object.prototype.hasOwnProperty;
   const LEVELS = { debug: 1, info: 1, warn: 1, warning: 1, error: 1 };
-  function message(e) {
-    try {
-      if (e && typeof e === 'object' && typeof e.message === 'string')
-        return (typeof e.name === 'string' && e.name !== 'Error' ? e.name + ': ' : '') + e.message;
-      return 'threw ' + Str(e);
-    } catch (x) { return 'threw a value that cannot be shown'; }
-  }
+  ${MESSAGE_FN}
   function setup(factory) {
     const h = factory();
     if (!h || typeof h !== 'object')
@@ -168,13 +171,7 @@ const WASM_PRELUDE = `(function (g, maxLogs, maxChars) {
   const hasOwn = Object.prototype.hasOwnProperty, fromCodes = String.fromCharCode;
   const IMPORTS = ['getState', 'setState', 'getConfig', 'log'];
   const LEVELS = ['debug', 'info', 'warn', 'error'];
-  function message(e) {
-    try {
-      if (e && typeof e === 'object' && typeof e.message === 'string')
-        return (typeof e.name === 'string' && e.name !== 'Error' ? e.name + ': ' : '') + e.message;
-      return 'threw ' + Str(e);
-    } catch (x) { return 'threw a value that cannot be shown'; }
-  }
+  ${MESSAGE_FN}
   function utf8(s) {
     const b = unescape(encodeURIComponent(s));
     const u = new Uint8Array(b.length);
