@@ -115,8 +115,15 @@ static void answer_commit(weir_service *s, hook_answer *a) {
     if (!svc_out_hold_call(s, s->j_mark, answer_send, a)) answer_send(a, NULL);
 }
 
-/* An answer for req with body (STOLEN JSON, or NULL: none) and extra
- * headers (pairs, NULL-terminated, copied; may be NULL). */
+static bool answer_header(hook_answer *a, const char *name, const char *value);
+
+/* Every hook answer is a document of its own: a graph answering HTML (from
+ * a value a caller chose) must not run as a page of weir's origin, where
+ * it could drive the API (SPEC §10). */
+static const char *const HOOK_HEADERS[] = {"Content-Security-Policy", "sandbox", "X-Content-Type-Options", "nosniff",
+                                           NULL};
+
+/* An answer to req with status, no body yet; NULL when out of memory. */
 static hook_answer *answer_new(weir_service *s, weir_http_req *req, uint64_t start_ns, int status) {
     hook_answer *a = weir__calloc(1, sizeof *a);
     if (!a) return NULL;
@@ -124,6 +131,11 @@ static hook_answer *answer_new(weir_service *s, weir_http_req *req, uint64_t sta
     a->req = req;
     a->status = status;
     a->start_ns = start_ns;
+    for (size_t i = 0; HOOK_HEADERS[i]; i += 2)
+        if (!answer_header(a, HOOK_HEADERS[i], HOOK_HEADERS[i + 1])) {
+            answer_free(a);
+            return NULL;
+        }
     return a;
 }
 
@@ -136,7 +148,11 @@ static bool answer_header(hook_answer *a, const char *name, const char *value) {
     a->hdrs[n] = weir__strdup(name);
     a->hdrs[n + 1] = weir__strdup(value);
     a->hdrs[n + 2] = NULL;
-    return a->hdrs[n] && a->hdrs[n + 1];
+    if (a->hdrs[n] && a->hdrs[n + 1]) return true;
+    weir__free(a->hdrs[n]);
+    weir__free(a->hdrs[n + 1]);
+    a->hdrs[n] = NULL;
+    return false;
 }
 
 static bool answer_json(hook_answer *a, json_t *body) {
@@ -537,6 +553,16 @@ void svc_hook_route(weir_service *s, weir_http_req *req, uint64_t start_ns) {
                             "name><path of a symbia.io.http-in node>",
                             req->path);
     }
+    /* SPEC §10: a page of another site never acts.  A browser's request
+     * that carries an Origin was checked by the net guard; an image, a link
+     * or a redirect carries none, but says where it comes from. */
+    const char *site = weir_http_header(req, "sec-fetch-site");
+    if (site && (strcmp(site, "cross-site") == 0 || strcmp(site, "same-site") == 0) &&
+        !weir_http_header(req, "origin"))
+        return answer_error(s, req, start_ns, 403, WEIR_EFORBIDDEN, NULL,
+                            "%s comes from a page of another site (Sec-Fetch-Site: %s): a web page cannot call a "
+                            "hook; call it from a server, or from a page of an origin in CORS_ORIGINS",
+                            req->path, site);
     const char *path = rest + 1 + name_len;
     weir_graph *g = weir_exec_graph(x->e);
     const char *node = NULL;

@@ -32,9 +32,11 @@ static int b64val(unsigned char c) {
     return -1;
 }
 
-/* NEW bytes of padded base64 text (checked by the core), *n their count. */
+/* NEW bytes of base64 text, *n their count.  The text need not be
+ * checked yet (a registration pins its hash before the definition is
+ * checked): unpadded lengths and stray characters are safe. */
 static unsigned char *b64decode(const char *s, size_t len, size_t *n) {
-    unsigned char *out = weir__malloc(len / 4 * 3 + 1);
+    unsigned char *out = weir__malloc((len + 3) / 4 * 3 + 1);
     if (!out) return NULL;
     size_t o = 0;
     unsigned acc = 0;

@@ -294,6 +294,57 @@ Test(hooks, auth_as_the_api_unless_the_graph_opens_its_hooks) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* SPEC §10: a page of another site never acts.  An <img> or a link to a
+ * GET hook carries no Origin (the net guard sees nothing), only
+ * Sec-Fetch-Site; it is refused and nothing is injected.  Every answer is a
+ * sandboxed document (a graph answering HTML cannot run as weir's page). */
+Test(hooks, a_page_of_another_site_cannot_call_a_hook) {
+    server s = serve_start((const char *[]){"--memory", NULL});
+    const char *g = GRAPH("page", "{}",
+                          NODE("in", "symbia.io.http-in", "{\"path\":\"/do\",\"method\":\"GET\",\"raw\":true}") ","
+                          NODE("q", "symbia.core.map", "{\"expression\":\"value.query\"}") ","
+                          NODE("resp", "symbia.io.http-response", "{\"headers\":{\"Content-Type\":\"text/html\"}}"),
+                          E("in", "out", "q", "in") "," E("q", "out", "resp", "in"));
+    http_resp r = http_req(&s, "POST", "/api/graphs", g, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char path[128];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(r.json, "id")));
+    http_free(&r);
+    r = http_req(&s, "POST", path, "{}", NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char metrics[160];
+    snprintf(metrics, sizeof metrics, "/api/executions/%s/metrics", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    const char *img[] = {"Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: no-cors", "Sec-Fetch-Dest: image", NULL};
+    r = http_req_h(&s, "GET", "/hooks/page/do?x=1", NULL, NULL, img);
+    cr_assert_eq(r.status, 403, "%s", r.body);
+    cr_assert(strstr(r.body, "a web page cannot call a hook"), "%s", r.body);
+    http_free(&r);
+    const char *sibling[] = {"Sec-Fetch-Site: same-site", "Sec-Fetch-Mode: navigate", NULL};
+    r = http_req_h(&s, "GET", "/hooks/page/do?x=2", NULL, NULL, sibling);
+    cr_assert_eq(r.status, 403, "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "GET", metrics, NULL, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "messagesProcessed")), 0, "nothing was injected: %s",
+                 r.body);
+    http_free(&r);
+    /* a server (no Sec-Fetch-*), or the page's own origin, may */
+    const char *own[] = {"Sec-Fetch-Site: same-origin", NULL};
+    r = http_req_h(&s, "GET", "/hooks/page/do?x=%3Cscript%3E", NULL, NULL, own);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.headers, "Content-Security-Policy: sandbox"), "%s", r.headers);
+    cr_assert(strstr(r.headers, "X-Content-Type-Options: nosniff"), "%s", r.headers);
+    http_free(&r);
+    r = hook(&s, "GET", "/hooks/page/do?x=3", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    r = hook(&s, "GET", "/hooks/nosuch/x", NULL);
+    cr_assert_eq(r.status, 404);
+    cr_assert(strstr(r.headers, "Content-Security-Policy: sandbox"), "errors too: %s", r.headers);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 Test(hooks, one_method_and_path_per_graph) {
     server s = serve_start((const char *[]){"--memory", NULL});
     http_resp r = http_req(&s, "POST", "/api/graphs",

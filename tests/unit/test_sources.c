@@ -70,3 +70,18 @@ Test(sources, what_a_source_url_answered) {
     json_decref(src);
     json_decref(r);
 }
+
+/* The pin is taken before the definition is checked: base64 that is not
+ * padded (3 characters over a multiple of 4) decodes within its buffer
+ * (it wrote one byte past it: found by review, caught by ASan). */
+Test(sources, a_wasm_source_of_unpadded_base64_is_hashed_within_bounds) {
+    const char *texts[] = {"{\"type\": \"wasm\", \"source\": \"AAA\"}", "{\"type\": \"wasm\", \"source\": \"AAAAAAA\"}",
+                           "{\"type\": \"wasm\", \"source\": \"A\"}"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        weir_error err;
+        json_t *x = exec_of(texts[i]);
+        cr_assert_eq(svc_source_pin(x, &err), 0, "%s", err.message);
+        cr_assert_not_null(hash_of(x));
+        json_decref(x);
+    }
+}
