@@ -455,6 +455,10 @@ typedef int (*weir_graph_resolver)(void *ud, const char *name, const char *versi
  * (options.max_nodes, 0: this; weir serve's MAX_COMPOSED_NODES): one graph
  * used k times in each of d levels is k^d nodes. */
 #define WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT 100000
+/* The most bytes (compact JSON) of graph documents a graph's graph nodes
+ * may expand, all told, each use counted (options.max_bytes, 0: this;
+ * weir serve's MAX_COMPOSED_BYTES): the flat document is journaled. */
+#define WEIR_GRAPH_MAX_FLAT_BYTES_DEFAULT ((size_t)64 << 20)
 /* The deepest nesting of graph: nodes. */
 #define WEIR_GRAPH_MAX_DEPTH 32
 
@@ -472,7 +476,8 @@ typedef struct weir_graph_options {
     weir_expr_limits expr; /* the expressions' budget; zero fields: the defaults */
     weir_graph_resolver resolve; /* graph: nodes; NULL: they are refused (unknown-graph) */
     void *resolve_ud;
-    size_t max_nodes;            /* nodes graph: nodes may expand to; 0: WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT */
+    size_t max_nodes;            /* nodes and edges graph: nodes may expand to; 0: WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT */
+    size_t max_bytes;            /* bytes of graphs they may expand; 0: WEIR_GRAPH_MAX_FLAT_BYTES_DEFAULT */
     json_t **flattened;          /* optional: receives NEW the flattened document when the
                                     graph composes (what a journal keeps: it loads with no
                                     resolver), else NULL */

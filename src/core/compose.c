@@ -22,10 +22,14 @@ typedef struct flattener {
     const weir_registry *reg;
     weir_graph_resolver resolve;
     void *resolve_ud;
-    size_t max_nodes;
-    size_t expanded; /* nodes that came from graph nodes, all told (bounded by max_nodes) */
+    size_t max_nodes, max_bytes;
+    /* what graph nodes brought, all told: their nodes and edges, graph
+     * nodes too (bounded by max_nodes), and the bytes of the graph
+     * documents, each use counted (bounded by max_bytes) */
+    size_t expanded, bytes;
     json_t *nodes, *edges, *subgraphs; /* the flat document's arrays */
     json_t *found; /* "name@version" → the document resolved: a graph used many times is asked for once */
+    json_t *sizes; /* "name@version" → its compact JSON's size (counted per use) */
     json_t *problems, *details;
     const char *chain[WEIR_GRAPH_MAX_DEPTH + 2]; /* graph names from the top down */
     int depth;
@@ -243,6 +247,30 @@ static void read_ports(flattener *F, json_t *doc, json_t *locals, const char *gp
 static void expand(flattener *F, json_t *doc, const char *prefix, const char *gpath, json_t **in, json_t **out,
                    json_t **locals_out);
 
+/* Count n elements (nodes, edges) and bytes of graph documents brought in
+ * under gpath; false (reported once, too_many set) past a bound: the
+ * graph's own are bounded by its size, what its graph nodes bring can
+ * multiply (one graph used k times in each of d levels is k^d). */
+static bool count_expanded(flattener *F, const char *gpath, size_t n, size_t bytes) {
+    F->expanded += n;
+    F->bytes += bytes;
+    if (F->too_many) return false;
+    if (F->expanded > F->max_nodes)
+        problem(F, "too-large", gpath, NULL,
+                "the graph's graph nodes expand to more than %zu nodes and edges (MAX_COMPOSED_NODES); use fewer or "
+                "smaller graph nodes",
+                F->max_nodes);
+    else if (F->bytes > F->max_bytes)
+        problem(F, "too-large", gpath, NULL,
+                "the graph's graph nodes expand more than %zu bytes of graphs (MAX_COMPOSED_BYTES: each use counts "
+                "its graph's JSON); use fewer or smaller graph nodes (large config values)",
+                F->max_bytes);
+    else
+        return true;
+    F->too_many = true;
+    return false;
+}
+
 /* "graph:<name>[@<version>]" of node `path` expanded under path + "/";
  * *local receives what the node stands for ({in, out, component, flat} or
  * {broken}). */
@@ -305,6 +333,13 @@ static json_t *expand_node(flattener *F, const char *ref, const char *path, json
     else if (!(rc = F->resolve ? F->resolve(F->resolve_ud, name, version, &sub, &rerr) : WEIR_ENOTFOUND) &&
              json_is_object(sub) && json_object_set(F->found, json_string_value(key), sub))
         rc = WEIR_ENOMEM;
+    size_t size = 0;
+    if (!rc && json_is_object(sub)) {
+        json_t *known = json_object_get(F->sizes, json_string_value(key));
+        size = known ? (size_t)json_integer_value(known) : json_dumpb(sub, NULL, 0, JSON_COMPACT);
+        if (!known && json_object_set_new(F->sizes, json_string_value(key), json_integer((json_int_t)size)))
+            rc = WEIR_ENOMEM;
+    }
     json_decref(key);
     if (rc == WEIR_ENOMEM) {
         F->oom = true;
@@ -313,6 +348,8 @@ static json_t *expand_node(flattener *F, const char *ref, const char *path, json
                 rc && rerr.message[0] ? rerr.message
                 : rc ? "graphs cannot be resolved here (nothing to look them up in); give the loader a resolver"
                      : "the resolver answered something that is not a graph document");
+    } else if (!count_expanded(F, path, 0, size)) {
+        /* reported: past MAX_COMPOSED_BYTES */
     } else {
         json_t *in = NULL, *out = NULL;
         json_t *sub_prefix = json_sprintf("%s/", path); /* as long as the path is */
@@ -446,20 +483,15 @@ static void expand(flattener *F, json_t *doc, const char *prefix, const char *gp
             continue;
         }
         json_t *local;
+        if (!top && !count_expanded(F, gpath, 1, 0)) {
+            json_decref(path);
+            break;
+        }
         if (comp && strncmp(comp, PREFIX, sizeof PREFIX - 1) == 0) {
             local = expand_node(F, comp, json_string_value(path), jn);
         } else {
             json_t *copy = json_copy(jn);
             if (!copy || json_object_set(copy, "id", path) || json_array_append_new(F->nodes, copy)) F->oom = true;
-            /* the graph's own nodes are bounded by its size; those its
-             * graph nodes bring can multiply */
-            if (!top && ++F->expanded > F->max_nodes) {
-                problem(F, "too-large", gpath, NULL,
-                        "the graph's graph nodes expand to more than %zu nodes (MAX_COMPOSED_NODES); use fewer or "
-                        "smaller graph nodes",
-                        F->max_nodes);
-                F->too_many = true;
-            }
             local = json_pack("{s:O,s:s?}", "flat", path, "component", comp);
         }
         if (!local || json_object_set_new(locals, id, local)) F->oom = true;
@@ -482,6 +514,7 @@ static void expand(flattener *F, json_t *doc, const char *prefix, const char *gp
             }
             continue;
         }
+        if (!top && !count_expanded(F, gpath, 1, 0)) break;
         if (!eid) {
             snprintf(idx, sizeof idx, "edges[%zu]", i);
             eid = idx;
@@ -575,15 +608,17 @@ int weir__graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_
                    .resolve = opts ? opts->resolve : NULL,
                    .resolve_ud = opts ? opts->resolve_ud : NULL,
                    .max_nodes = opts && opts->max_nodes ? opts->max_nodes : WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT,
+                   .max_bytes = opts && opts->max_bytes ? opts->max_bytes : WEIR_GRAPH_MAX_FLAT_BYTES_DEFAULT,
                    .nodes = json_array(),
                    .edges = json_array(),
+                   .sizes = json_object(),
                    .subgraphs = json_array(),
                    .found = json_object(),
                    .problems = problems,
                    .details = details};
     F.chain[0] = json_string_value(json_object_get(doc, "name"));
     json_t *in = NULL, *out = NULL, *res = NULL, *locals = NULL;
-    if (F.nodes && F.edges && F.subgraphs && F.found) expand(&F, doc, "", NULL, &in, &out, &locals);
+    if (F.nodes && F.edges && F.subgraphs && F.found && F.sizes) expand(&F, doc, "", NULL, &in, &out, &locals);
     else F.oom = true;
     bool bad = json_array_size(problems) > 0;
     if (!F.oom) {
@@ -612,6 +647,7 @@ int weir__graph_flatten(const weir_registry *reg, json_t *doc, const weir_graph_
     json_decref(F.edges);
     json_decref(F.subgraphs);
     json_decref(F.found);
+    json_decref(F.sizes);
     if (F.oom) {
         json_decref(res);
         return WEIR_ENOMEM;

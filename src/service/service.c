@@ -33,6 +33,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .max_answer_bytes = 16u << 20,
         .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT},
         .max_composed_nodes = WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT,
+        .max_composed_bytes = WEIR_GRAPH_MAX_FLAT_BYTES_DEFAULT,
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_connections = 10000,
@@ -261,7 +262,8 @@ static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t l
     resolving res = {s, json_array()};
     json_t *flat = NULL;
     weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr, .resolve = resolve_graph,
-                            .resolve_ud = &res, .max_nodes = s->cfg.max_composed_nodes, .flattened = &flat};
+                            .resolve_ud = &res, .max_nodes = s->cfg.max_composed_nodes,
+                            .max_bytes = s->cfg.max_composed_bytes, .flattened = &flat};
     int rc = !res.uses ? weir__error(err, WEIR_ENOMEM, "out of memory")
              : doc     ? weir_graph_load(s->reg, doc, &o, &sg->g, err)
                        : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);

@@ -28,7 +28,8 @@ typedef struct weir_service_config {
     uint64_t max_trace_hops;            /* MAX_TRACE_HOPS (10000): trace entries one inject records */
     size_t max_answer_bytes;            /* MAX_ANSWER_BYTES (16 MiB): an inject answer's outputs + trace */
     weir_expr_limits expr;              /* EXPR_MAX_STEPS, EXPR_MAX_BYTES: every graph's expression budget */
-    size_t max_composed_nodes;          /* MAX_COMPOSED_NODES (100000): nodes a graph's graph: nodes expand to */
+    size_t max_composed_nodes;          /* MAX_COMPOSED_NODES (100000): nodes and edges graph: nodes expand to */
+    size_t max_composed_bytes;          /* MAX_COMPOSED_BYTES (64 MiB): bytes of graphs they expand, per use */
     bool enable_metrics;
     size_t max_body_bytes;
     /* Connections and browsers (SPEC §10), see weir_http_options. */

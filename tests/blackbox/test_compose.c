@@ -234,7 +234,18 @@ Test(compose, max_composed_nodes_bounds_what_graph_nodes_expand_to) {
     http_resp r = http_req(&s, "POST", "/api/graphs", text, NULL); /* 2 x 2 */
     free(text);
     cr_assert_eq(r.status, 400, "%s", r.body);
-    cr_assert(strstr(r.body, "expand to more than 3 nodes (MAX_COMPOSED_NODES)"), "%s", r.body);
+    cr_assert(strstr(r.body, "expand to more than 3 nodes and edges (MAX_COMPOSED_NODES)"), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+    /* and the bytes of the graphs they expand, each use counted */
+    const char *bytes[] = {"--memory", "--max-composed-bytes", "600", NULL};
+    s = serve_start(bytes);
+    post_example(&s, EXAMPLES "enrich.json", sub, sizeof sub);
+    text = file_text(EXAMPLES "main.json");
+    r = http_req(&s, "POST", "/api/graphs", text, NULL);
+    free(text);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert(strstr(r.body, "more than 600 bytes of graphs (MAX_COMPOSED_BYTES"), "%s", r.body);
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
