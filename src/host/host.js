@@ -395,10 +395,15 @@ function stripTypes(source) {
     }
   }
   const ts = typescript;
-  const r = ts.transpileModule(text, {
-    fileName: 'component.ts', reportDiagnostics: true,
-    compilerOptions: { target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: false },
-  });
+  let r;
+  try { // a source the compiler cannot take (nesting past its stack) is the source's error, not the host's end
+    r = ts.transpileModule(text, {
+      fileName: 'component.ts', reportDiagnostics: true,
+      compilerOptions: { target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: false },
+    });
+  } catch (e) {
+    return { error: 'TypeScript: the compiler could not take this source: ' + String(e && e.message).split('\n')[0] };
+  }
   const d = (r.diagnostics || []).find(x => x.category === ts.DiagnosticCategory.Error);
   if (d) {
     const msg = ts.flattenDiagnosticMessageText(d.messageText, '; ');

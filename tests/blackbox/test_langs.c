@@ -274,6 +274,27 @@ Test(langs, typescript_errors_keep_typescripts_line_and_column) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* A source nested past the compiler's stack is refused as the source's
+ * error; the host process lives on (it died before, review). */
+Test(langs, a_source_the_typescript_compiler_cannot_take_is_refused) {
+    server s = serve_start(TS_ARGS);
+    size_t depth = 200000, n = depth + 512;
+    char *def = malloc(n);
+    cr_assert_not_null(def);
+    int at = snprintf(def, n,
+                      "{\"id\": \"acme.ts.deep\", \"name\": \"D\", \"version\": \"1\", \"ports\": {\"inputs\": "
+                      "[\"in\"]}, \"execution\": {\"type\": \"typescript\", \"source\": \"const x = ");
+    memset(def + at, '(', depth);
+    snprintf(def + at + depth, n - (size_t)at - depth, "\"}}");
+    refused(&s, def, 400, "TypeScript: ");
+    free(def);
+    /* the same host still compiles */
+    post_component(&s, "{\"id\": \"acme.ts.fine\", \"name\": \"F\", \"version\": \"1\", \"ports\": {\"inputs\": "
+                       "[\"in\"], \"outputs\": [\"out\"]}, \"execution\": {\"type\": \"typescript\", \"source\": "
+                       "\"return { process(ctx: any, port: string, v: number) { ctx.emit('out', v) } }\"}}");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 /* Without the typescript package (and a Node.js that cannot strip types),
  * the error says how to get it. */
 Test(langs, typescript_without_the_compiler_says_how_to_install_it) {
