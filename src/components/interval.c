@@ -5,6 +5,7 @@
  * its pending timer had left (see ticker.h for what it emits and how a late
  * timer is handled).  The first firing is everyMs after the start. */
 #include "components/ticker.h"
+#include "core/error.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -13,7 +14,7 @@ static const weir_port_def outputs[] = {{"out", "config.value, or {n, at} (firin
 static const weir_config_def config[] = {
     {.key = "everyMs", .type = WEIR_CFG_INTEGER, .required = true,
      .description = "milliseconds between firings (the first is everyMs after the start); at least "
-                    STR(WEIR_INTERVAL_MIN_MS) " (WEIR_INTERVAL_MIN_MS)",
+                    STR(WEIR_INTERVAL_MIN_MS) " (WEIR_INTERVAL_MIN_MS), at most a year (" STR(WEIR_INTERVAL_MAX_MS) ")",
      .has_min = true, .min = WEIR_INTERVAL_MIN_MS},
     {.key = "count", .type = WEIR_CFG_INTEGER,
      .description = "stop after this many firings (default: fire until the execution ends)", .has_min = true,
@@ -23,6 +24,18 @@ static const weir_config_def config[] = {
 
 static json_int_t cfg_int(weir_ctx *ctx, const char *key) {
     return (json_int_t)json_number_value(json_object_get(weir_ctx_config(ctx), key));
+}
+
+static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
+    (void)node;
+    *prepared = NULL;
+    double every = json_number_value(json_object_get(cfg, "everyMs"));
+    if (every > (double)WEIR_INTERVAL_MAX_MS)
+        return weir__error(err, WEIR_EGRAPH,
+                           "config \"everyMs\" is %.0f; at most %lld (a year, WEIR_INTERVAL_MAX_MS): use "
+                           "symbia.core.cron for rarer firings",
+                           every, (long long)WEIR_INTERVAL_MAX_MS);
+    return 0;
 }
 
 static int init(weir_ctx *ctx) {
@@ -70,6 +83,7 @@ const weir_component weir__interval = {
     .outputs = WEIR_PORTS(outputs),
     .config = WEIR_PORTS(config),
     .state_size = sizeof(weir_ticker),
+    .prepare = prepare,
     .init = init,
     .resume = resume,
     .state = state,

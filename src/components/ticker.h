@@ -20,6 +20,8 @@
  * on the work a client's graph can ask for — each interval node fires at
  * most 100 times a second. */
 #define WEIR_INTERVAL_MIN_MS 10
+/* The longest (a year): the schedule's arithmetic stays far inside int64. */
+#define WEIR_INTERVAL_MAX_MS 31622400000LL
 
 typedef struct weir_ticker {
     json_int_t fired;  /* firings so far */

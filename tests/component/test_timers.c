@@ -170,6 +170,9 @@ Test(timers, a_source_takes_no_inject_and_says_why) {
 Test(timers, interval_below_its_minimum_is_refused_at_load) {
     const char *msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":5}", "{}"));
     cr_assert(strstr(msg, "node \"src\": config \"everyMs\" is 5; the minimum is 10"), "%s", msg);
+    /* and above its maximum (the schedule's arithmetic overflowed near 2^63, review) */
+    msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":9223372036854775807}", "{}"));
+    cr_assert(strstr(msg, "config \"everyMs\" is 9223372036854775808; at most 31622400000 (a year"), "%s", msg);
     msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"count\":2}", "{}"));
     cr_assert(strstr(msg, "config \"everyMs\" is required"), "%s", msg);
     msg = ts_graph_error(&ts, GRAPH("symbia.core.interval", "{\"everyMs\":100,\"count\":0}", "{}"));
