@@ -389,7 +389,7 @@ static svc_exec *find_exec(weir_service *s, const char *rest, size_t *name_len) 
     svc_exec *best = NULL;
     size_t best_len = 0;
     for (svc_exec *x = s->execs; x; x = x->next) {
-        if (x->finished) continue;
+        if (x->finished || x->derived) continue; /* a fork or an import never takes a graph's live traffic */
         size_t n = strlen(x->graph_name);
         if (n && n >= best_len && strncmp(rest + 1, x->graph_name, n) == 0 && rest[1 + n] == '/') {
             best = x;

@@ -805,6 +805,7 @@ static int make(recovering *rv, const weir_journal_record *r) {
     if (rc) return rc;
     rv->x->created_ms = r->time_ms;
     rv->x->journaled = false;
+    rv->x->derived = json_object_get(b, "forkOf") || json_object_get(b, "importedFrom");
     weir_shell none = {0};
     weir_exec_adopt(rv->x->e, &none, r->time_ms);
     return 0;

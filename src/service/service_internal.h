@@ -97,6 +97,7 @@ typedef struct svc_exec {
     size_t held_events;      /* its events waiting for output commit */
     bool no_snap;          /* a component cannot save its state: never snapshotted */
     bool j_broken;         /* an effect result could not be journaled: failed here, not finished in the journal */
+    bool derived;          /* a fork or an import (its START says forkOf / importedFrom): never takes hooks */
 } svc_exec;
 
 #define LATENCY_BUCKETS 12

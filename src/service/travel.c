@@ -383,6 +383,7 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
     weir_graph_unref(g);
     if (!rc && !(f->start_body = new_start(start, f->id, key, from, runtime)))
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (!rc) f->derived = true; /* a what-if: the graph's hooks stay with the execution it came from */
     json_decref(start);
     if (rc) {
         if (f) svc_exec_free(f);

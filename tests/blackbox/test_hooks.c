@@ -400,6 +400,27 @@ Test(hooks, a_stored_execution_journals_the_hook_and_replays) {
     cr_assert(strncmp(pr.out, "match", 5) == 0, "%s", pr.out);
     proc_free(&pr);
     serve_rmdir(dir);
+    /* a fork (newer, running) never takes the graph's hooks: a what-if
+     * does not steal live traffic (review) */
+    snprintf(path, sizeof path, "/api/executions/%s/fork", x);
+    r = http_req(&s, "POST", path, "{\"atTick\":1,\"runtime\":\"realtime\"}", NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char fork_metrics[160], metrics[160];
+    snprintf(fork_metrics, sizeof fork_metrics, "/api/executions/%s/metrics",
+             json_string_value(json_object_get(r.json, "executionId")));
+    snprintf(metrics, sizeof metrics, "/api/executions/%s/metrics", x);
+    http_free(&r);
+    r = http_req(&s, "GET", fork_metrics, NULL, NULL);
+    json_int_t fork_before = json_integer_value(json_object_get(r.json, "messagesProcessed"));
+    http_free(&r);
+    r = hook(&s, "POST", "/hooks/orders/double", "5");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(r.body, "10");
+    http_free(&r);
+    r = http_req(&s, "GET", fork_metrics, NULL, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "messagesProcessed")), fork_before,
+                 "the fork took nothing: %s", r.body);
+    http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
 
