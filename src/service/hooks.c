@@ -101,7 +101,9 @@ static void answer_free(hook_answer *a) {
 
 static void answer_send(void *ud, const char *failed) {
     hook_answer *a = ud;
-    if (failed && a->status < 300) {
+    /* what says "accepted" (2xx, and 504: it goes on being processed) is
+     * not true when its inject could not be made durable */
+    if (failed && (a->status < 300 || a->status == 504)) {
         weir_http_respond_error(a->req, 503, "%s", failed);
     } else {
         weir_http_respond(a->req, a->status, a->ctype, a->body, a->len, (const char *const *)a->hdrs);
