@@ -50,11 +50,21 @@
 // comparison).  hops() costs O(batch) with no DOM work per event; dots in
 // flight are pooled and bounded (DOTS_PER_EDGE per edge, MAX_DOTS in all);
 // an edge with more than BUSY_PER_FRAME hops in one batch or BUSY_RATE
-// hops/s (judged over at least a bucket) shows its rate ("1.2k/s") and a
-// thicker stroke instead of dots, until it is calm again (below CALM_RATE,
-// BUSY_HOLD_MS after it was last busy).  Besides update, hops and destroy,
-// the view has select(nodeId) (no callback), fit(), layout (the layout()
-// result), element (the root div) and model (the HopModel).
+// hops/s (judged over at least a bucket) is `busy`: it shows its rate
+// ("1.2k/s", also in its path's data-rate) and a wider stroke (RATE_WIDTHS
+// by rateBucket) instead of dots, until it is calm again (below CALM_RATE,
+// BUSY_HOLD_MS after it was last busy).  Rates and strokes are drawn on one
+// <canvas class="weir-graph-rates"> over the SVG (its own layer), redrawn
+// only when a label or width shown changed (RateBoard; labels are refreshed
+// every LABEL_REFRESH_MS) or the view moved, edges out of sight skipped;
+// so 200 busy edges cost a few canvas calls four times a second, not a
+// repaint of the drawing.  An edge that is the only one into its node
+// takes its rate from that node's counters (CounterRates: exact when the
+// hops are a sample).  Edges with the same ends and ports are bowed
+// PARALLEL_GAP apart and share their hops.  Besides update, hops and
+// destroy, the view has select(nodeId) (no callback), fit(), layout (the
+// layout() result), element (the root div), model (the HopModel) and
+// board (the RateBoard).
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 

@@ -680,12 +680,19 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   assert.equal(strokes.length, 1, 'one stroke per width');
   assert.ok(Math.abs(strokes[0][1] * k - RATE_WIDTHS[5]) < 0.01, `width ${strokes[0][1]} at zoom ${k}`);
   assert.equal(canvas.ctx.calls.filter((c) => c[0] === 'moveTo').length, 20);
+  const before = canvas.ctx.calls.filter((c) => c[0] === 'fillText').map((c) => c[2]);
   // nothing changes on screen within LABEL_REFRESH_MS: the canvas is not redrawn
   canvas.ctx.calls.length = 0;
   mutations = [];
   win.runFrames(1016 + LABEL_REFRESH_MS / 2);
   assert.equal(canvas.ctx.calls.length, 0, 'no redraw between refreshes');
   assert.deepEqual(mutations.filter(([el]) => el.classSet().has('edge')), [], 'no edge touched between refreshes');
+  // panning redraws the canvas with the labels moved along (arrow right: 50 px left)
+  container.children[0].dispatch('keydown', { key: 'ArrowRight' });
+  win.runFrames(win.now + 16);
+  const after = canvas.ctx.calls.filter((c) => c[0] === 'fillText').map((c) => c[2]);
+  assert.ok(after.length > 0, 'redrawn after the pan');
+  assert.ok(after.every((x) => before.some((b) => Math.abs(b - 50 - x) < 1e-6)), `labels moved 50 px left: ${before.slice(0, 3)} -> ${after.slice(0, 3)}`);
   // a few hops on a quiet edge: dots move along it and are recycled
   const q = L.edges.filter((e) => !hot.some((h) => keyOf(h) === keyOf(e)) && L.edges.filter((f) => keyOf(f) === keyOf(e)).length === 1)[50];
   gv.hops([ev(q.source.node, q.source.port, q.target.node, q.target.port)]);
