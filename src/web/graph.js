@@ -891,9 +891,20 @@ export class HopModel {
     return changed;
   }
 
-  /** Keep busy edge k busy for busyHoldMs more (its rate is known to be high from elsewhere). */
+  /**
+   * Edge k is busy for busyHoldMs more, whatever its hops say (its rate is
+   * known to be high from elsewhere: a sample of the hops may say less).
+   * True when it was not busy.
+   */
   hold(k, now) {
-    if (this.busy[k]) this.busyUntil[k] = Math.max(this.busyUntil[k], now + this.o.busyHoldMs);
+    this.busyUntil[k] = Math.max(this.busyUntil[k], now + this.o.busyHoldMs);
+    if (this.busy[k]) return false;
+    this.busy[k] = 1;
+    if (!this.active.has(k)) {
+      this.active.add(k);
+      this.since[k] = now;
+    }
+    return true;
   }
 
   /** True while there is something to animate or a rate to decay. */
@@ -1583,15 +1594,12 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     for (const k of changed) setBusy(k, model.busy[k] === 1, now);
     if (now - lastLabels >= LABEL_REFRESH_MS) {
       lastLabels = now;
-      for (const k of board.shown) {
-        if (!model.busy[k]) {
-          showRate(k, null);
-          continue;
-        }
-        const r = rateOf(k, now);
-        if (r > BUSY_RATE) model.hold(k, now); // sampled hops may say less than there are
-        showRate(k, r);
+      // an edge whose hops come (it is active) and whose counters say it is
+      // busy is busy, however few of its hops the server's sample holds
+      for (const k of model.active) {
+        if (counters.rate(k, now) > BUSY_RATE && model.hold(k, now)) setBusy(k, true, now);
       }
+      for (const k of board.shown) showRate(k, model.busy[k] ? rateOf(k, now) : null);
     }
     if (ratesDirty) drawBoard();
     if (model.running) frameHandle = raf(tick);

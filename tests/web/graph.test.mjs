@@ -1045,3 +1045,31 @@ test('busy edges: rates from the node counters where they tell an edge apart, el
   at(5000, 10);
   assert.ok(Number.isNaN(c.rate(edge('ab'), 5000)));
 });
+
+test('view: an edge whose counters say it is busy is shown busy with their rate, however few of its hops come', () => {
+  const g = {
+    nodes: ['a', 'b', 'c'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
+    edges: [
+      { id: 'ab', source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } },
+      { id: 'bc', source: { node: 'b', port: 'out' }, target: { node: 'c', port: 'in' } },
+    ],
+  };
+  const { container, gv, win } = mountView(g);
+  const path = (id) => container.all((el) => el.classSet().has('edge') && el.getAttribute('data-edge-id') === id)[0];
+  // the server's sample: one hop on bc every 200 ms (5/s: dots); the
+  // counters: c invoked 800 times a second
+  let t = 1000;
+  for (; t <= 4000; t += 50) {
+    gv.update(execValue({ a: { invocations: 0.8 * t, emitted: 0.8 * t, errors: 0, state: {} }, b: { invocations: 0.8 * t, emitted: 0.8 * t, errors: 0, state: {} }, c: { invocations: 0.8 * t, emitted: 0, errors: 0, state: {} } }));
+    if (t % 200 === 0) gv.hops([ev('b', 'out', 'c', 'in')]);
+    win.runFrames(t);
+  }
+  assert.ok(path('bc').classSet().has('busy'), 'bc busy by its counters');
+  assert.equal(path('bc').getAttribute('data-rate'), '800/s');
+  assert.ok(!path('ab').classSet().has('busy'), 'ab: no hops come, nothing to show');
+  // the counters stop: calm again
+  for (; t <= 8000; t += 50) win.runFrames(t);
+  assert.ok(!path('bc').classSet().has('busy'), 'calm');
+  assert.equal(path('bc').getAttribute('data-rate'), null);
+  gv.destroy();
+});
