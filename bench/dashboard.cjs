@@ -3,8 +3,13 @@
 //   1. time to first paint of / (and until its lists and drawing are
 //      complete) with EXECS executions and a NODES-node graph loaded;
 //   2. frames per second of the page while RATE port:emit events/s flow to
-//      it (a rAF counter in the page, and the longest frame), and how many
-//      events per second the page really received.
+//      it: the frames its compositor drew in Chromium's performance trace
+//      (DrawFrame), the longest time between two, and how its main thread
+//      spent the time; a rAF count in the page besides; how many hops per
+//      second the page showed and how many edges showed a rate.  The same
+//      with "Animate hops" off.
+// TRACE=file writes the trace of the first measurement (chrome://tracing,
+// Perfetto); TRACE_MORE=cat1,cat2 records more categories.
 // usage: node dashboard.cjs PORT [EXECS=1000] [NODES=200] [RATE=100000]
 // Environment: WEB_DIR=dir serves the page's files (index.html, *.js, *.css)
 // from dir instead of the server's bundle, so that two versions of the page
