@@ -3,10 +3,21 @@
 //   1. time to first paint of / (and until its lists and drawing are
 //      complete) with EXECS executions and a NODES-node graph loaded;
 //   2. frames per second of the page while RATE port:emit events/s flow to
-//      it (a rAF counter in the page, and the longest frame), and how many
-//      events per second the page really received.
+//      it: the frames its compositor drew in Chromium's performance trace
+//      (DrawFrame), the longest time between two, and how its main thread
+//      spent the time; a rAF count in the page besides; how many hops per
+//      second the page showed and how many edges showed a rate.  The same
+//      with "Animate hops" off.
+// TRACE=file writes the trace of the first measurement (chrome://tracing,
+// Perfetto); TRACE_MORE=cat1,cat2 records more categories.
 // usage: node dashboard.cjs PORT [EXECS=1000] [NODES=200] [RATE=100000]
+// Environment: WEB_DIR=dir serves the page's files (index.html, *.js, *.css)
+// from dir instead of the server's bundle, so that two versions of the page
+// can be measured against one server, turn about; FPS_ONLY=1 skips the
+// first paint; PROFILE=1 prints where the page's JavaScript spent its time.
 'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
 const puppeteer = require('puppeteer-core');
 
 const port = process.argv[2];
@@ -41,11 +52,35 @@ function bigGraph(nodes) {
   return { def, hopsPerInject: def.nodes.length }; // the inject's hop and one per edge
 }
 
+// WEB_DIR: the page's own files from a folder (the API and the socket still
+// go to the server).
+const WEB_DIR = process.env.WEB_DIR;
+const TYPES = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
+async function serveWebDir(page) {
+  if (!WEB_DIR) return;
+  await page.setRequestInterception(true);
+  page.on('request', (req) => {
+    const u = new URL(req.url());
+    const name = u.pathname === '/' ? 'index.html' : u.pathname.slice(1);
+    const file = path.join(WEB_DIR, name);
+    if (u.origin === base && /^[\w.-]+$/.test(name) && fs.existsSync(file))
+      req.respond({ status: 200, headers: { 'content-type': TYPES[name.split('.').pop()] || 'application/octet-stream', 'cache-control': 'no-store' }, body: fs.readFileSync(file) });
+    else req.continue();
+  });
+}
+
+async function newPage(ctx) {
+  const page = await ctx.newPage();
+  await serveWebDir(page);
+  return page;
+}
+
 async function openPage(browser, url) {
-  const page = await browser.newPage();
+  const page = await newPage(browser);
   await page.setViewport({ width: 1440, height: 1000 });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   await page.goto(url, { waitUntil: 'load' });
   return { page, errors };
 }
@@ -63,13 +98,16 @@ async function main() {
   const x = await api('POST', `/api/graphs/${big.id}/execute`, { completion: 'never' });
   const nodesInGraph = def.nodes.length;
 
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, protocolTimeout: 120000, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, protocolTimeout: 600000, args: ['--no-sandbox', '--disable-dev-shm-usage',
+    // a file served by the bench (WEB_DIR) counts as from the public
+    // internet, which may not open a socket to loopback
+    ...(WEB_DIR ? ['--disable-features=LocalNetworkAccessChecks'] : [])] });
   try {
     // 1. first paint (median of 3 fresh loads)
     const runs = [];
-    for (let r = 0; r < 3; r++) {
+    for (let r = 0; r < (process.env.FPS_ONLY ? 0 : 3); r++) {
       const ctx = await browser.createBrowserContext();
-      const page = await ctx.newPage();
+      const page = await newPage(ctx);
       await page.setViewport({ width: 1440, height: 1000 });
       await page.goto(`${base}/#x=${x.executionId}`, { waitUntil: 'load' });
       await page.waitForFunction((n, e) => document.querySelectorAll('#executions tbody tr').length === e
@@ -84,11 +122,12 @@ async function main() {
       await ctx.close();
     }
     const med = (k) => runs.map((r) => r[k]).sort((a, b) => a - b)[1];
-    console.log(`dashboard with ${EXECS} executions and a ${nodesInGraph}-node graph: first paint ${med('fp').toFixed(0)} ms, first contentful paint ${med('fcp').toFixed(0)} ms, lists and drawing complete ${med('ready').toFixed(0)} ms (median of 3 loads)`);
+    if (runs.length) console.log(`dashboard with ${EXECS} executions and a ${nodesInGraph}-node graph: first paint ${med('fp').toFixed(0)} ms, first contentful paint ${med('fcp').toFixed(0)} ms, lists and drawing complete ${med('ready').toFixed(0)} ms (median of 3 loads)`);
 
     // 2. frames per second under RATE events/s
     const { page, errors } = await openPage(browser, `${base}/#x=${x.executionId}`);
-    await page.waitForFunction((n) => document.querySelectorAll('#graph [data-node-id]').length === n, { timeout: 60000 }, nodesInGraph);
+    await page.waitForFunction((n) => document.querySelectorAll('#graph [data-node-id]').length === n, { timeout: 60000 }, nodesInGraph)
+      .catch((err) => { throw new Error(`${err.message} (page errors: ${errors.join('; ')})`); });
     const idle = await page.evaluate(measureFrames);
     let cdp = null;
     if (process.env.PROFILE) {
@@ -116,11 +155,11 @@ async function main() {
       await Promise.all(agent);
     })();
     await new Promise((r) => setTimeout(r, 2000)); // warm up
-    const m = await page.evaluate(measureFrames);
+    const m = await measure(page, process.env.TRACE);
     // the same load with "Animate hops" off: what the drawing of hops costs
     await page.click('#animate');
     await new Promise((r) => setTimeout(r, 1000));
-    const still = await page.evaluate(measureFrames);
+    const still = await measure(page);
     stop = true;
     await pump;
     if (cdp) {
@@ -141,11 +180,83 @@ async function main() {
     const seen = m.rates.map((s) => Number(s.replace(/[^0-9]/g, '')) || 0);
     const avgSeen = seen.reduce((a, b) => a + b, 0) / Math.max(1, seen.length);
     const cut = m.rates.some((s) => /too fast|too many/.test(s));
-    console.log(`dashboard under load: ${(sent * hopsPerInject / elapsed).toFixed(0)} port:emit events/s made (${(sent / elapsed).toFixed(0)} injects/s x ${hopsPerInject} hops, ${failed} failed); the page took ${avgSeen.toFixed(0)} hops/s${cut ? ' (it stopped asking for them: too fast to show, counters only, asked again later)' : ''}; ${m.fps.toFixed(1)} frames/s, longest frame ${m.worst.toFixed(0)} ms (rAF count over 5 s; idle before the load: ${idle.fps.toFixed(1)} frames/s, longest ${idle.worst.toFixed(0)} ms; the same load with "Animate hops" off: ${still.fps.toFixed(1)} frames/s, longest ${still.worst.toFixed(0)} ms)`);
+    console.log(`dashboard under load: ${(sent * hopsPerInject / elapsed).toFixed(0)} port:emit events/s made (${(sent / elapsed).toFixed(0)} injects/s x ${hopsPerInject} hops, ${failed} failed); the page took ${avgSeen.toFixed(0)} hops/s${cut ? ' (it stopped asking for them: too fast to show, counters only, asked again later)' : ''}${m.labels ? `, ${m.labels} edges showed a rate` : ''}`);
+    console.log(`  frames (performance trace over 5 s): ${m.trace.fps.toFixed(1)} frames/s, longest frame ${m.trace.worst.toFixed(0)} ms; main thread ${m.trace.busy}; rAF count ${m.fps.toFixed(1)} frames/s, longest ${m.worst.toFixed(0)} ms`);
+    console.log(`  "Animate hops" off, same load: ${still.trace.fps.toFixed(1)} frames/s, longest frame ${still.trace.worst.toFixed(0)} ms; main thread ${still.trace.busy}; rAF count ${still.fps.toFixed(1)} frames/s`);
+    console.log(`  idle before the load: rAF count ${idle.fps.toFixed(1)} frames/s, longest ${idle.worst.toFixed(0)} ms`);
     if (errors.length) console.log(`page errors: ${errors.join('; ')}`);
   } finally {
     await browser.close();
   }
+}
+
+// The categories DevTools' performance panel records (and no more: each one
+// costs the page time).
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'toplevel'];
+
+// measureFrames in the page while Chromium records a performance trace;
+// adds the trace's figures (traceFigures) as `trace`, and writes the trace
+// to `file` when given.
+async function measure(page, file) {
+  await page.tracing.start({ categories: [...TRACE_CATEGORIES, ...(process.env.TRACE_MORE ? process.env.TRACE_MORE.split(',') : [])] });
+  const m = await page.evaluate(measureFrames);
+  const trace = JSON.parse(Buffer.from(await page.tracing.stop()).toString());
+  if (file) fs.writeFileSync(file, JSON.stringify(trace));
+  m.trace = traceFigures(trace, m.start, m.end);
+  return m;
+}
+
+// From a trace: the frames the page's compositor drew (DrawFrame) between
+// start and end (the page's performance.now(), ms), the longest time
+// between two of them, and how the page's main thread spent that time (self
+// time of its tasks, in groups).
+function traceFigures(trace, start, end) {
+  const ev = trace.traceEvents || trace;
+  const started = ev.find((e) => e.name === 'TracingStartedInBrowser');
+  const frames = (started && started.args.data.frames) || [];
+  const pid = (frames.find((f) => !f.parent) || frames[0] || {}).processId;
+  const names = new Map();
+  for (const e of ev) if (e.ph === 'M' && e.name === 'thread_name' && e.pid === pid) names.set(e.tid, e.args.name);
+  const tidOf = (n) => [...names].filter(([, v]) => v === n).map(([k]) => k)[0];
+  const main = tidOf('CrRendererMain'), comp = tidOf('Compositor');
+  // the trace's clock is in µs and the page's performance.now() is the same
+  // monotonic clock in ms from the page's time origin: align by the rAF
+  // callbacks (FireAnimationFrame) of the window
+  const draws = ev.filter((e) => e.pid === pid && e.tid === comp && e.name === 'DrawFrame').map((e) => e.ts).sort((a, b) => a - b);
+  const fires = ev.filter((e) => e.pid === pid && e.tid === main && e.name === 'FireAnimationFrame' && e.ph === 'X').map((e) => e.ts).sort((a, b) => a - b);
+  const t0 = fires.length ? fires[0] : draws[0], t1 = fires.length ? fires[fires.length - 1] : draws[draws.length - 1];
+  const span = Math.max(t1 - t0, 1) / 1000;
+  const inWin = draws.filter((t) => t >= t0 && t <= t1);
+  let worst = 0;
+  for (let i = 1; i < inWin.length; i++) worst = Math.max(worst, (inWin[i] - inWin[i - 1]) / 1000);
+  // self time per group on the main thread
+  const group = (n) => (/^(Layout|UpdateLayoutTree|InvalidateLayout|ScheduleStyleRecalculation|ParseAuthorStyleSheet)$/.test(n) ? 'style+layout'
+    : /^(Paint|PrePaint|Layerize|PaintImage|Commit|UpdateLayer|CompositeLayers|RasterTask)$/.test(n) ? 'paint'
+    : /^(FunctionCall|EvaluateScript|TimerFire|FireAnimationFrame|EventDispatch|v8\.|V8\.|MajorGC|MinorGC|ParseHTML|XHR)/.test(n) ? 'script'
+    : 'other');
+  const xs = ev.filter((e) => e.pid === pid && e.tid === main && e.ph === 'X' && e.ts >= t0 && e.ts <= t1).sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const self = { script: 0, 'style+layout': 0, paint: 0, other: 0 };
+  const stack = [];
+  let busy = 0;
+  const pop = (until) => {
+    while (stack.length && stack[stack.length - 1].end <= until) {
+      const top = stack.pop();
+      self[top.g] += top.self;
+    }
+  };
+  for (const e of xs) {
+    const endT = e.ts + (e.dur || 0);
+    pop(e.ts);
+    if (stack.length) stack[stack.length - 1].self -= e.dur || 0;
+    else busy += e.dur || 0;
+    stack.push({ end: endT, self: e.dur || 0, g: group(e.name) });
+  }
+  pop(Infinity);
+  const pc = (v) => `${Math.round((100 * v) / 1000 / span)}%`;
+  return {
+    fps: (Math.max(inWin.length - 1, 0) * 1000) / span, worst, span,
+    busy: `${pc(busy)} busy (script ${pc(self.script)}, style and layout ${pc(self['style+layout'])}, paint ${pc(self.paint)}, other ${pc(self.other)})`,
+  };
 }
 
 // In the page: frames over 5 s, the longest, and the page's hop rate each second.
@@ -160,7 +271,11 @@ function measureFrames() {
       worst = Math.max(worst, now - last);
       last = now;
       if (now - start < 5000) requestAnimationFrame(tick);
-      else { clearInterval(sample); resolve({ fps: (frames * 1000) / (now - start), worst, rates }); }
+      else {
+        clearInterval(sample);
+        const labels = document.querySelectorAll('#graph path.edge[data-rate]').length;
+        resolve({ fps: (frames * 1000) / (now - start), worst, rates, labels });
+      }
     };
     requestAnimationFrame(tick);
   });

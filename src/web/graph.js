@@ -50,11 +50,21 @@
 // comparison).  hops() costs O(batch) with no DOM work per event; dots in
 // flight are pooled and bounded (DOTS_PER_EDGE per edge, MAX_DOTS in all);
 // an edge with more than BUSY_PER_FRAME hops in one batch or BUSY_RATE
-// hops/s (judged over at least a bucket) shows its rate ("1.2k/s") and a
-// thicker stroke instead of dots, until it is calm again (below CALM_RATE,
-// BUSY_HOLD_MS after it was last busy).  Besides update, hops and destroy,
-// the view has select(nodeId) (no callback), fit(), layout (the layout()
-// result), element (the root div) and model (the HopModel).
+// hops/s (judged over at least a bucket) is `busy`: it shows its rate
+// ("1.2k/s", also in its path's data-rate) and a wider stroke (RATE_WIDTHS
+// by rateBucket) instead of dots, until it is calm again (below CALM_RATE,
+// BUSY_HOLD_MS after it was last busy).  Rates and strokes are drawn on one
+// <canvas class="weir-graph-rates"> over the SVG (its own layer), redrawn
+// only when a label or width shown changed (RateBoard; labels are refreshed
+// every LABEL_REFRESH_MS) or the view moved, edges out of sight skipped;
+// so 200 busy edges cost a few canvas calls four times a second, not a
+// repaint of the drawing.  An edge that is the only one into its node
+// takes its rate from that node's counters (CounterRates: exact when the
+// hops are a sample).  Edges with the same ends and ports are bowed
+// PARALLEL_GAP apart and share their hops.  Besides update, hops and
+// destroy, the view has select(nodeId) (no callback), fit(), layout (the
+// layout() result), element (the root div), model (the HopModel) and
+// board (the RateBoard).
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -88,6 +98,10 @@ export const RATE_BUCKET_MS = 250; // the rate is counted in buckets of this len
 export const RATE_BUCKETS = 4; // over this many buckets (one second)
 export const FRAME_MS = 16; // the shortest time a rate is measured over (one animation frame)
 export const LABEL_REFRESH_MS = 250; // rate labels and stroke widths change at most this often
+export const RATE_WIDTHS = Object.freeze([2.5, 3.5, 4.5, 5.5, 7, 8]); // px on screen: a busy edge's stroke by bucket (rateBucket)
+export const PARALLEL_GAP = 10; // px between the curves of edges with the same ends and ports
+const LABEL_CHAR_PX = 6.5; // a rate label's width per character (11 px bold), about
+const LABEL_LINE_PX = 13; // and its height, with room
 export const PREVIEW_CHARS = 28; // a node's state preview, at most
 export const TITLE_CHARS = 400; // its tooltip (the state as JSON), at most
 export const ZOOM_MIN = 0.02; // or less, as far as fitting the whole graph needs
@@ -499,6 +513,19 @@ export function layout(graph, options = {}) {
   }
 
   // Edges: cubic curves between columns, straight across a waypoint's column.
+  // Edges with the same ends and ports would be drawn on top of each other:
+  // the i-th of m such bows by (i - (m - 1) / 2) * PARALLEL_GAP.
+  const sameEnds = new Map();
+  const bow = new Float64Array(edges.length);
+  for (let k = 0; k < edges.length; k++) {
+    const e = edges[k], key = `${e.s}\u0000${e.sp}\u0000${e.t}\u0000${e.tp}`;
+    const list = sameEnds.get(key);
+    if (list) list.push(k);
+    else sameEnds.set(key, [k]);
+  }
+  for (const list of sameEnds.values()) {
+    for (let i = 0; i < list.length && list.length > 1; i++) bow[list[i]] = (i - (list.length - 1) / 2) * PARALLEL_GAP;
+  }
   const outEdges = [];
   for (let k = 0; k < edges.length; k++) {
     const e = edges[k];
@@ -519,6 +546,14 @@ export function layout(graph, options = {}) {
       py = dy;
     }
     curve(px, py, x1, y1);
+    if (bow[k]) {
+      // bend the inner control points (the ends stay on their ports)
+      const b = (4 / 3) * bow[k]; // the curve's middle moves by 3/4 of its control points' shift
+      for (const p of pts) {
+        p[3] = Math.round(p[3] + b);
+        p[5] = Math.round(p[5] + b);
+      }
+    }
     let path = `M${pts[0][0]},${pts[0][1]}`;
     for (const p of pts) path += `C${p[2]},${p[3]} ${p[4]},${p[5]} ${p[6]},${p[7]}`;
     outEdges.push({
@@ -691,6 +726,23 @@ export class HopModel {
       list.push(k);
     }
     this.edges = edges;
+    // Edges with the same ends and ports (a hop names no edge): their hops
+    // go to each in turn.  twin[k]: the next of k's group (-1: no group);
+    // turn[first of a group]: whose turn it is.
+    this.twin = new Int32Array(E).fill(-1);
+    this.turn = new Int32Array(E);
+    const groups = new Map();
+    for (let k = 0; k < E; k++) {
+      const e = edges[k], key = `${e.source.node}\u0000${e.source.port}\u0000${e.target.node}\u0000${e.target.port}`;
+      const g = groups.get(key);
+      if (g) g.push(k);
+      else groups.set(key, [k]);
+    }
+    for (const g of groups.values()) {
+      if (g.length < 2) continue;
+      for (let i = 0; i < g.length; i++) this.twin[g[i]] = g[(i + 1) % g.length];
+      this.turn[g[0]] = g[0];
+    }
     this.inFrame = new Uint32Array(E); // hops of the current batch
     this.touched = []; // edges with hops in the current batch
     this.counts = new Float64Array(E * this.o.buckets); // ring of buckets per edge
@@ -764,7 +816,11 @@ export class HopModel {
       for (const k of list) {
         const t = this.edges[k].target;
         if (t.node === tn && (ev.targetPort === undefined || t.port === ev.targetPort)) {
-          this.count(k);
+          if (this.twin[k] >= 0 && ev.targetPort !== undefined) {
+            const j = this.turn[k];
+            this.turn[k] = this.twin[j];
+            this.count(j);
+          } else this.count(k);
           hit = true;
           break;
         }
@@ -835,10 +891,223 @@ export class HopModel {
     return changed;
   }
 
+  /**
+   * Edge k is busy for busyHoldMs more, whatever its hops say (its rate is
+   * known to be high from elsewhere: a sample of the hops may say less).
+   * True when it was not busy.
+   */
+  hold(k, now) {
+    this.busyUntil[k] = Math.max(this.busyUntil[k], now + this.o.busyHoldMs);
+    if (this.busy[k]) return false;
+    this.busy[k] = 1;
+    if (!this.active.has(k)) {
+      this.active.add(k);
+      this.since[k] = now;
+    }
+    return true;
+  }
+
   /** True while there is something to animate or a rate to decay. */
   get running() {
     return this.dots > 0 || this.active.size > 0;
   }
+}
+
+// ------------------------------------------------------------ busy edges (pure)
+
+/**
+ * The stroke width bucket of a rate (hops/s): 0 below 10/s, then one more
+ * per factor of ten, at most RATE_WIDTHS.length - 1 (100k/s and more).  A
+ * busy edge is drawn RATE_WIDTHS[bucket] px wide.
+ */
+export function rateBucket(r) {
+  const x = Number(r) || 0;
+  if (!(x >= 10)) return 0;
+  return Math.min(Math.floor(Math.log10(x)), RATE_WIDTHS.length - 1);
+}
+
+/**
+ * What the busy edges show: per edge its rate label (formatRate) and width
+ * bucket (rateBucket), or nothing.  set() says whether what is drawn
+ * changed, so that the drawing is redone only then (a rate that moves
+ * within its rounding changes nothing).  `shown`: the edges shown, in the
+ * order they were first shown; `version` grows with every change.
+ */
+export class RateBoard {
+  constructor(E) {
+    this.label = new Array(E).fill('');
+    this.bucket = new Int8Array(E).fill(-1);
+    this.shown = new Set();
+    this.version = 0;
+  }
+
+  /** Show rate r on edge k (null: show nothing there); true when that changed what is drawn. */
+  set(k, r) {
+    if (r === null || r === undefined) {
+      if (!this.shown.has(k)) return false;
+      this.shown.delete(k);
+      this.label[k] = '';
+      this.bucket[k] = -1;
+      this.version++;
+      return true;
+    }
+    const label = formatRate(r), b = rateBucket(r);
+    if (this.shown.has(k) && label === this.label[k] && b === this.bucket[k]) return false;
+    this.shown.add(k);
+    this.label[k] = label;
+    this.bucket[k] = b;
+    this.version++;
+    return true;
+  }
+}
+
+/**
+ * Edge rates from the execution view's node counters, exact where they
+ * tell an edge's hops apart (the hop events a page is sent may be a sample
+ * the server took, and a sample favours the hops that come first in each
+ * tenth of a second): an edge into a node no other edge enters carries
+ * that node's invocations.  Other edges: NaN (their sampled hops tell; a
+ * node's emissions do not tell its edges apart: it may emit on ports with
+ * no edge).  observe(nodes, now) with the view value's `nodes` ({id:
+ * {invocations, emitted}}) whenever it changes; rate(k, now): hops/s on
+ * edge k over the last windowMs / 2 to windowMs (0 once the counter has
+ * not moved for windowMs; NaN until two values windowMs / 5 apart are
+ * known).  A
+ * counter that goes back (time travel) starts again.
+ */
+export class CounterRates {
+  constructor(nodes, edges, windowMs = RATE_BUCKET_MS * RATE_BUCKETS) {
+    this.windowMs = windowMs;
+    this.ids = nodes.map((n) => n.id);
+    const index = new Map(this.ids.map((id, i) => [id, i]));
+    const indeg = new Uint32Array(nodes.length);
+    for (const e of edges) indeg[index.get(e.target.node)]++;
+    const E = edges.length;
+    this.node = new Int32Array(E).fill(-1); // whose invocations edge k carries
+    for (let k = 0; k < E; k++) {
+      const t = index.get(edges[k].target.node);
+      if (indeg[t] === 1) this.node[k] = t;
+    }
+    const N = nodes.length;
+    this.t0 = new Float64Array(N); // the window's start, its mark, its end (the last change)
+    this.tm = new Float64Array(N);
+    this.t1 = new Float64Array(N);
+    // invocations and emissions at t0 and t1, and at tm
+    this.c = [new Float64Array(N), new Float64Array(N), new Float64Array(N), new Float64Array(N), new Float64Array(N), new Float64Array(N)];
+    this.seen = new Uint8Array(N);
+  }
+
+  observe(nodes, now) {
+    if (!nodes) return;
+    const [i0, i1, e0, e1, im, em_] = this.c;
+    for (let i = 0; i < this.ids.length; i++) {
+      const cur = nodes[this.ids[i]];
+      if (!cur) continue;
+      const inv = Number(cur.invocations) || 0, em = Number(cur.emitted) || 0;
+      if (this.seen[i] && inv === i1[i] && em === e1[i]) continue;
+      if (!this.seen[i] || inv < i1[i] || em < e1[i]) {
+        this.seen[i] = 1;
+        this.t0[i] = this.tm[i] = this.t1[i] = now;
+        i0[i] = im[i] = i1[i] = inv;
+        e0[i] = em_[i] = e1[i] = em;
+        continue;
+      }
+      // the window starts at a mark moved every windowMs / 2: it spans
+      // windowMs / 2 to windowMs
+      if (now - this.tm[i] >= this.windowMs / 2) {
+        this.t0[i] = this.tm[i];
+        i0[i] = im[i];
+        e0[i] = em_[i];
+        this.tm[i] = now;
+        im[i] = inv;
+        em_[i] = em;
+      }
+      this.t1[i] = now;
+      i1[i] = inv;
+      e1[i] = em;
+    }
+  }
+
+  rate(k, now) {
+    const i = this.node[k];
+    if (i < 0 || !this.seen[i]) return NaN;
+    if (now - this.t1[i] >= this.windowMs) return 0;
+    const dt = this.t1[i] - this.t0[i];
+    if (dt < this.windowMs / 5) return NaN;
+    const [i0, i1] = this.c;
+    return ((i1[i] - i0[i]) * 1000) / dt;
+  }
+}
+
+/**
+ * Draw the board's busy edges on a 2D canvas context: per edge a stroke
+ * along its curve, RATE_WIDTHS[bucket] px wide on screen, and its label
+ * above the curve's middle, 11 px on screen at any zoom.  view: {x, y, k}
+ * (screen = graph * k + (x, y)); w, h: the canvas in CSS px; dpr: device
+ * pixels per CSS px; geo: per edge {points, mid: [x, y], box: [x0, y0, x1,
+ * y1]} in graph units; colours: {busy, halo, font}.  Edges whose box is out
+ * of sight are skipped (returns how many were drawn), and so are labels
+ * that would overlap one drawn before.
+ */
+export function drawRates(ctx, board, geo, view, w, h, dpr, colours) {
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, Math.ceil(w * dpr), Math.ceil(h * dpr));
+  if (board.shown.size === 0) return 0;
+  const k = view.k, pad = 20 / k;
+  const x0 = -view.x / k - pad, y0 = -view.y / k - pad, x1 = (w - view.x) / k + pad, y1 = (h - view.y) / k + pad;
+  const seen = [];
+  for (const e of board.shown) {
+    const b = geo[e].box;
+    if (b[0] <= x1 && b[2] >= x0 && b[1] <= y1 && b[3] >= y0) seen.push(e);
+  }
+  if (seen.length === 0) return 0;
+  // strokes, one path per width
+  ctx.setTransform(dpr * k, 0, 0, dpr * k, dpr * view.x, dpr * view.y);
+  ctx.strokeStyle = colours.busy;
+  ctx.lineCap = 'round';
+  for (let wb = 0; wb < RATE_WIDTHS.length; wb++) {
+    let any = false;
+    for (const e of seen) {
+      if (board.bucket[e] !== wb) continue;
+      if (!any) ctx.beginPath();
+      any = true;
+      const pts = geo[e].points;
+      ctx.moveTo(pts[0][0], pts[0][1]);
+      for (const p of pts) ctx.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]);
+    }
+    if (!any) continue;
+    ctx.lineWidth = RATE_WIDTHS[wb] / k;
+    ctx.stroke();
+  }
+  // labels over a halo, in screen px
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.font = colours.font;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'alphabetic';
+  ctx.lineJoin = 'round';
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = colours.halo;
+  // a label that would overlap one already placed is left out (zoomed out,
+  // many busy edges run close together; each edge's rate is in its
+  // data-rate all the same)
+  const placed = [], xs = [], ys = [];
+  for (const e of seen) {
+    const sx = view.x + geo[e].mid[0] * k, sy = view.y + geo[e].mid[1] * k - 6;
+    const half = (board.label[e].length * LABEL_CHAR_PX) / 2 + 2;
+    let free = sx + half > 0 && sx - half < w && sy > 0 && sy - LABEL_LINE_PX < h;
+    for (let i = 0; free && i < placed.length; i++) {
+      const q = placed[i];
+      if (Math.abs(ys[q] - sy) < LABEL_LINE_PX && Math.abs(xs[q] - sx) < half + (board.label[q].length * LABEL_CHAR_PX) / 2 + 2) free = false;
+    }
+    if (!free) continue;
+    xs[e] = sx;
+    ys[e] = sy;
+    placed.push(e);
+  }
+  for (const e of placed) ctx.strokeText(board.label[e], xs[e], ys[e]);
+  ctx.fillStyle = colours.busy;
+  for (const e of placed) ctx.fillText(board.label[e], xs[e], ys[e]);
+  return seen.length;
 }
 
 // ------------------------------------------------------------ the view
@@ -904,7 +1173,6 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const edgeLayer = svgEl(doc, 'g', { class: 'edges' }, viewport);
   const nodeLayer = svgEl(doc, 'g', { class: 'nodes' }, viewport);
   const dotLayer = svgEl(doc, 'g', { class: 'dots' }, viewport);
-  const labelLayer = svgEl(doc, 'g', { class: 'edge-labels' }, viewport);
 
   // Edges.
   const edgeEls = L.edges.map((e) =>
@@ -912,7 +1180,6 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
       class: 'edge', d: e.path, 'data-edge-id': e.id, 'marker-end': `url(#${arrowId})`,
       'data-source': `${e.source.node}:${e.source.port}`, 'data-target': `${e.target.node}:${e.target.port}`,
     }, edgeLayer));
-  const labelEls = new Array(L.edges.length).fill(null);
   const edgesOf = new Map(L.nodes.map((nd) => [nd.id, []])); // node id -> indices of its edges
   L.edges.forEach((e, k) => {
     edgesOf.get(e.source.node).push(k);
@@ -974,6 +1241,11 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const dotEls = [];
   let shownDots = 0;
 
+  // the busy edges' canvas (made when first needed) and the animation frame
+  let canvas = null, ctx = null, cw = 0, ch = 0, cdpr = 1;
+  let ratesDirty = false;
+  let frameHandle = null;
+
   // ---- pan and zoom
   const view = { x: 0, y: 0, k: 1 };
   let lod = '';
@@ -1003,6 +1275,10 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
       lod = next;
     }
     if (cullHandle === null && !destroyed) cullHandle = raf(cull);
+    if (canvas) {
+      ratesDirty = true;
+      wake();
+    }
   };
   // Off-screen nodes get class `culled` (graph.css hides their text), so
   // that zooming into a large graph lays out only the text in sight; they
@@ -1196,6 +1472,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const update = (value) => {
     if (destroyed) return;
     const states = (value && value.nodes) || {};
+    counters.observe(states, clock());
     for (const [id, n] of nodes) {
       const cur = Object.prototype.hasOwnProperty.call(states, id) ? states[id] : undefined;
       if (cur === n.last) continue;
@@ -1225,35 +1502,80 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   };
 
   // ---- hops
+  // Busy edges show their rates on one canvas over the drawing (its own
+  // layer: redrawing it repaints nothing of the SVG), redrawn only when a
+  // label or width changed (RateBoard: at most every LABEL_REFRESH_MS, or
+  // when an edge turns busy or calm) or the view moved; edges out of sight
+  // are skipped.  Each busy edge's <path> carries its label in data-rate.
   const model = new HopModel(L.edges);
-  const mids = L.edges.map((e) => pointOnEdge(e.points, 0.5, [0, 0]));
-  const shownRate = new Array(L.edges.length).fill('');
-  let frameHandle = null;
+  const board = new RateBoard(L.edges.length);
+  const geo = L.edges.map((e) => {
+    const box = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const p of e.points) {
+      for (let i = 0; i < 8; i += 2) {
+        box[0] = Math.min(box[0], p[i]);
+        box[1] = Math.min(box[1], p[i + 1]);
+        box[2] = Math.max(box[2], p[i]);
+        box[3] = Math.max(box[3], p[i + 1]);
+      }
+    }
+    return { points: e.points, mid: pointOnEdge(e.points, 0.5, [0, 0]), box };
+  });
   let lastLabels = -Infinity;
-  const pt = [0, 0];
-  const showRate = (k, now) => {
-    const r = model.rate(k, now);
-    const label = formatRate(r);
-    if (label === shownRate[k]) return;
-    shownRate[k] = label;
-    labelEls[k].textContent = label;
-    edgeEls[k].style.strokeWidth = String(Math.min(1.5 + Math.log10(Math.max(r, 1)), 8).toFixed(1));
+  let colours = null;
+  const readColours = () => {
+    const cs = win.getComputedStyle ? win.getComputedStyle(root) : null;
+    const v = (name, dflt) => (cs && cs.getPropertyValue(name).trim()) || dflt;
+    return { busy: v('--wg-edge-busy', '#c2410c'), halo: v('--wg-label-halo', '#f7f8fa'), font: `600 11px ${(cs && cs.fontFamily) || 'sans-serif'}` };
+  };
+  const scheme = win.matchMedia ? win.matchMedia('(prefers-color-scheme: dark)') : null;
+  const onScheme = () => {
+    colours = null;
+    ratesDirty = true;
+    wake();
+  };
+  if (scheme && scheme.addEventListener) scheme.addEventListener('change', onScheme);
+  const drawBoard = () => {
+    ratesDirty = false;
+    if (!canvas) {
+      if (board.shown.size === 0) return;
+      canvas = doc.createElement('canvas');
+      canvas.className = 'weir-graph-rates';
+      canvas.setAttribute('aria-hidden', 'true');
+      root.appendChild(canvas);
+      ctx = canvas.getContext ? canvas.getContext('2d') : null;
+    }
+    if (!ctx) return;
+    const dpr = win.devicePixelRatio || 1;
+    const [w, h] = size();
+    if (w !== cw || h !== ch || dpr !== cdpr) {
+      cw = w;
+      ch = h;
+      cdpr = dpr;
+      canvas.width = Math.ceil(w * dpr);
+      canvas.height = Math.ceil(h * dpr);
+    }
+    if (!colours) colours = readColours();
+    drawRates(ctx, board, geo, view, cw, ch, cdpr, colours);
+  };
+  // an edge's rate: by the counters where they tell, else by its hops
+  const counters = new CounterRates(L.nodes, L.edges);
+  const rateOf = (k, now) => {
+    const c = counters.rate(k, now);
+    return Number.isNaN(c) ? model.rate(k, now) : c;
+  };
+  const showRate = (k, r) => {
+    if (!board.set(k, r)) return;
+    ratesDirty = true;
+    if (r === null) edgeEls[k].removeAttribute('data-rate');
+    else edgeEls[k].setAttribute('data-rate', board.label[k]);
   };
   const setBusy = (k, busy, now) => {
-    if (busy) {
-      edgeEls[k].classList.add('busy');
-      if (!labelEls[k]) {
-        labelEls[k] = svgEl(doc, 'text', { class: 'edge-rate', x: r1(mids[k][0]), y: r1(mids[k][1] - 6), 'text-anchor': 'middle', 'data-edge-id': L.edges[k].id }, labelLayer);
-      }
-      labelEls[k].removeAttribute('display');
-      showRate(k, now);
-    } else {
-      edgeEls[k].classList.remove('busy');
-      edgeEls[k].style.strokeWidth = '';
-      if (labelEls[k]) labelEls[k].setAttribute('display', 'none');
-      shownRate[k] = '';
-    }
+    if (busy) edgeEls[k].classList.add('busy');
+    else edgeEls[k].classList.remove('busy');
+    showRate(k, busy ? rateOf(k, now) : null);
   };
+  const pt = [0, 0];
   const tick = () => {
     frameHandle = null;
     const now = clock();
@@ -1272,12 +1594,21 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     for (const k of changed) setBusy(k, model.busy[k] === 1, now);
     if (now - lastLabels >= LABEL_REFRESH_MS) {
       lastLabels = now;
+      // an edge whose hops come (it is active) and whose counters say it is
+      // busy is busy, however few of its hops the server's sample holds
       for (const k of model.active) {
-        if (model.busy[k]) showRate(k, now);
+        if (counters.rate(k, now) > BUSY_RATE && model.hold(k, now)) setBusy(k, true, now);
       }
+      for (const k of board.shown) showRate(k, model.busy[k] ? rateOf(k, now) : null);
     }
+    if (ratesDirty) drawBoard();
     if (model.running) frameHandle = raf(tick);
   };
+  // a frame for the canvas (the view moved, the colours changed) when the
+  // animation is not running
+  function wake() {
+    if (frameHandle === null && !destroyed && (board.shown.size > 0 || canvas)) frameHandle = raf(tick);
+  }
   const hops = (batch, scale = 1) => {
     if (destroyed || !batch || batch.length === 0) return;
     const now = clock();
@@ -1288,6 +1619,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const destroy = () => {
     destroyed = true;
     if (resizer) resizer.disconnect();
+    if (scheme && scheme.removeEventListener) scheme.removeEventListener('change', onScheme);
     if (frameHandle !== null) caf(frameHandle);
     if (cullHandle !== null) caf(cullHandle);
     frameHandle = cullHandle = null;
@@ -1296,5 +1628,5 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (root.parentNode) root.parentNode.removeChild(root);
   };
 
-  return { update, hops, destroy, select: (id) => select(id, false), fit, layout: L, element: root, model };
+  return { update, hops, destroy, select: (id) => select(id, false), fit, layout: L, element: root, model, board };
 }

@@ -215,7 +215,17 @@ Test(dashboard, the_page_asks_for_the_key_in_chromium, .timeout = 240) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
-/* The same two in Firefox (Debian's firefox-esr over WebDriver BiDi). */
+/* Above 5,000 hops/s (where the page used to stop drawing hops) busy edges
+ * show their rates, drawn, and a rate that falls is shown fallen. */
+static const char *const in_memory[] = {"--memory", NULL}; /* injects not journaled: faster */
+
+Test(dashboard, busy_edges_show_their_rates_in_chromium, .timeout = 240) {
+    server s = serve_start(in_memory);
+    browser(&s, "rates", NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* The same three in Firefox (Debian's firefox-esr over WebDriver BiDi). */
 Test(dashboard, the_page_in_firefox, .timeout = 240) {
     server s = serve_start(NULL);
     browser_run(&s, "firefox", "page", NULL);
@@ -226,5 +236,11 @@ Test(dashboard, the_page_asks_for_the_key_in_firefox, .timeout = 240) {
     const char *args[] = {"--api-keys", "k-dash", NULL};
     server s = serve_start(args);
     browser_run(&s, "firefox", "auth", "k-dash");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(dashboard, busy_edges_show_their_rates_in_firefox, .timeout = 240) {
+    server s = serve_start(in_memory);
+    browser_run(&s, "firefox", "rates", NULL);
     cr_assert_eq(serve_stop(&s), 0);
 }

@@ -6,7 +6,10 @@
 //          execution and fork from there, step a virtual execution, register a
 //          component, dark mode;
 //   auth:  the server wants a key: the page asks, refuses a wrong one, works
-//          with the right one (REST and socket).
+//          with the right one (REST and socket);
+//   rates: above 5,000 hops/s (where the page used to stop drawing hops),
+//          busy edges show their rates, and a rate that changes is shown
+//          changed (in Firefox, in dark mode).
 // Screenshots go to ARTIFACTS_DIR/dashboard-*.png.  Every wait polls the page
 // with a deadline; nothing sleeps blindly.
 'use strict';
@@ -317,8 +320,139 @@ async function authScenario() {
   }
 }
 
+// A source fanned out to CHAINS chains of LINKS passthroughs: one inject is
+// 1 + CHAINS * LINKS hops, one on every edge.
+const CHAINS = 40, LINKS = 5;
+function fanOut() {
+  const def = { symbia: '1.0', name: 'Fan-out', version: '1.0.0', nodes: [{ id: 'src', component: 'symbia.core.passthrough' }], edges: [] };
+  for (let c = 0; c < CHAINS; c++) {
+    let prev = 'src';
+    for (let i = 0; i < LINKS; i++) {
+      const id = `c${c}n${i}`;
+      def.nodes.push({ id, component: 'symbia.core.passthrough' });
+      def.edges.push({ id: `e${c}_${i}`, source: { node: prev, port: 'out' }, target: { node: id, port: 'in' } });
+      prev = id;
+    }
+  }
+  return def;
+}
+
+// Injects into x's src at `perSec` a second (at most 64 in flight) until
+// stop(); rate(ps) changes the pace.
+function pump(x, perSec) {
+  let pace = perSec, stopped = false, sent = 0, failed = 0, t0 = Date.now(), base0 = 0;
+  const inflight = new Set();
+  const done = (async () => {
+    while (!stopped) {
+      const due = base0 + Math.floor(((Date.now() - t0) / 1000) * pace) - sent;
+      for (let i = 0; i < due && inflight.size < 64; i++) {
+        sent++;
+        const p = rest('POST', `/api/executions/${x}/inject`, { nodeId: 'src', value: sent, wait: false })
+          .then((r) => { if (r.status >= 300) failed++; }, () => { failed++; })
+          .finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(inflight);
+  })();
+  return {
+    rate(ps) { base0 = sent; t0 = Date.now(); pace = ps; },
+    async stop() { stopped = true; await done; return failed; },
+  };
+}
+
+// Messages emitted a second by execution x (its counters: what the page's
+// old gate went by), over `ms`.
+async function hopRate(x, ms) {
+  const emitted = async () => (await rest('GET', `/api/executions/${x}`)).json.metrics.messagesEmitted;
+  const a = await emitted(), t = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((await emitted()) - a) / ((Date.now() - t) / 1000);
+}
+
+// The rate a busy edge shows (its data-rate, "1.2k/s"), as a number, or null.
+const shownRate = (page, edge) => page.$eval(`#graph path.edge[data-edge-id="${edge}"]`, (e) => {
+  const m = /^([0-9.]+)(k|M)?\/s$/.exec(e.getAttribute('data-rate') || '');
+  return m ? Number(m[1]) * (m[2] === 'k' ? 1e3 : m[2] === 'M' ? 1e6 : 1) : null;
+});
+
+async function ratesScenario() {
+  const graph = await postGraph(null, fanOut());
+  const x = await rest('POST', `/api/graphs/${graph}/execute`, { completion: 'never' });
+  assert.equal(x.status, 201, x.text);
+  const id = x.json.executionId;
+  // Firefox is launched dark; Chromium is switched to dark after the light shot
+  const { browser, page, problems } = await launch(BROWSER === 'firefox');
+  const flow = pump(id, 150);
+  try {
+    await page.goto(`${base}/#x=${id}`, { waitUntil: 'load' });
+    await until(page, 'the fan-out drawn', (n) => document.querySelectorAll('#graph [data-node-id]').length === n, 1 + CHAINS * LINKS);
+    // 150 injects/s x 201 emits: well above the 5,000 hops/s the page used to stop at
+    const fast = await hopRate(id, 1000);
+    assert.ok(fast > 5000, `the load is above 5,000 messages emitted/s (${Math.round(fast)}/s)`);
+    const busyEdges = () => page.evaluate(() => [...document.querySelectorAll('#graph path.edge.busy[data-rate]')].map((e) => e.getAttribute('data-edge-id')));
+    try {
+      await until(page, 'every edge busy with a rate shown', (n) => document.querySelectorAll('#graph path.edge.busy[data-rate]').length === n, CHAINS * LINKS);
+    } catch (err) {
+      throw new Error(`${err.message}\nbusy edges with a rate: ${(await busyEdges()).length}; the page's hop rate: "${await text(page, '#rate')}"`);
+    }
+    // the one edge each inject crosses last, and one in the middle: each
+    // carries one hop per inject, so both show about the inject rate
+    const edge = `e7_${LINKS - 1}`;
+    const r1 = await shownRate(page, edge);
+    assert.ok(r1 > 0, `edge ${edge} shows a rate`);
+    // the rates are drawn: busy-coloured pixels on the canvas over the drawing
+    const inked = await page.$eval('#graph canvas.weir-graph-rates', (c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    });
+    assert.ok(inked > 1000, `the rates canvas has ${inked} pixels drawn`);
+    // zoomed in (keys), where the labels can be read, for the screenshots
+    await page.focus('#graph .weir-graph');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('Equal');
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await shot(page, BROWSER === 'firefox' ? 'rates-dark' : 'rates');
+    if (BROWSER !== 'firefox') {
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+      await until(page, 'the dark palette', () => getComputedStyle(document.body).backgroundColor === 'rgb(17, 19, 23)');
+      // the canvas is redrawn in the dark colours at its next refresh
+      await until(page, 'the rates redrawn dark', () => {
+        const c = document.querySelector('#graph canvas.weir-graph-rates');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3] === 255 && d[i] === 0xfb && d[i + 1] === 0x92 && d[i + 2] === 0x3c) return true;
+        return false;
+      });
+      await shot(page, 'rates-dark');
+    }
+    // a third of the pace: still above 5,000 hops/s, and the edge shows its new rate
+    flow.rate(40);
+    // (the server may first work off injects queued at the faster pace)
+    let slow = await hopRate(id, 1000);
+    for (let i = 0; i < 10 && !(slow < fast * 0.8); i++) slow = await hopRate(id, 1000);
+    assert.ok(slow > 5000 && slow < fast * 0.8, `slower, still above 5,000 hops/s (${Math.round(slow)}/s, was ${Math.round(fast)}/s)`);
+    // one hop per inject on this edge: it shows the inject rate, roughly
+    // (the server samples the hops and the page scales them back)
+    const perEdge = slow / (1 + CHAINS * LINKS);
+    await until(page, `edge ${edge} showing a rate under 0.7 x ${r1}/s, about ${Math.round(perEdge)}/s`, (e, was, want) => {
+      const el = document.querySelector(`#graph path.edge[data-edge-id="${e}"]`);
+      const m = /^([0-9.]+)(k)?\/s$/.exec(el.getAttribute('data-rate') || '');
+      const r = m && Number(m[1]) * (m[2] ? 1e3 : 1);
+      return r && r < 0.7 * was && r > want / 2 && r < want * 2;
+    }, edge, r1, perEdge);
+    const unexpected = problems.filter((p) => !/status of 4/.test(p));
+    assert.deepEqual(unexpected, [], 'no page errors');
+  } finally {
+    assert.equal(await flow.stop(), 0, 'every inject accepted');
+    await browser.close();
+  }
+}
+
 run(async () => {
   if (scenario === 'page') await pageScenario();
   else if (scenario === 'auth') await authScenario();
+  else if (scenario === 'rates') await ratesScenario();
   else throw new Error(`unknown scenario ${scenario}`);
 });

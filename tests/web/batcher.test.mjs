@@ -89,35 +89,3 @@ test('waiting: the events since the last frame, kept or not', () => {
   frames.frame();
   assert.equal(b.waiting, 0);
 });
-
-test('the rate gate opens for a quiet execution and closes for a busy one', async () => {
-  const { RateGate } = await import('../../src/web/batcher.js');
-  let now = 0;
-  const g = new RateGate({ on: 3000, off: 8000, now: () => now });
-  assert.equal(g.check(), false, 'closed while the rate is not known');
-  g.observe(0);
-  now += 500;
-  assert.equal(g.check(), false, 'one value: not known yet');
-  now += 600;
-  assert.equal(g.check(), true, 'a value that has not moved for a second: quiet');
-  // 50,000 emitted/s, a view value every 50 ms
-  let count = 0;
-  for (let i = 0; i < 30; i++) {
-    now += 50;
-    count += 2500;
-    g.observe(count);
-  }
-  assert.ok(Math.abs(g.perSecond() - 50000) < 3000, `about 50,000/s: ${g.perSecond()}`);
-  assert.equal(g.check(), false, 'busy: closed');
-  // 5,000/s: between on and off, it stays closed (hysteresis)
-  for (let i = 0; i < 30; i++) {
-    now += 50;
-    count += 250;
-    g.observe(count);
-  }
-  assert.equal(g.check(), false);
-  // the counter stops: no new values for a second
-  now += 1100;
-  assert.equal(g.perSecond(), 0);
-  assert.equal(g.check(), true, 'quiet again: open');
-});

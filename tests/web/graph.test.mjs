@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   layout, createGraphView, LAYOUT, HopModel, pointOnEdge, formatRate, formatCount, formatCounters,
   previewState, boundedJson, DOTS_PER_EDGE, MAX_DOTS, PREVIEW_CHARS,
+  RateBoard, rateBucket, drawRates, RATE_WIDTHS, LABEL_REFRESH_MS, PARALLEL_GAP, CounterRates,
 } from '../../src/web/graph.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -524,6 +525,11 @@ class FakeNode {
     for (let el = this; el; el = el.parentNode) for (const f of el.listeners[type] || []) f(e);
     return e;
   }
+  // a <canvas>: a 2D context that records what is drawn
+  getContext(type) {
+    if (this.tagName !== 'canvas' || type !== '2d') return null;
+    return (this.ctx ||= recordingContext());
+  }
   get clientWidth() { return this.ownerDocument.w ?? 1000; }
   get clientHeight() { return this.ownerDocument.h ?? 600; }
   getBoundingClientRect() { return { left: 0, top: 0, width: 1000, height: 600 }; }
@@ -537,6 +543,17 @@ class FakeNode {
     return null;
   }
 }
+// A 2D context that records its calls (fillText, stroke, ...) in `calls`.
+function recordingContext() {
+  const calls = [];
+  const ctx = { calls, font: '', fillStyle: '', strokeStyle: '', lineWidth: 1 };
+  for (const m of ['setTransform', 'clearRect', 'beginPath', 'moveTo', 'bezierCurveTo', 'stroke', 'strokeText', 'fillText']) {
+    ctx[m] = (...a) => calls.push([m, ...a, m === 'stroke' ? ctx.lineWidth : m === 'fillText' ? ctx.fillStyle : undefined]);
+  }
+  ctx.texts = () => calls.filter((c) => c[0] === 'fillText').map((c) => c[1]);
+  return ctx;
+}
+
 function fakeDocument() {
   const frames = [];
   const win = { requestAnimationFrame: (f) => frames.push(f), cancelAnimationFrame() {}, performance: { now: () => win.now }, now: 0 };
@@ -633,9 +650,10 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   const { container, gv, win } = mountView(g);
   const L = gv.layout;
   win.now = 1000;
-  // 20 edges with distinct ends (a generated graph may repeat an edge)
+  // 20 edges with ends no other edge has (a generated graph may repeat an
+  // edge, and repeated edges share their hops)
   const keyOf = (e) => `${e.source.node}:${e.source.port}>${e.target.node}:${e.target.port}`;
-  const hot = L.edges.filter((e, i) => L.edges.findIndex((f) => keyOf(f) === keyOf(e)) === i).slice(0, 20);
+  const hot = L.edges.filter((e) => L.edges.filter((f) => keyOf(f) === keyOf(e)).length === 1).slice(0, 20);
   const batch = [];
   for (let i = 0; i < 100000; i++) {
     const e = hot[i % 20];
@@ -650,24 +668,49 @@ test('view: 100,000 hops in one frame keep the dots bounded; busy edges show a r
   assert.ok(k > 0 && k < 0.5, `zoom ${k}`);
   const busy = container.all((el) => el.classSet().has('edge') && el.classSet().has('busy'));
   assert.equal(busy.length, 20);
-  const labels = container.all((el) => el.classSet().has('edge-rate') && el.getAttribute('display') === null);
-  assert.equal(labels.length, 20);
   // 5,000 hops per edge in the frame at 1000, read at 1016: 5,000 per 32 ms
-  for (const l of labels) assert.equal(l.textContent, '156k/s');
+  for (const el of busy) assert.equal(el.getAttribute('data-rate'), '156k/s');
+  // drawn on the one canvas: 20 labels and 20 strokes 8 px wide on screen (bucket 5)
+  const canvas = container.all((el) => el.tagName === 'canvas')[0];
+  assert.ok(canvas && canvas.classSet().has('weir-graph-rates'), 'the rates canvas');
+  const texts = canvas.ctx.texts();
+  assert.ok(texts.length > 0 && texts.length <= 20, `${texts.length} labels (those that would overlap are left out)`);
+  for (const t of texts) assert.equal(t, '156k/s');
+  const strokes = canvas.ctx.calls.filter((c) => c[0] === 'stroke');
+  assert.equal(strokes.length, 1, 'one stroke per width');
+  assert.ok(Math.abs(strokes[0][1] * k - RATE_WIDTHS[5]) < 0.01, `width ${strokes[0][1]} at zoom ${k}`);
+  assert.equal(canvas.ctx.calls.filter((c) => c[0] === 'moveTo').length, 20);
+  const before = canvas.ctx.calls.filter((c) => c[0] === 'fillText').map((c) => c[2]);
+  // nothing changes on screen within LABEL_REFRESH_MS: the canvas is not redrawn
+  canvas.ctx.calls.length = 0;
+  mutations = [];
+  win.runFrames(1016 + LABEL_REFRESH_MS / 2);
+  assert.equal(canvas.ctx.calls.length, 0, 'no redraw between refreshes');
+  assert.deepEqual(mutations.filter(([el]) => el.classSet().has('edge')), [], 'no edge touched between refreshes');
+  // panning redraws the canvas with the labels moved along (arrow right: 50 px left)
+  container.children[0].dispatch('keydown', { key: 'ArrowRight' });
+  win.runFrames(win.now + 16);
+  const after = canvas.ctx.calls.filter((c) => c[0] === 'fillText').map((c) => c[2]);
+  assert.ok(after.length > 0, 'redrawn after the pan');
+  assert.ok(after.every((x) => before.some((b) => Math.abs(b - 50 - x) < 1e-6)), `labels moved 50 px left: ${before.slice(0, 3)} -> ${after.slice(0, 3)}`);
   // a few hops on a quiet edge: dots move along it and are recycled
-  const q = L.edges.filter((e) => !hot.some((h) => keyOf(h) === keyOf(e)))[50];
+  const q = L.edges.filter((e) => !hot.some((h) => keyOf(h) === keyOf(e)) && L.edges.filter((f) => keyOf(f) === keyOf(e)).length === 1)[50];
   gv.hops([ev(q.source.node, q.source.port, q.target.node, q.target.port)]);
-  win.runFrames(1100);
+  const hopAt = win.now;
+  win.runFrames(hopAt + 84);
   const shown = container.all((el) => el.classSet().has('dot') && el.getAttribute('display') === null);
   assert.equal(shown.length, 1);
   assert.ok(Math.abs(Number(shown[0].getAttribute('r')) * k - 4) < 0.1, `dot radius ${shown[0].getAttribute('r')} at zoom ${k}`);
   const [x, y] = [Number(shown[0].getAttribute('cx')), Number(shown[0].getAttribute('cy'))];
-  const t = (1100 - 1016) / 650;
+  const t = 84 / 650;
   const [ex, ey] = pointOnEdge(q.points, t);
   assert.ok(Math.abs(x - ex) < 0.2 && Math.abs(y - ey) < 0.2, `dot at ${x},${y}, expected ${ex},${ey}`);
   for (let t2 = 1116; t2 < 4000; t2 += 16) win.runFrames(t2);
   assert.equal(container.all((el) => el.classSet().has('dot') && el.getAttribute('display') === null).length, 0);
   assert.equal(container.all((el) => el.classSet().has('edge') && el.classSet().has('busy')).length, 0, 'calm again');
+  assert.equal(container.all((el) => el.getAttribute('data-rate') !== null).length, 0, 'no rates shown');
+  const last = canvas.ctx.calls.map((c) => c[0]).lastIndexOf('clearRect');
+  assert.ok(last >= 0 && canvas.ctx.calls.slice(last + 1).every((c) => c[0] !== 'fillText' && c[0] !== 'stroke'), 'the canvas cleared');
   assert.equal(win.runFrames(5000), 0, 'the animation loop stops when idle');
   gv.destroy();
   gv.hops(batch.slice(0, 10));
@@ -861,4 +904,172 @@ test('hops: a sampled stream counts each event as the hops it stands for (rates 
   for (let t = 1016; t <= 2000; t += 16) sampled.ingest(one(), t, 50);
   const r = sampled.rate(0, 2000);
   assert.ok(r > 2000 && r < 4000, `about 62 events/s x 50 = 3,100 hops/s, got ${r}`);
+});
+
+test('busy edges: rateBucket steps by factors of ten; RateBoard changes only when the label or the width does', () => {
+  assert.deepEqual([0, 5, 9.9, 10, 99, 100, 999, 1000, 12345, 99999, 100000, 5e6, NaN, -3].map(rateBucket), [0, 0, 0, 1, 1, 2, 2, 3, 4, 4, 5, 5, 0, 0]);
+  for (let r = 1; r < 1e7; r *= 1.7) assert.ok(RATE_WIDTHS[rateBucket(r)] !== undefined);
+  const b = new RateBoard(4);
+  assert.equal(b.set(1, 1234), true, 'first shown');
+  assert.equal(b.label[1], '1.2k/s');
+  assert.equal(b.bucket[1], 3);
+  const v = b.version;
+  assert.equal(b.set(1, 1249), false, 'same label (1.2k/s), same width: nothing to redraw');
+  assert.equal(b.version, v);
+  assert.equal(b.set(1, 1260), true, '1.3k/s');
+  assert.equal(b.set(2, 999), true);
+  assert.equal(b.label[2], '999/s');
+  assert.equal(b.set(2, 1000), true, '1.0k/s and a wider stroke');
+  assert.equal(b.bucket[2], 3);
+  assert.equal(b.set(3, null), false, 'never shown: nothing to hide');
+  assert.equal(b.set(1, null), true, 'hidden');
+  assert.deepEqual([...b.shown], [2]);
+  assert.equal(b.label[1], '');
+  assert.equal(b.set(1, null), false);
+  // a noisy rate: the board changes only when its rounding does
+  const n = new RateBoard(1);
+  const rnd = rng(5);
+  let changes = 0;
+  for (let i = 0; i < 1000; i++) if (n.set(0, 50000 + (rnd() - 0.5) * 900)) changes++;
+  assert.ok(changes <= 2, `50k/s ± 450 changes the label at most once, got ${changes}`);
+});
+
+test('busy edges: drawRates skips edges out of sight and keeps widths and labels in screen px', () => {
+  const L = layout(deepGraph(60, 3));
+  const geo = L.edges.map((e) => {
+    const xs = e.points.flatMap((p) => [p[0], p[2], p[4], p[6]]), ys = e.points.flatMap((p) => [p[1], p[3], p[5], p[7]]);
+    return { points: e.points, mid: pointOnEdge(e.points, 0.5), box: [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)] };
+  });
+  const board = new RateBoard(L.edges.length);
+  for (let k = 0; k < L.edges.length; k++) board.set(k, 100 * (k + 1));
+  const colours = { busy: '#c2410c', halo: '#fff', font: '600 11px sans-serif' };
+  // the whole graph in sight, zoomed out
+  const w = 800, h = 600, kAll = Math.min(w / L.width, h / L.height);
+  let ctx = recordingContext();
+  assert.equal(drawRates(ctx, board, geo, { x: 0, y: 0, k: kAll }, w, h, 2, colours), L.edges.length);
+  assert.equal(ctx.calls.filter((c) => c[0] === 'moveTo').length, L.edges.length, 'every edge stroked');
+  // zoomed out the labels would overlap: those that would are left out
+  const placed = ctx.calls.filter((c) => c[0] === 'fillText');
+  assert.ok(placed.length > 0 && placed.length < L.edges.length, `${placed.length} labels`);
+  for (let i = 0; i < placed.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [a, b] = [placed[i], placed[j]];
+      const apart = Math.abs(a[3] - b[3]) >= 13 || Math.abs(a[2] - b[2]) >= (a[1].length + b[1].length) * 3.25 + 4;
+      assert.ok(apart, `labels ${a[1]} at ${a[2]},${a[3]} and ${b[1]} at ${b[2]},${b[3]} overlap`);
+    }
+  }
+  for (const c of ctx.calls.filter((x) => x[0] === 'stroke')) assert.ok(RATE_WIDTHS.some((rw) => Math.abs(c[1] * kAll - rw) < 1e-9), `stroke ${c[1]}`);
+  // every label is drawn 6 px above its edge's middle on screen, in device px by the transform
+  const fills = ctx.calls.filter((c) => c[0] === 'fillText');
+  for (const [, text, x, y] of fills) {
+    const e = [...board.shown].find((k) => board.label[k] === text && Math.abs(geo[k].mid[0] * kAll - x) < 1e-6);
+    assert.ok(e !== undefined, `label ${text} at ${x}`);
+    assert.ok(Math.abs(geo[e].mid[1] * kAll - 6 - y) < 1e-6);
+  }
+  // zoomed in on the first edge's start: only the edges near it
+  ctx = recordingContext();
+  const view = { x: 10 - 2 * geo[0].box[0], y: 10 - 2 * geo[0].box[1], k: 2 };
+  const drawn = drawRates(ctx, board, geo, view, 300, 200, 1, colours);
+  const [vx0, vy0] = [geo[0].box[0] - 5 - 10, geo[0].box[1] - 5 - 10], [vx1, vy1] = [vx0 + 150 + 20, vy0 + 100 + 20];
+  const near = geo.filter((g) => g.box[0] <= vx1 && g.box[2] >= vx0 && g.box[1] <= vy1 && g.box[3] >= vy0).length;
+  assert.equal(drawn, near);
+  const inSight = ctx.calls.filter((c) => c[0] === 'fillText');
+  assert.ok(inSight.length <= drawn);
+  for (const [, text, x, y] of inSight) assert.ok(x > -20 && x < 320 && y > 0 && y < 213, `label ${text} at ${x},${y} is on the canvas`);
+  assert.ok(drawn > 0 && drawn < L.edges.length, `${drawn} of ${L.edges.length} drawn`);
+  // nothing shown: the canvas is only cleared
+  ctx = recordingContext();
+  assert.equal(drawRates(ctx, new RateBoard(3), geo, view, 300, 200, 1, colours), 0);
+  assert.deepEqual(ctx.calls.map((c) => c[0]), ['setTransform', 'clearRect']);
+});
+
+test('layout and hops: edges with the same ends and ports are drawn apart and share their hops', () => {
+  const g = {
+    nodes: [{ id: 'a', component: 'symbia.core.passthrough' }, { id: 'b', component: 'symbia.core.passthrough' }],
+    edges: [
+      { id: 'x', source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } },
+      { id: 'y', source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } },
+      { id: 'z', source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } },
+    ],
+  };
+  const L = layout(g);
+  const mids = L.edges.map((e) => pointOnEdge(e.points, 0.5));
+  // same ends ...
+  for (const e of L.edges) {
+    assert.deepEqual(e.points[0].slice(0, 2), L.edges[0].points[0].slice(0, 2));
+    assert.deepEqual(e.points[e.points.length - 1].slice(6), L.edges[0].points[0].slice(6));
+  }
+  // ... middles PARALLEL_GAP apart (whole-pixel control points: within a pixel)
+  const ys = mids.map((m) => m[1]).sort((a, b) => a - b);
+  assert.ok(Math.abs(ys[1] - ys[0] - PARALLEL_GAP) <= 1 && Math.abs(ys[2] - ys[1] - PARALLEL_GAP) <= 1, `middles at ${ys}`);
+  assert.equal(new Set(L.edges.map((e) => e.path)).size, 3, 'three different curves');
+  // a single edge is not bent
+  const one = layout({ nodes: g.nodes, edges: [g.edges[0]] }).edges[0];
+  assert.ok(Math.abs(pointOnEdge(one.points, 0.5)[1] - ys[1]) <= 1, 'the middle one stays where a single edge is');
+  // hops naming those ends go to each edge in turn
+  const m = new HopModel(L.edges);
+  const batch = Array.from({ length: 30 }, () => ev('a', 'out', 'b', 'in'));
+  m.ingest(batch, 1000);
+  assert.deepEqual([...m.total], [10, 10, 10]);
+});
+
+test('busy edges: rates from the node counters where they tell an edge apart, else NaN', () => {
+  // a fans out to b and c (one output port); b and c merge into d (two edges in)
+  const g = {
+    nodes: ['a', 'b', 'c', 'd'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
+    edges: [
+      { id: 'ab', source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } },
+      { id: 'ac', source: { node: 'a', port: 'out' }, target: { node: 'c', port: 'in' } },
+      { id: 'bd', source: { node: 'b', port: 'out' }, target: { node: 'd', port: 'in' } },
+      { id: 'cd', source: { node: 'c', port: 'yes' }, target: { node: 'd', port: 'in' } },
+    ],
+  };
+  g.nodes[2].component = 'symbia.core.filter';
+  const L = layout(g);
+  const edge = (id) => L.edges.findIndex((e) => e.id === id);
+  const c = new CounterRates(L.nodes, L.edges, 1000);
+  assert.ok(Number.isNaN(c.rate(edge('ab'), 0)), 'nothing known yet');
+  const at = (t, n) => c.observe({ a: { invocations: n, emitted: n }, b: { invocations: n, emitted: n }, c: { invocations: n, emitted: n / 2 }, d: { invocations: 1.5 * n, emitted: 1.5 * n } }, t);
+  at(0, 0);
+  at(100, 100);
+  assert.ok(Number.isNaN(c.rate(edge('ab'), 100)), 'too short a span to tell');
+  for (let t = 150; t <= 3000; t += 50) at(t, t); // 1,000 a second into b and c
+  assert.ok(Math.abs(c.rate(edge('ab'), 3000) - 1000) < 1e-6, `ab by b's invocations: ${c.rate(edge('ab'), 3000)}`);
+  assert.ok(Math.abs(c.rate(edge('ac'), 3000) - 1000) < 1e-6);
+  // d has two edges in: its invocations do not tell them apart (nor do b's
+  // and c's emissions: c, a filter, emits on a port with no edge too)
+  assert.ok(Number.isNaN(c.rate(edge('bd'), 3000)));
+  assert.ok(Number.isNaN(c.rate(edge('cd'), 3000)));
+  assert.equal(c.rate(edge('ab'), 4100), 0, 'a counter that stopped moving: 0');
+  // time travel: counters go back, and the rate starts again
+  at(5000, 10);
+  assert.ok(Number.isNaN(c.rate(edge('ab'), 5000)));
+});
+
+test('view: an edge whose counters say it is busy is shown busy with their rate, however few of its hops come', () => {
+  const g = {
+    nodes: ['a', 'b', 'c'].map((id) => ({ id, component: 'symbia.core.passthrough' })),
+    edges: [
+      { id: 'ab', source: { node: 'a', port: 'out' }, target: { node: 'b', port: 'in' } },
+      { id: 'bc', source: { node: 'b', port: 'out' }, target: { node: 'c', port: 'in' } },
+    ],
+  };
+  const { container, gv, win } = mountView(g);
+  const path = (id) => container.all((el) => el.classSet().has('edge') && el.getAttribute('data-edge-id') === id)[0];
+  // the server's sample: one hop on bc every 200 ms (5/s: dots); the
+  // counters: c invoked 800 times a second
+  let t = 1000;
+  for (; t <= 4000; t += 50) {
+    gv.update(execValue({ a: { invocations: 0.8 * t, emitted: 0.8 * t, errors: 0, state: {} }, b: { invocations: 0.8 * t, emitted: 0.8 * t, errors: 0, state: {} }, c: { invocations: 0.8 * t, emitted: 0, errors: 0, state: {} } }));
+    if (t % 200 === 0) gv.hops([ev('b', 'out', 'c', 'in')]);
+    win.runFrames(t);
+  }
+  assert.ok(path('bc').classSet().has('busy'), 'bc busy by its counters');
+  assert.equal(path('bc').getAttribute('data-rate'), '800/s');
+  assert.ok(!path('ab').classSet().has('busy'), 'ab: no hops come, nothing to show');
+  // the counters stop: calm again
+  for (; t <= 8000; t += 50) win.runFrames(t);
+  assert.ok(!path('bc').classSet().has('busy'), 'calm');
+  assert.equal(path('bc').getAttribute('data-rate'), null);
+  gv.destroy();
 });
