@@ -223,9 +223,9 @@ bool weir__host_node_strips_types(int major, int minor) {
 static bool is_typescript(const char *dir) {
     char path[4200];
     struct stat st;
-    snprintf(path, sizeof path, "%s/lib/typescript.js", dir);
+    if ((size_t)snprintf(path, sizeof path, "%s/lib/typescript.js", dir) >= sizeof path) return false; /* too long */
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    snprintf(path, sizeof path, "%s/package.json", dir);
+    if ((size_t)snprintf(path, sizeof path, "%s/package.json", dir) >= sizeof path) return false;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
