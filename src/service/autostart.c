@@ -19,7 +19,8 @@
 
 static bool running_of(weir_service *s, const svc_graph *g) {
     for (svc_exec *x = s->execs; x; x = x->next)
-        if (strcmp(x->graph_id, g->id) == 0 && !weir_state_finished(weir_exec_state(x->e))) return true;
+        if (!x->derived && strcmp(x->graph_id, g->id) == 0 && !weir_state_finished(weir_exec_state(x->e)))
+            return true; /* a fork or an import is a what-if, not the graph's own execution */
     return false;
 }
 
