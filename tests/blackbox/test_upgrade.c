@@ -274,3 +274,25 @@ Test(upgrade, refusals_change_nothing) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* execution:upgrade over Socket.IO and /ws, with the stock npm clients
+ * (tests/js/upgrade.cjs): the report in the acknowledgement, a refusal's
+ * error with its code. */
+Test(upgrade, over_socket_io_and_ws) {
+    server s = start();
+    static const char *V3 = "{\"symbia\":\"1.0\",\"name\":\"up\",\"version\":\"3\",\"nodes\":["  //
+        NODE("src", "symbia.core.passthrough", "{}") "," NODE("acc", "symbia.core.accumulator", "{}")  //
+        "],\"edges\":[" EDGE("src", "acc") "]}";
+    char *cmd = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&cmd, &len);
+    cr_assert_not_null(f);
+    fprintf(f, "NODE_PATH='%s/js/node_modules' node '%s/tests/js/upgrade.cjs' %d '' '%s' '%s' '%s'", WEIR_BUILD_DIR,
+            WEIR_SOURCE_DIR, s.port, V1, V2, V3);
+    fclose(f);
+    proc_result r = proc_run(cmd);
+    cr_assert_eq(r.status, 0, "upgrade.cjs failed (exit %d):\n%s\n%s", r.status, r.out, r.err);
+    proc_free(&r);
+    free(cmd);
+    cr_assert_eq(serve_stop(&s), 0);
+}

@@ -1,0 +1,85 @@
+// execution:upgrade over Socket.IO and /ws (as POST /api/executions/:id/upgrade):
+// the acknowledgement carries the report ({from, to, kept, added, removed,
+// cancelledEffects, droppedState}); a refused upgrade acknowledges {error}
+// and its code ({error, code}).  argv[4]: the first version, argv[5]: the second (same
+// name), argv[6]: a third without node "in".
+'use strict';
+const WebSocket = require('ws');
+const { io } = require('socket.io-client');
+const { assert, base, port, rest, deadline, run } = require('./lib.cjs');
+
+const [v1, v2, v3] = process.argv.slice(4, 7).map((t) => JSON.parse(t));
+
+async function execution(doc) {
+  const g = await rest('POST', '/api/graphs', doc);
+  assert.equal(g.status, 201, g.text);
+  const a = await rest('POST', `/api/graphs/${g.json.id}/execute`, { completion: 'never' });
+  assert.equal(a.status, 201, a.text);
+  const x = a.json.executionId;
+  const i = await rest('POST', `/api/executions/${x}/inject`, { nodeId: 'in', value: 1, wait: false });
+  assert.equal(i.status, 202, i.text);
+  const p = await rest('PUT', `/api/graphs/${g.json.id}`, v2);
+  assert.equal(p.status, 200, p.text);
+  return { g: g.json.id, x };
+}
+
+function checkReport(r, via) {
+  assert.ok(!r.error, `${via}: ${JSON.stringify(r)}`);
+  assert.equal(r.from.version, '1', via);
+  assert.equal(r.to.version, '2', via);
+  assert.deepEqual(r.kept, ['in', 'acc'], via);
+  assert.deepEqual(r.added, ['len'], via);
+  assert.deepEqual(r.removed, ['slow', 'out'], via);
+  assert.equal(r.cancelledEffects.length, 1, via);
+  assert.equal(r.cancelledEffects[0].nodeId, 'slow', via);
+}
+
+async function checkBuffer(x, via) {
+  const s = await rest('GET', `/api/executions/${x}/state?node=acc`);
+  assert.deepEqual(s.json.nodes.acc.buffer, [1], `${via}: the buffer is kept`);
+}
+
+run(async () => {
+  // Socket.IO
+  const a = await execution(v1);
+  const socket = io(base, { forceNew: true, reconnection: false });
+  await deadline(new Promise((resolve, reject) => {
+    socket.on('connect', resolve);
+    socket.on('connect_error', (e) => reject(new Error(`connect_error ${e.message}`)));
+  }), 5000, 'socket.io connect');
+  checkReport(await deadline(socket.emitWithAck('execution:upgrade', { executionId: a.x }), 5000, 'sio upgrade'),
+    'Socket.IO');
+  await checkBuffer(a.x, 'Socket.IO');
+  // refused: a named version that is not stored
+  const bad = await deadline(socket.emitWithAck('execution:upgrade', { executionId: a.x, graphVersion: '9' }), 5000,
+    'sio refused');
+  assert.equal(bad.code, 'WEIR_ENOTFOUND', JSON.stringify(bad));
+  socket.close();
+
+  // /ws
+  const b = await execution(v1);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await deadline(new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); }), 5000,
+    'ws open');
+  const acks = new Map();
+  ws.on('message', (buf) => {
+    const msg = JSON.parse(buf.toString());
+    if (msg.event === 'ack' && acks.has(msg.ack)) acks.get(msg.ack)(msg.data);
+  });
+  const send = (n, event, data) => deadline(new Promise((resolve) => {
+    acks.set(n, resolve);
+    ws.send(JSON.stringify({ event, data, ack: n }));
+  }), 5000, `ws ${event}`);
+  checkReport(await send(1, 'execution:upgrade', { executionId: b.x }), '/ws');
+  await checkBuffer(b.x, '/ws');
+  // refused: paused with an inject queued for "in", which v3 does not have
+  assert.equal((await rest('PUT', `/api/graphs/${b.g}`, v3)).status, 200);
+  assert.equal((await rest('POST', `/api/executions/${b.x}/pause`, {})).status, 200);
+  assert.equal((await rest('POST', `/api/executions/${b.x}/inject`, { nodeId: 'in', value: 2, wait: false })).status,
+    202);
+  const refused = await send(2, 'execution:upgrade', { executionId: b.x });
+  assert.equal(refused.code, 'WEIR_ESTATE', JSON.stringify(refused));
+  assert.match(refused.error, /orphan 1 queued inject/);
+  await checkBuffer(b.x, '/ws refused');
+  ws.close();
+});
