@@ -936,6 +936,7 @@ static int apply_one(void *ud, const weir_journal_record *r) {
     if (!rv->x) return weir__error(&rv->err, WEIR_EINVAL, "record %lld comes before a start record", (long long)r->seq);
     weir_input_rec in;
     int rc = svc_journal_apply(rv->x->e, r->body, r->time_ms, r->tick, &in, NULL, &rv->err);
+    if (!rc && in.kind == WEIR_IN_UPGRADE) svc_hooks_reattach(rv->x);
     if (!rc && in.kind == WEIR_IN_SWITCH) {
         json_decref(rv->rt_opts);
         rv->rt_opts = json_incref(json_object_get(r->body, "options"));

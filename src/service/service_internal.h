@@ -446,6 +446,8 @@ void svc_hook_route(weir_service *s, weir_http_req *req, uint64_t start_ns);
 int svc_hooks_check(weir_graph *g, json_t *problems, weir_error *err);
 /* x was made: tap its http-response nodes. */
 void svc_hooks_attach(svc_exec *x);
+/* Again after x was upgraded: its http-response nodes, kept or new, tapped once. */
+void svc_hooks_reattach(svc_exec *x);
 /* The inject of h settled (the settled callback). */
 void svc_hook_settled(svc_hook *h, const weir_settled *st);
 /* Shutdown leaves journaled x as it is: its unanswered hook requests are

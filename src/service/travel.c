@@ -94,6 +94,7 @@ static int apply_body(travel *t, json_t *body, int64_t time, int64_t tick, int64
     weir_input_digest got;
     if (make_room(t)) return applied(t, WEIR_EUNAVAILABLE, seq);
     int rc = svc_journal_apply(t->e, body, time, tick, &in, &got, &t->err);
+    if (!rc && t->fork && in.kind == WEIR_IN_UPGRADE) svc_hooks_reattach(t->fork);
     if (!rc && in.kind == WEIR_IN_INJECT && (in.flags & WEIR_INJECT_SCHEDULED)) t->delivered++;
     t->last_time = time;
     t->records++;

@@ -92,6 +92,7 @@ int svc_exec_upgrade(weir_service *s, svc_exec *x, json_t *data, json_t **out, w
         json_decref(from);
         return rc;
     }
+    svc_hooks_reattach(x);
     snprintf(x->graph_id, sizeof x->graph_id, "%s", g->id);
     snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(g->g));
     json_object_set_new(report, "executionId", json_string(x->id));

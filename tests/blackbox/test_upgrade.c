@@ -296,3 +296,44 @@ Test(upgrade, over_socket_io_and_ws) {
     free(cmd);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* A webhook's answer comes from an http-response node the upgrade added. */
+Test(upgrade, an_added_http_response_answers_webhooks) {
+    server s = start();
+    static const char *H1 = "{\"symbia\":\"1.0\",\"name\":\"hk\",\"version\":\"1\",\"nodes\":["  //
+        NODE("in", "symbia.io.http-in", "{\"method\":\"POST\",\"path\":\"/echo\"}") ","  //
+        NODE("m", "symbia.core.map", "{\"expression\":\"value.n * 2\"}") "],\"edges\":[" EDGE("in", "m") "]}";
+    static const char *H2 = "{\"symbia\":\"1.0\",\"name\":\"hk\",\"version\":\"2\",\"nodes\":["  //
+        NODE("in", "symbia.io.http-in", "{\"method\":\"POST\",\"path\":\"/echo\"}") ","  //
+        NODE("m", "symbia.core.map", "{\"expression\":\"value.n * 2\"}") ","  //
+        NODE("resp", "symbia.io.http-response", "{}") "],\"edges\":[" EDGE("in", "m") "," EDGE("m", "resp") "]}";
+    http_resp r = http_req(&s, "POST", "/api/graphs", H1, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char g[64], x[64];
+    snprintf(g, sizeof g, "%s", json_string_value(json_object_get(r.json, "id")));
+    http_free(&r);
+    r = req(&s, "POST", "{\"completion\":\"never\"}", "/api/graphs/%s/execute%s", g, "");
+    snprintf(x, sizeof x, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    r = http_req(&s, "POST", "/hooks/hk/echo", "{\"n\":4}", NULL);
+    cr_assert_eq(r.status, 204, "v1 does not answer: %s", r.body);
+    http_free(&r);
+    r = req(&s, "PUT", H2, "/api/graphs/%s%s", g, "");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    r = req(&s, "POST", "{}", "/api/executions/%s/upgrade%s", x, "");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "POST", "/hooks/hk/echo", "{\"n\":4}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(r.body, "8");
+    http_free(&r);
+    /* after a restart (the upgrade replayed from the journal) too */
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start();
+    r = http_req(&s, "POST", "/hooks/hk/echo", "{\"n\":5}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(r.body, "10");
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
