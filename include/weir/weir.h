@@ -999,8 +999,8 @@ WEIR_API int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_
  * (a new version of its graph) between inputs.  Nodes are matched by id: a
  * node whose id is in both graphs with the same component (id and version)
  * is kept — its state (saved with the component's save and loaded into the
- * new node, so a changed config applies; moved as it is when the component
- * has no save/load), key/value state, counters, pending effects and queued
+ * new node, so a changed config applies, the old instance then cleaned up;
+ * moved as it is when the component has no save/load), key/value state, counters, pending effects and queued
  * effect results go with it; a node only in the old graph (or whose
  * component changed) is removed: its pending effects (timers, http
  * requests, user component calls) are cancelled (the shell told, as a

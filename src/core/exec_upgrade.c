@@ -129,7 +129,9 @@ static void report_cancel(json_t *report, uint64_t id, weir_effect_kind kind, co
 }
 
 /* Removed nodes: their pending effects cancelled, their queued results
- * dropped, their cleanup run (the old graph still in place). */
+ * dropped, their cleanup run (the old graph still in place).  A kept node
+ * whose state was saved (to be loaded into its new instance) is cleaned up
+ * too: its old instance goes. */
 static void let_go(weir_exec *e, plan *p) {
     for (size_t s = 0; s < e->fx_cap; s++) {
         weir_fx *f = &e->fx[s];
@@ -157,7 +159,7 @@ static void let_go(weir_exec *e, plan *p) {
     for (uint32_t pos = 0; pos < e->g->n_nodes; pos++) {
         uint32_t v = e->g->topo[pos];
         weir_inst *in = &e->inst[v];
-        if (p->new_of[v] != WEIR_NONE || !in->inited) continue;
+        if ((p->new_of[v] != WEIR_NONE && !p->saved[p->new_of[v]]) || !in->inited) continue;
         in->inited = false;
         e->cur_node = v;
         if (e->g->nodes[v].comp->cleanup) e->g->nodes[v].comp->cleanup(&in->ctx);
@@ -230,7 +232,7 @@ int weir_exec_upgrade(weir_exec *e, weir_graph *g, json_t *record, int64_t now_m
         in->lat_weight = was->lat_weight;
         in->lat_skip = was->lat_skip;
         in->lat_sampling = was->lat_sampling;
-        in->inited = was->inited;
+        in->inited = p.saved[v] ? true : was->inited; /* a saved one's old instance was cleaned up */
         in->kv = was->kv;
         was->kv = NULL;
         if (!in->state) {
