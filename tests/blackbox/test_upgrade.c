@@ -275,7 +275,8 @@ Test(upgrade, refusals_change_nothing) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
-/* execution:upgrade over Socket.IO and /ws, with the stock npm clients
+/* execution:upgrade over Socket.IO and /ws, with the stock npm clients, and a
+ * wait: true answer across an upgrade
  * (tests/js/upgrade.cjs): the report in the acknowledgement, a refusal's
  * error with its code. */
 Test(upgrade, over_socket_io_and_ws) {

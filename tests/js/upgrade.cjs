@@ -2,7 +2,9 @@
 // the acknowledgement carries the report ({from, to, kept, added, removed,
 // cancelledEffects, droppedState}); a refused upgrade acknowledges {error}
 // and its code ({error, code}).  argv[4]: the first version, argv[5]: the second (same
-// name), argv[6]: a third without node "in".
+// name), argv[6]: a third without node "in".  And a waiting inject
+// (wait: true) whose delay is kept settles after the upgrade with the
+// output of a node the upgrade added.
 'use strict';
 const WebSocket = require('ws');
 const { io } = require('socket.io-client');
@@ -82,4 +84,32 @@ run(async () => {
   assert.match(refused.error, /orphan 1 queued inject/);
   await checkBuffer(b.x, '/ws refused');
   ws.close();
+
+  // a wait: true answer across the upgrade
+  const node = (id, component, config) => ({ id, component, config });
+  const edge = (a, b) => ({ source: { node: a, port: 'out' }, target: { node: b, port: 'in' } });
+  const w1 = { symbia: '1.0', name: 'waits', version: '1',
+    nodes: [node('in', 'symbia.core.passthrough', {}), node('d', 'symbia.core.delay', { delayMs: 1500 })],
+    edges: [edge('in', 'd')] };
+  const w2 = { ...w1, version: '2',
+    nodes: [...w1.nodes, node('x', 'symbia.core.map', { expression: 'value * 10' })],
+    edges: [...w1.edges, edge('d', 'x')] };
+  const g = await rest('POST', '/api/graphs', w1);
+  const x = (await rest('POST', `/api/graphs/${g.json.id}/execute`, { completion: 'never' })).json.executionId;
+  const waiting = rest('POST', `/api/executions/${x}/inject`, { nodeId: 'in', value: 7 });
+  await deadline((async () => { // the inject is in: its delay is pending
+    for (;;) {
+      const m = await rest('GET', `/api/executions/${x}`);
+      if (m.json.metrics.pendingEffects === 1) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })(), 5000, 'the inject reached the delay');
+  assert.equal((await rest('PUT', `/api/graphs/${g.json.id}`, w2)).status, 200);
+  const up = await rest('POST', `/api/executions/${x}/upgrade`, {});
+  assert.equal(up.status, 200, up.text);
+  assert.deepEqual(up.json.cancelledEffects, [], 'the kept delay keeps its timer');
+  const answer = await deadline(waiting, 5000, 'the waiting inject');
+  assert.equal(answer.status, 200, answer.text);
+  assert.equal(answer.json.settled, true, answer.text);
+  assert.deepEqual(answer.json.outputs, { 'x:out': 70 }, answer.text);
 });
