@@ -426,7 +426,7 @@ static int lost_result(svc_exec *x, weir_exec *e, const weir_input_rec *in, cons
 }
 
 /* Inputs a client gives (start, inject, pause, resume, stop, hold,
- * release): refused, nothing changed, it may retry.  Those weir makes
+ * release, upgrade): refused, nothing changed, it may retry.  Those weir makes
  * itself — effect results, a scheduled inject coming due, the runtime's own
  * stepping and switching — nobody could retry. */
 static bool from_client(const weir_input_rec *in) {
@@ -437,7 +437,8 @@ static bool from_client(const weir_input_rec *in) {
     case WEIR_IN_RESUME:
     case WEIR_IN_STOP:
     case WEIR_IN_HOLD:
-    case WEIR_IN_RELEASE: return true;
+    case WEIR_IN_RELEASE:
+    case WEIR_IN_UPGRADE: return true;
     default: return false;
     }
 }

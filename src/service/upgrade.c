@@ -5,7 +5,9 @@
  * `graphVersion` asked for, at a wave boundary — the service handles
  * commands between waves; an open stepped wave is refused (409 "finish the
  * wave first").  What moves, what is dropped and what is cancelled is
- * weir_exec_upgrade's (weir.h); its report is the answer, with {from, to}.
+ * weir_exec_upgrade's (weir.h); its report is the answer, with {from, to},
+ * and subscribers get `execution:upgraded` {executionId, from, to, kept,
+ * added, removed, cancelledEffects, tick}.
  *
  * The upgrade is an input (SPEC §7): its record (kind upgrade) carries the
  * new graph as START does — flattened, with the definitions of the user
@@ -100,6 +102,14 @@ int svc_exec_upgrade(weir_service *s, svc_exec *x, json_t *data, json_t **out, w
     json_object_set_new(report, "to", graph_ref(g->id, g->g));
     json_object_set_new(report, "tick", json_integer((json_int_t)weir_exec_tick(x->e)));
     json_object_set_new(report, "state", json_string(weir_state_name(weir_exec_state(x->e))));
+    /* subscribers learn of it (the graph they draw changed): the shell's own event, as runtime:changed */
+    weir_exec_event(x->e, "execution:upgraded",
+                    json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:I}", "executionId", x->id, "from",
+                              json_object_get(report, "from"), "to", json_object_get(report, "to"), "kept",
+                              json_object_get(report, "kept"), "added", json_object_get(report, "added"), "removed",
+                              json_object_get(report, "removed"), "cancelledEffects",
+                              json_object_get(report, "cancelledEffects"), "tick",
+                              (json_int_t)weir_exec_tick(x->e)));
     json_t *f = json_pack("{s:s,s:s,s:O}", "executionId", x->id, "graphId", g->id, "removed",
                           json_object_get(report, "removed"));
     weir_service_log(s, WEIR_LOG_INFO, f, "execution %s upgraded to graph %s", x->id, g->id);

@@ -1,6 +1,6 @@
 // execution:upgrade over Socket.IO and /ws (as POST /api/executions/:id/upgrade):
 // the acknowledgement carries the report ({from, to, kept, added, removed,
-// cancelledEffects, droppedState}); a refused upgrade acknowledges {error}
+// cancelledEffects, droppedState}), subscribers get execution:upgraded; a refused upgrade acknowledges {error}
 // and its code ({error, code}).  argv[4]: the first version, argv[5]: the second (same
 // name), argv[6]: a third without node "in".  And a waiting inject
 // (wait: true) whose delay is kept settles after the upgrade with the
@@ -49,9 +49,15 @@ run(async () => {
     socket.on('connect', resolve);
     socket.on('connect_error', (e) => reject(new Error(`connect_error ${e.message}`)));
   }), 5000, 'socket.io connect');
+  const told = new Promise((resolve) => socket.on('execution:upgraded', resolve));
+  await deadline(socket.emitWithAck('execution:subscribe', { executionId: a.x }), 5000, 'subscribe');
   checkReport(await deadline(socket.emitWithAck('execution:upgrade', { executionId: a.x }), 5000, 'sio upgrade'),
     'Socket.IO');
   await checkBuffer(a.x, 'Socket.IO');
+  const event = await deadline(told, 5000, 'execution:upgraded');
+  assert.equal(event.executionId, a.x);
+  assert.equal(event.to.version, '2');
+  assert.deepEqual(event.added, ['len']);
   // refused: a named version that is not stored
   const bad = await deadline(socket.emitWithAck('execution:upgrade', { executionId: a.x, graphVersion: '9' }), 5000,
     'sio refused');
