@@ -997,8 +997,8 @@ WEIR_API int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_
                                       const char *from, const char *to, weir_error *err);
 /* NEW (change while running): move a running or paused execution to graph g
  * (a new version of its graph) between inputs.  Nodes are matched by id: a
- * node whose id is in both graphs with the same component (id and version)
- * is kept — its state (saved with the component's save and loaded into the
+ * node whose id is in both graphs with the same component id (a user
+ * component's new version counts as the same component) is kept — its state (saved with the component's save and loaded into the
  * new node, so a changed config applies, the old instance then cleaned up;
  * moved as it is when the component has no save/load), key/value state, counters, pending effects and queued
  * effect results go with it; a node only in the old graph (or whose

@@ -965,7 +965,7 @@ static const route_def ROUTES[] = {
     {{"POST", "/api/components",
       "Register a user component {id, name, version, ports, config?, execution: {type: javascript | typescript | "
       "wasm, source | sourceUrl, sourceHash?}}; a sourceUrl is fetched once, the source compiled in the component "
-      "host first",
+      "host first; a new version is taken while executions use the old one (they keep it until upgraded)",
       201, "400 409 413 429 503"},
      components_post, BODY_JSON},
     {{"POST", "/api/ingress/:name",

@@ -356,6 +356,40 @@ int svc_graph_replace(weir_service *s, svc_graph *g, json_t *doc, const char *te
     return 0;
 }
 
+void svc_graphs_reload(weir_service *s, const char *component) {
+    for (svc_graph *g = s->graphs; g; g = g->next) {
+        if (!weir_graph_uses(g->g, component)) continue;
+        svc_graph ng = {0};
+        snprintf(ng.id, sizeof ng.id, "%s", g->id);
+        weir_error err;
+        int rc = graph_build(s, &ng, NULL, g->text, strlen(g->text), NULL, &err);
+        if (rc) {
+            json_t *f = json_pack("{s:s,s:s}", "graphId", g->id, "component", component);
+            weir_service_log(s, WEIR_LOG_WARN, f,
+                             "graph %s keeps the version of %s it was loaded with: with the new one it does not load "
+                             "(%s); after a restart it is skipped until it loads again",
+                             g->id, component, err.message);
+            json_decref(f);
+        } else {
+            weir_graph_unref(g->g);
+            weir__free(g->text);
+            weir__free(g->flat);
+            json_decref(g->uses);
+            g->g = ng.g;
+            g->text = ng.text;
+            g->flat = ng.flat;
+            g->uses = ng.uses;
+            ng.g = NULL;
+            ng.text = ng.flat = NULL;
+            ng.uses = NULL;
+        }
+        weir_graph_unref(ng.g);
+        weir__free(ng.text);
+        weir__free(ng.flat);
+        json_decref(ng.uses);
+    }
+}
+
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
     return graph_insert(s, doc, NULL, 0, NULL, 0, out, problems, err);
 }

@@ -207,6 +207,11 @@ void svc_graph_remove(weir_service *s, svc_graph *g);
  * graphs use it as a subgraph.  Nothing changes unless it returns 0. */
 int svc_graph_replace(weir_service *s, svc_graph *g, json_t *doc, const char *text, size_t len, json_t *problems,
                       weir_error *err);
+/* A user component's new version was registered: every stored graph that
+ * uses it is loaded again (the same document), so new executions and
+ * upgrades take the new version; one that does not load with it keeps
+ * the old (logged). */
+void svc_graphs_reload(weir_service *s, const char *component);
 /* POST /api/executions/:id/upgrade {graphVersion?} and execution:upgrade
  * (upgrade.c): x moved to its graph's stored version (or the newest stored
  * graph of its name with that version).  *out: the report. */

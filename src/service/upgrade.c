@@ -64,8 +64,11 @@ static json_t *record_body(weir_service *s, svc_graph *g) {
     return b;
 }
 
+/* {graphId, name, version?} (no version: the document has none) */
 static json_t *graph_ref(const char *id, weir_graph *g) {
-    return json_pack("{s:s,s:s,s:s?}", "graphId", id, "name", weir_graph_name(g), "version", weir_graph_version(g));
+    json_t *j = json_pack("{s:s,s:s}", "graphId", id, "name", weir_graph_name(g));
+    if (j && weir_graph_version(g)) json_object_set_new(j, "version", json_string(weir_graph_version(g)));
+    return j;
 }
 
 int svc_exec_upgrade(weir_service *s, svc_exec *x, json_t *data, json_t **out, weir_error *err) {

@@ -338,3 +338,69 @@ Test(upgrade, an_added_http_response_answers_webhooks) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* A user component's new version, registered while an execution uses it:
+ * the execution keeps the old one until upgraded, then runs the new one
+ * with the node's state carried over; the journal (its upgrade record
+ * carries the new definition) replays, and after kill -9 it comes back on
+ * the new version. */
+#define COUNTER(version, expr)                                                                                       \
+    "{\"id\": \"acme.up.counter\", \"name\": \"Counter\", \"version\": \"" version "\","                          \
+    " \"ports\": {\"inputs\": [{\"name\": \"in\"}], \"outputs\": [{\"name\": \"out\"}]},"                          \
+    " \"execution\": {\"type\": \"javascript\", \"source\": \"return {"                                          \
+    " process: async (ctx, port, v) => { const n = ((await ctx.getState('n')) || 0) + 1;"                        \
+    " ctx.setState('n', n); ctx.emit('out', " expr ") } }\"}}"
+
+static void counter_is(server *s, const char *x, const char *want) {
+    http_resp r = req(s, "POST", "{\"nodeId\":\"c\",\"value\":null}", "/api/executions/%s/inject%s", x, "");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "outputs"), "c:out")), want, "%s",
+                     r.body);
+    http_free(&r);
+}
+
+Test(upgrade, a_user_component_s_new_version_keeps_the_node_s_state) {
+    server s = start();
+    http_resp r = http_req(&s, "POST", "/api/components", COUNTER("1", "'v1:' + n"), NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    http_free(&r);
+    r = http_req(&s, "POST", "/api/graphs",
+                 "{\"symbia\":\"1.0\",\"name\":\"count\",\"nodes\":[{\"id\":\"c\",\"component\":\"acme.up.counter\"}],"
+                 "\"edges\":[]}",
+                 NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char g[64], x[64];
+    snprintf(g, sizeof g, "%s", json_string_value(json_object_get(r.json, "id")));
+    http_free(&r);
+    r = req(&s, "POST", "{\"completion\":\"never\"}", "/api/graphs/%s/execute%s", g, "");
+    snprintf(x, sizeof x, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    counter_is(&s, x, "v1:1");
+    counter_is(&s, x, "v1:2");
+    r = http_req(&s, "POST", "/api/components", COUNTER("2", "'v2:' + n"), NULL);
+    cr_assert_eq(r.status, 201, "registered while an execution uses the old version: %s", r.body);
+    http_free(&r);
+    counter_is(&s, x, "v1:3"); /* until upgraded */
+    r = req(&s, "POST", "{}", "/api/executions/%s/upgrade%s", x, "");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(strstr(r.body, "\"kept\":[\"c\"]"), "%s", r.body);
+    cr_assert_null(strstr(r.body, "\"version\":null"), "a graph without a version has none: %s", r.body);
+    http_free(&r);
+    counter_is(&s, x, "v2:4");
+    r = req(&s, "GET", NULL, "/api/executions/%s/journal%s", x, "");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char *path = proc_tempfile(".ndjson", r.body);
+    http_free(&r);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s replay %s", WEIR_BINARY, path);
+    proc_result pr = proc_run(cmd);
+    cr_assert_eq(pr.status, 0, "%s%s", pr.out, pr.err);
+    cr_assert(strstr(pr.out, "match"), "%s", pr.out);
+    proc_free(&pr);
+    remove(path);
+    free(path);
+    cr_assert_eq(serve_kill(&s), 128 + 9);
+    s = start();
+    counter_is(&s, x, "v2:5");
+    cr_assert_eq(serve_stop(&s), 0);
+}
