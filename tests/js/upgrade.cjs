@@ -4,17 +4,21 @@
 // and its code ({error, code}).  argv[4]: the first version, argv[5]: the second (same
 // name), argv[6]: a third without node "in".  And a waiting inject
 // (wait: true) whose delay is kept settles after the upgrade with the
-// output of a node the upgrade added.
+// output of a node the upgrade added.  The `graphs` view follows a PUT
+// (the same id, its new version) through its diffs.
 'use strict';
 const WebSocket = require('ws');
 const { io } = require('socket.io-client');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
 const { assert, base, port, rest, deadline, run } = require('./lib.cjs');
 
 const [v1, v2, v3] = process.argv.slice(4, 7).map((t) => JSON.parse(t));
 
-async function execution(doc) {
+async function execution(doc, beforePut = async () => {}) {
   const g = await rest('POST', '/api/graphs', doc);
   assert.equal(g.status, 201, g.text);
+  await beforePut(g.json.id);
   const a = await rest('POST', `/api/graphs/${g.json.id}/execute`, { completion: 'never' });
   assert.equal(a.status, 201, a.text);
   const x = a.json.executionId;
@@ -41,9 +45,31 @@ async function checkBuffer(x, via) {
   assert.deepEqual(s.json.nodes.acc.buffer, [1], `${via}: the buffer is kept`);
 }
 
+// Poll until f() holds (never a blind sleep).
+async function until(f, what) {
+  await deadline((async () => {
+    while (!f()) await new Promise((r) => setTimeout(r, 10));
+  })(), 5000, what);
+}
+
 run(async () => {
+  // the `graphs` view follows a PUT (same id, new version), through its diffs
+  const V = await import(pathToFileURL(path.join(__dirname, '..', '..', 'src', 'web', 'views.js')).href);
+  const watcher = io(base, { forceNew: true, reconnection: false });
+  await deadline(new Promise((resolve) => watcher.on('connect', resolve)), 5000, 'watcher connect');
+  let graphs = null;
+  watcher.on('view:init', (m) => { if (m.view === 'graphs') graphs = m.value; });
+  watcher.on('view:diff', (m) => { if (m.view === 'graphs') graphs = V.apply(graphs, m.diff); });
+  await deadline(watcher.emitWithAck('view:subscribe', { view: 'graphs' }), 5000, 'view:subscribe');
+  const shown = (id) => (graphs || []).find((e) => e.id === id);
+  let gid = null;
   // Socket.IO
-  const a = await execution(v1);
+  const a = await execution(v1, async (id) => {
+    gid = id;
+    await until(() => shown(id) && shown(id).version === '1', 'the graphs view shows version 1');
+  });
+  await until(() => shown(gid).version === '2' && shown(gid).nodeCount === 3, 'the graphs view shows version 2');
+  watcher.close();
   const socket = io(base, { forceNew: true, reconnection: false });
   await deadline(new Promise((resolve, reject) => {
     socket.on('connect', resolve);
