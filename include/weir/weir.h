@@ -874,6 +874,7 @@ typedef enum weir_input_kind {
     WEIR_IN_STEPPING,   /* weir_exec_stepping: on (told only when it changes) */
     WEIR_IN_STEP,       /* weir_exec_step */
     WEIR_IN_SWITCH,     /* weir_exec_switch_runtime: from, to, old_now_ms (now_ms is the new clock) */
+    WEIR_IN_UPGRADE,    /* weir_exec_upgrade: graph, upgrade (the record's body) */
 } weir_input_kind;
 
 /* One input as the core was given it.  Strings and JSON BORROWED. */
@@ -892,6 +893,14 @@ typedef struct weir_input_rec {
     bool on;            /* stepping */
     int64_t old_now_ms; /* switch: the old runtime's clock */
     const char *from, *to; /* switch */
+    /* upgrade: the record's body as the embedder gave it to
+     * weir_exec_upgrade ({"graph": the new graph's document, ...}: what a
+     * journal needs to load that graph again; the core does not read it),
+     * and the new graph, loaded — weir_input_parse cannot load it (it has
+     * no registry): whoever applies an upgrade record loads body.graph and
+     * sets `graph` first. */
+    json_t *upgrade;
+    weir_graph *graph;
 } weir_input_rec;
 
 /* What one input produced: the tick after it, the messages it processed
@@ -912,7 +921,8 @@ WEIR_API const char *weir_input_kind_name(weir_input_kind k);
 /* NEW: {op, ...} — the record as canonical JSON, the body a journal stores:
  * {"op":"inject","node","port"?,"value","flags"?}, {"op":"resolve","effect",
  * "kind","result"|"error"} (both when a failure carries a value),
- * {"op":"stepping","on"}, {"op":"switch","from","to","oldNow"}, else
+ * {"op":"stepping","on"}, {"op":"switch","from","to","oldNow"},
+ * {"op":"upgrade", ...the fields of weir_input_rec.upgrade}, else
  * {"op":name}.  now_ms and tick are not in it (a
  * journal keeps them beside the body).  NULL: out of memory. */
 WEIR_API json_t *weir_input_json(const weir_input_rec *in);
@@ -990,6 +1000,31 @@ WEIR_API void weir_exec_event(weir_exec *e, const char *name, json_t *data);
  * performed twice.  WEIR_ESTATE when finished (the only error). */
 WEIR_API int weir_exec_switch_runtime(weir_exec *e, const weir_shell *rt, int64_t old_now_ms, int64_t new_now_ms,
                                       const char *from, const char *to, weir_error *err);
+/* NEW (change while running): move a running or paused execution to graph g
+ * (a new version of its graph) between inputs.  Nodes are matched by id: a
+ * node whose id is in both graphs with the same component id (a user
+ * component's new version counts as the same component) is kept — its state (saved with the component's save and loaded into the
+ * new node, so a changed config applies, the old instance then cleaned up;
+ * moved as it is when the component has no save/load), key/value state, counters, pending effects and queued
+ * effect results go with it; a node only in the old graph (or whose
+ * component changed) is removed: its pending effects (timers, http
+ * requests, user component calls) are cancelled (the shell told, as a
+ * component's cancel does), its queued effect results dropped, its cleanup
+ * run, its state dropped; a node only in the new graph is added and
+ * initialized (init) as at start, in topological order — what the inits
+ * emit runs as the upgrade's wave.  Tracked injects, taps on kept nodes,
+ * the execution's options (completion, onError, overflow, timeout) and
+ * its runtime stay.  An input (record WEIR_IN_UPGRADE with `record`, its
+ * body, BORROWED): it spends a tick, whether the inits emit or not, so a
+ * tick names the execution before it and the one after.  Refused with
+ * nothing changed: WEIR_ESTATE when the execution is not running or paused,
+ * part-way through an input, or a stepped wave is open ("finish the wave
+ * first"), or a queued inject targets a node or input port the new graph
+ * does not have (it would be orphaned); WEIR_ENOMEM.  *report (optional,
+ * NEW): {kept, added, removed: [node ids], cancelledEffects: [{effectId,
+ * kind, nodeId}], droppedState: {nodeId: its state}}. */
+WEIR_API int weir_exec_upgrade(weir_exec *e, weir_graph *g, json_t *record, int64_t now_ms, json_t **report,
+                               weir_error *err);
 
 WEIR_API const char *weir_exec_id(const weir_exec *e);
 WEIR_API weir_graph *weir_exec_graph(const weir_exec *e);

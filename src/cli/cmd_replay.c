@@ -251,6 +251,40 @@ static int set_up(replay *rp, const weir_jfile_rec *rec) {
     return 0;
 }
 
+/* An upgrade record's graph (it carries it as START does: the graph
+ * document, the user components it uses, its graphId and expression
+ * limits), loaded against the built-ins and those components.  NEW in
+ * *out, or a divergence. */
+static int upgrade_graph(replay *rp, const weir_jfile_rec *rec, weir_graph **out) {
+    json_t *body = rec->r.body, *comps = json_object_get(body, "components"), *opts = json_object_get(body, "options");
+    weir_registry *reg = NULL;
+    weir_user_component **ucs = calloc(json_array_size(comps) + 1, sizeof *ucs);
+    size_t n = 0, i;
+    json_t *def;
+    weir_error err = {0};
+    int rc = !ucs || weir_registry_create(&reg) ? WEIR_ENOMEM : 0;
+    if (rc) snprintf(err.message, sizeof err.message, "out of memory");
+    json_array_foreach(comps, i, def) {
+        if (rc) break;
+        weir_user_component *u;
+        if ((rc = weir_user_component_create(def, &u, &err))) break;
+        ucs[n++] = u;
+        const weir_component *d = weir_user_component_descriptor(u);
+        if (weir_registry_find(reg, d->id)) weir_registry_remove(reg, d->id);
+        rc = weir_registry_add(reg, d, &err);
+    }
+    bool bad = false;
+    weir_expr_limits expr = {(size_t)opt_int(opts, "exprMaxSteps", 0, &bad),
+                             (size_t)opt_int(opts, "exprMaxBytes", 0, &bad)};
+    weir_graph_options gopts = {.id = json_string_value(json_object_get(body, "graphId")), .expr = expr};
+    if (!rc) rc = weir_graph_load(reg, json_object_get(body, "graph"), &gopts, out, &err);
+    weir_registry_destroy(reg);
+    for (size_t k = 0; k < n; k++) weir_user_component_unref(ucs[k]);
+    free(ucs);
+    if (rc) return diverged(rp, rec, "the upgrade's graph does not load under this build: %s", err.message);
+    return 0;
+}
+
 /* ------------------------------------------------------------ records */
 
 static int apply_record(replay *rp, const weir_jfile_rec *rec) {
@@ -279,7 +313,11 @@ static int apply_record(replay *rp, const weir_jfile_rec *rec) {
     if (rp->listen_at == rec->r.seq) weir_exec_listen_mask(rp->e, WEIR_EV_OUTPUT);
     json_array_clear(rp->outputs);
     rp->told = false;
+    weir_graph *up = NULL;
+    if (in.kind == WEIR_IN_UPGRADE && (rc = upgrade_graph(rp, rec, &up))) return rc;
+    in.graph = up;
     rc = weir_exec_apply(rp->e, &in, &NO_RUNTIME, &rp->actual, &err);
+    weir_graph_unref(up);
     rp->inputs++;
     if (rc && !rp->told) return diverged(rp, rec, "this build refuses the input: %s", err.message);
     if (!rec->digest) return 0;

@@ -618,6 +618,41 @@ static void input_end(weir_exec *e, weir_input *in) {
     settle_dirty(e);
 }
 
+static void drain_queue(weir_exec *e);
+
+/* The upgrade's wave (exec_upgrade.c): init the nodes marked fresh, in
+ * topological order, run what they emitted, then end as an input does
+ * (failure, completion, settled injects).  The tick is spent by the
+ * caller. */
+void weir__exec_init_fresh(weir_exec *e, const bool *fresh) {
+    e->in_input = true;
+    wave_begin(e);
+    for (uint32_t pos = 0; pos < e->g->n_nodes && !e->fail_pending; pos++) {
+        uint32_t v = e->g->topo[pos];
+        if (!fresh[v]) continue;
+        weir_inst *in = &e->inst[v];
+        const weir_component *c = e->g->nodes[v].comp;
+        e->cur_node = v;
+        int rc = c->init ? c->init(&in->ctx) : 0;
+        if (rc < 0 && !e->wave_cut) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "node \"%s\" (%s) added by an upgrade failed to initialize: %s",
+                     e->g->nodes[v].id, c->id, weir_strerror(rc));
+            weir__exec_fail(e, v, buf, NULL);
+        } else {
+            in->inited = true;
+        }
+    }
+    e->cur_node = WEIR_NONE;
+    if (!e->fail_pending && !e->wave_cut && e->pending_msgs) run_wave(e);
+    wave_end(e);
+    e->in_input = false;
+    if (apply_failure(e)) return;
+    drain_queue(e);
+    maybe_complete(e);
+    settle_dirty(e);
+}
+
 /* Process one input as a whole wave (not stepping). */
 static void process_input(weir_exec *e, weir_input *in) {
     input_begin(e, in);

@@ -78,10 +78,11 @@ static void digest_end(weir_exec *e) {
 }
 
 static const char *const in_names[] = {NULL,    "start", "inject", "resolve", "pause",    "resume",
-                                       "stop",  "hold",  "release", "stepping", "step", "switch"};
+                                       "stop",  "hold",  "release", "stepping", "step", "switch",
+                                       "upgrade"};
 
 const char *weir_input_kind_name(weir_input_kind k) {
-    return k >= WEIR_IN_START && k <= WEIR_IN_SWITCH ? in_names[k] : NULL;
+    return k >= WEIR_IN_START && k <= WEIR_IN_UPGRADE ? in_names[k] : NULL;
 }
 
 static weir_effect_kind effect_kind_of(const char *name) {
@@ -93,8 +94,12 @@ static weir_effect_kind effect_kind_of(const char *name) {
 json_t *weir_input_json(const weir_input_rec *in) {
     const char *op = weir_input_kind_name(in->kind);
     if (!op) return NULL;
-    json_t *j = json_pack("{s:s}", "op", op);
-    if (!j) return NULL;
+    /* an upgrade: its body's fields, op first among them */
+    json_t *j = in->kind == WEIR_IN_UPGRADE && json_is_object(in->upgrade) ? json_copy(in->upgrade) : json_object();
+    if (!j || json_object_set_new(j, "op", json_string(op))) {
+        json_decref(j);
+        return NULL;
+    }
     int bad = 0;
     switch (in->kind) {
     case WEIR_IN_INJECT:
@@ -179,7 +184,8 @@ static int canon_fields(const weir_input_rec *in, weir_cbuf *b) {
         return bad ? -1 : LIT(b, "}");
     }
     case WEIR_IN_STEPPING:
-    case WEIR_IN_SWITCH: return 1;
+    case WEIR_IN_SWITCH:
+    case WEIR_IN_UPGRADE: return 1;
     default: {
         const char *op = weir_input_kind_name(in->kind);
         if (!op) return -1;
@@ -206,7 +212,7 @@ int weir_input_parse(json_t *body, int64_t now_ms, uint64_t tick, weir_input_rec
     out->tick = tick;
     const char *op = json_string_value(json_object_get(body, "op"));
     if (!json_is_object(body) || !op) return weir__error(err, WEIR_EINVAL, "an input record needs an \"op\"");
-    for (int k = WEIR_IN_START; k <= WEIR_IN_SWITCH; k++)
+    for (int k = WEIR_IN_START; k <= WEIR_IN_UPGRADE; k++)
         if (strcmp(in_names[k], op) == 0) out->kind = (weir_input_kind)k;
     if (!out->kind) return weir__error(err, WEIR_EINVAL, "unknown input op \"%s\"", op);
     json_t *v;
@@ -247,6 +253,11 @@ int weir_input_parse(json_t *body, int64_t now_ms, uint64_t tick, weir_input_rec
         if (!out->from || !out->to || !json_is_integer(v))
             return weir__error(err, WEIR_EINVAL, "a switch record needs from, to (strings) and oldNow (integer)");
         out->old_now_ms = json_integer_value(v);
+        break;
+    case WEIR_IN_UPGRADE:
+        if (!json_is_object(json_object_get(body, "graph")))
+            return weir__error(err, WEIR_EINVAL, "an upgrade record needs graph (the new graph's document)");
+        out->upgrade = body;
         break;
     default:
         break;
@@ -316,6 +327,11 @@ int weir_exec_apply(weir_exec *e, const weir_input_rec *in, const weir_shell *rt
         rc = weir_exec_switch_runtime(e, rt ? rt : &none, in->old_now_ms, in->now_ms, in->from, in->to, err);
         break;
     }
+    case WEIR_IN_UPGRADE:
+        rc = in->graph ? weir_exec_upgrade(e, in->graph, in->upgrade, in->now_ms, NULL, err)
+                       : weir__error(err, WEIR_EINVAL,
+                                     "an upgrade record is applied with its graph loaded (weir_input_rec.graph)");
+        break;
     default:
         rc = weir__error(err, WEIR_EINVAL, "unknown input kind %d", (int)in->kind);
     }

@@ -222,6 +222,9 @@ weir_origin *weir__exec_origin(weir_exec *e, uint32_t slot);
  * when one was dropped. */
 bool weir__exec_unqueue_result(weir_exec *e, uint64_t fx_id, uint32_t node);
 void weir__origin_dec(weir_exec *e, uint32_t slot);
+/* The upgrade's wave: init the nodes marked fresh and run what they emit
+ * (exec_upgrade.c; the caller spends the tick and tells the input). */
+void weir__exec_init_fresh(weir_exec *e, const bool *fresh);
 /* Queue an input at the back (exec_snapshot.c's restore). */
 int weir__exec_queue_push(weir_exec *e, const weir_input *in);
 

@@ -230,6 +230,16 @@ static void fork_cmd(cmd *k) {
     svc_answer(k->s, &k->r, 201, j);
 }
 
+/* execution:upgrade {executionId, graphVersion?} (upgrade.c). */
+static void upgrade_cmd(cmd *k) {
+    svc_exec *x = exec_of(k);
+    if (!x) return;
+    json_t *report;
+    weir_error err;
+    if (svc_exec_upgrade(k->s, x, k->data, &report, &err)) return fail_exec(k, x, &err);
+    svc_answer(k->s, &k->r, 200, report);
+}
+
 static void runtime_cmd(cmd *k) { time_cmd(k, "runtime"); }
 static void tick_cmd(cmd *k) { time_cmd(k, "tick"); }
 static void advance_cmd(cmd *k) { time_cmd(k, "advance"); }
@@ -255,7 +265,7 @@ static const struct {
     {"execution:inject", inject},       {"execution:runtime", runtime_cmd},     {"execution:tick", tick_cmd},
     {"execution:advance", advance_cmd}, {"execution:run", run_cmd},             {"execution:step", step_cmd},
     {"execution:state", state_cmd},     {"execution:fork", fork_cmd},           {"view:subscribe", view_sub_cmd},
-    {"view:unsubscribe", view_unsub_cmd},
+    {"view:unsubscribe", view_unsub_cmd}, {"execution:upgrade", upgrade_cmd},
 };
 
 void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64_t ack_id) {
@@ -271,7 +281,8 @@ void svc_command(void *svc, svc_client *c, const char *name, json_t *data, int64
     }
     fail(&k, 400, svc_error_body("unknown command \"%s\"; the commands are execution:subscribe, "
                                  "execution:unsubscribe, execution:start, execution:pause, execution:resume, "
-                                 "execution:stop, execution:inject, execution:state, execution:fork, and for time "
+                                 "execution:stop, execution:inject, execution:state, execution:fork, execution:upgrade, and "
+                                 "for time "
                                  "execution:runtime, execution:tick, execution:advance, execution:run and "
                                  "execution:step; for live views view:subscribe and view:unsubscribe",
                                  name));

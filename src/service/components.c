@@ -23,8 +23,10 @@ json_t *svc_component_json(const weir_component *c) {
 }
 
 /* 0 when u may be registered: WEIR_EEXISTS (a built-in, or the same
- * version), WEIR_ESTATE (a running execution uses the version it would
- * replace), with the message; *old receives the registration it replaces. */
+ * version), with the message; *old receives the registration it replaces.
+ * Running executions that use the version it replaces keep it (their
+ * graphs hold it) until they are upgraded (POST /api/executions/:id/upgrade
+ * moves them to their graph as stored, which then uses the new version). */
 static int check_conflicts(weir_service *s, const weir_user_component *u, svc_usercomp **old, weir_error *err) {
     const weir_component *d = weir_user_component_descriptor(u);
     *old = NULL;
@@ -39,20 +41,6 @@ static int check_conflicts(weir_service *s, const weir_user_component *u, svc_us
         return weir__error(err, WEIR_EEXISTS,
                            "component %s version %s is registered already; register another version to replace it",
                            d->id, d->version);
-    char users[512] = "";
-    size_t n = 0;
-    for (svc_exec *x = s->execs; x; x = x->next) {
-        if (x->finished) continue;
-        if (!weir_graph_uses(weir_exec_graph(x->e), d->id)) continue;
-        size_t l = strlen(users);
-        if (n++ < 5) snprintf(users + l, sizeof users - l, "%s%s", l ? ", " : "", x->id);
-    }
-    if (n)
-        return weir__error(err, WEIR_ESTATE,
-                           "component %s version %s is in use by %zu running execution%s (%s%s): stop %s first "
-                           "(POST /api/executions/:id/stop), then register version %s",
-                           d->id, have->version, n, n == 1 ? "" : "s", users, n > 5 ? ", ..." : "",
-                           n == 1 ? "it" : "them", d->version);
     for (svc_usercomp *c = s->user_comps; c; c = c->next)
         if (weir_user_component_descriptor(c->u) == have) *old = c;
     return 0;
@@ -86,6 +74,7 @@ static int install(weir_service *s, weir_user_component *u, svc_usercomp *old, w
     json_t *f = json_pack("{s:s,s:s}", "component", d->id, "version", d->version);
     weir_service_log(s, WEIR_LOG_INFO, f, "user component %s", old ? "replaced" : "registered");
     json_decref(f);
+    if (old) svc_graphs_reload(s, d->id); /* stored graphs use the new version from now on */
     return 0;
 }
 

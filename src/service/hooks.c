@@ -321,6 +321,16 @@ void svc_hooks_attach(svc_exec *x) {
     }
 }
 
+void svc_hooks_reattach(svc_exec *x) {
+    weir_graph *g = weir_exec_graph(x->e);
+    for (size_t i = 0; i < weir_graph_node_count(g); i++) {
+        const weir_component *c = weir_graph_node_component(g, i);
+        if (c && strcmp(c->id, HTTP_RESPONSE) == 0)
+            weir_exec_untap(x->e, weir_graph_node_id(g, i), "out", on_response, x); /* a kept one's */
+    }
+    svc_hooks_attach(x);
+}
+
 void svc_hooks_shutdown(svc_exec *x) {
     for (svc_hook *h = x->hooks; h; h = h->next) {
         weir_http_req *req = hook_take(h);

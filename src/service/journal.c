@@ -343,6 +343,7 @@ static int kind_of(const weir_input_rec *in) {
     switch (in->kind) {
     case WEIR_IN_START: return WEIR_JOURNAL_START;
     case WEIR_IN_INJECT: return WEIR_JOURNAL_INJECT;
+    case WEIR_IN_UPGRADE: return WEIR_JOURNAL_UPGRADE;
     case WEIR_IN_RESOLVE: return in->effect_kind == WEIR_EFFECT_TIMER ? WEIR_JOURNAL_TIMER : WEIR_JOURNAL_EFFECT_RESULT;
     default: return WEIR_JOURNAL_CONTROL;
     }
@@ -425,7 +426,7 @@ static int lost_result(svc_exec *x, weir_exec *e, const weir_input_rec *in, cons
 }
 
 /* Inputs a client gives (start, inject, pause, resume, stop, hold,
- * release): refused, nothing changed, it may retry.  Those weir makes
+ * release, upgrade): refused, nothing changed, it may retry.  Those weir makes
  * itself — effect results, a scheduled inject coming due, the runtime's own
  * stepping and switching — nobody could retry. */
 static bool from_client(const weir_input_rec *in) {
@@ -436,13 +437,29 @@ static bool from_client(const weir_input_rec *in) {
     case WEIR_IN_RESUME:
     case WEIR_IN_STOP:
     case WEIR_IN_HOLD:
-    case WEIR_IN_RELEASE: return true;
+    case WEIR_IN_RELEASE:
+    case WEIR_IN_UPGRADE: return true;
     default: return false;
     }
 }
 
+static int journal_input(svc_exec *x, weir_exec *e, const weir_input_rec *in, weir_error *err);
+
+/* Every input: journaled; an upgrade also changes what x says of its graph
+ * (its id, its name, and the body later snapshots carry), whether it is
+ * journaled now or applied again (recovery, fork). */
 static int on_input(void *ud, weir_exec *e, const weir_input_rec *in, weir_error *err) {
     svc_exec *x = ud;
+    int rc = journal_input(x, e, in, err);
+    if (rc || in->kind != WEIR_IN_UPGRADE || !in->graph) return rc;
+    json_decref(x->upgrade_body);
+    x->upgrade_body = json_incref(in->upgrade);
+    snprintf(x->graph_id, sizeof x->graph_id, "%s", weir_graph_id(in->graph));
+    snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(in->graph));
+    return 0;
+}
+
+static int journal_input(svc_exec *x, weir_exec *e, const weir_input_rec *in, weir_error *err) {
     weir_service *s = x->svc;
     if (!x->journaled || !s->journal) return 0;
     if (from_client(in)) {
@@ -514,7 +531,8 @@ static void snapshot(svc_exec *x) {
         json_decref(f);
         return;
     }
-    json_t *body = json_pack("{s:o,s:O?}", "core", core, "rtOptions", x->rt_options);
+    /* after an upgrade the snapshot restores into the upgraded graph: its body rides along */
+    json_t *body = json_pack("{s:o,s:O?,s:O?}", "core", core, "rtOptions", x->rt_options, "upgrade", x->upgrade_body);
     if (body && weir_journal_snapshot(s->journal, x->id, (int64_t)weir_exec_tick(x->e), svc_exec_now(x), body, NULL,
                                       NULL, NULL) == 0)
         x->since_snap = 0;
@@ -742,6 +760,7 @@ typedef struct recovering {
     json_t *schedules; /* [{node, port?, value, dueMs}] in the order scheduled */
     size_t delivered;  /* scheduled injects that came due */
     int64_t skip_to;   /* records up to this seq are in the snapshot: read, not applied */
+    json_t *upgrade;   /* a snapshot taken after an upgrade: the upgrade's body (its graph is the one made) */
 } recovering;
 
 /* A registry with the built-ins and the user components the START body
@@ -773,6 +792,13 @@ int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_erro
     *out = NULL;
     if (kind != WEIR_JOURNAL_START || !json_is_object(json_object_get(start, "graph")))
         return weir__error(err, WEIR_EINVAL, "record 1 is not a start record with the graph");
+    return svc_journal_body_graph(start, out, err);
+}
+
+int svc_journal_body_graph(json_t *start, weir_graph **out, weir_error *err) {
+    *out = NULL;
+    if (!json_is_object(json_object_get(start, "graph")))
+        return weir__error(err, WEIR_EINVAL, "the record carries no graph");
     weir_registry *reg = NULL;
     weir_user_component **ucs = NULL;
     size_t n_ucs = 0;
@@ -789,12 +815,35 @@ int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_erro
     return rc;
 }
 
+int svc_journal_apply(weir_exec *e, json_t *body, int64_t time_ms, int64_t tick, weir_input_rec *in,
+                      weir_input_digest *digest, weir_error *err) {
+    int rc = weir_input_parse(body, time_ms, (uint64_t)tick, in, err);
+    if (rc) return rc;
+    weir_graph *g = NULL;
+    if (in->kind == WEIR_IN_UPGRADE) {
+        char why[WEIR_ERROR_MAX];
+        if ((rc = svc_journal_body_graph(body, &g, err))) {
+            snprintf(why, sizeof why, "%s", err->message);
+            return weir__error(err, rc, "the upgrade's graph does not load: %s", why);
+        }
+        in->graph = g;
+    }
+    rc = weir_exec_apply(e, in, NULL, digest, err);
+    weir_graph_unref(g);
+    in->graph = NULL;
+    return rc;
+}
+
 /* Record 1: the execution made again from its START body (not listed,
  * nothing performed, nothing journaled while its past is applied). */
 static int make(recovering *rv, const weir_journal_record *r) {
     weir_service *s = rv->s;
     json_t *b = r->body;
     int rc = svc_journal_start_graph(b, r->kind, &rv->g, &rv->err);
+    if (!rc && rv->upgrade) { /* the snapshot's graph: the one it was upgraded to */
+        weir_graph_unref(rv->g);
+        rc = svc_journal_body_graph(rv->upgrade, &rv->g, &rv->err);
+    }
     if (rc) return rc;
     json_t *opts = json_object_get(b, "options");
     const char *rt = json_string_value(json_object_get(b, "runtime"));
@@ -806,6 +855,7 @@ static int make(recovering *rv, const weir_journal_record *r) {
     rv->x->created_ms = r->time_ms;
     rv->x->journaled = false;
     rv->x->derived = json_object_get(b, "forkOf") || json_object_get(b, "importedFrom");
+    rv->x->upgrade_body = json_incref(rv->upgrade);
     weir_shell none = {0};
     weir_exec_adopt(rv->x->e, &none, r->time_ms);
     return 0;
@@ -836,7 +886,9 @@ static bool from_snapshot(recovering *rv, weir_journal_snap *snap) {
     weir_service *s = rv->s;
     weir_error err;
     if (weir_journal_snapshot_find(s->journal, rv->id, INT64_MAX, INT64_MAX, snap, &err)) return false;
+    rv->upgrade = json_object_get(snap->state, "upgrade"); /* borrowed while snap->state lives */
     int rc = weir_journal_read(s->journal, rv->id, 1, NULL, make_only, rv, NULL, &err);
+    rv->upgrade = NULL;
     if (rc == 1 && rv->x && weir_exec_restore(rv->x->e, json_object_get(snap->state, "core"), &err) == 0 &&
         svc_exec_list(s, rv->x, &err) == 0) {
         json_decref(rv->rt_opts);
@@ -885,12 +937,12 @@ static int apply_one(void *ud, const weir_journal_record *r) {
     if (r->seq == 1) return begin(rv, r);
     if (!rv->x) return weir__error(&rv->err, WEIR_EINVAL, "record %lld comes before a start record", (long long)r->seq);
     weir_input_rec in;
-    int rc = weir_input_parse(r->body, r->time_ms, (uint64_t)r->tick, &in, &rv->err);
+    int rc = svc_journal_apply(rv->x->e, r->body, r->time_ms, r->tick, &in, NULL, &rv->err);
+    if (!rc && in.kind == WEIR_IN_UPGRADE) svc_hooks_reattach(rv->x);
     if (!rc && in.kind == WEIR_IN_SWITCH) {
         json_decref(rv->rt_opts);
         rv->rt_opts = json_incref(json_object_get(r->body, "options"));
     }
-    if (!rc) rc = weir_exec_apply(rv->x->e, &in, NULL, NULL, &rv->err);
     if (rc) {
         char why[WEIR_ERROR_MAX];
         snprintf(why, sizeof why, "%s", rv->err.message);

@@ -418,10 +418,33 @@ static json_t *service_schemas(void) {
                      "HookAnswer", hook_answer);
 }
 
+/* Change while running: PUT /api/graphs/:id answers GraphCreated. */
+static json_t *upgrade_schemas(void) {
+    json_t *req = object("Upgrade to the graph's stored version, or to the newest stored graph of its name with a "
+                         "version",
+                         "", "graphVersion", str("a version of a stored graph of the same name (default: the "
+                                                 "execution's graph as stored now)"),
+                         NULL);
+    json_t *graph = object(NULL, "graphId name", "graphId", str(NULL), "name", str(NULL), "version", str(NULL), NULL);
+    json_t *effect = object("A pending effect of a removed node, cancelled (kind result: its result was queued)",
+                            "effectId kind nodeId", "effectId", count(NULL), "kind",
+                            one_of("timer http invoke result", NULL), "nodeId", str(NULL), NULL);
+    json_t *report = object(
+        "What an upgrade did: nodes kept by id with the same component keep their state and counters, removed "
+        "nodes' state is dropped and their effects cancelled, added nodes start fresh",
+        "executionId from to kept added removed cancelledEffects droppedState tick state", "executionId", str(NULL),
+        "from", ref("GraphVersion"), "to", ref("GraphVersion"), "kept", strings(NULL), "added", strings(NULL),
+        "removed", strings(NULL), "cancelledEffects", array_of(ref("CancelledEffect"), NULL), "droppedState",
+        map_of(any(NULL), "removed node id: the state it had"), "tick", count("the upgrade's tick"), "state",
+        one_of(STATES, NULL), NULL);
+    return json_pack("{s:o,s:o,s:o,s:o}", "UpgradeRequest", req, "GraphVersion", graph, "CancelledEffect", effect,
+                     "UpgradeReport", report);
+}
+
 json_t *weir__openapi_schemas(void) {
     json_t *all = json_object();
     json_t *parts[] = {graph_schemas(), execution_schemas(), inject_schemas(), time_schemas(), component_schemas(),
-                       service_schemas()};
+                       service_schemas(), upgrade_schemas()};
     bool ok = all != NULL;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
         if (!parts[i] || json_object_update(all, parts[i])) ok = false;

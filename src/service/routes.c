@@ -189,7 +189,7 @@ static bool query_flag(const char *query, const char *name, bool dflt) {
 /* ---------------------------------------------------------------- graphs */
 
 /* ms since the epoch as "2024-05-01T12:00:00.000Z". */
-static void iso8601(int64_t ms, char out[32]) {
+void svc_iso8601(int64_t ms, char out[32]) {
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -203,7 +203,7 @@ static void iso8601(int64_t ms, char out[32]) {
 static json_t *graph_head(svc_graph *g, bool full) {
     json_t *topo = weir_graph_topology(g->g);
     char created[32];
-    iso8601(g->created_ms, created);
+    svc_iso8601(g->created_ms, created);
     json_t *j = json_pack("{s:s,s:s,s:s?,s:I,s:I,s:s}", "id", g->id, "name", weir_graph_name(g->g), "version",
                           weir_graph_version(g->g), "nodeCount",
                           (json_int_t)weir_graph_node_count(g->g), "edgeCount", (json_int_t)weir_graph_edge_count(g->g),
@@ -329,6 +329,40 @@ static void graphs_create(call *c) {
     json_t *j = graph_summary(g, false);
     json_object_set_new(j, "topology", weir_graph_topology(g->g));
     created(c, j, "/api/graphs/", g->id);
+}
+
+/* PUT /api/graphs/:id: a new version under the same id, loaded and
+ * checked as POST does (400 with the same problems; nothing changed). */
+static void graphs_put(call *c) {
+    svc_graph *g = svc_graph_find(c->s, c->params[0]);
+    if (!g) return fail(c, 404, "graph %s not found", c->params[0]);
+    weir_error err;
+    int rc = WEIR_EGRAPH;
+    const char *ct = weir_http_header(c->req, "content-type");
+    char type[64];
+    if (c->req->body_len && !(ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES)))
+        rc = svc_graph_replace(c->s, g, NULL, c->req->body, c->req->body_len, NULL, &err);
+    if (rc != WEIR_EGRAPH && rc != 0) return reply(c, status_of(rc), svc_error_of(&err));
+    json_t *problems = json_array();
+    if (rc) {
+        json_t *doc = body_doc(c, false);
+        if (!doc) {
+            json_decref(problems);
+            return;
+        }
+        rc = svc_graph_replace(c->s, g, doc, NULL, 0, problems, &err);
+        json_decref(doc);
+    }
+    if (rc) {
+        json_t *body = svc_error_of(&err);
+        if (json_array_size(problems)) json_object_set(body, "problems", problems);
+        json_decref(problems);
+        return reply(c, status_of(rc), body);
+    }
+    json_decref(problems);
+    json_t *j = graph_summary(g, false);
+    json_object_set_new(j, "topology", weir_graph_topology(g->g));
+    reply(c, 200, j);
 }
 
 static void graphs_list(call *c) {
@@ -504,6 +538,20 @@ static void execs_pause(call *c) {
     control(c, weir_exec_pause);
 }
 static void execs_resume(call *c) { control(c, weir_exec_resume); }
+
+/* POST /api/executions/:id/upgrade {graphVersion?} (upgrade.c). */
+static void execs_upgrade(call *c) {
+    svc_exec *x = exec_or_404(c);
+    if (!x) return;
+    json_t *body = body_doc(c, true);
+    if (!body) return;
+    json_t *report;
+    weir_error err;
+    int rc = svc_exec_upgrade(c->s, x, body, &report, &err);
+    json_decref(body);
+    if (rc) return fail_err(c, &err);
+    reply(c, 200, report);
+}
 
 static void execs_stop(call *c) {
     svc_exec *x = exec_or_404(c);
@@ -847,6 +895,11 @@ static const route_def ROUTES[] = {
      graphs_create, BODY_GRAPH},
     {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list, BODY_NONE},
     {{"GET", "/api/graphs/:id", "A graph with its topology and definition", 200, "404"}, graphs_get, BODY_NONE},
+    {{"PUT", "/api/graphs/:id",
+      "Store a new version of a graph under its id (checked as POST: 400 with the problems, nothing changed); "
+      "running executions keep theirs until upgraded; 409 while other graphs use it as a subgraph",
+      200, "400 404 409 413 503"},
+     graphs_put, BODY_GRAPH},
     {{"DELETE", "/api/graphs/:id",
       "Unload a graph and delete it from DATA_DIR; stops its executions (409 while other graphs use it as a subgraph)",
       200, "404 409 503"},
@@ -886,6 +939,12 @@ static const route_def ROUTES[] = {
      execs_resume, BODY_JSON},
     {{"POST", "/api/executions/:id/stop", "Stop: cancel effects, discard queued input", 200, "404 409"}, execs_stop,
      BODY_JSON},
+    {{"POST", "/api/executions/:id/upgrade",
+      "Move a running or paused execution to its graph's stored version ({graphVersion?}: the newest stored graph of "
+      "its name with that version) between waves: kept nodes keep their state, removed ones' state is dropped and "
+      "their effects cancelled (reported); 409 when a wave is open or queued injects would be orphaned",
+      200, "400 404 409 503"},
+     execs_upgrade, BODY_JSON},
     {{"POST", "/api/executions/:id/runtime",
       "Switch the runtime ({runtime, mocks?, tickMs?}): the old one is destroyed first, pending timers keep their time",
       200, "400 404 409"},
@@ -906,7 +965,7 @@ static const route_def ROUTES[] = {
     {{"POST", "/api/components",
       "Register a user component {id, name, version, ports, config?, execution: {type: javascript | typescript | "
       "wasm, source | sourceUrl, sourceHash?}}; a sourceUrl is fetched once, the source compiled in the component "
-      "host first",
+      "host first; a new version is taken while executions use the old one (they keep it until upgraded)",
       201, "400 409 413 429 503"},
      components_post, BODY_JSON},
     {{"POST", "/api/ingress/:name",

@@ -249,6 +249,28 @@ int svc_graph_in_use(weir_service *s, const svc_graph *g, weir_error *err) {
                        n_users == 1 ? "that graph" : "those graphs");
 }
 
+/* Load sg (its id set) from doc or text: its graph, text, flattened form
+ * and uses.  On failure what was made is left in sg for the caller to free. */
+static int graph_build(weir_service *s, svc_graph *sg, json_t *doc, const char *text, size_t len, json_t *problems,
+                       weir_error *err) {
+    resolving res = {s, json_array()};
+    json_t *flat = NULL;
+    weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr, .resolve = resolve_graph,
+                            .resolve_ud = &res, .max_nodes = s->cfg.max_composed_nodes,
+                            .max_bytes = s->cfg.max_composed_bytes, .flattened = &flat};
+    int rc = !res.uses ? weir__error(err, WEIR_ENOMEM, "out of memory")
+             : doc     ? weir_graph_load(s->reg, doc, &o, &sg->g, err)
+                       : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
+    if (!rc && !(sg->text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : json_compact(text, len)))
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    if (!rc && flat && !(sg->flat = json_dumps(flat, JSON_COMPACT)))
+        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
+    json_decref(flat);
+    if (!rc && json_array_size(res.uses)) sg->uses = json_incref(res.uses);
+    json_decref(res.uses);
+    return rc;
+}
+
 /* id NULL: a new graph (new id, created now, stored before it is added).
  * From doc, or when doc is NULL from JSON text (kept compact: the graph
  * loads node by node, the text is never whole as json_t). */
@@ -259,22 +281,8 @@ static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t l
     if (id) snprintf(sg->id, sizeof sg->id, "%s", id);
     else svc_uuid(sg->id);
     sg->created_ms = id ? created_ms : svc_now(s);
-    resolving res = {s, json_array()};
-    json_t *flat = NULL;
-    weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr, .resolve = resolve_graph,
-                            .resolve_ud = &res, .max_nodes = s->cfg.max_composed_nodes,
-                            .max_bytes = s->cfg.max_composed_bytes, .flattened = &flat};
-    int rc = !res.uses ? weir__error(err, WEIR_ENOMEM, "out of memory")
-             : doc     ? weir_graph_load(s->reg, doc, &o, &sg->g, err)
-                       : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
+    int rc = graph_build(s, sg, doc, text, len, problems, err);
     if (!rc && !id) rc = svc_hooks_check(sg->g, problems, err); /* new graphs: restored ones loaded before */
-    if (!rc && !(sg->text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : json_compact(text, len)))
-        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
-    if (!rc && flat && !(sg->flat = json_dumps(flat, JSON_COMPACT)))
-        rc = weir__error(err, WEIR_ENOMEM, "out of memory");
-    json_decref(flat);
-    if (!rc && json_array_size(res.uses)) sg->uses = json_incref(res.uses);
-    json_decref(res.uses);
     if (!rc && !id) rc = svc_graph_persist(s, sg, err);
     if (!rc && svc_index_put(&s->graph_ix, sg->id, sg)) {
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
@@ -294,6 +302,94 @@ static int graph_insert(weir_service *s, json_t *doc, const char *text, size_t l
     *tail = sg;
     *out = sg;
     return 0;
+}
+
+/* PUT /api/graphs/:id: a new version of stored graph g, loaded and checked
+ * as POST does (nothing changes when it does not load), stored under the
+ * same id.  Its executions keep the graph they run (an upgrade moves one).
+ * A graph other stored graphs use as a subgraph is not replaced (409): they
+ * keep what they resolved to, and a restart restores them against the
+ * stored graphs — its new version would be what they found.  The new
+ * version counts as stored now (createdAt, and its place in the list):
+ * graphs are restored in that order, so graph: nodes it has resolve at a
+ * restart to what they resolve to now. */
+int svc_graph_replace(weir_service *s, svc_graph *g, json_t *doc, const char *text, size_t len, json_t *problems,
+                      weir_error *err) {
+    weir_error in_use;
+    if (svc_graph_in_use(s, g, &in_use))
+        return weir__error(err, WEIR_ESTATE,
+                           "graph %s is not replaced: %s; or store the new version as a new graph (POST /api/graphs), "
+                           "which graphs stored after it find as graph:NAME — the ones stored before keep what they "
+                           "resolved to",
+                           g->id, in_use.message);
+    svc_graph *ng = weir__calloc(1, sizeof *ng);
+    if (!ng) return weir__error(err, WEIR_ENOMEM, "out of memory");
+    snprintf(ng->id, sizeof ng->id, "%s", g->id);
+    ng->created_ms = svc_now(s) > g->created_ms ? svc_now(s) : g->created_ms + 1; /* stored after it */
+    int rc = graph_build(s, ng, doc, text, len, problems, err);
+    if (!rc) rc = svc_hooks_check(ng->g, problems, err);
+    if (!rc) rc = svc_graph_persist(s, ng, err);
+    if (rc) {
+        weir_graph_unref(ng->g);
+        weir__free(ng->text);
+        weir__free(ng->flat);
+        json_decref(ng->uses);
+        weir__free(ng);
+        return rc;
+    }
+    /* the record stays (the index points at it): its contents change, it moves to the end */
+    weir_graph_unref(g->g);
+    weir__free(g->text);
+    weir__free(g->flat);
+    json_decref(g->uses);
+    g->g = ng->g;
+    g->text = ng->text;
+    g->flat = ng->flat;
+    g->uses = ng->uses;
+    g->created_ms = ng->created_ms;
+    weir__free(ng);
+    svc_graph **p = &s->graphs;
+    while (*p && *p != g) p = &(*p)->next;
+    if (*p) *p = g->next;
+    g->next = NULL;
+    p = &s->graphs;
+    while (*p) p = &(*p)->next;
+    *p = g;
+    return 0;
+}
+
+void svc_graphs_reload(weir_service *s, const char *component) {
+    for (svc_graph *g = s->graphs; g; g = g->next) {
+        if (!weir_graph_uses(g->g, component)) continue;
+        svc_graph ng = {0};
+        snprintf(ng.id, sizeof ng.id, "%s", g->id);
+        weir_error err;
+        int rc = graph_build(s, &ng, NULL, g->text, strlen(g->text), NULL, &err);
+        if (rc) {
+            json_t *f = json_pack("{s:s,s:s}", "graphId", g->id, "component", component);
+            weir_service_log(s, WEIR_LOG_WARN, f,
+                             "graph %s keeps the version of %s it was loaded with: with the new one it does not load "
+                             "(%s); after a restart it is skipped until it loads again",
+                             g->id, component, err.message);
+            json_decref(f);
+        } else {
+            weir_graph_unref(g->g);
+            weir__free(g->text);
+            weir__free(g->flat);
+            json_decref(g->uses);
+            g->g = ng.g;
+            g->text = ng.text;
+            g->flat = ng.flat;
+            g->uses = ng.uses;
+            ng.g = NULL;
+            ng.text = ng.flat = NULL;
+            ng.uses = NULL;
+        }
+        weir_graph_unref(ng.g);
+        weir__free(ng.text);
+        weir__free(ng.flat);
+        json_decref(ng.uses);
+    }
 }
 
 int svc_graph_add(weir_service *s, json_t *doc, svc_graph **out, json_t *problems, weir_error *err) {
@@ -566,6 +662,7 @@ void svc_exec_free(svc_exec *x) {
     json_decref(x->settled);
     json_decref(x->start_body);
     json_decref(x->rt_options);
+    json_decref(x->upgrade_body);
     weir__free(x);
 }
 

@@ -96,6 +96,7 @@ typedef struct svc_exec {
     int64_t clock_journaled; /* virtual: the clock as last journaled */
     size_t held_events;      /* its events waiting for output commit */
     bool no_snap;          /* a component cannot save its state: never snapshotted */
+    json_t *upgrade_body;  /* the body of its newest upgrade record (NULL: never upgraded): snapshots carry it */
     bool j_broken;         /* an effect result could not be journaled: failed here, not finished in the journal */
     bool derived;          /* a fork or an import (its START says forkOf / importedFrom): never takes hooks */
 } svc_exec;
@@ -202,6 +203,20 @@ int svc_graph_restore(weir_service *s, json_t *doc, const char *id, int64_t crea
 int svc_graph_restore_text(weir_service *s, const char *text, const char *id, int64_t created_ms, svc_graph **out,
                            weir_error *err);
 void svc_graph_remove(weir_service *s, svc_graph *g);
+/* PUT: a new version of g under its id (doc, or when NULL JSON text);
+ * problems and err as svc_graph_add's; WEIR_ESTATE while other stored
+ * graphs use it as a subgraph.  Nothing changes unless it returns 0. */
+int svc_graph_replace(weir_service *s, svc_graph *g, json_t *doc, const char *text, size_t len, json_t *problems,
+                      weir_error *err);
+/* A user component's new version was registered: every stored graph that
+ * uses it is loaded again (the same document), so new executions and
+ * upgrades take the new version; one that does not load with it keeps
+ * the old (logged). */
+void svc_graphs_reload(weir_service *s, const char *component);
+/* POST /api/executions/:id/upgrade {graphVersion?} and execution:upgrade
+ * (upgrade.c): x moved to its graph's stored version (or the newest stored
+ * graph of its name with that version).  *out: the report. */
+int svc_exec_upgrade(weir_service *s, svc_exec *x, json_t *data, json_t **out, weir_error *err);
 /* WEIR_ESTATE when g is used as a subgraph by other stored graphs (the
  * message names them and their unfinished executions, and the fix), else 0. */
 int svc_graph_in_use(weir_service *s, const svc_graph *g, weir_error *err);
@@ -277,6 +292,8 @@ void svc_views_exec_gone(weir_service *s, svc_exec *x);
 void svc_views_free(weir_service *s);
 /* NEW: a graph's entry as GET /api/graphs lists it (routes.c). */
 json_t *svc_graph_entry(svc_graph *g);
+/* ms since the epoch as "2024-05-01T12:00:00.000Z" (a graph's createdAt). */
+void svc_iso8601(int64_t ms, char out[32]);
 /* Create and start an execution.  first (may be NULL) is subscribed before
  * it starts, so it sees execution:started. */
 int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *first, svc_exec **out, weir_error *err);
@@ -313,6 +330,13 @@ void svc_autostart(weir_service *s);
 /* The graph of a START record's body (its document, loaded with the user
  * components the body carries); kind is the record's.  *out NEW. */
 int svc_journal_start_graph(json_t *start, int kind, weir_graph **out, weir_error *err);
+/* The graph a START or upgrade record's body carries (graph, components,
+ * graphId, options.exprMax*), loaded as it was: NEW, or WEIR_EINVAL... */
+int svc_journal_body_graph(json_t *body, weir_graph **out, weir_error *err);
+/* Parse a record's body into *in and apply it to e (an upgrade's graph
+ * loaded from the body first).  0, or why it does not apply. */
+int svc_journal_apply(weir_exec *e, json_t *body, int64_t time_ms, int64_t tick, weir_input_rec *in,
+                      weir_input_digest *digest, weir_error *err);
 /* Make x's runtime `name` (the default when it cannot be made) with
  * rt_opts, its clock (virtual) at clock_ms, journaled from now on when
  * there is a journal; adopt: hand it every pending effect (recovery). */
@@ -428,6 +452,8 @@ void svc_hook_route(weir_service *s, weir_http_req *req, uint64_t start_ns);
 int svc_hooks_check(weir_graph *g, json_t *problems, weir_error *err);
 /* x was made: tap its http-response nodes. */
 void svc_hooks_attach(svc_exec *x);
+/* Again after x was upgraded: its http-response nodes, kept or new, tapped once. */
+void svc_hooks_reattach(svc_exec *x);
 /* The inject of h settled (the settled callback). */
 void svc_hook_settled(svc_hook *h, const weir_settled *st);
 /* Shutdown leaves journaled x as it is: its unanswered hook requests are

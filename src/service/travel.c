@@ -44,6 +44,7 @@ typedef struct travel {
     int64_t pend_seq, pend_time, pend_tick;
     int64_t last_time; /* the time of the last record applied */
     json_t *rt_opts;   /* a fork: the runtime options the source had last (unused otherwise) */
+    json_t *upgrade;   /* from a snapshot taken after an upgrade: its body (the graph the core is made of) */
     bool check;        /* an import: each record's digest, where the file has one, must match */
     unsigned char pend_digest[WEIR_JOURNAL_DIGEST_SIZE];
     bool pend_has_digest;
@@ -92,8 +93,8 @@ static int apply_body(travel *t, json_t *body, int64_t time, int64_t tick, int64
     weir_input_rec in;
     weir_input_digest got;
     if (make_room(t)) return applied(t, WEIR_EUNAVAILABLE, seq);
-    int rc = weir_input_parse(body, time, (uint64_t)tick, &in, &t->err);
-    if (!rc) rc = weir_exec_apply(t->e, &in, NULL, &got, &t->err);
+    int rc = svc_journal_apply(t->e, body, time, tick, &in, &got, &t->err);
+    if (!rc && t->fork && in.kind == WEIR_IN_UPGRADE) svc_hooks_reattach(t->fork);
     if (!rc && in.kind == WEIR_IN_INJECT && (in.flags & WEIR_INJECT_SCHEDULED)) t->delivered++;
     t->last_time = time;
     t->records++;
@@ -148,6 +149,10 @@ static void pend_clear(travel *t) {
 static int make(travel *t, const weir_journal_record *r) {
     weir_service *s = t->s;
     int rc = svc_journal_start_graph(r->body, r->kind, &t->g, &t->err);
+    if (!rc && t->upgrade) {
+        weir_graph_unref(t->g);
+        rc = svc_journal_body_graph(t->upgrade, &t->g, &t->err);
+    }
     if (rc) return rc;
     t->start = json_incref(r->body);
     json_t *opts = json_object_get(r->body, "options");
@@ -196,8 +201,10 @@ static bool from_snapshot(travel *t, const char *id, weir_journal_snap *snap) {
     if (weir_journal_snapshot_find(s->journal, id, INT64_MAX, t->latest ? INT64_MAX : (int64_t)t->tick - 1, snap,
                                    &err))
         return false;
-    if (weir_journal_read(s->journal, id, 1, NULL, make_only, t, NULL, &err) == 1 && t->e &&
-        weir_exec_restore(t->e, json_object_get(snap->state, "core"), &err) == 0) {
+    t->upgrade = json_object_get(snap->state, "upgrade");
+    int rc = weir_journal_read(s->journal, id, 1, NULL, make_only, t, NULL, &err);
+    t->upgrade = NULL;
+    if (rc == 1 && t->e && weir_exec_restore(t->e, json_object_get(snap->state, "core"), &err) == 0) {
         t->last_time = snap->time_ms;
         return true;
     }

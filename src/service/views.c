@@ -249,10 +249,15 @@ static json_t *build_graphs(svc_view *v) {
     weir_service *s = v->s;
     size_t n = 0;
     bool same = latest(v) != NULL;
+    char at[32];
+    /* a graph replaced (PUT) keeps its id and is stored anew: its createdAt tells */
     for (svc_graph *g = s->graphs; g; g = g->next, n++)
         if (same) {
-            const char *was = json_string_value(json_object_get(json_array_get(latest(v), n), "id"));
-            same = was && strcmp(was, g->id) == 0;
+            json_t *e = json_array_get(latest(v), n);
+            const char *was = json_string_value(json_object_get(e, "id"));
+            const char *when = json_string_value(json_object_get(e, "createdAt"));
+            svc_iso8601(g->created_ms, at);
+            same = was && strcmp(was, g->id) == 0 && when && strcmp(when, at) == 0;
         }
     if (same && json_array_size(latest(v)) == n) return NULL;
     json_t *by_id = json_object(), *a = json_array();
@@ -264,7 +269,9 @@ static json_t *build_graphs(svc_view *v) {
     }
     for (svc_graph *g = s->graphs; a && by_id && g; g = g->next) {
         json_t *was = json_object_get(by_id, g->id);
-        json_t *entry = was ? json_incref(was) : svc_graph_entry(g);
+        svc_iso8601(g->created_ms, at);
+        const char *when = json_string_value(json_object_get(was, "createdAt"));
+        json_t *entry = was && when && strcmp(when, at) == 0 ? json_incref(was) : svc_graph_entry(g);
         if (!entry || json_array_append_new(a, entry)) {
             json_decref(a);
             a = NULL;

@@ -24,6 +24,7 @@ const char *weir_journal_kind_name(int kind) {
     case WEIR_JOURNAL_EFFECT_RESULT: return "effect result";
     case WEIR_JOURNAL_TIMER: return "timer";
     case WEIR_JOURNAL_SCHEDULED: return "scheduled inject";
+    case WEIR_JOURNAL_UPGRADE: return "upgrade";
     default: return "unknown";
     }
 }

@@ -94,6 +94,9 @@ typedef enum weir_journal_kind {
     WEIR_JOURNAL_SCHEDULED = 6,     /* the virtual clock's own: {op: schedule, node, port?, value, dueMs}
                                        (an inject scheduled on it) or {op: clock, now} (it moved);
                                        not an input of the core: replay skips it */
+    WEIR_JOURNAL_UPGRADE = 7,       /* {op: upgrade, graph, components, graphId, options, version?}: the
+                                       execution moved to a new version of its graph (weir_exec_upgrade);
+                                       the graph rides in it, flattened, as in START */
 } weir_journal_kind;
 
 /* Static name of a kind ("inject"), "unknown" for a number without one. */

@@ -44,6 +44,7 @@ static const char *const KIND_NAMES[] = {
     [WEIR_JOURNAL_START] = "start",          [WEIR_JOURNAL_INJECT] = "inject",
     [WEIR_JOURNAL_CONTROL] = "control",      [WEIR_JOURNAL_EFFECT_RESULT] = "effect-result",
     [WEIR_JOURNAL_TIMER] = "timer",          [WEIR_JOURNAL_SCHEDULED] = "scheduled",
+    [WEIR_JOURNAL_UPGRADE] = "upgrade",
 };
 #define N_KINDS ((int)(sizeof KIND_NAMES / sizeof *KIND_NAMES))
 
@@ -229,6 +230,7 @@ int weir_jfile_kind_of(const weir_input_rec *in) {
     switch (in->kind) {
     case WEIR_IN_START: return WEIR_JOURNAL_START;
     case WEIR_IN_INJECT: return WEIR_JOURNAL_INJECT;
+    case WEIR_IN_UPGRADE: return WEIR_JOURNAL_UPGRADE;
     case WEIR_IN_RESOLVE: return in->effect_kind == WEIR_EFFECT_TIMER ? WEIR_JOURNAL_TIMER : WEIR_JOURNAL_EFFECT_RESULT;
     default: return WEIR_JOURNAL_CONTROL;
     }

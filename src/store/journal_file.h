@@ -8,7 +8,7 @@
  *
  *   seq     1, 2, 3 ... with no gap; line 1 is record 1, kind "start"
  *   kind    "start" | "inject" | "control" | "effect-result" | "timer" |
- *           "scheduled" (weir_journal_kind 1..6, in that order); the
+ *           "scheduled" | "upgrade" (weir_journal_kind 1..7, in that order); the
  *           scheduled ones are the service's own (its virtual clock, injects
  *           scheduled on it): the core never sees them
  *   tick    the execution's tick before the input; time its time (ms)

@@ -319,7 +319,8 @@ Test(components, every_refusal_names_the_problem) {
             409, "\"symbia.core.map\" is a built-in component");
     post_component(&s, SQUARE, 201);
     refused(&s, SQUARE, 409, "component acme.math.square version 1.0.0 is registered already");
-    /* A new version replaces the old only while no running execution uses it. */
+    /* A new version replaces the old while a running execution uses it: the
+     * execution keeps the version it started with until it is upgraded. */
     char x[64];
     snprintf(x, sizeof x, "%s",
              serve_execute(&s,
@@ -329,15 +330,21 @@ Test(components, every_refusal_names_the_problem) {
     const char *v2 = "{\"id\": \"acme.math.square\", \"name\": \"Square\", \"version\": \"2.0.0\", \"ports\": "
                      "{\"inputs\": [\"in\"], \"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", "
                      "\"source\": \"return { process: (ctx, p, v) => ctx.emit('out', -v * v) }\"}}";
-    char want[256];
-    snprintf(want, sizeof want, "is in use by 1 running execution (%s): stop it first", x);
-    refused(&s, v2, 409, want);
-    char path[256];
-    snprintf(path, sizeof path, "/api/executions/%s/stop", x);
-    http_resp stop = http_req(&s, "POST", path, NULL, NULL);
-    cr_assert_eq(stop.status, 200);
-    http_free(&stop);
     post_component(&s, v2, 201);
+    json_t *was = inject(&s, x, "{\"nodeId\": \"sq\", \"value\": 3}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(was, "outputs"), "sq:out")), 9,
+                 "still the version it started with: %s", dump(was));
+    json_decref(was);
+    char path[256];
+    snprintf(path, sizeof path, "/api/executions/%s/upgrade", x);
+    http_resp up = http_req(&s, "POST", path, "{}", NULL);
+    cr_assert_eq(up.status, 200, "%s", up.body);
+    cr_assert(strstr(up.body, "\"kept\":[\"sq\"]"), "the node is kept: %s", up.body);
+    http_free(&up);
+    was = inject(&s, x, "{\"nodeId\": \"sq\", \"value\": 3}");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(was, "outputs"), "sq:out")), -9,
+                 "upgraded: the new version: %s", dump(was));
+    json_decref(was);
     http_resp g = http_req(&s, "GET", "/api/components/acme.math.square", NULL, NULL);
     cr_assert_str_eq(str(&g, "version"), "2.0.0");
     http_free(&g);

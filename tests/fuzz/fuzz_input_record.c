@@ -19,7 +19,7 @@ static bool rec_eq(const weir_input_rec *a, const weir_input_rec *b) {
            str_eq(a->port, b->port) && val_eq(a->value, b->value) && a->flags == b->flags &&
            a->effect == b->effect && a->effect_kind == b->effect_kind && val_eq(a->result, b->result) &&
            str_eq(a->error, b->error) && a->on == b->on && a->old_now_ms == b->old_now_ms &&
-           str_eq(a->from, b->from) && str_eq(a->to, b->to);
+           str_eq(a->from, b->from) && str_eq(a->to, b->to) && val_eq(a->upgrade, b->upgrade);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -259,6 +259,12 @@ async function everyOperation(first) {
     { nodeId: 'input', port: 'in', value: 2 });
   assert.equal(traced.status, 200);
   assert.equal(traced.json.trace.length, 3, JSON.stringify(traced.json));
+  // change while running: a new version of the graph, the running execution moved to it
+  const put = await call('PUT', `/api/graphs/${first.graphId}`, { ...quickReference, version: '2.0.0' });
+  assert.equal(put.status, 200, JSON.stringify(put.json));
+  const up = await call('POST', `/api/executions/${kept.json.executionId}/upgrade`, {});
+  assert.equal(up.status, 200, JSON.stringify(up.json));
+  assert.equal(up.json.to.version, '2.0.0');
   await call('POST', `/api/executions/${kept.json.executionId}/stop`);
   // time and ingress: a service graph on the virtual runtime
   const service = {

@@ -664,7 +664,9 @@ Test(journal_file, the_digest_is_forty_big_endian_bytes_and_refuses_a_state_out_
     cr_assert_str_eq(weir_jfile_kind_name(WEIR_JOURNAL_EFFECT_RESULT), "effect-result");
     cr_assert_eq(weir_jfile_kind("scheduled", 9), WEIR_JOURNAL_SCHEDULED);
     cr_assert_eq(weir_jfile_kind("schedule", 8), 0);
-    cr_assert_null(weir_jfile_kind_name(7));
+    cr_assert_str_eq(weir_jfile_kind_name(WEIR_JOURNAL_UPGRADE), "upgrade");
+    cr_assert_eq(weir_jfile_kind("upgrade", 7), WEIR_JOURNAL_UPGRADE);
+    cr_assert_null(weir_jfile_kind_name(8));
 }
 
 /* ------------------------------------------------------------ stores */
