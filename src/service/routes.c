@@ -279,6 +279,36 @@ static void graphs_create_resume(weir_service *s, weir_http_req *req, uint64_t s
     graphs_create(&c);
 }
 
+/* The graph in the request's body, added (g NULL: *out) or stored as g's
+ * new version.  A JSON body loads from its text; YAML, or JSON that does
+ * not load, from its document, which reports the problems as it always
+ * has.  0; a code (WEIR_E…, negative: err and problems say why); ANSWERED
+ * when the body itself was answered (it is not JSON or YAML). */
+#define ANSWERED 1
+static int graph_of_body(call *c, svc_graph *g, svc_graph **out, json_t *problems, weir_error *err) {
+    int rc = WEIR_EGRAPH;
+    const char *ct = weir_http_header(c->req, "content-type");
+    char type[64];
+    if (c->req->body_len && !(ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES)))
+        rc = g ? svc_graph_replace(c->s, g, NULL, c->req->body, c->req->body_len, NULL, err)
+               : svc_graph_add_text(c->s, c->req->body, c->req->body_len, out, NULL, err);
+    if (rc != WEIR_EGRAPH) return rc;
+    json_t *doc = body_doc(c, false);
+    if (!doc) return ANSWERED;
+    rc = g ? svc_graph_replace(c->s, g, doc, NULL, 0, problems, err) : svc_graph_add(c->s, doc, out, problems, err);
+    json_decref(doc);
+    return rc;
+}
+
+/* A graph refused: its error, with the problems when there are some
+ * (problems STOLEN). */
+static void graph_refused(call *c, int rc, json_t *problems, weir_error *err) {
+    json_t *body = svc_error_of(err);
+    if (json_array_size(problems)) json_object_set(body, "problems", problems);
+    json_decref(problems);
+    reply(c, status_of(rc), body);
+}
+
 /* With CATALOG_URL: components the graph names that are neither built in
  * nor registered are fetched and registered first (SPEC §2).  True when
  * that is under way (the request is answered later). */
@@ -298,33 +328,15 @@ static bool catalog_first(call *c) {
 
 static void graphs_create(call *c) {
     if (catalog_first(c)) return;
-    svc_graph *g;
+    svc_graph *g = NULL;
     weir_error err;
-    int rc = WEIR_EGRAPH;
-    /* A JSON body loads from its text; a graph that does not load takes the
-     * document path below, which reports it as it always has. */
-    const char *ct = weir_http_header(c->req, "content-type");
-    char type[64];
-    if (c->req->body_len && !(ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES)))
-        rc = svc_graph_add_text(c->s, c->req->body, c->req->body_len, &g, NULL, &err);
-    if (rc != WEIR_EGRAPH && rc != 0) return reply(c, status_of(rc), svc_error_of(&err));
     json_t *problems = json_array();
-    if (rc) {
-        json_t *doc = body_doc(c, false);
-        if (!doc) {
-            json_decref(problems);
-            return;
-        }
-        rc = svc_graph_add(c->s, doc, &g, problems, &err);
-        json_decref(doc);
-    }
-    if (rc) {
-        json_t *body = svc_error_of(&err);
-        if (json_array_size(problems)) json_object_set(body, "problems", problems);
+    int rc = graph_of_body(c, NULL, &g, problems, &err);
+    if (rc == ANSWERED) {
         json_decref(problems);
-        reply(c, status_of(rc), body);
         return;
     }
+    if (rc) return graph_refused(c, rc, problems, &err);
     json_decref(problems);
     json_t *j = graph_summary(g, false);
     json_object_set_new(j, "topology", weir_graph_topology(g->g));
@@ -337,28 +349,13 @@ static void graphs_put(call *c) {
     svc_graph *g = svc_graph_find(c->s, c->params[0]);
     if (!g) return fail(c, 404, "graph %s not found", c->params[0]);
     weir_error err;
-    int rc = WEIR_EGRAPH;
-    const char *ct = weir_http_header(c->req, "content-type");
-    char type[64];
-    if (c->req->body_len && !(ct && media_type(ct, type, sizeof type) && listed(type, YAML_TYPES)))
-        rc = svc_graph_replace(c->s, g, NULL, c->req->body, c->req->body_len, NULL, &err);
-    if (rc != WEIR_EGRAPH && rc != 0) return reply(c, status_of(rc), svc_error_of(&err));
     json_t *problems = json_array();
-    if (rc) {
-        json_t *doc = body_doc(c, false);
-        if (!doc) {
-            json_decref(problems);
-            return;
-        }
-        rc = svc_graph_replace(c->s, g, doc, NULL, 0, problems, &err);
-        json_decref(doc);
-    }
-    if (rc) {
-        json_t *body = svc_error_of(&err);
-        if (json_array_size(problems)) json_object_set(body, "problems", problems);
+    int rc = graph_of_body(c, g, NULL, problems, &err);
+    if (rc == ANSWERED) {
         json_decref(problems);
-        return reply(c, status_of(rc), body);
+        return;
     }
+    if (rc) return graph_refused(c, rc, problems, &err);
     json_decref(problems);
     json_t *j = graph_summary(g, false);
     json_object_set_new(j, "topology", weir_graph_topology(g->g));

@@ -880,6 +880,16 @@ void svc_exec_unlist(weir_service *s, svc_exec *x) {
     else s->n_running--;
 }
 
+json_t *svc_graph_user_components(weir_service *s, weir_graph *g) {
+    json_t *comps = json_array();
+    for (size_t i = 0; comps && i < weir_registry_count(s->reg); i++) {
+        const weir_component *c = weir_registry_at(s->reg, i);
+        weir_user_component *u = weir_user_component_of(c);
+        if (u && weir_graph_uses(g, c->id)) json_array_append(comps, weir_user_component_definition(u));
+    }
+    return comps;
+}
+
 /* The START record's body (SPEC §7.1): self-contained — the graph's
  * document and the definitions of the user components it uses ride in it,
  * so the execution comes back (and its journal replays) whatever happens
@@ -898,12 +908,7 @@ static json_t *start_body(weir_service *s, svc_exec *x, svc_graph *g, json_t *op
         json_object_set_new(o, "exprMaxSteps", json_integer((json_int_t)s->cfg.expr.max_steps));
         json_object_set_new(o, "exprMaxBytes", json_integer((json_int_t)s->cfg.expr.max_bytes));
     }
-    json_t *comps = json_array();
-    for (size_t i = 0; comps && i < weir_registry_count(s->reg); i++) {
-        const weir_component *c = weir_registry_at(s->reg, i);
-        weir_user_component *u = weir_user_component_of(c);
-        if (u && weir_graph_uses(g->g, c->id)) json_array_append(comps, weir_user_component_definition(u));
-    }
+    json_t *comps = svc_graph_user_components(s, g->g);
     json_t *b = doc && comps && o ? json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:s}", "op", "start", "executionId", x->id,
                                               "graphId", g->id, "graph", doc, "components", comps, "options", o,
                                               "runtime", runtime)

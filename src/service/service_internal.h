@@ -230,6 +230,10 @@ void svc_component_register(weir_service *s, json_t *def, svc_catalog *cat);
  * source: of the module's bytes), "sha256:<hex>"; WEIR_EINVAL when x
  * gives another one (the source is not the one pinned). */
 int svc_source_pin(json_t *x, weir_error *err);
+/* NEW: the definitions of the user components graph g uses (what a START
+ * or an upgrade record carries, so the journal stands alone); NULL when out
+ * of memory. */
+json_t *svc_graph_user_components(weir_service *s, weir_graph *g);
 /* Fetch execution x's sourceUrl once through the egress guard (at most
  * SOURCE_MAX_BYTES; a wasm module as base64); done as weir_realtime_fetch's.
  * 0, or why it could not start. */

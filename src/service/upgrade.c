@@ -45,12 +45,7 @@ static svc_graph *target(weir_service *s, svc_exec *x, const char *version, weir
 /* The record's body: what START carries of a graph. */
 static json_t *record_body(weir_service *s, svc_graph *g) {
     json_t *doc = json_loads(g->flat ? g->flat : g->text, 0, NULL);
-    json_t *comps = json_array();
-    for (size_t i = 0; comps && i < weir_registry_count(s->reg); i++) {
-        const weir_component *c = weir_registry_at(s->reg, i);
-        weir_user_component *u = weir_user_component_of(c);
-        if (u && weir_graph_uses(g->g, c->id)) json_array_append(comps, weir_user_component_definition(u));
-    }
+    json_t *comps = svc_graph_user_components(s, g->g);
     json_t *o = json_pack("{s:I,s:I}", "exprMaxSteps", (json_int_t)s->cfg.expr.max_steps, "exprMaxBytes",
                           (json_int_t)s->cfg.expr.max_bytes);
     json_t *b = doc && comps && o ? json_pack("{s:s,s:s,s:o,s:o,s:o}", "op", "upgrade", "graphId", g->id, "graph", doc,
