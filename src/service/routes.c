@@ -844,6 +844,9 @@ static void prometheus(call *c) {
         out(&b, "# HELP weir_journal_max_batch Most items one journal transaction held.\n"
                 "# TYPE weir_journal_max_batch gauge\nweir_journal_max_batch %llu\n",
             (unsigned long long)js.max_batch);
+        out(&b, "# HELP weir_journal_checkpoints_total WAL checkpoints that copied pages, run beside the commits.\n"
+                "# TYPE weir_journal_checkpoints_total counter\nweir_journal_checkpoints_total %llu\n",
+            (unsigned long long)js.checkpoints);
         out(&b, "# HELP weir_journal_outstanding Journal items not yet durable.\n"
                 "# TYPE weir_journal_outstanding gauge\nweir_journal_outstanding %zu\n",
             js.outstanding);

@@ -477,6 +477,7 @@ int weir_journal_open(weir_store *st, const weir_journal_config *cfg, weir_journ
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->work, NULL);
     pthread_cond_init(&j->done, NULL);
+    pthread_cond_init(&j->ckpt_cv, NULL);
     int rc = 0;
     if (!(j->md = EVP_MD_CTX_new())) rc = weir__error(err, WEIR_ENOMEM, "out of memory (a SHA-256 context)");
     if (!rc) rc = open_db(j, j->cfg.vfs, &j->wdb, err);
@@ -491,6 +492,18 @@ int weir_journal_open(weir_store *st, const weir_journal_config *cfg, weir_journ
     }
     if (!rc) rc = weir__journal_writer_prepare(j, err);
     if (!rc) rc = weir__journal_reader_prepare(j, err);
+    if (!rc) rc = open_db(j, j->cfg.vfs, &j->cdb, err);
+    if (!rc) { /* a connection is in WAL mode once it has read: until then a checkpoint is a no-op */
+        int src = sqlite3_exec(j->cdb, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+        if (src != SQLITE_OK) rc = weir__journal_db_error(j, j->cdb, src, "cannot open the journal's checkpoints", err);
+    }
+    if (!rc) {
+        sqlite3_wal_autocheckpoint(j->wdb, 0);
+        sqlite3_wal_hook(j->wdb, weir__journal_wal_hook, j);
+        int e = pthread_create(&j->ckpt_thread, NULL, weir__journal_checkpoint_main, j);
+        if (e) rc = weir__error(err, WEIR_ENOMEM, "cannot start the journal's checkpoint thread: %s", strerror(e));
+        else j->ckpt_started = 1;
+    }
     if (!rc) {
         int e = pthread_create(&j->thread, NULL, weir__journal_writer_main, j);
         if (e) rc = weir__error(err, WEIR_ENOMEM, "cannot start the journal's writer thread: %s", strerror(e));
@@ -516,11 +529,19 @@ void weir_journal_close(weir_journal *j) {
         weir_journal_poll(j);
         weir_store_autocheckpoint(j->st, 1);
     }
+    if (j->ckpt_started) { /* after the writer's last commit: nothing more asks for one */
+        pthread_mutex_lock(&j->mu);
+        j->stop = 1;
+        pthread_cond_signal(&j->ckpt_cv);
+        pthread_mutex_unlock(&j->mu);
+        pthread_join(j->ckpt_thread, NULL);
+    }
     for (int i = 0; i < N_W; i++) sqlite3_finalize(j->w[i]);
     for (int i = 0; i < 4; i++) sqlite3_finalize(j->w_recs[i]);
     for (int i = 0; i < N_R; i++) sqlite3_finalize(j->r[i]);
     sqlite3_close(j->wdb);
     sqlite3_close(j->rdb);
+    sqlite3_close(j->cdb);
     for (jitem *it = j->pend_head, *next; it; it = next) { /* only when the thread never started */
         next = it->next;
         free_item(it);
@@ -535,6 +556,7 @@ void weir_journal_close(weir_journal *j) {
     EVP_MD_CTX_free(j->md);
     pthread_cond_destroy(&j->work);
     pthread_cond_destroy(&j->done);
+    pthread_cond_destroy(&j->ckpt_cv);
     pthread_mutex_destroy(&j->mu);
     weir__free(j);
 }

@@ -207,6 +207,7 @@ typedef struct weir_journal_stats {
     uint64_t items;          /* items of any sort committed */
     uint64_t max_batch;      /* the most items one transaction held */
     uint64_t failed_commits; /* 0 or 1: after one the journal is refused */
+    uint64_t checkpoints;    /* WAL checkpoints run (by their own thread, beside the commits) */
     size_t outstanding;      /* items queued, committing, or awaiting poll */
 } weir_journal_stats;
 void weir_journal_stats_get(weir_journal *j, weir_journal_stats *out);

@@ -75,6 +75,16 @@ struct weir_journal {
     sqlite3_stmt *w_recs[4];
     pthread_t thread;
     int thread_started;
+    /* Checkpoints: the writer's connection never checkpoints (a checkpoint
+     * copies the WAL into the database and syncs it: a commit behind one
+     * waited for it, p99 6.5-7.5 ms in process mode against 2.1-3.4 without).
+     * When a commit leaves WAL_CHECKPOINT_PAGES or more in the WAL, the
+     * checkpoint thread runs a passive one on its own connection, beside
+     * the commits (ckpt_wanted, stats.checkpoints under mu). */
+    sqlite3 *cdb;
+    pthread_t ckpt_thread;
+    int ckpt_started, ckpt_wanted;
+    pthread_cond_t ckpt_cv;
 
     /* Shared, under mu.  pending: queued, not yet taken; the writer takes a
      * prefix (the batch: its own, not shared), commits it and sets each
@@ -112,6 +122,9 @@ int weir__journal_stored(weir_journal *j, const char *exec_id, weir_error *err);
 /* journal_writer.c: prepare the writer's statements; the thread's body. */
 int weir__journal_writer_prepare(weir_journal *j, weir_error *err);
 void *weir__journal_writer_main(void *arg);
+#define WAL_CHECKPOINT_PAGES 1000 /* SQLite's own default */
+int weir__journal_wal_hook(void *ud, sqlite3 *db, const char *name, int pages);
+void *weir__journal_checkpoint_main(void *arg);
 /* journal_read.c: prepare the reader's statements. */
 int weir__journal_reader_prepare(weir_journal *j, weir_error *err);
 /* err := "<what> in <path>: <sqlite message>"; returns WEIR_EIO or

@@ -238,3 +238,36 @@ void *weir__journal_writer_main(void *arg) {
     pthread_mutex_unlock(&j->mu);
     return NULL;
 }
+
+int weir__journal_wal_hook(void *ud, sqlite3 *db, const char *name, int pages) {
+    (void)db;
+    (void)name;
+    weir_journal *j = ud;
+    if (pages < WAL_CHECKPOINT_PAGES) return SQLITE_OK;
+    pthread_mutex_lock(&j->mu);
+    if (!j->ckpt_wanted) {
+        j->ckpt_wanted = 1;
+        pthread_cond_signal(&j->ckpt_cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return SQLITE_OK;
+}
+
+/* A passive checkpoint takes no writer lock: commits go on while it copies
+ * and syncs; what it cannot copy yet waits for the next one. */
+void *weir__journal_checkpoint_main(void *arg) {
+    weir_journal *j = arg;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        while (!j->ckpt_wanted && !j->stop) pthread_cond_wait(&j->ckpt_cv, &j->mu);
+        if (!j->ckpt_wanted) break; /* stopping */
+        j->ckpt_wanted = 0;
+        pthread_mutex_unlock(&j->mu);
+        int log = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(j->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+        pthread_mutex_lock(&j->mu);
+        if (rc == SQLITE_OK && copied > 0) j->stats.checkpoints++;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
