@@ -304,6 +304,11 @@ int svc_journal_open(weir_service *s, weir_error *err) {
                               .vfs = s->cfg.journal_vfs};
     int rc = weir_journal_open(s->store, &jc, &s->journal, err);
     if (rc) return rc;
+    weir_journal_stats st;
+    weir_journal_stats_get(s->journal, &st);
+    if (st.recovered)
+        weir_service_log(s, WEIR_LOG_INFO, NULL, "journal: %llu items left in its input logs by the last stop applied",
+                         (unsigned long long)st.recovered);
     return 0;
 }
 

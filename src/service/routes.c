@@ -835,15 +835,19 @@ static void prometheus(call *c) {
     if (s->journal) {
         weir_journal_stats js;
         weir_journal_stats_get(s->journal, &js);
-        out(&b, "# HELP weir_journal_commits_total Journal transactions committed (one fsync each with DURABILITY=fsync).\n"
+        out(&b, "# HELP weir_journal_commits_total Journal batches made durable in its input log (one write, and one fsync "
+                "with DURABILITY=fsync, each).\n"
                 "# TYPE weir_journal_commits_total counter\nweir_journal_commits_total %llu\n",
             (unsigned long long)js.commits);
         out(&b, "# HELP weir_journal_records_total Input records committed to the journal.\n"
                 "# TYPE weir_journal_records_total counter\nweir_journal_records_total %llu\n",
             (unsigned long long)js.records);
-        out(&b, "# HELP weir_journal_max_batch Most items one journal transaction held.\n"
+        out(&b, "# HELP weir_journal_max_batch Most items one journal batch held.\n"
                 "# TYPE weir_journal_max_batch gauge\nweir_journal_max_batch %llu\n",
             (unsigned long long)js.max_batch);
+        out(&b, "# HELP weir_journal_ingests_total Input logs applied to the journal's database, beside the commits.\n"
+                "# TYPE weir_journal_ingests_total counter\nweir_journal_ingests_total %llu\n",
+            (unsigned long long)js.ingests);
         out(&b, "# HELP weir_journal_checkpoints_total WAL checkpoints that copied pages, run beside the commits.\n"
                 "# TYPE weir_journal_checkpoints_total counter\nweir_journal_checkpoints_total %llu\n",
             (unsigned long long)js.checkpoints);

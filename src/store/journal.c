@@ -445,6 +445,21 @@ int weir_journal_sync(weir_journal *j, weir_error *err) {
     return rc;
 }
 
+int weir_journal_flush(weir_journal *j, weir_error *err) {
+    pthread_mutex_lock(&j->mu);
+    uint64_t ticket = j->queued;
+    if (j->ingested < ticket && !j->failed) {
+        if (j->flush_want < ticket) j->flush_want = ticket;
+        pthread_cond_signal(&j->work); /* the writer hands its log on once everything queued is in it */
+        while (j->ingested < ticket && !j->failed) pthread_cond_wait(&j->done, &j->mu);
+    }
+    int rc = j->ingested < ticket || j->failed
+                 ? weir__error(err, WEIR_EIO, "the journal could not commit: %s", j->fail_msg)
+                 : 0;
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
 void weir_journal_stats_get(weir_journal *j, weir_journal_stats *out) {
     pthread_mutex_lock(&j->mu);
     *out = j->stats;
@@ -478,6 +493,8 @@ int weir_journal_open(weir_store *st, const weir_journal_config *cfg, weir_journ
     pthread_cond_init(&j->work, NULL);
     pthread_cond_init(&j->done, NULL);
     pthread_cond_init(&j->ckpt_cv, NULL);
+    pthread_cond_init(&j->ingest_cv, NULL);
+    j->ingest_idx = -1;
     int rc = 0;
     if (!(j->md = EVP_MD_CTX_new())) rc = weir__error(err, WEIR_ENOMEM, "out of memory (a SHA-256 context)");
     if (!rc) rc = open_db(j, j->cfg.vfs, &j->wdb, err);
@@ -491,6 +508,7 @@ int weir_journal_open(weir_store *st, const weir_journal_config *cfg, weir_journ
         if (src != SQLITE_OK) rc = weir__journal_db_error(j, j->wdb, src, "cannot set synchronous", err);
     }
     if (!rc) rc = weir__journal_writer_prepare(j, err);
+    if (!rc) rc = weir__jlog_open(j, err); /* applies what a crash left in the input logs */
     if (!rc) rc = weir__journal_reader_prepare(j, err);
     if (!rc) rc = open_db(j, j->cfg.vfs, &j->cdb, err);
     if (!rc) { /* a connection is in WAL mode once it has read: until then a checkpoint is a no-op */
@@ -503,6 +521,11 @@ int weir_journal_open(weir_store *st, const weir_journal_config *cfg, weir_journ
         int e = pthread_create(&j->ckpt_thread, NULL, weir__journal_checkpoint_main, j);
         if (e) rc = weir__error(err, WEIR_ENOMEM, "cannot start the journal's checkpoint thread: %s", strerror(e));
         else j->ckpt_started = 1;
+    }
+    if (!rc) {
+        int e = pthread_create(&j->ingest_thread, NULL, weir__journal_ingest_main, j);
+        if (e) rc = weir__error(err, WEIR_ENOMEM, "cannot start the journal's ingest thread: %s", strerror(e));
+        else j->ingest_started = 1;
     }
     if (!rc) {
         int e = pthread_create(&j->thread, NULL, weir__journal_writer_main, j);
@@ -525,8 +548,15 @@ void weir_journal_close(weir_journal *j) {
         j->stop = 1;
         pthread_cond_signal(&j->work);
         pthread_mutex_unlock(&j->mu);
-        pthread_join(j->thread, NULL); /* it commits what is pending first */
+        pthread_join(j->thread, NULL); /* it lands what is pending, and hands its log on, first */
         weir_journal_poll(j);
+    }
+    if (j->ingest_started) { /* after the writer's last hand-over */
+        pthread_mutex_lock(&j->mu);
+        j->ingest_stop = 1;
+        pthread_cond_signal(&j->ingest_cv);
+        pthread_mutex_unlock(&j->mu);
+        pthread_join(j->ingest_thread, NULL);
         weir_store_autocheckpoint(j->st, 1);
     }
     if (j->ckpt_started) { /* after the writer's last commit: nothing more asks for one */
@@ -539,6 +569,7 @@ void weir_journal_close(weir_journal *j) {
     for (int i = 0; i < N_W; i++) sqlite3_finalize(j->w[i]);
     for (int i = 0; i < 4; i++) sqlite3_finalize(j->w_recs[i]);
     for (int i = 0; i < N_R; i++) sqlite3_finalize(j->r[i]);
+    weir__jlog_close(j, j->thread_started && j->ingest_started);
     sqlite3_close(j->wdb);
     sqlite3_close(j->rdb);
     sqlite3_close(j->cdb);
@@ -557,6 +588,7 @@ void weir_journal_close(weir_journal *j) {
     pthread_cond_destroy(&j->work);
     pthread_cond_destroy(&j->done);
     pthread_cond_destroy(&j->ckpt_cv);
+    pthread_cond_destroy(&j->ingest_cv);
     pthread_mutex_destroy(&j->mu);
     weir__free(j);
 }

@@ -26,12 +26,14 @@
  * ~120-byte record carries compared with the full 32.  The execution's id
  * is not hashed, so a fork's copied prefix keeps its chain.
  *
- * What "durable" means.  A record is durable when the transaction holding
- * it has committed: with WEIR_DURABILITY_FSYNC (synchronous=FULL) the WAL
- * was fsynced, so it survives a crash of the machine; with
- * WEIR_DURABILITY_PROCESS (synchronous=NORMAL, no fsync) it is in the
- * operating system's cache and survives a crash of weir, not of the
- * machine.  The loop knows a record is durable when its done callback runs
+ * What "durable" means.  A record is durable when the batch holding it is
+ * in the writer's input log (DIR/weir.db-inputs0 or -inputs1, see
+ * journal_int.h): one write, and with WEIR_DURABILITY_FSYNC one fsync, so
+ * it survives a crash of the machine; with WEIR_DURABILITY_PROCESS (no
+ * fsync) it is in the operating system's cache and survives a crash of
+ * weir, not of the machine.  The logs are applied to SQLite later, in
+ * large transactions, by an ingest thread (and at open, for what a crash
+ * left); the reads flush first, so they see every durable record.  The loop knows a record is durable when its done callback runs
  * with status 0, or when weir_journal_sync, called after it was queued,
  * returns 0: only then may anything it caused leave the process (output
  * commit).  A record whose done got WEIR_EIO is
@@ -41,8 +43,8 @@
  * Threads.  One thread (the "loop") makes every call on a weir_journal;
  * the journal's own writer thread owns the write connection.  The writer
  * takes whatever is queued (up to batch_max items) as soon as anything is
- * queued and it is idle — no added wait — and commits it in one
- * BEGIN ... COMMIT: one fsync for all of them.  While it commits, the next
+ * queued and it is idle — no added wait — and lands it in the input log in
+ * one write: one fsync for all of them.  While it commits, the next
  * batch accumulates.  After each commit it calls cfg.notify(notify_ud) from
  * the writer thread (the service does a uv_async_send there); the loop then
  * calls weir_journal_poll, which runs the done callbacks on the loop.  The
@@ -126,6 +128,10 @@ typedef struct weir_journal_config {
      * them alone (no added wait: nothing waits longer than the turn that
      * made it; a busy writer takes whatever is queued when it is done). */
     int kick;
+    /* How long the writer's input log waits without work before it is
+     * applied to SQLite, in ms (0: JLOG_IDLE_MS).  Tests set it long to
+     * keep what they write in the log. */
+    int idle_ms;
 } weir_journal_config;
 
 /* Runs on the loop, from weir_journal_poll or weir_journal_close, once per
@@ -200,6 +206,10 @@ size_t weir_journal_poll(weir_journal *j);
 /* Wait until every item queued before the call is committed (or failed).
  * Does not run callbacks.  0, or WEIR_EIO when the journal is refused. */
 int weir_journal_sync(weir_journal *j, weir_error *err);
+/* weir_journal_sync, and then wait until those items are in SQLite, where
+ * the reads look (the input logs are applied now, not when full).  The
+ * reads below flush first themselves. */
+int weir_journal_flush(weir_journal *j, weir_error *err);
 
 typedef struct weir_journal_stats {
     uint64_t commits;        /* transactions committed */
@@ -208,6 +218,8 @@ typedef struct weir_journal_stats {
     uint64_t max_batch;      /* the most items one transaction held */
     uint64_t failed_commits; /* 0 or 1: after one the journal is refused */
     uint64_t checkpoints;    /* WAL checkpoints run (by their own thread, beside the commits) */
+    uint64_t ingests;        /* input logs applied to SQLite (by their own thread) */
+    uint64_t recovered;      /* items applied at open from input logs a crash left */
     size_t outstanding;      /* items queued, committing, or awaiting poll */
 } weir_journal_stats;
 void weir_journal_stats_get(weir_journal *j, weir_journal_stats *out);

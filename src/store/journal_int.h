@@ -5,6 +5,7 @@
 #define WEIR_STORE_JOURNAL_INT_H
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 
 #include "core/canon.h"
@@ -35,6 +36,44 @@ typedef struct jitem {
     char id[];            /* the execution's id, NUL-terminated */
 } jitem;
 
+/* An item as its input log frame reads back (journal_log.c): what the
+ * ingest writes into SQLite.  Pointers into the frame; id, graph_id and
+ * text are not NUL-terminated. */
+typedef struct jrow {
+    int op, kind;
+    int64_t seq, tick, time_ms, created_ms;
+    const unsigned char *chain;
+    const char *id, *graph_id;
+    size_t id_len, graph_len;
+    const unsigned char *dig;
+    size_t dig_len;
+    const char *text;
+    size_t len;
+} jrow;
+
+/* Input logs.  A batch is durable once it is in the writer's log (one
+ * write, and in fsync mode one fsync), not in SQLite: the per-row and
+ * per-transaction work of SQLite, paid once per batch before, is paid once
+ * per JLOG_SWITCH_BYTES of records, by the ingest thread, beside the
+ * landing.  There are two logs: the writer appends to one (ACTIVE) while
+ * the ingest thread applies the other (INGEST); a FREE one is empty.
+ * Reads see SQLite: they flush first (weir_journal_flush). */
+enum { JLOG_FREE, JLOG_ACTIVE, JLOG_INGEST };
+#define JLOG_HEADER 32
+#define JLOG_SWITCH_BYTES (1u << 20) /* a log this big is handed on when the other is free */
+#define JLOG_HOLD_BYTES (64u << 20)  /* past this the writer waits for the ingest */
+#define JLOG_IDLE_MS 20              /* a log is handed on after this long without work */
+typedef struct jlog {
+    sqlite3_file *f; /* through the writer's VFS */
+    char *path;
+    uint64_t gen;                /* its generation: 0 until its first frame */
+    unsigned char *buf;          /* header and frames, as on the file */
+    size_t len, cap, written;    /* written: bytes of buf on the file */
+    size_t items;                /* frames in it */
+    uint64_t last_ticket;        /* of the newest item landed in it */
+    int state;                   /* JLOG_…, under mu */
+} jlog;
+
 /* What the journal knows of an execution it writes to (loop only). */
 typedef struct jexec {
     struct jexec *next;
@@ -50,7 +89,22 @@ typedef struct jexec {
 /* The most records one INSERT statement writes (w_recs). */
 #define W_RECS_MAX 16
 
-enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_EXEC, W_REC, W_DIG, W_SNAP, W_FIN, W_DEL_J, W_DEL_D, W_DEL_S, W_DEL_E, N_W };
+enum {
+    W_BEGIN,
+    W_COMMIT,
+    W_ROLLBACK,
+    W_EXEC,
+    W_REC,
+    W_DIG,
+    W_SNAP,
+    W_FIN,
+    W_DEL_J,
+    W_DEL_D,
+    W_DEL_S,
+    W_DEL_E,
+    W_GEN,
+    N_W
+};
 enum { R_READ, R_CHAIN, R_TAIL, R_EXEC, R_SNAP, R_LIST_UNF, R_LIST_FIN, R_LIST_ALL, N_R };
 
 struct weir_journal {
@@ -85,6 +139,19 @@ struct weir_journal {
     pthread_t ckpt_thread;
     int ckpt_started, ckpt_wanted;
     pthread_cond_t ckpt_cv;
+    /* The input logs: logs[active] is the writer's; the one handed on is
+     * the ingest thread's (ingest_idx, under mu, -1 when none).  gen: the
+     * newest generation given out (the writer's). */
+    sqlite3_vfs *vfs;
+    jlog logs[2];
+    int active, ingest_idx;
+    uint64_t gen;
+    pthread_t ingest_thread;
+    int ingest_started, ingest_stop, ingest_failed;
+    pthread_cond_t ingest_cv;
+    uint64_t handed;     /* the ticket of the newest item handed to the ingest (mu) */
+    uint64_t ingested;   /* ... and applied to SQLite (mu) */
+    uint64_t flush_want; /* a flush waits until ingested reaches it (mu) */
 
     /* Shared, under mu.  pending: queued, not yet taken; the writer takes a
      * prefix (the batch: its own, not shared), commits it and sets each
@@ -122,6 +189,24 @@ int weir__journal_stored(weir_journal *j, const char *exec_id, weir_error *err);
 /* journal_writer.c: prepare the writer's statements; the thread's body. */
 int weir__journal_writer_prepare(weir_journal *j, weir_error *err);
 void *weir__journal_writer_main(void *arg);
+void *weir__journal_ingest_main(void *arg);
+/* Apply the frames of generation gen (a log's, after its header) to SQLite
+ * in one transaction that also records gen as applied.  SQLITE_OK with
+ * *items set, or an error code with msg saying what failed (rolled back). */
+int weir__journal_apply(weir_journal *j, const unsigned char *frames, size_t len, uint64_t gen, size_t *items,
+                        char *msg, size_t cap);
+/* journal_log.c: open the logs and apply what a crash left in them (the
+ * writer's connection, before the threads start); close them (applied:
+ * the threads ran and are joined, so an empty log may be truncated). */
+int weir__jlog_open(weir_journal *j, weir_error *err);
+void weir__jlog_close(weir_journal *j, bool applied);
+/* Land batch (a list) in the writer's log; *last_ticket gets its last
+ * item's ticket.  SQLITE_OK, or an error code with msg saying why (the
+ * log is as before). */
+int weir__jlog_land(weir_journal *j, const jitem *batch, uint64_t *last_ticket, char *msg, size_t cap);
+/* The frame at p (n bytes on) of generation gen into *row: its size, or 0
+ * at the end (a torn frame, or one of another generation). */
+size_t weir__jlog_next(const unsigned char *p, size_t n, uint64_t gen, jrow *row);
 #define WAL_CHECKPOINT_PAGES 1000 /* SQLite's own default */
 int weir__journal_wal_hook(void *ud, sqlite3 *db, const char *name, int pages);
 void *weir__journal_checkpoint_main(void *arg);

@@ -1,7 +1,8 @@
 /*
  * The journal's reads, on the loop's reader connection: records with their
  * chain verified, snapshots, the executions, and resuming an execution's
- * chain after a reopen.
+ * chain after a reopen.  Reads of what the loop writes flush first: what
+ * is still in an input log is applied to SQLite.
  */
 #include <stdio.h>
 #include <string.h>
@@ -101,7 +102,8 @@ int weir_journal_read(weir_journal *j, const char *exec_id, int64_t from_seq, co
                       weir_journal_record_fn fn, void *ud, weir_journal_fault *fault, weir_error *err) {
     if (fault) *fault = (weir_journal_fault){WEIR_JOURNAL_FAULT_NONE, 0};
     if (from_seq < 1) return weir__error(err, WEIR_EINVAL, "journal records start at seq 1");
-    int rc = exec_state(j, exec_id, err);
+    int rc = weir_journal_flush(j, err);
+    if (!rc) rc = exec_state(j, exec_id, err);
     if (rc < 0) return rc;
     unsigned char prev[WEIR_JOURNAL_CHAIN] = {0};
     if (anchor) {
@@ -175,6 +177,8 @@ int weir_journal_read(weir_journal *j, const char *exec_id, int64_t from_seq, co
 int weir_journal_snapshot_find(weir_journal *j, const char *exec_id, int64_t max_seq, int64_t max_tick,
                                weir_journal_snap *out, weir_error *err) {
     memset(out, 0, sizeof *out);
+    int frc = weir_journal_flush(j, err);
+    if (frc) return frc;
     sqlite3_stmt *q = j->r[R_SNAP];
     int rc = sqlite3_bind_text(q, 1, exec_id, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, max_seq);
@@ -207,6 +211,8 @@ int weir_journal_snapshot_find(weir_journal *j, const char *exec_id, int64_t max
 }
 
 int weir_journal_executions(weir_journal *j, int which, weir_journal_exec_fn fn, void *ud, weir_error *err) {
+    int frc = weir_journal_flush(j, err);
+    if (frc) return frc;
     sqlite3_stmt *q = which == WEIR_JOURNAL_UNFINISHED ? j->r[R_LIST_UNF]
                       : which == WEIR_JOURNAL_FINISHED ? j->r[R_LIST_FIN]
                                                        : j->r[R_LIST_ALL];
@@ -264,6 +270,8 @@ int weir_journal_resume(weir_journal *j, const char *exec_id, int64_t *last_seq,
 }
 
 int weir_journal_digests(weir_journal *j, const char *exec_id, weir_journal_digest_fn fn, void *ud, weir_error *err) {
+    int frc = weir_journal_flush(j, err);
+    if (frc) return frc;
     sqlite3_stmt *q = NULL;
     /* In the record's row (schema 3 on), or a row of their own (a digest
      * that came after its record was written, and every one before). */

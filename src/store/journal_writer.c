@@ -1,11 +1,17 @@
 /*
- * The journal's writer thread: takes what is queued (up to batch_max items),
- * commits it in one transaction, hands it back for poll, wakes the loop.
- * It owns the write connection and never allocates through weir's
- * allocator (the loop made every item; SQLite allocates its own).
+ * The journal's threads.  The writer takes what is queued (up to batch_max
+ * items), lands it in the input log with one write (and one fsync), hands
+ * it back for poll, wakes the loop.  The ingest thread applies a full log
+ * to SQLite in one transaction, on the write connection.  The checkpoint
+ * thread copies the WAL into the database.  None allocates through weir's
+ * allocator (the loop made every item; SQLite and the logs allocate their
+ * own).
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/journal_int.h"
 
@@ -24,6 +30,7 @@ static const char *const WSQL[N_W] = {
     [W_DEL_D] = "DELETE FROM wave_digests WHERE exec_id = ?1",
     [W_DEL_S] = "DELETE FROM snapshots WHERE exec_id = ?1",
     [W_DEL_E] = "DELETE FROM executions WHERE id = ?1",
+    [W_GEN] = "UPDATE input_log SET applied_gen = ?1",
 };
 
 int weir__journal_writer_prepare(weir_journal *j, weir_error *err) {
@@ -52,56 +59,58 @@ static int run(sqlite3_stmt *q) {
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int bind_id(sqlite3_stmt *q, const jitem *it) { return sqlite3_bind_text(q, 1, it->id, -1, SQLITE_STATIC); }
+static int bind_id(sqlite3_stmt *q, const jrow *r) {
+    return sqlite3_bind_text(q, 1, r->id, (int)r->id_len, SQLITE_STATIC);
+}
 
-/* One item's statements (inside the batch's transaction). */
-static int write_item(weir_journal *j, const jitem *it) {
+/* One row's statements (inside the transaction). */
+static int write_row(weir_journal *j, const jrow *r) {
     sqlite3_stmt *q;
     int rc;
-    switch (it->op) {
+    switch (r->op) {
     case OP_START:
         q = j->w[W_EXEC];
-        rc = bind_id(q, it);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 2, it->graph_id, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 3, it->created_ms);
+        rc = bind_id(q, r);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 2, r->graph_id ? r->graph_id : "", (int)r->graph_len, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 3, r->created_ms);
         rc = rc == SQLITE_OK ? run(q) : rc;
         if (rc != SQLITE_OK) return rc;
         __attribute__((fallthrough)); /* record 1 */
     case OP_RECORD:
         q = j->w[W_REC];
-        rc = bind_id(q, it);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, it->seq);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int(q, 3, it->kind);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 4, it->tick);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 5, it->time_ms);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 6, it->text, (int)it->len, SQLITE_STATIC);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 7, it->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
-        if (rc == SQLITE_OK && it->dig_len) rc = sqlite3_bind_blob(q, 8, it->dig, (int)it->dig_len, SQLITE_STATIC);
+        rc = bind_id(q, r);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, r->seq);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int(q, 3, r->kind);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 4, r->tick);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 5, r->time_ms);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 6, r->text, (int)r->len, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 7, r->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
+        if (rc == SQLITE_OK && r->dig_len) rc = sqlite3_bind_blob(q, 8, r->dig, (int)r->dig_len, SQLITE_STATIC);
         return rc == SQLITE_OK ? run(q) : rc;
     case OP_DIGEST:
         q = j->w[W_DIG];
-        rc = bind_id(q, it);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, it->seq);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 3, it->text, (int)it->len, SQLITE_STATIC);
+        rc = bind_id(q, r);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, r->seq);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 3, r->text, (int)r->len, SQLITE_STATIC);
         return rc == SQLITE_OK ? run(q) : rc;
     case OP_SNAPSHOT:
         q = j->w[W_SNAP];
-        rc = bind_id(q, it);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, it->seq);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 3, it->tick);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 4, it->time_ms);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 5, it->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 6, it->text, (int)it->len, SQLITE_STATIC);
+        rc = bind_id(q, r);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, r->seq);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 3, r->tick);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 4, r->time_ms);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, 5, r->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 6, r->text, (int)r->len, SQLITE_STATIC);
         return rc == SQLITE_OK ? run(q) : rc;
     case OP_FINISH:
         q = j->w[W_FIN];
-        rc = bind_id(q, it);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, it->time_ms);
+        rc = bind_id(q, r);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, 2, r->time_ms);
         return rc == SQLITE_OK ? run(q) : rc;
     case OP_DELETE:
         rc = SQLITE_OK;
         for (int s = W_DEL_J; rc == SQLITE_OK && s <= W_DEL_E; s++) {
-            rc = bind_id(j->w[s], it);
+            rc = bind_id(j->w[s], r);
             if (rc == SQLITE_OK) rc = run(j->w[s]);
         }
         return rc;
@@ -114,53 +123,70 @@ static const char *op_name(int op) {
     return op >= 0 && op < (int)(sizeof names / sizeof *names) ? names[op] : "item";
 }
 
-/* Records it and the n - 1 after it (all OP_RECORD) in one statement
- * (n = 2, 4, 8 or 16); *next gets the item after them. */
-static int write_records(weir_journal *j, const jitem *it, int n, const jitem **next) {
+/* rows[0 .. n) (all OP_RECORD; n = 2, 4, 8 or 16) in one statement. */
+static int write_records(weir_journal *j, const jrow *rows, int n) {
     int k = n == 2 ? 0 : n == 4 ? 1 : n == 8 ? 2 : 3;
     sqlite3_stmt *q = j->w_recs[k];
     int rc = SQLITE_OK;
-    for (int r = 0; rc == SQLITE_OK && r < n; r++, it = it->next) {
-        int p = r * 8;
-        rc = sqlite3_bind_text(q, p + 1, it->id, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 2, it->seq);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int(q, p + 3, it->kind);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 4, it->tick);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 5, it->time_ms);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, p + 6, it->text, (int)it->len, SQLITE_STATIC);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, p + 7, it->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
+    for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+        const jrow *r = &rows[i];
+        int p = i * 8;
+        rc = sqlite3_bind_text(q, p + 1, r->id, (int)r->id_len, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 2, r->seq);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int(q, p + 3, r->kind);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 4, r->tick);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, p + 5, r->time_ms);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, p + 6, r->text, (int)r->len, SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_blob(q, p + 7, r->chain, WEIR_JOURNAL_CHAIN, SQLITE_STATIC);
         if (rc == SQLITE_OK)
-            rc = it->dig_len ? sqlite3_bind_blob(q, p + 8, it->dig, (int)it->dig_len, SQLITE_STATIC)
-                             : sqlite3_bind_null(q, p + 8);
+            rc = r->dig_len ? sqlite3_bind_blob(q, p + 8, r->dig, (int)r->dig_len, SQLITE_STATIC)
+                            : sqlite3_bind_null(q, p + 8);
     }
-    *next = it;
     return rc == SQLITE_OK ? run(q) : rc;
 }
 
-/* Commit batch (n items) in one transaction.  SQLITE_OK, or an error code
- * with msg saying what failed; the transaction is then rolled back.  A run
- * of records goes in as few INSERTs as its length has binary digits. */
-static int commit_batch(weir_journal *j, const jitem *batch, size_t n, char *msg, size_t cap) {
-    const jitem *at = NULL;
+int weir__journal_apply(weir_journal *j, const unsigned char *frames, size_t len, uint64_t gen, size_t *items,
+                        char *msg, size_t cap) {
+    jrow rows[W_RECS_MAX];
+    const jrow *bad = NULL;
+    size_t at = 0, n = 0;
     int rc = run(j->w[W_BEGIN]);
-    for (const jitem *it = batch, *next; rc == SQLITE_OK && it; it = next) {
-        int run_n = 0;
-        for (const jitem *r = it; r && r->op == OP_RECORD && run_n < W_RECS_MAX; r = r->next) run_n++;
-        int take = 1;
-        while (take * 2 <= run_n) take *= 2;
-        if (take >= 2) {
-            rc = write_records(j, it, take, &next);
-        } else {
-            rc = write_item(j, it);
-            next = it->next;
+    while (rc == SQLITE_OK && at < len) {
+        /* a run of records, as many as fit in one INSERT; else one row */
+        int got = 0;
+        size_t used;
+        while (got < W_RECS_MAX && (used = weir__jlog_next(frames + at, len - at, gen, &rows[got])) != 0) {
+            at += used;
+            got++;
+            if (rows[got - 1].op != OP_RECORD) break;
         }
-        if (rc != SQLITE_OK) at = it;
+        if (!got) break; /* the end of the log's generation: a torn frame or an older one's */
+        n += (size_t)got;
+        int nrec = rows[got - 1].op == OP_RECORD ? got : got - 1;
+        int i = 0;
+        for (int take = W_RECS_MAX; rc == SQLITE_OK && take >= 2; take /= 2)
+            if (nrec - i >= take) {
+                rc = write_records(j, rows + i, take);
+                if (rc != SQLITE_OK) bad = &rows[i];
+                i += take;
+            }
+        for (; rc == SQLITE_OK && i < got; i++)
+            if ((rc = write_row(j, &rows[i])) != SQLITE_OK) bad = &rows[i];
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt *q = j->w[W_GEN];
+        rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)gen);
+        if (rc == SQLITE_OK) rc = run(q);
     }
     if (rc == SQLITE_OK) rc = run(j->w[W_COMMIT]);
-    if (rc == SQLITE_OK) return rc;
-    if (at)
-        snprintf(msg, cap, "cannot write %s %lld of execution %.100s in %s: %s (SQLite code %d)", op_name(at->op),
-                 (long long)at->seq, at->id, j->path, sqlite3_errmsg(j->wdb), rc);
+    if (rc == SQLITE_OK) {
+        *items = n;
+        return rc;
+    }
+    if (bad)
+        snprintf(msg, cap, "cannot write %s %lld of execution %.*s in %s: %s (SQLite code %d)", op_name(bad->op),
+                 (long long)bad->seq, (int)(bad->id_len > 100 ? 100 : bad->id_len), bad->id, j->path,
+                 sqlite3_errmsg(j->wdb), rc);
     else
         snprintf(msg, cap, "cannot commit %zu journal items in %s: %s (SQLite code %d); check the disk and DATA_DIR",
                  n, j->path, sqlite3_errmsg(j->wdb), rc);
@@ -176,64 +202,147 @@ static void complete_locked(weir_journal *j, jitem *list, jitem *last, size_t n)
     j->completed += n;
 }
 
+/* Hand the writer's log to the ingest thread and take the other, when the
+ * other is free (mu held).  True when the writer's log is empty now. */
+static bool switch_log(weir_journal *j) {
+    jlog *l = &j->logs[j->active], *o = &j->logs[!j->active];
+    if (!l->items) return true;
+    if (o->state != JLOG_FREE) return false;
+    l->state = JLOG_INGEST;
+    j->ingest_idx = j->active;
+    j->handed = l->last_ticket;
+    j->active = !j->active;
+    o->state = JLOG_ACTIVE;
+    pthread_cond_signal(&j->ingest_cv);
+    return true;
+}
+
+/* One batch off pending, landed (mu held on entry and on return). */
+static void land_batch(weir_journal *j, char *msg, size_t cap) {
+    jitem *batch = j->pend_head, *last = j->pend_last;
+    size_t n = j->pend_n;
+    if (n > j->cfg.batch_max) {
+        last = batch;
+        for (n = 1; n < j->cfg.batch_max; n++) last = last->next;
+    }
+    j->pend_head = last->next;
+    j->taken = last->ticket; /* a digest no longer joins them (weir_journal_digest) */
+    if (!j->pend_head) j->pend_last = NULL;
+    j->pend_n -= n;
+    last->next = NULL;
+    int refused = j->failed;
+    pthread_mutex_unlock(&j->mu);
+
+    /* The batch is the writer's until it is on completed. */
+    jlog *l = &j->logs[j->active];
+    uint64_t ticket = l->last_ticket;
+    int rc = refused ? SQLITE_IOERR : weir__jlog_land(j, batch, &ticket, msg, cap);
+    uint64_t records = 0;
+    for (jitem *it = batch; it; it = it->next) {
+        it->status = rc == SQLITE_OK ? 0 : WEIR_EIO;
+        records += it->op == OP_START || it->op == OP_RECORD;
+    }
+
+    pthread_mutex_lock(&j->mu);
+    complete_locked(j, batch, last, n);
+    if (rc == SQLITE_OK) {
+        l->last_ticket = ticket;
+        j->stats.commits++;
+        j->stats.items += n;
+        j->stats.records += records;
+        if (n > j->stats.max_batch) j->stats.max_batch = n;
+    } else if (!refused) {
+        /* Everything queued after a failed batch fails with it: the
+         * chains in memory run ahead of the disk now. */
+        j->failed = 1;
+        j->stats.failed_commits++;
+        memcpy(j->fail_msg, msg, sizeof j->fail_msg);
+        for (jitem *it = j->pend_head; it; it = it->next) it->status = WEIR_EIO;
+        j->taken = j->queued;
+        complete_locked(j, j->pend_head, j->pend_last, j->pend_n);
+        j->pend_head = j->pend_last = NULL;
+        j->pend_n = 0;
+    }
+    pthread_cond_broadcast(&j->done);
+    pthread_mutex_unlock(&j->mu);
+    if (j->cfg.notify) j->cfg.notify(j->cfg.notify_ud);
+    pthread_mutex_lock(&j->mu);
+}
+
 void *weir__journal_writer_main(void *arg) {
     weir_journal *j = arg;
     char msg[sizeof j->fail_msg];
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (!j->pend_head && !j->stop) {
-            j->writer_waiting = 1;
+        jlog *l = &j->logs[j->active];
+        if (j->pend_head) {
+            /* A log grows past JLOG_SWITCH_BYTES only while the other is
+             * being applied; past JLOG_HOLD_BYTES the writer waits for it
+             * (the queue fills, and writes are refused with WEIR_EFULL). */
+            if (l->len >= JLOG_SWITCH_BYTES && !switch_log(j) && l->len >= JLOG_HOLD_BYTES && !j->ingest_failed) {
+                pthread_cond_wait(&j->work, &j->mu);
+                continue;
+            }
+            land_batch(j, msg, sizeof msg);
+            continue;
+        }
+        /* Nothing queued: apply the log when a flush asks, when stopping,
+         * or after JLOG_IDLE_MS without work. */
+        if (l->items && (j->flush_want > j->handed || j->stop) && !j->ingest_failed) {
+            if (!switch_log(j)) pthread_cond_wait(&j->work, &j->mu); /* the ingest thread frees the other */
+            continue;
+        }
+        if (j->stop) break; /* everything queued is landed, and handed on */
+        j->writer_waiting = 1;
+        if (l->items && j->logs[!j->active].state == JLOG_FREE && !j->ingest_failed) {
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            long idle = j->cfg.idle_ms > 0 ? j->cfg.idle_ms : JLOG_IDLE_MS;
+            t.tv_sec += idle / 1000;
+            t.tv_nsec += idle % 1000 * 1000000L;
+            if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
+            int e = pthread_cond_timedwait(&j->work, &j->mu, &t);
+            if (e == ETIMEDOUT && !j->pend_head) switch_log(j);
+        } else {
             pthread_cond_wait(&j->work, &j->mu);
-            j->writer_waiting = 0;
         }
-        if (!j->pend_head) break; /* stopping, and everything is committed */
-        /* Take the whole queue in O(1) when it fits (the loop waits on mu
-         * meanwhile); walk only past batch_max. */
-        jitem *batch = j->pend_head, *last = j->pend_last;
-        size_t n = j->pend_n;
-        if (n > j->cfg.batch_max) {
-            last = batch;
-            for (n = 1; n < j->cfg.batch_max; n++) last = last->next;
-        }
-        j->pend_head = last->next;
-        j->taken = last->ticket; /* a digest no longer joins them (weir_journal_digest) */
-        if (!j->pend_head) j->pend_last = NULL;
-        j->pend_n -= n;
-        last->next = NULL;
-        int refused = j->failed;
+        j->writer_waiting = 0;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+void *weir__journal_ingest_main(void *arg) {
+    weir_journal *j = arg;
+    char msg[sizeof j->fail_msg];
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        while (j->ingest_idx < 0 && !j->ingest_stop) pthread_cond_wait(&j->ingest_cv, &j->mu);
+        if (j->ingest_idx < 0) break; /* stopping, and every handed log is applied */
+        jlog *l = &j->logs[j->ingest_idx];
         pthread_mutex_unlock(&j->mu);
-
-        /* The batch is the writer's until it is on completed. */
-        int rc = refused ? SQLITE_IOERR : commit_batch(j, batch, n, msg, sizeof msg);
-        uint64_t records = 0;
-        for (jitem *it = batch; it; it = it->next) {
-            it->status = rc == SQLITE_OK ? 0 : WEIR_EIO;
-            records += it->op == OP_START || it->op == OP_RECORD;
-        }
-
+        size_t items = 0;
+        int rc = weir__journal_apply(j, l->buf + JLOG_HEADER, l->len - JLOG_HEADER, l->gen, &items, msg, sizeof msg);
         pthread_mutex_lock(&j->mu);
-        complete_locked(j, batch, last, n);
+        j->ingest_idx = -1;
         if (rc == SQLITE_OK) {
-            j->stats.commits++;
-            j->stats.items += n;
-            j->stats.records += records;
-            if (n > j->stats.max_batch) j->stats.max_batch = n;
-        } else if (!refused) {
-            /* Everything queued after a failed batch fails with it: the
-             * chains in memory run ahead of the disk now. */
-            j->failed = 1;
-            j->stats.failed_commits++;
-            memcpy(j->fail_msg, msg, sizeof j->fail_msg);
-            for (jitem *it = j->pend_head; it; it = it->next) it->status = WEIR_EIO;
-            j->taken = j->queued;
-            complete_locked(j, j->pend_head, j->pend_last, j->pend_n);
-            j->pend_head = j->pend_last = NULL;
-            j->pend_n = 0;
+            j->ingested = l->last_ticket;
+            j->stats.ingests++;
+            l->len = l->written = 0;
+            l->items = 0;
+            l->state = JLOG_FREE;
+        } else {
+            /* The log stays as it is (the next open applies it); nothing
+             * more is written. */
+            j->ingest_failed = 1;
+            if (!j->failed) {
+                j->failed = 1;
+                j->stats.failed_commits++;
+                memcpy(j->fail_msg, msg, sizeof j->fail_msg);
+            }
         }
         pthread_cond_broadcast(&j->done);
-        pthread_mutex_unlock(&j->mu);
-        if (j->cfg.notify) j->cfg.notify(j->cfg.notify_ud);
-        pthread_mutex_lock(&j->mu);
+        pthread_cond_signal(&j->work);
     }
     pthread_mutex_unlock(&j->mu);
     return NULL;

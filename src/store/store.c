@@ -78,6 +78,11 @@ static const char *const MIGRATIONS[] = {
      * the record is written (one row per input); wave_digests keeps the
      * others, and those of journals written before. */
     "ALTER TABLE journal ADD COLUMN digest BLOB;",
+    /* 3 -> 4: the newest generation of the journal's input logs applied
+     * here (store/journal_log.c): set in the transaction that applies it,
+     * so each log is applied once. */
+    "CREATE TABLE input_log (applied_gen INTEGER NOT NULL);"
+    "INSERT INTO input_log (applied_gen) VALUES (0);",
 };
 _Static_assert(sizeof MIGRATIONS / sizeof *MIGRATIONS == WEIR_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -22,7 +22,7 @@
 typedef struct weir_store weir_store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define WEIR_STORE_SCHEMA_VERSION 3
+#define WEIR_STORE_SCHEMA_VERSION 4
 
 /* Open (creating what is missing) the store in directory `dir` (BORROWED;
  * created with its parents if absent), or an in-memory store when dir is

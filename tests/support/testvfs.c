@@ -1,6 +1,9 @@
 /* A SQLite VFS shim for tests ("weirtest"): it counts the WAL's fsyncs and
  * the database file's writes (checkpoints), fails WAL writes or fsyncs on
- * demand, and can hold a WAL write until let go.  Give its name as a
+ * demand, and can hold a WAL write until let go.  The journal's input logs
+ * (opened as SQLITE_OPEN_MAIN_JOURNAL: a database in WAL mode has no
+ * rollback journal) count as the WAL: they are where a batch is made
+ * durable.  Give its name as a
  * journal's (or the service's) VFS. */
 #include "testvfs.h"
 
@@ -9,11 +12,12 @@
 typedef struct tfile {
     sqlite3_file base;
     sqlite3_file *real; /* follows this struct */
-    int wal;
+    int wal, sqlite_wal;
 } tfile;
 
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs tvfs;
+atomic_int testvfs_fail_sqlite_wal_write;
 atomic_int testvfs_fail_sync, testvfs_fail_write, testvfs_hold, testvfs_holding, testvfs_wal_syncs,
     testvfs_db_writes;
 
@@ -28,6 +32,7 @@ static int t_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) {
             atomic_store(&testvfs_holding, 0);
         }
         if (atomic_load(&testvfs_fail_write)) return SQLITE_IOERR_WRITE;
+        if (((tfile *)f)->sqlite_wal && atomic_load(&testvfs_fail_sqlite_wal_write)) return SQLITE_IOERR_WRITE;
     } else {
         atomic_fetch_add(&testvfs_db_writes, 1); /* the database file: a checkpoint */
     }
@@ -64,7 +69,8 @@ static const sqlite3_io_methods tio = {3, t_close, t_read, t_write, t_truncate, 
 static int t_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out_flags) {
     tfile *t = (tfile *)f;
     t->real = (sqlite3_file *)(t + 1);
-    t->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    t->wal = (flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL)) != 0;
+    t->sqlite_wal = (flags & SQLITE_OPEN_WAL) != 0;
     int rc = real_vfs->xOpen(real_vfs, name, t->real, flags, out_flags);
     t->base.pMethods = t->real->pMethods ? &tio : NULL;
     return rc;
@@ -82,6 +88,7 @@ void testvfs_reset(void) {
     }
     atomic_store(&testvfs_fail_sync, 0);
     atomic_store(&testvfs_fail_write, 0);
+    atomic_store(&testvfs_fail_sqlite_wal_write, 0);
     atomic_store(&testvfs_hold, 0);
     atomic_store(&testvfs_wal_syncs, 0);
     atomic_store(&testvfs_db_writes, 0);

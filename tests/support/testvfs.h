@@ -7,6 +7,9 @@
 #define TESTVFS_NAME "weirtest"
 /* nonzero: fail the WAL's fsyncs / writes */
 extern atomic_int testvfs_fail_sync, testvfs_fail_write;
+/* nonzero: fail writes to SQLite's own WAL only (not the input logs):
+ * the journal's ingest fails while its landing works */
+extern atomic_int testvfs_fail_sqlite_wal_write;
 /* nonzero: hold the next WAL write (testvfs_holding is set while held) */
 extern atomic_int testvfs_hold, testvfs_holding;
 /* counted: WAL fsyncs, database file writes */

@@ -782,7 +782,7 @@ Test(journal, a_schema_1_database_is_migrated_with_its_graphs) {
     cr_assert_eq(weir_store_graph_put(st, "g1", "one", 5, "{}", &err), 0, "%s", err.message);
     weir_store_close(st);
     sql("DROP TABLE executions; DROP TABLE journal; DROP TABLE wave_digests; DROP TABLE snapshots;"
-        "PRAGMA user_version = 1");
+        "DROP TABLE input_log; PRAGMA user_version = 1");
     handles h = open_ok();
     start(h.j, "e1", 0);
     sync_poll(h.j);
@@ -1005,7 +1005,7 @@ Test(journal, a_schema_2_journal_reads_back_after_the_migration) {
         " time_ms INTEGER NOT NULL, body TEXT NOT NULL, chain BLOB NOT NULL, PRIMARY KEY (exec_id, seq)) WITHOUT ROWID;"
         "INSERT INTO j2 SELECT exec_id, seq, kind, tick, time_ms, body, chain FROM journal;"
         "INSERT INTO wave_digests VALUES ('e1', 5, x'55');"
-        "DROP TABLE journal; ALTER TABLE j2 RENAME TO journal; PRAGMA user_version = 2");
+        "DROP TABLE journal; ALTER TABLE j2 RENAME TO journal; DROP TABLE input_log; PRAGMA user_version = 2");
     h = open_ok();
     cr_assert_eq(sql_int("PRAGMA user_version"), WEIR_STORE_SCHEMA_VERSION);
     readback rb;
@@ -1051,4 +1051,177 @@ Test(journal, append_text_stores_what_append_stores) {
     cr_assert_eq(sql_int("SELECT count(*) FROM journal a JOIN journal b ON a.seq = b.seq AND a.exec_id = 'e1' AND "
                          "b.exec_id = 'e2' AND a.chain = b.chain AND a.body = b.body"),
                  4);
+}
+
+/* ------------------------------------------------------------ input logs */
+
+static handles open_idle(weir_durability mode) {
+    vfs_reset();
+    handles h;
+    weir_error err;
+    cr_assert_eq(weir_store_open(dir, &h.st, &err), 0, "%s", err.message);
+    /* the writer's log is applied to SQLite only when asked (a flush, a close) */
+    weir_journal_config cfg = {.durability = mode, .vfs = "weirtest", .idle_ms = 600000};
+    cr_assert_eq(weir_journal_open(h.st, &cfg, &h.j, &err), 0, "%s", err.message);
+    return h;
+}
+
+static long long rows_of(const char *id) {
+    char q[128];
+    snprintf(q, sizeof q, "SELECT count(*) FROM journal WHERE exec_id = '%s'", id);
+    return sql_int(q);
+}
+
+/* A record is durable once in the input log; a read applies the log to
+ * SQLite first, so it sees every record reported durable. */
+Test(journal, reads_see_records_still_in_an_input_log) {
+    handles h = open_idle(WEIR_DURABILITY_FSYNC);
+    memset(&dones, 0, sizeof dones);
+    start(h.j, "e1", 0);
+    for (int64_t i = 1; i <= 10; i++) append(h.j, "e1", i, i);
+    sync_poll(h.j);
+    cr_assert_eq(dones.n, 11);
+    cr_assert_eq(rows_of("e1"), 0, "durable in the log, not in SQLite yet");
+    weir_journal_stats s;
+    weir_journal_stats_get(h.j, &s);
+    cr_assert_eq(s.ingests, 0);
+    readback rb;
+    weir_error err;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 11);
+    cr_assert_eq(rows_of("e1"), 11);
+    weir_journal_stats_get(h.j, &s);
+    cr_assert_eq(s.ingests, 1);
+    /* the next ones go to the other log, and a flush applies them too */
+    for (int64_t i = 11; i <= 15; i++) append(h.j, "e1", i, i);
+    cr_assert_eq(weir_journal_flush(h.j, &err), 0, "%s", err.message);
+    cr_assert_eq(rows_of("e1"), 16);
+    close_all(&h);
+}
+
+/* The child: start e1, append n records, wait until they are durable (in
+ * the log: nothing is applied to SQLite), and end without closing. */
+static void land_child(int n) {
+    handles h = open_idle(WEIR_DURABILITY_PROCESS);
+    start(h.j, "e1", 0);
+    for (int64_t i = 1; i <= n; i++) append(h.j, "e1", i, i);
+    weir_error err;
+    if (weir_journal_sync(h.j, &err)) _exit(3);
+    _exit(0);
+}
+
+static void file_copy(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    cr_assert(a && b, "%s -> %s", from, to);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0) cr_assert_eq(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+static long file_size(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* What a crash leaves in a log is applied at the next open, up to a torn
+ * frame (its end cut off) and not past bytes that are not frames of the
+ * log's generation; and a log already applied is not applied again. */
+Test(journal, a_log_a_crash_left_is_applied_at_open_up_to_a_torn_frame_and_only_once) {
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) land_child(30);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    cr_assert_eq(rows_of("e1"), 0, "the child applied nothing to SQLite");
+
+    char log[160], keep[170];
+    snprintf(log, sizeof log, "%s-inputs0", db_path());
+    snprintf(keep, sizeof keep, "%s.keep", log);
+    long size = file_size(log);
+    cr_assert_gt(size, 31 * 100, "the log holds the 31 records: %ld bytes", size);
+    /* tear the last frame, then add bytes that are no frame at all */
+    cr_assert_eq(truncate(log, size - 5), 0);
+    FILE *f = fopen(log, "ab");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 300; i++) fputc(i * 7 & 0xff, f);
+    fclose(f);
+    file_copy(log, keep);
+
+    handles h = open_ok();
+    weir_journal_stats s;
+    weir_journal_stats_get(h.j, &s);
+    cr_assert_eq(s.recovered, 30, "the start and 29 appends: %llu", (unsigned long long)s.recovered);
+    readback rb;
+    weir_error err;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    cr_assert_eq(rb.n, 30);
+    cr_assert_eq(rb.last, 30);
+    close_all(&h);
+    cr_assert_eq(file_size(log), 0, "closed cleanly: its logs are empty");
+
+    /* the same log again (a crash after it was applied, before anything
+     * else): its generation is applied already */
+    file_copy(keep, log);
+    h = open_ok();
+    weir_journal_stats_get(h.j, &s);
+    cr_assert_eq(s.recovered, 0);
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 30);
+    /* and the chain goes on from the last whole record */
+    int64_t last;
+    cr_assert_eq(weir_journal_resume(h.j, "e1", &last, &err), 0, "%s", err.message);
+    cr_assert_eq(last, 30);
+    memset(&dones, 0, sizeof dones);
+    cr_assert_eq(append(h.j, "e1", 30, 1), 31);
+    sync_poll(h.j);
+    close_all(&h);
+    h = open_ok();
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    cr_assert_eq(rb.n, 31);
+    close_all(&h);
+    unlink(keep);
+}
+
+/* Applying a log to SQLite fails after its records were reported durable:
+ * the journal refuses writes from then on, and nothing reported durable
+ * is lost (the next open applies the log). */
+Test(journal, a_failed_ingest_refuses_writes_and_loses_nothing_reported_durable) {
+    handles h = open_idle(WEIR_DURABILITY_FSYNC);
+    memset(&dones, 0, sizeof dones);
+    start(h.j, "e1", 0);
+    for (int64_t i = 1; i <= 10; i++) append(h.j, "e1", i, i);
+    sync_poll(h.j);
+    cr_assert_eq(dones.n, 11);
+    for (int i = 0; i < 11; i++) cr_assert_eq(dones.status[i], 0);
+    atomic_store(&testvfs_fail_sqlite_wal_write, 1);
+    weir_error err;
+    cr_assert_eq(weir_journal_flush(h.j, &err), WEIR_EIO);
+    cr_assert(strstr(err.message, "weir.db"), "%s", err.message);
+    json_t *b = body_of(11);
+    cr_assert_eq(weir_journal_append(h.j, "e1", WEIR_JOURNAL_INJECT, 11, 111, b, on_done, NULL, NULL, &err), WEIR_EIO);
+    cr_assert(strstr(err.message, "refused since a commit failed"), "%s", err.message);
+    json_decref(b);
+    weir_journal_stats s;
+    weir_journal_stats_get(h.j, &s);
+    cr_assert_eq(s.failed_commits, 1);
+    atomic_store(&testvfs_fail_sqlite_wal_write, 0);
+    close_all(&h);
+
+    h = open_ok();
+    weir_journal_stats_get(h.j, &s);
+    cr_assert_eq(s.recovered, 11);
+    readback rb;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    cr_assert_eq(rb.n, 11);
+    close_all(&h);
 }
