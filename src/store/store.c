@@ -81,8 +81,8 @@ static const char *const MIGRATIONS[] = {
     /* 3 -> 4: the newest generation of the journal's input logs applied
      * here (store/journal_log.c): set in the transaction that applies it,
      * so each log is applied once. */
-    "CREATE TABLE input_log (applied_gen INTEGER NOT NULL);"
-    "INSERT INTO input_log (applied_gen) VALUES (0);",
+    ("CREATE TABLE input_log (applied_gen INTEGER NOT NULL);"
+     "INSERT INTO input_log (applied_gen) VALUES (0);"),
 };
 _Static_assert(sizeof MIGRATIONS / sizeof *MIGRATIONS == WEIR_STORE_SCHEMA_VERSION,
                "one migration per schema version");
