@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failalloc.h"
 #include "proc.h"
 #include "shell.h"
 #include "tzif.h"
@@ -59,6 +60,7 @@ static void setup(void) {
     setenv("TZDIR", empty_tzdir, 1);
 }
 static void teardown(void) {
+    fa_uninstall();
     weir_virtual_destroy(v);
     ts_fini(&ts);
     rmdir(empty_tzdir);
@@ -435,4 +437,53 @@ Test(timers, a_snapshot_keeps_the_schedule) {
     weir_exec_destroy(b);
     ts_fini(&ts2);
     weir_exec_destroy(a);
+}
+
+/* Out of memory anywhere in a load that resolves a zone, or reads a pinned
+ * one: WEIR_ENOMEM, nothing leaked, no graph. */
+Test(timers, a_zone_load_out_of_memory_fails_cleanly) {
+    static const test_zone PLUS5[] = {{"Test/Zone", "XYZ-5", "XYZ", 5 * 3600}, {0}};
+    served = PLUS5;
+    const char *text = "{\"symbia\":\"1.0\",\"name\":\"t\",\"nodes\":["
+                       "{\"id\":\"a\",\"component\":\"symbia.core.cron\",\"config\":{\"expression\":\"@daily\","
+                       "\"timezone\":\"Test/Zone\"}},{\"id\":\"b\",\"component\":\"symbia.core.cron\",\"config\":{"
+                       "\"expression\":\"@hourly\",\"timezone\":\"Test/Zone\"}}],\"edges\":[]}";
+    fa_install(0, 0);
+    weir_error err;
+    weir_graph *g = NULL;
+    weir_graph_options by_resolver = {.zone = resolve_zone};
+    cr_assert_eq(weir_graph_load_text(ts.reg, text, strlen(text), &by_resolver, &g, &err), 0, "%s", err.message);
+    json_t *pinned = json_deep_copy(weir_graph_zones(g));
+    weir_graph_unref(g);
+    cr_assert_not_null(pinned);
+    weir_graph_options by_pin = {.zones = pinned};
+    json_t *doc = json_loads(text, 0, NULL);
+    cr_assert_not_null(doc);
+    const weir_graph_options *modes[] = {&by_resolver, &by_pin};
+    for (int m = 0; m < 2; m++) {
+        bool loaded = false;
+        for (size_t n = 1; n < 100000 && !loaded; n++) {
+            long live = fa_live();
+            fa_arm(n);
+            g = NULL;
+            int rc = weir_graph_load(ts.reg, doc, modes[m], &g, &err);
+            size_t attempts = fa_count();
+            fa_arm(0);
+            if (rc) {
+                cr_assert_eq(rc, WEIR_ENOMEM, "mode %d, allocation %zu: %s", m, n, err.message);
+                cr_assert_null(g);
+                cr_assert_eq(fa_live(), live, "mode %d, allocation %zu: a failed load leaks", m, n);
+                continue;
+            }
+            cr_assert(json_equal(weir_graph_zones(g), pinned), "mode %d", m);
+            weir_graph_unref(g);
+            cr_assert_eq(fa_live(), live);
+            loaded = attempts < n;
+        }
+        cr_assert(loaded, "mode %d: the load never completed", m);
+    }
+    json_decref(pinned);
+    json_decref(doc);
+    cr_assert_eq(fa_live(), 0);
+    fa_uninstall();
 }
