@@ -288,3 +288,61 @@ Test(cron_zones, zone_files_past_max_zone_bytes_are_a_400_naming_the_setting) {
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+/* An upgrade to a graph with a cron: its record pins the zone as START
+ * does, so recovery and replay under zone B cross it at zone A's instants. */
+Test(cron_zones, an_upgrade_record_pins_the_zones_of_its_graph) {
+    static const char V1[] = "{\"symbia\":\"1.0\",\"name\":\"up\",\"version\":\"1\",\"metadata\":{\"role\":\"service\"},"
+                             "\"nodes\":[{\"id\":\"z\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[]}";
+    static const char V2[] =
+        "{\"symbia\":\"1.0\",\"name\":\"up\",\"version\":\"2\",\"metadata\":{\"role\":\"service\"},\"nodes\":[{\"id\":"
+        "\"src\",\"component\":\"symbia.core.cron\",\"config\":{\"expression\":\"0 9 * * *\",\"timezone\":"
+        "\"Europe/Berlin\"}},{\"id\":\"z\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[{\"source\":{"
+        "\"node\":\"src\",\"port\":\"out\"},\"target\":{\"node\":\"z\",\"port\":\"in\"}}]}";
+    server s = start_with(zone_a, NULL);
+    http_resp r = http_req(&s, "POST", "/api/graphs", V1, NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char g[64], x[64], path[256];
+    snprintf(g, sizeof g, "%s", json_string_value(json_object_get(r.json, "id")));
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", g);
+    r = http_req(&s, "POST", path, start_opts(), NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(x, sizeof x, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/graphs/%s", g);
+    r = http_req(&s, "PUT", path, V2, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/executions/%s/upgrade", x);
+    r = http_req(&s, "POST", path, "{}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(next_at(&s, x, NULL), utc_ms("2026-12-06T08:00"));
+    advance_day(&s, x);
+    cr_assert_eq(next_at(&s, x, NULL), utc_ms("2026-12-07T08:00"));
+    snprintf(path, sizeof path, "/api/executions/%s/journal", x);
+    r = http_req(&s, "GET", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    const char *up = strstr(r.body, "\"kind\":\"upgrade\"");
+    cr_assert_not_null(up, "%s", r.body);
+    const char *eol = strchr(up, '\n');
+    cr_assert_not_null(eol);
+    char *line = strndup(up, (size_t)(eol - up));
+    cr_assert(strstr(line, "\"zones\":{\"Europe/Berlin\":\"VFppZjI"), "%s", line);
+    free(line);
+    char *file = proc_tempfile(".ndjson", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+
+    s = start_with(zone_b, NULL);
+    cr_assert_eq(next_at(&s, x, NULL), utc_ms("2026-12-07T08:00"), "recovered across the upgrade");
+    advance_day(&s, x);
+    cr_assert_eq(next_at(&s, x, NULL), utc_ms("2026-12-08T08:00"), "the upgrade's pinned zone, not zone B");
+    cr_assert_eq(serve_stop(&s), 0);
+    char out[8192];
+    cr_assert_eq(replay_under(zone_b, file, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "match"), "%s", out);
+    unlink(file);
+    free(file);
+}
