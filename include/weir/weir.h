@@ -204,7 +204,19 @@ typedef struct weir_node_info {
     weir_expr_limits expr;           /* the graph's expression budget (defaults
                                         applied): compile the node's expressions
                                         with it */
+    void *zones;                     /* the load's time zones (weir_node_zone) */
 } weir_node_info;
+
+/* For prepare: the TZif bytes (RFC 8536) of IANA time zone `name`
+ * ("Europe/Berlin"), from the zones pinned in the load's options, else from
+ * the shell's zone resolver (weir_graph_options.zone; see
+ * weir_zone_resolver).  The core reads no file.  The graph keeps the bytes
+ * (weir_graph_zones).  0 and *data, *len (BORROWED, valid until the next
+ * call or the end of prepare), or WEIR_EINVAL with err saying what is
+ * wrong and how to fix it ("unknown time zone ..."; a malformed name; past
+ * MAX_ZONE_BYTES), or WEIR_ENOMEM. */
+WEIR_API int weir_node_zone(const weir_node_info *node, const char *name, const uint8_t **data, size_t *len,
+                            weir_error *err);
 
 /*
  * A component is a static descriptor: a pure description plus callbacks.
@@ -451,6 +463,25 @@ typedef struct weir_effect {
  * what there is.  version is NULL for "the newest". */
 typedef int (*weir_graph_resolver)(void *ud, const char *name, const char *version, json_t **doc,
                                    weir_error *err);
+/* Time zones (symbia.core.cron's `timezone`).  The core and the components
+ * read no file: the shell supplies a zone's bytes, the way it supplies
+ * graphs.  Asked for zone `name` (an IANA-style name already checked: no
+ * "..", not absolute, letters, digits and "/_-+." only), a resolver returns
+ * 0 and the zone's size in *len, with its bytes copied to buf when *len <=
+ * cap (a zone larger than cap: *len > cap, buf unspecified); or a code
+ * (WEIR_ENOTFOUND: no such zone) with err saying what there is and how to
+ * fix it.  weir_zone_files is the shells' resolver. */
+typedef int (*weir_zone_resolver)(void *ud, const char *name, uint8_t *buf, size_t cap, size_t *len,
+                                  weir_error *err);
+/* The most bytes of zone files the zones one graph resolves may hold, all
+ * together (options.max_zone_bytes, 0: this; weir serve's MAX_ZONE_BYTES):
+ * they ride in the journal's START record.  A zone file is a few KiB. */
+#define WEIR_ZONE_MAX_BYTES_DEFAULT ((size_t)256 * 1024)
+/* The largest zone file read at all, pinned ones included. */
+#define WEIR_ZONE_MAX_FILE_BYTES ((size_t)256 * 1024)
+/* The longest zone name. */
+#define WEIR_ZONE_MAX_NAME 128
+
 /* The most nodes a graph's graph nodes may expand to, all told
  * (options.max_nodes, 0: this; weir serve's MAX_COMPOSED_NODES): one graph
  * used k times in each of d levels is k^d nodes. */
@@ -481,6 +512,13 @@ typedef struct weir_graph_options {
     json_t **flattened;          /* optional: receives NEW the flattened document when the
                                     graph composes (what a journal keeps: it loads with no
                                     resolver), else NULL */
+    weir_zone_resolver zone;     /* time zones' bytes; NULL: only pinned ones (and UTC, built in) */
+    void *zone_ud;
+    json_t *zones;               /* BORROWED {name: base64 TZif} or NULL: zones pinned when the
+                                    execution started (weir_graph_zones of its graph), answered
+                                    before the resolver is asked; not counted in max_zone_bytes */
+    size_t max_zone_bytes;       /* bytes of zone files the resolver's answers may total;
+                                    0: WEIR_ZONE_MAX_BYTES_DEFAULT */
 } weir_graph_options;
 
 /* Load and validate a graph definition (SPEC §1) against a registry.  `doc`
@@ -533,6 +571,12 @@ WEIR_API const char *weir_graph_version(const weir_graph *g);
 /* "metadata" (BORROWED, SPEC §1: role, ingress, runtime, ...), or NULL
  * when the document has none. */
 WEIR_API json_t *weir_graph_metadata(const weir_graph *g);
+/* {name: base64 of the TZif bytes} (BORROWED) of every time zone g's nodes
+ * read as it loaded (weir_node_zone), pinned ones included; NULL when none.
+ * A shell pins it with the execution (the journal's START record) and
+ * loads the graph again with it as options.zones, so the execution fires
+ * at the same instants whatever the machine's zone files say later. */
+WEIR_API json_t *weir_graph_zones(const weir_graph *g);
 /* Whether a node of g runs the component with this id. */
 WEIR_API bool weir_graph_uses(const weir_graph *g, const char *component_id);
 /* NEW: {sorted, levels, inputNodes, outputNodes}; `levels` maps node id to
@@ -1353,6 +1397,15 @@ WEIR_API void weir_virtual_pause(weir_virtual *v);
  * clock having moved; WEIR_ESTATE when no execution is bound, or when it is
  * not running while something is pending. */
 WEIR_API int weir_virtual_step(weir_virtual *v, weir_step *out, weir_error *err);
+
+/* ------------------------------------------------------------ zone files */
+
+/* The shells' zone resolver (weir_zone_resolver): the zone file `name`
+ * under the directory ud (a const char *; NULL: $TZDIR, else
+ * /usr/share/zoneinfo, package tzdata).  WEIR_ENOTFOUND "unknown time zone
+ * "X" (no zone file ...)" when there is none (a directory, an empty file,
+ * a malformed name); WEIR_EIO when it cannot be read. */
+WEIR_API int weir_zone_files(void *ud, const char *name, uint8_t *buf, size_t cap, size_t *len, weir_error *err);
 
 /* -------------------------------------------------------- runtime registry */
 

@@ -191,12 +191,13 @@ static int set_up(replay *rp, const weir_jfile_rec *rec) {
     json_t *graph = json_object_get(body, "graph"), *comps = json_object_get(body, "components");
     json_t *opts = json_object_get(body, "options"), *runtime = json_object_get(body, "runtime");
     json_t *gid = json_object_get(body, "graphId"), *xid = json_object_get(body, "executionId");
+    json_t *zones = json_object_get(body, "zones");
     if (!json_is_object(graph))
         return broken(rp, rec, "the start record has no graph (\"graph\": the graph document)");
     if ((comps && !json_is_array(comps)) || (opts && !json_is_object(opts)) || (runtime && !json_is_string(runtime)) ||
-        (gid && !json_is_string(gid)) || (xid && !json_is_string(xid)))
-        return broken(rp, rec, "the start record's components must be an array, options an object, runtime, graphId "
-                               "and executionId strings");
+        (gid && !json_is_string(gid)) || (xid && !json_is_string(xid)) || (zones && !json_is_object(zones)))
+        return broken(rp, rec, "the start record's components must be an array, options and zones objects, "
+                               "runtime, graphId and executionId strings");
     weir_error err;
     if (weir_registry_create(&rp->reg)) return broken(rp, rec, "out of memory");
     rp->ucs = calloc(json_array_size(comps) + 1, sizeof *rp->ucs);
@@ -232,7 +233,10 @@ static int set_up(replay *rp, const weir_jfile_rec *rec) {
         return broken(rp, rec, "the start record's defaultTimeoutMs, maxQueue, maxWaveHops, maxTraceHops, "
                                "exprMaxSteps and exprMaxBytes must be non-negative integers");
     json_t *problems = json_array();
-    weir_graph_options gopts = {.id = json_string_value(gid), .problems = problems, .expr = expr};
+    /* the time zones' bytes pinned in the record, never the machine's
+     * files; a journal written before zones were pinned has none */
+    weir_graph_options gopts = {.id = json_string_value(gid), .problems = problems, .expr = expr, .zones = zones,
+                                .zone = zones ? NULL : weir_zone_files};
     int rc = weir_graph_load(rp->reg, graph, &gopts, &rp->g, &err);
     json_decref(problems);
     if (rc) return diverged(rp, rec, "the graph does not load under this build: %s", err.message);
@@ -276,7 +280,9 @@ static int upgrade_graph(replay *rp, const weir_jfile_rec *rec, weir_graph **out
     bool bad = false;
     weir_expr_limits expr = {(size_t)opt_int(opts, "exprMaxSteps", 0, &bad),
                              (size_t)opt_int(opts, "exprMaxBytes", 0, &bad)};
-    weir_graph_options gopts = {.id = json_string_value(json_object_get(body, "graphId")), .expr = expr};
+    json_t *zones = json_object_get(body, "zones");
+    weir_graph_options gopts = {.id = json_string_value(json_object_get(body, "graphId")), .expr = expr,
+                                .zones = zones, .zone = zones ? NULL : weir_zone_files};
     if (!rc) rc = weir_graph_load(reg, json_object_get(body, "graph"), &gopts, out, &err);
     weir_registry_destroy(reg);
     for (size_t k = 0; k < n; k++) weir_user_component_unref(ucs[k]);

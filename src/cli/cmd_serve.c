@@ -46,6 +46,9 @@ static const setting SETTINGS[] = {
      "nodes and edges a graph's graph:NAME nodes may expand to, nested ones included (400 beyond)"},
     {"MAX_COMPOSED_BYTES", "max-composed-bytes", T_BYTES, "67108864",
      "bytes of graphs (JSON) a graph's graph:NAME nodes may expand, each use counted (400 beyond; suffixes k, m)"},
+    {"MAX_ZONE_BYTES", "max-zone-bytes", T_BYTES, "262144",
+     "bytes of time zone files (TZDIR) one graph's cron nodes may use, all zones together; they are pinned in each "
+     "execution's journal (400 beyond; suffixes k, m)"},
     {"ENABLE_METRICS", "enable-metrics", T_BOOL, "true", "measure latencies, send metrics:update (counters always stay)"},
     {"MAX_BODY_BYTES", "max-body-bytes", T_BYTES, "12582912", "largest request body (413 beyond; suffixes k, m)"},
     {"MAX_CONNECTIONS", "max-connections", T_INT, "10000",
@@ -290,6 +293,9 @@ static int apply(weir_service_config *c) {
         } else if (strcmp(s->env, "MAX_COMPOSED_BYTES") == 0) {
             if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
             c->max_composed_bytes = (size_t)n;
+        } else if (strcmp(s->env, "MAX_ZONE_BYTES") == 0) {
+            if (out_of_range(s->env, n, 1, LLONG_MAX)) return EXIT_USAGE;
+            c->max_zone_bytes = (size_t)n;
         } else if (strcmp(s->env, "ENABLE_METRICS") == 0) c->enable_metrics = b;
         else if (strcmp(s->env, "MAX_BODY_BYTES") == 0) c->max_body_bytes = (size_t)n;
         else if (strcmp(s->env, "MAX_CONNECTIONS") == 0 || strcmp(s->env, "MAX_CONNECTIONS_PER_IP") == 0 ||

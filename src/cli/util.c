@@ -146,6 +146,7 @@ int cli_load_graph(const weir_registry *reg, const char *path, const weir_graph_
         o.resolve = cli_resolve_graph;
         o.resolve_ud = dir;
     }
+    if (!o.zone) o.zone = weir_zone_files; /* time zones: the machine's zone files */
     const weir_graph_options *opts = &o;
     size_t len;
     char *text = cli_read_file(path, &len);

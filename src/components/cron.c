@@ -5,7 +5,11 @@
  * cron_expr.h for the syntax and the daylight-saving rule: a local time
  * skipped by a spring-forward never fires, one repeated by a fall-back
  * fires once, at its first occurrence).  The expression and the zone are
- * read at load: a bad one is refused there with the field and column. */
+ * read at load: a bad one is refused there with the field and column.  The
+ * zone's bytes come from the shell (weir_node_zone: its resolver, or the
+ * bytes pinned in the execution's journal), never from a file read here,
+ * so an execution recovered, replayed or imported elsewhere fires at the
+ * instants it did. */
 #include <string.h>
 
 #include "components/cron_expr.h"
@@ -40,7 +44,6 @@ static void release(void *prepared) {
 }
 
 static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, weir_error *err) {
-    (void)node;
     cron_prep *p = weir__calloc(1, sizeof *p);
     if (!p) return WEIR_ENOMEM;
     *prepared = p;
@@ -51,7 +54,7 @@ static int prepare(const weir_node_info *node, json_t *cfg, void **prepared, wei
     if (rc == WEIR_EINVAL)
         return weir__error(err, WEIR_EGRAPH, "config \"expression\" (\"%.200s\"): %s", expr, e2.message);
     if (rc) return rc;
-    rc = weir__tz_load(zone, &p->tz, &e2);
+    rc = weir__tz_named(node, zone, &p->tz, &e2);
     if (rc == WEIR_EINVAL) return weir__error(err, WEIR_EGRAPH, "config \"timezone\": %s", e2.message);
     return rc;
 }

@@ -1,9 +1,6 @@
 /* Time zones: civil dates, TZif files and POSIX TZ rules (see tz.h). */
 #include "components/tz.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -390,59 +387,17 @@ int weir__tz_local_to_utc(const weir_tz *tz, int64_t local, int64_t *utc) {
 
 /* ------------------------------------------------------------- loading */
 
-static bool name_ok(const char *name) {
-    size_t n = strlen(name);
-    if (n == 0 || n > WEIR_TZ_MAX_NAME || name[0] == '/' || name[0] == '.') return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-                  ch == '-' || ch == '+' || ch == '/' || ch == '.';
-        if (!ok) return false;
-        if (ch == '.' && name[i + 1] == '.') return false;
-        if (ch == '/' && (name[i + 1] == '.' || name[i + 1] == '/' || name[i + 1] == '\0')) return false;
-    }
-    return true;
-}
-
-int weir__tz_load(const char *name, weir_tz **out, weir_error *err) {
+int weir__tz_named(const weir_node_info *node, const char *name, weir_tz **out, weir_error *err) {
     *out = NULL;
-    if (!name_ok(name))
-        return weir__error(err, WEIR_EINVAL,
-                           "\"%s\" is not an IANA time zone name (e.g. \"Europe/Berlin\", \"America/New_York\", "
-                           "\"UTC\")",
-                           name);
     if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0 || strcmp(name, "Z") == 0)
         return weir__tz_parse_rule("UTC0", out, err);
-    const char *dir = getenv("TZDIR");
-    if (!dir || !*dir) dir = "/usr/share/zoneinfo";
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
-        return weir__error(err, WEIR_EINVAL, "time zone \"%s\": TZDIR is too long a path", name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return weir__error(err, WEIR_EINVAL,
-                           "unknown time zone \"%s\" (no zone file %s: %s; names are IANA ones such as "
-                           "\"Europe/Berlin\"; the zone files come with the tzdata package)",
-                           name, path, strerror(errno));
-    uint8_t *buf = weir__malloc(WEIR_TZ_MAX_FILE_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return weir__error(err, WEIR_ENOMEM, "out of memory");
-    }
-    size_t len = fread(buf, 1, WEIR_TZ_MAX_FILE_BYTES + 1, f);
-    fclose(f);
-    if (len == 0) { /* a directory ("Europe") or an empty file */
-        weir__free(buf);
-        return weir__error(err, WEIR_EINVAL,
-                           "unknown time zone \"%s\" (%s is not a zone file; names are IANA ones such as "
-                           "\"Europe/Berlin\")",
-                           name, path);
-    }
+    const uint8_t *data;
+    size_t len;
+    int rc = weir_node_zone(node, name, &data, &len, err);
+    if (rc) return rc;
     weir_error perr;
-    int rc = weir__tz_parse(buf, len, out, &perr);
-    weir__free(buf);
-    if (rc == WEIR_EINVAL)
-        return weir__error(err, rc, "time zone \"%s\" (%s): %s", name, path, perr.message);
+    rc = weir__tz_parse(data, len, out, &perr);
+    if (rc == WEIR_EINVAL) return weir__error(err, rc, "time zone \"%s\": %s", name, perr.message);
     if (rc) return weir__error(err, rc, "%s", perr.message);
     return 0;
 }

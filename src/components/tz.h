@@ -1,8 +1,9 @@
 /* Time zones for symbia.core.cron: civil-date arithmetic, a TZif (RFC 8536)
  * parser with the POSIX TZ rule of its footer, and the UTC offset in
  * effect at an instant.  No setenv("TZ"), no localtime_r: a zone is a plain
- * value, parsed once at graph load, read-only afterwards (safe on any
- * thread, the same answers on every machine with the same zone file). */
+ * value, parsed once at graph load from bytes the shell supplies (pinned
+ * with the execution: see weir_node_zone), read-only afterwards (safe on
+ * any thread, the same answers on every machine with the same bytes). */
 #ifndef WEIR_COMPONENTS_TZ_H
 #define WEIR_COMPONENTS_TZ_H
 #include <stddef.h>
@@ -12,9 +13,8 @@
 
 /* Bounds of what a zone file may hold (a real one is a few KiB with a few
  * hundred transitions). */
-#define WEIR_TZ_MAX_FILE_BYTES (256 * 1024)
+#define WEIR_TZ_MAX_FILE_BYTES WEIR_ZONE_MAX_FILE_BYTES
 #define WEIR_TZ_MAX_TRANSITIONS 8192
-#define WEIR_TZ_MAX_NAME 128
 
 typedef struct weir_tz weir_tz;
 
@@ -31,12 +31,13 @@ unsigned weir__days_in_month(int64_t y, unsigned m);
  * *out (free with weir__tz_free), or WEIR_EINVAL with a message saying what
  * is wrong in the file, or WEIR_ENOMEM. */
 int weir__tz_parse(const uint8_t *data, size_t len, weir_tz **out, weir_error *err);
-/* The zone named `name` (an IANA name such as "Europe/Berlin"): "UTC",
- * "Etc/UTC" and "Z" are built in; any other is read from $TZDIR, else
- * /usr/share/zoneinfo (package tzdata).  WEIR_EINVAL naming the zone when
- * the name is malformed (absolute, "..", odd characters) or no such zone
- * file can be read or parsed; WEIR_ENOMEM. */
-int weir__tz_load(const char *name, weir_tz **out, weir_error *err);
+/* The zone named `name` (an IANA name such as "Europe/Berlin") for the
+ * node being prepared: "UTC", "Etc/UTC" and "Z" are built in; any other is
+ * the TZif bytes weir_node_zone answers (pinned, or the shell's resolver:
+ * this reads no file), parsed.  WEIR_EINVAL saying what is wrong (a
+ * malformed or unknown name, a file that does not parse, naming the zone);
+ * WEIR_ENOMEM. */
+int weir__tz_named(const weir_node_info *node, const char *name, weir_tz **out, weir_error *err);
 void weir__tz_free(weir_tz *tz);
 /* Seconds east of UTC in effect at UTC instant t (seconds since the epoch). */
 int32_t weir__tz_offset(const weir_tz *tz, int64_t t);

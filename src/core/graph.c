@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/expr.h"
 #include "core/internal.h"
+#include "core/zones.h"
 
 static const char EDGE_SHAPE[] =
     "each edge needs {\"id\",\"source\":{\"node\",\"port\"},\"target\":{\"node\",\"port\"}} — source and target "
@@ -61,6 +62,7 @@ typedef struct loader {
     char *declared; /* "a, b, c" for messages, built once */
     weir_expr_limits expr; /* the options' expression budget, defaults applied */
     size_t reported;       /* problems reported (at most MAX_PROBLEMS are kept) */
+    weir__zones zones;     /* the time zones prepare asks for (weir_node_zone) */
 } loader;
 
 /* Problems kept per load: a document of millions of bad elements (POST
@@ -170,6 +172,7 @@ static void graph_free(weir_graph *g) {
     weir__arena_free(&g->arena);
     json_decref(g->metadata);
     json_decref(g->graph_inputs);
+    json_decref(g->zones);
     json_decref(g->empty);
     weir__free(g->id);
     weir__free(g->name);
@@ -187,6 +190,7 @@ void weir_graph_unref(weir_graph *g) {
 }
 
 const char *weir_graph_id(const weir_graph *g) { return g->id; }
+json_t *weir_graph_zones(const weir_graph *g) { return g->zones; }
 const char *weir_graph_name(const weir_graph *g) { return g->name; }
 size_t weir_graph_node_count(const weir_graph *g) { return g->n_nodes; }
 const char *weir_graph_node_id(const weir_graph *g, size_t i) { return i < g->n_nodes ? g->nodes[i].id : NULL; }
@@ -1077,11 +1081,11 @@ static void prepare_nodes(loader *L) {
         weir_node *nd = &g->nodes[v];
         if (!nd->comp || !nd->comp->prepare || !nd->config) continue;
         weir_node_info info = {nd->id, nd->n_inputs, (const char *const *)nd->inputs, nd->n_outputs,
-                               (const char *const *)nd->outputs, nd->comp, L->expr};
+                               (const char *const *)nd->outputs, nd->comp, L->expr, &L->zones};
         weir_error perr;
         weir__error_clear(&perr);
         int rc = nd->comp->prepare(&info, nd->config, &nd->prepared, &perr);
-        if (rc == WEIR_ENOMEM) L->oom = true;
+        if (rc == WEIR_ENOMEM || L->zones.oom) L->oom = true;
         else if (rc)
             problem(L, P_BAD_CONFIG, ((at){nd->id, NULL, "config"}), "node \"%s\" (%s): %s", nd->id, nd->comp->id,
                     perr.message[0] ? perr.message : weir_strerror(rc));
@@ -1137,6 +1141,7 @@ static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const
                 .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT}};
     if (opts && opts->expr.max_steps) L.expr.max_steps = opts->expr.max_steps;
     if (opts && opts->expr.max_bytes) L.expr.max_bytes = opts->expr.max_bytes;
+    weir__zones_init(&L.zones, opts);
     if (!L.problems || (want_details && !L.details) || !L.g || !(L.g->empty = json_object())) {
         json_decref(L.problems);
         json_decref(L.details);
@@ -1200,6 +1205,7 @@ static int load(const weir_registry *reg, json_t *doc, const elems *nodes, const
     g->id = weir__strdup(gid);
     g->name = weir__strdup(name);
     if (!g->id || !g->name || (version && !(g->version = weir__strdup(version)))) L.oom = true;
+    g->zones = weir__zones_take(&L.zones);
 
 done:
     /* Problems found before some elements of a text were parsed: one of
@@ -1210,6 +1216,7 @@ done:
     edge_groups_free(&by_src);
     weir__free(L.declared);
     weir__free(L.comps);
+    weir__zones_fini(&L.zones);
     int rc = 0;
     if (L.reparse) {
         *reparse = true;

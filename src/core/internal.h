@@ -53,6 +53,7 @@ struct weir_graph {
      * of the flat graph} (from its flattened document's subgraphs[].inputs),
      * so an inject may name a graph node and its port; NULL: none. */
     json_t *graph_inputs;
+    json_t *zones;      /* {name: base64 TZif} of the zones its nodes read (weir_graph_zones), or NULL */
     json_t *empty;      /* the config of every node whose config is empty */
     weir_arena arena;   /* node ids, port names, shared port tables */
     weir_node *nodes;

@@ -821,7 +821,7 @@ int weir__sim_create(const weir__sim_config *cfg, weir__sim **out, weir_error *e
         goto fail;
     }
     json_t *details = json_array();
-    weir_graph_options go = {.details = details};
+    weir_graph_options go = {.details = details, .zone = weir_zone_files};
     rc = weir_graph_load(s->reg, s->graph_doc, &go, &s->g, err);
     if (rc == WEIR_EGRAPH) graph_problems(s->graph_doc, details, err);
     json_decref(details);
@@ -884,6 +884,14 @@ json_t *weir__sim_start_body(const weir__sim *s) {
         json_object_set_new(opts, "maxTraceHops", json_integer((json_int_t)WEIR_DEFAULT_MAX_TRACE_HOPS));
     }
     json_t *comps = s->components ? json_deep_copy(s->components) : json_array();
-    return json_pack("{s:s,s:s,s:O,s:o,s:o,s:s,s:s}", "op", "start", "graphId", name ? name : "sim", "graph",
-                     s->graph_doc, "components", comps, "options", opts, "runtime", "virtual", "executionId", "sim");
+    json_t *b = json_pack("{s:s,s:s,s:O,s:o,s:o,s:s,s:s}", "op", "start", "graphId", name ? name : "sim", "graph",
+                          s->graph_doc, "components", comps, "options", opts, "runtime", "virtual", "executionId",
+                          "sim");
+    /* the time zones' bytes, pinned as weir serve pins them */
+    json_t *zones = weir_graph_zones(s->g);
+    if (b && zones && json_object_set_new(b, "zones", json_deep_copy(zones))) {
+        json_decref(b);
+        return NULL;
+    }
+    return b;
 }

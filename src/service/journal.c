@@ -810,9 +810,18 @@ int svc_journal_body_graph(json_t *start, weir_graph **out, weir_error *err) {
     int rc = start_registry(json_object_get(start, "components"), &reg, &ucs, &n_ucs, err);
     json_t *opts = json_object_get(start, "options");
     json_t *steps = json_object_get(opts, "exprMaxSteps"), *bytes = json_object_get(opts, "exprMaxBytes");
+    /* the time zones' bytes pinned in the record (svc_graph_zones), never
+     * the machine's files: recovery, time travel, fork and import fire at
+     * the instants the execution did; a record written before zones were
+     * pinned has none, and its zones are read from the files */
+    json_t *zones = json_object_get(start, "zones");
+    if (!rc && zones && !json_is_object(zones))
+        rc = weir__error(err, WEIR_EINVAL, "the record's \"zones\" is not an object ({name: base64 zone file})");
     weir_graph_options go = {.id = json_string_value(json_object_get(start, "graphId")),
                              .expr = {json_is_integer(steps) ? (size_t)json_integer_value(steps) : 0,
-                                      json_is_integer(bytes) ? (size_t)json_integer_value(bytes) : 0}};
+                                      json_is_integer(bytes) ? (size_t)json_integer_value(bytes) : 0},
+                             .zones = zones,
+                             .zone = zones ? NULL : weir_zone_files};
     if (!rc) rc = weir_graph_load(reg, json_object_get(start, "graph"), &go, out, err);
     weir_registry_destroy(reg);
     for (size_t i = 0; i < n_ucs; i++) weir_user_component_unref(ucs[i]);

@@ -34,6 +34,7 @@ void weir_service_config_defaults(weir_service_config *c) {
         .expr = {WEIR_EXPR_MAX_STEPS_DEFAULT, WEIR_EXPR_MAX_BYTES_DEFAULT},
         .max_composed_nodes = WEIR_GRAPH_MAX_FLAT_NODES_DEFAULT,
         .max_composed_bytes = WEIR_GRAPH_MAX_FLAT_BYTES_DEFAULT,
+        .max_zone_bytes = WEIR_ZONE_MAX_BYTES_DEFAULT,
         .enable_metrics = true,
         .max_body_bytes = 12u << 20,
         .max_connections = 10000,
@@ -257,7 +258,8 @@ static int graph_build(weir_service *s, svc_graph *sg, json_t *doc, const char *
     json_t *flat = NULL;
     weir_graph_options o = {.id = sg->id, .problems = problems, .expr = s->cfg.expr, .resolve = resolve_graph,
                             .resolve_ud = &res, .max_nodes = s->cfg.max_composed_nodes,
-                            .max_bytes = s->cfg.max_composed_bytes, .flattened = &flat};
+                            .max_bytes = s->cfg.max_composed_bytes, .flattened = &flat, .zone = weir_zone_files,
+                            .max_zone_bytes = s->cfg.max_zone_bytes};
     int rc = !res.uses ? weir__error(err, WEIR_ENOMEM, "out of memory")
              : doc     ? weir_graph_load(s->reg, doc, &o, &sg->g, err)
                        : weir_graph_load_text(s->reg, text, len, &o, &sg->g, err);
@@ -880,6 +882,11 @@ void svc_exec_unlist(weir_service *s, svc_exec *x) {
     else s->n_running--;
 }
 
+int svc_graph_zones(json_t *body, weir_graph *g) {
+    json_t *zones = weir_graph_zones(g);
+    return zones ? json_object_set_new(body, "zones", json_deep_copy(zones)) : 0;
+}
+
 json_t *svc_graph_user_components(weir_service *s, weir_graph *g) {
     json_t *comps = json_array();
     for (size_t i = 0; comps && i < weir_registry_count(s->reg); i++) {
@@ -917,6 +924,10 @@ static json_t *start_body(weir_service *s, svc_exec *x, svc_graph *g, json_t *op
         json_decref(doc);
         json_decref(comps);
         json_decref(o);
+    }
+    if (b && svc_graph_zones(b, g->g)) {
+        json_decref(b);
+        b = NULL;
     }
     return b;
 }

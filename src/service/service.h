@@ -30,6 +30,7 @@ typedef struct weir_service_config {
     weir_expr_limits expr;              /* EXPR_MAX_STEPS, EXPR_MAX_BYTES: every graph's expression budget */
     size_t max_composed_nodes;          /* MAX_COMPOSED_NODES (100000): nodes and edges graph: nodes expand to */
     size_t max_composed_bytes;          /* MAX_COMPOSED_BYTES (64 MiB): bytes of graphs they expand, per use */
+    size_t max_zone_bytes;              /* MAX_ZONE_BYTES (256 KiB): bytes of zone files one graph's zones hold */
     bool enable_metrics;
     size_t max_body_bytes;
     /* Connections and browsers (SPEC §10), see weir_http_options. */

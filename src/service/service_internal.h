@@ -234,6 +234,11 @@ int svc_source_pin(json_t *x, weir_error *err);
  * or an upgrade record carries, so the journal stands alone); NULL when out
  * of memory. */
 json_t *svc_graph_user_components(weir_service *s, weir_graph *g);
+/* Pin the time zones g's nodes read (weir_graph_zones) in a START or
+ * upgrade record's body as "zones" {name: base64 TZif}, nothing when none:
+ * loading the record (svc_journal_body_graph, weir replay) reads them, not
+ * the machine's zone files.  0, or nonzero when out of memory. */
+int svc_graph_zones(json_t *body, weir_graph *g);
 /* Fetch execution x's sourceUrl once through the egress guard (at most
  * SOURCE_MAX_BYTES; a wasm module as base64); done as weir_realtime_fetch's.
  * 0, or why it could not start. */

@@ -388,7 +388,10 @@ static int continue_from(weir_service *s, const source *src, uint64_t tick, bool
     rc = svc_exec_make(s, g, gid ? gid : weir_graph_id(g), json_object_get(start, "options"), NULL, runtime, rt_opts,
                        SVC_MAKE_JOURNAL | SVC_MAKE_NO_RUNTIME, &f, err);
     weir_graph_unref(g);
-    if (!rc && !(f->start_body = new_start(start, f->id, key, from, runtime)))
+    /* its zones pinned: the source's (a source journaled before zones were
+     * pinned: what its graph read now, so the new one stays as it is) */
+    if (!rc && (!(f->start_body = new_start(start, f->id, key, from, runtime)) ||
+                svc_graph_zones(f->start_body, weir_exec_graph(f->e))))
         rc = weir__error(err, WEIR_ENOMEM, "out of memory");
     if (!rc) f->derived = true; /* a what-if: the graph's hooks stay with the execution it came from */
     json_decref(start);

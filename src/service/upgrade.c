@@ -56,6 +56,10 @@ static json_t *record_body(weir_service *s, svc_graph *g) {
         json_decref(comps);
         json_decref(o);
     }
+    if (b && svc_graph_zones(b, g->g)) {
+        json_decref(b);
+        b = NULL;
+    }
     return b;
 }
 

@@ -75,7 +75,7 @@ void ts_fini(test_shell *ts) {
 weir_graph *ts_graph(test_shell *ts, const char *json) {
     weir_graph *g = NULL;
     weir_error err;
-    int rc = weir_graph_load_text(ts->reg, json, strlen(json), NULL, &g, &err);
+    int rc = weir_graph_load_text(ts->reg, json, strlen(json), ts->graph_opts, &g, &err);
     cr_assert_eq(rc, 0, "graph load failed: %s", err.message);
     return g;
 }
@@ -83,7 +83,7 @@ weir_graph *ts_graph(test_shell *ts, const char *json) {
 const char *ts_graph_error(test_shell *ts, const char *json) {
     static weir_error err;
     weir_graph *g = NULL;
-    int rc = weir_graph_load_text(ts->reg, json, strlen(json), NULL, &g, &err);
+    int rc = weir_graph_load_text(ts->reg, json, strlen(json), ts->graph_opts, &g, &err);
     cr_assert_neq(rc, 0, "graph loaded but should not have");
     cr_assert_null(g);
     return err.message;

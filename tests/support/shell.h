@@ -21,6 +21,7 @@ typedef struct test_shell {
     int64_t clock_ns;   /* the test clock: each read advances it by clock_step */
     int64_t clock_step; /* ns per read (0: 1000) */
     size_t clock_reads; /* reads so far */
+    const weir_graph_options *graph_opts; /* what ts_graph and ts_graph_error load with (NULL: none) */
 } test_shell;
 
 /* with_events: install the event callback (otherwise no events are built). */

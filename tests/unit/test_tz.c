@@ -12,11 +12,15 @@
 #include <time.h>
 
 #include "components/tz.h"
+#include "tzif.h"
 
 static weir_tz *zone(const char *name) {
+    static uint8_t buf[WEIR_TZ_MAX_FILE_BYTES];
+    size_t len;
     weir_tz *tz;
     weir_error err = {0};
-    cr_assert_eq(weir__tz_load(name, &tz, &err), 0, "%s: %s", name, err.message);
+    cr_assert_eq(weir_zone_files(NULL, name, buf, sizeof buf, &len, &err), 0, "%s: %s", name, err.message);
+    cr_assert_eq(weir__tz_parse(buf, len, &tz, &err), 0, "%s: %s", name, err.message);
     return tz;
 }
 
@@ -98,17 +102,24 @@ Test(tz, rules_alone) {
     cr_assert(strstr(err.message, "3 to 31 letters"), "%s", err.message);
 }
 
+/* The shells' resolver (weir_zone_files) refuses what is not a zone file
+ * under its directory; the parser refuses what is not TZif. */
 Test(tz, bad_names_and_files_are_refused) {
     weir_tz *tz;
     weir_error err;
-    cr_assert_eq(weir__tz_load("Mars/Olympus_Mons", &tz, &err), WEIR_EINVAL);
+    uint8_t small[64];
+    size_t len;
+    cr_assert_eq(weir_zone_files(NULL, "Mars/Olympus_Mons", small, sizeof small, &len, &err), WEIR_ENOTFOUND);
     cr_assert(strstr(err.message, "unknown time zone \"Mars/Olympus_Mons\""), "%s", err.message);
-    cr_assert_eq(weir__tz_load("../../etc/passwd", &tz, &err), WEIR_EINVAL);
+    cr_assert_eq(weir_zone_files(NULL, "../../etc/passwd", small, sizeof small, &len, &err), WEIR_ENOTFOUND);
     cr_assert(strstr(err.message, "is not an IANA time zone name"), "%s", err.message);
-    cr_assert_eq(weir__tz_load("/etc/passwd", &tz, &err), WEIR_EINVAL);
-    cr_assert_eq(weir__tz_load("Europe", &tz, &err), WEIR_EINVAL);
+    cr_assert_eq(weir_zone_files(NULL, "/etc/passwd", small, sizeof small, &len, &err), WEIR_ENOTFOUND);
+    cr_assert_eq(weir_zone_files(NULL, "Europe", small, sizeof small, &len, &err), WEIR_ENOTFOUND);
     cr_assert(strstr(err.message, "unknown time zone \"Europe\""), "%s", err.message);
-    cr_assert_eq(weir__tz_load("", &tz, &err), WEIR_EINVAL);
+    cr_assert_eq(weir_zone_files(NULL, "", small, sizeof small, &len, &err), WEIR_ENOTFOUND);
+    /* a zone larger than the room given: its size, nothing copied */
+    cr_assert_eq(weir_zone_files(NULL, "Europe/Berlin", small, sizeof small, &len, &err), 0, "%s", err.message);
+    cr_assert_gt(len, sizeof small);
     /* a real file cut short, and one that is not TZif */
     FILE *f = fopen("/usr/share/zoneinfo/Europe/Berlin", "rb");
     cr_assert_not_null(f);
@@ -124,4 +135,18 @@ Test(tz, bad_names_and_files_are_refused) {
     }
     cr_assert_eq(weir__tz_parse((const uint8_t *)"TZjunk", 6, &tz, &err), WEIR_EINVAL);
     cr_assert(strstr(err.message, "not a usable TZif zone file"), "%s", err.message);
+}
+
+/* The tests' zone files made in memory (tests/support/tzif.h) read as
+ * their rule says, the same as glibc reads the real Europe/Berlin in 2026. */
+Test(tz, a_made_zone_file_reads_as_its_rule) {
+    uint8_t buf[512];
+    size_t n = tzif_make("CET-1CEST,M3.5.0,M10.5.0/3", "CET", 3600, buf, sizeof buf);
+    weir_tz *made, *real = zone("Europe/Berlin");
+    weir_error err;
+    cr_assert_eq(weir__tz_parse(buf, n, &made, &err), 0, "%s", err.message);
+    for (int64_t t = 1767225600LL; t < 1798761600LL; t += 1800) /* 2026 */
+        cr_assert_eq(weir__tz_offset(made, t), weir__tz_offset(real, t), "at %lld", (long long)t);
+    weir__tz_free(made);
+    weir__tz_free(real);
 }
