@@ -129,6 +129,7 @@ export const ZOOM_MIN = 0.02; // or less, as far as fitting the whole graph need
 export const ZOOM_MAX = 4;
 
 const SUB_INSET = 3; // px between a graph node's two borders
+const BORDER_STUB = 64; // px: an opened graph node's own ports, drawn as edges this long
 const subName = (s) => `${s.name}${s.version ? `@${s.version}` : ''}`;
 
 // Components whose inputs are named by the graph, not by the component.
@@ -1016,12 +1017,12 @@ export class CounterRates {
     this.ids = nodes.map((n) => n.id);
     const index = new Map(this.ids.map((id, i) => [id, i]));
     const indeg = new Uint32Array(nodes.length);
-    for (const e of edges) indeg[index.get(e.target.node)]++;
+    for (const e of edges) if (index.has(e.target.node)) indeg[index.get(e.target.node)]++;
     const E = edges.length;
     this.node = new Int32Array(E).fill(-1); // whose invocations edge k carries
     for (let k = 0; k < E; k++) {
       const t = index.get(edges[k].target.node);
-      if (indeg[t] === 1 && !nodes[t].subgraph) this.node[k] = t; // a graph node's invocations are its inner nodes'
+      if (t !== undefined && indeg[t] === 1 && !nodes[t].subgraph) this.node[k] = t; // a graph node's invocations are its inner nodes'
     }
     const N = nodes.length;
     this.t0 = new Float64Array(N); // the window's start, its mark, its end (the last change)
@@ -1150,6 +1151,9 @@ export function drawRates(ctx, board, geo, view, w, h, dpr, colours) {
 // The port a hop on a collapsed graph node's inner edges is drawn on: an
 // edge of the drawing through that node (the view's "through" edges).
 export const THROUGH = '\u0000through';
+// The node an opened graph node's own input and output ports are drawn
+// from and to (short edges into and out of its level, named as mapped).
+export const BORDER = '\u0000border';
 
 /**
  * A composed graph (SPEC §1: nodes {"component": "graph:NAME[@V]"}) seen
@@ -1162,18 +1166,23 @@ export const THROUGH = '\u0000through';
  * `composed` is false for a graph with no graph nodes (then nothing here
  * is needed: the drawing is the definition).
  *
- *   scope(path)       -> {nodes, edges}: a definition for layout(): the
- *                        level's nodes (a graph node as one node with
+ *   scope(path)       -> {nodes, edges, border}: a definition for layout():
+ *                        the level's nodes (a graph node as one node with
  *                        `subgraph` and its mapped `ports`, inner ones by
  *                        their paths, `label` the last part), and its edges
  *                        (an edge to or from a graph node on the port its
  *                        mapping names); edges inside a graph node and
  *                        those crossing the level's border are left out.
+ *                        border (inside a graph node): its own ports,
+ *                        {inputs, outputs: [{name, node, port}]}, node:port
+ *                        of this level each is mapped to.
  *   hopsAt(path)      -> (event) -> the event as that level draws it: on
  *                        the edge it crosses, {sourceNode: g, sourcePort:
  *                        THROUGH, targetNode: g, targetPort: THROUGH} for a
- *                        hop inside graph node g, null for one outside the
- *                        level; events are O(1) each (a table built once).
+ *                        hop inside graph node g, from or to node BORDER on
+ *                        the port's name for one crossing the level's
+ *                        border, null for one outside the level; events
+ *                        are O(1) each (a table built once).
  *   rollup(path, nodes) -> the execution view's `nodes` ({id: {invocations,
  *                        emitted, errors, state}}) as that level shows
  *                        them: a graph node's counters are the sums of its
@@ -1225,9 +1234,8 @@ export class Composition {
   /** The name graph node g maps to flat node:port (dir: 'inputs' or 'outputs'); the port itself when g is the node. */
   portOf(g, node, port, dir) {
     if (g === node) return port;
-    const m = this.subs.get(g) && this.subs.get(g)[dir];
-    if (m) for (const k of Object.keys(m)) if (m[k] && m[k].node === node && m[k].port === port) return k;
-    return `${node.slice(g.length + 1)}.${port}`; // no mapping given: where it comes from
+    const name = this.nameOf(g, node, port, dir);
+    return name !== null ? name : `${node.slice(g.length + 1)}.${port}`; // no mapping given: where it comes from
   }
 
   label(id, path) {
@@ -1265,7 +1273,32 @@ export class Composition {
         target: { node: gt, port: this.portOf(gt, t, String(e.target.port ?? 'in'), 'inputs') },
       });
     }
-    return { name: path === '' ? this.name : path, nodes, edges };
+    const border = { inputs: [], outputs: [] };
+    const s = path !== '' && this.subs.get(path);
+    if (s) {
+      const byId = new Map(nodes.map((nd) => [nd.id, nd]));
+      for (const dir of ['inputs', 'outputs']) {
+        const m = s[dir] || {};
+        for (const name of Object.keys(m)) {
+          const to = m[name], node = to && this.at(String(to.node), path);
+          const nd = node !== null && node !== undefined && byId.get(node);
+          if (!nd) continue;
+          const port = this.portOf(node, String(to.node), String(to.port), dir);
+          border[dir].push({ name, node, port });
+          // the port shows even when no edge of this level names it
+          nd.ports = nd.ports || { inputs: [], outputs: [] };
+          if (!nd.ports[dir].includes(port)) nd.ports[dir] = [...nd.ports[dir], port];
+        }
+      }
+    }
+    return { name: path === '' ? this.name : path, nodes, edges, border };
+  }
+
+  /** The name of the port of graph node g (dir: 'inputs' or 'outputs') mapped to flat node:port, or null. */
+  nameOf(g, node, port, dir) {
+    const m = this.subs.get(g) && this.subs.get(g)[dir];
+    if (m) for (const k of Object.keys(m)) if (m[k] && m[k].node === node && m[k].port === port) return k;
+    return null;
   }
 
   hopsAt(path = '') {
@@ -1281,6 +1314,14 @@ export class Composition {
         if (gs !== null && gt !== null) {
           ev = gs === gt && gs !== s ? through(gs)
             : { sourceNode: gs, sourcePort: this.portOf(gs, s, sp, 'outputs'), targetNode: gt, targetPort: this.portOf(gt, t, tp, 'inputs') };
+        } else if (path !== '' && (gs !== null || gt !== null)) {
+          // across the border of the graph node opened: on its port
+          const name = gt !== null ? this.nameOf(path, t, tp, 'inputs') : this.nameOf(path, s, sp, 'outputs');
+          if (name !== null) {
+            ev = gt !== null
+              ? { sourceNode: BORDER, sourcePort: name, targetNode: gt, targetPort: this.portOf(gt, t, tp, 'inputs') }
+              : { sourceNode: gs, sourcePort: this.portOf(gs, s, sp, 'outputs'), targetNode: BORDER, targetPort: name };
+          }
         }
         pairs.set(`${s}\u0000${sp}\u0000${t}\u0000${tp}`, ev);
       }
@@ -1382,8 +1423,14 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // opened); each level is laid out on its own when it is opened.
   const comp = new Composition(graph);
   let scope = '';
-  const drawn = () => (comp.composed ? comp.scope(scope) : graph);
-  let L = layout(drawn());
+  // (a level inside a graph node has room on its sides for its ports)
+  let level = comp.composed ? comp.scope(scope) : graph;
+  const layouts = new Map(); // scope -> its layout (the same graph lays out the same: kept for the next opening)
+  const lay = () => {
+    if (!layouts.has(scope)) layouts.set(scope, layout(level, scope === '' ? {} : { margin: LAYOUT.margin + BORDER_STUB }));
+    return layouts.get(scope);
+  };
+  let L = lay();
   const uid = ++instances;
   const name = (graph && (graph.name || (graph.definition && graph.definition.name))) || 'graph';
 
@@ -1483,6 +1530,24 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
       const end = { node: nd.id, port: THROUGH };
       viewEdges.push({ id: `${nd.id}${THROUGH}`, source: end, target: end, path: `M${x0},${y}L${x1},${y}`, points: [[x0, y, x0 + (x1 - x0) / 3, y, x1 - (x1 - x0) / 3, y, x1, y]] });
       edgeEls.push(svgEl(doc, 'path', { class: 'edge through', d: `M${x0},${y}L${x1},${y}`, 'data-through': nd.id }, edgeLayer));
+    }
+    // inside a graph node: its own ports, short edges into and out of the level
+    if (level && level.border) {
+      const byId = new Map(L.nodes.map((nd) => [nd.id, nd]));
+      for (const dir of ['inputs', 'outputs']) {
+        const isIn = dir === 'inputs';
+        for (const b of level.border[dir]) {
+          const nd = byId.get(b.node), i = nd ? (isIn ? nd.inputs : nd.outputs).indexOf(b.port) : -1;
+          if (i < 0) continue;
+          const y = nd.y + portY(i);
+          const xa = isIn ? nd.x - BORDER_STUB : nd.x + nd.width, xb = isIn ? nd.x : nd.x + nd.width + BORDER_STUB;
+          const end = { node: BORDER, port: b.name }, inner = { node: nd.id, port: b.port };
+          const d = `M${xa},${y}L${xb},${y}`;
+          viewEdges.push({ id: `${BORDER}${dir}:${b.name}`, source: isIn ? end : inner, target: isIn ? inner : end, path: d, points: [[xa, y, xa + (xb - xa) / 3, y, xb - (xb - xa) / 3, y, xb, y]] });
+          edgeEls.push(svgEl(doc, 'path', { class: 'edge border', d, 'marker-end': `url(#${arrowId})`, 'data-border': `${isIn ? 'in' : 'out'}:${b.name}` }, edgeLayer));
+          svgEl(doc, 'text', { class: 'border-label', x: isIn ? xa : xb, y: y - 6, 'text-anchor': isIn ? 'start' : 'end' }, edgeLayer).textContent = clip(b.name, 14);
+        }
+      }
     }
     // Nodes, in reading order (column by column, top to bottom): the Tab order.
     nodes = new Map(); // id -> {g, counters, state, title, last, text, preview, errors, nd}
@@ -1645,7 +1710,8 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     for (let i = 0; i < shownDots; i++) dotEls[i].setAttribute('display', 'none');
     shownDots = 0;
     scope = next;
-    L = layout(drawn());
+    level = comp.scope(scope);
+    L = lay();
     build();
     if (restore && !restore.fitted) {
       view.x = restore.view.x;

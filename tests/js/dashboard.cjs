@@ -514,6 +514,8 @@ async function composeScenario() {
     assert.deepEqual(await drawnIds(page), ['retail/lookup', 'retail/total']);
     assert.equal(await page.$eval(`${nodeSel('retail/lookup')} .node-id`, (t) => t.textContent), 'lookup');
     assert.ok(await page.$('#graph path.edge[data-edge-id="retail/e1"]'), 'the inner edge drawn');
+    assert.deepEqual(await page.$$eval('#graph path.edge.border', (ps) => ps.map((p) => p.getAttribute('data-border'))), ['in:in', 'out:out', 'out:error'],
+      'its own ports drawn into and out of it');
     await untilCount(page, 'retail/lookup', 2);
     await untilCount(page, 'retail/total', 2);
     assert.match(await text(page, '#graph .weir-graph-crumbs'), /Back.*orders.*›.*retail \(enrich@1\)/);

@@ -10,7 +10,7 @@ import {
   layout, createGraphView, LAYOUT, HopModel, pointOnEdge, formatRate, formatCount, formatCounters,
   previewState, boundedJson, DOTS_PER_EDGE, MAX_DOTS, PREVIEW_CHARS,
   RateBoard, rateBucket, drawRates, RATE_WIDTHS, LABEL_REFRESH_MS, PARALLEL_GAP, CounterRates,
-  Composition, THROUGH,
+  Composition, THROUGH, BORDER,
 } from '../../src/web/graph.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -1122,7 +1122,11 @@ test('subgraphs: each level of a composed graph, its edges on the ports the mapp
   assert.deepEqual(inO.nodes.map((n) => [n.id, n.label, !!n.subgraph]), [['o/k', 'k', true], ['o/t', 't', false]]);
   assert.deepEqual(inO.edges.map((e) => `${e.id} ${e.source.node}:${e.source.port}->${e.target.node}:${e.target.port}`), ['o/e o/k:out->o/t:in'],
     'the nested graph node\'s output by its mapped name; edges crossing the border left out');
+  assert.deepEqual(inO.border, { inputs: [{ name: 'in', node: 'o/k', port: 'in' }], outputs: [{ name: 'out', node: 'o/t', port: 'out' }] },
+    'inside o: its own ports, on the nodes of the level they are mapped to');
+  assert.deepEqual(top.border, { inputs: [], outputs: [] });
   assert.deepEqual(c.scope('o/k').nodes.map((n) => [n.id, n.label]), [['o/k/m', 'm']]);
+  assert.deepEqual(c.scope('o/k').nodes[0].ports, { inputs: ['in'], outputs: ['out'] }, 'a border port shows even with no edge on it');
   assert.deepEqual(c.trail('o/k'), [{ path: '', label: 'main' }, { path: 'o', label: 'o', graph: 'outer' }, { path: 'o/k', label: 'k', graph: 'inc@2' }]);
   // the layout keeps a graph node's mapped ports even with no edge on them
   const L = layout(c.scope(''));
@@ -1140,8 +1144,10 @@ test('subgraphs: a hop is drawn where the level shown has it: through a graph no
   assert.deepEqual(top(plain), { sourceNode: 'p', sourcePort: 'out', targetNode: 'b', targetPort: 'in' });
   const inO = c.hopsAt('o');
   assert.deepEqual(inO(ev('o/k/m', 'out', 'o/t', 'in')), { sourceNode: 'o/k', sourcePort: 'out', targetNode: 'o/t', targetPort: 'in' });
-  assert.equal(inO(ev('a', 'out', 'o/k/m', 'in')), null, 'from outside the level: not drawn');
-  assert.equal(inO(ev('p/m', 'out', 'b', 'in')), null);
+  assert.deepEqual(inO(ev('a', 'out', 'o/k/m', 'in')), { sourceNode: BORDER, sourcePort: 'in', targetNode: 'o/k', targetPort: 'in' }, 'into the level: from its port');
+  assert.deepEqual(inO(ev('o/t', 'out', 'p/m', 'in')), { sourceNode: 'o/t', sourcePort: 'out', targetNode: BORDER, targetPort: 'out' }, 'out of it: to its port');
+  assert.equal(inO(ev('p/m', 'out', 'b', 'in')), null, 'outside the level: not drawn');
+  assert.deepEqual(c.hopsAt('o/k')(ev('o/k/m', 'out', 'o/t', 'in')), { sourceNode: 'o/k/m', sourcePort: 'out', targetNode: BORDER, targetPort: 'out' });
   const unknown = ev('zz', 'out', 'b', 'in');
   assert.equal(top(unknown), unknown, 'an edge the graph does not have: as it came (the model counts it unmatched)');
 });
@@ -1210,8 +1216,15 @@ test('view: a graph node drawn as one node that opens (click, Enter, Space), Esc
   assert.equal(countersOf('o/t').getAttribute('data-invocations'), '1', 'the last value shown at once');
   assert.equal(countersOf('o/k').getAttribute('data-invocations'), '1');
   assert.equal(container.all((el) => el.tagName === 'circle' && el.getAttribute('display') !== 'none').filter((el) => el.classSet().has('dot')).length, 0, 'the dots of the level left are gone');
-  gv.hops([ev('o/k/m', 'out', 'o/t', 'in'), ev('a', 'out', 'o/k/m', 'in')]);
+  const borders = container.all((el) => el.getAttribute('data-border') !== null).map((el) => el.getAttribute('data-border'));
+  assert.deepEqual(borders, ['in:in', 'out:out'], 'o\'s own ports drawn into and out of its level');
+  assert.ok(container.all((el) => el.classSet().has('border-label')).map((el) => el.textContent).join(',') === 'in,out');
+  gv.hops([ev('o/k/m', 'out', 'o/t', 'in'), ev('a', 'out', 'o/k/m', 'in'), ev('p/m', 'out', 'b', 'in')]);
   assert.equal(gv.model.total[gv.layout.edges.findIndex((e) => e.id === 'o/e')], 1, 'the inner hop on the inner edge');
+  // the drawing's edges: the layout's, one through each graph node, then the border's
+  const inEdge = gv.layout.edges.length + gv.layout.nodes.filter((n) => n.subgraph).length;
+  assert.equal(gv.model.total[inEdge], 1, 'the hop into o on its port in');
+  assert.equal(gv.model.unmatched, 0, 'the hop outside o is not drawn here (nor counted)');
   gv.update(execValue({ ...value.nodes, 'o/t': counts(7) }));
   assert.equal(countersOf('o/t').getAttribute('data-invocations'), '7');
 
