@@ -1712,6 +1712,10 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     scope = next;
     level = comp.scope(scope);
     L = lay();
+    // built, fitted, culled and given its counters out of the page, as the
+    // first drawing is: the browser then lays out only the text in sight
+    // (fit reads the drawing's size, which would lay out every node)
+    svg.removeChild(viewport);
     build();
     if (restore && !restore.fitted) {
       view.x = restore.view.x;
@@ -1724,6 +1728,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     cullHandle = null;
     cull();
     if (lastValue) update(lastValue);
+    svg.appendChild(viewport);
     wake();
   };
   const focus = (el) => {
