@@ -1438,7 +1438,8 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   root.className = 'weir-graph';
   root.setAttribute('tabindex', '0');
   root.setAttribute('role', 'group');
-  root.setAttribute('aria-label', `Graph ${name}: drag or arrow keys to pan, wheel or + and - to zoom, 0 to fit; Tab to a node, Enter to select it${comp.composed ? ' or open a subgraph, Escape to go back' : ''}`);
+  const label = () => `Graph ${name}${scope ? `, inside ${scope}` : ''}: drag or arrow keys to pan, wheel or + and - to zoom, 0 to fit; Tab to a node, Enter to select it${comp.composed ? ' or open a subgraph, Escape to go back' : ''}`;
+  root.setAttribute('aria-label', label());
 
   const bar = doc.createElement('div');
   bar.className = 'weir-graph-toolbar';
@@ -1760,6 +1761,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     return true;
   };
   function renderCrumbs() {
+    if (comp.composed) root.setAttribute('aria-label', label());
     crumbs.textContent = '';
     crumbs.hidden = scope === '';
     if (scope === '') return;

@@ -558,6 +558,15 @@ async function composeScenario() {
     await untilCount(page, 'retail/lookup', 1);
     await page.click('#live');
     await untilCount(page, 'retail/lookup', 3);
+    assert.match(await page.$eval('#graph .weir-graph', (r) => r.getAttribute('aria-label')), /inside retail/);
+    if (BROWSER !== 'firefox') { // (Firefox is told its colour scheme at launch only)
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+      await shot(page, 'compose-open-dark');
+      await page.$eval('#graph .weir-graph', (r) => r.focus());
+      await page.keyboard.press('Escape');
+      await until(page, 'back at the top in dark mode', () => document.querySelector('#graph [data-node-id="retail"]'));
+      await shot(page, 'compose-dark');
+    }
     const unexpected = problems.filter((p) => !/status of 4/.test(p));
     assert.deepEqual(unexpected, [], 'no page errors');
   } finally {
