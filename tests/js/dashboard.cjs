@@ -15,7 +15,8 @@
 //          inject form offers its input port, its counters are the sums of
 //          its inner nodes', it opens (click, Enter, Space) to its inner
 //          nodes and their own counters, Escape and the breadcrumb go back,
-//          and the time slider sums the same way.
+//          and the time slider sums the same way; a nested graph node opens
+//          level by level.
 // Screenshots go to ARTIFACTS_DIR/dashboard-*.png.  Every wait polls the page
 // with a deadline; nothing sleeps blindly.
 'use strict';
@@ -559,6 +560,7 @@ async function composeScenario() {
     await page.click('#live');
     await untilCount(page, 'retail/lookup', 3);
     assert.match(await page.$eval('#graph .weir-graph', (r) => r.getAttribute('aria-label')), /inside retail/);
+
     if (BROWSER !== 'firefox') { // (Firefox is told its colour scheme at launch only)
       await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
       await shot(page, 'compose-open-dark');
@@ -567,6 +569,41 @@ async function composeScenario() {
       await until(page, 'back at the top in dark mode', () => document.querySelector('#graph [data-node-id="retail"]'));
       await shot(page, 'compose-dark');
     }
+
+    // nested: a graph whose graph node uses enrich opens level by level
+    if (BROWSER !== 'firefox') await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+    const pricing = await postGraph(null, {
+      symbia: '1.0', name: 'pricing', version: '2',
+      metadata: { ports: { inputs: [{ name: 'order', node: 'price', port: 'in' }], outputs: [{ name: 'priced', node: 'price', port: 'out' }] } },
+      nodes: [{ id: 'price', component: 'graph:enrich@1' }], edges: [],
+    });
+    assert.ok(pricing);
+    const shop = await postGraph(null, {
+      symbia: '1.0', name: 'shop', version: '1',
+      nodes: [{ id: 'src', component: 'symbia.core.passthrough' }, { id: 'p', component: 'graph:pricing' }, { id: 'sink', component: 'symbia.core.passthrough' }],
+      edges: [{ id: 'a', source: { node: 'src', port: 'out' }, target: { node: 'p', port: 'order' } }, { id: 'b', source: { node: 'p', port: 'priced' }, target: { node: 'sink', port: 'in' } }],
+    });
+    await execute(page, shop, 'realtime', '{"completion": "never"}');
+    await until(page, 'shop drawn', () => document.querySelectorAll('#graph [data-node-id]').length === 3);
+    assert.deepEqual(await page.$eval(nodeSel('p'), (g) => [...g.querySelectorAll('[data-port]')].map((x) => x.getAttribute('data-port'))), ['order', 'priced']);
+    await inject(page, 'src', '{"sku": "apple", "qty": 1}');
+    await untilCount(page, 'p', 2);
+    await page.click(nodeSel('p'));
+    await until(page, 'p opened', () => document.querySelector('#graph [data-node-id="p/price"]'));
+    assert.deepEqual(await drawnIds(page), ['p/price']);
+    assert.ok(await page.$eval(nodeSel('p/price'), (g) => g.classList.contains('subgraph')), 'the nested graph node is one node');
+    await untilCount(page, 'p/price', 2);
+    assert.deepEqual(await page.$$eval('#graph path.edge.border', (ps) => ps.map((x) => x.getAttribute('data-border'))), ['in:order', 'out:priced']);
+    await page.$eval(nodeSel('p/price'), (g) => g.focus());
+    await page.keyboard.press('Enter');
+    await until(page, 'p/price opened', () => document.querySelector('#graph [data-node-id="p/price/lookup"]'));
+    await untilCount(page, 'p/price/lookup', 1);
+    assert.match(await text(page, '#graph .weir-graph-crumbs'), /shop.*›.*p \(pricing@2\).*›.*price \(enrich@1\)/);
+    await shot(page, 'compose-nested');
+    await page.keyboard.press('Escape');
+    await until(page, 'back in p', () => document.activeElement && document.activeElement.getAttribute('data-node-id') === 'p/price');
+    await page.keyboard.press('Escape');
+    await until(page, 'back at the top of shop', () => document.activeElement && document.activeElement.getAttribute('data-node-id') === 'p');
     const unexpected = problems.filter((p) => !/status of 4/.test(p));
     assert.deepEqual(unexpected, [], 'no page errors');
   } finally {
