@@ -248,7 +248,7 @@ export function layout(graph, options = {}) {
   // edges (edges naming unknown nodes are skipped).
   const declared = (v, dir) => {
     const p = defNodes[v].ports && defNodes[v].ports[dir];
-    return Array.isArray(p) ? p.map(String).filter((x, i, a) => a.indexOf(x) === i) : [];
+    return Array.isArray(p) ? p.filter((x, i, a) => typeof x === 'string' && a.indexOf(x) === i) : [];
   };
   const inputs = Array.from({ length: n }, (_, v) => declared(v, 'inputs'));
   const outputs = Array.from({ length: n }, (_, v) => declared(v, 'outputs'));
