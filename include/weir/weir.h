@@ -531,7 +531,9 @@ WEIR_API int weir_graph_load(const weir_registry *reg, json_t *doc, const weir_g
  * (a reference) when it has no graph: node and no metadata.ports, else a
  * new document: doc's fields, its nodes and edges flattened, metadata.ports
  * and metadata.ingress mapped to the flat ids, and "subgraphs": [{path,
- * name, version?}] (each graph node expanded, in order).  The mapping is
+ * name, version?, inputs?, outputs?}] (each graph node expanded, in order;
+ * inputs and outputs: its mapped ports, name → {node, port} of the flat
+ * graph).  The mapping is
  * checked (unknown inner nodes and ports, duplicate names, an input mapped
  * to an output port), and recursion refused naming the chain ("a → b →
  * a"); each problem is reported as weir_graph_load reports (opts->problems,

@@ -365,8 +365,11 @@ static json_t *expand_node(flattener *F, const char *ref, const char *path, json
         /* a graph with problems of its own stays broken: the edges to it
          * would only repeat them */
         if (in && out && json_array_size(F->problems) == before) {
-            /* where an inject that names the graph node goes (graph.c) */
-            if (entry && json_object_size(in) && json_object_set(entry, "inputs", in)) F->oom = true;
+            /* where an inject that names the graph node goes (graph.c), and
+             * where its outputs come from (the dashboard names them so) */
+            if (entry && ((json_object_size(in) && json_object_set(entry, "inputs", in)) ||
+                          (json_object_size(out) && json_object_set(entry, "outputs", out))))
+                F->oom = true;
             json_decref(broken);
             broken = json_pack("{s:o,s:o,s:s,s:s}", "in", in, "out", out, "component", ref, "flat", path);
             in = out = NULL;

@@ -160,6 +160,7 @@ static json_t *graph_schemas(void) {
                          "inputs",
                          map_of(ref("EdgeEnd"), "its input ports: where an inject that names the graph node (and "
                                                 "the port) goes"),
+                         "outputs", map_of(ref("EdgeEnd"), "its output ports: the inner node and port each comes from"),
                          NULL);
     json_t *props = json_object_get(graph, "properties");
     if (props && (json_object_set_new(props, "subgraphs",

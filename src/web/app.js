@@ -418,18 +418,29 @@ async function loadGraph(graphId) {
   detailRedraw.poke();
 }
 
-// The inject form's nodes and their input ports (from the components).
+// The inject form's nodes (as declared: a graph node is one, the server
+// maps an inject into it to the inner port) and their input ports (from
+// the components; a graph node's from its mapping).  Nodes no edge enters
+// come first.
 function fillInjectNodes(graph) {
   const select = $('#inject-node');
   clear(select);
-  const nodes = (graph.definition && graph.definition.nodes) || [];
-  const inputs = (graph.topology && graph.topology.inputNodes) || [];
-  const ordered = [...nodes].sort((a, b) => (inputs.includes(b.id) ? 1 : 0) - (inputs.includes(a.id) ? 1 : 0));
-  for (const n of ordered) select.append(h('option', { value: n.id }, n.id));
+  const def = graph.definition || {};
+  const nodes = def.nodes || [];
+  const entered = new Set((def.edges || []).map((e) => e && e.target && e.target.node));
+  const ordered = [...nodes].sort((a, b) => (entered.has(a.id) ? 1 : 0) - (entered.has(b.id) ? 1 : 0));
+  for (const n of ordered) {
+    const sub = subgraphOf(n.id);
+    select.append(h('option', { value: n.id }, sub ? `${n.id} (subgraph ${sub.name}${sub.version ? `@${sub.version}` : ''})` : n.id));
+  }
   fillInjectPorts();
 }
 
+const subgraphOf = (nodeId) => ((sel && sel.graph && sel.graph.subgraphs) || []).find((s) => s.path === nodeId);
+
 function nodePorts(nodeId) {
+  const sub = subgraphOf(nodeId);
+  if (sub) return Object.keys(sub.inputs || {});
   const nodes = (sel && sel.graph && sel.graph.definition && sel.graph.definition.nodes) || [];
   const n = nodes.find((x) => x.id === nodeId);
   const comp = n && components.get(n.component);

@@ -61,10 +61,34 @@
 // repaint of the drawing.  An edge that is the only one into its node
 // takes its rate from that node's counters (CounterRates: exact when the
 // hops are a sample).  Edges with the same ends and ports are bowed
-// PARALLEL_GAP apart and share their hops.  Besides update, hops and
-// destroy, the view has select(nodeId) (no callback), fit(), layout (the
-// layout() result), element (the root div), model (the HopModel) and
-// board (the RateBoard).
+// PARALLEL_GAP apart and share their hops.
+//
+// SUBGRAPHS.  A composed graph (its body has `flattened` and `subgraphs`:
+// Composition) is drawn one level at a time: at first as declared, each
+// graph node ("graph:NAME[@V]") ONE node (class `subgraph`: a double
+// border, "subgraph NAME@V", its ports as its mapping names them, the
+// edges to and from it on those ports).  Its counters are the sums of its
+// inner nodes' (whatever the value: live or a past tick); a hop between
+// its inner nodes is drawn through it (dots along its top: an edge of the
+// drawing of its own, which turns busy like any edge), a hop that crosses
+// its border on the outer edge.  A click, Enter or Space on it opens it
+// (onSelectNode(id) is told): its inner nodes and edges replace the
+// drawing, laid out on their own, inner nodes by their paths
+// (data-node-id="retail/lookup") with their own counters and state, a
+// nested graph node drawn and opened the same way, hops between its
+// nodes on its edges; its own ports are short dashed edges into and out
+// of the level (path.border data-border="in:NAME" / "out:NAME", with the
+// hops that cross its border).  A breadcrumb (nav.weir-graph-crumbs:
+// Back, then each level, a button) and Escape go back, to the view that
+// level had and the focus on the graph node left.  A level is laid out
+// when first opened (then kept) and built out of the page, so a level of
+// 1,000 nodes opens as fast as such a graph is first drawn.
+//
+// Besides update, hops and destroy, the view has select(nodeId) (no
+// callback), fit(), open(path) and back() (false when there is nothing
+// to open or go back to), scope (the path of the level shown, "" at the
+// top), layout (the layout() result of that level), element (the root
+// div), model (the HopModel), board (the RateBoard) and composition.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -106,6 +130,10 @@ export const PREVIEW_CHARS = 28; // a node's state preview, at most
 export const TITLE_CHARS = 400; // its tooltip (the state as JSON), at most
 export const ZOOM_MIN = 0.02; // or less, as far as fitting the whole graph needs
 export const ZOOM_MAX = 4;
+
+const SUB_INSET = 3; // px between a graph node's two borders
+const BORDER_STUB = 64; // px: an opened graph node's own ports, drawn as edges this long
+const subName = (s) => `${s.name}${s.version ? `@${s.version}` : ''}`;
 
 // Components whose inputs are named by the graph, not by the component.
 const DYNAMIC_INPUTS = new Set(['symbia.core.merge']);
@@ -193,10 +221,13 @@ function fitColumn(want, need, out, n, sc) {
 
 /**
  * Lay out a graph (the body of GET /api/graphs/:id, or a bare definition).
- * Returns {nodes: [{id, component, level, x, y, width, height, inputs,
- * outputs}], edges: [{id, source, target, path, points}], width, height,
- * crossings}: nodes in declaration order; `inputs`/`outputs` are port names
- * (port i's centre is at y + portY(i)); an edge's `path` is SVG path data
+ * Returns {nodes: [{id, component, label, subgraph, level, x, y, width,
+ * height, inputs, outputs}], edges: [{id, source, target, path, points}],
+ * width, height, crossings}: nodes in declaration order (`label` and
+ * `subgraph` as the node gives them: what the drawing shows instead of the
+ * id, and a graph node's {path, name, version}, else null);
+ * `inputs`/`outputs` are port names, first those the node lists in its
+ * `ports` (port i's centre is at y + portY(i)); an edge's `path` is SVG path data
  * from its source port to its target port, and `points` the same as a list
  * of pieces [x0, y0, c1x, c1y, c2x, c2y, x1, y1] (a straight piece has its
  * control points on the line).  `crossings` counts the crossings between
@@ -212,9 +243,15 @@ export function layout(graph, options = {}) {
   const index = new Map();
   for (let i = 0; i < n; i++) if (!index.has(String(defNodes[i].id))) index.set(String(defNodes[i].id), i);
 
-  // Ports and adjacency from the edges (edges naming unknown nodes are skipped).
-  const inputs = Array.from({ length: n }, () => []);
-  const outputs = Array.from({ length: n }, () => []);
+  // Ports: those a node declares (`ports: {inputs, outputs}`, names: a
+  // subgraph's mapping), then those the edges name; and adjacency from the
+  // edges (edges naming unknown nodes are skipped).
+  const declared = (v, dir) => {
+    const p = defNodes[v].ports && defNodes[v].ports[dir];
+    return Array.isArray(p) ? p.filter((x, i, a) => typeof x === 'string' && a.indexOf(x) === i) : [];
+  };
+  const inputs = Array.from({ length: n }, (_, v) => declared(v, 'inputs'));
+  const outputs = Array.from({ length: n }, (_, v) => declared(v, 'outputs'));
   const succ = Array.from({ length: n }, () => []);
   const pred = Array.from({ length: n }, () => []);
   const edges = []; // {id, s, sp, t, tp}: source and target node indices and port names
@@ -502,6 +539,8 @@ export function layout(graph, options = {}) {
     outNodes.push({
       id: String(defNodes[v].id),
       component: String(defNodes[v].component ?? ''),
+      label: String(defNodes[v].label ?? defNodes[v].id),
+      subgraph: defNodes[v].subgraph || null,
       level: level[v],
       x: colX(level[v]),
       y: y[v],
@@ -966,7 +1005,8 @@ export class RateBoard {
  * tell an edge's hops apart (the hop events a page is sent may be a sample
  * the server took, and a sample favours the hops that come first in each
  * tenth of a second): an edge into a node no other edge enters carries
- * that node's invocations.  Other edges: NaN (their sampled hops tell; a
+ * that node's invocations (not a graph node's: its counters are its inner
+ * nodes' sums).  Other edges: NaN (their sampled hops tell; a
  * node's emissions do not tell its edges apart: it may emit on ports with
  * no edge).  observe(nodes, now) with the view value's `nodes` ({id:
  * {invocations, emitted}}) whenever it changes; rate(k, now): hops/s on
@@ -981,12 +1021,12 @@ export class CounterRates {
     this.ids = nodes.map((n) => n.id);
     const index = new Map(this.ids.map((id, i) => [id, i]));
     const indeg = new Uint32Array(nodes.length);
-    for (const e of edges) indeg[index.get(e.target.node)]++;
+    for (const e of edges) if (index.has(e.target.node)) indeg[index.get(e.target.node)]++;
     const E = edges.length;
     this.node = new Int32Array(E).fill(-1); // whose invocations edge k carries
     for (let k = 0; k < E; k++) {
       const t = index.get(edges[k].target.node);
-      if (indeg[t] === 1) this.node[k] = t;
+      if (t !== undefined && indeg[t] === 1 && !nodes[t].subgraph) this.node[k] = t; // a graph node's invocations are its inner nodes'
     }
     const N = nodes.length;
     this.t0 = new Float64Array(N); // the window's start, its mark, its end (the last change)
@@ -1110,6 +1150,252 @@ export function drawRates(ctx, board, geo, view, w, h, dpr, colours) {
   return seen.length;
 }
 
+// ------------------------------------------------------------ subgraphs (pure)
+
+// The port a hop on a collapsed graph node's inner edges is drawn on: an
+// edge of the drawing through that node (the view's "through" edges).
+export const THROUGH = '\u0000through';
+// The node an opened graph node's own input and output ports are drawn
+// from and to (short edges into and out of its level, named as mapped).
+export const BORDER = '\u0000border';
+
+/**
+ * A composed graph (SPEC §1: nodes {"component": "graph:NAME[@V]"}) seen
+ * one level at a time.  `graph` is the body of GET /api/graphs/:id: its
+ * `flattened` definition (inner nodes with path ids "retail/lookup",
+ * nested "a/b/c"; outer edges keep their ids, inner ones get the path's:
+ * "retail/e1") and `subgraphs` ([{path, name, version?, inputs?, outputs?}],
+ * inputs/outputs: port name -> {node, port} of the flat graph).  A level
+ * (a "scope") is "" (the graph as declared) or a graph node's path.
+ * `composed` is false for a graph with no graph nodes (then nothing here
+ * is needed: the drawing is the definition).
+ *
+ *   scope(path)       -> {nodes, edges, border}: a definition for layout():
+ *                        the level's nodes (a graph node as one node with
+ *                        `subgraph` and its mapped `ports`, inner ones by
+ *                        their paths, `label` the last part), and its edges
+ *                        (an edge to or from a graph node on the port its
+ *                        mapping names); edges inside a graph node and
+ *                        those crossing the level's border are left out.
+ *                        border (inside a graph node): its own ports,
+ *                        {inputs, outputs: [{name, node, port}]}, node:port
+ *                        of this level each is mapped to.
+ *   hopsAt(path)      -> (event) -> the event as that level draws it: on
+ *                        the edge it crosses, {sourceNode: g, sourcePort:
+ *                        THROUGH, targetNode: g, targetPort: THROUGH} for a
+ *                        hop inside graph node g, from or to node BORDER on
+ *                        the port's name for one crossing the level's
+ *                        border, null for one outside the level; events
+ *                        are O(1) each (a table built once).
+ *   rollup(path, nodes) -> the execution view's `nodes` ({id: {invocations,
+ *                        emitted, errors, state}}) as that level shows
+ *                        them: a graph node's counters are the sums of its
+ *                        inner nodes' (its state {nodes, withState}); an
+ *                        unchanged graph node keeps its object (the view
+ *                        compares objects).
+ *   trail(path)       -> [{path, label}] from the top down to path.
+ */
+export class Composition {
+  constructor(graph) {
+    const flat = graph && graph.flattened;
+    const list = graph && Array.isArray(graph.subgraphs) ? graph.subgraphs : [];
+    this.composed = !!(flat && Array.isArray(flat.nodes) && list.length > 0);
+    this.name = String((graph && (graph.name || (graph.definition && graph.definition.name))) || 'graph');
+    this.subs = new Map();
+    for (const s of list) if (s && s.path != null) this.subs.set(String(s.path), s);
+    this.nodes = this.composed ? flat.nodes.filter((nd) => nd && nd.id != null) : [];
+    this.edges = this.composed && Array.isArray(flat.edges) ? flat.edges.filter((e) => e && e.source && e.target) : [];
+    this.chains = new Map(); // id -> the graph nodes it is inside, outermost first
+    this.inner = new Map(); // graph node path -> the flat node ids inside it, in order
+    for (const p of this.subs.keys()) this.inner.set(p, []);
+    for (const nd of this.nodes) for (const p of this.chain(String(nd.id))) this.inner.get(p).push(String(nd.id));
+    this.tables = new Map(); // path -> hop table
+    this.sums = new Map(); // path + "\0" + graph node -> {refs, value}
+  }
+
+  /** The graph nodes id is inside, outermost first (id itself when it is one is not listed). */
+  chain(id) {
+    let c = this.chains.get(id);
+    if (c) return c;
+    c = [];
+    for (let i = id.indexOf('/'); i > 0; i = id.indexOf('/', i + 1)) {
+      const p = id.slice(0, i);
+      if (this.subs.has(p)) c.push(p);
+    }
+    this.chains.set(id, c);
+    return c;
+  }
+
+  /** What stands for flat node (or graph node) id at level path: itself, the graph node it is inside, or null (not under path). */
+  at(id, path) {
+    const c = this.chain(id);
+    if (path === '') return c.length ? c[0] : id;
+    const i = c.indexOf(path);
+    if (i < 0) return null;
+    return i + 1 < c.length ? c[i + 1] : id;
+  }
+
+  /** The name graph node g maps to flat node:port (dir: 'inputs' or 'outputs'); the port itself when g is the node. */
+  portOf(g, node, port, dir) {
+    if (g === node) return port;
+    const name = this.nameOf(g, node, port, dir);
+    return name !== null ? name : `${node.slice(g.length + 1)}.${port}`; // no mapping given: where it comes from
+  }
+
+  label(id, path) {
+    return path === '' ? id : id.slice(path.length + 1);
+  }
+
+  scope(path = '') {
+    const nodes = [], seen = new Set();
+    const add = (id, nd) => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const s = this.subs.get(id);
+      if (s) {
+        const ports = { inputs: Object.keys(s.inputs || {}), outputs: Object.keys(s.outputs || {}) };
+        const version = s.version != null ? String(s.version) : null;
+        nodes.push({
+          id, label: this.label(id, path), component: `graph:${s.name}${version ? `@${version}` : ''}`, ports,
+          subgraph: { path: id, name: String(s.name), version },
+        });
+      } else nodes.push({ id, label: this.label(id, path), component: String(nd.component ?? '') });
+    };
+    for (const nd of this.nodes) {
+      const id = String(nd.id), g = this.at(id, path);
+      if (g !== null) add(g, nd);
+    }
+    // graph nodes with nothing inside (an empty graph)
+    for (const p of this.subs.keys()) if (this.inner.get(p).length === 0 && this.at(p, path) === p && p !== path) add(p, null);
+    const edges = [];
+    for (const e of this.edges) {
+      const s = String(e.source.node), t = String(e.target.node);
+      const gs = this.at(s, path), gt = this.at(t, path);
+      if (gs === null || gt === null || (gs === gt && gs !== s)) continue;
+      edges.push({
+        id: e.id, source: { node: gs, port: this.portOf(gs, s, String(e.source.port ?? 'out'), 'outputs') },
+        target: { node: gt, port: this.portOf(gt, t, String(e.target.port ?? 'in'), 'inputs') },
+      });
+    }
+    const border = { inputs: [], outputs: [] };
+    const s = path !== '' && this.subs.get(path);
+    if (s) {
+      const byId = new Map(nodes.map((nd) => [nd.id, nd]));
+      for (const dir of ['inputs', 'outputs']) {
+        const m = s[dir] || {};
+        for (const name of Object.keys(m)) {
+          const to = m[name], node = to && this.at(String(to.node), path);
+          const nd = node !== null && node !== undefined && byId.get(node);
+          if (!nd) continue;
+          const port = this.portOf(node, String(to.node), String(to.port), dir);
+          border[dir].push({ name, node, port });
+          // the port shows even when no edge of this level names it
+          nd.ports = nd.ports || { inputs: [], outputs: [] };
+          if (!nd.ports[dir].includes(port)) nd.ports[dir] = [...nd.ports[dir], port];
+        }
+      }
+    }
+    return { name: path === '' ? this.name : path, nodes, edges, border };
+  }
+
+  /** The name of the port of graph node g (dir: 'inputs' or 'outputs') mapped to flat node:port, or null. */
+  nameOf(g, node, port, dir) {
+    const m = this.subs.get(g) && this.subs.get(g)[dir];
+    if (m) for (const k of Object.keys(m)) if (m[k] && m[k].node === node && m[k].port === port) return k;
+    return null;
+  }
+
+  hopsAt(path = '') {
+    let T = this.tables.get(path);
+    if (!T) {
+      const pairs = new Map(), sources = new Map();
+      const through = (g) => ({ sourceNode: g, sourcePort: THROUGH, targetNode: g, targetPort: THROUGH });
+      for (const e of this.edges) {
+        const s = String(e.source.node), t = String(e.target.node);
+        const sp = String(e.source.port ?? 'out'), tp = String(e.target.port ?? 'in');
+        const gs = this.at(s, path), gt = this.at(t, path);
+        let ev = null;
+        if (gs !== null && gt !== null) {
+          ev = gs === gt && gs !== s ? through(gs)
+            : { sourceNode: gs, sourcePort: this.portOf(gs, s, sp, 'outputs'), targetNode: gt, targetPort: this.portOf(gt, t, tp, 'inputs') };
+        } else if (path !== '' && (gs !== null || gt !== null)) {
+          // across the border of the graph node opened: on its port
+          const name = gt !== null ? this.nameOf(path, t, tp, 'inputs') : this.nameOf(path, s, sp, 'outputs');
+          if (name !== null) {
+            ev = gt !== null
+              ? { sourceNode: BORDER, sourcePort: name, targetNode: gt, targetPort: this.portOf(gt, t, tp, 'inputs') }
+              : { sourceNode: gs, sourcePort: this.portOf(gs, s, sp, 'outputs'), targetNode: BORDER, targetPort: name };
+          }
+        }
+        pairs.set(`${s}\u0000${sp}\u0000${t}\u0000${tp}`, ev);
+      }
+      // an event naming its source only: on every edge leaving its port at this level
+      for (const nd of this.nodes) {
+        const id = String(nd.id), g = this.at(id, path);
+        if (g !== null) sources.set(id, g);
+      }
+      T = { pairs, sources, through };
+      this.tables.set(path, T);
+    }
+    return (ev) => {
+      const s = ev.sourceNode ?? ev.node, sp = ev.sourcePort ?? ev.port;
+      if (ev.targetNode !== undefined) {
+        const hit = T.pairs.get(`${s}\u0000${sp}\u0000${ev.targetNode}\u0000${ev.targetPort}`);
+        return hit === undefined ? ev : hit; // an edge not in the graph: as it is (counted unmatched)
+      }
+      const g = T.sources.get(s);
+      if (g === undefined) return ev;
+      return g === s ? ev : { sourceNode: g, sourcePort: this.portOf(g, s, sp, 'outputs') };
+    };
+  }
+
+  rollup(path, nodes) {
+    const out = {};
+    const has = Object.prototype.hasOwnProperty;
+    for (const nd of this.nodes) {
+      const id = String(nd.id), g = this.at(id, path);
+      if (g === null) continue;
+      if (g === id) {
+        if (has.call(nodes, id)) out[id] = nodes[id];
+        continue;
+      }
+      if (has.call(out, g)) continue;
+      const ids = this.inner.get(g), key = `${path}\u0000${g}`;
+      const refs = ids.map((x) => (has.call(nodes, x) ? nodes[x] : undefined));
+      const was = this.sums.get(key);
+      if (was && was.refs.length === refs.length && was.refs.every((r, i) => r === refs[i])) {
+        if (was.value) out[g] = was.value;
+        continue;
+      }
+      let value;
+      if (refs.some((r) => r)) {
+        value = { invocations: 0, emitted: 0, errors: 0, state: { nodes: ids.length, withState: 0 } };
+        for (const r of refs) {
+          if (!r) continue;
+          value.invocations += Number(r.invocations) || 0;
+          value.emitted += Number(r.emitted) || 0;
+          value.errors += Number(r.errors) || 0;
+          if (r.state && typeof r.state === 'object' ? Object.keys(r.state).length > 0 : r.state != null) value.state.withState++;
+        }
+      }
+      this.sums.set(key, { refs, value });
+      if (value) out[g] = value;
+    }
+    return out;
+  }
+
+  trail(path) {
+    const out = [{ path: '', label: this.name }];
+    if (!path) return out;
+    for (const p of [...this.chain(path), path]) {
+      const s = this.subs.get(p);
+      const parent = out[out.length - 1].path;
+      out.push({ path: p, label: this.label(p, parent), graph: s ? `${s.name}${s.version != null ? `@${s.version}` : ''}` : '' });
+    }
+    return out;
+  }
+}
+
 // ------------------------------------------------------------ the view
 
 let instances = 0;
@@ -1127,8 +1413,8 @@ function clip(s, n) {
 
 /**
  * Draw `graph` in `container` (see the top of this file).  Returns
- * {update(value), hops(batch), destroy(), select(nodeId), fit(), layout,
- * element}.
+ * {update(value), hops(batch), destroy(), select(nodeId), fit(), open(path),
+ * back(), scope, layout, element, model, board, composition}.
  */
 export function createGraphView(container, { graph, onSelectNode } = {}) {
   const doc = container.ownerDocument || globalThis.document;
@@ -1136,7 +1422,19 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const raf = (f) => (win.requestAnimationFrame ? win.requestAnimationFrame(f) : setTimeout(() => f(Date.now()), 16));
   const caf = (h) => (win.cancelAnimationFrame ? win.cancelAnimationFrame(h) : clearTimeout(h));
   const clock = () => (win.performance && win.performance.now ? win.performance.now() : Date.now());
-  const L = layout(graph);
+  // A composed graph is drawn one level at a time: `scope` is the level
+  // shown ("" the graph as declared, else the path of the graph node
+  // opened); each level is laid out on its own when it is opened.
+  const comp = new Composition(graph);
+  let scope = '';
+  // (a level inside a graph node has room on its sides for its ports)
+  let level = comp.composed ? comp.scope(scope) : graph;
+  const layouts = new Map(); // scope -> its layout (the same graph lays out the same: kept for the next opening)
+  const lay = () => {
+    if (!layouts.has(scope)) layouts.set(scope, layout(level, scope === '' ? {} : { margin: LAYOUT.margin + BORDER_STUB }));
+    return layouts.get(scope);
+  };
+  let L = lay();
   const uid = ++instances;
   const name = (graph && (graph.name || (graph.definition && graph.definition.name))) || 'graph';
 
@@ -1144,7 +1442,8 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   root.className = 'weir-graph';
   root.setAttribute('tabindex', '0');
   root.setAttribute('role', 'group');
-  root.setAttribute('aria-label', `Graph ${name}: drag or arrow keys to pan, wheel or + and - to zoom, 0 to fit; Tab to a node, Enter to select it`);
+  const label = () => `Graph ${name}${scope ? `, inside ${scope}` : ''}: drag or arrow keys to pan, wheel or + and - to zoom, 0 to fit; Tab to a node, Enter to select it${comp.composed ? ' or open a subgraph, Escape to go back' : ''}`;
+  root.setAttribute('aria-label', label());
 
   const bar = doc.createElement('div');
   bar.className = 'weir-graph-toolbar';
@@ -1162,6 +1461,13 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const zoomInBtn = button('+', 'Zoom in (+)', 'zoom-in');
   const fitBtn = button('Fit', 'Fit the graph (0)', 'fit');
   root.appendChild(bar);
+  // Where an opened subgraph is: Back (Escape), then the levels from the
+  // top, each a button but the one shown.
+  const crumbs = doc.createElement('nav');
+  crumbs.className = 'weir-graph-crumbs';
+  crumbs.setAttribute('aria-label', 'Subgraph');
+  crumbs.hidden = true;
+  root.appendChild(crumbs);
 
   const svg = svgEl(doc, 'svg', { class: 'weir-graph-svg', width: '100%', height: '100%' });
   root.appendChild(svg);
@@ -1174,30 +1480,21 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   const nodeLayer = svgEl(doc, 'g', { class: 'nodes' }, viewport);
   const dotLayer = svgEl(doc, 'g', { class: 'dots' }, viewport);
 
-  // Edges.
-  const edgeEls = L.edges.map((e) =>
-    svgEl(doc, 'path', {
-      class: 'edge', d: e.path, 'data-edge-id': e.id, 'marker-end': `url(#${arrowId})`,
-      'data-source': `${e.source.node}:${e.source.port}`, 'data-target': `${e.target.node}:${e.target.port}`,
-    }, edgeLayer));
-  const edgesOf = new Map(L.nodes.map((nd) => [nd.id, []])); // node id -> indices of its edges
-  L.edges.forEach((e, k) => {
-    edgesOf.get(e.source.node).push(k);
-    if (e.target.node !== e.source.node) edgesOf.get(e.target.node).push(k);
-  });
-
-  // Nodes.
-  const nodes = new Map(); // id -> {g, counters, state, title, last, text, stateText}
+  // What one level's drawing is made of (build() makes it anew when a
+  // subgraph opens or closes): its edges (the layout's, then one "through"
+  // edge per graph node, along its top, that its inner hops are drawn on),
+  // the edges of each node, its nodes, and what the hops and rates keep.
+  let edgeEls, edgesOf, nodes, viewEdges, culled, model, board, geo, counters, hopAt;
   // One template per shape (number of inputs and outputs), cloned per node:
   // far fewer DOM calls than building each node.  Children, in order:
   // title, rect, id, component, (circle, label) per input, (circle, label)
-  // per output, counters, state.
+  // per output, counters, state; a graph node's then its inner border.
   const templates = new Map();
   const template = (nd) => {
-    const key = `${nd.inputs.length}/${nd.outputs.length}`;
+    const key = `${nd.inputs.length}/${nd.outputs.length}${nd.subgraph ? '/g' : ''}`;
     let t = templates.get(key);
     if (t) return t;
-    t = svgEl(doc, 'g', { class: 'node', tabindex: 0, role: 'button', 'aria-pressed': 'false' });
+    t = svgEl(doc, 'g', { class: nd.subgraph ? 'node subgraph' : 'node', tabindex: 0, role: 'button', 'aria-pressed': 'false' });
     svgEl(doc, 'title', null, t);
     svgEl(doc, 'rect', { class: 'node-box', width: nd.width, height: nd.height, rx: 6, ry: 6 }, t);
     svgEl(doc, 'text', { class: 'node-id', x: 10, y: 17 }, t);
@@ -1212,30 +1509,94 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     }
     svgEl(doc, 'text', { class: 'counters', x: 10, y: nd.height - 20 }, t).textContent = '–';
     svgEl(doc, 'text', { class: 'state', x: 10, y: nd.height - 7 }, t);
+    if (nd.subgraph) svgEl(doc, 'rect', { class: 'node-box-inner', x: SUB_INSET, y: SUB_INSET, width: nd.width - 2 * SUB_INSET, height: nd.height - 2 * SUB_INSET, rx: 4, ry: 4 }, t);
     templates.set(key, t);
     return t;
   };
-  // In reading order (column by column, top to bottom): the Tab order.
-  const reading = [...L.nodes].sort((a, b) => a.x - b.x || a.y - b.y);
-  for (const nd of reading) {
-    const g = template(nd).cloneNode(true);
-    g.setAttribute('data-node-id', nd.id);
-    g.setAttribute('aria-label', `${nd.id} (${nd.component})`);
-    g.setAttribute('transform', `translate(${nd.x},${nd.y})`);
-    const c = g.children;
-    const title = c[0];
-    title.textContent = `${nd.id} (${nd.component})`;
-    c[2].textContent = clip(nd.id, 22);
-    c[3].textContent = clip(nd.component, 28);
-    let j = 4;
-    for (const p of nd.inputs.concat(nd.outputs)) {
-      c[j].setAttribute('data-port', p);
-      c[j + 1].textContent = clip(p, 14);
-      j += 2;
+  const describe = (nd) => (nd.subgraph ? `subgraph ${subName(nd.subgraph)}` : nd.component);
+  const build = () => {
+    edgeLayer.textContent = '';
+    nodeLayer.textContent = '';
+    // Edges.
+    edgeEls = L.edges.map((e) =>
+      svgEl(doc, 'path', {
+        class: 'edge', d: e.path, 'data-edge-id': e.id, 'marker-end': `url(#${arrowId})`,
+        'data-source': `${e.source.node}:${e.source.port}`, 'data-target': `${e.target.node}:${e.target.port}`,
+      }, edgeLayer));
+    edgesOf = new Map(L.nodes.map((nd) => [nd.id, []])); // node id -> indices of its edges
+    L.edges.forEach((e, k) => {
+      edgesOf.get(e.source.node).push(k);
+      if (e.target.node !== e.source.node) edgesOf.get(e.target.node).push(k);
+    });
+    viewEdges = L.edges.slice();
+    for (const nd of L.nodes) {
+      if (!nd.subgraph) continue;
+      const y = nd.y + SUB_INSET, x0 = nd.x + 2 * SUB_INSET, x1 = nd.x + nd.width - 2 * SUB_INSET;
+      const end = { node: nd.id, port: THROUGH };
+      viewEdges.push({ id: `${nd.id}${THROUGH}`, source: end, target: end, path: `M${x0},${y}L${x1},${y}`, points: [[x0, y, x0 + (x1 - x0) / 3, y, x1 - (x1 - x0) / 3, y, x1, y]] });
+      edgeEls.push(svgEl(doc, 'path', { class: 'edge through', d: `M${x0},${y}L${x1},${y}`, 'data-through': nd.id }, edgeLayer));
     }
-    nodes.set(nd.id, { g, counters: c[j], state: c[j + 1], title, last: undefined, text: '–', preview: '', errors: false, nd });
-    nodeLayer.appendChild(g);
-  }
+    // inside a graph node: its own ports, short edges into and out of the level
+    if (level && level.border) {
+      const byId = new Map(L.nodes.map((nd) => [nd.id, nd]));
+      for (const dir of ['inputs', 'outputs']) {
+        const isIn = dir === 'inputs';
+        for (const b of level.border[dir]) {
+          const nd = byId.get(b.node), i = nd ? (isIn ? nd.inputs : nd.outputs).indexOf(b.port) : -1;
+          if (i < 0) continue;
+          const y = nd.y + portY(i);
+          const xa = isIn ? nd.x - BORDER_STUB : nd.x + nd.width, xb = isIn ? nd.x : nd.x + nd.width + BORDER_STUB;
+          const end = { node: BORDER, port: b.name }, inner = { node: nd.id, port: b.port };
+          const d = `M${xa},${y}L${xb},${y}`;
+          viewEdges.push({ id: `${BORDER}${dir}:${b.name}`, source: isIn ? end : inner, target: isIn ? inner : end, path: d, points: [[xa, y, xa + (xb - xa) / 3, y, xb - (xb - xa) / 3, y, xb, y]] });
+          edgeEls.push(svgEl(doc, 'path', { class: 'edge border', d, 'marker-end': `url(#${arrowId})`, 'data-border': `${isIn ? 'in' : 'out'}:${b.name}` }, edgeLayer));
+          svgEl(doc, 'text', { class: 'border-label', x: isIn ? xa : xb, y: y - 6, 'text-anchor': isIn ? 'start' : 'end' }, edgeLayer).textContent = clip(b.name, 14);
+        }
+      }
+    }
+    // Nodes, in reading order (column by column, top to bottom): the Tab order.
+    nodes = new Map(); // id -> {g, counters, state, title, last, text, preview, errors, nd}
+    const reading = [...L.nodes].sort((a, b) => a.x - b.x || a.y - b.y);
+    for (const nd of reading) {
+      const g = template(nd).cloneNode(true);
+      g.setAttribute('data-node-id', nd.id);
+      g.setAttribute('aria-label', nd.subgraph ? `${nd.id} (${describe(nd)}): Enter to open` : `${nd.id} (${nd.component})`);
+      g.setAttribute('transform', `translate(${nd.x},${nd.y})`);
+      const c = g.children;
+      const title = c[0];
+      title.textContent = `${nd.id} (${describe(nd)})`;
+      c[2].textContent = clip(nd.label, 22);
+      c[3].textContent = clip(describe(nd), 28);
+      let j = 4;
+      for (const p of nd.inputs.concat(nd.outputs)) {
+        c[j].setAttribute('data-port', p);
+        c[j + 1].textContent = clip(p, 14);
+        j += 2;
+      }
+      nodes.set(nd.id, { g, counters: c[j], state: c[j + 1], title, last: undefined, text: '–', preview: '', errors: false, nd });
+      nodeLayer.appendChild(g);
+    }
+    culled = new Uint8Array(L.nodes.length);
+    model = new HopModel(viewEdges);
+    board = new RateBoard(viewEdges.length);
+    geo = viewEdges.map((e) => {
+      const box = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const p of e.points) {
+        for (let i = 0; i < 8; i += 2) {
+          box[0] = Math.min(box[0], p[i]);
+          box[1] = Math.min(box[1], p[i + 1]);
+          box[2] = Math.max(box[2], p[i]);
+          box[3] = Math.max(box[3], p[i + 1]);
+        }
+      }
+      return { points: e.points, mid: pointOnEdge(e.points, 0.5, [0, 0]), box };
+    });
+    // an edge's rate: by the counters where they tell, else by its hops
+    counters = new CounterRates(L.nodes, viewEdges);
+    hopAt = comp.composed ? comp.hopsAt(scope) : null;
+    selected = null;
+    renderCrumbs();
+  };
 
   // Dots: a pool of circles, made as needed, hidden when free.
   const dotEls = [];
@@ -1283,7 +1644,6 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // Off-screen nodes get class `culled` (graph.css hides their text), so
   // that zooming into a large graph lays out only the text in sight; they
   // stay focusable (focus brings a node into sight).
-  const culled = new Uint8Array(L.nodes.length);
   let cullHandle = null;
   const cull = () => {
     cullHandle = null;
@@ -1347,6 +1707,95 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
 
   // ---- selection
   let selected = null;
+  // ---- subgraphs: open one (its level replaces the drawing), go back
+  const stack = []; // the levels above: {scope, view, fitted, from (the graph node opened)}
+  let lastValue = null;
+  const enter = (next, restore) => {
+    ratesDirty = true; // the canvas is cleared at the next frame (the new level has no busy edges yet)
+    for (let i = 0; i < shownDots; i++) dotEls[i].setAttribute('display', 'none');
+    shownDots = 0;
+    scope = next;
+    level = comp.scope(scope);
+    L = lay();
+    // built, fitted, culled and given its counters out of the page, as the
+    // first drawing is: the browser then lays out only the text in sight
+    // (fit reads the drawing's size, which would lay out every node)
+    svg.removeChild(viewport);
+    build();
+    if (restore && !restore.fitted) {
+      view.x = restore.view.x;
+      view.y = restore.view.y;
+      view.k = restore.view.k;
+      fitted = false;
+      apply();
+    } else fit();
+    if (cullHandle !== null) caf(cullHandle);
+    cullHandle = null;
+    cull();
+    if (lastValue) update(lastValue);
+    svg.appendChild(viewport);
+    wake();
+  };
+  const focus = (el) => {
+    if (el && typeof el.focus === 'function') {
+      pointerAt = clock(); // no reveal: the level was just fitted or restored
+      el.focus();
+    }
+  };
+  const open = (path) => {
+    if (!comp.composed || !comp.subs.has(path) || path === scope || destroyed) return false;
+    const up = comp.chain(path); // the levels from the top down to the one above path
+    if (!(scope === '' || up.includes(scope))) return false;
+    stack.push({ scope, view: { ...view }, fitted, from: path });
+    // a level opened through several at once (open('a/b') at the top) keeps them on the stack too
+    for (const p of up.slice(scope === '' ? 0 : up.indexOf(scope) + 1)) stack.push({ scope: p, view: null, fitted: true, from: path });
+    enter(path, null);
+    focus(root);
+    return true;
+  };
+  const back = (to) => {
+    if (stack.length === 0 || destroyed) return false;
+    let top = stack.pop();
+    while (to !== undefined && top.scope !== to && stack.length) top = stack.pop();
+    const from = top.from;
+    enter(top.scope, top.view ? top : null);
+    // the graph node this level was opened from has the focus again
+    const opened = [...nodes.keys()].find((id) => from === id || from.startsWith(`${id}/`));
+    focus(opened ? nodes.get(opened).g : root);
+    return true;
+  };
+  function renderCrumbs() {
+    if (comp.composed) root.setAttribute('aria-label', label());
+    crumbs.textContent = '';
+    crumbs.hidden = scope === '';
+    if (scope === '') return;
+    const trail = comp.trail(scope);
+    const btn = (label, title, act, cls) => {
+      const b = doc.createElement('button');
+      b.setAttribute('type', 'button');
+      b.className = cls;
+      b.setAttribute('title', title);
+      b.textContent = label;
+      b.addEventListener('click', act);
+      crumbs.appendChild(b);
+      return b;
+    };
+    btn('‹ Back', `Back to ${trail[trail.length - 2].label} (Escape)`, () => back(), 'weir-graph-back');
+    trail.forEach((t, i) => {
+      const sep = doc.createElement('span');
+      sep.className = 'sep';
+      sep.textContent = i ? '›' : '';
+      if (i) crumbs.appendChild(sep);
+      const label = t.graph ? `${t.label} (${t.graph})` : t.label;
+      if (i === trail.length - 1) {
+        const here = doc.createElement('span');
+        here.className = 'here';
+        here.setAttribute('aria-current', 'location');
+        here.textContent = label;
+        crumbs.appendChild(here);
+      } else btn(label, `Back to ${t.label}`, () => back(t.path), 'crumb');
+    });
+  }
   const select = (id, notify) => {
     const n = nodes.get(id);
     if (!n) return;
@@ -1414,13 +1863,21 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   };
   on(svg, 'pointerup', endDrag);
   on(svg, 'pointercancel', endDrag);
+  // A graph node opens (and tells onSelectNode, as a select would); any other node is selected.
+  const act = (id) => {
+    const nd = nodes.get(id).nd;
+    if (nd.subgraph) {
+      if (typeof onSelectNode === 'function') onSelectNode(id);
+      open(id);
+    } else select(id, true);
+  };
   on(svg, 'click', (e) => {
     if (dragged) {
       dragged = false;
       return;
     }
     const id = nodeOf(e.target);
-    if (id !== null) select(id, true);
+    if (id !== null) act(id);
   });
   on(root, 'keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return; // the browser's (Ctrl + and - zoom the page)
@@ -1430,7 +1887,10 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
       case 'Enter':
       case ' ':
         if (id === null) return;
-        select(id, true);
+        act(id);
+        break;
+      case 'Escape':
+        if (!back()) return;
         break;
       case 'ArrowLeft': panBy(step, 0); break;
       case 'ArrowRight': panBy(-step, 0); break;
@@ -1453,6 +1913,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
 
   // Fit and cull before the drawing enters the page: its first layout then
   // skips the text of the nodes out of sight.
+  build();
   fit();
   if (cullHandle !== null) caf(cullHandle);
   cull();
@@ -1471,7 +1932,9 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // ---- update
   const update = (value) => {
     if (destroyed) return;
-    const states = (value && value.nodes) || {};
+    lastValue = value;
+    const all = (value && value.nodes) || {};
+    const states = comp.composed ? comp.rollup(scope, all) : all;
     counters.observe(states, clock());
     for (const [id, n] of nodes) {
       const cur = Object.prototype.hasOwnProperty.call(states, id) ? states[id] : undefined;
@@ -1492,6 +1955,13 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
         }
       }
       const st = cur ? cur.state : undefined;
+      if (n.nd.subgraph) {
+        // a graph node: how many of its nodes hold state (their states show when it is opened)
+        const k = st ? st.withState : 0;
+        const preview = k ? `state in ${k} of ${st.nodes} nodes` : '';
+        if (preview !== n.preview) n.state.textContent = n.preview = preview;
+        continue;
+      }
       const preview = previewState(st);
       if (preview !== n.preview) {
         n.preview = preview;
@@ -1507,20 +1977,6 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   // label or width changed (RateBoard: at most every LABEL_REFRESH_MS, or
   // when an edge turns busy or calm) or the view moved; edges out of sight
   // are skipped.  Each busy edge's <path> carries its label in data-rate.
-  const model = new HopModel(L.edges);
-  const board = new RateBoard(L.edges.length);
-  const geo = L.edges.map((e) => {
-    const box = [Infinity, Infinity, -Infinity, -Infinity];
-    for (const p of e.points) {
-      for (let i = 0; i < 8; i += 2) {
-        box[0] = Math.min(box[0], p[i]);
-        box[1] = Math.min(box[1], p[i + 1]);
-        box[2] = Math.max(box[2], p[i]);
-        box[3] = Math.max(box[3], p[i + 1]);
-      }
-    }
-    return { points: e.points, mid: pointOnEdge(e.points, 0.5, [0, 0]), box };
-  });
   let lastLabels = -Infinity;
   let colours = null;
   const readColours = () => {
@@ -1558,8 +2014,6 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (!colours) colours = readColours();
     drawRates(ctx, board, geo, view, cw, ch, cdpr, colours);
   };
-  // an edge's rate: by the counters where they tell, else by its hops
-  const counters = new CounterRates(L.nodes, L.edges);
   const rateOf = (k, now) => {
     const c = counters.rate(k, now);
     return Number.isNaN(c) ? model.rate(k, now) : c;
@@ -1581,7 +2035,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     const now = clock();
     let used = 0;
     const changed = model.frame(now, (slot, k, t) => {
-      pointOnEdge(L.edges[k].points, t, pt);
+      pointOnEdge(viewEdges[k].points, t, pt);
       let c = dotEls[slot];
       if (!c) c = dotEls[slot] = svgEl(doc, 'circle', { class: 'dot', r: dotR }, dotLayer);
       if (slot >= shownDots) c.removeAttribute('display');
@@ -1609,9 +2063,19 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   function wake() {
     if (frameHandle === null && !destroyed && (board.shown.size > 0 || canvas)) frameHandle = raf(tick);
   }
+  // a composed graph's hops as the level shown draws them (Composition.hopsAt)
+  const shown = [];
   const hops = (batch, scale = 1) => {
     if (destroyed || !batch || batch.length === 0) return;
     const now = clock();
+    if (hopAt) {
+      shown.length = 0;
+      for (const ev of batch) {
+        const x = ev && hopAt(ev);
+        if (x) shown.push(x);
+      }
+      batch = shown;
+    }
     for (const k of model.ingest(batch, now, scale > 1 ? scale : 1)) setBusy(k, true, now);
     if (frameHandle === null) frameHandle = raf(tick);
   };
@@ -1628,5 +2092,9 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
     if (root.parentNode) root.parentNode.removeChild(root);
   };
 
-  return { update, hops, destroy, select: (id) => select(id, false), fit, layout: L, element: root, model, board };
+  return {
+    update, hops, destroy, select: (id) => select(id, false), fit, open, back: () => back(),
+    get scope() { return scope; }, get layout() { return L; }, get model() { return model; }, get board() { return board; },
+    element: root, composition: comp,
+  };
 }

@@ -110,9 +110,13 @@ Test(compose, stored_over_rest_executed_and_every_answer_names_the_paths) {
                      "\"join\",\"report\"]");
     cr_assert_str_eq(dump(json_object_get(g, "subgraphs")),
                      "[{\"path\":\"retail\",\"name\":\"enrich\",\"version\":\"1\","
-                     "\"inputs\":{\"in\":{\"node\":\"retail/lookup\",\"port\":\"in\"}}},"
+                     "\"inputs\":{\"in\":{\"node\":\"retail/lookup\",\"port\":\"in\"}},"
+                     "\"outputs\":{\"out\":{\"node\":\"retail/total\",\"port\":\"out\"},"
+                     "\"error\":{\"node\":\"retail/lookup\",\"port\":\"error\"}}},"
                      "{\"path\":\"bulk\",\"name\":\"enrich\",\"version\":\"1\","
-                     "\"inputs\":{\"in\":{\"node\":\"bulk/lookup\",\"port\":\"in\"}}}]");
+                     "\"inputs\":{\"in\":{\"node\":\"bulk/lookup\",\"port\":\"in\"}},"
+                     "\"outputs\":{\"out\":{\"node\":\"bulk/total\",\"port\":\"out\"},"
+                     "\"error\":{\"node\":\"bulk/lookup\",\"port\":\"error\"}}}]");
     cr_assert_eq(json_array_size(json_object_get(json_object_get(g, "flattened"), "nodes")), 8);
     cr_assert_str_eq(json_string_value(json_object_get(
                          json_array_get(json_object_get(json_object_get(g, "definition"), "nodes"), 1), "component")),

@@ -225,7 +225,18 @@ Test(dashboard, busy_edges_show_their_rates_in_chromium, .timeout = 240) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
-/* The same three in Firefox (Debian's firefox-esr over WebDriver BiDi). */
+/* A graph used twice as a subgraph (examples/compose): each use drawn as
+ * one node counting its inner nodes' invocations, offered to the inject
+ * form with its input port; it opens (click, Enter, Space) to its inner
+ * nodes and their counters and goes back (Escape, the breadcrumb), live and
+ * at a past tick. */
+Test(dashboard, subgraphs_drawn_as_one_node_that_opens_in_chromium, .timeout = 240) {
+    server s = serve_start(NULL);
+    browser(&s, "compose", NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* The same four in Firefox (Debian's firefox-esr over WebDriver BiDi). */
 Test(dashboard, the_page_in_firefox, .timeout = 240) {
     server s = serve_start(NULL);
     browser_run(&s, "firefox", "page", NULL);
@@ -242,5 +253,11 @@ Test(dashboard, the_page_asks_for_the_key_in_firefox, .timeout = 240) {
 Test(dashboard, busy_edges_show_their_rates_in_firefox, .timeout = 240) {
     server s = serve_start(in_memory);
     browser_run(&s, "firefox", "rates", NULL);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
+Test(dashboard, subgraphs_drawn_as_one_node_that_opens_in_firefox, .timeout = 240) {
+    server s = serve_start(NULL);
+    browser_run(&s, "firefox", "compose", NULL);
     cr_assert_eq(serve_stop(&s), 0);
 }

@@ -9,7 +9,14 @@
 //          with the right one (REST and socket);
 //   rates: above 5,000 hops/s (where the page used to stop drawing hops),
 //          busy edges show their rates, and a rate that changes is shown
-//          changed (in Firefox, in dark mode).
+//          changed (in Firefox, in dark mode);
+//   compose: a graph stored as a subgraph and one that uses it twice
+//          (examples/compose): each graph node drawn as one node, the
+//          inject form offers its input port, its counters are the sums of
+//          its inner nodes', it opens (click, Enter, Space) to its inner
+//          nodes and their own counters, Escape and the breadcrumb go back,
+//          and the time slider sums the same way; a nested graph node opens
+//          level by level.
 // Screenshots go to ARTIFACTS_DIR/dashboard-*.png.  Every wait polls the page
 // with a deadline; nothing sleeps blindly.
 'use strict';
@@ -450,8 +457,163 @@ async function ratesScenario() {
   }
 }
 
+const nodeSel = (id) => `#graph [data-node-id="${id}"]`;
+const drawnIds = (page) => page.$$eval('#graph [data-node-id]', (gs) => gs.map((g) => g.getAttribute('data-node-id')).sort());
+const untilCount = (page, id, n) => until(page, `${id} counting ${n} invocations`, (sel, want) => {
+  const c = document.querySelector(`${sel} .counters`);
+  return c && c.getAttribute('data-invocations') === String(want);
+}, nodeSel(id), n);
+
+async function composeScenario() {
+  const doc = (f) => JSON.parse(fs.readFileSync(path.join(examples, 'compose', f), 'utf8'));
+  await postGraph(null, doc('enrich.json'));
+  const orders = await postGraph(null, doc('main.json'));
+  const { browser, page, problems } = await launch();
+  try {
+    await page.goto(`${base}/`, { waitUntil: 'load' });
+    await until(page, 'the socket live', () => document.querySelector('#conn').dataset.status === 'open');
+    await execute(page, orders, 'realtime', '{"completion": "never"}');
+    await until(page, 'the declared graph drawn', () => document.querySelectorAll('#graph [data-node-id]').length === 6);
+    assert.deepEqual(await drawnIds(page), ['bulk', 'bulkQty', 'join', 'order', 'report', 'retail'], 'each graph node is one node');
+    const retail = await page.$eval(nodeSel('retail'), (g) => ({
+      sub: g.classList.contains('subgraph'), text: g.textContent, inner: g.querySelectorAll('.node-box-inner').length,
+      ports: [...g.querySelectorAll('[data-port]')].map((p) => p.getAttribute('data-port')), label: g.getAttribute('aria-label'),
+    }));
+    assert.ok(retail.sub, 'marked as a subgraph');
+    assert.equal(retail.inner, 1, 'a double border');
+    assert.match(retail.text, /subgraph enrich@1/);
+    assert.deepEqual(retail.ports, ['in', 'out', 'error'], 'its ports as its mapping names them');
+    assert.match(retail.label, /Enter to open/);
+    const edgeEnd = (id, end) => page.$eval(`#graph path.edge[data-edge-id="${id}"]`, (e, w) => e.getAttribute(`data-${w}`), end);
+    assert.equal(await edgeEnd('e1', 'target'), 'retail:in');
+    assert.equal(await edgeEnd('e4', 'source'), 'retail:out');
+    assert.equal(await page.$('#graph path.edge[data-edge-id="retail/e1"]'), null, 'its inner edge is inside it');
+
+    // the inject form offers the graph node and its input port
+    await page.select('#inject-node', 'retail');
+    assert.deepEqual(await page.$$eval('#inject-port option', (os) => os.map((o) => o.value)), ['in']);
+    assert.match(await page.$eval('#inject-node option[value="retail"]', (o) => o.textContent), /subgraph enrich@1/);
+
+    // an order: each graph node counts its two inner nodes' invocations
+    assert.equal(await counter(page, 'retail', 'invocations'), 0);
+    await inject(page, 'order', '{"sku": "apple", "qty": 2}');
+    await until(page, 'the report in the outputs', () => /2 apple: 6; 20: 60/.test(document.querySelector('#outputs').textContent));
+    await untilCount(page, 'retail', 2);
+    await untilCount(page, 'bulk', 2);
+    // into the graph node itself (its port in: retail/lookup's in)
+    await inject(page, 'retail', '{"sku": "pear", "qty": 1}');
+    assert.equal(await page.$eval('#inject-port', (s) => s.value), 'in');
+    assert.match(await text(page, '#answer'), /^inject: tick 2/);
+    await untilCount(page, 'retail', 4);
+    assert.equal(await counter(page, 'bulk', 'invocations'), 2, 'bulk was not reached');
+    await until(page, 'the node table lists the inner nodes by path', () => document.querySelector('#nodes tr[data-node="retail/lookup"] td').textContent === '2');
+    await shot(page, 'compose');
+
+    // a click opens it: its inner nodes, its inner edge, their own counters
+    await page.click(nodeSel('retail'));
+    await until(page, 'retail opened', () => document.querySelector('#graph [data-node-id="retail/total"]') && !document.querySelector('#graph [data-node-id="order"]'));
+    assert.deepEqual(await drawnIds(page), ['retail/lookup', 'retail/total']);
+    assert.equal(await page.$eval(`${nodeSel('retail/lookup')} .node-id`, (t) => t.textContent), 'lookup');
+    assert.ok(await page.$('#graph path.edge[data-edge-id="retail/e1"]'), 'the inner edge drawn');
+    assert.deepEqual(await page.$$eval('#graph path.edge.border', (ps) => ps.map((p) => p.getAttribute('data-border'))), ['in:in', 'out:out', 'out:error'],
+      'its own ports drawn into and out of it');
+    await untilCount(page, 'retail/lookup', 2);
+    await untilCount(page, 'retail/total', 2);
+    assert.match(await text(page, '#graph .weir-graph-crumbs'), /Back.*orders.*›.*retail \(enrich@1\)/);
+    assert.equal(await page.$eval('#inject-node', (s) => s.value), 'retail', 'opening it chose it in the inject form');
+    // live while open: another order counts on the inner nodes
+    await inject(page, 'order', '{"sku": "apple", "qty": 3}');
+    await untilCount(page, 'retail/lookup', 3);
+    await untilCount(page, 'retail/total', 3);
+    await shot(page, 'compose-open');
+
+    // Escape (in the drawing) goes back, to the graph node, focused; the sums moved on
+    await page.focus('#graph .weir-graph');
+    await page.keyboard.press('Escape');
+    await until(page, 'back at the top, retail focused', () => document.activeElement && document.activeElement.getAttribute('data-node-id') === 'retail');
+    await untilCount(page, 'retail', 6);
+    await untilCount(page, 'bulk', 4);
+    // Enter opens it again; the breadcrumb goes back
+    await page.keyboard.press('Enter');
+    await until(page, 'retail opened by Enter', () => document.querySelector('#graph [data-node-id="retail/lookup"]'));
+    await page.click('#graph .weir-graph-crumbs button.crumb');
+    await until(page, 'back by the breadcrumb', () => document.querySelector('#graph [data-node-id="retail"]') && document.querySelector('#graph .weir-graph-crumbs').hidden);
+    // Space opens the other use of the same graph, with its own counters
+    await page.$eval(nodeSel('bulk'), (g) => g.focus()); // (page.focus takes HTML elements only)
+    await page.keyboard.press(' '); // Space (Firefox's WebDriver BiDi knows it by its key only)
+    await until(page, 'bulk opened by Space', () => document.querySelector('#graph [data-node-id="bulk/lookup"]'));
+    await untilCount(page, 'bulk/lookup', 2);
+    await page.keyboard.press('Escape');
+    await until(page, 'back from bulk', () => document.activeElement && document.activeElement.getAttribute('data-node-id') === 'bulk');
+
+    // the time slider: at tick 1 the graph nodes show tick 1's sums
+    await until(page, 'the slider over ticks 0..3', () => !document.querySelector('#travel').hidden && document.querySelector('#slider').max === '3');
+    await page.focus('#slider');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    await until(page, 'the drawing at tick 1', () => document.querySelector('#nodes-at').textContent === 'at tick 1');
+    await untilCount(page, 'retail', 2);
+    await untilCount(page, 'bulk', 2);
+    // opened at a past tick: the inner nodes of that tick
+    await page.click(nodeSel('retail'));
+    await untilCount(page, 'retail/lookup', 1);
+    await page.click('#live');
+    await untilCount(page, 'retail/lookup', 3);
+    assert.match(await page.$eval('#graph .weir-graph', (r) => r.getAttribute('aria-label')), /inside retail/);
+
+    if (BROWSER !== 'firefox') { // (Firefox is told its colour scheme at launch only)
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
+      await shot(page, 'compose-open-dark');
+      await page.$eval('#graph .weir-graph', (r) => r.focus());
+      await page.keyboard.press('Escape');
+      await until(page, 'back at the top in dark mode', () => document.querySelector('#graph [data-node-id="retail"]'));
+      await shot(page, 'compose-dark');
+    }
+
+    // nested: a graph whose graph node uses enrich opens level by level
+    if (BROWSER !== 'firefox') await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+    const pricing = await postGraph(null, {
+      symbia: '1.0', name: 'pricing', version: '2',
+      metadata: { ports: { inputs: [{ name: 'order', node: 'price', port: 'in' }], outputs: [{ name: 'priced', node: 'price', port: 'out' }] } },
+      nodes: [{ id: 'price', component: 'graph:enrich@1' }], edges: [],
+    });
+    assert.ok(pricing);
+    const shop = await postGraph(null, {
+      symbia: '1.0', name: 'shop', version: '1',
+      nodes: [{ id: 'src', component: 'symbia.core.passthrough' }, { id: 'p', component: 'graph:pricing' }, { id: 'sink', component: 'symbia.core.passthrough' }],
+      edges: [{ id: 'a', source: { node: 'src', port: 'out' }, target: { node: 'p', port: 'order' } }, { id: 'b', source: { node: 'p', port: 'priced' }, target: { node: 'sink', port: 'in' } }],
+    });
+    await execute(page, shop, 'realtime', '{"completion": "never"}');
+    await until(page, 'shop drawn', () => document.querySelectorAll('#graph [data-node-id]').length === 3);
+    assert.deepEqual(await page.$eval(nodeSel('p'), (g) => [...g.querySelectorAll('[data-port]')].map((x) => x.getAttribute('data-port'))), ['order', 'priced']);
+    await inject(page, 'src', '{"sku": "apple", "qty": 1}');
+    await untilCount(page, 'p', 2);
+    await page.click(nodeSel('p'));
+    await until(page, 'p opened', () => document.querySelector('#graph [data-node-id="p/price"]'));
+    assert.deepEqual(await drawnIds(page), ['p/price']);
+    assert.ok(await page.$eval(nodeSel('p/price'), (g) => g.classList.contains('subgraph')), 'the nested graph node is one node');
+    await untilCount(page, 'p/price', 2);
+    assert.deepEqual(await page.$$eval('#graph path.edge.border', (ps) => ps.map((x) => x.getAttribute('data-border'))), ['in:order', 'out:priced']);
+    await page.$eval(nodeSel('p/price'), (g) => g.focus());
+    await page.keyboard.press('Enter');
+    await until(page, 'p/price opened', () => document.querySelector('#graph [data-node-id="p/price/lookup"]'));
+    await untilCount(page, 'p/price/lookup', 1);
+    assert.match(await text(page, '#graph .weir-graph-crumbs'), /shop.*›.*p \(pricing@2\).*›.*price \(enrich@1\)/);
+    await shot(page, 'compose-nested');
+    await page.keyboard.press('Escape');
+    await until(page, 'back in p', () => document.activeElement && document.activeElement.getAttribute('data-node-id') === 'p/price');
+    await page.keyboard.press('Escape');
+    await until(page, 'back at the top of shop', () => document.activeElement && document.activeElement.getAttribute('data-node-id') === 'p');
+    const unexpected = problems.filter((p) => !/status of 4/.test(p));
+    assert.deepEqual(unexpected, [], 'no page errors');
+  } finally {
+    await browser.close();
+  }
+}
+
 run(async () => {
   if (scenario === 'page') await pageScenario();
+  else if (scenario === 'compose') await composeScenario();
   else if (scenario === 'auth') await authScenario();
   else if (scenario === 'rates') await ratesScenario();
   else throw new Error(`unknown scenario ${scenario}`);

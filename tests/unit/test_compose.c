@@ -143,7 +143,7 @@ Test(compose, a_graph_node_becomes_its_nodes_with_path_ids_and_its_edges_are_rew
     cr_assert_str_eq(run_once(g, "a", "1"), "{\"b:out\":2}");
     /* the flattened document: plain nodes and edges, and where they came from */
     cr_assert_not_null(flat);
-    cr_assert_str_eq(ts_dump(json_object_get(flat, "subgraphs")), "[{\"inputs\":{\"in\":{\"node\":\"x/m\",\"port\":\"in\"}},\"name\":\"inc\",\"path\":\"x\",\"version\":\"2\"}]");
+    cr_assert_str_eq(ts_dump(json_object_get(flat, "subgraphs")), "[{\"inputs\":{\"in\":{\"node\":\"x/m\",\"port\":\"in\"}},\"name\":\"inc\",\"outputs\":{\"out\":{\"node\":\"x/m\",\"port\":\"out\"}},\"path\":\"x\",\"version\":\"2\"}]");
     cr_assert_str_eq(ts_dump(json_object_get(json_array_get(json_object_get(flat, "edges"), 0), "target")),
                      "{\"node\":\"x/m\",\"port\":\"in\"}");
     cr_assert_str_eq(l.asked[0], "inc@");
@@ -166,12 +166,20 @@ Test(compose, the_same_graph_twice_gives_two_prefixes_and_a_version_is_asked_for
 
 Test(compose, nested_graphs_get_nested_paths) {
     lib l = {.graphs = LIB};
+    json_t *flat = NULL;
     weir_graph *g = load_ok(&l,
                             "{'symbia':'1.0','name':'main','nodes':[" PT("a") ",{'id':'o','component':'graph:outer'}],"
                             "'edges':[" EDGE("a", "out", "o", "in") "]}",
-                            NULL);
+                            &flat);
     assert_sorted(g, "[\"a\",\"o/k/m\",\"o/t\"]");
     cr_assert_str_eq(run_once(g, "a", "4"), "{\"o/t:out\":50}");
+    /* each level's ports name the flat node and port they come down to */
+    cr_assert_str_eq(ts_dump(json_object_get(flat, "subgraphs")),
+                     "[{\"inputs\":{\"in\":{\"node\":\"o/k/m\",\"port\":\"in\"}},\"name\":\"outer\",\"outputs\":{"
+                     "\"out\":{\"node\":\"o/t\",\"port\":\"out\"}},\"path\":\"o\",\"version\":null},{\"inputs\":{\"in\":{\"node\":"
+                     "\"o/k/m\",\"port\":\"in\"}},\"name\":\"inc\",\"outputs\":{\"out\":{\"node\":\"o/k/m\",\"port\":"
+                     "\"out\"}},\"path\":\"o/k\",\"version\":\"2\"}]");
+    json_decref(flat);
     weir_graph_unref(g);
 }
 

@@ -10,6 +10,7 @@ import {
   layout, createGraphView, LAYOUT, HopModel, pointOnEdge, formatRate, formatCount, formatCounters,
   previewState, boundedJson, DOTS_PER_EDGE, MAX_DOTS, PREVIEW_CHARS,
   RateBoard, rateBucket, drawRates, RATE_WIDTHS, LABEL_REFRESH_MS, PARALLEL_GAP, CounterRates,
+  Composition, THROUGH, BORDER,
 } from '../../src/web/graph.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -1071,5 +1072,237 @@ test('view: an edge whose counters say it is busy is shown busy with their rate,
   for (; t <= 8000; t += 50) win.runFrames(t);
   assert.ok(!path('bc').classSet().has('busy'), 'calm');
   assert.equal(path('bc').getAttribute('data-rate'), null);
+  gv.destroy();
+});
+
+// ------------------------------------------------------------ subgraphs
+
+// The body of GET /api/graphs/:id for main: a -> o (graph:outer) -> p
+// (graph:inc@2) -> b, where outer is k (graph:inc) -> t: the shape the
+// server answers (flattened with path ids, subgraphs with their mappings).
+const E = (id, s, sp, t, tp) => ({ id, source: { node: s, port: sp }, target: { node: t, port: tp } });
+function composed() {
+  return {
+    id: 'g-main', name: 'main', version: '1',
+    definition: {
+      symbia: '1.0', name: 'main',
+      nodes: [{ id: 'a', component: 'symbia.core.passthrough' }, { id: 'o', component: 'graph:outer' }, { id: 'p', component: 'graph:inc@2' }, { id: 'b', component: 'symbia.core.passthrough' }],
+      edges: [E('e1', 'a', 'out', 'o', 'in'), E('e2', 'o', 'out', 'p', 'in'), E('e3', 'p', 'out', 'b', 'in')],
+    },
+    subgraphs: [
+      { path: 'o', name: 'outer', version: null, inputs: { in: { node: 'o/k/m', port: 'in' } }, outputs: { out: { node: 'o/t', port: 'out' } } },
+      { path: 'o/k', name: 'inc', version: '2', inputs: { in: { node: 'o/k/m', port: 'in' } }, outputs: { out: { node: 'o/k/m', port: 'out' } } },
+      { path: 'p', name: 'inc', version: '2', inputs: { in: { node: 'p/m', port: 'in' } }, outputs: { out: { node: 'p/m', port: 'out' } } },
+    ],
+    flattened: {
+      symbia: '1.0', name: 'main',
+      nodes: [
+        { id: 'a', component: 'symbia.core.passthrough' }, { id: 'o/k/m', component: 'symbia.core.map' }, { id: 'o/t', component: 'symbia.core.map' },
+        { id: 'p/m', component: 'symbia.core.map' }, { id: 'b', component: 'symbia.core.passthrough' },
+      ],
+      edges: [E('o/e', 'o/k/m', 'out', 'o/t', 'in'), E('e1', 'a', 'out', 'o/k/m', 'in'), E('e2', 'o/t', 'out', 'p/m', 'in'), E('e3', 'p/m', 'out', 'b', 'in')],
+    },
+  };
+}
+const counts = (n) => ({ invocations: n, emitted: n, errors: 0, state: {} });
+
+test('subgraphs: each level of a composed graph, its edges on the ports the mappings name', () => {
+  const c = new Composition(composed());
+  assert.equal(c.composed, true);
+  assert.equal(new Composition({ definition: { nodes: [], edges: [] } }).composed, false, 'no graph nodes: nothing to compose');
+  const top = c.scope('');
+  assert.deepEqual(top.nodes.map((n) => n.id), ['a', 'o', 'p', 'b'], 'the graph as declared, in its order');
+  const o = top.nodes[1];
+  assert.deepEqual(o.subgraph, { path: 'o', name: 'outer', version: null });
+  assert.deepEqual(o.ports, { inputs: ['in'], outputs: ['out'] });
+  assert.equal(top.nodes[2].component, 'graph:inc@2');
+  assert.deepEqual(top.edges.map((e) => `${e.id} ${e.source.node}:${e.source.port}->${e.target.node}:${e.target.port}`),
+    ['e1 a:out->o:in', 'e2 o:out->p:in', 'e3 p:out->b:in'], 'edges inside a graph node are not drawn at the top');
+  const inO = c.scope('o');
+  assert.deepEqual(inO.nodes.map((n) => [n.id, n.label, !!n.subgraph]), [['o/k', 'k', true], ['o/t', 't', false]]);
+  assert.deepEqual(inO.edges.map((e) => `${e.id} ${e.source.node}:${e.source.port}->${e.target.node}:${e.target.port}`), ['o/e o/k:out->o/t:in'],
+    'the nested graph node\'s output by its mapped name; edges crossing the border left out');
+  assert.deepEqual(inO.border, { inputs: [{ name: 'in', node: 'o/k', port: 'in' }], outputs: [{ name: 'out', node: 'o/t', port: 'out' }] },
+    'inside o: its own ports, on the nodes of the level they are mapped to');
+  assert.deepEqual(top.border, { inputs: [], outputs: [] });
+  assert.deepEqual(c.scope('o/k').nodes.map((n) => [n.id, n.label]), [['o/k/m', 'm']]);
+  assert.deepEqual(c.scope('o/k').nodes[0].ports, { inputs: ['in'], outputs: ['out'] }, 'a border port shows even with no edge on it');
+  assert.deepEqual(c.trail('o/k'), [{ path: '', label: 'main' }, { path: 'o', label: 'o', graph: 'outer' }, { path: 'o/k', label: 'k', graph: 'inc@2' }]);
+  // the layout keeps a graph node's mapped ports even with no edge on them
+  const L = layout(c.scope(''));
+  assert.deepEqual(L.nodes.find((n) => n.id === 'o').inputs, ['in']);
+  assert.equal(L.nodes.find((n) => n.id === 'o').label, 'o');
+});
+
+test('subgraphs: a hop is drawn where the level shown has it: through a graph node, on the edge it crosses, or not at all', () => {
+  const c = new Composition(composed());
+  const top = c.hopsAt('');
+  assert.deepEqual(top(ev('o/k/m', 'out', 'o/t', 'in')), { sourceNode: 'o', sourcePort: THROUGH, targetNode: 'o', targetPort: THROUGH });
+  assert.deepEqual(top(ev('a', 'out', 'o/k/m', 'in')), { sourceNode: 'a', sourcePort: 'out', targetNode: 'o', targetPort: 'in' });
+  assert.deepEqual(top(ev('o/t', 'out', 'p/m', 'in')), { sourceNode: 'o', sourcePort: 'out', targetNode: 'p', targetPort: 'in' });
+  const plain = ev('p/m', 'out', 'b', 'in');
+  assert.deepEqual(top(plain), { sourceNode: 'p', sourcePort: 'out', targetNode: 'b', targetPort: 'in' });
+  const inO = c.hopsAt('o');
+  assert.deepEqual(inO(ev('o/k/m', 'out', 'o/t', 'in')), { sourceNode: 'o/k', sourcePort: 'out', targetNode: 'o/t', targetPort: 'in' });
+  assert.deepEqual(inO(ev('a', 'out', 'o/k/m', 'in')), { sourceNode: BORDER, sourcePort: 'in', targetNode: 'o/k', targetPort: 'in' }, 'into the level: from its port');
+  assert.deepEqual(inO(ev('o/t', 'out', 'p/m', 'in')), { sourceNode: 'o/t', sourcePort: 'out', targetNode: BORDER, targetPort: 'out' }, 'out of it: to its port');
+  assert.equal(inO(ev('p/m', 'out', 'b', 'in')), null, 'outside the level: not drawn');
+  assert.deepEqual(c.hopsAt('o/k')(ev('o/k/m', 'out', 'o/t', 'in')), { sourceNode: 'o/k/m', sourcePort: 'out', targetNode: BORDER, targetPort: 'out' });
+  const unknown = ev('zz', 'out', 'b', 'in');
+  assert.equal(top(unknown), unknown, 'an edge the graph does not have: as it came (the model counts it unmatched)');
+});
+
+test('subgraphs: a graph node\'s counters are its inner nodes\' sums, one object while they do not change', () => {
+  const c = new Composition(composed());
+  const v1 = { a: counts(1), 'o/k/m': { invocations: 2, emitted: 2, errors: 1, state: { n: 1 } }, 'o/t': counts(3), 'p/m': counts(4) };
+  const r1 = c.rollup('', v1);
+  assert.equal(r1.a, v1.a, 'a plain node: its own object');
+  assert.deepEqual(r1.o, { invocations: 5, emitted: 5, errors: 1, state: { nodes: 2, withState: 1 } });
+  assert.deepEqual(r1.p, { invocations: 4, emitted: 4, errors: 0, state: { nodes: 1, withState: 0 } });
+  assert.equal(r1.b, undefined, 'no value, no counters');
+  const r2 = c.rollup('', { ...v1, 'p/m': counts(5) });
+  assert.equal(r2.o, r1.o, 'unchanged inner nodes: the same object');
+  assert.notEqual(r2.p, r1.p);
+  const r3 = c.rollup('o', v1);
+  assert.deepEqual(Object.keys(r3).sort(), ['o/k', 'o/t']);
+  assert.equal(r3['o/t'], v1['o/t']);
+  assert.equal(r3['o/k'].invocations, 2);
+});
+
+test('view: a graph node drawn as one node that opens (click, Enter, Space), Escape and the breadcrumb go back', () => {
+  const selected = [];
+  const { container, gv, win, nodeEl, countersOf } = mountView(composed(), { onSelectNode: (id) => selected.push(id) });
+  const root = container.children[0];
+  const crumbs = root.children.find((el) => el.classSet().has('weir-graph-crumbs'));
+  const edge = (id) => container.all((el) => el.getAttribute('data-edge-id') === id)[0];
+  const ids = () => container.all((el) => el.getAttribute('data-node-id') !== null).map((el) => el.getAttribute('data-node-id')).sort();
+  assert.deepEqual(ids(), ['a', 'b', 'o', 'p']);
+  assert.equal(crumbs.hidden, true, 'at the top: no breadcrumb');
+  const o = nodeEl('o');
+  assert.ok(o.classSet().has('subgraph'));
+  assert.ok(o.textContent.includes('subgraph outer') && nodeEl('p').textContent.includes('subgraph inc@2'));
+  assert.match(o.getAttribute('aria-label'), /Enter to open/);
+  assert.equal(o.all((el) => el.classSet().has('node-box-inner')).length, 1, 'a double border');
+  assert.deepEqual(o.all((el) => el.getAttribute('data-port') !== null).map((el) => el.getAttribute('data-port')), ['in', 'out']);
+  assert.equal(edge('e2').getAttribute('data-source'), 'o:out');
+  assert.equal(edge('e1').getAttribute('data-target'), 'o:in');
+  assert.equal(edge('o/e'), undefined, 'inner edges are not drawn at the top');
+
+  // counters: the sums of the inner nodes
+  const value = execValue({ a: counts(1), 'o/k/m': counts(1), 'o/t': counts(1), 'p/m': counts(1), b: counts(1) });
+  gv.update(value);
+  assert.equal(countersOf('o').getAttribute('data-invocations'), '2');
+  assert.equal(countersOf('p').getAttribute('data-invocations'), '1');
+
+  // hops: an inner one through the graph node, a crossing one on the outer edge
+  const through = gv.layout.edges.length + gv.layout.nodes.filter((n) => n.subgraph).findIndex((n) => n.id === 'o');
+  gv.hops([ev('o/k/m', 'out', 'o/t', 'in'), ev('a', 'out', 'o/k/m', 'in'), ev('o/t', 'out', 'p/m', 'in')]);
+  const k = (id) => gv.layout.edges.findIndex((e) => e.id === id);
+  assert.equal(gv.model.total[through], 1, 'the inner hop goes through o');
+  assert.equal(gv.model.total[k('e1')], 1);
+  assert.equal(gv.model.total[k('e2')], 1);
+  assert.equal(gv.model.unmatched, 0);
+  win.runFrames(100);
+  assert.equal(container.all((el) => el.tagName === 'circle' && el.classSet().has('dot') && el.getAttribute('display') !== 'none').length, 3, 'three dots in flight');
+
+  // a click opens o (and tells onSelectNode), its level drawn with its own layout
+  o.dispatch('click');
+  assert.equal(gv.scope, 'o');
+  assert.deepEqual(selected, ['o']);
+  assert.deepEqual(ids(), ['o/k', 'o/t']);
+  assert.equal(nodeEl('o/t').all((el) => el.classSet().has('node-id'))[0].textContent, 't', 'inner nodes by their last part');
+  assert.equal(crumbs.hidden, false);
+  assert.match(crumbs.textContent, /Back.*main.*›.*o \(outer\)/);
+  assert.equal(countersOf('o/t').getAttribute('data-invocations'), '1', 'the last value shown at once');
+  assert.equal(countersOf('o/k').getAttribute('data-invocations'), '1');
+  assert.equal(container.all((el) => el.tagName === 'circle' && el.getAttribute('display') !== 'none').filter((el) => el.classSet().has('dot')).length, 0, 'the dots of the level left are gone');
+  const borders = container.all((el) => el.getAttribute('data-border') !== null).map((el) => el.getAttribute('data-border'));
+  assert.deepEqual(borders, ['in:in', 'out:out'], 'o\'s own ports drawn into and out of its level');
+  assert.ok(container.all((el) => el.classSet().has('border-label')).map((el) => el.textContent).join(',') === 'in,out');
+  gv.hops([ev('o/k/m', 'out', 'o/t', 'in'), ev('a', 'out', 'o/k/m', 'in'), ev('p/m', 'out', 'b', 'in')]);
+  assert.equal(gv.model.total[gv.layout.edges.findIndex((e) => e.id === 'o/e')], 1, 'the inner hop on the inner edge');
+  // the drawing's edges: the layout's, one through each graph node, then the border's
+  const inEdge = gv.layout.edges.length + gv.layout.nodes.filter((n) => n.subgraph).length;
+  assert.equal(gv.model.total[inEdge], 1, 'the hop into o on its port in');
+  assert.equal(gv.model.unmatched, 0, 'the hop outside o is not drawn here (nor counted)');
+  gv.update(execValue({ ...value.nodes, 'o/t': counts(7) }));
+  assert.equal(countersOf('o/t').getAttribute('data-invocations'), '7');
+
+  // Enter opens the nested graph node; Space works too; Escape goes back a level at a time
+  const enter = nodeEl('o/k').dispatch('keydown', { key: 'Enter' });
+  assert.ok(enter.defaultPrevented);
+  assert.equal(gv.scope, 'o/k');
+  assert.deepEqual(ids(), ['o/k/m']);
+  assert.match(crumbs.textContent, /main.*o \(outer\).*k \(inc@2\)/);
+  let esc = root.dispatch('keydown', { key: 'Escape' });
+  assert.ok(esc.defaultPrevented);
+  assert.equal(gv.scope, 'o');
+  root.dispatch('keydown', { key: 'Escape' });
+  assert.equal(gv.scope, '');
+  assert.deepEqual(ids(), ['a', 'b', 'o', 'p']);
+  assert.equal(countersOf('o').getAttribute('data-invocations'), '8', 'the sums again, of the last value');
+  esc = root.dispatch('keydown', { key: 'Escape' });
+  assert.ok(!esc.defaultPrevented, 'Escape at the top is the page\'s');
+  nodeEl('p').dispatch('keydown', { key: ' ' });
+  assert.equal(gv.scope, 'p');
+  // the breadcrumb's first level goes back to the top
+  gv.open('o'); // not from inside p: refused
+  assert.equal(gv.scope, 'p');
+  const crumb = crumbs.children.find((el) => el.classSet().has('crumb'));
+  crumb.dispatch('click');
+  assert.equal(gv.scope, '');
+  // opened two levels at once, Back goes up one
+  assert.equal(gv.open('o/k'), true);
+  crumbs.children.find((el) => el.classSet().has('weir-graph-back')).dispatch('click');
+  assert.equal(gv.scope, 'o');
+  gv.destroy();
+});
+
+test('view: a plain graph draws as before: no breadcrumb, Escape is the page\'s, hops untouched', () => {
+  const { container, gv } = mountView({ nodes: [{ id: 'x', component: 'symbia.core.passthrough' }, { id: 'y', component: 'symbia.core.passthrough' }], edges: [E('e', 'x', 'out', 'y', 'in')] });
+  const root = container.children[0];
+  assert.equal(gv.composition.composed, false);
+  assert.ok(!root.dispatch('keydown', { key: 'Escape' }).defaultPrevented);
+  gv.hops([ev('x', 'out', 'y', 'in')]);
+  assert.equal(gv.model.total[0], 1);
+  assert.equal(gv.open('x'), false);
+  gv.destroy();
+});
+
+test('subgraphs: a graph of 1,000 nodes used twice: levels, sums and hops stay cheap', () => {
+  const inner = deepGraph(1000, 3);
+  const subs = [], nodes = [], edges = [];
+  for (const p of ['left', 'right']) {
+    subs.push({ path: p, name: 'deep', version: '1', inputs: { in: { node: `${p}/n0`, port: 'in' } }, outputs: { out: { node: `${p}/n999`, port: 'out' } } });
+    for (const n of inner.nodes) nodes.push({ ...n, id: `${p}/${n.id}` });
+    inner.edges.forEach((e, i) => edges.push(E(`${p}/e${i}`, `${p}/${e.source.node}`, e.source.port, `${p}/${e.target.node}`, e.target.port)));
+  }
+  const g = { name: 'twice', definition: { nodes: [{ id: 'left', component: 'graph:deep' }, { id: 'right', component: 'graph:deep' }], edges: [] }, subgraphs: subs, flattened: { nodes, edges } };
+  const best = (fn) => {
+    let b = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      fn();
+      b = Math.min(b, performance.now() - t0);
+    }
+    return b;
+  };
+  const { gv, countersOf } = mountView(g);
+  const value = {};
+  for (const n of nodes) value[n.id] = counts(1);
+  const tUpdate = best(() => gv.update(execValue({ ...value })));
+  assert.equal(countersOf('left').getAttribute('data-invocations'), '1000');
+  const batch = [];
+  for (let i = 0; i < 3000; i++) batch.push(ev(edges[i % edges.length].source.node, edges[i % edges.length].source.port, edges[i % edges.length].target.node, edges[i % edges.length].target.port));
+  const tHops = best(() => gv.hops(batch));
+  assert.equal(gv.model.unmatched, 0);
+  const tOpen = best(() => {
+    gv.open('left');
+    gv.back();
+  });
+  console.log(`# 2 x 1,000 nodes: update ${tUpdate.toFixed(1)} ms, 3,000 hops ${tHops.toFixed(1)} ms, open and back ${tOpen.toFixed(1)} ms`);
+  assert.ok(tUpdate < 100 && tHops < 100 && tOpen < 1000, `update ${tUpdate.toFixed(1)} ms, 3,000 hops ${tHops.toFixed(1)} ms, open and back ${tOpen.toFixed(1)} ms`);
+  gv.open('left');
+  assert.equal(gv.layout.nodes.length, 1000);
   gv.destroy();
 });
