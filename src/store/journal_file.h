@@ -16,7 +16,11 @@
  *           (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY): the START
  *           body is self-contained — {"op":"start", "graphId", "graph"
  *           (the document), "components" ([user component definitions]),
- *           "options", "runtime", "executionId"?}; the others are
+ *           "options", "runtime", "executionId"?, "zones"? ({IANA name:
+ *           base64 of the zone file's bytes}, every time zone the graph
+ *           read: replay and recovery use these, not the machine's)};
+ *           "upgrade" bodies carry their graph's "zones" the same way; the
+ *           others are
  *           weir_input_json's {"op", ...}
  *   chain   the record's hash chain value (store/journal.h): SHA-256 of
  *           the previous chain, kind, seq, tick, time and the body text,
