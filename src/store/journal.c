@@ -243,6 +243,12 @@ int weir_journal_start(weir_journal *j, const char *exec_id, const char *graph_i
                        int64_t time_ms, json_t *body, weir_journal_done_fn done, void *ud, weir_error *err) {
     if (!exec_id || !*exec_id || !graph_id) return weir__error(err, WEIR_EINVAL, "an execution needs an id and a graph");
     int rc = weir__journal_exec_find(j, exec_id) ? 1 : weir__journal_stored(j, exec_id, err);
+    /* stored in SQLite, and not known here: its delete may still be in an
+     * input log (applied now) */
+    if (rc == 1 && !weir__journal_exec_find(j, exec_id)) {
+        rc = weir_journal_flush(j, err);
+        if (!rc) rc = weir__journal_stored(j, exec_id, err);
+    }
     if (rc < 0) return rc;
     if (rc) return weir__error(err, WEIR_EEXISTS, "execution %.100s already has a journal", exec_id);
     rc = precheck(j, err);
@@ -448,14 +454,16 @@ int weir_journal_sync(weir_journal *j, weir_error *err) {
 int weir_journal_flush(weir_journal *j, weir_error *err) {
     pthread_mutex_lock(&j->mu);
     uint64_t ticket = j->queued;
-    if (j->ingested < ticket && !j->failed) {
-        if (j->flush_want < ticket) j->flush_want = ticket;
+    for (;;) {
+        /* Everything queued; once a landing failed (writes refused), what
+         * was landed before it: reads still see every durable record. */
+        uint64_t want = j->failed && j->landed < ticket ? j->landed : ticket;
+        if (j->ingested >= want || j->ingest_failed) break;
+        if (j->flush_want < want) j->flush_want = want;
         pthread_cond_signal(&j->work); /* the writer hands its log on once everything queued is in it */
-        while (j->ingested < ticket && !j->failed) pthread_cond_wait(&j->done, &j->mu);
+        pthread_cond_wait(&j->done, &j->mu);
     }
-    int rc = j->ingested < ticket || j->failed
-                 ? weir__error(err, WEIR_EIO, "the journal could not commit: %s", j->fail_msg)
-                 : 0;
+    int rc = j->ingest_failed ? weir__error(err, WEIR_EIO, "the journal could not commit: %s", j->fail_msg) : 0;
     pthread_mutex_unlock(&j->mu);
     return rc;
 }

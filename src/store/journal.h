@@ -208,7 +208,10 @@ size_t weir_journal_poll(weir_journal *j);
 int weir_journal_sync(weir_journal *j, weir_error *err);
 /* weir_journal_sync, and then wait until those items are in SQLite, where
  * the reads look (the input logs are applied now, not when full).  The
- * reads below flush first themselves. */
+ * reads below flush first themselves.  Once a landing failed (writes are
+ * refused), it waits for what was landed before the failure: the reads
+ * still see every durable record.  0, or WEIR_EIO when a log could not be
+ * applied to SQLite. */
 int weir_journal_flush(weir_journal *j, weir_error *err);
 
 typedef struct weir_journal_stats {

@@ -239,7 +239,8 @@ int weir_journal_resume(weir_journal *j, const char *exec_id, int64_t *last_seq,
         if (last_seq) *last_seq = known->last_seq;
         return known->finished ? weir__error(err, WEIR_ESTATE, "execution %.100s is finished", exec_id) : 0;
     }
-    int rc = exec_state(j, exec_id, err);
+    int rc = weir_journal_flush(j, err); /* its delete may still be in an input log */
+    if (!rc) rc = exec_state(j, exec_id, err);
     if (rc < 0) return rc;
     if (rc == 1) return weir__error(err, WEIR_ESTATE, "execution %.100s is finished: its journal is closed", exec_id);
     sqlite3_stmt *q = j->r[R_TAIL];

@@ -247,6 +247,7 @@ static void land_batch(weir_journal *j, char *msg, size_t cap) {
     complete_locked(j, batch, last, n);
     if (rc == SQLITE_OK) {
         l->last_ticket = ticket;
+        j->landed = ticket;
         j->stats.commits++;
         j->stats.items += n;
         j->stats.records += records;

@@ -1225,3 +1225,48 @@ Test(journal, a_failed_ingest_refuses_writes_and_loses_nothing_reported_durable)
     cr_assert_eq(rb.n, 11);
     close_all(&h);
 }
+
+/* A delete reported durable (weir_journal_sync returned 0) frees its id at
+ * once, as it did when a batch was durable in SQLite: a start of the same
+ * id is taken though the delete is still in an input log. */
+Test(journal, a_start_after_a_synced_delete_of_the_same_id_is_taken) {
+    handles h = open_idle(WEIR_DURABILITY_FSYNC);
+    memset(&dones, 0, sizeof dones);
+    start(h.j, "e1", 0);
+    append(h.j, "e1", 1, 1);
+    weir_error err;
+    cr_assert_eq(weir_journal_flush(h.j, &err), 0, "%s", err.message); /* e1 is in SQLite */
+    cr_assert_eq(weir_journal_delete(h.j, "e1", NULL, NULL, &err), 0, "%s", err.message);
+    sync_poll(h.j); /* the delete is durable (in the log) */
+    json_t *b = json_pack("{s:s}", "graph", "g1");
+    int rc = weir_journal_start(h.j, "e1", "g1", 1000, 0, 5, b, on_done, NULL, &err);
+    json_decref(b);
+    cr_assert_eq(rc, 0, "%s", err.message);
+    sync_poll(h.j);
+    readback rb;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 1, "the new e1 holds its start alone: %d records", rb.n);
+    close_all(&h);
+}
+
+/* A failed write refuses further writes; what was reported durable before
+ * it is still read (it is in the log, and reads apply it), as it was read
+ * from SQLite before input logs. */
+Test(journal, records_reported_durable_are_read_after_a_failed_write) {
+    handles h = open_idle(WEIR_DURABILITY_PROCESS);
+    memset(&dones, 0, sizeof dones);
+    start(h.j, "e1", 0);
+    for (int64_t i = 1; i <= 5; i++) append(h.j, "e1", i, i);
+    sync_poll(h.j);
+    atomic_store(&fail_write, 1);
+    append(h.j, "e1", 6, 6);
+    weir_error err;
+    cr_assert_eq(weir_journal_sync(h.j, &err), WEIR_EIO);
+    weir_journal_poll(h.j);
+    atomic_store(&fail_write, 0);
+    readback rb;
+    cr_assert_eq(read_all(h.j, "e1", 1, NULL, &rb, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(rb.n, 6);
+    cr_assert_not(rb.bad, "%s", rb.why);
+    close_all(&h);
+}
