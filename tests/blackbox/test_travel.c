@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -537,4 +538,96 @@ Test(travel, a_snapshot_at_the_tick_is_not_taken_for_it) {
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "state")), "paused", "%s", r.body);
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
+}
+
+/* Bytes the journal's database holds, as JOURNAL_MAX_BYTES counts them
+ * (the server stopped: its input logs are applied). */
+static long long db_bytes(const char *data, const char *exec_body_of) {
+    char db[256];
+    snprintf(db, sizeof db, "%s/weir.db", data);
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    char q[256];
+    if (exec_body_of)
+        snprintf(q, sizeof q, "SELECT sum(length(body)) FROM journal WHERE exec_id = '%s'", exec_body_of);
+    else
+        snprintf(q, sizeof q,
+                 "SELECT (p.page_count - f.freelist_count) * s.page_size FROM pragma_page_count() p, "
+                 "pragma_freelist_count() f, pragma_page_size() s");
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static int stored_execution(const char *data, const char *id) {
+    char db[256], q[256];
+    snprintf(db, sizeof db, "%s/weir.db", data);
+    snprintf(q, sizeof q, "SELECT count(*) FROM executions WHERE id = '%s'", id);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+/* JOURNAL_MAX_BYTES: one finished journal deleted brings the journal under
+ * the cap, so starts that come right after it delete no more (a delete
+ * still in the journal's input log has freed nothing yet: the size is
+ * measured once it is applied). */
+Test(travel, past_the_size_cap_a_start_deletes_only_what_brings_it_under) {
+    char data[64];
+    proc_tempdir(data, sizeof data, "cap");
+    const char *plain[] = {"--data-dir", data, NULL};
+    server s = serve_start(plain);
+    char ids[4][64];
+    static char body[9000];
+    for (int k = 0; k < 4; k++) {
+        char x[64];
+        snprintf(x, sizeof x, "%s", serve_execute(&s, GRAPH, "{\"completion\":\"never\"}"));
+        memcpy(ids[k], x, sizeof x);
+        for (int i = 0; i < 40; i++) {
+            int n = snprintf(body, sizeof body, "{\"nodeId\":\"in\",\"value\":\"%d:", i);
+            memset(body + n, 'x', 8000);
+            snprintf(body + n + 8000, sizeof body - (size_t)n - 8000, "\"}");
+            http_resp r = call(&s, "POST", "/api/executions/%s/inject", x, body);
+            cr_assert(r.status == 200 || r.status == 202, "%ld %s", r.status, r.body);
+            http_free(&r);
+        }
+        http_resp r = call(&s, "POST", "/api/executions/%s/stop", x, NULL);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        http_free(&r);
+    }
+    cr_assert_eq(serve_stop(&s), 0);
+    long long all = db_bytes(data, NULL), one = db_bytes(data, ids[0]);
+    cr_assert_gt(one, 300000, "%lld", one);
+    /* over the cap by half of one journal: deleting the oldest is enough */
+    char cap[32];
+    snprintf(cap, sizeof cap, "%lld", all - one / 2);
+    const char *capped[] = {"--data-dir", data, "--journal-max-bytes", cap, NULL};
+    s = serve_start(capped);
+    http_resp g = http_req(&s, "POST", "/api/graphs", GRAPH, NULL);
+    cr_assert_eq(g.status, 201, "%s", g.body);
+    char path[256];
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", json_string_value(json_object_get(g.json, "id")));
+    http_free(&g);
+    for (int k = 0; k < 3; k++) {
+        http_resp x = http_req(&s, "POST", path, "{\"completion\":\"never\"}", NULL);
+        cr_assert_eq(x.status, 201, "%s", x.body);
+        http_free(&x);
+    }
+    cr_assert_eq(serve_stop(&s), 0);
+    cr_assert_eq(stored_execution(data, ids[0]), 0, "the oldest finished journal went");
+    for (int k = 1; k < 4; k++)
+        cr_assert_eq(stored_execution(data, ids[k]), 1, "finished journal %d of 4 was deleted too, though the cap "
+                     "(%s bytes) was met once the oldest went (%lld bytes before, the oldest %lld)", k + 1, cap, all,
+                     one);
+    serve_rmdir(data);
 }
