@@ -261,6 +261,7 @@ static int read_log(weir_journal *j, jlog *l, weir_error *err) {
         return 0;
     }
     l->gen = get64(l->buf + 8);
+    if (l->gen > UINT64_MAX / 2) l->gen = 0, l->len = 0; /* no weir got there: not a log it wrote */
     return 0;
 }
 
