@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -331,6 +332,11 @@ void *weir__journal_ingest_main(void *arg) {
             j->stats.ingests++;
             l->len = l->written = 0;
             l->items = 0;
+            if (l->cap > 2 * JLOG_SWITCH_BYTES) { /* grown by a burst: not kept */
+                free(l->buf);
+                l->buf = NULL;
+                l->cap = 0;
+            }
             l->state = JLOG_FREE;
         } else {
             /* The log stays as it is (the next open applies it); nothing
