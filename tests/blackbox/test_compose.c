@@ -81,13 +81,7 @@ static const char *order(server *s, const char *x, const char *value) {
     return out;
 }
 
-static json_t *get(server *s, const char *path) {
-    http_resp r = http_req(s, "GET", path, NULL, NULL);
-    cr_assert_eq(r.status, 200, "GET %s: %ld %s", path, r.status, r.body);
-    json_t *j = json_incref(r.json);
-    http_free(&r);
-    return j;
-}
+static json_t *get(server *s, const char *path) { return http_get_json(s, path); }
 
 static const char *dump(json_t *v) {
     static char buf[4096];

@@ -62,13 +62,7 @@ static server start_with(const char *tzdir, const char *const *more) {
     "{\"id\":\"z\",\"component\":\"symbia.core.passthrough\"}],\"edges\":[{\"source\":{\"node\":\"src\",\"port\":"   \
     "\"out\"},\"target\":{\"node\":\"z\",\"port\":\"in\"}}]}"
 
-static json_t *get(server *s, const char *path) {
-    http_resp r = http_req(s, "GET", path, NULL, NULL);
-    cr_assert_eq(r.status, 200, "GET %s: %ld %s", path, r.status, r.body);
-    json_t *j = json_incref(r.json);
-    http_free(&r);
-    return j;
-}
+static json_t *get(server *s, const char *path) { return http_get_json(s, path); }
 
 /* nextAt and fired of node src of execution x */
 static int64_t next_at(server *s, const char *x, json_int_t *fired) {

@@ -52,13 +52,7 @@ static http_resp xop(server *s, const char *x, const char *what, const char *bod
 }
 
 /* GET path (asserts 200); a new reference. */
-static json_t *get(server *s, const char *path) {
-    http_resp r = http_req(s, "GET", path, NULL, NULL);
-    cr_assert_eq(r.status, 200, "GET %s: %ld %s", path, r.status, r.body);
-    json_t *j = json_incref(r.json);
-    http_free(&r);
-    return j;
-}
+static json_t *get(server *s, const char *path) { return http_get_json(s, path); }
 
 /* The state of node src of execution x (a new reference). */
 static json_t *src_state(server *s, const char *x) {

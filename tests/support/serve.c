@@ -169,6 +169,14 @@ http_resp http_req(const server *s, const char *method, const char *path, const 
     return http_req_h(s, method, path, body, content_type, NULL);
 }
 
+json_t *http_get_json(const server *s, const char *path) {
+    http_resp r = http_req(s, "GET", path, NULL, NULL);
+    cr_assert_eq(r.status, 200, "GET %s: %ld %s", path, r.status, r.body);
+    json_t *j = json_incref(r.json);
+    http_free(&r);
+    return j;
+}
+
 http_resp http_req_h(const server *s, const char *method, const char *path, const char *body, const char *content_type,
                      const char *const *headers) {
     CURL *c = curl_easy_init();

@@ -43,6 +43,8 @@ http_resp http_req(const server *s, const char *method, const char *path, const 
 http_resp http_req_h(const server *s, const char *method, const char *path, const char *body, const char *content_type,
                      const char *const *headers);
 void http_free(http_resp *r);
+/* GET path, asserted 200: its JSON body (json_decref it). */
+json_t *http_get_json(const server *s, const char *path);
 
 /* An inject sent from another thread while /health is polled: how long the
  * inject took, its answer (http_free it), and the slowest /health answer,

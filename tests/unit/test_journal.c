@@ -65,14 +65,18 @@ typedef struct handles {
     weir_journal *j;
 } handles;
 
-static handles open_with(weir_durability mode, size_t queue_max, size_t batch_max) {
+/* The store and a journal on the test VFS, with cfg (its vfs set here). */
+static handles open_cfg(weir_journal_config cfg) {
     vfs_reset();
     handles h;
     weir_error err;
     cr_assert_eq(weir_store_open(dir, &h.st, &err), 0, "%s", err.message);
-    weir_journal_config cfg = {.durability = mode, .queue_max = queue_max, .batch_max = batch_max, .vfs = "weirtest"};
+    cfg.vfs = "weirtest";
     cr_assert_eq(weir_journal_open(h.st, &cfg, &h.j, &err), 0, "%s", err.message);
     return h;
+}
+static handles open_with(weir_durability mode, size_t queue_max, size_t batch_max) {
+    return open_cfg((weir_journal_config){.durability = mode, .queue_max = queue_max, .batch_max = batch_max});
 }
 static handles open_ok(void) { return open_with(WEIR_DURABILITY_FSYNC, 0, 0); }
 
@@ -908,12 +912,7 @@ Test(journal, the_wal_is_checkpointed_beside_the_commits) {
 /* cfg.kick: writes do not wake an idle writer; one kick sends everything
  * queued in one commit; sync needs no kick. */
 Test(journal, with_kick_a_turns_writes_go_in_one_commit) {
-    vfs_reset();
-    handles h;
-    weir_error err;
-    cr_assert_eq(weir_store_open(dir, &h.st, &err), 0, "%s", err.message);
-    weir_journal_config cfg = {.durability = WEIR_DURABILITY_PROCESS, .vfs = "weirtest", .kick = 1};
-    cr_assert_eq(weir_journal_open(h.st, &cfg, &h.j, &err), 0, "%s", err.message);
+    handles h = open_cfg((weir_journal_config){.durability = WEIR_DURABILITY_PROCESS, .kick = 1});
     usleep(20000); /* the writer is idle, waiting */
     start(h.j, "e1", 0);
     for (int64_t i = 1; i <= 9; i++) append(h.j, "e1", i, i);
@@ -1055,15 +1054,9 @@ Test(journal, append_text_stores_what_append_stores) {
 
 /* ------------------------------------------------------------ input logs */
 
+/* The writer's log is applied to SQLite only when asked (a flush, a close). */
 static handles open_idle(weir_durability mode) {
-    vfs_reset();
-    handles h;
-    weir_error err;
-    cr_assert_eq(weir_store_open(dir, &h.st, &err), 0, "%s", err.message);
-    /* the writer's log is applied to SQLite only when asked (a flush, a close) */
-    weir_journal_config cfg = {.durability = mode, .vfs = "weirtest", .idle_ms = 600000};
-    cr_assert_eq(weir_journal_open(h.st, &cfg, &h.j, &err), 0, "%s", err.message);
-    return h;
+    return open_cfg((weir_journal_config){.durability = mode, .idle_ms = 600000});
 }
 
 static long long rows_of(const char *id) {
