@@ -17,6 +17,7 @@
 #include "proc.h"
 #include "serve.h"
 #include "service/service_internal.h"
+#include "svcloop.h"
 #include "testvfs.h"
 
 static uv_loop_t loop;
@@ -37,24 +38,11 @@ static const char *GRAPH =
     "\"edges\":[{\"source\":{\"node\":\"in\",\"port\":\"out\"},\"target\":{\"node\":\"acc\",\"port\":\"in\"}}]}";
 
 static weir_service *start(const char *vfs) {
-    uv_loop_init(&loop);
-    weir_service_config c;
-    weir_service_config_defaults(&c);
-    c.port = 0;
-    c.log_level = "error";
-    c.data_dir = dir;
-    c.journal_vfs = vfs;
-    weir_service *svc = NULL;
-    weir_error err;
-    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
-    return svc;
+    weir_service_config c = svcloop_config(dir, vfs);
+    return svcloop_start(&loop, &c);
 }
 
-static void stop(weir_service *svc) {
-    weir_service_destroy(svc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0, "every handle closed");
-}
+static void stop(weir_service *svc) { svcloop_stop(&loop, svc); }
 
 /* The client thread and what it saw. */
 typedef struct client {

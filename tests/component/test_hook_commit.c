@@ -15,6 +15,7 @@
 #include "proc.h"
 #include "serve.h"
 #include "service/service_internal.h"
+#include "svcloop.h"
 #include "testvfs.h"
 
 static uv_loop_t loop;
@@ -38,24 +39,11 @@ static const char *GRAPH =
     "{\"source\":{\"node\":\"dbl\",\"port\":\"out\"},\"target\":{\"node\":\"resp\",\"port\":\"in\"}}]}";
 
 static weir_service *start(void) {
-    uv_loop_init(&loop);
-    weir_service_config c;
-    weir_service_config_defaults(&c);
-    c.port = 0;
-    c.log_level = "error";
-    c.data_dir = dir;
-    c.journal_vfs = TESTVFS_NAME;
-    weir_service *svc = NULL;
-    weir_error err;
-    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
-    return svc;
+    weir_service_config c = svcloop_config(dir, TESTVFS_NAME);
+    return svcloop_start(&loop, &c);
 }
 
-static void stop(weir_service *svc) {
-    weir_service_destroy(svc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0, "every handle closed");
-}
+static void stop(weir_service *svc) { svcloop_stop(&loop, svc); }
 
 static long long mono_ms(void) {
     struct timespec ts;
