@@ -9,7 +9,7 @@
 // frame, so the page keeps its frame rate however fast events come.
 import { Api, ApiError } from './api.js';
 import { FrameBatcher, FrameCoalescer, sortBatch } from './batcher.js';
-import { $, clear, h, num, setText } from './dom.js';
+import { $, clear, h, num, setAttr, setDisabled, setHidden, setText } from './dom.js';
 import { Feed, HopRing, chainText, compact, explain } from './feed.js';
 import { createGraphView } from './graph.js';
 import { describe, parseJson, parseJsonObject } from './jsonfield.js';
@@ -115,7 +115,7 @@ function renderGraphs() {
   const list = (graphsView && graphsView.value) || [];
   const tbody = $('#graphs tbody');
   syncRows(graphRows, tbody, list, graphRow, fillGraphRow);
-  $('#graphs-empty').hidden = list.length > 0;
+  setHidden($('#graphs-empty'), list.length > 0);
   setText($('#graphs-count'), list.length ? `(${list.length})` : '');
   // the execute form's choice of graph
   const select = $('#exec-graph');
@@ -141,7 +141,7 @@ function graphRow(g) {
 function fillGraphRow(tr, g) {
   const c = graphCells(g);
   setText(tr.cells[0].firstChild, c.name);
-  tr.cells[0].firstChild.setAttribute('aria-label', `Execute ${c.name}`);
+  setAttr(tr.cells[0].firstChild, 'aria-label', `Execute ${c.name}`);
   setText(tr.cells[1], c.version);
   setText(tr.cells[2], num(c.nodes));
   setText(tr.cells[3], num(c.edges));
@@ -155,7 +155,7 @@ function chooseGraph(id) {
 function renderExecutions() {
   const list = (execsView && execsView.value) || [];
   syncRows(execRows, $('#executions tbody'), newestFirst(list), execRow, fillExecRow);
-  $('#execs-empty').hidden = list.length > 0;
+  setHidden($('#execs-empty'), list.length > 0);
   setText($('#execs-count'), list.length ? `(${list.length})` : '');
 }
 
@@ -172,16 +172,16 @@ function fillExecRow(tr, x) {
   const c = executionCells(x);
   const b = tr.cells[0].firstChild;
   setText(b, c.shortId);
-  b.setAttribute('aria-label', `Open execution ${c.id}`);
+  setAttr(b, 'aria-label', `Open execution ${c.id}`);
   setText(tr.cells[1].firstChild, c.graph);
   setText(tr.cells[1].lastChild, c.runtime + (c.stored ? ' · stored' : ''));
   setText(tr.cells[2], c.state);
-  tr.cells[2].dataset.state = c.state;
+  setAttr(tr.cells[2], 'data-state', c.state);
   setText(tr.cells[3], num(c.tick));
   setText(tr.cells[4], num(c.processed));
   setText(tr.cells[5], num(c.errors));
-  if (sel && sel.id === c.id) tr.setAttribute('aria-current', 'true');
-  else tr.removeAttribute('aria-current');
+  if (sel && sel.id === c.id) setAttr(tr, 'aria-current', 'true');
+  else if (tr.hasAttribute('aria-current')) tr.removeAttribute('aria-current');
 }
 
 // Rows of tbody made to match items (display order), touching only the
@@ -537,30 +537,30 @@ function fillNodeRow(tr, n) {
   setText(tr.cells[3], num(n.errors ?? 0));
   const st = compact(n.state ?? {}, 160);
   setText(tr.cells[4], st);
-  tr.cells[4].title = st;
+  setAttr(tr.cells[4], 'title', st);
 }
 
 function renderControls(x) {
   const running = x.state === 'running', paused = x.state === 'paused';
   const finished = !running && !paused;
-  $('#pause').disabled = !running;
-  $('#resume').disabled = !paused;
-  $('#stop').disabled = finished;
-  $('#inject').disabled = finished;
-  $('#switch-runtime').disabled = finished;
+  setDisabled($('#pause'), !running);
+  setDisabled($('#resume'), !paused);
+  setDisabled($('#stop'), finished);
+  setDisabled($('#inject'), finished);
+  setDisabled($('#switch-runtime'), finished);
   const rs = $('#runtime-select');
   if (document.activeElement !== rs && rs.dataset.shown !== x.runtime) {
     rs.dataset.shown = x.runtime;
     rs.value = x.runtime === 'virtual' ? 'realtime' : 'virtual';
   }
-  $('#virtual-controls').hidden = x.runtime !== 'virtual';
-  $('#inject-later').hidden = x.runtime !== 'virtual';
-  for (const id of ['tick', 'advance', 'run', 'step']) $(`#${id}`).disabled = finished;
+  setHidden($('#virtual-controls'), x.runtime !== 'virtual');
+  setHidden($('#inject-later'), x.runtime !== 'virtual');
+  for (const id of ['tick', 'advance', 'run', 'step']) setDisabled($(`#${id}`), finished);
 }
 
 function renderTravel(live) {
   const range = sliderRange(live);
-  $('#travel').hidden = !range;
+  setHidden($('#travel'), !range);
   if (!range) return;
   const slider = $('#slider');
   if (String(range.max) !== slider.max) slider.max = String(range.max);
@@ -569,8 +569,8 @@ function renderTravel(live) {
     slider.value = String(range.max);
     setText($('#slider-tick'), `${range.max} (live)`);
   }
-  $('#live').disabled = sel.atTick === null;
-  $('#fork').disabled = false;
+  setDisabled($('#live'), sel.atTick === null);
+  setDisabled($('#fork'), false);
 }
 
 // ------------------------------------------------------------ the feed
