@@ -338,6 +338,20 @@ function liveChanged() {
   }, Math.max(0, liveAt + LIVE_REDRAW_MS - performance.now()));
 }
 
+// The lists the same: the executions view changes with the counters of
+// every running execution, each up to 1000 / VIEW_INTERVAL_MS times a
+// second; a row that changed is laid out and painted again with its
+// thousand neighbours' scroller.
+let listsTimer = null, listsAt = -Infinity;
+function listsChanged() {
+  if (listsTimer !== null) return;
+  listsTimer = setTimeout(() => {
+    listsTimer = null;
+    listsAt = performance.now();
+    listsRedraw.poke();
+  }, Math.max(0, listsAt + LIVE_REDRAW_MS - performance.now()));
+}
+
 function deselect() {
   if (!sel) return;
   clearTimeout(liveTimer);
@@ -881,9 +895,9 @@ async function start() {
   }
   graphsView = socket.view('graphs');
   execsView = socket.view('executions');
-  graphsView.onChange(() => listsRedraw.poke());
+  graphsView.onChange(listsChanged);
   execsView.onChange(() => {
-    listsRedraw.poke();
+    listsChanged();
     if (sel && !sel.graphId) {
       const x = execsView.value.find((e) => e.executionId === sel.id);
       if (x) loadGraph(x.graphId);
