@@ -1,12 +1,14 @@
 // Batched events (execution:subscribe {batch: true}) over /ws and
-// Socket.IO against the real server, run with --event-batch-bytes 4096:
+// Socket.IO against the real server, run with --event-batch-bytes 4096
+// and --subscriber-backlog-bytes 262144:
 //   - a batch subscriber gets `events {executionId, events: [{event, data}]}`
 //     messages carrying the same events, in the same order, as a per-event
 //     subscriber of the same execution gets one by one, and nothing else;
 //   - no batch's data passes 4096 bytes, but a batch of one larger event;
 //   - with a rate, what a batch subscriber is sent plus the counts of the
 //     events:skipped notices in its batches is every busy event, one by one;
-//   - batch must be a boolean.
+//   - batch must be a boolean;
+//   - a batch subscriber that stops reading is cut off at the backlog bound.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -156,4 +158,29 @@ run(async () => {
 
   for (const c of [one, many, rated]) c.ws.close();
   sio.close();
+
+  // the backlog bound (the server runs with --subscriber-backlog-bytes
+  // 262144) holds for a batch subscriber, counting what waits in its batch:
+  // one that stops reading is cut off, and the notice, after its last
+  // batch, names the last seq it was sent
+  const slow = wsClient('slow batch');
+  await slow.opened;
+  await slow.call('execution:subscribe', { executionId: x, batch: true });
+  slow.ws._socket.pause();
+  const fill = 'f'.repeat(16 * 1024);
+  let cut = false;
+  for (let i = 0; i < 3000 && !cut; i++) {
+    const r = await rest('POST', `/api/executions/${x}/inject`, { nodeId: 'input', value: { i, fill } });
+    assert.equal(r.status, 200, r.text);
+    if (i % 10 === 9) cut = /weir_subscribers_cut_total [1-9]/.test((await rest('GET', '/metrics')).text);
+  }
+  assert.ok(cut, 'the slow batch subscriber was cut off (weir_subscribers_cut_total)');
+  slow.ws._socket.resume();
+  const notice = await slow.rec.until((n) => n === 'subscription:cut', 'subscription:cut notice', 15000);
+  assert.match(notice.data.reason, /too slow/);
+  assert.equal(slow.frames[slow.frames.length - 1], 'subscription:cut', 'the notice comes after its batches');
+  const sent = checkSeqs(history(slow.rec).filter((e) => e.name !== 'subscription:cut'), 'slow batch');
+  assert.ok(sent.length > 0, 'it was sent events before the cut');
+  assert.equal(sent[sent.length - 1], notice.data.seq, 'the notice names the last seq it was sent');
+  slow.ws.close();
 });
