@@ -5,7 +5,12 @@
 //   2. frames per second of the page while RATE port:emit events/s flow to
 //      it: the frames its compositor drew in Chromium's performance trace
 //      (DrawFrame), the longest time between two, and how its main thread
-//      spent the time; a rAF count in the page besides; how many hops per
+//      spent the time; what Chromium's frame reporter made of each vsync
+//      (presented, nothing new to draw, dropped: DrawFrame counts only
+//      frames with something new, so a page that changes less often draws
+//      fewer however fast it is: frames on time, presented or idle, are the
+//      frame rate, dropped ones those it missed); a rAF count in the page
+//      besides; how many hops per
 //      second the page showed and how many edges showed a rate.  The same
 //      with "Animate hops" off.
 // TRACE=file writes the trace of the first measurement (chrome://tracing,
@@ -182,6 +187,8 @@ async function main() {
     const cut = m.rates.some((s) => /too fast|too many/.test(s));
     console.log(`dashboard under load: ${(sent * hopsPerInject / elapsed).toFixed(0)} port:emit events/s made (${(sent / elapsed).toFixed(0)} injects/s x ${hopsPerInject} hops, ${failed} failed); the page took ${avgSeen.toFixed(0)} hops/s${cut ? ' (it stopped asking for them: too fast to show, counters only, asked again later)' : ''}${m.labels ? `, ${m.labels} edges showed a rate` : ''}`);
     console.log(`  frames (performance trace over 5 s): ${m.trace.fps.toFixed(1)} frames/s, longest frame ${m.trace.worst.toFixed(0)} ms; main thread ${m.trace.busy}; rAF count ${m.fps.toFixed(1)} frames/s, longest ${m.worst.toFixed(0)} ms`);
+  const fr = (f) => `${f.kept.toFixed(1)} frames/s on time (${f.presented.toFixed(1)} with something new, ${f.idle.toFixed(1)} with nothing new), ${f.dropped.toFixed(1)} dropped`;
+  console.log(`  frame reporter (same trace): ${fr(m.trace.frames)}; "Animate hops" off: ${fr(still.trace.frames)}`);
     console.log(`  "Animate hops" off, same load: ${still.trace.fps.toFixed(1)} frames/s, longest frame ${still.trace.worst.toFixed(0)} ms; main thread ${still.trace.busy}; rAF count ${still.fps.toFixed(1)} frames/s`);
     console.log(`  idle before the load: rAF count ${idle.fps.toFixed(1)} frames/s, longest ${idle.worst.toFixed(0)} ms`);
     if (errors.length) console.log(`page errors: ${errors.join('; ')}`);
@@ -253,8 +260,24 @@ function traceFigures(trace, start, end) {
   }
   pop(Infinity);
   const pc = (v) => `${Math.round((100 * v) / 1000 / span)}%`;
+  // Chromium's frame reporter (PipelineReporter, one per vsync of the
+  // page's compositor): a frame is presented (it had something new), idle
+  // (nothing new to draw: the page kept up) or dropped (something new came
+  // too late).  DrawFrame counts only the first kind, so a page that changes
+  // less often draws fewer frames however fast it is; presented + idle is
+  // the frame rate DevTools' performance panel shows, dropped what it marks.
+  const states = { presented: 0, idle: 0, dropped: 0 };
+  for (const e of ev) {
+    const r = e.name === 'PipelineReporter' && e.ph === 'b' && e.pid === pid && e.args && e.args.frame_reporter;
+    if (!r || r.frame_type === 'FORKED' || e.ts < t0 || e.ts > t1) continue;
+    if (/^STATE_PRESENTED/.test(r.state)) states.presented++;
+    else if (r.state === 'STATE_NO_UPDATE_DESIRED') states.idle++;
+    else if (r.state === 'STATE_DROPPED') states.dropped++;
+  }
+  const ps = (n) => (n * 1000) / span;
   return {
     fps: (Math.max(inWin.length - 1, 0) * 1000) / span, worst, span,
+    frames: { kept: ps(states.presented + states.idle), presented: ps(states.presented), idle: ps(states.idle), dropped: ps(states.dropped) },
     busy: `${pc(busy)} busy (script ${pc(self.script)}, style and layout ${pc(self['style+layout'])}, paint ${pc(self.paint)}, other ${pc(self.other)})`,
   };
 }

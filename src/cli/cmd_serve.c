@@ -65,6 +65,10 @@ static const setting SETTINGS[] = {
     {"EVENT_HISTORY", "event-history", T_INT, "1000", "events kept per execution for reconnects with since"},
     {"EVENT_FLUSH_MS", "event-flush-ms", T_INT, "2",
      "events to a /ws subscriber wait at most this long to be written together (0: at once)"},
+    {"EVENT_BATCH_MS", "event-batch-ms", T_INT, "10",
+     "events to a subscriber that asked for batches wait at most this long to go in one `events` message"},
+    {"EVENT_BATCH_BYTES", "event-batch-bytes", T_BYTES, "65536",
+     "one `events` batch carries at most this many bytes of events (a larger event goes alone)"},
     {"SUBSCRIBER_BACKLOG_BYTES", "subscriber-backlog-bytes", T_BYTES, "8388608",
      "unsent bytes before a slow subscriber is cut off"},
     {"SUBSCRIBER_LINGER_MS", "subscriber-linger-ms", T_INT, "30000",
@@ -310,6 +314,13 @@ static int apply(weir_service_config *c) {
         else if (strcmp(s->env, "METRICS_INTERVAL_MS") == 0) c->metrics_interval_ms = (uint64_t)n;
         else if (strcmp(s->env, "EVENT_HISTORY") == 0) c->event_history = (size_t)n;
         else if (strcmp(s->env, "EVENT_FLUSH_MS") == 0) c->event_flush_ms = (uint64_t)n;
+        else if (strcmp(s->env, "EVENT_BATCH_MS") == 0) {
+            if (out_of_range(s->env, n, 1, 1000)) return EXIT_USAGE;
+            c->event_batch_ms = (uint64_t)n;
+        } else if (strcmp(s->env, "EVENT_BATCH_BYTES") == 0) {
+            if (out_of_range(s->env, n, 1024, 16777216)) return EXIT_USAGE;
+            c->event_batch_bytes = (size_t)n;
+        }
         else if (strcmp(s->env, "SUBSCRIBER_BACKLOG_BYTES") == 0) c->subscriber_backlog_bytes = (size_t)(n ? n : 1);
         else if (strcmp(s->env, "SUBSCRIBER_LINGER_MS") == 0) c->subscriber_linger_ms = (uint64_t)n;
         else if (strcmp(s->env, "VIEW_INTERVAL_MS") == 0) {

@@ -90,6 +90,10 @@ static void subscribe(cmd *k) {
         return fail(k, 400, svc_error_body("rate must be a whole number from 1 to 1000000: at most that many per-hop, "
                                            "output and log events a second (the rest are counted in events:skipped)"));
     uint32_t rate = json_is_integer(rate_v) ? (uint32_t)json_integer_value(rate_v) : 0;
+    json_t *batch_v = json_object_get(k->data, "batch");
+    if (batch_v && !json_is_null(batch_v) && !json_is_boolean(batch_v))
+        return fail(k, 400, svc_error_body("batch must be true or false: true sends the events as `events` batches "
+                                           "{executionId, events: [{event, data}, ...]} instead of one message each"));
     uint32_t mask;
     json_t *bad = events_mask(json_object_get(k->data, "events"), &mask);
     if (bad) {
@@ -101,7 +105,7 @@ static void subscribe(cmd *k) {
      * (the snapshot and a resync go out at once, not held). */
     if (svc_journal_settle(x, &err)) return fail_exec(k, x, &err);
     svc_feed *f = svc_exec_feed(x, &err);
-    if (!f || svc_feed_attach(f, k->c, mask, rate, &err)) return fail_exec(k, x, &err);
+    if (!f || svc_feed_attach(f, k->c, mask, rate, json_is_true(batch_v), &err)) return fail_exec(k, x, &err);
     k->r.event = "execution:state";
     svc_answer(k->s, &k->r, 200, svc_exec_snapshot(x));
     svc_feed_replay(f, k->c, since); /* after the answer: the snapshot comes first */

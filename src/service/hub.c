@@ -46,6 +46,15 @@ struct svc_sub {
     uint32_t in_window;
     uint64_t window_ms;
     uint64_t skipped, skip_from, skip_to;
+    /* batch: its events wait in buf as the text of `events`' data,
+     * {"executionId":"<id>","events":[<item>,<item>..., without the closing
+     * "]}" (room for it is kept); n items (0: nothing waits, and it is not in
+     * the hub's list of batched subscribers) */
+    bool batch;
+    char *buf;
+    size_t len, cap;
+    size_t n;
+    svc_sub *bprev, *bnext; /* the hub's batched subscribers */
 };
 
 /* The kinds a subscriber's rate bounds: one per hop or per output; never
@@ -220,6 +229,99 @@ static void hub_log(svc_hub *h, weir_log_level level, json_t *fields, const char
     h->ops->log(h->ud, level, fields, msg);
 }
 
+/* ------------------------------------------------------------------ batches */
+
+/* What a batch adds around its items: {"executionId":"<id>","events":[ and
+ * ]}, and around an event's data: {"event":"<name>","data": and }. */
+#define BATCH_TAIL "]}"
+#define ITEM_OVERHEAD 20
+
+static void batch_unlist(svc_sub *sub) {
+    svc_hub *h = sub->f->h;
+    if (sub->bprev) sub->bprev->bnext = sub->bnext;
+    else if (h->batched == sub) h->batched = sub->bnext;
+    if (sub->bnext) sub->bnext->bprev = sub->bprev;
+    sub->bprev = sub->bnext = NULL;
+}
+
+/* Send what waits in sub's batch (nothing when nothing waits). */
+static void batch_send(svc_sub *sub) {
+    if (!sub->n) return;
+    batch_unlist(sub);
+    svc_client *c = sub->c;
+    memcpy(sub->buf + sub->len, BATCH_TAIL, sizeof BATCH_TAIL - 1); /* room was kept */
+    size_t len = sub->len + sizeof BATCH_TAIL - 1;
+    sub->len = sub->n = 0;
+    if (c->conn && c->ops->emit(c->conn, "events", sub->buf, len) == 0) c->hub->batches_sent++;
+}
+
+/* Forget what waits in sub's batch (its connection is gone) and its buffer. */
+static void batch_free(svc_sub *sub) {
+    if (sub->n) batch_unlist(sub);
+    weir__free(sub->buf);
+    sub->buf = NULL;
+    sub->len = sub->cap = sub->n = 0;
+}
+
+/* Send what waits in c's batches: before anything else goes to c. */
+static void batches_out(svc_client *c) {
+    for (svc_sub *sub = c->subs; sub; sub = sub->cnext) batch_send(sub);
+}
+
+static void batch_fire(uv_timer_t *t) {
+    svc_hub *h = t->data;
+    while (h->batched) batch_send(h->batched);
+}
+
+/* Add {"event":name,"data":data} to sub's batch, sending the batch first
+ * when it would pass batch_bytes and at once when it is full; the first
+ * item of a batch sees that it goes within batch_ms.  WEIR_ENOMEM. */
+static int batch_add(svc_sub *sub, const char *name, const char *data, size_t len) {
+    svc_hub *h = sub->f->h;
+    size_t nl = strlen(name), item = ITEM_OVERHEAD + nl + len;
+    size_t head = 32 + strlen(sub->f->id); /* {"executionId":"<id>","events":[ */
+    if (sub->n && sub->len + 1 + item + sizeof BATCH_TAIL - 1 > h->cfg.batch_bytes) batch_send(sub);
+    size_t need = (sub->n ? sub->len + 1 : head) + item + sizeof BATCH_TAIL;
+    if (need > sub->cap) {
+        size_t cap = need > h->cfg.batch_bytes ? need : h->cfg.batch_bytes + 1;
+        char *p = weir__realloc(sub->buf, cap);
+        if (!p) return WEIR_ENOMEM;
+        sub->buf = p;
+        sub->cap = cap;
+    }
+    char *at;
+    if (sub->n) {
+        at = sub->buf + sub->len;
+        *at++ = ',';
+    } else {
+        at = sub->buf + snprintf(sub->buf, sub->cap, "{\"executionId\":\"%s\",\"events\":[", sub->f->id);
+    }
+    memcpy(at, "{\"event\":\"", 10);
+    memcpy(at + 10, name, nl);
+    memcpy(at + 10 + nl, "\",\"data\":", 9);
+    memcpy(at + 19 + nl, data, len);
+    at[19 + nl + len] = '}';
+    sub->len = (size_t)(at + item - sub->buf);
+    if (sub->n++ == 0) {
+        sub->bprev = NULL;
+        sub->bnext = h->batched;
+        if (h->batched) h->batched->bprev = sub;
+        h->batched = sub;
+        if (!h->batch_timer) {
+            if (!(h->batch_timer = weir__malloc(sizeof *h->batch_timer))) {
+                batch_send(sub);
+                return 0;
+            }
+            uv_timer_init(h->loop, h->batch_timer);
+            h->batch_timer->data = h;
+        }
+        if (!uv_is_active((uv_handle_t *)h->batch_timer))
+            uv_timer_start(h->batch_timer, batch_fire, h->cfg.batch_ms ? h->cfg.batch_ms : 1, 0);
+    }
+    if (sub->len + sizeof BATCH_TAIL - 1 >= h->cfg.batch_bytes) batch_send(sub);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ clients */
 
 svc_client *svc_client_new(svc_hub *h, const svc_client_ops *ops, void *conn) {
@@ -296,6 +398,7 @@ static void unlink_client(svc_client *c) {
 
 void svc_client_gone(svc_client *c) {
     if (!c->conn) return;
+    for (svc_sub *sub = c->subs; sub; sub = sub->cnext) batch_free(sub); /* nowhere to send it */
     if (c->linked) unlink_client(c);
     c->conn = NULL;
     svc_client_unref(c);
@@ -308,11 +411,18 @@ void svc_client_command(svc_client *c, const char *name, json_t *data, int64_t a
 static void timer_freed(uv_handle_t *t) { weir__free(t); }
 
 void svc_hub_free(svc_hub *h) {
+    for (svc_client *c = h->clients; c; c = c->next)
+        for (svc_sub *sub = c->subs; sub; sub = sub->cnext) batch_free(sub); /* nothing more is sent */
     while (h->clients) unlink_client(h->clients);
     if (h->flush_timer) {
         uv_timer_stop(h->flush_timer);
         uv_close((uv_handle_t *)h->flush_timer, timer_freed);
         h->flush_timer = NULL;
+    }
+    if (h->batch_timer) {
+        uv_timer_stop(h->batch_timer);
+        uv_close((uv_handle_t *)h->batch_timer, timer_freed);
+        h->batch_timer = NULL;
     }
     weir__free(h->scratch);
     h->scratch = NULL;
@@ -325,6 +435,7 @@ void svc_hub_free(svc_hub *h) {
 
 void svc_client_emit(svc_client *c, const char *name, json_t *data) {
     if (!c->conn) return;
+    batches_out(c);
     json_t *empty = data ? NULL : json_object();
     size_t len;
     const char *text = dump(c->hub, data ? data : empty, &len);
@@ -334,6 +445,7 @@ void svc_client_emit(svc_client *c, const char *name, json_t *data) {
 
 void svc_client_reply(svc_client *c, int64_t ack_id, const char *name, json_t *body) {
     if (c->conn && body) {
+        batches_out(c);
         if (ack_id >= 0) {
             size_t len;
             const char *text = dump(c->hub, body, &len);
@@ -514,6 +626,8 @@ static void sub_remove(svc_sub *sub, leave_mode mode) {
             break;
         }
     uint32_t left = sub->mask;
+    batch_send(sub); /* what it was sent before it left */
+    batch_free(sub);
     weir__free(sub);
     f->n_subs--;
     h->n_subs--;
@@ -538,7 +652,7 @@ static svc_sub *sub_find(svc_feed *f, svc_client *c) {
     return NULL;
 }
 
-int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, uint32_t rate, weir_error *err) {
+int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, uint32_t rate, bool batch, weir_error *err) {
     svc_sub *sub = sub_find(f, c);
     if (!sub) {
         if (!(sub = weir__calloc(1, sizeof *sub)))
@@ -556,6 +670,11 @@ int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, uint32_t rate, we
     sub->mask = mask; /* again: what it asks for now */
     sub->room = -1;   /* look at its backlog before the first event */
     sub->rate = rate;
+    if (!batch) { /* no more batches: what waits goes first */
+        batch_send(sub);
+        batch_free(sub);
+    }
+    sub->batch = batch;
     set_mask(f, want_mask(f));
     sub->last_seq = weir_exec_seq(f->e);
     return 0;
@@ -604,7 +723,11 @@ static void tell_skipped(svc_sub *sub) {
     json_t *d = json_pack("{s:s,s:I,s:I,s:I,s:I}", "executionId", sub->f->id, "count", (json_int_t)sub->skipped,
                           "fromSeq", (json_int_t)sub->skip_from, "toSeq", (json_int_t)sub->skip_to, "rate",
                           (json_int_t)sub->rate);
-    svc_client_emit(sub->c, "events:skipped", d);
+    size_t len;
+    const char *text = sub->batch && d ? dump(sub->c->hub, d, &len) : NULL;
+    /* a batch subscriber finds it in its batch, where it belongs (out of
+     * memory: on its own, after what waits) */
+    if (!text || batch_add(sub, "events:skipped", text, len)) svc_client_emit(sub->c, "events:skipped", d);
     json_decref(d);
     sub->c->hub->events_skipped += sub->skipped;
     sub->skipped = 0;
@@ -654,12 +777,19 @@ static void deliver(svc_sub *sub, svc_evmsg *m) {
     svc_hub *h = c->hub;
     int64_t cost = (int64_t)(m->data->len + FRAME_OVERHEAD);
     if (sub->room < cost || ++sub->unchecked >= BACKLOG_CHECK_EVENTS) {
-        size_t backlog = svc_client_backlog(c);
+        size_t backlog = svc_client_backlog(c) + sub->len; /* and what waits in its batch */
         if (backlog > h->cfg.backlog_bytes) return cut(sub);
         sub->room = (int64_t)(h->cfg.backlog_bytes - backlog);
         sub->unchecked = 0;
     }
     sub->room -= cost;
+    if (sub->batch) {
+        if (batch_add(sub, m->name, m->data->data, m->data->len))
+            return cut_why(sub, "out of memory batching its events; subscribe again with since");
+        sub->last_seq = m->seq;
+        h->events_sent++;
+        return;
+    }
     /* every kind the feed builds (metrics:update never goes in the batch) */
     bool whole = m->arena && ((sub->mask | WEIR_EV_METRICS) & sub->f->mask) == sub->f->mask;
     if (c->ops->send(c->conn, m, whole) == 0) {

@@ -136,6 +136,8 @@ typedef struct svc_hub_config {
     uint64_t metrics_interval_ms; /* METRICS_INTERVAL_MS: metrics:update at most this often per feed */
     bool metrics;                 /* ENABLE_METRICS: metrics:update at all */
     uint64_t flush_ms;            /* EVENT_FLUSH_MS: events wait at most this long to be written together (0: at once) */
+    uint64_t batch_ms;            /* EVENT_BATCH_MS: a batch subscriber's events wait at most this long (>= 1) */
+    size_t batch_bytes;           /* EVENT_BATCH_BYTES: the data of one `events` batch, at most (but one event) */
 } svc_hub_config;
 
 struct svc_hub {
@@ -146,8 +148,11 @@ struct svc_hub {
     svc_client *clients; /* open clients, newest first */
     svc_client *dirty;   /* clients sent events since their last flush */
     uv_timer_t *flush_timer; /* flush_ms after the first of those (NULL until needed) */
+    svc_sub *batched;        /* batch subscribers with events waiting in their batch */
+    uv_timer_t *batch_timer; /* batch_ms after the first of those (NULL until needed) */
     size_t n_clients, n_subs;
     uint64_t events_built, events_sent, subscribers_cut; /* for /metrics */
+    uint64_t batches_sent; /* `events` batches (their events count in events_sent) */
     uint64_t events_skipped; /* passed over by subscribers' rates (told in events:skipped) */
     char *scratch; /* JSON text of one event or answer at a time */
     size_t scratch_cap;
@@ -212,8 +217,22 @@ void svc_feed_event(svc_feed *f, uint64_t seq, const char *name, json_t *data);
  * message:dropped); the others are passed over, and an `events:skipped
  * {executionId, count, fromSeq, toSeq, rate}` notice before the next event
  * it is sent says how many (a page that cannot draw 100,000 hops a second
- * is never sent them).  WEIR_ENOMEM. */
-int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, uint32_t rate, weir_error *err);
+ * is never sent them).
+ *
+ * batch: its events (and its events:skipped notices) come as `events
+ * {executionId, events: [{event, data}, ...]}`: the same objects as the
+ * per-event frames' {event, data}, in the same order, none left out, each
+ * batch sent batch_ms after its first event at the latest, or once its data
+ * would pass batch_bytes (an event larger than that goes alone).  An answer
+ * or a notice to the client (svc_client_reply, svc_client_emit: a resync,
+ * subscription:cut) sends what waits in its batches first, so the client
+ * sees an execution's events in the order it would have without batches,
+ * and in the same place among its answers and notices (the events of two
+ * executions it watches, and views' diffs, are streams of their own, with
+ * seqs of their own, and may come in either order).  The backlog bound
+ * counts what waits in its batch.  Without batch: one message per
+ * event, as always.  WEIR_ENOMEM. */
+int svc_feed_attach(svc_feed *f, svc_client *c, uint32_t mask, uint32_t rate, bool batch, weir_error *err);
 /* After the subscribe answer went out: send what the client missed since
  * `since`, or a `resync` when the history no longer holds it all. */
 void svc_feed_replay(svc_feed *f, svc_client *c, int64_t since);

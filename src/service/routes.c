@@ -811,6 +811,9 @@ static void prometheus(call *c) {
     out(&b, "# HELP weir_events_sent_total Events queued to subscribers.\n# TYPE weir_events_sent_total counter\n"
             "weir_events_sent_total %llu\n",
         (unsigned long long)s->hub.events_sent);
+    out(&b, "# HELP weir_event_batches_total events messages sent to batch subscribers (their events count in "
+            "weir_events_sent_total).\n# TYPE weir_event_batches_total counter\nweir_event_batches_total %llu\n",
+        (unsigned long long)s->hub.batches_sent);
     out(&b, "# HELP weir_events_skipped_total Events passed over by subscribers' rate (events:skipped).\n"
             "# TYPE weir_events_skipped_total counter\nweir_events_skipped_total %llu\n",
         (unsigned long long)s->hub.events_skipped);

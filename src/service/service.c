@@ -43,6 +43,8 @@ void weir_service_config_defaults(weir_service_config *c) {
         .max_finished_history = 1000,
         .metrics_interval_ms = 250,
         .event_flush_ms = 2,
+        .event_batch_ms = 10,
+        .event_batch_bytes = 65536,
         .event_history = 1000,
         .subscriber_backlog_bytes = 8u << 20,
         .subscriber_linger_ms = 30000,
@@ -949,7 +951,7 @@ int svc_exec_start(weir_service *s, svc_graph *g, json_t *opts, svc_client *firs
     }
     if (first) {
         svc_feed *f = svc_exec_feed(x, err);
-        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, 0, err) : WEIR_ENOMEM;
+        rc = f ? svc_feed_attach(f, first, WEIR_EV_ALL, 0, false, err) : WEIR_ENOMEM;
     }
     if (!rc) rc = svc_exec_list(s, x, err);
     if (rc) {
@@ -1176,7 +1178,9 @@ int weir_service_start(uv_loop_t *loop, const weir_service_config *c, weir_servi
     s->started_ms = svc_now(s);
     svc_hub_config hc = {.event_history = c->event_history, .backlog_bytes = c->subscriber_backlog_bytes,
                          .linger_ms = c->subscriber_linger_ms, .metrics_interval_ms = c->metrics_interval_ms,
-                         .metrics = c->enable_metrics, .flush_ms = c->event_flush_ms};
+                         .metrics = c->enable_metrics, .flush_ms = c->event_flush_ms,
+                         .batch_ms = c->event_batch_ms ? c->event_batch_ms : 1,
+                         .batch_bytes = c->event_batch_bytes ? c->event_batch_bytes : 1};
     svc_hub_init(&s->hub, loop, &hc, &HUB_OPS, s);
     if ((rc = svc_persist_open(s, err)) || (rc = svc_journal_open(s, err))) {
         start_failed(s);

@@ -42,6 +42,8 @@ typedef struct weir_service_config {
     size_t max_finished_history;        /* finished executions kept for inspection */
     uint64_t metrics_interval_ms;       /* metrics:update at most this often per execution */
     uint64_t event_flush_ms;            /* events to a /ws subscriber written together at most this late (0: at once) */
+    uint64_t event_batch_ms;            /* EVENT_BATCH_MS (10): a batch subscriber's events wait at most this long */
+    size_t event_batch_bytes;           /* EVENT_BATCH_BYTES (64 KiB): one `events` batch's data, at most (but one event) */
     size_t event_history;               /* events kept per execution for `since` */
     size_t subscriber_backlog_bytes;    /* a subscriber further behind is cut off */
     uint64_t subscriber_linger_ms;      /* cheap events (never per hop) still built after the last subscriber disconnected */

@@ -8,8 +8,8 @@
 // once per animation frame (batcher.js), views redraw at most once per
 // frame, so the page keeps its frame rate however fast events come.
 import { Api, ApiError } from './api.js';
-import { FrameBatcher, FrameCoalescer } from './batcher.js';
-import { $, clear, h, num, setText } from './dom.js';
+import { FrameBatcher, FrameCoalescer, sortBatch } from './batcher.js';
+import { $, clear, h, num, setAttr, setDisabled, setHidden, setText } from './dom.js';
 import { Feed, HopRing, chainText, compact, explain } from './feed.js';
 import { createGraphView } from './graph.js';
 import { describe, parseJson, parseJsonObject } from './jsonfield.js';
@@ -33,8 +33,10 @@ const keys = new KeyStore(storage);
 const api = new Api({ fetch: (...a) => fetch(...a), keys, askKey });
 // The server sends at most EVENT_RATE busy events a second of the execution
 // watched (more than a page can draw); it counts the rest (events:skipped).
+// It sends them in batches (`events`, every EVENT_BATCH_MS at most): one
+// message for the page to take in per batch, not one per event.
 const EVENT_RATE = 3000;
-const socket = new EventSocket({ url: () => socketUrl(location, keys.get()), onStatus: connStatus, eventRate: EVENT_RATE });
+const socket = new EventSocket({ url: () => socketUrl(location, keys.get()), onStatus: connStatus, eventRate: EVENT_RATE, batch: true });
 
 const components = new Map(); // component id -> descriptor
 const graphCache = new Map(); // graph id -> GET /api/graphs/:id body (a promise)
@@ -113,7 +115,7 @@ function renderGraphs() {
   const list = (graphsView && graphsView.value) || [];
   const tbody = $('#graphs tbody');
   syncRows(graphRows, tbody, list, graphRow, fillGraphRow);
-  $('#graphs-empty').hidden = list.length > 0;
+  setHidden($('#graphs-empty'), list.length > 0);
   setText($('#graphs-count'), list.length ? `(${list.length})` : '');
   // the execute form's choice of graph
   const select = $('#exec-graph');
@@ -139,7 +141,7 @@ function graphRow(g) {
 function fillGraphRow(tr, g) {
   const c = graphCells(g);
   setText(tr.cells[0].firstChild, c.name);
-  tr.cells[0].firstChild.setAttribute('aria-label', `Execute ${c.name}`);
+  setAttr(tr.cells[0].firstChild, 'aria-label', `Execute ${c.name}`);
   setText(tr.cells[1], c.version);
   setText(tr.cells[2], num(c.nodes));
   setText(tr.cells[3], num(c.edges));
@@ -153,7 +155,7 @@ function chooseGraph(id) {
 function renderExecutions() {
   const list = (execsView && execsView.value) || [];
   syncRows(execRows, $('#executions tbody'), newestFirst(list), execRow, fillExecRow);
-  $('#execs-empty').hidden = list.length > 0;
+  setHidden($('#execs-empty'), list.length > 0);
   setText($('#execs-count'), list.length ? `(${list.length})` : '');
 }
 
@@ -170,16 +172,16 @@ function fillExecRow(tr, x) {
   const c = executionCells(x);
   const b = tr.cells[0].firstChild;
   setText(b, c.shortId);
-  b.setAttribute('aria-label', `Open execution ${c.id}`);
+  setAttr(b, 'aria-label', `Open execution ${c.id}`);
   setText(tr.cells[1].firstChild, c.graph);
   setText(tr.cells[1].lastChild, c.runtime + (c.stored ? ' · stored' : ''));
   setText(tr.cells[2], c.state);
-  tr.cells[2].dataset.state = c.state;
+  setAttr(tr.cells[2], 'data-state', c.state);
   setText(tr.cells[3], num(c.tick));
   setText(tr.cells[4], num(c.processed));
   setText(tr.cells[5], num(c.errors));
-  if (sel && sel.id === c.id) tr.setAttribute('aria-current', 'true');
-  else tr.removeAttribute('aria-current');
+  if (sel && sel.id === c.id) setAttr(tr, 'aria-current', 'true');
+  else if (tr.hasAttribute('aria-current')) tr.removeAttribute('aria-current');
 }
 
 // Rows of tbody made to match items (display order), touching only the
@@ -239,6 +241,27 @@ const feedBatcher = new FrameBatcher({
 });
 
 const FEED_EVENTS = new Set(['output', 'log', 'component:error', 'execution:failed', 'message:dropped']);
+const BUSY_EVENTS = new Set(['port:emit', 'output', 'log']);
+
+// A batch of the execution's events (the socket asks for batches): sorted
+// in one pass and handed to the frame batchers in one call each, with the
+// same rules as one event at a time below.
+socket.on('events', (d) => {
+  if (!sel || d.executionId !== sel.id) return;
+  const b = sortBatch(d.events, FEED_EVENTS, BUSY_EVENTS);
+  sample.sent += b.busy;
+  sample.skipped += b.skipped;
+  let busyOff = hopsOff; // queued before the page asked for no more
+  if (b.busy && !busyOff && (hopBatcher.waiting >= BUSY_PER_FRAME || feedBatcher.waiting >= BUSY_PER_FRAME)) {
+    hopsTooFast(true);
+    busyOff = true;
+  }
+  if (!busyOff && b.hops.length) {
+    for (let i = 0; i < b.hops.length; i++) sel.ring.push(b.hops[i]);
+    hopBatcher.pushAll(b.hops);
+  }
+  feedBatcher.pushAll(busyOff ? b.feed.filter((it) => !BUSY_EVENTS.has(it.event)) : b.feed);
+});
 
 socket.on('*', (data, event) => {
   if (!sel || !data || data.executionId !== sel.id) return;
@@ -313,6 +336,20 @@ function liveChanged() {
     liveAt = performance.now();
     detailRedraw.poke();
   }, Math.max(0, liveAt + LIVE_REDRAW_MS - performance.now()));
+}
+
+// The lists the same: the executions view changes with the counters of
+// every running execution, each up to 1000 / VIEW_INTERVAL_MS times a
+// second; a row that changed is laid out and painted again with its
+// thousand neighbours' scroller.
+let listsTimer = null, listsAt = -Infinity;
+function listsChanged() {
+  if (listsTimer !== null) return;
+  listsTimer = setTimeout(() => {
+    listsTimer = null;
+    listsAt = performance.now();
+    listsRedraw.poke();
+  }, Math.max(0, listsAt + LIVE_REDRAW_MS - performance.now()));
 }
 
 function deselect() {
@@ -525,30 +562,30 @@ function fillNodeRow(tr, n) {
   setText(tr.cells[3], num(n.errors ?? 0));
   const st = compact(n.state ?? {}, 160);
   setText(tr.cells[4], st);
-  tr.cells[4].title = st;
+  setAttr(tr.cells[4], 'title', st);
 }
 
 function renderControls(x) {
   const running = x.state === 'running', paused = x.state === 'paused';
   const finished = !running && !paused;
-  $('#pause').disabled = !running;
-  $('#resume').disabled = !paused;
-  $('#stop').disabled = finished;
-  $('#inject').disabled = finished;
-  $('#switch-runtime').disabled = finished;
+  setDisabled($('#pause'), !running);
+  setDisabled($('#resume'), !paused);
+  setDisabled($('#stop'), finished);
+  setDisabled($('#inject'), finished);
+  setDisabled($('#switch-runtime'), finished);
   const rs = $('#runtime-select');
   if (document.activeElement !== rs && rs.dataset.shown !== x.runtime) {
     rs.dataset.shown = x.runtime;
     rs.value = x.runtime === 'virtual' ? 'realtime' : 'virtual';
   }
-  $('#virtual-controls').hidden = x.runtime !== 'virtual';
-  $('#inject-later').hidden = x.runtime !== 'virtual';
-  for (const id of ['tick', 'advance', 'run', 'step']) $(`#${id}`).disabled = finished;
+  setHidden($('#virtual-controls'), x.runtime !== 'virtual');
+  setHidden($('#inject-later'), x.runtime !== 'virtual');
+  for (const id of ['tick', 'advance', 'run', 'step']) setDisabled($(`#${id}`), finished);
 }
 
 function renderTravel(live) {
   const range = sliderRange(live);
-  $('#travel').hidden = !range;
+  setHidden($('#travel'), !range);
   if (!range) return;
   const slider = $('#slider');
   if (String(range.max) !== slider.max) slider.max = String(range.max);
@@ -557,8 +594,8 @@ function renderTravel(live) {
     slider.value = String(range.max);
     setText($('#slider-tick'), `${range.max} (live)`);
   }
-  $('#live').disabled = sel.atTick === null;
-  $('#fork').disabled = false;
+  setDisabled($('#live'), sel.atTick === null);
+  setDisabled($('#fork'), false);
 }
 
 // ------------------------------------------------------------ the feed
@@ -869,9 +906,9 @@ async function start() {
   }
   graphsView = socket.view('graphs');
   execsView = socket.view('executions');
-  graphsView.onChange(() => listsRedraw.poke());
+  graphsView.onChange(listsChanged);
   execsView.onChange(() => {
-    listsRedraw.poke();
+    listsChanged();
     if (sel && !sel.graphId) {
       const x = execsView.value.find((e) => e.executionId === sel.id);
       if (x) loadGraph(x.graphId);

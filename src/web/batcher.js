@@ -29,6 +29,23 @@ export class FrameBatcher {
     }
   }
 
+  // Many at once (a batch the server sent): the same as push for each.
+  pushAll(items) {
+    const n = items.length;
+    if (n === 0) return;
+    this.rate.add(n);
+    const room = Math.max(0, this.cap - this.batch.length);
+    if (n <= room) for (let i = 0; i < n; i++) this.batch.push(items[i]);
+    else {
+      for (let i = 0; i < room; i++) this.batch.push(items[i]);
+      this.dropped += n - room;
+    }
+    if (!this.pending) {
+      this.pending = true;
+      this.schedule(this.flushFrame);
+    }
+  }
+
   // Events that came since the last frame.
   get waiting() {
     return this.batch.length + this.dropped;
@@ -49,6 +66,26 @@ export class FrameBatcher {
     this.dropped = 0;
     this.rate = new RateMeter();
   }
+}
+
+// A batch of an execution's events (the socket's `events`: {event, data}
+// items, oldest first) sorted in one pass: hops (the data of port:emit),
+// feed (the items of the kinds in feedKinds, a Set), busy (how many are
+// of the kinds in busyKinds), skipped (the counts of its events:skipped
+// notices added up).
+export function sortBatch(items, feedKinds, busyKinds) {
+  const hops = [], feed = [];
+  let busy = 0, skipped = 0;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    if (!it || !it.data) continue;
+    const event = it.event;
+    if (busyKinds.has(event)) busy++;
+    if (event === 'port:emit') hops.push(it.data);
+    else if (feedKinds.has(event)) feed.push(it);
+    else if (event === 'events:skipped') skipped += it.data.count || 0;
+  }
+  return { hops, feed, busy, skipped };
 }
 
 // Events per second over the last `windowMs`, in 100 ms buckets.

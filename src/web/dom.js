@@ -1,5 +1,9 @@
 // A few DOM helpers (no framework): make elements, set text only when it
-// changed (a text node rewritten with the same text still costs a layout).
+// changed (a text node rewritten with the same text still costs a layout),
+// and then in the text node already there (a new one is a new object to
+// lay out: for counters redrawn many times a second, hundreds of them), an
+// attribute only when it changed (set again, it makes the browser look at
+// the element's style again).
 
 // h('button', {class: 'x', onclick: fn, 'aria-label': 'y'}, 'text', child...)
 export function h(tag, props = {}, ...children) {
@@ -21,7 +25,22 @@ export function h(tag, props = {}, ...children) {
 
 export function setText(el, text) {
   const s = String(text);
-  if (el.textContent !== s) el.textContent = s;
+  const t = el.firstChild;
+  if (t && t.nodeType === 3 && t === el.lastChild) {
+    if (t.data !== s) t.data = s;
+  } else if (el.textContent !== s) el.textContent = s;
+}
+
+export function setHidden(el, hidden) {
+  if (el.hidden !== hidden) el.hidden = hidden;
+}
+
+export function setDisabled(el, disabled) {
+  if (el.disabled !== disabled) el.disabled = disabled;
+}
+
+export function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 export function clear(el) {

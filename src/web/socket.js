@@ -8,7 +8,12 @@
 //     sends a fresh init); a diff that cannot be applied re-subscribes
 //     without `since`,
 //   - execution subscriptions (execution:subscribe with the kinds wanted),
-//     resumed with `since` after a reconnect,
+//     resumed with `since` after a reconnect; with `batch`, the server
+//     sends an execution's events several at a time (`events
+//     {executionId, events: [{event, data}, ...]}`, in order): one message,
+//     one JSON.parse and one call of the `events` listeners per batch (with
+//     no `events` listener, each event of it goes to its own listeners as
+//     if it had come alone),
 //   - reconnection with backoff, forever, while started.
 import { LiveView } from './views.js';
 
@@ -31,9 +36,11 @@ export class EventSocket {
   // eventRate: at most that many busy events (hops, outputs, logs) a second
   // per watched execution; the server passes over the rest and counts them
   // in `events:skipped` (undefined: no bound).
-  constructor({ url, WebSocketImpl = globalThis.WebSocket, timers = globalThis, onStatus = () => {}, ackTimeoutMs = 60000, eventRate }) {
+  // batch: ask for an execution's events in `events` batches.
+  constructor({ url, WebSocketImpl = globalThis.WebSocket, timers = globalThis, onStatus = () => {}, ackTimeoutMs = 60000, eventRate, batch = false }) {
     this.url = url;
     this.eventRate = eventRate;
+    this.batch = batch;
     this.WS = WebSocketImpl;
     this.timers = timers;
     this.onStatus = onStatus;
@@ -176,11 +183,30 @@ export class EventSocket {
       return;
     }
     if (event === 'view:init' || event === 'view:diff') return this.viewMessage(event, data);
+    if (event === 'events' && data && Array.isArray(data.events)) return this.batchMessage(data);
     if (data && typeof data === 'object' && typeof data.executionId === 'string' && typeof data.seq === 'number') {
       const w = this.watches.get(data.executionId);
       if (w && event !== 'metrics:update' && data.seq > w.seq) w.seq = data.seq;
     }
     this.emit(event, data);
+  }
+
+  // A batch of one execution's events, oldest first: the watch's seq moves
+  // to its last, and the `events` listeners get it whole.
+  batchMessage(data) {
+    const items = data.events;
+    const w = typeof data.executionId === 'string' ? this.watches.get(data.executionId) : undefined;
+    if (w) {
+      for (let i = items.length - 1; i >= 0; i--) {
+        const it = items[i];
+        if (it && it.event !== 'metrics:update' && it.data && typeof it.data.seq === 'number') {
+          if (it.data.seq > w.seq) w.seq = it.data.seq;
+          break;
+        }
+      }
+    }
+    if (this.listeners.get('events')?.size) return this.emit('events', data);
+    for (const it of items) if (it && typeof it.event === 'string') this.emit(it.event, it.data);
   }
 
   // ------------------------------------------------------------- views
@@ -262,6 +288,7 @@ export class EventSocket {
   subscribeExecution(executionId, w, resume) {
     const data = { executionId, events: w.events };
     if (this.eventRate) data.rate = this.eventRate;
+    if (this.batch) data.batch = true;
     if (resume && w.seq >= 0) data.since = w.seq;
     return this.request('execution:subscribe', data).then((snap) => {
       if (snap && typeof snap.seq === 'number' && !resume) w.seq = Math.max(w.seq, snap.seq);

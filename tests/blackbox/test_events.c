@@ -46,6 +46,16 @@ Test(events, sockets_need_credentials_when_auth_is_configured) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* execution:subscribe {batch: true}: the same events in `events` batches,
+ * each at most EVENT_BATCH_BYTES but one larger event alone; a batch
+ * subscriber that stops reading is cut off at SUBSCRIBER_BACKLOG_BYTES. */
+Test(events, batch_subscribers_get_the_same_events_in_bounded_batches) {
+    const char *args[] = {"--event-batch-bytes", "4096", "--subscriber-backlog-bytes", "262144", NULL};
+    server s = serve_start(args);
+    node(&s, "batch.cjs");
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 Test(events, a_slow_subscriber_is_cut_off_and_never_slows_the_execution) {
     const char *args[] = {"--subscriber-backlog-bytes", "262144", NULL};
     server s = serve_start(args);

@@ -1,7 +1,7 @@
 // Events batched per animation frame (src/web/batcher.js).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FrameBatcher, FrameCoalescer, RateMeter } from '../../src/web/batcher.js';
+import { FrameBatcher, FrameCoalescer, RateMeter, sortBatch } from '../../src/web/batcher.js';
 
 function fakeFrames() {
   const queue = [];
@@ -88,4 +88,45 @@ test('waiting: the events since the last frame, kept or not', () => {
   assert.equal(b.waiting, 25);
   frames.frame();
   assert.equal(b.waiting, 0);
+});
+
+test('pushAll: a batch of events in one call, one frame, the cap and the rate as for push', () => {
+  const frames = fakeFrames();
+  const flushed = [];
+  const b = new FrameBatcher({ schedule: frames.schedule, cap: 250, onFlush: (batch, info) => flushed.push({ batch, info }) });
+  b.pushAll([]);
+  assert.equal(frames.waiting, 0, 'an empty batch asks for no frame');
+  b.pushAll(Array.from({ length: 100 }, (_, i) => ({ i })));
+  b.pushAll(Array.from({ length: 100 }, (_, i) => ({ i: 100 + i })));
+  assert.equal(frames.waiting, 1, 'one frame for both');
+  assert.equal(b.waiting, 200);
+  b.pushAll(Array.from({ length: 100 }, (_, i) => ({ i: 200 + i })));
+  assert.equal(b.waiting, 300, 'kept or counted');
+  assert.equal(b.rate.perSecond(), 300, 'each event counts in the rate');
+  frames.frame();
+  assert.equal(flushed.length, 1);
+  assert.equal(flushed[0].batch.length, 250);
+  assert.deepEqual(flushed[0].batch.map((e) => e.i), Array.from({ length: 250 }, (_, i) => i), 'in order, the first up to the cap');
+  assert.deepEqual(flushed[0].info, { dropped: 50, total: 300 });
+});
+
+test('sortBatch sorts a batch of events in one pass', () => {
+  const FEED = new Set(['output', 'log', 'component:error']);
+  const BUSY = new Set(['port:emit', 'output', 'log']);
+  const items = [
+    { event: 'port:emit', data: { seq: 1 } },
+    { event: 'output', data: { seq: 2 } },
+    { event: 'events:skipped', data: { count: 30 } },
+    { event: 'component:error', data: { seq: 3 } },
+    { event: 'execution:paused', data: { seq: 4 } },
+    { event: 'port:emit', data: { seq: 5 } },
+    { event: 'log', data: { seq: 6 } },
+    { event: 'events:skipped', data: { count: 12 } },
+    { event: 'port:emit' }, // no data: left out
+  ];
+  const r = sortBatch(items, FEED, BUSY);
+  assert.deepEqual(r.hops.map((d) => d.seq), [1, 5]);
+  assert.deepEqual(r.feed.map((it) => [it.event, it.data.seq]), [['output', 2], ['component:error', 3], ['log', 6]]);
+  assert.equal(r.busy, 4);
+  assert.equal(r.skipped, 42);
 });

@@ -168,3 +168,59 @@ test('an execution watch asks for the event rate the socket was made with', asyn
   s.watch('x', ['port:emit']);
   assert.deepEqual(ws.last('execution:subscribe').data, { executionId: 'x', events: ['port:emit'], rate: 3000 });
 });
+
+test('with batch, a watch asks for batches; a batch is one message and one call of the events listeners', async () => {
+  FakeWS.all = [];
+  const timers = fakeTimers();
+  const s = new EventSocket({ url: () => 'ws://h/ws', WebSocketImpl: FakeWS, timers, eventRate: 3000, batch: true });
+  s.start();
+  let ws = FakeWS.all[0];
+  ws.open();
+  const p = s.watch('x', ['port:emit', 'output']);
+  const sub = ws.last('execution:subscribe');
+  assert.deepEqual(sub.data, { executionId: 'x', events: ['port:emit', 'output'], rate: 3000, batch: true });
+  ws.ack(sub, { executionId: 'x', state: 'running', seq: 4 });
+  await p;
+  const batches = [], one = [], parsed = [];
+  s.on('events', (d) => batches.push(d));
+  s.on('port:emit', (d) => one.push(d));
+  const items = [];
+  for (let i = 5; i < 505; i++) items.push({ event: 'port:emit', data: { executionId: 'x', sourceNode: 'a', targetNode: 'b', value: i, seq: i } });
+  items.push({ event: 'events:skipped', data: { executionId: 'x', count: 40, fromSeq: 505, toSeq: 544, rate: 3000 } });
+  items.push({ event: 'metrics:update', data: { executionId: 'x', seq: 900 } }); // repeats the latest seq: not counted
+  const realParse = JSON.parse;
+  JSON.parse = (t) => { parsed.push(t.length); return realParse(t); };
+  try {
+    ws.deliver('events', { executionId: 'x', events: items });
+  } finally {
+    JSON.parse = realParse;
+  }
+  assert.equal(parsed.length, 1, 'one JSON.parse for 502 events');
+  assert.equal(batches.length, 1, 'one call for the whole batch');
+  assert.equal(batches[0].events.length, 502);
+  assert.equal(batches[0].events[499].data.value, 504, 'in order');
+  assert.equal(one.length, 0, 'no call per event');
+  // the watch resumes from the last event of the batch with a seq of its own
+  ws.drop();
+  timers.runShortest();
+  ws = FakeWS.all[1];
+  ws.open();
+  assert.equal(ws.last('execution:subscribe').data.since, 504);
+  assert.equal(ws.last('execution:subscribe').data.batch, true);
+});
+
+test('a batch nobody takes whole goes to the listeners of its events, one by one in order', () => {
+  const { s } = setup();
+  s.start();
+  const ws = FakeWS.all[0];
+  ws.open();
+  const got = [];
+  s.on('port:emit', (d, e) => got.push([e, d.seq]));
+  s.on('output', (d, e) => got.push([e, d.seq]));
+  ws.deliver('events', { executionId: 'x', events: [
+    { event: 'port:emit', data: { executionId: 'x', seq: 1 } },
+    { event: 'output', data: { executionId: 'x', seq: 2 } },
+    { event: 'port:emit', data: { executionId: 'x', seq: 3 } },
+  ] });
+  assert.deepEqual(got, [['port:emit', 1], ['output', 2], ['port:emit', 3]]);
+});
