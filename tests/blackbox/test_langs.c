@@ -633,6 +633,63 @@ Test(langs, the_catalog_resolves_an_unknown_component) {
     files_stop(&f);
 }
 
+/* PUT /api/graphs/:id resolves from the catalog as POST does: a new
+ * version that uses a catalog component is stored and runs. */
+Test(langs, a_new_version_resolves_from_the_catalog) {
+    static const char TRIPLE[] =
+        "{\"id\": \"acme.cat.triple\", \"name\": \"Triple\", \"version\": \"1.0.0\", \"ports\": {\"inputs\": [\"in\"],"
+        " \"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", \"source\":"
+        " \"return { process(ctx, port, v) { ctx.emit('out', v * 3); } }\"}}";
+    file table[] = {{"/cat/acme.cat.triple.json", TRIPLE, sizeof TRIPLE - 1, 0}};
+    files f;
+    files_start(&f, table, 1);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/cat", f.port);
+    server s = serve_start((const char *const[]){"--memory", "--egress-allow-private", "true", "--catalog-url", url,
+                                                 NULL});
+    post_component(&s, "{\"id\": \"acme.local.inc\", \"name\": \"Inc\", \"version\": \"1\", \"ports\": {\"inputs\":"
+                       " [\"in\"], \"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", \"source\":"
+                       " \"return { process(ctx, port, v) { ctx.emit('out', v + 1); } }\"}}");
+    http_resp r = http_req(&s, "POST", "/api/graphs", pipeline("up", "acme.local.inc"), NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char gid[64], path[128];
+    snprintf(gid, sizeof gid, "%s", str(&r, "id"));
+    http_free(&r);
+    /* a PUT to a graph that is not stored asks the catalog nothing */
+    r = http_req(&s, "PUT", "/api/graphs/nosuchgraph", pipeline("up", "acme.cat.triple"), NULL);
+    cr_assert_eq(r.status, 404, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(files_hits(&f, "/cat/acme.cat.triple.json"), 0);
+    snprintf(path, sizeof path, "/api/graphs/%s", gid);
+    r = http_req(&s, "PUT", path, pipeline("up", "acme.cat.triple"), NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(str(&r, "id"), gid, "the same graph, its new version");
+    http_free(&r);
+    cr_assert_eq(files_hits(&f, "/cat/acme.cat.triple.json"), 1);
+    r = http_req(&s, "GET", "/api/components/acme.cat.triple", NULL, NULL);
+    cr_assert_eq(r.status, 200, "registered from the catalog: %s", r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", gid);
+    r = http_req(&s, "POST", path, "{\"completion\": \"never\"}", NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char x[64];
+    snprintf(x, sizeof x, "%s", str(&r, "executionId"));
+    http_free(&r);
+    json_t *out = inject(&s, x, "{\"nodeId\": \"input\", \"value\": 5}");
+    cr_assert_eq(json_integer_value(json_object_get(out, "output:out")), 15, "%s", dump(out));
+    json_decref(out);
+    /* one the catalog does not have: refused as POST refuses it */
+    snprintf(path, sizeof path, "/api/graphs/%s", gid);
+    r = http_req(&s, "PUT", path, pipeline("up", "acme.cat.nope"), NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert_not_null(strstr(str(&r, "error"), "unknown component acme.cat.nope: not built in, not registered, and "
+                                                "not in the catalog"),
+                       "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+    files_stop(&f);
+}
+
 /* Without CATALOG_URL an unknown component is refused as it always was. */
 Test(langs, no_catalog_no_lookup) {
     server s = serve_start((const char *const[]){"--memory", NULL});
