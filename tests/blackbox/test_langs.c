@@ -556,6 +556,48 @@ Test(langs, a_source_url_to_a_private_address_is_refused_without_the_flag) {
     files_stop(&f);
 }
 
+/* A source (or catalog definition) over SOURCE_MAX_BYTES: the error names
+ * the setting, its value and how to get past it. */
+Test(langs, a_source_over_its_limit_names_the_setting) {
+    static char big[4096];
+    memset(big, ' ', sizeof big - 1);
+    memcpy(big, "//", 2);
+    char bigdef[4096];
+    int bl = snprintf(bigdef, sizeof bigdef,
+                      "{\"id\": \"acme.cat.big\", \"name\": \"B\", \"version\": \"1\", \"ports\": {\"inputs\":"
+                      " [\"in\"]}, \"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"},"
+                      " \"description\": \"%2000s\"}",
+                      "");
+    file table[] = {{"/big.js", big, sizeof big - 1, 0}, {"/cat/acme.cat.big.json", bigdef, (size_t)bl, 0}};
+    files f;
+    files_start(&f, table, 2);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/cat", f.port);
+    server s = serve_start((const char *const[]){"--memory", "--egress-allow-private", "true", "--source-max-bytes",
+                                                 "1k", "--catalog-url", url, NULL});
+    char def[1024], needle[512];
+    snprintf(def, sizeof def,
+             "{\"id\": \"acme.url.big\", \"name\": \"B\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]},"
+             " \"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"http://127.0.0.1:%d/big.js\"}}",
+             f.port);
+    snprintf(needle, sizeof needle,
+             "execution.sourceUrl http://127.0.0.1:%d/big.js is larger than SOURCE_MAX_BYTES (1024 bytes): serve a "
+             "smaller source, or raise SOURCE_MAX_BYTES (--source-max-bytes)",
+             f.port);
+    refused(&s, def, 400, needle);
+    http_resp r = http_req(&s, "POST", "/api/graphs", pipeline("big", "acme.cat.big"), NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    snprintf(needle, sizeof needle,
+             "component acme.cat.big is not built in or registered, and the catalog's definition (GET "
+             "http://127.0.0.1:%d/cat/acme.cat.big.json) is larger than SOURCE_MAX_BYTES (1024 bytes): ",
+             f.port);
+    cr_assert_not_null(strstr(str(&r, "error"), needle), "%s", r.body);
+    cr_assert_not_null(strstr(str(&r, "error"), "raise SOURCE_MAX_BYTES (--source-max-bytes)"), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+    files_stop(&f);
+}
+
 /* A source server that never answers: SOURCE_TIMEOUT_MS bounds the wait. */
 Test(langs, a_source_that_never_comes_times_out) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
