@@ -297,6 +297,11 @@ void svc_view_unsubscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *
 void svc_views_client_gone(weir_service *s, svc_client *c);
 /* x is being freed: its views keep what they show and stop reading it. */
 void svc_views_exec_gone(weir_service *s, svc_exec *x);
+/* x was upgraded to graph graph_id: its port views follow their port into
+ * the new graph; one whose node or port is gone ends — its subscribers get
+ * `view:error {view, error, code}` (once the upgrade is durable) and are
+ * dropped. */
+void svc_views_exec_upgraded(weir_service *s, svc_exec *x, const char *graph_id);
 /* Free every view (the service is destroyed). */
 void svc_views_free(weir_service *s);
 /* NEW: a graph's entry as GET /api/graphs lists it (routes.c). */
