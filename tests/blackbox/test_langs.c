@@ -598,6 +598,30 @@ Test(langs, a_source_over_its_limit_names_the_setting) {
     files_stop(&f);
 }
 
+/* SOURCE_MAX_BYTES above what any fetch takes (16 MiB): the error says the
+ * lower bound applied, not the setting. */
+Test(langs, a_source_over_the_fetch_bound_says_which_bound) {
+    size_t n = (17u << 20);
+    char *huge = malloc(n);
+    memset(huge, ' ', n);
+    memcpy(huge, "//", 2);
+    file table[] = {{"/huge.js", huge, n, 0}};
+    files f;
+    files_start(&f, table, 1);
+    server s = serve_start(
+        (const char *const[]){"--memory", "--egress-allow-private", "true", "--source-max-bytes", "20m", NULL});
+    char def[1024];
+    snprintf(def, sizeof def,
+             "{\"id\": \"acme.url.huge\", \"name\": \"H\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]},"
+             " \"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"http://127.0.0.1:%d/huge.js\"}}",
+             f.port);
+    refused(&s, def, 400, "huge.js is larger than 16777216 bytes, the most any fetch of weir's takes (SOURCE_MAX_BYTES "
+                          "is 20971520): serve a smaller source");
+    cr_assert_eq(serve_stop(&s), 0);
+    files_stop(&f);
+    free(huge);
+}
+
 /* A source server that never answers: SOURCE_TIMEOUT_MS bounds the wait. */
 Test(langs, a_source_that_never_comes_times_out) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
