@@ -102,6 +102,8 @@ run(async () => {
   assert.match(viewErrors[0].error, /upgraded/);
   const un = await deadline(socket.emitWithAck('view:unsubscribe', { view: gone }), 5000, 'unsubscribe');
   assert.equal(un.unsubscribed, false, `the subscription was dropped: ${JSON.stringify(un)}`);
+  const again = await deadline(socket.emitWithAck('view:subscribe', { view: gone }), 5000, 'subscribe again');
+  assert.equal(again.code, 'WEIR_ENOTFOUND', JSON.stringify(again));
   assert.equal((await rest('POST', `/api/executions/${a.x}/inject`, { nodeId: 'in', value: 5, wait: false })).status,
     202);
   await until(() => keptValue.includes(5), 'the kept port view goes on');
