@@ -856,7 +856,8 @@ void svc_views_exec_gone(weir_service *s, svc_exec *x) {
 static const char *lacks(svc_view *v, svc_exec *x, const weir_error *tap, char *buf, size_t cap) {
     weir_graph *g = weir_exec_graph(x->e);
     bool node = false;
-    for (size_t i = 0; i < weir_graph_node_count(g) && !node; i++) node = strcmp(weir_graph_node_id(g, i), v->node) == 0;
+    for (size_t i = 0; i < weir_graph_node_count(g) && !node; i++)
+        node = strcmp(weir_graph_node_id(g, i), v->node) == 0;
     if (tap->code != WEIR_ENOTFOUND) snprintf(buf, cap, "%.400s", tap->message);
     else if (node) snprintf(buf, cap, "its node \"%.200s\" has no output port \"%.200s\"", v->node, v->port);
     else snprintf(buf, cap, "it has no node \"%.200s\"", v->node);
