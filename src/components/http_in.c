@@ -21,7 +21,8 @@ static const weir_config_def config[] = {
     {.key = "method", .type = WEIR_CFG_STRING, .default_json = "\"POST\"", .enum_values = methods,
      .description = "the HTTP method served"},
     {.key = "path", .type = WEIR_CFG_STRING, .required = true,
-     .description = "the path under /hooks/<graph name>, e.g. /orders (matched exactly)"},
+     .description = "the path under /hooks/<graph name>, e.g. /orders (matched exactly; \"/\" also serves "
+                    "/hooks/<graph name>)"},
     {.key = "raw", .type = WEIR_CFG_BOOLEAN, .default_json = "false",
      .description = "true: the value is {method, path, query, headers, body: the body's text} instead of the "
                     "parsed body"},

@@ -3,7 +3,8 @@
  *
  * Routing.  `METHOD /hooks/<graph name><path>` goes to the newest running
  * (or paused) execution of the graph of that name — the longest name that
- * is a prefix of the path, followed by '/' — and to its http-in node whose
+ * is a prefix of the path, followed by '/' (or ending it: /hooks/<name> is
+ * /hooks/<name>/, path "/") — and to its http-in node whose
  * `path` is the rest exactly and whose `method` is the request's.  No such
  * execution, or no http-in for the path: 404 saying which; an http-in for
  * the path under other methods: 405 with Allow.
@@ -395,17 +396,29 @@ static bool graph_public(const svc_exec *x) {
     return json_is_true(json_object_get(hooks, "public"));
 }
 
+/* How graph name `name` starts rest ("/<graph name><path>"): 2 followed
+ * by '/', 1 ending it (the path is "/": /hooks/<name> is /hooks/<name>/),
+ * 0 not at all. */
+static int name_fit(const char *rest, const char *name, size_t n) {
+    if (!n || strncmp(rest + 1, name, n) != 0) return 0;
+    return rest[1 + n] == '/' ? 2 : rest[1 + n] == '\0';
+}
+
 /* The newest unfinished execution of the graph with the longest name that
- * rest ("/<name>/...") starts with; *name_len its length. */
+ * rest ("/<name>/...") starts with followed by '/', else of the graph whose
+ * name is all of rest ("/<name>"); *name_len its length. */
 static svc_exec *find_exec(weir_service *s, const char *rest, size_t *name_len) {
     svc_exec *best = NULL;
     size_t best_len = 0;
+    int best_fit = 0;
     for (svc_exec *x = s->execs; x; x = x->next) {
         if (x->finished || x->derived) continue; /* a fork or an import never takes a graph's live traffic */
         size_t n = strlen(x->graph_name);
-        if (n && n >= best_len && strncmp(rest + 1, x->graph_name, n) == 0 && rest[1 + n] == '/') {
+        int fit = name_fit(rest, x->graph_name, n);
+        if (fit && (fit > best_fit || (fit == best_fit && n >= best_len))) { /* a name followed by '/' first */
             best = x;
             best_len = n;
+            best_fit = fit;
         }
     }
     *name_len = best_len;
@@ -416,12 +429,15 @@ static svc_exec *find_exec(weir_service *s, const char *rest, size_t *name_len) 
 static svc_graph *find_graph(weir_service *s, const char *rest) {
     svc_graph *best = NULL;
     size_t best_len = 0;
+    int best_fit = 0;
     for (svc_graph *g = s->graphs; g; g = g->next) {
         const char *name = weir_graph_name(g->g);
         size_t n = strlen(name);
-        if (n && n >= best_len && strncmp(rest + 1, name, n) == 0 && rest[1 + n] == '/') {
+        int fit = name_fit(rest, name, n);
+        if (fit && (fit > best_fit || (fit == best_fit && n >= best_len))) {
             best = g;
             best_len = n;
+            best_fit = fit;
         }
     }
     return best;
@@ -575,7 +591,7 @@ void svc_hook_route(weir_service *s, weir_http_req *req, uint64_t start_ns) {
                             "%s comes from a page of another site (Sec-Fetch-Site: %s): a web page cannot call a "
                             "hook; call it from a server, or from a page of an origin in CORS_ORIGINS",
                             req->path, site);
-    const char *path = rest + 1 + name_len;
+    const char *path = rest[1 + name_len] ? rest + 1 + name_len : "/";
     weir_graph *g = weir_exec_graph(x->e);
     const char *node = NULL;
     json_t *cfg = NULL;

@@ -224,7 +224,8 @@ static const char *param_description(const char *pattern, const char *name) {
     if (strcmp(name, "graph") == 0) return "the name of a graph with a running execution";
     if (strcmp(name, "path") == 0)
         return "the path of one of its symbia.io.http-in nodes, without its leading / (it may hold more segments: "
-               "/hooks/shop/orders/new serves path /orders/new of graph shop)";
+               "/hooks/shop/orders/new serves path /orders/new of graph shop); matched exactly, but empty for path /, "
+               "which /hooks/shop serves too";
     if (strncmp(pattern, "/api/graphs/", 12) == 0) return "a graph id";
     if (strncmp(pattern, "/api/executions/", 16) == 0) return "an execution id";
     if (strncmp(pattern, "/api/components/", 16) == 0) return "a component id";

@@ -26,7 +26,7 @@ typedef struct call {
     uint64_t start_ns;
     uint64_t mark; /* journal items queued before it: an answer after one it queued waits (output commit) */
     uint64_t need; /* the journal item the execution it reads last queued: the answer waits for it */
-    bool resumed;  /* POST /api/graphs again, once the catalog's components are registered */
+    bool resumed;  /* a graph's body again, once the catalog's components are registered */
 } call;
 
 typedef void (*handler_fn)(call *c);
@@ -273,9 +273,16 @@ static bool may_hold_secret(const char *text) {
 }
 
 static void graphs_create(call *c);
+static void graphs_put(call *c);
+static bool match(const char *pattern, const char *path, char *scratch, size_t cap, const char *params[2]);
 
-static void graphs_create_resume(weir_service *s, weir_http_req *req, uint64_t start_ns) {
+/* POST /api/graphs or PUT /api/graphs/:id again, once the catalog's
+ * components are registered. */
+static void graph_body_resume(weir_service *s, weir_http_req *req, uint64_t start_ns) {
     call c = {s, req, {NULL, NULL}, start_ns, s->j_mark, 0, true};
+    char scratch[1024];
+    if (strcmp(req->method, "PUT") == 0 && match("/api/graphs/:id", req->path, scratch, sizeof scratch, c.params))
+        return graphs_put(&c);
     graphs_create(&c);
 }
 
@@ -321,7 +328,7 @@ static bool catalog_first(call *c) {
     json_t *doc = NULL;
     weir_error err;
     if (weir_doc_parse(c->req->body, c->req->body_len, fmt, &doc, &err)) return false; /* reported below */
-    bool pending = svc_catalog_resolve(c->s, c->req, c->start_ns, doc, graphs_create_resume);
+    bool pending = svc_catalog_resolve(c->s, c->req, c->start_ns, doc, graph_body_resume);
     json_decref(doc);
     return pending;
 }
@@ -344,10 +351,12 @@ static void graphs_create(call *c) {
 }
 
 /* PUT /api/graphs/:id: a new version under the same id, loaded and
- * checked as POST does (400 with the same problems; nothing changed). */
+ * checked as POST does (400 with the same problems; nothing changed;
+ * components from the catalog first, as POST). */
 static void graphs_put(call *c) {
     svc_graph *g = svc_graph_find(c->s, c->params[0]);
     if (!g) return fail(c, 404, "graph %s not found", c->params[0]);
+    if (catalog_first(c)) return;
     weir_error err;
     json_t *problems = json_array();
     int rc = graph_of_body(c, g, NULL, problems, &err);
@@ -903,7 +912,8 @@ static const route_def ROUTES[] = {
     {{"GET", "/api/graphs", "List loaded graphs", 200, ""}, graphs_list, BODY_NONE},
     {{"GET", "/api/graphs/:id", "A graph with its topology and definition", 200, "404"}, graphs_get, BODY_NONE},
     {{"PUT", "/api/graphs/:id",
-      "Store a new version of a graph under its id (checked as POST: 400 with the problems, nothing changed); "
+      "Store a new version of a graph under its id (checked as POST: 400 with the problems, nothing changed; "
+      "with CATALOG_URL, components from the catalog first as POST); "
       "running executions keep theirs until upgraded; 409 while other graphs use it as a subgraph",
       200, "400 404 409 413 503"},
      graphs_put, BODY_GRAPH},

@@ -246,9 +246,9 @@ int svc_source_fetch(weir_service *s, json_t *x, weir_realtime_fetch_done done, 
                      weir_error *err);
 /* The source a fetch answered (*src NEW; base64: the fetch asked for it),
  * or WEIR_EINVAL saying what url answered instead (a failure, a status
- * other than 2xx, nothing). */
-int svc_source_fetched(const char *url, bool base64, json_t *result, const char *error, json_t **src,
-                       weir_error *err);
+ * other than 2xx, nothing, more than SOURCE_MAX_BYTES). */
+int svc_source_fetched(const weir_service *s, const char *url, bool base64, json_t *result, const char *error,
+                       json_t **src, weir_error *err);
 /* What a catalog lookup does once its components are registered. */
 typedef void (*svc_catalog_cont)(weir_service *s, weir_http_req *req, uint64_t start_ns);
 /* With CATALOG_URL set: when graph doc (BORROWED) names components that are
@@ -297,6 +297,11 @@ void svc_view_unsubscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *
 void svc_views_client_gone(weir_service *s, svc_client *c);
 /* x is being freed: its views keep what they show and stop reading it. */
 void svc_views_exec_gone(weir_service *s, svc_exec *x);
+/* x was upgraded to graph graph_id: its port views follow their port into
+ * the new graph; one whose node or port is gone ends — its subscribers get
+ * `view:error {view, error, code}` (once the upgrade is durable) and are
+ * dropped. */
+void svc_views_exec_upgraded(weir_service *s, svc_exec *x, const char *graph_id);
 /* Free every view (the service is destroyed). */
 void svc_views_free(weir_service *s);
 /* NEW: a graph's entry as GET /api/graphs lists it (routes.c). */

@@ -97,6 +97,7 @@ int svc_exec_upgrade(weir_service *s, svc_exec *x, json_t *data, json_t **out, w
         return rc;
     }
     svc_hooks_reattach(x);
+    svc_views_exec_upgraded(s, x, g->id);
     snprintf(x->graph_id, sizeof x->graph_id, "%s", g->id);
     snprintf(x->graph_name, sizeof x->graph_name, "%s", weir_graph_name(g->g));
     json_object_set_new(report, "executionId", json_string(x->id));

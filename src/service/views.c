@@ -60,6 +60,8 @@ struct svc_view {
     json_t **win;
     size_t win_head, win_len;
     bool tapped, win_dirty;
+    json_t *end; /* {view, error, code}: the view ends (its port is gone), sent once durable (NULL: it goes on) */
+    uint64_t end_mark;
     /* the wire text of the newest diff (for seq) and of the init (for init_seq) */
     char *diff_text, *init_text;
     size_t diff_len, init_len;
@@ -513,6 +515,13 @@ static void view_free(svc_view *v) {
 
 static void timer_freed(uv_handle_t *h) { weir__free(h); }
 
+/* Tell every subscriber that v ended (view:error v->end) and free it: a
+ * client that wants that port again subscribes again. */
+static void view_end(svc_view *v) {
+    for (svc_vsub *sub = v->subs; sub; sub = sub->next) svc_client_emit(sub->c, "view:error", v->end);
+    view_free(v);
+}
+
 static void round_fire(uv_timer_t *t) {
     weir_service *s = t->data;
     uint64_t now = uv_now(s->loop);
@@ -524,6 +533,7 @@ static void round_fire(uv_timer_t *t) {
         }
         refresh(v);
         deliver(v);
+        if (v->end && durable(s, v->end_mark)) view_end(v);
     }
     if (!s->views.list) uv_timer_stop(t);
 }
@@ -609,6 +619,7 @@ static void view_discard(svc_view *v) {
     weir__free(v->ring);
     json_decref(v->value);
     json_decref(v->staged);
+    json_decref(v->end);
     weir__free(v->diff_text);
     weir__free(v->init_text);
     weir__free(v->name);
@@ -764,6 +775,7 @@ void svc_view_subscribe(weir_service *s, svc_reply *r, svc_client *c, json_t *da
     }
     weir_error err;
     svc_view *v = view_find(s, name); /* one kept (an execution's final value, its execution gone) is served */
+    if (v && v->end) return svc_answer_now(s, r, 404, json_copy(v->end)); /* ended: its port is gone */
     if (!v && settle(s, vn.kind, x, &err)) {
         json_t *b = svc_error_of(&err);
         json_object_set_new(b, "view", json_string(name));
@@ -837,6 +849,39 @@ void svc_views_exec_gone(weir_service *s, svc_exec *x) {
     }
     json_decref(x->view_row.row);
     x->view_row.row = NULL;
+}
+
+/* What an upgraded x's graph lacks for port view v, into buf (tap: why
+ * its tap failed). */
+static const char *lacks(svc_view *v, svc_exec *x, const weir_error *tap, char *buf, size_t cap) {
+    weir_graph *g = weir_exec_graph(x->e);
+    bool node = false;
+    for (size_t i = 0; i < weir_graph_node_count(g) && !node; i++)
+        node = strcmp(weir_graph_node_id(g, i), v->node) == 0;
+    if (tap->code != WEIR_ENOTFOUND) snprintf(buf, cap, "%.400s", tap->message);
+    else if (node) snprintf(buf, cap, "its node \"%.200s\" has no output port \"%.200s\"", v->node, v->port);
+    else snprintf(buf, cap, "it has no node \"%.200s\"", v->node);
+    return buf;
+}
+
+void svc_views_exec_upgraded(weir_service *s, svc_exec *x, const char *graph_id) {
+    for (svc_view *v = s->views.list, *next; v; v = next) {
+        next = v->next; /* one may be freed */
+        if (v->x != x || v->kind != VIEW_PORT || v->end) continue;
+        /* tapped again on the new graph: the core dropped the tap with its node, or kept it */
+        if (v->tapped) weir_exec_untap(x->e, v->node, v->port, on_tap, v);
+        weir_error err;
+        v->tapped = !weir_exec_tap(x->e, v->node, v->port, on_tap, v, &err);
+        if (v->tapped) continue;
+        const char *version = weir_graph_version(weir_exec_graph(x->e));
+        char msg[WEIR_ERROR_MAX], why[512];
+        snprintf(msg, sizeof msg, "view %.600s ended: execution %s was upgraded to graph %.64s%s%.64s, and %s; "
+                 "subscribe to a port of the new graph", v->name, x->id, graph_id, version ? " version " : "",
+                 version ? version : "", lacks(v, x, &err, why, sizeof why));
+        v->end = json_pack("{s:s,s:s,s:s}", "view", v->name, "error", msg, "code", weir_errname(err.code));
+        v->end_mark = s->j_mark; /* the upgrade's record: told once it is durable */
+        if (!v->end) view_free(v); /* out of memory: dropped untold (a subscriber re-subscribing learns why) */
+    }
 }
 
 void svc_views_free(weir_service *s) {

@@ -9,7 +9,10 @@
  * per execution GET /api/executions lists, oldest first), `execution:<id>`
  * (one execution: state, counters, every node's counters and state) and
  * `port:<id>:<node>:<port>:<n>` (the last n values emitted on an output
- * port; the port name holds no ':').
+ * port; the port name holds no ':').  A port view follows its port across
+ * an upgrade; when the new graph has no such node or port, the view ends:
+ * its subscribers get `view:error {view, error, code}` (after its last
+ * values, once the upgrade is durable) and are dropped.
  *
  * One instance per view name, made on the first subscribe and kept while
  * someone watches it, then VIEW_LINGER_MS more, built no further (a

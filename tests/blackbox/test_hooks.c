@@ -117,6 +117,45 @@ Test(hooks, raw_mode_gives_the_body_as_text) {
     cr_assert_eq(serve_stop(&s), 0);
 }
 
+/* A node whose path is "/" serves /hooks/<graph>/ and /hooks/<graph>
+ * alike; other paths match exactly (no trailing slash added or taken). */
+Test(hooks, path_slash_serves_the_graph_name_with_or_without_a_slash) {
+    server s = serve_start((const char *[]){"--memory", NULL});
+    serve_execute(&s,
+                  GRAPH("root", "{}",
+                        NODE("in", "symbia.io.http-in", "{\"path\":\"/\",\"method\":\"GET\",\"raw\":true}") ","
+                        NODE("resp", "symbia.io.http-response", "{}"),
+                        E("in", "out", "resp", "in")),
+                  NULL);
+    serve_execute(&s, ORDERS("{}"), NULL);
+    static const char *const paths[] = {"/hooks/root", "/hooks/root/", "/hooks/root?a=1", "/hooks/root/?a=1"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        http_resp r = hook(&s, "GET", paths[i], NULL);
+        cr_assert_eq(r.status, 200, "%s: %s", paths[i], r.body);
+        cr_assert_str_eq(json_string_value(json_object_get(r.json, "path")), "/", "%s: %s", paths[i], r.body);
+        http_free(&r);
+    }
+    http_resp r = hook(&s, "GET", "/hooks/root?a=1", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "query"), "a")), "1", "%s", r.body);
+    http_free(&r);
+    /* a name is matched whole: /hooks/roots is no hook of graph root */
+    r = hook(&s, "GET", "/hooks/roots", NULL);
+    cr_assert_eq(r.status, 404, "%s", r.body);
+    cr_assert(strstr(r.body, "no graph with a running execution serves /hooks/roots"), "%s", r.body);
+    http_free(&r);
+    /* without a "/" node, /hooks/<graph> names the path it looked for */
+    r = hook(&s, "POST", "/hooks/orders", "1");
+    cr_assert_eq(r.status, 404, "%s", r.body);
+    cr_assert(strstr(r.body, "no symbia.io.http-in node for path \\\"/\\\""), "%s", r.body);
+    http_free(&r);
+    /* other paths match exactly */
+    r = hook(&s, "POST", "/hooks/orders/double/", "1");
+    cr_assert_eq(r.status, 404, "%s", r.body);
+    cr_assert(strstr(r.body, "path \\\"/double/\\\""), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+}
+
 Test(hooks, refusals_say_why) {
     server s = serve_start((const char *[]){"--memory", NULL});
     http_resp r = http_req(&s, "POST", "/api/graphs", ORDERS("{}"), NULL);

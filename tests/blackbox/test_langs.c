@@ -556,6 +556,72 @@ Test(langs, a_source_url_to_a_private_address_is_refused_without_the_flag) {
     files_stop(&f);
 }
 
+/* A source (or catalog definition) over SOURCE_MAX_BYTES: the error names
+ * the setting, its value and how to get past it. */
+Test(langs, a_source_over_its_limit_names_the_setting) {
+    static char big[4096];
+    memset(big, ' ', sizeof big - 1);
+    memcpy(big, "//", 2);
+    char bigdef[4096];
+    int bl = snprintf(bigdef, sizeof bigdef,
+                      "{\"id\": \"acme.cat.big\", \"name\": \"B\", \"version\": \"1\", \"ports\": {\"inputs\":"
+                      " [\"in\"]}, \"execution\": {\"type\": \"javascript\", \"source\": \"return {process(){}}\"},"
+                      " \"description\": \"%2000s\"}",
+                      "");
+    file table[] = {{"/big.js", big, sizeof big - 1, 0}, {"/cat/acme.cat.big.json", bigdef, (size_t)bl, 0}};
+    files f;
+    files_start(&f, table, 2);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/cat", f.port);
+    server s = serve_start((const char *const[]){"--memory", "--egress-allow-private", "true", "--source-max-bytes",
+                                                 "1k", "--catalog-url", url, NULL});
+    char def[1024], needle[512];
+    snprintf(def, sizeof def,
+             "{\"id\": \"acme.url.big\", \"name\": \"B\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]},"
+             " \"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"http://127.0.0.1:%d/big.js\"}}",
+             f.port);
+    snprintf(needle, sizeof needle,
+             "execution.sourceUrl http://127.0.0.1:%d/big.js is larger than SOURCE_MAX_BYTES (1024 bytes): serve a "
+             "smaller source, or raise SOURCE_MAX_BYTES (--source-max-bytes)",
+             f.port);
+    refused(&s, def, 400, needle);
+    http_resp r = http_req(&s, "POST", "/api/graphs", pipeline("big", "acme.cat.big"), NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    snprintf(needle, sizeof needle,
+             "component acme.cat.big is not built in or registered, and the catalog's definition (GET "
+             "http://127.0.0.1:%d/cat/acme.cat.big.json) is larger than SOURCE_MAX_BYTES (1024 bytes): ",
+             f.port);
+    cr_assert_not_null(strstr(str(&r, "error"), needle), "%s", r.body);
+    cr_assert_not_null(strstr(str(&r, "error"), "raise SOURCE_MAX_BYTES (--source-max-bytes)"), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+    files_stop(&f);
+}
+
+/* SOURCE_MAX_BYTES above what any fetch takes (16 MiB): the error says the
+ * lower bound applied, not the setting. */
+Test(langs, a_source_over_the_fetch_bound_says_which_bound) {
+    size_t n = (17u << 20);
+    char *huge = malloc(n);
+    memset(huge, ' ', n);
+    memcpy(huge, "//", 2);
+    file table[] = {{"/huge.js", huge, n, 0}};
+    files f;
+    files_start(&f, table, 1);
+    server s = serve_start(
+        (const char *const[]){"--memory", "--egress-allow-private", "true", "--source-max-bytes", "20m", NULL});
+    char def[1024];
+    snprintf(def, sizeof def,
+             "{\"id\": \"acme.url.huge\", \"name\": \"H\", \"version\": \"1\", \"ports\": {\"inputs\": [\"in\"]},"
+             " \"execution\": {\"type\": \"javascript\", \"sourceUrl\": \"http://127.0.0.1:%d/huge.js\"}}",
+             f.port);
+    refused(&s, def, 400, "huge.js is larger than 16777216 bytes, the most any fetch of weir's takes (SOURCE_MAX_BYTES "
+                          "is 20971520): serve a smaller source");
+    cr_assert_eq(serve_stop(&s), 0);
+    files_stop(&f);
+    free(huge);
+}
+
 /* A source server that never answers: SOURCE_TIMEOUT_MS bounds the wait. */
 Test(langs, a_source_that_never_comes_times_out) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -628,6 +694,63 @@ Test(langs, the_catalog_resolves_an_unknown_component) {
     cr_assert_eq(r.status, 400, "%s", r.body);
     cr_assert_not_null(strstr(str(&r, "error"), "the catalog's definition for component acme.cat.liar"), "%s", r.body);
     cr_assert_not_null(strstr(str(&r, "error"), "has id \"acme.cat.other\""), "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(serve_stop(&s), 0);
+    files_stop(&f);
+}
+
+/* PUT /api/graphs/:id resolves from the catalog as POST does: a new
+ * version that uses a catalog component is stored and runs. */
+Test(langs, a_new_version_resolves_from_the_catalog) {
+    static const char TRIPLE[] =
+        "{\"id\": \"acme.cat.triple\", \"name\": \"Triple\", \"version\": \"1.0.0\", \"ports\": {\"inputs\": [\"in\"],"
+        " \"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", \"source\":"
+        " \"return { process(ctx, port, v) { ctx.emit('out', v * 3); } }\"}}";
+    file table[] = {{"/cat/acme.cat.triple.json", TRIPLE, sizeof TRIPLE - 1, 0}};
+    files f;
+    files_start(&f, table, 1);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/cat", f.port);
+    server s = serve_start((const char *const[]){"--memory", "--egress-allow-private", "true", "--catalog-url", url,
+                                                 NULL});
+    post_component(&s, "{\"id\": \"acme.local.inc\", \"name\": \"Inc\", \"version\": \"1\", \"ports\": {\"inputs\":"
+                       " [\"in\"], \"outputs\": [\"out\"]}, \"execution\": {\"type\": \"javascript\", \"source\":"
+                       " \"return { process(ctx, port, v) { ctx.emit('out', v + 1); } }\"}}");
+    http_resp r = http_req(&s, "POST", "/api/graphs", pipeline("up", "acme.local.inc"), NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char gid[64], path[128];
+    snprintf(gid, sizeof gid, "%s", str(&r, "id"));
+    http_free(&r);
+    /* a PUT to a graph that is not stored asks the catalog nothing */
+    r = http_req(&s, "PUT", "/api/graphs/nosuchgraph", pipeline("up", "acme.cat.triple"), NULL);
+    cr_assert_eq(r.status, 404, "%s", r.body);
+    http_free(&r);
+    cr_assert_eq(files_hits(&f, "/cat/acme.cat.triple.json"), 0);
+    snprintf(path, sizeof path, "/api/graphs/%s", gid);
+    r = http_req(&s, "PUT", path, pipeline("up", "acme.cat.triple"), NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(str(&r, "id"), gid, "the same graph, its new version");
+    http_free(&r);
+    cr_assert_eq(files_hits(&f, "/cat/acme.cat.triple.json"), 1);
+    r = http_req(&s, "GET", "/api/components/acme.cat.triple", NULL, NULL);
+    cr_assert_eq(r.status, 200, "registered from the catalog: %s", r.body);
+    http_free(&r);
+    snprintf(path, sizeof path, "/api/graphs/%s/execute", gid);
+    r = http_req(&s, "POST", path, "{\"completion\": \"never\"}", NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char x[64];
+    snprintf(x, sizeof x, "%s", str(&r, "executionId"));
+    http_free(&r);
+    json_t *out = inject(&s, x, "{\"nodeId\": \"input\", \"value\": 5}");
+    cr_assert_eq(json_integer_value(json_object_get(out, "output:out")), 15, "%s", dump(out));
+    json_decref(out);
+    /* one the catalog does not have: refused as POST refuses it */
+    snprintf(path, sizeof path, "/api/graphs/%s", gid);
+    r = http_req(&s, "PUT", path, pipeline("up", "acme.cat.nope"), NULL);
+    cr_assert_eq(r.status, 400, "%s", r.body);
+    cr_assert_not_null(strstr(str(&r, "error"), "unknown component acme.cat.nope: not built in, not registered, and "
+                                                "not in the catalog"),
+                       "%s", r.body);
     http_free(&r);
     cr_assert_eq(serve_stop(&s), 0);
     files_stop(&f);

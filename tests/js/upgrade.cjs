@@ -5,7 +5,8 @@
 // name), argv[6]: a third without node "in".  And a waiting inject
 // (wait: true) whose delay is kept settles after the upgrade with the
 // output of a node the upgrade added.  The `graphs` view follows a PUT
-// (the same id, its new version) through its diffs.
+// (the same id, its new version) through its diffs; a port view of a node
+// the upgrade removes gets view:error {view, error, code} and is dropped.
 'use strict';
 const WebSocket = require('ws');
 const { io } = require('socket.io-client');
@@ -77,9 +78,36 @@ run(async () => {
   }), 5000, 'socket.io connect');
   const told = new Promise((resolve) => socket.on('execution:upgraded', resolve));
   await deadline(socket.emitWithAck('execution:subscribe', { executionId: a.x }), 5000, 'subscribe');
+  // port views: one on a node the upgrade removes is ended (view:error, the
+  // subscription dropped), one on a node it keeps goes on
+  const gone = `port:${a.x}:out:out:5`, kept = `port:${a.x}:in:out:5`;
+  const viewErrors = [];
+  let keptValue = null;
+  socket.on('view:error', (m) => viewErrors.push(m));
+  socket.on('view:init', (m) => { if (m.view === kept) keptValue = m.value; });
+  socket.on('view:diff', (m) => { if (m.view === kept) keptValue = V.apply(keptValue, m.diff); });
+  for (const view of [gone, kept]) {
+    const ack = await deadline(socket.emitWithAck('view:subscribe', { view }), 5000, `subscribe ${view}`);
+    assert.ok(!ack.error, JSON.stringify(ack));
+  }
+  await until(() => Array.isArray(keptValue), 'the kept port view\'s init');
   checkReport(await deadline(socket.emitWithAck('execution:upgrade', { executionId: a.x }), 5000, 'sio upgrade'),
     'Socket.IO');
   await checkBuffer(a.x, 'Socket.IO');
+  await until(() => viewErrors.length > 0, 'view:error for the port view of the removed node');
+  assert.equal(viewErrors.length, 1, JSON.stringify(viewErrors));
+  assert.equal(viewErrors[0].view, gone, JSON.stringify(viewErrors));
+  assert.equal(viewErrors[0].code, 'WEIR_ENOTFOUND', JSON.stringify(viewErrors));
+  assert.match(viewErrors[0].error, /has no node "out"/);
+  assert.match(viewErrors[0].error, /upgraded/);
+  const un = await deadline(socket.emitWithAck('view:unsubscribe', { view: gone }), 5000, 'unsubscribe');
+  assert.equal(un.unsubscribed, false, `the subscription was dropped: ${JSON.stringify(un)}`);
+  const again = await deadline(socket.emitWithAck('view:subscribe', { view: gone }), 5000, 'subscribe again');
+  assert.equal(again.code, 'WEIR_ENOTFOUND', JSON.stringify(again));
+  assert.equal((await rest('POST', `/api/executions/${a.x}/inject`, { nodeId: 'in', value: 5, wait: false })).status,
+    202);
+  await until(() => keptValue.includes(5), 'the kept port view goes on');
+  assert.equal(viewErrors.length, 1, JSON.stringify(viewErrors));
   const event = await deadline(told, 5000, 'execution:upgraded');
   assert.equal(event.executionId, a.x);
   assert.equal(event.to.version, '2');
