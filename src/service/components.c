@@ -218,7 +218,7 @@ static void on_source(void *ud, json_t *result, const char *error) {
     json_t *src;
     weir_error err;
     const char *type = json_string_value(json_object_get(x, "type"));
-    if (svc_source_fetched(p->s, url, type && strcmp(type, "wasm") == 0, result, error, &src, &err))
+    if (svc_source_fetched(p->s->cfg.source_max_bytes, url, type && strcmp(type, "wasm") == 0, result, error, &src, &err))
         return finish(p, svc_status_of(err.code), svc_error_of(&err));
     json_object_set_new(x, "source", src);
     check_and_load(p);

@@ -247,7 +247,7 @@ int svc_source_fetch(weir_service *s, json_t *x, weir_realtime_fetch_done done, 
 /* The source a fetch answered (*src NEW; base64: the fetch asked for it),
  * or WEIR_EINVAL saying what url answered instead (a failure, a status
  * other than 2xx, nothing, more than SOURCE_MAX_BYTES). */
-int svc_source_fetched(const weir_service *s, const char *url, bool base64, json_t *result, const char *error,
+int svc_source_fetched(size_t source_max, const char *url, bool base64, json_t *result, const char *error,
                        json_t **src, weir_error *err);
 /* What a catalog lookup does once its components are registered. */
 typedef void (*svc_catalog_cont)(weir_service *s, weir_http_req *req, uint64_t start_ns);

@@ -131,23 +131,23 @@ static const char *shown(json_t *result, bool base64, char *buf, size_t cap) {
  * larger than N bytes ..."): what to say of it — the limit, the setting and
  * the way past it — into buf; else NULL.  N is SOURCE_MAX_BYTES unless the
  * runtime's own bound on any answer is lower. */
-static const char *over_limit(const weir_service *s, const char *error, const char *what, char *buf, size_t cap) {
+static const char *over_limit(size_t source_max, const char *error, const char *what, char *buf, size_t cap) {
     size_t n;
     if (!error || sscanf(error, "response larger than %zu bytes", &n) != 1) return NULL;
-    if (n == s->cfg.source_max_bytes)
+    if (n == source_max)
         snprintf(buf, cap, "is larger than SOURCE_MAX_BYTES (%zu bytes): serve a smaller %s, or raise SOURCE_MAX_BYTES "
                  "(--source-max-bytes)", n, what);
     else
         snprintf(buf, cap, "is larger than %zu bytes, the most any fetch of weir's takes (SOURCE_MAX_BYTES is %zu): "
-                 "serve a smaller %s", n, s->cfg.source_max_bytes, what);
+                 "serve a smaller %s", n, source_max, what);
     return buf;
 }
 
-int svc_source_fetched(const weir_service *s, const char *url, bool base64, json_t *result, const char *error,
+int svc_source_fetched(size_t source_max, const char *url, bool base64, json_t *result, const char *error,
                        json_t **src, weir_error *err) {
     *src = NULL;
     char why[256];
-    if (over_limit(s, error, "source", why, sizeof why))
+    if (over_limit(source_max, error, "source", why, sizeof why))
         return weir__error(err, WEIR_EINVAL, "execution.sourceUrl %s %s", url, why);
     if (error) return weir__error(err, WEIR_EINVAL, "execution.sourceUrl %s could not be fetched: %s", url, error);
     json_int_t status = json_integer_value(json_object_get(result, "status"));
@@ -258,7 +258,7 @@ static void on_definition(void *ud, json_t *result, const char *error) {
     f->fetch_id = 0;
     char base[1024], body[ANSWER_SHOWN + 1], why[256];
     catalog_base(s, base, sizeof base);
-    if (over_limit(s, error, "definition", why, sizeof why))
+    if (over_limit(s->cfg.source_max_bytes, error, "definition", why, sizeof why))
         return failed(cat, 400, "component %s is not built in or registered, and the catalog's definition (GET "
                                 "%s/%s.json) %s", f->id, base, f->id, why);
     if (error)

@@ -49,26 +49,31 @@ Test(sources, a_source_is_pinned_by_its_sha256) {
 Test(sources, what_a_source_url_answered) {
     weir_error err;
     json_t *src = NULL;
-    cr_assert_eq(svc_source_fetched("http://h/a.js", false, NULL, "egress refused: no", &src, &err), WEIR_EINVAL);
+    cr_assert_eq(svc_source_fetched(1024, "http://h/a.js", false, NULL, "egress refused: no", &src, &err), WEIR_EINVAL);
     cr_assert_str_eq(err.message, "execution.sourceUrl http://h/a.js could not be fetched: egress refused: no");
     json_t *r = json_pack("{s:i,s:s}", "status", 404, "body", "not\nhere");
-    cr_assert_eq(svc_source_fetched("http://h/a.js", false, r, NULL, &src, &err), WEIR_EINVAL);
+    cr_assert_eq(svc_source_fetched(1024, "http://h/a.js", false, r, NULL, &src, &err), WEIR_EINVAL);
     cr_assert_str_eq(err.message, "execution.sourceUrl http://h/a.js answered 404: not here");
     json_decref(r);
     /* a wasm fetch's body is base64: shown as the text it stands for */
     r = json_pack("{s:i,s:s}", "status", 500, "body", "b29wcw==");
-    cr_assert_eq(svc_source_fetched("http://h/m.wasm", true, r, NULL, &src, &err), WEIR_EINVAL);
+    cr_assert_eq(svc_source_fetched(1024, "http://h/m.wasm", true, r, NULL, &src, &err), WEIR_EINVAL);
     cr_assert_str_eq(err.message, "execution.sourceUrl http://h/m.wasm answered 500: oops");
     json_decref(r);
     r = json_pack("{s:i,s:s}", "status", 200, "body", "");
-    cr_assert_eq(svc_source_fetched("http://h/a.js", false, r, NULL, &src, &err), WEIR_EINVAL);
+    cr_assert_eq(svc_source_fetched(1024, "http://h/a.js", false, r, NULL, &src, &err), WEIR_EINVAL);
     cr_assert_str_eq(err.message, "execution.sourceUrl http://h/a.js answered an empty body");
     json_decref(r);
     r = json_pack("{s:i,s:s}", "status", 200, "body", "return {}");
-    cr_assert_eq(svc_source_fetched("http://h/a.js", false, r, NULL, &src, &err), 0);
+    cr_assert_eq(svc_source_fetched(1024, "http://h/a.js", false, r, NULL, &src, &err), 0);
     cr_assert_str_eq(json_string_value(src), "return {}");
     json_decref(src);
     json_decref(r);
+    /* past the limit: the setting named, or the fetch's own bound */
+    cr_assert_eq(svc_source_fetched(1024, "http://h/a.js", false, NULL, "response larger than 1024 bytes", &src, &err),
+                 WEIR_EINVAL);
+    cr_assert_str_eq(err.message, "execution.sourceUrl http://h/a.js is larger than SOURCE_MAX_BYTES (1024 bytes): serve "
+                                  "a smaller source, or raise SOURCE_MAX_BYTES (--source-max-bytes)");
 }
 
 /* The pin is taken before the definition is checked: base64 that is not
