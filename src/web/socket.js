@@ -183,6 +183,7 @@ export class EventSocket {
       return;
     }
     if (event === 'view:init' || event === 'view:diff') return this.viewMessage(event, data);
+    if (event === 'view:error') return this.viewEnded(data);
     if (event === 'events' && data && Array.isArray(data.events)) return this.batchMessage(data);
     if (data && typeof data === 'object' && typeof data.executionId === 'string' && typeof data.seq === 'number') {
       const w = this.watches.get(data.executionId);
@@ -238,6 +239,16 @@ export class EventSocket {
       if (v) v.live.error = err;
       this.emit('view:error', { view: name, error: err });
     });
+  }
+
+  // The server ended a view ({view, error, code}: a port an upgrade
+  // removed): its value stays as it was, with the error; no resubscribe.
+  viewEnded(data) {
+    if (!data || typeof data.view !== 'string') return;
+    const err = new SocketError('view', data);
+    const v = this.views.get(data.view);
+    if (v) v.live.error = err;
+    this.emit('view:error', { view: data.view, error: err });
   }
 
   viewMessage(event, data) {

@@ -109,6 +109,24 @@ test('a diff that does not apply leads to a fresh subscription', async () => {
   assert.deepEqual(live.value, [{ id: 'g' }]);
 });
 
+test('a view the server ends keeps its value, carries the error and is not subscribed again', () => {
+  const { s } = setup();
+  const live = s.view('port:x:out:out:3');
+  s.start();
+  const ws = FakeWS.all[0];
+  ws.open();
+  ws.deliver('view:init', { view: 'port:x:out:out:3', seq: 1, value: [1, 2] });
+  const errors = [];
+  s.on('view:error', (e) => errors.push(e));
+  ws.deliver('view:error', { view: 'port:x:out:out:3', error: 'view port:x:out:out:3 ended: no node "out"', code: 'WEIR_ENOTFOUND' });
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0].error instanceof SocketError);
+  assert.equal(errors[0].error.code, 'WEIR_ENOTFOUND');
+  assert.equal(live.error, errors[0].error);
+  assert.deepEqual(live.value, [1, 2]);
+  assert.equal(ws.sent.filter((m) => m.event === 'view:subscribe').length, 1);
+});
+
 test('views are shared and unsubscribed when the last user releases them', () => {
   const { s } = setup();
   s.start();
