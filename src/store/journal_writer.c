@@ -13,8 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "store/journal_int.h"
+
+#define BACKGROUND_NICE 10
 
 static const char *const WSQL[N_W] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
@@ -314,9 +321,20 @@ void *weir__journal_writer_main(void *arg) {
     return NULL;
 }
 
+/* The ingest and the checkpoints are background work: nothing waits for
+ * them but reads and a full log.  At a lower priority they give way to the
+ * loop and the writer when the cores are busy (a log applied beside a busy
+ * loop cost it its p99), and take what is left. */
+static void background(void) {
+#ifdef __linux__
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BACKGROUND_NICE); /* this thread only; best effort */
+#endif
+}
+
 void *weir__journal_ingest_main(void *arg) {
     weir_journal *j = arg;
     char msg[sizeof j->fail_msg];
+    background();
     pthread_mutex_lock(&j->mu);
     for (;;) {
         while (j->ingest_idx < 0 && !j->ingest_stop) pthread_cond_wait(&j->ingest_cv, &j->mu);
@@ -373,6 +391,7 @@ int weir__journal_wal_hook(void *ud, sqlite3 *db, const char *name, int pages) {
  * and syncs; what it cannot copy yet waits for the next one. */
 void *weir__journal_checkpoint_main(void *arg) {
     weir_journal *j = arg;
+    background();
     pthread_mutex_lock(&j->mu);
     for (;;) {
         while (!j->ckpt_wanted && !j->stop) pthread_cond_wait(&j->ckpt_cv, &j->mu);
