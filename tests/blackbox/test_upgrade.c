@@ -404,3 +404,46 @@ Test(upgrade, a_user_component_s_new_version_keeps_the_node_s_state) {
     counter_is(&s, x, "v2:5");
     cr_assert_eq(serve_stop(&s), 0);
 }
+
+static char *example(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/upgrade/%s", WEIR_SOURCE_DIR, name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    static char text[2][4096];
+    char *t = text[name[1] == '2'];
+    size_t n = fread(t, 1, sizeof text[0] - 1, f);
+    t[n] = '\0';
+    fclose(f);
+    return t;
+}
+
+/* The README's example: examples/upgrade v1 -> v2, the half-full batch kept. */
+Test(upgrade, the_readme_example) {
+    server s = start();
+    http_resp r = http_req(&s, "POST", "/api/graphs", example("v1.json"), NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char g[64], x[64];
+    snprintf(g, sizeof g, "%s", json_string_value(json_object_get(r.json, "id")));
+    http_free(&r);
+    r = req(&s, "POST", NULL, "/api/graphs/%s/execute%s", g, "");
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(x, sizeof x, "%s", json_string_value(json_object_get(r.json, "executionId")));
+    http_free(&r);
+    inject(&s, x, "1", true, "{}");
+    inject(&s, x, "2", true, "{}");
+    r = req(&s, "PUT", example("v2.json"), "/api/graphs/%s%s", g, "");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    http_free(&r);
+    r = req(&s, "POST", "{}", "/api/executions/%s/upgrade%s", x, "");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *ka = json_pack("{s:O,s:O}", "kept", json_object_get(r.json, "kept"), "added",
+                           json_object_get(r.json, "added"));
+    char *k = json_dumps(ka, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_str_eq(k, "{\"added\":[\"total\"],\"kept\":[\"in\",\"batch\"]}");
+    free(k);
+    json_decref(ka);
+    http_free(&r);
+    inject(&s, x, "3", true, "{\"total:out\":6}");
+    cr_assert_eq(serve_stop(&s), 0);
+}
