@@ -224,18 +224,11 @@ Test(durable_faults, an_effect_result_that_cannot_be_journaled_fails_here_and_co
  * given once the writer goes on — none is lost, the execution goes on. */
 Test(durable_faults, effect_results_wait_for_room_in_a_full_queue_and_are_not_lost) {
     testvfs_reset();
-    uv_loop_init(&loop);
-    weir_service_config c;
-    weir_service_config_defaults(&c);
-    c.port = 0;
-    c.log_level = "error";
-    c.data_dir = dir;
-    c.journal_vfs = TESTVFS_NAME;
+    weir_service_config c = svcloop_config(dir, TESTVFS_NAME);
     c.journal_queue_max = 12; /* items: a record and its digest are two */
     c.durability = 1;
-    weir_service *svc = NULL;
+    weir_service *svc = svcloop_start(&loop, &c);
     weir_error err;
-    cr_assert_eq(weir_service_start(&loop, &c, &svc, &err), 0, "%s", err.message);
     json_t *doc = json_loads(DELAYED, 0, NULL);
     svc_graph *g;
     cr_assert_eq(svc_graph_add(svc, doc, &g, NULL, &err), 0, "%s", err.message);

@@ -1065,15 +1065,20 @@ static long long rows_of(const char *id) {
     return sql_int(q);
 }
 
+/* Start e1 and append 1 .. 10, all reported durable. */
+static void start_ten(weir_journal *j) {
+    memset(&dones, 0, sizeof dones);
+    start(j, "e1", 0);
+    for (int64_t i = 1; i <= 10; i++) append(j, "e1", i, i);
+    sync_poll(j);
+    cr_assert_eq(dones.n, 11);
+}
+
 /* A record is durable once in the input log; a read applies the log to
  * SQLite first, so it sees every record reported durable. */
 Test(journal, reads_see_records_still_in_an_input_log) {
     handles h = open_idle(WEIR_DURABILITY_FSYNC);
-    memset(&dones, 0, sizeof dones);
-    start(h.j, "e1", 0);
-    for (int64_t i = 1; i <= 10; i++) append(h.j, "e1", i, i);
-    sync_poll(h.j);
-    cr_assert_eq(dones.n, 11);
+    start_ten(h.j);
     cr_assert_eq(rows_of("e1"), 0, "durable in the log, not in SQLite yet");
     weir_journal_stats s;
     weir_journal_stats_get(h.j, &s);
@@ -1189,11 +1194,7 @@ Test(journal, a_log_a_crash_left_is_applied_at_open_up_to_a_torn_frame_and_only_
  * is lost (the next open applies the log). */
 Test(journal, a_failed_ingest_refuses_writes_and_loses_nothing_reported_durable) {
     handles h = open_idle(WEIR_DURABILITY_FSYNC);
-    memset(&dones, 0, sizeof dones);
-    start(h.j, "e1", 0);
-    for (int64_t i = 1; i <= 10; i++) append(h.j, "e1", i, i);
-    sync_poll(h.j);
-    cr_assert_eq(dones.n, 11);
+    start_ten(h.j);
     for (int i = 0; i < 11; i++) cr_assert_eq(dones.status[i], 0);
     atomic_store(&testvfs_fail_sqlite_wal_write, 1);
     weir_error err;
