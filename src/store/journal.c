@@ -409,6 +409,10 @@ int weir_journal_delete(weir_journal *j, const char *exec_id, weir_journal_done_
         free_item(it);
         return rc;
     }
+    pthread_mutex_lock(&j->mu); /* it is not freed before the loop polls */
+    j->deleted = it->ticket;
+    if (j->flush_want < it->ticket) j->flush_want = it->ticket; /* applied soon; nobody waits */
+    pthread_mutex_unlock(&j->mu);
     remove_exec(j, exec_id);
     return 0;
 }
@@ -449,6 +453,13 @@ int weir_journal_sync(weir_journal *j, weir_error *err) {
     int rc = j->failed ? weir__error(err, WEIR_EIO, "the journal could not commit: %s", j->fail_msg) : 0;
     pthread_mutex_unlock(&j->mu);
     return rc;
+}
+
+bool weir_journal_deleting(weir_journal *j) {
+    pthread_mutex_lock(&j->mu);
+    bool out = j->ingested < j->deleted && !j->failed;
+    pthread_mutex_unlock(&j->mu);
+    return out;
 }
 
 int weir_journal_flush(weir_journal *j, weir_error *err) {

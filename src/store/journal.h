@@ -70,6 +70,7 @@
  */
 #ifndef WEIR_STORE_JOURNAL_H
 #define WEIR_STORE_JOURNAL_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -196,6 +197,10 @@ int weir_journal_finish(weir_journal *j, const char *exec_id, int64_t finished_m
 /* Delete the execution's row, records, digests and snapshots (retention,
  * or a recovery that gave up on it).  Known or not to this journal. */
 int weir_journal_delete(weir_journal *j, const char *exec_id, weir_journal_done_fn done, void *ud, weir_error *err);
+/* Whether a delete is queued or in an input log, not yet applied to SQLite
+ * (so weir_journal_bytes does not show what it frees yet).  A delete asks
+ * for its log to be applied soon, without waiting for it. */
+bool weir_journal_deleting(weir_journal *j);
 
 /* Wake the writer for what is queued (cfg.kick). */
 void weir_journal_kick(weir_journal *j);

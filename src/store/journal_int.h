@@ -153,6 +153,7 @@ struct weir_journal {
     uint64_t ingested;   /* ... and applied to SQLite (mu) */
     uint64_t flush_want; /* a flush waits until ingested reaches it (mu) */
     uint64_t landed;     /* the ticket of the newest item landed in a log (mu) */
+    uint64_t deleted;    /* the ticket of the newest delete queued (mu) */
 
     /* Shared, under mu.  pending: queued, not yet taken; the writer takes a
      * prefix (the batch: its own, not shared), commits it and sets each
