@@ -220,10 +220,10 @@ int weir_journal_sync(weir_journal *j, weir_error *err);
 int weir_journal_flush(weir_journal *j, weir_error *err);
 
 typedef struct weir_journal_stats {
-    uint64_t commits;        /* transactions committed */
-    uint64_t records;        /* records (start + append) committed */
-    uint64_t items;          /* items of any sort committed */
-    uint64_t max_batch;      /* the most items one transaction held */
+    uint64_t commits;        /* batches made durable (landed in an input log: one write, one fsync) */
+    uint64_t records;        /* records (start + append) made durable */
+    uint64_t items;          /* items of any sort made durable */
+    uint64_t max_batch;      /* the most items one batch held */
     uint64_t failed_commits; /* 0 or 1: after one the journal is refused */
     uint64_t checkpoints;    /* WAL checkpoints run (by their own thread, beside the commits) */
     uint64_t ingests;        /* input logs applied to SQLite (by their own thread) */
