@@ -333,21 +333,33 @@ static bool catalog_first(call *c) {
     return pending;
 }
 
-static void graphs_create(call *c) {
-    if (catalog_first(c)) return;
-    svc_graph *g = NULL;
+/* The body's graph stored (old: as its new version; else a new graph):
+ * its summary with its topology, or NULL when c is answered (refused, or
+ * waiting for the catalog). */
+static json_t *graph_stored(call *c, svc_graph *old, svc_graph **out) {
+    if (catalog_first(c)) return NULL;
     weir_error err;
     json_t *problems = json_array();
-    int rc = graph_of_body(c, NULL, &g, problems, &err);
+    int rc = graph_of_body(c, old, old ? NULL : out, problems, &err);
     if (rc == ANSWERED) {
         json_decref(problems);
-        return;
+        return NULL;
     }
-    if (rc) return graph_refused(c, rc, problems, &err);
+    if (rc) {
+        graph_refused(c, rc, problems, &err);
+        return NULL;
+    }
     json_decref(problems);
-    json_t *j = graph_summary(g, false);
-    json_object_set_new(j, "topology", weir_graph_topology(g->g));
-    created(c, j, "/api/graphs/", g->id);
+    if (old) *out = old;
+    json_t *j = graph_summary(*out, false);
+    json_object_set_new(j, "topology", weir_graph_topology((*out)->g));
+    return j;
+}
+
+static void graphs_create(call *c) {
+    svc_graph *g = NULL;
+    json_t *j = graph_stored(c, NULL, &g);
+    if (j) created(c, j, "/api/graphs/", g->id);
 }
 
 /* PUT /api/graphs/:id: a new version under the same id, loaded and
@@ -356,19 +368,8 @@ static void graphs_create(call *c) {
 static void graphs_put(call *c) {
     svc_graph *g = svc_graph_find(c->s, c->params[0]);
     if (!g) return fail(c, 404, "graph %s not found", c->params[0]);
-    if (catalog_first(c)) return;
-    weir_error err;
-    json_t *problems = json_array();
-    int rc = graph_of_body(c, g, NULL, problems, &err);
-    if (rc == ANSWERED) {
-        json_decref(problems);
-        return;
-    }
-    if (rc) return graph_refused(c, rc, problems, &err);
-    json_decref(problems);
-    json_t *j = graph_summary(g, false);
-    json_object_set_new(j, "topology", weir_graph_topology(g->g));
-    reply(c, 200, j);
+    json_t *j = graph_stored(c, g, &g);
+    if (j) reply(c, 200, j);
 }
 
 static void graphs_list(call *c) {

@@ -132,7 +132,7 @@ export const ZOOM_MIN = 0.02; // or less, as far as fitting the whole graph need
 export const ZOOM_MAX = 4;
 
 const SUB_INSET = 3; // px between a graph node's two borders
-const BORDER_STUB = 64; // px: an opened graph node's own ports, drawn as edges this long
+const BORDER_PORT_LEN = 64; // px: an opened graph node's own ports, drawn as edges this long
 const subName = (s) => `${s.name}${s.version ? `@${s.version}` : ''}`;
 
 // Components whose inputs are named by the graph, not by the component.
@@ -1431,7 +1431,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
   let level = comp.composed ? comp.scope(scope) : graph;
   const layouts = new Map(); // scope -> its layout (the same graph lays out the same: kept for the next opening)
   const lay = () => {
-    if (!layouts.has(scope)) layouts.set(scope, layout(level, scope === '' ? {} : { margin: LAYOUT.margin + BORDER_STUB }));
+    if (!layouts.has(scope)) layouts.set(scope, layout(level, scope === '' ? {} : { margin: LAYOUT.margin + BORDER_PORT_LEN }));
     return layouts.get(scope);
   };
   let L = lay();
@@ -1545,7 +1545,7 @@ export function createGraphView(container, { graph, onSelectNode } = {}) {
           const nd = byId.get(b.node), i = nd ? (isIn ? nd.inputs : nd.outputs).indexOf(b.port) : -1;
           if (i < 0) continue;
           const y = nd.y + portY(i);
-          const xa = isIn ? nd.x - BORDER_STUB : nd.x + nd.width, xb = isIn ? nd.x : nd.x + nd.width + BORDER_STUB;
+          const xa = isIn ? nd.x - BORDER_PORT_LEN : nd.x + nd.width, xb = isIn ? nd.x : nd.x + nd.width + BORDER_PORT_LEN;
           const end = { node: BORDER, port: b.name }, inner = { node: nd.id, port: b.port };
           const d = `M${xa},${y}L${xb},${y}`;
           viewEdges.push({ id: `${BORDER}${dir}:${b.name}`, source: isIn ? end : inner, target: isIn ? inner : end, path: d, points: [[xa, y, xa + (xb - xa) / 3, y, xb - (xb - xa) / 3, y, xb, y]] });
