@@ -14,7 +14,8 @@
 //      second the page showed and how many edges showed a rate.  The same
 //      with "Animate hops" off.
 // TRACE=file writes the trace of the first measurement (chrome://tracing,
-// Perfetto); TRACE_MORE=cat1,cat2 records more categories.
+// Perfetto), TRACE_INP=file that of the keys typed; TRACE_MORE=cat1,cat2
+// records more categories.
 // usage: node dashboard.cjs PORT [EXECS=1000] [NODES=200] [RATE=100000]
 // Environment: WEB_DIR=dir serves the page's files (index.html, *.js, *.css)
 // from dir instead of the server's bundle, so that two versions of the page
@@ -143,31 +144,25 @@ async function main() {
     const injectsPerSec = RATE / hopsPerInject;
     let stop = false, sent = 0, failed = 0;
     const t0 = Date.now();
-    const pump = (async () => {
-      const agent = [];
-      while (!stop) {
-        const due = Math.floor(((Date.now() - t0) / 1000) * injectsPerSec) - sent;
-        for (let i = 0; i < due && agent.length < 64; i++) {
-          sent++;
-          const p = fetch(`${base}/api/executions/${x.executionId}/inject`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nodeId: 'src', value: sent, wait: false }) })
-            .then((r) => { if (r.status >= 300) failed++; return r.arrayBuffer(); })
-            .catch(() => { failed++; })
-            .finally(() => agent.splice(agent.indexOf(p), 1));
-          agent.push(p);
-        }
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      await Promise.all(agent);
-    })();
+    // The load: injects over one WebSocket (acknowledged, at most 64 in
+    // flight), or with PUMP=http one POST each (which costs the bench about
+    // half a core of its own at 500/s, taken from the page on a small
+    // machine).
+    const pump = (process.env.PUMP === 'http' ? httpPump : wsPump)(x.executionId, injectsPerSec, () => stop, (n, f) => { sent = n; failed = f; });
     await new Promise((r) => setTimeout(r, 2000)); // warm up
     const m = await measure(page, process.env.TRACE);
+    // responsiveness (hops animated): keys typed into the inject form's
+    // value, timed by the browser from the input to the next paint (Event
+    // Timing, as INP; the field ends as it began)
+    await page.click('#inject-value');
+    const typed = await interactions(page, 10, (p, i) => p.keyboard.press(i % 2 ? 'Backspace' : '1'), process.env.TRACE_INP);
     // the same load with "Animate hops" off: what the drawing of hops costs
     await page.click('#animate');
     await new Promise((r) => setTimeout(r, 1000));
     const still = await measure(page);
-    // responsiveness: clicks on "Animate hops" under the same load, timed by
-    // the browser from the input to the next paint (Event Timing, as INP)
-    const inp = await interactions(page, '#animate', 10);
+    // and clicks on "Animate hops" (on, off, ...: each one asks the server
+    // for other events)
+    const inp = await interactions(page, 10, (p) => p.click('#animate'));
     stop = true;
     await pump;
     if (cdp) {
@@ -193,7 +188,9 @@ async function main() {
   const fr = (f) => `${f.kept.toFixed(1)} frames/s on time (${f.presented.toFixed(1)} with something new, ${f.idle.toFixed(1)} with nothing new), ${f.dropped.toFixed(1)} dropped`;
   console.log(`  frame reporter (same trace): ${fr(m.trace.frames)}; "Animate hops" off: ${fr(still.trace.frames)}`);
     console.log(`  "Animate hops" off, same load: ${still.trace.fps.toFixed(1)} frames/s, longest frame ${still.trace.worst.toFixed(0)} ms; main thread ${still.trace.busy}; rAF count ${still.fps.toFixed(1)} frames/s`);
-    console.log(`  interaction to next paint under the load (${inp.n} clicks on "Animate hops", Event Timing): median ${inp.median.toFixed(0)} ms, worst ${inp.worst.toFixed(0)} ms`);
+    const parts = (r) => `median ${r.median.toFixed(0)} ms, worst ${r.worst.toFixed(0)} ms (medians: waiting for the page ${r.delay.toFixed(0)} ms (worst ${r.worstDelay.toFixed(0)}), its handlers ${r.processing.toFixed(0)} ms, then to the next paint ${r.presentation.toFixed(0)} ms)`;
+    console.log(`  interaction to next paint under the load (Event Timing): ${typed.n} keys typed into the inject value ${parts(typed)}; ${inp.n} clicks on "Animate hops" ${parts(inp)}`);
+    if (process.env.VERBOSE) console.log(`  each: clicks ${inp.all.map((v) => v.toFixed(0)).join(' ')}; keys ${typed.all.map((v) => v.toFixed(0)).join(' ')}`);
     console.log(`  idle before the load: rAF count ${idle.fps.toFixed(1)} frames/s, longest ${idle.worst.toFixed(0)} ms`);
     if (errors.length) console.log(`page errors: ${errors.join('; ')}`);
   } finally {
@@ -201,23 +198,89 @@ async function main() {
   }
 }
 
-// Click selector n times, 400 ms apart, and take the browser's own
-// input-to-next-paint durations of those clicks (PerformanceEventTiming).
-async function interactions(page, selector, n) {
+// Injects into src at perSec a second until stopped() (each with wait:
+// false: the wave runs on without the answer waiting for it); counts what
+// was sent and refused through report(sent, failed).
+async function httpPump(xid, perSec, stopped, report) {
+  let sent = 0, failed = 0;
+  const t0 = Date.now();
+  const agent = [];
+  while (!stopped()) {
+    const due = Math.floor(((Date.now() - t0) / 1000) * perSec) - sent;
+    for (let i = 0; i < due && agent.length < 64; i++) {
+      sent++;
+      const p = fetch(`${base}/api/executions/${xid}/inject`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nodeId: 'src', value: sent, wait: false }) })
+        .then((r) => { if (r.status >= 300) failed++; return r.arrayBuffer(); })
+        .catch(() => { failed++; })
+        .finally(() => agent.splice(agent.indexOf(p), 1));
+      agent.push(p);
+    }
+    report(sent, failed);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(agent);
+  report(sent, failed);
+}
+
+async function wsPump(xid, perSec, stopped, report) {
+  const WebSocket = require('ws');
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  let sent = 0, failed = 0, inFlight = 0;
+  ws.on('message', (buf) => {
+    const m = JSON.parse(buf.toString());
+    if (m.event !== 'ack') return;
+    inFlight--;
+    if (!m.data || m.data.error) failed++;
+  });
+  const t0 = Date.now();
+  while (!stopped()) {
+    const due = Math.floor(((Date.now() - t0) / 1000) * perSec) - sent;
+    for (let i = 0; i < due && inFlight < 64; i++) {
+      sent++;
+      inFlight++;
+      ws.send(JSON.stringify({ event: 'execution:inject', data: { executionId: xid, nodeId: 'src', value: sent, wait: false }, ack: sent }));
+    }
+    report(sent, failed);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  for (let i = 0; i < 200 && inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  report(sent, failed);
+  ws.close();
+}
+
+// Interactions under the load, n of them 400 ms apart (act(page, i) does
+// the i-th), timed by the browser from the input to the next paint
+// (PerformanceEventTiming, as INP: the longest event of each interaction).
+async function interactions(page, n, act, file) {
+  if (file) await page.tracing.start({ categories: [...TRACE_CATEGORIES, ...(process.env.TRACE_MORE ? process.env.TRACE_MORE.split(',') : [])] });
   await page.evaluate(() => {
-    window.__inp = [];
-    new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.name === 'click') window.__inp.push(e.duration); })
-      .observe({ type: 'event', durationThreshold: 16, buffered: false });
+    window.__inp = new Map();
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) {
+        if (!e.interactionId) continue;
+        const was = window.__inp.get(e.interactionId);
+        if (!was || e.duration > was.duration) {
+          window.__inp.set(e.interactionId, {
+            duration: e.duration, delay: e.processingStart - e.startTime,
+            processing: e.processingEnd - e.processingStart, presentation: e.startTime + e.duration - e.processingEnd,
+          });
+        }
+      }
+    }).observe({ type: 'event', durationThreshold: 16, buffered: false });
   });
   for (let i = 0; i < n; i++) {
-    await page.click(selector);
+    await act(page, i);
     await new Promise((r) => setTimeout(r, 400));
   }
-  const d = await page.evaluate(() => window.__inp.slice());
-  /* a click under 16 ms is not reported (durationThreshold): counted as 16 */
-  while (d.length < n) d.push(16);
-  d.sort((a, b) => a - b);
-  return { n, median: d[Math.floor(d.length / 2)], worst: d[d.length - 1] };
+  const got = await page.evaluate(() => [...window.__inp.values()]);
+  if (file) fs.writeFileSync(file, Buffer.from(await page.tracing.stop()).toString());
+  /* an interaction under 16 ms is not reported (durationThreshold): counted as 16, all of it presentation */
+  while (got.length < n) got.push({ duration: 16, delay: 0, processing: 0, presentation: 16 });
+  const sorted = (k) => got.map((g) => g[k]).sort((a, b) => a - b);
+  const med = (k) => sorted(k)[Math.floor(got.length / 2)];
+  const d = sorted('duration');
+  return { n, median: d[Math.floor(d.length / 2)], worst: d[d.length - 1], all: d, delay: med('delay'), worstDelay: sorted('delay')[got.length - 1], processing: med('processing'), presentation: med('presentation') };
 }
 
 // The categories DevTools' performance panel records (and no more: each one
