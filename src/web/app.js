@@ -161,9 +161,11 @@ function renderExecutions() {
 
 function execRow(x) {
   const open = () => select(x.executionId);
-  const tr = h('tr', { 'data-execution-id': x.executionId },
-    h('td', {}, h('button', { type: 'button', class: 'link mono', onclick: open })),
-    h('td', {}, h('span'), h('span', { class: 'sub' })), h('td'), h('td', { class: 'n' }), h('td', { class: 'n' }), h('td', { class: 'n' }));
+  // roles: the list is drawn as grids, not as a table (style.css)
+  const tr = h('tr', { 'data-execution-id': x.executionId, role: 'row' },
+    h('td', { role: 'cell' }, h('button', { type: 'button', class: 'link mono', onclick: open })),
+    h('td', { role: 'cell' }, h('span'), h('span', { class: 'sub' })), h('td', { role: 'cell' }),
+    h('td', { class: 'n', role: 'cell' }), h('td', { class: 'n', role: 'cell' }), h('td', { class: 'n', role: 'cell' }));
   fillExecRow(tr, x);
   return tr;
 }
@@ -549,7 +551,8 @@ function renderNodes(v) {
 }
 
 function nodeRow(n) {
-  const tr = h('tr', { 'data-node': n.id }, h('th', { scope: 'row' }, n.id), h('td', { class: 'n' }), h('td', { class: 'n' }), h('td', { class: 'n' }), h('td', { class: 'mono state' }));
+  const tr = h('tr', { 'data-node': n.id, role: 'row' }, h('th', { scope: 'row', role: 'rowheader' }, n.id),
+    h('td', { class: 'n', role: 'cell' }), h('td', { class: 'n', role: 'cell' }), h('td', { class: 'n', role: 'cell' }), h('td', { class: 'mono state', role: 'cell' }));
   fillNodeRow(tr, n);
   return tr;
 }

@@ -156,6 +156,22 @@ async function pageScenario() {
     await until(page, 'the execution listed', (x) => document.querySelector(`#executions tr[data-execution-id="${x}"]`), x1);
     assert.equal(await fact(page, 'state'), 'running');
 
+    // --- the long lists are drawn as rows of grids (style.css), and are
+    // still tables, with rows, headers and cells, to assistive technology
+    // (Chromium: puppeteer reads no accessibility tree over WebDriver BiDi)
+    if (BROWSER !== 'firefox') {
+      await until(page, 'the node rows', () => document.querySelectorAll('#nodes tbody tr').length === 3);
+      for (const sel of ['#executions', '#nodes']) {
+        const ax = await page.accessibility.snapshot({ root: await page.$(sel), interestingOnly: false });
+        const roles = [];
+        const walk = (n) => { roles.push(n.role); for (const c of n.children || []) walk(c); };
+        walk(ax);
+        assert.equal(ax.role, 'table', `${sel} is a table to assistive technology (roles: ${roles.join(' ')})`);
+        for (const want of ['row', 'columnheader', 'cell'])
+          assert.ok(roles.includes(want), `${sel} has a ${want} (roles: ${roles.join(' ')})`);
+      }
+    }
+
     // --- the inject form checks its JSON
     await page.select('#inject-node', 'input');
     await typeInto(page, '#inject-value', '{"a": 21,}');
