@@ -32,6 +32,7 @@ const NODES = Number(process.argv[4] || 200);
 const RATE = Number(process.argv[5] || 100000);
 const base = `http://127.0.0.1:${port}`;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const VIEW = { width: 1440, height: 1000 };
 
 async function api(method, path, body) {
   const res = await fetch(base + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -83,7 +84,7 @@ async function newPage(ctx) {
 
 async function openPage(browser, url) {
   const page = await newPage(browser);
-  await page.setViewport({ width: 1440, height: 1000 });
+  await page.setViewport(VIEW);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -104,7 +105,13 @@ async function main() {
   const x = await api('POST', `/api/graphs/${big.id}/execute`, { completion: 'never' });
   const nodesInGraph = def.nodes.length;
 
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, protocolTimeout: 600000, args: ['--no-sandbox', '--disable-dev-shm-usage',
+  // The window is as large as the page's viewport: headless Chromium's
+  // window is 800 x 600 by default, and a change to a viewport emulated
+  // larger than it (setViewport) that falls outside those 800 x 600 is drawn
+  // but not presented until something inside them changes, so an input
+  // there would be timed to the next such change (up to 250 ms here), not to
+  // its own frame.
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, protocolTimeout: 600000, args: ['--no-sandbox', '--disable-dev-shm-usage', `--window-size=${VIEW.width},${VIEW.height}`,
     // a file served by the bench (WEB_DIR) counts as from the public
     // internet, which may not open a socket to loopback
     ...(WEB_DIR ? ['--disable-features=LocalNetworkAccessChecks'] : [])] });
@@ -114,7 +121,7 @@ async function main() {
     for (let r = 0; r < (process.env.FPS_ONLY ? 0 : 3); r++) {
       const ctx = await browser.createBrowserContext();
       const page = await newPage(ctx);
-      await page.setViewport({ width: 1440, height: 1000 });
+      await page.setViewport(VIEW);
       await page.goto(`${base}/#x=${x.executionId}`, { waitUntil: 'load' });
       await page.waitForFunction((n, e) => document.querySelectorAll('#executions tbody tr').length === e
         && document.querySelectorAll('#graph [data-node-id]').length === n
