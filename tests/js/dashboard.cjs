@@ -157,10 +157,26 @@ async function pageScenario() {
     assert.equal(await fact(page, 'state'), 'running');
 
     // --- the long lists are drawn as rows of grids (style.css), and are
-    // still tables, with rows, headers and cells, to assistive technology
-    // (Chromium: puppeteer reads no accessibility tree over WebDriver BiDi)
+    // still tables, with rows, headers and cells, to assistive technology:
+    // their markup says so (browsers that drop a table's semantics when it
+    // is not displayed as one read these roles), and Chromium's
+    // accessibility tree shows it (puppeteer reads none over WebDriver BiDi)
+    await until(page, 'the node rows', () => document.querySelectorAll('#nodes tbody tr').length === 3);
+    const missing = await page.evaluate(() => {
+      const bad = [];
+      for (const t of document.querySelectorAll('#executions, #nodes')) {
+        const want = (el, role) => { if (el.getAttribute('role') !== role) bad.push(`${t.id} ${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}: role ${el.getAttribute('role')}, not ${role}`); };
+        want(t, 'table');
+        for (const g of t.querySelectorAll('thead, tbody')) want(g, 'rowgroup');
+        for (const r of t.querySelectorAll('tr')) want(r, 'row');
+        for (const c of t.querySelectorAll('thead th')) want(c, 'columnheader');
+        for (const c of t.querySelectorAll('tbody th')) want(c, 'rowheader');
+        for (const c of t.querySelectorAll('td')) want(c, 'cell');
+      }
+      return bad;
+    });
+    assert.deepEqual(missing, [], 'every part of the lists has its table role');
     if (BROWSER !== 'firefox') {
-      await until(page, 'the node rows', () => document.querySelectorAll('#nodes tbody tr').length === 3);
       for (const sel of ['#executions', '#nodes']) {
         const ax = await page.accessibility.snapshot({ root: await page.$(sel), interestingOnly: false });
         const roles = [];
@@ -171,6 +187,9 @@ async function pageScenario() {
           assert.ok(roles.includes(want), `${sel} has a ${want} (roles: ${roles.join(' ')})`);
       }
     }
+    // and no list is wider than its box (the columns give way)
+    const wide = await page.evaluate(() => [...document.querySelectorAll('.scroll')].filter((s) => s.scrollWidth > s.clientWidth + 1).map((s) => `${s.querySelector('table').id}: ${s.scrollWidth} > ${s.clientWidth}`));
+    assert.deepEqual(wide, [], 'the lists fit their boxes');
 
     // --- the inject form checks its JSON
     await page.select('#inject-node', 'input');
