@@ -171,6 +171,7 @@ async function main() {
     // for other events)
     const inp = await interactions(page, 10, (p) => p.click('#animate'));
     stop = true;
+    const elapsed = (Date.now() - t0) / 1000; // the load's time, not its drain
     await pump;
     if (cdp) {
       const { profile } = await cdp.send('Profiler.stop');
@@ -186,7 +187,6 @@ async function main() {
       const total = profile.samples.length;
       console.log([...self].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, c]) => `${(100 * c / total).toFixed(1)}% ${k}`).join('\n'));
     }
-    const elapsed = (Date.now() - t0) / 1000;
     const seen = m.rates.map((s) => Number(s.replace(/[^0-9]/g, '')) || 0);
     const avgSeen = seen.reduce((a, b) => a + b, 0) / Math.max(1, seen.length);
     const cut = m.rates.some((s) => /too fast|too many/.test(s));
@@ -195,7 +195,9 @@ async function main() {
   const fr = (f) => `${f.kept.toFixed(1)} frames/s on time (${f.presented.toFixed(1)} with something new, ${f.idle.toFixed(1)} with nothing new), ${f.dropped.toFixed(1)} dropped`;
   console.log(`  frame reporter (same trace): ${fr(m.trace.frames)}; "Animate hops" off: ${fr(still.trace.frames)}`);
     console.log(`  "Animate hops" off, same load: ${still.trace.fps.toFixed(1)} frames/s, longest frame ${still.trace.worst.toFixed(0)} ms; main thread ${still.trace.busy}; rAF count ${still.fps.toFixed(1)} frames/s`);
-    const parts = (r) => `median ${r.median.toFixed(0)} ms, worst ${r.worst.toFixed(0)} ms (medians: waiting for the page ${r.delay.toFixed(0)} ms (worst ${r.worstDelay.toFixed(0)}), its handlers ${r.processing.toFixed(0)} ms, then to the next paint ${r.presentation.toFixed(0)} ms)`;
+    // the parts are the medians of each part on its own (they need not add
+    // up to the median), and Event Timing gives durations to 8 ms
+    const parts = (r) => `median ${r.median.toFixed(0)} ms, worst ${r.worst.toFixed(0)} ms (medians of the parts: waiting for the page ${r.delay.toFixed(0)} ms (longest wait ${r.worstDelay.toFixed(0)}), its handlers ${r.processing.toFixed(0)} ms, then to the next paint ${r.presentation.toFixed(0)} ms)`;
     console.log(`  interaction to next paint under the load (Event Timing): ${typed.n} keys typed into the inject value ${parts(typed)}; ${inp.n} clicks on "Animate hops" ${parts(inp)}`);
     if (process.env.VERBOSE) console.log(`  each: clicks ${inp.all.map((v) => v.toFixed(0)).join(' ')}; keys ${typed.all.map((v) => v.toFixed(0)).join(' ')}`);
     console.log(`  idle before the load: rAF count ${idle.fps.toFixed(1)} frames/s, longest ${idle.worst.toFixed(0)} ms`);
@@ -233,7 +235,8 @@ async function wsPump(xid, perSec, stopped, report) {
   const WebSocket = require('ws');
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
   await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
-  let sent = 0, failed = 0, inFlight = 0;
+  let sent = 0, failed = 0, inFlight = 0, closed = null;
+  ws.on('close', (code) => { closed = `the load's socket closed (${code})`; });
   ws.on('message', (buf) => {
     const m = JSON.parse(buf.toString());
     if (m.event !== 'ack') return;
@@ -242,6 +245,7 @@ async function wsPump(xid, perSec, stopped, report) {
   });
   const t0 = Date.now();
   while (!stopped()) {
+    if (closed) throw new Error(closed);
     const due = Math.floor(((Date.now() - t0) / 1000) * perSec) - sent;
     for (let i = 0; i < due && inFlight < 64; i++) {
       sent++;
@@ -251,8 +255,8 @@ async function wsPump(xid, perSec, stopped, report) {
     report(sent, failed);
     await new Promise((r) => setTimeout(r, 5));
   }
-  for (let i = 0; i < 200 && inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  report(sent, failed);
+  for (let i = 0; i < 200 && inFlight > 0 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+  report(sent, failed + inFlight); // never answered: failed
   ws.close();
 }
 
