@@ -8,7 +8,7 @@
 // once per animation frame (batcher.js), views redraw at most once per
 // frame, so the page keeps its frame rate however fast events come.
 import { Api, ApiError } from './api.js';
-import { FrameBatcher, FrameCoalescer, sortBatch } from './batcher.js';
+import { FrameBatcher, FrameCoalescer, Throttle, sortBatch } from './batcher.js';
 import { $, clear, h, num, setAttr, setDisabled, setHidden, setText } from './dom.js';
 import { Feed, HopRing, chainText, compact, explain } from './feed.js';
 import { createGraphView } from './graph.js';
@@ -330,34 +330,19 @@ function select(id) {
 // (the first change at once): 200 rows of counters laid out again 20 times
 // a second cost frames and tell no more.
 const LIVE_REDRAW_MS = 250;
-let liveTimer = null, liveAt = -Infinity;
-function liveChanged() {
-  if (liveTimer !== null) return;
-  liveTimer = setTimeout(() => {
-    liveTimer = null;
-    liveAt = performance.now();
-    detailRedraw.poke();
-  }, Math.max(0, liveAt + LIVE_REDRAW_MS - performance.now()));
-}
+const liveThrottle = new Throttle(() => detailRedraw.poke(), LIVE_REDRAW_MS);
+const liveChanged = () => liveThrottle.poke();
 
 // The lists the same: the executions view changes with the counters of
 // every running execution, each up to 1000 / VIEW_INTERVAL_MS times a
 // second; a row that changed is laid out and painted again with its
 // thousand neighbours' scroller.
-let listsTimer = null, listsAt = -Infinity;
-function listsChanged() {
-  if (listsTimer !== null) return;
-  listsTimer = setTimeout(() => {
-    listsTimer = null;
-    listsAt = performance.now();
-    listsRedraw.poke();
-  }, Math.max(0, listsAt + LIVE_REDRAW_MS - performance.now()));
-}
+const listsThrottle = new Throttle(() => listsRedraw.poke(), LIVE_REDRAW_MS);
+const listsChanged = () => listsThrottle.poke();
 
 function deselect() {
   if (!sel) return;
-  clearTimeout(liveTimer);
-  liveTimer = null;
+  liveThrottle.cancel();
   hopsBack(true);
   socket.unwatch(sel.id);
   if (sel.offView) sel.offView();
@@ -603,14 +588,9 @@ function renderTravel(live) {
 
 // ------------------------------------------------------------ the feed
 
-let feedTimer = null, feedShown = -1;
-function feedRedraw() {
-  if (feedTimer) return;
-  feedTimer = setTimeout(() => {
-    feedTimer = null;
-    raf(renderFeed);
-  }, feedShown < 0 ? 0 : FEED_REDRAW_MS);
-}
+let feedShown = -1;
+const feedThrottle = new Throttle(() => raf(renderFeed), FEED_REDRAW_MS);
+const feedRedraw = () => feedThrottle.poke();
 
 function renderFeed() {
   if (!sel || sel.feed.version === feedShown) return;

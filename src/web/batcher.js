@@ -134,3 +134,37 @@ export class FrameCoalescer {
     this.schedule(this.run);
   }
 }
+
+// Calls fn at most once every `ms`, the first time at once: poked however
+// often meanwhile, it runs once when the wait is over (a redraw that reads
+// the newest value: counters changing 20 times a second are drawn 4 times).
+export class Throttle {
+  // (the defaults are called as functions: setTimeout called as a method
+  // of this object is an illegal invocation in a browser)
+  constructor(fn, ms, { timer = (f, t) => setTimeout(f, t), clear = (h) => clearTimeout(h), now = () => performance.now() } = {}) {
+    this.fn = fn;
+    this.ms = ms;
+    this.timer = timer;
+    this.clear = clear;
+    this.now = now;
+    this.at = -Infinity; // when fn last ran
+    this.handle = null;
+    this.run = () => {
+      this.handle = null;
+      this.at = this.now();
+      this.fn();
+    };
+  }
+
+  poke() {
+    if (this.handle !== null) return;
+    this.handle = this.timer(this.run, Math.max(0, this.at + this.ms - this.now()));
+  }
+
+  // the poke waiting, if any, never runs
+  cancel() {
+    if (this.handle === null) return;
+    this.clear(this.handle);
+    this.handle = null;
+  }
+}

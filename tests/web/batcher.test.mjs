@@ -1,7 +1,7 @@
 // Events batched per animation frame (src/web/batcher.js).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FrameBatcher, FrameCoalescer, RateMeter, sortBatch } from '../../src/web/batcher.js';
+import { FrameBatcher, FrameCoalescer, RateMeter, Throttle, sortBatch } from '../../src/web/batcher.js';
 
 function fakeFrames() {
   const queue = [];
@@ -129,4 +129,58 @@ test('sortBatch sorts a batch of events in one pass', () => {
   assert.deepEqual(r.feed.map((it) => [it.event, it.data.seq]), [['output', 2], ['component:error', 3], ['log', 6]]);
   assert.equal(r.busy, 4);
   assert.equal(r.skipped, 42);
+});
+
+// timers by hand: timer(fn, ms) queues fn at now + ms; advance(ms) runs what is due
+function fakeTimers() {
+  let now = 0, next = 1;
+  const due = new Map();
+  return {
+    now: () => now,
+    timer: (fn, ms) => { const id = next++; due.set(id, { at: now + ms, fn }); return id; },
+    clear: (id) => { due.delete(id); },
+    advance(ms) {
+      now += ms;
+      for (const [id, t] of [...due].sort((a, b) => a[1].at - b[1].at)) {
+        if (t.at > now) continue;
+        due.delete(id);
+        t.fn();
+      }
+    },
+    get pending() { return due.size; },
+  };
+}
+
+test('a throttle runs at once the first time, then at most once every ms however often it is poked', () => {
+  const t = fakeTimers();
+  const runs = [];
+  const th = new Throttle(() => runs.push(t.now()), 250, t);
+  th.poke();
+  t.advance(0);
+  assert.deepEqual(runs, [0]);
+  for (let i = 0; i < 100; i++) { th.poke(); t.advance(1); }
+  assert.equal(t.pending, 1, 'one run waiting, not a hundred');
+  t.advance(150);
+  assert.deepEqual(runs, [0, 250]);
+  t.advance(1000);
+  assert.deepEqual(runs, [0, 250], 'nothing runs unpoked');
+  th.poke();
+  t.advance(0);
+  assert.deepEqual(runs, [0, 250, 1250], 'long after the last run: at once again');
+});
+
+test('a cancelled throttle never runs the poke it was waiting for', () => {
+  const t = fakeTimers();
+  let runs = 0;
+  const th = new Throttle(() => runs++, 250, t);
+  th.poke();
+  t.advance(0);
+  th.poke();
+  th.cancel();
+  t.advance(1000);
+  assert.equal(runs, 1);
+  assert.equal(t.pending, 0);
+  th.poke();
+  t.advance(0);
+  assert.equal(runs, 2, 'and it can be poked again');
 });
