@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sqlq.h"
 #include "proc.h"
 #include "serve.h"
 
@@ -800,13 +800,8 @@ Test(durable, a_graceful_stop_keeps_executions) {
 /* Run one SQL statement on DATA_DIR/weir.db (the server is down). */
 static void sql(const char *stmt) {
     char db[128];
-    snprintf(db, sizeof db, "%s/weir.db", dir);
-    sqlite3 *h;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    char *msg = NULL;
-    cr_assert_eq(sqlite3_exec(h, stmt, NULL, NULL, &msg), SQLITE_OK, "%s: %s", stmt, msg ? msg : "");
-    cr_assert_eq(sqlite3_changes(h), 1, "%s changed %d rows", stmt, sqlite3_changes(h));
-    sqlite3_close(h);
+    int changed = sqlq_exec(sqlq_db_of(db, sizeof db, dir), stmt);
+    cr_assert_eq(changed, 1, "%s changed %d rows", stmt, changed);
 }
 
 Test(durable, an_edited_journal_comes_back_failed_naming_the_record) {
@@ -875,18 +870,9 @@ Test(durable, memory_ignores_the_data_dir) {
 
 /* Rows of DATA_DIR/weir.db's executions in state `state`. */
 static int stored_executions(const char *state) {
-    char db[128], stmt[160];
-    snprintf(db, sizeof db, "%s/weir.db", dir);
-    snprintf(stmt, sizeof stmt, "SELECT count(*) FROM executions WHERE state = '%s'", state);
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(h, stmt, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return n;
+    char db[128], q[160];
+    snprintf(q, sizeof q, "SELECT count(*) FROM executions WHERE state = '%s'", state);
+    return (int)sqlq_int(sqlq_db_of(db, sizeof db, dir), q);
 }
 
 /* The journals of finished executions on disk stay within the history of

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sqlq.h"
 #include "proc.h"
 #include "serve.h"
 
@@ -188,12 +189,7 @@ Test(store, memory_keeps_nothing) {
 
 static void sql(const char *statement) {
     char path[128];
-    snprintf(path, sizeof path, "%s/weir.db", dir);
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    char *msg = NULL;
-    cr_assert_eq(sqlite3_exec(db, statement, NULL, NULL, &msg), SQLITE_OK, "%s: %s", statement, msg);
-    sqlite3_close(db);
+    sqlq_exec(sqlq_db_of(path, sizeof path, dir), statement);
 }
 
 Test(store, a_stored_graph_that_no_longer_loads_is_logged_and_skipped) {

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include "proc.h"
+#include "sqlq.h"
 #include "serve.h"
 
 /* in → acc (batches of 3) → out */
@@ -543,39 +543,20 @@ Test(travel, a_snapshot_at_the_tick_is_not_taken_for_it) {
 /* Bytes the journal's database holds, as JOURNAL_MAX_BYTES counts them
  * (the server stopped: its input logs are applied). */
 static long long db_bytes(const char *data, const char *exec_body_of) {
-    char db[256];
-    snprintf(db, sizeof db, "%s/weir.db", data);
-    sqlite3 *h;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    char q[256];
+    char db[256], q[256];
     if (exec_body_of)
         snprintf(q, sizeof q, "SELECT sum(length(body)) FROM journal WHERE exec_id = '%s'", exec_body_of);
     else
         snprintf(q, sizeof q,
                  "SELECT (p.page_count - f.freelist_count) * s.page_size FROM pragma_page_count() p, "
                  "pragma_freelist_count() f, pragma_page_size() s");
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
+    return sqlq_int(sqlq_db_of(db, sizeof db, data), q);
 }
 
 static int stored_execution(const char *data, const char *id) {
     char db[256], q[256];
-    snprintf(db, sizeof db, "%s/weir.db", data);
     snprintf(q, sizeof q, "SELECT count(*) FROM executions WHERE id = '%s'", id);
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return n;
+    return (int)sqlq_int(sqlq_db_of(db, sizeof db, data), q);
 }
 
 /* JOURNAL_MAX_BYTES: one finished journal deleted brings the journal under

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sqlq.h"
 #include "failalloc.h"
 #include "proc.h"
 #include "serve.h"
@@ -184,25 +185,9 @@ static char *db_path(void) {
 }
 
 /* Run SQL on the database directly (the journal closed). */
-static void sql(const char *text) {
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(db_path(), &db), SQLITE_OK);
-    char *msg = NULL;
-    cr_assert_eq(sqlite3_exec(db, text, NULL, NULL, &msg), SQLITE_OK, "%s: %s", text, msg ? msg : "");
-    sqlite3_close(db);
-}
+static void sql(const char *text) { sqlq_exec(db_path(), text); }
 
-static long long sql_int(const char *text) {
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_open(db_path(), &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db, text, -1, &q, NULL), SQLITE_OK, "%s", text);
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW, "%s", text);
-    long long v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
+static long long sql_int(const char *text) { return sqlq_int(db_path(), text); }
 
 /* --------------------------------------------------------------- tests */
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sqlq.h"
 #include "proc.h"
 #include "failalloc.h"
 #include "serve.h"
@@ -142,26 +143,6 @@ Test(store, components_in_registration_order_with_or_without_version) {
     weir_store_close(st);
 }
 
-static void sql(const char *path, const char *statement) {
-    sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    char *msg = NULL;
-    cr_assert_eq(sqlite3_exec(db, statement, NULL, NULL, &msg), SQLITE_OK, "%s: %s", statement, msg);
-    sqlite3_close(db);
-}
-
-static int sql_int(const char *path, const char *query) {
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_prepare_v2(db, query, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
-    int v = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
-
 Test(store, a_reopened_directory_has_everything_and_is_wal_at_the_current_schema) {
     char sub[128];
     snprintf(sub, sizeof sub, "%s/a/b", dir); /* parents are created */
@@ -185,8 +166,8 @@ Test(store, a_reopened_directory_has_everything_and_is_wal_at_the_current_schema
     cr_assert_str_eq((const char *)sqlite3_column_text(q, 0), "wal");
     sqlite3_finalize(q);
     sqlite3_close(db);
-    cr_assert_eq(sql_int(want, "PRAGMA user_version"), WEIR_STORE_SCHEMA_VERSION);
-    cr_assert_eq(sql_int(want, "SELECT count(*) FROM graphs"), 1);
+    cr_assert_eq(sqlq_int(want, "PRAGMA user_version"), WEIR_STORE_SCHEMA_VERSION);
+    cr_assert_eq(sqlq_int(want, "SELECT count(*) FROM graphs"), 1);
 
     st = open_ok(sub);
     cr_assert_str_eq(graphs(st), "g1|one|5|{\"x\":[1,2]}\n");
@@ -197,17 +178,17 @@ Test(store, a_reopened_directory_has_everything_and_is_wal_at_the_current_schema
 Test(store, an_empty_database_of_schema_zero_is_migrated) {
     char path[128];
     snprintf(path, sizeof path, "%s/weir.db", dir);
-    sql(path, "PRAGMA user_version = 0");
+    sqlq_exec(path, "PRAGMA user_version = 0");
     weir_store *st = open_ok(dir);
     weir_store_close(st);
-    cr_assert_eq(sql_int(path, "PRAGMA user_version"), WEIR_STORE_SCHEMA_VERSION);
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('graphs', 'components')"), 2);
+    cr_assert_eq(sqlq_int(path, "PRAGMA user_version"), WEIR_STORE_SCHEMA_VERSION);
+    cr_assert_eq(sqlq_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('graphs', 'components')"), 2);
 }
 
 Test(store, a_newer_schema_is_refused_and_left_as_it_is) {
     char path[128];
     snprintf(path, sizeof path, "%s/weir.db", dir);
-    sql(path, "CREATE TABLE future (x); PRAGMA user_version = 99");
+    sqlq_exec(path, "CREATE TABLE future (x); PRAGMA user_version = 99");
     weir_store *st = (weir_store *)1;
     weir_error err;
     cr_assert_eq(weir_store_open(dir, &st, &err), WEIR_EINVAL);
@@ -217,8 +198,8 @@ Test(store, a_newer_schema_is_refused_and_left_as_it_is) {
     cr_assert(strstr(err.message, want), "%s", err.message);
     cr_assert(strstr(err.message, path), "names the file: %s", err.message);
     cr_assert(strstr(err.message, "run that weir, or set DATA_DIR"), "%s", err.message);
-    cr_assert_eq(sql_int(path, "PRAGMA user_version"), 99, "not touched");
-    cr_assert_eq(sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'graphs'"), 0);
+    cr_assert_eq(sqlq_int(path, "PRAGMA user_version"), 99, "not touched");
+    cr_assert_eq(sqlq_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'graphs'"), 0);
 }
 
 Test(store, a_directory_that_cannot_be_created_says_so) {
